@@ -1,0 +1,1 @@
+"""slm-deploy: typed specs to hardened serving stacks for small language models."""
