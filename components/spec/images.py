@@ -1,0 +1,89 @@
+"""Image references pinned by tag and digest, and the pins table they default to."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Annotated
+
+import yaml
+from pydantic import AfterValidator
+
+_REFERENCE = re.compile(
+    r"^(?P<name>[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
+    r":(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})"
+    r"@(?P<digest>sha256:[0-9a-f]{64})$"
+)
+_DEFAULT_REGISTRY = "docker.io"
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """An image the output runs, pinned by a human-readable tag and an immutable digest."""
+
+    name: str
+    tag: str
+    digest: str
+
+    @property
+    def reference(self) -> str:
+        """The form every target accepts: name:tag@digest."""
+        return f"{self.name}:{self.tag}@{self.digest}"
+
+    @property
+    def registry(self) -> str:
+        """The registry host, defaulting to Docker Hub as Docker does."""
+        first = self.name.split("/", 1)[0]
+        return first if ("." in first or ":" in first or first == "localhost") else _DEFAULT_REGISTRY
+
+    def mirrored(self, mirror: str | None) -> "ImageRef":
+        """Re-home the image under a registry mirror, keeping tag and digest (air-gapped sites)."""
+        if not mirror:
+            return self
+        path = self.name
+        if self.registry != _DEFAULT_REGISTRY or path.startswith(f"{_DEFAULT_REGISTRY}/"):
+            path = path.split("/", 1)[1]
+        return ImageRef(f"{mirror.rstrip('/')}/{path}", self.tag, self.digest)
+
+
+def parse_image(text: str) -> ImageRef:
+    """Parse name:tag@sha256:...; refuses `latest` and references without a digest."""
+    match = _REFERENCE.match(text)
+    if not match:
+        if "@sha256:" not in text:
+            raise ValueError("must be pinned by digest: name:tag@sha256:<64 hex>")
+        raise ValueError("must look like registry/repository:tag@sha256:<64 hex>")
+    if match["tag"] == "latest":
+        raise ValueError("the tag 'latest' is mutable; name an explicit version tag")
+    return ImageRef(match["name"], match["tag"], match["digest"])
+
+
+def _check_image(text: str) -> str:
+    parse_image(text)
+    return text
+
+
+PinnedImage = Annotated[str, AfterValidator(_check_image)]
+"""A spec field holding name:tag@sha256:digest."""
+
+
+@dataclass(frozen=True)
+class Pin:
+    """One row of the pins table: the image and the public records that show its digest."""
+
+    key: str
+    image: ImageRef
+    sources: tuple[str, ...]
+
+
+@lru_cache(maxsize=1)
+def pins_table() -> dict[str, Pin]:
+    """Load the pins table shipped with the package (one place for every default image)."""
+    text = resources.files("slm_deploy.runtimes").joinpath("pins.yaml").read_text(encoding="utf-8")
+    rows = yaml.safe_load(text)["pins"]
+    return {
+        key: Pin(key, parse_image(f"{row['image']}:{row['tag']}@{row['digest']}"), tuple(row["sources"]))
+        for key, row in rows.items()
+    }

@@ -1,0 +1,101 @@
+"""What model to serve: a catalogue id or an explicit, pinned source."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, StringConstraints
+
+from slm_deploy.spec.base import SpecModel
+
+HfRepo = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")]
+GitRevision = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{40}$")]
+
+
+class Quantisation(str, Enum):
+    """Weight formats the sizing knows the bytes per weight of."""
+
+    F16 = "f16"
+    BF16 = "bf16"
+    Q8_0 = "q8_0"
+    Q4_K_M = "q4_k_m"
+    AWQ = "awq"
+    GPTQ = "gptq"
+    INT4 = "int4"
+
+
+class Architecture(SpecModel):
+    """The attention shape that sets the KV-cache size per token."""
+
+    layers: int = Field(ge=1, le=256)
+    kv_heads: int = Field(ge=1, le=256)
+    head_dim: int = Field(ge=8, le=1024)
+
+
+class HuggingFaceSource(SpecModel):
+    """Safetensors weights from a Hugging Face repository at a fixed commit (vLLM)."""
+
+    kind: Literal["huggingface"]
+    repo: HfRepo
+    revision: GitRevision
+    """The 40-character commit sha; branch names move, so they are refused."""
+
+
+class OllamaSource(SpecModel):
+    """A model from the Ollama library, by tag (Ollama)."""
+
+    kind: Literal["ollama"]
+    tag: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._/-]*:[A-Za-z0-9._-]+$")]
+
+
+class GgufSource(SpecModel):
+    """One GGUF file from a Hugging Face repository at a fixed commit (llama.cpp)."""
+
+    kind: Literal["gguf"]
+    repo: HfRepo
+    file: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*\.gguf$")]
+    revision: GitRevision
+
+
+class OnnxSource(SpecModel):
+    """An ONNX Runtime GenAI model folder, from a pinned repository or a local directory."""
+
+    kind: Literal["onnx"]
+    repo: HfRepo | None = None
+    revision: GitRevision | None = None
+    path: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/-]+$")]
+    """Sub-folder in the repository, or a local directory when no repo is given."""
+
+
+class FoundrySource(SpecModel):
+    """A Foundry Local catalogue alias (Foundry Local picks the variant for the device)."""
+
+    kind: Literal["foundry"]
+    alias: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]*$")]
+
+
+ModelSource = Annotated[
+    Union[HuggingFaceSource, OllamaSource, GgufSource, OnnxSource, FoundrySource],
+    Field(discriminator="kind"),
+]
+
+
+class ModelSpec(SpecModel):
+    """Either `id` (a catalogue entry) or `source` with the facts sizing needs."""
+
+    id: str | None = None
+    """A catalogue id such as phi-4-mini-instruct or qwen3-1.7b."""
+    source: ModelSource | None = None
+    parameters_billion: float | None = Field(default=None, gt=0.01, le=30)
+    """Needed with `source`: parameter count in billions (sizing and tier)."""
+    architecture: Architecture | None = None
+    """Needed with `source` for an exact KV-cache estimate; a conservative default is used otherwise."""
+    native_context: int | None = Field(default=None, ge=256, le=1_048_576)
+    """With `source`: the longest context the model supports."""
+    quantisation: Quantisation | None = None
+    """Weight format; defaults per runtime (vLLM bf16, Ollama/llama.cpp q4_k_m, ONNX int4)."""
+    context_length: int | None = Field(default=None, ge=256, le=1_048_576)
+    """Context window to serve per request; defaults to min(native context, 8192)."""
+    hub_token_secret: str | None = None
+    """Secret (declared under `secrets`) holding a Hugging Face token, for gated models."""

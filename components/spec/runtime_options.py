@@ -1,0 +1,97 @@
+"""Per-runtime options, a discriminated union on `kind` so each runtime validates its own knobs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, StringConstraints
+
+from slm_deploy.spec.base import SpecModel
+from slm_deploy.spec.fields import ArgToken, EnvName, EnvValue, SafeText
+from slm_deploy.spec.images import PinnedImage
+
+ParameterName = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*$", max_length=64)]
+
+
+class _RuntimeCommon(SpecModel):
+    image: PinnedImage | None = None
+    """Override the runtime image (name:tag@sha256:...), e.g. from an internal mirror."""
+    env: dict[EnvName, EnvValue] = Field(default_factory=dict)
+    """Extra non-secret environment; secret-looking names are refused (use `secrets`)."""
+
+
+class VllmOptions(_RuntimeCommon):
+    """vLLM's OpenAI-compatible server (needs an NVIDIA GPU)."""
+
+    kind: Literal["vllm"]
+    gpu_memory_utilization: float | None = Field(default=None, ge=0.1, le=0.98)
+    """Fraction of GPU memory vLLM may take; default 0.90, checked against the model's needs."""
+    enable_prefix_caching: bool = True
+    trust_remote_code: bool = False
+    """Runs Python from the model repository; off unless the model needs it and it is reviewed."""
+    dtype: Literal["auto", "bfloat16", "float16"] = "auto"
+    extra_args: list[ArgToken] = Field(default_factory=list)
+
+
+class OpenWebUIOptions(SpecModel):
+    """Open WebUI in front of Ollama, with its own login on and its session key from a secret."""
+
+    enabled: bool = False
+    image: PinnedImage | None = None
+    secret_key_secret: str = "webui-secret-key"
+    """Secret (declared under `secrets`) holding WEBUI_SECRET_KEY."""
+    port: int = Field(default=8080, ge=1024, le=65535)
+
+
+class ModelfileOptions(SpecModel):
+    """A Modelfile variant created from the base model by a one-shot preparation step."""
+
+    system_prompt: SafeText | None = None
+    parameters: dict[ParameterName, float | int | Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]+$")]] = (
+        Field(default_factory=dict)
+    )
+
+
+class OllamaOptions(_RuntimeCommon):
+    """The Ollama server, with optional Open WebUI and a Modelfile variant."""
+
+    kind: Literal["ollama"]
+    keep_alive: Annotated[str, StringConstraints(pattern=r"^(-1|[0-9]+[smh]?)$")] = "24h"
+    max_loaded_models: int = Field(default=1, ge=1, le=16)
+    flash_attention: bool = True
+    kv_cache_type: Literal["f16", "q8_0", "q4_0"] = "f16"
+    open_webui: OpenWebUIOptions = Field(default_factory=OpenWebUIOptions)
+    modelfile: ModelfileOptions | None = None
+
+
+class OnnxRuntimeOptions(_RuntimeCommon):
+    """ONNX Runtime GenAI behind the OpenAI-compatible server this project ships."""
+
+    kind: Literal["onnxruntime"]
+    execution_provider: Literal["cpu", "cuda"] = "cpu"
+
+
+class LlamaCppOptions(_RuntimeCommon):
+    """llama.cpp's llama-server."""
+
+    kind: Literal["llamacpp"]
+    n_gpu_layers: int | Literal["all"] | None = None
+    """Layers offloaded to the GPU; defaults to all with a GPU, 0 without."""
+    flash_attn: Literal["auto", "on", "off"] = "auto"
+    slots: bool = False
+    """The /slots endpoint exposes prompts of running requests; off unless needed."""
+    extra_args: list[ArgToken] = Field(default_factory=list)
+
+
+class FoundryLocalOptions(_RuntimeCommon):
+    """Foundry Local: a host service; container targets only with an explicit `image`."""
+
+    kind: Literal["foundry-local"]
+    port: int = Field(default=5273, ge=1024, le=65535)
+    """Fixed service port (Foundry picks a dynamic one otherwise)."""
+
+
+RuntimeOptions = Annotated[
+    Union[VllmOptions, OllamaOptions, OnnxRuntimeOptions, LlamaCppOptions, FoundryLocalOptions],
+    Field(discriminator="kind"),
+]

@@ -1,0 +1,211 @@
+"""The spec sections around the model and runtime: resources, serving, exposure, targets and more."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from slm_deploy.spec.base import SpecModel
+from slm_deploy.spec.fields import ByteQuantity, Cidr, DnsLabel, DnsName, IpAddress, SafeText
+from slm_deploy.spec.images import PinnedImage
+
+SecretName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
+RegistryHost = Annotated[str, StringConstraints(pattern=r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*$")]
+
+
+class GpuType(str, Enum):
+    """GPUs the sizing knows the memory of."""
+
+    T4 = "nvidia-t4"
+    L4 = "nvidia-l4"
+    A10 = "nvidia-a10"
+    A100_40 = "nvidia-a100-40gb"
+    A100_80 = "nvidia-a100-80gb"
+    H100 = "nvidia-h100"
+
+
+class Gpu(SpecModel):
+    """NVIDIA GPUs per replica, scheduled through the device plugin."""
+
+    count: int = Field(default=1, ge=1, le=8)
+    type: GpuType = GpuType.A10
+
+
+class Resources(SpecModel):
+    """Per-replica compute; unset memory is filled in by the sizing."""
+
+    cpu: float = Field(default=2.0, gt=0, le=256)
+    memory: ByteQuantity | None = None
+    """Memory limit (and request); defaults to the sizing estimate with headroom."""
+    gpu: Gpu | None = None
+    shm_size: ByteQuantity | None = None
+    """Shared memory (/dev/shm); vLLM defaults to 2Gi, others to 64Mi."""
+
+
+class Auth(SpecModel):
+    """API-key authentication, enforced by the gateway in front of every runtime."""
+
+    enabled: bool = True
+    api_keys_secret: SecretName = "api-keys"
+    """Secret (declared under `secrets`) holding the key file."""
+    rate_per_second: float = Field(default=10.0, gt=0, le=100_000)
+    burst: int = Field(default=20, ge=1, le=100_000)
+    max_concurrency_per_key: int = Field(default=16, ge=1, le=10_000)
+
+
+class Autoscaling(SpecModel):
+    """Scale replicas on the runtime's queue signal."""
+
+    enabled: bool = False
+    min_replicas: int = Field(default=1, ge=0, le=100)
+    max_replicas: int = Field(default=3, ge=1, le=100)
+    target_queue_depth: int = Field(default=4, ge=1, le=10_000)
+    scale_to_zero: bool = False
+
+
+class Serving(SpecModel):
+    """How the model is served: port, replicas, concurrency and auth."""
+
+    port: int | None = Field(default=None, ge=1024, le=65535)
+    """Runtime port; defaults per runtime (vLLM 8000, Ollama 11434, ONNX 8001, llama.cpp 8080)."""
+    replicas: int = Field(default=1, ge=1, le=100)
+    concurrency: int | None = Field(default=None, ge=1, le=1024)
+    """Concurrent sequences; defaults to 16 on GPU, 4 on CPU."""
+    auth: Auth = Field(default_factory=Auth)
+    autoscaling: Autoscaling = Field(default_factory=Autoscaling)
+    startup_budget_seconds: int | None = Field(default=None, ge=60, le=86_400)
+    """Override the startup-probe budget (default 15 min + 18 s per GiB of weights)."""
+
+
+class Tls(SpecModel):
+    """TLS at the ingress, issued by cert-manager."""
+
+    issuer: DnsLabel = "letsencrypt"
+    """cert-manager ClusterIssuer name."""
+    secret_name: DnsLabel | None = None
+
+
+class Exposure(SpecModel):
+    """Who can reach the API: nobody outside, the cluster/host network, or the internet via ingress."""
+
+    mode: Literal["none", "internal", "ingress"] = "none"
+    host: DnsName | None = None
+    """Ingress host name; required when mode is ingress."""
+    tls: Tls = Field(default_factory=Tls)
+    ingress_class: DnsLabel = "nginx"
+    bind_address: IpAddress = "127.0.0.1"
+    """Host address Compose publishes ports on; 127.0.0.1 unless you expose the service."""
+
+
+class DockerTarget(SpecModel):
+    """Where built images are pushed."""
+
+    registry: RegistryHost | None = None
+    repository: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+([._/-][a-z0-9]+)*$")] | None = None
+    tags: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]] = Field(
+        default_factory=list
+    )
+
+
+class ComposeTarget(SpecModel):
+    """A Docker Compose project for one host."""
+
+    project_name: DnsLabel | None = None
+
+
+class KubernetesTarget(SpecModel):
+    """Kubernetes workloads in a dedicated namespace."""
+
+    namespace: DnsLabel | None = None
+    """Defaults to the deployment name; never default or kube-system."""
+    storage_class: DnsLabel | None = None
+    cache_size: ByteQuantity | None = None
+    """Model-cache volume size; defaults to twice the weights, at least 5Gi."""
+    monitoring_namespace: DnsLabel = "monitoring"
+    ingress_namespace: DnsLabel = "ingress-nginx"
+
+
+class AksTarget(SpecModel):
+    """An AKS cluster with a system pool and an optional GPU pool."""
+
+    location: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+$")] = "westeurope"
+    resource_group: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._()-]{1,90}$")] | None = None
+    kubernetes_version: Annotated[str, StringConstraints(pattern=r"^1\.[0-9]{2}(\.[0-9]+)?$")] = "1.33"
+    system_vm_size: Annotated[str, StringConstraints(pattern=r"^Standard_[A-Za-z0-9_]+$")] = "Standard_D4ds_v5"
+    gpu_vm_size: Annotated[str, StringConstraints(pattern=r"^Standard_[A-Za-z0-9_]+$")] | None = None
+    """Defaults from the GPU type (e.g. nvidia-a100-80gb -> Standard_NC24ads_A100_v4)."""
+    private_cluster: bool = True
+    authorized_ip_ranges: list[Cidr] = Field(default_factory=list)
+
+
+class HostTarget(SpecModel):
+    """A host-level install for runtimes without a container (Foundry Local)."""
+
+    os: Literal["windows", "linux", "macos"] = "windows"
+    bind_address: IpAddress = "127.0.0.1"
+    allowed_clients: list[Cidr] = Field(default_factory=list)
+    """Networks the firewall rule admits; empty means loopback only."""
+
+
+class Targets(SpecModel):
+    """What to generate; each section present turns that target on."""
+
+    docker: DockerTarget | None = None
+    compose: ComposeTarget | None = None
+    kubernetes: KubernetesTarget | None = None
+    aks: AksTarget | None = None
+    host: HostTarget | None = None
+
+
+class Slo(SpecModel):
+    """Service-level objectives the alert rules are built from."""
+
+    ttft_p95_seconds: float = Field(default=2.0, gt=0)
+    latency_p95_seconds: float = Field(default=30.0, gt=0)
+    error_ratio: float = Field(default=0.01, gt=0, lt=1)
+    availability: float = Field(default=0.995, gt=0, lt=1)
+
+
+class Monitoring(SpecModel):
+    """Prometheus, Alertmanager and Grafana around the deployment."""
+
+    enabled: bool = True
+    scrape_interval_seconds: int = Field(default=15, ge=5, le=300)
+    slo: Slo = Field(default_factory=Slo)
+
+
+class SecretRef(SpecModel):
+    """Where a secret comes from; the value itself never appears in the spec."""
+
+    backend: Literal["file", "kubernetes", "azure-key-vault", "external-secrets"] = "kubernetes"
+    key: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]+$")] | None = None
+    """Key inside the store (Key Vault secret name, remote key); defaults to the secret's name."""
+    vault: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{3,24}$")] | None = None
+    """Azure Key Vault name (azure-key-vault backend)."""
+    store: DnsLabel | None = None
+    """SecretStore name (external-secrets backend)."""
+
+
+class Security(SpecModel):
+    """Identity and image provenance overrides."""
+
+    uid: int = Field(default=10001, ge=10001, le=2_147_483_647)
+    gid: int = Field(default=10001, ge=10001, le=2_147_483_647)
+    registry_mirror: RegistryHost | None = None
+    """Re-home every pinned image under this registry (air-gapped sites), keeping digests."""
+    base_images: dict[Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+$")], PinnedImage] = Field(
+        default_factory=dict
+    )
+    """Replace rows of the pins table (vllm, ollama, python, ...) with your own pinned images."""
+    trust_remote_code_allowlist: list[str] = Field(default_factory=list)
+    """Model repositories allowed to run their own code (vLLM trust_remote_code)."""
+
+
+class Waiver(SpecModel):
+    """A reviewed exception to one policy rule for one resource."""
+
+    rule: Annotated[str, StringConstraints(pattern=r"^slm-[a-z]+-[0-9]{3}$")]
+    resource: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/:-]+$", max_length=253)]
+    reason: Annotated[SafeText, StringConstraints(min_length=10)]
