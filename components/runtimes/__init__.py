@@ -1,0 +1,22 @@
+"""Runtime adapters: one pure module per serving runtime, each turning a Deployment into a RuntimePlan."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from slm_deploy.runtimes import foundry_local, llamacpp, ollama, onnxruntime, vllm
+from slm_deploy.runtimes.plan import RuntimePlan
+from slm_deploy.spec.loader import Deployment
+
+ADAPTERS: dict[str, Callable[[Deployment], RuntimePlan]] = {
+    "vllm": vllm.plan,
+    "ollama": ollama.plan,
+    "onnxruntime": onnxruntime.plan,
+    "llamacpp": llamacpp.plan,
+    "foundry-local": foundry_local.plan,
+}
+
+
+def plan_deployment(deployment: Deployment) -> RuntimePlan:
+    """Dispatch to the adapter of the spec's runtime."""
+    return ADAPTERS[deployment.spec.runtime.kind](deployment)

@@ -1,0 +1,98 @@
+"""The `slm-deploy` command: exit 0 ok, 1 findings, 2 bad input; errors never show a traceback."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from slm_deploy import __version__
+from slm_deploy.cli.summary import plan_summary, summary_table
+from slm_deploy.errors import SlmDeployError
+from slm_deploy.render.bundle import render_bundle
+from slm_deploy.render.writer import write_bundle
+from slm_deploy.spec.loader import load_deployment
+from slm_deploy.spec.schema import deployment_schema_text
+
+EXIT_BAD_INPUT = 2
+
+app = typer.Typer(
+    name="slm-deploy",
+    help="Render hardened deployments of small language models from one typed spec.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+SpecArg = Annotated[Path, typer.Argument(help="A stacks/Pulumi.<stack>.yaml file or a bare spec YAML.",
+                                         dir_okay=False)]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"slm-deploy {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """Typed specs to hardened Dockerfiles, Compose projects and Kubernetes workloads."""
+
+
+@app.command()
+def render(
+    spec: SpecArg,
+    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Bundle directory (default build/<name>).",
+                                                 file_okay=False)] = None,
+) -> None:
+    """Write the bundle for SPEC atomically; a directory that is not a bundle is never overwritten."""
+    deployment = load_deployment(spec)
+    bundle = render_bundle(deployment)
+    target = out_dir or Path("build") / deployment.spec.name
+    write_bundle(bundle, target)
+    out.print(f"rendered {deployment.spec.name}: {len(bundle.files)} files in {target}")
+
+
+@app.command()
+def validate(
+    specs: Annotated[list[Path], typer.Argument(help="One or more spec files.", dir_okay=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the resolved plan as JSON.")] = False,
+) -> None:
+    """Show the resolved plan: model tier, memory estimate and the flags chosen for the runtime."""
+    deployments = [load_deployment(path) for path in specs]
+    summaries = [plan_summary(d) for d in deployments]
+    if as_json:
+        sys.stdout.write(json.dumps(summaries[0] if len(summaries) == 1 else summaries, indent=2) + "\n")
+        return
+    out.print(summary_table(summaries))
+
+
+@app.command()
+def schema() -> None:
+    """Print the spec's JSON Schema (for yaml-language-server and editors)."""
+    sys.stdout.write(deployment_schema_text())
+
+
+def main() -> None:
+    """Console-script entry point: turn every user error into one message and exit code 2."""
+    try:
+        app(standalone_mode=False)
+    except SlmDeployError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    except (typer.BadParameter, typer.main.click.UsageError) as exc:
+        exc.show()
+        sys.exit(EXIT_BAD_INPUT)

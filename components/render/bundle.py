@@ -1,0 +1,111 @@
+"""Assemble every rendered artifact into a Bundle: relative path -> text, plus its manifest."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from slm_deploy import __version__
+from slm_deploy.render.compose import image_name, project_name, render_compose
+from slm_deploy.render.dockerfile import render_dockerfile
+from slm_deploy.render.hosts import render_host
+from slm_deploy.render.kubernetes import file_name, kustomization, render_kubernetes
+from slm_deploy.render.serialize import to_json, to_yaml
+from slm_deploy.render.templating import render_template
+from slm_deploy.runtimes import plan_deployment
+from slm_deploy.runtimes.plan import RuntimePlan, ServicePlan
+from slm_deploy.spec.consistency import kubernetes_target, namespace_of, secret_references
+from slm_deploy.spec.loader import Deployment
+
+MANIFEST = "manifest.json"
+GENERATOR = "slm-deploy"
+DOCKERIGNORE = "*\n!Dockerfile\n!ortgenai/\n!prepare-model.sh\n!Modelfile\n"
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """The rendered files, keyed by path relative to the bundle root, in sorted order."""
+
+    files: dict[str, str]
+
+    def manifest(self) -> dict:
+        """What manifest.json records: each file's sha256, so readers can tell owned files."""
+        return {name: hashlib.sha256(text.encode()).hexdigest() for name, text in sorted(self.files.items())}
+
+
+def _build_owners(plan: RuntimePlan) -> list[ServicePlan]:
+    """Services that own an image build (a build shared by two services is rendered once)."""
+    owners: list[ServicePlan] = []
+    for service in plan.services:
+        if service.build is not None and all(o.build != service.build for o in owners):
+            owners.append(service)
+    return owners
+
+
+def _docker_files(deployment: Deployment, plan: RuntimePlan) -> dict[str, str]:
+    files = {}
+    for service in _build_owners(plan):
+        root = f"docker/{service.name}"
+        files[f"{root}/Dockerfile"] = render_dockerfile(service, deployment)
+        files[f"{root}/.dockerignore"] = DOCKERIGNORE
+        for path, text in service.build.context_files:
+            files[f"{root}/{path}"] = text
+    return files
+
+
+def _compose_files(deployment: Deployment, plan: RuntimePlan) -> dict[str, str]:
+    return {
+        "compose/compose.yaml": to_yaml(render_compose(deployment, plan)),
+        "compose/.env": f"COMPOSE_PROJECT_NAME={project_name(deployment)}\n",
+    }
+
+
+def _kubernetes_files(deployment: Deployment, plan: RuntimePlan) -> dict[str, str]:
+    objects = render_kubernetes(deployment, plan)
+    files = {f"kubernetes/{file_name(obj)}": to_yaml(obj) for obj in objects}
+    names = [file_name(obj) for obj in objects]
+    files["kubernetes/kustomization.yaml"] = to_yaml(kustomization(names, deployment))
+    return files
+
+
+def _readme(deployment: Deployment, plan: RuntimePlan, files: dict[str, str]) -> str:
+    spec = deployment.spec
+    builds = [(s.name, image_name(deployment, s)) for s in _build_owners(plan)]
+    return render_template(
+        "bundle/README.md.j2",
+        spec=spec,
+        model=deployment.model,
+        sizing=deployment.sizing,
+        builds=builds,
+        has_compose="compose/compose.yaml" in files,
+        has_kubernetes="kubernetes/kustomization.yaml" in files,
+        namespace=namespace_of(spec),
+        hosts=plan.hosts,
+        secrets=sorted(set(secret_references(spec).values())),
+        runtime_services=[s for s in plan.services if s.port and s.role in ("runtime", "ui")],
+        gib=lambda n: f"{n / 2**30:.1f} GiB",
+    )
+
+
+def render_bundle(deployment: Deployment) -> Bundle:
+    """Render every target the spec turns on; pure and deterministic."""
+    plan = plan_deployment(deployment)
+    targets = deployment.spec.targets
+    files: dict[str, str] = {}
+    if (targets.docker or targets.compose) and plan.services:
+        files.update(_docker_files(deployment, plan))
+    if targets.compose and plan.services:
+        files.update(_compose_files(deployment, plan))
+    if kubernetes_target(deployment.spec) and plan.services:
+        files.update(_kubernetes_files(deployment, plan))
+    for host in plan.hosts:
+        files.update(render_host(host, deployment))
+    files["README.md"] = _readme(deployment, plan, files)
+    body = Bundle(dict(sorted(files.items())))
+    manifest = {
+        "generator": {"name": GENERATOR, "version": __version__},
+        "deployment": deployment.spec.name,
+        "spec_sha256": deployment.spec_hash,
+        "files": body.manifest(),
+    }
+    return Bundle({**body.files, MANIFEST: to_json(manifest)})

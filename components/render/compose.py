@@ -1,0 +1,145 @@
+"""The Compose project: hardened service defaults in one place, services built from plans as data."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from slm_deploy.runtimes.plan import CACHE_ROOT, ExecCheck, HttpCheck, RuntimePlan, ServicePlan
+from slm_deploy.spec.loader import Deployment
+
+BACKEND = "backend"
+EDGE = "edge"
+EGRESS = "egress"
+PIDS_LIMIT = 512
+MIB = 2**20
+CURL_CHECK = ("curl", "-fsS")
+
+
+def project_name(deployment: Deployment) -> str:
+    """The Compose project name, written to .env because Compose 1.29 rejects a top-level name."""
+    target = deployment.spec.targets.compose
+    return (target.project_name if target and target.project_name else deployment.spec.name)
+
+
+def image_name(deployment: Deployment, service: ServicePlan) -> str:
+    """The local name a built image gets (and is pushed under by the docker target)."""
+    docker = deployment.spec.targets.docker
+    registry = f"{docker.registry}/" if docker and docker.registry else ""
+    repository = docker.repository if docker and docker.repository else "slm-deploy"
+    tag = docker.tags[0] if docker and docker.tags else f"{service.runtime}-{deployment.spec_hash[:12]}"
+    return f"{registry}{repository}/{service.name}:{tag}"
+
+
+def _hardened(deployment: Deployment, service: ServicePlan) -> dict[str, Any]:
+    """Defaults every service gets; callers add to them, never remove."""
+    security = deployment.spec.security
+    cache_mib = 1024 if service.role == "runtime" else 256
+    return {
+        "user": f"{security.uid}:{security.gid}",
+        "read_only": True,
+        "tmpfs": [
+            "/tmp:size=256m,mode=1777",
+            f"{CACHE_ROOT}:size={cache_mib}m,uid={security.uid},gid={security.gid},mode=0700",
+        ],
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges:true"],
+        "init": True,
+        "pids_limit": PIDS_LIMIT,
+        "cpus": f"{service.cpu:g}",
+        "mem_limit": f"{math.ceil(service.memory_bytes / MIB)}m",
+        "restart": "no" if service.one_shot else "on-failure:5",
+    }
+
+
+def _healthcheck(service: ServicePlan) -> dict[str, Any] | None:
+    if service.build and service.build.healthcheck:
+        test = ["CMD", *service.build.healthcheck]
+    elif isinstance(service.health, ExecCheck):
+        test = ["CMD", *service.health.command]
+    elif isinstance(service.health, HttpCheck):
+        test = ["CMD", *CURL_CHECK, f"http://127.0.0.1:{service.health.port}{service.health.path}"]
+    else:
+        return None
+    return {"test": test, "interval": "30s", "timeout": "5s", "retries": 3,
+            "start_period": f"{min(service.startup_budget_seconds, 3600)}s"}
+
+
+def _volumes(service: ServicePlan) -> list[str]:
+    if service.model_host_path:
+        return [f"{service.model_host_path}:{service.model_dir or '/models'}/onnx:ro"]
+    if service.model_dir:
+        return [f"models:{service.model_dir}"]
+    return []
+
+
+def _networks(service: ServicePlan, downloads: bool) -> list[str]:
+    networks = [BACKEND]
+    if service.port and service.role in ("runtime", "ui"):
+        networks.append(EDGE)
+    if downloads:
+        networks.append(EGRESS)
+    return networks
+
+
+def render_compose(deployment: Deployment, plan: RuntimePlan) -> dict[str, Any]:
+    """The compose.yaml document for every containerised service of the plan."""
+    services: dict[str, Any] = {}
+    secrets: set[str] = set()
+    bind = deployment.spec.exposure.bind_address
+    downloads = {s.name for s in plan.services if s.role == "model-prep" or s.runtime == "ollama"}
+    for service in plan.services:
+        body: dict[str, Any] = {}
+        if service.build is not None:
+            owner = next(s for s in plan.services if s.build == service.build)
+            body["image"] = image_name(deployment, owner)
+            if owner is service:
+                body["build"] = {"context": f"../docker/{service.name}"}
+        else:
+            body["image"] = service.image.reference
+        body.update(_hardened(deployment, service))
+        if service.command:
+            body["entrypoint"] = list(service.command)
+        if service.args:
+            body["command"] = list(service.args)
+        if service.env:
+            body["environment"] = dict(service.env)
+        if service.port and service.role in ("runtime", "ui"):
+            body["ports"] = [f"{bind}:{service.port}:{service.port}"]
+        volumes = _volumes(service)
+        if volumes:
+            body["volumes"] = volumes
+        body["networks"] = _networks(service, service.name in downloads)
+        if service.secret_files:
+            body["secrets"] = [{"source": f.secret, "target": f.secret} for f in service.secret_files]
+            secrets.update(f.secret for f in service.secret_files)
+        health = _healthcheck(service)
+        if health:
+            body["healthcheck"] = health
+        if service.runtime == "vllm" and service.role == "runtime":
+            body["shm_size"] = f"{math.ceil(service.shm_bytes / MIB)}m"
+        if service.gpu:
+            body["deploy"] = {"resources": {"reservations": {"devices": [
+                {"driver": "nvidia", "count": service.gpu.count, "capabilities": ["gpu"]}]}}}
+        if service.depends_on:
+            body["depends_on"] = {
+                dep: {"condition": "service_completed_successfully" if _one_shot(plan, dep) else "service_healthy"}
+                for dep in service.depends_on
+            }
+        if service.role == "model-prep" and service.runtime == "ollama":
+            body["profiles"] = ["prep"]
+        body["labels"] = dict(service.labels)
+        services[service.name] = body
+    document: dict[str, Any] = {
+        "services": services,
+        "networks": {BACKEND: {"internal": True}, EDGE: {}, EGRESS: {}},
+    }
+    if any(s.model_dir and not s.model_host_path for s in plan.services):
+        document["volumes"] = {"models": {}}
+    if secrets:
+        document["secrets"] = {name: {"file": f"./secrets/{name}"} for name in sorted(secrets)}
+    return document
+
+
+def _one_shot(plan: RuntimePlan, name: str) -> bool:
+    return any(s.name == name and s.one_shot for s in plan.services)

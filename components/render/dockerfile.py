@@ -1,0 +1,56 @@
+"""Dockerfiles for services whose image slm-deploy builds, from one template per runtime."""
+
+from __future__ import annotations
+
+from slm_deploy import __version__
+from slm_deploy.render.templating import render_template
+from slm_deploy.runtimes.onnxruntime import SERVER_ROOT
+from slm_deploy.runtimes.plan import CACHE_ROOT, ServicePlan
+from slm_deploy.spec.loader import Deployment
+
+DESCRIPTIONS = {
+    "vllm": "vLLM OpenAI-compatible server",
+    "ollama": "Ollama server",
+    "llamacpp": "llama.cpp llama-server",
+    "onnxruntime": "ONNX Runtime GenAI OpenAI-compatible server",
+    "open-webui": "Open WebUI",
+}
+VENV_PATH = "/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def _image_env(service: ServicePlan) -> list[tuple[str, str]]:
+    env = dict(service.env)
+    if service.runtime == "onnxruntime":
+        env.update({"PATH": VENV_PATH, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"})
+    return sorted(env.items())
+
+
+def render_dockerfile(service: ServicePlan, deployment: Deployment) -> str:
+    """The hardened Dockerfile of one service; the service must have a build."""
+    build = service.build
+    security = deployment.spec.security
+    writable = sorted(set(service.writable_paths) - {"/tmp"})
+    return render_template(
+        f"docker/{build.template}.Dockerfile.j2",
+        stage="runtime",
+        service=service,
+        base=build.base.reference,
+        base_name=f"{build.base.name}:{build.base.tag}",
+        base_digest=build.base.digest,
+        description=DESCRIPTIONS.get(service.runtime, service.runtime),
+        version=__version__,
+        uid=security.uid,
+        gid=security.gid,
+        cache_root=CACHE_ROOT,
+        writable_paths=writable,
+        owned_paths=writable,
+        env=_image_env(service),
+        workdir=CACHE_ROOT,
+        port=service.port,
+        healthcheck=list(build.healthcheck),
+        start_period=min(service.startup_budget_seconds, 3600),
+        entrypoint=list(service.command),
+        cmd=list(service.args),
+        context_paths=[path for path, _ in build.context_files],
+        server_root=SERVER_ROOT,
+    )

@@ -1,0 +1,38 @@
+"""Foundry Local: no official container image, so a host-level service bound to the configured address."""
+
+from __future__ import annotations
+
+from slm_deploy.runtimes.common import WRITABLE_PATHS, cache_env, merge_env, runtime_image, service_labels
+from slm_deploy.runtimes.plan import HostInstall, HttpCheck, RuntimePlan, ServicePlan
+from slm_deploy.spec.loader import Deployment
+
+
+def _host(deployment: Deployment) -> HostInstall:
+    spec = deployment.spec
+    host = spec.targets.host
+    return HostInstall(
+        service=spec.name, os=host.os, model_alias=deployment.model.source.alias,
+        bind_address=host.bind_address, port=spec.runtime.port,
+        allowed_clients=tuple(host.allowed_clients),
+    )
+
+
+def _container(deployment: Deployment) -> ServicePlan:
+    """A container only when the spec names an image someone built and pinned."""
+    spec, sizing = deployment.spec, deployment.sizing
+    port = spec.runtime.port
+    return ServicePlan(
+        name=spec.name, role="runtime", runtime="foundry-local", image=runtime_image(deployment, "foundry-local"),
+        build=None, command=(), args=(), env=merge_env(cache_env(), deployment), port=port,
+        health=HttpCheck("/v1/models", port), readiness=HttpCheck("/v1/models", port), metrics_path=None,
+        writable_paths=WRITABLE_PATHS, cpu=spec.resources.cpu, memory_bytes=sizing.host_memory_bytes,
+        startup_budget_seconds=sizing.startup_budget_seconds, labels=service_labels(deployment, "runtime"),
+    )
+
+
+def plan(deployment: Deployment) -> RuntimePlan:
+    """Plan the host install, and a container only when runtime.image is set."""
+    spec = deployment.spec
+    services = (_container(deployment),) if spec.runtime.image else ()
+    hosts = (_host(deployment),) if spec.targets.host else ()
+    return RuntimePlan(services=services, hosts=hosts)

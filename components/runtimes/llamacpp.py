@@ -1,0 +1,89 @@
+"""llama.cpp: llama-server on CPU or GPU, serving one pinned GGUF file fetched by a one-shot step."""
+
+from __future__ import annotations
+
+from slm_deploy.runtimes.common import (
+    WRITABLE_PATHS, cache_env, merge_env, pinned, runtime_image, secret_file, service_labels,
+)
+from slm_deploy.runtimes.plan import MODEL_ROOT, GpuNeed, HttpCheck, ImageBuild, RuntimePlan, ServicePlan
+from slm_deploy.spec.loader import Deployment
+
+DEFAULT_PORT = 8080
+GGUF_DIR = f"{MODEL_ROOT}/gguf"
+ALL_LAYERS = 999
+
+
+def gguf_url(deployment: Deployment) -> str:
+    """The immutable download URL of the pinned GGUF file."""
+    source = deployment.model.source
+    return f"https://huggingface.co/{source.repo}/resolve/{source.revision}/{source.file}"
+
+
+def _gpu_layers(deployment: Deployment) -> int:
+    options, gpu = deployment.spec.runtime, deployment.spec.resources.gpu
+    if options.n_gpu_layers is None:
+        return ALL_LAYERS if gpu else 0
+    return ALL_LAYERS if options.n_gpu_layers == "all" else options.n_gpu_layers
+
+
+def _args(deployment: Deployment, port: int) -> tuple[str, ...]:
+    spec, sizing, options = deployment.spec, deployment.sizing, deployment.spec.runtime
+    args = [
+        "--host", "0.0.0.0",
+        "--port", str(port),
+        "--model", f"{GGUF_DIR}/{deployment.model.source.file}",
+        "--alias", deployment.model.served_name,
+        "--ctx-size", str(sizing.context_length * sizing.concurrency),
+        "--parallel", str(sizing.concurrency),
+        "--n-gpu-layers", str(_gpu_layers(deployment)),
+        "--flash-attn", options.flash_attn,
+        "--threads", str(max(1, int(spec.resources.cpu))),
+        "--metrics",
+        "--jinja",
+        "--no-webui",
+    ]
+    if not options.slots:
+        args.append("--no-slots")
+    return tuple(args + list(options.extra_args))
+
+
+def _prep(deployment: Deployment) -> ServicePlan:
+    """Download the pinned file once; curl resumes and fails on HTTP errors."""
+    spec = deployment.spec
+    target = f"{GGUF_DIR}/{deployment.model.source.file}"
+    token = spec.model.hub_token_secret
+    secrets = (secret_file(token),) if token else ()
+    args = ["--fail", "--location", "--retry", "5", "--continue-at", "-", "--create-dirs", "--output", target]
+    if token:
+        args += ["--header", f"@{secrets[0].path}"]
+    return ServicePlan(
+        name=f"{spec.name}-model-prep", role="model-prep", runtime="llamacpp", image=pinned(deployment, "curl"),
+        build=None, command=("curl",), args=tuple(args + [gguf_url(deployment)]),
+        env=tuple(sorted(cache_env().items())), port=None, health=None, readiness=None, metrics_path=None,
+        writable_paths=WRITABLE_PATHS + (MODEL_ROOT,), secret_files=secrets, cpu=0.5,
+        memory_bytes=256 * 2**20, model_dir=MODEL_ROOT, one_shot=True,
+        labels=service_labels(deployment, "model-prep"),
+    )
+
+
+def plan(deployment: Deployment) -> RuntimePlan:
+    """Plan llama-server and the step that fetches its GGUF file."""
+    spec, sizing = deployment.spec, deployment.sizing
+    port = spec.serving.port or DEFAULT_PORT
+    gpu = spec.resources.gpu
+    image = runtime_image(deployment, "llamacpp-cuda" if gpu else "llamacpp")
+    prep = _prep(deployment)
+    env = {**cache_env(), "LLAMA_CACHE": f"{MODEL_ROOT}/llamacpp-cache"}
+    server = ServicePlan(
+        name=spec.name, role="runtime", runtime="llamacpp", image=image,
+        build=ImageBuild(template="llamacpp", base=image,
+                         healthcheck=("curl", "-fsS", f"http://127.0.0.1:{port}/health")),
+        command=("/app/llama-server",), args=_args(deployment, port), env=merge_env(env, deployment),
+        port=port, health=HttpCheck("/health", port), readiness=HttpCheck("/health", port),
+        metrics_path="/metrics", writable_paths=WRITABLE_PATHS + (MODEL_ROOT,),
+        gpu=GpuNeed(gpu.count, gpu.type.value) if gpu else None, cpu=spec.resources.cpu,
+        memory_bytes=sizing.host_memory_bytes, shm_bytes=sizing.shm_bytes,
+        startup_budget_seconds=sizing.startup_budget_seconds, model_dir=MODEL_ROOT,
+        depends_on=(prep.name,), labels=service_labels(deployment, "runtime"),
+    )
+    return RuntimePlan(services=(server, prep))

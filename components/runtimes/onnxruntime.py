@@ -1,0 +1,105 @@
+"""ONNX Runtime GenAI behind the OpenAI-compatible server this project ships (slm_deploy.servers.ortgenai)."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from slm_deploy.errors import Problem, SpecError
+from slm_deploy.runtimes.common import (
+    WRITABLE_PATHS, cache_env, merge_env, pinned, secret_file, service_labels,
+)
+from slm_deploy.runtimes.plan import MODEL_ROOT, GpuNeed, HttpCheck, ImageBuild, RuntimePlan, ServicePlan
+from slm_deploy.spec.images import parse_image
+from slm_deploy.spec.loader import Deployment
+
+DEFAULT_PORT = 8001
+SERVER_PACKAGE = "slm_deploy.servers.ortgenai"
+SERVER_ROOT = "/opt/slm"
+ONNX_DIR = f"{MODEL_ROOT}/onnx"
+SNAPSHOT_DOWNLOAD = (
+    "python", "-c",
+    "import sys;from huggingface_hub import snapshot_download;"
+    "snapshot_download(sys.argv[1],revision=sys.argv[2],allow_patterns=[sys.argv[3]+'/*'],local_dir=sys.argv[4])",
+)
+
+
+def server_sources() -> tuple[tuple[str, str], ...]:
+    """The server's source files, copied into the image's build context as ortgenai/."""
+    package = resources.files(SERVER_PACKAGE)
+    files = sorted(p for p in package.iterdir() if p.is_file() and (p.name.endswith(".py") or p.name == "requirements.txt"))
+    return tuple((f"ortgenai/{p.name}", p.read_text(encoding="utf-8")) for p in files)
+
+
+def requirements(sources: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+    """The pinned requirement lines the server image installs."""
+    text = dict(sources).get("ortgenai/requirements.txt", "")
+    return tuple(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+
+
+def model_dir(deployment: Deployment) -> str:
+    """Where the model folder is inside the container."""
+    source = deployment.model.source
+    return f"{ONNX_DIR}/{source.path}" if source.repo else ONNX_DIR
+
+
+def plan(deployment: Deployment) -> RuntimePlan:
+    """Plan the server image build, the server and (for repository sources) the download step."""
+    spec, sizing, model = deployment.spec, deployment.sizing, deployment.model
+    options = spec.runtime
+    port = spec.serving.port or DEFAULT_PORT
+    base = pinned(deployment, "python")
+    sources = server_sources()
+    build = ImageBuild(
+        template="onnxruntime", base=base, context_files=sources, packages=requirements(sources),
+        healthcheck=("python", "-c", "import sys,urllib.request;urllib.request.urlopen(sys.argv[1],timeout=5)",
+                     f"http://127.0.0.1:{port}/health"),
+    )
+    image = parse_image(options.image) if options.image else None
+    if image is None and (spec.targets.kubernetes or spec.targets.aks):
+        raise SpecError(Problem("runtime.image", "Kubernetes runs images by digest, and this server's image is "
+                                "built from the bundle", allowed="name:tag@sha256:... of the pushed image",
+                                hint="build and push docker/<name>, then set runtime.image to its digest"))
+    if not model.source.repo and (spec.targets.kubernetes or spec.targets.aks):
+        raise SpecError(Problem("model.source.repo", "a local model folder exists only on the Compose host",
+                                allowed="a repository with a pinned revision for Kubernetes targets"))
+    gpu = spec.resources.gpu
+    env = {
+        **cache_env(),
+        "PYTHONPATH": SERVER_ROOT,
+        "ORTGENAI_MODEL_DIR": model_dir(deployment),
+        "ORTGENAI_MODEL_NAME": model.served_name,
+        "ORTGENAI_HOST": "0.0.0.0",
+        "ORTGENAI_PORT": str(port),
+        "ORTGENAI_MAX_CONCURRENCY": str(sizing.concurrency),
+        "ORTGENAI_EXECUTION_PROVIDER": options.execution_provider,
+    }
+    services = []
+    depends: tuple[str, ...] = ()
+    if model.source.repo:
+        token = spec.model.hub_token_secret
+        secrets = (secret_file(token, "HF_TOKEN_PATH"),) if token else ()
+        prep_env = {**cache_env(), "HF_HUB_DISABLE_TELEMETRY": "1"}
+        if token:
+            prep_env["HF_TOKEN_PATH"] = secrets[0].path
+        prep = ServicePlan(
+            name=f"{spec.name}-model-prep", role="model-prep", runtime="onnxruntime", image=image, build=build,
+            command=SNAPSHOT_DOWNLOAD, args=(model.source.repo, model.source.revision, model.source.path, ONNX_DIR),
+            env=tuple(sorted(prep_env.items())), port=None, health=None, readiness=None, metrics_path=None,
+            writable_paths=WRITABLE_PATHS + (MODEL_ROOT,), secret_files=secrets, cpu=0.5,
+            memory_bytes=512 * 2**20, model_dir=MODEL_ROOT, one_shot=True,
+            labels=service_labels(deployment, "model-prep"),
+        )
+        services.append(prep)
+        depends = (prep.name,)
+    server = ServicePlan(
+        name=spec.name, role="runtime", runtime="onnxruntime", image=image, build=build,
+        command=("python", "-m", "ortgenai"), args=(), env=merge_env(env, deployment), port=port,
+        health=HttpCheck("/health", port), readiness=HttpCheck("/health", port), metrics_path="/metrics",
+        writable_paths=WRITABLE_PATHS + (MODEL_ROOT,),
+        gpu=GpuNeed(gpu.count, gpu.type.value) if gpu else None, cpu=spec.resources.cpu,
+        memory_bytes=sizing.host_memory_bytes, shm_bytes=sizing.shm_bytes,
+        startup_budget_seconds=sizing.startup_budget_seconds, model_dir=MODEL_ROOT, depends_on=depends,
+        model_host_path=None if model.source.repo else model.source.path,
+        labels=service_labels(deployment, "runtime"),
+    )
+    return RuntimePlan(services=(server, *services))

@@ -1,0 +1,120 @@
+"""The frozen plan each runtime adapter returns: everything a renderer needs, nothing it must compute."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from slm_deploy.spec.images import ImageRef
+
+Role = Literal["runtime", "ui", "model-prep", "host"]
+
+CACHE_ROOT = "/var/cache/slm"
+MODEL_ROOT = "/models"
+SECRETS_ROOT = "/run/secrets"
+
+
+@dataclass(frozen=True)
+class HttpCheck:
+    """An HTTP GET the orchestrator sends to the container's own port."""
+
+    path: str
+    port: int
+
+
+@dataclass(frozen=True)
+class ExecCheck:
+    """A command run inside the container; success means healthy."""
+
+    command: tuple[str, ...]
+
+
+Check = HttpCheck | ExecCheck
+
+
+@dataclass(frozen=True)
+class SecretFile:
+    """A secret mounted as a file; the program learns its path from `env` when it has one."""
+
+    secret: str
+    path: str
+    env: str | None = None
+
+
+@dataclass(frozen=True)
+class ImageBuild:
+    """How the hardened image for a service is built from a pinned base."""
+
+    template: str
+    """Template name under templates/docker/, without the .Dockerfile.j2 suffix."""
+    base: ImageRef
+    context_files: tuple[tuple[str, str], ...] = ()
+    """Extra files of the build context: (relative path, text)."""
+    healthcheck: tuple[str, ...] = ()
+    """Exec-form HEALTHCHECK command baked into the image."""
+    packages: tuple[str, ...] = ()
+    """Python requirement lines installed into the image."""
+
+
+@dataclass(frozen=True)
+class GpuNeed:
+    """NVIDIA GPUs per replica."""
+
+    count: int
+    type: str
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    """One service of a deployment as every target sees it."""
+
+    name: str
+    role: Role
+    runtime: str
+    image: ImageRef | None
+    """The pinned image orchestrators run; None when only a local build exists."""
+    build: ImageBuild | None
+    command: tuple[str, ...]
+    args: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+    port: int | None
+    health: Check | None
+    readiness: Check | None
+    metrics_path: str | None
+    writable_paths: tuple[str, ...]
+    secret_files: tuple[SecretFile, ...] = ()
+    gpu: GpuNeed | None = None
+    cpu: float = 1.0
+    memory_bytes: int = 512 * 2**20
+    shm_bytes: int = 64 * 2**20
+    startup_budget_seconds: int = 300
+    model_dir: str | None = None
+    model_host_path: str | None = None
+    """A host folder mounted read-only as the model directory (local ONNX models, Compose only)."""
+    depends_on: tuple[str, ...] = ()
+    one_shot: bool = False
+    labels: tuple[tuple[str, str], ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class HostInstall:
+    """A host-level install (Foundry Local) for one operating system."""
+
+    service: str
+    os: str
+    model_alias: str
+    bind_address: str
+    port: int
+    allowed_clients: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RuntimePlan:
+    """All services of a deployment plus any host-level installs, in a stable order."""
+
+    services: tuple[ServicePlan, ...]
+    hosts: tuple[HostInstall, ...] = ()
+
+    def by_role(self, role: Role) -> tuple[ServicePlan, ...]:
+        """The services that play one role, e.g. the runtime itself."""
+        return tuple(s for s in self.services if s.role == role)

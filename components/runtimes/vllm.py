@@ -1,0 +1,105 @@
+"""vLLM: the OpenAI-compatible server on NVIDIA GPUs, weights pre-fetched and then served offline."""
+
+from __future__ import annotations
+
+from slm_deploy.runtimes.common import (
+    WRITABLE_PATHS, cache_env, merge_env, runtime_image, secret_file, service_labels,
+)
+from slm_deploy.runtimes.plan import (
+    CACHE_ROOT, MODEL_ROOT, GpuNeed, HttpCheck, ImageBuild, RuntimePlan, ServicePlan,
+)
+from slm_deploy.spec.loader import Deployment
+
+DEFAULT_PORT = 8000
+HF_HOME = f"{MODEL_ROOT}/huggingface"
+SNAPSHOT_DOWNLOAD = (
+    "python3", "-c",
+    "import sys;from huggingface_hub import snapshot_download;snapshot_download(sys.argv[1],revision=sys.argv[2])",
+)
+PYTHON_HEALTHCHECK = (
+    "python3", "-c",
+    "import sys,urllib.request;urllib.request.urlopen(sys.argv[1],timeout=5)",
+)
+
+
+def _args(deployment: Deployment, port: int) -> tuple[str, ...]:
+    spec, model, sizing = deployment.spec, deployment.model, deployment.sizing
+    options = spec.runtime
+    args = [
+        model.source.repo,
+        "--revision", model.source.revision,
+        "--served-model-name", model.served_name,
+        "--host", "0.0.0.0",
+        "--port", str(port),
+        "--max-model-len", str(sizing.context_length),
+        "--max-num-seqs", str(sizing.concurrency),
+        "--gpu-memory-utilization", f"{sizing.gpu_memory_utilisation:.2f}",
+        "--tensor-parallel-size", str(spec.resources.gpu.count),
+        "--dtype", options.dtype,
+        "--uvicorn-log-level", "warning",
+        "--disable-log-requests",
+    ]
+    if model.quantisation.value in ("awq", "gptq"):
+        args += ["--quantization", model.quantisation.value]
+    if not options.enable_prefix_caching:
+        args.append("--no-enable-prefix-caching")
+    if options.trust_remote_code:
+        args.append("--trust-remote-code")
+    return tuple(args + list(options.extra_args))
+
+
+def _env(deployment: Deployment) -> dict[str, str]:
+    env = {
+        **cache_env(),
+        "HF_HOME": HF_HOME,
+        "HF_HUB_OFFLINE": "1",
+        "VLLM_CACHE_ROOT": f"{CACHE_ROOT}/vllm",
+        "VLLM_CONFIG_ROOT": f"{CACHE_ROOT}/vllm-config",
+        "TRITON_CACHE_DIR": f"{CACHE_ROOT}/triton",
+        "TORCHINDUCTOR_CACHE_DIR": f"{CACHE_ROOT}/torchinductor",
+        "NUMBA_CACHE_DIR": f"{CACHE_ROOT}/numba",
+        "OUTLINES_CACHE_DIR": f"{CACHE_ROOT}/outlines",
+        "VLLM_NO_USAGE_STATS": "1",
+        "DO_NOT_TRACK": "1",
+    }
+    return env
+
+
+def _prep(deployment: Deployment, image) -> ServicePlan:
+    """Fetch the pinned revision into the model volume once, so the server never downloads."""
+    spec, model = deployment.spec, deployment.model
+    token = spec.model.hub_token_secret
+    env = {**cache_env(), "HF_HOME": HF_HOME, "HF_HUB_DISABLE_TELEMETRY": "1"}
+    secrets = ()
+    if token:
+        secrets = (secret_file(token, "HF_TOKEN_PATH"),)
+        env["HF_TOKEN_PATH"] = secrets[0].path
+    return ServicePlan(
+        name=f"{spec.name}-model-prep", role="model-prep", runtime="vllm", image=image, build=None,
+        command=SNAPSHOT_DOWNLOAD, args=(model.source.repo, model.source.revision),
+        env=tuple(sorted(env.items())), port=None, health=None, readiness=None, metrics_path=None,
+        writable_paths=WRITABLE_PATHS + (MODEL_ROOT,), secret_files=secrets, cpu=1.0,
+        memory_bytes=2 * 2**30, model_dir=MODEL_ROOT, one_shot=True,
+        labels=service_labels(deployment, "model-prep"),
+    )
+
+
+def plan(deployment: Deployment) -> RuntimePlan:
+    """Plan the vLLM server and its model-prep step."""
+    spec, sizing = deployment.spec, deployment.sizing
+    port = spec.serving.port or DEFAULT_PORT
+    image = runtime_image(deployment, "vllm")
+    gpu = spec.resources.gpu
+    prep = _prep(deployment, image)
+    server = ServicePlan(
+        name=spec.name, role="runtime", runtime="vllm", image=image,
+        build=ImageBuild(template="vllm", base=image,
+                         healthcheck=PYTHON_HEALTHCHECK + (f"http://127.0.0.1:{port}/health",)),
+        command=("vllm", "serve"), args=_args(deployment, port), env=merge_env(_env(deployment), deployment),
+        port=port, health=HttpCheck("/health", port), readiness=HttpCheck("/v1/models", port),
+        metrics_path="/metrics", writable_paths=WRITABLE_PATHS + (MODEL_ROOT,),
+        gpu=GpuNeed(gpu.count, gpu.type.value), cpu=spec.resources.cpu, memory_bytes=sizing.host_memory_bytes,
+        shm_bytes=sizing.shm_bytes, startup_budget_seconds=sizing.startup_budget_seconds, model_dir=MODEL_ROOT,
+        depends_on=(prep.name,), labels=service_labels(deployment, "runtime"),
+    )
+    return RuntimePlan(services=(server, prep))
