@@ -7,6 +7,7 @@ import sys
 from typing import Sequence
 
 import uvicorn
+from prometheus_client import disable_created_metrics
 
 from .app import create_app
 from .config import SettingsError, load_settings
@@ -35,6 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if server is not None:
             server.should_exit = True
 
+    disable_created_metrics()  # *_created series only add noise to every scrape
     app = create_app(settings, on_load_failure=stop_after_failed_load)
     config = uvicorn.Config(
         app,

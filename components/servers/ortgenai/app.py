@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -15,7 +14,7 @@ from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
@@ -46,12 +45,17 @@ class ClosingStreamingResponse(StreamingResponse):
     async def __call__(self, scope, receive, send) -> None:
         try:
             await super().__call__(scope, receive, send)
+        except ClientDisconnect:
+            log.info("client disconnected during a streamed response")
         finally:
             self._on_close()
 
 
 class ModelLoader:
-    """Loads the model on a daemon thread so the server answers /health (503) while it loads."""
+    """Loads the model on a daemon thread so the server answers /health (503) while it loads.
+
+    `on_failure` is called on that thread with the reason, so it must be thread-safe.
+    """
 
     def __init__(self, engine: Engine, metrics: ServerMetrics, on_failure: Callable[[str], None] | None) -> None:
         self._engine = engine
@@ -63,16 +67,15 @@ class ModelLoader:
         """Begin loading once; later calls do nothing."""
         if self._thread is not None:
             return
-        loop = asyncio.get_running_loop()
-        self._thread = threading.Thread(target=self._load, args=(loop,), name="ortgenai-load", daemon=True)
+        self._thread = threading.Thread(target=self._load, name="ortgenai-load", daemon=True)
         self._thread.start()
 
-    def _load(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _load(self) -> None:
         try:
             self._engine.load()
         except Exception:
-            if self._on_failure is not None and not loop.is_closed():
-                loop.call_soon_threadsafe(self._on_failure, self._engine.error or "unknown error")
+            if self._on_failure is not None:
+                self._on_failure(self._engine.error or "unknown error")
             return
         self._metrics.model_load_seconds.set(self._engine.load_seconds or 0.0)
         self._metrics.model_loaded.set(1)
@@ -130,6 +133,10 @@ class ChatServer:
             )
         try:
             content = await _collect_reply(run, request)
+        except Exception as error:
+            log.exception("generation failed")
+            raise fmt.ApiError(500, f"generation failed: {type(error).__name__}", error_type="server_error",
+                               code="generation_failed") from None
         finally:
             run.close()
         token_usage = fmt.usage(run.session.prompt_tokens, run.session.completion_tokens)
@@ -257,7 +264,7 @@ async def _collect_reply(run: GenerationRun, request: Request) -> str:
         parts.append(text)
         steps += 1
         if steps % DISCONNECT_CHECK_EVERY == 0 and await request.is_disconnected():
-            run.session.stop_early()
+            run.abandon()
             break
     return "".join(parts)
 

@@ -71,7 +71,7 @@ OPTIONS = (
 def build_parser() -> argparse.ArgumentParser:
     """One flag per setting; each help text names its environment variable."""
     parser = argparse.ArgumentParser(
-        prog="python -m slm_deploy.servers.ortgenai",
+        prog="ortgenai-server",
         description="OpenAI-compatible chat completions server for ONNX Runtime GenAI models.",
     )
     for option in OPTIONS:

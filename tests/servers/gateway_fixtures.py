@@ -1,0 +1,269 @@
+"""Fake OpenAI-style and Ollama-style runtimes, and a real gateway process, for the gateway tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
+
+from slm_deploy.servers.gateway.config import GatewayConfig, config_to_toml
+
+USAGE_OPENAI = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
+OLLAMA_PROMPT_EVAL_COUNT = 13
+OLLAMA_EVAL_COUNT = 21
+STREAM_WORDS = ("Small", " models", " serve", " well", ".")
+
+KEYS = {
+    "alice": "sk-alice-0123456789abcdef0123",
+    "bob": "sk-bob-fedcba9876543210fedcba",
+    "carol": "sk-carol-55555555aaaaaaaa5555",
+}
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def key_file_text(keys: dict[str, str]) -> str:
+    """The key file format the gateway reads: `key_id:key` lines."""
+    return "# id:key\n" + "".join(f"{key_id}:{key}\n" for key_id, key in keys.items())
+
+
+@dataclass
+class SeenRequest:
+    """What the fake runtime received."""
+
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class FakeRuntime:
+    """An aiohttp server in a background thread that speaks just enough OpenAI and Ollama."""
+
+    port: int = 0
+    seen: list[SeenRequest] = field(default_factory=list)
+    loop: asyncio.AbstractEventLoop | None = None
+    disconnects: int = 0
+
+    def __post_init__(self) -> None:
+        self.port = free_port()
+        self._ready = threading.Event()
+        self._gates: dict[str, asyncio.Event] = {}
+        self.arrived: dict[str, threading.Event] = {}
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("fake runtime did not start")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # -- test control -------------------------------------------------------------------------
+
+    def arm(self, name: str) -> threading.Event:
+        """Make requests carrying `"hold": name` wait at their hold point until `release(name)`."""
+        assert self.loop is not None
+        self.arrived[name] = threading.Event()
+        done = threading.Event()
+
+        def create() -> None:
+            self._gates[name] = asyncio.Event()
+            done.set()
+
+        self.loop.call_soon_threadsafe(create)
+        done.wait(5)
+        return self.arrived[name]
+
+    def release(self, name: str) -> None:
+        """Let held requests continue."""
+        assert self.loop is not None
+        self.loop.call_soon_threadsafe(self._gates[name].set)
+
+    async def _hold(self, body: dict[str, Any]) -> None:
+        name = body.get("hold")
+        if name:
+            self.arrived[name].set()
+            await self._gates[name].wait()
+
+    # -- server -------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        app = web.Application()
+        app.router.add_get("/health", lambda r: web.json_response({"status": "ok"}))
+        app.router.add_get("/metrics", lambda r: web.Response(text="runtime_internal_metric 1\n"))
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/v1/completions", self._chat)
+        app.router.add_post("/api/chat", self._ollama)
+        app.router.add_post("/api/generate", self._ollama)
+        app.router.add_post("/api/pull", lambda r: web.json_response({"status": "pulled"}))
+        app.router.add_get("/v1/models", self._models)
+        runner = web.AppRunner(app, access_log=None)
+        self.loop.run_until_complete(runner.setup())
+        self.loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
+        self._ready.set()
+        self.loop.run_forever()
+
+    async def _record(self, request: web.Request) -> dict[str, Any]:
+        raw = await request.read()
+        body = json.loads(raw) if raw else {}
+        self.seen.append(SeenRequest(request.raw_path, dict(request.headers), body))
+        return body
+
+    async def _models(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        return web.json_response({"object": "list", "data": [{"id": "tiny", "object": "model"}]})
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        body = await self._record(request)
+        if not body.get("stream"):
+            await self._hold(body)
+            return web.json_response(
+                {"id": "c1", "object": "chat.completion", "model": "tiny",
+                 "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(STREAM_WORDS)}}],
+                 "usage": USAGE_OPENAI}
+            )
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        try:
+            if body.get("hold_before_first"):
+                await self._hold(body)
+            for index, word in enumerate(STREAM_WORDS):
+                chunk = {"id": "c1", "object": "chat.completion.chunk", "model": "tiny",
+                         "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]}
+                await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                if index == 0 and not body.get("hold_before_first"):
+                    await self._hold(body)
+            if (body.get("stream_options") or {}).get("include_usage"):
+                final = {"id": "c1", "object": "chat.completion.chunk", "model": "tiny", "choices": [],
+                         "usage": USAGE_OPENAI}
+                await response.write(f"data: {json.dumps(final)}\n\n".encode())
+            await response.write(b"data: [DONE]\n\n")
+            await response.write_eof()
+        except ConnectionResetError:
+            self.disconnects += 1
+        return response
+
+    async def _ollama(self, request: web.Request) -> web.StreamResponse:
+        body = await self._record(request)
+        final = {"model": "tiny", "done": True, "done_reason": "stop",
+                 "prompt_eval_count": OLLAMA_PROMPT_EVAL_COUNT, "eval_count": OLLAMA_EVAL_COUNT}
+        if body.get("stream") is False:
+            await self._hold(body)
+            return web.json_response({**final, "message": {"role": "assistant", "content": "".join(STREAM_WORDS)}})
+        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        await response.prepare(request)
+        for index, word in enumerate(STREAM_WORDS):
+            line = {"model": "tiny", "message": {"role": "assistant", "content": word}, "done": False}
+            await response.write((json.dumps(line) + "\n").encode())
+            if index == 0:
+                await self._hold(body)
+        await response.write((json.dumps(final) + "\n").encode())
+        await response.write_eof()
+        return response
+
+    def close(self) -> None:
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+
+
+@dataclass
+class GatewayProcess:
+    """The real gateway, run as `python -m slm_deploy.servers.gateway` on loopback ports."""
+
+    workdir: Path
+    upstream: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=lambda: dict(KEYS))
+
+    def __post_init__(self) -> None:
+        self.port = free_port()
+        self.metrics_port = free_port()
+        self.key_file = self.workdir / "keys"
+        self.write_keys(self.keys)
+        config = GatewayConfig(
+            upstream_url=self.upstream, key_file=str(self.key_file), listen_host="127.0.0.1",
+            listen_port=self.port, metrics_host="127.0.0.1", metrics_port=self.metrics_port,
+            key_reload_interval_seconds=0.0, **self.settings,
+        )
+        self.config_file = self.workdir / "gateway.toml"
+        self.config_file.write_text(config_to_toml(config))
+        self.log_file = self.workdir / "gateway.log"
+        self._log = self.log_file.open("wb")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SLM_GATEWAY")}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "slm_deploy.servers.gateway", "--config", str(self.config_file)],
+            stdout=self._log, stderr=subprocess.STDOUT, env=env,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gateway exited with {self.process.returncode}: {self.logs()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise RuntimeError("gateway did not become ready: " + self.logs())
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def write_keys(self, keys: dict[str, str]) -> None:
+        """Replace the key file atomically, the way a Kubernetes secret update does."""
+        staging = self.workdir / "keys.new"
+        staging.write_text(key_file_text(keys))
+        staging.replace(self.key_file)
+
+    def metrics_text(self) -> str:
+        return httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
+
+    def sample(self, name: str, **labels: str) -> float:
+        """The value of one sample (0.0 when absent), matched on the given labels."""
+        for family in text_string_to_metric_families(self.metrics_text()):
+            for s in family.samples:
+                if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                    return s.value
+        return 0.0
+
+    def logs(self) -> str:
+        self._log.flush()
+        return self.log_file.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self._log.close()
+
+
+def bearer(key_id: str) -> dict[str, str]:
+    """Authorization header for one of the test keys."""
+    return {"Authorization": f"Bearer {KEYS[key_id]}"}
