@@ -1,0 +1,113 @@
+"""The local engine builds from the digest-pinned base image with BuildKit secrets, and secrets stay out of images."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.support.base_image import REPOSITORY, recipe_hash
+from tests.support.docker_engine import DockerBuildError, docker, docker_build, image_exists
+from tests.support.fixtures import base_image, docker_engine, host_ca_bundle, local_registry  # noqa: F401
+from tests.support.registry import manifest_digest
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture
+def image_tag(docker_engine):  # noqa: F811
+    """A throwaway tag, removed after the test."""
+    tag = f"slm-test/probe:{secrets.token_hex(6)}"
+    yield tag
+    if image_exists(tag):
+        docker("image", "rm", "--force", tag)
+
+
+@pytest.fixture
+def token_file(tmp_path) -> tuple[Path, str]:
+    """A build secret with a value unique to this test."""
+    value = f"hf_{secrets.token_hex(16)}"
+    path = tmp_path / "secrets" / "hf_token"
+    path.parent.mkdir()
+    path.write_text(value)
+    return path, value
+
+
+def context_with(tmp_path: Path, dockerfile: str) -> Path:
+    """A build context folder holding one Dockerfile."""
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text(textwrap.dedent(dockerfile))
+    return context
+
+
+def test_base_image_is_pinned_by_the_digest_the_registry_serves(base_image, local_registry):  # noqa: F811
+    pattern = rf"{re.escape(local_registry)}/{REPOSITORY}:{recipe_hash()}@sha256:[0-9a-f]{{64}}"
+    assert re.fullmatch(pattern, base_image.reference)
+    assert manifest_digest(local_registry, REPOSITORY, recipe_hash()) == base_image.digest
+
+
+def test_base_image_carries_the_runtime_tools_images_need(base_image):  # noqa: F811
+    output = docker("run", "--rm", "--network", "none", base_image.reference, "python3", "-c", "import ensurepip, ssl, venv; print('ok')")
+    assert output.strip() == "ok"
+
+
+def test_buildkit_secret_is_readable_during_build_and_absent_from_the_image(tmp_path, base_image, image_tag, token_file):  # noqa: F811
+    token_path, token = token_file
+    context = context_with(
+        tmp_path,
+        f"""\
+        FROM {base_image.reference}
+        RUN --mount=type=secret,id=hf_token sha256sum /run/secrets/hf_token | cut -d' ' -f1 > /token.sha256
+        USER 10001:10001
+        """,
+    )
+    image_id = docker_build(context, image_tag, secrets={"hf_token": token_path})
+    assert image_id.startswith("sha256:")
+    recorded = docker("run", "--rm", "--network", "none", image_tag, "cat", "/token.sha256").strip()
+    assert recorded == hashlib.sha256(token.encode()).hexdigest()
+    assert docker("run", "--rm", "--network", "none", image_tag, "ls", "/run/secrets").strip() == ""
+    assert token not in docker("history", "--no-trunc", image_tag)
+    assert token not in docker("image", "inspect", image_tag)
+
+
+def test_failed_build_reports_the_log_tail_without_secret_values(tmp_path, base_image, image_tag, token_file):  # noqa: F811
+    token_path, token = token_file
+    context = context_with(
+        tmp_path,
+        f"""\
+        FROM {base_image.reference}
+        RUN --mount=type=secret,id=hf_token cat /run/secrets/hf_token && echo model-download-refused && exit 3
+        """,
+    )
+    with pytest.raises(DockerBuildError) as failure:
+        docker_build(context, image_tag, secrets={"hf_token": token_path})
+    message = str(failure.value)
+    assert "model-download-refused" in message
+    assert token not in message
+    assert "[secret]" in message
+
+
+def test_missing_secret_source_is_reported_before_building(tmp_path, image_tag):
+    context = context_with(tmp_path, "FROM scratch\n")
+    with pytest.raises(DockerBuildError, match="hf_token"):
+        docker_build(context, image_tag, secrets={"hf_token": tmp_path / "absent"})
+
+
+@pytest.mark.slow
+def test_builds_reach_pypi_with_the_host_ca_bundle_as_a_secret(tmp_path, base_image, image_tag, host_ca_bundle):  # noqa: F811
+    context = context_with(
+        tmp_path,
+        f"""\
+        FROM {base_image.reference}
+        RUN python3 -m venv /opt/venv
+        RUN --mount=type=secret,id=ca_bundle \\
+            PIP_CERT=/run/secrets/ca_bundle /opt/venv/bin/pip download --no-deps --dest /wheels "six==1.16.0"
+        """,
+    )
+    docker_build(context, image_tag, secrets={"ca_bundle": host_ca_bundle})
+    assert docker("run", "--rm", "--network", "none", image_tag, "ls", "/wheels").split() == ["six-1.16.0-py2.py3-none-any.whl"]
