@@ -108,19 +108,25 @@ class FakeRuntime:
     def _run(self) -> None:
         self.loop = asyncio.new_event_loop()
         app = web.Application()
-        app.router.add_get("/health", lambda r: web.json_response({"status": "ok"}))
-        app.router.add_get("/metrics", lambda r: web.Response(text="runtime_internal_metric 1\n"))
+        app.router.add_get("/health", self._health)
+        app.router.add_get("/metrics", self._internal_metrics)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/completions", self._chat)
         app.router.add_post("/api/chat", self._ollama)
         app.router.add_post("/api/generate", self._ollama)
-        app.router.add_post("/api/pull", lambda r: web.json_response({"status": "pulled"}))
+        app.router.add_post("/api/pull", self._health)
         app.router.add_get("/v1/models", self._models)
         runner = web.AppRunner(app, access_log=None)
         self.loop.run_until_complete(runner.setup())
         self.loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
         self._ready.set()
         self.loop.run_forever()
+
+    async def _health(self, _request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def _internal_metrics(self, _request: web.Request) -> web.Response:
+        return web.Response(text="runtime_internal_metric 1\n")
 
     async def _record(self, request: web.Request) -> dict[str, Any]:
         raw = await request.read()

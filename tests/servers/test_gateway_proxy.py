@@ -1,0 +1,271 @@
+"""The real gateway process in front of fake OpenAI-style and Ollama-style runtimes."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.servers.gateway_fixtures import (
+    KEYS,
+    OLLAMA_EVAL_COUNT,
+    OLLAMA_PROMPT_EVAL_COUNT,
+    STREAM_WORDS,
+    USAGE_OPENAI,
+    FakeRuntime,
+    GatewayProcess,
+    bearer,
+)
+
+CHAT = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.fixture(scope="module")
+def runtime() -> Iterator[FakeRuntime]:
+    fake = FakeRuntime()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture(scope="module")
+def gateway(runtime: FakeRuntime, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    process = GatewayProcess(tmp_path_factory.mktemp("gateway"), runtime.url)
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def client(gateway: GatewayProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=gateway.url, timeout=20) as http:
+        yield http
+
+
+def _error(response: httpx.Response) -> dict[str, object]:
+    assert response.headers["content-type"].startswith("application/json")
+    return response.json()["error"]
+
+
+# -- authentication ----------------------------------------------------------------------------
+
+
+def test_missing_key_gets_401_in_openai_shape(client: httpx.Client) -> None:
+    response = client.post("/v1/chat/completions", json=CHAT)
+    assert response.status_code == 401
+    assert _error(response)["code"] == "missing_api_key"
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_wrong_key_and_wrong_scheme_get_401(client: httpx.Client) -> None:
+    wrong = client.post("/v1/chat/completions", json=CHAT, headers={"Authorization": "Bearer sk-not-a-key-000000000"})
+    basic = client.post("/v1/chat/completions", json=CHAT, headers={"Authorization": f"Basic {KEYS['alice']}"})
+    assert (wrong.status_code, _error(wrong)["code"]) == (401, "invalid_api_key")
+    assert (basic.status_code, _error(basic)["code"]) == (401, "invalid_api_key")
+
+
+def test_valid_key_passes_and_is_not_forwarded_upstream(client: httpx.Client, runtime: FakeRuntime) -> None:
+    response = client.post("/v1/chat/completions", json=CHAT, headers=bearer("alice"))
+    assert response.status_code == 200
+    assert response.json()["usage"] == USAGE_OPENAI
+    seen = runtime.seen[-1]
+    assert seen.path == "/v1/chat/completions"
+    assert "Authorization" not in seen.headers
+    assert KEYS["alice"] not in json.dumps(seen.headers)
+
+
+def test_revoked_key_gets_401_without_restart_and_new_key_works(gateway: GatewayProcess, client: httpx.Client) -> None:
+    assert client.get("/v1/models", headers=bearer("carol")).status_code == 200
+    rotated = {k: v for k, v in KEYS.items() if k != "carol"} | {"dave": "sk-dave-rotated-key-0000000000"}
+    pid = gateway.process.pid
+    try:
+        gateway.write_keys(rotated)
+        revoked = client.get("/v1/models", headers=bearer("carol"))
+        added = client.get("/v1/models", headers={"Authorization": f"Bearer {rotated['dave']}"})
+        assert revoked.status_code == 401
+        assert added.status_code == 200
+        assert gateway.process.pid == pid and gateway.process.poll() is None
+        assert gateway.sample("slm_gateway_keys_loaded") == len(rotated)
+    finally:
+        gateway.write_keys(KEYS)
+    assert client.get("/v1/models", headers=bearer("carol")).status_code == 200
+
+
+def test_in_place_edit_is_picked_up(gateway: GatewayProcess, client: httpx.Client) -> None:
+    try:
+        text = "".join(f"{k}:{v}\n" for k, v in KEYS.items() if k != "bob")
+        gateway.key_file.write_text(text)
+        assert client.get("/v1/models", headers=bearer("bob")).status_code == 401
+    finally:
+        gateway.write_keys(KEYS)
+    assert client.get("/v1/models", headers=bearer("bob")).status_code == 200
+
+
+def test_malformed_key_file_keeps_previous_keys_and_counts_error(gateway: GatewayProcess, client: httpx.Client) -> None:
+    errors_before = gateway.sample("slm_gateway_key_file_reloads_total", result="error")
+    try:
+        gateway.key_file.write_text("alice-without-separator\n")
+        assert client.get("/v1/models", headers=bearer("alice")).status_code == 200
+        assert gateway.sample("slm_gateway_key_file_reloads_total", result="error") == errors_before + 1
+    finally:
+        gateway.write_keys(KEYS)
+    assert "line 1" in gateway.logs()
+
+
+def test_only_health_paths_skip_the_key(client: httpx.Client) -> None:
+    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/healthz").status_code == 200
+    assert client.post("/health").status_code == 401
+    assert client.get("/v1/models").status_code == 401
+    assert client.get("/health/../v1/models").status_code == 401
+
+
+def test_runtime_internals_and_model_management_are_not_reachable(client: httpx.Client) -> None:
+    headers = bearer("alice")
+    assert client.get("/metrics", headers=headers).status_code == 404
+    assert client.get("/v1/../metrics", headers=headers).status_code == 404
+    assert client.get("/v1/%2e%2e/metrics", headers=headers).status_code == 404
+    pull = client.post("/api/pull", json={"model": "x"}, headers=headers)
+    assert (pull.status_code, _error(pull)["code"]) == (403, "route_forbidden")
+
+
+# -- streaming -------------------------------------------------------------------------------
+
+
+def _first_chunk_then_release(
+    client: httpx.Client, runtime: FakeRuntime, path: str, body: dict[str, object], hold: str
+) -> tuple[bytes, bytes]:
+    """Receive the first chunk while the runtime is still blocked, then let it finish."""
+    runtime.arm(hold)
+    with client.stream("POST", path, json={**body, "hold": hold}, headers=bearer("alice")) as response:
+        assert response.status_code == 200
+        chunks = response.iter_raw()
+        first = next(chunks)
+        # The runtime cannot have finished: it waits for this release, which only happens now.
+        runtime.release(hold)
+        rest = b"".join(chunks)
+    return first, rest
+
+
+def test_sse_chunks_reach_the_client_before_the_runtime_finishes(client: httpx.Client, runtime: FakeRuntime) -> None:
+    first, rest = _first_chunk_then_release(client, runtime, "/v1/chat/completions", {**CHAT, "stream": True}, "sse")
+    assert first.startswith(b"data: ") and STREAM_WORDS[0].encode() in first
+    assert b"[DONE]" not in first
+    assert rest.endswith(b"data: [DONE]\n\n")
+
+
+def test_ndjson_chunks_reach_the_client_before_the_runtime_finishes(client: httpx.Client, runtime: FakeRuntime) -> None:
+    first, rest = _first_chunk_then_release(client, runtime, "/api/chat", {**CHAT}, "ndjson")
+    assert json.loads(first.splitlines()[0])["done"] is False
+    assert json.loads(rest.splitlines()[-1])["done"] is True
+
+
+# -- token and latency metrics -----------------------------------------------------------------
+
+
+def _tokens(gateway: GatewayProcess, route: str, key_id: str) -> tuple[float, float]:
+    return (
+        gateway.sample("slm_gateway_input_tokens_total", route=route, key_id=key_id),
+        gateway.sample("slm_gateway_output_tokens_total", route=route, key_id=key_id),
+    )
+
+
+def test_openai_usage_is_counted_stream_or_not(gateway: GatewayProcess, client: httpx.Client, runtime: FakeRuntime) -> None:
+    route = "/v1/chat/completions"
+    before = _tokens(gateway, route, "bob")
+    assert client.post(route, json=CHAT, headers=bearer("bob")).status_code == 200
+    asked = client.post(route, json={**CHAT, "stream": True, "stream_options": {"include_usage": True}}, headers=bearer("bob"))
+    assert b'"usage"' in asked.content
+    after = _tokens(gateway, route, "bob")
+    assert after == (before[0] + 2 * USAGE_OPENAI["prompt_tokens"], before[1] + 2 * USAGE_OPENAI["completion_tokens"])
+
+
+def test_stream_without_usage_request_is_counted_and_left_as_the_client_asked(
+    gateway: GatewayProcess, client: httpx.Client, runtime: FakeRuntime
+) -> None:
+    route = "/v1/chat/completions"
+    before = _tokens(gateway, route, "carol")
+    response = client.post(route, json={**CHAT, "stream": True}, headers=bearer("carol"))
+    assert runtime.seen[-1].body["stream_options"] == {"include_usage": True}
+    events = [e for e in response.text.split("\n\n") if e]
+    assert b'"usage"' not in response.content
+    assert events[-1] == "data: [DONE]" and len(events) == len(STREAM_WORDS) + 1
+    assert "".join(json.loads(e[6:])["choices"][0]["delta"]["content"] for e in events[:-1]) == "".join(STREAM_WORDS)
+    assert _tokens(gateway, route, "carol") == (
+        before[0] + USAGE_OPENAI["prompt_tokens"], before[1] + USAGE_OPENAI["completion_tokens"]
+    )
+
+
+def test_ollama_eval_counts_are_counted_stream_or_not(gateway: GatewayProcess, client: httpx.Client) -> None:
+    before = _tokens(gateway, "/api/generate", "bob")
+    assert client.post("/api/generate", json={"model": "tiny", "prompt": "hi"}, headers=bearer("bob")).status_code == 200
+    single = client.post("/api/generate", json={"model": "tiny", "prompt": "hi", "stream": False}, headers=bearer("bob"))
+    assert single.json()["eval_count"] == OLLAMA_EVAL_COUNT
+    assert _tokens(gateway, "/api/generate", "bob") == (
+        before[0] + 2 * OLLAMA_PROMPT_EVAL_COUNT, before[1] + 2 * OLLAMA_EVAL_COUNT
+    )
+
+
+def test_time_to_first_token_is_measured(gateway: GatewayProcess, client: httpx.Client, runtime: FakeRuntime) -> None:
+    """The runtime holds its first chunk until released; TTFT must lie between the hold and what the client saw."""
+    hold_seconds = 0.3
+    arrived = runtime.arm("ttft")
+    count_before = gateway.sample("slm_gateway_time_to_first_token_seconds_count", route="/v1/completions", key_id="bob")
+    sum_before = gateway.sample("slm_gateway_time_to_first_token_seconds_sum", route="/v1/completions", key_id="bob")
+    body = {"model": "tiny", "prompt": "hi", "stream": True, "hold": "ttft", "hold_before_first": True}
+    result: dict[str, float] = {}
+
+    def call() -> None:
+        started = time.perf_counter()
+        with client.stream("POST", "/v1/completions", json=body, headers=bearer("bob")) as response:
+            chunks = response.iter_raw()
+            next(chunks)
+            result["client_ttft"] = time.perf_counter() - started
+            b"".join(chunks)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    assert arrived.wait(10)
+    time.sleep(hold_seconds)
+    runtime.release("ttft")
+    caller.join(20)
+    assert gateway.sample("slm_gateway_time_to_first_token_seconds_count", route="/v1/completions", key_id="bob") == count_before + 1
+    ttft = gateway.sample("slm_gateway_time_to_first_token_seconds_sum", route="/v1/completions", key_id="bob") - sum_before
+    assert hold_seconds <= ttft <= result["client_ttft"]
+
+
+def test_requests_are_counted_by_route_status_and_key_id(gateway: GatewayProcess, client: httpx.Client) -> None:
+    labels = {"route": "/v1/models", "key_id": "alice"}
+    ok_before = gateway.sample("slm_gateway_requests_total", status="200", **labels)
+    denied_before = gateway.sample("slm_gateway_requests_total", route="/v1/models", status="401", key_id="none")
+    client.get("/v1/models", headers=bearer("alice"))
+    client.get("/v1/models")
+    assert gateway.sample("slm_gateway_requests_total", status="200", **labels) == ok_before + 1
+    assert gateway.sample("slm_gateway_requests_total", route="/v1/models", status="401", key_id="none") == denied_before + 1
+    assert gateway.sample("slm_gateway_request_duration_seconds_count", **labels) >= 1
+
+
+def test_unreachable_runtime_gives_502(tmp_path: Path) -> None:
+    from tests.servers.gateway_fixtures import free_port
+
+    process = GatewayProcess(tmp_path, f"http://127.0.0.1:{free_port()}")
+    try:
+        response = httpx.get(f"{process.url}/v1/models", headers=bearer("alice"), timeout=20)
+        assert (response.status_code, _error(response)["code"]) == (502, "upstream_unavailable")
+    finally:
+        process.stop()
+
+
+def test_keys_never_appear_in_logs_or_metrics(gateway: GatewayProcess, client: httpx.Client) -> None:
+    """Runs last in this module: by now every other test has exercised the gateway."""
+    wrong = "sk-wrong-but-logged-0000000000"
+    client.post("/v1/chat/completions", json=CHAT, headers={"Authorization": f"Bearer {wrong}"})
+    client.get(f"/v1/models?api_key={KEYS['alice']}", headers=bearer("alice"))
+    texts = {"logs": gateway.logs(), "metrics": gateway.metrics_text()}
+    assert '"key_id":"alice"' in texts["logs"]
+    for where, text in texts.items():
+        for secret in (*KEYS.values(), wrong, "sk-dave-rotated-key-0000000000"):
+            assert secret not in text, f"a key leaked into the gateway {where}"
