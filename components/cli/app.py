@@ -28,7 +28,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 out = Console()
-err = Console(stderr=True)
+if not out.is_terminal:
+    out = Console(width=160)
+err = Console(stderr=True, soft_wrap=True)
 
 SpecArg = Annotated[Path, typer.Argument(help="A stacks/Pulumi.<stack>.yaml file or a bare spec YAML.",
                                          dir_okay=False)]

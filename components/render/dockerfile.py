@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from slm_deploy import __version__
 from slm_deploy.render.templating import render_template
 from slm_deploy.runtimes.onnxruntime import SERVER_ROOT
@@ -25,6 +27,14 @@ def _image_env(service: ServicePlan) -> list[tuple[str, str]]:
     return sorted(env.items())
 
 
+def _env_instruction(env: list[tuple[str, str]]) -> str:
+    """One ENV instruction, a variable per line, values JSON-quoted."""
+    if not env:
+        return ""
+    body = " \\\n    ".join(f"{key}={json.dumps(value)}" for key, value in env)
+    return f"ENV {body}\n"
+
+
 def render_dockerfile(service: ServicePlan, deployment: Deployment) -> str:
     """The hardened Dockerfile of one service; the service must have a build."""
     build = service.build
@@ -44,7 +54,7 @@ def render_dockerfile(service: ServicePlan, deployment: Deployment) -> str:
         cache_root=CACHE_ROOT,
         writable_paths=writable,
         owned_paths=writable,
-        env=_image_env(service),
+        env_block=_env_instruction(_image_env(service)),
         workdir=CACHE_ROOT,
         port=service.port,
         healthcheck=list(build.healthcheck),

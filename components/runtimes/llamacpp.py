@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from slm_deploy.runtimes.common import (
-    WRITABLE_PATHS, cache_env, merge_env, pinned, runtime_image, secret_file, service_labels,
+    WRITABLE_PATHS, cache_env, merge_env, runtime_image, secret_file, service_labels,
 )
 from slm_deploy.runtimes.plan import MODEL_ROOT, GpuNeed, HttpCheck, ImageBuild, RuntimePlan, ServicePlan
+from slm_deploy.spec.images import ImageRef
 from slm_deploy.spec.loader import Deployment
 
 DEFAULT_PORT = 8080
@@ -47,8 +48,8 @@ def _args(deployment: Deployment, port: int) -> tuple[str, ...]:
     return tuple(args + list(options.extra_args))
 
 
-def _prep(deployment: Deployment) -> ServicePlan:
-    """Download the pinned file once; curl resumes and fails on HTTP errors."""
+def _prep(deployment: Deployment, image: ImageRef, build: ImageBuild) -> ServicePlan:
+    """Download the pinned file once with the server image's curl; it resumes and fails on HTTP errors."""
     spec = deployment.spec
     target = f"{GGUF_DIR}/{deployment.model.source.file}"
     token = spec.model.hub_token_secret
@@ -57,8 +58,8 @@ def _prep(deployment: Deployment) -> ServicePlan:
     if token:
         args += ["--header", f"@{secrets[0].path}"]
     return ServicePlan(
-        name=f"{spec.name}-model-prep", role="model-prep", runtime="llamacpp", image=pinned(deployment, "curl"),
-        build=None, command=("curl",), args=tuple(args + [gguf_url(deployment)]),
+        name=f"{spec.name}-model-prep", role="model-prep", runtime="llamacpp", image=image,
+        build=build, command=("curl",), args=tuple(args + [gguf_url(deployment)]),
         env=tuple(sorted(cache_env().items())), port=None, health=None, readiness=None, metrics_path=None,
         writable_paths=WRITABLE_PATHS + (MODEL_ROOT,), secret_files=secrets, cpu=0.5,
         memory_bytes=256 * 2**20, model_dir=MODEL_ROOT, one_shot=True,
@@ -72,12 +73,12 @@ def plan(deployment: Deployment) -> RuntimePlan:
     port = spec.serving.port or DEFAULT_PORT
     gpu = spec.resources.gpu
     image = runtime_image(deployment, "llamacpp-cuda" if gpu else "llamacpp")
-    prep = _prep(deployment)
+    build = ImageBuild(template="llamacpp", base=image,
+                       healthcheck=("curl", "-fsS", f"http://127.0.0.1:{port}/health"))
+    prep = _prep(deployment, image, build)
     env = {**cache_env(), "LLAMA_CACHE": f"{MODEL_ROOT}/llamacpp-cache"}
     server = ServicePlan(
-        name=spec.name, role="runtime", runtime="llamacpp", image=image,
-        build=ImageBuild(template="llamacpp", base=image,
-                         healthcheck=("curl", "-fsS", f"http://127.0.0.1:{port}/health")),
+        name=spec.name, role="runtime", runtime="llamacpp", image=image, build=build,
         command=("/app/llama-server",), args=_args(deployment, port), env=merge_env(env, deployment),
         port=port, health=HttpCheck("/health", port), readiness=HttpCheck("/health", port),
         metrics_path="/metrics", writable_paths=WRITABLE_PATHS + (MODEL_ROOT,),

@@ -8,6 +8,7 @@ from slm_deploy.runtimes.common import (
 from slm_deploy.runtimes.plan import (
     CACHE_ROOT, MODEL_ROOT, GpuNeed, HttpCheck, ImageBuild, RuntimePlan, ServicePlan,
 )
+from slm_deploy.spec.images import ImageRef
 from slm_deploy.spec.loader import Deployment
 
 DEFAULT_PORT = 8000
@@ -65,7 +66,7 @@ def _env(deployment: Deployment) -> dict[str, str]:
     return env
 
 
-def _prep(deployment: Deployment, image) -> ServicePlan:
+def _prep(deployment: Deployment, image: ImageRef, build: ImageBuild) -> ServicePlan:
     """Fetch the pinned revision into the model volume once, so the server never downloads."""
     spec, model = deployment.spec, deployment.model
     token = spec.model.hub_token_secret
@@ -75,7 +76,7 @@ def _prep(deployment: Deployment, image) -> ServicePlan:
         secrets = (secret_file(token, "HF_TOKEN_PATH"),)
         env["HF_TOKEN_PATH"] = secrets[0].path
     return ServicePlan(
-        name=f"{spec.name}-model-prep", role="model-prep", runtime="vllm", image=image, build=None,
+        name=f"{spec.name}-model-prep", role="model-prep", runtime="vllm", image=image, build=build,
         command=SNAPSHOT_DOWNLOAD, args=(model.source.repo, model.source.revision),
         env=tuple(sorted(env.items())), port=None, health=None, readiness=None, metrics_path=None,
         writable_paths=WRITABLE_PATHS + (MODEL_ROOT,), secret_files=secrets, cpu=1.0,
@@ -90,11 +91,11 @@ def plan(deployment: Deployment) -> RuntimePlan:
     port = spec.serving.port or DEFAULT_PORT
     image = runtime_image(deployment, "vllm")
     gpu = spec.resources.gpu
-    prep = _prep(deployment, image)
+    build = ImageBuild(template="vllm", base=image,
+                       healthcheck=PYTHON_HEALTHCHECK + (f"http://127.0.0.1:{port}/health",))
+    prep = _prep(deployment, image, build)
     server = ServicePlan(
-        name=spec.name, role="runtime", runtime="vllm", image=image,
-        build=ImageBuild(template="vllm", base=image,
-                         healthcheck=PYTHON_HEALTHCHECK + (f"http://127.0.0.1:{port}/health",)),
+        name=spec.name, role="runtime", runtime="vllm", image=image, build=build,
         command=("vllm", "serve"), args=_args(deployment, port), env=merge_env(_env(deployment), deployment),
         port=port, health=HttpCheck("/health", port), readiness=HttpCheck("/v1/models", port),
         metrics_path="/metrics", writable_paths=WRITABLE_PATHS + (MODEL_ROOT,),

@@ -33,9 +33,7 @@ DnsLabel = Annotated[str, StringConstraints(pattern=DNS_LABEL_PATTERN, min_lengt
 
 DnsName = Annotated[
     str,
-    StringConstraints(
-        pattern=r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-    ),
+    StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", max_length=253),
 ]
 """A DNS-1123 subdomain such as an ingress host name."""
 

@@ -72,30 +72,31 @@ def _unwrap(annotation: Any) -> list[Any]:
     return [annotation]
 
 
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """Walk the spec's types along an error location to the model that holds the bad key."""
+def _walk(loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], type[BaseModel] | None]:
+    """Follow an error location through the spec's types: the path as the user wrote it, and the
+    model that holds the last step (union tags such as runtime.<kind> are pydantic's, not the user's)."""
     current: Any = DeploymentSpec
-    steps = list(loc)
-    while steps:
-        step = steps.pop(0)
+    user_loc: list[Any] = []
+    for step in loc:
         members = _unwrap(current)
         models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
         containers = [m for m in members if typing.get_origin(m) in (dict, list)]
         if len(models) > 1:
             tagged = [m for m in models if "kind" in m.model_fields
                       and step in typing.get_args(m.model_fields["kind"].annotation)]
-            if not tagged:
-                return None
-            current = tagged[0]
-            continue
-        if models and isinstance(step, str) and step in models[0].model_fields:
+            if tagged:
+                current = tagged[0]
+                continue
+            current = None
+        elif models and isinstance(step, str) and step in models[0].model_fields:
             current = models[0].model_fields[step].annotation
         elif containers:
             current = typing.get_args(containers[0])[-1]
         else:
-            return None
+            current = None
+        user_loc.append(step)
     models = [m for m in _unwrap(current) if isinstance(m, type) and issubclass(m, BaseModel)]
-    return models[0] if len(models) == 1 else None
+    return tuple(user_loc), (models[0] if len(models) == 1 else None)
 
 
 def _path(loc: tuple[Any, ...]) -> str:
@@ -112,11 +113,11 @@ def _kind(value: Any) -> str:
 
 
 def _problem(error: dict[str, Any]) -> Problem:
-    loc = tuple(error["loc"])
+    loc, _ = _walk(tuple(error["loc"]))
     kind = error["type"]
     ctx = error.get("ctx") or {}
     if kind == "extra_forbidden":
-        parent = _model_at(loc[:-1])
+        _, parent = _walk(tuple(error["loc"])[:-1])
         allowed = sorted(parent.model_fields) if parent else []
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
         return Problem(_path(loc), "unknown key", allowed=", ".join(allowed),

@@ -1,0 +1,42 @@
+"""Shared test configuration: the example stacks, golden-file regeneration, and the CLI runner."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+STACKS = sorted((ROOT / "stacks").glob("Pulumi.*.yaml"))
+CLI = [sys.executable, "-m", "slm_deploy.cli"]
+
+
+def stack_id(path: Path) -> str:
+    """pytest id of an example stack: the part between Pulumi. and .yaml."""
+    return path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="Rewrite tests/golden from the current renderers (review the diff before committing).")
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
+
+
+@dataclass(frozen=True)
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> CliResult:
+    """Run the real console entry point in a subprocess, as a user would."""
+    proc = subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
