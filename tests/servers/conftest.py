@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
 
 from tests.support.cache import cache_root, exclusive
 from tests.support.tiny_model import build_tiny_model
+
+# ONNX Runtime reads its telemetry switch once, at first load: set it before any test imports it.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 MODEL_BUILD_MODULES = ("onnxruntime_genai", "torch", "transformers", "tokenizers", "onnx", "onnx_ir")
 

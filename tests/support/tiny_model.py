@@ -152,7 +152,7 @@ def _convert_to_onnx(hf_dir: Path, onnx_dir: Path, builder_cache: Path) -> None:
         "-c",
         str(builder_cache),
     ]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ORT_DISABLE_TELEMETRY": "1"}
     result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if result.returncode != 0 or not (onnx_dir / "genai_config.json").is_file():
         raise RuntimeError(

@@ -11,6 +11,7 @@ from prometheus_client import disable_created_metrics
 
 from .app import create_app
 from .config import SettingsError, load_settings
+from .engine import opt_out_of_onnxruntime_telemetry
 
 EXIT_BAD_SETTINGS = 2
 EXIT_MODEL_LOAD_FAILED = 3
@@ -18,6 +19,7 @@ EXIT_MODEL_LOAD_FAILED = 3
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve until stopped; exit non-zero when settings are bad or the model cannot load, so supervisors restart."""
+    opt_out_of_onnxruntime_telemetry()
     try:
         settings = load_settings(argv)
     except SettingsError as error:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,17 @@ from .config import Settings
 from .prompts import PromptRenderer
 
 log = logging.getLogger(__name__)
+
+TELEMETRY_SWITCH = "ORT_DISABLE_TELEMETRY"
+
+
+def opt_out_of_onnxruntime_telemetry() -> None:
+    """Keep ONNX Runtime from uploading usage events and writing a device id under HOME.
+
+    ONNX Runtime (1.29+) and ONNX Runtime GenAI read the switch once, when first loaded, so this must run
+    before they are imported. An operator who sets ORT_DISABLE_TELEMETRY=0 keeps telemetry on.
+    """
+    os.environ.setdefault(TELEMETRY_SWITCH, "1")
 
 
 class EngineState(str, enum.Enum):
@@ -142,7 +154,11 @@ class Engine:
         )
 
     def _load(self) -> None:
+        opt_out_of_onnxruntime_telemetry()
         import onnxruntime_genai as og
+
+        if os.environ[TELEMETRY_SWITCH] == "1":
+            og.disable_telemetry_events()
 
         model_dir = self.settings.model_dir
         genai_config = json.loads((model_dir / "genai_config.json").read_text(encoding="utf-8"))
