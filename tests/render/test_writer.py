@@ -1,0 +1,76 @@
+"""The bundle writer: atomic, refuses foreign directories, keeps files it does not own."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from slm_deploy.errors import BundleError
+from slm_deploy.render.bundle import Bundle
+from slm_deploy.render.writer import write_bundle
+
+
+def _bundle(files: dict[str, str]) -> Bundle:
+    manifest = {"generator": {"name": "slm-deploy", "version": "test"},
+                "files": {name: "x" for name in files}}
+    return Bundle({**files, "manifest.json": json.dumps(manifest)})
+
+
+def test_writes_a_new_bundle(tmp_path: Path) -> None:
+    write_bundle(_bundle({"a/b.txt": "one"}), tmp_path / "out")
+    assert (tmp_path / "out" / "a" / "b.txt").read_text() == "one"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"], "no temporary sibling is left behind"
+
+
+def test_replaces_owned_files_and_removes_stale_ones(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_bundle(_bundle({"old.txt": "1", "keep.txt": "1"}), out)
+    write_bundle(_bundle({"keep.txt": "2"}), out)
+    assert (out / "keep.txt").read_text() == "2"
+    assert not (out / "old.txt").exists()
+
+
+def test_keeps_files_the_bundle_does_not_own(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_bundle(_bundle({"keep.txt": "1"}), out)
+    (out / "compose" / "secrets").mkdir(parents=True)
+    (out / "compose" / "secrets" / "api-keys").write_text("user secret")
+    write_bundle(_bundle({"keep.txt": "2"}), out)
+    assert (out / "compose" / "secrets" / "api-keys").read_text() == "user secret"
+
+
+def test_refuses_a_directory_that_is_not_a_bundle(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "important.txt").write_text("mine")
+    with pytest.raises(BundleError, match="not a slm-deploy bundle"):
+        write_bundle(_bundle({"a.txt": "x"}), out)
+    assert sorted(p.name for p in out.iterdir()) == ["important.txt"]
+
+
+def test_refuses_to_overwrite_a_user_file(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_bundle(_bundle({"a.txt": "x"}), out)
+    (out / "notes.md").write_text("mine")
+    with pytest.raises(BundleError, match="notes.md"):
+        write_bundle(_bundle({"a.txt": "y", "notes.md": "generated"}), out)
+    assert (out / "notes.md").read_text() == "mine"
+    assert (out / "a.txt").read_text() == "x", "nothing was written"
+
+
+def test_a_failed_write_leaves_the_previous_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    write_bundle(_bundle({"a.txt": "x"}), out)
+    (out / "user.txt").write_text("mine")
+
+    def broken(staging: Path, target: Path) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("slm_deploy.render.writer._swap", broken)
+    with pytest.raises(OSError):
+        write_bundle(_bundle({"a.txt": "y"}), out)
+    assert (out / "a.txt").read_text() == "x"
+    assert (out / "user.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

@@ -1,0 +1,77 @@
+"""The Pulumi program under mocks: every stack registers exactly the Kubernetes objects `render` writes."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+
+from slm_deploy.render.bundle import render_bundle
+from slm_deploy.spec.loader import load_deployment
+from tests.conftest import ROOT, STACKS, stack_id
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Records every registration; custom resources echo their inputs as state."""
+
+    def __init__(self) -> None:
+        self.resources: list[pulumi.runtime.MockResourceArgs] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.resources.append(args)
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any] | None]:
+        return {}, None
+
+
+def numbers_as_floats(value: Any) -> Any:
+    """Mocks return numbers as floats (protobuf Struct); compare on that footing."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, dict, list)):
+        return value
+    if isinstance(value, dict):
+        return {k: numbers_as_floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [numbers_as_floats(v) for v in value]
+    return float(value)
+
+
+def run_program(stack: Path) -> RecordingMocks:
+    """Run stacks/__main__.py against the stack's config under fresh mocks."""
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project="slm-deploy", stack=stack_id(stack), preview=False)
+    config = yaml.safe_load(stack.read_text(encoding="utf-8"))["config"]
+    pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()})
+
+    @pulumi.runtime.test
+    def program() -> None:
+        runpy.run_path(str(ROOT / "stacks" / "__main__.py"), run_name="__main__")
+
+    program()
+    return mocks
+
+
+@pytest.mark.parametrize("stack", STACKS, ids=stack_id)
+def test_program_registers_every_rendered_kubernetes_object(stack: Path) -> None:
+    mocks = run_program(stack)
+    rendered = [yaml.safe_load(text) for path, text in render_bundle(load_deployment(stack)).files.items()
+                if path.startswith("kubernetes/") and not path.endswith("kustomization.yaml")]
+    registered = {r.name: r for r in mocks.resources if r.custom}
+    assert "slm-deploy:index:Deployment" in {r.typ for r in mocks.resources if not r.custom}
+    assert sorted(registered) == sorted(f"{o['kind'].lower()}-{o['metadata']['name']}" for o in rendered)
+    for obj in rendered:
+        resource = registered[f"{obj['kind'].lower()}-{obj['metadata']['name']}"]
+        assert resource.typ.endswith(f":{obj['kind']}")
+        assert numbers_as_floats(dict(resource.inputs)) == numbers_as_floats(obj)
+
+
+def test_invalid_stack_config_fails_with_the_field_path(tmp_path: Path) -> None:
+    stack = tmp_path / "Pulumi.bad.yaml"
+    stack.write_text(yaml.safe_dump({"config": {"slm-deploy:deployment": {"name": "Bad_Name"}}}), encoding="utf-8")
+    with pytest.raises(Exception, match="name"):
+        run_program(stack)
