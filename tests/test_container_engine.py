@@ -66,7 +66,8 @@ def test_buildkit_secret_is_readable_during_build_and_absent_from_the_image(tmp_
         USER 10001:10001
         """,
     )
-    image_id = docker_build(context, image_tag, secrets={"hf_token": token_path})
+    # BuildKit does not key its layer cache on secret contents, so a cached layer would hold an older token.
+    image_id = docker_build(context, image_tag, secrets={"hf_token": token_path}, extra_args=["--no-cache"])
     assert image_id.startswith("sha256:")
     recorded = docker("run", "--rm", "--network", "none", image_tag, "cat", "/token.sha256").strip()
     assert recorded == hashlib.sha256(token.encode()).hexdigest()
