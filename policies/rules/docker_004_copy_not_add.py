@@ -1,0 +1,41 @@
+"""D4: COPY rather than ADD; sane multi-stage references."""
+
+from __future__ import annotations
+
+from slm_deploy.policies.docker_helpers import flag_values, instructions, stages
+from slm_deploy.policies.model import CIS_DOCKER, HADOLINT, TRIVY, Rule, Severity, Violation, bench
+
+
+def check(dockerfile, ctx):
+    """Yield violations for ADD, self-referencing COPY --from and duplicate stage aliases."""
+    seen: set[str] = set()
+    for stage in stages(dockerfile):
+        alias = str(stage.get("alias") or "").lower()
+        if alias:
+            if alias in seen:
+                yield Violation("two stages share the same alias", stage.get("line"))
+            seen.add(alias)
+        own = {str(stage.get("index")), alias} - {""}
+        for add in instructions(stage, "ADD"):
+            yield Violation("use COPY instead of ADD (ADD fetches URLs and unpacks archives implicitly)",
+                            add.get("line"))
+        for copy in instructions(stage, "COPY"):
+            if any(v.lower() in own for v in flag_values(copy, "from")):
+                yield Violation("COPY --from refers to its own stage", copy.get("line"))
+
+
+RULE = Rule(
+    id="slm-docker-004",
+    name="Files are added with COPY, never ADD, and stage references are unambiguous.",
+    severity=Severity.MEDIUM,
+    controls=("D4",),
+    kinds=frozenset({"Dockerfile"}),
+    rationale="ADD silently downloads remote content and unpacks archives, which hides what enters the image; "
+              "ambiguous stage aliases make multi-stage builds copy from the wrong place.",
+    remediation="Replace ADD with COPY (download with a verified checksum in a build stage if needed); give "
+                "every stage a unique alias and never COPY --from the current stage.",
+    benchmarks=(bench(CIS_DOCKER, "4.9"), bench(TRIVY, "DS-0005", "DS-0006", "DS-0012"),
+                bench(HADOLINT, "DL3020", "DL3022", "DL3023", "DL3024")),
+    check=check,
+    tags=("dockerfile", "supply-chain"),
+)
