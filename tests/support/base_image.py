@@ -76,12 +76,12 @@ def local_tag() -> str:
     return f"{REPOSITORY}:{recipe_hash()}"
 
 
-def debian_mirror() -> str:
+def debian_mirror(apt_dir: Path = Path("/etc/apt")) -> str:
     """Use the mirror apt already uses here (it is reachable), unless SLM_DEPLOY_DEBIAN_MIRROR says otherwise."""
     configured = os.environ.get("SLM_DEPLOY_DEBIAN_MIRROR")
     if configured:
         return configured
-    for uri, suites, components in _apt_sources():
+    for uri, suites, components in _apt_sources(apt_dir):
         if SUITE in suites and "main" in components and "security" not in uri:
             return uri
     return DEFAULT_MIRROR
@@ -183,10 +183,9 @@ def _trim(root: Path) -> None:
         (root / relative).unlink(missing_ok=True)
 
 
-def _apt_sources() -> list[tuple[str, set[str], set[str]]]:
+def _apt_sources(apt: Path) -> list[tuple[str, set[str], set[str]]]:
     """Read apt's one-line and deb822 sources as (uri, suites, components) for binary packages."""
     entries: list[tuple[str, set[str], set[str]]] = []
-    apt = Path("/etc/apt")
     one_line = [apt / "sources.list", *sorted((apt / "sources.list.d").glob("*.list"))]
     for path in one_line:
         if not path.is_file():
