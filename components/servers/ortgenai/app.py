@@ -122,7 +122,7 @@ class ChatServer:
         body = await _parse_chat_request(request)
         self._require_served_model(body.model, param="model")
         if self.engine.state is not EngineState.READY:
-            raise ApiErrorFactory.not_ready(self.engine.state)
+            raise not_ready_error(self.engine.state)
         run = await self._start_generation(body, received_at)
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())
@@ -226,14 +226,11 @@ class ChatServer:
         return JSONResponse(fmt.error_body("internal server error", "server_error", "internal"), status_code=500)
 
 
-class ApiErrorFactory:
-    """Errors several endpoints share."""
-
-    @staticmethod
-    def not_ready(state: EngineState) -> fmt.ApiError:
-        message = "the model is still loading" if state is EngineState.LOADING else "the model failed to load"
-        return fmt.ApiError(503, message, error_type="server_error", code="model_not_ready",
-                            headers={"Retry-After": NOT_READY_RETRY_AFTER})
+def not_ready_error(state: EngineState) -> fmt.ApiError:
+    """503 while the model loads or after it failed to; clients retry after a few seconds."""
+    message = "the model is still loading" if state is EngineState.LOADING else "the model failed to load"
+    return fmt.ApiError(503, message, error_type="server_error", code="model_not_ready",
+                        headers={"Retry-After": NOT_READY_RETRY_AFTER})
 
 
 async def _parse_chat_request(request: Request) -> ChatCompletionRequest:
