@@ -25,7 +25,7 @@ KUSTOMIZE_KINDS = frozenset({"kustomize.config.k8s.io/v1beta1/Kustomization", "k
 JUDGE_TIMEOUT = 300
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Finding:
     """One problem a judge reported, with enough context to locate and fix it."""
 
@@ -35,6 +35,10 @@ class Finding:
     severity: str
     message: str
     tool: str
+
+    def sort_key(self) -> tuple[str, int, str, str]:
+        """Stable report order even when some findings carry no line number."""
+        return (self.file, self.line or 0, self.rule, self.message)
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
@@ -67,7 +71,7 @@ def hadolint(dockerfile: Path, *, honour_ignore_pragmas: bool = False) -> list[F
         result = run([*argv, str(Path(dockerfile).resolve())], cwd=Path(scratch), env=env, timeout=JUDGE_TIMEOUT)
     if result.returncode != 0 or not result.stdout.strip():
         raise RuntimeError(f"hadolint could not lint {dockerfile} ({result.returncode}):\n{tail(result.stderr or result.stdout)}")
-    return sorted(
+    findings = [
         Finding(
             file=str(dockerfile),
             line=item.get("line"),
@@ -78,7 +82,8 @@ def hadolint(dockerfile: Path, *, honour_ignore_pragmas: bool = False) -> list[F
         )
         for item in json.loads(result.stdout)
         if SEVERITY_RANK.get(item["level"], 3) >= SEVERITY_RANK["warning"]
-    )
+    ]
+    return sorted(findings, key=Finding.sort_key)
 
 
 def trivy_binary() -> str:
@@ -130,7 +135,7 @@ def trivy_config(target: Path) -> list[Finding]:
                     tool="trivy",
                 )
             )
-    return sorted(findings)
+    return sorted(findings, key=Finding.sort_key)
 
 
 # --- Compose -------------------------------------------------------------------------------------
@@ -157,7 +162,7 @@ def compose_schema(compose_file: Path) -> list[Finding]:
     ]
     if result.returncode != 0 and not findings:
         raise RuntimeError(f"check-jsonschema failed on {compose_file} without findings:\n{tail(result.stderr)}")
-    return sorted(findings)
+    return sorted(findings, key=Finding.sort_key)
 
 
 def compose_config(project_dir: Path, compose_file: str = "compose.yaml") -> list[Finding]:
@@ -180,7 +185,7 @@ def compose_config(project_dir: Path, compose_file: str = "compose.yaml") -> lis
     if result.returncode != 0:
         errors = [line for line in lines if not line.startswith("WARNING:")]
         findings.append(Finding(file=path, line=None, rule="compose-config", severity="error", message="\n".join(errors), tool="docker-compose"))
-    return sorted(findings)
+    return sorted(findings, key=Finding.sort_key)
 
 
 # --- Kubernetes ------------------------------------------------------------------------------------
@@ -227,7 +232,7 @@ def kubernetes_validate(
                     findings.append(Finding(str(path), None, "no-schema", "error", f"{label}: {error.message}", "kubernetes-validate"))
             except (KeyError, TypeError) as error:
                 findings.append(Finding(str(path), None, "not-an-object", "error", f"{label}: missing {error}", "kubernetes-validate"))
-    return sorted(findings)
+    return sorted(findings, key=Finding.sort_key)
 
 
 def kustomize_build(directory: Path) -> list[dict]:
