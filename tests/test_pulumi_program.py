@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import runpy
 from pathlib import Path
@@ -44,6 +45,7 @@ def numbers_as_floats(value: Any) -> Any:
 def run_program(stack: Path) -> RecordingMocks:
     """Run stacks/__main__.py against the stack's config under fresh mocks."""
     mocks = RecordingMocks()
+    asyncio.set_event_loop(asyncio.new_event_loop())  # other tests may have closed the default loop
     pulumi.runtime.set_mocks(mocks, project="slm-deploy", stack=stack_id(stack), preview=False)
     config = yaml.safe_load(stack.read_text(encoding="utf-8"))["config"]
     pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()})

@@ -19,7 +19,7 @@ from slm_deploy.spec.loader import Deployment
 
 MANIFEST = "manifest.json"
 GENERATOR = "slm-deploy"
-DOCKERIGNORE = "*\n!Dockerfile\n!ortgenai/\n!prepare-model.sh\n!Modelfile\n"
+DOCKERIGNORE = "*\n!Dockerfile\n!ortgenai_server/\n!prepare-model.sh\n!Modelfile\n"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import json
 
 from slm_deploy import __version__
 from slm_deploy.render.templating import render_template
-from slm_deploy.runtimes.onnxruntime import SERVER_ROOT
+from slm_deploy.runtimes.onnxruntime import SERVER_MODULE, SERVER_ROOT
 from slm_deploy.runtimes.plan import CACHE_ROOT, ServicePlan
 from slm_deploy.spec.loader import Deployment
 
@@ -63,4 +63,5 @@ def render_dockerfile(service: ServicePlan, deployment: Deployment) -> str:
         cmd=list(service.args),
         context_paths=[path for path, _ in build.context_files],
         server_root=SERVER_ROOT,
+        server_module=SERVER_MODULE,
     )

@@ -14,25 +14,27 @@ from slm_deploy.spec.loader import Deployment
 
 DEFAULT_PORT = 8001
 SERVER_PACKAGE = "slm_deploy.servers.ortgenai"
-SERVER_ROOT = "/opt/slm"
+SERVER_ROOT = "/opt/ortgenai"
+SERVER_MODULE = "ortgenai_server"
 ONNX_DIR = f"{MODEL_ROOT}/onnx"
 SNAPSHOT_DOWNLOAD = (
-    "python", "-c",
+    "python3", "-c",
     "import sys;from huggingface_hub import snapshot_download;"
     "snapshot_download(sys.argv[1],revision=sys.argv[2],allow_patterns=[sys.argv[3]+'/*'],local_dir=sys.argv[4])",
 )
 
 
 def server_sources() -> tuple[tuple[str, str], ...]:
-    """The server's source files, copied into the image's build context as ortgenai/."""
+    """The server's source files, copied into the image's build context as ortgenai_server/."""
     package = resources.files(SERVER_PACKAGE)
-    files = sorted(p for p in package.iterdir() if p.is_file() and (p.name.endswith(".py") or p.name == "requirements.txt"))
-    return tuple((f"ortgenai/{p.name}", p.read_text(encoding="utf-8")) for p in files)
+    files = sorted((p for p in package.iterdir() if p.is_file() and p.name.endswith((".py", ".txt"))),
+                   key=lambda p: p.name)
+    return tuple((f"{SERVER_MODULE}/{p.name}", p.read_text(encoding="utf-8")) for p in files)
 
 
 def requirements(sources: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
     """The pinned requirement lines the server image installs."""
-    text = dict(sources).get("ortgenai/requirements.txt", "")
+    text = dict(sources).get(f"{SERVER_MODULE}/requirements.txt", "")
     return tuple(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
 
@@ -51,8 +53,7 @@ def plan(deployment: Deployment) -> RuntimePlan:
     sources = server_sources()
     build = ImageBuild(
         template="onnxruntime", base=base, context_files=sources, packages=requirements(sources),
-        healthcheck=("python", "-c", "import sys,urllib.request;urllib.request.urlopen(sys.argv[1],timeout=5)",
-                     f"http://127.0.0.1:{port}/health"),
+        healthcheck=("python3", "-m", f"{SERVER_MODULE}.healthcheck"),
     )
     image = parse_image(options.image) if options.image else None
     if image is None and (spec.targets.kubernetes or spec.targets.aks):
@@ -66,12 +67,14 @@ def plan(deployment: Deployment) -> RuntimePlan:
     env = {
         **cache_env(),
         "PYTHONPATH": SERVER_ROOT,
-        "ORTGENAI_MODEL_DIR": model_dir(deployment),
-        "ORTGENAI_MODEL_NAME": model.served_name,
-        "ORTGENAI_HOST": "0.0.0.0",
-        "ORTGENAI_PORT": str(port),
-        "ORTGENAI_MAX_CONCURRENCY": str(sizing.concurrency),
-        "ORTGENAI_EXECUTION_PROVIDER": options.execution_provider,
+        "ORT_DISABLE_TELEMETRY": "1",
+        "SLM_MODEL_DIR": model_dir(deployment),
+        "SLM_SERVED_MODEL_NAME": model.served_name,
+        "SLM_HOST": "0.0.0.0",
+        "SLM_PORT": str(port),
+        "SLM_MAX_CONCURRENCY": str(sizing.concurrency),
+        "SLM_MAX_QUEUE": str(4 * sizing.concurrency),
+        "SLM_EXECUTION_PROVIDER": options.execution_provider,
     }
     services = []
     depends: tuple[str, ...] = ()
@@ -93,7 +96,7 @@ def plan(deployment: Deployment) -> RuntimePlan:
         depends = (prep.name,)
     server = ServicePlan(
         name=spec.name, role="runtime", runtime="onnxruntime", image=image, build=build,
-        command=("python", "-m", "ortgenai"), args=(), env=merge_env(env, deployment), port=port,
+        command=("python3", "-m", SERVER_MODULE), args=(), env=merge_env(env, deployment), port=port,
         health=HttpCheck("/health", port), readiness=HttpCheck("/health", port), metrics_path="/metrics",
         writable_paths=WRITABLE_PATHS + (MODEL_ROOT,),
         gpu=GpuNeed(gpu.count, gpu.type.value) if gpu else None, cpu=spec.resources.cpu,
