@@ -71,8 +71,9 @@ def launches(manifest: Any, kind: str) -> Iterator[Launch]:
         template_labels = mapping(get(manifest, "spec", "template", "metadata", "labels"))
         labels = {**mapping(get(manifest, "metadata", "labels")), **template_labels}
         for path, container in containers(manifest, kind):
+            own = labels if ".containers[" in path else {}
             yield Launch(path, command_line(container), _k8s_env(container), str(container.get("image") or ""),
-                         labels, container)
+                         own, container)
     elif kind == "ComposeProject":
         for path, service in services(manifest):
             words = command_line(service)

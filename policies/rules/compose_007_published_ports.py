@@ -9,7 +9,7 @@ from slm_deploy.policies.access import as_number, items
 from slm_deploy.policies.model import CIS_DOCKER, Option, Rule, Severity, bench
 from slm_deploy.policies.rules._compose import KINDS, services
 
-SHORT = re.compile(r"^(?:(\[[0-9a-fA-F:]+\]|[0-9.]+):)?(?:([0-9]+(?:-[0-9]+)?):)?([0-9]+(?:-[0-9]+)?)(?:/\w+)?$")
+SHORT = re.compile(r"^(?:(\[[0-9a-fA-F:]+\]|[0-9]+\.[0-9.]+):)?(?:([0-9]+(?:-[0-9]+)?):)?([0-9]+(?:-[0-9]+)?)(?:/\w+)?$")
 ANY_ADDRESS = frozenset({"0.0.0.0", "::", "[::]", ""})
 
 

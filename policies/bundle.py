@@ -1,0 +1,77 @@
+"""Load the files of a bundle (or single files) into (kind, manifest, resource, location) subjects."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from slm_deploy.errors import BundleError
+from slm_deploy.policies.dockerfile import parse_dockerfile
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One thing rules run on: its kind, the manifest, a display name and the file it came from."""
+
+    kind: str
+    manifest: Any
+    resource: str
+    location: str
+
+
+def _k8s_name(obj: Mapping[str, Any]) -> str:
+    """Kind/namespace/name (or Kind/name for cluster-scoped objects)."""
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
+    parts = [str(obj.get("kind")), str(meta.get("namespace")) if meta.get("namespace") else None,
+             str(meta.get("name"))]
+    return "/".join(p for p in parts if p)
+
+
+def _yaml_documents(path: Path, location: str) -> list[Any]:
+    """Every YAML document of a file; a parse error names the file."""
+    try:
+        return [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
+    except yaml.YAMLError as exc:
+        raise BundleError(f"{location}: not valid YAML ({exc.__class__.__name__})") from None
+
+
+def load_file(path: Path, location: str) -> Iterator[Subject]:
+    """Subjects of one file, recognised by name (Dockerfile*) or content (Compose services, k8s kind)."""
+    if path.name.startswith("Dockerfile") or path.suffix == ".Dockerfile":
+        yield Subject("Dockerfile", parse_dockerfile(path.read_text(encoding="utf-8")), location, location)
+        return
+    if path.suffix not in (".yaml", ".yml"):
+        return
+    for document in _yaml_documents(path, location):
+        if not isinstance(document, Mapping):
+            continue
+        if isinstance(document.get("services"), Mapping) and "kind" not in document:
+            yield Subject("ComposeProject", document, location, location)
+        elif document.get("kind") == "List":
+            for item in document.get("items") or []:
+                if isinstance(item, Mapping) and item.get("kind"):
+                    yield Subject(str(item["kind"]), item, _k8s_name(item), location)
+        elif document.get("kind") and document.get("kind") != "Kustomization":
+            yield Subject(str(document["kind"]), document, _k8s_name(document), location)
+
+
+def bundle_files(root: Path) -> list[Path]:
+    """The files of a bundle that rules apply to, in a stable order."""
+    files = sorted(root.glob("docker/*/Dockerfile*"))
+    files += sorted(p for p in (root / "compose").glob("*.y*ml") if p.name.startswith(("compose", "docker-compose")))
+    files += sorted((root / "kubernetes").rglob("*.y*ml"))
+    return [f for f in files if f.is_file()]
+
+
+def load_bundle(root: Path) -> list[Subject]:
+    """Every subject of a bundle directory."""
+    if not root.is_dir():
+        raise BundleError(f"{root}: not a directory\n  hint: pass the folder `slm-deploy render` wrote")
+    subjects: list[Subject] = []
+    for path in bundle_files(root):
+        subjects.extend(load_file(path, path.relative_to(root).as_posix()))
+    return subjects

@@ -1,0 +1,114 @@
+"""Offline front end: run every applicable rule over a rendered bundle and report the findings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from slm_deploy.policies.bundle import Subject, load_bundle, load_file
+from slm_deploy.policies.model import Rule, Severity
+from slm_deploy.policies.registry import all_rules
+from slm_deploy.policies.waivers import Waiver, load_waivers
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One violation of one rule by one resource."""
+
+    rule: str
+    severity: Severity
+    resource: str
+    location: str
+    message: str
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class WaivedFinding:
+    """A finding a waiver switched off, kept so the report shows it with the reason."""
+
+    finding: Finding
+    waiver: Waiver
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything a check found: open findings, waived findings, waivers and what was checked."""
+
+    findings: tuple[Finding, ...]
+    waived: tuple[WaivedFinding, ...]
+    waivers: tuple[Waiver, ...]
+    checked: tuple[str, ...] = field(default_factory=tuple)
+    rules: tuple[Rule, ...] = field(default_factory=tuple)
+
+    @property
+    def waivers_applied(self) -> tuple[Waiver, ...]:
+        """Waivers that matched at least one finding, in input order."""
+        used = {w.waiver for w in self.waived}
+        return tuple(w for w in self.waivers if w in used)
+
+    @property
+    def waivers_unused(self) -> tuple[Waiver, ...]:
+        """Waivers that matched nothing (stale or misspelt)."""
+        used = {w.waiver for w in self.waived}
+        return tuple(w for w in self.waivers if w not in used)
+
+    def rule_ids(self) -> set[str]:
+        """Ids of the rules with open findings."""
+        return {f.rule for f in self.findings}
+
+
+def _evaluate(rule: Rule, subject_kind: str, manifest: Any, resource: str, location: str) -> list[Finding]:
+    """Run one rule on one subject."""
+    return [Finding(rule.id, rule.severity, resource, location, v.message, v.line)
+            for v in rule.evaluate(manifest, subject_kind)]
+
+
+def check_subjects(subjects: Sequence[Subject], waivers: Iterable[Mapping[str, Any] | Waiver] | None = (),
+                   rules: Sequence[Rule] | None = None) -> Report:
+    """Run resource rules on each subject and bundle rules over all Kubernetes objects, then apply waivers."""
+    active = tuple(rules) if rules is not None else all_rules()
+    valid_waivers = load_waivers(waivers)
+    raw: list[Finding] = []
+    for subject in subjects:
+        for rule in active:
+            if rule.scope == "resource" and subject.kind in rule.kinds:
+                raw.extend(_evaluate(rule, subject.kind, subject.manifest, subject.resource, subject.location))
+    k8s = [s for s in subjects if s.kind not in ("Dockerfile", "ComposeProject")]
+    if k8s:
+        manifests = [s.manifest for s in k8s]
+        for rule in active:
+            if rule.scope == "bundle":
+                raw.extend(_evaluate(rule, "Bundle", manifests, "bundle", "kubernetes/"))
+    findings: list[Finding] = []
+    waived: list[WaivedFinding] = []
+    for finding in raw:
+        match = next((w for w in valid_waivers if w.matches(finding.rule, finding.resource, finding.location)), None)
+        if match is None:
+            findings.append(finding)
+        else:
+            waived.append(WaivedFinding(finding, match))
+    order = lambda f: (-f.severity.rank, f.rule, f.location, f.resource, f.line or 0, f.message)  # noqa: E731
+    return Report(tuple(sorted(findings, key=order)), tuple(sorted(waived, key=lambda w: order(w.finding))),
+                  valid_waivers, tuple(sorted({s.location for s in subjects})), active)
+
+
+def check_bundle(path: Path, waivers: Iterable[Mapping[str, Any] | Waiver] | None = ()) -> Report:
+    """Check a bundle directory (docker/*/Dockerfile, compose/compose.yaml, kubernetes/*.yaml)."""
+    return check_subjects(load_bundle(Path(path)), waivers)
+
+
+def check_files(paths: Iterable[Path], waivers: Iterable[Mapping[str, Any] | Waiver] | None = ()) -> Report:
+    """Check loose files (a Dockerfile, a compose file, Kubernetes YAML) as if they formed one bundle."""
+    subjects: list[Subject] = []
+    for path in paths:
+        subjects.extend(load_file(Path(path), Path(path).as_posix()))
+    return check_subjects(subjects, waivers)
+
+
+def fails(report: Report, fail_on: str | Severity) -> bool:
+    """Whether any open finding is at or above the --fail-on severity."""
+    threshold = fail_on if isinstance(fail_on, Severity) else Severity.parse(fail_on)
+    return any(f.severity.rank >= threshold.rank for f in report.findings)

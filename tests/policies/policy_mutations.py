@@ -1,0 +1,296 @@
+"""One failing mutation (at least) per control of every rule, applied to a compliant fixture."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+P = ("spec", "template", "spec")
+C = P + ("containers", 0)
+SC = C + ("securityContext",)
+PSC = P + ("securityContext",)
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """Change one thing in a compliant fixture so that `rule` must report it."""
+
+    rule: str
+    control: str
+    fixture: str
+    what: str
+    apply: Callable[[Any], Any]
+
+    @property
+    def id(self) -> str:
+        """Readable pytest id."""
+        return f"{self.rule}:{self.what}"
+
+
+def _parent(obj, path):
+    """The container of the last path step, creating mappings on the way."""
+    for step in path[:-1]:
+        if isinstance(step, int):
+            obj = obj[step]
+        else:
+            obj = obj.setdefault(step, {})
+    return obj
+
+
+def set_(path, value):
+    """Set a field."""
+    def apply(obj):
+        _parent(obj, path)[path[-1]] = value
+    return apply
+
+
+def drop(path):
+    """Remove a field."""
+    def apply(obj):
+        del _parent(obj, path)[path[-1]]
+    return apply
+
+
+def append(path, value):
+    """Append to a list field (created when missing)."""
+    def apply(obj):
+        _parent(obj, path).setdefault(path[-1], []).append(value)
+    return apply
+
+
+def sub(old, new):
+    """Replace text in a Dockerfile; the old text must be there, so a stale mutation fails loudly."""
+    def apply(text):
+        assert old in text, f"mutation target not found: {old!r}"
+        return text.replace(old, new, 1)
+    return apply
+
+
+def both(*fns):
+    """Apply several changes as one mutation."""
+    def apply(obj):
+        for fn in fns:
+            result = fn(obj)
+            obj = result if result is not None else obj
+        return obj
+    return apply
+
+
+def chain_text(*fns):
+    """Apply several text substitutions."""
+    def apply(text):
+        for fn in fns:
+            text = fn(text)
+        return text
+    return apply
+
+
+V = "dockerfile-vllm"
+L = "dockerfile-llamacpp"
+D = "deployment-vllm"
+DP = "deployment-vllm-patch"
+DL = "deployment-llamacpp"
+CO = "compose"
+SV = ("services", "vllm")
+SG = ("services", "gateway")
+SL = ("services", "llamacpp")
+HOSTILE_ENV = {"name": "HF_TOKEN", "value": "s3cr3t-sentinel-never-printed"}
+
+MUTATIONS: list[Mutation] = [
+    # Dockerfile
+    Mutation("slm-docker-001", "D1", V, "no USER", sub("USER 10001:10001\n", "")),
+    Mutation("slm-docker-001", "D1", V, "root user", sub("USER 10001:10001", "USER root")),
+    Mutation("slm-docker-001", "D1", V, "low uid", sub("USER 10001:10001", "USER 1000:1000")),
+    Mutation("slm-docker-001", "D1", V, "named user", sub("USER 10001:10001", "USER app")),
+    Mutation("slm-docker-001", "D1", V, "user not created", sub("useradd --no-log-init -u 10001", "useradd --no-log-init -u 10002")),
+    Mutation("slm-docker-001", "D1", V, "useradd without -l", sub("useradd --no-log-init", "useradd")),
+    Mutation("slm-docker-002", "D2", V, "no digest", sub("slim-bookworm@sha256:" + "1" * 64 + " AS runtime", "slim-bookworm AS runtime")),
+    Mutation("slm-docker-002", "D2", L, "latest tag", sub("llama.cpp:server-b6000@", "llama.cpp:latest@")),
+    Mutation("slm-docker-002", "D2", L, "build arg base", sub("FROM ghcr.io", "ARG BASE\nFROM ${BASE}\nFROM ghcr.io")),
+    Mutation("slm-docker-003", "D3", V, "no healthcheck", sub("HEALTHCHECK --interval=30s --timeout=5s CMD", "LABEL x=y\n#")),
+    Mutation("slm-docker-003", "D3", L, "shell form", sub('HEALTHCHECK CMD ["curl", "-fsS", "http://127.0.0.1:8080/health"]', "HEALTHCHECK CMD curl -f http://127.0.0.1:8080/health")),
+    Mutation("slm-docker-003", "D3", L, "healthcheck none", sub('HEALTHCHECK CMD ["curl", "-fsS", "http://127.0.0.1:8080/health"]', "HEALTHCHECK NONE")),
+    Mutation("slm-docker-004", "D4", V, "ADD", sub("COPY --from=build", "ADD --chown=1:1")),
+    Mutation("slm-docker-004", "D4", V, "copy from own stage", sub("COPY --from=build", "COPY --from=runtime")),
+    Mutation("slm-docker-004", "D4", V, "duplicate alias", sub("AS runtime", "AS build")),
+    Mutation("slm-docker-005", "D5", V, "ENV token", sub("ENV HF_HOME=/cache/hf", "ENV HF_HOME=/cache/hf HF_TOKEN=")),
+    Mutation("slm-docker-005", "D5", V, "ARG api key", sub("WORKDIR /app", "ARG VLLM_API_KEY\nWORKDIR /app")),
+    Mutation("slm-docker-005", "D5", V, "copy .env", sub("WORKDIR /app", "WORKDIR /app\nCOPY .env /app/.env")),
+    Mutation("slm-docker-006", "D6", V, "update alone", sub("RUN apt-get update \\\n && apt-get install -y --no-install-recommends gcc=4:12.2.0-3 \\\n && rm -rf /var/lib/apt/lists/*", "RUN apt-get update")),
+    Mutation("slm-docker-006", "D6", V, "no -y", sub("install -y --no", "install --no")),
+    Mutation("slm-docker-006", "D6", V, "recommends", sub("--no-install-recommends ", "")),
+    Mutation("slm-docker-006", "D6", V, "lists kept", sub(" \\\n && rm -rf /var/lib/apt/lists/*", "")),
+    Mutation("slm-docker-006", "D6", V, "pip cache", sub("pip install --no-cache-dir", "pip install")),
+    Mutation("slm-docker-006", "D6", V, "apt", sub("apt-get install", "apt install")),
+    Mutation("slm-docker-006", "D6", V, "apk cache", sub("WORKDIR /build", "WORKDIR /build\nRUN apk add curl")),
+    Mutation("slm-docker-007", "D7", V, "sudo", sub("WORKDIR /app", "RUN sudo true\nWORKDIR /app")),
+    Mutation("slm-docker-007", "D7", V, "curl -k", sub("WORKDIR /build", "WORKDIR /build\nRUN curl -k -o /x https://example.org/x")),
+    Mutation("slm-docker-007", "D7", V, "trusted host", sub("pip install --no-cache-dir", "pip install --no-cache-dir --trusted-host pypi.org")),
+    Mutation("slm-docker-007", "D7", V, "PYTHONHTTPSVERIFY", sub("ENV HF_HOME=/cache/hf", "ENV PYTHONHTTPSVERIFY=0 HF_HOME=/cache/hf")),
+    Mutation("slm-docker-007", "D7", V, "chpasswd", sub("WORKDIR /app", "RUN echo app:x | chpasswd\nWORKDIR /app")),
+    Mutation("slm-docker-008", "D8", V, "ssh", sub("EXPOSE 8000", "EXPOSE 8000 22")),
+    Mutation("slm-docker-008", "D8", V, "privileged port", sub("EXPOSE 8000", "EXPOSE 80")),
+    Mutation("slm-docker-008", "D8", V, "invalid port", sub("EXPOSE 8000", "EXPOSE 70000")),
+    Mutation("slm-docker-009", "D9", V, "relative workdir", sub("WORKDIR /app", "WORKDIR app")),
+    Mutation("slm-docker-009", "D9", V, "system workdir", sub("WORKDIR /app", "WORKDIR /usr/bin")),
+    Mutation("slm-docker-009", "D9", V, "run cd", sub("WORKDIR /app", "RUN cd /tmp && true\nWORKDIR /app")),
+    Mutation("slm-docker-010", "D10", V, "shell cmd", sub('CMD ["--model", "/models/phi-4-mini", "--port", "8000"]', "CMD python -m vllm.entrypoints.openai.api_server")),
+    Mutation("slm-docker-010", "D10", V, "two entrypoints", sub("CMD [", 'ENTRYPOINT ["x"]\nCMD [')),
+    Mutation("slm-docker-010", "D10", V, "maintainer", sub("LABEL org", "MAINTAINER someone\nLABEL org")),
+    Mutation("slm-docker-010", "D10", V, "pipe without pipefail", chain_text(sub('SHELL ["/bin/bash", "-o", "pipefail", "-c"]\nLABEL', "LABEL"), sub("WORKDIR /app", "RUN echo hi | tee /tmp/x\nWORKDIR /app"))),
+    Mutation("slm-docker-010", "D10", L, "no entrypoint", chain_text(sub('ENTRYPOINT ["/app/llama-server"]\n', ""), sub('CMD ["-m"', 'LABEL a=b\n# ["-m"'))),
+    Mutation("slm-docker-011", "D11", V, "setuid kept", sub(" \\\n && find / -xdev -perm /6000 -type f -exec chmod a-s {} + || true", "")),
+    # Kubernetes workloads
+    Mutation("slm-k8s-001", "K1", D, "hostNetwork", set_(P + ("hostNetwork",), True)),
+    Mutation("slm-k8s-001", "K1", D, "hostPID", set_(P + ("hostPID",), True)),
+    Mutation("slm-k8s-001", "K1", DP, "hostIPC patch", set_(P + ("hostIPC",), True)),
+    Mutation("slm-k8s-002", "K2", D, "privileged", set_(SC + ("privileged",), True)),
+    Mutation("slm-k8s-002", "K2", DL, "privileged init", set_(P + ("initContainers", 0, "securityContext", "privileged"), True)),
+    Mutation("slm-k8s-002", "K2", DP, "privileged patch", set_(SC + ("privileged",), True)),
+    Mutation("slm-k8s-003", "K3", D, "escalation missing", drop(SC + ("allowPrivilegeEscalation",))),
+    Mutation("slm-k8s-003", "K3", DP, "escalation true patch", set_(SC + ("allowPrivilegeEscalation",), True)),
+    Mutation("slm-k8s-004", "K4", D, "no drop", drop(SC + ("capabilities",))),
+    Mutation("slm-k8s-004", "K4", D, "add SYS_ADMIN", set_(SC + ("capabilities", "add"), ["SYS_ADMIN"])),
+    Mutation("slm-k8s-004", "K4", DP, "add NET_RAW patch", set_(SC + ("capabilities", "add"), ["NET_RAW"])),
+    Mutation("slm-k8s-005", "K5", D, "runAsNonRoot missing", drop(PSC + ("runAsNonRoot",))),
+    Mutation("slm-k8s-005", "K5", D, "root uid", set_(SC + ("runAsUser",), 0)),
+    Mutation("slm-k8s-005", "K5", D, "low gid", set_(PSC + ("runAsGroup",), 1000)),
+    Mutation("slm-k8s-005", "K5", D, "no fsGroup", drop(PSC + ("fsGroup",))),
+    Mutation("slm-k8s-005", "K5", D, "group 0", set_(PSC + ("supplementalGroups",), [0])),
+    Mutation("slm-k8s-005", "K5", DP, "runAsUser 0 patch", set_(PSC + ("runAsUser",), 0)),
+    Mutation("slm-k8s-006", "K6", D, "no pod seccomp", drop(PSC + ("seccompProfile",))),
+    Mutation("slm-k8s-006", "K6", D, "unconfined", set_(SC + ("seccompProfile",), {"type": "Unconfined"})),
+    Mutation("slm-k8s-006", "K6", DP, "unconfined patch", set_(PSC + ("seccompProfile",), {"type": "Unconfined"})),
+    Mutation("slm-k8s-007", "K7", D, "writable root", set_(SC + ("readOnlyRootFilesystem",), False)),
+    Mutation("slm-k8s-007", "K7", DL, "init writable root", drop(P + ("initContainers", 0, "securityContext", "readOnlyRootFilesystem"))),
+    Mutation("slm-k8s-008", "K8", D, "hostPath", append(P + ("volumes",), {"name": "sock", "hostPath": {"path": "/var/run/docker.sock"}})),
+    Mutation("slm-k8s-008", "K8", D, "nfs", append(P + ("volumes",), {"name": "nfs", "nfs": {"server": "x", "path": "/"}})),
+    Mutation("slm-k8s-009", "K9", D, "hostPort", set_(C + ("ports", 0, "hostPort"), 8000)),
+    Mutation("slm-k8s-009", "K9", D, "probe host", set_(C + ("livenessProbe", "httpGet", "host"), "10.0.0.1")),
+    Mutation("slm-k8s-009", "K9", D, "hostAliases", set_(P + ("hostAliases",), [{"ip": "1.2.3.4", "hostnames": ["x"]}])),
+    Mutation("slm-k8s-010", "K10", D, "selinux user", set_(SC + ("seLinuxOptions",), {"user": "system_u"})),
+    Mutation("slm-k8s-010", "K10", D, "procMount", set_(SC + ("procMount",), "Unmasked")),
+    Mutation("slm-k8s-010", "K10", D, "unsafe sysctl", set_(PSC + ("sysctls",), [{"name": "kernel.msgmax", "value": "1"}])),
+    Mutation("slm-k8s-010", "K10", D, "apparmor unconfined", set_(SC + ("appArmorProfile",), {"type": "Unconfined"})),
+    Mutation("slm-k8s-010", "K10", D, "apparmor annotation", set_(P[:-1] + ("metadata", "annotations"), {"container.apparmor.security.beta.kubernetes.io/vllm": "unconfined"})),
+    Mutation("slm-k8s-010", "K10", D, "hostProcess", set_(SC + ("windowsOptions",), {"hostProcess": True})),
+    Mutation("slm-k8s-011", "K11", D, "no memory limit", drop(C + ("resources", "limits", "memory"))),
+    Mutation("slm-k8s-011", "K11", DL, "init no requests", drop(P + ("initContainers", 0, "resources", "requests"))),
+    Mutation("slm-k8s-012", "K12", D, "pull if not present", set_(C + ("imagePullPolicy",), "IfNotPresent")),
+    Mutation("slm-k8s-013", "K13", D, "default sa", drop(P + ("serviceAccountName",))),
+    Mutation("slm-k8s-013", "K13", D, "automount", set_(P + ("automountServiceAccountToken",), True)),
+    Mutation("slm-k8s-013", "K13", DP, "default sa patch", set_(P + ("serviceAccountName",), "default")),
+    Mutation("slm-k8s-014", "K14", "namespace", "baseline", set_(("metadata", "labels", "pod-security.kubernetes.io/enforce"), "baseline")),
+    Mutation("slm-k8s-014", "K14", "namespace", "no version", drop(("metadata", "labels", "pod-security.kubernetes.io/enforce-version"))),
+    Mutation("slm-k8s-014", "K14", "namespace", "default ns", set_(("metadata", "name"), "default")),
+    Mutation("slm-k8s-015", "K15", "networkpolicy-default-deny", "allows ingress", set_(("spec", "ingress"), [{}])),
+    Mutation("slm-k8s-015", "K15", "networkpolicy-default-deny", "ingress only", set_(("spec", "policyTypes"), ["Ingress"])),
+    Mutation("slm-k8s-016", "K16", D, "secretKeyRef", append(C + ("env",), {"name": "TOKEN_FROM_SECRET", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "t"}}})),
+    Mutation("slm-k8s-016", "K16", D, "envFrom secret", set_(C + ("envFrom",), [{"secretRef": {"name": "hf"}}])),
+    Mutation("slm-k8s-016", "K16", "configmap-gateway", "password key", set_(("data", "db_password"), "s3cr3t-sentinel-never-printed")),
+    Mutation("slm-k8s-017", "K17", D, "no readiness", drop(C + ("readinessProbe",))),
+    Mutation("slm-k8s-017", "K17", DL, "no liveness", drop(C + ("livenessProbe",))),
+    Mutation("slm-k8s-018", "K18", DL, "no container securityContext", drop(C + ("securityContext",))),
+    Mutation("slm-k8s-018", "K18", D, "no pod securityContext", drop(PSC)),
+    Mutation("slm-k8s-019", "K19", "role", "wildcard verbs", set_(("rules", 0, "verbs"), ["*"])),
+    Mutation("slm-k8s-019", "K19", "role", "pods exec", set_(("rules", 0, "resources"), ["pods/exec"])),
+    Mutation("slm-k8s-019", "K19", "clusterrole", "cluster secrets", append(("rules",), {"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]})),
+    Mutation("slm-k8s-019", "K19", "clusterrole", "escalate", append(("rules",), {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles"], "verbs": ["escalate"]})),
+    Mutation("slm-k8s-019", "K19", "rolebinding", "cluster-admin", set_(("roleRef", "name"), "cluster-admin")),
+    Mutation("slm-k8s-019", "K19", "rolebinding", "authenticated", append(("subjects",), {"kind": "Group", "name": "system:authenticated"})),
+    Mutation("slm-k8s-020", "K20", "service-vllm", "load balancer", set_(("spec", "type"), "LoadBalancer")),
+    Mutation("slm-k8s-020", "K20", "service-vllm", "external ips", set_(("spec", "externalIPs"), ["1.2.3.4"])),
+    Mutation("slm-k8s-020", "K20", "ingress", "no tls", drop(("spec", "tls"))),
+    Mutation("slm-k8s-021", "K11", "limitrange", "no limitrange", set_(("metadata", "namespace"), "elsewhere")),
+    Mutation("slm-k8s-021", "K11", "resourcequota", "no quota", set_(("metadata", "namespace"), "elsewhere")),
+    Mutation("slm-k8s-022", "K14", D, "no namespace", drop(("metadata", "namespace"))),
+    Mutation("slm-k8s-022", "K14", "service-vllm", "default namespace", set_(("metadata", "namespace"), "default")),
+    # AKS
+    Mutation("slm-aks-001", "A1", "managedcluster", "rbac off", set_(("enableRBAC",), False)),
+    Mutation("slm-aks-001", "A1", "managedcluster", "local accounts", drop(("disableLocalAccounts",))),
+    Mutation("slm-aks-001", "A1", "managedcluster", "no azure rbac", set_(("aadProfile", "enableAzureRBAC"), False)),
+    Mutation("slm-aks-002", "A2", "managedcluster", "public api", set_(("apiServerAccessProfile",), {"enablePrivateCluster": False})),
+    Mutation("slm-aks-002", "A2", "managedcluster", "open ranges", set_(("apiServerAccessProfile",), {"authorizedIPRanges": ["0.0.0.0/0"]})),
+    Mutation("slm-aks-003", "A3", "managedcluster", "no network policy", drop(("networkProfile", "networkPolicy"))),
+    Mutation("slm-aks-004", "A4", "managedcluster", "no azure policy", set_(("addonProfiles", "azurepolicy", "enabled"), False)),
+    Mutation("slm-aks-005", "A5", "managedcluster", "no monitoring", both(drop(("azureMonitorProfile",)), drop(("addonProfiles", "omsagent")))),
+    Mutation("slm-aks-006", "A6", "managedcluster", "no kms", drop(("securityProfile", "azureKeyVaultKms"))),
+    Mutation("slm-aks-006", "A6", "managedcluster", "no des", drop(("diskEncryptionSetID",))),
+    Mutation("slm-aks-006", "A6", "agentpool", "no host encryption", drop(("enableEncryptionAtHost",))),
+    Mutation("slm-aks-007", "A7", "managedcluster", "no upgrades", set_(("autoUpgradeProfile", "upgradeChannel"), "none")),
+    Mutation("slm-aks-007", "A7", "managedcluster", "dashboard", set_(("addonProfiles", "kubeDashboard"), {"enabled": True})),
+    Mutation("slm-aks-007", "A7", "managedcluster", "untainted system pool", drop(("agentPoolProfiles", 0, "nodeTaints"))),
+    Mutation("slm-aks-007", "A7", "agentpool", "public node ip", set_(("enableNodePublicIP",), True)),
+    Mutation("slm-aks-008", "A8", "managedcluster", "no rotation", set_(("addonProfiles", "azureKeyvaultSecretsProvider", "config"), {})),
+    Mutation("slm-aks-008", "A8", "managedcluster", "no workload identity", drop(("securityProfile", "workloadIdentity"))),
+    Mutation("slm-aks-009", "A9", "managedcluster", "no defender", drop(("securityProfile", "defender"))),
+    # Key Vault and secrets
+    Mutation("slm-secrets-001", "KV-recovery", "vault", "no purge protection", drop(("properties", "enablePurgeProtection"))),
+    Mutation("slm-secrets-001", "KV-recovery", "vault", "soft delete off", set_(("properties", "enableSoftDelete"), False)),
+    Mutation("slm-secrets-002", "KV-network", "vault", "public", both(set_(("properties", "publicNetworkAccess"), "Enabled"), set_(("properties", "networkAcls", "defaultAction"), "Allow"))),
+    Mutation("slm-secrets-003", "KV-rbac", "vault", "access policies", set_(("properties", "enableRbacAuthorization"), False)),
+    Mutation("slm-secrets-004", "KV-secret-expiry", "kv-secret", "no expiry", drop(("properties", "attributes", "exp"))),
+    Mutation("slm-secrets-004", "KV-secret-expiry", "kv-secret", "no content type", drop(("properties", "contentType"))),
+    Mutation("slm-secrets-005", "KV-key-expiry", "kv-key", "no expiry", drop(("properties", "attributes", "exp"))),
+    Mutation("slm-secrets-006", "secret-store", "secret-placeholder", "inline data", set_(("stringData",), {"token": "s3cr3t-sentinel-never-printed"})),
+    Mutation("slm-secrets-006", "secret-store", CO, "compose env secret", set_(("secrets", "hf_token"), {"environment": "HF_TOKEN"})),
+    # Compose
+    Mutation("slm-compose-001", "C-user", CO, "no user", drop(SV + ("user",))),
+    Mutation("slm-compose-001", "C-user", CO, "root", set_(SG + ("user",), "0:0")),
+    Mutation("slm-compose-002", "C-read-only", CO, "writable", drop(SV + ("read_only",))),
+    Mutation("slm-compose-002", "C-read-only", CO, "no tmp", drop(SG + ("tmpfs",))),
+    Mutation("slm-compose-003", "C-capabilities", CO, "no drop", drop(SV + ("cap_drop",))),
+    Mutation("slm-compose-003", "C-capabilities", CO, "add sys_admin", set_(SV + ("cap_add",), ["SYS_ADMIN"])),
+    Mutation("slm-compose-004", "C-security-opt", CO, "no nnp", drop(SV + ("security_opt",))),
+    Mutation("slm-compose-004", "C-security-opt", CO, "unconfined", append(SV + ("security_opt",), "seccomp:unconfined")),
+    Mutation("slm-compose-005", "C-privileged", CO, "privileged", set_(SV + ("privileged",), True)),
+    Mutation("slm-compose-006", "C-host-namespaces", CO, "ipc host", set_(SV + ("ipc",), "host")),
+    Mutation("slm-compose-006", "C-host-namespaces", CO, "network host", set_(SG + ("network_mode",), "host")),
+    Mutation("slm-compose-006", "C-host-namespaces", CO, "pid host", set_(SL + ("pid",), "host")),
+    Mutation("slm-compose-007", "C-ports", CO, "all interfaces", set_(SG + ("ports",), ["8443:8443"])),
+    Mutation("slm-compose-007", "C-ports", CO, "privileged host port", set_(SG + ("ports",), ["127.0.0.1:443:8443"])),
+    Mutation("slm-compose-007", "C-ports", CO, "long syntax no host_ip", set_(SG + ("ports",), [{"target": 8443, "published": 8443}])),
+    Mutation("slm-compose-008", "C-networks", CO, "default network", drop(SV + ("networks",))),
+    Mutation("slm-compose-008", "C-networks", CO, "backend not internal", drop(("networks", "backend", "internal"))),
+    Mutation("slm-compose-009", "C-limits", CO, "no pids", drop(SG + ("pids_limit",))),
+    Mutation("slm-compose-009", "C-limits", CO, "no memory", drop(SL + ("mem_limit",))),
+    Mutation("slm-compose-009", "C-limits", CO, "no cpus", drop(SV + ("deploy", "resources", "limits", "cpus"))),
+    Mutation("slm-compose-010", "C-health", CO, "no healthcheck", drop(SG + ("healthcheck",))),
+    Mutation("slm-compose-010", "C-health", CO, "disabled healthcheck", set_(SV + ("healthcheck",), {"disable": True})),
+    Mutation("slm-compose-010", "C-health", CO, "restart always", set_(SL + ("restart",), "always")),
+    Mutation("slm-compose-011", "C-secrets", CO, "undeclared", set_(SG + ("secrets",), ["other"])),
+    Mutation("slm-compose-011", "C-secrets", CO, "target outside", set_(SV + ("secrets", 0, "target"), "/app/hf_token")),
+    Mutation("slm-compose-012", "C-host-mounts", CO, "docker sock", append(SG + ("volumes",), "/var/run/docker.sock:/var/run/docker.sock")),
+    Mutation("slm-compose-012", "C-host-mounts", CO, "etc", append(SV + ("volumes",), {"type": "bind", "source": "/etc", "target": "/host-etc"})),
+    Mutation("slm-compose-012", "C-host-mounts", CO, "api socket", set_(SL + ("use_api_socket",), True)),
+    Mutation("slm-compose-013", "C-init", CO, "no init", drop(SV + ("init",))),
+    Mutation("slm-compose-014", "C-gpu", CO, "raw devices", set_(SV + ("devices",), ["/dev/nvidia0:/dev/nvidia0"])),
+    # Serving
+    Mutation("slm-serving-001", "S-trust-remote-code", D, "trust remote code", append(C + ("args",), "--trust-remote-code")),
+    Mutation("slm-serving-001", "S-trust-remote-code", CO, "compose trust", append(SV + ("command",), "--trust-remote-code")),
+    Mutation("slm-serving-001", "S-trust-remote-code", V, "dockerfile trust", sub('"--port", "8000"]', '"--port", "8000", "--trust-remote-code"]')),
+    Mutation("slm-serving-002", "S-gateway-auth", "service-gateway", "no auth label", drop(("metadata", "labels", "slm-deploy.io/auth"))),
+    Mutation("slm-serving-002", "S-gateway-auth", CO, "runtime published", set_(SV + ("ports",), ["0.0.0.0:8000:8000"])),
+    Mutation("slm-serving-003", "S-model-revision", D, "no revision", set_(C + ("args",), ["--model", "microsoft/Phi-4-mini-instruct", "--port", "8000"])),
+    Mutation("slm-serving-003", "S-model-revision", CO, "branch revision", set_(SV + ("command", 3), "main")),
+    Mutation("slm-serving-003", "S-model-revision", DL, "llama -hf", set_(C + ("args",), ["-hf", "Qwen/Qwen3-0.6B-GGUF:Q4_K_M", "--metrics", "--no-slots"])),
+    Mutation("slm-serving-004", "S-image-digest", D, "tag only", set_(C + ("image",), "docker.io/vllm/vllm-openai:v0.11.0")),
+    Mutation("slm-serving-004", "K12", DL, "latest init", set_(P + ("initContainers", 0, "image"), "ghcr.io/example/fetcher:latest")),
+    Mutation("slm-serving-004", "S-image-digest", CO, "compose tag", set_(SG + ("image",), "ghcr.io/example/gateway:1.0.0")),
+    Mutation("slm-serving-005", "S-startup-budget", D, "short budget", set_(C + ("startupProbe", "failureThreshold"), 30)),
+    Mutation("slm-serving-005", "K17", D, "no startup probe", drop(C + ("startupProbe",))),
+    Mutation("slm-serving-005", "S-startup-budget", D, "no weights annotation", drop(("metadata", "annotations"))),
+    Mutation("slm-serving-006", "S-gpu-limits", D, "gpu request only", drop(C + ("resources", "limits", "nvidia.com/gpu"))),
+    Mutation("slm-serving-006", "S-gpu-limits", CO, "gpu count missing", set_(SV + ("deploy", "resources", "reservations", "devices", 0), {"driver": "nvidia", "capabilities": ["gpu"]})),
+    Mutation("slm-serving-007", "S-secret-literals", D, "env literal", append(C + ("env",), HOSTILE_ENV)),
+    Mutation("slm-serving-007", "K16", DL, "api key argument", set_(C + ("args", 8), "--api-key")),
+    Mutation("slm-serving-007", "S-secret-literals", CO, "compose env", set_(SV + ("environment", "HF_TOKEN"), "s3cr3t-sentinel-never-printed")),
+    Mutation("slm-serving-008", "S-llamacpp", DL, "no metrics", set_(C + ("args", 6), "--verbose")),
+    Mutation("slm-serving-008", "S-llamacpp", DL, "slots on", set_(C + ("args", 7), "--slots")),
+    Mutation("slm-serving-008", "S-llamacpp", CO, "compose slots default", set_(SL + ("command", 7), "--jinja")),
+    Mutation("slm-serving-008", "S-llamacpp", L, "dockerfile no metrics", sub('"--metrics", ', "")),
+    Mutation("slm-serving-009", "S-shared-memory", D, "no dshm", set_(C + ("volumeMounts",), [{"name": "tmp", "mountPath": "/tmp"}])),
+    Mutation("slm-serving-009", "S-shared-memory", D, "host ipc", set_(P + ("hostIPC",), True)),
+    Mutation("slm-serving-009", "S-shared-memory", CO, "compose no shm", drop(SV + ("shm_size",))),
+    Mutation("slm-serving-010", "S-gateway-auth", "ingress", "to runtime", set_(("spec", "rules", 0, "http", "paths", 0, "backend", "service", "name"), "vllm")),
+]
