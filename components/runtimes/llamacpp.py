@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from slm_deploy.runtimes.common import (
     WRITABLE_PATHS, cache_env, merge_env, runtime_image, secret_file, service_labels,
 )
@@ -15,9 +17,27 @@ ALL_LAYERS = 999
 
 
 def gguf_url(deployment: Deployment) -> str:
-    """The immutable download URL of the pinned GGUF file."""
+    """The download URL of the pinned file (the commit when pinned by one, else main plus the checksum)."""
     source = deployment.model.source
-    return f"https://huggingface.co/{source.repo}/resolve/{source.revision}/{source.file}"
+    return f"https://huggingface.co/{source.repo}/resolve/{source.revision or 'main'}/{source.file}"
+
+
+def fetch_script(url: str, target: str, sha256: str | None, header_file: str | None) -> str:
+    """Download once into the model volume; skip a complete file, verify the checksum when pinned by one."""
+    path, partial = shlex.quote(target), shlex.quote(f"{target}.part")
+    verify = f"echo {shlex.quote(f'{sha256}  {target}')} | sha256sum -c -" if sha256 else None
+    present = f"{verify} >/dev/null 2>&1" if verify else f"[ -s {path} ]"
+    header = f" --header @{shlex.quote(header_file)}" if header_file else ""
+    lines = [
+        "set -eu",
+        f"if {present}; then exit 0; fi",
+        f"mkdir -p {shlex.quote(GGUF_DIR)}",
+        f"curl --fail --location --silent --show-error --retry 5{header} --output {partial} {shlex.quote(url)}",
+        f"mv {partial} {path}",
+    ]
+    if verify:
+        lines.append(verify)
+    return "\n".join(lines)
 
 
 def _gpu_layers(deployment: Deployment) -> int:
@@ -54,12 +74,11 @@ def _prep(deployment: Deployment, image: ImageRef, build: ImageBuild) -> Service
     target = f"{GGUF_DIR}/{deployment.model.source.file}"
     token = spec.model.hub_token_secret
     secrets = (secret_file(token),) if token else ()
-    args = ["--fail", "--location", "--retry", "5", "--continue-at", "-", "--create-dirs", "--output", target]
-    if token:
-        args += ["--header", f"@{secrets[0].path}"]
+    script = fetch_script(gguf_url(deployment), target, deployment.model.source.sha256,
+                          secrets[0].path if token else None)
     return ServicePlan(
         name=f"{spec.name}-model-prep", role="model-prep", runtime="llamacpp", image=image,
-        build=build, command=("curl",), args=tuple(args + [gguf_url(deployment)]),
+        build=build, command=("/bin/sh", "-c"), args=(script,),
         env=tuple(sorted(cache_env().items())), port=None, health=None, readiness=None, metrics_path=None,
         writable_paths=WRITABLE_PATHS + (MODEL_ROOT,), secret_files=secrets, cpu=0.5,
         memory_bytes=256 * 2**20, model_dir=MODEL_ROOT, one_shot=True,

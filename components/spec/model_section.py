@@ -50,12 +50,14 @@ class OllamaSource(SpecModel):
 
 
 class GgufSource(SpecModel):
-    """One GGUF file from a Hugging Face repository at a fixed commit (llama.cpp)."""
+    """One GGUF file from a Hugging Face repository, pinned by commit, by checksum, or both (llama.cpp)."""
 
     kind: Literal["gguf"]
     repo: HfRepo
     file: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*\.gguf$")]
-    revision: GitRevision
+    revision: GitRevision | None = None
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = None
+    """The file's checksum; verified after download, so a moved branch cannot change the weights."""
 
 
 class OnnxSource(SpecModel):

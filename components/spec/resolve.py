@@ -67,8 +67,9 @@ def _catalogue_source(entry: CatalogueEntry, runtime: str) -> ModelSource | None
         return HuggingFaceSource(kind="huggingface", repo=entry.hf_repo, revision=entry.hf_revision)
     if runtime == "ollama" and entry.ollama_tag:
         return OllamaSource(kind="ollama", tag=entry.ollama_tag)
-    if runtime == "llamacpp" and entry.gguf and entry.gguf.get("revision"):
-        return GgufSource(kind="gguf", repo=entry.gguf["repo"], file=entry.gguf["file"], revision=entry.gguf["revision"])
+    if runtime == "llamacpp" and entry.gguf and (entry.gguf.get("revision") or entry.gguf.get("sha256")):
+        return GgufSource(kind="gguf", repo=entry.gguf["repo"], file=entry.gguf["file"],
+                          revision=entry.gguf.get("revision"), sha256=entry.gguf.get("sha256"))
     if runtime == "onnxruntime" and entry.onnx and entry.onnx.get("revision"):
         return OnnxSource(kind="onnx", repo=entry.onnx["repo"], revision=entry.onnx["revision"], path=entry.onnx["path"])
     if runtime == "foundry-local" and entry.foundry_alias:
@@ -128,6 +129,9 @@ def resolve_model(spec: DeploymentSpec) -> ResolvedModel:
         if source.kind != expected:
             problems.append(Problem("model.source.kind", f"{runtime} cannot load a {source.kind} source",
                                     allowed=expected))
+        if isinstance(source, GgufSource) and not (source.revision or source.sha256):
+            problems.append(Problem("model.source.revision", "a GGUF file must be pinned",
+                                    allowed="revision: <40-character commit sha>, or sha256: <the file's checksum>"))
         if isinstance(source, OnnxSource) and source.repo and not source.revision:
             problems.append(Problem("model.source.revision", "a repository source needs a pinned revision",
                                     allowed="a 40-character commit sha"))
