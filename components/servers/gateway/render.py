@@ -13,7 +13,7 @@ GATEWAY_METRICS_PORT = 9464
 GATEWAY_METRICS_PATH = "/metrics"
 GATEWAY_UID = 65532
 
-# Exact pins for the gateway image (aiohttp and prometheus_client plus aiohttp's dependencies).
+# Exact pins for the gateway image: aiohttp, prometheus_client, uvloop and aiohttp's dependencies.
 GATEWAY_REQUIREMENTS = (
     "aiohappyeyeballs==2.7.1",
     "aiohttp==3.14.5",
@@ -25,6 +25,7 @@ GATEWAY_REQUIREMENTS = (
     "prometheus_client==0.26.0",
     "propcache==0.5.4",
     "typing_extensions==4.16.0",
+    "uvloop==0.23.0",
     "yarl==1.25.1",
 )
 

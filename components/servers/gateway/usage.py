@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 # Lines are parsed only when they carry one of these markers, so ordinary token chunks cost
 # one substring search.
-_USAGE_MARKERS = (b'"usage"', b'"eval_count"', b'"prompt_eval_count"')
+_USAGE_MARKER = re.compile(rb'"(?:usage|eval_count|prompt_eval_count)"')
 MAX_LINE_BYTES = 1 << 20
 MAX_JSON_BODY_BYTES = 8 << 20
 
@@ -74,14 +75,14 @@ class LineStreamTap:
             self._tail = data
             return b""
         complete, self._tail = data[: end + 1], data[end + 1 :]
-        if not self._skip_blank and not any(marker in complete for marker in _USAGE_MARKERS):
+        if not self._skip_blank and not _USAGE_MARKER.search(complete):
             return complete
         return self._scan(complete)
 
     def finish(self) -> bytes:
         """The stream ended: release any unfinished last line (and read it for usage)."""
         tail, self._tail = self._tail, b""
-        if tail and any(marker in tail for marker in _USAGE_MARKERS):
+        if tail and _USAGE_MARKER.search(tail):
             self._read_usage(tail.strip())
         return tail
 
@@ -109,7 +110,7 @@ class LineStreamTap:
                 if not stripped:
                     dropped = True
                     continue
-            if any(marker in stripped for marker in _USAGE_MARKERS):
+            if _USAGE_MARKER.search(stripped):
                 obj = self._read_usage(stripped)
                 if self._drop and stripped.startswith(b"data:") and _is_usage_only_event(obj):
                     self._skip_blank = True
@@ -148,7 +149,7 @@ class JsonBodyTap:
         if self._overflow or not self._parts:
             return None
         body = b"".join(self._parts)
-        if not any(marker in body for marker in _USAGE_MARKERS):
+        if not _USAGE_MARKER.search(body):
             return None
         try:
             return usage_from_object(json.loads(body))
