@@ -100,9 +100,15 @@ def plan(deployment: Deployment) -> RuntimePlan:
     image = runtime_image(deployment, "ollama")
     gpu = spec.resources.gpu
     alias = served_alias(deployment)
+    context = [("prepare-model.sh", prep_script(deployment))]
+    modelfile = modelfile_text(deployment)
+    if modelfile:
+        context.append(("Modelfile", modelfile))
+    build = ImageBuild(template="ollama", base=image, context_files=tuple(context),
+                       healthcheck=("/bin/ollama", "list"))
     server = ServicePlan(
         name=spec.name, role="runtime", runtime="ollama", image=image,
-        build=ImageBuild(template="ollama", base=image, healthcheck=("/bin/ollama", "list")),
+        build=build,
         command=("/bin/ollama", "serve"), args=(), env=merge_env(_server_env(deployment, port), deployment),
         port=port, health=HttpCheck("/", port), readiness=ExecCheck(("/bin/ollama", "show", alias)),
         metrics_path=None, writable_paths=WRITABLE_PATHS + (MODEL_ROOT,),
@@ -111,13 +117,9 @@ def plan(deployment: Deployment) -> RuntimePlan:
         startup_budget_seconds=sizing.startup_budget_seconds, model_dir=MODEL_ROOT,
         labels=service_labels(deployment, "runtime"),
     )
-    context = [("prepare-model.sh", prep_script(deployment))]
-    modelfile = modelfile_text(deployment)
-    if modelfile:
-        context.append(("Modelfile", modelfile))
     prep = ServicePlan(
         name=f"{spec.name}-model-prep", role="model-prep", runtime="ollama", image=image,
-        build=ImageBuild(template="ollama-prep", base=image, context_files=tuple(context)),
+        build=build,
         command=("/bin/sh", "/etc/slm/prepare-model.sh"), args=(),
         env=tuple(sorted({**cache_env(), "OLLAMA_HOST": f"http://{spec.name}:{port}"}.items())),
         port=None, health=None, readiness=None, metrics_path=None, writable_paths=WRITABLE_PATHS,

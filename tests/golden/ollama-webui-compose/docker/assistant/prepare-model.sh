@@ -1,0 +1,4 @@
+#!/bin/sh
+set -eu
+/bin/ollama pull llama3.2:3b
+/bin/ollama create assistant:latest -f /etc/slm/Modelfile
