@@ -63,7 +63,7 @@ def test_mutation_is_reported(mutation) -> None:
         through_pulumi = crossguard(rule.id, broken)
     assert messages, f"{rule.id} missed: {mutation.what}"
     if through_pulumi is not None:
-        assert through_pulumi == [f"{m}" for m in messages]
+        assert through_pulumi == messages
     assert not any(SENTINEL in m for m in messages)
 
 
@@ -75,12 +75,10 @@ def test_patch_resources_only_fail_on_explicit_weakening() -> None:
             assert run_resource_policy(policy, partial.token, partial.manifest) == [], policy.name
 
 
-def test_patch_that_weakens_is_reported_but_full_deployment_with_same_gap_is_too() -> None:
+def test_patch_omitting_a_field_passes_where_a_full_deployment_fails() -> None:
     deployment = FIXTURES["deployment-vllm"]
-    container_sc = ("spec", "template", "spec", "containers", 0, "securityContext")
     weakened = mutated(FIXTURES["deployment-vllm-patch"], lambda m: m["spec"]["template"]["spec"]["containers"][0]
                        ["securityContext"].pop("allowPrivilegeEscalation"))
     assert offline("slm-k8s-003", weakened) == []
     assert offline("slm-k8s-003", mutated(deployment, lambda m: m["spec"]["template"]["spec"]["containers"][0]
                                           ["securityContext"].pop("allowPrivilegeEscalation"))) != []
-    assert container_sc[-1] == "securityContext"
