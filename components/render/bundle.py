@@ -6,20 +6,19 @@ import hashlib
 from dataclasses import dataclass
 
 from slm_deploy import __version__
-from slm_deploy.render.compose import image_name, project_name, render_compose
-from slm_deploy.render.dockerfile import render_dockerfile
+from slm_deploy.render.compose import project_name, render_compose
 from slm_deploy.render.hosts import render_host
+from slm_deploy.render.images import build_context, build_owners, built_image
 from slm_deploy.render.kubernetes import file_name, kustomization, render_kubernetes
 from slm_deploy.render.serialize import to_json, to_yaml
 from slm_deploy.render.templating import render_template
 from slm_deploy.runtimes import plan_deployment
-from slm_deploy.runtimes.plan import RuntimePlan, ServicePlan
+from slm_deploy.runtimes.plan import RuntimePlan
 from slm_deploy.spec.consistency import kubernetes_target, namespace_of, secret_references
 from slm_deploy.spec.loader import Deployment
 
 MANIFEST = "manifest.json"
 GENERATOR = "slm-deploy"
-DOCKERIGNORE = "*\n!Dockerfile\n!ortgenai_server/\n!prepare-model.sh\n!Modelfile\n"
 
 
 @dataclass(frozen=True)
@@ -33,24 +32,9 @@ class Bundle:
         return {name: hashlib.sha256(text.encode()).hexdigest() for name, text in sorted(self.files.items())}
 
 
-def _build_owners(plan: RuntimePlan) -> list[ServicePlan]:
-    """Services that own an image build (a build shared by two services is rendered once)."""
-    owners: list[ServicePlan] = []
-    for service in plan.services:
-        if service.build is not None and all(o.build != service.build for o in owners):
-            owners.append(service)
-    return owners
-
-
 def _docker_files(deployment: Deployment, plan: RuntimePlan) -> dict[str, str]:
-    files = {}
-    for service in _build_owners(plan):
-        root = f"docker/{service.name}"
-        files[f"{root}/Dockerfile"] = render_dockerfile(service, deployment)
-        files[f"{root}/.dockerignore"] = DOCKERIGNORE
-        for path, text in service.build.context_files:
-            files[f"{root}/{path}"] = text
-    return files
+    return {f"docker/{owner.name}/{path}": text
+            for owner in build_owners(plan) for path, text in build_context(deployment, owner).items()}
 
 
 def _compose_files(deployment: Deployment, plan: RuntimePlan) -> dict[str, str]:
@@ -70,7 +54,7 @@ def _kubernetes_files(deployment: Deployment, plan: RuntimePlan) -> dict[str, st
 
 def _readme(deployment: Deployment, plan: RuntimePlan, files: dict[str, str]) -> str:
     spec = deployment.spec
-    builds = [(s.name, image_name(deployment, s)) for s in _build_owners(plan)]
+    builds = [(s.name, built_image(deployment, s)) for s in build_owners(plan)]
     return render_template(
         "bundle/README.md.j2",
         spec=spec,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from slm_deploy.render.images import built_image, owner_of
 from slm_deploy.runtimes.plan import CACHE_ROOT, ExecCheck, HttpCheck, RuntimePlan, ServicePlan
 from slm_deploy.spec.loader import Deployment
 
@@ -20,15 +21,6 @@ def project_name(deployment: Deployment) -> str:
     """The Compose project name, written to .env because Compose 1.29 rejects a top-level name."""
     target = deployment.spec.targets.compose
     return (target.project_name if target and target.project_name else deployment.spec.name)
-
-
-def image_name(deployment: Deployment, service: ServicePlan) -> str:
-    """The local name a built image gets (and is pushed under by the docker target)."""
-    docker = deployment.spec.targets.docker
-    registry = f"{docker.registry}/" if docker and docker.registry else ""
-    repository = docker.repository if docker and docker.repository else "slm-deploy"
-    tag = docker.tags[0] if docker and docker.tags else f"{service.runtime}-{deployment.spec_hash[:12]}"
-    return f"{registry}{repository}/{service.name}:{tag}"
 
 
 def _hardened(deployment: Deployment, service: ServicePlan) -> dict[str, Any]:
@@ -91,8 +83,8 @@ def render_compose(deployment: Deployment, plan: RuntimePlan) -> dict[str, Any]:
     for service in plan.services:
         body: dict[str, Any] = {}
         if service.build is not None:
-            owner = next(s for s in plan.services if s.build == service.build)
-            body["image"] = image_name(deployment, owner)
+            owner = owner_of(plan, service)
+            body["image"] = built_image(deployment, owner)
             if owner is service:
                 body["build"] = {"context": f"../docker/{service.name}"}
         else:

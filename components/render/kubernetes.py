@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from slm_deploy.render.images import cluster_image
 from slm_deploy.runtimes.plan import CACHE_ROOT, Check, ExecCheck, HttpCheck, RuntimePlan, ServicePlan
 from slm_deploy.spec.consistency import kubernetes_target, namespace_of
 from slm_deploy.spec.loader import Deployment
@@ -108,10 +109,10 @@ def _mounts(service: ServicePlan) -> list[dict[str, Any]]:
     return mounts
 
 
-def container(deployment: Deployment, service: ServicePlan) -> dict[str, Any]:
+def container(deployment: Deployment, plan: RuntimePlan, service: ServicePlan) -> dict[str, Any]:
     """One container: pinned image, exec-form command, probes, resources and restricted security."""
     body: dict[str, Any] = {"name": service.role if service.role != "runtime" else "server",
-                            "image": service.image.reference, "imagePullPolicy": "Always"}
+                            "image": cluster_image(deployment, plan, service), "imagePullPolicy": "Always"}
     if service.command:
         body["command"] = list(service.command)
     if service.args:
@@ -146,7 +147,8 @@ def _volumes(deployment: Deployment, services: list[ServicePlan]) -> list[dict[s
     return volumes
 
 
-def _pod_spec(deployment: Deployment, main: ServicePlan, init: list[ServicePlan]) -> dict[str, Any]:
+def _pod_spec(deployment: Deployment, plan: RuntimePlan, main: ServicePlan,
+              init: list[ServicePlan]) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "serviceAccountName": deployment.spec.name,
         "automountServiceAccountToken": False,
@@ -154,8 +156,8 @@ def _pod_spec(deployment: Deployment, main: ServicePlan, init: list[ServicePlan]
         "securityContext": pod_security(deployment),
     }
     if init:
-        spec["initContainers"] = [container(deployment, s) for s in init]
-    spec["containers"] = [container(deployment, main)]
+        spec["initContainers"] = [container(deployment, plan, s) for s in init]
+    spec["containers"] = [container(deployment, plan, main)]
     spec["volumes"] = _volumes(deployment, [main, *init])
     spec["terminationGracePeriodSeconds"] = 60
     if main.gpu:
@@ -164,7 +166,7 @@ def _pod_spec(deployment: Deployment, main: ServicePlan, init: list[ServicePlan]
     return spec
 
 
-def workload(deployment: Deployment, main: ServicePlan, init: list[ServicePlan]) -> Manifest:
+def workload(deployment: Deployment, plan: RuntimePlan, main: ServicePlan, init: list[ServicePlan]) -> Manifest:
     """A Deployment whose pods run `main`, after `init` has filled the model cache."""
     labels = dict(main.labels)
     return {
@@ -174,7 +176,7 @@ def workload(deployment: Deployment, main: ServicePlan, init: list[ServicePlan])
             "replicas": deployment.spec.serving.replicas if main.role == "runtime" else 1,
             "selector": {"matchLabels": _selector(main)},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-            "template": {"metadata": {"labels": labels}, "spec": _pod_spec(deployment, main, init)},
+            "template": {"metadata": {"labels": labels}, "spec": _pod_spec(deployment, plan, main, init)},
         },
     }
 
@@ -211,7 +213,7 @@ def render_kubernetes(deployment: Deployment, plan: RuntimePlan) -> list[Manifes
     preps = [s for s in plan.by_role("model-prep") if s.runtime != "ollama"]
     for main in (*runtime, *plan.by_role("ui")):
         init = preps if main.role == "runtime" else []
-        objects.append(workload(deployment, main, init))
+        objects.append(workload(deployment, plan, main, init))
         objects.append(service(deployment, main))
     return objects
 

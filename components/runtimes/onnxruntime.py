@@ -56,10 +56,6 @@ def plan(deployment: Deployment) -> RuntimePlan:
         healthcheck=("python3", "-m", f"{SERVER_MODULE}.healthcheck"),
     )
     image = parse_image(options.image) if options.image else None
-    if image is None and (spec.targets.kubernetes or spec.targets.aks):
-        raise SpecError(Problem("runtime.image", "Kubernetes runs images by digest, and this server's image is "
-                                "built from the bundle", allowed="name:tag@sha256:... of the pushed image",
-                                hint="build and push docker/<name>, then set runtime.image to its digest"))
     if not model.source.repo and (spec.targets.kubernetes or spec.targets.aks):
         raise SpecError(Problem("model.source.repo", "a local model folder exists only on the Compose host",
                                 allowed="a repository with a pinned revision for Kubernetes targets"))

@@ -1,0 +1,62 @@
+"""Names of the images slm-deploy builds: a registry path plus a tag derived from the build context."""
+
+from __future__ import annotations
+
+import hashlib
+
+from slm_deploy.errors import Problem, SpecError
+from slm_deploy.render.dockerfile import render_dockerfile
+from slm_deploy.runtimes.plan import RuntimePlan, ServicePlan
+from slm_deploy.spec.loader import Deployment
+
+DOCKERIGNORE = "*\n!Dockerfile\n!ortgenai_server/\n!slm_deploy/\n!prepare-model.sh\n!Modelfile\n"
+DEFAULT_REPOSITORY = "slm-deploy"
+
+
+def build_owners(plan: RuntimePlan) -> list[ServicePlan]:
+    """Services that own an image build (a build shared by two services is rendered once)."""
+    owners: list[ServicePlan] = []
+    for service in plan.services:
+        if service.build is not None and all(o.build != service.build for o in owners):
+            owners.append(service)
+    return owners
+
+
+def build_context(deployment: Deployment, owner: ServicePlan) -> dict[str, str]:
+    """Every file of the build context, keyed by path inside docker/<service>/."""
+    return {"Dockerfile": render_dockerfile(owner, deployment), ".dockerignore": DOCKERIGNORE,
+            **dict(owner.build.context_files)}
+
+
+def source_tag(context: dict[str, str]) -> str:
+    """A tag that changes exactly when the build context changes (src-<16 hex of its sha256>)."""
+    digest = hashlib.sha256()
+    for path, text in sorted(context.items()):
+        digest.update(path.encode() + b"\0" + text.encode() + b"\0")
+    return f"src-{digest.hexdigest()[:16]}"
+
+
+def built_image(deployment: Deployment, owner: ServicePlan) -> str:
+    """registry/repository/service:src-tag, the name builds are tagged and pushed under."""
+    docker = deployment.spec.targets.docker
+    registry = f"{docker.registry}/" if docker and docker.registry else ""
+    repository = docker.repository if docker and docker.repository else DEFAULT_REPOSITORY
+    return f"{registry}{repository}/{owner.name}:{source_tag(build_context(deployment, owner))}"
+
+
+def owner_of(plan: RuntimePlan, service: ServicePlan) -> ServicePlan:
+    """The service whose build produces the image `service` runs."""
+    return next(s for s in build_owners(plan) if s.build == service.build)
+
+
+def cluster_image(deployment: Deployment, plan: RuntimePlan, service: ServicePlan) -> str:
+    """What a cluster pulls: the pinned image, or the built one from the spec's registry."""
+    if service.image is not None:
+        return service.image.reference
+    docker = deployment.spec.targets.docker
+    if docker is None or docker.registry is None:
+        raise SpecError(Problem(
+            "targets.docker.registry", f"Kubernetes must pull the image slm-deploy builds for {service.name}",
+            allowed="a registry host such as myregistry.azurecr.io",
+            hint="set targets.docker.registry; `pulumi up` builds and pushes it there, pinned by digest"))
+    return built_image(deployment, owner_of(plan, service))
