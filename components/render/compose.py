@@ -65,9 +65,15 @@ def _volumes(service: ServicePlan) -> list[str]:
     return []
 
 
-def _networks(service: ServicePlan, downloads: bool) -> list[str]:
+def _published(service: ServicePlan, plan: RuntimePlan) -> bool:
+    """Clients reach the gateway (or, without one, the runtime) and the UI; nothing else is published."""
+    gated = bool(plan.by_role("gateway"))
+    return bool(service.port) and (service.role in ("gateway", "ui") or (service.role == "runtime" and not gated))
+
+
+def _networks(service: ServicePlan, plan: RuntimePlan, downloads: bool) -> list[str]:
     networks = [BACKEND]
-    if service.port and service.role in ("runtime", "ui"):
+    if _published(service, plan):
         networks.append(EDGE)
     if downloads:
         networks.append(EGRESS)
@@ -96,12 +102,12 @@ def render_compose(deployment: Deployment, plan: RuntimePlan) -> dict[str, Any]:
             body["command"] = list(service.args)
         if service.env:
             body["environment"] = dict(service.env)
-        if service.port and service.role in ("runtime", "ui"):
+        if _published(service, plan):
             body["ports"] = [f"{bind}:{service.port}:{service.port}"]
         volumes = _volumes(service)
         if volumes:
             body["volumes"] = volumes
-        body["networks"] = _networks(service, service.name in downloads)
+        body["networks"] = _networks(service, plan, service.name in downloads)
         if service.secret_files:
             body["secrets"] = [{"source": f.secret, "target": f.secret} for f in service.secret_files]
             secrets.update(f.secret for f in service.secret_files)

@@ -16,17 +16,8 @@ DESCRIPTIONS = {
     "llamacpp": "llama.cpp llama-server",
     "onnxruntime": "ONNX Runtime GenAI OpenAI-compatible server",
     "open-webui": "Open WebUI",
+    "gateway": "slm-deploy serving gateway",
 }
-VENV_PATH = "/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-
-def _image_env(service: ServicePlan) -> list[tuple[str, str]]:
-    env = dict(service.env)
-    if service.runtime == "onnxruntime":
-        env.update({"PATH": VENV_PATH, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"})
-    return sorted(env.items())
-
-
 def _env_instruction(env: list[tuple[str, str]]) -> str:
     """One ENV instruction, a variable per line, values JSON-quoted."""
     if not env:
@@ -54,7 +45,7 @@ def render_dockerfile(service: ServicePlan, deployment: Deployment) -> str:
         cache_root=CACHE_ROOT,
         writable_paths=writable,
         owned_paths=writable,
-        env_block=_env_instruction(_image_env(service)),
+        env_block=_env_instruction(list(service.env)),
         workdir=CACHE_ROOT,
         port=service.port,
         healthcheck=list(build.healthcheck),

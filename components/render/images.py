@@ -9,7 +9,6 @@ from slm_deploy.render.dockerfile import render_dockerfile
 from slm_deploy.runtimes.plan import RuntimePlan, ServicePlan
 from slm_deploy.spec.loader import Deployment
 
-DOCKERIGNORE = "*\n!Dockerfile\n!ortgenai_server/\n!slm_deploy/\n!prepare-model.sh\n!Modelfile\n"
 DEFAULT_REPOSITORY = "slm-deploy"
 
 
@@ -24,8 +23,14 @@ def build_owners(plan: RuntimePlan) -> list[ServicePlan]:
 
 def build_context(deployment: Deployment, owner: ServicePlan) -> dict[str, str]:
     """Every file of the build context, keyed by path inside docker/<service>/."""
-    return {"Dockerfile": render_dockerfile(owner, deployment), ".dockerignore": DOCKERIGNORE,
-            **dict(owner.build.context_files)}
+    files = {"Dockerfile": render_dockerfile(owner, deployment), **dict(owner.build.context_files)}
+    return {**files, ".dockerignore": dockerignore(files)}
+
+
+def dockerignore(files: dict[str, str]) -> str:
+    """Send the builder only the files slm-deploy wrote, whatever else lands in the folder."""
+    tops = sorted({path.split("/", 1)[0] + ("/" if "/" in path else "") for path in files})
+    return "*\n" + "".join(f"!{top}\n" for top in tops)
 
 
 def source_tag(context: dict[str, str]) -> str:

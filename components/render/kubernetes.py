@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from slm_deploy.render.images import cluster_image
-from slm_deploy.runtimes.plan import CACHE_ROOT, Check, ExecCheck, HttpCheck, RuntimePlan, ServicePlan
+from slm_deploy.runtimes.plan import CACHE_ROOT, SECRETS_ROOT, Check, ExecCheck, HttpCheck, RuntimePlan, ServicePlan
 from slm_deploy.spec.consistency import kubernetes_target, namespace_of
 from slm_deploy.spec.loader import Deployment
 from slm_deploy.spec.quantity import MIB, format_gib, format_mib
@@ -103,9 +103,8 @@ def _mounts(service: ServicePlan) -> list[dict[str, Any]]:
         mounts.append({"name": "models", "mountPath": service.model_dir})
     if service.role == "runtime" and service.shm_bytes > 64 * MIB:
         mounts.append({"name": "dshm", "mountPath": "/dev/shm"})
-    for secret in service.secret_files:
-        mounts.append({"name": f"secret-{secret.secret}", "mountPath": secret.path, "subPath": secret.secret,
-                       "readOnly": True})
+    if service.secret_files:
+        mounts.append({"name": "secrets", "mountPath": SECRETS_ROOT, "readOnly": True})
     return mounts
 
 
@@ -142,8 +141,10 @@ def _volumes(deployment: Deployment, services: list[ServicePlan]) -> list[dict[s
     runtime = services[0]
     if runtime.role == "runtime" and runtime.shm_bytes > 64 * MIB:
         volumes.append({"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": format_mib(runtime.shm_bytes)}})
-    for name in sorted({f.secret for s in services for f in s.secret_files}):
-        volumes.append({"name": f"secret-{name}", "secret": {"secretName": name, "defaultMode": 0o440}})
+    names = sorted({f.secret for s in services for f in s.secret_files})
+    if names:
+        volumes.append({"name": "secrets", "projected": {"defaultMode": 0o440, "sources": [
+            {"secret": {"name": name, "items": [{"key": name, "path": name}]}} for name in names]}})
     return volumes
 
 
@@ -211,7 +212,7 @@ def render_kubernetes(deployment: Deployment, plan: RuntimePlan) -> list[Manifes
     if any(s.model_dir for s in plan.services):
         objects.append(model_claim(deployment))
     preps = [s for s in plan.by_role("model-prep") if s.runtime != "ollama"]
-    for main in (*runtime, *plan.by_role("ui")):
+    for main in (*runtime, *plan.by_role("gateway"), *plan.by_role("ui")):
         init = preps if main.role == "runtime" else []
         objects.append(workload(deployment, plan, main, init))
         objects.append(service(deployment, main))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from slm_deploy.runtimes import foundry_local, llamacpp, ollama, onnxruntime, vllm
+from slm_deploy.runtimes.gateway import with_gateway
 from slm_deploy.runtimes.plan import RuntimePlan
 from slm_deploy.spec.loader import Deployment
 
@@ -18,5 +19,5 @@ ADAPTERS: dict[str, Callable[[Deployment], RuntimePlan]] = {
 
 
 def plan_deployment(deployment: Deployment) -> RuntimePlan:
-    """Dispatch to the adapter of the spec's runtime."""
-    return ADAPTERS[deployment.spec.runtime.kind](deployment)
+    """Dispatch to the adapter of the spec's runtime, then put the gateway in front of it."""
+    return with_gateway(deployment, ADAPTERS[deployment.spec.runtime.kind](deployment))

@@ -9,6 +9,7 @@ from slm_deploy.spec.images import ImageRef, parse_image, pins_table
 from slm_deploy.spec.loader import Deployment
 
 WRITABLE_PATHS = ("/tmp", CACHE_ROOT)
+VENV_PATH = "/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def pinned(deployment: Deployment, key: str) -> ImageRef:
@@ -36,6 +37,11 @@ def cache_env() -> dict[str, str]:
     }
 
 
+def python_venv_env() -> dict[str, str]:
+    """Environment of the images slm-deploy builds around a Python virtualenv in /opt/venv."""
+    return {"PATH": VENV_PATH, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
+
+
 def merge_env(generated: dict[str, str], deployment: Deployment) -> tuple[tuple[str, str], ...]:
     """Add the spec's extra env to the generated env; the generated keys are not overridable."""
     user = deployment.spec.runtime.env
@@ -59,4 +65,6 @@ def service_labels(deployment: Deployment, component: str) -> tuple[tuple[str, s
         ("app.kubernetes.io/managed-by", "slm-deploy"),
         ("app.kubernetes.io/name", deployment.spec.runtime.kind),
         ("app.kubernetes.io/version", __version__),
+        ("slm-deploy.io/component", component),
+        ("slm-deploy.io/runtime", deployment.spec.runtime.kind),
     )

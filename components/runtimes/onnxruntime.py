@@ -6,7 +6,7 @@ from importlib import resources
 
 from slm_deploy.errors import Problem, SpecError
 from slm_deploy.runtimes.common import (
-    WRITABLE_PATHS, cache_env, merge_env, pinned, secret_file, service_labels,
+    WRITABLE_PATHS, cache_env, merge_env, pinned, python_venv_env, secret_file, service_labels,
 )
 from slm_deploy.runtimes.plan import MODEL_ROOT, GpuNeed, HttpCheck, ImageBuild, RuntimePlan, ServicePlan
 from slm_deploy.spec.images import parse_image
@@ -62,6 +62,7 @@ def plan(deployment: Deployment) -> RuntimePlan:
     gpu = spec.resources.gpu
     env = {
         **cache_env(),
+        **python_venv_env(),
         "PYTHONPATH": SERVER_ROOT,
         "ORT_DISABLE_TELEMETRY": "1",
         "SLM_MODEL_DIR": model_dir(deployment),

@@ -7,7 +7,7 @@ from typing import Literal
 
 from slm_deploy.spec.images import ImageRef
 
-Role = Literal["runtime", "ui", "model-prep", "host"]
+Role = Literal["runtime", "ui", "model-prep", "gateway"]
 
 CACHE_ROOT = "/var/cache/slm"
 MODEL_ROOT = "/models"
@@ -83,6 +83,8 @@ class ServicePlan:
     metrics_path: str | None
     writable_paths: tuple[str, ...]
     secret_files: tuple[SecretFile, ...] = ()
+    metrics_port: int | None = None
+    """Where metrics are served when not on `port` (the gateway's separate metrics listener)."""
     gpu: GpuNeed | None = None
     cpu: float = 1.0
     memory_bytes: int = 512 * 2**20

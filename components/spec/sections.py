@@ -97,6 +97,8 @@ class Exposure(SpecModel):
     ingress_class: DnsLabel = "nginx"
     bind_address: IpAddress = "127.0.0.1"
     """Host address Compose publishes ports on; 127.0.0.1 unless you expose the service."""
+    port: int = Field(default=8080, ge=1024, le=65535)
+    """The port clients use: the gateway's, which checks API keys before anything reaches the runtime."""
 
 
 class DockerTarget(SpecModel):

@@ -11,7 +11,6 @@ GATEWAY_CONFIG_FILE = "gateway.toml"
 GATEWAY_HEALTH_PATH = "/healthz"
 GATEWAY_METRICS_PORT = 9464
 GATEWAY_METRICS_PATH = "/metrics"
-GATEWAY_UID = 65532
 
 # Exact pins for the gateway image: aiohttp, prometheus_client, uvloop and aiohttp's dependencies.
 GATEWAY_REQUIREMENTS = (
@@ -93,33 +92,9 @@ def gateway_healthcheck_command(listen_port: int, scheme: str = "http") -> list[
     ]
 
 
-def _dockerfile(base_image: str, listen_port: int, metrics_port: int) -> str:
-    health = ", ".join(f'"{part}"' for part in gateway_healthcheck_command(listen_port))
-    command = ", ".join(f'"{part}"' for part in gateway_command())
-    return f"""# slm-deploy serving gateway: auth, limits and metrics in front of the model server.
-FROM {base_image}
-ENV PYTHONDONTWRITEBYTECODE=1 \\
-    PYTHONUNBUFFERED=1 \\
-    PIP_NO_CACHE_DIR=1 \\
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \\
-    PYTHONPATH=/opt/slm-gateway
-COPY requirements.txt /opt/slm-gateway/requirements.txt
-RUN python -m pip install --no-compile --only-binary=:all: -r /opt/slm-gateway/requirements.txt
-COPY slm_deploy/ /opt/slm-gateway/slm_deploy/
-RUN python -m compileall -q /opt/slm-gateway/slm_deploy
-USER {GATEWAY_UID}:{GATEWAY_UID}
-EXPOSE {listen_port} {metrics_port}
-HEALTHCHECK --interval=10s --timeout=5s --start-period=5s --retries=3 CMD [{health}]
-CMD [{command}]
-"""
-
-
-def gateway_build_context(
-    base_image: str, listen_port: int = 8080, metrics_port: int = GATEWAY_METRICS_PORT
-) -> dict[str, str]:
-    """Dockerfile, pinned requirements and the gateway's own sources, nothing else of slm-deploy."""
+def gateway_sources() -> dict[str, str]:
+    """Pinned requirements and the gateway's own sources, nothing else of slm-deploy: the image context."""
     files = {
-        "Dockerfile": _dockerfile(base_image, listen_port, metrics_port),
         "requirements.txt": "\n".join(GATEWAY_REQUIREMENTS) + "\n",
         "slm_deploy/__init__.py": '"""slm-deploy (gateway image subset)."""\n',
         "slm_deploy/errors.py": _ERRORS_MODULE.read_text(encoding="utf-8"),

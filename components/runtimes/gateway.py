@@ -1,0 +1,70 @@
+"""The serving gateway in front of every runtime: API keys, limits and normalised metrics."""
+
+from __future__ import annotations
+
+from slm_deploy.runtimes.common import (
+    WRITABLE_PATHS, cache_env, pinned, python_venv_env, secret_file, service_labels,
+)
+from slm_deploy.runtimes.plan import HttpCheck, ImageBuild, RuntimePlan, ServicePlan
+from slm_deploy.servers.gateway.render import (
+    GATEWAY_CONFIG_FILE,
+    GATEWAY_HEALTH_PATH,
+    GATEWAY_METRICS_PORT,
+    gateway_command,
+    gateway_healthcheck_command,
+    gateway_sources,
+    render_gateway_config,
+)
+from slm_deploy.spec.loader import Deployment
+
+AUTH_LABEL = ("slm-deploy.io/auth", "api-key")
+GATEWAY_ROOT = "/opt/slm-gateway"
+
+
+def gateway_name(deployment: Deployment) -> str:
+    """The gateway's service name, which is also what clients and the UI connect to."""
+    return f"{deployment.spec.name}-gateway"
+
+
+def _config(deployment: Deployment, runtime: ServicePlan, key_path: str) -> str:
+    auth = deployment.spec.serving.auth
+    exempt = (runtime.health.path,) if isinstance(runtime.health, HttpCheck) else ()
+    files = render_gateway_config(
+        upstream=f"http://{runtime.name}:{runtime.port}",
+        listen_port=deployment.spec.exposure.port,
+        key_file=key_path,
+        rate_per_second=auth.rate_per_second,
+        burst=auth.burst,
+        max_concurrency=auth.max_concurrency_per_key,
+        exempt_paths=exempt,
+        metrics_port=GATEWAY_METRICS_PORT,
+    )
+    return files[GATEWAY_CONFIG_FILE]
+
+
+def gateway_service(deployment: Deployment, runtime: ServicePlan) -> ServicePlan:
+    """Plan the gateway for one runtime service; its image is built from the pinned Python base."""
+    spec = deployment.spec
+    port = spec.exposure.port
+    keys = secret_file(spec.serving.auth.api_keys_secret)
+    context = {**gateway_sources(), GATEWAY_CONFIG_FILE: _config(deployment, runtime, keys.path)}
+    env = {**cache_env(), **python_venv_env(), "PYTHONPATH": GATEWAY_ROOT}
+    return ServicePlan(
+        name=gateway_name(deployment), role="gateway", runtime="gateway", image=None,
+        build=ImageBuild(template="gateway", base=pinned(deployment, "python"),
+                         context_files=tuple(sorted(context.items())),
+                         healthcheck=tuple(gateway_healthcheck_command(port))),
+        command=tuple(gateway_command()), args=(), env=tuple(sorted(env.items())), port=port,
+        health=HttpCheck(GATEWAY_HEALTH_PATH, port), readiness=HttpCheck(GATEWAY_HEALTH_PATH, port),
+        metrics_path="/metrics", metrics_port=GATEWAY_METRICS_PORT, writable_paths=WRITABLE_PATHS,
+        secret_files=(keys,), cpu=0.5, memory_bytes=256 * 2**20, startup_budget_seconds=60,
+        depends_on=(runtime.name,), labels=(*service_labels(deployment, "gateway"), AUTH_LABEL),
+    )
+
+
+def with_gateway(deployment: Deployment, plan: RuntimePlan) -> RuntimePlan:
+    """Put the gateway in front of the runtime when the spec asks for API keys."""
+    runtimes = plan.by_role("runtime")
+    if not deployment.spec.serving.auth.enabled or not runtimes:
+        return plan
+    return RuntimePlan(services=(*plan.services, gateway_service(deployment, runtimes[0])), hosts=plan.hosts)

@@ -1,0 +1,176 @@
+"""Read token counts out of runtime responses as they stream past, without delaying them."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+# Lines are parsed only when they carry one of these markers, so ordinary token chunks cost
+# one substring search.
+_USAGE_MARKER = re.compile(rb'"(?:usage|eval_count|prompt_eval_count)"')
+MAX_LINE_BYTES = 1 << 20
+MAX_JSON_BODY_BYTES = 8 << 20
+
+
+@dataclass(frozen=True)
+class TokenUsage:
+    """Prompt and generated token counts for one request."""
+
+    input_tokens: int
+    output_tokens: int
+
+
+def _count(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
+
+
+def usage_from_object(obj: Any) -> TokenUsage | None:
+    """Token counts from an OpenAI `usage` object or Ollama's `prompt_eval_count`/`eval_count`."""
+    if not isinstance(obj, dict):
+        return None
+    usage = obj.get("usage")
+    if isinstance(usage, dict):
+        prompt = _count(usage.get("prompt_tokens", usage.get("input_tokens")))
+        completion = _count(usage.get("completion_tokens", usage.get("output_tokens", 0)))
+        if prompt is not None and completion is not None:
+            return TokenUsage(prompt, completion)
+    if "eval_count" in obj or "prompt_eval_count" in obj:
+        prompt = _count(obj.get("prompt_eval_count", 0))
+        completion = _count(obj.get("eval_count", 0))
+        if prompt is not None and completion is not None:
+            return TokenUsage(prompt, completion)
+    return None
+
+
+def _is_usage_only_event(obj: Any) -> bool:
+    """The extra final SSE chunk a runtime sends for `include_usage`: usage and no choices."""
+    return isinstance(obj, dict) and obj.get("choices") == [] and isinstance(obj.get("usage"), dict)
+
+
+class LineStreamTap:
+    """Watches SSE or newline-delimited JSON for usage; holds back at most one unfinished line.
+
+    When the gateway itself asked the runtime for usage, `drop_usage_event` removes that extra
+    event so the client sees the stream it asked for.
+    """
+
+    def __init__(self, drop_usage_event: bool = False) -> None:
+        self.usage: TokenUsage | None = None
+        self._drop = drop_usage_event
+        self._tail = b""
+        self._skip_blank = False
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Take bytes from the runtime; return the bytes to send to the client now."""
+        data = self._tail + chunk if self._tail else chunk
+        end = data.rfind(b"\n")
+        if end < 0:
+            if len(data) > MAX_LINE_BYTES:
+                self._tail = b""
+                return data
+            self._tail = data
+            return b""
+        complete, self._tail = data[: end + 1], data[end + 1 :]
+        if not self._skip_blank and not _USAGE_MARKER.search(complete):
+            return complete
+        return self._scan(complete)
+
+    def finish(self) -> bytes:
+        """The stream ended: release any unfinished last line (and read it for usage)."""
+        tail, self._tail = self._tail, b""
+        if tail and _USAGE_MARKER.search(tail):
+            self._read_usage(tail.strip())
+        return tail
+
+    def _read_usage(self, line: bytes) -> Any:
+        """Parse one line (SSE `data:` or bare JSON); record usage; return the object if any."""
+        payload = line[5:].strip() if line.startswith(b"data:") else line
+        try:
+            obj = json.loads(payload)
+        except ValueError:
+            return None
+        found = usage_from_object(obj)
+        if found is None:
+            return None
+        self.usage = found
+        return obj
+
+    def _scan(self, complete: bytes) -> bytes:
+        """Look at each whole line; drop the injected usage event and its blank separator."""
+        kept: list[bytes] = []
+        dropped = False
+        for line in complete.split(b"\n")[:-1]:
+            stripped = line.strip()
+            if self._skip_blank:
+                self._skip_blank = False
+                if not stripped:
+                    dropped = True
+                    continue
+            if _USAGE_MARKER.search(stripped):
+                obj = self._read_usage(stripped)
+                if self._drop and stripped.startswith(b"data:") and _is_usage_only_event(obj):
+                    self._skip_blank = True
+                    dropped = True
+                    continue
+            kept.append(line + b"\n")
+        return b"".join(kept) if dropped else complete
+
+
+class JsonBodyTap:
+    """Keeps a bounded copy of a non-streamed JSON body to read its usage at the end."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._overflow = False
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Copy the chunk (up to the size bound) and pass it on unchanged."""
+        if not self._overflow:
+            self._size += len(chunk)
+            if self._size > MAX_JSON_BODY_BYTES:
+                self._overflow = True
+                self._parts.clear()
+            else:
+                self._parts.append(chunk)
+        return chunk
+
+    def finish(self) -> bytes:
+        """Nothing is held back."""
+        return b""
+
+    @property
+    def usage(self) -> TokenUsage | None:
+        """Token counts from the whole body, if it was small enough to read."""
+        if self._overflow or not self._parts:
+            return None
+        body = b"".join(self._parts)
+        if not _USAGE_MARKER.search(body):
+            return None
+        try:
+            return usage_from_object(json.loads(body))
+        except ValueError:
+            return None
+
+
+def request_usage_injection(body: bytes) -> bytes | None:
+    """For a streamed OpenAI request that did not ask for usage, the same request asking for it."""
+    if b'"stream"' not in body:
+        return None
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict) or obj.get("stream") is not True:
+        return None
+    options = obj.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        return None
+    if options and options.get("include_usage") is True:
+        return None
+    obj["stream_options"] = {**(options or {}), "include_usage": True}
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

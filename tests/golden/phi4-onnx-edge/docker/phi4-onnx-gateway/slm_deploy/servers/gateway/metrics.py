@@ -1,0 +1,62 @@
+"""The gateway's Prometheus vocabulary: the same names and labels whatever runtime is behind it."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+NO_KEY = "none"
+
+
+class GatewayMetrics:
+    """Counters, gauges and histograms in one private registry (no process-wide state)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "slm_gateway_requests", "Requests answered, by route, HTTP status and key id.",
+            ("route", "status", "key_id"), registry=r,
+        )
+        self.rejections = Counter(
+            "slm_gateway_rejections", "Requests the gateway refused itself, by reason and key id.",
+            ("reason", "key_id"), registry=r,
+        )
+        self.duration = Histogram(
+            "slm_gateway_request_duration_seconds",
+            "Time from request received to last response byte sent, for forwarded requests.",
+            ("route", "key_id"), buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.ttft = Histogram(
+            "slm_gateway_time_to_first_token_seconds",
+            "Time from request received to the first streamed body chunk from the runtime.",
+            ("route", "key_id"), buckets=TTFT_BUCKETS, registry=r,
+        )
+        self.input_tokens = Counter(
+            "slm_gateway_input_tokens", "Prompt tokens the runtime reported (usage.prompt_tokens, prompt_eval_count).",
+            ("route", "key_id"), registry=r,
+        )
+        self.output_tokens = Counter(
+            "slm_gateway_output_tokens", "Generated tokens the runtime reported (usage.completion_tokens, eval_count).",
+            ("route", "key_id"), registry=r,
+        )
+        self.in_flight = Gauge(
+            "slm_gateway_in_flight_requests", "Requests being forwarded to the runtime now.",
+            ("key_id",), registry=r,
+        )
+        self.queued = Gauge(
+            "slm_gateway_queued_requests", "Requests waiting in the gateway for a concurrency slot.",
+            ("key_id",), registry=r,
+        )
+        self.upstream_errors = Counter(
+            "slm_gateway_upstream_errors", "Runtime connections that failed or timed out, by reason.",
+            ("reason",), registry=r,
+        )
+        self.keys_loaded = Gauge("slm_gateway_keys_loaded", "API keys currently accepted.", registry=r)
+        self.key_reloads = Counter(
+            "slm_gateway_key_file_reloads", "Key file loads, by result (loaded or error).", ("result",), registry=r,
+        )
+        self.key_reloads.labels("loaded")
+        self.key_reloads.labels("error")

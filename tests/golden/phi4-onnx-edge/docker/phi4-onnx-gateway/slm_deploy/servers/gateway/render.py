@@ -1,0 +1,105 @@
+"""What a deployment bundle needs to run the gateway: its config file, command and image context."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from slm_deploy.servers.gateway.config import DEFAULT_DENY_PREFIXES, GatewayConfig, config_to_toml
+
+GATEWAY_CONFIG_DIR = "/etc/slm-gateway"
+GATEWAY_CONFIG_FILE = "gateway.toml"
+GATEWAY_HEALTH_PATH = "/healthz"
+GATEWAY_METRICS_PORT = 9464
+GATEWAY_METRICS_PATH = "/metrics"
+
+# Exact pins for the gateway image: aiohttp, prometheus_client, uvloop and aiohttp's dependencies.
+GATEWAY_REQUIREMENTS = (
+    "aiohappyeyeballs==2.7.1",
+    "aiohttp==3.14.5",
+    "aiosignal==1.4.0",
+    "attrs==26.1.0",
+    "frozenlist==1.8.0",
+    "idna==3.20",
+    "multidict==7.2.1",
+    "prometheus_client==0.26.0",
+    "propcache==0.5.4",
+    "typing_extensions==4.16.0",
+    "uvloop==0.23.0",
+    "yarl==1.25.1",
+)
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_ERRORS_MODULE = _PACKAGE_DIR.parent.parent / "errors.py"
+
+
+def render_gateway_config(
+    upstream: str,
+    listen_port: int,
+    key_file: str,
+    rate_per_second: float,
+    burst: int,
+    max_concurrency: int,
+    *,
+    max_queue: int = 0,
+    queue_timeout_seconds: float = 30.0,
+    exempt_paths: tuple[str, ...] = ("/health",),
+    forward_prefixes: tuple[str, ...] = ("/v1/", "/api/"),
+    deny_prefixes: tuple[str, ...] = DEFAULT_DENY_PREFIXES,
+    metrics_port: int = GATEWAY_METRICS_PORT,
+    inject_stream_usage: bool = True,
+    upstream_key_file: str = "",
+    tls_cert_file: str = "",
+    tls_key_file: str = "",
+    upstream_read_timeout_seconds: float = 600.0,
+    shutdown_timeout_seconds: float = 30.0,
+) -> dict[str, str]:
+    """The gateway's config files ({relative name: text}); validated exactly as the gateway will."""
+    config = GatewayConfig(
+        upstream_url=upstream,
+        listen_port=listen_port,
+        key_file=key_file,
+        rate_per_second=rate_per_second,
+        burst=burst,
+        max_concurrency=max_concurrency,
+        max_queue=max_queue,
+        queue_timeout_seconds=queue_timeout_seconds,
+        exempt_paths=tuple(exempt_paths),
+        forward_prefixes=tuple(forward_prefixes),
+        deny_prefixes=tuple(deny_prefixes),
+        metrics_port=metrics_port,
+        metrics_path=GATEWAY_METRICS_PATH,
+        health_path=GATEWAY_HEALTH_PATH,
+        inject_stream_usage=inject_stream_usage,
+        upstream_key_file=upstream_key_file,
+        tls_cert_file=tls_cert_file,
+        tls_key_file=tls_key_file,
+        upstream_read_timeout_seconds=upstream_read_timeout_seconds,
+        shutdown_timeout_seconds=shutdown_timeout_seconds,
+    )
+    return {GATEWAY_CONFIG_FILE: config_to_toml(config)}
+
+
+def gateway_command(config_dir: str = GATEWAY_CONFIG_DIR) -> list[str]:
+    """The container command, given where the rendered config files are mounted."""
+    return ["python", "-m", "slm_deploy.servers.gateway", "--config", f"{config_dir}/{GATEWAY_CONFIG_FILE}"]
+
+
+def gateway_healthcheck_command(listen_port: int, scheme: str = "http") -> list[str]:
+    """A health probe for Compose/Docker that needs nothing but the image's Python."""
+    return [
+        "python", "-m", "slm_deploy.servers.gateway.healthcheck",
+        f"{scheme}://127.0.0.1:{listen_port}{GATEWAY_HEALTH_PATH}",
+    ]
+
+
+def gateway_sources() -> dict[str, str]:
+    """Pinned requirements and the gateway's own sources, nothing else of slm-deploy: the image context."""
+    files = {
+        "requirements.txt": "\n".join(GATEWAY_REQUIREMENTS) + "\n",
+        "slm_deploy/__init__.py": '"""slm-deploy (gateway image subset)."""\n',
+        "slm_deploy/errors.py": _ERRORS_MODULE.read_text(encoding="utf-8"),
+        "slm_deploy/servers/__init__.py": '"""Servers slm-deploy ships."""\n',
+    }
+    for source in sorted(_PACKAGE_DIR.glob("*.py")):
+        files[f"slm_deploy/servers/gateway/{source.name}"] = source.read_text(encoding="utf-8")
+    return files
