@@ -1,16 +1,5 @@
-"""The Pulumi program: read the stack's deployment spec and create it through SlmDeployment."""
+"""The Pulumi program of this repository's example stacks (stacks/Pulumi.<stack>.yaml)."""
 
-import pulumi
+from slm_deploy.program import run
 
-from slm_deploy.errors import SlmDeployError
-from slm_deploy.spec.loader import parse_deployment
-from slm_deploy.stack import SlmDeployment
-
-try:
-    deployment = parse_deployment(pulumi.Config("slm-deploy").require_object("deployment"))
-except SlmDeployError as exc:
-    raise pulumi.RunError(f"slm-deploy:deployment is invalid:\n{exc}") from None
-
-stack = SlmDeployment(deployment.spec.name, deployment)
-for key, value in stack.outputs.items():
-    pulumi.export(key, value)
+run()

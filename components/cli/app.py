@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from slm_deploy import __version__
+from slm_deploy.cli.new import new
 from slm_deploy.cli.summary import plan_summary, summary_table
 from slm_deploy.errors import SlmDeployError
 from slm_deploy.render.bundle import render_bundle
@@ -82,6 +83,9 @@ def validate(
 def schema() -> None:
     """Print the spec's JSON Schema (for yaml-language-server and editors)."""
     sys.stdout.write(deployment_schema_text())
+
+
+app.command()(new)
 
 
 def main() -> None:

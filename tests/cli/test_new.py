@@ -1,0 +1,61 @@
+"""`slm-deploy new`: every template choice scaffolds a project whose spec validates and renders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from slm_deploy.render.bundle import render_bundle
+from slm_deploy.spec.loader import load_deployment
+from tests.conftest import run_cli
+
+CHOICES = [
+    ("ollama", "qwen3-1.7b", "compose"),
+    ("llamacpp", "qwen3-1.7b", "compose"),
+    ("onnxruntime", "phi-4-mini-instruct", "compose"),
+    ("vllm", "phi-4-mini-instruct", "kubernetes"),
+    ("ollama", "llama-3.2-3b-instruct", "kubernetes"),
+]
+
+
+@pytest.mark.parametrize(("runtime", "model", "target"), CHOICES)
+def test_scaffolded_project_validates_and_renders(runtime: str, model: str, target: str, tmp_path: Path) -> None:
+    result = run_cli("new", "--no-input", "-o", str(tmp_path), f"runtime={runtime}", f"model={model}",
+                     f"target={target}", "deployment_name=svc")
+    assert result.code == 0, result.stderr
+    project = tmp_path / "svc"
+    assert sorted(p.name for p in project.iterdir()) == [
+        ".gitignore", "Pulumi.dev.yaml", "Pulumi.yaml", "README.md", "__main__.py", "requirements.txt"]
+    deployment = load_deployment(project / "Pulumi.dev.yaml")
+    assert (deployment.spec.runtime.kind, deployment.model.id) == (runtime, model)
+    files = render_bundle(deployment).files
+    assert any(name.startswith("compose/" if target == "compose" else "kubernetes/") for name in files)
+    assert [p.name for p in tmp_path.iterdir()] == ["svc"], "no staging directory is left behind"
+
+
+def test_unknown_variable_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    result = run_cli("new", "--no-input", "-o", str(tmp_path), "gpus=2")
+    assert result.code == 2 and "gpus" in result.stderr and "allowed:" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_choice_outside_the_template_is_refused(tmp_path: Path) -> None:
+    result = run_cli("new", "--no-input", "-o", str(tmp_path), "runtime=tgi")
+    assert result.code == 2 and "runtime" in result.stderr and "ollama" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_invalid_derived_name_says_how_to_fix_it(tmp_path: Path) -> None:
+    result = run_cli("new", "--no-input", "-o", str(tmp_path), "project_name=Team #1!")
+    assert result.code == 2 and "set deployment_name=" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_project_is_not_overwritten(tmp_path: Path) -> None:
+    (tmp_path / "svc").mkdir()
+    (tmp_path / "svc" / "mine.txt").write_text("keep")
+    result = run_cli("new", "--no-input", "-o", str(tmp_path), "deployment_name=svc")
+    assert result.code == 2 and "already exists" in result.stderr
+    assert (tmp_path / "svc" / "mine.txt").read_text() == "keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["svc"]
