@@ -1,0 +1,33 @@
+"""The wheel users install carries every data file the renderers and the CLI read at run time."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+
+def test_wheel_ships_templates_tables_and_server_sources(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(tmp_path), str(ROOT)], check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("slm_deploy-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    expected_dirs = {
+        "slm_deploy/templates/": ROOT / "templates",
+        "slm_deploy/policies/": ROOT / "policies",
+        "slm_deploy/": ROOT / "components",
+    }
+    for prefix, folder in expected_dirs.items():
+        for path in folder.rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts:
+                relative = path.relative_to(folder).as_posix()
+                if prefix == "slm_deploy/" and path.suffix not in (".py", ".yaml", ".json", ".txt"):
+                    continue
+                if prefix == "slm_deploy/policies/" and path.suffix not in (".py", ".yaml", ".md"):
+                    continue
+                assert prefix + relative in names, f"{prefix}{relative} is missing from the wheel"
+    assert "slm_deploy.cli.app:main" in zipfile.ZipFile(wheel).read(
+        next(n for n in names if n.endswith("entry_points.txt"))).decode()
