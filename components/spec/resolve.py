@@ -120,6 +120,10 @@ def resolve_model(spec: DeploymentSpec) -> ResolvedModel:
             raise SpecError(Problem("model.id", f"the catalogue has no pinned {runtime} source for {model.id!r}",
                                     hint="give model.source with a pinned source for this runtime"))
         problems = _check_quantisation(runtime, quant, from_catalogue=True)
+        if entry.gated and runtime == "vllm" and not model.hub_token_secret:
+            problems.append(Problem("model.hub_token_secret", f"{entry.display_name} is gated on Hugging Face",
+                                    allowed="the name of a secret holding a token whose account accepted the licence",
+                                    hint="add model.hub_token_secret: hf-token and secrets: {hf-token: {...}}"))
         params, native, arch = entry.parameters_billion, entry.native_context, entry.architecture
         display, gated, model_id = entry.display_name, entry.gated, entry.id
     else:

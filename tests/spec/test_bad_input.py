@@ -85,6 +85,11 @@ CASES = {
     "context above native": (_with("model.context_length", 65536), "model.context_length", "exceeds"),
     "ingress without host": (_with("exposure", {"mode": "ingress"}), "exposure.host", "required"),
     "not a mapping": (["name", "demo"], "<spec>", "expected a mapping"),
+    "gated model without a hub token": (
+        {**_with("runtime", {"kind": "vllm"}), "resources": {"gpu": {"type": "nvidia-a100-80gb"}},
+         "model": {"id": "llama-3.2-3b-instruct"}},
+        "model.hub_token_secret", "gated"),
+    "unknown catalogue model": ({**BASE, "model": {"id": "qwen3-1.7"}}, "model.id", "did you mean 'qwen3-1.7b'"),
 }
 
 
