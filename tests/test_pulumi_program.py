@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import runpy
 from pathlib import Path
@@ -25,10 +27,21 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.resources.append(args)
-        return f"{args.name}-id", dict(args.inputs)
+        state = dict(args.inputs)
+        if args.typ == "docker-build:index:Image":
+            state["ref"] = mocked_ref(args.inputs["tags"][0])
+        return f"{args.name}-id", state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any] | None]:
-        return {}, None
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
+        if args.token == "azure-native:containerservice:listManagedClusterUserCredentials":
+            kubeconfig = base64.b64encode(yaml.safe_dump({"apiVersion": "v1", "kind": "Config"}).encode()).decode()
+            return {"kubeconfigs": [{"name": "clusterUser", "value": kubeconfig}]}, []
+        return {}, []
+
+
+def mocked_ref(name: str) -> str:
+    """What a pushed image's `ref` looks like: its first tag pinned to a digest."""
+    return f"{name}@sha256:{hashlib.sha256(name.encode()).hexdigest()}"
 
 
 def numbers_as_floats(value: Any) -> Any:
@@ -42,12 +55,13 @@ def numbers_as_floats(value: Any) -> Any:
     return float(value)
 
 
-def run_program(stack: Path) -> RecordingMocks:
-    """Run stacks/__main__.py against the stack's config under fresh mocks."""
+def run_program(stack: Path, work_dir: Path) -> RecordingMocks:
+    """Run stacks/__main__.py against the stack's config under fresh mocks (build contexts go to work_dir)."""
     mocks = RecordingMocks()
     asyncio.set_event_loop(asyncio.new_event_loop())  # other tests may have closed the default loop
     pulumi.runtime.set_mocks(mocks, project="slm-deploy", stack=stack_id(stack), preview=False)
     config = yaml.safe_load(stack.read_text(encoding="utf-8"))["config"]
+    config["slm-deploy:workDir"] = str(work_dir)
     pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()})
 
     @pulumi.runtime.test
@@ -59,11 +73,12 @@ def run_program(stack: Path) -> RecordingMocks:
 
 
 @pytest.mark.parametrize("stack", STACKS, ids=stack_id)
-def test_program_registers_every_rendered_kubernetes_object(stack: Path) -> None:
-    mocks = run_program(stack)
-    rendered = [yaml.safe_load(text) for path, text in render_bundle(load_deployment(stack)).files.items()
+def test_program_registers_every_rendered_kubernetes_object(stack: Path, tmp_path: Path) -> None:
+    mocks = run_program(stack, tmp_path)
+    built = {r.inputs["tags"][0] for r in mocks.resources if r.typ == "docker-build:index:Image"}
+    rendered = [yaml.safe_load(pin_text(text, built)) for path, text in render_bundle(load_deployment(stack)).files.items()
                 if path.startswith("kubernetes/") and not path.endswith("kustomization.yaml")]
-    registered = {r.name: r for r in mocks.resources if r.custom}
+    registered = {r.name: r for r in mocks.resources if r.custom and r.typ.startswith("kubernetes:")}
     assert "slm-deploy:index:Deployment" in {r.typ for r in mocks.resources if not r.custom}
     assert sorted(registered) == sorted(f"{o['kind'].lower()}-{o['metadata']['name']}" for o in rendered)
     for obj in rendered:
@@ -72,8 +87,15 @@ def test_program_registers_every_rendered_kubernetes_object(stack: Path) -> None
         assert numbers_as_floats(dict(resource.inputs)) == numbers_as_floats(obj)
 
 
+def pin_text(text: str, built: set[str]) -> str:
+    """Rendered YAML with each built image pulled by its mocked digest, as `pulumi up` deploys it."""
+    for name in built:
+        text = text.replace(f"image: {name}\n", f"image: {mocked_ref(name)}\n")
+    return text
+
+
 def test_invalid_stack_config_fails_with_the_field_path(tmp_path: Path) -> None:
     stack = tmp_path / "Pulumi.bad.yaml"
     stack.write_text(yaml.safe_dump({"config": {"slm-deploy:deployment": {"name": "Bad_Name"}}}), encoding="utf-8")
     with pytest.raises(Exception, match="name"):
-        run_program(stack)
+        run_program(stack, tmp_path)

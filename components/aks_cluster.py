@@ -1,0 +1,217 @@
+"""AksCluster: a hardened AKS cluster (controls A1-A9) with a GPU pool sized from the spec, and its provider."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pulumi
+import pulumi_azure_native as azure_native
+import pulumi_kubernetes as k8s
+import yaml
+
+from slm_deploy.errors import Problem, SpecError
+from slm_deploy.spec.deployment import DeploymentSpec
+from slm_deploy.spec.sections import GpuType
+from slm_deploy.stack_settings import AksEncryption, StackSettings
+
+CRITICAL_ADDONS_TAINT = "CriticalAddonsOnly=true:NoSchedule"
+GPU_TAINT = "nvidia.com/gpu=present:NoSchedule"
+GPU_LABELS = {"nvidia.com/gpu.present": "true"}
+"""What the rendered GPU pods select (render/kubernetes.py nodeSelector); the taint is what they tolerate."""
+
+GPU_VM_SIZES: dict[GpuType, tuple[tuple[int, str], ...]] = {
+    GpuType.T4: ((1, "Standard_NC4as_T4_v3"), (4, "Standard_NC64as_T4_v3")),
+    GpuType.A10: ((1, "Standard_NV36ads_A10_v5"), (2, "Standard_NV72ads_A10_v5")),
+    # Azure's only 40 GB A100 size has eight GPUs; the 80 GB NC A100 v4 sizes hold whatever fits in 40 GB.
+    GpuType.A100_40: ((1, "Standard_NC24ads_A100_v4"), (2, "Standard_NC48ads_A100_v4"),
+                      (4, "Standard_NC96ads_A100_v4")),
+    GpuType.A100_80: ((1, "Standard_NC24ads_A100_v4"), (2, "Standard_NC48ads_A100_v4"),
+                      (4, "Standard_NC96ads_A100_v4")),
+    GpuType.H100: ((1, "Standard_NC40ads_H100_v5"), (2, "Standard_NC80adis_H100_v5")),
+}
+"""(GPUs per VM, VM size) per GPU type, smallest first; one replica per node."""
+
+
+def gpu_vm_size(spec: DeploymentSpec) -> str:
+    """The GPU pool's VM size: the spec's, or the smallest size with enough GPUs of the spec's type."""
+    aks, gpu = spec.targets.aks, spec.resources.gpu
+    if aks is not None and aks.gpu_vm_size:
+        return aks.gpu_vm_size
+    sizes = GPU_VM_SIZES.get(gpu.type, ())
+    for gpus, size in sizes:
+        if gpus >= gpu.count:
+            return size
+    offered = ", ".join(f"{size} ({gpus} GPU)" for gpus, size in sizes) or "no AKS VM size known here"
+    raise SpecError(Problem("targets.aks.gpu_vm_size", f"no default VM size for {gpu.count} x {gpu.type.value}",
+                            allowed=offered, hint="name an Azure GPU VM size your subscription has quota for"))
+
+
+def api_server_access(spec: DeploymentSpec, encryption: AksEncryption | None) -> dict[str, Any]:
+    """A2: a private API server, or one limited to the spec's authorised ranges."""
+    aks = spec.targets.aks
+    profile: dict[str, Any] = {}
+    if aks.private_cluster:
+        profile["enable_private_cluster"] = True
+    elif aks.authorized_ip_ranges:
+        profile["authorized_ip_ranges"] = list(aks.authorized_ip_ranges)
+    else:
+        raise SpecError(Problem("targets.aks.authorized_ip_ranges", "a public API server needs authorised ranges",
+                                allowed="CIDRs of the networks operators and CI run from",
+                                hint="or set targets.aks.private_cluster: true"))
+    if encryption is not None:
+        profile["enable_vnet_integration"] = True  # KMS with a private key vault needs API Server VNet Integration
+    return profile
+
+
+def system_pool(spec: DeploymentSpec) -> dict[str, Any]:
+    """The system pool (A7): reserved for critical add-ons, no public IPs, encrypted at host."""
+    return {
+        "name": "system", "mode": "System", "vm_size": spec.targets.aks.system_vm_size, "os_type": "Linux",
+        "os_sku": "AzureLinux", "type": "VirtualMachineScaleSets", "enable_auto_scaling": True,
+        "count": 2, "min_count": 2, "max_count": 3, "enable_encryption_at_host": True,
+        "enable_node_public_ip": False, "node_taints": [CRITICAL_ADDONS_TAINT],
+        "upgrade_settings": {"max_surge": "33%"},
+    }
+
+
+def user_pool_args(spec: DeploymentSpec) -> dict[str, Any]:
+    """The CPU pool for the gateway, UI and model preparation (the system pool admits none of them)."""
+    return {
+        "agent_pool_name": "apps", "mode": "User", "vm_size": spec.targets.aks.system_vm_size, "os_type": "Linux",
+        "os_sku": "AzureLinux", "type": "VirtualMachineScaleSets", "enable_auto_scaling": True,
+        "count": 2, "min_count": 2, "max_count": 5, "enable_encryption_at_host": True,
+        "enable_node_public_ip": False, "upgrade_settings": {"max_surge": "33%"},
+    }
+
+
+def gpu_pool_args(spec: DeploymentSpec) -> dict[str, Any]:
+    """The GPU pool: tainted so only GPU pods land there, labelled so they select it, one replica per node."""
+    serving = spec.serving
+    scaling = serving.autoscaling
+    minimum = scaling.min_replicas if scaling.enabled else serving.replicas
+    maximum = scaling.max_replicas if scaling.enabled else serving.replicas
+    return {
+        "agent_pool_name": "gpu", "mode": "User", "vm_size": gpu_vm_size(spec), "os_type": "Linux",
+        "os_sku": "Ubuntu", "type": "VirtualMachineScaleSets", "gpu_profile": {"driver": "Install"},
+        "enable_auto_scaling": True, "count": min(max(serving.replicas, minimum), maximum),
+        "min_count": minimum, "max_count": max(maximum, 1), "os_disk_size_gb": 256,
+        "enable_encryption_at_host": True, "enable_node_public_ip": False,
+        "node_taints": [GPU_TAINT], "node_labels": dict(GPU_LABELS), "upgrade_settings": {"max_surge": "1"},
+    }
+
+
+def security_profile(workspace_id: pulumi.Input[str], encryption: AksEncryption | None) -> dict[str, Any]:
+    """A6 (KMS, when the platform provides keys), A8 (workload identity), A9 (Defender), image cleanup."""
+    profile: dict[str, Any] = {
+        "workload_identity": {"enabled": True},
+        "defender": {"log_analytics_workspace_resource_id": workspace_id, "security_monitoring": {"enabled": True}},
+        "image_cleaner": {"enabled": True, "interval_hours": 168},
+    }
+    if encryption is not None:
+        profile["azure_key_vault_kms"] = {"enabled": True, "key_id": encryption.kms_key_id,
+                                          "key_vault_network_access": "Private",
+                                          "key_vault_resource_id": encryption.key_vault_resource_id}
+    return profile
+
+
+def addon_profiles(workspace_id: pulumi.Input[str]) -> dict[str, Any]:
+    """A4 Azure Policy, A5 Container Insights, A8 the Key Vault CSI driver with rotation."""
+    return {
+        "azurepolicy": {"enabled": True},
+        "omsagent": {"enabled": True, "config": {"logAnalyticsWorkspaceResourceID": workspace_id,
+                                                 "useAADAuth": "true"}},
+        "azureKeyvaultSecretsProvider": {"enabled": True,
+                                         "config": {"enableSecretRotation": "true", "rotationPollInterval": "2m"}},
+    }
+
+
+def cluster_args(spec: DeploymentSpec, settings: StackSettings, resource_group: pulumi.Input[str],
+                 workspace_id: pulumi.Input[str]) -> dict[str, Any]:
+    """Every ManagedCluster argument; the A-controls of the hardening reference, field by field."""
+    aks, encryption = spec.targets.aks, settings.aks_encryption
+    aad: dict[str, Any] = {"managed": True, "enable_azure_rbac": True}
+    if settings.admin_group_object_ids:
+        aad["admin_group_object_ids"] = list(settings.admin_group_object_ids)
+    args: dict[str, Any] = {
+        "resource_group_name": resource_group, "resource_name_": f"aks-{spec.name}", "location": aks.location,
+        "dns_prefix": spec.name, "kubernetes_version": aks.kubernetes_version,
+        "sku": {"name": "Base", "tier": "Standard"},
+        "identity": ({"type": "UserAssigned", "user_assigned_identities": [encryption.identity_id]}
+                     if encryption else {"type": "SystemAssigned"}),
+        "enable_rbac": True, "aad_profile": aad, "disable_local_accounts": True,
+        "api_server_access_profile": api_server_access(spec, encryption),
+        "network_profile": {"network_plugin": "azure", "network_plugin_mode": "overlay",
+                            "network_dataplane": "cilium", "network_policy": "cilium",
+                            "load_balancer_sku": "standard", "outbound_type": "loadBalancer"},
+        "addon_profiles": addon_profiles(workspace_id),
+        "azure_monitor_profile": {"metrics": {"enabled": True}},
+        "security_profile": security_profile(workspace_id, encryption),
+        "oidc_issuer_profile": {"enabled": True},
+        "auto_upgrade_profile": {"upgrade_channel": "patch", "node_os_upgrade_channel": "NodeImage"},
+        "agent_pool_profiles": [system_pool(spec)],
+    }
+    if encryption is not None:
+        args["disk_encryption_set_id"] = encryption.disk_encryption_set_id
+    return args
+
+
+def check_aks_target(spec: DeploymentSpec, settings: StackSettings) -> None:
+    """Refuse an AKS target that cannot be built (no API-server access rule, no GPU size) before any resource."""
+    api_server_access(spec, settings.aks_encryption)
+    if spec.resources.gpu is not None:
+        gpu_vm_size(spec)
+
+
+def kubeconfig_for_login(kubeconfig: str, login_mode: str) -> str:
+    """The AKS exec kubeconfig with kubelogin's --login set to a non-interactive mode (as `convert-kubeconfig`)."""
+    config = yaml.safe_load(kubeconfig)
+    for user in config.get("users") or []:
+        exec_ = (user.get("user") or {}).get("exec")
+        if not exec_ or "kubelogin" not in str(exec_.get("command", "")):
+            continue
+        args = list(exec_.get("args") or [])
+        if "--login" in args:
+            args[args.index("--login") + 1] = login_mode
+        else:
+            args += ["--login", login_mode]
+        exec_["args"] = args
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+class AksCluster(pulumi.ComponentResource):
+    """Resource group, Log Analytics workspace, ManagedCluster, CPU and GPU pools, and a provider for them."""
+
+    def __init__(self, name: str, spec: DeploymentSpec, settings: StackSettings,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("slm-deploy:azure:AksCluster", name, None, opts)
+        aks = spec.targets.aks
+        child = pulumi.ResourceOptions(parent=self)
+        group_args = {"resource_group_name": aks.resource_group} if aks.resource_group else {}
+        self.resource_group = azure_native.resources.ResourceGroup(f"{name}-rg", location=aks.location,
+                                                                   opts=child, **group_args)
+        self.workspace = azure_native.operationalinsights.Workspace(
+            f"{name}-logs", resource_group_name=self.resource_group.name, location=aks.location,
+            sku={"name": "PerGB2018"}, retention_in_days=30, opts=child)
+        self.cluster = azure_native.containerservice.ManagedCluster(
+            f"{name}-cluster", opts=child,
+            **cluster_args(spec, settings, self.resource_group.name, self.workspace.id))
+        pool_parent = pulumi.ResourceOptions(parent=self, depends_on=[self.cluster])
+        common = {"resource_group_name": self.resource_group.name, "resource_name_": self.cluster.name}
+        self.pools = [azure_native.containerservice.AgentPool(f"{name}-apps", opts=pool_parent,
+                                                              **common, **user_pool_args(spec))]
+        self.gpu_pool = None
+        if spec.resources.gpu is not None:
+            self.gpu_pool = azure_native.containerservice.AgentPool(f"{name}-gpu", opts=pool_parent,
+                                                                    **common, **gpu_pool_args(spec))
+            self.pools.append(self.gpu_pool)
+        credentials = azure_native.containerservice.list_managed_cluster_user_credentials_output(
+            resource_group_name=self.resource_group.name, resource_name=self.cluster.name, format="exec")
+        self.kubeconfig = pulumi.Output.secret(credentials.kubeconfigs[0].value.apply(
+            lambda encoded: kubeconfig_for_login(base64.b64decode(encoded).decode(), settings.kubelogin_mode)))
+        self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig,
+                                     opts=pulumi.ResourceOptions(parent=self, depends_on=self.pools))
+        self.register_outputs({"clusterName": self.cluster.name, "resourceGroup": self.resource_group.name,
+                               "oidcIssuerUrl": self.cluster.oidc_issuer_profile.apply(
+                                   lambda p: p.issuer_url if p else None)})
+

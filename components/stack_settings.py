@@ -1,0 +1,81 @@
+"""Operator settings a stack needs beyond the spec: credentials, local paths, platform resource ids."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pulumi
+
+from slm_deploy.errors import Problem, SpecError
+
+DEFAULT_PLATFORMS = ("linux/amd64",)
+KUBELOGIN_MODES = ("azurecli", "workloadidentity", "msi", "spn", "devicecode", "interactive", "azd")
+
+
+@dataclass(frozen=True)
+class RegistryLogin:
+    """Credentials for pushing built images; the password stays a Pulumi secret."""
+
+    username: str
+    password: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class AksEncryption:
+    """Customer-managed-key resources the platform team provides (A6): etcd KMS, disks, cluster identity."""
+
+    kms_key_id: str
+    key_vault_resource_id: str
+    disk_encryption_set_id: str
+    identity_id: str
+    """A user-assigned identity holding Key Vault Crypto User on the vault; KMS refuses system identities."""
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """Everything read from the stack's `slm-deploy:*` config keys other than the deployment itself."""
+
+    work_dir: Path
+    platforms: tuple[str, ...] = DEFAULT_PLATFORMS
+    registry_login: RegistryLogin | None = None
+    ca_bundle: pulumi.Input[str] | None = None
+    kubelogin_mode: str = "azurecli"
+    aks_encryption: AksEncryption | None = None
+    admin_group_object_ids: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _encryption(raw: object) -> AksEncryption | None:
+    if raw is None:
+        return None
+    keys = {"kmsKeyId": "kms_key_id", "keyVaultResourceId": "key_vault_resource_id",
+            "diskEncryptionSetId": "disk_encryption_set_id", "identityId": "identity_id"}
+    if not isinstance(raw, dict) or sorted(raw) != sorted(keys) or not all(isinstance(v, str) and v for v in raw.values()):
+        raise SpecError(Problem("slm-deploy:aksEncryption", "must name every customer-managed-key resource",
+                                allowed=", ".join(sorted(keys)),
+                                hint="Azure resource ids (and the key's versioned URL for kmsKeyId)"))
+    return AksEncryption(**{keys[k]: v for k, v in raw.items()})
+
+
+def read_settings(config: pulumi.Config, stack: str) -> StackSettings:
+    """Read the operator settings; secret values are read as secrets and never leave Outputs."""
+    username = config.get("registryUsername")
+    password = config.get_secret("registryPassword")
+    if (username is None) != (password is None):
+        raise SpecError(Problem("slm-deploy:registryUsername", "registry credentials need both a username "
+                                "and a password", hint="pulumi config set --secret slm-deploy:registryPassword ..."))
+    ca_path = config.get("caBundle")
+    ca_bundle = pulumi.Output.secret(Path(ca_path).read_text(encoding="utf-8")) if ca_path else None
+    mode = config.get("kubeloginMode") or "azurecli"
+    if mode not in KUBELOGIN_MODES:
+        raise SpecError(Problem("slm-deploy:kubeloginMode", f"unknown kubelogin login mode {mode!r}",
+                                allowed=", ".join(KUBELOGIN_MODES)))
+    return StackSettings(
+        work_dir=Path(config.get("workDir") or Path(".slm-deploy") / stack),
+        platforms=tuple(config.get_object("platforms") or DEFAULT_PLATFORMS),
+        registry_login=RegistryLogin(username, password) if username and password is not None else None,
+        ca_bundle=ca_bundle,
+        kubelogin_mode=mode,
+        aks_encryption=_encryption(config.get_object("aksEncryption")),
+        admin_group_object_ids=tuple(config.get_object("aksAdminGroupObjectIds") or ()),
+    )
