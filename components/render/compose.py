@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from slm_deploy.render.images import built_image, owner_of
+from slm_deploy.render.images import owner_of
 from slm_deploy.runtimes.plan import CACHE_ROOT, ExecCheck, HttpCheck, RuntimePlan, ServicePlan
 from slm_deploy.spec.loader import Deployment
 
@@ -15,6 +15,10 @@ EGRESS = "egress"
 PIDS_LIMIT = 512
 MIB = 2**20
 CURL_CHECK = ("curl", "-fsS")
+
+
+ONE_SHOT_RESTARTS = 3
+UI_DATA_VOLUME = "open-webui-data"
 
 
 def project_name(deployment: Deployment) -> str:
@@ -40,7 +44,7 @@ def _hardened(deployment: Deployment, service: ServicePlan) -> dict[str, Any]:
         "pids_limit": PIDS_LIMIT,
         "cpus": f"{service.cpu:g}",
         "mem_limit": f"{math.ceil(service.memory_bytes / MIB)}m",
-        "restart": "no" if service.one_shot else "on-failure:5",
+        "restart": f"on-failure:{ONE_SHOT_RESTARTS}" if service.one_shot else "on-failure:5",
     }
 
 
@@ -62,6 +66,8 @@ def _volumes(service: ServicePlan) -> list[str]:
         return [f"{service.model_host_path}:{service.model_dir or '/models'}/onnx:ro"]
     if service.model_dir:
         return [f"models:{service.model_dir}"]
+    if service.role == "ui":
+        return [f"{UI_DATA_VOLUME}:{dict(service.env).get('DATA_DIR', '/app/backend/data')}"]
     return []
 
 
@@ -71,13 +77,28 @@ def _published(service: ServicePlan, plan: RuntimePlan) -> bool:
     return bool(service.port) and (service.role in ("gateway", "ui") or (service.role == "runtime" and not gated))
 
 
-def _networks(service: ServicePlan, plan: RuntimePlan, downloads: bool) -> list[str]:
+def _networks(service: ServicePlan, plan: RuntimePlan) -> list[str]:
+    """Only the gateway joins both sides; the runtime sits alone with it on the internal backend network.
+
+    The UI reaches the gateway on the edge network, so nothing but the gateway can open the runtime's
+    port; model preparation downloads on the egress network and talks to no other service.
+    """
+    gated = bool(plan.by_role("gateway"))
+    if service.role == "model-prep":
+        return [EGRESS]
+    if service.role == "ui" and gated:
+        return [EDGE]
     networks = [BACKEND]
     if _published(service, plan):
         networks.append(EDGE)
-    if downloads:
-        networks.append(EGRESS)
     return networks
+
+
+def _image(deployment: Deployment, plan: RuntimePlan, service: ServicePlan) -> dict[str, Any]:
+    """Built services name only their build (Compose tags it); others run the image pinned by digest."""
+    if service.build is None:
+        return {"image": service.image.reference}
+    return {"build": {"context": f"../docker/{owner_of(plan, service).name}"}}
 
 
 def render_compose(deployment: Deployment, plan: RuntimePlan) -> dict[str, Any]:
@@ -85,16 +106,8 @@ def render_compose(deployment: Deployment, plan: RuntimePlan) -> dict[str, Any]:
     services: dict[str, Any] = {}
     secrets: set[str] = set()
     bind = deployment.spec.exposure.bind_address
-    downloads = {s.name for s in plan.services if s.role == "model-prep" or s.runtime == "ollama"}
     for service in plan.services:
-        body: dict[str, Any] = {}
-        if service.build is not None:
-            owner = owner_of(plan, service)
-            body["image"] = built_image(deployment, owner)
-            if owner is service:
-                body["build"] = {"context": f"../docker/{service.name}"}
-        else:
-            body["image"] = service.image.reference
+        body: dict[str, Any] = _image(deployment, plan, service)
         body.update(_hardened(deployment, service))
         if service.command:
             body["entrypoint"] = list(service.command)
@@ -107,7 +120,7 @@ def render_compose(deployment: Deployment, plan: RuntimePlan) -> dict[str, Any]:
         volumes = _volumes(service)
         if volumes:
             body["volumes"] = volumes
-        body["networks"] = _networks(service, plan, service.name in downloads)
+        body["networks"] = _networks(service, plan)
         if service.secret_files:
             body["secrets"] = [{"source": f.secret, "target": f.secret} for f in service.secret_files]
             secrets.update(f.secret for f in service.secret_files)
@@ -132,8 +145,13 @@ def render_compose(deployment: Deployment, plan: RuntimePlan) -> dict[str, Any]:
         "services": services,
         "networks": {BACKEND: {"internal": True}, EDGE: {}, EGRESS: {}},
     }
+    volumes = {}
     if any(s.model_dir and not s.model_host_path for s in plan.services):
-        document["volumes"] = {"models": {}}
+        volumes["models"] = {}
+    if plan.by_role("ui"):
+        volumes[UI_DATA_VOLUME] = {}
+    if volumes:
+        document["volumes"] = volumes
     if secrets:
         document["secrets"] = {name: {"file": f"./secrets/{name}"} for name in sorted(secrets)}
     return document

@@ -6,7 +6,8 @@ import json
 
 from slm_deploy import __version__
 from slm_deploy.render.templating import render_template
-from slm_deploy.runtimes.onnxruntime import SERVER_MODULE, SERVER_ROOT
+from slm_deploy.runtimes.ollama import WEBUI_DATA_DIR
+from slm_deploy.runtimes.onnxruntime import MODEL_PREP_REQUIREMENTS_FILE, SERVER_MODULE, SERVER_ROOT
 from slm_deploy.runtimes.plan import CACHE_ROOT, ServicePlan
 from slm_deploy.spec.loader import Deployment
 
@@ -55,4 +56,6 @@ def render_dockerfile(service: ServicePlan, deployment: Deployment) -> str:
         context_paths=[path for path, _ in build.context_files],
         server_root=SERVER_ROOT,
         server_module=SERVER_MODULE,
+        prep_requirements=MODEL_PREP_REQUIREMENTS_FILE,
+        webui_data_dir=WEBUI_DATA_DIR,
     )

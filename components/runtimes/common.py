@@ -57,8 +57,8 @@ def secret_file(name: str, env: str | None = None) -> SecretFile:
     return SecretFile(secret=name, path=f"{SECRETS_ROOT}/{name}", env=env)
 
 
-def service_labels(deployment: Deployment, component: str) -> tuple[tuple[str, str], ...]:
-    """Recommended Kubernetes labels, also used as OCI/compose labels."""
+def service_labels(deployment: Deployment, component: str, runtime: str | None = None) -> tuple[tuple[str, str], ...]:
+    """Recommended Kubernetes labels, also used as OCI/compose labels; `runtime` names what the container runs."""
     return (
         ("app.kubernetes.io/component", component),
         ("app.kubernetes.io/instance", deployment.spec.name),
@@ -66,5 +66,5 @@ def service_labels(deployment: Deployment, component: str) -> tuple[tuple[str, s
         ("app.kubernetes.io/name", deployment.spec.runtime.kind),
         ("app.kubernetes.io/version", __version__),
         ("slm-deploy.io/component", component),
-        ("slm-deploy.io/runtime", deployment.spec.runtime.kind),
+        ("slm-deploy.io/runtime", runtime or deployment.spec.runtime.kind),
     )

@@ -58,7 +58,7 @@ def gateway_service(deployment: Deployment, runtime: ServicePlan) -> ServicePlan
         health=HttpCheck(GATEWAY_HEALTH_PATH, port), readiness=HttpCheck(GATEWAY_HEALTH_PATH, port),
         metrics_path="/metrics", metrics_port=GATEWAY_METRICS_PORT, writable_paths=WRITABLE_PATHS,
         secret_files=(keys,), cpu=0.5, memory_bytes=256 * 2**20, startup_budget_seconds=60,
-        depends_on=(runtime.name,), labels=(*service_labels(deployment, "gateway"), AUTH_LABEL),
+        depends_on=(runtime.name,), labels=(*service_labels(deployment, "gateway", "gateway"), AUTH_LABEL),
     )
 
 

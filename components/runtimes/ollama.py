@@ -10,6 +10,7 @@ from slm_deploy.runtimes.common import (
 from slm_deploy.runtimes.plan import (
     CACHE_ROOT, MODEL_ROOT, ExecCheck, GpuNeed, HttpCheck, ImageBuild, RuntimePlan, ServicePlan,
 )
+from slm_deploy.runtimes.gateway import gateway_name
 from slm_deploy.spec.loader import Deployment
 
 DEFAULT_PORT = 11434
@@ -36,12 +37,53 @@ def modelfile_text(deployment: Deployment) -> str | None:
     return "\n".join(lines) + "\n"
 
 
+PREP_LISTEN = "127.0.0.1:11434"
+PREP_SERVER_WAIT_SECONDS = 60
+WEBUI_ENTRYPOINT = "open-webui-entrypoint.sh"
+WEBUI_ENTRYPOINT_PATH = f"/etc/slm/{WEBUI_ENTRYPOINT}"
+WEBUI_DATA_DIR = "/app/backend/data"
+WEBUI_KEY_ID = "open-webui"
+
+
 def prep_script(deployment: Deployment) -> str:
-    """The one-shot preparation: pull the pinned tag, then create the variant if the spec has one."""
+    """The one-shot preparation: a private loopback server pulls the pinned tag and creates the variant.
+
+    The serving container never downloads anything (it has no route out); it reads what this step
+    leaves in the shared model volume.
+    """
     tag = deployment.model.source.tag
-    lines = ["#!/bin/sh", "set -eu", f"/bin/ollama pull {shlex.quote(tag)}"]
+    lines = [
+        "#!/bin/sh",
+        "set -eu",
+        f"OLLAMA_HOST={PREP_LISTEN} /bin/ollama serve &",
+        "server=$!",
+        "trap 'kill \"$server\" 2>/dev/null || true' EXIT",
+        "waited=0",
+        "until /bin/ollama list >/dev/null 2>&1; do",
+        f"  if [ \"$waited\" -ge {PREP_SERVER_WAIT_SECONDS} ]; then echo 'ollama did not start' >&2; exit 1; fi",
+        "  waited=$((waited + 1))",
+        "  sleep 1",
+        "done",
+        f"/bin/ollama pull {shlex.quote(tag)}",
+    ]
     if deployment.spec.runtime.modelfile is not None:
         lines.append(f"/bin/ollama create {shlex.quote(served_alias(deployment))} -f {MODELFILE_PATH}")
+    lines.append(f"/bin/ollama show {shlex.quote(served_alias(deployment))} >/dev/null")
+    return "\n".join(lines) + "\n"
+
+
+def webui_entrypoint(secret_key_path: str, api_key_path: str | None) -> str:
+    """Start Open WebUI with its session key (and the gateway key) read from secret files, never from env."""
+    lines = [
+        "#!/bin/sh",
+        "# Open WebUI reads these only from its environment; they come from files mounted under /run/secrets.",
+        "set -eu",
+        f"WEBUI_SECRET_KEY=\"$(cat {shlex.quote(secret_key_path)})\"",
+        "export WEBUI_SECRET_KEY",
+    ]
+    if api_key_path:
+        lines += [f"OPENAI_API_KEY=\"$(cat {shlex.quote(api_key_path)})\"", "export OPENAI_API_KEY"]
+    lines += ["WEBUI_AUTH=True", "export WEBUI_AUTH", "cd /app/backend", "exec bash start.sh"]
     return "\n".join(lines) + "\n"
 
 
@@ -63,33 +105,43 @@ def _server_env(deployment: Deployment, port: int) -> dict[str, str]:
 
 
 def _open_webui(deployment: Deployment, runtime_url: str) -> ServicePlan:
+    """Open WebUI talks to the gateway's OpenAI-compatible API with its own key, or to Ollama without one."""
     spec = deployment.spec
     options = spec.runtime.open_webui
     image = (pinned(deployment, "open-webui") if options.image is None
              else runtime_image(deployment, "open-webui"))
-    secret = secret_file(options.secret_key_secret, "WEBUI_SECRET_KEY_FILE")
+    session = secret_file(options.secret_key_secret)
+    secrets = [session]
     env = {
         **cache_env(),
-        "OLLAMA_BASE_URL": runtime_url,
-        "WEBUI_AUTH": "True",
         "ENABLE_SIGNUP": "False",
-        "DATA_DIR": f"{CACHE_ROOT}/open-webui",
+        "DATA_DIR": WEBUI_DATA_DIR,
         "PORT": str(options.port),
         "HF_HUB_OFFLINE": "1",
         "ANONYMIZED_TELEMETRY": "False",
         "DO_NOT_TRACK": "True",
         "SCARF_NO_ANALYTICS": "True",
-        secret.env: secret.path,
     }
+    if spec.serving.auth.enabled:
+        api_key = secret_file(options.api_key_secret)
+        secrets.append(api_key)
+        env |= {"ENABLE_OLLAMA_API": "False", "ENABLE_OPENAI_API": "True",
+                "OPENAI_API_BASE_URL": f"http://{gateway_name(deployment)}:{spec.exposure.port}/v1"}
+        depends = (gateway_name(deployment),)
+    else:
+        api_key = None
+        env |= {"ENABLE_OLLAMA_API": "True", "OLLAMA_BASE_URL": runtime_url}
+        depends = (spec.name,)
+    entrypoint = webui_entrypoint(session.path, api_key.path if api_key else None)
     return ServicePlan(
         name=f"{spec.name}-open-webui", role="ui", runtime="open-webui", image=image,
-        build=ImageBuild(template="open-webui", base=image,
+        build=ImageBuild(template="open-webui", base=image, context_files=((WEBUI_ENTRYPOINT, entrypoint),),
                          healthcheck=("curl", "-fsS", f"http://127.0.0.1:{options.port}/health")),
-        command=("bash", "start.sh"), args=(), env=tuple(sorted(env.items())), port=options.port,
+        command=("/bin/sh", WEBUI_ENTRYPOINT_PATH), args=(), env=tuple(sorted(env.items())), port=options.port,
         health=HttpCheck("/health", options.port), readiness=HttpCheck("/health", options.port),
-        metrics_path=None, writable_paths=WRITABLE_PATHS, secret_files=(secret,), cpu=1.0,
-        memory_bytes=2 * 2**30, startup_budget_seconds=600, depends_on=(spec.name,),
-        labels=service_labels(deployment, "ui"),
+        metrics_path=None, writable_paths=WRITABLE_PATHS, secret_files=tuple(secrets), cpu=1.0,
+        memory_bytes=2 * 2**30, startup_budget_seconds=600, depends_on=depends,
+        labels=service_labels(deployment, "ui", "open-webui"),
     )
 
 
@@ -121,9 +173,10 @@ def plan(deployment: Deployment) -> RuntimePlan:
         name=f"{spec.name}-model-prep", role="model-prep", runtime="ollama", image=image,
         build=build,
         command=("/bin/sh", "/etc/slm/prepare-model.sh"), args=(),
-        env=tuple(sorted({**cache_env(), "OLLAMA_HOST": f"http://{spec.name}:{port}"}.items())),
-        port=None, health=None, readiness=None, metrics_path=None, writable_paths=WRITABLE_PATHS,
-        cpu=0.5, memory_bytes=512 * 2**20, depends_on=(spec.name,), one_shot=True,
+        env=tuple(sorted({**cache_env(), "OLLAMA_HOST": PREP_LISTEN, "OLLAMA_MODELS": OLLAMA_MODELS,
+                          "OLLAMA_NOPRUNE": "1"}.items())),
+        port=None, health=None, readiness=None, metrics_path=None, writable_paths=WRITABLE_PATHS + (MODEL_ROOT,),
+        cpu=1.0, memory_bytes=1024 * 2**20, model_dir=MODEL_ROOT, one_shot=True,
         labels=service_labels(deployment, "model-prep"),
     )
     services = [server, prep]

@@ -8,7 +8,7 @@ from slm_deploy.errors import Problem, SpecError
 from slm_deploy.runtimes.common import (
     WRITABLE_PATHS, cache_env, merge_env, pinned, python_venv_env, secret_file, service_labels,
 )
-from slm_deploy.runtimes.plan import MODEL_ROOT, GpuNeed, HttpCheck, ImageBuild, RuntimePlan, ServicePlan
+from slm_deploy.runtimes.plan import CACHE_ROOT, MODEL_ROOT, GpuNeed, HttpCheck, ImageBuild, RuntimePlan, ServicePlan
 from slm_deploy.spec.images import parse_image
 from slm_deploy.spec.loader import Deployment
 
@@ -17,6 +17,20 @@ SERVER_PACKAGE = "slm_deploy.servers.ortgenai"
 SERVER_ROOT = "/opt/ortgenai"
 SERVER_MODULE = "ortgenai_server"
 ONNX_DIR = f"{MODEL_ROOT}/onnx"
+MODEL_PREP_REQUIREMENTS_FILE = "model-prep-requirements.txt"
+# What the model-preparation step adds to the server's own set (snapshot_download), resolved for CPython 3.11
+# together with ortgenai_server/requirements.txt; packages both sets share are pinned once, there.
+MODEL_PREP_REQUIREMENTS = (
+    "filelock==4.3.1",
+    "fsspec==2026.9.0",
+    "hf-xet==1.8.0",
+    "httpcore2==2.16.2",
+    "httpx2==2.16.2",
+    "huggingface_hub==2.4.0",
+    "PyYAML==6.0.4",
+    "tqdm==4.70.1",
+    "truststore==0.10.5",
+)
 SNAPSHOT_DOWNLOAD = (
     "python3", "-c",
     "import sys;from huggingface_hub import snapshot_download;"
@@ -33,9 +47,16 @@ def server_sources() -> tuple[tuple[str, str], ...]:
 
 
 def requirements(sources: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
-    """The pinned requirement lines the server image installs."""
+    """The pinned requirement lines the server image installs (the server's own, then model preparation's)."""
     text = dict(sources).get(f"{SERVER_MODULE}/requirements.txt", "")
-    return tuple(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+    server = tuple(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+    return server + MODEL_PREP_REQUIREMENTS
+
+
+def model_prep_requirements_text() -> str:
+    """The model-preparation requirement file of the image's build context."""
+    header = "# Model preparation (huggingface_hub snapshot_download); install with --no-deps after the server's set.\n"
+    return header + "\n".join(MODEL_PREP_REQUIREMENTS) + "\n"
 
 
 def model_dir(deployment: Deployment) -> str:
@@ -52,7 +73,9 @@ def plan(deployment: Deployment) -> RuntimePlan:
     base = pinned(deployment, "python")
     sources = server_sources()
     build = ImageBuild(
-        template="onnxruntime", base=base, context_files=sources, packages=requirements(sources),
+        template="onnxruntime", base=base,
+        context_files=(*sources, (MODEL_PREP_REQUIREMENTS_FILE, model_prep_requirements_text())),
+        packages=requirements(sources),
         healthcheck=("python3", "-m", f"{SERVER_MODULE}.healthcheck"),
     )
     image = parse_image(options.image) if options.image else None
@@ -65,6 +88,7 @@ def plan(deployment: Deployment) -> RuntimePlan:
         **python_venv_env(),
         "PYTHONPATH": SERVER_ROOT,
         "ORT_DISABLE_TELEMETRY": "1",
+        "HF_HUB_OFFLINE": "1",
         "SLM_MODEL_DIR": model_dir(deployment),
         "SLM_SERVED_MODEL_NAME": model.served_name,
         "SLM_HOST": "0.0.0.0",
@@ -78,7 +102,8 @@ def plan(deployment: Deployment) -> RuntimePlan:
     if model.source.repo:
         token = spec.model.hub_token_secret
         secrets = (secret_file(token, "HF_TOKEN_PATH"),) if token else ()
-        prep_env = {**cache_env(), "HF_HUB_DISABLE_TELEMETRY": "1"}
+        prep_env = {**cache_env(), **python_venv_env(), "HF_HOME": f"{CACHE_ROOT}/huggingface",
+                    "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "0"}
         if token:
             prep_env["HF_TOKEN_PATH"] = secrets[0].path
         prep = ServicePlan(

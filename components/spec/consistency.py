@@ -35,6 +35,8 @@ def secret_references(spec: DeploymentSpec) -> dict[str, str]:
     webui = getattr(spec.runtime, "open_webui", None)
     if webui is not None and webui.enabled:
         refs["runtime.open_webui.secret_key_secret"] = webui.secret_key_secret
+        if spec.serving.auth.enabled:
+            refs["runtime.open_webui.api_key_secret"] = webui.api_key_secret
     return refs
 
 

@@ -40,6 +40,8 @@ class OpenWebUIOptions(SpecModel):
     image: PinnedImage | None = None
     secret_key_secret: str = "webui-secret-key"
     """Secret (declared under `secrets`) holding WEBUI_SECRET_KEY."""
+    api_key_secret: str = "webui-api-key"
+    """Secret (declared under `secrets`) holding the gateway API key Open WebUI presents (key id open-webui)."""
     port: int = Field(default=8080, ge=1024, le=65535)
 
 
