@@ -57,8 +57,13 @@ class ComponentMocks(pulumi.runtime.Mocks):
         if args.typ == IMAGE:
             state["ref"] = mocked_ref(plain(args.inputs["tags"])[0])
             state["digest"] = state["ref"].split("@", 1)[1]
+        if args.typ == "azure-native:resources:ResourceGroup":
+            state["name"] = args.inputs.get("resourceGroupName", f"{args.name}0a1b2c")  # auto-named otherwise
         if args.typ == "azure-native:containerservice:ManagedCluster":
             state["name"] = args.inputs["resourceName"]
+            identities = args.inputs["identity"].get("userAssignedIdentities")
+            if identities:  # ARM answers with a map keyed by identity id, as the SDK's output type expects
+                state["identity"] = {**args.inputs["identity"], "userAssignedIdentities": {i: {} for i in identities}}
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
