@@ -6,6 +6,7 @@ import asyncio
 import base64
 import copy
 import hashlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ from slm_deploy.image_pinning import pin_built_images
 from slm_deploy.render.images import build_context, build_owners, built_image
 from slm_deploy.runtimes import plan_deployment
 from slm_deploy.spec.loader import Deployment, parse_deployment
-from slm_deploy.stack_settings import RegistryLogin, StackSettings
+from slm_deploy.errors import SpecError
+from slm_deploy.stack_settings import AksEncryption, RegistryLogin, StackSettings, read_settings
 from tests.conftest import ROOT
 
 IMAGE = "docker-build:index:Image"
@@ -242,3 +244,42 @@ def test_an_undeployable_spec_fails_the_program_with_the_field_path(tmp_path: Pa
         pytest.importorskip("pulumi_azure_native", reason="the aks extra (pulumi-azure-native) is not installed")
     with pytest.raises(pulumi.RunError, match="targets.docker.registry"):
         run_component(deployment, StackSettings(work_dir=tmp_path))
+
+
+def read_config(values: dict[str, str], tmp_path: Path) -> StackSettings:
+    """read_settings over a stack config given as the CLI would store it (JSON strings for objects)."""
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    pulumi.runtime.set_mocks(ComponentMocks(), project="slm-deploy", stack="edge", preview=False)
+    pulumi.runtime.set_all_config({f"slm-deploy:{k}": v for k, v in values.items()},
+                                  secret_keys=["slm-deploy:registryPassword"])
+    return read_settings(pulumi.Config("slm-deploy"), "edge")
+
+
+def test_operator_settings_default_to_a_per_stack_work_dir_and_amd64(tmp_path: Path) -> None:
+    settings = read_config({}, tmp_path)
+    assert settings.work_dir == Path(".slm-deploy/edge") and settings.platforms == ("linux/amd64",)
+    assert settings.registry_login is None and settings.ca_bundle is None and settings.aks_encryption is None
+    assert settings.kubelogin_mode == "azurecli"
+
+
+@pytest.mark.parametrize(("values", "field"), [
+    ({"registryUsername": "pusher"}, "registryUsername"),
+    ({"kubeloginMode": "password"}, "kubeloginMode"),
+    ({"aksEncryption": json.dumps({"kmsKeyId": "https://kv/keys/k/1"})}, "aksEncryption"),
+])
+def test_incomplete_operator_settings_are_refused_by_key(tmp_path: Path, values: dict, field: str) -> None:
+    with pytest.raises(SpecError, match=f"slm-deploy:{field}"):
+        read_config(values, tmp_path)
+
+
+def test_encryption_ids_and_the_ca_bundle_file_are_read(tmp_path: Path) -> None:
+    bundle = tmp_path / "ca.crt"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n", encoding="utf-8")
+    ids = {"kmsKeyId": "https://kv.vault.azure.net/keys/etcd/1", "keyVaultResourceId": "/sub/kv",
+           "diskEncryptionSetId": "/sub/des", "identityId": "/sub/id"}
+    settings = read_config({"caBundle": str(bundle), "aksEncryption": json.dumps(ids),
+                            "platforms": json.dumps(["linux/amd64", "linux/arm64"])}, tmp_path)
+    assert settings.aks_encryption == AksEncryption("https://kv.vault.azure.net/keys/etcd/1", "/sub/kv",
+                                                    "/sub/des", "/sub/id")
+    assert settings.platforms == ("linux/amd64", "linux/arm64")
+    assert isinstance(settings.ca_bundle, pulumi.Output)

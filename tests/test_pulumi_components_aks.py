@@ -19,7 +19,7 @@ from slm_deploy.runtimes import plan_deployment  # noqa: E402
 from slm_deploy.spec.loader import parse_deployment  # noqa: E402
 from slm_deploy.stack_settings import AksEncryption, StackSettings  # noqa: E402
 from tests.policies.policy_harness import run_resource_policy  # noqa: E402
-from tests.test_pulumi_components import (AKS_KUBECONFIG, ComponentMocks, containers, mocked_ref, plain,  # noqa: E402
+from tests.test_pulumi_components import (AKS_KUBECONFIG, IMAGE, ComponentMocks, containers, mocked_ref, plain,  # noqa: E402
                                           run_component, stack_spec)
 
 CLUSTER = "azure-native:containerservice:ManagedCluster"
@@ -160,9 +160,9 @@ def test_the_gateway_is_pulled_by_digest_and_the_stack_exports_what_an_operator_
 
 
 def policy_violations(mocks: ComponentMocks) -> dict[tuple[str, str], list[str]]:
-    """Every pack policy run on every mocked azure-native resource, as CrossGuard would at preview."""
+    """Every pack policy run on the mocked cluster, pools and Images, as CrossGuard would at preview."""
     found = {}
-    for resource in mocks.of_type(CLUSTER) + mocks.of_type(POOL):
+    for resource in mocks.of_type(CLUSTER) + mocks.of_type(POOL) + mocks.of_type(IMAGE):
         for policy in (p for p in build_policies() if isinstance(p, ResourceValidationPolicy)):
             messages = run_resource_policy(policy, resource.typ, plain(resource.inputs), name=resource.name)
             if messages:
@@ -170,9 +170,9 @@ def policy_violations(mocks: ComponentMocks) -> dict[tuple[str, str], list[str]]
     return found
 
 
-def test_the_policy_pack_finds_nothing_on_the_cluster_and_pools(aks) -> None:
+def test_the_policy_pack_finds_nothing_on_the_cluster_pools_and_inline_dockerfiles(aks) -> None:
     _, mocks, _ = aks
-    assert len(mocks.of_type(CLUSTER)) == 1 and len(mocks.of_type(POOL)) == 2
+    assert len(mocks.of_type(CLUSTER)) == 1 and len(mocks.of_type(POOL)) == 2 and len(mocks.of_type(IMAGE)) == 2
     assert policy_violations(mocks) == {}
 
 
