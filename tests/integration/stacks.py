@@ -1,0 +1,87 @@
+"""A Compose-target ONNX stack on the suite's own base image and tiny model, rendered and built as a user would."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from slm_deploy.render.bundle import render_bundle
+from slm_deploy.render.images import build_owners, built_image
+from slm_deploy.render.writer import write_bundle
+from slm_deploy.runtimes import plan_deployment
+from slm_deploy.spec.loader import load_deployment
+from tests.support.docker_engine import docker_build, image_exists
+
+NAME = "tiny-onnx"
+
+
+@dataclass(frozen=True)
+class RenderedStack:
+    """A bundle on disk plus the images its Dockerfiles produce, keyed by service name."""
+
+    bundle: Path
+    images: Mapping[str, str]
+
+
+def write_spec(folder: Path, base_reference: str, model_dir: Path) -> Path:
+    """A bare spec: the tiny local ONNX model, gateway on, both Python bases overridden to the local image."""
+    spec = {
+        "name": NAME,
+        "model": {"source": {"kind": "onnx", "path": str(model_dir)}, "parameters_billion": 0.02,
+                  "context_length": 256},
+        "runtime": {"kind": "onnxruntime", "execution_provider": "cpu"},
+        "resources": {"cpu": 1},
+        "serving": {"concurrency": 2},
+        "targets": {"docker": {}, "compose": {}},
+        "secrets": {"api-keys": {"backend": "file"}},
+        "security": {"base_images": {"python": base_reference}},
+    }
+    path = folder / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=True))
+    return path
+
+
+def render_and_build(spec_path: Path, out: Path, ca_bundle: Path) -> RenderedStack:
+    """Render the bundle and build each image from its rendered Dockerfile (skipped when the content tag exists)."""
+    deployment = load_deployment(spec_path)
+    write_bundle(render_bundle(deployment), out)
+    images = {}
+    for owner in build_owners(plan_deployment(deployment)):
+        tag = built_image(deployment, owner)
+        if not image_exists(tag):
+            docker_build(out / "docker" / owner.name, tag, secrets={"ca_bundle": ca_bundle})
+        images[owner.name] = tag
+    return RenderedStack(out, images)
+
+
+def http(method: str, url: str, body: dict | None = None, headers: Mapping[str, str] | None = None,
+         timeout: float = 120) -> tuple[int, bytes]:
+    """One HTTP exchange; error statuses are returned, not raised."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def wait_for(condition: Callable[[], bool], what: str, attempts: int, pause: float = 1.0,
+             describe: Callable[[], str] = lambda: "") -> None:
+    """Poll a condition a bounded number of times; fail with the caller's diagnostics."""
+    for _ in range(attempts):
+        try:
+            if condition():
+                return
+        except OSError:
+            pass
+        time.sleep(pause)
+    raise AssertionError(f"{what} did not happen after {attempts} attempts\n{describe()}")
