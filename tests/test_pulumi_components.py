@@ -282,4 +282,6 @@ def test_encryption_ids_and_the_ca_bundle_file_are_read(tmp_path: Path) -> None:
     assert settings.aks_encryption == AksEncryption("https://kv.vault.azure.net/keys/etcd/1", "/sub/kv",
                                                     "/sub/des", "/sub/id")
     assert settings.platforms == ("linux/amd64", "linux/arm64")
-    assert isinstance(settings.ca_bundle, pulumi.Output)
+    loop = asyncio.get_event_loop()
+    assert loop.run_until_complete(settings.ca_bundle.future()) == "-----BEGIN CERTIFICATE-----\n"
+    assert loop.run_until_complete(settings.ca_bundle.is_secret()) is True
