@@ -20,6 +20,8 @@ from slm_deploy.spec.loader import load_deployment
 from tests.support.docker_engine import docker_build, image_exists
 
 NAME = "tiny-onnx"
+# The gateway's port on 127.0.0.1; uncommon, so a developer's own services rarely hold it.
+GATEWAY_PORT = 18431
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ def write_spec(folder: Path, base_reference: str, model_dir: Path) -> Path:
         "runtime": {"kind": "onnxruntime", "execution_provider": "cpu"},
         "resources": {"cpu": 1},
         "serving": {"concurrency": 2},
+        "exposure": {"port": GATEWAY_PORT},
         "targets": {"docker": {}, "compose": {}},
         "secrets": {"api-keys": {"backend": "file"}},
         "security": {"base_images": {"python": base_reference}},
