@@ -12,6 +12,7 @@ from rich.console import Console
 
 from slm_deploy import __version__
 from slm_deploy.cli.new import new
+from slm_deploy.cli.pins import pins
 from slm_deploy.cli.summary import plan_summary, summary_table
 from slm_deploy.errors import SlmDeployError
 from slm_deploy.render.bundle import render_bundle
@@ -86,12 +87,13 @@ def schema() -> None:
 
 
 app.command()(new)
+app.command()(pins)
 
 
 def main() -> None:
     """Console-script entry point: turn every user error into one message and exit code 2."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except SlmDeployError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
         sys.exit(EXIT_BAD_INPUT)
@@ -102,3 +104,5 @@ def main() -> None:
     except (typer.BadParameter, typer.main.click.UsageError) as exc:
         exc.show()
         sys.exit(EXIT_BAD_INPUT)
+    if isinstance(code, int) and code:
+        sys.exit(code)  # without standalone mode, click returns a command's typer.Exit code instead of exiting

@@ -1,0 +1,57 @@
+"""`slm-deploy pins`: check that registries still serve the pinned digests, or rewrite them after review."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from slm_deploy.pins import PinsFileError, RegistryClient, check_pins, read_pins, rewrite_digests
+
+EXIT_OK, EXIT_DRIFT, EXIT_BAD_INPUT = 0, 1, 2
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def default_pins_file() -> Path:
+    """The table shipped with the package (components/runtimes/pins.yaml in a checkout)."""
+    return Path(str(resources.files("slm_deploy.runtimes").joinpath("pins.yaml")))
+
+
+def pins(
+    check: Annotated[bool, typer.Option("--check", help="Report pins whose tag moved (the default).")] = False,
+    update: Annotated[bool, typer.Option("--update", help="Write the digests the tags resolve to now.")] = False,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="Pins file (default: the shipped table).",
+                                              dir_okay=False)] = None,
+) -> None:
+    """Ask each registry whether the pinned tags still resolve to the pinned digests (exit 1 on drift)."""
+    if check and update:
+        err.print("error: choose one of --check and --update")
+        raise typer.Exit(EXIT_BAD_INPUT)
+    path = file or default_pins_file()
+    try:
+        rows = read_pins(path)
+    except PinsFileError as problem:
+        err.print(f"error: {problem}")
+        raise typer.Exit(EXIT_BAD_INPUT) from problem
+    with RegistryClient() as client:
+        statuses = check_pins(rows, client)
+    for status in statuses:
+        reference = f"{status.row.image}:{status.row.tag}"
+        if status.state == "ok":
+            out.print(f"ok     {status.row.key}  {reference}")
+        elif status.state == "drift":
+            out.print(f"drift  {status.row.key}  {reference}  {status.row.digest} -> {status.current} ({status.detail})")
+        else:
+            out.print(f"error  {status.row.key}  {reference}  {status.detail}")
+    if update:
+        moved = {s.row.key: s.current for s in statuses if s.updatable}
+        if moved:
+            path.write_text(rewrite_digests(path.read_text(encoding="utf-8"), moved), encoding="utf-8")
+            out.print(f"updated {len(moved)} digest(s) in {path}; review the diff and the sources before committing")
+        failed = [s for s in statuses if s.state == "error"]
+        raise typer.Exit(EXIT_DRIFT if failed else EXIT_OK)
+    raise typer.Exit(EXIT_OK if all(s.state == "ok" for s in statuses) else EXIT_DRIFT)
