@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,8 @@ import yaml
 
 from slm_deploy.errors import BundleError
 from slm_deploy.policies.dockerfile import parse_dockerfile
+
+MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -75,3 +78,40 @@ def load_bundle(root: Path) -> list[Subject]:
     for path in bundle_files(root):
         subjects.extend(load_file(path, path.relative_to(root).as_posix()))
     return subjects
+
+
+def read_manifest(root: Path) -> Mapping[str, Any] | None:
+    """The bundle's manifest.json written at render time, or None when the bundle has none."""
+    path = root / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise BundleError(f"{root}: {MANIFEST} is not valid JSON\n  hint: re-render the bundle") from None
+    if not isinstance(data, Mapping):
+        raise BundleError(f"{root}: {MANIFEST} must be a JSON object\n  hint: re-render the bundle")
+    return data
+
+
+def recorded_waivers(manifest: Mapping[str, Any] | None) -> list[Any]:
+    """The spec's waivers as recorded in manifest.json at render time (none when absent)."""
+    if manifest is None or manifest.get("waivers") is None:
+        return []
+    waivers = manifest["waivers"]
+    if not isinstance(waivers, list):
+        raise BundleError(f"{MANIFEST}: waivers must be a list of {{rule, resource, reason}}")
+    return waivers
+
+
+def require_bundle(root: Path) -> Mapping[str, Any] | None:
+    """Refuse paths that are not a bundle: missing, a file, or a folder with no manifest and nothing to check."""
+    if not root.exists():
+        raise BundleError(f"{root}: does not exist\n  hint: pass the folder `slm-deploy render` wrote")
+    if not root.is_dir():
+        raise BundleError(f"{root}: not a directory\n  hint: pass the folder `slm-deploy render` wrote")
+    manifest = read_manifest(root)
+    if manifest is None and not bundle_files(root):
+        raise BundleError(f"{root}: not a bundle (no {MANIFEST}, Dockerfiles, compose files or Kubernetes "
+                          "manifests)\n  hint: pass the folder `slm-deploy render` wrote")
+    return manifest

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from slm_deploy import __version__
+from slm_deploy.cli.check import check
 from slm_deploy.cli.new import new
 from slm_deploy.cli.pins import pins
 from slm_deploy.cli.summary import plan_summary, summary_table
@@ -21,6 +22,8 @@ from slm_deploy.spec.loader import load_deployment
 from slm_deploy.spec.schema import deployment_schema_text
 
 EXIT_BAD_INPUT = 2
+# click's UsageError, whether typer bundles click (>= 0.2x) or depends on it
+USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
 
 app = typer.Typer(
     name="slm-deploy",
@@ -87,6 +90,7 @@ def schema() -> None:
 
 
 app.command()(new)
+app.command()(check)
 app.command()(pins)
 
 
@@ -101,8 +105,10 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         sys.exit(1)
-    except (typer.BadParameter, typer.main.click.UsageError) as exc:
+    except USAGE_ERROR as exc:
         exc.show()
         sys.exit(EXIT_BAD_INPUT)
+    if isinstance(code, int) and code:
+        sys.exit(code)  # without standalone mode, click returns a command's typer.Exit code instead of exiting
     if isinstance(code, int) and code:
         sys.exit(code)  # without standalone mode, click returns a command's typer.Exit code instead of exiting
