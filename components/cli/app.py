@@ -110,5 +110,3 @@ def main() -> None:
         sys.exit(EXIT_BAD_INPUT)
     if isinstance(code, int) and code:
         sys.exit(code)  # without standalone mode, click returns a command's typer.Exit code instead of exiting
-    if isinstance(code, int) and code:
-        sys.exit(code)  # without standalone mode, click returns a command's typer.Exit code instead of exiting
