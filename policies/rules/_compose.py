@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from slm_deploy.policies.access import get, mapping
+from slm_deploy.policies.access import get, items, mapping
 
 KINDS = frozenset({"ComposeProject"})
+COMPONENT = "slm-deploy.io/component"
+MODEL_PREP = "model-prep"
 
 
 def services(project) -> Iterator[tuple[str, Mapping]]:
@@ -25,3 +27,21 @@ def limit(service, key: str, *fallbacks: str):
         if value in (None, ""):
             value = service.get(fallback)
     return value
+
+
+def component_of(service) -> str | None:
+    """The service's slm-deploy.io/component label (labels as a mapping or a KEY=VALUE list)."""
+    labels = service.get("labels")
+    if isinstance(labels, Mapping):
+        value = labels.get(COMPONENT)
+        return None if value is None else str(value)
+    for entry in items(labels):
+        key, _, value = str(entry).partition("=")
+        if key == COMPONENT:
+            return value
+    return None
+
+
+def is_model_prep(service) -> bool:
+    """A one-shot job that downloads and verifies weights before the runtime starts."""
+    return component_of(service) == MODEL_PREP

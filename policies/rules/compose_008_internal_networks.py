@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from slm_deploy.policies.access import get, items, mapping
 from slm_deploy.policies.model import CIS_DOCKER, Rule, Severity, bench
-from slm_deploy.policies.rules._compose import KINDS, services
+from slm_deploy.policies.rules._compose import KINDS, is_model_prep, services
 
 
 def _attached(service) -> list[str]:
@@ -19,10 +19,10 @@ def _attached(service) -> list[str]:
 
 
 def check(project, ctx):
-    """Yield violations for backend services attached to non-internal networks."""
+    """Yield violations for backend services attached to non-internal networks (model-prep jobs need egress)."""
     declared = mapping(get(project, "networks"))
     for path, service in services(project):
-        if items(service.get("ports")) or service.get("network_mode") == "none":
+        if items(service.get("ports")) or service.get("network_mode") == "none" or is_model_prep(service):
             continue
         for name in _attached(service):
             if mapping(declared.get(name)).get("internal") is not True:
@@ -37,9 +37,12 @@ RULE = Rule(
     controls=("C-networks",),
     kinds=KINDS,
     rationale="An internal network has no route out, so a compromised backend (the model server, "
-              "Prometheus) cannot exfiltrate data or reach the internet.",
+              "Prometheus) cannot exfiltrate data or reach the internet. The one-shot model-prep job "
+              "(`slm-deploy.io/component: model-prep`) is exempt: it must reach the model hub, and it has "
+              "exited before the runtime starts.",
     remediation="Declare a backend network with `internal: true`, attach backend services only to it and let "
-                "the gateway join both frontend and backend.",
+                "the gateway join both frontend and backend; give model-prep its own egress network that no "
+                "long-running backend service joins.",
     benchmarks=(bench(CIS_DOCKER, "5.30"),),
     check=check,
     tags=("compose", "network"),
