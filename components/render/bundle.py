@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from slm_deploy import __version__
 from slm_deploy.render.compose import project_name, render_compose
 from slm_deploy.render.hosts import render_host
-from slm_deploy.render.images import build_context, build_owners, built_image
+from slm_deploy.render.images import build_context, build_owners, compose_image_names, registry_tags
 from slm_deploy.render.kubernetes import file_name, kustomization, render_kubernetes
 from slm_deploy.render.serialize import to_json, to_yaml
 from slm_deploy.render.templating import render_template
@@ -54,13 +54,27 @@ def _kubernetes_files(deployment: Deployment, plan: RuntimePlan) -> dict[str, st
 
 def _readme(deployment: Deployment, plan: RuntimePlan, files: dict[str, str]) -> str:
     spec = deployment.spec
-    builds = [(s.name, built_image(deployment, s)) for s in build_owners(plan)]
+    compose_project = project_name(deployment) if "compose/compose.yaml" in files else None
+    builds = [
+        {"name": s.name, "tags": registry_tags(deployment, s),
+         "compose": compose_image_names(compose_project, plan, s) if compose_project else []}
+        for s in build_owners(plan)
+    ]
+    docker = spec.targets.docker
     return render_template(
         "bundle/README.md.j2",
         spec=spec,
         model=deployment.model,
         sizing=deployment.sizing,
         builds=builds,
+        push=bool(docker and docker.registry),
+        compose_project=compose_project,
+        prep=[s for s in plan.services if s.role == "model-prep"],
+        ui=plan.by_role("ui"),
+        gateway=plan.by_role("gateway"),
+        hub_token=spec.model.hub_token_secret,
+        api_keys_secret=spec.serving.auth.api_keys_secret if spec.serving.auth.enabled else None,
+        uid=spec.security.uid,
         has_compose="compose/compose.yaml" in files,
         has_kubernetes="kubernetes/kustomization.yaml" in files,
         namespace=namespace_of(spec),

@@ -65,3 +65,17 @@ def cluster_image(deployment: Deployment, plan: RuntimePlan, service: ServicePla
             allowed="a registry host such as myregistry.azurecr.io",
             hint="set targets.docker.registry; `pulumi up` builds and pushes it there, pinned by digest"))
     return built_image(deployment, owner_of(plan, service))
+
+
+def registry_tags(deployment: Deployment, owner: ServicePlan) -> list[str]:
+    """The content-addressed name plus one name per targets.docker tag, all under the spec's registry path."""
+    primary = built_image(deployment, owner)
+    docker = deployment.spec.targets.docker
+    extra = list(docker.tags) if docker else []
+    name = primary.rsplit(":", 1)[0]
+    return [primary, *(f"{name}:{tag}" for tag in extra)]
+
+
+def compose_image_names(project: str, plan: RuntimePlan, owner: ServicePlan) -> list[str]:
+    """What Compose v2 calls the image of each service built from this owner's context (<project>-<service>)."""
+    return [f"{project}-{s.name}" for s in plan.services if s.build is not None and s.build == owner.build]

@@ -42,7 +42,8 @@ class OpenWebUIOptions(SpecModel):
     """Secret (declared under `secrets`) holding WEBUI_SECRET_KEY."""
     api_key_secret: str = "webui-api-key"
     """Secret (declared under `secrets`) holding the gateway API key Open WebUI presents (key id open-webui)."""
-    port: int = Field(default=8080, ge=1024, le=65535)
+    port: int = Field(default=3000, ge=1024, le=65535)
+    """Host and container port of the UI; must differ from exposure.port, which the gateway publishes."""
 
 
 class ModelfileOptions(SpecModel):

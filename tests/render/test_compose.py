@@ -70,6 +70,8 @@ def test_only_gateway_and_ui_are_published_on_the_bind_address(bundle: Path) -> 
     assert published == set(by_component(document, "gateway")) | set(by_component(document, "ui"))
     for name in published:
         assert all(port.startswith("127.0.0.1:") for port in document["services"][name]["ports"]), name
+    host_ports = [port.rsplit(":", 2)[1] for name in published for port in document["services"][name]["ports"]]
+    assert len(host_ports) == len(set(host_ports)), host_ports
 
 
 def test_only_the_gateway_shares_a_network_with_the_runtime(bundle: Path) -> None:
