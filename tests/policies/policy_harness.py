@@ -109,9 +109,14 @@ def run_resource_policy(policy, token: str, props: Any, config: dict | None = No
 
 def run_stack_policy(policy, fixtures: list[Fixture], config: dict | None = None) -> list[str]:
     """Run one StackValidationPolicy over the fixtures as stack resources (proxied outputs)."""
-    resources = [PolicyResource(f.token, unknown_checking_proxy(f.props()),
-                                f"urn:pulumi:test::p::{f.token}::{f.name}", f.name, _opts(), None, None, [], {})
-                 for f in fixtures if f.token]
+    return run_stack_policy_over(policy, [(f.token, f.name, f.props()) for f in fixtures if f.token], config)
+
+
+def run_stack_policy_over(policy, resources: list[tuple[str, str, Any]], config: dict | None = None) -> list[str]:
+    """Run one StackValidationPolicy over (type token, name, props) stack resources (proxied outputs)."""
+    resources = [PolicyResource(token, unknown_checking_proxy(props), f"urn:pulumi:test::p::{token}::{name}", name,
+                                _opts(), None, None, [], {})
+                 for token, name, props in resources]
     violations: list[str] = []
     _run(policy.validate(StackValidationArgs(resources, config or {}),
                          lambda message, urn=None: violations.append(message)))
