@@ -10,7 +10,11 @@ import pulumi_azure_native as azure_native
 import pulumi_kubernetes as k8s
 import yaml
 
+from slm_deploy.aks_ingress import CertManager, ingress_class_warning, ingress_profile
+from slm_deploy.aks_monitoring import managed_prometheus
+from slm_deploy.aks_registry import acr_name, grant_acr_pull
 from slm_deploy.errors import Problem, SpecError
+from slm_deploy.gpu_device_plugin import GpuDevicePlugin
 from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.sections import GpuType
 from slm_deploy.stack_settings import AksEncryption, StackSettings
@@ -145,7 +149,7 @@ def cluster_args(spec: DeploymentSpec, settings: StackSettings, resource_group: 
                             "network_dataplane": "cilium", "network_policy": "cilium",
                             "load_balancer_sku": "standard", "outbound_type": "loadBalancer"},
         "addon_profiles": addon_profiles(workspace_id),
-        "azure_monitor_profile": {"metrics": {"enabled": True}},
+        "azure_monitor_profile": {"metrics": {"enabled": spec.monitoring.enabled}},
         "security_profile": security_profile(workspace_id, encryption),
         "oidc_issuer_profile": {"enabled": True},
         "auto_upgrade_profile": {"upgrade_channel": "patch", "node_os_upgrade_channel": "NodeImage"},
@@ -153,6 +157,9 @@ def cluster_args(spec: DeploymentSpec, settings: StackSettings, resource_group: 
     }
     if encryption is not None:
         args["disk_encryption_set_id"] = encryption.disk_encryption_set_id
+    ingress = ingress_profile(spec)
+    if ingress is not None:
+        args["ingress_profile"] = ingress
     return args
 
 
@@ -205,13 +212,37 @@ class AksCluster(pulumi.ComponentResource):
             self.gpu_pool = azure_native.containerservice.AgentPool(f"{name}-gpu", opts=pool_parent,
                                                                     **common, **gpu_pool_args(spec))
             self.pools.append(self.gpu_pool)
+        self.prometheus = None
+        if spec.monitoring.enabled:
+            self.prometheus = managed_prometheus(name, spec, self.resource_group.name, self.cluster, parent=self)
+        self.acr_pull = None
+        registry = acr_name(spec)
+        if registry is not None:
+            self.acr_pull = grant_acr_pull(f"{name}-acr-pull", registry,
+                                           settings.acr_resource_group or self.resource_group.name,
+                                           self.cluster, opts=pulumi.ResourceOptions(parent=self))
         credentials = azure_native.containerservice.list_managed_cluster_user_credentials_output(
             resource_group_name=self.resource_group.name, resource_name=self.cluster.name, format="exec")
         self.kubeconfig = pulumi.Output.secret(credentials.kubeconfigs[0].value.apply(
             lambda encoded: kubeconfig_for_login(base64.b64decode(encoded).decode(), settings.kubelogin_mode)))
+        ready = [*self.pools, *([self.acr_pull] if self.acr_pull else [])]
         self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig,
-                                     opts=pulumi.ResourceOptions(parent=self, depends_on=self.pools))
+                                     opts=pulumi.ResourceOptions(parent=self, depends_on=ready))
+        self._add_ons(name, spec, settings)
         self.register_outputs({"clusterName": self.cluster.name, "resourceGroup": self.resource_group.name,
                                "oidcIssuerUrl": self.cluster.oidc_issuer_profile.apply(
                                    lambda p: p.issuer_url if p else None)})
 
+    def _add_ons(self, name: str, spec: DeploymentSpec, settings: StackSettings) -> None:
+        """What the cluster runs for the workloads: the GPU device plugin, cert-manager with its issuer."""
+        child = pulumi.ResourceOptions(parent=self)
+        self.device_plugin = None
+        if self.gpu_pool is not None:
+            self.device_plugin = GpuDevicePlugin(f"{name}-gpu-plugin", spec, GPU_LABELS, self.provider, opts=child)
+        self.cert_manager = None
+        if ingress_profile(spec) is not None:
+            warning = ingress_class_warning(spec)
+            if warning:
+                pulumi.log.warn(warning, resource=self)
+            self.cert_manager = CertManager(f"{name}-cert-manager", spec, self.provider, settings.acme_server,
+                                            settings.acme_email, opts=child)

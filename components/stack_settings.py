@@ -10,6 +10,7 @@ import pulumi
 from slm_deploy.errors import Problem, SpecError
 
 DEFAULT_PLATFORMS = ("linux/amd64",)
+LETSENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
 KUBELOGIN_MODES = ("azurecli", "workloadidentity", "msi", "spn", "devicecode", "interactive", "azd")
 
 
@@ -43,6 +44,12 @@ class StackSettings:
     kubelogin_mode: str = "azurecli"
     aks_encryption: AksEncryption | None = None
     admin_group_object_ids: tuple[str, ...] = field(default_factory=tuple)
+    acr_resource_group: str | None = None
+    """Resource group of the Azure Container Registry targets.docker.registry names; default: the cluster's."""
+    acme_server: str = LETSENCRYPT_PRODUCTION
+    """ACME directory the ClusterIssuer registers with (Let's Encrypt staging while testing)."""
+    acme_email: str | None = None
+    """Contact for certificate expiry notices; ACME accounts need none."""
 
 
 def _encryption(raw: object) -> AksEncryption | None:
@@ -78,4 +85,15 @@ def read_settings(config: pulumi.Config, stack: str) -> StackSettings:
         kubelogin_mode=mode,
         aks_encryption=_encryption(config.get_object("aksEncryption")),
         admin_group_object_ids=tuple(config.get_object("aksAdminGroupObjectIds") or ()),
+        acr_resource_group=config.get("acrResourceGroup"),
+        acme_server=_https_url("slm-deploy:acmeServer", config.get("acmeServer") or LETSENCRYPT_PRODUCTION),
+        acme_email=config.get("acmeEmail"),
     )
+
+
+def _https_url(key: str, value: str) -> str:
+    """An ACME directory must be an https URL; anything else would send the account key in the clear."""
+    if not value.startswith("https://") or len(value) <= len("https://"):
+        raise SpecError(Problem(key, "must be an https URL of an ACME directory",
+                                hint="e.g. https://acme-staging-v02.api.letsencrypt.org/directory"))
+    return value

@@ -41,6 +41,10 @@ AKS_KUBECONFIG = {
 """The shape of the exec-format user kubeconfig AKS returns for Entra ID clusters."""
 
 
+REGISTRY_SUBSCRIPTION = "/subscriptions/00000000-0000-0000-0000-0000000000ac"
+"""The subscription mocked registries live in (getRegistry answers with ids under it)."""
+
+
 def mocked_ref(name: str) -> str:
     """What a pushed image's `ref` looks like: its first tag pinned to a digest."""
     return f"{name}@sha256:{hashlib.sha256(name.encode()).hexdigest()}"
@@ -63,6 +67,8 @@ class ComponentMocks(pulumi.runtime.Mocks):
             state["name"] = args.inputs.get("resourceGroupName", f"{args.name}0a1b2c")  # auto-named otherwise
         if args.typ == "azure-native:containerservice:ManagedCluster":
             state["name"] = args.inputs["resourceName"]
+            state["identityProfile"] = {"kubeletidentity": {"objectId": f"{args.name}-kubelet-object-id",
+                                                            "clientId": f"{args.name}-kubelet-client-id"}}
             identities = args.inputs["identity"].get("userAssignedIdentities")
             if identities:  # ARM answers with a map keyed by identity id, as the SDK's output type expects
                 state["identity"] = {**args.inputs["identity"], "userAssignedIdentities": {i: {} for i in identities}}
@@ -73,6 +79,10 @@ class ComponentMocks(pulumi.runtime.Mocks):
         if args.token == "azure-native:containerservice:listManagedClusterUserCredentials":
             value = base64.b64encode(yaml.safe_dump(AKS_KUBECONFIG).encode()).decode()
             return {"kubeconfigs": [{"name": "clusterUser", "value": value}]}, []
+        if args.token == "azure-native:containerregistry:getRegistry":
+            group, name = args.args["resourceGroupName"], args.args["registryName"]
+            return {"id": f"{REGISTRY_SUBSCRIPTION}/resourceGroups/{group}/providers/Microsoft.ContainerRegistry/"
+                          f"registries/{name}", "name": name, "loginServer": f"{name}.azurecr.io"}, []
         return {}, []
 
     def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:

@@ -1,0 +1,115 @@
+"""Ingress on AKS: the application routing add-on's managed NGINX, and cert-manager for the TLS certificate.
+
+With exposure.mode ingress the rendered Ingress names an ingress class and a cert-manager ClusterIssuer
+(exposure.tls.issuer); on a new cluster neither exists. The add-on (ingressProfile.webAppRouting) runs a
+managed NGINX whose IngressClass is `webapprouting.kubernetes.azure.com`, patched and upgraded by AKS.
+cert-manager comes from its official chart, pinned by version and repository, with the hardened
+defaults of the chart stated explicitly, and a ClusterIssuer with the spec's issuer name answering
+ACME HTTP-01 challenges through the same ingress class.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from slm_deploy.spec.deployment import DeploymentSpec
+
+APP_ROUTING_CLASS = "webapprouting.kubernetes.azure.com"
+"""The IngressClass the AKS application routing add-on creates for its managed NGINX."""
+APP_ROUTING_NAMESPACE = "app-routing-system"
+"""Where the add-on runs NGINX (what the rendered NetworkPolicies must admit traffic from)."""
+
+CERT_MANAGER_CHART = "cert-manager"
+CERT_MANAGER_VERSION = "v1.19.1"
+CERT_MANAGER_REPOSITORY = "https://charts.jetstack.io"
+"""The only supported source of cert-manager charts."""
+CERT_MANAGER_NAMESPACE = "cert-manager"
+
+
+def wants_ingress(spec: DeploymentSpec) -> bool:
+    """Whether the spec exposes the gateway through an Ingress."""
+    return spec.exposure.mode == "ingress"
+
+
+def ingress_profile(spec: DeploymentSpec) -> dict[str, Any] | None:
+    """The ManagedCluster ingressProfile: the application routing add-on, only when something is exposed."""
+    if not wants_ingress(spec):
+        return None
+    return {"web_app_routing": {"enabled": True}}
+
+
+def ingress_class_warning(spec: DeploymentSpec) -> str | None:
+    """Why the rendered Ingress would have no controller on this cluster, if it would not."""
+    if not wants_ingress(spec) or spec.exposure.ingress_class == APP_ROUTING_CLASS:
+        return None
+    return (f"exposure.ingress_class is {spec.exposure.ingress_class!r}, but this AKS cluster runs only the "
+            f"application routing add-on ({APP_ROUTING_CLASS!r}); install a controller for that class or set "
+            f"exposure.ingress_class: {APP_ROUTING_CLASS}")
+
+
+def cert_manager_values() -> dict[str, Any]:
+    """Chart values: CRDs with the release, leader election in its own namespace, restricted contexts."""
+    pod = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    container = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                 "capabilities": {"drop": ["ALL"]}}
+    hardened = {"securityContext": pod, "containerSecurityContext": container}
+    return {
+        "crds": {"enabled": True, "keep": True},
+        "global": {"leaderElection": {"namespace": CERT_MANAGER_NAMESPACE}},
+        "replicaCount": 2,
+        "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
+        "prometheus": {"enabled": True},
+        **hardened,
+        "webhook": {"replicaCount": 2, "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
+                    **hardened},
+        "cainjector": {"replicaCount": 2, "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
+                       **hardened},
+        "startupapicheck": hardened,
+    }
+
+
+def cert_manager_namespace(spec: DeploymentSpec) -> dict[str, Any]:
+    """cert-manager's namespace enforces the restricted profile like every other namespace of the stack."""
+    major, minor = spec.targets.aks.kubernetes_version.split(".")[:2]
+    labels = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "warn", "audit")}
+    labels["pod-security.kubernetes.io/enforce-version"] = f"v{major}.{minor}"
+    return {"name": CERT_MANAGER_NAMESPACE, "labels": labels}
+
+
+def cluster_issuer(spec: DeploymentSpec, acme_server: str, acme_email: str | None) -> dict[str, Any]:
+    """The ClusterIssuer the rendered Ingress names: ACME, HTTP-01 through the rendered Ingress's class."""
+    issuer = spec.exposure.tls.issuer
+    acme: dict[str, Any] = {
+        "server": acme_server,
+        "privateKeySecretRef": {"name": f"{issuer}-account-key"},
+        "solvers": [{"http01": {"ingress": {"ingressClassName": spec.exposure.ingress_class}}}],
+    }
+    if acme_email:
+        acme["email"] = acme_email
+    return {"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": issuer},
+            "spec": {"acme": acme}}
+
+
+class CertManager(pulumi.ComponentResource):
+    """cert-manager's namespace, its Helm release, and the spec's ClusterIssuer once the CRDs exist."""
+
+    def __init__(self, name: str, spec: DeploymentSpec, provider: k8s.Provider, acme_server: str,
+                 acme_email: str | None, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("slm-deploy:kubernetes:CertManager", name, None, opts)
+        base = pulumi.ResourceOptions(parent=self, provider=provider)
+        self.namespace = k8s.core.v1.Namespace(f"{name}-namespace", metadata=cert_manager_namespace(spec),
+                                               opts=base)
+        self.release = k8s.helm.v3.Release(
+            f"{name}-release", name=CERT_MANAGER_CHART, chart=CERT_MANAGER_CHART, version=CERT_MANAGER_VERSION,
+            repository_opts={"repo": CERT_MANAGER_REPOSITORY}, namespace=CERT_MANAGER_NAMESPACE,
+            create_namespace=False, atomic=True, cleanup_on_fail=True, values=cert_manager_values(),
+            opts=pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=[self.namespace])))
+        issuer = cluster_issuer(spec, acme_server, acme_email)
+        self.issuer = k8s.apiextensions.CustomResource(
+            f"{name}-issuer", api_version=issuer["apiVersion"], kind=issuer["kind"], metadata=issuer["metadata"],
+            spec=issuer["spec"],
+            opts=pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=[self.release])))
+        self.register_outputs({"issuer": spec.exposure.tls.issuer, "chartVersion": CERT_MANAGER_VERSION})

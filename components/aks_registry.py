@@ -1,0 +1,55 @@
+"""Image pulls from Azure Container Registry: the cluster's kubelet identity gets AcrPull on the registry."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_azure_native as azure_native
+
+from slm_deploy.spec.deployment import DeploymentSpec
+
+ACR_SUFFIXES = (".azurecr.io", ".azurecr.cn", ".azurecr.us")
+"""Azure public cloud, Azure China and Azure Government registry domains."""
+
+ACR_PULL_ROLE = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+"""The built-in AcrPull role (Microsoft.ContainerRegistry/registries/pull/read only)."""
+
+
+def acr_name(spec: DeploymentSpec) -> str | None:
+    """The registry's resource name when targets.docker.registry is an ACR login server (x.azurecr.io/team -> x)."""
+    docker = spec.targets.docker
+    if docker is None or not docker.registry:
+        return None
+    host = docker.registry.split("/", 1)[0].split(":", 1)[0]
+    suffix = next((s for s in ACR_SUFFIXES if host.endswith(s)), None)
+    return host[: -len(suffix)] if suffix else None
+
+
+def role_definition_id(registry_id: str) -> str:
+    """AcrPull's id in the registry's subscription (/subscriptions/<id>/providers/...roleDefinitions/<guid>)."""
+    parts = registry_id.split("/")
+    if len(parts) < 3 or parts[1].lower() != "subscriptions" or not parts[2]:
+        raise ValueError(f"not an Azure resource id: {registry_id!r}")
+    return f"/subscriptions/{parts[2]}/providers/Microsoft.Authorization/roleDefinitions/{ACR_PULL_ROLE}"
+
+
+def kubelet_object_id(identity_profile: object) -> str:
+    """The object id of the kubelet identity AKS reports under identityProfile.kubeletidentity."""
+    kubelet = identity_profile.get("kubeletidentity") if isinstance(identity_profile, dict) else None
+    object_id = kubelet.get("object_id") if isinstance(kubelet, dict) else getattr(kubelet, "object_id", None)
+    if not object_id:
+        raise ValueError("the cluster reports no kubelet identity (identityProfile.kubeletidentity.objectId)")
+    return object_id
+
+
+def grant_acr_pull(name: str, registry: str, resource_group: pulumi.Input[str],
+                   cluster: azure_native.containerservice.ManagedCluster,
+                   opts: pulumi.ResourceOptions) -> azure_native.authorization.RoleAssignment:
+    """Look the registry up in its resource group and let the cluster's nodes pull from it, nothing more."""
+    found = azure_native.containerregistry.get_registry_output(registry_name=registry,
+                                                             resource_group_name=resource_group)
+    return azure_native.authorization.RoleAssignment(
+        name, opts=opts, scope=found.id,
+        role_definition_id=found.id.apply(role_definition_id),
+        principal_id=cluster.identity_profile.apply(kubelet_object_id),
+        principal_type="ServicePrincipal",
+        description="slm-deploy: AKS nodes pull the images this stack builds")
