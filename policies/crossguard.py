@@ -13,6 +13,7 @@ from pulumi_policy import (EnforcementLevel, PolicyComplianceFramework, PolicyCo
 from slm_deploy.policies.dockerfile import parse_dockerfile
 from slm_deploy.policies.model import Rule, Severity
 from slm_deploy.policies.registry import all_rules
+from slm_deploy.policies.system_waivers import system_waiver
 
 PACK_NAME = "slm-deploy-hardening"
 K8S_TOKEN = re.compile(r"^kubernetes:[A-Za-z0-9.]+(?:/[A-Za-z0-9]+)?:([A-Za-z]+)$")
@@ -78,7 +79,12 @@ def _resource_validator(rule: Rule):
         subject = subject_for(kind, args.props)
         if subject is None:
             args.not_applicable("the Dockerfile is not inline, so its text is not visible to policies")
-        for violation in rule.evaluate(subject, kind, args.get_config(), patch=patch):
+        violations = list(rule.evaluate(subject, kind, args.get_config(), patch=patch))
+        waiver = system_waiver(rule.id, kind, args.props) if violations else None
+        if waiver is not None:
+            args.not_applicable(f"waived for {waiver.resource}: {waiver.reason}")
+            return
+        for violation in violations:
             report_violation(violation.message, None)
     return validate
 
