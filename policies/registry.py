@@ -23,6 +23,8 @@ def rule_by_id(rule_id: str) -> Rule:
 
 
 def rules_for_benchmark(framework: str, control_id: str) -> tuple[Rule, ...]:
-    """Rules that map to a benchmark control, e.g. ("Trivy", "KSV-0001"); used to compare with scanners."""
+    """Rules that map to a benchmark control, e.g. ("Trivy", "KSV-0001") or Trivy's AVD-KSV-0001 spelling."""
+    if framework.lower() == "trivy":
+        control_id = control_id.removeprefix("AVD-")
     return tuple(r for r in all_rules() for b in r.benchmarks
                  if b.framework.lower() == framework.lower() and control_id in b.ids)

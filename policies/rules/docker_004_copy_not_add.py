@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from slm_deploy.policies.docker_helpers import flag_values, instructions, stages
+from slm_deploy.policies.docker_helpers import flag_values, instructions, stages, text_of
 from slm_deploy.policies.model import CIS_DOCKER, HADOLINT, TRIVY, Rule, Severity, Violation, bench
 
 
 def check(dockerfile, ctx):
-    """Yield violations for ADD, self-referencing COPY --from and duplicate stage aliases."""
+    """Yield violations for ADD, self-referencing COPY --from, duplicate aliases and ambiguous destinations."""
     seen: set[str] = set()
     for stage in stages(dockerfile):
         alias = str(stage.get("alias") or "").lower()
@@ -22,6 +22,10 @@ def check(dockerfile, ctx):
         for copy in instructions(stage, "COPY"):
             if any(v.lower() in own for v in flag_values(copy, "from")):
                 yield Violation("COPY --from refers to its own stage", copy.get("line"))
+            words = [str(w) for w in copy.get("json") or []] or text_of(copy).split()
+            if len(words) > 2 and not words[-1].endswith("/"):
+                yield Violation("COPY with several sources needs a destination directory ending in /",
+                                copy.get("line"))
 
 
 RULE = Rule(
@@ -31,10 +35,11 @@ RULE = Rule(
     controls=("D4",),
     kinds=frozenset({"Dockerfile"}),
     rationale="ADD silently downloads remote content and unpacks archives, which hides what enters the image; "
-              "ambiguous stage aliases make multi-stage builds copy from the wrong place.",
+              "ambiguous stage aliases make multi-stage builds copy from the wrong place, and several sources copied "
+              "to a path without a trailing / fail or land somewhere unexpected.",
     remediation="Replace ADD with COPY (download with a verified checksum in a build stage if needed); give "
                 "every stage a unique alias and never COPY --from the current stage.",
-    benchmarks=(bench(CIS_DOCKER, "4.9"), bench(TRIVY, "DS-0005", "DS-0006", "DS-0012"),
+    benchmarks=(bench(CIS_DOCKER, "4.9"), bench(TRIVY, "DS-0005", "DS-0006", "DS-0011", "DS-0012"),
                 bench(HADOLINT, "DL3020", "DL3022", "DL3023", "DL3024")),
     check=check,
     tags=("dockerfile", "supply-chain"),

@@ -70,8 +70,8 @@ RULE = Rule(
                 "/var/lib/apt/lists/*` in one RUN, `pip install --no-cache-dir`, `apk add --no-cache`, and "
                 "`yum|dnf|zypper clean` after installs.",
     benchmarks=(bench(CIS_DOCKER, "4.3", "4.7"),
-                bench(TRIVY, "DS-0017", "DS-0021", "DS-0029", "DS-0025", "DS-0015", "DS-0019", "DS-0020",
-                      "DS-0027"),
+                bench(TRIVY, "DS-0017", "DS-0021", "DS-0024", "DS-0029", "DS-0025", "DS-0015", "DS-0019",
+                      "DS-0020", "DS-0027"),
                 bench(HADOLINT, "DL3009", "DL3014", "DL3015", "DL3019", "DL3027", "DL3042")),
     check=check,
     tags=("dockerfile", "supply-chain"),

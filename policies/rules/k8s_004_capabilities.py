@@ -30,7 +30,7 @@ RULE = Rule(
               "SYS_ADMIN are close to root; a model server needs none.",
     remediation='Set securityContext.capabilities: {drop: ["ALL"]} and remove `add` entries.',
     benchmarks=(bench(PSS, "restricted:capabilities"), bench(CIS_K8S, "5.2.8", "5.2.9", "5.2.10"),
-                bench(TRIVY, "KSV-0003", "KSV-0004", "KSV-0005", "KSV-0022", "KSV-0106")),
+                bench(TRIVY, "KSV-0003", "KSV-0004", "KSV-0005", "KSV-0022", "KSV-0106", "KSV-0119", "KSV-0120")),
     check=check,
     tags=("kubernetes", "privilege"),
     options=(Option("allowedCapabilities",

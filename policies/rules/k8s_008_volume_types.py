@@ -39,7 +39,7 @@ RULE = Rule(
     remediation="Keep model weights on a PersistentVolumeClaim, CSI or image volume, caches on emptyDir, "
                 "and credentials on secret or CSI volumes.",
     benchmarks=(bench(PSS, "baseline:hostPathVolumes", "restricted:volumeTypes"), bench(CIS_K8S, "5.2.12"),
-                bench(TRIVY, "KSV-0023", "KSV-0028", "KSV-0121")),
+                bench(TRIVY, "KSV-0006", "KSV-0023", "KSV-0028", "KSV-0121")),
     check=check,
     tags=("kubernetes", "isolation"),
 )

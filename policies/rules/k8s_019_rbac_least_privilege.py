@@ -10,6 +10,8 @@ from slm_deploy.policies.model import CIS_K8S, TRIVY, Rule, Severity, bench
 DANGEROUS_RESOURCES = frozenset({"pods/exec", "pods/attach", "nodes/proxy", "serviceaccounts/token"})
 DANGEROUS_VERBS = frozenset({"bind", "escalate", "impersonate"})
 READ_VERBS = frozenset({"get", "list", "watch", "*"})
+WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection", "*"})
+RBAC_RESOURCES = frozenset({"roles", "rolebindings", "clusterroles", "clusterrolebindings"})
 POWERFUL_ROLES = frozenset({"cluster-admin", "admin", "edit"})
 FORBIDDEN_SUBJECTS = frozenset({"system:masters", "system:anonymous", "system:unauthenticated",
                                 "system:authenticated"})
@@ -31,6 +33,8 @@ def _rules(manifest, ctx):
             yield f"{where} grants exec, attach, node proxy or token creation"
         if verbs & DANGEROUS_VERBS:
             yield f"{where}.verbs contains bind, escalate or impersonate"
+        if resources & RBAC_RESOURCES and verbs & WRITE_VERBS:
+            yield f"{where} can create or change RBAC roles and bindings"
         if ctx.kind == "ClusterRole" and "secrets" in resources and verbs & READ_VERBS:
             yield f"{where} reads Secrets cluster-wide"
         if ("pods" in resources or "deployments" in resources) and verbs & {"create", "*"} \
@@ -69,7 +73,7 @@ RULE = Rule(
     remediation="List explicit verbs and resources, keep Secret access namespaced and by resourceNames, and "
                 "bind dedicated service accounts to dedicated roles.",
     benchmarks=(bench(CIS_K8S, "5.1.1", "5.1.2", "5.1.3", "5.1.4", "5.1.8", "5.1.13"),
-                bench(TRIVY, "KSV-0041", "KSV-0044", "KSV-0045", "KSV-0046", "KSV-0053", "KSV-0111", "KSV-0112",
+                bench(TRIVY, "KSV-0041", "KSV-0044", "KSV-0045", "KSV-0046", "KSV-0047", "KSV-0050", "KSV-0053", "KSV-0111", "KSV-0112",
                       "KSV-0113", "KSV-0114", "KSV-0123")),
     check=check,
     tags=("kubernetes", "rbac"),
