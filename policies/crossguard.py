@@ -16,7 +16,7 @@ from slm_deploy.policies.registry import all_rules
 from slm_deploy.policies.system_waivers import system_waiver
 
 PACK_NAME = "slm-deploy-hardening"
-K8S_TOKEN = re.compile(r"^kubernetes:[A-Za-z0-9.]+(?:/[A-Za-z0-9]+)?:([A-Za-z]+)$")
+K8S_TOKEN = re.compile(r"^kubernetes:[A-Za-z0-9.-]+(?:/[A-Za-z0-9]+)?:([A-Za-z]+)$")
 AZURE_KINDS = {
     "azure-native:containerservice:ManagedCluster": "ManagedCluster",
     "azure-native:containerservice:AgentPool": "AgentPool",
