@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
-from pulumi_policy.policy import _NotApplicableError
 
 from slm_deploy.policies.crossguard import build_policies, classify
+from slm_deploy.policies.system_waivers import SYSTEM_WAIVERS
 from tests.conftest import STACKS, stack_id
 from tests.policies.policy_harness import run_resource_policy, run_stack_policy_over
 from tests.test_pulumi_components import plain
@@ -38,17 +38,18 @@ def registered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     return [Registration(r.typ, r.name, plain(dict(r.inputs))) for r in mocks.resources if r.custom]
 
 
-def resource_violations(registrations: list[Registration]) -> dict[tuple[str, str], list[str]]:
+def resource_violations(registrations: list[Registration],
+                        skipped: dict[tuple[str, str], list[str]] | None = None) -> dict[tuple[str, str], list[str]]:
     """Every ResourceValidationPolicy run on every registration through CrossGuard's proxies."""
     found: dict[tuple[str, str], list[str]] = {}
     for reg in registrations:
         for policy in RESOURCE_POLICIES:
-            try:
-                messages = run_resource_policy(policy, reg.typ, reg.inputs, name=reg.name)
-            except _NotApplicableError:  # the servicer reports these as not applicable, not as violations
-                continue
+            reasons: list[str] = []  # not applicable, as the servicer reports it: no violation, but a reason
+            messages = run_resource_policy(policy, reg.typ, reg.inputs, name=reg.name, not_applicable=reasons)
             if messages:
                 found[(policy.name, reg.name)] = messages
+            if reasons and skipped is not None:
+                skipped[(policy.name, reg.name)] = reasons
     return found
 
 
@@ -66,6 +67,16 @@ def describe(found: dict) -> str:
 def test_every_registration_passes_every_resource_policy(registered: list[Registration]) -> None:
     found = resource_violations(registered)
     assert found == {}, describe(found)
+
+
+def test_policies_step_aside_only_for_the_pack_s_own_waivers(registered: list[Registration]) -> None:
+    """A policy may report itself not applicable only through system_waivers, naming the waived object."""
+    skipped: dict[tuple[str, str], list[str]] = {}
+    resource_violations(registered, skipped)
+    waived = {(w.waiver.rule, f"waived for {w.waiver.resource}: {w.waiver.reason}") for w in SYSTEM_WAIVERS}
+    unexpected = {key: reasons for key, reasons in skipped.items()
+                  if any((key[0], reason) not in waived for reason in reasons)}
+    assert unexpected == {}, describe(unexpected)
 
 
 def test_the_stack_passes_every_stack_policy(registered: list[Registration]) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from pulumi_policy import (PolicyCustomTimeouts, PolicyResource, PolicyResourceOptions, ResourceValidationArgs,
                            StackValidationArgs)
+from pulumi_policy.policy import _NotApplicableError as NotApplicable
 from pulumi_policy.proxy import unknown_checking_proxy
 
 from slm_deploy.policies.crossguard import classify
@@ -98,12 +99,23 @@ def _run(result) -> None:
         asyncio.new_event_loop().run_until_complete(result)
 
 
-def run_resource_policy(policy, token: str, props: Any, config: dict | None = None, name: str = "r") -> list[str]:
-    """Run one ResourceValidationPolicy on proxied props; returns the violation messages."""
+def run_resource_policy(policy, token: str, props: Any, config: dict | None = None, name: str = "r",
+                        not_applicable: list[str] | None = None) -> list[str]:
+    """Run one ResourceValidationPolicy on proxied props; returns the violation messages.
+
+    A policy that declares itself not applicable raises, as it does in the servicer; with a `not_applicable`
+    list it yields no violations instead and its reason is appended there.
+    """
     violations: list[str] = []
     args = ResourceValidationArgs(token, unknown_checking_proxy(props), f"urn:pulumi:test::p::{token}::{name}",
                                   name, _opts(), None, config or {})
-    _run(policy.validate(args, lambda message, urn=None: violations.append(message)))
+    try:
+        _run(policy.validate(args, lambda message, urn=None: violations.append(message)))
+    except NotApplicable as skipped:
+        if not_applicable is None:
+            raise
+        not_applicable.append(str(getattr(skipped, "reason", None) or skipped))
+        return []
     return violations
 
 
