@@ -94,7 +94,8 @@ class Exposure(SpecModel):
     host: DnsName | None = None
     """Ingress host name; required when mode is ingress."""
     tls: Tls = Field(default_factory=Tls)
-    ingress_class: DnsLabel = "nginx"
+    ingress_class: DnsName = "nginx"
+    """IngressClass name, a DNS subdomain (on AKS: webapprouting.kubernetes.azure.com, the managed NGINX)."""
     bind_address: IpAddress = "127.0.0.1"
     """Host address Compose publishes ports on; 127.0.0.1 unless you expose the service."""
     port: int = Field(default=8080, ge=1024, le=65535)
