@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from slm_deploy.policies.builds import verified_builds
 from slm_deploy.policies.bundle import Subject, load_bundle, load_file
 from slm_deploy.policies.model import Rule, Severity
 from slm_deploy.policies.registry import all_rules
@@ -60,28 +61,34 @@ class Report:
         return {f.rule for f in self.findings}
 
 
-def _evaluate(rule: Rule, subject_kind: str, manifest: Any, resource: str, location: str) -> list[Finding]:
+def _evaluate(rule: Rule, subject_kind: str, manifest: Any, resource: str, location: str,
+              config: Mapping[str, Any] | None = None) -> list[Finding]:
     """Run one rule on one subject."""
     return [Finding(rule.id, rule.severity, resource, location, v.message, v.line)
-            for v in rule.evaluate(manifest, subject_kind)]
+            for v in rule.evaluate(manifest, subject_kind, config)]
 
 
 def check_subjects(subjects: Sequence[Subject], waivers: Iterable[Mapping[str, Any] | Waiver] | None = (),
-                   rules: Sequence[Rule] | None = None) -> Report:
-    """Run resource rules on each subject and bundle rules over all Kubernetes objects, then apply waivers."""
+                   rules: Sequence[Rule] | None = None,
+                   config: Mapping[str, Mapping[str, Any]] | None = None) -> Report:
+    """Run resource rules on each subject and bundle rules over all Kubernetes objects, then apply waivers.
+
+    `config` maps rule ids to option values, as CrossGuard's policy config does."""
     active = tuple(rules) if rules is not None else all_rules()
+    config = config or {}
     valid_waivers = load_waivers(waivers)
     raw: list[Finding] = []
     for subject in subjects:
         for rule in active:
             if rule.scope == "resource" and subject.kind in rule.kinds:
-                raw.extend(_evaluate(rule, subject.kind, subject.manifest, subject.resource, subject.location))
+                raw.extend(_evaluate(rule, subject.kind, subject.manifest, subject.resource, subject.location,
+                                     config.get(rule.id)))
     k8s = [s for s in subjects if s.kind not in ("Dockerfile", "ComposeProject")]
     if k8s:
         manifests = [s.manifest for s in k8s]
         for rule in active:
             if rule.scope == "bundle":
-                raw.extend(_evaluate(rule, "Bundle", manifests, "bundle", "kubernetes/"))
+                raw.extend(_evaluate(rule, "Bundle", manifests, "bundle", "kubernetes/", config.get(rule.id)))
     findings: list[Finding] = []
     waived: list[WaivedFinding] = []
     for finding in raw:
@@ -96,8 +103,12 @@ def check_subjects(subjects: Sequence[Subject], waivers: Iterable[Mapping[str, A
 
 
 def check_bundle(path: Path, waivers: Iterable[Mapping[str, Any] | Waiver] | None = ()) -> Report:
-    """Check a bundle directory (docker/*/Dockerfile, compose/compose.yaml, kubernetes/*.yaml)."""
-    return check_subjects(load_bundle(Path(path)), waivers)
+    """Check a bundle directory (docker/*/Dockerfile, compose/compose.yaml, kubernetes/*.yaml).
+
+    Images the bundle builds count as pinned when their content tag matches the build context it carries."""
+    root = Path(path)
+    subjects = load_bundle(root)
+    return check_subjects(subjects, waivers, config={"slm-serving-004": {"verifiedBuilds": verified_builds(root)}})
 
 
 def check_files(paths: Iterable[Path], waivers: Iterable[Mapping[str, Any] | Waiver] | None = ()) -> Report:
