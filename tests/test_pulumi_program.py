@@ -32,6 +32,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state["ref"] = mocked_ref(args.inputs["tags"][0])
         if args.typ == "azure-native:containerservice:ManagedCluster":  # AKS reports the kubelet identity it made
             state["identityProfile"] = {"kubeletidentity": {"objectId": f"{args.name}-kubelet"}}
+            identity = dict(state.get("identity") or {})
+            if isinstance(identity.get("userAssignedIdentities"), list):  # inputs list ids; state maps id -> details
+                identity["userAssignedIdentities"] = {i: {} for i in identity["userAssignedIdentities"]}
+                state["identity"] = identity
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
