@@ -28,6 +28,8 @@ RESOURCE_TYPES: dict[tuple[str, str], Callable[..., pulumi.CustomResource]] = {
     ("networking.k8s.io/v1", "Ingress"): k8s.networking.v1.Ingress,
 }
 """Typed classes, so mocks and CrossGuard see every object with literal security fields."""
+CUSTOM_KINDS: frozenset[tuple[str, str]] = frozenset({("keda.sh/v1alpha1", "ScaledObject")})
+"""CRD objects the renderer emits; registered as apiextensions.CustomResource (KEDA must be installed)."""
 
 
 def _snake(name: str) -> str:
@@ -59,5 +61,9 @@ class KubernetesWorkloads(pulumi.ComponentResource):
 
     @staticmethod
     def _create(manifest: Manifest, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
-        resource_type = RESOURCE_TYPES[(manifest["apiVersion"], manifest["kind"])]
-        return resource_type(logical_name(manifest), opts=opts, **resource_args(manifest))
+        key = (manifest["apiVersion"], manifest["kind"])
+        if key in CUSTOM_KINDS:
+            return k8s.apiextensions.CustomResource(
+                logical_name(manifest), api_version=manifest["apiVersion"], kind=manifest["kind"], opts=opts,
+                **{k: v for k, v in resource_args(manifest).items()})
+        return RESOURCE_TYPES[key](logical_name(manifest), opts=opts, **resource_args(manifest))
