@@ -33,8 +33,11 @@ PYTHON_METRICS_DRAIN = (
     "    if busy<=0:\n"
     "        break\n"
     f"    time.sleep({POLL_SECONDS})\n"
+    "else:\n"
+    "    sys.exit('drain budget spent with requests still running')\n"
 )
-"""Poll the runtime's Prometheus text until the named gauges sum to zero; an unreachable server has nothing left."""
+"""Poll the runtime's Prometheus text until the named gauges sum to zero; an unreachable server has nothing left.
+Running out of budget exits non-zero, so the kubelet records a FailedPreStopHook event for operators."""
 
 CURL_METRICS_DRAIN = (
     'sleep "$1"; end=$(( $(date +%s) + $2 )); url=$3; pattern=$4\n'
@@ -43,6 +46,7 @@ CURL_METRICS_DRAIN = (
     '  [ "$busy" = 0 ] && exit 0\n'
     f'  sleep {POLL_SECONDS}\n'
     'done\n'
+    'echo "drain budget spent with requests still running" >&2; exit 1\n'
 )
 """The same with curl and awk, for images without Python (llama.cpp); a failed scrape reads as idle."""
 
@@ -59,6 +63,7 @@ CONNECTIONS_DRAIN = (
     '  [ "$busy" -eq 0 ] && exit 0\n'
     f'  sleep {POLL_SECONDS}; waited=$((waited + {POLL_SECONDS}))\n'
     'done\n'
+    'echo "drain budget spent with connections still open" >&2; exit 1\n'
 )
 """For runtimes without metrics (Ollama, Foundry Local): wait until no client holds a connection to the
 serving port, read from the pod's own /proc/net/tcp with shell built-ins only."""
