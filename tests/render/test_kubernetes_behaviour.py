@@ -382,7 +382,7 @@ def _pods(case: Path) -> dict[str, Endpoint]:
 
 def test_the_namespace_denies_by_default_in_both_directions(case: Path) -> None:
     policies = of_kind(case, "NetworkPolicy")
-    deny = next(p for p in policies if p["metadata"]["name"] == "default-deny")
+    deny = next(p for p in policies if p["metadata"]["name"].endswith("-deny-all"))
     assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     stranger = Endpoint("stranger", deny["metadata"]["namespace"], {"app": "something-else"})
     outsider = Endpoint("outsider", "other-team", {"app": "client"})

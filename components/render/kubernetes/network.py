@@ -41,12 +41,12 @@ def _pods(service: ServicePlan) -> dict[str, Any]:
 
 def default_deny(deployment: Deployment) -> Manifest:
     """Selects every pod of the namespace for both directions and allows nothing."""
-    return _policy(deployment, "default-deny", {}, ["Ingress", "Egress"])
+    return _policy(deployment, bounded_name(deployment.spec.name, "deny-all"), {}, ["Ingress", "Egress"])
 
 
 def allow_dns(deployment: Deployment) -> Manifest:
     """Every pod may resolve names through the cluster DNS in kube-system, and nothing else through this rule."""
-    return _policy(deployment, "allow-dns", {}, ["Egress"], egress=[{
+    return _policy(deployment, bounded_name(deployment.spec.name, "dns"), {}, ["Egress"], egress=[{
         "to": [{**_namespace("kube-system"), "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
         "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}])
 
