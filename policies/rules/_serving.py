@@ -15,6 +15,8 @@ AUTH = "slm-deploy.io/auth"
 RUNTIME = "slm-deploy.io/runtime"
 WEIGHTS = "slm-deploy.io/weights-bytes"
 SERVING_KINDS = WORKLOAD_KINDS | {"ComposeProject", "Dockerfile"}
+SERVER_WORDS = {"llamacpp": ("llama-server",), "vllm": ("vllm serve", "vllm.entrypoints"), "ollama": ("ollama serve",)}
+"""What a command line says when it starts the runtime's server rather than a helper in the same image."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,18 @@ class Launch:
         if "ollama" in joined or "ollama" in image:
             return "ollama"
         return None
+
+
+def starts_server(launch: Launch) -> bool:
+    """Whether a launch starts its runtime's server: it says so, or leaves the image's entrypoint in charge.
+
+    Download jobs and wait loops that share the runtime's image and labels start no server, so rules about
+    how the server is configured do not apply to them."""
+    tokens = [w.strip('[],"\'') for w in launch.words]
+    if not tokens or tokens[0].startswith("-"):
+        return True
+    joined = " ".join(t.rsplit("/", 1)[-1] if i == 0 else t for i, t in enumerate(tokens))
+    return any(word in joined for word in SERVER_WORDS.get(launch.runtime or "", ()))
 
 
 def labels_list_to_map(value: Any) -> Mapping[str, Any]:

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 from slm_deploy.policies.access import flag_present
 from slm_deploy.policies.model import Rule, Severity
-from slm_deploy.policies.rules._serving import COMPONENT, SERVING_KINDS, launches
+from slm_deploy.policies.rules._serving import SERVING_KINDS, launches, starts_server
 
 TRUE = ("1", "true", "on", "enabled")
-
-
-def _prep_job(launch) -> bool:
-    """A model-prep job shares the runtime's image and labels but starts no llama.cpp server."""
-    return launch.labels.get(COMPONENT) == "model-prep" and not any("llama-server" in w for w in launch.words)
 
 
 def check(manifest, ctx):
     """Yield violations for llama.cpp servers without --metrics or with the slots endpoint on."""
     for launch in launches(manifest, ctx.kind):
-        if launch.runtime != "llamacpp" or _prep_job(launch):
+        if launch.runtime != "llamacpp" or not starts_server(launch):
             continue
         env = {k: str(v).lower() for k, v in launch.env.items()}
         if not (flag_present(launch.words, "--metrics") or env.get("LLAMA_ARG_ENDPOINT_METRICS") in TRUE):

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from slm_deploy.policies.access import WORKLOAD_KINDS, get, items, pod_spec
 from slm_deploy.policies.model import CIS_DOCKER, TRIVY, Option, Rule, Severity, bench
-from slm_deploy.policies.rules._serving import launches
+from slm_deploy.policies.rules._serving import launches, starts_server
 
 
 def _memory_volumes(spec) -> set[str]:
@@ -19,7 +19,7 @@ def check(manifest, ctx):
     """Yield violations for runtimes that need shared memory but use host IPC or lack /dev/shm."""
     needing = set(ctx.get_list("runtimes"))
     for launch in launches(manifest, ctx.kind):
-        if launch.runtime not in needing:
+        if launch.runtime not in needing or not starts_server(launch):
             continue
         if ctx.kind == "ComposeProject":
             if str(launch.source.get("ipc") or "") == "host":
