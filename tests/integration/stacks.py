@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -20,8 +21,15 @@ from slm_deploy.spec.loader import load_deployment
 from tests.support.docker_engine import docker_build, image_exists
 
 NAME = "tiny-onnx"
-# The gateway's port on 127.0.0.1; uncommon, so a developer's own services rarely hold it.
-GATEWAY_PORT = 18431
+def _free_loopback_port() -> int:
+    """A port nothing on 127.0.0.1 holds right now, so parallel or leftover runs do not collide."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# The gateway's port on 127.0.0.1, chosen once per test session.
+GATEWAY_PORT = _free_loopback_port()
 
 
 @dataclass(frozen=True)
