@@ -13,7 +13,8 @@ from slm_deploy.spec.loader import load_deployment
 from tests.conftest import ROOT, STACKS, stack_id
 
 GOLDEN = ROOT / "tests" / "golden"
-VENDORED = re.compile(r"^docker/[^/]+/(?P<module>slm_deploy/servers/gateway|ortgenai_server)/(?P<file>[^/]+\.py)$")
+VENDORED = re.compile(r"^docker/[^/]+/(?:(?P<module>slm_deploy/servers/gateway|ortgenai_server)/(?P<file>[^/]+\.py)"
+                      r"|slm_deploy/(?P<shared>errors\.py))$")
 """Server sources copied into build contexts: checked against the package, not kept twice in golden files."""
 PACKAGE_OF = {"slm_deploy/servers/gateway": "slm_deploy.servers.gateway", "ortgenai_server": "slm_deploy.servers.ortgenai"}
 
@@ -33,7 +34,8 @@ def test_bundle_matches_golden(stack: Path, update_golden: bool) -> None:
     files, vendored = _split_vendored(render_bundle(load_deployment(stack)).files)
     for path, text in vendored.items():
         match = VENDORED.match(path)
-        source = resources.files(PACKAGE_OF[match["module"]]).joinpath(match["file"]).read_text(encoding="utf-8")
+        package, name = (PACKAGE_OF[match["module"]], match["file"]) if match["module"] else ("slm_deploy", match["shared"])
+        source = resources.files(package).joinpath(name).read_text(encoding="utf-8")
         assert text == source, f"{path} is not a verbatim copy of the package source"
     golden = GOLDEN / stack_id(stack)
     if update_golden:
