@@ -11,9 +11,6 @@ import typer
 
 from slm_deploy import __version__
 from slm_deploy.errors import BundleError, SlmDeployError
-from slm_deploy.policies import Severity, check_bundle, fails, to_json, to_sarif, to_text
-from slm_deploy.policies.bundle import MANIFEST, recorded_waivers, require_bundle
-from slm_deploy.spec.loader import load_deployment
 
 EXIT_FINDINGS = 1
 FORMATS = ("text", "json", "sarif")
@@ -33,6 +30,9 @@ def _choice(option: str, value: str, allowed: tuple[str, ...]) -> str:
 
 def _waivers(bundle: Path, manifest: Mapping[str, Any] | None, spec: Path | None) -> list[Any]:
     """Waivers from --spec (which must be the spec the bundle was rendered from), else from manifest.json."""
+    from slm_deploy.policies.bundle import MANIFEST, recorded_waivers
+    from slm_deploy.spec.loader import load_deployment
+
     if spec is None:
         return recorded_waivers(manifest)
     deployment = load_deployment(spec)
@@ -54,6 +54,10 @@ def check(
                                                    "from) instead of those recorded in manifest.json.")] = None,
 ) -> None:
     """Check BUNDLE against every policy rule; waived findings are listed with their reasons."""
+    # The pack loads here, not at start-up, so the other commands do not pay for it.
+    from slm_deploy.policies import Severity, check_bundle, fails, to_json, to_sarif, to_text
+    from slm_deploy.policies.bundle import require_bundle
+
     chosen_format = _choice("--format", output_format, FORMATS)
     threshold = Severity(_choice("--fail-on", fail_on, tuple(s.value for s in Severity)))
     manifest = require_bundle(bundle)

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from cookiecutter.main import cookiecutter
 
 from slm_deploy.errors import Problem, SpecError
 from slm_deploy.spec.loader import load_deployment
@@ -46,6 +45,8 @@ def new(
     no_input: Annotated[bool, typer.Option("--no-input", help="Use defaults and key=value answers only.")] = False,
 ) -> None:
     """Scaffold a project (Pulumi program, stack spec, README) and validate its spec before writing it."""
+    from cookiecutter.main import cookiecutter  # loaded here so the other commands start without it
+
     answers = parse_context(context or [])
     output_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=output_dir, prefix=".slm-deploy-new.") as staging:

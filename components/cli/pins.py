@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from slm_deploy.pins import PinsFileError, RegistryClient, check_pins, read_pins, rewrite_digests
 
 EXIT_OK, EXIT_DRIFT, EXIT_BAD_INPUT = 0, 1, 2
 out = Console(highlight=False, soft_wrap=True)
@@ -28,6 +27,9 @@ def pins(
                                               dir_okay=False)] = None,
 ) -> None:
     """Ask each registry whether the pinned tags still resolve to the pinned digests (exit 1 on drift)."""
+    # The HTTP client loads here, not at start-up, so the other commands do not pay for it.
+    from slm_deploy.pins import PinsFileError, RegistryClient, check_pins, read_pins, rewrite_digests
+
     if check and update:
         err.print("error: choose one of --check and --update")
         raise typer.Exit(EXIT_BAD_INPUT)
