@@ -78,6 +78,8 @@ def _readme(deployment: Deployment, plan: RuntimePlan, files: dict[str, str]) ->
         has_compose="compose/compose.yaml" in files,
         has_kubernetes="kubernetes/kustomization.yaml" in files,
         namespace=namespace_of(spec),
+        storage_class=kubernetes_target(spec).storage_class if kubernetes_target(spec) else None,
+        autoscaling=spec.serving.autoscaling.enabled,
         hosts=plan.hosts,
         secrets=sorted(set(secret_references(spec).values())),
         runtime_services=[s for s in plan.services if s.port and s.role in ("runtime", "ui")],
