@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slm_deploy import __version__
 from slm_deploy.errors import Problem, SpecError
-from slm_deploy.runtimes.plan import CACHE_ROOT, SECRETS_ROOT, SecretFile
+from slm_deploy.runtimes.plan import CACHE_ROOT, MODEL_ROOT, SECRETS_ROOT, ImageBuild, SecretFile, ServicePlan
 from slm_deploy.spec.images import ImageRef, parse_image, pins_table
 from slm_deploy.spec.loader import Deployment
 
@@ -67,4 +67,26 @@ def service_labels(deployment: Deployment, component: str, runtime: str | None =
         ("app.kubernetes.io/version", __version__),
         ("slm-deploy.io/component", component),
         ("slm-deploy.io/runtime", runtime or deployment.spec.runtime.kind),
+    )
+
+
+def hub_token(deployment: Deployment, env: str | None = "HF_TOKEN_PATH") -> tuple[tuple[SecretFile, ...], dict[str, str]]:
+    """The Hugging Face token as a mounted file, and the variable that points the downloader at it."""
+    name = deployment.spec.model.hub_token_secret
+    if not name:
+        return (), {}
+    token = secret_file(name, env)
+    return (token,), ({env: token.path} if env else {})
+
+
+def model_prep_service(deployment: Deployment, *, image: ImageRef | None, build: ImageBuild | None,
+                       command: tuple[str, ...], args: tuple[str, ...], env: dict[str, str],
+                       secrets: tuple[SecretFile, ...], cpu: float, memory_bytes: int) -> ServicePlan:
+    """The one-shot step that fills the model volume, so the server never downloads at start."""
+    return ServicePlan(
+        name=f"{deployment.spec.name}-model-prep", role="model-prep", runtime=deployment.spec.runtime.kind,
+        image=image, build=build, command=command, args=args, env=tuple(sorted(env.items())), port=None,
+        health=None, readiness=None, metrics_path=None, writable_paths=WRITABLE_PATHS + (MODEL_ROOT,),
+        secret_files=secrets, cpu=cpu, memory_bytes=memory_bytes, model_dir=MODEL_ROOT, one_shot=True,
+        labels=service_labels(deployment, "model-prep"),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 
 from slm_deploy.runtimes.common import (
-    WRITABLE_PATHS, cache_env, merge_env, runtime_image, secret_file, service_labels,
+    WRITABLE_PATHS, cache_env, hub_token, merge_env, model_prep_service, runtime_image, service_labels,
 )
 from slm_deploy.runtimes.plan import MODEL_ROOT, GpuNeed, HttpCheck, ImageBuild, RuntimePlan, ServicePlan
 from slm_deploy.spec.images import ImageRef
@@ -70,21 +70,14 @@ def _args(deployment: Deployment, port: int) -> tuple[str, ...]:
 
 def _prep(deployment: Deployment, image: ImageRef, build: ImageBuild) -> ServicePlan:
     """Download the pinned file once with the server image's curl; it resumes and fails on HTTP errors."""
-    spec = deployment.spec
     target = f"{GGUF_DIR}/{deployment.model.source.file}"
-    token = spec.model.hub_token_secret
-    secrets = (secret_file(token),) if token else ()
+    secrets, _ = hub_token(deployment, env=None)
     script = fetch_script(gguf_url(deployment), target, deployment.model.source.sha256,
-                          secrets[0].path if token else None)
-    return ServicePlan(
-        name=f"{spec.name}-model-prep", role="model-prep", runtime="llamacpp", image=image,
-        build=build, command=("/bin/sh", "-c"), args=(script,),
-        env=tuple(sorted(cache_env().items())), port=None, health=None, readiness=None, metrics_path=None,
-        writable_paths=WRITABLE_PATHS + (MODEL_ROOT,), secret_files=secrets, cpu=0.5,
-        memory_bytes=256 * 2**20, model_dir=MODEL_ROOT, one_shot=True,
-        labels=service_labels(deployment, "model-prep"),
+                          secrets[0].path if secrets else None)
+    return model_prep_service(
+        deployment, image=image, build=build, command=("/bin/sh", "-c"), args=(script,), env=cache_env(),
+        secrets=secrets, cpu=0.5, memory_bytes=256 * 2**20,
     )
-
 
 def plan(deployment: Deployment) -> RuntimePlan:
     """Plan llama-server and the step that fetches its GGUF file."""

@@ -8,7 +8,7 @@ from slm_deploy.runtimes.common import (
     WRITABLE_PATHS, cache_env, merge_env, pinned, runtime_image, secret_file, service_labels,
 )
 from slm_deploy.runtimes.plan import (
-    CACHE_ROOT, MODEL_ROOT, ExecCheck, GpuNeed, HttpCheck, ImageBuild, RuntimePlan, ServicePlan,
+    MODEL_ROOT, ExecCheck, GpuNeed, HttpCheck, ImageBuild, RuntimePlan, ServicePlan,
 )
 from slm_deploy.runtimes.gateway import gateway_name
 from slm_deploy.spec.loader import Deployment

@@ -6,7 +6,7 @@ from importlib import resources
 
 from slm_deploy.errors import Problem, SpecError
 from slm_deploy.runtimes.common import (
-    WRITABLE_PATHS, cache_env, merge_env, pinned, python_venv_env, secret_file, service_labels,
+    WRITABLE_PATHS, cache_env, hub_token, merge_env, model_prep_service, pinned, python_venv_env, service_labels,
 )
 from slm_deploy.runtimes.plan import CACHE_ROOT, MODEL_ROOT, GpuNeed, HttpCheck, ImageBuild, RuntimePlan, ServicePlan
 from slm_deploy.spec.images import parse_image
@@ -100,19 +100,13 @@ def plan(deployment: Deployment) -> RuntimePlan:
     services = []
     depends: tuple[str, ...] = ()
     if model.source.repo:
-        token = spec.model.hub_token_secret
-        secrets = (secret_file(token, "HF_TOKEN_PATH"),) if token else ()
-        prep_env = {**cache_env(), **python_venv_env(), "HF_HOME": f"{CACHE_ROOT}/huggingface",
-                    "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "0"}
-        if token:
-            prep_env["HF_TOKEN_PATH"] = secrets[0].path
-        prep = ServicePlan(
-            name=f"{spec.name}-model-prep", role="model-prep", runtime="onnxruntime", image=image, build=build,
-            command=SNAPSHOT_DOWNLOAD, args=(model.source.repo, model.source.revision, model.source.path, ONNX_DIR),
-            env=tuple(sorted(prep_env.items())), port=None, health=None, readiness=None, metrics_path=None,
-            writable_paths=WRITABLE_PATHS + (MODEL_ROOT,), secret_files=secrets, cpu=0.5,
-            memory_bytes=512 * 2**20, model_dir=MODEL_ROOT, one_shot=True,
-            labels=service_labels(deployment, "model-prep"),
+        secrets, token_env = hub_token(deployment)
+        prep = model_prep_service(
+            deployment, image=image, build=build, command=SNAPSHOT_DOWNLOAD,
+            args=(model.source.repo, model.source.revision, model.source.path, ONNX_DIR),
+            env={**cache_env(), **python_venv_env(), "HF_HOME": f"{CACHE_ROOT}/huggingface",
+                 "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "0", **token_env},
+            secrets=secrets, cpu=0.5, memory_bytes=512 * 2**20,
         )
         services.append(prep)
         depends = (prep.name,)

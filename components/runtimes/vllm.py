@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from slm_deploy.runtimes.common import (
-    WRITABLE_PATHS, cache_env, merge_env, runtime_image, secret_file, service_labels,
+    WRITABLE_PATHS, cache_env, hub_token, merge_env, model_prep_service, runtime_image, service_labels,
 )
 from slm_deploy.runtimes.plan import (
     CACHE_ROOT, MODEL_ROOT, GpuNeed, HttpCheck, ImageBuild, RuntimePlan, ServicePlan,
@@ -68,22 +68,14 @@ def _env(deployment: Deployment) -> dict[str, str]:
 
 def _prep(deployment: Deployment, image: ImageRef, build: ImageBuild) -> ServicePlan:
     """Fetch the pinned revision into the model volume once, so the server never downloads."""
-    spec, model = deployment.spec, deployment.model
-    token = spec.model.hub_token_secret
-    env = {**cache_env(), "HF_HOME": HF_HOME, "HF_HUB_DISABLE_TELEMETRY": "1"}
-    secrets = ()
-    if token:
-        secrets = (secret_file(token, "HF_TOKEN_PATH"),)
-        env["HF_TOKEN_PATH"] = secrets[0].path
-    return ServicePlan(
-        name=f"{spec.name}-model-prep", role="model-prep", runtime="vllm", image=image, build=build,
-        command=SNAPSHOT_DOWNLOAD, args=(model.source.repo, model.source.revision),
-        env=tuple(sorted(env.items())), port=None, health=None, readiness=None, metrics_path=None,
-        writable_paths=WRITABLE_PATHS + (MODEL_ROOT,), secret_files=secrets, cpu=1.0,
-        memory_bytes=2 * 2**30, model_dir=MODEL_ROOT, one_shot=True,
-        labels=service_labels(deployment, "model-prep"),
+    model = deployment.model
+    secrets, token_env = hub_token(deployment)
+    return model_prep_service(
+        deployment, image=image, build=build, command=SNAPSHOT_DOWNLOAD,
+        args=(model.source.repo, model.source.revision),
+        env={**cache_env(), "HF_HOME": HF_HOME, "HF_HUB_DISABLE_TELEMETRY": "1", **token_env},
+        secrets=secrets, cpu=1.0, memory_bytes=2 * 2**30,
     )
-
 
 def plan(deployment: Deployment) -> RuntimePlan:
     """Plan the vLLM server and its model-prep step."""
