@@ -18,6 +18,7 @@ CURL_CHECK = ("curl", "-fsS")
 
 
 ONE_SHOT_RESTARTS = 3
+SMOKE_PROFILE = "smoke"
 UI_DATA_VOLUME = "open-webui-data"
 
 
@@ -86,6 +87,8 @@ def _networks(service: ServicePlan, plan: RuntimePlan) -> list[str]:
     gated = bool(plan.by_role("gateway"))
     if service.role == "model-prep":
         return [EGRESS]
+    if service.role == "smoke":
+        return [EDGE]  # where clients are: it reaches the published service, never the runtime behind a gateway
     if service.role == "ui" and gated:
         return [EDGE]
     networks = [BACKEND]
@@ -139,6 +142,8 @@ def render_compose(deployment: Deployment, plan: RuntimePlan) -> dict[str, Any]:
             }
         if service.role == "model-prep" and service.runtime == "ollama":
             body["profiles"] = ["prep"]
+        if service.role == "smoke":
+            body["profiles"] = [SMOKE_PROFILE]  # run on demand after `up`, never by `up` itself
         body["labels"] = dict(service.labels)
         services[service.name] = body
     document: dict[str, Any] = {

@@ -18,6 +18,7 @@ DESCRIPTIONS = {
     "onnxruntime": "ONNX Runtime GenAI OpenAI-compatible server",
     "open-webui": "Open WebUI",
     "gateway": "slm-deploy serving gateway",
+    "smoke": "slm-deploy smoke checks",
 }
 def _env_instruction(env: list[tuple[str, str]]) -> str:
     """One ENV instruction, a variable per line, values JSON-quoted."""

@@ -46,7 +46,7 @@ def test_every_object_validates_strictly(case: Path, version: str, tmp_path: Pat
 def test_kustomize_builds_every_listed_object(case: Path, tmp_path: Path) -> None:
     folder = write_folder(case, tmp_path)
     built = judges.kustomize_build(folder)
-    expected = sorted((o["kind"], o["metadata"]["name"]) for o in objects(case))
+    expected = sorted((o["kind"], o["metadata"]["name"]) for o in objects(case, folder=""))
     assert sorted((o["kind"], o["metadata"]["name"]) for o in built) == expected
     names = {p.name for p in folder.glob("*.yaml")} - {"kustomization.yaml"}
     assert len(names) == len(expected), "one object per file"
@@ -213,10 +213,10 @@ def test_kubernetes_folder_matches_golden(spec: Path, update_golden: bool) -> No
     if update_golden:
         for old in golden.rglob("*"):
             old.unlink()
-        golden.mkdir(parents=True, exist_ok=True)
         for name, text in files.items():
+            (golden / name.removeprefix("kubernetes/")).parent.mkdir(parents=True, exist_ok=True)
             (golden / name.removeprefix("kubernetes/")).write_text(text, encoding="utf-8")
-    expected = {p.name: p.read_text(encoding="utf-8") for p in sorted(golden.glob("*.yaml"))}
+    expected = {p.relative_to(golden).as_posix(): p.read_text(encoding="utf-8") for p in sorted(golden.rglob("*.yaml"))}
     assert sorted(expected) == sorted(n.removeprefix("kubernetes/") for n in files), "run --update-golden and review"
     for name, text in files.items():
         assert text == expected[name.removeprefix("kubernetes/")], f"{name} differs; run --update-golden and review"
