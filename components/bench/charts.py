@@ -37,13 +37,17 @@ def write_png(runs: list[dict], path: Path) -> None:
     colours = pyplot.rcParams["axes.prop_cycle"].by_key()["color"]
     for axis, panel in zip(axes.flat, panels):
         _draw_bars(axis, panel, colours)
-    for axis in list(axes.flat)[len(panels):]:
+    spare = list(axes.flat)[len(panels):]
+    for axis in spare:
         axis.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="upper right", title="run", frameon=True)
+    if spare:
+        spare[0].legend(handles, labels, loc="center", title="run", frameon=True, fontsize=11)
+    else:
+        figure.legend(handles, labels, loc="upper right", title="run", frameon=True)
     figure.suptitle(TITLE, x=0.01, ha="left", fontsize=14)
-    figure.text(0.01, 0.01, "\n".join(run_caption(run) for run in runs), fontsize=8, va="bottom")
-    figure.tight_layout(rect=(0, 0.03 + 0.025 * len(runs), 0.9, 0.95))
+    figure.text(0.01, 0.01, "\n".join(run_caption(run) for run in runs), fontsize=9, va="bottom")
+    figure.tight_layout(rect=(0, 0.03 + 0.025 * len(runs), 1, 0.95))
     figure.savefig(path, dpi=100)
     pyplot.close(figure)
 

@@ -60,6 +60,7 @@ def run_caption(run: dict) -> str:
     """One line per run: its label and load, for the chart's footnote."""
     load = run["load"]
     shape = f"{load['level']:g} req/s Poisson" if load["mode"] == "open" else f"{load['level']:g} concurrent streams"
+    slo = ", ".join(f"{name} <= {limit:g} s" for name, limit in run["summary"]["slo"].items() if limit is not None)
     return (f"{run['label']}: {shape}, {load['duration_s']:g} s after {load['warmup_s']:g} s warm-up, "
             f"prompt {load['prompt_tokens']} tokens, output {load['output_tokens']} tokens, "
-            f"{run['summary']['requests']} requests, model {run['model']}")
+            f"{run['summary']['requests']} requests, model {run['model']}, SLO {slo or 'none'}")

@@ -52,7 +52,7 @@ def run_benchmark(target: Target, plan: LoadPlan, slo: Slo, *, label: str, memor
         "load": {"mode": plan.mode, "level": plan.level, "duration_s": plan.duration, "warmup_s": plan.warmup,
                  "prompt_tokens": plan.prompt.describe(), "output_tokens": plan.output.describe(),
                  "seed": plan.seed, "ignore_eos": plan.ignore_eos},
-        "summary": summarise(records, slo, window_start=plan.warmup),
+        "summary": summarise(records, slo),
         "memory": memory or {"available": False, "reason": "no --metrics-url given"},
         "requests": [{k: asdict(r)[k] for k in RECORD_FIELDS} for r in records],
     }

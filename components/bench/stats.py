@@ -42,12 +42,16 @@ def distribution(values: Sequence[float]) -> dict[str, float] | None:
     return {"mean": statistics.fmean(ordered), **points, "max": ordered[-1]}
 
 
-def summarise(records: Sequence[RequestRecord], slo: Slo, window_start: float) -> dict:
-    """The measured requests (warm-up excluded), over the time from the window's start to the last answer."""
+def summarise(records: Sequence[RequestRecord], slo: Slo) -> dict:
+    """The measured requests (warm-up excluded), over the time from the first one's start to the last answer.
+
+    Starting the clock at the first measured request, not at the end of the warm-up, keeps the tail of warm-up
+    requests (whose tokens are not counted) from diluting the rates.
+    """
     measured = [r for r in records if r.phase == "measure"]
     ok = [r for r in measured if r.ok]
     ends = [r.start + r.e2e for r in ok if r.e2e is not None]
-    elapsed = (max(ends) - window_start) if ends else 0.0
+    elapsed = (max(ends) - min(r.start for r in measured)) if ends else 0.0
     tokens = sum(r.output_tokens for r in ok)
     per_stream = [(r.output_tokens - 1) / (r.e2e - r.ttft) for r in ok
                   if r.output_tokens > 1 and r.e2e is not None and r.ttft is not None and r.e2e > r.ttft]

@@ -24,7 +24,7 @@ from tests.conftest import run_cli
 from tests.support.fake_upstream import RESIDENT_MEMORY_BYTES, FakeBehaviour, fake_upstream
 
 KEY = "k" * 32
-TTFT, GAP, TOKENS = 0.2, 0.02, 20
+TTFT, GAP, TOKENS = 0.25, 0.04, 16
 INJECTED_RATE = 1 / GAP  # tokens per second per stream after the first token
 TTFT_SLACK, GAP_SLACK = 0.06, 0.01
 
@@ -41,7 +41,7 @@ def bench(server_url: str, mode: str, level: float, *, duration: float = 3.0, wa
 def closed_run() -> dict:
     with fake_upstream(FakeBehaviour(ttft=TTFT, token_gap=GAP, tokens=TOKENS,
                                      faults=frozenset({"public-metrics"}))) as server:
-        return bench(server.url, "closed", 2, metrics_url=f"{server.url}/metrics")
+        return bench(server.url, "closed", 2, duration=4.0, metrics_url=f"{server.url}/metrics")
 
 
 def test_time_to_first_token_matches_the_injected_delay(closed_run: dict) -> None:

@@ -58,7 +58,7 @@ def test_the_png_is_a_chart_of_the_expected_size(runs: list[dict], tmp_path: Pat
 def test_the_html_page_is_self_contained_and_names_every_run_and_unit(runs: list[dict], tmp_path: Path) -> None:
     path = tmp_path / "bench.html"
     write_html(runs, path)
-    page = path.read_text(encoding="utf-8")
+    page = path.read_text(encoding="utf-8").replace("\\u002f", "/")  # plotly escapes / in its JSON
     assert "<script src=\"http" not in page and "plotly" in page.lower()
     for text in ("fast 2 streams", "slow 1 streams", "tokens/s", "requests/s", "% of requests", "MiB",
                  "Time to first token"):
