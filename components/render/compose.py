@@ -19,6 +19,7 @@ CURL_CHECK = ("curl", "-fsS")
 
 ONE_SHOT_RESTARTS = 3
 SMOKE_PROFILE = "smoke"
+SMOKE_NETWORK = "smoke"
 UI_DATA_VOLUME = "open-webui-data"
 
 
@@ -88,12 +89,14 @@ def _networks(service: ServicePlan, plan: RuntimePlan) -> list[str]:
     if service.role == "model-prep":
         return [EGRESS]
     if service.role == "smoke":
-        return [EDGE]  # where clients are: it reaches the published service, never the runtime behind a gateway
+        return [SMOKE_NETWORK]  # internal: reaches the service clients use, nothing behind it, no route out
     if service.role == "ui" and gated:
         return [EDGE]
     networks = [BACKEND]
     if _published(service, plan):
         networks.append(EDGE)
+        if plan.by_role("smoke") and service.role != "ui":
+            networks.append(SMOKE_NETWORK)
     return networks
 
 
@@ -146,10 +149,10 @@ def render_compose(deployment: Deployment, plan: RuntimePlan) -> dict[str, Any]:
             body["profiles"] = [SMOKE_PROFILE]  # run on demand after `up`, never by `up` itself
         body["labels"] = dict(service.labels)
         services[service.name] = body
-    document: dict[str, Any] = {
-        "services": services,
-        "networks": {BACKEND: {"internal": True}, EDGE: {}, EGRESS: {}},
-    }
+    networks: dict[str, Any] = {BACKEND: {"internal": True}, EDGE: {}, EGRESS: {}}
+    if plan.by_role("smoke"):
+        networks[SMOKE_NETWORK] = {"internal": True}
+    document: dict[str, Any] = {"services": services, "networks": networks}
     volumes = {}
     if any(s.model_dir and not s.model_host_path for s in plan.services):
         volumes["models"] = {}

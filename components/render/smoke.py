@@ -1,7 +1,7 @@
 """The smoke checks as part of the bundle: an image built from their sources, a Compose profile and a Kubernetes
 Job that people run after deploying (as `helm test` runs a chart's tests); neither runs on its own.
 
-The Compose service joins only the edge network, where clients are; the Job lives in kubernetes/smoke/ with its
+The Compose service joins only an internal network it shares with the service clients use; the Job lives in kubernetes/smoke/ with its
 own kustomization and the two NetworkPolicies that let it (and nothing else new) reach the client endpoint, so
 `kubectl delete -k kubernetes/smoke/` takes the access away again.
 """
@@ -88,7 +88,7 @@ def _args(deployment: Deployment, client: ServicePlan, endpoint: str, metrics_ur
 
 
 def _compose_metrics_url(client: ServicePlan) -> str | None:
-    """The gateway's scrape target on its own port, which Compose networks (not the host) reach."""
+    """The gateway's scrape target on its own port, which the smoke network (not the host) reaches."""
     if client.role != "gateway" or not client.metrics_port:
         return None
     return f"http://{client.name}:{client.metrics_port}{GATEWAY_METRICS_PATH}"
