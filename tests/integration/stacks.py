@@ -15,6 +15,7 @@ import yaml
 
 from slm_deploy.render.bundle import render_bundle
 from slm_deploy.render.images import build_owners, built_image
+from slm_deploy.render.smoke import with_smoke
 from slm_deploy.render.writer import write_bundle
 from slm_deploy.runtimes import plan_deployment
 from slm_deploy.spec.loader import load_deployment
@@ -38,6 +39,11 @@ class RenderedStack:
 
     bundle: Path
     images: Mapping[str, str]
+
+
+def spec_path(stack: RenderedStack) -> Path:
+    """The spec the stack's bundle was rendered from (written beside it by write_spec)."""
+    return stack.bundle.parent / "spec.yaml"
 
 
 def write_spec(folder: Path, base_reference: str, model_dir: Path) -> Path:
@@ -64,7 +70,7 @@ def render_and_build(spec_path: Path, out: Path, ca_bundle: Path) -> RenderedSta
     deployment = load_deployment(spec_path)
     write_bundle(render_bundle(deployment), out)
     images = {}
-    for owner in build_owners(plan_deployment(deployment)):
+    for owner in build_owners(with_smoke(deployment, plan_deployment(deployment))):  # the smoke image too
         tag = built_image(deployment, owner)
         if not image_exists(tag):
             docker_build(out / "docker" / owner.name, tag, secrets={"ca_bundle": ca_bundle})
