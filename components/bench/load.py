@@ -55,8 +55,9 @@ Progress = Callable[[float, int], None]
 class _Run:
     """State shared by the request tasks of one run."""
 
-    def __init__(self, client: httpx.AsyncClient, target: Target, plan: LoadPlan, progress: Progress | None) -> None:
-        self.client, self.target, self.plan, self.progress = client, target, plan, progress
+    def __init__(self, client: httpx.AsyncClient, target: Target, plan: LoadPlan, progress: Progress | None,
+                 timeout: float) -> None:
+        self.client, self.target, self.plan, self.progress, self.timeout = client, target, plan, progress, timeout
         self.arrivals = random.Random(plan.seed)
         self.shapes = random.Random(plan.seed + 1)
         self.records: list[RequestRecord] = []
@@ -85,7 +86,8 @@ class _Run:
             return
         self.in_flight += 1
         try:
-            await stream_chat(self.client, self.target.url, self.target.headers, self.body(), record, self.zero)
+            await stream_chat(self.client, self.target.url, self.target.headers, self.body(), record, self.zero,
+                              self.timeout)
         finally:
             self.in_flight -= 1
             self.finished += 1
@@ -126,6 +128,6 @@ async def drive(target: Target, plan: LoadPlan, *, timeout: float = 300.0, progr
     """Run the plan to its end and return every request's record (warm-up ones included, marked)."""
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=plan.max_in_flight)
     async with httpx.AsyncClient(timeout=timeout, limits=limits, transport=transport) as client:
-        run = _Run(client, target, plan, progress)
+        run = _Run(client, target, plan, progress, timeout)
         await (_open_loop(run) if plan.mode == "open" else _closed_loop(run))
     return sorted(run.records, key=lambda r: r.start)

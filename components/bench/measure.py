@@ -62,8 +62,8 @@ def _error_text(response: httpx.Response) -> str:
 
 
 async def stream_chat(client: httpx.AsyncClient, url: str, headers: dict[str, str], body: dict,
-                      record: RequestRecord, clock_zero: float) -> RequestRecord:
-    """Fill `record` from one streamed request; transport failures become the record's error."""
+                      record: RequestRecord, clock_zero: float, timeout: float) -> RequestRecord:
+    """Fill `record` from one streamed request within `timeout` seconds; failures become the record's error."""
     started = clock_zero + record.start
     last = started
     chunks = 0
@@ -76,10 +76,15 @@ async def stream_chat(client: httpx.AsyncClient, url: str, headers: dict[str, st
                 return record
             async for event in source.aiter_sse():
                 now = time.perf_counter()
+                if now - started > timeout:
+                    record.error = "no [DONE] within the request timeout"
+                    return record
                 if event.data.strip() == "[DONE]":
                     record.e2e = now - started
                     break
                 chunk = json.loads(event.data)
+                if not isinstance(chunk, dict):
+                    raise ValueError("a chunk is not a JSON object")
                 if "error" in chunk:
                     record.error = f"error event: {str(chunk['error'])[:ERROR_EXCERPT]}"
                     return record

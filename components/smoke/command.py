@@ -24,9 +24,10 @@ class SmokeOptionError(SlmDeployError):
 def http_url(option: str, value: str) -> str:
     """The URL, if it is http(s) with a host; otherwise an error naming the option."""
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+    if (parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password
+            or parts.query or parts.fragment):
         raise SmokeOptionError(f"{option}: not an http(s) URL with a host\n"
-                               "  allowed: http://host:port or https://host (no credentials in the URL)")
+                               "  allowed: http://host:port or https://host/prefix (no credentials, query or fragment)")
     return value.rstrip("/")
 
 

@@ -9,6 +9,7 @@ from slm_deploy.errors import SlmDeployError
 
 PREFERRED_KEY_ID = "smoke"
 MIN_KEY_LENGTH = 16
+MAX_FILE_BYTES = 64 * 1024
 
 
 class KeyFileError(SlmDeployError):
@@ -34,9 +35,13 @@ def _lines(text: str) -> list[tuple[int, str]]:
 def read_api_key(path: Path) -> ApiKey:
     """A bare key (one line), or the gateway's `key_id:key` file: the line with id `smoke`, else the first."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise KeyFileError(f"--api-key-file {path}: cannot read it ({type(exc).__name__})") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise KeyFileError(f"--api-key-file {path}: larger than {MAX_FILE_BYTES // 1024} KiB, not a key file")
     lines = _lines(text)
     if not lines:
         raise KeyFileError(f"--api-key-file {path}: holds no key\n"

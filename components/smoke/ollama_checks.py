@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 
@@ -39,7 +40,10 @@ def check_ollama_chat(session: SmokeSession) -> str:
             if response.status_code != 200:
                 response.read()
                 raise CheckFailed(session.describe(response, what))
+            deadline = session.deadline()
             for line in response.iter_lines():
+                if time.monotonic() > deadline:
+                    raise CheckFailed(f"{what}: no `done: true` within the timeout, after {lines} lines")
                 if not line.strip():
                     continue
                 lines += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 from httpx_sse import SSEError, connect_sse
@@ -95,7 +96,10 @@ def check_chat_stream(session: SmokeSession) -> str:
             if source.response.status_code != 200:
                 source.response.read()
                 raise CheckFailed(session.describe(source.response, what))
+            deadline = session.deadline()
             for event in source.iter_sse():
+                if time.monotonic() > deadline:
+                    raise CheckFailed(f"{what}: no `data: [DONE]` within the timeout, after {events} chunks")
                 if event.data.strip() == "[DONE]":
                     if not content_chunks:
                         raise CheckFailed(f"{what}: {events} chunks, none carried content")
@@ -137,11 +141,12 @@ def check_tool_call(session: SmokeSession) -> str:
     request["max_tokens"] = 128
     body = json_body(session, session.client.post(session.url(CHAT_PATH), headers=session.headers(), json=request),
                      what)
-    choices = body.get("choices") or [{}]
-    calls = (choices[0].get("message") or {}).get("tool_calls") if isinstance(choices[0], dict) else None
-    if not calls:
+    choices = body.get("choices") if isinstance(body.get("choices"), list) else []
+    message = choices[0].get("message") if choices and isinstance(choices[0], dict) else None
+    calls = message.get("tool_calls") if isinstance(message, dict) else None
+    if not isinstance(calls, list) or not calls or not isinstance(calls[0], dict):
         raise CheckFailed(f"{what}: answered with text instead of a tool call")
-    function = (calls[0] or {}).get("function") or {}
+    function = calls[0].get("function") if isinstance(calls[0].get("function"), dict) else {}
     if function.get("name") != "get_weather":
         raise CheckFailed(f"{what}: called {function.get('name')!r}, not get_weather")
     try:

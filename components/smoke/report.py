@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -15,16 +16,22 @@ STYLES = {"pass": "green", "fail": "bold red", "skip": "yellow"}
 
 def smoke_table(report: SmokeReport) -> Table:
     """One row per check: status, time taken and the reason."""
-    table = Table(title=f"smoke {report.endpoint}" + (f" ({report.model})" if report.model else ""),
-                  title_justify="left")
+    title = f"smoke {report.endpoint}" + (f" ({report.model})" if report.model else "")
+    table = Table(title=shown(title), title_justify="left")
     table.add_column("check")
     table.add_column("result")
     table.add_column("time", justify="right")
     table.add_column("detail", overflow="fold")
     for result in report.results:
         style = STYLES[result.status]
-        table.add_row(result.name, f"[{style}]{result.status.upper()}[/]", f"{result.seconds:.2f} s", result.detail)
+        table.add_row(result.name, f"[{style}]{result.status.upper()}[/]", f"{result.seconds:.2f} s",
+                      shown(result.detail))
     return table
+
+
+def shown(text: str) -> str:
+    """Text a server sent, safe for the terminal: no control characters, no rich markup."""
+    return escape("".join(c if c.isprintable() else " " for c in text))
 
 
 def smoke_summary(report: SmokeReport) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from dataclasses import dataclass, field
 
 import httpx
@@ -71,6 +72,10 @@ class SmokeSession:
             message = body["error"]
         message = " ".join(self.redact(message).split())
         return (message[:BODY_EXCERPT] + "...") if len(message) > BODY_EXCERPT else (message or "(empty body)")
+
+    def deadline(self) -> float:
+        """When a streamed answer must have ended: per-read timeouts alone never end an endless stream."""
+        return time.monotonic() + (self.client.timeout.read or 60.0)
 
     def model_name(self) -> str:
         """The model chat checks use: the spec's, else the first one the endpoint listed."""

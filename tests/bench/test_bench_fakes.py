@@ -97,6 +97,15 @@ def test_rate_limited_and_failed_requests_are_counted_apart() -> None:
     assert list(summary["errors"]) == ["HTTP 429: Rate limit exceeded."]
 
 
+def test_a_stream_that_never_ends_is_an_error_after_the_request_timeout() -> None:
+    plan = LoadPlan("closed", 1, 1.0, 0.0, parse_lengths("p", "8"), parse_lengths("o", "4"))
+    with fake_upstream(FakeBehaviour(token_gap=0.01, faults=frozenset({"stream-endless"}))) as server:
+        run = run_benchmark(Target(f"{server.url}/v1/chat/completions", "fake-model",
+                                   {"Authorization": f"Bearer {KEY}"}), plan, Slo(), label="endless", timeout=1.5)
+    assert run["summary"]["succeeded"] == 0 and run["summary"]["error_rate"] == 1.0
+    assert list(run["summary"]["errors"]) == ["no [DONE] within the request timeout"]
+
+
 def test_open_loop_sends_every_poisson_arrival_without_waiting_for_answers() -> None:
     with fake_upstream(FakeBehaviour(ttft=0.5, token_gap=0.0, tokens=2)) as server:
         run = bench(server.url, "open", 8, duration=2.0, warmup=0.5)

@@ -70,6 +70,22 @@ def test_a_broken_stream_fails_the_streaming_check_with_the_reason(fault: str, r
     assert rows(report)["chat"][0] == "pass"
 
 
+def test_a_stream_that_never_ends_fails_within_the_timeout() -> None:
+    with fake_upstream(FakeBehaviour(faults=frozenset({"stream-endless"}))) as server:
+        report = run_smoke(server.url, GATED, key=ApiKey(KEY, None), timeout=2)
+    status, detail = rows(report)["chat-stream"]
+    assert status == "fail" and "no `data: [DONE]` within the timeout" in detail
+
+
+def test_server_text_cannot_inject_markup_or_terminal_escapes(tmp_path: Path) -> None:
+    keys = tmp_path / "key"
+    keys.write_text(KEY)
+    with fake_upstream(FakeBehaviour(faults=frozenset({"chat-500-markup"}))) as server:
+        result = run_cli("smoke", server.url, "--api-key-file", str(keys))
+    assert result.code == 1 and "Traceback" not in result.stderr
+    assert "[/][bold red]boom" in result.stdout and "\x1b" not in result.stdout
+
+
 def test_an_ollama_stream_without_done_fails() -> None:
     status, detail = rows(smoke(FakeBehaviour(style="ollama", faults=frozenset({"stream-cut"})), OLLAMA))["ollama-chat"]
     assert status == "fail" and "without `done: true`" in detail

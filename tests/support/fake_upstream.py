@@ -31,8 +31,9 @@ class FakeBehaviour:
     token_gap: float = 0.0
     tokens: int = 8
     faults: frozenset[str] = field(default_factory=frozenset)
-    """no-auth, stream-cut (no [DONE], connection closed), stream-not-sse, chat-500, chat-429-half (every second
-    chat request), public-metrics, tools-text."""
+    """no-auth, stream-cut (no [DONE], connection closed), stream-endless (content until the client leaves),
+    stream-not-sse, chat-500, chat-500-markup (an error message with terminal escapes and rich markup),
+    chat-429-half (every second chat request), public-metrics, tools-text."""
 
 
 class FakeUpstream:
@@ -127,6 +128,8 @@ class FakeUpstream:
         b = self.behaviour
         if "chat-500" in b.faults:
             return web.json_response({"error": {"message": "engine crashed", "type": "server_error"}}, status=500)
+        if "chat-500-markup" in b.faults:
+            return web.json_response({"error": {"message": "[/][bold red]boom\x1b[2J[/bold red]"}}, status=500)
         if "chat-429-half" in b.faults and len(self.requests) % 2 == 0:
             return web.json_response({"error": {"message": "Rate limit exceeded.", "type": "rate_limit_error"}},
                                      status=429, headers={"Retry-After": "1"})
@@ -175,6 +178,9 @@ class FakeUpstream:
             if "stream-cut" in b.faults and index == 1:
                 request.transport.close()
                 return response
+        while "stream-endless" in b.faults:
+            await asyncio.sleep(b.token_gap or 0.01)
+            await send(chunk({"content": "more "}))
         await send(chunk({}, "length"))
         if (body.get("stream_options") or {}).get("include_usage"):
             await send({"id": "c1", "object": "chat.completion.chunk", "model": b.model, "choices": [],
