@@ -155,3 +155,28 @@ def csharp_errors(source: str) -> list[str]:
 
 def test_the_csharp_check_finds_a_syntax_error() -> None:
     assert csharp_errors('var x = new ChatClient(model: "m"\nConsole.WriteLine(x);') != []
+
+
+@pytest.mark.parametrize("case_with_job", [c for c in CASES if objects(c, folder="smoke")], ids=case_id)
+def test_the_smoke_pod_reaches_the_client_port_and_nothing_else(case_with_job: Path) -> None:
+    from tests.render.network_reach import Endpoint, can_reach
+
+    every = objects(case_with_job)
+    policies = [o for o in every if o["kind"] == "NetworkPolicy"]
+    pods = {o["spec"]["template"]["metadata"]["labels"]["slm-deploy.io/component"]:
+            Endpoint(o["metadata"]["name"], o["metadata"]["namespace"], o["spec"]["template"]["metadata"]["labels"])
+            for o in every if o["kind"] in ("Deployment", "Job")}
+    spec = deployment_of(case_with_job).spec
+    (job,) = [o for o in every if o["kind"] == "Job" and o["metadata"]["name"].endswith("-smoke")]
+    port = int(job["spec"]["template"]["spec"]["containers"][0]["args"][0].rsplit(":", 1)[1])
+    client = pods["gateway"] if spec.serving.auth.enabled else pods["runtime"]
+    assert can_reach(policies, pods["smoke"], client, port)
+    assert not can_reach(policies, pods["smoke"], client, 9464), "metrics are for the monitoring namespace"
+    assert not can_reach(policies, pods["smoke"], Endpoint("internet", ip="203.0.113.10"), 443)
+    if spec.serving.auth.enabled:
+        runtime_port = next(p["containerPort"] for o in every if o["kind"] == "Deployment"
+                            and o["metadata"]["labels"].get("slm-deploy.io/component") == "runtime"
+                            for p in o["spec"]["template"]["spec"]["containers"][0]["ports"])
+        assert not can_reach(policies, pods["smoke"], pods["runtime"], runtime_port), "only through the gateway"
+    without_smoke_folder = [p for p in policies if p not in objects(case_with_job, folder="smoke")]
+    assert not can_reach(without_smoke_folder, pods["smoke"], client, port)
