@@ -37,9 +37,12 @@ def _expectations(spec: Path | None, expect: Path | None) -> SmokeExpectations:
     if expect:
         return read_expectations(expect)
     if spec:
-        from slm_deploy.smoke.from_spec import expectations_for
-        from slm_deploy.spec.loader import load_deployment
-
+        try:
+            from slm_deploy.smoke.from_spec import expectations_for
+            from slm_deploy.spec.loader import load_deployment
+        except ImportError:  # the smoke image carries the checks, not the spec code
+            raise SmokeOptionError("--spec: this installation has only the smoke checks\n"
+                                   "  hint: use --expect with the expectations file `render` wrote") from None
         return expectations_for(load_deployment(spec))
     return SmokeExpectations()
 

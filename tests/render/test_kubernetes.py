@@ -211,7 +211,8 @@ def test_kubernetes_folder_matches_golden(spec: Path, update_golden: bool) -> No
     golden = GOLDEN / case_id(spec)
     if update_golden:
         for old in golden.rglob("*"):
-            old.unlink()
+            if old.is_file():
+                old.unlink()
         for name, text in files.items():
             (golden / name.removeprefix("kubernetes/")).parent.mkdir(parents=True, exist_ok=True)
             (golden / name.removeprefix("kubernetes/")).write_text(text, encoding="utf-8")
