@@ -65,7 +65,8 @@ def _draw_bars(axis, panel: Panel, colours: list[str]) -> None:
     axis.set_title(panel.title)
     axis.set_ylabel(panel.unit)
     axis.set_xticks(range(len(panel.categories)), panel.categories)
-    axis.margins(y=0.15)
+    highest = max((v for _, values in panel.series for v in values if not math.isnan(v)), default=0.0)
+    axis.set_ylim(0, highest * 1.15 if highest > 0 else 1.0)
     axis.grid(axis="y", alpha=0.3)
 
 
@@ -84,7 +85,7 @@ def write_html(runs: list[dict], path: Path) -> None:
                 name=label, x=list(panel.categories), y=[None if math.isnan(v) else v for v in values],
                 legendgroup=label, showlegend=number == 0, marker_color=colours[index % len(colours)],
                 hovertemplate=f"{label}<br>%{{x}}: %{{y:.4g}} {panel.unit}<extra></extra>"), row=row + 1, col=col + 1)
-        figure.update_yaxes(title_text=panel.unit, row=row + 1, col=col + 1)
+        figure.update_yaxes(title_text=panel.unit, rangemode="tozero", row=row + 1, col=col + 1)
     captions = "<br>".join(run_caption(run) for run in runs)
     figure.update_layout(title=TITLE, barmode="group", height=440 * rows + 40 * len(runs), legend_title_text="run",
                          margin={"b": 60 + 18 * len(runs)})

@@ -41,9 +41,9 @@ def comparison_panels(runs: list[dict]) -> list[Panel]:
         _latency(runs, "Time to first token", "ttft_s", "ms", 1000.0),
         _latency(runs, "Inter-token latency", "itl_s", "ms", 1000.0),
         _latency(runs, "End-to-end latency", "e2e_s", "s", 1.0),
-        Panel("Output throughput", "tokens/s", ("all streams", "per stream (mean)"), tuple(
+        Panel("Output throughput", "tokens/s", ("all streams", "per stream (median)"), tuple(
             (run["label"], (run["summary"]["output_tokens_per_s"],
-                            _get(run["summary"], "stream_tokens_per_s", "mean", 1.0))) for run in runs)),
+                            _get(run["summary"], "stream_tokens_per_s", "p50", 1.0))) for run in runs)),
         Panel("Requests completed", "requests/s", ("all", "within SLO (goodput)"), tuple(
             (run["label"], (run["summary"]["requests_per_s"], run["summary"]["goodput_requests_per_s"]))
             for run in runs)),

@@ -55,7 +55,8 @@ def test_bench_measures_the_server_alone_and_through_the_gateway(onnx_server: tu
                                                                  compose_project: Project, tmp_path: Path) -> None:
     _, base = onnx_server
     direct = tmp_path / "direct.json"
-    result = run_cli("bench", base, "--concurrency", "2", "--duration", "6", "--warmup", "2", "--prompt-tokens",
+    # open loop at 3 requests/s: below the gateway's default per-key limit (10/s, burst 20), so no 429s are due
+    result = run_cli("bench", base, "--rate", "3", "--duration", "6", "--warmup", "2", "--prompt-tokens",
                      "uniform:8-24", "--output-tokens", "16", "--metrics-url", f"{base}/metrics", "--label", "server",
                      "--json-out", str(direct))
     assert result.code == 0, result.stderr
@@ -67,9 +68,13 @@ def test_bench_measures_the_server_alone_and_through_the_gateway(onnx_server: tu
     assert run["memory"]["available"] and run["memory"]["peak_bytes"] > 50 * MIB
     keys = compose_project.directory / "secrets" / "api-keys"
     chart = tmp_path / "chart.png"
-    gated = run_cli("bench", GATEWAY, "--api-key-file", str(keys), "--concurrency", "2", "--duration", "6",
+    both = tmp_path / "both.json"
+    gated = run_cli("bench", GATEWAY, "--api-key-file", str(keys), "--rate", "3", "--duration", "6",
                     "--warmup", "2", "--prompt-tokens", "uniform:8-24", "--output-tokens", "16", "--label", "gateway",
-                    "--compare", str(direct), "--png", str(chart), "--html", str(tmp_path / "chart.html"))
+                    "--compare", str(direct), "--json-out", str(both), "--png", str(chart),
+                    "--html", str(tmp_path / "chart.html"))
     assert gated.code == 0, gated.stderr
-    assert "server 2 streams" in gated.stdout and "gateway 2 streams" in gated.stdout
+    assert "server rate 3/s" in gated.stdout and "gateway rate 3/s" in gated.stdout
+    through = json.loads(both.read_text())["runs"][1]["summary"]
+    assert through["succeeded"] == through["requests"] > 0 and through["rate_limited"] == 0
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
