@@ -35,16 +35,25 @@ def _model(endpoint: str, headers: dict[str, str], timeout: float) -> str:
     return str(data[0]["id"])
 
 
+def _writable(option: str, path: Path | None) -> None:
+    """Fail before any load is sent when an output could not be written afterwards."""
+    if path is not None and (not path.parent.is_dir() or path.is_dir()):
+        raise BenchOptionError(f"{option}: its folder does not exist, or it names a folder\n"
+                               "  allowed: a file path in an existing folder")
+
+
 def _outputs(runs: list[dict], json_out: Path | None, png: Path | None, html: Path | None) -> None:
     from slm_deploy.bench.charts import write_html, write_png
     from slm_deploy.bench.run import write_results
 
-    if json_out:
-        write_results(json_out, runs)
-    if png:
-        write_png(runs, png)
-    if html:
-        write_html(runs, html)
+    for option, path, write in (("--json-out", json_out, write_results), ("--png", png, write_png),
+                                ("--html", html, write_html)):
+        if path is None:
+            continue
+        try:
+            write(runs, path)
+        except OSError as exc:
+            raise BenchOptionError(f"{option}: cannot write it ({type(exc).__name__})") from None
 
 
 def _show(runs: list[dict], as_json: bool) -> None:
@@ -119,6 +128,8 @@ def bench(
 
     base = http_url("ENDPOINT", endpoint)
     scrape = http_url("--metrics-url", metrics_url) if metrics_url else None
+    for option, path in (("--json-out", json_out), ("--png", png), ("--html", html)):
+        _writable(option, path)
     if not rate and not concurrency:
         raise BenchOptionError("--rate or --concurrency: give at least one load level\n"
                                "  hint: --concurrency 1 measures a single stream")

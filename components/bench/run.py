@@ -58,7 +58,7 @@ def run_benchmark(target: Target, plan: LoadPlan, slo: Slo, *, label: str, memor
     }
 
 
-def write_results(path: Path, runs: list[dict]) -> None:
+def write_results(runs: list[dict], path: Path) -> None:
     """Write runs as one JSON document."""
     path.write_text(json.dumps({"format": RESULTS_FORMAT, "runs": runs}, indent=1) + "\n", encoding="utf-8")
 

@@ -145,6 +145,7 @@ def test_the_cli_runs_two_loads_and_writes_json_png_and_html(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize(("args", "message"), [
+    (["--concurrency", "1", "--png", "/nonexistent-folder/chart.png"], "--png: its folder does not exist"),
     (["--concurrency", "1", "--prompt-tokens", "lots"], "--prompt-tokens: not a length distribution"),
     (["--concurrency", "1", "--output-tokens", "uniform:9-3"], "--output-tokens: not a length distribution"),
     ([], "--rate or --concurrency: give at least one load level"),
