@@ -28,8 +28,6 @@ from .slots import OverloadedError, SlotPool
 
 log = logging.getLogger(__name__)
 
-BODY_READ_SECONDS = 30.0
-"""A request body must arrive within this time once its headers have, or the connection is closed."""
 CLIENT_CLOSED_REQUEST = 499
 """Status recorded for requests whose client hung up before the answer (nginx's convention); nobody receives it."""
 NOT_READY_RETRY_AFTER = "5"
@@ -122,7 +120,7 @@ class ChatServer:
         """POST /v1/chat/completions, streamed as server-sent events or answered in one body."""
         received_at = time.perf_counter()
         try:
-            raw = await read_body(request, self.settings.max_body_bytes, BODY_READ_SECONDS)
+            raw = await read_body(request, self.settings.max_body_bytes, self.settings.body_timeout_seconds)
         except ClientGone:
             return self._client_left()
         body = parse_chat_request(raw)
@@ -277,11 +275,9 @@ def _prompt_message(message: ChatMessage) -> dict[str, str]:
 
 def _refused_prompt(error: ValueError) -> fmt.ApiError:
     """A 400 for a prompt or output schema the engine cannot take, naming the parameter at fault."""
-    if isinstance(error, OutputSchemaError):
-        return fmt.ApiError(400, str(error), error_type="invalid_request_error", code="invalid_request",
-                            param="response_format")
+    param = "response_format" if isinstance(error, OutputSchemaError) else "messages"
     code = "context_length_exceeded" if isinstance(error, PromptTooLongError) else "invalid_request"
-    return fmt.ApiError(400, str(error), error_type="invalid_request_error", code=code, param="messages")
+    return fmt.ApiError(400, f"{param}: {error}", error_type="invalid_request_error", code=code, param=param)
 
 
 async def _collect_reply(run: GenerationRun) -> str:

@@ -73,7 +73,7 @@ def _too_large(max_bytes: int) -> fmt.ApiError:
 def _decode_json(raw: bytes) -> Any:
     try:
         payload = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except ValueError as error:  # not UTF-8, not JSON, or a number too long to convert
         raise fmt.ApiError(400, f"the request body is not valid JSON: {error}",
                            error_type="invalid_request_error", code="invalid_json") from None
     except RecursionError:
