@@ -59,7 +59,7 @@ UNSUPPORTED = (
     Unsupported("moderation", _is_none, "moderation is not supported by this server"),
     Unsupported("store", _is_none_or(False), "this server stores no completions"),
     Unsupported("reasoning_effort", _is_none, "reasoning effort cannot be set on this server"),
-    Unsupported("verbosity", _is_none, "verbosity cannot be set on this server"),
+    Unsupported("verbosity", _is_none_or("medium"), "verbosity cannot be set on this server"),
     Unsupported("service_tier", _is_none_or("auto", "default"),
                 "this server has one service tier; send 'auto' or 'default'"),
 )
