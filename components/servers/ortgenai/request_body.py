@@ -54,9 +54,9 @@ def parse_chat_request(raw: bytes) -> ChatCompletionRequest:
     try:
         request = ChatCompletionRequest.model_validate(payload)
     except ValidationError as error:
-        param, message = _most_specific(error, payload)
+        param, message, code = _most_specific(error, payload)
         raise fmt.ApiError(400, f"{param}: {message}" if param else message, error_type="invalid_request_error",
-                           code="invalid_request", param=param) from None
+                           code=code, param=param or None) from None
     unsupported = first_unsupported(request)
     if unsupported is not None:
         param, reason = unsupported
@@ -148,18 +148,16 @@ def _input_path(loc: tuple[str | int, ...], payload: Any, missing: bool) -> tupl
     return tuple(path)
 
 
-def _most_specific(error: ValidationError, payload: Any) -> tuple[str, str]:
-    """The deepest problem pydantic found, as (public parameter name, message)."""
-    best_path: tuple[str | int, ...] = ()
-    best_message = "the request body is not a valid chat completion request"
+def _most_specific(error: ValidationError, payload: Any) -> tuple[str, str, str]:
+    """The deepest problem pydantic found, as (public parameter name, message, error code)."""
+    best: tuple[tuple[str | int, ...], dict[str, Any]] | None = None
     for detail in error.errors(include_url=False, include_input=False, include_context=False):
         path = _input_path(tuple(detail["loc"]), payload, missing=detail["type"] == "missing")
-        if not best_path or len(path) > len(best_path):
-            best_path, best_message = path, _message(detail)
-    return public_name(best_path), best_message
-
-
-def _message(detail: dict[str, Any]) -> str:
+        if best is None or len(path) > len(best[0]):
+            best = (path, detail)
+    assert best is not None, "pydantic reports at least one error"
+    path, detail = best
     if detail["type"] == "extra_forbidden":
-        return "unrecognized request argument; this server accepts the parameters of the OpenAI API reference"
-    return str(detail["msg"]).removeprefix("Value error, ")
+        return (public_name(path), "unrecognized request argument; this server accepts the parameters of the OpenAI "
+                "API reference", "unknown_parameter")
+    return public_name(path), str(detail["msg"]).removeprefix("Value error, "), "invalid_request"
