@@ -173,6 +173,7 @@ def test_malformed_json_is_400_not_500(server, raw):
         ({"max_tokens": 0}, "max_tokens"),
         ({"temperature": "0.5"}, "temperature"),
         ({"messages": [{"role": "user", "content": 5}]}, "messages[0].content"),
+        ({"messages": ["Hello"]}, "messages[0]"),
     ],
 )
 def test_what_cannot_be_honoured_is_400_naming_the_parameter(server, extra, param):
@@ -180,6 +181,7 @@ def test_what_cannot_be_honoured_is_400_naming_the_parameter(server, extra, para
         connection.send(chat_request(chat(**extra)))
         error = assert_refused(connection.response(), 400, param)
         assert error["message"].startswith(param)
+        assert "ChatMessage" not in error["message"] and "ContentPart" not in error["message"]
         assert_usable_after(connection)
 
 

@@ -160,4 +160,6 @@ def _most_specific(error: ValidationError, payload: Any) -> tuple[str, str, str]
     if detail["type"] == "extra_forbidden":
         return (public_name(path), "unrecognized request argument; this server accepts the parameters of the OpenAI "
                 "API reference", "unknown_parameter")
+    if detail["type"] in ("model_type", "model_attributes_type", "dict_type"):
+        return public_name(path), "Input should be a JSON object", "invalid_request"
     return public_name(path), str(detail["msg"]).removeprefix("Value error, "), "invalid_request"
