@@ -49,9 +49,9 @@ WEBUI_BAKED_CACHE = "/app/backend/data/cache"
 WEBUI_BAKED_PATHS = {
     "SENTENCE_TRANSFORMERS_HOME": f"{WEBUI_BAKED_CACHE}/embedding/models",
     "WHISPER_MODEL_DIR": f"{WEBUI_BAKED_CACHE}/whisper/models",
-    "TIKTOKEN_CACHE_DIR": f"{WEBUI_BAKED_CACHE}/tiktoken",
 }
-"""Where the upstream image bakes its models; named explicitly because their defaults follow DATA_DIR."""
+"""Where the upstream image bakes its models; named explicitly because their defaults follow DATA_DIR. (The
+image's own ENV also points the tokenizer cache, TIKTOKEN_CACHE_DIR, into /app/backend/data/cache.)"""
 WEBUI_KEY_ID = "open-webui"
 
 

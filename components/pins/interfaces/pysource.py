@@ -39,9 +39,16 @@ def env_names(modules: Iterable[ast.Module]) -> set[str]:
     and the keys of an `environment_variables` table (vLLM's envs.py)."""
     found: set[str] = set()
     for module in modules:
+        constants = _string_constants(module)
+
+        def literal(node: ast.AST | None) -> str | None:
+            if isinstance(node, ast.Name):
+                return constants.get(node.id)
+            return _literal(node)
+
         for node in ast.walk(module):
             if isinstance(node, ast.Call):
-                callee, first = _callee(node), _literal(node.args[0]) if node.args else None
+                callee, first = _callee(node), literal(node.args[0]) if node.args else None
                 if first is None:
                     continue
                 target = node.func.value if isinstance(node.func, ast.Attribute) else None
@@ -50,7 +57,7 @@ def env_names(modules: Iterable[ast.Module]) -> set[str]:
                         "env" in callee.lower() and ENV_NAME.match(first)):
                     found.add(first)
             elif isinstance(node, ast.Subscript) and _is_environ(node.value):
-                key = _literal(node.slice)
+                key = literal(node.slice)
                 if key:
                     found.add(key)
             elif isinstance(node, ast.Compare) and any(_is_environ(c) for c in node.comparators):
@@ -66,6 +73,17 @@ def env_names(modules: Iterable[ast.Module]) -> set[str]:
     return {name for name in found if ENV_NAME.match(name)}
 
 
+def _string_constants(module: ast.Module) -> dict[str, str]:
+    """Module-level NAME = "TEXT" bindings, so os.environ[NAME] resolves to the variable it names."""
+    found = {}
+    for node in module.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            value = _literal(node.value)
+            if value is not None:
+                found[node.targets[0].id] = value
+    return found
+
+
 def _dict_keys(node: ast.AST) -> set[str]:
     return {key for key in (_literal(k) for k in getattr(node, "keys", []) or []) if key}
 
@@ -78,7 +96,7 @@ def routes(modules: Iterable[ast.Module]) -> set[str]:
             if isinstance(node, ast.Call) and node.args:
                 callee, path = _callee(node), _literal(node.args[0])
                 if path and path.startswith("/") and (callee in ROUTE_METHODS or callee in (
-                        "add_api_route", "add_route", "add_websocket_route", "add_get", "add_post")):
+                        "add_api_route", "add_route", "add_websocket_route", "add_get", "add_post", "mount", "Mount")):
                     found.add(path)
     return found
 

@@ -73,12 +73,11 @@ browsers' idle websockets and keep-alive connections to the proxy itself do not 
 
 RUNNER_CPU_DRAIN = (
     'sleep "$1"; budget=$2; threshold=$3; name="($4)"; waited=0; previous=""; sampled=0\n'
-    'set -f\n'
     'while [ "$waited" -le "$budget" ]; do\n'
     '  current=""; busy=0\n'
     '  for stat in /proc/[0-9]*/stat; do\n'
     '    read -r line 2>/dev/null < "$stat" || continue\n'
-    '    set -- $line\n'
+    '    set -f; set -- $line; set +f\n'
     '    if [ "$2" != "$name" ] || [ "$4" = 0 ]; then continue; fi\n'
     '    ticks=$(( ${14} + ${15} ))\n'
     '    current="$current $1:$ticks"\n'
