@@ -215,6 +215,7 @@ def test_refresh_writes_then_leaves_unchanged_and_keeps_records_whose_input_is_m
 
 
 def test_refresh_reports_a_failing_deriver_without_stopping_the_others(tmp_path: Path) -> None:
-    outcomes = refresh([], tmp_path, Inputs(mirrors=tmp_path), only=("ollama", "gateway"))
-    assert [(o.runtime, o.state) for o in outcomes] == [("gateway", "written"), ("ollama", "error")]
-    assert "pins.yaml has no `ollama` row" in outcomes[1].detail
+    rows = [PinRow("ollama", "docker.io/ollama/ollama", "0.24.0", "sha256:" + "0" * 64)]
+    outcomes = refresh(rows, tmp_path, Inputs(mirrors=tmp_path), only=("ollama", "gateway", "vllm"))
+    assert [(o.runtime, o.state) for o in outcomes] == [("gateway", "written"), ("ollama", "error"), ("vllm", "kept")]
+    assert "no git mirror of ollama/ollama" in outcomes[1].detail and "`vllm` row" in outcomes[2].detail

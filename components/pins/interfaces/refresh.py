@@ -33,8 +33,9 @@ class Outcome:
 
 
 def _tag(rows: dict[str, PinRow], key: str) -> str:
+    """The pinned tag a record describes; a pins file without that row keeps the record as it is."""
     if key not in rows:
-        raise RecordError(f"pins.yaml has no `{key}` row")
+        raise LookupError(f"a `{key}` row in the pins file")
     return rows[key].tag
 
 
