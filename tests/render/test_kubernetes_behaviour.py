@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -312,7 +314,22 @@ def test_the_ollama_drain_finishes_at_once_with_idle_keep_alive_connections_open
 def test_the_ollama_drain_waits_while_a_runner_computes(tmp_path: Path) -> None:
     command = drain_command(_drain_for(SPECS_DIR / "ollama-webui-internal.yaml", "runtime"))
     with _process_named("ollama", "yes", tmp_path=tmp_path):
-        result = _drain(command, "4", str(RUNNER_BUSY_TICKS), "ollama")
+        # A low threshold, so a busy loop on this shared two-core machine is seen even when it gets little CPU.
+        result = _drain(command, "4", "2", "ollama")
+    assert result.returncode == 1 and "runner still computing" in result.stderr
+
+
+def test_the_ollama_drain_counts_runners_that_start_during_the_drain_as_work(tmp_path: Path) -> None:
+    """Ollama starts a runner when a request needs a model that is not loaded: that request is in flight."""
+    command = drain_command(_drain_for(SPECS_DIR / "ollama-webui-internal.yaml", "runtime"))
+    copy = tmp_path / "ollama"
+    shutil.copy(shutil.which("sleep"), copy)
+    starter = f"while :; do {copy} 1 & sleep 0.5; done"  # a new, idle runner every half second
+    with subprocess.Popen(["sh", "-c", starter], start_new_session=True) as spawner:
+        try:
+            result = _drain(command, "4", str(RUNNER_BUSY_TICKS), "ollama")
+        finally:
+            os.killpg(spawner.pid, signal.SIGKILL)
     assert result.returncode == 1 and "runner still computing" in result.stderr
 
 

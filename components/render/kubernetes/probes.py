@@ -80,10 +80,12 @@ RUNNER_CPU_DRAIN = (
     '    set -f; set -- $line; set +f\n'
     '    if [ "$2" != "$name" ] || [ "$4" = 0 ]; then continue; fi\n'
     '    ticks=$(( ${14} + ${15} ))\n'
-    '    current="$current $1:$ticks"\n'
+    '    current="$current $1:$ticks"; seen=0\n'
     '    for entry in $previous; do\n'
-    '      if [ "${entry%%:*}" = "$1" ] && [ $((ticks - ${entry#*:})) -ge "$threshold" ]; then busy=1; fi\n'
+    '      [ "${entry%%:*}" = "$1" ] || continue\n'
+    '      seen=1; [ $((ticks - ${entry#*:})) -ge "$threshold" ] && busy=1\n'
     '    done\n'
+    '    [ "$sampled" = 1 ] && [ "$seen" = 0 ] && busy=1\n'
     '  done\n'
     '  if [ "$sampled" = 1 ] && [ "$busy" = 0 ]; then exit 0; fi\n'
     '  previous=$current; sampled=1\n'
@@ -93,7 +95,8 @@ RUNNER_CPU_DRAIN = (
 )
 """For Ollama, which has no metrics and whose clients keep connections alive: work in flight is a model
 runner (a child process of `ollama serve`, same executable) spending CPU time; an idle runner spends
-almost none. Sampled from /proc/<pid>/stat (utime + stime) with shell built-ins only, every poll."""
+almost none. A runner that appeared since the last poll is a model being loaded for a request, so it counts as
+busy too. Sampled from /proc/<pid>/stat (utime + stime) with shell built-ins only, every poll."""
 RUNNER_BUSY_TICKS = 20
 """CPU ticks per poll above which a runner is computing: 10% of one core over two seconds at 100 Hz."""
 RUNNER_EXECUTABLE = "ollama"
