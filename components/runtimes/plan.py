@@ -122,11 +122,15 @@ class HostInstall:
         return bool(self.allowed_clients)
 
     @property
+    def listen(self) -> str:
+        """The forwarder's (or, on loopback, the service's) address and port, IPv6 in brackets."""
+        address = self.bind_address if self.exposed else "127.0.0.1"
+        return f"[{address}]:{self.port}" if ":" in address else f"{address}:{self.port}"
+
+    @property
     def client_url(self) -> str:
         """The OpenAI-compatible base URL clients use, an address they can reach (never 0.0.0.0)."""
-        address = self.bind_address if self.exposed else "127.0.0.1"
-        host = f"[{address}]" if ":" in address else address
-        return f"http://{host}:{self.port}/v1"
+        return f"http://{self.listen}/v1"
 
 
 @dataclass(frozen=True)

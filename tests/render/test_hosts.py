@@ -122,3 +122,11 @@ def test_macos_refuses_exposure_it_cannot_forward(tmp_path: Path) -> None:
     spec.write_text(yaml.safe_dump(_spec("macos", **EXPOSED)))
     result = run_cli("validate", str(spec))
     assert result.code == 2 and "targets.host.bind_address" in result.stderr and "macOS" in result.stderr
+
+
+def test_an_ipv6_bind_address_is_bracketed_and_proxied_from_ipv6() -> None:
+    host = {"bind_address": "fd00::5", "allowed_clients": ["fd00::/64"]}
+    linux = _host_files(_spec("linux", **host))
+    assert "ListenStream=[fd00::5]:5273" in linux["install.sh"]
+    assert "Clients use `http://[fd00::5]:5273/v1`" in linux["README.md"]
+    assert "portproxy add v6tov4 listenaddress=$ListenAddress" in _host_files(_spec("windows", **host))["install.ps1"]
