@@ -71,7 +71,7 @@ Set-Service -Name iphlpsvc -StartupType Automatic
 Start-Service -Name iphlpsvc
 netsh interface portproxy delete v4tov4 listenaddress=$ListenAddress listenport=$Port | Out-Null
 netsh interface portproxy add v4tov4 listenaddress=$ListenAddress listenport=$Port connectaddress=127.0.0.1 connectport=$Port
-if ($LASTEXITCODE -ne 0) { throw "netsh interface portproxy add failed (exit $LASTEXITCODE)" }
+if ($LASTEXITCODE -ne 0) { throw "netsh interface portproxy add v4tov4 failed (exit $LASTEXITCODE)" }
 
 $RuleName = 'slm-deploy-foundry-edge'
 Get-NetFirewallRule -Name $RuleName -ErrorAction SilentlyContinue | Remove-NetFirewallRule
