@@ -22,16 +22,25 @@ def gguf_url(deployment: Deployment) -> str:
     return f"https://huggingface.co/{source.repo}/resolve/{source.revision or 'main'}/{source.file}"
 
 
-def fetch_script(url: str, target: str, sha256: str | None, header_file: str | None) -> str:
-    """Download once into the model volume; skip a complete file, verify the checksum when pinned by one."""
+def fetch_script(url: str, target: str, sha256: str | None, token_file: str | None) -> str:
+    """Download once into the model volume; skip a complete file, verify the checksum when pinned by one.
+
+    The hub token is the same raw token file vLLM and the ONNX step read (HF_TOKEN_PATH): the script turns it
+    into an `Authorization: Bearer` header file under /tmp (mode 0600, removed on exit), so the token is never
+    on a command line or in the environment. curl does not send it on to the CDN hosts the hub redirects to."""
     path, partial = shlex.quote(target), shlex.quote(f"{target}.part")
     verify = f"echo {shlex.quote(f'{sha256}  {target}')} | sha256sum -c -" if sha256 else None
     present = f"{verify} >/dev/null 2>&1" if verify else f"[ -s {path} ]"
-    header = f" --header @{shlex.quote(header_file)}" if header_file else ""
-    lines = [
-        "set -eu",
-        f"if {present}; then exit 0; fi",
-        f"mkdir -p {shlex.quote(GGUF_DIR)}",
+    lines = ["set -eu", f"if {present}; then exit 0; fi", f"mkdir -p {shlex.quote(GGUF_DIR)}"]
+    header = ""
+    if token_file:
+        lines += [
+            'header=$(mktemp)',
+            "trap 'rm -f \"$header\"' EXIT",
+            f"{{ printf 'Authorization: Bearer '; tr -d '\\r\\n' < {shlex.quote(token_file)}; printf '\\n'; }} > \"$header\"",
+        ]
+        header = ' --header "@$header"'
+    lines += [
         f"curl --fail --location --silent --show-error --retry 5{header} --output {partial} {shlex.quote(url)}",
         f"mv {partial} {path}",
     ]
