@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import time
@@ -21,6 +22,11 @@ from slm_deploy.spec.loader import load_deployment
 from tests.support.docker_engine import docker_build, image_exists
 
 NAME = "tiny-onnx"
+LLAMA_NAME = "tiny-llama"
+GGUF_REPO = "slm-test/tiny-llama-GGUF"
+"""Never downloaded from: the model volume is seeded with the file and the spec pins its checksum."""
+
+
 def _free_loopback_port() -> int:
     """A port nothing on 127.0.0.1 holds right now, so parallel or leftover runs do not collide."""
     with socket.socket() as probe:
@@ -28,8 +34,9 @@ def _free_loopback_port() -> int:
         return probe.getsockname()[1]
 
 
-# The gateway's port on 127.0.0.1, chosen once per test session.
+# The gateways' ports on 127.0.0.1, chosen once per test session.
 GATEWAY_PORT = _free_loopback_port()
+LLAMA_GATEWAY_PORT = _free_loopback_port()
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,28 @@ def write_spec(folder: Path, base_reference: str, model_dir: Path) -> Path:
         "targets": {"docker": {}, "compose": {}},
         "secrets": {"api-keys": {"backend": "file"}},
         "security": {"base_images": {"python": base_reference}},
+    }
+    path = folder / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=True))
+    return path
+
+
+def write_llamacpp_spec(folder: Path, *, llamacpp_image: str, python_image: str, gguf: Path,
+                        registry: str) -> Path:
+    """A llama.cpp spec for every target the tests run: Compose, and Kubernetes with autoscaling on its queue."""
+    spec = {
+        "name": LLAMA_NAME,
+        "model": {"source": {"kind": "gguf", "repo": GGUF_REPO, "file": gguf.name,
+                             "sha256": hashlib.sha256(gguf.read_bytes()).hexdigest()},
+                  "parameters_billion": 0.02, "native_context": 8192, "context_length": 4096,
+                  "quantisation": "q4_k_m"},
+        "runtime": {"kind": "llamacpp"},
+        "resources": {"cpu": 1},
+        "serving": {"concurrency": 1, "autoscaling": {"enabled": True, "min_replicas": 1, "max_replicas": 2}},
+        "exposure": {"port": LLAMA_GATEWAY_PORT},
+        "targets": {"docker": {"registry": registry}, "compose": {}, "kubernetes": {}},
+        "secrets": {"api-keys": {"backend": "file"}},
+        "security": {"base_images": {"llamacpp": llamacpp_image, "python": python_image}},
     }
     path = folder / "spec.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=True))
