@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.stacks import RenderedStack, render_and_build, write_llamacpp_spec, write_spec
+from tests.integration.stacks import RenderedStack, render_and_build, write_llamacpp_spec, write_onnx_kubernetes_spec, write_spec
 from tests.support.base_image import BaseImage
 from tests.support.cache import cache_root, exclusive
-from tests.support.docker_engine import docker
 from tests.support.llamacpp_build import LlamaCppBuild, llamacpp_build
 from tests.support.llamacpp_image import StandInImage, stand_in_image
 from tests.support.tiny_gguf import build_tiny_gguf
@@ -63,7 +62,14 @@ def llamacpp_stack(llamacpp_image: StandInImage, base_image: BaseImage, local_re
     spec = write_llamacpp_spec(folder, llamacpp_image=llamacpp_image.reference, python_image=base_image.reference,
                                gguf=tiny_gguf, registry=local_registry)
     with exclusive("llamacpp-stack-build"):
-        stack = render_and_build(spec, folder / "bundle", host_ca_bundle)
-    for image in stack.images.values():
-        docker("push", "--quiet", image)
-    return stack
+        return render_and_build(spec, folder / "bundle", host_ca_bundle, push=True)
+
+
+@pytest.fixture(scope="session")
+def onnx_kubernetes_stack(base_image: BaseImage, local_registry: str, host_ca_bundle: Path,
+                          tmp_path_factory: pytest.TempPathFactory) -> RenderedStack:
+    """The ONNX stack rendered for Kubernetes, its images built from the bundle and pushed to the local registry."""
+    folder = tmp_path_factory.mktemp("onnx-kubernetes-stack")
+    spec = write_onnx_kubernetes_spec(folder, python_image=base_image.reference, registry=local_registry)
+    with exclusive("onnx-stack-build"):
+        return render_and_build(spec, folder / "bundle", host_ca_bundle, push=True)

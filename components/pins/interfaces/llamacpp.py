@@ -89,7 +89,7 @@ def derive(tag: str, binary: Path | None = None, source: Path | None = None) -> 
         "pin": PIN,
         "artifact": f"llama-server --help of build b{build} ({version_line.strip()}) and its tools/server sources",
         "derived_by": DERIVED_BY,
-        "sources": list(SOURCES),
+        "sources": sorted(SOURCES),
         "flags": sorted(help_flags(help_text)),
         "env": sorted(help_env(help_text)),
         "metrics": sorted(metric_families((server / "server-context.cpp").read_text())),
