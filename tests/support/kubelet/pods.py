@@ -83,6 +83,7 @@ class Pod:
         self._failed = threading.Event()
         self._lock = threading.Lock()
         self._volumes: pod_volumes.PodVolumes | None = None
+        self._read_only: set[str] = set()
         self._sandbox = f"{self.name}-sandbox"
         self._threads: list[threading.Thread] = []
         self._probe_stops: dict[tuple[str, str], threading.Event] = {}
@@ -201,7 +202,10 @@ class Pod:
         while not self._stopped.wait(SIZE_CHECK_SECONDS):
             state = self._state(self.container_ids[name])
             if not state.get("Running") and not self._stopped.is_set():
-                self._fail(f"{name}: exited with code {state.get('ExitCode')} (OOMKilled={state.get('OOMKilled')})")
+                completed = state.get("ExitCode") == 0 and self.spec.get("restartPolicy", "Always") != "Always"
+                if not completed:
+                    self._fail(f"{name}: exited with code {state.get('ExitCode')} "
+                               f"(OOMKilled={state.get('OOMKilled')})\n{self.logs(name, 10)}")
                 return
             for volume, limit in self._volumes.size_limits.items():
                 used = pod_volumes.usage_bytes(f"{self.name}-{volume}")
@@ -257,6 +261,8 @@ class Pod:
         """Delete the pod: preStop hooks, then SIGTERM within the grace period, then SIGKILL."""
         grace = float(self.spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE_SECONDS))
         self._stopped.set()
+        for stop in self._probe_stops.values():
+            stop.set()
         containers = [c for c in self.spec["containers"] if c["name"] in self.container_ids]
         with ThreadPoolExecutor(max_workers=max(1, len(containers))) as pool:
             results = list(pool.map(lambda c: self._kill(c, grace), containers))
