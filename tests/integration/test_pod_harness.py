@@ -17,7 +17,7 @@ from tests.integration.clients import idle_keep_alive
 from tests.integration.stacks import ONNX_K8S_NAME, ONNX_PATH, RenderedStack
 from tests.support.base_image import BaseImage
 from tests.support.docker_engine import docker
-from tests.support.kubelet import Cluster, PodFailed, load_objects
+from tests.support.kubelet import Cluster, Pod, PodFailed, load_objects
 from tests.support.cache import cache_root, exclusive
 from tests.support.tiny_model import build_tiny_model
 
@@ -73,22 +73,23 @@ def test_a_probe_on_the_wrong_port_or_path_fails_the_pod(cluster: Cluster, probe
         pod.wait_ready(READY_SECONDS)
 
 
-def test_a_server_that_writes_its_cache_runs_with_the_rendered_cache_volume(cluster: Cluster) -> None:
+def cache_writer_pod(cluster: Cluster, *, cache_volume: bool) -> Pod:
+    """The rendered gateway pod running CACHE_WRITER, with or without its rendered cache volume."""
     spec = gateway_pod_spec(cluster)
     container = spec["containers"][0]
     quick_probes(container)
     container["command"] = ["python3", "-c", CACHE_WRITER]
-    pod = cluster.run_pod(cluster.workload("Deployment", GATEWAY), spec)
-    pod.wait_ready(READY_SECONDS)
+    if not cache_volume:
+        container["volumeMounts"] = [m for m in container["volumeMounts"] if m["name"] != "cache"]
+    return cluster.run_pod(cluster.workload("Deployment", GATEWAY), spec)
+
+
+def test_a_server_that_writes_its_cache_runs_with_the_rendered_cache_volume(cluster: Cluster) -> None:
+    cache_writer_pod(cluster, cache_volume=True).wait_ready(READY_SECONDS)
 
 
 def test_a_server_that_cannot_write_its_cache_under_a_read_only_root_fails(cluster: Cluster) -> None:
-    spec = gateway_pod_spec(cluster)
-    container = spec["containers"][0]
-    quick_probes(container)
-    container["command"] = ["python3", "-c", CACHE_WRITER]
-    container["volumeMounts"] = [m for m in container["volumeMounts"] if m["name"] != "cache"]
-    pod = cluster.run_pod(cluster.workload("Deployment", GATEWAY), spec)
+    pod = cache_writer_pod(cluster, cache_volume=False)
     with pytest.raises(PodFailed, match="Read-only file system"):
         pod.wait_ready(READY_SECONDS)
 
