@@ -25,6 +25,8 @@ HELP_COLUMN = 40
 ROUTE = re.compile(r'ctx_http\.(?:get|post|put|patch|del)\s*\(\s*"(/[^"]*)"')
 METRIC_NAME = re.compile(r'\{\s*"name"\s*,\s*"([a-z_:][a-z0-9_:]*)"\s*\}')
 METRIC_PREFIX = re.compile(r'prometheus\s*<<\s*"# HELP ([a-z_]+:)"')
+OPTION = re.compile(r"--?[A-Za-z0-9][A-Za-z0-9_.-]*")
+"""An option spelling; section rules such as `----- common params -----` are not one."""
 ENV_NOTE = re.compile(r"\(env: ([A-Z0-9_]+)\)")
 
 
@@ -38,7 +40,7 @@ def help_flags(text: str) -> set[str]:
         usage = line[:HELP_COLUMN - 3] if fits else line
         for spelling in usage.split(","):
             word = spelling.strip().split(" ", 1)[0]
-            if word.startswith("-"):
+            if OPTION.fullmatch(word):
                 flags.add(word)
     return flags
 
