@@ -48,7 +48,7 @@ def _kubernetes_files(deployment: Deployment, plan: RuntimePlan) -> dict[str, st
     objects = render_kubernetes(deployment, plan)
     files = {f"kubernetes/{file_name(obj)}": to_yaml(obj) for obj in objects}
     names = [file_name(obj) for obj in objects]
-    files["kubernetes/kustomization.yaml"] = to_yaml(kustomization(names, deployment))
+    files["kubernetes/kustomization.yaml"] = to_yaml(kustomization(names, deployment, objects))
     return files
 
 
