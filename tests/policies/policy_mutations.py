@@ -233,9 +233,9 @@ MUTATIONS: list[Mutation] = [
     Mutation("slm-secrets-001", "KV-recovery", "vault", "soft delete off", set_(("properties", "enableSoftDelete"), False)),
     Mutation("slm-secrets-002", "KV-network", "vault", "public", both(set_(("properties", "publicNetworkAccess"), "Enabled"), set_(("properties", "networkAcls", "defaultAction"), "Allow"))),
     Mutation("slm-secrets-003", "KV-rbac", "vault", "access policies", set_(("properties", "enableRbacAuthorization"), False)),
-    Mutation("slm-secrets-004", "KV-secret-expiry", "kv-secret", "no expiry", drop(("properties", "attributes", "exp"))),
+    Mutation("slm-secrets-004", "KV-secret-expiry", "kv-secret", "no expiry", drop(("properties", "attributes", "expires"))),
     Mutation("slm-secrets-004", "KV-secret-expiry", "kv-secret", "no content type", drop(("properties", "contentType"))),
-    Mutation("slm-secrets-005", "KV-key-expiry", "kv-key", "no expiry", drop(("properties", "attributes", "exp"))),
+    Mutation("slm-secrets-005", "KV-key-expiry", "kv-key", "no expiry", drop(("properties", "attributes", "expires"))),
     Mutation("slm-secrets-006", "secret-store", "secret-placeholder", "inline data", set_(("stringData",), {"token": "s3cr3t-sentinel-never-printed"})),
     Mutation("slm-secrets-006", "secret-store", CO, "compose env secret", set_(("secrets", "hf_token"), {"environment": "HF_TOKEN"})),
     # Compose
