@@ -13,16 +13,7 @@ from slm_deploy.render.kubernetes import Manifest
 from slm_deploy.render.kubernetes.common import meta
 from slm_deploy.render.kubernetes.secret_sources import CLIENT_ID_ANNOTATION
 from slm_deploy.spec.loader import Deployment
-from slm_deploy.spec.secret_uses import CONSUMER_NAMES, backend_of, secret_uses
-
-CONFIG_PREFIX = "secret-"
-"""Values live under slm-deploy:secret-<name>, always set with --secret."""
-
-
-def config_key(name: str) -> str:
-    """The stack config key holding a secret's value."""
-    return f"slm-deploy:{CONFIG_PREFIX}{name}"
-
+from slm_deploy.spec.secret_uses import CONFIG_PREFIX, CONSUMER_NAMES, backend_of, config_key, secret_uses
 
 def secrets_pulumi_writes(deployment: Deployment) -> list[str]:
     """Secrets whose value Pulumi stores: kubernetes-backend ones and those in a Key Vault Pulumi creates."""

@@ -23,6 +23,8 @@ class SecretUse:
 CONSUMER_NAMES = {"gateway": "the gateway", "model-prep": "model preparation", "ui": "Open WebUI",
                   "grafana": "Grafana", "alertmanager": "Alertmanager"}
 """How errors and the README name each consumer."""
+CONFIG_PREFIX = "secret-"
+"""Pulumi reads a value it writes from slm-deploy:secret-<name>, always set with --secret."""
 
 
 def secret_uses(spec: DeploymentSpec) -> list[SecretUse]:
@@ -68,3 +70,8 @@ def purpose_of(spec: DeploymentSpec, name: str) -> Purpose | None:
 def remote_key(spec: DeploymentSpec, name: str) -> str:
     """The secret's name inside its store."""
     return spec.secrets[name].key or name
+
+
+def config_key(name: str) -> str:
+    """The stack config key holding a secret's value."""
+    return f"slm-deploy:{CONFIG_PREFIX}{name}"

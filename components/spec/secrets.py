@@ -65,7 +65,7 @@ PURPOSES: dict[Purpose, PurposeFormat] = {
     Purpose.OPEN_WEBUI_SECRET_KEY: PurposeFormat(
         "a long random string alone (`openssl rand -hex 32`), which signs Open WebUI sessions",
         "text/plain; open-webui-secret-key",
-        "read when Open WebUI starts: restart it (`kubectl rollout restart`); users sign in again"),
+        "read when Open WebUI starts: restart it; signed-in users sign in again"),
     Purpose.GRAFANA_ADMIN: PurposeFormat(
         "the Grafana admin password alone (read through GF_SECURITY_ADMIN_PASSWORD__FILE)",
         "text/plain; grafana-admin",
