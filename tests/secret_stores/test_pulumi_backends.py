@@ -153,3 +153,15 @@ def test_every_registration_passes_the_policy_pack(deployed, name) -> None:
     found = resource_violations(registrations)
     found.update(stack_violations(registrations))
     assert found == {}, describe(found)
+
+
+def test_a_program_can_hand_the_values_over_as_outputs_instead_of_config(tmp_path: Path) -> None:
+    def settings() -> StackSettings:
+        return StackSettings(work_dir=tmp_path, secret_values={
+            "secret-api-keys": pulumi.Output.secret("program-api-keys-0123456789abcdef"),
+            "secret-hf-token": pulumi.Output.secret("program-hf-token-0123456789abcdef")})
+
+    mocks = run_component(case("kubernetes-secrets"), settings, config={})
+    secrets = named(mocks, K8S_SECRET)
+    assert plain(secrets["secret-hf-token"]["stringData"]) == {"hf-token": "program-hf-token-0123456789abcdef"}
+    assert is_secret(secrets["secret-api-keys"]["stringData"])
