@@ -8,9 +8,9 @@ from collections import defaultdict
 from slm_deploy.errors import Problem
 from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.secret_uses import (
-    CONSUMER_NAMES, SecretUse, backend_of, has_kubernetes, purpose_of, remote_key, secret_uses,
+    CONSUMER_NAMES, SecretUse, backend_of, has_kubernetes, remote_key, secret_uses,
 )
-from slm_deploy.spec.secrets import SECRET_OBJECT_BACKENDS, PURPOSES
+from slm_deploy.spec.secrets import SECRET_OBJECT_BACKENDS
 
 KEY_VAULT_SECRET_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
 REMOTE_KEY_FORMS = {
@@ -171,8 +171,3 @@ def secret_problems(spec: DeploymentSpec) -> list[Problem]:
         problems += _backend_problems(spec, name)
     return problems + _consumer_problems(spec, uses) + _store_problems(spec)
 
-
-def file_format(spec: DeploymentSpec, name: str) -> str:
-    """The file format a declared secret must have, from its purpose."""
-    purpose = purpose_of(spec, name)
-    return PURPOSES[purpose].file_format if purpose else "as its consumer expects"
