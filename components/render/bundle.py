@@ -14,7 +14,8 @@ from slm_deploy.render.serialize import to_json, to_yaml
 from slm_deploy.render.templating import render_template
 from slm_deploy.runtimes import plan_deployment
 from slm_deploy.runtimes.plan import RuntimePlan
-from slm_deploy.spec.consistency import kubernetes_target, namespace_of, secret_references
+from slm_deploy.render.secrets_readme import secret_notes
+from slm_deploy.spec.consistency import kubernetes_target, namespace_of
 from slm_deploy.spec.loader import Deployment
 
 MANIFEST = "manifest.json"
@@ -48,7 +49,7 @@ def _kubernetes_files(deployment: Deployment, plan: RuntimePlan) -> dict[str, st
     objects = render_kubernetes(deployment, plan)
     files = {f"kubernetes/{file_name(obj)}": to_yaml(obj) for obj in objects}
     names = [file_name(obj) for obj in objects]
-    files["kubernetes/kustomization.yaml"] = to_yaml(kustomization(names, deployment))
+    files["kubernetes/kustomization.yaml"] = to_yaml(kustomization(names, deployment, objects))
     return files
 
 
@@ -81,7 +82,9 @@ def _readme(deployment: Deployment, plan: RuntimePlan, files: dict[str, str]) ->
         storage_class=kubernetes_target(spec).storage_class if kubernetes_target(spec) else None,
         autoscaling=spec.serving.autoscaling.enabled,
         hosts=plan.hosts,
-        secrets=sorted(set(secret_references(spec).values())),
+        secret_notes=secret_notes(deployment),
+        key_vault=any(n.backend == "azure-key-vault" for n in secret_notes(deployment)),
+        external_secrets=any(n.backend == "external-secrets" for n in secret_notes(deployment)),
         runtime_services=[s for s in plan.services if s.port and s.role in ("runtime", "ui")],
         gib=lambda n: f"{n / 2**30:.1f} GiB",
     )

@@ -8,6 +8,8 @@ from slm_deploy.errors import Problem
 from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.fields import SECRET_NAME_PARTS
 from slm_deploy.spec.images import pins_table
+from slm_deploy.spec.secret_checks import secret_problems
+from slm_deploy.spec.secret_uses import secret_uses
 from slm_deploy.spec.sections import KubernetesTarget
 
 RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -29,35 +31,7 @@ def namespace_of(spec: DeploymentSpec) -> str:
 
 def secret_references(spec: DeploymentSpec) -> dict[str, str]:
     """Field path -> secret name for every secret the spec uses."""
-    refs = {}
-    if spec.serving.auth.enabled:
-        refs["serving.auth.api_keys_secret"] = spec.serving.auth.api_keys_secret
-    if spec.model.hub_token_secret:
-        refs["model.hub_token_secret"] = spec.model.hub_token_secret
-    webui = getattr(spec.runtime, "open_webui", None)
-    if webui is not None and webui.enabled:
-        refs["runtime.open_webui.secret_key_secret"] = webui.secret_key_secret
-        if spec.serving.auth.enabled:
-            refs["runtime.open_webui.api_key_secret"] = webui.api_key_secret
-    return refs
-
-
-def _secret_problems(spec: DeploymentSpec) -> list[Problem]:
-    declared = sorted(spec.secrets)
-    problems = []
-    for path, name in secret_references(spec).items():
-        if name not in spec.secrets:
-            problems.append(Problem(path, f"names secret {name!r}, which `secrets` does not declare",
-                                    allowed=", ".join(declared) or "(none declared)",
-                                    hint=f"add `secrets: {{{name}: {{backend: kubernetes}}}}`"))
-    for name, ref in spec.secrets.items():
-        if ref.backend == "azure-key-vault" and not ref.vault:
-            problems.append(Problem(f"secrets.{name}.vault", "the azure-key-vault backend needs a vault name",
-                                    allowed="3-24 letters, digits and hyphens"))
-        if ref.backend == "external-secrets" and not ref.store:
-            problems.append(Problem(f"secrets.{name}.store", "the external-secrets backend needs a SecretStore",
-                                    allowed="a DNS-1123 label"))
-    return problems
+    return {use.path: use.secret for use in secret_uses(spec)}
 
 
 def _env_problems(spec: DeploymentSpec) -> list[Problem]:
@@ -144,7 +118,7 @@ def _target_problems(spec: DeploymentSpec) -> list[Problem]:
 
 def consistency_problems(spec: DeploymentSpec) -> list[Problem]:
     """Every cross-field problem, in a stable order."""
-    return (_secret_problems(spec) + _env_problems(spec) + _runtime_problems(spec)
+    return (secret_problems(spec) + _env_problems(spec) + _runtime_problems(spec)
             + _exposure_problems(spec) + _scaling_problems(spec) + _target_problems(spec))
 
 
