@@ -17,7 +17,8 @@ from slm_deploy.render.templating import render_template
 from slm_deploy.runtimes import plan_deployment
 from slm_deploy.runtimes.capabilities import capabilities
 from slm_deploy.runtimes.plan import RuntimePlan
-from slm_deploy.spec.consistency import kubernetes_target, namespace_of, secret_references
+from slm_deploy.render.secrets_readme import secret_notes
+from slm_deploy.spec.consistency import kubernetes_target, namespace_of
 from slm_deploy.spec.loader import Deployment
 
 MANIFEST = "manifest.json"
@@ -49,7 +50,8 @@ def _compose_files(deployment: Deployment, plan: RuntimePlan) -> dict[str, str]:
 
 def _kustomize(folder: str, objects: list, deployment: Deployment) -> dict[str, str]:
     files = {f"{folder}/{file_name(obj)}": to_yaml(obj) for obj in objects}
-    files[f"{folder}/kustomization.yaml"] = to_yaml(kustomization([file_name(obj) for obj in objects], deployment))
+    files[f"{folder}/kustomization.yaml"] = to_yaml(kustomization([file_name(obj) for obj in objects], deployment,
+                                                                  objects))
     return files
 
 
@@ -91,7 +93,9 @@ def _readme(deployment: Deployment, plan: RuntimePlan, files: dict[str, str]) ->
         storage_class=kubernetes_target(spec).storage_class if kubernetes_target(spec) else None,
         autoscaling=spec.serving.autoscaling.enabled,
         hosts=plan.hosts,
-        secrets=sorted(set(secret_references(spec).values())),
+        secret_notes=secret_notes(deployment),
+        key_vault=any(n.backend == "azure-key-vault" for n in secret_notes(deployment)),
+        external_secrets=any(n.backend == "external-secrets" for n in secret_notes(deployment)),
         runtime_services=[s for s in plan.services if s.port and s.role in ("runtime", "ui")],
         gib=lambda n: f"{n / 2**30:.1f} GiB",
         clients=client_endpoint(deployment, plan),

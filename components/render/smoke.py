@@ -13,6 +13,7 @@ from importlib import resources
 from slm_deploy.render.kubernetes.common import Manifest, meta
 from slm_deploy.render.kubernetes.network import connection_policies
 from slm_deploy.render.kubernetes.pods import container, pod_spec, volumes
+from slm_deploy.render.kubernetes.secret_sources import key_vault_of, secret_provider_class
 from slm_deploy.runtimes.common import WRITABLE_PATHS, cache_env, pinned, python_venv_env, secret_file, service_labels
 from slm_deploy.runtimes.plan import HttpCheck, ImageBuild, RuntimePlan, ServicePlan
 from slm_deploy.runtimes.vllm import PYTHON_HEALTHCHECK
@@ -131,7 +132,7 @@ def smoke_job(deployment: Deployment, plan: RuntimePlan, smoke: ServicePlan, cli
     body = container(deployment, plan, smoke, name="smoke")
     body["args"] = list(_args(deployment, client, f"http://{client.name}:{client.port}", None))
     pod = pod_spec(deployment, deployment.spec.name, restartPolicy="Never", containers=[body],
-                   volumes=volumes(smoke, claim=None, config_map=None))
+                   volumes=volumes(deployment, smoke, claim=None, config_map=None))
     return {
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": meta(deployment, smoke.name, labels),
@@ -142,10 +143,13 @@ def smoke_job(deployment: Deployment, plan: RuntimePlan, smoke: ServicePlan, cli
 
 
 def smoke_kubernetes(deployment: Deployment, plan: RuntimePlan) -> list[Manifest]:
-    """The Job and the NetworkPolicies that admit it to the client endpoint (kubernetes/smoke/)."""
+    """The Job, its own Key Vault SecretProviderClass where the key comes from one, and the NetworkPolicies that
+    admit it to the client endpoint (kubernetes/smoke/)."""
     smokes, client = plan.by_role("smoke"), client_service(plan)
     docker = deployment.spec.targets.docker
     if not smokes or client is None or docker is None or docker.registry is None:
         return []  # a cluster can only pull the smoke image from the spec's registry
-    return [smoke_job(deployment, plan, smokes[0], client), *connection_policies(deployment, smokes[0], client)]
+    smoke = smokes[0]
+    sources = [secret_provider_class(deployment, smoke)] if key_vault_of(deployment, smoke) else []
+    return [*sources, smoke_job(deployment, plan, smoke, client), *connection_policies(deployment, smoke, client)]
 

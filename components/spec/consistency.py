@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from slm_deploy.errors import Problem
 from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.fields import SECRET_NAME_PARTS
 from slm_deploy.spec.images import pins_table
+from slm_deploy.spec.secret_checks import secret_problems
+from slm_deploy.spec.secret_uses import secret_uses
 from slm_deploy.spec.sections import KubernetesTarget
 
 RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -27,35 +31,7 @@ def namespace_of(spec: DeploymentSpec) -> str:
 
 def secret_references(spec: DeploymentSpec) -> dict[str, str]:
     """Field path -> secret name for every secret the spec uses."""
-    refs = {}
-    if spec.serving.auth.enabled:
-        refs["serving.auth.api_keys_secret"] = spec.serving.auth.api_keys_secret
-    if spec.model.hub_token_secret:
-        refs["model.hub_token_secret"] = spec.model.hub_token_secret
-    webui = getattr(spec.runtime, "open_webui", None)
-    if webui is not None and webui.enabled:
-        refs["runtime.open_webui.secret_key_secret"] = webui.secret_key_secret
-        if spec.serving.auth.enabled:
-            refs["runtime.open_webui.api_key_secret"] = webui.api_key_secret
-    return refs
-
-
-def _secret_problems(spec: DeploymentSpec) -> list[Problem]:
-    declared = sorted(spec.secrets)
-    problems = []
-    for path, name in secret_references(spec).items():
-        if name not in spec.secrets:
-            problems.append(Problem(path, f"names secret {name!r}, which `secrets` does not declare",
-                                    allowed=", ".join(declared) or "(none declared)",
-                                    hint=f"add `secrets: {{{name}: {{backend: kubernetes}}}}`"))
-    for name, ref in spec.secrets.items():
-        if ref.backend == "azure-key-vault" and not ref.vault:
-            problems.append(Problem(f"secrets.{name}.vault", "the azure-key-vault backend needs a vault name",
-                                    allowed="3-24 letters, digits and hyphens"))
-        if ref.backend == "external-secrets" and not ref.store:
-            problems.append(Problem(f"secrets.{name}.store", "the external-secrets backend needs a SecretStore",
-                                    allowed="a DNS-1123 label"))
-    return problems
+    return {use.path: use.secret for use in secret_uses(spec)}
 
 
 def _env_problems(spec: DeploymentSpec) -> list[Problem]:
@@ -95,6 +71,8 @@ def _runtime_problems(spec: DeploymentSpec) -> list[Problem]:
         if targets.host is None and runtime.image is None:
             problems.append(Problem("targets.host", "Foundry Local installs on a host; add targets.host",
                                     allowed="targets.host: {os: windows|linux|macos}"))
+        if targets.host is not None:
+            problems += _host_exposure_problems(targets.host)
     elif targets.host is not None:
         problems.append(Problem("targets.host", f"{runtime.kind} runs in containers; the host target is for Foundry Local",
                                 allowed="docker, compose, kubernetes, aks"))
@@ -140,5 +118,27 @@ def _target_problems(spec: DeploymentSpec) -> list[Problem]:
 
 def consistency_problems(spec: DeploymentSpec) -> list[Problem]:
     """Every cross-field problem, in a stable order."""
-    return (_secret_problems(spec) + _env_problems(spec) + _runtime_problems(spec)
+    return (secret_problems(spec) + _env_problems(spec) + _runtime_problems(spec)
             + _exposure_problems(spec) + _scaling_problems(spec) + _target_problems(spec))
+
+
+def _host_exposure_problems(host) -> list[Problem]:
+    """Foundry Local listens on loopback; beyond it, a forwarder binds one address clients can reach."""
+    address = ipaddress.ip_address(str(host.bind_address))
+    if address.is_loopback:
+        if host.allowed_clients:
+            return [Problem("targets.host.allowed_clients", "client networks need a bind_address they can reach",
+                            allowed="a non-loopback address of this host in targets.host.bind_address",
+                            hint="or drop allowed_clients to keep the service on loopback")]
+        return []
+    if address.is_unspecified:
+        return [Problem("targets.host.bind_address", "is not an address a client (or the Foundry CLI) can connect to",
+                        allowed="this host's own address on the client network, e.g. 10.20.0.15",
+                        hint="use 127.0.0.1 to keep the service on this machine")]
+    if not host.allowed_clients:
+        return [Problem("targets.host.allowed_clients", "a service bound beyond loopback needs the networks it admits",
+                        allowed="a list of CIDRs, e.g. [10.20.0.0/24]", hint="or bind 127.0.0.1")]
+    if host.os == "macos":
+        return [Problem("targets.host.bind_address", "macOS has no built-in forwarder to expose the loopback service",
+                        allowed="127.0.0.1 on macOS", hint="serve other machines from a Linux or Windows host")]
+    return []

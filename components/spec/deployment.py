@@ -8,6 +8,7 @@ from slm_deploy.spec.base import SpecModel
 from slm_deploy.spec.fields import DnsLabel
 from slm_deploy.spec.model_section import ModelSpec
 from slm_deploy.spec.runtime_options import RuntimeOptions
+from slm_deploy.spec.secrets import SecretName, SecretRef, SecretStores
 from slm_deploy.spec.sections import (
     ComposeTarget,
     DockerTarget,
@@ -15,8 +16,6 @@ from slm_deploy.spec.sections import (
     KubernetesTarget,
     Monitoring,
     Resources,
-    SecretName,
-    SecretRef,
     Security,
     Serving,
     Targets,
@@ -42,6 +41,8 @@ class DeploymentSpec(SpecModel):
     """Defaults to docker, compose and kubernetes when omitted."""
     monitoring: Monitoring = Field(default_factory=Monitoring)
     secrets: dict[SecretName, SecretRef] = Field(default_factory=dict)
-    """Secrets by name, with their backend; values come from the store, never from here."""
+    """Secrets by name, with their purpose and backend; values come from the store, never from here."""
+    secret_stores: SecretStores = Field(default_factory=SecretStores)
+    """The Key Vaults and External Secrets stores the secrets' backends name."""
     security: Security = Field(default_factory=Security)
     waivers: list[Waiver] = Field(default_factory=list)

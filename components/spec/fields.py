@@ -67,6 +67,10 @@ PATTERN_DESCRIPTIONS = {
     r"^[A-Z_][A-Z0-9_]*$": "upper-case letters, digits and _, not starting with a digit",
     r"^[A-Za-z0-9._:/,=+@%* -]*$": "letters, digits, spaces and . _ : / , = + @ % * - (no quotes, $, backticks or braces)",
     r"^[0-9a-f]{40}$": "a 40-character lowercase commit sha (branch names move)",
+    r"^[A-Za-z0-9._+=@-]+(/[A-Za-z0-9._+=@-]+)*$":
+        "letters, digits and . _ + = @ -, in path segments separated by single / (e.g. llm/phi4/api-keys)",
+    r"^[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$": "an Azure Key Vault name: 3-24 letters, digits and -, starting with a letter",
+    r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$": "a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47",
 }
 """Human wording for the patterns above, used in error messages."""
 

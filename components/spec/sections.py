@@ -10,8 +10,8 @@ from pydantic import Field, StringConstraints
 from slm_deploy.spec.base import SpecModel
 from slm_deploy.spec.fields import ByteQuantity, Cidr, DnsLabel, DnsName, IpAddress, SafeText
 from slm_deploy.spec.images import PinnedImage
+from slm_deploy.spec.secrets import SecretName
 
-SecretName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
 RegistryHost = Annotated[str, StringConstraints(pattern=r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*$")]
 
 
@@ -177,18 +177,6 @@ class Monitoring(SpecModel):
     enabled: bool = True
     scrape_interval_seconds: int = Field(default=15, ge=5, le=300)
     slo: Slo = Field(default_factory=Slo)
-
-
-class SecretRef(SpecModel):
-    """Where a secret comes from; the value itself never appears in the spec."""
-
-    backend: Literal["file", "kubernetes", "azure-key-vault", "external-secrets"] = "kubernetes"
-    key: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]+$")] | None = None
-    """Key inside the store (Key Vault secret name, remote key); defaults to the secret's name."""
-    vault: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{3,24}$")] | None = None
-    """Azure Key Vault name (azure-key-vault backend)."""
-    store: DnsLabel | None = None
-    """SecretStore name (external-secrets backend)."""
 
 
 class Security(SpecModel):

@@ -28,7 +28,15 @@ GPU_MEMORY = {
     GpuType.A100_40: 40 * GIB, GpuType.A100_80: 80 * GIB, GpuType.H100: 80 * GIB,
 }
 HOST_OVERHEAD = {"vllm": 4 * GIB, "ollama": 1 * GIB, "llamacpp": GIB // 2, "onnxruntime": 1 * GIB, "foundry-local": 2 * GIB}
-"""Resident memory of the server process besides weights and KV cache."""
+"""Resident memory of the server process besides weights and KV cache (CPU serving)."""
+VLLM_API_SERVER_BYTES = 3 * GIB // 2
+"""vLLM's API server process: Python, torch, the tokenizer and FastAPI, without a CUDA context."""
+VLLM_GPU_PROCESS_BYTES = 3 * GIB
+"""Each process that drives a GPU (the engine core, or one worker per GPU under tensor parallelism): torch with
+its CUDA libraries and context, NCCL, and the executor's buffers."""
+LOAD_STAGING_FRACTION = 4
+"""Weights pass through host memory on their way to the GPU (safetensors shards read and copied tensor by
+tensor); a quarter of the weights covers the largest tensors plus the page cache the copy keeps hot."""
 GPU_OVERHEAD = 3 * GIB // 2
 """CUDA context, activations and graphs on each GPU deployment."""
 DEFAULT_GPU_UTILISATION = 0.90
@@ -71,6 +79,18 @@ def startup_budget(weights_bytes: int) -> int:
     return STARTUP_BASE_SECONDS + math.ceil(STARTUP_SECONDS_PER_GIB * weights_bytes / GIB)
 
 
+def gpu_host_memory(runtime: str, weights: int, gpus: int, shm: int) -> int:
+    """Host memory of a GPU deployment: the processes the runtime starts, load staging, and /dev/shm.
+
+    vLLM's V1 engine runs an API server process and an engine-core process (plus one worker process per GPU
+    when tensor parallelism spreads the model), each importing torch; /dev/shm is a memory-backed volume
+    charged to the same limit. Other runtimes run one server process."""
+    staging = weights // LOAD_STAGING_FRACTION
+    if runtime == "vllm":
+        return VLLM_API_SERVER_BYTES + gpus * VLLM_GPU_PROCESS_BYTES + staging + shm
+    return HOST_OVERHEAD[runtime] + staging + shm
+
+
 def _kv_element_bytes(spec: DeploymentSpec) -> float:
     kv_type = getattr(spec.runtime, "kv_cache_type", "f16")
     return KV_BYTES_PER_ELEMENT[kv_type]
@@ -105,6 +125,8 @@ def size(spec: DeploymentSpec, model: ResolvedModel) -> Sizing:
     problems: list[Problem] = []
     util = None
     gpu_need = 0
+    default_shm = 2 * GIB if runtime == "vllm" else 64 * MIB
+    shm = parse_bytes(spec.resources.shm_size) if spec.resources.shm_size else default_shm
     if gpu:
         util = getattr(spec.runtime, "gpu_memory_utilization", None) or (
             DEFAULT_GPU_UTILISATION if runtime == "vllm" else OTHER_GPU_UTILISATION)
@@ -112,9 +134,9 @@ def size(spec: DeploymentSpec, model: ResolvedModel) -> Sizing:
         available = int(GPU_MEMORY[gpu.type] * gpu.count * util)
         if gpu_need > available:
             problems.append(_gpu_fit_problem(spec, model, gpu_need, available, util, kv_per_seq, concurrency))
-        host_need = HOST_OVERHEAD[runtime] + weights // 4
+        host_need = gpu_host_memory(runtime, weights, gpu.count, shm)
     else:
-        host_need = HOST_OVERHEAD[runtime] + weights + kv_total
+        host_need = HOST_OVERHEAD[runtime] + weights + kv_total + shm
     default_limit = math.ceil(host_need * HEADROOM / GIB) * GIB
     if spec.resources.memory is not None:
         limit = parse_bytes(spec.resources.memory)
@@ -131,8 +153,6 @@ def size(spec: DeploymentSpec, model: ResolvedModel) -> Sizing:
         limit = default_limit
     if problems:
         raise FitError(problems)
-    default_shm = 2 * GIB if runtime == "vllm" else 64 * MIB
-    shm = parse_bytes(spec.resources.shm_size) if spec.resources.shm_size else default_shm
     budget = spec.serving.startup_budget_seconds or startup_budget(weights)
     cache = (parse_bytes(spec.targets.kubernetes.cache_size)
              if spec.targets.kubernetes and spec.targets.kubernetes.cache_size

@@ -1,5 +1,5 @@
-"""Session fixtures for real-container tests: the tiny model, the ONNX stack built from rendered Dockerfiles, the
-server alone in a hardened container, and the whole rendered Compose project up."""
+"""Session fixtures for real-container tests: tiny models, llama.cpp built from source, stacks built from rendered
+bundles, the ONNX server alone in a hardened container, and the ONNX stack's Compose project up."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.compose_project import Project, running_project
-from tests.integration.stacks import NAME, RenderedStack, http, render_and_build, wait_for, write_spec
-from tests.support.docker_engine import docker
+from tests.integration.compose_projects import Project, running_project
+from tests.integration.stacks import NAME, RenderedStack, http, render_and_build, wait_for, write_llamacpp_spec, write_onnx_kubernetes_spec, write_spec
 from tests.support.base_image import BaseImage
 from tests.support.cache import cache_root, exclusive
+from tests.support.docker_engine import docker
+from tests.support.llamacpp_build import LlamaCppBuild, llamacpp_build
+from tests.support.llamacpp_image import StandInImage, stand_in_image
+from tests.support.tiny_gguf import build_tiny_gguf
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +37,47 @@ def onnx_stack(base_image: BaseImage, host_ca_bundle: Path, tiny_model: Path,
     spec = write_spec(folder, base_image.reference, tiny_model)
     with exclusive("onnx-stack-build"):
         return render_and_build(spec, folder / "bundle", host_ca_bundle)
+
+
+@pytest.fixture(scope="session")
+def llamacpp() -> LlamaCppBuild:
+    """llama-server and llama-quantize built from the source of the pinned image's build, cached per machine."""
+    return llamacpp_build()
+
+
+@pytest.fixture(scope="session")
+def llamacpp_image(llamacpp: LlamaCppBuild, base_image: BaseImage, local_registry: str) -> StandInImage:
+    """The stand-in for the pinned llama.cpp server image, pushed to the local registry."""
+    return stand_in_image(llamacpp, base_image, local_registry)
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(llamacpp: LlamaCppBuild) -> Path:
+    """A tiny Q4_K_M GGUF converted and quantised by the tools of the same llama.cpp build."""
+    pytest.importorskip("sentencepiece", reason="the tiny GGUF's tokenizer is trained with sentencepiece (test extras)")
+    with exclusive("tiny-gguf"):
+        return build_tiny_gguf(cache_root(), llamacpp)
+
+
+@pytest.fixture(scope="session")
+def llamacpp_stack(llamacpp_image: StandInImage, base_image: BaseImage, local_registry: str, tiny_gguf: Path,
+                   host_ca_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> RenderedStack:
+    """The llama.cpp stack with the gateway, its images built from the rendered bundle and pushed."""
+    folder = tmp_path_factory.mktemp("llamacpp-stack")
+    spec = write_llamacpp_spec(folder, llamacpp_image=llamacpp_image.reference, python_image=base_image.reference,
+                               gguf=tiny_gguf, registry=local_registry)
+    with exclusive("llamacpp-stack-build"):
+        return render_and_build(spec, folder / "bundle", host_ca_bundle, push=True)
+
+
+@pytest.fixture(scope="session")
+def onnx_kubernetes_stack(base_image: BaseImage, local_registry: str, host_ca_bundle: Path,
+                          tmp_path_factory: pytest.TempPathFactory) -> RenderedStack:
+    """The ONNX stack rendered for Kubernetes, its images built from the bundle and pushed to the local registry."""
+    folder = tmp_path_factory.mktemp("onnx-kubernetes-stack")
+    spec = write_onnx_kubernetes_spec(folder, python_image=base_image.reference, registry=local_registry)
+    with exclusive("onnx-stack-build"):
+        return render_and_build(spec, folder / "bundle", host_ca_bundle, push=True)
 
 
 ONNX_PORT = 8001
@@ -70,5 +114,7 @@ def onnx_server(onnx_stack: RenderedStack) -> Iterator[tuple[str, str]]:
 
 @pytest.fixture(scope="session")
 def compose_project(onnx_stack: RenderedStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
-    """The rendered Compose project, up and healthy, with an API key written as the README asks."""
-    yield from running_project(onnx_stack, tmp_path_factory.mktemp("compose-up"))
+    """The ONNX stack's Compose project, up and healthy, with an API key written as the README asks."""
+    with running_project(onnx_stack, tmp_path_factory.mktemp("compose-up") / "bundle",
+                         {NAME, f"{NAME}-gateway"}) as current:
+        yield current

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from slm_deploy.render.clients import OPENAI_NPM_VERSION
-from tests.integration.compose_project import Project
+from tests.integration.compose_projects import Project
 from tests.integration.stacks import RenderedStack
 from tests.support.cache import cache_root, exclusive
 from tests.support.tools import find_executable

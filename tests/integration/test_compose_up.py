@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import secrets
 
-from tests.integration.compose_project import Project, compose, health_of
+from tests.integration.compose_projects import Project, containers_by_service, health_of
 from tests.integration.stacks import GATEWAY_PORT, http
-from tests.support.docker_engine import docker
 
 
 def test_every_service_reports_healthy(compose_project: Project) -> None:
@@ -36,10 +35,7 @@ def test_requests_without_a_valid_key_are_refused(compose_project: Project) -> N
 
 
 def test_only_the_gateway_is_published(compose_project: Project) -> None:
-    published = {}
-    for container in compose(compose_project, "ps", "--quiet").split():
-        inspected = json.loads(docker("inspect", container))[0]
-        service = inspected["Config"]["Labels"]["com.docker.compose.service"]
-        published[service] = {port: [b["HostIp"] for b in bindings]
-                              for port, bindings in (inspected["NetworkSettings"]["Ports"] or {}).items() if bindings}
+    published = {service: {port: [b["HostIp"] for b in bindings]
+                           for port, bindings in (inspected["NetworkSettings"]["Ports"] or {}).items() if bindings}
+                 for service, inspected in containers_by_service(compose_project).items()}
     assert published == {"tiny-onnx": {}, "tiny-onnx-gateway": {f"{GATEWAY_PORT}/tcp": ["127.0.0.1"]}}

@@ -9,7 +9,7 @@ import secrets
 from pathlib import Path
 
 from tests.conftest import run_cli
-from tests.integration.compose_project import Project, compose_run
+from tests.integration.compose_projects import Project, compose_run
 from tests.integration.stacks import GATEWAY_PORT, NAME, RenderedStack, spec_path
 
 GATEWAY = f"http://127.0.0.1:{GATEWAY_PORT}"

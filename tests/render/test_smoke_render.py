@@ -21,6 +21,7 @@ from slm_deploy.smoke.from_spec import expectations_for
 from slm_deploy.spec.loader import load_deployment
 from tests.conftest import STACKS, stack_id
 from tests.render.kubernetes_cases import CASES, case_id, deployment_of, kubernetes_files, objects
+from tests.render.test_kubernetes import write_workload_identity_env
 from tests.support import judges
 from tests.support.tools import find_executable
 
@@ -100,8 +101,12 @@ def test_the_smoke_job_runs_once_hardened_against_the_client_service(case_with_j
     for name, text in kubernetes_files(case).items():
         if name.startswith("kubernetes/smoke/"):
             (folder / name.rsplit("/", 1)[1]).write_text(text)
+    generated = write_workload_identity_env(folder)
     built = judges.kustomize_build(folder)
-    assert sorted(o["kind"] for o in built) == ["Job", "NetworkPolicy", "NetworkPolicy"]
+    key_vault = [("SecretProviderClass", f"{spec.name}-smoke-secrets")] if any(
+        o["kind"] == "SecretProviderClass" for o in smoke) else []
+    assert sorted((o["kind"], o["metadata"]["name"]) for o in built) == sorted(
+        [("Job", f"{spec.name}-smoke"), *[("NetworkPolicy", name) for name in policies], *key_vault, *generated])
     assert {o["metadata"]["namespace"] for o in built} == {job["metadata"]["namespace"]}
 
 

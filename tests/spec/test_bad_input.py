@@ -22,7 +22,7 @@ BASE: dict[str, Any] = {
         "native_context": 32768,
     },
     "runtime": {"kind": "llamacpp"},
-    "secrets": {"api-keys": {"backend": "file"}},
+    "secrets": {"api-keys": {}},
 }
 
 

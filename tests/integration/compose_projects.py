@@ -1,8 +1,8 @@
-"""A rendered Compose project brought up with docker-compose 1.29 as the README says: secrets written, built
-images tagged, `up -d`, every service healthy; `down -v` afterwards."""
+"""Bring a rendered Compose project up with docker-compose 1.29 the way its README tells a user to."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -10,7 +10,7 @@ import secrets
 import shutil
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from tests.support.tools import find_executable, run, tail
 HEALTH_ATTEMPTS = 90
 HEALTH_PAUSE = 3.0
 KEY_ID = "integration"
+APP_UID = 10001
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Project:
 
 
 def compose_run(project: Project, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run docker-compose 1.29 on the rendered project, as the README tells users to; the completed process."""
+    """Run docker-compose 1.29 on the rendered project; the finished process, whatever its exit code."""
     binary = find_executable("docker-compose", "apt-get install docker-compose")
     env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
     return run([binary, "--project-name", project.name, "--project-directory", str(project.directory),
@@ -42,7 +43,7 @@ def compose_run(project: Project, *args: str, timeout: float = 600) -> subproces
 
 
 def compose(project: Project, *args: str, timeout: float = 600) -> str:
-    """Run docker-compose on the project; its output, or a failure with its error."""
+    """Run docker-compose 1.29 on the rendered project; its output, or a failure with its error."""
     result = compose_run(project, *args, timeout=timeout)
     if result.returncode != 0:
         raise AssertionError(f"docker-compose {' '.join(args)} failed ({result.returncode}):\n{tail(result.stderr)}")
@@ -54,20 +55,27 @@ def compose_image_name(project: str, service: str) -> str:
     return f"{re.sub(r'[^-_a-z0-9]', '', project.lower())}_{service}"
 
 
+def containers_by_service(project: Project, *, every: bool = False) -> dict[str, dict]:
+    """`docker inspect` of each container of the project, by service name (`every` includes exited ones)."""
+    found = {}
+    for container in compose(project, "ps", "--quiet", *(["--all"] if every else [])).split():
+        inspected = json.loads(docker("inspect", container))[0]
+        found[inspected["Config"]["Labels"]["com.docker.compose.service"]] = inspected
+    return found
+
+
 def health_of(project: Project) -> dict[str, str]:
     """Each running container's service name and health status."""
-    states = {}
-    for container in compose(project, "ps", "--quiet").split():
-        inspected = json.loads(docker("inspect", container))[0]
-        service = inspected["Config"]["Labels"]["com.docker.compose.service"]
-        states[service] = (inspected["State"].get("Health") or {}).get("Status", inspected["State"]["Status"])
-    return states
+    return {service: (inspected["State"].get("Health") or {}).get("Status", inspected["State"]["Status"])
+            for service, inspected in containers_by_service(project).items()}
 
 
-def running_project(onnx_stack: RenderedStack, root: Path) -> Iterator[Project]:
-    """Copy the bundle, write the secret the README asks for, tag the built images, `up -d`; `down -v` after."""
-    folder = root / "bundle"
-    shutil.copytree(onnx_stack.bundle, folder)
+@contextlib.contextmanager
+def running_project(stack: RenderedStack, folder: Path, long_running: set[str],
+                    seed_volumes: Callable[[Project], None] | None = None) -> Iterator[Project]:
+    """Copy the bundle, write the secret the README asks for, tag the built images, `up -d` until every
+    long-running service is healthy; `down -v` after. `seed_volumes` fills named volumes first."""
+    shutil.copytree(stack.bundle, folder)
     directory = folder / "compose"
     api_key = secrets.token_hex(24)
     (directory / "secrets").mkdir(mode=0o700)
@@ -75,7 +83,7 @@ def running_project(onnx_stack: RenderedStack, root: Path) -> Iterator[Project]:
     key_file.write_text(f"# key id:key\n{KEY_ID}:{api_key}\n")
     # Compose bind-mounts secret files as they are on the host: the README says to hand them to UID 10001.
     if os.geteuid() == 0:
-        os.chown(key_file, 10001, 10001)
+        os.chown(key_file, APP_UID, APP_UID)
         key_file.chmod(0o400)
     else:
         key_file.chmod(0o444)
@@ -83,15 +91,23 @@ def running_project(onnx_stack: RenderedStack, root: Path) -> Iterator[Project]:
     document = yaml.safe_load((directory / "compose.yaml").read_text())
     for service, body in document["services"].items():
         owner = Path(body["build"]["context"]).name
-        docker("tag", onnx_stack.images[owner], compose_image_name(current.name, service))
+        docker("tag", stack.images[owner], compose_image_name(current.name, service))
     try:
+        if seed_volumes is not None:
+            compose(current, "up", "--no-start", "--no-build")
+            seed_volumes(current)
         compose(current, "up", "--detach", "--no-build")
-        running = [s for s, body in document["services"].items() if not body.get("profiles")]
-        wait_for(lambda: set(health_of(current).values()) == {"healthy"} and len(health_of(current)) == len(running),
-                 "every service reporting healthy", HEALTH_ATTEMPTS, HEALTH_PAUSE,
+        wait_for(lambda: {s: h for s, h in health_of(current).items() if s in long_running}
+                 == {s: "healthy" for s in long_running},
+                 "every long-running service reporting healthy", HEALTH_ATTEMPTS, HEALTH_PAUSE,
                  describe=lambda: f"{health_of(current)}\n{compose(current, 'logs', '--tail', '30')}")
         yield current
     finally:
         compose(current, "down", "--volumes", "--remove-orphans")
         for service in document["services"]:
             docker("rmi", compose_image_name(current.name, service))
+
+
+def project_volume(project: Project, name: str) -> str:
+    """The engine-level name docker-compose 1.29 gives a named volume of the project."""
+    return f"{re.sub(r'[^-_a-z0-9]', '', project.name.lower())}_{name}"
