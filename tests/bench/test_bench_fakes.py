@@ -80,6 +80,13 @@ def test_memory_comes_from_the_servers_metrics(closed_run: dict) -> None:
     assert memory["available"] and memory["peak_bytes"] == RESIDENT_MEMORY_BYTES and memory["samples"] >= 2
 
 
+def test_an_ollama_style_server_is_measured_on_its_openai_api_too() -> None:
+    with fake_upstream(FakeBehaviour(style="ollama", ttft=TTFT, token_gap=GAP, tokens=TOKENS)) as server:
+        summary = bench(server.url, "closed", 1, duration=2.5)["summary"]
+    assert TTFT <= summary["ttft_s"]["p50"] <= TTFT + TTFT_SLACK
+    assert INJECTED_RATE * 0.8 <= summary["stream_tokens_per_s"]["p50"] <= INJECTED_RATE * 1.02
+
+
 def test_goodput_counts_only_requests_within_the_slo() -> None:
     with fake_upstream(FakeBehaviour(ttft=0.1, token_gap=0.005, tokens=5)) as server:
         strict = bench(server.url, "closed", 1, duration=1.5, slo=Slo(ttft=0.05))
