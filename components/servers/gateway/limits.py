@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from typing import Callable
 
 
@@ -119,3 +119,35 @@ class KeyLimits:
         if gate is None:
             gate = self._gates[key_id] = ConcurrencyGate(self._max_concurrency, self._max_queue, self._queue_timeout)
         return gate
+
+
+class PeerLimits:
+    """A token bucket per client address for requests without a valid key, in a bounded table.
+
+    The table forgets the least recently seen address when full, so a flood of addresses costs
+    bounded memory. Behind a proxy every client shares the proxy's address (X-Forwarded-For is
+    not trusted), so the limit then applies to all unauthenticated traffic together.
+    """
+
+    def __init__(
+        self, rate_per_second: float, burst: int, max_peers: int = 4096, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._rate = rate_per_second
+        self._burst = burst
+        self._max_peers = max_peers
+        self._clock = clock
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+
+    def retry_after(self, peer: str) -> float:
+        """Charge one refused request to the peer; 0.0 if allowed, else seconds to wait."""
+        if self._rate <= 0:
+            return 0.0
+        now = self._clock()
+        bucket = self._buckets.get(peer)
+        if bucket is None:
+            if len(self._buckets) >= self._max_peers:
+                self._buckets.popitem(last=False)
+            bucket = self._buckets[peer] = TokenBucket(self._rate, self._burst, now)
+        else:
+            self._buckets.move_to_end(peer)
+        return bucket.try_take(now)
