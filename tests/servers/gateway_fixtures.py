@@ -204,6 +204,8 @@ class FakeRuntime:
 
     async def _ollama(self, request: web.Request) -> web.StreamResponse:
         body = await self._record(request)
+        if body.get("flood"):
+            return await self._flood(request)
         final = {"model": "tiny", "done": True, "done_reason": "stop",
                  "prompt_eval_count": OLLAMA_PROMPT_EVAL_COUNT, "eval_count": OLLAMA_EVAL_COUNT}
         if body.get("stream") is False:
@@ -218,6 +220,18 @@ class FakeRuntime:
                 await self._hold(body)
         await response.write((json.dumps(final) + "\n").encode())
         await response.write_eof()
+        return response
+
+    async def _flood(self, request: web.Request) -> web.StreamResponse:
+        """Stream 64 KiB lines for as long as someone reads them."""
+        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        await response.prepare(request)
+        line = (json.dumps({"model": "tiny", "response": "x" * 65500, "done": False}) + "\n").encode()
+        try:
+            while True:
+                await response.write(line)
+        except ConnectionResetError:
+            self.disconnects += 1
         return response
 
     def close(self) -> None:
@@ -289,6 +303,13 @@ class GatewayProcess:
                 if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
                     return s.value
         return 0.0
+
+    def total(self, name: str, **labels: str) -> float:
+        """The sum of every sample of `name` whose labels include the given ones."""
+        return sum(
+            s.value for family in text_string_to_metric_families(self.metrics_text()) for s in family.samples
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+        )
 
     def logs(self) -> str:
         self._log.flush()

@@ -68,7 +68,7 @@ class SendWatchdog:
         if since is not None and self._loop.time() - since >= self._timeout:
             self._on_stall()
             if self._request.transport is not None:
-                self._request.transport.close()
+                self._request.transport.abort()  # close() would wait for the unread data to drain
             return
         self._handle = self._loop.call_later(self._timeout, self._check)
 
@@ -329,7 +329,7 @@ class Gateway:
             self.metrics.upstream_errors.labels(reason).inc()
             access_log.warning("upstream stream ended early: %s", type(exc).__name__)
             if request.transport is not None:
-                request.transport.close()  # the client must see a truncated response, not a clean end
+                request.transport.abort()  # the client must see a truncated response, not a clean end
         finally:
             watchdog.stop()
             if complete:
