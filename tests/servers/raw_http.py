@@ -117,7 +117,7 @@ class Reader:
 
 
 def exchange(port: int, data: bytes, timeout: float = 10.0) -> RawResponse:
-    """Send bytes on a new connection and read one response."""
+    """Send bytes on a new connection and read one response (without a body if the request was a HEAD)."""
     with connect(port, timeout) as sock:
         sock.sendall(data)
-        return Reader(sock).response()
+        return Reader(sock).response(head_only=data.startswith(b"HEAD "))

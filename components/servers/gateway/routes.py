@@ -90,7 +90,7 @@ OLLAMA = _table(
     ),
     management=(
         "/api/pull", "/api/push", "/api/delete", "/api/create", "/api/copy", "/api/blobs/{digest}",
-        "/api/me", "/api/signout", "/api/user/keys/{key}", "/api/experimental/web_search",
+        "/api/me", "/api/signout", "/api/user/keys/{encodedKey}", "/api/experimental/web_search",
         "/api/experimental/web_fetch",
     ),
 )
