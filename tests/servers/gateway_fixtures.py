@@ -254,11 +254,10 @@ class GatewayProcess:
         self.metrics_port = free_port()
         self.key_file = self.workdir / "keys"
         self.write_keys(self.keys)
-        settings = {"route_table": "ollama", "exempt_paths": ("/",), **self.settings}
+        settings = {"route_table": "ollama", "exempt_paths": ("/",), "key_reload_interval_seconds": 0.0, **self.settings}
         config = GatewayConfig(
             upstream_url=self.upstream, key_file=str(self.key_file), listen_host="127.0.0.1",
-            listen_port=self.port, metrics_host="127.0.0.1", metrics_port=self.metrics_port,
-            key_reload_interval_seconds=0.0, **settings,
+            listen_port=self.port, metrics_host="127.0.0.1", metrics_port=self.metrics_port, **settings,
         )
         self.config_file = self.workdir / "gateway.toml"
         self.config_file.write_text(config_to_toml(config))
