@@ -86,8 +86,8 @@ def start_gateway(workdir: Path, upstream: str, event_loop: str) -> tuple[subpro
     workdir.mkdir()
     (workdir / "keys").write_text(f"bench:{KEY}\n")
     config = GatewayConfig(
-        upstream_url=upstream, key_file=str(workdir / "keys"), listen_host="127.0.0.1", listen_port=port,
-        metrics_host="127.0.0.1", metrics_port=free_port(),
+        upstream_url=upstream, key_file=str(workdir / "keys"), route_table="vllm", listen_host="127.0.0.1",
+        listen_port=port, metrics_host="127.0.0.1", metrics_port=free_port(),
     )
     (workdir / "gateway.toml").write_text(config_to_toml(config))
     process = subprocess.Popen(
