@@ -286,6 +286,9 @@ MALFORMED = {
     "header line too long": f"GET /v1/models HTTP/1.1\r\nHost: g\r\nX-Key: {KEY}{'a' * 9000}\r\n\r\n",
     "bad chunk size": f"POST /v1/chat/completions HTTP/1.1\r\nHost: g\r\nAuthorization: Bearer {KEY}\r\n"
                       f"Transfer-Encoding: chunked\r\n\r\nzz{KEY}\r\n",
+    "smuggling: length and chunked": f"POST /v1/chat/completions HTTP/1.1\r\nHost: g\r\nAuthorization: Bearer {KEY}\r\n"
+                                     f"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+                                     f"POST /api/pull HTTP/1.1\r\nHost: g\r\nAuthorization: Bearer {KEY}\r\n\r\n",
     "two content lengths": f"POST /v1/chat/completions HTTP/1.1\r\nHost: g\r\nContent-Length: 2\r\nContent-Length: 3\r\n"
                            f"X-Key: {KEY}\r\n\r\n{{}}",
 }
@@ -308,6 +311,18 @@ def test_malformed_requests_get_a_json_400_that_repeats_nothing(gateway: Gateway
     assert KEY not in gateway.logs()
     assert [line["level"] for line in new_lines if "malformed" in json.dumps(line)] == ["info"]
     assert not [line for line in new_lines if line["level"] in ("error", "critical")]
+
+
+def test_a_request_head_too_large_to_hold_is_refused(gateway: GatewayProcess, runtime: FakeRuntime) -> None:
+    """Each line within aiohttp's limits, the whole head above 64 KiB: refused before it can pile up."""
+    seen = len(runtime.raw_paths)
+    head = request_bytes("GET", "/v1/models", {**{f"X-Padding-{i}": "p" * 1000 for i in range(100)}, **auth("bob")})
+    for sent in (head, head[:70_000]):  # whole, or still arriving when it passes the limit
+        with connect(gateway.port) as sock:
+            sock.sendall(sent)
+            response = Reader(sock).response()
+        assert (response.status, error_code(response)) == (431, "request_header_fields_too_large")
+    assert len(runtime.raw_paths) == seen
 
 
 # -- headers -----------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "expectation_failed": (417, INVALID, "Only 'Expect: 100-continue' is supported."),
     "invalid_request_target": (400, INVALID, "The request path is not valid."),
     "malformed_request": (400, INVALID, "The request is not valid HTTP."),
+    "request_header_fields_too_large": (431, INVALID, "The request head is too large."),
     "rate_limit_exceeded": (429, "rate_limit_error", "Rate limit exceeded for this API key."),
     "concurrency_limit_exceeded": (
         429, "rate_limit_error", "Too many concurrent requests for this API key. Retry when one finishes.",

@@ -22,6 +22,7 @@ from slm_deploy.servers.gateway.limits import ConcurrencyGate, KeyLimits, PeerLi
 from slm_deploy.servers.gateway.metrics import NO_KEY, GatewayMetrics
 from slm_deploy.servers.gateway.paths import InvalidTarget, Target, canonical_target
 from slm_deploy.servers.gateway.routes import OPENAI_GENERATION_ROUTES, TABLES, UNMATCHED_LABEL
+from slm_deploy.servers.gateway.server import MAX_HEAD_BYTES
 from slm_deploy.servers.gateway.usage import JsonBodyTap, LineStreamTap, TokenUsage, request_usage_injection
 
 access_log = logging.getLogger("slm_gateway.access")
@@ -147,6 +148,8 @@ class Gateway:
 
     async def _handle(self, exchange: Exchange) -> web.StreamResponse:
         request = exchange.request
+        if len(request.raw_path) + sum(len(k) + len(v) + 4 for k, v in request.raw_headers) > MAX_HEAD_BYTES:
+            raise Refusal("request_header_fields_too_large", close=True)
         try:
             target = canonical_target(request.raw_path)
         except InvalidTarget:

@@ -19,6 +19,10 @@ from slm_deploy.servers.gateway import errors
 
 log = logging.getLogger("slm_gateway.server")
 
+# A request head (request line and headers) larger than this is refused: aiohttp's own limits
+# (8190 bytes a line, 128 headers) would let one connection hold about a megabyte.
+MAX_HEAD_BYTES = 64 * 1024
+
 Observer = Callable[[str, int], None]
 """Told (reason, status) for every connection or request refused below the request handler; status 0 if none was sent."""
 
@@ -64,6 +68,7 @@ class GatewayConnection(RequestHandler):
     """One client connection: aiohttp's protocol plus a request-head deadline and JSON error answers."""
 
     _head_timer: asyncio.TimerHandle | None = None
+    _head_bytes = 0
     _refused = False
 
     @property
@@ -88,11 +93,20 @@ class GatewayConnection(RequestHandler):
             return
         if self._head_timer is None and not self._request_in_progress and not self._messages:
             self._arm_head_deadline()
+        if self._head_timer is not None:
+            self._head_bytes += len(data)
         heads_before = self._request_count
         super().data_received(data)
-        if self._request_count != heads_before and self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+        if self._request_count != heads_before:
+            self._head_bytes = 0
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+        elif self._head_bytes > MAX_HEAD_BYTES and self.idle and self.transport is not None:
+            if isinstance(self._manager, GatewayServer):
+                self._manager.observer("request_header_fields_too_large", 431)
+            self.transport.write(errors.raw_error("request_header_fields_too_large"))
+            self.force_close()
 
     def connection_lost(self, exc: BaseException | None) -> None:
         if self._head_timer is not None:
