@@ -338,3 +338,17 @@ def test_image_context_is_self_contained_and_pinned() -> None:
                     assert f"{target}.py" in files or f"{target}/__init__.py" in files, f"{name} needs {module}"
     assert all("==" in line for line in files["requirements.txt"].splitlines())
     assert gateway_sources() == gateway_sources()
+
+
+def test_the_gateway_raises_its_open_file_limit_or_refuses_a_cap_it_cannot_hold(monkeypatch: pytest.MonkeyPatch) -> None:
+    import resource
+
+    from slm_deploy.servers.gateway.app import reserve_file_descriptors
+
+    limits = {"soft": 1024, "hard": 4096}
+    monkeypatch.setattr(resource, "getrlimit", lambda _which: (limits["soft"], limits["hard"]))
+    monkeypatch.setattr(resource, "setrlimit", lambda _which, pair: limits.update(soft=pair[0]))
+    reserve_file_descriptors(1024)
+    assert limits["soft"] == 2 * 1024 + 64  # both sockets of every proxied request fit
+    with pytest.raises(GatewayConfigError, match="max_connections"):
+        reserve_file_descriptors(4096)

@@ -7,7 +7,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Awaitable, Callable
 
 import aiohttp
 from aiohttp import web
@@ -73,10 +73,10 @@ class SendWatchdog:
             return
         self._handle = self._loop.call_later(self._timeout, self._check)
 
-    async def write(self, response: web.StreamResponse, data: bytes) -> None:
-        """Write one chunk, watched."""
+    async def guard(self, write: Awaitable[None]) -> None:
+        """Await one write to the client, watched."""
         self.blocked_since = self._loop.time()
-        await response.write(data)
+        await write
         self.blocked_since = None
 
     def stop(self) -> None:
@@ -318,12 +318,12 @@ class Gateway:
                     self.metrics.ttft.labels(route, key_id).observe(ttft)
                 out = tap.feed(chunk) if tap is not None else chunk
                 if out:
-                    await watchdog.write(response, out)
+                    await watchdog.guard(response.write(out))
             if tap is not None:
                 out = tap.finish()
                 if out:
-                    await watchdog.write(response, out)
-            await response.write_eof()
+                    await watchdog.guard(response.write(out))
+            await watchdog.guard(response.write_eof())
             complete = True
         except (ConnectionResetError, aiohttp.ClientConnectionResetError):
             status = CLIENT_CLOSED
