@@ -40,13 +40,6 @@ def error_code(response) -> str:  # noqa: ANN001 - RawResponse
 
 
 @pytest.fixture(scope="module")
-def runtime() -> Iterator[FakeRuntime]:
-    fake = FakeRuntime()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture(scope="module")
 def gateway(runtime: FakeRuntime, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     settings = {**TIMEOUTS, "max_concurrency": 1, "max_queue": 1, "unauthenticated_rate_per_second": 1000.0,
                 "unauthenticated_burst": 1000}

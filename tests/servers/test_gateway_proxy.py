@@ -27,13 +27,6 @@ CHAT = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}]}
 
 
 @pytest.fixture(scope="module")
-def runtime() -> Iterator[FakeRuntime]:
-    fake = FakeRuntime()
-    yield fake
-    fake.close()
-
-
-@pytest.fixture(scope="module")
 def gateway(runtime: FakeRuntime, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     process = GatewayProcess(tmp_path_factory.mktemp("gateway"), runtime.url)
     yield process

@@ -20,7 +20,7 @@ from slm_deploy.servers.gateway import (
     render_gateway_config,
 )
 from slm_deploy.servers.gateway.keys import KeyFileError, KeyStore, parse_key_file, read_key_file
-from slm_deploy.servers.gateway.limits import ConcurrencyGate, PeerLimits, TokenBucket
+from slm_deploy.servers.gateway.limits import BucketTable, ConcurrencyGate, TokenBucket
 from slm_deploy.servers.gateway.usage import LineStreamTap, TokenUsage, request_usage_injection, usage_from_object
 
 SECRET = "sk-unit-secret-value-1234567890abcdef"
@@ -176,7 +176,7 @@ def test_concurrency_gate_times_out_a_waiter_without_leaking_the_slot() -> None:
 
 def test_unauthenticated_requests_share_a_bucket_per_address_in_a_bounded_table() -> None:
     now = [0.0]
-    peers = PeerLimits(rate_per_second=1.0, burst=2, max_peers=2, clock=lambda: now[0])
+    peers = BucketTable(rate_per_second=1.0, burst=2, max_entries=2, clock=lambda: now[0])
     assert [peers.retry_after("10.0.0.1") for _ in range(3)] == [0.0, 0.0, pytest.approx(1.0)]
     assert peers.retry_after("10.0.0.2") == 0.0
     assert peers.retry_after("10.0.0.3") == 0.0  # the table is full: the least recently seen address goes

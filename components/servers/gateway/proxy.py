@@ -7,7 +7,6 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Awaitable, Callable
 
 import aiohttp
 from aiohttp import web
@@ -18,11 +17,11 @@ from slm_deploy.servers.gateway import errors
 from slm_deploy.servers.gateway.config import GatewayConfig
 from slm_deploy.servers.gateway.headers import client_response_headers, upstream_request_headers
 from slm_deploy.servers.gateway.keys import KeyStore
-from slm_deploy.servers.gateway.limits import ConcurrencyGate, KeyLimits, PeerLimits
+from slm_deploy.servers.gateway.limits import BucketTable, ConcurrencyGate, KeyLimits
 from slm_deploy.servers.gateway.metrics import NO_KEY, GatewayMetrics
 from slm_deploy.servers.gateway.paths import InvalidTarget, Target, canonical_target
 from slm_deploy.servers.gateway.routes import OPENAI_GENERATION_ROUTES, TABLES, UNMATCHED_LABEL
-from slm_deploy.servers.gateway.server import MAX_HEAD_BYTES
+from slm_deploy.servers.gateway.server import MAX_HEAD_BYTES, SendWatchdog
 from slm_deploy.servers.gateway.usage import JsonBodyTap, LineStreamTap, TokenUsage, request_usage_injection
 
 access_log = logging.getLogger("slm_gateway.access")
@@ -53,37 +52,6 @@ class Refusal(Exception):
         self.close = close
 
 
-class SendWatchdog:
-    """Closes the client connection when one write to it stays blocked longer than the send timeout."""
-
-    def __init__(self, request: web.BaseRequest, timeout: float, on_stall: Callable[[], None]) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._request = request
-        self._timeout = timeout
-        self._on_stall = on_stall
-        self.blocked_since: float | None = None
-        self._handle = self._loop.call_later(timeout, self._check)
-
-    def _check(self) -> None:
-        since = self.blocked_since
-        if since is not None and self._loop.time() - since >= self._timeout:
-            self._on_stall()
-            if self._request.transport is not None:
-                self._request.transport.abort()  # close() would wait for the unread data to drain
-            return
-        self._handle = self._loop.call_later(self._timeout, self._check)
-
-    async def guard(self, write: Awaitable[None]) -> None:
-        """Await one write to the client, watched."""
-        self.blocked_since = self._loop.time()
-        await write
-        self.blocked_since = None
-
-    def stop(self) -> None:
-        """Stop watching."""
-        self._handle.cancel()
-
-
 def _body_precheck(request: web.BaseRequest, limit: int) -> None:
     """Refuse, before reading or inviting a body, what the gateway will not accept anyway."""
     expect = request.headers.get("Expect")
@@ -108,7 +76,7 @@ class Gateway:
             config.rate_per_second, config.burst, config.max_concurrency, config.max_queue,
             config.queue_timeout_seconds,
         )
-        self.peers = PeerLimits(config.unauthenticated_rate_per_second, config.unauthenticated_burst)
+        self.peers = BucketTable(config.unauthenticated_rate_per_second, config.unauthenticated_burst)
         self._upstream = config.upstream_url.rstrip("/")
         self._upstream_auth = f"Bearer {upstream_key}" if upstream_key else ""
         self._exempt = frozenset(config.exempt_paths)
@@ -310,6 +278,7 @@ class Gateway:
         ttft: float | None = None
         complete = False
         watchdog = SendWatchdog(request, self.config.send_timeout_seconds, self._on_send_stall)
+        clock = watchdog.clock
         try:
             await response.prepare(request)
             async for chunk in upstream.content.iter_any():
@@ -318,12 +287,15 @@ class Gateway:
                     self.metrics.ttft.labels(route, key_id).observe(ttft)
                 out = tap.feed(chunk) if tap is not None else chunk
                 if out:
-                    await watchdog.guard(response.write(out))
+                    watchdog.blocked_since = clock()
+                    await response.write(out)
+                    watchdog.blocked_since = None
+            watchdog.blocked_since = clock()
             if tap is not None:
                 out = tap.finish()
                 if out:
-                    await watchdog.guard(response.write(out))
-            await watchdog.guard(response.write_eof())
+                    await response.write(out)
+            await response.write_eof()
             complete = True
         except (ConnectionResetError, aiohttp.ClientConnectionResetError):
             status = CLIENT_CLOSED

@@ -145,3 +145,33 @@ class GatewayConnection(RequestHandler):
         response = errors.error_response(code)
         response.force_close()
         return response
+
+
+class SendWatchdog:
+    """Aborts a client connection when one write to it stays blocked longer than the send timeout.
+
+    The relay sets `blocked_since` (from `clock`) before each write and clears it after; one timer
+    per response checks it, so a write costs two assignments rather than a timer of its own.
+    """
+
+    def __init__(self, request: web.BaseRequest, timeout: float, on_stall: Callable[[], None]) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.clock = self._loop.time
+        self._request = request
+        self._timeout = timeout
+        self._on_stall = on_stall
+        self.blocked_since: float | None = None
+        self._handle = self._loop.call_later(timeout, self._check)
+
+    def _check(self) -> None:
+        since = self.blocked_since
+        if since is not None and self.clock() - since >= self._timeout:
+            self._on_stall()
+            if self._request.transport is not None:
+                self._request.transport.abort()  # close() would wait for the unread data to drain
+            return
+        self._handle = self._loop.call_later(self._timeout, self._check)
+
+    def stop(self) -> None:
+        """Stop watching."""
+        self._handle.cancel()
