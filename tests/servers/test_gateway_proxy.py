@@ -28,7 +28,9 @@ CHAT = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}]}
 
 @pytest.fixture(scope="module")
 def gateway(runtime: FakeRuntime, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    process = GatewayProcess(tmp_path_factory.mktemp("gateway"), runtime.url)
+    # These tests send many requests without a key on purpose; the limit on those has its own test.
+    settings = {"unauthenticated_rate_per_second": 1000.0, "unauthenticated_burst": 1000}
+    process = GatewayProcess(tmp_path_factory.mktemp("gateway"), runtime.url, settings=settings)
     yield process
     process.stop()
 
