@@ -15,6 +15,7 @@ import asyncio
 import os
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pytest
@@ -138,13 +139,17 @@ def routers() -> Iterator[RouterServers]:
 
 @pytest.fixture(scope="module")
 def gateways(routers: RouterServers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, GatewayProcess]]:
-    started: dict[str, GatewayProcess] = {}
+    def start(name: str) -> GatewayProcess:
+        return GatewayProcess(
+            tmp_path_factory.mktemp(f"gateway-{name}"), f"http://127.0.0.1:{routers.aiohttp_ports[name]}",
+            settings={"route_table": name, "exempt_paths": ()},
+        )
+
+    with ThreadPoolExecutor(len(UNIVERSES)) as pool:
+        futures = {name: pool.submit(start, name) for name in UNIVERSES}
+    started = {name: future.result() for name, future in futures.items() if future.exception() is None}
     try:
-        for name in UNIVERSES:
-            started[name] = GatewayProcess(
-                tmp_path_factory.mktemp(f"gateway-{name}"), f"http://127.0.0.1:{routers.aiohttp_ports[name]}",
-                settings={"route_table": name, "exempt_paths": ()},
-            )
+        assert len(started) == len(UNIVERSES), [f.exception() for f in futures.values()]
         yield started
     finally:
         for process in started.values():
