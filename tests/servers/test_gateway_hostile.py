@@ -98,6 +98,16 @@ def test_other_spellings_are_not_found_or_refused_as_ambiguous(
     assert len(runtime.raw_paths) == seen
 
 
+def test_an_exempt_health_path_carries_no_body_to_the_runtime(gateway: GatewayProcess, runtime: FakeRuntime) -> None:
+    seen = len(runtime.raw_paths)
+    for framing in ({"Content-Length": "10"}, {"Transfer-Encoding": "chunked"}):
+        body = b"0123456789" if "Content-Length" in framing else b"a\r\n0123456789\r\n0\r\n\r\n"
+        response = exchange(gateway.port, request_bytes("GET", "/", framing, body))
+        assert (response.status, error_code(response)) == (413, "request_too_large")
+    assert len(runtime.raw_paths) == seen
+    assert json.loads(exchange(gateway.port, request_bytes("GET", "/")).body) == {"status": "ok"}
+
+
 def test_traversal_from_a_health_path_does_not_skip_the_key(gateway: GatewayProcess, runtime: FakeRuntime) -> None:
     seen = len(runtime.raw_paths)
     for target in ("/healthz/../v1/models", "/%2e%2e/v1/models", "/./v1/models", "//v1/models"):

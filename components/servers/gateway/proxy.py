@@ -130,7 +130,8 @@ class Gateway:
             exchange.route = route.pattern
         if target.path in self._exempt and method in SAFE_METHODS:
             self._charge_unauthenticated(request)
-            _body_precheck(request, self.config.max_request_body_bytes)
+            if request.body_exists:  # nothing without a key carries a body to the runtime
+                raise Refusal("request_too_large", close=True)
             return await self._forward(exchange, target)
         code = self._authenticate(request, exchange)
         if code is not None:
