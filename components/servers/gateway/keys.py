@@ -199,5 +199,5 @@ class KeyStore:
             return
         self._rejected = signature
         self._candidate = None
-        log.warning("key file not reloaded, keeping the previous %d keys: %s", len(self._keys.entries), reason)
+        log.error("key file not reloaded, keeping the previous %d keys: %s", len(self._keys.entries), reason)
         self._on_reload("error", None)
