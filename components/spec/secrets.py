@@ -54,7 +54,7 @@ PURPOSES: dict[Purpose, PurposeFormat] = {
         "the Hugging Face access token alone (one line, e.g. hf_...)", "text/plain; model-hub-token",
         "read each time model preparation runs; a rotated token is used by the next download, nothing restarts"),
     Purpose.GATEWAY_API_KEYS: PurposeFormat(
-        "one `key_id:key` per line, keys of 16+ visible characters (`openssl rand -hex 24`); `#` starts a comment",
+        "one `key_id:key` per line: ids of at most 31 letters, digits, `_`, `.` or `-`; keys of 32+ visible characters without `:` (`openssl rand -hex 24`); `#` starts a comment",
         "text/plain; gateway-api-keys",
         "the gateway re-reads the file when it changes (mounted volumes update in place): no restart"),
     Purpose.GATEWAY_CLIENT_KEY: PurposeFormat(
