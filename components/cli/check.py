@@ -24,7 +24,7 @@ def _choice(option: str, value: str, allowed: tuple[str, ...]) -> str:
     """The value, lower-cased, or an error that lists what is allowed."""
     normalised = value.strip().lower()
     if normalised not in allowed:
-        raise CheckOptionError(f"{option}: unknown value {value!r}\n  allowed: {', '.join(allowed)}")
+        raise CheckOptionError(f"{option}: unknown value\n  allowed: {', '.join(allowed)}")
     return normalised
 
 

@@ -12,7 +12,7 @@ from slm_deploy.render.images import build_context, build_owners, compose_image_
 from slm_deploy.render.kubernetes import file_name, kustomization, render_kubernetes
 from slm_deploy.render.serialize import to_json, to_yaml
 from slm_deploy.render.templating import render_template
-from slm_deploy.runtimes import plan_deployment
+from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.runtimes.plan import RuntimePlan
 from slm_deploy.spec.consistency import kubernetes_target, namespace_of, secret_references
 from slm_deploy.spec.loader import Deployment
@@ -89,7 +89,7 @@ def _readme(deployment: Deployment, plan: RuntimePlan, files: dict[str, str]) ->
 
 def render_bundle(deployment: Deployment) -> Bundle:
     """Render every target the spec turns on; pure and deterministic."""
-    plan = plan_deployment(deployment)
+    plan = deployable_plan(deployment)
     targets = deployment.spec.targets
     files: dict[str, str] = {}
     if (targets.docker or targets.compose) and plan.services:

@@ -27,6 +27,11 @@ def project_name(deployment: Deployment) -> str:
     return (target.project_name if target and target.project_name else deployment.spec.name)
 
 
+def published_address(address: str) -> str:
+    """The host part of a short-syntax port: IPv6 addresses go in brackets, as Compose requires."""
+    return f"[{address}]" if ":" in address else address
+
+
 def _hardened(deployment: Deployment, service: ServicePlan) -> dict[str, Any]:
     """Defaults every service gets; callers add to them, never remove."""
     security = deployment.spec.security
@@ -105,7 +110,7 @@ def render_compose(deployment: Deployment, plan: RuntimePlan) -> dict[str, Any]:
     """The compose.yaml document for every containerised service of the plan."""
     services: dict[str, Any] = {}
     secrets: set[str] = set()
-    bind = deployment.spec.exposure.bind_address
+    bind = published_address(deployment.spec.exposure.bind_address)
     for service in plan.services:
         body: dict[str, Any] = _image(deployment, plan, service)
         body.update(_hardened(deployment, service))

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from slm_deploy.errors import Problem
+from slm_deploy.servers.gateway.render import GATEWAY_METRICS_PORT
 from slm_deploy.spec.deployment import DeploymentSpec
+from slm_deploy.spec.extra_args import extra_args_problems
 from slm_deploy.spec.fields import SECRET_NAME_PARTS
 from slm_deploy.spec.images import pins_table
-from slm_deploy.spec.sections import KubernetesTarget
+from slm_deploy.spec.sections import KubernetesTarget, SecretRef
 
 RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 CONTAINER_TARGETS = ("docker", "compose", "kubernetes", "aks")
+DEFAULT_SECRET_NAMES = {
+    "serving.auth.api_keys_secret": "api-keys",
+    "runtime.open_webui.secret_key_secret": "webui-secret-key",
+    "runtime.open_webui.api_key_secret": "webui-api-key",
+}
+"""Secrets a spec may leave undeclared while it uses them under these default names."""
 
 
 def kubernetes_target(spec: DeploymentSpec) -> KubernetesTarget | None:
@@ -40,14 +50,22 @@ def secret_references(spec: DeploymentSpec) -> dict[str, str]:
     return refs
 
 
+def with_default_secrets(spec: DeploymentSpec) -> DeploymentSpec:
+    """Declare, with the default backend, the secrets the spec uses under their default names."""
+    missing = {name: SecretRef() for path, name in secret_references(spec).items()
+               if name not in spec.secrets and DEFAULT_SECRET_NAMES.get(path) == name}
+    return spec.model_copy(update={"secrets": {**spec.secrets, **missing}}) if missing else spec
+
+
 def _secret_problems(spec: DeploymentSpec) -> list[Problem]:
     declared = sorted(spec.secrets)
     problems = []
     for path, name in secret_references(spec).items():
         if name not in spec.secrets:
-            problems.append(Problem(path, f"names secret {name!r}, which `secrets` does not declare",
+            problems.append(Problem(path, "names a secret that `secrets` does not declare",
                                     allowed=", ".join(declared) or "(none declared)",
-                                    hint=f"add `secrets: {{{name}: {{backend: kubernetes}}}}`"))
+                                    hint="declare it under `secrets` with its backend, e.g. "
+                                         "`secrets: {<that name>: {backend: kubernetes}}`"))
     for name, ref in spec.secrets.items():
         if ref.backend == "azure-key-vault" and not ref.vault:
             problems.append(Problem(f"secrets.{name}.vault", "the azure-key-vault backend needs a vault name",
@@ -79,7 +97,13 @@ def _runtime_problems(spec: DeploymentSpec) -> list[Problem]:
         if repo not in spec.security.trust_remote_code_allowlist:
             problems.append(Problem("runtime.trust_remote_code", "runs code from the model repository",
                                     allowed="only for models listed in security.trust_remote_code_allowlist",
-                                    hint=f"review the repository's code, then add {repo!r} to the allow-list"))
+                                    hint="review the repository's code at the pinned revision, then add the "
+                                         "model's repository (or catalogue id) to the allow-list"))
+    if runtime.kind == "llamacpp" and runtime.n_gpu_layers not in (None, 0) and gpu is None:
+        problems.append(Problem("runtime.n_gpu_layers", "offloads layers to a GPU, but resources.gpu is not set",
+                                allowed="0 or unset without resources.gpu"))
+    if runtime.kind in ("vllm", "llamacpp"):
+        problems += extra_args_problems(runtime.kind, runtime.extra_args)
     if runtime.kind == "onnxruntime" and (runtime.execution_provider == "cuda") != (gpu is not None):
         problems.append(Problem("runtime.execution_provider",
                                 "the cuda provider needs resources.gpu, and a GPU needs the cuda provider",
@@ -101,8 +125,38 @@ def _runtime_problems(spec: DeploymentSpec) -> list[Problem]:
     return problems
 
 
+def _published_ports(spec: DeploymentSpec) -> dict[str, int]:
+    """Field path -> port for every port a Compose host publishes or the gateway container listens on."""
+    ports = {}
+    if spec.serving.auth.enabled:
+        ports = {f"the gateway's metrics port ({GATEWAY_METRICS_PORT})": GATEWAY_METRICS_PORT,
+                 "exposure.port": spec.exposure.port}
+    elif spec.serving.port is not None:
+        ports["serving.port"] = spec.serving.port
+    webui = getattr(spec.runtime, "open_webui", None)
+    if webui is not None and webui.enabled:
+        ports["runtime.open_webui.port"] = webui.port
+    return ports
+
+
 def _exposure_problems(spec: DeploymentSpec) -> list[Problem]:
     problems = []
+    seen: dict[int, str] = {}
+    for path, port in _published_ports(spec).items():
+        if port in seen:
+            problems.append(Problem(path, f"uses the same port as {seen[port]}",
+                                    allowed="a port no other published service or listener uses"))
+        seen.setdefault(port, path)
+    loopback = ipaddress.ip_address(spec.exposure.bind_address).is_loopback
+    webui = getattr(spec.runtime, "open_webui", None)
+    if not loopback and webui is not None and webui.enabled:
+        problems.append(Problem("exposure.bind_address", "would publish Open WebUI beyond loopback; only the "
+                                "API-key gateway may be reachable from other machines",
+                                allowed="127.0.0.1 or ::1 while runtime.open_webui is enabled",
+                                hint="reach the UI through an SSH tunnel or a reverse proxy with its own login"))
+    if not loopback and not spec.serving.auth.enabled:
+        problems.append(Problem("exposure.bind_address", "would publish the runtime beyond loopback without "
+                                "the API-key gateway", allowed="127.0.0.1 or ::1 while serving.auth is off"))
     if spec.exposure.mode == "ingress" and spec.exposure.host is None:
         problems.append(Problem("exposure.host", "required when exposure.mode is ingress",
                                 allowed="a DNS name such as llm.example.com"))
@@ -128,7 +182,7 @@ def _target_problems(spec: DeploymentSpec) -> list[Problem]:
     problems = []
     target = kubernetes_target(spec)
     if target and namespace_of(spec) in RESERVED_NAMESPACES:
-        problems.append(Problem("targets.kubernetes.namespace", f"{namespace_of(spec)!r} is shared by the cluster",
+        problems.append(Problem("targets.kubernetes.namespace", "is a namespace the cluster itself uses",
                                 allowed="a dedicated namespace", hint="leave it unset to use the deployment name"))
     known = sorted(pins_table())
     for key in spec.security.base_images:

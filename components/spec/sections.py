@@ -8,10 +8,11 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from slm_deploy.spec.base import SpecModel
-from slm_deploy.spec.fields import ByteQuantity, Cidr, DnsLabel, DnsName, IpAddress, SafeText
+from slm_deploy.spec.fields import (
+    ByteQuantity, Cidr, DnsLabel, DnsName, IpAddress, SafeText, SecretName, SpecificAddress,
+)
 from slm_deploy.spec.images import PinnedImage
 
-SecretName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
 RegistryHost = Annotated[str, StringConstraints(pattern=r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*$")]
 
 
@@ -96,8 +97,8 @@ class Exposure(SpecModel):
     tls: Tls = Field(default_factory=Tls)
     ingress_class: DnsName = "nginx"
     """IngressClass name, a DNS subdomain (on AKS: webapprouting.kubernetes.azure.com, the managed NGINX)."""
-    bind_address: IpAddress = "127.0.0.1"
-    """Host address Compose publishes ports on; 127.0.0.1 unless you expose the service."""
+    bind_address: SpecificAddress = "127.0.0.1"
+    """Host address Compose publishes the gateway on; 127.0.0.1 (or ::1) unless you expose the service."""
     port: int = Field(default=8080, ge=1024, le=65535)
     """The port clients use: the gateway's, which checks API keys before anything reaches the runtime."""
 
@@ -202,13 +203,17 @@ class Security(SpecModel):
         default_factory=dict
     )
     """Replace rows of the pins table (vllm, ollama, python, ...) with your own pinned images."""
-    trust_remote_code_allowlist: list[str] = Field(default_factory=list)
+    trust_remote_code_allowlist: list[
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$",
+                                         max_length=200)]
+    ] = Field(default_factory=list)
     """Model repositories allowed to run their own code (vLLM trust_remote_code)."""
 
 
 class Waiver(SpecModel):
     """A reviewed exception to one policy rule for one resource."""
 
-    rule: Annotated[str, StringConstraints(pattern=r"^slm-[a-z]+-[0-9]{3}$")]
+    rule: Annotated[str, StringConstraints(pattern=r"^slm-[a-z0-9]+-[0-9]{3}$")]
+    """A policy rule id such as slm-k8s-012 (see docs/policy-catalogue.md)."""
     resource: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/:-]+$", max_length=253)]
     reason: Annotated[SafeText, StringConstraints(min_length=10)]

@@ -83,7 +83,7 @@ def _gpu_fit_problem(spec: DeploymentSpec, model: ResolvedModel, need: int, avai
     bigger = [t.value for t, mem in GPU_MEMORY.items() if mem * gpu.count * util >= need]
     return Problem(
         "resources.gpu",
-        f"{model.display_name} ({model.quantisation.value}, context {model.context_length} x {concurrency} "
+        f"the model ({model.quantisation.value}, context {model.context_length} x {concurrency} "
         f"sequences) needs {human_gib(need)} of GPU memory; {gpu.count} x {gpu.type.value} at "
         f"{util:.2f} utilisation gives {human_gib(available)}: short by {human_gib(short)}",
         allowed=", ".join(bigger) if bigger else "no single-node GPU type in the table fits",
@@ -121,7 +121,7 @@ def size(spec: DeploymentSpec, model: ResolvedModel) -> Sizing:
         if limit < host_need:
             problems.append(Problem(
                 "resources.memory",
-                f"{spec.resources.memory} is below the {human_gib(host_need)} this deployment needs "
+                f"is below the {human_gib(host_need)} this deployment needs "
                 f"(weights {human_gib(weights)}, KV cache {human_gib(kv_total if not gpu else 0)}, "
                 f"runtime {human_gib(HOST_OVERHEAD[runtime])}): short by {human_gib(host_need - limit)}",
                 allowed=f"at least {math.ceil(host_need / GIB)}Gi",
@@ -129,14 +129,18 @@ def size(spec: DeploymentSpec, model: ResolvedModel) -> Sizing:
             ))
     else:
         limit = default_limit
+    cache = (parse_bytes(spec.targets.kubernetes.cache_size)
+             if spec.targets.kubernetes and spec.targets.kubernetes.cache_size
+             else max(5 * GIB, math.ceil(2 * weights / GIB) * GIB))
+    if cache < weights:
+        problems.append(Problem("targets.kubernetes.cache_size", f"cannot hold the {human_gib(weights)} of weights",
+                                allowed=f"at least {math.ceil(weights / GIB)}Gi (the default is twice the weights)",
+                                hint="raise it, or leave it unset"))
     if problems:
         raise FitError(problems)
     default_shm = 2 * GIB if runtime == "vllm" else 64 * MIB
     shm = parse_bytes(spec.resources.shm_size) if spec.resources.shm_size else default_shm
     budget = spec.serving.startup_budget_seconds or startup_budget(weights)
-    cache = (parse_bytes(spec.targets.kubernetes.cache_size)
-             if spec.targets.kubernetes and spec.targets.kubernetes.cache_size
-             else max(5 * GIB, math.ceil(2 * weights / GIB) * GIB))
     return Sizing(
         tier=tier_of(model.parameters_billion),
         weights_bytes=weights,

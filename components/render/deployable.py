@@ -1,0 +1,46 @@
+"""The one place that decides whether a loaded spec can be deployed: `validate`, `render` and the Pulumi
+program all plan through here, so a spec that validates renders.
+
+The loader has already checked every field and every rule between fields (spec/consistency.py). The
+checks here need the plan: which services exist and which images slm-deploy builds. Each check is a
+function (deployment, plan) -> problems; add new ones to CHECKS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from slm_deploy.errors import Problem, SpecError
+from slm_deploy.runtimes import plan_deployment
+from slm_deploy.runtimes.plan import RuntimePlan
+from slm_deploy.spec.consistency import kubernetes_target
+from slm_deploy.spec.loader import Deployment
+
+
+def cluster_can_pull_built_images(deployment: Deployment, plan: RuntimePlan) -> list[Problem]:
+    """Kubernetes pulls from a registry, so images slm-deploy builds (the gateway, the ONNX server) need one."""
+    docker = deployment.spec.targets.docker
+    if kubernetes_target(deployment.spec) is None or (docker is not None and docker.registry is not None):
+        return []
+    built = sorted({s.role for s in plan.services if s.image is None})
+    if not built:
+        return []
+    return [Problem("targets.docker.registry",
+                    f"is required with a Kubernetes target: the cluster must pull the images slm-deploy builds "
+                    f"({', '.join(built)})",
+                    allowed="a registry host such as myregistry.azurecr.io",
+                    hint="set targets.docker.registry; `pulumi up` builds and pushes there, pinned by digest")]
+
+
+CHECKS: tuple[Callable[[Deployment, RuntimePlan], list[Problem]], ...] = (
+    cluster_can_pull_built_images,
+)
+
+
+def deployable_plan(deployment: Deployment) -> RuntimePlan:
+    """Plan the deployment, or raise one SpecError listing every reason it cannot be deployed."""
+    plan = plan_deployment(deployment)
+    problems = [problem for check in CHECKS for problem in check(deployment, plan)]
+    if problems:
+        raise SpecError(problems)
+    return plan
