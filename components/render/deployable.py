@@ -39,8 +39,11 @@ CHECKS: tuple[Callable[[Deployment, RuntimePlan], list[Problem]], ...] = (
 
 def deployable_plan(deployment: Deployment) -> RuntimePlan:
     """Plan the deployment, or raise one SpecError listing every reason it cannot be deployed."""
-    plan = plan_deployment(deployment)
+    try:
+        plan = plan_deployment(deployment)
+    except SpecError as exc:
+        raise deployment.error(exc.problems) from None
     problems = [problem for check in CHECKS for problem in check(deployment, plan)]
     if problems:
-        raise SpecError(problems)
+        raise deployment.error(problems)
     return plan

@@ -6,6 +6,7 @@ from slm_deploy.runtimes.common import (
     WRITABLE_PATHS, cache_env, pinned, python_venv_env, secret_file, service_labels,
 )
 from slm_deploy.runtimes.plan import HttpCheck, ImageBuild, RuntimePlan, ServicePlan
+from slm_deploy.servers.gateway.config import HEALTH_STYLE_PATHS
 from slm_deploy.servers.gateway.render import (
     GATEWAY_CONFIG_FILE,
     GATEWAY_HEALTH_PATH,
@@ -28,7 +29,9 @@ def gateway_name(deployment: Deployment) -> str:
 
 def _config(deployment: Deployment, runtime: ServicePlan, key_path: str) -> str:
     auth = deployment.spec.serving.auth
-    exempt = (runtime.health.path,) if isinstance(runtime.health, HttpCheck) else ()
+    # The runtime's own health path may answer without a key, unless it is an API route (Foundry's /v1/models).
+    health = runtime.health.path if isinstance(runtime.health, HttpCheck) else None
+    exempt = (health,) if health in HEALTH_STYLE_PATHS else ()
     files = render_gateway_config(
         upstream=f"http://{runtime.name}:{runtime.port}",
         listen_port=deployment.spec.exposure.port,

@@ -192,7 +192,19 @@ def _target_problems(spec: DeploymentSpec) -> list[Problem]:
     return problems
 
 
+def _waiver_problems(spec: DeploymentSpec) -> list[Problem]:
+    if not spec.waivers:
+        return []
+    from slm_deploy.policies.registry import all_rules  # the pack loads only for specs that waive a rule
+
+    known = {rule.id for rule in all_rules()}
+    return [Problem(f"waivers[{index}].rule", "is not a rule of the policy pack",
+                    allowed="a rule id from docs/policy-catalogue.md, such as slm-k8s-012")
+            for index, waiver in enumerate(spec.waivers) if waiver.rule not in known]
+
+
 def consistency_problems(spec: DeploymentSpec) -> list[Problem]:
     """Every cross-field problem, in a stable order."""
     return (_secret_problems(spec) + _env_problems(spec) + _runtime_problems(spec)
-            + _exposure_problems(spec) + _scaling_problems(spec) + _target_problems(spec))
+            + _exposure_problems(spec) + _scaling_problems(spec) + _target_problems(spec)
+            + _waiver_problems(spec))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,13 @@ class Deployment:
     model: ResolvedModel
     sizing: Sizing
     spec_hash: str
+    locate: Callable[[str], str] | None = field(default=None, compare=False, repr=False)
+    """file:line of a field path, when the spec came from a file."""
+
+    def error(self, problems: list[Problem]) -> SpecError:
+        """A SpecError for problems found after loading, pointing at the spec's lines like the loader's."""
+        error = SpecError(problems)
+        return error.located(self.locate) if self.locate else error
 
 
 def extract_deployment(document: Any) -> tuple[Any, str]:
@@ -80,6 +88,6 @@ def load_deployment(path: Path) -> Deployment:
         return f"{path}:{line}" if line else str(path)
 
     try:
-        return parse_deployment(data)
+        return replace(parse_deployment(data), locate=location)
     except SpecError as exc:
         raise exc.located(location) from None
