@@ -57,6 +57,8 @@ def write_bundle(bundle: Bundle, out: Path) -> None:
     except OSError as exc:
         reason = exc.strerror or exc.__class__.__name__
         where = Path(exc.filename) if exc.filename else out
+        if exc.errno in (errno.EEXIST, errno.ENOTDIR):
+            reason = "a file is in the way of a directory"
         error = BundleError if exc.errno in USER_ERRNOS else WriteError
         raise error(f"{out}: cannot write the bundle ({reason}: {where})\n"
                     "  hint: choose an --out in a directory you can write to; nothing was changed") from None
