@@ -8,7 +8,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, StringConstraints
 
-from slm_deploy.spec.quantity import parse_bytes
+from slm_deploy.spec.images import IMAGE_PATTERN
+from slm_deploy.spec.quantity import QUANTITY_PATTERN, parse_bytes
 
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 SERVICE_NAME_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
@@ -76,7 +77,7 @@ EnvValue = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:/,=+@%* -]*$
 SafeText = Annotated[str, StringConstraints(max_length=4096), AfterValidator(_no_markup)]
 """Free text (a system prompt) that can be quoted safely into any output format."""
 
-ByteQuantity = Annotated[str, AfterValidator(_byte_quantity)]
+ByteQuantity = Annotated[str, StringConstraints(pattern=QUANTITY_PATTERN), AfterValidator(_byte_quantity)]
 """A byte quantity such as 16Gi; parsed once here, formatted per target later."""
 
 Cidr = Annotated[
@@ -104,6 +105,8 @@ PATTERN_DESCRIPTIONS = {
     r"^[A-Z_][A-Z0-9_]*$": "upper-case letters, digits and _, not starting with a digit",
     r"^[A-Za-z0-9._:/,=+@%* -]*$": "letters, digits, spaces and . _ : / , = + @ % * - (no quotes, $, backticks or braces)",
     r"^[0-9a-f]{40}$": "a 40-character lowercase commit sha (branch names move)",
+    QUANTITY_PATTERN: "a byte quantity such as 512Mi, 16Gi or 2G",
+    IMAGE_PATTERN: "an image pinned by digest: registry/repository:tag@sha256:<64 hex>",
 }
 """Human wording for the patterns above, used in error messages."""
 
