@@ -132,7 +132,7 @@ def render_compose(deployment: Deployment, plan: RuntimePlan) -> dict[str, Any]:
         health = _healthcheck(service)
         if health:
             body["healthcheck"] = health
-        if service.runtime == "vllm" and service.role == "runtime":
+        if service.role == "runtime" and (service.runtime == "vllm" or deployment.spec.resources.shm_size):
             body["shm_size"] = f"{math.ceil(service.shm_bytes / MIB)}m"
         if service.gpu:
             body["deploy"] = {"resources": {"reservations": {"devices": [

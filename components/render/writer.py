@@ -55,7 +55,7 @@ def write_bundle(bundle: Bundle, out: Path) -> None:
     try:
         _write(bundle, out)
     except OSError as exc:
-        reason = exc.strerror or exc.__class__.__name__
+        reason = exc.strerror or str(exc) or exc.__class__.__name__
         where = Path(exc.filename) if exc.filename else out
         if exc.errno in (errno.EEXIST, errno.ENOTDIR):
             reason = "a file is in the way of a directory"

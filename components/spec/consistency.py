@@ -148,6 +148,9 @@ def _exposure_problems(spec: DeploymentSpec) -> list[Problem]:
                                     allowed="a port no other published service or listener uses"))
         seen.setdefault(port, path)
     loopback = ipaddress.ip_address(spec.exposure.bind_address).is_loopback
+    if not loopback and spec.exposure.mode == "none":
+        problems.append(Problem("exposure.bind_address", "publishes beyond loopback, but exposure.mode is none",
+                                allowed="127.0.0.1 or ::1, or exposure.mode internal to serve other machines"))
     webui = getattr(spec.runtime, "open_webui", None)
     if not loopback and webui is not None and webui.enabled:
         problems.append(Problem("exposure.bind_address", "would publish Open WebUI beyond loopback; only the "

@@ -74,6 +74,11 @@ def test_allowed_flags_reach_the_command_line(tmp_path: Path) -> None:
     assert command[-4:] == ["--batch-size", "512", "--cache-type-k=q8_0", "--no-mmap"]
 
 
+def test_shared_memory_reaches_compose_for_every_runtime(tmp_path: Path) -> None:
+    bundle, _ = _render_and_check(tmp_path, {**SPECS["only the required fields"], "resources": {"shm_size": "1Gi"}})
+    assert yaml.safe_load((bundle / "compose" / "compose.yaml").read_text())["services"]["demo"]["shm_size"] == "1024m"
+
+
 def test_a_waiver_may_name_a_kubernetes_rule(tmp_path: Path) -> None:
     waiver = {"rule": "slm-k8s-012", "resource": "Deployment/kube/kube", "reason": "pulled through a reviewed cache"}
     bundle, report = _render_and_check(tmp_path, {**SPECS["Kubernetes with a registry"], "waivers": [waiver]})

@@ -67,6 +67,8 @@ CASES = {
         {**_with("runtime", {"kind": "ollama", "open_webui": {"enabled": True}}),
          "model": {"id": "qwen3-1.7b"}, "exposure": {"bind_address": "192.168.1.10"}},
         "exposure.bind_address", "Open WebUI beyond loopback"),
+    "LAN address while exposure is none": (_with("exposure.bind_address", "192.168.1.10"), "exposure.bind_address",
+                                            "exposure.mode is none"),
     "runtime on a LAN address without keys": (
         {**_with("serving.auth", {"enabled": False}), "exposure": {"bind_address": "192.168.1.10"}},
         "exposure.bind_address", "without the API-key gateway"),
