@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from slm_deploy import __version__
 from slm_deploy.render.compose import project_name, render_compose
@@ -87,6 +88,12 @@ def _readme(deployment: Deployment, plan: RuntimePlan, files: dict[str, str]) ->
     )
 
 
+def policy_config(deployment: Deployment) -> dict[str, dict[str, Any]]:
+    """Rule options the spec sets (its reviewed trust-remote-code allow-list), so `check` judges by them."""
+    allowed = deployment.spec.security.trust_remote_code_allowlist
+    return {"slm-serving-001": {"trustRemoteCodeAllowlist": list(allowed)}} if allowed else {}
+
+
 def render_bundle(deployment: Deployment) -> Bundle:
     """Render every target the spec turns on; pure and deterministic."""
     plan = deployable_plan(deployment)
@@ -110,4 +117,6 @@ def render_bundle(deployment: Deployment) -> Bundle:
     }
     if deployment.spec.waivers:  # so `slm-deploy check` applies (and lists) the spec's waivers
         manifest["waivers"] = [w.model_dump(mode="json") for w in deployment.spec.waivers]
+    if policy_config(deployment):
+        manifest["policy_config"] = policy_config(deployment)
     return Bundle({**body.files, MANIFEST: to_json(manifest)})

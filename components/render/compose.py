@@ -76,7 +76,7 @@ def _volumes(service: ServicePlan) -> list[str]:
     return []
 
 
-def _published(service: ServicePlan, plan: RuntimePlan) -> bool:
+def is_published(service: ServicePlan, plan: RuntimePlan) -> bool:
     """Clients reach the gateway (or, without one, the runtime) and the UI; nothing else is published."""
     gated = bool(plan.by_role("gateway"))
     return bool(service.port) and (service.role in ("gateway", "ui") or (service.role == "runtime" and not gated))
@@ -94,7 +94,7 @@ def _networks(service: ServicePlan, plan: RuntimePlan) -> list[str]:
     if service.role == "ui" and gated:
         return [EDGE]
     networks = [BACKEND]
-    if _published(service, plan):
+    if is_published(service, plan):
         networks.append(EDGE)
     return networks
 
@@ -120,7 +120,7 @@ def render_compose(deployment: Deployment, plan: RuntimePlan) -> dict[str, Any]:
             body["command"] = list(service.args)
         if service.env:
             body["environment"] = dict(service.env)
-        if _published(service, plan):
+        if is_published(service, plan):
             body["ports"] = [f"{bind}:{service.port}:{service.port}"]
         volumes = _volumes(service)
         if volumes:

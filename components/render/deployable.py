@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from slm_deploy.errors import Problem, SpecError
+from slm_deploy.render.compose import is_published
 from slm_deploy.runtimes import plan_deployment
 from slm_deploy.runtimes.plan import RuntimePlan
 from slm_deploy.spec.consistency import kubernetes_target
@@ -32,8 +33,26 @@ def cluster_can_pull_built_images(deployment: Deployment, plan: RuntimePlan) -> 
                     hint="set targets.docker.registry; `pulumi up` builds and pushes there, pinned by digest")]
 
 
+PORT_FIELDS = {"gateway": "exposure.port", "ui": "runtime.open_webui.port", "runtime": "serving.port"}
+"""The spec field that sets each published service's port."""
+
+
+def published_ports_differ(deployment: Deployment, plan: RuntimePlan) -> list[Problem]:
+    """Two services published on one host port cannot both bind it."""
+    problems, published = [], {}
+    for service in plan.services:
+        field = PORT_FIELDS.get(service.role, "serving.port")
+        if is_published(service, plan):
+            if service.port in published:
+                problems.append(Problem(field, f"is also the port of {published[service.port]}",
+                                        allowed="a port no other published service uses"))
+            published.setdefault(service.port, field)
+    return problems
+
+
 CHECKS: tuple[Callable[[Deployment, RuntimePlan], list[Problem]], ...] = (
     cluster_can_pull_built_images,
+    published_ports_differ,
 )
 
 

@@ -6,6 +6,7 @@ import ipaddress
 
 from slm_deploy.errors import Problem
 from slm_deploy.servers.gateway.render import GATEWAY_METRICS_PORT
+from slm_deploy.spec.catalogue import catalogue
 from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.extra_args import extra_args_problems
 from slm_deploy.spec.fields import SECRET_NAME_PARTS
@@ -85,6 +86,14 @@ def _env_problems(spec: DeploymentSpec) -> list[Problem]:
     ]
 
 
+def _served_repository(spec: DeploymentSpec) -> str | None:
+    """The Hugging Face repository vLLM is told to serve: the source's, or the catalogue entry's."""
+    if spec.model.source is not None:
+        return getattr(spec.model.source, "repo", None)
+    entry = catalogue().get(spec.model.id or "")
+    return entry.hf_repo if entry else None
+
+
 def _runtime_problems(spec: DeploymentSpec) -> list[Problem]:
     runtime, gpu, targets = spec.runtime, spec.resources.gpu, spec.targets
     problems = []
@@ -93,12 +102,11 @@ def _runtime_problems(spec: DeploymentSpec) -> list[Problem]:
                                 allowed="resources.gpu: {count: 1, type: ...}",
                                 hint="for CPU serving choose runtime llamacpp, ollama or onnxruntime"))
     if runtime.kind == "vllm" and runtime.trust_remote_code:
-        repo = getattr(spec.model.source, "repo", None) or spec.model.id
-        if repo not in spec.security.trust_remote_code_allowlist:
+        if _served_repository(spec) not in spec.security.trust_remote_code_allowlist:
             problems.append(Problem("runtime.trust_remote_code", "runs code from the model repository",
                                     allowed="only for models listed in security.trust_remote_code_allowlist",
                                     hint="review the repository's code at the pinned revision, then add the "
-                                         "model's repository (or catalogue id) to the allow-list"))
+                                         "model's Hugging Face repository (owner/name) to the allow-list"))
     if runtime.kind == "llamacpp" and runtime.n_gpu_layers not in (None, 0) and gpu is None:
         problems.append(Problem("runtime.n_gpu_layers", "offloads layers to a GPU, but resources.gpu is not set",
                                 allowed="0 or unset without resources.gpu"))
@@ -125,28 +133,14 @@ def _runtime_problems(spec: DeploymentSpec) -> list[Problem]:
     return problems
 
 
-def _published_ports(spec: DeploymentSpec) -> dict[str, int]:
-    """Field path -> port for every port a Compose host publishes or the gateway container listens on."""
-    ports = {}
-    if spec.serving.auth.enabled:
-        ports = {f"the gateway's metrics port ({GATEWAY_METRICS_PORT})": GATEWAY_METRICS_PORT,
-                 "exposure.port": spec.exposure.port}
-    elif spec.serving.port is not None:
-        ports["serving.port"] = spec.serving.port
-    webui = getattr(spec.runtime, "open_webui", None)
-    if webui is not None and webui.enabled:
-        ports["runtime.open_webui.port"] = webui.port
-    return ports
-
-
 def _exposure_problems(spec: DeploymentSpec) -> list[Problem]:
     problems = []
-    seen: dict[int, str] = {}
-    for path, port in _published_ports(spec).items():
-        if port in seen:
-            problems.append(Problem(path, f"uses the same port as {seen[port]}",
-                                    allowed="a port no other published service or listener uses"))
-        seen.setdefault(port, path)
+    if spec.serving.auth.enabled and spec.exposure.port == GATEWAY_METRICS_PORT:
+        problems.append(Problem("exposure.port", f"is the gateway's own metrics port ({GATEWAY_METRICS_PORT})",
+                                allowed="any other port from 1024 to 65535"))
+    if spec.exposure.mode == "ingress" and kubernetes_target(spec) is None:
+        problems.append(Problem("exposure.mode", "ingress needs a Kubernetes target (the Ingress is a Kubernetes "
+                                "object)", allowed="none or internal without targets.kubernetes or targets.aks"))
     loopback = ipaddress.ip_address(spec.exposure.bind_address).is_loopback
     if not loopback and spec.exposure.mode == "none":
         problems.append(Problem("exposure.bind_address", "publishes beyond loopback, but exposure.mode is none",

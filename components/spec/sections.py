@@ -73,7 +73,7 @@ class Serving(SpecModel):
     """Runtime port; defaults per runtime (vLLM 8000, Ollama 11434, ONNX 8001, llama.cpp 8080)."""
     replicas: int = Field(default=1, ge=1, le=100)
     concurrency: int | None = Field(default=None, ge=1, le=1024)
-    """Concurrent sequences; defaults to 16 on GPU, 4 on CPU."""
+    """Concurrent sequences; defaults to as many full-context sequences as the GPU holds (up to 16), 4 on CPU."""
     auth: Auth = Field(default_factory=Auth)
     autoscaling: Autoscaling = Field(default_factory=Autoscaling)
     startup_budget_seconds: int | None = Field(default=None, ge=60, le=86_400)
@@ -207,7 +207,8 @@ class Security(SpecModel):
         Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$",
                                          max_length=200)]
     ] = Field(default_factory=list)
-    """Model repositories allowed to run their own code (vLLM trust_remote_code)."""
+    """Hugging Face repositories (owner/name) reviewed to run their own code (vLLM trust_remote_code); `check`
+    judges the bundle by this list too (policy slm-serving-001)."""
 
 
 class Waiver(SpecModel):

@@ -34,6 +34,8 @@ GPU_OVERHEAD = 3 * GIB // 2
 DEFAULT_GPU_UTILISATION = 0.90
 OTHER_GPU_UTILISATION = 0.95
 HEADROOM = 1.2
+DEFAULT_GPU_CONCURRENCY = 16
+DEFAULT_CPU_CONCURRENCY = 4
 STARTUP_BASE_SECONDS = 15 * 60
 STARTUP_SECONDS_PER_GIB = 18
 TIERS = (("micro", 0.1, 1.5), ("small", 1.5, 14.0), ("medium", 14.0, 30.01))
@@ -96,25 +98,28 @@ def size(spec: DeploymentSpec, model: ResolvedModel) -> Sizing:
     """Fill defaults from the model's size, or raise FitError saying by how much it misses."""
     runtime = spec.runtime.kind
     gpu = spec.resources.gpu
-    concurrency = spec.serving.concurrency or (16 if gpu else 4)
     weights = math.ceil(model.parameters_billion * 1e9 * BYTES_PER_WEIGHT[model.quantisation])
     arch = model.architecture
     kv_per_token = math.ceil(2 * arch.layers * arch.kv_heads * arch.head_dim * _kv_element_bytes(spec))
     kv_per_seq = kv_per_token * model.context_length
-    kv_total = kv_per_seq * concurrency
     problems: list[Problem] = []
     util = None
     gpu_need = 0
+    concurrency = spec.serving.concurrency or DEFAULT_CPU_CONCURRENCY
     if gpu:
         util = getattr(spec.runtime, "gpu_memory_utilization", None) or (
             DEFAULT_GPU_UTILISATION if runtime == "vllm" else OTHER_GPU_UTILISATION)
-        gpu_need = weights + kv_total + GPU_OVERHEAD * gpu.count
         available = int(GPU_MEMORY[gpu.type] * gpu.count * util)
+        # By default serve as many full-context sequences as fit, up to 16; an explicit number is checked.
+        fitting = (available - weights - GPU_OVERHEAD * gpu.count) // kv_per_seq
+        concurrency = spec.serving.concurrency or max(1, min(DEFAULT_GPU_CONCURRENCY, fitting))
+        gpu_need = weights + kv_per_seq * concurrency + GPU_OVERHEAD * gpu.count
         if gpu_need > available:
             problems.append(_gpu_fit_problem(spec, model, gpu_need, available, util, kv_per_seq, concurrency))
         host_need = HOST_OVERHEAD[runtime] + weights // 4
     else:
-        host_need = HOST_OVERHEAD[runtime] + weights + kv_total
+        host_need = HOST_OVERHEAD[runtime] + weights + kv_per_seq * concurrency
+    kv_total = kv_per_seq * concurrency
     default_limit = math.ceil(host_need * HEADROOM / GIB) * GIB
     if spec.resources.memory is not None:
         limit = parse_bytes(spec.resources.memory)

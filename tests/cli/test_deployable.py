@@ -26,6 +26,11 @@ SPECS = {
     "Foundry Local in a container": {"name": "fl", "model": {"id": "phi-4-mini-instruct"},
                                      "runtime": {"kind": "foundry-local",
                                                  "image": f"ghcr.io/example/foundry-local:1.0@{DIGEST}"}},
+    "reviewed remote code": {"name": "trusted", "model": {"id": "phi-4-mini-instruct"},
+                             "runtime": {"kind": "vllm", "trust_remote_code": True},
+                             "resources": {"gpu": {"type": "nvidia-a100-80gb"}},
+                             "security": {"trust_remote_code_allowlist": ["microsoft/Phi-4-mini-instruct"]},
+                             "targets": {"compose": {}, "kubernetes": {}, "docker": {"registry": "r.example"}}},
     "Kubernetes with a registry": {"name": "kube", "model": {"id": "qwen3-1.7b"}, "runtime": {"kind": "llamacpp"},
                                    "targets": {"kubernetes": {}, "docker": {"registry": "registry.example:5000"}}},
 }
@@ -72,6 +77,18 @@ def test_allowed_flags_reach_the_command_line(tmp_path: Path) -> None:
     bundle, _ = _render_and_check(tmp_path, SPECS["allowed llama.cpp flags"])
     command = yaml.safe_load((bundle / "compose" / "compose.yaml").read_text())["services"]["tuned"]["command"]
     assert command[-4:] == ["--batch-size", "512", "--cache-type-k=q8_0", "--no-mmap"]
+
+
+def test_the_allow_list_reaches_check_through_the_manifest(tmp_path: Path) -> None:
+    bundle, _ = _render_and_check(tmp_path, SPECS["reviewed remote code"])
+    assert json.loads((bundle / "manifest.json").read_text())["policy_config"] == {
+        "slm-serving-001": {"trustRemoteCodeAllowlist": ["microsoft/Phi-4-mini-instruct"]}}
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    del manifest["policy_config"]
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    unreviewed = run_in_process("check", str(bundle), "-f", "json")
+    assert unreviewed.code == 1
+    assert {f["rule"] for f in json.loads(unreviewed.stdout)["findings"]} == {"slm-serving-001"}
 
 
 def test_shared_memory_reaches_compose_for_every_runtime(tmp_path: Path) -> None:

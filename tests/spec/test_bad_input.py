@@ -60,9 +60,16 @@ CASES = {
     "CIDR with host bits": (_with("targets", {"aks": {"authorized_ip_ranges": ["10.0.0.1/8"]}}),
                             "targets.aks.authorized_ip_ranges[0]", "host bits zero"),
     "UI on the gateway's port": (
-        _with("runtime", {"kind": "ollama", "open_webui": {"enabled": True, "port": 8080}}),
-        "runtime.open_webui.port", "same port as exposure.port"),
-    "gateway on its metrics port": (_with("exposure.port", 9464), "exposure.port", "same port"),
+        {**_with("runtime", {"kind": "ollama", "open_webui": {"enabled": True, "port": 8080}}),
+         "model": {"id": "qwen3-1.7b"}},
+        "exposure.port", "is also the port of runtime.open_webui.port"),
+    "UI on the runtime's port without keys": (
+        {**_with("runtime", {"kind": "ollama", "open_webui": {"enabled": True, "port": 11434}}),
+         "model": {"id": "qwen3-1.7b"}, "serving": {"auth": {"enabled": False}}},
+        "runtime.open_webui.port", "is also the port of serving.port"),
+    "gateway on its metrics port": (_with("exposure.port", 9464), "exposure.port", "own metrics port"),
+    "ingress without Kubernetes": (_with("exposure", {"mode": "ingress", "host": "llm.example.com"}),
+                                   "exposure.mode", "needs a Kubernetes target"),
     "Open WebUI on a LAN address": (
         {**_with("runtime", {"kind": "ollama", "open_webui": {"enabled": True}}),
          "model": {"id": "qwen3-1.7b"}, "exposure": {"bind_address": "192.168.1.10"}},
@@ -140,6 +147,10 @@ CASES = {
                            "targets.kubernetes.namespace", "the cluster itself uses"),
     "context above native": (_with("model.context_length", 65536), "model.context_length", "exceeds"),
     "ingress without host": (_with("exposure", {"mode": "ingress"}), "exposure.host", "required"),
+    "reviewed remote code of another model": (
+        {**_with("runtime", {"kind": "vllm", "trust_remote_code": True}), "model": {"id": "qwen3-1.7b"},
+         "resources": {"gpu": {"type": "nvidia-l4"}}, "security": {"trust_remote_code_allowlist": ["qwen3-1.7b"]}},
+        "runtime.trust_remote_code", "owner/name"),
     "not a mapping": (["name", "demo"], "<spec>", "expected a mapping"),
     "gated model without a hub token": (
         {**_with("runtime", {"kind": "vllm"}), "resources": {"gpu": {"type": "nvidia-a100-80gb"}},
