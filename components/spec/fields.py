@@ -80,15 +80,18 @@ SafeText = Annotated[str, StringConstraints(max_length=4096), AfterValidator(_no
 ByteQuantity = Annotated[str, StringConstraints(pattern=QUANTITY_PATTERN), AfterValidator(_byte_quantity)]
 """A byte quantity such as 16Gi; parsed once here, formatted per target later."""
 
+CIDR_PATTERN = r"^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$|^[0-9a-fA-F:]+/[0-9]{1,3}$"
+IP_PATTERN = r"^([0-9]{1,3}\.){3}[0-9]{1,3}$|^[0-9a-fA-F:]+$"
+
 Cidr = Annotated[
     str,
-    StringConstraints(pattern=r"^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$|^[0-9a-fA-F:]+/[0-9]{1,3}$"),
+    StringConstraints(pattern=CIDR_PATTERN),
     AfterValidator(_ip_network),
 ]
 """An IPv4 or IPv6 network in CIDR form."""
 
 IpAddress = Annotated[
-    str, StringConstraints(pattern=r"^([0-9]{1,3}\.){3}[0-9]{1,3}$|^[0-9a-fA-F:]+$"), AfterValidator(_ip_address),
+    str, StringConstraints(pattern=IP_PATTERN), AfterValidator(_ip_address),
 ]
 """A literal IP address to bind a published port to."""
 
@@ -107,6 +110,8 @@ PATTERN_DESCRIPTIONS = {
     r"^[0-9a-f]{40}$": "a 40-character lowercase commit sha (branch names move)",
     QUANTITY_PATTERN: "a byte quantity such as 512Mi, 16Gi or 2G",
     IMAGE_PATTERN: "an image pinned by digest: registry/repository:tag@sha256:<64 hex>",
+    IP_PATTERN: "an IPv4 or IPv6 address such as 127.0.0.1 or ::1 (no zone suffix)",
+    CIDR_PATTERN: "an IPv4 or IPv6 network such as 10.0.0.0/8 or fd00::/8",
 }
 """Human wording for the patterns above, used in error messages."""
 
