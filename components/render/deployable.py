@@ -12,9 +12,10 @@ from collections.abc import Callable
 
 from slm_deploy.errors import Problem, SpecError
 from slm_deploy.render.compose import is_published
+from slm_deploy.render.images import owner_of
 from slm_deploy.runtimes import plan_deployment
 from slm_deploy.runtimes.plan import RuntimePlan
-from slm_deploy.spec.consistency import kubernetes_target
+from slm_deploy.spec.consistency import kubernetes_target, namespace_of
 from slm_deploy.spec.loader import Deployment
 
 
@@ -50,9 +51,33 @@ def published_ports_differ(deployment: Deployment, plan: RuntimePlan) -> list[Pr
     return problems
 
 
+def slots_endpoint_is_waived(deployment: Deployment, plan: RuntimePlan) -> list[Problem]:
+    """llama.cpp's /slots shows other users' prompts; the pack reports it unless the spec waives each resource."""
+    spec = deployment.spec
+    if getattr(spec.runtime, "slots", False) is not True:
+        return []
+    runtime = plan.by_role("runtime")[0]
+    needed = set()
+    if (spec.targets.docker or spec.targets.compose) and runtime.build is not None:
+        needed.add(f"docker/{owner_of(plan, runtime).name}/Dockerfile")
+    if spec.targets.compose:
+        needed.add("compose/compose.yaml")
+    if kubernetes_target(spec):
+        needed.add(f"Deployment/{namespace_of(spec)}/{runtime.name}")
+    waived = {w.resource for w in spec.waivers if w.rule == "slm-serving-008"}
+    if needed <= waived:
+        return []
+    return [Problem("runtime.slots", "turns on the /slots endpoint, which shows running prompts; the policy pack "
+                    "reports it (slm-serving-008)",
+                    allowed="false, or a waiver of slm-serving-008 with a reason for each resource it names",
+                    hint="waive it for each of docker/<service>/Dockerfile, compose/compose.yaml and "
+                         "Deployment/<namespace>/<service> that the targets produce")]
+
+
 CHECKS: tuple[Callable[[Deployment, RuntimePlan], list[Problem]], ...] = (
     cluster_can_pull_built_images,
     published_ports_differ,
+    slots_endpoint_is_waived,
 )
 
 

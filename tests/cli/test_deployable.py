@@ -31,6 +31,11 @@ SPECS = {
                              "resources": {"gpu": {"type": "nvidia-a100-80gb"}},
                              "security": {"trust_remote_code_allowlist": ["microsoft/Phi-4-mini-instruct"]},
                              "targets": {"compose": {}, "kubernetes": {}, "docker": {"registry": "r.example"}}},
+    "slots endpoint waived everywhere": {
+        "name": "slots", "model": {"id": "qwen3-1.7b"}, "runtime": {"kind": "llamacpp", "slots": True},
+        "targets": {"compose": {}, "kubernetes": {"namespace": "llm"}, "docker": {"registry": "r.example"}},
+        "waivers": [{"rule": "slm-serving-008", "resource": resource, "reason": "slot monitoring by on-call"}
+                    for resource in ("docker/slots/Dockerfile", "compose/compose.yaml", "Deployment/llm/slots")]},
     "Kubernetes with a registry": {"name": "kube", "model": {"id": "qwen3-1.7b"}, "runtime": {"kind": "llamacpp"},
                                    "targets": {"kubernetes": {}, "docker": {"registry": "registry.example:5000"}}},
 }

@@ -146,6 +146,7 @@ CASES = {
                                              "docker": {"registry": "registry.example"}}),
                            "targets.kubernetes.namespace", "the cluster itself uses"),
     "context above native": (_with("model.context_length", 65536), "model.context_length", "exceeds"),
+    "slots endpoint without waivers": (_with("runtime.slots", True), "runtime.slots", "slm-serving-008"),
     "ingress without host": (_with("exposure", {"mode": "ingress"}), "exposure.host", "required"),
     "reviewed remote code of another model": (
         {**_with("runtime", {"kind": "vllm", "trust_remote_code": True}), "model": {"id": "qwen3-1.7b"},
