@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from slm_deploy import __version__
 from slm_deploy.render.compose import project_name, render_compose
@@ -12,7 +13,7 @@ from slm_deploy.render.images import build_context, build_owners, compose_image_
 from slm_deploy.render.kubernetes import file_name, kustomization, render_kubernetes
 from slm_deploy.render.serialize import to_json, to_yaml
 from slm_deploy.render.templating import render_template
-from slm_deploy.runtimes import plan_deployment
+from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.runtimes.plan import RuntimePlan
 from slm_deploy.render.secrets_readme import secret_notes
 from slm_deploy.spec.consistency import kubernetes_target, namespace_of
@@ -90,9 +91,15 @@ def _readme(deployment: Deployment, plan: RuntimePlan, files: dict[str, str]) ->
     )
 
 
+def policy_config(deployment: Deployment) -> dict[str, dict[str, Any]]:
+    """Rule options the spec sets (its reviewed trust-remote-code allow-list), so `check` judges by them."""
+    allowed = deployment.spec.security.trust_remote_code_allowlist
+    return {"slm-serving-001": {"trustRemoteCodeAllowlist": list(allowed)}} if allowed else {}
+
+
 def render_bundle(deployment: Deployment) -> Bundle:
     """Render every target the spec turns on; pure and deterministic."""
-    plan = plan_deployment(deployment)
+    plan = deployable_plan(deployment)
     targets = deployment.spec.targets
     files: dict[str, str] = {}
     if (targets.docker or targets.compose) and plan.services:
@@ -113,4 +120,6 @@ def render_bundle(deployment: Deployment) -> Bundle:
     }
     if deployment.spec.waivers:  # so `slm-deploy check` applies (and lists) the spec's waivers
         manifest["waivers"] = [w.model_dump(mode="json") for w in deployment.spec.waivers]
+    if policy_config(deployment):
+        manifest["policy_config"] = policy_config(deployment)
     return Bundle({**body.files, MANIFEST: to_json(manifest)})

@@ -10,9 +10,8 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from slm_deploy.spec.base import SpecModel
-from slm_deploy.spec.fields import Cidr, DnsLabel
+from slm_deploy.spec.fields import Cidr, DnsLabel, SecretName
 
-SecretName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
 VaultName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$")]
 """An Azure Key Vault name: 3-24 letters, digits and hyphens, starting with a letter."""
 RemoteKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._+=@-]+(/[A-Za-z0-9._+=@-]+)*$", max_length=512)]
