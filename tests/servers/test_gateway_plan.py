@@ -26,7 +26,7 @@ def _gateway_config(raw: dict[str, Any]) -> tuple[GatewayConfig, str]:
 
 
 def _raw(stack: Path) -> dict[str, Any]:
-    return extract_deployment(yaml.safe_load(stack.read_text()))
+    return extract_deployment(yaml.safe_load(stack.read_text()))[0]
 
 
 GATED = [s for s in STACKS if plan_deployment(parse_deployment(_raw(s))).by_role("gateway")]

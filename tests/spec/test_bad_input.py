@@ -65,7 +65,7 @@ CASES = {
         "exposure.port", "is also the port of runtime.open_webui.port"),
     "UI on the runtime's port without keys": (
         {**_with("runtime", {"kind": "ollama", "open_webui": {"enabled": True, "port": 11434}}),
-         "model": {"id": "qwen3-1.7b"}, "serving": {"auth": {"enabled": False}}},
+         "model": {"id": "qwen3-1.7b"}, "serving": {"auth": {"enabled": False}}, "secrets": {}},
         "runtime.open_webui.port", "is also the port of serving.port"),
     "gateway on its metrics port": (_with("exposure.port", 9464), "exposure.port", "own metrics port"),
     "ingress without Kubernetes": (_with("exposure", {"mode": "ingress", "host": "llm.example.com"}),
