@@ -12,7 +12,7 @@ from slm_deploy.image_pinning import pin_built_images
 from slm_deploy.kubernetes_workloads import KubernetesWorkloads
 from slm_deploy.render.images import build_owners
 from slm_deploy.render.kubernetes import Manifest, render_kubernetes
-from slm_deploy.runtimes import plan_deployment
+from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.runtimes.plan import RuntimePlan
 from slm_deploy.secret_values import kubernetes_secrets, read_secret_values, with_client_id
 from slm_deploy.spec.consistency import kubernetes_target, namespace_of
@@ -46,7 +46,7 @@ class SlmDeployment(pulumi.ComponentResource):
         spec = deployment.spec
         try:
             settings = settings or read_settings(pulumi.Config("slm-deploy"), pulumi.get_stack())
-            plan = plan_deployment(deployment)
+            plan = deployable_plan(deployment)
             manifests = render_kubernetes(deployment, plan) if kubernetes_target(spec) and plan.services else []
             if spec.targets.aks is not None:
                 _aks_module().check_aks_target(spec, settings)

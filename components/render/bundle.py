@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from slm_deploy import __version__
 from slm_deploy.render.clients import client_endpoint
@@ -14,7 +15,7 @@ from slm_deploy.render.kubernetes import file_name, kustomization, render_kubern
 from slm_deploy.render.serialize import to_json, to_yaml
 from slm_deploy.render.smoke import smoke_kubernetes, with_smoke
 from slm_deploy.render.templating import render_template
-from slm_deploy.runtimes import plan_deployment
+from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.runtimes.capabilities import capabilities
 from slm_deploy.runtimes.plan import RuntimePlan
 from slm_deploy.render.secrets_readme import secret_notes
@@ -105,9 +106,15 @@ def _readme(deployment: Deployment, plan: RuntimePlan, files: dict[str, str]) ->
     )
 
 
+def policy_config(deployment: Deployment) -> dict[str, dict[str, Any]]:
+    """Rule options the spec sets (its reviewed trust-remote-code allow-list), so `check` judges by them."""
+    allowed = deployment.spec.security.trust_remote_code_allowlist
+    return {"slm-serving-001": {"trustRemoteCodeAllowlist": list(allowed)}} if allowed else {}
+
+
 def render_bundle(deployment: Deployment) -> Bundle:
     """Render every target the spec turns on; pure and deterministic."""
-    plan = plan_deployment(deployment)
+    plan = deployable_plan(deployment)
     tested = with_smoke(deployment, plan)  # Compose and the README also get the smoke checks
     targets = deployment.spec.targets
     files: dict[str, str] = {}
@@ -129,4 +136,6 @@ def render_bundle(deployment: Deployment) -> Bundle:
     }
     if deployment.spec.waivers:  # so `slm-deploy check` applies (and lists) the spec's waivers
         manifest["waivers"] = [w.model_dump(mode="json") for w in deployment.spec.waivers]
+    if policy_config(deployment):
+        manifest["policy_config"] = policy_config(deployment)
     return Bundle({**body.files, MANIFEST: to_json(manifest)})

@@ -32,10 +32,10 @@ def _reference_problems(spec: DeploymentSpec, uses: list[SecretUse]) -> list[Pro
     for use in uses:
         consumer = CONSUMER_NAMES[use.consumer]
         if use.secret not in spec.secrets:
-            problems.append(Problem(use.path, f"{consumer} needs secret {use.secret!r} ({use.purpose.value}), "
+            problems.append(Problem(use.path, f"{consumer} needs the {use.purpose.value} secret this field names, "
                                     "which `secrets` does not declare", allowed=declared,
-                                    hint=f"declare it: `secrets: {{{use.secret}: {{}}}}` (default backend), or "
-                                         "name a declared secret"))
+                                    hint="declare it under `secrets` by that name (`{}` takes the default backend), "
+                                         "or name a declared secret"))
             continue
         purposes[use.secret].add(use.purpose)
         declared_purpose = spec.secrets[use.secret].purpose

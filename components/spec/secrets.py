@@ -10,9 +10,8 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from slm_deploy.spec.base import SpecModel
-from slm_deploy.spec.fields import Cidr, DnsLabel
+from slm_deploy.spec.fields import Cidr, DnsLabel, SecretName
 
-SecretName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
 VaultName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$")]
 """An Azure Key Vault name: 3-24 letters, digits and hyphens, starting with a letter."""
 RemoteKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._+=@-]+(/[A-Za-z0-9._+=@-]+)*$", max_length=512)]
@@ -54,7 +53,7 @@ PURPOSES: dict[Purpose, PurposeFormat] = {
         "the Hugging Face access token alone (one line, e.g. hf_...)", "text/plain; model-hub-token",
         "read each time model preparation runs; a rotated token is used by the next download, nothing restarts"),
     Purpose.GATEWAY_API_KEYS: PurposeFormat(
-        "one `key_id:key` per line, keys of 16+ visible characters (`openssl rand -hex 24`); `#` starts a comment",
+        "one `key_id:key` per line: ids of at most 31 letters, digits, `_`, `.` or `-`; keys of 32+ visible characters without `:` (`openssl rand -hex 24`); `#` starts a comment",
         "text/plain; gateway-api-keys",
         "the gateway re-reads the file when it changes (mounted volumes update in place): no restart"),
     Purpose.GATEWAY_CLIENT_KEY: PurposeFormat(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 P = ("spec", "template", "spec")
@@ -20,6 +20,10 @@ class Mutation:
     fixture: str
     what: str
     apply: Callable[[Any], Any]
+    config: dict[str, Any] = field(default_factory=dict)
+    """Policy config the rule runs with (the unmutated fixture must pass under it)."""
+    expect: str = ""
+    """Words the report must contain, so the mutation proves the branch it was written for."""
 
     @property
     def id(self) -> str:
@@ -107,6 +111,10 @@ MUTATIONS: list[Mutation] = [
     Mutation("slm-docker-002", "D2", V, "no digest", sub("slim-bookworm@sha256:" + "1" * 64 + " AS runtime", "slim-bookworm AS runtime")),
     Mutation("slm-docker-002", "D2", L, "latest tag", sub("llama.cpp:server-b6000@", "llama.cpp:latest@")),
     Mutation("slm-docker-002", "D2", L, "build arg base", sub("FROM ghcr.io", "ARG BASE\nFROM ${BASE}\nFROM ghcr.io")),
+    Mutation("slm-docker-002", "D2", L, "malformed digest", sub("b6000@sha256:" + "1" * 64, "b6000@sha256:" + "1" * 63),
+             expect="by @sha256 digest"),
+    Mutation("slm-docker-002", "D2", L, "untrusted registry", sub("FROM ghcr.io/", "FROM quay.io/"),
+             config={"trustedRegistries": ["ghcr.io"]}, expect="not in trustedRegistries"),
     Mutation("slm-docker-003", "D3", V, "no healthcheck", sub("HEALTHCHECK --interval=30s --timeout=5s CMD", "LABEL x=y\n#")),
     Mutation("slm-docker-003", "D3", L, "shell form", sub('HEALTHCHECK CMD ["curl", "-fsS", "http://127.0.0.1:8080/health"]', "HEALTHCHECK CMD curl -f http://127.0.0.1:8080/health")),
     Mutation("slm-docker-003", "D3", L, "healthcheck none", sub('HEALTHCHECK CMD ["curl", "-fsS", "http://127.0.0.1:8080/health"]', "HEALTHCHECK NONE")),
@@ -179,6 +187,9 @@ MUTATIONS: list[Mutation] = [
     Mutation("slm-k8s-011", "K11", D, "no memory limit", drop(C + ("resources", "limits", "memory"))),
     Mutation("slm-k8s-011", "K11", DL, "init no requests", drop(P + ("initContainers", 0, "resources", "requests"))),
     Mutation("slm-k8s-012", "K12", D, "pull if not present", set_(C + ("imagePullPolicy",), "IfNotPresent")),
+    Mutation("slm-k8s-012", "K12", D, "untrusted registry",
+             set_(C + ("image",), "quay.io/vllm/vllm-openai:v0.11.0@sha256:" + "1" * 64),
+             config={"trustedRegistries": ["docker.io"]}, expect="not in trustedRegistries"),
     Mutation("slm-k8s-013", "K13", D, "default sa", drop(P + ("serviceAccountName",))),
     Mutation("slm-k8s-013", "K13", D, "automount", set_(P + ("automountServiceAccountToken",), True)),
     Mutation("slm-k8s-013", "K13", DP, "default sa patch", set_(P + ("serviceAccountName",), "default")),
@@ -293,6 +304,10 @@ MUTATIONS: list[Mutation] = [
     Mutation("slm-serving-001", "S-trust-remote-code", D, "trust remote code", append(C + ("args",), "--trust-remote-code")),
     Mutation("slm-serving-001", "S-trust-remote-code", CO, "compose trust", append(SV + ("command",), "--trust-remote-code")),
     Mutation("slm-serving-001", "S-trust-remote-code", V, "dockerfile trust", sub('"--port", "8000"]', '"--port", "8000", "--trust-remote-code"]')),
+    Mutation("slm-serving-001", "S-trust-remote-code", D, "trust by environment",
+             append(C + ("env",), {"name": "VLLM_TRUST_REMOTE_CODE", "value": "1"}), expect="--trust-remote-code"),
+    Mutation("slm-serving-001", "S-trust-remote-code", CO, "compose trust by environment",
+             set_(SV + ("environment", "VLLM_TRUST_REMOTE_CODE"), "true"), expect="--trust-remote-code"),
     Mutation("slm-serving-002", "S-gateway-auth", "service-gateway", "no auth label", drop(("metadata", "labels", "slm-deploy.io/auth"))),
     Mutation("slm-serving-002", "S-gateway-auth", CO, "runtime published", set_(SV + ("ports",), ["0.0.0.0:8000:8000"])),
     Mutation("slm-serving-003", "S-model-revision", D, "no revision", set_(C + ("args",), ["--model", "microsoft/Phi-4-mini-instruct", "--port", "8000"])),

@@ -95,8 +95,11 @@ def templates(case: Path) -> list[tuple[str, dict]]:
 
 def test_host_namespaces_are_off(case: Path) -> None:
     for where, template in templates(case):
-        for field in ("hostNetwork", "hostPID", "hostIPC", "hostUsers"):
-            assert template["spec"].get(field) in (None, False) or (field == "hostUsers"), (where, field)
+        for field in ("hostNetwork", "hostPID", "hostIPC"):
+            assert template["spec"].get(field) in (None, False), (where, field)
+        # hostUsers is the other way round: true shares the host's user namespace. Pod Security leaves it
+        # unset (the kubelet's default); a pod template must never ask for the host's namespace explicitly.
+        assert template["spec"].get("hostUsers") in (None, False), (where, "hostUsers")
 
 
 def test_no_container_is_privileged_or_escalates(case: Path) -> None:

@@ -21,21 +21,27 @@ def problems(spec: dict[str, Any]) -> list[str]:
     return [p.render() for p in raised.value.problems]
 
 
-def test_a_missing_reference_names_the_consumer_the_secret_and_its_purpose() -> None:
+def test_a_missing_reference_names_the_consumer_the_field_and_the_purpose_but_not_the_name() -> None:
     spec = spec_of("kubernetes-secrets")
     del spec["secrets"]["hf-token"]
     (message,) = problems(spec)
-    assert message.startswith("model.hub_token_secret: model preparation needs secret 'hf-token' (model-hub-token)")
+    assert message.startswith("model.hub_token_secret: model preparation needs the model-hub-token secret this "
+                              "field names, which `secrets` does not declare")
     assert "allowed: api-keys" in message
+    assert "hf-token" not in message  # the name is a value of the spec: a pasted token must not be printed back
 
 
 def test_every_consumer_is_named_when_its_secret_is_missing() -> None:
     spec = spec_of("kubernetes-webui")
     spec["secrets"] = {}
-    found = "\n".join(problems(spec))
-    for consumer, secret in (("the gateway", "api-keys"), ("Open WebUI", "webui-secret-key"),
-                             ("Open WebUI", "webui-api-key")):
-        assert f"{consumer} needs secret '{secret}'" in found
+    spec.setdefault("serving", {}).setdefault("auth", {})["api_keys_secret"] = "gateway-keys"
+    spec["runtime"]["open_webui"].update(secret_key_secret="ui-session", api_key_secret="ui-client-key")
+    found = problems(spec)
+    for path, consumer, purpose in (("serving.auth.api_keys_secret", "the gateway", "gateway-api-keys"),
+                                    ("runtime.open_webui.secret_key_secret", "Open WebUI", "open-webui-secret-key"),
+                                    ("runtime.open_webui.api_key_secret", "Open WebUI", "gateway-client-key")):
+        assert any(p.startswith(f"{path}: {consumer} needs the {purpose} secret") for p in found), found
+    assert not any(name in "\n".join(found) for name in ("gateway-keys", "ui-session", "ui-client-key"))
 
 
 @pytest.mark.parametrize(("store", "key"), [
@@ -165,5 +171,6 @@ def test_the_cli_refuses_a_missing_reference_with_exit_code_2_and_writes_nothing
     path.write_text(yaml.safe_dump(spec), encoding="utf-8")
     result = run_cli("render", str(path), "--out", str(tmp_path / "out"))
     assert result.code == 2 and "Traceback" not in result.stderr
-    assert "model preparation needs secret 'hf-token'" in result.stderr
+    assert "model.hub_token_secret: model preparation needs the model-hub-token secret" in result.stderr
+    assert "hf-token" not in result.stderr
     assert not (tmp_path / "out").exists()
