@@ -1,29 +1,34 @@
 """The pod harness catches what a kubelet would: each deliberately broken copy of a rendered pod fails, while
-the rendered pod itself passes. Also: the rendered ONNX server and gateway pods start with every probe passing
-and their drains end within seconds with idle keep-alive connections open."""
+the rendered pod itself passes. Also: the rendered ONNX server and gateway pods start with every probe passing,
+their drains end within seconds with idle keep-alive connections open, and the server's drain waits for the
+requests it holds."""
 
 from __future__ import annotations
 
 import copy
+import math
 import re
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.clients import idle_keep_alive
-from tests.integration.stacks import ONNX_K8S_NAME, ONNX_PATH, RenderedStack
+from slm_deploy.render.kubernetes.probes import ENDPOINT_SETTLE_SECONDS
+from tests.integration.clients import idle_keep_alive, terminate_while_serving
+from tests.integration.stacks import ONNX_K8S_NAME, ONNX_PATH, RenderedStack, http
 from tests.support.base_image import BaseImage
 from tests.support.docker_engine import docker
 from tests.support.kubelet import Cluster, Pod, PodFailed, load_objects
-from tests.support.cache import cache_root, exclusive
-from tests.support.tiny_model import build_tiny_model
 
 READY_SECONDS = 180
 IDLE_DRAIN_SECONDS = 15
 GATEWAY = f"{ONNX_K8S_NAME}-gateway"
+ONNX_PORT = 8001
+MAX_QUEUED = 24
+"""Fewer than the server's default queue bound (32) plus its one slot, so none is refused as overload."""
 CACHE_WRITER = (
     "import http.server,os,pathlib\n"
     "cache=pathlib.Path(os.environ['XDG_CACHE_HOME'])/'server'\n"
@@ -128,16 +133,21 @@ def seed_onnx_claim(cluster: Cluster, model: Path, base: BaseImage) -> None:
            "--mount", f"type=bind,source={model},target=/seed,readonly", base.local_tag, "sh", "-c", script)
 
 
-def test_the_onnx_server_and_gateway_pods_start_and_drain_idle_connections_quickly(
-        cluster: Cluster, base_image: BaseImage) -> None:
-    with exclusive("tiny-onnx-model"):
-        model = build_tiny_model(cache_root())
-    seed_onnx_claim(cluster, model, base_image)
+@pytest.fixture
+def onnx_pods(cluster: Cluster, tiny_model: Path, base_image: BaseImage) -> tuple[Pod, Pod]:
+    """The ONNX server and gateway pods as rendered, ready, with the model where the Job would leave it."""
+    seed_onnx_claim(cluster, tiny_model, base_image)
     runtime = cluster.run_pod(cluster.workload("Deployment", ONNX_K8S_NAME))
     gateway = cluster.run_pod(cluster.workload("Deployment", GATEWAY))
     runtime.wait_ready(READY_SECONDS)
     gateway.wait_ready(READY_SECONDS)
-    held = idle_keep_alive(runtime, 8001, "/health") + idle_keep_alive(gateway, 8080, "/healthz")
+    return runtime, gateway
+
+
+def test_the_onnx_server_and_gateway_pods_start_and_drain_idle_connections_quickly(
+        onnx_pods: tuple[Pod, Pod]) -> None:
+    runtime, gateway = onnx_pods
+    held = idle_keep_alive(runtime, ONNX_PORT, "/health") + idle_keep_alive(gateway, 8080, "/healthz")
     try:
         for pod in (gateway, runtime):
             (result,) = pod.terminate().values()
@@ -145,3 +155,25 @@ def test_the_onnx_server_and_gateway_pods_start_and_drain_idle_connections_quick
     finally:
         for connection in held:
             connection.close()
+
+
+def story(seed: int) -> dict:
+    """A sampled reply as long as the context allows (the server clamps max_tokens to the room left)."""
+    return {"model": "any", "messages": [{"role": "user", "content": "Tell a long story."}],
+            "max_tokens": 4096, "temperature": 1.0, "seed": seed}
+
+
+def test_the_onnx_server_drain_waits_for_requests_in_flight(onnx_pods: tuple[Pod, Pod]) -> None:
+    """The one generation slot is busy and the rest wait for it: the drain lasts until the last has its reply.
+    The tiny model is fast, so the queue is made as long as three settle times of measured work."""
+    runtime, _ = onnx_pods
+    chat_url = f"http://{runtime.ip}:{ONNX_PORT}/v1/chat/completions"
+    started = time.monotonic()
+    status, body = http("POST", chat_url, story(0))
+    one = time.monotonic() - started
+    assert status == 200, body[:300]
+    count = min(MAX_QUEUED, math.ceil(3 * ENDPOINT_SETTLE_SECONDS / one) + 1)
+    _, replies = terminate_while_serving(runtime, chat_url, "unused", [story(seed) for seed in range(1, count + 1)],
+                                         f"http://{runtime.ip}:{ONNX_PORT}/metrics",
+                                         ("ortgenai_generations_running", "ortgenai_requests_waiting"))
+    assert [reply.status for reply in replies] == [200] * count, [r.body[:200] for r in replies if r.status != 200]
