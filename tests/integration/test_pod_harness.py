@@ -6,6 +6,7 @@ requests it holds."""
 from __future__ import annotations
 
 import copy
+import json
 import math
 import re
 import secrets
@@ -27,8 +28,6 @@ READY_SECONDS = 180
 IDLE_DRAIN_SECONDS = 15
 GATEWAY = f"{ONNX_K8S_NAME}-gateway"
 ONNX_PORT = 8001
-MAX_QUEUED = 24
-"""Fewer than the server's default queue bound (32) plus its one slot, so none is refused as overload."""
 CACHE_WRITER = (
     "import http.server,os,pathlib\n"
     "cache=pathlib.Path(os.environ['XDG_CACHE_HOME'])/'server'\n"
@@ -108,9 +107,11 @@ def test_a_drain_that_never_ends_is_cut_off_at_the_grace_period(cluster: Cluster
     container = spec["containers"][0]
     quick_probes(container)
     drain = container["lifecycle"]["preStop"]["exec"]["command"]
-    # The rendered drain, waiting on a gauge that never reaches zero (resident memory), with a short grace period.
-    container["lifecycle"]["preStop"]["exec"]["command"] = [*drain[:3], drain[3], "0", drain[5],
-                                                            "process_resident_memory_bytes"]
+    # The rendered drain (python3 -c SCRIPT URL SETTLE BUDGET GAUGE...), waiting on a gauge that stays above zero
+    # (the number of API keys loaded), with a short grace period.
+    url, _, budget = drain[3:6]
+    assert url.endswith("/metrics"), drain
+    container["lifecycle"]["preStop"]["exec"]["command"] = [*drain[:3], url, "0", budget, "slm_gateway_keys_loaded"]
     spec["terminationGracePeriodSeconds"] = 6
     pod = cluster.run_pod(cluster.workload("Deployment", GATEWAY), spec)
     pod.wait_ready(READY_SECONDS)
@@ -157,23 +158,29 @@ def test_the_onnx_server_and_gateway_pods_start_and_drain_idle_connections_quick
             connection.close()
 
 
-def story(seed: int) -> dict:
-    """A sampled reply as long as the context allows (the server clamps max_tokens to the room left)."""
-    return {"model": "any", "messages": [{"role": "user", "content": "Tell a long story."}],
-            "max_tokens": 4096, "temperature": 1.0, "seed": seed}
+def story(model: str) -> dict:
+    """A greedy reply as long as the context allows (the server clamps max_tokens to the room left); greedy, so
+    every copy takes as long as the one measured."""
+    return {"model": model, "messages": [{"role": "user", "content": "Tell a long story."}],
+            "max_tokens": 4096, "temperature": 0}
 
 
 def test_the_onnx_server_drain_waits_for_requests_in_flight(onnx_pods: tuple[Pod, Pod]) -> None:
-    """The one generation slot is busy and the rest wait for it: the drain lasts until the last has its reply.
-    The tiny model is fast, so the queue is made as long as three settle times of measured work."""
+    """Every generation slot is busy and more requests wait for one: the drain lasts until the last has its
+    reply. The tiny model is fast, so the server gets about three settle times of measured work (never more
+    requests than its slots and queue hold, so none is refused)."""
     runtime, _ = onnx_pods
-    chat_url = f"http://{runtime.ip}:{ONNX_PORT}/v1/chat/completions"
+    base = f"http://{runtime.ip}:{ONNX_PORT}"
+    chat_url = f"{base}/v1/chat/completions"
+    model = json.loads(http("GET", f"{base}/v1/models")[1])["data"][0]["id"]
     started = time.monotonic()
-    status, body = http("POST", chat_url, story(0))
+    status, body = http("POST", chat_url, story(model))
     one = time.monotonic() - started
     assert status == 200, body[:300]
-    count = min(MAX_QUEUED, math.ceil(3 * ENDPOINT_SETTLE_SECONDS / one) + 1)
-    _, replies = terminate_while_serving(runtime, chat_url, "unused", [story(seed) for seed in range(1, count + 1)],
-                                         f"http://{runtime.ip}:{ONNX_PORT}/metrics",
+    env = {e["name"]: e["value"] for e in runtime.spec["containers"][0]["env"]}
+    held = int(env["SLM_MAX_CONCURRENCY"]) + int(env["SLM_MAX_QUEUE"])
+    count = min(held, math.ceil(3 * ENDPOINT_SETTLE_SECONDS * int(env["SLM_MAX_CONCURRENCY"]) / one) + 1)
+    _, replies = terminate_while_serving(runtime, chat_url, "unused", [story(model)] * count,
+                                         f"{base}/metrics",
                                          ("ortgenai_generations_running", "ortgenai_requests_waiting"))
     assert [reply.status for reply in replies] == [200] * count, [r.body[:200] for r in replies if r.status != 200]
