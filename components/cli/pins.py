@@ -35,7 +35,7 @@ def pins(
         "--foundry-docs-commit", help="The MicrosoftDocs/azure-ai-docs commit that reference was saved from.")] = None,
     llama_server: Annotated[Path | None, typer.Option(
         "--llama-server", help="With --update: a llama-server of the pinned build (default: build it from the "
-                               "pinned source with cmake, once per machine).", dir_okay=False, exists=True)] = None,
+                               "pinned source with cmake, once per machine).", dir_okay=False)] = None,
 ) -> None:
     """Ask each registry whether the pinned tags still resolve to the pinned digests (exit 1 on drift).
 

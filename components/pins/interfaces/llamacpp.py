@@ -96,7 +96,6 @@ def source_env(tree: Path) -> set[str]:
 def derive(tag: str, binary: Path | None = None) -> dict:
     """The record for pins.yaml's llamacpp tag (server-b<N>), from that build's binary and source."""
     number = build_number(tag)
-    source = source_tree(number)
     if binary is None:
         try:
             binary = build(number).server
@@ -105,8 +104,9 @@ def derive(tag: str, binary: Path | None = None) -> dict:
     version_line = _run(binary, "--version").strip()
     expected = f"version: {number} ({known_source(number).commit[:7]})"
     if expected not in version_line:
-        raise RecordError(f"{binary} is not build b{number} ({expected}): it says {version_line[-200:]}")
+        raise RecordError(f"the llama-server given is not build b{number} ({expected}): it says {version_line[-200:]}")
     help_text = _run(binary, "--help")
+    source = source_tree(number)
     server = source / "tools" / "server"
     return {
         "runtime": "llamacpp",
@@ -128,7 +128,7 @@ def _run(binary: Path, option: str) -> str:
     try:
         result = subprocess.run([str(binary), option], capture_output=True, text=True, timeout=60, check=False)
     except OSError as error:
-        raise RecordError(f"cannot run {binary} ({error.__class__.__name__})") from error
+        raise RecordError(f"cannot run the llama-server given ({error.__class__.__name__})") from error
     if result.returncode != 0:
-        raise RecordError(f"{binary} {option} exited {result.returncode}")
+        raise RecordError(f"llama-server {option} exited {result.returncode}")
     return result.stdout + result.stderr
