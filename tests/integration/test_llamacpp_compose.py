@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.integration.compose_projects import (
-    APP_UID, Project, containers_by_service, health_of, project_volume, running_project,
+    APP_UID, Project, containers_by_service, health_of, make_project_volume, running_project,
 )
 from tests.integration.stacks import LLAMA_GATEWAY_PORT, LLAMA_NAME, RenderedStack, http
 from tests.support.base_image import BaseImage
@@ -34,7 +34,7 @@ def seed_model_volume(gguf: Path, base: BaseImage):
         script = (f"mkdir -p /models/gguf && cp /seed/{gguf.name} /models/gguf/ "
                   f"&& chown -R {APP_UID}:{APP_UID} /models && chmod -R u=rwX,g=rX,o= /models")
         docker("run", "--rm", "--network", "none", "--user", "0:0",
-               "--mount", f"type=volume,source={project_volume(project, 'models')},target=/models",
+               "--mount", f"type=volume,source={make_project_volume(project, 'models')},target=/models",
                "--mount", f"type=bind,source={gguf.parent},target=/seed,readonly",
                base.local_tag, "sh", "-c", script)
     return seed

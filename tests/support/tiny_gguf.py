@@ -68,7 +68,7 @@ def _write_sentencepiece_llama(hf_dir: Path) -> None:
     sentencepiece.SentencePieceTrainer.train(
         input=str(corpus), model_prefix=str(hf_dir / "tokenizer"), model_type="bpe", vocab_size=VOCAB_SIZE,
         byte_fallback=True, user_defined_symbols=list(CHAT_TOKENS), character_coverage=1.0,
-        unk_id=0, bos_id=1, eos_id=2, pad_id=-1, random_seed=SEED, num_threads=1,
+        unk_id=0, bos_id=1, eos_id=2, pad_id=-1, num_threads=1,
         minloglevel=2, hard_vocab_limit=True,
     )
     (hf_dir / "tokenizer.vocab").unlink()
