@@ -16,11 +16,21 @@ BUSY_WAIT_SECONDS = 30
 REPLY_WAIT_SECONDS = 300
 
 
-def idle_keep_alive(pod: Pod, port: int, path: str, count: int = 3) -> list[socket.socket]:
+def port(pod: Pod, name: str = "http") -> int:
+    """The pod's first container's port of that name, as rendered."""
+    return next(p["containerPort"] for p in pod.spec["containers"][0]["ports"] if p["name"] == name)
+
+
+def url(pod: Pod, path: str, port_name: str = "http") -> str:
+    """Where the node reaches a path on the pod."""
+    return f"http://{pod.ip}:{port(pod, port_name)}{path}"
+
+
+def idle_keep_alive(pod: Pod, path: str, count: int = 3) -> list[socket.socket]:
     """Connections that completed one HTTP/1.1 request and stay open, idle, as a pooling client leaves them."""
     held = []
     for _ in range(count):
-        connection = socket.create_connection((pod.ip, port), timeout=10)
+        connection = socket.create_connection((pod.ip, port(pod)), timeout=10)
         connection.sendall(f"GET {path} HTTP/1.1\r\nHost: {pod.ip}\r\nConnection: keep-alive\r\n\r\n".encode())
         assert b" 200 " in connection.recv(4096).split(b"\r\n", 1)[0]
         held.append(connection)

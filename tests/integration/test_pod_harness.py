@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from slm_deploy.render.kubernetes.probes import ENDPOINT_SETTLE_SECONDS
-from tests.integration.clients import idle_keep_alive, terminate_while_serving
+from tests.integration.clients import idle_keep_alive, terminate_while_serving, url
 from tests.integration.stacks import ONNX_K8S_NAME, ONNX_PATH, RenderedStack, http
 from tests.support.base_image import BaseImage
 from tests.support.docker_engine import docker
@@ -27,7 +27,6 @@ from tests.support.kubelet import Cluster, Pod, PodFailed, load_objects
 READY_SECONDS = 180
 IDLE_DRAIN_SECONDS = 15
 GATEWAY = f"{ONNX_K8S_NAME}-gateway"
-ONNX_PORT = 8001
 CACHE_WRITER = (
     "import http.server,os,pathlib\n"
     "cache=pathlib.Path(os.environ['XDG_CACHE_HOME'])/'server'\n"
@@ -148,7 +147,7 @@ def onnx_pods(cluster: Cluster, tiny_model: Path, base_image: BaseImage) -> tupl
 def test_the_onnx_server_and_gateway_pods_start_and_drain_idle_connections_quickly(
         onnx_pods: tuple[Pod, Pod]) -> None:
     runtime, gateway = onnx_pods
-    held = idle_keep_alive(runtime, ONNX_PORT, "/health") + idle_keep_alive(gateway, 8080, "/healthz")
+    held = idle_keep_alive(runtime, "/health") + idle_keep_alive(gateway, "/healthz")
     try:
         for pod in (gateway, runtime):
             (result,) = pod.terminate().values()
@@ -170,9 +169,8 @@ def test_the_onnx_server_drain_waits_for_requests_in_flight(onnx_pods: tuple[Pod
     reply. The tiny model is fast, so the server gets about three settle times of measured work (never more
     requests than its slots and queue hold, so none is refused)."""
     runtime, _ = onnx_pods
-    base = f"http://{runtime.ip}:{ONNX_PORT}"
-    chat_url = f"{base}/v1/chat/completions"
-    model = json.loads(http("GET", f"{base}/v1/models")[1])["data"][0]["id"]
+    chat_url = url(runtime, "/v1/chat/completions")
+    model = json.loads(http("GET", url(runtime, "/v1/models"))[1])["data"][0]["id"]
     started = time.monotonic()
     status, body = http("POST", chat_url, story(model))
     one = time.monotonic() - started
@@ -181,6 +179,6 @@ def test_the_onnx_server_drain_waits_for_requests_in_flight(onnx_pods: tuple[Pod
     held = int(env["SLM_MAX_CONCURRENCY"]) + int(env["SLM_MAX_QUEUE"])
     count = min(held, math.ceil(3 * ENDPOINT_SETTLE_SECONDS * int(env["SLM_MAX_CONCURRENCY"]) / one) + 1)
     _, replies = terminate_while_serving(runtime, chat_url, "unused", [story(model)] * count,
-                                         f"{base}/metrics",
+                                         url(runtime, "/metrics"),
                                          ("ortgenai_generations_running", "ortgenai_requests_waiting"))
     assert [reply.status for reply in replies] == [200] * count, [r.body[:200] for r in replies if r.status != 200]

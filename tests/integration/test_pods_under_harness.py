@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.clients import idle_keep_alive, terminate_while_serving
+from tests.integration.clients import idle_keep_alive, terminate_while_serving, url
 from tests.integration.stacks import LLAMA_NAME, RenderedStack, http
 from tests.support.base_image import BaseImage
 from tests.support.docker_engine import docker
@@ -61,15 +61,14 @@ def llama_cluster(llamacpp_stack: RenderedStack, tiny_gguf: Path, base_image: Ba
 def test_every_probe_passes_and_chat_works_through_the_gateway_pod(llama_cluster: LlamaCluster) -> None:
     for pod in (llama_cluster.runtime, llama_cluster.gateway):
         assert all(pod.started.values()) and all(pod.ready.values()) and pod.healthy(), pod.describe()
-    status, body = http("POST", f"http://{llama_cluster.gateway.ip}:8080/v1/chat/completions", {
+    status, body = http("POST", url(llama_cluster.gateway, "/v1/chat/completions"), {
         "model": "any", "messages": [{"role": "user", "content": "Hello"}], "max_tokens": 4,
     }, headers={"Authorization": f"Bearer {llama_cluster.api_key}"})
     assert status == 200 and json.loads(body)["choices"][0]["message"]["role"] == "assistant", body
 
 
 def test_idle_keep_alive_connections_do_not_hold_the_drains(llama_cluster: LlamaCluster) -> None:
-    held = idle_keep_alive(llama_cluster.runtime, 8080, "/health")
-    held += idle_keep_alive(llama_cluster.gateway, 8080, "/healthz")
+    held = idle_keep_alive(llama_cluster.runtime, "/health") + idle_keep_alive(llama_cluster.gateway, "/healthz")
     try:
         for pod in (llama_cluster.gateway, llama_cluster.runtime):
             (result,) = pod.terminate().values()
@@ -90,8 +89,8 @@ def long_chat() -> dict:
 def test_the_runtime_drain_waits_for_a_request_in_flight(llama_cluster: LlamaCluster) -> None:
     runtime = llama_cluster.runtime
     _, (reply,) = terminate_while_serving(
-        runtime, f"http://{runtime.ip}:8080/v1/chat/completions", llama_cluster.api_key, [long_chat()],
-        f"http://{runtime.ip}:8080/metrics", ("llamacpp:requests_processing",))
+        runtime, url(runtime, "/v1/chat/completions"), llama_cluster.api_key, [long_chat()],
+        url(runtime, "/metrics"), ("llamacpp:requests_processing",))
     assert reply.status == 200, reply.body[:300]
     assert json.loads(reply.body)["usage"]["completion_tokens"] == LONG_REQUEST_TOKENS, reply.body[:300]
 
@@ -99,6 +98,6 @@ def test_the_runtime_drain_waits_for_a_request_in_flight(llama_cluster: LlamaClu
 def test_the_gateway_drain_waits_for_a_request_in_flight(llama_cluster: LlamaCluster) -> None:
     gateway = llama_cluster.gateway
     _, (reply,) = terminate_while_serving(
-        gateway, f"http://{gateway.ip}:8080/v1/chat/completions", llama_cluster.api_key, [long_chat()],
-        f"http://{gateway.ip}:9464/metrics", ("slm_gateway_in_flight_requests",))
+        gateway, url(gateway, "/v1/chat/completions"), llama_cluster.api_key, [long_chat()],
+        url(gateway, "/metrics", "metrics"), ("slm_gateway_in_flight_requests",))
     assert reply.status == 200, reply.body[:300]
