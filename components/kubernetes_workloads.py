@@ -16,6 +16,7 @@ RESOURCE_TYPES: dict[tuple[str, str], Callable[..., pulumi.CustomResource]] = {
     ("v1", "ServiceAccount"): k8s.core.v1.ServiceAccount,
     ("v1", "Service"): k8s.core.v1.Service,
     ("v1", "ConfigMap"): k8s.core.v1.ConfigMap,
+    ("v1", "Secret"): k8s.core.v1.Secret,
     ("v1", "PersistentVolumeClaim"): k8s.core.v1.PersistentVolumeClaim,
     ("v1", "ResourceQuota"): k8s.core.v1.ResourceQuota,
     ("v1", "LimitRange"): k8s.core.v1.LimitRange,
@@ -28,8 +29,17 @@ RESOURCE_TYPES: dict[tuple[str, str], Callable[..., pulumi.CustomResource]] = {
     ("networking.k8s.io/v1", "Ingress"): k8s.networking.v1.Ingress,
 }
 """Typed classes, so mocks and CrossGuard see every object with literal security fields."""
-CUSTOM_KINDS: frozenset[tuple[str, str]] = frozenset({("keda.sh/v1alpha1", "ScaledObject")})
-"""CRD objects the renderer emits; registered as apiextensions.CustomResource (KEDA must be installed)."""
+CUSTOM_KINDS: frozenset[tuple[str, str]] = frozenset({
+    ("keda.sh/v1alpha1", "ScaledObject"),
+    ("secrets-store.csi.x-k8s.io/v1", "SecretProviderClass"),
+    ("external-secrets.io/v1", "ExternalSecret"),
+    ("external-secrets.io/v1", "SecretStore"),
+    ("external-secrets.io/v1", "ClusterSecretStore"),
+})
+"""CRD objects the renderer emits; registered as apiextensions.CustomResource (KEDA, the Secrets Store CSI driver
+or External Secrets Operator must be installed)."""
+SECRET_FIELDS = {("v1", "Secret"): ["data", "stringData"]}
+"""Outputs the provider returns that carry secret values, kept secret in state and previews."""
 
 
 def _snake(name: str) -> str:
@@ -66,4 +76,6 @@ class KubernetesWorkloads(pulumi.ComponentResource):
             return k8s.apiextensions.CustomResource(
                 logical_name(manifest), api_version=manifest["apiVersion"], kind=manifest["kind"], opts=opts,
                 **{k: v for k, v in resource_args(manifest).items()})
+        if key in SECRET_FIELDS:
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=SECRET_FIELDS[key]))
         return RESOURCE_TYPES[key](logical_name(manifest), opts=opts, **resource_args(manifest))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pulumi
 
 from slm_deploy.errors import SlmDeployError
@@ -10,10 +12,12 @@ from slm_deploy.image_pinning import pin_built_images
 from slm_deploy.kubernetes_workloads import KubernetesWorkloads
 from slm_deploy.render.images import build_owners
 from slm_deploy.render.kubernetes import Manifest, render_kubernetes
-from slm_deploy.runtimes import plan_deployment
+from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.runtimes.plan import RuntimePlan
+from slm_deploy.secret_values import kubernetes_secrets, read_secret_values, with_client_id
 from slm_deploy.spec.consistency import kubernetes_target, namespace_of
 from slm_deploy.spec.loader import Deployment
+from slm_deploy.spec.secret_uses import backend_of
 from slm_deploy.stack_settings import StackSettings, read_settings
 
 
@@ -21,9 +25,11 @@ def _aks_module():
     """The AKS component, imported only for AKS targets: pulumi-azure-native is the optional `aks` extra."""
     try:
         import slm_deploy.aks_cluster as aks_cluster
+        import slm_deploy.key_vault as key_vault
     except ImportError as exc:
         raise pulumi.RunError("targets.aks needs pulumi-azure-native: pip install 'slm-deploy[aks]'") from exc
-    return aks_cluster
+    return SimpleNamespace(AksCluster=aks_cluster.AksCluster, check_aks_target=aks_cluster.check_aks_target,
+                           KeyVaultSecrets=key_vault.KeyVaultSecrets)
 
 
 def _gateway_service(manifests: list[Manifest]) -> str | None:
@@ -40,10 +46,13 @@ class SlmDeployment(pulumi.ComponentResource):
         spec = deployment.spec
         try:
             settings = settings or read_settings(pulumi.Config("slm-deploy"), pulumi.get_stack())
-            plan = plan_deployment(deployment)
+            plan = deployable_plan(deployment)
             manifests = render_kubernetes(deployment, plan) if kubernetes_target(spec) and plan.services else []
             if spec.targets.aks is not None:
                 _aks_module().check_aks_target(spec, settings)
+            given = settings.secret_values
+            values = read_secret_values(pulumi.Config("slm-deploy").get_secret if given is None else given.get,
+                                        deployment)
         except SlmDeployError as exc:
             raise pulumi.RunError(f"slm-deploy:deployment cannot be deployed:\n{exc}") from None
         child = pulumi.ResourceOptions(parent=self)
@@ -51,14 +60,18 @@ class SlmDeployment(pulumi.ComponentResource):
         self.images = self._images(name, deployment, plan, settings, child)
         self.cluster = None
         self.workloads = None
+        self.key_vaults = None
         if spec.targets.aks is not None:
             self.cluster = _aks_module().AksCluster(f"{name}-aks", spec, settings, opts=child)
             outputs["clusterName"] = self.cluster.cluster.name
             outputs["resourceGroup"] = self.cluster.resource_group.name
+            if any(backend_of(spec, secret) == "azure-key-vault" for secret in spec.secrets):
+                self.key_vaults = self._key_vaults(name, deployment, values, child)
+                manifests = with_client_id(manifests, spec.name, self.key_vaults.client_id)
         if manifests:
             refs = self.images.refs if self.images else {}
             self.workloads = KubernetesWorkloads(
-                f"{name}-k8s", pin_built_images(manifests, refs),
+                f"{name}-k8s", pin_built_images(kubernetes_secrets(deployment, values) + manifests, refs),
                 provider=self.cluster.provider if self.cluster else None, opts=child)
             outputs["namespace"] = namespace_of(spec)
             gateway = _gateway_service(manifests)
@@ -68,6 +81,14 @@ class SlmDeployment(pulumi.ComponentResource):
             outputs["images"] = self.images.refs
         self.outputs = outputs
         self.register_outputs(outputs)
+
+    def _key_vaults(self, name: str, deployment: Deployment, values: dict[str, pulumi.Output[str]],
+                    opts: pulumi.ResourceOptions):
+        """The Key Vaults and the workload identity, federated with the new cluster's OIDC issuer."""
+        cluster = self.cluster
+        issuer = cluster.cluster.oidc_issuer_profile.apply(lambda profile: profile.issuer_url if profile else None)
+        return _aks_module().KeyVaultSecrets(f"{name}-key-vault", deployment, values, cluster.resource_group.name,
+                                             cluster.workspace.id, issuer, opts=opts)
 
     @staticmethod
     def _images(name: str, deployment: Deployment, plan: RuntimePlan, settings: StackSettings,

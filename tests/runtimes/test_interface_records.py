@@ -56,13 +56,13 @@ def test_everything_a_spec_renders_exists_in_the_pinned_runtime(spec: Path) -> N
     assert findings.violations == []
 
 
-def test_putting_a_removed_vllm_flag_back_fails_naming_runtime_flag_and_version(tmp_path: Path) -> None:
-    raw = yaml.safe_load((ROOT / "stacks/Pulumi.phi4-vllm-aks.yaml").read_text())
-    deployment_section = raw["config"]["slm-deploy:deployment"]
-    deployment_section["runtime"]["extra_args"] = ["--disable-log-requests"]
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(yaml.safe_dump(deployment_section))
-    findings = check_plan(load_deployment(spec))
+def test_putting_a_removed_vllm_flag_back_fails_naming_runtime_flag_and_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An adapter that renders a flag vLLM removed (as ours once did) is caught, whatever the spec allows."""
+    from slm_deploy.runtimes import vllm
+
+    rendered = vllm._args
+    monkeypatch.setattr(vllm, "_args", lambda deployment, port: (*rendered(deployment, port), "--disable-log-requests"))
+    findings = check_plan(load_deployment(ROOT / "stacks/Pulumi.phi4-vllm-aks.yaml"))
     assert findings.violations == ["vllm v0.26.0 has no flag --disable-log-requests (service phi4-mini)"]
 
 
