@@ -66,13 +66,13 @@ def test_putting_a_removed_vllm_flag_back_fails_naming_runtime_flag_and_version(
     assert findings.violations == ["vllm v0.26.0 has no flag --disable-log-requests (service phi4-mini)"]
 
 
-def test_a_llama_server_flag_removed_before_the_pinned_build_fails(tmp_path: Path) -> None:
-    raw = yaml.safe_load((ROOT / "stacks/Pulumi.qwen3-llamacpp-edge.yaml").read_text())
-    deployment_section = raw["config"]["slm-deploy:deployment"]
-    deployment_section["runtime"]["extra_args"] = ["--memory-f32"]
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(yaml.safe_dump(deployment_section))
-    findings = check_plan(load_deployment(spec))
+def test_a_llama_server_flag_removed_before_the_pinned_build_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An adapter that renders a flag llama-server dropped is caught against the record of the pinned build."""
+    from slm_deploy.runtimes import llamacpp
+
+    rendered = llamacpp._args
+    monkeypatch.setattr(llamacpp, "_args", lambda deployment, port: (*rendered(deployment, port), "--memory-f32"))
+    findings = check_plan(load_deployment(ROOT / "stacks/Pulumi.qwen3-llamacpp-edge.yaml"))
     assert findings.violations == ["llamacpp b10133 has no flag --memory-f32 (service qwen3-edge)"]
 
 
