@@ -102,7 +102,7 @@ def write_llamacpp_spec(folder: Path, *, llamacpp_image: str, python_image: str,
         "serving": {"concurrency": 1, "autoscaling": {"enabled": True, "min_replicas": 1, "max_replicas": 2}},
         "exposure": {"port": LLAMA_GATEWAY_PORT},
         "targets": {"docker": {"registry": registry}, "compose": {}, "kubernetes": {}},
-        "secrets": {"api-keys": {"backend": "file"}},
+        "secrets": {"api-keys": {"backend": "kubernetes"}},  # Compose reads it from compose/secrets/ too
         "security": {"base_images": {"llamacpp": llamacpp_image, "python": python_image}},
     }
     path = folder / "spec.yaml"
