@@ -55,7 +55,11 @@ def _hardened(deployment: Deployment, service: ServicePlan) -> dict[str, Any]:
     }
 
 
-def _healthcheck(service: ServicePlan) -> dict[str, Any] | None:
+def _healthcheck(service: ServicePlan, plan: RuntimePlan) -> dict[str, Any] | None:
+    """The server's check. A step other services wait for to complete serves nothing: the check it would
+    inherit from the server's image is turned off, or Docker reports the step unhealthy while it downloads."""
+    if any(service.name in s.depends_on for s in plan.services) and service.one_shot:
+        return {"disable": True}
     if service.build and service.build.healthcheck:
         test = ["CMD", *service.build.healthcheck]
     elif isinstance(service.health, ExecCheck):
@@ -135,7 +139,7 @@ def render_compose(deployment: Deployment, plan: RuntimePlan) -> dict[str, Any]:
         if service.secret_files:
             body["secrets"] = [{"source": f.secret, "target": f.secret} for f in service.secret_files]
             secrets.update(f.secret for f in service.secret_files)
-        health = _healthcheck(service)
+        health = _healthcheck(service, plan)
         if health:
             body["healthcheck"] = health
         if service.role == "runtime" and (service.runtime == "vllm" or deployment.spec.resources.shm_size):

@@ -74,7 +74,8 @@ def health_of(project: Project) -> dict[str, str]:
 def running_project(stack: RenderedStack, folder: Path, long_running: set[str],
                     seed_volumes: Callable[[Project], None] | None = None) -> Iterator[Project]:
     """Copy the bundle, write the secret the README asks for, tag the built images, `up -d` until every
-    long-running service is healthy; `down -v` after. `seed_volumes` fills named volumes first."""
+    long-running service is healthy; `down -v` after. `seed_volumes` fills named volumes first (made with
+    `make_project_volume`; `up --no-start` cannot make them, since it waits for one-shot steps it never starts)."""
     shutil.copytree(stack.bundle, folder)
     directory = folder / "compose"
     api_key = secrets.token_hex(24)
@@ -94,7 +95,6 @@ def running_project(stack: RenderedStack, folder: Path, long_running: set[str],
         docker("tag", stack.images[owner], compose_image_name(current.name, service))
     try:
         if seed_volumes is not None:
-            compose(current, "up", "--no-start", "--no-build")
             seed_volumes(current)
         compose(current, "up", "--detach", "--no-build")
         wait_for(lambda: {s: h for s, h in health_of(current).items() if s in long_running}
@@ -108,6 +108,10 @@ def running_project(stack: RenderedStack, folder: Path, long_running: set[str],
             docker("rmi", compose_image_name(current.name, service))
 
 
-def project_volume(project: Project, name: str) -> str:
-    """The engine-level name docker-compose 1.29 gives a named volume of the project."""
-    return f"{re.sub(r'[^-_a-z0-9]', '', project.name.lower())}_{name}"
+def make_project_volume(project: Project, name: str) -> str:
+    """Create a named volume of the project as docker-compose 1.29 would (its engine-level name and labels, so
+    `up` adopts it and `down --volumes` removes it); returns that name."""
+    engine_name = f"{re.sub(r'[^-_a-z0-9]', '', project.name.lower())}_{name}"
+    docker("volume", "create", "--label", f"com.docker.compose.project={project.name}",
+           "--label", f"com.docker.compose.volume={name}", "--label", "com.docker.compose.version=1.29.2", engine_name)
+    return engine_name

@@ -83,7 +83,8 @@ def write_onnx_kubernetes_spec(folder: Path, *, python_image: str, registry: str
                   "parameters_billion": 0.02, "native_context": 512, "context_length": 512},
         "runtime": {"kind": "onnxruntime", "execution_provider": "cpu"},
         "resources": {"cpu": 1},
-        "serving": {"concurrency": 1},
+        # enough slots and queue (4 per slot) to hold seconds of work from the tiny, fast model in the drain test
+        "serving": {"concurrency": 8},
         "targets": {"docker": {"registry": registry}, "kubernetes": {}},
         "secrets": {"api-keys": {}},
         "security": {"base_images": {"python": python_image}},
@@ -107,7 +108,7 @@ def write_llamacpp_spec(folder: Path, *, llamacpp_image: str, python_image: str,
         "serving": {"concurrency": 1, "autoscaling": {"enabled": True, "min_replicas": 1, "max_replicas": 2}},
         "exposure": {"port": LLAMA_GATEWAY_PORT},
         "targets": {"docker": {"registry": registry}, "compose": {}, "kubernetes": {}},
-        "secrets": {"api-keys": {"backend": "file"}},
+        "secrets": {"api-keys": {"backend": "kubernetes"}},  # Compose reads it from compose/secrets/ too
         "security": {"base_images": {"llamacpp": llamacpp_image, "python": python_image}},
     }
     path = folder / "spec.yaml"
