@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import threading
@@ -21,8 +22,10 @@ from .config import Settings
 from .disconnects import ClientLeft, DisconnectWatch
 from .engine import Engine, EngineState, OutputSchemaError, PromptRejectedError, PromptTooLongError, Sampling
 from .generation import GenerationRun
+from .grammar_budget import GrammarBudget
 from .metrics import MetricsMiddleware, ServerMetrics
-from .request_body import ClientGone, parse_chat_request, read_body
+from .request_body import SCHEMA_PARAM, ClientGone, parse_chat_request, read_body, schema_refusal
+from .schema_limits import SchemaLimitError
 from .schemas import ChatCompletionRequest, ChatMessage
 from .slots import OverloadedError, SlotPool
 
@@ -89,6 +92,7 @@ class ChatServer:
         self.metrics = ServerMetrics()
         self.engine = Engine(settings)
         self.loader = ModelLoader(self.engine, self.metrics, on_load_failure)
+        self.grammar_budget = GrammarBudget(settings.model_dir / "tokenizer.json")
         self.slots: SlotPool | None = None
 
     # -- endpoints -------------------------------------------------------------------------------
@@ -123,10 +127,15 @@ class ChatServer:
             raw = await read_body(request, self.settings.max_body_bytes, self.settings.body_timeout_seconds)
         except ClientGone:
             return self._client_left()
-        body = parse_chat_request(raw)
+        body = await asyncio.to_thread(parse_chat_request, raw)
         self._require_served_model(body.model, param="model")
         if self.engine.state is not EngineState.READY:
             raise not_ready_error(self.engine.state)
+        if body.client_schema() is not None:
+            try:
+                await self.grammar_budget.check(body.client_schema())
+            except SchemaLimitError as error:
+                raise schema_refusal(str(error)) from None
         watch = DisconnectWatch(request.receive)
         try:
             run = await self._start_generation(body, received_at, watch)
@@ -275,7 +284,7 @@ def _prompt_message(message: ChatMessage) -> dict[str, str]:
 
 def _refused_prompt(error: ValueError) -> fmt.ApiError:
     """A 400 for a prompt or output schema the engine cannot take, naming the parameter at fault."""
-    param = "response_format" if isinstance(error, OutputSchemaError) else "messages"
+    param = SCHEMA_PARAM if isinstance(error, OutputSchemaError) else "messages"
     code = "context_length_exceeded" if isinstance(error, PromptTooLongError) else "invalid_request"
     return fmt.ApiError(400, f"{param}: {error}", error_type="invalid_request_error", code=code, param=param)
 

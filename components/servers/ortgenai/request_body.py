@@ -16,10 +16,15 @@ from starlette.requests import ClientDisconnect, Request
 
 from . import openai_format as fmt
 from .capabilities import first_unsupported
+from .schema_limits import SchemaLimitError, check_schema_limits
 from .schemas import ChatCompletionRequest
+
+SCHEMA_PARAM = "response_format.json_schema.schema"
 
 MAX_JSON_DEPTH = 64
 """Deepest nesting a request may have; the deepest a valid chat request needs is well under 20."""
+MAX_VALUES_PER_PARAMETER = 50_000
+"""JSON values (objects, arrays, strings, numbers...) one top-level parameter may hold; 2048 messages need ~10,000."""
 CLOSE = {"Connection": "close"}
 
 
@@ -62,7 +67,17 @@ def parse_chat_request(raw: bytes) -> ChatCompletionRequest:
         param, reason = unsupported
         raise fmt.ApiError(400, f"{param}: {reason}", error_type="invalid_request_error",
                            code="unsupported_parameter", param=param)
+    try:
+        check_schema_limits(request.output_schema())
+    except SchemaLimitError as error:
+        raise schema_refusal(str(error)) from None
     return request
+
+
+def schema_refusal(reason: str) -> fmt.ApiError:
+    """A 400 for a response_format schema that cannot be used, naming where the schema goes."""
+    return fmt.ApiError(400, f"{SCHEMA_PARAM}: {reason}", error_type="invalid_request_error",
+                        code="invalid_request", param=SCHEMA_PARAM)
 
 
 def _too_large(max_bytes: int) -> fmt.ApiError:
@@ -90,12 +105,19 @@ def _too_deep() -> fmt.ApiError:
 
 
 def _check_values(payload: dict) -> None:
-    """Refuse nesting beyond MAX_JSON_DEPTH and strings that are not plain Unicode text, naming where they are."""
+    """Refuse nesting beyond MAX_JSON_DEPTH, oversized parameters and strings that are not plain Unicode text."""
     pending: list[tuple[Any, tuple[str | int, ...]]] = [(payload, ())]
+    values_per_parameter: dict[str | int, int] = {}
     while pending:
         value, path = pending.pop()
         if len(path) > MAX_JSON_DEPTH:
             raise _too_deep()
+        if path:
+            values_per_parameter[path[0]] = count = values_per_parameter.get(path[0], 0) + 1
+            if count > MAX_VALUES_PER_PARAMETER:
+                _check_text(str(path[0]), ())
+                raise fmt.ApiError(400, f"{path[0]}: holds more than {MAX_VALUES_PER_PARAMETER} JSON values",
+                                   error_type="invalid_request_error", code="invalid_request", param=str(path[0]))
         if isinstance(value, dict):
             for key, item in value.items():
                 _check_text(key, path)
