@@ -24,7 +24,8 @@ from .engine import Engine, EngineState, OutputSchemaError, PromptRejectedError,
 from .generation import GenerationRun
 from .grammar_budget import GrammarBudget
 from .metrics import MetricsMiddleware, ServerMetrics
-from .request_body import SCHEMA_PARAM, ClientGone, parse_chat_request, read_body, schema_refusal
+from .request_body import (SCHEMA_PARAM, ClientGone, check_content_type, parse_chat_request, read_body,
+                           schema_refusal)
 from .schema_limits import SchemaLimitError
 from .schemas import ChatCompletionRequest, ChatMessage
 from .slots import OverloadedError, SlotPool
@@ -98,13 +99,10 @@ class ChatServer:
     # -- endpoints -------------------------------------------------------------------------------
 
     async def health(self, request: Request) -> Response:
-        """200 once the model is loaded; 503 with the reason while loading or after a failed load."""
+        """200 once the model is loaded, else 503; unauthenticated, so it names no model, path or load error."""
         state = self.engine.state
-        body: dict[str, Any] = {"status": "ok" if state is EngineState.READY else state.value,
-                                "model": self.settings.model_name}
-        if state is EngineState.FAILED:
-            body["error"] = self.engine.error
-        return JSONResponse(body, status_code=200 if state is EngineState.READY else 503)
+        return JSONResponse({"status": "ok" if state is EngineState.READY else state.value},
+                            status_code=200 if state is EngineState.READY else 503)
 
     async def metrics_text(self, request: Request) -> Response:
         """Prometheus exposition of every ortgenai_* metric."""
@@ -123,6 +121,7 @@ class ChatServer:
     async def chat_completions(self, request: Request) -> Response:
         """POST /v1/chat/completions, streamed as server-sent events or answered in one body."""
         received_at = time.perf_counter()
+        check_content_type(request)
         try:
             raw = await read_body(request, self.settings.max_body_bytes, self.settings.body_timeout_seconds)
         except ClientGone:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from typing import Any
 
 from pydantic import ValidationError
@@ -30,6 +31,30 @@ CLOSE = {"Connection": "close"}
 
 class ClientGone(Exception):
     """The client hung up before its request body arrived."""
+
+
+JSON_MEDIA_TYPE = "application/json"
+MAX_INTEGER_DIGITS = 20
+"""Longer digit strings are beyond any parameter's range (64 bits); they are refused before Python converts them."""
+
+
+class _OutOfRange:
+    """Stands in for a number too long or too large to convert, so the refusal can name its parameter."""
+
+
+OUT_OF_RANGE = _OutOfRange()
+
+
+def check_content_type(request: Request) -> None:
+    """The body must be JSON in UTF-8: a Content-Type other than application/json (charset utf-8) is refused."""
+    declared = request.headers.get("content-type")
+    if declared is None:
+        return
+    media_type, _, parameters = declared.partition(";")
+    charset = parameters.strip().lower().removeprefix("charset=").strip('"') if parameters.strip() else "utf-8"
+    if media_type.strip().lower() != JSON_MEDIA_TYPE or charset not in ("utf-8", "utf8"):
+        raise fmt.ApiError(415, f"the request body must be {JSON_MEDIA_TYPE} in UTF-8 (Content-Type: {JSON_MEDIA_TYPE})",
+                           error_type="invalid_request_error", code="unsupported_media_type")
 
 
 async def read_body(request: Request, max_bytes: int, timeout_seconds: float) -> bytes:
@@ -86,17 +111,38 @@ def _too_large(max_bytes: int) -> fmt.ApiError:
 
 
 def _decode_json(raw: bytes) -> Any:
+    """JSON as RFC 8259 has it: UTF-8 without a byte order mark, no NaN or Infinity."""
     try:
-        payload = json.loads(raw)
-    except ValueError as error:  # not UTF-8, not JSON, or a number too long to convert
-        raise fmt.ApiError(400, f"the request body is not valid JSON: {error}",
-                           error_type="invalid_request_error", code="invalid_json") from None
+        payload = json.loads(raw.decode("utf-8"), parse_int=_parse_int, parse_float=_parse_float,
+                             parse_constant=_refuse_constant)
+    except UnicodeDecodeError:
+        raise _not_json("it is not UTF-8") from None
+    except ValueError as error:
+        raise _not_json(str(error)) from None
     except RecursionError:
         raise _too_deep() from None
     if not isinstance(payload, dict):
         raise fmt.ApiError(400, "the request body must be a JSON object",
                            error_type="invalid_request_error", code="invalid_request")
     return payload
+
+
+def _not_json(reason: str) -> fmt.ApiError:
+    return fmt.ApiError(400, f"the request body is not valid JSON: {reason}", error_type="invalid_request_error",
+                        code="invalid_json")
+
+
+def _parse_int(digits: str) -> int | _OutOfRange:
+    return OUT_OF_RANGE if len(digits.lstrip("-")) > MAX_INTEGER_DIGITS else int(digits)
+
+
+def _parse_float(text: str) -> float | _OutOfRange:
+    value = float(text)
+    return value if math.isfinite(value) else OUT_OF_RANGE
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError("NaN and Infinity are not JSON numbers")
 
 
 def _too_deep() -> fmt.ApiError:
@@ -126,6 +172,10 @@ def _check_values(payload: dict) -> None:
             pending.extend((item, (*path, index)) for index, item in enumerate(value))
         elif isinstance(value, str):
             _check_text(value, path)
+        elif value is OUT_OF_RANGE:
+            param = public_name(path) or None
+            raise fmt.ApiError(400, f"{param}: the number is out of range", error_type="invalid_request_error",
+                               code="invalid_request", param=param)
 
 
 def _check_text(text: str, path: tuple[str | int, ...]) -> None:
