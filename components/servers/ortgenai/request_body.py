@@ -20,7 +20,12 @@ from .capabilities import first_unsupported
 from .schema_limits import SchemaLimitError, check_schema_limits
 from .schemas import ChatCompletionRequest
 
-SCHEMA_PARAM = "response_format.json_schema.schema"
+SCHEMA_PATH = ("response_format", "json_schema", "schema")
+SCHEMA_PARAM = ".".join(SCHEMA_PATH)
+CLIENT_KEYED_PARAMETERS = frozenset({"metadata", "logit_bias", "tools", "functions", "tool_choice", "function_call",
+                                     "prediction", "audio", "web_search_options", "moderation",
+                                     "prompt_cache_options"})
+"""Parameters whose nested keys the client names; a refusal names the parameter, not the client's key."""
 
 MAX_JSON_DEPTH = 64
 """Deepest nesting a request may have; the deepest a valid chat request needs is well under 20."""
@@ -173,7 +178,7 @@ def _check_values(payload: dict) -> None:
         elif isinstance(value, str):
             _check_text(value, path)
         elif value is OUT_OF_RANGE:
-            param = public_name(path) or None
+            param = parameter_at(path) or None
             raise fmt.ApiError(400, f"{param}: the number is out of range", error_type="invalid_request_error",
                                code="invalid_request", param=param)
 
@@ -187,9 +192,18 @@ def _check_text(text: str, path: tuple[str | int, ...]) -> None:
             return
         except UnicodeEncodeError:
             problem = "contains a lone UTF-16 surrogate, which is not a Unicode character"
-    param = public_name(path) or None
+    param = parameter_at(path) or None
     raise fmt.ApiError(400, f"{param or 'the request body'}: a string {problem}",
                        error_type="invalid_request_error", code="invalid_request", param=param)
+
+
+def parameter_at(path: tuple[str | int, ...]) -> str:
+    """The public name of the parameter holding `path`, stopping before keys the client chose (never echoed)."""
+    if path[:3] == SCHEMA_PATH:
+        return SCHEMA_PARAM
+    if path and path[0] in CLIENT_KEYED_PARAMETERS:
+        return str(path[0])
+    return public_name(path)
 
 
 def public_name(path: tuple[str | int, ...] | list[str | int]) -> str:
@@ -230,8 +244,8 @@ def _most_specific(error: ValidationError, payload: Any) -> tuple[str, str, str]
     assert best is not None, "pydantic reports at least one error"
     path, detail = best
     if detail["type"] == "extra_forbidden":
-        return (public_name(path), "unrecognized request argument; this server accepts the parameters of the OpenAI "
+        return (parameter_at(path), "unrecognized request argument; this server accepts the parameters of the OpenAI "
                 "API reference", "unknown_parameter")
     if detail["type"] in ("model_type", "model_attributes_type", "dict_type"):
-        return public_name(path), "Input should be a JSON object", "invalid_request"
-    return public_name(path), str(detail["msg"]).removeprefix("Value error, "), "invalid_request"
+        return parameter_at(path), "Input should be a JSON object", "invalid_request"
+    return parameter_at(path), str(detail["msg"]).removeprefix("Value error, "), "invalid_request"
