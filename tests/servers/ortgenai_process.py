@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -28,6 +29,8 @@ STANDALONE_PACKAGE = "ortgenai_server"
 STARTUP_SECONDS = 60.0
 SHUTDOWN_SECONDS = 30.0
 SOCKET_SECONDS = 30.0
+SERVER_MEMORY_LIMIT = 6 * 1024**3
+"""Address space a test server may take: a request that makes it allocate without bound fails it, not the host."""
 
 
 def free_loopback_port() -> int:
@@ -104,6 +107,10 @@ class ServerProcess:
     def metric(self, name: str, **labels: str) -> float:
         return metric(self.scrape(), name, **labels)
 
+    def alive(self) -> bool:
+        """The server process has not exited (a crash or an abort ends it)."""
+        return self.process.poll() is None
+
     def rss_bytes(self) -> int:
         """Resident memory of the server process now."""
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
@@ -120,12 +127,18 @@ def served(model_dir: Path, root: Path, **settings: str) -> Iterator[ServerProce
     env = server_env(app_root, home, SLM_MODEL_DIR=str(model_dir), SLM_HOST="127.0.0.1", SLM_PORT=str(port),
                      SLM_SERVED_MODEL_NAME=SERVED_NAME, SLM_LOG_LEVEL="warning", **settings)
     process = subprocess.Popen([sys.executable, "-m", STANDALONE_PACKAGE], cwd=workdir, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=_limit_memory)
     try:
         wait_for_health(port, process)
         yield ServerProcess(process, port)
     finally:
         stop(process)
+
+
+def _limit_memory() -> None:
+    """Cap the server's address space, so a runaway allocation ends the server (and fails the test) alone."""
+    resource.setrlimit(resource.RLIMIT_AS, (SERVER_MEMORY_LIMIT, SERVER_MEMORY_LIMIT))
 
 
 def request_bytes(method: str, target: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> bytes:

@@ -162,7 +162,7 @@ def test_malformed_json_is_400_not_500(server, raw):
         ({"response_format": {"type": "json_schema"}}, "response_format"),
         ({"response_format": {"type": "xml"}}, "response_format.type"),
         ({"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": 7}}}},
-         "response_format"),
+         "response_format.json_schema.schema"),
         ({"top_k": 40}, "top_k"),
         ({"messages": [{"role": "assistant", "content": None, "tool_calls": [{"id": "1", "type": "function"}]}]},
          "messages[0].tool_calls"),

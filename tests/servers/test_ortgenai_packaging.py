@@ -18,6 +18,8 @@ IMPORT_TO_DISTRIBUTION = {
     "uvicorn": "uvicorn",
     "prometheus_client": "prometheus_client",
     "pydantic": "pydantic",
+    "llguidance": "llguidance",
+    "h11": "h11",
 }
 
 

@@ -12,6 +12,7 @@ from prometheus_client import disable_created_metrics
 from .app import create_app
 from .config import SettingsError, load_settings
 from .engine import opt_out_of_onnxruntime_telemetry
+from .http_protocol import OpenAIErrorH11Protocol
 
 EXIT_BAD_SETTINGS = 2
 EXIT_MODEL_LOAD_FAILED = 3
@@ -45,6 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        http=OpenAIErrorH11Protocol,
         server_header=False,
         proxy_headers=False,
         timeout_graceful_shutdown=30,

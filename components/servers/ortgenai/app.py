@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import threading
@@ -21,8 +22,11 @@ from .config import Settings
 from .disconnects import ClientLeft, DisconnectWatch
 from .engine import Engine, EngineState, OutputSchemaError, PromptRejectedError, PromptTooLongError, Sampling
 from .generation import GenerationRun
+from .grammar_budget import GrammarBudget
 from .metrics import MetricsMiddleware, ServerMetrics
-from .request_body import ClientGone, parse_chat_request, read_body
+from .request_body import (SCHEMA_PARAM, ClientGone, check_content_type, parse_chat_request, read_body,
+                           schema_refusal)
+from .schema_limits import SchemaLimitError
 from .schemas import ChatCompletionRequest, ChatMessage
 from .slots import OverloadedError, SlotPool
 
@@ -89,18 +93,16 @@ class ChatServer:
         self.metrics = ServerMetrics()
         self.engine = Engine(settings)
         self.loader = ModelLoader(self.engine, self.metrics, on_load_failure)
+        self.grammar_budget = GrammarBudget(settings.model_dir / "tokenizer.json")
         self.slots: SlotPool | None = None
 
     # -- endpoints -------------------------------------------------------------------------------
 
     async def health(self, request: Request) -> Response:
-        """200 once the model is loaded; 503 with the reason while loading or after a failed load."""
+        """200 once the model is loaded, else 503; unauthenticated, so it names no model, path or load error."""
         state = self.engine.state
-        body: dict[str, Any] = {"status": "ok" if state is EngineState.READY else state.value,
-                                "model": self.settings.model_name}
-        if state is EngineState.FAILED:
-            body["error"] = self.engine.error
-        return JSONResponse(body, status_code=200 if state is EngineState.READY else 503)
+        return JSONResponse({"status": "ok" if state is EngineState.READY else state.value},
+                            status_code=200 if state is EngineState.READY else 503)
 
     async def metrics_text(self, request: Request) -> Response:
         """Prometheus exposition of every ortgenai_* metric."""
@@ -119,14 +121,20 @@ class ChatServer:
     async def chat_completions(self, request: Request) -> Response:
         """POST /v1/chat/completions, streamed as server-sent events or answered in one body."""
         received_at = time.perf_counter()
+        check_content_type(request)
         try:
             raw = await read_body(request, self.settings.max_body_bytes, self.settings.body_timeout_seconds)
         except ClientGone:
             return self._client_left()
-        body = parse_chat_request(raw)
+        body = await asyncio.to_thread(parse_chat_request, raw)
         self._require_served_model(body.model, param="model")
         if self.engine.state is not EngineState.READY:
             raise not_ready_error(self.engine.state)
+        if body.client_schema() is not None:
+            try:
+                await self.grammar_budget.check(body.client_schema())
+            except SchemaLimitError as error:
+                raise schema_refusal(str(error)) from None
         watch = DisconnectWatch(request.receive)
         try:
             run = await self._start_generation(body, received_at, watch)
@@ -275,7 +283,7 @@ def _prompt_message(message: ChatMessage) -> dict[str, str]:
 
 def _refused_prompt(error: ValueError) -> fmt.ApiError:
     """A 400 for a prompt or output schema the engine cannot take, naming the parameter at fault."""
-    param = "response_format" if isinstance(error, OutputSchemaError) else "messages"
+    param = SCHEMA_PARAM if isinstance(error, OutputSchemaError) else "messages"
     code = "context_length_exceeded" if isinstance(error, PromptTooLongError) else "invalid_request"
     return fmt.ApiError(400, f"{param}: {error}", error_type="invalid_request_error", code=code, param=param)
 

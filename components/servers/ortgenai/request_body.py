@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from typing import Any
 
 from pydantic import ValidationError
@@ -16,15 +17,49 @@ from starlette.requests import ClientDisconnect, Request
 
 from . import openai_format as fmt
 from .capabilities import first_unsupported
+from .schema_limits import SchemaLimitError, check_schema_limits
 from .schemas import ChatCompletionRequest
+
+SCHEMA_PATH = ("response_format", "json_schema", "schema")
+SCHEMA_PARAM = ".".join(SCHEMA_PATH)
+CLIENT_KEYED_PARAMETERS = frozenset({"metadata", "logit_bias", "tools", "functions", "tool_choice", "function_call",
+                                     "prediction", "audio", "web_search_options", "moderation",
+                                     "prompt_cache_options"})
+"""Parameters whose nested keys the client names; a refusal names the parameter, not the client's key."""
 
 MAX_JSON_DEPTH = 64
 """Deepest nesting a request may have; the deepest a valid chat request needs is well under 20."""
+MAX_VALUES_PER_PARAMETER = 50_000
+"""JSON values (objects, arrays, strings, numbers...) one top-level parameter may hold; 2048 messages need ~10,000."""
 CLOSE = {"Connection": "close"}
 
 
 class ClientGone(Exception):
     """The client hung up before its request body arrived."""
+
+
+JSON_MEDIA_TYPE = "application/json"
+MAX_INTEGER_DIGITS = 20
+"""Longer digit strings are beyond any parameter's range (64 bits); they are refused before Python converts them."""
+
+
+class _OutOfRange:
+    """Stands in for a number too long or too large to convert, so the refusal can name its parameter."""
+
+
+OUT_OF_RANGE = _OutOfRange()
+
+
+def check_content_type(request: Request) -> None:
+    """The body must be JSON in UTF-8: a Content-Type other than application/json (charset utf-8) is refused."""
+    declared = request.headers.get("content-type")
+    if declared is None:
+        return
+    media_type, _, parameters = declared.partition(";")
+    charset = parameters.strip().lower().removeprefix("charset=").strip('"') if parameters.strip() else "utf-8"
+    if media_type.strip().lower() != JSON_MEDIA_TYPE or charset not in ("utf-8", "utf8"):
+        raise fmt.ApiError(415, f"the request body must be {JSON_MEDIA_TYPE} in UTF-8 (Content-Type: {JSON_MEDIA_TYPE})",
+                           error_type="invalid_request_error", code="unsupported_media_type")
 
 
 async def read_body(request: Request, max_bytes: int, timeout_seconds: float) -> bytes:
@@ -62,7 +97,17 @@ def parse_chat_request(raw: bytes) -> ChatCompletionRequest:
         param, reason = unsupported
         raise fmt.ApiError(400, f"{param}: {reason}", error_type="invalid_request_error",
                            code="unsupported_parameter", param=param)
+    try:
+        check_schema_limits(request.output_schema())
+    except SchemaLimitError as error:
+        raise schema_refusal(str(error)) from None
     return request
+
+
+def schema_refusal(reason: str) -> fmt.ApiError:
+    """A 400 for a response_format schema that cannot be used, naming where the schema goes."""
+    return fmt.ApiError(400, f"{SCHEMA_PARAM}: {reason}", error_type="invalid_request_error",
+                        code="invalid_request", param=SCHEMA_PARAM)
 
 
 def _too_large(max_bytes: int) -> fmt.ApiError:
@@ -71,11 +116,14 @@ def _too_large(max_bytes: int) -> fmt.ApiError:
 
 
 def _decode_json(raw: bytes) -> Any:
+    """JSON as RFC 8259 has it: UTF-8 without a byte order mark, no NaN or Infinity."""
     try:
-        payload = json.loads(raw)
-    except ValueError as error:  # not UTF-8, not JSON, or a number too long to convert
-        raise fmt.ApiError(400, f"the request body is not valid JSON: {error}",
-                           error_type="invalid_request_error", code="invalid_json") from None
+        payload = json.loads(raw.decode("utf-8"), parse_int=_parse_int, parse_float=_parse_float,
+                             parse_constant=_refuse_constant)
+    except UnicodeDecodeError:
+        raise _not_json("it is not UTF-8") from None
+    except ValueError as error:
+        raise _not_json(str(error)) from None
     except RecursionError:
         raise _too_deep() from None
     if not isinstance(payload, dict):
@@ -84,18 +132,43 @@ def _decode_json(raw: bytes) -> Any:
     return payload
 
 
+def _not_json(reason: str) -> fmt.ApiError:
+    return fmt.ApiError(400, f"the request body is not valid JSON: {reason}", error_type="invalid_request_error",
+                        code="invalid_json")
+
+
+def _parse_int(digits: str) -> int | _OutOfRange:
+    return OUT_OF_RANGE if len(digits.lstrip("-")) > MAX_INTEGER_DIGITS else int(digits)
+
+
+def _parse_float(text: str) -> float | _OutOfRange:
+    value = float(text)
+    return value if math.isfinite(value) else OUT_OF_RANGE
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError("NaN and Infinity are not JSON numbers")
+
+
 def _too_deep() -> fmt.ApiError:
     return fmt.ApiError(400, f"the request body nests deeper than {MAX_JSON_DEPTH} levels",
                         error_type="invalid_request_error", code="invalid_json")
 
 
 def _check_values(payload: dict) -> None:
-    """Refuse nesting beyond MAX_JSON_DEPTH and strings that are not plain Unicode text, naming where they are."""
+    """Refuse nesting beyond MAX_JSON_DEPTH, oversized parameters and strings that are not plain Unicode text."""
     pending: list[tuple[Any, tuple[str | int, ...]]] = [(payload, ())]
+    values_per_parameter: dict[str | int, int] = {}
     while pending:
         value, path = pending.pop()
         if len(path) > MAX_JSON_DEPTH:
             raise _too_deep()
+        if path:
+            values_per_parameter[path[0]] = count = values_per_parameter.get(path[0], 0) + 1
+            if count > MAX_VALUES_PER_PARAMETER:
+                _check_text(str(path[0]), ())
+                raise fmt.ApiError(400, f"{path[0]}: holds more than {MAX_VALUES_PER_PARAMETER} JSON values",
+                                   error_type="invalid_request_error", code="invalid_request", param=str(path[0]))
         if isinstance(value, dict):
             for key, item in value.items():
                 _check_text(key, path)
@@ -104,6 +177,10 @@ def _check_values(payload: dict) -> None:
             pending.extend((item, (*path, index)) for index, item in enumerate(value))
         elif isinstance(value, str):
             _check_text(value, path)
+        elif value is OUT_OF_RANGE:
+            param = parameter_at(path) or None
+            raise fmt.ApiError(400, f"{param}: the number is out of range", error_type="invalid_request_error",
+                               code="invalid_request", param=param)
 
 
 def _check_text(text: str, path: tuple[str | int, ...]) -> None:
@@ -115,9 +192,18 @@ def _check_text(text: str, path: tuple[str | int, ...]) -> None:
             return
         except UnicodeEncodeError:
             problem = "contains a lone UTF-16 surrogate, which is not a Unicode character"
-    param = public_name(path) or None
+    param = parameter_at(path) or None
     raise fmt.ApiError(400, f"{param or 'the request body'}: a string {problem}",
                        error_type="invalid_request_error", code="invalid_request", param=param)
+
+
+def parameter_at(path: tuple[str | int, ...]) -> str:
+    """The public name of the parameter holding `path`, stopping before keys the client chose (never echoed)."""
+    if path[:3] == SCHEMA_PATH:
+        return SCHEMA_PARAM
+    if path and path[0] in CLIENT_KEYED_PARAMETERS:
+        return str(path[0])
+    return public_name(path)
 
 
 def public_name(path: tuple[str | int, ...] | list[str | int]) -> str:
@@ -158,8 +244,8 @@ def _most_specific(error: ValidationError, payload: Any) -> tuple[str, str, str]
     assert best is not None, "pydantic reports at least one error"
     path, detail = best
     if detail["type"] == "extra_forbidden":
-        return (public_name(path), "unrecognized request argument; this server accepts the parameters of the OpenAI "
+        return (parameter_at(path), "unrecognized request argument; this server accepts the parameters of the OpenAI "
                 "API reference", "unknown_parameter")
     if detail["type"] in ("model_type", "model_attributes_type", "dict_type"):
-        return public_name(path), "Input should be a JSON object", "invalid_request"
-    return public_name(path), str(detail["msg"]).removeprefix("Value error, "), "invalid_request"
+        return parameter_at(path), "Input should be a JSON object", "invalid_request"
+    return parameter_at(path), str(detail["msg"]).removeprefix("Value error, "), "invalid_request"

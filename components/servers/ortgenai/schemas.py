@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 MAX_STOP_SEQUENCES = 4
+MAX_MESSAGES = 2048
+MAX_CONTENT_PARTS = 256
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 NonEmptyText = Annotated[str, StringConstraints(min_length=1)]
@@ -45,7 +47,7 @@ class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
-    content: Union[str, list[ContentPart], None] = None
+    content: Union[str, Annotated[list[ContentPart], Field(max_length=MAX_CONTENT_PARTS)], None] = None
     name: str | None = None
     refusal: str | None = None
     tool_call_id: str | None = None
@@ -117,7 +119,7 @@ class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     model: NonEmptyText
-    messages: list[ChatMessage] = Field(min_length=1)
+    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
@@ -188,6 +190,12 @@ class ChatCompletionRequest(BaseModel):
             return None
         if response_format.type == "json_object":
             return {"type": "object"}
-        assert response_format.json_schema is not None
-        schema = response_format.json_schema.json_schema
+        schema = self.client_schema()
         return {} if schema is None else schema
+
+    def client_schema(self) -> dict[str, Any] | None:
+        """The JSON schema the client sent in response_format.json_schema.schema, if any."""
+        response_format = self.response_format
+        if response_format is None or response_format.type != "json_schema" or response_format.json_schema is None:
+            return None
+        return response_format.json_schema.json_schema
