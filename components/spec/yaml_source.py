@@ -268,8 +268,9 @@ def plain(value: Any, source: str) -> SourceDocument:
     def copy(node: Any, path: str) -> Any:
         budget[0] -= 1
         if budget[0] < 0:
-            raise SpecError(Problem(source, f"expands to more than {MAX_NODES} values (aliases included)",
-                                    hint="a spec holds a few hundred values; check anchors and aliases"))
+            raise SpecError(Problem("<spec>", f"expands to more than {MAX_NODES} values (aliases included)",
+                                    hint="a spec holds a few hundred values; check anchors and aliases",
+                                    location=source))
         if isinstance(node, SourceMapping):
             for key, first, again in node.duplicates:
                 problems.append(Problem(join_path(path, str(key)), f"duplicate key (first on line {first})",

@@ -184,3 +184,23 @@ def test_thousands_of_problems_print_a_bounded_report(tmp_path: Path) -> None:
     stderr = _refused(_spec(tmp_path, MINIMAL + "concurrency: 2\n" * 2000))
     assert stderr.count("duplicate key") == MAX_SHOWN
     assert f"... and {1999 - MAX_SHOWN} more problems" in stderr
+
+
+@pytest.mark.parametrize("extra", [
+    f"secrets:\n  api-keys: {{}}\n  {CANARY}: {{backend: kubernetes}}\n",
+    f"secrets:\n  api-keys: {{}}\n  x.{CANARY}: {{}}\n",
+    f"serving: {{{CANARY}: 1}}\n",
+    f"security: {{base_images: {{{CANARY}: x}}}}\n",
+    f"runtime: {{kind: llamacpp, env: {{{CANARY}: x}}}}\n",
+    f"secrets:\n  {CANARY}: {{}}\n  {CANARY}: {{}}\n",
+    f"serving: {{auth: {{api_keys_secret: {CANARY}}}}}\nsecrets: {{declared-{CANARY}: {{}}}}\n",
+    "model: {source: {kind: gguf, repo: a/b, file: m.gguf, revision: "
+    + "0123456789abcdef0123456789abcdef01234567}, native_context: 4099, context_length: 8111}\n",
+])
+def test_no_key_name_or_number_the_user_chose_is_printed(tmp_path: Path, extra: str) -> None:
+    text = "name: demo\nruntime: {kind: llamacpp}\n" + ("" if extra.startswith("model:") else "model: {id: qwen3-1.7b}\n")
+    if extra.startswith("runtime:"):
+        text = "name: demo\nmodel: {id: qwen3-1.7b}\n"
+    stderr = _refused(_spec(tmp_path, text + extra))
+    assert CANARY not in stderr.lower() and "4099" not in stderr and "8111" not in stderr
+    assert re.search(r"spec\.yaml:\d+: ", stderr)
