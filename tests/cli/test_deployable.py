@@ -106,3 +106,33 @@ def test_a_waiver_may_name_a_kubernetes_rule(tmp_path: Path) -> None:
     bundle, report = _render_and_check(tmp_path, {**SPECS["Kubernetes with a registry"], "waivers": [waiver]})
     assert report["waiversUnused"] == [waiver]
     assert json.loads((bundle / "manifest.json").read_text())["waivers"] == [waiver]
+
+
+KUBE = {"kubernetes": {}, "docker": {"registry": "r.example"}}
+REFUSED_AT_VALIDATE = {
+    "autoscaling ollama without the gateway": (
+        {"name": "as", "model": {"id": "qwen3-1.7b"}, "runtime": {"kind": "ollama"}, "targets": KUBE,
+         "serving": {"auth": {"enabled": False}, "autoscaling": {"enabled": True}}},
+        "serving.autoscaling.enabled: ollama reports no queue metric"),
+    "scale to zero without the gateway": (
+        {"name": "as", "model": {"id": "qwen3-1.7b"}, "runtime": {"kind": "llamacpp"}, "targets": KUBE,
+         "serving": {"auth": {"enabled": False},
+                     "autoscaling": {"enabled": True, "min_replicas": 0, "scale_to_zero": True}}},
+        "serving.autoscaling.scale_to_zero: waking a runtime from zero needs the gateway"),
+    "startup budget below the model's need": (
+        {"name": "sb", "model": {"id": "qwen3-1.7b"}, "runtime": {"kind": "llamacpp"},
+         "serving": {"startup_budget_seconds": 60}},
+        "serving.startup_budget_seconds: is shorter than the model needs"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED_AT_VALIDATE))
+def test_what_render_would_refuse_is_refused_by_validate_with_its_line(tmp_path: Path, case: str) -> None:
+    spec, message = REFUSED_AT_VALIDATE[case]
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    for command in (("validate", str(path)), ("render", str(path), "--out", str(tmp_path / "out"))):
+        result = run_in_process(*command)
+        assert result.code == 2 and "Traceback" not in result.stderr, result.stderr
+        assert "spec.yaml:" in result.stderr and message in result.stderr
+    assert not (tmp_path / "out").exists()
