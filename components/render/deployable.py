@@ -77,8 +77,10 @@ def slots_endpoint_is_waived(deployment: Deployment, plan: RuntimePlan) -> list[
 
 def autoscaling_has_a_signal(deployment: Deployment, plan: RuntimePlan) -> list[Problem]:
     """KEDA scales on the runtime's queue or the gateway's request count; one of them must exist."""
-    gateways = plan.by_role("gateway")
-    return scaling_problems(deployment, plan.by_role("runtime")[0], gateways[0] if gateways else None)
+    runtimes, gateways = plan.by_role("runtime"), plan.by_role("gateway")
+    if not runtimes:  # a host install (Foundry Local) has no container to scale
+        return []
+    return scaling_problems(deployment, runtimes[0], gateways[0] if gateways else None)
 
 
 CHECKS: tuple[Callable[[Deployment, RuntimePlan], list[Problem]], ...] = (

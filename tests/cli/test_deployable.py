@@ -136,3 +136,20 @@ def test_what_render_would_refuse_is_refused_by_validate_with_its_line(tmp_path:
         assert result.code == 2 and "Traceback" not in result.stderr, result.stderr
         assert "spec.yaml:" in result.stderr and message in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("spelling", ["0::1", "0:0:0:0:0:0:0:1", "0000::0001"])
+def test_a_loopback_address_in_any_spelling_renders_canonical_and_passes_check(tmp_path: Path, spelling: str) -> None:
+    spec = {"name": "v6", "model": {"id": "qwen3-1.7b"}, "runtime": {"kind": "llamacpp"},
+            "serving": {"auth": {"enabled": False}}, "exposure": {"bind_address": spelling}}
+    bundle, _ = _render_and_check(tmp_path, spec)
+    assert "[::1]:" in (bundle / "compose" / "compose.yaml").read_text()
+
+
+def test_the_gateway_rule_parses_addresses_rather_than_matching_prefixes() -> None:
+    from slm_deploy.policies.rules.compose_007_published_ports import binds_every_interface
+    from slm_deploy.policies.rules.serving_002_gateway_auth import is_loopback
+
+    assert is_loopback("[0:0::1]") and is_loopback("127.0.0.2") and is_loopback("localhost")
+    assert not is_loopback("127.example.com") and not is_loopback("::10") and not is_loopback("10.0.0.1")
+    assert binds_every_interface("[0::0]") and binds_every_interface(None) and not binds_every_interface("::1")
