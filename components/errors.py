@@ -36,12 +36,19 @@ class Problem:
         return "\n".join(lines)
 
 
+MAX_SHOWN = 20
+"""Most problems printed for one spec; a hostile file could otherwise produce megabytes of errors."""
+
+
 class SpecError(SlmDeployError):
     """The spec is malformed, inconsistent or cannot fit; names each field path."""
 
     def __init__(self, problems: list[Problem] | Problem) -> None:
         self.problems = [problems] if isinstance(problems, Problem) else list(problems)
-        super().__init__("\n".join(p.render() for p in self.problems))
+        lines = [p.render() for p in self.problems[:MAX_SHOWN]]
+        if len(self.problems) > MAX_SHOWN:
+            lines.append(f"... and {len(self.problems) - MAX_SHOWN} more problems")
+        super().__init__("\n".join(lines))
 
     def located(self, location_of: Callable[[str], str]) -> "SpecError":
         """The same error with every problem's file:line filled in from its path."""

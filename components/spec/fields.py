@@ -32,11 +32,11 @@ def _byte_quantity(value: str) -> str:
 
 
 def _ip_address(value: str) -> str:
+    """The address in canonical form (0:0::1 becomes ::1), so every reader sees one spelling."""
     try:
-        ipaddress.ip_address(value)
+        return str(ipaddress.ip_address(value))
     except ValueError:
         raise ValueError("is not an IPv4 or IPv6 address") from None
-    return value
 
 
 def _specific_address(value: str) -> str:

@@ -15,6 +15,7 @@ from slm_deploy.errors import Problem, SpecError, value_kind
 from slm_deploy.spec.consistency import consistency_problems, with_default_secrets
 from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.problems import validation_problems
+from slm_deploy.spec.redact import redacted
 from slm_deploy.spec.resolve import ResolvedModel, resolve_model
 from slm_deploy.spec.sizing import Sizing, size
 from slm_deploy.spec.yaml_source import join_path, parse_yaml, plain, read_text
@@ -32,11 +33,14 @@ class Deployment:
     spec_hash: str
     locate: Callable[[str], str] | None = field(default=None, compare=False, repr=False)
     """file:line of a field path, when the spec came from a file."""
+    source: Any = field(default=None, compare=False, repr=False)
+    """The mapping the spec was read from, to print paths without the keys the user chose."""
 
     def error(self, problems: list[Problem]) -> SpecError:
         """A SpecError for problems found after loading, pointing at the spec's lines like the loader's."""
         error = SpecError(problems)
-        return error.located(self.locate) if self.locate else error
+        error = error.located(self.locate) if self.locate else error
+        return SpecError(redacted(error.problems, self.source))
 
 
 def extract_deployment(document: Any) -> tuple[Any, str]:
@@ -55,6 +59,14 @@ def extract_deployment(document: Any) -> tuple[Any, str]:
 
 
 def parse_deployment(data: Any) -> Deployment:
+    """Validate, cross-check, resolve and size a deployment mapping; errors never print a key the user chose."""
+    try:
+        return replace(_parse(data), source=data)
+    except SpecError as exc:
+        raise SpecError(redacted(exc.problems, data)) from None
+
+
+def _parse(data: Any) -> Deployment:
     """Validate, cross-check, resolve and size a deployment mapping, with the types the schema publishes."""
     if not isinstance(data, dict):
         raise SpecError(Problem("<spec>", f"expected a mapping, got {value_kind(data)}",
@@ -80,7 +92,11 @@ def parse_deployment(data: Any) -> Deployment:
 
 def load_deployment(path: Path) -> Deployment:
     """Load a stack file or bare spec from disk; every problem names its file and line."""
-    document = plain(parse_yaml(read_text(path), str(path)), str(path))
+    raw = parse_yaml(read_text(path), str(path))
+    try:
+        document = plain(raw, str(path))
+    except SpecError as exc:
+        raise SpecError(redacted(exc.problems, raw)) from None
     data, prefix = extract_deployment(document.data)
 
     def location(field: str) -> str:
@@ -88,6 +104,6 @@ def load_deployment(path: Path) -> Deployment:
         return f"{path}:{line}" if line else str(path)
 
     try:
-        return replace(parse_deployment(data), locate=location)
+        return replace(_parse(data), locate=location, source=data)
     except SpecError as exc:
-        raise exc.located(location) from None
+        raise SpecError(redacted(exc.located(location).problems, data)) from None

@@ -150,8 +150,8 @@ def resolve_model(spec: DeploymentSpec) -> ResolvedModel:
         display, gated = model_id, False
     context = model.context_length or min(native, DEFAULT_CONTEXT)
     if context > native:
-        problems.append(Problem("model.context_length", f"{context} exceeds the model's native context",
-                                allowed=f"256 to {native}"))
+        problems.append(Problem("model.context_length", "exceeds the model's native context",
+                                allowed=f"256 to {native}" if model.id is not None else "256 to model.native_context"))
     if problems:
         raise SpecError(problems)
     return ResolvedModel(model_id, display, params, native, arch, quant, context, source, gated,

@@ -26,8 +26,13 @@ FIELDS_BY_BACKEND = {"file": (), "kubernetes": (), "azure-key-vault": ("key", "v
                      "external-secrets": ("key", "property", "store")}
 
 
+def _declared(names: dict, section: str) -> str:
+    """What a reference may name, without printing the names: a pasted token must not reach the terminal."""
+    return f"a name declared under {section}" if names else f"(none declared under {section})"
+
+
 def _reference_problems(spec: DeploymentSpec, uses: list[SecretUse]) -> list[Problem]:
-    declared = ", ".join(sorted(spec.secrets)) or "(none declared)"
+    declared = "a name declared under `secrets`" if spec.secrets else "(none declared)"
     problems, purposes = [], defaultdict(set)
     for use in uses:
         consumer = CONSUMER_NAMES[use.consumer]
@@ -89,11 +94,11 @@ def _key_vault_problems(spec: DeploymentSpec, name: str) -> list[Problem]:
                                 allowed="kubernetes or external-secrets on other clusters"))
     if ref.vault is None:
         problems.append(Problem(f"{path}.vault", "the azure-key-vault backend needs a vault",
-                                allowed=", ".join(sorted(spec.secret_stores.azure_key_vaults)) or "(none declared)",
+                                allowed=_declared(spec.secret_stores.azure_key_vaults, "secret_stores.azure_key_vaults"),
                                 hint="declare it under secret_stores.azure_key_vaults"))
     elif ref.vault not in spec.secret_stores.azure_key_vaults:
         problems.append(Problem(f"{path}.vault", "names a vault that secret_stores.azure_key_vaults does not declare",
-                                allowed=", ".join(sorted(spec.secret_stores.azure_key_vaults)) or "(none declared)"))
+                                allowed=_declared(spec.secret_stores.azure_key_vaults, "secret_stores.azure_key_vaults")))
     if not KEY_VAULT_SECRET_NAME.match(remote_key(spec, name)):
         problems.append(Problem(f"{path}.key", "is not a Key Vault secret name",
                                 allowed="1-127 letters, digits and - (Key Vault names have no / . or _)"))
@@ -105,7 +110,7 @@ def _external_problems(spec: DeploymentSpec, name: str) -> list[Problem]:
     stores = spec.secret_stores.external_secrets
     if ref.store is None or ref.store not in stores:
         return [Problem(f"{path}.store", "the external-secrets backend needs a store that "
-                        "secret_stores.external_secrets declares", allowed=", ".join(sorted(stores)) or "(none declared)")]
+                        "secret_stores.external_secrets declares", allowed=_declared(stores, "secret_stores.external_secrets"))]
     provider = stores[ref.store].provider
     if provider is None:
         return []
@@ -117,13 +122,15 @@ def _external_problems(spec: DeploymentSpec, name: str) -> list[Problem]:
 
 def _consumer_problems(spec: DeploymentSpec, uses: list[SecretUse]) -> list[Problem]:
     """One secret volume per pod: Key Vault (one vault) or Kubernetes Secrets, not both."""
-    sources: dict[str, set[str]] = defaultdict(set)
+    sources: dict[str, set[tuple[str, str | None]]] = defaultdict(set)
     for use in uses:
         if use.secret in spec.secrets:
             backend = backend_of(spec, use.secret)
-            sources[use.consumer].add(f"vault {spec.secrets[use.secret].vault}" if backend == "azure-key-vault"
-                                      else "Kubernetes Secrets" if backend in SECRET_OBJECT_BACKENDS else backend)
-    return [Problem("secrets", f"{CONSUMER_NAMES[consumer]} mounts secrets from " + " and ".join(sorted(found)),
+            sources[use.consumer].add((backend, spec.secrets[use.secret].vault) if backend == "azure-key-vault"
+                                      else ("Kubernetes Secrets", None) if backend in SECRET_OBJECT_BACKENDS
+                                      else (backend, None))
+    return [Problem("secrets", f"{CONSUMER_NAMES[consumer]} mounts secrets from {len(found)} sources: "
+                    + ", ".join(sorted({kind if kind != "azure-key-vault" else "Key Vault" for kind, _ in found})),
                     allowed="one source per consumer: one Key Vault, or Kubernetes Secrets (kubernetes and "
                             "external-secrets backends)",
                     hint="its secrets share one /run/secrets volume; give them the same source")

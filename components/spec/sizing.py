@@ -163,9 +163,15 @@ def size(spec: DeploymentSpec, model: ResolvedModel) -> Sizing:
         problems.append(Problem("targets.kubernetes.cache_size", f"cannot hold the {human_gib(weights)} of weights",
                                 allowed=f"at least {math.ceil(weights / GIB)}Gi (the default is twice the weights)",
                                 hint="raise it, or leave it unset"))
+    need = startup_budget(weights)
+    if spec.serving.startup_budget_seconds is not None and spec.serving.startup_budget_seconds < need:
+        problems.append(Problem("serving.startup_budget_seconds", "is shorter than the model needs to download "
+                                "and load (15 minutes plus 18 seconds per GiB of weights; slm-serving-005)",
+                                allowed=f"at least {need}, or unset for exactly that",
+                                hint="raise it to wait longer for a slow download; it cannot go below the need"))
     if problems:
         raise FitError(problems)
-    budget = spec.serving.startup_budget_seconds or startup_budget(weights)
+    budget = spec.serving.startup_budget_seconds or need
     return Sizing(
         tier=tier_of(model.parameters_billion),
         weights_bytes=weights,

@@ -11,6 +11,8 @@ from typing import Any
 import yaml
 from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
+from yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from yaml.parser import Parser
 from yaml.reader import Reader
 from yaml.resolver import BaseResolver
@@ -24,6 +26,10 @@ MAX_DEPTH = 32
 """Deepest nesting accepted; a spec nests about six levels, a stack file three more."""
 MAX_NODES = 20_000
 """Most values a deployment may expand to, counting every alias expansion."""
+MAX_COMPOSED = 5_000
+"""Most keys and values the parser builds before alias expansion; a spec holds a few hundred, and
+stopping here bounds parse time (pure-Python parsing costs about 0.1 ms per node)."""
+_MERGE = "tag:yaml.org,2002:merge"
 
 _INT = re.compile(r"^[-+]?[0-9]+$")
 _FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
@@ -71,7 +77,7 @@ class _Constructor(SafeConstructor):
     def construct_yaml_map(self, node: yaml.MappingNode):  # noqa: D102 - PyYAML's hook
         data = SourceMapping(node.start_mark.line + 1)
         yield data
-        explicit = [key for key, _ in node.value if key.tag != "tag:yaml.org,2002:merge"]
+        explicit = [key for key, _ in node.value if key.tag != _MERGE]
         data.update(self.construct_mapping(node))
         for key_node in explicit:
             key = self.construct_object(key_node)
@@ -80,6 +86,30 @@ class _Constructor(SafeConstructor):
                 data.duplicates.append((key, data.key_lines[key], line))
             else:
                 data.key_lines[key] = line
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:  # noqa: D102 - PyYAML's hook
+        """Apply one `<<` merge key as YAML's merge type defines it: the mapping's own keys win, and
+        in a list of merged mappings the earlier one wins."""
+        merges = [pair for pair in node.value if pair[0].tag == _MERGE]
+        if not merges:
+            return
+        if len(merges) > 1:
+            raise Refused(merges[1][0].start_mark, "a mapping holds more than one merge key `<<`",
+                          "one `<<` per mapping; list several anchors in it: <<: [*a, *b]")
+        value = merges[0][1]
+        sources = value.value if isinstance(value, SequenceNode) else [value]
+        merged, seen = [], set()
+        for source in sources:
+            if not isinstance(source, MappingNode):
+                raise Refused(source.start_mark, "a merge key `<<` holds something other than mappings",
+                              "<<: *anchor or <<: [*a, *b], each anchor a mapping")
+            self.flatten_mapping(source)
+            for pair in source.value:
+                key = (pair[0].tag, pair[0].value) if isinstance(pair[0], ScalarNode) else id(pair[0])
+                if key not in seen:
+                    seen.add(key)
+                    merged.append(pair)
+        node.value = merged + [pair for pair in node.value if pair[0].tag != _MERGE]
 
     def construct_yaml_seq(self, node: yaml.SequenceNode):  # noqa: D102 - PyYAML's hook
         data = SourceSequence(node.start_mark.line + 1)
@@ -101,13 +131,14 @@ _Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_cor
 _Constructor.add_constructor("tag:yaml.org,2002:float", _Constructor.construct_core_float)
 
 
-class TooDeep(yaml.YAMLError):
-    """The document nests deeper than MAX_DEPTH."""
+class Refused(yaml.YAMLError):
+    """Well-formed YAML that a spec does not accept (tags, cycles, sizes); names the rule, not the text."""
 
-    def __init__(self, mark: yaml.Mark) -> None:
+    def __init__(self, mark: yaml.Mark, problem: str, allowed: str = "") -> None:
         super().__init__()
         self.problem_mark = mark
-        self.problem = f"nested deeper than {MAX_DEPTH} levels"
+        self.problem = problem
+        self.allowed = allowed
 
 
 class _StrictLoader(Reader, Scanner, Parser, Composer, _Constructor, _CoreResolver):
@@ -121,15 +152,37 @@ class _StrictLoader(Reader, Scanner, Parser, Composer, _Constructor, _CoreResolv
         _Constructor.__init__(self)
         _CoreResolver.__init__(self)
         self._depth = 0
+        self._composed = 0
+        self._open_anchors: list[str] = []
 
     def compose_node(self, parent, index):  # noqa: D102 - PyYAML's hook
+        event = self.peek_event()
+        self._refuse(event)
+        anchor = None if isinstance(event, AliasEvent) else event.anchor
         self._depth += 1
+        if anchor is not None:
+            self._open_anchors.append(anchor)
         try:
-            if self._depth > MAX_DEPTH:
-                raise TooDeep(self.peek_event().start_mark)
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+            if anchor is not None:
+                self._open_anchors.pop()
+
+    def _refuse(self, event: yaml.Event) -> None:
+        """Stop at the first node a spec cannot hold, before building it."""
+        self._composed += 1
+        if self._depth >= MAX_DEPTH:
+            raise Refused(event.start_mark, f"nested deeper than {MAX_DEPTH} levels")
+        if self._composed > MAX_COMPOSED:
+            raise Refused(event.start_mark, f"holds more than {MAX_COMPOSED} keys and values",
+                          "a spec of a few hundred values")
+        if isinstance(event, AliasEvent) and event.anchor in self._open_anchors:
+            raise Refused(event.start_mark, "an alias refers to the mapping or list that contains it",
+                          "aliases to anchors defined outside the value that uses them")
+        if isinstance(event, (ScalarEvent, CollectionStartEvent)) and event.tag is not None:
+            raise Refused(event.start_mark, "has an explicit YAML tag",
+                          "plain YAML: no tags (!!int, !!bool, !custom); write the value itself")
 
 
 @dataclass(frozen=True)
@@ -182,9 +235,19 @@ def read_text(path: Path) -> str:
 
 def parse_yaml(text: str, source: str) -> Any:
     """Parse one YAML document with the strict loader; malformed YAML names the line, never the text."""
-    loader = _StrictLoader(text)
+    try:
+        loader = _StrictLoader(text)
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise SpecError(Problem(f"{source}:{line}", f"holds the non-printable character U+{exc.character:04X}",
+                                allowed="printable UTF-8 text; tabs and line breaks",
+                                hint="remove the control character (it may be invisible in an editor)")) from None
     try:
         return loader.get_single_data()
+    except Refused as exc:
+        mark = exc.problem_mark
+        raise SpecError(Problem(f"{source}:{mark.line + 1}:{mark.column + 1}", exc.problem,
+                                allowed=exc.allowed)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
@@ -205,8 +268,9 @@ def plain(value: Any, source: str) -> SourceDocument:
     def copy(node: Any, path: str) -> Any:
         budget[0] -= 1
         if budget[0] < 0:
-            raise SpecError(Problem(source, f"expands to more than {MAX_NODES} values (aliases included)",
-                                    hint="a spec holds a few hundred values; check anchors and aliases"))
+            raise SpecError(Problem("<spec>", f"expands to more than {MAX_NODES} values (aliases included)",
+                                    hint="a spec holds a few hundred values; check anchors and aliases",
+                                    location=source))
         if isinstance(node, SourceMapping):
             for key, first, again in node.duplicates:
                 problems.append(Problem(join_path(path, str(key)), f"duplicate key (first on line {first})",

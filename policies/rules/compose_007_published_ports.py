@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 
@@ -10,7 +11,16 @@ from slm_deploy.policies.model import CIS_DOCKER, Option, Rule, Severity, bench
 from slm_deploy.policies.rules._compose import KINDS, services
 
 SHORT = re.compile(r"^(?:(\[[0-9a-fA-F:]+\]|[0-9]+\.[0-9.]+):)?(?:([0-9]+(?:-[0-9]+)?):)?([0-9]+(?:-[0-9]+)?)(?:/\w+)?$")
-ANY_ADDRESS = frozenset({"0.0.0.0", "::", "[::]", ""})
+
+
+def binds_every_interface(host: str | None) -> bool:
+    """Whether a port binds all interfaces: no host, or 0.0.0.0 / :: in any spelling (0:0::0)."""
+    if not host or not host.strip("[]"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        return False
 
 
 def _parse(port) -> tuple[str | None, float | None]:
@@ -33,7 +43,7 @@ def check(project, ctx):
     for path, service in services(project):
         for index, port in enumerate(items(service.get("ports"))):
             host, published = _parse(port)
-            if host is None or host.strip("[]") in ANY_ADDRESS:
+            if binds_every_interface(host):
                 yield f"{path}.ports[{index}] must bind a specific host address (127.0.0.1 unless exposed)"
             if published is not None and published < minimum:
                 yield f"{path}.ports[{index}] publishes a privileged host port below {minimum}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 
 from slm_deploy.policies.access import get, items, labels_of
@@ -10,7 +11,16 @@ from slm_deploy.policies.rules._compose import services
 from slm_deploy.policies.rules._serving import AUTH, COMPONENT, labels_list_to_map
 from slm_deploy.policies.rules.compose_007_published_ports import _parse
 
-LOOPBACK = ("127.", "::1", "[::1]", "localhost")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a published port's host address is loopback, in any spelling (0:0::1, [::1], 127.0.0.2)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.removeprefix("[").removesuffix("]")).is_loopback
+    except ValueError:
+        return False
 
 
 def is_gateway(labels: Mapping) -> bool:
@@ -27,7 +37,7 @@ def check(manifest, ctx):
             yield "the Service is reachable from outside the cluster but is not the API-key gateway"
         return
     for path, service in services(manifest):
-        published = [p for p in items(service.get("ports")) if not str(_parse(p)[0] or "").startswith(LOOPBACK)]
+        published = [p for p in items(service.get("ports")) if not is_loopback(str(_parse(p)[0] or ""))]
         if published and not is_gateway(labels_list_to_map(service.get("labels"))):
             yield f"{path} publishes ports beyond loopback but is not the API-key gateway"
 

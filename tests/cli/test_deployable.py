@@ -106,3 +106,50 @@ def test_a_waiver_may_name_a_kubernetes_rule(tmp_path: Path) -> None:
     bundle, report = _render_and_check(tmp_path, {**SPECS["Kubernetes with a registry"], "waivers": [waiver]})
     assert report["waiversUnused"] == [waiver]
     assert json.loads((bundle / "manifest.json").read_text())["waivers"] == [waiver]
+
+
+KUBE = {"kubernetes": {}, "docker": {"registry": "r.example"}}
+REFUSED_AT_VALIDATE = {
+    "autoscaling ollama without the gateway": (
+        {"name": "as", "model": {"id": "qwen3-1.7b"}, "runtime": {"kind": "ollama"}, "targets": KUBE,
+         "serving": {"auth": {"enabled": False}, "autoscaling": {"enabled": True}}},
+        "serving.autoscaling.enabled: ollama reports no queue metric"),
+    "scale to zero without the gateway": (
+        {"name": "as", "model": {"id": "qwen3-1.7b"}, "runtime": {"kind": "llamacpp"}, "targets": KUBE,
+         "serving": {"auth": {"enabled": False},
+                     "autoscaling": {"enabled": True, "min_replicas": 0, "scale_to_zero": True}}},
+        "serving.autoscaling.scale_to_zero: waking a runtime from zero needs the gateway"),
+    "startup budget below the model's need": (
+        {"name": "sb", "model": {"id": "qwen3-1.7b"}, "runtime": {"kind": "llamacpp"},
+         "serving": {"startup_budget_seconds": 60}},
+        "serving.startup_budget_seconds: is shorter than the model needs"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED_AT_VALIDATE))
+def test_what_render_would_refuse_is_refused_by_validate_with_its_line(tmp_path: Path, case: str) -> None:
+    spec, message = REFUSED_AT_VALIDATE[case]
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    for command in (("validate", str(path)), ("render", str(path), "--out", str(tmp_path / "out"))):
+        result = run_in_process(*command)
+        assert result.code == 2 and "Traceback" not in result.stderr, result.stderr
+        assert "spec.yaml:" in result.stderr and message in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("spelling", ["0::1", "0:0:0:0:0:0:0:1", "0000::0001"])
+def test_a_loopback_address_in_any_spelling_renders_canonical_and_passes_check(tmp_path: Path, spelling: str) -> None:
+    spec = {"name": "v6", "model": {"id": "qwen3-1.7b"}, "runtime": {"kind": "llamacpp"},
+            "serving": {"auth": {"enabled": False}}, "exposure": {"bind_address": spelling}}
+    bundle, _ = _render_and_check(tmp_path, spec)
+    assert "[::1]:" in (bundle / "compose" / "compose.yaml").read_text()
+
+
+def test_the_gateway_rule_parses_addresses_rather_than_matching_prefixes() -> None:
+    from slm_deploy.policies.rules.compose_007_published_ports import binds_every_interface
+    from slm_deploy.policies.rules.serving_002_gateway_auth import is_loopback
+
+    assert is_loopback("[0:0::1]") and is_loopback("127.0.0.2") and is_loopback("localhost")
+    assert not is_loopback("127.example.com") and not is_loopback("::10") and not is_loopback("10.0.0.1")
+    assert binds_every_interface("[0::0]") and binds_every_interface(None) and not binds_every_interface("::1")

@@ -3,6 +3,8 @@ targets, stores are declared and used, and remote keys take `/` exactly where th
 
 from __future__ import annotations
 
+import re
+
 from typing import Any
 
 import pytest
@@ -27,8 +29,8 @@ def test_a_missing_reference_names_the_consumer_the_field_and_the_purpose_but_no
     (message,) = problems(spec)
     assert message.startswith("model.hub_token_secret: model preparation needs the model-hub-token secret this "
                               "field names, which `secrets` does not declare")
-    assert "allowed: api-keys" in message
-    assert "hf-token" not in message  # the name is a value of the spec: a pasted token must not be printed back
+    assert "allowed: a name declared under `secrets`" in message
+    assert "hf-token" not in message and "api-keys" not in message  # the name is a value of the spec: a pasted token must not be printed back
 
 
 def test_every_consumer_is_named_when_its_secret_is_missing() -> None:
@@ -71,7 +73,7 @@ def test_a_declared_purpose_must_match_the_field_that_names_the_secret() -> None
     spec = spec_of("kubernetes-secrets")
     spec["secrets"]["hf-token"]["purpose"] = "gateway-api-keys"
     (message,) = problems(spec)
-    assert message.startswith("secrets.hf-token.purpose: is gateway-api-keys, but model preparation reads it")
+    assert re.match(r"secrets\.<key \d>\.purpose: is gateway-api-keys, but model preparation reads it", message)
 
 
 def test_one_secret_cannot_serve_two_purposes() -> None:
@@ -87,8 +89,8 @@ def test_a_secret_nothing_reads_is_refused_not_ignored() -> None:
     spec = spec_of("kubernetes-secrets")
     spec["secrets"]["grafana-admin"] = {"purpose": "grafana-admin"}
     (message,) = problems(spec)
-    assert message.startswith("secrets.grafana-admin: no consumer uses this secret (nothing in this spec reads a "
-                              "grafana-admin secret)")
+    assert re.match(r"secrets\.<key \d>: no consumer uses this secret \(nothing in this spec reads a "
+                    r"grafana-admin secret\)", message)
 
 
 def test_the_default_backend_follows_the_targets() -> None:
@@ -136,7 +138,8 @@ def test_one_consumer_mounts_secrets_from_one_source() -> None:
                                                              "secrets_expire_on": "2027-01-01"}}}
     webui["secrets"]["webui-secret-key"] = {"backend": "azure-key-vault", "vault": "kv-ui"}
     (message,) = problems(webui)
-    assert message.startswith("secrets: Open WebUI mounts secrets from Kubernetes Secrets and vault kv-ui")
+    assert message.startswith("secrets: Open WebUI mounts secrets from 2 sources: Key Vault, Kubernetes Secrets")
+    assert "kv-ui" not in message
 
 
 @pytest.mark.parametrize(("vault", "words"), [

@@ -38,8 +38,8 @@ def _with(path: str, value: Any) -> dict[str, Any]:
 
 
 CASES = {
-    "unknown top-level key": (_with("servng", {}), "servng", "did you mean 'serving'"),
-    "unknown nested key with suggestion": (_with("serving.replcas", 2), "serving.replcas", "did you mean 'replicas'"),
+    "unknown top-level key": (_with("servng", {}), ": unknown key", "did you mean 'serving'"),
+    "unknown nested key with suggestion": (_with("serving.replcas", 2), "serving.<key 1>: unknown key", "did you mean 'replicas'"),
     "wrong type": (_with("serving.replicas", "two"), "serving.replicas", "must be an integer"),
     "quoted integer": (_with("serving.replicas", "2"), "serving.replicas", "must be an integer (got a string)"),
     "quoted port": (_with("exposure.port", "8081"), "exposure.port", "must be an integer (got a string)"),
@@ -108,10 +108,10 @@ CASES = {
     "template in arg": (_with("runtime.extra_args", ["--x={{ evil }}"]), "runtime.extra_args[0]", "no spaces, quotes"),
     "command substitution in arg": (_with("runtime.extra_args", ["$(reboot)"]), "runtime.extra_args[0]",
                                     "no spaces, quotes"),
-    "quote in env value": (_with("runtime.env", {"LOG_FORMAT": 'a"b'}), "runtime.env.LOG_FORMAT", "no quotes"),
-    "newline in env value": (_with("runtime.env", {"LOG_FORMAT": "a\nb"}), "runtime.env.LOG_FORMAT", "no quotes"),
+    "quote in env value": (_with("runtime.env", {"LOG_FORMAT": 'a"b'}), "runtime.env.<key 1>", "no quotes"),
+    "newline in env value": (_with("runtime.env", {"LOG_FORMAT": "a\nb"}), "runtime.env.<key 1>", "no quotes"),
     "lower-case env name": (_with("runtime.env", {"log format": "x"}), "runtime.env", "upper-case"),
-    "secret-looking env name": (_with("runtime.env", {"HF_TOKEN": "x"}), "runtime.env.HF_TOKEN", "secret"),
+    "secret-looking env name": (_with("runtime.env", {"HF_TOKEN": "x"}), "runtime.env.<key 1>", "secret"),
     "template in system prompt": (
         _with("runtime", {"kind": "ollama", "modelfile": {"system_prompt": "hi {{ x }}"}}),
         "runtime.modelfile.system_prompt", "template or shell"),

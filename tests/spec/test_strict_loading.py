@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from slm_deploy.spec.yaml_source import MAX_BYTES, MAX_DEPTH, MAX_NODES
+from slm_deploy.errors import MAX_SHOWN
+from slm_deploy.spec.yaml_source import MAX_BYTES, MAX_COMPOSED, MAX_DEPTH, MAX_NODES
 from tests.support.cli import run_in_process
 
 CANARY = "zqxcanary7"
@@ -139,3 +140,67 @@ def test_a_value_pasted_where_a_name_belongs_is_never_printed(tmp_path: Path, ca
 def test_messages_keep_square_brackets(tmp_path: Path) -> None:
     stderr = _refused(_spec(tmp_path, MINIMAL + "targets: {aks: {location: West Europe}}\n"))
     assert "^[a-z0-9]+$" in stderr, "Rich must not read [a-z0-9] as markup"
+
+
+@pytest.mark.parametrize("value", [f'!!int "{CANARY}"', "!!bool no", '!!bool "false"', '!!int "1_000"',
+                                   "!!float 1", '!!timestamp "x"', '!!null "x"', '!!map "x"', "!!map [1]",
+                                   "!custom {}", "! 3"])
+def test_explicit_tags_are_refused_as_plain_yaml_only(tmp_path: Path, value: str) -> None:
+    stderr = _refused(_spec(tmp_path, MINIMAL + f"serving: {{concurrency: {value}}}\n"))
+    assert "spec.yaml:4:" in stderr and "has an explicit YAML tag" in stderr and "allowed: plain YAML: no tags" in stderr
+    assert CANARY not in stderr
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x01", "\x1b", "\x7f", "\x9b", "\ufffe"])
+def test_a_non_printable_character_anywhere_names_its_line(tmp_path: Path, char: str) -> None:
+    stderr = _refused(_spec(tmp_path, MINIMAL + f"# a comment with {char} in it\n"))
+    assert f"spec.yaml:4: holds the non-printable character U+{ord(char):04X}" in stderr
+
+
+def test_a_recursive_alias_is_refused(tmp_path: Path) -> None:
+    stderr = _refused(_spec(tmp_path, MINIMAL + "serving: &x {concurrency: 2, auth: *x}\n"))
+    assert "spec.yaml:4:" in stderr and "an alias refers to the mapping or list that contains it" in stderr
+
+
+def test_two_merge_keys_in_one_mapping_are_refused(tmp_path: Path) -> None:
+    text = MINIMAL + "serving:\n  <<: {auth: {enabled: true}}\n  <<: {auth: {enabled: false}}\n"
+    assert "spec.yaml:6:3: a mapping holds more than one merge key `<<`" in _refused(_spec(tmp_path, text))
+
+
+@pytest.mark.parametrize(("merge", "expected"), [("[{concurrency: 1}, {concurrency: 3}]", 1),
+                                                 ("[{concurrency: 3}, {concurrency: 1}]", 3)])
+def test_in_a_list_of_merged_mappings_the_earlier_wins(tmp_path: Path, merge: str, expected: int) -> None:
+    result = run_in_process("validate", str(_spec(tmp_path, MINIMAL + f"serving:\n  <<: {merge}\n")), "--json")
+    assert result.code == 0, result.stderr
+    assert f'"concurrency": {expected}' in result.stdout
+
+
+def test_a_huge_flow_list_is_refused_while_parsing(tmp_path: Path) -> None:
+    stderr = _refused(_spec(tmp_path, "x: [" + "1," * 500_000 + "1]\n"))
+    assert f"holds more than {MAX_COMPOSED} keys and values" in stderr
+
+
+def test_thousands_of_problems_print_a_bounded_report(tmp_path: Path) -> None:
+    stderr = _refused(_spec(tmp_path, MINIMAL + "concurrency: 2\n" * 2000))
+    assert stderr.count("duplicate key") == MAX_SHOWN
+    assert f"... and {1999 - MAX_SHOWN} more problems" in stderr
+
+
+@pytest.mark.parametrize("extra", [
+    f"secrets:\n  api-keys: {{}}\n  {CANARY}: {{backend: kubernetes}}\n",
+    f"secrets:\n  api-keys: {{}}\n  x.{CANARY}: {{}}\n",
+    f"serving: {{{CANARY}: 1}}\n",
+    f"security: {{base_images: {{{CANARY}: x}}}}\n",
+    f"runtime: {{kind: llamacpp, env: {{{CANARY}: x}}}}\n",
+    f"secrets:\n  {CANARY}: {{}}\n  {CANARY}: {{}}\n",
+    f"serving: {{auth: {{api_keys_secret: {CANARY}}}}}\nsecrets: {{declared-{CANARY}: {{}}}}\n",
+    "model: {source: {kind: gguf, repo: a/b, file: m.gguf, revision: "
+    + "0123456789abcdef0123456789abcdef01234567}, native_context: 4099, context_length: 8111}\n",
+])
+def test_no_key_name_or_number_the_user_chose_is_printed(tmp_path: Path, extra: str) -> None:
+    text = "name: demo\nruntime: {kind: llamacpp}\n" + ("" if extra.startswith("model:") else "model: {id: qwen3-1.7b}\n")
+    if extra.startswith("runtime:"):
+        text = "name: demo\nmodel: {id: qwen3-1.7b}\n"
+    stderr = _refused(_spec(tmp_path, text + extra))
+    assert CANARY not in stderr.lower() and "4099" not in stderr and "8111" not in stderr
+    assert re.search(r"spec\.yaml:\d+: ", stderr)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slm_deploy.errors import Problem, SpecError
+from slm_deploy.errors import Problem
 from slm_deploy.render.kubernetes.common import Manifest, meta
 from slm_deploy.runtimes.plan import ServicePlan
 from slm_deploy.spec.consistency import kubernetes_target, namespace_of
@@ -31,15 +31,33 @@ def _selector(deployment: Deployment, service: ServicePlan) -> str:
     return f'namespace="{namespace_of(deployment.spec)}",service="{service.name}"'
 
 
-def queue_signal(deployment: Deployment, runtime: ServicePlan, gateway: ServicePlan | None) -> tuple[str, str]:
-    """(metric name, PromQL) the runtime scales on: its own queue, else the gateway's in-flight count."""
-    metric = QUEUE_METRIC.get(runtime.runtime) if runtime.metrics_path else None
-    if metric:
-        return metric, f"sum({metric}{{{_selector(deployment, runtime)}}})"
-    if gateway is None:
-        raise SpecError(Problem("serving.autoscaling.enabled",
+def _own_queue_metric(runtime: ServicePlan) -> str | None:
+    return QUEUE_METRIC.get(runtime.runtime) if runtime.metrics_path else None
+
+
+def scaling_problems(deployment: Deployment, runtime: ServicePlan, gateway: ServicePlan | None) -> list[Problem]:
+    """Why the spec's autoscaling has no signal to scale on; run before rendering, by the deployability check."""
+    scaling = deployment.spec.serving.autoscaling
+    if not scaling.enabled or kubernetes_target(deployment.spec) is None or gateway is not None:
+        return []
+    problems = []
+    if _own_queue_metric(runtime) is None:
+        problems.append(Problem("serving.autoscaling.enabled",
                                 f"{runtime.runtime} reports no queue metric and there is no gateway to count requests",
                                 allowed="serving.auth.enabled: true (the gateway measures in-flight requests)"))
+    if scaling.scale_to_zero:
+        problems.append(Problem("serving.autoscaling.scale_to_zero",
+                                "waking a runtime from zero needs the gateway to see the first requests",
+                                allowed="serving.auth.enabled: true"))
+    return problems
+
+
+def queue_signal(deployment: Deployment, runtime: ServicePlan, gateway: ServicePlan) -> tuple[str, str]:
+    """(metric name, PromQL) the runtime scales on: its own queue, else the gateway's in-flight count
+    (scaling_problems has made sure one of them exists)."""
+    metric = _own_queue_metric(runtime)
+    if metric:
+        return metric, f"sum({metric}{{{_selector(deployment, runtime)}}})"
     return GATEWAY_IN_FLIGHT, f"sum({GATEWAY_IN_FLIGHT}{{{_selector(deployment, gateway)}}})"
 
 
@@ -52,7 +70,7 @@ def _trigger(deployment: Deployment, name: str, query: str, threshold: int, acti
 def scaled_object(deployment: Deployment, runtime: ServicePlan, gateway: ServicePlan | None) -> Manifest:
     """Scale the runtime Deployment between the spec's bounds on its queue; to zero only when the spec asks."""
     scaling = deployment.spec.serving.autoscaling
-    _, query = queue_signal(deployment, runtime, gateway)
+    _, query = queue_signal(deployment, runtime, gateway)  # type: ignore[arg-type] - checked by scaling_problems
     triggers = [_trigger(deployment, "queue", query, scaling.target_queue_depth, "0")]
     spec: dict[str, Any] = {
         "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": runtime.name},
@@ -61,11 +79,7 @@ def scaled_object(deployment: Deployment, runtime: ServicePlan, gateway: Service
         "minReplicaCount": scaling.min_replicas,
         "maxReplicaCount": scaling.max_replicas,
     }
-    if scaling.scale_to_zero:
-        if gateway is None:
-            raise SpecError(Problem("serving.autoscaling.scale_to_zero",
-                                    "waking a runtime from zero needs the gateway to see the first requests",
-                                    allowed="serving.auth.enabled: true"))
+    if scaling.scale_to_zero and gateway is not None:
         if scaling.min_replicas > 0:
             spec["idleReplicaCount"] = 0
         wake = f"sum(rate({GATEWAY_REQUESTS}{{{_selector(deployment, gateway)}}}[2m]))"

@@ -1,0 +1,64 @@
+"""Print field paths without the keys a user chose: a secret's name or an unknown key may be a pasted
+token, so such a key is shown by its position in its mapping."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from slm_deploy.errors import Problem
+from slm_deploy.spec.base import SpecModel
+from slm_deploy.spec.deployment import DeploymentSpec  # noqa: F401 - defines every model of the spec
+
+STACK_WORDS = frozenset({"config", "slm-deploy:deployment", "value"})
+"""The keys of a Pulumi stack file on the way to the deployment."""
+
+
+@cache
+def field_names() -> frozenset[str]:
+    """Every key the spec's schema defines, and the default secret names: printing one of these echoes
+    nothing the user invented."""
+    names, pending = set(STACK_WORDS), [SpecModel]
+    while pending:
+        model = pending.pop()
+        names.update(model.model_fields)
+        names.update(f.default for n, f in model.model_fields.items() if n.endswith("_secret") and isinstance(f.default, str))
+        pending.extend(model.__subclasses__())
+    return frozenset(names)
+
+
+def shown_key(key: Any, position: int) -> str:
+    """The key itself if the schema defines it, else its 1-based position: `<key 3>`."""
+    return key if isinstance(key, str) and key in field_names() else f"<key {position}>"
+
+
+def _steps(path: str, data: Any) -> str:
+    """Rewrite a dotted path over `data`, matching the longest key at each mapping (keys may hold dots)."""
+    out, rest, node = "", path, data
+    while rest:
+        if rest.startswith("["):
+            index, _, rest = rest[1:].partition("]")
+            out += f"[{index}]"
+            node = node[int(index)] if isinstance(node, list) and index.isdigit() and int(index) < len(node) else None
+        else:
+            keys = list(node) if isinstance(node, dict) else []
+            matches = [k for k in keys if isinstance(k, str) and rest.startswith(k)
+                       and rest[len(k):len(k) + 1] in ("", ".", "[")]
+            key = max(matches, key=len) if matches else rest.split(".")[0].split("[")[0]
+            out += ("." if out else "") + shown_key(key, keys.index(key) + 1 if key in keys else 0)
+            rest = rest[len(key):]
+            node = node.get(key) if isinstance(node, dict) else None
+        rest = rest.removeprefix(".")
+    return out
+
+
+def redact_path(path: str, data: Any) -> str:
+    """`path` with each user-chosen key replaced by its position; `<spec>` and file names pass through."""
+    if not path or path.startswith("<"):
+        return path
+    return _steps(path, data)
+
+
+def redacted(problems: list[Problem], data: Any) -> list[Problem]:
+    """The same problems with their paths redacted against the document they point into."""
+    return [Problem(redact_path(p.path, data), p.message, p.allowed, p.hint, p.location) for p in problems]
