@@ -20,4 +20,4 @@ render: $(BIN)/slm-deploy
 	@$(BIN)/slm-deploy validate $(STACKS)
 
 test: $(BIN)/slm-deploy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadgroup

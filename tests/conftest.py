@@ -26,10 +26,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="Rewrite tests/golden from the current renderers (review the diff before committing).")
 
 
+def _needs_llamacpp(item: pytest.Item) -> bool:
+    return any("llamacpp" in name for name in getattr(item, "fixturenames", ()))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests that need the llama.cpp build run last, so a build started early (CI starts it in the background)
-    overlaps everything else instead of holding up the tests queued behind it."""
-    items.sort(key=lambda item: "llamacpp" in getattr(item, "fixturenames", ()))
+    overlaps everything else instead of holding up the tests queued behind it; under xdist they share one worker,
+    so its stack and pods are built once."""
+    items.sort(key=_needs_llamacpp)
+    for item in items:
+        if _needs_llamacpp(item):
+            item.add_marker(pytest.mark.xdist_group("llamacpp"))
 
 
 @pytest.fixture
