@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -172,6 +173,52 @@ def test_concurrency_gate_times_out_a_waiter_without_leaking_the_slot() -> None:
         return admitted, gate.active
 
     assert asyncio.run(scenario()) == (False, 0)
+
+
+class _ManualClockLoop(asyncio.SelectorEventLoop):
+    """An event loop whose clock moves only when the test moves it, so timers fall due together."""
+
+    now = 0.0
+
+    def time(self) -> float:
+        return self.now
+
+
+async def _wait_for_as_in_python_3_12(awaitable: Any, timeout: float) -> Any:
+    """asyncio.wait_for's behaviour from Python 3.12 on (the gateway image's Python): a timeout context."""
+    async with asyncio.timeout(timeout):
+        return await awaitable
+
+
+@pytest.mark.parametrize("hand_over_first", [True, False])
+@pytest.mark.parametrize("wait_for_3_12", [False, True])
+def test_concurrency_gate_never_loses_a_slot_when_the_deadline_and_a_hand_over_coincide(
+    hand_over_first: bool, wait_for_3_12: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both fall due in one loop iteration, under either Python's asyncio; no slot may be lost."""
+    if wait_for_3_12:
+        monkeypatch.setattr(asyncio, "wait_for", _wait_for_as_in_python_3_12)
+    loop = _ManualClockLoop()
+
+    async def scenario() -> tuple[bool, int, int]:
+        gate = ConcurrencyGate(limit=1, max_queue=1, queue_timeout=1.0)
+        assert gate.try_enter()
+        waiting = asyncio.create_task(gate.wait())
+        await asyncio.sleep(0)
+        loop.call_at(0.5 if hand_over_first else 1.5, gate.leave)
+        loop.now = 2.0
+        admitted = await waiting
+        if admitted:
+            gate.leave()
+        return admitted, gate.active, gate.queued
+
+    try:
+        admitted, active, queued = loop.run_until_complete(scenario())
+    finally:
+        loop.close()
+    assert (active, queued) == (0, 0)
+    if hand_over_first:
+        assert admitted, "a slot handed over before the deadline is used"
 
 
 def test_unauthenticated_requests_share_a_bucket_per_address_in_a_bounded_table() -> None:
