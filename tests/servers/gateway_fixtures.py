@@ -186,13 +186,16 @@ class FakeRuntime:
         try:
             if body.get("hold_before_first"):
                 await self._hold(body)
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             for index, word in enumerate(STREAM_WORDS):
                 chunk = {"id": "c1", "object": "chat.completion.chunk", "model": "tiny",
                          "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]}
+                if include_usage:
+                    chunk["usage"] = None  # as vLLM marks every chunk once usage is asked for
                 await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
                 if index == 0 and not body.get("hold_before_first"):
                     await self._hold(body)
-            if (body.get("stream_options") or {}).get("include_usage"):
+            if include_usage:
                 final = {"id": "c1", "object": "chat.completion.chunk", "model": "tiny", "choices": [],
                          "usage": USAGE_OPENAI}
                 await response.write(f"data: {json.dumps(final)}\n\n".encode())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -255,6 +256,15 @@ def test_sse_tap_gives_the_same_result_whatever_the_chunking(drop: bool) -> None
         assert tap.usage == TokenUsage(9, 4)
 
 
+def test_sse_tap_removes_the_null_usage_the_runtime_adds_only_when_the_gateway_asked() -> None:
+    asked = SSE.replace(b'"Hi"}}]}', b'"Hi"}}],"usage":null}').replace(b'""}}]}', b'""}}], "usage": null}')
+    assert asked.count(b"null") == 2
+    dropping = LineStreamTap(drop_usage_event=True)
+    assert dropping.feed(asked) + dropping.finish() == SSE_WITHOUT_USAGE
+    passing = LineStreamTap()
+    assert passing.feed(asked) + passing.finish() == asked
+
+
 def test_tap_keeps_the_last_cumulative_usage_and_ollama_counts() -> None:
     tap = LineStreamTap()
     tap.feed(b'data: {"choices":[{"delta":{"content":"a"}}],"usage":{"prompt_tokens":9,"completion_tokens":1}}\n\n')
@@ -264,6 +274,21 @@ def test_tap_keeps_the_last_cumulative_usage_and_ollama_counts() -> None:
     out = ollama.feed(b'{"response":"a","done":false}\n{"done":true,"prompt_eval_count":3,"eval_count":8}')
     assert out == b'{"response":"a","done":false}\n'
     assert ollama.finish().endswith(b'"eval_count":8}') and ollama.usage == TokenUsage(3, 8)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"stream":true,"messages":[{"role":"user","content":"\\ud800"}]}',
+     b'{"stream":true,"x":' + b"[" * 100_000 + b"]" * 100_000 + b"}"],
+    ids=["lone-surrogate", "deep-nesting"],
+)
+def test_usage_injection_survives_any_json_a_client_sends(body: bytes) -> None:
+    rewritten = request_usage_injection(body)
+    if rewritten is not None:
+        assert json.loads(rewritten)["stream_options"] == {"include_usage": True}
+        assert json.loads(rewritten)["messages"] == json.loads(body)["messages"]
+    tap = LineStreamTap()
+    assert tap.feed(b"data: " + body.replace(b'"stream"', b'"usage"') + b"\n") and tap.usage is None
 
 
 def test_usage_ignores_malformed_counts() -> None:
