@@ -417,6 +417,19 @@ def test_compressed_and_oversized_bodies_are_refused_before_they_are_read(gatewa
     assert (huge.status, error_code(huge)) == (413, "request_too_large")
 
 
+
+@pytest.mark.parametrize(
+    "fields", [[b"identity", b"gzip"], [b"identity, gzip"], [b"gzip", b"identity"]], ids=["repeated", "listed", "first"]
+)
+def test_every_content_encoding_value_is_checked(gateway: GatewayProcess, runtime: FakeRuntime, fields: list[bytes]) -> None:
+    head = request_bytes("POST", "/v1/chat/completions", {**auth("bob"), "Content-Length": "2"}).removesuffix(b"\r\n")
+    encodings = b"".join(b"Content-Encoding: " + value + b"\r\n" for value in fields)
+    before = len(runtime.seen)
+    refused = exchange(gateway.port, head + encodings + b"\r\n\x1f\x8b")
+    assert (refused.status, error_code(refused)) == (415, "unsupported_content_encoding")
+    assert len(runtime.seen) == before
+
+
 # -- limits ------------------------------------------------------------------------------------
 
 

@@ -15,7 +15,7 @@ from yarl import URL
 
 from slm_deploy.servers.gateway import errors
 from slm_deploy.servers.gateway.config import GatewayConfig
-from slm_deploy.servers.gateway.headers import client_response_headers, upstream_request_headers
+from slm_deploy.servers.gateway.headers import client_response_headers, header_tokens, upstream_request_headers
 from slm_deploy.servers.gateway.keys import KeyStore
 from slm_deploy.servers.gateway.limits import BucketTable, ConcurrencyGate, KeyLimits
 from slm_deploy.servers.gateway.metrics import NO_KEY, GatewayMetrics
@@ -54,11 +54,10 @@ class Refusal(Exception):
 
 def _body_precheck(request: web.BaseRequest, limit: int) -> None:
     """Refuse, before reading or inviting a body, what the gateway will not accept anyway."""
-    expect = request.headers.get("Expect")
-    if expect is not None and (expect.lower() != "100-continue" or request.version < (1, 1)):
+    expectations = header_tokens(request.headers, "Expect")
+    if expectations and (expectations != ["100-continue"] or request.version < (1, 1)):
         raise Refusal("expectation_failed", close=True)
-    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
-    if encoding != "identity":
+    if any(coding != "identity" for coding in header_tokens(request.headers, "Content-Encoding")):
         raise Refusal("unsupported_content_encoding", close=True)
     if (request.content_length or 0) > limit:
         raise Refusal("request_too_large", close=True)
