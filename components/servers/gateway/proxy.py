@@ -21,7 +21,7 @@ from slm_deploy.servers.gateway.limits import BucketTable, ConcurrencyGate, KeyL
 from slm_deploy.servers.gateway.metrics import NO_KEY, GatewayMetrics
 from slm_deploy.servers.gateway.paths import InvalidTarget, Target, canonical_target
 from slm_deploy.servers.gateway.routes import OPENAI_GENERATION_ROUTES, TABLES, UNMATCHED_LABEL
-from slm_deploy.servers.gateway.server import MAX_HEAD_BYTES, SendWatchdog
+from slm_deploy.servers.gateway.server import MAX_HEAD_BYTES
 from slm_deploy.servers.gateway.usage import JsonBodyTap, LineStreamTap, TokenUsage, request_usage_injection
 
 access_log = logging.getLogger("slm_gateway.access")
@@ -277,8 +277,6 @@ class Gateway:
         status = upstream.status
         ttft: float | None = None
         complete = False
-        watchdog = SendWatchdog(request, self.config.send_timeout_seconds, self._on_send_stall)
-        clock = watchdog.clock
         try:
             await response.prepare(request)
             async for chunk in upstream.content.iter_any():
@@ -287,10 +285,7 @@ class Gateway:
                     self.metrics.ttft.labels(route, key_id).observe(ttft)
                 out = tap.feed(chunk) if tap is not None else chunk
                 if out:
-                    watchdog.blocked_since = clock()
                     await response.write(out)
-                    watchdog.blocked_since = None
-            watchdog.blocked_since = clock()
             if tap is not None:
                 out = tap.finish()
                 if out:
@@ -306,7 +301,6 @@ class Gateway:
             if request.transport is not None:
                 request.transport.abort()  # the client must see a truncated response, not a clean end
         finally:
-            watchdog.stop()
             if complete:
                 upstream.release()
             else:
@@ -318,9 +312,6 @@ class Gateway:
         self.metrics.duration.labels(route, key_id).observe(time.perf_counter() - started)
         self._record(exchange, status, ttft=ttft, usage=usage)
         return response
-
-    def _on_send_stall(self) -> None:
-        self.metrics.rejections.labels("send_timeout", NO_KEY).inc()
 
     def on_connection_refused(self, reason: str, status: int) -> None:
         """Count what the server refused below the request handler (malformed requests, timeouts, the cap)."""
