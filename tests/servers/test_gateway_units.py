@@ -22,8 +22,8 @@ from slm_deploy.servers.gateway import (
     render_gateway_config,
 )
 from slm_deploy.servers.gateway.keys import KeyFileError, KeyStore, parse_key_file, read_key_file
-from slm_deploy.servers.gateway.limits import BucketTable, ConcurrencyGate, TokenBucket
-from slm_deploy.servers.gateway.usage import LineStreamTap, TokenUsage, request_usage_injection, usage_from_object
+from slm_deploy.servers.gateway.limits import BucketTable, ByteBudget, ConcurrencyGate, TokenBucket
+from slm_deploy.servers.gateway.usage import MAX_INJECTION_BODY_BYTES, LineStreamTap, TokenUsage, request_usage_injection, usage_from_object
 
 SECRET = "sk-unit-secret-value-1234567890abcdef"
 OTHER = "sk-other-0123456789abcdef0123456789"
@@ -302,6 +302,33 @@ def test_usage_injection_only_for_streams_that_did_not_ask() -> None:
     assert request_usage_injection(b'{"stream":true,"stream_options":{"include_usage":true}}') is None
     rewritten = request_usage_injection(b'{"model":"m","stream":true,"stream_options":{"continuous_usage_stats":false}}')
     assert rewritten == b'{"model":"m","stream":true,"stream_options":{"continuous_usage_stats":false,"include_usage":true}}'
+
+
+
+def test_usage_injection_keeps_non_ascii_text_as_compact_as_the_client_sent_it() -> None:
+    body = json.dumps({"stream": True, "messages": [{"role": "user", "content": "\U0001F600\u4e2d" * 1000}]},
+                      ensure_ascii=False).encode()
+    rewritten = request_usage_injection(body)
+    assert rewritten is not None and len(rewritten) < len(body) + 64  # not tripled by \u escapes
+
+
+def test_usage_injection_leaves_bodies_too_large_to_parse_cheaply_as_sent() -> None:
+    body = b'{"stream":true,"x":[' + b"{}," * (MAX_INJECTION_BODY_BYTES // 3) + b'{}]}'
+    assert request_usage_injection(body) is None
+
+
+def test_body_budget_reserves_only_what_fits_and_gets_it_back() -> None:
+    budget = ByteBudget(100)
+    assert budget.try_reserve(60) and not budget.try_reserve(41) and budget.try_reserve(40)
+    assert budget.reserved == 100
+    budget.release(60)
+    assert budget.try_reserve(41) and budget.reserved == 81
+
+
+def test_config_refuses_a_body_budget_smaller_than_one_largest_body() -> None:
+    with pytest.raises(GatewayConfigError, match="max_in_flight_body_bytes"):
+        GatewayConfig(upstream_url="http://r:1", key_file="/k", route_table="vllm",
+                      max_request_body_bytes=4096, max_in_flight_body_bytes=4095)
 
 
 # -- config and rendering ----------------------------------------------------------------------

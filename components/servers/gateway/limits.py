@@ -93,6 +93,25 @@ def _settle(waiter: asyncio.Future[bool], admitted: bool) -> bool:
     return True
 
 
+class ByteBudget:
+    """Request-body bytes the whole gateway may hold at once, reserved before a body is read."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.reserved = 0
+
+    def try_reserve(self, size: int) -> bool:
+        """Reserve `size` bytes if they fit; False (nothing reserved) if they do not."""
+        if self.reserved + size > self.capacity:
+            return False
+        self.reserved += size
+        return True
+
+    def release(self, size: int) -> None:
+        """Return bytes reserved by `try_reserve`."""
+        self.reserved -= size
+
+
 class BucketTable:
     """A token bucket per name (key id or client address), created on first use, in a bounded table.
 

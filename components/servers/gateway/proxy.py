@@ -6,6 +6,8 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import aiohttp
@@ -17,7 +19,7 @@ from slm_deploy.servers.gateway import errors
 from slm_deploy.servers.gateway.config import GatewayConfig
 from slm_deploy.servers.gateway.headers import client_response_headers, header_tokens, upstream_request_headers
 from slm_deploy.servers.gateway.keys import KeyStore
-from slm_deploy.servers.gateway.limits import BucketTable, ConcurrencyGate, KeyLimits
+from slm_deploy.servers.gateway.limits import BucketTable, ByteBudget, ConcurrencyGate, KeyLimits
 from slm_deploy.servers.gateway.metrics import NO_KEY, GatewayMetrics
 from slm_deploy.servers.gateway.paths import InvalidTarget, Target, canonical_target
 from slm_deploy.servers.gateway.routes import OPENAI_GENERATION_ROUTES, TABLES, UNMATCHED_LABEL
@@ -63,6 +65,13 @@ def _body_precheck(request: web.BaseRequest, limit: int) -> None:
         raise Refusal("request_too_large", close=True)
 
 
+def _body_reservation_size(request: web.BaseRequest, limit: int) -> int:
+    """The bytes a request's body may occupy: its declared length, or the whole limit when chunked."""
+    if not request.body_exists:
+        return 0
+    return request.content_length if request.content_length is not None else limit
+
+
 class Gateway:
     """One instance per process; holds the key store, limits, metrics and the upstream session."""
 
@@ -76,6 +85,8 @@ class Gateway:
             config.queue_timeout_seconds,
         )
         self.peers = BucketTable(config.unauthenticated_rate_per_second, config.unauthenticated_burst)
+        self.body_budget = ByteBudget(config.max_in_flight_body_bytes)
+        metrics.body_bytes_reserved.set_function(lambda: self.body_budget.reserved)
         self._upstream = config.upstream_url.rstrip("/")
         self._upstream_auth = f"Bearer {upstream_key}" if upstream_key else ""
         self._exempt = frozenset(config.exempt_paths)
@@ -148,9 +159,21 @@ class Gateway:
             retry = self.limits.retry_after(exchange.key_id)
             if retry:
                 raise Refusal("rate_limit_exceeded", "rate_limited", errors.retry_after(retry))
-            return await self._forward(exchange, target)
+            with self._body_reservation(request):
+                return await self._forward(exchange, target)
         finally:
             gate.leave()
+
+    @contextmanager
+    def _body_reservation(self, request: web.BaseRequest) -> Iterator[None]:
+        """Hold the request's share of the in-flight body budget, or refuse before reading a byte of it."""
+        size = _body_reservation_size(request, self.config.max_request_body_bytes)
+        if not self.body_budget.try_reserve(size):
+            raise Refusal("body_budget_exceeded", "body_budget", {"Retry-After": "1"}, close=True)
+        try:
+            yield
+        finally:
+            self.body_budget.release(size)
 
     async def _queue(self, exchange: Exchange, gate: ConcurrencyGate) -> None:
         """Wait for a concurrency slot, or refuse without spending a rate token."""

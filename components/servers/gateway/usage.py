@@ -14,6 +14,8 @@ _USAGE_MARKER = re.compile(rb'"(?:usage|eval_count|prompt_eval_count)"')
 _NULL_USAGE = re.compile(rb',\s*"usage"\s*:\s*null(?=\s*[,}])|"usage"\s*:\s*null\s*,')
 MAX_LINE_BYTES = 1 << 20
 MAX_JSON_BODY_BYTES = 8 << 20
+# Parsing JSON can take twenty times its size in objects; larger streamed requests go upstream as sent.
+MAX_INJECTION_BODY_BYTES = 2 << 20
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,7 @@ class JsonBodyTap:
 
 def request_usage_injection(body: bytes) -> bytes | None:
     """For a streamed OpenAI request that did not ask for usage, the same request asking for it."""
-    if b'"stream"' not in body:
+    if len(body) > MAX_INJECTION_BODY_BYTES or b'"stream"' not in body:
         return None
     obj = _parse_json(body)
     if not isinstance(obj, dict) or obj.get("stream") is not True:
@@ -170,8 +172,11 @@ def request_usage_injection(body: bytes) -> bytes | None:
     if options and options.get("include_usage") is True:
         return None
     obj["stream_options"] = {**(options or {}), "include_usage": True}
-    # ASCII escapes carry what UTF-8 cannot, such as a lone surrogate the client wrote as `\ud800`.
-    return json.dumps(obj, separators=(",", ":")).encode("ascii")
+    try:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        # ASCII escapes carry what UTF-8 cannot, such as a lone surrogate the client wrote as `\ud800`.
+        return json.dumps(obj, separators=(",", ":")).encode("ascii")
 
 
 def _parse_json(data: bytes) -> Any:
