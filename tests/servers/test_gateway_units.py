@@ -117,8 +117,28 @@ def test_key_store_ignores_a_read_that_overlapped_a_write(tmp_path: Path, monkey
         assert store.keys.key_ids == ("alice",)
     monkeypatch.setattr(os, "fstat", real_fstat)
     now[0] += 1.0
+    assert store.keys.key_ids == ("alice",)  # the first whole read: not settled yet
+    now[0] += 1.0
     assert store.keys.key_ids == ("bob",)
     assert events == ["loaded", "loaded"]  # the racing reads were not errors
+
+
+def test_key_store_picks_up_a_same_size_edit_whose_mtime_was_restored(tmp_path: Path) -> None:
+    """`cp -p`, `rsync --inplace -t` and `touch -r` leave size and mtime as they were; the content decides."""
+    now, events = [100.0], []
+    store = _store(tmp_path, f"alice:{SECRET}\n", now, events)
+    path = tmp_path / "keys"
+    before = path.stat()
+    with path.open("r+b") as handle:  # in place: same inode, same size
+        handle.write(b"carol")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns, path.stat().st_ino) == (
+        before.st_size, before.st_mtime_ns, before.st_ino)
+    for _ in range(2):
+        now[0] += 1.0
+        store.keys  # noqa: B018 - look at the file
+    assert store.keys.key_ids == ("carol",)
+    assert events == ["loaded", "loaded"]
 
 
 def test_key_file_read_refuses_what_is_not_a_key_file(tmp_path: Path) -> None:
