@@ -132,6 +132,7 @@ class FakeRuntime:
         app.router.add_post("/v1/embeddings", self._leaky_headers)
         app.router.add_post("/api/embed", self._internal_error)
         app.router.add_post("/api/show", self._internal_redirect)
+        app.router.add_get("/api/tags", self._proxy_auth_challenge)
         runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         self.loop.run_until_complete(runner.setup())
         self.loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
@@ -167,6 +168,11 @@ class FakeRuntime:
     async def _internal_redirect(self, request: web.Request) -> web.Response:
         await self._record(request)
         return web.Response(status=307, headers={"Location": "http://10.0.0.5:11434/api/pull"})
+
+    async def _proxy_auth_challenge(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        return web.json_response({"error": "proxy auth for 10.0.0.5"}, status=407,
+                                 headers={"Proxy-Authenticate": 'Basic realm="internal"'})
 
     async def _models(self, request: web.Request) -> web.Response:
         await self._record(request)

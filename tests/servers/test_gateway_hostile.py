@@ -424,6 +424,9 @@ def test_runtime_errors_and_redirects_stay_inside(gateway: GatewayProcess) -> No
     redirected = exchange(gateway.port, request_bytes("POST", "/api/show", auth("bob"), b'{"model":"x"}'))
     assert (redirected.status, error_code(redirected)) == (502, "upstream_error")
     assert redirected.header("Location") is None and b"10.0.0.5" not in redirected.raw
+    challenged = exchange(gateway.port, request_bytes("GET", "/api/tags", auth("bob"), b""))
+    assert (challenged.status, error_code(challenged)) == (502, "upstream_error")
+    assert challenged.header("Proxy-Authenticate") is None and b"10.0.0.5" not in challenged.raw
 
 
 # -- health, metrics, 100-continue -----------------------------------------------------------------

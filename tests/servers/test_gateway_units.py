@@ -53,6 +53,9 @@ def test_key_file_identifies_each_key_by_id() -> None:
         (f"alice:{SECRET}\nalice:{OTHER}\n", "line 2: the key id of line 1 is used again"),
         (f"alice:{SECRET}\nbob:{SECRET}\n", "line 2: the key of line 1 is listed again"),
         ("# only comments\n\n", "no keys"),
+        (f"\ufeffalice:{SECRET}\n", "line 1: starts with a byte-order mark"),
+        (f'alice:"{SECRET}"\n', "line 1: the key is wrapped in quotes"),
+        (f"alice:'{SECRET}'\n", "line 1: the key is wrapped in quotes"),
     ],
 )
 def test_key_file_errors_name_the_line_never_what_is_on_it(text: str, fragment: str) -> None:

@@ -60,6 +60,8 @@ class KeySet:
 
 
 def _parse_line(number: int, line: str) -> tuple[str, str]:
+    if number == 1 and line.startswith("\ufeff"):
+        raise KeyFileError("key file line 1: starts with a byte-order mark; save the file as UTF-8 without BOM")
     if line.count(":") != 1:
         raise KeyFileError(f"key file line {number}: expected 'key_id:key' with exactly one ':'")
     key_id, _, key = (part.strip() for part in line.partition(":"))
@@ -68,6 +70,8 @@ def _parse_line(number: int, line: str) -> tuple[str, str]:
             f"key file line {number}: the key id must be 1-31 letters, digits, '_', '.' or '-' "
             "(is the line written as key:id?)"
         )
+    if len(key) >= 2 and key[0] == key[-1] and key[0] in "\"'":
+        raise KeyFileError(f"key file line {number}: the key is wrapped in quotes; write it bare")
     if not KEY_PATTERN.fullmatch(key) or len(key) < MIN_KEY_LENGTH:
         raise KeyFileError(
             f"key file line {number}: the key must be at least {MIN_KEY_LENGTH} visible ASCII characters "

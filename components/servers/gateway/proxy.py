@@ -31,6 +31,8 @@ access_log = logging.getLogger("slm_gateway.access")
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 CLIENT_CLOSED = 499
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+# A protocol switch and a proxy-auth challenge describe the hop to the runtime, not the client's request.
+NOT_RELAYED = frozenset({101, 407})
 
 
 @dataclass
@@ -271,7 +273,7 @@ class Gateway:
             self.metrics.upstream_errors.labels("connect").inc()
             access_log.warning("upstream request failed: %s", type(exc).__name__)
             return self._finish(exchange, errors.error_response("upstream_unavailable"))
-        if upstream.status >= 500 or 300 <= upstream.status < 400:
+        if upstream.status >= 500 or 300 <= upstream.status < 400 or upstream.status in NOT_RELAYED:
             # Internal error bodies and redirects to internal hosts stay inside; the status (5xx) does not.
             upstream.close()
             retry = {"Retry-After": upstream.headers["Retry-After"]} if "Retry-After" in upstream.headers else None
