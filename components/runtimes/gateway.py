@@ -6,20 +6,30 @@ from slm_deploy.runtimes.common import (
     WRITABLE_PATHS, cache_env, pinned, python_venv_env, secret_file, service_labels,
 )
 from slm_deploy.runtimes.plan import HttpCheck, ImageBuild, RuntimePlan, ServicePlan
-from slm_deploy.servers.gateway.config import HEALTH_STYLE_PATHS
+from slm_deploy.servers.gateway.config import HEALTH_STYLE_PATHS, GatewayConfig
 from slm_deploy.servers.gateway.render import (
     GATEWAY_CONFIG_FILE,
     GATEWAY_HEALTH_PATH,
     GATEWAY_METRICS_PORT,
     gateway_command,
     gateway_healthcheck_command,
+    gateway_memory_bytes,
     gateway_sources,
+    in_flight_body_budget,
     render_gateway_config,
 )
+from slm_deploy.servers.ortgenai.config import DEFAULT_MAX_BODY_BYTES as ORTGENAI_MAX_BODY_BYTES
 from slm_deploy.spec.loader import Deployment
 
 AUTH_LABEL = ("slm-deploy.io/auth", "api-key")
 GATEWAY_ROOT = "/opt/slm-gateway"
+# Runtimes that refuse bodies above their own limit: the gateway refuses them first, holding less.
+RUNTIME_BODY_LIMITS = {"onnxruntime": ORTGENAI_MAX_BODY_BYTES}
+
+
+def body_limit(runtime: str) -> int:
+    """The largest request body worth accepting for a runtime."""
+    return RUNTIME_BODY_LIMITS.get(runtime, GatewayConfig.max_request_body_bytes)
 
 
 def gateway_name(deployment: Deployment) -> str:
@@ -47,6 +57,8 @@ def _config(deployment: Deployment, runtime: ServicePlan, key_path: str) -> str:
         exempt_paths=_exempt_paths(runtime),
         metrics_host="0.0.0.0" if deployment.spec.monitoring.enabled else "127.0.0.1",
         metrics_port=GATEWAY_METRICS_PORT,
+        max_request_body_bytes=body_limit(runtime.runtime),
+        max_in_flight_body_bytes=in_flight_body_budget(body_limit(runtime.runtime)),
     )
     return files[GATEWAY_CONFIG_FILE]
 
@@ -66,7 +78,8 @@ def gateway_service(deployment: Deployment, runtime: ServicePlan) -> ServicePlan
         command=tuple(gateway_command()), args=(), env=tuple(sorted(env.items())), port=port,
         health=HttpCheck(GATEWAY_HEALTH_PATH, port), readiness=HttpCheck(GATEWAY_HEALTH_PATH, port),
         metrics_path="/metrics", metrics_port=GATEWAY_METRICS_PORT, writable_paths=WRITABLE_PATHS,
-        secret_files=(keys,), cpu=0.5, memory_bytes=256 * 2**20, startup_budget_seconds=60,
+        secret_files=(keys,), cpu=0.5,
+        memory_bytes=gateway_memory_bytes(in_flight_body_budget(body_limit(runtime.runtime))), startup_budget_seconds=60,
         depends_on=(runtime.name,), labels=(*service_labels(deployment, "gateway", "gateway"), AUTH_LABEL),
     )
 

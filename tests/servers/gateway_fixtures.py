@@ -132,6 +132,7 @@ class FakeRuntime:
         app.router.add_post("/v1/embeddings", self._leaky_headers)
         app.router.add_post("/api/embed", self._internal_error)
         app.router.add_post("/api/show", self._internal_redirect)
+        app.router.add_get("/api/tags", self._proxy_auth_challenge)
         runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         self.loop.run_until_complete(runner.setup())
         self.loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
@@ -168,6 +169,11 @@ class FakeRuntime:
         await self._record(request)
         return web.Response(status=307, headers={"Location": "http://10.0.0.5:11434/api/pull"})
 
+    async def _proxy_auth_challenge(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        return web.json_response({"error": "proxy auth for 10.0.0.5"}, status=407,
+                                 headers={"Proxy-Authenticate": 'Basic realm="internal"'})
+
     async def _models(self, request: web.Request) -> web.Response:
         await self._record(request)
         return web.json_response({"object": "list", "data": [{"id": "tiny", "object": "model"}]})
@@ -186,13 +192,16 @@ class FakeRuntime:
         try:
             if body.get("hold_before_first"):
                 await self._hold(body)
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             for index, word in enumerate(STREAM_WORDS):
                 chunk = {"id": "c1", "object": "chat.completion.chunk", "model": "tiny",
                          "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]}
+                if include_usage:
+                    chunk["usage"] = None  # as vLLM marks every chunk once usage is asked for
                 await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
                 if index == 0 and not body.get("hold_before_first"):
                     await self._hold(body)
-            if (body.get("stream_options") or {}).get("include_usage"):
+            if include_usage:
                 final = {"id": "c1", "object": "chat.completion.chunk", "model": "tiny", "choices": [],
                          "usage": USAGE_OPENAI}
                 await response.write(f"data: {json.dumps(final)}\n\n".encode())

@@ -27,7 +27,8 @@ OLLAMA: Universe = (
 # server/internal/registry/server.go Local.serveHTTP: these paths are handled before gin, any method.
 OLLAMA_REGISTRY_PATHS = ("/api/delete", "/api/pull")
 
-# vllm-project/vllm v0.26 OpenAI-compatible server (FastAPI routers), including development endpoints.
+# vllm-project/vllm v0.26.0 OpenAI-compatible server (FastAPI routers), including development endpoints;
+# the same endpoints as components/runtimes/interfaces/vllm.yaml (/v1/realtime is a WebSocket).
 VLLM: Universe = (
     (GET, "/health"), (GET, "/ping"), (POST, "/ping"), (GET, "/version"), (GET, "/metrics"), (GET, "/load"),
     (GET, "/server_info"), (POST, "/invocations"), (GET, "/v1/models"), (POST, "/v1/chat/completions"),
@@ -38,7 +39,14 @@ VLLM: Universe = (
     (POST, "/v1/rerank"), (POST, "/v2/rerank"), (POST, "/v2/embed"), (POST, "/tokenize"), (POST, "/detokenize"),
     (POST, "/v1/load_lora_adapter"), (POST, "/v1/unload_lora_adapter"), (POST, "/sleep"), (POST, "/wake_up"),
     (GET, "/is_sleeping"), (POST, "/reset_prefix_cache"), (POST, "/collective_rpc"), (POST, "/scale_elastic_ep"),
-    (POST, "/pause"), (POST, "/resume"),
+    (POST, "/pause"), (POST, "/resume"), (POST, "/abort_requests"), (POST, "/init_weight_transfer_engine"),
+    (POST, "/start_weight_update"), (POST, "/start_draft_weight_update"), (POST, "/update_weights"),
+    (POST, "/finish_weight_update"), (GET, "/get_world_size"), (GET, "/is_paused"), (POST, "/is_scaling_elastic_ep"),
+    (POST, "/reset_encoder_cache"), (POST, "/reset_mm_cache"), (POST, "/start_profile"), (POST, "/stop_profile"),
+    (GET, "/tokenizer_info"), (POST, "/generative_scoring"), (POST, "/v1/chat/completions/batch"),
+    (POST, "/v1/chat/completions/render"), (POST, "/v1/chat/completions/derender"),
+    (POST, "/v1/completions/render"), (POST, "/v1/completions/derender"), (POST, "/inference/v1/generate"),
+    (GET, "/docs"), (GET, "/static"), (GET, "/ready"), (GET, "/readyz"), (GET, "/v1/realtime"),
 )
 
 # ggml-org/llama.cpp b10133, tools/server/server.cpp (cpp-httplib routes).

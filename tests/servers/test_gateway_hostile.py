@@ -7,6 +7,7 @@ nothing reached the runtime when nothing should.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -242,6 +243,59 @@ def test_a_client_that_stops_reading_is_cut_off_and_frees_its_slot(gateway: Gate
         sock.close()
 
 
+def _pipeline_without_reading(port: int) -> socket.socket:
+    """A connection that pipelines requests the gateway refuses (no key) and never reads an answer."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+    sock.connect(("127.0.0.1", port))
+    sock.setblocking(False)
+    flood = b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n" * 15000
+    with contextlib.suppress(BlockingIOError):
+        while flood:
+            flood = flood[sock.send(flood):]
+    return sock
+
+
+def _answers_stalled(gateway: GatewayProcess) -> bool:
+    """No request was answered for half a second: every connection is blocked writing."""
+    before = gateway.total("slm_gateway_requests_total")
+    time.sleep(0.5)
+    return gateway.total("slm_gateway_requests_total") == before
+
+
+def test_a_client_that_never_reads_its_refusals_is_cut_off(gateway: GatewayProcess) -> None:
+    before = gateway.total("slm_gateway_rejections_total", reason="send_timeout")
+    sock = _pipeline_without_reading(gateway.port)
+    try:
+        assert eventually(lambda: gateway.total("slm_gateway_rejections_total", reason="send_timeout") > before,
+                          timeout=20)
+        sock.setblocking(True)
+        sock.settimeout(10)
+        with pytest.raises(ConnectionResetError):  # dropped with what it never read, not flushed forever
+            while sock.recv(65536):
+                pass
+    finally:
+        sock.close()
+
+
+def test_connections_blocked_writing_to_clients_that_never_read_make_room_under_the_cap(
+    tmp_path: Path, runtime: FakeRuntime
+) -> None:
+    gateway = _gateway(tmp_path, runtime, max_connections=4, send_timeout_seconds=60.0,
+                       unauthenticated_rate_per_second=1000.0, unauthenticated_burst=1000)
+    sockets: list[socket.socket] = []
+    try:
+        sockets += [_pipeline_without_reading(gateway.port) for _ in range(4)]
+        assert eventually(lambda: _answers_stalled(gateway), timeout=60)
+        for _ in range(4):
+            assert exchange(gateway.port, request_bytes("GET", "/v1/models", auth("bob"))).status == 200
+        assert gateway.total("slm_gateway_rejections_total", reason="connection_limit") == 0
+    finally:
+        for sock in sockets:
+            sock.close()
+        gateway.stop()
+
+
 # -- connection cap ----------------------------------------------------------------------------
 
 
@@ -314,6 +368,16 @@ def test_malformed_requests_get_a_json_400_that_repeats_nothing(gateway: Gateway
     assert not [line for line in new_lines if line["level"] in ("error", "critical")]
 
 
+def test_a_large_body_sent_with_its_head_in_one_write_is_not_counted_as_head(gateway: GatewayProcess) -> None:
+    padding = "x" * (600 << 10)  # below the fake runtime's own 1 MiB limit
+    body = json.dumps({**CHAT, "messages": [{"role": "user", "content": padding}]}).encode()
+    before = gateway.total("slm_gateway_rejections_total", reason="internal_error")
+    for _ in range(5):
+        answer = exchange(gateway.port, request_bytes("POST", "/v1/chat/completions", auth("bob"), body))
+        assert answer.status == 200
+    assert gateway.total("slm_gateway_rejections_total", reason="internal_error") == before
+
+
 def test_a_request_head_too_large_to_hold_is_refused(gateway: GatewayProcess, runtime: FakeRuntime) -> None:
     """Each line within aiohttp's limits, the whole head above 64 KiB: refused before it can pile up."""
     seen = len(runtime.raw_paths)
@@ -360,6 +424,9 @@ def test_runtime_errors_and_redirects_stay_inside(gateway: GatewayProcess) -> No
     redirected = exchange(gateway.port, request_bytes("POST", "/api/show", auth("bob"), b'{"model":"x"}'))
     assert (redirected.status, error_code(redirected)) == (502, "upstream_error")
     assert redirected.header("Location") is None and b"10.0.0.5" not in redirected.raw
+    challenged = exchange(gateway.port, request_bytes("GET", "/api/tags", auth("bob"), b""))
+    assert (challenged.status, error_code(challenged)) == (502, "upstream_error")
+    assert challenged.header("Proxy-Authenticate") is None and b"10.0.0.5" not in challenged.raw
 
 
 # -- health, metrics, 100-continue -----------------------------------------------------------------
@@ -415,6 +482,19 @@ def test_compressed_and_oversized_bodies_are_refused_before_they_are_read(gatewa
     huge = exchange(gateway.port, request_bytes("POST", "/v1/chat/completions",
                                                 {**auth("bob"), "Content-Length": str(64 << 20)}))
     assert (huge.status, error_code(huge)) == (413, "request_too_large")
+
+
+
+@pytest.mark.parametrize(
+    "fields", [[b"identity", b"gzip"], [b"identity, gzip"], [b"gzip", b"identity"]], ids=["repeated", "listed", "first"]
+)
+def test_every_content_encoding_value_is_checked(gateway: GatewayProcess, runtime: FakeRuntime, fields: list[bytes]) -> None:
+    head = request_bytes("POST", "/v1/chat/completions", {**auth("bob"), "Content-Length": "2"}).removesuffix(b"\r\n")
+    encodings = b"".join(b"Content-Encoding: " + value + b"\r\n" for value in fields)
+    before = len(runtime.seen)
+    refused = exchange(gateway.port, head + encodings + b"\r\n\x1f\x8b")
+    assert (refused.status, error_code(refused)) == (415, "unsupported_content_encoding")
+    assert len(runtime.seen) == before
 
 
 # -- limits ------------------------------------------------------------------------------------

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from pathlib import Path
 
 import httpx
 
-from tests.servers.gateway_fixtures import FakeRuntime, GatewayProcess, bearer
+from tests.servers.gateway_fixtures import KEYS, FakeRuntime, GatewayProcess, bearer, eventually
 
 CHAT = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -93,4 +94,45 @@ def test_queue_holds_one_waiter_and_refuses_the_next(tmp_path: Path, runtime: Fa
         assert results == [200] and waiter_result == [200]
         assert gateway.sample("slm_gateway_queued_requests", key_id="alice") == 0
     finally:
+        gateway.stop()
+
+
+def _start_upload(gateway: GatewayProcess, length: int) -> socket.socket:
+    """A keyed POST that declares `length` body bytes and sends only the first one."""
+    sock = socket.create_connection(("127.0.0.1", gateway.port), timeout=10)
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEYS['alice']}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n{{"
+    )
+    sock.sendall(head.encode())
+    return sock
+
+
+def test_body_budget_refuses_bodies_that_would_overflow_it_before_reading_them(
+    tmp_path: Path, runtime: FakeRuntime
+) -> None:
+    limit = 4096
+    gateway = _gateway(tmp_path, runtime, max_request_body_bytes=limit, max_in_flight_body_bytes=2 * limit)
+    reserved = "slm_gateway_request_body_bytes_reserved"
+    uploads: list[socket.socket] = []
+    try:
+        uploads = [_start_upload(gateway, limit) for _ in range(2)]
+        assert eventually(lambda: gateway.sample(reserved) == 2 * limit), gateway.sample(reserved)
+        with httpx.Client(base_url=gateway.url, timeout=20) as client:
+            seen_before = len(runtime.seen)
+            refused = client.post("/v1/chat/completions", json=CHAT, headers=bearer("bob"))
+            assert len(runtime.seen) == seen_before  # the refused body never reached the runtime
+            no_body = client.get("/v1/models", headers=bearer("bob"))
+            error = refused.json()["error"]
+            assert (refused.status_code, error["code"], error["type"]) == (503, "body_budget_exceeded", "server_error")
+            assert refused.headers["retry-after"] == "1"
+            assert no_body.status_code == 200  # requests without a body need no budget
+            uploads.pop().close()
+            assert eventually(lambda: gateway.sample(reserved) == limit)
+            admitted = client.post("/v1/chat/completions", json=CHAT, headers=bearer("bob"))
+        assert admitted.status_code == 200
+        assert gateway.sample("slm_gateway_rejections_total", reason="body_budget", key_id="bob") == 1
+    finally:
+        for sock in uploads:
+            sock.close()
         gateway.stop()

@@ -5,11 +5,13 @@ from __future__ import annotations
 from urllib.parse import unquote
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slm_deploy.servers.gateway.paths import InvalidTarget, _decode_once, _resolve, canonical_target
-from slm_deploy.servers.gateway.routes import LLAMACPP, OLLAMA, ONNXRUNTIME, TABLES, VLLM
+from slm_deploy.servers.gateway.routes import LLAMACPP, OLLAMA, ONNXRUNTIME, TABLES, VLLM, VLLM_DENIED
+from tests.conftest import ROOT
 
 PCHAR = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@"
 
@@ -86,7 +88,28 @@ def test_tables_cover_each_runtime_and_match_exactly() -> None:
     assert ONNXRUNTIME.match("/v1/models/org/name").pattern == "/v1/models/{model:path}"  # type: ignore[union-attr]
     assert OLLAMA.match("/api/pull") is None and OLLAMA.is_management("/api/pull")
     assert OLLAMA.is_management("/api/blobs/sha256:abc") and not OLLAMA.is_management("/api/blobs")
-    assert VLLM.match("/invocations") is None and not VLLM.is_management("/invocations")
+    assert VLLM.match("/invocations") is None and VLLM.is_management("/invocations")
     assert VLLM.is_management("/v1/load_lora_adapter")
     assert LLAMACPP.is_management("/slots/0") and LLAMACPP.match("/props") is None
     assert OLLAMA.match("/V1/models") is None and OLLAMA.match("/v1/chat/completions/") is None
+
+
+def _vllm_record_endpoints() -> set[str]:
+    """The endpoints vLLM's interface record lists, derived from the pinned wheel's routers."""
+    record = yaml.safe_load((ROOT / "components/runtimes/interfaces/vllm.yaml").read_text(encoding="utf-8"))
+    return set(record["endpoints"])
+
+
+def test_every_vllm_route_the_gateway_serves_exists_in_the_pinned_vllm() -> None:
+    served = {route.pattern for route in VLLM.routes}
+    assert served - _vllm_record_endpoints() == set()
+
+
+def test_every_vllm_endpoint_is_served_or_denied_with_a_reason() -> None:
+    served = {route.pattern for route in VLLM.routes}
+    endpoints = _vllm_record_endpoints()
+    assert served.isdisjoint(VLLM_DENIED)
+    assert endpoints - served - set(VLLM_DENIED) == set()
+    assert set(VLLM_DENIED) - endpoints == set()  # no reason kept for an endpoint vLLM no longer has
+    assert all(reason.strip() for reason in VLLM_DENIED.values())
+    assert all(VLLM.is_management(path.replace("{response_id}", "resp_1")) for path in VLLM_DENIED)

@@ -10,6 +10,9 @@ import pytest
 import yaml
 
 from slm_deploy.runtimes import plan_deployment
+from slm_deploy.runtimes.plan import ServicePlan
+from slm_deploy.servers.gateway.render import BASELINE_MEMORY_BYTES, COPIES_PER_BODY_BYTE
+from slm_deploy.servers.ortgenai.config import load_settings
 from slm_deploy.servers.gateway.config import HEALTH_STYLE_PATHS, GatewayConfig, config_from_mapping
 from slm_deploy.spec.loader import extract_deployment, parse_deployment
 from tests.conftest import STACKS
@@ -53,3 +56,30 @@ def test_a_foundry_local_container_is_gated_without_exempting_an_inference_route
     raw["secrets"] = {"api-keys": {"backend": "file"}}
     config, runtime = _gateway_config(raw)
     assert (config.route_table, config.exempt_paths) == ("foundry-local", ())  # its health check is /v1/models
+
+
+def _gateway_plan(raw: dict[str, Any]) -> tuple[GatewayConfig, int, ServicePlan]:
+    plan = plan_deployment(parse_deployment(raw))
+    gateway = plan.by_role("gateway")[0]
+    config, _ = _gateway_config(raw)
+    return config, gateway.memory_bytes, plan.by_role("runtime")[0]
+
+
+@pytest.mark.parametrize("stack", GATED, ids=lambda s: s.stem)
+def test_gateway_container_memory_holds_its_whole_body_budget(stack: Path) -> None:
+    config, memory_bytes, runtime = _gateway_plan(_raw(stack))
+    assert config.max_request_body_bytes <= config.max_in_flight_body_bytes
+    assert memory_bytes >= BASELINE_MEMORY_BYTES + COPIES_PER_BODY_BYTE * config.max_in_flight_body_bytes
+    if runtime.runtime == "onnxruntime":
+        # The ONNX server, started as rendered, refuses larger bodies itself; the gateway must not buffer them.
+        assert config.max_request_body_bytes == load_settings(list(runtime.args), dict(runtime.env)).max_body_bytes
+
+
+def test_onnxruntime_gateway_gets_a_smaller_body_limit_and_container_than_vllm() -> None:
+    limits = {}
+    for stack in GATED:
+        config, memory_bytes, runtime = _gateway_plan(_raw(stack))
+        limits[runtime.runtime] = (config.max_request_body_bytes, memory_bytes)
+    assert {"onnxruntime", "vllm"} <= set(limits)
+    assert limits["onnxruntime"][0] < limits["vllm"][0]
+    assert limits["onnxruntime"][1] < limits["vllm"][1]

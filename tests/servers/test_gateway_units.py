@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,8 +22,8 @@ from slm_deploy.servers.gateway import (
     render_gateway_config,
 )
 from slm_deploy.servers.gateway.keys import KeyFileError, KeyStore, parse_key_file, read_key_file
-from slm_deploy.servers.gateway.limits import BucketTable, ConcurrencyGate, TokenBucket
-from slm_deploy.servers.gateway.usage import LineStreamTap, TokenUsage, request_usage_injection, usage_from_object
+from slm_deploy.servers.gateway.limits import BucketTable, ByteBudget, ConcurrencyGate, TokenBucket
+from slm_deploy.servers.gateway.usage import MAX_INJECTION_BODY_BYTES, LineStreamTap, TokenUsage, request_usage_injection, usage_from_object
 
 SECRET = "sk-unit-secret-value-1234567890abcdef"
 OTHER = "sk-other-0123456789abcdef0123456789"
@@ -51,6 +53,9 @@ def test_key_file_identifies_each_key_by_id() -> None:
         (f"alice:{SECRET}\nalice:{OTHER}\n", "line 2: the key id of line 1 is used again"),
         (f"alice:{SECRET}\nbob:{SECRET}\n", "line 2: the key of line 1 is listed again"),
         ("# only comments\n\n", "no keys"),
+        (f"\ufeffalice:{SECRET}\n", "line 1: starts with a byte-order mark"),
+        (f'alice:"{SECRET}"\n', "line 1: the key is wrapped in quotes"),
+        (f"alice:'{SECRET}'\n", "line 1: the key is wrapped in quotes"),
     ],
 )
 def test_key_file_errors_name_the_line_never_what_is_on_it(text: str, fragment: str) -> None:
@@ -115,8 +120,28 @@ def test_key_store_ignores_a_read_that_overlapped_a_write(tmp_path: Path, monkey
         assert store.keys.key_ids == ("alice",)
     monkeypatch.setattr(os, "fstat", real_fstat)
     now[0] += 1.0
+    assert store.keys.key_ids == ("alice",)  # the first whole read: not settled yet
+    now[0] += 1.0
     assert store.keys.key_ids == ("bob",)
     assert events == ["loaded", "loaded"]  # the racing reads were not errors
+
+
+def test_key_store_picks_up_a_same_size_edit_whose_mtime_was_restored(tmp_path: Path) -> None:
+    """`cp -p`, `rsync --inplace -t` and `touch -r` leave size and mtime as they were; the content decides."""
+    now, events = [100.0], []
+    store = _store(tmp_path, f"alice:{SECRET}\n", now, events)
+    path = tmp_path / "keys"
+    before = path.stat()
+    with path.open("r+b") as handle:  # in place: same inode, same size
+        handle.write(b"carol")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns, path.stat().st_ino) == (
+        before.st_size, before.st_mtime_ns, before.st_ino)
+    for _ in range(2):
+        now[0] += 1.0
+        store.keys  # noqa: B018 - look at the file
+    assert store.keys.key_ids == ("carol",)
+    assert events == ["loaded", "loaded"]
 
 
 def test_key_file_read_refuses_what_is_not_a_key_file(tmp_path: Path) -> None:
@@ -174,6 +199,52 @@ def test_concurrency_gate_times_out_a_waiter_without_leaking_the_slot() -> None:
     assert asyncio.run(scenario()) == (False, 0)
 
 
+class _ManualClockLoop(asyncio.SelectorEventLoop):
+    """An event loop whose clock moves only when the test moves it, so timers fall due together."""
+
+    now = 0.0
+
+    def time(self) -> float:
+        return self.now
+
+
+async def _wait_for_as_in_python_3_12(awaitable: Any, timeout: float) -> Any:
+    """asyncio.wait_for's behaviour from Python 3.12 on (the gateway image's Python): a timeout context."""
+    async with asyncio.timeout(timeout):
+        return await awaitable
+
+
+@pytest.mark.parametrize("hand_over_first", [True, False])
+@pytest.mark.parametrize("wait_for_3_12", [False, True])
+def test_concurrency_gate_never_loses_a_slot_when_the_deadline_and_a_hand_over_coincide(
+    hand_over_first: bool, wait_for_3_12: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both fall due in one loop iteration, under either Python's asyncio; no slot may be lost."""
+    if wait_for_3_12:
+        monkeypatch.setattr(asyncio, "wait_for", _wait_for_as_in_python_3_12)
+    loop = _ManualClockLoop()
+
+    async def scenario() -> tuple[bool, int, int]:
+        gate = ConcurrencyGate(limit=1, max_queue=1, queue_timeout=1.0)
+        assert gate.try_enter()
+        waiting = asyncio.create_task(gate.wait())
+        await asyncio.sleep(0)
+        loop.call_at(0.5 if hand_over_first else 1.5, gate.leave)
+        loop.now = 2.0
+        admitted = await waiting
+        if admitted:
+            gate.leave()
+        return admitted, gate.active, gate.queued
+
+    try:
+        admitted, active, queued = loop.run_until_complete(scenario())
+    finally:
+        loop.close()
+    assert (active, queued) == (0, 0)
+    if hand_over_first:
+        assert admitted, "a slot handed over before the deadline is used"
+
+
 def test_unauthenticated_requests_share_a_bucket_per_address_in_a_bounded_table() -> None:
     now = [0.0]
     peers = BucketTable(rate_per_second=1.0, burst=2, max_entries=2, clock=lambda: now[0])
@@ -208,6 +279,15 @@ def test_sse_tap_gives_the_same_result_whatever_the_chunking(drop: bool) -> None
         assert tap.usage == TokenUsage(9, 4)
 
 
+def test_sse_tap_removes_the_null_usage_the_runtime_adds_only_when_the_gateway_asked() -> None:
+    asked = SSE.replace(b'"Hi"}}]}', b'"Hi"}}],"usage":null}').replace(b'""}}]}', b'""}}], "usage": null}')
+    assert asked.count(b"null") == 2
+    dropping = LineStreamTap(drop_usage_event=True)
+    assert dropping.feed(asked) + dropping.finish() == SSE_WITHOUT_USAGE
+    passing = LineStreamTap()
+    assert passing.feed(asked) + passing.finish() == asked
+
+
 def test_tap_keeps_the_last_cumulative_usage_and_ollama_counts() -> None:
     tap = LineStreamTap()
     tap.feed(b'data: {"choices":[{"delta":{"content":"a"}}],"usage":{"prompt_tokens":9,"completion_tokens":1}}\n\n')
@@ -217,6 +297,21 @@ def test_tap_keeps_the_last_cumulative_usage_and_ollama_counts() -> None:
     out = ollama.feed(b'{"response":"a","done":false}\n{"done":true,"prompt_eval_count":3,"eval_count":8}')
     assert out == b'{"response":"a","done":false}\n'
     assert ollama.finish().endswith(b'"eval_count":8}') and ollama.usage == TokenUsage(3, 8)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"stream":true,"messages":[{"role":"user","content":"\\ud800"}]}',
+     b'{"stream":true,"x":' + b"[" * 100_000 + b"]" * 100_000 + b"}"],
+    ids=["lone-surrogate", "deep-nesting"],
+)
+def test_usage_injection_survives_any_json_a_client_sends(body: bytes) -> None:
+    rewritten = request_usage_injection(body)
+    if rewritten is not None:
+        assert json.loads(rewritten)["stream_options"] == {"include_usage": True}
+        assert json.loads(rewritten)["messages"] == json.loads(body)["messages"]
+    tap = LineStreamTap()
+    assert tap.feed(b"data: " + body.replace(b'"stream"', b'"usage"') + b"\n") and tap.usage is None
 
 
 def test_usage_ignores_malformed_counts() -> None:
@@ -230,6 +325,33 @@ def test_usage_injection_only_for_streams_that_did_not_ask() -> None:
     assert request_usage_injection(b'{"stream":true,"stream_options":{"include_usage":true}}') is None
     rewritten = request_usage_injection(b'{"model":"m","stream":true,"stream_options":{"continuous_usage_stats":false}}')
     assert rewritten == b'{"model":"m","stream":true,"stream_options":{"continuous_usage_stats":false,"include_usage":true}}'
+
+
+
+def test_usage_injection_keeps_non_ascii_text_as_compact_as_the_client_sent_it() -> None:
+    body = json.dumps({"stream": True, "messages": [{"role": "user", "content": "\U0001F600\u4e2d" * 1000}]},
+                      ensure_ascii=False).encode()
+    rewritten = request_usage_injection(body)
+    assert rewritten is not None and len(rewritten) < len(body) + 64  # not tripled by \u escapes
+
+
+def test_usage_injection_leaves_bodies_too_large_to_parse_cheaply_as_sent() -> None:
+    body = b'{"stream":true,"x":[' + b"{}," * (MAX_INJECTION_BODY_BYTES // 3) + b'{}]}'
+    assert request_usage_injection(body) is None
+
+
+def test_body_budget_reserves_only_what_fits_and_gets_it_back() -> None:
+    budget = ByteBudget(100)
+    assert budget.try_reserve(60) and not budget.try_reserve(41) and budget.try_reserve(40)
+    assert budget.reserved == 100
+    budget.release(60)
+    assert budget.try_reserve(41) and budget.reserved == 81
+
+
+def test_config_refuses_a_body_budget_smaller_than_one_largest_body() -> None:
+    with pytest.raises(GatewayConfigError, match="max_in_flight_body_bytes"):
+        GatewayConfig(upstream_url="http://r:1", key_file="/k", route_table="vllm",
+                      max_request_body_bytes=4096, max_in_flight_body_bytes=4095)
 
 
 # -- config and rendering ----------------------------------------------------------------------

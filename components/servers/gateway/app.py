@@ -66,7 +66,8 @@ def public_server(gateway: Gateway) -> GatewayServer:
     cfg = gateway.config
     server = GatewayServer(
         gateway.handle, max_connections=cfg.max_connections, header_timeout=cfg.header_timeout_seconds,
-        idle_timeout=cfg.idle_timeout_seconds, observer=gateway.on_connection_refused,
+        idle_timeout=cfg.idle_timeout_seconds, send_timeout=cfg.send_timeout_seconds,
+        observer=gateway.on_connection_refused,
     )
     gateway.metrics.open_connections.set_function(lambda: len(server.connections))
     return server
@@ -92,7 +93,8 @@ def metrics_server(gateway: Gateway) -> GatewayServer:
 
     return GatewayServer(
         scrape, max_connections=METRICS_MAX_CONNECTIONS, header_timeout=cfg.header_timeout_seconds,
-        idle_timeout=cfg.idle_timeout_seconds, observer=gateway.on_connection_refused,
+        idle_timeout=cfg.idle_timeout_seconds, send_timeout=cfg.send_timeout_seconds,
+        observer=gateway.on_connection_refused,
     )
 
 

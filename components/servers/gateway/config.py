@@ -63,6 +63,7 @@ class GatewayConfig:
     max_queue: int = 0
     queue_timeout_seconds: float = 30.0
     max_request_body_bytes: int = 32 * 1024 * 1024
+    max_in_flight_body_bytes: int = 64 * 1024 * 1024
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9464
     metrics_path: str = "/metrics"
@@ -115,6 +116,7 @@ SECTIONS: dict[str, tuple[tuple[str, str], ...]] = {
         ("max_queue", "max_queue"),
         ("queue_timeout_seconds", "queue_timeout_seconds"),
         ("max_request_body_bytes", "max_request_body_bytes"),
+        ("max_in_flight_body_bytes", "max_in_flight_body_bytes"),
     ),
     "metrics": (
         ("host", "metrics_host"),
@@ -204,6 +206,10 @@ def validate(config: GatewayConfig) -> None:
         raise _fail("max_queue", "a queue needs max_concurrency > 0")
     if config.max_request_body_bytes < 1024:
         raise _fail("max_request_body_bytes", "must be at least 1024")
+    if config.max_in_flight_body_bytes < config.max_request_body_bytes:
+        raise _fail(
+            "max_in_flight_body_bytes", "must be at least max_request_body_bytes, or no largest body could ever pass",
+        )
 
 
 def config_from_mapping(data: dict[str, Any]) -> GatewayConfig:

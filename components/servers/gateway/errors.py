@@ -34,6 +34,9 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "unauthenticated_rate_limit_exceeded": (
         429, "rate_limit_error", "Too many requests without a valid API key from this address.",
     ),
+    "body_budget_exceeded": (
+        503, SERVER, "The gateway is receiving too many request bodies at once. Retry shortly.",
+    ),
     "too_many_connections": (503, SERVER, "The gateway has too many open connections. Retry shortly."),
     "internal_error": (500, SERVER, "The gateway failed to handle the request."),
     "upstream_error": (502, SERVER, "The model server failed to handle the request."),

@@ -23,10 +23,14 @@ RESPONSE_ALLOW = frozenset(
 )
 
 
+def header_tokens(headers: CIMultiDictProxy[str], name: str) -> list[str]:
+    """Every comma-separated token of every field with this name, lower-cased: a repeated field is one list."""
+    return [token.strip().lower() for value in headers.getall(name, ()) for token in value.split(",")]
+
+
 def connection_named(headers: CIMultiDictProxy[str]) -> frozenset[str]:
     """Header names a `Connection:` header lists: hop-by-hop for this message only (RFC 9110 7.6.1)."""
-    values = headers.getall("Connection", ())
-    return frozenset(token.strip().lower() for value in values for token in value.split(","))
+    return frozenset(header_tokens(headers, "Connection"))
 
 
 def upstream_request_headers(

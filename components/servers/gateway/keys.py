@@ -60,6 +60,8 @@ class KeySet:
 
 
 def _parse_line(number: int, line: str) -> tuple[str, str]:
+    if number == 1 and line.startswith("\ufeff"):
+        raise KeyFileError("key file line 1: starts with a byte-order mark; save the file as UTF-8 without BOM")
     if line.count(":") != 1:
         raise KeyFileError(f"key file line {number}: expected 'key_id:key' with exactly one ':'")
     key_id, _, key = (part.strip() for part in line.partition(":"))
@@ -68,6 +70,8 @@ def _parse_line(number: int, line: str) -> tuple[str, str]:
             f"key file line {number}: the key id must be 1-31 letters, digits, '_', '.' or '-' "
             "(is the line written as key:id?)"
         )
+    if len(key) >= 2 and key[0] == key[-1] and key[0] in "\"'":
+        raise KeyFileError(f"key file line {number}: the key is wrapped in quotes; write it bare")
     if not KEY_PATTERN.fullmatch(key) or len(key) < MIN_KEY_LENGTH:
         raise KeyFileError(
             f"key file line {number}: the key must be at least {MIN_KEY_LENGTH} visible ASCII characters "
@@ -99,31 +103,45 @@ def parse_key_file(text: str) -> KeySet:
     return KeySet(tuple(entries))
 
 
-Signature = tuple[int, int, int, int]
-MISSING: Signature = (-1, -1, -1, -1)
+Signature = bytes
+"""The SHA-256 of the file's content: any edit changes it, whatever happens to its size or mtime."""
+MISSING: Signature = b""
+
+StatStamp = tuple[int, int, int, int]
 
 
-def _signature(st: os.stat_result) -> Signature:
-    """What changes when the file is edited in place or swapped by a Kubernetes secret update."""
+def _stamp(st: os.stat_result) -> StatStamp:
+    """What changes while a read overlaps an in-place edit or a Kubernetes secret swap."""
     return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
 
 
-def read_key_file(path: str) -> tuple[KeySet, Signature]:
-    """Read and parse the file, refusing a read that overlapped a change (checked after reading)."""
-    before = _signature(os.stat(path))
+def read_key_bytes(path: str) -> tuple[bytes, Signature]:
+    """The file's content and its digest, refusing a read that overlapped a change (checked after reading)."""
+    before = _stamp(os.stat(path))
     with open(path, "rb") as handle:
-        opened = _signature(os.fstat(handle.fileno()))
+        opened = _stamp(os.fstat(handle.fileno()))
         data = handle.read(MAX_KEY_FILE_BYTES + 1)
-    after = _signature(os.stat(path))
-    if len(data) > MAX_KEY_FILE_BYTES:
-        raise KeyFileError(f"key file: larger than {MAX_KEY_FILE_BYTES} bytes")
+    after = _stamp(os.stat(path))
     if not before == opened == after or len(data) != opened[3]:
         raise KeyFileChanging("key file: changed while it was read")
+    return data, hashlib.sha256(data).digest()
+
+
+def parse_key_bytes(data: bytes) -> KeySet:
+    """Decode and parse the file's content."""
+    if len(data) > MAX_KEY_FILE_BYTES:
+        raise KeyFileError(f"key file: larger than {MAX_KEY_FILE_BYTES} bytes")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise KeyFileError("key file: not UTF-8 text") from None
-    return parse_key_file(text), after
+    return parse_key_file(text)
+
+
+def read_key_file(path: str) -> tuple[KeySet, Signature]:
+    """Read and parse the file; the digest says which content is in force."""
+    data, signature = read_key_bytes(path)
+    return parse_key_bytes(data), signature
 
 
 def _read_at_start(path: str, attempts: int = 20) -> tuple[KeySet, Signature]:
@@ -167,29 +185,28 @@ class KeyStore:
         return self._keys
 
     def _refresh(self, now: float) -> None:
+        """Load content that differs from what is in force once it has stayed the same for SETTLE_SECONDS."""
         try:
-            signature = _signature(os.stat(self._path))
-        except OSError as exc:
-            self._reject(MISSING, type(exc).__name__)
-            return
-        if signature in (self._loaded, self._rejected):
-            return
-        if signature != self._candidate:
-            self._candidate, self._candidate_since = signature, now
-        if now - self._candidate_since < SETTLE_SECONDS:
-            return
-        try:
-            keys, signature = read_key_file(self._path)
+            data, signature = read_key_bytes(self._path)
         except KeyFileChanging:
             self._candidate = None
             return
         except OSError as exc:
             self._reject(MISSING, type(exc).__name__)
             return
+        if signature in (self._loaded, self._rejected):
+            self._candidate = None
+            return
+        if signature != self._candidate:
+            self._candidate, self._candidate_since = signature, now
+        if now - self._candidate_since < SETTLE_SECONDS:
+            return
+        try:
+            keys = parse_key_bytes(data)
         except KeyFileError as exc:
             self._reject(signature, str(exc))
             return
-        self._keys, self._loaded, self._rejected = keys, signature, None
+        self._keys, self._loaded, self._rejected, self._candidate = keys, signature, None, None
         log.info("key file reloaded: %d keys (ids: %s)", len(keys.entries), ", ".join(keys.key_ids))
         self._on_reload("loaded", keys)
 

@@ -37,7 +37,7 @@ class ConcurrencyGate:
         self.max_queue = max_queue
         self.queue_timeout = queue_timeout
         self.active = 0
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._waiters: deque[asyncio.Future[bool]] = deque()
 
     @property
     def queued(self) -> int:
@@ -56,30 +56,60 @@ class ConcurrencyGate:
         return self.queued < self.max_queue
 
     async def wait(self) -> bool:
-        """Wait in the queue for a slot handed over by `leave`; False on timeout."""
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        """Wait in the queue for a slot handed over by `leave`; False on timeout.
+
+        The waiter's own result says which came first, the hand-over (True) or the deadline
+        (False): whichever sets it wins, so a slot is never lost when both fall in the same loop
+        iteration, whatever asyncio's `wait_for` does with such a tie.
+        """
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[bool] = loop.create_future()
+        deadline = loop.call_later(self.queue_timeout, _settle, waiter, False)
         self._waiters.append(waiter)
         try:
-            await asyncio.wait_for(waiter, self.queue_timeout)
-            return True
-        except TimeoutError:
-            return False
+            return await waiter
         except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
+            if waiter.done() and not waiter.cancelled() and waiter.result():
                 self.leave()
             raise
         finally:
+            deadline.cancel()
             if waiter in self._waiters:
                 self._waiters.remove(waiter)
 
     def leave(self) -> None:
         """Give the slot to the next waiter, or free it."""
         while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
+            if _settle(self._waiters.popleft(), True):
                 return
         self.active -= 1
+
+
+def _settle(waiter: asyncio.Future[bool], admitted: bool) -> bool:
+    """Decide a waiter's outcome unless it is decided already; True if this call decided it."""
+    if waiter.done():
+        return False
+    waiter.set_result(admitted)
+    return True
+
+
+class ByteBudget:
+    """Request-body bytes the whole gateway may hold at once, reserved before a body is read."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.reserved = 0
+
+    def try_reserve(self, size: int) -> bool:
+        """Reserve `size` bytes if they fit; False (nothing reserved) if they do not."""
+        if self.reserved + size > self.capacity:
+            return False
+        self.reserved += size
+        return True
+
+    def release(self, size: int) -> None:
+        """Return bytes reserved by `try_reserve`."""
+        self.reserved -= size
 
 
 class BucketTable:

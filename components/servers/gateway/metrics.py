@@ -57,6 +57,10 @@ class GatewayMetrics:
         self.open_connections = Gauge(
             "slm_gateway_open_connections", "Client connections open on the public port.", registry=r,
         )
+        self.body_bytes_reserved = Gauge(
+            "slm_gateway_request_body_bytes_reserved",
+            "Request-body bytes reserved against max_in_flight_body_bytes by requests in progress.", registry=r,
+        )
         self.keys_loaded = Gauge("slm_gateway_keys_loaded", "API keys currently accepted.", registry=r)
         self.key_reloads = Counter(
             "slm_gateway_key_file_reloads", "Key file loads, by result (loaded or error).", ("result",), registry=r,

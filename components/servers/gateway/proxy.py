@@ -6,6 +6,8 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import aiohttp
@@ -15,13 +17,13 @@ from yarl import URL
 
 from slm_deploy.servers.gateway import errors
 from slm_deploy.servers.gateway.config import GatewayConfig
-from slm_deploy.servers.gateway.headers import client_response_headers, upstream_request_headers
+from slm_deploy.servers.gateway.headers import client_response_headers, header_tokens, upstream_request_headers
 from slm_deploy.servers.gateway.keys import KeyStore
-from slm_deploy.servers.gateway.limits import BucketTable, ConcurrencyGate, KeyLimits
+from slm_deploy.servers.gateway.limits import BucketTable, ByteBudget, ConcurrencyGate, KeyLimits
 from slm_deploy.servers.gateway.metrics import NO_KEY, GatewayMetrics
 from slm_deploy.servers.gateway.paths import InvalidTarget, Target, canonical_target
 from slm_deploy.servers.gateway.routes import OPENAI_GENERATION_ROUTES, TABLES, UNMATCHED_LABEL
-from slm_deploy.servers.gateway.server import MAX_HEAD_BYTES, SendWatchdog
+from slm_deploy.servers.gateway.server import MAX_HEAD_BYTES
 from slm_deploy.servers.gateway.usage import JsonBodyTap, LineStreamTap, TokenUsage, request_usage_injection
 
 access_log = logging.getLogger("slm_gateway.access")
@@ -29,6 +31,8 @@ access_log = logging.getLogger("slm_gateway.access")
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 CLIENT_CLOSED = 499
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+# A protocol switch and a proxy-auth challenge describe the hop to the runtime, not the client's request.
+NOT_RELAYED = frozenset({101, 407})
 
 
 @dataclass
@@ -54,14 +58,20 @@ class Refusal(Exception):
 
 def _body_precheck(request: web.BaseRequest, limit: int) -> None:
     """Refuse, before reading or inviting a body, what the gateway will not accept anyway."""
-    expect = request.headers.get("Expect")
-    if expect is not None and (expect.lower() != "100-continue" or request.version < (1, 1)):
+    expectations = header_tokens(request.headers, "Expect")
+    if expectations and (expectations != ["100-continue"] or request.version < (1, 1)):
         raise Refusal("expectation_failed", close=True)
-    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
-    if encoding != "identity":
+    if any(coding != "identity" for coding in header_tokens(request.headers, "Content-Encoding")):
         raise Refusal("unsupported_content_encoding", close=True)
     if (request.content_length or 0) > limit:
         raise Refusal("request_too_large", close=True)
+
+
+def _body_reservation_size(request: web.BaseRequest, limit: int) -> int:
+    """The bytes a request's body may occupy: its declared length, or the whole limit when chunked."""
+    if not request.body_exists:
+        return 0
+    return request.content_length if request.content_length is not None else limit
 
 
 class Gateway:
@@ -77,6 +87,8 @@ class Gateway:
             config.queue_timeout_seconds,
         )
         self.peers = BucketTable(config.unauthenticated_rate_per_second, config.unauthenticated_burst)
+        self.body_budget = ByteBudget(config.max_in_flight_body_bytes)
+        metrics.body_bytes_reserved.set_function(lambda: self.body_budget.reserved)
         self._upstream = config.upstream_url.rstrip("/")
         self._upstream_auth = f"Bearer {upstream_key}" if upstream_key else ""
         self._exempt = frozenset(config.exempt_paths)
@@ -149,9 +161,21 @@ class Gateway:
             retry = self.limits.retry_after(exchange.key_id)
             if retry:
                 raise Refusal("rate_limit_exceeded", "rate_limited", errors.retry_after(retry))
-            return await self._forward(exchange, target)
+            with self._body_reservation(request):
+                return await self._forward(exchange, target)
         finally:
             gate.leave()
+
+    @contextmanager
+    def _body_reservation(self, request: web.BaseRequest) -> Iterator[None]:
+        """Hold the request's share of the in-flight body budget, or refuse before reading a byte of it."""
+        size = _body_reservation_size(request, self.config.max_request_body_bytes)
+        if not self.body_budget.try_reserve(size):
+            raise Refusal("body_budget_exceeded", "body_budget", {"Retry-After": "1"}, close=True)
+        try:
+            yield
+        finally:
+            self.body_budget.release(size)
 
     async def _queue(self, exchange: Exchange, gate: ConcurrencyGate) -> None:
         """Wait for a concurrency slot, or refuse without spending a rate token."""
@@ -249,7 +273,7 @@ class Gateway:
             self.metrics.upstream_errors.labels("connect").inc()
             access_log.warning("upstream request failed: %s", type(exc).__name__)
             return self._finish(exchange, errors.error_response("upstream_unavailable"))
-        if upstream.status >= 500 or 300 <= upstream.status < 400:
+        if upstream.status >= 500 or 300 <= upstream.status < 400 or upstream.status in NOT_RELAYED:
             # Internal error bodies and redirects to internal hosts stay inside; the status (5xx) does not.
             upstream.close()
             retry = {"Retry-After": upstream.headers["Retry-After"]} if "Retry-After" in upstream.headers else None
@@ -278,8 +302,6 @@ class Gateway:
         status = upstream.status
         ttft: float | None = None
         complete = False
-        watchdog = SendWatchdog(request, self.config.send_timeout_seconds, self._on_send_stall)
-        clock = watchdog.clock
         try:
             await response.prepare(request)
             async for chunk in upstream.content.iter_any():
@@ -288,10 +310,7 @@ class Gateway:
                     self.metrics.ttft.labels(route, key_id).observe(ttft)
                 out = tap.feed(chunk) if tap is not None else chunk
                 if out:
-                    watchdog.blocked_since = clock()
                     await response.write(out)
-                    watchdog.blocked_since = None
-            watchdog.blocked_since = clock()
             if tap is not None:
                 out = tap.finish()
                 if out:
@@ -307,7 +326,6 @@ class Gateway:
             if request.transport is not None:
                 request.transport.abort()  # the client must see a truncated response, not a clean end
         finally:
-            watchdog.stop()
             if complete:
                 upstream.release()
             else:
@@ -319,9 +337,6 @@ class Gateway:
         self.metrics.duration.labels(route, key_id).observe(time.perf_counter() - started)
         self._record(exchange, status, ttft=ttft, usage=usage)
         return response
-
-    def _on_send_stall(self) -> None:
-        self.metrics.rejections.labels("send_timeout", NO_KEY).inc()
 
     def on_connection_refused(self, reason: str, status: int) -> None:
         """Count what the server refused below the request handler (malformed requests, timeouts, the cap)."""

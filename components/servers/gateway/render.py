@@ -28,6 +28,15 @@ GATEWAY_REQUIREMENTS = (
     "yarl==1.25.1",
 )
 
+# Memory the gateway needs besides request bodies: the interpreter, connection buffers and one
+# usage-injection JSON parse (bounded by usage.MAX_INJECTION_BODY_BYTES, up to ~20x its size).
+BASELINE_MEMORY_BYTES = 160 * 2**20
+# Each reserved body byte may exist twice: the body itself and its copy in the upstream socket's send buffer.
+COPIES_PER_BODY_BYTE = 2
+# The in-flight budget holds this many largest bodies, and never less than the floor.
+BUDGET_LARGEST_BODIES = 2
+BUDGET_FLOOR_BYTES = 32 * 2**20
+
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _ERRORS_MODULE = _PACKAGE_DIR.parent.parent / "errors.py"
 
@@ -52,6 +61,8 @@ def render_gateway_config(
     tls_key_file: str = "",
     upstream_read_timeout_seconds: float = 600.0,
     shutdown_timeout_seconds: float = 30.0,
+    max_request_body_bytes: int = GatewayConfig.max_request_body_bytes,
+    max_in_flight_body_bytes: int = GatewayConfig.max_in_flight_body_bytes,
 ) -> dict[str, str]:
     """The gateway's config files ({relative name: text}); validated exactly as the gateway will."""
     config = GatewayConfig(
@@ -75,8 +86,20 @@ def render_gateway_config(
         tls_key_file=tls_key_file,
         upstream_read_timeout_seconds=upstream_read_timeout_seconds,
         shutdown_timeout_seconds=shutdown_timeout_seconds,
+        max_request_body_bytes=max_request_body_bytes,
+        max_in_flight_body_bytes=max_in_flight_body_bytes,
     )
     return {GATEWAY_CONFIG_FILE: config_to_toml(config)}
+
+
+def in_flight_body_budget(max_request_body_bytes: int) -> int:
+    """The gateway-wide request-body budget rendered for a per-request body limit."""
+    return max(BUDGET_FLOOR_BYTES, BUDGET_LARGEST_BODIES * max_request_body_bytes)
+
+
+def gateway_memory_bytes(max_in_flight_body_bytes: int) -> int:
+    """The container memory limit that holds a full body budget on top of the baseline."""
+    return BASELINE_MEMORY_BYTES + COPIES_PER_BODY_BYTE * max_in_flight_body_bytes
 
 
 def gateway_command(config_dir: str = GATEWAY_CONFIG_DIR) -> list[str]:

@@ -95,20 +95,65 @@ OLLAMA = _table(
     ),
 )
 
-# vLLM 0.26 OpenAI-compatible server (FastAPI): the inference APIs, not the development,
-# LoRA-loading or sleep endpoints, and not /invocations (which skips vLLM's own key check).
+# vLLM 0.26.0 (entrypoints/*/api_router.py in the wheel): every endpoint of its interface record
+# (components/runtimes/interfaces/vllm.yaml) is either served below or refused here, with why.
+VLLM_DENIED: dict[str, str] = {
+    "/abort_requests": "aborts running requests by id, anyone's",
+    "/collective_rpc": "runs methods on the engine's workers",
+    "/docs": "interactive API explorer, not an inference route",
+    "/static": "assets of the API explorer",
+    "/finish_weight_update": "weight transfer for RL training loops",
+    "/get_world_size": "weight transfer for RL training loops",
+    "/init_weight_transfer_engine": "weight transfer for RL training loops",
+    "/start_weight_update": "weight transfer for RL training loops",
+    "/start_draft_weight_update": "weight transfer for RL training loops",
+    "/update_weights": "weight transfer for RL training loops",
+    "/inference/v1/generate": "token-in token-out API for disaggregated serving, not for clients",
+    "/invocations": "SageMaker entry point that dispatches to any API and skips vLLM's own key check",
+    "/ping": "SageMaker health alias; /health is the health route",
+    "/ready": "readiness of the data-parallel supervisor only; /health is the health route",
+    "/readyz": "readiness of the data-parallel supervisor only; /health is the health route",
+    "/is_paused": "engine control state",
+    "/is_scaling_elastic_ep": "engine control state",
+    "/is_sleeping": "engine control state",
+    "/pause": "engine control",
+    "/resume": "engine control",
+    "/sleep": "engine control",
+    "/wake_up": "engine control",
+    "/scale_elastic_ep": "engine control",
+    "/reset_encoder_cache": "engine control",
+    "/reset_mm_cache": "engine control",
+    "/reset_prefix_cache": "engine control",
+    "/start_profile": "profiler control",
+    "/stop_profile": "profiler control",
+    "/load": "server load counter for load balancers",
+    "/metrics": "runtime metrics stay inside; the gateway exports its own",
+    "/server_info": "discloses the server's configuration",
+    "/version": "names the runtime's version",
+    "/tokenizer_info": "the tokenizer's whole configuration; /tokenize and /detokenize serve clients",
+    "/v1/load_lora_adapter": "loads model weights",
+    "/v1/unload_lora_adapter": "unloads model weights",
+    "/v1/chat/completions/render": "development helper (prompt rendering)",
+    "/v1/chat/completions/derender": "development helper (prompt rendering)",
+    "/v1/completions/render": "development helper (prompt rendering)",
+    "/v1/completions/derender": "development helper (prompt rendering)",
+    "/v1/realtime": "WebSocket, which the gateway does not relay",
+    "/v1/responses/{response_id}": "stored responses are not scoped to a key: any key could read one by id",
+    "/v1/responses/{response_id}/cancel": "stored responses are not scoped to a key: any key could cancel one by id",
+    "/rerank": "unversioned alias of /v1/rerank",
+    "/score": "unversioned alias of /v1/score",
+}
+
 VLLM = _table(
     "vllm",
     get=("/health", "/v1/models"),
     post=(
-        "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/responses", "/v1/messages",
-        "/v1/audio/transcriptions", "/v1/audio/translations", "/v1/rerank", "/v1/score", "/tokenize",
-        "/detokenize",
+        "/v1/chat/completions", "/v1/chat/completions/batch", "/v1/completions", "/v1/embeddings",
+        "/v1/responses", "/v1/messages", "/v1/messages/count_tokens", "/v1/audio/transcriptions",
+        "/v1/audio/translations", "/v1/rerank", "/v1/score", "/tokenize", "/detokenize", "/classify", "/pooling",
+        "/generative_scoring", "/v2/embed", "/v2/rerank",
     ),
-    management=(
-        "/v1/load_lora_adapter", "/v1/unload_lora_adapter", "/sleep", "/wake_up", "/reset_prefix_cache",
-        "/collective_rpc", "/scale_elastic_ep", "/pause", "/resume",
-    ),
+    management=tuple(VLLM_DENIED),
 )
 
 # llama.cpp server b10133, tools/server/server.cpp: the /v1 APIs and tokenizer; not /props (POST

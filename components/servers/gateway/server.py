@@ -1,9 +1,10 @@
 """aiohttp's low-level HTTP server, hardened for the open internet.
 
-What it adds to aiohttp's connection protocol: a deadline for each request head, a cap on open
-connections (the oldest idle connection makes room first), cancellation of the handler when the
-client goes away, and OpenAI-shaped answers, logged below ERROR and counted, for requests the
-HTTP parser rejects (aiohttp's own plain-text answer repeats the offending bytes).
+What it adds to aiohttp's connection protocol: a deadline for each request head, a deadline for
+every write (answers and refusals alike: a client that stops reading is cut off), a cap on open
+connections (the oldest idle or write-blocked connection makes room first), cancellation of the
+handler when the client goes away, and OpenAI-shaped answers, logged below ERROR and counted, for
+requests the HTTP parser rejects (aiohttp's own plain-text answer repeats the offending bytes).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
 
 from slm_deploy.servers.gateway import errors
@@ -37,6 +39,7 @@ class GatewayServer(web.Server):
         max_connections: int,
         header_timeout: float,
         idle_timeout: float,
+        send_timeout: float,
         observer: Observer,
         **kwargs: Any,
     ) -> None:
@@ -46,20 +49,21 @@ class GatewayServer(web.Server):
         )
         self.max_connections = max_connections
         self.header_timeout = header_timeout
+        self.send_timeout = send_timeout
         self.observer = observer
 
     def __call__(self) -> GatewayConnection:
         return GatewayConnection(self, loop=self._loop, **self._kwargs)
 
     def admit(self) -> bool:
-        """Make room for one more connection: below the cap, or by closing the oldest idle one."""
+        """Make room for one more connection: below the cap, or by closing the oldest idle or write-blocked one."""
         if len(self._connections) < self.max_connections:
             return True
-        idle = next((c for c in self._connections if isinstance(c, GatewayConnection) and c.idle), None)
+        idle = next((c for c in self._connections if isinstance(c, GatewayConnection) and c.evictable), None)
         if idle is None:
             self.observer("connection_limit", 503)
             return False
-        idle.force_close()
+        idle.evict()
         self.observer("idle_connection_evicted", 0)
         return True
 
@@ -68,13 +72,39 @@ class GatewayConnection(RequestHandler):
     """One client connection: aiohttp's protocol plus a request-head deadline and JSON error answers."""
 
     _head_timer: asyncio.TimerHandle | None = None
+    _send_timer: asyncio.TimerHandle | None = None
     _head_bytes = 0
     _refused = False
+    _body: StreamReader | None = None  # the body of the last request head parsed
+    _wire: asyncio.Transport | None = None  # kept after force_close, which forgets the transport while it flushes
+
+    @property
+    def awaiting_head(self) -> bool:
+        """No request is being handled, queued or still sending its body: the next bytes start a head."""
+        receiving_body = self._body is not None and not self._body.is_eof()
+        return not self._request_in_progress and not self._messages and not receiving_body
 
     @property
     def idle(self) -> bool:
-        """No request is being handled or waiting: the connection only holds a file descriptor."""
-        return not self._request_in_progress and not self._messages and not self._force_close
+        """Waiting for a request head: the connection only holds a file descriptor."""
+        return self.awaiting_head and not self._force_close
+
+    @property
+    def evictable(self) -> bool:
+        """Idle, or blocked writing to a client that does not read: either only holds a file descriptor."""
+        return self.idle or self._send_timer is not None
+
+    def evict(self) -> None:
+        """Close now, without waiting to flush what the client has not read (force_close would wait)."""
+        if self._wire is not None:
+            self._wire.abort()
+        self.force_close()
+
+    def force_close(self) -> None:
+        """Close once the client has read what it was sent, within the send timeout."""
+        if self._wire is not None and self._wire.get_write_buffer_size():
+            self._arm_send_deadline()
+        super().force_close()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         server = self._manager
@@ -86,18 +116,20 @@ class GatewayConnection(RequestHandler):
             transport.close()
             return
         super().connection_made(transport)
+        self._wire = transport  # type: ignore[assignment]
         self._arm_head_deadline()
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return
-        if self._head_timer is None and not self._request_in_progress and not self._messages:
-            self._arm_head_deadline()
-        if self._head_timer is not None:
+        if self.awaiting_head:
+            if self._head_timer is None:
+                self._arm_head_deadline()
             self._head_bytes += len(data)
         heads_before = self._request_count
         super().data_received(data)
         if self._request_count != heads_before:
+            self._body = self._messages[-1][1] if self._messages else None
             self._head_bytes = 0
             if self._head_timer is not None:
                 self._head_timer.cancel()
@@ -109,10 +141,35 @@ class GatewayConnection(RequestHandler):
             self.force_close()
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+        for timer in (self._head_timer, self._send_timer):
+            if timer is not None:
+                timer.cancel()
+        self._head_timer = self._send_timer = None
+        self._wire = None
         super().connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        """The client is not reading what it is sent: it has the send timeout to catch up."""
+        super().pause_writing()
+        self._arm_send_deadline()
+
+    def _arm_send_deadline(self) -> None:
+        server = self._manager
+        if isinstance(server, GatewayServer) and self._send_timer is None:
+            self._send_timer = self._loop.call_later(server.send_timeout, self._send_deadline_passed)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._send_timer is not None:
+            self._send_timer.cancel()
+            self._send_timer = None
+
+    def _send_deadline_passed(self) -> None:
+        """A write stayed blocked for the whole send timeout: drop the connection and what it has not read."""
+        self._send_timer = None
+        if isinstance(self._manager, GatewayServer):
+            self._manager.observer("send_timeout", 0)
+        self.evict()
 
     def _arm_head_deadline(self) -> None:
         server = self._manager
@@ -145,33 +202,3 @@ class GatewayConnection(RequestHandler):
         response = errors.error_response(code)
         response.force_close()
         return response
-
-
-class SendWatchdog:
-    """Aborts a client connection when one write to it stays blocked longer than the send timeout.
-
-    The relay sets `blocked_since` (from `clock`) before each write and clears it after; one timer
-    per response checks it, so a write costs two assignments rather than a timer of its own.
-    """
-
-    def __init__(self, request: web.BaseRequest, timeout: float, on_stall: Callable[[], None]) -> None:
-        self._loop = asyncio.get_running_loop()
-        self.clock = self._loop.time
-        self._request = request
-        self._timeout = timeout
-        self._on_stall = on_stall
-        self.blocked_since: float | None = None
-        self._handle = self._loop.call_later(timeout, self._check)
-
-    def _check(self) -> None:
-        since = self.blocked_since
-        if since is not None and self.clock() - since >= self._timeout:
-            self._on_stall()
-            if self._request.transport is not None:
-                self._request.transport.abort()  # close() would wait for the unread data to drain
-            return
-        self._handle = self._loop.call_later(self._timeout, self._check)
-
-    def stop(self) -> None:
-        """Stop watching."""
-        self._handle.cancel()

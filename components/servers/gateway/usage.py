@@ -10,8 +10,12 @@ from typing import Any
 # Lines are parsed only when they carry one of these markers, so ordinary token chunks cost
 # one substring search.
 _USAGE_MARKER = re.compile(rb'"(?:usage|eval_count|prompt_eval_count)"')
+# A chunk's `"usage": null` member, which a runtime adds to every chunk once usage is asked for.
+_NULL_USAGE = re.compile(rb',\s*"usage"\s*:\s*null(?=\s*[,}])|"usage"\s*:\s*null\s*,')
 MAX_LINE_BYTES = 1 << 20
 MAX_JSON_BODY_BYTES = 8 << 20
+# Parsing JSON can take twenty times its size in objects; larger streamed requests go upstream as sent.
+MAX_INJECTION_BODY_BYTES = 2 << 20
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,8 @@ class LineStreamTap:
     """Watches SSE or newline-delimited JSON for usage; holds back at most one unfinished line.
 
     When the gateway itself asked the runtime for usage, `drop_usage_event` removes that extra
-    event so the client sees the stream it asked for.
+    event and the `"usage": null` the runtime adds to every other chunk, so the client sees the
+    stream it asked for.
     """
 
     def __init__(self, drop_usage_event: bool = False) -> None:
@@ -87,37 +92,37 @@ class LineStreamTap:
         return tail
 
     def _read_usage(self, line: bytes) -> Any:
-        """Parse one line (SSE `data:` or bare JSON); record usage; return the object if any."""
+        """Parse one line (SSE `data:` or bare JSON); record any usage; return the object, or None."""
         payload = line[5:].strip() if line.startswith(b"data:") else line
-        try:
-            obj = json.loads(payload)
-        except ValueError:
-            return None
+        obj = _parse_json(payload)
         found = usage_from_object(obj)
-        if found is None:
-            return None
-        self.usage = found
+        if found is not None:
+            self.usage = found
         return obj
 
     def _scan(self, complete: bytes) -> bytes:
         """Look at each whole line; drop the injected usage event and its blank separator."""
         kept: list[bytes] = []
-        dropped = False
+        changed = False
         for line in complete.split(b"\n")[:-1]:
             stripped = line.strip()
             if self._skip_blank:
                 self._skip_blank = False
                 if not stripped:
-                    dropped = True
+                    changed = True
                     continue
             if _USAGE_MARKER.search(stripped):
                 obj = self._read_usage(stripped)
-                if self._drop and stripped.startswith(b"data:") and _is_usage_only_event(obj):
-                    self._skip_blank = True
-                    dropped = True
-                    continue
+                if self._drop and stripped.startswith(b"data:") and isinstance(obj, dict) and "usage" in obj:
+                    if _is_usage_only_event(obj):
+                        self._skip_blank = True
+                        changed = True
+                        continue
+                    if obj["usage"] is None:
+                        line = _NULL_USAGE.sub(b"", line, count=1)
+                        changed = True
             kept.append(line + b"\n")
-        return b"".join(kept) if dropped else complete
+        return b"".join(kept) if changed else complete
 
 
 class JsonBodyTap:
@@ -151,20 +156,14 @@ class JsonBodyTap:
         body = b"".join(self._parts)
         if not _USAGE_MARKER.search(body):
             return None
-        try:
-            return usage_from_object(json.loads(body))
-        except ValueError:
-            return None
+        return usage_from_object(_parse_json(body))
 
 
 def request_usage_injection(body: bytes) -> bytes | None:
     """For a streamed OpenAI request that did not ask for usage, the same request asking for it."""
-    if b'"stream"' not in body:
+    if len(body) > MAX_INJECTION_BODY_BYTES or b'"stream"' not in body:
         return None
-    try:
-        obj = json.loads(body)
-    except ValueError:
-        return None
+    obj = _parse_json(body)
     if not isinstance(obj, dict) or obj.get("stream") is not True:
         return None
     options = obj.get("stream_options")
@@ -173,4 +172,16 @@ def request_usage_injection(body: bytes) -> bytes | None:
     if options and options.get("include_usage") is True:
         return None
     obj["stream_options"] = {**(options or {}), "include_usage": True}
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    try:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        # ASCII escapes carry what UTF-8 cannot, such as a lone surrogate the client wrote as `\ud800`.
+        return json.dumps(obj, separators=(",", ":")).encode("ascii")
+
+
+def _parse_json(data: bytes) -> Any:
+    """The JSON value, or None for anything that is not JSON the gateway can hold (also nesting too deep)."""
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        return None
