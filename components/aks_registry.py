@@ -24,12 +24,12 @@ def acr_name(spec: DeploymentSpec) -> str | None:
     return host[: -len(suffix)] if suffix else None
 
 
-def role_definition_id(registry_id: str) -> str:
-    """AcrPull's id in the registry's subscription (/subscriptions/<id>/providers/...roleDefinitions/<guid>)."""
-    parts = registry_id.split("/")
+def role_definition_id(resource_id: str, role: str = ACR_PULL_ROLE) -> str:
+    """A built-in role's id in the resource's subscription (/subscriptions/<id>/providers/...roleDefinitions/<guid>)."""
+    parts = resource_id.split("/")
     if len(parts) < 3 or parts[1].lower() != "subscriptions" or not parts[2]:
-        raise ValueError(f"not an Azure resource id: {registry_id!r}")
-    return f"/subscriptions/{parts[2]}/providers/Microsoft.Authorization/roleDefinitions/{ACR_PULL_ROLE}"
+        raise ValueError(f"not an Azure resource id: {resource_id!r}")
+    return f"/subscriptions/{parts[2]}/providers/Microsoft.Authorization/roleDefinitions/{role}"
 
 
 def kubelet_object_id(identity_profile: object) -> str:

@@ -28,8 +28,13 @@ RESOURCE_TYPES: dict[tuple[str, str], Callable[..., pulumi.CustomResource]] = {
     ("networking.k8s.io/v1", "Ingress"): k8s.networking.v1.Ingress,
 }
 """Typed classes, so mocks and CrossGuard see every object with literal security fields."""
-CUSTOM_KINDS: frozenset[tuple[str, str]] = frozenset({("keda.sh/v1alpha1", "ScaledObject")})
-"""CRD objects the renderer emits; registered as apiextensions.CustomResource (KEDA must be installed)."""
+CUSTOM_KINDS: frozenset[tuple[str, str]] = frozenset({
+    ("keda.sh/v1alpha1", "ScaledObject"), ("keda.sh/v1alpha1", "TriggerAuthentication"),
+    ("monitoring.coreos.com/v1", "PodMonitor"), ("monitoring.coreos.com/v1", "PrometheusRule"),
+    ("azmonitoring.coreos.com/v1", "PodMonitor"),
+})
+"""CRD objects the renderer emits; registered as apiextensions.CustomResource (KEDA and the Prometheus
+operator, or AKS's managed agent, must be installed)."""
 
 
 def _snake(name: str) -> str:

@@ -14,6 +14,7 @@ from slm_deploy.runtimes import plan_deployment
 from slm_deploy.runtimes.plan import RuntimePlan
 from slm_deploy.spec.consistency import kubernetes_target, namespace_of
 from slm_deploy.spec.loader import Deployment
+from slm_deploy.spec.monitoring_checks import monitoring_mode
 from slm_deploy.stack_settings import StackSettings, read_settings
 
 
@@ -51,15 +52,24 @@ class SlmDeployment(pulumi.ComponentResource):
         self.images = self._images(name, deployment, plan, settings, child)
         self.cluster = None
         self.workloads = None
+        self.monitoring = None
         if spec.targets.aks is not None:
             self.cluster = _aks_module().AksCluster(f"{name}-aks", spec, settings, opts=child)
             outputs["clusterName"] = self.cluster.cluster.name
             outputs["resourceGroup"] = self.cluster.resource_group.name
+        if self.cluster is not None and self.cluster.prometheus is not None:
+            manifests = self._managed_monitoring(name, deployment, plan, manifests, child)
+        provider = self.cluster.provider if self.cluster else None
+        workload_opts = child
+        if manifests and spec.monitoring.enabled and monitoring_mode(spec) == "bundled":
+            from slm_deploy.kube_prometheus_stack import KubePrometheusStack
+
+            self.monitoring = KubePrometheusStack(f"{name}-monitoring", deployment, plan, provider, opts=child)
+            workload_opts = pulumi.ResourceOptions(parent=self, depends_on=[self.monitoring.release])
         if manifests:
             refs = self.images.refs if self.images else {}
             self.workloads = KubernetesWorkloads(
-                f"{name}-k8s", pin_built_images(manifests, refs),
-                provider=self.cluster.provider if self.cluster else None, opts=child)
+                f"{name}-k8s", pin_built_images(manifests, refs), provider=provider, opts=workload_opts)
             outputs["namespace"] = namespace_of(spec)
             gateway = _gateway_service(manifests)
             if gateway:
@@ -68,6 +78,20 @@ class SlmDeployment(pulumi.ComponentResource):
             outputs["images"] = self.images.refs
         self.outputs = outputs
         self.register_outputs(outputs)
+
+    def _managed_monitoring(self, name: str, deployment: Deployment, plan: RuntimePlan, manifests: list[Manifest],
+                            opts: pulumi.ResourceOptions) -> list[Manifest]:
+        """Rule groups, KEDA's identity and Managed Grafana on the workspace; KEDA's queries bound to it."""
+        from slm_deploy.aks_monitoring import ManagedMonitoring, bind_managed_prometheus
+        from slm_deploy.render.monitoring.azure import prometheus_rule_groups
+        from slm_deploy.render.monitoring.context import monitored
+
+        spec = deployment.spec
+        groups = prometheus_rule_groups(monitored(deployment, plan), spec.monitoring.scrape_interval_seconds)
+        self.monitoring = ManagedMonitoring(f"{name}-monitoring", spec, groups, self.cluster.prometheus,
+                                            self.cluster.cluster, self.cluster.resource_group.name, opts=opts)
+        endpoint = spec.monitoring.prometheus_url or self.monitoring.query_endpoint
+        return bind_managed_prometheus(manifests, endpoint, self.monitoring.keda_identity.client_id)
 
     @staticmethod
     def _images(name: str, deployment: Deployment, plan: RuntimePlan, settings: StackSettings,

@@ -79,6 +79,9 @@ class ComponentMocks(pulumi.runtime.Mocks):
         if args.token == "azure-native:containerservice:listManagedClusterUserCredentials":
             value = base64.b64encode(yaml.safe_dump(AKS_KUBECONFIG).encode()).decode()
             return {"kubeconfigs": [{"name": "clusterUser", "value": value}]}, []
+        if args.token == "azure-native:authorization:getClientConfig":  # the signed-in identity's subscription
+            return {"subscriptionId": REGISTRY_SUBSCRIPTION.rsplit("/", 1)[1], "tenantId": "tenant",
+                    "clientId": "client", "objectId": "object"}, []
         if args.token == "azure-native:containerregistry:getRegistry":
             group, name = args.args["resourceGroupName"], args.args["registryName"]
             return {"id": f"{REGISTRY_SUBSCRIPTION}/resourceGroups/{group}/providers/Microsoft.ContainerRegistry/"

@@ -10,6 +10,7 @@ from slm_deploy.render.compose import project_name, render_compose
 from slm_deploy.render.hosts import render_host
 from slm_deploy.render.images import build_context, build_owners, compose_image_names, registry_tags
 from slm_deploy.render.kubernetes import file_name, kustomization, render_kubernetes
+from slm_deploy.render.monitoring.bundle import monitoring_files
 from slm_deploy.render.serialize import to_json, to_yaml
 from slm_deploy.render.templating import render_template
 from slm_deploy.runtimes import plan_deployment
@@ -98,6 +99,7 @@ def render_bundle(deployment: Deployment) -> Bundle:
         files.update(_compose_files(deployment, plan))
     if kubernetes_target(deployment.spec) and plan.services:
         files.update(_kubernetes_files(deployment, plan))
+    files.update(monitoring_files(deployment, plan))
     for host in plan.hosts:
         files.update(render_host(host, deployment))
     files["README.md"] = _readme(deployment, plan, files)

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from slm_deploy.render.images import owner_of
+from slm_deploy.render.monitoring import compose as monitoring
 from slm_deploy.runtimes.plan import CACHE_ROOT, ExecCheck, HttpCheck, RuntimePlan, ServicePlan
 from slm_deploy.spec.loader import Deployment
 
@@ -91,6 +92,8 @@ def _networks(service: ServicePlan, plan: RuntimePlan) -> list[str]:
     networks = [BACKEND]
     if _published(service, plan):
         networks.append(EDGE)
+    if monitoring.joins_metrics(plan, service):
+        networks.append(monitoring.METRICS)
     return networks
 
 
@@ -109,6 +112,11 @@ def render_compose(deployment: Deployment, plan: RuntimePlan) -> dict[str, Any]:
     for service in plan.services:
         body: dict[str, Any] = _image(deployment, plan, service)
         body.update(_hardened(deployment, service))
+        if service.role == "monitoring":
+            body.update(_monitoring_service(deployment, service))
+            services[service.name] = body
+            secrets.update(f.secret for f in service.secret_files)
+            continue
         if service.command:
             body["entrypoint"] = list(service.command)
         if service.args:
@@ -139,22 +147,42 @@ def render_compose(deployment: Deployment, plan: RuntimePlan) -> dict[str, Any]:
             }
         if service.role == "model-prep" and service.runtime == "ollama":
             body["profiles"] = ["prep"]
+        log_driver = monitoring.logging(deployment, plan, service)
+        if log_driver:
+            body["logging"] = log_driver
         body["labels"] = dict(service.labels)
         services[service.name] = body
     document: dict[str, Any] = {
         "services": services,
-        "networks": {BACKEND: {"internal": True}, EDGE: {}, EGRESS: {}},
+        "networks": {BACKEND: {"internal": True}, EDGE: {}, EGRESS: {}, **monitoring.networks(plan)},
     }
-    volumes = {}
+    volumes = {name: {} for s in plan.by_role("monitoring") if (name := monitoring.data_volume(s))}
     if any(s.model_dir and not s.model_host_path for s in plan.services):
         volumes["models"] = {}
     if plan.by_role("ui"):
         volumes[UI_DATA_VOLUME] = {}
     if volumes:
-        document["volumes"] = volumes
+        document["volumes"] = dict(sorted(volumes.items()))
     if secrets:
         document["secrets"] = {name: {"file": f"./secrets/{name}"} for name in sorted(secrets)}
     return document
+
+
+def _monitoring_service(deployment: Deployment, service: ServicePlan) -> dict[str, Any]:
+    """A monitoring service: its command, environment, secrets and health check, then where it sits."""
+    body: dict[str, Any] = {}
+    if service.command:
+        body["entrypoint"] = list(service.command)
+    if service.args:
+        body["command"] = list(service.args)
+    if service.env:
+        body["environment"] = dict(service.env)
+    if service.secret_files:
+        body["secrets"] = [{"source": f.secret, "target": f.secret} for f in service.secret_files]
+    body["healthcheck"] = _healthcheck(service)
+    body.update(monitoring.service_body(deployment, service))
+    body["labels"] = dict(service.labels)
+    return body
 
 
 def _one_shot(plan: RuntimePlan, name: str) -> bool:

@@ -38,8 +38,15 @@ def _config(deployment: Deployment, runtime: ServicePlan, key_path: str) -> str:
         max_concurrency=auth.max_concurrency_per_key,
         exempt_paths=exempt,
         metrics_port=GATEWAY_METRICS_PORT,
+        upstream_wait_seconds=float(_wake_wait(deployment, runtime)),
     )
     return files[GATEWAY_CONFIG_FILE]
+
+
+def _wake_wait(deployment: Deployment, runtime: ServicePlan) -> int:
+    """A runtime that scales to zero needs its startup budget to wake: hold requests that long, else not at all."""
+    scaling = deployment.spec.serving.autoscaling
+    return runtime.startup_budget_seconds if scaling.enabled and scaling.scale_to_zero else 0
 
 
 def gateway_service(deployment: Deployment, runtime: ServicePlan) -> ServicePlan:

@@ -6,6 +6,7 @@ from slm_deploy.errors import Problem
 from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.fields import SECRET_NAME_PARTS
 from slm_deploy.spec.images import pins_table
+from slm_deploy.spec.monitoring_checks import monitoring_problems, monitoring_secrets
 from slm_deploy.spec.sections import KubernetesTarget
 
 RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -37,6 +38,7 @@ def secret_references(spec: DeploymentSpec) -> dict[str, str]:
         refs["runtime.open_webui.secret_key_secret"] = webui.secret_key_secret
         if spec.serving.auth.enabled:
             refs["runtime.open_webui.api_key_secret"] = webui.api_key_secret
+    refs.update(monitoring_secrets(spec))
     return refs
 
 
@@ -141,4 +143,4 @@ def _target_problems(spec: DeploymentSpec) -> list[Problem]:
 def consistency_problems(spec: DeploymentSpec) -> list[Problem]:
     """Every cross-field problem, in a stable order."""
     return (_secret_problems(spec) + _env_problems(spec) + _runtime_problems(spec)
-            + _exposure_problems(spec) + _scaling_problems(spec) + _target_problems(spec))
+            + _exposure_problems(spec) + _scaling_problems(spec) + _target_problems(spec) + monitoring_problems(spec))

@@ -56,10 +56,13 @@ def test_images_are_pinned_or_built(bundle: Path) -> None:
         assert ("build" in service) != ("image" in service), name
 
 
-def test_only_gateway_and_ui_are_published_on_the_bind_address(bundle: Path) -> None:
+def test_only_gateway_ui_and_monitoring_are_published_on_loopback(bundle: Path) -> None:
     document = project(bundle)
     published = {name for name, s in document["services"].items() if s.get("ports")}
-    assert published == set(by_component(document, "gateway")) | set(by_component(document, "ui"))
+    monitoring = {name for name, s in by_component(document, "monitoring").items() if s.get("ports")}
+    assert published == set(by_component(document, "gateway")) | set(by_component(document, "ui")) | monitoring
+    assert {s["labels"]["slm-deploy.io/runtime"] for s in document["services"].values() if s.get("profiles")} >= \
+        {"prometheus", "alertmanager"}
     for name in published:
         assert all(port.startswith("127.0.0.1:") for port in document["services"][name]["ports"]), name
     host_ports = [port.rsplit(":", 2)[1] for name in published for port in document["services"][name]["ports"]]

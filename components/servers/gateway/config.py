@@ -58,6 +58,8 @@ class GatewayConfig:
     upstream_connect_timeout_seconds: float = 10.0
     upstream_read_timeout_seconds: float = 600.0
     upstream_key_file: str = ""
+    upstream_wait_seconds: float = 0.0
+    """How long a request may wait for a runtime that accepts no connections yet (a runtime scaled to zero)."""
     key_reload_interval_seconds: float = 1.0
     exempt_paths: tuple[str, ...] = ("/health",)
     forward_prefixes: tuple[str, ...] = ("/v1/", "/api/")
@@ -99,6 +101,7 @@ SECTIONS: dict[str, tuple[tuple[str, str], ...]] = {
         ("connect_timeout_seconds", "upstream_connect_timeout_seconds"),
         ("read_timeout_seconds", "upstream_read_timeout_seconds"),
         ("key_file", "upstream_key_file"),
+        ("wait_seconds", "upstream_wait_seconds"),
     ),
     "auth": (
         ("key_file", "key_file"),

@@ -176,10 +176,8 @@ class Gateway:
                 body, drop_usage_event = rewritten, True
         url = URL(self._upstream + request.raw_path, encoded=True)
         try:
-            upstream = await self._session.request(  # type: ignore[union-attr]
-                method, url, data=body if body or method not in SAFE_METHODS else None,
-                headers=self._upstream_headers(request), allow_redirects=False,
-            )
+            upstream = await self._open_upstream(method, url, body if body or method not in SAFE_METHODS else None,
+                                                 self._upstream_headers(request))
         except asyncio.TimeoutError:
             self.metrics.upstream_errors.labels("timeout").inc()
             return self._finish_error(request, route, key_id, errors.upstream_timeout(), started)
@@ -243,6 +241,31 @@ class Gateway:
         self.metrics.duration.labels(route, key_id).observe(time.perf_counter() - started)
         self._record(request, route, key_id, status, started, ttft=ttft, usage=usage)
         return response
+
+    async def _open_upstream(self, method: str, url: URL, body: bytes | None,
+                             headers: dict[str, str]) -> aiohttp.ClientResponse:
+        """Send the request; while no runtime accepts connections, hold it for up to upstream_wait_seconds.
+
+        Only connection failures are retried: the runtime never saw the request, so sending it again is safe.
+        """
+        deadline = time.monotonic() + self.config.upstream_wait_seconds
+        delay, held = 0.25, False
+        try:
+            while True:
+                try:
+                    return await self._session.request(  # type: ignore[union-attr]
+                        method, url, data=body, headers=headers, allow_redirects=False)
+                except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
+                    if time.monotonic() + delay > deadline:
+                        raise
+                    if not held:
+                        held = True
+                        self.metrics.upstream_waiting.inc()
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 2.0)
+        finally:
+            if held:
+                self.metrics.upstream_waiting.dec()
 
     def _finish_error(
         self, request: web.Request, route: str, key_id: str, response: web.Response, started: float

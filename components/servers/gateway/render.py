@@ -51,6 +51,7 @@ def render_gateway_config(
     tls_cert_file: str = "",
     tls_key_file: str = "",
     upstream_read_timeout_seconds: float = 600.0,
+    upstream_wait_seconds: float = 0.0,
     shutdown_timeout_seconds: float = 30.0,
 ) -> dict[str, str]:
     """The gateway's config files ({relative name: text}); validated exactly as the gateway will."""
@@ -74,6 +75,7 @@ def render_gateway_config(
         tls_cert_file=tls_cert_file,
         tls_key_file=tls_key_file,
         upstream_read_timeout_seconds=upstream_read_timeout_seconds,
+        upstream_wait_seconds=upstream_wait_seconds,
         shutdown_timeout_seconds=shutdown_timeout_seconds,
     )
     return {GATEWAY_CONFIG_FILE: config_to_toml(config)}
