@@ -41,25 +41,54 @@ def _expect(name: str, labels: dict[str, str], value: float) -> dict[str, Any]:
                                                                             "value": value}]}
 
 
-def _raw_case(m: Monitored, signal, raw: RawMetric) -> dict[str, Any]:
-    """Only this raw spelling exists: the normalised series must carry its value."""
-    base = _labels(m, **_matcher_labels(raw))
-    out = _labels(m)
+def _raw_series(case: str, m: Monitored, raw: RawMetric, scale: int = 1) -> list[dict[str, str]]:
+    """Series of one raw spelling: a gauge at 3 (x scale), counters growing 1/s (x scale), sums half that."""
+    base = {"deployment": m.name, "runtime": case, **_matcher_labels(raw)}
     if raw.kind == "gauge":
-        inputs, checks = [_series(raw.name, base, f"3{SAMPLES}")], [_expect(recorded(signal), out, 3)]
-    elif raw.kind == "counter":
-        inputs, checks = [_series(raw.name, base, f"0+60{SAMPLES}")], [_expect(recorded(signal), out, 1)]
-    elif raw.kind == "counter_pair":
-        inputs = [_series(raw.name, base, f"0+30{SAMPLES}"), _series(raw.count_name, base, f"0+60{SAMPLES}")]
-        checks = [_expect(recorded(signal, "sum"), out, 0.5), _expect(recorded(signal, "count"), out, 1)]
-    else:
-        inputs = [_series(f"{raw.name}_bucket", {**base, "le": "0.5"}, f"0+60{SAMPLES}"),
-                  _series(f"{raw.name}_bucket", {**base, "le": "+Inf"}, f"0+60{SAMPLES}"),
-                  _series(f"{raw.name}_sum", base, f"0+30{SAMPLES}"),
-                  _series(f"{raw.name}_count", base, f"0+60{SAMPLES}")]
-        checks = [_expect(recorded(signal, "bucket"), {**out, "le": "0.5"}, 1),
-                  _expect(recorded(signal, "sum"), out, 0.5), _expect(recorded(signal, "count"), out, 1)]
-    return {"name": f"{signal.name} from {raw.name} ({raw.era})", "interval": "1m", "input_series": inputs,
+        return [_series(raw.name, base, f"{3 * scale}{SAMPLES}")]
+    if raw.kind == "counter":
+        return [_series(raw.name, base, f"0+{60 * scale}{SAMPLES}")]
+    if raw.kind == "counter_pair":
+        return [_series(raw.name, base, f"0+{30 * scale}{SAMPLES}"),
+                _series(raw.count_name, base, f"0+{60 * scale}{SAMPLES}")]
+    return [_series(f"{raw.name}_bucket", {**base, "le": "0.5"}, f"0+{60 * scale}{SAMPLES}"),
+            _series(f"{raw.name}_bucket", {**base, "le": "+Inf"}, f"0+{60 * scale}{SAMPLES}"),
+            _series(f"{raw.name}_sum", base, f"0+{30 * scale}{SAMPLES}"),
+            _series(f"{raw.name}_count", base, f"0+{60 * scale}{SAMPLES}")]
+
+
+def _normalised(case: str, m: Monitored, signal, raw: RawMetric) -> list[dict[str, Any]]:
+    """What the rules must record from one spelling's series at scale 1."""
+    out = {"deployment": m.name, "runtime": case}
+    if raw.kind == "gauge":
+        return [_expect(recorded(signal), out, 3)]
+    if raw.kind == "counter":
+        return [_expect(recorded(signal), out, 1)]
+    checks = [_expect(recorded(signal, "sum"), out, 0.5), _expect(recorded(signal, "count"), out, 1)]
+    if raw.kind == "histogram":
+        checks.append(_expect(recorded(signal, "bucket"), {**out, "le": "0.5"}, 1))
+    return checks
+
+
+def _raw_names_case(m: Monitored) -> dict[str, Any]:
+    """One group: every raw spelling of every signal (current and old names, colons and underscores), and
+    where two sources exist at once the preferred one wins.
+
+    Each case carries its own `runtime` label value; the rules aggregate by deployment and runtime, so the
+    cases cannot see each other.
+    """
+    inputs, checks = [], []
+    for signal in SIGNALS:
+        found = sources(m.runtime, signal, m.gateway is not None)
+        for raw in found:
+            case = f"{signal.name}/{raw.name}"
+            inputs += _raw_series(case, m, raw)
+            checks += _normalised(case, m, signal, raw)
+        if len(found) > 1:
+            case = f"{signal.name}/preferred"
+            inputs += _raw_series(case, m, found[0]) + _raw_series(case, m, found[1], scale=2)
+            checks += _normalised(case, m, signal, found[0])
+    return {"name": "every raw spelling yields the normalised series", "interval": "1m", "input_series": inputs,
             "promql_expr_test": checks}
 
 
@@ -97,8 +126,7 @@ def _alert_cases(group: list[Alert]) -> list[dict[str, Any]]:
 
 def rule_tests(m: Monitored, platform: str, rule_file: str) -> dict[str, Any]:
     """The promtool test file for one deployment's rule file."""
-    tests = [_raw_case(m, signal, raw) for signal in SIGNALS
-             for raw in sources(m.runtime, signal, m.gateway is not None)]
+    tests = [_raw_names_case(m)] if any(sources(m.runtime, s, m.gateway is not None) for s in SIGNALS) else []
     tests += _model_loaded_cases(m)
     by_name: dict[str, list[Alert]] = {}
     for alert in alerts(m, platform):

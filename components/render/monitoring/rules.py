@@ -190,9 +190,9 @@ def _burn_alert(m: Monitored, slo: str, objective: float, severity: str) -> Aler
         f'{SLO_SERIES}{short}{{deployment="{m.name}",slo="{slo}"}} > {factor * budget:.6g})'
         for long, short, factor, _ in pairs)
     title = {"availability": "Availability", "ttft": "TimeToFirstToken", "latency": "Latency"}[slo]
-    hours = 2  # both severities fire on a fast burn; the warning pair reads whatever part of 1d/3d exists
-    samples = hours * 60 + 5
-    fires, quiet = _slo_cases(m, slo, objective, samples)
+    # A fast burn fires both severities; rates over the long windows read whatever part of them exists.
+    minutes = 40
+    fires, quiet = _slo_cases(m, slo, objective, minutes + 5)
     labels = {"deployment": m.name, "runtime": m.runtime, "slo": slo}
     return Alert(
         name=f"SLM{title}BudgetBurn", expr=expr, for_="2m" if severity == "critical" else "15m", severity=severity,
@@ -200,7 +200,7 @@ def _burn_alert(m: Monitored, slo: str, objective: float, severity: str) -> Aler
         runbook=("Check the SLI panels of the deployment dashboard. A fast burn (critical) means users are failing "
                  "now: look for runtime restarts, saturation (queue, KV cache) and upstream errors in the gateway "
                  "logs. A slow burn (warning) calls for capacity or tuning work before the budget runs out."),
-        fires=Case(fires, f"{hours}h", (labels,)), quiet=Case(quiet, f"{hours}h"))
+        fires=Case(fires, f"{minutes}m", (labels,)), quiet=Case(quiet, f"{minutes}m"))
 
 
 def _slo_cases(m: Monitored, slo: str, objective: float, samples: int) -> tuple[tuple, tuple]:
@@ -253,16 +253,16 @@ def _alerts(m: Monitored, platform: str) -> list[Alert]:
             f"{d}: more than {m.slo.error_ratio:.2%} of requests fail with a server error",
             "Server errors (5xx) exceed the spec's error ratio. Look at the gateway's upstream errors (connect, "
             "timeout) and the runtime's logs; a runtime that restarts or runs out of memory answers 502/503.",
-            Case(_request_series(m, 100, 50, "500", 20), "15m", (both,)),
-            Case(_request_series(m, 100, 0, "500", 20), "15m")))
+            Case(_request_series(m, 100, 50, "500", 40), "30m", (both,)),
+            Case(_request_series(m, 100, 0, "500", 40), "30m")))
     if THROTTLE_RATIO_SERIES in names:
         alerts.append(Alert(
             "SLMHighThrottleRate", f'{THROTTLE_RATIO_SERIES}{{deployment="{d}"}} > {THROTTLE_RATIO}', "10m",
             "warning", f"{d}: more than {THROTTLE_RATIO:.0%} of requests are refused with 429",
             "Clients exceed their per-key rate or concurrency limits. Find the key ids in the gateway's "
             "`slm_gateway_rejections_total` and raise serving.auth limits or capacity, or ask the client to back off.",
-            Case(_request_series(m, 100, 20, "429", 20), "15m", (both,)),
-            Case(_request_series(m, 100, 0, "429", 20), "15m")))
+            Case(_request_series(m, 100, 20, "429", 40), "30m", (both,)),
+            Case(_request_series(m, 100, 0, "429", 40), "30m")))
     waiting = sources(m.runtime, SIGNAL_BY_NAME["requests_waiting"], m.gateway is not None)
     if waiting:
         raw = waiting[0]
@@ -273,8 +273,8 @@ def _alerts(m: Monitored, platform: str) -> list[Alert]:
             f"{d}: more requests wait than the deployment can run at once, and the queue grows",
             "Demand exceeds capacity. Check autoscaling (KEDA ScaledObject events, max_replicas), GPU or CPU "
             "saturation and time per output token; add replicas or lower max_tokens per request.",
-            Case((_series(m, raw.name, f"{m.queue_limit + 1}+1x30", **_labels_of(raw.matchers)),), "25m", (both,)),
-            Case((_series(m, raw.name, f"{m.queue_limit + 1}+0x30", **_labels_of(raw.matchers)),), "25m")))
+            Case((_series(m, raw.name, f"{m.queue_limit + 1}+1x50", **_labels_of(raw.matchers)),), "45m", (both,)),
+            Case((_series(m, raw.name, f"{m.queue_limit + 1}+0x50", **_labels_of(raw.matchers)),), "45m")))
     kv = sources(m.runtime, SIGNAL_BY_NAME["kv_cache_usage"], m.gateway is not None)
     if kv:
         alerts.append(Alert(
@@ -282,8 +282,8 @@ def _alerts(m: Monitored, platform: str) -> list[Alert]:
             "warning", f"{d}: the KV cache is more than {KV_CACHE_SATURATION:.0%} full",
             "A full KV cache makes the runtime preempt or queue sequences and latency climbs. Lower concurrency "
             "or context length, or add memory (GPU utilisation, replicas).",
-            Case((_series(m, kv[0].name, "0.97x30"),), "20m", (both,)),
-            Case((_series(m, kv[0].name, "0.5x30"),), "20m")))
+            Case((_series(m, kv[0].name, "0.97x40"),), "35m", (both,)),
+            Case((_series(m, kv[0].name, "0.5x40"),), "35m")))
     alerts += [_burn_alert(m, slo, objective, severity) for slo, objective in slo_objectives(m).items()
                for severity in ("critical", "warning")]
     if platform == "kubernetes":
