@@ -101,6 +101,26 @@ def spec_is_managed(scaled_object: dict) -> bool:
     return any("authenticationRef" in t for t in scaled_object["spec"]["triggers"])
 
 
+def action_group(name: str, spec: DeploymentSpec, resource_group: pulumi.Input[str],
+                 opts: pulumi.ResourceOptions) -> azure_native.monitor.ActionGroup | None:
+    """Where Azure sends the alerts of managed Prometheus: the spec's webhook receiver, if it names one."""
+    receiver = spec.monitoring.receiver
+    if receiver is None:
+        return None
+    return azure_native.monitor.ActionGroup(
+        f"{name}-alerts", opts=opts, resource_group_name=resource_group, location="Global", enabled=True,
+        group_short_name=spec.name[:12], webhook_receivers=[
+            {"name": "slm-webhook", "service_uri": receiver.url, "use_common_alert_schema": True}])
+
+
+def with_actions(group: dict, actions: list[dict]) -> dict:
+    """A rule group whose alert rules notify the action groups (recording rules take none)."""
+    if not actions:
+        return group
+    rules = [{**rule, "actions": actions} if "alert" in rule else rule for rule in group["rules"]]
+    return {**group, "rules": rules}
+
+
 def _reader(name: str, principal: pulumi.Input[str], workspace: pulumi.Output[str],
             opts: pulumi.ResourceOptions) -> azure_native.authorization.RoleAssignment:
     """Monitoring Data Reader on the workspace: query, nothing else."""
@@ -122,11 +142,13 @@ class ManagedMonitoring(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         location = spec.targets.aks.location
         workspace = prometheus.workspace
+        self.action_group = action_group(name, spec, resource_group, child)
+        actions = [{"action_group_id": self.action_group.id}] if self.action_group else []
         self.rule_groups = [
             azure_native.alertsmanagement.PrometheusRuleGroup(
                 f"{name}-{group['rule_group_name']}", opts=child, resource_group_name=resource_group,
                 location=location, scopes=[workspace.id], cluster_name=cluster.name, enabled=True,
-                description=f"slm-deploy rules for {spec.name}", **group)
+                description=f"slm-deploy rules for {spec.name}", **with_actions(group, actions))
             for group in rule_groups]
         self.keda_identity = azure_native.managedidentity.UserAssignedIdentity(
             f"{name}-keda", opts=child, resource_group_name=resource_group, location=location)

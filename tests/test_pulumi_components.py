@@ -65,8 +65,15 @@ class ComponentMocks(pulumi.runtime.Mocks):
             state["digest"] = state["ref"].split("@", 1)[1]
         if args.typ == "azure-native:resources:ResourceGroup":
             state["name"] = args.inputs.get("resourceGroupName", f"{args.name}0a1b2c")  # auto-named otherwise
+        if args.typ == "azure-native:monitor:AzureMonitorWorkspace":  # Azure reports the query endpoint it made
+            state["metrics"] = {"prometheusQueryEndpoint": f"https://{args.name}.westeurope.prometheus.monitor.azure.com",
+                                "internalId": "internal"}
+        if args.typ == "azure-native:managedidentity:UserAssignedIdentity":
+            state.update(name=args.name, clientId=f"{args.name}-client-id", principalId=f"{args.name}-principal-id",
+                         tenantId="t")
         if args.typ == "azure-native:containerservice:ManagedCluster":
             state["name"] = args.inputs["resourceName"]
+            state["oidcIssuerProfile"] = {"enabled": True, "issuerURL": "https://oidc.example/issuer/"}
             state["identityProfile"] = {"kubeletidentity": {"objectId": f"{args.name}-kubelet-object-id",
                                                             "clientId": f"{args.name}-kubelet-client-id"}}
             identities = args.inputs["identity"].get("userAssignedIdentities")

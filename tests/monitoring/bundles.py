@@ -54,7 +54,7 @@ def files_of_path(path: Path) -> dict[str, str]:
 def every_bundle() -> list[tuple[str, dict[str, str]]]:
     """(id, files) of every bundle that has monitoring."""
     found = [(f"stack-{stack_id(s)}", files_of_path(s)) for s in STACKS]
-    found += [(f"case-{case_id(c)}", files_of_path(c)) for c in CASES]
+    found += [(f"case-{case_id(c)}", files_of_path(c)) for c in CASES if c not in STACKS]
     found += [(f"matrix-{matrix_id(m)}", files_of_matrix(*m)) for m in MATRIX]
     return [(name, files) for name, files in found if any(p.startswith("monitoring/") for p in files)]
 

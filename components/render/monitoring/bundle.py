@@ -84,3 +84,25 @@ def monitoring_files(deployment: Deployment, plan: RuntimePlan) -> dict[str, str
     files[f"{ROOT}/RUNBOOKS.md"] = render_template("monitoring/RUNBOOKS.md.j2", deployment=m.name,
                                                     alerts=sorted(everything.values(), key=lambda a: a.name))
     return files
+
+
+def readme_facts(deployment: Deployment, plan: RuntimePlan, files: dict[str, str]) -> dict | None:
+    """What the bundle README says about monitoring, or None when the bundle has none."""
+    if not any(path.startswith(f"{ROOT}/") for path in files):
+        return None
+    from slm_deploy.render.kubernetes.autoscaling import prometheus_address  # noqa: PLC0415
+    from slm_deploy.render.monitoring import kube_prometheus_stack as chart  # noqa: PLC0415
+
+    spec = deployment.spec
+    receiver = spec.monitoring.receiver
+    target = kubernetes_target(spec)
+    return {
+        "rule_files": sorted(p.removeprefix(f"{ROOT}/prometheus/") for p in files if p.endswith(".rules.yml")),
+        "receiver": receiver,
+        "receiver_secrets": [n for n in (receiver.token_secret, receiver.url_secret) if n] if receiver else [],
+        "mode": monitoring_mode(spec),
+        "namespace": target.monitoring_namespace if target else None,
+        "selector": ", ".join(f"`{k}: {v}`" for k, v in spec.monitoring.selector_labels.items()),
+        "keda_address": prometheus_address(deployment) if target else None,
+        "release": chart.RELEASE, "chart_version": chart.CHART_VERSION, "chart_repository": chart.CHART_REPOSITORY,
+    }

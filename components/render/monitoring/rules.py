@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from slm_deploy.errors import Problem, SpecError
 from slm_deploy.render.monitoring.context import Monitored
 from slm_deploy.render.monitoring.promql import (
     BY, gauge, le_matcher, prefer, rate, ratio_or_zero, selector, snapped_bound,
@@ -378,8 +379,24 @@ def _alert_rule(alert: Alert) -> dict[str, Any]:
     return rule
 
 
+SLO_FIELDS = {"availability": "availability", "ttft_p95_seconds": "ttft", "latency_p95_seconds": "latency"}
+
+
+def check_slo(m: Monitored) -> None:
+    """Refuse an SLO the spec sets that no metric of this deployment can measure (it would be ignored)."""
+    measured = slo_objectives(m)
+    missing = [f for f, slo in SLO_FIELDS.items() if f in m.slo.model_fields_set and slo not in measured]
+    if "error_ratio" in m.slo.model_fields_set and ERROR_RATIO not in {r["record"] for r in normalising(m)}:
+        missing.append("error_ratio")
+    if missing:
+        raise SpecError([Problem(f"monitoring.slo.{field}", f"no metric of {m.runtime} measures it here",
+                                 allowed="serving.auth.enabled: true (the gateway measures every runtime)")
+                         for field in missing])
+
+
 def rule_groups(m: Monitored, platform: str) -> list[dict[str, Any]]:
     """The rule groups of one deployment: normalise, SLO ratios, alerts."""
+    check_slo(m)
     groups = [{"name": f"slm-{m.name}-normalise", "rules": normalising(m)}]
     slo = _slo_rules(m)
     if slo:
