@@ -87,3 +87,19 @@ def test_the_model_follows_keda_on_activation_and_bounds() -> None:
     assert decide(0.5, 0, spec).replicas == 1
     assert decide(40, 1, spec).replicas == 3
     assert decide(8.2, 2, spec).replicas == 2  # within the HPA's 10% tolerance
+
+
+def test_the_gateway_of_a_runtime_that_sleeps_holds_requests_for_its_startup_budget() -> None:
+    import tomllib
+
+    from slm_deploy.runtimes import plan_deployment
+    from slm_deploy.spec.loader import load_deployment
+    from tests.render.kubernetes_cases import SPECS_DIR
+
+    for spec, sleeps in ((SPECS_DIR / "vllm-scale-to-zero.yaml", True), (SPECS_DIR / "llamacpp-gpu-ingress.yaml", False)):
+        deployment = load_deployment(spec)
+        plan = plan_deployment(deployment)
+        (gateway,) = plan.by_role("gateway")
+        (runtime,) = plan.by_role("runtime")
+        config = tomllib.loads(dict(gateway.build.context_files)["gateway.toml"])
+        assert config["upstream"]["wait_seconds"] == (float(runtime.startup_budget_seconds) if sleeps else 0.0)
