@@ -96,7 +96,8 @@ def test_the_gateway_of_a_runtime_that_sleeps_holds_requests_for_its_startup_bud
     from slm_deploy.spec.loader import load_deployment
     from tests.render.kubernetes_cases import SPECS_DIR
 
-    for spec, sleeps in ((SPECS_DIR / "vllm-scale-to-zero.yaml", True), (SPECS_DIR / "llamacpp-gpu-ingress.yaml", False)):
+    for spec, sleeps in ((SPECS_DIR / "vllm-scale-to-zero.yaml", True), (SPECS_DIR / "llamacpp-gpu-ingress.yaml", True),
+                          (SPECS_DIR / "onnx-cpu-private.yaml", False)):
         deployment = load_deployment(spec)
         plan = plan_deployment(deployment)
         (gateway,) = plan.by_role("gateway")
