@@ -28,8 +28,13 @@ def _free_loopback_port() -> int:
         return probe.getsockname()[1]
 
 
-# The gateway's port on 127.0.0.1, chosen once per test session.
+# The gateway's and the monitoring services' ports on 127.0.0.1, chosen once per test session.
 GATEWAY_PORT = _free_loopback_port()
+PROMETHEUS_PORT = _free_loopback_port()
+ALERTMANAGER_PORT = _free_loopback_port()
+WEBHOOK_PORT = 9099
+"""Where the test's webhook receiver listens, on the loopback of Alertmanager's own network namespace."""
+ALERT_TOKEN_SECRET = "alert-token"
 
 
 @dataclass(frozen=True)
@@ -40,8 +45,10 @@ class RenderedStack:
     images: Mapping[str, str]
 
 
-def write_spec(folder: Path, base_reference: str, model_dir: Path) -> Path:
-    """A bare spec: the tiny local ONNX model, gateway on, both Python bases overridden to the local image."""
+def write_spec(folder: Path, base_reference: str, model_dir: Path, monitoring_images: Mapping[str, str]) -> Path:
+    """A bare spec: the tiny local ONNX model, gateway on, both Python bases overridden to the local image;
+    monitoring scraping every 5 s, Prometheus and Alertmanager built from the Debian-made stand-ins, alerts to
+    a webhook on Alertmanager's loopback with a bearer token from a secret file."""
     spec = {
         "name": NAME,
         "model": {"source": {"kind": "onnx", "path": str(model_dir)}, "parameters_billion": 0.02,
@@ -51,8 +58,14 @@ def write_spec(folder: Path, base_reference: str, model_dir: Path) -> Path:
         "serving": {"concurrency": 2},
         "exposure": {"port": GATEWAY_PORT},
         "targets": {"docker": {}, "compose": {}},
-        "secrets": {"api-keys": {"backend": "file"}},
-        "security": {"base_images": {"python": base_reference}},
+        "secrets": {"api-keys": {"backend": "file"}, ALERT_TOKEN_SECRET: {"backend": "file"}},
+        "security": {"base_images": {"python": base_reference, "debian": base_reference, **monitoring_images}},
+        "monitoring": {
+            "scrape_interval_seconds": 5, "logs": False,
+            "ports": {"prometheus": PROMETHEUS_PORT, "alertmanager": ALERTMANAGER_PORT},
+            "receiver": {"kind": "webhook", "url": f"http://127.0.0.1:{WEBHOOK_PORT}/hook",
+                         "token_secret": ALERT_TOKEN_SECRET},
+        },
     }
     path = folder / "spec.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=True))
