@@ -71,18 +71,11 @@ def alertmanager(deployment: Deployment) -> ServicePlan:
 
 
 def grafana(deployment: Deployment) -> ServicePlan:
-    """Grafana with provisioned data sources and dashboards, the admin password from a file, no anonymous access."""
+    """Grafana with provisioned data sources and dashboards; grafana.ini reads the admin password from its
+    secret file and turns anonymous access and sign-up off."""
     secret = secret_file(deployment.spec.monitoring.grafana.admin_password_secret)
-    env = {
-        "GF_SECURITY_ADMIN_PASSWORD__FILE": secret.path, "GF_AUTH_ANONYMOUS_ENABLED": "false",
-        "GF_USERS_ALLOW_SIGN_UP": "false",
-        "GF_ANALYTICS_REPORTING_ENABLED": "false", "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
-        "GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES": "false", "GF_PLUGINS_PREINSTALL_DISABLED": "true",
-        "GF_PATHS_DATA": "/var/lib/grafana", "GF_PATHS_PROVISIONING": "/etc/grafana/provisioning",
-        "GF_SERVER_HTTP_PORT": str(GRAFANA_PORT), "GF_LOG_MODE": "console",
-    }
     return _service(deployment, "grafana", image=pinned(deployment, "grafana"), port=GRAFANA_PORT,
-                    env=tuple(sorted(env.items())), secret_files=(secret,),
+                    env=(("GF_PATHS_CONFIG", "/etc/grafana/grafana.ini"),), secret_files=(secret,),
                     health=ExecCheck(("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{GRAFANA_PORT}/api/health")),
                     writable_paths=WRITABLE_PATHS + ("/var/lib/grafana",))
 

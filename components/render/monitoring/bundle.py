@@ -6,7 +6,7 @@ from __future__ import annotations
 from slm_deploy.render.monitoring.alertmanager import alertmanager_config
 from slm_deploy.render.monitoring.context import Monitored, monitored
 from slm_deploy.render.monitoring.dashboards import dashboards
-from slm_deploy.render.monitoring.grafana import dashboard_provider, datasources
+from slm_deploy.render.monitoring.grafana import dashboard_provider, datasources, grafana_ini
 from slm_deploy.render.monitoring.logs import alloy_config, loki_config
 from slm_deploy.render.monitoring.prometheus import TESTS_DIR, prometheus_config, rule_file_name
 from slm_deploy.render.monitoring.rule_tests import rule_tests
@@ -56,6 +56,7 @@ def _compose_files(deployment: Deployment, m: Monitored) -> dict[str, str]:
         loki = host("loki") if spec.monitoring.logs else None
         files[f"{ROOT}/grafana/provisioning/datasources/slm-deploy.yaml"] = to_yaml(datasources(host("prometheus"), loki))
         files[f"{ROOT}/grafana/provisioning/dashboards/slm-deploy.yaml"] = to_yaml(dashboard_provider())
+        files[f"{ROOT}/grafana/grafana.ini"] = grafana_ini(f"{SECRETS_ROOT}/{spec.monitoring.grafana.admin_password_secret}")
     if spec.monitoring.logs:
         files[f"{ROOT}/loki/loki.yaml"] = to_yaml(loki_config())
         files[f"{ROOT}/alloy/config.alloy"] = alloy_config(m.name, host("loki"))

@@ -20,7 +20,8 @@ LOOPBACK = "127.0.0.1"
 CONFIG_MOUNTS = {
     "prometheus": (("prometheus", "/etc/prometheus"),),
     "alertmanager": (("alertmanager", "/etc/alertmanager"),),
-    "grafana": (("grafana/provisioning", "/etc/grafana/provisioning"), ("grafana/dashboards", "/etc/grafana/dashboards")),
+    "grafana": (("grafana/grafana.ini", "/etc/grafana/grafana.ini"), ("grafana/provisioning", "/etc/grafana/provisioning"),
+                ("grafana/dashboards", "/etc/grafana/dashboards")),
     "loki": (("loki", "/etc/loki"),),
     "alloy": (("alloy", "/etc/alloy"),),
 }

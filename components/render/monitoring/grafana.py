@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import configparser
+import io
 from typing import Any
 
-from slm_deploy.runtimes.monitoring import LOKI_PORT, PROMETHEUS_PORT
+from slm_deploy.runtimes.monitoring import GRAFANA_PORT, LOKI_PORT, PROMETHEUS_PORT
 
 DASHBOARDS_PATH = "/etc/grafana/dashboards"
 
@@ -24,3 +26,25 @@ def dashboard_provider() -> dict[str, Any]:
     return {"apiVersion": 1, "providers": [{
         "name": "slm-deploy", "folder": "slm-deploy", "type": "file", "disableDeletion": True,
         "allowUiUpdates": False, "updateIntervalSeconds": 60, "options": {"path": DASHBOARDS_PATH}}]}
+
+
+def grafana_ini(admin_password_file: str) -> str:
+    """grafana.ini: the admin password read from its secret file ($__file), no anonymous access, no sign-up,
+    nothing phoned home; written with configparser so the file is data, not a template."""
+    settings = {
+        "paths": {"data": "/var/lib/grafana", "provisioning": "/etc/grafana/provisioning"},
+        "server": {"http_port": str(GRAFANA_PORT)},
+        "security": {"admin_user": "admin", "admin_password": f"$__file{{{admin_password_file}}}",
+                     "cookie_secure": "false", "disable_gravatar": "true"},
+        "users": {"allow_sign_up": "false", "allow_org_create": "false"},
+        "auth.anonymous": {"enabled": "false"},
+        "analytics": {"reporting_enabled": "false", "check_for_updates": "false",
+                      "check_for_plugin_updates": "false"},
+        "plugins": {"preinstall_disabled": "true"},
+        "log": {"mode": "console"},
+    }
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_dict(settings)
+    out = io.StringIO()
+    parser.write(out)
+    return "; Rendered by slm-deploy.\n" + out.getvalue().rstrip("\n") + "\n"
