@@ -72,11 +72,16 @@ def test_only_gateway_ui_and_monitoring_are_published_on_loopback(bundle: Path) 
 def test_only_the_gateway_shares_a_network_with_the_runtime(bundle: Path) -> None:
     document = project(bundle)
     (runtime_name, runtime), = by_component(document, "runtime").items()
-    assert runtime["networks"] == ["backend"]
+    assert runtime["networks"] in (["backend"], ["backend", "metrics"])
     assert document["networks"]["backend"] == {"internal": True}
     neighbours = {name for name, s in document["services"].items()
                   if name != runtime_name and "backend" in s["networks"]}
     assert neighbours == set(by_component(document, "gateway"))
+    if "metrics" in runtime["networks"]:  # Prometheus reaches the metrics port, on a network of its own
+        assert document["networks"]["metrics"] == {"internal": True}
+        scrapers = {s["labels"]["slm-deploy.io/runtime"] for name, s in document["services"].items()
+                    if name != runtime_name and "metrics" in s["networks"]}
+        assert scrapers == {"gateway", "prometheus"}
 
 
 def test_hardened_defaults_on_every_service(bundle: Path) -> None:
