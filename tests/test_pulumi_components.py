@@ -203,6 +203,7 @@ def kubernetes_onnx_spec() -> dict[str, Any]:
     spec["targets"] = {"docker": {"registry": "registry.example.com", "repository": "slm"},
                        "kubernetes": {"namespace": "phi4-onnx"}}
     spec["secrets"] = {"api-keys": {"backend": "kubernetes"}}
+    spec.pop("monitoring")  # the example's webhook token is for its Compose Alertmanager
     return spec
 
 
