@@ -117,12 +117,7 @@ def render_compose(deployment: Deployment, plan: RuntimePlan) -> dict[str, Any]:
             services[service.name] = body
             secrets.update(f.secret for f in service.secret_files)
             continue
-        if service.command:
-            body["entrypoint"] = list(service.command)
-        if service.args:
-            body["command"] = list(service.args)
-        if service.env:
-            body["environment"] = dict(service.env)
+        body.update(_process(service))
         if _published(service, plan):
             body["ports"] = [f"{bind}:{service.port}:{service.port}"]
         volumes = _volumes(service)
@@ -168,8 +163,8 @@ def render_compose(deployment: Deployment, plan: RuntimePlan) -> dict[str, Any]:
     return document
 
 
-def _monitoring_service(deployment: Deployment, service: ServicePlan) -> dict[str, Any]:
-    """A monitoring service: its command, environment, secrets and health check, then where it sits."""
+def _process(service: ServicePlan) -> dict[str, Any]:
+    """What the container runs: entrypoint, arguments and environment."""
     body: dict[str, Any] = {}
     if service.command:
         body["entrypoint"] = list(service.command)
@@ -177,6 +172,12 @@ def _monitoring_service(deployment: Deployment, service: ServicePlan) -> dict[st
         body["command"] = list(service.args)
     if service.env:
         body["environment"] = dict(service.env)
+    return body
+
+
+def _monitoring_service(deployment: Deployment, service: ServicePlan) -> dict[str, Any]:
+    """A monitoring service: its command, environment, secrets and health check, then where it sits."""
+    body = _process(service)
     if service.secret_files:
         body["secrets"] = [{"source": f.secret, "target": f.secret} for f in service.secret_files]
     body["healthcheck"] = _healthcheck(service)
