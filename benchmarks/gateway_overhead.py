@@ -2,7 +2,9 @@
 
 Runs a paced fake OpenAI runtime (SSE, one chunk per token), the real gateway process and, when
 Debian's nginx is installed, nginx as a plain reverse proxy for comparison; all on loopback, with
-bounded request counts. Prints added p50/p99 latency (ms) and the throughput ratio per setup.
+bounded request counts. Prints added p50/p99 latency (ms) and the throughput ratio per setup, and
+the CPU time the gateway process spends per request against the runtime's own (the CPU ratio
+holds steady on a machine shared with other work, where latencies do not).
 
     python benchmarks/gateway_overhead.py [--tokens 16] [--token-interval-ms 10] [--no-nginx]
 """
@@ -86,8 +88,8 @@ def start_gateway(workdir: Path, upstream: str, event_loop: str) -> tuple[subpro
     workdir.mkdir()
     (workdir / "keys").write_text(f"bench:{KEY}\n")
     config = GatewayConfig(
-        upstream_url=upstream, key_file=str(workdir / "keys"), listen_host="127.0.0.1", listen_port=port,
-        metrics_host="127.0.0.1", metrics_port=free_port(),
+        upstream_url=upstream, key_file=str(workdir / "keys"), route_table="vllm", listen_host="127.0.0.1",
+        listen_port=port, metrics_host="127.0.0.1", metrics_port=free_port(),
     )
     (workdir / "gateway.toml").write_text(config_to_toml(config))
     process = subprocess.Popen(
@@ -139,12 +141,20 @@ def start_nginx(workdir: Path, upstream_port: int) -> tuple[subprocess.Popen[byt
 # -- load -----------------------------------------------------------------------------------------
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Result:
     latencies: list[float]
     ttfts: list[float]
     chunks: int
     wall: float
+    proxy_cpu: float = 0.0
+    runtime_cpu: float = 0.0
 
     def p(self, q: float) -> float:
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[int(q) - 1] * 1000
@@ -154,13 +164,17 @@ class Result:
         self.ttfts += other.ttfts
         self.chunks += other.chunks
         self.wall += other.wall
+        self.proxy_cpu += other.proxy_cpu
+        self.runtime_cpu += other.runtime_cpu
 
     @property
     def throughput(self) -> float:
         return self.chunks / self.wall
 
 
-async def load(url: str, streams: int, requests_per_stream: int, auth: bool) -> Result:
+async def load(
+    url: str, streams: int, requests_per_stream: int, auth: bool, runtime_pid: int, proxy_pid: int | None
+) -> Result:
     body = {"model": "bench", "messages": [{"role": "user", "content": "hi"}], "stream": True}
     headers = {"Authorization": f"Bearer {KEY}"} if auth else {}
     latencies: list[float] = []
@@ -188,10 +202,13 @@ async def load(url: str, streams: int, requests_per_stream: int, auth: bool) -> 
         await asyncio.gather(*(worker(session, 1) for _ in range(streams)))  # open and warm the connections
         latencies.clear(), ttfts.clear()
         chunks = 0
+        runtime_cpu, proxy_cpu = cpu_seconds(runtime_pid), cpu_seconds(proxy_pid) if proxy_pid else 0.0
         started = time.perf_counter()
         await asyncio.gather(*(worker(session) for _ in range(streams)))
         wall = time.perf_counter() - started
-    return Result(latencies, ttfts, chunks, wall)
+        runtime_cpu = cpu_seconds(runtime_pid) - runtime_cpu
+        proxy_cpu = cpu_seconds(proxy_pid) - proxy_cpu if proxy_pid else 0.0
+    return Result(latencies, ttfts, chunks, wall, proxy_cpu, runtime_cpu)
 
 
 def main() -> int:
@@ -216,11 +233,13 @@ def main() -> int:
         wait_port(runtime_port, runtime, "fake runtime")
         direct = f"http://127.0.0.1:{runtime_port}/v1/chat/completions"
         targets: dict[str, tuple[str, bool]] = {}
+        pids: dict[str, int] = {}
         for loop_name in ("auto", "asyncio"):
             gateway, gateway_port = start_gateway(workdir, f"http://127.0.0.1:{runtime_port}", loop_name)
             processes.append(gateway)
             label = "gateway (uvloop)" if loop_name == "auto" else "gateway (asyncio loop)"
             targets[label] = (f"http://127.0.0.1:{gateway_port}/v1/chat/completions", True)
+            pids[label] = gateway.pid
         if not args.no_nginx:
             nginx = start_nginx(workdir, runtime_port)
             if nginx is None:
@@ -235,7 +254,7 @@ def main() -> int:
             results = {name: Result([], [], 0, 0.0) for name in all_targets}
             for _ in range(args.rounds):  # interleave, so background load hits every setup alike
                 for name, (url, auth) in all_targets.items():
-                    results[name].merge(asyncio.run(load(url, streams, per_stream, auth=auth)))
+                    results[name].merge(asyncio.run(load(url, streams, per_stream, auth, runtime.pid, pids.get(name))))
             base = results["direct"]
             print(f"\n{streams} concurrent stream(s), {len(base.latencies)} requests per setup:")
             print(f"  {'direct':<25} p50 {base.p(50):8.2f} ms  p99 {base.p(99):8.2f} ms  {base.throughput:9.0f} chunks/s")
@@ -245,6 +264,11 @@ def main() -> int:
                 print(f"  {name:<25} p50 {res.p(50):8.2f} ms  p99 {res.p(99):8.2f} ms  {res.throughput:9.0f} chunks/s"
                       f"  | added p50 {res.p(50) - base.p(50):+6.2f} ms, p99 {res.p(99) - base.p(99):+6.2f} ms,"
                       f" TTFT p50 {ttft_added:+6.2f} ms, throughput {res.throughput / base.throughput:6.1%} of direct")
+                if name in pids:
+                    per_request = 1000 / len(res.latencies)
+                    print(f"  {'':<25} CPU per request: gateway {res.proxy_cpu * per_request:.2f} ms,"
+                          f" runtime {res.runtime_cpu * per_request:.2f} ms"
+                          f" (gateway / runtime {res.proxy_cpu / max(res.runtime_cpu, 1e-9):.2f})")
     finally:
         for process in reversed(processes):
             process.send_signal(signal.SIGTERM)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
 
 
 class SlmDeployError(Exception):
     """Base of every error a user can cause and fix; never carries a secret's value."""
+
+    exit_code = 2
+    """Bad input; errors the user did not cause (a full disk) say 1."""
 
 
 @dataclass(frozen=True)
@@ -17,10 +22,13 @@ class Problem:
     message: str
     allowed: str = ""
     hint: str = ""
+    location: str = ""
+    """file:line the field is on, when the spec came from a file."""
 
     def render(self) -> str:
         """Format the problem the way the CLI prints it."""
-        lines = [f"{self.path or '<spec>'}: {self.message}"]
+        where = f"{self.location}: " if self.location else ""
+        lines = [f"{where}{self.path or '<spec>'}: {self.message}"]
         if self.allowed:
             lines.append(f"  allowed: {self.allowed}")
         if self.hint:
@@ -35,6 +43,11 @@ class SpecError(SlmDeployError):
         self.problems = [problems] if isinstance(problems, Problem) else list(problems)
         super().__init__("\n".join(p.render() for p in self.problems))
 
+    def located(self, location_of: Callable[[str], str]) -> "SpecError":
+        """The same error with every problem's file:line filled in from its path."""
+        problems = [p if p.location else replace(p, location=location_of(p.path)) for p in self.problems]
+        return type(self)(problems)
+
 
 class FitError(SpecError):
     """The model, context and concurrency do not fit the resources the spec gives."""
@@ -44,6 +57,14 @@ class BundleError(SlmDeployError):
     """The output directory cannot safely receive or provide a bundle."""
 
 
-def spec_error(path: str, message: str, allowed: str = "", hint: str = "") -> SpecError:
-    """Shorthand for the common single-problem case."""
-    return SpecError(Problem(path, message, allowed, hint))
+class WriteError(BundleError):
+    """The operating system refused a write the user could not have foreseen (disk full, I/O error)."""
+
+    exit_code = 1
+
+
+def value_kind(value: Any) -> str:
+    """Describe a value by its type only, so a pasted secret never reaches the terminal."""
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
+            float: "a number", type(None): "null"}.get(type(value), "a value")
+

@@ -16,6 +16,7 @@ RESOURCE_TYPES: dict[tuple[str, str], Callable[..., pulumi.CustomResource]] = {
     ("v1", "ServiceAccount"): k8s.core.v1.ServiceAccount,
     ("v1", "Service"): k8s.core.v1.Service,
     ("v1", "ConfigMap"): k8s.core.v1.ConfigMap,
+    ("v1", "Secret"): k8s.core.v1.Secret,
     ("v1", "PersistentVolumeClaim"): k8s.core.v1.PersistentVolumeClaim,
     ("v1", "ResourceQuota"): k8s.core.v1.ResourceQuota,
     ("v1", "LimitRange"): k8s.core.v1.LimitRange,
@@ -32,9 +33,15 @@ CUSTOM_KINDS: frozenset[tuple[str, str]] = frozenset({
     ("keda.sh/v1alpha1", "ScaledObject"), ("keda.sh/v1alpha1", "TriggerAuthentication"),
     ("monitoring.coreos.com/v1", "PodMonitor"), ("monitoring.coreos.com/v1", "PrometheusRule"),
     ("azmonitoring.coreos.com/v1", "PodMonitor"),
+    ("secrets-store.csi.x-k8s.io/v1", "SecretProviderClass"),
+    ("external-secrets.io/v1", "ExternalSecret"),
+    ("external-secrets.io/v1", "SecretStore"),
+    ("external-secrets.io/v1", "ClusterSecretStore"),
 })
-"""CRD objects the renderer emits; registered as apiextensions.CustomResource (KEDA and the Prometheus
-operator, or AKS's managed agent, must be installed)."""
+"""CRD objects the renderer emits; registered as apiextensions.CustomResource (KEDA, the Prometheus operator or
+AKS's managed agent, the Secrets Store CSI driver or External Secrets Operator must be installed)."""
+SECRET_FIELDS = {("v1", "Secret"): ["data", "stringData"]}
+"""Outputs the provider returns that carry secret values, kept secret in state and previews."""
 
 
 def _snake(name: str) -> str:
@@ -71,4 +78,6 @@ class KubernetesWorkloads(pulumi.ComponentResource):
             return k8s.apiextensions.CustomResource(
                 logical_name(manifest), api_version=manifest["apiVersion"], kind=manifest["kind"], opts=opts,
                 **{k: v for k, v in resource_args(manifest).items()})
+        if key in SECRET_FIELDS:
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=SECRET_FIELDS[key]))
         return RESOURCE_TYPES[key](logical_name(manifest), opts=opts, **resource_args(manifest))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +51,8 @@ class StackSettings:
     """ACME directory the ClusterIssuer registers with (Let's Encrypt staging while testing)."""
     acme_email: str | None = None
     """Contact for certificate expiry notices; ACME accounts need none."""
+    secret_values: Mapping[str, pulumi.Input[str]] | None = None
+    """Secret values by config key (secret-<name>); None reads slm-deploy:secret-<name> (set with --secret)."""
 
 
 def _encryption(raw: object) -> AksEncryption | None:

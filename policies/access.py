@@ -133,9 +133,9 @@ def as_number(value: Any) -> float | None:
 
 
 def command_line(container: Mapping[str, Any]) -> list[str]:
-    """command + args as strings (a `sh -c` script is split on whitespace)."""
+    """The words a container runs, in order, as strings (a `sh -c` script is split on whitespace)."""
     words: list[str] = []
-    for key in ("command", "args", "entrypoint"):
+    for key in ("entrypoint", "command", "args"):  # Compose: entrypoint + command; Kubernetes: command + args
         value = container.get(key)
         if isinstance(value, str):
             words.extend(value.split())

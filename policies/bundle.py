@@ -104,6 +104,16 @@ def recorded_waivers(manifest: Mapping[str, Any] | None) -> list[Any]:
     return waivers
 
 
+def recorded_config(manifest: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
+    """Rule options the spec set, as recorded in manifest.json at render time (rule id -> options)."""
+    config = manifest.get("policy_config") if manifest is not None else None
+    if config is None:
+        return {}
+    if not isinstance(config, Mapping) or not all(isinstance(v, Mapping) for v in config.values()):
+        raise BundleError(f"{MANIFEST}: policy_config must map rule ids to option objects\n  hint: re-render the bundle")
+    return dict(config)
+
+
 def require_bundle(root: Path) -> Mapping[str, Any] | None:
     """Refuse paths that are not a bundle: missing, a file, or a folder with no manifest and nothing to check."""
     if not root.exists():

@@ -23,6 +23,9 @@ AZURE_KINDS = {
     "azure-native:keyvault:Vault": "Vault",
     "azure-native:keyvault:Secret": "KeyVaultSecret",
     "azure-native:keyvault:Key": "KeyVaultKey",
+    "azure-native:monitor:DiagnosticSetting": "DiagnosticSetting",
+    "azure-native:authorization:RoleAssignment": "RoleAssignment",
+    "azure-native:managedidentity:FederatedIdentityCredential": "FederatedIdentityCredential",
 }
 SEVERITIES = {Severity.LOW: PulumiSeverity.LOW, Severity.MEDIUM: PulumiSeverity.MEDIUM,
               Severity.HIGH: PulumiSeverity.HIGH, Severity.CRITICAL: PulumiSeverity.CRITICAL}

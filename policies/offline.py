@@ -102,13 +102,16 @@ def check_subjects(subjects: Sequence[Subject], waivers: Iterable[Mapping[str, A
                   valid_waivers, tuple(sorted({s.location for s in subjects})), active)
 
 
-def check_bundle(path: Path, waivers: Iterable[Mapping[str, Any] | Waiver] | None = ()) -> Report:
+def check_bundle(path: Path, waivers: Iterable[Mapping[str, Any] | Waiver] | None = (),
+                 config: Mapping[str, Mapping[str, Any]] | None = None) -> Report:
     """Check a bundle directory (docker/*/Dockerfile, compose/compose.yaml, kubernetes/*.yaml).
 
-    Images the bundle builds count as pinned when their content tag matches the build context it carries."""
+    Images the bundle builds count as pinned when their content tag matches the build context it carries;
+    `config` gives rule options (rule id -> options), such as the spec's trust-remote-code allow-list."""
     root = Path(path)
     subjects = load_bundle(root)
-    return check_subjects(subjects, waivers, config={"slm-serving-004": {"verifiedBuilds": verified_builds(root)}})
+    options = {**(config or {}), "slm-serving-004": {"verifiedBuilds": verified_builds(root)}}
+    return check_subjects(subjects, waivers, config=options)
 
 
 def check_files(paths: Iterable[Path], waivers: Iterable[Mapping[str, Any] | Waiver] | None = ()) -> Report:

@@ -148,10 +148,25 @@ def test_an_absent_engine_skips_with_the_reason(tmp_path, monkeypatch):
     from tests.support import docker_engine
 
     monkeypatch.setenv("SLM_DEPLOY_DOCKER_CLI", str(tmp_path / "docker"))
+    monkeypatch.delenv("SLM_DEPLOY_REQUIRE_TOOLS", raising=False)
     docker_engine.docker_available.cache_clear()
     try:
         assert docker_engine.docker_available() == (False, f"{tmp_path / 'docker'} not found (apt-get install docker.io)")
         with pytest.raises(pytest.skip.Exception, match="docker unavailable: .*apt-get install docker.io"):
+            docker_engine.require_docker()
+    finally:
+        docker_engine.docker_available.cache_clear()
+
+
+def test_an_absent_engine_fails_where_ci_requires_every_engine(tmp_path, monkeypatch):
+    from tests.support import docker_engine
+    from tests.support.tools import ToolRequired
+
+    monkeypatch.setenv("SLM_DEPLOY_DOCKER_CLI", str(tmp_path / "docker"))
+    monkeypatch.setenv("SLM_DEPLOY_REQUIRE_TOOLS", "all")
+    docker_engine.docker_available.cache_clear()
+    try:
+        with pytest.raises(ToolRequired, match="docker is required here"):
             docker_engine.require_docker()
     finally:
         docker_engine.docker_available.cache_clear()

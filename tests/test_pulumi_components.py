@@ -45,6 +45,20 @@ REGISTRY_SUBSCRIPTION = "/subscriptions/00000000-0000-0000-0000-0000000000ac"
 """The subscription mocked registries live in (getRegistry answers with ids under it)."""
 
 
+OIDC_ISSUER = "https://westeurope.oic.prod-aks.azure.com/00000000-0000-0000-0000-000000000000/0a1b2c3d/"
+"""The issuer URL the mocked cluster reports (oidcIssuerProfile.issuerURL)."""
+
+
+def vault_id(group: str, name: str) -> str:
+    """A Key Vault's ARM id in the mocked subscription."""
+    return f"{REGISTRY_SUBSCRIPTION}/resourceGroups/{group}/providers/Microsoft.KeyVault/vaults/{name}"
+
+
+def canary_value(name: str) -> str:
+    """A distinctive value for one secret, so any copy of it outside a secret is found by search."""
+    return f"canary-{name}-7f3c9a1e5b2d4e6f8a0c"
+
+
 def mocked_ref(name: str) -> str:
     """What a pushed image's `ref` looks like: its first tag pinned to a digest."""
     return f"{name}@sha256:{hashlib.sha256(name.encode()).hexdigest()}"
@@ -76,9 +90,14 @@ class ComponentMocks(pulumi.runtime.Mocks):
             state["oidcIssuerProfile"] = {"enabled": True, "issuerURL": "https://oidc.example/issuer/"}
             state["identityProfile"] = {"kubeletidentity": {"objectId": f"{args.name}-kubelet-object-id",
                                                             "clientId": f"{args.name}-kubelet-client-id"}}
+            state["oidcIssuerProfile"] = {**args.inputs["oidcIssuerProfile"], "issuerURL": OIDC_ISSUER}
             identities = args.inputs["identity"].get("userAssignedIdentities")
             if identities:  # ARM answers with a map keyed by identity id, as the SDK's output type expects
                 state["identity"] = {**args.inputs["identity"], "userAssignedIdentities": {i: {} for i in identities}}
+        if args.typ == "azure-native:keyvault:Vault":
+            return vault_id(args.inputs["resourceGroupName"], args.inputs["vaultName"]), state
+        if args.typ == "azure-native:managedidentity:UserAssignedIdentity":
+            state.update(clientId=f"{args.name}-client-id", principalId=f"{args.name}-principal-id")
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
@@ -93,6 +112,9 @@ class ComponentMocks(pulumi.runtime.Mocks):
             group, name = args.args["resourceGroupName"], args.args["registryName"]
             return {"id": f"{REGISTRY_SUBSCRIPTION}/resourceGroups/{group}/providers/Microsoft.ContainerRegistry/"
                           f"registries/{name}", "name": name, "loginServer": f"{name}.azurecr.io"}, []
+        if args.token == "azure-native:keyvault:getVault":
+            return {"id": vault_id(args.args["resourceGroupName"], args.args["vaultName"]),
+                    "name": args.args["vaultName"]}, []
         return {}, []
 
     def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
@@ -123,12 +145,14 @@ def stack_spec(stack: str) -> dict[str, Any]:
 
 
 def run_component(deployment: Deployment, settings: StackSettings | Callable[[], StackSettings],
-                  stack: str = "test", check=None) -> ComponentMocks:
-    """Create SlmDeployment under fresh mocks; settings holding Outputs must come from a callable (one loop)."""
+                  stack: str = "test", check=None, config: dict[str, str] | None = None) -> ComponentMocks:
+    """Create SlmDeployment under fresh mocks; settings holding Outputs must come from a callable (one loop).
+    The stack config holds a canary value for every declared secret unless `config` replaces it."""
     mocks = ComponentMocks()
     asyncio.set_event_loop(asyncio.new_event_loop())  # other tests may have closed the default loop
     pulumi.runtime.set_mocks(mocks, project="slm-deploy", stack=stack, preview=False)
-    pulumi.runtime.set_all_config({})
+    pulumi.runtime.set_all_config(config if config is not None else
+                                  {f"slm-deploy:secret-{n}": canary_value(n) for n in deployment.spec.secrets})
 
     @pulumi.runtime.test
     def program():

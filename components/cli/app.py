@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from slm_deploy import __version__
 from slm_deploy.cli.check import check
@@ -66,7 +67,7 @@ def render(
     bundle = render_bundle(deployment)
     target = out_dir or Path("build") / deployment.spec.name
     write_bundle(bundle, target)
-    out.print(f"rendered {deployment.spec.name}: {len(bundle.files)} files in {target}")
+    out.print(f"rendered {deployment.spec.name}: {len(bundle.files)} files in {target}", markup=False, highlight=False)
 
 
 @app.command()
@@ -99,8 +100,8 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except SlmDeployError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
-        sys.exit(EXIT_BAD_INPUT)
+        err.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False)  # no markup: keeps [a-z]
+        sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:

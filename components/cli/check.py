@@ -24,24 +24,27 @@ def _choice(option: str, value: str, allowed: tuple[str, ...]) -> str:
     """The value, lower-cased, or an error that lists what is allowed."""
     normalised = value.strip().lower()
     if normalised not in allowed:
-        raise CheckOptionError(f"{option}: unknown value {value!r}\n  allowed: {', '.join(allowed)}")
+        raise CheckOptionError(f"{option}: unknown value\n  allowed: {', '.join(allowed)}")
     return normalised
 
 
-def _waivers(bundle: Path, manifest: Mapping[str, Any] | None, spec: Path | None) -> list[Any]:
-    """Waivers from --spec (which must be the spec the bundle was rendered from), else from manifest.json."""
-    from slm_deploy.policies.bundle import MANIFEST, recorded_waivers
+def _spec_settings(bundle: Path, manifest: Mapping[str, Any] | None,
+                   spec: Path | None) -> tuple[list[Any], dict[str, Any]]:
+    """Waivers and rule options from --spec (which must be the spec the bundle was rendered from), else from
+    manifest.json."""
+    from slm_deploy.policies.bundle import MANIFEST, recorded_config, recorded_waivers
+    from slm_deploy.render.bundle import policy_config
     from slm_deploy.spec.loader import load_deployment
 
     if spec is None:
-        return recorded_waivers(manifest)
+        return recorded_waivers(manifest), recorded_config(manifest)
     deployment = load_deployment(spec)
     rendered_from = manifest.get("spec_sha256") if manifest is not None else None
     if rendered_from is not None and rendered_from != deployment.spec_hash:
         raise BundleError(f"{bundle}: was not rendered from {spec} (the spec changed since, or it is another "
                           f"spec; {MANIFEST} records a different spec_sha256)\n"
                           f"  hint: slm-deploy render {spec} --out {bundle}")
-    return [w.model_dump(mode="json") for w in deployment.spec.waivers]
+    return [w.model_dump(mode="json") for w in deployment.spec.waivers], policy_config(deployment)
 
 
 def check(
@@ -61,7 +64,8 @@ def check(
     chosen_format = _choice("--format", output_format, FORMATS)
     threshold = Severity(_choice("--fail-on", fail_on, tuple(s.value for s in Severity)))
     manifest = require_bundle(bundle)
-    report = check_bundle(bundle, waivers=_waivers(bundle, manifest, spec))
+    waivers, config = _spec_settings(bundle, manifest, spec)
+    report = check_bundle(bundle, waivers=waivers, config=config)
     if chosen_format == "json":
         sys.stdout.write(to_json(report))
     elif chosen_format == "sarif":

@@ -33,7 +33,7 @@ def parse_context(pairs: list[str]) -> dict[str, str]:
                                     allowed=", ".join(public)))
         choices = defaults[key]
         if isinstance(choices, list) and value not in choices:
-            raise SpecError(Problem(key, f"{value!r} is not offered", allowed=", ".join(choices)))
+            raise SpecError(Problem(key, "is not offered", allowed=", ".join(choices)))
         context[key] = value
     return context
 

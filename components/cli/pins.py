@@ -25,8 +25,19 @@ def pins(
     update: Annotated[bool, typer.Option("--update", help="Write the digests the tags resolve to now.")] = False,
     file: Annotated[Path | None, typer.Option("--file", "-f", help="Pins file (default: the shipped table).",
                                               dir_okay=False)] = None,
+    mirrors: Annotated[Path | None, typer.Option(
+        "--mirrors", help="With --update: a folder of git mirrors (ollama/ollama) for source-derived records.",
+        file_okay=False)] = None,
+    foundry_reference: Annotated[Path | None, typer.Option(
+        "--foundry-reference", help="With --update: a saved copy of the Foundry Local CLI reference (reference-cli.md).",
+        dir_okay=False)] = None,
+    foundry_docs_commit: Annotated[str | None, typer.Option(
+        "--foundry-docs-commit", help="The MicrosoftDocs/azure-ai-docs commit that reference was saved from.")] = None,
 ) -> None:
-    """Ask each registry whether the pinned tags still resolve to the pinned digests (exit 1 on drift)."""
+    """Ask each registry whether the pinned tags still resolve to the pinned digests (exit 1 on drift).
+
+    --update also regenerates the interface records beside the pins file (interfaces/<runtime>.yaml) from
+    the artifacts of the pinned versions."""
     # The HTTP client loads here, not at start-up, so the other commands do not pay for it.
     from slm_deploy.pins import PinsFileError, RegistryClient, check_pins, read_pins, rewrite_digests
 
@@ -55,5 +66,20 @@ def pins(
             path.write_text(rewrite_digests(path.read_text(encoding="utf-8"), moved), encoding="utf-8")
             out.print(f"updated {len(moved)} digest(s) in {path}; review the diff and the sources before committing")
         failed = [s for s in statuses if s.state == "error"]
-        raise typer.Exit(EXIT_DRIFT if failed else EXIT_OK)
+        records_failed = _refresh_records(path, rows, mirrors, foundry_reference, foundry_docs_commit)
+        raise typer.Exit(EXIT_DRIFT if failed or records_failed else EXIT_OK)
     raise typer.Exit(EXIT_OK if all(s.state == "ok" for s in statuses) else EXIT_DRIFT)
+
+
+def _refresh_records(path: Path, rows, mirrors: Path | None, reference: Path | None, commit: str | None) -> bool:
+    """Rewrite the records in interfaces/ beside the pins file; True when a deriver failed."""
+    from slm_deploy.pins.interfaces.refresh import Inputs, refresh
+
+    folder = path.parent / "interfaces"
+    if not folder.is_dir():
+        out.print(f"records: no interfaces/ folder beside {path.name}; nothing to refresh")
+        return False
+    outcomes = refresh(rows, folder, Inputs(mirrors, reference, commit))
+    for outcome in outcomes:
+        out.print(f"record {outcome.state:<9} {outcome.runtime}  {outcome.detail}".rstrip())
+    return any(o.state == "error" for o in outcomes)

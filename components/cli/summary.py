@@ -6,7 +6,7 @@ from typing import Any
 
 from rich.table import Table
 
-from slm_deploy.runtimes import plan_deployment
+from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.spec.loader import Deployment
 from slm_deploy.spec.quantity import human_gib
 
@@ -14,7 +14,7 @@ from slm_deploy.spec.quantity import human_gib
 def plan_summary(deployment: Deployment) -> dict[str, Any]:
     """What the spec resolved to: model, tier, memory, runtime flags and images."""
     spec, model, sizing = deployment.spec, deployment.model, deployment.sizing
-    plan = plan_deployment(deployment)
+    plan = deployable_plan(deployment)
     runtime = next(iter(plan.by_role("runtime")), None)
     return {
         "name": spec.name,

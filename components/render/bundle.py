@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from slm_deploy import __version__
 from slm_deploy.render.compose import project_name, render_compose
@@ -13,9 +14,10 @@ from slm_deploy.render.kubernetes import file_name, kustomization, render_kubern
 from slm_deploy.render.monitoring.bundle import monitoring_files, readme_facts
 from slm_deploy.render.serialize import to_json, to_yaml
 from slm_deploy.render.templating import render_template
-from slm_deploy.runtimes import plan_deployment
+from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.runtimes.plan import RuntimePlan
-from slm_deploy.spec.consistency import kubernetes_target, namespace_of, secret_references
+from slm_deploy.render.secrets_readme import secret_notes
+from slm_deploy.spec.consistency import kubernetes_target, namespace_of
 from slm_deploy.spec.loader import Deployment
 
 MANIFEST = "manifest.json"
@@ -49,7 +51,7 @@ def _kubernetes_files(deployment: Deployment, plan: RuntimePlan) -> dict[str, st
     objects = render_kubernetes(deployment, plan)
     files = {f"kubernetes/{file_name(obj)}": to_yaml(obj) for obj in objects}
     names = [file_name(obj) for obj in objects]
-    files["kubernetes/kustomization.yaml"] = to_yaml(kustomization(names, deployment))
+    files["kubernetes/kustomization.yaml"] = to_yaml(kustomization(names, deployment, objects))
     return files
 
 
@@ -82,16 +84,24 @@ def _readme(deployment: Deployment, plan: RuntimePlan, files: dict[str, str]) ->
         storage_class=kubernetes_target(spec).storage_class if kubernetes_target(spec) else None,
         autoscaling=spec.serving.autoscaling.enabled,
         hosts=plan.hosts,
-        secrets=sorted(set(secret_references(spec).values())),
+        secret_notes=secret_notes(deployment),
+        key_vault=any(n.backend == "azure-key-vault" for n in secret_notes(deployment)),
+        external_secrets=any(n.backend == "external-secrets" for n in secret_notes(deployment)),
         runtime_services=[s for s in plan.services if s.port and s.role in ("runtime", "ui")],
         gib=lambda n: f"{n / 2**30:.1f} GiB",
         monitoring=readme_facts(deployment, plan, files),
     )
 
 
+def policy_config(deployment: Deployment) -> dict[str, dict[str, Any]]:
+    """Rule options the spec sets (its reviewed trust-remote-code allow-list), so `check` judges by them."""
+    allowed = deployment.spec.security.trust_remote_code_allowlist
+    return {"slm-serving-001": {"trustRemoteCodeAllowlist": list(allowed)}} if allowed else {}
+
+
 def render_bundle(deployment: Deployment) -> Bundle:
     """Render every target the spec turns on; pure and deterministic."""
-    plan = plan_deployment(deployment)
+    plan = deployable_plan(deployment)
     targets = deployment.spec.targets
     files: dict[str, str] = {}
     if (targets.docker or targets.compose) and plan.services:
@@ -113,4 +123,6 @@ def render_bundle(deployment: Deployment) -> Bundle:
     }
     if deployment.spec.waivers:  # so `slm-deploy check` applies (and lists) the spec's waivers
         manifest["waivers"] = [w.model_dump(mode="json") for w in deployment.spec.waivers]
+    if policy_config(deployment):
+        manifest["policy_config"] = policy_config(deployment)
     return Bundle({**body.files, MANIFEST: to_json(manifest)})

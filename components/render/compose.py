@@ -28,6 +28,11 @@ def project_name(deployment: Deployment) -> str:
     return (target.project_name if target and target.project_name else deployment.spec.name)
 
 
+def published_address(address: str) -> str:
+    """The host part of a short-syntax port: IPv6 addresses go in brackets, as Compose requires."""
+    return f"[{address}]" if ":" in address else address
+
+
 def _hardened(deployment: Deployment, service: ServicePlan) -> dict[str, Any]:
     """Defaults every service gets; callers add to them, never remove."""
     security = deployment.spec.security
@@ -72,7 +77,7 @@ def _volumes(service: ServicePlan) -> list[str]:
     return []
 
 
-def _published(service: ServicePlan, plan: RuntimePlan) -> bool:
+def is_published(service: ServicePlan, plan: RuntimePlan) -> bool:
     """Clients reach the gateway (or, without one, the runtime) and the UI; nothing else is published."""
     gated = bool(plan.by_role("gateway"))
     return bool(service.port) and (service.role in ("gateway", "ui") or (service.role == "runtime" and not gated))
@@ -90,7 +95,7 @@ def _networks(service: ServicePlan, plan: RuntimePlan) -> list[str]:
     if service.role == "ui" and gated:
         return [EDGE]
     networks = [BACKEND]
-    if _published(service, plan):
+    if is_published(service, plan):
         networks.append(EDGE)
     if monitoring.joins_metrics(plan, service):
         networks.append(monitoring.METRICS)
@@ -108,7 +113,7 @@ def render_compose(deployment: Deployment, plan: RuntimePlan) -> dict[str, Any]:
     """The compose.yaml document for every containerised service of the plan."""
     services: dict[str, Any] = {}
     secrets: set[str] = set()
-    bind = deployment.spec.exposure.bind_address
+    bind = published_address(deployment.spec.exposure.bind_address)
     for service in plan.services:
         body: dict[str, Any] = _image(deployment, plan, service)
         body.update(_hardened(deployment, service))
@@ -118,7 +123,7 @@ def render_compose(deployment: Deployment, plan: RuntimePlan) -> dict[str, Any]:
             secrets.update(f.secret for f in service.secret_files)
             continue
         body.update(_process(service))
-        if _published(service, plan):
+        if is_published(service, plan):
             body["ports"] = [f"{bind}:{service.port}:{service.port}"]
         volumes = _volumes(service)
         if volumes:
@@ -130,7 +135,7 @@ def render_compose(deployment: Deployment, plan: RuntimePlan) -> dict[str, Any]:
         health = _healthcheck(service)
         if health:
             body["healthcheck"] = health
-        if service.runtime == "vllm" and service.role == "runtime":
+        if service.role == "runtime" and (service.runtime == "vllm" or deployment.spec.resources.shm_size):
             body["shm_size"] = f"{math.ceil(service.shm_bytes / MIB)}m"
         if service.gpu:
             body["deploy"] = {"resources": {"reservations": {"devices": [

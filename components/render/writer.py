@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-from slm_deploy.errors import BundleError
+from slm_deploy.errors import BundleError, WriteError
 from slm_deploy.render.bundle import GENERATOR, MANIFEST, Bundle
 
 
@@ -43,9 +44,27 @@ def _fill(root: Path, bundle: Bundle) -> None:
         os.chmod(path, 0o755 if relative.endswith(".sh") else 0o644)
 
 
+USER_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST, errno.EISDIR,
+                         errno.ENAMETOOLONG, errno.ELOOP, errno.ENOENT})
+"""Refusals that come from the --out the user chose (exit 2), not from the machine (exit 1)."""
+
+
 def write_bundle(bundle: Bundle, out: Path) -> None:
     """Replace a previous bundle (or create a new one) without ever touching files it does not own."""
     out = out.absolute()
+    try:
+        _write(bundle, out)
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or exc.__class__.__name__
+        where = Path(exc.filename) if exc.filename else out
+        if exc.errno in (errno.EEXIST, errno.ENOTDIR):
+            reason = "a file is in the way of a directory"
+        error = BundleError if exc.errno in USER_ERRNOS else WriteError
+        raise error(f"{out}: cannot write the bundle ({reason}: {where})\n"
+                    "  hint: choose an --out in a directory you can write to; nothing was changed") from None
+
+
+def _write(bundle: Bundle, out: Path) -> None:
     foreign: list[str] = []
     if out.exists():
         if not out.is_dir():

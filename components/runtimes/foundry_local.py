@@ -6,6 +6,10 @@ from slm_deploy.runtimes.common import WRITABLE_PATHS, cache_env, merge_env, run
 from slm_deploy.runtimes.plan import HostInstall, HttpCheck, RuntimePlan, ServicePlan
 from slm_deploy.spec.loader import Deployment
 
+FOUNDRY_VERSION = "0.10.3"
+FOUNDRY_RELEASE = f"cli-preview-{FOUNDRY_VERSION}"
+"""The Foundry Local CLI release the host scripts install (the SDK-based CLI; `foundry server ...` commands)."""
+
 
 def _host(deployment: Deployment) -> HostInstall:
     spec = deployment.spec
@@ -13,7 +17,7 @@ def _host(deployment: Deployment) -> HostInstall:
     return HostInstall(
         service=spec.name, os=host.os, model_alias=deployment.model.source.alias,
         bind_address=host.bind_address, port=spec.runtime.port,
-        allowed_clients=tuple(host.allowed_clients),
+        allowed_clients=tuple(host.allowed_clients), release=FOUNDRY_RELEASE, version=FOUNDRY_VERSION,
     )
 
 

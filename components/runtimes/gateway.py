@@ -6,6 +6,7 @@ from slm_deploy.runtimes.common import (
     WRITABLE_PATHS, cache_env, pinned, python_venv_env, secret_file, service_labels,
 )
 from slm_deploy.runtimes.plan import HttpCheck, ImageBuild, RuntimePlan, ServicePlan
+from slm_deploy.servers.gateway.config import HEALTH_STYLE_PATHS
 from slm_deploy.servers.gateway.render import (
     GATEWAY_CONFIG_FILE,
     GATEWAY_HEALTH_PATH,
@@ -26,17 +27,25 @@ def gateway_name(deployment: Deployment) -> str:
     return f"{deployment.spec.name}-gateway"
 
 
+def _exempt_paths(runtime: ServicePlan) -> tuple[str, ...]:
+    """The runtime's own health path, when it is one that may skip the key check."""
+    health = runtime.health
+    return (health.path,) if isinstance(health, HttpCheck) and health.path in HEALTH_STYLE_PATHS else ()
+
+
 def _config(deployment: Deployment, runtime: ServicePlan, key_path: str) -> str:
+    """The gateway's TOML: the runtime's route table; metrics reachable by Prometheus only when monitored."""
     auth = deployment.spec.serving.auth
-    exempt = (runtime.health.path,) if isinstance(runtime.health, HttpCheck) else ()
     files = render_gateway_config(
         upstream=f"http://{runtime.name}:{runtime.port}",
+        route_table=runtime.runtime,
         listen_port=deployment.spec.exposure.port,
         key_file=key_path,
         rate_per_second=auth.rate_per_second,
         burst=auth.burst,
         max_concurrency=auth.max_concurrency_per_key,
-        exempt_paths=exempt,
+        exempt_paths=_exempt_paths(runtime),
+        metrics_host="0.0.0.0" if deployment.spec.monitoring.enabled else "127.0.0.1",
         metrics_port=GATEWAY_METRICS_PORT,
         upstream_wait_seconds=float(_wake_wait(deployment, runtime)),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import shlex
 
 from slm_deploy.runtimes.common import (
@@ -22,16 +23,23 @@ def gguf_url(deployment: Deployment) -> str:
     return f"https://huggingface.co/{source.repo}/resolve/{source.revision or 'main'}/{source.file}"
 
 
-def fetch_script(url: str, target: str, sha256: str | None, header_file: str | None) -> str:
-    """Download once into the model volume; skip a complete file, verify the checksum when pinned by one."""
+def fetch_script(url: str, target: str, sha256: str | None, token_file: str | None,
+                 header_file: str = "/tmp/hub-auth.header") -> str:
+    """Download once into the model volume; skip a complete file, verify the checksum when pinned by one.
+    The hub token is the raw token file every runtime reads; it becomes a private header file on the writable
+    /tmp (never a process argument), and the script holds no `$`, which Compose and Kubernetes would expand."""
     path, partial = shlex.quote(target), shlex.quote(f"{target}.part")
     verify = f"echo {shlex.quote(f'{sha256}  {target}')} | sha256sum -c -" if sha256 else None
     present = f"{verify} >/dev/null 2>&1" if verify else f"[ -s {path} ]"
-    header = f" --header @{shlex.quote(header_file)}" if header_file else ""
-    lines = [
-        "set -eu",
-        f"if {present}; then exit 0; fi",
-        f"mkdir -p {shlex.quote(GGUF_DIR)}",
+    lines = ["set -eu", f"if {present}; then exit 0; fi", f"mkdir -p {shlex.quote(posixpath.dirname(target))}"]
+    header = ""
+    if token_file:
+        quoted = shlex.quote(header_file)
+        lines += [f"trap {shlex.quote(f'rm -f {quoted}')} EXIT",
+                  f"(umask 077; {{ printf 'Authorization: Bearer '; tr -d '\\r\\n' < {shlex.quote(token_file)}; "
+                  f"printf '\\n'; }} > {quoted})"]
+        header = f" --header @{quoted}"
+    lines += [
         f"curl --fail --location --silent --show-error --retry 5{header} --output {partial} {shlex.quote(url)}",
         f"mv {partial} {path}",
     ]

@@ -12,6 +12,7 @@ from dataclasses import replace
 from slm_deploy.runtimes.common import WRITABLE_PATHS, cache_env, pinned, secret_file, service_labels
 from slm_deploy.runtimes.plan import CACHE_ROOT, ExecCheck, ImageBuild, RuntimePlan, ServicePlan
 from slm_deploy.spec.loader import Deployment
+from slm_deploy.spec.secret_uses import secrets_of
 
 DATA_ROOT = "/var/lib/slm"
 PROMETHEUS_PORT = 9090
@@ -60,14 +61,12 @@ def prometheus(deployment: Deployment) -> ServicePlan:
 
 def alertmanager(deployment: Deployment) -> ServicePlan:
     """Alertmanager without clustering; receiver credentials are mounted secret files."""
-    receiver = deployment.spec.monitoring.receiver
-    names = [n for n in (receiver.token_secret, receiver.url_secret) if n] if receiver else []
     service = _built(deployment, "alertmanager", "alertmanager",
                      ("/usr/local/bin/amtool", f"--alertmanager.url=http://127.0.0.1:{ALERTMANAGER_PORT}",
                       "config", "show"),
                      ("--config.file=/etc/alertmanager/alertmanager.yml", f"--storage.path={DATA_ROOT}/alertmanager",
                       f"--web.listen-address=:{ALERTMANAGER_PORT}", "--cluster.listen-address="), ALERTMANAGER_PORT)
-    return replace(service, secret_files=tuple(secret_file(n) for n in names))
+    return replace(service, secret_files=tuple(secret_file(n) for n in secrets_of(deployment.spec, "alertmanager")))
 
 
 def grafana(deployment: Deployment) -> ServicePlan:

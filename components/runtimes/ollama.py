@@ -41,7 +41,17 @@ PREP_LISTEN = "127.0.0.1:11434"
 PREP_SERVER_WAIT_SECONDS = 60
 WEBUI_ENTRYPOINT = "open-webui-entrypoint.sh"
 WEBUI_ENTRYPOINT_PATH = f"/etc/slm/{WEBUI_ENTRYPOINT}"
-WEBUI_DATA_DIR = "/app/backend/data"
+WEBUI_DATA_DIR = "/var/lib/open-webui"
+"""Open WebUI's state (database, uploads, vectors) on its own volume, away from /app/backend/data, where the
+image keeps the embedding model, speech model and tokenizer files it was built with: an empty volume mounted
+there would hide them, and with the pod offline RAG and document upload would fail."""
+WEBUI_BAKED_CACHE = "/app/backend/data/cache"
+WEBUI_BAKED_PATHS = {
+    "SENTENCE_TRANSFORMERS_HOME": f"{WEBUI_BAKED_CACHE}/embedding/models",
+    "WHISPER_MODEL_DIR": f"{WEBUI_BAKED_CACHE}/whisper/models",
+}
+"""Where the upstream image bakes its models; named explicitly because their defaults follow DATA_DIR. (The
+image's own ENV also points the tokenizer cache, TIKTOKEN_CACHE_DIR, into /app/backend/data/cache.)"""
 WEBUI_KEY_ID = "open-webui"
 
 
@@ -104,7 +114,7 @@ def _server_env(deployment: Deployment, port: int) -> dict[str, str]:
     }
 
 
-def _open_webui(deployment: Deployment, runtime_url: str) -> ServicePlan:
+def _open_webui(deployment: Deployment, runtime_url: str, runtime_port: int) -> ServicePlan:
     """Open WebUI talks to the gateway's OpenAI-compatible API with its own key, or to Ollama without one."""
     spec = deployment.spec
     options = spec.runtime.open_webui
@@ -114,6 +124,10 @@ def _open_webui(deployment: Deployment, runtime_url: str) -> ServicePlan:
     secrets = [session]
     env = {
         **cache_env(),
+        **WEBUI_BAKED_PATHS,
+        # Without this, values such as OPENAI_API_BASE_URL and OPENAI_API_KEY only seed Open WebUI's database on
+        # the first start, and the stored copy wins afterwards: a rotated gateway key would be ignored.
+        "ENABLE_PERSISTENT_CONFIG": "False",
         "ENABLE_SIGNUP": "False",
         "DATA_DIR": WEBUI_DATA_DIR,
         "PORT": str(options.port),
@@ -128,10 +142,12 @@ def _open_webui(deployment: Deployment, runtime_url: str) -> ServicePlan:
         env |= {"ENABLE_OLLAMA_API": "False", "ENABLE_OPENAI_API": "True",
                 "OPENAI_API_BASE_URL": f"http://{gateway_name(deployment)}:{spec.exposure.port}/v1"}
         depends = (gateway_name(deployment),)
+        upstream_port = spec.exposure.port
     else:
         api_key = None
         env |= {"ENABLE_OLLAMA_API": "True", "OLLAMA_BASE_URL": runtime_url}
         depends = (spec.name,)
+        upstream_port = runtime_port
     entrypoint = webui_entrypoint(session.path, api_key.path if api_key else None)
     return ServicePlan(
         name=f"{spec.name}-open-webui", role="ui", runtime="open-webui", image=image,
@@ -140,7 +156,7 @@ def _open_webui(deployment: Deployment, runtime_url: str) -> ServicePlan:
         command=("/bin/sh", WEBUI_ENTRYPOINT_PATH), args=(), env=tuple(sorted(env.items())), port=options.port,
         health=HttpCheck("/health", options.port), readiness=HttpCheck("/health", options.port),
         metrics_path=None, writable_paths=WRITABLE_PATHS, secret_files=tuple(secrets), cpu=1.0,
-        memory_bytes=2 * 2**30, startup_budget_seconds=600, depends_on=depends,
+        memory_bytes=2 * 2**30, startup_budget_seconds=600, depends_on=depends, upstream_port=upstream_port,
         labels=service_labels(deployment, "ui", "open-webui"),
     )
 
@@ -181,5 +197,5 @@ def plan(deployment: Deployment) -> RuntimePlan:
     )
     services = [server, prep]
     if spec.runtime.open_webui.enabled:
-        services.append(_open_webui(deployment, f"http://{spec.name}:{port}"))
+        services.append(_open_webui(deployment, f"http://{spec.name}:{port}", port))
     return RuntimePlan(services=tuple(services))

@@ -12,6 +12,8 @@ Role = Literal["runtime", "ui", "model-prep", "gateway", "monitoring"]
 CACHE_ROOT = "/var/cache/slm"
 MODEL_ROOT = "/models"
 SECRETS_ROOT = "/run/secrets"
+RUN_AS_NAME = "slm"
+"""The account name of UID 10001 in the images slm-deploy builds (templates/docker/_hardening.j2)."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,8 @@ class ServicePlan:
     model_host_path: str | None = None
     """A host folder mounted read-only as the model directory (local ONNX models, Compose only)."""
     depends_on: tuple[str, ...] = ()
+    upstream_port: int | None = None
+    """The port of the service a proxy (Open WebUI) forwards work to; its drain waits on those connections."""
     one_shot: bool = False
     labels: tuple[tuple[str, str], ...] = field(default=())
 
@@ -110,6 +114,25 @@ class HostInstall:
     bind_address: str
     port: int
     allowed_clients: tuple[str, ...]
+    release: str = ""
+    """The pinned upstream release the install script downloads and verifies."""
+    version: str = ""
+
+    @property
+    def exposed(self) -> bool:
+        """Served beyond loopback: the service stays on 127.0.0.1 and a forwarder listens on bind_address."""
+        return bool(self.allowed_clients)
+
+    @property
+    def listen(self) -> str:
+        """The forwarder's (or, on loopback, the service's) address and port, IPv6 in brackets."""
+        address = self.bind_address if self.exposed else "127.0.0.1"
+        return f"[{address}]:{self.port}" if ":" in address else f"{address}:{self.port}"
+
+    @property
+    def client_url(self) -> str:
+        """The OpenAI-compatible base URL clients use, an address they can reach (never 0.0.0.0)."""
+        return f"http://{self.listen}/v1"
 
 
 @dataclass(frozen=True)

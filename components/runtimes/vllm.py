@@ -6,7 +6,7 @@ from slm_deploy.runtimes.common import (
     WRITABLE_PATHS, cache_env, hub_token, merge_env, model_prep_service, runtime_image, service_labels,
 )
 from slm_deploy.runtimes.plan import (
-    CACHE_ROOT, MODEL_ROOT, GpuNeed, HttpCheck, ImageBuild, RuntimePlan, ServicePlan,
+    CACHE_ROOT, MODEL_ROOT, RUN_AS_NAME, GpuNeed, HttpCheck, ImageBuild, RuntimePlan, ServicePlan,
 )
 from slm_deploy.spec.images import ImageRef
 from slm_deploy.spec.loader import Deployment
@@ -17,6 +17,9 @@ SNAPSHOT_DOWNLOAD = (
     "python3", "-c",
     "import sys;from huggingface_hub import snapshot_download;snapshot_download(sys.argv[1],revision=sys.argv[2])",
 )
+RUN_AS_ENV = {"USER": RUN_AS_NAME, "LOGNAME": RUN_AS_NAME}
+"""On Kubernetes the upstream image runs as UID 10001, which has no passwd entry there: getpass.getuser()
+(torch's compile caches, vLLM's own paths) reads LOGNAME or USER first and raises without them."""
 PYTHON_HEALTHCHECK = (
     "python3", "-c",
     "import sys,urllib.request;urllib.request.urlopen(sys.argv[1],timeout=5)",
@@ -38,7 +41,6 @@ def _args(deployment: Deployment, port: int) -> tuple[str, ...]:
         "--tensor-parallel-size", str(spec.resources.gpu.count),
         "--dtype", options.dtype,
         "--uvicorn-log-level", "warning",
-        "--disable-log-requests",
     ]
     if model.quantisation.value in ("awq", "gptq"):
         args += ["--quantization", model.quantisation.value]
@@ -52,6 +54,7 @@ def _args(deployment: Deployment, port: int) -> tuple[str, ...]:
 def _env(deployment: Deployment) -> dict[str, str]:
     env = {
         **cache_env(),
+        **RUN_AS_ENV,
         "HF_HOME": HF_HOME,
         "HF_HUB_OFFLINE": "1",
         "VLLM_CACHE_ROOT": f"{CACHE_ROOT}/vllm",

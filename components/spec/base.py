@@ -8,4 +8,4 @@ from pydantic import BaseModel, ConfigDict
 class SpecModel(BaseModel):
     """Unknown keys are errors and validated specs never change."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True, allow_inf_nan=False)

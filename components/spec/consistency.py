@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from slm_deploy.errors import Problem
+from slm_deploy.servers.gateway.render import GATEWAY_METRICS_PORT
+from slm_deploy.spec.catalogue import catalogue
 from slm_deploy.spec.deployment import DeploymentSpec
+from slm_deploy.spec.extra_args import extra_args_problems
 from slm_deploy.spec.fields import SECRET_NAME_PARTS
 from slm_deploy.spec.images import pins_table
-from slm_deploy.spec.monitoring_checks import monitoring_problems, monitoring_secrets
+from slm_deploy.spec.monitoring_checks import monitoring_problems
+from slm_deploy.spec.secret_checks import secret_problems
+from slm_deploy.spec.secret_uses import in_monitoring_namespace, secret_uses
 from slm_deploy.spec.sections import KubernetesTarget
+from slm_deploy.spec.secrets import SecretRef
 
 RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 CONTAINER_TARGETS = ("docker", "compose", "kubernetes", "aks")
+DEFAULT_SECRET_NAMES = {
+    "serving.auth.api_keys_secret": "api-keys",
+    "runtime.open_webui.secret_key_secret": "webui-secret-key",
+    "runtime.open_webui.api_key_secret": "webui-api-key",
+    "monitoring.grafana.admin_password_secret": "grafana-admin-password",
+}
+"""Secrets a spec may leave undeclared while it uses them under these default names."""
 
 
 def kubernetes_target(spec: DeploymentSpec) -> KubernetesTarget | None:
@@ -26,38 +41,23 @@ def namespace_of(spec: DeploymentSpec) -> str:
     return (target.namespace if target and target.namespace else spec.name)
 
 
+def secret_namespace(spec: DeploymentSpec, name: str) -> str:
+    """The namespace of a kubernetes-backend secret's Secret: where the pods that mount it run."""
+    if in_monitoring_namespace(spec, name):
+        return kubernetes_target(spec).monitoring_namespace
+    return namespace_of(spec)
+
+
 def secret_references(spec: DeploymentSpec) -> dict[str, str]:
     """Field path -> secret name for every secret the spec uses."""
-    refs = {}
-    if spec.serving.auth.enabled:
-        refs["serving.auth.api_keys_secret"] = spec.serving.auth.api_keys_secret
-    if spec.model.hub_token_secret:
-        refs["model.hub_token_secret"] = spec.model.hub_token_secret
-    webui = getattr(spec.runtime, "open_webui", None)
-    if webui is not None and webui.enabled:
-        refs["runtime.open_webui.secret_key_secret"] = webui.secret_key_secret
-        if spec.serving.auth.enabled:
-            refs["runtime.open_webui.api_key_secret"] = webui.api_key_secret
-    refs.update(monitoring_secrets(spec))
-    return refs
+    return {use.path: use.secret for use in secret_uses(spec)}
 
 
-def _secret_problems(spec: DeploymentSpec) -> list[Problem]:
-    declared = sorted(spec.secrets)
-    problems = []
-    for path, name in secret_references(spec).items():
-        if name not in spec.secrets:
-            problems.append(Problem(path, f"names secret {name!r}, which `secrets` does not declare",
-                                    allowed=", ".join(declared) or "(none declared)",
-                                    hint=f"add `secrets: {{{name}: {{backend: kubernetes}}}}`"))
-    for name, ref in spec.secrets.items():
-        if ref.backend == "azure-key-vault" and not ref.vault:
-            problems.append(Problem(f"secrets.{name}.vault", "the azure-key-vault backend needs a vault name",
-                                    allowed="3-24 letters, digits and hyphens"))
-        if ref.backend == "external-secrets" and not ref.store:
-            problems.append(Problem(f"secrets.{name}.store", "the external-secrets backend needs a SecretStore",
-                                    allowed="a DNS-1123 label"))
-    return problems
+def with_default_secrets(spec: DeploymentSpec) -> DeploymentSpec:
+    """Declare, with the default backend, the secrets the spec uses under their default names."""
+    missing = {name: SecretRef() for path, name in secret_references(spec).items()
+               if name not in spec.secrets and DEFAULT_SECRET_NAMES.get(path) == name}
+    return spec.model_copy(update={"secrets": {**spec.secrets, **missing}}) if missing else spec
 
 
 def _env_problems(spec: DeploymentSpec) -> list[Problem]:
@@ -69,6 +69,14 @@ def _env_problems(spec: DeploymentSpec) -> list[Problem]:
     ]
 
 
+def _served_repository(spec: DeploymentSpec) -> str | None:
+    """The Hugging Face repository vLLM is told to serve: the source's, or the catalogue entry's."""
+    if spec.model.source is not None:
+        return getattr(spec.model.source, "repo", None)
+    entry = catalogue().get(spec.model.id or "")
+    return entry.hf_repo if entry else None
+
+
 def _runtime_problems(spec: DeploymentSpec) -> list[Problem]:
     runtime, gpu, targets = spec.runtime, spec.resources.gpu, spec.targets
     problems = []
@@ -77,11 +85,16 @@ def _runtime_problems(spec: DeploymentSpec) -> list[Problem]:
                                 allowed="resources.gpu: {count: 1, type: ...}",
                                 hint="for CPU serving choose runtime llamacpp, ollama or onnxruntime"))
     if runtime.kind == "vllm" and runtime.trust_remote_code:
-        repo = getattr(spec.model.source, "repo", None) or spec.model.id
-        if repo not in spec.security.trust_remote_code_allowlist:
+        if _served_repository(spec) not in spec.security.trust_remote_code_allowlist:
             problems.append(Problem("runtime.trust_remote_code", "runs code from the model repository",
                                     allowed="only for models listed in security.trust_remote_code_allowlist",
-                                    hint=f"review the repository's code, then add {repo!r} to the allow-list"))
+                                    hint="review the repository's code at the pinned revision, then add the "
+                                         "model's Hugging Face repository (owner/name) to the allow-list"))
+    if runtime.kind == "llamacpp" and runtime.n_gpu_layers not in (None, 0) and gpu is None:
+        problems.append(Problem("runtime.n_gpu_layers", "offloads layers to a GPU, but resources.gpu is not set",
+                                allowed="0 or unset without resources.gpu"))
+    if runtime.kind in ("vllm", "llamacpp"):
+        problems += extra_args_problems(runtime.kind, runtime.extra_args)
     if runtime.kind == "onnxruntime" and (runtime.execution_provider == "cuda") != (gpu is not None):
         problems.append(Problem("runtime.execution_provider",
                                 "the cuda provider needs resources.gpu, and a GPU needs the cuda provider",
@@ -97,6 +110,8 @@ def _runtime_problems(spec: DeploymentSpec) -> list[Problem]:
         if targets.host is None and runtime.image is None:
             problems.append(Problem("targets.host", "Foundry Local installs on a host; add targets.host",
                                     allowed="targets.host: {os: windows|linux|macos}"))
+        if targets.host is not None:
+            problems += _host_exposure_problems(targets.host)
     elif targets.host is not None:
         problems.append(Problem("targets.host", f"{runtime.kind} runs in containers; the host target is for Foundry Local",
                                 allowed="docker, compose, kubernetes, aks"))
@@ -105,6 +120,25 @@ def _runtime_problems(spec: DeploymentSpec) -> list[Problem]:
 
 def _exposure_problems(spec: DeploymentSpec) -> list[Problem]:
     problems = []
+    if spec.serving.auth.enabled and spec.exposure.port == GATEWAY_METRICS_PORT:
+        problems.append(Problem("exposure.port", f"is the gateway's own metrics port ({GATEWAY_METRICS_PORT})",
+                                allowed="any other port from 1024 to 65535"))
+    if spec.exposure.mode == "ingress" and kubernetes_target(spec) is None:
+        problems.append(Problem("exposure.mode", "ingress needs a Kubernetes target (the Ingress is a Kubernetes "
+                                "object)", allowed="none or internal without targets.kubernetes or targets.aks"))
+    loopback = ipaddress.ip_address(spec.exposure.bind_address).is_loopback
+    if not loopback and spec.exposure.mode == "none":
+        problems.append(Problem("exposure.bind_address", "publishes beyond loopback, but exposure.mode is none",
+                                allowed="127.0.0.1 or ::1, or exposure.mode internal to serve other machines"))
+    webui = getattr(spec.runtime, "open_webui", None)
+    if not loopback and webui is not None and webui.enabled:
+        problems.append(Problem("exposure.bind_address", "would publish Open WebUI beyond loopback; only the "
+                                "API-key gateway may be reachable from other machines",
+                                allowed="127.0.0.1 or ::1 while runtime.open_webui is enabled",
+                                hint="reach the UI through an SSH tunnel or a reverse proxy with its own login"))
+    if not loopback and not spec.serving.auth.enabled:
+        problems.append(Problem("exposure.bind_address", "would publish the runtime beyond loopback without "
+                                "the API-key gateway", allowed="127.0.0.1 or ::1 while serving.auth is off"))
     if spec.exposure.mode == "ingress" and spec.exposure.host is None:
         problems.append(Problem("exposure.host", "required when exposure.mode is ingress",
                                 allowed="a DNS name such as llm.example.com"))
@@ -130,7 +164,7 @@ def _target_problems(spec: DeploymentSpec) -> list[Problem]:
     problems = []
     target = kubernetes_target(spec)
     if target and namespace_of(spec) in RESERVED_NAMESPACES:
-        problems.append(Problem("targets.kubernetes.namespace", f"{namespace_of(spec)!r} is shared by the cluster",
+        problems.append(Problem("targets.kubernetes.namespace", "is a namespace the cluster itself uses",
                                 allowed="a dedicated namespace", hint="leave it unset to use the deployment name"))
     known = sorted(pins_table())
     for key in spec.security.base_images:
@@ -140,7 +174,41 @@ def _target_problems(spec: DeploymentSpec) -> list[Problem]:
     return problems
 
 
+def _waiver_problems(spec: DeploymentSpec) -> list[Problem]:
+    if not spec.waivers:
+        return []
+    from slm_deploy.policies.registry import all_rules  # the pack loads only for specs that waive a rule
+
+    known = {rule.id for rule in all_rules()}
+    return [Problem(f"waivers[{index}].rule", "is not a rule of the policy pack",
+                    allowed="a rule id from docs/policy-catalogue.md, such as slm-k8s-012")
+            for index, waiver in enumerate(spec.waivers) if waiver.rule not in known]
+
+
 def consistency_problems(spec: DeploymentSpec) -> list[Problem]:
     """Every cross-field problem, in a stable order."""
-    return (_secret_problems(spec) + _env_problems(spec) + _runtime_problems(spec)
-            + _exposure_problems(spec) + _scaling_problems(spec) + _target_problems(spec) + monitoring_problems(spec))
+    return (secret_problems(spec) + _env_problems(spec) + _runtime_problems(spec)
+            + _exposure_problems(spec) + _scaling_problems(spec) + _target_problems(spec)
+            + _waiver_problems(spec) + monitoring_problems(spec))
+
+
+def _host_exposure_problems(host) -> list[Problem]:
+    """Foundry Local listens on loopback; beyond it, a forwarder binds one address clients can reach."""
+    address = ipaddress.ip_address(str(host.bind_address))
+    if address.is_loopback:
+        if host.allowed_clients:
+            return [Problem("targets.host.allowed_clients", "client networks need a bind_address they can reach",
+                            allowed="a non-loopback address of this host in targets.host.bind_address",
+                            hint="or drop allowed_clients to keep the service on loopback")]
+        return []
+    if address.is_unspecified:
+        return [Problem("targets.host.bind_address", "is not an address a client (or the Foundry CLI) can connect to",
+                        allowed="this host's own address on the client network, e.g. 10.20.0.15",
+                        hint="use 127.0.0.1 to keep the service on this machine")]
+    if not host.allowed_clients:
+        return [Problem("targets.host.allowed_clients", "a service bound beyond loopback needs the networks it admits",
+                        allowed="a list of CIDRs, e.g. [10.20.0.0/24]", hint="or bind 127.0.0.1")]
+    if host.os == "macos":
+        return [Problem("targets.host.bind_address", "macOS has no built-in forwarder to expose the loopback service",
+                        allowed="127.0.0.1 on macOS", hint="serve other machines from a Linux or Windows host")]
+    return []

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated
 
 from pydantic import AfterValidator, StringConstraints
 
-from slm_deploy.spec.quantity import parse_bytes
+from slm_deploy.spec.images import IMAGE_PATTERN
+from slm_deploy.spec.quantity import QUANTITY_PATTERN, parse_bytes
 
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+SERVICE_NAME_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+DNS_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$"
 _FORBIDDEN_MARKUP = ("{{", "}}", "{%", "%}", "$(", "${", "`", '"""')
 
 
 def _no_markup(value: str) -> str:
     """Reject template and shell expansion syntax and control characters in free text."""
-    for token in _FORBIDDEN_MARKUP:
-        if token in value:
-            raise ValueError(f"must not contain {token!r} (template or shell expansion)")
+    if any(token in value for token in _FORBIDDEN_MARKUP):
+        raise ValueError("must not contain template or shell expansion syntax: " + " ".join(_FORBIDDEN_MARKUP))
     if any(ord(ch) < 32 and ch not in "\t" for ch in value):
         raise ValueError("must not contain newlines or control characters")
     return value
@@ -28,14 +31,39 @@ def _byte_quantity(value: str) -> str:
     return value
 
 
+def _ip_address(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError("is not an IPv4 or IPv6 address") from None
+    return value
+
+
+def _specific_address(value: str) -> str:
+    if ipaddress.ip_address(value).is_unspecified:
+        raise ValueError("must be one specific address; 0.0.0.0 and :: publish on every interface")
+    return value
+
+
+def _ip_network(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        raise ValueError("is not a network in CIDR form with its host bits zero (such as 10.0.0.0/8)") from None
+    return value
+
+
 DnsLabel = Annotated[str, StringConstraints(pattern=DNS_LABEL_PATTERN, min_length=1, max_length=40)]
 """A DNS-1123 label short enough to take suffixes such as -open-webui (40 characters)."""
 
-DnsName = Annotated[
-    str,
-    StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$", max_length=253),
-]
-"""A DNS-1123 subdomain such as an ingress host name."""
+ServiceName = Annotated[str, StringConstraints(pattern=SERVICE_NAME_PATTERN, min_length=1, max_length=40)]
+"""A DNS-1035 label (starts with a letter), as Kubernetes requires of Service names."""
+
+SecretName = Annotated[str, StringConstraints(pattern=DNS_LABEL_PATTERN, max_length=63)]
+"""A secret's name: a DNS-1123 label, valid as a Kubernetes Secret, a Compose secret and a file name."""
+
+DnsName = Annotated[str, StringConstraints(pattern=DNS_NAME_PATTERN, max_length=253)]
+"""A DNS-1123 subdomain such as an ingress host name (labels of at most 63 characters)."""
 
 ArgToken = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:/,=+@%-]+$", max_length=512)]
 """One command-line token: no spaces, quotes, shell or template characters."""
@@ -49,24 +77,45 @@ EnvValue = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:/,=+@%* -]*$
 SafeText = Annotated[str, StringConstraints(max_length=4096), AfterValidator(_no_markup)]
 """Free text (a system prompt) that can be quoted safely into any output format."""
 
-ByteQuantity = Annotated[str, AfterValidator(_byte_quantity)]
+ByteQuantity = Annotated[str, StringConstraints(pattern=QUANTITY_PATTERN), AfterValidator(_byte_quantity)]
 """A byte quantity such as 16Gi; parsed once here, formatted per target later."""
+
+CIDR_PATTERN = r"^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$|^[0-9a-fA-F:]+/[0-9]{1,3}$"
+IP_PATTERN = r"^([0-9]{1,3}\.){3}[0-9]{1,3}$|^[0-9a-fA-F:]+$"
 
 Cidr = Annotated[
     str,
-    StringConstraints(pattern=r"^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$|^[0-9a-fA-F:]+/[0-9]{1,3}$"),
+    StringConstraints(pattern=CIDR_PATTERN),
+    AfterValidator(_ip_network),
 ]
 """An IPv4 or IPv6 network in CIDR form."""
 
-IpAddress = Annotated[str, StringConstraints(pattern=r"^([0-9]{1,3}\.){3}[0-9]{1,3}$|^[0-9a-fA-F:]+$")]
+IpAddress = Annotated[
+    str, StringConstraints(pattern=IP_PATTERN), AfterValidator(_ip_address),
+]
 """A literal IP address to bind a published port to."""
+
+SpecificAddress = Annotated[IpAddress, AfterValidator(_specific_address)]
+"""An address of one interface: never 0.0.0.0 or ::, which publish on all of them."""
 
 PATTERN_DESCRIPTIONS = {
     DNS_LABEL_PATTERN: "lowercase letters, digits and '-', starting and ending with a letter or digit (DNS-1123)",
+    SERVICE_NAME_PATTERN: "lowercase letters, digits and '-', starting with a letter and ending with a letter or "
+                          "digit (DNS-1035, as Kubernetes Service names need)",
+    DNS_NAME_PATTERN: "a DNS name: dot-separated labels of lowercase letters, digits and '-', each at most 63 "
+                      "characters",
     r"^[A-Za-z0-9._:/,=+@%-]+$": "letters, digits and . _ : / , = + @ % - (no spaces, quotes, $, backticks or braces)",
     r"^[A-Z_][A-Z0-9_]*$": "upper-case letters, digits and _, not starting with a digit",
     r"^[A-Za-z0-9._:/,=+@%* -]*$": "letters, digits, spaces and . _ : / , = + @ % * - (no quotes, $, backticks or braces)",
     r"^[0-9a-f]{40}$": "a 40-character lowercase commit sha (branch names move)",
+    r"^[A-Za-z0-9._+=@-]+(/[A-Za-z0-9._+=@-]+)*$":
+        "letters, digits and . _ + = @ -, in path segments separated by single / (e.g. llm/phi4/api-keys)",
+    r"^[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$": "an Azure Key Vault name: 3-24 letters, digits and -, starting with a letter",
+    r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$": "a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47",
+    QUANTITY_PATTERN: "a byte quantity such as 512Mi, 16Gi or 2G",
+    IMAGE_PATTERN: "an image pinned by digest: registry/repository:tag@sha256:<64 hex>",
+    IP_PATTERN: "an IPv4 or IPv6 address such as 127.0.0.1 or ::1 (no zone suffix)",
+    CIDR_PATTERN: "an IPv4 or IPv6 network such as 10.0.0.0/8 or fd00::/8",
 }
 """Human wording for the patterns above, used in error messages."""
 

@@ -9,13 +9,14 @@ from importlib import resources
 from typing import Annotated
 
 import yaml
-from pydantic import AfterValidator
+from pydantic import AfterValidator, StringConstraints
 
-_REFERENCE = re.compile(
-    r"^(?P<name>[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
-    r":(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})"
-    r"@(?P<digest>sha256:[0-9a-f]{64})$"
-)
+_NAME = r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+_DIGEST = r"sha256:[0-9a-f]{64}"
+IMAGE_PATTERN = f"^{_NAME}:{_TAG}@{_DIGEST}$"
+"""name:tag@sha256:digest, as the published schema states it (no named groups, so editors can use it)."""
+_REFERENCE = re.compile(f"^(?P<name>{_NAME}):(?P<tag>{_TAG})@(?P<digest>{_DIGEST})$")
 _DEFAULT_REGISTRY = "docker.io"
 
 
@@ -65,7 +66,7 @@ def _check_image(text: str) -> str:
     return text
 
 
-PinnedImage = Annotated[str, AfterValidator(_check_image)]
+PinnedImage = Annotated[str, StringConstraints(pattern=IMAGE_PATTERN), AfterValidator(_check_image)]
 """A spec field holding name:tag@sha256:digest."""
 
 

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
-import types
-import typing
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from slm_deploy.errors import Problem, SpecError
-from slm_deploy.spec.consistency import consistency_problems
+from slm_deploy.errors import Problem, SpecError, value_kind
+from slm_deploy.spec.consistency import consistency_problems, with_default_secrets
 from slm_deploy.spec.deployment import DeploymentSpec
-from slm_deploy.spec.fields import PATTERN_DESCRIPTIONS
+from slm_deploy.spec.problems import validation_problems
 from slm_deploy.spec.resolve import ResolvedModel, resolve_model
 from slm_deploy.spec.sizing import Sizing, size
+from slm_deploy.spec.yaml_source import join_path, parse_yaml, plain, read_text
 
 STACK_KEY = "slm-deploy:deployment"
 
@@ -32,138 +30,43 @@ class Deployment:
     model: ResolvedModel
     sizing: Sizing
     spec_hash: str
+    locate: Callable[[str], str] | None = field(default=None, compare=False, repr=False)
+    """file:line of a field path, when the spec came from a file."""
+
+    def error(self, problems: list[Problem]) -> SpecError:
+        """A SpecError for problems found after loading, pointing at the spec's lines like the loader's."""
+        error = SpecError(problems)
+        return error.located(self.locate) if self.locate else error
 
 
-def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(Problem(str(path), "file not found")) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(Problem(str(path), f"cannot read: {exc.__class__.__name__}")) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise SpecError(Problem(where, f"malformed YAML: {problem}", hint="check indentation and quoting")) from None
-
-
-def extract_deployment(document: Any) -> Any:
-    """Find the deployment in a stack file (config: slm-deploy:deployment) or take a bare spec."""
+def extract_deployment(document: Any) -> tuple[Any, str]:
+    """Find the deployment in a stack file (config: slm-deploy:deployment) or take a bare spec; also
+    return the path it was found under, so errors can point at its lines."""
     if isinstance(document, dict):
         config = document.get("config")
         if isinstance(config, dict) and STACK_KEY in config:
             value = config[STACK_KEY]
-            return value.get("value", value) if isinstance(value, dict) and set(value) == {"value"} else value
+            if isinstance(value, dict) and set(value) == {"value"}:
+                return value["value"], f"config.{STACK_KEY}.value"
+            return value, f"config.{STACK_KEY}"
         if STACK_KEY in document:
-            return document[STACK_KEY]
-    return document
-
-
-def _unwrap(annotation: Any) -> list[Any]:
-    """The member types of Optional/Union/Annotated annotations."""
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _unwrap(typing.get_args(annotation)[0])
-    if origin in (typing.Union, types.UnionType):
-        return [m for arg in typing.get_args(annotation) for m in _unwrap(arg)]
-    return [annotation]
-
-
-def _walk(loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], type[BaseModel] | None]:
-    """Follow an error location through the spec's types: the path as the user wrote it, and the
-    model that holds the last step (union tags such as runtime.<kind> are pydantic's, not the user's)."""
-    current: Any = DeploymentSpec
-    user_loc: list[Any] = []
-    for step in loc:
-        members = _unwrap(current)
-        models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
-        containers = [m for m in members if typing.get_origin(m) in (dict, list)]
-        if len(models) > 1:
-            tagged = [m for m in models if "kind" in m.model_fields
-                      and step in typing.get_args(m.model_fields["kind"].annotation)]
-            if tagged:
-                current = tagged[0]
-                continue
-            current = None
-        elif models and isinstance(step, str) and step in models[0].model_fields:
-            current = models[0].model_fields[step].annotation
-        elif containers:
-            current = typing.get_args(containers[0])[-1]
-        else:
-            current = None
-        user_loc.append(step)
-    models = [m for m in _unwrap(current) if isinstance(m, type) and issubclass(m, BaseModel)]
-    return tuple(user_loc), (models[0] if len(models) == 1 else None)
-
-
-def _path(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for step in loc:
-        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
-    return out
-
-
-def _kind(value: Any) -> str:
-    """Describe a value by its type only, so a pasted secret never reaches the terminal."""
-    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
-            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
-
-
-def _problem(error: dict[str, Any]) -> Problem:
-    loc, _ = _walk(tuple(error["loc"]))
-    kind = error["type"]
-    ctx = error.get("ctx") or {}
-    if kind == "extra_forbidden":
-        _, parent = _walk(tuple(error["loc"])[:-1])
-        allowed = sorted(parent.model_fields) if parent else []
-        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-        return Problem(_path(loc), "unknown key", allowed=", ".join(allowed),
-                       hint=f"did you mean {close[0]!r}?" if close else "")
-    if kind == "union_tag_invalid":
-        expected = ctx.get("expected_tags", "")
-        tags = [t.strip(" '") for t in str(expected).split(",")]
-        close = difflib.get_close_matches(str(ctx.get("tag", "")), tags, n=1)
-        return Problem(_path(loc) + ".kind", f"unknown {ctx.get('discriminator', 'kind').strip(chr(39))} "
-                       f"{ctx.get('tag')!r}", allowed=", ".join(tags),
-                       hint=f"did you mean {close[0]!r}?" if close else "")
-    if kind == "union_tag_not_found":
-        return Problem(_path(loc) + ".kind", "missing", allowed="a kind tag; see `slm-deploy schema`")
-    if kind == "missing":
-        return Problem(_path(loc), "required key is missing")
-    if kind == "string_pattern_mismatch":
-        pattern = ctx.get("pattern", "")
-        return Problem(_path(loc), f"{_kind(error.get('input'))} that is not in the allowed form",
-                       allowed=PATTERN_DESCRIPTIONS.get(pattern, f"the pattern {pattern}"))
-    message = error["msg"].removeprefix("Value error, ")
-    expected = ""
-    if kind == "enum" or kind == "literal_error":
-        expected = str(ctx.get("expected", ""))
-        message = "is not one of the allowed values"
-    return Problem(_path(loc), f"{message} (got {_kind(error.get('input'))})", allowed=expected)
-
-
-def validation_problems(exc: ValidationError) -> list[Problem]:
-    """Translate pydantic's errors into dotted-path problems, one per bad field."""
-    errors = exc.errors(include_url=False)
-    problems, seen = [], set()
-    for error in errors:
-        problem = _problem(error)
-        if problem.path not in seen:
-            seen.add(problem.path)
-            problems.append(problem)
-    return problems
+            return document[STACK_KEY], STACK_KEY
+    return document, ""
 
 
 def parse_deployment(data: Any) -> Deployment:
-    """Validate, cross-check, resolve and size a deployment mapping."""
+    """Validate, cross-check, resolve and size a deployment mapping, with the types the schema publishes."""
     if not isinstance(data, dict):
-        raise SpecError(Problem("<spec>", f"expected a mapping, got {_kind(data)}",
+        raise SpecError(Problem("<spec>", f"expected a mapping, got {value_kind(data)}",
                                 hint=f"a bare spec, or a stack file with config: {STACK_KEY}: ..."))
     try:
-        spec = DeploymentSpec.model_validate(data)
+        text = json.dumps(data)
+    except (TypeError, ValueError):
+        raise SpecError(Problem("<spec>", "holds values other than strings, numbers, booleans, mappings and lists",
+                                allowed="plain YAML: no tags, dates or binary values")) from None
+    try:
+        # JSON mode with strict types: exactly what the published schema allows ("2" is not an integer).
+        spec = with_default_secrets(DeploymentSpec.model_validate_json(text, strict=True))
     except ValidationError as exc:
         raise SpecError(validation_problems(exc)) from None
     problems = consistency_problems(spec)
@@ -176,5 +79,15 @@ def parse_deployment(data: Any) -> Deployment:
 
 
 def load_deployment(path: Path) -> Deployment:
-    """Load a stack file or bare spec from disk."""
-    return parse_deployment(extract_deployment(_read_yaml(path)))
+    """Load a stack file or bare spec from disk; every problem names its file and line."""
+    document = plain(parse_yaml(read_text(path), str(path)), str(path))
+    data, prefix = extract_deployment(document.data)
+
+    def location(field: str) -> str:
+        line = document.line_of(join_path(prefix, field) if prefix and field else (prefix or field))
+        return f"{path}:{line}" if line else str(path)
+
+    try:
+        return replace(parse_deployment(data), locate=location)
+    except SpecError as exc:
+        raise exc.located(location) from None

@@ -8,6 +8,7 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, StringConstraints
 
 from slm_deploy.spec.base import SpecModel
+from slm_deploy.spec.fields import SecretName
 
 HfRepo = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")]
 GitRevision = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{40}$")]
@@ -99,5 +100,5 @@ class ModelSpec(SpecModel):
     """Weight format; defaults per runtime (vLLM bf16, Ollama/llama.cpp q4_k_m, ONNX int4)."""
     context_length: int | None = Field(default=None, ge=256, le=1_048_576)
     """Context window to serve per request; defaults to min(native context, 8192)."""
-    hub_token_secret: str | None = None
+    hub_token_secret: SecretName | None = None
     """Secret (declared under `secrets`) holding a Hugging Face token, for gated models."""

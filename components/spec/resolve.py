@@ -82,7 +82,7 @@ def _unknown_model(model_id: str) -> Problem:
     close = difflib.get_close_matches(model_id, known, n=1)
     return Problem(
         "model.id",
-        f"unknown model {model_id!r}",
+        "is not in the catalogue",
         allowed=", ".join(known),
         hint=f"did you mean {close[0]!r}?" if close else "or give model.source with a pinned revision",
     )
@@ -117,7 +117,7 @@ def resolve_model(spec: DeploymentSpec) -> ResolvedModel:
             raise SpecError(_unknown_model(model.id))
         source = _catalogue_source(entry, runtime)
         if source is None:
-            raise SpecError(Problem("model.id", f"the catalogue has no pinned {runtime} source for {model.id!r}",
+            raise SpecError(Problem("model.id", f"the catalogue has no pinned {runtime} source for this model",
                                     hint="give model.source with a pinned source for this runtime"))
         problems = _check_quantisation(runtime, quant, from_catalogue=True)
         if entry.gated and runtime == "vllm" and not model.hub_token_secret:

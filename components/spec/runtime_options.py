@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Union
 from pydantic import Field, StringConstraints
 
 from slm_deploy.spec.base import SpecModel
-from slm_deploy.spec.fields import ArgToken, EnvName, EnvValue, SafeText
+from slm_deploy.spec.fields import ArgToken, EnvName, EnvValue, SafeText, SecretName
 from slm_deploy.spec.images import PinnedImage
 
 ParameterName = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*$", max_length=64)]
@@ -38,9 +38,9 @@ class OpenWebUIOptions(SpecModel):
 
     enabled: bool = False
     image: PinnedImage | None = None
-    secret_key_secret: str = "webui-secret-key"
+    secret_key_secret: SecretName = "webui-secret-key"
     """Secret (declared under `secrets`) holding WEBUI_SECRET_KEY."""
-    api_key_secret: str = "webui-api-key"
+    api_key_secret: SecretName = "webui-api-key"
     """Secret (declared under `secrets`) holding the gateway API key Open WebUI presents (key id open-webui)."""
     port: int = Field(default=3000, ge=1024, le=65535)
     """Host and container port of the UI; must differ from exposure.port, which the gateway publishes."""
@@ -78,8 +78,8 @@ class LlamaCppOptions(_RuntimeCommon):
     """llama.cpp's llama-server."""
 
     kind: Literal["llamacpp"]
-    n_gpu_layers: int | Literal["all"] | None = None
-    """Layers offloaded to the GPU; defaults to all with a GPU, 0 without."""
+    n_gpu_layers: Annotated[int, Field(ge=0, le=999)] | Literal["all"] | None = None
+    """Layers offloaded to the GPU (needs resources.gpu); defaults to all with a GPU, 0 without."""
     flash_attn: Literal["auto", "on", "off"] = "auto"
     slots: bool = False
     """The /slots endpoint exposes prompts of running requests; off unless needed."""

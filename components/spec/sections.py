@@ -8,10 +8,12 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from slm_deploy.spec.base import SpecModel
-from slm_deploy.spec.fields import ByteQuantity, Cidr, DnsLabel, DnsName, IpAddress, SafeText
+from slm_deploy.spec.fields import (
+    ByteQuantity, Cidr, DnsLabel, DnsName, IpAddress, SafeText, SecretName, SpecificAddress,
+)
 from slm_deploy.spec.images import PinnedImage
+from slm_deploy.spec.fields import SecretName
 
-SecretName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
 RegistryHost = Annotated[str, StringConstraints(pattern=r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*$")]
 
 
@@ -72,7 +74,7 @@ class Serving(SpecModel):
     """Runtime port; defaults per runtime (vLLM 8000, Ollama 11434, ONNX 8001, llama.cpp 8080)."""
     replicas: int = Field(default=1, ge=1, le=100)
     concurrency: int | None = Field(default=None, ge=1, le=1024)
-    """Concurrent sequences; defaults to 16 on GPU, 4 on CPU."""
+    """Concurrent sequences; defaults to as many full-context sequences as the GPU holds (up to 16), 4 on CPU."""
     auth: Auth = Field(default_factory=Auth)
     autoscaling: Autoscaling = Field(default_factory=Autoscaling)
     startup_budget_seconds: int | None = Field(default=None, ge=60, le=86_400)
@@ -96,8 +98,8 @@ class Exposure(SpecModel):
     tls: Tls = Field(default_factory=Tls)
     ingress_class: DnsName = "nginx"
     """IngressClass name, a DNS subdomain (on AKS: webapprouting.kubernetes.azure.com, the managed NGINX)."""
-    bind_address: IpAddress = "127.0.0.1"
-    """Host address Compose publishes ports on; 127.0.0.1 unless you expose the service."""
+    bind_address: SpecificAddress = "127.0.0.1"
+    """Host address Compose publishes the gateway on; 127.0.0.1 (or ::1) unless you expose the service."""
     port: int = Field(default=8080, ge=1024, le=65535)
     """The port clients use: the gateway's, which checks API keys before anything reaches the runtime."""
 
@@ -247,18 +249,6 @@ class Monitoring(SpecModel):
     ports: MonitoringPorts = Field(default_factory=MonitoringPorts)
 
 
-class SecretRef(SpecModel):
-    """Where a secret comes from; the value itself never appears in the spec."""
-
-    backend: Literal["file", "kubernetes", "azure-key-vault", "external-secrets"] = "kubernetes"
-    key: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]+$")] | None = None
-    """Key inside the store (Key Vault secret name, remote key); defaults to the secret's name."""
-    vault: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{3,24}$")] | None = None
-    """Azure Key Vault name (azure-key-vault backend)."""
-    store: DnsLabel | None = None
-    """SecretStore name (external-secrets backend)."""
-
-
 class Security(SpecModel):
     """Identity and image provenance overrides."""
 
@@ -270,13 +260,18 @@ class Security(SpecModel):
         default_factory=dict
     )
     """Replace rows of the pins table (vllm, ollama, python, ...) with your own pinned images."""
-    trust_remote_code_allowlist: list[str] = Field(default_factory=list)
-    """Model repositories allowed to run their own code (vLLM trust_remote_code)."""
+    trust_remote_code_allowlist: list[
+        Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$",
+                                         max_length=200)]
+    ] = Field(default_factory=list)
+    """Hugging Face repositories (owner/name) reviewed to run their own code (vLLM trust_remote_code); `check`
+    judges the bundle by this list too (policy slm-serving-001)."""
 
 
 class Waiver(SpecModel):
     """A reviewed exception to one policy rule for one resource."""
 
-    rule: Annotated[str, StringConstraints(pattern=r"^slm-[a-z]+-[0-9]{3}$")]
+    rule: Annotated[str, StringConstraints(pattern=r"^slm-[a-z0-9]+-[0-9]{3}$")]
+    """A policy rule id such as slm-k8s-012 (see docs/policy-catalogue.md)."""
     resource: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/:-]+$", max_length=253)]
     reason: Annotated[SafeText, StringConstraints(min_length=10)]

@@ -28,12 +28,22 @@ GPU_MEMORY = {
     GpuType.A100_40: 40 * GIB, GpuType.A100_80: 80 * GIB, GpuType.H100: 80 * GIB,
 }
 HOST_OVERHEAD = {"vllm": 4 * GIB, "ollama": 1 * GIB, "llamacpp": GIB // 2, "onnxruntime": 1 * GIB, "foundry-local": 2 * GIB}
-"""Resident memory of the server process besides weights and KV cache."""
+"""Resident memory of the server process besides weights and KV cache (CPU serving)."""
+VLLM_API_SERVER_BYTES = 3 * GIB // 2
+"""vLLM's API server process: Python, torch, the tokenizer and FastAPI, without a CUDA context."""
+VLLM_GPU_PROCESS_BYTES = 3 * GIB
+"""Each process that drives a GPU (the engine core, or one worker per GPU under tensor parallelism): torch with
+its CUDA libraries and context, NCCL, and the executor's buffers."""
+LOAD_STAGING_FRACTION = 4
+"""Weights pass through host memory on their way to the GPU (safetensors shards read and copied tensor by
+tensor); a quarter of the weights covers the largest tensors plus the page cache the copy keeps hot."""
 GPU_OVERHEAD = 3 * GIB // 2
 """CUDA context, activations and graphs on each GPU deployment."""
 DEFAULT_GPU_UTILISATION = 0.90
 OTHER_GPU_UTILISATION = 0.95
 HEADROOM = 1.2
+DEFAULT_GPU_CONCURRENCY = 16
+DEFAULT_CPU_CONCURRENCY = 4
 STARTUP_BASE_SECONDS = 15 * 60
 STARTUP_SECONDS_PER_GIB = 18
 TIERS = (("micro", 0.1, 1.5), ("small", 1.5, 14.0), ("medium", 14.0, 30.01))
@@ -71,6 +81,18 @@ def startup_budget(weights_bytes: int) -> int:
     return STARTUP_BASE_SECONDS + math.ceil(STARTUP_SECONDS_PER_GIB * weights_bytes / GIB)
 
 
+def gpu_host_memory(runtime: str, weights: int, gpus: int, shm: int) -> int:
+    """Host memory of a GPU deployment: the processes the runtime starts, load staging, and /dev/shm.
+
+    vLLM's V1 engine runs an API server process and an engine-core process (plus one worker process per GPU
+    when tensor parallelism spreads the model), each importing torch; /dev/shm is a memory-backed volume
+    charged to the same limit. Other runtimes run one server process."""
+    staging = weights // LOAD_STAGING_FRACTION
+    if runtime == "vllm":
+        return VLLM_API_SERVER_BYTES + gpus * VLLM_GPU_PROCESS_BYTES + staging + shm
+    return HOST_OVERHEAD[runtime] + staging + shm
+
+
 def _kv_element_bytes(spec: DeploymentSpec) -> float:
     kv_type = getattr(spec.runtime, "kv_cache_type", "f16")
     return KV_BYTES_PER_ELEMENT[kv_type]
@@ -83,7 +105,7 @@ def _gpu_fit_problem(spec: DeploymentSpec, model: ResolvedModel, need: int, avai
     bigger = [t.value for t, mem in GPU_MEMORY.items() if mem * gpu.count * util >= need]
     return Problem(
         "resources.gpu",
-        f"{model.display_name} ({model.quantisation.value}, context {model.context_length} x {concurrency} "
+        f"the model ({model.quantisation.value}, context {model.context_length} x {concurrency} "
         f"sequences) needs {human_gib(need)} of GPU memory; {gpu.count} x {gpu.type.value} at "
         f"{util:.2f} utilisation gives {human_gib(available)}: short by {human_gib(short)}",
         allowed=", ".join(bigger) if bigger else "no single-node GPU type in the table fits",
@@ -96,32 +118,37 @@ def size(spec: DeploymentSpec, model: ResolvedModel) -> Sizing:
     """Fill defaults from the model's size, or raise FitError saying by how much it misses."""
     runtime = spec.runtime.kind
     gpu = spec.resources.gpu
-    concurrency = spec.serving.concurrency or (16 if gpu else 4)
     weights = math.ceil(model.parameters_billion * 1e9 * BYTES_PER_WEIGHT[model.quantisation])
     arch = model.architecture
     kv_per_token = math.ceil(2 * arch.layers * arch.kv_heads * arch.head_dim * _kv_element_bytes(spec))
     kv_per_seq = kv_per_token * model.context_length
-    kv_total = kv_per_seq * concurrency
     problems: list[Problem] = []
     util = None
     gpu_need = 0
+    default_shm = 2 * GIB if runtime == "vllm" else 64 * MIB
+    shm = parse_bytes(spec.resources.shm_size) if spec.resources.shm_size else default_shm
+    concurrency = spec.serving.concurrency or DEFAULT_CPU_CONCURRENCY
     if gpu:
         util = getattr(spec.runtime, "gpu_memory_utilization", None) or (
             DEFAULT_GPU_UTILISATION if runtime == "vllm" else OTHER_GPU_UTILISATION)
-        gpu_need = weights + kv_total + GPU_OVERHEAD * gpu.count
         available = int(GPU_MEMORY[gpu.type] * gpu.count * util)
+        # By default serve as many full-context sequences as fit, up to 16; an explicit number is checked.
+        fitting = (available - weights - GPU_OVERHEAD * gpu.count) // kv_per_seq
+        concurrency = spec.serving.concurrency or max(1, min(DEFAULT_GPU_CONCURRENCY, fitting))
+        gpu_need = weights + kv_per_seq * concurrency + GPU_OVERHEAD * gpu.count
         if gpu_need > available:
             problems.append(_gpu_fit_problem(spec, model, gpu_need, available, util, kv_per_seq, concurrency))
-        host_need = HOST_OVERHEAD[runtime] + weights // 4
+        host_need = gpu_host_memory(runtime, weights, gpu.count, shm)
     else:
-        host_need = HOST_OVERHEAD[runtime] + weights + kv_total
+        host_need = HOST_OVERHEAD[runtime] + weights + kv_per_seq * concurrency + shm
+    kv_total = kv_per_seq * concurrency
     default_limit = math.ceil(host_need * HEADROOM / GIB) * GIB
     if spec.resources.memory is not None:
         limit = parse_bytes(spec.resources.memory)
         if limit < host_need:
             problems.append(Problem(
                 "resources.memory",
-                f"{spec.resources.memory} is below the {human_gib(host_need)} this deployment needs "
+                f"is below the {human_gib(host_need)} this deployment needs "
                 f"(weights {human_gib(weights)}, KV cache {human_gib(kv_total if not gpu else 0)}, "
                 f"runtime {human_gib(HOST_OVERHEAD[runtime])}): short by {human_gib(host_need - limit)}",
                 allowed=f"at least {math.ceil(host_need / GIB)}Gi",
@@ -129,14 +156,16 @@ def size(spec: DeploymentSpec, model: ResolvedModel) -> Sizing:
             ))
     else:
         limit = default_limit
-    if problems:
-        raise FitError(problems)
-    default_shm = 2 * GIB if runtime == "vllm" else 64 * MIB
-    shm = parse_bytes(spec.resources.shm_size) if spec.resources.shm_size else default_shm
-    budget = spec.serving.startup_budget_seconds or startup_budget(weights)
     cache = (parse_bytes(spec.targets.kubernetes.cache_size)
              if spec.targets.kubernetes and spec.targets.kubernetes.cache_size
              else max(5 * GIB, math.ceil(2 * weights / GIB) * GIB))
+    if cache < weights:
+        problems.append(Problem("targets.kubernetes.cache_size", f"cannot hold the {human_gib(weights)} of weights",
+                                allowed=f"at least {math.ceil(weights / GIB)}Gi (the default is twice the weights)",
+                                hint="raise it, or leave it unset"))
+    if problems:
+        raise FitError(problems)
+    budget = spec.serving.startup_budget_seconds or startup_budget(weights)
     return Sizing(
         tier=tier_of(model.parameters_billion),
         weights_bytes=weights,

@@ -8,8 +8,8 @@ from slm_deploy.policies.model import TRIVY, Rule, Severity, bench
 
 def check(secret, ctx):
     """Yield violations for secrets without expiry or content type."""
-    if get(secret, "properties", "attributes", "exp") in (None, ""):
-        yield "properties.attributes.exp must set an expiry"
+    if get(secret, "properties", "attributes", "expires") in (None, ""):
+        yield "properties.attributes.expires must set an expiry"
     if not get(secret, "properties", "contentType"):
         yield "properties.contentType must describe the secret"
 
@@ -22,7 +22,7 @@ RULE = Rule(
     kinds=frozenset({"KeyVaultSecret"}),
     rationale="Secrets without expiry are never rotated, and a content type tells operators and scanners "
               "what a secret is without reading its value.",
-    remediation="Set properties.attributes.exp (epoch seconds) and properties.contentType (e.g. "
+    remediation="Set properties.attributes.expires (epoch seconds; ARM calls it exp) and properties.contentType (e.g. "
                 "text/plain; api-keys).",
     benchmarks=(bench(TRIVY, "AZU-0017", "AZU-0015"),),
     check=check,

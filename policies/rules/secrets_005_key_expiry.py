@@ -8,8 +8,8 @@ from slm_deploy.policies.model import TRIVY, Rule, Severity, bench
 
 def check(key, ctx):
     """Yield a violation for a key without expiry."""
-    if get(key, "properties", "attributes", "exp") in (None, ""):
-        yield "properties.attributes.exp must set an expiry"
+    if get(key, "properties", "attributes", "expires") in (None, ""):
+        yield "properties.attributes.expires must set an expiry"
 
 
 RULE = Rule(
@@ -20,7 +20,7 @@ RULE = Rule(
     kinds=frozenset({"KeyVaultKey"}),
     rationale="Keys used for KMS etcd encryption or signing must rotate; an expiry forces the rotation to be "
               "planned.",
-    remediation="Set properties.attributes.exp and a rotation policy on the key.",
+    remediation="Set properties.attributes.expires (ARM: exp) and a rotation policy on the key.",
     benchmarks=(bench(TRIVY, "AZU-0014"),),
     check=check,
     tags=("key-vault", "rotation"),

@@ -76,9 +76,9 @@ def test_schema_accepts_every_example_and_rejects_unknown_keys() -> None:
     jsonschema.Draft202012Validator.check_schema(schema)
     validator = jsonschema.Draft202012Validator(schema)
     for stack in STACKS:
-        spec = extract_deployment(yaml.safe_load(stack.read_text()))
+        spec, _ = extract_deployment(yaml.safe_load(stack.read_text()))
         assert not list(validator.iter_errors(spec)), stack.name
-    bad = {**extract_deployment(yaml.safe_load(STACKS[0].read_text())), "replicas": 3}
+    bad = {**extract_deployment(yaml.safe_load(STACKS[0].read_text()))[0], "replicas": 3}
     assert list(validator.iter_errors(bad))
 
 

@@ -1,4 +1,4 @@
-"""Session fixtures for real-container tests: the tiny model and the ONNX stack built from rendered Dockerfiles."""
+"""Session fixtures for real-container tests: tiny models, llama.cpp built from source, stacks built from rendered bundles."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.stacks import RenderedStack, render_and_build, write_spec
+from tests.integration.stacks import RenderedStack, render_and_build, write_llamacpp_spec, write_onnx_kubernetes_spec, write_spec
 from tests.support.base_image import BaseImage
 from tests.support.cache import cache_root, exclusive
+from tests.support.llamacpp_build import LlamaCppBuild, llamacpp_build
+from tests.support.llamacpp_image import StandInImage, stand_in_image
+from tests.support.tiny_gguf import build_tiny_gguf
 
 
 @pytest.fixture(scope="session")
@@ -38,4 +41,45 @@ def onnx_stack(base_image: BaseImage, host_ca_bundle: Path, tiny_model: Path, mo
     folder = tmp_path_factory.mktemp("onnx-stack")
     spec = write_spec(folder, base_image.reference, tiny_model, monitoring_images)
     with exclusive("onnx-stack-build"):
-        return render_and_build(spec, folder / "bundle", host_ca_bundle)
+        return render_and_build(spec, folder / "bundle", host_ca_bundle, monitoring=True)
+
+
+@pytest.fixture(scope="session")
+def llamacpp() -> LlamaCppBuild:
+    """llama-server and llama-quantize built from the source of the pinned image's build, cached per machine."""
+    return llamacpp_build()
+
+
+@pytest.fixture(scope="session")
+def llamacpp_image(llamacpp: LlamaCppBuild, base_image: BaseImage, local_registry: str) -> StandInImage:
+    """The stand-in for the pinned llama.cpp server image, pushed to the local registry."""
+    return stand_in_image(llamacpp, base_image, local_registry)
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(llamacpp: LlamaCppBuild) -> Path:
+    """A tiny Q4_K_M GGUF converted and quantised by the tools of the same llama.cpp build."""
+    pytest.importorskip("sentencepiece", reason="the tiny GGUF's tokenizer is trained with sentencepiece (test extras)")
+    with exclusive("tiny-gguf"):
+        return build_tiny_gguf(cache_root(), llamacpp)
+
+
+@pytest.fixture(scope="session")
+def llamacpp_stack(llamacpp_image: StandInImage, base_image: BaseImage, local_registry: str, tiny_gguf: Path,
+                   host_ca_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> RenderedStack:
+    """The llama.cpp stack with the gateway, its images built from the rendered bundle and pushed."""
+    folder = tmp_path_factory.mktemp("llamacpp-stack")
+    spec = write_llamacpp_spec(folder, llamacpp_image=llamacpp_image.reference, python_image=base_image.reference,
+                               gguf=tiny_gguf, registry=local_registry)
+    with exclusive("llamacpp-stack-build"):
+        return render_and_build(spec, folder / "bundle", host_ca_bundle, push=True)
+
+
+@pytest.fixture(scope="session")
+def onnx_kubernetes_stack(base_image: BaseImage, local_registry: str, host_ca_bundle: Path,
+                          tmp_path_factory: pytest.TempPathFactory) -> RenderedStack:
+    """The ONNX stack rendered for Kubernetes, its images built from the bundle and pushed to the local registry."""
+    folder = tmp_path_factory.mktemp("onnx-kubernetes-stack")
+    spec = write_onnx_kubernetes_spec(folder, python_image=base_image.reference, registry=local_registry)
+    with exclusive("onnx-stack-build"):
+        return render_and_build(spec, folder / "bundle", host_ca_bundle, push=True)

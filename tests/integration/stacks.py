@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import time
@@ -18,9 +19,17 @@ from slm_deploy.render.images import build_owners, built_image
 from slm_deploy.render.writer import write_bundle
 from slm_deploy.runtimes import plan_deployment
 from slm_deploy.spec.loader import load_deployment
-from tests.support.docker_engine import docker_build, image_exists
+from tests.support.docker_engine import docker, docker_build, image_exists
 
 NAME = "tiny-onnx"
+LLAMA_NAME = "tiny-llama"
+GGUF_REPO = "slm-test/tiny-llama-GGUF"
+"""Never downloaded from: the model volume is seeded with the file and the spec pins its checksum."""
+ONNX_K8S_NAME = "tiny-onnx-k8s"
+ONNX_REPO, ONNX_REVISION, ONNX_PATH = "slm-test/tiny-onnx", "0" * 40, "cpu"
+"""Never downloaded from either: the harness seeds the claim with the tiny model where the Job would put it."""
+
+
 def _free_loopback_port() -> int:
     """A port nothing on 127.0.0.1 holds right now, so parallel or leftover runs do not collide."""
     with socket.socket() as probe:
@@ -28,8 +37,9 @@ def _free_loopback_port() -> int:
         return probe.getsockname()[1]
 
 
-# The gateway's and the monitoring services' ports on 127.0.0.1, chosen once per test session.
+# The gateways' and the monitoring services' ports on 127.0.0.1, chosen once per test session.
 GATEWAY_PORT = _free_loopback_port()
+LLAMA_GATEWAY_PORT = _free_loopback_port()
 PROMETHEUS_PORT = _free_loopback_port()
 ALERTMANAGER_PORT = _free_loopback_port()
 WEBHOOK_PORT = 9099
@@ -72,15 +82,62 @@ def write_spec(folder: Path, base_reference: str, model_dir: Path, monitoring_im
     return path
 
 
-def render_and_build(spec_path: Path, out: Path, ca_bundle: Path) -> RenderedStack:
-    """Render the bundle and build each image from its rendered Dockerfile (skipped when the content tag exists)."""
+def write_onnx_kubernetes_spec(folder: Path, *, python_image: str, registry: str) -> Path:
+    """The ONNX stack for Kubernetes: the model comes from a pinned repository, here seeded into the claim."""
+    spec = {
+        "name": ONNX_K8S_NAME,
+        "model": {"source": {"kind": "onnx", "repo": ONNX_REPO, "revision": ONNX_REVISION, "path": ONNX_PATH},
+                  "parameters_billion": 0.02, "native_context": 512, "context_length": 512},
+        "runtime": {"kind": "onnxruntime", "execution_provider": "cpu"},
+        "resources": {"cpu": 1},
+        "serving": {"concurrency": 1},
+        "targets": {"docker": {"registry": registry}, "kubernetes": {}},
+        "secrets": {"api-keys": {}},
+        "security": {"base_images": {"python": python_image}},
+    }
+    path = folder / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=True))
+    return path
+
+
+def write_llamacpp_spec(folder: Path, *, llamacpp_image: str, python_image: str, gguf: Path,
+                        registry: str) -> Path:
+    """A llama.cpp spec for every target the tests run: Compose, and Kubernetes with autoscaling on its queue."""
+    spec = {
+        "name": LLAMA_NAME,
+        "model": {"source": {"kind": "gguf", "repo": GGUF_REPO, "file": gguf.name,
+                             "sha256": hashlib.sha256(gguf.read_bytes()).hexdigest()},
+                  "parameters_billion": 0.02, "native_context": 8192, "context_length": 4096,
+                  "quantisation": "q4_k_m"},
+        "runtime": {"kind": "llamacpp"},
+        "resources": {"cpu": 1},
+        "serving": {"concurrency": 1, "autoscaling": {"enabled": True, "min_replicas": 1, "max_replicas": 2}},
+        "exposure": {"port": LLAMA_GATEWAY_PORT},
+        "targets": {"docker": {"registry": registry}, "compose": {}, "kubernetes": {}},
+        "secrets": {"api-keys": {"backend": "file"}},
+        "security": {"base_images": {"llamacpp": llamacpp_image, "python": python_image}},
+    }
+    path = folder / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=True))
+    return path
+
+
+def render_and_build(spec_path: Path, out: Path, ca_bundle: Path, *, push: bool = False,
+                     monitoring: bool = False) -> RenderedStack:
+    """Render the bundle and build each image from its rendered Dockerfile (skipped when the content tag exists);
+    `push` sends them to the spec's registry, where Kubernetes pulls them from; the monitoring profile's images
+    only with `monitoring` (they need the Debian stand-ins of Prometheus and Alertmanager)."""
     deployment = load_deployment(spec_path)
     write_bundle(render_bundle(deployment), out)
     images = {}
     for owner in build_owners(plan_deployment(deployment)):
+        if owner.role == "monitoring" and not monitoring:
+            continue
         tag = built_image(deployment, owner)
         if not image_exists(tag):
             docker_build(out / "docker" / owner.name, tag, secrets={"ca_bundle": ca_bundle})
+        if push:
+            docker("push", "--quiet", tag)
         images[owner.name] = tag
     return RenderedStack(out, images)
 

@@ -8,15 +8,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.compose_project import Project, compose, health_of, running_project
+from tests.integration.compose_projects import Project, containers_by_service, health_of, running_project
 from tests.integration.stacks import GATEWAY_PORT, RenderedStack, http
-from tests.support.docker_engine import docker
 
 
 @pytest.fixture(scope="module")
 def project(onnx_stack: RenderedStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
-    """The rendered project without the monitoring profile: the runtime and the gateway only."""
-    with running_project(onnx_stack, tmp_path_factory.mktemp("compose-up") / "bundle", services=2) as current:
+    """The ONNX stack's project, up and healthy."""
+    folder = tmp_path_factory.mktemp("compose-up") / "bundle"
+    with running_project(onnx_stack, folder, {"tiny-onnx", "tiny-onnx-gateway"}) as current:
         yield current
 
 
@@ -46,10 +46,7 @@ def test_requests_without_a_valid_key_are_refused(project: Project) -> None:
 
 
 def test_only_the_gateway_is_published(project: Project) -> None:
-    published = {}
-    for container in compose(project, "ps", "--quiet").split():
-        inspected = json.loads(docker("inspect", container))[0]
-        service = inspected["Config"]["Labels"]["com.docker.compose.service"]
-        published[service] = {port: [b["HostIp"] for b in bindings]
-                              for port, bindings in (inspected["NetworkSettings"]["Ports"] or {}).items() if bindings}
+    published = {service: {port: [b["HostIp"] for b in bindings]
+                           for port, bindings in (inspected["NetworkSettings"]["Ports"] or {}).items() if bindings}
+                 for service, inspected in containers_by_service(project).items()}
     assert published == {"tiny-onnx": {}, "tiny-onnx-gateway": {f"{GATEWAY_PORT}/tcp": ["127.0.0.1"]}}

@@ -5,6 +5,7 @@ series, and an alert reaches a webhook receiver listening on the loopback of Ale
 from __future__ import annotations
 
 import json
+import secrets
 import urllib.parse
 import uuid
 from collections.abc import Iterator
@@ -12,9 +13,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.integration.compose_project import Project, container_of, health_of, running_project
+from tests.integration.compose_projects import Project, containers_by_service, health_of, running_project
 from tests.integration.stacks import (
-    ALERTMANAGER_PORT, GATEWAY_PORT, NAME, PROMETHEUS_PORT, WEBHOOK_PORT, RenderedStack, http, wait_for,
+    ALERT_TOKEN_SECRET, ALERTMANAGER_PORT, GATEWAY_PORT, NAME, PROMETHEUS_PORT, WEBHOOK_PORT, RenderedStack, http,
+    wait_for,
 )
 from tests.support.base_image import BaseImage
 from tests.support.docker_engine import docker
@@ -41,6 +43,9 @@ DEBIAN_TEMPLATES = {"services": {f"{NAME}-alertmanager": {"volumes": [f"{TEMPLAT
 builds embed them); only the stand-in needs it, so the test mounts it beside the rendered configuration."""
 
 
+SERVICES = (NAME, f"{NAME}-gateway", f"{NAME}-prometheus", f"{NAME}-alertmanager")
+
+
 @dataclass(frozen=True)
 class Monitored:
     project: Project
@@ -52,12 +57,14 @@ def monitored(onnx_stack: RenderedStack, base_image: BaseImage,
               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitored]:
     """The project with the monitoring profile on, and a webhook receiver inside Alertmanager's namespace."""
     folder = tmp_path_factory.mktemp("monitoring-live") / "bundle"
-    with running_project(onnx_stack, folder, services=4, profiles=("monitoring",), override=DEBIAN_TEMPLATES) as project:
-        alertmanager = container_of(project, f"{NAME}-alertmanager")
+    token = secrets.token_hex(24)
+    with running_project(onnx_stack, folder, set(SERVICES), profiles=("monitoring",), override=DEBIAN_TEMPLATES,
+                         secrets_files={ALERT_TOKEN_SECRET: token}) as project:
+        alertmanager = containers_by_service(project)[f"{NAME}-alertmanager"]["Id"]
         receiver = f"slmit-hook-{uuid.uuid4().hex[:8]}"
         docker("run", "--detach", "--name", receiver, "--label", "slm-deploy.test=monitoring-live",
                "--network", f"container:{alertmanager}", "--user", "10001:10001", "--read-only",
-               "--cap-drop", "ALL", "--env", f"EXPECTED=Bearer {project.alert_token}",
+               "--cap-drop", "ALL", "--env", f"EXPECTED=Bearer {token}",
                base_image.local_tag, "python3", "-c", RECEIVER, str(WEBHOOK_PORT))
         try:
             yield Monitored(project, receiver)
@@ -76,8 +83,7 @@ def query(expr: str) -> list[dict]:
 
 
 def test_the_monitoring_profile_comes_up_healthy(monitored: Monitored) -> None:
-    assert health_of(monitored.project) == {name: "healthy" for name in (
-        NAME, f"{NAME}-gateway", f"{NAME}-prometheus", f"{NAME}-alertmanager")}
+    assert health_of(monitored.project) == {name: "healthy" for name in SERVICES}
 
 
 def test_prometheus_scrapes_the_onnx_server_and_the_gateway(monitored: Monitored) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.integration.stacks import NAME, RenderedStack, http, wait_for
+from tests.servers.ortgenai_process import chat_request, exchange, request_bytes
 from tests.support.docker_engine import docker
 
 PORT = 8001
@@ -112,3 +113,18 @@ def test_model_preparation_tooling_is_installed(server: tuple[str, str]) -> None
     version = docker("exec", container, "python3", "-c",
                      "import huggingface_hub; print(huggingface_hub.__version__)").strip()
     assert version == "2.4.0"
+
+
+def test_hostile_inputs_are_refused_in_the_image_without_a_5xx(server: tuple[str, str]) -> None:
+    _, base = server
+    port = int(base.rsplit(":", 1)[1])
+    model = json.loads(http("GET", f"{base}/v1/models")[1])["data"][0]["id"]
+    seeded = exchange(port, chat_request({"model": model, "messages": [{"role": "user", "content": "Hi"}],
+                                          "max_tokens": 4, "seed": 2**40}))
+    assert seeded.status == 200, seeded.body
+    surrogate = exchange(port, chat_request(
+        b'{"model": "%s", "messages": [{"role": "user", "content": "\\ud800"}]}' % model.encode()))
+    assert (surrogate.status, surrogate.json()["error"]["param"]) == (400, "messages[0].content")
+    oversize = exchange(port, request_bytes("POST", "/v1/chat/completions", headers={
+        "Content-Type": "application/json", "Content-Length": str(64 * 1024 * 1024)}))
+    assert (oversize.status, oversize.closes) == (413, True)

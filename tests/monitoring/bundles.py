@@ -29,7 +29,7 @@ def matrix_spec(runtime: str, gated: bool, **extra) -> dict:
     spec = {"name": f"{runtime}-{'gw' if gated else 'direct'}", **RUNTIMES[runtime],
             "serving": {"concurrency": 2, "auth": {"enabled": gated}},
             "targets": {"docker": {"registry": "registry.example.com"}, "compose": {}, "kubernetes": {}},
-            "secrets": {"api-keys": {"backend": "file"}} if gated else {}}
+            "secrets": {"api-keys": {"backend": "kubernetes"}} if gated else {}}
     spec.update(extra)
     return spec
 

@@ -154,4 +154,5 @@ def write_bundle(root: Path, fixtures: dict[str, Fixture]) -> Path:
     return root
 
 
-AZURE_KINDS = frozenset({"ManagedCluster", "AgentPool", "Vault", "KeyVaultSecret", "KeyVaultKey"})
+AZURE_KINDS = frozenset({"ManagedCluster", "AgentPool", "Vault", "KeyVaultSecret", "KeyVaultKey", "DiagnosticSetting",
+                         "RoleAssignment", "FederatedIdentityCredential"})

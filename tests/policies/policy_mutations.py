@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 P = ("spec", "template", "spec")
@@ -20,6 +20,10 @@ class Mutation:
     fixture: str
     what: str
     apply: Callable[[Any], Any]
+    config: dict[str, Any] = field(default_factory=dict)
+    """Policy config the rule runs with (the unmutated fixture must pass under it)."""
+    expect: str = ""
+    """Words the report must contain, so the mutation proves the branch it was written for."""
 
     @property
     def id(self) -> str:
@@ -107,6 +111,10 @@ MUTATIONS: list[Mutation] = [
     Mutation("slm-docker-002", "D2", V, "no digest", sub("slim-bookworm@sha256:" + "1" * 64 + " AS runtime", "slim-bookworm AS runtime")),
     Mutation("slm-docker-002", "D2", L, "latest tag", sub("llama.cpp:server-b6000@", "llama.cpp:latest@")),
     Mutation("slm-docker-002", "D2", L, "build arg base", sub("FROM ghcr.io", "ARG BASE\nFROM ${BASE}\nFROM ghcr.io")),
+    Mutation("slm-docker-002", "D2", L, "malformed digest", sub("b6000@sha256:" + "1" * 64, "b6000@sha256:" + "1" * 63),
+             expect="by @sha256 digest"),
+    Mutation("slm-docker-002", "D2", L, "untrusted registry", sub("FROM ghcr.io/", "FROM quay.io/"),
+             config={"trustedRegistries": ["ghcr.io"]}, expect="not in trustedRegistries"),
     Mutation("slm-docker-003", "D3", V, "no healthcheck", sub("HEALTHCHECK --interval=30s --timeout=5s CMD", "LABEL x=y\n#")),
     Mutation("slm-docker-003", "D3", L, "shell form", sub('HEALTHCHECK CMD ["curl", "-fsS", "http://127.0.0.1:8080/health"]', "HEALTHCHECK CMD curl -f http://127.0.0.1:8080/health")),
     Mutation("slm-docker-003", "D3", L, "healthcheck none", sub('HEALTHCHECK CMD ["curl", "-fsS", "http://127.0.0.1:8080/health"]', "HEALTHCHECK NONE")),
@@ -179,6 +187,9 @@ MUTATIONS: list[Mutation] = [
     Mutation("slm-k8s-011", "K11", D, "no memory limit", drop(C + ("resources", "limits", "memory"))),
     Mutation("slm-k8s-011", "K11", DL, "init no requests", drop(P + ("initContainers", 0, "resources", "requests"))),
     Mutation("slm-k8s-012", "K12", D, "pull if not present", set_(C + ("imagePullPolicy",), "IfNotPresent")),
+    Mutation("slm-k8s-012", "K12", D, "untrusted registry",
+             set_(C + ("image",), "quay.io/vllm/vllm-openai:v0.11.0@sha256:" + "1" * 64),
+             config={"trustedRegistries": ["docker.io"]}, expect="not in trustedRegistries"),
     Mutation("slm-k8s-013", "K13", D, "default sa", drop(P + ("serviceAccountName",))),
     Mutation("slm-k8s-013", "K13", D, "automount", set_(P + ("automountServiceAccountToken",), True)),
     Mutation("slm-k8s-013", "K13", DP, "default sa patch", set_(P + ("serviceAccountName",), "default")),
@@ -233,9 +244,25 @@ MUTATIONS: list[Mutation] = [
     Mutation("slm-secrets-001", "KV-recovery", "vault", "soft delete off", set_(("properties", "enableSoftDelete"), False)),
     Mutation("slm-secrets-002", "KV-network", "vault", "public", both(set_(("properties", "publicNetworkAccess"), "Enabled"), set_(("properties", "networkAcls", "defaultAction"), "Allow"))),
     Mutation("slm-secrets-003", "KV-rbac", "vault", "access policies", set_(("properties", "enableRbacAuthorization"), False)),
-    Mutation("slm-secrets-004", "KV-secret-expiry", "kv-secret", "no expiry", drop(("properties", "attributes", "exp"))),
+    Mutation("slm-secrets-004", "KV-secret-expiry", "kv-secret", "no expiry", drop(("properties", "attributes", "expires"))),
     Mutation("slm-secrets-004", "KV-secret-expiry", "kv-secret", "no content type", drop(("properties", "contentType"))),
-    Mutation("slm-secrets-005", "KV-key-expiry", "kv-key", "no expiry", drop(("properties", "attributes", "exp"))),
+    Mutation("slm-secrets-005", "KV-key-expiry", "kv-key", "no expiry", drop(("properties", "attributes", "expires"))),
+    Mutation("slm-secrets-007", "KV-diagnostics", "diagnosticsetting", "no audit logs", set_(("logs",), [{"categoryGroup": "allLogs", "enabled": False}])),
+    Mutation("slm-secrets-007", "KV-diagnostics", "diagnosticsetting", "metrics only", drop(("logs",))),
+    Mutation("slm-secrets-007", "KV-diagnostics", "diagnosticsetting", "no destination", drop(("workspaceId",))),
+    Mutation("slm-secrets-008", "KV-least-privilege", "roleassignment-kv-secret", "administrator role", set_(("roleDefinitionId",), "/subscriptions/00000000-0000-0000-0000-000000000000/providers/Microsoft.Authorization/roleDefinitions/00482a5a-887f-4fb3-b363-3b7fe8e74483")),
+    Mutation("slm-secrets-008", "KV-least-privilege", "roleassignment-kv-secret", "whole vault", set_(("scope",), "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-llm/providers/Microsoft.KeyVault/vaults/kv-llm")),
+    Mutation("slm-secrets-009", "KV-workload-identity", "federatedidentitycredential", "foreign audience", set_(("audiences",), ["api://AzureADTokenExchange", "https://example.com"])),
+    Mutation("slm-secrets-009", "KV-workload-identity", "federatedidentitycredential", "wildcard subject", set_(("subject",), "system:serviceaccount:llm:*")),
+    Mutation("slm-secrets-009", "KV-workload-identity", "federatedidentitycredential", "http issuer", set_(("issuer",), "http://issuer.example.com/")),
+    Mutation("slm-secrets-010", "KV-csi-mount", "secretproviderclass", "node identity", set_(("spec", "parameters", "useVMManagedIdentity"), "true")),
+    Mutation("slm-secrets-010", "KV-csi-mount", "secretproviderclass", "pod identity", set_(("spec", "parameters", "usePodIdentity"), "true")),
+    Mutation("slm-secrets-010", "KV-csi-mount", "secretproviderclass", "no tenant", drop(("spec", "parameters", "tenantId"))),
+    Mutation("slm-secrets-010", "KV-csi-mount", "secretproviderclass", "synced to a Secret", set_(("spec", "secretObjects"), [{"secretName": "api-keys", "type": "Opaque", "data": [{"objectName": "api-keys", "key": "api-keys"}]}])),
+    Mutation("slm-secrets-011", "ESO-store-auth", "secretstore-vault", "vault token in a Secret", set_(("spec", "provider", "vault", "auth"), {"tokenSecretRef": {"name": "vault-token", "key": "token"}})),
+    Mutation("slm-secrets-011", "ESO-store-auth", "secretstore-vault", "plain http vault", set_(("spec", "provider", "vault", "server"), "http://vault.example.com:8200")),
+    Mutation("slm-secrets-011", "ESO-store-auth", "clustersecretstore-aws", "access keys in a Secret", set_(("spec", "provider", "aws", "auth"), {"secretRef": {"accessKeyIDSecretRef": {"name": "aws", "key": "id"}, "secretAccessKeySecretRef": {"name": "aws", "key": "secret"}}})),
+    Mutation("slm-secrets-011", "ESO-store-auth", "clustersecretstore-aws", "unreviewed provider", set_(("spec", "provider"), {"azurekv": {"vaultUrl": "https://kv-llm.vault.azure.net", "authType": "ManagedIdentity"}})),
     Mutation("slm-secrets-006", "secret-store", "secret-placeholder", "inline data", set_(("stringData",), {"token": "s3cr3t-sentinel-never-printed"})),
     Mutation("slm-secrets-006", "secret-store", CO, "compose env secret", set_(("secrets", "hf_token"), {"environment": "HF_TOKEN"})),
     # Compose
@@ -277,6 +304,10 @@ MUTATIONS: list[Mutation] = [
     Mutation("slm-serving-001", "S-trust-remote-code", D, "trust remote code", append(C + ("args",), "--trust-remote-code")),
     Mutation("slm-serving-001", "S-trust-remote-code", CO, "compose trust", append(SV + ("command",), "--trust-remote-code")),
     Mutation("slm-serving-001", "S-trust-remote-code", V, "dockerfile trust", sub('"--port", "8000"]', '"--port", "8000", "--trust-remote-code"]')),
+    Mutation("slm-serving-001", "S-trust-remote-code", D, "trust by environment",
+             append(C + ("env",), {"name": "VLLM_TRUST_REMOTE_CODE", "value": "1"}), expect="--trust-remote-code"),
+    Mutation("slm-serving-001", "S-trust-remote-code", CO, "compose trust by environment",
+             set_(SV + ("environment", "VLLM_TRUST_REMOTE_CODE"), "true"), expect="--trust-remote-code"),
     Mutation("slm-serving-002", "S-gateway-auth", "service-gateway", "no auth label", drop(("metadata", "labels", "slm-deploy.io/auth"))),
     Mutation("slm-serving-002", "S-gateway-auth", CO, "runtime published", set_(SV + ("ports",), ["0.0.0.0:8000:8000"])),
     Mutation("slm-serving-003", "S-model-revision", D, "no revision", set_(C + ("args",), ["--model", "microsoft/Phi-4-mini-instruct", "--port", "8000"])),

@@ -17,16 +17,17 @@ RESOURCE_PAIRS = [(r.id, f.name) for r in all_rules() if r.scope == "resource"
 BUNDLE_RULES = [r.id for r in all_rules() if r.scope == "bundle"]
 
 
-def offline(rule_id: str, fixture: Fixture) -> list[str]:
+def offline(rule_id: str, fixture: Fixture, config: dict | None = None) -> list[str]:
     """Messages of one rule on one fixture, called directly."""
-    return [v.message for v in rule_by_id(rule_id).evaluate(fixture.subject(), fixture.kind, patch=fixture.patch)]
+    rule = rule_by_id(rule_id)
+    return [v.message for v in rule.evaluate(fixture.subject(), fixture.kind, config=config, patch=fixture.patch)]
 
 
-def crossguard(rule_id: str, fixture: Fixture) -> list[str] | None:
+def crossguard(rule_id: str, fixture: Fixture, config: dict | None = None) -> list[str] | None:
     """Messages of the rule's CrossGuard policy on the fixture's props, or None where Pulumi has no resource."""
     if fixture.token is None or rule_id not in POLICIES:
         return None
-    return run_resource_policy(POLICIES[rule_id], fixture.token, fixture.props())
+    return run_resource_policy(POLICIES[rule_id], fixture.token, fixture.props(), config)
 
 
 def bundle_with(fixture: Fixture) -> list[Fixture]:
@@ -59,12 +60,23 @@ def test_mutation_is_reported(mutation) -> None:
         through_pulumi = run_stack_policy(POLICIES[rule.id], bundle_with(broken))
     else:
         assert broken.kind in rule.kinds
-        messages = offline(rule.id, broken)
-        through_pulumi = crossguard(rule.id, broken)
+        messages = offline(rule.id, broken, mutation.config)
+        through_pulumi = crossguard(rule.id, broken, mutation.config)
     assert messages, f"{rule.id} missed: {mutation.what}"
+    assert any(mutation.expect in m for m in messages), messages
     if through_pulumi is not None:
         assert through_pulumi == messages
     assert not any(SENTINEL in m for m in messages)
+
+
+CONFIGURED = [m for m in MUTATIONS if m.config]
+
+
+@pytest.mark.parametrize("mutation", CONFIGURED, ids=[m.id for m in CONFIGURED])
+def test_the_unmutated_fixture_passes_under_the_mutation_s_config(mutation) -> None:
+    fixture = FIXTURES[mutation.fixture]
+    assert offline(mutation.rule, fixture, mutation.config) == []
+    assert crossguard(mutation.rule, fixture, mutation.config) in (None, [])
 
 
 def test_patch_resources_only_fail_on_explicit_weakening() -> None:

@@ -3,7 +3,12 @@ autoscaling signal per runtime, the model cache, exposure, and who may reach wha
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import shutil
+import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -14,7 +19,9 @@ import pytest
 import yaml
 
 from slm_deploy.render.kubernetes.autoscaling import MANAGED_QUERY_ENDPOINT, prometheus_address
-from slm_deploy.render.kubernetes.probes import PROBE_PERIOD, drain_command, grace_period_seconds
+from slm_deploy.render.kubernetes.probes import (
+    CONNECTIONS_DRAIN, PROBE_PERIOD, RUNNER_BUSY_TICKS, drain_command, grace_period_seconds,
+)
 from slm_deploy.runtimes import plan_deployment
 from slm_deploy.spec.loader import parse_deployment
 from slm_deploy.spec.sizing import startup_budget
@@ -258,32 +265,96 @@ def test_the_gateway_drains_on_its_own_in_flight_gauge() -> None:
     assert result.returncode == 0 and handler.scrapes == 2
 
 
-def test_runtimes_without_metrics_drain_on_open_connections_with_shell_built_ins() -> None:
+def test_the_ollama_drain_reads_runner_cpu_time_with_shell_built_ins() -> None:
     command = drain_command(_drain_for(SPECS_DIR / "ollama-webui-internal.yaml", "runtime"))
-    assert command[:2] == ["/bin/sh", "-c"] and "/proc/net/tcp" in command[2]
-    assert not any(tool in command[2] for tool in ("curl", "python", "grep", "awk"))
-    assert command[-1] == "11434"
+    assert command[:2] == ["/bin/sh", "-c"] and "/proc/" in command[2]
+    assert not any(tool in command[2] for tool in ("curl", "python", "grep", "awk", "ps "))
+    assert command[-2:] == [str(RUNNER_BUSY_TICKS), "ollama"]
+
+
+CONNECTIONS_COMMAND = ["/bin/sh", "-c", CONNECTIONS_DRAIN, "drain"]
+
+
+def _drain(command: list[str], *arguments: str) -> subprocess.CompletedProcess:
+    """The rendered preStop script with the settle time cut to 0 and its own budget and arguments."""
+    return subprocess.run([*command[:4], "0", *arguments], capture_output=True, text=True, timeout=60)
+
+
+@contextlib.contextmanager
+def _connection(port: int = 0):
+    """A listener and one established, idle client connection to it (a keep-alive or websocket at rest)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", port))
+    listener.listen()
+    client = socket.create_connection(listener.getsockname())
+    accepted, _ = listener.accept()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        for sock in (client, accepted, listener):
+            sock.close()
+
+
+@contextlib.contextmanager
+def _process_named(name: str, program: str, *args: str, tmp_path: Path):
+    """Run a copy of `program` whose process name (comm) is `name`, as Ollama's model runners are."""
+    copy = tmp_path / name
+    shutil.copy(shutil.which(program), copy)
+    process = subprocess.Popen([str(copy), *args], stdout=subprocess.DEVNULL)
+    try:
+        yield process
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_the_ollama_drain_finishes_at_once_with_idle_keep_alive_connections_open(tmp_path: Path) -> None:
+    command = drain_command(_drain_for(SPECS_DIR / "ollama-webui-internal.yaml", "runtime"))
+    with _connection(), _connection(), _process_named("ollama", "sleep", "600", tmp_path=tmp_path):
+        result = _drain(command, "30", str(RUNNER_BUSY_TICKS), "ollama")
+    assert result.returncode == 0, result.stderr  # idle runner and idle connections: nothing to wait for
+
+
+def test_the_ollama_drain_waits_while_a_runner_computes(tmp_path: Path) -> None:
+    command = drain_command(_drain_for(SPECS_DIR / "ollama-webui-internal.yaml", "runtime"))
+    with _process_named("ollama", "yes", tmp_path=tmp_path):
+        # A low threshold, so a busy loop on this shared two-core machine is seen even when it gets little CPU.
+        result = _drain(command, "4", "2", "ollama")
+    assert result.returncode == 1 and "runner still computing" in result.stderr
+
+
+def test_the_ollama_drain_counts_runners_that_start_during_the_drain_as_work(tmp_path: Path) -> None:
+    """Ollama starts a runner when a request needs a model that is not loaded: that request is in flight."""
+    command = drain_command(_drain_for(SPECS_DIR / "ollama-webui-internal.yaml", "runtime"))
+    copy = tmp_path / "ollama"
+    shutil.copy(shutil.which("sleep"), copy)
+    starter = f"while :; do {copy} 1 & sleep 0.5; done"  # a new, idle runner every half second
+    with subprocess.Popen(["sh", "-c", starter], start_new_session=True) as spawner:
+        try:
+            result = _drain(command, "4", str(RUNNER_BUSY_TICKS), "ollama")
+        finally:
+            os.killpg(spawner.pid, signal.SIGKILL)
+    assert result.returncode == 1 and "runner still computing" in result.stderr
+
+
+def test_the_open_webui_drain_ignores_browser_websockets_and_waits_for_upstream_requests() -> None:
+    ui = _drain_for(SPECS_DIR / "ollama-webui-internal.yaml", "ui")
+    command = drain_command(ui)
+    assert command[-2:] == [str(ui.upstream_port), "remote"]
+    with _connection() as upstream:
+        busy = _drain(command, "4", str(upstream), "remote")
+    assert busy.returncode == 1  # a request to the gateway was still open when the budget ran out
+    with _connection() as browser, _connection() as other:
+        idle = _drain(command, "30", str(browser + other + 1), "remote")
+    assert idle.returncode == 0, idle.stderr  # inbound websockets are not work in flight
 
 
 def test_the_connection_drain_waits_while_a_client_is_connected() -> None:
-    """Run the rendered script against this machine's own /proc/net/tcp with a live connection on a port."""
-    import socket
-
-    command = drain_command(_drain_for(SPECS_DIR / "ollama-webui-internal.yaml", "runtime"))
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    port = listener.getsockname()[1]
-    client = socket.create_connection(("127.0.0.1", port))
-    accepted, _ = listener.accept()
-    try:
-        busy = subprocess.run([*command[:4], "0", "2", str(port)], capture_output=True, text=True, timeout=30)
-        assert busy.returncode == 1  # still connected when its budget ran out
-    finally:
-        client.close()
-        accepted.close()
-        listener.close()
-    idle = subprocess.run([*command[:4], "0", "2", str(port)], capture_output=True, text=True, timeout=30)
+    """Foundry Local in a container has neither metrics nor runners to read: clients on its port are the work."""
+    with _connection() as port:
+        busy = _drain(CONNECTIONS_COMMAND, "2", str(port), "local")
+    assert busy.returncode == 1  # still connected when its budget ran out
+    idle = _drain(CONNECTIONS_COMMAND, "2", str(port), "local")
     assert idle.returncode == 0
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from slm_deploy.errors import BundleError
+from slm_deploy.errors import BundleError, WriteError
 from slm_deploy.render.bundle import Bundle
 from slm_deploy.render.writer import write_bundle
 
@@ -69,7 +69,7 @@ def test_a_failed_write_leaves_the_previous_bundle(tmp_path: Path, monkeypatch: 
         raise OSError("disk full")
 
     monkeypatch.setattr("slm_deploy.render.writer._swap", broken)
-    with pytest.raises(OSError):
+    with pytest.raises(WriteError, match="disk full"):
         write_bundle(_bundle({"a.txt": "y"}), out)
     assert (out / "a.txt").read_text() == "x"
     assert (out / "user.txt").read_text() == "mine"

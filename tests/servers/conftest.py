@@ -1,13 +1,15 @@
-"""Fixtures for the ONNX Runtime GenAI server tests: one tiny real model per test session."""
+"""Fixtures for the server tests: one tiny real ONNX model per test session, a fake runtime per gateway test module."""
 
 from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.servers.gateway_fixtures import FakeRuntime
 from tests.support.cache import cache_root, exclusive
 from tests.support.tiny_model import build_tiny_model
 
@@ -25,3 +27,11 @@ def tiny_onnx_model() -> Path:
         pytest.skip(f"the tiny ONNX model cannot be built without {', '.join(missing)} (pip install them)")
     with exclusive("tiny-onnx-model"):
         return build_tiny_model(cache_root())
+
+
+@pytest.fixture(scope="module")
+def runtime() -> Iterator[FakeRuntime]:
+    """A fake OpenAI- and Ollama-style runtime for the gateway tests, one per test module."""
+    fake = FakeRuntime()
+    yield fake
+    fake.close()

@@ -26,9 +26,9 @@ OLLAMA_EVAL_COUNT = 21
 STREAM_WORDS = ("Small", " models", " serve", " well", ".")
 
 KEYS = {
-    "alice": "sk-alice-0123456789abcdef0123",
-    "bob": "sk-bob-fedcba9876543210fedcba",
-    "carol": "sk-carol-55555555aaaaaaaa5555",
+    "alice": "sk-alice-0123456789abcdef0123456789abcdef",
+    "bob": "sk-bob-fedcba9876543210fedcba9876543210",
+    "carol": "sk-carol-55555555aaaaaaaa55555555aaaaaaaa",
 }
 
 
@@ -59,8 +59,10 @@ class FakeRuntime:
 
     port: int = 0
     seen: list[SeenRequest] = field(default_factory=list)
+    raw_paths: list[str] = field(default_factory=list)
     loop: asyncio.AbstractEventLoop | None = None
     disconnects: int = 0
+    cancelled: int = 0
 
     def __post_init__(self) -> None:
         self.port = free_port()
@@ -105,9 +107,20 @@ class FakeRuntime:
 
     # -- server -------------------------------------------------------------------------------
 
+    @web.middleware
+    async def _observe(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Record every request target as it arrived, and notice when the gateway gives up on one."""
+        self.raw_paths.append(request.raw_path)
+        try:
+            return await handler(request)
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+
     def _run(self) -> None:
         self.loop = asyncio.new_event_loop()
-        app = web.Application()
+        app = web.Application(middlewares=[self._observe])
+        app.router.add_get("/", self._health)
         app.router.add_get("/health", self._health)
         app.router.add_get("/metrics", self._internal_metrics)
         app.router.add_post("/v1/chat/completions", self._chat)
@@ -116,7 +129,10 @@ class FakeRuntime:
         app.router.add_post("/api/generate", self._ollama)
         app.router.add_post("/api/pull", self._health)
         app.router.add_get("/v1/models", self._models)
-        runner = web.AppRunner(app, access_log=None)
+        app.router.add_post("/v1/embeddings", self._leaky_headers)
+        app.router.add_post("/api/embed", self._internal_error)
+        app.router.add_post("/api/show", self._internal_redirect)
+        runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         self.loop.run_until_complete(runner.setup())
         self.loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
         self._ready.set()
@@ -133,6 +149,24 @@ class FakeRuntime:
         body = json.loads(raw) if raw else {}
         self.seen.append(SeenRequest(request.raw_path, dict(request.headers), body))
         return body
+
+    async def _leaky_headers(self, request: web.Request) -> web.Response:
+        """Answers with headers that describe the runtime, and echoes the headers it received."""
+        await self._record(request)
+        return web.json_response(
+            {"object": "list", "data": [], "received": dict(request.headers)},
+            headers={"Server": "internal-runtime/9.9", "Set-Cookie": "session=internal", "X-Internal-Host": "10.0.0.5",
+                     "X-Request-Id": "req-1", "Cache-Control": "no-store", "Connection": "X-Request-Id"},
+        )
+
+    async def _internal_error(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        return web.json_response({"error": "panic: open /srv/internal/models/blob-7: permission denied"}, status=500,
+                                 headers={"Retry-After": "3"})
+
+    async def _internal_redirect(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        return web.Response(status=307, headers={"Location": "http://10.0.0.5:11434/api/pull"})
 
     async def _models(self, request: web.Request) -> web.Response:
         await self._record(request)
@@ -170,6 +204,8 @@ class FakeRuntime:
 
     async def _ollama(self, request: web.Request) -> web.StreamResponse:
         body = await self._record(request)
+        if body.get("flood"):
+            return await self._flood(request)
         final = {"model": "tiny", "done": True, "done_reason": "stop",
                  "prompt_eval_count": OLLAMA_PROMPT_EVAL_COUNT, "eval_count": OLLAMA_EVAL_COUNT}
         if body.get("stream") is False:
@@ -184,6 +220,18 @@ class FakeRuntime:
                 await self._hold(body)
         await response.write((json.dumps(final) + "\n").encode())
         await response.write_eof()
+        return response
+
+    async def _flood(self, request: web.Request) -> web.StreamResponse:
+        """Stream 64 KiB lines for as long as someone reads them."""
+        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        await response.prepare(request)
+        line = (json.dumps({"model": "tiny", "response": "x" * 65500, "done": False}) + "\n").encode()
+        try:
+            while True:
+                await response.write(line)
+        except ConnectionResetError:
+            self.disconnects += 1
         return response
 
     def close(self) -> None:
@@ -206,10 +254,10 @@ class GatewayProcess:
         self.metrics_port = free_port()
         self.key_file = self.workdir / "keys"
         self.write_keys(self.keys)
+        settings = {"route_table": "ollama", "exempt_paths": ("/",), "key_reload_interval_seconds": 0.0, **self.settings}
         config = GatewayConfig(
             upstream_url=self.upstream, key_file=str(self.key_file), listen_host="127.0.0.1",
-            listen_port=self.port, metrics_host="127.0.0.1", metrics_port=self.metrics_port,
-            key_reload_interval_seconds=0.0, **self.settings,
+            listen_port=self.port, metrics_host="127.0.0.1", metrics_port=self.metrics_port, **settings,
         )
         self.config_file = self.workdir / "gateway.toml"
         self.config_file.write_text(config_to_toml(config))
@@ -255,6 +303,13 @@ class GatewayProcess:
                     return s.value
         return 0.0
 
+    def total(self, name: str, **labels: str) -> float:
+        """The sum of every sample of `name` whose labels include the given ones."""
+        return sum(
+            s.value for family in text_string_to_metric_families(self.metrics_text()) for s in family.samples
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+        )
+
     def logs(self) -> str:
         self._log.flush()
         return self.log_file.read_text(errors="replace")
@@ -268,6 +323,16 @@ class GatewayProcess:
                 self.process.kill()
                 self.process.wait(5)
         self._log.close()
+
+
+def eventually(check: Any, timeout: float = 10.0, interval: float = 0.05) -> Any:
+    """Call `check` until it returns something truthy (key-file changes load once they settle)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(interval)
 
 
 def bearer(key_id: str) -> dict[str, str]:

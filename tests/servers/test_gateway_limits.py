@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.servers.gateway_fixtures import FakeRuntime, GatewayProcess, bearer
 
 CHAT = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}]}
-
-
-@pytest.fixture(scope="module")
-def runtime() -> Iterator[FakeRuntime]:
-    fake = FakeRuntime()
-    yield fake
-    fake.close()
 
 
 def _gateway(tmp_path: Path, runtime: FakeRuntime, **settings: object) -> GatewayProcess:

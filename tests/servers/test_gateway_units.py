@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,22 +19,22 @@ from slm_deploy.servers.gateway import (
     load_config,
     render_gateway_config,
 )
-from slm_deploy.servers.gateway.keys import KeyFileError, KeyStore, parse_key_file
-from slm_deploy.servers.gateway.limits import ConcurrencyGate, TokenBucket
-from slm_deploy.servers.gateway.routes import route_label
+from slm_deploy.servers.gateway.keys import KeyFileError, KeyStore, parse_key_file, read_key_file
+from slm_deploy.servers.gateway.limits import BucketTable, ConcurrencyGate, TokenBucket
 from slm_deploy.servers.gateway.usage import LineStreamTap, TokenUsage, request_usage_injection, usage_from_object
 
-SECRET = "sk-unit-secret-value-1234567890"
+SECRET = "sk-unit-secret-value-1234567890abcdef"
+OTHER = "sk-other-0123456789abcdef0123456789"
 
 
 # -- key file --------------------------------------------------------------------------------
 
 
 def test_key_file_identifies_each_key_by_id() -> None:
-    keys = parse_key_file(f"# comment\n\nalice:{SECRET}\nbob : sk-other-0123456789abcdef:with-colon\n")
+    keys = parse_key_file(f"# comment\n\nalice:{SECRET}\nbob : {OTHER}\n")
     assert keys.key_ids == ("alice", "bob")
     assert keys.identify(SECRET) == "alice"
-    assert keys.identify("sk-other-0123456789abcdef:with-colon") == "bob"
+    assert keys.identify(OTHER) == "bob"
     assert keys.identify(SECRET + "x") is None
     assert keys.identify("") is None
 
@@ -41,36 +42,91 @@ def test_key_file_identifies_each_key_by_id() -> None:
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
-        (f"{SECRET}\n", "line 1: expected 'key_id:key'"),
-        (f"bad id:{SECRET}\n", "line 1: key id"),
-        ("alice:short\n", "line 1 (id alice): key must be at least 16"),
-        (f"alice:{SECRET}\nalice:{SECRET}x\n", "line 2: key id alice appears twice"),
-        (f"alice:{SECRET}\nbob:{SECRET}\n", "line 2 (id bob): the same key"),
+        (f"{SECRET}\n", "line 1: expected 'key_id:key' with exactly one ':'"),
+        (f"{SECRET}:alice\n", "line 1: the key id must be"),  # written the wrong way round
+        (f"{SECRET}:alice-production-client-eu\n", "line 1: the key id must be"),
+        (f"alice:{SECRET}:x\n", "line 1: expected 'key_id:key' with exactly one ':'"),
+        (f"bad id:{SECRET}\n", "line 1: the key id must be"),
+        ("alice:sk-too-short-12345\n", "line 1: the key must be at least 32"),
+        (f"alice:{SECRET}\nalice:{OTHER}\n", "line 2: the key id of line 1 is used again"),
+        (f"alice:{SECRET}\nbob:{SECRET}\n", "line 2: the key of line 1 is listed again"),
+        ("# only comments\n\n", "no keys"),
     ],
 )
-def test_key_file_errors_name_the_line_never_the_key(text: str, fragment: str) -> None:
+def test_key_file_errors_name_the_line_never_what_is_on_it(text: str, fragment: str) -> None:
     with pytest.raises(KeyFileError) as caught:
         parse_key_file(text)
-    assert fragment in str(caught.value)
-    assert SECRET not in str(caught.value) and "short" not in str(caught.value)
+    message = str(caught.value)
+    assert fragment in message
+    for value in (SECRET, OTHER, "alice", "bob", "sk-too-short", "production"):
+        assert value not in message
 
 
-def test_key_store_reloads_only_after_the_interval_and_keeps_keys_on_a_bad_file(tmp_path: Path) -> None:
+def test_no_line_written_key_first_can_make_the_key_an_id() -> None:
+    """Ids are at most 31 characters and keys at least 32, so `key:id` never loads either way round."""
+    for key in (SECRET, "A" * 32, "0123456789abcdef" * 2, OTHER):
+        for key_id in ("alice", "open-webui", "a" * 31):
+            with pytest.raises(KeyFileError):
+                parse_key_file(f"{key}:{key_id}\n")
+
+
+def _store(tmp_path: Path, text: str, now: list[float], events: list[str], interval: float = 1.0) -> KeyStore:
     path = tmp_path / "keys"
-    path.write_text(f"alice:{SECRET}\n")
-    now = [100.0]
-    events: list[str] = []
-    store = KeyStore(str(path), 5.0, lambda result, keys: events.append(result), clock=lambda: now[0])
-    path.write_text(f"bob:{SECRET}\n")
+    path.write_text(text)
+    return KeyStore(str(path), interval, lambda result, keys: events.append(result), clock=lambda: now[0])
+
+
+def test_key_store_loads_a_change_only_once_it_has_settled(tmp_path: Path) -> None:
+    now, events = [100.0], []
+    store = _store(tmp_path, f"alice:{SECRET}\n", now, events)
+    (tmp_path / "keys").write_text(f"bob:{SECRET}\n")
     assert store.keys.key_ids == ("alice",)  # interval not yet passed
-    now[0] += 5.0
+    now[0] += 1.0
+    assert store.keys.key_ids == ("alice",)  # first seen now: not settled
+    now[0] += 1.0
     assert store.keys.key_ids == ("bob",)
-    path.write_text("garbage\n")
-    now[0] += 5.0
+    assert events == ["loaded", "loaded"]
+
+
+def test_key_store_keeps_keys_on_a_bad_or_missing_file_and_reports_each_once(tmp_path: Path) -> None:
+    now, events = [100.0], []
+    store = _store(tmp_path, f"alice:{SECRET}\n", now, events)
+    (tmp_path / "keys").write_text("garbage\n")
+    for _ in range(4):
+        now[0] += 1.0
+        assert store.keys.key_ids == ("alice",)
+    (tmp_path / "keys").unlink()
+    for _ in range(3):
+        now[0] += 1.0
+        assert store.keys.key_ids == ("alice",)
+    assert events == ["loaded", "error", "error"]
+
+
+def test_key_store_ignores_a_read_that_overlapped_a_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file's identity is checked after reading: a read racing a writer is thrown away, not loaded."""
+    now, events = [100.0], []
+    store = _store(tmp_path, f"alice:{SECRET}\n", now, events)
+    path = tmp_path / "keys"
+    path.write_text(f"bob:{SECRET}\n")  # what a reader could see half-way through a rewrite
+    real_fstat = os.fstat
+    monkeypatch.setattr(os, "fstat", lambda fd: os.stat_result((*real_fstat(fd)[:6], 0, 0, 0, 0)))
+    for _ in range(3):
+        now[0] += 1.0
+        assert store.keys.key_ids == ("alice",)
+    monkeypatch.setattr(os, "fstat", real_fstat)
+    now[0] += 1.0
     assert store.keys.key_ids == ("bob",)
-    now[0] += 5.0
-    assert store.keys.key_ids == ("bob",)
-    assert events == ["loaded", "loaded", "error"]  # the bad version is reported once
+    assert events == ["loaded", "loaded"]  # the racing reads were not errors
+
+
+def test_key_file_read_refuses_what_is_not_a_key_file(tmp_path: Path) -> None:
+    path = tmp_path / "keys"
+    path.write_bytes(b"alice:" + b"\xff" * 40 + b"\n")
+    with pytest.raises(KeyFileError, match="not UTF-8"):
+        read_key_file(str(path))
+    path.write_bytes(b"#" * (1 << 20) + b"\n")
+    with pytest.raises(KeyFileError, match="larger than"):
+        read_key_file(str(path))
 
 
 # -- limits ----------------------------------------------------------------------------------
@@ -116,6 +172,17 @@ def test_concurrency_gate_times_out_a_waiter_without_leaking_the_slot() -> None:
         return admitted, gate.active
 
     assert asyncio.run(scenario()) == (False, 0)
+
+
+def test_unauthenticated_requests_share_a_bucket_per_address_in_a_bounded_table() -> None:
+    now = [0.0]
+    peers = BucketTable(rate_per_second=1.0, burst=2, max_entries=2, clock=lambda: now[0])
+    assert [peers.retry_after("10.0.0.1") for _ in range(3)] == [0.0, 0.0, pytest.approx(1.0)]
+    assert peers.retry_after("10.0.0.2") == 0.0
+    assert peers.retry_after("10.0.0.3") == 0.0  # the table is full: the least recently seen address goes
+    assert peers.retry_after("10.0.0.1") == 0.0  # forgotten, so it starts with a full bucket again
+    now[0] += 1.0
+    assert peers.retry_after("10.0.0.3") == 0.0
 
 
 # -- usage -----------------------------------------------------------------------------------
@@ -165,20 +232,12 @@ def test_usage_injection_only_for_streams_that_did_not_ask() -> None:
     assert rewritten == b'{"model":"m","stream":true,"stream_options":{"continuous_usage_stats":false,"include_usage":true}}'
 
 
-def test_route_labels_stay_bounded() -> None:
-    assert route_label("/v1/chat/completions") == "/v1/chat/completions"
-    assert route_label("/v1/models/qwen3") == "/v1/models/{model}"
-    assert route_label("/v1/anything/else") == "/v1/other"
-    assert route_label("/api/whatever") == "/api/other"
-    assert route_label("/invocations") == "other"
-
-
 # -- config and rendering ----------------------------------------------------------------------
 
 
 def _render(**overrides: object) -> str:
     args: dict[str, object] = dict(
-        upstream="http://runtime:8000", listen_port=8080, key_file="/run/secrets/gateway-keys",
+        upstream="http://runtime:8000", route_table="vllm", listen_port=8080, key_file="/run/secrets/gateway-keys",
         rate_per_second=5, burst=10, max_concurrency=4,
     )
     args.update(overrides)
@@ -192,9 +251,10 @@ def test_rendered_config_is_deterministic_and_loads_back(tmp_path: Path) -> None
     path.write_text(text)
     config = load_config(path)
     assert config == GatewayConfig(
-        upstream_url="http://runtime:8000", listen_port=8080, key_file="/run/secrets/gateway-keys",
-        rate_per_second=5.0, burst=10, max_concurrency=4,
+        upstream_url="http://runtime:8000", route_table="vllm", listen_port=8080,
+        key_file="/run/secrets/gateway-keys", rate_per_second=5.0, burst=10, max_concurrency=4,
     )
+    assert config.metrics_host == "127.0.0.1"  # metrics stay on loopback unless a deployment asks
     assert gateway_command() == ["python", "-m", "slm_deploy.servers.gateway", "--config", "/etc/slm-gateway/gateway.toml"]
 
 
@@ -202,6 +262,8 @@ def test_rendered_config_is_deterministic_and_loads_back(tmp_path: Path) -> None
     ("overrides", "fragment"),
     [
         ({"exempt_paths": ("/v1/models",)}, "exempt_paths"),
+        ({"exempt_paths": ("/",)}, "exempt_paths"),  # a health-style path vLLM does not serve
+        ({"route_table": "nginx"}, "route_table"),
         ({"metrics_port": 8080}, "metrics_port"),
         ({"upstream": "runtime:8000"}, "upstream_url"),
         ({"upstream": "http://user:pw@runtime:8000"}, "credentials"),
@@ -224,9 +286,25 @@ def test_config_file_rejects_unknown_settings(tmp_path: Path) -> None:
         load_config(path)
 
 
+@pytest.mark.parametrize(
+    ("section", "setting"),
+    [("listen", "header_timeout_seconds = 0.0"), ("listen", "max_connections = 0"),
+     ("auth", "unauthenticated_burst = 0")],
+)
+def test_config_file_refuses_settings_that_would_let_clients_hold_the_gateway(
+    tmp_path: Path, section: str, setting: str
+) -> None:
+    path = tmp_path / "gateway.toml"
+    name = setting.split(" ")[0]
+    text = "\n".join(line for line in _render().splitlines() if not line.startswith(f"{name} ="))
+    path.write_text(text.replace(f"[{section}]\n", f"[{section}]\n{setting}\n"))
+    with pytest.raises(GatewayConfigError, match=name):
+        load_config(path)
+
+
 def test_gateway_check_exits_2_on_a_bad_key_file_without_printing_the_key(tmp_path: Path) -> None:
     keys = tmp_path / "keys"
-    keys.write_text(f"alice {SECRET}\n")
+    keys.write_text(f"{SECRET}:alice\n")
     config = tmp_path / "gateway.toml"
     config.write_text(_render(key_file=str(keys)))
     result = subprocess.run(
@@ -238,7 +316,7 @@ def test_gateway_check_exits_2_on_a_bad_key_file_without_printing_the_key(tmp_pa
     assert SECRET not in result.stdout + result.stderr
 
 
-ALLOWED_IMPORTS = {"aiohttp", "prometheus_client", "uvloop", "yarl", "slm_deploy"}
+ALLOWED_IMPORTS = {"aiohttp", "multidict", "prometheus_client", "uvloop", "yarl", "slm_deploy"}
 
 
 def test_image_context_is_self_contained_and_pinned() -> None:
@@ -260,3 +338,17 @@ def test_image_context_is_self_contained_and_pinned() -> None:
                     assert f"{target}.py" in files or f"{target}/__init__.py" in files, f"{name} needs {module}"
     assert all("==" in line for line in files["requirements.txt"].splitlines())
     assert gateway_sources() == gateway_sources()
+
+
+def test_the_gateway_raises_its_open_file_limit_or_refuses_a_cap_it_cannot_hold(monkeypatch: pytest.MonkeyPatch) -> None:
+    import resource
+
+    from slm_deploy.servers.gateway.app import reserve_file_descriptors
+
+    limits = {"soft": 1024, "hard": 4096}
+    monkeypatch.setattr(resource, "getrlimit", lambda _which: (limits["soft"], limits["hard"]))
+    monkeypatch.setattr(resource, "setrlimit", lambda _which, pair: limits.update(soft=pair[0]))
+    reserve_file_descriptors(1024)
+    assert limits["soft"] == 2 * 1024 + 64  # both sockets of every proxied request fit
+    with pytest.raises(GatewayConfigError, match="max_connections"):
+        reserve_file_descriptors(4096)

@@ -88,7 +88,7 @@ def test_non_streamed_completion_matches_onnxruntime_genai_greedy_decoding(clien
     assert body["id"].startswith("chatcmpl-")
     assert body["model"] == SERVED_NAME
     [choice] = body["choices"]
-    assert choice["message"] == {"role": "assistant", "content": reference.text}
+    assert choice["message"] == {"role": "assistant", "content": reference.text, "refusal": None}
     assert choice["finish_reason"] == ("stop" if reference.hit_eos else "length")
     assert body["usage"] == {
         "prompt_tokens": reference.prompt_tokens,
@@ -197,15 +197,15 @@ def test_unknown_model_is_404_in_openai_error_shape(client):
         ({"messages": HELLO}, "model"),
         ({"model": SERVED_NAME}, "messages"),
         ({"model": SERVED_NAME, "messages": []}, "messages"),
-        ({"model": SERVED_NAME, "messages": [{"role": "wizard", "content": "hi"}]}, "messages.0.role"),
+        ({"model": SERVED_NAME, "messages": [{"role": "wizard", "content": "hi"}]}, "messages[0].role"),
         ({"model": SERVED_NAME, "messages": HELLO, "max_tokens": 0}, "max_tokens"),
         ({"model": SERVED_NAME, "messages": HELLO, "max_tokens": "many"}, "max_tokens"),
         ({"model": SERVED_NAME, "messages": HELLO, "temperature": 3}, "temperature"),
-        ({"model": SERVED_NAME, "messages": HELLO, "top_p": 0}, "top_p"),
+        ({"model": SERVED_NAME, "messages": HELLO, "top_p": 1.5}, "top_p"),
         ({"model": SERVED_NAME, "messages": HELLO, "n": 2}, "n"),
         ({"model": SERVED_NAME, "messages": HELLO, "stop": ["a", "b", "c", "d", "e"]}, "stop"),
         ({"model": SERVED_NAME, "messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
-         "messages.0.content"),
+         "messages[0].content[0]"),
     ],
 )
 def test_invalid_bodies_are_400_naming_the_field(client, body, param):
@@ -213,8 +213,8 @@ def test_invalid_bodies_are_400_naming_the_field(client, body, param):
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["type"] == "invalid_request_error"
-    assert error["param"].startswith(param)
-    assert error["message"]
+    assert error["param"] == param
+    assert error["message"].startswith(param)
 
 
 @pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b"\xff\xfe"])
@@ -283,3 +283,40 @@ def test_metrics_count_requests_tokens_latency_and_errors(client):
     assert metric(after, "ortgenai_generations_running") == 0
     assert metric(after, "ortgenai_requests_waiting") == 0
     assert metric(after, "ortgenai_max_concurrency") == 2
+
+
+def test_an_unexpected_failure_is_500_with_connection_close_and_frees_the_slot(tiny_onnx_model, monkeypatch):
+    app = create_app(Settings(model_dir=tiny_onnx_model, served_model_name=SERVED_NAME, max_concurrency=1,
+                              max_queue=0))
+
+    def broken_start(messages, sampling):
+        raise RuntimeError("native failure")
+
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        wait_until(lambda: test_client.get("/health").status_code == 200, "the model to load")
+        monkeypatch.setattr(app.state.server.engine, "start", broken_start)
+        response = test_client.post("/v1/chat/completions", json=chat_body())
+        assert response.status_code == 500
+        assert response.headers["connection"] == "close"
+        assert response.json()["error"] == {"message": "internal server error", "type": "server_error",
+                                            "param": None, "code": "internal"}
+        monkeypatch.undo()
+        assert test_client.post("/v1/chat/completions", json=chat_body()).status_code == 200
+
+
+def test_a_conversation_the_chat_template_refuses_is_400(tiny_onnx_model, tmp_path):
+    template = tmp_path / "strict.jinja"
+    template.write_text(
+        "{% for message in messages %}{% if message['role'] == 'tool' %}"
+        "{{ raise_exception('tool turns are not supported') }}{% endif %}"
+        "{{ message['role'] + ': ' + message['content'] + '\\n' }}{% endfor %}assistant: "
+    )
+    app = create_app(Settings(model_dir=tiny_onnx_model, served_model_name=SERVED_NAME,
+                              chat_template_file=template))
+    with TestClient(app) as test_client:
+        wait_until(lambda: test_client.get("/health").status_code == 200, "the model to load")
+        refused = test_client.post("/v1/chat/completions", json={
+            **chat_body(), "messages": [{"role": "tool", "content": "42", "tool_call_id": "c1"}]})
+        assert refused.status_code == 400
+        assert refused.json()["error"]["param"] == "messages"
+        assert test_client.post("/v1/chat/completions", json=chat_body()).status_code == 200

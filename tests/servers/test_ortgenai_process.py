@@ -8,13 +8,9 @@ read-only), and the process must stop cleanly on SIGTERM.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -24,60 +20,21 @@ pytest.importorskip("uvicorn", reason="the ortgenai server runs on uvicorn")
 pytest.importorskip("onnxruntime_genai", reason="the ortgenai server needs onnxruntime-genai")
 
 from tests.servers.ortgenai_helpers import SERVED_NAME, metric, sse_payloads  # noqa: E402
-
-SERVER_SOURCE = Path(__file__).resolve().parents[2] / "components" / "servers" / "ortgenai"
-STANDALONE_PACKAGE = "ortgenai_server"
-STARTUP_SECONDS = 60.0
-SHUTDOWN_SECONDS = 30.0
-
-
-def free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.servers.ortgenai_process import (  # noqa: E402
+    STANDALONE_PACKAGE,
+    STARTUP_SECONDS,
+    free_loopback_port,
+    server_env,
+    standalone_copy,
+    stop,
+    wait_for_health,
+)
 
 
 @pytest.fixture
 def standalone(tmp_path: Path):
     """A copy of the server package alone on PYTHONPATH, an empty HOME and an empty working directory."""
-    app_root = tmp_path / "app"
-    shutil.copytree(SERVER_SOURCE, app_root / STANDALONE_PACKAGE,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "README.md", "requirements.txt"))
-    home = tmp_path / "home"
-    workdir = tmp_path / "work"
-    home.mkdir()
-    workdir.mkdir()
-    return app_root, home, workdir
-
-
-def server_env(app_root: Path, home: Path, **settings: str) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "PYTHONPATH": str(app_root),
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONUNBUFFERED": "1",
-        **settings,
-    }
-
-
-def wait_for_health(base_url: str, process: subprocess.Popen) -> list[int]:
-    """Poll /health until 200, returning every status seen; fail if the process dies first."""
-    seen: list[int] = []
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the server exited with {process.returncode}: {process.stderr.read()}")
-        try:
-            status = httpx.get(f"{base_url}/health", timeout=2).status_code
-        except httpx.TransportError:
-            time.sleep(0.05)
-            continue
-        seen.append(status)
-        if status == 200:
-            return seen
-        time.sleep(0.02)
-    raise AssertionError(f"the server never became healthy; statuses seen: {seen}")
+    return standalone_copy(tmp_path)
 
 
 def test_uvicorn_process_serves_streams_scrapes_and_stops_cleanly(standalone, tiny_onnx_model):
@@ -89,7 +46,7 @@ def test_uvicorn_process_serves_streams_scrapes_and_stops_cleanly(standalone, ti
     process = subprocess.Popen([sys.executable, "-m", STANDALONE_PACKAGE], cwd=workdir, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        statuses = wait_for_health(base_url, process)
+        statuses = wait_for_health(port, process)
         assert set(statuses) <= {200, 503}
 
         body = {"model": SERVED_NAME, "messages": [{"role": "user", "content": "Hello there"}],
@@ -119,13 +76,7 @@ def test_uvicorn_process_serves_streams_scrapes_and_stops_cleanly(standalone, ti
         closed_port = free_loopback_port()
         assert subprocess.run(probe, env={**env, "SLM_PORT": str(closed_port)}, cwd=workdir).returncode == 1
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=SHUTDOWN_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    stderr = process.stderr.read()
+        stderr = stop(process)
     # uvicorn finishes a graceful shutdown, then re-raises SIGTERM so the exit status tells why it stopped
     assert process.returncode in (0, -signal.SIGTERM), stderr
     assert "Application shutdown complete" in stderr

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from tests.conftest import run_cli
+from tests.support.cli import run_in_process
 
 REVISION = "0123456789abcdef0123456789abcdef01234567"
 DIGEST = "sha256:" + "a" * 64
@@ -22,7 +23,7 @@ BASE: dict[str, Any] = {
         "native_context": 32768,
     },
     "runtime": {"kind": "llamacpp"},
-    "secrets": {"api-keys": {"backend": "file"}},
+    "secrets": {"api-keys": {}},
 }
 
 
@@ -39,11 +40,71 @@ def _with(path: str, value: Any) -> dict[str, Any]:
 CASES = {
     "unknown top-level key": (_with("servng", {}), "servng", "did you mean 'serving'"),
     "unknown nested key with suggestion": (_with("serving.replcas", 2), "serving.replcas", "did you mean 'replicas'"),
-    "wrong type": (_with("serving.replicas", "two"), "serving.replicas", "valid integer"),
+    "wrong type": (_with("serving.replicas", "two"), "serving.replicas", "must be an integer"),
+    "quoted integer": (_with("serving.replicas", "2"), "serving.replicas", "must be an integer (got a string)"),
+    "quoted port": (_with("exposure.port", "8081"), "exposure.port", "must be an integer (got a string)"),
+    "quoted boolean": (_with("serving.auth", {"enabled": "false"}), "serving.auth.enabled",
+                       "must be true or false (got a string)"),
+    "YAML 1.1 boolean": (_with("serving.auth", {"enabled": "no"}), "serving.auth.enabled", "must be true or false"),
+    "fractional integer": (_with("serving.replicas", 2.5), "serving.replicas", "must be an integer (got a number)"),
+    "infinite number": (_with("monitoring", {"slo": {"ttft_p95_seconds": float("inf")}}),
+                        "monitoring.slo.ttft_p95_seconds", "finite"),
+    "name starts with a digit": (_with("name", "1demo"), "name", "DNS-1035"),
+    "host label over 63 characters": (_with("exposure", {"mode": "ingress", "host": "a" * 64 + ".example.com"}),
+                                      "exposure.host", "at most 63 characters"),
+    "invalid IP address": (_with("exposure.bind_address", "999.1.1.1"), "exposure.bind_address",
+                           "not an IPv4 or IPv6 address"),
+    "every interface": (_with("exposure.bind_address", "0.0.0.0"), "exposure.bind_address", "every interface"),
+    "CIDR prefix too long": (_with("targets", {"aks": {"authorized_ip_ranges": ["10.0.0.0/33"]}}),
+                             "targets.aks.authorized_ip_ranges[0]", "CIDR"),
+    "CIDR with host bits": (_with("targets", {"aks": {"authorized_ip_ranges": ["10.0.0.1/8"]}}),
+                            "targets.aks.authorized_ip_ranges[0]", "host bits zero"),
+    "UI on the gateway's port": (
+        {**_with("runtime", {"kind": "ollama", "open_webui": {"enabled": True, "port": 8080}}),
+         "model": {"id": "qwen3-1.7b"}},
+        "exposure.port", "is also the port of runtime.open_webui.port"),
+    "UI on the runtime's port without keys": (
+        {**_with("runtime", {"kind": "ollama", "open_webui": {"enabled": True, "port": 11434}}),
+         "model": {"id": "qwen3-1.7b"}, "serving": {"auth": {"enabled": False}}, "secrets": {}},
+        "runtime.open_webui.port", "is also the port of serving.port"),
+    "gateway on its metrics port": (_with("exposure.port", 9464), "exposure.port", "own metrics port"),
+    "ingress without Kubernetes": (_with("exposure", {"mode": "ingress", "host": "llm.example.com"}),
+                                   "exposure.mode", "needs a Kubernetes target"),
+    "Open WebUI on a LAN address": (
+        {**_with("runtime", {"kind": "ollama", "open_webui": {"enabled": True}}),
+         "model": {"id": "qwen3-1.7b"}, "exposure": {"bind_address": "192.168.1.10"}},
+        "exposure.bind_address", "Open WebUI beyond loopback"),
+    "LAN address while exposure is none": (_with("exposure.bind_address", "192.168.1.10"), "exposure.bind_address",
+                                            "exposure.mode is none"),
+    "runtime on a LAN address without keys": (
+        {**_with("serving.auth", {"enabled": False}), "exposure": {"bind_address": "192.168.1.10"}},
+        "exposure.bind_address", "without the API-key gateway"),
+    "cache smaller than the weights": (
+        _with("targets", {"kubernetes": {"cache_size": "100Mi"}, "docker": {"registry": "registry.example"}}),
+        "targets.kubernetes.cache_size", "cannot hold"),
+    "negative GPU layers": (_with("runtime.n_gpu_layers", -1), "runtime.n_gpu_layers", "at least 0"),
+    "GPU layers without a GPU": (_with("runtime.n_gpu_layers", 20), "runtime.n_gpu_layers", "resources.gpu"),
+    "extra arg that trusts remote code": (
+        {**_with("runtime", {"kind": "vllm", "extra_args": ["--trust-remote-code"]}),
+         "model": {"id": "qwen3-1.7b"}, "resources": {"gpu": {"type": "nvidia-l4"}}},
+        "runtime.extra_args[0]", "not a flag slm-deploy passes through to vllm"),
+    "extra arg that overrides the sizing": (
+        _with("runtime.extra_args", ["--ctx-size", "1000000"]), "runtime.extra_args[0]", "passes through"),
+    "extra arg with a bad value": (_with("runtime.extra_args", ["--batch-size", "--slots"]), "runtime.extra_args[0]",
+                                   "a whole number"),
+    "Kubernetes without a registry": (_with("targets", {"kubernetes": {}}), "targets.docker.registry",
+                                      "the cluster must pull the images slm-deploy builds"),
+    "waiver of an unknown rule": (
+        _with("waivers", [{"rule": "slm-k8s-999", "resource": "Deployment/demo", "reason": "reviewed by ops"}]),
+        "waivers[0].rule", "not a rule of the policy pack"),
+    "secret name that is not a name": (_with("serving.auth", {"api_keys_secret": "Bearer abc"}),
+                                       "serving.auth.api_keys_secret", "DNS-1123"),
+    "bad key in a mapping": (_with("secrets", {"API_KEYS": {"backend": "file"}}), "secrets",
+                             "has a key that is not allowed"),
     "unknown runtime": (_with("runtime", {"kind": "vllmm"}), "runtime.kind", "did you mean 'vllm'"),
-    "name not DNS-1123": (_with("name", "My_Model"), "name", "DNS-1123"),
+    "name not DNS-1035": (_with("name", "My_Model"), "name", "DNS-1035"),
     "name too long": (_with("name", "a" * 41), "name", "at most 40"),
-    "newline in name": (_with("name", "demo\nrm"), "name", "DNS-1123"),
+    "newline in name": (_with("name", "demo\nrm"), "name", "DNS-1035"),
     "template in arg": (_with("runtime.extra_args", ["--x={{ evil }}"]), "runtime.extra_args[0]", "no spaces, quotes"),
     "command substitution in arg": (_with("runtime.extra_args", ["$(reboot)"]), "runtime.extra_args[0]",
                                     "no spaces, quotes"),
@@ -79,11 +140,18 @@ CASES = {
          "model": {"source": {"kind": "huggingface", "repo": "Qwen/Qwen3-8B", "revision": REVISION},
                    "parameters_billion": 8.2}},
         "resources.gpu", "needs an NVIDIA GPU"),
-    "undeclared secret": (_with("secrets", {}), "serving.auth.api_keys_secret", "does not declare"),
-    "reserved namespace": (_with("targets", {"kubernetes": {"namespace": "default"}}),
-                           "targets.kubernetes.namespace", "shared by the cluster"),
+    "undeclared secret": (_with("serving.auth", {"api_keys_secret": "gateway-keys"}),
+                          "serving.auth.api_keys_secret", "does not declare"),
+    "reserved namespace": (_with("targets", {"kubernetes": {"namespace": "default"},
+                                             "docker": {"registry": "registry.example"}}),
+                           "targets.kubernetes.namespace", "the cluster itself uses"),
     "context above native": (_with("model.context_length", 65536), "model.context_length", "exceeds"),
+    "slots endpoint without waivers": (_with("runtime.slots", True), "runtime.slots", "slm-serving-008"),
     "ingress without host": (_with("exposure", {"mode": "ingress"}), "exposure.host", "required"),
+    "reviewed remote code of another model": (
+        {**_with("runtime", {"kind": "vllm", "trust_remote_code": True}), "model": {"id": "qwen3-1.7b"},
+         "resources": {"gpu": {"type": "nvidia-l4"}}, "security": {"trust_remote_code_allowlist": ["qwen3-1.7b"]}},
+        "runtime.trust_remote_code", "owner/name"),
     "not a mapping": (["name", "demo"], "<spec>", "expected a mapping"),
     "gated model without a hub token": (
         {**_with("runtime", {"kind": "vllm"}), "resources": {"gpu": {"type": "nvidia-a100-80gb"}},
@@ -103,12 +171,22 @@ def _write(tmp_path: Path, spec: Any) -> Path:
 def test_bad_input_is_one_clear_error(case: str, tmp_path: Path) -> None:
     spec, field, words = CASES[case]
     out = tmp_path / "bundle"
-    result = run_cli("render", str(_write(tmp_path, spec)), "--out", str(out))
-    assert result.code == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    assert field in result.stderr
-    assert words in result.stderr
+    path = _write(tmp_path, spec)
+    for command in (["validate", str(path)], ["render", str(path), "--out", str(out)]):
+        result = run_in_process(*command)
+        assert result.code == 2, result.stdout + result.stderr
+        assert "Traceback" not in result.stderr
+        assert f"{path}:" in result.stderr, "every error names the file and line"
+        assert field in result.stderr
+        assert words in result.stderr
     assert not out.exists()
+
+
+def test_the_console_script_reports_bad_input_the_same_way(tmp_path: Path) -> None:
+    out = tmp_path / "bundle"
+    result = run_cli("render", str(_write(tmp_path, _with("serving.replicas", "2"))), "--out", str(out))
+    assert result.code == 2 and "serving.replicas: must be an integer (got a string)" in result.stderr
+    assert "Traceback" not in result.stderr and not out.exists()
 
 
 def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:

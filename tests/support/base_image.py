@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .cache import cache_root, exclusive
-from .docker_engine import docker, docker_cli, image_exists, require_docker
-from .registry import RegistryError, ensure_local_registry, manifest_digest
+from .docker_engine import docker, image_exists, require_docker
+from .registry import ensure_local_registry, publish_image
 from .tools import run, tail, unavailable
 
 SUITE = "bookworm"
@@ -144,26 +144,8 @@ def ensure_local_image() -> str:
 def publish_base_image(registry: str | None = None) -> BaseImage:
     """Push the base image to the local registry and return it pinned by the digest the registry serves."""
     tag = ensure_local_image()
-    address = registry or ensure_local_registry()
-    remote = f"{address}/{REPOSITORY}:{recipe_hash()}"
-    with exclusive(f"push-{recipe_hash()}"):
-        digest = manifest_digest(address, REPOSITORY, recipe_hash())
-        if digest is None or not _local_image_has_digest(remote, digest):
-            docker("tag", tag, remote)
-            pushed = docker("push", remote)
-            digest = manifest_digest(address, REPOSITORY, recipe_hash())
-            if digest is None:
-                raise RegistryError(f"{remote} is missing from the registry right after a push:\n{tail(pushed, 5)}")
-    return BaseImage(local_tag=tag, reference=f"{remote}@{digest}")
-
-
-def _local_image_has_digest(remote: str, digest: str) -> bool:
-    """Tell whether the local image was pushed as exactly this digest, so a repeat push can be skipped."""
-    name = remote.rsplit(":", 1)[0]
-    inspected = run([docker_cli(), "image", "inspect", "--format", "{{json .RepoDigests}}", remote], timeout=60)
-    if inspected.returncode != 0:
-        return False
-    return f"{name}@{digest}" in json.loads(inspected.stdout or "[]")
+    reference = publish_image(tag, registry or ensure_local_registry(), REPOSITORY, recipe_hash())
+    return BaseImage(local_tag=tag, reference=reference)
 
 
 def _trim(root: Path) -> None:

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from .tools import ToolUnavailable, run, tail
+from .tools import run, tail, unavailable
 
 DEBIAN_DOCKER_CLI = "/usr/bin/docker"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -53,10 +53,10 @@ def docker_available() -> tuple[bool, str]:
 
 
 def require_docker() -> None:
-    """Skip the calling test or fixture, with the engine's reason, when no engine answers."""
+    """Skip the calling test or fixture with the engine's reason when no engine answers (fail in CI)."""
     available, reason = docker_available()
     if not available:
-        raise ToolUnavailable("docker", reason)
+        raise unavailable("docker", reason)
 
 
 def docker(*args: str, timeout: float = 600) -> str:

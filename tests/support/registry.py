@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -11,7 +12,8 @@ import urllib.request
 from pathlib import Path
 
 from .cache import cache_root, exclusive
-from .tools import unavailable
+from .docker_engine import docker, docker_cli
+from .tools import run, tail, unavailable
 
 DEFAULT_PORT = 5000
 START_TIMEOUT = 30
@@ -98,6 +100,29 @@ def manifest_digest(address: str, repository: str, reference: str) -> str | None
     if not digest or not digest.startswith("sha256:"):
         raise RegistryError(f"registry {address} gave no sha256 digest for {repository}:{reference}")
     return digest
+
+
+def publish_image(local_tag: str, address: str, repository: str, tag: str) -> str:
+    """Push a local image as repository:tag and return `address/repository:tag@digest`, skipping a repeat push."""
+    remote = f"{address}/{repository}:{tag}"
+    with exclusive(f"push-{repository.replace('/', '_')}-{tag}"):
+        docker("tag", local_tag, remote)
+        digest = manifest_digest(address, repository, tag)
+        if digest is None or not _local_image_has_digest(remote, digest):
+            pushed = docker("push", remote)
+            digest = manifest_digest(address, repository, tag)
+            if digest is None:
+                raise RegistryError(f"{remote} is missing from the registry right after a push:\n{tail(pushed, 5)}")
+    return f"{remote}@{digest}"
+
+
+def _local_image_has_digest(remote: str, digest: str) -> bool:
+    """Tell whether the local image was pushed as exactly this digest, so a repeat push can be skipped."""
+    name = remote.rsplit(":", 1)[0]
+    inspected = run([docker_cli(), "image", "inspect", "--format", "{{json .RepoDigests}}", remote], timeout=60)
+    if inspected.returncode != 0:
+        return False
+    return f"{name}@{digest}" in json.loads(inspected.stdout or "[]")
 
 
 def _config_text(address: str, data_dir: Path) -> str:

@@ -103,8 +103,7 @@ def _train_tokenizer():
 
 def _write_hf_model(hf_dir: Path) -> None:
     """Save a randomly initialised Llama and its tokenizer in Hugging Face layout."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
     raw_tokenizer = _train_tokenizer()
     tokenizer = PreTrainedTokenizerFast(
@@ -115,24 +114,34 @@ def _write_hf_model(hf_dir: Path) -> None:
         pad_token="</s>",
     )
     tokenizer.chat_template = CHAT_TEMPLATE
+    save_random_llama(hf_dir, raw_tokenizer.get_vocab_size(), bos_id=raw_tokenizer.token_to_id("<s>"),
+                      eos_id=raw_tokenizer.token_to_id("</s>"))
+    tokenizer.save_pretrained(hf_dir)
+
+
+def save_random_llama(hf_dir: Path, vocab_size: int, *, bos_id: int, eos_id: int,
+                      max_positions: int = MAX_POSITIONS) -> None:
+    """The recipe's Llama (sizes and seed above) with random weights, saved with `save_pretrained`."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
     config = LlamaConfig(
-        vocab_size=raw_tokenizer.get_vocab_size(),
+        vocab_size=vocab_size,
         hidden_size=HIDDEN_SIZE,
         intermediate_size=INTERMEDIATE_SIZE,
         num_hidden_layers=NUM_LAYERS,
         num_attention_heads=NUM_HEADS,
         num_key_value_heads=NUM_HEADS,
-        max_position_embeddings=MAX_POSITIONS,
-        bos_token_id=raw_tokenizer.token_to_id("<s>"),
-        eos_token_id=raw_tokenizer.token_to_id("</s>"),
-        pad_token_id=raw_tokenizer.token_to_id("</s>"),
+        max_position_embeddings=max_positions,
+        bos_token_id=bos_id,
+        eos_token_id=eos_id,
+        pad_token_id=eos_id,
         tie_word_embeddings=False,
     )
     torch.manual_seed(SEED)
     model = LlamaForCausalLM(config)
     model.eval()
     model.save_pretrained(hf_dir)
-    tokenizer.save_pretrained(hf_dir)
 
 
 def _convert_to_onnx(hf_dir: Path, onnx_dir: Path, builder_cache: Path) -> None:

@@ -1,4 +1,5 @@
-"""Locate and run external tools, turning a missing tool into a visible skip instead of a crash."""
+"""Locate and run external tools and engines: a missing one is a visible skip on a workstation and a
+failure in CI, where SLM_DEPLOY_REQUIRE_TOOLS names it (or says `all`)."""
 
 from __future__ import annotations
 
@@ -20,17 +21,22 @@ class ToolUnavailable(pytest.skip.Exception):
     def __init__(self, tool: str, reason: str) -> None:
         self.tool = tool
         self.reason = reason
-        super().__init__(msg=f"{tool} unavailable: {reason}")
+        super().__init__(msg=f"{tool} unavailable: {reason}", allow_module_level=True)
 
 
 class ToolRequired(RuntimeError):
     """A judge that CI promised to install is missing: fail loudly rather than skip silently."""
 
 
+def required_here(tool: str) -> bool:
+    """Whether this run promised the tool (CI sets SLM_DEPLOY_REQUIRE_TOOLS=all: every judge and engine)."""
+    required = os.environ.get(STRICT_ENV, "").split()
+    return tool in required or "all" in required
+
+
 def unavailable(tool: str, reason: str) -> BaseException:
     """Skip where the tool is optional; fail where SLM_DEPLOY_REQUIRE_TOOLS names it (CI installs it)."""
-    required = os.environ.get(STRICT_ENV, "").split()
-    if tool in required or "all" in required:
+    if required_here(tool):
         return ToolRequired(f"{tool} is required here ({STRICT_ENV}) but unavailable: {reason}")
     return ToolUnavailable(tool, reason)
 

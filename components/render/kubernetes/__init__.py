@@ -11,6 +11,7 @@ from slm_deploy.render.kubernetes.namespace import limit_range, namespace, resou
 from slm_deploy.render.kubernetes.network import network_policies
 from slm_deploy.render.kubernetes.pods import config_files
 from slm_deploy.render.kubernetes.probes import startup_failure_threshold
+from slm_deploy.render.kubernetes.secret_sources import secret_source_objects, workload_identity_kustomization
 from slm_deploy.render.kubernetes.security import container_security, pod_security
 from slm_deploy.render.kubernetes.workloads import (
     disruption_budget, gateway_deployment, gateway_replicas, runtime_deployment, runtime_replicas, service, ui_claim,
@@ -58,10 +59,11 @@ def render_kubernetes(deployment: Deployment, plan: RuntimePlan) -> list[Manifes
 
     objects = [namespace(deployment), service_account(deployment),
                resource_quota(deployment, pods, claims, len(services)), limit_range(deployment, pods)]
+    objects += secret_source_objects(deployment, plan)
     objects += claims + configs + jobs + [w for w, _, _ in workloads] + services + budgets
     if deployment.spec.serving.autoscaling.enabled:
         objects += trigger_authentication(deployment)
-        objects.append(scaled_object(deployment, runtime, gateway))
+        objects.append(scaled_object(deployment, runtime))
     if deployment.spec.monitoring.enabled:
         objects += monitoring_objects(deployment, monitored(deployment, plan))
     objects += network_policies(deployment, plan, [s for _, _, s in workloads], preps)
@@ -75,7 +77,8 @@ def file_name(manifest: Manifest) -> str:
     return f"{manifest['kind'].lower()}-{manifest['metadata']['name']}.yaml"
 
 
-def kustomization(files: list[str], deployment: Deployment) -> Manifest:
-    """The kustomization that lists every object file."""
+def kustomization(files: list[str], deployment: Deployment, objects: list[Manifest]) -> Manifest:
+    """The kustomization that lists every object file (and fills in the Key Vault identity, when one is used)."""
     return {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-            "namespace": namespace_of(deployment.spec), "resources": files}
+            "namespace": namespace_of(deployment.spec), "resources": files,
+            **workload_identity_kustomization(deployment, objects)}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from slm_deploy.errors import Problem, SpecError
 from slm_deploy.render.kubernetes.common import Manifest, bounded_name, meta
 from slm_deploy.render.monitoring.vocabulary import GATEWAY_UPSTREAM_WAITING
 from slm_deploy.runtimes.plan import ServicePlan
@@ -60,22 +59,8 @@ def trigger_authentication(deployment: Deployment) -> list[Manifest]:
              "spec": {"podIdentity": {"provider": "azure-workload"}}}]
 
 
-def _check(deployment: Deployment, gateway: ServicePlan | None) -> None:
-    problems = []
-    if not deployment.spec.monitoring.enabled:
-        problems.append(Problem("serving.autoscaling.enabled", "scaling reads the queue from Prometheus",
-                                allowed="monitoring.enabled: true"))
-    if gateway is None:
-        problems.append(Problem("serving.autoscaling.enabled",
-                                "the gateway measures the queue for every runtime and wakes a runtime from zero",
-                                allowed="serving.auth.enabled: true"))
-    if problems:
-        raise SpecError(problems)
-
-
-def scaled_object(deployment: Deployment, runtime: ServicePlan, gateway: ServicePlan | None) -> Manifest:
+def scaled_object(deployment: Deployment, runtime: ServicePlan) -> Manifest:
     """Scale the runtime Deployment between the spec's bounds on its queue; to zero only when the spec asks."""
-    _check(deployment, gateway)
     scaling = deployment.spec.serving.autoscaling
     metadata: dict[str, Any] = {"serverAddress": prometheus_address(deployment), "query": queue_query(deployment),
                                 "threshold": str(scaling.target_queue_depth), "activationThreshold": "0",

@@ -91,7 +91,7 @@ def prep_job(deployment: Deployment, plan: RuntimePlan, prep: ServicePlan, servi
         restartPolicy="OnFailure",
         initContainers=[fetch],
         containers=[mark],
-        volumes=volumes(prep, claim=claim_name(deployment),
+        volumes=volumes(deployment, prep, claim=claim_name(deployment),
                         config_map=config_map_name(prep) if config_files(prep) else None),
     )
     return {

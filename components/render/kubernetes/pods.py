@@ -6,6 +6,7 @@ from typing import Any
 
 from slm_deploy.render.images import cluster_image
 from slm_deploy.render.kubernetes.common import CONFIG_MOUNT, GPU_RESOURCE
+from slm_deploy.render.kubernetes.secret_sources import secret_volume
 from slm_deploy.render.kubernetes.security import container_security, pod_defaults
 from slm_deploy.runtimes.plan import CACHE_ROOT, SECRETS_ROOT, RuntimePlan, ServicePlan
 from slm_deploy.spec.loader import Deployment
@@ -83,9 +84,10 @@ def container(deployment: Deployment, plan: RuntimePlan, service: ServicePlan, *
     return body
 
 
-def volumes(service: ServicePlan, *, claim: str | None, config_map: str | None,
-            data_claim: str | None = None, extra_secrets: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """The volumes the pod's mounts name, all of Pod Security restricted kinds (emptyDir, PVC, projected, configMap)."""
+def volumes(deployment: Deployment, service: ServicePlan, *, claim: str | None, config_map: str | None,
+            data_claim: str | None = None) -> list[dict[str, Any]]:
+    """The volumes the pod's mounts name, all of Pod Security restricted kinds (emptyDir, PVC, projected,
+    configMap, csi)."""
     found: list[dict[str, Any]] = [
         {"name": "tmp", "emptyDir": {"sizeLimit": TMP_SIZE}},
         {"name": "cache", "emptyDir": {"sizeLimit": CACHE_SIZE.get(service.role, DEFAULT_CACHE_SIZE)}},
@@ -98,10 +100,9 @@ def volumes(service: ServicePlan, *, claim: str | None, config_map: str | None,
         found.append({"name": "data", "persistentVolumeClaim": {"claimName": data_claim}})
     if config_map:
         found.append({"name": "config", "configMap": {"name": config_map, "defaultMode": 0o444}})
-    names = sorted({f.secret for f in service.secret_files} | set(extra_secrets))
-    if names:
-        found.append({"name": "secrets", "projected": {"defaultMode": 0o440, "sources": [
-            {"secret": {"name": name, "items": [{"key": name, "path": name}]}} for name in names]}})
+    secrets = secret_volume(deployment, service)
+    if secrets:
+        found.append(secrets)
     return found
 
 

@@ -51,13 +51,14 @@ CURL_METRICS_DRAIN = (
 """The same with curl and awk, for images without Python (llama.cpp); a failed scrape reads as idle."""
 
 CONNECTIONS_DRAIN = (
-    'sleep "$1"; budget=$2; port=$(printf "%04X" "$3"); waited=0\n'
+    'sleep "$1"; budget=$2; port=$(printf "%04X" "$3"); side=$4; waited=0\n'
     'while [ "$waited" -lt "$budget" ]; do\n'
     '  busy=0\n'
     '  for table in /proc/net/tcp /proc/net/tcp6; do\n'
     '    [ -r "$table" ] || continue\n'
-    '    while read -r _ local _ state _; do\n'
-    '      if [ "${local##*:}" = "$port" ] && [ "$state" = 01 ]; then busy=$((busy + 1)); fi\n'
+    '    while read -r _ local remote state _; do\n'
+    '      if [ "$side" = remote ]; then end=$remote; else end=$local; fi\n'
+    '      if [ "${end##*:}" = "$port" ] && [ "$state" = 01 ]; then busy=$((busy + 1)); fi\n'
     '    done < "$table"\n'
     '  done\n'
     '  [ "$busy" -eq 0 ] && exit 0\n'
@@ -65,8 +66,40 @@ CONNECTIONS_DRAIN = (
     'done\n'
     'echo "drain budget spent with connections still open" >&2; exit 1\n'
 )
-"""For runtimes without metrics (Ollama, Foundry Local): wait until no client holds a connection to the
-serving port, read from the pod's own /proc/net/tcp with shell built-ins only."""
+"""Wait until no established TCP connection has `port` on the given side, read from the pod's own
+/proc/net/tcp with shell built-ins only. `local` counts clients of a server without metrics (Foundry Local);
+`remote` counts requests a proxy still holds open to its upstream (Open WebUI to the gateway or Ollama), which
+browsers' idle websockets and keep-alive connections to the proxy itself do not touch."""
+
+RUNNER_CPU_DRAIN = (
+    'sleep "$1"; budget=$2; threshold=$3; name="($4)"; waited=0; previous=""; sampled=0\n'
+    'while [ "$waited" -le "$budget" ]; do\n'
+    '  current=""; busy=0\n'
+    '  for stat in /proc/[0-9]*/stat; do\n'
+    '    read -r line 2>/dev/null < "$stat" || continue\n'
+    '    set -f; set -- $line; set +f\n'
+    '    if [ "$2" != "$name" ] || [ "$4" = 0 ]; then continue; fi\n'
+    '    ticks=$(( ${14} + ${15} ))\n'
+    '    current="$current $1:$ticks"; seen=0\n'
+    '    for entry in $previous; do\n'
+    '      [ "${entry%%:*}" = "$1" ] || continue\n'
+    '      seen=1; [ $((ticks - ${entry#*:})) -ge "$threshold" ] && busy=1\n'
+    '    done\n'
+    '    [ "$sampled" = 1 ] && [ "$seen" = 0 ] && busy=1\n'
+    '  done\n'
+    '  if [ "$sampled" = 1 ] && [ "$busy" = 0 ]; then exit 0; fi\n'
+    '  previous=$current; sampled=1\n'
+    f'  sleep {POLL_SECONDS}; waited=$((waited + {POLL_SECONDS}))\n'
+    'done\n'
+    'echo "drain budget spent with a model runner still computing" >&2; exit 1\n'
+)
+"""For Ollama, which has no metrics and whose clients keep connections alive: work in flight is a model
+runner (a child process of `ollama serve`, same executable) spending CPU time; an idle runner spends
+almost none. A runner that appeared since the last poll is a model being loaded for a request, so it counts as
+busy too. Sampled from /proc/<pid>/stat (utime + stime) with shell built-ins only, every poll."""
+RUNNER_BUSY_TICKS = 20
+"""CPU ticks per poll above which a runner is computing: 10% of one core over two seconds at 100 Hz."""
+RUNNER_EXECUTABLE = "ollama"
 
 QUEUE_GAUGES = {
     "vllm": ("vllm:num_requests_running", "vllm:num_requests_waiting"),
@@ -116,7 +149,12 @@ def drain_command(service: ServicePlan) -> list[str]:
         return ["/bin/sh", "-c", CURL_METRICS_DRAIN, "drain", settle, budget, metrics_url(service), pattern]
     if gauges:
         return ["python3", "-c", PYTHON_METRICS_DRAIN, metrics_url(service), settle, budget, *gauges]
-    return ["/bin/sh", "-c", CONNECTIONS_DRAIN, "drain", settle, budget, str(service.port)]
+    if service.runtime == "ollama":
+        return ["/bin/sh", "-c", RUNNER_CPU_DRAIN, "drain", settle, budget, str(RUNNER_BUSY_TICKS),
+                RUNNER_EXECUTABLE]
+    if service.upstream_port is not None:
+        return ["/bin/sh", "-c", CONNECTIONS_DRAIN, "drain", settle, budget, str(service.upstream_port), "remote"]
+    return ["/bin/sh", "-c", CONNECTIONS_DRAIN, "drain", settle, budget, str(service.port), "local"]
 
 
 def grace_period_seconds() -> int:

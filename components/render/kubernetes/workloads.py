@@ -81,7 +81,7 @@ def runtime_deployment(deployment: Deployment, plan: RuntimePlan, runtime: Servi
     if prep is not None:
         fields["initContainers"] = [wait_for_model(deployment, plan, runtime, prep, runtime.startup_budget_seconds)]
     fields["containers"] = [server]
-    fields["volumes"] = volumes(runtime, claim=claim_name(deployment) if runtime.model_dir else None,
+    fields["volumes"] = volumes(deployment, runtime, claim=claim_name(deployment) if runtime.model_dir else None,
                                 config_map=config_map_name(runtime) if config_files(runtime) else None)
     fields["terminationGracePeriodSeconds"] = grace_period_seconds()
     fields["topologySpreadConstraints"] = _spread(runtime)
@@ -98,7 +98,7 @@ def gateway_deployment(deployment: Deployment, plan: RuntimePlan, gateway: Servi
     pod = pod_spec(
         deployment, service_account,
         containers=[_long_running(deployment, plan, gateway)],
-        volumes=volumes(gateway, claim=None, config_map=None),
+        volumes=volumes(deployment, gateway, claim=None, config_map=None),
         terminationGracePeriodSeconds=grace_period_seconds(),
         topologySpreadConstraints=_spread(gateway),
     )
@@ -111,7 +111,7 @@ def ui_deployment(deployment: Deployment, plan: RuntimePlan, ui: ServicePlan, se
     pod = pod_spec(
         deployment, service_account,
         containers=[_long_running(deployment, plan, ui, data_path=data_path)],
-        volumes=volumes(ui, claim=None, config_map=config_map_name(ui) if config_files(ui) else None,
+        volumes=volumes(deployment, ui, claim=None, config_map=config_map_name(ui) if config_files(ui) else None,
                         data_claim=ui_data_claim(ui) if data_path else None),
         terminationGracePeriodSeconds=grace_period_seconds(),
     )

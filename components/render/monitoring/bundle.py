@@ -18,6 +18,7 @@ from slm_deploy.runtimes.plan import SECRETS_ROOT, RuntimePlan
 from slm_deploy.spec.consistency import kubernetes_target
 from slm_deploy.spec.loader import Deployment
 from slm_deploy.spec.monitoring_checks import monitoring_mode
+from slm_deploy.spec.secret_uses import in_monitoring_namespace, read_on_kubernetes, secrets_of
 
 ROOT = "monitoring"
 
@@ -100,7 +101,9 @@ def readme_facts(deployment: Deployment, plan: RuntimePlan, files: dict[str, str
     return {
         "rule_files": sorted(p.removeprefix(f"{ROOT}/prometheus/") for p in files if p.endswith(".rules.yml")),
         "receiver": receiver,
-        "receiver_secrets": [n for n in (receiver.token_secret, receiver.url_secret) if n] if receiver else [],
+        "receiver_secrets": secrets_of(spec, "alertmanager"),
+        "cluster_secrets": [n for n in sorted(spec.secrets)
+                            if in_monitoring_namespace(spec, n) and read_on_kubernetes(spec, n)],
         "mode": monitoring_mode(spec),
         "namespace": target.monitoring_namespace if target else None,
         "selector": ", ".join(f"`{k}: {v}`" for k, v in spec.monitoring.selector_labels.items()),

@@ -1,15 +1,20 @@
 """The bundled mode: kube-prometheus-stack values generated from the spec (Pulumi installs the chart; `render`
-writes the values and the install command)."""
+writes the values and the install command). Every pod the values turn on stays within Pod Security `restricted`,
+which the monitoring namespace enforces: non-root with a seccomp profile, no node exporter (host namespaces and
+paths), no Grafana chown init container (root)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from slm_deploy.render.kubernetes.secret_sources import projected_secrets
 from slm_deploy.render.monitoring.alertmanager import alertmanager_config
 from slm_deploy.render.monitoring.context import Monitored
 from slm_deploy.render.monitoring.kubernetes import DASHBOARD_LABEL
 from slm_deploy.spec.consistency import kubernetes_target
+from slm_deploy.runtimes.plan import SECRETS_ROOT
 from slm_deploy.spec.loader import Deployment
+from slm_deploy.spec.secret_uses import secrets_of
 
 CHART = "kube-prometheus-stack"
 CHART_VERSION = "79.7.1"
@@ -34,19 +39,23 @@ def _storage(deployment: Deployment, size: str) -> dict[str, Any]:
 
 
 def _grafana(deployment: Deployment) -> dict[str, Any]:
+    """Grafana with the dashboards sidecar; the admin password is read from the mounted secret file, as on Compose."""
     grafana = deployment.spec.monitoring.grafana
     if not grafana.enabled:
         return {"enabled": False}
+    password = grafana.admin_password_secret
     return {
         "enabled": True,
-        "admin": {"existingSecret": grafana.admin_password_secret, "userKey": "admin-user",
-                  "passwordKey": grafana.admin_password_secret},
+        "env": {"GF_SECURITY_ADMIN_USER": "admin", "GF_SECURITY_ADMIN_PASSWORD__FILE": f"{SECRETS_ROOT}/{password}"},
+        "extraSecretMounts": [{"name": "secrets", "mountPath": SECRETS_ROOT, "readOnly": True,
+                               "projected": projected_secrets([password])}],
         "grafana.ini": {"auth.anonymous": {"enabled": False}, "users": {"allow_sign_up": False},
                         "analytics": {"reporting_enabled": False, "check_for_updates": False}},
         "sidecar": {"dashboards": {"enabled": True, "label": next(iter(DASHBOARD_LABEL)),
                                    "labelValue": DASHBOARD_LABEL[next(iter(DASHBOARD_LABEL))],
                                    "searchNamespace": "ALL"}},
         "securityContext": _security(deployment),
+        "initChownData": {"enabled": False},  # a root init container; fsGroup already owns the volume
         "persistence": {"enabled": True, "size": "5Gi"},
     }
 
@@ -57,7 +66,7 @@ def values(deployment: Deployment, m: Monitored) -> dict[str, Any]:
     spec = deployment.spec
     monitoring = spec.monitoring
     receiver = monitoring.receiver
-    secrets = sorted({n for n in (receiver.token_secret, receiver.url_secret) if n}) if receiver else []
+    secrets = secrets_of(spec, "alertmanager")
     interval = f"{monitoring.scrape_interval_seconds}s"
     prometheus_spec: dict[str, Any] = {
         "scrapeInterval": interval, "evaluationInterval": interval, "retention": "15d",

@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 import signal
 import ssl
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from slm_deploy.servers.gateway.config import GatewayConfig
+from slm_deploy.servers.gateway import errors
+from slm_deploy.servers.gateway.config import GatewayConfig, GatewayConfigError
 from slm_deploy.servers.gateway.keys import KeySet, KeyStore
 from slm_deploy.servers.gateway.metrics import GatewayMetrics
-from slm_deploy.servers.gateway.proxy import Gateway
+from slm_deploy.servers.gateway.paths import InvalidTarget, canonical_target
+from slm_deploy.servers.gateway.proxy import SAFE_METHODS, Gateway
+from slm_deploy.servers.gateway.server import GatewayServer
 
 log = logging.getLogger("slm_gateway")
+
+METRICS_MAX_CONNECTIONS = 16
+# File descriptors besides client and upstream sockets: listeners, the key file, logs, the loop.
+SPARE_FILE_DESCRIPTORS = 64
 
 
 def read_upstream_key(path: str) -> str:
@@ -39,27 +47,53 @@ def build_gateway(config: GatewayConfig) -> Gateway:
     return Gateway(config, metrics, keys, read_upstream_key(config.upstream_key_file))
 
 
-def public_app(gateway: Gateway) -> web.Application:
-    """The application on the public port: every path goes through Gateway.handle."""
-    app = web.Application(client_max_size=gateway.config.max_request_body_bytes, handler_args={"access_log": None})
-    app.router.add_route("*", "/{tail:.*}", gateway.handle)
-    app.on_startup.append(gateway.start)
-    app.on_cleanup.append(gateway.stop)
-    return app
+def reserve_file_descriptors(max_connections: int) -> None:
+    """Raise the soft open-file limit so the connection cap, not the kernel, is what refuses clients."""
+    needed = 2 * max_connections + SPARE_FILE_DESCRIPTORS  # each proxied request also holds an upstream socket
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        ceiling = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (ceiling, hard))
+        if ceiling < needed:
+            raise GatewayConfigError(
+                f"gateway.max_connections: {max_connections} connections need {needed} open files, "
+                f"the hard limit is {hard} (hint: lower max_connections or raise the container's nofile limit)"
+            )
 
 
-def metrics_app(gateway: Gateway) -> web.Application:
-    """The application on the metrics port: Prometheus exposition only."""
+def public_server(gateway: Gateway) -> GatewayServer:
+    """The server on the public port: every request goes through Gateway.handle."""
+    cfg = gateway.config
+    server = GatewayServer(
+        gateway.handle, max_connections=cfg.max_connections, header_timeout=cfg.header_timeout_seconds,
+        idle_timeout=cfg.idle_timeout_seconds, observer=gateway.on_connection_refused,
+    )
+    gateway.metrics.open_connections.set_function(lambda: len(server.connections))
+    return server
 
-    async def scrape(_request: web.Request) -> web.Response:
+
+def metrics_server(gateway: Gateway) -> GatewayServer:
+    """The server on the metrics port: Prometheus exposition at the metrics path, nothing else."""
+    cfg = gateway.config
+
+    async def scrape(request: web.BaseRequest) -> web.StreamResponse:
+        try:
+            path = canonical_target(request.raw_path).path
+        except InvalidTarget:
+            return errors.error_response("invalid_request_target")
+        if path != cfg.metrics_path:
+            return errors.error_response("route_not_found")
+        if request.method not in SAFE_METHODS:
+            return errors.error_response("method_not_allowed", headers={"Allow": "GET, HEAD"})
         gateway.keys.keys  # noqa: B018 - pick up key file changes so keys_loaded is current
-        response = web.Response(body=generate_latest(gateway.metrics.registry))
+        response = web.Response(body=generate_latest(gateway.metrics.registry), headers=errors.SERVER_HEADER)
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return response
 
-    app = web.Application()
-    app.router.add_get(gateway.config.metrics_path, scrape)
-    return app
+    return GatewayServer(
+        scrape, max_connections=METRICS_MAX_CONNECTIONS, header_timeout=cfg.header_timeout_seconds,
+        idle_timeout=cfg.idle_timeout_seconds, observer=gateway.on_connection_refused,
+    )
 
 
 def tls_context(config: GatewayConfig) -> ssl.SSLContext | None:
@@ -74,24 +108,26 @@ def tls_context(config: GatewayConfig) -> ssl.SSLContext | None:
 
 async def serve(config: GatewayConfig, stop: asyncio.Event | None = None) -> None:
     """Run both listeners until SIGTERM/SIGINT (or `stop`), then drain in-flight requests."""
+    reserve_file_descriptors(config.max_connections + METRICS_MAX_CONNECTIONS)
     gateway = build_gateway(config)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    await gateway.start()
     runners = [
-        web.AppRunner(public_app(gateway), access_log=None, shutdown_timeout=config.shutdown_timeout_seconds),
-        web.AppRunner(metrics_app(gateway), access_log=None, shutdown_timeout=1.0),
+        web.ServerRunner(public_server(gateway), shutdown_timeout=config.shutdown_timeout_seconds),
+        web.ServerRunner(metrics_server(gateway), shutdown_timeout=1.0),
     ]
-    for runner in runners:
-        await runner.setup()
     try:
+        for runner in runners:
+            await runner.setup()
         await web.TCPSite(runners[0], config.listen_host, config.listen_port, ssl_context=tls_context(config)).start()
         await web.TCPSite(runners[1], config.metrics_host, config.metrics_port).start()
         log.info(
-            "listening on %s:%d (metrics %s:%d%s), upstream %s, %d keys (ids: %s)",
+            "listening on %s:%d (metrics %s:%d%s), upstream %s, routes of %s, %d keys (ids: %s)",
             config.listen_host, config.listen_port, config.metrics_host, config.metrics_port,
-            config.metrics_path, config.upstream_url, len(gateway.keys.keys.entries),
+            config.metrics_path, config.upstream_url, config.route_table, len(gateway.keys.keys.entries),
             ", ".join(gateway.keys.keys.key_ids),
         )
         await stop.wait()
@@ -99,3 +135,4 @@ async def serve(config: GatewayConfig, stop: asyncio.Event | None = None) -> Non
     finally:
         for runner in runners:
             await runner.cleanup()
+        await gateway.stop()

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from slm_deploy.errors import SlmDeployError
+from slm_deploy.servers.gateway.routes import TABLES
 
 # Exact paths that may skip the key check: liveness/readiness endpoints of the runtimes, never
 # an inference or model-management route.
@@ -28,18 +29,6 @@ HEALTH_STYLE_PATHS = frozenset(
     }
 )
 
-# Ollama's model-management routes: a caller with an inference key must not pull, delete or
-# overwrite models.
-DEFAULT_DENY_PREFIXES = (
-    "/api/blobs",
-    "/api/copy",
-    "/api/create",
-    "/api/delete",
-    "/api/pull",
-    "/api/push",
-)
-
-
 class GatewayConfigError(SlmDeployError):
     """The gateway configuration is malformed; names the setting, never a secret's value."""
 
@@ -50,27 +39,33 @@ class GatewayConfig:
 
     upstream_url: str
     key_file: str
+    route_table: str
     listen_host: str = "0.0.0.0"
     listen_port: int = 8080
     health_path: str = "/healthz"
     tls_cert_file: str = ""
     tls_key_file: str = ""
+    max_connections: int = 1024
+    header_timeout_seconds: float = 10.0
+    idle_timeout_seconds: float = 30.0
+    body_timeout_seconds: float = 60.0
+    send_timeout_seconds: float = 60.0
     upstream_connect_timeout_seconds: float = 10.0
     upstream_read_timeout_seconds: float = 600.0
     upstream_key_file: str = ""
     upstream_wait_seconds: float = 0.0
     """How long a request may wait for a runtime that accepts no connections yet (a runtime scaled to zero)."""
     key_reload_interval_seconds: float = 1.0
-    exempt_paths: tuple[str, ...] = ("/health",)
-    forward_prefixes: tuple[str, ...] = ("/v1/", "/api/")
-    deny_prefixes: tuple[str, ...] = DEFAULT_DENY_PREFIXES
+    exempt_paths: tuple[str, ...] = ()
+    unauthenticated_rate_per_second: float = 2.0
+    unauthenticated_burst: int = 20
     rate_per_second: float = 0.0
     burst: int = 0
     max_concurrency: int = 0
     max_queue: int = 0
     queue_timeout_seconds: float = 30.0
     max_request_body_bytes: int = 32 * 1024 * 1024
-    metrics_host: str = "0.0.0.0"
+    metrics_host: str = "127.0.0.1"
     metrics_port: int = 9464
     metrics_path: str = "/metrics"
     inject_stream_usage: bool = True
@@ -95,6 +90,11 @@ SECTIONS: dict[str, tuple[tuple[str, str], ...]] = {
         ("tls_key_file", "tls_key_file"),
         ("shutdown_timeout_seconds", "shutdown_timeout_seconds"),
         ("access_log", "access_log"),
+        ("max_connections", "max_connections"),
+        ("header_timeout_seconds", "header_timeout_seconds"),
+        ("idle_timeout_seconds", "idle_timeout_seconds"),
+        ("body_timeout_seconds", "body_timeout_seconds"),
+        ("send_timeout_seconds", "send_timeout_seconds"),
     ),
     "upstream": (
         ("url", "upstream_url"),
@@ -107,11 +107,10 @@ SECTIONS: dict[str, tuple[tuple[str, str], ...]] = {
         ("key_file", "key_file"),
         ("reload_interval_seconds", "key_reload_interval_seconds"),
         ("exempt_paths", "exempt_paths"),
+        ("unauthenticated_rate_per_second", "unauthenticated_rate_per_second"),
+        ("unauthenticated_burst", "unauthenticated_burst"),
     ),
-    "routes": (
-        ("forward_prefixes", "forward_prefixes"),
-        ("deny_prefixes", "deny_prefixes"),
-    ),
+    "routes": (("table", "route_table"),),
     "limits": (
         ("rate_per_second", "rate_per_second"),
         ("burst", "burst"),
@@ -182,21 +181,26 @@ def validate(config: GatewayConfig) -> None:
     _check_path("metrics_path", config.metrics_path)
     if bool(config.tls_cert_file) != bool(config.tls_key_file):
         raise _fail("tls_cert_file", "TLS needs both tls_cert_file and tls_key_file")
+    table = TABLES.get(config.route_table)
+    if table is None:
+        raise _fail("route_table", "is not a known runtime", "one of " + ", ".join(sorted(TABLES)))
     for path in config.exempt_paths:
-        if path not in HEALTH_STYLE_PATHS:
+        route = table.match(path)
+        if path not in HEALTH_STYLE_PATHS or route is None or "GET" not in route.methods:
             raise _fail(
                 "exempt_paths",
-                f"{path!r} is not a health-style path",
+                f"{path!r} is not a health-style path that the {table.name} runtime serves",
                 "only " + ", ".join(sorted(HEALTH_STYLE_PATHS)) + " may skip the key check",
             )
-    if not config.forward_prefixes:
-        raise _fail("forward_prefixes", "must list at least one route prefix", "e.g. /v1/ and /api/")
-    for setting in ("forward_prefixes", "deny_prefixes"):
-        for prefix in getattr(config, setting):
-            _check_path(setting, prefix)
-    if config.rate_per_second > 0 and config.burst < 1:
-        raise _fail("burst", "must be >= 1 when rate_per_second is set")
-    for setting in ("burst", "max_concurrency", "max_queue"):
+    for setting in ("header_timeout_seconds", "idle_timeout_seconds", "body_timeout_seconds", "send_timeout_seconds"):
+        if getattr(config, setting) <= 0:
+            raise _fail(setting, "must be > 0: a client that stops sending or reading must not hold a connection")
+    if not 1 <= config.max_connections <= 65535:
+        raise _fail("max_connections", "must be between 1 and 65535")
+    for rate, burst in (("rate_per_second", "burst"), ("unauthenticated_rate_per_second", "unauthenticated_burst")):
+        if getattr(config, rate) > 0 and getattr(config, burst) < 1:
+            raise _fail(burst, f"must be >= 1 when {rate} is set")
+    for setting in ("burst", "unauthenticated_burst", "max_concurrency", "max_queue"):
         if getattr(config, setting) < 0:
             raise _fail(setting, "must be >= 0 (0 means unlimited or none)")
     if config.max_queue and not config.max_concurrency:

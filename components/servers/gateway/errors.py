@@ -1,81 +1,77 @@
-"""Error bodies in the OpenAI shape, so every client library shows them properly."""
+"""Error bodies in the OpenAI shape, so every client library shows them properly; none echoes the request."""
 
 from __future__ import annotations
 
 import json
 import math
+from http import HTTPStatus
 
 from aiohttp import web
 
+# Sent instead of aiohttp's default, which names Python's and aiohttp's versions.
+SERVER_HEADER = {"Server": "slm-gateway"}
+INVALID = "invalid_request_error"
+SERVER = "server_error"
 
-def error_response(
-    status: int, message: str, error_type: str, code: str, headers: dict[str, str] | None = None
-) -> web.Response:
-    """A JSON error `{"error": {message, type, param, code}}`; never echoes request data."""
-    body = json.dumps({"error": {"message": message, "type": error_type, "param": None, "code": code}})
-    return web.Response(status=status, text=body, content_type="application/json", headers=headers)
+# code -> (status, OpenAI error type, message). Messages are fixed text: nothing from the request.
+ERRORS: dict[str, tuple[int, str, str]] = {
+    "missing_api_key": (401, INVALID, "Missing API key. Send it as 'Authorization: Bearer <key>'."),
+    "invalid_api_key": (401, INVALID, "Invalid API key."),
+    "route_forbidden": (403, INVALID, "This route is disabled at the gateway."),
+    "route_not_found": (404, INVALID, "This route is not served."),
+    "method_not_allowed": (405, INVALID, "This method is not allowed on this route."),
+    "request_timeout": (408, INVALID, "The request was not received in time."),
+    "request_too_large": (413, INVALID, "Request body too large."),
+    "unsupported_content_encoding": (415, INVALID, "Compressed request bodies are not accepted."),
+    "expectation_failed": (417, INVALID, "Only 'Expect: 100-continue' is supported."),
+    "invalid_request_target": (400, INVALID, "The request path is not valid."),
+    "malformed_request": (400, INVALID, "The request is not valid HTTP."),
+    "request_header_fields_too_large": (431, INVALID, "The request head is too large."),
+    "rate_limit_exceeded": (429, "rate_limit_error", "Rate limit exceeded for this API key."),
+    "concurrency_limit_exceeded": (
+        429, "rate_limit_error", "Too many concurrent requests for this API key. Retry when one finishes.",
+    ),
+    "unauthenticated_rate_limit_exceeded": (
+        429, "rate_limit_error", "Too many requests without a valid API key from this address.",
+    ),
+    "too_many_connections": (503, SERVER, "The gateway has too many open connections. Retry shortly."),
+    "internal_error": (500, SERVER, "The gateway failed to handle the request."),
+    "upstream_error": (502, SERVER, "The model server failed to handle the request."),
+    "upstream_unavailable": (502, SERVER, "The model server is unavailable."),
+    "upstream_timeout": (504, SERVER, "The model server timed out."),
+}
+
+UNAUTHORIZED_HEADERS = {
+    "missing_api_key": {"WWW-Authenticate": 'Bearer realm="slm-gateway"'},
+    "invalid_api_key": {"WWW-Authenticate": 'Bearer realm="slm-gateway", error="invalid_token"'},
+}
 
 
-def missing_key() -> web.Response:
-    """401 for a request without a bearer key."""
-    return error_response(
-        401,
-        "Missing API key. Send it as 'Authorization: Bearer <key>'.",
-        "invalid_request_error",
-        "missing_api_key",
-        {"WWW-Authenticate": 'Bearer realm="slm-gateway"'},
+def error_body(code: str) -> bytes:
+    """The JSON body `{"error": {message, type, param, code}}` for an error code."""
+    _, error_type, message = ERRORS[code]
+    return json.dumps({"error": {"message": message, "type": error_type, "param": None, "code": code}}).encode()
+
+
+def error_response(code: str, status: int | None = None, headers: dict[str, str] | None = None) -> web.Response:
+    """The error as a response; `status` overrides the code's own (an upstream 5xx keeps its status)."""
+    response = web.Response(
+        status=status or ERRORS[code][0], body=error_body(code), content_type="application/json",
+        headers={**SERVER_HEADER, **UNAUTHORIZED_HEADERS.get(code, {}), **(headers or {})},
     )
+    return response
 
 
-def invalid_key() -> web.Response:
-    """401 for a key that is not (or no longer) in the key file."""
-    return error_response(
-        401,
-        "Invalid API key.",
-        "invalid_request_error",
-        "invalid_api_key",
-        {"WWW-Authenticate": 'Bearer realm="slm-gateway", error="invalid_token"'},
-    )
+def retry_after(seconds: float) -> dict[str, str]:
+    """The Retry-After header for a wait: whole seconds, at least 1."""
+    return {"Retry-After": str(max(1, math.ceil(seconds)))}
 
 
-def rate_limited(retry_after: float) -> web.Response:
-    """429 when the key's request rate is used up; says when to retry."""
-    seconds = max(1, math.ceil(retry_after))
-    return error_response(
-        429,
-        f"Rate limit exceeded for this API key. Retry after {seconds} s.",
-        "rate_limit_error",
-        "rate_limit_exceeded",
-        {"Retry-After": str(seconds)},
-    )
-
-
-def too_many_concurrent() -> web.Response:
-    """429 when the key already has its maximum number of requests running."""
-    return error_response(
-        429,
-        "Too many concurrent requests for this API key. Retry when one finishes.",
-        "rate_limit_error",
-        "concurrency_limit_exceeded",
-        {"Retry-After": "1"},
-    )
-
-
-def not_found() -> web.Response:
-    """404 for routes the gateway does not forward."""
-    return error_response(404, "This route is not served.", "invalid_request_error", "route_not_found")
-
-
-def forbidden_route() -> web.Response:
-    """403 for model-management routes the gateway never forwards."""
-    return error_response(403, "This route is disabled at the gateway.", "invalid_request_error", "route_forbidden")
-
-
-def upstream_unavailable() -> web.Response:
-    """502 when the runtime cannot be reached."""
-    return error_response(502, "The model server is unavailable.", "server_error", "upstream_unavailable")
-
-
-def upstream_timeout() -> web.Response:
-    """504 when the runtime stops answering."""
-    return error_response(504, "The model server timed out.", "server_error", "upstream_timeout")
+def raw_error(code: str, extra_headers: str = "") -> bytes:
+    """A whole HTTP/1.1 response that closes the connection, for answers written straight to the socket."""
+    status = ERRORS[code][0]
+    body = error_body(code)
+    return (
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n{extra_headers}\r\n"
+    ).encode() + body

@@ -1,4 +1,10 @@
-"""API keys from a mounted secret file: parsed, hashed, compared in constant time, reloaded on change."""
+"""API keys from a mounted secret file: parsed, hashed, compared in constant time, reloaded on change.
+
+Two rules keep keys out of logs and metric labels even when the file is written wrongly: a key
+id is at most 31 characters and a key at least 32, and a line holds exactly one ':'. A line
+written the wrong way round (`key:id`) therefore never parses, and errors name only the line
+number, never what is on it.
+"""
 
 from __future__ import annotations
 
@@ -15,14 +21,21 @@ from slm_deploy.errors import SlmDeployError
 
 log = logging.getLogger("slm_gateway.keys")
 
-KEY_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
-# Visible ASCII only: what fits in an HTTP header as a bearer token.
-KEY_PATTERN = re.compile(r"[\x21-\x7e]+")
-MIN_KEY_LENGTH = 16
+KEY_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,30}")
+# Visible ASCII except ':': what fits in an HTTP header as a bearer token.
+KEY_PATTERN = re.compile(r"[\x21-\x39\x3b-\x7e]+")
+MIN_KEY_LENGTH = 32
+MAX_KEY_FILE_BYTES = 1 << 20
+# A changed file is loaded only once it has stayed unchanged this long (in-place edits settle).
+SETTLE_SECONDS = 0.5
 
 
 class KeyFileError(SlmDeployError):
-    """The key file cannot be used; names the line, never the key on it."""
+    """The key file cannot be used; names the line, never anything written on it."""
+
+
+class KeyFileChanging(KeyFileError):
+    """The file changed while it was read: not an error, it is read again once it settles."""
 
 
 @dataclass(frozen=True)
@@ -46,47 +59,85 @@ class KeySet:
         return found
 
 
+def _parse_line(number: int, line: str) -> tuple[str, str]:
+    if line.count(":") != 1:
+        raise KeyFileError(f"key file line {number}: expected 'key_id:key' with exactly one ':'")
+    key_id, _, key = (part.strip() for part in line.partition(":"))
+    if not KEY_ID_PATTERN.fullmatch(key_id):
+        raise KeyFileError(
+            f"key file line {number}: the key id must be 1-31 letters, digits, '_', '.' or '-' "
+            "(is the line written as key:id?)"
+        )
+    if not KEY_PATTERN.fullmatch(key) or len(key) < MIN_KEY_LENGTH:
+        raise KeyFileError(
+            f"key file line {number}: the key must be at least {MIN_KEY_LENGTH} visible ASCII characters "
+            "without spaces or ':'"
+        )
+    return key_id, key
+
+
 def parse_key_file(text: str) -> KeySet:
-    """Parse `key_id:key` lines; '#' starts a comment line, blank lines are ignored."""
+    """Parse `key_id:key` lines; '#' starts a comment line, blank lines are ignored; at least one key."""
     entries: list[tuple[bytes, str]] = []
-    seen_ids: set[str] = set()
-    seen_digests: set[bytes] = set()
+    first_line: dict[str, int] = {}
+    digests: dict[bytes, int] = {}
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        key_id, sep, key = line.partition(":")
-        key_id, key = key_id.strip(), key.strip()
-        if not sep:
-            raise KeyFileError(f"key file line {number}: expected 'key_id:key'")
-        if not KEY_ID_PATTERN.fullmatch(key_id):
-            raise KeyFileError(
-                f"key file line {number}: key id must be 1-63 characters of letters, digits, '_', '.', '-'"
-            )
-        if not KEY_PATTERN.fullmatch(key) or len(key) < MIN_KEY_LENGTH:
-            raise KeyFileError(
-                f"key file line {number} (id {key_id}): key must be at least {MIN_KEY_LENGTH} "
-                "visible ASCII characters without spaces"
-            )
-        if key_id in seen_ids:
-            raise KeyFileError(f"key file line {number}: key id {key_id} appears twice")
+        key_id, key = _parse_line(number, line)
+        if key_id in first_line:
+            raise KeyFileError(f"key file line {number}: the key id of line {first_line[key_id]} is used again")
         digest = hashlib.sha256(key.encode("ascii")).digest()
-        if digest in seen_digests:
-            raise KeyFileError(f"key file line {number} (id {key_id}): the same key is listed under another id")
-        seen_ids.add(key_id)
-        seen_digests.add(digest)
+        if digest in digests:
+            raise KeyFileError(f"key file line {number}: the key of line {digests[digest]} is listed again")
+        first_line[key_id] = number
+        digests[digest] = number
         entries.append((digest, key_id))
+    if not entries:
+        raise KeyFileError("key file: no keys (a file being rewritten in place reads empty; nothing is loaded)")
     return KeySet(tuple(entries))
 
 
-def _signature(path: str) -> tuple[int, int, int, int]:
+Signature = tuple[int, int, int, int]
+MISSING: Signature = (-1, -1, -1, -1)
+
+
+def _signature(st: os.stat_result) -> Signature:
     """What changes when the file is edited in place or swapped by a Kubernetes secret update."""
-    st = os.stat(path)
     return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
 
 
+def read_key_file(path: str) -> tuple[KeySet, Signature]:
+    """Read and parse the file, refusing a read that overlapped a change (checked after reading)."""
+    before = _signature(os.stat(path))
+    with open(path, "rb") as handle:
+        opened = _signature(os.fstat(handle.fileno()))
+        data = handle.read(MAX_KEY_FILE_BYTES + 1)
+    after = _signature(os.stat(path))
+    if len(data) > MAX_KEY_FILE_BYTES:
+        raise KeyFileError(f"key file: larger than {MAX_KEY_FILE_BYTES} bytes")
+    if not before == opened == after or len(data) != opened[3]:
+        raise KeyFileChanging("key file: changed while it was read")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise KeyFileError("key file: not UTF-8 text") from None
+    return parse_key_file(text), after
+
+
+def _read_at_start(path: str, attempts: int = 20) -> tuple[KeySet, Signature]:
+    """The first read, retried briefly while the file is being written."""
+    for _ in range(attempts - 1):
+        try:
+            return read_key_file(path)
+        except KeyFileChanging:
+            time.sleep(SETTLE_SECONDS / 10)
+    return read_key_file(path)
+
+
 class KeyStore:
-    """The current key set; re-reads the file when it changes, at most once per interval."""
+    """The current key set; looks at the file at most once per interval and loads it once it has settled."""
 
     def __init__(
         self,
@@ -99,39 +150,54 @@ class KeyStore:
         self._interval = reload_interval
         self._on_reload = on_reload or (lambda result, keys: None)
         self._clock = clock
-        self._signature: tuple[int, int, int, int] | None = _signature(path)
-        self._keys = self._read()
+        self._keys, self._loaded = _read_at_start(path)
+        self._rejected: Signature | None = None
+        self._candidate: Signature | None = None
+        self._candidate_since = 0.0
         self._checked_at = clock()
         self._on_reload("loaded", self._keys)
 
-    def _read(self) -> KeySet:
-        with open(self._path, encoding="utf-8") as handle:
-            return parse_key_file(handle.read())
-
     @property
     def keys(self) -> KeySet:
-        """The key set in force now, after picking up any change to the file."""
+        """The key set in force now, after picking up any settled change to the file."""
         now = self._clock()
         if now - self._checked_at >= self._interval:
             self._checked_at = now
-            self._refresh()
+            self._refresh(now)
         return self._keys
 
-    def _refresh(self) -> None:
-        signature: tuple[int, int, int, int] | None = None
+    def _refresh(self, now: float) -> None:
         try:
-            signature = _signature(self._path)
-            if signature == self._signature:
-                return
-            keys = self._read()
-        except (OSError, UnicodeDecodeError, KeyFileError) as exc:
-            # Remember the bad version so the error is reported once per change, not every interval.
-            self._signature = signature
-            reason = str(exc) if isinstance(exc, KeyFileError) else type(exc).__name__
-            log.error("key file not reloaded, keeping the previous %d keys: %s", len(self._keys.entries), reason)
-            self._on_reload("error", None)
+            signature = _signature(os.stat(self._path))
+        except OSError as exc:
+            self._reject(MISSING, type(exc).__name__)
             return
-        self._signature = signature
-        self._keys = keys
+        if signature in (self._loaded, self._rejected):
+            return
+        if signature != self._candidate:
+            self._candidate, self._candidate_since = signature, now
+        if now - self._candidate_since < SETTLE_SECONDS:
+            return
+        try:
+            keys, signature = read_key_file(self._path)
+        except KeyFileChanging:
+            self._candidate = None
+            return
+        except OSError as exc:
+            self._reject(MISSING, type(exc).__name__)
+            return
+        except KeyFileError as exc:
+            self._reject(signature, str(exc))
+            return
+        self._keys, self._loaded, self._rejected = keys, signature, None
         log.info("key file reloaded: %d keys (ids: %s)", len(keys.entries), ", ".join(keys.key_ids))
         self._on_reload("loaded", keys)
+
+    def _reject(self, signature: Signature, reason: str) -> None:
+        """Keep the keys in force; report a bad version once, not at every interval."""
+        if signature == self._rejected:
+            return
+        self._rejected = signature
+        self._candidate = None
+        log.error("key file not reloaded, keeping the previous %d keys: %s", len(self._keys.entries), reason)
+        self._on_reload("error", None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from typing import Callable
 
 
@@ -82,6 +82,38 @@ class ConcurrencyGate:
         self.active -= 1
 
 
+class BucketTable:
+    """A token bucket per name (key id or client address), created on first use, in a bounded table.
+
+    The table forgets the least recently seen name when full, so a flood of names costs bounded
+    memory. For client addresses: behind a proxy every client shares the proxy's address
+    (X-Forwarded-For is not trusted), so the limit then applies to all of them together.
+    """
+
+    def __init__(
+        self, rate_per_second: float, burst: int, max_entries: int = 4096, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._rate = rate_per_second
+        self._burst = burst
+        self._max_entries = max_entries
+        self._clock = clock
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+
+    def retry_after(self, name: str) -> float:
+        """Charge one request to the name's bucket; 0.0 if allowed, else seconds to wait."""
+        if self._rate <= 0:
+            return 0.0
+        now = self._clock()
+        bucket = self._buckets.get(name)
+        if bucket is None:
+            if len(self._buckets) >= self._max_entries:
+                self._buckets.popitem(last=False)
+            bucket = self._buckets[name] = TokenBucket(self._rate, self._burst, now)
+        else:
+            self._buckets.move_to_end(name)
+        return bucket.try_take(now)
+
+
 class KeyLimits:
     """The rate bucket and concurrency gate of every key id, created on first use."""
 
@@ -94,24 +126,15 @@ class KeyLimits:
         queue_timeout: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._rate = rate_per_second
-        self._burst = burst
         self._max_concurrency = max_concurrency
         self._max_queue = max_queue
         self._queue_timeout = queue_timeout
-        self._clock = clock
-        self._buckets: dict[str, TokenBucket] = {}
+        self._buckets = BucketTable(rate_per_second, burst, clock=clock)
         self._gates: dict[str, ConcurrencyGate] = {}
 
     def retry_after(self, key_id: str) -> float:
         """Charge one request to the key's bucket; 0.0 if allowed, else seconds to wait."""
-        if self._rate <= 0:
-            return 0.0
-        now = self._clock()
-        bucket = self._buckets.get(key_id)
-        if bucket is None:
-            bucket = self._buckets[key_id] = TokenBucket(self._rate, self._burst, now)
-        return bucket.try_take(now)
+        return self._buckets.retry_after(key_id)
 
     def gate(self, key_id: str) -> ConcurrencyGate:
         """The key's concurrency gate."""

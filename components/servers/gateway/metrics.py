@@ -59,6 +59,9 @@ class GatewayMetrics:
             "slm_gateway_upstream_errors", "Runtime connections that failed or timed out, by reason.",
             ("reason",), registry=r,
         )
+        self.open_connections = Gauge(
+            "slm_gateway_open_connections", "Client connections open on the public port.", registry=r,
+        )
         self.keys_loaded = Gauge("slm_gateway_keys_loaded", "API keys currently accepted.", registry=r)
         self.key_reloads = Counter(
             "slm_gateway_key_file_reloads", "Key file loads, by result (loaded or error).", ("result",), registry=r,

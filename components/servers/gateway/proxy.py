@@ -1,4 +1,4 @@
-"""The request path: authenticate, limit, forward (streaming as it arrives), and measure."""
+"""The request path: canonical target, authenticate, route, limit, forward (streaming as it arrives), measure."""
 
 from __future__ import annotations
 
@@ -6,43 +6,65 @@ import asyncio
 import json
 import logging
 import time
-from typing import Iterable
-from urllib.parse import unquote
+from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 from yarl import URL
 
 from slm_deploy.servers.gateway import errors
 from slm_deploy.servers.gateway.config import GatewayConfig
+from slm_deploy.servers.gateway.headers import client_response_headers, upstream_request_headers
 from slm_deploy.servers.gateway.keys import KeyStore
-from slm_deploy.servers.gateway.limits import KeyLimits
+from slm_deploy.servers.gateway.limits import BucketTable, ConcurrencyGate, KeyLimits
 from slm_deploy.servers.gateway.metrics import NO_KEY, GatewayMetrics
-from slm_deploy.servers.gateway.routes import OPENAI_GENERATION_ROUTES, route_label
+from slm_deploy.servers.gateway.paths import InvalidTarget, Target, canonical_target
+from slm_deploy.servers.gateway.routes import OPENAI_GENERATION_ROUTES, TABLES, UNMATCHED_LABEL
+from slm_deploy.servers.gateway.server import MAX_HEAD_BYTES, SendWatchdog
 from slm_deploy.servers.gateway.usage import JsonBodyTap, LineStreamTap, TokenUsage, request_usage_injection
 
 access_log = logging.getLogger("slm_gateway.access")
 
-HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
-     "transfer-encoding", "upgrade"}
-)
-# Never forwarded upstream: the client's gateway key, and values aiohttp sets itself.
-REQUEST_DROP = HOP_BY_HOP | {"host", "authorization", "content-length", "accept-encoding", "expect"}
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 CLIENT_CLOSED = 499
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+# While a runtime wakes, connection attempts back off from the first delay to the longest.
+WAIT_FIRST_RETRY_SECONDS = 0.25
+WAIT_MAX_RETRY_SECONDS = 2.0
 
 
-def _is_traversal(path: str) -> bool:
-    """Paths an upstream might normalise into a different route than the one checked here."""
-    lowered = path.lower()
-    if "%2f" in lowered or "%5c" in lowered or "\\" in path:
-        return True
-    return any(segment in (".", "..") for segment in unquote(path).split("/"))
+@dataclass
+class Exchange:
+    """What is known about one request so far, for its metrics and its access-log line."""
+
+    request: web.BaseRequest
+    started: float
+    route: str = UNMATCHED_LABEL
+    key_id: str = NO_KEY
 
 
-def _startswith_any(path: str, prefixes: Iterable[str]) -> bool:
-    return any(path.startswith(prefix) for prefix in prefixes)
+class Refusal(Exception):
+    """The gateway answers the request itself with this error code."""
+
+    def __init__(self, code: str, reason: str = "", headers: dict[str, str] | None = None, close: bool = False):
+        super().__init__(code)
+        self.code = code
+        self.reason = reason or code
+        self.headers = headers
+        self.close = close
+
+
+def _body_precheck(request: web.BaseRequest, limit: int) -> None:
+    """Refuse, before reading or inviting a body, what the gateway will not accept anyway."""
+    expect = request.headers.get("Expect")
+    if expect is not None and (expect.lower() != "100-continue" or request.version < (1, 1)):
+        raise Refusal("expectation_failed", close=True)
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding != "identity":
+        raise Refusal("unsupported_content_encoding", close=True)
+    if (request.content_length or 0) > limit:
+        raise Refusal("request_too_large", close=True)
 
 
 class Gateway:
@@ -52,140 +74,191 @@ class Gateway:
         self.config = config
         self.metrics = metrics
         self.keys = keys
+        self.table = TABLES[config.route_table]
         self.limits = KeyLimits(
             config.rate_per_second, config.burst, config.max_concurrency, config.max_queue,
             config.queue_timeout_seconds,
         )
+        self.peers = BucketTable(config.unauthenticated_rate_per_second, config.unauthenticated_burst)
         self._upstream = config.upstream_url.rstrip("/")
         self._upstream_auth = f"Bearer {upstream_key}" if upstream_key else ""
         self._exempt = frozenset(config.exempt_paths)
+        self._health = json.dumps({"status": "ok"}).encode()
         self._session: aiohttp.ClientSession | None = None
 
-    async def start(self, _app: web.Application | None = None) -> None:
+    async def start(self) -> None:
         """Open the pooled upstream session (inside the running loop)."""
-        cfg = self.config
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=10),
-            timeout=aiohttp.ClientTimeout(
-                total=None, connect=cfg.upstream_connect_timeout_seconds,
-                sock_read=cfg.upstream_read_timeout_seconds or None,
-            ),
+            timeout=self._upstream_timeout(self.config.upstream_connect_timeout_seconds),
             auto_decompress=False,
             skip_auto_headers=("User-Agent",),
         )
 
-    async def stop(self, _app: web.Application | None = None) -> None:
+    async def stop(self) -> None:
         """Close upstream connections."""
         if self._session is not None:
             await self._session.close()
 
     # -- request path -------------------------------------------------------------------------
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        """Entry point for every request on the public port."""
-        started = time.perf_counter()
-        path = request.raw_path.split("?", 1)[0]
-        method = request.method
-        if path == self.config.health_path and method in SAFE_METHODS:
-            return web.json_response({"status": "ok", "keys_loaded": len(self.keys.keys.entries)})
-        route = route_label(path)
-        if path in self._exempt and method in SAFE_METHODS:
-            return await self._forward(request, route, NO_KEY, started)
-        key_id, refusal = self._authenticate(request)
-        if refusal is not None:
-            return self._refuse(request, route, NO_KEY, refusal, "invalid_key" if request.headers.get("Authorization") else "missing_key", started)
-        if _is_traversal(path) or not _startswith_any(path, self.config.forward_prefixes):
-            return self._refuse(request, route, key_id, errors.not_found(), "route_not_found", started)
-        if _startswith_any(path, self.config.deny_prefixes):
-            return self._refuse(request, route, key_id, errors.forbidden_route(), "route_forbidden", started)
-        retry_after = self.limits.retry_after(key_id)
-        if retry_after:
-            return self._refuse(request, route, key_id, errors.rate_limited(retry_after), "rate_limited", started)
-        gate = self.limits.gate(key_id)
-        if not gate.try_enter():
-            if not gate.can_queue():
-                return self._refuse(request, route, key_id, errors.too_many_concurrent(), "concurrency_limited", started)
-            queued = self.metrics.queued.labels(key_id)
-            queued.inc()
-            try:
-                admitted = await gate.wait()
-            finally:
-                queued.dec()
-            if not admitted:
-                return self._refuse(request, route, key_id, errors.too_many_concurrent(), "queue_timeout", started)
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        """Entry point for every request on the public port; a client that leaves cancels it at any stage."""
+        exchange = Exchange(request, time.perf_counter())
         try:
-            return await self._forward(request, route, key_id, started)
+            return await self._handle(exchange)
+        except Refusal as refusal:
+            return self._refuse(exchange, refusal)
+        except asyncio.CancelledError:
+            self._record(exchange, CLIENT_CLOSED)
+            raise
+
+    async def _handle(self, exchange: Exchange) -> web.StreamResponse:
+        request = exchange.request
+        if len(request.raw_path) + sum(len(k) + len(v) + 4 for k, v in request.raw_headers) > MAX_HEAD_BYTES:
+            raise Refusal("request_header_fields_too_large", close=True)
+        try:
+            target = canonical_target(request.raw_path)
+        except InvalidTarget:
+            raise Refusal("invalid_request_target") from None
+        method = request.method
+        if target.path == self.config.health_path and method in SAFE_METHODS:
+            return web.Response(body=self._health, content_type="application/json", headers=errors.SERVER_HEADER)
+        route = self.table.match(target.path)
+        if route is not None:
+            exchange.route = route.pattern
+        if target.path in self._exempt and method in SAFE_METHODS:
+            self._charge_unauthenticated(request)
+            if request.body_exists:  # nothing without a key carries a body to the runtime
+                raise Refusal("request_too_large", close=True)
+            return await self._forward(exchange, target)
+        code = self._authenticate(request, exchange)
+        if code is not None:
+            self._charge_unauthenticated(request)
+            raise Refusal(code, "missing_key" if code == "missing_api_key" else "invalid_key")
+        if route is None:
+            raise Refusal("route_forbidden" if self.table.is_management(target.path) else "route_not_found")
+        if method not in route.methods:
+            raise Refusal("method_not_allowed", headers={"Allow": ", ".join(sorted(route.methods))})
+        _body_precheck(request, self.config.max_request_body_bytes)
+        gate = self.limits.gate(exchange.key_id)
+        if not gate.try_enter():
+            await self._queue(exchange, gate)
+        try:
+            retry = self.limits.retry_after(exchange.key_id)
+            if retry:
+                raise Refusal("rate_limit_exceeded", "rate_limited", errors.retry_after(retry))
+            return await self._forward(exchange, target)
         finally:
             gate.leave()
 
-    def _authenticate(self, request: web.Request) -> tuple[str, web.Response | None]:
-        """Find the key id for the bearer key, or the 401 to send."""
+    async def _queue(self, exchange: Exchange, gate: ConcurrencyGate) -> None:
+        """Wait for a concurrency slot, or refuse without spending a rate token."""
+        if not gate.can_queue():
+            raise Refusal("concurrency_limit_exceeded", "concurrency_limited", {"Retry-After": "1"})
+        queued = self.metrics.queued.labels(exchange.key_id)
+        queued.inc()
+        try:
+            admitted = await gate.wait()
+        finally:
+            queued.dec()
+        if not admitted:
+            raise Refusal("concurrency_limit_exceeded", "queue_timeout", {"Retry-After": "1"})
+
+    def _authenticate(self, request: web.BaseRequest, exchange: Exchange) -> str | None:
+        """Set the key id for the bearer key, or return the 401 code."""
         header = request.headers.get("Authorization", "")
+        if not header:
+            return "missing_api_key"
         scheme, _, token = header.partition(" ")
         token = token.strip()
-        if not header:
-            return NO_KEY, errors.missing_key()
         if scheme.lower() != "bearer" or not token:
-            return NO_KEY, errors.invalid_key()
+            return "invalid_api_key"
         key_id = self.keys.keys.identify(token)
         if key_id is None:
-            return NO_KEY, errors.invalid_key()
-        return key_id, None
+            return "invalid_api_key"
+        exchange.key_id = key_id
+        return None
 
-    def _refuse(
-        self, request: web.Request, route: str, key_id: str, response: web.Response, reason: str, started: float
-    ) -> web.Response:
-        self.metrics.rejections.labels(reason, key_id).inc()
-        self._record(request, route, key_id, response.status, started, reason=reason)
+    def _charge_unauthenticated(self, request: web.BaseRequest) -> None:
+        """Requests without a valid key share a rate per client address."""
+        retry = self.peers.retry_after(request.remote or "")
+        if retry:
+            raise Refusal("unauthenticated_rate_limit_exceeded", "unauthenticated_rate_limited", errors.retry_after(retry))
+
+    def _refuse(self, exchange: Exchange, refusal: Refusal) -> web.Response:
+        response = errors.error_response(refusal.code, headers=refusal.headers)
+        if refusal.close:
+            response.force_close()
+        self.metrics.rejections.labels(refusal.reason, exchange.key_id).inc()
+        self._record(exchange, response.status, reason=refusal.reason)
         return response
 
-    def _upstream_headers(self, request: web.Request) -> dict[str, str]:
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in REQUEST_DROP}
-        headers["Accept-Encoding"] = "identity"
-        peer = request.remote or ""
-        prior = request.headers.get("X-Forwarded-For")
-        headers["X-Forwarded-For"] = f"{prior}, {peer}" if prior else peer
-        headers["X-Forwarded-Proto"] = request.scheme
-        if self._upstream_auth:
-            headers["Authorization"] = self._upstream_auth
-        return headers
+    async def _read_body(self, request: web.BaseRequest) -> bytes:
+        """The whole request body, within the size limit and the body deadline."""
+        if request.headers.get("Expect") is not None:
+            await request.writer.write(CONTINUE)
+            request.writer.output_size = 0
+        limit = self.config.max_request_body_bytes
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async with asyncio.timeout(self.config.body_timeout_seconds):
+                async for chunk in request.content.iter_any():
+                    size += len(chunk)
+                    if size > limit:
+                        raise Refusal("request_too_large", close=True)
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise Refusal("request_timeout", close=True) from None
+        except RequestPayloadError:
+            raise Refusal("malformed_request", close=True) from None
+        return b"".join(chunks)
 
-    async def _forward(self, request: web.Request, route: str, key_id: str, started: float) -> web.StreamResponse:
+    async def _forward(self, exchange: Exchange, target: Target) -> web.StreamResponse:
         """Send the request upstream and relay the answer chunk by chunk as it arrives."""
         assert self._session is not None, "Gateway.start() must run before requests"
-        in_flight = self.metrics.in_flight.labels(key_id)
+        in_flight = self.metrics.in_flight.labels(exchange.key_id)
         in_flight.inc()
         try:
-            return await self._relay(request, route, key_id, started)
+            return await self._relay(exchange, target)
         finally:
             in_flight.dec()
 
-    async def _relay(self, request: web.Request, route: str, key_id: str, started: float) -> web.StreamResponse:
+    async def _relay(self, exchange: Exchange, target: Target) -> web.StreamResponse:
+        request, route = exchange.request, exchange.route
         method = request.method
-        try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            response = errors.error_response(
-                413, "Request body too large.", "invalid_request_error", "request_too_large"
-            )
-            return self._refuse(request, route, key_id, response, "request_too_large", started)
+        body = await self._read_body(request)
         drop_usage_event = False
         if self.config.inject_stream_usage and method == "POST" and route in OPENAI_GENERATION_ROUTES:
             rewritten = request_usage_injection(body)
             if rewritten is not None:
                 body, drop_usage_event = rewritten, True
-        url = URL(self._upstream + request.raw_path, encoded=True)
+        url = URL(self._upstream + target.forwarded, encoded=True)
+        headers = upstream_request_headers(request.headers, request.remote or "", request.scheme, self._upstream_auth)
         try:
-            upstream = await self._open_upstream(method, url, body if body or method not in SAFE_METHODS else None,
-                                                 self._upstream_headers(request))
+            upstream = await self._open_upstream(
+                exchange, method, url, body if body or method not in SAFE_METHODS else None, headers,
+            )
         except asyncio.TimeoutError:
             self.metrics.upstream_errors.labels("timeout").inc()
-            return self._finish_error(request, route, key_id, errors.upstream_timeout(), started)
+            return self._finish(exchange, errors.error_response("upstream_timeout"))
         except aiohttp.ClientError as exc:
             self.metrics.upstream_errors.labels("connect").inc()
             access_log.warning("upstream request failed: %s", type(exc).__name__)
-            return self._finish_error(request, route, key_id, errors.upstream_unavailable(), started)
+            return self._finish(exchange, errors.error_response("upstream_unavailable"))
+        if upstream.status >= 500 or 300 <= upstream.status < 400:
+            # Internal error bodies and redirects to internal hosts stay inside; the status (5xx) does not.
+            upstream.close()
+            retry = {"Retry-After": upstream.headers["Retry-After"]} if "Retry-After" in upstream.headers else None
+            status = upstream.status if upstream.status >= 500 else 502
+            return self._finish(exchange, errors.error_response("upstream_error", status=status, headers=retry))
+        return await self._stream(exchange, upstream, drop_usage_event)
 
+    async def _stream(
+        self, exchange: Exchange, upstream: aiohttp.ClientResponse, drop_usage_event: bool
+    ) -> web.StreamResponse:
+        request, route, key_id, started = exchange.request, exchange.route, exchange.key_id, exchange.started
         content_type = upstream.headers.get("Content-Type", "").lower()
         streaming = "text/event-stream" in content_type or "ndjson" in content_type
         tap: LineStreamTap | JsonBodyTap | None
@@ -195,17 +268,16 @@ class Gateway:
             tap = JsonBodyTap()
         else:
             tap = None
-        response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
-        for name, value in upstream.headers.items():
-            lowered = name.lower()
-            if lowered in HOP_BY_HOP or (streaming and lowered == "content-length"):
-                continue
+        response = web.StreamResponse(status=upstream.status, headers=errors.SERVER_HEADER)
+        for name, value in client_response_headers(upstream.headers, streaming):
             response.headers.add(name, value)
         if streaming:
             response.headers["X-Accel-Buffering"] = "no"
         status = upstream.status
         ttft: float | None = None
         complete = False
+        watchdog = SendWatchdog(request, self.config.send_timeout_seconds, self._on_send_stall)
+        clock = watchdog.clock
         try:
             await response.prepare(request)
             async for chunk in upstream.content.iter_any():
@@ -214,7 +286,10 @@ class Gateway:
                     self.metrics.ttft.labels(route, key_id).observe(ttft)
                 out = tap.feed(chunk) if tap is not None else chunk
                 if out:
+                    watchdog.blocked_since = clock()
                     await response.write(out)
+                    watchdog.blocked_since = None
+            watchdog.blocked_since = clock()
             if tap is not None:
                 out = tap.finish()
                 if out:
@@ -228,8 +303,9 @@ class Gateway:
             self.metrics.upstream_errors.labels(reason).inc()
             access_log.warning("upstream stream ended early: %s", type(exc).__name__)
             if request.transport is not None:
-                request.transport.close()  # the client must see a truncated response, not a clean end
+                request.transport.abort()  # the client must see a truncated response, not a clean end
         finally:
+            watchdog.stop()
             if complete:
                 upstream.release()
             else:
@@ -239,52 +315,78 @@ class Gateway:
             self.metrics.input_tokens.labels(route, key_id).inc(usage.input_tokens)
             self.metrics.output_tokens.labels(route, key_id).inc(usage.output_tokens)
         self.metrics.duration.labels(route, key_id).observe(time.perf_counter() - started)
-        self._record(request, route, key_id, status, started, ttft=ttft, usage=usage)
+        self._record(exchange, status, ttft=ttft, usage=usage)
         return response
 
-    async def _open_upstream(self, method: str, url: URL, body: bytes | None,
-                             headers: dict[str, str]) -> aiohttp.ClientResponse:
-        """Send the request; while no runtime accepts connections, hold it for up to upstream_wait_seconds.
+    async def _open_upstream(
+        self, exchange: Exchange, method: str, url: URL, body: bytes | None, headers: dict[str, str]
+    ) -> aiohttp.ClientResponse:
+        """Send the request; while no runtime accepts connections, hold a keyed one for up to upstream_wait_seconds.
 
-        Only connection failures are retried: the runtime never saw the request, so sending it again is safe.
+        A held request is exported as slm_gateway_upstream_waiting_requests, which wakes a runtime scaled to
+        zero. Only connection failures are retried (the runtime never saw the request, so sending it again is
+        safe), no attempt's connect deadline outlives the wait, and a client that leaves cancels the wait.
+        Requests without a key (exempt health paths) never wait: they must not wake a runtime.
         """
-        deadline = time.monotonic() + self.config.upstream_wait_seconds
-        delay, held = 0.25, False
+        session = self._session
+        assert session is not None
+        budget = self.config.upstream_wait_seconds if exchange.key_id != NO_KEY else 0.0
+        if not budget:
+            return await session.request(method, url, data=body, headers=headers, allow_redirects=False)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + budget
+        delay, held = WAIT_FIRST_RETRY_SECONDS, False
         try:
             while True:
+                connect = min(self.config.upstream_connect_timeout_seconds, max(deadline - loop.time(), 0.001))
                 try:
-                    return await self._session.request(  # type: ignore[union-attr]
-                        method, url, data=body, headers=headers, allow_redirects=False)
+                    return await session.request(
+                        method, url, data=body, headers=headers, allow_redirects=False,
+                        timeout=self._upstream_timeout(connect),
+                    )
                 except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
-                    if time.monotonic() + delay > deadline:
+                    if loop.time() + delay > deadline:
                         raise
                     if not held:
                         held = True
                         self.metrics.upstream_waiting.inc()
                     await asyncio.sleep(delay)
-                    delay = min(delay * 2, 2.0)
+                    delay = min(delay * 2, WAIT_MAX_RETRY_SECONDS)
         finally:
             if held:
                 self.metrics.upstream_waiting.dec()
 
-    def _finish_error(
-        self, request: web.Request, route: str, key_id: str, response: web.Response, started: float
-    ) -> web.Response:
-        self.metrics.duration.labels(route, key_id).observe(time.perf_counter() - started)
-        self._record(request, route, key_id, response.status, started)
+    def _upstream_timeout(self, connect: float) -> aiohttp.ClientTimeout:
+        """Upstream timeouts: no total (streams run long), a connect deadline, the read timeout between chunks."""
+        return aiohttp.ClientTimeout(
+            total=None, connect=connect, sock_read=self.config.upstream_read_timeout_seconds or None,
+        )
+
+    def _on_send_stall(self) -> None:
+        self.metrics.rejections.labels("send_timeout", NO_KEY).inc()
+
+    def on_connection_refused(self, reason: str, status: int) -> None:
+        """Count what the server refused below the request handler (malformed requests, timeouts, the cap)."""
+        self.metrics.rejections.labels(reason, NO_KEY).inc()
+        if status:
+            self.metrics.requests.labels(UNMATCHED_LABEL, str(status), NO_KEY).inc()
+
+    def _finish(self, exchange: Exchange, response: web.Response) -> web.Response:
+        self.metrics.duration.labels(exchange.route, exchange.key_id).observe(time.perf_counter() - exchange.started)
+        self._record(exchange, response.status)
         return response
 
     def _record(
-        self, request: web.Request, route: str, key_id: str, status: int, started: float,
-        reason: str = "", ttft: float | None = None, usage: TokenUsage | None = None,
+        self, exchange: Exchange, status: int, reason: str = "", ttft: float | None = None,
+        usage: TokenUsage | None = None,
     ) -> None:
         """Count the request and write one access-log line (ids and routes only, never keys)."""
-        self.metrics.requests.labels(route, str(status), key_id).inc()
+        self.metrics.requests.labels(exchange.route, str(status), exchange.key_id).inc()
         if not self.config.access_log:
             return
         entry: dict[str, object] = {
-            "method": request.method, "route": route, "status": status, "key_id": key_id,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            "method": exchange.request.method, "route": exchange.route, "status": status, "key_id": exchange.key_id,
+            "duration_ms": round((time.perf_counter() - exchange.started) * 1000, 3),
         }
         if reason:
             entry["reason"] = reason

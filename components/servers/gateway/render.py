@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from slm_deploy.servers.gateway.config import DEFAULT_DENY_PREFIXES, GatewayConfig, config_to_toml
+from slm_deploy.servers.gateway.config import GatewayConfig, config_to_toml
 
 GATEWAY_CONFIG_DIR = "/etc/slm-gateway"
 GATEWAY_CONFIG_FILE = "gateway.toml"
@@ -34,6 +34,7 @@ _ERRORS_MODULE = _PACKAGE_DIR.parent.parent / "errors.py"
 
 def render_gateway_config(
     upstream: str,
+    route_table: str,
     listen_port: int,
     key_file: str,
     rate_per_second: float,
@@ -42,9 +43,8 @@ def render_gateway_config(
     *,
     max_queue: int = 0,
     queue_timeout_seconds: float = 30.0,
-    exempt_paths: tuple[str, ...] = ("/health",),
-    forward_prefixes: tuple[str, ...] = ("/v1/", "/api/"),
-    deny_prefixes: tuple[str, ...] = DEFAULT_DENY_PREFIXES,
+    exempt_paths: tuple[str, ...] = (),
+    metrics_host: str = "127.0.0.1",
     metrics_port: int = GATEWAY_METRICS_PORT,
     inject_stream_usage: bool = True,
     upstream_key_file: str = "",
@@ -57,6 +57,7 @@ def render_gateway_config(
     """The gateway's config files ({relative name: text}); validated exactly as the gateway will."""
     config = GatewayConfig(
         upstream_url=upstream,
+        route_table=route_table,
         listen_port=listen_port,
         key_file=key_file,
         rate_per_second=rate_per_second,
@@ -65,8 +66,7 @@ def render_gateway_config(
         max_queue=max_queue,
         queue_timeout_seconds=queue_timeout_seconds,
         exempt_paths=tuple(exempt_paths),
-        forward_prefixes=tuple(forward_prefixes),
-        deny_prefixes=tuple(deny_prefixes),
+        metrics_host=metrics_host,
         metrics_port=metrics_port,
         metrics_path=GATEWAY_METRICS_PATH,
         health_path=GATEWAY_HEALTH_PATH,

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import threading
 import time
 import uuid
 from typing import Any, AsyncIterator, Callable
 
-from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -20,16 +18,18 @@ from starlette.routing import Route
 
 from . import openai_format as fmt
 from .config import Settings
-from .engine import Engine, EngineState, PromptTooLongError, Sampling
+from .disconnects import ClientLeft, DisconnectWatch
+from .engine import Engine, EngineState, OutputSchemaError, PromptRejectedError, PromptTooLongError, Sampling
 from .generation import GenerationRun
 from .metrics import MetricsMiddleware, ServerMetrics
-from .schemas import ChatCompletionRequest
+from .request_body import ClientGone, parse_chat_request, read_body
+from .schemas import ChatCompletionRequest, ChatMessage
 from .slots import OverloadedError, SlotPool
 
 log = logging.getLogger(__name__)
 
-DISCONNECT_CHECK_EVERY = 16
-"""Non-streamed generations look for a vanished client every this many text deltas."""
+CLIENT_CLOSED_REQUEST = 499
+"""Status recorded for requests whose client hung up before the answer (nginx's convention); nobody receives it."""
 NOT_READY_RETRY_AFTER = "5"
 OVERLOADED_RETRY_AFTER = "1"
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -119,26 +119,42 @@ class ChatServer:
     async def chat_completions(self, request: Request) -> Response:
         """POST /v1/chat/completions, streamed as server-sent events or answered in one body."""
         received_at = time.perf_counter()
-        body = await _parse_chat_request(request)
+        try:
+            raw = await read_body(request, self.settings.max_body_bytes, self.settings.body_timeout_seconds)
+        except ClientGone:
+            return self._client_left()
+        body = parse_chat_request(raw)
         self._require_served_model(body.model, param="model")
         if self.engine.state is not EngineState.READY:
             raise not_ready_error(self.engine.state)
-        run = await self._start_generation(body, received_at)
+        watch = DisconnectWatch(request.receive)
+        try:
+            run = await self._start_generation(body, received_at, watch)
+        except BaseException as error:
+            await watch.stop()
+            if isinstance(error, ClientLeft):
+                return self._client_left()
+            raise
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())
-        if body.stream:
+        if body.streamed():
+            await watch.stop()
             return ClosingStreamingResponse(
                 self._stream_events(run, body, completion_id, created),
                 on_close=run.close, media_type="text/event-stream", headers=SSE_HEADERS,
             )
+        watch.on_leave(run.abandon)
         try:
-            content = await _collect_reply(run, request)
+            content = await _collect_reply(run)
         except Exception as error:
             log.exception("generation failed")
             raise fmt.ApiError(500, f"generation failed: {type(error).__name__}", error_type="server_error",
                                code="generation_failed") from None
         finally:
             run.close()
+            await watch.stop()
+        if run.outcome == "abandoned":
+            return Response(status_code=CLIENT_CLOSED_REQUEST)
         token_usage = fmt.usage(run.session.prompt_tokens, run.session.completion_tokens)
         return JSONResponse(fmt.completion(
             completion_id, created, self.settings.model_name, content, run.session.finish_reason, token_usage,
@@ -156,29 +172,40 @@ class ChatServer:
                 error_type="invalid_request_error", code="model_not_found", param=param,
             )
 
-    async def _start_generation(self, body: ChatCompletionRequest, received_at: float) -> GenerationRun:
-        """Take a slot, then prefill the prompt on a worker thread; the slot is freed on any failure."""
+    def _client_left(self) -> Response:
+        """Nobody reads this answer; its status only labels the request in the metrics."""
+        self.metrics.errors.labels(kind="client_disconnected").inc()
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
+
+    async def _start_generation(
+        self, body: ChatCompletionRequest, received_at: float, watch: DisconnectWatch,
+    ) -> GenerationRun:
+        """Take a slot, then prefill the prompt on a worker thread; the slot is freed on any failure or hang-up."""
         assert self.slots is not None, "the application's lifespan has not started"
         sampling = Sampling(
             max_new_tokens=body.requested_max_tokens() or self.settings.default_max_tokens,
-            temperature=body.temperature, top_p=body.top_p, seed=body.seed,
+            temperature=body.temperature, top_p=body.top_p, seed=body.seed, output_schema=body.output_schema(),
         )
-        messages = [{"role": message.role, "content": message.text()} for message in body.messages]
+        messages = [_prompt_message(message) for message in body.messages]
         try:
-            slot = await self.slots.acquire()
+            slot = await watch.race(self.slots.acquire(), undo=lambda taken: taken.release())
         except OverloadedError as error:
             raise fmt.ApiError(503, f"the server is busy: {error}; retry later", error_type="server_error",
                                code="overloaded", headers={"Retry-After": OVERLOADED_RETRY_AFTER}) from None
         try:
             session = await self.slots.run(self.engine.start, messages, sampling)
-        except PromptTooLongError as error:
+        except (PromptTooLongError, PromptRejectedError, OutputSchemaError) as error:
             slot.release()
-            raise fmt.ApiError(400, str(error), error_type="invalid_request_error",
-                               code="context_length_exceeded", param="messages") from None
+            raise _refused_prompt(error) from None
         except BaseException:
             slot.release()
             raise
-        return GenerationRun(session, slot, self.slots, self.metrics, body.stop_sequences(), received_at)
+        run = GenerationRun(session, slot, self.slots, self.metrics, body.stop_sequences(), received_at)
+        if watch.client_left:
+            run.abandon()
+            run.close()
+            raise ClientLeft()
+        return run
 
     async def _stream_events(
         self, run: GenerationRun, body: ChatCompletionRequest, completion_id: str, created: int,
@@ -222,8 +249,13 @@ class ChatServer:
                             status_code=error.status_code, headers=error.headers)
 
     async def internal_error_response(self, request: Request, error: Exception) -> Response:
-        """A bug or native failure: log it, tell the client only that it happened."""
-        return JSONResponse(fmt.error_body("internal server error", "server_error", "internal"), status_code=500)
+        """A bug or native failure: tell the client only that it happened, and that this connection ends.
+
+        The server then closes the connection (the exception reaches uvicorn, which logs it), so the answer says
+        `Connection: close` and a client's next request opens a new connection instead of failing.
+        """
+        return JSONResponse(fmt.error_body("internal server error", "server_error", "internal"), status_code=500,
+                            headers={"Connection": "close"})
 
 
 def not_ready_error(state: EngineState) -> fmt.ApiError:
@@ -233,37 +265,24 @@ def not_ready_error(state: EngineState) -> fmt.ApiError:
                         headers={"Retry-After": NOT_READY_RETRY_AFTER})
 
 
-async def _parse_chat_request(request: Request) -> ChatCompletionRequest:
-    """Validate the body; any problem is a 400 naming the field, as OpenAI clients expect."""
-    raw = await request.body()
-    try:
-        payload = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise fmt.ApiError(400, f"the request body is not valid JSON: {error}",
-                           error_type="invalid_request_error", code="invalid_json") from None
-    if not isinstance(payload, dict):
-        raise fmt.ApiError(400, "the request body must be a JSON object",
-                           error_type="invalid_request_error", code="invalid_request")
-    try:
-        return ChatCompletionRequest.model_validate(payload)
-    except ValidationError as error:
-        first = error.errors(include_url=False, include_input=False)[0]
-        param = ".".join(str(part) for part in first["loc"])
-        raise fmt.ApiError(400, f"{param}: {first['msg']}", error_type="invalid_request_error",
-                           code="invalid_request", param=param) from None
+def _prompt_message(message: ChatMessage) -> dict[str, str]:
+    """What the chat template sees of a message: role, text, and the participant's name when given."""
+    rendered = {"role": message.role, "content": message.text()}
+    if message.name is not None:
+        rendered["name"] = message.name
+    return rendered
 
 
-async def _collect_reply(run: GenerationRun, request: Request) -> str:
-    """The whole reply, stopping early if the client disconnects."""
-    parts: list[str] = []
-    steps = 0
-    async for text in run.deltas():
-        parts.append(text)
-        steps += 1
-        if steps % DISCONNECT_CHECK_EVERY == 0 and await request.is_disconnected():
-            run.abandon()
-            break
-    return "".join(parts)
+def _refused_prompt(error: ValueError) -> fmt.ApiError:
+    """A 400 for a prompt or output schema the engine cannot take, naming the parameter at fault."""
+    param = "response_format" if isinstance(error, OutputSchemaError) else "messages"
+    code = "context_length_exceeded" if isinstance(error, PromptTooLongError) else "invalid_request"
+    return fmt.ApiError(400, f"{param}: {error}", error_type="invalid_request_error", code=code, param=param)
+
+
+async def _collect_reply(run: GenerationRun) -> str:
+    """The whole reply; it ends early when the client leaves, since the watch abandons the run."""
+    return "".join([text async for text in run.deltas()])
 
 
 def create_app(

@@ -11,6 +11,8 @@ from typing import Mapping, Sequence
 EXECUTION_PROVIDERS = ("cpu", "cuda")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 DEFAULT_PORT = 8001
+DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
+"""Room for a 128k-token prompt (about 500 KB of text) with JSON escaping to spare."""
 
 
 class SettingsError(ValueError):
@@ -28,6 +30,8 @@ class Settings:
     max_concurrency: int = 2
     max_queue: int = 32
     default_max_tokens: int = 256
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    body_timeout_seconds: int = 30
     execution_provider: str = "cpu"
     log_level: str = "info"
     chat_template_file: Path | None = None
@@ -60,6 +64,10 @@ OPTIONS = (
             "requests allowed to wait for a slot before 503 (default 32)"),
     _Option("--max-tokens", "SLM_MAX_TOKENS", "default_max_tokens", int,
             "max_tokens when a request gives none (default 256)"),
+    _Option("--max-body-bytes", "SLM_MAX_BODY_BYTES", "max_body_bytes", int,
+            f"largest request body accepted, larger ones get 413 (default {DEFAULT_MAX_BODY_BYTES})"),
+    _Option("--body-timeout", "SLM_BODY_TIMEOUT", "body_timeout_seconds", int,
+            "seconds a request body may take to arrive, else 408 (default 30)"),
     _Option("--execution-provider", "SLM_EXECUTION_PROVIDER", "execution_provider", str,
             "cpu or cuda (default cpu)", EXECUTION_PROVIDERS),
     _Option("--log-level", "SLM_LOG_LEVEL", "log_level", str, "log level (default info)", LOG_LEVELS),
@@ -128,3 +136,7 @@ def _check_ranges(settings: Settings) -> None:
         raise SettingsError("--max-queue/SLM_MAX_QUEUE: must be 0 or more")
     if settings.default_max_tokens < 1:
         raise SettingsError("--max-tokens/SLM_MAX_TOKENS: must be at least 1")
+    if settings.max_body_bytes < 1024:
+        raise SettingsError("--max-body-bytes/SLM_MAX_BODY_BYTES: must be at least 1024")
+    if settings.body_timeout_seconds < 1:
+        raise SettingsError("--body-timeout/SLM_BODY_TIMEOUT: must be at least 1")

@@ -48,6 +48,14 @@ class PromptTooLongError(ValueError):
         self.context_length = context_length
 
 
+class PromptRejectedError(ValueError):
+    """The chat template refused the conversation (for example a role it does not know)."""
+
+
+class OutputSchemaError(ValueError):
+    """The JSON schema given in response_format cannot be turned into a grammar for constrained decoding."""
+
+
 @dataclass(frozen=True)
 class Sampling:
     """How one request wants tokens chosen; None keeps the model's own default from genai_config.json."""
@@ -56,11 +64,13 @@ class Sampling:
     temperature: float | None = None
     top_p: float | None = None
     seed: int | None = None
+    output_schema: dict | None = None
+    """JSON schema the reply must match (constrained decoding), or None for free text."""
 
     def search_options(self, max_length: int) -> dict[str, object]:
-        """Options for GeneratorParams: temperature 0 is greedy, any other given value samples."""
+        """Options for GeneratorParams: temperature 0 (or top_p 0) is greedy, any other given value samples."""
         options: dict[str, object] = {"max_length": max_length}
-        if self.temperature == 0:
+        if self.temperature == 0 or self.top_p == 0:
             options["do_sample"] = False
         elif self.temperature is not None or self.top_p is not None:
             options["do_sample"] = True
@@ -69,8 +79,17 @@ class Sampling:
             if self.top_p is not None:
                 options["top_p"] = self.top_p
         if self.seed is not None:
-            options["random_seed"] = self.seed
+            options["random_seed"] = engine_seed(self.seed)
         return options
+
+
+ENGINE_SEED_RANGE = 2**31
+"""ONNX Runtime GenAI takes a non-negative 32-bit signed seed (-1 means a random one)."""
+
+
+def engine_seed(seed: int) -> int:
+    """Fold any 64-bit seed the OpenAI API allows into the engine's range; equal seeds stay equal."""
+    return seed % ENGINE_SEED_RANGE
 
 
 @dataclass(frozen=True)
@@ -187,16 +206,35 @@ class Engine:
         max_new_tokens = min(sampling.max_new_tokens, room)
         params = og.GeneratorParams(self._model)
         params.set_search_options(**sampling.search_options(prompt_tokens + max_new_tokens))
-        generator = og.Generator(self._model, params)
+        generator = self._generator(params, sampling.output_schema)
         generator.append_tokens(prompt_ids)
         return GenerationSession(
             generator, self._tokenizer.create_stream(), prompt_tokens, max_new_tokens,
             self._tokenizer.eos_token_ids,
         )
 
+    def _generator(self, params, output_schema: dict | None):
+        """A generator, constrained by the llguidance grammar of `output_schema` when one is given."""
+        if output_schema is None:
+            return self._og.Generator(self._model, params)
+        try:
+            params.set_guidance("json_schema", json.dumps(output_schema))
+            return self._og.Generator(self._model, params)
+        except (RuntimeError, ValueError, RecursionError) as error:
+            raise OutputSchemaError(f"the JSON schema cannot be used for constrained decoding: {_short(error)}") from None
+
     def _encode(self, messages: Sequence[dict[str, str]]):
-        prompt = self._renderer.render(messages)
+        try:
+            prompt = self._renderer.render(messages)
+        except RuntimeError as error:
+            raise PromptRejectedError(f"the model's chat template cannot render these messages: {_short(error)}") from None
         return self._tokenizer.encode(prompt)
+
+
+def _short(error: Exception, limit: int = 300) -> str:
+    """An engine error's message, cut to a length fit for a client's error body."""
+    text = str(error)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _read_template(path: Path | None) -> str | None:

@@ -32,7 +32,7 @@ class GenerationRun:
         """Text deltas, never empty, with stop sequences cut out; ends at EOS, max tokens or a stop."""
         matcher = StopMatcher(self._stops)
         previous: float | None = None
-        while True:
+        while self.outcome != "abandoned":
             try:
                 step = await self._pool.run(self.session.step)
             except Exception:
@@ -61,8 +61,9 @@ class GenerationRun:
                 return
 
     def abandon(self) -> None:
-        """Stop generating because nobody is left to read the reply."""
-        self.outcome = "abandoned"
+        """Stop generating (at the next token) because nobody is left to read the reply."""
+        if self.outcome == "running":
+            self.outcome = "abandoned"
 
     def close(self) -> None:
         """Release the slot, free the generator and count the tokens actually processed."""

@@ -52,7 +52,7 @@ def completion(
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": content},
+                "message": {"role": "assistant", "content": content, "refusal": None},
                 "logprobs": None,
                 "finish_reason": finish_reason,
             }

@@ -35,10 +35,7 @@ class PromptRenderer:
 
     def render(self, messages: Sequence[dict[str, str]]) -> str:
         """The prompt for `messages`, ending where the assistant's reply starts."""
-        normalised = [
-            {"role": ROLE_ALIASES.get(message["role"], message["role"]), "content": message["content"]}
-            for message in messages
-        ]
+        normalised = [{**message, "role": ROLE_ALIASES.get(message["role"], message["role"])} for message in messages]
         if self.source == "fallback":
             return fallback_prompt(normalised)
         return self._apply(normalised)

@@ -1,0 +1,137 @@
+"""KeyVaultSecrets: the deployment's Azure Key Vaults (created hardened, or existing ones referenced), the secrets
+Pulumi writes into them, and the workload identity that may read exactly those secrets through the CSI driver."""
+
+from __future__ import annotations
+
+import calendar
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+import pulumi_azure_native as azure_native
+
+from slm_deploy.aks_registry import role_definition_id
+from slm_deploy.spec.consistency import namespace_of
+from slm_deploy.spec.secret_uses import backend_of, purpose_of, remote_key
+from slm_deploy.spec.secrets import PURPOSES, AzureKeyVault
+from slm_deploy.spec.loader import Deployment
+
+SECRETS_USER_ROLE = "4633458b-17de-408a-b874-0445c86b69e6"
+"""The built-in Key Vault Secrets User role: read secret contents, nothing else."""
+TOKEN_AUDIENCE = "api://AzureADTokenExchange"
+"""The audience Entra ID accepts for workload identity federation."""
+
+
+def vault_secrets(deployment: Deployment) -> dict[str, list[str]]:
+    """Vault name -> the azure-key-vault secrets kept there, for every vault the spec declares."""
+    spec = deployment.spec
+    found: dict[str, list[str]] = {name: [] for name in sorted(spec.secret_stores.azure_key_vaults)}
+    for name in sorted(spec.secrets):
+        if backend_of(spec, name) == "azure-key-vault":
+            found[spec.secrets[name].vault].append(name)
+    return found
+
+
+def expiry_epoch(day: datetime.date) -> int:
+    """Key Vault's `exp`: seconds since the epoch at the start of the day, UTC."""
+    return calendar.timegm(day.timetuple())
+
+
+def vault_properties(store: AzureKeyVault) -> dict[str, Any]:
+    """The vault controls: RBAC only, soft delete with purge protection, no public access unless the spec
+    lists ranges (then a deny-by-default firewall), and no VM, disk or template access paths."""
+    properties: dict[str, Any] = {
+        "tenant_id": store.tenant_id, "sku": {"family": "A", "name": "standard"},
+        "enable_rbac_authorization": True, "enable_soft_delete": True, "enable_purge_protection": True,
+        "soft_delete_retention_in_days": store.soft_delete_retention_days,
+        "enabled_for_deployment": False, "enabled_for_disk_encryption": False,
+        "enabled_for_template_deployment": False,
+        "public_network_access": "Enabled" if store.allowed_ip_ranges else "Disabled",
+        "network_acls": {"default_action": "Deny", "bypass": "None",
+                         "ip_rules": [{"value": cidr} for cidr in store.allowed_ip_ranges]},
+    }
+    return properties
+
+
+def diagnostic_args(vault_id: pulumi.Input[str], workspace_id: pulumi.Input[str]) -> dict[str, Any]:
+    """Every audit and data-plane log of the vault, and its metrics, to the cluster's Log Analytics workspace."""
+    return {"resource_uri": vault_id, "workspace_id": workspace_id,
+            "logs": [{"category_group": "allLogs", "enabled": True}],
+            "metrics": [{"category": "AllMetrics", "enabled": True}]}
+
+
+def secret_properties(deployment: Deployment, name: str, value: pulumi.Input[str],
+                      store: AzureKeyVault) -> dict[str, Any]:
+    """A secret with its purpose as content type and the store's expiry; the value stays a Pulumi secret."""
+    purpose = purpose_of(deployment.spec, name)
+    return {"value": pulumi.Output.secret(value), "content_type": PURPOSES[purpose].content_type,
+            "attributes": {"enabled": True, "expires": expiry_epoch(store.secrets_expire_on)}}
+
+
+def service_account_subject(deployment: Deployment) -> str:
+    """The one Kubernetes identity the credential trusts: the workloads' ServiceAccount in their namespace."""
+    return f"system:serviceaccount:{namespace_of(deployment.spec)}:{deployment.spec.name}"
+
+
+class KeyVaultSecrets(pulumi.ComponentResource):
+    """Vaults, their secrets and diagnostics, and one federated identity holding Key Vault Secrets User on
+    each secret the workloads mount (not on the vault)."""
+
+    def __init__(self, name: str, deployment: Deployment, values: Mapping[str, pulumi.Input[str]],
+                 resource_group: pulumi.Input[str], workspace_id: pulumi.Input[str],
+                 oidc_issuer: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("slm-deploy:azure:KeyVaultSecrets", name, None, opts)
+        spec, child = deployment.spec, pulumi.ResourceOptions(parent=self)
+        location = spec.targets.aks.location
+        self.identity = azure_native.managedidentity.UserAssignedIdentity(
+            f"{name}-identity", resource_group_name=resource_group, location=location, opts=child)
+        self.credential = azure_native.managedidentity.FederatedIdentityCredential(
+            f"{name}-federation", resource_group_name=resource_group, resource_name_=self.identity.name,
+            issuer=oidc_issuer, subject=service_account_subject(deployment), audiences=[TOKEN_AUDIENCE],
+            opts=child)
+        self.vaults: dict[str, pulumi.Resource | None] = {}
+        self.secrets: list[azure_native.keyvault.Secret] = []
+        self.grants: list[azure_native.authorization.RoleAssignment] = []
+        self.diagnostics: list[azure_native.monitor.DiagnosticSetting] = []
+        for vault_name, names in vault_secrets(deployment).items():
+            store = spec.secret_stores.azure_key_vaults[vault_name]
+            group = store.resource_group or resource_group
+            if store.create:
+                vault = azure_native.keyvault.Vault(
+                    f"{name}-{vault_name}", vault_name=vault_name, resource_group_name=group, location=location,
+                    properties=vault_properties(store), opts=child)
+                vault_id, self.vaults[vault_name] = vault.id, vault
+                self.diagnostics.append(azure_native.monitor.DiagnosticSetting(
+                    f"{name}-{vault_name}-diagnostics", name=f"{vault_name}-audit", opts=child,
+                    **diagnostic_args(vault.id, workspace_id)))
+            else:
+                vault_id = azure_native.keyvault.get_vault_output(resource_group_name=group, vault_name=vault_name).id
+                self.vaults[vault_name] = None
+            for secret in names:
+                self._grant(name, deployment, secret, vault_name, vault_id, group, store, values, child)
+        self.client_id = self.identity.client_id
+        self.register_outputs({"clientId": self.client_id, "vaults": sorted(self.vaults)})
+
+    def _grant(self, name: str, deployment: Deployment, secret: str, vault_name: str, vault_id: pulumi.Input[str],
+               group: pulumi.Input[str], store: AzureKeyVault, values: Mapping[str, pulumi.Input[str]],
+               opts: pulumi.ResourceOptions) -> None:
+        """Write the secret (in a vault Pulumi owns) and let the identity read that one secret."""
+        key = remote_key(deployment.spec, secret)
+        depends: list[pulumi.Resource] = []
+        if store.create:
+            written = azure_native.keyvault.Secret(
+                f"{name}-{vault_name}-{secret}", vault_name=vault_name, resource_group_name=group, secret_name=key,
+                properties=secret_properties(deployment, secret, values[secret], store),
+                opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+                    depends_on=[self.vaults[vault_name]], additional_secret_outputs=["properties"])))
+            self.secrets.append(written)
+            depends.append(written)
+        scope = pulumi.Output.from_input(vault_id).apply(lambda vid: f"{vid}/secrets/{key}")
+        self.grants.append(azure_native.authorization.RoleAssignment(
+            f"{name}-{vault_name}-{secret}-reader", scope=scope,
+            role_definition_id=pulumi.Output.from_input(vault_id).apply(
+                lambda vid: role_definition_id(vid, SECRETS_USER_ROLE)),
+            principal_id=self.identity.principal_id, principal_type="ServicePrincipal",
+            description=f"slm-deploy: the {deployment.spec.name} workloads read {key}",
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=depends))))

@@ -1,0 +1,68 @@
+"""Ollama's record, read from its Go source at the pinned tag: env knobs from envconfig, routes from the router.
+
+Ollama has no Prometheus endpoint, so the record lists no metrics. The source comes from a git mirror of
+ollama/ollama (any clone that has the tag), read with `git show` at the tag.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from slm_deploy.pins.interfaces import RecordError
+from slm_deploy.pins.interfaces.artifacts import GitTree, mirror
+
+OWNER, NAME = "ollama", "ollama"
+ENVCONFIG = "envconfig/config.go"
+ROUTES = "server/routes.go"
+DOCKERFILE = "Dockerfile"
+ENV_CALL = re.compile(r'\b(?:Var|String|Bool|BoolWithDefault|Uint|Uint64|Float|Duration)\(\s*"(OLLAMA_[A-Z0-9_]+|[A-Z][A-Z0-9_]+)"')
+GETENV = re.compile(r'os\.(?:Getenv|LookupEnv)\(\s*"([A-Z][A-Z0-9_]+)"')
+ROUTE = re.compile(r'\br\.(GET|POST|HEAD|DELETE|PUT|PATCH|Any)\(\s*"([^"]+)"')
+DOCKER_ENV = re.compile(r"^ENV\s+([A-Z_][A-Z0-9_]*)=", re.MULTILINE)
+DOCKER_USER = re.compile(r"^USER\s+(\S+)", re.MULTILINE)
+DOCKER_ENTRYPOINT = re.compile(r'^ENTRYPOINT\s+\[(.*)\]\s*$', re.MULTILINE)
+SOURCES = ("https://github.com/ollama/ollama/tree/{tag}",)
+
+
+def derive(version: str, mirrors: Path) -> dict:
+    """The ollama record for tag v<version> from a mirror of ollama/ollama under `mirrors`."""
+    tag = "v" + version.removeprefix("v")
+    git_dir = mirror(mirrors, OWNER, NAME)
+    if git_dir is None:
+        raise RecordError(f"no git mirror of {OWNER}/{NAME} under {mirrors}")
+    tree = GitTree(git_dir, tag)
+    commit = tree.commit()
+    config, router = tree.read(ENVCONFIG), tree.read(ROUTES)
+    dockerfile = final_stage(tree.read(DOCKERFILE))
+    env = set(ENV_CALL.findall(config)) | set(GETENV.findall(config))
+    endpoints = {_templated(path) for _, path in ROUTE.findall(router)}
+    if "OLLAMA_HOST" not in env or "/api/tags" not in endpoints:
+        raise RecordError(f"{OWNER}/{NAME}@{tag}: envconfig or the router were not where expected")
+    image_env = set(DOCKER_ENV.findall(dockerfile))
+    entrypoint = DOCKER_ENTRYPOINT.findall(dockerfile)
+    user = (DOCKER_USER.findall(dockerfile) or ["root"])[-1]
+    home = "/root" if user in ("root", "0") else f"/home/{user}"
+    return {
+        "runtime": "ollama", "version": version.removeprefix("v"), "pin": ["ollama"],
+        "artifact": f"ollama/ollama source at tag {tag} (commit {commit}): {ENVCONFIG}, {ROUTES}, {DOCKERFILE}",
+        "derived_by": __name__,
+        "sources": [s.format(tag=tag) for s in SOURCES],
+        "flags": [],
+        "env": sorted(env | image_env),
+        "metrics": [],
+        "endpoints": sorted(endpoints),
+        "image": {"user": user, "writable_paths": [f"{home}/.ollama"] if '".ollama"' in config else [],
+                  "entrypoint": [p.strip().strip('"') for p in entrypoint[-1].split(",")] if entrypoint else []},
+    }
+
+
+def final_stage(dockerfile: str) -> str:
+    """The instructions of the image's last stage (what the published image is), not of its build stages."""
+    starts = [m.start() for m in re.finditer(r"^FROM\s", dockerfile, re.MULTILINE)]
+    return dockerfile[starts[-1]:] if starts else dockerfile
+
+
+def _templated(path: str) -> str:
+    """gin's /api/blobs/:digest as /api/blobs/{digest}, the shared record notation."""
+    return re.sub(r":([A-Za-z_]+)", r"{\1}", path)

@@ -1,0 +1,106 @@
+"""Regenerate every interface record from the artifacts of the pinned versions (`slm-deploy pins --update`)."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from slm_deploy.pins.interfaces import RecordError, dump, record_path
+from slm_deploy.pins.table import PinRow
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What the derivers that cannot reach their artifact through PyPI need from the maintainer."""
+
+    mirrors: Path | None = None
+    """A folder of git mirrors (owner+name/repo, as the fetch cache lays them out, or name.git)."""
+    foundry_reference: Path | None = None
+    """A saved copy of the Foundry Local CLI reference (reference-cli.md)."""
+    foundry_docs_commit: str | None = None
+    """The MicrosoftDocs/azure-ai-docs commit that copy was taken from."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one record: written (changed), unchanged, or kept because its input is missing."""
+
+    runtime: str
+    state: str
+    detail: str = ""
+
+
+def _tag(rows: dict[str, PinRow], key: str) -> str:
+    """The pinned tag a record describes; a pins file without that row keeps the record as it is."""
+    if key not in rows:
+        raise LookupError(f"a `{key}` row in the pins file")
+    return rows[key].tag
+
+
+def _derivers(rows: dict[str, PinRow], inputs: Inputs) -> dict[str, Callable[[], dict]]:
+    """One zero-argument deriver per record, each bound to the pinned version it describes."""
+    from slm_deploy.pins.interfaces import foundry_local, libraries, ollama, open_webui, own_servers, vllm
+    from slm_deploy.runtimes.foundry_local import FOUNDRY_RELEASE
+    from slm_deploy.runtimes.onnxruntime import MODEL_PREP_REQUIREMENTS
+
+    def needs(value: object, what: str) -> None:
+        if value is None:
+            raise LookupError(what)
+
+    def ollama_record() -> dict:
+        needs(inputs.mirrors, "--mirrors (a git mirror of ollama/ollama)")
+        return ollama.derive(_tag(rows, "ollama"), inputs.mirrors)
+
+    def foundry_record() -> dict:
+        needs(inputs.foundry_reference, "--foundry-reference (a saved reference-cli.md)")
+        needs(inputs.foundry_docs_commit, "--foundry-docs-commit")
+        return foundry_local.derive(FOUNDRY_RELEASE, inputs.foundry_reference, inputs.foundry_docs_commit)
+
+    hub = next(line.split("==")[1] for line in MODEL_PREP_REQUIREMENTS if line.lower().startswith("huggingface_hub=="))
+    found: dict[str, Callable[[], dict]] = {
+        "vllm": lambda: vllm.derive(_tag(rows, "vllm")),
+        "open-webui": lambda: open_webui.derive(_tag(rows, "open-webui")),
+        "ollama": ollama_record,
+        "foundry-local": foundry_record,
+        "ortgenai": own_servers.derive_ortgenai,
+        "gateway": own_servers.derive_gateway,
+        "huggingface-hub": lambda: libraries.derive("huggingface-hub", hub),
+        "numba": lambda: libraries.derive("numba", libraries.vllm_numba_version(_tag(rows, "vllm"))),
+    }
+    llamacpp = _optional_module("slm_deploy.pins.interfaces.llamacpp")
+    if llamacpp is not None:
+        found["llamacpp"] = lambda: llamacpp.derive(_tag(rows, "llamacpp"))
+    return found
+
+
+def _optional_module(name: str):
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError:
+        return None
+
+
+def refresh(rows: list[PinRow], folder: Path, inputs: Inputs, only: tuple[str, ...] = ()) -> list[Outcome]:
+    """Derive each record and rewrite its file when the content changed; a deriver without its input keeps
+    the committed record, and one that fails reports why without stopping the others."""
+    outcomes = []
+    for runtime, derive in sorted(_derivers({r.key: r for r in rows}, inputs).items()):
+        if only and runtime not in only:
+            continue
+        try:
+            text = dump(derive())
+        except LookupError as missing:
+            outcomes.append(Outcome(runtime, "kept", f"needs {missing.args[0]}"))
+            continue
+        except RecordError as problem:
+            outcomes.append(Outcome(runtime, "error", str(problem)))
+            continue
+        path = record_path(runtime, folder)
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            outcomes.append(Outcome(runtime, "unchanged"))
+        else:
+            path.write_text(text, encoding="utf-8")
+            outcomes.append(Outcome(runtime, "written", str(path)))
+    return outcomes

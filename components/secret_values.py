@@ -1,0 +1,72 @@
+"""Secret values in Pulumi: read from `pulumi config set --secret`, kept as secret Outputs end to end, written only
+into stores Pulumi owns (Kubernetes Secrets, Key Vaults it creates)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+
+import pulumi
+
+from slm_deploy.errors import Problem, SpecError
+from slm_deploy.render.kubernetes import Manifest
+from slm_deploy.render.kubernetes.common import meta
+from slm_deploy.render.kubernetes.secret_sources import CLIENT_ID_ANNOTATION
+from slm_deploy.spec.consistency import secret_namespace
+from slm_deploy.spec.loader import Deployment
+from slm_deploy.spec.secret_uses import CONFIG_PREFIX, CONSUMER_NAMES, backend_of, config_key, secret_uses
+
+def secrets_pulumi_writes(deployment: Deployment) -> list[str]:
+    """Secrets whose value Pulumi stores: kubernetes-backend ones and those in a Key Vault Pulumi creates."""
+    spec = deployment.spec
+    names = []
+    for name, ref in sorted(spec.secrets.items()):
+        backend = backend_of(spec, name)
+        if backend == "kubernetes" or (backend == "azure-key-vault"
+                                       and spec.secret_stores.azure_key_vaults[ref.vault].create):
+            names.append(name)
+    return names
+
+
+def read_secret_values(lookup: Callable[[str], pulumi.Input[str] | None],
+                       deployment: Deployment) -> dict[str, pulumi.Output[str]]:
+    """Each value Pulumi writes, as a secret Output; a missing one names the secret, who reads it and the
+    command that sets it. `lookup` maps a config key (secret-<name>) to its value."""
+    values, problems = {}, []
+    for name in secrets_pulumi_writes(deployment):
+        value = lookup(f"{CONFIG_PREFIX}{name}")
+        if value is None:
+            readers = ", ".join(f"{CONSUMER_NAMES[u.consumer]} ({u.path})"
+                                for u in secret_uses(deployment.spec) if u.secret == name)
+            problems.append(Problem(config_key(name), f"secret {name!r} has no value; {readers} reads it",
+                                    hint=f"pulumi config set --secret {config_key(name)} < the-file "
+                                         "(the format is in the bundle README)"))
+        else:
+            values[name] = pulumi.Output.secret(value)
+    if problems:
+        raise SpecError(problems)
+    return values
+
+
+def kubernetes_secrets(deployment: Deployment, values: Mapping[str, pulumi.Input[str]]) -> list[Manifest]:
+    """One Secret per kubernetes-backend secret, its one key named like the secret, its value a secret Output, in
+    the namespace of the pods that mount it (Grafana's and Alertmanager's in the monitoring namespace)."""
+    spec = deployment.spec
+    return [{"apiVersion": "v1", "kind": "Secret",
+             "metadata": {**meta(deployment, name), "namespace": secret_namespace(spec, name)}, "type": "Opaque",
+             "stringData": {name: pulumi.Output.secret(values[name])}}
+            for name in sorted(spec.secrets) if backend_of(spec, name) == "kubernetes"]
+
+
+def with_client_id(manifests: list[Manifest], account: str, client_id: pulumi.Input[str]) -> list[Manifest]:
+    """The manifests with the identity's client id in every SecretProviderClass and on the workloads' account."""
+    patched = []
+    for manifest in manifests:
+        if manifest["kind"] == "SecretProviderClass":
+            manifest = copy.deepcopy(manifest)
+            manifest["spec"]["parameters"]["clientID"] = client_id
+        elif manifest["kind"] == "ServiceAccount" and manifest["metadata"]["name"] == account:
+            manifest = copy.deepcopy(manifest)
+            manifest["metadata"].setdefault("annotations", {})[CLIENT_ID_ANNOTATION] = client_id
+        patched.append(manifest)
+    return patched

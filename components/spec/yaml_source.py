@@ -1,0 +1,238 @@
+"""Read a spec's YAML strictly: YAML 1.2 core types, no duplicate keys, bounded size and depth, and
+the line of every key, so each error can point at the line that caused it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import BaseResolver
+from yaml.scanner import Scanner
+
+from slm_deploy.errors import Problem, SpecError, value_kind
+
+MAX_BYTES = 1024 * 1024
+"""Largest spec file read: a real spec is a few kilobytes; this bounds time and memory."""
+MAX_DEPTH = 32
+"""Deepest nesting accepted; a spec nests about six levels, a stack file three more."""
+MAX_NODES = 20_000
+"""Most values a deployment may expand to, counting every alias expansion."""
+
+_INT = re.compile(r"^[-+]?[0-9]+$")
+_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
+_SPECIAL_FLOATS = {".inf": float("inf"), "+.inf": float("inf"), "-.inf": float("-inf"), ".nan": float("nan")}
+
+
+class _CoreResolver(BaseResolver):
+    """YAML 1.2 core schema: only true/false are booleans and only decimal digits are integers, as in
+    JSON Schema and editors (YAML 1.1 would read `no` as false and `010` as 8)."""
+
+
+_CoreResolver.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_CoreResolver.add_implicit_resolver("tag:yaml.org,2002:int", _INT, list("-+0123456789"))
+_CoreResolver.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(_FLOAT.pattern + r"|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"), list("-+0123456789."))
+_CoreResolver.add_implicit_resolver(
+    "tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
+_CoreResolver.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^<<$"), ["<"])
+
+
+class SourceMapping(dict):
+    """A mapping that remembers the line of each key and any key given twice."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__()
+        self.line = line
+        self.key_lines: dict[Any, int] = {}
+        self.duplicates: list[tuple[Any, int, int]] = []
+
+
+class SourceSequence(list):
+    """A sequence that remembers the line of each item."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__()
+        self.line = line
+        self.item_lines: list[int] = []
+
+
+class _Constructor(SafeConstructor):
+    """Build SourceMapping/SourceSequence values and the YAML 1.2 core scalars."""
+
+    def construct_yaml_map(self, node: yaml.MappingNode):  # noqa: D102 - PyYAML's hook
+        data = SourceMapping(node.start_mark.line + 1)
+        yield data
+        explicit = [key for key, _ in node.value if key.tag != "tag:yaml.org,2002:merge"]
+        data.update(self.construct_mapping(node))
+        for key_node in explicit:
+            key = self.construct_object(key_node)
+            line = key_node.start_mark.line + 1
+            if key in data.key_lines:
+                data.duplicates.append((key, data.key_lines[key], line))
+            else:
+                data.key_lines[key] = line
+
+    def construct_yaml_seq(self, node: yaml.SequenceNode):  # noqa: D102 - PyYAML's hook
+        data = SourceSequence(node.start_mark.line + 1)
+        yield data
+        data.extend(self.construct_sequence(node))
+        data.item_lines = [item.start_mark.line + 1 for item in node.value]
+
+    def construct_core_int(self, node: yaml.ScalarNode) -> int:  # noqa: D102 - PyYAML's hook
+        return int(self.construct_scalar(node))
+
+    def construct_core_float(self, node: yaml.ScalarNode) -> float:  # noqa: D102 - PyYAML's hook
+        text = self.construct_scalar(node)
+        return _SPECIAL_FLOATS.get(text.lower()) or float(text)
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:map", _Constructor.construct_yaml_map)
+_Constructor.add_constructor("tag:yaml.org,2002:seq", _Constructor.construct_yaml_seq)
+_Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_core_int)
+_Constructor.add_constructor("tag:yaml.org,2002:float", _Constructor.construct_core_float)
+
+
+class TooDeep(yaml.YAMLError):
+    """The document nests deeper than MAX_DEPTH."""
+
+    def __init__(self, mark: yaml.Mark) -> None:
+        super().__init__()
+        self.problem_mark = mark
+        self.problem = f"nested deeper than {MAX_DEPTH} levels"
+
+
+class _StrictLoader(Reader, Scanner, Parser, Composer, _Constructor, _CoreResolver):
+    """PyYAML's pure-Python pipeline with the core resolver, source-aware values and a depth bound."""
+
+    def __init__(self, stream: str) -> None:
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        Composer.__init__(self)
+        _Constructor.__init__(self)
+        _CoreResolver.__init__(self)
+        self._depth = 0
+
+    def compose_node(self, parent, index):  # noqa: D102 - PyYAML's hook
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise TooDeep(self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+@dataclass(frozen=True)
+class SourceDocument:
+    """Plain data read from a file, and the line each dotted path starts on."""
+
+    data: Any
+    lines: dict[str, int] = field(default_factory=dict)
+
+    def line_of(self, path: str) -> int | None:
+        """The line of `path`, or of its nearest parent that the file spells out."""
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = _parent_path(path)
+        return self.lines.get("")
+
+
+def _parent_path(path: str) -> str:
+    cut = max(path.rfind("."), path.rfind("["))
+    return path[:cut] if cut > 0 else ""
+
+
+def join_path(parent: str, step: str | int) -> str:
+    """Dotted path as errors print it: a.b[0].c."""
+    if isinstance(step, int):
+        return f"{parent}[{step}]"
+    return f"{parent}.{step}" if parent else str(step)
+
+
+def read_text(path: Path) -> str:
+    """The file's text, refusing what cannot be a spec (too large, not UTF-8, unreadable)."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise SpecError(Problem(str(path), "file not found")) from None
+    except IsADirectoryError:
+        raise SpecError(Problem(str(path), "is a directory, not a spec file")) from None
+    except OSError as exc:
+        raise SpecError(Problem(str(path), f"cannot read: {exc.strerror or exc.__class__.__name__}")) from None
+    if len(raw) > MAX_BYTES:
+        raise SpecError(Problem(str(path), f"larger than {MAX_BYTES // 1024} KiB; a spec is a few kilobytes",
+                                hint="check that this is the spec file you meant"))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SpecError(Problem(str(path), "is not UTF-8 text")) from None
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """Parse one YAML document with the strict loader; malformed YAML names the line, never the text."""
+    loader = _StrictLoader(text)
+    try:
+        return loader.get_single_data()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise SpecError(Problem(where, f"malformed YAML: {problem}",
+                                hint="check indentation and quoting")) from None
+    finally:
+        loader.dispose()
+
+
+def plain(value: Any, source: str) -> SourceDocument:
+    """Copy source-aware values into plain dicts and lists, recording lines and refusing duplicate
+    keys, non-string keys and documents that expand beyond MAX_NODES values."""
+    lines: dict[str, int] = {"": getattr(value, "line", 1)}
+    problems: list[Problem] = []
+    budget = [MAX_NODES]
+
+    def copy(node: Any, path: str) -> Any:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise SpecError(Problem(source, f"expands to more than {MAX_NODES} values (aliases included)",
+                                    hint="a spec holds a few hundred values; check anchors and aliases"))
+        if isinstance(node, SourceMapping):
+            for key, first, again in node.duplicates:
+                problems.append(Problem(join_path(path, str(key)), f"duplicate key (first on line {first})",
+                                        hint="YAML keeps only the last value; remove one of them",
+                                        location=f"{source}:{again}"))
+            out = {}
+            for key, item in node.items():
+                if not isinstance(key, str):
+                    problems.append(Problem(path or "<spec>", f"has a key that is not a string ({value_kind(key)})",
+                                            allowed="string keys; quote the key",
+                                            location=f"{source}:{node.key_lines.get(key, node.line)}"))
+                    continue
+                child = join_path(path, key)
+                lines[child] = node.key_lines.get(key, node.line)
+                out[key] = copy(item, child)
+            return out
+        if isinstance(node, SourceSequence):
+            out_list = []
+            for index, item in enumerate(node):
+                child = join_path(path, index)
+                lines[child] = node.item_lines[index] if index < len(node.item_lines) else node.line
+                out_list.append(copy(item, child))
+            return out_list
+        return node
+
+    data = copy(value, "")
+    if problems:
+        raise SpecError(problems)
+    return SourceDocument(data, lines)

@@ -1,0 +1,108 @@
+"""Specs that validate render, and their bundles pass `slm-deploy check`: the defaults, pass-through flags,
+non-default bind addresses, container Foundry Local, and waivers of any rule."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.support.cli import run_in_process
+
+DIGEST = "sha256:" + "a" * 64
+SPECS = {
+    "only the required fields": {"name": "demo", "model": {"id": "qwen3-1.7b"}, "runtime": {"kind": "llamacpp"}},
+    "ollama with the UI and defaults": {"name": "chat", "model": {"id": "qwen3-1.7b"},
+                                        "runtime": {"kind": "ollama", "open_webui": {"enabled": True}}},
+    "IPv6 loopback bind": {"name": "v6", "model": {"id": "qwen3-1.7b"}, "runtime": {"kind": "llamacpp"},
+                           "exposure": {"bind_address": "::1"}},
+    "gateway on a LAN address": {"name": "lan", "model": {"id": "qwen3-1.7b"}, "runtime": {"kind": "llamacpp"},
+                                 "exposure": {"mode": "internal", "bind_address": "192.168.1.10"}},
+    "allowed llama.cpp flags": {"name": "tuned", "model": {"id": "qwen3-1.7b"},
+                                "runtime": {"kind": "llamacpp",
+                                            "extra_args": ["--batch-size", "512", "--cache-type-k=q8_0", "--no-mmap"]}},
+    "Foundry Local in a container": {"name": "fl", "model": {"id": "phi-4-mini-instruct"},
+                                     "runtime": {"kind": "foundry-local",
+                                                 "image": f"ghcr.io/example/foundry-local:1.0@{DIGEST}"}},
+    "reviewed remote code": {"name": "trusted", "model": {"id": "phi-4-mini-instruct"},
+                             "runtime": {"kind": "vllm", "trust_remote_code": True},
+                             "resources": {"gpu": {"type": "nvidia-a100-80gb"}},
+                             "security": {"trust_remote_code_allowlist": ["microsoft/Phi-4-mini-instruct"]},
+                             "targets": {"compose": {}, "kubernetes": {}, "docker": {"registry": "r.example"}}},
+    "slots endpoint waived everywhere": {
+        "name": "slots", "model": {"id": "qwen3-1.7b"}, "runtime": {"kind": "llamacpp", "slots": True},
+        "targets": {"compose": {}, "kubernetes": {"namespace": "llm"}, "docker": {"registry": "r.example"}},
+        "waivers": [{"rule": "slm-serving-008", "resource": resource, "reason": "slot monitoring by on-call"}
+                    for resource in ("docker/slots/Dockerfile", "compose/compose.yaml", "Deployment/llm/slots")]},
+    "Kubernetes with a registry": {"name": "kube", "model": {"id": "qwen3-1.7b"}, "runtime": {"kind": "llamacpp"},
+                                   "targets": {"kubernetes": {}, "docker": {"registry": "registry.example:5000"}}},
+}
+
+
+def _render_and_check(tmp_path: Path, spec: dict) -> tuple[Path, dict]:
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    validated = run_in_process("validate", str(path), "--json")
+    assert validated.code == 0, validated.stderr
+    bundle = tmp_path / "bundle"
+    rendered = run_in_process("render", str(path), "--out", str(bundle))
+    assert rendered.code == 0, rendered.stderr
+    checked = run_in_process("check", str(bundle), "-f", "json")
+    report = json.loads(checked.stdout)
+    assert checked.code == 0 and report["findings"] == [], checked.stdout
+    return bundle, report
+
+
+@pytest.mark.parametrize("case", sorted(SPECS))
+def test_what_validates_renders_and_passes_check(tmp_path: Path, case: str) -> None:
+    _render_and_check(tmp_path, SPECS[case])
+
+
+def test_default_targets_are_docker_and_compose(tmp_path: Path) -> None:
+    bundle, _ = _render_and_check(tmp_path, SPECS["only the required fields"])
+    assert (bundle / "compose" / "compose.yaml").is_file() and (bundle / "docker").is_dir()
+    assert not (bundle / "kubernetes").exists()
+
+
+def test_default_secrets_are_declared_for_the_gateway_and_ui(tmp_path: Path) -> None:
+    bundle, _ = _render_and_check(tmp_path, SPECS["ollama with the UI and defaults"])
+    compose = yaml.safe_load((bundle / "compose" / "compose.yaml").read_text())
+    assert set(compose["secrets"]) == {"api-keys", "webui-secret-key", "webui-api-key"}
+
+
+def test_ipv6_bind_is_bracketed_in_compose(tmp_path: Path) -> None:
+    bundle, _ = _render_and_check(tmp_path, SPECS["IPv6 loopback bind"])
+    compose = yaml.safe_load((bundle / "compose" / "compose.yaml").read_text())
+    assert compose["services"]["v6-gateway"]["ports"] == ["[::1]:8080:8080"]
+
+
+def test_allowed_flags_reach_the_command_line(tmp_path: Path) -> None:
+    bundle, _ = _render_and_check(tmp_path, SPECS["allowed llama.cpp flags"])
+    command = yaml.safe_load((bundle / "compose" / "compose.yaml").read_text())["services"]["tuned"]["command"]
+    assert command[-4:] == ["--batch-size", "512", "--cache-type-k=q8_0", "--no-mmap"]
+
+
+def test_the_allow_list_reaches_check_through_the_manifest(tmp_path: Path) -> None:
+    bundle, _ = _render_and_check(tmp_path, SPECS["reviewed remote code"])
+    assert json.loads((bundle / "manifest.json").read_text())["policy_config"] == {
+        "slm-serving-001": {"trustRemoteCodeAllowlist": ["microsoft/Phi-4-mini-instruct"]}}
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    del manifest["policy_config"]
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    unreviewed = run_in_process("check", str(bundle), "-f", "json")
+    assert unreviewed.code == 1
+    assert {f["rule"] for f in json.loads(unreviewed.stdout)["findings"]} == {"slm-serving-001"}
+
+
+def test_shared_memory_reaches_compose_for_every_runtime(tmp_path: Path) -> None:
+    bundle, _ = _render_and_check(tmp_path, {**SPECS["only the required fields"], "resources": {"shm_size": "1Gi"}})
+    assert yaml.safe_load((bundle / "compose" / "compose.yaml").read_text())["services"]["demo"]["shm_size"] == "1024m"
+
+
+def test_a_waiver_may_name_a_kubernetes_rule(tmp_path: Path) -> None:
+    waiver = {"rule": "slm-k8s-012", "resource": "Deployment/kube/kube", "reason": "pulled through a reviewed cache"}
+    bundle, report = _render_and_check(tmp_path, {**SPECS["Kubernetes with a registry"], "waivers": [waiver]})
+    assert report["waiversUnused"] == [waiver]
+    assert json.loads((bundle / "manifest.json").read_text())["waivers"] == [waiver]

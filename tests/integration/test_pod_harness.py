@@ -1,0 +1,147 @@
+"""The pod harness catches what a kubelet would: each deliberately broken copy of a rendered pod fails, while
+the rendered pod itself passes. Also: the rendered ONNX server and gateway pods start with every probe passing
+and their drains end within seconds with idle keep-alive connections open."""
+
+from __future__ import annotations
+
+import copy
+import re
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.clients import idle_keep_alive
+from tests.integration.stacks import ONNX_K8S_NAME, ONNX_PATH, RenderedStack
+from tests.support.base_image import BaseImage
+from tests.support.docker_engine import docker
+from tests.support.kubelet import Cluster, Pod, PodFailed, load_objects
+from tests.support.cache import cache_root, exclusive
+from tests.support.tiny_model import build_tiny_model
+
+READY_SECONDS = 180
+IDLE_DRAIN_SECONDS = 15
+GATEWAY = f"{ONNX_K8S_NAME}-gateway"
+CACHE_WRITER = (
+    "import http.server,os,pathlib\n"
+    "cache=pathlib.Path(os.environ['XDG_CACHE_HOME'])/'server'\n"
+    "cache.mkdir(parents=True,exist_ok=True)\n"
+    "(cache/'state').write_text('warm')\n"
+    "class Health(http.server.BaseHTTPRequestHandler):\n"
+    "    def do_GET(self):\n"
+    "        self.send_response(200);self.end_headers();self.wfile.write(b'ok')\n"
+    "http.server.ThreadingHTTPServer(('0.0.0.0',8080),Health).serve_forever()\n"
+)
+"""A server that writes its cache under XDG_CACHE_HOME before it listens, as many runtimes do."""
+
+
+@pytest.fixture
+def cluster(onnx_kubernetes_stack: RenderedStack, base_image: BaseImage) -> Iterator[Cluster]:
+    objects = load_objects(onnx_kubernetes_stack.bundle / "kubernetes")
+    with Cluster(objects, sandbox_image=base_image.local_tag,
+                 secrets={"api-keys": {"api-keys": f"harness:{secrets.token_hex(24)}\n"}}) as made:
+        yield made
+
+
+def gateway_pod_spec(cluster: Cluster) -> dict[str, Any]:
+    return copy.deepcopy(cluster.workload("Deployment", GATEWAY)["spec"]["template"]["spec"])
+
+
+STARTUP_FAILURES = 30
+"""A 30 s startup budget at a 1 s period: room for a loaded machine, short enough to fail fast."""
+
+
+def quick_probes(container: dict[str, Any]) -> None:
+    """Same probes, on a test-sized schedule (1 s period; startup gets 30 s, the others 3 failures)."""
+    for kind in ("startupProbe", "readinessProbe", "livenessProbe"):
+        container[kind] |= {"periodSeconds": 1, "failureThreshold": STARTUP_FAILURES if kind == "startupProbe" else 3}
+
+
+def test_the_rendered_gateway_pod_passes_its_probes(cluster: Cluster) -> None:
+    spec = gateway_pod_spec(cluster)
+    quick_probes(spec["containers"][0])
+    pod = cluster.run_pod(cluster.workload("Deployment", GATEWAY), spec)
+    pod.wait_ready(READY_SECONDS)
+
+
+@pytest.mark.parametrize("probe_change", [{"port": 8081}, {"path": "/no-such-health"}], ids=["port", "path"])
+def test_a_probe_on_the_wrong_port_or_path_fails_the_pod(cluster: Cluster, probe_change: dict) -> None:
+    spec = gateway_pod_spec(cluster)
+    container = spec["containers"][0]
+    quick_probes(container)
+    container["startupProbe"]["httpGet"] |= probe_change
+    pod = cluster.run_pod(cluster.workload("Deployment", GATEWAY), spec)
+    with pytest.raises(PodFailed, match=f"startup probe failed {STARTUP_FAILURES} times"):
+        pod.wait_ready(READY_SECONDS)
+
+
+def cache_writer_pod(cluster: Cluster, *, cache_volume: bool) -> Pod:
+    """The rendered gateway pod running CACHE_WRITER, with or without its rendered cache volume."""
+    spec = gateway_pod_spec(cluster)
+    container = spec["containers"][0]
+    quick_probes(container)
+    container["command"] = ["python3", "-c", CACHE_WRITER]
+    if not cache_volume:
+        container["volumeMounts"] = [m for m in container["volumeMounts"] if m["name"] != "cache"]
+    return cluster.run_pod(cluster.workload("Deployment", GATEWAY), spec)
+
+
+def test_a_server_that_writes_its_cache_runs_with_the_rendered_cache_volume(cluster: Cluster) -> None:
+    cache_writer_pod(cluster, cache_volume=True).wait_ready(READY_SECONDS)
+
+
+def test_a_server_that_cannot_write_its_cache_under_a_read_only_root_fails(cluster: Cluster) -> None:
+    pod = cache_writer_pod(cluster, cache_volume=False)
+    with pytest.raises(PodFailed, match="Read-only file system"):
+        pod.wait_ready(READY_SECONDS)
+
+
+def test_a_drain_that_never_ends_is_cut_off_at_the_grace_period(cluster: Cluster) -> None:
+    spec = gateway_pod_spec(cluster)
+    container = spec["containers"][0]
+    quick_probes(container)
+    drain = container["lifecycle"]["preStop"]["exec"]["command"]
+    # The rendered drain, waiting on a gauge that never reaches zero (resident memory), with a short grace period.
+    container["lifecycle"]["preStop"]["exec"]["command"] = [*drain[:3], drain[3], "0", drain[5],
+                                                            "process_resident_memory_bytes"]
+    spec["terminationGracePeriodSeconds"] = 6
+    pod = cluster.run_pod(cluster.workload("Deployment", GATEWAY), spec)
+    pod.wait_ready(READY_SECONDS)
+    (result,) = pod.terminate().values()
+    assert not result.prestop_finished and result.prestop_seconds >= 6, result
+    assert any("FailedPreStopHook" in event for event in pod.events), pod.events
+
+
+def seed_onnx_claim(cluster: Cluster, model: Path, base: BaseImage) -> None:
+    """What the download Job leaves: the model folder where the server reads it, and the Job's ready marker."""
+    job = next(o for o in cluster.objects if o["kind"] == "Job")
+    mark = next(c for c in job["spec"]["template"]["spec"]["containers"] if c["name"] == "mark-ready")
+    marker = re.search(r":\s*>\s*(\S+)", mark["command"][-1]).group(1)
+    claim = job["spec"]["template"]["spec"]["volumes"]
+    claim_name = next(v["persistentVolumeClaim"]["claimName"] for v in claim if "persistentVolumeClaim" in v)
+    script = (f"mkdir -p /models/onnx/{ONNX_PATH} {Path(marker).parent} && cp -r /seed/. /models/onnx/{ONNX_PATH}/ "
+              f"&& touch {marker}")
+    docker("run", "--rm", "--network", "none", "--user", "0:0",
+           "--mount", f"type=volume,source={cluster.claims[claim_name]},target=/models",
+           "--mount", f"type=bind,source={model},target=/seed,readonly", base.local_tag, "sh", "-c", script)
+
+
+def test_the_onnx_server_and_gateway_pods_start_and_drain_idle_connections_quickly(
+        cluster: Cluster, base_image: BaseImage) -> None:
+    with exclusive("tiny-onnx-model"):
+        model = build_tiny_model(cache_root())
+    seed_onnx_claim(cluster, model, base_image)
+    runtime = cluster.run_pod(cluster.workload("Deployment", ONNX_K8S_NAME))
+    gateway = cluster.run_pod(cluster.workload("Deployment", GATEWAY))
+    runtime.wait_ready(READY_SECONDS)
+    gateway.wait_ready(READY_SECONDS)
+    held = idle_keep_alive(runtime, 8001, "/health") + idle_keep_alive(gateway, 8080, "/healthz")
+    try:
+        for pod in (gateway, runtime):
+            (result,) = pod.terminate().values()
+            assert result.prestop_outcome.ok and result.prestop_seconds < IDLE_DRAIN_SECONDS, (result, pod.describe())
+    finally:
+        for connection in held:
+            connection.close()

@@ -1,0 +1,53 @@
+"""The llama.cpp deriver reads llama.cpp's own --help layout, route table and metrics handler exactly."""
+
+from __future__ import annotations
+
+from slm_deploy.pins.interfaces.llamacpp import help_env, help_flags, metric_families, routes, server_stage
+
+# The layout common/arg.cpp prints: usage up to column 37, help from column 40, long usage on its own line.
+HELP = """----- common params -----
+
+-h,    --help, --usage                  print usage and exit
+-c,    --ctx-size N                     size of the prompt context (default: 4096, 0 = loaded from model)
+                                        (env: LLAMA_ARG_CTX_SIZE)
+-fa,   --flash-attn [on|off|auto]       set Flash Attention use ('on', 'off', or 'auto', default: 'auto')
+                                        (env: LLAMA_ARG_FLASH_ATTN)
+--slots, --no-slots                     expose slots monitoring endpoint (default: enabled)
+                                        (env: LLAMA_ARG_ENDPOINT_SLOTS)
+--spec-draft-p-min, --draft-p-min PROB_ABC
+                                        minimum speculative decoding probability (greedy) (default: 0.8)
+                                        -x, --not-a-flag appears inside help text and is ignored
+"""
+
+
+def test_every_spelling_of_every_option_and_nothing_from_help_text() -> None:
+    assert help_flags(HELP) == {"-h", "--help", "--usage", "-c", "--ctx-size", "-fa", "--flash-attn", "--slots",
+                                "--no-slots", "--spec-draft-p-min", "--draft-p-min"}
+
+
+def test_the_variables_named_under_options() -> None:
+    assert help_env(HELP) == {"LLAMA_ARG_CTX_SIZE", "LLAMA_ARG_FLASH_ATTN", "LLAMA_ARG_ENDPOINT_SLOTS"}
+
+
+def test_routes_with_parameters_templated() -> None:
+    source = 'ctx_http.get ("/health", h); ctx_http.post("/slots/:id_slot", h); ctx_http.del ("/models", h);'
+    assert routes(source) == {"/health", "/slots/{id_slot}", "/models"}
+
+
+def test_metric_families_come_from_the_metrics_handler_only() -> None:
+    source = """
+    this->get_props = [this]() { json x = {{"name", "not_a_metric"}}; };
+    this->get_metrics = [this](const server_http_req & req) {
+        json defs = {{"counter", {{ {"name",  "prompt_tokens_total"}, {"help", "h"} }}},
+                     {"gauge", {{ {"name",  "requests_deferred"}, {"help", "h"} }}}};
+        prometheus << "# HELP llamacpp:" << name << " " << help << "\\n";
+    };
+    this->get_slots = [this]() { json y = {{"name", "slot_name"}}; };
+    """
+    assert metric_families(source) == {"llamacpp:prompt_tokens_total", "llamacpp:requests_deferred"}
+
+
+def test_the_server_stage_runs_as_root_through_llama_server() -> None:
+    dockerfile = ("FROM ubuntu AS build\nUSER builder\nENTRYPOINT [\"/bin/false\"]\n"
+                  "FROM base AS server\nENV LLAMA_ARG_HOST=0.0.0.0\nENTRYPOINT [ \"/app/llama-server\" ]\n")
+    assert server_stage(dockerfile) == {"user": "root", "entrypoint": ["/app/llama-server"]}

@@ -1,0 +1,55 @@
+"""How a deployment configures its gateway: the runtime's route table, and metrics bound as the spec asks."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from slm_deploy.runtimes import plan_deployment
+from slm_deploy.servers.gateway.config import HEALTH_STYLE_PATHS, GatewayConfig, config_from_mapping
+from slm_deploy.spec.loader import extract_deployment, parse_deployment
+from tests.conftest import STACKS
+
+DIGEST = "sha256:" + "a" * 64
+
+
+def _gateway_config(raw: dict[str, Any]) -> tuple[GatewayConfig, str]:
+    plan = plan_deployment(parse_deployment(raw))
+    gateway, runtime = plan.by_role("gateway")[0], plan.by_role("runtime")[0]
+    assert gateway.build is not None
+    text = dict(gateway.build.context_files)["gateway.toml"]
+    return config_from_mapping(tomllib.loads(text)), runtime.runtime
+
+
+def _raw(stack: Path) -> dict[str, Any]:
+    return extract_deployment(yaml.safe_load(stack.read_text()))[0]
+
+
+GATED = [s for s in STACKS if plan_deployment(parse_deployment(_raw(s))).by_role("gateway")]
+
+
+@pytest.mark.parametrize("stack", GATED, ids=lambda s: s.stem)
+@pytest.mark.parametrize("monitoring", [True, False])
+def test_gateway_gets_its_runtimes_routes_and_metrics_only_where_prometheus_scrapes(
+    stack: Path, monitoring: bool
+) -> None:
+    raw = _raw(stack)
+    raw["monitoring"] = {**raw.get("monitoring", {}), "enabled": monitoring}
+    config, runtime = _gateway_config(raw)
+    assert config.route_table == runtime
+    assert config.metrics_host == ("0.0.0.0" if monitoring else "127.0.0.1")
+    assert set(config.exempt_paths) <= HEALTH_STYLE_PATHS
+
+
+def test_a_foundry_local_container_is_gated_without_exempting_an_inference_route() -> None:
+    raw = _raw(next(s for s in STACKS if "foundry" in s.name))
+    raw["runtime"]["image"] = f"registry.example/foundry-local:1.0@{DIGEST}"
+    raw["serving"]["auth"]["enabled"] = True
+    raw["targets"] = {"compose": {}}
+    raw["secrets"] = {"api-keys": {"backend": "file"}}
+    config, runtime = _gateway_config(raw)
+    assert (config.route_table, config.exempt_paths) == ("foundry-local", ())  # its health check is /v1/models

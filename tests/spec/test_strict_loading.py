@@ -1,0 +1,141 @@
+"""The loader reads YAML strictly and never echoes a value: duplicate keys, hostile sizes and depths,
+YAML 1.1 look-alikes, and values pasted where names belong."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from slm_deploy.spec.yaml_source import MAX_BYTES, MAX_DEPTH, MAX_NODES
+from tests.support.cli import run_in_process
+
+CANARY = "zqxcanary7"
+MINIMAL = "name: demo\nmodel: {id: qwen3-1.7b}\nruntime: {kind: llamacpp}\n"
+
+
+def _spec(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "spec.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _refused(path: Path) -> str:
+    result = run_in_process("validate", str(path))
+    assert result.code == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stderr
+
+
+def test_a_second_block_under_the_same_key_is_refused_with_both_lines(tmp_path: Path) -> None:
+    text = MINIMAL + "exposure:\n  mode: none\nserving:\n  replicas: 1\nexposure:\n  mode: ingress\n  host: llm.example.com\n"
+    stderr = _refused(_spec(tmp_path, text))
+    assert f"{tmp_path / 'spec.yaml'}:8: exposure: duplicate key (first on line 4)" in stderr
+
+
+def test_duplicate_nested_keys_name_their_path(tmp_path: Path) -> None:
+    stderr = _refused(_spec(tmp_path, MINIMAL + "serving:\n  auth:\n    enabled: true\n    enabled: false\n"))
+    assert "spec.yaml:7: serving.auth.enabled: duplicate key (first on line 6)" in stderr
+
+
+def test_duplicate_keys_in_a_stack_file_are_refused_too(tmp_path: Path) -> None:
+    text = "config:\n  slm-deploy:deployment:\n    name: demo\n  slm-deploy:deployment:\n    name: other\n"
+    assert "duplicate key (first on line 2)" in _refused(_spec(tmp_path, text))
+
+
+def test_merge_keys_override_without_counting_as_duplicates(tmp_path: Path) -> None:
+    text = ("base: &base {replicas: 2, concurrency: 2}\n"
+            "config:\n  slm-deploy:deployment:\n    name: demo\n    model: {id: qwen3-1.7b}\n"
+            "    runtime: {kind: llamacpp}\n    serving:\n      <<: *base\n      replicas: 3\n")
+    result = run_in_process("validate", str(_spec(tmp_path, text)), "--json")
+    assert result.code == 0, result.stderr
+
+
+@pytest.mark.parametrize(("value", "kind"), [("yes", "a string"), ("on", "a string"), ("'true'", "a string"),
+                                             ("1", "an integer")])
+def test_only_true_and_false_are_booleans(tmp_path: Path, value: str, kind: str) -> None:
+    stderr = _refused(_spec(tmp_path, MINIMAL + f"serving: {{auth: {{enabled: {value}}}}}\n"))
+    assert f"serving.auth.enabled: must be true or false (got {kind})" in stderr
+
+
+def test_a_leading_zero_is_decimal_as_in_yaml_1_2(tmp_path: Path) -> None:
+    result = run_in_process("validate", str(_spec(tmp_path, MINIMAL + "serving: {replicas: 010}\n")), "--json")
+    assert result.code == 0, result.stderr
+
+
+def test_a_key_that_is_not_a_string_is_refused(tmp_path: Path) -> None:
+    stderr = _refused(_spec(tmp_path, MINIMAL + "secrets:\n  123: {backend: file}\n"))
+    assert "spec.yaml:5: secrets: has a key that is not a string (an integer)" in stderr
+
+
+def test_yaml_nested_thousands_of_levels_deep_is_refused_quickly(tmp_path: Path) -> None:
+    depth = 5000
+    stderr = _refused(_spec(tmp_path, "a: " + "[" * depth + "]" * depth + "\n"))
+    assert f"nested deeper than {MAX_DEPTH} levels" in stderr
+
+
+def test_a_file_larger_than_the_limit_is_refused_before_parsing(tmp_path: Path) -> None:
+    path = _spec(tmp_path, MINIMAL + "# " + "x" * (20 * 1024 * 1024) + "\n")
+    stderr = _refused(path)
+    assert f"larger than {MAX_BYTES // 1024} KiB" in stderr
+
+
+def test_alias_expansion_is_bounded(tmp_path: Path) -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]"
+              for i in range(1, 9)]
+    stderr = _refused(_spec(tmp_path, "\n".join(lines) + "\n"))
+    assert f"more than {MAX_NODES} values" in stderr
+
+
+@pytest.mark.parametrize("text", ["name: [unclosed\n", "\tname: demo\n", "name: demo\n  bad: indent\n",
+                                  "!!python/object:os.system {}\n"])
+def test_malformed_yaml_names_the_line_and_not_the_text(tmp_path: Path, text: str) -> None:
+    stderr = _refused(_spec(tmp_path, text))
+    assert re.search(r"spec\.yaml:\d+(:\d+)?: ", stderr)
+
+
+def test_not_utf8_and_a_directory_are_refused(tmp_path: Path) -> None:
+    binary = tmp_path / "spec.yaml"
+    binary.write_bytes(b"name: \xff\xfe\n")
+    assert "is not UTF-8 text" in _refused(binary)
+    result = run_in_process("validate", str(tmp_path))
+    assert result.code == 2 and "Traceback" not in result.stderr
+
+
+# --- no value is ever echoed -------------------------------------------------------------------------------
+
+
+ECHO_CASES = {
+    "token as the api-keys secret": "serving: {{auth: {{api_keys_secret: {v}}}}}\nsecrets: {{keys: {{}}}}\n",
+    "token as the hub token secret": "model: {{id: qwen3-1.7b, hub_token_secret: {v}}}\n",
+    "unknown model id": "model: {{id: {v}}}\n",
+    "unknown runtime kind": "runtime: {{kind: {v}}}\n",
+    "namespace": "targets: {{kubernetes: {{namespace: {v}}}}}\n",
+    "memory below the need": "resources: {{memory: 1{v}}}\n",
+    "extra arg": "runtime: {{kind: llamacpp, extra_args: [--{v}]}}\n",
+    "env value": "runtime: {{kind: llamacpp, env: {{LOG_COLORS: '{v}\"'}}}}\n",
+    "bind address": "exposure: {{bind_address: {v}}}\n",
+    "waiver rule": "waivers: [{{rule: {v}, resource: x, reason: reviewed and accepted}}]\n",
+    "image": "runtime: {{kind: llamacpp, image: '{v}:1@sha256:abc'}}\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(ECHO_CASES))
+def test_a_value_pasted_where_a_name_belongs_is_never_printed(tmp_path: Path, case: str) -> None:
+    base = yaml.safe_load(MINIMAL)
+    override = yaml.safe_load(ECHO_CASES[case].format(v=CANARY))
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump({**base, **override}), encoding="utf-8")
+    for command in (["validate", str(path)], ["render", str(path), "--out", str(tmp_path / "out")]):
+        result = run_in_process(*command)
+        assert result.code == 2, result.stdout + result.stderr
+        assert CANARY not in result.stdout + result.stderr
+        assert "Traceback" not in result.stderr and "spec.yaml:" in result.stderr
+
+
+def test_messages_keep_square_brackets(tmp_path: Path) -> None:
+    stderr = _refused(_spec(tmp_path, MINIMAL + "targets: {aks: {location: West Europe}}\n"))
+    assert "^[a-z0-9]+$" in stderr, "Rich must not read [a-z0-9] as markup"
