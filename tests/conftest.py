@@ -26,6 +26,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="Rewrite tests/golden from the current renderers (review the diff before committing).")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that need the llama.cpp build run last, so a build started early (CI starts it in the background)
+    overlaps everything else instead of holding up the tests queued behind it."""
+    items.sort(key=lambda item: "llamacpp" in getattr(item, "fixturenames", ()))
+
+
 @pytest.fixture
 def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))

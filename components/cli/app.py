@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.text import Text
 
 from slm_deploy import __version__
+from slm_deploy.bench.command import bench, bench_report
 from slm_deploy.cli.check import check
 from slm_deploy.cli.new import new
 from slm_deploy.cli.pins import pins
@@ -19,6 +20,7 @@ from slm_deploy.cli.summary import plan_summary, summary_table
 from slm_deploy.errors import SlmDeployError
 from slm_deploy.render.bundle import render_bundle
 from slm_deploy.render.writer import write_bundle
+from slm_deploy.smoke.command import smoke
 from slm_deploy.spec.loader import load_deployment
 from slm_deploy.spec.schema import deployment_schema_text
 
@@ -93,6 +95,9 @@ def schema() -> None:
 app.command()(new)
 app.command()(check)
 app.command()(pins)
+app.command()(smoke)
+app.command()(bench)
+app.command("bench-report")(bench_report)
 
 
 def main() -> None:

@@ -33,6 +33,9 @@ def pins(
         dir_okay=False)] = None,
     foundry_docs_commit: Annotated[str | None, typer.Option(
         "--foundry-docs-commit", help="The MicrosoftDocs/azure-ai-docs commit that reference was saved from.")] = None,
+    llama_server: Annotated[Path | None, typer.Option(
+        "--llama-server", help="With --update: a llama-server of the pinned build (default: build it from the "
+                               "pinned source with cmake, once per machine).", dir_okay=False)] = None,
 ) -> None:
     """Ask each registry whether the pinned tags still resolve to the pinned digests (exit 1 on drift).
 
@@ -66,12 +69,13 @@ def pins(
             path.write_text(rewrite_digests(path.read_text(encoding="utf-8"), moved), encoding="utf-8")
             out.print(f"updated {len(moved)} digest(s) in {path}; review the diff and the sources before committing")
         failed = [s for s in statuses if s.state == "error"]
-        records_failed = _refresh_records(path, rows, mirrors, foundry_reference, foundry_docs_commit)
+        records_failed = _refresh_records(path, rows, mirrors, foundry_reference, foundry_docs_commit, llama_server)
         raise typer.Exit(EXIT_DRIFT if failed or records_failed else EXIT_OK)
     raise typer.Exit(EXIT_OK if all(s.state == "ok" for s in statuses) else EXIT_DRIFT)
 
 
-def _refresh_records(path: Path, rows, mirrors: Path | None, reference: Path | None, commit: str | None) -> bool:
+def _refresh_records(path: Path, rows, mirrors: Path | None, reference: Path | None, commit: str | None,
+                     llama_server: Path | None) -> bool:
     """Rewrite the records in interfaces/ beside the pins file; True when a deriver failed."""
     from slm_deploy.pins.interfaces.refresh import Inputs, refresh
 
@@ -79,7 +83,7 @@ def _refresh_records(path: Path, rows, mirrors: Path | None, reference: Path | N
     if not folder.is_dir():
         out.print(f"records: no interfaces/ folder beside {path.name}; nothing to refresh")
         return False
-    outcomes = refresh(rows, folder, Inputs(mirrors, reference, commit))
+    outcomes = refresh(rows, folder, Inputs(mirrors, reference, commit, llama_server))
     for outcome in outcomes:
         out.print(f"record {outcome.state:<9} {outcome.runtime}  {outcome.detail}".rstrip())
     return any(o.state == "error" for o in outcomes)

@@ -7,14 +7,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from slm_deploy import __version__
+from slm_deploy.render.clients import client_endpoint
 from slm_deploy.render.compose import project_name, render_compose
 from slm_deploy.render.hosts import render_host
 from slm_deploy.render.images import build_context, build_owners, compose_image_names, registry_tags
 from slm_deploy.render.kubernetes import file_name, kustomization, render_kubernetes
 from slm_deploy.render.monitoring.bundle import monitoring_files, readme_facts
 from slm_deploy.render.serialize import to_json, to_yaml
+from slm_deploy.render.smoke import smoke_kubernetes, with_smoke
 from slm_deploy.render.templating import render_template
 from slm_deploy.render.deployable import deployable_plan
+from slm_deploy.runtimes.capabilities import capabilities
 from slm_deploy.runtimes.plan import RuntimePlan
 from slm_deploy.render.secrets_readme import secret_notes
 from slm_deploy.spec.consistency import kubernetes_target, namespace_of
@@ -47,11 +50,19 @@ def _compose_files(deployment: Deployment, plan: RuntimePlan) -> dict[str, str]:
     }
 
 
-def _kubernetes_files(deployment: Deployment, plan: RuntimePlan) -> dict[str, str]:
-    objects = render_kubernetes(deployment, plan)
-    files = {f"kubernetes/{file_name(obj)}": to_yaml(obj) for obj in objects}
-    names = [file_name(obj) for obj in objects]
-    files["kubernetes/kustomization.yaml"] = to_yaml(kustomization(names, deployment, objects))
+def _kustomize(folder: str, objects: list, deployment: Deployment) -> dict[str, str]:
+    files = {f"{folder}/{file_name(obj)}": to_yaml(obj) for obj in objects}
+    files[f"{folder}/kustomization.yaml"] = to_yaml(kustomization([file_name(obj) for obj in objects], deployment,
+                                                                  objects))
+    return files
+
+
+def _kubernetes_files(deployment: Deployment, plan: RuntimePlan, tested: RuntimePlan) -> dict[str, str]:
+    """The workloads, plus the smoke Job in its own kustomization (applied after the workloads are up)."""
+    files = _kustomize("kubernetes", render_kubernetes(deployment, plan), deployment)
+    smoke = smoke_kubernetes(deployment, tested)
+    if smoke:
+        files.update(_kustomize("kubernetes/smoke", smoke, deployment))
     return files
 
 
@@ -90,6 +101,10 @@ def _readme(deployment: Deployment, plan: RuntimePlan, files: dict[str, str]) ->
         runtime_services=[s for s in plan.services if s.port and s.role in ("runtime", "ui")],
         gib=lambda n: f"{n / 2**30:.1f} GiB",
         monitoring=readme_facts(deployment, plan, files),
+        clients=client_endpoint(deployment, plan),
+        smoke=(plan.by_role("smoke") or [None])[0],
+        smoke_job="kubernetes/smoke/kustomization.yaml" in files,
+        smoke_note=capabilities(deployment).tool_calls_note,
     )
 
 
@@ -102,18 +117,19 @@ def policy_config(deployment: Deployment) -> dict[str, dict[str, Any]]:
 def render_bundle(deployment: Deployment) -> Bundle:
     """Render every target the spec turns on; pure and deterministic."""
     plan = deployable_plan(deployment)
+    tested = with_smoke(deployment, plan)  # Compose and the README also get the smoke checks
     targets = deployment.spec.targets
     files: dict[str, str] = {}
     if (targets.docker or targets.compose) and plan.services:
-        files.update(_docker_files(deployment, plan))
+        files.update(_docker_files(deployment, tested))
     if targets.compose and plan.services:
-        files.update(_compose_files(deployment, plan))
+        files.update(_compose_files(deployment, tested))
     if kubernetes_target(deployment.spec) and plan.services:
-        files.update(_kubernetes_files(deployment, plan))
+        files.update(_kubernetes_files(deployment, plan, tested))
     files.update(monitoring_files(deployment, plan))
     for host in plan.hosts:
         files.update(render_host(host, deployment))
-    files["README.md"] = _readme(deployment, plan, files)
+    files["README.md"] = _readme(deployment, tested, files)
     body = Bundle(dict(sorted(files.items())))
     manifest = {
         "generator": {"name": GENERATOR, "version": __version__},

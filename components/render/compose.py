@@ -19,6 +19,8 @@ CURL_CHECK = ("curl", "-fsS")
 
 
 ONE_SHOT_RESTARTS = 3
+SMOKE_PROFILE = "smoke"
+SMOKE_NETWORK = "smoke"
 UI_DATA_VOLUME = "open-webui-data"
 
 
@@ -54,7 +56,11 @@ def _hardened(deployment: Deployment, service: ServicePlan) -> dict[str, Any]:
     }
 
 
-def _healthcheck(service: ServicePlan) -> dict[str, Any] | None:
+def _healthcheck(service: ServicePlan, plan: RuntimePlan) -> dict[str, Any] | None:
+    """The server's check. A step other services wait for to complete serves nothing: the check it would
+    inherit from the server's image is turned off, or Docker reports the step unhealthy while it downloads."""
+    if any(service.name in s.depends_on for s in plan.services) and service.one_shot:
+        return {"disable": True}
     if service.build and service.build.healthcheck:
         test = ["CMD", *service.build.healthcheck]
     elif isinstance(service.health, ExecCheck):
@@ -92,11 +98,15 @@ def _networks(service: ServicePlan, plan: RuntimePlan) -> list[str]:
     gated = bool(plan.by_role("gateway"))
     if service.role == "model-prep":
         return [EGRESS]
+    if service.role == "smoke":
+        return [SMOKE_NETWORK]  # internal: reaches the service clients use, nothing behind it, no route out
     if service.role == "ui" and gated:
         return [EDGE]
     networks = [BACKEND]
     if is_published(service, plan):
         networks.append(EDGE)
+        if plan.by_role("smoke") and service.role != "ui":
+            networks.append(SMOKE_NETWORK)
     if monitoring.joins_metrics(plan, service):
         networks.append(monitoring.METRICS)
     return networks
@@ -118,7 +128,7 @@ def render_compose(deployment: Deployment, plan: RuntimePlan) -> dict[str, Any]:
         body: dict[str, Any] = _image(deployment, plan, service)
         body.update(_hardened(deployment, service))
         if service.role == "monitoring":
-            body.update(_monitoring_service(deployment, service))
+            body.update(_monitoring_service(deployment, plan, service))
             services[service.name] = body
             secrets.update(f.secret for f in service.secret_files)
             continue
@@ -132,7 +142,7 @@ def render_compose(deployment: Deployment, plan: RuntimePlan) -> dict[str, Any]:
         if service.secret_files:
             body["secrets"] = [{"source": f.secret, "target": f.secret} for f in service.secret_files]
             secrets.update(f.secret for f in service.secret_files)
-        health = _healthcheck(service)
+        health = _healthcheck(service, plan)
         if health:
             body["healthcheck"] = health
         if service.role == "runtime" and (service.runtime == "vllm" or deployment.spec.resources.shm_size):
@@ -147,15 +157,17 @@ def render_compose(deployment: Deployment, plan: RuntimePlan) -> dict[str, Any]:
             }
         if service.role == "model-prep" and service.runtime == "ollama":
             body["profiles"] = ["prep"]
+        if service.role == "smoke":
+            body["profiles"] = [SMOKE_PROFILE]  # run on demand after `up`, never by `up` itself
         log_driver = monitoring.logging(deployment, plan, service)
         if log_driver:
             body["logging"] = log_driver
         body["labels"] = dict(service.labels)
         services[service.name] = body
-    document: dict[str, Any] = {
-        "services": services,
-        "networks": {BACKEND: {"internal": True}, EDGE: {}, EGRESS: {}, **monitoring.networks(plan)},
-    }
+    networks: dict[str, Any] = {BACKEND: {"internal": True}, EDGE: {}, EGRESS: {}, **monitoring.networks(plan)}
+    if plan.by_role("smoke"):
+        networks[SMOKE_NETWORK] = {"internal": True}
+    document: dict[str, Any] = {"services": services, "networks": networks}
     volumes = {name: {} for s in plan.by_role("monitoring") if (name := monitoring.data_volume(s))}
     if any(s.model_dir and not s.model_host_path for s in plan.services):
         volumes["models"] = {}
@@ -180,12 +192,12 @@ def _process(service: ServicePlan) -> dict[str, Any]:
     return body
 
 
-def _monitoring_service(deployment: Deployment, service: ServicePlan) -> dict[str, Any]:
+def _monitoring_service(deployment: Deployment, plan: RuntimePlan, service: ServicePlan) -> dict[str, Any]:
     """A monitoring service: its command, environment, secrets and health check, then where it sits."""
     body = _process(service)
     if service.secret_files:
         body["secrets"] = [{"source": f.secret, "target": f.secret} for f in service.secret_files]
-    body["healthcheck"] = _healthcheck(service)
+    body["healthcheck"] = _healthcheck(service, plan)
     body.update(monitoring.service_body(deployment, service))
     body["labels"] = dict(service.labels)
     return body

@@ -20,6 +20,7 @@ DESCRIPTIONS = {
     "gateway": "slm-deploy serving gateway",
     "prometheus": "Prometheus",
     "alertmanager": "Alertmanager",
+    "smoke": "slm-deploy smoke checks",
 }
 UPSTREAM_BINARIES = {
     "prometheus": ("/bin/prometheus", "/bin/promtool"),

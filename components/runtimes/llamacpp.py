@@ -8,7 +8,7 @@ import shlex
 from slm_deploy.runtimes.common import (
     WRITABLE_PATHS, cache_env, hub_token, merge_env, model_prep_service, runtime_image, service_labels,
 )
-from slm_deploy.runtimes.plan import MODEL_ROOT, GpuNeed, HttpCheck, ImageBuild, RuntimePlan, ServicePlan
+from slm_deploy.runtimes.plan import CACHE_ROOT, MODEL_ROOT, GpuNeed, HttpCheck, ImageBuild, RuntimePlan, ServicePlan
 from slm_deploy.spec.images import ImageRef
 from slm_deploy.spec.loader import Deployment
 
@@ -96,7 +96,9 @@ def plan(deployment: Deployment) -> RuntimePlan:
     build = ImageBuild(template="llamacpp", base=image,
                        healthcheck=("curl", "-fsS", f"http://127.0.0.1:{port}/health"))
     prep = _prep(deployment, image, build)
-    env = {**cache_env(), "LLAMA_CACHE": f"{MODEL_ROOT}/llamacpp-cache"}
+    # Downloads llama-server makes itself (-hf) go to the writable cache volume: the model volume is read-only
+    # to the server on Kubernetes, where the model-prep Job alone writes it.
+    env = {**cache_env(), "LLAMA_CACHE": f"{CACHE_ROOT}/llama.cpp"}
     server = ServicePlan(
         name=spec.name, role="runtime", runtime="llamacpp", image=image, build=build,
         command=("/app/llama-server",), args=_args(deployment, port), env=merge_env(env, deployment),

@@ -7,7 +7,7 @@ from typing import Literal
 
 from slm_deploy.spec.images import ImageRef
 
-Role = Literal["runtime", "ui", "model-prep", "gateway", "monitoring"]
+Role = Literal["runtime", "ui", "model-prep", "gateway", "monitoring", "smoke"]
 
 CACHE_ROOT = "/var/cache/slm"
 MODEL_ROOT = "/models"

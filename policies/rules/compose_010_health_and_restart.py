@@ -4,20 +4,31 @@ from __future__ import annotations
 
 import re
 
-from slm_deploy.policies.access import get, items
+from slm_deploy.policies.access import get, items, mapping
 from slm_deploy.policies.model import CIS_DOCKER, Option, Rule, Severity, bench
 from slm_deploy.policies.rules._compose import KINDS, services
 
 ON_FAILURE = re.compile(r"^on-failure:([0-9]+)$")
 
 
+def run_to_completion(project) -> set[str]:
+    """Services another service waits for to exit 0 (`service_completed_successfully`): steps, not servers."""
+    found = set()
+    for _, service in services(project):
+        for name, condition in mapping(service.get("depends_on")).items():
+            if get(condition, "condition") == "service_completed_successfully":
+                found.add(f"services.{name}")
+    return found
+
+
 def check(project, ctx):
-    """Yield violations for missing or disabled health checks and unbounded restarts."""
+    """Yield violations for missing or disabled health checks on servers and unbounded restarts."""
     maximum = ctx.get_int("maxRestarts")
+    steps = run_to_completion(project)
     for path, service in services(project):
         health = service.get("healthcheck")
         test = [str(t) for t in items(get(health, "test"))]
-        if health is None or get(health, "disable") is True or test[:1] == ["NONE"]:
+        if path not in steps and (health is None or get(health, "disable") is True or test[:1] == ["NONE"]):
             yield f"{path}.healthcheck must be set and enabled"
         restart = str(service.get("restart") or "")
         match = ON_FAILURE.match(restart)
@@ -34,12 +45,14 @@ def check(project, ctx):
 
 RULE = Rule(
     id="slm-compose-010",
-    name="Every Compose service has a health check and restarts only on failure, a bounded number of times.",
+    name="Every long-running Compose service has a health check; every service restarts only on failure, a "
+         "bounded number of times.",
     severity=Severity.LOW,
     controls=("C-health",),
     kinds=KINDS,
     rationale="Health checks make `depends_on: service_healthy` and monitoring meaningful; unbounded "
-              "restarts hide crash loops and can be used to exhaust the host.",
+              "restarts hide crash loops and can be used to exhaust the host. A step other services wait for "
+              "to complete (`service_completed_successfully`) serves nothing a health check could probe.",
     remediation="Add a healthcheck against the runtime's health endpoint and `restart: on-failure:5`.",
     benchmarks=(bench(CIS_DOCKER, "5.14", "5.26"),),
     check=check,

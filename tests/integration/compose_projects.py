@@ -8,6 +8,7 @@ import os
 import re
 import secrets
 import shutil
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from slm_deploy.render.compose import SMOKE_PROFILE
 from tests.integration.stacks import RenderedStack, wait_for
 from tests.support.docker_engine import docker
 from tests.support.tools import find_executable, run, tail
@@ -38,17 +40,23 @@ class Project:
 OVERRIDE = "test.override.yaml"
 
 
-def compose(project: Project, *args: str, timeout: float = 600) -> str:
-    """Run docker-compose 1.29 on the rendered project, with its profiles."""
+def compose_run(project: Project, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run docker-compose 1.29 on the rendered project, with its profiles; the finished process, whatever its exit
+    code."""
     binary = find_executable("docker-compose", "apt-get install docker-compose")
     env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
     files = ["--file", str(project.directory / "compose.yaml")]
     if project.override:
         files += ["--file", str(project.directory / project.override)]
     profiles = [arg for profile in project.profiles for arg in ("--profile", profile)]
-    result = run([binary, "--project-name", project.name, "--project-directory", str(project.directory),
-                  *files, *profiles, *args],
-                 cwd=project.directory, env=env, timeout=timeout)
+    return run([binary, "--project-name", project.name, "--project-directory", str(project.directory),
+                *files, *profiles, *args],
+               cwd=project.directory, env=env, timeout=timeout)
+
+
+def compose(project: Project, *args: str, timeout: float = 600) -> str:
+    """Run docker-compose 1.29 on the rendered project; its output, or a failure with its error."""
+    result = compose_run(project, *args, timeout=timeout)
     if result.returncode != 0:
         raise AssertionError(f"docker-compose {' '.join(args)} failed ({result.returncode}):\n{tail(result.stderr)}")
     return result.stdout
@@ -90,8 +98,10 @@ def running_project(stack: RenderedStack, folder: Path, long_running: set[str],
                     seed_volumes: Callable[[Project], None] | None = None, *, profiles: tuple[str, ...] = (),
                     override: dict | None = None, secrets_files: Mapping[str, str] | None = None) -> Iterator[Project]:
     """Copy the bundle, write the secrets the README asks for, tag the built images of the services the profiles
-    select, `up -d` until every long-running service is healthy; `down -v` after. `seed_volumes` fills named
-    volumes first; `override` is a compose override for the test's stand-ins; `secrets_files` adds secrets."""
+    select (and the smoke checks, run on demand), `up -d` until every long-running service is healthy; `down -v`
+    after. `seed_volumes` fills named volumes first (made with `make_project_volume`; `up --no-start` cannot make
+    them, since it waits for one-shot steps it never starts); `override` is a compose override for the test's
+    stand-ins; `secrets_files` adds secrets."""
     shutil.copytree(stack.bundle, folder)
     directory = folder / "compose"
     api_key = secrets.token_hex(24)
@@ -103,12 +113,11 @@ def running_project(stack: RenderedStack, folder: Path, long_running: set[str],
     current = Project(f"slmit{uuid.uuid4().hex[:8]}", directory, api_key, profiles, OVERRIDE if override else "")
     document = yaml.safe_load((directory / "compose.yaml").read_text())
     built = {service: Path(body["build"]["context"]).name for service, body in document["services"].items()
-             if "build" in body and set(body.get("profiles", [])) <= set(profiles)}
+             if "build" in body and set(body.get("profiles", [])) <= {*profiles, SMOKE_PROFILE}}
     for service, owner in built.items():
         docker("tag", stack.images[owner], compose_image_name(current.name, service))
     try:
         if seed_volumes is not None:
-            compose(current, "up", "--no-start", "--no-build")
             seed_volumes(current)
         compose(current, "up", "--detach", "--no-build")
         wait_for(lambda: {s: h for s, h in health_of(current).items() if s in long_running}
@@ -122,6 +131,10 @@ def running_project(stack: RenderedStack, folder: Path, long_running: set[str],
             docker("rmi", compose_image_name(current.name, service))
 
 
-def project_volume(project: Project, name: str) -> str:
-    """The engine-level name docker-compose 1.29 gives a named volume of the project."""
-    return f"{re.sub(r'[^-_a-z0-9]', '', project.name.lower())}_{name}"
+def make_project_volume(project: Project, name: str) -> str:
+    """Create a named volume of the project as docker-compose 1.29 would (its engine-level name and labels, so
+    `up` adopts it and `down --volumes` removes it); returns that name."""
+    engine_name = f"{re.sub(r'[^-_a-z0-9]', '', project.name.lower())}_{name}"
+    docker("volume", "create", "--label", f"com.docker.compose.project={project.name}",
+           "--label", f"com.docker.compose.volume={name}", "--label", "com.docker.compose.version=1.29.2", engine_name)
+    return engine_name

@@ -1,14 +1,19 @@
-"""Session fixtures for real-container tests: tiny models, llama.cpp built from source, stacks built from rendered bundles."""
+"""Session fixtures for real-container tests: tiny models, llama.cpp built from source, stacks built from rendered
+bundles, the ONNX server alone in a hardened container, and the ONNX stack's Compose project up."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.stacks import RenderedStack, render_and_build, write_llamacpp_spec, write_onnx_kubernetes_spec, write_spec
+from tests.integration.compose_projects import Project, running_project
+from tests.integration.stacks import NAME, RenderedStack, http, render_and_build, wait_for, write_llamacpp_spec, write_onnx_kubernetes_spec, write_spec
 from tests.support.base_image import BaseImage
 from tests.support.cache import cache_root, exclusive
+from tests.support.docker_engine import docker
 from tests.support.llamacpp_build import LlamaCppBuild, llamacpp_build
 from tests.support.llamacpp_image import StandInImage, stand_in_image
 from tests.support.tiny_gguf import build_tiny_gguf
@@ -83,3 +88,43 @@ def onnx_kubernetes_stack(base_image: BaseImage, local_registry: str, host_ca_bu
     spec = write_onnx_kubernetes_spec(folder, python_image=base_image.reference, registry=local_registry)
     with exclusive("onnx-stack-build"):
         return render_and_build(spec, folder / "bundle", host_ca_bundle, push=True)
+
+
+ONNX_PORT = 8001
+UID = 10001
+HEALTH_ATTEMPTS = 180
+
+
+@pytest.fixture(scope="session")
+def onnx_server(onnx_stack: RenderedStack) -> Iterator[tuple[str, str]]:
+    """Run the server as Compose would: read-only root, no capabilities, model mounted read-only."""
+    container = f"slm-it-onnx-{uuid.uuid4().hex[:8]}"
+    model = next(line.split(":", 1)[0].strip().lstrip("- ")
+                 for line in (onnx_stack.bundle / "compose" / "compose.yaml").read_text().splitlines()
+                 if line.strip().endswith(":/models/onnx:ro"))
+    docker(
+        "run", "--detach", "--name", container,
+        "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true",
+        "--tmpfs", "/tmp:size=64m,mode=1777",
+        "--tmpfs", f"/var/cache/slm:size=64m,uid={UID},gid={UID},mode=0700",
+        "--pids-limit", "256", "--memory", "1g",
+        "--volume", f"{model}:/models/onnx:ro",
+        "--publish", f"127.0.0.1::{ONNX_PORT}",
+        onnx_stack.images[NAME],
+    )
+    try:
+        address = docker("port", container, f"{ONNX_PORT}/tcp").splitlines()[0].strip()
+        base = f"http://{address}"
+        wait_for(lambda: http("GET", f"{base}/health", timeout=5)[0] == 200, "the server reporting healthy",
+                 HEALTH_ATTEMPTS, describe=lambda: docker("logs", "--tail", "40", container))
+        yield container, base
+    finally:
+        docker("rm", "--force", "--volumes", container)
+
+
+@pytest.fixture(scope="session")
+def compose_project(onnx_stack: RenderedStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    """The ONNX stack's Compose project, up and healthy, with an API key written as the README asks."""
+    with running_project(onnx_stack, tmp_path_factory.mktemp("compose-up") / "bundle",
+                         {NAME, f"{NAME}-gateway"}) as current:
+        yield current

@@ -16,6 +16,7 @@ import yaml
 
 from slm_deploy.render.bundle import render_bundle
 from slm_deploy.render.images import build_owners, built_image
+from slm_deploy.render.smoke import with_smoke
 from slm_deploy.render.writer import write_bundle
 from slm_deploy.runtimes import plan_deployment
 from slm_deploy.spec.loader import load_deployment
@@ -55,6 +56,11 @@ class RenderedStack:
     images: Mapping[str, str]
 
 
+def spec_path(stack: RenderedStack) -> Path:
+    """The spec the stack's bundle was rendered from (written beside it by write_spec)."""
+    return stack.bundle.parent / "spec.yaml"
+
+
 def write_spec(folder: Path, base_reference: str, model_dir: Path, monitoring_images: Mapping[str, str]) -> Path:
     """A bare spec: the tiny local ONNX model, gateway on, both Python bases overridden to the local image;
     monitoring scraping every 5 s, Prometheus and Alertmanager built from the Debian-made stand-ins, alerts to
@@ -90,7 +96,8 @@ def write_onnx_kubernetes_spec(folder: Path, *, python_image: str, registry: str
                   "parameters_billion": 0.02, "native_context": 512, "context_length": 512},
         "runtime": {"kind": "onnxruntime", "execution_provider": "cpu"},
         "resources": {"cpu": 1},
-        "serving": {"concurrency": 1},
+        # enough slots and queue (4 per slot) to hold seconds of work from the tiny, fast model in the drain test
+        "serving": {"concurrency": 8},
         "targets": {"docker": {"registry": registry}, "kubernetes": {}},
         "secrets": {"api-keys": {}},
         "security": {"base_images": {"python": python_image}},
@@ -114,7 +121,7 @@ def write_llamacpp_spec(folder: Path, *, llamacpp_image: str, python_image: str,
         "serving": {"concurrency": 1, "autoscaling": {"enabled": True, "min_replicas": 1, "max_replicas": 2}},
         "exposure": {"port": LLAMA_GATEWAY_PORT},
         "targets": {"docker": {"registry": registry}, "compose": {}, "kubernetes": {}},
-        "secrets": {"api-keys": {"backend": "file"}},
+        "secrets": {"api-keys": {"backend": "kubernetes"}},  # Compose reads it from compose/secrets/ too
         "security": {"base_images": {"llamacpp": llamacpp_image, "python": python_image}},
     }
     path = folder / "spec.yaml"
@@ -130,7 +137,7 @@ def render_and_build(spec_path: Path, out: Path, ca_bundle: Path, *, push: bool 
     deployment = load_deployment(spec_path)
     write_bundle(render_bundle(deployment), out)
     images = {}
-    for owner in build_owners(plan_deployment(deployment)):
+    for owner in build_owners(with_smoke(deployment, plan_deployment(deployment))):  # the smoke image too
         if owner.role == "monitoring" and not monitoring:
             continue
         tag = built_image(deployment, owner)

@@ -4,29 +4,18 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
 
-import pytest
-
-from tests.integration.compose_projects import Project, containers_by_service, health_of, running_project
-from tests.integration.stacks import GATEWAY_PORT, RenderedStack, http
+from tests.integration.compose_projects import Project, containers_by_service, health_of
+from tests.integration.stacks import GATEWAY_PORT, http
 
 
-@pytest.fixture(scope="module")
-def project(onnx_stack: RenderedStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
-    """The ONNX stack's project, up and healthy."""
-    folder = tmp_path_factory.mktemp("compose-up") / "bundle"
-    with running_project(onnx_stack, folder, {"tiny-onnx", "tiny-onnx-gateway"}) as current:
-        yield current
+def test_every_service_reports_healthy(compose_project: Project) -> None:
+    assert health_of(compose_project) == {"tiny-onnx": "healthy", "tiny-onnx-gateway": "healthy"}
 
 
-def test_every_service_reports_healthy(project: Project) -> None:
-    assert health_of(project) == {"tiny-onnx": "healthy", "tiny-onnx-gateway": "healthy"}
-
-
-def test_authenticated_chat_completion_through_the_gateway(project: Project) -> None:
+def test_authenticated_chat_completion_through_the_gateway(compose_project: Project) -> None:
     base = f"http://127.0.0.1:{GATEWAY_PORT}"
-    auth = {"Authorization": f"Bearer {project.api_key}"}
+    auth = {"Authorization": f"Bearer {compose_project.api_key}"}
     status, body = http("GET", f"{base}/v1/models", headers=auth)
     assert status == 200, body
     model = json.loads(body)["data"][0]["id"]
@@ -37,7 +26,7 @@ def test_authenticated_chat_completion_through_the_gateway(project: Project) -> 
     assert json.loads(body)["choices"][0]["message"]["role"] == "assistant"
 
 
-def test_requests_without_a_valid_key_are_refused(project: Project) -> None:
+def test_requests_without_a_valid_key_are_refused(compose_project: Project) -> None:
     base = f"http://127.0.0.1:{GATEWAY_PORT}"
     request = {"model": "any", "messages": [{"role": "user", "content": "Hello"}], "max_tokens": 4}
     assert http("POST", f"{base}/v1/chat/completions", request)[0] == 401
@@ -45,8 +34,8 @@ def test_requests_without_a_valid_key_are_refused(project: Project) -> None:
     assert http("POST", f"{base}/v1/chat/completions", request, headers=wrong)[0] == 401
 
 
-def test_only_the_gateway_is_published(project: Project) -> None:
+def test_only_the_gateway_is_published(compose_project: Project) -> None:
     published = {service: {port: [b["HostIp"] for b in bindings]
                            for port, bindings in (inspected["NetworkSettings"]["Ports"] or {}).items() if bindings}
-                 for service, inspected in containers_by_service(project).items()}
+                 for service, inspected in containers_by_service(compose_project).items()}
     assert published == {"tiny-onnx": {}, "tiny-onnx-gateway": {f"{GATEWAY_PORT}/tcp": ["127.0.0.1"]}}

@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
+from slm_deploy.pins.interfaces import RecordError
 from slm_deploy.pins.interfaces import llamacpp as deriver
 from slm_deploy.spec.images import pins_table
+from tests.conftest import run_cli
 from tests.support.docker_engine import docker, docker_cli
 from tests.support.llamacpp_build import LlamaCppBuild, pinned_build_number, server_version
 from tests.support.llamacpp_image import StandInImage
@@ -24,12 +27,30 @@ def test_the_binary_is_the_build_the_image_is_pinned_to(llamacpp: LlamaCppBuild)
     assert server_version(llamacpp.server) == f"version: {llamacpp.build_number} ({llamacpp.commit[:7]})"
 
 
-def test_the_committed_record_is_what_the_build_derives(llamacpp: LlamaCppBuild) -> None:
-    derived = deriver.derive(pins_table()["llamacpp"].image.tag, llamacpp.server, llamacpp.source)
+def test_pins_update_writes_the_committed_record_from_the_built_binary(
+        llamacpp: LlamaCppBuild, llamacpp_image: StandInImage, tmp_path: Path) -> None:
+    image, _, digest = llamacpp_image.reference.partition("@")
+    repository, _, tag = image.rpartition(":")
+    pins = tmp_path / "pins.yaml"
+    pins.write_text(f"pins:\n  llamacpp:\n    image: {repository}\n    tag: {tag}\n    digest: {digest}\n"
+                    f"    sources:\n      - https://github.com/ggml-org/llama.cpp/pkgs/container/llama.cpp\n")
+    (tmp_path / "interfaces").mkdir()
+    result = run_cli("pins", "--update", "--file", str(pins), "--llama-server", str(llamacpp.server))
+    assert result.code == 0, result.stdout + result.stderr
+    assert "record written   llamacpp" in result.stdout, result.stdout
+    assert (tmp_path / "interfaces" / "llamacpp.yaml").read_text() == RECORD.read_text(), "run slm-deploy pins --update"
     committed = yaml.safe_load(RECORD.read_text())
-    assert committed == derived
     assert {"--metrics", "--no-slots", "--api-key-file", "-c", "--ctx-size"} <= set(committed["flags"])
+    assert {"LLAMA_ARG_CTX_SIZE", "LLAMA_CACHE"} <= set(committed["env"])
     assert "--disable-log-requests" not in committed["flags"]
+
+
+def test_a_binary_of_another_build_is_refused(tmp_path: Path) -> None:
+    impostor = tmp_path / "llama-server"
+    impostor.write_text("#!/bin/sh\necho 'version: 9999 (0000000)'\n")
+    impostor.chmod(0o755)
+    with pytest.raises(RecordError, match="llama-server given is not build b10133"):
+        deriver.derive("server-b10133", impostor)
 
 
 def test_the_stand_in_has_the_upstream_layout(llamacpp_image: StandInImage, llamacpp: LlamaCppBuild) -> None:

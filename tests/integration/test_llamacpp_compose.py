@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.integration.compose_projects import (
-    APP_UID, Project, containers_by_service, health_of, project_volume, running_project,
+    APP_UID, Project, containers_by_service, health_of, make_project_volume, running_project,
 )
 from tests.integration.stacks import LLAMA_GATEWAY_PORT, LLAMA_NAME, RenderedStack, http
 from tests.support.base_image import BaseImage
@@ -34,7 +34,7 @@ def seed_model_volume(gguf: Path, base: BaseImage):
         script = (f"mkdir -p /models/gguf && cp /seed/{gguf.name} /models/gguf/ "
                   f"&& chown -R {APP_UID}:{APP_UID} /models && chmod -R u=rwX,g=rX,o= /models")
         docker("run", "--rm", "--network", "none", "--user", "0:0",
-               "--mount", f"type=volume,source={project_volume(project, 'models')},target=/models",
+               "--mount", f"type=volume,source={make_project_volume(project, 'models')},target=/models",
                "--mount", f"type=bind,source={gguf.parent},target=/seed,readonly",
                base.local_tag, "sh", "-c", script)
     return seed
@@ -57,15 +57,20 @@ def scrape(project: Project, service: str, url: str) -> str:
                   "import sys,urllib.request;print(urllib.request.urlopen(sys.argv[1]).read().decode())", url)
 
 
-def families(text: str) -> set[str]:
-    """Sample names in a Prometheus text exposition."""
+def samples(text: str) -> set[str]:
+    """Names of the samples in a Prometheus text exposition."""
     return {line.split("{", 1)[0].split(" ", 1)[0] for line in text.splitlines() if line and not line.startswith("#")}
+
+
+def families(text: str) -> set[str]:
+    """Every metric a Prometheus text exposition declares, including labelled ones with no sample yet."""
+    return samples(text) | {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")}
 
 
 def test_model_preparation_verified_the_file_and_the_services_are_healthy(project: Project) -> None:
     every = containers_by_service(project, every=True)
     assert every[PREP]["State"]["Status"] == "exited" and every[PREP]["State"]["ExitCode"] == 0
-    assert health_of(project) == {RUNTIME: "healthy", GATEWAY: "healthy"}
+    assert health_of(project) == {RUNTIME: "healthy", GATEWAY: "healthy", PREP: "exited"}
 
 
 def test_the_runtime_is_the_pinned_build(project: Project, llamacpp) -> None:
@@ -109,21 +114,27 @@ def test_requests_without_a_valid_key_are_refused(project: Project) -> None:
 
 
 def test_the_metrics_autoscaling_and_drains_read_are_exported(project: Project, llamacpp_stack: RenderedStack) -> None:
+    """KEDA's queries need a sample to read; a drain sums the samples it finds, so a labelled gauge with no
+    sample yet (no request has queued) reads as zero, which is what it means."""
     objects = load_objects(llamacpp_stack.bundle / "kubernetes")
     queries = [t["metadata"]["query"] for o in objects if o["kind"] == "ScaledObject" for t in o["spec"]["triggers"]]
-    read = {name for query in queries for name in METRIC_NAME.findall(query)}
+    scaled_on = {name for query in queries for name in METRIC_NAME.findall(query)}
+    drained_on = set()
     for workload in (o for o in objects if o["kind"] == "Deployment"):
         for container in workload["spec"]["template"]["spec"]["containers"]:
             drain = container["lifecycle"]["preStop"]["exec"]["command"]
-            read |= set(DRAIN_METRIC.findall(" ".join(drain[3:])))
-    exported = families(scrape(project, RUNTIME, "http://127.0.0.1:8080/metrics"))
-    exported |= families(scrape(project, GATEWAY, "http://127.0.0.1:9464/metrics"))
-    assert read >= {"llamacpp:requests_deferred", "llamacpp:requests_processing", "slm_gateway_in_flight_requests"}
-    assert read <= exported, f"read but never exported: {sorted(read - exported)}"
+            drained_on |= set(DRAIN_METRIC.findall(" ".join(drain[3:])))
+    runtime = scrape(project, RUNTIME, "http://127.0.0.1:8080/metrics")
+    gateway = scrape(project, GATEWAY, "http://127.0.0.1:9464/metrics")
+    assert scaled_on == {"llamacpp:requests_deferred"}
+    assert scaled_on <= samples(runtime), f"KEDA reads series the server does not expose: {scaled_on - samples(runtime)}"
+    assert drained_on >= {"llamacpp:requests_deferred", "llamacpp:requests_processing", "slm_gateway_in_flight_requests"}
+    declared = families(runtime) | families(gateway)
+    assert drained_on <= declared, f"drains read metrics nothing exports: {sorted(drained_on - declared)}"
 
 
 def test_the_record_lists_exactly_the_metric_families_the_server_exports(project: Project) -> None:
     record = yaml.safe_load((Path(__file__).resolve().parents[2] / "components" / "runtimes" / "interfaces"
                              / "llamacpp.yaml").read_text())
-    exported = families(scrape(project, RUNTIME, "http://127.0.0.1:8080/metrics"))
+    exported = samples(scrape(project, RUNTIME, "http://127.0.0.1:8080/metrics"))
     assert exported == set(record["metrics"])

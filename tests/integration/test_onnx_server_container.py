@@ -3,61 +3,28 @@
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 
-import pytest
-
-from tests.integration.stacks import NAME, RenderedStack, http, wait_for
+from tests.integration.stacks import http
 from tests.servers.ortgenai_process import chat_request, exchange, request_bytes
 from tests.support.docker_engine import docker
 
-PORT = 8001
 UID = 10001
-HEALTH_ATTEMPTS = 180
 
 
-@pytest.fixture(scope="module")
-def server(onnx_stack: RenderedStack) -> Iterator[tuple[str, str]]:
-    """Run the server as Compose would: read-only root, no capabilities, model mounted read-only."""
-    container = f"slm-it-onnx-{uuid.uuid4().hex[:8]}"
-    model = next(line.split(":", 1)[0].strip().lstrip("- ")
-                 for line in (onnx_stack.bundle / "compose" / "compose.yaml").read_text().splitlines()
-                 if line.strip().endswith(":/models/onnx:ro"))
-    docker(
-        "run", "--detach", "--name", container,
-        "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true",
-        "--tmpfs", "/tmp:size=64m,mode=1777",
-        "--tmpfs", f"/var/cache/slm:size=64m,uid={UID},gid={UID},mode=0700",
-        "--pids-limit", "256", "--memory", "1g",
-        "--volume", f"{model}:/models/onnx:ro",
-        "--publish", f"127.0.0.1::{PORT}",
-        onnx_stack.images[NAME],
-    )
-    try:
-        address = docker("port", container, f"{PORT}/tcp").splitlines()[0].strip()
-        base = f"http://{address}"
-        wait_for(lambda: http("GET", f"{base}/health", timeout=5)[0] == 200, "the server reporting healthy",
-                 HEALTH_ATTEMPTS, describe=lambda: docker("logs", "--tail", "40", container))
-        yield container, base
-    finally:
-        docker("rm", "--force", "--volumes", container)
-
-
-def test_health_is_ok_once_loaded(server: tuple[str, str]) -> None:
-    _, base = server
+def test_health_is_ok_once_loaded(onnx_server: tuple[str, str]) -> None:
+    _, base = onnx_server
     status, body = http("GET", f"{base}/health")
     assert (status, json.loads(body)["status"]) == (200, "ok")
 
 
-def test_models_lists_the_served_model(server: tuple[str, str]) -> None:
-    _, base = server
+def test_models_lists_the_served_model(onnx_server: tuple[str, str]) -> None:
+    _, base = onnx_server
     status, body = http("GET", f"{base}/v1/models")
     assert status == 200 and len(json.loads(body)["data"]) == 1
 
 
-def test_chat_completion_answers(server: tuple[str, str]) -> None:
-    _, base = server
+def test_chat_completion_answers(onnx_server: tuple[str, str]) -> None:
+    _, base = onnx_server
     model = json.loads(http("GET", f"{base}/v1/models")[1])["data"][0]["id"]
     status, body = http("POST", f"{base}/v1/chat/completions", {
         "model": model, "messages": [{"role": "user", "content": "Hello, how are you?"}],
@@ -69,8 +36,8 @@ def test_chat_completion_answers(server: tuple[str, str]) -> None:
     assert 0 < answer["usage"]["completion_tokens"] <= 8
 
 
-def test_streamed_chat_completion_ends_with_done(server: tuple[str, str]) -> None:
-    _, base = server
+def test_streamed_chat_completion_ends_with_done(onnx_server: tuple[str, str]) -> None:
+    _, base = onnx_server
     model = json.loads(http("GET", f"{base}/v1/models")[1])["data"][0]["id"]
     status, body = http("POST", f"{base}/v1/chat/completions", {
         "model": model, "messages": [{"role": "user", "content": "Write a haiku about the sea."}],
@@ -82,8 +49,8 @@ def test_streamed_chat_completion_ends_with_done(server: tuple[str, str]) -> Non
     assert chunks and all(chunk["object"] == "chat.completion.chunk" for chunk in chunks)
 
 
-def test_metrics_are_prometheus_text_counting_requests(server: tuple[str, str]) -> None:
-    _, base = server
+def test_metrics_are_prometheus_text_counting_requests(onnx_server: tuple[str, str]) -> None:
+    _, base = onnx_server
     http("GET", f"{base}/v1/models")
     status, body = http("GET", f"{base}/metrics")
     text = body.decode()
@@ -91,8 +58,8 @@ def test_metrics_are_prometheus_text_counting_requests(server: tuple[str, str]) 
     assert any(line.startswith(("ortgenai_", "slm_")) and "request" in line for line in text.splitlines())
 
 
-def test_process_runs_unprivileged_on_a_read_only_root(server: tuple[str, str]) -> None:
-    container, _ = server
+def test_process_runs_unprivileged_on_a_read_only_root(onnx_server: tuple[str, str]) -> None:
+    container, _ = onnx_server
     inspected = json.loads(docker("inspect", container))[0]
     assert inspected["HostConfig"]["ReadonlyRootfs"] is True
     assert inspected["HostConfig"]["CapDrop"] == ["ALL"] and not inspected["HostConfig"]["CapAdd"]
@@ -108,15 +75,15 @@ def test_process_runs_unprivileged_on_a_read_only_root(server: tuple[str, str]) 
     assert write == "Read-only file system"
 
 
-def test_model_preparation_tooling_is_installed(server: tuple[str, str]) -> None:
-    container, _ = server
+def test_model_preparation_tooling_is_installed(onnx_server: tuple[str, str]) -> None:
+    container, _ = onnx_server
     version = docker("exec", container, "python3", "-c",
                      "import huggingface_hub; print(huggingface_hub.__version__)").strip()
     assert version == "2.4.0"
 
 
-def test_hostile_inputs_are_refused_in_the_image_without_a_5xx(server: tuple[str, str]) -> None:
-    _, base = server
+def test_hostile_inputs_are_refused_in_the_image_without_a_5xx(onnx_server: tuple[str, str]) -> None:
+    _, base = onnx_server
     port = int(base.rsplit(":", 1)[1])
     model = json.loads(http("GET", f"{base}/v1/models")[1])["data"][0]["id"]
     seeded = exchange(port, chat_request({"model": model, "messages": [{"role": "user", "content": "Hi"}],

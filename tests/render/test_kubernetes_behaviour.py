@@ -118,9 +118,14 @@ def test_shared_memory_is_a_memory_volume_sized_by_the_spec(case: Path) -> None:
 # --- model cache --------------------------------------------------------------------------------------------
 
 
+def prep_jobs(case: Path) -> list[dict]:
+    """The pre-download Jobs (the smoke Job in kubernetes/smoke/ is another)."""
+    return [j for j in of_kind(case, "Job") if j["metadata"]["labels"]["slm-deploy.io/component"] == "model-prep"]
+
+
 def test_weights_are_fetched_once_by_a_job_and_served_offline(case: Path) -> None:
     deployment = deployment_of(case)
-    jobs = of_kind(case, "Job")
+    jobs = prep_jobs(case)
     runtime = workload(case, "runtime")["spec"]["template"]["spec"]
     (claim,) = [c for c in of_kind(case, "PersistentVolumeClaim") if c["metadata"]["name"].endswith("-models")]
     assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
@@ -149,7 +154,7 @@ def test_ollama_prepares_its_model_from_configmap_files() -> None:
     (config,) = [c for c in of_kind(spec, "ConfigMap") if "model-prep" in c["metadata"]["name"]]
     assert sorted(config["data"]) == ["Modelfile", "prepare-model.sh"]
     assert "ollama pull llama3.2:3b" in config["data"]["prepare-model.sh"]
-    (job,) = of_kind(spec, "Job")
+    (job,) = prep_jobs(spec)
     fetch = job["spec"]["template"]["spec"]["initContainers"][0]
     assert fetch["command"] == ["/bin/sh", "/etc/slm/prepare-model.sh"]
     assert {"name": "config", "mountPath": "/etc/slm", "readOnly": True} in fetch["volumeMounts"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from tests.support.interfaces import Findings, check_metric_names, check_plan
 
 SPECS = sorted([*STACKS, *SPECS_DIR.glob("*.yaml"), *ROOT.glob("tests/**/specs/*.yaml")])
 PINS = read_pins(ROOT / "components/runtimes/pins.yaml")
-LLAMACPP_DERIVER = "slm_deploy.pins.interfaces.llamacpp"
 
 
 def _spec_id(path: Path) -> str:
@@ -54,12 +52,8 @@ def test_everything_a_spec_renders_exists_in_the_pinned_runtime(spec: Path) -> N
     deployment = load_deployment(spec)
     findings = check_plan(deployment)
     check_metric_names(_rendered_texts(deployment), findings)
-    missing = findings.missing - ({"llamacpp"} if importlib.util.find_spec(LLAMACPP_DERIVER) is None else set())
-    assert not missing, f"no interface record for {sorted(missing)} (components/runtimes/interfaces/)"
+    assert not findings.missing, f"no interface record for {sorted(findings.missing)} (components/runtimes/interfaces/)"
     assert findings.violations == []
-    if "llamacpp" in findings.missing:
-        pytest.xfail("llamacpp.yaml is written from `llama-server --help` of the built binary by "
-                     f"{LLAMACPP_DERIVER}, which this checkout does not have yet")
 
 
 def test_putting_a_removed_vllm_flag_back_fails_naming_runtime_flag_and_version(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -70,6 +64,16 @@ def test_putting_a_removed_vllm_flag_back_fails_naming_runtime_flag_and_version(
     monkeypatch.setattr(vllm, "_args", lambda deployment, port: (*rendered(deployment, port), "--disable-log-requests"))
     findings = check_plan(load_deployment(ROOT / "stacks/Pulumi.phi4-vllm-aks.yaml"))
     assert findings.violations == ["vllm v0.26.0 has no flag --disable-log-requests (service phi4-mini)"]
+
+
+def test_a_llama_server_flag_removed_before_the_pinned_build_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An adapter that renders a flag llama-server dropped is caught against the record of the pinned build."""
+    from slm_deploy.runtimes import llamacpp
+
+    rendered = llamacpp._args
+    monkeypatch.setattr(llamacpp, "_args", lambda deployment, port: (*rendered(deployment, port), "--memory-f32"))
+    findings = check_plan(load_deployment(ROOT / "stacks/Pulumi.qwen3-llamacpp-edge.yaml"))
+    assert findings.violations == ["llamacpp b10133 has no flag --memory-f32 (service qwen3-edge)"]
 
 
 def test_an_unknown_environment_variable_and_probe_path_are_named() -> None:
@@ -110,8 +114,6 @@ def test_every_record_file_has_the_shared_shape_and_sorted_lists(runtime: str) -
 
 @pytest.mark.parametrize("row", [r for r in PINS if r.key in RUNTIMES], ids=lambda r: r.key)
 def test_each_record_describes_the_version_pins_yaml_pins(row) -> None:
-    if row.key not in available():
-        pytest.xfail(f"{row.key}.yaml is derived from the built binary by {LLAMACPP_DERIVER}")
     rec = load(row.key)
     assert row.key in rec.pin
     assert _bare(rec.version) == _bare(row.tag), f"{row.key}.yaml describes {rec.version}, pins.yaml pins {row.tag}"

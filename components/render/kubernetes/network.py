@@ -105,6 +105,16 @@ def hub_egress(deployment: Deployment, prep: ServicePlan) -> Manifest:
         "to": [{"ipBlock": {"cidr": cidr}} for cidr in ANYWHERE], "ports": _tcp(HUB_PORT)}])
 
 
+def connection_policies(deployment: Deployment, source: ServicePlan, target: ServicePlan) -> list[Manifest]:
+    """An egress allow from `source` and an ingress allow into `target`, on the target's port only."""
+    return [
+        _policy(deployment, bounded_name(source.name, "egress"), selector(source), ["Egress"],
+                egress=[{"to": [_pods(target)], "ports": _tcp(target.port)}]),
+        _policy(deployment, bounded_name(target.name, f"from-{source.role}"), selector(target), ["Ingress"],
+                ingress=[{"from": [_pods(source)], "ports": _tcp(target.port)}]),
+    ]
+
+
 def network_policies(deployment: Deployment, plan: RuntimePlan, long_running: list[ServicePlan],
                      preps: list[ServicePlan]) -> list[Manifest]:
     """Default deny, DNS, then per-service ingress and egress allows, in a stable order."""

@@ -1,0 +1,1 @@
+"""Post-deployment checks: does the endpoint answer correctly (health, chat, streaming, tools, auth, metrics)?"""
