@@ -11,7 +11,7 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
 from slm_deploy.render.monitoring import vocabulary
-from tests.monitoring.bundles import every_bundle
+from tests.monitoring.bundles import every_bundle, files_of_matrix
 
 SELECTOR = re.compile(r"([A-Za-z_:][A-Za-z0-9_:]*)\s*\{")
 RAW_NAMES = sorted({spelling.name for table in [*vocabulary.RUNTIME_METRICS.values(), vocabulary.GATEWAY_METRICS]
@@ -80,3 +80,27 @@ def test_an_overview_and_one_dashboard_per_runtime() -> None:
             titles[board["uid"]] = board["title"]
     assert {"slm-overview", "slm-runtime-vllm", "slm-runtime-llamacpp", "slm-runtime-onnxruntime",
             "slm-runtime-ollama"} <= set(titles)
+
+
+@pytest.mark.parametrize("gated", [True, False], ids=["gateway", "direct"])
+def test_a_signal_llama_server_does_not_export_is_named_on_its_panel_and_in_the_runbooks(gated: bool) -> None:
+    files = files_of_matrix("llamacpp", gated)
+    rules = "".join(text for path, text in files.items() if path.endswith(".rules.yml"))
+    assert "slm:kv_cache_usage" not in rules and "llamacpp:kv_cache" not in rules
+    for board in _dashboards(files):
+        kv = [p for p in board["panels"] if p["title"] == "KV cache in use"]
+        assert [p["type"] for p in kv] == ["text"], board["title"]
+        assert "not exported by llama.cpp" in kv[0]["options"]["content"]
+        assert all("kv_cache" not in t["expr"] for p in board["panels"] for t in p.get("targets", []))
+    runbooks = files["monitoring/RUNBOOKS.md"]
+    assert "## slmkvcachesaturated" not in runbooks
+    assert "**SLMKVCacheSaturated**: its metric is not exported by llama.cpp" in runbooks
+
+
+def test_a_runtime_that_exports_the_kv_cache_gets_its_graph_and_alert() -> None:
+    files = files_of_matrix("vllm", True)
+    for board in _dashboards(files):
+        kv = [p for p in board["panels"] if p["title"] == "KV cache in use"]
+        assert [p["type"] for p in kv] == ["timeseries"], board["title"]
+    assert "## slmkvcachesaturated" in files["monitoring/RUNBOOKS.md"]
+    assert "Not raised here" not in files["monitoring/RUNBOOKS.md"]

@@ -409,11 +409,9 @@ def _spec_with(**serving) -> dict:
 
 def test_autoscaling_without_any_signal_is_refused_with_the_field_path() -> None:
     from slm_deploy.errors import SpecError
-    from slm_deploy.render.bundle import render_bundle
 
-    deployment = parse_deployment(_spec_with(autoscaling={"enabled": True, "max_replicas": 2}))
     with pytest.raises(SpecError, match="serving.autoscaling.enabled"):
-        render_bundle(deployment)
+        parse_deployment(_spec_with(autoscaling={"enabled": True, "max_replicas": 2}))
 
 
 def test_disruption_budgets_and_surge_rollouts(case: Path) -> None:

@@ -10,7 +10,7 @@ from slm_deploy.render.monitoring.grafana import dashboard_provider, datasources
 from slm_deploy.render.monitoring.logs import alloy_config, loki_config
 from slm_deploy.render.monitoring.prometheus import TESTS_DIR, prometheus_config, rule_file_name
 from slm_deploy.render.monitoring.rule_tests import rule_tests
-from slm_deploy.render.monitoring.rules import alerts, rule_groups
+from slm_deploy.render.monitoring.rules import alerts, not_raised, rule_groups
 from slm_deploy.render.serialize import to_json, to_yaml
 from slm_deploy.render.templating import render_template
 from slm_deploy.runtimes.monitoring import monitoring_name
@@ -84,7 +84,8 @@ def monitoring_files(deployment: Deployment, plan: RuntimePlan) -> dict[str, str
         files[f"{ROOT}/kube-prometheus-stack/values.yaml"] = to_yaml(values(deployment, m))
     everything = {a.name: a for p in platforms(deployment) for a in alerts(m, p)}
     files[f"{ROOT}/RUNBOOKS.md"] = render_template("monitoring/RUNBOOKS.md.j2", deployment=m.name,
-                                                    alerts=sorted(everything.values(), key=lambda a: a.name))
+                                                    alerts=sorted(everything.values(), key=lambda a: a.name),
+                                                    not_raised=not_raised(m))
     return files
 
 

