@@ -72,9 +72,9 @@ def alertmanager(deployment: Deployment) -> ServicePlan:
 def grafana(deployment: Deployment) -> ServicePlan:
     """Grafana with provisioned data sources and dashboards; grafana.ini reads the admin password from its
     secret file and turns anonymous access and sign-up off."""
-    secret = secret_file(deployment.spec.monitoring.grafana.admin_password_secret)
     return _service(deployment, "grafana", image=pinned(deployment, "grafana"), port=GRAFANA_PORT,
-                    env=(("GF_PATHS_CONFIG", "/etc/grafana/grafana.ini"),), secret_files=(secret,),
+                    env=(("GF_PATHS_CONFIG", "/etc/grafana/grafana.ini"),),
+                    secret_files=tuple(secret_file(n) for n in secrets_of(deployment.spec, "grafana")),
                     health=ExecCheck(("wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{GRAFANA_PORT}/api/health")),
                     writable_paths=WRITABLE_PATHS + ("/var/lib/grafana",))
 
