@@ -16,6 +16,7 @@ from slm_deploy.aks_registry import acr_name, grant_acr_pull
 from slm_deploy.errors import Problem, SpecError
 from slm_deploy.gpu_device_plugin import GpuDevicePlugin
 from slm_deploy.spec.deployment import DeploymentSpec
+from slm_deploy.spec.monitoring_checks import monitoring_mode
 from slm_deploy.spec.sections import GpuType
 from slm_deploy.stack_settings import AksEncryption, StackSettings
 
@@ -149,7 +150,7 @@ def cluster_args(spec: DeploymentSpec, settings: StackSettings, resource_group: 
                             "network_dataplane": "cilium", "network_policy": "cilium",
                             "load_balancer_sku": "standard", "outbound_type": "loadBalancer"},
         "addon_profiles": addon_profiles(workspace_id),
-        "azure_monitor_profile": {"metrics": {"enabled": spec.monitoring.enabled}},
+        "azure_monitor_profile": {"metrics": {"enabled": uses_managed_prometheus(spec)}},
         "security_profile": security_profile(workspace_id, encryption),
         "oidc_issuer_profile": {"enabled": True},
         "auto_upgrade_profile": {"upgrade_channel": "patch", "node_os_upgrade_channel": "NodeImage"},
@@ -160,7 +161,14 @@ def cluster_args(spec: DeploymentSpec, settings: StackSettings, resource_group: 
     ingress = ingress_profile(spec)
     if ingress is not None:
         args["ingress_profile"] = ingress
+    if spec.serving.autoscaling.enabled:
+        args["workload_auto_scaler_profile"] = {"keda": {"enabled": True}}  # the AKS KEDA add-on
     return args
+
+
+def uses_managed_prometheus(spec: DeploymentSpec) -> bool:
+    """Azure Monitor's managed Prometheus collects when monitoring is on in the managed mode."""
+    return spec.monitoring.enabled and monitoring_mode(spec) == "managed"
 
 
 def check_aks_target(spec: DeploymentSpec, settings: StackSettings) -> None:
@@ -213,7 +221,7 @@ class AksCluster(pulumi.ComponentResource):
                                                                     **common, **gpu_pool_args(spec))
             self.pools.append(self.gpu_pool)
         self.prometheus = None
-        if spec.monitoring.enabled:
+        if uses_managed_prometheus(spec):
             self.prometheus = managed_prometheus(name, spec, self.resource_group.name, self.cluster, parent=self)
         self.acr_pull = None
         registry = acr_name(spec)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_azure_native as azure_native
 
+from slm_deploy.aks_registry import role_definition_id
 from slm_deploy.spec.deployment import DeploymentSpec
 
 STREAM = "Microsoft-PrometheusMetrics"
@@ -69,3 +70,105 @@ def managed_prometheus(name: str, spec: DeploymentSpec, resource_group: pulumi.I
         data_collection_rule_id=rule.id,
         description="Ships the cluster's Prometheus metrics; deleting it stops collection")
     return ManagedPrometheus(workspace, endpoint, rule, association)
+
+
+MONITORING_DATA_READER = "b0d8363b-8ddd-447d-831f-62ca05bff136"
+"""Built-in role that may query an Azure Monitor workspace (KEDA's identity and Managed Grafana get it)."""
+KEDA_SUBJECT = "system:serviceaccount:kube-system:keda-operator"
+"""The service account of the AKS KEDA add-on's operator, which presents the federated identity."""
+TOKEN_AUDIENCE = "api://AzureADTokenExchange"
+
+
+def bind_managed_prometheus(manifests: list[dict], query_endpoint: pulumi.Input[str],
+                            client_id: pulumi.Input[str]) -> list[dict]:
+    """Point the rendered ScaledObjects at the workspace's query endpoint and their TriggerAuthentication at
+    KEDA's identity; both exist only once Azure has created them."""
+    bound = []
+    for manifest in manifests:
+        if manifest["kind"] == "ScaledObject" and spec_is_managed(manifest):
+            triggers = [{**t, "metadata": {**t["metadata"], "serverAddress": query_endpoint}}
+                        for t in manifest["spec"]["triggers"]]
+            manifest = {**manifest, "spec": {**manifest["spec"], "triggers": triggers}}
+        elif manifest["kind"] == "TriggerAuthentication":
+            identity = {**manifest["spec"]["podIdentity"], "identityId": client_id}
+            manifest = {**manifest, "spec": {**manifest["spec"], "podIdentity": identity}}
+        bound.append(manifest)
+    return bound
+
+
+def spec_is_managed(scaled_object: dict) -> bool:
+    """Whether a ScaledObject authenticates to managed Prometheus (its triggers name a TriggerAuthentication)."""
+    return any("authenticationRef" in t for t in scaled_object["spec"]["triggers"])
+
+
+def action_group(name: str, spec: DeploymentSpec, resource_group: pulumi.Input[str],
+                 opts: pulumi.ResourceOptions) -> azure_native.monitor.ActionGroup | None:
+    """Where Azure sends the alerts of managed Prometheus: the spec's webhook receiver, if it names one."""
+    receiver = spec.monitoring.receiver
+    if receiver is None:
+        return None
+    return azure_native.monitor.ActionGroup(
+        f"{name}-alerts", opts=opts, resource_group_name=resource_group, location="Global", enabled=True,
+        group_short_name=spec.name[:12], webhook_receivers=[
+            {"name": "slm-webhook", "service_uri": receiver.url, "use_common_alert_schema": True}])
+
+
+def with_actions(group: dict, actions: list[dict]) -> dict:
+    """A rule group whose alert rules notify the action groups (recording rules take none)."""
+    if not actions:
+        return group
+    rules = [{**rule, "actions": actions} if "alert" in rule else rule for rule in group["rules"]]
+    return {**group, "rules": rules}
+
+
+def _reader(name: str, principal: pulumi.Input[str], workspace: pulumi.Output[str],
+            opts: pulumi.ResourceOptions) -> azure_native.authorization.RoleAssignment:
+    """Monitoring Data Reader on the workspace: query, nothing else."""
+    subscription = azure_native.authorization.get_client_config_output().subscription_id
+    return azure_native.authorization.RoleAssignment(
+        name, opts=opts, principal_id=principal, principal_type="ServicePrincipal", scope=workspace,
+        role_definition_id=subscription.apply(
+            lambda sub: role_definition_id(f"/subscriptions/{sub}", MONITORING_DATA_READER)))
+
+
+class ManagedMonitoring(pulumi.ComponentResource):
+    """The deployment's rule groups in the workspace, KEDA's workload identity allowed to query it, and
+    Azure Managed Grafana reading it when the spec asks."""
+
+    def __init__(self, name: str, spec: DeploymentSpec, rule_groups: list[dict], prometheus: ManagedPrometheus,
+                 cluster: azure_native.containerservice.ManagedCluster, resource_group: pulumi.Input[str],
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("slm-deploy:azure:ManagedMonitoring", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        location = spec.targets.aks.location
+        workspace = prometheus.workspace
+        self.action_group = action_group(name, spec, resource_group, child)
+        actions = [{"action_group_id": self.action_group.id}] if self.action_group else []
+        self.rule_groups = [
+            azure_native.alertsmanagement.PrometheusRuleGroup(
+                f"{name}-{group['rule_group_name']}", opts=child, resource_group_name=resource_group,
+                location=location, scopes=[workspace.id], cluster_name=cluster.name, enabled=True,
+                description=f"slm-deploy rules for {spec.name}", **with_actions(group, actions))
+            for group in rule_groups]
+        self.keda_identity = azure_native.managedidentity.UserAssignedIdentity(
+            f"{name}-keda", opts=child, resource_group_name=resource_group, location=location)
+        self.keda_federation = azure_native.managedidentity.FederatedIdentityCredential(
+            f"{name}-keda-federation", opts=child, resource_group_name=resource_group,
+            resource_name_=self.keda_identity.name, subject=KEDA_SUBJECT, audiences=[TOKEN_AUDIENCE],
+            issuer=cluster.oidc_issuer_profile.apply(lambda p: p.issuer_url if p else ""))
+        self.keda_reader = _reader(f"{name}-keda-reader", self.keda_identity.principal_id, workspace.id, child)
+        self.query_endpoint = workspace.metrics.apply(lambda m: m.prometheus_query_endpoint if m else "")
+        self.grafana = None
+        if spec.monitoring.grafana.azure_managed:
+            self.grafana = azure_native.dashboard.Grafana(
+                f"{name}-grafana", opts=child, resource_group_name=resource_group, location=location,
+                workspace_name=f"graf-{spec.name}"[:23], sku={"name": "Standard"},
+                identity={"type": "SystemAssigned"},
+                properties={"public_network_access": "Disabled", "api_key": "Disabled",
+                            "deterministic_outbound_ip": "Disabled",
+                            "grafana_integrations": {"azure_monitor_workspace_integrations": [
+                                {"azure_monitor_workspace_resource_id": workspace.id}]}})
+            self.grafana_reader = _reader(f"{name}-grafana-reader",
+                                        self.grafana.identity.apply(lambda i: i.principal_id if i else ""),
+                                        workspace.id, child)
+        self.register_outputs({"queryEndpoint": self.query_endpoint, "kedaClientId": self.keda_identity.client_id})

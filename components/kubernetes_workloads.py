@@ -30,14 +30,16 @@ RESOURCE_TYPES: dict[tuple[str, str], Callable[..., pulumi.CustomResource]] = {
 }
 """Typed classes, so mocks and CrossGuard see every object with literal security fields."""
 CUSTOM_KINDS: frozenset[tuple[str, str]] = frozenset({
-    ("keda.sh/v1alpha1", "ScaledObject"),
+    ("keda.sh/v1alpha1", "ScaledObject"), ("keda.sh/v1alpha1", "TriggerAuthentication"),
+    ("monitoring.coreos.com/v1", "PodMonitor"), ("monitoring.coreos.com/v1", "PrometheusRule"),
+    ("azmonitoring.coreos.com/v1", "PodMonitor"),
     ("secrets-store.csi.x-k8s.io/v1", "SecretProviderClass"),
     ("external-secrets.io/v1", "ExternalSecret"),
     ("external-secrets.io/v1", "SecretStore"),
     ("external-secrets.io/v1", "ClusterSecretStore"),
 })
-"""CRD objects the renderer emits; registered as apiextensions.CustomResource (KEDA, the Secrets Store CSI driver
-or External Secrets Operator must be installed)."""
+"""CRD objects the renderer emits; registered as apiextensions.CustomResource (KEDA, the Prometheus operator or
+AKS's managed agent, the Secrets Store CSI driver or External Secrets Operator must be installed)."""
 SECRET_FIELDS = {("v1", "Secret"): ["data", "stringData"]}
 """Outputs the provider returns that carry secret values, kept secret in state and previews."""
 

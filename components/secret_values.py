@@ -12,6 +12,7 @@ from slm_deploy.errors import Problem, SpecError
 from slm_deploy.render.kubernetes import Manifest
 from slm_deploy.render.kubernetes.common import meta
 from slm_deploy.render.kubernetes.secret_sources import CLIENT_ID_ANNOTATION
+from slm_deploy.spec.consistency import secret_namespace
 from slm_deploy.spec.loader import Deployment
 from slm_deploy.spec.secret_uses import CONFIG_PREFIX, CONSUMER_NAMES, backend_of, config_key, secret_uses
 
@@ -48,9 +49,11 @@ def read_secret_values(lookup: Callable[[str], pulumi.Input[str] | None],
 
 
 def kubernetes_secrets(deployment: Deployment, values: Mapping[str, pulumi.Input[str]]) -> list[Manifest]:
-    """One Secret per kubernetes-backend secret, its one key named like the secret, its value a secret Output."""
+    """One Secret per kubernetes-backend secret, its one key named like the secret, its value a secret Output, in
+    the namespace of the pods that mount it (Grafana's and Alertmanager's in the monitoring namespace)."""
     spec = deployment.spec
-    return [{"apiVersion": "v1", "kind": "Secret", "metadata": meta(deployment, name), "type": "Opaque",
+    return [{"apiVersion": "v1", "kind": "Secret",
+             "metadata": {**meta(deployment, name), "namespace": secret_namespace(spec, name)}, "type": "Opaque",
              "stringData": {name: pulumi.Output.secret(values[name])}}
             for name in sorted(spec.secrets) if backend_of(spec, name) == "kubernetes"]
 

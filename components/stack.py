@@ -17,6 +17,7 @@ from slm_deploy.runtimes.plan import RuntimePlan
 from slm_deploy.secret_values import kubernetes_secrets, read_secret_values, with_client_id
 from slm_deploy.spec.consistency import kubernetes_target, namespace_of
 from slm_deploy.spec.loader import Deployment
+from slm_deploy.spec.monitoring_checks import monitoring_mode
 from slm_deploy.spec.secret_uses import backend_of
 from slm_deploy.stack_settings import StackSettings, read_settings
 
@@ -60,6 +61,7 @@ class SlmDeployment(pulumi.ComponentResource):
         self.images = self._images(name, deployment, plan, settings, child)
         self.cluster = None
         self.workloads = None
+        self.monitoring = None
         self.key_vaults = None
         if spec.targets.aks is not None:
             self.cluster = _aks_module().AksCluster(f"{name}-aks", spec, settings, opts=child)
@@ -68,11 +70,23 @@ class SlmDeployment(pulumi.ComponentResource):
             if any(backend_of(spec, secret) == "azure-key-vault" for secret in spec.secrets):
                 self.key_vaults = self._key_vaults(name, deployment, values, child)
                 manifests = with_client_id(manifests, spec.name, self.key_vaults.client_id)
+        if self.cluster is not None and self.cluster.prometheus is not None:
+            manifests = self._managed_monitoring(name, deployment, plan, manifests, child)
+        provider = self.cluster.provider if self.cluster else None
+        secrets = kubernetes_secrets(deployment, values) if manifests else []
+        workload_opts = child
+        if manifests and spec.monitoring.enabled and monitoring_mode(spec) == "bundled":
+            from slm_deploy.kube_prometheus_stack import KubePrometheusStack
+
+            self.monitoring = KubePrometheusStack(f"{name}-monitoring", deployment, plan, secrets, provider,
+                                                  opts=child)
+            workload_opts = pulumi.ResourceOptions(parent=self, depends_on=[self.monitoring.release])
         if manifests:
             refs = self.images.refs if self.images else {}
+            namespace = namespace_of(spec)
+            own = [m for m in secrets if m["metadata"]["namespace"] == namespace]
             self.workloads = KubernetesWorkloads(
-                f"{name}-k8s", pin_built_images(kubernetes_secrets(deployment, values) + manifests, refs),
-                provider=self.cluster.provider if self.cluster else None, opts=child)
+                f"{name}-k8s", pin_built_images(own + manifests, refs), provider=provider, opts=workload_opts)
             outputs["namespace"] = namespace_of(spec)
             gateway = _gateway_service(manifests)
             if gateway:
@@ -81,6 +95,20 @@ class SlmDeployment(pulumi.ComponentResource):
             outputs["images"] = self.images.refs
         self.outputs = outputs
         self.register_outputs(outputs)
+
+    def _managed_monitoring(self, name: str, deployment: Deployment, plan: RuntimePlan, manifests: list[Manifest],
+                            opts: pulumi.ResourceOptions) -> list[Manifest]:
+        """Rule groups, KEDA's identity and Managed Grafana on the workspace; KEDA's queries bound to it."""
+        from slm_deploy.aks_monitoring import ManagedMonitoring, bind_managed_prometheus
+        from slm_deploy.render.monitoring.azure import prometheus_rule_groups
+        from slm_deploy.render.monitoring.context import monitored
+
+        spec = deployment.spec
+        groups = prometheus_rule_groups(monitored(deployment, plan), spec.monitoring.scrape_interval_seconds)
+        self.monitoring = ManagedMonitoring(f"{name}-monitoring", spec, groups, self.cluster.prometheus,
+                                            self.cluster.cluster, self.cluster.resource_group.name, opts=opts)
+        endpoint = spec.monitoring.prometheus_url or self.monitoring.query_endpoint
+        return bind_managed_prometheus(manifests, endpoint, self.monitoring.keda_identity.client_id)
 
     def _key_vaults(self, name: str, deployment: Deployment, values: dict[str, pulumi.Output[str]],
                     opts: pulumi.ResourceOptions):

@@ -225,6 +225,7 @@ def test_metrics_flow_from_the_cluster_to_an_azure_monitor_workspace(tmp_path: P
 def test_without_monitoring_no_metrics_are_collected_and_logs_still_are(tmp_path: Path) -> None:
     spec = stack_spec("phi4-vllm-aks")
     spec["monitoring"] = {"enabled": False}
+    spec["serving"]["autoscaling"] = {"enabled": False}  # scaling reads Prometheus, so it needs monitoring
     mocks = run(tmp_path, spec)
     # the Key Vault's audit logs are not metrics: they stay on
     assert of_prefix(mocks, MONITOR) == ["azure-native:monitor:DiagnosticSetting"]

@@ -79,8 +79,15 @@ class ComponentMocks(pulumi.runtime.Mocks):
             state["digest"] = state["ref"].split("@", 1)[1]
         if args.typ == "azure-native:resources:ResourceGroup":
             state["name"] = args.inputs.get("resourceGroupName", f"{args.name}0a1b2c")  # auto-named otherwise
+        if args.typ == "azure-native:monitor:AzureMonitorWorkspace":  # Azure reports the query endpoint it made
+            state["metrics"] = {"prometheusQueryEndpoint": f"https://{args.name}.westeurope.prometheus.monitor.azure.com",
+                                "internalId": "internal"}
+        if args.typ == "azure-native:managedidentity:UserAssignedIdentity":
+            state.update(name=args.name, clientId=f"{args.name}-client-id", principalId=f"{args.name}-principal-id",
+                         tenantId="t")
         if args.typ == "azure-native:containerservice:ManagedCluster":
             state["name"] = args.inputs["resourceName"]
+            state["oidcIssuerProfile"] = {"enabled": True, "issuerURL": "https://oidc.example/issuer/"}
             state["identityProfile"] = {"kubeletidentity": {"objectId": f"{args.name}-kubelet-object-id",
                                                             "clientId": f"{args.name}-kubelet-client-id"}}
             state["oidcIssuerProfile"] = {**args.inputs["oidcIssuerProfile"], "issuerURL": OIDC_ISSUER}
@@ -98,6 +105,9 @@ class ComponentMocks(pulumi.runtime.Mocks):
         if args.token == "azure-native:containerservice:listManagedClusterUserCredentials":
             value = base64.b64encode(yaml.safe_dump(AKS_KUBECONFIG).encode()).decode()
             return {"kubeconfigs": [{"name": "clusterUser", "value": value}]}, []
+        if args.token == "azure-native:authorization:getClientConfig":  # the signed-in identity's subscription
+            return {"subscriptionId": REGISTRY_SUBSCRIPTION.rsplit("/", 1)[1], "tenantId": "tenant",
+                    "clientId": "client", "objectId": "object"}, []
         if args.token == "azure-native:containerregistry:getRegistry":
             group, name = args.args["resourceGroupName"], args.args["registryName"]
             return {"id": f"{REGISTRY_SUBSCRIPTION}/resourceGroups/{group}/providers/Microsoft.ContainerRegistry/"
@@ -217,6 +227,7 @@ def kubernetes_onnx_spec() -> dict[str, Any]:
     spec["targets"] = {"docker": {"registry": "registry.example.com", "repository": "slm"},
                        "kubernetes": {"namespace": "phi4-onnx"}}
     spec["secrets"] = {"api-keys": {"backend": "kubernetes"}}
+    spec.pop("monitoring")  # the example's webhook token is for its Compose Alertmanager
     return spec
 
 

@@ -12,6 +12,7 @@ from slm_deploy.render.compose import project_name, render_compose
 from slm_deploy.render.hosts import render_host
 from slm_deploy.render.images import build_context, build_owners, compose_image_names, registry_tags
 from slm_deploy.render.kubernetes import file_name, kustomization, render_kubernetes
+from slm_deploy.render.monitoring.bundle import monitoring_files, readme_facts
 from slm_deploy.render.serialize import to_json, to_yaml
 from slm_deploy.render.smoke import smoke_kubernetes, with_smoke
 from slm_deploy.render.templating import render_template
@@ -99,6 +100,7 @@ def _readme(deployment: Deployment, plan: RuntimePlan, files: dict[str, str]) ->
         external_secrets=any(n.backend == "external-secrets" for n in secret_notes(deployment)),
         runtime_services=[s for s in plan.services if s.port and s.role in ("runtime", "ui")],
         gib=lambda n: f"{n / 2**30:.1f} GiB",
+        monitoring=readme_facts(deployment, plan, files),
         clients=client_endpoint(deployment, plan),
         smoke=(plan.by_role("smoke") or [None])[0],
         smoke_job="kubernetes/smoke/kustomization.yaml" in files,
@@ -124,6 +126,7 @@ def render_bundle(deployment: Deployment) -> Bundle:
         files.update(_compose_files(deployment, tested))
     if kubernetes_target(deployment.spec) and plan.services:
         files.update(_kubernetes_files(deployment, plan, tested))
+    files.update(monitoring_files(deployment, plan))
     for host in plan.hosts:
         files.update(render_host(host, deployment))
     files["README.md"] = _readme(deployment, tested, files)

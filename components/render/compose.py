@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from slm_deploy.render.images import owner_of
+from slm_deploy.render.monitoring import compose as monitoring
 from slm_deploy.runtimes.plan import CACHE_ROOT, ExecCheck, HttpCheck, RuntimePlan, ServicePlan
 from slm_deploy.spec.loader import Deployment
 
@@ -106,6 +107,8 @@ def _networks(service: ServicePlan, plan: RuntimePlan) -> list[str]:
         networks.append(EDGE)
         if plan.by_role("smoke") and service.role != "ui":
             networks.append(SMOKE_NETWORK)
+    if monitoring.joins_metrics(plan, service):
+        networks.append(monitoring.METRICS)
     return networks
 
 
@@ -124,12 +127,12 @@ def render_compose(deployment: Deployment, plan: RuntimePlan) -> dict[str, Any]:
     for service in plan.services:
         body: dict[str, Any] = _image(deployment, plan, service)
         body.update(_hardened(deployment, service))
-        if service.command:
-            body["entrypoint"] = list(service.command)
-        if service.args:
-            body["command"] = list(service.args)
-        if service.env:
-            body["environment"] = dict(service.env)
+        if service.role == "monitoring":
+            body.update(_monitoring_service(deployment, plan, service))
+            services[service.name] = body
+            secrets.update(f.secret for f in service.secret_files)
+            continue
+        body.update(_process(service))
         if is_published(service, plan):
             body["ports"] = [f"{bind}:{service.port}:{service.port}"]
         volumes = _volumes(service)
@@ -156,22 +159,48 @@ def render_compose(deployment: Deployment, plan: RuntimePlan) -> dict[str, Any]:
             body["profiles"] = ["prep"]
         if service.role == "smoke":
             body["profiles"] = [SMOKE_PROFILE]  # run on demand after `up`, never by `up` itself
+        log_driver = monitoring.logging(deployment, plan, service)
+        if log_driver:
+            body["logging"] = log_driver
         body["labels"] = dict(service.labels)
         services[service.name] = body
-    networks: dict[str, Any] = {BACKEND: {"internal": True}, EDGE: {}, EGRESS: {}}
+    networks: dict[str, Any] = {BACKEND: {"internal": True}, EDGE: {}, EGRESS: {}, **monitoring.networks(plan)}
     if plan.by_role("smoke"):
         networks[SMOKE_NETWORK] = {"internal": True}
     document: dict[str, Any] = {"services": services, "networks": networks}
-    volumes = {}
+    volumes = {name: {} for s in plan.by_role("monitoring") if (name := monitoring.data_volume(s))}
     if any(s.model_dir and not s.model_host_path for s in plan.services):
         volumes["models"] = {}
     if plan.by_role("ui"):
         volumes[UI_DATA_VOLUME] = {}
     if volumes:
-        document["volumes"] = volumes
+        document["volumes"] = dict(sorted(volumes.items()))
     if secrets:
         document["secrets"] = {name: {"file": f"./secrets/{name}"} for name in sorted(secrets)}
     return document
+
+
+def _process(service: ServicePlan) -> dict[str, Any]:
+    """What the container runs: entrypoint, arguments and environment."""
+    body: dict[str, Any] = {}
+    if service.command:
+        body["entrypoint"] = list(service.command)
+    if service.args:
+        body["command"] = list(service.args)
+    if service.env:
+        body["environment"] = dict(service.env)
+    return body
+
+
+def _monitoring_service(deployment: Deployment, plan: RuntimePlan, service: ServicePlan) -> dict[str, Any]:
+    """A monitoring service: its command, environment, secrets and health check, then where it sits."""
+    body = _process(service)
+    if service.secret_files:
+        body["secrets"] = [{"source": f.secret, "target": f.secret} for f in service.secret_files]
+    body["healthcheck"] = _healthcheck(service, plan)
+    body.update(monitoring.service_body(deployment, service))
+    body["labels"] = dict(service.labels)
+    return body
 
 
 def _one_shot(plan: RuntimePlan, name: str) -> bool:

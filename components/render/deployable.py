@@ -13,7 +13,6 @@ from collections.abc import Callable
 from slm_deploy.errors import Problem, SpecError
 from slm_deploy.render.compose import is_published
 from slm_deploy.render.images import owner_of
-from slm_deploy.render.kubernetes.autoscaling import scaling_problems
 from slm_deploy.runtimes import plan_deployment
 from slm_deploy.runtimes.plan import RuntimePlan
 from slm_deploy.spec.consistency import kubernetes_target, namespace_of
@@ -75,19 +74,10 @@ def slots_endpoint_is_waived(deployment: Deployment, plan: RuntimePlan) -> list[
                          "Deployment/<namespace>/<service> that the targets produce")]
 
 
-def autoscaling_has_a_signal(deployment: Deployment, plan: RuntimePlan) -> list[Problem]:
-    """KEDA scales on the runtime's queue or the gateway's request count; one of them must exist."""
-    runtimes, gateways = plan.by_role("runtime"), plan.by_role("gateway")
-    if not runtimes:  # a host install (Foundry Local) has no container to scale
-        return []
-    return scaling_problems(deployment, runtimes[0], gateways[0] if gateways else None)
-
-
 CHECKS: tuple[Callable[[Deployment, RuntimePlan], list[Problem]], ...] = (
     cluster_can_pull_built_images,
     published_ports_differ,
     slots_endpoint_is_waived,
-    autoscaling_has_a_signal,
 )
 
 

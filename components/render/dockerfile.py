@@ -18,8 +18,15 @@ DESCRIPTIONS = {
     "onnxruntime": "ONNX Runtime GenAI OpenAI-compatible server",
     "open-webui": "Open WebUI",
     "gateway": "slm-deploy serving gateway",
+    "prometheus": "Prometheus",
+    "alertmanager": "Alertmanager",
     "smoke": "slm-deploy smoke checks",
 }
+UPSTREAM_BINARIES = {
+    "prometheus": ("/bin/prometheus", "/bin/promtool"),
+    "alertmanager": ("/bin/alertmanager", "/bin/amtool"),
+}
+"""Files the monitoring images copy from their pinned upstream image."""
 def _env_instruction(env: list[tuple[str, str]]) -> str:
     """One ENV instruction, a variable per line, values JSON-quoted."""
     if not env:
@@ -59,4 +66,6 @@ def render_dockerfile(service: ServicePlan, deployment: Deployment) -> str:
         server_module=SERVER_MODULE,
         prep_requirements=MODEL_PREP_REQUIREMENTS_FILE,
         webui_data_dir=WEBUI_DATA_DIR,
+        sources=[source.reference for source in build.sources],
+        binaries=UPSTREAM_BINARIES.get(service.runtime, ()),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from slm_deploy.spec.consistency import namespace_of
+from slm_deploy.spec.consistency import secret_namespace
 from slm_deploy.spec.loader import Deployment
 from slm_deploy.spec.secret_uses import CONSUMER_NAMES, backend_of, config_key, purpose_of, remote_key, secret_uses
 from slm_deploy.spec.secrets import PURPOSES
@@ -32,9 +32,9 @@ def _steps(deployment: Deployment, name: str) -> tuple[str, tuple[str, ...]]:
     ref, backend, key = spec.secrets[name], backend_of(spec, name), remote_key(spec, name)
     pulumi_step = f"pulumi config set --secret {config_key(name)} < ./{name}"
     if backend == "kubernetes":
-        return (f"Secret `{name}` in namespace `{namespace_of(spec)}`, key `{name}`",
-                (pulumi_step, f"kubectl create secret generic {name} -n {namespace_of(spec)} "
-                              f"--from-file={name}=./{name}"))
+        namespace = secret_namespace(spec, name)
+        return (f"Secret `{name}` in namespace `{namespace}`, key `{name}`",
+                (pulumi_step, f"kubectl create secret generic {name} -n {namespace} --from-file={name}=./{name}"))
     if backend == "azure-key-vault":
         vault = spec.secret_stores.azure_key_vaults[ref.vault]
         where = f"Key Vault `{ref.vault}`, secret `{key}`, mounted by the Secrets Store CSI driver"

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from slm_deploy.runtimes import foundry_local, llamacpp, ollama, onnxruntime, vllm
 from slm_deploy.runtimes.gateway import with_gateway
+from slm_deploy.runtimes.monitoring import with_monitoring
 from slm_deploy.runtimes.plan import RuntimePlan
 from slm_deploy.spec.loader import Deployment
 
@@ -19,5 +20,5 @@ ADAPTERS: dict[str, Callable[[Deployment], RuntimePlan]] = {
 
 
 def plan_deployment(deployment: Deployment) -> RuntimePlan:
-    """Dispatch to the adapter of the spec's runtime, then put the gateway in front of it."""
-    return with_gateway(deployment, ADAPTERS[deployment.spec.runtime.kind](deployment))
+    """Dispatch to the adapter of the spec's runtime, put the gateway in front of it, add the monitoring services."""
+    return with_monitoring(deployment, with_gateway(deployment, ADAPTERS[deployment.spec.runtime.kind](deployment)))

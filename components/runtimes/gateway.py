@@ -59,8 +59,15 @@ def _config(deployment: Deployment, runtime: ServicePlan, key_path: str) -> str:
         metrics_port=GATEWAY_METRICS_PORT,
         max_request_body_bytes=body_limit(runtime.runtime),
         max_in_flight_body_bytes=in_flight_body_budget(body_limit(runtime.runtime)),
+        upstream_wait_seconds=float(_wake_wait(deployment, runtime)),
     )
     return files[GATEWAY_CONFIG_FILE]
+
+
+def _wake_wait(deployment: Deployment, runtime: ServicePlan) -> int:
+    """A runtime that scales to zero needs its startup budget to wake: hold requests that long, else not at all."""
+    scaling = deployment.spec.serving.autoscaling
+    return runtime.startup_budget_seconds if scaling.enabled and scaling.scale_to_zero else 0
 
 
 def gateway_service(deployment: Deployment, runtime: ServicePlan) -> ServicePlan:

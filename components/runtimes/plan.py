@@ -7,7 +7,7 @@ from typing import Literal
 
 from slm_deploy.spec.images import ImageRef
 
-Role = Literal["runtime", "ui", "model-prep", "gateway", "smoke"]
+Role = Literal["runtime", "ui", "model-prep", "gateway", "monitoring", "smoke"]
 
 CACHE_ROOT = "/var/cache/slm"
 MODEL_ROOT = "/models"
@@ -56,6 +56,8 @@ class ImageBuild:
     """Exec-form HEALTHCHECK command baked into the image."""
     packages: tuple[str, ...] = ()
     """Python requirement lines installed into the image."""
+    sources: tuple[ImageRef, ...] = ()
+    """Pinned images whose files the build copies in (upstream binaries on the pinned base)."""
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.extra_args import extra_args_problems
 from slm_deploy.spec.fields import SECRET_NAME_PARTS
 from slm_deploy.spec.images import pins_table
+from slm_deploy.spec.monitoring_checks import monitoring_problems
 from slm_deploy.spec.secret_checks import secret_problems
-from slm_deploy.spec.secret_uses import secret_uses
+from slm_deploy.spec.secret_uses import in_monitoring_namespace, secret_uses
 from slm_deploy.spec.sections import KubernetesTarget
 from slm_deploy.spec.secrets import SecretRef
 
@@ -22,6 +23,7 @@ DEFAULT_SECRET_NAMES = {
     "serving.auth.api_keys_secret": "api-keys",
     "runtime.open_webui.secret_key_secret": "webui-secret-key",
     "runtime.open_webui.api_key_secret": "webui-api-key",
+    "monitoring.grafana.admin_password_secret": "grafana-admin-password",
 }
 """Secrets a spec may leave undeclared while it uses them under these default names."""
 
@@ -37,6 +39,13 @@ def namespace_of(spec: DeploymentSpec) -> str:
     """The namespace every Kubernetes object of the deployment lives in."""
     target = kubernetes_target(spec)
     return (target.namespace if target and target.namespace else spec.name)
+
+
+def secret_namespace(spec: DeploymentSpec, name: str) -> str:
+    """The namespace of a kubernetes-backend secret's Secret: where the pods that mount it run."""
+    if in_monitoring_namespace(spec, name):
+        return kubernetes_target(spec).monitoring_namespace
+    return namespace_of(spec)
 
 
 def secret_references(spec: DeploymentSpec) -> dict[str, str]:
@@ -180,7 +189,7 @@ def consistency_problems(spec: DeploymentSpec) -> list[Problem]:
     """Every cross-field problem, in a stable order."""
     return (secret_problems(spec) + _env_problems(spec) + _runtime_problems(spec)
             + _exposure_problems(spec) + _scaling_problems(spec) + _target_problems(spec)
-            + _waiver_problems(spec))
+            + _waiver_problems(spec) + monitoring_problems(spec))
 
 
 def _host_exposure_problems(host) -> list[Problem]:

@@ -8,7 +8,8 @@ from collections import defaultdict
 from slm_deploy.errors import Problem
 from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.secret_uses import (
-    CONSUMER_NAMES, SecretUse, backend_of, has_kubernetes, remote_key, secret_uses,
+    CONSUMER_NAMES, SecretUse, backend_of, has_kubernetes, in_monitoring_namespace, read_on_kubernetes, remote_key,
+    secret_uses,
 )
 from slm_deploy.spec.secrets import SECRET_OBJECT_BACKENDS
 
@@ -70,7 +71,8 @@ def _backend_problems(spec: DeploymentSpec, name: str) -> list[Problem]:
                         allowed=", ".join(FIELDS_BY_BACKEND[backend]) or "backend and purpose only")
                 for field in ("key", "property", "vault", "store")
                 if getattr(ref, field) is not None and field not in FIELDS_BY_BACKEND[backend]]
-    if backend == "file" and has_kubernetes(spec):
+    on_kubernetes = read_on_kubernetes(spec, name)
+    if backend == "file" and on_kubernetes:
         problems.append(Problem(f"{path}.backend", "a file secret has no source on Kubernetes",
                                 allowed="kubernetes, azure-key-vault, external-secrets",
                                 hint="Compose reads compose/secrets/<name> whatever the backend"))
@@ -78,6 +80,15 @@ def _backend_problems(spec: DeploymentSpec, name: str) -> list[Problem]:
         problems.append(Problem(f"{path}.backend", f"the {backend} backend serves Kubernetes, and no Kubernetes "
                                 "target is on", allowed="file (Compose reads compose/secrets/<name>)",
                                 hint="or add targets.kubernetes / targets.aks"))
+    elif backend != "file" and not on_kubernetes and any(u.secret == name for u in secret_uses(spec)):
+        problems.append(Problem(f"{path}.backend", "only Compose reads this secret: Grafana and Alertmanager run on "
+                                "Kubernetes only in monitoring.mode bundled",
+                                allowed="file (Compose reads compose/secrets/<name>)",
+                                hint="or choose monitoring.mode bundled to run them in the cluster"))
+    if backend not in ("file", "kubernetes") and on_kubernetes and in_monitoring_namespace(spec, name):
+        problems.append(Problem(f"{path}.backend", "kube-prometheus-stack's Grafana and Alertmanager read a "
+                                "Kubernetes Secret in the monitoring namespace", allowed="kubernetes",
+                                hint="Pulumi creates that Secret from `pulumi config set --secret`"))
     if backend == "azure-key-vault":
         problems += _key_vault_problems(spec, name)
     if backend == "external-secrets":

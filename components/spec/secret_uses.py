@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from slm_deploy.spec.deployment import DeploymentSpec
+from slm_deploy.spec.monitoring_checks import monitoring_mode
 from slm_deploy.spec.secrets import Purpose
 
 
@@ -25,6 +26,8 @@ CONSUMER_NAMES = {"gateway": "the gateway", "model-prep": "model preparation", "
 """How errors and the README name each consumer."""
 CONFIG_PREFIX = "secret-"
 """Pulumi reads a value it writes from slm-deploy:secret-<name>, always set with --secret."""
+MONITORING_CONSUMERS = frozenset({"grafana", "alertmanager"})
+"""On Kubernetes these run only in the bundled mode, in the monitoring namespace (kube-prometheus-stack)."""
 
 
 def secret_uses(spec: DeploymentSpec) -> list[SecretUse]:
@@ -43,7 +46,34 @@ def secret_uses(spec: DeploymentSpec) -> list[SecretUse]:
         if spec.serving.auth.enabled:
             uses.append(SecretUse("runtime.open_webui.api_key_secret", webui.api_key_secret,
                                   Purpose.GATEWAY_CLIENT_KEY, "ui"))
+    return uses + _monitoring_uses(spec)
+
+
+def runs_alerting(spec: DeploymentSpec) -> bool:
+    """Whether slm-deploy runs Alertmanager (and Grafana, when asked): on Compose, or kube-prometheus-stack."""
+    return spec.monitoring.enabled and (spec.targets.compose is not None
+                                        or (has_kubernetes(spec) and monitoring_mode(spec) == "bundled"))
+
+
+def _monitoring_uses(spec: DeploymentSpec) -> list[SecretUse]:
+    """Grafana's admin password and the alert receiver's credentials, where slm-deploy runs their readers."""
+    if not runs_alerting(spec):
+        return []
+    monitoring, uses = spec.monitoring, []
+    if monitoring.grafana.enabled:
+        uses.append(SecretUse("monitoring.grafana.admin_password_secret", monitoring.grafana.admin_password_secret,
+                              Purpose.GRAFANA_ADMIN, "grafana"))
+    receiver = monitoring.receiver
+    for field in ("url_secret", "token_secret"):
+        name = getattr(receiver, field) if receiver is not None else None
+        if name:
+            uses.append(SecretUse(f"monitoring.receiver.{field}", name, Purpose.ALERTMANAGER_RECEIVER, "alertmanager"))
     return uses
+
+
+def secrets_of(spec: DeploymentSpec, consumer: str) -> list[str]:
+    """The secrets one consumer mounts, in name order."""
+    return sorted({use.secret for use in secret_uses(spec) if use.consumer == consumer})
 
 
 def has_kubernetes(spec: DeploymentSpec) -> bool:
@@ -51,12 +81,27 @@ def has_kubernetes(spec: DeploymentSpec) -> bool:
     return spec.targets.kubernetes is not None or spec.targets.aks is not None
 
 
+def read_on_kubernetes(spec: DeploymentSpec, name: str) -> bool:
+    """Whether a pod on Kubernetes mounts the secret (Grafana's and Alertmanager's only in the bundled mode)."""
+    if not has_kubernetes(spec):
+        return False
+    bundled = monitoring_mode(spec) == "bundled"
+    return any(use.secret == name and (bundled or use.consumer not in MONITORING_CONSUMERS)
+               for use in secret_uses(spec))
+
+
+def in_monitoring_namespace(spec: DeploymentSpec, name: str) -> bool:
+    """Whether Kubernetes reads the secret in the monitoring namespace (every reader is Grafana or Alertmanager)."""
+    readers = {use.consumer for use in secret_uses(spec) if use.secret == name}
+    return bool(readers) and readers <= MONITORING_CONSUMERS
+
+
 def backend_of(spec: DeploymentSpec, name: str) -> str:
     """The store Kubernetes reads a declared secret from (Compose always reads files)."""
     ref = spec.secrets[name]
     if ref.backend is not None:
         return ref.backend
-    return "kubernetes" if has_kubernetes(spec) else "file"
+    return "kubernetes" if read_on_kubernetes(spec, name) else "file"
 
 
 def purpose_of(spec: DeploymentSpec, name: str) -> Purpose | None:

@@ -165,20 +165,88 @@ class Targets(SpecModel):
 
 
 class Slo(SpecModel):
-    """Service-level objectives the alert rules are built from."""
+    """Service-level objectives the alert rules are built from (multi-window, multi-burn-rate)."""
 
     ttft_p95_seconds: float = Field(default=2.0, gt=0)
+    """95% of streamed requests see their first token within this time."""
     latency_p95_seconds: float = Field(default=30.0, gt=0)
+    """95% of requests complete within this time."""
     error_ratio: float = Field(default=0.01, gt=0, lt=1)
+    """Share of requests answered with a server error (5xx) above which SLMHighErrorRate fires."""
     availability: float = Field(default=0.995, gt=0, lt=1)
+    """Share of requests that must not fail with a server error; its error budget drives the burn-rate alerts."""
+
+
+LabelKey = Annotated[str, StringConstraints(pattern=r"^([a-z0-9.-]+/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$",
+                                            max_length=126)]
+LabelValue = Annotated[str, StringConstraints(pattern=r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$",
+                                              max_length=63)]
+InClusterUrl = Annotated[str, StringConstraints(pattern=r"^https?://[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$",
+                                                max_length=253)]
+"""An http(s) URL without credentials, query or fragment (a Prometheus or webhook endpoint)."""
+SlackChannel = Annotated[str, StringConstraints(pattern=r"^#?[a-z0-9][a-z0-9._-]{0,79}$")]
+
+
+class AlertReceiver(SpecModel):
+    """Where Alertmanager sends alerts; credentials come from secret files, never from the spec."""
+
+    kind: Literal["webhook", "slack"] = "webhook"
+    url: InClusterUrl | None = None
+    """Webhook endpoint (kind webhook); no credentials in it, the token comes from `token_secret`."""
+    token_secret: SecretName | None = None
+    """Secret (declared under `secrets`) holding a bearer token sent to the webhook."""
+    url_secret: SecretName | None = None
+    """Secret holding the Slack incoming-webhook URL (kind slack), which is itself a credential."""
+    channel: SlackChannel | None = None
+    """Slack channel (kind slack); the webhook's own channel when unset."""
+    send_resolved: bool = True
+
+
+class Grafana(SpecModel):
+    """Grafana with the deployment's dashboards; the admin password comes from a secret file."""
+
+    enabled: bool = False
+    admin_password_secret: SecretName = "grafana-admin-password"
+    """Secret (declared under `secrets`) holding the admin password."""
+    azure_managed: bool = False
+    """On AKS with managed Prometheus: an Azure Managed Grafana instance instead of one in the cluster."""
+
+
+class MonitoringPorts(SpecModel):
+    """Host ports Compose publishes the monitoring services on, on 127.0.0.1 only."""
+
+    prometheus: int = Field(default=9090, ge=1024, le=65535)
+    alertmanager: int = Field(default=9093, ge=1024, le=65535)
+    grafana: int = Field(default=3000, ge=1024, le=65535)
+    logs: int = Field(default=12201, ge=1024, le=65535)
+    """UDP port the Docker daemon sends container logs (GELF) to; the log collector listens there."""
 
 
 class Monitoring(SpecModel):
     """Prometheus, Alertmanager and Grafana around the deployment."""
 
     enabled: bool = True
+    mode: Literal["bundled", "existing", "managed"] | None = None
+    """Kubernetes: `bundled` installs kube-prometheus-stack, `existing` relies on a Prometheus operator already
+    there, `managed` uses Azure Managed Prometheus (AKS only). Defaults to managed on AKS, else bundled."""
     scrape_interval_seconds: int = Field(default=15, ge=5, le=300)
     slo: Slo = Field(default_factory=Slo)
+    selector_labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
+    """Labels put on PodMonitors and PrometheusRules so the operator's selectors pick them up
+    (e.g. `release: kube-prometheus-stack` for an existing install)."""
+    scraper_labels: dict[LabelKey, LabelValue] = Field(
+        default_factory=lambda: {"app.kubernetes.io/name": "prometheus"})
+    """Pod labels of the Prometheus that scrapes, in `targets.kubernetes.monitoring_namespace`; the
+    NetworkPolicies admit exactly those pods to the metrics ports."""
+    prometheus_url: InClusterUrl | None = None
+    """The Prometheus KEDA queries; defaults to the operator's `prometheus-operated` Service in the
+    monitoring namespace (bundled, existing) or the Azure Monitor workspace's query endpoint (managed)."""
+    receiver: AlertReceiver | None = None
+    """Where alerts go; without one Alertmanager keeps them (visible in its UI) and sends nothing."""
+    grafana: Grafana = Field(default_factory=Grafana)
+    logs: bool = True
+    """Compose: ship every container's logs to Loki (Grafana Alloy receiving the daemon's GELF stream)."""
+    ports: MonitoringPorts = Field(default_factory=MonitoringPorts)
 
 
 class Security(SpecModel):

@@ -10,12 +10,13 @@ import secrets
 import shutil
 import subprocess
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from slm_deploy.render.compose import SMOKE_PROFILE
 from tests.integration.stacks import RenderedStack, wait_for
 from tests.support.docker_engine import docker
 from tests.support.tools import find_executable, run, tail
@@ -31,14 +32,25 @@ class Project:
     name: str
     directory: Path
     api_key: str
+    profiles: tuple[str, ...] = ()
+    override: str = ""
+    """A compose override file next to compose.yaml, for what only the test's stand-in images need."""
+
+
+OVERRIDE = "test.override.yaml"
 
 
 def compose_run(project: Project, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run docker-compose 1.29 on the rendered project; the finished process, whatever its exit code."""
+    """Run docker-compose 1.29 on the rendered project, with its profiles; the finished process, whatever its exit
+    code."""
     binary = find_executable("docker-compose", "apt-get install docker-compose")
     env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
+    files = ["--file", str(project.directory / "compose.yaml")]
+    if project.override:
+        files += ["--file", str(project.directory / project.override)]
+    profiles = [arg for profile in project.profiles for arg in ("--profile", profile)]
     return run([binary, "--project-name", project.name, "--project-directory", str(project.directory),
-                "--file", str(project.directory / "compose.yaml"), *args],
+                *files, *profiles, *args],
                cwd=project.directory, env=env, timeout=timeout)
 
 
@@ -70,28 +82,39 @@ def health_of(project: Project) -> dict[str, str]:
             for service, inspected in containers_by_service(project).items()}
 
 
+def _write_secret(directory: Path, name: str, text: str) -> None:
+    """Compose bind-mounts secret files as they are on the host: the README says to hand them to UID 10001."""
+    path = directory / "secrets" / name
+    path.write_text(text)
+    if os.geteuid() == 0:
+        os.chown(path, APP_UID, APP_UID)
+        path.chmod(0o400)
+    else:
+        path.chmod(0o444)
+
+
 @contextlib.contextmanager
 def running_project(stack: RenderedStack, folder: Path, long_running: set[str],
-                    seed_volumes: Callable[[Project], None] | None = None) -> Iterator[Project]:
-    """Copy the bundle, write the secret the README asks for, tag the built images, `up -d` until every
-    long-running service is healthy; `down -v` after. `seed_volumes` fills named volumes first (made with
-    `make_project_volume`; `up --no-start` cannot make them, since it waits for one-shot steps it never starts)."""
+                    seed_volumes: Callable[[Project], None] | None = None, *, profiles: tuple[str, ...] = (),
+                    override: dict | None = None, secrets_files: Mapping[str, str] | None = None) -> Iterator[Project]:
+    """Copy the bundle, write the secrets the README asks for, tag the built images of the services the profiles
+    select (and the smoke checks, run on demand), `up -d` until every long-running service is healthy; `down -v`
+    after. `seed_volumes` fills named volumes first (made with `make_project_volume`; `up --no-start` cannot make
+    them, since it waits for one-shot steps it never starts); `override` is a compose override for the test's
+    stand-ins; `secrets_files` adds secrets."""
     shutil.copytree(stack.bundle, folder)
     directory = folder / "compose"
     api_key = secrets.token_hex(24)
     (directory / "secrets").mkdir(mode=0o700)
-    key_file = directory / "secrets" / "api-keys"
-    key_file.write_text(f"# key id:key\n{KEY_ID}:{api_key}\n")
-    # Compose bind-mounts secret files as they are on the host: the README says to hand them to UID 10001.
-    if os.geteuid() == 0:
-        os.chown(key_file, APP_UID, APP_UID)
-        key_file.chmod(0o400)
-    else:
-        key_file.chmod(0o444)
-    current = Project(f"slmit{uuid.uuid4().hex[:8]}", directory, api_key)
+    for name, text in {"api-keys": f"# key id:key\n{KEY_ID}:{api_key}\n", **(secrets_files or {})}.items():
+        _write_secret(directory, name, text)
+    if override:
+        (directory / OVERRIDE).write_text(yaml.safe_dump(override))
+    current = Project(f"slmit{uuid.uuid4().hex[:8]}", directory, api_key, profiles, OVERRIDE if override else "")
     document = yaml.safe_load((directory / "compose.yaml").read_text())
-    for service, body in document["services"].items():
-        owner = Path(body["build"]["context"]).name
+    built = {service: Path(body["build"]["context"]).name for service, body in document["services"].items()
+             if "build" in body and set(body.get("profiles", [])) <= {*profiles, SMOKE_PROFILE}}
+    for service, owner in built.items():
         docker("tag", stack.images[owner], compose_image_name(current.name, service))
     try:
         if seed_volumes is not None:
@@ -104,7 +127,7 @@ def running_project(stack: RenderedStack, folder: Path, long_running: set[str],
         yield current
     finally:
         compose(current, "down", "--volumes", "--remove-orphans")
-        for service in document["services"]:
+        for service in built:
             docker("rmi", compose_image_name(current.name, service))
 
 

@@ -30,13 +30,23 @@ def tiny_model() -> Path:
 
 
 @pytest.fixture(scope="session")
-def onnx_stack(base_image: BaseImage, host_ca_bundle: Path, tiny_model: Path,
+def monitoring_images(local_registry: str) -> dict[str, str]:
+    """Prometheus and Alertmanager stand-ins holding Debian's binaries, pinned by their registry digests."""
+    from tests.support.monitoring_images import publish_debian_monitoring_images
+
+    with exclusive("debian-monitoring-images"):
+        return publish_debian_monitoring_images(local_registry)
+
+
+@pytest.fixture(scope="session")
+def onnx_stack(base_image: BaseImage, host_ca_bundle: Path, tiny_model: Path, monitoring_images: dict[str, str],
                tmp_path_factory: pytest.TempPathFactory) -> RenderedStack:
-    """The ONNX stack with the gateway, its images built from the rendered bundle (BuildKit, CA as a secret)."""
+    """The ONNX stack with the gateway and its monitoring, images built from the rendered bundle (BuildKit, CA
+    as a secret)."""
     folder = tmp_path_factory.mktemp("onnx-stack")
-    spec = write_spec(folder, base_image.reference, tiny_model)
+    spec = write_spec(folder, base_image.reference, tiny_model, monitoring_images)
     with exclusive("onnx-stack-build"):
-        return render_and_build(spec, folder / "bundle", host_ca_bundle)
+        return render_and_build(spec, folder / "bundle", host_ca_bundle, monitoring=True)
 
 
 @pytest.fixture(scope="session")

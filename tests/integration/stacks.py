@@ -38,9 +38,14 @@ def _free_loopback_port() -> int:
         return probe.getsockname()[1]
 
 
-# The gateways' ports on 127.0.0.1, chosen once per test session.
+# The gateways' and the monitoring services' ports on 127.0.0.1, chosen once per test session.
 GATEWAY_PORT = _free_loopback_port()
 LLAMA_GATEWAY_PORT = _free_loopback_port()
+PROMETHEUS_PORT = _free_loopback_port()
+ALERTMANAGER_PORT = _free_loopback_port()
+WEBHOOK_PORT = 9099
+"""Where the test's webhook receiver listens, on the loopback of Alertmanager's own network namespace."""
+ALERT_TOKEN_SECRET = "alert-token"
 
 
 @dataclass(frozen=True)
@@ -56,8 +61,10 @@ def spec_path(stack: RenderedStack) -> Path:
     return stack.bundle.parent / "spec.yaml"
 
 
-def write_spec(folder: Path, base_reference: str, model_dir: Path) -> Path:
-    """A bare spec: the tiny local ONNX model, gateway on, both Python bases overridden to the local image."""
+def write_spec(folder: Path, base_reference: str, model_dir: Path, monitoring_images: Mapping[str, str]) -> Path:
+    """A bare spec: the tiny local ONNX model, gateway on, both Python bases overridden to the local image;
+    monitoring scraping every 5 s, Prometheus and Alertmanager built from the Debian-made stand-ins, alerts to
+    a webhook on Alertmanager's loopback with a bearer token from a secret file."""
     spec = {
         "name": NAME,
         "model": {"source": {"kind": "onnx", "path": str(model_dir)}, "parameters_billion": 0.02,
@@ -67,8 +74,14 @@ def write_spec(folder: Path, base_reference: str, model_dir: Path) -> Path:
         "serving": {"concurrency": 2},
         "exposure": {"port": GATEWAY_PORT},
         "targets": {"docker": {}, "compose": {}},
-        "secrets": {"api-keys": {"backend": "file"}},
-        "security": {"base_images": {"python": base_reference}},
+        "secrets": {"api-keys": {"backend": "file"}, ALERT_TOKEN_SECRET: {"backend": "file"}},
+        "security": {"base_images": {"python": base_reference, "debian": base_reference, **monitoring_images}},
+        "monitoring": {
+            "scrape_interval_seconds": 5, "logs": False,
+            "ports": {"prometheus": PROMETHEUS_PORT, "alertmanager": ALERTMANAGER_PORT},
+            "receiver": {"kind": "webhook", "url": f"http://127.0.0.1:{WEBHOOK_PORT}/hook",
+                         "token_secret": ALERT_TOKEN_SECRET},
+        },
     }
     path = folder / "spec.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=True))
@@ -116,13 +129,17 @@ def write_llamacpp_spec(folder: Path, *, llamacpp_image: str, python_image: str,
     return path
 
 
-def render_and_build(spec_path: Path, out: Path, ca_bundle: Path, *, push: bool = False) -> RenderedStack:
+def render_and_build(spec_path: Path, out: Path, ca_bundle: Path, *, push: bool = False,
+                     monitoring: bool = False) -> RenderedStack:
     """Render the bundle and build each image from its rendered Dockerfile (skipped when the content tag exists);
-    `push` sends them to the spec's registry, where Kubernetes pulls them from."""
+    `push` sends them to the spec's registry, where Kubernetes pulls them from; the monitoring profile's images
+    only with `monitoring` (they need the Debian stand-ins of Prometheus and Alertmanager)."""
     deployment = load_deployment(spec_path)
     write_bundle(render_bundle(deployment), out)
     images = {}
     for owner in build_owners(with_smoke(deployment, plan_deployment(deployment))):  # the smoke image too
+        if owner.role == "monitoring" and not monitoring:
+            continue
         tag = built_image(deployment, owner)
         if not image_exists(tag):
             docker_build(out / "docker" / owner.name, tag, secrets={"ca_bundle": ca_bundle})

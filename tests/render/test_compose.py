@@ -56,10 +56,13 @@ def test_images_are_pinned_or_built(bundle: Path) -> None:
         assert ("build" in service) != ("image" in service), name
 
 
-def test_only_gateway_and_ui_are_published_on_the_bind_address(bundle: Path) -> None:
+def test_only_gateway_ui_and_monitoring_are_published_on_loopback(bundle: Path) -> None:
     document = project(bundle)
     published = {name for name, s in document["services"].items() if s.get("ports")}
-    assert published == set(by_component(document, "gateway")) | set(by_component(document, "ui"))
+    monitoring = {name for name, s in by_component(document, "monitoring").items() if s.get("ports")}
+    assert published == set(by_component(document, "gateway")) | set(by_component(document, "ui")) | monitoring
+    assert {s["labels"]["slm-deploy.io/runtime"] for s in document["services"].values() if s.get("profiles")} >= \
+        {"prometheus", "alertmanager"}
     for name in published:
         assert all(port.startswith("127.0.0.1:") for port in document["services"][name]["ports"]), name
     host_ports = [port.rsplit(":", 2)[1] for name in published for port in document["services"][name]["ports"]]
@@ -69,11 +72,16 @@ def test_only_gateway_and_ui_are_published_on_the_bind_address(bundle: Path) -> 
 def test_only_the_gateway_shares_a_network_with_the_runtime(bundle: Path) -> None:
     document = project(bundle)
     (runtime_name, runtime), = by_component(document, "runtime").items()
-    assert runtime["networks"] == ["backend"]
+    assert runtime["networks"] in (["backend"], ["backend", "metrics"])
     assert document["networks"]["backend"] == {"internal": True}
     neighbours = {name for name, s in document["services"].items()
                   if name != runtime_name and "backend" in s["networks"]}
     assert neighbours == set(by_component(document, "gateway"))
+    if "metrics" in runtime["networks"]:  # Prometheus reaches the metrics port, on a network of its own
+        assert document["networks"]["metrics"] == {"internal": True}
+        scrapers = {s["labels"]["slm-deploy.io/runtime"] for name, s in document["services"].items()
+                    if name != runtime_name and "metrics" in s["networks"]}
+        assert scrapers == {"gateway", "prometheus"}
 
 
 def test_hardened_defaults_on_every_service(bundle: Path) -> None:

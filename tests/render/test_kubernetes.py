@@ -13,7 +13,7 @@ from slm_deploy.policies import check_bundle
 from slm_deploy.render.bundle import render_bundle
 from slm_deploy.render.writer import write_bundle
 from tests.render.kubernetes_cases import (
-    CASES, KEDA_SCALED_OBJECT, SPECS_DIR, all_containers, case_id, deployment_of, kubernetes_files, objects,
+    CASES, CRD_KINDS, SPECS_DIR, all_containers, case_id, deployment_of, kubernetes_files, objects,
     pod_templates, write_folder,
 )
 from tests.support import judges
@@ -56,7 +56,7 @@ def test_the_cases_cover_every_runtime_and_exposure() -> None:
 @pytest.mark.parametrize("version", ["1.30", "1.34"])
 def test_every_object_validates_strictly(case: Path, version: str, tmp_path: Path) -> None:
     folder = write_folder(case, tmp_path)
-    findings = judges.kubernetes_validate([folder], version, custom_kinds=[KEDA_SCALED_OBJECT, *SECRET_STORE_KINDS])
+    findings = judges.kubernetes_validate([folder], version, custom_kinds=[*CRD_KINDS, *SECRET_STORE_KINDS])
     assert findings == [], judges.describe(findings)
 
 

@@ -16,7 +16,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import yaml
 
+from slm_deploy.render.kubernetes.autoscaling import MANAGED_QUERY_ENDPOINT, prometheus_address
 from slm_deploy.render.kubernetes.probes import (
     CONNECTIONS_DRAIN, PROBE_PERIOD, RUNNER_BUSY_TICKS, drain_command, grace_period_seconds,
 )
@@ -27,6 +29,8 @@ from tests.render.kubernetes_cases import (
     CASES, SPECS_DIR, all_containers, case_id, deployment_of, objects, of_kind, pod_templates, workload,
 )
 from tests.render.network_reach import Endpoint, can_reach
+
+ROOT = Path(__file__).resolve().parents[2]
 
 GIB = 2**30
 
@@ -361,11 +365,7 @@ def test_the_connection_drain_waits_while_a_client_is_connected() -> None:
 
 # --- autoscaling -----------------------------------------------------------------------------------------------
 
-SIGNAL = {"vllm": "vllm:num_requests_waiting", "llamacpp": "llamacpp:requests_deferred",
-          "ollama": "slm_gateway_in_flight_requests", "onnxruntime": "slm_gateway_in_flight_requests"}
-
-
-def test_each_runtime_scales_on_its_queue_signal_within_the_spec_s_bounds(case: Path) -> None:
+def test_each_runtime_scales_on_the_normalised_queue_within_the_spec_s_bounds(case: Path) -> None:
     deployment = deployment_of(case)
     scaling = deployment.spec.serving.autoscaling
     scaled = [o for o in objects(case) if o["kind"] == "ScaledObject"]
@@ -378,19 +378,30 @@ def test_each_runtime_scales_on_its_queue_signal_within_the_spec_s_bounds(case: 
     assert "replicas" not in runtime["spec"], "the autoscaler owns the replica count"
     assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": runtime["metadata"]["name"]}
     assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (scaling.min_replicas, scaling.max_replicas)
-    queue = spec["triggers"][0]
-    assert queue["type"] == "prometheus" and SIGNAL[deployment.spec.runtime.kind] in queue["metadata"]["query"]
-    assert f'namespace="{runtime["metadata"]["namespace"]}"' in queue["metadata"]["query"]
+    (queue,) = spec["triggers"]
+    query = queue["metadata"]["query"]
+    name = deployment.spec.name
+    assert f'slm:requests_waiting{{deployment="{name}"}}' in query, "the normalised queue, whatever the runtime"
+    assert f'slm_gateway_upstream_waiting_requests{{deployment="{name}"}}' in query, "held requests wake from zero"
+    assert query.count("or vector(0)") == 2, "an empty series reads as 0, never as an error"
     assert queue["metadata"]["threshold"] == str(scaling.target_queue_depth)
+    assert queue["metadata"]["serverAddress"] == prometheus_address(deployment)
     reaches_zero = spec["minReplicaCount"] == 0 or spec.get("idleReplicaCount") == 0
     assert reaches_zero == scaling.scale_to_zero
-    if scaling.scale_to_zero:
-        assert any("slm_gateway_requests_total" in t["metadata"]["query"] for t in spec["triggers"][1:])
+
+
+def test_keda_asks_the_prometheus_that_exists() -> None:
+    scale_to_zero = deployment_of(SPECS_DIR / "vllm-scale-to-zero.yaml")
+    assert prometheus_address(scale_to_zero) == "http://prometheus-k8s.monitoring.svc:9090"  # the spec names it
+    aks = deployment_of(ROOT / "stacks" / "Pulumi.phi4-vllm-aks.yaml")
+    assert prometheus_address(aks) == MANAGED_QUERY_ENDPOINT  # `pulumi up` writes the workspace's endpoint
+    raw = yaml.safe_load((SPECS_DIR / "llamacpp-gpu-ingress.yaml").read_text())
+    raw.setdefault("targets", {}).setdefault("kubernetes", {})["monitoring_namespace"] = "observability"
+    bundled = parse_deployment(raw)
+    assert prometheus_address(bundled) == "http://prometheus-operated.observability.svc:9090"
 
 
 def _spec_with(**serving) -> dict:
-    import yaml
-
     raw = yaml.safe_load((SPECS_DIR / "ollama-no-gateway.yaml").read_text())
     raw["serving"] = {**raw["serving"], **serving}
     return raw
@@ -398,11 +409,9 @@ def _spec_with(**serving) -> dict:
 
 def test_autoscaling_without_any_signal_is_refused_with_the_field_path() -> None:
     from slm_deploy.errors import SpecError
-    from slm_deploy.render.bundle import render_bundle
 
-    deployment = parse_deployment(_spec_with(autoscaling={"enabled": True, "max_replicas": 2}))
     with pytest.raises(SpecError, match="serving.autoscaling.enabled"):
-        render_bundle(deployment)
+        parse_deployment(_spec_with(autoscaling={"enabled": True, "max_replicas": 2}))
 
 
 def test_disruption_budgets_and_surge_rollouts(case: Path) -> None:
@@ -470,6 +479,19 @@ def test_the_namespace_denies_by_default_in_both_directions(case: Path) -> None:
         assert not can_reach(policies, pod, DNS, 80)
 
 
+def _scraper(deployment) -> tuple[Endpoint, Endpoint]:
+    """The Prometheus that really scrapes (the spec's pods, or AKS's managed agent), and a pod beside it."""
+    from slm_deploy.spec.consistency import kubernetes_target
+    from slm_deploy.spec.monitoring_checks import monitoring_mode
+
+    if monitoring_mode(deployment.spec) == "managed":
+        scraper = Endpoint("ama-metrics", "kube-system", {"rsName": "ama-metrics"})
+    else:
+        scraper = Endpoint("prometheus", kubernetes_target(deployment.spec).monitoring_namespace,
+                           dict(deployment.spec.monitoring.scraper_labels))
+    return scraper, Endpoint("neighbour", scraper.namespace, {"app": "grafana"})
+
+
 def test_who_may_reach_what(case: Path) -> None:
     deployment = deployment_of(case)
     spec = deployment.spec
@@ -477,7 +499,7 @@ def test_who_may_reach_what(case: Path) -> None:
     pods = _pods(case)
     plan = {s.role: s for s in plan_deployment(deployment).services}
     runtime_port = plan["runtime"].port
-    monitoring = Endpoint("prometheus", "monitoring", {"app.kubernetes.io/name": "prometheus"})
+    monitoring, bystander = _scraper(deployment)
     ingress_controller = Endpoint("controller", "app-routing-system" if "ingress_namespace: app-routing-system"
                                   in case.read_text() else "ingress-nginx", {"app": "controller"})
     other_namespace = Endpoint("client", "other-team", {"app": "client"})
@@ -493,6 +515,7 @@ def test_who_may_reach_what(case: Path) -> None:
         assert not can_reach(policies, ui, runtime, runtime_port), "the UI goes through the gateway"
     scraped = bool(plan["runtime"].metrics_path) and spec.monitoring.enabled
     assert can_reach(policies, monitoring, runtime, runtime_port) == scraped
+    assert not can_reach(policies, bystander, runtime, runtime_port), "only the scraper, not its neighbours"
 
     # the gateway: the UI, the ingress controller (ingress), any namespace (internal), Prometheus on 9464
     if gateway:

@@ -1,5 +1,6 @@
-"""Specs that put every backend behind every consumer: Kubernetes Secrets, created and existing Key Vaults, and
-External Secrets with HashiCorp Vault, AWS Secrets Manager and Google Secret Manager (namespace and cluster stores)."""
+"""Specs that put every backend behind every consumer: Kubernetes Secrets (Grafana's and Alertmanager's in the
+monitoring namespace), created and existing Key Vaults, and External Secrets with HashiCorp Vault, AWS Secrets
+Manager and Google Secret Manager (namespace and cluster stores)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,14 @@ TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 REGISTRY = {"registry": "registry.example.com", "repository": "slm"}
 
 
-def _onnx(secrets: dict[str, Any], stores: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The ONNX example on a cluster with a hub token: the gateway and model preparation both mount secrets."""
+def _onnx(secrets: dict[str, Any], stores: dict[str, Any] | None = None,
+          monitoring: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ONNX example on a cluster with a hub token: the gateway and model preparation both mount secrets
+    (its webhook receiver stays behind unless `monitoring` brings one)."""
     spec = stack_spec("phi4-onnx-edge")
     spec["model"]["hub_token_secret"] = "hf-token"
     spec["targets"] = {"docker": dict(REGISTRY), "kubernetes": {"namespace": "phi4-onnx"}}
+    spec["monitoring"] = monitoring or {}
     spec["secrets"] = secrets
     if stores:
         spec["secret_stores"] = stores
@@ -45,6 +49,11 @@ def _aks(secrets: dict[str, Any], vault: dict[str, Any]) -> dict[str, Any]:
 KV = {"backend": "azure-key-vault", "vault": "kv-slm-phi4"}
 CASES: dict[str, dict[str, Any]] = {
     "kubernetes-secrets": _onnx({"api-keys": {}, "hf-token": {"backend": "kubernetes"}}),
+    "kubernetes-monitoring": _onnx(
+        {"api-keys": {}, "hf-token": {}, "oncall-token": {}, "grafana-admin-password": {}},
+        monitoring={"mode": "bundled", "grafana": {"enabled": True},
+                    "receiver": {"kind": "webhook", "url": "https://oncall.example.com/hooks/slm",
+                                 "token_secret": "oncall-token"}}),
     "kubernetes-webui": _ollama_webui({"api-keys": {}, "webui-secret-key": {}, "webui-api-key": {}}),
     "key-vault-created": _aks({"api-keys": {**KV, "key": "phi4-api-keys"}, "hf-token": KV},
                               {"tenant_id": TENANT, "secrets_expire_on": "2027-06-30",

@@ -54,6 +54,24 @@ def test_kubernetes_backend_secrets_are_created_from_secret_config_values(deploy
     assert sorted(webui) == ["secret-api-keys", "secret-webui-api-key", "secret-webui-secret-key"]
 
 
+def test_grafana_and_alertmanager_secrets_are_created_in_the_monitoring_namespace_before_the_chart(deployed) -> None:
+    mocks = deployed["kubernetes-monitoring"]
+    secrets = {r.name: r for r in mocks.of_type(K8S_SECRET)}
+    assert sorted(secrets) == ["secret-api-keys", "secret-grafana-admin-password", "secret-hf-token",
+                               "secret-oncall-token"]
+    for name in ("grafana-admin-password", "oncall-token"):
+        inputs = secrets[f"secret-{name}"].inputs
+        assert inputs["metadata"]["namespace"] == "monitoring"
+        assert plain(inputs["stringData"]) == {name: canary_value(name)}
+    assert secrets["secret-api-keys"].inputs["metadata"]["namespace"] == "phi4-onnx"
+    (namespace,) = [r for r in mocks.of_type("kubernetes:core/v1:Namespace") if r.inputs["metadata"]["name"] == "monitoring"]
+    assert namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    (release,) = mocks.of_type("kubernetes:helm.sh/v3:Release")
+    values = plain(release.inputs["values"])
+    assert values["alertmanager"]["alertmanagerSpec"]["secrets"] == ["oncall-token"]
+    assert values["grafana"]["env"]["GF_SECURITY_ADMIN_PASSWORD__FILE"] == "/run/secrets/grafana-admin-password"
+
+
 def test_a_created_key_vault_meets_every_control_and_holds_expiring_typed_secrets(deployed) -> None:
     mocks = deployed["key-vault-created"]
     (vault,) = [plain(r.inputs) for r in mocks.of_type(VAULT)]
@@ -91,13 +109,17 @@ def test_a_vault_without_ranges_turns_public_network_access_off(tmp_path: Path) 
 def test_the_workload_identity_is_federated_with_one_service_account_and_reads_only_its_secrets(deployed, name) -> None:
     mocks = deployed[name]
     spec = case(name).spec
-    (identity,) = mocks.of_type("azure-native:managedidentity:UserAssignedIdentity")
-    (credential,) = [plain(r.inputs) for r in mocks.of_type("azure-native:managedidentity:FederatedIdentityCredential")]
+    # KEDA's identity for the managed Prometheus workspace is the other one (tests/test_pulumi_monitoring.py)
+    (identity,) = [r for r in mocks.of_type("azure-native:managedidentity:UserAssignedIdentity")
+                   if r.name.endswith("-key-vault-identity")]
+    (credential,) = [plain(r.inputs) for r in mocks.of_type("azure-native:managedidentity:FederatedIdentityCredential")
+                     if r.name.endswith("-key-vault-federation")]
     assert credential["issuer"] == OIDC_ISSUER
     assert credential["subject"] == f"system:serviceaccount:{spec.targets.kubernetes.namespace}:{spec.name}"
     assert credential["audiences"] == [TOKEN_AUDIENCE]
     group = spec.secret_stores.azure_key_vaults["kv-slm-phi4"].resource_group or "rg-slm-phi4"
-    grants = [plain(r.inputs) for r in mocks.of_type(ROLE) if r.name.endswith("-reader")]
+    # the vault's per-secret readers; the workspace readers of KEDA and Grafana are monitoring's
+    grants = [plain(r.inputs) for r in mocks.of_type(ROLE) if "-kv-slm-phi4-" in r.name and r.name.endswith("-reader")]
     keys = sorted(spec.secrets[n].key or n for n in spec.secrets)
     assert sorted(g["scope"] for g in grants) == [f"{vault_id(group, 'kv-slm-phi4')}/secrets/{k}" for k in keys]
     for grant in grants:

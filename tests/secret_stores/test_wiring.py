@@ -13,10 +13,11 @@ from slm_deploy.render.compose import render_compose
 from slm_deploy.render.kubernetes import render_kubernetes
 from slm_deploy.render.kubernetes.secret_sources import CSI_DRIVER, provider_class_name
 from slm_deploy.runtimes import plan_deployment
-from slm_deploy.spec.secret_uses import backend_of, remote_key, secret_uses
+from slm_deploy.spec.secret_uses import MONITORING_CONSUMERS, backend_of, remote_key, secret_uses
 from tests.secret_stores.cases import CASES, case
 
 ROLE_OF_CONSUMER = {"gateway": "gateway", "model-prep": "model-prep", "ui": "ui"}
+"""Consumers that run as pods of the deployment; Grafana and Alertmanager run in kube-prometheus-stack's."""
 PATH_ENV = {"model-hub-token": "HF_TOKEN_PATH"}
 """Purposes whose consumer learns the file's path from an environment variable."""
 
@@ -39,6 +40,8 @@ def wiring(name: str) -> list[tuple[str, Any, Any]]:
     plan = plan_deployment(deployment)
     found = []
     for use in secret_uses(deployment.spec):
+        if use.consumer in MONITORING_CONSUMERS:
+            continue
         (service,) = [s for s in plan.services if s.role == ROLE_OF_CONSUMER[use.consumer]]
         found.append((name, use, service))
     return found
@@ -100,6 +103,37 @@ def test_compose_mounts_the_same_secret_from_its_file(name, use, service) -> Non
     assert project["secrets"][use.secret] == {"file": f"./secrets/{use.secret}"}
     environment = body.get("environment", {})
     assert all(str(v) == f"/run/secrets/{use.secret}" for v in environment.values() if use.secret in str(v))
+
+
+MONITORING_WIRING = [(name, use) for name in CASES for use in secret_uses(case(name).spec)
+                     if use.consumer in MONITORING_CONSUMERS]
+
+
+@pytest.mark.parametrize(("name", "use"), MONITORING_WIRING,
+                         ids=[f"{n}:{u.consumer}:{u.purpose.value}" for n, u in MONITORING_WIRING])
+def test_grafana_and_alertmanager_read_their_secret_as_a_file_from_the_monitoring_namespace(name, use) -> None:
+    deployment = case(name)
+    files = render_bundle(deployment).files
+    values = yaml.safe_load(files["monitoring/kube-prometheus-stack/values.yaml"])
+    if use.consumer == "grafana":
+        grafana = values["grafana"]
+        assert grafana["env"] == {"GF_SECURITY_ADMIN_USER": "admin",
+                                  "GF_SECURITY_ADMIN_PASSWORD__FILE": f"/run/secrets/{use.secret}"}
+        (mount,) = grafana["extraSecretMounts"]
+        assert mount["mountPath"] == "/run/secrets" and mount["readOnly"] is True
+        assert mount["projected"] == {"defaultMode": 0o440, "sources": [
+            {"secret": {"name": use.secret, "items": [{"key": use.secret, "path": use.secret}]}}]}
+        assert "admin" not in grafana, "the chart's own admin Secret (two keys) is not used"
+    else:
+        alertmanager = values["alertmanager"]
+        assert use.secret in alertmanager["alertmanagerSpec"]["secrets"]
+        path = f"/etc/alertmanager/secrets/{use.secret}/{use.secret}"
+        (receiver,) = [r for r in alertmanager["config"]["receivers"] if r["name"] != "null"]
+        assert path in yaml.safe_dump(receiver)
+    assert backend_of(deployment.spec, use.secret) == "kubernetes"
+    assert f"kubectl create secret generic {use.secret} -n monitoring" in files["README.md"]
+    objects = render_kubernetes(deployment, plan_deployment(deployment))
+    assert not [o for o in objects if o["metadata"]["name"] == use.secret], "nothing of it in the deployment's namespace"
 
 
 def test_the_gateway_config_and_the_webui_entrypoint_name_the_mounted_files() -> None:

@@ -15,6 +15,7 @@ from slm_deploy.servers.gateway.render import BASELINE_MEMORY_BYTES, COPIES_PER_
 from slm_deploy.servers.ortgenai.config import load_settings
 from slm_deploy.servers.gateway.config import HEALTH_STYLE_PATHS, GatewayConfig, config_from_mapping
 from slm_deploy.spec.loader import extract_deployment, parse_deployment
+from slm_deploy.spec.sections import Grafana
 from tests.conftest import STACKS
 
 DIGEST = "sha256:" + "a" * 64
@@ -41,7 +42,15 @@ def test_gateway_gets_its_runtimes_routes_and_metrics_only_where_prometheus_scra
     stack: Path, monitoring: bool
 ) -> None:
     raw = _raw(stack)
-    raw["monitoring"] = {**raw.get("monitoring", {}), "enabled": monitoring}
+    if monitoring:
+        raw["monitoring"] = {**raw.get("monitoring", {}), "enabled": True}
+    else:  # what only monitoring reads goes too: the spec refuses fields nothing uses
+        settings = raw.pop("monitoring", {})
+        receiver, grafana = settings.get("receiver") or {}, settings.get("grafana") or {}
+        unused = {receiver.get("url_secret"), receiver.get("token_secret"), grafana.get("admin_password_secret", Grafana().admin_password_secret)}
+        raw["monitoring"] = {"enabled": False}
+        raw["secrets"] = {n: s for n, s in raw.get("secrets", {}).items() if n not in unused}
+        raw["serving"].pop("autoscaling", None)  # scaling reads the queue from Prometheus
     config, runtime = _gateway_config(raw)
     assert config.route_table == runtime
     assert config.metrics_host == ("0.0.0.0" if monitoring else "127.0.0.1")

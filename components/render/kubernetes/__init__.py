@@ -3,7 +3,7 @@ pre-download Job, the workloads, Services, PodDisruptionBudgets, autoscaling, Ne
 
 from __future__ import annotations
 
-from slm_deploy.render.kubernetes.autoscaling import scaled_object
+from slm_deploy.render.kubernetes.autoscaling import scaled_object, trigger_authentication
 from slm_deploy.render.kubernetes.common import Manifest
 from slm_deploy.render.kubernetes.exposure import ingress
 from slm_deploy.render.kubernetes.model_cache import config_map, model_claim, prep_job
@@ -18,6 +18,8 @@ from slm_deploy.render.kubernetes.workloads import (
     ui_deployment,
 )
 from slm_deploy.runtimes.plan import RuntimePlan
+from slm_deploy.render.monitoring.context import monitored
+from slm_deploy.render.monitoring.kubernetes import monitoring_objects
 from slm_deploy.spec.consistency import namespace_of
 from slm_deploy.spec.loader import Deployment
 
@@ -60,7 +62,10 @@ def render_kubernetes(deployment: Deployment, plan: RuntimePlan) -> list[Manifes
     objects += secret_source_objects(deployment, plan)
     objects += claims + configs + jobs + [w for w, _, _ in workloads] + services + budgets
     if deployment.spec.serving.autoscaling.enabled:
-        objects.append(scaled_object(deployment, runtime, gateway))
+        objects += trigger_authentication(deployment)
+        objects.append(scaled_object(deployment, runtime))
+    if deployment.spec.monitoring.enabled:
+        objects += monitoring_objects(deployment, monitored(deployment, plan))
     objects += network_policies(deployment, plan, [s for _, _, s in workloads], preps)
     if gateway and deployment.spec.exposure.mode == "ingress":
         objects.append(ingress(deployment, gateway))

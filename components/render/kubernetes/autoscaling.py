@@ -1,77 +1,73 @@
-"""KEDA ScaledObjects on each runtime's queue signal, read from the monitoring namespace's Prometheus."""
+"""KEDA ScaledObjects on the normalised queue, read from the Prometheus that really holds it.
+
+Scale from zero wakes: with no runtime pod, the gateway (always at least one replica) holds incoming
+requests while it waits for a runtime to accept connections and exports how many it holds
+(`slm_gateway_upstream_waiting_requests`). The trigger adds that gauge to the queue, so the first request
+activates the ScaledObject; an empty result reads as 0 (`or vector(0)`) instead of an error.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from slm_deploy.errors import Problem
-from slm_deploy.render.kubernetes.common import Manifest, meta
+from slm_deploy.render.kubernetes.common import Manifest, bounded_name, meta
+from slm_deploy.render.monitoring.vocabulary import GATEWAY_UPSTREAM_WAITING
 from slm_deploy.runtimes.plan import ServicePlan
-from slm_deploy.spec.consistency import kubernetes_target, namespace_of
+from slm_deploy.spec.consistency import kubernetes_target
 from slm_deploy.spec.loader import Deployment
+from slm_deploy.spec.monitoring_checks import monitoring_mode
 
 KEDA_API = "keda.sh/v1alpha1"
 PROMETHEUS_PORT = 9090
 POLLING_SECONDS = 15
 COOLDOWN_SECONDS = 300
 SCALE_DOWN_WINDOW_SECONDS = 300
-QUEUE_METRIC = {"vllm": "vllm:num_requests_waiting", "llamacpp": "llamacpp:requests_deferred"}
-"""Runtimes that report their own queue; the others scale on the gateway's in-flight requests."""
-GATEWAY_IN_FLIGHT = "slm_gateway_in_flight_requests"
-GATEWAY_REQUESTS = "slm_gateway_requests_total"
+MANAGED_QUERY_ENDPOINT = "https://azure-monitor-workspace.query-endpoint.invalid"
+"""Stands in for the Azure Monitor workspace's query endpoint, which exists only once Azure creates the
+workspace: `pulumi up` writes the real one; set monitoring.prometheus_url to render it."""
 
 
 def prometheus_address(deployment: Deployment) -> str:
-    """The Prometheus the monitoring namespace runs (Service `prometheus`, port 9090)."""
-    target = kubernetes_target(deployment.spec)
-    return f"http://prometheus.{target.monitoring_namespace}.svc:{PROMETHEUS_PORT}"
+    """The Prometheus KEDA asks: the spec's, else the operator's `prometheus-operated` Service, else Azure's."""
+    monitoring = deployment.spec.monitoring
+    if monitoring.prometheus_url:
+        return monitoring.prometheus_url
+    if monitoring_mode(deployment.spec) == "managed":
+        return MANAGED_QUERY_ENDPOINT
+    namespace = kubernetes_target(deployment.spec).monitoring_namespace
+    return f"http://prometheus-operated.{namespace}.svc:{PROMETHEUS_PORT}"
 
 
-def _selector(deployment: Deployment, service: ServicePlan) -> str:
-    return f'namespace="{namespace_of(deployment.spec)}",service="{service.name}"'
+def queue_query(deployment: Deployment) -> str:
+    """Requests waiting for a slot in the runtime (normalised) plus those the gateway holds for a runtime."""
+    name = deployment.spec.name
+    return (f'(sum(slm:requests_waiting{{deployment="{name}"}}) or vector(0)) + '
+            f'(sum({GATEWAY_UPSTREAM_WAITING}{{deployment="{name}"}}) or vector(0))')
 
 
-def _own_queue_metric(runtime: ServicePlan) -> str | None:
-    return QUEUE_METRIC.get(runtime.runtime) if runtime.metrics_path else None
+def trigger_authentication_name(deployment: Deployment) -> str:
+    """The TriggerAuthentication that gives KEDA the workload identity allowed to read the workspace."""
+    return bounded_name(deployment.spec.name, "managed-prometheus")
 
 
-def scaling_problems(deployment: Deployment, runtime: ServicePlan, gateway: ServicePlan | None) -> list[Problem]:
-    """Why the spec's autoscaling has no signal to scale on; run before rendering, by the deployability check."""
-    scaling = deployment.spec.serving.autoscaling
-    if not scaling.enabled or kubernetes_target(deployment.spec) is None or gateway is not None:
+def trigger_authentication(deployment: Deployment) -> list[Manifest]:
+    """On managed Prometheus: Azure workload identity for KEDA's queries (`pulumi up` sets the identity)."""
+    if monitoring_mode(deployment.spec) != "managed":
         return []
-    problems = []
-    if _own_queue_metric(runtime) is None:
-        problems.append(Problem("serving.autoscaling.enabled",
-                                f"{runtime.runtime} reports no queue metric and there is no gateway to count requests",
-                                allowed="serving.auth.enabled: true (the gateway measures in-flight requests)"))
-    if scaling.scale_to_zero:
-        problems.append(Problem("serving.autoscaling.scale_to_zero",
-                                "waking a runtime from zero needs the gateway to see the first requests",
-                                allowed="serving.auth.enabled: true"))
-    return problems
+    return [{"apiVersion": KEDA_API, "kind": "TriggerAuthentication",
+             "metadata": meta(deployment, trigger_authentication_name(deployment)),
+             "spec": {"podIdentity": {"provider": "azure-workload"}}}]
 
 
-def queue_signal(deployment: Deployment, runtime: ServicePlan, gateway: ServicePlan) -> tuple[str, str]:
-    """(metric name, PromQL) the runtime scales on: its own queue, else the gateway's in-flight count
-    (scaling_problems has made sure one of them exists)."""
-    metric = _own_queue_metric(runtime)
-    if metric:
-        return metric, f"sum({metric}{{{_selector(deployment, runtime)}}})"
-    return GATEWAY_IN_FLIGHT, f"sum({GATEWAY_IN_FLIGHT}{{{_selector(deployment, gateway)}}})"
-
-
-def _trigger(deployment: Deployment, name: str, query: str, threshold: int, activation: str) -> dict[str, Any]:
-    return {"type": "prometheus", "name": name, "metadata": {
-        "serverAddress": prometheus_address(deployment), "query": query,
-        "threshold": str(threshold), "activationThreshold": activation}}
-
-
-def scaled_object(deployment: Deployment, runtime: ServicePlan, gateway: ServicePlan | None) -> Manifest:
+def scaled_object(deployment: Deployment, runtime: ServicePlan) -> Manifest:
     """Scale the runtime Deployment between the spec's bounds on its queue; to zero only when the spec asks."""
     scaling = deployment.spec.serving.autoscaling
-    _, query = queue_signal(deployment, runtime, gateway)  # type: ignore[arg-type] - checked by scaling_problems
-    triggers = [_trigger(deployment, "queue", query, scaling.target_queue_depth, "0")]
+    metadata: dict[str, Any] = {"serverAddress": prometheus_address(deployment), "query": queue_query(deployment),
+                                "threshold": str(scaling.target_queue_depth), "activationThreshold": "0",
+                                "ignoreNullValues": "false"}
+    trigger: dict[str, Any] = {"type": "prometheus", "name": "queue", "metadata": metadata}
+    if monitoring_mode(deployment.spec) == "managed":
+        trigger["authenticationRef"] = {"name": trigger_authentication_name(deployment)}
     spec: dict[str, Any] = {
         "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": runtime.name},
         "pollingInterval": POLLING_SECONDS,
@@ -79,14 +75,11 @@ def scaled_object(deployment: Deployment, runtime: ServicePlan, gateway: Service
         "minReplicaCount": scaling.min_replicas,
         "maxReplicaCount": scaling.max_replicas,
     }
-    if scaling.scale_to_zero and gateway is not None:
-        if scaling.min_replicas > 0:
-            spec["idleReplicaCount"] = 0
-        wake = f"sum(rate({GATEWAY_REQUESTS}{{{_selector(deployment, gateway)}}}[2m]))"
-        triggers.append(_trigger(deployment, "gateway-requests", wake, scaling.target_queue_depth, "0"))
+    if scaling.scale_to_zero and scaling.min_replicas > 0:
+        spec["idleReplicaCount"] = 0
     spec["advanced"] = {"horizontalPodAutoscalerConfig": {"behavior": {
         "scaleDown": {"stabilizationWindowSeconds": SCALE_DOWN_WINDOW_SECONDS,
                       "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}]}}}}
-    spec["triggers"] = triggers
+    spec["triggers"] = [trigger]
     return {"apiVersion": KEDA_API, "kind": "ScaledObject",
             "metadata": meta(deployment, runtime.name, dict(runtime.labels)), "spec": spec}

@@ -2,7 +2,8 @@
 
 Allowed: DNS for every pod; gateway -> runtime (or UI -> runtime without a gateway); UI -> gateway;
 the ingress controller's namespace -> gateway (exposure ingress) or any namespace -> gateway (exposure
-internal); the monitoring namespace -> each metrics port; the pre-download Job -> the model hub on 443.
+internal); the Prometheus that scrapes (the spec's pods in the monitoring namespace, or AKS's managed
+agent) -> each metrics port; the pre-download Job -> the model hub on 443.
 Nothing else, and no serving pod can open a connection to the internet.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from slm_deploy.render.kubernetes.common import Manifest, bounded_name, meta, selector
+from slm_deploy.render.monitoring.kubernetes import scraper_peer
 from slm_deploy.runtimes.plan import RuntimePlan, ServicePlan
 from slm_deploy.spec.consistency import kubernetes_target
 from slm_deploy.spec.loader import Deployment
@@ -81,7 +83,7 @@ def ingress_policy(deployment: Deployment, plan: RuntimePlan, target: ServicePla
         rules.append({"from": callers, "ports": _tcp(target.port)})
     metrics = _metrics_port(target)
     if metrics and spec.monitoring.enabled:
-        rules.append({"from": [_namespace(k8s.monitoring_namespace)], "ports": _tcp(metrics)})
+        rules.append({"from": [scraper_peer(deployment, k8s.monitoring_namespace)], "ports": _tcp(metrics)})
     if not rules:
         return None
     return _policy(deployment, bounded_name(target.name, "ingress"), selector(target), ["Ingress"], ingress=rules)

@@ -46,8 +46,13 @@ def secret_volume(deployment: Deployment, service: ServicePlan) -> dict[str, Any
     if key_vault_of(deployment, service):
         return {"name": "secrets", "csi": {"driver": CSI_DRIVER, "readOnly": True,
                                            "volumeAttributes": {"secretProviderClass": provider_class_name(service)}}}
-    return {"name": "secrets", "projected": {"defaultMode": 0o440, "sources": [
-        {"secret": {"name": name, "items": [{"key": name, "path": name}]}} for name in names]}}
+    return {"name": "secrets", "projected": projected_secrets(names)}
+
+
+def projected_secrets(names: list[str]) -> dict[str, Any]:
+    """A projected volume of Kubernetes Secrets, each one key named like the secret, as files named alike."""
+    return {"defaultMode": 0o440, "sources": [
+        {"secret": {"name": name, "items": [{"key": name, "path": name}]}} for name in names]}
 
 
 def _objects_parameter(deployment: Deployment, names: list[str]) -> str:

@@ -53,6 +53,8 @@ class GatewayConfig:
     upstream_connect_timeout_seconds: float = 10.0
     upstream_read_timeout_seconds: float = 600.0
     upstream_key_file: str = ""
+    upstream_wait_seconds: float = 0.0
+    """How long a request may wait for a runtime that accepts no connections yet (a runtime scaled to zero)."""
     key_reload_interval_seconds: float = 1.0
     exempt_paths: tuple[str, ...] = ()
     unauthenticated_rate_per_second: float = 2.0
@@ -100,6 +102,7 @@ SECTIONS: dict[str, tuple[tuple[str, str], ...]] = {
         ("connect_timeout_seconds", "upstream_connect_timeout_seconds"),
         ("read_timeout_seconds", "upstream_read_timeout_seconds"),
         ("key_file", "upstream_key_file"),
+        ("wait_seconds", "upstream_wait_seconds"),
     ),
     "auth": (
         ("key_file", "key_file"),

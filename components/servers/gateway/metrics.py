@@ -50,6 +50,11 @@ class GatewayMetrics:
             "slm_gateway_queued_requests", "Requests waiting in the gateway for a concurrency slot.",
             ("key_id",), registry=r,
         )
+        self.upstream_waiting = Gauge(
+            "slm_gateway_upstream_waiting_requests",
+            "Requests held while no runtime accepts connections (a runtime scaled to zero wakes on this).",
+            registry=r,
+        )
         self.upstream_errors = Counter(
             "slm_gateway_upstream_errors", "Runtime connections that failed or timed out, by reason.",
             ("reason",), registry=r,

@@ -33,6 +33,9 @@ CLIENT_CLOSED = 499
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 # A protocol switch and a proxy-auth challenge describe the hop to the runtime, not the client's request.
 NOT_RELAYED = frozenset({101, 407})
+# While a runtime wakes, connection attempts back off from the first delay to the longest.
+WAIT_FIRST_RETRY_SECONDS = 0.25
+WAIT_MAX_RETRY_SECONDS = 2.0
 
 
 @dataclass
@@ -97,13 +100,9 @@ class Gateway:
 
     async def start(self) -> None:
         """Open the pooled upstream session (inside the running loop)."""
-        cfg = self.config
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=10),
-            timeout=aiohttp.ClientTimeout(
-                total=None, connect=cfg.upstream_connect_timeout_seconds,
-                sock_read=cfg.upstream_read_timeout_seconds or None,
-            ),
+            timeout=self._upstream_timeout(self.config.upstream_connect_timeout_seconds),
             auto_decompress=False,
             skip_auto_headers=("User-Agent",),
         )
@@ -262,9 +261,8 @@ class Gateway:
         url = URL(self._upstream + target.forwarded, encoded=True)
         headers = upstream_request_headers(request.headers, request.remote or "", request.scheme, self._upstream_auth)
         try:
-            upstream = await self._session.request(  # type: ignore[union-attr]
-                method, url, data=body if body or method not in SAFE_METHODS else None,
-                headers=headers, allow_redirects=False,
+            upstream = await self._open_upstream(
+                exchange, method, url, body if body or method not in SAFE_METHODS else None, headers,
             )
         except asyncio.TimeoutError:
             self.metrics.upstream_errors.labels("timeout").inc()
@@ -337,6 +335,50 @@ class Gateway:
         self.metrics.duration.labels(route, key_id).observe(time.perf_counter() - started)
         self._record(exchange, status, ttft=ttft, usage=usage)
         return response
+
+    async def _open_upstream(
+        self, exchange: Exchange, method: str, url: URL, body: bytes | None, headers: dict[str, str]
+    ) -> aiohttp.ClientResponse:
+        """Send the request; while no runtime accepts connections, hold a keyed one for up to upstream_wait_seconds.
+
+        A held request is exported as slm_gateway_upstream_waiting_requests, which wakes a runtime scaled to
+        zero. Only connection failures are retried (the runtime never saw the request, so sending it again is
+        safe), no attempt's connect deadline outlives the wait, and a client that leaves cancels the wait.
+        Requests without a key (exempt health paths) never wait: they must not wake a runtime.
+        """
+        session = self._session
+        assert session is not None
+        budget = self.config.upstream_wait_seconds if exchange.key_id != NO_KEY else 0.0
+        if not budget:
+            return await session.request(method, url, data=body, headers=headers, allow_redirects=False)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + budget
+        delay, held = WAIT_FIRST_RETRY_SECONDS, False
+        try:
+            while True:
+                connect = min(self.config.upstream_connect_timeout_seconds, max(deadline - loop.time(), 0.001))
+                try:
+                    return await session.request(
+                        method, url, data=body, headers=headers, allow_redirects=False,
+                        timeout=self._upstream_timeout(connect),
+                    )
+                except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
+                    if loop.time() + delay > deadline:
+                        raise
+                    if not held:
+                        held = True
+                        self.metrics.upstream_waiting.inc()
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, WAIT_MAX_RETRY_SECONDS)
+        finally:
+            if held:
+                self.metrics.upstream_waiting.dec()
+
+    def _upstream_timeout(self, connect: float) -> aiohttp.ClientTimeout:
+        """Upstream timeouts: no total (streams run long), a connect deadline, the read timeout between chunks."""
+        return aiohttp.ClientTimeout(
+            total=None, connect=connect, sock_read=self.config.upstream_read_timeout_seconds or None,
+        )
 
     def on_connection_refused(self, reason: str, status: int) -> None:
         """Count what the server refused below the request handler (malformed requests, timeouts, the cap)."""
