@@ -251,11 +251,16 @@ def parse_yaml(text: str, source: str) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        problem = getattr(exc, "problem", None) or "not valid YAML"
+        problem = _without_quoted_input(getattr(exc, "problem", None) or "not valid YAML")
         raise SpecError(Problem(where, f"malformed YAML: {problem}",
                                 hint="check indentation and quoting")) from None
     finally:
         loader.dispose()
+
+
+def _without_quoted_input(problem: str) -> str:
+    """PyYAML quotes what it found (an alias name, a character); the message keeps only the words before it."""
+    return re.split("['\"]", problem, maxsplit=1)[0].strip(" :,") or "not valid YAML"
 
 
 def plain(value: Any, source: str) -> SourceDocument:

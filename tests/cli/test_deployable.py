@@ -113,12 +113,12 @@ REFUSED_AT_VALIDATE = {
     "autoscaling ollama without the gateway": (
         {"name": "as", "model": {"id": "qwen3-1.7b"}, "runtime": {"kind": "ollama"}, "targets": KUBE,
          "serving": {"auth": {"enabled": False}, "autoscaling": {"enabled": True}}},
-        "serving.autoscaling.enabled: ollama reports no queue metric"),
+        "serving.autoscaling.enabled: the gateway measures the queue for every runtime"),
     "scale to zero without the gateway": (
         {"name": "as", "model": {"id": "qwen3-1.7b"}, "runtime": {"kind": "llamacpp"}, "targets": KUBE,
          "serving": {"auth": {"enabled": False},
                      "autoscaling": {"enabled": True, "min_replicas": 0, "scale_to_zero": True}}},
-        "serving.autoscaling.scale_to_zero: waking a runtime from zero needs the gateway"),
+        "serving.autoscaling.enabled: the gateway measures the queue for every runtime"),
     "startup budget below the model's need": (
         {"name": "sb", "model": {"id": "qwen3-1.7b"}, "runtime": {"kind": "llamacpp"},
          "serving": {"startup_budget_seconds": 60}},

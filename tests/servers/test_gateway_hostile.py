@@ -244,12 +244,13 @@ def test_a_client_that_stops_reading_is_cut_off_and_frees_its_slot(gateway: Gate
 
 
 def _pipeline_without_reading(port: int) -> socket.socket:
-    """A connection that pipelines requests the gateway refuses (no key) and never reads an answer."""
+    """A connection that pipelines requests the gateway refuses (a key, a route that does not exist) and never
+    reads an answer."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
     sock.connect(("127.0.0.1", port))
     sock.setblocking(False)
-    flood = b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n" * 15000
+    flood = request_bytes("GET", "/v1/no-such-route", auth("alice")) * 15000
     with contextlib.suppress(BlockingIOError):
         while flood:
             flood = flood[sock.send(flood):]
@@ -276,6 +277,18 @@ def test_a_client_that_never_reads_its_refusals_is_cut_off(gateway: GatewayProce
                 pass
     finally:
         sock.close()
+
+
+def test_a_refused_request_without_a_key_closes_its_connection_and_what_was_pipelined_behind_it(
+    gateway: GatewayProcess, runtime: FakeRuntime
+) -> None:
+    flood = request_bytes("GET", "/v1/models") * 2000
+    with connect(gateway.port, 10) as sock:
+        sock.sendall(flood[:65536])
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    assert received.count(b"HTTP/1.1 ") == 1 and b"Connection: close" in received, received[:300]
 
 
 def test_connections_blocked_writing_to_clients_that_never_read_make_room_under_the_cap(

@@ -19,6 +19,7 @@ import pytest
 pytest.importorskip("uvicorn", reason="the ortgenai server runs on uvicorn")
 pytest.importorskip("onnxruntime_genai", reason="the ortgenai server needs onnxruntime-genai")
 
+from slm_deploy.servers.ortgenai.schema_limits import SchemaLimitError, check_schema_limits  # noqa: E402
 from slm_deploy.servers.ortgenai.request_body import SCHEMA_PARAM  # noqa: E402
 from slm_deploy.render.kubernetes.probes import PROBE_TIMEOUT  # noqa: E402
 from tests.servers.ortgenai_helpers import SERVED_NAME  # noqa: E402
@@ -126,14 +127,26 @@ def test_schema_beyond_its_limits_is_400_before_it_compiles(server, schema):
     assert_still_serving(server)
 
 
-def test_schema_whose_grammar_exceeds_the_memory_budget_is_400(server):
-    """Within every limit, but each use of the definition compiles its 10,000 positions again."""
+def test_a_definition_counts_at_every_use(server):
+    """Within every limit once, but the compiler spells the definition's 10,000 positions out at each of 1000 uses."""
     schema = {"$defs": {"list": integer_array(minItems=10_000)}, "type": "object",
               "properties": {f"p{index}": {"allOf": [{"$ref": "#/$defs/list"}, {"type": "array"}]}
                              for index in range(1000)}}
     error = assert_refused(exchange(server.port, chat_request(with_schema(schema))), SCHEMA_PARAM)
-    assert "budget" in error["message"]
+    assert "array positions" in error["message"]
     assert_still_serving(server)
+
+
+def test_definitions_that_double_at_each_level_are_refused_and_recursion_is_counted_once():
+    bomb: dict = {"$defs": {"d0": {"type": "string"}}}
+    for level in range(1, 40):
+        bomb["$defs"][f"d{level}"] = {"anyOf": [{"$ref": f"#/$defs/d{level - 1}"}] * 2}
+    bomb["$ref"] = "#/$defs/d39"
+    with pytest.raises(SchemaLimitError, match="subschemas"):
+        check_schema_limits(bomb)
+    tree = {"$defs": {"node": {"type": "object", "properties": {
+        "children": {"type": "array", "maxItems": 8, "items": {"$ref": "#/$defs/node"}}}}}, "$ref": "#/$defs/node"}
+    check_schema_limits(tree)
 
 
 def expensive_to_compile() -> dict:

@@ -162,6 +162,13 @@ def test_a_recursive_alias_is_refused(tmp_path: Path) -> None:
     assert "spec.yaml:4:" in stderr and "an alias refers to the mapping or list that contains it" in stderr
 
 
+@pytest.mark.parametrize("text", [f"name: *{CANARY}\n", f"name: \"a\\q{CANARY}\"\n", f"name: @{CANARY}\n"],
+                         ids=["undefined alias", "unknown escape", "reserved indicator"])
+def test_malformed_yaml_is_named_by_position_without_the_text_found(tmp_path: Path, text: str) -> None:
+    stderr = _refused(_spec(tmp_path, text))
+    assert "spec.yaml:1:" in stderr and "malformed YAML" in stderr and CANARY not in stderr, stderr
+
+
 def test_two_merge_keys_in_one_mapping_are_refused(tmp_path: Path) -> None:
     text = MINIMAL + "serving:\n  <<: {auth: {enabled: true}}\n  <<: {auth: {enabled: false}}\n"
     assert "spec.yaml:6:3: a mapping holds more than one merge key `<<`" in _refused(_spec(tmp_path, text))

@@ -145,9 +145,9 @@ class Gateway:
                 raise Refusal("request_too_large", close=True)
             return await self._forward(exchange, target)
         code = self._authenticate(request, exchange)
-        if code is not None:
-            self._charge_unauthenticated(request)
-            raise Refusal(code, "missing_key" if code == "missing_api_key" else "invalid_key")
+        if code is not None:  # the connection closes: requests pipelined behind a refused one are never parsed
+            self._charge_unauthenticated(request, close=True)
+            raise Refusal(code, "missing_key" if code == "missing_api_key" else "invalid_key", close=True)
         if route is None:
             raise Refusal("route_forbidden" if self.table.is_management(target.path) else "route_not_found")
         if method not in route.methods:
@@ -204,11 +204,12 @@ class Gateway:
         exchange.key_id = key_id
         return None
 
-    def _charge_unauthenticated(self, request: web.BaseRequest) -> None:
+    def _charge_unauthenticated(self, request: web.BaseRequest, close: bool = False) -> None:
         """Requests without a valid key share a rate per client address."""
         retry = self.peers.retry_after(request.remote or "")
         if retry:
-            raise Refusal("unauthenticated_rate_limit_exceeded", "unauthenticated_rate_limited", errors.retry_after(retry))
+            raise Refusal("unauthenticated_rate_limit_exceeded", "unauthenticated_rate_limited",
+                          errors.retry_after(retry), close=close)
 
     def _refuse(self, exchange: Exchange, refusal: Refusal) -> web.Response:
         response = errors.error_response(refusal.code, headers=refusal.headers)

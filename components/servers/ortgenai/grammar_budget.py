@@ -54,11 +54,13 @@ class GrammarBudget:
             sys.executable, "-m", __name__, str(self._tokenizer_file),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
         )
+        over_budget = SchemaLimitError(f"the schema needs more than the grammar compile budget ({COMPILE_SECONDS:g} s, "
+                                       f"{COMPILE_MEMORY_BYTES // 1024**2} MiB) to compile; make it smaller or simpler")
         try:
             async with asyncio.timeout(COMPILE_SECONDS):
                 await child.communicate(text.encode())
         except TimeoutError:
-            pass
+            raise over_budget from None
         finally:
             if child.returncode is None:
                 child.kill()
@@ -66,8 +68,7 @@ class GrammarBudget:
         if child.returncode == EXIT_GRAMMAR_ERROR:
             raise SchemaLimitError("the schema is not a JSON schema that can be compiled into a grammar for constrained decoding")
         if child.returncode != 0:
-            raise SchemaLimitError(f"the schema needs more than the grammar compile budget ({COMPILE_SECONDS:g} s, "
-                                   f"{COMPILE_MEMORY_BYTES // 1024**2} MiB) to compile; make it smaller or simpler")
+            raise over_budget
 
 
 def _compile_in_child(tokenizer_file: str) -> int:

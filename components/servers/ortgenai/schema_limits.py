@@ -21,6 +21,8 @@ MAX_PATTERN_PROPERTIES = 32
 MAX_PATTERN_CHARS = 4096
 MAX_PROPERTIES = 5000
 MAX_ENUM_VALUES = 1000
+MAX_EXPANDED_SUBSCHEMAS = 100_000
+"""Subschemas walked with every $ref followed: definitions that use each other twice over double at each level."""
 
 SUBSCHEMA = ("items", "additionalItems", "additionalProperties", "unevaluatedItems", "unevaluatedProperties",
              "contains", "not", "if", "then", "else", "propertyNames", "contentSchema")
@@ -48,12 +50,38 @@ def check_schema_limits(schema: Any) -> None:
     if isinstance(schema, dict) and ENGINE_OPTIONS_KEY in schema:
         raise SchemaLimitError(f"the keyword {ENGINE_OPTIONS_KEY!r} configures the grammar engine and is not accepted")
     tally = _Tally()
-    pending = [schema]
+    pending: list[tuple[Any, frozenset[str]]] = [(schema, frozenset())]
+    visited = 0
     while pending:
-        node = pending.pop()
+        node, refs_above = pending.pop()
+        if not isinstance(node, dict):
+            continue
+        visited += 1
+        if visited > MAX_EXPANDED_SUBSCHEMAS:
+            raise SchemaLimitError(f"the schema expands to more than {MAX_EXPANDED_SUBSCHEMAS} subschemas once "
+                                   "every $ref is followed")
+        _check_keywords(node, tally)
+        pending.extend((nested, refs_above) for nested in _subschemas(node))
+        reference = node.get("$ref")
+        if isinstance(reference, str) and reference not in refs_above:
+            pending.append((_resolve(schema, reference), refs_above | {reference}))
+
+
+def _resolve(root: Any, reference: str) -> Any:
+    """The subschema a local `#/...` reference points to (None when it points nowhere); the compiler expands
+    each use of a definition again, so each use counts again, and a recursive use counts once."""
+    if not reference.startswith("#"):
+        return None
+    node = root
+    for part in filter(None, reference[1:].split("/")):
+        key = part.replace("~1", "/").replace("~0", "~")
         if isinstance(node, dict):
-            _check_keywords(node, tally)
-            pending.extend(_subschemas(node))
+            node = node.get(key)
+        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            node = node[int(key)]
+        else:
+            return None
+    return node
 
 
 def _subschemas(node: dict) -> list[Any]:
