@@ -42,8 +42,10 @@ def test_every_raw_spelling_is_fed_to_the_rules(entry: tuple[str, bool]) -> None
 def test_old_and_new_vllm_names_and_both_spellings_are_all_covered() -> None:
     document = _test_file(files_of_matrix("vllm", True))
     fed = {s["series"].split("{")[0] for t in document["tests"] for s in t["input_series"]}
-    for name in ("vllm:kv_cache_usage_perc", "vllm_kv_cache_usage_perc", "vllm:inter_token_latency_seconds_bucket",
-                 "vllm_inter_token_latency_seconds_bucket"):
+    for name in ("vllm:kv_cache_usage_perc", "vllm_kv_cache_usage_perc", "vllm:gpu_cache_usage_perc",
+                 "vllm_gpu_cache_usage_perc", "vllm:inter_token_latency_seconds_bucket",
+                 "vllm_inter_token_latency_seconds_bucket", "vllm:time_per_output_token_seconds_bucket",
+                 "vllm_time_per_output_token_seconds_bucket"):
         assert name in fed
 
 
@@ -69,8 +71,11 @@ def _mutated(tmp_path: Path, old: str, new: str) -> list:
     return judges.promtool_test_rules([root / "tests" / "vllm-gw.test.yml"])
 
 
-def test_a_forgotten_spelling_fails_the_rule_tests(tmp_path: Path) -> None:
-    findings = _mutated(tmp_path, "vllm_kv_cache_usage_perc{", "vllm_kv_cache_usage_ratio{")
+@pytest.mark.parametrize(("old", "new"), [("vllm_kv_cache_usage_perc{", "vllm_kv_cache_usage_ratio{"),
+                                           ("vllm_gpu_cache_usage_perc{", "vllm_gpu_cache_usage_ratio{")],
+                         ids=["current", "older release"])
+def test_a_forgotten_spelling_fails_the_rule_tests(tmp_path: Path, old: str, new: str) -> None:
+    findings = _mutated(tmp_path, old, new)
     assert findings and "kv_cache_usage" in findings[0].message
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from slm_deploy.pins.interfaces import InterfaceRecord, RecordError, load
+from slm_deploy.render.monitoring.vocabulary import RUNTIME_METRICS
 from slm_deploy.render.hosts import FOUNDRY_CLI
 from slm_deploy.runtimes import plan_deployment
 from slm_deploy.runtimes.plan import HttpCheck, ServicePlan
@@ -39,6 +40,11 @@ OUTSIDE_RECORD = {
 }
 """The only variables checked elsewhere than a record, each with the reason; the list is kept short on purpose."""
 METRIC_NAME = re.compile(r"\b(vllm:[a-z_:]+|llamacpp:[a-z_:]+|ortgenai_[a-z_]+|slm_gateway_[a-z_]+)\b")
+OLDER_SPELLINGS = frozenset(
+    spelling.name + suffix for signals in RUNTIME_METRICS.values() for metrics in signals.values()
+    for metric in metrics if metric.older_releases for spelling in metric.spellings()
+    for suffix in (("", "_bucket", "_sum", "_count") if metric.kind == "histogram" else ("",)))
+"""Names the rules read for releases before the pinned one; the pinned release's record lacks them by design."""
 METRIC_OWNER = {"vllm:": "vllm", "llamacpp:": "llamacpp", "ortgenai_": "ortgenai", "slm_gateway_": "gateway"}
 UNDERSCORE_FLAGS = {"vllm"}
 """Runtimes whose parser accepts --max_model_len for --max-model-len (vLLM's FlexibleArgumentParser)."""
@@ -134,7 +140,7 @@ def check_metric_names(texts: list[str], findings: Findings) -> None:
     """Every metric name in rendered drains, autoscaler queries or rules exists in its exporter's record (a
     histogram's own name stands for its _bucket, _sum and _count series)."""
     for text in texts:
-        for name in sorted(set(METRIC_NAME.findall(text))):
+        for name in sorted(set(METRIC_NAME.findall(text)) - OLDER_SPELLINGS):
             owner = next(o for prefix, o in METRIC_OWNER.items() if name.startswith(prefix))
             rec = findings.need(owner)
             if rec is not None and name not in rec.metrics and f"{name}_bucket" not in rec.metrics:

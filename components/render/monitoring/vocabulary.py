@@ -2,7 +2,9 @@
 
 This module is the single table of raw names: recording rules, rule tests and dashboards read it, and it
 can be checked against each runtime's interface record. Sources, per runtime:
-- vLLM: the names the pinned release exports (components/runtimes/interfaces/vllm.yaml, derived from its wheel).
+- vLLM: the names the pinned release exports (components/runtimes/interfaces/vllm.yaml, derived from its wheel),
+  and the spellings earlier releases exported before renaming them (`gpu_cache_usage_perc`,
+  `time_per_output_token_seconds`), marked `older_releases`.
 - llama.cpp: the names the pinned llama-server build exports (components/runtimes/interfaces/llamacpp.yaml); it has
   no KV-cache usage metric, so dashboards and runbooks say so instead of showing an empty series.
 - ONNX Runtime GenAI: `slm_deploy.servers.ortgenai.metrics`; the gateway: `slm_deploy.servers.gateway.metrics`.
@@ -45,6 +47,9 @@ class RawMetric:
     """Default bucket bounds of a histogram, for SLO thresholds (le) that exist in the exposition."""
     count_name: str = ""
     """The token counter of a counter_pair, whose seconds counter is `name`."""
+    older_releases: bool = False
+    """A spelling only releases before the pinned one export (renamed since): the rules keep reading it, so a
+    deployment that overrides the image with an older release feeds the same `slm:*` series."""
 
     def spellings(self) -> tuple[RawMetric, ...]:
         """The metric as exposed, then with `:` rewritten to `_` when the name has colons."""
@@ -88,10 +93,13 @@ RUNTIME_METRICS: dict[str, dict[str, tuple[RawMetric, ...]]] = {
     "vllm": {
         "requests_running": (RawMetric("vllm:num_requests_running", "gauge"),),
         "requests_waiting": (RawMetric("vllm:num_requests_waiting", "gauge"),),
-        "kv_cache_usage": (RawMetric("vllm:kv_cache_usage_perc", "gauge"),),
+        "kv_cache_usage": (RawMetric("vllm:kv_cache_usage_perc", "gauge"),
+                           RawMetric("vllm:gpu_cache_usage_perc", "gauge", older_releases=True)),
         "time_to_first_token_seconds": (RawMetric("vllm:time_to_first_token_seconds", "histogram",
                                                   buckets=VLLM_TTFT_BUCKETS),),
-        "time_per_output_token_seconds": (RawMetric("vllm:inter_token_latency_seconds", "histogram"),),
+        "time_per_output_token_seconds": (RawMetric("vllm:inter_token_latency_seconds", "histogram"),
+                                          RawMetric("vllm:time_per_output_token_seconds", "histogram",
+                                                    older_releases=True)),
         "request_duration_seconds": (RawMetric("vllm:e2e_request_latency_seconds", "histogram",
                                                buckets=VLLM_LATENCY_BUCKETS),),
         "generated_tokens": (RawMetric("vllm:generation_tokens_total", "counter"),),
