@@ -96,14 +96,21 @@ def _write_secret(directory: Path, name: str, text: str) -> None:
 @contextlib.contextmanager
 def running_project(stack: RenderedStack, folder: Path, long_running: set[str],
                     seed_volumes: Callable[[Project], None] | None = None, *, profiles: tuple[str, ...] = (),
-                    override: dict | None = None, secrets_files: Mapping[str, str] | None = None) -> Iterator[Project]:
+                    override: dict | None = None, secrets_files: Mapping[str, str] | None = None,
+                    host_ports: Mapping[int, int] | None = None) -> Iterator[Project]:
     """Copy the bundle, write the secrets the README asks for, tag the built images of the services the profiles
     select (and the smoke checks, run on demand), `up -d` until every long-running service is healthy; `down -v`
     after. `seed_volumes` fills named volumes first (made with `make_project_volume`; `up --no-start` cannot make
     them, since it waits for one-shot steps it never starts); `override` is a compose override for the test's
-    stand-ins; `secrets_files` adds secrets."""
+    stand-ins; `secrets_files` adds secrets; `host_ports` publishes a rendered loopback port on another one, so a
+    second project of the same bundle can run beside the session's."""
     shutil.copytree(stack.bundle, folder)
     directory = folder / "compose"
+    for rendered, instead in (host_ports or {}).items():
+        compose_file = directory / "compose.yaml"
+        text = compose_file.read_text()
+        assert f"- 127.0.0.1:{rendered}:" in text, f"no loopback port {rendered} is published"
+        compose_file.write_text(text.replace(f"- 127.0.0.1:{rendered}:", f"- 127.0.0.1:{instead}:"))
     api_key = secrets.token_hex(24)
     (directory / "secrets").mkdir(mode=0o700)
     for name, text in {"api-keys": f"# key id:key\n{KEY_ID}:{api_key}\n", **(secrets_files or {})}.items():

@@ -31,7 +31,7 @@ ONNX_REPO, ONNX_REVISION, ONNX_PATH = "slm-test/tiny-onnx", "0" * 40, "cpu"
 """Never downloaded from either: the harness seeds the claim with the tiny model where the Job would put it."""
 
 
-def _free_loopback_port() -> int:
+def free_loopback_port() -> int:
     """A port nothing on 127.0.0.1 holds right now, so parallel or leftover runs do not collide."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -39,10 +39,10 @@ def _free_loopback_port() -> int:
 
 
 # The gateways' and the monitoring services' ports on 127.0.0.1, chosen once per test session.
-GATEWAY_PORT = _free_loopback_port()
-LLAMA_GATEWAY_PORT = _free_loopback_port()
-PROMETHEUS_PORT = _free_loopback_port()
-ALERTMANAGER_PORT = _free_loopback_port()
+GATEWAY_PORT = free_loopback_port()
+LLAMA_GATEWAY_PORT = free_loopback_port()
+PROMETHEUS_PORT = free_loopback_port()
+ALERTMANAGER_PORT = free_loopback_port()
 WEBHOOK_PORT = 9099
 """Where the test's webhook receiver listens, on the loopback of Alertmanager's own network namespace."""
 ALERT_TOKEN_SECRET = "alert-token"

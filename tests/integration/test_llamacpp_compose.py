@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from slm_deploy.render.monitoring.vocabulary import GATEWAY_UPSTREAM_WAITING, RUNTIME_METRICS
+
 from tests.integration.compose_projects import (
     APP_UID, Project, containers_by_service, health_of, make_project_volume, running_project,
 )
@@ -126,8 +128,10 @@ def test_the_metrics_autoscaling_and_drains_read_are_exported(project: Project, 
             drained_on |= set(DRAIN_METRIC.findall(" ".join(drain[3:])))
     runtime = scrape(project, RUNTIME, "http://127.0.0.1:8080/metrics")
     gateway = scrape(project, GATEWAY, "http://127.0.0.1:9464/metrics")
-    assert scaled_on == {"llamacpp:requests_deferred"}
-    assert scaled_on <= samples(runtime), f"KEDA reads series the server does not expose: {scaled_on - samples(runtime)}"
+    assert scaled_on == {"slm:requests_waiting", GATEWAY_UPSTREAM_WAITING}  # the recorded queue and the wake hold
+    queue = {metric.name for metric in RUNTIME_METRICS["llamacpp"]["requests_waiting"]}
+    assert queue <= samples(runtime), f"slm:requests_waiting is recorded from series the server does not expose: {queue}"
+    assert GATEWAY_UPSTREAM_WAITING in samples(gateway), "the gateway's wake signal has no sample for KEDA to read"
     assert drained_on >= {"llamacpp:requests_deferred", "llamacpp:requests_processing", "slm_gateway_in_flight_requests"}
     declared = families(runtime) | families(gateway)
     assert drained_on <= declared, f"drains read metrics nothing exports: {sorted(drained_on - declared)}"

@@ -15,7 +15,8 @@ import pytest
 
 from tests.integration.compose_projects import Project, containers_by_service, health_of, running_project
 from tests.integration.stacks import (
-    ALERT_TOKEN_SECRET, ALERTMANAGER_PORT, GATEWAY_PORT, NAME, PROMETHEUS_PORT, WEBHOOK_PORT, RenderedStack, http,
+    ALERT_TOKEN_SECRET, ALERTMANAGER_PORT, GATEWAY_PORT, NAME, PROMETHEUS_PORT, WEBHOOK_PORT, RenderedStack,
+    free_loopback_port, http,
     wait_for,
 )
 from tests.support.base_image import BaseImage
@@ -23,6 +24,8 @@ from tests.support.docker_engine import docker
 
 PROMETHEUS = f"http://127.0.0.1:{PROMETHEUS_PORT}"
 ALERTMANAGER = f"http://127.0.0.1:{ALERTMANAGER_PORT}"
+MONITORED_GATEWAY_PORT = free_loopback_port()
+"""This project's gateway, beside the session's Compose project of the same bundle on GATEWAY_PORT."""
 RECEIVER = """
 import http.server, json, os, sys
 class Hook(http.server.BaseHTTPRequestHandler):
@@ -59,7 +62,8 @@ def monitored(onnx_stack: RenderedStack, base_image: BaseImage,
     folder = tmp_path_factory.mktemp("monitoring-live") / "bundle"
     token = secrets.token_hex(24)
     with running_project(onnx_stack, folder, set(SERVICES), profiles=("monitoring",), override=DEBIAN_TEMPLATES,
-                         secrets_files={ALERT_TOKEN_SECRET: token}) as project:
+                         secrets_files={ALERT_TOKEN_SECRET: token},
+                         host_ports={GATEWAY_PORT: MONITORED_GATEWAY_PORT}) as project:
         alertmanager = containers_by_service(project)[f"{NAME}-alertmanager"]["Id"]
         receiver = f"slmit-hook-{uuid.uuid4().hex[:8]}"
         docker("run", "--detach", "--name", receiver, "--label", "slm-deploy.test=monitoring-live",
@@ -100,7 +104,7 @@ def test_prometheus_scrapes_the_onnx_server_and_the_gateway(monitored: Monitored
 
 def test_recording_rules_turn_real_traffic_into_the_normalised_series(monitored: Monitored) -> None:
     auth = {"Authorization": f"Bearer {monitored.project.api_key}"}
-    base = f"http://127.0.0.1:{GATEWAY_PORT}"
+    base = f"http://127.0.0.1:{MONITORED_GATEWAY_PORT}"
     model = json.loads(http("GET", f"{base}/v1/models", headers=auth)[1])["data"][0]["id"]
 
     def chat() -> None:

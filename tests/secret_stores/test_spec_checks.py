@@ -96,7 +96,8 @@ def test_a_secret_nothing_reads_is_refused_not_ignored() -> None:
 def test_the_default_backend_follows_the_targets() -> None:
     on_cluster = parse_deployment(spec_of("kubernetes-secrets")).spec
     assert backend_of(on_cluster, "api-keys") == "kubernetes"
-    compose_only = parse_deployment(stack_spec("phi4-onnx-edge") | {"secrets": {"api-keys": {}}}).spec
+    edge = stack_spec("phi4-onnx-edge")
+    compose_only = parse_deployment(edge | {"secrets": {**edge["secrets"], "api-keys": {}}}).spec
     assert backend_of(compose_only, "api-keys") == "file"
 
 
@@ -119,7 +120,7 @@ def test_backend_fields_and_targets_must_fit(change, path: str, words: str) -> N
 
 def test_a_kubernetes_backend_without_a_cluster_target_is_refused() -> None:
     spec = stack_spec("phi4-onnx-edge")
-    spec["secrets"] = {"api-keys": {"backend": "kubernetes"}}
+    spec["secrets"] = {**spec["secrets"], "api-keys": {"backend": "kubernetes"}}
     (message,) = problems(spec)
     assert message.startswith("secrets.api-keys.backend: the kubernetes backend serves Kubernetes")
 

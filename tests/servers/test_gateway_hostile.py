@@ -317,7 +317,7 @@ def test_the_connection_cap_evicts_idle_connections_first_then_answers_503(tmp_p
     sockets: list[socket.socket] = []
     try:
         sockets += [connect(gateway.port) for _ in range(8)]  # idle: connected, nothing sent
-        time.sleep(0.2)
+        assert eventually(lambda: gateway.sample("slm_gateway_open_connections") == 8)  # all accepted, at the cap
         assert exchange(gateway.port, request_bytes("GET", "/v1/models", auth("bob"))).status == 200
         assert eventually(lambda: gateway.sample("slm_gateway_rejections_total", reason="idle_connection_evicted",
                                                  key_id="none") >= 1)
