@@ -96,8 +96,8 @@ def write_onnx_kubernetes_spec(folder: Path, *, python_image: str, registry: str
                   "parameters_billion": 0.02, "native_context": 512, "context_length": 512},
         "runtime": {"kind": "onnxruntime", "execution_provider": "cpu"},
         "resources": {"cpu": 1},
-        # enough slots and queue (4 per slot) to hold seconds of work from the tiny, fast model in the drain test
-        "serving": {"concurrency": 8},
+        # enough slots and queue (4 per slot) to hold about 20 s of work from the tiny, fast model in the drain test
+        "serving": {"concurrency": 32},
         "targets": {"docker": {"registry": registry}, "kubernetes": {}},
         "secrets": {"api-keys": {}},
         "security": {"base_images": {"python": python_image}},
