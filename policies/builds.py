@@ -1,10 +1,16 @@
-"""Images a bundle builds itself, identified by the content tag of their build context."""
+"""Images a bundle builds itself: identified by the content tag of their build context before the build, by the
+digest manifest.json records once `slm-deploy build --push` pinned the bundle."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from slm_deploy.render.images import source_tag
+from slm_deploy.render.pinning import KUSTOMIZATION, MANIFEST, BuiltImage, build_state, built_images
 
 
 def verified_builds(root: Path) -> list[str]:
@@ -15,3 +21,40 @@ def verified_builds(root: Path) -> list[str]:
                  for p in sorted(context.rglob("*")) if p.is_file()}
         builds.append(f"{context.name}:{source_tag(files)}")
     return builds
+
+
+def built_image_options(images: list[BuiltImage]) -> list[dict[str, Any]]:
+    """The built images as the image-digest rule's option: what each workload must reference."""
+    return [{"context": i.context, "name": i.name, "digest": i.digest} for i in images]
+
+
+def _kustomization_problems(root: Path, images: list[BuiltImage]) -> list[tuple[str, str]]:
+    """A kustomization's `images:` must pin exactly the recorded digests (and exist only once pinned)."""
+    recorded = {i.name.rsplit(":", 1)[0]: i.digest for i in images}
+    problems = []
+    for path in sorted((root / "kubernetes").rglob(KUSTOMIZATION)):
+        location = path.relative_to(root).as_posix()
+        try:
+            entries = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("images") or []
+        except (yaml.YAMLError, AttributeError, OSError):
+            problems.append((location, "is not a readable kustomization"))
+            continue
+        for entry in entries if isinstance(entries, list) else [None]:
+            name = entry.get("name") if isinstance(entry, Mapping) else None
+            if name not in recorded:
+                continue
+            if recorded[name] is None:
+                problems.append((location, f"images: pins {name} although {MANIFEST} records it as not pushed"))
+            elif entry.get("digest") != recorded[name] or entry.get("newName", name) != name:
+                problems.append((location, f"images: {name} is not pinned to the digest {MANIFEST} records"))
+    return problems
+
+
+def build_state_problems(root: Path, manifest: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """(location, message) for a bundle neither in the pre-build state nor fully pinned to its pushed digests."""
+    images = built_images(manifest)
+    if build_state(images) == "half-pinned":
+        unpinned = ", ".join(i.owner for i in images if not i.digest)
+        return [(MANIFEST, f"records pushed digests for some built images but not for {unpinned}; "
+                           "run `slm-deploy build --push` again or re-render")]
+    return _kustomization_problems(root, images)

@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from slm_deploy.policies.builds import verified_builds
-from slm_deploy.policies.bundle import Subject, load_bundle, load_file
+from slm_deploy.policies.builds import build_state_problems, built_image_options, verified_builds
+from slm_deploy.policies.bundle import Subject, load_bundle, load_file, read_manifest
 from slm_deploy.policies.model import Rule, Severity
 from slm_deploy.policies.registry import all_rules
+from slm_deploy.policies.rules.serving_004_image_digest import RULE as IMAGE_DIGEST_RULE
+from slm_deploy.render.pinning import built_images
 from slm_deploy.policies.waivers import Waiver, load_waivers
 
 
@@ -70,14 +72,16 @@ def _evaluate(rule: Rule, subject_kind: str, manifest: Any, resource: str, locat
 
 def check_subjects(subjects: Sequence[Subject], waivers: Iterable[Mapping[str, Any] | Waiver] | None = (),
                    rules: Sequence[Rule] | None = None,
-                   config: Mapping[str, Mapping[str, Any]] | None = None) -> Report:
+                   config: Mapping[str, Mapping[str, Any]] | None = None,
+                   found: Sequence[Finding] = ()) -> Report:
     """Run resource rules on each subject and bundle rules over all Kubernetes objects, then apply waivers.
 
-    `config` maps rule ids to option values, as CrossGuard's policy config does."""
+    `config` maps rule ids to option values, as CrossGuard's policy config does; `found` adds findings made
+    outside the rules (such as a bundle's build state), so waivers and the report treat them alike."""
     active = tuple(rules) if rules is not None else all_rules()
     config = config or {}
     valid_waivers = load_waivers(waivers)
-    raw: list[Finding] = []
+    raw: list[Finding] = list(found)
     for subject in subjects:
         for rule in active:
             if rule.scope == "resource" and subject.kind in rule.kinds:
@@ -106,12 +110,17 @@ def check_bundle(path: Path, waivers: Iterable[Mapping[str, Any] | Waiver] | Non
                  config: Mapping[str, Mapping[str, Any]] | None = None) -> Report:
     """Check a bundle directory (docker/*/Dockerfile, compose/compose.yaml, kubernetes/*.yaml).
 
-    Images the bundle builds count as pinned when their content tag matches the build context it carries;
+    Images the bundle builds count as pinned under the content tag their build context hashes to while manifest.json
+    records them as not pushed, and only by the digest it records once `slm-deploy build --push` pinned them;
     `config` gives rule options (rule id -> options), such as the spec's trust-remote-code allow-list."""
     root = Path(path)
     subjects = load_bundle(root)
-    options = {**(config or {}), "slm-serving-004": {"verifiedBuilds": verified_builds(root)}}
-    return check_subjects(subjects, waivers, config=options)
+    manifest = read_manifest(root)
+    options = {**(config or {}), IMAGE_DIGEST_RULE.id: {"verifiedBuilds": verified_builds(root),
+                                                        "builtImages": built_image_options(built_images(manifest))}}
+    state = [Finding(IMAGE_DIGEST_RULE.id, IMAGE_DIGEST_RULE.severity, "bundle", location, message)
+             for location, message in build_state_problems(root, manifest)]
+    return check_subjects(subjects, waivers, config=options, found=state)
 
 
 def check_files(paths: Iterable[Path], waivers: Iterable[Mapping[str, Any] | Waiver] | None = ()) -> Report:

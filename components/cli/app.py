@@ -13,6 +13,7 @@ from rich.text import Text
 
 from slm_deploy import __version__
 from slm_deploy.bench.command import bench, bench_report
+from slm_deploy.cli.build import build
 from slm_deploy.cli.check import check
 from slm_deploy.cli.new import new
 from slm_deploy.cli.pins import pins
@@ -93,6 +94,7 @@ def schema() -> None:
 
 
 app.command()(new)
+app.command()(build)
 app.command()(check)
 app.command()(pins)
 app.command()(smoke)

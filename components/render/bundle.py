@@ -10,7 +10,7 @@ from slm_deploy import __version__
 from slm_deploy.render.clients import client_endpoint
 from slm_deploy.render.compose import project_name, render_compose
 from slm_deploy.render.hosts import render_host
-from slm_deploy.render.images import build_context, build_owners, compose_image_names, registry_tags
+from slm_deploy.render.images import build_context, build_owners, built_image, compose_image_names, registry_tags
 from slm_deploy.render.kubernetes import file_name, kustomization, render_kubernetes
 from slm_deploy.render.monitoring.bundle import monitoring_files, readme_facts
 from slm_deploy.render.serialize import to_json, to_yaml
@@ -108,6 +108,14 @@ def _readme(deployment: Deployment, plan: RuntimePlan, files: dict[str, str]) ->
     )
 
 
+def built_images_record(deployment: Deployment, plan: RuntimePlan) -> dict[str, dict[str, Any]]:
+    """What manifest.json says of each image the bundle builds: its context, name, extra tags and (until
+    `slm-deploy build --push` pins the bundle) no digest."""
+    return {owner.name: {"context": f"docker/{owner.name}", "name": built_image(deployment, owner),
+                         "tags": registry_tags(deployment, owner)[1:], "digest": None}
+            for owner in build_owners(plan)}
+
+
 def policy_config(deployment: Deployment) -> dict[str, dict[str, Any]]:
     """Rule options the spec sets (its reviewed trust-remote-code allow-list), so `check` judges by them."""
     allowed = deployment.spec.security.trust_remote_code_allowlist
@@ -137,6 +145,8 @@ def render_bundle(deployment: Deployment) -> Bundle:
         "spec_sha256": deployment.spec_hash,
         "files": body.manifest(),
     }
+    if any(name.startswith("docker/") for name in body.files):
+        manifest["images"] = built_images_record(deployment, tested)
     if deployment.spec.waivers:  # so `slm-deploy check` applies (and lists) the spec's waivers
         manifest["waivers"] = [w.model_dump(mode="json") for w in deployment.spec.waivers]
     if policy_config(deployment):

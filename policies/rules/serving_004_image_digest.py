@@ -19,30 +19,66 @@ def _built_here(image: str, verified: tuple[str, ...]) -> bool:
     return bool(tag) and f"{repository}:{tag}" in verified
 
 
-def _problems(image, path: str, verified: tuple[str, ...]):
+def _recorded(image: str, built) -> dict | None:
+    """The bundle's record of the image this reference names (same repository), if the bundle builds it."""
+    name = image.partition("@")[0]
+    for entry in built:
+        repository = str(entry.get("name", "")).rsplit(":", 1)[0]
+        if name == repository or name.startswith(f"{repository}:"):
+            return entry
+    return None
+
+
+def _built_image_problems(image: str, path: str, entry, verified: tuple[str, ...]):
+    """A built image: its content tag before the push, exactly the recorded digest after it."""
+    digest = entry.get("digest")
+    if digest is None and DIGEST.search(image):
+        yield f"{path}.image names a digest, but manifest.json records this built image as not pushed"
+    elif digest is None and not _built_here(image, verified):
+        yield f"{path}.image must be the content tag its build context hashes to (or run `slm-deploy build --push`)"
+    elif digest is not None and image != f"{entry.get('name')}@{digest}":
+        yield f"{path}.image must be the pushed digest manifest.json records for this built image"
+
+
+def _problems(image, path: str, verified: tuple[str, ...], built=()):
     """Violations for one image reference."""
     if not isinstance(image, str) or not image:
         yield f"{path}.image must be set"
         return
     if split_reference(image)[1] == "latest":
         yield f"{path}.image uses the latest tag"
-    if not DIGEST.search(image) and not _built_here(image, verified):
+    entry = _recorded(image, built)
+    if entry is not None:
+        yield from _built_image_problems(image, path, entry, verified)
+    elif not DIGEST.search(image) and not _built_here(image, verified):
         yield f"{path}.image must be pinned by @sha256 digest (or be built by this bundle under its content tag)"
+
+
+def _pushed_context(service, built) -> bool:
+    """A Compose service that still builds locally from a context whose image manifest.json records as pushed."""
+    build = service.get("build")
+    context = build.get("context") if hasattr(build, "get") else build
+    folder = context.removeprefix("../") if isinstance(context, str) else None
+    return any(entry.get("context") == folder and entry.get("digest") for entry in built)
 
 
 def check(manifest, ctx):
     """Yield violations for images that are not pinned by digest."""
     verified = ctx.get_list("verifiedBuilds")
+    built = [entry for entry in (ctx.get("builtImages") or ()) if hasattr(entry, "get")]
     if ctx.kind == "ComposeProject":
         for path, service in services(manifest):
-            if service.get("image") is None and service.get("build") is not None:
+            if service.get("build") is not None and _pushed_context(service, built):
+                yield f"{path} builds locally, but manifest.json pins its image to a pushed digest"
+            elif service.get("image") is None and service.get("build") is not None:
                 continue
-            yield from _problems(service.get("image"), path, verified)
+            else:
+                yield from _problems(service.get("image"), path, verified, built)
         return
     for path, container in containers(manifest, ctx.kind):
         if ctx.patch and container.get("image") is None:
             continue
-        yield from _problems(container.get("image"), path, verified)
+        yield from _problems(container.get("image"), path, verified, built)
 
 
 RULE = Rule(
@@ -53,13 +89,18 @@ RULE = Rule(
     kinds=WORKLOAD_KINDS | {"ComposeProject"},
     rationale="Tags are mutable; a digest guarantees that the image that was scanned and reviewed is the one "
               "that runs, on every node and every restart. Images a rendered bundle builds itself have no digest "
-              "until they are pushed: the offline checker accepts them only under the src-<hash> tag their build "
-              "context in the same bundle hashes to, and `pulumi up` deploys them by the pushed digest.",
+              "until they are pushed: the offline checker accepts them under the src-<hash> tag their build "
+              "context in the same bundle hashes to while manifest.json records them as not pushed, and only by "
+              "the recorded digest once `slm-deploy build --push` pinned the bundle; `pulumi up` deploys them "
+              "by the pushed digest.",
     remediation="Reference images as registry/name:tag@sha256:<digest> (the generator's pins table does this); "
-                "push bundle-built images to a registry with immutable tags, or deploy with Pulumi.",
+                "run `slm-deploy build BUNDLE --push` to pin bundle-built images, or deploy with Pulumi.",
     benchmarks=(bench(TRIVY, "KSV-0013"),),
     check=check,
     options=(Option("verifiedBuilds", {"type": "array", "items": {"type": "string"}, "default": []},
-                    "<service>:src-<hash> names of images built from build contexts the checker verified"),),
+                    "<service>:src-<hash> names of images built from build contexts the checker verified"),
+             Option("builtImages", {"type": "array", "items": {"type": "object"}, "default": []},
+                    "the images the bundle builds, as manifest.json records them ({context, name, digest}): "
+                    "referenced by content tag until pushed, then only by the recorded digest")),
     tags=("serving", "supply-chain"),
 )

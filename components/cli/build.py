@@ -1,0 +1,82 @@
+"""`slm-deploy build BUNDLE [--push]`: build the bundle's images; with --push, pin the bundle to their digests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from slm_deploy.errors import BundleError
+
+DEFAULT_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+def _owned_files(root: Path, manifest: dict) -> dict[str, str]:
+    """Every file manifest.json lists, as text, so the pinned bundle is written whole and atomically."""
+    files = {}
+    for relative in sorted({*(manifest.get("files") or {}), "manifest.json"}):
+        try:
+            files[relative] = (root / relative).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            raise BundleError(f"{root}: {relative} is listed in manifest.json but cannot be read\n"
+                              "  hint: re-render the bundle") from None
+    return files
+
+
+def _registry_host(name: str) -> str | None:
+    """The registry a name is pushed to, when its first part names a host (has a dot or a port, or is localhost)."""
+    first, _, rest = name.partition("/")
+    return first if rest and ("." in first or ":" in first or first == "localhost") else None
+
+
+def build(
+    bundle: Annotated[Path, typer.Argument(help="A bundle directory written by `slm-deploy render`.")],
+    push: Annotated[bool, typer.Option("--push", help="Push to the spec's registry and pin the bundle's "
+                                                      "kustomizations, Compose file and manifest.json to the "
+                                                      "pushed digests.")] = False,
+    ca_bundle: Annotated[Path | None, typer.Option("--ca-bundle", dir_okay=False,
+                                                   help="CA certificates for the build's package downloads "
+                                                        "(default: the host's bundle, when present).")] = None,
+) -> None:
+    """Build every image BUNDLE defines with BuildKit, under the names its workloads pull."""
+    from slm_deploy.cli.app import out
+    from slm_deploy.cli.docker_client import build_image, push_image
+    from slm_deploy.policies.builds import verified_builds
+    from slm_deploy.policies.bundle import require_bundle
+    from slm_deploy.render.bundle import Bundle
+    from slm_deploy.render.pinning import MANIFEST, build_state, built_images, pin_bundle
+    from slm_deploy.render.writer import write_bundle
+
+    manifest = require_bundle(bundle)
+    images = built_images(manifest)
+    if not images:
+        raise BundleError(f"{bundle}: {MANIFEST} records no images to build\n"
+                          "  hint: re-render the bundle with this release of slm-deploy")
+    if build_state(images) == "half-pinned":
+        raise BundleError(f"{bundle}: {MANIFEST} records digests for some built images and not others\n"
+                          "  hint: re-render the bundle, then build it again")
+    verified = set(verified_builds(bundle))
+    changed = [i.context for i in images if f"{i.owner}:{i.name.rsplit(':', 1)[1]}" not in verified]
+    if changed:
+        raise BundleError(f"{bundle}: {', '.join(changed)} changed since render, so its content tag is stale\n"
+                          "  hint: re-render the bundle instead of editing build contexts")
+    if push and any(_registry_host(i.name) is None for i in images):
+        raise BundleError("targets.docker.registry: --push needs the registry the bundle's images are pushed to\n"
+                          "  allowed: a registry host such as myregistry.azurecr.io\n"
+                          "  hint: set targets.docker.registry in the spec and render again")
+    certificates = ca_bundle if ca_bundle is not None else (DEFAULT_CA_BUNDLE if DEFAULT_CA_BUNDLE.is_file() else None)
+    if certificates is not None and not certificates.is_file():
+        raise BundleError("--ca-bundle: not a readable file\n  hint: pass a PEM file of CA certificates")
+    files = _owned_files(bundle, dict(manifest or {})) if push else {}
+    digests = {}
+    for image in images:
+        tags = [image.name, *image.tags]
+        build_image(bundle / image.context, tags, certificates)
+        if push:
+            digests[image.owner] = push_image(tags)
+        out.print(f"built {image.name}" + (f"@{digests[image.owner]}" if push else ""), markup=False,
+                  highlight=False)
+    if push:
+        write_bundle(Bundle(pin_bundle(files, digests)), bundle)
+        out.print(f"pinned {bundle} to {len(digests)} pushed digests", markup=False, highlight=False)
