@@ -24,6 +24,24 @@ def _owned_files(root: Path, manifest: dict) -> dict[str, str]:
     return files
 
 
+def _compose_tags(bundle: Path, context: str) -> list[str]:
+    """The names Compose v2 gives images of services building from `context` (<project>-<service>), so a local
+    build is what `docker compose up` runs."""
+    import yaml
+
+    from slm_deploy.render.pinning import COMPOSE_FILE, compose_context
+
+    try:
+        env = (bundle / "compose" / ".env").read_text(encoding="utf-8")
+        services = (yaml.safe_load((bundle / COMPOSE_FILE).read_text(encoding="utf-8")) or {}).get("services", {})
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
+        return []
+    project = next((line.split("=", 1)[1].strip() for line in env.splitlines()
+                    if line.startswith("COMPOSE_PROJECT_NAME=")), None)
+    return [f"{project}-{name}" for name, service in sorted(services.items())
+            if project and isinstance(service, dict) and compose_context(service) == context]
+
+
 def _registry_host(name: str) -> str | None:
     """The registry a name is pushed to, when its first part names a host (has a dot or a port, or is localhost)."""
     first, _, rest = name.partition("/")
@@ -72,7 +90,7 @@ def build(
     digests = {}
     for image in images:
         tags = [image.name, *image.tags]
-        build_image(bundle / image.context, tags, certificates)
+        build_image(bundle / image.context, [*tags, *_compose_tags(bundle, image.context)], certificates)
         if push:
             digests[image.owner] = push_image(tags)
         out.print(f"built {image.name}" + (f"@{digests[image.owner]}" if push else ""), markup=False,

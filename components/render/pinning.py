@@ -94,7 +94,7 @@ def _replace_values(value: Any, refs: Mapping[str, str]) -> Any:
     return value
 
 
-def _compose_context(service: Mapping[str, Any]) -> str | None:
+def compose_context(service: Mapping[str, Any]) -> str | None:
     """The bundle folder a Compose service builds from (`../docker/<service>`), if it builds."""
     build = service.get("build")
     context = build.get("context") if isinstance(build, Mapping) else build
@@ -105,7 +105,7 @@ def _pin_compose(project: dict[str, Any], pinned: Mapping[str, BuiltImage], refs
     """Services that built from a context pull its pushed digest instead (the `build:` key becomes `image:`)."""
     services = {}
     for name, service in project.get("services", {}).items():
-        image = pinned.get(_compose_context(service) or "")
+        image = pinned.get(compose_context(service) or "")
         if image is not None:
             service = {("image" if key == "build" else key): (image.reference if key == "build" else value)
                        for key, value in service.items() if key != "image"}

@@ -8,6 +8,7 @@ from slm_deploy.policies.access import WORKLOAD_KINDS, containers
 from slm_deploy.policies.model import TRIVY, Option, Rule, Severity, bench
 from slm_deploy.policies.rules._compose import services
 from slm_deploy.policies.rules.docker_002_pinned_base_images import split_reference
+from slm_deploy.render.pinning import compose_context
 
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
@@ -56,9 +57,7 @@ def _problems(image, path: str, verified: tuple[str, ...], built=()):
 
 def _pushed_context(service, built) -> bool:
     """A Compose service that still builds locally from a context whose image manifest.json records as pushed."""
-    build = service.get("build")
-    context = build.get("context") if hasattr(build, "get") else build
-    folder = context.removeprefix("../") if isinstance(context, str) else None
+    folder = compose_context(service)
     return any(entry.get("context") == folder and entry.get("digest") for entry in built)
 
 
