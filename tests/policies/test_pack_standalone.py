@@ -1,0 +1,105 @@
+"""The policy pack outside this repository: the wheel and the pack's requirements in a fresh virtualenv, the pack
+started the way the Pulumi CLI starts a Python policy pack, and its analyzer asked over gRPC for its policies."""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import grpc
+import pytest
+import yaml
+from google.protobuf import empty_pb2
+from packaging.requirements import Requirement
+from pulumi.runtime.proto import analyzer_pb2_grpc
+
+from slm_deploy import __version__
+from slm_deploy.policies import all_rules
+from slm_deploy.policies.crossguard import PACK_NAME
+from tests.conftest import ROOT
+
+PACK = ROOT / "policies"
+INSTALL_TIMEOUT = 900
+START_TIMEOUT = 120
+
+
+def pack_requirements() -> list[Requirement]:
+    lines = (PACK / "requirements.txt").read_text().splitlines()
+    return [Requirement(line) for line in lines if line.strip() and not line.startswith(("#", "-"))]
+
+
+def test_requirements_name_the_released_package_at_a_range_holding_this_version() -> None:
+    requirements = {r.name: r for r in pack_requirements()}
+    assert "-e" not in (PACK / "requirements.txt").read_text()
+    assert __version__ in requirements["slm-deploy"].specifier
+    assert yaml.safe_load((PACK / "PulumiPolicy.yaml").read_text())["version"] == __version__
+    assert requirements["pulumi-policy"].specifier
+
+
+@pytest.fixture(scope="module")
+def installed_pack(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(virtualenv python, pack folder): the pack copied out of the repository, its requirements installed with
+    the freshly built wheel standing in for the released package (everything else from the package index)."""
+    folder = tmp_path_factory.mktemp("standalone-pack")
+    wheels = folder / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(wheels), str(ROOT)], check=True, capture_output=True, timeout=INSTALL_TIMEOUT)
+    (wheel,) = wheels.glob("slm_deploy-*.whl")
+    pack = folder / "pack"
+    shutil.copytree(PACK, pack, ignore=shutil.ignore_patterns("__pycache__"))
+    venv.create(folder / "venv", with_pip=True)
+    python = folder / "venv" / "bin" / "python"
+    install = subprocess.run([str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q",
+                              str(wheel), "-r", str(pack / "requirements.txt")],
+                             capture_output=True, text=True, timeout=INSTALL_TIMEOUT, cwd=folder)
+    assert install.returncode == 0, install.stderr[-3000:]
+    return python, pack
+
+
+def isolated_env() -> dict[str, str]:
+    """The environment without anything that would let the repository's own packages leak in."""
+    return {key: value for key, value in os.environ.items()
+            if key not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME") and not key.startswith("PULUMI_")}
+
+
+def test_the_pack_imports_slm_deploy_from_the_installed_wheel(installed_pack: tuple[Path, Path]) -> None:
+    python, pack = installed_pack
+    where = subprocess.run([str(python), "-c", "import slm_deploy.policies.crossguard as c; print(c.__file__)"],
+                           capture_output=True, text=True, cwd=pack, env=isolated_env(), check=True)
+    assert Path(where.stdout.strip()).is_relative_to(python.parent.parent), where.stdout
+    assert not Path(where.stdout.strip()).is_relative_to(ROOT)
+
+
+def read_port(process: subprocess.Popen) -> int:
+    """The analyzer prints the port it serves on as its first line of output."""
+    ready, _, _ = select.select([process.stdout], [], [], START_TIMEOUT)
+    line = process.stdout.readline() if ready else b""
+    if not line.strip().isdigit():
+        process.kill()
+        _, stderr = process.communicate(timeout=30)
+        pytest.fail(f"the pack did not start: {line!r}\n{stderr.decode(errors='replace')[-3000:]}")
+    return int(line)
+
+
+def test_the_pulumi_policy_host_loads_every_rule(installed_pack: tuple[Path, Path]) -> None:
+    python, pack = installed_pack
+    # what the Pulumi CLI runs for a Python policy pack: python -m pulumi.policy <engine address> <pack folder>
+    process = subprocess.Popen([str(python), "-u", "-m", "pulumi.policy", "127.0.0.1:1", str(pack)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=pack, env=isolated_env())
+    try:
+        port = read_port(process)
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            info = analyzer_pb2_grpc.AnalyzerStub(channel).GetAnalyzerInfo(empty_pb2.Empty(), timeout=60)
+    finally:
+        process.kill()
+        process.communicate(timeout=30)
+    assert info.name == PACK_NAME
+    registered = {policy.name for policy in info.policies}
+    expected = {rule.id for rule in all_rules() if rule.crossguard}
+    assert registered == expected
+    assert len(registered) > 50
