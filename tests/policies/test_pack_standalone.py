@@ -3,12 +3,16 @@ started the way the Pulumi CLI starts a Python policy pack, and its analyzer ask
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import select
 import shutil
 import subprocess
 import sys
+import tomllib
 import venv
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -22,10 +26,12 @@ from slm_deploy import __version__
 from slm_deploy.policies import all_rules
 from slm_deploy.policies.crossguard import PACK_NAME
 from tests.conftest import ROOT
+from tests.support.cache import cache_root, exclusive
 
 PACK = ROOT / "policies"
 INSTALL_TIMEOUT = 900
 START_TIMEOUT = 120
+COMPLETE = ".slm-deploy-complete"
 
 
 def pack_requirements() -> list[Requirement]:
@@ -41,10 +47,26 @@ def test_requirements_name_the_released_package_at_a_range_holding_this_version(
     assert requirements["pulumi-policy"].specifier
 
 
+def dependency_key() -> str:
+    """Changes exactly when what the virtualenv must hold changes: the package's dependencies, the pack's
+    requirements, the interpreter."""
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    text = json.dumps([sys.version, sorted(dependencies), (PACK / "requirements.txt").read_text()])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def pip(python: Path, *args: str, cwd: Path) -> None:
+    result = subprocess.run([str(python), "-m", "pip", "--disable-pip-version-check", "-q", *args],
+                            capture_output=True, text=True, timeout=INSTALL_TIMEOUT, cwd=cwd, env=isolated_env())
+    assert result.returncode == 0, f"pip {args[0]}: {result.stdout[-2000:]}{result.stderr[-3000:]}"
+
+
 @pytest.fixture(scope="module")
-def installed_pack(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(virtualenv python, pack folder): the pack copied out of the repository, its requirements installed with
-    the freshly built wheel standing in for the released package (everything else from the package index)."""
+def installed_pack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
+    """(virtualenv python, pack folder): the pack copied out of the repository, its requirements installed into a
+    virtualenv outside it with the freshly built wheel standing in for the released package (everything else
+    from the package index). The virtualenv is made fresh once per dependency set and cached; later runs replace
+    only slm-deploy with the new wheel and `pip check` that every requirement still holds."""
     folder = tmp_path_factory.mktemp("standalone-pack")
     wheels = folder / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
@@ -52,13 +74,18 @@ def installed_pack(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
     (wheel,) = wheels.glob("slm_deploy-*.whl")
     pack = folder / "pack"
     shutil.copytree(PACK, pack, ignore=shutil.ignore_patterns("__pycache__"))
-    venv.create(folder / "venv", with_pip=True)
-    python = folder / "venv" / "bin" / "python"
-    install = subprocess.run([str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q",
-                              str(wheel), "-r", str(pack / "requirements.txt")],
-                             capture_output=True, text=True, timeout=INSTALL_TIMEOUT, cwd=folder)
-    assert install.returncode == 0, install.stderr[-3000:]
-    return python, pack
+    home = cache_root() / f"pack-venv-{dependency_key()}"
+    python = home / "bin" / "python"
+    with exclusive(home.name):  # held while the tests use it: another run must not swap the wheel meanwhile
+        if not (home / COMPLETE).is_file():
+            shutil.rmtree(home, ignore_errors=True)
+            venv.create(home, with_pip=True)
+            pip(python, "install", str(wheel), "-r", str(pack / "requirements.txt"), cwd=folder)
+            (home / COMPLETE).touch()
+        else:
+            pip(python, "install", "--no-deps", "--force-reinstall", str(wheel), cwd=folder)
+        pip(python, "check", cwd=folder)
+        yield python, pack
 
 
 def isolated_env() -> dict[str, str]:
