@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated
 
 import typer
@@ -16,6 +16,9 @@ def _owned_files(root: Path, manifest: dict) -> dict[str, str]:
     """Every file manifest.json lists, as text, so the pinned bundle is written whole and atomically."""
     files = {}
     for relative in sorted({*(manifest.get("files") or {}), "manifest.json"}):
+        path = PurePosixPath(relative)
+        if path.is_absolute() or ".." in path.parts or (root / relative).is_symlink():
+            raise BundleError(f"{root}: manifest.json lists a file outside the bundle\n  hint: re-render the bundle")
         try:
             files[relative] = (root / relative).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,9 @@ from slm_deploy.render.serialize import to_json, to_yaml, to_yaml_documents
 MANIFEST = "manifest.json"
 COMPOSE_FILE = "compose/compose.yaml"
 KUSTOMIZATION = "kustomization.yaml"
+SERVICE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+IMAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9.:/_-]*:src-[0-9a-f]{16}$")
+TAGGED_NAME = re.compile(r"^[a-z0-9][a-z0-9.:/_-]*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 
 @dataclass(frozen=True)
@@ -65,8 +69,11 @@ def built_images(manifest: Mapping[str, Any] | None) -> list[BuiltImage]:
         tags = entry.get("tags") or []
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             raise _refuse("the tags of a built image must be a list of names")
-        if entry["context"] != f"docker/{owner}":
+        if not SERVICE_NAME.match(str(owner)) or entry["context"] != f"docker/{owner}":
             raise _refuse("a built image's context must be docker/<its service>")
+        if not IMAGE_NAME.match(entry["name"]) or not all(TAGGED_NAME.match(tag) for tag in tags):
+            raise _refuse("a built image's name must be registry/repository/service:src-<16 hex>, "
+                          "its tags the same repository under other tags")
         images.append(BuiltImage(str(owner), entry["context"], entry["name"], tuple(tags), digest))
     return images
 

@@ -224,3 +224,20 @@ def test_folder_that_is_not_a_bundle_is_refused(tmp_path: Path) -> None:
 
 def test_missing_ca_bundle_is_refused(bundle: Path, tmp_path: Path) -> None:
     assert_refused(bundle, "--ca-bundle", str(tmp_path / SECRET_LOOKING), says="--ca-bundle")
+
+
+def test_manifest_listing_a_file_outside_the_bundle_is_refused(bundle: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text(SECRET_LOOKING)
+    manifest = json.loads((bundle / MANIFEST).read_text())
+    manifest["files"]["../outside.txt"] = "0" * 64
+    (bundle / MANIFEST).write_text(json.dumps(manifest))
+    assert_refused(bundle, "--push", says="outside the bundle")
+    assert outside.read_text() == SECRET_LOOKING
+
+
+def test_image_name_that_is_not_a_content_tagged_name_is_refused(bundle: Path) -> None:
+    manifest = json.loads((bundle / MANIFEST).read_text())
+    manifest["images"][sorted(manifest["images"])[0]]["name"] = "--privileged"
+    (bundle / MANIFEST).write_text(json.dumps(manifest))
+    assert_refused(bundle, says="name must be registry/repository/service:src-")
