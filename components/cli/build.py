@@ -51,26 +51,14 @@ def _registry_host(name: str) -> str | None:
     return first if rest and ("." in first or ":" in first or first == "localhost") else None
 
 
-def build(
-    bundle: Annotated[Path, typer.Argument(help="A bundle directory written by `slm-deploy render`.")],
-    push: Annotated[bool, typer.Option("--push", help="Push to the spec's registry and pin the bundle's "
-                                                      "kustomizations, Compose file and manifest.json to the "
-                                                      "pushed digests.")] = False,
-    ca_bundle: Annotated[Path | None, typer.Option("--ca-bundle", dir_okay=False,
-                                                   help="CA certificates for the build's package downloads "
-                                                        "(default: the host's bundle, when present).")] = None,
-) -> None:
-    """Build every image BUNDLE defines with BuildKit, under the names its workloads pull."""
-    from slm_deploy.cli.app import out
-    from slm_deploy.cli.docker_client import build_image, push_image
+def _images_to_build(bundle: Path, push: bool) -> list:
+    """The bundle's built images, refused when the bundle is half-pinned, a context was edited since render, or
+    --push has no registry to push to."""
     from slm_deploy.policies.builds import verified_builds
     from slm_deploy.policies.bundle import require_bundle
-    from slm_deploy.render.bundle import Bundle
-    from slm_deploy.render.pinning import MANIFEST, build_state, built_images, pin_bundle
-    from slm_deploy.render.writer import write_bundle
+    from slm_deploy.render.pinning import MANIFEST, build_state, built_images
 
-    manifest = require_bundle(bundle)
-    images = built_images(manifest)
+    images = built_images(require_bundle(bundle))
     if not images:
         raise BundleError(f"{bundle}: {MANIFEST} records no images to build\n"
                           "  hint: re-render the bundle with this release of slm-deploy")
@@ -86,12 +74,40 @@ def build(
         raise BundleError("targets.docker.registry: --push needs the registry the bundle's images are pushed to\n"
                           "  allowed: a registry host such as myregistry.azurecr.io\n"
                           "  hint: set targets.docker.registry in the spec and render again")
-    certificates = ca_bundle if ca_bundle is not None else (DEFAULT_CA_BUNDLE if DEFAULT_CA_BUNDLE.is_file() else None)
-    if certificates is not None and not certificates.is_file():
+    return images
+
+
+def _certificates(ca_bundle: Path | None) -> Path | None:
+    """The CA bundle the builds get as a secret: the one given, else the host's when it has one."""
+    if ca_bundle is None:
+        return DEFAULT_CA_BUNDLE if DEFAULT_CA_BUNDLE.is_file() else None
+    if not ca_bundle.is_file():
         raise BundleError("--ca-bundle: not a readable file\n  hint: pass a PEM file of CA certificates")
-    files = _owned_files(bundle, dict(manifest or {})) if push else {}
+    return ca_bundle
+
+
+def build(
+    bundle: Annotated[Path, typer.Argument(help="A bundle directory written by `slm-deploy render`.")],
+    push: Annotated[bool, typer.Option("--push", help="Push to the spec's registry and pin the bundle's "
+                                                      "kustomizations, Compose file and manifest.json to the "
+                                                      "pushed digests.")] = False,
+    ca_bundle: Annotated[Path | None, typer.Option("--ca-bundle", dir_okay=False,
+                                                   help="CA certificates for the build's package downloads "
+                                                        "(default: the host's bundle, when present).")] = None,
+) -> None:
+    """Build every image BUNDLE defines with BuildKit, under the names its workloads pull."""
+    from slm_deploy.cli.app import out
+    from slm_deploy.cli.docker_client import build_image, push_image
+    from slm_deploy.policies.bundle import read_manifest
+    from slm_deploy.render.bundle import Bundle
+    from slm_deploy.render.pinning import pin_bundle
+    from slm_deploy.render.writer import write_bundle
+
+    images = _images_to_build(bundle, push)
+    certificates = _certificates(ca_bundle)
+    files = _owned_files(bundle, dict(read_manifest(bundle) or {})) if push else {}
     digests = {}
-    for image in images:
+    for image in images:  # nothing is written until every image is pushed
         tags = [image.name, *image.tags]
         build_image(bundle / image.context, [*tags, *_compose_tags(bundle, image.context)], certificates)
         if push:
