@@ -11,10 +11,14 @@ from typing import Annotated
 
 import typer
 
-from slm_deploy.errors import Problem, SpecError
+from slm_deploy.errors import Problem, SlmDeployError, SpecError
 from slm_deploy.spec.loader import load_deployment
 
 TEMPLATE = "project"
+
+
+class TemplateRefused(SlmDeployError):
+    """The template's hooks refused the answers; they printed each reason before this."""
 
 
 def _template_dir() -> Path:
@@ -44,14 +48,18 @@ def new(
                                              help="Where the project folder is created.")] = Path("."),
     no_input: Annotated[bool, typer.Option("--no-input", help="Use defaults and key=value answers only.")] = False,
 ) -> None:
-    """Scaffold a project (Pulumi program, stack spec, README) and validate its spec before writing it."""
-    from cookiecutter.main import cookiecutter  # loaded here so the other commands start without it
+    """Scaffold a project (a stack per environment, tests, CI, editor schema, README) and validate it before writing."""
+    from cookiecutter.exceptions import FailedHookException  # loaded here so the other commands start without it
+    from cookiecutter.main import cookiecutter
 
     answers = parse_context(context or [])
     output_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=output_dir, prefix=".slm-deploy-new.") as staging:
-        project = Path(cookiecutter(str(_template_dir()), no_input=no_input, extra_context=answers,
-                                    output_dir=staging, default_config=True))
+        try:
+            project = Path(cookiecutter(str(_template_dir()), no_input=no_input, extra_context=answers,
+                                        output_dir=staging, default_config=True))
+        except FailedHookException:
+            raise TemplateRefused("the template refused these answers (reasons above); nothing was written") from None
         for stack in sorted(project.glob("Pulumi.*.yaml")):
             try:
                 load_deployment(stack)
