@@ -10,7 +10,7 @@ from slm_deploy.cli.new import _template_dir
 
 # Every runtime and every target at least once, each with the options that belong to it.
 BAKES: dict[str, dict[str, str]] = {
-    "ollama-compose": {"runtime": "ollama", "target": "compose"},
+    "ollama-compose": {"runtime": "ollama", "target": "compose", "environments": "dev"},
     "llamacpp-kubernetes": {"runtime": "llamacpp", "target": "kubernetes", "exposure": "internal",
                             "monitoring": "existing", "secret_store": "external-secrets"},
     "vllm-aks": {"runtime": "vllm", "target": "aks", "gpu_type": "nvidia-l4", "exposure": "ingress",
@@ -19,9 +19,9 @@ BAKES: dict[str, dict[str, str]] = {
                                "secret_store": "kubernetes", "model": "phi-4-mini-instruct",
                                "environments": "staging"},
     "foundry-local-host": {"runtime": "foundry-local", "target": "host", "model": "phi-4-mini-instruct",
-                           "host_os": "linux", "monitoring": "off"},
+                           "host_os": "linux", "monitoring": "off", "environments": "edge"},
     "vllm-compose": {"runtime": "vllm", "target": "compose", "gpu_type": "nvidia-a10", "monitoring": "off",
-                     "secret_store": "file", "environments": "dev, qa, prod"},
+                     "secret_store": "file", "environments": "qa, prod"},
 }
 
 

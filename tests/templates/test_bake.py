@@ -22,6 +22,9 @@ PROJECT_FILES = {
 }
 
 
+pytestmark = pytest.mark.xdist_group("template-bake")  # one worker bakes once for the whole module
+
+
 @pytest.fixture(scope="module")
 def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("baked")
@@ -80,7 +83,7 @@ def test_workflows_are_valid_github_actions_workflows(projects: dict[str, Path])
 
 def test_workflow_checks_every_environment_and_previews_only_with_credentials(projects: dict[str, Path]) -> None:
     workflow = yaml.safe_load((projects["vllm-compose"] / ".github/workflows/deployment.yml").read_text())
-    assert workflow["jobs"]["check"]["strategy"]["matrix"]["stack"] == ["dev", "qa", "prod"]
+    assert workflow["jobs"]["check"]["strategy"]["matrix"]["stack"] == ["qa", "prod"]
     steps = workflow["jobs"]["check"]["steps"]
     runs = " ".join(step.get("run", "") for step in steps)
     assert all(command in runs for command in ("slm-deploy validate", "slm-deploy render",
@@ -89,7 +92,7 @@ def test_workflow_checks_every_environment_and_previews_only_with_credentials(pr
     assert workflow["jobs"]["check"]["permissions"]["security-events"] == "write"
     preview = workflow["jobs"]["preview"]
     assert preview["env"]["PULUMI_ACCESS_TOKEN"] == "${{ secrets.PULUMI_ACCESS_TOKEN }}"
-    gated = [step for step in preview["steps"] if "pulumi preview" in step.get("run", "")]
+    gated = [step for step in preview["steps"] if "pulumi preview --stack" in step.get("run", "")]
     assert gated and "--policy-pack" in gated[0]["run"] and "PULUMI_ACCESS_TOKEN != ''" in gated[0]["if"]
 
 
