@@ -26,7 +26,16 @@ def _variants(node: dict[str, Any]) -> list[dict[str, Any]]:
     options = node.get("anyOf") or node.get("oneOf")
     if options is None:
         return [node]
-    return [o for o in options if o.get("type") != "null"]
+    return [v for o in options if o.get("type") != "null" for v in _variants(o)]
+
+
+def _map_values(node: dict[str, Any]) -> dict[str, Any]:
+    """The schema of a map's values, whether keyed freely or by a name pattern."""
+    values = node.get("additionalProperties")
+    if isinstance(values, dict):
+        return values
+    patterns = list(node.get("patternProperties", {}).values())
+    return patterns[0] if len(patterns) == 1 else {}
 
 
 def _is_model(node: dict[str, Any], defs: dict[str, Any]) -> bool:
@@ -46,7 +55,7 @@ def _type_name(node: dict[str, Any], defs: dict[str, Any]) -> str:
         elif target.get("type") == "array":
             names.append(f"list of {_type_name(target.get('items', {}), defs)}")
         elif target.get("type") == "object":
-            names.append(f"map of {_type_name(target.get('additionalProperties', {}), defs)}")
+            names.append(f"map of {_type_name(_map_values(target), defs)}")
         else:
             names.append(str(target.get("type", "any")))
     return " or ".join(dict.fromkeys(names))
@@ -56,7 +65,7 @@ def _default(node: dict[str, Any]) -> str:
     if "default" not in node:
         return ""
     value = node["default"]
-    if value in ({}, []):
+    if value is None or value in ({}, []):
         return ""
     return f"`{str(value).lower() if isinstance(value, bool) else value}`"
 
@@ -69,7 +78,9 @@ def _rows(model: dict[str, Any], defs: dict[str, Any], prefix: str) -> Iterator[
     required = set(model.get("required", []))
     for name, node in model.get("properties", {}).items():
         path = f"{prefix}{name}"
-        description = node.get("description") or _ref(_variants(node)[0], defs).get("description", "")
+        variants = _variants(node)
+        description = node.get("description") or (_ref(variants[0], defs).get("description", "")
+                                                  if len(variants) == 1 else "one of the kinds below, chosen by `kind`")
         yield (f"`{path}`" + (" (required)" if name in required else ""), _type_name(node, defs),
                _default(node), _cell(description))
         yield from _children(node, defs, path)
@@ -83,9 +94,10 @@ def _children(node: dict[str, Any], defs: dict[str, Any], path: str) -> Iterator
         label = f"{path}[kind={kind['const']}]" if len(models) > 1 and "const" in kind else path
         yield from _rows(model, defs, f"{label}.")
     for variant in variants:
-        values = variant.get("additionalProperties")
-        if variant.get("type") == "object" and isinstance(values, dict) and _is_model(values, defs):
-            yield from _rows(_ref(values, defs), defs, f"{path}.<name>.")
+        if variant.get("type") == "object" and "properties" not in variant:
+            yield from _children(_map_values(variant), defs, f"{path}.<name>")
+        elif variant.get("type") == "array":
+            yield from _children(variant.get("items", {}), defs, f"{path}[]")
 
 
 def reference_markdown() -> str:
