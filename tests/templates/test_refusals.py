@@ -26,6 +26,7 @@ REFUSED = [
     ({"environments": "dev,dev"}, "environments: each name once"),
     ({"environments": " , "}, "environments: name at least one"),
     ({"deployment_name": "Team #1"}, "set deployment_name="),
+    ({"project_name": "Team\nconfig: {}", "deployment_name": "team"}, "project_name: one line of printable text"),
 ]
 
 

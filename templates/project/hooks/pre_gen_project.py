@@ -51,6 +51,9 @@ def problems() -> list[str]:
         found.append("deployment_name: must be lower-case letters, digits and '-', starting with a letter "
                      "(it names services, objects and the namespace); deployment_name defaults to project_name "
                      "in lower case: set deployment_name=... explicitly")
+    if any(not character.isprintable() for character in {{ cookiecutter.project_name | tojson }}):
+        found.append("project_name: one line of printable text (it becomes the README title and the Pulumi "
+                     "project's description)")
     names = [name.strip() for name in ENVIRONMENTS.split(",") if name.strip()]
     if not names:
         found.append("environments: name at least one, e.g. dev,prod")
