@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -118,6 +119,22 @@ def test_dependency_is_the_release_range_with_a_documented_override(projects: di
     assert requirements[0] == "slm-deploy>=0.1.0,<0.2"
     readme = (project / "README.md").read_text()
     assert "slm-deploy @ git+https://" in readme and "slm-deploy @ file://" in readme
+
+
+def test_readme_snippets_are_valid_shell_and_python(projects: dict[str, Path]) -> None:
+    for project in projects.values():
+        readme = (project / "README.md").read_text()
+        for block in re.findall(r"```python\n(.*?)```", readme, flags=re.S):
+            compile(block, f"{project.name}/README.md", "exec")
+        for block in re.findall(r"```sh\n(.*?)```", readme, flags=re.S):
+            proc = subprocess.run(["bash", "-n"], input=block, capture_output=True, text=True, check=False)
+            assert proc.returncode == 0, f"{project.name}/README.md: {proc.stderr}"
+
+
+def test_foundry_local_clients_ask_the_host_for_the_model_id(projects: dict[str, Path]) -> None:
+    readme = (projects["foundry-local-host"] / "README.md").read_text()
+    assert 'MODEL="$(curl -sS http://127.0.0.1:5273/v1/models' in readme
+    assert "model=client.models.list().data[0].id" in readme and "Authorization" not in readme
 
 
 @pytest.mark.parametrize(("name", "model", "url"), [
