@@ -99,3 +99,16 @@ def test_schema_stack_wraps_the_spec() -> None:
     spec = json.loads(run_cli("schema").stdout)
     assert stack["properties"]["config"]["properties"]["slm-deploy:deployment"]["properties"] == spec["properties"]
     assert stack["$defs"] == spec["$defs"]
+
+
+@pytest.mark.parametrize(("text", "line"), [
+    ("name: svc\nmodel:\n  id: qwen3-1.7b\n runtime: [\n", 4),                                  # malformed YAML
+    ("name: svc\nmodel:\n  id: qwen3-1.7b\nruntime:\n  kind: llamacpp\nmy_secret_key: 1\n", 6),  # unknown key
+    ("name: svc\nmodel:\n  id: qwen3-1.7b\nruntime:\n  kind: llamacpp\ntargets:\n  kubernetes: {}\n", 6),  # cross-field
+], ids=["syntax", "unknown-key", "cross-field"])
+def test_every_kind_of_error_names_the_line(text: str, line: int, tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(text)
+    result = run_cli("validate", str(spec), "--json")
+    assert result.code == 2 and result.stdout == "" and result.stderr.startswith(f"error: {spec}:{line}")
+    assert "my_secret_key" not in result.stderr
