@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -110,6 +111,20 @@ def test_editor_schema_accepts_the_stacks_and_flags_mistakes(projects: dict[str,
         assert list(validator.iter_errors(document)) == []
         document["config"]["slm-deploy:deployment"]["serving"]["replicas"] = "two"
         assert any(e.path[-1] == "replicas" for e in validator.iter_errors(document))
+
+
+def test_pre_commit_hook_validates_every_stack(projects: dict[str, Path]) -> None:
+    """Run the local hook as pre-commit would: its entry, with the project's files its `files` pattern selects."""
+    project = projects["vllm-compose"]
+    config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
+    (hook,) = [h for repo in config["repos"] if repo["repo"] == "local" for h in repo["hooks"]]
+    files = sorted(str(p.relative_to(project)) for p in project.rglob("*")
+                   if p.is_file() and re.search(hook["files"], str(p.relative_to(project))))
+    assert files == ["Pulumi.prod.yaml", "Pulumi.qa.yaml"]
+    program, *args = shlex.split(hook["entry"])
+    assert program == "slm-deploy"
+    result = CliRunner().invoke(app, [*args, *(str(project / f) for f in files)])
+    assert (result.exit_code, result.output) == (0, "")
 
 
 def test_dependency_is_the_release_range_with_a_documented_override(projects: dict[str, Path]) -> None:
