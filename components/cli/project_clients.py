@@ -9,7 +9,6 @@ from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.runtimes.capabilities import client_model_name
 from slm_deploy.spec.loader import Deployment, load_deployment
 
-
 HOST_SERVICE = "host"
 
 

@@ -71,6 +71,7 @@ def render_summary(name: str, target: Path, files: Iterable[str]) -> dict[str, A
 def render_summary_text(summary: dict[str, Any]) -> str:
     """One line per part, under a headline a user can read at a glance."""
     lines = [f"rendered {summary['name']}: {summary['files_written']} files in {summary['out']}"]
-    lines += [f"  {part + '/' if part != '.' else '(top level)'}: {count}" for part, count in summary["by_part"].items()]
+    lines += [f"  {part + '/' if part != '.' else '(top level)'}: {count}"
+              for part, count in summary["by_part"].items()]
     lines.append(f"next: slm-deploy check {summary['out']}")
     return "\n".join(lines)
