@@ -62,3 +62,12 @@ def test_new_refuses_with_exit_2_and_writes_nothing(tmp_path: Path) -> None:
     assert "error: runtime=vllm needs a GPU: choose a gpu_type" in result.stderr
     assert "the template refused these answers" in result.stderr and "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_free_text_answers_cannot_inject_yaml(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """A registry answer carrying a newline and a key stays one (invalid) string; it never adds a target."""
+    with pytest.raises(FailedHookException):
+        bake(tmp_path, "svc", {"registry": "registry.example.com\n      kubernetes: {}"})
+    err = capfd.readouterr().err
+    assert "targets.docker.registry: is not in the allowed form" in err and "kubernetes: {}" not in err
+    assert list(tmp_path.iterdir()) == []
