@@ -54,3 +54,11 @@ def test_readme_commands_run_offline(tmp_path: Path) -> None:
     for argv in commands:
         result = run_cli(*argv[1:], cwd=tmp_path)
         assert result.code == 0, f"{shlex.join(argv)}: {result.stderr}"
+
+
+def test_update_refuses_a_file_without_the_markers(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("# A project\n")
+    result = run_cli("schema", "--reference", str(readme))
+    assert result.code == 2 and "no section marked for the spec reference" in result.stderr
+    assert readme.read_text() == "# A project\n"
