@@ -149,3 +149,9 @@ def test_a_foundry_image_brings_the_container_fields_back(tmp_path: Path) -> Non
     spec = tmp_path / "spec.yaml"
     spec.write_text(yaml.safe_dump(raw))
     assert run_cli("validate", str(spec)).code == 0
+
+
+def test_the_bundle_names_no_gateway_and_no_api_keys_for_a_host_install() -> None:
+    files = render_bundle(parse_deployment(_spec("windows"))).files
+    assert "api-keys" not in files["README.md"] and "the gateway" not in files["README.md"]
+    assert not any("gateway" in path for path in files)
