@@ -61,7 +61,10 @@ def _followed(out: Path) -> Path:
     """A symlinked --out is followed to the directory it names, so the link stays a link."""
     if not out.is_symlink():
         return out
-    target = out.resolve()
+    try:
+        target = out.resolve()
+    except RuntimeError:  # a symlink loop
+        target = out
     if not target.is_dir():
         raise BundleError(f"{out}: a symbolic link to something that is not an existing directory\n"
                           "  hint: point it at a directory, or pass that directory as --out; nothing was changed")

@@ -104,12 +104,12 @@ def test_a_symlinked_out_is_followed_and_stays_a_link(tmp_path: Path) -> None:
     assert (tmp_path / "fresh-link").is_symlink() and (fresh / "a.txt").read_text() == "3"
 
 
-@pytest.mark.parametrize("target", ["missing", "file"])
+@pytest.mark.parametrize("target", ["missing", "file", "link"])
 def test_a_symlink_to_no_directory_is_refused(target: str, tmp_path: Path) -> None:
     if target == "file":
         (tmp_path / "file").write_text("mine")
     link = tmp_path / "link"
-    link.symlink_to(tmp_path / target)
+    link.symlink_to(tmp_path / target)  # "link" points at itself: a loop
     with pytest.raises(BundleError, match="symbolic link to something that is not an existing directory"):
         write_bundle(_bundle({"a.txt": "1"}), link)
     assert link.is_symlink() and not (tmp_path / "missing").exists()
