@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from slm_deploy.policies.builds import build_state_problems, built_image_options, verified_builds
-from slm_deploy.policies.bundle import Subject, load_bundle, load_file, read_manifest
+from slm_deploy.policies.bundle import HOST_INSTALL, Subject, load_bundle, load_file, read_manifest
 from slm_deploy.policies.model import Rule, Severity
 from slm_deploy.policies.registry import all_rules
 from slm_deploy.policies.rules.serving_004_image_digest import RULE as IMAGE_DIGEST_RULE
@@ -87,7 +87,7 @@ def check_subjects(subjects: Sequence[Subject], waivers: Iterable[Mapping[str, A
             if rule.scope == "resource" and subject.kind in rule.kinds:
                 raw.extend(_evaluate(rule, subject.kind, subject.manifest, subject.resource, subject.location,
                                      config.get(rule.id)))
-    k8s = [s for s in subjects if s.kind not in ("Dockerfile", "ComposeProject")]
+    k8s = [s for s in subjects if s.kind not in ("Dockerfile", "ComposeProject", HOST_INSTALL)]
     if k8s:
         manifests = [s.manifest for s in k8s]
         for rule in active:

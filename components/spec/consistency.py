@@ -10,6 +10,7 @@ from slm_deploy.spec.catalogue import catalogue
 from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.extra_args import extra_args_problems
 from slm_deploy.spec.fields import SECRET_NAME_PARTS
+from slm_deploy.spec.idle_fields import idle_field_problems
 from slm_deploy.spec.images import pins_table
 from slm_deploy.spec.monitoring_checks import monitoring_problems
 from slm_deploy.spec.secret_checks import secret_problems
@@ -110,8 +111,6 @@ def _runtime_problems(spec: DeploymentSpec) -> list[Problem]:
         if targets.host is None and runtime.image is None:
             problems.append(Problem("targets.host", "Foundry Local installs on a host; add targets.host",
                                     allowed="targets.host: {os: windows|linux|macos}"))
-        if targets.host is not None:
-            problems += _host_exposure_problems(targets.host)
     elif targets.host is not None:
         problems.append(Problem("targets.host", f"{runtime.kind} runs in containers; the host target is for Foundry Local",
                                 allowed="docker, compose, kubernetes, aks"))
@@ -189,26 +188,5 @@ def consistency_problems(spec: DeploymentSpec) -> list[Problem]:
     """Every cross-field problem, in a stable order."""
     return (secret_problems(spec) + _env_problems(spec) + _runtime_problems(spec)
             + _exposure_problems(spec) + _scaling_problems(spec) + _target_problems(spec)
-            + _waiver_problems(spec) + monitoring_problems(spec))
+            + _waiver_problems(spec) + monitoring_problems(spec) + idle_field_problems(spec))
 
-
-def _host_exposure_problems(host) -> list[Problem]:
-    """Foundry Local listens on loopback; beyond it, a forwarder binds one address clients can reach."""
-    address = ipaddress.ip_address(str(host.bind_address))
-    if address.is_loopback:
-        if host.allowed_clients:
-            return [Problem("targets.host.allowed_clients", "client networks need a bind_address they can reach",
-                            allowed="a non-loopback address of this host in targets.host.bind_address",
-                            hint="or drop allowed_clients to keep the service on loopback")]
-        return []
-    if address.is_unspecified:
-        return [Problem("targets.host.bind_address", "is not an address a client (or the Foundry CLI) can connect to",
-                        allowed="this host's own address on the client network, e.g. 10.20.0.15",
-                        hint="use 127.0.0.1 to keep the service on this machine")]
-    if not host.allowed_clients:
-        return [Problem("targets.host.allowed_clients", "a service bound beyond loopback needs the networks it admits",
-                        allowed="a list of CIDRs, e.g. [10.20.0.0/24]", hint="or bind 127.0.0.1")]
-    if host.os == "macos":
-        return [Problem("targets.host.bind_address", "macOS has no built-in forwarder to expose the loopback service",
-                        allowed="127.0.0.1 on macOS", hint="serve other machines from a Linux or Windows host")]
-    return []

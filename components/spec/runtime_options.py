@@ -20,6 +20,10 @@ class _RuntimeCommon(SpecModel):
     """Extra non-secret environment; secret-looking names are refused (use `secrets`)."""
 
 
+WEIGHT_DTYPES = {"f16": "float16", "bf16": "bfloat16"}
+"""vLLM's --dtype for the unquantised weight formats a spec may name in model.quantisation."""
+
+
 class VllmOptions(_RuntimeCommon):
     """vLLM's OpenAI-compatible server (needs an NVIDIA GPU)."""
 

@@ -150,8 +150,9 @@ class HostTarget(SpecModel):
 
     os: Literal["windows", "linux", "macos"] = "windows"
     bind_address: IpAddress = "127.0.0.1"
+    """Only 127.0.0.1: no API-key gateway runs on a host, so Foundry Local is never exposed beyond loopback."""
     allowed_clients: list[Cidr] = Field(default_factory=list)
-    """Networks the firewall rule admits; empty means loopback only."""
+    """Only empty, for the same reason; serve other machines from a container target with runtime.image."""
 
 
 class Targets(SpecModel):

@@ -44,6 +44,7 @@ PLAUSIBLE = {
     "security.base_images": st.dictionaries(st.sampled_from(sorted(pins_table())), _images, max_size=2),
     "exposure.bind_address": _addresses,
     "targets.host.bind_address": _addresses,
+    "targets.host.allowed_clients": st.sampled_from([[], ["10.1.2.0/24"], ["fd00::/64"]]),
     "targets.docker.registry": st.sampled_from(["registry.example:5000", "myregistry.azurecr.io"]),
     "serving.auth.api_keys_secret": st.just("api-keys"),
     "runtime.extra_args": st.sampled_from([[], ["--seed", "7"], ["--seed=42"]]),
