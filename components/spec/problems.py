@@ -48,13 +48,16 @@ def _unwrap(annotation: Any) -> list[Any]:
 
 def _walk(loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], type[BaseModel] | None]:
     """Follow an error location through the spec's types: the path as the user wrote it, and the
-    model that holds the last step (union tags such as runtime.<kind> are pydantic's, not the user's)."""
+    model that holds the last step (union tags such as runtime.<kind> or .float/.int are pydantic's, not the user's)."""
     current: Any = DeploymentSpec
     user_loc: list[Any] = []
     for step in loc:
         members = _unwrap(current)
         models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
         containers = [m for m in members if typing.get_origin(m) in (dict, list)]
+        if _is_member_tag(step, members, models, containers):
+            current = None
+            continue
         if len(models) > 1:
             tagged = [m for m in models if "kind" in m.model_fields
                       and step in typing.get_args(m.model_fields["kind"].annotation)]
@@ -71,6 +74,51 @@ def _walk(loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], type[BaseModel] | None
         user_loc.append(step)
     models = [m for m in _unwrap(current) if isinstance(m, type) and issubclass(m, BaseModel)]
     return tuple(user_loc), (models[0] if len(models) == 1 else None)
+
+
+def _is_member_tag(step: Any, members: list[Any], models: list[Any], containers: list[Any]) -> bool:
+    """Whether a location step names a member of a union of plain types (`float`, `constrained-str`)."""
+    plain = [m for m in members if m is not type(None)]
+    return isinstance(step, str) and len(plain) > 1 and not models and not containers
+
+
+def union_kinds(loc: tuple[Any, ...]) -> str:
+    """What the union of plain types an error location passes through accepts, in words; "" when it passes none."""
+    current: Any = DeploymentSpec
+    for step in loc:
+        members = _unwrap(current)
+        models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+        containers = [m for m in members if typing.get_origin(m) in (dict, list)]
+        if _is_member_tag(step, members, models, containers):
+            break
+        if len(models) > 1:
+            tagged = [m for m in models if "kind" in m.model_fields
+                      and step in typing.get_args(m.model_fields["kind"].annotation)]
+            current = tagged[0] if tagged else None
+        elif models and isinstance(step, str) and step in models[0].model_fields:
+            current = models[0].model_fields[step].annotation
+        elif containers:
+            current = typing.get_args(containers[0])[-1]
+        else:
+            return ""
+    else:
+        return ""
+    words = []
+    for member in _unwrap(current):
+        if typing.get_origin(member) is typing.Literal:
+            words.append(" or ".join(repr(v) for v in typing.get_args(member)))
+        elif member is not type(None):
+            words.append(_KIND_WORDS.get(member, "text"))
+    return ", ".join(dict.fromkeys(words))
+
+
+_KIND_WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "text"}
+_TYPE_ALLOWED = {"int_type": "an integer", "int_parsing": "an integer", "int_from_float": "a whole number",
+                 "float_type": "a number", "float_parsing": "a number", "finite_number": "a finite number",
+                 "bool_type": "true or false", "bool_parsing": "true or false", "string_type": "a string",
+                 "dict_type": "a mapping", "model_type": "a mapping", "model_attributes_type": "a mapping",
+                 "list_type": "a list"}
+"""What each pydantic type error allows, for the `allowed:` line."""
 
 
 def dotted(loc: tuple[Any, ...]) -> str:
@@ -103,6 +151,9 @@ def _problem(error: dict[str, Any]) -> Problem:
         return Problem(dotted(loc), "has a key that is not allowed", allowed=f"keys of {detail}")
     loc, _ = _walk(raw)
     path = dotted(loc)
+    kinds = union_kinds(raw)
+    if kinds and kind != "missing" and not _bounds(ctx):  # a union of plain types: one message for the field, not one per member
+        return Problem(path, f"is not a value this field takes {got}", allowed=kinds)
     if kind == "extra_forbidden":
         _, parent = _walk(tuple(error["loc"])[:-1])
         allowed = sorted(parent.model_fields) if parent else []
@@ -124,13 +175,13 @@ def _problem(error: dict[str, Any]) -> Problem:
     if kind == "missing":
         return Problem(path, _MESSAGES[kind])
     if kind in _MESSAGES:
-        return Problem(path, f"{_MESSAGES[kind]} {got}")
+        return Problem(path, f"{_MESSAGES[kind]} {got}", allowed=_TYPE_ALLOWED.get(kind, ""))
     bounds = _bounds(ctx)
     if bounds:
         return Problem(path, f"is out of range {got}", allowed=bounds)
-    # Our own validators raise ValueError with wording that describes the rule, never the value.
-    message = error["msg"].removeprefix("Value error, ")
-    return Problem(path, f"{message} {got}")
+    # Our own validators raise ValueError with wording that describes the rule (and `; allowed: ...`), never the value.
+    message, _, allowed = error["msg"].removeprefix("Value error, ").partition("; allowed: ")
+    return Problem(path, f"{message} {got}", allowed=allowed)
 
 
 def validation_problems(exc: ValidationError) -> list[Problem]:
