@@ -46,17 +46,20 @@ def _unwrap(annotation: Any) -> list[Any]:
     return [annotation]
 
 
-def _walk(loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], type[BaseModel] | None]:
-    """Follow an error location through the spec's types: the path as the user wrote it, and the
-    model that holds the last step (union tags such as runtime.<kind> or .float/.int are pydantic's, not the user's)."""
+def _walk(loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], type[BaseModel] | None, Any]:
+    """Follow an error location through the spec's types: the path as the user wrote it, the model that holds
+    the last step, and the union of plain types the location passed through, if any (union tags such as
+    runtime.<kind> or .float/.int are pydantic's, not the user's)."""
     current: Any = DeploymentSpec
     user_loc: list[Any] = []
+    plain_union = None
     for step in loc:
         members = _unwrap(current)
         models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
         containers = [m for m in members if typing.get_origin(m) in (dict, list)]
-        if _is_member_tag(step, members, models, containers):
-            current = None
+        if isinstance(step, str) and len([m for m in members if m is not type(None)]) > 1 \
+                and not models and not containers:
+            plain_union, current = current, None
             continue
         if len(models) > 1:
             tagged = [m for m in models if "kind" in m.model_fields
@@ -73,38 +76,13 @@ def _walk(loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], type[BaseModel] | None
             current = None
         user_loc.append(step)
     models = [m for m in _unwrap(current) if isinstance(m, type) and issubclass(m, BaseModel)]
-    return tuple(user_loc), (models[0] if len(models) == 1 else None)
+    return tuple(user_loc), (models[0] if len(models) == 1 else None), plain_union
 
 
-def _is_member_tag(step: Any, members: list[Any], models: list[Any], containers: list[Any]) -> bool:
-    """Whether a location step names a member of a union of plain types (`float`, `constrained-str`)."""
-    plain = [m for m in members if m is not type(None)]
-    return isinstance(step, str) and len(plain) > 1 and not models and not containers
-
-
-def union_kinds(loc: tuple[Any, ...]) -> str:
-    """What the union of plain types an error location passes through accepts, in words; "" when it passes none."""
-    current: Any = DeploymentSpec
-    for step in loc:
-        members = _unwrap(current)
-        models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
-        containers = [m for m in members if typing.get_origin(m) in (dict, list)]
-        if _is_member_tag(step, members, models, containers):
-            break
-        if len(models) > 1:
-            tagged = [m for m in models if "kind" in m.model_fields
-                      and step in typing.get_args(m.model_fields["kind"].annotation)]
-            current = tagged[0] if tagged else None
-        elif models and isinstance(step, str) and step in models[0].model_fields:
-            current = models[0].model_fields[step].annotation
-        elif containers:
-            current = typing.get_args(containers[0])[-1]
-        else:
-            return ""
-    else:
-        return ""
+def _kinds(union: Any) -> str:
+    """What a union of plain types accepts, in words: `true or false, an integer, a number, text`."""
     words = []
-    for member in _unwrap(current):
+    for member in _unwrap(union):
         if typing.get_origin(member) is typing.Literal:
             words.append(" or ".join(repr(v) for v in typing.get_args(member)))
         elif member is not type(None):
@@ -146,16 +124,16 @@ def _problem(error: dict[str, Any]) -> Problem:
     ctx = error.get("ctx") or {}
     got = f"(got {value_kind(error.get('input'))})"
     if raw[-1:] == ("[key]",):  # a bad mapping key: name the mapping, never the key the user typed
-        loc, _ = _walk(raw[:-2])
+        loc, _, _ = _walk(raw[:-2])
         detail = PATTERN_DESCRIPTIONS.get(ctx.get("pattern", ""), _bounds(ctx) or error["msg"])
         return Problem(dotted(loc), "has a key that is not allowed", allowed=f"keys of {detail}")
-    loc, _ = _walk(raw)
+    loc, _, plain_union = _walk(raw)
     path = dotted(loc)
-    kinds = union_kinds(raw)
+    kinds = _kinds(plain_union) if plain_union is not None else ""
     if kinds and kind != "missing" and not _bounds(ctx):  # a union of plain types: one message for the field, not one per member
         return Problem(path, f"is not a value this field takes {got}", allowed=kinds)
     if kind == "extra_forbidden":
-        _, parent = _walk(tuple(error["loc"])[:-1])
+        _, parent, _ = _walk(tuple(error["loc"])[:-1])
         allowed = sorted(parent.model_fields) if parent else []
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
         return Problem(path, "unknown key", allowed=", ".join(allowed),
