@@ -310,6 +310,10 @@ MUTATIONS: list[Mutation] = [
     Mutation("slm-compose-012", "C-host-mounts", CO, "docker sock", append(SG + ("volumes",), "/var/run/docker.sock:/var/run/docker.sock")),
     Mutation("slm-compose-012", "C-host-mounts", CO, "etc", append(SV + ("volumes",), {"type": "bind", "source": "/etc", "target": "/host-etc"})),
     Mutation("slm-compose-012", "C-host-mounts", CO, "api socket", set_(SL + ("use_api_socket",), True)),
+    Mutation("slm-compose-012", "C-host-mounts", CO, "climbs out of the bundle",
+             append(SV + ("volumes",), "../../..:/models/onnx:ro")),
+    Mutation("slm-compose-012", "C-host-mounts", CO, "climbs to a system folder",
+             append(SV + ("volumes",), "/srv/models/../../etc:/models/onnx:ro")),
     Mutation("slm-compose-013", "C-init", CO, "no init", drop(SV + ("init",))),
     Mutation("slm-compose-014", "C-gpu", CO, "raw devices", set_(SV + ("devices",), ["/dev/nvidia0:/dev/nvidia0"])),
     # Serving
