@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
-from slm_deploy.render.images import source_tag
+
+def source_tag(context: dict[str, str]) -> str:
+    """A tag that changes exactly when the build context changes (src-<16 hex of its sha256>); `render` tags
+    builds with it, and the checker recomputes it, so the definition lives with the checker."""
+    digest = hashlib.sha256()
+    for path, text in sorted(context.items()):
+        digest.update(path.encode() + b"\0" + text.encode() + b"\0")
+    return f"src-{digest.hexdigest()[:16]}"
 
 
 def verified_builds(root: Path) -> list[str]:

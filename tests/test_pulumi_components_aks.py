@@ -142,11 +142,11 @@ def test_workloads_land_on_the_new_cluster_through_its_provider(aks) -> None:
     kubernetes = [r for r in mocks.resources if r.custom and r.typ.startswith("kubernetes:")]
     assert kubernetes and all(r.provider.split("::")[-2] == "phi4-mini-aks-k8s" for r in kubernetes)
     component, workloads, *children = seen["urns"]
-    assert component.endswith("$slm-deploy:index:Deployment::phi4-mini")
-    assert workloads.endswith("::slm-deploy:index:Deployment$slm-deploy:kubernetes:Workloads::phi4-mini-k8s")
+    assert component.endswith("$slm-deploy:index:SlmDeployment::phi4-mini")
+    assert workloads.endswith("::slm-deploy:index:SlmDeployment$slm-deploy:index:KubernetesWorkloads::phi4-mini-k8s")
     add_ons = [r for r in kubernetes if r.name.startswith("phi4-mini-aks-")]  # device plugin, cert-manager
     assert len(children) == len(kubernetes) - len(add_ons)
-    assert all("::slm-deploy:kubernetes:Workloads$kubernetes:" in urn for urn in children)
+    assert all("::slm-deploy:index:KubernetesWorkloads$kubernetes:" in urn for urn in children)
 
 
 def test_the_gateway_is_pulled_by_digest_and_the_stack_exports_what_an_operator_needs(aks) -> None:

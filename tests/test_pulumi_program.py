@@ -117,7 +117,7 @@ def test_program_registers_every_rendered_kubernetes_object(stack: Path, tmp_pat
     add_ons = f"{load_deployment(stack).spec.name}-aks-"  # the AKS cluster's own: device plugin, cert-manager
     registered = {r.name: r for r in mocks.resources if r.custom and r.typ.startswith("kubernetes:")
                   and not r.name.startswith(add_ons) and r.typ != "kubernetes:core/v1:Secret"}
-    assert "slm-deploy:index:Deployment" in {r.typ for r in mocks.resources if not r.custom}
+    assert "slm-deploy:index:SlmDeployment" in {r.typ for r in mocks.resources if not r.custom}
     assert sorted(registered) == sorted(f"{o['kind'].lower()}-{o['metadata']['name']}" for o in rendered)
     for obj in rendered:
         resource = registered[f"{obj['kind'].lower()}-{obj['metadata']['name']}"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from slm_deploy.render.kubernetes.common import GPU_RESOURCE, MANAGED_BY, Manifest, meta
+from slm_deploy.render.kubernetes.common import MANAGED_BY, Manifest, meta
+from slm_deploy.render.kubernetes.gpu_scheduling import GPU_RESOURCE
 from slm_deploy.spec.consistency import namespace_of
 from slm_deploy.spec.loader import Deployment
 from slm_deploy.spec.quantity import MIB, parse_bytes

@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from slm_deploy.render.images import cluster_image
-from slm_deploy.render.kubernetes.common import CONFIG_MOUNT, GPU_RESOURCE
+from slm_deploy.render.kubernetes.common import CONFIG_MOUNT
+from slm_deploy.render.kubernetes.gpu_scheduling import GPU_NODE_LABELS, GPU_RESOURCE, GPU_TOLERATIONS
 from slm_deploy.render.kubernetes.secret_sources import secret_volume
 from slm_deploy.render.kubernetes.security import container_security, pod_defaults
 from slm_deploy.runtimes.plan import CACHE_ROOT, SECRETS_ROOT, RuntimePlan, ServicePlan
 from slm_deploy.spec.loader import Deployment
 from slm_deploy.spec.quantity import format_mib
 
-GPU_NODE_LABELS = {"nvidia.com/gpu.present": "true"}
-GPU_TOLERATIONS = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
 TMP_SIZE = "256Mi"
 CACHE_SIZE = {"runtime": "2Gi", "model-prep": "2Gi"}
 DEFAULT_CACHE_SIZE = "512Mi"
