@@ -16,11 +16,10 @@ from slm_deploy.spec.loader import parse_deployment
 from tests.test_pulumi_components import stack_spec
 
 pytest.importorskip("pulumi_kubernetes")
-from slm_deploy.gpu_device_plugin import daemon_set, namespace  # noqa: E402
+from slm_deploy.render.kubernetes.device_plugin import daemon_set, namespace  # noqa: E402
 
 DAEMON_SET = "kubernetes:apps/v1:DaemonSet"
 NAMESPACE = "kubernetes:core/v1:Namespace"
-GPU_LABELS = {"nvidia.com/gpu.present": "true"}
 
 
 def servicer() -> _PolicyAnalyzerServicer:
@@ -46,7 +45,7 @@ def spec():
 
 
 def test_the_rendered_plugin_and_its_namespace_pass_with_the_reason_recorded(spec) -> None:
-    violations, skipped = analyze(DAEMON_SET, daemon_set(spec, GPU_LABELS))
+    violations, skipped = analyze(DAEMON_SET, daemon_set(spec))
     assert violations == {}
     assert set(skipped) == {"slm-k8s-005", "slm-k8s-008", "slm-k8s-017"}
     assert all("DaemonSet/nvidia-device-plugin/nvidia-device-plugin" in r and "/var/lib/kubelet/device-plugins" in r
@@ -89,7 +88,7 @@ def _moved(manifest: dict) -> None:
     _moved,
 ], ids=["other-image", "unpinned", "docker-socket", "host-pid", "privileged", "other-namespace"])
 def test_any_other_shape_is_checked_as_usual(spec, mutate) -> None:
-    manifest = copy.deepcopy(daemon_set(spec, GPU_LABELS))
+    manifest = copy.deepcopy(daemon_set(spec))
     mutate(manifest)
     violations, skipped = analyze(DAEMON_SET, manifest)
     assert {"slm-k8s-005", "slm-k8s-008"} <= set(violations)
@@ -97,14 +96,14 @@ def test_any_other_shape_is_checked_as_usual(spec, mutate) -> None:
 
 
 def test_a_mirrored_plugin_image_keeps_its_waiver(spec) -> None:
-    manifest = copy.deepcopy(daemon_set(spec, GPU_LABELS))
+    manifest = copy.deepcopy(daemon_set(spec))
     _image("mirror.example.com/nvidia/k8s-device-plugin:v0.17.0@sha256:" + "a" * 64)(manifest)
     violations, _ = analyze(DAEMON_SET, manifest)
     assert violations == {}
 
 
 def test_rules_without_a_waiver_still_apply_to_the_plugin(spec) -> None:
-    manifest = copy.deepcopy(daemon_set(spec, GPU_LABELS))
+    manifest = copy.deepcopy(daemon_set(spec))
     del manifest["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"]
     manifest["spec"]["template"]["spec"]["containers"][0]["securityContext"]["readOnlyRootFilesystem"] = False
     violations, _ = analyze(DAEMON_SET, manifest)
