@@ -1,7 +1,5 @@
 """AksAddOns: what a new AKS cluster runs for the workloads, from the same renderers `render` uses."""
 
-from __future__ import annotations
-
 from typing import Any, TypedDict
 
 import pulumi

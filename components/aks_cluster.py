@@ -1,7 +1,5 @@
 """AksCluster: a hardened AKS cluster (controls A1-A9) with a GPU pool sized from the spec, and its provider."""
 
-from __future__ import annotations
-
 import base64
 from typing import Any, TypedDict
 

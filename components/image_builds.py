@@ -1,7 +1,5 @@
 """ImageBuilds: every image slm-deploy builds, as pulumi-docker-build Images from the rendered contexts."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Any, TypedDict
 

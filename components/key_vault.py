@@ -1,8 +1,6 @@
 """KeyVaultSecrets: the deployment's Azure Key Vaults (created hardened, or existing ones referenced), the secrets
 Pulumi writes into them, and the workload identity that may read exactly those secrets through the CSI driver."""
 
-from __future__ import annotations
-
 import calendar
 import datetime
 from collections.abc import Mapping

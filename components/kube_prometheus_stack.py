@@ -1,8 +1,6 @@
 """KubePrometheusStack: the bundled monitoring mode, kube-prometheus-stack as a Helm release with values from
 the spec, in the monitoring namespace, before the deployment's PodMonitors and PrometheusRule need its CRDs."""
 
-from __future__ import annotations
-
 from typing import Any, TypedDict
 
 import pulumi

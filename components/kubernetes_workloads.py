@@ -1,7 +1,5 @@
 """KubernetesWorkloads: the rendered Kubernetes objects as typed pulumi-kubernetes resources."""
 
-from __future__ import annotations
-
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypedDict

@@ -1,7 +1,5 @@
 """SlmDeployment: the top-level Pulumi component, composed of the per-concern components for one spec."""
 
-from __future__ import annotations
-
 from types import SimpleNamespace
 from typing import Any, TypedDict
 

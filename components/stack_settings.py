@@ -1,7 +1,5 @@
 """Operator settings a stack needs beyond the spec: credentials, local paths, platform resource ids."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
