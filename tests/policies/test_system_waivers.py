@@ -115,3 +115,29 @@ def test_a_namespace_that_stops_auditing_restricted_loses_its_waiver(spec) -> No
     manifest["metadata"]["labels"]["pod-security.kubernetes.io/audit"] = "privileged"
     violations, skipped = analyze(NAMESPACE, manifest)
     assert "slm-k8s-014" in violations and "slm-k8s-014" not in skipped
+
+
+def test_offline_check_of_the_rendered_aks_example_waives_exactly_the_plugin_as_crossguard_does(tmp_path) -> None:
+    from slm_deploy.policies.offline import check_bundle
+    from slm_deploy.render.bundle import render_bundle
+    from slm_deploy.render.writer import write_bundle
+
+    write_bundle(render_bundle(parse_deployment(stack_spec("phi4-vllm-aks"))), tmp_path / "bundle")
+    assert (tmp_path / "bundle" / "kubernetes" / "cluster" / "daemonset-nvidia-device-plugin.yaml").is_file()
+    report = check_bundle(tmp_path / "bundle")
+    assert report.findings == ()
+    assert {w.finding.resource for w in report.waived} == {"DaemonSet/nvidia-device-plugin/nvidia-device-plugin",
+                                                           "Namespace/nvidia-device-plugin"}
+    assert {w.finding.rule for w in report.waived} == {"slm-k8s-005", "slm-k8s-008", "slm-k8s-014", "slm-k8s-017"}
+
+
+def test_offline_check_still_fails_a_plugin_that_leaves_the_exempted_shape(tmp_path) -> None:
+    from slm_deploy.policies.offline import check_bundle
+    from slm_deploy.render.bundle import render_bundle
+    from slm_deploy.render.writer import write_bundle
+
+    write_bundle(render_bundle(parse_deployment(stack_spec("phi4-vllm-aks"))), tmp_path / "bundle")
+    path = tmp_path / "bundle" / "kubernetes" / "cluster" / "daemonset-nvidia-device-plugin.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("hostPID: false", "hostPID: true"), encoding="utf-8")
+    report = check_bundle(tmp_path / "bundle")
+    assert "slm-k8s-005" in report.rule_ids() or "slm-k8s-017" in report.rule_ids()
