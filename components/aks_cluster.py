@@ -203,9 +203,16 @@ class AksClusterArgs(TypedDict, total=False):
     """Entra ID groups that administer the cluster."""
     acr_resource_group: str
     """Resource group of the ACR targets.docker.registry names (default: the cluster's)."""
+    registry: pulumi.Input[str]
+    """The registry images are pushed to, as given to ImageBuilds; a plain *.azurecr.io name gets AcrPull."""
 
 
 AKS_CLUSTER_ARGS = frozenset(AksClusterArgs.__annotations__)
+
+
+def _plain(registry: object) -> str | None:
+    """A registry known now; an Output one cannot be looked up by name before it exists."""
+    return registry if isinstance(registry, str) else None
 
 
 class AksCluster(pulumi.ComponentResource):
@@ -221,8 +228,11 @@ class AksCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: AksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("slm-deploy:index:AksCluster", name, None, opts)
         values = checked_args("AksCluster", args, AKS_CLUSTER_ARGS)
-        spec = ResolvedSpec(values["spec"]).deployment.spec
+        spec = ResolvedSpec(values["spec"], registry=_plain(values.get("registry"))).deployment.spec
         settings = settings_from_args(values)
+        if values.get("registry") is not None and _plain(values["registry"]) is None:
+            pulumi.log.warn("the registry is an Output: grant the cluster's kubelet identity AcrPull on it in the "
+                            "program that creates it", resource=self)
         if spec.targets.aks is None:
             raise TypeError("AksCluster needs a spec with targets.aks")
         try:

@@ -66,7 +66,7 @@ class SlmDeploymentArgs(TypedDict, total=False):
 
 SLM_DEPLOYMENT_ARGS = frozenset(SlmDeploymentArgs.__annotations__)
 IMAGE_KEYS = ("spec", "build_dir", "registry", "registry_username", "registry_password", "platforms", "ca_bundle")
-AKS_KEYS = ("spec", "kubelogin_mode", "aks_encryption", "admin_group_object_ids", "acr_resource_group")
+AKS_KEYS = ("spec", "kubelogin_mode", "aks_encryption", "admin_group_object_ids", "acr_resource_group", "registry")
 
 
 def _pick(values: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:

@@ -176,3 +176,20 @@ def test_a_typed_args_dict_and_a_plain_dict_deploy_the_same_objects(tmp_path: Pa
     typed = lambda: SlmDeploymentArgs(spec=kubernetes_onnx_spec(), build_dir=str(tmp_path),  # noqa: E731
                                       secret_values={"secret-api-keys": "k"})
     assert objects(lambda: plain) == objects(typed)
+
+
+def test_a_registry_given_as_an_arg_is_the_one_the_new_cluster_may_pull_from(tmp_path: Path) -> None:
+    from tests.test_pulumi_components import stack_spec
+
+    spec = stack_spec("phi4-vllm-aks")
+
+    def program() -> None:
+        SlmDeployment("phi4", {"spec": spec, "registry": "otherreg.azurecr.io/slm", "build_dir": str(tmp_path),
+                               "secret_values": {f"secret-{name}": "v" for name in spec.get("secrets", {})}})
+
+    mocks, registrations = run(program)
+    lookups = [c.args["registryName"] for c in mocks.calls if c.token.endswith("getRegistry")]
+    assert lookups == ["otherreg"]
+    tags = [tag for image in mocks.of_type(IMAGE) for tag in image.inputs["tags"]]
+    assert tags and all(tag.startswith("otherreg.azurecr.io/slm/") for tag in tags)
+    assert registrations.duplicates() == []
