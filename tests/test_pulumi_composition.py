@@ -55,9 +55,10 @@ def run(program: Callable[[], Any]) -> tuple[ComponentMocks, Registrations]:
 
 
 def second_spec() -> dict[str, Any]:
-    """Another deployment of the same model under another name."""
+    """Another deployment of the same model under another name, monitored by the first one's Prometheus."""
     spec = kubernetes_onnx_spec()
     spec["name"] = "phi4-second"
+    spec["monitoring"] = {"mode": "existing"}
     return spec
 
 
@@ -104,6 +105,8 @@ def test_two_deployments_share_one_namespace_and_one_spec_runs_on_two_clusters(t
     in_west = {r.inputs["metadata"].get("namespace") for r in west_objects
                if r.typ.split(":")[1] not in ("core/v1", "helm.sh/v3") or r.typ.endswith((":Service", ":ConfigMap"))}
     assert west_objects and in_west == {"phi4-onnx"}
+    releases = [r for r in mocks.of_type("kubernetes:helm.sh/v3:Release") if r.provider.split("::")[-2] == "east"]
+    assert len(releases) == 1  # one monitoring stack per cluster
     assert_pinned(mocks)
 
 
