@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from pydantic import TypeAdapter, ValidationError
 
+from slm_deploy import __version__
 from slm_deploy.errors import Problem, SpecError
 from slm_deploy.spec.fields import PATTERN_DESCRIPTIONS, REGISTRY_ALLOWED, SERVICE_NAME_PATTERN, RegistryHost
 from slm_deploy.spec.loader import load_deployment
@@ -90,7 +91,8 @@ def new(
     answers = parse_context(context or [])
     output_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=output_dir, prefix=".slm-deploy-new.") as staging:
-        project = Path(cookiecutter(str(_template_dir()), no_input=no_input, extra_context=answers,
+        template_context = {**answers, "__slm_deploy_version": __version__}  # pins the release that made it
+        project = Path(cookiecutter(str(_template_dir()), no_input=no_input, extra_context=template_context,
                                     output_dir=staging, default_config=True))
         for stack in sorted(project.glob("Pulumi.*.yaml")):
             try:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from slm_deploy.render.images import cluster_image
-from slm_deploy.render.kubernetes.common import CONFIG_MOUNT, GPU_RESOURCE
+from slm_deploy.render.kubernetes.common import CONFIG_MOUNT
+from slm_deploy.render.kubernetes.gpu_scheduling import (GPU_MEMORY_LABEL, GPU_MEMORY_REPORTED_PERCENT, GPU_NODE_LABELS,
+                                                        GPU_RESOURCE, GPU_TOLERATIONS)
 from slm_deploy.render.kubernetes.secret_sources import secret_volume
 from slm_deploy.render.kubernetes.security import container_security, pod_defaults
 from slm_deploy.runtimes.plan import CACHE_ROOT, SECRETS_ROOT, RuntimePlan, ServicePlan
@@ -15,11 +17,6 @@ from slm_deploy.spec.sections import GpuType
 from slm_deploy.spec.sizing import GPU_MEMORY
 from slm_deploy.spec.quantity import MIB, format_mib
 
-GPU_NODE_LABELS = {"nvidia.com/gpu.present": "true"}
-GPU_MEMORY_LABEL = "nvidia.com/gpu.memory"
-"""Set by NVIDIA GPU feature discovery (with gpu.present): the GPU's total memory in MiB."""
-GPU_MEMORY_REPORTED_PERCENT = 90
-GPU_TOLERATIONS = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
 TMP_SIZE = "256Mi"
 CACHE_SIZE = {"runtime": "2Gi", "model-prep": "2Gi"}
 DEFAULT_CACHE_SIZE = "512Mi"
