@@ -1,29 +1,26 @@
 """AksCluster: a hardened AKS cluster (controls A1-A9) with a GPU pool sized from the spec, and its provider."""
 
-from __future__ import annotations
-
 import base64
-from typing import Any
+from typing import Any, TypedDict
 
 import pulumi
 import pulumi_azure_native as azure_native
 import pulumi_kubernetes as k8s
 import yaml
+from typing_extensions import Required
 
-from slm_deploy.aks_ingress import CertManager, ingress_class_warning, ingress_profile
+from slm_deploy.aks_ingress import ingress_profile
 from slm_deploy.aks_monitoring import managed_prometheus
 from slm_deploy.aks_registry import acr_name, grant_acr_pull
-from slm_deploy.errors import Problem, SpecError
-from slm_deploy.gpu_device_plugin import GpuDevicePlugin
+from slm_deploy.component_inputs import ResolvedSpec, checked_args
+from slm_deploy.errors import Problem, SlmDeployError, SpecError
+from slm_deploy.render.kubernetes.gpu_scheduling import GPU_NODE_LABELS, GPU_TAINT
 from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.monitoring_checks import monitoring_mode
 from slm_deploy.spec.sections import GpuType
-from slm_deploy.stack_settings import AksEncryption, StackSettings
+from slm_deploy.stack_settings import AksEncryption, AksEncryptionArgs, StackSettings, settings_from_args
 
 CRITICAL_ADDONS_TAINT = "CriticalAddonsOnly=true:NoSchedule"
-GPU_TAINT = "nvidia.com/gpu=present:NoSchedule"
-GPU_LABELS = {"nvidia.com/gpu.present": "true"}
-"""What the rendered GPU pods select (render/kubernetes.py nodeSelector); the taint is what they tolerate."""
 
 GPU_VM_SIZES: dict[GpuType, tuple[tuple[int, str], ...]] = {
     GpuType.T4: ((1, "Standard_NC4as_T4_v3"), (4, "Standard_NC64as_T4_v3")),
@@ -102,7 +99,7 @@ def gpu_pool_args(spec: DeploymentSpec) -> dict[str, Any]:
         "enable_auto_scaling": True, "count": min(max(serving.replicas, minimum), maximum),
         "min_count": minimum, "max_count": max(maximum, 1), "os_disk_size_gb": 256,
         "enable_encryption_at_host": True, "enable_node_public_ip": False,
-        "node_taints": [GPU_TAINT], "node_labels": dict(GPU_LABELS), "upgrade_settings": {"max_surge": "1"},
+        "node_taints": [GPU_TAINT], "node_labels": dict(GPU_NODE_LABELS), "upgrade_settings": {"max_surge": "1"},
     }
 
 
@@ -194,12 +191,63 @@ def kubeconfig_for_login(kubeconfig: str, login_mode: str) -> str:
     return yaml.safe_dump(config, sort_keys=False)
 
 
+class AksClusterArgs(TypedDict, total=False):
+    """The spec whose targets.aks describes the cluster, and the platform settings around it."""
+
+    spec: Required[dict[str, Any]]
+    """The deployment mapping (the value of slm-deploy:deployment); Python programs may pass a Deployment."""
+    kubelogin_mode: str
+    """How the kubeconfig's kubelogin signs in (azurecli, workloadidentity, msi, spn, ...)."""
+    aks_encryption: AksEncryptionArgs
+    admin_group_object_ids: list[str]
+    """Entra ID groups that administer the cluster."""
+    acr_resource_group: str
+    """Resource group of the ACR targets.docker.registry names (default: the cluster's)."""
+    registry: pulumi.Input[str]
+    """The registry images are pushed to, as given to ImageBuilds; a plain *.azurecr.io name gets AcrPull."""
+
+
+AKS_CLUSTER_ARGS = frozenset(AksClusterArgs.__annotations__)
+
+
+def _plain(registry: object) -> str | None:
+    """A registry known now; an Output one cannot be looked up by name before it exists."""
+    return registry if isinstance(registry, str) else None
+
+
 class AksCluster(pulumi.ComponentResource):
     """Resource group, Log Analytics workspace, ManagedCluster, CPU and GPU pools, and a provider for them."""
 
-    def __init__(self, name: str, spec: DeploymentSpec, settings: StackSettings,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("slm-deploy:azure:AksCluster", name, None, opts)
+    cluster_name: pulumi.Output[str]
+    resource_group_name: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    """A kubelogin exec kubeconfig for the cluster (secret)."""
+    kubernetes_provider: pulumi.Output[k8s.Provider]
+    """A provider for the cluster, ready once its node pools are."""
+
+    def __init__(self, name: str, args: AksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("slm-deploy:index:AksCluster", name, None, opts)
+        values = checked_args("AksCluster", args, AKS_CLUSTER_ARGS)
+        spec = ResolvedSpec(values["spec"], registry=_plain(values.get("registry"))).deployment.spec
+        settings = settings_from_args(values)
+        if values.get("registry") is not None and _plain(values["registry"]) is None:
+            pulumi.log.warn("the registry is an Output: grant the cluster's kubelet identity AcrPull on it in the "
+                            "program that creates it", resource=self)
+        if spec.targets.aks is None:
+            raise TypeError("AksCluster needs a spec with targets.aks")
+        try:
+            check_aks_target(spec, settings)
+        except SlmDeployError as exc:
+            raise pulumi.RunError(f"slm-deploy:deployment cannot be deployed:\n{exc}") from None
+        self._build(name, spec, settings)
+        self.cluster_name = self.cluster.name
+        self.resource_group_name = self.resource_group.name
+        self.kubernetes_provider = pulumi.Output.from_input(self.provider)
+        self.register_outputs({"clusterName": self.cluster.name, "resourceGroupName": self.resource_group.name,
+                               "kubeconfig": self.kubeconfig, "kubernetesProvider": self.provider,
+                               "oidcIssuerUrl": self.oidc_issuer_url})
+
+    def _build(self, name: str, spec: DeploymentSpec, settings: StackSettings) -> None:
         aks = spec.targets.aks
         child = pulumi.ResourceOptions(parent=self)
         group_args = {"resource_group_name": aks.resource_group} if aks.resource_group else {}
@@ -211,6 +259,7 @@ class AksCluster(pulumi.ComponentResource):
         self.cluster = azure_native.containerservice.ManagedCluster(
             f"{name}-cluster", opts=child,
             **cluster_args(spec, settings, self.resource_group.name, self.workspace.id))
+        self.oidc_issuer_url = self.cluster.oidc_issuer_profile.apply(lambda p: p.issuer_url if p else None)
         pool_parent = pulumi.ResourceOptions(parent=self, depends_on=[self.cluster])
         common = {"resource_group_name": self.resource_group.name, "resource_name_": self.cluster.name}
         self.pools = [azure_native.containerservice.AgentPool(f"{name}-apps", opts=pool_parent,
@@ -236,21 +285,3 @@ class AksCluster(pulumi.ComponentResource):
         ready = [*self.pools, *([self.acr_pull] if self.acr_pull else [])]
         self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig,
                                      opts=pulumi.ResourceOptions(parent=self, depends_on=ready))
-        self._add_ons(name, spec, settings)
-        self.register_outputs({"clusterName": self.cluster.name, "resourceGroup": self.resource_group.name,
-                               "oidcIssuerUrl": self.cluster.oidc_issuer_profile.apply(
-                                   lambda p: p.issuer_url if p else None)})
-
-    def _add_ons(self, name: str, spec: DeploymentSpec, settings: StackSettings) -> None:
-        """What the cluster runs for the workloads: the GPU device plugin, cert-manager with its issuer."""
-        child = pulumi.ResourceOptions(parent=self)
-        self.device_plugin = None
-        if self.gpu_pool is not None:
-            self.device_plugin = GpuDevicePlugin(f"{name}-gpu-plugin", spec, GPU_LABELS, self.provider, opts=child)
-        self.cert_manager = None
-        if ingress_profile(spec) is not None:
-            warning = ingress_class_warning(spec)
-            if warning:
-                pulumi.log.warn(warning, resource=self)
-            self.cert_manager = CertManager(f"{name}-cert-manager", spec, self.provider, settings.acme_server,
-                                            settings.acme_email, opts=child)

@@ -15,6 +15,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from slm_deploy.render.kubernetes.cert_manager import CERT_MANAGER_NAMESPACE
+from slm_deploy.render.kubernetes.cluster_add_ons import wants_ingress
+from slm_deploy.render.kubernetes.common import Manifest
 from slm_deploy.spec.deployment import DeploymentSpec
 
 APP_ROUTING_CLASS = "webapprouting.kubernetes.azure.com"
@@ -26,12 +29,6 @@ CERT_MANAGER_CHART = "cert-manager"
 CERT_MANAGER_VERSION = "v1.19.1"
 CERT_MANAGER_REPOSITORY = "https://charts.jetstack.io"
 """The only supported source of cert-manager charts."""
-CERT_MANAGER_NAMESPACE = "cert-manager"
-
-
-def wants_ingress(spec: DeploymentSpec) -> bool:
-    """Whether the spec exposes the gateway through an Ingress."""
-    return spec.exposure.mode == "ingress"
 
 
 def ingress_profile(spec: DeploymentSpec) -> dict[str, Any] | None:
@@ -71,43 +68,19 @@ def cert_manager_values() -> dict[str, Any]:
     }
 
 
-def cert_manager_namespace(spec: DeploymentSpec) -> dict[str, Any]:
-    """cert-manager's namespace enforces the restricted profile like every other namespace of the stack."""
-    major, minor = spec.targets.aks.kubernetes_version.split(".")[:2]
-    labels = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "warn", "audit")}
-    labels["pod-security.kubernetes.io/enforce-version"] = f"v{major}.{minor}"
-    return {"name": CERT_MANAGER_NAMESPACE, "labels": labels}
-
-
-def cluster_issuer(spec: DeploymentSpec, acme_server: str, acme_email: str | None) -> dict[str, Any]:
-    """The ClusterIssuer the rendered Ingress names: ACME, HTTP-01 through the rendered Ingress's class."""
-    issuer = spec.exposure.tls.issuer
-    acme: dict[str, Any] = {
-        "server": acme_server,
-        "privateKeySecretRef": {"name": f"{issuer}-account-key"},
-        "solvers": [{"http01": {"ingress": {"ingressClassName": spec.exposure.ingress_class}}}],
-    }
-    if acme_email:
-        acme["email"] = acme_email
-    return {"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": issuer},
-            "spec": {"acme": acme}}
-
-
 class CertManager(pulumi.ComponentResource):
     """cert-manager's namespace, its Helm release, and the spec's ClusterIssuer once the CRDs exist."""
 
-    def __init__(self, name: str, spec: DeploymentSpec, provider: k8s.Provider, acme_server: str,
-                 acme_email: str | None, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, spec: DeploymentSpec, provider: pulumi.Input[k8s.Provider], namespace: Manifest,
+                 issuer: Manifest, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("slm-deploy:kubernetes:CertManager", name, None, opts)
         base = pulumi.ResourceOptions(parent=self, provider=provider)
-        self.namespace = k8s.core.v1.Namespace(f"{name}-namespace", metadata=cert_manager_namespace(spec),
-                                               opts=base)
+        self.namespace = k8s.core.v1.Namespace(f"{name}-namespace", metadata=namespace["metadata"], opts=base)
         self.release = k8s.helm.v3.Release(
             f"{name}-release", name=CERT_MANAGER_CHART, chart=CERT_MANAGER_CHART, version=CERT_MANAGER_VERSION,
             repository_opts={"repo": CERT_MANAGER_REPOSITORY}, namespace=CERT_MANAGER_NAMESPACE,
             create_namespace=False, atomic=True, cleanup_on_fail=True, values=cert_manager_values(),
             opts=pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=[self.namespace])))
-        issuer = cluster_issuer(spec, acme_server, acme_email)
         self.issuer = k8s.apiextensions.CustomResource(
             f"{name}-issuer", api_version=issuer["apiVersion"], kind=issuer["kind"], metadata=issuer["metadata"],
             spec=issuer["spec"],

@@ -159,6 +159,7 @@ class ManagedMonitoring(pulumi.ComponentResource):
         self.keda_reader = _reader(f"{name}-keda-reader", self.keda_identity.principal_id, workspace.id, child)
         self.query_endpoint = workspace.metrics.apply(lambda m: m.prometheus_query_endpoint if m else "")
         self.grafana = None
+        self.dashboard_url = pulumi.Output.from_input("")
         if spec.monitoring.grafana.azure_managed:
             self.grafana = azure_native.dashboard.Grafana(
                 f"{name}-grafana", opts=child, resource_group_name=resource_group, location=location,
@@ -171,4 +172,5 @@ class ManagedMonitoring(pulumi.ComponentResource):
             self.grafana_reader = _reader(f"{name}-grafana-reader",
                                         self.grafana.identity.apply(lambda i: i.principal_id if i else ""),
                                         workspace.id, child)
+            self.dashboard_url = self.grafana.properties.apply(lambda p: (p.endpoint or "") if p else "")
         self.register_outputs({"queryEndpoint": self.query_endpoint, "kedaClientId": self.keda_identity.client_id})

@@ -1,16 +1,17 @@
 """ImageBuilds: every image slm-deploy builds, as pulumi-docker-build Images from the rendered contexts."""
 
-from __future__ import annotations
-
 from pathlib import Path
+from typing import Any, TypedDict
 
 import pulumi
 import pulumi_docker_build as docker_build
+from typing_extensions import Required
 
+from slm_deploy.component_inputs import ResolvedSpec, checked_args
+from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.render.images import build_context, build_owners, built_image
-from slm_deploy.runtimes.plan import RuntimePlan
 from slm_deploy.spec.loader import Deployment
-from slm_deploy.stack_settings import StackSettings
+from slm_deploy.stack_settings import DEFAULT_PLATFORMS
 
 CA_BUNDLE_SECRET = "ca_bundle"
 """The BuildKit secret id the rendered Dockerfiles read (RUN --mount=type=secret,id=ca_bundle)."""
@@ -40,42 +41,78 @@ def registry_host(registry: str) -> str:
     return registry.split("/", 1)[0]
 
 
-class ImageBuilds(pulumi.ComponentResource):
-    """One Image per build owner; pushed when the spec names a registry, else loaded into the local engine."""
+class ImageBuildsArgs(TypedDict, total=False):
+    """The spec whose images to build, where to write their contexts, and where to push them."""
 
-    def __init__(self, name: str, deployment: Deployment, plan: RuntimePlan, settings: StackSettings,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("slm-deploy:docker:ImageBuilds", name, None, opts)
+    spec: Required[dict[str, Any]]
+    """The deployment mapping (the value of slm-deploy:deployment); Python programs may pass a Deployment."""
+    build_dir: Required[str]
+    """Directory the build contexts are written to (docker/<service>/ inside it); the caller owns it."""
+    registry: pulumi.Input[str]
+    """Push to this registry instead of targets.docker.registry; may be an Output (a registry made here)."""
+    registry_username: pulumi.Input[str]
+    registry_password: pulumi.Input[str]
+    """Kept secret; with registry_username, the login BuildKit pushes with."""
+    platforms: list[str]
+    """Target platforms (default linux/amd64)."""
+    ca_bundle: pulumi.Input[str]
+    """PEM bundle the builds trust for package downloads (a BuildKit secret, never a layer)."""
+
+
+IMAGE_BUILDS_ARGS = frozenset(ImageBuildsArgs.__annotations__)
+
+
+class ImageBuilds(pulumi.ComponentResource):
+    """One Image per build owner; pushed when a registry is known, else loaded into the local engine."""
+
+    images: pulumi.Output[dict[str, str]]
+    """Service that owns a build -> the built image as registry/repository/service:tag@sha256:digest."""
+
+    def __init__(self, name: str, args: ImageBuildsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("slm-deploy:index:ImageBuilds", name, None, opts)
+        values = checked_args("ImageBuilds", args, IMAGE_BUILDS_ARGS)
+        resolved = ResolvedSpec(values["spec"], registry=values.get("registry"))
+        deployment = resolved.deployment
         docker = deployment.spec.targets.docker
         registry = docker.registry if docker else None
-        self.images: dict[str, docker_build.Image] = {}
-        """Built image name (registry/repository/service:src-hash) -> its Image resource."""
-        for owner in build_owners(plan):
+        owners = build_owners(deployable_plan(deployment))
+        if owners and not values.get("build_dir"):
+            raise TypeError("ImageBuilds needs args['build_dir']: the directory build contexts are written to")
+        login = _login(values)
+        built: dict[str, docker_build.Image] = {}
+        for owner in owners:
             context = build_context(deployment, owner)
-            directory = settings.work_dir / "docker" / owner.name
+            directory = Path(values["build_dir"]) / "docker" / owner.name
             write_context(directory, context)
-            image_name = built_image(deployment, owner)
-            self.images[image_name] = docker_build.Image(
+            built[owner.name] = docker_build.Image(
                 f"{name}-{owner.name}",
                 context={"location": str(directory)},
                 dockerfile={"inline": context["Dockerfile"]},
-                tags=image_tags(deployment, image_name),
-                platforms=list(settings.platforms),
+                tags=[resolved.bind(tag) for tag in image_tags(deployment, built_image(deployment, owner))],
+                platforms=list(values.get("platforms") or DEFAULT_PLATFORMS),
                 push=registry is not None,
                 load=registry is None,
-                registries=self._registries(registry, settings),
-                secrets={CA_BUNDLE_SECRET: settings.ca_bundle} if settings.ca_bundle is not None else None,
+                registries=_registries(resolved, registry, login),
+                secrets={CA_BUNDLE_SECRET: values["ca_bundle"]} if values.get("ca_bundle") is not None else None,
                 labels={"org.opencontainers.image.title": owner.name,
                         "io.slm-deploy.spec-sha256": deployment.spec_hash},
                 opts=pulumi.ResourceOptions(parent=self),
             )
-        self.refs = {image_name: image.ref for image_name, image in self.images.items()}
-        """Built image name -> registry/repository/service:tag@sha256:digest once pushed."""
-        self.register_outputs({"refs": self.refs})
+        self.built = built
+        refs = {service: image.ref for service, image in built.items()}
+        self.images = pulumi.Output.all(**refs) if refs else pulumi.Output.from_input({})
+        self.register_outputs({"images": self.images})
 
-    @staticmethod
-    def _registries(registry: str | None, settings: StackSettings) -> list[dict] | None:
-        login = settings.registry_login
-        if registry is None or login is None:
-            return None
-        return [{"address": registry_host(registry), "username": login.username, "password": login.password}]
+
+def _login(values: dict[str, Any]) -> tuple[pulumi.Input[str], pulumi.Input[str]] | None:
+    username, password = values.get("registry_username"), values.get("registry_password")
+    if (username is None) != (password is None):
+        raise TypeError("ImageBuilds needs both args['registry_username'] and args['registry_password'], or neither")
+    return (username, pulumi.Output.secret(password)) if username is not None else None
+
+
+def _registries(resolved: ResolvedSpec, registry: str | None,
+                login: tuple[pulumi.Input[str], pulumi.Input[str]] | None) -> list[dict] | None:
+    if registry is None or login is None:
+        return None
+    return [{"address": resolved.bind(registry_host(registry)), "username": login[0], "password": login[1]}]

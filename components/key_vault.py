@@ -1,17 +1,19 @@
 """KeyVaultSecrets: the deployment's Azure Key Vaults (created hardened, or existing ones referenced), the secrets
 Pulumi writes into them, and the workload identity that may read exactly those secrets through the CSI driver."""
 
-from __future__ import annotations
-
 import calendar
 import datetime
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 import pulumi
 import pulumi_azure_native as azure_native
+from typing_extensions import Required
 
 from slm_deploy.aks_registry import role_definition_id
+from slm_deploy.component_inputs import ResolvedSpec, checked_args
+from slm_deploy.errors import SlmDeployError
+from slm_deploy.secret_values import read_secret_values
 from slm_deploy.spec.consistency import namespace_of
 from slm_deploy.spec.secret_uses import backend_of, purpose_of, remote_key
 from slm_deploy.spec.secrets import PURPOSES, AzureKeyVault
@@ -74,22 +76,56 @@ def service_account_subject(deployment: Deployment) -> str:
     return f"system:serviceaccount:{namespace_of(deployment.spec)}:{deployment.spec.name}"
 
 
+class KeyVaultSecretsArgs(TypedDict, total=False):
+    """The spec's Key Vault stores and secrets, where to create them, and the cluster identity issuer."""
+
+    spec: Required[dict[str, Any]]
+    """The deployment mapping (the value of slm-deploy:deployment); Python programs may pass a Deployment."""
+    resource_group_name: Required[pulumi.Input[str]]
+    """Where vaults without a resource group of their own and the identity are created."""
+    oidc_issuer_url: Required[pulumi.Input[str]]
+    """The cluster's OIDC issuer, which the workload identity is federated with."""
+    workspace_id: pulumi.Input[str]
+    """Log Analytics workspace the vaults' audit logs go to (needed when the spec creates a vault)."""
+    namespace: pulumi.Input[str]
+    """The workloads' namespace when the caller owns it (as given to KubernetesWorkloads)."""
+    secret_values: dict[str, pulumi.Input[str]]
+    """Values written into vaults Pulumi creates, by config key (secret-<name>); kept secret."""
+    existing_vault_ids: dict[str, pulumi.Input[str]]
+    """Resource id of each existing vault (create: false) by name, e.g. a vault made in the same program."""
+
+
+KEY_VAULT_SECRETS_ARGS = frozenset(KeyVaultSecretsArgs.__annotations__)
+
+
 class KeyVaultSecrets(pulumi.ComponentResource):
     """Vaults, their secrets and diagnostics, and one federated identity holding Key Vault Secrets User on
     each secret the workloads mount (not on the vault)."""
 
-    def __init__(self, name: str, deployment: Deployment, values: Mapping[str, pulumi.Input[str]],
-                 resource_group: pulumi.Input[str], workspace_id: pulumi.Input[str],
-                 oidc_issuer: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("slm-deploy:azure:KeyVaultSecrets", name, None, opts)
+    client_id: pulumi.Output[str]
+    """The workload identity's client id (KubernetesWorkloads' key_vault_client_id)."""
+
+    def __init__(self, name: str, args: KeyVaultSecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("slm-deploy:index:KeyVaultSecrets", name, None, opts)
+        given = checked_args("KeyVaultSecrets", args, KEY_VAULT_SECRETS_ARGS)
+        for required in ("resource_group_name", "oidc_issuer_url"):
+            if given.get(required) is None:
+                raise TypeError(f"KeyVaultSecrets needs args['{required}']")
+        resolved = ResolvedSpec(given["spec"], namespace=given.get("namespace"))
+        deployment = resolved.deployment
+        try:
+            values = read_secret_values((given.get("secret_values") or {}).get, deployment)
+        except SlmDeployError as exc:
+            raise pulumi.RunError(f"slm-deploy:deployment cannot be deployed:\n{exc}") from None
+        resource_group, existing = given["resource_group_name"], given.get("existing_vault_ids") or {}
         spec, child = deployment.spec, pulumi.ResourceOptions(parent=self)
         location = spec.targets.aks.location
         self.identity = azure_native.managedidentity.UserAssignedIdentity(
             f"{name}-identity", resource_group_name=resource_group, location=location, opts=child)
         self.credential = azure_native.managedidentity.FederatedIdentityCredential(
             f"{name}-federation", resource_group_name=resource_group, resource_name_=self.identity.name,
-            issuer=oidc_issuer, subject=service_account_subject(deployment), audiences=[TOKEN_AUDIENCE],
-            opts=child)
+            issuer=given["oidc_issuer_url"], subject=resolved.bind(service_account_subject(deployment)),
+            audiences=[TOKEN_AUDIENCE], opts=child)
         self.vaults: dict[str, pulumi.Resource | None] = {}
         self.secrets: list[azure_native.keyvault.Secret] = []
         self.grants: list[azure_native.authorization.RoleAssignment] = []
@@ -98,15 +134,18 @@ class KeyVaultSecrets(pulumi.ComponentResource):
             store = spec.secret_stores.azure_key_vaults[vault_name]
             group = store.resource_group or resource_group
             if store.create:
+                if given.get("workspace_id") is None:
+                    raise TypeError("KeyVaultSecrets needs args['workspace_id'] to audit the vaults it creates")
                 vault = azure_native.keyvault.Vault(
                     f"{name}-{vault_name}", vault_name=vault_name, resource_group_name=group, location=location,
                     properties=vault_properties(store), opts=child)
                 vault_id, self.vaults[vault_name] = vault.id, vault
                 self.diagnostics.append(azure_native.monitor.DiagnosticSetting(
                     f"{name}-{vault_name}-diagnostics", name=f"{vault_name}-audit", opts=child,
-                    **diagnostic_args(vault.id, workspace_id)))
+                    **diagnostic_args(vault.id, given.get("workspace_id"))))
             else:
-                vault_id = azure_native.keyvault.get_vault_output(resource_group_name=group, vault_name=vault_name).id
+                vault_id = existing.get(vault_name) or azure_native.keyvault.get_vault_output(
+                    resource_group_name=group, vault_name=vault_name).id
                 self.vaults[vault_name] = None
             for secret in names:
                 self._grant(name, deployment, secret, vault_name, vault_id, group, store, values, child)

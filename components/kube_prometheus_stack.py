@@ -1,19 +1,25 @@
 """KubePrometheusStack: the bundled monitoring mode, kube-prometheus-stack as a Helm release with values from
 the spec, in the monitoring namespace, before the deployment's PodMonitors and PrometheusRule need its CRDs."""
 
-from __future__ import annotations
+from typing import Any, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
+from typing_extensions import Required
 
-from slm_deploy.kubernetes_workloads import KubernetesWorkloads
-from slm_deploy.render.kubernetes import Manifest
+from slm_deploy.component_inputs import ResolvedSpec, checked_args
+from slm_deploy.errors import SlmDeployError
+from slm_deploy.kubernetes_workloads import create_objects
+from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.render.kubernetes.namespace import namespace
 from slm_deploy.render.monitoring.context import monitored
 from slm_deploy.render.monitoring.kube_prometheus_stack import CHART, CHART_REPOSITORY, CHART_VERSION, RELEASE, values
-from slm_deploy.runtimes.plan import RuntimePlan
+from slm_deploy.secret_values import kubernetes_secrets, read_secret_values
 from slm_deploy.spec.consistency import kubernetes_target
 from slm_deploy.spec.loader import Deployment
+
+GRAFANA_PORT = 80
+"""The port of the chart's Grafana Service."""
 
 
 def monitoring_namespace(deployment: Deployment) -> dict:
@@ -23,24 +29,52 @@ def monitoring_namespace(deployment: Deployment) -> dict:
     return {**metadata, "name": kubernetes_target(deployment.spec).monitoring_namespace}
 
 
+class KubePrometheusStackArgs(TypedDict, total=False):
+    """The spec whose monitoring section configures the chart, and the cluster to install it in."""
+
+    spec: Required[dict[str, Any]]
+    """The deployment mapping (the value of slm-deploy:deployment); Python programs may pass a Deployment."""
+    kubernetes_provider: k8s.Provider
+    secret_values: dict[str, pulumi.Input[str]]
+    """Values of the secrets Grafana and Alertmanager mount, by config key (secret-<name>); kept secret."""
+
+
+KUBE_PROMETHEUS_STACK_ARGS = frozenset(KubePrometheusStackArgs.__annotations__)
+
+
 class KubePrometheusStack(pulumi.ComponentResource):
     """The monitoring namespace, the Secrets its Grafana and Alertmanager mount, then the chart release; depend
     on `release` before creating monitors and rules."""
 
-    def __init__(self, name: str, deployment: Deployment, plan: RuntimePlan, secrets: list[Manifest],
-                 provider: k8s.Provider | None = None, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("slm-deploy:kubernetes:KubePrometheusStack", name, None, opts)
+    namespace: pulumi.Output[str]
+    dashboard_url: pulumi.Output[str]
+    """Grafana's in-cluster URL (kubectl port-forward to reach it; it is never exposed)."""
+
+    def __init__(self, name: str, args: KubePrometheusStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("slm-deploy:index:KubePrometheusStack", name, None, opts)
+        values_in = checked_args("KubePrometheusStack", args, KUBE_PROMETHEUS_STACK_ARGS)
+        deployment = ResolvedSpec(values_in["spec"]).deployment
+        if kubernetes_target(deployment.spec) is None:
+            raise TypeError("KubePrometheusStack needs a spec with targets.kubernetes or targets.aks")
+        try:
+            plan = deployable_plan(deployment)
+            given = read_secret_values((values_in.get("secret_values") or {}).get, deployment)
+        except SlmDeployError as exc:
+            raise pulumi.RunError(f"slm-deploy:deployment cannot be deployed:\n{exc}") from None
+        provider = values_in.get("kubernetes_provider")
         base = pulumi.ResourceOptions(parent=self, provider=provider)
         metadata = monitoring_namespace(deployment)
-        self.namespace = k8s.core.v1.Namespace(f"{name}-namespace", metadata=metadata, opts=base)
-        ready: list[pulumi.Resource] = [self.namespace]
-        mounted = [s for s in secrets if s["metadata"]["namespace"] == metadata["name"]]
-        if mounted:
-            ready.append(KubernetesWorkloads(f"{name}-secrets", mounted, provider=provider, opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[self.namespace])))
+        self.namespace_resource = k8s.core.v1.Namespace(f"{name}-namespace", metadata=metadata, opts=base)
+        mounted = [s for s in kubernetes_secrets(deployment, given) if s["metadata"]["namespace"] == metadata["name"]]
+        ready: list[pulumi.Resource] = [self.namespace_resource]
+        ready += create_objects(self, f"{name}-secrets", mounted, provider, after=ready) if mounted else []
         self.release = k8s.helm.v3.Release(
             f"{name}-release", name=RELEASE, chart=CHART, version=CHART_VERSION,
             repository_opts={"repo": CHART_REPOSITORY}, namespace=metadata["name"], create_namespace=False,
             atomic=True, cleanup_on_fail=True, values=values(deployment, monitored(deployment, plan)),
             opts=pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=ready)))
-        self.register_outputs({"namespace": metadata["name"], "chartVersion": CHART_VERSION})
+        self.namespace = pulumi.Output.from_input(metadata["name"])
+        grafana = f"http://{RELEASE}-grafana.{metadata['name']}.svc.cluster.local:{GRAFANA_PORT}"
+        self.dashboard_url = pulumi.Output.from_input(grafana if deployment.spec.monitoring.grafana.enabled else "")
+        self.register_outputs({"namespace": self.namespace, "dashboardUrl": self.dashboard_url,
+                               "chartVersion": CHART_VERSION})

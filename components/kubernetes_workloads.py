@@ -1,15 +1,21 @@
 """KubernetesWorkloads: the rendered Kubernetes objects as typed pulumi-kubernetes resources."""
 
-from __future__ import annotations
-
 import re
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
+from typing_extensions import Required
 
-from slm_deploy.render.kubernetes import Manifest
+from slm_deploy.component_inputs import ResolvedSpec, checked_args
+from slm_deploy.errors import SlmDeployError
+from slm_deploy.image_pinning import pin_built_images
+from slm_deploy.render.deployable import deployable_plan
+from slm_deploy.render.images import build_owners, built_image
+from slm_deploy.render.kubernetes import Manifest, render_kubernetes
+from slm_deploy.secret_values import kubernetes_secrets, read_secret_values, with_client_id
+from slm_deploy.spec.consistency import kubernetes_target, namespace_of
 
 RESOURCE_TYPES: dict[tuple[str, str], Callable[..., pulumi.CustomResource]] = {
     ("v1", "Namespace"): k8s.core.v1.Namespace,
@@ -22,6 +28,7 @@ RESOURCE_TYPES: dict[tuple[str, str], Callable[..., pulumi.CustomResource]] = {
     ("v1", "LimitRange"): k8s.core.v1.LimitRange,
     ("apps/v1", "Deployment"): k8s.apps.v1.Deployment,
     ("apps/v1", "StatefulSet"): k8s.apps.v1.StatefulSet,
+    ("apps/v1", "DaemonSet"): k8s.apps.v1.DaemonSet,
     ("batch/v1", "Job"): k8s.batch.v1.Job,
     ("policy/v1", "PodDisruptionBudget"): k8s.policy.v1.PodDisruptionBudget,
     ("autoscaling/v2", "HorizontalPodAutoscaler"): k8s.autoscaling.v2.HorizontalPodAutoscaler,
@@ -58,26 +65,130 @@ def logical_name(manifest: Manifest) -> str:
     return f"{manifest['kind'].lower()}-{manifest['metadata']['name']}"
 
 
+def create_objects(parent: pulumi.Resource, prefix: str, manifests: list[Manifest],
+                   provider: pulumi.Input[k8s.Provider] | None,
+                   after: list[pulumi.Resource] | None = None) -> list[pulumi.CustomResource]:
+    """Namespaces first, then every other object inside them; names scoped by `prefix` so components never
+    collide, whatever cluster or namespace they share."""
+    base = pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=after or [])
+    namespaces = [m for m in manifests if m["kind"] == "Namespace"]
+    created = [_create(prefix, m, base) for m in namespaces]
+    after_namespace = pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=created))
+    return created + [_create(prefix, m, after_namespace) for m in manifests if m["kind"] != "Namespace"]
+
+
+def _create(prefix: str, manifest: Manifest, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+    key, name = (manifest["apiVersion"], manifest["kind"]), f"{prefix}-{logical_name(manifest)}"
+    if key in CUSTOM_KINDS:
+        return k8s.apiextensions.CustomResource(name, api_version=manifest["apiVersion"], kind=manifest["kind"],
+                                                opts=opts, **resource_args(manifest))
+    if key in SECRET_FIELDS:
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=SECRET_FIELDS[key]))
+    return RESOURCE_TYPES[key](name, opts=opts, **resource_args(manifest))
+
+
+class KubernetesWorkloadsArgs(TypedDict, total=False):
+    """The spec to run on a cluster, the images it runs, and where."""
+
+    spec: Required[dict[str, Any]]
+    """The deployment mapping (the value of slm-deploy:deployment); Python programs may pass a Deployment."""
+    images: pulumi.Input[dict[str, str]]
+    """ImageBuilds' `images` output; required when the spec builds images, so pods pull them by digest."""
+    registry: pulumi.Input[str]
+    """The registry the images were pushed to, when ImageBuilds was given one (same value)."""
+    namespace: pulumi.Input[str]
+    """An existing namespace (created elsewhere or shared by several deployments): used, never created."""
+    kubernetes_provider: k8s.Provider
+    """The cluster to deploy to (default: the ambient kubeconfig)."""
+    secret_values: dict[str, pulumi.Input[str]]
+    """Value of each secret Pulumi writes, by config key (secret-<name>); kept secret."""
+    key_vault_client_id: pulumi.Input[str]
+    """Client id of the workload identity that reads Key Vault secrets (KeyVaultSecrets' client_id)."""
+    prometheus_query_endpoint: pulumi.Input[str]
+    """Azure Monitor workspace query endpoint KEDA's ScaledObjects read (managed monitoring)."""
+    keda_client_id: pulumi.Input[str]
+    """Client id of the identity KEDA presents to that workspace (managed monitoring)."""
+
+
+KUBERNETES_WORKLOADS_ARGS = frozenset(KubernetesWorkloadsArgs.__annotations__)
+
+
 class KubernetesWorkloads(pulumi.ComponentResource):
-    """Creates the namespace first, then every other object inside it."""
+    """The deployment's Kubernetes objects, rendered exactly as `render` writes them, pulling built images by
+    digest; creates the namespace first unless the caller owns it."""
 
-    def __init__(self, name: str, manifests: list[Manifest], provider: k8s.Provider | None = None,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("slm-deploy:kubernetes:Workloads", name, None, opts)
-        base = pulumi.ResourceOptions(parent=self, provider=provider)
-        namespaces = [m for m in manifests if m["kind"] == "Namespace"]
-        created = [self._create(m, base) for m in namespaces]
-        after_namespace = pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=created))
-        self.resources = created + [self._create(m, after_namespace) for m in manifests if m["kind"] != "Namespace"]
-        self.register_outputs({"objects": [logical_name(m) for m in manifests]})
+    namespace: pulumi.Output[str]
+    gateway_service: pulumi.Output[str]
+    """The Service clients call (the gateway's, or the runtime's when there is no gateway)."""
+    endpoint_url: pulumi.Output[str]
+    """The OpenAI-compatible API: https://<host> with an Ingress, else the in-cluster Service URL."""
 
-    @staticmethod
-    def _create(manifest: Manifest, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
-        key = (manifest["apiVersion"], manifest["kind"])
-        if key in CUSTOM_KINDS:
-            return k8s.apiextensions.CustomResource(
-                logical_name(manifest), api_version=manifest["apiVersion"], kind=manifest["kind"], opts=opts,
-                **{k: v for k, v in resource_args(manifest).items()})
-        if key in SECRET_FIELDS:
-            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=SECRET_FIELDS[key]))
-        return RESOURCE_TYPES[key](logical_name(manifest), opts=opts, **resource_args(manifest))
+    def __init__(self, name: str, args: KubernetesWorkloadsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("slm-deploy:index:KubernetesWorkloads", name, None, opts)
+        values = checked_args("KubernetesWorkloads", args, KUBERNETES_WORKLOADS_ARGS)
+        resolved = ResolvedSpec(values["spec"], registry=values.get("registry"), namespace=values.get("namespace"))
+        deployment = resolved.deployment
+        try:
+            plan = deployable_plan(deployment)
+            if kubernetes_target(deployment.spec) is None or not plan.services:
+                raise TypeError("KubernetesWorkloads needs a spec with targets.kubernetes or targets.aks "
+                                "and at least one service")
+            given = read_secret_values((values.get("secret_values") or {}).get, deployment)
+        except SlmDeployError as exc:
+            raise pulumi.RunError(f"slm-deploy:deployment cannot be deployed:\n{exc}") from None
+        manifests = render_kubernetes(deployment, plan)
+        if resolved.existing_namespace:
+            manifests = [m for m in manifests if m["kind"] != "Namespace"]
+        if values.get("key_vault_client_id") is not None:
+            manifests = with_client_id(manifests, deployment.spec.name, values["key_vault_client_id"])
+        if values.get("prometheus_query_endpoint") is not None or values.get("keda_client_id") is not None:
+            from slm_deploy.aks_monitoring import bind_managed_prometheus  # azure-native is the optional aks extra
+
+            manifests = bind_managed_prometheus(manifests, values.get("prometheus_query_endpoint"),
+                                                values.get("keda_client_id"))
+        namespace = namespace_of(deployment.spec)
+        own_secrets = [m for m in kubernetes_secrets(deployment, given) if m["metadata"]["namespace"] == namespace]
+        refs = built_refs(deployment, plan, values.get("images"))
+        manifests = resolved.bind(pin_built_images(own_secrets + manifests, refs))
+        self.resources = create_objects(self, name, manifests, values.get("kubernetes_provider"))
+        gateway = gateway_service(manifests)
+        self.namespace = pulumi.Output.from_input(resolved.bind(namespace))
+        self.gateway_service = pulumi.Output.from_input(gateway["metadata"]["name"])
+        self.endpoint_url = pulumi.Output.from_input(resolved.bind(endpoint_url(deployment, gateway, namespace)))
+        self.register_outputs({"namespace": self.namespace, "gatewayService": self.gateway_service,
+                               "endpointUrl": self.endpoint_url})
+
+
+def built_refs(deployment, plan, images: pulumi.Input[Mapping[str, str]] | None) -> dict[str, pulumi.Output[str]]:
+    """Built image name -> its pushed name@digest from ImageBuilds' output; refuses to run unbuilt images."""
+    owners = build_owners(plan)
+    if not owners:
+        return {}
+    if images is None:
+        raise TypeError("KubernetesWorkloads needs args['images'] (ImageBuilds' `images` output) for the images "
+                        f"this spec builds: {', '.join(o.name for o in owners)}")
+    given = pulumi.Output.from_input(images)
+    return {built_image(deployment, owner): given.apply(lambda refs, service=owner.name: _ref(refs, service))
+            for owner in owners}
+
+
+def _ref(refs: Mapping[str, str], service: str) -> str:
+    if service not in refs:
+        raise TypeError(f"args['images'] has no image for service {service}; pass ImageBuilds' `images` output")
+    return refs[service]
+
+
+def gateway_service(manifests: list[Manifest]) -> Manifest:
+    """The Service clients call: the gateway's, or the only serving Service when there is no gateway."""
+    services = [m for m in manifests if m["kind"] == "Service"]
+    gateways = [m for m in services if m["metadata"].get("labels", {}).get("slm-deploy.io/component") == "gateway"]
+    return (gateways or services)[0]
+
+
+def endpoint_url(deployment, service: Manifest, namespace: str) -> str:
+    """https://<host> behind an Ingress, else http://<service>.<namespace>.svc.cluster.local:<port>."""
+    exposure = deployment.spec.exposure
+    if exposure.mode == "ingress" and exposure.host:
+        return f"https://{exposure.host}"
+    port = next(p["port"] for p in service["spec"]["ports"] if p["name"] == "http")
+    return f"http://{service['metadata']['name']}.{namespace}.svc.cluster.local:{port}"

@@ -1,127 +1,177 @@
-"""SlmDeployment: the top-level Pulumi component a stack creates from one deployment spec."""
-
-from __future__ import annotations
+"""SlmDeployment: the top-level Pulumi component, composed of the per-concern components for one spec."""
 
 from types import SimpleNamespace
+from typing import Any, TypedDict
 
 import pulumi
+import pulumi_kubernetes as k8s
+from typing_extensions import Required
 
+from slm_deploy.component_inputs import ResolvedSpec, checked_args
 from slm_deploy.errors import SlmDeployError
 from slm_deploy.image_builds import ImageBuilds
-from slm_deploy.image_pinning import pin_built_images
 from slm_deploy.kubernetes_workloads import KubernetesWorkloads
-from slm_deploy.render.images import build_owners
-from slm_deploy.render.kubernetes import Manifest, render_kubernetes
 from slm_deploy.render.deployable import deployable_plan
-from slm_deploy.runtimes.plan import RuntimePlan
-from slm_deploy.secret_values import kubernetes_secrets, read_secret_values, with_client_id
-from slm_deploy.spec.consistency import kubernetes_target, namespace_of
+from slm_deploy.render.images import build_owners
+from slm_deploy.spec.consistency import kubernetes_target
 from slm_deploy.spec.loader import Deployment
 from slm_deploy.spec.monitoring_checks import monitoring_mode
 from slm_deploy.spec.secret_uses import backend_of
-from slm_deploy.stack_settings import StackSettings, read_settings
+from slm_deploy.stack_settings import AksEncryptionArgs, settings_from_args
 
 
-def _aks_module():
-    """The AKS component, imported only for AKS targets: pulumi-azure-native is the optional `aks` extra."""
+def _aks_module() -> SimpleNamespace:
+    """The AKS components, imported only for AKS targets: pulumi-azure-native is the optional `aks` extra."""
     try:
+        import slm_deploy.aks_add_ons as aks_add_ons
         import slm_deploy.aks_cluster as aks_cluster
+        import slm_deploy.aks_monitoring as aks_monitoring
         import slm_deploy.key_vault as key_vault
     except ImportError as exc:
         raise pulumi.RunError("targets.aks needs pulumi-azure-native: pip install 'slm-deploy[aks]'") from exc
-    return SimpleNamespace(AksCluster=aks_cluster.AksCluster, check_aks_target=aks_cluster.check_aks_target,
-                           KeyVaultSecrets=key_vault.KeyVaultSecrets)
+    return SimpleNamespace(AksCluster=aks_cluster.AksCluster, AksAddOns=aks_add_ons.AksAddOns,
+                           KeyVaultSecrets=key_vault.KeyVaultSecrets, ManagedMonitoring=aks_monitoring.ManagedMonitoring)
 
 
-def _gateway_service(manifests: list[Manifest]) -> str | None:
-    return next((m["metadata"]["name"] for m in manifests if m["kind"] == "Service"
-                 and m["metadata"].get("labels", {}).get("slm-deploy.io/component") == "gateway"), None)
+class SlmDeploymentArgs(TypedDict, total=False):
+    """One deployment spec and the values around it a program supplies (credentials, paths, existing resources)."""
+
+    spec: Required[dict[str, Any]]
+    """The deployment mapping (the value of slm-deploy:deployment); Python programs may pass a Deployment."""
+    build_dir: str
+    """Directory build contexts are written to (docker/<service>/ inside it); needed when images are built."""
+    registry: pulumi.Input[str]
+    """Push to this registry instead of targets.docker.registry; may be an Output (a registry made here)."""
+    registry_username: pulumi.Input[str]
+    registry_password: pulumi.Input[str]
+    """Kept secret; with registry_username, the login BuildKit pushes with."""
+    platforms: list[str]
+    ca_bundle: pulumi.Input[str]
+    """PEM bundle the image builds trust for package downloads (a BuildKit secret)."""
+    namespace: pulumi.Input[str]
+    """An existing namespace (created elsewhere or shared by several deployments): used, never created."""
+    kubernetes_provider: k8s.Provider
+    """The cluster to deploy to when the spec does not create one (default: the ambient kubeconfig)."""
+    secret_values: dict[str, pulumi.Input[str]]
+    """Value of each secret Pulumi writes, by config key (secret-<name>); kept secret."""
+    existing_vault_ids: dict[str, pulumi.Input[str]]
+    """Resource id of each existing Key Vault (create: false) by name."""
+    kubelogin_mode: str
+    aks_encryption: AksEncryptionArgs
+    admin_group_object_ids: list[str]
+    acr_resource_group: str
+    acme_server: str
+    acme_email: str
+
+
+SLM_DEPLOYMENT_ARGS = frozenset(SlmDeploymentArgs.__annotations__)
+IMAGE_KEYS = ("spec", "build_dir", "registry", "registry_username", "registry_password", "platforms", "ca_bundle")
+AKS_KEYS = ("spec", "kubelogin_mode", "aks_encryption", "admin_group_object_ids", "acr_resource_group", "registry")
+
+
+def _pick(values: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {key: values[key] for key in keys if values.get(key) is not None}
 
 
 class SlmDeployment(pulumi.ComponentResource):
     """Everything one spec turns on, as child components; the same objects `render` writes."""
 
-    def __init__(self, name: str, deployment: Deployment, settings: StackSettings | None = None,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("slm-deploy:index:Deployment", name, None, opts)
+    endpoint_url: pulumi.Output[str]
+    """The OpenAI-compatible API: https://<host> with an Ingress, else the in-cluster Service URL."""
+    gateway_service: pulumi.Output[str]
+    namespace: pulumi.Output[str]
+    images: pulumi.Output[dict[str, str]]
+    """Service that owns a build -> the pushed image pinned by digest."""
+    dashboard_url: pulumi.Output[str]
+    """Grafana: the in-cluster URL of the bundled one, or Azure Managed Grafana's endpoint."""
+    kubeconfig: pulumi.Output[str]
+    """The created cluster's kubeconfig (secret); empty when the spec creates no cluster."""
+    spec_sha256: pulumi.Output[str]
+
+    def __init__(self, name: str, args: SlmDeploymentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("slm-deploy:index:SlmDeployment", name, None, opts)
+        values = checked_args("SlmDeployment", args, SLM_DEPLOYMENT_ARGS)
+        deployment = ResolvedSpec(values["spec"], registry=values.get("registry"),
+                                  namespace=values.get("namespace")).deployment
         spec = deployment.spec
         try:
-            settings = settings or read_settings(pulumi.Config("slm-deploy"), pulumi.get_stack())
+            settings_from_args(values)
             plan = deployable_plan(deployment)
-            manifests = render_kubernetes(deployment, plan) if kubernetes_target(spec) and plan.services else []
-            if spec.targets.aks is not None:
-                _aks_module().check_aks_target(spec, settings)
-            given = settings.secret_values
-            values = read_secret_values(pulumi.Config("slm-deploy").get_secret if given is None else given.get,
-                                        deployment)
         except SlmDeployError as exc:
             raise pulumi.RunError(f"slm-deploy:deployment cannot be deployed:\n{exc}") from None
         child = pulumi.ResourceOptions(parent=self)
-        outputs: dict[str, object] = {"specSha256": deployment.spec_hash, "tier": deployment.sizing.tier}
-        self.images = self._images(name, deployment, plan, settings, child)
-        self.cluster = None
-        self.workloads = None
-        self.monitoring = None
-        self.key_vaults = None
+        self.images_component = None
+        if spec.targets.docker is not None and build_owners(plan):
+            self.images_component = ImageBuilds(f"{name}-images", _pick(values, IMAGE_KEYS), opts=child)
+        self.cluster = self.add_ons = self.key_vaults = self.monitoring = self.workloads = None
+        provider = values.get("kubernetes_provider")
+        workload_args = _pick(values, ("spec", "registry", "namespace", "secret_values"))
+        if self.images_component is not None:
+            workload_args["images"] = self.images_component.images
         if spec.targets.aks is not None:
-            self.cluster = _aks_module().AksCluster(f"{name}-aks", spec, settings, opts=child)
-            outputs["clusterName"] = self.cluster.cluster.name
-            outputs["resourceGroup"] = self.cluster.resource_group.name
-            if any(backend_of(spec, secret) == "azure-key-vault" for secret in spec.secrets):
-                self.key_vaults = self._key_vaults(name, deployment, values, child)
-                manifests = with_client_id(manifests, spec.name, self.key_vaults.client_id)
-        if self.cluster is not None and self.cluster.prometheus is not None:
-            manifests = self._managed_monitoring(name, deployment, plan, manifests, child)
-        provider = self.cluster.provider if self.cluster else None
-        secrets = kubernetes_secrets(deployment, values) if manifests else []
+            provider = self._aks(name, deployment, values, workload_args, child)
+        if provider is not None:
+            workload_args["kubernetes_provider"] = provider
         workload_opts = child
-        if manifests and spec.monitoring.enabled and monitoring_mode(spec) == "bundled":
+        if kubernetes_target(spec) and spec.monitoring.enabled and monitoring_mode(spec) == "bundled":
             from slm_deploy.kube_prometheus_stack import KubePrometheusStack
 
-            self.monitoring = KubePrometheusStack(f"{name}-monitoring", deployment, plan, secrets, provider,
-                                                  opts=child)
+            self.monitoring = KubePrometheusStack(
+                f"{name}-monitoring", _pick({**values, "kubernetes_provider": provider},
+                                            ("spec", "kubernetes_provider", "secret_values")), opts=child)
             workload_opts = pulumi.ResourceOptions(parent=self, depends_on=[self.monitoring.release])
-        if manifests:
-            refs = self.images.refs if self.images else {}
-            namespace = namespace_of(spec)
-            own = [m for m in secrets if m["metadata"]["namespace"] == namespace]
-            self.workloads = KubernetesWorkloads(
-                f"{name}-k8s", pin_built_images(own + manifests, refs), provider=provider, opts=workload_opts)
-            outputs["namespace"] = namespace_of(spec)
-            gateway = _gateway_service(manifests)
-            if gateway:
-                outputs["gatewayService"] = gateway
-        if self.images:
-            outputs["images"] = self.images.refs
-        self.outputs = outputs
-        self.register_outputs(outputs)
+        if kubernetes_target(spec) and plan.services:
+            self.workloads = KubernetesWorkloads(f"{name}-k8s", workload_args, opts=workload_opts)
+        self._declare_outputs(deployment)
 
-    def _managed_monitoring(self, name: str, deployment: Deployment, plan: RuntimePlan, manifests: list[Manifest],
-                            opts: pulumi.ResourceOptions) -> list[Manifest]:
-        """Rule groups, KEDA's identity and Managed Grafana on the workspace; KEDA's queries bound to it."""
-        from slm_deploy.aks_monitoring import ManagedMonitoring, bind_managed_prometheus
+    def _aks(self, name: str, deployment: Deployment, values: dict[str, Any], workload_args: dict[str, Any],
+             opts: pulumi.ResourceOptions) -> pulumi.Output[k8s.Provider]:
+        """The cluster, its add-ons, Key Vaults and managed monitoring; the workloads bound to what they make."""
+        aks, spec = _aks_module(), deployment.spec
+        self.cluster = aks.AksCluster(f"{name}-aks", _pick(values, AKS_KEYS), opts=opts)
+        provider = self.cluster.provider
+        self.add_ons = aks.AksAddOns(f"{name}-add-ons", {**_pick(values, ("spec", "acme_server", "acme_email")),
+                                                          "kubernetes_provider": provider}, opts=opts)
+        if any(backend_of(spec, secret) == "azure-key-vault" for secret in spec.secrets):
+            self.key_vaults = aks.KeyVaultSecrets(f"{name}-key-vault", {
+                **_pick(values, ("spec", "namespace", "secret_values", "existing_vault_ids")),
+                "resource_group_name": self.cluster.resource_group.name, "workspace_id": self.cluster.workspace.id,
+                "oidc_issuer_url": self.cluster.oidc_issuer_url}, opts=opts)
+            workload_args["key_vault_client_id"] = self.key_vaults.client_id
+        if self.cluster.prometheus is not None:
+            self.monitoring = self._managed_monitoring(name, deployment, opts)
+            workload_args["prometheus_query_endpoint"] = (spec.monitoring.prometheus_url
+                                                          or self.monitoring.query_endpoint)
+            workload_args["keda_client_id"] = self.monitoring.keda_identity.client_id
+        return provider
+
+    def _managed_monitoring(self, name: str, deployment: Deployment, opts: pulumi.ResourceOptions):
+        """Rule groups, KEDA's identity and Managed Grafana on the cluster's Azure Monitor workspace."""
         from slm_deploy.render.monitoring.azure import prometheus_rule_groups
         from slm_deploy.render.monitoring.context import monitored
 
         spec = deployment.spec
-        groups = prometheus_rule_groups(monitored(deployment, plan), spec.monitoring.scrape_interval_seconds)
-        self.monitoring = ManagedMonitoring(f"{name}-monitoring", spec, groups, self.cluster.prometheus,
-                                            self.cluster.cluster, self.cluster.resource_group.name, opts=opts)
-        endpoint = spec.monitoring.prometheus_url or self.monitoring.query_endpoint
-        return bind_managed_prometheus(manifests, endpoint, self.monitoring.keda_identity.client_id)
+        groups = prometheus_rule_groups(monitored(deployment, deployable_plan(deployment)),
+                                        spec.monitoring.scrape_interval_seconds)
+        return _aks_module().ManagedMonitoring(f"{name}-monitoring", spec, groups, self.cluster.prometheus,
+                                               self.cluster.cluster, self.cluster.resource_group.name, opts=opts)
 
-    def _key_vaults(self, name: str, deployment: Deployment, values: dict[str, pulumi.Output[str]],
-                    opts: pulumi.ResourceOptions):
-        """The Key Vaults and the workload identity, federated with the new cluster's OIDC issuer."""
-        cluster = self.cluster
-        issuer = cluster.cluster.oidc_issuer_profile.apply(lambda profile: profile.issuer_url if profile else None)
-        return _aks_module().KeyVaultSecrets(f"{name}-key-vault", deployment, values, cluster.resource_group.name,
-                                             cluster.workspace.id, issuer, opts=opts)
-
-    @staticmethod
-    def _images(name: str, deployment: Deployment, plan: RuntimePlan, settings: StackSettings,
-                opts: pulumi.ResourceOptions) -> ImageBuilds | None:
-        """Builds exist when the docker target is on and some service owns a build."""
-        if deployment.spec.targets.docker is None or not build_owners(plan):
-            return None
-        return ImageBuilds(f"{name}-images", deployment, plan, settings, opts=opts)
+    def _declare_outputs(self, deployment: Deployment) -> None:
+        """Every declared output, empty where this spec has nothing to report."""
+        empty = pulumi.Output.from_input("")
+        workloads, monitoring, images = self.workloads, self.monitoring, self.images_component
+        self.endpoint_url = workloads.endpoint_url if workloads else empty
+        self.gateway_service = workloads.gateway_service if workloads else empty
+        self.namespace = workloads.namespace if workloads else empty
+        self.images = images.images if images else pulumi.Output.from_input({})
+        self.dashboard_url = getattr(monitoring, "dashboard_url", None) or empty
+        self.kubeconfig = self.cluster.kubeconfig if self.cluster else pulumi.Output.secret("")
+        self.spec_sha256 = pulumi.Output.from_input(deployment.spec_hash)
+        self.outputs: dict[str, Any] = {
+            "endpointUrl": self.endpoint_url, "gatewayService": self.gateway_service, "namespace": self.namespace,
+            "images": self.images, "dashboardUrl": self.dashboard_url, "kubeconfig": self.kubeconfig,
+            "specSha256": self.spec_sha256, "tier": deployment.sizing.tier}
+        if self.cluster is not None:
+            self.outputs |= {"clusterName": self.cluster.cluster_name,
+                             "resourceGroup": self.cluster.resource_group_name}
+        self.register_outputs(self.outputs)

@@ -1,17 +1,16 @@
 """Operator settings a stack needs beyond the spec: credentials, local paths, platform resource ids."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypedDict
 
 import pulumi
 
 from slm_deploy.errors import Problem, SpecError
+from slm_deploy.render.kubernetes.cert_manager import LETSENCRYPT_PRODUCTION
 
 DEFAULT_PLATFORMS = ("linux/amd64",)
-LETSENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
 KUBELOGIN_MODES = ("azurecli", "workloadidentity", "msi", "spn", "devicecode", "interactive", "azd")
 
 
@@ -34,11 +33,21 @@ class AksEncryption:
     """A user-assigned identity holding Key Vault Crypto User on the vault; KMS refuses system identities."""
 
 
+class AksEncryptionArgs(TypedDict):
+    """Customer-managed-key resources the platform team provides: etcd KMS, disks, cluster identity."""
+
+    kms_key_id: str
+    key_vault_resource_id: str
+    disk_encryption_set_id: str
+    identity_id: str
+
+
 @dataclass(frozen=True)
 class StackSettings:
     """Everything read from the stack's `slm-deploy:*` config keys other than the deployment itself."""
 
-    work_dir: Path
+    work_dir: Path | None = None
+    """Where build contexts are written; needed only when the spec builds images."""
     platforms: tuple[str, ...] = DEFAULT_PLATFORMS
     registry_login: RegistryLogin | None = None
     ca_bundle: pulumi.Input[str] | None = None
@@ -100,3 +109,39 @@ def _https_url(key: str, value: str) -> str:
         raise SpecError(Problem(key, "must be an https URL of an ACME directory",
                                 hint="e.g. https://acme-staging-v02.api.letsencrypt.org/directory"))
     return value
+
+
+def settings_args(settings: StackSettings) -> dict[str, Any]:
+    """The component args these settings stand for (what the stack program passes to SlmDeployment)."""
+    args: dict[str, Any] = {"platforms": list(settings.platforms), "kubelogin_mode": settings.kubelogin_mode,
+                            "acme_server": settings.acme_server}
+    optional = {"build_dir": str(settings.work_dir) if settings.work_dir else None,
+                "ca_bundle": settings.ca_bundle, "acme_email": settings.acme_email,
+                "acr_resource_group": settings.acr_resource_group,
+                "admin_group_object_ids": list(settings.admin_group_object_ids) or None,
+                "aks_encryption": dict(vars(settings.aks_encryption)) if settings.aks_encryption else None}
+    if settings.registry_login is not None:
+        optional["registry_username"] = settings.registry_login.username
+        optional["registry_password"] = settings.registry_login.password
+    return {**args, **{key: value for key, value in optional.items() if value is not None}}
+
+
+def settings_from_args(values: Mapping[str, Any]) -> StackSettings:
+    """Component args back as the typed settings the cluster and add-on builders read."""
+    mode = values.get("kubelogin_mode") or "azurecli"
+    if mode not in KUBELOGIN_MODES:
+        raise TypeError(f"args['kubelogin_mode'] must be one of {', '.join(KUBELOGIN_MODES)}")
+    encryption = values.get("aks_encryption")
+    username, password = values.get("registry_username"), values.get("registry_password")
+    return StackSettings(
+        work_dir=Path(values["build_dir"]) if values.get("build_dir") else None,
+        platforms=tuple(values.get("platforms") or DEFAULT_PLATFORMS),
+        registry_login=RegistryLogin(username, password) if username is not None and password is not None else None,
+        ca_bundle=values.get("ca_bundle"),
+        kubelogin_mode=mode,
+        aks_encryption=AksEncryption(**encryption) if encryption else None,
+        admin_group_object_ids=tuple(values.get("admin_group_object_ids") or ()),
+        acr_resource_group=values.get("acr_resource_group"),
+        acme_server=_https_url("args['acme_server']", values.get("acme_server") or LETSENCRYPT_PRODUCTION),
+        acme_email=values.get("acme_email"),
+    )

@@ -3,14 +3,23 @@ digest manifest.json records once `slm-deploy build --push` pinned the bundle.""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from slm_deploy.render.images import source_tag
-from slm_deploy.render.pinning import KUSTOMIZATION, MANIFEST, BuiltImage, build_state, built_images
+from slm_deploy.policies.built_images import KUSTOMIZATION, MANIFEST, BuiltImage, build_state, built_images
+
+
+def source_tag(context: dict[str, str]) -> str:
+    """A tag that changes exactly when the build context changes (src-<16 hex of its sha256>); `render` tags
+    builds with it, and the checker recomputes it, so the definition lives with the checker."""
+    digest = hashlib.sha256()
+    for path, text in sorted(context.items()):
+        digest.update(path.encode() + b"\0" + text.encode() + b"\0")
+    return f"src-{digest.hexdigest()[:16]}"
 
 
 def verified_builds(root: Path) -> list[str]:

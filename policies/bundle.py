@@ -14,6 +14,10 @@ from slm_deploy.errors import BundleError
 from slm_deploy.policies.dockerfile import parse_dockerfile
 
 MANIFEST = "manifest.json"
+HOSTS = "hosts"
+HOST_INSTALL = "HostInstall"
+HOST_SCRIPTS = {"install.sh": "posix", "install.ps1": "windows"}
+"""Host install scripts (Foundry Local), judged as text: what they open to the network."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,10 @@ def load_file(path: Path, location: str) -> Iterator[Subject]:
     if path.name.startswith("Dockerfile") or path.suffix == ".Dockerfile":
         yield Subject("Dockerfile", parse_dockerfile(path.read_text(encoding="utf-8")), location, location)
         return
+    if path.parent.parent.name == HOSTS and path.name in HOST_SCRIPTS:
+        yield Subject(HOST_INSTALL, {"os": HOST_SCRIPTS[path.name], "script": path.read_text(encoding="utf-8")},
+                      location, location)
+        return
     if path.suffix not in (".yaml", ".yml"):
         return
     for document in _yaml_documents(path, location):
@@ -67,6 +75,7 @@ def bundle_files(root: Path) -> list[Path]:
     files = sorted(root.glob("docker/*/Dockerfile*"))
     files += sorted(p for p in (root / "compose").glob("*.y*ml") if p.name.startswith(("compose", "docker-compose")))
     files += sorted((root / "kubernetes").rglob("*.y*ml"))
+    files += sorted(p for p in (root / HOSTS).glob("*/*") if p.name in HOST_SCRIPTS)
     return [f for f in files if f.is_file()]
 
 

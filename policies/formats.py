@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from slm_deploy import __version__
 from slm_deploy.policies.model import Rule, Severity
 from slm_deploy.policies.offline import Finding, Report
 
@@ -92,7 +93,7 @@ def _sarif_result(finding: Finding, index: dict[str, int], reason: str | None = 
     return result
 
 
-def to_sarif(report: Report, tool_version: str = "0.1.0") -> str:
+def to_sarif(report: Report, tool_version: str = __version__) -> str:
     """A SARIF 2.1.0 log with every rule, every finding and waived findings as suppressed results."""
     rules = sorted(report.rules, key=lambda r: r.id)
     index = {r.id: i for i, r in enumerate(rules)}

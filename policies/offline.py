@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from slm_deploy.policies.builds import build_state_problems, built_image_options, verified_builds
-from slm_deploy.policies.bundle import Subject, load_bundle, load_file, read_manifest
+from slm_deploy.policies.bundle import HOST_INSTALL, Subject, load_bundle, load_file, read_manifest
 from slm_deploy.policies.model import Rule, Severity
 from slm_deploy.policies.registry import all_rules
+from slm_deploy.policies.built_images import built_images
 from slm_deploy.policies.rules.serving_004_image_digest import RULE as IMAGE_DIGEST_RULE
-from slm_deploy.render.pinning import built_images
+from slm_deploy.policies.system_waivers import system_waiver
 from slm_deploy.policies.waivers import Waiver, load_waivers
 
 
@@ -82,19 +83,25 @@ def check_subjects(subjects: Sequence[Subject], waivers: Iterable[Mapping[str, A
     config = config or {}
     valid_waivers = load_waivers(waivers)
     raw: list[Finding] = list(found)
+    waived: list[WaivedFinding] = []
     for subject in subjects:
         for rule in active:
             if rule.scope == "resource" and subject.kind in rule.kinds:
-                raw.extend(_evaluate(rule, subject.kind, subject.manifest, subject.resource, subject.location,
-                                     config.get(rule.id)))
-    k8s = [s for s in subjects if s.kind not in ("Dockerfile", "ComposeProject")]
+                hits = _evaluate(rule, subject.kind, subject.manifest, subject.resource, subject.location,
+                                 config.get(rule.id))
+                exempt = system_waiver(rule.id, subject.kind, subject.manifest) if hits else None
+                if exempt is None:
+                    raw.extend(hits)
+                else:  # the pack's own waiver, exactly as CrossGuard applies it
+                    waived.extend(WaivedFinding(finding, exempt) for finding in hits)
+    k8s = [s for s in subjects if s.kind not in ("Dockerfile", "ComposeProject", HOST_INSTALL)]
     if k8s:
         manifests = [s.manifest for s in k8s]
         for rule in active:
             if rule.scope == "bundle":
                 raw.extend(_evaluate(rule, "Bundle", manifests, "bundle", "kubernetes/", config.get(rule.id)))
     findings: list[Finding] = []
-    waived: list[WaivedFinding] = []
+    system = tuple(dict.fromkeys(w.waiver for w in waived))
     for finding in raw:
         match = next((w for w in valid_waivers if w.matches(finding.rule, finding.resource, finding.location)), None)
         if match is None:
@@ -103,7 +110,7 @@ def check_subjects(subjects: Sequence[Subject], waivers: Iterable[Mapping[str, A
             waived.append(WaivedFinding(finding, match))
     order = lambda f: (-f.severity.rank, f.rule, f.location, f.resource, f.line or 0, f.message)  # noqa: E731
     return Report(tuple(sorted(findings, key=order)), tuple(sorted(waived, key=lambda w: order(w.finding))),
-                  valid_waivers, tuple(sorted({s.location for s in subjects})), active)
+                  (*valid_waivers, *system), tuple(sorted({s.location for s in subjects})), active)
 
 
 def check_bundle(path: Path, waivers: Iterable[Mapping[str, Any] | Waiver] | None = (),

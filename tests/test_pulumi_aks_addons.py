@@ -12,13 +12,14 @@ import pytest
 
 pytest.importorskip("pulumi_azure_native", reason="the aks extra (pulumi-azure-native) is not installed")
 
-from slm_deploy.aks_cluster import GPU_LABELS, GPU_TAINT  # noqa: E402
+from slm_deploy.render.kubernetes.gpu_scheduling import GPU_NODE_LABELS as GPU_LABELS, GPU_TAINT  # noqa: E402
 from slm_deploy.aks_ingress import APP_ROUTING_CLASS, CERT_MANAGER_REPOSITORY, CERT_MANAGER_VERSION  # noqa: E402
 from slm_deploy.aks_registry import ACR_PULL_ROLE, acr_name, role_definition_id  # noqa: E402
 from slm_deploy.errors import SpecError  # noqa: E402
 from slm_deploy.spec.images import pins_table  # noqa: E402
 from slm_deploy.spec.loader import parse_deployment  # noqa: E402
-from slm_deploy.stack_settings import LETSENCRYPT_PRODUCTION, StackSettings  # noqa: E402
+from slm_deploy.render.kubernetes.cert_manager import LETSENCRYPT_PRODUCTION  # noqa: E402
+from slm_deploy.stack_settings import StackSettings  # noqa: E402
 from tests.policies.policy_harness import run_resource_policy  # noqa: E402
 from tests.test_pulumi_components import (REGISTRY_SUBSCRIPTION, ComponentMocks, plain, read_config,  # noqa: E402
                                           run_component, stack_spec)
@@ -113,7 +114,7 @@ def test_the_policy_pack_passes_the_plugin_only_through_its_waivers(tmp_path: Pa
 
     from slm_deploy.policies.crossguard import build_policies
     mocks = run(tmp_path)
-    plugin_objects = [r for r in mocks.resources if r.custom and r.name.startswith("phi4-mini-aks-gpu-plugin-")]
+    plugin_objects = [r for r in mocks.resources if r.custom and r.name.startswith("phi4-mini-add-ons-gpu-plugin-")]
     assert len(plugin_objects) == 6
     violations, waived = {}, set()
     for resource in plugin_objects:

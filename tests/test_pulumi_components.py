@@ -156,8 +156,10 @@ def run_component(deployment: Deployment, settings: StackSettings | Callable[[],
 
     @pulumi.runtime.test
     def program():
+        from slm_deploy.program import stack_args
         from slm_deploy.stack import SlmDeployment
-        component = SlmDeployment(deployment.spec.name, deployment, settings() if callable(settings) else settings)
+        given = settings() if callable(settings) else settings
+        component = SlmDeployment(deployment.spec.name, stack_args(deployment, given, pulumi.Config("slm-deploy")))
         return check(component) if check else None
 
     program()
@@ -217,7 +219,7 @@ def test_a_registry_turns_on_push_with_extra_tags_credentials_and_the_ca_bundle_
                                                 "password": "registry-password-1"}]
         assert is_secret(inputs["secrets"])
         assert plain(inputs["secrets"]) == {"ca_bundle": "-----BEGIN CERTIFICATE-----\nMIIB\n"}
-    component = next(r for r in mocks.resources if r.typ == "slm-deploy:index:Deployment")
+    component = next(r for r in mocks.resources if r.typ == "slm-deploy:index:SlmDeployment")
     assert "registry-password-1" not in repr(component.inputs)
 
 
@@ -233,12 +235,14 @@ def kubernetes_onnx_spec() -> dict[str, Any]:
 
 def test_the_cluster_pulls_each_built_image_by_the_digest_pulumi_pushed(tmp_path: Path) -> None:
     deployment = parse_deployment(kubernetes_onnx_spec())
-    built = {built_image(deployment, o) for o in build_owners(plan_deployment(deployment))}
+    owners = build_owners(plan_deployment(deployment))
+    built = {built_image(deployment, o) for o in owners}
     seen: dict[str, Any] = {}
 
     def check(component):
-        seen["outputs"] = component.outputs
-        return pulumi.Output.all(**component.outputs["images"]).apply(lambda refs: seen.update(refs=refs))
+        return pulumi.Output.all(component.images, component.namespace, component.gateway_service,
+                                 component.endpoint_url).apply(
+            lambda v: seen.update(refs=v[0], namespace=v[1], gateway=v[2], endpoint=v[3]))
 
     mocks = run_component(deployment, StackSettings(work_dir=tmp_path), check=check)
     workloads = mocks.of_type("kubernetes:apps/v1:Deployment") + mocks.of_type("kubernetes:batch/v1:Job")
@@ -247,9 +251,10 @@ def test_the_cluster_pulls_each_built_image_by_the_digest_pulumi_pushed(tmp_path
     assert not set(images) & built, "a container still pulls a mutable src- tag"
     assert set(images) <= {mocked_ref(name) for name in built} | {i for i in images if "@sha256:" in i}
     assert {mocked_ref(name) for name in built} & set(images)
-    assert seen["refs"] == {name: mocked_ref(name) for name in built}
-    assert seen["outputs"]["namespace"] == "phi4-onnx"
-    assert seen["outputs"]["gatewayService"] == "phi4-onnx-gateway"
+    assert seen["refs"] == {o.name: mocked_ref(built_image(deployment, o)) for o in owners}
+    assert seen["namespace"] == "phi4-onnx"
+    assert seen["gateway"] == "phi4-onnx-gateway"
+    assert seen["endpoint"] == "http://phi4-onnx-gateway.phi4-onnx.svc.cluster.local:8080"
 
 
 def test_building_twice_leaves_unchanged_context_files_untouched(tmp_path: Path) -> None:

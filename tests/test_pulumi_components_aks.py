@@ -12,7 +12,8 @@ from pulumi_policy import ResourceValidationPolicy
 
 pytest.importorskip("pulumi_azure_native", reason="the aks extra (pulumi-azure-native) is not installed")
 
-from slm_deploy.aks_cluster import GPU_LABELS, GPU_TAINT, gpu_vm_size, kubeconfig_for_login  # noqa: E402
+from slm_deploy.aks_cluster import gpu_vm_size, kubeconfig_for_login  # noqa: E402
+from slm_deploy.render.kubernetes.gpu_scheduling import GPU_NODE_LABELS as GPU_LABELS, GPU_TAINT  # noqa: E402
 from slm_deploy.policies.crossguard import build_policies  # noqa: E402
 from slm_deploy.render.images import build_owners, built_image  # noqa: E402
 from slm_deploy.runtimes import plan_deployment  # noqa: E402
@@ -118,13 +119,13 @@ def test_the_gpu_pool_is_tainted_and_labelled_for_exactly_the_rendered_gpu_pods(
     assert pool["gpuProfile"] == {"driver": "Install"}
     assert (pool["minCount"], pool["count"], pool["maxCount"]) == (2, 2, 4)  # autoscaling 2..4 in the example
     assert pool["resourceName"] == "aks-phi4-mini" and pool["resourceGroupName"] == "rg-slm-phi4"
-    runtime = next(r for r in mocks.of_type("kubernetes:apps/v1:Deployment") if r.name == "deployment-phi4-mini")
+    runtime = next(r for r in mocks.of_type("kubernetes:apps/v1:Deployment") if r.name == "phi4-mini-k8s-deployment-phi4-mini")
     pod = plain(runtime.inputs)["spec"]["template"]["spec"]
     assert pod["nodeSelector"].items() <= pool["nodeLabels"].items() and pool["nodeLabels"] == GPU_LABELS
     key, rest = GPU_TAINT.split("=", 1)
     effect = rest.split(":", 1)[1]
     assert any(t["key"] == key and t["effect"] == effect and t["operator"] == "Exists" for t in pod["tolerations"])
-    gateway = next(r for r in mocks.of_type("kubernetes:apps/v1:Deployment") if r.name == "deployment-phi4-mini-gateway")
+    gateway = next(r for r in mocks.of_type("kubernetes:apps/v1:Deployment") if r.name == "phi4-mini-k8s-deployment-phi4-mini-gateway")
     assert "nodeSelector" not in plain(gateway.inputs)["spec"]["template"]["spec"]
     apps = the(mocks, POOL, "-apps")
     assert apps["mode"] == "User" and "nodeTaints" not in apps  # the gateway's home, as the system pool is reserved
@@ -142,17 +143,17 @@ def test_workloads_land_on_the_new_cluster_through_its_provider(aks) -> None:
     kubernetes = [r for r in mocks.resources if r.custom and r.typ.startswith("kubernetes:")]
     assert kubernetes and all(r.provider.split("::")[-2] == "phi4-mini-aks-k8s" for r in kubernetes)
     component, workloads, *children = seen["urns"]
-    assert component.endswith("$slm-deploy:index:Deployment::phi4-mini")
-    assert workloads.endswith("::slm-deploy:index:Deployment$slm-deploy:kubernetes:Workloads::phi4-mini-k8s")
-    add_ons = [r for r in kubernetes if r.name.startswith("phi4-mini-aks-")]  # device plugin, cert-manager
+    assert component.endswith("$slm-deploy:index:SlmDeployment::phi4-mini")
+    assert workloads.endswith("::slm-deploy:index:SlmDeployment$slm-deploy:index:KubernetesWorkloads::phi4-mini-k8s")
+    add_ons = [r for r in kubernetes if r.name.startswith("phi4-mini-add-ons-")]  # device plugin, cert-manager
     assert len(children) == len(kubernetes) - len(add_ons)
-    assert all("::slm-deploy:kubernetes:Workloads$kubernetes:" in urn for urn in children)
+    assert all("::slm-deploy:index:KubernetesWorkloads$kubernetes:" in urn for urn in children)
 
 
 def test_the_gateway_is_pulled_by_digest_and_the_stack_exports_what_an_operator_needs(aks) -> None:
     deployment, mocks, seen = aks
     owners = {o.name: built_image(deployment, o) for o in build_owners(plan_deployment(deployment))}
-    gateway = next(r for r in mocks.of_type("kubernetes:apps/v1:Deployment") if r.name == "deployment-phi4-mini-gateway")
+    gateway = next(r for r in mocks.of_type("kubernetes:apps/v1:Deployment") if r.name == "phi4-mini-k8s-deployment-phi4-mini-gateway")
     assert [c["image"] for c in containers(plain(gateway.inputs))] == [mocked_ref(owners["phi4-mini-gateway"])]
     assert seen["outputs"]["namespace"] == "phi4-mini"
     assert seen["outputs"]["gatewayService"] == "phi4-mini-gateway"

@@ -32,7 +32,7 @@ def _compose_tags(bundle: Path, context: str) -> list[str]:
     build is what `docker compose up` runs."""
     import yaml
 
-    from slm_deploy.render.pinning import COMPOSE_FILE, compose_context
+    from slm_deploy.policies.built_images import COMPOSE_FILE, compose_context
 
     try:
         env = (bundle / "compose" / ".env").read_text(encoding="utf-8")
@@ -56,7 +56,7 @@ def _images_to_build(bundle: Path, push: bool) -> list:
     --push has no registry to push to."""
     from slm_deploy.policies.builds import verified_builds
     from slm_deploy.policies.bundle import require_bundle
-    from slm_deploy.render.pinning import MANIFEST, build_state, built_images
+    from slm_deploy.policies.built_images import MANIFEST, build_state, built_images
 
     images = built_images(require_bundle(bundle))
     if not images:

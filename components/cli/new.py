@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import tempfile
 from importlib import resources
@@ -11,8 +12,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import TypeAdapter, ValidationError
 
+from slm_deploy import __version__
 from slm_deploy.errors import Problem, SlmDeployError, SpecError
+from slm_deploy.spec.fields import PATTERN_DESCRIPTIONS, REGISTRY_ALLOWED, SERVICE_NAME_PATTERN, RegistryHost
 from slm_deploy.spec.loader import load_deployment
 
 TEMPLATE = "project"
@@ -26,20 +30,55 @@ def _template_dir() -> Path:
     return Path(str(resources.files("slm_deploy.templates").joinpath(TEMPLATE)))
 
 
+PROJECT_NAME = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$"
+FREE_TEXT = {
+    "project_name": (PROJECT_NAME, "letters, digits, spaces and . _ -, starting with a letter or digit, at most 63"),
+    "deployment_name": (SERVICE_NAME_PATTERN, PATTERN_DESCRIPTIONS[SERVICE_NAME_PATTERN] + ", at most 40 characters"),
+}
+"""Variables typed by hand that land in file names or YAML: checked before the template writes anything."""
+
+
+def _default_deployment_name(project_name: str) -> str:
+    """What the template derives deployment_name from (cookiecutter.json)."""
+    return project_name.lower().replace(" ", "-").replace("_", "-")
+
+
+def _answer_problems(defaults: dict, context: dict[str, str]) -> list[Problem]:
+    """Every free-text answer, and the deployment name the template would derive, in the form it must have."""
+    answers = {**{k: v for k, v in defaults.items() if isinstance(v, str)}, **context}
+    if "deployment_name" not in context:
+        answers["deployment_name"] = _default_deployment_name(answers["project_name"])
+    problems = []
+    for key, (pattern, allowed) in FREE_TEXT.items():
+        limit = 40 if key == "deployment_name" else 100
+        if not re.fullmatch(pattern, answers[key]) or len(answers[key]) > limit:
+            hint = ("deployment_name defaults to project_name in lower case; set deployment_name=... explicitly"
+                    if key == "deployment_name" and "deployment_name" not in context else "")
+            problems.append(Problem(key, "is not in the allowed form", allowed=allowed, hint=hint))
+    try:
+        TypeAdapter(RegistryHost).validate_python(answers["registry"], strict=True)
+    except ValidationError:
+        problems.append(Problem("registry", "is not a registry host", allowed=REGISTRY_ALLOWED))
+    return problems
+
+
 def parse_context(pairs: list[str]) -> dict[str, str]:
-    """key=value arguments, checked against the template's variables and choices."""
+    """key=value arguments, checked against the template's variables, choices and forms before anything is written."""
     defaults = json.loads((_template_dir() / "cookiecutter.json").read_text(encoding="utf-8"))
     public = sorted(k for k in defaults if not k.startswith("_"))
     context: dict[str, str] = {}
-    for pair in pairs:
+    for index, pair in enumerate(pairs):
         key, sep, value = pair.partition("=")
         if not sep or key not in public:
-            raise SpecError(Problem(key if sep else pair, "is not a template variable (expected key=value)",
+            raise SpecError(Problem(f"<argument {index + 1}>", "is not a template variable (expected key=value)",
                                     allowed=", ".join(public)))
         choices = defaults[key]
         if isinstance(choices, list) and value not in choices:
             raise SpecError(Problem(key, "is not offered", allowed=", ".join(choices)))
         context[key] = value
+    problems = _answer_problems(defaults, context)
+    if problems:
+        raise SpecError(problems)
     return context
 
 
@@ -57,8 +96,9 @@ def new(
     logging.getLogger("cookiecutter").setLevel(logging.CRITICAL)  # the hooks print the reasons; no tracebacks
     output_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=output_dir, prefix=".slm-deploy-new.") as staging:
+        template_context = {**answers, "__slm_deploy_version": __version__}  # pins the release that made it
         try:
-            project = Path(cookiecutter(str(_template_dir()), no_input=no_input, extra_context=answers,
+            project = Path(cookiecutter(str(_template_dir()), no_input=no_input, extra_context=template_context,
                                         output_dir=staging, default_config=True))
         except FailedHookException:
             raise TemplateRefused("the template refused these answers (reasons above); nothing was written") from None
@@ -66,9 +106,8 @@ def new(
             try:
                 load_deployment(stack)
             except SpecError as exc:
-                raise SpecError([Problem(f"template answers -> {p.path}", p.message, p.allowed,
-                                         p.hint or "deployment_name defaults to project_name in lower case; "
-                                         "set deployment_name=... explicitly") for p in exc.problems]) from None
+                raise SpecError([Problem(f"template answers -> {p.path}", p.message, p.allowed, p.hint)
+                                 for p in exc.problems]) from None
         target = output_dir / project.name
         if target.exists():
             raise SpecError(Problem("deployment_name", f"{target} already exists",

@@ -27,6 +27,8 @@ class PinRow:
     image: str
     tag: str
     digest: str
+    sources: tuple[str, ...] = ()
+    """Public records that show the digest."""
 
 
 def read_pins(path: Path) -> list[PinRow]:
@@ -49,7 +51,7 @@ def read_pins(path: Path) -> list[PinRow]:
                 raise PinsFileError(f"{path}: pins.{key}.{field} must be a non-empty string")
         if not DIGEST.match(row["digest"]):
             raise PinsFileError(f"{path}: pins.{key}.digest must be sha256:<64 lowercase hex>")
-        rows.append(PinRow(str(key), row["image"], row["tag"], row["digest"]))
+        rows.append(PinRow(str(key), row["image"], row["tag"], row["digest"], tuple(row.get("sources") or ())))
     return rows
 
 

@@ -12,6 +12,7 @@ from slm_deploy.render.compose import project_name, render_compose
 from slm_deploy.render.hosts import render_host
 from slm_deploy.render.images import build_context, build_owners, built_image, compose_image_names, registry_tags
 from slm_deploy.render.kubernetes import file_name, kustomization, render_kubernetes
+from slm_deploy.render.kubernetes.cluster_add_ons import render_cluster_add_ons
 from slm_deploy.render.monitoring.bundle import monitoring_files, readme_facts
 from slm_deploy.render.serialize import to_json, to_yaml
 from slm_deploy.render.smoke import smoke_kubernetes, with_smoke
@@ -60,6 +61,12 @@ def _kustomize(folder: str, objects: list, deployment: Deployment) -> dict[str, 
 def _kubernetes_files(deployment: Deployment, plan: RuntimePlan, tested: RuntimePlan) -> dict[str, str]:
     """The workloads, plus the smoke Job in its own kustomization (applied after the workloads are up)."""
     files = _kustomize("kubernetes", render_kubernetes(deployment, plan), deployment)
+    add_ons = render_cluster_add_ons(deployment.spec)
+    if add_ons:  # objects in namespaces of their own (and cluster-scoped): no namespace transformer
+        files.update({f"kubernetes/cluster/{file_name(obj)}": to_yaml(obj) for obj in add_ons})
+        files["kubernetes/cluster/kustomization.yaml"] = to_yaml({
+            "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+            "resources": [file_name(obj) for obj in add_ons]})
     smoke = smoke_kubernetes(deployment, tested)
     if smoke:
         files.update(_kustomize("kubernetes/smoke", smoke, deployment))
@@ -91,6 +98,7 @@ def _readme(deployment: Deployment, plan: RuntimePlan, files: dict[str, str]) ->
         uid=spec.security.uid,
         has_compose="compose/compose.yaml" in files,
         has_kubernetes="kubernetes/kustomization.yaml" in files,
+        has_cluster_add_ons="kubernetes/cluster/kustomization.yaml" in files,
         namespace=namespace_of(spec),
         storage_class=kubernetes_target(spec).storage_class if kubernetes_target(spec) else None,
         autoscaling=spec.serving.autoscaling.enabled,

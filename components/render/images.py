@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from slm_deploy.errors import Problem, SpecError
+from slm_deploy.policies.builds import source_tag
 from slm_deploy.render.dockerfile import render_dockerfile
 from slm_deploy.runtimes.plan import RuntimePlan, ServicePlan
 from slm_deploy.spec.loader import Deployment
@@ -31,14 +30,6 @@ def dockerignore(files: dict[str, str]) -> str:
     """Send the builder only the files slm-deploy wrote, whatever else lands in the folder."""
     tops = sorted({path.split("/", 1)[0] + ("/" if "/" in path else "") for path in files})
     return "*\n" + "".join(f"!{top}\n" for top in tops)
-
-
-def source_tag(context: dict[str, str]) -> str:
-    """A tag that changes exactly when the build context changes (src-<16 hex of its sha256>)."""
-    digest = hashlib.sha256()
-    for path, text in sorted(context.items()):
-        digest.update(path.encode() + b"\0" + text.encode() + b"\0")
-    return f"src-{digest.hexdigest()[:16]}"
 
 
 def built_image(deployment: Deployment, owner: ServicePlan) -> str:

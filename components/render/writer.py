@@ -6,6 +6,7 @@ import errno
 import json
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -34,6 +35,40 @@ def _foreign_files(directory: Path, owned: set[str]) -> list[str]:
             if relative not in owned:
                 found.append(relative)
     return found
+
+
+def _directories(directory: Path) -> list[Path]:
+    """Every directory under a previous bundle, parents first (kept, empty or not, with their modes)."""
+    return sorted((p for p in directory.rglob("*") if p.is_dir() and not p.is_symlink()), key=lambda p: len(p.parts))
+
+
+def _keep_directories(previous: Path, staging: Path, owned: set[str]) -> None:
+    """Keep the modes of the previous bundle's directories (the bundle directory's too) and the user's own
+    directories, empty or not; a directory that only held files the bundle no longer writes goes with them."""
+    owned_dirs = {parent.as_posix() for name in owned for parent in Path(name).parents}
+    kept = [(previous, staging)]
+    for path in _directories(previous):
+        relative = path.relative_to(previous).as_posix()
+        copy = staging / relative
+        if copy.is_dir() or relative not in owned_dirs:
+            copy.mkdir(parents=True, exist_ok=True)
+            kept.append((path, copy))
+    for path, copy in reversed(kept):  # deepest first, so a read-only parent is closed last
+        os.chmod(copy, stat.S_IMODE(path.stat().st_mode))
+
+
+def _followed(out: Path) -> Path:
+    """A symlinked --out is followed to the directory it names, so the link stays a link."""
+    if not out.is_symlink():
+        return out
+    try:
+        target = out.resolve()
+    except RuntimeError:  # a symlink loop
+        target = out
+    if not target.is_dir():
+        raise BundleError(f"{out}: a symbolic link to something that is not an existing directory\n"
+                          "  hint: point it at a directory, or pass that directory as --out; nothing was changed")
+    return target
 
 
 def _fill(root: Path, bundle: Bundle) -> None:
@@ -65,15 +100,17 @@ def write_bundle(bundle: Bundle, out: Path) -> None:
 
 
 def _write(bundle: Bundle, out: Path) -> None:
+    out = _followed(out)
     foreign: list[str] = []
+    owned: set[str] = set()
     if out.exists():
         if not out.is_dir():
             raise BundleError(f"{out}: exists and is not a directory")
-        owned = owned_files(out)
-        if owned is None and any(out.iterdir()):
+        owned = owned_files(out) or set()
+        if not owned and any(out.iterdir()):
             raise BundleError(f"{out}: not empty and not a slm-deploy bundle (no {MANIFEST}); "
                               "choose another --out or empty it")
-        foreign = _foreign_files(out, owned or set())
+        foreign = _foreign_files(out, owned)
         clashes = [name for name in foreign if name in bundle.files]
         if clashes:
             raise BundleError(f"{out}: the bundle would overwrite files it does not own: {', '.join(clashes)}")
@@ -86,6 +123,8 @@ def _write(bundle: Bundle, out: Path) -> None:
             (staging / relative).parent.mkdir(parents=True, exist_ok=True)
             os.replace(out / relative, staging / relative)
             moved.append(relative)
+        if out.exists():
+            _keep_directories(out, staging, owned)
         _swap(staging, out)
     except BaseException:
         for relative in moved:

@@ -1,4 +1,4 @@
-"""Foundry Local: no official container image, so a host-level service bound to the configured address."""
+"""Foundry Local: no official container image, so a host-level service on loopback (no gateway runs on a host)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,7 @@ def _host(deployment: Deployment) -> HostInstall:
     host = spec.targets.host
     return HostInstall(
         service=spec.name, os=host.os, model_alias=deployment.model.source.alias,
-        bind_address=host.bind_address, port=spec.runtime.port,
-        allowed_clients=tuple(host.allowed_clients), release=FOUNDRY_RELEASE, version=FOUNDRY_VERSION,
+        port=spec.runtime.port, release=FOUNDRY_RELEASE, version=FOUNDRY_VERSION,
     )
 
 

@@ -31,7 +31,8 @@ def modelfile_text(deployment: Deployment) -> str | None:
     if options is None:
         return None
     lines = [f"FROM {deployment.model.source.tag}", f"PARAMETER num_ctx {deployment.sizing.context_length}"]
-    lines += [f"PARAMETER {name} {value}" for name, value in sorted(options.parameters.items())]
+    lines += [f"PARAMETER {name} {str(value).lower() if isinstance(value, bool) else value}"
+              for name, value in sorted(options.parameters.items())]
     if options.system_prompt:
         lines.append(f'SYSTEM """{options.system_prompt}"""')
     return "\n".join(lines) + "\n"

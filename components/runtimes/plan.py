@@ -111,28 +111,15 @@ class HostInstall:
     service: str
     os: str
     model_alias: str
-    bind_address: str
     port: int
-    allowed_clients: tuple[str, ...]
     release: str = ""
     """The pinned upstream release the install script downloads and verifies."""
     version: str = ""
 
     @property
-    def exposed(self) -> bool:
-        """Served beyond loopback: the service stays on 127.0.0.1 and a forwarder listens on bind_address."""
-        return bool(self.allowed_clients)
-
-    @property
-    def listen(self) -> str:
-        """The forwarder's (or, on loopback, the service's) address and port, IPv6 in brackets."""
-        address = self.bind_address if self.exposed else "127.0.0.1"
-        return f"[{address}]:{self.port}" if ":" in address else f"{address}:{self.port}"
-
-    @property
     def client_url(self) -> str:
-        """The OpenAI-compatible base URL clients use, an address they can reach (never 0.0.0.0)."""
-        return f"http://{self.listen}/v1"
+        """The OpenAI-compatible base URL: the loopback service itself."""
+        return f"http://127.0.0.1:{self.port}/v1"
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,10 @@ from slm_deploy.runtimes.common import (
 from slm_deploy.runtimes.plan import (
     CACHE_ROOT, MODEL_ROOT, RUN_AS_NAME, GpuNeed, HttpCheck, ImageBuild, RuntimePlan, ServicePlan,
 )
+from slm_deploy.spec.idle_fields import written
 from slm_deploy.spec.images import ImageRef
 from slm_deploy.spec.loader import Deployment
+from slm_deploy.spec.runtime_options import WEIGHT_DTYPES
 
 DEFAULT_PORT = 8000
 HF_HOME = f"{MODEL_ROOT}/huggingface"
@@ -26,6 +28,14 @@ PYTHON_HEALTHCHECK = (
 )
 
 
+def _dtype(deployment: Deployment) -> str:
+    """runtime.dtype when the spec sets it, else the weight format the spec wrote, else the model's own (auto)."""
+    spec = deployment.spec
+    if spec.runtime.dtype == "auto" and written(spec, "model", "quantisation"):
+        return WEIGHT_DTYPES.get(deployment.model.quantisation.value, "auto")
+    return spec.runtime.dtype
+
+
 def _args(deployment: Deployment, port: int) -> tuple[str, ...]:
     spec, model, sizing = deployment.spec, deployment.model, deployment.sizing
     options = spec.runtime
@@ -39,7 +49,7 @@ def _args(deployment: Deployment, port: int) -> tuple[str, ...]:
         "--max-num-seqs", str(sizing.concurrency),
         "--gpu-memory-utilization", f"{sizing.gpu_memory_utilisation:.2f}",
         "--tensor-parallel-size", str(spec.resources.gpu.count),
-        "--dtype", options.dtype,
+        "--dtype", _dtype(deployment),
         "--uvicorn-log-level", "warning",
     ]
     if model.quantisation.value in ("awq", "gptq"):

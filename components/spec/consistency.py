@@ -5,12 +5,16 @@ from __future__ import annotations
 import ipaddress
 
 from slm_deploy.errors import Problem
+from slm_deploy.spec.host_paths import has_parent_step, sensitive
+from slm_deploy.spec.launch_env import refusal as env_refusal
 from slm_deploy.servers.gateway.render import GATEWAY_METRICS_PORT
 from slm_deploy.spec.catalogue import catalogue
 from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.extra_args import extra_args_problems
 from slm_deploy.spec.fields import SECRET_NAME_PARTS
+from slm_deploy.spec.idle_fields import idle_field_problems
 from slm_deploy.spec.images import pins_table
+from slm_deploy.spec.modelfile_parameters import parameter_problems
 from slm_deploy.spec.monitoring_checks import monitoring_problems
 from slm_deploy.spec.secret_checks import secret_problems
 from slm_deploy.spec.secret_uses import in_monitoring_namespace, secret_uses
@@ -26,6 +30,9 @@ DEFAULT_SECRET_NAMES = {
     "monitoring.grafana.admin_password_secret": "grafana-admin-password",
 }
 """Secrets a spec may leave undeclared while it uses them under these default names."""
+ENV_ALLOWED = ("tuning variables the runtime reads (such as OMP_NUM_THREADS, OLLAMA_DEBUG, VLLM_LOGGING_LEVEL); "
+               "not flag spellings (LLAMA_ARG_*), loader, interpreter, proxy, endpoint, host, port or path variables, "
+               "nor variables set from the spec")
 
 
 def kubernetes_target(spec: DeploymentSpec) -> KubernetesTarget | None:
@@ -61,12 +68,19 @@ def with_default_secrets(spec: DeploymentSpec) -> DeploymentSpec:
 
 
 def _env_problems(spec: DeploymentSpec) -> list[Problem]:
-    return [
-        Problem(f"runtime.env.{name}", "looks like a secret; secrets are never passed as environment values",
-                allowed="non-secret settings", hint="declare it under `secrets` and mount it as a file")
-        for name in spec.runtime.env
-        if SECRET_NAME_PARTS.search(name)
-    ]
+    """Extra environment may tune the runtime, never re-route, re-flag or weaken it (one table with the rules)."""
+    problems = []
+    for name in spec.runtime.env:
+        if SECRET_NAME_PARTS.search(name):
+            problems.append(Problem(f"runtime.env.{name}", "looks like a secret; secrets are never passed as "
+                                    "environment values", allowed="non-secret settings",
+                                    hint="declare it under `secrets` and mount it as a file"))
+            continue
+        reason = env_refusal(spec.runtime.kind, name)
+        if reason:
+            problems.append(Problem(f"runtime.env.{name}", reason, allowed=ENV_ALLOWED,
+                                    hint="use the typed runtime options or runtime.extra_args"))
+    return problems
 
 
 def _served_repository(spec: DeploymentSpec) -> str | None:
@@ -75,6 +89,24 @@ def _served_repository(spec: DeploymentSpec) -> str | None:
         return getattr(spec.model.source, "repo", None)
     entry = catalogue().get(spec.model.id or "")
     return entry.hf_repo if entry else None
+
+
+def _model_path_problems(spec: DeploymentSpec) -> list[Problem]:
+    """An ONNX folder stays inside the repository, or is a local folder that is not a system path (slm-compose-012)."""
+    source = spec.model.source
+    if source is None or source.kind != "onnx":
+        return []
+    if source.repo is not None:
+        if has_parent_step(source.path) or source.path.startswith("/"):
+            return [Problem("model.source.path", "must name a folder inside the repository",
+                            allowed="a relative path without '..' steps, such as cpu_and_mobile/cpu-int4-rtn-block-32")]
+        return []
+    if has_parent_step(source.path) or sensitive(source.path) or not source.path.startswith("/"):
+        return [Problem("model.source.path", "is a local folder the container must not mount",
+                        allowed="an absolute path to the model folder without '..' steps, outside system "
+                                "directories (/, /etc, /usr, /var/run, /home itself...) and engine sockets, "
+                                "such as /srv/models/phi4-onnx")]
+    return []
 
 
 def _runtime_problems(spec: DeploymentSpec) -> list[Problem]:
@@ -95,6 +127,8 @@ def _runtime_problems(spec: DeploymentSpec) -> list[Problem]:
                                 allowed="0 or unset without resources.gpu"))
     if runtime.kind in ("vllm", "llamacpp"):
         problems += extra_args_problems(runtime.kind, runtime.extra_args)
+    if runtime.kind == "ollama" and runtime.modelfile is not None:
+        problems += parameter_problems(runtime.modelfile.parameters)
     if runtime.kind == "onnxruntime" and (runtime.execution_provider == "cuda") != (gpu is not None):
         problems.append(Problem("runtime.execution_provider",
                                 "the cuda provider needs resources.gpu, and a GPU needs the cuda provider",
@@ -110,8 +144,6 @@ def _runtime_problems(spec: DeploymentSpec) -> list[Problem]:
         if targets.host is None and runtime.image is None:
             problems.append(Problem("targets.host", "Foundry Local installs on a host; add targets.host",
                                     allowed="targets.host: {os: windows|linux|macos}"))
-        if targets.host is not None:
-            problems += _host_exposure_problems(targets.host)
     elif targets.host is not None:
         problems.append(Problem("targets.host", f"{runtime.kind} runs in containers; the host target is for Foundry Local",
                                 allowed="docker, compose, kubernetes, aks"))
@@ -162,6 +194,11 @@ def _scaling_problems(spec: DeploymentSpec) -> list[Problem]:
 
 def _target_problems(spec: DeploymentSpec) -> list[Problem]:
     problems = []
+    if not any(getattr(spec.targets, name) is not None for name in type(spec.targets).model_fields):
+        problems.append(Problem("targets", "turns no target on, so there would be nothing to render",
+                                allowed="one or more of docker, compose, kubernetes, aks, host (a bare key such as "
+                                        "`compose:` turns a target on with its defaults)",
+                                hint="leave targets out for the default docker and compose"))
     target = kubernetes_target(spec)
     if target and namespace_of(spec) in RESERVED_NAMESPACES:
         problems.append(Problem("targets.kubernetes.namespace", "is a namespace the cluster itself uses",
@@ -187,28 +224,7 @@ def _waiver_problems(spec: DeploymentSpec) -> list[Problem]:
 
 def consistency_problems(spec: DeploymentSpec) -> list[Problem]:
     """Every cross-field problem, in a stable order."""
-    return (secret_problems(spec) + _env_problems(spec) + _runtime_problems(spec)
+    return (secret_problems(spec) + _env_problems(spec) + _model_path_problems(spec) + _runtime_problems(spec)
             + _exposure_problems(spec) + _scaling_problems(spec) + _target_problems(spec)
-            + _waiver_problems(spec) + monitoring_problems(spec))
+            + _waiver_problems(spec) + monitoring_problems(spec) + idle_field_problems(spec))
 
-
-def _host_exposure_problems(host) -> list[Problem]:
-    """Foundry Local listens on loopback; beyond it, a forwarder binds one address clients can reach."""
-    address = ipaddress.ip_address(str(host.bind_address))
-    if address.is_loopback:
-        if host.allowed_clients:
-            return [Problem("targets.host.allowed_clients", "client networks need a bind_address they can reach",
-                            allowed="a non-loopback address of this host in targets.host.bind_address",
-                            hint="or drop allowed_clients to keep the service on loopback")]
-        return []
-    if address.is_unspecified:
-        return [Problem("targets.host.bind_address", "is not an address a client (or the Foundry CLI) can connect to",
-                        allowed="this host's own address on the client network, e.g. 10.20.0.15",
-                        hint="use 127.0.0.1 to keep the service on this machine")]
-    if not host.allowed_clients:
-        return [Problem("targets.host.allowed_clients", "a service bound beyond loopback needs the networks it admits",
-                        allowed="a list of CIDRs, e.g. [10.20.0.0/24]", hint="or bind 127.0.0.1")]
-    if host.os == "macos":
-        return [Problem("targets.host.bind_address", "macOS has no built-in forwarder to expose the loopback service",
-                        allowed="127.0.0.1 on macOS", hint="serve other machines from a Linux or Windows host")]
-    return []

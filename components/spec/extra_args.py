@@ -80,6 +80,9 @@ EXTRA_ARGS: dict[str, dict[str, FlagValue]] = {
     },
 }
 """Runtime kind -> flag -> the value it takes. Runtimes missing here take no extra_args."""
+INLINE_VALUES = {"vllm": True, "llamacpp": False}
+"""Whether the runtime's parser reads `--flag=value` as one token: vLLM's argparse does; llama-server (common/arg.cpp
+at the pinned build) looks the whole token up as a flag name and stops with "invalid argument"."""
 
 
 def extra_args_problems(runtime: str, args: list[str]) -> list[Problem]:
@@ -99,6 +102,11 @@ def extra_args_problems(runtime: str, args: list[str]) -> list[Problem]:
                                          "and the hardening true"))
             index += 1
             continue
+        if has_inline and not INLINE_VALUES.get(runtime, False):
+            problems.append(Problem(path, f"{runtime} does not split --flag=value; it refuses the whole token",
+                                    allowed="the flag and its value as two items, such as [--top-k, '40']"))
+            index += 1
+            continue
         if value_kind.accepts is None:
             valid, used = not has_inline, 1
         else:
@@ -107,4 +115,23 @@ def extra_args_problems(runtime: str, args: list[str]) -> list[Problem]:
         if not valid:
             problems.append(Problem(path, "has a value this flag does not accept", allowed=value_kind.allowed))
         index += used
+    return problems
+
+
+def batched_tokens_problems(runtime: str, args: list[str], context_length: int) -> list[Problem]:
+    """vLLM without chunked prefill takes each prompt in one batch: a token budget below the context refuses to
+    start (its scheduler checks max_num_batched_tokens >= max_model_len)."""
+    if runtime != "vllm" or "--no-enable-chunked-prefill" not in args:
+        return []
+    problems = []
+    for index, token in enumerate(args):
+        flag, has_inline, inline = token.partition("=")
+        if flag != "--max-num-batched-tokens":
+            continue
+        value = inline if has_inline else (args[index + 1] if index + 1 < len(args) else "")
+        if value.isdigit() and int(value) < context_length:
+            problems.append(Problem(f"runtime.extra_args[{index}]", "is below the context length while "
+                                    "--no-enable-chunked-prefill makes every prompt one batch",
+                                    allowed=f"at least {context_length} (model.context_length), or keep chunked "
+                                            "prefill on"))
     return problems

@@ -80,6 +80,23 @@ SafeText = Annotated[str, StringConstraints(max_length=4096), AfterValidator(_no
 ByteQuantity = Annotated[str, StringConstraints(pattern=QUANTITY_PATTERN), AfterValidator(_byte_quantity)]
 """A byte quantity such as 16Gi; parsed once here, formatted per target later."""
 
+REGISTRY_PATTERN = (r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?"
+                    r"(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
+REGISTRY_ALLOWED = ("a registry host (DNS labels or an IPv4 address), an optional port from 1 to 65535 and optional "
+                    "lower-case path segments, such as registry.example.com:5000/team")
+
+
+def _registry_port(value: str) -> str:
+    """A port outside 1-65535 can never be connected to."""
+    host = value.split("/", 1)[0]
+    if ":" in host and not 1 <= int(host.rsplit(":", 1)[1]) <= 65535:
+        raise ValueError(f"has a port outside 1-65535; allowed: {REGISTRY_ALLOWED}")
+    return value
+
+
+RegistryHost = Annotated[str, StringConstraints(pattern=REGISTRY_PATTERN, max_length=253), AfterValidator(_registry_port)]
+"""A registry host, with an optional port and path, that a container engine can push to and pull from."""
+
 CIDR_PATTERN = r"^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$|^[0-9a-fA-F:]+/[0-9]{1,3}$"
 IP_PATTERN = r"^([0-9]{1,3}\.){3}[0-9]{1,3}$|^[0-9a-fA-F:]+$"
 
@@ -116,6 +133,7 @@ PATTERN_DESCRIPTIONS = {
     IMAGE_PATTERN: "an image pinned by digest: registry/repository:tag@sha256:<64 hex>",
     IP_PATTERN: "an IPv4 or IPv6 address such as 127.0.0.1 or ::1 (no zone suffix)",
     CIDR_PATTERN: "an IPv4 or IPv6 network such as 10.0.0.0/8 or fd00::/8",
+    REGISTRY_PATTERN: REGISTRY_ALLOWED,
 }
 """Human wording for the patterns above, used in error messages."""
 

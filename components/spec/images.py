@@ -6,10 +6,12 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Annotated
 
-import yaml
 from pydantic import AfterValidator, StringConstraints
+
+from slm_deploy.pins.table import read_pins
 
 _NAME = r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
 _TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
@@ -82,9 +84,6 @@ class Pin:
 @lru_cache(maxsize=1)
 def pins_table() -> dict[str, Pin]:
     """Load the pins table shipped with the package (one place for every default image)."""
-    text = resources.files("slm_deploy.runtimes").joinpath("pins.yaml").read_text(encoding="utf-8")
-    rows = yaml.safe_load(text)["pins"]
-    return {
-        key: Pin(key, parse_image(f"{row['image']}:{row['tag']}@{row['digest']}"), tuple(row["sources"]))
-        for key, row in rows.items()
-    }
+    path = Path(str(resources.files("slm_deploy.runtimes").joinpath("pins.yaml")))
+    return {row.key: Pin(row.key, parse_image(f"{row.image}:{row.tag}@{row.digest}"), row.sources)
+            for row in read_pins(path)}

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from slm_deploy.errors import Problem, SpecError, value_kind
 from slm_deploy.spec.consistency import consistency_problems, with_default_secrets
 from slm_deploy.spec.deployment import DeploymentSpec
+from slm_deploy.spec.extra_args import batched_tokens_problems
 from slm_deploy.spec.problems import validation_problems
 from slm_deploy.spec.redact import redacted
 from slm_deploy.spec.resolve import ResolvedModel, resolve_model
@@ -71,6 +72,11 @@ def _parse(data: Any) -> Deployment:
     if not isinstance(data, dict):
         raise SpecError(Problem("<spec>", f"expected a mapping, got {value_kind(data)}",
                                 hint=f"a bare spec, or a stack file with config: {STACK_KEY}: ..."))
+    broken = _lone_surrogate(data, "")
+    if broken is not None:
+        raise SpecError(Problem(broken or "<spec>", "holds an escape that is not a Unicode character (a lone "
+                                "surrogate such as \\ud800)", allowed="text of Unicode characters; write a "
+                                "character outside the basic plane as one \\U escape"))
     try:
         text = json.dumps(data)
     except (TypeError, ValueError):
@@ -86,8 +92,39 @@ def _parse(data: Any) -> Deployment:
         raise SpecError(problems)
     model = resolve_model(spec)
     sizing = size(spec, model)
+    problems = batched_tokens_problems(spec.runtime.kind, list(getattr(spec.runtime, "extra_args", [])),
+                                       sizing.context_length)
+    if problems:
+        raise SpecError(problems)
     canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return Deployment(spec, model, sizing, hashlib.sha256(canonical.encode()).hexdigest())
+
+
+def _lone_surrogate(node: Any, path: str) -> str | None:
+    """The path of the first string (or the mapping holding the first key) that UTF-8 cannot encode."""
+    if isinstance(node, str):
+        return None if node.isascii() or _encodes(node) else path
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(key, str) and not _encodes(key):
+                return path
+            found = _lone_surrogate(value, join_path(path, key))
+            if found is not None:
+                return found
+    if isinstance(node, list):
+        for index, value in enumerate(node):
+            found = _lone_surrogate(value, join_path(path, index))
+            if found is not None:
+                return found
+    return None
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def load_deployment(path: Path) -> Deployment:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from slm_deploy.errors import Problem
 from slm_deploy.spec.deployment import DeploymentSpec
+from slm_deploy.spec.idle_fields import IDLE_HINT, written
 
 
 def monitoring_mode(spec: DeploymentSpec) -> str:
@@ -76,15 +77,6 @@ def _autoscaling_problems(spec: DeploymentSpec) -> list[Problem]:
     return problems
 
 
-def _set(model, *path: str) -> bool:
-    """Whether the spec wrote this field itself (defaults do not count)."""
-    for name in path[:-1]:
-        if name not in model.model_fields_set:
-            return False
-        model = getattr(model, name)
-    return path[-1] in model.model_fields_set
-
-
 def _idle_fields(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
     """(path, why nothing reads it, what would) for monitoring fields the spec sets where nothing reads them."""
     monitoring, targets = spec.monitoring, spec.targets
@@ -94,20 +86,20 @@ def _idle_fields(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
     kubernetes = targets.kubernetes is not None or targets.aks is not None
     compose = targets.compose is not None
     found = []
-    if _set(monitoring, "prometheus_url") and not (kubernetes and spec.serving.autoscaling.enabled):
+    if written(monitoring, "prometheus_url") and not (kubernetes and spec.serving.autoscaling.enabled):
         found.append(("monitoring.prometheus_url", "without Kubernetes autoscaling (KEDA is what queries it)",
                       "serving.autoscaling.enabled with a Kubernetes target"))
     for field in ("mode", "selector_labels", "scraper_labels"):
-        if _set(monitoring, field) and not kubernetes:
+        if written(monitoring, field) and not kubernetes:
             found.append((f"monitoring.{field}", "without a Kubernetes target", "a kubernetes or aks target"))
-    if _set(monitoring, "scraper_labels") and monitoring_mode(spec) == "managed":
+    if written(monitoring, "scraper_labels") and monitoring_mode(spec) == "managed":
         found.append(("monitoring.scraper_labels", "in managed mode (Azure's agent scrapes)", "bundled or existing mode"))
     for field in ("logs", "ports"):
-        if _set(monitoring, field) and not compose:
+        if written(monitoring, field) and not compose:
             found.append((f"monitoring.{field}", "without a Compose target", "a compose target"))
-    if _set(monitoring, "ports", "grafana") and not monitoring.grafana.enabled:
+    if written(monitoring, "ports", "grafana") and not monitoring.grafana.enabled:
         found.append(("monitoring.ports.grafana", "while Grafana is off", "monitoring.grafana.enabled: true"))
-    if _set(monitoring, "ports", "logs") and not monitoring.logs:
+    if written(monitoring, "ports", "logs") and not monitoring.logs:
         found.append(("monitoring.ports.logs", "while log collection is off", "monitoring.logs: true"))
     if kubernetes and not compose:
         found += _cluster_only_idle_fields(spec)
@@ -120,17 +112,17 @@ def _cluster_only_idle_fields(spec: DeploymentSpec) -> list[tuple[str, str, str]
     if mode == "existing":
         return [(f"monitoring.{field}", "in existing mode: the cluster's own Alertmanager and Grafana keep their "
                  "configuration", "bundled mode, or a Compose target")
-                for field in ("receiver", "grafana") if _set(monitoring, field)]
+                for field in ("receiver", "grafana") if written(monitoring, field)]
     if mode == "managed":
         return [(f"monitoring.grafana.{field}", "in managed mode (Azure Managed Grafana signs in with Entra ID)",
                  "monitoring.grafana.azure_managed, or a Compose target")
-                for field in ("enabled", "admin_password_secret") if _set(monitoring, "grafana", field)]
+                for field in ("enabled", "admin_password_secret") if written(monitoring, "grafana", field)]
     return []
 
 
 def monitoring_problems(spec: DeploymentSpec) -> list[Problem]:
     """Every cross-field problem of the monitoring section, in a stable order."""
     idle = [Problem(path, f"has no effect {why}", allowed=allowed,
-                    hint="drop the field, or turn on what reads it; an accepted field must change the output")
+                    hint=IDLE_HINT)
             for path, why, allowed in _idle_fields(spec)]
     return _receiver_problems(spec) + _mode_problems(spec) + _autoscaling_problems(spec) + idle

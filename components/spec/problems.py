@@ -46,15 +46,21 @@ def _unwrap(annotation: Any) -> list[Any]:
     return [annotation]
 
 
-def _walk(loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], type[BaseModel] | None]:
-    """Follow an error location through the spec's types: the path as the user wrote it, and the
-    model that holds the last step (union tags such as runtime.<kind> are pydantic's, not the user's)."""
+def _walk(loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], type[BaseModel] | None, Any]:
+    """Follow an error location through the spec's types: the path as the user wrote it, the model that holds
+    the last step, and the union of plain types the location passed through, if any (union tags such as
+    runtime.<kind> or .float/.int are pydantic's, not the user's)."""
     current: Any = DeploymentSpec
     user_loc: list[Any] = []
+    plain_union = None
     for step in loc:
         members = _unwrap(current)
         models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
         containers = [m for m in members if typing.get_origin(m) in (dict, list)]
+        if isinstance(step, str) and len([m for m in members if m is not type(None)]) > 1 \
+                and not models and not containers:
+            plain_union, current = current, None
+            continue
         if len(models) > 1:
             tagged = [m for m in models if "kind" in m.model_fields
                       and step in typing.get_args(m.model_fields["kind"].annotation)]
@@ -70,7 +76,27 @@ def _walk(loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], type[BaseModel] | None
             current = None
         user_loc.append(step)
     models = [m for m in _unwrap(current) if isinstance(m, type) and issubclass(m, BaseModel)]
-    return tuple(user_loc), (models[0] if len(models) == 1 else None)
+    return tuple(user_loc), (models[0] if len(models) == 1 else None), plain_union
+
+
+def _kinds(union: Any) -> str:
+    """What a union of plain types accepts, in words: `true or false, an integer, a number, text`."""
+    words = []
+    for member in _unwrap(union):
+        if typing.get_origin(member) is typing.Literal:
+            words.append(" or ".join(repr(v) for v in typing.get_args(member)))
+        elif member is not type(None):
+            words.append(_KIND_WORDS.get(member, "text"))
+    return ", ".join(dict.fromkeys(words))
+
+
+_KIND_WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "text"}
+_TYPE_ALLOWED = {"int_type": "an integer", "int_parsing": "an integer", "int_from_float": "a whole number",
+                 "float_type": "a number", "float_parsing": "a number", "finite_number": "a finite number",
+                 "bool_type": "true or false", "bool_parsing": "true or false", "string_type": "a string",
+                 "dict_type": "a mapping", "model_type": "a mapping", "model_attributes_type": "a mapping",
+                 "list_type": "a list"}
+"""What each pydantic type error allows, for the `allowed:` line."""
 
 
 def dotted(loc: tuple[Any, ...]) -> str:
@@ -98,13 +124,16 @@ def _problem(error: dict[str, Any]) -> Problem:
     ctx = error.get("ctx") or {}
     got = f"(got {value_kind(error.get('input'))})"
     if raw[-1:] == ("[key]",):  # a bad mapping key: name the mapping, never the key the user typed
-        loc, _ = _walk(raw[:-2])
+        loc, _, _ = _walk(raw[:-2])
         detail = PATTERN_DESCRIPTIONS.get(ctx.get("pattern", ""), _bounds(ctx) or error["msg"])
         return Problem(dotted(loc), "has a key that is not allowed", allowed=f"keys of {detail}")
-    loc, _ = _walk(raw)
+    loc, _, plain_union = _walk(raw)
     path = dotted(loc)
+    kinds = _kinds(plain_union) if plain_union is not None else ""
+    if kinds and kind != "missing" and not _bounds(ctx):  # a union of plain types: one message for the field, not one per member
+        return Problem(path, f"is not a value this field takes {got}", allowed=kinds)
     if kind == "extra_forbidden":
-        _, parent = _walk(tuple(error["loc"])[:-1])
+        _, parent, _ = _walk(tuple(error["loc"])[:-1])
         allowed = sorted(parent.model_fields) if parent else []
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
         return Problem(path, "unknown key", allowed=", ".join(allowed),
@@ -124,13 +153,13 @@ def _problem(error: dict[str, Any]) -> Problem:
     if kind == "missing":
         return Problem(path, _MESSAGES[kind])
     if kind in _MESSAGES:
-        return Problem(path, f"{_MESSAGES[kind]} {got}")
+        return Problem(path, f"{_MESSAGES[kind]} {got}", allowed=_TYPE_ALLOWED.get(kind, ""))
     bounds = _bounds(ctx)
     if bounds:
         return Problem(path, f"is out of range {got}", allowed=bounds)
-    # Our own validators raise ValueError with wording that describes the rule, never the value.
-    message = error["msg"].removeprefix("Value error, ")
-    return Problem(path, f"{message} {got}")
+    # Our own validators raise ValueError with wording that describes the rule (and `; allowed: ...`), never the value.
+    message, _, allowed = error["msg"].removeprefix("Value error, ").partition("; allowed: ")
+    return Problem(path, f"{message} {got}", allowed=allowed)
 
 
 def validation_problems(exc: ValidationError) -> list[Problem]:

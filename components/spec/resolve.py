@@ -117,7 +117,9 @@ def resolve_model(spec: DeploymentSpec) -> ResolvedModel:
             raise SpecError(_unknown_model(model.id))
         source = _catalogue_source(entry, runtime)
         if source is None:
+            offered = sorted(e.id for e in catalogue().values() if _catalogue_source(e, runtime) is not None)
             raise SpecError(Problem("model.id", f"the catalogue has no pinned {runtime} source for this model",
+                                    allowed=f"catalogue ids that have a {runtime} source: " + ", ".join(offered),
                                     hint="give model.source with a pinned source for this runtime"))
         problems = _check_quantisation(runtime, quant, from_catalogue=True)
         if entry.gated and runtime == "vllm" and not model.hub_token_secret:

@@ -11,6 +11,8 @@ from slm_deploy.spec.fields import ArgToken, EnvName, EnvValue, SafeText, Secret
 from slm_deploy.spec.images import PinnedImage
 
 ParameterName = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*$", max_length=64)]
+ParameterValue = bool | int | float | Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]+$", max_length=256)]
+"""A Modelfile PARAMETER value; which kind each name takes is checked against Ollama's own table."""
 
 
 class _RuntimeCommon(SpecModel):
@@ -18,6 +20,10 @@ class _RuntimeCommon(SpecModel):
     """Override the runtime image (name:tag@sha256:...), e.g. from an internal mirror."""
     env: dict[EnvName, EnvValue] = Field(default_factory=dict)
     """Extra non-secret environment; secret-looking names are refused (use `secrets`)."""
+
+
+WEIGHT_DTYPES = {"f16": "float16", "bf16": "bfloat16"}
+"""vLLM's --dtype for the unquantised weight formats a spec may name in model.quantisation."""
 
 
 class VllmOptions(_RuntimeCommon):
@@ -50,9 +56,8 @@ class ModelfileOptions(SpecModel):
     """A Modelfile variant created from the base model by a one-shot preparation step."""
 
     system_prompt: SafeText | None = None
-    parameters: dict[ParameterName, float | int | Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]+$")]] = (
-        Field(default_factory=dict)
-    )
+    parameters: dict[ParameterName, ParameterValue] = Field(default_factory=dict)
+    """Ollama PARAMETER lines (temperature, top_p, stop, ...); num_ctx comes from model.context_length."""
 
 
 class OllamaOptions(_RuntimeCommon):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import re
 from collections import defaultdict
 
@@ -166,6 +168,7 @@ def _store_problems(spec: DeploymentSpec) -> list[Problem]:
         if vault.create and vault.secrets_expire_on is None:
             problems.append(Problem(f"{path}.secrets_expire_on", "a vault Pulumi creates writes secrets, and "
                                     "every secret carries an expiry", allowed="a date such as 2027-06-30"))
+        problems += _vault_value_problems(path, vault)
     used_stores = {r.store for n, r in spec.secrets.items() if backend_of(spec, n) == "external-secrets"}
     for name, store in sorted(spec.secret_stores.external_secrets.items()):
         path = f"secret_stores.external_secrets.{name}"
@@ -178,6 +181,29 @@ def _store_problems(spec: DeploymentSpec) -> list[Problem]:
         if not store.create and store.provider is not None:
             problems.append(Problem(f"{path}.provider", "is only used when create is true",
                                     allowed="unset for a store the platform already runs"))
+    return problems
+
+
+MAX_EXPIRY_DAYS = 5 * 366
+"""Secrets written for longer than this are never reviewed; rotation is the point of the expiry."""
+NARROWEST_WIDE_PREFIX = {4: 8, 6: 16}
+"""Firewall ranges shorter than these prefixes admit a large part of the internet (0.0.0.0/0 all of it)."""
+
+
+def _vault_value_problems(path: str, vault) -> list[Problem]:
+    """Values a created vault cannot use: an expiry already past or beyond review, a range that admits everyone."""
+    problems = []
+    today = datetime.date.today()
+    expiry = vault.secrets_expire_on
+    if expiry is not None and not today < expiry <= today + datetime.timedelta(days=MAX_EXPIRY_DAYS):
+        problems.append(Problem(f"{path}.secrets_expire_on", "an expired secret cannot be read, and an expiry years "
+                                "away is never reviewed", allowed="a date after today and within five years"))
+    for index, cidr in enumerate(vault.allowed_ip_ranges):
+        network = ipaddress.ip_network(cidr)
+        if network.prefixlen < NARROWEST_WIDE_PREFIX[network.version]:
+            problems.append(Problem(f"{path}.allowed_ip_ranges[{index}]", "admits a large part of the internet",
+                                    allowed="your own networks: IPv4 /8 or narrower, IPv6 /16 or narrower",
+                                    hint="leave allowed_ip_ranges empty to turn public network access off"))
     return problems
 
 

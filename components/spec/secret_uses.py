@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from slm_deploy.spec.deployment import DeploymentSpec
+from slm_deploy.spec.idle_fields import host_only
 from slm_deploy.spec.monitoring_checks import monitoring_mode
 from slm_deploy.spec.secrets import Purpose
 
@@ -33,7 +34,7 @@ MONITORING_CONSUMERS = frozenset({"grafana", "alertmanager"})
 def secret_uses(spec: DeploymentSpec) -> list[SecretUse]:
     """Every secret the spec's consumers mount, in a stable order."""
     uses = []
-    if spec.serving.auth.enabled:
+    if spec.serving.auth.enabled and not host_only(spec):  # no gateway runs on a host
         uses.append(SecretUse("serving.auth.api_keys_secret", spec.serving.auth.api_keys_secret,
                               Purpose.GATEWAY_API_KEYS, "gateway"))
     if spec.model.hub_token_secret:

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import ipaddress
 from enum import Enum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from slm_deploy.spec.base import SpecModel
 from slm_deploy.spec.fields import (
-    ByteQuantity, Cidr, DnsLabel, DnsName, IpAddress, SafeText, SecretName, SpecificAddress,
+    ByteQuantity, Cidr, DnsLabel, DnsName, IpAddress, RegistryHost, SafeText, SecretName,
+    SpecificAddress,
 )
 from slm_deploy.spec.images import PinnedImage
 from slm_deploy.spec.fields import SecretName
 
-RegistryHost = Annotated[str, StringConstraints(pattern=r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)*$")]
 
 
 class GpuType(str, Enum):
@@ -28,6 +29,13 @@ class GpuType(str, Enum):
     H100 = "nvidia-h100"
 
 
+def _whole_millicores(value: float) -> float:
+    """Kubernetes and Compose round CPU to millicores; a finer value would render something else."""
+    if abs(value * 1000 - round(value * 1000)) > 1e-6:
+        raise ValueError("has more than three decimals; allowed: a number of CPUs in steps of 0.001, such as 0.5 or 2")
+    return value
+
+
 class Gpu(SpecModel):
     """NVIDIA GPUs per replica, scheduled through the device plugin."""
 
@@ -38,7 +46,8 @@ class Gpu(SpecModel):
 class Resources(SpecModel):
     """Per-replica compute; unset memory is filled in by the sizing."""
 
-    cpu: float = Field(default=2.0, gt=0, le=256)
+    cpu: Annotated[float, Field(ge=0.1, le=256), AfterValidator(_whole_millicores)] = 2.0
+    """CPUs per replica, from 0.1 in steps of 0.001 (Kubernetes counts millicores)."""
     memory: ByteQuantity | None = None
     """Memory limit (and request); defaults to the sizing estimate with headroom."""
     gpu: Gpu | None = None
@@ -81,6 +90,15 @@ class Serving(SpecModel):
     """Override the startup-probe budget (default 15 min + 18 s per GiB of weights)."""
 
 
+def _not_an_address(value: str) -> str:
+    """Kubernetes refuses an IP address as an Ingress rule's host, and a certificate is issued for names."""
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return value
+    raise ValueError("is an IP address; allowed: a DNS name such as llm.example.com")
+
+
 class Tls(SpecModel):
     """TLS at the ingress, issued by cert-manager."""
 
@@ -93,8 +111,8 @@ class Exposure(SpecModel):
     """Who can reach the API: nobody outside, the cluster/host network, or the internet via ingress."""
 
     mode: Literal["none", "internal", "ingress"] = "none"
-    host: DnsName | None = None
-    """Ingress host name; required when mode is ingress."""
+    host: Annotated[DnsName, AfterValidator(_not_an_address)] | None = None
+    """Ingress host name; required when mode is ingress (an Ingress rule's host cannot be an IP address)."""
     tls: Tls = Field(default_factory=Tls)
     ingress_class: DnsName = "nginx"
     """IngressClass name, a DNS subdomain (on AKS: webapprouting.kubernetes.azure.com, the managed NGINX)."""
@@ -150,12 +168,21 @@ class HostTarget(SpecModel):
 
     os: Literal["windows", "linux", "macos"] = "windows"
     bind_address: IpAddress = "127.0.0.1"
+    """Only 127.0.0.1: no API-key gateway runs on a host, so Foundry Local is never exposed beyond loopback."""
     allowed_clients: list[Cidr] = Field(default_factory=list)
-    """Networks the firewall rule admits; empty means loopback only."""
+    """Only empty, for the same reason; serve other machines from a container target with runtime.image."""
 
 
 class Targets(SpecModel):
-    """What to generate; each section present turns that target on."""
+    """What to generate; each section present turns that target on, a bare key (`compose:`) with its defaults."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_key_means_defaults(cls, data: Any) -> Any:
+        """`targets: {compose: null}` is how YAML writes a key with nothing under it: the target, defaults."""
+        if isinstance(data, dict):
+            return {key: {} if value is None else value for key, value in data.items()}
+        return data
 
     docker: DockerTarget | None = None
     compose: ComposeTarget | None = None

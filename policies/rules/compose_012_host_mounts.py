@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from slm_deploy.policies.access import items
+from slm_deploy.spec.host_paths import escapes, sensitive
 from slm_deploy.policies.model import CIS_DOCKER, Rule, Severity, bench
 from slm_deploy.policies.rules._compose import KINDS, services
 
-SENSITIVE = ("/", "/etc", "/proc", "/sys", "/dev", "/boot", "/root", "/usr", "/lib", "/bin", "/sbin",
-             "/var/run", "/run", "/var/lib/docker", "/var/lib/kubelet", "/home")
+COMPOSE_FOLDER = "compose"
+"""Where compose.yaml sits in a bundle: relative sources resolve from here."""
 
 
 def _source(volume) -> str | None:
@@ -24,11 +25,8 @@ def _source(volume) -> str | None:
 
 
 def _sensitive(source: str) -> bool:
-    """Whether a host path is the Docker socket or a system directory."""
-    path = source.rstrip("/") or "/"
-    if "docker.sock" in path or "containerd.sock" in path:
-        return True
-    return path in SENSITIVE or any(path.startswith(p + "/") for p in SENSITIVE if p not in ("/", "/home"))
+    """Whether a host path is the Docker socket, a system directory, or a path that climbs out of the bundle."""
+    return sensitive(source) or escapes(source, COMPOSE_FOLDER)
 
 
 def check(project, ctx):
@@ -39,7 +37,7 @@ def check(project, ctx):
         for index, volume in enumerate(items(service.get("volumes"))):
             source = _source(volume)
             if source is not None and _sensitive(source):
-                yield f"{path}.volumes[{index}] bind-mounts the Docker socket or a system directory"
+                yield f"{path}.volumes[{index}] bind-mounts the Docker socket, a system directory or a path outside the bundle"
 
 
 RULE = Rule(

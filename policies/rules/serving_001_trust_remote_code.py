@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from slm_deploy.policies.access import flag_present, flag_value
+from slm_deploy.spec.launch_env import TRUST_REMOTE_CODE_ENV
 from slm_deploy.policies.model import Option, Rule, Severity
 from slm_deploy.policies.rules._serving import SERVING_KINDS, launches
 
@@ -23,7 +24,7 @@ def check(manifest, ctx):
     allowed = set(ctx.get_list("trustRemoteCodeAllowlist"))
     for launch in launches(manifest, ctx.kind):
         enabled = flag_present(launch.words, "--trust-remote-code") or \
-            str(launch.env.get("VLLM_TRUST_REMOTE_CODE", "")).lower() in ("1", "true")
+            str(launch.env.get(TRUST_REMOTE_CODE_ENV, "")).lower() in ("1", "true")
         if enabled and model_of(launch.words) not in allowed:
             yield f"{launch.path} passes --trust-remote-code for a model that is not in trustRemoteCodeAllowlist"
 

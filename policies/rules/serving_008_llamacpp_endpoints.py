@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from slm_deploy.policies.access import flag_present
+from slm_deploy.spec.launch_env import METRICS_ENV, NO_SLOTS_ENV, SLOTS_ENV
 from slm_deploy.policies.model import Rule, Severity
 from slm_deploy.policies.rules._serving import SERVING_KINDS, launches, starts_server
 
@@ -15,11 +16,11 @@ def check(manifest, ctx):
         if launch.runtime != "llamacpp" or not starts_server(launch):
             continue
         env = {k: str(v).lower() for k, v in launch.env.items()}
-        if not (flag_present(launch.words, "--metrics") or env.get("LLAMA_ARG_ENDPOINT_METRICS") in TRUE):
+        if not (flag_present(launch.words, "--metrics") or env.get(METRICS_ENV) in TRUE):
             yield f"{launch.path} runs llama.cpp without --metrics"
-        if flag_present(launch.words, "--slots") or env.get("LLAMA_ARG_ENDPOINT_SLOTS") in TRUE:
+        if flag_present(launch.words, "--slots") or env.get(SLOTS_ENV) in TRUE:
             yield f"{launch.path} enables the llama.cpp --slots endpoint"
-        elif not (flag_present(launch.words, "--no-slots") or env.get("LLAMA_ARG_NO_ENDPOINT_SLOTS") in TRUE):
+        elif not (flag_present(launch.words, "--no-slots") or env.get(NO_SLOTS_ENV) in TRUE):
             yield f"{launch.path} leaves the llama.cpp slots endpoint on by default; pass --no-slots"
 
 

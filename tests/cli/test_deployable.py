@@ -22,7 +22,7 @@ SPECS = {
                                  "exposure": {"mode": "internal", "bind_address": "192.168.1.10"}},
     "allowed llama.cpp flags": {"name": "tuned", "model": {"id": "qwen3-1.7b"},
                                 "runtime": {"kind": "llamacpp",
-                                            "extra_args": ["--batch-size", "512", "--cache-type-k=q8_0", "--no-mmap"]}},
+                                            "extra_args": ["--batch-size", "512", "--cache-type-k", "q8_0", "--no-mmap"]}},
     "Foundry Local in a container": {"name": "fl", "model": {"id": "phi-4-mini-instruct"},
                                      "runtime": {"kind": "foundry-local",
                                                  "image": f"ghcr.io/example/foundry-local:1.0@{DIGEST}"}},
@@ -81,7 +81,7 @@ def test_ipv6_bind_is_bracketed_in_compose(tmp_path: Path) -> None:
 def test_allowed_flags_reach_the_command_line(tmp_path: Path) -> None:
     bundle, _ = _render_and_check(tmp_path, SPECS["allowed llama.cpp flags"])
     command = yaml.safe_load((bundle / "compose" / "compose.yaml").read_text())["services"]["tuned"]["command"]
-    assert command[-4:] == ["--batch-size", "512", "--cache-type-k=q8_0", "--no-mmap"]
+    assert command[-5:] == ["--batch-size", "512", "--cache-type-k", "q8_0", "--no-mmap"]
 
 
 def test_the_allow_list_reaches_check_through_the_manifest(tmp_path: Path) -> None:

@@ -39,7 +39,7 @@ def test_scaffolded_project_validates_and_renders(runtime: str, model: str, targ
 
 def test_unknown_variable_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
     result = run_cli("new", "--no-input", "-o", str(tmp_path), "gpus=2")
-    assert result.code == 2 and "gpus" in result.stderr and "allowed:" in result.stderr
+    assert result.code == 2 and "<argument 1>" in result.stderr and "allowed:" in result.stderr
     assert list(tmp_path.iterdir()) == []
 
 
@@ -62,3 +62,29 @@ def test_existing_project_is_not_overwritten(tmp_path: Path) -> None:
     assert result.code == 2 and "already exists" in result.stderr
     assert (tmp_path / "svc" / "mine.txt").read_text() == "keep"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["svc"]
+
+
+@pytest.mark.parametrize(("answer", "field"), [
+    ("deployment_name=../../../../tmp/slm-new-escape", "deployment_name"),
+    ("stack=a/b", "stack"),
+    ("stack=..", "stack"),
+    ("project_name=../../x", "deployment_name"),
+    ("project_name=Team\nconfig: evil", "project_name"),
+    ("registry=-", "registry"),
+    ("registry=r.example.com:99999", "registry"),
+])
+def test_bad_answers_are_refused_before_anything_is_written(answer: str, field: str, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = run_cli("new", "--no-input", "-o", str(out), answer)
+    assert result.code == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"{field}: " in result.stderr and "allowed:" in result.stderr
+    value = answer.split("=", 1)[1]
+    assert len(value) < 3 or value not in result.stderr, "the answer is never echoed"
+    assert not out.exists() or list(out.iterdir()) == []
+    assert not Path("/tmp/slm-new-escape").exists()
+
+
+def test_unknown_variable_is_named_by_position(tmp_path: Path) -> None:
+    result = run_cli("new", "--no-input", "-o", str(tmp_path), "TOKEN-CANARY=1")
+    assert result.code == 2 and "<argument 1>" in result.stderr and "CANARY" not in result.stderr

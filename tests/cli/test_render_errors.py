@@ -81,7 +81,7 @@ def test_a_full_disk_keeps_the_previous_bundle(spec: Path, tmp_path: Path, monke
     out = tmp_path / "bundle"
     assert run_in_process("render", str(spec), "--out", str(out)).code == 0
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    spec.write_text(MINIMAL + "serving: {replicas: 2}\n")
+    spec.write_text(MINIMAL + "serving: {concurrency: 2}\n")
 
     def disk_full(self, *args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(self))

@@ -3,6 +3,7 @@ bundles, the ONNX server alone in a hardened container, and the ONNX stack's Com
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,7 +45,9 @@ def onnx_stack(base_image: BaseImage, host_ca_bundle: Path, tiny_model: Path, mo
     """The ONNX stack with the gateway and its monitoring, images built from the rendered bundle (BuildKit, CA
     as a secret)."""
     folder = tmp_path_factory.mktemp("onnx-stack")
-    spec = write_spec(folder, base_image.reference, tiny_model, monitoring_images)
+    model = folder / "model"  # a copy outside the home directory, which slm-compose-012 keeps from containers
+    shutil.copytree(tiny_model, model)
+    spec = write_spec(folder, base_image.reference, model, monitoring_images)
     with exclusive("onnx-stack-build"):
         return render_and_build(spec, folder / "bundle", host_ca_bundle, monitoring=True)
 

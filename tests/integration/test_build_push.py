@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from slm_deploy.render.bundle import render_bundle
-from slm_deploy.render.pinning import MANIFEST, built_images
+from slm_deploy.policies.built_images import MANIFEST, built_images
 from slm_deploy.render.writer import write_bundle
 from slm_deploy.spec.loader import load_deployment
 from tests.cli.test_build_pinning import spec_file

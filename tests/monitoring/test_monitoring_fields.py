@@ -31,7 +31,7 @@ def base() -> dict:
 
 def unmonitored() -> dict:
     """The base with autoscaling off and monitoring at its defaults."""
-    return with_value(with_value(base(), "serving.autoscaling.enabled", False), "monitoring", {})
+    return with_value(with_value(base(), "serving.autoscaling", {"enabled": False}), "monitoring", {})
 
 
 def without_unread_secrets(spec: dict) -> dict:
@@ -59,6 +59,17 @@ def with_value(spec: dict, path: str, value) -> dict:
     for key in keys[:-1]:
         node = node.setdefault(key, {})
     node[keys[-1]] = value
+    return changed
+
+
+def without(spec: dict, path: str) -> dict:
+    """The spec with the key at a dotted path removed (a bare key would turn a target on with its defaults)."""
+    changed = copy.deepcopy(spec)
+    *parents, last = path.split(".")
+    node = changed
+    for key in parents:
+        node = node[key]
+    del node[last]
     return changed
 
 
@@ -133,22 +144,22 @@ def test_the_field_changes_the_output(path: str) -> None:
 
 
 IGNORED = {
-    "prometheus_url without autoscaling": (lambda: with_value(with_value(base(), "serving.autoscaling.enabled", False),
+    "prometheus_url without autoscaling": (lambda: with_value(with_value(base(), "serving.autoscaling", {"enabled": False}),
                                                               "monitoring.prometheus_url", "http://p:9090"),
                                            "monitoring.prometheus_url"),
-    "ports without Compose": (lambda: with_value(with_value(base(), "targets.compose", None),
+    "ports without Compose": (lambda: with_value(without(base(), "targets.compose"),
                                                  "monitoring.ports", {"prometheus": 9999}), "monitoring.ports"),
     "a Grafana port with Grafana off": (lambda: with_value(with_value(base(), "monitoring.grafana", {"enabled": False}),
                                                            "monitoring.ports", {"grafana": 3001}), "monitoring.ports.grafana"),
-    "selector labels without Kubernetes": (lambda: with_value(with_value(with_value(base(), "targets.kubernetes", None),
-                                                                         "serving.autoscaling.enabled", False),
+    "selector labels without Kubernetes": (lambda: with_value(with_value(without(base(), "targets.kubernetes"),
+                                                                         "serving.autoscaling", {"enabled": False}),
                                                               "monitoring.selector_labels", {"a": "b"}),
                                            "monitoring.selector_labels"),
-    "an SLO with monitoring off": (lambda: with_value(with_value(base(), "serving.autoscaling.enabled", False),
+    "an SLO with monitoring off": (lambda: with_value(with_value(base(), "serving.autoscaling", {"enabled": False}),
                                                       "monitoring", {"enabled": False, "slo": {"availability": 0.9}}),
                                    "monitoring.slo"),
     "a TTFT objective nothing measures": (lambda: with_value(with_value(with_value(
-        base(), "serving.auth.enabled", False), "serving.autoscaling.enabled", False),
+        base(), "serving.auth.enabled", False), "serving.autoscaling", {"enabled": False}),
         "monitoring", {"slo": {"ttft_p95_seconds": 1.0}}),
                                           "monitoring.slo.ttft_p95_seconds"),
     "scraper labels under Azure's agent": (lambda: with_value(aks_base(), "monitoring.scraper_labels", {"a": "b"}),

@@ -15,6 +15,7 @@ from pulumi_policy import (PolicyCustomTimeouts, PolicyResource, PolicyResourceO
 from pulumi_policy.policy import _NotApplicableError as NotApplicable
 from pulumi_policy.proxy import unknown_checking_proxy
 
+from slm_deploy.policies.bundle import HOST_INSTALL, HOST_SCRIPTS
 from slm_deploy.policies.crossguard import classify
 from slm_deploy.policies.dockerfile import parse_dockerfile
 
@@ -73,6 +74,10 @@ def load_compliant() -> dict[str, Fixture]:
         doc = yaml.safe_load(path.read_text())
         kind, _ = classify(doc["type"])
         out[path.stem] = Fixture(path.stem, kind, doc["type"], doc["props"], location=path.name)
+    for path in sorted((COMPLIANT / "hosts").glob("*/install.*")):
+        name = f"host-{path.parent.name}-{path.suffix.lstrip('.')}"
+        out[name] = Fixture(name, HOST_INSTALL, None, {"os": HOST_SCRIPTS[path.name], "script": path.read_text()},
+                            location=path.relative_to(COMPLIANT).as_posix())
     vllm = out["deployment-vllm"]
     out["deployment-vllm-patch"] = replace(vllm, name="deployment-vllm-patch",
                                            token="kubernetes:apps/v1:DeploymentPatch", patch=True)
@@ -141,7 +146,7 @@ def k8s_fixtures(fixtures: dict[str, Fixture]) -> list[Fixture]:
 
 
 def write_bundle(root: Path, fixtures: dict[str, Fixture]) -> Path:
-    """Lay the compliant fixtures out as a rendered bundle (docker/, compose/, kubernetes/)."""
+    """Lay the compliant fixtures out as a rendered bundle (docker/, compose/, kubernetes/, hosts/)."""
     for fixture in fixtures.values():
         if fixture.patch or not fixture.location or fixture.kind in AZURE_KINDS:
             continue
@@ -149,6 +154,8 @@ def write_bundle(root: Path, fixtures: dict[str, Fixture]) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         if fixture.kind == "Dockerfile":
             target.write_text(fixture.text)
+        elif fixture.kind == HOST_INSTALL:
+            target.write_text(fixture.manifest["script"])
         else:
             target.write_text(yaml.safe_dump(fixture.manifest, sort_keys=False))
     return root

@@ -70,6 +70,13 @@ def sub(old, new):
     return apply
 
 
+def script_adds(line):
+    """Append a line to a host install script."""
+    def apply(obj):
+        obj["script"] += f"\n{line}\n"
+    return apply
+
+
 def both(*fns):
     """Apply several changes as one mutation."""
     def apply(obj):
@@ -95,6 +102,8 @@ D = "deployment-vllm"
 DP = "deployment-vllm-patch"
 DL = "deployment-llamacpp"
 CO = "compose"
+HL = "host-edge-linux-sh"
+HW = "host-edge-windows-ps1"
 SV = ("services", "vllm")
 SG = ("services", "gateway")
 SL = ("services", "llamacpp")
@@ -301,6 +310,10 @@ MUTATIONS: list[Mutation] = [
     Mutation("slm-compose-012", "C-host-mounts", CO, "docker sock", append(SG + ("volumes",), "/var/run/docker.sock:/var/run/docker.sock")),
     Mutation("slm-compose-012", "C-host-mounts", CO, "etc", append(SV + ("volumes",), {"type": "bind", "source": "/etc", "target": "/host-etc"})),
     Mutation("slm-compose-012", "C-host-mounts", CO, "api socket", set_(SL + ("use_api_socket",), True)),
+    Mutation("slm-compose-012", "C-host-mounts", CO, "climbs out of the bundle",
+             append(SV + ("volumes",), "../../..:/models/onnx:ro")),
+    Mutation("slm-compose-012", "C-host-mounts", CO, "climbs to a system folder",
+             append(SV + ("volumes",), "/srv/models/../../etc:/models/onnx:ro")),
     Mutation("slm-compose-013", "C-init", CO, "no init", drop(SV + ("init",))),
     Mutation("slm-compose-014", "C-gpu", CO, "raw devices", set_(SV + ("devices",), ["/dev/nvidia0:/dev/nvidia0"])),
     # Serving
@@ -336,5 +349,19 @@ MUTATIONS: list[Mutation] = [
     Mutation("slm-serving-009", "S-shared-memory", D, "no dshm", set_(C + ("volumeMounts",), [{"name": "tmp", "mountPath": "/tmp"}])),
     Mutation("slm-serving-009", "S-shared-memory", D, "host ipc", set_(P + ("hostIPC",), True)),
     Mutation("slm-serving-009", "S-shared-memory", CO, "compose no shm", drop(SV + ("shm_size",))),
+    Mutation("slm-serving-011", "S-gateway-auth", HW, "port proxy",
+             script_adds("netsh interface portproxy add v4tov4 listenaddress=10.0.0.5 listenport=5273 "
+                         "connectaddress=127.0.0.1 connectport=5273"), expect="port proxy"),
+    Mutation("slm-serving-011", "S-gateway-auth", HW, "inbound firewall rule",
+             script_adds("New-NetFirewallRule -Name x -Direction Inbound -Action Allow -LocalPort 5273"),
+             expect="inbound firewall rule"),
+    Mutation("slm-serving-011", "S-gateway-auth", HL, "ufw opening",
+             script_adds('ufw allow proto tcp from 10.0.0.0/24 port "$PORT"'), expect="ufw allow"),
+    Mutation("slm-serving-011", "S-gateway-auth", HL, "socket forwarder",
+             script_adds("ListenStream=10.0.0.5:5273"), expect="10.0.0.5"),
+    Mutation("slm-serving-011", "S-gateway-auth", HL, "IPv6 listener in another spelling",
+             script_adds("ListenStream=[fd00::5]:5273"), expect="fd00::5"),
+    Mutation("slm-serving-011", "S-gateway-auth", HL, "socat forwarder",
+             script_adds("socat TCP-LISTEN:5273,fork TCP:127.0.0.1:5273"), expect="socat"),
     Mutation("slm-serving-010", "S-gateway-auth", "ingress", "to runtime", set_(("spec", "rules", 0, "http", "paths", 0, "backend", "service", "name"), "vllm")),
 ]

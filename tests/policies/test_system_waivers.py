@@ -16,11 +16,10 @@ from slm_deploy.spec.loader import parse_deployment
 from tests.test_pulumi_components import stack_spec
 
 pytest.importorskip("pulumi_kubernetes")
-from slm_deploy.gpu_device_plugin import daemon_set, namespace  # noqa: E402
+from slm_deploy.render.kubernetes.device_plugin import daemon_set, namespace  # noqa: E402
 
 DAEMON_SET = "kubernetes:apps/v1:DaemonSet"
 NAMESPACE = "kubernetes:core/v1:Namespace"
-GPU_LABELS = {"nvidia.com/gpu.present": "true"}
 
 
 def servicer() -> _PolicyAnalyzerServicer:
@@ -46,7 +45,7 @@ def spec():
 
 
 def test_the_rendered_plugin_and_its_namespace_pass_with_the_reason_recorded(spec) -> None:
-    violations, skipped = analyze(DAEMON_SET, daemon_set(spec, GPU_LABELS))
+    violations, skipped = analyze(DAEMON_SET, daemon_set(spec))
     assert violations == {}
     assert set(skipped) == {"slm-k8s-005", "slm-k8s-008", "slm-k8s-017"}
     assert all("DaemonSet/nvidia-device-plugin/nvidia-device-plugin" in r and "/var/lib/kubelet/device-plugins" in r
@@ -89,7 +88,7 @@ def _moved(manifest: dict) -> None:
     _moved,
 ], ids=["other-image", "unpinned", "docker-socket", "host-pid", "privileged", "other-namespace"])
 def test_any_other_shape_is_checked_as_usual(spec, mutate) -> None:
-    manifest = copy.deepcopy(daemon_set(spec, GPU_LABELS))
+    manifest = copy.deepcopy(daemon_set(spec))
     mutate(manifest)
     violations, skipped = analyze(DAEMON_SET, manifest)
     assert {"slm-k8s-005", "slm-k8s-008"} <= set(violations)
@@ -97,14 +96,14 @@ def test_any_other_shape_is_checked_as_usual(spec, mutate) -> None:
 
 
 def test_a_mirrored_plugin_image_keeps_its_waiver(spec) -> None:
-    manifest = copy.deepcopy(daemon_set(spec, GPU_LABELS))
+    manifest = copy.deepcopy(daemon_set(spec))
     _image("mirror.example.com/nvidia/k8s-device-plugin:v0.17.0@sha256:" + "a" * 64)(manifest)
     violations, _ = analyze(DAEMON_SET, manifest)
     assert violations == {}
 
 
 def test_rules_without_a_waiver_still_apply_to_the_plugin(spec) -> None:
-    manifest = copy.deepcopy(daemon_set(spec, GPU_LABELS))
+    manifest = copy.deepcopy(daemon_set(spec))
     del manifest["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"]
     manifest["spec"]["template"]["spec"]["containers"][0]["securityContext"]["readOnlyRootFilesystem"] = False
     violations, _ = analyze(DAEMON_SET, manifest)
@@ -116,3 +115,29 @@ def test_a_namespace_that_stops_auditing_restricted_loses_its_waiver(spec) -> No
     manifest["metadata"]["labels"]["pod-security.kubernetes.io/audit"] = "privileged"
     violations, skipped = analyze(NAMESPACE, manifest)
     assert "slm-k8s-014" in violations and "slm-k8s-014" not in skipped
+
+
+def test_offline_check_of_the_rendered_aks_example_waives_exactly_the_plugin_as_crossguard_does(tmp_path) -> None:
+    from slm_deploy.policies.offline import check_bundle
+    from slm_deploy.render.bundle import render_bundle
+    from slm_deploy.render.writer import write_bundle
+
+    write_bundle(render_bundle(parse_deployment(stack_spec("phi4-vllm-aks"))), tmp_path / "bundle")
+    assert (tmp_path / "bundle" / "kubernetes" / "cluster" / "daemonset-nvidia-device-plugin.yaml").is_file()
+    report = check_bundle(tmp_path / "bundle")
+    assert report.findings == ()
+    assert {w.finding.resource for w in report.waived} == {"DaemonSet/nvidia-device-plugin/nvidia-device-plugin",
+                                                           "Namespace/nvidia-device-plugin"}
+    assert {w.finding.rule for w in report.waived} == {"slm-k8s-005", "slm-k8s-008", "slm-k8s-014", "slm-k8s-017"}
+
+
+def test_offline_check_still_fails_a_plugin_that_leaves_the_exempted_shape(tmp_path) -> None:
+    from slm_deploy.policies.offline import check_bundle
+    from slm_deploy.render.bundle import render_bundle
+    from slm_deploy.render.writer import write_bundle
+
+    write_bundle(render_bundle(parse_deployment(stack_spec("phi4-vllm-aks"))), tmp_path / "bundle")
+    path = tmp_path / "bundle" / "kubernetes" / "cluster" / "daemonset-nvidia-device-plugin.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("hostPID: false", "hostPID: true"), encoding="utf-8")
+    report = check_bundle(tmp_path / "bundle")
+    assert "slm-k8s-005" in report.rule_ids() or "slm-k8s-017" in report.rule_ids()

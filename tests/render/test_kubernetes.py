@@ -28,6 +28,9 @@ BUILT = re.compile(r":src-[0-9a-f]{16}$")
 SECRET_STORE_KINDS = ("secrets-store.csi.x-k8s.io/v1/SecretProviderClass", "external-secrets.io/v1/ExternalSecret",
                       "external-secrets.io/v1/SecretStore", "external-secrets.io/v1/ClusterSecretStore")
 """Validated against their vendored CRD schemas in tests/secret_stores/test_crd_schemas.py."""
+ISSUER_KINDS = ("cert-manager.io/v1/ClusterIssuer",)
+"""The ClusterIssuer of kubernetes/cluster/; its shape is asserted in tests/test_pulumi_aks_addons.py, not yet
+against cert-manager's CRD schema."""
 
 
 def write_workload_identity_env(folder: Path) -> list[tuple[str, str]]:
@@ -56,7 +59,7 @@ def test_the_cases_cover_every_runtime_and_exposure() -> None:
 @pytest.mark.parametrize("version", ["1.30", "1.34"])
 def test_every_object_validates_strictly(case: Path, version: str, tmp_path: Path) -> None:
     folder = write_folder(case, tmp_path)
-    findings = judges.kubernetes_validate([folder], version, custom_kinds=[*CRD_KINDS, *SECRET_STORE_KINDS])
+    findings = judges.kubernetes_validate([folder], version, custom_kinds=[*CRD_KINDS, *SECRET_STORE_KINDS, *ISSUER_KINDS])
     assert findings == [], judges.describe(findings)
 
 

@@ -74,3 +74,43 @@ def test_a_failed_write_leaves_the_previous_bundle(tmp_path: Path, monkeypatch: 
     assert (out / "a.txt").read_text() == "x"
     assert (out / "user.txt").read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_keeps_the_users_empty_directories_and_every_directory_mode(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_bundle(_bundle({"compose/compose.yaml": "1", "docker/old/Dockerfile": "1"}), out)
+    (out / "compose" / "secrets").mkdir()
+    (out / "notes").mkdir()
+    out.chmod(0o755)
+    (out / "compose" / "secrets").chmod(0o700)
+    (out / "compose").chmod(0o750)
+    write_bundle(_bundle({"compose/compose.yaml": "2"}), out)
+    assert (out / "compose" / "secrets").is_dir() and (out / "notes").is_dir()
+    modes = {p: (out / p).stat().st_mode & 0o777 for p in (".", "compose", "compose/secrets")}
+    assert modes == {".": 0o755, "compose": 0o750, "compose/secrets": 0o700}
+    assert not (out / "docker").exists(), "a directory that only held files the bundle no longer writes goes"
+
+
+def test_a_symlinked_out_is_followed_and_stays_a_link(tmp_path: Path) -> None:
+    real, link = tmp_path / "real", tmp_path / "link"
+    write_bundle(_bundle({"a.txt": "1"}), real)
+    link.symlink_to(real)
+    write_bundle(_bundle({"a.txt": "2"}), link)
+    assert link.is_symlink() and (real / "a.txt").read_text() == "2"
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (tmp_path / "fresh-link").symlink_to(fresh)
+    write_bundle(_bundle({"a.txt": "3"}), tmp_path / "fresh-link")
+    assert (tmp_path / "fresh-link").is_symlink() and (fresh / "a.txt").read_text() == "3"
+
+
+@pytest.mark.parametrize("target", ["missing", "file", "link"])
+def test_a_symlink_to_no_directory_is_refused(target: str, tmp_path: Path) -> None:
+    if target == "file":
+        (tmp_path / "file").write_text("mine")
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / target)  # "link" points at itself: a loop
+    with pytest.raises(BundleError, match="symbolic link to something that is not an existing directory"):
+        write_bundle(_bundle({"a.txt": "1"}), link)
+    assert link.is_symlink() and not (tmp_path / "missing").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted({"link", "file"} & {"link", target})

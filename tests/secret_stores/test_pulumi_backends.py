@@ -38,8 +38,13 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ComponentMoc
     return {name: deploy(name, tmp_path_factory.mktemp(name)) for name in CASES}
 
 
+def logical(name: str) -> str:
+    """A Secret's name without the component prefix (<deployment>-k8s-secret-x -> secret-x)."""
+    return "secret-" + name.split("-secret-", 1)[1]
+
+
 def named(mocks: ComponentMocks, typ: str) -> dict[str, dict[str, Any]]:
-    return {r.name: r.inputs for r in mocks.of_type(typ)}
+    return {logical(r.name): r.inputs for r in mocks.of_type(typ)}
 
 
 def test_kubernetes_backend_secrets_are_created_from_secret_config_values(deployed) -> None:
@@ -56,7 +61,7 @@ def test_kubernetes_backend_secrets_are_created_from_secret_config_values(deploy
 
 def test_grafana_and_alertmanager_secrets_are_created_in_the_monitoring_namespace_before_the_chart(deployed) -> None:
     mocks = deployed["kubernetes-monitoring"]
-    secrets = {r.name: r for r in mocks.of_type(K8S_SECRET)}
+    secrets = {logical(r.name): r for r in mocks.of_type(K8S_SECRET)}
     assert sorted(secrets) == ["secret-api-keys", "secret-grafana-admin-password", "secret-hf-token",
                                "secret-oncall-token"]
     for name in ("grafana-admin-password", "oncall-token"):

@@ -60,7 +60,7 @@ def test_gateway_gets_its_runtimes_routes_and_metrics_only_where_prometheus_scra
 def test_a_foundry_local_container_is_gated_without_exempting_an_inference_route() -> None:
     raw = _raw(next(s for s in STACKS if "foundry" in s.name))
     raw["runtime"]["image"] = f"registry.example/foundry-local:1.0@{DIGEST}"
-    raw["serving"]["auth"]["enabled"] = True
+    raw["serving"] = {"auth": {"enabled": True}}
     raw["targets"] = {"compose": {}}
     raw["secrets"] = {"api-keys": {"backend": "file"}}
     config, runtime = _gateway_config(raw)

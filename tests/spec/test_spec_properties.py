@@ -44,11 +44,21 @@ PLAUSIBLE = {
     "security.base_images": st.dictionaries(st.sampled_from(sorted(pins_table())), _images, max_size=2),
     "exposure.bind_address": _addresses,
     "targets.host.bind_address": _addresses,
+    "targets.host.allowed_clients": st.sampled_from([[], ["10.1.2.0/24"], ["fd00::/64"]]),
     "targets.docker.registry": st.sampled_from(["registry.example:5000", "myregistry.azurecr.io"]),
     "serving.auth.api_keys_secret": st.just("api-keys"),
     "runtime.extra_args": st.sampled_from([[], ["--seed", "7"], ["--seed=42"]]),
     "runtime.open_webui.secret_key_secret": st.just("webui-secret-key"),
     "runtime.open_webui.api_key_secret": st.just("webui-api-key"),
+    "runtime.env": st.dictionaries(st.sampled_from([
+        "OMP_NUM_THREADS", "OLLAMA_DEBUG", "VLLM_LOGGING_LEVEL", "LLAMA_ARG_ENDPOINT_SLOTS", "LLAMA_ARG_CTX_SIZE",
+        "VLLM_TRUST_REMOTE_CODE", "VLLM_ALLOW_RUNTIME_LORA_UPDATING", "HF_ENDPOINT", "LD_PRELOAD", "HTTPS_PROXY",
+        "OLLAMA_HOST", "OLLAMA_CONTEXT_LENGTH", "SLM_PORT", "PYTHONPATH", "HOME"]),
+        st.sampled_from(["1", "true", "info"]), max_size=2),
+    "runtime.modelfile.parameters": st.dictionaries(
+        st.sampled_from(["temperature", "top_k", "stop", "use_mmap", "num_ctx", "num_thread", "zqxparam"]),
+        st.one_of(st.booleans(), st.integers(0, 100), st.floats(0, 2, allow_nan=False), st.sampled_from(["END", "hot"])),
+        max_size=3),
     "waivers": st.lists(st.fixed_dictionaries({
         "rule": st.sampled_from(sorted(rule.id for rule in all_rules())),
         "resource": st.sampled_from(["compose/compose.yaml", "Deployment/demo/demo"]),
@@ -63,14 +73,25 @@ def _models_for(runtime: str) -> list[str]:
                   if _catalogue_source(entry, runtime) and not (runtime == "vllm" and entry.gated))
 
 
+LOCAL_ONNX_PATHS = ["/srv/models/phi4", "/opt/models/phi4/cpu", "/", "/etc", "/var/run/docker.sock", "../../..",
+                    "/srv/../etc", "models/phi4", "/home", "/root/models"]
+"""Local ONNX model folders: ones a container may mount, and ones slm-compose-012 keeps from containers."""
+
+
 def _with_a_catalogue_model(spec: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
-    """Pick a catalogue model the drawn runtime can load (vLLM gets a GPU, as it needs)."""
+    """Pick a catalogue model the drawn runtime can load (vLLM gets a GPU, as it needs); ONNX Runtime also
+    draws local model folders."""
     runtime = spec["runtime"]["kind"]
     resources = dict(spec.get("resources") or {})
     if runtime == "vllm" and not resources.get("gpu"):
         resources["gpu"] = {"type": "nvidia-a100-80gb"}
-    return st.sampled_from(_models_for(runtime)).map(
+    catalogued = st.sampled_from(_models_for(runtime)).map(
         lambda model_id: {**spec, "model": {**spec["model"], "id": model_id}, "resources": resources})
+    if runtime != "onnxruntime":
+        return catalogued
+    local = st.sampled_from(LOCAL_ONNX_PATHS).map(lambda path: {**spec, "resources": resources, "model": {
+        **spec["model"], "source": {"kind": "onnx", "path": path}, "parameters_billion": 3.8}})
+    return st.one_of(catalogued, local)
 
 
 PLAUSIBLE_SPECS = SpecStrategies(SCHEMA, PLAUSIBLE).strategy().flatmap(_with_a_catalogue_model)

@@ -47,9 +47,9 @@ def test_duplicate_keys_in_a_stack_file_are_refused_too(tmp_path: Path) -> None:
 
 
 def test_merge_keys_override_without_counting_as_duplicates(tmp_path: Path) -> None:
-    text = ("base: &base {replicas: 2, concurrency: 2}\n"
+    text = ("base: &base {concurrency: 2, startup_budget_seconds: 1800}\n"
             "config:\n  slm-deploy:deployment:\n    name: demo\n    model: {id: qwen3-1.7b}\n"
-            "    runtime: {kind: llamacpp}\n    serving:\n      <<: *base\n      replicas: 3\n")
+            "    runtime: {kind: llamacpp}\n    serving:\n      <<: *base\n      concurrency: 3\n")
     result = run_in_process("validate", str(_spec(tmp_path, text)), "--json")
     assert result.code == 0, result.stderr
 
@@ -62,7 +62,7 @@ def test_only_true_and_false_are_booleans(tmp_path: Path, value: str, kind: str)
 
 
 def test_a_leading_zero_is_decimal_as_in_yaml_1_2(tmp_path: Path) -> None:
-    result = run_in_process("validate", str(_spec(tmp_path, MINIMAL + "serving: {replicas: 010}\n")), "--json")
+    result = run_in_process("validate", str(_spec(tmp_path, MINIMAL + "serving: {concurrency: 010}\n")), "--json")
     assert result.code == 0, result.stderr
 
 

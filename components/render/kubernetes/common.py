@@ -13,7 +13,6 @@ Manifest = dict[str, Any]
 MANAGED_BY = {"app.kubernetes.io/managed-by": "slm-deploy"}
 COMPONENT = "slm-deploy.io/component"
 WEIGHTS_ANNOTATION = "slm-deploy.io/weights-bytes"
-GPU_RESOURCE = "nvidia.com/gpu"
 CONFIG_MOUNT = "/etc/slm"
 MAX_NAME = 63
 

@@ -5,23 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from slm_deploy.render.kubernetes.common import GPU_RESOURCE, MANAGED_BY, Manifest, meta
+from slm_deploy.render.kubernetes.common import MANAGED_BY, Manifest, meta
+from slm_deploy.render.kubernetes.gpu_scheduling import GPU_RESOURCE
+from slm_deploy.render.kubernetes.pod_security import pod_security_labels
 from slm_deploy.spec.consistency import namespace_of
 from slm_deploy.spec.loader import Deployment
 from slm_deploy.spec.quantity import MIB, parse_bytes
 
-PSS_LEVEL = "restricted"
-PSS_VERSION = "v1.34"
 DEFAULT_LIMIT = {"cpu": "500m", "memory": "512Mi"}
 DEFAULT_REQUEST = {"cpu": "100m", "memory": "128Mi"}
 
 
 def namespace(deployment: Deployment) -> Manifest:
-    """A dedicated namespace that enforces, audits and warns on Pod Security `restricted`, pinned to a version."""
-    labels = dict(MANAGED_BY)
-    for mode in ("enforce", "audit", "warn"):
-        labels[f"pod-security.kubernetes.io/{mode}"] = PSS_LEVEL
-        labels[f"pod-security.kubernetes.io/{mode}-version"] = PSS_VERSION
+    """A dedicated namespace that enforces, audits and warns on Pod Security `restricted`, pinned to the version
+    of the target cluster."""
+    labels = {**MANAGED_BY, **pod_security_labels(deployment.spec)}
     return {"apiVersion": "v1", "kind": "Namespace",
             "metadata": {"name": namespace_of(deployment.spec), "labels": labels}}
 

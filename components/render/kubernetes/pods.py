@@ -5,15 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from slm_deploy.render.images import cluster_image
-from slm_deploy.render.kubernetes.common import CONFIG_MOUNT, GPU_RESOURCE
+from slm_deploy.render.kubernetes.common import CONFIG_MOUNT
+from slm_deploy.render.kubernetes.gpu_scheduling import (GPU_MEMORY_LABEL, GPU_MEMORY_REPORTED_PERCENT, GPU_NODE_LABELS,
+                                                        GPU_RESOURCE, GPU_TOLERATIONS)
 from slm_deploy.render.kubernetes.secret_sources import secret_volume
 from slm_deploy.render.kubernetes.security import container_security, pod_defaults
 from slm_deploy.runtimes.plan import CACHE_ROOT, SECRETS_ROOT, RuntimePlan, ServicePlan
+from slm_deploy.spec.idle_fields import written
 from slm_deploy.spec.loader import Deployment
-from slm_deploy.spec.quantity import format_mib
+from slm_deploy.spec.sections import GpuType
+from slm_deploy.spec.sizing import GPU_MEMORY
+from slm_deploy.spec.quantity import MIB, format_mib
 
-GPU_NODE_LABELS = {"nvidia.com/gpu.present": "true"}
-GPU_TOLERATIONS = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
 TMP_SIZE = "256Mi"
 CACHE_SIZE = {"runtime": "2Gi", "model-prep": "2Gi"}
 DEFAULT_CACHE_SIZE = "512Mi"
@@ -106,11 +109,30 @@ def volumes(deployment: Deployment, service: ServicePlan, *, claim: str | None, 
     return found
 
 
-def gpu_scheduling(service: ServicePlan) -> dict[str, Any]:
-    """GPU pods go to GPU nodes only (label) and are the only pods that tolerate the GPU pool's taint."""
+def gpu_memory_floor_mib(gpu_type: GpuType) -> int:
+    """The least memory a node's GPU may report (GPU feature discovery's nvidia.com/gpu.memory, MiB) and still be
+    the declared type: NVML reports somewhat less than the nominal size (an L4 shows 23034 MiB of 24 GiB)."""
+    return GPU_MEMORY[gpu_type] * GPU_MEMORY_REPORTED_PERCENT // 100 // MIB
+
+
+def _gpu_type_affinity(deployment: Deployment) -> dict[str, Any]:
+    """On a cluster slm-deploy does not create, a written GPU type selects nodes whose GPUs have its memory (on AKS the
+    GPU pool's VM size is chosen from it instead)."""
+    spec = deployment.spec
+    if spec.targets.aks is not None or not written(spec, "resources", "gpu", "type"):
+        return {}
+    term = {"key": GPU_MEMORY_LABEL, "operator": "Gt", "values": [str(gpu_memory_floor_mib(spec.resources.gpu.type) - 1)]}
+    return {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [{"matchExpressions": [term]}]}}}}
+
+
+def gpu_scheduling(deployment: Deployment, service: ServicePlan) -> dict[str, Any]:
+    """GPU pods go to GPU nodes only (label), with the declared GPU's memory, and are the only pods that tolerate
+    the GPU pool's taint."""
     if not service.gpu:
         return {}
-    return {"nodeSelector": dict(GPU_NODE_LABELS), "tolerations": [dict(t) for t in GPU_TOLERATIONS]}
+    return {"nodeSelector": dict(GPU_NODE_LABELS), **_gpu_type_affinity(deployment),
+            "tolerations": [dict(t) for t in GPU_TOLERATIONS]}
 
 
 def pod_spec(deployment: Deployment, service_account: str, **fields: Any) -> dict[str, Any]:

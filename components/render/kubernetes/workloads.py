@@ -85,7 +85,7 @@ def runtime_deployment(deployment: Deployment, plan: RuntimePlan, runtime: Servi
                                 config_map=config_map_name(runtime) if config_files(runtime) else None)
     fields["terminationGracePeriodSeconds"] = grace_period_seconds()
     fields["topologySpreadConstraints"] = _spread(runtime)
-    fields |= gpu_scheduling(runtime)
+    fields |= gpu_scheduling(deployment, runtime)
     annotations = {WEIGHTS_ANNOTATION: str(deployment.sizing.weights_bytes)}
     replicas = None if deployment.spec.serving.autoscaling.enabled else low
     return _deployment(deployment, runtime, pod_spec(deployment, service_account, **fields),

@@ -1,8 +1,7 @@
 #Requires -RunAsAdministrator
 # Foundry Local 0.10.3 for foundry-edge: serves Phi-4-mini-instruct (alias phi-4-mini)
-# on 127.0.0.1:5273, forwarded from 10.20.0.15:5273 for 10.20.0.0/24.
-# Foundry Local has no built-in authentication: it listens on loopback only, and a port proxy
-# admits the client networks below.
+# on 127.0.0.1:5273.
+# Foundry Local has no built-in authentication: it listens on loopback only.
 # Run in an elevated PowerShell from the account that will own the models and run the service.
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
@@ -65,20 +64,7 @@ Register-ScheduledTask -TaskName $TaskName -Action $Action -Trigger $Trigger -Pr
     -Settings $Settings -Force | Out-Null
 Start-ScheduledTask -TaskName $TaskName
 
-# Clients reach 10.20.0.15:5273; the IP Helper's port proxy forwards to the loopback service.
-$ListenAddress = '10.20.0.15'
-Set-Service -Name iphlpsvc -StartupType Automatic
-Start-Service -Name iphlpsvc
-netsh interface portproxy delete v4tov4 listenaddress=$ListenAddress listenport=$Port | Out-Null
-netsh interface portproxy add v4tov4 listenaddress=$ListenAddress listenport=$Port connectaddress=127.0.0.1 connectport=$Port
-if ($LASTEXITCODE -ne 0) { throw "netsh interface portproxy add v4tov4 failed (exit $LASTEXITCODE)" }
-
-$RuleName = 'slm-deploy-foundry-edge'
-Get-NetFirewallRule -Name $RuleName -ErrorAction SilentlyContinue | Remove-NetFirewallRule
-New-NetFirewallRule -Name $RuleName -DisplayName "slm-deploy foundry-edge (Foundry Local)" `
-    -Direction Inbound -Action Allow -Protocol TCP -LocalAddress $ListenAddress -LocalPort $Port `
-    -RemoteAddress @('10.20.0.0/24') `
-    -Profile Domain,Private | Out-Null
+# Loopback only: no port proxy and no inbound firewall rule.
 
 Invoke-Foundry server status
-Write-Output "OpenAI-compatible endpoint: http://10.20.0.15:5273/v1"
+Write-Output "OpenAI-compatible endpoint: http://127.0.0.1:5273/v1"

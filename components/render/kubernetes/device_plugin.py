@@ -15,14 +15,11 @@ network at all, a quota, and the image pinned by digest.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-import pulumi
-import pulumi_kubernetes as k8s
-
-from slm_deploy.kubernetes_workloads import logical_name, resource_args
-from slm_deploy.render.kubernetes import Manifest
+from slm_deploy.render.kubernetes.common import Manifest
+from slm_deploy.render.kubernetes.gpu_scheduling import GPU_NODE_LABELS, GPU_TOLERATIONS
+from slm_deploy.render.kubernetes.pod_security import pod_security_labels
 from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.images import ImageRef, parse_image, pins_table
 
@@ -34,7 +31,6 @@ EXEMPTION = ("The NVIDIA device plugin registers a socket in the kubelet's root-
              f"{KUBELET_PLUGIN_DIR}: it needs that hostPath and UID 0, nothing else.")
 LABELS = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/component": "gpu-device-plugin",
           "app.kubernetes.io/part-of": "slm-deploy"}
-GPU_TAINT_KEY = "nvidia.com/gpu"
 
 
 def plugin_image(spec: DeploymentSpec) -> ImageRef:
@@ -43,12 +39,6 @@ def plugin_image(spec: DeploymentSpec) -> ImageRef:
     if override:
         return parse_image(override)
     return pins_table()[PIN_KEY].image.mirrored(spec.security.registry_mirror)
-
-
-def pod_security_version(spec: DeploymentSpec) -> str:
-    """The Pod Security Standards version matching the cluster's minor version (1.33.2 -> v1.33)."""
-    major, minor = spec.targets.aks.kubernetes_version.split(".")[:2]
-    return f"v{major}.{minor}"
 
 
 def max_gpu_nodes(spec: DeploymentSpec) -> int:
@@ -63,18 +53,11 @@ def _meta(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
 
 def namespace(spec: DeploymentSpec) -> Manifest:
     """The only namespace the stack exempts from enforcing the restricted profile; audit still records it."""
-    version = pod_security_version(spec)
+    labels = {**LABELS, **pod_security_labels(spec, enforce="privileged", warn="privileged")}
     return {
         "apiVersion": "v1", "kind": "Namespace",
-        "metadata": {"name": NAMESPACE, "labels": {
-            **LABELS,
-            "pod-security.kubernetes.io/enforce": "privileged",
-            "pod-security.kubernetes.io/enforce-version": version,
-            "pod-security.kubernetes.io/warn": "privileged",
-            "pod-security.kubernetes.io/warn-version": version,
-            "pod-security.kubernetes.io/audit": "restricted",
-            "pod-security.kubernetes.io/audit-version": version,
-        }, "annotations": {"slm-deploy.io/pod-security-exemption": EXEMPTION}},
+        "metadata": {"name": NAMESPACE, "labels": labels,
+                     "annotations": {"slm-deploy.io/pod-security-exemption": EXEMPTION}},
     }
 
 
@@ -109,7 +92,7 @@ def resource_quota(spec: DeploymentSpec) -> Manifest:
                               "limits.memory": f"{256 * pods}Mi"}}}
 
 
-def daemon_set(spec: DeploymentSpec, gpu_node_labels: dict[str, str]) -> Manifest:
+def daemon_set(spec: DeploymentSpec) -> Manifest:
     """One plugin per GPU node, tolerating the GPU taint, with the tightest context the plugin supports."""
     container = {
         "name": "nvidia-device-plugin",
@@ -128,8 +111,8 @@ def daemon_set(spec: DeploymentSpec, gpu_node_labels: dict[str, str]) -> Manifes
     pod = {
         "serviceAccountName": NAME, "automountServiceAccountToken": False,
         "priorityClassName": "system-node-critical",
-        "nodeSelector": dict(gpu_node_labels),
-        "tolerations": [{"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}],
+        "nodeSelector": dict(GPU_NODE_LABELS),
+        "tolerations": [dict(t) for t in GPU_TOLERATIONS],
         "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
         "hostNetwork": False, "hostPID": False, "hostIPC": False,
         "containers": [container],
@@ -144,37 +127,7 @@ def daemon_set(spec: DeploymentSpec, gpu_node_labels: dict[str, str]) -> Manifes
     }
 
 
-def device_plugin_manifests(spec: DeploymentSpec, gpu_node_labels: dict[str, str]) -> list[Manifest]:
+def device_plugin_manifests(spec: DeploymentSpec) -> list[Manifest]:
     """Every object of the plugin, namespace first."""
     return [namespace(spec), service_account(), default_deny(), limit_range(), resource_quota(spec),
-            daemon_set(spec, gpu_node_labels)]
-
-
-RESOURCE_TYPES: dict[str, Callable[..., pulumi.CustomResource]] = {
-    "Namespace": k8s.core.v1.Namespace,
-    "ServiceAccount": k8s.core.v1.ServiceAccount,
-    "NetworkPolicy": k8s.networking.v1.NetworkPolicy,
-    "LimitRange": k8s.core.v1.LimitRange,
-    "ResourceQuota": k8s.core.v1.ResourceQuota,
-    "DaemonSet": k8s.apps.v1.DaemonSet,
-}
-
-
-class GpuDevicePlugin(pulumi.ComponentResource):
-    """The plugin's objects as typed resources on the cluster's provider, so policies see every field."""
-
-    def __init__(self, name: str, spec: DeploymentSpec, gpu_node_labels: dict[str, str],
-                 provider: k8s.Provider, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("slm-deploy:kubernetes:GpuDevicePlugin", name, None, opts)
-        manifests = device_plugin_manifests(spec, gpu_node_labels)
-        base = pulumi.ResourceOptions(parent=self, provider=provider)
-        ns = self._create(name, manifests[0], base)
-        inside = pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=[ns]))
-        self.resources = [ns, *(self._create(name, m, inside) for m in manifests[1:])]
-        self.daemon_set = self.resources[-1]
-        self.register_outputs({"namespace": NAMESPACE, "image": plugin_image(spec).reference})
-
-    @staticmethod
-    def _create(prefix: str, manifest: Manifest, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
-        return RESOURCE_TYPES[manifest["kind"]](f"{prefix}-{logical_name(manifest)}", opts=opts,
-                                                **resource_args(manifest))
+            daemon_set(spec)]

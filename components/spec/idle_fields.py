@@ -1,0 +1,109 @@
+"""Fields a spec writes where its runtime and targets read nothing: refused at validate, never silently dropped.
+
+Only fields the spec wrote itself count; a default nothing reads is never an error."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from slm_deploy.errors import Problem
+from slm_deploy.spec.deployment import DeploymentSpec
+from slm_deploy.spec.runtime_options import WEIGHT_DTYPES
+
+IDLE_HINT = "drop the field, or turn on what reads it; an accepted field must change the output"
+HOST_ONLY_FIELDS = (
+    ("serving", "auth"), ("serving", "concurrency"), ("serving", "replicas"), ("serving", "autoscaling"),
+    ("serving", "startup_budget_seconds"), ("runtime", "env"), ("model", "context_length"),
+    ("exposure",), ("resources",), ("security", "uid"), ("security", "gid"),
+    ("monitoring",),
+)
+"""What a Foundry Local host install cannot honour: it runs the pinned `foundry` service as the installing
+account, on loopback, with the model's own context and batching, with no gateway, limits or metrics."""
+
+
+def written(model, *path: str) -> bool:
+    """Whether the spec wrote this field itself (defaults do not count)."""
+    for name in path[:-1]:
+        if name not in model.model_fields_set:
+            return False
+        model = getattr(model, name)
+    return path[-1] in model.model_fields_set
+
+
+def host_only(spec: DeploymentSpec) -> bool:
+    """Foundry Local installed on a host and nothing in a container (no runtime.image)."""
+    return spec.runtime.kind == "foundry-local" and spec.runtime.image is None and spec.targets.host is not None
+
+
+def _host_idle(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
+    """Fields a host-only Foundry Local install has no place for."""
+    why = "for Foundry Local on a host (the install runs the `foundry` service on loopback, with no gateway)"
+    found = [(".".join(path), why, "leave it unset; set runtime.image to run Foundry Local in a container")
+             for path in HOST_ONLY_FIELDS if written(spec, *path)]
+    host = spec.targets.host
+    if written(host, "bind_address") and str(host.bind_address) != "127.0.0.1":
+        found.append(("targets.host.bind_address", "beyond 127.0.0.1 for Foundry Local on a host: it has no "
+                      "authentication and no API-key gateway runs in front of it on a host", "127.0.0.1"))
+    if host.allowed_clients:
+        found.append(("targets.host.allowed_clients", "for Foundry Local on a host: it serves loopback only, "
+                      "since no API-key gateway runs in front of it there", "an empty list"))
+    return found
+
+
+def _container_idle(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
+    """Fields the container targets the spec chose do not read."""
+    serving, exposure, targets = spec.serving, spec.exposure, spec.targets
+    kubernetes = targets.kubernetes is not None or targets.aks is not None
+    found = []
+    if not kubernetes:
+        for field in ("replicas", "autoscaling"):
+            if written(serving, field):
+                found.append((f"serving.{field}", "without a Kubernetes target (Compose runs one replica)",
+                              "a kubernetes or aks target"))
+    elif serving.autoscaling.enabled and written(serving, "replicas") and targets.aks is None:
+        found.append(("serving.replicas", "while autoscaling is on without AKS (the autoscaler sets the count; on "
+                      "AKS it is the GPU pool's first node count)", "serving.autoscaling.min_replicas and max_replicas"))
+    if kubernetes and not serving.autoscaling.enabled:
+        found += [(f"serving.autoscaling.{field}", "while serving.autoscaling.enabled is false",
+                   "serving.autoscaling.enabled: true")
+                  for field in sorted(serving.autoscaling.model_fields_set - {"enabled"})]
+    if not serving.auth.enabled and written(exposure, "port"):
+        found.append(("exposure.port", "while serving.auth is off (it is the gateway's port)",
+                      "serving.auth.enabled: true"))
+    if exposure.mode != "ingress":
+        found += [(f"exposure.{field}", "unless exposure.mode is ingress", "exposure.mode: ingress")
+                  for field in ("host", "tls", "ingress_class") if written(exposure, field)]
+    loopback = ipaddress.ip_address(str(exposure.bind_address)).is_loopback
+    if exposure.mode == "internal" and not kubernetes and loopback and written(exposure, "mode"):
+        found.append(("exposure.mode", "internal on Compose while exposure.bind_address is loopback (Compose "
+                      "publishes on bind_address)", "none, or a non-loopback exposure.bind_address"))
+    return found
+
+
+HUB_TOKEN_READERS = ("vllm", "llamacpp", "onnxruntime")
+"""Runtimes whose model download sends a Hugging Face token. Ollama signs registry requests (its own and hf.co's)
+with its own key pair, registered with the account instead; Foundry Local downloads from its own catalogue."""
+
+
+def _runtime_idle(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
+    """Fields only another runtime reads."""
+    found = []
+    if spec.model.hub_token_secret is not None and spec.runtime.kind not in HUB_TOKEN_READERS:
+        found.append(("model.hub_token_secret", f"for {spec.runtime.kind} (it never sends a Hugging Face token)",
+                      f"unset unless runtime.kind is one of {', '.join(HUB_TOKEN_READERS)}"))
+    quantisation = spec.model.quantisation.value if spec.model.quantisation else None
+    if (spec.runtime.kind == "vllm" and quantisation in WEIGHT_DTYPES and spec.runtime.dtype != "auto"
+            and WEIGHT_DTYPES[quantisation] != spec.runtime.dtype):
+        found.append(("model.quantisation", "for vLLM while runtime.dtype names another weight format",
+                      "the format runtime.dtype names, or runtime.dtype: auto"))
+    if spec.runtime.kind != "vllm" and spec.security.trust_remote_code_allowlist:
+        found.append(("security.trust_remote_code_allowlist", f"for {spec.runtime.kind} (only vLLM runs model "
+                      "repository code)", "an empty list unless runtime.kind is vllm"))
+    return found
+
+
+def idle_field_problems(spec: DeploymentSpec) -> list[Problem]:
+    """One problem per written field that nothing reads for this runtime and these targets."""
+    found = _host_idle(spec) if host_only(spec) else _container_idle(spec)
+    return [Problem(path, f"has no effect {why}", allowed=allowed, hint=IDLE_HINT)
+            for path, why, allowed in found + _runtime_idle(spec)]

@@ -1,0 +1,72 @@
+"""Fields that change the output only on some targets or runtimes do change it there: a written GPU type selects
+nodes by GPU memory on a cluster slm-deploy does not create, and a written weight format sets vLLM's --dtype."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from slm_deploy.render.bundle import render_bundle
+from slm_deploy.render.kubernetes.pods import GPU_MEMORY_LABEL, gpu_memory_floor_mib
+from slm_deploy.runtimes import plan_deployment
+from slm_deploy.spec.loader import parse_deployment
+from slm_deploy.spec.sections import GpuType
+
+REPORTED_MIB = {GpuType.T4: 15360, GpuType.L4: 23034, GpuType.A10: 23028, GpuType.A100_40: 40960,
+                GpuType.A100_80: 81920, GpuType.H100: 81559}
+"""What nvidia-smi (and so GPU feature discovery's nvidia.com/gpu.memory) reports for each type, in MiB."""
+
+
+def _llamacpp_on_kubernetes(gpu: dict[str, Any], **targets: Any) -> dict[str, Any]:
+    return {"name": "demo", "model": {"id": "qwen3-1.7b"}, "runtime": {"kind": "llamacpp", "n_gpu_layers": 99},
+            "resources": {"gpu": gpu}, "monitoring": {"enabled": True},
+            "targets": {"kubernetes": {}, "docker": {"registry": "registry.example:5000"}, **targets}}
+
+
+def _runtime_pod(spec: dict[str, Any]) -> dict[str, Any]:
+    files = render_bundle(parse_deployment(spec)).files
+    deployment = yaml.safe_load(files["kubernetes/deployment-demo.yaml"])
+    return deployment["spec"]["template"]["spec"]
+
+
+def test_a_written_gpu_type_selects_nodes_with_its_memory() -> None:
+    l4, h100 = (_runtime_pod(_llamacpp_on_kubernetes({"type": t})) for t in ("nvidia-l4", "nvidia-h100"))
+    assert l4 != h100
+    term = h100["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+        "nodeSelectorTerms"][0]["matchExpressions"][0]
+    assert term == {"key": GPU_MEMORY_LABEL, "operator": "Gt", "values": [str(gpu_memory_floor_mib(GpuType.H100) - 1)]}
+    assert h100["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+
+
+@pytest.mark.parametrize("gpu_type", list(GpuType), ids=[t.value for t in GpuType])
+def test_every_gpu_of_the_type_passes_its_floor_and_a_smaller_type_does_not(gpu_type: GpuType) -> None:
+    floor = gpu_memory_floor_mib(gpu_type)
+    assert REPORTED_MIB[gpu_type] > floor - 1
+    smaller = [t for t in GpuType if REPORTED_MIB[t] < REPORTED_MIB[gpu_type] * 0.8]
+    assert all(REPORTED_MIB[t] <= floor - 1 for t in smaller)
+
+
+def test_an_unwritten_type_or_an_aks_pool_adds_no_affinity() -> None:
+    assert "affinity" not in _runtime_pod(_llamacpp_on_kubernetes({"count": 1}))
+    assert "affinity" not in _runtime_pod(_llamacpp_on_kubernetes({"type": "nvidia-a100-80gb"}, aks={}))
+
+
+def _vllm_dtype(model: dict[str, Any], runtime: dict[str, Any] | None = None) -> str:
+    spec = {"name": "demo", "model": {"id": "phi-4-mini-instruct", **model},
+            "runtime": {"kind": "vllm", **(runtime or {})}, "resources": {"gpu": {"type": "nvidia-a100-80gb"}},
+            "targets": {"compose": {}}}
+    args = next(s for s in plan_deployment(parse_deployment(spec)).services if s.role == "runtime").args
+    return args[args.index("--dtype") + 1]
+
+
+@pytest.mark.parametrize(("model", "runtime", "dtype"), [
+    ({}, None, "auto"),
+    ({"quantisation": "f16"}, None, "float16"),
+    ({"quantisation": "bf16"}, None, "bfloat16"),
+    ({"quantisation": "f16"}, {"dtype": "float16"}, "float16"),
+    ({}, {"dtype": "bfloat16"}, "bfloat16"),
+], ids=["model-default", "f16", "bf16", "agreeing-dtype", "dtype-alone"])
+def test_a_written_weight_format_sets_vllm_s_dtype(model: dict, runtime: dict | None, dtype: str) -> None:
+    assert _vllm_dtype(model, runtime) == dtype

@@ -1,0 +1,103 @@
+"""A field the spec writes must change the output: where the chosen runtime and targets read nothing, validate
+refuses it (field named, what would read it, exit 2, nothing written), and the same field is accepted where it
+matters. Defaults the spec did not write are never an error."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support.cli import run_in_process
+
+DIGEST = "sha256:" + "a" * 64
+COMPOSE: dict[str, Any] = {"name": "demo", "model": {"id": "qwen3-1.7b"}, "runtime": {"kind": "llamacpp"},
+                           "targets": {"compose": {}}}
+KUBERNETES: dict[str, Any] = {**COMPOSE, "targets": {"kubernetes": {}, "docker": {"registry": "registry.example:5000"}},
+                              "monitoring": {"enabled": True}}
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in extra.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) \
+            else value
+    return merged
+
+
+IDLE = {
+    "replicas on compose": (COMPOSE, {"serving": {"replicas": 2}}, "serving.replicas", "a kubernetes or aks target"),
+    "autoscaling on compose": (COMPOSE, {"serving": {"autoscaling": {"enabled": True}}}, "serving.autoscaling",
+                               "a kubernetes or aks target"),
+    "replicas under autoscaling": (KUBERNETES, {"serving": {"replicas": 2, "autoscaling": {"enabled": True}}},
+                                   "serving.replicas", "min_replicas and max_replicas"),
+    "autoscaling field while off": (KUBERNETES, {"serving": {"autoscaling": {"max_replicas": 5}}},
+                                    "serving.autoscaling.max_replicas", "serving.autoscaling.enabled: true"),
+    "port with auth off": (COMPOSE, {"serving": {"auth": {"enabled": False}}, "exposure": {"port": 9000}},
+                           "exposure.port", "serving.auth.enabled: true"),
+    "ingress host without ingress": (KUBERNETES, {"exposure": {"mode": "internal", "host": "llm.example.com"}},
+                                     "exposure.host", "exposure.mode: ingress"),
+    "tls without ingress": (COMPOSE, {"exposure": {"tls": {"issuer": "internal-ca"}}}, "exposure.tls",
+                            "exposure.mode: ingress"),
+    "ingress class without ingress": (COMPOSE, {"exposure": {"ingress_class": "traefik"}}, "exposure.ingress_class",
+                                      "exposure.mode: ingress"),
+    "internal on loopback compose": (COMPOSE, {"exposure": {"mode": "internal"}}, "exposure.mode",
+                                     "a non-loopback exposure.bind_address"),
+    "allow-list on llama.cpp": (COMPOSE, {"security": {"trust_remote_code_allowlist": ["Qwen/Qwen3-1.7B"]}},
+                                "security.trust_remote_code_allowlist", "unless runtime.kind is vllm"),
+    "hub token on ollama": (COMPOSE, {"runtime": {"kind": "ollama"}, "model": {"hub_token_secret": "hf-token"},
+                                      "secrets": {"hf-token": {}}}, "model.hub_token_secret",
+                            "vllm, llamacpp, onnxruntime"),
+    "hub token on foundry local": (COMPOSE, {"runtime": {"kind": "foundry-local", "image":
+                                                         f"registry.example/foundry-local:1.0@{DIGEST}"},
+                                             "model": {"id": "phi-4-mini-instruct", "hub_token_secret": "hf-token"},
+                                             "secrets": {"hf-token": {}}}, "model.hub_token_secret",
+                                   "vllm, llamacpp, onnxruntime"),
+}
+
+USED = {
+    "replicas on kubernetes": (KUBERNETES, {"serving": {"replicas": 2}}),
+    "autoscaling on kubernetes": (KUBERNETES, {"serving": {"autoscaling": {"enabled": True, "max_replicas": 5}}}),
+    "port with auth on": (COMPOSE, {"exposure": {"port": 9000}}),
+    "ingress fields with ingress": (KUBERNETES, {"exposure": {"mode": "ingress", "host": "llm.example.com",
+                                                             "tls": {"issuer": "internal-ca"}}}),
+    "internal on a LAN address": (COMPOSE, {"exposure": {"mode": "internal", "bind_address": "10.0.0.5"}}),
+    "internal on kubernetes": (KUBERNETES, {"exposure": {"mode": "internal"}}),
+    "hub token on llama.cpp": (COMPOSE, {"model": {"hub_token_secret": "hf-token"}, "secrets": {"hf-token": {}}}),
+    "defaults everywhere": (COMPOSE, {}),
+}
+
+
+def _write(tmp_path: Path, spec: dict[str, Any]) -> Path:
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("case", sorted(IDLE))
+def test_a_field_nothing_reads_is_refused(case: str, tmp_path: Path) -> None:
+    base, extra, field, allowed = IDLE[case]
+    path, out = _write(tmp_path, _merge(base, extra)), tmp_path / "bundle"
+    for command in (["validate", str(path)], ["render", str(path), "--out", str(out)]):
+        result = run_in_process(*command)
+        assert result.code == 2 and "Traceback" not in result.stderr, result.stderr
+        assert f"{field}: has no effect" in result.stderr and allowed in result.stderr, result.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("case", sorted(USED))
+def test_the_same_field_is_accepted_where_it_changes_the_output(case: str, tmp_path: Path) -> None:
+    base, extra = USED[case]
+    result = run_in_process("validate", str(_write(tmp_path, _merge(base, extra))))
+    assert result.code == 0, result.stderr
+
+
+def test_a_weight_format_that_contradicts_vllm_s_dtype_is_refused(tmp_path: Path) -> None:
+    spec = {"name": "demo", "model": {"id": "phi-4-mini-instruct", "quantisation": "f16"},
+            "runtime": {"kind": "vllm", "dtype": "bfloat16"}, "resources": {"gpu": {"type": "nvidia-a100-80gb"}},
+            "targets": {"compose": {}}}
+    result = run_in_process("validate", str(_write(tmp_path, spec)))
+    assert result.code == 2 and "model.quantisation: has no effect for vLLM" in result.stderr

@@ -1,0 +1,260 @@
+"""What `check` would flag, or what cannot work, is refused at validate: one error naming the field, an
+`allowed:` line, exit 2, no value or user-chosen key echoed, nothing written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from slm_deploy.pins.interfaces import load as load_record
+from slm_deploy.spec.launch_env import refusal
+from slm_deploy.runtimes import plan_deployment
+from slm_deploy.spec.loader import load_deployment
+from tests.spec.test_bad_input import BASE, _with
+from tests.support.cli import run_in_process
+
+GOLDEN_SPECS = sorted(Path("stacks").glob("Pulumi.*.yaml"))
+
+
+def _refused(tmp_path: Path, spec: Any, field: str, words: str, *, echoed: tuple[str, ...] = ()) -> None:
+    """validate and render both exit 2 with one error naming `field`, an allowed: line, nothing written."""
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    out = tmp_path / "bundle"
+    for command in (["validate", str(path)], ["render", str(path), "--out", str(out)]):
+        result = run_in_process(*command)
+        assert result.code == 2, result.stdout + result.stderr
+        assert "Traceback" not in result.stderr
+        lines = [line for line in result.stderr.splitlines() if field in line and not line.startswith(" ")]
+        assert len(lines) == 1, result.stderr
+        assert words in result.stderr, result.stderr
+        assert "  allowed: " in result.stderr, result.stderr
+        for value in echoed:
+            assert value not in result.stderr, f"{value!r} echoed: {result.stderr}"
+    assert not out.exists()
+
+
+def _runtime(kind: str, **options: Any) -> dict[str, Any]:
+    """BASE with another runtime and a model that runtime can load."""
+    model = "phi-4-mini-instruct" if kind == "onnxruntime" else "qwen3-1.7b"
+    spec = {**BASE, "runtime": {"kind": kind, **options}, "model": {"id": model}}
+    if kind == "vllm":
+        spec["resources"] = {"gpu": {"type": "nvidia-l4"}}
+    return spec
+
+
+ENV_CASES = {
+    "trust remote code by environment": ("vllm", "VLLM_TRUST_REMOTE_CODE", "weakens"),
+    "runtime LoRA updates": ("vllm", "VLLM_ALLOW_RUNTIME_LORA_UPDATING", "weakens"),
+    "slots endpoint by environment": ("llamacpp", "LLAMA_ARG_ENDPOINT_SLOTS", "spelling of a command-line flag"),
+    "context size by environment": ("llamacpp", "LLAMA_ARG_CTX_SIZE", "spelling of a command-line flag"),
+    "hub endpoint redirect": ("llamacpp", "HF_ENDPOINT", "connects"),
+    "proxy": ("ollama", "HTTPS_PROXY", "connects"),
+    "preloaded library": ("llamacpp", "LD_PRELOAD", "loads"),
+    "interpreter path": ("onnxruntime", "PYTHONPATH", "loads"),
+    "listen address": ("ollama", "OLLAMA_HOST", "listens"),
+    "context length the spec owns": ("ollama", "OLLAMA_CONTEXT_LENGTH", "set from the spec"),
+    "cache path": ("vllm", "VLLM_CACHE_ROOT", "files"),
+    "request logging": ("ollama", "OLLAMA_DEBUG_LOG_REQUESTS", "weakens"),
+    "own server setting": ("onnxruntime", "SLM_MAX_TOKENS", "weakens"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ENV_CASES))
+def test_runtime_env_refuses_what_would_reroute_reflag_or_weaken(case: str, tmp_path: Path) -> None:
+    kind, name, words = ENV_CASES[case]
+    env = {"OMP_NUM_THREADS": "2", name: "1"}
+    position = sorted(env).index(name) + 1  # the spec is written with sorted keys
+    _refused(tmp_path, _runtime(kind, env=env), f"runtime.env.<key {position}>", words, echoed=(name,))
+
+
+@pytest.mark.parametrize("kind", ["llamacpp", "ollama", "vllm", "onnxruntime"])
+def test_runtime_env_keeps_tuning_variables(kind: str, tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(_runtime(kind, env={"OMP_NUM_THREADS": "2"})), encoding="utf-8")
+    result = run_in_process("validate", str(path))
+    assert result.code == 0, result.stderr
+
+
+def test_every_flag_spelling_in_the_llamacpp_record_is_refused() -> None:
+    names = [n for n in load_record("llamacpp").env if n.startswith("LLAMA_ARG_")]
+    assert len(names) > 50
+    assert all(refusal("llamacpp", name) for name in names)
+
+
+@pytest.mark.parametrize("stack", GOLDEN_SPECS, ids=lambda p: p.stem)
+def test_every_variable_slm_deploy_sets_is_refused_in_runtime_env(stack: Path) -> None:
+    """The table is derived from what the adapters generate: a user variable can never clash at render."""
+    deployment = load_deployment(stack)
+    for service in plan_deployment(deployment).by_role("runtime"):
+        for name, _ in service.env:
+            if name in deployment.spec.runtime.env:
+                continue
+            assert refusal(deployment.spec.runtime.kind, name), f"{service.name} sets {name}"
+
+
+ONNX_LOCAL = {**BASE, "runtime": {"kind": "onnxruntime"},
+              "model": {"source": {"kind": "onnx", "path": "/srv/models/phi4"}, "parameters_billion": 3.8}}
+
+
+@pytest.mark.parametrize("path", ["/", "/etc", "/var/run/docker.sock", "../../../..", "/srv/../etc",
+                                  "models/phi4", "/home", "/root/models"])
+def test_local_onnx_folder_that_check_would_flag_is_refused(path: str, tmp_path: Path) -> None:
+    spec = {**ONNX_LOCAL, "model": {**ONNX_LOCAL["model"], "source": {"kind": "onnx", "path": path}}}
+    _refused(tmp_path, spec, "model.source.path", "must not mount", echoed=(path,) if ".." in path else ())
+
+
+@pytest.mark.parametrize("path", ["../../../../etc", "cpu/../../x", "/cpu"])
+def test_onnx_repository_folder_stays_inside_the_repository(path: str, tmp_path: Path) -> None:
+    source = {"kind": "onnx", "repo": "microsoft/Phi-4-mini-instruct-onnx", "revision": "0" * 40, "path": path}
+    spec = {**ONNX_LOCAL, "model": {**ONNX_LOCAL["model"], "source": source}}
+    _refused(tmp_path, spec, "model.source.path", "inside the repository")
+
+
+def test_local_onnx_folder_renders_and_checks_clean(tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump({**ONNX_LOCAL, "targets": {"compose": {}}}), encoding="utf-8")
+    out = tmp_path / "bundle"
+    assert run_in_process("render", str(path), "--out", str(out)).code == 0
+    result = run_in_process("check", str(out))
+    assert result.code == 0, result.stdout
+
+
+def test_llamacpp_flag_with_inline_value_is_refused(tmp_path: Path) -> None:
+    """llama-server at the pinned build answers `--temp=0.5` with "invalid argument" (no splitting on =)."""
+    _refused(tmp_path, _with("runtime.extra_args", ["--seed", "7", "--temp=0.5"]), "runtime.extra_args[2]",
+             "does not split --flag=value", echoed=("0.5",))
+
+
+def test_vllm_flag_with_inline_value_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(_runtime("vllm", extra_args=["--max-num-batched-tokens=16384"])), encoding="utf-8")
+    result = run_in_process("validate", str(path))
+    assert result.code == 0, result.stderr
+
+
+def test_bare_target_keys_turn_targets_on_with_their_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(BASE) + "targets:\n  docker:\n  compose:\n", encoding="utf-8")
+    out = tmp_path / "bundle"
+    assert run_in_process("render", str(path), "--out", str(out)).code == 0
+    assert (out / "compose" / "compose.yaml").is_file()
+    assert list((out / "docker").iterdir())
+    result = run_in_process("check", str(out))
+    assert result.code == 0, result.stdout
+
+
+def test_no_target_at_all_is_refused(tmp_path: Path) -> None:
+    _refused(tmp_path, {**BASE, "targets": {}}, "targets", "turns no target on")
+
+
+def _modelfile(parameters: dict[str, Any]) -> dict[str, Any]:
+    return _runtime("ollama", modelfile={"parameters": parameters})
+
+
+@pytest.mark.parametrize(("parameters", "words", "allowed"), [
+    ({"temperature": 0.7, "tokencanary": "x"}, "not a parameter Ollama knows", "temperature"),
+    ({"temperature": "hot"}, "must be a number", "a number"),
+    ({"num_predict": 1.5}, "must be an integer", "an integer"),
+    ({"seed": 1, "use_mmap": "yes"}, "must be true or false", "true or false"),
+    ({"num_ctx": 131072}, "is set from model.context_length", "model.context_length"),
+])
+def test_modelfile_parameters_follow_ollamas_table(parameters: dict[str, Any], words: str, allowed: str,
+                                                   tmp_path: Path) -> None:
+    position = len(parameters)  # the refused parameter sorts last in each case (the spec is written sorted)
+    assert sorted(parameters)[-1] == list(parameters)[-1]
+    _refused(tmp_path, _modelfile(parameters), f"runtime.modelfile.parameters.<key {position}>", words,
+             echoed=("tokencanary", "hot"))
+
+
+def test_modelfile_parameters_reach_the_modelfile(tmp_path: Path) -> None:
+    from slm_deploy.runtimes.ollama import modelfile_text
+    from slm_deploy.spec.loader import parse_deployment
+
+    spec = _modelfile({"temperature": 0.5, "use_mmap": False, "stop": "END", "num_thread": 4})
+    spec["model"] = {"source": {"kind": "ollama", "tag": "qwen3:1.7b"}, "parameters_billion": 1.7}
+    text = modelfile_text(parse_deployment(spec))
+    assert text.splitlines()[1:] == ["PARAMETER num_ctx 8192", "PARAMETER num_thread 4", "PARAMETER stop END",
+                                     "PARAMETER temperature 0.5", "PARAMETER use_mmap false"]
+
+
+KEY_VAULT = {"tenant_id": "72f988bf-86f1-41af-91ab-2d7cd011db47", "secrets_expire_on": "2027-06-30"}
+
+
+def _key_vault(**vault: Any) -> dict[str, Any]:
+    spec = {**BASE, "targets": {"aks": {}, "docker": {"registry": "acr.azurecr.io"}},
+            "secrets": {"api-keys": {"backend": "azure-key-vault", "vault": "kv-one"}},
+            "secret_stores": {"azure_key_vaults": {"kv-one": {**KEY_VAULT, **vault}}}}
+    return spec
+
+
+VALUE_CASES = {
+    "ingress host is an IP address": (
+        {**BASE, "exposure": {"mode": "ingress", "host": "10.0.0.1"},
+         "targets": {"kubernetes": {}, "docker": {"registry": "registry.example.com"}}},
+        "exposure.host", "is an IP address"),
+    "registry is a dash": (_with("targets", {"docker": {"registry": "-"}}), "targets.docker.registry", "allowed form"),
+    "registry is dots": (_with("targets", {"docker": {"registry": ".."}}), "targets.docker.registry", "allowed form"),
+    "registry port out of range": (_with("targets", {"docker": {"registry": "r.example.com:99999"}}),
+                                   "targets.docker.registry", "port outside 1-65535"),
+    "mirror label ends in a dash": (_with("security", {"registry_mirror": "mirror-.example.com"}),
+                                    "security.registry_mirror", "allowed form"),
+    "a billionth of a CPU": (_with("resources.cpu", 1e-9), "resources.cpu", "out of range"),
+    "CPU finer than millicores": (_with("resources.cpu", 0.5004), "resources.cpu", "three decimals"),
+    "key vault expiry in the past": (_key_vault(secrets_expire_on="2001-01-01"),
+                                     "secrets_expire_on", "an expired secret cannot be read"),
+    "key vault expiry absurdly far": (_key_vault(secrets_expire_on="9999-12-31"),
+                                      "secrets_expire_on", "never reviewed"),
+    "key vault open to the internet": (_key_vault(allowed_ip_ranges=["203.0.113.0/24", "0.0.0.0/0"]),
+                                       "allowed_ip_ranges[1]", "large part of the internet"),
+    "vLLM batch below the context without chunked prefill": (
+        _runtime("vllm", extra_args=["--no-enable-chunked-prefill", "--max-num-batched-tokens", "16"]),
+        "runtime.extra_args[1]", "below the context length"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(VALUE_CASES))
+def test_values_that_cannot_work_are_refused(case: str, tmp_path: Path) -> None:
+    spec, field, words = VALUE_CASES[case]
+    _refused(tmp_path, spec, field, words, echoed=("99999", "9999-12-31", "2001-01-01", "10.0.0.1"))
+
+
+def test_lone_surrogate_names_its_field(tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(BASE).replace("name: demo", 'name: "demo\\ud800"'), encoding="utf-8")
+    result = run_in_process("validate", str(path))
+    assert result.code == 2 and "Traceback" not in result.stderr
+    assert f"{path}:" in result.stderr and ": name: holds an escape that is not a Unicode character" in result.stderr
+    assert "  allowed: " in result.stderr and "Invalid JSON" not in result.stderr
+
+
+def test_union_of_plain_types_gives_one_message_without_member_names(tmp_path: Path) -> None:
+    spec = _modelfile({"temperature": ["hot"]})
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    result = run_in_process("validate", str(path))
+    assert result.code == 2
+    assert result.stderr.count("runtime.modelfile.parameters.<key 1>") == 1, result.stderr
+    for member in (".float", ".int", ".bool", "constrained-str", ".str"):
+        assert member not in result.stderr
+    assert "allowed: true or false, an integer, a number, text" in result.stderr
+
+
+def test_type_errors_say_what_is_allowed(tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(_with("serving.replicas", "two")), encoding="utf-8")
+    result = run_in_process("validate", str(path))
+    assert result.code == 2 and "serving.replicas: must be an integer (got a string)\n  allowed: an integer" \
+        in result.stderr, result.stderr
+
+
+def test_catalogue_model_without_a_source_for_the_runtime_lists_the_ids_that_have_one(tmp_path: Path) -> None:
+    from slm_deploy.spec.catalogue import catalogue
+
+    missing = sorted(e.id for e in catalogue().values() if e.onnx is None)
+    assert missing, "the case needs a catalogue model without an ONNX source"
+    spec = {**BASE, "runtime": {"kind": "onnxruntime"}, "model": {"id": missing[0]}}
+    _refused(tmp_path, spec, "model.id", "no pinned onnxruntime source")
