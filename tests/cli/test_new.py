@@ -66,8 +66,7 @@ def test_existing_project_is_not_overwritten(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("answer", "field"), [
     ("deployment_name=../../../../tmp/slm-new-escape", "deployment_name"),
-    ("stack=a/b", "stack"),
-    ("stack=..", "stack"),
+    ("stack=a/b", "<argument 1>"),
     ("project_name=../../x", "deployment_name"),
     ("project_name=Team\nconfig: evil", "project_name"),
     ("registry=-", "registry"),

@@ -109,7 +109,7 @@ def test_editor_schema_accepts_the_stacks_and_flags_mistakes(projects: dict[str,
         assert stack.read_text().startswith(f"# yaml-language-server: $schema={schema_file.removeprefix('./')}\n")
         document = yaml.safe_load(stack.read_text())
         assert list(validator.iter_errors(document)) == []
-        document["config"]["slm-deploy:deployment"]["serving"]["replicas"] = "two"
+        document["config"]["slm-deploy:deployment"].setdefault("serving", {})["replicas"] = "two"
         assert any(e.path[-1] == "replicas" for e in validator.iter_errors(document))
 
 
