@@ -104,18 +104,19 @@ class _Constructor(SafeConstructor):
                           "one `<<` per mapping; list several anchors in it: <<: [*a, *b]")
         value = merges[0][1]
         sources = value.value if isinstance(value, SequenceNode) else [value]
-        merged, seen = [], set()
+        own = [pair for pair in node.value if pair[0].tag != _MERGE]
+        merged, seen = [], {_key_identity(key) for key, _ in own}
         for source in sources:
             if not isinstance(source, MappingNode):
                 raise Refused(source.start_mark, "a merge key `<<` holds something other than mappings",
                               "<<: *anchor or <<: [*a, *b], each anchor a mapping")
             self.flatten_mapping(source)
+            _refuse_duplicate_keys(source)
             for pair in source.value:
-                key = (pair[0].tag, pair[0].value) if isinstance(pair[0], ScalarNode) else id(pair[0])
-                if key not in seen:
-                    seen.add(key)
+                if _key_identity(pair[0]) not in seen:
+                    seen.add(_key_identity(pair[0]))
                     merged.append(pair)
-        node.value = merged + [pair for pair in node.value if pair[0].tag != _MERGE]
+        node.value = merged + own
 
     def construct_yaml_seq(self, node: yaml.SequenceNode):  # noqa: D102 - PyYAML's hook
         data = SourceSequence(node.start_mark.line + 1)
@@ -130,6 +131,21 @@ class _Constructor(SafeConstructor):
     def construct_core_float(self, node: yaml.ScalarNode) -> float:  # noqa: D102 - PyYAML's hook
         text = self.construct_scalar(node)
         return _SPECIAL_FLOATS.get(text.lower()) or float(text)
+
+
+def _key_identity(key: yaml.Node) -> Any:
+    """What makes two key nodes the same key: tag and text for a scalar, the node itself otherwise."""
+    return (key.tag, key.value) if isinstance(key, ScalarNode) else id(key)
+
+
+def _refuse_duplicate_keys(source: MappingNode) -> None:
+    """A mapping merged with `<<` is not built on its own, so its duplicate keys are refused here."""
+    keys = set()
+    for key, _ in source.value:
+        if _key_identity(key) in keys:
+            raise Refused(key.start_mark, "duplicate key in a mapping merged with `<<`",
+                          "each key once; YAML keeps only the last value")
+        keys.add(_key_identity(key))
 
 
 _Constructor.add_constructor("tag:yaml.org,2002:map", _Constructor.construct_yaml_map)

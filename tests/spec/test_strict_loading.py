@@ -46,6 +46,15 @@ def test_duplicate_keys_in_a_stack_file_are_refused_too(tmp_path: Path) -> None:
     assert "duplicate key (first on line 2)" in _refused(_spec(tmp_path, text))
 
 
+@pytest.mark.parametrize("merge", ["{auth: {enabled: false}, auth: {enabled: true}}",
+                                   "[{concurrency: 2}, {concurrency: 1, concurrency: 3}]",
+                                   "{<<: {concurrency: 1, concurrency: 3}}"],
+                         ids=["inline", "in a list", "nested merge"])
+def test_a_duplicate_key_inside_a_merged_mapping_is_refused(tmp_path: Path, merge: str) -> None:
+    stderr = _refused(_spec(tmp_path, MINIMAL + f"serving:\n  <<: {merge}\n"))
+    assert "spec.yaml:5:" in stderr and "duplicate key in a mapping merged with `<<`" in stderr
+
+
 def test_merge_keys_override_without_counting_as_duplicates(tmp_path: Path) -> None:
     text = ("base: &base {concurrency: 2, startup_budget_seconds: 1800}\n"
             "config:\n  slm-deploy:deployment:\n    name: demo\n    model: {id: qwen3-1.7b}\n"
@@ -212,6 +221,11 @@ def test_in_a_list_of_merged_mappings_the_earlier_wins(tmp_path: Path, merge: st
     result = run_in_process("validate", str(_spec(tmp_path, MINIMAL + f"serving:\n  <<: {merge}\n")), "--json")
     assert result.code == 0, result.stderr
     assert f'"concurrency": {expected}' in result.stdout
+
+
+def test_a_key_set_beside_a_merge_wins_when_that_mapping_is_merged_again() -> None:
+    text = "low: &low {concurrency: 1}\nmid: &mid {<<: *low, concurrency: 3}\nserving: {<<: *mid}\n"
+    assert parse_yaml(text, "spec.yaml")["serving"] == {"concurrency": 3}
 
 
 def test_a_huge_flow_list_is_refused_while_parsing(tmp_path: Path) -> None:
