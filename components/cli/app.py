@@ -62,7 +62,7 @@ def main_options(
 @app.command()
 def render(
     specs: Annotated[list[Path], typer.Argument(help="One or more stacks/Pulumi.<stack>.yaml files or bare spec "
-                                                "YAMLs.", dir_okay=False, metavar="SPEC...")],
+                                                "YAMLs.", dir_okay=False, metavar="SPEC")],
     out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Bundle directory (default build/<name>); with "
                                                  "several specs, the directory holding <name>/ for each.",
                                                  file_okay=False)] = None,
