@@ -1,17 +1,19 @@
 """Render cost against a floor measured in the same run; prints ratios, never asserts timings.
 
-For each example stack: `slm-deploy render` in a fresh interpreter, against a floor that is a fresh
-interpreter serialising the very same output (YAML documents dumped with PyYAML, other files written
-as they are). For fleets of 10, 50 and 100 deployments rendered in one process: the time per service,
-to show that cost grows linearly with the number of services.
+For each example stack: `slm-deploy render` as a whole process, against a floor that is a fresh interpreter
+importing PyYAML and writing the very same bytes (YAML documents dumped with PyYAML, other files as they are).
+For a fleet: one process rendering 100 specs (`slm-deploy render SPEC... --out DIR`) against one process
+rendering one of them. Each figure is the median of --repeat runs, as wall time and as CPU time (user + system
+of the child process): on a machine shared with other work the CPU ratio holds steady where wall time does not.
 
-Usage: python benchmarks/render_cost.py [--repeat N]
+Usage: python benchmarks/render_cost.py [--repeat N] [--fleet N]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -35,10 +37,21 @@ for name, (kind, value) in data.items():
 """
 
 
-def _seconds(command: list[str]) -> float:
+def _cost(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system) of one child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True)
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def _median_cost(runs: list[tuple[float, float]]) -> tuple[float, float]:
+    return statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs)
+
+
+CLI = [sys.executable, "-m", "slm_deploy.cli", "render"]
 
 
 def _floor_input(bundle_dir: Path, target: Path) -> None:
@@ -52,20 +65,20 @@ def _floor_input(bundle_dir: Path, target: Path) -> None:
     target.write_text(json.dumps(data))
 
 
-def bench_stacks(repeat: int) -> list[tuple[str, float, float]]:
+def bench_stacks(repeat: int) -> list[tuple[str, tuple[float, float], tuple[float, float]]]:
+    """Per example stack: (wall, cpu) of a whole `render` process and of the floor, floor and render interleaved."""
     rows = []
-    cli = [sys.executable, "-m", "slm_deploy.cli", "render"]
     for stack in sorted((ROOT / "stacks").glob("Pulumi.*.yaml")):
         with tempfile.TemporaryDirectory() as tmp:
             tmp_path = Path(tmp)
-            subprocess.run([*cli, str(stack), "--out", str(tmp_path / "seed")], check=True, capture_output=True)
+            subprocess.run([*CLI, str(stack), "--out", str(tmp_path / "seed")], check=True, capture_output=True)
             _floor_input(tmp_path / "seed", tmp_path / "floor.json")
             renders, floors = [], []
             for i in range(repeat):
-                floors.append(_seconds([sys.executable, "-c", FLOOR_PROGRAM, str(tmp_path / "floor.json"),
-                                        str(tmp_path / f"floor-{i}")]))
-                renders.append(_seconds([*cli, str(stack), "--out", str(tmp_path / f"render-{i}")]))
-        rows.append((stack.stem.removeprefix("Pulumi."), statistics.median(renders), statistics.median(floors)))
+                floors.append(_cost([sys.executable, "-c", FLOOR_PROGRAM, str(tmp_path / "floor.json"),
+                                     str(tmp_path / f"floor-{i}")]))
+                renders.append(_cost([*CLI, str(stack), "--out", str(tmp_path / f"render-{i}")]))
+        rows.append((stack.stem.removeprefix("Pulumi."), _median_cost(renders), _median_cost(floors)))
     return rows
 
 
@@ -85,34 +98,43 @@ def _fleet_specs(size: int) -> list[dict]:
     return specs
 
 
-def bench_fleet(sizes: tuple[int, ...]) -> list[tuple[int, float]]:
-    from slm_deploy.render.bundle import render_bundle
-    from slm_deploy.spec.loader import parse_deployment
-
-    render_bundle(parse_deployment(_fleet_specs(1)[0]))  # warm caches (templates, pins, catalogue)
-    rows = []
-    for size in sizes:
-        specs = _fleet_specs(size)
-        started = time.perf_counter()
-        for spec in specs:
-            render_bundle(parse_deployment(spec))
-        rows.append((size, time.perf_counter() - started))
-    return rows
+def bench_fleet(size: int, repeat: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(wall, cpu) of one process rendering the fleet's first spec, and of one process rendering all `size`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        paths = []
+        for spec in _fleet_specs(size):
+            path = tmp_path / f"{spec['name']}.yaml"
+            path.write_text(yaml.safe_dump(spec))
+            paths.append(str(path))
+        ones, fleets = [], []
+        for i in range(repeat):
+            ones.append(_cost([*CLI, paths[0], "--out", str(tmp_path / f"one-{i}")]))
+            fleets.append(_cost([*CLI, *paths, "--out", str(tmp_path / f"fleet-{i}")]))
+    return _median_cost(ones), _median_cost(fleets)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--fleet", type=int, default=100, help="specs rendered by the fleet process")
     args = parser.parse_args()
-    print(f"{'stack':<24}{'render s':>10}{'floor s':>10}{'ratio':>8}")
-    for name, render, floor in bench_stacks(args.repeat):
-        print(f"{name:<24}{render:>10.3f}{floor:>10.3f}{render / floor:>8.2f}")
+    print("one render as a whole process, against a floor that imports PyYAML and writes the same bytes")
+    print(f"{'stack':<24}{'render s':>10}{'floor s':>10}{'ratio':>8}{'cpu s':>10}{'floor cpu':>10}{'cpu ratio':>10}")
+    for name, (wall, cpu), (floor_wall, floor_cpu) in bench_stacks(args.repeat):
+        print(f"{name:<24}{wall:>10.3f}{floor_wall:>10.3f}{wall / floor_wall:>8.2f}"
+              f"{cpu:>10.3f}{floor_cpu:>10.3f}{cpu / floor_cpu:>10.2f}")
     print()
-    rows = bench_fleet((10, 50, 100))
-    base = rows[0][1] / rows[0][0]
-    print(f"{'fleet size':<24}{'total s':>10}{'ms/svc':>10}{'vs 10':>8}")
-    for size, total in rows:
-        print(f"{size:<24}{total:>10.3f}{1000 * total / size:>10.1f}{(total / size) / base:>8.2f}")
+    (one_wall, one_cpu), (fleet_wall, fleet_cpu) = bench_fleet(args.fleet, max(1, args.repeat // 2))
+    n = args.fleet
+    print(f"{n} specs in one process against one spec in one process")
+    print(f"{'':<24}{'wall s':>10}{'cpu s':>10}")
+    print(f"{'1 spec':<24}{one_wall:>10.3f}{one_cpu:>10.3f}")
+    print(f"{f'{n} specs':<24}{fleet_wall:>10.3f}{fleet_cpu:>10.3f}")
+    print(f"{'ratio, whole process':<24}{fleet_wall / one_wall:>10.2f}{fleet_cpu / one_cpu:>10.2f}")
+    print(f"{'ratio, per spec':<24}{fleet_wall / n / one_wall:>10.2f}{fleet_cpu / n / one_cpu:>10.2f}")
+    print(f"{'each further spec, ms':<24}{1000 * (fleet_wall - one_wall) / (n - 1):>10.1f}"
+          f"{1000 * (fleet_cpu - one_cpu) / (n - 1):>10.1f}")
 
 
 if __name__ == "__main__":

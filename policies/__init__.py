@@ -10,15 +10,25 @@ Public API for the CLI and other tools:
 The CrossGuard pack itself lives in crossguard.py (build_policies) and __main__.py.
 """
 
-from slm_deploy.policies.catalogue import render_catalogue
-from slm_deploy.policies.formats import to_json, to_sarif, to_text
-from slm_deploy.policies.model import Severity
-from slm_deploy.policies.offline import Finding, Report, WaivedFinding, check_bundle, check_files, fails
-from slm_deploy.policies.registry import all_rules, rule_by_id, rules_for_benchmark
-from slm_deploy.policies.waivers import Waiver, WaiverError, load_waivers
+from __future__ import annotations
 
-__all__ = [
-    "Finding", "Report", "Severity", "WaivedFinding", "Waiver", "WaiverError", "all_rules", "check_bundle",
-    "check_files", "fails", "load_waivers", "render_catalogue", "rule_by_id", "rules_for_benchmark", "to_json",
-    "to_sarif", "to_text",
-]
+from importlib import import_module
+from typing import Any
+
+_HOMES = {
+    "render_catalogue": "catalogue", "to_json": "formats", "to_sarif": "formats", "to_text": "formats",
+    "Severity": "model", "Finding": "offline", "Report": "offline", "WaivedFinding": "offline",
+    "check_bundle": "offline", "check_files": "offline", "fails": "offline", "all_rules": "registry",
+    "rule_by_id": "registry", "rules_for_benchmark": "registry", "Waiver": "waivers", "WaiverError": "waivers",
+    "load_waivers": "waivers",
+}
+"""Where each public name lives: loaded on first use, so `render` (which reads one helper module) does not
+import every rule."""
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_HOMES[name]}"), name)

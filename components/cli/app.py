@@ -18,11 +18,11 @@ from slm_deploy.cli.check import check
 from slm_deploy.cli.new import new
 from slm_deploy.cli.pins import pins
 from slm_deploy.cli.reference import update_readme
+from slm_deploy.cli.render_many import bundle_dir, render_specs
 from slm_deploy.cli.stack_schema import stack_schema_text
 from slm_deploy.cli.summary import plan_summary, render_summary, render_summary_text, summary_table
 from slm_deploy.errors import SlmDeployError
-from slm_deploy.render.bundle import render_bundle
-from slm_deploy.render.writer import write_bundle
+from slm_deploy.render.writer import write_bundles
 from slm_deploy.smoke.command import smoke
 from slm_deploy.spec.loader import load_deployment
 from slm_deploy.spec.schema import deployment_schema_text
@@ -65,22 +65,27 @@ def main_options(
 
 @app.command()
 def render(
-    spec: SpecArg,
-    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Bundle directory (default build/<name>).",
+    specs: Annotated[list[Path], typer.Argument(help="One or more stacks/Pulumi.<stack>.yaml files or bare spec "
+                                                "YAMLs.", dir_okay=False, metavar="SPEC")],
+    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Bundle directory (default build/<name>); with "
+                                                 "several specs, the directory holding <name>/ for each.",
                                                  file_okay=False)] = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write the bundle for SPEC atomically; a directory that is not a bundle is never overwritten."""
-    deployment = load_deployment(spec)
-    bundle = render_bundle(deployment)
-    target = out_dir or Path("build") / deployment.spec.name
-    write_bundle(bundle, target)
-    summary = render_summary(deployment.spec.name, target, bundle.files)
+    """Write the bundle for each SPEC atomically; nothing is written unless every spec renders and every target
+    directory may be written, and a directory that is not a bundle is never overwritten."""
+    rendered = render_specs(specs)
+    targets = [(bundle, bundle_dir(deployment.spec.name, out_dir, several=len(specs) > 1))
+               for deployment, bundle in rendered]
+    write_bundles(targets)
+    summaries = [render_summary(deployment.spec.name, target, bundle.files)
+                 for (deployment, bundle), (_, target) in zip(rendered, targets)]
     if as_json:
-        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+        document = summaries[0] if len(specs) == 1 else summaries
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
     elif not quiet:
-        out.print(render_summary_text(summary), markup=False, highlight=False)
+        out.print("\n".join(render_summary_text(s) for s in summaries), markup=False, highlight=False)
 
 
 @app.command()

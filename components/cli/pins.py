@@ -42,7 +42,9 @@ def pins(
     --update also regenerates the interface records beside the pins file (interfaces/<runtime>.yaml) from
     the artifacts of the pinned versions."""
     # The HTTP client loads here, not at start-up, so the other commands do not pay for it.
-    from slm_deploy.pins import PinsFileError, RegistryClient, check_pins, read_pins, rewrite_digests
+    from slm_deploy.pins.check import check_pins
+    from slm_deploy.pins.registry import RegistryClient
+    from slm_deploy.pins.table import PinsFileError, read_pins, rewrite_digests
 
     if check and update:
         err.print("error: choose one of --check and --update")

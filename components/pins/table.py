@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from slm_deploy.errors import SlmDeployError
+from slm_deploy.spec.yaml_source import load_shipped
 
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _KEY_LINE = re.compile(r"^  (?P<key>[A-Za-z0-9._-]+):\s*(#.*)?$")
@@ -34,7 +35,7 @@ class PinRow:
 def read_pins(path: Path) -> list[PinRow]:
     """Parse the table, naming the entry and field of the first problem."""
     try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        document = load_shipped(Path(path).read_text(encoding="utf-8"))
     except OSError as error:
         raise PinsFileError(f"{path}: cannot read the pins file ({error.strerror})") from error
     except yaml.YAMLError as error:

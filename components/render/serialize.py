@@ -8,8 +8,9 @@ from typing import Any
 import yaml
 
 
-class _Dumper(yaml.SafeDumper):
-    """Block-style YAML that never emits anchors and quotes strings only where YAML needs it."""
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """Block-style YAML that never emits anchors and quotes strings only where YAML needs it; libyaml's emitter
+    where PyYAML was built with it (the same bytes, several times faster than the pure-Python one)."""
 
     def ignore_aliases(self, data: Any) -> bool:
         return True

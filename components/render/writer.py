@@ -8,6 +8,7 @@ import os
 import shutil
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from slm_deploy.errors import BundleError, WriteError
@@ -86,9 +87,13 @@ USER_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, 
 
 def write_bundle(bundle: Bundle, out: Path) -> None:
     """Replace a previous bundle (or create a new one) without ever touching files it does not own."""
-    out = out.absolute()
+    _guarded(_write, bundle, out.absolute())
+
+
+def _guarded(step: Callable[[Bundle, Path], object], bundle: Bundle, out: Path) -> None:
+    """Run a step on the --out directory, turning an operating-system refusal into one clear error."""
     try:
-        _write(bundle, out)
+        step(bundle, out)
     except OSError as exc:
         reason = exc.strerror or str(exc) or exc.__class__.__name__
         where = Path(exc.filename) if exc.filename else out
@@ -99,7 +104,23 @@ def write_bundle(bundle: Bundle, out: Path) -> None:
                     "  hint: choose an --out in a directory you can write to; nothing was changed") from None
 
 
-def _write(bundle: Bundle, out: Path) -> None:
+def write_bundles(targets: list[tuple[Bundle, Path]]) -> None:
+    """Write several bundles, each atomically, after every target has passed the checks a single write makes,
+    so a refused directory stops the run before anything is written."""
+    outs = [out.absolute() for _, out in targets]
+    for out in outs:
+        if outs.count(out) > 1:
+            raise BundleError(f"{out}: two specs would write the same bundle directory\n"
+                              "  hint: give each deployment its own name; nothing was written")
+    for (bundle, _), out in zip(targets, outs):
+        _guarded(_target_state, bundle, out)
+    for (bundle, _), out in zip(targets, outs):
+        write_bundle(bundle, out)
+
+
+def _target_state(bundle: Bundle, out: Path) -> tuple[Path, set[str], list[str]]:
+    """Where the bundle goes, which files a previous bundle there owns and which are the user's; refuses a
+    directory that is not a bundle and any file of the user's that the bundle would overwrite."""
     out = _followed(out)
     foreign: list[str] = []
     owned: set[str] = set()
@@ -114,6 +135,11 @@ def _write(bundle: Bundle, out: Path) -> None:
         clashes = [name for name in foreign if name in bundle.files]
         if clashes:
             raise BundleError(f"{out}: the bundle would overwrite files it does not own: {', '.join(clashes)}")
+    return out, owned, foreign
+
+
+def _write(bundle: Bundle, out: Path) -> None:
+    out, owned, foreign = _target_state(bundle, out)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     moved: list[str] = []

@@ -7,9 +7,9 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-import yaml
 
 from slm_deploy.spec.model_section import Architecture
+from slm_deploy.spec.yaml_source import load_shipped
 
 
 @dataclass(frozen=True)
@@ -52,4 +52,4 @@ def _entry(model_id: str, row: dict[str, Any]) -> CatalogueEntry:
 def catalogue() -> dict[str, CatalogueEntry]:
     """Load the catalogue shipped with the package, keyed by id."""
     text = resources.files("slm_deploy.spec").joinpath("catalogue.yaml").read_text(encoding="utf-8")
-    return {model_id: _entry(model_id, row) for model_id, row in yaml.safe_load(text)["models"].items()}
+    return {model_id: _entry(model_id, row) for model_id, row in load_shipped(text)["models"].items()}

@@ -20,6 +20,11 @@ from yaml.scanner import Scanner
 
 from slm_deploy.errors import Problem, SpecError, value_kind
 
+def load_shipped(text: str) -> Any:
+    """Parse a YAML file the package ships (catalogue, pins, records): trusted input, so libyaml's loader."""
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a safe loader
+
+
 MAX_BYTES = 1024 * 1024
 """Largest spec file read: a real spec is a few kilobytes; this bounds time and memory."""
 MAX_DEPTH = 32

@@ -9,7 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from slm_deploy.pins import PinsFileError, RegistryClient, RegistryProblem, check_pins, read_pins, rewrite_digests
+from slm_deploy.pins.check import check_pins
+from slm_deploy.pins.registry import RegistryClient, RegistryProblem
+from slm_deploy.pins.table import PinsFileError, read_pins, rewrite_digests
 from slm_deploy.pins.registry import split_image
 from tests.conftest import run_cli
 

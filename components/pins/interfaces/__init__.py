@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from slm_deploy.errors import SlmDeployError
+from slm_deploy.spec.yaml_source import load_shipped
 
 RUNTIMES = ("vllm", "ollama", "llamacpp", "open-webui", "foundry-local", "ortgenai", "gateway")
 """Runtime ids that have a record (one file each); the shared format names these seven."""
@@ -72,7 +73,7 @@ def load(runtime: str, folder: Path | None = None) -> InterfaceRecord:
     """Read and check one record; a missing file or a field of the wrong shape names the file and field."""
     path = record_path(runtime, folder)
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = load_shipped(path.read_text(encoding="utf-8"))
     except FileNotFoundError as error:
         raise RecordError(f"no interface record for {runtime} ({path.name} is missing)") from error
     except yaml.YAMLError as error:

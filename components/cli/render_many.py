@@ -1,0 +1,30 @@
+"""Render one spec or a fleet of them in one process: every spec is loaded and rendered before any is written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from slm_deploy.errors import SpecError
+from slm_deploy.render.bundle import Bundle, render_bundle
+from slm_deploy.spec.loader import Deployment, load_deployment
+
+
+def render_specs(paths: list[Path]) -> list[tuple[Deployment, Bundle]]:
+    """Each spec's deployment and bundle; the problems of every bad spec are reported together, each with its file."""
+    rendered, problems = [], []
+    for path in paths:
+        try:
+            deployment = load_deployment(path)
+            rendered.append((deployment, render_bundle(deployment)))
+        except SpecError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise SpecError(problems)
+    return rendered
+
+
+def bundle_dir(name: str, out: Path | None, *, several: bool) -> Path:
+    """build/<name> by default; --out itself for one spec, --out/<name> for several."""
+    if out is None:
+        return Path("build") / name
+    return out / name if several else out

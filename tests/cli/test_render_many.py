@@ -1,0 +1,95 @@
+"""`render SPEC... --out DIR` renders a fleet in one process: each bundle in DIR/<name>, and nothing is written
+unless every spec renders and every target directory may be written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.support.cli import run_in_process
+
+SPEC = "name: {name}\nmodel: {{id: qwen3-1.7b}}\nruntime: {{kind: llamacpp}}\n"
+
+
+def _spec(tmp_path: Path, name: str, text: str | None = None) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text if text is not None else SPEC.format(name=name), encoding="utf-8")
+    return path
+
+
+def _tree(directory: Path) -> dict[str, bytes]:
+    return {p.relative_to(directory).as_posix(): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def test_each_spec_gets_its_own_bundle_named_after_the_deployment(tmp_path: Path) -> None:
+    specs = [_spec(tmp_path, "alpha"), _spec(tmp_path, "beta")]
+    result = run_in_process("render", *map(str, specs), "--out", str(tmp_path / "fleet"))
+    assert result.code == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "fleet").iterdir()) == ["alpha", "beta"]
+    for name in ("alpha", "beta"):
+        manifest = json.loads((tmp_path / "fleet" / name / "manifest.json").read_text())
+        assert manifest["generator"]["name"] == "slm-deploy"
+        assert f"rendered {name}:" in result.stdout
+
+
+def test_a_fleet_bundle_is_the_same_bytes_as_rendering_that_spec_alone(tmp_path: Path) -> None:
+    specs = [_spec(tmp_path, "alpha"), _spec(tmp_path, "beta")]
+    assert run_in_process("render", *map(str, specs), "--out", str(tmp_path / "fleet")).code == 0
+    assert run_in_process("render", str(specs[1]), "--out", str(tmp_path / "alone")).code == 0
+    assert _tree(tmp_path / "fleet" / "beta") == _tree(tmp_path / "alone")
+
+
+def test_several_specs_default_to_build_name(tmp_path: Path) -> None:
+    specs = [_spec(tmp_path, "alpha"), _spec(tmp_path, "beta")]
+    assert run_in_process("render", *map(str, specs), cwd=tmp_path).code == 0
+    assert (tmp_path / "build" / "alpha" / "manifest.json").is_file()
+    assert (tmp_path / "build" / "beta" / "manifest.json").is_file()
+
+
+def test_one_bad_spec_writes_nothing_and_names_its_file(tmp_path: Path) -> None:
+    good = _spec(tmp_path, "alpha")
+    bad = _spec(tmp_path, "broken", "name: broken\nmodel: {id: qwen3-1.7b}\nruntime: {kind: llamacpp}\n"
+                                    "serving: {replicas: many}\n")
+    result = run_in_process("render", str(good), str(bad), "--out", str(tmp_path / "fleet"))
+    assert result.code == 2
+    assert "Traceback" not in result.stderr
+    assert "broken.yaml:4" in result.stderr and "serving.replicas" in result.stderr
+    assert "many" not in result.stderr
+    assert not (tmp_path / "fleet").exists()
+
+
+def test_every_bad_spec_is_reported_in_one_run(tmp_path: Path) -> None:
+    first = _spec(tmp_path, "one", "name: one\nmodel: {id: qwen3-1.7b}\nruntime: {kind: nope}\n")
+    second = _spec(tmp_path, "two", "name: two\nmodel: {id: qwen3-1.7b}\n")
+    result = run_in_process("render", str(first), str(second), "--out", str(tmp_path / "fleet"))
+    assert result.code == 2
+    assert "one.yaml" in result.stderr and "two.yaml" in result.stderr
+    assert not (tmp_path / "fleet").exists()
+
+
+def test_a_refused_target_stops_the_run_before_any_bundle_is_written(tmp_path: Path) -> None:
+    specs = [_spec(tmp_path, "alpha"), _spec(tmp_path, "beta")]
+    foreign = tmp_path / "fleet" / "beta"
+    foreign.mkdir(parents=True)
+    (foreign / "notes.txt").write_text("mine\n")
+    result = run_in_process("render", *map(str, specs), "--out", str(tmp_path / "fleet"))
+    assert result.code == 2
+    assert "not a slm-deploy bundle" in result.stderr
+    assert not (tmp_path / "fleet" / "alpha").exists()
+    assert (foreign / "notes.txt").read_text() == "mine\n"
+
+
+def test_two_specs_with_one_deployment_name_are_refused(tmp_path: Path) -> None:
+    first = _spec(tmp_path, "alpha")
+    second = tmp_path / "copy.yaml"
+    second.write_text(first.read_text())
+    result = run_in_process("render", str(first), str(second), "--out", str(tmp_path / "fleet"))
+    assert result.code == 2
+    assert "same bundle directory" in result.stderr
+    assert not (tmp_path / "fleet").exists()
+
+
+def test_one_spec_still_writes_into_out_itself(tmp_path: Path) -> None:
+    result = run_in_process("render", str(_spec(tmp_path, "alpha")), "--out", str(tmp_path / "here"))
+    assert result.code == 0, result.stderr
+    assert (tmp_path / "here" / "manifest.json").is_file()
