@@ -93,3 +93,19 @@ def test_one_spec_still_writes_into_out_itself(tmp_path: Path) -> None:
     result = run_in_process("render", str(_spec(tmp_path, "alpha")), "--out", str(tmp_path / "here"))
     assert result.code == 0, result.stderr
     assert (tmp_path / "here" / "manifest.json").is_file()
+
+
+def test_json_lists_one_summary_per_bundle_with_every_file_written(tmp_path: Path) -> None:
+    specs = [_spec(tmp_path, "alpha"), _spec(tmp_path, "beta")]
+    result = run_in_process("render", *map(str, specs), "--out", str(tmp_path / "fleet"), "--json")
+    assert result.code == 0, result.stderr
+    summaries = json.loads(result.stdout)
+    assert [s["name"] for s in summaries] == ["alpha", "beta"]
+    for summary in summaries:
+        assert sorted(summary["files"]) == sorted(_tree(Path(summary["out"])))
+
+
+def test_quiet_fleet_render_prints_nothing(tmp_path: Path) -> None:
+    specs = [_spec(tmp_path, "alpha"), _spec(tmp_path, "beta")]
+    result = run_in_process("render", *map(str, specs), "--out", str(tmp_path / "fleet"), "--quiet")
+    assert result.code == 0 and result.stdout == ""
