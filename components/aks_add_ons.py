@@ -7,7 +7,7 @@ import pulumi_kubernetes as k8s
 from typing_extensions import Required
 
 from slm_deploy.aks_ingress import CertManager, ingress_class_warning
-from slm_deploy.component_inputs import ResolvedSpec, checked_args
+from slm_deploy.component_inputs import ResolvedSpec, checked_args, kubernetes_provider
 from slm_deploy.kubernetes_workloads import create_objects
 from slm_deploy.render.kubernetes.cluster_add_ons import cert_manager_objects, device_plugin_objects
 from slm_deploy.stack_settings import settings_from_args
@@ -35,11 +35,11 @@ class AksAddOns(pulumi.ComponentResource):
     def __init__(self, name: str, args: AksAddOnsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("slm-deploy:index:AksAddOns", name, None, opts)
         values = checked_args("AksAddOns", args, AKS_ADD_ONS_ARGS)
-        if values.get("kubernetes_provider") is None:
+        provider = kubernetes_provider("AksAddOns", values)
+        if provider is None:
             raise TypeError("AksAddOns needs args['kubernetes_provider']: the cluster's provider")
         spec = ResolvedSpec(values["spec"]).deployment.spec
         settings = settings_from_args(values)
-        provider = values["kubernetes_provider"]
         self.device_plugin = create_objects(self, f"{name}-gpu-plugin", device_plugin_objects(spec), provider)
         self.cert_manager = None
         issuer_objects = cert_manager_objects(spec, settings.acme_server, settings.acme_email)

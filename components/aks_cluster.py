@@ -11,7 +11,8 @@ from typing_extensions import Required
 
 from slm_deploy.aks_ingress import ingress_profile
 from slm_deploy.aks_monitoring import managed_prometheus
-from slm_deploy.aks_registry import acr_name, grant_acr_pull
+from slm_deploy.aks_registry import grant_acr_pull, kubelet_object_id, registry_resource_id, spec_registry
+from slm_deploy.azure_invokes import invoke_options
 from slm_deploy.component_inputs import ResolvedSpec, checked_args
 from slm_deploy.errors import Problem, SlmDeployError, SpecError
 from slm_deploy.render.kubernetes.gpu_scheduling import GPU_NODE_LABELS, GPU_TAINT
@@ -204,15 +205,13 @@ class AksClusterArgs(TypedDict, total=False):
     acr_resource_group: str
     """Resource group of the ACR targets.docker.registry names (default: the cluster's)."""
     registry: pulumi.Input[str]
-    """The registry images are pushed to, as given to ImageBuilds; a plain *.azurecr.io name gets AcrPull."""
+    """The registry images are pushed to, as given to ImageBuilds; an ACR login server gets AcrPull (an Output
+    one is looked up by name once it resolves, and must be an ACR)."""
+    registry_resource_id: pulumi.Input[str]
+    """ARM id of the ACR the nodes pull from (e.g. a Registry created in the same program); gets AcrPull."""
 
 
 AKS_CLUSTER_ARGS = frozenset(AksClusterArgs.__annotations__)
-
-
-def _plain(registry: object) -> str | None:
-    """A registry known now; an Output one cannot be looked up by name before it exists."""
-    return registry if isinstance(registry, str) else None
 
 
 class AksCluster(pulumi.ComponentResource):
@@ -222,32 +221,45 @@ class AksCluster(pulumi.ComponentResource):
     resource_group_name: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
     """A kubelogin exec kubeconfig for the cluster (secret)."""
-    kubernetes_provider: pulumi.Output[k8s.Provider]
-    """A provider for the cluster, ready once its node pools are."""
+    kubelet_object_id: pulumi.Output[str]
+    """Object id of the nodes' kubelet identity: grant it pulls on any further registry."""
+    oidc_issuer_url: pulumi.Output[str]
+    """The cluster's OIDC issuer, for workload identity federation."""
+    monitor_workspace_id: pulumi.Output[str]
+    """The Azure Monitor workspace managed Prometheus ships to (AksManagedMonitoring's); empty when not managed."""
+    prometheus_query_endpoint: pulumi.Output[str]
+    """That workspace's PromQL endpoint, which KEDA queries (KubernetesWorkloads'); empty when not managed."""
+    kubernetes_provider: k8s.Provider
+    """A provider for the cluster, ready once its node pools are (the resource itself, so children can use it)."""
 
     def __init__(self, name: str, args: AksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("slm-deploy:index:AksCluster", name, None, opts)
         values = checked_args("AksCluster", args, AKS_CLUSTER_ARGS)
-        spec = ResolvedSpec(values["spec"], registry=_plain(values.get("registry"))).deployment.spec
+        resolved = ResolvedSpec(values["spec"], registry=values.get("registry"))
+        spec = resolved.deployment.spec
         settings = settings_from_args(values)
-        if values.get("registry") is not None and _plain(values["registry"]) is None:
-            pulumi.log.warn("the registry is an Output: grant the cluster's kubelet identity AcrPull on it in the "
-                            "program that creates it", resource=self)
         if spec.targets.aks is None:
             raise TypeError("AksCluster needs a spec with targets.aks")
         try:
             check_aks_target(spec, settings)
         except SlmDeployError as exc:
             raise pulumi.RunError(f"slm-deploy:deployment cannot be deployed:\n{exc}") from None
-        self._build(name, spec, settings)
+        self._build(name, spec, settings, values.get("registry_resource_id"), resolved.given("registry"))
         self.cluster_name = self.cluster.name
         self.resource_group_name = self.resource_group.name
-        self.kubernetes_provider = pulumi.Output.from_input(self.provider)
+        self.kubernetes_provider = self.provider
+        workspace = self.prometheus.workspace if self.prometheus else None
+        self.monitor_workspace_id = workspace.id if workspace else pulumi.Output.from_input("")
+        self.prometheus_query_endpoint = (workspace.metrics.apply(lambda m: m.prometheus_query_endpoint if m else "")
+                                          if workspace else pulumi.Output.from_input(""))
         self.register_outputs({"clusterName": self.cluster.name, "resourceGroupName": self.resource_group.name,
                                "kubeconfig": self.kubeconfig, "kubernetesProvider": self.provider,
-                               "oidcIssuerUrl": self.oidc_issuer_url})
+                               "kubeletObjectId": self.kubelet_object_id, "oidcIssuerUrl": self.oidc_issuer_url,
+                               "monitorWorkspaceId": self.monitor_workspace_id,
+                               "prometheusQueryEndpoint": self.prometheus_query_endpoint})
 
-    def _build(self, name: str, spec: DeploymentSpec, settings: StackSettings) -> None:
+    def _build(self, name: str, spec: DeploymentSpec, settings: StackSettings,
+               registry_id_given: pulumi.Input[str] | None, later_registry: pulumi.Output[str] | None) -> None:
         aks = spec.targets.aks
         child = pulumi.ResourceOptions(parent=self)
         group_args = {"resource_group_name": aks.resource_group} if aks.resource_group else {}
@@ -272,14 +284,16 @@ class AksCluster(pulumi.ComponentResource):
         self.prometheus = None
         if uses_managed_prometheus(spec):
             self.prometheus = managed_prometheus(name, spec, self.resource_group.name, self.cluster, parent=self)
+        self.kubelet_object_id = self.cluster.identity_profile.apply(kubelet_object_id)
         self.acr_pull = None
-        registry = acr_name(spec)
-        if registry is not None:
-            self.acr_pull = grant_acr_pull(f"{name}-acr-pull", registry,
-                                           settings.acr_resource_group or self.resource_group.name,
-                                           self.cluster, opts=pulumi.ResourceOptions(parent=self))
+        registry_id = registry_resource_id(
+            later_registry if later_registry is not None else spec_registry(spec), registry_id_given,
+            settings.acr_resource_group or self.resource_group.name, invoke_options(self))
+        if registry_id is not None:
+            self.acr_pull = grant_acr_pull(f"{name}-acr-pull", registry_id, self.kubelet_object_id, opts=child)
         credentials = azure_native.containerservice.list_managed_cluster_user_credentials_output(
-            resource_group_name=self.resource_group.name, resource_name=self.cluster.name, format="exec")
+            resource_group_name=self.resource_group.name, resource_name=self.cluster.name, format="exec",
+            opts=invoke_options(self))
         self.kubeconfig = pulumi.Output.secret(credentials.kubeconfigs[0].value.apply(
             lambda encoded: kubeconfig_for_login(base64.b64decode(encoded).decode(), settings.kubelogin_mode)))
         ready = [*self.pools, *([self.acr_pull] if self.acr_pull else [])]

@@ -6,15 +6,18 @@ own onboarding template creates: a data collection endpoint (kind Linux), a rule
 Microsoft-PrometheusMetrics stream to the workspace, and the rule's association with the cluster.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
+from typing import Any, TypedDict
 
 import pulumi
 import pulumi_azure_native as azure_native
+from typing_extensions import Required
 
 from slm_deploy.aks_registry import role_definition_id
+from slm_deploy.azure_invokes import invoke_options
+from slm_deploy.component_inputs import ResolvedSpec, checked_args
 from slm_deploy.spec.deployment import DeploymentSpec
+from slm_deploy.spec.loader import Deployment
 
 STREAM = "Microsoft-PrometheusMetrics"
 DESTINATION = "MonitoringAccount1"
@@ -79,13 +82,13 @@ KEDA_SUBJECT = "system:serviceaccount:kube-system:keda-operator"
 TOKEN_AUDIENCE = "api://AzureADTokenExchange"
 
 
-def bind_managed_prometheus(manifests: list[dict], query_endpoint: pulumi.Input[str],
+def bind_managed_prometheus(manifests: list[dict], query_endpoint: pulumi.Input[str] | None,
                             client_id: pulumi.Input[str]) -> list[dict]:
-    """Point the rendered ScaledObjects at the workspace's query endpoint and their TriggerAuthentication at
-    KEDA's identity; both exist only once Azure has created them."""
+    """Point the rendered ScaledObjects at the workspace's query endpoint (unless the spec names its own) and their
+    TriggerAuthentication at KEDA's identity; both exist only once Azure has created them."""
     bound = []
     for manifest in manifests:
-        if manifest["kind"] == "ScaledObject" and spec_is_managed(manifest):
+        if manifest["kind"] == "ScaledObject" and spec_is_managed(manifest) and query_endpoint is not None:
             triggers = [{**t, "metadata": {**t["metadata"], "serverAddress": query_endpoint}}
                         for t in manifest["spec"]["triggers"]]
             manifest = {**manifest, "spec": {**manifest["spec"], "triggers": triggers}}
@@ -124,40 +127,71 @@ def with_actions(group: dict, actions: list[dict]) -> dict:
 def _reader(name: str, principal: pulumi.Input[str], workspace: pulumi.Output[str],
             opts: pulumi.ResourceOptions) -> azure_native.authorization.RoleAssignment:
     """Monitoring Data Reader on the workspace: query, nothing else."""
-    subscription = azure_native.authorization.get_client_config_output().subscription_id
+    subscription = azure_native.authorization.get_client_config_output(opts=invoke_options(opts.parent)).subscription_id
     return azure_native.authorization.RoleAssignment(
         name, opts=opts, principal_id=principal, principal_type="ServicePrincipal", scope=workspace,
         role_definition_id=subscription.apply(
             lambda sub: role_definition_id(f"/subscriptions/{sub}", MONITORING_DATA_READER)))
 
 
-class ManagedMonitoring(pulumi.ComponentResource):
+class AksManagedMonitoringArgs(TypedDict, total=False):
+    """The spec whose rules and autoscaling to serve, and the AKS cluster's managed Prometheus (AksCluster's
+    outputs)."""
+
+    spec: Required[dict[str, Any]]
+    """The deployment mapping (the value of slm-deploy:deployment); Python programs may pass a Deployment."""
+    resource_group_name: Required[pulumi.Input[str]]
+    """The cluster's resource group (AksCluster's resource_group_name)."""
+    cluster_name: Required[pulumi.Input[str]]
+    """The cluster the rule groups evaluate for (AksCluster's cluster_name)."""
+    monitor_workspace_id: Required[pulumi.Input[str]]
+    """The Azure Monitor workspace the cluster ships metrics to (AksCluster's monitor_workspace_id)."""
+    oidc_issuer_url: Required[pulumi.Input[str]]
+    """The cluster's OIDC issuer, which KEDA's identity is federated with (AksCluster's oidc_issuer_url)."""
+
+
+AKS_MANAGED_MONITORING_ARGS = frozenset(AksManagedMonitoringArgs.__annotations__)
+
+
+class AksManagedMonitoring(pulumi.ComponentResource):
     """The deployment's rule groups in the workspace, KEDA's workload identity allowed to query it, and
     Azure Managed Grafana reading it when the spec asks."""
 
-    def __init__(self, name: str, spec: DeploymentSpec, rule_groups: list[dict], prometheus: ManagedPrometheus,
-                 cluster: azure_native.containerservice.ManagedCluster, resource_group: pulumi.Input[str],
-                 opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("slm-deploy:azure:ManagedMonitoring", name, None, opts)
+    keda_client_id: pulumi.Output[str]
+    """Client id of the identity KEDA presents to the workspace (KubernetesWorkloads' keda_client_id)."""
+    dashboard_url: pulumi.Output[str]
+    """Azure Managed Grafana's endpoint; empty without monitoring.grafana.azure_managed."""
+
+    def __init__(self, name: str, args: AksManagedMonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("slm-deploy:index:AksManagedMonitoring", name, None, pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(type_="slm-deploy:azure:ManagedMonitoring")])))
+        values = checked_args("AksManagedMonitoring", args, AKS_MANAGED_MONITORING_ARGS)
+        missing = sorted(key for key in AKS_MANAGED_MONITORING_ARGS if values.get(key) is None)
+        if missing:
+            raise TypeError(f"AksManagedMonitoring needs args {', '.join(missing)} (AksCluster's outputs)")
+        deployment = ResolvedSpec(values["spec"]).deployment
+        spec = deployment.spec
+        if spec.targets.aks is None:
+            raise TypeError("AksManagedMonitoring needs a spec with targets.aks")
         child = pulumi.ResourceOptions(parent=self)
-        location = spec.targets.aks.location
-        workspace = prometheus.workspace
+        location, resource_group = spec.targets.aks.location, values["resource_group_name"]
+        workspace_id = values["monitor_workspace_id"]
         self.action_group = action_group(name, spec, resource_group, child)
         actions = [{"action_group_id": self.action_group.id}] if self.action_group else []
         self.rule_groups = [
             azure_native.alertsmanagement.PrometheusRuleGroup(
                 f"{name}-{group['rule_group_name']}", opts=child, resource_group_name=resource_group,
-                location=location, scopes=[workspace.id], cluster_name=cluster.name, enabled=True,
+                location=location, scopes=[workspace_id], cluster_name=values["cluster_name"], enabled=True,
                 description=f"slm-deploy rules for {spec.name}", **with_actions(group, actions))
-            for group in rule_groups]
+            for group in rule_groups(deployment)]
         self.keda_identity = azure_native.managedidentity.UserAssignedIdentity(
             f"{name}-keda", opts=child, resource_group_name=resource_group, location=location)
         self.keda_federation = azure_native.managedidentity.FederatedIdentityCredential(
             f"{name}-keda-federation", opts=child, resource_group_name=resource_group,
             resource_name_=self.keda_identity.name, subject=KEDA_SUBJECT, audiences=[TOKEN_AUDIENCE],
-            issuer=cluster.oidc_issuer_profile.apply(lambda p: p.issuer_url if p else ""))
-        self.keda_reader = _reader(f"{name}-keda-reader", self.keda_identity.principal_id, workspace.id, child)
-        self.query_endpoint = workspace.metrics.apply(lambda m: m.prometheus_query_endpoint if m else "")
+            issuer=values["oidc_issuer_url"])
+        self.keda_reader = _reader(f"{name}-keda-reader", self.keda_identity.principal_id, workspace_id, child)
+        self.keda_client_id = self.keda_identity.client_id
         self.grafana = None
         self.dashboard_url = pulumi.Output.from_input("")
         if spec.monitoring.grafana.azure_managed:
@@ -168,9 +202,19 @@ class ManagedMonitoring(pulumi.ComponentResource):
                 properties={"public_network_access": "Disabled", "api_key": "Disabled",
                             "deterministic_outbound_ip": "Disabled",
                             "grafana_integrations": {"azure_monitor_workspace_integrations": [
-                                {"azure_monitor_workspace_resource_id": workspace.id}]}})
+                                {"azure_monitor_workspace_resource_id": workspace_id}]}})
             self.grafana_reader = _reader(f"{name}-grafana-reader",
                                         self.grafana.identity.apply(lambda i: i.principal_id if i else ""),
-                                        workspace.id, child)
+                                        workspace_id, child)
             self.dashboard_url = self.grafana.properties.apply(lambda p: (p.endpoint or "") if p else "")
-        self.register_outputs({"queryEndpoint": self.query_endpoint, "kedaClientId": self.keda_identity.client_id})
+        self.register_outputs({"kedaClientId": self.keda_client_id, "dashboardUrl": self.dashboard_url})
+
+
+def rule_groups(deployment: Deployment) -> list[dict]:
+    """The deployment's rules as Azure Prometheus rule groups, from the rule source every platform shares."""
+    from slm_deploy.render.deployable import deployable_plan
+    from slm_deploy.render.monitoring.azure import prometheus_rule_groups
+    from slm_deploy.render.monitoring.context import monitored
+
+    return prometheus_rule_groups(monitored(deployment, deployable_plan(deployment)),
+                                  deployment.spec.monitoring.scrape_interval_seconds)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pulumi
 
+from slm_deploy.errors import SlmDeployError
 from slm_deploy.spec.loader import Deployment, parse_deployment
 
 REGISTRY_PLACEHOLDER = "registry.slm-deploy-pending.invalid"
@@ -35,6 +36,18 @@ def checked_args(component: str, args: object, known: frozenset[str]) -> dict[st
     return dict(args)
 
 
+def kubernetes_provider(component: str, values: Mapping[str, Any]) -> pulumi.ProviderResource | None:
+    """The caller's Kubernetes provider as a resource: Pulumi routes a child only to a provider it holds now, and
+    silently drops one given as an Output, which would send every object to the ambient kubeconfig's cluster."""
+    provider = values.get("kubernetes_provider")
+    if provider is None:
+        return None
+    if not isinstance(provider, pulumi.ProviderResource) or provider.package != "kubernetes":
+        raise TypeError(f"{component} args['kubernetes_provider'] must be a pulumi_kubernetes Provider resource "
+                        f"(such as AksCluster's kubernetes_provider), not {type(provider).__name__}")
+    return provider
+
+
 def _source(spec: object) -> dict[str, Any]:
     if isinstance(spec, Deployment):
         return copy.deepcopy(spec.source if isinstance(spec.source, dict) else spec.spec.model_dump(mode="json"))
@@ -50,27 +63,39 @@ class ResolvedSpec:
                  namespace: pulumi.Input[str] | None = None) -> None:
         data = _source(spec)
         self.bindings: dict[str, pulumi.Output[str]] = {}
+        pending: dict[str, tuple[str, pulumi.Input[str]]] = {}
         targets = data.setdefault("targets", {})
         if registry is not None:
             docker = targets.get("docker")
             if not isinstance(docker, dict):
                 raise TypeError("args['registry'] needs the spec's targets.docker (the images to push)")
-            docker["registry"] = self._plain_or_placeholder(registry, REGISTRY_PLACEHOLDER)
+            docker["registry"] = self._plain_or_placeholder(registry, REGISTRY_PLACEHOLDER, "registry", pending)
         if namespace is not None:
             if "kubernetes" not in targets and "aks" not in targets:
                 raise TypeError("args['namespace'] needs the spec's targets.kubernetes or targets.aks")
             kubernetes = targets.setdefault("kubernetes", {})
-            kubernetes["namespace"] = self._plain_or_placeholder(namespace, NAMESPACE_PLACEHOLDER)
+            kubernetes["namespace"] = self._plain_or_placeholder(namespace, NAMESPACE_PLACEHOLDER, "namespace",
+                                                                 pending)
         self.existing_namespace = namespace is not None
         """The caller owns the namespace (created elsewhere, or shared by several deployments)."""
         self.deployment = spec if isinstance(spec, Deployment) and registry is None and namespace is None \
             else parse_deployment(data)
+        for placeholder, (arg, value) in pending.items():
+            self.bindings[placeholder] = pulumi.Output.from_input(value).apply(
+                lambda real, arg=arg, placeholder=placeholder: checked_later(data, arg, placeholder, real))
 
-    def _plain_or_placeholder(self, value: pulumi.Input[str], placeholder: str) -> str:
+    @staticmethod
+    def _plain_or_placeholder(value: pulumi.Input[str], placeholder: str, arg: str,
+                              pending: dict[str, tuple[str, pulumi.Input[str]]]) -> str:
         if isinstance(value, str):
             return value
-        self.bindings[placeholder] = pulumi.Output.from_input(value)
+        pending[placeholder] = (arg, value)
         return placeholder
+
+    def given(self, arg: str) -> pulumi.Output[str] | None:
+        """The checked Output an Output-valued arg ('registry', 'namespace') resolves to, if it was one."""
+        placeholder = {"registry": REGISTRY_PLACEHOLDER, "namespace": NAMESPACE_PLACEHOLDER}[arg]
+        return self.bindings.get(placeholder)
 
     def bind(self, value: Any) -> Any:
         """`value` with every placeholder inside a string replaced by the Output it stands for."""
@@ -88,6 +113,27 @@ class ResolvedSpec:
         if isinstance(value, list):
             return [self.bind(item) for item in value]
         return value
+
+
+def checked_later(data: dict[str, Any], arg: str, placeholder: str, value: object) -> str:
+    """An Output-valued arg, once known, held to the rules its plain value meets; the error names the arg and
+    the field, never the value (a token may have been passed where a name belongs)."""
+    if not isinstance(value, str):
+        raise ValueError(f"args['{arg}'] must resolve to a string, not {type(value).__name__}")
+    try:
+        parse_deployment(_replace_in(data, placeholder, value))
+    except SlmDeployError as exc:
+        raise ValueError(f"args['{arg}'] resolved to a value the spec does not allow:\n{exc}") from None
+    return value
+
+
+def _replace_in(data: Any, placeholder: str, value: str) -> Any:
+    """A copy of the spec mapping with one placeholder replaced (other Output-valued args keep theirs)."""
+    if isinstance(data, dict):
+        return {key: _replace_in(item, placeholder, value) for key, item in data.items()}
+    if isinstance(data, list):
+        return [_replace_in(item, placeholder, value) for item in data]
+    return value if data == placeholder else data
 
 
 def _replace_all(text: str, values: Mapping[str, str]) -> str:

@@ -36,9 +36,10 @@ def image_tags(deployment: Deployment, name: str) -> list[str]:
     return [name, *[t for t in extra if t != name]]
 
 
-def registry_host(registry: str) -> str:
-    """The host part of a registry path (myregistry.azurecr.io/team -> myregistry.azurecr.io)."""
-    return registry.split("/", 1)[0]
+def registry_host(registry: pulumi.Input[str]) -> pulumi.Output[str]:
+    """The host BuildKit logs into, for a registry known now or later (myregistry.azurecr.io/team ->
+    myregistry.azurecr.io)."""
+    return pulumi.Output.from_input(registry).apply(lambda path: path.split("/", 1)[0])
 
 
 class ImageBuildsArgs(TypedDict, total=False):
@@ -79,6 +80,8 @@ class ImageBuilds(pulumi.ComponentResource):
         if owners and not values.get("build_dir"):
             raise TypeError("ImageBuilds needs args['build_dir']: the directory build contexts are written to")
         login = _login(values)
+        later = resolved.given("registry")
+        push_to = registry if later is None else later  # an Output registry: its host once it resolves
         built: dict[str, docker_build.Image] = {}
         for owner in owners:
             context = build_context(deployment, owner)
@@ -92,7 +95,7 @@ class ImageBuilds(pulumi.ComponentResource):
                 platforms=list(values.get("platforms") or DEFAULT_PLATFORMS),
                 push=registry is not None,
                 load=registry is None,
-                registries=_registries(resolved, registry, login),
+                registries=_registries(push_to, login),
                 secrets={CA_BUNDLE_SECRET: values["ca_bundle"]} if values.get("ca_bundle") is not None else None,
                 labels={"org.opencontainers.image.title": owner.name,
                         "io.slm-deploy.spec-sha256": deployment.spec_hash},
@@ -111,8 +114,8 @@ def _login(values: dict[str, Any]) -> tuple[pulumi.Input[str], pulumi.Input[str]
     return (username, pulumi.Output.secret(password)) if username is not None else None
 
 
-def _registries(resolved: ResolvedSpec, registry: str | None,
+def _registries(registry: pulumi.Input[str] | None,
                 login: tuple[pulumi.Input[str], pulumi.Input[str]] | None) -> list[dict] | None:
     if registry is None or login is None:
         return None
-    return [{"address": resolved.bind(registry_host(registry)), "username": login[0], "password": login[1]}]
+    return [{"address": registry_host(registry), "username": login[0], "password": login[1]}]

@@ -11,6 +11,7 @@ import pulumi_azure_native as azure_native
 from typing_extensions import Required
 
 from slm_deploy.aks_registry import role_definition_id
+from slm_deploy.azure_invokes import invoke_options
 from slm_deploy.component_inputs import ResolvedSpec, checked_args
 from slm_deploy.errors import SlmDeployError
 from slm_deploy.secret_values import read_secret_values
@@ -145,7 +146,7 @@ class KeyVaultSecrets(pulumi.ComponentResource):
                     **diagnostic_args(vault.id, given.get("workspace_id"))))
             else:
                 vault_id = existing.get(vault_name) or azure_native.keyvault.get_vault_output(
-                    resource_group_name=group, vault_name=vault_name).id
+                    resource_group_name=group, vault_name=vault_name, opts=invoke_options(self)).id
                 self.vaults[vault_name] = None
             for secret in names:
                 self._grant(name, deployment, secret, vault_name, vault_id, group, store, values, child)

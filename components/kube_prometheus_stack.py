@@ -7,7 +7,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from typing_extensions import Required
 
-from slm_deploy.component_inputs import ResolvedSpec, checked_args
+from slm_deploy.component_inputs import ResolvedSpec, checked_args, kubernetes_provider
 from slm_deploy.errors import SlmDeployError
 from slm_deploy.kubernetes_workloads import create_objects
 from slm_deploy.render.deployable import deployable_plan
@@ -61,7 +61,7 @@ class KubePrometheusStack(pulumi.ComponentResource):
             given = read_secret_values((values_in.get("secret_values") or {}).get, deployment)
         except SlmDeployError as exc:
             raise pulumi.RunError(f"slm-deploy:deployment cannot be deployed:\n{exc}") from None
-        provider = values_in.get("kubernetes_provider")
+        provider = kubernetes_provider("KubePrometheusStack", values_in)
         base = pulumi.ResourceOptions(parent=self, provider=provider)
         metadata = monitoring_namespace(deployment)
         self.namespace_resource = k8s.core.v1.Namespace(f"{name}-namespace", metadata=metadata, opts=base)

@@ -8,14 +8,16 @@ import pulumi
 import pulumi_kubernetes as k8s
 from typing_extensions import Required
 
-from slm_deploy.component_inputs import ResolvedSpec, checked_args
+from slm_deploy.component_inputs import ResolvedSpec, checked_args, kubernetes_provider
 from slm_deploy.errors import SlmDeployError
 from slm_deploy.image_pinning import pin_built_images
 from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.render.images import build_owners, built_image
 from slm_deploy.render.kubernetes import Manifest, render_kubernetes
+from slm_deploy.render.kubernetes.autoscaling import MANAGED_QUERY_ENDPOINT
 from slm_deploy.secret_values import kubernetes_secrets, read_secret_values, with_client_id
 from slm_deploy.spec.consistency import kubernetes_target, namespace_of
+from slm_deploy.spec.images import PINNED_BY_DIGEST
 
 RESOURCE_TYPES: dict[tuple[str, str], Callable[..., pulumi.CustomResource]] = {
     ("v1", "Namespace"): k8s.core.v1.Namespace,
@@ -66,7 +68,7 @@ def logical_name(manifest: Manifest) -> str:
 
 
 def create_objects(parent: pulumi.Resource, prefix: str, manifests: list[Manifest],
-                   provider: pulumi.Input[k8s.Provider] | None,
+                   provider: pulumi.ProviderResource | None,
                    after: list[pulumi.Resource] | None = None) -> list[pulumi.CustomResource]:
     """Namespaces first, then every other object inside them; names scoped by `prefix` so components never
     collide, whatever cluster or namespace they share."""
@@ -126,6 +128,7 @@ class KubernetesWorkloads(pulumi.ComponentResource):
     def __init__(self, name: str, args: KubernetesWorkloadsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("slm-deploy:index:KubernetesWorkloads", name, None, opts)
         values = checked_args("KubernetesWorkloads", args, KUBERNETES_WORKLOADS_ARGS)
+        provider = kubernetes_provider("KubernetesWorkloads", values)
         resolved = ResolvedSpec(values["spec"], registry=values.get("registry"), namespace=values.get("namespace"))
         deployment = resolved.deployment
         try:
@@ -141,22 +144,35 @@ class KubernetesWorkloads(pulumi.ComponentResource):
             manifests = [m for m in manifests if m["kind"] != "Namespace"]
         if values.get("key_vault_client_id") is not None:
             manifests = with_client_id(manifests, deployment.spec.name, values["key_vault_client_id"])
-        if values.get("prometheus_query_endpoint") is not None or values.get("keda_client_id") is not None:
-            from slm_deploy.aks_monitoring import bind_managed_prometheus  # azure-native is the optional aks extra
-
-            manifests = bind_managed_prometheus(manifests, values.get("prometheus_query_endpoint"),
-                                                values.get("keda_client_id"))
+        if any(m["kind"] == "TriggerAuthentication" for m in manifests):
+            manifests = _bound_to_managed_prometheus(manifests, values)
         namespace = namespace_of(deployment.spec)
         own_secrets = [m for m in kubernetes_secrets(deployment, given) if m["metadata"]["namespace"] == namespace]
         refs = built_refs(deployment, plan, values.get("images"))
         manifests = resolved.bind(pin_built_images(own_secrets + manifests, refs))
-        self.resources = create_objects(self, name, manifests, values.get("kubernetes_provider"))
+        self.resources = create_objects(self, name, manifests, provider)
         gateway = gateway_service(manifests)
         self.namespace = pulumi.Output.from_input(resolved.bind(namespace))
         self.gateway_service = pulumi.Output.from_input(gateway["metadata"]["name"])
         self.endpoint_url = pulumi.Output.from_input(resolved.bind(endpoint_url(deployment, gateway, namespace)))
         self.register_outputs({"namespace": self.namespace, "gatewayService": self.gateway_service,
                                "endpointUrl": self.endpoint_url})
+
+
+def _bound_to_managed_prometheus(manifests: list[Manifest], values: dict[str, Any]) -> list[Manifest]:
+    """ScaledObjects on Azure's managed Prometheus need the workspace's query endpoint and KEDA's identity, which
+    exist only once Azure creates them: refuse to deploy KEDA objects that could never authenticate."""
+    endpoint, client_id = values.get("prometheus_query_endpoint"), values.get("keda_client_id")
+    unresolved = any(t["metadata"].get("serverAddress") == MANAGED_QUERY_ENDPOINT
+                     for m in manifests if m["kind"] == "ScaledObject" for t in m["spec"]["triggers"])
+    if client_id is None or (unresolved and endpoint is None):
+        raise TypeError("KubernetesWorkloads needs args['prometheus_query_endpoint'] (AksCluster's "
+                        "prometheus_query_endpoint, or set monitoring.prometheus_url) and args['keda_client_id'] "
+                        "(AksManagedMonitoring's keda_client_id) for a spec that autoscales on Azure's managed "
+                        "Prometheus")
+    from slm_deploy.aks_monitoring import bind_managed_prometheus  # azure-native is the optional aks extra
+
+    return bind_managed_prometheus(manifests, endpoint, client_id)
 
 
 def built_refs(deployment, plan, images: pulumi.Input[Mapping[str, str]] | None) -> dict[str, pulumi.Output[str]]:
@@ -173,9 +189,15 @@ def built_refs(deployment, plan, images: pulumi.Input[Mapping[str, str]] | None)
 
 
 def _ref(refs: Mapping[str, str], service: str) -> str:
+    """The pushed image of one service, refused unless pinned by digest (never a tag someone can move)."""
     if service not in refs:
         raise TypeError(f"args['images'] has no image for service {service}; pass ImageBuilds' `images` output")
-    return refs[service]
+    ref = refs[service]
+    tag = ref.partition("@")[0].rsplit("/", 1)[-1].partition(":")[2] if isinstance(ref, str) else ""
+    if not isinstance(ref, str) or not PINNED_BY_DIGEST.search(ref) or tag == "latest":
+        raise TypeError(f"args['images'] for service {service} is not pinned by digest (allowed: "
+                        "name[:tag]@sha256:<64 hex digits>, never the latest tag); pass ImageBuilds' `images` output")
+    return ref
 
 
 def gateway_service(manifests: list[Manifest]) -> Manifest:

@@ -7,7 +7,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from typing_extensions import Required
 
-from slm_deploy.component_inputs import ResolvedSpec, checked_args
+from slm_deploy.component_inputs import ResolvedSpec, checked_args, kubernetes_provider
 from slm_deploy.errors import SlmDeployError
 from slm_deploy.image_builds import ImageBuilds
 from slm_deploy.kubernetes_workloads import KubernetesWorkloads
@@ -30,7 +30,8 @@ def _aks_module() -> SimpleNamespace:
     except ImportError as exc:
         raise pulumi.RunError("targets.aks needs pulumi-azure-native: pip install 'slm-deploy[aks]'") from exc
     return SimpleNamespace(AksCluster=aks_cluster.AksCluster, AksAddOns=aks_add_ons.AksAddOns,
-                           KeyVaultSecrets=key_vault.KeyVaultSecrets, ManagedMonitoring=aks_monitoring.ManagedMonitoring)
+                           KeyVaultSecrets=key_vault.KeyVaultSecrets,
+                           AksManagedMonitoring=aks_monitoring.AksManagedMonitoring)
 
 
 class SlmDeploymentArgs(TypedDict, total=False):
@@ -60,13 +61,16 @@ class SlmDeploymentArgs(TypedDict, total=False):
     aks_encryption: AksEncryptionArgs
     admin_group_object_ids: list[str]
     acr_resource_group: str
+    registry_resource_id: pulumi.Input[str]
+    """ARM id of the ACR the new cluster's nodes pull from, when the registry is created in the same program."""
     acme_server: str
     acme_email: str
 
 
 SLM_DEPLOYMENT_ARGS = frozenset(SlmDeploymentArgs.__annotations__)
 IMAGE_KEYS = ("spec", "build_dir", "registry", "registry_username", "registry_password", "platforms", "ca_bundle")
-AKS_KEYS = ("spec", "kubelogin_mode", "aks_encryption", "admin_group_object_ids", "acr_resource_group", "registry")
+AKS_KEYS = ("spec", "kubelogin_mode", "aks_encryption", "admin_group_object_ids", "acr_resource_group", "registry",
+            "registry_resource_id")
 
 
 def _pick(values: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
@@ -87,6 +91,12 @@ class SlmDeployment(pulumi.ComponentResource):
     kubeconfig: pulumi.Output[str]
     """The created cluster's kubeconfig (secret); empty when the spec creates no cluster."""
     spec_sha256: pulumi.Output[str]
+    tier: pulumi.Output[str]
+    """The size tier the spec's model and resources fall in."""
+    cluster_name: pulumi.Output[str]
+    """The AKS cluster the spec created; empty when it creates none."""
+    resource_group: pulumi.Output[str]
+    """That cluster's resource group; empty when the spec creates no cluster."""
 
     def __init__(self, name: str, args: SlmDeploymentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("slm-deploy:index:SlmDeployment", name, None, opts)
@@ -104,7 +114,7 @@ class SlmDeployment(pulumi.ComponentResource):
         if spec.targets.docker is not None and build_owners(plan):
             self.images_component = ImageBuilds(f"{name}-images", _pick(values, IMAGE_KEYS), opts=child)
         self.cluster = self.add_ons = self.key_vaults = self.monitoring = self.workloads = None
-        provider = values.get("kubernetes_provider")
+        provider = kubernetes_provider("SlmDeployment", values)
         workload_args = _pick(values, ("spec", "registry", "namespace", "secret_values"))
         if self.images_component is not None:
             workload_args["images"] = self.images_component.images
@@ -129,7 +139,7 @@ class SlmDeployment(pulumi.ComponentResource):
         """The cluster, its add-ons, Key Vaults and managed monitoring; the workloads bound to what they make."""
         aks, spec = _aks_module(), deployment.spec
         self.cluster = aks.AksCluster(f"{name}-aks", _pick(values, AKS_KEYS), opts=opts)
-        provider = self.cluster.provider
+        provider = self.cluster.kubernetes_provider
         self.add_ons = aks.AksAddOns(f"{name}-add-ons", {**_pick(values, ("spec", "acme_server", "acme_email")),
                                                           "kubernetes_provider": provider}, opts=opts)
         if any(backend_of(spec, secret) == "azure-key-vault" for secret in spec.secrets):
@@ -139,22 +149,15 @@ class SlmDeployment(pulumi.ComponentResource):
                 "oidc_issuer_url": self.cluster.oidc_issuer_url}, opts=opts)
             workload_args["key_vault_client_id"] = self.key_vaults.client_id
         if self.cluster.prometheus is not None:
-            self.monitoring = self._managed_monitoring(name, deployment, opts)
+            cluster = self.cluster
+            self.monitoring = aks.AksManagedMonitoring(f"{name}-monitoring", {
+                "spec": deployment, "resource_group_name": cluster.resource_group_name,
+                "cluster_name": cluster.cluster_name, "monitor_workspace_id": cluster.monitor_workspace_id,
+                "oidc_issuer_url": cluster.oidc_issuer_url}, opts=opts)
             workload_args["prometheus_query_endpoint"] = (spec.monitoring.prometheus_url
-                                                          or self.monitoring.query_endpoint)
-            workload_args["keda_client_id"] = self.monitoring.keda_identity.client_id
+                                                          or cluster.prometheus_query_endpoint)
+            workload_args["keda_client_id"] = self.monitoring.keda_client_id
         return provider
-
-    def _managed_monitoring(self, name: str, deployment: Deployment, opts: pulumi.ResourceOptions):
-        """Rule groups, KEDA's identity and Managed Grafana on the cluster's Azure Monitor workspace."""
-        from slm_deploy.render.monitoring.azure import prometheus_rule_groups
-        from slm_deploy.render.monitoring.context import monitored
-
-        spec = deployment.spec
-        groups = prometheus_rule_groups(monitored(deployment, deployable_plan(deployment)),
-                                        spec.monitoring.scrape_interval_seconds)
-        return _aks_module().ManagedMonitoring(f"{name}-monitoring", spec, groups, self.cluster.prometheus,
-                                               self.cluster.cluster, self.cluster.resource_group.name, opts=opts)
 
     def _declare_outputs(self, deployment: Deployment) -> None:
         """Every declared output, empty where this spec has nothing to report."""
@@ -167,11 +170,13 @@ class SlmDeployment(pulumi.ComponentResource):
         self.dashboard_url = getattr(monitoring, "dashboard_url", None) or empty
         self.kubeconfig = self.cluster.kubeconfig if self.cluster else pulumi.Output.secret("")
         self.spec_sha256 = pulumi.Output.from_input(deployment.spec_hash)
+        self.tier = pulumi.Output.from_input(deployment.sizing.tier)
+        self.cluster_name = self.cluster.cluster_name if self.cluster else empty
+        self.resource_group = self.cluster.resource_group_name if self.cluster else empty
         self.outputs: dict[str, Any] = {
             "endpointUrl": self.endpoint_url, "gatewayService": self.gateway_service, "namespace": self.namespace,
             "images": self.images, "dashboardUrl": self.dashboard_url, "kubeconfig": self.kubeconfig,
-            "specSha256": self.spec_sha256, "tier": deployment.sizing.tier}
+            "specSha256": self.spec_sha256, "tier": self.tier}
         if self.cluster is not None:
-            self.outputs |= {"clusterName": self.cluster.cluster_name,
-                             "resourceGroup": self.cluster.resource_group_name}
+            self.outputs |= {"clusterName": self.cluster_name, "resourceGroup": self.resource_group}
         self.register_outputs(self.outputs)

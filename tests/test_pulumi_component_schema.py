@@ -18,11 +18,14 @@ from tests.test_pulumi_components import ComponentMocks, kubernetes_onnx_spec
 
 EXPECTED = {
     "SlmDeployment": ({"spec"}, {"endpointUrl", "gatewayService", "namespace", "images", "dashboardUrl",
-                                 "kubeconfig", "specSha256"}),
+                                 "kubeconfig", "specSha256", "tier", "clusterName", "resourceGroup"}),
     "ImageBuilds": ({"spec", "buildDir"}, {"images"}),
     "KubernetesWorkloads": ({"spec"}, {"endpointUrl", "gatewayService", "namespace"}),
-    "AksCluster": ({"spec"}, {"clusterName", "resourceGroupName", "kubeconfig", "kubernetesProvider"}),
+    "AksCluster": ({"spec"}, {"clusterName", "resourceGroupName", "kubeconfig", "kubernetesProvider",
+                              "kubeletObjectId", "oidcIssuerUrl", "monitorWorkspaceId", "prometheusQueryEndpoint"}),
     "AksAddOns": ({"spec", "kubernetesProvider"}, set()),
+    "AksManagedMonitoring": ({"spec", "resourceGroupName", "clusterName", "monitorWorkspaceId", "oidcIssuerUrl"},
+                             {"kedaClientId", "dashboardUrl"}),
     "KubePrometheusStack": ({"spec"}, {"namespace", "dashboardUrl"}),
     "KeyVaultSecrets": ({"spec", "resourceGroupName", "oidcIssuerUrl"}, {"clientId"}),
 }
