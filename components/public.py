@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pulumi
+
+PACKAGE_NAME = "slm-deploy"
+"""The Pulumi package name: resource types are slm-deploy:index:<Component>."""
+SECRET_INPUTS = ("registryPassword", "secretValues")
+"""Inputs that carry credentials: generated SDKs and previews keep them secret."""
+SECRET_OUTPUTS = ("kubeconfig",)
+"""Outputs that carry credentials."""
 
 
 def public_components() -> list[type[pulumi.ComponentResource]]:
@@ -20,5 +30,22 @@ def public_components() -> list[type[pulumi.ComponentResource]]:
             KubePrometheusStack, KeyVaultSecrets]
 
 
-PACKAGE_NAME = "slm-deploy"
-"""The Pulumi package name: resource types are slm-deploy:index:<Component>."""
+def with_secrets_marked(schema: dict[str, Any]) -> dict[str, Any]:
+    """The analyzer's schema with credential inputs and outputs marked secret (it has no annotation for that)."""
+    for resource in schema.get("resources", {}).values():
+        for section, names in (("inputProperties", SECRET_INPUTS), ("properties", SECRET_OUTPUTS)):
+            for name in names:
+                if name in resource.get(section, {}):
+                    resource[section][name]["secret"] = True
+    return schema
+
+
+def component_provider():
+    """The component provider the plugin serves: the analyzed public components, secrets marked."""
+    from pulumi.provider.experimental.component import ComponentProvider
+
+    from slm_deploy import __version__
+
+    provider = ComponentProvider(public_components(), PACKAGE_NAME, None, __version__)
+    provider.schema = json.dumps(with_secrets_marked(json.loads(provider.schema or "{}")))
+    return provider

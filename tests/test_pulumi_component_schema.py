@@ -10,10 +10,8 @@ from typing import Any
 
 import pulumi
 import pytest
-from pulumi.provider.experimental.component import ComponentProvider
-
 from slm_deploy import __version__
-from slm_deploy.public import PACKAGE_NAME, public_components
+from slm_deploy.public import component_provider
 from tests.test_pulumi_components import ComponentMocks, kubernetes_onnx_spec
 
 EXPECTED = {
@@ -34,7 +32,7 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def schema() -> dict[str, Any]:
-    return json.loads(ComponentProvider(public_components(), PACKAGE_NAME, None, __version__).schema)
+    return json.loads(component_provider().schema)
 
 
 def test_every_public_component_is_in_the_schema_with_its_required_inputs_and_outputs(schema) -> None:
@@ -73,7 +71,7 @@ def test_the_provider_constructs_a_deployment_from_schema_inputs(tmp_path: Path)
     mocks = ComponentMocks()
     asyncio.set_event_loop(asyncio.new_event_loop())
     pulumi.runtime.set_mocks(mocks, project="ts-program", stack="test", preview=False)
-    provider = ComponentProvider(public_components(), PACKAGE_NAME, None, __version__)
+    provider = component_provider()
 
     @pulumi.runtime.test
     def program() -> None:
@@ -86,3 +84,25 @@ def test_the_provider_constructs_a_deployment_from_schema_inputs(tmp_path: Path)
     assert {"slm-deploy:index:SlmDeployment", "slm-deploy:index:ImageBuilds",
             "slm-deploy:index:KubernetesWorkloads", "kubernetes:apps/v1:Deployment"} <= types
     assert (tmp_path / "docker").is_dir()
+
+
+def test_credentials_are_secret_in_the_schema_and_nothing_else_is(schema) -> None:
+    """Generated SDKs keep what the schema marks secret out of previews and plain state."""
+    secret = {(name.rsplit(":", 1)[1], section, prop) for name, resource in schema["resources"].items()
+              for section in ("inputProperties", "properties")
+              for prop, definition in resource.get(section, {}).items() if definition.get("secret")}
+    assert secret == {
+        ("SlmDeployment", "inputProperties", "registryPassword"), ("SlmDeployment", "inputProperties", "secretValues"),
+        ("SlmDeployment", "properties", "kubeconfig"), ("ImageBuilds", "inputProperties", "registryPassword"),
+        ("KubernetesWorkloads", "inputProperties", "secretValues"), ("AksCluster", "properties", "kubeconfig"),
+        ("KubePrometheusStack", "inputProperties", "secretValues"), ("KeyVaultSecrets", "inputProperties", "secretValues"),
+    }
+
+
+def test_the_aks_cluster_declares_the_provider_resource_and_what_other_components_take(schema) -> None:
+    cluster = schema["resources"]["slm-deploy:index:AksCluster"]["properties"]
+    assert cluster["kubernetesProvider"]["$ref"].endswith("#/resources/pulumi:providers:kubernetes")
+    assert all(cluster[name]["type"] == "string" for name in ("kubeletObjectId", "monitorWorkspaceId",
+                                                              "prometheusQueryEndpoint", "oidcIssuerUrl"))
+    deployment = schema["resources"]["slm-deploy:index:SlmDeployment"]["properties"]
+    assert all(deployment[name]["type"] == "string" for name in ("tier", "clusterName", "resourceGroup"))

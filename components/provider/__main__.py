@@ -1,9 +1,11 @@
-"""Serve slm-deploy's public components to Pulumi programs in any language (the Python component provider host)."""
+"""Serve slm-deploy's public components to Pulumi programs in any language (the Python component provider)."""
 
-from pulumi.provider.experimental import component_provider_host
+import sys
 
-from slm_deploy import __version__
-from slm_deploy.public import PACKAGE_NAME, public_components
+from pulumi.provider import main
+
+from slm_deploy.public import component_provider
 
 if __name__ == "__main__":
-    component_provider_host(public_components(), name=PACKAGE_NAME, version=__version__)
+    # The language host passes the plugin directory, then the engine address and flags.
+    main(component_provider(), sys.argv[1:])
