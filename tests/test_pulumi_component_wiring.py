@@ -235,3 +235,19 @@ def test_managed_monitoring_composed_by_hand_binds_keda_to_the_workspace(tmp_pat
     assert mocks.of_type("azure-native:alertsmanagement:PrometheusRuleGroup")
     (federation,) = mocks.of_type("azure-native:managedidentity:FederatedIdentityCredential")
     assert federation.inputs["issuer"].startswith("https://")
+
+
+def test_a_provider_passed_through_the_component_provider_host_reaches_every_child() -> None:
+    """What a YAML or TypeScript program's `kubernetesProvider: ${cluster.kubernetesProvider}` reaches."""
+    import pulumi_kubernetes as k8s
+
+    from slm_deploy.public import component_provider
+
+    def program() -> None:
+        cluster = k8s.Provider("their-cluster", kubeconfig="kubeconfig")
+        component_provider().construct("add-ons", "slm-deploy:index:AksAddOns",
+                                       {"spec": aks_spec(), "kubernetesProvider": cluster})
+
+    mocks, _ = run(program)
+    objects = kubernetes_objects(mocks)
+    assert objects and {provider_name(r) for r in objects} == {"their-cluster"}
