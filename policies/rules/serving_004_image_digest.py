@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 from slm_deploy.policies.access import WORKLOAD_KINDS, containers
 from slm_deploy.policies.model import TRIVY, Option, Rule, Severity, bench
 from slm_deploy.policies.rules._compose import services
-from slm_deploy.policies.rules.docker_002_pinned_base_images import split_reference
+from slm_deploy.policies.rules.docker_002_pinned_base_images import DIGEST, split_reference
 from slm_deploy.policies.built_images import compose_context
-
-DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
 
 def _built_here(image: str, verified: tuple[str, ...]) -> bool:
