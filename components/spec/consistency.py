@@ -204,6 +204,12 @@ def _target_problems(spec: DeploymentSpec) -> list[Problem]:
     if target and namespace_of(spec) in RESERVED_NAMESPACES:
         problems.append(Problem("targets.kubernetes.namespace", "is a namespace the cluster itself uses",
                                 allowed="a dedicated namespace", hint="leave it unset to use the deployment name"))
+    aks = spec.targets.aks
+    if aks is not None and not aks.private_cluster and not aks.authorized_ip_ranges:
+        problems.append(Problem("targets.aks.authorized_ip_ranges", "a public API server needs authorised ranges "
+                                "(without them it accepts connections from any address)",
+                                allowed="CIDRs of the networks operators and CI run from",
+                                hint="or set targets.aks.private_cluster: true"))
     known = sorted(pins_table())
     for key in spec.security.base_images:
         if key not in known:

@@ -102,8 +102,17 @@ def _runtime_idle(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
     return found
 
 
+def _aks_idle(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
+    """AKS applies authorised IP ranges to the public API server endpoint only; a private cluster has none."""
+    aks = spec.targets.aks
+    if aks is None or not aks.private_cluster or not aks.authorized_ip_ranges:
+        return []
+    return [("targets.aks.authorized_ip_ranges", "on a private cluster (AKS applies authorised ranges only to a "
+             "public API server; a private cluster's API server is reachable from its virtual network alone)",
+             "an empty list with private_cluster: true, or private_cluster: false with these ranges")]
+
+
 def idle_field_problems(spec: DeploymentSpec) -> list[Problem]:
     """One problem per written field that nothing reads for this runtime and these targets."""
-    found = _host_idle(spec) if host_only(spec) else _container_idle(spec)
-    return [Problem(path, f"has no effect {why}", allowed=allowed, hint=IDLE_HINT)
-            for path, why, allowed in found + _runtime_idle(spec)]
+    found = (_host_idle(spec) if host_only(spec) else _container_idle(spec)) + _aks_idle(spec) + _runtime_idle(spec)
+    return [Problem(path, f"has no effect {why}", allowed=allowed, hint=IDLE_HINT) for path, why, allowed in found]

@@ -160,7 +160,9 @@ class AksTarget(SpecModel):
     gpu_vm_size: Annotated[str, StringConstraints(pattern=r"^Standard_[A-Za-z0-9_]+$")] | None = None
     """Defaults from the GPU type (e.g. nvidia-a100-80gb -> Standard_NC24ads_A100_v4)."""
     private_cluster: bool = True
+    """The API server is reachable from the cluster's virtual network only."""
     authorized_ip_ranges: list[Cidr] = Field(default_factory=list)
+    """Networks allowed to reach a public API server (private_cluster: false needs them; a private one takes none)."""
 
 
 class HostTarget(SpecModel):

@@ -18,6 +18,9 @@ COMPOSE: dict[str, Any] = {"name": "demo", "model": {"id": "qwen3-1.7b"}, "runti
                            "targets": {"compose": {}}}
 KUBERNETES: dict[str, Any] = {**COMPOSE, "targets": {"kubernetes": {}, "docker": {"registry": "registry.example:5000"}},
                               "monitoring": {"enabled": True}}
+AKS: dict[str, Any] = {"name": "demo", "model": {"id": "phi-4-mini-instruct"}, "runtime": {"kind": "vllm"},
+                       "resources": {"gpu": {"type": "nvidia-a100-80gb"}},
+                       "targets": {"docker": {"registry": "registry.example:5000"}, "aks": {}}}
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -56,6 +59,9 @@ IDLE = {
                                              "model": {"id": "phi-4-mini-instruct", "hub_token_secret": "hf-token"},
                                              "secrets": {"hf-token": {}}}, "model.hub_token_secret",
                                    "vllm, llamacpp, onnxruntime"),
+    "authorised ranges on a private cluster": (AKS, {"targets": {"aks": {"authorized_ip_ranges": ["203.0.113.0/24"]}}},
+                                               "targets.aks.authorized_ip_ranges",
+                                               "private_cluster: false with these ranges"),
 }
 
 USED = {
@@ -68,6 +74,9 @@ USED = {
     "internal on kubernetes": (KUBERNETES, {"exposure": {"mode": "internal"}}),
     "hub token on llama.cpp": (COMPOSE, {"model": {"hub_token_secret": "hf-token"}, "secrets": {"hf-token": {}}}),
     "defaults everywhere": (COMPOSE, {}),
+    "authorised ranges on a public cluster": (AKS, {"targets": {"aks": {"private_cluster": False,
+                                                                        "authorized_ip_ranges": ["203.0.113.0/24"]}}}),
+    "no ranges on a private cluster": (AKS, {"targets": {"aks": {"authorized_ip_ranges": []}}}),
 }
 
 
@@ -101,3 +110,14 @@ def test_a_weight_format_that_contradicts_vllm_s_dtype_is_refused(tmp_path: Path
             "targets": {"compose": {}}}
     result = run_in_process("validate", str(_write(tmp_path, spec)))
     assert result.code == 2 and "model.quantisation: has no effect for vLLM" in result.stderr
+
+
+def test_a_public_api_server_without_authorised_ranges_is_refused_at_validate(tmp_path: Path) -> None:
+    spec = _merge(AKS, {"targets": {"aks": {"private_cluster": False}}})
+    path, out = _write(tmp_path, spec), tmp_path / "bundle"
+    for command in (["validate", str(path)], ["render", str(path), "--out", str(out)]):
+        result = run_in_process(*command)
+        assert result.code == 2 and "Traceback" not in result.stderr, result.stderr
+        assert "targets.aks.authorized_ip_ranges: a public API server needs authorised ranges" in result.stderr
+        assert "allowed: CIDRs" in result.stderr
+    assert not out.exists()
