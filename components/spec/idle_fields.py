@@ -96,6 +96,10 @@ def _runtime_idle(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
             and WEIGHT_DTYPES[quantisation] != spec.runtime.dtype):
         found.append(("model.quantisation", "for vLLM while runtime.dtype names another weight format",
                       "the format runtime.dtype names, or runtime.dtype: auto"))
+    webui = getattr(spec.runtime, "open_webui", None)
+    if webui is not None and not webui.enabled:
+        found += [(f"runtime.open_webui.{field}", "while runtime.open_webui.enabled is false",
+                   "runtime.open_webui.enabled: true") for field in sorted(webui.model_fields_set - {"enabled"})]
     if spec.runtime.kind != "vllm" and spec.security.trust_remote_code_allowlist:
         found.append(("security.trust_remote_code_allowlist", f"for {spec.runtime.kind} (only vLLM runs model "
                       "repository code)", "an empty list unless runtime.kind is vllm"))
