@@ -73,6 +73,9 @@ def _container_idle(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
     if exposure.mode != "ingress":
         found += [(f"exposure.{field}", "unless exposure.mode is ingress", "exposure.mode: ingress")
                   for field in ("host", "tls", "ingress_class") if written(exposure, field)]
+        if targets.kubernetes is not None and written(targets.kubernetes, "ingress_namespace"):
+            found.append(("targets.kubernetes.ingress_namespace", "unless exposure.mode is ingress (only the "
+                          "ingress controller's namespace is admitted to the gateway)", "exposure.mode: ingress"))
     loopback = ipaddress.ip_address(str(exposure.bind_address)).is_loopback
     if exposure.mode == "internal" and not kubernetes and loopback and written(exposure, "mode"):
         found.append(("exposure.mode", "internal on Compose while exposure.bind_address is loopback (Compose "
