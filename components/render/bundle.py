@@ -23,6 +23,7 @@ from slm_deploy.runtimes.plan import RuntimePlan
 from slm_deploy.render.secrets_readme import secret_notes
 from slm_deploy.spec.consistency import kubernetes_target, namespace_of
 from slm_deploy.spec.loader import Deployment
+from slm_deploy.spec.sizing import GPU_MEMORY
 
 MANIFEST = "manifest.json"
 GENERATOR = "slm-deploy"
@@ -107,6 +108,8 @@ def _readme(deployment: Deployment, plan: RuntimePlan, files: dict[str, str]) ->
         key_vault=any(n.backend == "azure-key-vault" for n in secret_notes(deployment)),
         external_secrets=any(n.backend == "external-secrets" for n in secret_notes(deployment)),
         runtime_services=[s for s in plan.services if s.port and s.role in ("runtime", "ui")],
+        gpu=spec.resources.gpu,
+        gpu_memory=GPU_MEMORY[spec.resources.gpu.type] if spec.resources.gpu else None,
         gib=lambda n: f"{n / 2**30:.1f} GiB",
         monitoring=readme_facts(deployment, plan, files),
         clients=client_endpoint(deployment, plan),

@@ -41,6 +41,9 @@ class Gpu(SpecModel):
 
     count: int = Field(default=1, ge=1, le=8)
     type: GpuType = GpuType.A10
+    """The GPU model, whose memory sizes the deployment. Kubernetes pods select nodes whose GPUs have that memory and
+    AKS picks the GPU pool's VM size from it; Compose takes any NVIDIA GPU, so the bundle README names the one the
+    host needs."""
 
 
 class Resources(SpecModel):
@@ -123,7 +126,7 @@ class Exposure(SpecModel):
 
 
 class DockerTarget(SpecModel):
-    """Where built images are pushed."""
+    """The images' build contexts, and where built images are pushed (Compose writes the contexts on its own)."""
 
     registry: RegistryHost | None = None
     repository: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+([._/-][a-z0-9]+)*$")] | None = None

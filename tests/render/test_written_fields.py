@@ -70,3 +70,18 @@ def _vllm_dtype(model: dict[str, Any], runtime: dict[str, Any] | None = None) ->
 ], ids=["model-default", "f16", "bf16", "agreeing-dtype", "dtype-alone"])
 def test_a_written_weight_format_sets_vllm_s_dtype(model: dict, runtime: dict | None, dtype: str) -> None:
     assert _vllm_dtype(model, runtime) == dtype
+
+
+def _compose_readme(gpu_type: str) -> str:
+    spec = {"name": "demo", "model": {"id": "qwen3-1.7b"}, "runtime": {"kind": "llamacpp"},
+            "resources": {"gpu": {"type": gpu_type}}, "serving": {"concurrency": 2}, "targets": {"compose": {}}}
+    return render_bundle(parse_deployment(spec)).files["README.md"]
+
+
+def test_on_compose_a_gpu_type_names_the_gpu_the_host_needs() -> None:
+    """Compose cannot choose a GPU type, so with the concurrency fixed the type reaches the output only as the
+    bundle's statement of the GPU the sizing assumed."""
+    t4, l4 = _compose_readme("nvidia-t4"), _compose_readme("nvidia-l4")
+    assert t4 != l4
+    assert "| GPU per replica | 1 x nvidia-l4 (24.0 GiB each)" in l4
+    assert "cannot\nchoose a type. The sizing above assumes nvidia-t4 (16.0 GiB each)" in t4
