@@ -17,6 +17,7 @@ from slm_deploy.render.monitoring.bundle import monitoring_files, readme_facts
 from slm_deploy.render.serialize import to_json, to_yaml
 from slm_deploy.render.smoke import smoke_kubernetes, with_smoke
 from slm_deploy.render.templating import render_template
+from slm_deploy.render.waiver_targets import stale_waiver_problems
 from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.runtimes.capabilities import capabilities
 from slm_deploy.runtimes.plan import RuntimePlan
@@ -149,6 +150,9 @@ def render_bundle(deployment: Deployment) -> Bundle:
     for host in plan.hosts:
         files.update(render_host(host, deployment))
     files["README.md"] = _readme(deployment, tested, files)
+    stale = stale_waiver_problems(deployment.spec, files)
+    if stale:
+        raise deployment.error(stale)
     body = Bundle(dict(sorted(files.items())))
     manifest = {
         "generator": {"name": GENERATOR, "version": __version__},

@@ -306,4 +306,7 @@ class Waiver(SpecModel):
     rule: Annotated[str, StringConstraints(pattern=r"^slm-[a-z0-9]+-[0-9]{3}$")]
     """A policy rule id such as slm-k8s-012 (see docs/policy-catalogue.md)."""
     resource: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/:-]+$", max_length=253)]
+    """What the rendered bundle holds and the rule judges: Kind/namespace/name (or Kind/name) of an object, a bundle
+    path such as compose/compose.yaml, or `bundle` for a bundle-wide rule; a waiver matching nothing is refused."""
     reason: Annotated[SafeText, StringConstraints(min_length=10)]
+    """Why the exception is acceptable, for the security review (shown by `slm-deploy check`)."""
