@@ -123,7 +123,22 @@ def _aks_idle(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
              "an empty list with private_cluster: true, or private_cluster: false with these ranges")]
 
 
+def _value_at(spec: DeploymentSpec, path: str) -> object:
+    value: object = spec
+    for name in path.split("."):
+        value = getattr(value, name)
+    return value
+
+
+def idle_problems(spec: DeploymentSpec, found: list[tuple[str, str, str]]) -> list[Problem]:
+    """(path, why nothing reads it, what would) as problems; a field written as null is told to go, not to change."""
+    return [Problem(path, "is null, which is not allowed here: nothing reads this field " + why, allowed="remove the key",
+                    hint="null is no value; leaving the key out is how a spec says nothing")
+            if _value_at(spec, path) is None else Problem(path, f"has no effect {why}", allowed=allowed, hint=IDLE_HINT)
+            for path, why, allowed in found]
+
+
 def idle_field_problems(spec: DeploymentSpec) -> list[Problem]:
     """One problem per written field that nothing reads for this runtime and these targets."""
-    found = (_host_idle(spec) if host_only(spec) else _container_idle(spec)) + _aks_idle(spec) + _runtime_idle(spec)
-    return [Problem(path, f"has no effect {why}", allowed=allowed, hint=IDLE_HINT) for path, why, allowed in found]
+    return idle_problems(spec, (_host_idle(spec) if host_only(spec) else _container_idle(spec)) + _aks_idle(spec)
+                         + _runtime_idle(spec))

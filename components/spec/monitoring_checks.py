@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slm_deploy.errors import Problem
 from slm_deploy.spec.deployment import DeploymentSpec
-from slm_deploy.spec.idle_fields import IDLE_HINT, written
+from slm_deploy.spec.idle_fields import idle_problems, written
 
 
 def monitoring_mode(spec: DeploymentSpec) -> str:
@@ -136,7 +136,5 @@ def _namespace_idle(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
 
 def monitoring_problems(spec: DeploymentSpec) -> list[Problem]:
     """Every cross-field problem of the monitoring section, in a stable order."""
-    idle = [Problem(path, f"has no effect {why}", allowed=allowed,
-                    hint=IDLE_HINT)
-            for path, why, allowed in _idle_fields(spec) + _namespace_idle(spec)]
+    idle = idle_problems(spec, _idle_fields(spec) + _namespace_idle(spec))
     return _receiver_problems(spec) + _mode_problems(spec) + _autoscaling_problems(spec) + idle

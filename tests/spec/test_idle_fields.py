@@ -144,3 +144,20 @@ def test_a_public_api_server_without_authorised_ranges_is_refused_at_validate(tm
         assert "targets.aks.authorized_ip_ranges: a public API server needs authorised ranges" in result.stderr
         assert "allowed: CIDRs" in result.stderr
     assert not out.exists()
+
+
+NULLED = {
+    "ingress host": (COMPOSE, {"exposure": {"host": None}}, "exposure.host"),
+    "prometheus url": (COMPOSE, {"monitoring": {"prometheus_url": None}}, "monitoring.prometheus_url"),
+    "open webui image": (COMPOSE, {"runtime": {"kind": "ollama", "open_webui": {"image": None}}},
+                         "runtime.open_webui.image"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NULLED))
+def test_a_field_nothing_reads_written_as_null_is_told_to_go(case: str, tmp_path: Path) -> None:
+    base, extra, field = NULLED[case]
+    result = run_in_process("validate", str(_write(tmp_path, _merge(base, extra))))
+    assert result.code == 2 and "Traceback" not in result.stderr, result.stderr
+    assert f"{field}: is null, which is not allowed here" in result.stderr, result.stderr
+    assert "has no effect" not in result.stderr and "allowed: remove the key" in result.stderr
