@@ -115,6 +115,16 @@ IpAddress = Annotated[
 SpecificAddress = Annotated[IpAddress, AfterValidator(_specific_address)]
 """An address of one interface: never 0.0.0.0 or ::, which publish on all of them."""
 
+LABEL_KEY_PATTERN = r"^([a-z0-9.-]+/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+LABEL_VALUE_PATTERN = r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"
+LabelKey = Annotated[str, StringConstraints(pattern=LABEL_KEY_PATTERN, max_length=126)]
+LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE_PATTERN, max_length=63)]
+"""A Kubernetes label key (an optional DNS prefix and /, then a name) and value."""
+
+PINS_ROW_PATTERN = r"^[a-z0-9-]+$"
+PinsRow = Annotated[str, StringConstraints(pattern=PINS_ROW_PATTERN)]
+"""The name of a row of the pins table (vllm, ollama, python, ...)."""
+
 PATTERN_DESCRIPTIONS = {
     DNS_LABEL_PATTERN: "lowercase letters, digits and '-', starting and ending with a letter or digit (DNS-1123)",
     SERVICE_NAME_PATTERN: "lowercase letters, digits and '-', starting with a letter and ending with a letter or "
@@ -134,6 +144,11 @@ PATTERN_DESCRIPTIONS = {
     IP_PATTERN: "an IPv4 or IPv6 address such as 127.0.0.1 or ::1 (no zone suffix)",
     CIDR_PATTERN: "an IPv4 or IPv6 network such as 10.0.0.0/8 or fd00::/8",
     REGISTRY_PATTERN: REGISTRY_ALLOWED,
+    LABEL_KEY_PATTERN: "a Kubernetes label key: an optional DNS prefix and /, then letters, digits, - _ and ., "
+                       "starting and ending with a letter or digit (such as app.kubernetes.io/name)",
+    LABEL_VALUE_PATTERN: "a Kubernetes label value: letters, digits, - _ and ., starting and ending with a letter or "
+                         "digit, or empty",
+    PINS_ROW_PATTERN: "a row name of the pins table: lowercase letters, digits and -",
 }
 """Human wording for the patterns above, used in error messages."""
 

@@ -10,8 +10,8 @@ from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from slm_deploy.spec.base import SpecModel
 from slm_deploy.spec.fields import (
-    ByteQuantity, Cidr, DnsLabel, DnsName, IpAddress, RegistryHost, SafeText, SecretName,
-    SpecificAddress,
+    ByteQuantity, Cidr, DnsLabel, DnsName, IpAddress, LabelKey, LabelValue, PinsRow, RegistryHost, SafeText,
+    SecretName, SpecificAddress,
 )
 from slm_deploy.spec.images import PinnedImage
 from slm_deploy.spec.fields import SecretName
@@ -209,10 +209,6 @@ class Slo(SpecModel):
     """Share of requests that must not fail with a server error; its error budget drives the burn-rate alerts."""
 
 
-LabelKey = Annotated[str, StringConstraints(pattern=r"^([a-z0-9.-]+/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$",
-                                            max_length=126)]
-LabelValue = Annotated[str, StringConstraints(pattern=r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$",
-                                              max_length=63)]
 InClusterUrl = Annotated[str, StringConstraints(pattern=r"^https?://[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$",
                                                 max_length=253)]
 """An http(s) URL without credentials, query or fragment (a Prometheus or webhook endpoint)."""
@@ -288,7 +284,7 @@ class Security(SpecModel):
     gid: int = Field(default=10001, ge=10001, le=2_147_483_647)
     registry_mirror: RegistryHost | None = None
     """Re-home every pinned image under this registry (air-gapped sites), keeping digests."""
-    base_images: dict[Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+$")], PinnedImage] = Field(
+    base_images: dict[PinsRow, PinnedImage] = Field(
         default_factory=dict
     )
     """Replace rows of the pins table (vllm, ollama, python, ...) with your own pinned images."""
