@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from typing import Annotated
 
 from pydantic import AfterValidator, StringConstraints
@@ -17,12 +18,21 @@ DNS_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,
 _FORBIDDEN_MARKUP = ("{{", "}}", "{%", "%}", "$(", "${", "`", '"""')
 
 
+_UNSAFE_CATEGORIES = ("Cc", "Cf", "Zl", "Zp")
+"""Control and format characters and line and paragraph separators: YAML, Modelfiles and terminals read some of them
+as line breaks (U+0085, U+2028, U+2029) and others reorder or hide text (bidirectional overrides, zero widths)."""
+_KEPT = "\t\u200c\u200d"
+"""Tabs, and the zero-width (non-)joiners that Persian, Indic scripts and emoji sequences spell words with."""
+
+
 def _no_markup(value: str) -> str:
-    """Reject template and shell expansion syntax and control characters in free text."""
+    """Reject template and shell expansion syntax, line breaks and invisible characters in free text."""
     if any(token in value for token in _FORBIDDEN_MARKUP):
         raise ValueError("must not contain template or shell expansion syntax: " + " ".join(_FORBIDDEN_MARKUP))
-    if any(ord(ch) < 32 and ch not in "\t" for ch in value):
-        raise ValueError("must not contain newlines or control characters")
+    if any(unicodedata.category(ch) in _UNSAFE_CATEGORIES and ch not in _KEPT for ch in value):
+        raise ValueError("must be one line of visible text; allowed: letters, digits, punctuation, spaces and tabs, "
+                         "without newlines, line or paragraph separators (U+0085, U+2028, U+2029), control characters "
+                         "or format characters such as bidirectional overrides or zero-width spaces")
     return value
 
 
