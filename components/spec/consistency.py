@@ -18,7 +18,9 @@ from slm_deploy.spec.modelfile_parameters import parameter_problems
 from slm_deploy.spec.monitoring_checks import monitoring_problems
 from slm_deploy.spec.secret_checks import secret_problems
 from slm_deploy.spec.secret_uses import in_monitoring_namespace, secret_uses
-from slm_deploy.spec.sections import KubernetesTarget
+from slm_deploy.spec.sections import (
+    APP_ROUTING_CLASS, APP_ROUTING_NAMESPACE, DEFAULT_INGRESS_NAMESPACE, KubernetesTarget,
+)
 from slm_deploy.spec.secrets import SecretRef
 
 RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -40,6 +42,14 @@ def kubernetes_target(spec: DeploymentSpec) -> KubernetesTarget | None:
     if spec.targets.kubernetes is not None:
         return spec.targets.kubernetes
     return KubernetesTarget() if spec.targets.aks is not None else None
+
+
+def ingress_namespace(spec: DeploymentSpec) -> str:
+    """The ingress controller's namespace: the spec's, else the one its ingress class's controller runs in."""
+    target = kubernetes_target(spec)
+    if target is not None and target.ingress_namespace:
+        return target.ingress_namespace
+    return APP_ROUTING_NAMESPACE if spec.exposure.ingress_class == APP_ROUTING_CLASS else DEFAULT_INGRESS_NAMESPACE
 
 
 def namespace_of(spec: DeploymentSpec) -> str:

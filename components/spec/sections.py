@@ -150,7 +150,18 @@ class KubernetesTarget(SpecModel):
     cache_size: ByteQuantity | None = None
     """Model-cache volume size; defaults to twice the weights, at least 5Gi."""
     monitoring_namespace: DnsLabel = "monitoring"
-    ingress_namespace: DnsLabel = "ingress-nginx"
+    """Where the Prometheus that scrapes the deployment runs (bundled and existing monitoring)."""
+    ingress_namespace: DnsLabel | None = None
+    """Where the ingress controller runs, admitted to the gateway with exposure.mode ingress; defaults to
+    app-routing-system for AKS's application routing class (webapprouting.kubernetes.azure.com), else ingress-nginx."""
+
+
+APP_ROUTING_CLASS = "webapprouting.kubernetes.azure.com"
+"""The IngressClass the AKS application routing add-on creates for its managed NGINX."""
+APP_ROUTING_NAMESPACE = "app-routing-system"
+"""Where the add-on runs that NGINX."""
+DEFAULT_INGRESS_NAMESPACE = "ingress-nginx"
+"""Where the ingress-nginx project's manifests and chart install the controller."""
 
 
 class AksTarget(SpecModel):

@@ -85,3 +85,21 @@ def test_on_compose_a_gpu_type_names_the_gpu_the_host_needs() -> None:
     assert t4 != l4
     assert "| GPU per replica | 1 x nvidia-l4 (24.0 GiB each)" in l4
     assert "cannot\nchoose a type. The sizing above assumes nvidia-t4 (16.0 GiB each)" in t4
+
+
+def _namespaces_admitted_to_the_gateway(exposure: dict[str, Any], **kubernetes: Any) -> list[str]:
+    spec = {**_llamacpp_on_kubernetes({"type": "nvidia-l4"}), "exposure": {"mode": "ingress", "host": "llm.example.com",
+                                                                           **exposure}}
+    spec["targets"]["kubernetes"] = kubernetes
+    policy = yaml.safe_load(render_bundle(parse_deployment(spec)).files[
+        "kubernetes/networkpolicy-demo-gateway-ingress.yaml"])
+    return [peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+            for rule in policy["spec"]["ingress"] for peer in rule["from"] if "namespaceSelector" in peer
+            and "podSelector" not in peer]
+
+
+def test_the_ingress_namespace_admits_its_controller_and_defaults_to_the_class_s_own() -> None:
+    assert _namespaces_admitted_to_the_gateway({}) == ["ingress-nginx"]
+    assert _namespaces_admitted_to_the_gateway({}, ingress_namespace="traefik") == ["traefik"]
+    assert _namespaces_admitted_to_the_gateway({"ingress_class": "webapprouting.kubernetes.azure.com"}) == [
+        "app-routing-system"]
