@@ -136,13 +136,14 @@ def test_vllm_flag_with_inline_value_is_accepted(tmp_path: Path) -> None:
     assert result.code == 0, result.stderr
 
 
-def test_bare_target_keys_turn_targets_on_with_their_defaults(tmp_path: Path) -> None:
+@pytest.mark.parametrize("target", ["docker", "compose"])
+def test_bare_target_keys_turn_targets_on_with_their_defaults(target: str, tmp_path: Path) -> None:
     path = tmp_path / "spec.yaml"
-    path.write_text(yaml.safe_dump(BASE) + "targets:\n  docker:\n  compose:\n", encoding="utf-8")
+    path.write_text(yaml.safe_dump(BASE) + f"targets:\n  {target}:\n", encoding="utf-8")
     out = tmp_path / "bundle"
     assert run_in_process("render", str(path), "--out", str(out)).code == 0
-    assert (out / "compose" / "compose.yaml").is_file()
-    assert list((out / "docker").iterdir())
+    assert (out / "compose" / "compose.yaml").is_file() == (target == "compose")
+    assert list((out / "docker").iterdir())  # Compose builds from the same contexts
     result = run_in_process("check", str(out))
     assert result.code == 0, result.stdout
 
