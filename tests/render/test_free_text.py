@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from slm_deploy.render.bundle import render_bundle
 from slm_deploy.spec.loader import parse_deployment
+
 from tests.support.cli import run_in_process
 
 REFUSED = {"line separator": "\u2028", "paragraph separator": "\u2029", "next line": "\u0085",
