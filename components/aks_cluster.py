@@ -56,12 +56,8 @@ def api_server_access(spec: DeploymentSpec, encryption: AksEncryption | None) ->
     profile: dict[str, Any] = {}
     if aks.private_cluster:
         profile["enable_private_cluster"] = True
-    elif aks.authorized_ip_ranges:
+    else:  # the spec refuses a public API server without ranges, and ranges on a private one
         profile["authorized_ip_ranges"] = list(aks.authorized_ip_ranges)
-    else:
-        raise SpecError(Problem("targets.aks.authorized_ip_ranges", "a public API server needs authorised ranges",
-                                allowed="CIDRs of the networks operators and CI run from",
-                                hint="or set targets.aks.private_cluster: true"))
     if encryption is not None:
         profile["enable_vnet_integration"] = True  # KMS with a private key vault needs API Server VNet Integration
     return profile

@@ -19,11 +19,8 @@ from slm_deploy.render.kubernetes.cert_manager import CERT_MANAGER_NAMESPACE
 from slm_deploy.render.kubernetes.cluster_add_ons import wants_ingress
 from slm_deploy.render.kubernetes.common import Manifest
 from slm_deploy.spec.deployment import DeploymentSpec
+from slm_deploy.spec.sections import APP_ROUTING_CLASS
 
-APP_ROUTING_CLASS = "webapprouting.kubernetes.azure.com"
-"""The IngressClass the AKS application routing add-on creates for its managed NGINX."""
-APP_ROUTING_NAMESPACE = "app-routing-system"
-"""Where the add-on runs NGINX (what the rendered NetworkPolicies must admit traffic from)."""
 
 CERT_MANAGER_CHART = "cert-manager"
 CERT_MANAGER_VERSION = "v1.19.1"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
@@ -38,26 +38,43 @@ def _k8s_name(obj: Mapping[str, Any]) -> str:
     return "/".join(p for p in parts if p)
 
 
-def _yaml_documents(path: Path, location: str) -> list[Any]:
+def _yaml_documents(text: str, location: str) -> list[Any]:
     """Every YAML document of a file; a parse error names the file."""
     try:
-        return [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
+        return [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as exc:
         raise BundleError(f"{location}: not valid YAML ({exc.__class__.__name__})") from None
 
 
 def load_file(path: Path, location: str) -> Iterator[Subject]:
     """Subjects of one file, recognised by name (Dockerfile*) or content (Compose services, k8s kind)."""
+    if _kind_of_path(PurePosixPath(path.as_posix())) is None:
+        return iter(())
+    return load_text(path.read_text(encoding="utf-8"), location, PurePosixPath(path.as_posix()))
+
+
+def _kind_of_path(path: PurePosixPath) -> str | None:
+    """Dockerfile, host script or YAML by the file's name; None for files no rule reads."""
     if path.name.startswith("Dockerfile") or path.suffix == ".Dockerfile":
-        yield Subject("Dockerfile", parse_dockerfile(path.read_text(encoding="utf-8")), location, location)
-        return
+        return "Dockerfile"
     if path.parent.parent.name == HOSTS and path.name in HOST_SCRIPTS:
-        yield Subject(HOST_INSTALL, {"os": HOST_SCRIPTS[path.name], "script": path.read_text(encoding="utf-8")},
-                      location, location)
+        return HOST_INSTALL
+    return "yaml" if path.suffix in (".yaml", ".yml") else None
+
+
+def load_text(text: str, location: str, path: PurePosixPath | None = None) -> Iterator[Subject]:
+    """Subjects of one file's text; `path` (default: the location) tells a Dockerfile or host script by its name."""
+    path = path or PurePosixPath(location)
+    kind = _kind_of_path(path)
+    if kind == "Dockerfile":
+        yield Subject("Dockerfile", parse_dockerfile(text), location, location)
         return
-    if path.suffix not in (".yaml", ".yml"):
+    if kind == HOST_INSTALL:
+        yield Subject(HOST_INSTALL, {"os": HOST_SCRIPTS[path.name], "script": text}, location, location)
         return
-    for document in _yaml_documents(path, location):
+    if kind is None:
+        return
+    for document in _yaml_documents(text, location):
         if not isinstance(document, Mapping):
             continue
         if isinstance(document.get("services"), Mapping) and "kind" not in document:
@@ -70,13 +87,23 @@ def load_file(path: Path, location: str) -> Iterator[Subject]:
             yield Subject(str(document["kind"]), document, _k8s_name(document), location)
 
 
+def is_checked(relative: str) -> bool:
+    """Whether rules read this bundle file: Dockerfiles, the Compose file, Kubernetes YAML and host scripts."""
+    path = PurePosixPath(relative)
+    parts = path.parts
+    if parts[:1] == ("docker",):
+        return len(parts) == 3 and path.name.startswith("Dockerfile")
+    if parts[:1] == ("compose",):
+        return len(parts) == 2 and path.suffix in (".yaml", ".yml") and path.name.startswith(("compose", "docker-compose"))
+    if parts[:1] == ("kubernetes",):
+        return path.suffix in (".yaml", ".yml")
+    return parts[:1] == (HOSTS,) and len(parts) == 3 and path.name in HOST_SCRIPTS
+
+
 def bundle_files(root: Path) -> list[Path]:
     """The files of a bundle that rules apply to, in a stable order."""
-    files = sorted(root.glob("docker/*/Dockerfile*"))
-    files += sorted(p for p in (root / "compose").glob("*.y*ml") if p.name.startswith(("compose", "docker-compose")))
-    files += sorted((root / "kubernetes").rglob("*.y*ml"))
-    files += sorted(p for p in (root / HOSTS).glob("*/*") if p.name in HOST_SCRIPTS)
-    return [f for f in files if f.is_file()]
+    return [path for path in sorted(root.rglob("*"))
+            if is_checked(path.relative_to(root).as_posix()) and path.is_file()]
 
 
 def load_bundle(root: Path) -> list[Subject]:

@@ -13,6 +13,7 @@ from pulumi_policy import ResourceValidationPolicy
 pytest.importorskip("pulumi_azure_native", reason="the aks extra (pulumi-azure-native) is not installed")
 
 from slm_deploy.aks_cluster import gpu_vm_size, kubeconfig_for_login  # noqa: E402
+from slm_deploy.errors import SpecError  # noqa: E402
 from slm_deploy.render.kubernetes.gpu_scheduling import GPU_NODE_LABELS as GPU_LABELS, GPU_TAINT  # noqa: E402
 from slm_deploy.policies.crossguard import build_policies  # noqa: E402
 from slm_deploy.render.images import build_owners, built_image  # noqa: E402
@@ -198,11 +199,11 @@ def test_a_public_api_server_is_limited_to_the_authorised_ranges(tmp_path: Path)
     assert policy_violations(mocks) == {}
 
 
-def test_a_public_api_server_without_ranges_is_refused_before_any_resource(tmp_path: Path) -> None:
+def test_a_public_api_server_without_ranges_is_refused_before_any_resource() -> None:
     spec = stack_spec("phi4-vllm-aks")
     spec["targets"]["aks"]["private_cluster"] = False
-    with pytest.raises(pulumi.RunError, match="targets.aks.authorized_ip_ranges"):
-        run_aks(tmp_path, spec=spec)
+    with pytest.raises(SpecError, match="targets.aks.authorized_ip_ranges: a public API server needs"):
+        parse_deployment(spec)
 
 
 def small_context_spec() -> dict[str, Any]:

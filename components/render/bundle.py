@@ -17,12 +17,14 @@ from slm_deploy.render.monitoring.bundle import monitoring_files, readme_facts
 from slm_deploy.render.serialize import to_json, to_yaml
 from slm_deploy.render.smoke import smoke_kubernetes, with_smoke
 from slm_deploy.render.templating import render_template
+from slm_deploy.render.waiver_targets import stale_waiver_problems
 from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.runtimes.capabilities import capabilities
 from slm_deploy.runtimes.plan import RuntimePlan
 from slm_deploy.render.secrets_readme import secret_notes
 from slm_deploy.spec.consistency import kubernetes_target, namespace_of
 from slm_deploy.spec.loader import Deployment
+from slm_deploy.spec.sizing import GPU_MEMORY
 
 MANIFEST = "manifest.json"
 GENERATOR = "slm-deploy"
@@ -107,6 +109,8 @@ def _readme(deployment: Deployment, plan: RuntimePlan, files: dict[str, str]) ->
         key_vault=any(n.backend == "azure-key-vault" for n in secret_notes(deployment)),
         external_secrets=any(n.backend == "external-secrets" for n in secret_notes(deployment)),
         runtime_services=[s for s in plan.services if s.port and s.role in ("runtime", "ui")],
+        gpu=spec.resources.gpu,
+        gpu_memory=GPU_MEMORY[spec.resources.gpu.type] if spec.resources.gpu else None,
         gib=lambda n: f"{n / 2**30:.1f} GiB",
         monitoring=readme_facts(deployment, plan, files),
         clients=client_endpoint(deployment, plan),
@@ -146,6 +150,9 @@ def render_bundle(deployment: Deployment) -> Bundle:
     for host in plan.hosts:
         files.update(render_host(host, deployment))
     files["README.md"] = _readme(deployment, tested, files)
+    stale = stale_waiver_problems(deployment.spec, files)
+    if stale:
+        raise deployment.error(stale)
     body = Bundle(dict(sorted(files.items())))
     manifest = {
         "generator": {"name": GENERATOR, "version": __version__},

@@ -18,7 +18,9 @@ from slm_deploy.spec.modelfile_parameters import parameter_problems
 from slm_deploy.spec.monitoring_checks import monitoring_problems
 from slm_deploy.spec.secret_checks import secret_problems
 from slm_deploy.spec.secret_uses import in_monitoring_namespace, secret_uses
-from slm_deploy.spec.sections import KubernetesTarget
+from slm_deploy.spec.sections import (
+    APP_ROUTING_CLASS, APP_ROUTING_NAMESPACE, DEFAULT_INGRESS_NAMESPACE, KubernetesTarget,
+)
 from slm_deploy.spec.secrets import SecretRef
 
 RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -40,6 +42,14 @@ def kubernetes_target(spec: DeploymentSpec) -> KubernetesTarget | None:
     if spec.targets.kubernetes is not None:
         return spec.targets.kubernetes
     return KubernetesTarget() if spec.targets.aks is not None else None
+
+
+def ingress_namespace(spec: DeploymentSpec) -> str:
+    """The ingress controller's namespace: the spec's, else the one its ingress class's controller runs in."""
+    target = kubernetes_target(spec)
+    if target is not None and target.ingress_namespace:
+        return target.ingress_namespace
+    return APP_ROUTING_NAMESPACE if spec.exposure.ingress_class == APP_ROUTING_CLASS else DEFAULT_INGRESS_NAMESPACE
 
 
 def namespace_of(spec: DeploymentSpec) -> str:
@@ -199,11 +209,17 @@ def _target_problems(spec: DeploymentSpec) -> list[Problem]:
         problems.append(Problem("targets", "turns no target on, so there would be nothing to render",
                                 allowed="one or more of docker, compose, kubernetes, aks, host (a bare key such as "
                                         "`compose:` turns a target on with its defaults)",
-                                hint="leave targets out for the default docker and compose"))
+                                hint="leave targets out for the default, compose"))
     target = kubernetes_target(spec)
     if target and namespace_of(spec) in RESERVED_NAMESPACES:
         problems.append(Problem("targets.kubernetes.namespace", "is a namespace the cluster itself uses",
                                 allowed="a dedicated namespace", hint="leave it unset to use the deployment name"))
+    aks = spec.targets.aks
+    if aks is not None and not aks.private_cluster and not aks.authorized_ip_ranges:
+        problems.append(Problem("targets.aks.authorized_ip_ranges", "a public API server needs authorised ranges "
+                                "(without them it accepts connections from any address)",
+                                allowed="CIDRs of the networks operators and CI run from",
+                                hint="or set targets.aks.private_cluster: true"))
     known = sorted(pins_table())
     for key in spec.security.base_images:
         if key not in known:

@@ -11,7 +11,6 @@ from slm_deploy.spec.runtime_options import RuntimeOptions
 from slm_deploy.spec.secrets import SecretRef, SecretStores
 from slm_deploy.spec.sections import (
     ComposeTarget,
-    DockerTarget,
     Exposure,
     Monitoring,
     Resources,
@@ -23,7 +22,7 @@ from slm_deploy.spec.sections import (
 
 
 def _default_targets() -> Targets:
-    return Targets(docker=DockerTarget(), compose=ComposeTarget())
+    return Targets(compose=ComposeTarget())
 
 
 class DeploymentSpec(SpecModel):
@@ -37,7 +36,8 @@ class DeploymentSpec(SpecModel):
     serving: Serving = Field(default_factory=Serving)
     exposure: Exposure = Field(default_factory=Exposure)
     targets: Targets = Field(default_factory=_default_targets)
-    """Defaults to docker and compose when omitted (Kubernetes needs a registry to pull built images from)."""
+    """Defaults to compose, which writes the images' build contexts too (Kubernetes needs a registry to pull built
+    images from)."""
     monitoring: Monitoring = Field(default_factory=Monitoring)
     secrets: dict[SecretName, SecretRef] = Field(default_factory=dict)
     """Secrets by name, with their purpose and backend; values come from the store, never from here. Secrets the

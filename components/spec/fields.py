@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from typing import Annotated
 
 from pydantic import AfterValidator, StringConstraints
@@ -17,12 +18,21 @@ DNS_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,
 _FORBIDDEN_MARKUP = ("{{", "}}", "{%", "%}", "$(", "${", "`", '"""')
 
 
+_UNSAFE_CATEGORIES = ("Cc", "Cf", "Zl", "Zp")
+"""Control and format characters and line and paragraph separators: YAML, Modelfiles and terminals read some of them
+as line breaks (U+0085, U+2028, U+2029) and others reorder or hide text (bidirectional overrides, zero widths)."""
+_KEPT = "\t\u200c\u200d"
+"""Tabs, and the zero-width (non-)joiners that Persian, Indic scripts and emoji sequences spell words with."""
+
+
 def _no_markup(value: str) -> str:
-    """Reject template and shell expansion syntax and control characters in free text."""
+    """Reject template and shell expansion syntax, line breaks and invisible characters in free text."""
     if any(token in value for token in _FORBIDDEN_MARKUP):
         raise ValueError("must not contain template or shell expansion syntax: " + " ".join(_FORBIDDEN_MARKUP))
-    if any(ord(ch) < 32 and ch not in "\t" for ch in value):
-        raise ValueError("must not contain newlines or control characters")
+    if any(unicodedata.category(ch) in _UNSAFE_CATEGORIES and ch not in _KEPT for ch in value):
+        raise ValueError("must be one line of visible text; allowed: letters, digits, punctuation, spaces and tabs, "
+                         "without newlines, line or paragraph separators (U+0085, U+2028, U+2029), control characters "
+                         "or format characters such as bidirectional overrides or zero-width spaces")
     return value
 
 
@@ -115,6 +125,16 @@ IpAddress = Annotated[
 SpecificAddress = Annotated[IpAddress, AfterValidator(_specific_address)]
 """An address of one interface: never 0.0.0.0 or ::, which publish on all of them."""
 
+LABEL_KEY_PATTERN = r"^([a-z0-9.-]+/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+LABEL_VALUE_PATTERN = r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"
+LabelKey = Annotated[str, StringConstraints(pattern=LABEL_KEY_PATTERN, max_length=126)]
+LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE_PATTERN, max_length=63)]
+"""A Kubernetes label key (an optional DNS prefix and /, then a name) and value."""
+
+PINS_ROW_PATTERN = r"^[a-z0-9-]+$"
+PinsRow = Annotated[str, StringConstraints(pattern=PINS_ROW_PATTERN)]
+"""The name of a row of the pins table (vllm, ollama, python, ...)."""
+
 PATTERN_DESCRIPTIONS = {
     DNS_LABEL_PATTERN: "lowercase letters, digits and '-', starting and ending with a letter or digit (DNS-1123)",
     SERVICE_NAME_PATTERN: "lowercase letters, digits and '-', starting with a letter and ending with a letter or "
@@ -134,6 +154,11 @@ PATTERN_DESCRIPTIONS = {
     IP_PATTERN: "an IPv4 or IPv6 address such as 127.0.0.1 or ::1 (no zone suffix)",
     CIDR_PATTERN: "an IPv4 or IPv6 network such as 10.0.0.0/8 or fd00::/8",
     REGISTRY_PATTERN: REGISTRY_ALLOWED,
+    LABEL_KEY_PATTERN: "a Kubernetes label key: an optional DNS prefix and /, then letters, digits, - _ and ., "
+                       "starting and ending with a letter or digit (such as app.kubernetes.io/name)",
+    LABEL_VALUE_PATTERN: "a Kubernetes label value: letters, digits, - _ and ., starting and ending with a letter or "
+                         "digit, or empty",
+    PINS_ROW_PATTERN: "a row name of the pins table: lowercase letters, digits and -",
 }
 """Human wording for the patterns above, used in error messages."""
 

@@ -67,12 +67,19 @@ def _container_idle(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
         found += [(f"serving.autoscaling.{field}", "while serving.autoscaling.enabled is false",
                    "serving.autoscaling.enabled: true")
                   for field in sorted(serving.autoscaling.model_fields_set - {"enabled"})]
+    docker = targets.docker
+    if written(spec, "targets", "docker") and targets.compose is not None and not docker.model_fields_set:
+        found.append(("targets.docker", "beside targets.compose on its own (Compose writes the same build contexts)",
+                      "registry, repository or tags, to name and push the images; or leave targets.docker out"))
     if not serving.auth.enabled and written(exposure, "port"):
         found.append(("exposure.port", "while serving.auth is off (it is the gateway's port)",
                       "serving.auth.enabled: true"))
     if exposure.mode != "ingress":
         found += [(f"exposure.{field}", "unless exposure.mode is ingress", "exposure.mode: ingress")
                   for field in ("host", "tls", "ingress_class") if written(exposure, field)]
+        if targets.kubernetes is not None and written(targets.kubernetes, "ingress_namespace"):
+            found.append(("targets.kubernetes.ingress_namespace", "unless exposure.mode is ingress (only the "
+                          "ingress controller's namespace is admitted to the gateway)", "exposure.mode: ingress"))
     loopback = ipaddress.ip_address(str(exposure.bind_address)).is_loopback
     if exposure.mode == "internal" and not kubernetes and loopback and written(exposure, "mode"):
         found.append(("exposure.mode", "internal on Compose while exposure.bind_address is loopback (Compose "
@@ -96,14 +103,42 @@ def _runtime_idle(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
             and WEIGHT_DTYPES[quantisation] != spec.runtime.dtype):
         found.append(("model.quantisation", "for vLLM while runtime.dtype names another weight format",
                       "the format runtime.dtype names, or runtime.dtype: auto"))
+    webui = getattr(spec.runtime, "open_webui", None)
+    if webui is not None and not webui.enabled:
+        found += [(f"runtime.open_webui.{field}", "while runtime.open_webui.enabled is false",
+                   "runtime.open_webui.enabled: true") for field in sorted(webui.model_fields_set - {"enabled"})]
     if spec.runtime.kind != "vllm" and spec.security.trust_remote_code_allowlist:
         found.append(("security.trust_remote_code_allowlist", f"for {spec.runtime.kind} (only vLLM runs model "
                       "repository code)", "an empty list unless runtime.kind is vllm"))
     return found
 
 
+def _aks_idle(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
+    """AKS applies authorised IP ranges to the public API server endpoint only; a private cluster has none."""
+    aks = spec.targets.aks
+    if aks is None or not aks.private_cluster or not aks.authorized_ip_ranges:
+        return []
+    return [("targets.aks.authorized_ip_ranges", "on a private cluster (AKS applies authorised ranges only to a "
+             "public API server; a private cluster's API server is reachable from its virtual network alone)",
+             "an empty list with private_cluster: true, or private_cluster: false with these ranges")]
+
+
+def _value_at(spec: DeploymentSpec, path: str) -> object:
+    value: object = spec
+    for name in path.split("."):
+        value = getattr(value, name)
+    return value
+
+
+def idle_problems(spec: DeploymentSpec, found: list[tuple[str, str, str]]) -> list[Problem]:
+    """(path, why nothing reads it, what would) as problems; a field written as null is told to go, not to change."""
+    return [Problem(path, "is null, which is not allowed here: nothing reads this field " + why, allowed="remove the key",
+                    hint="null is no value; leaving the key out is how a spec says nothing")
+            if _value_at(spec, path) is None else Problem(path, f"has no effect {why}", allowed=allowed, hint=IDLE_HINT)
+            for path, why, allowed in found]
+
+
 def idle_field_problems(spec: DeploymentSpec) -> list[Problem]:
     """One problem per written field that nothing reads for this runtime and these targets."""
-    found = _host_idle(spec) if host_only(spec) else _container_idle(spec)
-    return [Problem(path, f"has no effect {why}", allowed=allowed, hint=IDLE_HINT)
-            for path, why, allowed in found + _runtime_idle(spec)]
+    return idle_problems(spec, (_host_idle(spec) if host_only(spec) else _container_idle(spec)) + _aks_idle(spec)
+                         + _runtime_idle(spec))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slm_deploy.errors import Problem
 from slm_deploy.spec.deployment import DeploymentSpec
-from slm_deploy.spec.idle_fields import IDLE_HINT, written
+from slm_deploy.spec.idle_fields import idle_problems, written
 
 
 def monitoring_mode(spec: DeploymentSpec) -> str:
@@ -120,9 +120,21 @@ def _cluster_only_idle_fields(spec: DeploymentSpec) -> list[tuple[str, str, str]
     return []
 
 
+def _namespace_idle(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
+    """The monitoring namespace is where the scraping Prometheus runs: nothing reads it without one of ours."""
+    target = spec.targets.kubernetes
+    if target is None or not written(target, "monitoring_namespace"):
+        return []
+    if not spec.monitoring.enabled:
+        return [("targets.kubernetes.monitoring_namespace", "while monitoring.enabled is false",
+                 "monitoring.enabled: true")]
+    if monitoring_mode(spec) == "managed":
+        return [("targets.kubernetes.monitoring_namespace", "in managed mode (Azure's agent in kube-system scrapes, "
+                 "and Azure holds the rules and dashboards)", "bundled or existing mode")]
+    return []
+
+
 def monitoring_problems(spec: DeploymentSpec) -> list[Problem]:
     """Every cross-field problem of the monitoring section, in a stable order."""
-    idle = [Problem(path, f"has no effect {why}", allowed=allowed,
-                    hint=IDLE_HINT)
-            for path, why, allowed in _idle_fields(spec)]
+    idle = idle_problems(spec, _idle_fields(spec) + _namespace_idle(spec))
     return _receiver_problems(spec) + _mode_problems(spec) + _autoscaling_problems(spec) + idle

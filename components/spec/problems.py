@@ -125,8 +125,11 @@ def _problem(error: dict[str, Any]) -> Problem:
     got = f"(got {value_kind(error.get('input'))})"
     if raw[-1:] == ("[key]",):  # a bad mapping key: name the mapping, never the key the user typed
         loc, _, _ = _walk(raw[:-2])
-        detail = PATTERN_DESCRIPTIONS.get(ctx.get("pattern", ""), _bounds(ctx) or error["msg"])
-        return Problem(dotted(loc), "has a key that is not allowed", allowed=f"keys of {detail}")
+        if kind in ("enum", "literal_error"):
+            allowed = f"the keys {ctx.get('expected', '')}"
+        else:
+            allowed = f"keys of {PATTERN_DESCRIPTIONS.get(ctx.get('pattern', ''), _bounds(ctx) or 'the form the schema gives')}"
+        return Problem(dotted(loc), "has a key that is not allowed", allowed=allowed)
     loc, _, plain_union = _walk(raw)
     path = dotted(loc)
     kinds = _kinds(plain_union) if plain_union is not None else ""

@@ -10,7 +10,8 @@ from slm_deploy.spec.base import SpecModel
 from slm_deploy.spec.fields import ArgToken, EnvName, EnvValue, SafeText, SecretName
 from slm_deploy.spec.images import PinnedImage
 
-ParameterName = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*$", max_length=64)]
+ParameterName = Annotated[str, StringConstraints(max_length=64)]
+"""Checked against Ollama's own table of names, so a wrong one is told the names Ollama knows."""
 ParameterValue = bool | int | float | Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]+$", max_length=256)]
 """A Modelfile PARAMETER value; which kind each name takes is checked against Ollama's own table."""
 

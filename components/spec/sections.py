@@ -10,11 +10,10 @@ from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from slm_deploy.spec.base import SpecModel
 from slm_deploy.spec.fields import (
-    ByteQuantity, Cidr, DnsLabel, DnsName, IpAddress, RegistryHost, SafeText, SecretName,
-    SpecificAddress,
+    ByteQuantity, Cidr, DnsLabel, DnsName, IpAddress, LabelKey, LabelValue, PinsRow, RegistryHost, SafeText,
+    SecretName, SpecificAddress,
 )
 from slm_deploy.spec.images import PinnedImage
-from slm_deploy.spec.fields import SecretName
 
 
 
@@ -41,6 +40,9 @@ class Gpu(SpecModel):
 
     count: int = Field(default=1, ge=1, le=8)
     type: GpuType = GpuType.A10
+    """The GPU model, whose memory sizes the deployment. Kubernetes pods select nodes whose GPUs have that memory and
+    AKS picks the GPU pool's VM size from it; Compose takes any NVIDIA GPU, so the bundle README names the one the
+    host needs."""
 
 
 class Resources(SpecModel):
@@ -123,7 +125,7 @@ class Exposure(SpecModel):
 
 
 class DockerTarget(SpecModel):
-    """Where built images are pushed."""
+    """The images' build contexts, and where built images are pushed (Compose writes the contexts on its own)."""
 
     registry: RegistryHost | None = None
     repository: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+([._/-][a-z0-9]+)*$")] | None = None
@@ -147,7 +149,18 @@ class KubernetesTarget(SpecModel):
     cache_size: ByteQuantity | None = None
     """Model-cache volume size; defaults to twice the weights, at least 5Gi."""
     monitoring_namespace: DnsLabel = "monitoring"
-    ingress_namespace: DnsLabel = "ingress-nginx"
+    """Where the Prometheus that scrapes the deployment runs (bundled and existing monitoring)."""
+    ingress_namespace: DnsLabel | None = None
+    """Where the ingress controller runs, admitted to the gateway with exposure.mode ingress; defaults to
+    app-routing-system for AKS's application routing class (webapprouting.kubernetes.azure.com), else ingress-nginx."""
+
+
+APP_ROUTING_CLASS = "webapprouting.kubernetes.azure.com"
+"""The IngressClass the AKS application routing add-on creates for its managed NGINX."""
+APP_ROUTING_NAMESPACE = "app-routing-system"
+"""Where the add-on runs that NGINX."""
+DEFAULT_INGRESS_NAMESPACE = "ingress-nginx"
+"""Where the ingress-nginx project's manifests and chart install the controller."""
 
 
 class AksTarget(SpecModel):
@@ -160,7 +173,9 @@ class AksTarget(SpecModel):
     gpu_vm_size: Annotated[str, StringConstraints(pattern=r"^Standard_[A-Za-z0-9_]+$")] | None = None
     """Defaults from the GPU type (e.g. nvidia-a100-80gb -> Standard_NC24ads_A100_v4)."""
     private_cluster: bool = True
+    """The API server is reachable from the cluster's virtual network only."""
     authorized_ip_ranges: list[Cidr] = Field(default_factory=list)
+    """Networks allowed to reach a public API server (private_cluster: false needs them; a private one takes none)."""
 
 
 class HostTarget(SpecModel):
@@ -204,10 +219,6 @@ class Slo(SpecModel):
     """Share of requests that must not fail with a server error; its error budget drives the burn-rate alerts."""
 
 
-LabelKey = Annotated[str, StringConstraints(pattern=r"^([a-z0-9.-]+/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$",
-                                            max_length=126)]
-LabelValue = Annotated[str, StringConstraints(pattern=r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$",
-                                              max_length=63)]
 InClusterUrl = Annotated[str, StringConstraints(pattern=r"^https?://[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$",
                                                 max_length=253)]
 """An http(s) URL without credentials, query or fragment (a Prometheus or webhook endpoint)."""
@@ -283,7 +294,7 @@ class Security(SpecModel):
     gid: int = Field(default=10001, ge=10001, le=2_147_483_647)
     registry_mirror: RegistryHost | None = None
     """Re-home every pinned image under this registry (air-gapped sites), keeping digests."""
-    base_images: dict[Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+$")], PinnedImage] = Field(
+    base_images: dict[PinsRow, PinnedImage] = Field(
         default_factory=dict
     )
     """Replace rows of the pins table (vllm, ollama, python, ...) with your own pinned images."""
@@ -301,4 +312,7 @@ class Waiver(SpecModel):
     rule: Annotated[str, StringConstraints(pattern=r"^slm-[a-z0-9]+-[0-9]{3}$")]
     """A policy rule id such as slm-k8s-012 (see docs/policy-catalogue.md)."""
     resource: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/:-]+$", max_length=253)]
+    """What the rendered bundle holds and the rule judges: Kind/namespace/name (or Kind/name) of an object, a bundle
+    path such as compose/compose.yaml, or `bundle` for a bundle-wide rule; a waiver matching nothing is refused."""
     reason: Annotated[SafeText, StringConstraints(min_length=10)]
+    """Why the exception is acceptable, for the security review (shown by `slm-deploy check`)."""

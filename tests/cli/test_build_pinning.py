@@ -23,14 +23,13 @@ SECRET_LOOKING = "ghp_notatokenbutlookslikeone0123456789"
 
 def spec_file(folder: Path, registry: str | None = REGISTRY, python_image: str | None = None) -> Path:
     """An ONNX deployment for Compose and Kubernetes: three images built (server, gateway, smoke)."""
-    docker = {"registry": registry} if registry else {}
     spec = {
         "name": "tiny-pin",
         "model": {"source": {"kind": "onnx", "repo": "slm-test/tiny-onnx", "revision": "0" * 40, "path": "cpu"},
                   "parameters_billion": 0.02, "native_context": 512, "context_length": 512},
         "runtime": {"kind": "onnxruntime", "execution_provider": "cpu"},
         "resources": {"cpu": 1},
-        "targets": {"docker": docker, "compose": {}, **({"kubernetes": {}} if registry else {})},
+        "targets": {"compose": {}, **({"docker": {"registry": registry}, "kubernetes": {}} if registry else {})},
         "secrets": {"api-keys": {}},
         **({"security": {"base_images": {"python": python_image}}} if python_image else {}),
     }

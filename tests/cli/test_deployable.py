@@ -138,6 +138,40 @@ def test_what_render_would_refuse_is_refused_by_validate_with_its_line(tmp_path:
     assert not (tmp_path / "out").exists()
 
 
+KUBE_SPEC = SPECS["Kubernetes with a registry"]
+STALE_WAIVERS = {
+    "an object the bundle does not hold": ("slm-k8s-012", "Deployment/kube/kube-canary-7f3a"),
+    "a path the bundle does not hold": ("slm-compose-013", "compose/compose-canary-7f3a.yaml"),
+    "a resource the rule does not judge": ("slm-k8s-012", "Service/kube/kube"),
+    "a bundle-wide rule's name on a per-object rule": ("slm-k8s-012", "bundle"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(STALE_WAIVERS))
+def test_a_waiver_that_matches_nothing_in_the_bundle_is_refused(tmp_path: Path, case: str) -> None:
+    rule, resource = STALE_WAIVERS[case]
+    spec = {**KUBE_SPEC, "targets": {**KUBE_SPEC["targets"], "compose": {}},
+            "waivers": [{"rule": "slm-k8s-012", "resource": "Deployment/kube/kube", "reason": "a reviewed cache"},
+                        {"rule": rule, "resource": resource, "reason": "reviewed by the platform team"}]}
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    for command in (("validate", str(path)), ("render", str(path), "--out", str(tmp_path / "out"))):
+        result = run_in_process(*command)
+        assert result.code == 2 and "Traceback" not in result.stderr, result.stderr
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and "spec.yaml:" in errors[0], result.stderr
+        assert f"waivers[1].resource: names nothing in the rendered bundle that {rule} judges" in errors[0]
+        assert "allowed: a resource the rule judges" in result.stderr
+        assert "canary" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_waiver_may_name_the_bundle_for_a_bundle_wide_rule(tmp_path: Path) -> None:
+    waiver = {"rule": "slm-k8s-015", "resource": "bundle", "reason": "the platform's own default deny applies"}
+    _, report = _render_and_check(tmp_path, {**KUBE_SPEC, "waivers": [waiver]})
+    assert report["waiversUnused"] == [waiver]
+
+
 @pytest.mark.parametrize("spelling", ["0::1", "0:0:0:0:0:0:0:1", "0000::0001"])
 def test_a_loopback_address_in_any_spelling_renders_canonical_and_passes_check(tmp_path: Path, spelling: str) -> None:
     spec = {"name": "v6", "model": {"id": "qwen3-1.7b"}, "runtime": {"kind": "llamacpp"},

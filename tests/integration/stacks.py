@@ -73,7 +73,7 @@ def write_spec(folder: Path, base_reference: str, model_dir: Path, monitoring_im
         "resources": {"cpu": 1},
         "serving": {"concurrency": 2},
         "exposure": {"port": GATEWAY_PORT},
-        "targets": {"docker": {}, "compose": {}},
+        "targets": {"compose": {}},
         "secrets": {"api-keys": {"backend": "file"}, ALERT_TOKEN_SECRET: {"backend": "file"}},
         "security": {"base_images": {"python": base_reference, "debian": base_reference, **monitoring_images}},
         "monitoring": {

@@ -500,8 +500,9 @@ def test_who_may_reach_what(case: Path) -> None:
     plan = {s.role: s for s in plan_deployment(deployment).services}
     runtime_port = plan["runtime"].port
     monitoring, bystander = _scraper(deployment)
-    ingress_controller = Endpoint("controller", "app-routing-system" if "ingress_namespace: app-routing-system"
-                                  in case.read_text() else "ingress-nginx", {"app": "controller"})
+    controller_namespace = ("app-routing-system" if "ingress_namespace: app-routing-system" in case.read_text()
+                            or spec.exposure.ingress_class == "webapprouting.kubernetes.azure.com" else "ingress-nginx")
+    ingress_controller = Endpoint("controller", controller_namespace, {"app": "controller"})
     other_namespace = Endpoint("client", "other-team", {"app": "client"})
     runtime, prep = pods["runtime"], pods["model-prep"]
     gateway, ui = pods.get("gateway"), pods.get("ui")

@@ -70,3 +70,36 @@ def _vllm_dtype(model: dict[str, Any], runtime: dict[str, Any] | None = None) ->
 ], ids=["model-default", "f16", "bf16", "agreeing-dtype", "dtype-alone"])
 def test_a_written_weight_format_sets_vllm_s_dtype(model: dict, runtime: dict | None, dtype: str) -> None:
     assert _vllm_dtype(model, runtime) == dtype
+
+
+def _compose_readme(gpu_type: str) -> str:
+    spec = {"name": "demo", "model": {"id": "qwen3-1.7b"}, "runtime": {"kind": "llamacpp"},
+            "resources": {"gpu": {"type": gpu_type}}, "serving": {"concurrency": 2}, "targets": {"compose": {}}}
+    return render_bundle(parse_deployment(spec)).files["README.md"]
+
+
+def test_on_compose_a_gpu_type_names_the_gpu_the_host_needs() -> None:
+    """Compose cannot choose a GPU type, so with the concurrency fixed the type reaches the output only as the
+    bundle's statement of the GPU the sizing assumed."""
+    t4, l4 = _compose_readme("nvidia-t4"), _compose_readme("nvidia-l4")
+    assert t4 != l4
+    assert "| GPU per replica | 1 x nvidia-l4 (24.0 GiB each)" in l4
+    assert "cannot\nchoose a type. The sizing above assumes nvidia-t4 (16.0 GiB each)" in t4
+
+
+def _namespaces_admitted_to_the_gateway(exposure: dict[str, Any], **kubernetes: Any) -> list[str]:
+    spec = {**_llamacpp_on_kubernetes({"type": "nvidia-l4"}), "exposure": {"mode": "ingress", "host": "llm.example.com",
+                                                                           **exposure}}
+    spec["targets"]["kubernetes"] = kubernetes
+    policy = yaml.safe_load(render_bundle(parse_deployment(spec)).files[
+        "kubernetes/networkpolicy-demo-gateway-ingress.yaml"])
+    return [peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+            for rule in policy["spec"]["ingress"] for peer in rule["from"] if "namespaceSelector" in peer
+            and "podSelector" not in peer]
+
+
+def test_the_ingress_namespace_admits_its_controller_and_defaults_to_the_class_s_own() -> None:
+    assert _namespaces_admitted_to_the_gateway({}) == ["ingress-nginx"]
+    assert _namespaces_admitted_to_the_gateway({}, ingress_namespace="traefik") == ["traefik"]
+    assert _namespaces_admitted_to_the_gateway({"ingress_class": "webapprouting.kubernetes.azure.com"}) == [
+        "app-routing-system"]

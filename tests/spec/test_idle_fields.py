@@ -18,6 +18,9 @@ COMPOSE: dict[str, Any] = {"name": "demo", "model": {"id": "qwen3-1.7b"}, "runti
                            "targets": {"compose": {}}}
 KUBERNETES: dict[str, Any] = {**COMPOSE, "targets": {"kubernetes": {}, "docker": {"registry": "registry.example:5000"}},
                               "monitoring": {"enabled": True}}
+AKS: dict[str, Any] = {"name": "demo", "model": {"id": "phi-4-mini-instruct"}, "runtime": {"kind": "vllm"},
+                       "resources": {"gpu": {"type": "nvidia-a100-80gb"}},
+                       "targets": {"docker": {"registry": "registry.example:5000"}, "aks": {}}}
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -56,6 +59,23 @@ IDLE = {
                                              "model": {"id": "phi-4-mini-instruct", "hub_token_secret": "hf-token"},
                                              "secrets": {"hf-token": {}}}, "model.hub_token_secret",
                                    "vllm, llamacpp, onnxruntime"),
+    "open webui port while it is off": (COMPOSE, {"runtime": {"kind": "ollama", "open_webui": {"port": 3100}}},
+                                        "runtime.open_webui.port", "runtime.open_webui.enabled: true"),
+    "open webui secret while it is off": (COMPOSE, {"runtime": {"kind": "ollama", "open_webui": {
+        "enabled": False, "secret_key_secret": "ui-key"}}, "secrets": {"ui-key": {}}},
+                                          "runtime.open_webui.secret_key_secret", "runtime.open_webui.enabled: true"),
+    "ingress namespace without ingress": (KUBERNETES, {"targets": {"kubernetes": {"ingress_namespace": "traefik"}}},
+                                          "targets.kubernetes.ingress_namespace", "exposure.mode: ingress"),
+    "monitoring namespace with monitoring off": (KUBERNETES, {"monitoring": {"enabled": False},
+                                                              "targets": {"kubernetes": {"monitoring_namespace": "obs"}}},
+                                                 "targets.kubernetes.monitoring_namespace", "monitoring.enabled: true"),
+    "monitoring namespace in managed mode": (AKS, {"targets": {"kubernetes": {"monitoring_namespace": "obs"}}},
+                                             "targets.kubernetes.monitoring_namespace", "bundled or existing mode"),
+    "a bare docker target beside compose": (COMPOSE, {"targets": {"docker": {}}}, "targets.docker",
+                                            "registry, repository or tags"),
+    "authorised ranges on a private cluster": (AKS, {"targets": {"aks": {"authorized_ip_ranges": ["203.0.113.0/24"]}}},
+                                               "targets.aks.authorized_ip_ranges",
+                                               "private_cluster: false with these ranges"),
 }
 
 USED = {
@@ -68,6 +88,18 @@ USED = {
     "internal on kubernetes": (KUBERNETES, {"exposure": {"mode": "internal"}}),
     "hub token on llama.cpp": (COMPOSE, {"model": {"hub_token_secret": "hf-token"}, "secrets": {"hf-token": {}}}),
     "defaults everywhere": (COMPOSE, {}),
+    "open webui port while it is on": (COMPOSE, {"runtime": {"kind": "ollama", "open_webui": {"enabled": True,
+                                                                                         "port": 3100}}}),
+    "open webui turned off explicitly": (COMPOSE, {"runtime": {"kind": "ollama", "open_webui": {"enabled": False}}}),
+    "ingress namespace with ingress": (KUBERNETES, {"exposure": {"mode": "ingress", "host": "llm.example.com"},
+                                                    "targets": {"kubernetes": {"ingress_namespace": "traefik"}}}),
+    "monitoring namespace in existing mode": (KUBERNETES, {"monitoring": {"mode": "existing"},
+                                                           "targets": {"kubernetes": {"monitoring_namespace": "obs"}}}),
+    "a docker target that pushes, beside compose": (COMPOSE, {"targets": {"docker": {"registry": "registry.example"}}}),
+    "a bare docker target on its own": ({**COMPOSE, "targets": {"docker": {}}}, {}),
+    "authorised ranges on a public cluster": (AKS, {"targets": {"aks": {"private_cluster": False,
+                                                                        "authorized_ip_ranges": ["203.0.113.0/24"]}}}),
+    "no ranges on a private cluster": (AKS, {"targets": {"aks": {"authorized_ip_ranges": []}}}),
 }
 
 
@@ -101,3 +133,31 @@ def test_a_weight_format_that_contradicts_vllm_s_dtype_is_refused(tmp_path: Path
             "targets": {"compose": {}}}
     result = run_in_process("validate", str(_write(tmp_path, spec)))
     assert result.code == 2 and "model.quantisation: has no effect for vLLM" in result.stderr
+
+
+def test_a_public_api_server_without_authorised_ranges_is_refused_at_validate(tmp_path: Path) -> None:
+    spec = _merge(AKS, {"targets": {"aks": {"private_cluster": False}}})
+    path, out = _write(tmp_path, spec), tmp_path / "bundle"
+    for command in (["validate", str(path)], ["render", str(path), "--out", str(out)]):
+        result = run_in_process(*command)
+        assert result.code == 2 and "Traceback" not in result.stderr, result.stderr
+        assert "targets.aks.authorized_ip_ranges: a public API server needs authorised ranges" in result.stderr
+        assert "allowed: CIDRs" in result.stderr
+    assert not out.exists()
+
+
+NULLED = {
+    "ingress host": (COMPOSE, {"exposure": {"host": None}}, "exposure.host"),
+    "prometheus url": (COMPOSE, {"monitoring": {"prometheus_url": None}}, "monitoring.prometheus_url"),
+    "open webui image": (COMPOSE, {"runtime": {"kind": "ollama", "open_webui": {"image": None}}},
+                         "runtime.open_webui.image"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NULLED))
+def test_a_field_nothing_reads_written_as_null_is_told_to_go(case: str, tmp_path: Path) -> None:
+    base, extra, field = NULLED[case]
+    result = run_in_process("validate", str(_write(tmp_path, _merge(base, extra))))
+    assert result.code == 2 and "Traceback" not in result.stderr, result.stderr
+    assert f"{field}: is null, which is not allowed here" in result.stderr, result.stderr
+    assert "has no effect" not in result.stderr and "allowed: remove the key" in result.stderr

@@ -136,13 +136,14 @@ def test_vllm_flag_with_inline_value_is_accepted(tmp_path: Path) -> None:
     assert result.code == 0, result.stderr
 
 
-def test_bare_target_keys_turn_targets_on_with_their_defaults(tmp_path: Path) -> None:
+@pytest.mark.parametrize("target", ["docker", "compose"])
+def test_bare_target_keys_turn_targets_on_with_their_defaults(target: str, tmp_path: Path) -> None:
     path = tmp_path / "spec.yaml"
-    path.write_text(yaml.safe_dump(BASE) + "targets:\n  docker:\n  compose:\n", encoding="utf-8")
+    path.write_text(yaml.safe_dump(BASE) + f"targets:\n  {target}:\n", encoding="utf-8")
     out = tmp_path / "bundle"
     assert run_in_process("render", str(path), "--out", str(out)).code == 0
-    assert (out / "compose" / "compose.yaml").is_file()
-    assert list((out / "docker").iterdir())
+    assert (out / "compose" / "compose.yaml").is_file() == (target == "compose")
+    assert list((out / "docker").iterdir())  # Compose builds from the same contexts
     result = run_in_process("check", str(out))
     assert result.code == 0, result.stdout
 
@@ -157,6 +158,7 @@ def _modelfile(parameters: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("parameters", "words", "allowed"), [
     ({"temperature": 0.7, "tokencanary": "x"}, "not a parameter Ollama knows", "temperature"),
+    ({"temperature": 0.7, "zz-Canary Key": 1}, "not a parameter Ollama knows", "top_k"),
     ({"temperature": "hot"}, "must be a number", "a number"),
     ({"num_predict": 1.5}, "must be an integer", "an integer"),
     ({"seed": 1, "use_mmap": "yes"}, "must be true or false", "true or false"),
@@ -167,7 +169,7 @@ def test_modelfile_parameters_follow_ollamas_table(parameters: dict[str, Any], w
     position = len(parameters)  # the refused parameter sorts last in each case (the spec is written sorted)
     assert sorted(parameters)[-1] == list(parameters)[-1]
     _refused(tmp_path, _modelfile(parameters), f"runtime.modelfile.parameters.<key {position}>", words,
-             echoed=("tokencanary", "hot"))
+             echoed=("tokencanary", "hot", "Canary", "String should", "pattern"))
 
 
 def test_modelfile_parameters_reach_the_modelfile(tmp_path: Path) -> None:
@@ -258,3 +260,17 @@ def test_catalogue_model_without_a_source_for_the_runtime_lists_the_ids_that_hav
     assert missing, "the case needs a catalogue model without an ONNX source"
     spec = {**BASE, "runtime": {"kind": "onnxruntime"}, "model": {"id": missing[0]}}
     _refused(tmp_path, spec, "model.id", "no pinned onnxruntime source")
+
+
+@pytest.mark.parametrize(("section", "mapping", "words"), [
+    ("monitoring", {"selector_labels": {"Bad Canary!": "x"}}, "a Kubernetes label key"),
+    ("security", {"base_images": {"Canary_Row": "x"}}, "a row name of the pins table"),
+])
+def test_a_bad_key_is_told_the_form_keys_take_in_words(section: str, mapping: dict[str, Any], words: str,
+                                                       tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump({**BASE, section: mapping}), encoding="utf-8")
+    result = run_in_process("validate", str(path))
+    assert result.code == 2 and f"{section}.{next(iter(mapping))}: has a key that is not allowed" in result.stderr
+    assert f"allowed: keys of {words}" in result.stderr, result.stderr
+    assert "Canary" not in result.stderr and "String should" not in result.stderr

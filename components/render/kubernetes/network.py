@@ -14,7 +14,7 @@ from typing import Any
 from slm_deploy.render.kubernetes.common import Manifest, bounded_name, meta, selector
 from slm_deploy.render.monitoring.kubernetes import scraper_peer
 from slm_deploy.runtimes.plan import RuntimePlan, ServicePlan
-from slm_deploy.spec.consistency import kubernetes_target
+from slm_deploy.spec.consistency import ingress_namespace, kubernetes_target
 from slm_deploy.spec.loader import Deployment
 
 NAMESPACE_NAME = "kubernetes.io/metadata.name"
@@ -76,7 +76,7 @@ def ingress_policy(deployment: Deployment, plan: RuntimePlan, target: ServicePla
     rules = []
     callers = [_pods(c) for c in _callers(plan, target)]
     if target.role == "gateway" and spec.exposure.mode == "ingress":
-        callers.append(_namespace(k8s.ingress_namespace))
+        callers.append(_namespace(ingress_namespace(spec)))
     if target.role == "gateway" and spec.exposure.mode == "internal":
         callers.append({"namespaceSelector": {}})
     if callers:
