@@ -53,7 +53,8 @@ PLAUSIBLE = {
     "runtime.env": st.dictionaries(st.sampled_from([
         "OMP_NUM_THREADS", "OLLAMA_DEBUG", "VLLM_LOGGING_LEVEL", "LLAMA_ARG_ENDPOINT_SLOTS", "LLAMA_ARG_CTX_SIZE",
         "VLLM_TRUST_REMOTE_CODE", "VLLM_ALLOW_RUNTIME_LORA_UPDATING", "HF_ENDPOINT", "LD_PRELOAD", "HTTPS_PROXY",
-        "OLLAMA_HOST", "OLLAMA_CONTEXT_LENGTH", "SLM_PORT", "PYTHONPATH", "HOME"]),
+        "OLLAMA_HOST", "OLLAMA_CONTEXT_LENGTH", "SLM_PORT", "PYTHONPATH", "HOME", "OLLAMA_LOAD_TIMEOUT",
+        "OMP_WAIT_POLICY", "OLLAMA_REMOTES", "NVIDIA_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES", "LLAMA_LOG_VERBOSITY"]),
         st.sampled_from(["1", "true", "info"]), max_size=2),
     "runtime.modelfile.parameters": st.dictionaries(
         st.sampled_from(["temperature", "top_k", "stop", "use_mmap", "num_ctx", "num_thread", "zqxparam"]),
