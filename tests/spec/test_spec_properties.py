@@ -47,7 +47,9 @@ PLAUSIBLE = {
     "targets.host.allowed_clients": st.sampled_from([[], ["10.1.2.0/24"], ["fd00::/64"]]),
     "targets.docker.registry": st.sampled_from(["registry.example:5000", "myregistry.azurecr.io"]),
     "serving.auth.api_keys_secret": st.just("api-keys"),
-    "runtime.extra_args": st.sampled_from([[], ["--seed", "7"], ["--seed=42"]]),
+    "runtime.extra_args": st.sampled_from([[], ["--seed", "7"], ["--seed=42"], ["--tool-call-parser", "hermes"],
+                                           ["--reasoning-parser=qwen3"], ["--chat-template", "chatml"],
+                                           ["--chat-template", "zqxtemplate"], ["--tool-call-parser", "zqxparser"]]),
     "runtime.open_webui.secret_key_secret": st.just("webui-secret-key"),
     "runtime.open_webui.api_key_secret": st.just("webui-api-key"),
     "runtime.env": st.dictionaries(st.sampled_from([
@@ -57,8 +59,10 @@ PLAUSIBLE = {
         "OMP_WAIT_POLICY", "OLLAMA_REMOTES", "NVIDIA_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES", "LLAMA_LOG_VERBOSITY"]),
         st.sampled_from(["1", "true", "info"]), max_size=2),
     "runtime.modelfile.parameters": st.dictionaries(
-        st.sampled_from(["temperature", "top_k", "stop", "use_mmap", "num_ctx", "num_thread", "zqxparam"]),
-        st.one_of(st.booleans(), st.integers(0, 100), st.floats(0, 2, allow_nan=False), st.sampled_from(["END", "hot"])),
+        st.sampled_from(["temperature", "top_k", "top_p", "seed", "stop", "use_mmap", "num_ctx", "num_thread",
+                         "zqxparam"]),
+        st.one_of(st.booleans(), st.integers(-5, 100), st.floats(-1, 2, allow_nan=False),
+                  st.sampled_from([2 ** 63 - 1, 2 ** 63, 1e39, "END", "hot"])),
         max_size=3),
     "waivers": st.lists(st.fixed_dictionaries({
         "rule": st.sampled_from(sorted(rule.id for rule in all_rules())),
