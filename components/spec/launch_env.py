@@ -70,7 +70,7 @@ GPU_SELECTION = EnvClass(
     "selects or overrides the GPUs the server sees; the device plugin (Kubernetes) or the device reservation "
     "(Compose) hands the container the GPUs resources.gpu asks for")
 DEBUG_OUTPUT = EnvClass(
-    re.compile(r"(DEBUG|TRACE|VERBOSE|LOGGER|PROFIL|_DUMP|LOG_LEVEL$|LOGGING_LEVEL$|^VERBOSE$)"),
+    re.compile(r"(DEBUG|TRACE|VERBOSE|LOGGER|PROFIL|_DUMP|_OUTPUT_TENSOR$|LOG_LEVEL$|LOGGING_LEVEL$)"),
     "raises debug, trace or log-level output, which can write prompts and generated text to the logs "
     "(vLLM logs the input prompt at debug level, Ollama logs model output at trace level)")
 INTERNAL = EnvClass(

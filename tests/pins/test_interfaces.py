@@ -33,6 +33,9 @@ def test_a_missing_record_names_the_runtime_and_file(tmp_path: Path) -> None:
     ({"flags": {"a": 1}}, "`flags` must be a list of strings"),
     ({"version": ""}, "`version` must be a non-empty string"),
     ({"image": ["root"]}, "`image` must be a mapping"),
+    ({"flag_values": ["hermes"]}, "`flag_values` must be a mapping"),
+    ({"flag_values": {"--tool-call-parser": {"a": 1}}}, "`--tool-call-parser` must be a list of strings"),
+    ({"parameters": "seed"}, "`parameters` must be a mapping"),
 ])
 def test_a_record_of_the_wrong_shape_names_the_field(tmp_path: Path, fields: dict, message: str | None) -> None:
     document = {"runtime": "vllm", "version": "1.0", "artifact": "a", "derived_by": "m", **fields}
