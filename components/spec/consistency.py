@@ -6,12 +6,12 @@ import ipaddress
 
 from slm_deploy.errors import Problem
 from slm_deploy.spec.host_paths import has_parent_step, sensitive
+from slm_deploy.spec.launch_env import SECRET_REASON, allowed_text
 from slm_deploy.spec.launch_env import refusal as env_refusal
 from slm_deploy.servers.gateway.render import GATEWAY_METRICS_PORT
 from slm_deploy.spec.catalogue import catalogue
 from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.extra_args import extra_args_problems
-from slm_deploy.spec.fields import SECRET_NAME_PARTS
 from slm_deploy.spec.idle_fields import idle_field_problems
 from slm_deploy.spec.images import pins_table
 from slm_deploy.spec.modelfile_parameters import parameter_problems
@@ -32,9 +32,6 @@ DEFAULT_SECRET_NAMES = {
     "monitoring.grafana.admin_password_secret": "grafana-admin-password",
 }
 """Secrets a spec may leave undeclared while it uses them under these default names."""
-ENV_ALLOWED = ("tuning variables the runtime reads (such as OMP_NUM_THREADS, OLLAMA_DEBUG, VLLM_LOGGING_LEVEL); "
-               "not flag spellings (LLAMA_ARG_*), loader, interpreter, proxy, endpoint, host, port or path variables, "
-               "nor variables set from the spec")
 
 
 def kubernetes_target(spec: DeploymentSpec) -> KubernetesTarget | None:
@@ -78,18 +75,15 @@ def with_default_secrets(spec: DeploymentSpec) -> DeploymentSpec:
 
 
 def _env_problems(spec: DeploymentSpec) -> list[Problem]:
-    """Extra environment may tune the runtime, never re-route, re-flag or weaken it (one table with the rules)."""
-    problems = []
+    """Extra environment may tune the runtime with what it reads, never re-route, re-flag or weaken it (one table
+    with the rules); the error lists the names the runtime accepts, never the name given, which may be a token."""
+    kind, problems = spec.runtime.kind, []
     for name in spec.runtime.env:
-        if SECRET_NAME_PARTS.search(name):
-            problems.append(Problem(f"runtime.env.{name}", "looks like a secret; secrets are never passed as "
-                                    "environment values", allowed="non-secret settings",
-                                    hint="declare it under `secrets` and mount it as a file"))
-            continue
-        reason = env_refusal(spec.runtime.kind, name)
+        reason = env_refusal(kind, name)
         if reason:
-            problems.append(Problem(f"runtime.env.{name}", reason, allowed=ENV_ALLOWED,
-                                    hint="use the typed runtime options or runtime.extra_args"))
+            hint = ("declare it under `secrets` and mount it as a file" if reason == SECRET_REASON
+                    else "use the typed runtime options or runtime.extra_args")
+            problems.append(Problem(f"runtime.env.{name}", reason, allowed=allowed_text(kind), hint=hint))
     return problems
 
 

@@ -3,18 +3,18 @@
 Only tuning flags that slm-deploy does not set itself are listed. Flags it derives from the spec
 (port, host, model, context and concurrency from the sizing) are refused so the sizing stays true,
 and so are flags that weaken the deployment (--trust-remote-code, --api-key, --slots, verbose logs).
-Each entry names the kind of value the flag takes, so a flag cannot smuggle a second flag in.
+Each entry names the kind of value the flag takes, so a flag cannot smuggle a second flag in; a flag that
+chooses a name the runtime registers (a parser, a built-in chat template) takes only the names its interface
+record lists for the pinned version.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from slm_deploy.errors import Problem
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+from slm_deploy.spec.runtime_records import record_of
 
 
 @dataclass(frozen=True)
@@ -37,14 +37,32 @@ def choice(*values: str) -> FlagValue:
     return FlagValue("one of " + ", ".join(values), lambda text: text in values)
 
 
+@dataclass(frozen=True)
+class RecordedChoice:
+    """A flag that takes a name the runtime registers at its pinned version, as its interface record lists them
+    (vLLM's parser registries, llama.cpp's built-in chat templates); the record is read on first use."""
+
+    runtime: str
+    flag: str
+
+    def names(self) -> frozenset[str]:
+        return record_of(self.runtime).flag_values[self.flag]
+
+    @property
+    def allowed(self) -> str:
+        return "one of " + ", ".join(sorted(self.names()))
+
+    def accepts(self, text: str) -> bool:
+        return text in self.names()
+
+
 SWITCH = FlagValue("no value", None)
 COUNT = FlagValue("a whole number from 1 to 1000000", lambda text: text.isdigit() and 0 < int(text) <= 1_000_000)
 FRACTION = FlagValue("a number from 0 to 2", lambda text: _number_in(text, 0.0, 2.0))
-NAME = FlagValue("a name of letters, digits and . _ -", lambda text: bool(_NAME.match(text)))
 KV_CACHE_LLAMACPP = choice("f16", "bf16", "q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "iq4_nl")
 """KV-cache types no larger than the f16 the sizing assumes."""
 
-EXTRA_ARGS: dict[str, dict[str, FlagValue]] = {
+EXTRA_ARGS: dict[str, dict[str, FlagValue | RecordedChoice]] = {
     "vllm": {
         "--enable-chunked-prefill": SWITCH,
         "--no-enable-chunked-prefill": SWITCH,
@@ -55,8 +73,8 @@ EXTRA_ARGS: dict[str, dict[str, FlagValue]] = {
         "--seed": COUNT,
         "--max-logprobs": COUNT,
         "--enable-auto-tool-choice": SWITCH,
-        "--tool-call-parser": NAME,
-        "--reasoning-parser": NAME,
+        "--tool-call-parser": RecordedChoice("vllm", "--tool-call-parser"),
+        "--reasoning-parser": RecordedChoice("vllm", "--reasoning-parser"),
     },
     "llamacpp": {
         "--batch-size": COUNT,
@@ -75,7 +93,7 @@ EXTRA_ARGS: dict[str, dict[str, FlagValue]] = {
         "--top-p": FRACTION,
         "--min-p": FRACTION,
         "--repeat-penalty": FRACTION,
-        "--chat-template": NAME,
+        "--chat-template": RecordedChoice("llamacpp", "--chat-template"),
         "--reasoning-format": choice("none", "deepseek", "deepseek-legacy", "auto"),
     },
 }

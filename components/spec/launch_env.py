@@ -1,17 +1,24 @@
-"""Environment variables a model server must not be given from outside: one table, read by the spec's
-validation of `runtime.env` and by the serving rules that judge a rendered launch.
+"""Environment variables a model server may be given from outside: one table, read by the spec's validation of
+`runtime.env` and by the serving rules that judge a rendered launch.
 
-A variable is refused when it is another spelling of a command-line flag (llama.cpp reads every flag
-from LLAMA_ARG_*, which would bypass the extra_args allow-list), when it changes what the process loads
-or where it connects (loader, interpreter, proxies, hub endpoints), when it points the server at files
-(the root file system is read-only; slm-deploy sets the writable paths), or when slm-deploy sets it from
-a typed field of the spec.
+A variable is accepted only when the runtime at its pinned version reads it (its interface record, derived from
+the runtime's own artifact, lists it) and it is in no refused class: another spelling of a command-line flag
+(llama.cpp reads every flag from LLAMA_ARG_*, which would bypass the extra_args allow-list), something that
+changes what the process loads or where it connects (loader, interpreter, proxies, hub endpoints), a path (the
+root file system is read-only; slm-deploy sets the writable paths), a switch that weakens the server, GPU
+selection (the device plugin or the Compose device reservation decides which GPUs a container sees), debug or
+log-level output (at debug level vLLM logs input prompts and Ollama's trace level logs generated text), the
+runtime's own build, test and child-process variables, or a variable slm-deploy sets from a typed field of
+the spec.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from slm_deploy.spec.fields import SECRET_NAME_PARTS
+from slm_deploy.spec.runtime_records import record_of
 
 TRUST_REMOTE_CODE_ENV = "VLLM_TRUST_REMOTE_CODE"
 """vLLM's environment spelling of --trust-remote-code."""
@@ -22,6 +29,8 @@ METRICS_ENV = "LLAMA_ARG_ENDPOINT_METRICS"
 
 FLAG_PREFIXES = {"llamacpp": "LLAMA_ARG_"}
 """Runtimes that read their command-line flags from variables with this prefix."""
+LISTED_IN_FULL = 40
+"""Allowed names an error lists in full; longer lists are sampled and the rest found in docs/runtime-env.md."""
 
 
 @dataclass(frozen=True)
@@ -34,21 +43,42 @@ class EnvClass:
 
 LOADER = EnvClass(
     re.compile(r"^(LD_|DYLD_|PYTHON|PERL|RUBY|NODE_|GCONV_|MALLOC_|GLIBC_|BASH_ENV$|ENV$|IFS$|SHELL$|PATH$|"
-               r"USER$|LOGNAME$|OPENSSL_|SSL_CERT_|REQUESTS_CA_BUNDLE$|CURL_CA_BUNDLE$)"),
-    "changes what the process loads, trusts or runs as (loader, interpreter, user or CA variables)")
+               r"USER$|LOGNAME$|OPENSSL_|SSL_CERT_|REQUESTS_CA_BUNDLE$|CURL_CA_BUNDLE$|CONDA_|PROGRAMFILES$|"
+               r"SYSTEMROOT$)|(_EDITOR$|_LLM_LIBRARY$)"),
+    "changes what the process loads, trusts or runs as (loader, interpreter, library, editor, user or CA "
+    "variables)")
 NETWORK = EnvClass(
-    re.compile(r"(PROXY$|_ENDPOINT|_URL$|_HOST$|_HOST_IP$|_IP$|_ADDRESS$|_ORIGINS$|_PORT$|^HF_HUB_OFFLINE$|"
-               r"^TRANSFORMERS_OFFLINE$|_PLUGINS$|MODELSCOPE)"),
-    "changes where the server listens or connects (hosts, ports, proxies, hub endpoints, plugins)")
+    re.compile(r"(PROXY$|_ENDPOINT|_URL$|_HOST$|_HOSTNAME$|_HOST_IP$|_IP$|_ADDRESS$|_ORIGINS$|_PORT$|_REMOTES$|"
+               r"_REPOSITORY$|_REPO_LIST$|^HF_HUB_OFFLINE$|^TRANSFORMERS_OFFLINE$|_PLUGINS$|MODELSCOPE|^RAY_|_RAY_|"
+               r"_IPS$|_NIC_|^S3_|^AWS_|^VLLM_MEDIA_URL_|^GGML_RDMA_|^GGML_REMOTING_)"),
+    "changes where the server listens or connects (hosts, ports, proxies, hub endpoints, remotes, plugins, "
+    "other nodes)")
 FILES = EnvClass(
-    re.compile(r"(^HOME$|^XDG_|^TMPDIR$|_HOME$|_CACHE|_DIR$|_ROOT$|_PATH$|_FILE$|_MODELS$|_NOPRUNE$)"),
+    re.compile(r"(^HOME$|^XDG_|^TMPDIR$|^TEMP$|^TMP$|APPDATA$|_HOME$|_CACHE|_DIR$|_ROOT$|_PATH$|_FILE$|"
+               r"_MODELS$|_NOPRUNE$)"),
     "points the server at files; slm-deploy sets the writable cache paths itself (the root file system is "
     "read-only)")
 UNSAFE = EnvClass(
     re.compile(r"(TRUST_REMOTE_CODE|^VLLM_ALLOW_|INSECURE|_DEV_MODE$|DEBUG_LOG|LOG_REQUESTS|LOG_API_SERVER|"
-               r"^VLLM_SERVER_DEV|NO_USAGE_STATS|DO_NOT_TRACK|TELEMETRY|USAGE_STATS|^SLM_)"),
+               r"^VLLM_SERVER_DEV|NO_USAGE_STATS|DO_NOT_TRACK|TELEMETRY|USAGE_STATS|^VLLM_USAGE_|^SLM_)"),
     "weakens the deployment or is set by slm-deploy (remote code, runtime updates, request logging, "
     "telemetry, this project's own server settings)")
+GPU_SELECTION = EnvClass(
+    re.compile(r"(_VISIBLE_DEVICES$|^NVIDIA_|DEVICE_ORDINAL$|^CUDA_DEVICE_ORDER$|^HSA_OVERRIDE_|"
+               r"^ONEAPI_DEVICE_SELECTOR$|^GGML_[A-Z]+_DEVICES?$|_BACKEND_DEVICE$|_PLATFORMS?$|^(LOCAL_)?RANK$|"
+               r"_RANK(_LOCAL)?$|_DP_SIZE$|WORLD_SIZE$)"),
+    "selects or overrides the GPUs the server sees; the device plugin (Kubernetes) or the device reservation "
+    "(Compose) hands the container the GPUs resources.gpu asks for")
+DEBUG_OUTPUT = EnvClass(
+    re.compile(r"(DEBUG|TRACE|VERBOSE|LOGGER|PROFIL|_DUMP|_OUTPUT_TENSOR$|LOG_LEVEL$|LOGGING_LEVEL$)"),
+    "raises debug, trace or log-level output, which can write prompts and generated text to the logs "
+    "(vLLM logs the input prompt at debug level, Ollama logs model output at trace level)")
+INTERNAL = EnvClass(
+    re.compile(r"(^CMAKE_|^NVCC_|^MAX_JOBS$|^TORCH_CUDA_ARCH_LIST$|^VLLM_(BUILD_|DOCKER_BUILD|IMAGE_TAG$|"
+               r"MAIN_CUDA_VERSION$|PRECOMPILED|USE_PRECOMPILED|SKIP_PRECOMPILED|TARGET_DEVICE$|DIST_IDENT$)|"
+               r"_TEST_|_CI_ENV$|^LLAMA_APP_CMD$|^LLAMA_SERVER_|_CHILD_MODE$)"),
+    "is internal to the runtime: read while building it from source or by its tests, or set by the runtime "
+    "for its own child processes")
 OWNED = {
     "ollama": EnvClass(re.compile(r"^OLLAMA_(KEEP_ALIVE|NUM_PARALLEL|MAX_LOADED_MODELS|MAX_QUEUE|CONTEXT_LENGTH|"
                                   r"FLASH_ATTENTION|KV_CACHE_TYPE|AUTH)$"),
@@ -56,11 +86,14 @@ OWNED = {
                        "runtime.kv_cache_type, model.context_length, serving.concurrency)"),
 }
 """Per runtime: variables slm-deploy derives from typed fields."""
-CLASSES = (LOADER, NETWORK, FILES, UNSAFE)
+CLASSES = (LOADER, NETWORK, FILES, UNSAFE, GPU_SELECTION, DEBUG_OUTPUT, INTERNAL)
+SECRET_REASON = "looks like a secret; secrets are never passed as environment values"
 
 
-def refusal(runtime: str, name: str) -> str | None:
-    """Why `runtime` must not be given the variable `name`, or None when it may."""
+def class_refusal(runtime: str, name: str) -> str | None:
+    """Why `name` is refused for `runtime` whatever the runtime reads, or None when it is in no refused class."""
+    if SECRET_NAME_PARTS.search(name):
+        return SECRET_REASON
     prefix = FLAG_PREFIXES.get(runtime)
     if prefix and name.startswith(prefix):
         return "is the environment spelling of a command-line flag; pass flags through runtime.extra_args"
@@ -69,3 +102,29 @@ def refusal(runtime: str, name: str) -> str | None:
         if env_class.pattern.search(name):
             return env_class.reason
     return None
+
+
+def refusal(runtime: str, name: str) -> str | None:
+    """Why `runtime` must not be given the variable `name`, or None when it may."""
+    reason = class_refusal(runtime, name)
+    if reason is None and name not in record_of(runtime).env:
+        record = record_of(runtime)
+        return f"is not a variable {runtime} reads at its pinned version ({record.runtime} {record.version})"
+    return reason
+
+
+def allowed_names(runtime: str) -> tuple[str, ...]:
+    """Every variable `runtime.env` may give `runtime`, sorted: read by it, and in no refused class."""
+    return tuple(sorted(name for name in record_of(runtime).env if class_refusal(runtime, name) is None))
+
+
+def allowed_text(runtime: str) -> str:
+    """What an error says runtime.env accepts for `runtime`: the names, or a sample and where the rest are."""
+    names = allowed_names(runtime)
+    if not names:
+        return f"no variables: {runtime} reads none that runtime.env may set; use the typed runtime options"
+    if len(names) <= LISTED_IN_FULL:
+        return ", ".join(names)
+    sample = names[::len(names) // 8][:8]
+    return (f"one of the {len(names)} variables {runtime} reads that no rule refuses, such as "
+            f"{', '.join(sample)} (all listed in docs/runtime-env.md)")

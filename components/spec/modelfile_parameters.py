@@ -1,35 +1,82 @@
-"""The PARAMETER names a Modelfile may set, with the value each takes: Ollama's Options and Runner structs
-(api/types.go at the pinned v0.24.0), which its FormatParams reads, refusing unknown names and bad values."""
+"""The PARAMETER names a Modelfile may set, with the values Ollama takes for each: the Go type of its Options and
+Runner fields (api/types.go at the pinned tag, recorded in the ollama interface record), which FormatParams
+parses with ParseInt(64 bits), ParseFloat(32 bits) or ParseBool, narrowed where the sampler would silently
+change the value (sample/samplers.go clamps a negative temperature to 0 and top_p, min_p into 0..1;
+sample/transforms.go treats a top_k of 0 or below as off)."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 from slm_deploy.errors import Problem
 
-INTEGER, NUMBER, BOOLEAN, TEXT = "an integer", "a number", "true or false", "text"
+INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+KIND_TEXT = {"int": "an integer", "float32": "a number", "*bool": "true or false", "[]string": "text"}
+
+
+@dataclass(frozen=True)
+class ValueRange:
+    """The Go type a parameter is parsed as and, for numbers, the closed range Ollama honours."""
+
+    go_type: str
+    low: float = -math.inf
+    high: float = math.inf
+
+    @property
+    def kind(self) -> str:
+        return KIND_TEXT[self.go_type]
+
+    def bounds(self) -> tuple[float, float]:
+        """The range after the type's own limits (int64, finite float32)."""
+        limit_low, limit_high = (INT64_MIN, INT64_MAX) if self.go_type == "int" else (-FLOAT32_MAX, FLOAT32_MAX)
+        return max(self.low, limit_low), min(self.high, limit_high)
+
+    @property
+    def allowed(self) -> str:
+        if self.go_type not in ("int", "float32"):
+            return self.kind
+        low, high = self.bounds()
+        return f"{self.kind} from {_shown(low)} to {_shown(high)}"
+
+    def has_type(self, value: object) -> bool:
+        if self.go_type == "*bool":
+            return isinstance(value, bool)
+        if self.go_type == "[]string":
+            return isinstance(value, str)
+        return not isinstance(value, bool) and isinstance(value, int if self.go_type == "int" else (int, float))
+
+    def in_range(self, value: object) -> bool:
+        """Whether a value of the right type is one Ollama parses and keeps as given."""
+        if self.go_type not in ("int", "float32"):
+            return True
+        low, high = self.bounds()
+        return (self.go_type == "int" or math.isfinite(value)) and low <= value <= high
+
+
+def _shown(bound: float) -> str:
+    return str(int(bound)) if float(bound).is_integer() and abs(bound) < 2 ** 64 else f"{bound:.7g}"
+
+
+INT, FLOAT32 = ValueRange("int"), ValueRange("float32")
+PROBABILITY = ValueRange("float32", 0.0, 1.0)
 OLLAMA_PARAMETERS = {
-    "num_keep": INTEGER, "seed": INTEGER, "num_predict": INTEGER, "top_k": INTEGER, "top_p": NUMBER,
-    "min_p": NUMBER, "typical_p": NUMBER, "repeat_last_n": INTEGER, "temperature": NUMBER,
-    "repeat_penalty": NUMBER, "presence_penalty": NUMBER, "frequency_penalty": NUMBER, "stop": TEXT,
-    "num_ctx": INTEGER, "num_batch": INTEGER, "num_gpu": INTEGER, "main_gpu": INTEGER, "use_mmap": BOOLEAN,
-    "num_thread": INTEGER,
+    "num_keep": INT, "seed": INT, "num_predict": INT, "top_k": ValueRange("int", 0), "top_p": PROBABILITY,
+    "min_p": PROBABILITY, "typical_p": FLOAT32, "repeat_last_n": INT, "temperature": ValueRange("float32", 0.0),
+    "repeat_penalty": FLOAT32, "presence_penalty": FLOAT32, "frequency_penalty": FLOAT32,
+    "stop": ValueRange("[]string"), "num_ctx": INT, "num_batch": INT, "num_gpu": INT, "main_gpu": INT,
+    "use_mmap": ValueRange("*bool"), "num_thread": INT,
 }
-"""Name -> the kind of value Ollama parses it as (Go int, float32, *bool, []string)."""
+"""Name -> the values Ollama takes for it (the record's Go type, and the sampler's range where it clamps)."""
 SPEC_OWNED = {"num_ctx": "model.context_length"}
 """Parameters slm-deploy writes itself from a spec field; Ollama keeps the first PARAMETER line of a name."""
 
 
-def _fits(kind: str, value: object) -> bool:
-    if kind == INTEGER:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == NUMBER:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind == BOOLEAN:
-        return isinstance(value, bool)
-    return isinstance(value, str)
-
-
 def parameter_problems(parameters: dict[str, object]) -> list[Problem]:
-    """One problem per parameter Ollama would refuse, or that a spec field already sets."""
+    """One problem per parameter Ollama would refuse or silently change, or that a spec field already sets."""
     problems = []
     for name, value in parameters.items():
         path = f"runtime.modelfile.parameters.{name}"
@@ -40,6 +87,9 @@ def parameter_problems(parameters: dict[str, object]) -> list[Problem]:
             problems.append(Problem(path, f"is set from {SPEC_OWNED[name]}",
                                     allowed=f"set {SPEC_OWNED[name]} instead",
                                     hint="Ollama keeps the first PARAMETER line of a name, which slm-deploy writes"))
-        elif not _fits(kind, value):
-            problems.append(Problem(path, f"must be {kind} for this parameter", allowed=kind))
+        elif not kind.has_type(value):
+            problems.append(Problem(path, f"must be {kind.kind} for this parameter", allowed=kind.allowed))
+        elif not kind.in_range(value):
+            problems.append(Problem(path, "is outside the range Ollama parses or keeps for this parameter",
+                                    allowed=kind.allowed))
     return problems

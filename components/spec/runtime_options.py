@@ -20,7 +20,7 @@ class _RuntimeCommon(SpecModel):
     image: PinnedImage | None = None
     """Override the runtime image (name:tag@sha256:...), e.g. from an internal mirror."""
     env: dict[EnvName, EnvValue] = Field(default_factory=dict)
-    """Extra non-secret environment; secret-looking names are refused (use `secrets`)."""
+    """Extra non-secret environment: variables the pinned runtime reads that no rule refuses (docs/runtime-env.md)."""
 
 
 WEIGHT_DTYPES = {"f16": "float16", "bf16": "bfloat16"}

@@ -11,7 +11,7 @@ import yaml
 
 from slm_deploy.pins.interfaces import RecordError, available, dump, load, records_dir
 from slm_deploy.pins.interfaces import foundry_local, ollama, open_webui, own_servers, vllm
-from slm_deploy.pins.interfaces.pysource import env_names, exposed_series, metrics, routes
+from slm_deploy.pins.interfaces.pysource import env_names, exposed_series, metrics, routes, trees
 from slm_deploy.pins.interfaces.refresh import Inputs, refresh
 from slm_deploy.pins.table import PinRow
 
@@ -33,6 +33,9 @@ def test_a_missing_record_names_the_runtime_and_file(tmp_path: Path) -> None:
     ({"flags": {"a": 1}}, "`flags` must be a list of strings"),
     ({"version": ""}, "`version` must be a non-empty string"),
     ({"image": ["root"]}, "`image` must be a mapping"),
+    ({"flag_values": ["hermes"]}, "`flag_values` must be a mapping"),
+    ({"flag_values": {"--tool-call-parser": {"a": 1}}}, "`--tool-call-parser` must be a list of strings"),
+    ({"parameters": "seed"}, "`parameters` must be a mapping"),
 ])
 def test_a_record_of_the_wrong_shape_names_the_field(tmp_path: Path, fields: dict, message: str | None) -> None:
     document = {"runtime": "vllm", "version": "1.0", "artifact": "a", "derived_by": "m", **fields}
@@ -173,6 +176,27 @@ def _git(repo: Path, *args: str) -> None:
     subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
 
 
+OLLAMA_TYPES = """type Metrics struct {
+	TotalDuration time.Duration `json:"total_duration,omitempty"`
+}
+
+type Options struct {
+	Runner
+
+	// Predict options used at runtime
+	Seed        int      `json:"seed,omitempty"`
+	Temperature float32  `json:"temperature,omitempty"`
+	Stop        []string `json:"stop,omitempty"`
+}
+
+type Runner struct {
+	NumCtx  int   `json:"num_ctx,omitempty"`
+	UseMMap *bool `json:"use_mmap,omitempty"`
+}
+"""
+"""The layout of Ollama's api/types.go: only the Options and Runner structs name Modelfile parameters."""
+
+
 def test_ollama_record_reads_envconfig_router_and_final_image_stage_at_the_tag(tmp_path: Path) -> None:
     repo = tmp_path / "ollama+ollama" / "repo"
     (repo / "envconfig").mkdir(parents=True)
@@ -183,6 +207,8 @@ def test_ollama_record_reads_envconfig_router_and_final_image_stage_at_the_tag(t
     (repo / "server/routes.go").write_text('r.GET("/", h)\nr.GET("/api/tags", h)\nr.HEAD("/api/blobs/:digest", h)\n')
     (repo / "Dockerfile").write_text("FROM golang AS build\nENV CGO_ENABLED=1\nFROM ubuntu\nENV OLLAMA_HOST=0.0.0.0\n"
                                       'ENTRYPOINT ["/bin/ollama"]\n')
+    (repo / "api").mkdir()
+    (repo / "api/types.go").write_text(OLLAMA_TYPES)
     _git(repo.parent.parent, "init", "-q", str(repo))
     _git(repo, "add", "-A")
     _git(repo, "-c", "user.email=t@e", "-c", "user.name=t", "commit", "-qm", "x")
@@ -191,6 +217,8 @@ def test_ollama_record_reads_envconfig_router_and_final_image_stage_at_the_tag(t
     assert document["env"] == ["OLLAMA_HOST", "OLLAMA_KEEP_ALIVE"]  # not the build stage's CGO_ENABLED
     assert document["endpoints"] == ["/", "/api/blobs/{digest}", "/api/tags"]
     assert document["image"] == {"user": "root", "writable_paths": ["/root/.ollama"], "entrypoint": ["/bin/ollama"]}
+    assert document["parameters"] == {"num_ctx": "int", "use_mmap": "*bool", "seed": "int", "temperature": "float32",
+                                      "stop": "[]string"}
     with pytest.raises(RecordError, match="git rev-parse v1.0.0 failed"):
         ollama.derive("1.0.0", tmp_path)
 
@@ -219,3 +247,56 @@ def test_refresh_reports_a_failing_deriver_without_stopping_the_others(tmp_path:
     outcomes = refresh(rows, tmp_path, Inputs(mirrors=tmp_path), only=("ollama", "gateway", "vllm"))
     assert [(o.runtime, o.state) for o in outcomes] == [("gateway", "written"), ("ollama", "error"), ("vllm", "kept")]
     assert "no git mirror of ollama/ollama" in outcomes[1].detail and "`vllm` row" in outcomes[2].detail
+
+
+# --- names flags accept -----------------------------------------------------------------------------------------
+
+def test_vllm_parser_names_come_from_the_registration_tables_and_calls_not_docstrings() -> None:
+    from slm_deploy.pins.interfaces.vllm_parsers import parser_names
+
+    parsed = _parse(**{
+        "vllm/tool_parsers/__init__.py": '"""ToolParserManager.register_lazy_module(name="kimi_doc", ...)"""\n'
+                                         '_TOOL_PARSERS_TO_REGISTER = {"hermes": ("h", "H"), "llama3_json": ("l", "L")}\n',
+        "vllm/tool_parsers/extra.py": '@ToolParserManager.register_module(["plugin_a", "plugin_b"])\nclass P: pass\n',
+        "vllm/reasoning/__init__.py": 'ReasoningParserManager.register_lazy_module(name="qwen3", module_path="m", '
+                                      'class_name="C")\n',
+        "vllm/other/__init__.py": '_TOOL_PARSERS_TO_REGISTER = {"elsewhere": ("x", "X")}\n',
+    })
+    assert parser_names(parsed) == {"--tool-call-parser": ["hermes", "llama3_json", "plugin_a", "plugin_b"],
+                                    "--reasoning-parser": ["qwen3"]}
+    with pytest.raises(RecordError, match="--reasoning-parser"):
+        parser_names(_parse(**{"vllm/tool_parsers/__init__.py": '_TOOL_PARSERS_TO_REGISTER = {"hermes": 1}\n'}))
+
+
+def test_llamacpp_chat_templates_are_the_keys_of_the_builtin_table() -> None:
+    from slm_deploy.pins.interfaces.llamacpp import chat_templates
+
+    source = ('static const std::map<std::string, llm_chat_template> LLM_CHAT_TEMPLATES = {\n'
+              '    { "chatml",            LLM_CHAT_TEMPLATE_CHATML            },\n'
+              '    { "mistral-v3-tekken", LLM_CHAT_TEMPLATE_MISTRAL_V3_TEKKEN },\n};\n'
+              'if (tmpl_contains("<|im_start|>")) { return "not-a-name"; }\n')
+    assert chat_templates(source) == {"chatml", "mistral-v3-tekken"}
+    with pytest.raises(RecordError, match="LLM_CHAT_TEMPLATES"):
+        chat_templates("int main() {}\n")
+
+
+@pytest.mark.parametrize(("runtime", "flag", "member"), [
+    ("vllm", "--tool-call-parser", "hermes"), ("vllm", "--reasoning-parser", "qwen3"),
+    ("llamacpp", "--chat-template", "chatml")])
+def test_the_committed_records_carry_the_names_the_artifacts_register(runtime: str, flag: str, member: str) -> None:
+    names = load(runtime).flag_values[flag]
+    assert member in names and len(names) > 10
+
+
+@pytest.mark.slow
+def test_the_vllm_record_parser_names_are_the_pinned_wheels_registrations() -> None:
+    """Read from the wheel PyPI serves for the pin (downloaded once per machine, sha256 checked)."""
+    from slm_deploy.pins.interfaces.artifacts import pypi_wheel, python_sources
+    from slm_deploy.pins.interfaces.vllm_parsers import PARSER_PACKAGES, parser_names
+
+    record = load("vllm")
+    wheel = pypi_wheel("vllm", record.version.removeprefix("v"))
+    sources = {name: text for name, text in python_sources(wheel.path, "vllm").items()
+               if name.startswith(tuple(PARSER_PACKAGES.values()))}
+    derived = parser_names(dict(trees(sources)))
+    assert {flag: sorted(names) for flag, names in record.flag_values.items()} == derived

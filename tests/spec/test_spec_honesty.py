@@ -10,7 +10,9 @@ import pytest
 import yaml
 
 from slm_deploy.pins.interfaces import load as load_record
-from slm_deploy.spec.launch_env import refusal
+from slm_deploy.cli.env_reference import env_reference_markdown
+from slm_deploy.spec.launch_env import allowed_names, refusal
+from slm_deploy.spec.runtime_records import RECORD_OF
 from slm_deploy.runtimes import plan_deployment
 from slm_deploy.spec.loader import load_deployment
 from tests.spec.test_bad_input import BASE, _with
@@ -60,23 +62,71 @@ ENV_CASES = {
     "cache path": ("vllm", "VLLM_CACHE_ROOT", "files"),
     "request logging": ("ollama", "OLLAMA_DEBUG_LOG_REQUESTS", "weakens"),
     "own server setting": ("onnxruntime", "SLM_MAX_TOKENS", "weakens"),
+    "remote model hosts": ("ollama", "OLLAMA_REMOTES", "connects"),
+    "trace logging of model output": ("ollama", "OLLAMA_DEBUG", "prompts and generated text"),
+    "debug logging of prompts": ("vllm", "VLLM_LOGGING_LEVEL", "prompts and generated text"),
+    "GPU selection by the image's variable": ("ollama", "NVIDIA_VISIBLE_DEVICES", "device plugin"),
+    "GPU driver capabilities": ("ollama", "NVIDIA_DRIVER_CAPABILITIES", "device plugin"),
+    "GPU selection by CUDA": ("vllm", "CUDA_VISIBLE_DEVICES", "device plugin"),
+    "a variable llama.cpp does not read": ("llamacpp", "LLAMA_LOG_VERBOSITY", "not a variable llamacpp reads"),
+    "a made-up name": ("vllm", "VLLM_NOT_A_KNOB", "not a variable vllm reads"),
+    "a generic variable the runtime does not read": ("ollama", "OMP_NUM_THREADS", "not a variable ollama reads"),
+    "the runtime's own child-process switch": ("llamacpp", "LLAMA_SERVER_CHILD_MODE", "internal to the runtime"),
+    "a build-time variable": ("vllm", "VLLM_USE_PRECOMPILED", "internal to the runtime"),
 }
+ACCEPTED = {"vllm": "OMP_NUM_THREADS", "ollama": "OLLAMA_LOAD_TIMEOUT", "llamacpp": "OMP_WAIT_POLICY"}
+"""One variable each runtime reads and no rule refuses."""
 
 
 @pytest.mark.parametrize("case", sorted(ENV_CASES))
 def test_runtime_env_refuses_what_would_reroute_reflag_or_weaken(case: str, tmp_path: Path) -> None:
     kind, name, words = ENV_CASES[case]
-    env = {"OMP_NUM_THREADS": "2", name: "1"}
+    env = {ACCEPTED.get(kind, "OMP_NUM_THREADS"): "2", name: "1"}
     position = sorted(env).index(name) + 1  # the spec is written with sorted keys
     _refused(tmp_path, _runtime(kind, env=env), f"runtime.env.<key {position}>", words, echoed=(name,))
 
 
-@pytest.mark.parametrize("kind", ["llamacpp", "ollama", "vllm", "onnxruntime"])
-def test_runtime_env_keeps_tuning_variables(kind: str, tmp_path: Path) -> None:
-    path = tmp_path / "spec.yaml"
-    path.write_text(yaml.safe_dump(_runtime(kind, env={"OMP_NUM_THREADS": "2"})), encoding="utf-8")
-    result = run_in_process("validate", str(path))
+@pytest.mark.parametrize("kind", sorted(ACCEPTED))
+def test_runtime_env_keeps_variables_the_runtime_reads(kind: str, tmp_path: Path) -> None:
+    path, out = tmp_path / "spec.yaml", tmp_path / "bundle"
+    path.write_text(yaml.safe_dump(_runtime(kind, env={ACCEPTED[kind]: "2"})), encoding="utf-8")
+    assert run_in_process("validate", str(path)).code == 0
+    result = run_in_process("render", str(path), "--out", str(out))
     assert result.code == 0, result.stderr
+    assert f"{ACCEPTED[kind]}=2" in (out / "compose" / "compose.yaml").read_text(encoding="utf-8") or \
+        f"{ACCEPTED[kind]}: '2'" in (out / "compose" / "compose.yaml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("kind", ["onnxruntime", "vllm", "ollama"])
+def test_an_unknown_name_is_refused_with_the_names_that_are_allowed(kind: str, tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(_runtime(kind, env={"ZZ_CANARY_7F3A": "1"})), encoding="utf-8")
+    result = run_in_process("validate", str(path))
+    assert result.code == 2 and "Traceback" not in result.stderr
+    assert "runtime.env.<key 1>" in result.stderr and "ZZ_CANARY_7F3A" not in result.stderr
+    allowed = next(line for line in result.stderr.splitlines() if line.startswith("  allowed: "))
+    names = allowed_names(kind)
+    if not names:
+        assert "no variables" in allowed
+    elif len(names) <= 40:
+        assert allowed == "  allowed: " + ", ".join(names)
+    else:
+        assert f"one of the {len(names)} variables" in allowed and "docs/runtime-env.md" in allowed
+
+
+def test_every_accepted_name_is_read_by_the_runtime_and_refused_by_no_class() -> None:
+    for kind in ("vllm", "ollama", "llamacpp", "onnxruntime", "foundry-local"):
+        record = load_record(RECORD_OF[kind])
+        assert set(allowed_names(kind)) <= record.env
+        assert all(refusal(kind, name) is None for name in allowed_names(kind))
+    assert set(allowed_names("ollama")) == {
+        "OLLAMA_GPU_OVERHEAD", "OLLAMA_LOAD_TIMEOUT", "OLLAMA_MAX_TRANSFER_STREAMS", "OLLAMA_NEW_ENGINE",
+        "OLLAMA_NOHISTORY", "OLLAMA_NO_CLOUD", "OLLAMA_SCHED_SPREAD", "OLLAMA_VULKAN"}
+
+
+def test_the_runtime_env_page_is_current() -> None:
+    page = Path("docs/runtime-env.md").read_text(encoding="utf-8")
+    assert page == env_reference_markdown(), "run python -m slm_deploy.cli.env_reference > docs/runtime-env.md"
 
 
 def test_every_flag_spelling_in_the_llamacpp_record_is_refused() -> None:

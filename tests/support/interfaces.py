@@ -17,10 +17,8 @@ from slm_deploy.render.hosts import FOUNDRY_CLI
 from slm_deploy.runtimes import plan_deployment
 from slm_deploy.runtimes.plan import HttpCheck, ServicePlan
 from slm_deploy.spec.loader import Deployment
+from slm_deploy.spec.runtime_records import RECORD_OF
 
-RECORD_OF = {"vllm": "vllm", "ollama": "ollama", "llamacpp": "llamacpp", "onnxruntime": "ortgenai",
-             "open-webui": "open-webui", "gateway": "gateway", "foundry-local": "foundry-local"}
-"""Plan runtime name -> record id (the ONNX service runs this project's ortgenai server)."""
 LIBRARIES = {"vllm": ("huggingface-hub", "numba"), "onnxruntime": ("huggingface-hub",),
              "open-webui": ("huggingface-hub",)}
 """Libraries inside each image whose variables the adapters set (each has its own record)."""

@@ -1,11 +1,13 @@
 """What each pinned runtime really accepts and offers, derived from its artifact and kept beside pins.yaml.
 
-Records are inputs to tests, never to rendering: a test renders every spec and checks that each flag,
-environment variable, metric and probe path it emits exists in the record of the pinned version.
+Records are inputs to tests and to validation, never to rendering: a test renders every spec and checks that
+each flag, environment variable, metric and probe path it emits exists in the record of the pinned version, and
+validation accepts in runtime.env and runtime.extra_args only names the record shows the runtime reads.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -20,6 +22,10 @@ RUNTIMES = ("vllm", "ollama", "llamacpp", "open-webui", "foundry-local", "ortgen
 LIST_FIELDS = ("flags", "env", "metrics", "endpoints")
 OPTIONAL_LIST_FIELDS = ("persistent_env", "data_paths", "commands")
 """Fields only some runtimes have: config read once then kept in a database, data paths, CLI commands."""
+FLAG_VALUES = "flag_values"
+"""Flag -> the names it accepts, where the runtime registers them (vLLM's parsers, llama.cpp's templates)."""
+PARAMETERS = "parameters"
+"""Model parameter -> the Go type the runtime parses it as (Ollama's Modelfile PARAMETER lines)."""
 
 
 class RecordError(SlmDeployError):
@@ -53,6 +59,8 @@ class InterfaceRecord:
     persistent_env: frozenset[str] = frozenset()
     data_paths: frozenset[str] = frozenset()
     commands: frozenset[str] = frozenset()
+    flag_values: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    parameters: Mapping[str, str] = field(default_factory=dict)
 
 
 def records_dir() -> Path:
@@ -89,6 +97,7 @@ def load(runtime: str, folder: Path | None = None) -> InterfaceRecord:
     if not isinstance(image, dict):
         raise RecordError(f"{path.name}: `image` must be a mapping")
     user = image.get("user")
+    flag_values = _mapping(document, FLAG_VALUES, path)
     return InterfaceRecord(
         runtime=runtime, version=document["version"], pin=_strings(document, "pin", path),
         artifact=document["artifact"], derived_by=document["derived_by"],
@@ -97,7 +106,16 @@ def load(runtime: str, folder: Path | None = None) -> InterfaceRecord:
         image=ImageFacts(user=None if user is None else str(user),
                          writable_paths=_strings(image, "writable_paths", path),
                          entrypoint=_strings(image, "entrypoint", path)),
+        flag_values={key: frozenset(_strings(flag_values, key, path)) for key in flag_values},
+        parameters={key: str(kind) for key, kind in _mapping(document, PARAMETERS, path).items()},
     )
+
+
+def _mapping(document: dict, name: str, path: Path) -> dict:
+    value = document.get(name) or {}
+    if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
+        raise RecordError(f"{path.name}: `{name}` must be a mapping")
+    return value
 
 
 def _strings(document: dict, name: str, path: Path) -> tuple[str, ...]:
@@ -117,6 +135,10 @@ def dump(document: dict) -> str:
     for key, value in document.items():
         if key in LIST_FIELDS + OPTIONAL_LIST_FIELDS + ("sources",):
             value = sorted(set(value))
+        elif key == FLAG_VALUES:
+            value = {flag: sorted(set(names)) for flag, names in sorted(value.items())}
+        elif key == PARAMETERS:
+            value = dict(sorted(value.items()))
         elif key == "image":
             value = {k: (sorted(set(v)) if k == "writable_paths" else v) for k, v in value.items() if v}
         if value in (None, [], {}) and key not in LIST_FIELDS:

@@ -3,7 +3,8 @@
 Flags and LLAMA_ARG_* variables come from what that binary prints for `--help` (every spelling of
 every option, and the `(env: ...)` note under it); the other variables from the `getenv("...")` calls in
 the sources compiled into it; endpoints and metric names from the server sources of the same tree (the
-routes `server.cpp` registers, the families the /metrics handler writes); the image facts from upstream's
+routes `server.cpp` registers, the families the /metrics handler writes, the built-in chat template names
+`src/llama-chat.cpp` defines); the image facts from upstream's
 own `.devops/cpu.Dockerfile` server stage. The binary is the one given (`slm-deploy pins --update
 --llama-server PATH`) or one built from the pinned source (`llamacpp_build`); the source tree is always
 the verified sdist of that build.
@@ -33,6 +34,8 @@ OPTION = re.compile(r"--?[A-Za-z0-9][A-Za-z0-9_.-]*")
 """An option spelling; section rules such as `----- common params -----` are not one."""
 ENV_NOTE = re.compile(r"\(env: ([A-Z0-9_]+)\)")
 GETENV = re.compile(r'\bgetenv\s*\(\s*"([A-Za-z_][A-Za-z0-9_]*)"\s*\)')
+CHAT_TEMPLATES = re.compile(r"LLM_CHAT_TEMPLATES\s*=\s*\{(.*?)\n\};", re.S)
+TEMPLATE_ENTRY = re.compile(r'\{\s*"([^"]+)"\s*,\s*LLM_CHAT_TEMPLATE_[A-Z0-9_]+\s*\}')
 COMPILED_FOLDERS = ("common", "src", "tools/server", "tools/mtmd", "ggml/src")
 """Where the sources linked into llama-server live (every ggml backend, since the GPU images share the record)."""
 SOURCE_SUFFIXES = (".c", ".cc", ".cpp", ".h", ".hpp")
@@ -83,6 +86,15 @@ def server_stage(dockerfile: str) -> dict[str, object]:
             "entrypoint": re.findall(r'"([^"]*)"', entrypoint[-1]) if entrypoint else []}
 
 
+def chat_templates(llama_chat_cpp: str) -> set[str]:
+    """The built-in template names --chat-template accepts: the keys of src/llama-chat.cpp's LLM_CHAT_TEMPLATES."""
+    table = CHAT_TEMPLATES.search(llama_chat_cpp)
+    names = set(TEMPLATE_ENTRY.findall(table.group(1))) if table else set()
+    if not names:
+        raise RecordError("src/llama-chat.cpp has no LLM_CHAT_TEMPLATES table where expected")
+    return names
+
+
 def source_env(tree: Path) -> set[str]:
     """Variables the compiled sources read by name with getenv (HOME, LLAMA_CACHE, GGML_*...)."""
     found: set[str] = set()
@@ -121,6 +133,7 @@ def derive(tag: str, binary: Path | None = None) -> dict:
         "metrics": sorted(metric_families((server / "server-context.cpp").read_text())),
         "endpoints": sorted(routes((server / "server.cpp").read_text())),
         "image": server_stage((source / ".devops" / "cpu.Dockerfile").read_text()),
+        "flag_values": {"--chat-template": sorted(chat_templates((source / "src" / "llama-chat.cpp").read_text()))},
     }
 
 

@@ -1,4 +1,5 @@
-"""Ollama's record, read from its Go source at the pinned tag: env knobs from envconfig, routes from the router.
+"""Ollama's record, read from its Go source at the pinned tag: env knobs from envconfig, routes from the router,
+Modelfile parameters and their Go types from api/types.go.
 
 Ollama has no Prometheus endpoint, so the record lists no metrics. The source comes from a git mirror of
 ollama/ollama (any clone that has the tag), read with `git show` at the tag.
@@ -16,6 +17,11 @@ OWNER, NAME = "ollama", "ollama"
 ENVCONFIG = "envconfig/config.go"
 ROUTES = "server/routes.go"
 DOCKERFILE = "Dockerfile"
+API_TYPES = "api/types.go"
+PARAMETER_STRUCTS = ("Options", "Runner")
+"""The structs whose json-tagged fields FormatParams accepts as Modelfile PARAMETER names (Options embeds Runner)."""
+STRUCT = re.compile(r"^type (\w+) struct \{\n(.*?)^\}", re.MULTILINE | re.DOTALL)
+FIELD = re.compile(r'^\s*\w+\s+(\S+)\s+`json:"([a-z_]+)[,"]', re.MULTILINE)
 ENV_CALL = re.compile(r'\b(?:Var|String|Bool|BoolWithDefault|Uint|Uint64|Float|Duration)\(\s*"(OLLAMA_[A-Z0-9_]+|[A-Z][A-Z0-9_]+)"')
 GETENV = re.compile(r'os\.(?:Getenv|LookupEnv)\(\s*"([A-Z][A-Z0-9_]+)"')
 ROUTE = re.compile(r'\br\.(GET|POST|HEAD|DELETE|PUT|PATCH|Any)\(\s*"([^"]+)"')
@@ -33,7 +39,7 @@ def derive(version: str, mirrors: Path) -> dict:
         raise RecordError(f"no git mirror of {OWNER}/{NAME} under {mirrors}")
     tree = GitTree(git_dir, tag)
     commit = tree.commit()
-    config, router = tree.read(ENVCONFIG), tree.read(ROUTES)
+    config, router, types = tree.read(ENVCONFIG), tree.read(ROUTES), tree.read(API_TYPES)
     dockerfile = final_stage(tree.read(DOCKERFILE))
     env = set(ENV_CALL.findall(config)) | set(GETENV.findall(config))
     endpoints = {_templated(path) for _, path in ROUTE.findall(router)}
@@ -45,7 +51,8 @@ def derive(version: str, mirrors: Path) -> dict:
     home = "/root" if user in ("root", "0") else f"/home/{user}"
     return {
         "runtime": "ollama", "version": version.removeprefix("v"), "pin": ["ollama"],
-        "artifact": f"ollama/ollama source at tag {tag} (commit {commit}): {ENVCONFIG}, {ROUTES}, {DOCKERFILE}",
+        "artifact": f"ollama/ollama source at tag {tag} (commit {commit}): {ENVCONFIG}, {ROUTES}, {API_TYPES}, "
+                    f"{DOCKERFILE}",
         "derived_by": __name__,
         "sources": [s.format(tag=tag) for s in SOURCES],
         "flags": [],
@@ -54,7 +61,17 @@ def derive(version: str, mirrors: Path) -> dict:
         "endpoints": sorted(endpoints),
         "image": {"user": user, "writable_paths": [f"{home}/.ollama"] if '".ollama"' in config else [],
                   "entrypoint": [p.strip().strip('"') for p in entrypoint[-1].split(",")] if entrypoint else []},
+        "parameters": parameters(types),
     }
+
+
+def parameters(api_types: str) -> dict[str, str]:
+    """Modelfile PARAMETER name -> the Go type FormatParams parses it as (int, float32, *bool, []string)."""
+    structs = dict(STRUCT.findall(api_types))
+    found = {name: kind for struct in PARAMETER_STRUCTS for kind, name in FIELD.findall(structs.get(struct, ""))}
+    if "num_ctx" not in found or "temperature" not in found:
+        raise RecordError(f"{API_TYPES}: the Options and Runner structs were not where expected")
+    return found
 
 
 def final_stage(dockerfile: str) -> str:

@@ -1,4 +1,5 @@
-"""vLLM's record, read from the PyPI wheel of the pinned version: argparse definitions, envs, metrics, routes.
+"""vLLM's record, read from the PyPI wheel of the pinned version: argparse definitions, envs, metrics, routes and
+the parser names --tool-call-parser and --reasoning-parser accept.
 
 `vllm serve` builds its parser from dataclass fields (FrontendArgs) and explicit add_argument calls
 (EngineArgs.add_cli_args). Booleans use argparse.BooleanOptionalAction, so they also accept --no-<flag>.
@@ -13,6 +14,7 @@ import re
 from slm_deploy.pins.interfaces import RecordError
 from slm_deploy.pins.interfaces.artifacts import pypi_wheel, python_sources
 from slm_deploy.pins.interfaces.pysource import env_names, exposed_series, metrics, routes, trees
+from slm_deploy.pins.interfaces.vllm_parsers import parser_names
 
 PACKAGE = "vllm"
 CLI_ARGS = "vllm/entrypoints/openai/cli_args.py"
@@ -45,6 +47,7 @@ def derive(version: str) -> dict:
         "env": sorted(env_names(parsed.values())),
         "metrics": sorted(set().union(*(exposed_series(n, k) for n, k in families.items()))),
         "endpoints": sorted(routes(m for name, m in parsed.items() if name.startswith("vllm/entrypoints/"))),
+        "flag_values": parser_names(parsed),
     }
 
 

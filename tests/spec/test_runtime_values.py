@@ -1,0 +1,84 @@
+"""Values the pinned runtime would refuse at start, or silently change, are refused at validate: Modelfile
+parameters outside Ollama's ranges, parser names vLLM does not register, chat templates llama.cpp does not build
+in. Each refusal exits 2, names the path, says what is allowed and echoes nothing; the names come from the
+interface records, which the deriver tests tie to the artifacts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from slm_deploy.pins.interfaces import load as load_record
+from slm_deploy.spec.modelfile_parameters import OLLAMA_PARAMETERS
+from tests.spec.test_spec_honesty import _modelfile, _refused, _runtime
+from tests.support.cli import run_in_process
+
+CANARY_NUMBERS = ("92233720368547758080", "7351", "0.73519", "3.9e+39", "1.73519")
+
+
+@pytest.mark.parametrize(("name", "value", "allowed"), [
+    ("seed", 92233720368547758080, "an integer from -9223372036854775808 to 9223372036854775807"),
+    ("top_k", -7351, "an integer from 0 to 9223372036854775807"),
+    ("temperature", -0.73519, "a number from 0 to 3.402823e+38"),
+    ("temperature", 3.9e39, "a number from 0 to 3.402823e+38"),
+    ("top_p", 1.73519, "a number from 0 to 1"),
+])
+def test_modelfile_values_outside_ollamas_range_are_refused(name: str, value: Any, allowed: str,
+                                                             tmp_path: Path) -> None:
+    _refused(tmp_path, _modelfile({name: value}), "runtime.modelfile.parameters.<key 1>", "outside the range",
+             echoed=CANARY_NUMBERS)
+    result = run_in_process("validate", str(tmp_path / "spec.yaml"))
+    assert f"  allowed: {allowed}\n" in result.stderr
+
+
+def test_modelfile_values_at_the_edges_of_the_range_render(tmp_path: Path) -> None:
+    spec = _modelfile({"seed": 2 ** 63 - 1, "top_k": 0, "temperature": 0, "top_p": 1, "num_predict": -1})
+    path, out = tmp_path / "spec.yaml", tmp_path / "bundle"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    result = run_in_process("render", str(path), "--out", str(out))
+    assert result.code == 0, result.stderr
+    modelfile = next(out.rglob("Modelfile")).read_text(encoding="utf-8")
+    assert "PARAMETER seed 9223372036854775807" in modelfile and "PARAMETER top_k 0" in modelfile
+
+
+def test_the_parameter_table_has_the_recorded_go_types() -> None:
+    """The names and types are Ollama's Options and Runner fields at the pinned tag (the ollama record)."""
+    assert {name: kind.go_type for name, kind in OLLAMA_PARAMETERS.items()} == dict(load_record("ollama").parameters)
+
+
+NAME_CASES = {
+    "tool-call parser": ("vllm", "--tool-call-parser", "hermes"),
+    "reasoning parser": ("vllm", "--reasoning-parser", "qwen3"),
+    "built-in chat template": ("llamacpp", "--chat-template", "chatml"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NAME_CASES))
+def test_a_name_the_runtime_registers_is_passed_through(case: str, tmp_path: Path) -> None:
+    kind, flag, name = NAME_CASES[case]
+    path, out = tmp_path / "spec.yaml", tmp_path / "bundle"
+    path.write_text(yaml.safe_dump(_runtime(kind, extra_args=[flag, name])), encoding="utf-8")
+    result = run_in_process("render", str(path), "--out", str(out))
+    assert result.code == 0, result.stderr
+    compose = (out / "compose" / "compose.yaml").read_text(encoding="utf-8")
+    assert f"- {flag}\n" in compose and f"- {name}\n" in compose
+
+
+UNREGISTERED = {  # vLLM's argparse also reads --flag=value; llama-server does not (that form has its own refusal)
+    **{case: (kind, flag, [flag, "zzcanaryname"]) for case, (kind, flag, _) in NAME_CASES.items()},
+    "tool-call parser, inline": ("vllm", "--tool-call-parser", ["--tool-call-parser=zzcanaryname"]),
+    "reasoning parser, inline": ("vllm", "--reasoning-parser", ["--reasoning-parser=zzcanaryname"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNREGISTERED))
+def test_a_name_the_runtime_does_not_register_is_refused_with_the_registered_names(case: str, tmp_path: Path) -> None:
+    kind, flag, args = UNREGISTERED[case]
+    _refused(tmp_path, _runtime(kind, extra_args=args), "runtime.extra_args[0]", "does not accept",
+             echoed=("zzcanaryname",))
+    result = run_in_process("validate", str(tmp_path / "spec.yaml"))
+    allowed = next(line for line in result.stderr.splitlines() if line.startswith("  allowed: "))
+    assert allowed == "  allowed: one of " + ", ".join(sorted(load_record(kind).flag_values[flag]))
