@@ -17,7 +17,6 @@ from pydantic import TypeAdapter, ValidationError
 from slm_deploy import __version__
 from slm_deploy.errors import Problem, SlmDeployError, SpecError
 from slm_deploy.spec.fields import PATTERN_DESCRIPTIONS, REGISTRY_ALLOWED, SERVICE_NAME_PATTERN, RegistryHost
-from slm_deploy.spec.loader import load_deployment
 
 TEMPLATE = "project"
 
@@ -102,12 +101,6 @@ def new(
                                         output_dir=staging, default_config=True))
         except FailedHookException:
             raise TemplateRefused("the template refused these answers (reasons above); nothing was written") from None
-        for stack in sorted(project.glob("Pulumi.*.yaml")):
-            try:
-                load_deployment(stack)
-            except SpecError as exc:
-                raise SpecError([Problem(f"template answers -> {p.path}", p.message, p.allowed, p.hint)
-                                 for p in exc.problems]) from None
         target = output_dir / project.name
         if target.exists():
             raise SpecError(Problem("deployment_name", f"{target} already exists",

@@ -1,13 +1,16 @@
 """Impossible answers are refused by the template's pre-generation hook with a clear message, and nothing is
-written; a spec slm-deploy rejects is refused by the post-generation hook."""
+written; a spec slm-deploy rejects is refused by the same hook, validated in memory before any file lands."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from cookiecutter.exceptions import FailedHookException
 
+from slm_deploy.cli.new import _template_dir
 from tests.conftest import run_cli
 from tests.templates.bake import bake
 
@@ -46,14 +49,35 @@ def test_every_clash_is_reported_at_once(tmp_path: Path, capfd: pytest.CaptureFi
     assert capfd.readouterr().err.count("error: ") == 2
 
 
-def test_post_generation_hook_refuses_what_slm_deploy_rejects(tmp_path: Path,
-                                                               capfd: pytest.CaptureFixture[str]) -> None:
+def test_pre_generation_hook_refuses_what_slm_deploy_rejects(tmp_path: Path,
+                                                              capfd: pytest.CaptureFixture[str]) -> None:
     """A Kubernetes namespace `<name>-<environment>` longer than a DNS label: only slm-deploy's validation knows."""
     with pytest.raises(FailedHookException):
         bake(tmp_path, "svc", {"target": "kubernetes", "deployment_name": "a" * 36, "environments": "production"})
     err = capfd.readouterr().err
-    assert "Pulumi.production.yaml" in err and "targets.kubernetes.namespace" in err
-    assert list(tmp_path.iterdir()) == [], "the half-made project is removed"
+    assert err.count("error: ") == 1
+    assert "error: Pulumi.production.yaml: targets.kubernetes.namespace" in err
+    assert list(tmp_path.iterdir()) == [], "the stacks were validated before cookiecutter wrote anything"
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_plain_cookiecutter_overwriting_a_project_leaves_it_untouched_when_a_stack_is_refused(tmp_path: Path) -> None:
+    """`cookiecutter -f` keeps the folder when a hook fails: the refusal must come before the first file."""
+    cookiecutter = Path(sys.executable).parent / "cookiecutter"
+    answers = ["target=kubernetes", "deployment_name=" + "a" * 36]
+    made = subprocess.run([cookiecutter, "--no-input", "-o", tmp_path, _template_dir(), *answers,
+                           "environments=dev"], capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr
+    before = _snapshot(tmp_path)
+    refused = subprocess.run([cookiecutter, "--no-input", "-f", "-o", tmp_path, _template_dir(), *answers,
+                              "environments=production"], capture_output=True, text=True, timeout=300)
+    assert refused.returncode != 0
+    assert refused.stderr.count("error: ") == 1 and "targets.kubernetes.namespace" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert _snapshot(tmp_path) == before, "no file of the existing project was rewritten"
 
 
 def test_new_refuses_with_exit_2_and_writes_nothing(tmp_path: Path) -> None:

@@ -1,5 +1,7 @@
-"""Refuse answers that cannot make a working deployment, before a single file is written."""
+"""Refuse answers that cannot make a working deployment before cookiecutter writes a single file: first the
+rules between answers, then every stack the answers make, validated in memory by slm-deploy itself."""
 
+import json
 import re
 import sys
 
@@ -12,6 +14,8 @@ ANSWERS = {
     "secret_store": "{{ cookiecutter.secret_store }}",
 }
 ENVIRONMENTS = {{ cookiecutter.environments | tojson }}
+CONTEXT = json.loads({{ cookiecutter | tojson | tojson }})
+"""Every answer and cookiecutter's own keys (_repo_dir: where the template is), as the templates see them."""
 CLUSTER = ("kubernetes", "aks")
 STACK_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 DEPLOYMENT_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
@@ -64,8 +68,18 @@ def problems() -> list[str]:
     return found
 
 
+def stack_problems() -> list[str]:
+    """Why slm-deploy would refuse a stack these answers make, rendered in memory from the template."""
+    try:
+        from slm_deploy.cli.scaffold import rendered_stacks, stack_problems as refused_stacks
+    except ImportError:
+        return ["slm-deploy is not importable by the Python that runs cookiecutter; install it there "
+                "(pip install slm-deploy) or use `slm-deploy new`"]
+    return refused_stacks(rendered_stacks(CONTEXT))
+
+
 if __name__ == "__main__":
-    refused = problems()
+    refused = problems() or stack_problems()
     for message in refused:
         print(f"error: {message}", file=sys.stderr)
     sys.exit(2 if refused else 0)
