@@ -39,12 +39,13 @@ def rendered_stacks(answers: dict[str, Any]) -> dict[str, str]:
 
 
 def stack_problems(stacks: dict[str, str]) -> list[str]:
-    """One message per distinct reason slm-deploy refuses a stack, naming every stack it applies to."""
-    found: dict[str, list[str]] = {}
+    """One message per field slm-deploy refuses, naming every stack it refuses it in (the figures, where they
+    differ between stacks, are the first one's)."""
+    found: dict[str, tuple[list[str], str]] = {}
     for name, text in stacks.items():
         try:
             deployable_plan(load_deployment_text(text, name))
         except SpecError as exc:
             for problem in exc.problems:
-                found.setdefault(replace(problem, location="").render(), []).append(name)
-    return [f"{', '.join(names)}: {message}" for message, names in found.items()]
+                found.setdefault(problem.path, ([], replace(problem, location="").render()))[0].append(name)
+    return [f"{', '.join(names)}: {message}" for names, message in found.values()]
