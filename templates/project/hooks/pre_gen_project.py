@@ -12,6 +12,7 @@ ANSWERS = {
     "exposure": "{{ cookiecutter.exposure }}",
     "monitoring": "{{ cookiecutter.monitoring }}",
     "secret_store": "{{ cookiecutter.secret_store }}",
+    "bind_address": "set" if {{ cookiecutter.bind_address | tojson }} else "",
 }
 ENVIRONMENTS = {{ cookiecutter.environments | tojson }}
 CONTEXT = json.loads({{ cookiecutter | tojson | tojson }})
@@ -32,6 +33,11 @@ RULES = [
      "target=host uses the host's own accelerator: leave gpu_type=none"),
     (lambda a: a["exposure"] == "ingress" and a["target"] not in CLUSTER,
      "exposure=ingress needs a cluster: choose target=kubernetes or aks, or exposure=internal"),
+    (lambda a: a["exposure"] == "internal" and a["target"] == "compose" and not a["bind_address"],
+     "exposure=internal on Compose publishes the gateway on one address of this host: set bind_address to the "
+     "host's address on the internal network"),
+    (lambda a: a["bind_address"] and not (a["exposure"] == "internal" and a["target"] == "compose"),
+     "bind_address is where Compose publishes with exposure=internal: leave it empty for other answers"),
     (lambda a: a["monitoring"] == "managed" and a["target"] != "aks",
      "monitoring=managed is Azure Managed Prometheus: choose target=aks, or monitoring=bundled"),
     (lambda a: a["monitoring"] in ("bundled", "existing", "managed") and a["target"] == "host",
