@@ -13,6 +13,7 @@ ANSWERS = {
     "monitoring": "{{ cookiecutter.monitoring }}",
     "secret_store": "{{ cookiecutter.secret_store }}",
     "bind_address": "set" if {{ cookiecutter.bind_address | tojson }} else "",
+    "secrets_expire_on": {{ cookiecutter.secrets_expire_on | tojson }},
 }
 ENVIRONMENTS = {{ cookiecutter.environments | tojson }}
 CONTEXT = json.loads({{ cookiecutter | tojson | tojson }})
@@ -20,6 +21,7 @@ CONTEXT = json.loads({{ cookiecutter | tojson | tojson }})
 CLUSTER = ("kubernetes", "aks")
 STACK_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 DEPLOYMENT_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
+
 
 # (broken when, the message that says which answers clash and what works instead)
 RULES = [
@@ -49,6 +51,9 @@ RULES = [
      "secret_store={secret_store} mounts secrets into pods: choose target=kubernetes or aks, or secret_store=file"),
     (lambda a: a["secret_store"] == "azure-key-vault" and a["target"] != "aks",
      "secret_store=azure-key-vault is wired to the cluster slm-deploy creates: choose target=aks"),
+    (lambda a: a["secrets_expire_on"] and a["secret_store"] != "azure-key-vault",
+     "secrets_expire_on dates the secrets Pulumi writes to Key Vault: leave it empty unless "
+     "secret_store=azure-key-vault"),
     (lambda a: a["secret_store"] == "file" and a["target"] in CLUSTER,
      "secret_store=file is for Compose: on a cluster choose kubernetes, azure-key-vault or external-secrets"),
 ]
