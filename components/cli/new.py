@@ -93,7 +93,11 @@ def new(
 
     answers = parse_context(context or [])
     logging.getLogger("cookiecutter").setLevel(logging.CRITICAL)  # the hooks print the reasons; no tracebacks
-    output_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        raise SpecError(Problem("--output-dir", "cannot be made a folder (a file is in the way, or no permission)",
+                                allowed="a folder, or a path where one can be created")) from None
     with tempfile.TemporaryDirectory(dir=output_dir, prefix=".slm-deploy-new.") as staging:
         template_context = {**answers, "__slm_deploy_version": __version__}  # pins the release that made it
         try:

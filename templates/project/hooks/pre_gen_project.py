@@ -4,6 +4,7 @@ rules between answers, then every stack the answers make, validated in memory by
 import json
 import re
 import sys
+from pathlib import Path
 
 ANSWERS = {
     "runtime": "{{ cookiecutter.runtime }}",
@@ -19,6 +20,15 @@ ENVIRONMENTS = {{ cookiecutter.environments | tojson }}
 CONTEXT = json.loads({{ cookiecutter | tojson | tojson }})
 """Every answer and cookiecutter's own keys (_repo_dir: where the template is), as the templates see them."""
 CLUSTER = ("kubernetes", "aks")
+PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$")
+NAME_LIMIT = 40
+"""The longest namespace and Compose project name slm-deploy accepts (a DNS label it can suffix)."""
+ONLY_READ_WHEN = {
+    "ingress_host": (lambda a: a["exposure"] != "ingress", "only exposure=ingress reads it: leave the default"),
+    "registry": (lambda a: a["target"] == "host", "a host install builds no image: leave the default"),
+    "host_os": (lambda a: a["target"] != "host", "only target=host reads it: leave the default"),
+}
+"""Answers one target or exposure reads; set to anything but the default elsewhere, they would be ignored."""
 STACK_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 DEPLOYMENT_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
 
@@ -40,6 +50,10 @@ RULES = [
      "host's address on the internal network"),
     (lambda a: a["bind_address"] and not (a["exposure"] == "internal" and a["target"] == "compose"),
      "bind_address is where Compose publishes with exposure=internal: leave it empty for other answers"),
+    (lambda a: a["exposure"] == "internal" and a["target"] == "host",
+     "target=host serves Foundry Local on loopback only (no API-key gateway runs on a host): choose exposure=none"),
+    (lambda a: a["secret_store"] == "file" and a["target"] == "host",
+     "target=host keeps no secrets (Foundry Local has no API keys): leave secret_store=default"),
     (lambda a: a["monitoring"] == "managed" and a["target"] != "aks",
      "monitoring=managed is Azure Managed Prometheus: choose target=aks, or monitoring=bundled"),
     (lambda a: a["monitoring"] in ("bundled", "existing", "managed") and a["target"] == "host",
@@ -66,9 +80,9 @@ def problems() -> list[str]:
         found.append("deployment_name: must be lower-case letters, digits and '-', starting with a letter "
                      "(it names services, objects and the namespace); deployment_name defaults to project_name "
                      "in lower case: set deployment_name=... explicitly")
-    if any(not character.isprintable() for character in {{ cookiecutter.project_name | tojson }}):
-        found.append("project_name: one line of printable text (it becomes the README title and the Pulumi "
-                     "project's description)")
+    if not PROJECT_NAME.match({{ cookiecutter.project_name | tojson }}):
+        found.append("project_name: letters, digits, spaces and . _ -, starting with a letter or digit, at most 63 "
+                     "(it becomes the README title and the Pulumi project's description)")
     names = [name.strip() for name in ENVIRONMENTS.split(",") if name.strip()]
     if not names:
         found.append("environments: name at least one, e.g. dev,prod")
@@ -76,7 +90,23 @@ def problems() -> list[str]:
         found.append("environments: each must be lower-case letters, digits and '-', starting with a letter")
     if len(set(names)) != len(names):
         found.append("environments: each name once")
+    room = NAME_LIMIT - 1 - max((len(name) for name in names), default=0)
+    if ANSWERS["target"] != "host" and len({{ cookiecutter.deployment_name | tojson }}) > room:
+        found.append(f"deployment_name: at most {max(room, 0)} characters with these environments "
+                     f"(<deployment_name>-<environment> names each namespace and Compose project, at most "
+                     f"{NAME_LIMIT}): shorten deployment_name or the longest environment name")
+    if ANSWERS["target"] == "host" and len(names) > 1:
+        found.append("environments: target=host writes the same stack for every environment (Foundry Local on "
+                     "a host has no size to vary): name one, and run it on each machine")
+    found += [f"{answer}: {why}" for answer, (unused, why) in ONLY_READ_WHEN.items()
+              if unused(ANSWERS) and CONTEXT[answer] != default(answer)]
     return found
+
+
+def default(answer: str) -> str:
+    """The answer cookiecutter.json offers first (a choice's first option)."""
+    offered = json.loads((Path(CONTEXT["_repo_dir"]) / "cookiecutter.json").read_text(encoding="utf-8"))[answer]
+    return offered[0] if isinstance(offered, list) else offered
 
 
 def stack_problems() -> list[str]:
