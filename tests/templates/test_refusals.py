@@ -44,6 +44,7 @@ REFUSED = [
      "registry: a host install builds no image"),
     ({"host_os": "linux"}, "host_os: only target=host reads it"),
     ({"ingress_host": "api.example.org"}, "ingress_host: only exposure=ingress reads it"),
+    ({"target": "kubernetes", "exposure": "ingress", "ingress_host": "10.0.0.1"}, "exposure.host"),
 ]
 
 
