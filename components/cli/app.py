@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -21,7 +22,8 @@ from slm_deploy.cli.reference import update_readme
 from slm_deploy.cli.render_many import bundle_dir, render_specs
 from slm_deploy.cli.stack_schema import stack_schema_text
 from slm_deploy.cli.summary import plan_summary, render_summary, render_summary_text, summary_table
-from slm_deploy.errors import SlmDeployError
+from slm_deploy.errors import SlmDeployError, SpecError
+from slm_deploy.render.bundle import render_bundle
 from slm_deploy.render.writer import write_bundles
 from slm_deploy.smoke.command import smoke
 from slm_deploy.spec.loader import load_deployment
@@ -133,12 +135,20 @@ app.command()(bench)
 app.command("bench-report")(bench_report)
 
 
+def error_document(exc: SlmDeployError) -> dict:
+    """What --json prints when the command fails: the exit code and each problem's fields, as stderr says them."""
+    problems = [asdict(problem) for problem in exc.problems] if isinstance(exc, SpecError) else []
+    return {"error": {"exit_code": exc.exit_code, "message": str(exc), "problems": problems}}
+
+
 def main() -> None:
     """Console-script entry point: turn every user error into one message and exit code 2."""
     try:
         code = app(standalone_mode=False)
     except SlmDeployError as exc:
         err.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False)  # no markup: keeps [a-z]
+        if "--json" in sys.argv[1:]:
+            sys.stdout.write(json.dumps(error_document(exc), indent=2) + "\n")
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -56,8 +56,8 @@ def check(
                                               help="Take waivers from this spec (the one the bundle was rendered "
                                                    "from) instead of those recorded in manifest.json.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="The report as JSON (the same as --format json).")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing; the exit code says whether findings "
-                                                             "reach --fail-on.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing (--json still prints the report); the "
+                                                             "exit code says whether findings reach --fail-on.")] = False,
 ) -> None:
     """Check BUNDLE against every policy rule; waived findings are listed with their reasons."""
     # The pack loads here, not at start-up, so the other commands do not pay for it.
@@ -73,7 +73,7 @@ def check(
     manifest = require_bundle(bundle)
     waivers, config = _spec_settings(bundle, manifest, spec)
     report = check_bundle(bundle, waivers=waivers, config=config)
-    if not quiet:
+    if as_json or not quiet:  # a JSON reader always gets its document
         sys.stdout.write(to_json(report) if chosen_format == "json"
                          else to_sarif(report, tool_version=__version__) if chosen_format == "sarif"
                          else to_text(report))

@@ -17,7 +17,6 @@ from pydantic import TypeAdapter, ValidationError
 from slm_deploy import __version__
 from slm_deploy.errors import Problem, SlmDeployError, SpecError
 from slm_deploy.spec.fields import PATTERN_DESCRIPTIONS, REGISTRY_ALLOWED, SERVICE_NAME_PATTERN, RegistryHost
-from slm_deploy.spec.loader import load_deployment
 
 TEMPLATE = "project"
 
@@ -94,7 +93,11 @@ def new(
 
     answers = parse_context(context or [])
     logging.getLogger("cookiecutter").setLevel(logging.CRITICAL)  # the hooks print the reasons; no tracebacks
-    output_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        raise SpecError(Problem("--output-dir", "cannot be made a folder (a file is in the way, or no permission)",
+                                allowed="a folder, or a path where one can be created")) from None
     with tempfile.TemporaryDirectory(dir=output_dir, prefix=".slm-deploy-new.") as staging:
         template_context = {**answers, "__slm_deploy_version": __version__}  # pins the release that made it
         try:
@@ -102,12 +105,6 @@ def new(
                                         output_dir=staging, default_config=True))
         except FailedHookException:
             raise TemplateRefused("the template refused these answers (reasons above); nothing was written") from None
-        for stack in sorted(project.glob("Pulumi.*.yaml")):
-            try:
-                load_deployment(stack)
-            except SpecError as exc:
-                raise SpecError([Problem(f"template answers -> {p.path}", p.message, p.allowed, p.hint)
-                                 for p in exc.problems]) from None
         target = output_dir / project.name
         if target.exists():
             raise SpecError(Problem("deployment_name", f"{target} already exists",

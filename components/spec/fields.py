@@ -147,7 +147,8 @@ PATTERN_DESCRIPTIONS = {
     r"^[0-9a-f]{40}$": "a 40-character lowercase commit sha (branch names move)",
     r"^[A-Za-z0-9._+=@-]+(/[A-Za-z0-9._+=@-]+)*$":
         "letters, digits and . _ + = @ -, in path segments separated by single / (e.g. llm/phi4/api-keys)",
-    r"^[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$": "an Azure Key Vault name: 3-24 letters, digits and -, starting with a letter",
+    r"^[A-Za-z](-?[A-Za-z0-9]){2,23}$": "an Azure Key Vault name: 3-24 letters, digits and single hyphens, starting "
+                                          "with a letter, ending with a letter or digit",
     r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$": "a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47",
     QUANTITY_PATTERN: "a byte quantity such as 512Mi, 16Gi or 2G",
     IMAGE_PATTERN: "an image pinned by digest: registry/repository:tag@sha256:<64 hex>",

@@ -129,16 +129,21 @@ def _encodes(text: str) -> bool:
 
 def load_deployment(path: Path) -> Deployment:
     """Load a stack file or bare spec from disk; every problem names its file and line."""
-    raw = parse_yaml(read_text(path), str(path))
+    return load_deployment_text(read_text(path), str(path))
+
+
+def load_deployment_text(text: str, source: str) -> Deployment:
+    """Load a stack file's or bare spec's text; every problem names `source` and the line."""
+    raw = parse_yaml(text, source)
     try:
-        document = plain(raw, str(path))
+        document = plain(raw, source)
     except SpecError as exc:
         raise SpecError(redacted(exc.problems, raw)) from None
     data, prefix = extract_deployment(document.data)
 
     def location(field: str) -> str:
         line = document.line_of(join_path(prefix, field) if prefix and field else (prefix or field))
-        return f"{path}:{line}" if line else str(path)
+        return f"{source}:{line}" if line else source
 
     try:
         return replace(_parse(data), locate=location, source=data)

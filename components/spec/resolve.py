@@ -104,6 +104,12 @@ def _check_quantisation(runtime: str, quant: Quantisation, from_catalogue: bool)
     return []
 
 
+def hub_token_required(entry: CatalogueEntry, runtime: str) -> bool:
+    """vLLM downloads the model's own Hugging Face repository, which a gated model opens only to a token; the
+    catalogue's GGUF, ONNX and Ollama sources are public copies."""
+    return entry.gated and runtime == "vllm"
+
+
 def resolve_model(spec: DeploymentSpec) -> ResolvedModel:
     """Resolve the model for the spec's runtime, or raise a SpecError naming the field."""
     model, runtime = spec.model, spec.runtime.kind
@@ -122,7 +128,7 @@ def resolve_model(spec: DeploymentSpec) -> ResolvedModel:
                                     allowed=f"catalogue ids that have a {runtime} source: " + ", ".join(offered),
                                     hint="give model.source with a pinned source for this runtime"))
         problems = _check_quantisation(runtime, quant, from_catalogue=True)
-        if entry.gated and runtime == "vllm" and not model.hub_token_secret:
+        if hub_token_required(entry, runtime) and not model.hub_token_secret:
             problems.append(Problem("model.hub_token_secret", f"{entry.display_name} is gated on Hugging Face",
                                     allowed="the name of a secret holding a token whose account accepted the licence",
                                     hint="add model.hub_token_secret: hf-token and secrets: {hf-token: {...}}"))

@@ -12,8 +12,9 @@ from pydantic import Field, StringConstraints
 from slm_deploy.spec.base import SpecModel
 from slm_deploy.spec.fields import Cidr, DnsLabel, SecretName
 
-VaultName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$")]
-"""An Azure Key Vault name: 3-24 letters, digits and hyphens, starting with a letter."""
+VaultName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z](-?[A-Za-z0-9]){2,23}$", max_length=24)]
+"""An Azure Key Vault name: 3-24 letters, digits and single hyphens, starting with a letter, ending with a letter or
+digit."""
 RemoteKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._+=@-]+(/[A-Za-z0-9._+=@-]+)*$", max_length=512)]
 """A key in a remote store; `/` separates path segments where the backend has paths (Vault, AWS)."""
 Guid = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")]

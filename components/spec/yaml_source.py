@@ -299,8 +299,15 @@ def parse_yaml(text: str, source: str) -> Any:
 
 
 def _without_quoted_input(problem: str) -> str:
-    """PyYAML quotes what it found (an alias name, a character); the message keeps only the words before it."""
-    return re.split("['\"]", problem, maxsplit=1)[0].strip(" :,") or "not valid YAML"
+    """PyYAML quotes what it found and expected: its token names (`<stream end>`) and single punctuation marks stay,
+    anything longer from the file (an alias name, an escaped character) becomes "(not shown)"."""
+    def shown(match: re.Match[str]) -> str:
+        quoted = match.group(2)
+        if re.fullmatch(r"<[a-z ]+>", quoted):
+            return quoted
+        return match.group(0) if re.fullmatch(r"[^\w\s]", quoted) else "(not shown)"
+
+    return re.sub(r"(['\"])(.*?)\1", shown, problem).strip() or "not valid YAML"
 
 
 def plain(value: Any, source: str) -> SourceDocument:

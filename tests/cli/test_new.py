@@ -27,8 +27,9 @@ def test_scaffolded_project_validates_and_renders(runtime: str, model: str, targ
                      f"target={target}", "deployment_name=svc", *gpu)
     assert result.code == 0, result.stderr
     project = tmp_path / "svc"
+    stacks = ["Pulumi.dev.yaml"] if target == "host" else ["Pulumi.dev.yaml", "Pulumi.prod.yaml"]  # hosts: one
     assert sorted(p.name for p in project.iterdir()) == [
-        ".github", ".gitignore", ".pre-commit-config.yaml", ".vscode", "Pulumi.dev.yaml", "Pulumi.prod.yaml",
+        ".github", ".gitignore", ".pre-commit-config.yaml", ".vscode", *stacks,
         "Pulumi.yaml", "README.md", "__main__.py", "requirements.txt", "slm-deploy.schema.json", "tests"]
     deployment = load_deployment(project / "Pulumi.dev.yaml")
     assert (deployment.spec.runtime.kind, deployment.model.id) == (runtime, model)

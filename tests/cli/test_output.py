@@ -77,7 +77,7 @@ def test_check_quiet_still_fails_on_findings(bundle: Path, tmp_path: Path) -> No
 
 def test_check_json_with_sarif_is_one_clear_error(bundle: Path) -> None:
     result = run_cli("check", str(bundle), "--json", "--format", "sarif")
-    assert result.code == 2 and result.stdout == ""
+    assert result.code == 2 and json.loads(result.stdout)["error"]["exit_code"] == 2, "JSON mode prints JSON"
     assert result.stderr.startswith("error: --json") and "Traceback" not in result.stderr
 
 
@@ -88,9 +88,9 @@ def test_bad_input_points_at_the_line_even_with_json(options: list[str], tmp_pat
                     "serving:\n  replicas: hf_pasted_token_value\n")
     out = ["--out", str(tmp_path / "b")] if options[0] == "render" else []
     result = run_cli(options[0], str(spec), *options[1:], *out)
-    assert result.code == 2 and result.stdout == ""
+    assert result.code == 2 and (json.loads(result.stdout)["error"] if "--json" in options else result.stdout == "")
     assert f"{spec}:7" in result.stderr and "serving.replicas" in result.stderr
-    assert "hf_pasted_token_value" not in result.stderr and "Traceback" not in result.stderr
+    assert "hf_pasted_token_value" not in result.stderr + result.stdout and "Traceback" not in result.stderr
     assert not (tmp_path / "b").exists()
 
 
@@ -110,5 +110,6 @@ def test_every_kind_of_error_names_the_line(text: str, line: int, tmp_path: Path
     spec = tmp_path / "spec.yaml"
     spec.write_text(text)
     result = run_cli("validate", str(spec), "--json")
-    assert result.code == 2 and result.stdout == "" and result.stderr.startswith(f"error: {spec}:{line}")
-    assert "my_secret_key" not in result.stderr
+    assert result.code == 2 and result.stderr.startswith(f"error: {spec}:{line}")
+    assert json.loads(result.stdout)["error"]["message"] == result.stderr.removeprefix("error: ").rstrip("\n")
+    assert "my_secret_key" not in result.stderr + result.stdout

@@ -16,6 +16,7 @@ import yaml
 from typer.testing import CliRunner
 
 from slm_deploy.cli.app import app
+from tests.support.tools import find_executable
 from tests.templates.bake import BAKES, bake
 
 PROJECT_FILES = {
@@ -94,8 +95,48 @@ def test_workflow_checks_every_environment_and_previews_only_with_credentials(pr
     assert workflow["jobs"]["check"]["permissions"]["security-events"] == "write"
     preview = workflow["jobs"]["preview"]
     assert preview["env"]["PULUMI_ACCESS_TOKEN"] == "${{ secrets.PULUMI_ACCESS_TOKEN }}"
-    gated = [step for step in preview["steps"] if "pulumi preview --stack" in step.get("run", "")]
-    assert gated and "--policy-pack" in gated[0]["run"] and "PULUMI_ACCESS_TOKEN != ''" in gated[0]["if"]
+    (pulumi,) = [step for step in preview["steps"] if step.get("uses", "").startswith("pulumi/actions@")]
+    assert "PULUMI_ACCESS_TOKEN != ''" in pulumi["if"]
+    assert pulumi["with"]["command"] == "preview" and pulumi["with"]["upsert"] is True, "a new stack is created"
+    assert "matrix.stack" in pulumi["with"]["stack-name"]
+    (pack,) = [step for step in preview["steps"] if step.get("id") == "pack"]
+    assert pulumi["with"]["policyPacks"] == "${{ steps.pack.outputs.path }}" and "slm_deploy.policies" in pack["run"]
+    installs = [step["run"] for step in preview["steps"] if "requirements.txt" in step.get("run", "")]
+    assert installs and ".venv/bin/python -m pip install" in installs[0], "into the virtualenv Pulumi.yaml names"
+
+
+def test_aks_preview_signs_in_to_azure_with_oidc(projects: dict[str, Path]) -> None:
+    preview = yaml.safe_load((projects["vllm-aks"] / ".github/workflows/deployment.yml").read_text())["jobs"]["preview"]
+    assert preview["permissions"]["id-token"] == "write" and preview["env"]["ARM_USE_OIDC"] == "true"
+    (login,) = [step for step in preview["steps"] if step.get("uses", "").startswith("azure/login@")]
+    assert set(login["with"]) == {"client-id", "tenant-id", "subscription-id"}, "OIDC: no client secret"
+    names = [step.get("uses", step.get("name")) for step in preview["steps"]]
+    assert names.index(login["uses"]) < next(i for i, n in enumerate(names) if n.startswith("pulumi/actions@"))
+
+
+def test_kubernetes_preview_reads_the_cluster_credentials(projects: dict[str, Path]) -> None:
+    preview = yaml.safe_load((projects["llamacpp-kubernetes"] / ".github/workflows/deployment.yml").read_text())
+    steps = preview["jobs"]["preview"]["steps"]
+    (credentials,) = [step for step in steps if "KUBECONFIG" in step.get("run", "")]
+    assert credentials["env"]["KUBECONFIG_CONTENT"] == "${{ secrets.KUBECONFIG }}"
+    assert "GITHUB_ENV" in credentials["run"] and "umask 077" in credentials["run"]
+    compose = yaml.safe_load((projects["vllm-compose"] / ".github/workflows/deployment.yml").read_text())
+    assert not any("KUBECONFIG" in step.get("run", "") or "azure/login" in step.get("uses", "")
+                   for step in compose["jobs"]["preview"]["steps"]), "a Compose project needs no cloud sign-in"
+
+
+def test_workflow_scripts_pass_shellcheck(projects: dict[str, Path]) -> None:
+    """Each `run:` script as the runner's bash sees it, with GitHub's expressions replaced by a word."""
+    shellcheck = find_executable("shellcheck", "apt-get install shellcheck")
+    for project in projects.values():
+        workflow = yaml.safe_load((project / ".github/workflows/deployment.yml").read_text())
+        for job in workflow["jobs"].values():
+            for step in job["steps"]:
+                if "run" in step:
+                    script = re.sub(r"\$\{\{.*?\}\}", "expr", step["run"])
+                    proc = subprocess.run([shellcheck, "-s", "bash", "-"], input=script, capture_output=True,
+                                          text=True, timeout=60)
+                    assert proc.returncode == 0, f"{project.name}: {step.get('name')}: {proc.stdout}"
 
 
 @pytest.mark.parametrize("name", ["vllm-aks", "foundry-local-host"])

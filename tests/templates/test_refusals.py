@@ -1,13 +1,16 @@
 """Impossible answers are refused by the template's pre-generation hook with a clear message, and nothing is
-written; a spec slm-deploy rejects is refused by the post-generation hook."""
+written; a spec slm-deploy rejects is refused by the same hook, validated in memory before any file lands."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from cookiecutter.exceptions import FailedHookException
 
+from slm_deploy.cli.new import _template_dir
 from tests.conftest import run_cli
 from tests.templates.bake import bake
 
@@ -26,7 +29,22 @@ REFUSED = [
     ({"environments": "dev,dev"}, "environments: each name once"),
     ({"environments": " , "}, "environments: name at least one"),
     ({"deployment_name": "Team #1"}, "set deployment_name="),
-    ({"project_name": "Team\nconfig: {}", "deployment_name": "team"}, "project_name: one line of printable text"),
+    ({"project_name": "Team\nconfig: {}", "deployment_name": "team"}, "project_name: letters, digits, spaces"),
+    ({"project_name": "Team $(id)", "deployment_name": "team"}, "project_name: letters, digits, spaces"),
+    ({"target": "kubernetes", "deployment_name": "a" * 36}, "deployment_name: at most 35 characters"),
+    ({"target": "compose", "deployment_name": "a" * 30, "environments": "dev,production"},
+     "deployment_name: at most 29 characters"),
+    ({"runtime": "foundry-local", "target": "host", "model": "phi-4-mini-instruct", "environments": "dev,prod"},
+     "environments: target=host writes the same stack"),
+    ({"runtime": "foundry-local", "target": "host", "model": "phi-4-mini-instruct", "exposure": "internal"},
+     "target=host serves Foundry Local on loopback only"),
+    ({"runtime": "foundry-local", "target": "host", "model": "phi-4-mini-instruct", "secret_store": "file"},
+     "target=host keeps no secrets"),
+    ({"runtime": "foundry-local", "target": "host", "model": "phi-4-mini-instruct", "registry": "r.example.com"},
+     "registry: a host install builds no image"),
+    ({"host_os": "linux"}, "host_os: only target=host reads it"),
+    ({"ingress_host": "api.example.org"}, "ingress_host: only exposure=ingress reads it"),
+    ({"target": "kubernetes", "exposure": "ingress", "ingress_host": "10.0.0.1"}, "exposure.host"),
 ]
 
 
@@ -46,14 +64,35 @@ def test_every_clash_is_reported_at_once(tmp_path: Path, capfd: pytest.CaptureFi
     assert capfd.readouterr().err.count("error: ") == 2
 
 
-def test_post_generation_hook_refuses_what_slm_deploy_rejects(tmp_path: Path,
-                                                               capfd: pytest.CaptureFixture[str]) -> None:
-    """A Kubernetes namespace `<name>-<environment>` longer than a DNS label: only slm-deploy's validation knows."""
+def test_pre_generation_hook_refuses_what_slm_deploy_rejects(tmp_path: Path,
+                                                              capfd: pytest.CaptureFixture[str]) -> None:
+    """A model the runtime has no pinned source for: only slm-deploy's validation knows."""
     with pytest.raises(FailedHookException):
-        bake(tmp_path, "svc", {"target": "kubernetes", "deployment_name": "a" * 36, "environments": "production"})
+        bake(tmp_path, "svc", {"runtime": "onnxruntime", "model": "qwen3-1.7b", "environments": "production"})
     err = capfd.readouterr().err
-    assert "Pulumi.production.yaml" in err and "targets.kubernetes.namespace" in err
-    assert list(tmp_path.iterdir()) == [], "the half-made project is removed"
+    assert err.count("error: ") == 1
+    assert "error: Pulumi.production.yaml: model.id: the catalogue has no pinned onnxruntime source" in err
+    assert list(tmp_path.iterdir()) == [], "the stacks were validated before cookiecutter wrote anything"
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_plain_cookiecutter_overwriting_a_project_leaves_it_untouched_when_a_stack_is_refused(tmp_path: Path) -> None:
+    """`cookiecutter -f` keeps the folder when a hook fails: the refusal must come before the first file."""
+    cookiecutter = Path(sys.executable).parent / "cookiecutter"
+    answers = ["project_name=svc", "target=kubernetes", "runtime=onnxruntime"]
+    made = subprocess.run([cookiecutter, "--no-input", "-o", tmp_path, _template_dir(), *answers,
+                           "model=phi-4-mini-instruct"], capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr
+    before = _snapshot(tmp_path)
+    refused = subprocess.run([cookiecutter, "--no-input", "-f", "-o", tmp_path, _template_dir(), *answers,
+                              "model=qwen3-1.7b"], capture_output=True, text=True, timeout=300)
+    assert refused.returncode != 0
+    assert refused.stderr.count("error: ") == 1 and "model.id: the catalogue has no pinned" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert _snapshot(tmp_path) == before, "no file of the existing project was rewritten"
 
 
 def test_new_refuses_with_exit_2_and_writes_nothing(tmp_path: Path) -> None:
@@ -71,3 +110,22 @@ def test_free_text_answers_cannot_inject_yaml(tmp_path: Path, capfd: pytest.Capt
     err = capfd.readouterr().err
     assert "targets.docker.registry: is not in the allowed form" in err and "kubernetes: {}" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_longest_name_that_fits_renders(tmp_path: Path) -> None:
+    project = bake(tmp_path, "svc", {"target": "kubernetes", "deployment_name": "a" * 35})
+    for stack in sorted(project.glob("Pulumi.*.yaml")):
+        result = run_cli("render", str(stack), "--out", str(tmp_path / stack.stem), "--quiet")
+        assert result.code == 0, result.stderr
+
+
+def test_host_projects_default_to_one_environment(tmp_path: Path) -> None:
+    project = bake(tmp_path, "edge", {"runtime": "foundry-local", "target": "host"})
+    assert sorted(p.name for p in project.glob("Pulumi.*.yaml")) == ["Pulumi.dev.yaml"]
+
+
+def test_new_into_a_path_under_a_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("keep")
+    result = run_cli("new", "--no-input", "-o", str(tmp_path / "file" / "x"))
+    assert result.code == 2 and "error: --output-dir: cannot be made a folder" in result.stderr
+    assert "Traceback" not in result.stderr and (tmp_path / "file").read_text() == "keep"

@@ -1,53 +1,34 @@
-"""Split the per-environment stacks into their files, write the editor schema and the client snippets, and
-validate every stack with slm-deploy itself, so a project that would not render is never left behind."""
+"""Split the per-environment stacks into their files, write the editor schema and the client snippets. The
+pre-generation hook validated the same stacks; they are validated again here, before any is written, so a
+template edited between the two can never leave a stack slm-deploy refuses."""
 
 import sys
 from pathlib import Path
 
-MARKER = "#>>> "
-
-
-def split_stacks(source: Path) -> list[Path]:
-    """Write each `#>>> Pulumi.<env>.yaml` section of the combined file to its own stack file."""
-    stacks: list[Path] = []
-    lines: list[str] = []
-    for line in source.read_text(encoding="utf-8").splitlines() + [MARKER]:
-        if line.startswith(MARKER):
-            if stacks:
-                stacks[-1].write_text("\n".join(lines).strip() + "\n", encoding="utf-8")
-            if line != MARKER:
-                stacks.append(Path(line[len(MARKER):].strip()))
-            lines = []
-        else:
-            lines.append(line)
-    source.unlink()
-    return stacks
-
 
 def main() -> int:
-    stacks = split_stacks(Path(".stacks.yaml"))
     try:
-        from slm_deploy.errors import SlmDeployError
         from slm_deploy.cli.project_clients import clients_section
+        from slm_deploy.cli.scaffold import STACKS_TEMPLATE, split_stacks, stack_problems
         from slm_deploy.cli.stack_schema import stack_schema_text
-        from slm_deploy.render.deployable import deployable_plan
-        from slm_deploy.spec.loader import load_deployment
     except ImportError:
         print("error: slm-deploy is not importable by the Python that runs cookiecutter; "
               "install it there (pip install slm-deploy) or use `slm-deploy new`", file=sys.stderr)
         return 2
-    Path("slm-deploy.schema.json").write_text(stack_schema_text(), encoding="utf-8")
-    failed = False
-    for stack in stacks:
-        try:
-            deployable_plan(load_deployment(stack))  # every check `slm-deploy validate` and `render` run
-        except SlmDeployError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            failed = True
-    if failed:
+    combined = Path(STACKS_TEMPLATE)
+    stacks = split_stacks(combined.read_text(encoding="utf-8"))
+    combined.unlink()
+    refused = stack_problems(stacks)
+    for message in refused:
+        print(f"error: {message}", file=sys.stderr)
+    if refused:
         return 2
+    for name, text in stacks.items():
+        Path(name).write_text(text, encoding="utf-8")
+    Path("slm-deploy.schema.json").write_text(stack_schema_text(), encoding="utf-8")
     readme = Path("README.md")
-    readme.write_text(readme.read_text(encoding="utf-8") + "\n" + clients_section(stacks), encoding="utf-8")
+    readme.write_text(readme.read_text(encoding="utf-8") + "\n" + clients_section([Path(name) for name in stacks]),
+                      encoding="utf-8")
     return 0
 
 

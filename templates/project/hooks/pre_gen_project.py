@@ -1,7 +1,10 @@
-"""Refuse answers that cannot make a working deployment, before a single file is written."""
+"""Refuse answers that cannot make a working deployment before cookiecutter writes a single file: first the
+rules between answers, then every stack the answers make, validated in memory by slm-deploy itself."""
 
+import json
 import re
 import sys
+from pathlib import Path
 
 ANSWERS = {
     "runtime": "{{ cookiecutter.runtime }}",
@@ -10,11 +13,25 @@ ANSWERS = {
     "exposure": "{{ cookiecutter.exposure }}",
     "monitoring": "{{ cookiecutter.monitoring }}",
     "secret_store": "{{ cookiecutter.secret_store }}",
+    "bind_address": "set" if {{ cookiecutter.bind_address | tojson }} else "",
+    "secrets_expire_on": {{ cookiecutter.secrets_expire_on | tojson }},
 }
 ENVIRONMENTS = {{ cookiecutter.environments | tojson }}
+CONTEXT = json.loads({{ cookiecutter | tojson | tojson }})
+"""Every answer and cookiecutter's own keys (_repo_dir: where the template is), as the templates see them."""
 CLUSTER = ("kubernetes", "aks")
+PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$")
+NAME_LIMIT = 40
+"""The longest namespace and Compose project name slm-deploy accepts (a DNS label it can suffix)."""
+ONLY_READ_WHEN = {
+    "ingress_host": (lambda a: a["exposure"] != "ingress", "only exposure=ingress reads it: leave the default"),
+    "registry": (lambda a: a["target"] == "host", "a host install builds no image: leave the default"),
+    "host_os": (lambda a: a["target"] != "host", "only target=host reads it: leave the default"),
+}
+"""Answers one target or exposure reads; set to anything but the default elsewhere, they would be ignored."""
 STACK_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 DEPLOYMENT_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
+
 
 # (broken when, the message that says which answers clash and what works instead)
 RULES = [
@@ -28,6 +45,15 @@ RULES = [
      "target=host uses the host's own accelerator: leave gpu_type=none"),
     (lambda a: a["exposure"] == "ingress" and a["target"] not in CLUSTER,
      "exposure=ingress needs a cluster: choose target=kubernetes or aks, or exposure=internal"),
+    (lambda a: a["exposure"] == "internal" and a["target"] == "compose" and not a["bind_address"],
+     "exposure=internal on Compose publishes the gateway on one address of this host: set bind_address to the "
+     "host's address on the internal network"),
+    (lambda a: a["bind_address"] and not (a["exposure"] == "internal" and a["target"] == "compose"),
+     "bind_address is where Compose publishes with exposure=internal: leave it empty for other answers"),
+    (lambda a: a["exposure"] == "internal" and a["target"] == "host",
+     "target=host serves Foundry Local on loopback only (no API-key gateway runs on a host): choose exposure=none"),
+    (lambda a: a["secret_store"] == "file" and a["target"] == "host",
+     "target=host keeps no secrets (Foundry Local has no API keys): leave secret_store=default"),
     (lambda a: a["monitoring"] == "managed" and a["target"] != "aks",
      "monitoring=managed is Azure Managed Prometheus: choose target=aks, or monitoring=bundled"),
     (lambda a: a["monitoring"] in ("bundled", "existing", "managed") and a["target"] == "host",
@@ -39,6 +65,9 @@ RULES = [
      "secret_store={secret_store} mounts secrets into pods: choose target=kubernetes or aks, or secret_store=file"),
     (lambda a: a["secret_store"] == "azure-key-vault" and a["target"] != "aks",
      "secret_store=azure-key-vault is wired to the cluster slm-deploy creates: choose target=aks"),
+    (lambda a: a["secrets_expire_on"] and a["secret_store"] != "azure-key-vault",
+     "secrets_expire_on dates the secrets Pulumi writes to Key Vault: leave it empty unless "
+     "secret_store=azure-key-vault"),
     (lambda a: a["secret_store"] == "file" and a["target"] in CLUSTER,
      "secret_store=file is for Compose: on a cluster choose kubernetes, azure-key-vault or external-secrets"),
 ]
@@ -51,9 +80,9 @@ def problems() -> list[str]:
         found.append("deployment_name: must be lower-case letters, digits and '-', starting with a letter "
                      "(it names services, objects and the namespace); deployment_name defaults to project_name "
                      "in lower case: set deployment_name=... explicitly")
-    if any(not character.isprintable() for character in {{ cookiecutter.project_name | tojson }}):
-        found.append("project_name: one line of printable text (it becomes the README title and the Pulumi "
-                     "project's description)")
+    if not PROJECT_NAME.match({{ cookiecutter.project_name | tojson }}):
+        found.append("project_name: letters, digits, spaces and . _ -, starting with a letter or digit, at most 63 "
+                     "(it becomes the README title and the Pulumi project's description)")
     names = [name.strip() for name in ENVIRONMENTS.split(",") if name.strip()]
     if not names:
         found.append("environments: name at least one, e.g. dev,prod")
@@ -61,11 +90,37 @@ def problems() -> list[str]:
         found.append("environments: each must be lower-case letters, digits and '-', starting with a letter")
     if len(set(names)) != len(names):
         found.append("environments: each name once")
+    room = NAME_LIMIT - 1 - max((len(name) for name in names), default=0)
+    if ANSWERS["target"] != "host" and len({{ cookiecutter.deployment_name | tojson }}) > room:
+        found.append(f"deployment_name: at most {max(room, 0)} characters with these environments "
+                     f"(<deployment_name>-<environment> names each namespace and Compose project, at most "
+                     f"{NAME_LIMIT}): shorten deployment_name or the longest environment name")
+    if ANSWERS["target"] == "host" and len(names) > 1:
+        found.append("environments: target=host writes the same stack for every environment (Foundry Local on "
+                     "a host has no size to vary): name one, and run it on each machine")
+    found += [f"{answer}: {why}" for answer, (unused, why) in ONLY_READ_WHEN.items()
+              if unused(ANSWERS) and CONTEXT[answer] != default(answer)]
     return found
 
 
+def default(answer: str) -> str:
+    """The answer cookiecutter.json offers first (a choice's first option)."""
+    offered = json.loads((Path(CONTEXT["_repo_dir"]) / "cookiecutter.json").read_text(encoding="utf-8"))[answer]
+    return offered[0] if isinstance(offered, list) else offered
+
+
+def stack_problems() -> list[str]:
+    """Why slm-deploy would refuse a stack these answers make, rendered in memory from the template."""
+    try:
+        from slm_deploy.cli.scaffold import rendered_stacks, stack_problems as refused_stacks
+    except ImportError:
+        return ["slm-deploy is not importable by the Python that runs cookiecutter; install it there "
+                "(pip install slm-deploy) or use `slm-deploy new`"]
+    return refused_stacks(rendered_stacks(CONTEXT))
+
+
 if __name__ == "__main__":
-    refused = problems()
+    refused = problems() or stack_problems()
     for message in refused:
         print(f"error: {message}", file=sys.stderr)
     sys.exit(2 if refused else 0)

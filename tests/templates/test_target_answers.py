@@ -1,0 +1,88 @@
+"""Answers that belong to one target reach its project: AKS installs the extra its Pulumi program imports,
+Compose publishes an internal endpoint on the address answered and bundles monitoring when asked."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import yaml
+from packaging.requirements import Requirement
+from typer.testing import CliRunner
+
+from slm_deploy.cli.app import app
+from slm_deploy.cli.new import _template_dir
+from tests.conftest import run_cli
+
+COOKIECUTTER = Path(sys.executable).parent / "cookiecutter"
+
+
+def plain_cookiecutter(output: Path, *answers: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([COOKIECUTTER, "--no-input", "-o", output, _template_dir(), *answers],
+                          capture_output=True, text=True, timeout=300)
+
+
+def rendered(stack: Path, out: Path) -> Path:
+    result = CliRunner().invoke(app, ["render", str(stack), "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_aks_project_installs_the_aks_extra(tmp_path: Path) -> None:
+    result = run_cli("new", "--no-input", "-o", str(tmp_path), "project_name=cloud", "target=aks", "environments=dev")
+    assert result.code == 0, result.stderr
+    lines = [line for line in (tmp_path / "cloud/requirements.txt").read_text().splitlines()
+             if line and not line.startswith("#")]
+    requirement = Requirement(lines[0])
+    assert (requirement.name, requirement.extras) == ("slm-deploy", {"aks"})
+    aks_extra = [Requirement(r) for r in metadata.requires("slm-deploy") or []
+                 if Requirement(r).marker is not None and Requirement(r).marker.evaluate({"extra": "aks"})
+                 and not Requirement(r).marker.evaluate({"extra": ""})]
+    assert "pulumi-azure-native" in {r.name for r in aks_extra}, "the extra brings the provider the program imports"
+    assert "slm-deploy[aks] @ git+https://" in (tmp_path / "cloud/README.md").read_text()
+
+
+def test_compose_project_without_aks_installs_no_extra(tmp_path: Path) -> None:
+    result = run_cli("new", "--no-input", "-o", str(tmp_path), "project_name=box", "environments=dev")
+    assert result.code == 0, result.stderr
+    assert "slm-deploy>=0.1.0,<0.2" in (tmp_path / "box/requirements.txt").read_text().splitlines()
+
+
+def test_compose_internal_publishes_on_the_answered_address(tmp_path: Path) -> None:
+    made = plain_cookiecutter(tmp_path, "project_name=lan", "exposure=internal", "bind_address=10.20.0.5")
+    assert made.returncode == 0, made.stderr
+    for stack in sorted((tmp_path / "lan").glob("Pulumi.*.yaml")):
+        compose = yaml.safe_load((rendered(stack, tmp_path / stack.stem) / "compose/compose.yaml").read_text())
+        published = [str(port) for service in compose["services"].values() for port in service.get("ports", [])]
+        assert [port for port in published if not port.startswith("127.0.0.1:")] == ["10.20.0.5:8080:8080"], \
+            "the gateway alone leaves loopback"
+
+
+def test_compose_internal_without_an_address_is_refused_up_front(tmp_path: Path) -> None:
+    result = run_cli("new", "--no-input", "-o", str(tmp_path), "project_name=lan", "exposure=internal")
+    assert result.code == 2
+    assert result.stderr.count("error: exposure=internal on Compose") == 1 and "set bind_address" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_address_without_internal_compose_is_refused(tmp_path: Path) -> None:
+    made = plain_cookiecutter(tmp_path, "target=kubernetes", "bind_address=10.20.0.5")
+    assert made.returncode != 0 and "error: bind_address is where Compose publishes" in made.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_compose_bundled_monitoring_runs_prometheus(tmp_path: Path) -> None:
+    result = run_cli("new", "--no-input", "-o", str(tmp_path), "project_name=watched", "monitoring=bundled",
+                     "environments=dev")
+    assert result.code == 0, result.stderr
+    bundle = rendered(tmp_path / "watched/Pulumi.dev.yaml", tmp_path / "bundle")
+    compose = yaml.safe_load((bundle / "compose/compose.yaml").read_text())
+    assert "watched-prometheus" in compose["services"]
+    off = run_cli("new", "--no-input", "-o", str(tmp_path / "off"), "project_name=quiet", "monitoring=off",
+                  "environments=dev")
+    assert off.code == 0, off.stderr
+    quiet = yaml.safe_load((rendered(tmp_path / "off/quiet/Pulumi.dev.yaml", tmp_path / "b2")
+                            / "compose/compose.yaml").read_text())
+    assert not any(name.endswith("-prometheus") for name in quiet["services"]), "the answer changes the project"
