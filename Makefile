@@ -6,10 +6,14 @@ STACKS := $(sort $(wildcard stacks/Pulumi.*.yaml))
 
 .PHONY: render test
 
+# editable_mode=strict installs build/__editable__.*/slm_deploy, a real package tree of links into components/,
+# policies/ and templates/, so mypy, pyright and editors resolve `slm_deploy` imports (the default mode maps the
+# package through an import hook that only the interpreter follows). Edits show at once; a new file needs
+# a reinstall (touch pyproject.toml; make .venv/bin/slm-deploy), and removing build/ removes the tree.
 $(BIN)/slm-deploy: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]' --config-settings editable_mode=strict
 	touch $@
 
 render: $(BIN)/slm-deploy
