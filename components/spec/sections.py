@@ -14,7 +14,6 @@ from slm_deploy.spec.fields import (
     SpecificAddress,
 )
 from slm_deploy.spec.images import PinnedImage
-from slm_deploy.spec.fields import SecretName
 
 
 

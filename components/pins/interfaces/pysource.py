@@ -41,7 +41,7 @@ def env_names(modules: Iterable[ast.Module]) -> set[str]:
     for module in modules:
         constants = _string_constants(module)
 
-        def literal(node: ast.AST | None) -> str | None:
+        def literal(node: ast.AST | None, constants: dict[str, str] = constants) -> str | None:
             if isinstance(node, ast.Name):
                 return constants.get(node.id)
             return _literal(node)
