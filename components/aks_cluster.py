@@ -17,7 +17,7 @@ from slm_deploy.errors import Problem, SlmDeployError, SpecError
 from slm_deploy.render.kubernetes.gpu_scheduling import GPU_NODE_LABELS, GPU_TAINT
 from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.monitoring_checks import monitoring_mode
-from slm_deploy.spec.sections import GpuType
+from slm_deploy.spec.sections import AksTarget, GpuType
 from slm_deploy.stack_settings import AksEncryption, AksEncryptionArgs, StackSettings, settings_from_args
 
 CRITICAL_ADDONS_TAINT = "CriticalAddonsOnly=true:NoSchedule"
@@ -35,11 +35,20 @@ GPU_VM_SIZES: dict[GpuType, tuple[tuple[int, str], ...]] = {
 """(GPUs per VM, VM size) per GPU type, smallest first; one replica per node."""
 
 
+def aks_target(spec: DeploymentSpec) -> AksTarget:
+    """The spec's AKS target: everything here builds that cluster, so a spec without one is refused."""
+    if spec.targets.aks is None:
+        raise TypeError("AksCluster needs a spec with targets.aks")
+    return spec.targets.aks
+
+
 def gpu_vm_size(spec: DeploymentSpec) -> str:
     """The GPU pool's VM size: the spec's, or the smallest size with enough GPUs of the spec's type."""
     aks, gpu = spec.targets.aks, spec.resources.gpu
     if aks is not None and aks.gpu_vm_size:
         return aks.gpu_vm_size
+    if gpu is None:
+        raise TypeError("only a spec that asks for GPUs has a GPU pool")
     sizes = GPU_VM_SIZES.get(gpu.type, ())
     for gpus, size in sizes:
         if gpus >= gpu.count:
@@ -51,7 +60,7 @@ def gpu_vm_size(spec: DeploymentSpec) -> str:
 
 def api_server_access(spec: DeploymentSpec, encryption: AksEncryption | None) -> dict[str, Any]:
     """A2: a private API server, or one limited to the spec's authorised ranges."""
-    aks = spec.targets.aks
+    aks = aks_target(spec)
     profile: dict[str, Any] = {}
     if aks.private_cluster:
         profile["enable_private_cluster"] = True
@@ -69,7 +78,7 @@ def api_server_access(spec: DeploymentSpec, encryption: AksEncryption | None) ->
 def system_pool(spec: DeploymentSpec) -> dict[str, Any]:
     """The system pool (A7): reserved for critical add-ons, no public IPs, encrypted at host."""
     return {
-        "name": "system", "mode": "System", "vm_size": spec.targets.aks.system_vm_size, "os_type": "Linux",
+        "name": "system", "mode": "System", "vm_size": aks_target(spec).system_vm_size, "os_type": "Linux",
         "os_sku": "AzureLinux", "type": "VirtualMachineScaleSets", "enable_auto_scaling": True,
         "count": 2, "min_count": 2, "max_count": 3, "enable_encryption_at_host": True,
         "enable_node_public_ip": False, "node_taints": [CRITICAL_ADDONS_TAINT],
@@ -80,7 +89,7 @@ def system_pool(spec: DeploymentSpec) -> dict[str, Any]:
 def user_pool_args(spec: DeploymentSpec) -> dict[str, Any]:
     """The CPU pool for the gateway, UI and model preparation (the system pool admits none of them)."""
     return {
-        "agent_pool_name": "apps", "mode": "User", "vm_size": spec.targets.aks.system_vm_size, "os_type": "Linux",
+        "agent_pool_name": "apps", "mode": "User", "vm_size": aks_target(spec).system_vm_size, "os_type": "Linux",
         "os_sku": "AzureLinux", "type": "VirtualMachineScaleSets", "enable_auto_scaling": True,
         "count": 2, "min_count": 2, "max_count": 5, "enable_encryption_at_host": True,
         "enable_node_public_ip": False, "upgrade_settings": {"max_surge": "33%"},
@@ -131,7 +140,7 @@ def addon_profiles(workspace_id: pulumi.Input[str]) -> dict[str, Any]:
 def cluster_args(spec: DeploymentSpec, settings: StackSettings, resource_group: pulumi.Input[str],
                  workspace_id: pulumi.Input[str]) -> dict[str, Any]:
     """Every ManagedCluster argument; the A-controls of the hardening reference, field by field."""
-    aks, encryption = spec.targets.aks, settings.aks_encryption
+    aks, encryption = aks_target(spec), settings.aks_encryption
     aad: dict[str, Any] = {"managed": True, "enable_azure_rbac": True}
     if settings.admin_group_object_ids:
         aad["admin_group_object_ids"] = list(settings.admin_group_object_ids)
@@ -233,8 +242,7 @@ class AksCluster(pulumi.ComponentResource):
         if values.get("registry") is not None and _plain(values["registry"]) is None:
             pulumi.log.warn("the registry is an Output: grant the cluster's kubelet identity AcrPull on it in the "
                             "program that creates it", resource=self)
-        if spec.targets.aks is None:
-            raise TypeError("AksCluster needs a spec with targets.aks")
+        aks_target(spec)
         try:
             check_aks_target(spec, settings)
         except SlmDeployError as exc:
@@ -248,11 +256,10 @@ class AksCluster(pulumi.ComponentResource):
                                "oidcIssuerUrl": self.oidc_issuer_url})
 
     def _build(self, name: str, spec: DeploymentSpec, settings: StackSettings) -> None:
-        aks = spec.targets.aks
+        aks = aks_target(spec)
         child = pulumi.ResourceOptions(parent=self)
-        group_args = {"resource_group_name": aks.resource_group} if aks.resource_group else {}
-        self.resource_group = azure_native.resources.ResourceGroup(f"{name}-rg", location=aks.location,
-                                                                   opts=child, **group_args)
+        self.resource_group = azure_native.resources.ResourceGroup(f"{name}-rg", location=aks.location, opts=child,
+                                                                   resource_group_name=aks.resource_group or None)
         self.workspace = azure_native.operationalinsights.Workspace(
             f"{name}-logs", resource_group_name=self.resource_group.name, location=aks.location,
             sku={"name": "PerGB2018"}, retention_in_days=30, opts=child)
@@ -261,7 +268,7 @@ class AksCluster(pulumi.ComponentResource):
             **cluster_args(spec, settings, self.resource_group.name, self.workspace.id))
         self.oidc_issuer_url = self.cluster.oidc_issuer_profile.apply(lambda p: p.issuer_url if p else None)
         pool_parent = pulumi.ResourceOptions(parent=self, depends_on=[self.cluster])
-        common = {"resource_group_name": self.resource_group.name, "resource_name_": self.cluster.name}
+        common: dict[str, Any] = {"resource_group_name": self.resource_group.name, "resource_name_": self.cluster.name}
         self.pools = [azure_native.containerservice.AgentPool(f"{name}-apps", opts=pool_parent,
                                                               **common, **user_pool_args(spec))]
         self.gpu_pool = None

@@ -10,7 +10,9 @@ from slm_deploy.runtimes.plan import RuntimePlan, ServicePlan
 from slm_deploy.spec.consistency import namespace_of
 from slm_deploy.spec.loader import Deployment
 from slm_deploy.spec.secret_uses import backend_of, remote_key
-from slm_deploy.spec.secrets import ExternalSecretStore
+from slm_deploy.spec.secrets import (
+    AwsSecretsManagerProvider, ExternalSecretStore, GoogleSecretManagerProvider, HashiCorpVaultProvider,
+)
 
 CSI_DRIVER = "secrets-store.csi.k8s.io"
 SPC_API = "secrets-store.csi.x-k8s.io/v1"
@@ -93,27 +95,29 @@ def _provider(deployment: Deployment, store: ExternalSecretStore) -> dict[str, A
     if store.scope == "cluster":
         account["namespace"] = namespace_of(deployment.spec)
     provider = store.provider
-    if provider.kind == "hashicorp-vault":
+    if isinstance(provider, HashiCorpVaultProvider):
         body = {"server": provider.server, "path": provider.mount, "version": provider.version,
                 "auth": {"kubernetes": {"mountPath": provider.auth_mount, "role": provider.role,
                                         "serviceAccountRef": account}}}
         if provider.namespace:
             body["namespace"] = provider.namespace
         return {"vault": body}
-    if provider.kind == "aws-secrets-manager":
+    if isinstance(provider, AwsSecretsManagerProvider):
         return {"aws": {"service": "SecretsManager", "region": provider.region,
                         "auth": {"jwt": {"serviceAccountRef": account}}}}
-    return {"gcpsm": {"projectID": provider.project_id,
-                      "auth": {"workloadIdentity": {"serviceAccountRef": account}}}}
+    if isinstance(provider, GoogleSecretManagerProvider):
+        return {"gcpsm": {"projectID": provider.project_id,
+                          "auth": {"workloadIdentity": {"serviceAccountRef": account}}}}
+    raise ValueError("only a store with create: true is rendered, and the spec requires its provider")
 
 
 def _account_annotations(deployment: Deployment, stores: list[ExternalSecretStore]) -> dict[str, str]:
     """Cloud identities the store's ServiceAccount federates with (IRSA, GKE workload identity)."""
     annotations = {}
     for store in stores:
-        if store.provider.kind == "aws-secrets-manager":
+        if isinstance(store.provider, AwsSecretsManagerProvider):
             annotations["eks.amazonaws.com/role-arn"] = store.provider.role_arn
-        if store.provider.kind == "google-secret-manager":
+        if isinstance(store.provider, GoogleSecretManagerProvider):
             annotations["iam.gke.io/gcp-service-account"] = store.provider.service_account
     return annotations
 
