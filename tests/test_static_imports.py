@@ -4,11 +4,13 @@ resolves from the virtualenv (no import hook), and the components' annotations a
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from slm_deploy.public import public_components
+from tests.support.tools import unavailable
 from tests.test_readme_program import readme_program
 
 PYRIGHT = Path(sys.executable).with_name("pyright")
@@ -16,6 +18,8 @@ PYRIGHT = Path(sys.executable).with_name("pyright")
 
 def pyright(folder: Path) -> list[dict]:
     """Pyright's diagnostics for every file in the folder, against this interpreter's site-packages."""
+    if shutil.which("node") is None:
+        raise unavailable("node", "pyright runs on Node.js (apt-get install nodejs)")
     done = subprocess.run([str(PYRIGHT), "--outputjson", "--pythonpath", sys.executable, str(folder)],
                           cwd=folder, capture_output=True, text=True, timeout=600)
     report = json.loads(done.stdout)
