@@ -17,7 +17,9 @@ from slm_deploy.cli.build import build
 from slm_deploy.cli.check import check
 from slm_deploy.cli.new import new
 from slm_deploy.cli.pins import pins
-from slm_deploy.cli.summary import plan_summary, summary_table
+from slm_deploy.cli.reference import update_readme
+from slm_deploy.cli.stack_schema import stack_schema_text
+from slm_deploy.cli.summary import plan_summary, render_summary, render_summary_text, summary_table
 from slm_deploy.errors import SlmDeployError
 from slm_deploy.render.bundle import render_bundle
 from slm_deploy.render.writer import write_bundle
@@ -41,6 +43,8 @@ if not out.is_terminal:
     out = Console(width=160)
 err = Console(stderr=True, soft_wrap=True)
 
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success (errors still go to stderr).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")]
 SpecArg = Annotated[Path, typer.Argument(help="A stacks/Pulumi.<stack>.yaml file or a bare spec YAML.",
                                          dir_okay=False)]
 
@@ -64,33 +68,52 @@ def render(
     spec: SpecArg,
     out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Bundle directory (default build/<name>).",
                                                  file_okay=False)] = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Write the bundle for SPEC atomically; a directory that is not a bundle is never overwritten."""
     deployment = load_deployment(spec)
     bundle = render_bundle(deployment)
     target = out_dir or Path("build") / deployment.spec.name
     write_bundle(bundle, target)
-    out.print(f"rendered {deployment.spec.name}: {len(bundle.files)} files in {target}", markup=False, highlight=False)
+    summary = render_summary(deployment.spec.name, target, bundle.files)
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+    elif not quiet:
+        out.print(render_summary_text(summary), markup=False, highlight=False)
 
 
 @app.command()
 def validate(
     specs: Annotated[list[Path], typer.Argument(help="One or more spec files.", dir_okay=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print the resolved plan as JSON.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Show the resolved plan: model tier, memory estimate and the flags chosen for the runtime."""
     deployments = [load_deployment(path) for path in specs]
     summaries = [plan_summary(d) for d in deployments]
     if as_json:
         sys.stdout.write(json.dumps(summaries[0] if len(summaries) == 1 else summaries, indent=2) + "\n")
-        return
-    out.print(summary_table(summaries))
+    elif not quiet:
+        out.print(summary_table(summaries))
+        out.print(f"{len(summaries)} spec(s) valid", markup=False, highlight=False)
 
 
 @app.command()
-def schema() -> None:
+def schema(
+    stack: Annotated[bool, typer.Option("--stack", help="The schema of a whole Pulumi stack file carrying the spec "
+                                                       "under config.slm-deploy:deployment.")] = False,
+    reference: Annotated[Path | None, typer.Option("--reference", dir_okay=False,
+                                                   help="Rewrite the marked field-reference section of this "
+                                                        "Markdown file (README.md) from the schema.")] = None,
+) -> None:
     """Print the spec's JSON Schema (for yaml-language-server and editors)."""
-    sys.stdout.write(deployment_schema_text())
+    if reference is not None:
+        changed = update_readme(reference)
+        out.print(f"{reference}: spec reference {'updated' if changed else 'already current'}",
+                  markup=False, highlight=False)
+        return
+    sys.stdout.write(stack_schema_text() if stack else deployment_schema_text())
 
 
 app.command()(new)

@@ -55,6 +55,9 @@ def check(
     spec: Annotated[Path | None, typer.Option("--spec", dir_okay=False,
                                               help="Take waivers from this spec (the one the bundle was rendered "
                                                    "from) instead of those recorded in manifest.json.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The report as JSON (the same as --format json).")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing; the exit code says whether findings "
+                                                             "reach --fail-on.")] = False,
 ) -> None:
     """Check BUNDLE against every policy rule; waived findings are listed with their reasons."""
     # The pack loads here, not at start-up, so the other commands do not pay for it.
@@ -62,15 +65,17 @@ def check(
     from slm_deploy.policies.bundle import require_bundle
 
     chosen_format = _choice("--format", output_format, FORMATS)
+    if as_json and chosen_format not in ("text", "json"):
+        raise CheckOptionError("--json: prints the report as JSON, so it cannot be combined with --format "
+                               f"{chosen_format}\n  hint: use one of them")
+    chosen_format = "json" if as_json else chosen_format
     threshold = Severity(_choice("--fail-on", fail_on, tuple(s.value for s in Severity)))
     manifest = require_bundle(bundle)
     waivers, config = _spec_settings(bundle, manifest, spec)
     report = check_bundle(bundle, waivers=waivers, config=config)
-    if chosen_format == "json":
-        sys.stdout.write(to_json(report))
-    elif chosen_format == "sarif":
-        sys.stdout.write(to_sarif(report, tool_version=__version__))
-    else:
-        sys.stdout.write(to_text(report))
+    if not quiet:
+        sys.stdout.write(to_json(report) if chosen_format == "json"
+                         else to_sarif(report, tool_version=__version__) if chosen_format == "sarif"
+                         else to_text(report))
     if fails(report, threshold):
         raise typer.Exit(EXIT_FINDINGS)

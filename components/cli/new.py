@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 import tempfile
@@ -14,11 +15,15 @@ import typer
 from pydantic import TypeAdapter, ValidationError
 
 from slm_deploy import __version__
-from slm_deploy.errors import Problem, SpecError
+from slm_deploy.errors import Problem, SlmDeployError, SpecError
 from slm_deploy.spec.fields import PATTERN_DESCRIPTIONS, REGISTRY_ALLOWED, SERVICE_NAME_PATTERN, RegistryHost
 from slm_deploy.spec.loader import load_deployment
 
 TEMPLATE = "project"
+
+
+class TemplateRefused(SlmDeployError):
+    """The template's hooks refused the answers; they printed each reason before this."""
 
 
 def _template_dir() -> Path:
@@ -26,11 +31,9 @@ def _template_dir() -> Path:
 
 
 PROJECT_NAME = r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$"
-STACK_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 FREE_TEXT = {
     "project_name": (PROJECT_NAME, "letters, digits, spaces and . _ -, starting with a letter or digit, at most 63"),
     "deployment_name": (SERVICE_NAME_PATTERN, PATTERN_DESCRIPTIONS[SERVICE_NAME_PATTERN] + ", at most 40 characters"),
-    "stack": (STACK_NAME, "a Pulumi stack name: letters, digits and _ . -, starting with a letter or digit"),
 }
 """Variables typed by hand that land in file names or YAML: checked before the template writes anything."""
 
@@ -85,15 +88,20 @@ def new(
                                              help="Where the project folder is created.")] = Path("."),
     no_input: Annotated[bool, typer.Option("--no-input", help="Use defaults and key=value answers only.")] = False,
 ) -> None:
-    """Scaffold a project (Pulumi program, stack spec, README) and validate its spec before writing it."""
-    from cookiecutter.main import cookiecutter  # loaded here so the other commands start without it
+    """Scaffold a project (a stack per environment, tests, CI, editor schema, README) and validate it before writing."""
+    from cookiecutter.exceptions import FailedHookException  # loaded here so the other commands start without it
+    from cookiecutter.main import cookiecutter
 
     answers = parse_context(context or [])
+    logging.getLogger("cookiecutter").setLevel(logging.CRITICAL)  # the hooks print the reasons; no tracebacks
     output_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=output_dir, prefix=".slm-deploy-new.") as staging:
         template_context = {**answers, "__slm_deploy_version": __version__}  # pins the release that made it
-        project = Path(cookiecutter(str(_template_dir()), no_input=no_input, extra_context=template_context,
-                                    output_dir=staging, default_config=True))
+        try:
+            project = Path(cookiecutter(str(_template_dir()), no_input=no_input, extra_context=template_context,
+                                        output_dir=staging, default_config=True))
+        except FailedHookException:
+            raise TemplateRefused("the template refused these answers (reasons above); nothing was written") from None
         for stack in sorted(project.glob("Pulumi.*.yaml")):
             try:
                 load_deployment(stack)

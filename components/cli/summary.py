@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from rich.table import Table
@@ -55,3 +58,20 @@ def summary_table(summaries: list[dict[str, Any]]) -> Table:
             f"{s['startup_budget_seconds']}s", ",".join(s["targets"]),
         )
     return table
+
+
+def render_summary(name: str, target: Path, files: Iterable[str]) -> dict[str, Any]:
+    """What `render` wrote: the bundle directory, every file, and how many per top-level part."""
+    written = sorted(files)
+    parts = Counter(f.split("/", 1)[0] if "/" in f else "." for f in written)
+    return {"name": name, "out": str(target), "files_written": len(written),
+            "by_part": dict(sorted(parts.items())), "files": written}
+
+
+def render_summary_text(summary: dict[str, Any]) -> str:
+    """One line per part, under a headline a user can read at a glance."""
+    lines = [f"rendered {summary['name']}: {summary['files_written']} files in {summary['out']}"]
+    lines += [f"  {part + '/' if part != '.' else '(top level)'}: {count}"
+              for part, count in summary["by_part"].items()]
+    lines.append(f"next: slm-deploy check {summary['out']}")
+    return "\n".join(lines)

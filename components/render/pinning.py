@@ -20,13 +20,14 @@ from slm_deploy.policies.built_images import (COMPOSE_FILE, KUSTOMIZATION, MANIF
 from slm_deploy.render.serialize import to_json, to_yaml, to_yaml_documents
 
 
-def _replace_values(value: Any, refs: Mapping[str, str]) -> Any:
+def replace_values(value: Any, refs: Mapping[str, Any]) -> Any:
+    """Every string in a YAML-shaped value that is a key of `refs` swapped for its value (image references)."""
     if isinstance(value, str):
         return refs.get(value, value)
     if isinstance(value, dict):
-        return {key: _replace_values(item, refs) for key, item in value.items()}
+        return {key: replace_values(item, refs) for key, item in value.items()}
     if isinstance(value, list):
-        return [_replace_values(item, refs) for item in value]
+        return [replace_values(item, refs) for item in value]
     return value
 
 
@@ -38,7 +39,7 @@ def _pin_compose(project: dict[str, Any], pinned: Mapping[str, BuiltImage], refs
         if image is not None:
             service = {("image" if key == "build" else key): (image.reference if key == "build" else value)
                        for key, value in service.items() if key != "image"}
-        services[name] = _replace_values(service, refs)
+        services[name] = replace_values(service, refs)
     return {**project, "services": services}
 
 
@@ -72,7 +73,7 @@ def pin_bundle(files: Mapping[str, str], digests: Mapping[str, str]) -> dict[str
         if path == COMPOSE_FILE:
             out[path] = to_yaml(_pin_compose(yaml.safe_load(text), pinned, refs))
         elif path.startswith("kubernetes/") and path.endswith(".yaml") and not path.endswith(KUSTOMIZATION):
-            out[path] = _dump([_replace_values(d, refs) for d in _documents(text)])
+            out[path] = _dump([replace_values(d, refs) for d in _documents(text)])
     for path, text in files.items():
         if path.startswith("kubernetes/") and path.endswith(KUSTOMIZATION):
             folder = path.removesuffix(KUSTOMIZATION)

@@ -104,7 +104,8 @@ def _model_path_problems(spec: DeploymentSpec) -> list[Problem]:
     if has_parent_step(source.path) or sensitive(source.path) or not source.path.startswith("/"):
         return [Problem("model.source.path", "is a local folder the container must not mount",
                         allowed="an absolute path to the model folder without '..' steps, outside system "
-                                "directories (/, /etc, /usr, /var/run, /home itself...) and engine sockets, "
+                                "directories (/, /etc, /usr, /var/run, /home itself...), the folders that hold them (/var) "
+                                "and engine sockets, "
                                 "such as /srv/models/phi4-onnx")]
     return []
 

@@ -7,7 +7,8 @@ import posixpath
 
 SENSITIVE = ("/", "/etc", "/proc", "/sys", "/dev", "/boot", "/root", "/usr", "/lib", "/bin", "/sbin",
              "/var/run", "/run", "/var/lib/docker", "/var/lib/kubelet", "/home")
-"""System directories; /, and /home's own listing, only as themselves (their children may be project files)."""
+"""System directories: refused as themselves, with every folder that holds one, and with their children
+(but for / and /home, whose children may be project files)."""
 SOCKETS = ("docker.sock", "containerd.sock")
 
 
@@ -17,11 +18,13 @@ def has_parent_step(path: str) -> bool:
 
 
 def sensitive(path: str) -> bool:
-    """Whether a host path is a container engine's socket or a system directory."""
-    path = posixpath.normpath(path) if path.startswith("/") else path.rstrip("/")
+    """Whether a host path is a container engine's socket, a system directory, inside one, or holds one."""
+    path = "/" + posixpath.normpath(path).lstrip("/") if path.startswith("/") else path.rstrip("/")
     if any(socket in path for socket in SOCKETS):
         return True
-    return path in SENSITIVE or any(path.startswith(p + "/") for p in SENSITIVE if p not in ("/", "/home"))
+    inside = any(path.startswith(p + "/") for p in SENSITIVE if p not in ("/", "/home"))
+    holds = path.startswith("/") and any(p.startswith(path.rstrip("/") + "/") for p in SENSITIVE)
+    return path in SENSITIVE or inside or holds
 
 
 def escapes(source: str, base: str) -> bool:

@@ -29,6 +29,8 @@ MAX_NODES = 20_000
 MAX_COMPOSED = 5_000
 """Most keys and values the parser builds before alias expansion; a spec holds a few hundred, and
 stopping here bounds parse time (pure-Python parsing costs about 0.1 ms per node)."""
+MAX_INTEGER_DIGITS = 100
+"""Longest integer read; a spec's numbers have a few digits, and Python refuses to read past 4300."""
 _MERGE = "tag:yaml.org,2002:merge"
 
 _INT = re.compile(r"^[-+]?[0-9]+$")
@@ -60,6 +62,10 @@ class SourceMapping(dict):
         self.line = line
         self.key_lines: dict[Any, int] = {}
         self.duplicates: list[tuple[Any, int, int]] = []
+
+
+class OverlongInteger:
+    """An integer scalar too long to read, kept in place so the error can name its field."""
 
 
 class SourceSequence(list):
@@ -98,18 +104,19 @@ class _Constructor(SafeConstructor):
                           "one `<<` per mapping; list several anchors in it: <<: [*a, *b]")
         value = merges[0][1]
         sources = value.value if isinstance(value, SequenceNode) else [value]
-        merged, seen = [], set()
+        own = [pair for pair in node.value if pair[0].tag != _MERGE]
+        merged, seen = [], {_key_identity(key) for key, _ in own}
         for source in sources:
             if not isinstance(source, MappingNode):
                 raise Refused(source.start_mark, "a merge key `<<` holds something other than mappings",
                               "<<: *anchor or <<: [*a, *b], each anchor a mapping")
             self.flatten_mapping(source)
+            _refuse_duplicate_keys(source)
             for pair in source.value:
-                key = (pair[0].tag, pair[0].value) if isinstance(pair[0], ScalarNode) else id(pair[0])
-                if key not in seen:
-                    seen.add(key)
+                if _key_identity(pair[0]) not in seen:
+                    seen.add(_key_identity(pair[0]))
                     merged.append(pair)
-        node.value = merged + [pair for pair in node.value if pair[0].tag != _MERGE]
+        node.value = merged + own
 
     def construct_yaml_seq(self, node: yaml.SequenceNode):  # noqa: D102 - PyYAML's hook
         data = SourceSequence(node.start_mark.line + 1)
@@ -117,12 +124,28 @@ class _Constructor(SafeConstructor):
         data.extend(self.construct_sequence(node))
         data.item_lines = [item.start_mark.line + 1 for item in node.value]
 
-    def construct_core_int(self, node: yaml.ScalarNode) -> int:  # noqa: D102 - PyYAML's hook
-        return int(self.construct_scalar(node))
+    def construct_core_int(self, node: yaml.ScalarNode) -> int | OverlongInteger:  # noqa: D102 - PyYAML's hook
+        text = self.construct_scalar(node)
+        return OverlongInteger() if len(text.lstrip("+-")) > MAX_INTEGER_DIGITS else int(text)
 
     def construct_core_float(self, node: yaml.ScalarNode) -> float:  # noqa: D102 - PyYAML's hook
         text = self.construct_scalar(node)
         return _SPECIAL_FLOATS.get(text.lower()) or float(text)
+
+
+def _key_identity(key: yaml.Node) -> Any:
+    """What makes two key nodes the same key: tag and text for a scalar, the node itself otherwise."""
+    return (key.tag, key.value) if isinstance(key, ScalarNode) else id(key)
+
+
+def _refuse_duplicate_keys(source: MappingNode) -> None:
+    """A mapping merged with `<<` is not built on its own, so its duplicate keys are refused here."""
+    keys = set()
+    for key, _ in source.value:
+        if _key_identity(key) in keys:
+            raise Refused(key.start_mark, "duplicate key in a mapping merged with `<<`",
+                          "each key once; YAML keeps only the last value")
+        keys.add(_key_identity(key))
 
 
 _Constructor.add_constructor("tag:yaml.org,2002:map", _Constructor.construct_yaml_map)
@@ -154,6 +177,7 @@ class _StrictLoader(Reader, Scanner, Parser, Composer, _Constructor, _CoreResolv
         self._depth = 0
         self._composed = 0
         self._open_anchors: list[str] = []
+        self._heights: dict[int, int] = {}
 
     def compose_node(self, parent, index):  # noqa: D102 - PyYAML's hook
         event = self.peek_event()
@@ -180,9 +204,20 @@ class _StrictLoader(Reader, Scanner, Parser, Composer, _Constructor, _CoreResolv
         if isinstance(event, AliasEvent) and event.anchor in self._open_anchors:
             raise Refused(event.start_mark, "an alias refers to the mapping or list that contains it",
                           "aliases to anchors defined outside the value that uses them")
+        if isinstance(event, AliasEvent) and event.anchor in self.anchors:
+            if self._depth + self._height(self.anchors[event.anchor]) > MAX_DEPTH:
+                raise Refused(event.start_mark, f"nested deeper than {MAX_DEPTH} levels once aliases are expanded")
         if isinstance(event, (ScalarEvent, CollectionStartEvent)) and event.tag is not None:
             raise Refused(event.start_mark, "has an explicit YAML tag",
                           "plain YAML: no tags (!!int, !!bool, !custom); write the value itself")
+
+    def _height(self, node: yaml.Node) -> int:
+        """Levels a composed node spans with its aliases expanded; remembered, so a chain costs one pass."""
+        if id(node) not in self._heights:
+            children = [item for pair in node.value for item in pair] if isinstance(node, MappingNode) else (
+                node.value if isinstance(node, SequenceNode) else [])
+            self._heights[id(node)] = 1 + max((self._height(child) for child in children), default=0)
+        return self._heights[id(node)]
 
 
 @dataclass(frozen=True)
@@ -292,6 +327,10 @@ def plain(value: Any, source: str) -> SourceDocument:
                 lines[child] = node.key_lines.get(key, node.line)
                 out[key] = copy(item, child)
             return out
+        if isinstance(node, OverlongInteger):
+            problems.append(Problem(path or "<spec>", f"is an integer longer than {MAX_INTEGER_DIGITS} digits",
+                                    allowed="a number of a few digits", location=f"{source}:{lines.get(path, 1)}"))
+            return None
         if isinstance(node, SourceSequence):
             out_list = []
             for index, item in enumerate(node):

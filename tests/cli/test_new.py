@@ -15,22 +15,25 @@ CHOICES = [
     ("llamacpp", "qwen3-1.7b", "compose"),
     ("onnxruntime", "phi-4-mini-instruct", "compose"),
     ("vllm", "phi-4-mini-instruct", "kubernetes"),
+    ("foundry-local", "phi-4-mini-instruct", "host"),
     ("ollama", "llama-3.2-3b-instruct", "kubernetes"),
 ]
 
 
 @pytest.mark.parametrize(("runtime", "model", "target"), CHOICES)
 def test_scaffolded_project_validates_and_renders(runtime: str, model: str, target: str, tmp_path: Path) -> None:
+    gpu = ["gpu_type=nvidia-l4"] if runtime == "vllm" else []
     result = run_cli("new", "--no-input", "-o", str(tmp_path), f"runtime={runtime}", f"model={model}",
-                     f"target={target}", "deployment_name=svc")
+                     f"target={target}", "deployment_name=svc", *gpu)
     assert result.code == 0, result.stderr
     project = tmp_path / "svc"
     assert sorted(p.name for p in project.iterdir()) == [
-        ".gitignore", "Pulumi.dev.yaml", "Pulumi.yaml", "README.md", "__main__.py", "requirements.txt"]
+        ".github", ".gitignore", ".pre-commit-config.yaml", ".vscode", "Pulumi.dev.yaml", "Pulumi.prod.yaml",
+        "Pulumi.yaml", "README.md", "__main__.py", "requirements.txt", "slm-deploy.schema.json", "tests"]
     deployment = load_deployment(project / "Pulumi.dev.yaml")
     assert (deployment.spec.runtime.kind, deployment.model.id) == (runtime, model)
     files = render_bundle(deployment).files
-    assert any(name.startswith("compose/" if target == "compose" else "kubernetes/") for name in files)
+    assert any(name.startswith({"compose": "compose/", "host": "hosts/"}.get(target, "kubernetes/")) for name in files)
     assert [p.name for p in tmp_path.iterdir()] == ["svc"], "no staging directory is left behind"
 
 
@@ -63,8 +66,7 @@ def test_existing_project_is_not_overwritten(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("answer", "field"), [
     ("deployment_name=../../../../tmp/slm-new-escape", "deployment_name"),
-    ("stack=a/b", "stack"),
-    ("stack=..", "stack"),
+    ("stack=a/b", "<argument 1>"),
     ("project_name=../../x", "deployment_name"),
     ("project_name=Team\nconfig: evil", "project_name"),
     ("registry=-", "registry"),

@@ -314,6 +314,10 @@ MUTATIONS: list[Mutation] = [
              append(SV + ("volumes",), "../../..:/models/onnx:ro")),
     Mutation("slm-compose-012", "C-host-mounts", CO, "climbs to a system folder",
              append(SV + ("volumes",), "/srv/models/../../etc:/models/onnx:ro")),
+    Mutation("slm-compose-012", "C-host-mounts", CO, "a folder that holds a system folder",
+             append(SV + ("volumes",), "/var/lib:/models/onnx:ro")),
+    Mutation("slm-compose-012", "C-host-mounts", CO, "a doubled leading slash",
+             append(SV + ("volumes",), "//etc:/models/onnx:ro")),
     Mutation("slm-compose-013", "C-init", CO, "no init", drop(SV + ("init",))),
     Mutation("slm-compose-014", "C-gpu", CO, "raw devices", set_(SV + ("devices",), ["/dev/nvidia0:/dev/nvidia0"])),
     # Serving

@@ -27,6 +27,7 @@ from slm_deploy.policies import all_rules
 from slm_deploy.policies.crossguard import PACK_NAME
 from tests.conftest import ROOT
 from tests.support.cache import cache_root, exclusive
+from tests.support.wheel import build_wheel
 
 PACK = ROOT / "policies"
 INSTALL_TIMEOUT = 900
@@ -69,9 +70,7 @@ def installed_pack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[P
     only slm-deploy with the new wheel and `pip check` that every requirement still holds."""
     folder = tmp_path_factory.mktemp("standalone-pack")
     wheels = folder / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                    str(wheels), str(ROOT)], check=True, capture_output=True, timeout=INSTALL_TIMEOUT)
-    (wheel,) = wheels.glob("slm_deploy-*.whl")
+    wheel = build_wheel(wheels)
     pack = folder / "pack"
     shutil.copytree(PACK, pack, ignore=shutil.ignore_patterns("__pycache__"))
     home = cache_root() / f"pack-venv-{dependency_key()}"

@@ -101,7 +101,7 @@ ONNX_LOCAL = {**BASE, "runtime": {"kind": "onnxruntime"},
 
 
 @pytest.mark.parametrize("path", ["/", "/etc", "/var/run/docker.sock", "../../../..", "/srv/../etc",
-                                  "models/phi4", "/home", "/root/models"])
+                                  "models/phi4", "/home", "/root/models", "//etc", "//", "/var", "/var/lib/"])
 def test_local_onnx_folder_that_check_would_flag_is_refused(path: str, tmp_path: Path) -> None:
     spec = {**ONNX_LOCAL, "model": {**ONNX_LOCAL["model"], "source": {"kind": "onnx", "path": path}}}
     _refused(tmp_path, spec, "model.source.path", "must not mount", echoed=(path,) if ".." in path else ())

@@ -74,7 +74,7 @@ def _models_for(runtime: str) -> list[str]:
 
 
 LOCAL_ONNX_PATHS = ["/srv/models/phi4", "/opt/models/phi4/cpu", "/", "/etc", "/var/run/docker.sock", "../../..",
-                    "/srv/../etc", "models/phi4", "/home", "/root/models"]
+                    "/srv/../etc", "models/phi4", "/home", "/root/models", "//etc", "/var/lib"]
 """Local ONNX model folders: ones a container may mount, and ones slm-compose-012 keeps from containers."""
 
 

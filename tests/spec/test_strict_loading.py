@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from slm_deploy.errors import MAX_SHOWN
-from slm_deploy.spec.yaml_source import MAX_BYTES, MAX_COMPOSED, MAX_DEPTH, MAX_NODES
+from slm_deploy.errors import MAX_SHOWN, SpecError
+from slm_deploy.spec.yaml_source import MAX_BYTES, MAX_COMPOSED, MAX_DEPTH, MAX_INTEGER_DIGITS, MAX_NODES, parse_yaml
 from tests.support.cli import run_in_process
 
 CANARY = "zqxcanary7"
@@ -44,6 +44,15 @@ def test_duplicate_nested_keys_name_their_path(tmp_path: Path) -> None:
 def test_duplicate_keys_in_a_stack_file_are_refused_too(tmp_path: Path) -> None:
     text = "config:\n  slm-deploy:deployment:\n    name: demo\n  slm-deploy:deployment:\n    name: other\n"
     assert "duplicate key (first on line 2)" in _refused(_spec(tmp_path, text))
+
+
+@pytest.mark.parametrize("merge", ["{auth: {enabled: false}, auth: {enabled: true}}",
+                                   "[{concurrency: 2}, {concurrency: 1, concurrency: 3}]",
+                                   "{<<: {concurrency: 1, concurrency: 3}}"],
+                         ids=["inline", "in a list", "nested merge"])
+def test_a_duplicate_key_inside_a_merged_mapping_is_refused(tmp_path: Path, merge: str) -> None:
+    stderr = _refused(_spec(tmp_path, MINIMAL + f"serving:\n  <<: {merge}\n"))
+    assert "spec.yaml:5:" in stderr and "duplicate key in a mapping merged with `<<`" in stderr
 
 
 def test_merge_keys_override_without_counting_as_duplicates(tmp_path: Path) -> None:
@@ -162,6 +171,38 @@ def test_a_recursive_alias_is_refused(tmp_path: Path) -> None:
     assert "spec.yaml:4:" in stderr and "an alias refers to the mapping or list that contains it" in stderr
 
 
+def test_an_alias_chain_nested_deeper_than_the_limit_is_refused(tmp_path: Path) -> None:
+    lines = ["serving: &a0 {concurrency: 2}"]
+    lines += [f"x{i}: &a{i} " + "{k: " * 26 + f"*a{i - 1}" + "}" * 26 for i in range(1, 61)]
+    stderr = _refused(_spec(tmp_path, MINIMAL + "\n".join(lines) + "\n"))
+    assert "spec.yaml:6:" in stderr and f"nested deeper than {MAX_DEPTH} levels once aliases are expanded" in stderr
+
+
+def _aliased_nest(levels: int) -> str:
+    """An anchor nested `levels` mappings deep, aliased one level below where it is defined."""
+    return "a: &a " + "{k: " * levels + "1" + "}" * levels + "\nb: {k: *a}\n"
+
+
+def test_an_alias_that_expands_to_the_depth_limit_is_read() -> None:
+    data = parse_yaml(_aliased_nest(MAX_DEPTH - 3), "spec.yaml")
+    assert data["b"]["k"] == data["a"]
+
+
+def test_an_alias_that_expands_past_the_depth_limit_is_refused() -> None:
+    with pytest.raises(SpecError, match="once aliases are expanded"):
+        parse_yaml(_aliased_nest(MAX_DEPTH - 2), "spec.yaml")
+
+
+def test_an_integer_too_long_to_read_is_refused_naming_its_field(tmp_path: Path) -> None:
+    stderr = _refused(_spec(tmp_path, MINIMAL + "serving: {concurrency: " + "7" * 5000 + "}\n"))
+    assert f"spec.yaml:4: serving.concurrency: is an integer longer than {MAX_INTEGER_DIGITS} digits" in stderr
+    assert "7777" not in stderr
+
+
+def test_an_integer_of_the_longest_length_is_read() -> None:
+    assert parse_yaml("n: -" + "1" * MAX_INTEGER_DIGITS + "\n", "spec.yaml")["n"] == -int("1" * MAX_INTEGER_DIGITS)
+
+
 @pytest.mark.parametrize("text", [f"name: *{CANARY}\n", f"name: \"a\\q{CANARY}\"\n", f"name: @{CANARY}\n"],
                          ids=["undefined alias", "unknown escape", "reserved indicator"])
 def test_malformed_yaml_is_named_by_position_without_the_text_found(tmp_path: Path, text: str) -> None:
@@ -180,6 +221,11 @@ def test_in_a_list_of_merged_mappings_the_earlier_wins(tmp_path: Path, merge: st
     result = run_in_process("validate", str(_spec(tmp_path, MINIMAL + f"serving:\n  <<: {merge}\n")), "--json")
     assert result.code == 0, result.stderr
     assert f'"concurrency": {expected}' in result.stdout
+
+
+def test_a_key_set_beside_a_merge_wins_when_that_mapping_is_merged_again() -> None:
+    text = "low: &low {concurrency: 1}\nmid: &mid {<<: *low, concurrency: 3}\nserving: {<<: *mid}\n"
+    assert parse_yaml(text, "spec.yaml")["serving"] == {"concurrency": 3}
 
 
 def test_a_huge_flow_list_is_refused_while_parsing(tmp_path: Path) -> None:

@@ -1,0 +1,27 @@
+"""Every stack renders to a bundle that passes slm-deploy's policy pack, offline, as CI runs it."""
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from slm_deploy.cli.app import app
+
+PROJECT = Path(__file__).resolve().parent.parent
+STACKS = sorted(PROJECT.glob("Pulumi.*.yaml"))
+ENVIRONMENTS = [{% for env in cookiecutter.environments.split(",") | map("trim") | reject("equalto", "") %}"{{ env }}", {% endfor %}]
+
+
+def test_every_environment_has_a_stack() -> None:
+    assert sorted(stack.name for stack in STACKS) == sorted(f"Pulumi.{env}.yaml" for env in ENVIRONMENTS)
+
+
+@pytest.mark.parametrize("stack", STACKS, ids=lambda path: path.stem.removeprefix("Pulumi."))
+def test_stack_renders_a_bundle_that_passes_the_policy_pack(stack: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    bundle = tmp_path / "bundle"
+    rendered = runner.invoke(app, ["render", str(stack), "--out", str(bundle), "--quiet"])
+    assert rendered.exit_code == 0, rendered.output
+    assert (bundle / "manifest.json").is_file()
+    checked = runner.invoke(app, ["check", str(bundle), "--fail-on", "low"])
+    assert checked.exit_code == 0, checked.output

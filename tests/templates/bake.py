@@ -1,0 +1,31 @@
+"""Bake the project template in-process, as `slm-deploy new` does, for the template tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cookiecutter.main import cookiecutter
+
+from slm_deploy.cli.new import _template_dir
+
+# Every runtime and every target at least once, each with the options that belong to it.
+BAKES: dict[str, dict[str, str]] = {
+    "ollama-compose": {"runtime": "ollama", "target": "compose", "environments": "dev"},
+    "llamacpp-kubernetes": {"runtime": "llamacpp", "target": "kubernetes", "exposure": "internal",
+                            "monitoring": "existing", "secret_store": "external-secrets"},
+    "vllm-aks": {"runtime": "vllm", "target": "aks", "gpu_type": "nvidia-l4", "exposure": "ingress",
+                 "monitoring": "managed", "secret_store": "azure-key-vault", "model": "phi-4-mini-instruct"},
+    "onnxruntime-kubernetes": {"runtime": "onnxruntime", "target": "kubernetes", "monitoring": "bundled",
+                               "secret_store": "kubernetes", "model": "phi-4-mini-instruct",
+                               "environments": "staging"},
+    "foundry-local-host": {"runtime": "foundry-local", "target": "host", "model": "phi-4-mini-instruct",
+                           "host_os": "linux", "monitoring": "off", "environments": "edge"},
+    "vllm-compose": {"runtime": "vllm", "target": "compose", "gpu_type": "nvidia-a10", "monitoring": "off",
+                     "secret_store": "file", "environments": "qa, prod"},
+}
+
+
+def bake(output_dir: Path, name: str, answers: dict[str, str]) -> Path:
+    """The generated project's directory; raises cookiecutter's FailedHookException when a hook refuses."""
+    return Path(cookiecutter(str(_template_dir()), no_input=True, output_dir=str(output_dir), default_config=True,
+                             extra_context={"project_name": name, **answers}))

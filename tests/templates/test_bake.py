@@ -1,0 +1,163 @@
+"""The project template baked for every runtime and target: each project validates, renders, passes
+`slm-deploy check` through its own generated test, and ships a valid workflow, editor schema and README."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from slm_deploy.cli.app import app
+from tests.templates.bake import BAKES, bake
+
+PROJECT_FILES = {
+    ".gitignore", ".pre-commit-config.yaml", "Pulumi.yaml", "README.md", "__main__.py", "requirements.txt",
+    "slm-deploy.schema.json", ".github/workflows/deployment.yml", ".vscode/settings.json", "tests/test_stacks.py",
+}
+
+
+pytestmark = pytest.mark.xdist_group("template-bake")  # one worker bakes once for the whole module
+
+
+@pytest.fixture(scope="module")
+def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("baked")
+    return {name: bake(root, name, answers) for name, answers in BAKES.items()}
+
+
+def environments(name: str) -> list[str]:
+    return [env.strip() for env in BAKES[name].get("environments", "dev,prod").split(",")]
+
+
+@pytest.mark.parametrize("name", BAKES)
+def test_project_is_complete(projects: dict[str, Path], name: str) -> None:
+    project = projects[name]
+    files = {str(p.relative_to(project)) for p in project.rglob("*") if p.is_file()}
+    stacks = {f"Pulumi.{env}.yaml" for env in environments(name)}
+    assert files == PROJECT_FILES | stacks, "one stack per environment, nothing left from the template's staging"
+
+
+@pytest.mark.parametrize("name", BAKES)
+def test_every_stack_validates_with_the_answers(projects: dict[str, Path], name: str) -> None:
+    answers = BAKES[name]
+    for env in environments(name):
+        result = CliRunner().invoke(app, ["validate", str(projects[name] / f"Pulumi.{env}.yaml"), "--json"])
+        assert result.exit_code == 0, result.output
+        plan = json.loads(result.output)
+        assert plan["runtime"] == answers["runtime"]
+        target = {"aks": "kubernetes"}.get(answers["target"], answers["target"])
+        assert target in plan["targets"]
+
+
+def test_environments_differ_in_size(projects: dict[str, Path]) -> None:
+    dev, prod = (yaml.safe_load((projects["llamacpp-kubernetes"] / f"Pulumi.{env}.yaml").read_text())
+                 ["config"]["slm-deploy:deployment"] for env in ("dev", "prod"))
+    assert (dev["serving"]["replicas"], prod["serving"]["replicas"]) == (1, 2)
+    assert dev["resources"]["cpu"] < prod["resources"]["cpu"]
+    assert dev["targets"]["kubernetes"]["namespace"] != prod["targets"]["kubernetes"]["namespace"]
+
+
+def test_generated_tests_pass(projects: dict[str, Path]) -> None:
+    """Each project's own test (render every stack, run `slm-deploy check`), with this environment's pytest."""
+    test_dirs = [str(project / "tests") for project in projects.values()]
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--import-mode=importlib",
+                           "-o", "addopts=", *test_dirs], capture_output=True, text=True, timeout=600,
+                          cwd=next(iter(projects.values())).parent)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    stacks = sum(len(environments(name)) for name in BAKES)
+    assert f"{stacks + len(BAKES)} passed" in proc.stdout, proc.stdout[-2000:]
+
+
+def test_workflows_are_valid_github_actions_workflows(projects: dict[str, Path]) -> None:
+    workflows = [str(project / ".github/workflows/deployment.yml") for project in projects.values()]
+    proc = subprocess.run([str(Path(sys.executable).parent / "check-jsonschema"), "--builtin-schema",
+                           "vendor.github-workflows", *workflows], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_workflow_checks_every_environment_and_previews_only_with_credentials(projects: dict[str, Path]) -> None:
+    workflow = yaml.safe_load((projects["vllm-compose"] / ".github/workflows/deployment.yml").read_text())
+    assert workflow["jobs"]["check"]["strategy"]["matrix"]["stack"] == ["qa", "prod"]
+    steps = workflow["jobs"]["check"]["steps"]
+    runs = " ".join(step.get("run", "") for step in steps)
+    assert all(command in runs for command in ("slm-deploy validate", "slm-deploy render",
+                                               "slm-deploy check", "--format sarif", "pytest tests"))
+    assert any(step.get("uses", "").startswith("github/codeql-action/upload-sarif") for step in steps)
+    assert workflow["jobs"]["check"]["permissions"]["security-events"] == "write"
+    preview = workflow["jobs"]["preview"]
+    assert preview["env"]["PULUMI_ACCESS_TOKEN"] == "${{ secrets.PULUMI_ACCESS_TOKEN }}"
+    gated = [step for step in preview["steps"] if "pulumi preview --stack" in step.get("run", "")]
+    assert gated and "--policy-pack" in gated[0]["run"] and "PULUMI_ACCESS_TOKEN != ''" in gated[0]["if"]
+
+
+@pytest.mark.parametrize("name", ["vllm-aks", "foundry-local-host"])
+def test_editor_schema_accepts_the_stacks_and_flags_mistakes(projects: dict[str, Path], name: str) -> None:
+    project = projects[name]
+    settings = json.loads((project / ".vscode/settings.json").read_text())
+    (schema_file, patterns), = settings["yaml.schemas"].items()
+    assert patterns == ["Pulumi.*.yaml"] and (project / schema_file).is_file()
+    validator = jsonschema.Draft202012Validator(json.loads((project / schema_file).read_text()))
+    for stack in project.glob("Pulumi.*.yaml"):
+        assert stack.read_text().startswith(f"# yaml-language-server: $schema={schema_file.removeprefix('./')}\n")
+        document = yaml.safe_load(stack.read_text())
+        assert list(validator.iter_errors(document)) == []
+        document["config"]["slm-deploy:deployment"].setdefault("serving", {})["replicas"] = "two"
+        assert any(e.path[-1] == "replicas" for e in validator.iter_errors(document))
+
+
+def test_pre_commit_hook_validates_every_stack(projects: dict[str, Path]) -> None:
+    """Run the local hook as pre-commit would: its entry, with the project's files its `files` pattern selects."""
+    project = projects["vllm-compose"]
+    config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
+    (hook,) = [h for repo in config["repos"] if repo["repo"] == "local" for h in repo["hooks"]]
+    files = sorted(str(p.relative_to(project)) for p in project.rglob("*")
+                   if p.is_file() and re.search(hook["files"], str(p.relative_to(project))))
+    assert files == ["Pulumi.prod.yaml", "Pulumi.qa.yaml"]
+    program, *args = shlex.split(hook["entry"])
+    assert program == "slm-deploy"
+    result = CliRunner().invoke(app, [*args, *(str(project / f) for f in files)])
+    assert (result.exit_code, result.output) == (0, "")
+
+
+def test_dependency_is_the_release_range_with_a_documented_override(projects: dict[str, Path]) -> None:
+    project = projects["ollama-compose"]
+    requirements = [line for line in (project / "requirements.txt").read_text().splitlines()
+                    if line and not line.startswith("#")]
+    assert requirements[0] == "slm-deploy>=0.1.0,<0.2"
+    readme = (project / "README.md").read_text()
+    assert "slm-deploy @ git+https://" in readme and "slm-deploy @ file://" in readme
+
+
+def test_readme_snippets_are_valid_shell_and_python(projects: dict[str, Path]) -> None:
+    for project in projects.values():
+        readme = (project / "README.md").read_text()
+        for block in re.findall(r"```python\n(.*?)```", readme, flags=re.S):
+            compile(block, f"{project.name}/README.md", "exec")
+        for block in re.findall(r"```sh\n(.*?)```", readme, flags=re.S):
+            proc = subprocess.run(["bash", "-n"], input=block, capture_output=True, text=True, check=False)
+            assert proc.returncode == 0, f"{project.name}/README.md: {proc.stderr}"
+
+
+def test_foundry_local_clients_ask_the_host_for_the_model_id(projects: dict[str, Path]) -> None:
+    readme = (projects["foundry-local-host"] / "README.md").read_text()
+    assert 'MODEL="$(curl -sS http://127.0.0.1:5273/v1/models' in readme
+    assert "model=client.models.list().data[0].id" in readme and "Authorization" not in readme
+
+
+@pytest.mark.parametrize(("name", "model", "url"), [
+    ("ollama-compose", "qwen3:1.7b", "http://127.0.0.1:8080/v1"),
+    ("vllm-aks", "phi-4-mini-instruct", "https://dev.llm.example.com/v1"),
+])
+def test_readme_has_client_snippets_for_the_endpoint(projects: dict[str, Path], name: str, model: str,
+                                                     url: str) -> None:
+    readme = (projects[name] / "README.md").read_text()
+    assert "curl -sS -H \"Authorization: Bearer $SLM_API_KEY\"" in readme
+    assert f'OpenAI(base_url="{url}"' in readme and f'"model": "{model}"' in readme
