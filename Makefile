@@ -24,5 +24,5 @@ render: $(BIN)/slm-deploy
 	@$(BIN)/slm-deploy validate $(STACKS)
 
 test: $(BIN)/slm-deploy
-	$(BIN)/ruff check components policies tests stacks
+	$(BIN)/ruff check components policies templates tests stacks
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
