@@ -1,7 +1,7 @@
 """AksCluster: a hardened AKS cluster (controls A1-A9) with a GPU pool sized from the spec, and its provider."""
 
 import base64
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 import pulumi
 import pulumi_azure_native as azure_native
@@ -17,7 +17,8 @@ from slm_deploy.errors import Problem, SlmDeployError, SpecError
 from slm_deploy.render.kubernetes.gpu_scheduling import GPU_NODE_LABELS, GPU_TAINT
 from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.monitoring_checks import monitoring_mode
-from slm_deploy.spec.sections import AksTarget, GpuType
+from slm_deploy.spec.present import aks_target
+from slm_deploy.spec.sections import GpuType
 from slm_deploy.stack_settings import AksEncryption, AksEncryptionArgs, StackSettings, settings_from_args
 
 CRITICAL_ADDONS_TAINT = "CriticalAddonsOnly=true:NoSchedule"
@@ -33,13 +34,6 @@ GPU_VM_SIZES: dict[GpuType, tuple[tuple[int, str], ...]] = {
     GpuType.H100: ((1, "Standard_NC40ads_H100_v5"), (2, "Standard_NC80adis_H100_v5")),
 }
 """(GPUs per VM, VM size) per GPU type, smallest first; one replica per node."""
-
-
-def aks_target(spec: DeploymentSpec) -> AksTarget:
-    """The spec's AKS target: everything here builds that cluster, so a spec without one is refused."""
-    if spec.targets.aks is None:
-        raise TypeError("AksCluster needs a spec with targets.aks")
-    return spec.targets.aks
 
 
 def gpu_vm_size(spec: DeploymentSpec) -> str:
@@ -266,7 +260,10 @@ class AksCluster(pulumi.ComponentResource):
         self.cluster = azure_native.containerservice.ManagedCluster(
             f"{name}-cluster", opts=child,
             **cluster_args(spec, settings, self.resource_group.name, self.workspace.id))
-        self.oidc_issuer_url = self.cluster.oidc_issuer_profile.apply(lambda p: p.issuer_url if p else None)
+        # The provider types the issuer URL optional because the profile can be off; cluster_args turns it on, so
+        # Azure reports one. Until it has (a preview, mocks) the Output holds no value, as Pulumi's unknowns do.
+        self.oidc_issuer_url = cast(pulumi.Output[str], self.cluster.oidc_issuer_profile.apply(
+            lambda p: p.issuer_url if p else None))
         pool_parent = pulumi.ResourceOptions(parent=self, depends_on=[self.cluster])
         common: dict[str, Any] = {"resource_group_name": self.resource_group.name, "resource_name_": self.cluster.name}
         self.pools = [azure_native.containerservice.AgentPool(f"{name}-apps", opts=pool_parent,

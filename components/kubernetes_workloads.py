@@ -2,6 +2,7 @@
 
 import re
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, TypedDict
 
 import pulumi
@@ -66,7 +67,7 @@ def logical_name(manifest: Manifest) -> str:
 
 
 def create_objects(parent: pulumi.Resource, prefix: str, manifests: list[Manifest],
-                   provider: pulumi.Input[k8s.Provider] | None,
+                   provider: k8s.Provider | None,
                    after: list[pulumi.Resource] | None = None) -> list[pulumi.CustomResource]:
     """Namespaces first, then every other object inside them; names scoped by `prefix` so components never
     collide, whatever cluster or namespace they share."""
@@ -141,11 +142,14 @@ class KubernetesWorkloads(pulumi.ComponentResource):
             manifests = [m for m in manifests if m["kind"] != "Namespace"]
         if values.get("key_vault_client_id") is not None:
             manifests = with_client_id(manifests, deployment.spec.name, values["key_vault_client_id"])
-        if values.get("prometheus_query_endpoint") is not None or values.get("keda_client_id") is not None:
+        query_endpoint, keda_client_id = values.get("prometheus_query_endpoint"), values.get("keda_client_id")
+        if (query_endpoint is None) != (keda_client_id is None):
+            raise TypeError("KubernetesWorkloads needs prometheus_query_endpoint and keda_client_id together: "
+                            "KEDA asks Azure Managed Prometheus as that identity")
+        if query_endpoint is not None and keda_client_id is not None:
             from slm_deploy.aks_monitoring import bind_managed_prometheus  # azure-native is the optional aks extra
 
-            manifests = bind_managed_prometheus(manifests, values.get("prometheus_query_endpoint"),
-                                                values.get("keda_client_id"))
+            manifests = bind_managed_prometheus(manifests, query_endpoint, keda_client_id)
         namespace = namespace_of(deployment.spec)
         own_secrets = [m for m in kubernetes_secrets(deployment, given) if m["metadata"]["namespace"] == namespace]
         refs = built_refs(deployment, plan, values.get("images"))
@@ -168,8 +172,7 @@ def built_refs(deployment, plan, images: pulumi.Input[Mapping[str, str]] | None)
         raise TypeError("KubernetesWorkloads needs args['images'] (ImageBuilds' `images` output) for the images "
                         f"this spec builds: {', '.join(o.name for o in owners)}")
     given = pulumi.Output.from_input(images)
-    return {built_image(deployment, owner): given.apply(lambda refs, service=owner.name: _ref(refs, service))
-            for owner in owners}
+    return {built_image(deployment, owner): given.apply(partial(_ref, service=owner.name)) for owner in owners}
 
 
 def _ref(refs: Mapping[str, str], service: str) -> str:

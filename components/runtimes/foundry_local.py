@@ -9,6 +9,7 @@ from slm_deploy.runtimes.plan import HostInstall, HttpCheck, RuntimePlan, Servic
 from slm_deploy.spec.loader import Deployment
 from slm_deploy.spec.model_section import FoundrySource
 from slm_deploy.spec.runtime_options import FoundryLocalOptions
+from slm_deploy.spec.present import host_target
 
 FOUNDRY_VERSION = "0.10.3"
 FOUNDRY_RELEASE = f"cli-preview-{FOUNDRY_VERSION}"
@@ -17,7 +18,7 @@ FOUNDRY_RELEASE = f"cli-preview-{FOUNDRY_VERSION}"
 
 def _host(deployment: Deployment) -> HostInstall:
     spec = deployment.spec
-    host = spec.targets.host
+    host = host_target(spec)
     return HostInstall(
         service=spec.name, os=host.os, model_alias=source_of(deployment, FoundrySource).alias,
         port=options_of(deployment, FoundryLocalOptions).port, release=FOUNDRY_RELEASE, version=FOUNDRY_VERSION,

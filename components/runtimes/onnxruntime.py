@@ -14,6 +14,7 @@ from slm_deploy.spec.images import parse_image
 from slm_deploy.spec.loader import Deployment
 from slm_deploy.spec.model_section import OnnxSource
 from slm_deploy.spec.runtime_options import OnnxRuntimeOptions
+from slm_deploy.spec.present import present
 
 DEFAULT_PORT = 8001
 SERVER_PACKAGE = "slm_deploy.servers.ortgenai"
@@ -106,7 +107,7 @@ def plan(deployment: Deployment) -> RuntimePlan:
         secrets, token_env = hub_token(deployment)
         prep = model_prep_service(
             deployment, image=image, build=build, command=SNAPSHOT_DOWNLOAD,
-            args=(source.repo, source.revision, source.path, ONNX_DIR),
+            args=(source.repo, present(source.revision, "model.source.revision"), source.path, ONNX_DIR),
             env={**cache_env(), **python_venv_env(), "HF_HOME": f"{CACHE_ROOT}/huggingface",
                  "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "0", **token_env},
             secrets=secrets, cpu=0.5, memory_bytes=512 * 2**20,

@@ -15,6 +15,7 @@ from slm_deploy.spec.loader import Deployment
 from slm_deploy.spec.runtime_options import WEIGHT_DTYPES
 from slm_deploy.spec.model_section import HuggingFaceSource
 from slm_deploy.spec.runtime_options import VllmOptions
+from slm_deploy.spec.present import gpu_of
 
 DEFAULT_PORT = 8000
 HF_HOME = f"{MODEL_ROOT}/huggingface"
@@ -51,7 +52,7 @@ def _args(deployment: Deployment, port: int) -> tuple[str, ...]:
         "--max-model-len", str(sizing.context_length),
         "--max-num-seqs", str(sizing.concurrency),
         "--gpu-memory-utilization", f"{sizing.gpu_memory_utilisation:.2f}",
-        "--tensor-parallel-size", str(spec.resources.gpu.count),
+        "--tensor-parallel-size", str(gpu_of(spec).count),
         "--dtype", _dtype(deployment),
         "--uvicorn-log-level", "warning",
     ]
@@ -98,7 +99,7 @@ def plan(deployment: Deployment) -> RuntimePlan:
     spec, sizing = deployment.spec, deployment.sizing
     port = spec.serving.port or DEFAULT_PORT
     image = runtime_image(deployment, "vllm")
-    gpu = spec.resources.gpu
+    gpu = gpu_of(spec)
     build = ImageBuild(template="vllm", base=image,
                        healthcheck=PYTHON_HEALTHCHECK + (f"http://127.0.0.1:{port}/health",))
     prep = _prep(deployment, image, build)

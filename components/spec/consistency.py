@@ -15,6 +15,7 @@ from slm_deploy.spec.fields import SECRET_NAME_PARTS
 from slm_deploy.spec.idle_fields import idle_field_problems
 from slm_deploy.spec.images import pins_table
 from slm_deploy.spec.modelfile_parameters import parameter_problems
+from slm_deploy.spec.present import present
 from slm_deploy.spec.monitoring_checks import monitoring_problems
 from slm_deploy.spec.secret_checks import secret_problems
 from slm_deploy.spec.secret_uses import in_monitoring_namespace, secret_uses
@@ -42,6 +43,11 @@ def kubernetes_target(spec: DeploymentSpec) -> KubernetesTarget | None:
     return KubernetesTarget() if spec.targets.aks is not None else None
 
 
+def cluster_target(spec: DeploymentSpec) -> KubernetesTarget:
+    """The Kubernetes target (or the one an AKS target implies) that cluster objects are rendered for."""
+    return present(kubernetes_target(spec), "targets.kubernetes")
+
+
 def namespace_of(spec: DeploymentSpec) -> str:
     """The namespace every Kubernetes object of the deployment lives in."""
     target = kubernetes_target(spec)
@@ -50,8 +56,9 @@ def namespace_of(spec: DeploymentSpec) -> str:
 
 def secret_namespace(spec: DeploymentSpec, name: str) -> str:
     """The namespace of a kubernetes-backend secret's Secret: where the pods that mount it run."""
-    if in_monitoring_namespace(spec, name):
-        return kubernetes_target(spec).monitoring_namespace
+    target = kubernetes_target(spec)
+    if target is not None and in_monitoring_namespace(spec, name):
+        return target.monitoring_namespace
     return namespace_of(spec)
 
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from slm_deploy.errors import Problem
 
 INTEGER, NUMBER, BOOLEAN, TEXT = "an integer", "a number", "true or false", "text"
@@ -28,7 +30,7 @@ def _fits(kind: str, value: object) -> bool:
     return isinstance(value, str)
 
 
-def parameter_problems(parameters: dict[str, object]) -> list[Problem]:
+def parameter_problems(parameters: Mapping[str, object]) -> list[Problem]:
     """One problem per parameter Ollama would refuse, or that a spec field already sets."""
     problems = []
     for name, value in parameters.items():

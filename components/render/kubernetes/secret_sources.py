@@ -9,7 +9,7 @@ from slm_deploy.render.kubernetes.common import MANAGED_BY, Manifest, bounded_na
 from slm_deploy.runtimes.plan import RuntimePlan, ServicePlan
 from slm_deploy.spec.consistency import namespace_of
 from slm_deploy.spec.loader import Deployment
-from slm_deploy.spec.secret_uses import backend_of, remote_key
+from slm_deploy.spec.secret_uses import backend_of, remote_key, store_of, vault_of
 from slm_deploy.spec.secrets import (
     AwsSecretsManagerProvider, ExternalSecretStore, GoogleSecretManagerProvider, HashiCorpVaultProvider,
 )
@@ -30,7 +30,7 @@ def key_vault_of(deployment: Deployment, service: ServicePlan) -> str | None:
     """The Key Vault a service's secrets come from (the spec checks guarantee one source per service)."""
     names = _secret_names(service)
     if names and backend_of(deployment.spec, names[0]) == "azure-key-vault":
-        return deployment.spec.secrets[names[0]].vault
+        return vault_of(deployment.spec, names[0])
     return None
 
 
@@ -70,7 +70,7 @@ def _objects_parameter(deployment: Deployment, names: list[str]) -> str:
 def secret_provider_class(deployment: Deployment, service: ServicePlan) -> Manifest:
     """Mount exactly this service's Key Vault secrets as files named like the secrets, with workload identity.
     `clientID` is the identity Pulumi creates (or the kustomization fills it from workload-identity.env)."""
-    vault = key_vault_of(deployment, service)
+    vault = vault_of(deployment.spec, _secret_names(service)[0])
     store = deployment.spec.secret_stores.azure_key_vaults[vault]
     return {
         "apiVersion": SPC_API, "kind": "SecretProviderClass",
@@ -129,7 +129,7 @@ def _used_stores(deployment: Deployment, plan: RuntimePlan) -> dict[str, list[st
     found: dict[str, list[str]] = {}
     for name in mounted:
         if backend_of(spec, name) == "external-secrets":
-            found.setdefault(spec.secrets[name].store, []).append(name)
+            found.setdefault(store_of(spec, name), []).append(name)
     return found
 
 
@@ -137,7 +137,7 @@ def external_secret(deployment: Deployment, name: str) -> Manifest:
     """One ExternalSecret per secret: the Secret it owns has one key, named like the secret."""
     spec = deployment.spec
     ref = spec.secrets[name]
-    store = spec.secret_stores.external_secrets[ref.store]
+    store = spec.secret_stores.external_secrets[store_of(spec, name)]
     remote: dict[str, Any] = {"key": remote_key(spec, name)}
     prop = ref.property or (VAULT_DEFAULT_PROPERTY if store.provider and store.provider.kind == "hashicorp-vault"
                             else None)
