@@ -11,7 +11,7 @@ from typing_extensions import Required
 
 from slm_deploy.aks_ingress import ingress_profile
 from slm_deploy.aks_monitoring import managed_prometheus
-from slm_deploy.aks_registry import acr_name, grant_acr_pull
+from slm_deploy.aks_registry import acr_name, created_acr_name, grant_acr_pull
 from slm_deploy.component_inputs import ResolvedSpec, checked_args
 from slm_deploy.errors import Problem, SlmDeployError, SpecError
 from slm_deploy.render.kubernetes.gpu_scheduling import GPU_NODE_LABELS, GPU_TAINT
@@ -207,7 +207,8 @@ class AksClusterArgs(TypedDict, total=False):
     acr_resource_group: str
     """Resource group of the ACR targets.docker.registry names (default: the cluster's)."""
     registry: pulumi.Input[str]
-    """The registry images are pushed to, as given to ImageBuilds; a plain *.azurecr.io name gets AcrPull."""
+    """The registry images are pushed to, as given to ImageBuilds; the kubelet identity gets AcrPull on it when it
+    is an ACR (a *.azurecr.io name, or an ACR's loginServer Output from the same program)."""
 
 
 AKS_CLUSTER_ARGS = frozenset(AksClusterArgs.__annotations__)
@@ -233,15 +234,16 @@ class AksCluster(pulumi.ComponentResource):
         values = checked_args("AksCluster", args, AKS_CLUSTER_ARGS)
         spec = ResolvedSpec(values["spec"], registry=_plain(values.get("registry"))).deployment.spec
         settings = settings_from_args(values)
-        if values.get("registry") is not None and _plain(values["registry"]) is None:
-            pulumi.log.warn("the registry is an Output: grant the cluster's kubelet identity AcrPull on it in the "
-                            "program that creates it", resource=self)
+        given = values.get("registry")
+        pull_from: pulumi.Input[str] | None = acr_name(spec)
+        if given is not None and _plain(given) is None:
+            pull_from = pulumi.Output.from_input(given).apply(created_acr_name)
         aks_target(spec)
         try:
             check_aks_target(spec, settings)
         except SlmDeployError as exc:
             raise pulumi.RunError(f"slm-deploy:deployment cannot be deployed:\n{exc}") from None
-        self._build(name, spec, settings)
+        self._build(name, spec, settings, pull_from)
         self.cluster_name = self.cluster.name
         self.resource_group_name = self.resource_group.name
         self.kubernetes_provider = pulumi.Output.from_input(self.provider)
@@ -249,7 +251,8 @@ class AksCluster(pulumi.ComponentResource):
                                "kubeconfig": self.kubeconfig, "kubernetesProvider": self.provider,
                                "oidcIssuerUrl": self.oidc_issuer_url})
 
-    def _build(self, name: str, spec: DeploymentSpec, settings: StackSettings) -> None:
+    def _build(self, name: str, spec: DeploymentSpec, settings: StackSettings,
+               pull_from: pulumi.Input[str] | None) -> None:
         aks = aks_target(spec)
         child = pulumi.ResourceOptions(parent=self)
         self.resource_group = azure_native.resources.ResourceGroup(f"{name}-rg", location=aks.location, opts=child,
@@ -277,9 +280,8 @@ class AksCluster(pulumi.ComponentResource):
         if uses_managed_prometheus(spec):
             self.prometheus = managed_prometheus(name, spec, self.resource_group.name, self.cluster, parent=self)
         self.acr_pull = None
-        registry = acr_name(spec)
-        if registry is not None:
-            self.acr_pull = grant_acr_pull(f"{name}-acr-pull", registry,
+        if pull_from is not None:
+            self.acr_pull = grant_acr_pull(f"{name}-acr-pull", pull_from,
                                            settings.acr_resource_group or self.resource_group.name,
                                            self.cluster, opts=pulumi.ResourceOptions(parent=self))
         credentials = azure_native.containerservice.list_managed_cluster_user_credentials_output(

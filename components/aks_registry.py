@@ -14,14 +14,28 @@ ACR_PULL_ROLE = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
 """The built-in AcrPull role (Microsoft.ContainerRegistry/registries/pull/read only)."""
 
 
-def acr_name(spec: DeploymentSpec) -> str | None:
-    """The registry's resource name when targets.docker.registry is an ACR login server (x.azurecr.io/team -> x)."""
-    docker = spec.targets.docker
-    if docker is None or not docker.registry:
-        return None
-    host = docker.registry.split("/", 1)[0].split(":", 1)[0]
+def acr_host_name(registry: str) -> str | None:
+    """The registry's resource name when `registry` is an ACR login server (x.azurecr.io/team -> x)."""
+    host = registry.split("/", 1)[0].split(":", 1)[0]
     suffix = next((s for s in ACR_SUFFIXES if host.endswith(s)), None)
     return host[: -len(suffix)] if suffix else None
+
+
+def acr_name(spec: DeploymentSpec) -> str | None:
+    """The registry's resource name when targets.docker.registry is an ACR login server."""
+    docker = spec.targets.docker
+    return acr_host_name(docker.registry) if docker is not None and docker.registry else None
+
+
+def created_acr_name(login_server: str) -> str:
+    """The name of a registry the program creates and passes as an Output (an ACR's loginServer). Whether it is an
+    ACR is known only once it resolves, and the role assignment is already declared, so anything else is refused."""
+    name = acr_host_name(login_server)
+    if name is None:
+        raise ValueError("an Output-valued registry on an AKS target must be an Azure Container Registry login server "
+                         "(<name>.azurecr.io), so the cluster's nodes get AcrPull on it; pass any other registry as "
+                         "a plain string")
+    return name
 
 
 def role_definition_id(resource_id: str, role: str = ACR_PULL_ROLE) -> str:
@@ -41,7 +55,7 @@ def kubelet_object_id(identity_profile: object) -> str:
     return object_id
 
 
-def grant_acr_pull(name: str, registry: str, resource_group: pulumi.Input[str],
+def grant_acr_pull(name: str, registry: pulumi.Input[str], resource_group: pulumi.Input[str],
                    cluster: azure_native.containerservice.ManagedCluster,
                    opts: pulumi.ResourceOptions) -> azure_native.authorization.RoleAssignment:
     """Look the registry up in its resource group and let the cluster's nodes pull from it, nothing more."""
