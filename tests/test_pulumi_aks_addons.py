@@ -23,6 +23,7 @@ from slm_deploy.spec.loader import parse_deployment  # noqa: E402
 from slm_deploy.render.kubernetes.cert_manager import LETSENCRYPT_PRODUCTION  # noqa: E402
 from slm_deploy.stack_settings import StackSettings  # noqa: E402
 from tests.policies.policy_harness import run_resource_policy  # noqa: E402
+from tests.support.crd_schema import CLUSTER_ISSUER_CRD, object_errors  # noqa: E402
 from tests.test_pulumi_components import (REGISTRY_SUBSCRIPTION, ComponentMocks, plain, read_config,  # noqa: E402
                                           run_component, stack_spec)
 
@@ -306,6 +307,7 @@ def test_the_cluster_issuer_is_the_one_the_spec_names_and_answers_through_its_in
     assert acme["server"] == LETSENCRYPT_PRODUCTION and acme["email"] == "platform@example.com"
     assert acme["privateKeySecretRef"] == {"name": "public-acme-account-key"}
     assert acme["solvers"] == [{"http01": {"ingress": {"ingressClassName": APP_ROUTING_CLASS}}}]
+    assert object_errors(CLUSTER_ISSUER_CRD, issuer) == []  # cert-manager's own ClusterIssuer CRD accepts what pulumi up creates
 
 
 def test_a_class_no_controller_serves_is_reported_and_the_app_routing_class_is_not(
