@@ -1,7 +1,7 @@
 """AksCluster: a hardened AKS cluster (controls A1-A9) with a GPU pool sized from the spec, and its provider."""
 
 import base64
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 import pulumi
 import pulumi_azure_native as azure_native
@@ -18,6 +18,7 @@ from slm_deploy.errors import Problem, SlmDeployError, SpecError
 from slm_deploy.render.kubernetes.gpu_scheduling import GPU_NODE_LABELS, GPU_TAINT
 from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.monitoring_checks import monitoring_mode
+from slm_deploy.spec.present import aks_target
 from slm_deploy.spec.sections import GpuType
 from slm_deploy.stack_settings import AksEncryption, AksEncryptionArgs, StackSettings, settings_from_args
 
@@ -41,6 +42,8 @@ def gpu_vm_size(spec: DeploymentSpec) -> str:
     aks, gpu = spec.targets.aks, spec.resources.gpu
     if aks is not None and aks.gpu_vm_size:
         return aks.gpu_vm_size
+    if gpu is None:
+        raise TypeError("only a spec that asks for GPUs has a GPU pool")
     sizes = GPU_VM_SIZES.get(gpu.type, ())
     for gpus, size in sizes:
         if gpus >= gpu.count:
@@ -52,7 +55,7 @@ def gpu_vm_size(spec: DeploymentSpec) -> str:
 
 def api_server_access(spec: DeploymentSpec, encryption: AksEncryption | None) -> dict[str, Any]:
     """A2: a private API server, or one limited to the spec's authorised ranges."""
-    aks = spec.targets.aks
+    aks = aks_target(spec)
     profile: dict[str, Any] = {}
     if aks.private_cluster:
         profile["enable_private_cluster"] = True
@@ -66,7 +69,7 @@ def api_server_access(spec: DeploymentSpec, encryption: AksEncryption | None) ->
 def system_pool(spec: DeploymentSpec) -> dict[str, Any]:
     """The system pool (A7): reserved for critical add-ons, no public IPs, encrypted at host."""
     return {
-        "name": "system", "mode": "System", "vm_size": spec.targets.aks.system_vm_size, "os_type": "Linux",
+        "name": "system", "mode": "System", "vm_size": aks_target(spec).system_vm_size, "os_type": "Linux",
         "os_sku": "AzureLinux", "type": "VirtualMachineScaleSets", "enable_auto_scaling": True,
         "count": 2, "min_count": 2, "max_count": 3, "enable_encryption_at_host": True,
         "enable_node_public_ip": False, "node_taints": [CRITICAL_ADDONS_TAINT],
@@ -77,7 +80,7 @@ def system_pool(spec: DeploymentSpec) -> dict[str, Any]:
 def user_pool_args(spec: DeploymentSpec) -> dict[str, Any]:
     """The CPU pool for the gateway, UI and model preparation (the system pool admits none of them)."""
     return {
-        "agent_pool_name": "apps", "mode": "User", "vm_size": spec.targets.aks.system_vm_size, "os_type": "Linux",
+        "agent_pool_name": "apps", "mode": "User", "vm_size": aks_target(spec).system_vm_size, "os_type": "Linux",
         "os_sku": "AzureLinux", "type": "VirtualMachineScaleSets", "enable_auto_scaling": True,
         "count": 2, "min_count": 2, "max_count": 5, "enable_encryption_at_host": True,
         "enable_node_public_ip": False, "upgrade_settings": {"max_surge": "33%"},
@@ -128,7 +131,7 @@ def addon_profiles(workspace_id: pulumi.Input[str]) -> dict[str, Any]:
 def cluster_args(spec: DeploymentSpec, settings: StackSettings, resource_group: pulumi.Input[str],
                  workspace_id: pulumi.Input[str]) -> dict[str, Any]:
     """Every ManagedCluster argument; the A-controls of the hardening reference, field by field."""
-    aks, encryption = spec.targets.aks, settings.aks_encryption
+    aks, encryption = aks_target(spec), settings.aks_encryption
     aad: dict[str, Any] = {"managed": True, "enable_azure_rbac": True}
     if settings.admin_group_object_ids:
         aad["admin_group_object_ids"] = list(settings.admin_group_object_ids)
@@ -256,20 +259,22 @@ class AksCluster(pulumi.ComponentResource):
 
     def _build(self, name: str, spec: DeploymentSpec, settings: StackSettings,
                registry_id_given: pulumi.Input[str] | None, later_registry: pulumi.Output[str] | None) -> None:
-        aks = spec.targets.aks
+        aks = aks_target(spec)
         child = pulumi.ResourceOptions(parent=self)
-        group_args = {"resource_group_name": aks.resource_group} if aks.resource_group else {}
-        self.resource_group = azure_native.resources.ResourceGroup(f"{name}-rg", location=aks.location,
-                                                                   opts=child, **group_args)
+        self.resource_group = azure_native.resources.ResourceGroup(f"{name}-rg", location=aks.location, opts=child,
+                                                                   resource_group_name=aks.resource_group or None)
         self.workspace = azure_native.operationalinsights.Workspace(
             f"{name}-logs", resource_group_name=self.resource_group.name, location=aks.location,
             sku={"name": "PerGB2018"}, retention_in_days=30, opts=child)
         self.cluster = azure_native.containerservice.ManagedCluster(
             f"{name}-cluster", opts=child,
             **cluster_args(spec, settings, self.resource_group.name, self.workspace.id))
-        self.oidc_issuer_url = self.cluster.oidc_issuer_profile.apply(lambda p: p.issuer_url if p else None)
+        # The provider types the issuer URL optional because the profile can be off; cluster_args turns it on, so
+        # Azure reports one. Until it has (a preview, mocks) the Output holds no value, as Pulumi's unknowns do.
+        self.oidc_issuer_url = cast(pulumi.Output[str], self.cluster.oidc_issuer_profile.apply(
+            lambda p: p.issuer_url if p else None))
         pool_parent = pulumi.ResourceOptions(parent=self, depends_on=[self.cluster])
-        common = {"resource_group_name": self.resource_group.name, "resource_name_": self.cluster.name}
+        common: dict[str, Any] = {"resource_group_name": self.resource_group.name, "resource_name_": self.cluster.name}
         self.pools = [azure_native.containerservice.AgentPool(f"{name}-apps", opts=pool_parent,
                                                               **common, **user_pool_args(spec))]
         self.gpu_pool = None

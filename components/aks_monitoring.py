@@ -27,20 +27,21 @@ ARM_NAME_LIMIT = 44
 
 def chain_name(spec: DeploymentSpec) -> str:
     """The endpoint, rule and association name Azure's own onboarding uses, truncated as it does."""
-    return f"MSProm-{spec.targets.aks.location}-aks-{spec.name}"[:ARM_NAME_LIMIT]
+    return f"MSProm-{aks_target(spec).location}-aks-{spec.name}"[:ARM_NAME_LIMIT]
 
 
-def rule_args(workspace_id: pulumi.Input[str], endpoint_id: pulumi.Input[str]) -> dict:
+def collection_rule(name: str, spec: DeploymentSpec, resource_group: pulumi.Input[str],
+                    workspace_id: pulumi.Input[str], endpoint_id: pulumi.Input[str],
+                    opts: pulumi.ResourceOptions) -> azure_native.monitor.DataCollectionRule:
     """The rule: the agent's Prometheus stream, forwarded to exactly one workspace."""
-    return {
-        "kind": "Linux",
-        "data_collection_endpoint_id": endpoint_id,
-        "data_sources": {"prometheus_forwarder": [{"name": "PrometheusDataSource", "streams": [STREAM],
-                                                   "label_include_filter": {}}]},
-        "destinations": {"monitoring_accounts": [{"account_resource_id": workspace_id, "name": DESTINATION}]},
-        "data_flows": [{"streams": [STREAM], "destinations": [DESTINATION]}],
-        "description": "Managed Prometheus for the slm-deploy cluster",
-    }
+    return azure_native.monitor.DataCollectionRule(
+        name, resource_group_name=resource_group, location=aks_target(spec).location,
+        data_collection_rule_name=chain_name(spec), kind="Linux", data_collection_endpoint_id=endpoint_id,
+        data_sources={"prometheus_forwarder": [{"name": "PrometheusDataSource", "streams": [STREAM],
+                                                "label_include_filter": {}}]},
+        destinations={"monitoring_accounts": [{"account_resource_id": workspace_id, "name": DESTINATION}]},
+        data_flows=[{"streams": [STREAM], "destinations": [DESTINATION]}],
+        description="Managed Prometheus for the slm-deploy cluster", opts=opts)
 
 
 @dataclass
@@ -57,17 +58,15 @@ def managed_prometheus(name: str, spec: DeploymentSpec, resource_group: pulumi.I
                        cluster: azure_native.containerservice.ManagedCluster,
                        parent: pulumi.Resource) -> ManagedPrometheus:
     """Workspace, endpoint and rule in the cluster's group and region, then the rule bound to the cluster."""
-    location = spec.targets.aks.location
+    location = aks_target(spec).location
     opts = pulumi.ResourceOptions(parent=parent)
-    common = {"resource_group_name": resource_group, "location": location}
     workspace = azure_native.monitor.AzureMonitorWorkspace(
-        f"{name}-prometheus", opts=opts, azure_monitor_workspace_name=f"amw-{spec.name}", **common)
+        f"{name}-prometheus", opts=opts, azure_monitor_workspace_name=f"amw-{spec.name}",
+        resource_group_name=resource_group, location=location)
     endpoint = azure_native.monitor.DataCollectionEndpoint(
         f"{name}-prometheus-dce", opts=opts, data_collection_endpoint_name=chain_name(spec), kind="Linux",
-        **common)
-    rule = azure_native.monitor.DataCollectionRule(
-        f"{name}-prometheus-dcr", opts=opts, data_collection_rule_name=chain_name(spec),
-        **rule_args(workspace.id, endpoint.id), **common)
+        resource_group_name=resource_group, location=location)
+    rule = collection_rule(f"{name}-prometheus-dcr", spec, resource_group, workspace.id, endpoint.id, opts)
     association = azure_native.monitor.DataCollectionRuleAssociation(
         f"{name}-prometheus-dcra", opts=opts, resource_uri=cluster.id, association_name=chain_name(spec),
         data_collection_rule_id=rule.id,
@@ -113,7 +112,8 @@ def action_group(name: str, spec: DeploymentSpec, resource_group: pulumi.Input[s
     return azure_native.monitor.ActionGroup(
         f"{name}-alerts", opts=opts, resource_group_name=resource_group, location="Global", enabled=True,
         group_short_name=spec.name[:12], webhook_receivers=[
-            {"name": "slm-webhook", "service_uri": receiver.url, "use_common_alert_schema": True}])
+            {"name": "slm-webhook", "service_uri": present(receiver.url, "monitoring.receiver.url"),
+             "use_common_alert_schema": True}])
 
 
 def with_actions(group: dict, actions: list[dict]) -> dict:

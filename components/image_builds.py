@@ -92,7 +92,7 @@ class ImageBuilds(pulumi.ComponentResource):
                 context={"location": str(directory)},
                 dockerfile={"inline": context["Dockerfile"]},
                 tags=[resolved.bind(tag) for tag in image_tags(deployment, built_image(deployment, owner))],
-                platforms=list(values.get("platforms") or DEFAULT_PLATFORMS),
+                platforms=_platforms(values),
                 push=registry is not None,
                 load=registry is None,
                 registries=_registries(push_to, login),
@@ -107,15 +107,27 @@ class ImageBuilds(pulumi.ComponentResource):
         self.register_outputs({"images": self.images})
 
 
+def _platforms(values: dict[str, Any]) -> list[docker_build.Platform]:
+    """The BuildKit target platforms, each one the provider names (its Platform enum)."""
+    known = {platform.value: platform for platform in docker_build.Platform}
+    given = list(values.get("platforms") or DEFAULT_PLATFORMS)
+    if any(platform not in known for platform in given):
+        raise TypeError(f"ImageBuilds args['platforms'] holds a platform BuildKit cannot target; allowed: "
+                        f"{', '.join(sorted(known))}")
+    return [known[platform] for platform in given]
+
+
 def _login(values: dict[str, Any]) -> tuple[pulumi.Input[str], pulumi.Input[str]] | None:
     username, password = values.get("registry_username"), values.get("registry_password")
     if (username is None) != (password is None):
         raise TypeError("ImageBuilds needs both args['registry_username'] and args['registry_password'], or neither")
-    return (username, pulumi.Output.secret(password)) if username is not None else None
+    if username is None or password is None:
+        return None
+    return username, pulumi.Output.secret(password)
 
 
 def _registries(registry: pulumi.Input[str] | None,
-                login: tuple[pulumi.Input[str], pulumi.Input[str]] | None) -> list[dict] | None:
+                login: tuple[pulumi.Input[str], pulumi.Input[str]] | None) -> list[docker_build.RegistryArgsDict] | None:
     if registry is None or login is None:
         return None
     return [{"address": registry_host(registry), "username": login[0], "password": login[1]}]

@@ -16,9 +16,10 @@ from slm_deploy.component_inputs import ResolvedSpec, checked_args
 from slm_deploy.errors import SlmDeployError
 from slm_deploy.secret_values import read_secret_values
 from slm_deploy.spec.consistency import namespace_of
-from slm_deploy.spec.secret_uses import backend_of, purpose_of, remote_key
+from slm_deploy.spec.secret_uses import backend_of, purpose_of, remote_key, vault_of
 from slm_deploy.spec.secrets import PURPOSES, AzureKeyVault
 from slm_deploy.spec.loader import Deployment
+from slm_deploy.spec.present import aks_target, present
 
 SECRETS_USER_ROLE = "4633458b-17de-408a-b874-0445c86b69e6"
 """The built-in Key Vault Secrets User role: read secret contents, nothing else."""
@@ -32,7 +33,7 @@ def vault_secrets(deployment: Deployment) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {name: [] for name in sorted(spec.secret_stores.azure_key_vaults)}
     for name in sorted(spec.secrets):
         if backend_of(spec, name) == "azure-key-vault":
-            found[spec.secrets[name].vault].append(name)
+            found[vault_of(spec, name)].append(name)
     return found
 
 
@@ -41,11 +42,11 @@ def expiry_epoch(day: datetime.date) -> int:
     return calendar.timegm(day.timetuple())
 
 
-def vault_properties(store: AzureKeyVault) -> dict[str, Any]:
+def vault_properties(store: AzureKeyVault) -> azure_native.keyvault.VaultPropertiesArgsDict:
     """The vault controls: RBAC only, soft delete with purge protection, no public access unless the spec
     lists ranges (then a deny-by-default firewall), and no VM, disk or template access paths."""
-    properties: dict[str, Any] = {
-        "tenant_id": store.tenant_id, "sku": {"family": "A", "name": "standard"},
+    properties: azure_native.keyvault.VaultPropertiesArgsDict = {
+        "tenant_id": store.tenant_id, "sku": {"family": azure_native.keyvault.SkuFamily.A, "name": azure_native.keyvault.SkuName.STANDARD},
         "enable_rbac_authorization": True, "enable_soft_delete": True, "enable_purge_protection": True,
         "soft_delete_retention_in_days": store.soft_delete_retention_days,
         "enabled_for_deployment": False, "enabled_for_disk_encryption": False,
@@ -57,19 +58,22 @@ def vault_properties(store: AzureKeyVault) -> dict[str, Any]:
     return properties
 
 
-def diagnostic_args(vault_id: pulumi.Input[str], workspace_id: pulumi.Input[str]) -> dict[str, Any]:
+def vault_diagnostics(name: str, vault_name: str, vault_id: pulumi.Input[str], workspace_id: pulumi.Input[str],
+                      opts: pulumi.ResourceOptions) -> azure_native.monitor.DiagnosticSetting:
     """Every audit and data-plane log of the vault, and its metrics, to the cluster's Log Analytics workspace."""
-    return {"resource_uri": vault_id, "workspace_id": workspace_id,
-            "logs": [{"category_group": "allLogs", "enabled": True}],
-            "metrics": [{"category": "AllMetrics", "enabled": True}]}
+    return azure_native.monitor.DiagnosticSetting(
+        name, name=f"{vault_name}-audit", resource_uri=vault_id, workspace_id=workspace_id,
+        logs=[{"category_group": "allLogs", "enabled": True}],
+        metrics=[{"category": "AllMetrics", "enabled": True}], opts=opts)
 
 
 def secret_properties(deployment: Deployment, name: str, value: pulumi.Input[str],
-                      store: AzureKeyVault) -> dict[str, Any]:
+                      store: AzureKeyVault) -> azure_native.keyvault.SecretPropertiesArgsDict:
     """A secret with its purpose as content type and the store's expiry; the value stays a Pulumi secret."""
     purpose = purpose_of(deployment.spec, name)
+    expires = expiry_epoch(present(store.secrets_expire_on, "secret_stores.azure_key_vaults.secrets_expire_on"))
     return {"value": pulumi.Output.secret(value), "content_type": PURPOSES[purpose].content_type,
-            "attributes": {"enabled": True, "expires": expiry_epoch(store.secrets_expire_on)}}
+            "attributes": {"enabled": True, "expires": expires}}
 
 
 def service_account_subject(deployment: Deployment) -> str:
@@ -120,14 +124,14 @@ class KeyVaultSecrets(pulumi.ComponentResource):
             raise pulumi.RunError(f"slm-deploy:deployment cannot be deployed:\n{exc}") from None
         resource_group, existing = given["resource_group_name"], given.get("existing_vault_ids") or {}
         spec, child = deployment.spec, pulumi.ResourceOptions(parent=self)
-        location = spec.targets.aks.location
+        location = aks_target(spec).location
         self.identity = azure_native.managedidentity.UserAssignedIdentity(
             f"{name}-identity", resource_group_name=resource_group, location=location, opts=child)
         self.credential = azure_native.managedidentity.FederatedIdentityCredential(
             f"{name}-federation", resource_group_name=resource_group, resource_name_=self.identity.name,
             issuer=given["oidc_issuer_url"], subject=resolved.bind(service_account_subject(deployment)),
             audiences=[TOKEN_AUDIENCE], opts=child)
-        self.vaults: dict[str, pulumi.Resource | None] = {}
+        self.vaults: dict[str, azure_native.keyvault.Vault | None] = {}
         self.secrets: list[azure_native.keyvault.Secret] = []
         self.grants: list[azure_native.authorization.RoleAssignment] = []
         self.diagnostics: list[azure_native.monitor.DiagnosticSetting] = []
@@ -135,15 +139,15 @@ class KeyVaultSecrets(pulumi.ComponentResource):
             store = spec.secret_stores.azure_key_vaults[vault_name]
             group = store.resource_group or resource_group
             if store.create:
-                if given.get("workspace_id") is None:
+                workspace_id = given.get("workspace_id")
+                if workspace_id is None:
                     raise TypeError("KeyVaultSecrets needs args['workspace_id'] to audit the vaults it creates")
                 vault = azure_native.keyvault.Vault(
                     f"{name}-{vault_name}", vault_name=vault_name, resource_group_name=group, location=location,
                     properties=vault_properties(store), opts=child)
                 vault_id, self.vaults[vault_name] = vault.id, vault
-                self.diagnostics.append(azure_native.monitor.DiagnosticSetting(
-                    f"{name}-{vault_name}-diagnostics", name=f"{vault_name}-audit", opts=child,
-                    **diagnostic_args(vault.id, given.get("workspace_id"))))
+                self.diagnostics.append(
+                    vault_diagnostics(f"{name}-{vault_name}-diagnostics", vault_name, vault.id, workspace_id, child))
             else:
                 vault_id = existing.get(vault_name) or azure_native.keyvault.get_vault_output(
                     resource_group_name=group, vault_name=vault_name, opts=invoke_options(self)).id
@@ -159,12 +163,13 @@ class KeyVaultSecrets(pulumi.ComponentResource):
         """Write the secret (in a vault Pulumi owns) and let the identity read that one secret."""
         key = remote_key(deployment.spec, secret)
         depends: list[pulumi.Resource] = []
-        if store.create:
+        created = self.vaults[vault_name]
+        if created is not None:
             written = azure_native.keyvault.Secret(
                 f"{name}-{vault_name}-{secret}", vault_name=vault_name, resource_group_name=group, secret_name=key,
                 properties=secret_properties(deployment, secret, values[secret], store),
                 opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
-                    depends_on=[self.vaults[vault_name]], additional_secret_outputs=["properties"])))
+                    depends_on=[created], additional_secret_outputs=["properties"])))
             self.secrets.append(written)
             depends.append(written)
         scope = pulumi.Output.from_input(vault_id).apply(lambda vid: f"{vid}/secrets/{key}")

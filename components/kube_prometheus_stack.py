@@ -15,18 +15,18 @@ from slm_deploy.render.kubernetes.namespace import namespace
 from slm_deploy.render.monitoring.context import monitored
 from slm_deploy.render.monitoring.kube_prometheus_stack import CHART, CHART_REPOSITORY, CHART_VERSION, RELEASE, values
 from slm_deploy.secret_values import kubernetes_secrets, read_secret_values
-from slm_deploy.spec.consistency import kubernetes_target
+from slm_deploy.spec.consistency import cluster_target, kubernetes_target
 from slm_deploy.spec.loader import Deployment
 
 GRAFANA_PORT = 80
 """The port of the chart's Grafana Service."""
 
 
-def monitoring_namespace(deployment: Deployment) -> dict:
+def monitoring_namespace(deployment: Deployment) -> k8s.meta.v1.ObjectMetaArgsDict:
     """The monitoring namespace, with the deployment's own Pod Security labels (restricted, enforced): the chart's
     values keep every one of its pods within that profile."""
-    metadata = namespace(deployment)["metadata"]
-    return {**metadata, "name": kubernetes_target(deployment.spec).monitoring_namespace}
+    return {"name": cluster_target(deployment.spec).monitoring_namespace,
+            "labels": namespace(deployment)["metadata"]["labels"]}
 
 
 class KubePrometheusStackArgs(TypedDict, total=False):
@@ -64,17 +64,18 @@ class KubePrometheusStack(pulumi.ComponentResource):
         provider = kubernetes_provider("KubePrometheusStack", values_in)
         base = pulumi.ResourceOptions(parent=self, provider=provider)
         metadata = monitoring_namespace(deployment)
+        namespace_name = cluster_target(deployment.spec).monitoring_namespace
         self.namespace_resource = k8s.core.v1.Namespace(f"{name}-namespace", metadata=metadata, opts=base)
-        mounted = [s for s in kubernetes_secrets(deployment, given) if s["metadata"]["namespace"] == metadata["name"]]
+        mounted = [s for s in kubernetes_secrets(deployment, given) if s["metadata"]["namespace"] == namespace_name]
         ready: list[pulumi.Resource] = [self.namespace_resource]
         ready += create_objects(self, f"{name}-secrets", mounted, provider, after=ready) if mounted else []
         self.release = k8s.helm.v3.Release(
             f"{name}-release", name=RELEASE, chart=CHART, version=CHART_VERSION,
-            repository_opts={"repo": CHART_REPOSITORY}, namespace=metadata["name"], create_namespace=False,
+            repository_opts={"repo": CHART_REPOSITORY}, namespace=namespace_name, create_namespace=False,
             atomic=True, cleanup_on_fail=True, values=values(deployment, monitored(deployment, plan)),
             opts=pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=ready)))
-        self.namespace = pulumi.Output.from_input(metadata["name"])
-        grafana = f"http://{RELEASE}-grafana.{metadata['name']}.svc.cluster.local:{GRAFANA_PORT}"
+        self.namespace = pulumi.Output.from_input(namespace_name)
+        grafana = f"http://{RELEASE}-grafana.{namespace_name}.svc.cluster.local:{GRAFANA_PORT}"
         self.dashboard_url = pulumi.Output.from_input(grafana if deployment.spec.monitoring.grafana.enabled else "")
         self.register_outputs({"namespace": self.namespace, "dashboardUrl": self.dashboard_url,
                                "chartVersion": CHART_VERSION})

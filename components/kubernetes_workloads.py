@@ -2,6 +2,7 @@
 
 import re
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, TypedDict
 
 import pulumi
@@ -184,8 +185,7 @@ def built_refs(deployment, plan, images: pulumi.Input[Mapping[str, str]] | None)
         raise TypeError("KubernetesWorkloads needs args['images'] (ImageBuilds' `images` output) for the images "
                         f"this spec builds: {', '.join(o.name for o in owners)}")
     given = pulumi.Output.from_input(images)
-    return {built_image(deployment, owner): given.apply(lambda refs, service=owner.name: _ref(refs, service))
-            for owner in owners}
+    return {built_image(deployment, owner): given.apply(partial(_ref, service=owner.name)) for owner in owners}
 
 
 def _ref(refs: Mapping[str, str], service: str) -> str:

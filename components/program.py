@@ -26,7 +26,7 @@ def stack_args(deployment: Deployment, settings: StackSettings, config: pulumi.C
         value = lookup(f"{CONFIG_PREFIX}{name}")
         if value is not None:
             secrets[f"{CONFIG_PREFIX}{name}"] = value
-    return {"spec": deployment, **settings_args(settings), "secret_values": secrets}
+    return {"spec": deployment.source, **settings_args(settings), "secret_values": secrets}
 
 
 def run() -> SlmDeployment:

@@ -14,16 +14,16 @@ from slm_deploy.render.kubernetes.common import meta
 from slm_deploy.render.kubernetes.secret_sources import CLIENT_ID_ANNOTATION
 from slm_deploy.spec.consistency import secret_namespace
 from slm_deploy.spec.loader import Deployment
-from slm_deploy.spec.secret_uses import CONFIG_PREFIX, CONSUMER_NAMES, backend_of, config_key, secret_uses
+from slm_deploy.spec.secret_uses import CONFIG_PREFIX, CONSUMER_NAMES, backend_of, config_key, secret_uses, vault_of
 
 def secrets_pulumi_writes(deployment: Deployment) -> list[str]:
     """Secrets whose value Pulumi stores: kubernetes-backend ones and those in a Key Vault Pulumi creates."""
     spec = deployment.spec
     names = []
-    for name, ref in sorted(spec.secrets.items()):
+    for name in sorted(spec.secrets):
         backend = backend_of(spec, name)
         if backend == "kubernetes" or (backend == "azure-key-vault"
-                                       and spec.secret_stores.azure_key_vaults[ref.vault].create):
+                                       and spec.secret_stores.azure_key_vaults[vault_of(spec, name)].create):
             names.append(name)
     return names
 

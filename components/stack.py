@@ -1,7 +1,7 @@
 """SlmDeployment: the top-level Pulumi component, composed of the per-concern components for one spec."""
 
-from types import SimpleNamespace
-from typing import Any, TypedDict
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, cast
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -9,8 +9,8 @@ from typing_extensions import Required
 
 from slm_deploy.component_inputs import ResolvedSpec, checked_args, kubernetes_provider
 from slm_deploy.errors import SlmDeployError
-from slm_deploy.image_builds import ImageBuilds
-from slm_deploy.kubernetes_workloads import KubernetesWorkloads
+from slm_deploy.image_builds import ImageBuilds, ImageBuildsArgs
+from slm_deploy.kubernetes_workloads import KubernetesWorkloads, KubernetesWorkloadsArgs
 from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.render.images import build_owners
 from slm_deploy.spec.consistency import kubernetes_target
@@ -19,19 +19,22 @@ from slm_deploy.spec.monitoring_checks import monitoring_mode
 from slm_deploy.spec.secret_uses import backend_of
 from slm_deploy.stack_settings import AksEncryptionArgs, settings_from_args
 
+if TYPE_CHECKING:  # the AKS components need pulumi-azure-native, the optional `aks` extra: imported when used
+    from slm_deploy.aks_add_ons import AksAddOns
+    from slm_deploy.aks_cluster import AksCluster
+    from slm_deploy.aks_monitoring import AksManagedMonitoring
+    from slm_deploy.key_vault import KeyVaultSecrets
+    from slm_deploy.kube_prometheus_stack import KubePrometheusStack
 
-def _aks_module() -> SimpleNamespace:
-    """The AKS components, imported only for AKS targets: pulumi-azure-native is the optional `aks` extra."""
+ChildArgs = TypeVar("ChildArgs")
+
+
+def _require_azure_native() -> None:
+    """Fail with the install command, not an ImportError, when an AKS target meets a venv without the extra."""
     try:
-        import slm_deploy.aks_add_ons as aks_add_ons
-        import slm_deploy.aks_cluster as aks_cluster
-        import slm_deploy.aks_monitoring as aks_monitoring
-        import slm_deploy.key_vault as key_vault
+        import pulumi_azure_native  # noqa: F401
     except ImportError as exc:
         raise pulumi.RunError("targets.aks needs pulumi-azure-native: pip install 'slm-deploy[aks]'") from exc
-    return SimpleNamespace(AksCluster=aks_cluster.AksCluster, AksAddOns=aks_add_ons.AksAddOns,
-                           KeyVaultSecrets=key_vault.KeyVaultSecrets,
-                           AksManagedMonitoring=aks_monitoring.AksManagedMonitoring)
 
 
 class SlmDeploymentArgs(TypedDict, total=False):
@@ -68,13 +71,13 @@ class SlmDeploymentArgs(TypedDict, total=False):
 
 
 SLM_DEPLOYMENT_ARGS = frozenset(SlmDeploymentArgs.__annotations__)
-IMAGE_KEYS = ("spec", "build_dir", "registry", "registry_username", "registry_password", "platforms", "ca_bundle")
-AKS_KEYS = ("spec", "kubelogin_mode", "aks_encryption", "admin_group_object_ids", "acr_resource_group", "registry",
-            "registry_resource_id")
 
 
-def _pick(values: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
-    return {key: values[key] for key in keys if values.get(key) is not None}
+def _pick(values: Mapping[str, Any], child: type[ChildArgs]) -> ChildArgs:
+    """The given values of every key a child component's Args declares. Each such key has the same type in
+    SlmDeploymentArgs, which checked_args held `values` to, and the child checks its args again itself."""
+    keys = child.__annotations__
+    return cast(ChildArgs, {key: value for key, value in values.items() if key in keys and value is not None})
 
 
 class SlmDeployment(pulumi.ComponentResource):
@@ -110,12 +113,16 @@ class SlmDeployment(pulumi.ComponentResource):
         except SlmDeployError as exc:
             raise pulumi.RunError(f"slm-deploy:deployment cannot be deployed:\n{exc}") from None
         child = pulumi.ResourceOptions(parent=self)
-        self.images_component = None
+        self.images_component: ImageBuilds | None = None
         if spec.targets.docker is not None and build_owners(plan):
-            self.images_component = ImageBuilds(f"{name}-images", _pick(values, IMAGE_KEYS), opts=child)
-        self.cluster = self.add_ons = self.key_vaults = self.monitoring = self.workloads = None
+            self.images_component = ImageBuilds(f"{name}-images", _pick(values, ImageBuildsArgs), opts=child)
+        self.cluster: "AksCluster | None" = None
+        self.add_ons: "AksAddOns | None" = None
+        self.key_vaults: "KeyVaultSecrets | None" = None
+        self.monitoring: "KubePrometheusStack | AksManagedMonitoring | None" = None
+        self.workloads: KubernetesWorkloads | None = None
         provider = kubernetes_provider("SlmDeployment", values)
-        workload_args = _pick(values, ("spec", "registry", "namespace", "secret_values"))
+        workload_args = _pick(values, KubernetesWorkloadsArgs)
         if self.images_component is not None:
             workload_args["images"] = self.images_component.images
         if spec.targets.aks is not None:
@@ -124,39 +131,46 @@ class SlmDeployment(pulumi.ComponentResource):
             workload_args["kubernetes_provider"] = provider
         workload_opts = child
         if kubernetes_target(spec) and spec.monitoring.enabled and monitoring_mode(spec) == "bundled":
-            from slm_deploy.kube_prometheus_stack import KubePrometheusStack
+            from slm_deploy.kube_prometheus_stack import KubePrometheusStack, KubePrometheusStackArgs
 
-            self.monitoring = KubePrometheusStack(
-                f"{name}-monitoring", _pick({**values, "kubernetes_provider": provider},
-                                            ("spec", "kubernetes_provider", "secret_values")), opts=child)
-            workload_opts = pulumi.ResourceOptions(parent=self, depends_on=[self.monitoring.release])
+            bundled = KubePrometheusStack(f"{name}-monitoring", _pick({**values, "kubernetes_provider": provider},
+                                                                      KubePrometheusStackArgs), opts=child)
+            self.monitoring = bundled
+            workload_opts = pulumi.ResourceOptions(parent=self, depends_on=[bundled.release])
         if kubernetes_target(spec) and plan.services:
             self.workloads = KubernetesWorkloads(f"{name}-k8s", workload_args, opts=workload_opts)
         self._declare_outputs(deployment)
 
-    def _aks(self, name: str, deployment: Deployment, values: dict[str, Any], workload_args: dict[str, Any],
-             opts: pulumi.ResourceOptions) -> pulumi.Output[k8s.Provider]:
+    def _aks(self, name: str, deployment: Deployment, values: dict[str, Any], workload_args: KubernetesWorkloadsArgs,
+             opts: pulumi.ResourceOptions) -> k8s.Provider:
         """The cluster, its add-ons, Key Vaults and managed monitoring; the workloads bound to what they make."""
-        aks, spec = _aks_module(), deployment.spec
-        self.cluster = aks.AksCluster(f"{name}-aks", _pick(values, AKS_KEYS), opts=opts)
-        provider = self.cluster.kubernetes_provider
-        self.add_ons = aks.AksAddOns(f"{name}-add-ons", {**_pick(values, ("spec", "acme_server", "acme_email")),
-                                                          "kubernetes_provider": provider}, opts=opts)
+        _require_azure_native()
+        from slm_deploy.aks_add_ons import AksAddOns, AksAddOnsArgs
+        from slm_deploy.aks_cluster import AksCluster, AksClusterArgs
+        from slm_deploy.key_vault import KeyVaultSecrets, KeyVaultSecretsArgs
+
+        spec = deployment.spec
+        cluster = self.cluster = AksCluster(f"{name}-aks", _pick(values, AksClusterArgs), opts=opts)
+        provider = cluster.provider
+        self.add_ons = AksAddOns(f"{name}-add-ons", _pick({**values, "kubernetes_provider": provider}, AksAddOnsArgs),
+                                 opts=opts)
         if any(backend_of(spec, secret) == "azure-key-vault" for secret in spec.secrets):
-            self.key_vaults = aks.KeyVaultSecrets(f"{name}-key-vault", {
-                **_pick(values, ("spec", "namespace", "secret_values", "existing_vault_ids")),
-                "resource_group_name": self.cluster.resource_group.name, "workspace_id": self.cluster.workspace.id,
-                "oidc_issuer_url": self.cluster.oidc_issuer_url}, opts=opts)
+            vault_args = _pick(values, KeyVaultSecretsArgs)
+            vault_args["resource_group_name"] = cluster.resource_group.name
+            vault_args["workspace_id"] = cluster.workspace.id
+            vault_args["oidc_issuer_url"] = cluster.oidc_issuer_url
+            self.key_vaults = KeyVaultSecrets(f"{name}-key-vault", vault_args, opts=opts)
             workload_args["key_vault_client_id"] = self.key_vaults.client_id
-        if self.cluster.prometheus is not None:
-            cluster = self.cluster
-            self.monitoring = aks.AksManagedMonitoring(f"{name}-monitoring", {
+        if cluster.prometheus is not None:
+            from slm_deploy.aks_monitoring import AksManagedMonitoring
+
+            monitoring = self.monitoring = AksManagedMonitoring(f"{name}-monitoring", {
                 "spec": deployment, "resource_group_name": cluster.resource_group_name,
                 "cluster_name": cluster.cluster_name, "monitor_workspace_id": cluster.monitor_workspace_id,
                 "oidc_issuer_url": cluster.oidc_issuer_url}, opts=opts)
             workload_args["prometheus_query_endpoint"] = (spec.monitoring.prometheus_url
                                                           or cluster.prometheus_query_endpoint)
-            workload_args["keda_client_id"] = self.monitoring.keda_client_id
+            workload_args["keda_client_id"] = monitoring.keda_client_id
         return provider
 
     def _declare_outputs(self, deployment: Deployment) -> None:

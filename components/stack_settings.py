@@ -111,19 +111,46 @@ def _https_url(key: str, value: str) -> str:
     return value
 
 
-def settings_args(settings: StackSettings) -> dict[str, Any]:
+class SettingsArgs(TypedDict, total=False):
+    """The SlmDeployment args that stack settings stand for; each key has SlmDeploymentArgs' type."""
+
+    platforms: list[str]
+    kubelogin_mode: str
+    acme_server: str
+    build_dir: str
+    ca_bundle: pulumi.Input[str]
+    acme_email: str
+    acr_resource_group: str
+    admin_group_object_ids: list[str]
+    aks_encryption: AksEncryptionArgs
+    registry_username: pulumi.Input[str]
+    registry_password: pulumi.Input[str]
+
+
+def settings_args(settings: StackSettings) -> SettingsArgs:
     """The component args these settings stand for (what the stack program passes to SlmDeployment)."""
-    args: dict[str, Any] = {"platforms": list(settings.platforms), "kubelogin_mode": settings.kubelogin_mode,
-                            "acme_server": settings.acme_server}
-    optional = {"build_dir": str(settings.work_dir) if settings.work_dir else None,
-                "ca_bundle": settings.ca_bundle, "acme_email": settings.acme_email,
-                "acr_resource_group": settings.acr_resource_group,
-                "admin_group_object_ids": list(settings.admin_group_object_ids) or None,
-                "aks_encryption": dict(vars(settings.aks_encryption)) if settings.aks_encryption else None}
+    args: SettingsArgs = {"platforms": list(settings.platforms), "kubelogin_mode": settings.kubelogin_mode,
+                          "acme_server": settings.acme_server}
+    if settings.work_dir:
+        args["build_dir"] = str(settings.work_dir)
+    if settings.ca_bundle is not None:
+        args["ca_bundle"] = settings.ca_bundle
+    if settings.acme_email is not None:
+        args["acme_email"] = settings.acme_email
+    if settings.acr_resource_group is not None:
+        args["acr_resource_group"] = settings.acr_resource_group
+    if settings.admin_group_object_ids:
+        args["admin_group_object_ids"] = list(settings.admin_group_object_ids)
+    if settings.aks_encryption:
+        encryption = settings.aks_encryption
+        args["aks_encryption"] = {"kms_key_id": encryption.kms_key_id,
+                                  "key_vault_resource_id": encryption.key_vault_resource_id,
+                                  "disk_encryption_set_id": encryption.disk_encryption_set_id,
+                                  "identity_id": encryption.identity_id}
     if settings.registry_login is not None:
-        optional["registry_username"] = settings.registry_login.username
-        optional["registry_password"] = settings.registry_login.password
-    return {**args, **{key: value for key, value in optional.items() if value is not None}}
+        args["registry_username"] = settings.registry_login.username
+        args["registry_password"] = settings.registry_login.password
+    return args
 
 
 def settings_from_args(values: Mapping[str, Any]) -> StackSettings:

@@ -48,10 +48,10 @@ def _kustomization_problems(root: Path, images: list[BuiltImage]) -> list[tuple[
         except (yaml.YAMLError, AttributeError, OSError):
             problems.append((location, "is not a readable kustomization"))
             continue
-        for entry in entries if isinstance(entries, list) else [None]:
-            name = entry.get("name") if isinstance(entry, Mapping) else None
-            if name not in recorded:
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, Mapping) or entry.get("name") not in recorded:
                 continue
+            name = entry["name"]
             if recorded[name] is None:
                 problems.append((location, f"images: pins {name} although {MANIFEST} records it as not pushed"))
             elif entry.get("digest") != recorded[name] or entry.get("newName", name) != name:

@@ -32,7 +32,8 @@ class Subject:
 
 def _k8s_name(obj: Mapping[str, Any]) -> str:
     """Kind/namespace/name (or Kind/name for cluster-scoped objects)."""
-    meta = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
+    metadata = obj.get("metadata")
+    meta: Mapping[str, Any] = metadata if isinstance(metadata, Mapping) else {}
     parts = [str(obj.get("kind")), str(meta.get("namespace")) if meta.get("namespace") else None,
              str(meta.get("name"))]
     return "/".join(p for p in parts if p)

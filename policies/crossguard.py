@@ -114,9 +114,10 @@ def _with_kind(props: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
     return view
 
 
-def policy_for(rule: Rule, enforcement: EnforcementLevel = EnforcementLevel.MANDATORY):
+def policy_for(rule: Rule, enforcement: EnforcementLevel = EnforcementLevel.MANDATORY
+               ) -> StackValidationPolicy | ResourceValidationPolicy:
     """The CrossGuard policy object for one rule."""
-    common = dict(
+    common: dict[str, Any] = dict(
         name=rule.id, description=rule.name, enforcement_level=enforcement, config_schema=config_schema_of(rule),
         display_name=rule.name, severity=SEVERITIES[rule.severity], framework=framework_of(rule),
         tags=rule.all_tags(), remediation_steps=rule.remediation,

@@ -41,9 +41,8 @@ def _device_plugin_shape(manifest: Mapping[str, Any]) -> bool:
     containers = [*items(spec.get("initContainers")), *items(spec.get("containers"))]
     for container in containers:
         image = container.get("image") if isinstance(container, Mapping) else None
-        if not isinstance(image, str) or _repository(image) is None:
-            return False
-        if not _repository(image).endswith("/" + DEVICE_PLUGIN_REPOSITORY):
+        repository = _repository(image) if isinstance(image, str) else None
+        if repository is None or not repository.endswith("/" + DEVICE_PLUGIN_REPOSITORY):
             return False
         context = container.get("securityContext")
         if not isinstance(context, Mapping) or context.get("privileged") is True \

@@ -145,43 +145,43 @@ def test_debootstrap_uses_the_mirror_apt_already_reaches(tmp_path, monkeypatch, 
 
 
 def test_an_absent_engine_skips_with_the_reason(tmp_path, monkeypatch):
-    from tests.support import docker_engine
+    from tests.support import docker_engine as engine
 
     monkeypatch.setenv("SLM_DEPLOY_DOCKER_CLI", str(tmp_path / "docker"))
     monkeypatch.delenv("SLM_DEPLOY_REQUIRE_TOOLS", raising=False)
-    docker_engine.docker_available.cache_clear()
+    engine.docker_available.cache_clear()
     try:
-        assert docker_engine.docker_available() == (False, f"{tmp_path / 'docker'} not found (apt-get install docker.io)")
+        assert engine.docker_available() == (False, f"{tmp_path / 'docker'} not found (apt-get install docker.io)")
         with pytest.raises(pytest.skip.Exception, match="docker unavailable: .*apt-get install docker.io"):
-            docker_engine.require_docker()
+            engine.require_docker()
     finally:
-        docker_engine.docker_available.cache_clear()
+        engine.docker_available.cache_clear()
 
 
 def test_an_absent_engine_fails_where_ci_requires_every_engine(tmp_path, monkeypatch):
-    from tests.support import docker_engine
+    from tests.support import docker_engine as engine
     from tests.support.tools import ToolRequired
 
     monkeypatch.setenv("SLM_DEPLOY_DOCKER_CLI", str(tmp_path / "docker"))
     monkeypatch.setenv("SLM_DEPLOY_REQUIRE_TOOLS", "all")
-    docker_engine.docker_available.cache_clear()
+    engine.docker_available.cache_clear()
     try:
         with pytest.raises(ToolRequired, match="docker is required here"):
-            docker_engine.require_docker()
+            engine.require_docker()
     finally:
-        docker_engine.docker_available.cache_clear()
+        engine.docker_available.cache_clear()
 
 
 def test_an_engine_that_does_not_answer_skips_with_the_reason(tmp_path, monkeypatch):
-    from tests.support import docker_engine
+    from tests.support import docker_engine as engine
 
     silent_cli = tmp_path / "docker"
     silent_cli.write_text("#!/bin/sh\necho 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock' >&2\nexit 1\n")
     silent_cli.chmod(0o755)
     monkeypatch.setenv("SLM_DEPLOY_DOCKER_CLI", str(silent_cli))
-    docker_engine.docker_available.cache_clear()
+    engine.docker_available.cache_clear()
     try:
-        available, reason = docker_engine.docker_available()
+        available, reason = engine.docker_available()
     finally:
-        docker_engine.docker_available.cache_clear()
+        engine.docker_available.cache_clear()
     assert not available and "Cannot connect to the Docker daemon" in reason

@@ -21,10 +21,11 @@ def test_wheel_ships_templates_tables_and_server_sources(tmp_path: Path) -> None
         for path in folder.rglob("*"):
             if path.is_file() and "__pycache__" not in path.parts:
                 relative = path.relative_to(folder).as_posix()
-                if prefix == "slm_deploy/" and path.suffix not in (".py", ".yaml", ".json", ".txt"):
+                if prefix == "slm_deploy/" and path.suffix not in (".py", ".typed", ".yaml", ".json", ".txt"):
                     continue
                 if prefix == "slm_deploy/policies/" and path.suffix not in (".py", ".yaml", ".md"):
                     continue
                 assert prefix + relative in names, f"{prefix}{relative} is missing from the wheel"
+    assert "slm_deploy/py.typed" in names, "type checkers read the package's annotations only with its py.typed marker"
     assert "slm_deploy.cli.app:main" in zipfile.ZipFile(wheel).read(
         next(n for n in names if n.endswith("entry_points.txt"))).decode()

@@ -4,10 +4,12 @@ cert-manager with the spec's ClusterIssuer."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 
 pytest.importorskip("pulumi_azure_native", reason="the aks extra (pulumi-azure-native) is not installed")
@@ -21,6 +23,7 @@ from slm_deploy.spec.loader import parse_deployment  # noqa: E402
 from slm_deploy.render.kubernetes.cert_manager import LETSENCRYPT_PRODUCTION  # noqa: E402
 from slm_deploy.stack_settings import StackSettings  # noqa: E402
 from tests.policies.policy_harness import run_resource_policy  # noqa: E402
+from tests.support.crd_schema import CLUSTER_ISSUER_CRD, object_errors  # noqa: E402
 from tests.test_pulumi_components import (REGISTRY_SUBSCRIPTION, ComponentMocks, plain, read_config,  # noqa: E402
                                           run_component, stack_spec)
 
@@ -175,6 +178,39 @@ def test_the_registry_is_looked_up_in_the_group_the_operator_names(tmp_path: Pat
     assert "/resourceGroups/rg-platform-registries/" in only(mocks, ROLE_ASSIGNMENT, "-acr-pull")["scope"]
 
 
+def run_cluster(login_server: str) -> ComponentMocks:
+    """AksCluster alone, given its registry as an Output, as a program that creates the registry would."""
+    mocks = ComponentMocks()
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    pulumi.runtime.set_mocks(mocks, project="slm-deploy", stack="registry-output", preview=False)
+
+    @pulumi.runtime.test
+    def program() -> None:
+        from slm_deploy.aks_cluster import AksCluster
+        registry = pulumi.Output.from_input(login_server).apply(lambda server: server)  # an ACR's loginServer
+        AksCluster("phi4", {"spec": stack_spec("phi4-vllm-aks"), "registry": registry})
+
+    program()
+    return mocks
+
+
+def test_a_registry_known_only_as_an_output_gets_acr_pull_once_its_login_server_resolves() -> None:
+    # The spec names slmphi4.azurecr.io; the program's own registry (an ACR's loginServer Output) replaces it.
+    mocks = run_cluster("acrteam01.azurecr.io")
+    (lookup,) = [c for c in mocks.calls if c.token == "azure-native:containerregistry:getRegistry"]
+    assert lookup.args == {"registryName": "acrteam01", "resourceGroupName": "rg-slm-phi4"}
+    assignment = only(mocks, ROLE_ASSIGNMENT, "-acr-pull")
+    assert assignment["scope"].endswith("/resourceGroups/rg-slm-phi4/providers/Microsoft.ContainerRegistry/"
+                                        "registries/acrteam01")
+    assert assignment["roleDefinitionId"].endswith(f"/roleDefinitions/{ACR_PULL_ROLE}")
+    assert assignment["principalId"] == "phi4-cluster-kubelet-object-id"
+
+
+def test_an_output_registry_outside_azure_is_refused_rather_than_left_unpullable() -> None:
+    with pytest.raises(Exception, match=r"must be an Azure Container Registry login server"):
+        run_cluster("registry.example.com/team")
+
+
 def test_a_registry_outside_azure_gets_no_role_assignment(tmp_path: Path) -> None:
     spec = stack_spec("phi4-vllm-aks")
     spec["targets"]["docker"]["registry"] = "registry.example.com/team"
@@ -269,6 +305,7 @@ def test_the_cluster_issuer_is_the_one_the_spec_names_and_answers_through_its_in
     assert acme["server"] == LETSENCRYPT_PRODUCTION and acme["email"] == "platform@example.com"
     assert acme["privateKeySecretRef"] == {"name": "public-acme-account-key"}
     assert acme["solvers"] == [{"http01": {"ingress": {"ingressClassName": APP_ROUTING_CLASS}}}]
+    assert object_errors(CLUSTER_ISSUER_CRD, issuer) == []  # cert-manager's own ClusterIssuer CRD accepts what pulumi up creates
 
 
 def test_a_class_no_controller_serves_is_reported_and_the_app_routing_class_is_not(

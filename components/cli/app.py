@@ -6,7 +6,7 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Protocol, cast
 
 import typer
 from rich.console import Console
@@ -31,7 +31,14 @@ from slm_deploy.spec.schema import deployment_schema_text
 
 EXIT_BAD_INPUT = 2
 # click's UsageError, whether typer bundles click (>= 0.2x) or depends on it
-USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+USAGE_ERROR: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
+class _UsageError(Protocol):
+    """What main() uses of click's UsageError, found at run time above."""
+
+    def show(self) -> None:
+        """Print the usage line and the error to stderr."""
 
 app = typer.Typer(
     name="slm-deploy",
@@ -155,7 +162,7 @@ def main() -> None:
     except typer.Abort:
         sys.exit(1)
     except USAGE_ERROR as exc:
-        exc.show()
+        cast(_UsageError, exc).show()
         sys.exit(EXIT_BAD_INPUT)
     if isinstance(code, int) and code:
         sys.exit(code)  # without standalone mode, click returns a command's typer.Exit code instead of exiting

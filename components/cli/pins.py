@@ -66,7 +66,7 @@ def pins(
         else:
             out.print(f"error  {status.row.key}  {reference}  {status.detail}")
     if update:
-        moved = {s.row.key: s.current for s in statuses if s.updatable}
+        moved = {s.row.key: digest for s in statuses if (digest := s.update_to) is not None}
         if moved:
             path.write_text(rewrite_digests(path.read_text(encoding="utf-8"), moved), encoding="utf-8")
             out.print(f"updated {len(moved)} digest(s) in {path}; review the diff and the sources before committing")

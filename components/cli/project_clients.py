@@ -8,6 +8,7 @@ from slm_deploy.render.clients import ClientEndpoint, client_endpoint
 from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.runtimes.capabilities import client_model_name
 from slm_deploy.spec.loader import Deployment, load_deployment
+from slm_deploy.spec.runtime_options import FoundryLocalOptions
 
 HOST_SERVICE = "host"
 
@@ -16,7 +17,7 @@ def _endpoint(deployment: Deployment) -> ClientEndpoint | None:
     """The bundle's client endpoint, or for a host install (Foundry Local) the address the host serves on."""
     endpoint = client_endpoint(deployment, deployable_plan(deployment))
     host, runtime = deployment.spec.targets.host, deployment.spec.runtime
-    if endpoint is None and host is not None and getattr(runtime, "port", None):
+    if endpoint is None and host is not None and isinstance(runtime, FoundryLocalOptions) and runtime.port:
         return ClientEndpoint(f"http://{host.bind_address}:{runtime.port}", "the host's allowed clients",
                               HOST_SERVICE, runtime.port, client_model_name(deployment), auth=False, ollama=False)
     return endpoint

@@ -19,9 +19,9 @@ class PinStatus:
     detail: str = ""
 
     @property
-    def updatable(self) -> bool:
-        """A moved tag whose new target is a usable image (an index must list at least one platform)."""
-        return self.state == "drift" and self.current is not None
+    def update_to(self) -> str | None:
+        """The digest to pin when the tag moved to a usable image (an index must list at least one platform)."""
+        return self.current if self.state == "drift" else None
 
 
 def check_pins(rows: Iterable[PinRow], client: RegistryClient) -> list[PinStatus]:

@@ -102,7 +102,7 @@ def _readme(deployment: Deployment, plan: RuntimePlan, files: dict[str, str]) ->
         has_kubernetes="kubernetes/kustomization.yaml" in files,
         has_cluster_add_ons="kubernetes/cluster/kustomization.yaml" in files,
         namespace=namespace_of(spec),
-        storage_class=kubernetes_target(spec).storage_class if kubernetes_target(spec) else None,
+        storage_class=target.storage_class if (target := kubernetes_target(spec)) else None,
         autoscaling=spec.serving.autoscaling.enabled,
         hosts=plan.hosts,
         secret_notes=secret_notes(deployment),
@@ -154,7 +154,7 @@ def render_bundle(deployment: Deployment) -> Bundle:
     if stale:
         raise deployment.error(stale)
     body = Bundle(dict(sorted(files.items())))
-    manifest = {
+    manifest: dict[str, Any] = {
         "generator": {"name": GENERATOR, "version": __version__},
         "deployment": deployment.spec.name,
         "spec_sha256": deployment.spec_hash,

@@ -35,7 +35,7 @@ class ClientEndpoint:
 def client_endpoint(deployment: Deployment, plan: RuntimePlan) -> ClientEndpoint | None:
     """The address a client of this bundle uses: the ingress host, the Compose host port, or the cluster Service."""
     client = client_service(plan)
-    if client is None:
+    if client is None or client.port is None:
         return None
     spec = deployment.spec
     if spec.exposure.mode == "ingress" and spec.exposure.host and kubernetes_target(spec):

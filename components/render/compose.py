@@ -114,9 +114,11 @@ def _networks(service: ServicePlan, plan: RuntimePlan) -> list[str]:
 
 def _image(deployment: Deployment, plan: RuntimePlan, service: ServicePlan) -> dict[str, Any]:
     """Built services name only their build (Compose tags it); others run the image pinned by digest."""
-    if service.build is None:
-        return {"image": service.image.reference}
-    return {"build": {"context": f"../docker/{owner_of(plan, service).name}"}}
+    if service.build is not None:
+        return {"build": {"context": f"../docker/{owner_of(plan, service).name}"}}
+    if service.image is None:
+        raise ValueError(f"service {service.name} has neither a pinned image nor a build")
+    return {"image": service.image.reference}
 
 
 def render_compose(deployment: Deployment, plan: RuntimePlan) -> dict[str, Any]:
@@ -168,13 +170,14 @@ def render_compose(deployment: Deployment, plan: RuntimePlan) -> dict[str, Any]:
     if plan.by_role("smoke"):
         networks[SMOKE_NETWORK] = {"internal": True}
     document: dict[str, Any] = {"services": services, "networks": networks}
-    volumes = {name: {} for s in plan.by_role("monitoring") if (name := monitoring.data_volume(s))}
+    named: dict[str, dict[str, Any]] = {
+        name: {} for s in plan.by_role("monitoring") if (name := monitoring.data_volume(s))}
     if any(s.model_dir and not s.model_host_path for s in plan.services):
-        volumes["models"] = {}
+        named["models"] = {}
     if plan.by_role("ui"):
-        volumes[UI_DATA_VOLUME] = {}
-    if volumes:
-        document["volumes"] = dict(sorted(volumes.items()))
+        named[UI_DATA_VOLUME] = {}
+    if named:
+        document["volumes"] = dict(sorted(named.items()))
     if secrets:
         document["secrets"] = {name: {"file": f"./secrets/{name}"} for name in sorted(secrets)}
     return document

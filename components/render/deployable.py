@@ -40,7 +40,8 @@ PORT_FIELDS = {"gateway": "exposure.port", "ui": "runtime.open_webui.port", "run
 
 def published_ports_differ(deployment: Deployment, plan: RuntimePlan) -> list[Problem]:
     """Two services published on one host port cannot both bind it."""
-    problems, published = [], {}
+    problems: list[Problem] = []
+    published: dict[int | None, str] = {}
     for service in plan.services:
         field = PORT_FIELDS.get(service.role, "serving.port")
         if is_published(service, plan):

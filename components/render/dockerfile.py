@@ -37,7 +37,7 @@ def _env_instruction(env: list[tuple[str, str]]) -> str:
 
 def render_dockerfile(service: ServicePlan, deployment: Deployment) -> str:
     """The hardened Dockerfile of one service; the service must have a build."""
-    build = service.build
+    build = service.own_build
     security = deployment.spec.security
     writable = sorted(set(service.writable_paths) - {"/tmp"})
     return render_template(

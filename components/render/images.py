@@ -22,7 +22,7 @@ def build_owners(plan: RuntimePlan) -> list[ServicePlan]:
 
 def build_context(deployment: Deployment, owner: ServicePlan) -> dict[str, str]:
     """Every file of the build context, keyed by path inside docker/<service>/."""
-    files = {"Dockerfile": render_dockerfile(owner, deployment), **dict(owner.build.context_files)}
+    files = {"Dockerfile": render_dockerfile(owner, deployment), **dict(owner.own_build.context_files)}
     return {**files, ".dockerignore": dockerignore(files)}
 
 

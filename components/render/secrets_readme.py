@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from slm_deploy.spec.consistency import secret_namespace
 from slm_deploy.spec.loader import Deployment
-from slm_deploy.spec.secret_uses import CONSUMER_NAMES, backend_of, config_key, purpose_of, remote_key, secret_uses
+from slm_deploy.spec.secret_uses import (
+    CONSUMER_NAMES, backend_of, config_key, purpose_of, remote_key, secret_uses, store_of, vault_of,
+)
 from slm_deploy.spec.secrets import PURPOSES
 
 
@@ -36,7 +38,7 @@ def _steps(deployment: Deployment, name: str) -> tuple[str, tuple[str, ...]]:
         return (f"Secret `{name}` in namespace `{namespace}`, key `{name}`",
                 (pulumi_step, f"kubectl create secret generic {name} -n {namespace} --from-file={name}=./{name}"))
     if backend == "azure-key-vault":
-        vault = spec.secret_stores.azure_key_vaults[ref.vault]
+        vault = spec.secret_stores.azure_key_vaults[vault_of(spec, name)]
         where = f"Key Vault `{ref.vault}`, secret `{key}`, mounted by the Secrets Store CSI driver"
         if vault.create:
             return where, (pulumi_step + f"   # pulumi up writes it with expiry {vault.secrets_expire_on}",)
@@ -44,7 +46,7 @@ def _steps(deployment: Deployment, name: str) -> tuple[str, tuple[str, ...]]:
         return where, (f"az keyvault secret set --vault-name {ref.vault} --name {key} --file ./{name} "
                        f"--content-type '{content_type}' --expires <date>",)
     if backend == "external-secrets":
-        store = spec.secret_stores.external_secrets[ref.store]
+        store = spec.secret_stores.external_secrets[store_of(spec, name)]
         provider = store.provider.kind if store.provider else f"the {store.scope}-scoped store"
         where = (f"`{key}` in {provider} through store `{ref.store}`; ExternalSecret `{name}` re-reads it every "
                  f"{store.refresh_interval_seconds} s")

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from slm_deploy.runtimes.common import options_of
 from slm_deploy.runtimes.ollama import served_alias
 from slm_deploy.spec.loader import Deployment
+from slm_deploy.spec.runtime_options import VllmOptions
 
 VLLM_TOOL_FLAGS = ("--enable-auto-tool-choice", "--tool-call-parser")
 RESIDENT_MEMORY = "process_resident_memory_bytes"
@@ -42,7 +44,7 @@ _DECLARED: dict[str, RuntimeCapabilities] = {
 
 def _vllm(deployment: Deployment) -> RuntimeCapabilities:
     """vLLM parses tool calls only when started with --enable-auto-tool-choice and a --tool-call-parser."""
-    args = set(deployment.spec.runtime.extra_args)
+    args = set(options_of(deployment, VllmOptions).extra_args)
     enabled = all(any(a == flag or a.startswith(f"{flag}=") for a in args) for flag in VLLM_TOOL_FLAGS)
     note = ("runtime.extra_args turn on vLLM's tool-call parser" if enabled else
             "vLLM parses tool calls only with --enable-auto-tool-choice and --tool-call-parser in runtime.extra_args")

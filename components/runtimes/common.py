@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from slm_deploy import __version__
 from slm_deploy.errors import Problem, SpecError
 from slm_deploy.runtimes.plan import CACHE_ROOT, MODEL_ROOT, SECRETS_ROOT, ImageBuild, SecretFile, ServicePlan
+from slm_deploy.spec.base import SpecModel
 from slm_deploy.spec.images import ImageRef, parse_image, pins_table
 from slm_deploy.spec.loader import Deployment
 
+Options = TypeVar("Options", bound=SpecModel)
+Source = TypeVar("Source", bound=SpecModel)
+
 WRITABLE_PATHS = ("/tmp", CACHE_ROOT)
 VENV_PATH = "/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def options_of(deployment: Deployment, kind: type[Options]) -> Options:
+    """The runtime section as its adapter's own type: plan() dispatches on `runtime.kind`, so another is a bug."""
+    options = deployment.spec.runtime
+    if not isinstance(options, kind):
+        raise TypeError(f"{type(options).__name__} reached the {kind.__name__} adapter")
+    return options
+
+
+def source_of(deployment: Deployment, kind: type[Source]) -> Source:
+    """The resolved model source as the type its runtime loads (resolution refuses a source of another kind)."""
+    source = deployment.model.source
+    if not isinstance(source, kind):
+        raise TypeError(f"a {type(source).__name__} reached an adapter that loads a {kind.__name__}")
+    return source
 
 
 def pinned(deployment: Deployment, key: str) -> ImageRef:

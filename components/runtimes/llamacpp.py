@@ -6,11 +6,14 @@ import posixpath
 import shlex
 
 from slm_deploy.runtimes.common import (
+    options_of, source_of,
     WRITABLE_PATHS, cache_env, hub_token, merge_env, model_prep_service, runtime_image, service_labels,
 )
 from slm_deploy.runtimes.plan import CACHE_ROOT, MODEL_ROOT, GpuNeed, HttpCheck, ImageBuild, RuntimePlan, ServicePlan
 from slm_deploy.spec.images import ImageRef
 from slm_deploy.spec.loader import Deployment
+from slm_deploy.spec.model_section import GgufSource
+from slm_deploy.spec.runtime_options import LlamaCppOptions
 
 DEFAULT_PORT = 8080
 GGUF_DIR = f"{MODEL_ROOT}/gguf"
@@ -19,7 +22,7 @@ ALL_LAYERS = 999
 
 def gguf_url(deployment: Deployment) -> str:
     """The download URL of the pinned file (the commit when pinned by one, else main plus the checksum)."""
-    source = deployment.model.source
+    source = source_of(deployment, GgufSource)
     return f"https://huggingface.co/{source.repo}/resolve/{source.revision or 'main'}/{source.file}"
 
 
@@ -49,18 +52,18 @@ def fetch_script(url: str, target: str, sha256: str | None, token_file: str | No
 
 
 def _gpu_layers(deployment: Deployment) -> int:
-    options, gpu = deployment.spec.runtime, deployment.spec.resources.gpu
+    options, gpu = options_of(deployment, LlamaCppOptions), deployment.spec.resources.gpu
     if options.n_gpu_layers is None:
         return ALL_LAYERS if gpu else 0
     return ALL_LAYERS if options.n_gpu_layers == "all" else options.n_gpu_layers
 
 
 def _args(deployment: Deployment, port: int) -> tuple[str, ...]:
-    spec, sizing, options = deployment.spec, deployment.sizing, deployment.spec.runtime
+    spec, sizing, options = deployment.spec, deployment.sizing, options_of(deployment, LlamaCppOptions)
     args = [
         "--host", "0.0.0.0",
         "--port", str(port),
-        "--model", f"{GGUF_DIR}/{deployment.model.source.file}",
+        "--model", f"{GGUF_DIR}/{source_of(deployment, GgufSource).file}",
         "--alias", deployment.model.served_name,
         "--ctx-size", str(sizing.context_length * sizing.concurrency),
         "--parallel", str(sizing.concurrency),
@@ -78,9 +81,10 @@ def _args(deployment: Deployment, port: int) -> tuple[str, ...]:
 
 def _prep(deployment: Deployment, image: ImageRef, build: ImageBuild) -> ServicePlan:
     """Download the pinned file once with the server image's curl; it resumes and fails on HTTP errors."""
-    target = f"{GGUF_DIR}/{deployment.model.source.file}"
+    source = source_of(deployment, GgufSource)
+    target = f"{GGUF_DIR}/{source.file}"
     secrets, _ = hub_token(deployment, env=None)
-    script = fetch_script(gguf_url(deployment), target, deployment.model.source.sha256,
+    script = fetch_script(gguf_url(deployment), target, source.sha256,
                           secrets[0].path if secrets else None)
     return model_prep_service(
         deployment, image=image, build=build, command=("/bin/sh", "-c"), args=(script,), env=cache_env(),

@@ -8,6 +8,7 @@ and Alloy run their pinned images, whose data folders already accept UID 10001 (
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from slm_deploy.runtimes.common import WRITABLE_PATHS, cache_env, pinned, secret_file, service_labels
 from slm_deploy.runtimes.plan import CACHE_ROOT, ExecCheck, ImageBuild, RuntimePlan, ServicePlan
@@ -31,8 +32,8 @@ def monitoring_name(deployment: Deployment, part: str) -> str:
     return f"{deployment.spec.name}-{part}"
 
 
-def _service(deployment: Deployment, part: str, **fields) -> ServicePlan:
-    body = dict(role="monitoring", runtime=part, image=None, build=None, command=(), args=(), env=(),
+def _service(deployment: Deployment, part: str, **fields: Any) -> ServicePlan:
+    body: dict[str, Any] = dict(role="monitoring", runtime=part, image=None, build=None, command=(), args=(), env=(),
                 health=None, readiness=None, metrics_path=None, writable_paths=WRITABLE_PATHS, cpu=0.5,
                 memory_bytes=512 * MIB, startup_budget_seconds=120,
                 labels=service_labels(deployment, "monitoring", part))

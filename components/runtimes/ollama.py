@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 
 from slm_deploy.runtimes.common import (
+    options_of, source_of,
     WRITABLE_PATHS, cache_env, merge_env, pinned, runtime_image, secret_file, service_labels,
 )
 from slm_deploy.runtimes.plan import (
@@ -12,6 +13,8 @@ from slm_deploy.runtimes.plan import (
 )
 from slm_deploy.runtimes.gateway import gateway_name
 from slm_deploy.spec.loader import Deployment
+from slm_deploy.spec.model_section import OllamaSource
+from slm_deploy.spec.runtime_options import OllamaOptions
 
 DEFAULT_PORT = 11434
 OLLAMA_MODELS = f"{MODEL_ROOT}/ollama"
@@ -20,17 +23,17 @@ MODELFILE_PATH = "/etc/slm/Modelfile"
 
 def served_alias(deployment: Deployment) -> str:
     """The name clients use: the Modelfile variant when there is one, else the library tag."""
-    if deployment.spec.runtime.modelfile is not None:
+    if options_of(deployment, OllamaOptions).modelfile is not None:
         return f"{deployment.spec.name}:latest"
-    return deployment.model.source.tag
+    return source_of(deployment, OllamaSource).tag
 
 
 def modelfile_text(deployment: Deployment) -> str | None:
     """The Modelfile for the variant, or None when the library model is served as it is."""
-    options = deployment.spec.runtime.modelfile
+    options = options_of(deployment, OllamaOptions).modelfile
     if options is None:
         return None
-    lines = [f"FROM {deployment.model.source.tag}", f"PARAMETER num_ctx {deployment.sizing.context_length}"]
+    lines = [f"FROM {source_of(deployment, OllamaSource).tag}", f"PARAMETER num_ctx {deployment.sizing.context_length}"]
     lines += [f"PARAMETER {name} {str(value).lower() if isinstance(value, bool) else value}"
               for name, value in sorted(options.parameters.items())]
     if options.system_prompt:
@@ -62,7 +65,7 @@ def prep_script(deployment: Deployment) -> str:
     The serving container never downloads anything (it has no route out); it reads what this step
     leaves in the shared model volume.
     """
-    tag = deployment.model.source.tag
+    tag = source_of(deployment, OllamaSource).tag
     lines = [
         "#!/bin/sh",
         "set -eu",
@@ -77,7 +80,7 @@ def prep_script(deployment: Deployment) -> str:
         "done",
         f"/bin/ollama pull {shlex.quote(tag)}",
     ]
-    if deployment.spec.runtime.modelfile is not None:
+    if options_of(deployment, OllamaOptions).modelfile is not None:
         lines.append(f"/bin/ollama create {shlex.quote(served_alias(deployment))} -f {MODELFILE_PATH}")
     lines.append(f"/bin/ollama show {shlex.quote(served_alias(deployment))} >/dev/null")
     return "\n".join(lines) + "\n"
@@ -99,7 +102,7 @@ def webui_entrypoint(secret_key_path: str, api_key_path: str | None) -> str:
 
 
 def _server_env(deployment: Deployment, port: int) -> dict[str, str]:
-    options, sizing = deployment.spec.runtime, deployment.sizing
+    options, sizing = options_of(deployment, OllamaOptions), deployment.sizing
     return {
         **cache_env(),
         "OLLAMA_HOST": f"0.0.0.0:{port}",
@@ -118,7 +121,7 @@ def _server_env(deployment: Deployment, port: int) -> dict[str, str]:
 def _open_webui(deployment: Deployment, runtime_url: str, runtime_port: int) -> ServicePlan:
     """Open WebUI talks to the gateway's OpenAI-compatible API with its own key, or to Ollama without one."""
     spec = deployment.spec
-    options = spec.runtime.open_webui
+    options = options_of(deployment, OllamaOptions).open_webui
     image = (pinned(deployment, "open-webui") if options.image is None
              else runtime_image(deployment, "open-webui"))
     session = secret_file(options.secret_key_secret)
@@ -197,6 +200,6 @@ def plan(deployment: Deployment) -> RuntimePlan:
         labels=service_labels(deployment, "model-prep"),
     )
     services = [server, prep]
-    if spec.runtime.open_webui.enabled:
+    if options_of(deployment, OllamaOptions).open_webui.enabled:
         services.append(_open_webui(deployment, f"http://{spec.name}:{port}", port))
     return RuntimePlan(services=tuple(services))

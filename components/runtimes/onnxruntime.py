@@ -6,11 +6,15 @@ from importlib import resources
 
 from slm_deploy.errors import Problem, SpecError
 from slm_deploy.runtimes.common import (
+    options_of, source_of,
     WRITABLE_PATHS, cache_env, hub_token, merge_env, model_prep_service, pinned, python_venv_env, service_labels,
 )
 from slm_deploy.runtimes.plan import CACHE_ROOT, MODEL_ROOT, GpuNeed, HttpCheck, ImageBuild, RuntimePlan, ServicePlan
 from slm_deploy.spec.images import parse_image
 from slm_deploy.spec.loader import Deployment
+from slm_deploy.spec.model_section import OnnxSource
+from slm_deploy.spec.runtime_options import OnnxRuntimeOptions
+from slm_deploy.spec.present import present
 
 DEFAULT_PORT = 8001
 SERVER_PACKAGE = "slm_deploy.servers.ortgenai"
@@ -61,14 +65,14 @@ def model_prep_requirements_text() -> str:
 
 def model_dir(deployment: Deployment) -> str:
     """Where the model folder is inside the container."""
-    source = deployment.model.source
+    source = source_of(deployment, OnnxSource)
     return f"{ONNX_DIR}/{source.path}" if source.repo else ONNX_DIR
 
 
 def plan(deployment: Deployment) -> RuntimePlan:
     """Plan the server image build, the server and (for repository sources) the download step."""
     spec, sizing, model = deployment.spec, deployment.sizing, deployment.model
-    options = spec.runtime
+    options, source = options_of(deployment, OnnxRuntimeOptions), source_of(deployment, OnnxSource)
     port = spec.serving.port or DEFAULT_PORT
     base = pinned(deployment, "python")
     sources = server_sources()
@@ -79,7 +83,7 @@ def plan(deployment: Deployment) -> RuntimePlan:
         healthcheck=("python3", "-m", f"{SERVER_MODULE}.healthcheck"),
     )
     image = parse_image(options.image) if options.image else None
-    if not model.source.repo and (spec.targets.kubernetes or spec.targets.aks):
+    if not source.repo and (spec.targets.kubernetes or spec.targets.aks):
         raise SpecError(Problem("model.source.repo", "a local model folder exists only on the Compose host",
                                 allowed="a repository with a pinned revision for Kubernetes targets"))
     gpu = spec.resources.gpu
@@ -99,11 +103,11 @@ def plan(deployment: Deployment) -> RuntimePlan:
     }
     services = []
     depends: tuple[str, ...] = ()
-    if model.source.repo:
+    if source.repo:
         secrets, token_env = hub_token(deployment)
         prep = model_prep_service(
             deployment, image=image, build=build, command=SNAPSHOT_DOWNLOAD,
-            args=(model.source.repo, model.source.revision, model.source.path, ONNX_DIR),
+            args=(source.repo, present(source.revision, "model.source.revision"), source.path, ONNX_DIR),
             env={**cache_env(), **python_venv_env(), "HF_HOME": f"{CACHE_ROOT}/huggingface",
                  "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "0", **token_env},
             secrets=secrets, cpu=0.5, memory_bytes=512 * 2**20,
@@ -118,7 +122,7 @@ def plan(deployment: Deployment) -> RuntimePlan:
         gpu=GpuNeed(gpu.count, gpu.type.value) if gpu else None, cpu=spec.resources.cpu,
         memory_bytes=sizing.host_memory_bytes, shm_bytes=sizing.shm_bytes,
         startup_budget_seconds=sizing.startup_budget_seconds, model_dir=MODEL_ROOT, depends_on=depends,
-        model_host_path=None if model.source.repo else model.source.path,
+        model_host_path=None if source.repo else source.path,
         labels=service_labels(deployment, "runtime"),
     )
     return RuntimePlan(services=(server, *services))

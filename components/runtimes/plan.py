@@ -103,6 +103,13 @@ class ServicePlan:
     one_shot: bool = False
     labels: tuple[tuple[str, str], ...] = field(default=())
 
+    @property
+    def own_build(self) -> ImageBuild:
+        """The build of a service that owns one (see render.images.build_owners); asked of any other, it is a bug."""
+        if self.build is None:
+            raise ValueError(f"service {self.name} runs a pinned image and has no build")
+        return self.build
+
 
 @dataclass(frozen=True)
 class HostInstall:

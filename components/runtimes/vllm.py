@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from slm_deploy.runtimes.common import (
+    options_of, source_of,
     WRITABLE_PATHS, cache_env, hub_token, merge_env, model_prep_service, runtime_image, service_labels,
 )
 from slm_deploy.runtimes.plan import (
@@ -12,6 +13,9 @@ from slm_deploy.spec.idle_fields import written
 from slm_deploy.spec.images import ImageRef
 from slm_deploy.spec.loader import Deployment
 from slm_deploy.spec.runtime_options import WEIGHT_DTYPES
+from slm_deploy.spec.model_section import HuggingFaceSource
+from slm_deploy.spec.runtime_options import VllmOptions
+from slm_deploy.spec.present import gpu_of
 
 DEFAULT_PORT = 8000
 HF_HOME = f"{MODEL_ROOT}/huggingface"
@@ -30,25 +34,25 @@ PYTHON_HEALTHCHECK = (
 
 def _dtype(deployment: Deployment) -> str:
     """runtime.dtype when the spec sets it, else the weight format the spec wrote, else the model's own (auto)."""
-    spec = deployment.spec
-    if spec.runtime.dtype == "auto" and written(spec, "model", "quantisation"):
+    spec, dtype = deployment.spec, options_of(deployment, VllmOptions).dtype
+    if dtype == "auto" and written(spec, "model", "quantisation"):
         return WEIGHT_DTYPES.get(deployment.model.quantisation.value, "auto")
-    return spec.runtime.dtype
+    return dtype
 
 
 def _args(deployment: Deployment, port: int) -> tuple[str, ...]:
     spec, model, sizing = deployment.spec, deployment.model, deployment.sizing
-    options = spec.runtime
+    options, source = options_of(deployment, VllmOptions), source_of(deployment, HuggingFaceSource)
     args = [
-        model.source.repo,
-        "--revision", model.source.revision,
+        source.repo,
+        "--revision", source.revision,
         "--served-model-name", model.served_name,
         "--host", "0.0.0.0",
         "--port", str(port),
         "--max-model-len", str(sizing.context_length),
         "--max-num-seqs", str(sizing.concurrency),
         "--gpu-memory-utilization", f"{sizing.gpu_memory_utilisation:.2f}",
-        "--tensor-parallel-size", str(spec.resources.gpu.count),
+        "--tensor-parallel-size", str(gpu_of(spec).count),
         "--dtype", _dtype(deployment),
         "--uvicorn-log-level", "warning",
     ]
@@ -81,11 +85,11 @@ def _env(deployment: Deployment) -> dict[str, str]:
 
 def _prep(deployment: Deployment, image: ImageRef, build: ImageBuild) -> ServicePlan:
     """Fetch the pinned revision into the model volume once, so the server never downloads."""
-    model = deployment.model
+    source = source_of(deployment, HuggingFaceSource)
     secrets, token_env = hub_token(deployment)
     return model_prep_service(
         deployment, image=image, build=build, command=SNAPSHOT_DOWNLOAD,
-        args=(model.source.repo, model.source.revision),
+        args=(source.repo, source.revision),
         env={**cache_env(), "HF_HOME": HF_HOME, "HF_HUB_DISABLE_TELEMETRY": "1", **token_env},
         secrets=secrets, cpu=1.0, memory_bytes=2 * 2**30,
     )
@@ -95,7 +99,7 @@ def plan(deployment: Deployment) -> RuntimePlan:
     spec, sizing = deployment.spec, deployment.sizing
     port = spec.serving.port or DEFAULT_PORT
     image = runtime_image(deployment, "vllm")
-    gpu = spec.resources.gpu
+    gpu = gpu_of(spec)
     build = ImageBuild(template="vllm", base=image,
                        healthcheck=PYTHON_HEALTHCHECK + (f"http://127.0.0.1:{port}/health",))
     prep = _prep(deployment, image, build)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import httpx
 from httpx_sse import SSEError, connect_sse
@@ -146,7 +147,8 @@ def check_tool_call(session: SmokeSession) -> str:
     calls = message.get("tool_calls") if isinstance(message, dict) else None
     if not isinstance(calls, list) or not calls or not isinstance(calls[0], dict):
         raise CheckFailed(f"{what}: answered with text instead of a tool call")
-    function = calls[0].get("function") if isinstance(calls[0].get("function"), dict) else {}
+    called = calls[0].get("function")
+    function: dict[str, Any] = called if isinstance(called, dict) else {}
     if function.get("name") != "get_weather":
         raise CheckFailed(f"{what}: called {function.get('name')!r}, not get_weather")
     try:

@@ -65,6 +65,7 @@ class SmokeReport:
 
 def _run_one(session: SmokeSession, name: str, check: Callable[[SmokeSession], str]) -> CheckResult:
     started = time.perf_counter()
+    status: Status
     try:
         status, detail = "pass", check(session)
     except CheckSkipped as skipped:

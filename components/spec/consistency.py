@@ -15,6 +15,7 @@ from slm_deploy.spec.extra_args import extra_args_problems
 from slm_deploy.spec.idle_fields import idle_field_problems
 from slm_deploy.spec.images import pins_table
 from slm_deploy.spec.modelfile_parameters import parameter_problems
+from slm_deploy.spec.present import present
 from slm_deploy.spec.monitoring_checks import monitoring_problems
 from slm_deploy.spec.secret_checks import secret_problems
 from slm_deploy.spec.secret_uses import in_monitoring_namespace, secret_uses
@@ -47,6 +48,9 @@ def ingress_namespace(spec: DeploymentSpec) -> str:
     if target is not None and target.ingress_namespace:
         return target.ingress_namespace
     return APP_ROUTING_NAMESPACE if spec.exposure.ingress_class == APP_ROUTING_CLASS else DEFAULT_INGRESS_NAMESPACE
+def cluster_target(spec: DeploymentSpec) -> KubernetesTarget:
+    """The Kubernetes target (or the one an AKS target implies) that cluster objects are rendered for."""
+    return present(kubernetes_target(spec), "targets.kubernetes")
 
 
 def namespace_of(spec: DeploymentSpec) -> str:
@@ -57,8 +61,9 @@ def namespace_of(spec: DeploymentSpec) -> str:
 
 def secret_namespace(spec: DeploymentSpec, name: str) -> str:
     """The namespace of a kubernetes-backend secret's Secret: where the pods that mount it run."""
-    if in_monitoring_namespace(spec, name):
-        return kubernetes_target(spec).monitoring_namespace
+    target = kubernetes_target(spec)
+    if target is not None and in_monitoring_namespace(spec, name):
+        return target.monitoring_namespace
     return namespace_of(spec)
 
 

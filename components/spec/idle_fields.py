@@ -9,6 +9,7 @@ import ipaddress
 from slm_deploy.errors import Problem
 from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.runtime_options import WEIGHT_DTYPES
+from slm_deploy.spec.present import host_target
 
 IDLE_HINT = "drop the field, or turn on what reads it; an accepted field must change the output"
 HOST_ONLY_FIELDS = (
@@ -40,7 +41,7 @@ def _host_idle(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
     why = "for Foundry Local on a host (the install runs the `foundry` service on loopback, with no gateway)"
     found = [(".".join(path), why, "leave it unset; set runtime.image to run Foundry Local in a container")
              for path in HOST_ONLY_FIELDS if written(spec, *path)]
-    host = spec.targets.host
+    host = host_target(spec)
     if written(host, "bind_address") and str(host.bind_address) != "127.0.0.1":
         found.append(("targets.host.bind_address", "beyond 127.0.0.1 for Foundry Local on a host: it has no "
                       "authentication and no API-key gateway runs in front of it on a host", "127.0.0.1"))

@@ -7,6 +7,7 @@ sample/transforms.go treats a top_k of 0 or below as off)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from slm_deploy.errors import Problem
@@ -75,7 +76,7 @@ SPEC_OWNED = {"num_ctx": "model.context_length"}
 """Parameters slm-deploy writes itself from a spec field; Ollama keeps the first PARAMETER line of a name."""
 
 
-def parameter_problems(parameters: dict[str, object]) -> list[Problem]:
+def parameter_problems(parameters: Mapping[str, object]) -> list[Problem]:
     """One problem per parameter Ollama would refuse or silently change, or that a spec field already sets."""
     problems = []
     for name, value in parameters.items():

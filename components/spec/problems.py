@@ -8,6 +8,7 @@ import typing
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from slm_deploy.errors import Problem, value_kind
 from slm_deploy.spec.deployment import DeploymentSpec
@@ -118,7 +119,7 @@ def _bounds(ctx: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _problem(error: dict[str, Any]) -> Problem:
+def _problem(error: ErrorDetails) -> Problem:
     raw = tuple(error["loc"])
     kind = error["type"]
     ctx = error.get("ctx") or {}
@@ -161,8 +162,8 @@ def _problem(error: dict[str, Any]) -> Problem:
     if bounds:
         return Problem(path, f"is out of range {got}", allowed=bounds)
     # Our own validators raise ValueError with wording that describes the rule (and `; allowed: ...`), never the value.
-    message, _, allowed = error["msg"].removeprefix("Value error, ").partition("; allowed: ")
-    return Problem(path, f"{message} {got}", allowed=allowed)
+    message, _, rule = error["msg"].removeprefix("Value error, ").partition("; allowed: ")
+    return Problem(path, f"{message} {got}", allowed=rule)
 
 
 def validation_problems(exc: ValidationError) -> list[Problem]:

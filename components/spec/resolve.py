@@ -117,16 +117,18 @@ def resolve_model(spec: DeploymentSpec) -> ResolvedModel:
         raise SpecError(Problem("model", "give exactly one of id or source",
                                 allowed="id: <catalogue id> | source: {kind: ...}"))
     quant = model.quantisation or QUANTISATIONS_FOR_RUNTIME[runtime][0]
+    source: ModelSource
     if model.id is not None:
         entry = catalogue().get(model.id)
         if entry is None:
             raise SpecError(_unknown_model(model.id))
-        source = _catalogue_source(entry, runtime)
-        if source is None:
+        pinned = _catalogue_source(entry, runtime)
+        if pinned is None:
             offered = sorted(e.id for e in catalogue().values() if _catalogue_source(e, runtime) is not None)
             raise SpecError(Problem("model.id", f"the catalogue has no pinned {runtime} source for this model",
                                     allowed=f"catalogue ids that have a {runtime} source: " + ", ".join(offered),
                                     hint="give model.source with a pinned source for this runtime"))
+        source = pinned
         problems = _check_quantisation(runtime, quant, from_catalogue=True)
         if hub_token_required(entry, runtime) and not model.hub_token_secret:
             problems.append(Problem("model.hub_token_secret", f"{entry.display_name} is gated on Hugging Face",
@@ -134,7 +136,7 @@ def resolve_model(spec: DeploymentSpec) -> ResolvedModel:
                                     hint="add model.hub_token_secret: hf-token and secrets: {hf-token: {...}}"))
         params, native, arch = entry.parameters_billion, entry.native_context, entry.architecture
         display, gated, model_id = entry.display_name, entry.gated, entry.id
-    else:
+    elif model.source is not None:  # one of id and source, as checked above
         source = model.source
         problems = []
         expected = SOURCE_KIND_FOR_RUNTIME[runtime]

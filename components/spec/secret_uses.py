@@ -8,6 +8,7 @@ from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.idle_fields import host_only
 from slm_deploy.spec.monitoring_checks import monitoring_mode
 from slm_deploy.spec.secrets import Purpose
+from slm_deploy.spec.present import present
 
 
 @dataclass(frozen=True)
@@ -105,12 +106,22 @@ def backend_of(spec: DeploymentSpec, name: str) -> str:
     return "kubernetes" if read_on_kubernetes(spec, name) else "file"
 
 
-def purpose_of(spec: DeploymentSpec, name: str) -> Purpose | None:
-    """The declared purpose, else the purpose of the first field that names the secret."""
+def purpose_of(spec: DeploymentSpec, name: str) -> Purpose:
+    """The declared purpose, else the purpose of the first field that names the secret (one nothing reads is refused)."""
     ref = spec.secrets.get(name)
     if ref is not None and ref.purpose is not None:
         return ref.purpose
-    return next((u.purpose for u in secret_uses(spec) if u.secret == name), None)
+    return present(next((u.purpose for u in secret_uses(spec) if u.secret == name), None), f"secrets.{name}.purpose")
+
+
+def vault_of(spec: DeploymentSpec, name: str) -> str:
+    """The Key Vault an azure-key-vault secret is kept in (that backend requires one)."""
+    return present(spec.secrets[name].vault, f"secrets.{name}.vault")
+
+
+def store_of(spec: DeploymentSpec, name: str) -> str:
+    """The External Secrets store an external-secrets secret is served by (that backend requires one)."""
+    return present(spec.secrets[name].store, f"secrets.{name}.store")
 
 
 def remote_key(spec: DeploymentSpec, name: str) -> str:

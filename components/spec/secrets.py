@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from slm_deploy.spec.base import SpecModel
-from slm_deploy.spec.fields import Cidr, DnsLabel, SecretName
+from slm_deploy.spec.fields import Cidr, DnsLabel
 
 VaultName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z](-?[A-Za-z0-9]){2,23}$", max_length=24)]
 """An Azure Key Vault name: 3-24 letters, digits and single hyphens, starting with a letter, ending with a letter or

@@ -11,6 +11,7 @@ from slm_deploy.spec.model_section import Quantisation
 from slm_deploy.spec.quantity import GIB, MIB, human_gib, parse_bytes
 from slm_deploy.spec.resolve import ResolvedModel
 from slm_deploy.spec.sections import GpuType
+from slm_deploy.spec.present import gpu_of
 
 BYTES_PER_WEIGHT = {
     Quantisation.F16: 2.0,
@@ -100,7 +101,7 @@ def _kv_element_bytes(spec: DeploymentSpec) -> float:
 
 def _gpu_fit_problem(spec: DeploymentSpec, model: ResolvedModel, need: int, available: int,
                      util: float, kv_per_seq: int, concurrency: int) -> Problem:
-    gpu = spec.resources.gpu
+    gpu = gpu_of(spec)
     short = need - available
     bigger = [t.value for t, mem in GPU_MEMORY.items() if mem * gpu.count * util >= need]
     return Problem(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 from yaml.composer import Composer
@@ -153,16 +153,30 @@ def _refuse_duplicate_keys(source: MappingNode) -> None:
         keys.add(_key_identity(key))
 
 
-_Constructor.add_constructor("tag:yaml.org,2002:map", _Constructor.construct_yaml_map)
-_Constructor.add_constructor("tag:yaml.org,2002:seq", _Constructor.construct_yaml_seq)
-_Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_core_int)
-_Constructor.add_constructor("tag:yaml.org,2002:float", _Constructor.construct_core_float)
+# types-PyYAML types a constructor's first argument as one of PyYAML's own Loader classes; these methods run on
+# _StrictLoader, whose constructor base this mixin is, so the stub's bound is too narrow for them.
+_Constructor.add_constructor("tag:yaml.org,2002:map", _Constructor.construct_yaml_map)  # type: ignore[type-var]
+_Constructor.add_constructor("tag:yaml.org,2002:seq", _Constructor.construct_yaml_seq)  # type: ignore[type-var]
+_Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_core_int)  # type: ignore[type-var]
+_Constructor.add_constructor("tag:yaml.org,2002:float", _Constructor.construct_core_float)  # type: ignore[type-var]
+
+
+class _Position(Protocol):
+    """What errors read of a PyYAML mark (the pure-Python and the libyaml one alike)."""
+
+    line: int
+    column: int
+
+
+def _where(source: str, mark: _Position | None) -> str:
+    """file:line:column of a mark, 1-based as editors count; the file alone without one."""
+    return f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
 
 
 class Refused(yaml.YAMLError):
     """Well-formed YAML that a spec does not accept (tags, cycles, sizes); names the rule, not the text."""
 
-    def __init__(self, mark: yaml.Mark, problem: str, allowed: str = "") -> None:
+    def __init__(self, mark: _Position | None, problem: str, allowed: str = "") -> None:
         super().__init__()
         self.problem_mark = mark
         self.problem = problem
@@ -285,12 +299,9 @@ def parse_yaml(text: str, source: str) -> Any:
     try:
         return loader.get_single_data()
     except Refused as exc:
-        mark = exc.problem_mark
-        raise SpecError(Problem(f"{source}:{mark.line + 1}:{mark.column + 1}", exc.problem,
-                                allowed=exc.allowed)) from None
+        raise SpecError(Problem(_where(source, exc.problem_mark), exc.problem, allowed=exc.allowed)) from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        where = _where(source, getattr(exc, "problem_mark", None))
         problem = _without_quoted_input(getattr(exc, "problem", None) or "not valid YAML")
         raise SpecError(Problem(where, f"malformed YAML: {problem}",
                                 hint="check indentation and quoting")) from None

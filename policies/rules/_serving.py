@@ -90,8 +90,7 @@ def launches(manifest: Any, kind: str) -> Iterator[Launch]:
                          own, container)
     elif kind == "ComposeProject":
         for path, service in services(manifest):
-            words = command_line(service)
-            yield Launch(path, words, dict(labels_list_to_map(service.get("environment"))),
+            yield Launch(path, command_line(service), dict(labels_list_to_map(service.get("environment"))),
                          str(service.get("image") or ""), labels_list_to_map(service.get("labels")), service)
     elif kind == "Dockerfile":
         stage = final_stage(manifest)

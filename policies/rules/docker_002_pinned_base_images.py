@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import re
 
 from slm_deploy.policies.access import get
 from slm_deploy.policies.docker_helpers import stages
-from slm_deploy.policies.model import CIS_DOCKER, HADOLINT, TRIVY, Option, Rule, Severity, Violation, bench
+from slm_deploy.policies.model import CIS_DOCKER, HADOLINT, TRIVY, Context, Option, Rule, Severity, Violation, bench
 
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
@@ -21,7 +24,7 @@ def split_reference(ref: str) -> tuple[str, str | None, str | None]:
     return registry, tag, ("@" + digest) if digest else None
 
 
-def check(dockerfile, ctx):
+def check(dockerfile: Any, ctx: Context) -> Iterator[Violation]:
     """Yield violations for unpinned, latest or untrusted FROM images."""
     trusted = ctx.get_list("trustedRegistries")
     previous: list[str] = []

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from slm_deploy.policies.docker_helpers import flag_values, instructions, stages, text_of
-from slm_deploy.policies.model import CIS_DOCKER, HADOLINT, TRIVY, Rule, Severity, Violation, bench
+from slm_deploy.policies.model import CIS_DOCKER, HADOLINT, TRIVY, Context, Rule, Severity, Violation, bench
 
 
-def check(dockerfile, ctx):
+def check(dockerfile: Any, ctx: Context) -> Iterator[Violation]:
     """Yield violations for ADD, self-referencing COPY --from, duplicate aliases and ambiguous destinations."""
     seen: set[str] = set()
     for stage in stages(dockerfile):

@@ -14,7 +14,7 @@ COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 def is_hub_id(model: str | None) -> bool:
     """Whether a model argument names a Hugging Face repository rather than a local path."""
-    return bool(model) and "/" in model and not model.startswith(("/", ".", "~")) and "://" not in model
+    return model is not None and "/" in model and not model.startswith(("/", ".", "~")) and "://" not in model
 
 
 def _pinned(revision: str | None, strict: bool) -> bool:

@@ -228,7 +228,7 @@ def test_ollama_record_reads_envconfig_router_and_final_image_stage_at_the_tag(t
 def test_our_servers_records_are_current() -> None:
     """The shipped records of the two servers equal what their code derives now (refresh after changing them)."""
     for runtime, derive in (("ortgenai", own_servers.derive_ortgenai), ("gateway", own_servers.derive_gateway)):
-        assert dump(derive()) == (records_dir() / f"{runtime}.yaml").read_text(), f"run slm-deploy pins --update"
+        assert dump(derive()) == (records_dir() / f"{runtime}.yaml").read_text(), "run slm-deploy pins --update"
 
 
 def test_refresh_writes_then_leaves_unchanged_and_keeps_records_whose_input_is_missing(tmp_path: Path) -> None:

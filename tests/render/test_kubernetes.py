@@ -29,8 +29,7 @@ SECRET_STORE_KINDS = ("secrets-store.csi.x-k8s.io/v1/SecretProviderClass", "exte
                       "external-secrets.io/v1/SecretStore", "external-secrets.io/v1/ClusterSecretStore")
 """Validated against their vendored CRD schemas in tests/secret_stores/test_crd_schemas.py."""
 ISSUER_KINDS = ("cert-manager.io/v1/ClusterIssuer",)
-"""The ClusterIssuer of kubernetes/cluster/; its shape is asserted in tests/test_pulumi_aks_addons.py, not yet
-against cert-manager's CRD schema."""
+"""The ClusterIssuer of kubernetes/cluster/; validated against cert-manager's CRD in test_cluster_issuer_schema.py."""
 
 
 def write_workload_identity_env(folder: Path) -> list[tuple[str, str]]:

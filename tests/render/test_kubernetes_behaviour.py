@@ -26,7 +26,7 @@ from slm_deploy.runtimes import plan_deployment
 from slm_deploy.spec.loader import parse_deployment
 from slm_deploy.spec.sizing import startup_budget
 from tests.render.kubernetes_cases import (
-    CASES, SPECS_DIR, all_containers, case_id, deployment_of, objects, of_kind, pod_templates, workload,
+    CASES, SPECS_DIR, case_id, deployment_of, objects, of_kind, pod_templates, workload,
 )
 from tests.render.network_reach import Endpoint, can_reach
 

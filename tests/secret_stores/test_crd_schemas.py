@@ -5,49 +5,21 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
-import yaml
 
 from slm_deploy.render.kubernetes import render_kubernetes
 from slm_deploy.runtimes import plan_deployment
 from tests.secret_stores.cases import CASES, case
+from tests.support.crd_schema import CRDS, crd_validator, schema_errors
 
-CRDS = Path(__file__).resolve().parents[1] / "schemas" / "crds"
 FILES = {"SecretProviderClass": "secretproviderclasses.yaml", "ExternalSecret": "externalsecrets.yaml",
          "SecretStore": "secretstores.yaml", "ClusterSecretStore": "clustersecretstores.yaml"}
 
 
-def strict(schema: Any) -> Any:
-    """The schema with unknown fields refused wherever the CRD does not preserve them (strict field validation)."""
-    if isinstance(schema, dict):
-        out = {k: strict(v) for k, v in schema.items()}
-        if "properties" in out and "additionalProperties" not in out \
-                and not out.get("x-kubernetes-preserve-unknown-fields"):
-            out["additionalProperties"] = False
-        return out
-    if isinstance(schema, list):
-        return [strict(v) for v in schema]
-    return schema
-
-
-@lru_cache(maxsize=None)
-def validator(kind: str, api_version: str) -> jsonschema.Draft7Validator:
-    """The served, stored version's schema of one kind."""
-    crd = yaml.safe_load((CRDS / FILES[kind]).read_text(encoding="utf-8"))
-    group, version = api_version.split("/")
-    assert crd["spec"]["group"] == group and crd["spec"]["names"]["kind"] == kind
-    (served,) = [v for v in crd["spec"]["versions"] if v["name"] == version and v["served"]]
-    return jsonschema.Draft7Validator(strict(served["schema"]["openAPIV3Schema"]))
-
-
 def errors(obj: dict[str, Any]) -> list[str]:
-    found = validator(obj["kind"], obj["apiVersion"]).iter_errors(obj)
-    return [f"{'.'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in found]
+    return schema_errors(crd_validator(FILES[obj["kind"]], obj["apiVersion"], obj["kind"]), obj)
 
 
 def store_objects() -> list[tuple[str, dict[str, Any]]]:

@@ -120,10 +120,8 @@ def check_plan(deployment: Deployment) -> Findings:
     plan = plan_deployment(deployment)
     for service in plan.services:
         _check_service(service, findings)
-    for host in plan.hosts:
-        rec = findings.need("foundry-local")
-        if rec is None:
-            continue
+    rec = findings.need("foundry-local") if plan.hosts else None
+    if rec is not None:
         for words in FOUNDRY_CLI.values():
             command = " ".join(["foundry", *(w for w in words if not w.startswith(("-", "{")) and not w.isdigit())])
             if command != "foundry" and command not in rec.commands:

@@ -11,7 +11,7 @@ import ast
 
 from slm_deploy.pins.interfaces import RecordError
 from slm_deploy.pins.interfaces.artifacts import pypi_wheel, python_sources
-from slm_deploy.pins.interfaces.pysource import env_names, routes, trees
+from slm_deploy.pins.interfaces.pysource import env_names, routes, string_literal, trees
 
 PACKAGE = "open_webui"
 CONFIG_MODULE = "open_webui/config.py"
@@ -49,14 +49,18 @@ def derive(version: str) -> dict:
     }
 
 
-def _module_assignments(module: ast.Module) -> dict[str, list[ast.AST]]:
-    found: dict[str, list[ast.AST]] = {}
+def _module_assignments(module: ast.Module) -> dict[str, list[ast.expr]]:
+    found: dict[str, list[ast.expr]] = {}
     for node in module.body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
-            node, ast.AnnAssign) and node.value is not None else []
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
         for target in targets:
             if isinstance(target, ast.Name):
-                found.setdefault(target.id, []).append(node.value)
+                found.setdefault(target.id, []).append(value)
     return found
 
 
@@ -98,8 +102,8 @@ def _router_prefixes(main: ast.Module) -> dict[str, list[str]]:
     for node in ast.walk(main):
         if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "include_router" and node.args:
             router = node.args[0]
-            prefix = next((k.value.value for k in node.keywords if k.arg == "prefix"
-                           and isinstance(k.value, ast.Constant)), "")
+            prefix = next((text for k in node.keywords if k.arg == "prefix"
+                           and (text := string_literal(k.value)) is not None), "")
             if isinstance(router, ast.Attribute) and isinstance(router.value, ast.Name):
                 found.setdefault(router.value.id, []).append(prefix)
     return found
@@ -112,9 +116,9 @@ def data_paths(parsed: dict[str, ast.Module]) -> set[str]:
         for node in ast.walk(module):
             if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and \
                     isinstance(node.left, ast.Name) and node.left.id in ("DATA_DIR", "CACHE_DIR") and \
-                    isinstance(node.right, ast.Constant):
+                    (name := string_literal(node.right)) is not None:
                 root = DATA_ROOT_DEFAULT if node.left.id == "DATA_DIR" else f"{DATA_ROOT_DEFAULT}/cache"
-                found.add(f"{root}/{node.right.value}")
+                found.add(f"{root}/{name}")
             elif isinstance(node, ast.JoinedStr) and node.values and isinstance(node.values[0], ast.FormattedValue):
                 head = node.values[0].value
                 if isinstance(head, ast.Name) and head.id in ("DATA_DIR", "CACHE_DIR") and len(node.values) == 2 \

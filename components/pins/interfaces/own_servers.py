@@ -10,7 +10,7 @@ import ast
 from importlib import resources
 
 from slm_deploy import __version__
-from slm_deploy.pins.interfaces.pysource import env_names, exposed_series, routes, trees
+from slm_deploy.pins.interfaces.pysource import env_names, exposed_series, routes, string_literal, trees
 
 SERVERS_PACKAGE = "slm_deploy.servers"
 SOURCE_URL = "https://github.com/slm-deploy/slm-deploy/tree/main/components/servers/{name}"
@@ -27,7 +27,7 @@ def _argparse_flags(modules) -> set[str]:
     for module in modules:
         for node in ast.walk(module):
             if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "add_argument":
-                found |= {a.value for a in node.args if isinstance(a, ast.Constant) and str(a.value).startswith("-")}
+                found |= {flag for a in node.args if (flag := string_literal(a)) and flag.startswith("-")}
     return found
 
 
@@ -59,8 +59,8 @@ def derive_ortgenai(_version: str = "") -> dict:
 
 
 def _starlette_routes(modules) -> set[str]:
-    return {a.value for m in modules for n in ast.walk(m) if isinstance(n, ast.Call)
-            and getattr(n.func, "id", "") == "Route" and n.args for a in n.args[:1] if isinstance(a, ast.Constant)}
+    return {path for m in modules for n in ast.walk(m) if isinstance(n, ast.Call)
+            and getattr(n.func, "id", "") == "Route" and n.args if (path := string_literal(n.args[0])) is not None}
 
 
 def derive_gateway(_version: str = "") -> dict:

@@ -20,7 +20,8 @@ def trees(sources: dict[str, str]) -> Iterator[tuple[str, ast.Module]]:
             continue
 
 
-def _literal(node: ast.AST | None) -> str | None:
+def string_literal(node: ast.AST | None) -> str | None:
+    """The text of a string constant; None for any other node."""
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
 
@@ -41,10 +42,10 @@ def env_names(modules: Iterable[ast.Module]) -> set[str]:
     for module in modules:
         constants = _string_constants(module)
 
-        def literal(node: ast.AST | None) -> str | None:
+        def literal(node: ast.AST | None, constants: dict[str, str] = constants) -> str | None:
             if isinstance(node, ast.Name):
                 return constants.get(node.id)
-            return _literal(node)
+            return string_literal(node)
 
         for node in ast.walk(module):
             if isinstance(node, ast.Call):
@@ -61,7 +62,7 @@ def env_names(modules: Iterable[ast.Module]) -> set[str]:
                 if key:
                     found.add(key)
             elif isinstance(node, ast.Compare) and any(_is_environ(c) for c in node.comparators):
-                key = _literal(node.left)
+                key = string_literal(node.left)
                 if key:
                     found.add(key)
             elif isinstance(node, ast.Assign) and any(
@@ -78,14 +79,14 @@ def _string_constants(module: ast.Module) -> dict[str, str]:
     found = {}
     for node in module.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            value = _literal(node.value)
+            value = string_literal(node.value)
             if value is not None:
                 found[node.targets[0].id] = value
     return found
 
 
 def _dict_keys(node: ast.AST) -> set[str]:
-    return {key for key in (_literal(k) for k in getattr(node, "keys", []) or []) if key}
+    return {key for key in (string_literal(k) for k in getattr(node, "keys", []) or []) if key}
 
 
 def routes(modules: Iterable[ast.Module]) -> set[str]:
@@ -94,7 +95,7 @@ def routes(modules: Iterable[ast.Module]) -> set[str]:
     for module in modules:
         for node in ast.walk(module):
             if isinstance(node, ast.Call) and node.args:
-                callee, path = _callee(node), _literal(node.args[0])
+                callee, path = _callee(node), string_literal(node.args[0])
                 if path and path.startswith("/") and (callee in ROUTE_METHODS or callee in (
                         "add_api_route", "add_route", "add_websocket_route", "add_get", "add_post", "mount", "Mount")):
                     found.add(path)
@@ -112,7 +113,7 @@ def metrics(modules: Iterable[ast.Module], prefix: str) -> dict[str, str]:
             pending: set[str] = set()
             for node in ast.walk(function):
                 if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
-                    value = _literal(node.value)
+                    value = string_literal(node.value)
                     if value and value.startswith(prefix):
                         pending.add(value)
                 if not isinstance(node, ast.Call):
@@ -121,7 +122,7 @@ def metrics(modules: Iterable[ast.Module], prefix: str) -> dict[str, str]:
                 if kind is None:
                     continue
                 named = next((k.value for k in node.keywords if k.arg == "name"), node.args[0] if node.args else None)
-                literal = _literal(named)
+                literal = string_literal(named)
                 if literal and literal.startswith(prefix):
                     found.setdefault(literal, kind)
                 elif isinstance(named, ast.Name):

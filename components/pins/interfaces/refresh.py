@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from slm_deploy.pins.interfaces import RecordError, dump, record_path
 from slm_deploy.pins.table import PinRow
@@ -40,24 +41,30 @@ def _tag(rows: dict[str, PinRow], key: str) -> str:
     return rows[key].tag
 
 
+T = TypeVar("T")
+
+
+def _needs(value: T | None, what: str) -> T:
+    """An input only some records are derived from; missing, the record is reported as needing it."""
+    if value is None:
+        raise LookupError(what)
+    return value
+
+
 def _derivers(rows: dict[str, PinRow], inputs: Inputs) -> dict[str, Callable[[], dict]]:
     """One zero-argument deriver per record, each bound to the pinned version it describes."""
     from slm_deploy.pins.interfaces import foundry_local, libraries, llamacpp, ollama, open_webui, own_servers, vllm
     from slm_deploy.runtimes.foundry_local import FOUNDRY_RELEASE
     from slm_deploy.runtimes.onnxruntime import MODEL_PREP_REQUIREMENTS
 
-    def needs(value: object, what: str) -> None:
-        if value is None:
-            raise LookupError(what)
-
     def ollama_record() -> dict:
-        needs(inputs.mirrors, "--mirrors (a git mirror of ollama/ollama)")
-        return ollama.derive(_tag(rows, "ollama"), inputs.mirrors)
+        mirrors = _needs(inputs.mirrors, "--mirrors (a git mirror of ollama/ollama)")
+        return ollama.derive(_tag(rows, "ollama"), mirrors)
 
     def foundry_record() -> dict:
-        needs(inputs.foundry_reference, "--foundry-reference (a saved reference-cli.md)")
-        needs(inputs.foundry_docs_commit, "--foundry-docs-commit")
-        return foundry_local.derive(FOUNDRY_RELEASE, inputs.foundry_reference, inputs.foundry_docs_commit)
+        reference = _needs(inputs.foundry_reference, "--foundry-reference (a saved reference-cli.md)")
+        return foundry_local.derive(FOUNDRY_RELEASE, reference, _needs(inputs.foundry_docs_commit,
+                                                                        "--foundry-docs-commit"))
 
     hub = next(line.split("==")[1] for line in MODEL_PREP_REQUIREMENTS if line.lower().startswith("huggingface_hub=="))
     found: dict[str, Callable[[], dict]] = {

@@ -13,7 +13,7 @@ import re
 
 from slm_deploy.pins.interfaces import RecordError
 from slm_deploy.pins.interfaces.artifacts import pypi_wheel, python_sources
-from slm_deploy.pins.interfaces.pysource import env_names, exposed_series, metrics, routes, trees
+from slm_deploy.pins.interfaces.pysource import env_names, exposed_series, metrics, routes, string_literal, trees
 from slm_deploy.pins.interfaces.vllm_parsers import parser_names
 
 PACKAGE = "vllm"
@@ -147,8 +147,9 @@ def _boolean_optional(call: ast.Call, classes: Classes, kwargs_of: dict[str, str
         if keyword.arg is None:
             for spread in _spread_sources(keyword.value):
                 holder, field = spread.value, spread.slice
-                if isinstance(holder, ast.Name) and isinstance(field, ast.Constant) and holder.id in kwargs_of:
-                    annotation = classes.fields(kwargs_of[holder.id]).get(field.value, "")
+                name = string_literal(field)
+                if isinstance(holder, ast.Name) and name is not None and holder.id in kwargs_of:
+                    annotation = classes.fields(kwargs_of[holder.id]).get(name, "")
                     return _is_boolean_optional(annotation)
     return False
 

@@ -13,7 +13,7 @@ from typing import Any
 from slm_deploy.render.kubernetes.common import Manifest, bounded_name, meta
 from slm_deploy.render.monitoring.vocabulary import GATEWAY_UPSTREAM_WAITING
 from slm_deploy.runtimes.plan import ServicePlan
-from slm_deploy.spec.consistency import kubernetes_target
+from slm_deploy.spec.consistency import cluster_target
 from slm_deploy.spec.loader import Deployment
 from slm_deploy.spec.monitoring_checks import monitoring_mode
 
@@ -34,7 +34,7 @@ def prometheus_address(deployment: Deployment) -> str:
         return monitoring.prometheus_url
     if monitoring_mode(deployment.spec) == "managed":
         return MANAGED_QUERY_ENDPOINT
-    namespace = kubernetes_target(deployment.spec).monitoring_namespace
+    namespace = cluster_target(deployment.spec).monitoring_namespace
     return f"http://prometheus-operated.{namespace}.svc:{PROMETHEUS_PORT}"
 
 

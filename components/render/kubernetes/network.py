@@ -14,7 +14,7 @@ from typing import Any
 from slm_deploy.render.kubernetes.common import Manifest, bounded_name, meta, selector
 from slm_deploy.render.monitoring.kubernetes import scraper_peer
 from slm_deploy.runtimes.plan import RuntimePlan, ServicePlan
-from slm_deploy.spec.consistency import ingress_namespace, kubernetes_target
+from slm_deploy.spec.consistency import cluster_target, ingress_namespace
 from slm_deploy.spec.loader import Deployment
 
 NAMESPACE_NAME = "kubernetes.io/metadata.name"
@@ -31,6 +31,13 @@ def _policy(deployment: Deployment, name: str, pods: dict[str, str], types: list
 
 def _tcp(*ports: int) -> list[dict[str, Any]]:
     return [{"protocol": "TCP", "port": p} for p in ports]
+
+
+def _listening_port(service: ServicePlan) -> int:
+    """The port a service that others connect to listens on (an empty port list would allow every port)."""
+    if service.port is None:
+        raise ValueError(f"service {service.name} is a connection target but listens on no port")
+    return service.port
 
 
 def _namespace(name: str) -> dict[str, Any]:
@@ -72,7 +79,7 @@ def _callers(plan: RuntimePlan, target: ServicePlan) -> list[ServicePlan]:
 def ingress_policy(deployment: Deployment, plan: RuntimePlan, target: ServicePlan) -> Manifest | None:
     """Who may open connections to one long-running service, and on which port."""
     spec = deployment.spec
-    k8s = kubernetes_target(spec)
+    k8s = cluster_target(spec)
     rules = []
     callers = [_pods(c) for c in _callers(plan, target)]
     if target.role == "gateway" and spec.exposure.mode == "ingress":
@@ -80,7 +87,7 @@ def ingress_policy(deployment: Deployment, plan: RuntimePlan, target: ServicePla
     if target.role == "gateway" and spec.exposure.mode == "internal":
         callers.append({"namespaceSelector": {}})
     if callers:
-        rules.append({"from": callers, "ports": _tcp(target.port)})
+        rules.append({"from": callers, "ports": _tcp(_listening_port(target))})
     metrics = _metrics_port(target)
     if metrics and spec.monitoring.enabled:
         rules.append({"from": [scraper_peer(deployment, k8s.monitoring_namespace)], "ports": _tcp(metrics)})
@@ -92,8 +99,9 @@ def ingress_policy(deployment: Deployment, plan: RuntimePlan, target: ServicePla
 def egress_policy(deployment: Deployment, plan: RuntimePlan, source: ServicePlan) -> Manifest | None:
     """Where one service's pods may connect, besides DNS."""
     rules = []
-    for target in (t for t in plan.services if t.port and source in _callers(plan, t)):
-        rules.append({"to": [_pods(target)], "ports": _tcp(target.port)})
+    for target in plan.services:
+        if target.port and source in _callers(plan, target):
+            rules.append({"to": [_pods(target)], "ports": _tcp(target.port)})
     if not rules:
         return None
     return _policy(deployment, bounded_name(source.name, "egress"), selector(source), ["Egress"], egress=rules)
@@ -109,9 +117,9 @@ def connection_policies(deployment: Deployment, source: ServicePlan, target: Ser
     """An egress allow from `source` and an ingress allow into `target`, on the target's port only."""
     return [
         _policy(deployment, bounded_name(source.name, "egress"), selector(source), ["Egress"],
-                egress=[{"to": [_pods(target)], "ports": _tcp(target.port)}]),
+                egress=[{"to": [_pods(target)], "ports": _tcp(_listening_port(target))}]),
         _policy(deployment, bounded_name(target.name, f"from-{source.role}"), selector(target), ["Ingress"],
-                ingress=[{"from": [_pods(source)], "ports": _tcp(target.port)}]),
+                ingress=[{"from": [_pods(source)], "ports": _tcp(_listening_port(target))}]),
     ]
 
 

@@ -16,6 +16,7 @@ from slm_deploy.spec.loader import Deployment
 from slm_deploy.spec.sections import GpuType
 from slm_deploy.spec.sizing import GPU_MEMORY
 from slm_deploy.spec.quantity import MIB, format_mib
+from slm_deploy.spec.present import gpu_of
 
 TMP_SIZE = "256Mi"
 CACHE_SIZE = {"runtime": "2Gi", "model-prep": "2Gi"}
@@ -44,7 +45,7 @@ def mounts(service: ServicePlan, *, models_read_only: bool, data_path: str | Non
     """Every writable path as its own volume; the root filesystem stays read-only."""
     found: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}, {"name": "cache", "mountPath": CACHE_ROOT}]
     if service.model_dir:
-        mount = {"name": MODELS_VOLUME, "mountPath": service.model_dir}
+        mount: dict[str, Any] = {"name": MODELS_VOLUME, "mountPath": service.model_dir}
         if models_read_only:
             mount["readOnly"] = True
         found.append(mount)
@@ -121,7 +122,7 @@ def _gpu_type_affinity(deployment: Deployment) -> dict[str, Any]:
     spec = deployment.spec
     if spec.targets.aks is not None or not written(spec, "resources", "gpu", "type"):
         return {}
-    term = {"key": GPU_MEMORY_LABEL, "operator": "Gt", "values": [str(gpu_memory_floor_mib(spec.resources.gpu.type) - 1)]}
+    term = {"key": GPU_MEMORY_LABEL, "operator": "Gt", "values": [str(gpu_memory_floor_mib(gpu_of(spec).type) - 1)]}
     return {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
         "nodeSelectorTerms": [{"matchExpressions": [term]}]}}}}
 

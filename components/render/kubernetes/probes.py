@@ -121,9 +121,8 @@ def startup_failure_threshold(budget_seconds: int) -> int:
     return math.ceil(budget_seconds / PROBE_PERIOD)
 
 
-def probes(service: ServicePlan) -> dict[str, Any]:
+def probes(service: ServicePlan, health: Check) -> dict[str, Any]:
     """startupProbe over the load budget; readiness = model loaded; liveness only runs after startup succeeds."""
-    health = service.health
     readiness = service.readiness or health
     return {
         "startupProbe": {**_action(health), "periodSeconds": PROBE_PERIOD, "timeoutSeconds": PROBE_TIMEOUT,

@@ -9,8 +9,10 @@ from slm_deploy.render.kubernetes.common import MANAGED_BY, Manifest, bounded_na
 from slm_deploy.runtimes.plan import RuntimePlan, ServicePlan
 from slm_deploy.spec.consistency import namespace_of
 from slm_deploy.spec.loader import Deployment
-from slm_deploy.spec.secret_uses import backend_of, remote_key
-from slm_deploy.spec.secrets import ExternalSecretStore
+from slm_deploy.spec.secret_uses import backend_of, remote_key, store_of, vault_of
+from slm_deploy.spec.secrets import (
+    AwsSecretsManagerProvider, ExternalSecretStore, GoogleSecretManagerProvider, HashiCorpVaultProvider,
+)
 
 CSI_DRIVER = "secrets-store.csi.k8s.io"
 SPC_API = "secrets-store.csi.x-k8s.io/v1"
@@ -28,7 +30,7 @@ def key_vault_of(deployment: Deployment, service: ServicePlan) -> str | None:
     """The Key Vault a service's secrets come from (the spec checks guarantee one source per service)."""
     names = _secret_names(service)
     if names and backend_of(deployment.spec, names[0]) == "azure-key-vault":
-        return deployment.spec.secrets[names[0]].vault
+        return vault_of(deployment.spec, names[0])
     return None
 
 
@@ -68,7 +70,7 @@ def _objects_parameter(deployment: Deployment, names: list[str]) -> str:
 def secret_provider_class(deployment: Deployment, service: ServicePlan) -> Manifest:
     """Mount exactly this service's Key Vault secrets as files named like the secrets, with workload identity.
     `clientID` is the identity Pulumi creates (or the kustomization fills it from workload-identity.env)."""
-    vault = key_vault_of(deployment, service)
+    vault = vault_of(deployment.spec, _secret_names(service)[0])
     store = deployment.spec.secret_stores.azure_key_vaults[vault]
     return {
         "apiVersion": SPC_API, "kind": "SecretProviderClass",
@@ -93,27 +95,29 @@ def _provider(deployment: Deployment, store: ExternalSecretStore) -> dict[str, A
     if store.scope == "cluster":
         account["namespace"] = namespace_of(deployment.spec)
     provider = store.provider
-    if provider.kind == "hashicorp-vault":
+    if isinstance(provider, HashiCorpVaultProvider):
         body = {"server": provider.server, "path": provider.mount, "version": provider.version,
                 "auth": {"kubernetes": {"mountPath": provider.auth_mount, "role": provider.role,
                                         "serviceAccountRef": account}}}
         if provider.namespace:
             body["namespace"] = provider.namespace
         return {"vault": body}
-    if provider.kind == "aws-secrets-manager":
+    if isinstance(provider, AwsSecretsManagerProvider):
         return {"aws": {"service": "SecretsManager", "region": provider.region,
                         "auth": {"jwt": {"serviceAccountRef": account}}}}
-    return {"gcpsm": {"projectID": provider.project_id,
-                      "auth": {"workloadIdentity": {"serviceAccountRef": account}}}}
+    if isinstance(provider, GoogleSecretManagerProvider):
+        return {"gcpsm": {"projectID": provider.project_id,
+                          "auth": {"workloadIdentity": {"serviceAccountRef": account}}}}
+    raise ValueError("only a store with create: true is rendered, and the spec requires its provider")
 
 
 def _account_annotations(deployment: Deployment, stores: list[ExternalSecretStore]) -> dict[str, str]:
     """Cloud identities the store's ServiceAccount federates with (IRSA, GKE workload identity)."""
     annotations = {}
     for store in stores:
-        if store.provider.kind == "aws-secrets-manager":
+        if isinstance(store.provider, AwsSecretsManagerProvider):
             annotations["eks.amazonaws.com/role-arn"] = store.provider.role_arn
-        if store.provider.kind == "google-secret-manager":
+        if isinstance(store.provider, GoogleSecretManagerProvider):
             annotations["iam.gke.io/gcp-service-account"] = store.provider.service_account
     return annotations
 
@@ -125,7 +129,7 @@ def _used_stores(deployment: Deployment, plan: RuntimePlan) -> dict[str, list[st
     found: dict[str, list[str]] = {}
     for name in mounted:
         if backend_of(spec, name) == "external-secrets":
-            found.setdefault(spec.secrets[name].store, []).append(name)
+            found.setdefault(store_of(spec, name), []).append(name)
     return found
 
 
@@ -133,7 +137,7 @@ def external_secret(deployment: Deployment, name: str) -> Manifest:
     """One ExternalSecret per secret: the Secret it owns has one key, named like the secret."""
     spec = deployment.spec
     ref = spec.secrets[name]
-    store = spec.secret_stores.external_secrets[ref.store]
+    store = spec.secret_stores.external_secrets[store_of(spec, name)]
     remote: dict[str, Any] = {"key": remote_key(spec, name)}
     prop = ref.property or (VAULT_DEFAULT_PROPERTY if store.provider and store.provider.kind == "hashicorp-vault"
                             else None)

@@ -46,7 +46,7 @@ def _long_running(deployment: Deployment, plan: RuntimePlan, service: ServicePla
                   models_read_only: bool = False, data_path: str | None = None) -> dict[str, Any]:
     body = container(deployment, plan, service, models_read_only=models_read_only, data_path=data_path)
     if service.health:
-        body.update(probes(service))
+        body.update(probes(service, service.health))
     if service.port:
         body["lifecycle"] = {"preStop": {"exec": {"command": drain_command(service)}}}
     ordered = {k: body[k] for k in body if k not in ("resources", "securityContext", "volumeMounts")}

@@ -16,7 +16,10 @@ SEVERITY = {"critical": 1, "warning": 2}
 
 def iso_duration(prometheus: str) -> str:
     """Prometheus `5m`/`2h`/`1d` as the ISO 8601 duration Azure expects (PT5M, PT2H, P1D)."""
-    number, unit = re.fullmatch(r"([0-9]+)([smhd])", prometheus).groups()
+    match = re.fullmatch(r"([0-9]+)([smhd])", prometheus)
+    if match is None:
+        raise ValueError(f"{prometheus!r} is not a Prometheus duration of seconds, minutes, hours or days")
+    number, unit = match.groups()
     return f"P{number}D" if unit == "d" else f"PT{number}{unit.upper()}"
 
 

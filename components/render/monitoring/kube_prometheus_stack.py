@@ -11,7 +11,7 @@ from slm_deploy.render.kubernetes.secret_sources import projected_secrets
 from slm_deploy.render.monitoring.alertmanager import alertmanager_config
 from slm_deploy.render.monitoring.context import Monitored
 from slm_deploy.render.monitoring.kubernetes import DASHBOARD_LABEL
-from slm_deploy.spec.consistency import kubernetes_target
+from slm_deploy.spec.consistency import cluster_target
 from slm_deploy.runtimes.plan import SECRETS_ROOT
 from slm_deploy.spec.loader import Deployment
 from slm_deploy.spec.secret_uses import secrets_of
@@ -31,7 +31,7 @@ def _security(deployment: Deployment) -> dict[str, Any]:
 
 
 def _storage(deployment: Deployment, size: str) -> dict[str, Any]:
-    target = kubernetes_target(deployment.spec)
+    target = cluster_target(deployment.spec)
     claim: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}
     if target.storage_class:
         claim["storageClassName"] = target.storage_class

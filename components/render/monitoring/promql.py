@@ -49,6 +49,14 @@ def rate(raw: RawMetric, deployment: str, window: str, part: str = "") -> str | 
     return f"sum by ({by}) (rate({selector(name, deployment, raw.matchers)}[{window}]))"
 
 
+def series_rate(raw: RawMetric, deployment: str, window: str, part: str = "") -> str:
+    """The rate of a series an SLO is built on; a metric table entry without that series is a bug in slm-deploy."""
+    expr = rate(raw, deployment, window, part)
+    if expr is None:
+        raise ValueError(f"{raw.name} is a {raw.kind}, which has no {part or 'plain'} series to rate")
+    return expr
+
+
 def ratio_or_zero(errors: str, total: str) -> str:
     """errors / total, reading a missing error series as zero errors rather than no data."""
     return f"(({errors}) or on ({BY}) (({total}) * 0)) / ({total})"

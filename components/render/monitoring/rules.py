@@ -12,12 +12,13 @@ from typing import Any
 from slm_deploy.errors import Problem, SpecError
 from slm_deploy.render.monitoring.context import Monitored
 from slm_deploy.render.monitoring.promql import (
-    BY, gauge, le_matcher, prefer, rate, ratio_or_zero, selector, snapped_bound,
+    BY, gauge, le_matcher, prefer, rate, ratio_or_zero, selector, series_rate, snapped_bound,
 )
 from slm_deploy.render.monitoring.vocabulary import (
     GATEWAY_METRICS, MODEL_LOADED, RUNTIME_METRICS, SIGNAL_BY_NAME, SIGNALS, RawMetric, Signal, not_exported, recorded,
     sources,
 )
+from slm_deploy.spec.present import present
 
 WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 BURN_RATES = (("1h", "5m", 14.4, "critical"), ("6h", "30m", 6.0, "critical"),
@@ -122,7 +123,7 @@ def _origins(m: Monitored, signal: str) -> list[tuple[RawMetric, ...]]:
 def _availability(m: Monitored, window: str) -> str | None:
     exprs = []
     for requests, errors in zip(_origins(m, "requests"), _origins(m, "request_errors")):
-        exprs += [ratio_or_zero(rate(e, m.name, window), rate(r, m.name, window)) for r in requests for e in errors]
+        exprs += [ratio_or_zero(series_rate(e, m.name, window), series_rate(r, m.name, window)) for r in requests for e in errors]
     return prefer(exprs) if exprs else None
 
 
@@ -133,9 +134,9 @@ def _quantile_slo(m: Monitored, signal: str, threshold: float, window: str) -> s
             bound = snapped_bound(raw.buckets, threshold) if raw.kind == "histogram" else None
             if bound is None:
                 continue
-            good = rate(RawMetric(raw.name, raw.kind, ",".join(filter(None, (raw.matchers, le_matcher(bound))))),
+            good = series_rate(RawMetric(raw.name, raw.kind, ",".join(filter(None, (raw.matchers, le_matcher(bound))))),
                         m.name, window, "bucket").replace(f"by ({BY}, le)", f"by ({BY})")
-            exprs.append(f"1 - ({good}) / ({rate(raw, m.name, window, 'count')})")
+            exprs.append(f"1 - ({good}) / ({series_rate(raw, m.name, window, 'count')})")
     return prefer(exprs) if exprs else None
 
 
@@ -216,9 +217,8 @@ def _slo_cases(m: Monitored, slo: str, objective: float, samples: int) -> tuple[
                 _request_series(m, 1000, 0, "500", samples))
     signal = "time_to_first_token_seconds" if slo == "ttft" else "request_duration_seconds"
     threshold = m.slo.ttft_p95_seconds if slo == "ttft" else m.slo.latency_p95_seconds
-    raw = next(r for group in _origins(m, signal) for r in group
-               if r.kind == "histogram" and snapped_bound(r.buckets, threshold) is not None)
-    bound = snapped_bound(raw.buckets, threshold)
+    raw, bound = next((r, b) for group in _origins(m, signal) for r in group
+                      if r.kind == "histogram" and (b := snapped_bound(r.buckets, threshold)) is not None)
     labels = _labels_of(raw.matchers)
     good_fast, good_slow = 1000, 0
     def histogram(good: int) -> tuple[tuple[str, str], ...]:
@@ -293,12 +293,12 @@ def _alerts(m: Monitored, platform: str) -> list[Alert]:
     alerts += [_burn_alert(m, slo, objective, severity) for slo, objective in slo_objectives(m).items()
                for severity in ("critical", "warning")]
     if platform == "kubernetes":
-        alerts += _kubernetes_alerts(m)
+        alerts += _kubernetes_alerts(m, present(m.namespace, "targets.kubernetes.namespace"))
     return alerts
 
 
-def _kubernetes_alerts(m: Monitored) -> list[Alert]:
-    ns, d = m.namespace, m.name
+def _kubernetes_alerts(m: Monitored, ns: str) -> list[Alert]:
+    d = m.name
     pods = f'namespace="{ns}",pod=~"{d}-.*"'
     pod = {"namespace": ns, "pod": f"{d}-7f9c-abcde", "container": d}
     def kube(metric: str, values: str, **labels: str) -> tuple[str, str]:

@@ -338,7 +338,7 @@ class Gateway:
         return response
 
     async def _open_upstream(
-        self, exchange: Exchange, method: str, url: URL, body: bytes | None, headers: dict[str, str]
+        self, exchange: Exchange, method: str, url: URL, body: bytes | None, headers: list[tuple[str, str]]
     ) -> aiohttp.ClientResponse:
         """Send the request; while no runtime accepts connections, hold a keyed one for up to upstream_wait_seconds.
 

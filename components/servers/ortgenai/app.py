@@ -130,9 +130,10 @@ class ChatServer:
         self._require_served_model(body.model, param="model")
         if self.engine.state is not EngineState.READY:
             raise not_ready_error(self.engine.state)
-        if body.client_schema() is not None:
+        schema = body.client_schema()
+        if schema is not None:
             try:
-                await self.grammar_budget.check(body.client_schema())
+                await self.grammar_budget.check(schema)
             except SchemaLimitError as error:
                 raise schema_refusal(str(error)) from None
         watch = DisconnectWatch(request.receive)

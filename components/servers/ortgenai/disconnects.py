@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Awaitable, Callable, TypeVar
+from typing import Any, Awaitable, Callable, MutableMapping, TypeVar
 
 T = TypeVar("T")
 
@@ -20,11 +20,11 @@ class ClientLeft(Exception):
 class DisconnectWatch:
     """Listens on the ASGI `receive` channel until the client disconnects or `stop` is called."""
 
-    def __init__(self, receive: Callable[[], Awaitable[dict]]) -> None:
+    def __init__(self, receive: Callable[[], Awaitable[MutableMapping[str, Any]]]) -> None:
         self._listener = asyncio.ensure_future(self._listen(receive))
 
     @staticmethod
-    async def _listen(receive: Callable[[], Awaitable[dict]]) -> None:
+    async def _listen(receive: Callable[[], Awaitable[MutableMapping[str, Any]]]) -> None:
         while (await receive())["type"] != "http.disconnect":
             pass
 

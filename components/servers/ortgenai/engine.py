@@ -9,7 +9,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from .config import Settings
 from .prompts import PromptRenderer
@@ -139,6 +139,16 @@ class GenerationSession:
         self._stream = None
 
 
+@dataclass(frozen=True)
+class _Loaded:
+    """What a finished load holds: the onnxruntime_genai module (imported only then), model, tokenizer, renderer."""
+
+    og: Any
+    model: Any
+    tokenizer: Any
+    renderer: PromptRenderer
+
+
 class Engine:
     """Loads one ONNX Runtime GenAI model and starts generation sessions on it."""
 
@@ -149,10 +159,7 @@ class Engine:
         self.load_seconds: float | None = None
         self.context_length = 0
         self.prompt_source = ""
-        self._model = None
-        self._tokenizer = None
-        self._renderer: PromptRenderer | None = None
-        self._og = None
+        self._loaded: _Loaded | None = None
 
     def load(self) -> None:
         """Load model, tokenizer and chat template (blocking; seconds to minutes for real models)."""
@@ -186,49 +193,55 @@ class Engine:
         config.clear_providers()
         if self.settings.execution_provider != "cpu":
             config.append_provider(self.settings.execution_provider)
-        self._model = og.Model(config)
-        self._tokenizer = og.Tokenizer(self._model)
-        template = _read_template(self.settings.chat_template_file)
-        self._renderer = PromptRenderer(self._tokenizer, template)
-        self.prompt_source = self._renderer.source
-        self._og = og
+        model = og.Model(config)
+        tokenizer = og.Tokenizer(model)
+        renderer = PromptRenderer(tokenizer, _read_template(self.settings.chat_template_file))
+        self.prompt_source = renderer.source
+        self._loaded = _Loaded(og, model, tokenizer, renderer)
+
+    @property
+    def _ready(self) -> _Loaded:
+        """The loaded model, or the error a request gets while it is loading or after it failed."""
+        if self.state is not EngineState.READY or self._loaded is None:
+            raise RuntimeError("the model is not loaded")
+        return self._loaded
 
     def start(self, messages: Sequence[dict[str, str]], sampling: Sampling) -> GenerationSession:
         """Render and encode the prompt, then run the prompt through the model (blocking)."""
-        if self.state is not EngineState.READY:
-            raise RuntimeError("the model is not loaded")
-        og = self._og
-        prompt_ids = self._encode(messages)
+        loaded = self._ready
+        prompt_ids = _encode(loaded, messages)
         prompt_tokens = len(prompt_ids)
         room = self.context_length - prompt_tokens
         if room < 1:
             raise PromptTooLongError(prompt_tokens, self.context_length)
         max_new_tokens = min(sampling.max_new_tokens, room)
-        params = og.GeneratorParams(self._model)
+        params = loaded.og.GeneratorParams(loaded.model)
         params.set_search_options(**sampling.search_options(prompt_tokens + max_new_tokens))
-        generator = self._generator(params, sampling.output_schema)
+        generator = _generator(loaded, params, sampling.output_schema)
         generator.append_tokens(prompt_ids)
         return GenerationSession(
-            generator, self._tokenizer.create_stream(), prompt_tokens, max_new_tokens,
-            self._tokenizer.eos_token_ids,
+            generator, loaded.tokenizer.create_stream(), prompt_tokens, max_new_tokens,
+            loaded.tokenizer.eos_token_ids,
         )
 
-    def _generator(self, params, output_schema: dict | None):
-        """A generator, constrained by the llguidance grammar of `output_schema` when one is given."""
-        if output_schema is None:
-            return self._og.Generator(self._model, params)
-        try:
-            params.set_guidance("json_schema", json.dumps(output_schema))
-            return self._og.Generator(self._model, params)
-        except (RuntimeError, ValueError, RecursionError) as error:
-            raise OutputSchemaError(f"the JSON schema cannot be used for constrained decoding: {_short(error)}") from None
 
-    def _encode(self, messages: Sequence[dict[str, str]]):
-        try:
-            prompt = self._renderer.render(messages)
-        except RuntimeError as error:
-            raise PromptRejectedError(f"the model's chat template cannot render these messages: {_short(error)}") from None
-        return self._tokenizer.encode(prompt)
+def _generator(loaded: _Loaded, params: Any, output_schema: dict | None) -> Any:
+    """A generator, constrained by the llguidance grammar of `output_schema` when one is given."""
+    if output_schema is None:
+        return loaded.og.Generator(loaded.model, params)
+    try:
+        params.set_guidance("json_schema", json.dumps(output_schema))
+        return loaded.og.Generator(loaded.model, params)
+    except (RuntimeError, ValueError, RecursionError) as error:
+        raise OutputSchemaError(f"the JSON schema cannot be used for constrained decoding: {_short(error)}") from None
+
+
+def _encode(loaded: _Loaded, messages: Sequence[dict[str, str]]) -> Any:
+    try:
+        prompt = loaded.renderer.render(messages)
+    except RuntimeError as error:
+        raise PromptRejectedError(f"the model's chat template cannot render these messages: {_short(error)}") from None
+    return loaded.tokenizer.encode(prompt)
 
 
 def _short(error: Exception, limit: int = 300) -> str:

@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from starlette.requests import ClientDisconnect, Request
 
 from . import openai_format as fmt
@@ -236,7 +237,7 @@ def _input_path(loc: tuple[str | int, ...], payload: Any, missing: bool) -> tupl
 
 def _most_specific(error: ValidationError, payload: Any) -> tuple[str, str, str]:
     """The deepest problem pydantic found, as (public parameter name, message, error code)."""
-    best: tuple[tuple[str | int, ...], dict[str, Any]] | None = None
+    best: tuple[tuple[str | int, ...], ErrorDetails] | None = None
     for detail in error.errors(include_url=False, include_input=False, include_context=False):
         path = _input_path(tuple(detail["loc"]), payload, missing=detail["type"] == "missing")
         if best is None or len(path) > len(best[0]):
