@@ -68,7 +68,7 @@ def cert_manager_values() -> dict[str, Any]:
 class CertManager(pulumi.ComponentResource):
     """cert-manager's namespace, its Helm release, and the spec's ClusterIssuer once the CRDs exist."""
 
-    def __init__(self, name: str, spec: DeploymentSpec, provider: k8s.Provider, namespace: Manifest,
+    def __init__(self, name: str, spec: DeploymentSpec, provider: pulumi.ProviderResource, namespace: Manifest,
                  issuer: Manifest, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("slm-deploy:kubernetes:CertManager", name, None, opts)
         base = pulumi.ResourceOptions(parent=self, provider=provider)

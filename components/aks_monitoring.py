@@ -18,6 +18,7 @@ from slm_deploy.azure_invokes import invoke_options
 from slm_deploy.component_inputs import ResolvedSpec, checked_args
 from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.loader import Deployment
+from slm_deploy.spec.present import aks_target, present
 
 STREAM = "Microsoft-PrometheusMetrics"
 DESTINATION = "MonitoringAccount1"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pulumi
 import pulumi_azure_native as azure_native
 
@@ -51,7 +53,7 @@ def registry_resource_id(registry: pulumi.Input[str] | None, resource_id: pulumi
         if name is None:
             return None
     else:
-        name = pulumi.Output.from_input(registry).apply(required_acr_name)
+        name = pulumi.Output.from_input(cast(pulumi.Input[str], registry)).apply(required_acr_name)
     return azure_native.containerregistry.get_registry_output(registry_name=name, resource_group_name=resource_group,
                                                               opts=opts).id
 

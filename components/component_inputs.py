@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import pulumi
@@ -82,7 +83,7 @@ class ResolvedSpec:
             else parse_deployment(data)
         for placeholder, (arg, value) in pending.items():
             self.bindings[placeholder] = pulumi.Output.from_input(value).apply(
-                lambda real, arg=arg, placeholder=placeholder: checked_later(data, arg, placeholder, real))
+                partial(checked_later, data, arg, placeholder))
 
     @staticmethod
     def _plain_or_placeholder(value: pulumi.Input[str], placeholder: str, arg: str,

@@ -127,8 +127,8 @@ class SlmDeployment(pulumi.ComponentResource):
             workload_args["images"] = self.images_component.images
         if spec.targets.aks is not None:
             provider = self._aks(name, deployment, values, workload_args, child)
-        if provider is not None:
-            workload_args["kubernetes_provider"] = provider
+        if provider is not None:  # a kubernetes-package provider resource; one from another language is no k8s.Provider
+            workload_args["kubernetes_provider"] = cast(k8s.Provider, provider)
         workload_opts = child
         if kubernetes_target(spec) and spec.monitoring.enabled and monitoring_mode(spec) == "bundled":
             from slm_deploy.kube_prometheus_stack import KubePrometheusStack, KubePrometheusStackArgs
@@ -165,7 +165,7 @@ class SlmDeployment(pulumi.ComponentResource):
             from slm_deploy.aks_monitoring import AksManagedMonitoring
 
             monitoring = self.monitoring = AksManagedMonitoring(f"{name}-monitoring", {
-                "spec": deployment, "resource_group_name": cluster.resource_group_name,
+                "spec": values["spec"], "resource_group_name": cluster.resource_group_name,
                 "cluster_name": cluster.cluster_name, "monitor_workspace_id": cluster.monitor_workspace_id,
                 "oidc_issuer_url": cluster.oidc_issuer_url}, opts=opts)
             workload_args["prometheus_query_endpoint"] = (spec.monitoring.prometheus_url

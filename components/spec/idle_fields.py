@@ -69,7 +69,8 @@ def _container_idle(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
                    "serving.autoscaling.enabled: true")
                   for field in sorted(serving.autoscaling.model_fields_set - {"enabled"})]
     docker = targets.docker
-    if written(spec, "targets", "docker") and targets.compose is not None and not docker.model_fields_set:
+    if written(spec, "targets", "docker") and targets.compose is not None and docker is not None \
+            and not docker.model_fields_set:
         found.append(("targets.docker", "beside targets.compose on its own (Compose writes the same build contexts)",
                       "registry, repository or tags, to name and push the images; or leave targets.docker out"))
     if not serving.auth.enabled and written(exposure, "port"):

@@ -52,7 +52,7 @@ class ValueRange:
 
     def in_range(self, value: object) -> bool:
         """Whether a value of the right type is one Ollama parses and keeps as given."""
-        if self.go_type not in ("int", "float32"):
+        if self.go_type not in ("int", "float32") or not isinstance(value, (int, float)):
             return True
         low, high = self.bounds()
         return (self.go_type == "int" or math.isfinite(value)) and low <= value <= high

@@ -138,9 +138,9 @@ def _problem(error: ErrorDetails) -> Problem:
         return Problem(path, f"is not a value this field takes {got}", allowed=kinds)
     if kind == "extra_forbidden":
         _, parent, _ = _walk(tuple(error["loc"])[:-1])
-        allowed = sorted(parent.model_fields) if parent else []
-        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-        return Problem(path, "unknown key", allowed=", ".join(allowed),
+        keys = sorted(parent.model_fields) if parent else []
+        close = difflib.get_close_matches(str(loc[-1]), keys, n=1)
+        return Problem(path, "unknown key", allowed=", ".join(keys),
                        hint=f"did you mean {close[0]!r}?" if close else "")
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         tags = [t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",") if t.strip(" '")]
