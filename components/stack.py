@@ -165,7 +165,8 @@ class SlmDeployment(pulumi.ComponentResource):
             from slm_deploy.aks_monitoring import AksManagedMonitoring
 
             monitoring = self.monitoring = AksManagedMonitoring(f"{name}-monitoring", {
-                "spec": values["spec"], "resource_group_name": cluster.resource_group_name,
+                # the resolved Deployment (an Output registry already bound), which a spec arg takes from Python
+                "spec": cast(dict[str, Any], deployment), "resource_group_name": cluster.resource_group_name,
                 "cluster_name": cluster.cluster_name, "monitor_workspace_id": cluster.monitor_workspace_id,
                 "oidc_issuer_url": cluster.oidc_issuer_url}, opts=opts)
             workload_args["prometheus_query_endpoint"] = (spec.monitoring.prometheus_url

@@ -208,7 +208,7 @@ def _target_problems(spec: DeploymentSpec) -> list[Problem]:
         problems.append(Problem("targets", "turns no target on, so there would be nothing to render",
                                 allowed="one or more of docker, compose, kubernetes, aks, host (a bare key such as "
                                         "`compose:` turns a target on with its defaults)",
-                                hint="leave targets out for the default, compose"))
+                                hint="leave targets out for the default docker and compose"))
     target = kubernetes_target(spec)
     if target and namespace_of(spec) in RESERVED_NAMESPACES:
         problems.append(Problem("targets.kubernetes.namespace", "is a namespace the cluster itself uses",

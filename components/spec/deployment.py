@@ -11,6 +11,7 @@ from slm_deploy.spec.runtime_options import RuntimeOptions
 from slm_deploy.spec.secrets import SecretRef, SecretStores
 from slm_deploy.spec.sections import (
     ComposeTarget,
+    DockerTarget,
     Exposure,
     Monitoring,
     Resources,
@@ -22,7 +23,7 @@ from slm_deploy.spec.sections import (
 
 
 def _default_targets() -> Targets:
-    return Targets(compose=ComposeTarget())
+    return Targets(docker=DockerTarget(), compose=ComposeTarget())
 
 
 class DeploymentSpec(SpecModel):
@@ -36,8 +37,7 @@ class DeploymentSpec(SpecModel):
     serving: Serving = Field(default_factory=Serving)
     exposure: Exposure = Field(default_factory=Exposure)
     targets: Targets = Field(default_factory=_default_targets)
-    """Defaults to compose, which writes the images' build contexts too (Kubernetes needs a registry to pull built
-    images from)."""
+    """Defaults to docker and compose when omitted (Kubernetes needs a registry to pull built images from)."""
     monitoring: Monitoring = Field(default_factory=Monitoring)
     secrets: dict[SecretName, SecretRef] = Field(default_factory=dict)
     """Secrets by name, with their purpose and backend; values come from the store, never from here. Secrets the

@@ -68,11 +68,6 @@ def _container_idle(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
         found += [(f"serving.autoscaling.{field}", "while serving.autoscaling.enabled is false",
                    "serving.autoscaling.enabled: true")
                   for field in sorted(serving.autoscaling.model_fields_set - {"enabled"})]
-    docker = targets.docker
-    if written(spec, "targets", "docker") and targets.compose is not None and docker is not None \
-            and not docker.model_fields_set:
-        found.append(("targets.docker", "beside targets.compose on its own (Compose writes the same build contexts)",
-                      "registry, repository or tags, to name and push the images; or leave targets.docker out"))
     if not serving.auth.enabled and written(exposure, "port"):
         found.append(("exposure.port", "while serving.auth is off (it is the gateway's port)",
                       "serving.auth.enabled: true"))

@@ -125,7 +125,8 @@ class Exposure(SpecModel):
 
 
 class DockerTarget(SpecModel):
-    """The images' build contexts, and where built images are pushed (Compose writes the contexts on its own)."""
+    """The images slm-deploy builds: their build contexts, and where they are pushed. `pulumi up` builds them only
+    with this target (into the local engine without a registry); Compose writes the contexts on its own."""
 
     registry: RegistryHost | None = None
     repository: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+([._/-][a-z0-9]+)*$")] | None = None
