@@ -15,6 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from slm_deploy.crd_installers import register_installer
 from slm_deploy.render.kubernetes.cert_manager import CERT_MANAGER_NAMESPACE
 from slm_deploy.render.kubernetes.cluster_add_ons import wants_ingress
 from slm_deploy.render.kubernetes.common import Manifest
@@ -29,6 +30,8 @@ CERT_MANAGER_CHART = "cert-manager"
 CERT_MANAGER_VERSION = "v1.19.1"
 CERT_MANAGER_REPOSITORY = "https://charts.jetstack.io"
 """The only supported source of cert-manager charts."""
+CERT_MANAGER_GROUPS = ("cert-manager.io", "acme.cert-manager.io")
+"""The API groups whose CRDs the chart installs."""
 
 
 def ingress_profile(spec: DeploymentSpec) -> dict[str, Any] | None:
@@ -81,6 +84,8 @@ class CertManager(pulumi.ComponentResource):
             repository_opts={"repo": CERT_MANAGER_REPOSITORY}, namespace=CERT_MANAGER_NAMESPACE,
             create_namespace=False, atomic=True, cleanup_on_fail=True, values=cert_manager_values(),
             opts=pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=[self.namespace])))
+        register_installer(provider, CERT_MANAGER_GROUPS, self.release, f"cert-manager {name!r}",
+                           "install cert-manager once per cluster")
         self.issuer = k8s.apiextensions.CustomResource(
             f"{name}-issuer", api_version=issuer["apiVersion"], kind=issuer["kind"], metadata=issuer["metadata"],
             spec=issuer["spec"],

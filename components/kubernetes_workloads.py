@@ -9,6 +9,7 @@ import pulumi_kubernetes as k8s
 from typing_extensions import Required
 
 from slm_deploy.component_inputs import ResolvedSpec, checked_args
+from slm_deploy.crd_installers import installers_for
 from slm_deploy.errors import SlmDeployError
 from slm_deploy.image_pinning import pin_built_images
 from slm_deploy.render.deployable import deployable_plan
@@ -74,12 +75,15 @@ def create_objects(parent: pulumi.Resource, prefix: str, manifests: list[Manifes
     namespaces = [m for m in manifests if m["kind"] == "Namespace"]
     created = [_create(prefix, m, base) for m in namespaces]
     after_namespace = pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=created))
-    return created + [_create(prefix, m, after_namespace) for m in manifests if m["kind"] != "Namespace"]
+    return created + [_create(prefix, m, after_namespace, provider) for m in manifests if m["kind"] != "Namespace"]
 
 
-def _create(prefix: str, manifest: Manifest, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+def _create(prefix: str, manifest: Manifest, opts: pulumi.ResourceOptions,
+            provider: pulumi.Input[k8s.Provider] | None = None) -> pulumi.CustomResource:
     key, name = (manifest["apiVersion"], manifest["kind"]), f"{prefix}-{logical_name(manifest)}"
     if key in CUSTOM_KINDS:
+        crds = installers_for(provider, manifest["apiVersion"])
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=crds)) if crds else opts
         return k8s.apiextensions.CustomResource(name, api_version=manifest["apiVersion"], kind=manifest["kind"],
                                                 opts=opts, **resource_args(manifest))
     if key in SECRET_FIELDS:
@@ -97,7 +101,8 @@ class KubernetesWorkloadsArgs(TypedDict, total=False):
     registry: pulumi.Input[str]
     """The registry the images were pushed to, when ImageBuilds was given one (same value)."""
     namespace: pulumi.Input[str]
-    """An existing namespace (created elsewhere or shared by several deployments): used, never created."""
+    """A namespace the caller owns (a SharedNamespace, or created elsewhere): used, never created, and bounded by
+    its owner's ResourceQuota and LimitRange (the deployment renders none)."""
     kubernetes_provider: k8s.Provider
     """The cluster to deploy to (default: the ambient kubeconfig)."""
     secret_values: dict[str, pulumi.Input[str]]
@@ -137,8 +142,6 @@ class KubernetesWorkloads(pulumi.ComponentResource):
         except SlmDeployError as exc:
             raise pulumi.RunError(f"slm-deploy:deployment cannot be deployed:\n{exc}") from None
         manifests = render_kubernetes(deployment, plan)
-        if resolved.existing_namespace:
-            manifests = [m for m in manifests if m["kind"] != "Namespace"]
         if values.get("key_vault_client_id") is not None:
             manifests = with_client_id(manifests, deployment.spec.name, values["key_vault_client_id"])
         if values.get("prometheus_query_endpoint") is not None or values.get("keda_client_id") is not None:

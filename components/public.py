@@ -13,10 +13,11 @@ def public_components() -> list[type[pulumi.ComponentResource]]:
     from slm_deploy.key_vault import KeyVaultSecrets
     from slm_deploy.kube_prometheus_stack import KubePrometheusStack
     from slm_deploy.kubernetes_workloads import KubernetesWorkloads
+    from slm_deploy.shared_namespace import SharedNamespace
     from slm_deploy.stack import SlmDeployment
 
     return [SlmDeployment, ImageBuilds, KubernetesWorkloads, AksCluster, AksAddOns, KubePrometheusStack,
-            KeyVaultSecrets]
+            KeyVaultSecrets, SharedNamespace]
 
 
 PACKAGE_NAME = "slm-deploy"

@@ -25,6 +25,7 @@ EXPECTED = {
     "AksAddOns": ({"spec", "kubernetesProvider"}, set()),
     "KubePrometheusStack": ({"spec"}, {"namespace", "dashboardUrl"}),
     "KeyVaultSecrets": ({"spec", "resourceGroupName", "oidcIssuerUrl"}, {"clientId"}),
+    "SharedNamespace": ({"namespace", "specs"}, {"namespace"}),
 }
 """Component -> (required inputs, outputs)."""
 

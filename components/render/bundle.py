@@ -100,6 +100,7 @@ def _readme(deployment: Deployment, plan: RuntimePlan, files: dict[str, str]) ->
         has_kubernetes="kubernetes/kustomization.yaml" in files,
         has_cluster_add_ons="kubernetes/cluster/kustomization.yaml" in files,
         namespace=namespace_of(spec),
+        shared_namespace=bool(kubernetes_target(spec) and kubernetes_target(spec).shared_namespace),
         storage_class=kubernetes_target(spec).storage_class if kubernetes_target(spec) else None,
         autoscaling=spec.serving.autoscaling.enabled,
         hosts=plan.hosts,
@@ -125,9 +126,16 @@ def built_images_record(deployment: Deployment, plan: RuntimePlan) -> dict[str, 
 
 
 def policy_config(deployment: Deployment) -> dict[str, dict[str, Any]]:
-    """Rule options the spec sets (its reviewed trust-remote-code allow-list), so `check` judges by them."""
+    """Rule options the spec sets (its reviewed trust-remote-code allow-list, a namespace its owner bounds), so
+    `check` judges by them."""
+    config: dict[str, dict[str, Any]] = {}
     allowed = deployment.spec.security.trust_remote_code_allowlist
-    return {"slm-serving-001": {"trustRemoteCodeAllowlist": list(allowed)}} if allowed else {}
+    if allowed:
+        config["slm-serving-001"] = {"trustRemoteCodeAllowlist": list(allowed)}
+    target = kubernetes_target(deployment.spec)
+    if target is not None and target.shared_namespace:
+        config["slm-k8s-021"] = {"sharedNamespaces": [namespace_of(deployment.spec)]}
+    return config
 
 
 def render_bundle(deployment: Deployment) -> Bundle:
