@@ -75,6 +75,7 @@ def bundle_files(root: Path) -> list[Path]:
     files = sorted(root.glob("docker/*/Dockerfile*"))
     files += sorted(p for p in (root / "compose").glob("*.y*ml") if p.name.startswith(("compose", "docker-compose")))
     files += sorted((root / "kubernetes").rglob("*.y*ml"))
+    files += sorted((root / "helm").glob("*.y*ml"))
     files += sorted(p for p in (root / HOSTS).glob("*/*") if p.name in HOST_SCRIPTS)
     return [f for f in files if f.is_file()]
 

@@ -12,7 +12,8 @@ from slm_deploy.render.compose import project_name, render_compose
 from slm_deploy.render.hosts import render_host
 from slm_deploy.render.images import build_context, build_owners, built_image, compose_image_names, registry_tags
 from slm_deploy.render.kubernetes import file_name, kustomization, render_kubernetes
-from slm_deploy.render.kubernetes.cluster_add_ons import render_cluster_add_ons
+from slm_deploy.render.kubernetes.cert_manager import cert_manager_release
+from slm_deploy.render.kubernetes.cluster_add_ons import cert_manager_objects, render_cluster_add_ons
 from slm_deploy.render.monitoring.bundle import monitoring_files, readme_facts
 from slm_deploy.render.serialize import to_json, to_yaml
 from slm_deploy.render.smoke import smoke_kubernetes, with_smoke
@@ -67,6 +68,8 @@ def _kubernetes_files(deployment: Deployment, plan: RuntimePlan, tested: Runtime
         files["kubernetes/cluster/kustomization.yaml"] = to_yaml({
             "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
             "resources": [file_name(obj) for obj in add_ons]})
+    if cert_manager_objects(deployment.spec):  # the chart release itself: installed with Helm, judged by `check`
+        files[CERT_MANAGER_RELEASE_FILE] = to_yaml(cert_manager_release(deployment.spec))
     smoke = smoke_kubernetes(deployment, tested)
     if smoke:
         files.update(_kustomize("kubernetes/smoke", smoke, deployment))
@@ -123,6 +126,10 @@ def built_images_record(deployment: Deployment, plan: RuntimePlan) -> dict[str, 
     return {owner.name: {"context": f"docker/{owner.name}", "name": built_image(deployment, owner),
                          "tags": registry_tags(deployment, owner)[1:], "digest": None}
             for owner in build_owners(plan)}
+
+
+CERT_MANAGER_RELEASE_FILE = "helm/cert-manager.yaml"
+"""The cert-manager release `pulumi up` installs, as its helm.sh/v3 Release (values included)."""
 
 
 def policy_config(deployment: Deployment) -> dict[str, dict[str, Any]]:
