@@ -236,3 +236,17 @@ def test_check_refuses_a_quota_of_the_bundles_own_in_a_shared_namespace(tmp_path
          "spec": {"hard": {"pods": "1"}}}), encoding="utf-8")
     messages = [f.message for f in check_bundle(bundle, config=config).findings if f.rule == "slm-k8s-021"]
     assert messages == ["namespace models is shared but this deployment adds a ResourceQuota to it"]
+
+
+def test_the_pack_reports_the_monitoring_chart_whose_images_still_run_by_tag(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from pulumi_policy import ResourceValidationPolicy
+
+    from slm_deploy.policies.crossguard import build_policies
+    from tests.policies.policy_harness import run_resource_policy
+
+    mocks, _ = run_readme_program(tmp_path, monkeypatch)
+    (release,) = mocks.of_type(RELEASE)
+    (rule,) = [p for p in build_policies() if isinstance(p, ResourceValidationPolicy) and p.name == "slm-k8s-023"]
+    assert plain(release.inputs)["chart"] == "kube-prometheus-stack"
+    assert run_resource_policy(rule, RELEASE, plain(release.inputs), name=release.name)
