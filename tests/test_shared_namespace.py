@@ -19,7 +19,7 @@ from slm_deploy.policies import check_bundle
 from slm_deploy.policies.bundle import MANIFEST, recorded_config
 from slm_deploy.render.bundle import render_bundle
 from slm_deploy.render.writer import write_bundle
-from slm_deploy.shared_namespace import SharedNamespace, shared_namespace_manifests
+from slm_deploy.shared_namespace import shared_namespace_manifests
 from slm_deploy.spec.loader import parse_deployment
 from slm_deploy.stack import SlmDeployment
 from tests.support import judges
@@ -140,7 +140,7 @@ def test_the_readme_program_bounds_its_shared_namespace_once_for_both_deployment
         assert amount(key, hard[key]) >= needed, f"{key}: quota {hard[key]} < what both deployments need {needed}"
     assert amount("services.loadbalancers", hard["services.loadbalancers"]) == 0
     # One deployment's own quota would refuse the other's objects: the sum is what makes both admissible.
-    alone = [o for o in shared_single(kubernetes_onnx_spec()) if o["kind"] == "ResourceQuota"][0]["spec"]["hard"]
+    alone = next(o for o in shared_single(kubernetes_onnx_spec()) if o["kind"] == "ResourceQuota")["spec"]["hard"]
     assert amount("services", alone["services"]) < demand["services"]
 
     (ceiling,) = [item for item in limit_ranges[0]["spec"]["limits"] if item["type"] == "Container"]
