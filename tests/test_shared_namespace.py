@@ -201,8 +201,7 @@ def test_workloads_placed_in_a_namespace_they_do_not_own_render_no_quota_or_limi
 
 @pytest.mark.parametrize("version", ["1.30", "1.34"])
 def test_the_shared_namespace_objects_validate_strictly(tmp_path: Path, version: str) -> None:
-    gpu = kubernetes_onnx_spec()
-    manifests = shared_namespace_manifests("models", [kubernetes_onnx_spec(), {**gpu, "name": "other"}])
+    manifests = shared_namespace_manifests("models", [kubernetes_onnx_spec(), {**kubernetes_onnx_spec(), "name": "other"}])
     assert [m["kind"] for m in manifests] == ["Namespace", "ResourceQuota", "LimitRange"]
     (tmp_path / "shared.yaml").write_text(yaml.safe_dump_all(manifests), encoding="utf-8")
     findings = judges.kubernetes_validate([tmp_path], version)
