@@ -8,10 +8,12 @@ group created later on the same provider, by any component, depends on it. CRDs 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+
+from slm_deploy.program_state import program_table
 
 MONITORING_GROUP = "monitoring.coreos.com"
 """The Prometheus operator's API group (PodMonitor, ServiceMonitor, PrometheusRule)."""
@@ -29,21 +31,8 @@ class _Installer:
     owner: str
 
 
-@dataclass
-class _Program:
-    monitor: Any = None
-    installers: list[_Installer] = field(default_factory=list)
-
-
-_program = _Program()
-
-
 def _current() -> list[_Installer]:
-    """The installers of the program now running (a new program, e.g. a new test under mocks, starts empty)."""
-    monitor = pulumi.runtime.settings.get_monitor()
-    if _program.monitor is not monitor:
-        _program.monitor, _program.installers = monitor, []
-    return _program.installers
+    return program_table("crd-installers")
 
 
 def register_installer(provider: Any, groups: tuple[str, ...], resource: pulumi.Resource, owner: str,

@@ -12,6 +12,7 @@ from slm_deploy.component_inputs import ResolvedSpec, checked_args
 from slm_deploy.crd_installers import installers_for
 from slm_deploy.errors import SlmDeployError
 from slm_deploy.image_pinning import pin_built_images
+from slm_deploy.program_state import OWNED_NAMESPACES, program_table
 from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.render.images import build_owners, built_image
 from slm_deploy.render.kubernetes import Manifest, render_kubernetes
@@ -48,8 +49,18 @@ CUSTOM_KINDS: frozenset[tuple[str, str]] = frozenset({
 })
 """CRD objects the renderer emits; registered as apiextensions.CustomResource (KEDA, the Prometheus operator or
 AKS's managed agent, the Secrets Store CSI driver or External Secrets Operator must be installed)."""
+UNCHECKED_NAMESPACE = (
+    "args['namespace'] is not a SharedNamespace of this program: slm-deploy neither labels nor bounds it, so make sure "
+    "it enforces Pod Security restricted (pod-security.kubernetes.io/enforce=restricted) and holds one ResourceQuota "
+    "and LimitRange sized for every deployment in it")
+"""Why a namespace the program does not own is worth a look (its labels cannot be read at program time)."""
 SECRET_FIELDS = {("v1", "Secret"): ["data", "stringData"]}
 """Outputs the provider returns that carry secret values, kept secret in state and previews."""
+
+
+def owned_by_program(namespace: object) -> bool:
+    """Whether `namespace` is the output of a SharedNamespace of this program (labelled and bounded by it)."""
+    return any(namespace is owned for owned in program_table(OWNED_NAMESPACES))
 
 
 def _snake(name: str) -> str:
@@ -142,6 +153,8 @@ class KubernetesWorkloads(pulumi.ComponentResource):
         except SlmDeployError as exc:
             raise pulumi.RunError(f"slm-deploy:deployment cannot be deployed:\n{exc}") from None
         manifests = render_kubernetes(deployment, plan)
+        if values.get("namespace") is not None and not owned_by_program(values["namespace"]):
+            pulumi.log.warn(UNCHECKED_NAMESPACE, resource=self)
         if values.get("key_vault_client_id") is not None:
             manifests = with_client_id(manifests, deployment.spec.name, values["key_vault_client_id"])
         if values.get("prometheus_query_endpoint") is not None or values.get("keda_client_id") is not None:

@@ -14,6 +14,7 @@ from typing_extensions import Required
 from slm_deploy.component_inputs import ResolvedSpec, checked_args
 from slm_deploy.errors import SlmDeployError
 from slm_deploy.kubernetes_workloads import create_objects
+from slm_deploy.program_state import OWNED_NAMESPACES, program_table
 from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.render.kubernetes import Manifest, render_kubernetes
 from slm_deploy.render.kubernetes.namespace import shared_namespace_objects
@@ -72,4 +73,5 @@ class SharedNamespace(pulumi.ComponentResource):
         resources = create_objects(self, name, manifests, values.get("kubernetes_provider"))
         names = [r.metadata.name for r in resources]  # type: ignore[attr-defined]
         self.namespace = pulumi.Output.all(*names).apply(lambda created: created[0])
+        program_table(OWNED_NAMESPACES).append(self.namespace)
         self.register_outputs({"namespace": self.namespace})

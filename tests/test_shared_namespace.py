@@ -249,3 +249,16 @@ def test_the_pack_reports_the_monitoring_chart_whose_images_still_run_by_tag(tmp
     (rule,) = [p for p in build_policies() if isinstance(p, ResourceValidationPolicy) and p.name == "slm-k8s-023"]
     assert plain(release.inputs)["chart"] == "kube-prometheus-stack"
     assert run_resource_policy(rule, RELEASE, plain(release.inputs), name=release.name)
+
+
+def test_a_namespace_the_program_does_not_own_is_worth_a_warning_and_a_shared_one_is_not(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    with caplog.at_level(logging.WARNING):
+        run_readme_program(tmp_path, monkeypatch)
+    assert not [r for r in caplog.records if "is not a SharedNamespace" in r.getMessage()]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        test_workloads_placed_in_a_namespace_they_do_not_own_render_no_quota_or_limit_range(tmp_path)
+    assert [r for r in caplog.records if "is not a SharedNamespace" in r.getMessage()]
