@@ -15,17 +15,18 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from slm_deploy.render.kubernetes.cert_manager import CERT_MANAGER_NAMESPACE
+from slm_deploy.crd_installers import register_installer
+from slm_deploy.render.kubernetes.cert_manager import (
+    CERT_MANAGER_VERSION, cert_manager_release,
+)
 from slm_deploy.render.kubernetes.cluster_add_ons import wants_ingress
 from slm_deploy.render.kubernetes.common import Manifest
 from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.sections import APP_ROUTING_CLASS
 
 
-CERT_MANAGER_CHART = "cert-manager"
-CERT_MANAGER_VERSION = "v1.19.1"
-CERT_MANAGER_REPOSITORY = "https://charts.jetstack.io"
-"""The only supported source of cert-manager charts."""
+CERT_MANAGER_GROUPS = ("cert-manager.io", "acme.cert-manager.io")
+"""The API groups whose CRDs the chart installs."""
 
 
 def ingress_profile(spec: DeploymentSpec) -> dict[str, Any] | None:
@@ -44,27 +45,6 @@ def ingress_class_warning(spec: DeploymentSpec) -> str | None:
             f"exposure.ingress_class: {APP_ROUTING_CLASS}")
 
 
-def cert_manager_values() -> dict[str, Any]:
-    """Chart values: CRDs with the release, leader election in its own namespace, restricted contexts."""
-    pod = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
-    container = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                 "capabilities": {"drop": ["ALL"]}}
-    hardened = {"securityContext": pod, "containerSecurityContext": container}
-    return {
-        "crds": {"enabled": True, "keep": True},
-        "global": {"leaderElection": {"namespace": CERT_MANAGER_NAMESPACE}},
-        "replicaCount": 2,
-        "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
-        "prometheus": {"enabled": True},
-        **hardened,
-        "webhook": {"replicaCount": 2, "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
-                    **hardened},
-        "cainjector": {"replicaCount": 2, "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
-                       **hardened},
-        "startupapicheck": hardened,
-    }
-
-
 class CertManager(pulumi.ComponentResource):
     """cert-manager's namespace, its Helm release, and the spec's ClusterIssuer once the CRDs exist."""
 
@@ -73,11 +53,14 @@ class CertManager(pulumi.ComponentResource):
         super().__init__("slm-deploy:kubernetes:CertManager", name, None, opts)
         base = pulumi.ResourceOptions(parent=self, provider=provider)
         self.namespace = k8s.core.v1.Namespace(f"{name}-namespace", metadata=namespace["metadata"], opts=base)
+        release = cert_manager_release(spec)
         self.release = k8s.helm.v3.Release(
-            f"{name}-release", name=CERT_MANAGER_CHART, chart=CERT_MANAGER_CHART, version=CERT_MANAGER_VERSION,
-            repository_opts={"repo": CERT_MANAGER_REPOSITORY}, namespace=CERT_MANAGER_NAMESPACE,
-            create_namespace=False, atomic=True, cleanup_on_fail=True, values=cert_manager_values(),
+            f"{name}-release", name=release["metadata"]["name"], chart=release["chart"], version=release["version"],
+            repository_opts=release["repositoryOpts"], namespace=release["metadata"]["namespace"],
+            create_namespace=False, atomic=True, cleanup_on_fail=True, values=release["values"],
             opts=pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=[self.namespace])))
+        register_installer(provider, CERT_MANAGER_GROUPS, self.release, f"cert-manager {name!r}",
+                           "install cert-manager once per cluster")
         self.issuer = k8s.apiextensions.CustomResource(
             f"{name}-issuer", api_version=issuer["apiVersion"], kind=issuer["kind"], metadata=issuer["metadata"],
             spec=issuer["spec"],

@@ -24,7 +24,7 @@ NAMESPACE_PLACEHOLDER = "ns-slm-deploy-pending-0c5e9a"
 """Stands for an Output-valued namespace while rendering."""
 
 
-def checked_args(component: str, args: object, known: frozenset[str]) -> dict[str, Any]:
+def checked_args(component: str, args: object, known: frozenset[str], needs_spec: bool = True) -> dict[str, Any]:
     """The args as a dict, or one TypeError naming the component and what it accepts (never a value)."""
     if not isinstance(args, Mapping):
         raise TypeError(f"{component} args must be a mapping ({component}Args or a dict), "
@@ -32,7 +32,7 @@ def checked_args(component: str, args: object, known: frozenset[str]) -> dict[st
     unknown = sorted(str(key) for key in args if key not in known)
     if unknown:
         raise TypeError(f"{component} got unknown args {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
-    if args.get("spec") is None:
+    if needs_spec and args.get("spec") is None:
         raise TypeError(f"{component} needs args['spec']: the deployment mapping (or a parsed Deployment)")
     return dict(args)
 
@@ -61,7 +61,7 @@ class ResolvedSpec:
     """The parsed deployment with the caller's registry and namespace applied, and how to bind them back."""
 
     def __init__(self, spec: object, registry: pulumi.Input[str] | None = None,
-                 namespace: pulumi.Input[str] | None = None) -> None:
+                 namespace: pulumi.Input[str] | None = None, owns_namespace: bool = False) -> None:
         data = _source(spec)
         self.bindings: dict[str, pulumi.Output[str]] = {}
         pending: dict[str, tuple[str, pulumi.Input[str]]] = {}
@@ -77,8 +77,7 @@ class ResolvedSpec:
             kubernetes = targets.setdefault("kubernetes", {})
             kubernetes["namespace"] = self._plain_or_placeholder(namespace, NAMESPACE_PLACEHOLDER, "namespace",
                                                                  pending)
-        self.existing_namespace = namespace is not None
-        """The caller owns the namespace (created elsewhere, or shared by several deployments)."""
+            kubernetes["shared_namespace"] = not owns_namespace
         self.deployment = spec if isinstance(spec, Deployment) and registry is None and namespace is None \
             else parse_deployment(data)
         for placeholder, (arg, value) in pending.items():

@@ -8,6 +8,7 @@ import pulumi_kubernetes as k8s
 from typing_extensions import Required
 
 from slm_deploy.component_inputs import ResolvedSpec, checked_args, kubernetes_provider
+from slm_deploy.crd_installers import MONITORING_GROUP, register_installer
 from slm_deploy.errors import SlmDeployError
 from slm_deploy.kubernetes_workloads import create_objects
 from slm_deploy.render.deployable import deployable_plan
@@ -74,6 +75,9 @@ class KubePrometheusStack(pulumi.ComponentResource):
             repository_opts={"repo": CHART_REPOSITORY}, namespace=namespace_name, create_namespace=False,
             atomic=True, cleanup_on_fail=True, values=values(deployment, monitored(deployment, plan)),
             opts=pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=ready)))
+        register_installer(provider, (MONITORING_GROUP,), self.release, f"KubePrometheusStack {name!r}",
+                           "one cluster holds one bundled monitoring release: set monitoring.mode: existing on every "
+                           "other deployment on it (or deploy them with KubernetesWorkloads)")
         self.namespace = pulumi.Output.from_input(namespace_name)
         grafana = f"http://{RELEASE}-grafana.{namespace_name}.svc.cluster.local:{GRAFANA_PORT}"
         self.dashboard_url = pulumi.Output.from_input(grafana if deployment.spec.monitoring.grafana.enabled else "")

@@ -10,8 +10,10 @@ import pulumi_kubernetes as k8s
 from typing_extensions import Required
 
 from slm_deploy.component_inputs import ResolvedSpec, checked_args, kubernetes_provider
+from slm_deploy.crd_installers import installers_for
 from slm_deploy.errors import SlmDeployError
 from slm_deploy.image_pinning import pin_built_images
+from slm_deploy.program_state import OWNED_NAMESPACES, program_table
 from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.render.images import build_owners, built_image
 from slm_deploy.render.kubernetes import Manifest, render_kubernetes
@@ -50,8 +52,18 @@ CUSTOM_KINDS: frozenset[tuple[str, str]] = frozenset({
 })
 """CRD objects the renderer emits; registered as apiextensions.CustomResource (KEDA, the Prometheus operator or
 AKS's managed agent, the Secrets Store CSI driver or External Secrets Operator must be installed)."""
+UNCHECKED_NAMESPACE = (
+    "args['namespace'] is not a SharedNamespace of this program: slm-deploy neither labels nor bounds it, so make sure "
+    "it enforces Pod Security restricted (pod-security.kubernetes.io/enforce=restricted) and holds one ResourceQuota "
+    "and LimitRange sized for every deployment in it")
+"""Why a namespace the program does not own is worth a look (its labels cannot be read at program time)."""
 SECRET_FIELDS = {("v1", "Secret"): ["data", "stringData"]}
 """Outputs the provider returns that carry secret values, kept secret in state and previews."""
+
+
+def owned_by_program(namespace: object) -> bool:
+    """Whether `namespace` is the output of a SharedNamespace of this program (labelled and bounded by it)."""
+    return any(namespace is owned for owned in program_table(OWNED_NAMESPACES))
 
 
 def _snake(name: str) -> str:
@@ -77,12 +89,15 @@ def create_objects(parent: pulumi.Resource, prefix: str, manifests: list[Manifes
     namespaces = [m for m in manifests if m["kind"] == "Namespace"]
     created = [_create(prefix, m, base) for m in namespaces]
     after_namespace = pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=created))
-    return created + [_create(prefix, m, after_namespace) for m in manifests if m["kind"] != "Namespace"]
+    return created + [_create(prefix, m, after_namespace, provider) for m in manifests if m["kind"] != "Namespace"]
 
 
-def _create(prefix: str, manifest: Manifest, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+def _create(prefix: str, manifest: Manifest, opts: pulumi.ResourceOptions,
+            provider: pulumi.ProviderResource | None = None) -> pulumi.CustomResource:
     key, name = (manifest["apiVersion"], manifest["kind"]), f"{prefix}-{logical_name(manifest)}"
     if key in CUSTOM_KINDS:
+        crds = installers_for(provider, manifest["apiVersion"])
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=crds)) if crds else opts
         return k8s.apiextensions.CustomResource(name, api_version=manifest["apiVersion"], kind=manifest["kind"],
                                                 opts=opts, **resource_args(manifest))
     if key in SECRET_FIELDS:
@@ -100,7 +115,8 @@ class KubernetesWorkloadsArgs(TypedDict, total=False):
     registry: pulumi.Input[str]
     """The registry the images were pushed to, when ImageBuilds was given one (same value)."""
     namespace: pulumi.Input[str]
-    """An existing namespace (created elsewhere or shared by several deployments): used, never created."""
+    """A namespace the caller owns (a SharedNamespace, or created elsewhere): used, never created, and bounded by
+    its owner's ResourceQuota and LimitRange (the deployment renders none)."""
     kubernetes_provider: k8s.Provider
     """The cluster to deploy to (default: the ambient kubeconfig)."""
     secret_values: dict[str, pulumi.Input[str]]
@@ -141,8 +157,8 @@ class KubernetesWorkloads(pulumi.ComponentResource):
         except SlmDeployError as exc:
             raise pulumi.RunError(f"slm-deploy:deployment cannot be deployed:\n{exc}") from None
         manifests = render_kubernetes(deployment, plan)
-        if resolved.existing_namespace:
-            manifests = [m for m in manifests if m["kind"] != "Namespace"]
+        if values.get("namespace") is not None and not owned_by_program(values["namespace"]):
+            pulumi.log.warn(UNCHECKED_NAMESPACE, resource=self)
         if values.get("key_vault_client_id") is not None:
             manifests = with_client_id(manifests, deployment.spec.name, values["key_vault_client_id"])
         if any(m["kind"] == "TriggerAuthentication" for m in manifests):

@@ -24,10 +24,11 @@ def public_components() -> list[type[pulumi.ComponentResource]]:
     from slm_deploy.key_vault import KeyVaultSecrets
     from slm_deploy.kube_prometheus_stack import KubePrometheusStack
     from slm_deploy.kubernetes_workloads import KubernetesWorkloads
+    from slm_deploy.shared_namespace import SharedNamespace
     from slm_deploy.stack import SlmDeployment
 
     return [SlmDeployment, ImageBuilds, KubernetesWorkloads, AksCluster, AksAddOns, AksManagedMonitoring,
-            KubePrometheusStack, KeyVaultSecrets]
+            KubePrometheusStack, KeyVaultSecrets, SharedNamespace]
 
 
 def with_secrets_marked(schema: dict[str, Any]) -> dict[str, Any]:

@@ -53,7 +53,8 @@ class SlmDeploymentArgs(TypedDict, total=False):
     ca_bundle: pulumi.Input[str]
     """PEM bundle the image builds trust for package downloads (a BuildKit secret)."""
     namespace: pulumi.Input[str]
-    """An existing namespace (created elsewhere or shared by several deployments): used, never created."""
+    """A namespace the caller owns (a SharedNamespace, or created elsewhere): used, never created, and bounded by
+    its owner's ResourceQuota and LimitRange (the deployment renders none)."""
     kubernetes_provider: k8s.Provider
     """The cluster to deploy to when the spec does not create one (default: the ambient kubeconfig)."""
     secret_values: dict[str, pulumi.Input[str]]

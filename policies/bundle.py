@@ -98,6 +98,8 @@ def is_checked(relative: str) -> bool:
         return len(parts) == 2 and path.suffix in (".yaml", ".yml") and path.name.startswith(("compose", "docker-compose"))
     if parts[:1] == ("kubernetes",):
         return path.suffix in (".yaml", ".yml")
+    if parts[:1] == ("helm",):
+        return len(parts) == 2 and path.suffix in (".yaml", ".yml")
     return parts[:1] == (HOSTS,) and len(parts) == 3 and path.name in HOST_SCRIPTS
 
 

@@ -11,11 +11,13 @@ from typing import Any
 
 import pulumi
 import pytest
+import yaml
 
 pytest.importorskip("pulumi_azure_native", reason="the aks extra (pulumi-azure-native) is not installed")
 
 from slm_deploy.render.kubernetes.gpu_scheduling import GPU_NODE_LABELS as GPU_LABELS, GPU_TAINT  # noqa: E402
-from slm_deploy.aks_ingress import APP_ROUTING_CLASS, CERT_MANAGER_REPOSITORY, CERT_MANAGER_VERSION  # noqa: E402
+from slm_deploy.aks_ingress import APP_ROUTING_CLASS  # noqa: E402
+from slm_deploy.render.kubernetes.cert_manager import CERT_MANAGER_REPOSITORY, CERT_MANAGER_VERSION  # noqa: E402
 from slm_deploy.aks_registry import ACR_PULL_ROLE, acr_name, role_definition_id  # noqa: E402
 from slm_deploy.errors import SpecError  # noqa: E402
 from slm_deploy.spec.images import pins_table  # noqa: E402
@@ -281,7 +283,8 @@ def test_cert_manager_comes_from_its_official_chart_pinned_and_hardened(tmp_path
     values = release["values"]
     assert values["crds"] == {"enabled": True, "keep": True}
     assert values["global"]["leaderElection"]["namespace"] == "cert-manager"
-    for part in (values, values["webhook"], values["cainjector"], values["startupapicheck"]):
+    assert values["startupapicheck"] == {"enabled": False}  # its image has no public digest record
+    for part in (values, values["webhook"], values["cainjector"]):
         assert part["securityContext"] == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
         assert part["containerSecurityContext"] == {"allowPrivilegeEscalation": False,
                                                     "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
@@ -352,3 +355,43 @@ def test_the_ingress_class_is_any_dns_subdomain(value: str, accepted: bool) -> N
     else:
         with pytest.raises(SpecError, match="exposure.ingress_class"):
             parse_deployment(spec)
+
+
+def test_every_image_of_the_cert_manager_chart_runs_by_the_pinned_digest_and_render_writes_the_same_release(
+        tmp_path: Path) -> None:
+    from pulumi_policy import ResourceValidationPolicy
+
+    from slm_deploy.policies import check_bundle
+    from slm_deploy.policies.crossguard import build_policies
+    from slm_deploy.render.bundle import render_bundle
+    from slm_deploy.render.writer import write_bundle
+
+    mocks = run(tmp_path / "pulumi")
+    release = only(mocks, RELEASE)
+    values, pins = release["values"], pins_table()
+    for part, key in ((values, "controller"), (values["webhook"], "webhook"), (values["cainjector"], "cainjector"),
+                      (values["acmesolver"], "acmesolver")):
+        pinned = pins[f"cert-manager-{key}"].image
+        assert part["image"] == {"repository": pinned.name, "tag": CERT_MANAGER_VERSION, "digest": pinned.digest}
+
+    (pack_rule,) = [p for p in build_policies() if isinstance(p, ResourceValidationPolicy) and p.name == "slm-k8s-023"]
+    assert run_resource_policy(pack_rule, RELEASE, release, name="cert-manager") == []
+    unpinned = {**release, "values": {**values, "webhook": {**values["webhook"], "image": {"tag": "v1.19.1"}}}}
+    assert run_resource_policy(pack_rule, RELEASE, unpinned, name="cert-manager")
+
+    bundle = tmp_path / "bundle"
+    write_bundle(render_bundle(parse_deployment(stack_spec("phi4-vllm-aks"))), bundle)
+    rendered = yaml.safe_load((bundle / "helm" / "cert-manager.yaml").read_text(encoding="utf-8"))
+    assert rendered["values"] == values and rendered["chart"] == release["chart"]
+    assert (rendered["version"], rendered["repositoryOpts"]) == (release["version"], release["repositoryOpts"])
+    assert (rendered["metadata"]["namespace"], rendered["metadata"]["name"]) == (release["namespace"], release["name"])
+    report = check_bundle(bundle)
+    assert "helm/cert-manager.yaml" in report.checked and report.findings == ()
+
+
+def test_a_registry_mirror_rehomes_the_cert_manager_images_keeping_their_digests(tmp_path: Path) -> None:
+    spec = stack_spec("phi4-vllm-aks")
+    spec.setdefault("security", {})["registry_mirror"] = "mirror.example.com"
+    values = only(run(tmp_path, spec), RELEASE)["values"]
+    assert values["image"]["repository"] == "mirror.example.com/jetstack/cert-manager-controller"
+    assert values["image"]["digest"] == pins_table()["cert-manager-controller"].image.digest

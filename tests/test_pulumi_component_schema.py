@@ -26,6 +26,7 @@ EXPECTED = {
                              {"kedaClientId", "dashboardUrl"}),
     "KubePrometheusStack": ({"spec"}, {"namespace", "dashboardUrl"}),
     "KeyVaultSecrets": ({"spec", "resourceGroupName", "oidcIssuerUrl"}, {"clientId"}),
+    "SharedNamespace": ({"namespace", "specs"}, {"namespace"}),
 }
 """Component -> (required inputs, outputs)."""
 

@@ -12,7 +12,8 @@ from slm_deploy.render.compose import project_name, render_compose
 from slm_deploy.render.hosts import render_host
 from slm_deploy.render.images import build_context, build_owners, built_image, compose_image_names, registry_tags
 from slm_deploy.render.kubernetes import file_name, kustomization, render_kubernetes
-from slm_deploy.render.kubernetes.cluster_add_ons import render_cluster_add_ons
+from slm_deploy.render.kubernetes.cert_manager import cert_manager_release
+from slm_deploy.render.kubernetes.cluster_add_ons import cert_manager_objects, render_cluster_add_ons
 from slm_deploy.render.monitoring.bundle import monitoring_files, readme_facts
 from slm_deploy.render.serialize import to_json, to_yaml
 from slm_deploy.render.smoke import smoke_kubernetes, with_smoke
@@ -69,6 +70,8 @@ def _kubernetes_files(deployment: Deployment, plan: RuntimePlan, tested: Runtime
         files["kubernetes/cluster/kustomization.yaml"] = to_yaml({
             "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
             "resources": [file_name(obj) for obj in add_ons]})
+    if cert_manager_objects(deployment.spec):  # the chart release itself: installed with Helm, judged by `check`
+        files[CERT_MANAGER_RELEASE_FILE] = to_yaml(cert_manager_release(deployment.spec))
     smoke = smoke_kubernetes(deployment, tested)
     if smoke:
         files.update(_kustomize("kubernetes/smoke", smoke, deployment))
@@ -102,7 +105,8 @@ def _readme(deployment: Deployment, plan: RuntimePlan, files: dict[str, str]) ->
         has_kubernetes="kubernetes/kustomization.yaml" in files,
         has_cluster_add_ons="kubernetes/cluster/kustomization.yaml" in files,
         namespace=namespace_of(spec),
-        storage_class=target.storage_class if (target := kubernetes_target(spec)) else None,
+        shared_namespace=bool((target := kubernetes_target(spec)) and target.shared_namespace),
+        storage_class=target.storage_class if target else None,
         autoscaling=spec.serving.autoscaling.enabled,
         hosts=plan.hosts,
         secret_notes=secret_notes(deployment),
@@ -128,10 +132,21 @@ def built_images_record(deployment: Deployment, plan: RuntimePlan) -> dict[str, 
             for owner in build_owners(plan)}
 
 
+CERT_MANAGER_RELEASE_FILE = "helm/cert-manager.yaml"
+"""The cert-manager release `pulumi up` installs, as its helm.sh/v3 Release (values included)."""
+
+
 def policy_config(deployment: Deployment) -> dict[str, dict[str, Any]]:
-    """Rule options the spec sets (its reviewed trust-remote-code allow-list), so `check` judges by them."""
+    """Rule options the spec sets (its reviewed trust-remote-code allow-list, a namespace its owner bounds), so
+    `check` judges by them."""
+    config: dict[str, dict[str, Any]] = {}
     allowed = deployment.spec.security.trust_remote_code_allowlist
-    return {"slm-serving-001": {"trustRemoteCodeAllowlist": list(allowed)}} if allowed else {}
+    if allowed:
+        config["slm-serving-001"] = {"trustRemoteCodeAllowlist": list(allowed)}
+    target = kubernetes_target(deployment.spec)
+    if target is not None and target.shared_namespace:
+        config["slm-k8s-021"] = {"sharedNamespaces": [namespace_of(deployment.spec)]}
+    return config
 
 
 def render_bundle(deployment: Deployment) -> Bundle:

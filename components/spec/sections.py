@@ -146,6 +146,10 @@ class KubernetesTarget(SpecModel):
 
     namespace: DnsLabel | None = None
     """Defaults to the deployment name; never default or kube-system."""
+    shared_namespace: bool = False
+    """The namespace belongs to its owner (a SharedNamespace component or the cluster's admins), who creates it with
+    Pod Security labels and one ResourceQuota and LimitRange sized for every deployment placed in it; the deployment
+    then renders none of the three (quotas and limit ranges apply to the whole namespace)."""
     storage_class: DnsLabel | None = None
     cache_size: ByteQuantity | None = None
     """Model-cache volume size; defaults to twice the weights, at least 5Gi."""

@@ -228,6 +228,13 @@ MUTATIONS: list[Mutation] = [
     Mutation("slm-k8s-021", "K11", "limitrange", "no limitrange", set_(("metadata", "namespace"), "elsewhere")),
     Mutation("slm-k8s-021", "K11", "resourcequota", "no quota", set_(("metadata", "namespace"), "elsewhere")),
     Mutation("slm-k8s-022", "K14", D, "no namespace", drop(("metadata", "namespace"))),
+    Mutation("slm-k8s-023", "K12", "release-cert-manager", "controller by tag", drop(("values", "image", "digest"))),
+    Mutation("slm-k8s-023", "K12", "release-cert-manager", "webhook digest not sha256",
+             set_(("values", "webhook", "image", "digest"), "latest")),
+    Mutation("slm-k8s-023", "K12", "release-cert-manager", "api check job by tag",
+             set_(("values", "startupapicheck", "enabled"), True)),
+    Mutation("slm-k8s-023", "K12", "release-cert-manager", "chart of unknown images",
+             set_(("chart",), "kube-prometheus-stack")),
     Mutation("slm-k8s-022", "K14", "service-vllm", "default namespace", set_(("metadata", "namespace"), "default")),
     # AKS
     Mutation("slm-aks-001", "A1", "managedcluster", "rbac off", set_(("enableRBAC",), False)),

@@ -20,7 +20,7 @@ from slm_deploy.render.kubernetes.workloads import (
 from slm_deploy.runtimes.plan import RuntimePlan
 from slm_deploy.render.monitoring.context import monitored
 from slm_deploy.render.monitoring.kubernetes import monitoring_objects
-from slm_deploy.spec.consistency import namespace_of
+from slm_deploy.spec.consistency import cluster_target, namespace_of
 from slm_deploy.spec.loader import Deployment
 
 __all__ = ["Manifest", "container_security", "file_name", "kustomization", "pod_security", "render_kubernetes",
@@ -57,8 +57,10 @@ def render_kubernetes(deployment: Deployment, plan: RuntimePlan) -> list[Manifes
         budgets.append(disruption_budget(deployment, gateway))
     pods = [(_pod(w), copies) for w, copies, _ in workloads] + [(_pod(j), 1) for j in jobs]
 
-    objects = [namespace(deployment), service_account(deployment),
-               resource_quota(deployment, pods, claims, len(services)), limit_range(deployment, pods)]
+    objects = [service_account(deployment)]
+    if not cluster_target(deployment.spec).shared_namespace:
+        objects = [namespace(deployment), *objects, resource_quota(deployment, pods, claims, len(services)),
+                   limit_range(deployment, pods)]
     objects += secret_source_objects(deployment, plan)
     objects += claims + configs + jobs + [w for w, _, _ in workloads] + services + budgets
     if deployment.spec.serving.autoscaling.enabled:

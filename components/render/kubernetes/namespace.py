@@ -1,4 +1,7 @@
-"""The namespace and what bounds it: Pod Security labels, its own service account, quota and default limits."""
+"""The namespace and what bounds it: Pod Security labels, its own service account, quota and default limits.
+
+A ResourceQuota or LimitRange binds every object of its namespace, so a namespace holds one of each: the
+deployment's own, or, in a shared namespace, its owner's, sized for the sum of the deployments placed in it."""
 
 from __future__ import annotations
 
@@ -94,3 +97,50 @@ def limit_range(deployment: Deployment, pods: list[tuple[dict[str, Any], int]]) 
                 "defaultRequest": dict(DEFAULT_REQUEST),
                 "max": {"cpu": f"{max_cpu}m", "memory": f"{max_memory // MIB}Mi"},
             }]}}
+
+
+QUANTITY_UNITS = {"cpu": "m", "memory": "Mi", "storage": "Mi"}
+"""How each kind of quota quantity is written (counts have no unit)."""
+
+
+def _unit(key: str) -> str:
+    return next((unit for kind, unit in QUANTITY_UNITS.items() if key.endswith(kind)), "")
+
+
+def _amount(key: str, value: str) -> int:
+    """A quota value in its kind's base unit: millicores, bytes or a count."""
+    unit = _unit(key)
+    if unit == "m":
+        return _cpu_millis(value)
+    return parse_bytes(value) if unit else int(value)
+
+
+def _quantity(key: str, amount: int) -> str:
+    unit = _unit(key)
+    if unit == "Mi":
+        return f"{-(-amount // MIB)}Mi"
+    return f"{amount}{unit}"
+
+
+def shared_namespace_objects(name: str, labels: dict[str, str], quotas: list[Manifest],
+                             limit_ranges: list[Manifest]) -> list[Manifest]:
+    """A namespace several deployments share: Pod Security labels, one quota that admits all of them at once
+    (the sum of their own quotas) and one LimitRange whose ceiling admits each one's largest container."""
+    hard: dict[str, int] = {}
+    for quota in quotas:
+        for key, value in quota["spec"]["hard"].items():
+            hard[key] = hard.get(key, 0) + _amount(key, value)
+    ceilings = [item["max"] for lr in limit_ranges for item in lr["spec"]["limits"] if item["type"] == "Container"]
+    metadata = {"name": name, "namespace": name, "labels": dict(MANAGED_BY)}
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {**MANAGED_BY, **labels}}},
+        {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": metadata,
+         "spec": {"hard": {key: _quantity(key, amount) for key, amount in sorted(hard.items())}}},
+        {"apiVersion": "v1", "kind": "LimitRange", "metadata": dict(metadata), "spec": {"limits": [{
+            "type": "Container",
+            "default": dict(DEFAULT_LIMIT),
+            "defaultRequest": dict(DEFAULT_REQUEST),
+            "max": {"cpu": f"{max(_cpu_millis(c['cpu']) for c in ceilings)}m",
+                    "memory": _quantity("memory", max(parse_bytes(c["memory"]) for c in ceilings))},
+        }]}},
+    ]

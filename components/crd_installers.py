@@ -1,0 +1,55 @@
+"""Which resource of the running program installs the CRDs of an API group on a cluster.
+
+A custom resource created before its CRD fails with "no matches for kind". A Helm release that installs CRDs
+(kube-prometheus-stack, cert-manager) registers here under its cluster's provider; every custom resource of that
+group created later on the same provider, by any component, depends on it. CRDs installed outside the program
+(an existing Prometheus operator, KEDA) are the cluster's business and are not waited for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from slm_deploy.program_state import program_table
+
+MONITORING_GROUP = "monitoring.coreos.com"
+"""The Prometheus operator's API group (PodMonitor, ServiceMonitor, PrometheusRule)."""
+
+
+class DuplicateInstallerError(pulumi.RunError):
+    """Two components of one program install the same CRDs on one cluster."""
+
+
+@dataclass
+class _Installer:
+    provider: Any
+    group: str
+    resource: pulumi.Resource
+    owner: str
+
+
+def _current() -> list[_Installer]:
+    return program_table("crd-installers")
+
+
+def register_installer(provider: Any, groups: tuple[str, ...], resource: pulumi.Resource, owner: str,
+                       remedy: str) -> None:
+    """Record that `resource` installs the CRDs of `groups` on `provider`'s cluster; a second one is an error
+    (`remedy` says how to keep one)."""
+    installers = _current()
+    for group in groups:
+        clash = next((i for i in installers if i.provider is provider and i.group == group), None)
+        if clash is not None:
+            raise DuplicateInstallerError(
+                f"{owner} and {clash.owner} both install the {group} CRDs (and their release) on the same cluster; "
+                f"{remedy}")
+        installers.append(_Installer(provider, group, resource, owner))
+
+
+def installers_for(provider: Any, api_version: str) -> list[pulumi.Resource]:
+    """What must exist before a custom resource of `api_version` is created on `provider`'s cluster."""
+    group = api_version.split("/", 1)[0]
+    return [i.resource for i in _current() if i.provider is provider and i.group == group]
