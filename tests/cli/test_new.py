@@ -88,3 +88,22 @@ def test_bad_answers_are_refused_before_anything_is_written(answer: str, field: 
 def test_unknown_variable_is_named_by_position(tmp_path: Path) -> None:
     result = run_cli("new", "--no-input", "-o", str(tmp_path), "TOKEN-CANARY=1")
     assert result.code == 2 and "<argument 1>" in result.stderr and "CANARY" not in result.stderr
+
+
+@pytest.mark.parametrize("answer", [
+    "environments={{ cycler.__init__.__globals__.os.popen('touch MARKER').read() }}dev",
+    "secrets_expire_on={% if true %}2030-01-01{% endif %}",
+    "ingress_host={{ 7*7 }}.example.com",
+    "project_name=x{# CANARY",
+    "environments={{ CANARY",
+])
+def test_answers_holding_template_syntax_are_refused_before_cookiecutter_runs_them(answer: str, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    out = tmp_path / "out"
+    result = run_cli("new", "--no-input", "-o", str(out), answer.replace("MARKER", str(marker)),
+                     "target=kubernetes", "exposure=ingress")
+    assert result.code == 2, result.stderr
+    assert "Traceback" not in result.stderr and "template syntax" in result.stderr
+    assert "CANARY" not in result.stderr + result.stdout and "cycler" not in result.stderr
+    assert not marker.exists()
+    assert not out.exists() or list(out.iterdir()) == []
