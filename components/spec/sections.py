@@ -93,12 +93,14 @@ class Serving(SpecModel):
 
 
 def _not_an_address(value: str) -> str:
-    """Kubernetes refuses an IP address as an Ingress rule's host, and a certificate is issued for names."""
+    """Kubernetes refuses an IP address as an Ingress rule's host, and a certificate is issued for names; a name
+    whose last label is all digits (dev.10.0.0.1) is no public name (RFC 3696, section 2) and reads as one."""
     try:
         ipaddress.ip_address(value)
     except ValueError:
-        return value
-    raise ValueError("is an IP address; allowed: a DNS name such as llm.example.com")
+        if not value.rsplit(".", 1)[-1].isdigit():
+            return value
+    raise ValueError("is an IP address or ends in a numeric label; allowed: a DNS name such as llm.example.com")
 
 
 class Tls(SpecModel):

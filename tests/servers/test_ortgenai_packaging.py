@@ -18,6 +18,7 @@ IMPORT_TO_DISTRIBUTION = {
     "uvicorn": "uvicorn",
     "prometheus_client": "prometheus_client",
     "pydantic": "pydantic",
+    "pydantic_core": "pydantic-core",
     "llguidance": "llguidance",
     "h11": "h11",
 }

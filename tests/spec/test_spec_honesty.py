@@ -248,6 +248,10 @@ VALUE_CASES = {
         {**BASE, "exposure": {"mode": "ingress", "host": "10.0.0.1"},
          "targets": {"kubernetes": {}, "docker": {"registry": "registry.example.com"}}},
         "exposure.host", "is an IP address"),
+    "ingress host ends in a numeric label": (
+        {**BASE, "exposure": {"mode": "ingress", "host": "dev.10.0.0.1"},
+         "targets": {"kubernetes": {}, "docker": {"registry": "registry.example.com"}}},
+        "exposure.host", "numeric label"),
     "registry is a dash": (_with("targets", {"docker": {"registry": "-"}}), "targets.docker.registry", "allowed form"),
     "registry is dots": (_with("targets", {"docker": {"registry": ".."}}), "targets.docker.registry", "allowed form"),
     "registry port out of range": (_with("targets", {"docker": {"registry": "r.example.com:99999"}}),

@@ -28,7 +28,9 @@ REFUSAL = re.compile(r"^error: (Pulumi\.[a-z]+\.yaml(, )?)+: (model\.id: the cat
 def test_pair_is_refused_up_front_or_renders(runtime: str, model: str, tmp_path: Path,
                                              capfd: pytest.CaptureFixture[str]) -> None:
     try:
-        project = bake(tmp_path, "pair", {"runtime": runtime, "model": model, **SMALLEST.get(runtime, {})})
+        # one environment: the pair decides, and the other environments differ only in size (tested in test_bake)
+        project = bake(tmp_path, "pair", {"runtime": runtime, "model": model, "environments": "dev",
+                                          **SMALLEST.get(runtime, {})})
     except FailedHookException:
         err = capfd.readouterr().err
         assert err.count("error: ") == 1, err
