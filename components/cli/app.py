@@ -105,9 +105,8 @@ def validate(
 ) -> None:
     """Show the resolved plan: model tier, memory estimate and the flags chosen for the runtime."""
     deployments = [load_deployment(path) for path in specs]
-    for deployment in deployments:
-        if deployment.spec.waivers:  # each waiver must name something the rendered bundle holds
-            render_bundle(deployment)
+    for deployment in deployments:  # in memory: what render refuses (SLOs, waivers), validate refuses too
+        render_bundle(deployment)
     summaries = [plan_summary(d) for d in deployments]
     if as_json:
         sys.stdout.write(json.dumps(summaries[0] if len(summaries) == 1 else summaries, indent=2) + "\n")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from slm_deploy import __version__
+from slm_deploy.errors import SpecError
 from slm_deploy.render.clients import client_endpoint
 from slm_deploy.render.compose import project_name, render_compose
 from slm_deploy.render.hosts import render_host
@@ -150,7 +151,15 @@ def policy_config(deployment: Deployment) -> dict[str, dict[str, Any]]:
 
 
 def render_bundle(deployment: Deployment) -> Bundle:
-    """Render every target the spec turns on; pure and deterministic."""
+    """Render every target the spec turns on; pure and deterministic. A problem found while rendering names the
+    spec's line like the loader's."""
+    try:
+        return _rendered(deployment)
+    except SpecError as exc:
+        raise type(exc)(deployment.error(exc.problems).problems) from None
+
+
+def _rendered(deployment: Deployment) -> Bundle:
     plan = deployable_plan(deployment)
     tested = with_smoke(deployment, plan)  # Compose and the README also get the smoke checks
     targets = deployment.spec.targets
@@ -167,7 +176,7 @@ def render_bundle(deployment: Deployment) -> Bundle:
     files["README.md"] = _readme(deployment, tested, files)
     stale = stale_waiver_problems(deployment.spec, files)
     if stale:
-        raise deployment.error(stale)
+        raise SpecError(stale)
     body = Bundle(dict(sorted(files.items())))
     manifest: dict[str, Any] = {
         "generator": {"name": GENERATOR, "version": __version__},

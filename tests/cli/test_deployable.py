@@ -123,6 +123,10 @@ REFUSED_AT_VALIDATE = {
         {"name": "sb", "model": {"id": "qwen3-1.7b"}, "runtime": {"kind": "llamacpp"},
          "serving": {"startup_budget_seconds": 60}},
         "serving.startup_budget_seconds: is shorter than the model needs"),
+    "a time-to-first-token SLO below every histogram bucket": (
+        {"name": "slo", "model": {"id": "qwen3-1.7b"}, "runtime": {"kind": "llamacpp"},
+         "monitoring": {"enabled": True, "slo": {"ttft_p95_seconds": 1e-9}}},
+        "monitoring.slo.ttft_p95_seconds: is below the smallest histogram bucket the metrics have"),
 }
 
 

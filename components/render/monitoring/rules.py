@@ -391,6 +391,24 @@ def _alert_rule(alert: Alert) -> dict[str, Any]:
 
 
 SLO_FIELDS = {"availability": "availability", "ttft_p95_seconds": "ttft", "latency_p95_seconds": "latency"}
+QUANTILE_SIGNALS = {"ttft_p95_seconds": "time_to_first_token_seconds", "latency_p95_seconds": "request_duration_seconds"}
+
+
+def _smallest_bucket(m: Monitored, field: str) -> float | None:
+    """The smallest bucket bound any histogram of this deployment has for a quantile SLO's signal."""
+    signal = QUANTILE_SIGNALS.get(field)
+    bounds = [b for group in (_origins(m, signal) if signal else []) for raw in group
+              if raw.kind == "histogram" for b in raw.buckets]
+    return min(bounds) if bounds else None
+
+
+def _unmeasured(m: Monitored, field: str) -> Problem:
+    smallest = _smallest_bucket(m, field)
+    if smallest is not None:
+        return Problem(f"monitoring.slo.{field}", "is below the smallest histogram bucket the metrics have",
+                       allowed=f"at least {smallest:g} seconds")
+    return Problem(f"monitoring.slo.{field}", f"no metric of {m.runtime} measures it here",
+                   allowed="serving.auth.enabled: true (the gateway measures every runtime)")
 
 
 def check_slo(m: Monitored) -> None:
@@ -400,9 +418,7 @@ def check_slo(m: Monitored) -> None:
     if "error_ratio" in m.slo.model_fields_set and ERROR_RATIO not in {r["record"] for r in normalising(m)}:
         missing.append("error_ratio")
     if missing:
-        raise SpecError([Problem(f"monitoring.slo.{field}", f"no metric of {m.runtime} measures it here",
-                                 allowed="serving.auth.enabled: true (the gateway measures every runtime)")
-                         for field in missing])
+        raise SpecError([_unmeasured(m, field) for field in missing])
 
 
 def rule_groups(m: Monitored, platform: str) -> list[dict[str, Any]]:
