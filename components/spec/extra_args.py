@@ -134,22 +134,3 @@ def extra_args_problems(runtime: str, args: list[str]) -> list[Problem]:
             problems.append(Problem(path, "has a value this flag does not accept", allowed=value_kind.allowed))
         index += used
     return problems
-
-
-def batched_tokens_problems(runtime: str, args: list[str], context_length: int) -> list[Problem]:
-    """vLLM without chunked prefill takes each prompt in one batch: a token budget below the context refuses to
-    start (its scheduler checks max_num_batched_tokens >= max_model_len)."""
-    if runtime != "vllm" or "--no-enable-chunked-prefill" not in args:
-        return []
-    problems = []
-    for index, token in enumerate(args):
-        flag, has_inline, inline = token.partition("=")
-        if flag != "--max-num-batched-tokens":
-            continue
-        value = inline if has_inline else (args[index + 1] if index + 1 < len(args) else "")
-        if value.isdigit() and int(value) < context_length:
-            problems.append(Problem(f"runtime.extra_args[{index}]", "is below the context length while "
-                                    "--no-enable-chunked-prefill makes every prompt one batch",
-                                    allowed=f"at least {context_length} (model.context_length), or keep chunked "
-                                            "prefill on"))
-    return problems

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from slm_deploy.errors import Problem, SpecError, value_kind
 from slm_deploy.spec.consistency import consistency_problems, with_default_secrets
 from slm_deploy.spec.deployment import DeploymentSpec
-from slm_deploy.spec.extra_args import batched_tokens_problems
+from slm_deploy.spec.flag_combinations import combination_problems
 from slm_deploy.spec.problems import validation_problems
 from slm_deploy.spec.redact import redacted
 from slm_deploy.spec.resolve import ResolvedModel, resolve_model
@@ -92,8 +92,7 @@ def _parse(data: Any) -> Deployment:
         raise SpecError(problems)
     model = resolve_model(spec)
     sizing = size(spec, model)
-    problems = batched_tokens_problems(spec.runtime.kind, list(getattr(spec.runtime, "extra_args", [])),
-                                       sizing.context_length)
+    problems = combination_problems(spec, sizing)
     if problems:
         raise SpecError(problems)
     canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))

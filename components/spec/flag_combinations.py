@@ -1,0 +1,76 @@
+"""Pass-through flags that each pass their own check but together stop the runtime at start, refused at validate.
+
+Each rule cites the check at the pinned version that would stop the server, so a refusal here is never stricter
+than the runtime. They run after sizing, since two of them compare a flag with the sized context or concurrency.
+"""
+
+from __future__ import annotations
+
+from slm_deploy.errors import Problem
+from slm_deploy.spec.deployment import DeploymentSpec
+from slm_deploy.spec.sizing import Sizing
+
+QUANTISED_CACHE_TYPES = ("q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "iq4_nl")
+"""llama.cpp KV-cache types ggml_is_quantized() is true for (f16 and bf16 are not)."""
+
+
+def last_flag(args: list[str], *flags: str) -> tuple[int, str, str] | None:
+    """(index, flag, value) of the last of `flags` in `args`, as argparse and llama-server read them (last wins);
+    the value is the inline `=value`, else the next token, else empty."""
+    found = None
+    for index, token in enumerate(args):
+        flag, has_inline, inline = token.partition("=")
+        if flag in flags:
+            found = (index, flag, inline if has_inline else (args[index + 1] if index + 1 < len(args) else ""))
+    return found
+
+
+def _vllm_problems(args: list[str], sizing: Sizing) -> list[Problem]:
+    problems = []
+    auto_tools = last_flag(args, "--enable-auto-tool-choice")
+    # vllm/entrypoints/openai/cli_args.py, validate_parsed_serve_args: "--enable-auto-tool-choice requires
+    # --tool-call-parser" (a TypeError before the model loads).
+    if auto_tools is not None and last_flag(args, "--tool-call-parser") is None:
+        problems.append(Problem(f"runtime.extra_args[{auto_tools[0]}]", "needs a tool-call parser: vLLM refuses "
+                                "to start with --enable-auto-tool-choice alone",
+                                allowed="--enable-auto-tool-choice together with --tool-call-parser and a parser "
+                                        "name"))
+    budget = last_flag(args, "--max-num-batched-tokens")
+    if budget is None or not budget[2].isdigit():
+        return problems
+    index, tokens = budget[0], int(budget[2])
+    chunked = last_flag(args, "--enable-chunked-prefill", "--no-enable-chunked-prefill")
+    # vllm/config/scheduler.py, SchedulerConfig.verify_max_model_len: without chunked prefill the budget must hold
+    # max_model_len; it must always hold max_num_seqs. Either failure is a ValueError at start.
+    if chunked is not None and chunked[1] == "--no-enable-chunked-prefill" and tokens < sizing.context_length:
+        problems.append(Problem(f"runtime.extra_args[{index}]", "is below the context length while "
+                                "--no-enable-chunked-prefill makes every prompt one batch",
+                                allowed=f"at least {sizing.context_length} (the sized context), or keep chunked "
+                                        "prefill on"))
+    elif tokens < sizing.concurrency:
+        problems.append(Problem(f"runtime.extra_args[{index}]", "is below the number of concurrent sequences "
+                                "(vLLM's --max-num-seqs, from serving.concurrency); vLLM refuses to start",
+                                allowed=f"at least {sizing.concurrency} (the sized concurrency)"))
+    return problems
+
+
+def _llamacpp_problems(spec: DeploymentSpec, args: list[str]) -> list[Problem]:
+    cache_v = last_flag(args, "--cache-type-v")
+    # src/llama-context.cpp, llama_init_from_model: "V cache quantization requires flash_attn" when flash attention
+    # is disabled (no context, the model never loads); with auto, the context constructor throws instead if flash
+    # attention turns out unavailable, which only the hardware decides.
+    if cache_v is None or cache_v[2] not in QUANTISED_CACHE_TYPES or spec.runtime.flash_attn != "off":
+        return []
+    return [Problem(f"runtime.extra_args[{cache_v[0]}]", "quantises the V cache while runtime.flash_attn is off; "
+                    "llama.cpp refuses to create the context",
+                    allowed="--cache-type-v f16 or bf16 with flash attention off, or runtime.flash_attn: on or auto")]
+
+
+def combination_problems(spec: DeploymentSpec, sizing: Sizing) -> list[Problem]:
+    """Problems of pass-through flags taken together with each other and with the sizing."""
+    args = list(getattr(spec.runtime, "extra_args", []))
+    if spec.runtime.kind == "vllm":
+        return _vllm_problems(args, sizing)
+    if spec.runtime.kind == "llamacpp":
+        return _llamacpp_problems(spec, args)
+    return []
