@@ -11,6 +11,7 @@ from slm_deploy.spec.launch_env import refusal as env_refusal
 from slm_deploy.servers.gateway.render import GATEWAY_METRICS_PORT
 from slm_deploy.spec.catalogue import catalogue
 from slm_deploy.spec.deployment import DeploymentSpec
+from slm_deploy.spec.env_values import value_refusal
 from slm_deploy.spec.extra_args import extra_args_problems
 from slm_deploy.spec.idle_fields import idle_field_problems
 from slm_deploy.spec.images import pins_table
@@ -83,12 +84,15 @@ def _env_problems(spec: DeploymentSpec) -> list[Problem]:
     """Extra environment may tune the runtime with what it reads, never re-route, re-flag or weaken it (one table
     with the rules); the error lists the names the runtime accepts, never the name given, which may be a token."""
     kind, problems = spec.runtime.kind, []
-    for name in spec.runtime.env:
+    for name, value in spec.runtime.env.items():
         reason = env_refusal(kind, name)
         if reason:
             hint = ("declare it under `secrets` and mount it as a file" if reason == SECRET_REASON
                     else "use the typed runtime options or runtime.extra_args")
             problems.append(Problem(f"runtime.env.{name}", reason, allowed=allowed_text(kind), hint=hint))
+        elif (allowed := value_refusal(kind, name, value)) is not None:
+            problems.append(Problem(f"runtime.env.{name}", f"has a value {kind} cannot parse for this variable "
+                                    "(it would stop at start or read it as off)", allowed=allowed))
     return problems
 
 

@@ -7,7 +7,8 @@ the runtime's own artifact, lists it) and it is in no refused class: another spe
 changes what the process loads or where it connects (loader, interpreter, proxies, hub endpoints), a path (the
 root file system is read-only; slm-deploy sets the writable paths), a switch that weakens the server, GPU
 selection (the device plugin or the Compose device reservation decides which GPUs a container sees), debug or
-log-level output (at debug level vLLM logs input prompts and Ollama's trace level logs generated text), the
+log-level output (at debug level vLLM logs input prompts and Ollama's trace level logs generated text), logging
+configuration (streams, prefixes, intervals, vLLM's own logging set-up), the
 runtime's own build, test and child-process variables, or a variable slm-deploy sets from a typed field of
 the spec.
 """
@@ -44,25 +45,27 @@ class EnvClass:
 LOADER = EnvClass(
     re.compile(r"^(LD_|DYLD_|PYTHON|PERL|RUBY|NODE_|GCONV_|MALLOC_|GLIBC_|BASH_ENV$|ENV$|IFS$|SHELL$|PATH$|"
                r"USER$|LOGNAME$|OPENSSL_|SSL_CERT_|REQUESTS_CA_BUNDLE$|CURL_CA_BUNDLE$|CONDA_|PROGRAMFILES$|"
-               r"SYSTEMROOT$)|(_EDITOR$|_LLM_LIBRARY$)"),
+               r"SYSTEMROOT$)|(_EDITOR$|_LIBRARY$|_LIBRARIES$)"),
     "changes what the process loads, trusts or runs as (loader, interpreter, library, editor, user or CA "
     "variables)")
 NETWORK = EnvClass(
     re.compile(r"(PROXY$|_ENDPOINT|_URL$|_HOST$|_HOSTNAME$|_HOST_IP$|_IP$|_ADDRESS$|_ORIGINS$|_PORT$|_REMOTES$|"
                r"_REPOSITORY$|_REPO_LIST$|^HF_HUB_OFFLINE$|^TRANSFORMERS_OFFLINE$|_PLUGINS$|MODELSCOPE|^RAY_|_RAY_|"
-               r"_IPS$|_NIC_|^S3_|^AWS_|^VLLM_MEDIA_URL_|^GGML_RDMA_|^GGML_REMOTING_)"),
+               r"_IPS$|_NIC_|^S3_|^AWS_|^VLLM_MEDIA_URL_|^GGML_RDMA_|^GGML_REMOTING_|MOONCAKE|NIXL|LMCACHE|_SEGMENT$)"),
     "changes where the server listens or connects (hosts, ports, proxies, hub endpoints, remotes, plugins, "
-    "other nodes)")
+    "other nodes, KV-cache transfer stores and their segments)")
 FILES = EnvClass(
     re.compile(r"(^HOME$|^XDG_|^TMPDIR$|^TEMP$|^TMP$|APPDATA$|_HOME$|_CACHE|_DIR$|_ROOT$|_PATH$|_FILE$|"
-               r"_MODELS$|_NOPRUNE$)"),
+               r"_MODELS$|_NOPRUNE$|_FOLDER$|_DIRECTORY$)"),
     "points the server at files; slm-deploy sets the writable cache paths itself (the root file system is "
     "read-only)")
 UNSAFE = EnvClass(
     re.compile(r"(TRUST_REMOTE_CODE|^VLLM_ALLOW_|INSECURE|_DEV_MODE$|DEBUG_LOG|LOG_REQUESTS|LOG_API_SERVER|"
-               r"^VLLM_SERVER_DEV|NO_USAGE_STATS|DO_NOT_TRACK|TELEMETRY|USAGE_STATS|^VLLM_USAGE_|^SLM_)"),
+               r"^VLLM_SERVER_DEV|NO_USAGE_STATS|DO_NOT_TRACK|TELEMETRY|USAGE_STATS|^VLLM_USAGE_|^SLM_|"
+               r"_SKIP_\w*(VALIDATION|CHECKS?)$|KEEP_ALIVE_ON_)"),
     "weakens the deployment or is set by slm-deploy (remote code, runtime updates, request logging, "
-    "telemetry, this project's own server settings)")
+    "telemetry, skipped validation or checks, a server kept up after its engine died, this project's own "
+    "server settings)")
 GPU_SELECTION = EnvClass(
     re.compile(r"(_VISIBLE_DEVICES$|^NVIDIA_|DEVICE_ORDINAL$|^CUDA_DEVICE_ORDER$|^HSA_OVERRIDE_|"
                r"^ONEAPI_DEVICE_SELECTOR$|^GGML_[A-Z]+_DEVICES?$|_BACKEND_DEVICE$|_PLATFORMS?$|^(LOCAL_)?RANK$|"
@@ -73,6 +76,10 @@ DEBUG_OUTPUT = EnvClass(
     re.compile(r"(DEBUG|TRACE|VERBOSE|LOGGER|PROFIL|_DUMP|_OUTPUT_TENSOR$|LOG_LEVEL$|LOGGING_LEVEL$)"),
     "raises debug, trace or log-level output, which can write prompts and generated text to the logs "
     "(vLLM logs the input prompt at debug level, Ollama logs model output at trace level)")
+LOGGING = EnvClass(
+    re.compile(r"(LOGGING|_LOG_|_LOG$|_PRINT_)"),
+    "changes how or where the server logs (logging configuration, streams, prefixes, intervals); the log "
+    "pipeline and the alerts read the runtime's own format on its standard streams")
 INTERNAL = EnvClass(
     re.compile(r"(^CMAKE_|^NVCC_|^MAX_JOBS$|^TORCH_CUDA_ARCH_LIST$|^VLLM_(BUILD_|DOCKER_BUILD|IMAGE_TAG$|"
                r"MAIN_CUDA_VERSION$|PRECOMPILED|USE_PRECOMPILED|SKIP_PRECOMPILED|TARGET_DEVICE$|DIST_IDENT$)|"
@@ -86,7 +93,7 @@ OWNED = {
                        "runtime.kv_cache_type, model.context_length, serving.concurrency)"),
 }
 """Per runtime: variables slm-deploy derives from typed fields."""
-CLASSES = (LOADER, NETWORK, FILES, UNSAFE, GPU_SELECTION, DEBUG_OUTPUT, INTERNAL)
+CLASSES = (LOADER, NETWORK, FILES, UNSAFE, GPU_SELECTION, DEBUG_OUTPUT, LOGGING, INTERNAL)
 SECRET_REASON = "looks like a secret; secrets are never passed as environment values"
 
 

@@ -13,6 +13,7 @@ from slm_deploy.pins.interfaces import RecordError, available, dump, load, recor
 from slm_deploy.pins.interfaces import foundry_local, ollama, open_webui, own_servers, vllm
 from slm_deploy.pins.interfaces.pysource import env_names, exposed_series, metrics, routes, trees
 from slm_deploy.pins.interfaces.refresh import Inputs, refresh
+from slm_deploy.pins.interfaces.vllm_env_values import env_values
 from slm_deploy.pins.table import PinRow
 
 
@@ -136,6 +137,32 @@ def test_vllm_flags_follow_argparse_and_boolean_optional_action() -> None:
     assert vllm.engine_flags(parsed, classes) == {
         "--max-model-len", "--trust-remote-code", "--no-trust-remote-code", "--quantization", "-q",
         "--enable-prefix-caching", "--no-enable-prefix-caching", "--enable-log-requests", "--no-enable-log-requests"}
+
+
+VLLM_ENVS = """
+environment_variables: dict[str, Callable[[], Any]] = {
+    "A_INT": lambda: int(os.getenv("A_INT", "60")),
+    "A_FLAG": lambda: bool(int(os.getenv("A_FLAG", "0"))),
+    "A_MAYBE": lambda: maybe_convert_int(os.environ.get("A_MAYBE", None)),
+    "A_SET": lambda: int(os.getenv("A_SET", "0")) if "A_SET" in os.environ else None,
+    "A_FLOAT": lambda: val if (val := float(os.getenv("A_FLOAT", "10."))) > 0.0 else 10.0,
+    "A_CHOICE": env_with_choices("A_CHOICE", "fork", ["spawn", "fork"]),
+    "A_NOCASE": env_with_choices("A_NOCASE", "high", ["highest", "high"], case_sensitive=False),
+    "A_LAZY": env_with_choices("A_LAZY", None, lambda: list(BACKENDS)),
+    "A_EQ": lambda: os.environ.get("A_EQ", "0") == "1",
+    "A_IN": lambda: os.getenv("A_IN", "False").strip().lower() in ("true", "1"),
+    "A_TEXT": lambda: os.getenv("A_TEXT", "ext://sys.stdout"),
+    "A_NOT_ZERO": lambda: os.getenv("A_NOT_ZERO", "0") != "0",
+    "A_LIST": lambda: os.environ["A_LIST"].split(","),
+}
+"""
+
+
+def test_vllm_env_values_follow_how_envs_py_parses_each_variable() -> None:
+    assert env_values(ast.parse(VLLM_ENVS)) == {
+        "A_INT": "int", "A_FLAG": "int", "A_MAYBE": "int", "A_SET": "int", "A_FLOAT": "float",
+        "A_CHOICE": "choice:spawn,fork", "A_NOCASE": "choice-nocase:highest,high", "A_EQ": "switch:1",
+        "A_IN": "switch-nocase:true,1"}
 
 
 def test_open_webui_persistent_env_follows_names_into_the_config_table() -> None:

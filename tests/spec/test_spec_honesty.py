@@ -68,11 +68,20 @@ ENV_CASES = {
     "GPU selection by the image's variable": ("ollama", "NVIDIA_VISIBLE_DEVICES", "device plugin"),
     "GPU driver capabilities": ("ollama", "NVIDIA_DRIVER_CAPABILITIES", "device plugin"),
     "GPU selection by CUDA": ("vllm", "CUDA_VISIBLE_DEVICES", "device plugin"),
-    "a variable llama.cpp does not read": ("llamacpp", "LLAMA_LOG_VERBOSITY", "not a variable llamacpp reads"),
+    "a variable llama.cpp does not read": ("llamacpp", "GGML_NUM_THREADS", "not a variable llamacpp reads"),
     "a made-up name": ("vllm", "VLLM_NOT_A_KNOB", "not a variable vllm reads"),
     "a generic variable the runtime does not read": ("ollama", "OMP_NUM_THREADS", "not a variable ollama reads"),
     "the runtime's own child-process switch": ("llamacpp", "LLAMA_SERVER_CHILD_MODE", "internal to the runtime"),
     "a build-time variable": ("vllm", "VLLM_USE_PRECOMPILED", "internal to the runtime"),
+    "a library to load": ("vllm", "CUDNN_LIBRARY", "loads"),
+    "a folder of tuned configs": ("vllm", "VLLM_TUNED_CONFIG_FOLDER", "files"),
+    "a KV-transfer store segment": ("vllm", "MOONCAKE_PREFERRED_SEGMENT", "connects"),
+    "vLLM's own logging set-up": ("vllm", "VLLM_CONFIGURE_LOGGING", "logs"),
+    "the log stream": ("vllm", "VLLM_LOGGING_STREAM", "logs"),
+    "a logging config file": ("vllm", "VLLM_LOGGING_CONFIG_PATH", "files"),
+    "the stats log interval": ("vllm", "VLLM_LOG_STATS_INTERVAL", "logs"),
+    "skipped model name validation": ("vllm", "VLLM_SKIP_MODEL_NAME_VALIDATION", "weakens"),
+    "a server kept up after its engine died": ("vllm", "VLLM_KEEP_ALIVE_ON_ENGINE_DEATH", "weakens"),
 }
 ACCEPTED = {"vllm": "OMP_NUM_THREADS", "ollama": "OLLAMA_LOAD_TIMEOUT", "llamacpp": "OMP_WAIT_POLICY"}
 """One variable each runtime reads and no rule refuses."""
@@ -95,6 +104,33 @@ def test_runtime_env_keeps_variables_the_runtime_reads(kind: str, tmp_path: Path
     assert result.code == 0, result.stderr
     assert f"{ACCEPTED[kind]}=2" in (out / "compose" / "compose.yaml").read_text(encoding="utf-8") or \
         f"{ACCEPTED[kind]}: '2'" in (out / "compose" / "compose.yaml").read_text(encoding="utf-8")
+
+
+ENV_VALUES = {  # how vllm/envs.py at the pinned version parses each: int(), float(), env_with_choices, == / in
+    "int() of a word": ("VLLM_ENGINE_READY_TIMEOUT_S", "true", "an integer"),
+    "bool(int()) of a word": ("VLLM_USE_FASTOKENS", "yes", "an integer"),
+    "a choice outside the list": ("VLLM_WORKER_MULTIPROC_METHOD", "forkserver", "one of spawn, fork"),
+    "a case-sensitive choice in another case": ("VLLM_WORKER_MULTIPROC_METHOD", "SPAWN", "one of spawn, fork"),
+    "a switch that reads only 1 as on": ("VLLM_USE_BREAKABLE_CUDAGRAPH", "true", "one of 1, 0"),
+    "a switch that reads true or 1 as on": ("VLLM_DISABLE_PYNCCL", "yes", "one of true, 1, 0, false"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ENV_VALUES))
+def test_runtime_env_refuses_a_value_vllm_crashes_on_or_reads_as_off(case: str, tmp_path: Path) -> None:
+    name, value, allowed = ENV_VALUES[case]
+    _refused(tmp_path, _runtime("vllm", env={name: value}), "runtime.env.<key 1>", "cannot parse",
+             echoed=(name, value))
+    assert f"  allowed: {allowed}" in run_in_process("validate", str(tmp_path / "spec.yaml")).stderr
+
+
+def test_runtime_env_keeps_values_vllm_parses(tmp_path: Path) -> None:
+    env = {"VLLM_ENGINE_READY_TIMEOUT_S": "900", "VLLM_USE_FASTOKENS": "1",
+           "VLLM_FLOAT32_MATMUL_PRECISION": "HIGH", "VLLM_DISABLE_PYNCCL": " True", "VLLM_PP_LAYER_PARTITION": "4,4"}
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(_runtime("vllm", env=env)), encoding="utf-8")
+    result = run_in_process("render", str(path), "--out", str(tmp_path / "bundle"))
+    assert result.code == 0, result.stderr
 
 
 @pytest.mark.parametrize("kind", ["onnxruntime", "vllm", "ollama"])

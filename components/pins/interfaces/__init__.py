@@ -26,6 +26,8 @@ FLAG_VALUES = "flag_values"
 """Flag -> the names it accepts, where the runtime registers them (vLLM's parsers, llama.cpp's templates)."""
 PARAMETERS = "parameters"
 """Model parameter -> the Go type the runtime parses it as (Ollama's Modelfile PARAMETER lines)."""
+ENV_VALUES = "env_values"
+"""Variable -> how the runtime parses its value (int, float, choice:..., switch:...), where the artifact says."""
 
 
 class RecordError(SlmDeployError):
@@ -61,6 +63,7 @@ class InterfaceRecord:
     commands: frozenset[str] = frozenset()
     flag_values: Mapping[str, frozenset[str]] = field(default_factory=dict)
     parameters: Mapping[str, str] = field(default_factory=dict)
+    env_values: Mapping[str, str] = field(default_factory=dict)
 
 
 def records_dir() -> Path:
@@ -108,6 +111,7 @@ def load(runtime: str, folder: Path | None = None) -> InterfaceRecord:
                          entrypoint=_strings(image, "entrypoint", path)),
         flag_values={key: frozenset(_strings(flag_values, key, path)) for key in flag_values},
         parameters={key: str(kind) for key, kind in _mapping(document, PARAMETERS, path).items()},
+        env_values={key: str(kind) for key, kind in _mapping(document, ENV_VALUES, path).items()},
     )
 
 
@@ -137,7 +141,7 @@ def dump(document: dict) -> str:
             value = sorted(set(value))
         elif key == FLAG_VALUES:
             value = {flag: sorted(set(names)) for flag, names in sorted(value.items())}
-        elif key == PARAMETERS:
+        elif key in (PARAMETERS, ENV_VALUES):
             value = dict(sorted(value.items()))
         elif key == "image":
             value = {k: (sorted(set(v)) if k == "writable_paths" else v) for k, v in value.items() if v}

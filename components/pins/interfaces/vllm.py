@@ -1,5 +1,5 @@
-"""vLLM's record, read from the PyPI wheel of the pinned version: argparse definitions, envs, metrics, routes and
-the parser names --tool-call-parser and --reasoning-parser accept.
+"""vLLM's record, read from the PyPI wheel of the pinned version: argparse definitions, envs and how each is parsed,
+metrics, routes and the parser names --tool-call-parser and --reasoning-parser accept.
 
 `vllm serve` builds its parser from dataclass fields (FrontendArgs) and explicit add_argument calls
 (EngineArgs.add_cli_args). Booleans use argparse.BooleanOptionalAction, so they also accept --no-<flag>.
@@ -14,11 +14,13 @@ import re
 from slm_deploy.pins.interfaces import RecordError
 from slm_deploy.pins.interfaces.artifacts import pypi_wheel, python_sources
 from slm_deploy.pins.interfaces.pysource import env_names, exposed_series, metrics, routes, string_literal, trees
+from slm_deploy.pins.interfaces.vllm_env_values import env_values
 from slm_deploy.pins.interfaces.vllm_parsers import parser_names
 
 PACKAGE = "vllm"
 CLI_ARGS = "vllm/entrypoints/openai/cli_args.py"
 ENGINE_ARGS = "vllm/engine/arg_utils.py"
+ENVS = "vllm/envs.py"
 SKIP = ("vllm/benchmarks/", "vllm/third_party/", "vllm/vllm_flash_attn/")
 FRONTEND_CLASS = "FrontendArgs"
 PARSER_FUNCTION = "make_arg_parser"
@@ -48,6 +50,7 @@ def derive(version: str) -> dict:
         "metrics": sorted(set().union(*(exposed_series(n, k) for n, k in families.items()))),
         "endpoints": sorted(routes(m for name, m in parsed.items() if name.startswith("vllm/entrypoints/"))),
         "flag_values": parser_names(parsed),
+        "env_values": env_values(parsed[ENVS]) if ENVS in parsed else {},
     }
 
 

@@ -1,0 +1,90 @@
+"""How vLLM parses each variable of its envs.py table, read from the syntax tree: what value the variable takes.
+
+vllm/envs.py maps each name to a reader. `int(os.getenv(...))` (also inside bool(), a conditional or a walrus)
+crashes on a value that is not a Python integer; float() likewise; env_with_choices() raises on a word outside
+its list; a comparison such as `os.getenv(...) == "1"` or `.lower() in ("true", "1")` silently reads any other
+value as off. Readers of free text (paths, names, lists) are not recorded: any text is a value to them.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from slm_deploy.pins.interfaces.pysource import string_literal
+
+TABLE = "environment_variables"
+CHOICE_HELPER = "env_with_choices"
+NUMBER_PARSERS = {"int": "int", "float": "float", "maybe_convert_int": "int", "maybe_convert_bool": "int"}
+"""Calls that parse the variable's text as a number; maybe_convert_bool is bool(int(value)) in envs.py."""
+
+
+def env_values(module: ast.Module) -> dict[str, str]:
+    """Name -> "int", "float", "choice:a,b", "choice-nocase:a,b" or "switch[-nocase]:on,values" for envs.py."""
+    found: dict[str, str] = {}
+    for node in ast.walk(module):
+        table = _table(node)
+        if table is None:
+            continue
+        for key, reader in zip(table.keys, table.values):
+            name, kind = string_literal(key), _kind(reader)
+            if name and kind:
+                found[name] = kind
+    return found
+
+
+def _table(node: ast.AST) -> ast.Dict | None:
+    if isinstance(node, ast.Assign):
+        targets, value = node.targets, node.value
+    elif isinstance(node, ast.AnnAssign):
+        targets, value = [node.target], node.value
+    else:
+        return None
+    named = any(isinstance(t, ast.Name) and t.id == TABLE for t in targets)
+    return value if named and isinstance(value, ast.Dict) else None
+
+
+def _reads_environment(node: ast.AST) -> bool:
+    """Whether the expression reads os.getenv(...) or os.environ."""
+    return any((isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "getenv")
+               or (isinstance(n, ast.Attribute) and n.attr == "environ") for n in ast.walk(node))
+
+
+def _kind(reader: ast.AST) -> str | None:
+    if isinstance(reader, ast.Call) and getattr(reader.func, "id", "") == CHOICE_HELPER:
+        return _choices(reader)
+    if not isinstance(reader, ast.Lambda):
+        return None
+    body = reader.body
+    if isinstance(body, ast.Compare):
+        return _switch(body)
+    for node in ast.walk(body):  # outermost first: bool(int(...)) is int, `x if (x := float(...)) > 0` is float
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") in NUMBER_PARSERS and node.args \
+                and _reads_environment(node.args[0]):
+            return NUMBER_PARSERS[node.func.id]
+    return None
+
+
+def _choices(call: ast.Call) -> str | None:
+    """env_with_choices(name, default, [words], case_sensitive=...): a literal list only (a callable is lazy)."""
+    words = call.args[2] if len(call.args) > 2 else next((k.value for k in call.keywords if k.arg == "choices"), None)
+    if not isinstance(words, (ast.List, ast.Tuple)) or not all(string_literal(w) is not None for w in words.elts):
+        return None
+    sensitive = next((k.value for k in call.keywords if k.arg == "case_sensitive"), None)
+    nocase = isinstance(sensitive, ast.Constant) and sensitive.value is False
+    return ("choice-nocase:" if nocase else "choice:") + ",".join(string_literal(w) for w in words.elts)
+
+
+def _switch(compare: ast.Compare) -> str | None:
+    """`read == "1"` or `read.lower() in ("true", "1")`: the values that turn the variable on."""
+    if len(compare.ops) != 1 or not _reads_environment(compare.left):
+        return None
+    operator, right = compare.ops[0], compare.comparators[0]
+    if isinstance(operator, ast.Eq) and string_literal(right) is not None:
+        on = [string_literal(right)]
+    elif isinstance(operator, ast.In) and isinstance(right, (ast.Tuple, ast.List, ast.Set)) \
+            and all(string_literal(e) is not None for e in right.elts):
+        on = [string_literal(e) for e in right.elts]
+    else:
+        return None
+    lowered = any(isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "lower" for n in ast.walk(compare.left))
+    return ("switch-nocase:" if lowered else "switch:") + ",".join(on)

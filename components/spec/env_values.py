@@ -1,0 +1,37 @@
+"""Values of `runtime.env` variables the runtime parses as a number, a word from a list or an on/off switch,
+checked as the runtime's interface record says it parses them: a value it would crash on at start, or silently
+read as off, is refused at validate. Free-text variables have no record entry and take any EnvValue."""
+
+from __future__ import annotations
+
+from slm_deploy.spec.runtime_records import record_of
+
+OFF_WORDS = ("0", "false")
+"""The off spellings next to a switch's on values; any other word is read as off without a word of warning."""
+
+
+def _parses(parse: type, text: str) -> bool:
+    try:
+        parse(text)
+    except ValueError:
+        return False
+    return True
+
+
+def value_refusal(runtime: str, name: str, value: str) -> str | None:
+    """What `runtime` accepts for `name` when `value` is not it, or None when the value parses (or is free text)."""
+    kind, _, words = record_of(runtime).env_values.get(name, "").partition(":")
+    listed = [word for word in words.split(",") if word]
+    if kind == "int":
+        return None if _parses(int, value) else "an integer, such as 0 or 1 for a switch"
+    if kind == "float":
+        return None if _parses(float, value) else "a number, such as 10 or 0.5"
+    if kind in ("choice", "choice-nocase"):
+        folded = value.lower() if kind == "choice-nocase" else value
+        known = [word.lower() for word in listed] if kind == "choice-nocase" else listed
+        return None if folded in known else "one of " + ", ".join(listed)
+    if kind in ("switch", "switch-nocase"):
+        folded = value.strip().lower() if kind == "switch-nocase" else value
+        accepted = listed + [word for word in OFF_WORDS if word == "0" or "true" in listed]
+        return None if folded in accepted else "one of " + ", ".join(dict.fromkeys(accepted))
+    return None
