@@ -19,6 +19,7 @@ from slm_deploy.render.monitoring.bundle import monitoring_files, readme_facts
 from slm_deploy.render.serialize import to_json, to_yaml
 from slm_deploy.render.smoke import smoke_kubernetes, with_smoke
 from slm_deploy.render.templating import render_template
+from slm_deploy.render.unused_images import unused_image_problems
 from slm_deploy.render.waiver_targets import stale_waiver_problems
 from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.runtimes.capabilities import capabilities
@@ -174,7 +175,7 @@ def _rendered(deployment: Deployment) -> Bundle:
     for host in plan.hosts:
         files.update(render_host(host, deployment))
     files["README.md"] = _readme(deployment, tested, files)
-    stale = stale_waiver_problems(deployment.spec, files)
+    stale = stale_waiver_problems(deployment.spec, files) + unused_image_problems(deployment.spec, files)
     if stale:
         raise SpecError(stale)
     body = Bundle(dict(sorted(files.items())))

@@ -8,7 +8,7 @@ from slm_deploy import __version__
 from slm_deploy.errors import Problem, SpecError
 from slm_deploy.runtimes.plan import CACHE_ROOT, MODEL_ROOT, SECRETS_ROOT, ImageBuild, SecretFile, ServicePlan
 from slm_deploy.spec.base import SpecModel
-from slm_deploy.spec.images import ImageRef, parse_image, pins_table
+from slm_deploy.spec.images import ImageRef, parse_image, pinned_row
 from slm_deploy.spec.loader import Deployment
 
 Options = TypeVar("Options", bound=SpecModel)
@@ -37,9 +37,7 @@ def source_of(deployment: Deployment, kind: type[Source]) -> Source:
 def pinned(deployment: Deployment, key: str) -> ImageRef:
     """A row of the pins table, after the spec's base-image override and registry mirror."""
     security = deployment.spec.security
-    override = security.base_images.get(key)
-    image = parse_image(override) if override else pins_table()[key].image
-    return image if override else image.mirrored(security.registry_mirror)
+    return pinned_row(key, security.base_images, security.registry_mirror)
 
 
 def runtime_image(deployment: Deployment, key: str) -> ImageRef:

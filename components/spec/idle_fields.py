@@ -20,6 +20,14 @@ HOST_ONLY_FIELDS = (
 )
 """What a Foundry Local host install cannot honour: it runs the pinned `foundry` service as the installing
 account, on loopback, with the model's own context and batching, with no gateway, limits or metrics."""
+FOUNDRY_IDLE = (
+    ("serving.port", "(it listens on runtime.port, the fixed service port)", "runtime.port"),
+    ("model.quantisation", "(it picks the weight variant of model.source.alias for the device)",
+     "leave it unset; Foundry Local chooses the variant"),
+)
+"""Fields Foundry Local has its own way of setting, on a host or in a container."""
+CATALOGUE_FACTS = ("parameters_billion", "architecture", "native_context")
+"""Facts about the weights that a catalogue entry records for its pinned sources; sizing reads the entry's."""
 
 
 def written(model, *path: str) -> bool:
@@ -104,10 +112,23 @@ def _runtime_idle(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
     if webui is not None and not webui.enabled:
         found += [(f"runtime.open_webui.{field}", "while runtime.open_webui.enabled is false",
                    "runtime.open_webui.enabled: true") for field in sorted(webui.model_fields_set - {"enabled"})]
+    if spec.runtime.kind == "foundry-local":
+        found += [(path, "for Foundry Local " + why, allowed) for path, why, allowed in FOUNDRY_IDLE
+                  if written(spec, *path.split("."))]
     if spec.runtime.kind != "vllm" and spec.security.trust_remote_code_allowlist:
         found.append(("security.trust_remote_code_allowlist", f"for {spec.runtime.kind} (only vLLM runs model "
                       "repository code)", "an empty list unless runtime.kind is vllm"))
     return found
+
+
+def _model_idle(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
+    """Beside a catalogue id the weights are the entry's pinned ones, so their facts are the entry's too: a
+    different layer count or native context would size memory, or allow a context, for weights never loaded."""
+    if spec.model.id is None:
+        return []
+    return [(f"model.{field}", "beside model.id (sizing uses the catalogue entry's facts about its pinned weights)",
+             "leave it unset with model.id, or give model.source with these facts for other weights")
+            for field in CATALOGUE_FACTS if written(spec, "model", field)]
 
 
 def _aks_idle(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
@@ -138,4 +159,4 @@ def idle_problems(spec: DeploymentSpec, found: list[tuple[str, str, str]]) -> li
 def idle_field_problems(spec: DeploymentSpec) -> list[Problem]:
     """One problem per written field that nothing reads for this runtime and these targets."""
     return idle_problems(spec, (_host_idle(spec) if host_only(spec) else _container_idle(spec)) + _aks_idle(spec)
-                         + _runtime_idle(spec))
+                         + _runtime_idle(spec) + _model_idle(spec))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -89,3 +90,9 @@ def pins_table() -> dict[str, Pin]:
     path = Path(str(resources.files("slm_deploy.runtimes").joinpath("pins.yaml")))
     return {row.key: Pin(row.key, parse_image(f"{row.image}:{row.tag}@{row.digest}"), row.sources)
             for row in read_pins(path)}
+
+
+def pinned_row(key: str, overrides: Mapping[str, str], mirror: str | None) -> ImageRef:
+    """A row of the pins table: the spec's security.base_images override as given, else the row under the mirror."""
+    override = overrides.get(key)
+    return parse_image(override) if override else pins_table()[key].image.mirrored(mirror)

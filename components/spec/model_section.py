@@ -91,11 +91,11 @@ class ModelSpec(SpecModel):
     """A catalogue id such as phi-4-mini-instruct or qwen3-1.7b."""
     source: ModelSource | None = None
     parameters_billion: float | None = Field(default=None, gt=0.01, le=30)
-    """Needed with `source`: parameter count in billions (sizing and tier)."""
+    """Needed with `source`, refused beside `id` (the entry has it): parameter count in billions (sizing and tier)."""
     architecture: Architecture | None = None
-    """Needed with `source` for an exact KV-cache estimate; a conservative default is used otherwise."""
+    """With `source`, for an exact KV-cache estimate (a conservative default otherwise); refused beside `id`."""
     native_context: int | None = Field(default=None, ge=256, le=1_048_576)
-    """With `source`: the longest context the model supports."""
+    """With `source`: the longest context the model supports; refused beside `id`, whose entry records it."""
     quantisation: Quantisation | None = None
     """Weight format; defaults per runtime (vLLM bf16, Ollama/llama.cpp q4_k_m, ONNX int4)."""
     context_length: int | None = Field(default=None, ge=256, le=1_048_576)

@@ -9,6 +9,7 @@ from typing import Any
 from slm_deploy.errors import Problem
 from slm_deploy.spec.base import SpecModel
 from slm_deploy.spec.deployment import DeploymentSpec  # noqa: F401 - defines every model of the spec
+from slm_deploy.spec.images import pins_table
 
 STACK_WORDS = frozenset({"config", "slm-deploy:deployment", "value"})
 """The keys of a Pulumi stack file on the way to the deployment."""
@@ -16,9 +17,9 @@ STACK_WORDS = frozenset({"config", "slm-deploy:deployment", "value"})
 
 @cache
 def field_names() -> frozenset[str]:
-    """Every key the spec's schema defines, and the default secret names: printing one of these echoes
-    nothing the user invented."""
-    names, pending = set(STACK_WORDS), [SpecModel]
+    """Every key the spec's schema defines, the default secret names and the rows of the shipped pins table
+    (security.base_images keys): printing one of these echoes nothing the user invented."""
+    names, pending = set(STACK_WORDS) | set(pins_table()), [SpecModel]
     while pending:
         model = pending.pop()
         names.update(model.model_fields)

@@ -82,7 +82,8 @@ class Serving(SpecModel):
     """How the model is served: port, replicas, concurrency and auth."""
 
     port: int | None = Field(default=None, ge=1024, le=65535)
-    """Runtime port; defaults per runtime (vLLM 8000, Ollama 11434, ONNX 8001, llama.cpp 8080)."""
+    """Runtime port; defaults per runtime (vLLM 8000, Ollama 11434, ONNX 8001, llama.cpp 8080); Foundry Local uses
+    runtime.port instead."""
     replicas: int = Field(default=1, ge=1, le=100)
     concurrency: int | None = Field(default=None, ge=1, le=1024)
     """Concurrent sequences; defaults to as many full-context sequences as the GPU holds (up to 16), 4 on CPU."""

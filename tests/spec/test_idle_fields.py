@@ -18,6 +18,11 @@ COMPOSE: dict[str, Any] = {"name": "demo", "model": {"id": "qwen3-1.7b"}, "runti
                            "targets": {"compose": {}}}
 KUBERNETES: dict[str, Any] = {**COMPOSE, "targets": {"kubernetes": {}, "docker": {"registry": "registry.example:5000"}},
                               "monitoring": {"enabled": True}}
+FOUNDRY_HOST: dict[str, Any] = {"name": "demo", "model": {"id": "phi-4-mini-instruct"},
+                                "runtime": {"kind": "foundry-local"}, "targets": {"host": {"os": "windows"}}}
+FOUNDRY_CONTAINER: dict[str, Any] = {
+    **COMPOSE, "model": {"id": "phi-4-mini-instruct"},
+    "runtime": {"kind": "foundry-local", "image": f"registry.example/foundry-local:1.0@{DIGEST}"}}
 AKS: dict[str, Any] = {"name": "demo", "model": {"id": "phi-4-mini-instruct"}, "runtime": {"kind": "vllm"},
                        "resources": {"gpu": {"type": "nvidia-a100-80gb"}},
                        "targets": {"docker": {"registry": "registry.example:5000"}, "aks": {}}}
@@ -71,6 +76,19 @@ IDLE = {
                                                  "targets.kubernetes.monitoring_namespace", "monitoring.enabled: true"),
     "monitoring namespace in managed mode": (AKS, {"targets": {"kubernetes": {"monitoring_namespace": "obs"}}},
                                              "targets.kubernetes.monitoring_namespace", "bundled or existing mode"),
+    "native context beside a catalogue id": (COMPOSE, {"model": {"native_context": 131072}}, "model.native_context",
+                                             "model.source"),
+    "parameter count beside a catalogue id": (COMPOSE, {"model": {"parameters_billion": 0.5}},
+                                              "model.parameters_billion", "model.source"),
+    "architecture beside a catalogue id": (COMPOSE, {"model": {"architecture": {"layers": 2, "kv_heads": 1,
+                                                                                "head_dim": 64}}},
+                                           "model.architecture", "model.source"),
+    "serving port on a foundry local host": (FOUNDRY_HOST, {"serving": {"port": 9000}}, "serving.port",
+                                             "runtime.port"),
+    "serving port on foundry local in a container": (FOUNDRY_CONTAINER, {"serving": {"port": 9000}}, "serving.port",
+                                                     "runtime.port"),
+    "weight format on a foundry local host": (FOUNDRY_HOST, {"model": {"quantisation": "int4"}}, "model.quantisation",
+                                              "Foundry Local chooses the variant"),
     "authorised ranges on a private cluster": (AKS, {"targets": {"aks": {"authorized_ip_ranges": ["203.0.113.0/24"]}}},
                                                "targets.aks.authorized_ip_ranges",
                                                "private_cluster: false with these ranges"),
@@ -99,6 +117,11 @@ USED = {
     "authorised ranges on a public cluster": (AKS, {"targets": {"aks": {"private_cluster": False,
                                                                         "authorized_ip_ranges": ["203.0.113.0/24"]}}}),
     "no ranges on a private cluster": (AKS, {"targets": {"aks": {"authorized_ip_ranges": []}}}),
+    "facts beside an explicit source": ({**COMPOSE, "model": {
+        "source": {"kind": "gguf", "repo": "Qwen/Qwen3-1.7B-GGUF", "file": "Qwen3-1.7B-Q4_K_M.gguf",
+                   "revision": "0" * 40}}}, {"model": {"parameters_billion": 1.7, "native_context": 32768,
+                                                       "architecture": {"layers": 28, "kv_heads": 8, "head_dim": 128}}}),
+    "runtime port on a foundry local host": (FOUNDRY_HOST, {"runtime": {"port": 5300}}),
 }
 
 
@@ -160,3 +183,32 @@ def test_a_field_nothing_reads_written_as_null_is_told_to_go(case: str, tmp_path
     assert result.code == 2 and "Traceback" not in result.stderr, result.stderr
     assert f"{field}: is null, which is not allowed here" in result.stderr, result.stderr
     assert "has no effect" not in result.stderr and "allowed: remove the key" in result.stderr
+
+
+BASE_IMAGE = f"registry.example/mirror/image:1.0@sha256:{'7' * 64}"
+
+
+@pytest.mark.parametrize(("base", "row"), [(COMPOSE, "vllm"), (COMPOSE, "ollama"), (KUBERNETES, "open-webui"),
+                                           (FOUNDRY_HOST, "python")])
+def test_a_base_image_row_the_deployment_never_uses_is_refused_with_its_path(base: dict[str, Any], row: str,
+                                                                              tmp_path: Path) -> None:
+    path, out = _write(tmp_path, _merge(base, {"security": {"base_images": {row: BASE_IMAGE}}})), tmp_path / "bundle"
+    for command in (["validate", str(path)], ["render", str(path), "--out", str(out)]):
+        result = run_in_process(*command)
+        assert result.code == 2 and "Traceback" not in result.stderr, result.stderr
+        assert f"security.base_images.{row}: replaces an image this deployment never runs" in result.stderr
+        assert "  allowed: rows this deployment uses: " in result.stderr and "7777777" not in result.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("base", "row"), [(COMPOSE, "llamacpp"), (COMPOSE, "python"), (AKS, "vllm"),
+                                           (AKS, "nvidia-device-plugin"), (AKS, "cert-manager-webhook")])
+def test_a_base_image_row_the_deployment_uses_reaches_the_bundle(base: dict[str, Any], row: str,
+                                                                 tmp_path: Path) -> None:
+    extra = {"security": {"base_images": {row: BASE_IMAGE}}}
+    if row.startswith("cert-manager"):  # cert-manager runs where an AKS cluster serves an Ingress
+        extra["exposure"] = {"mode": "ingress", "host": "llm.example.com"}
+    path, out = _write(tmp_path, _merge(base, extra)), tmp_path / "bundle"
+    result = run_in_process("render", str(path), "--out", str(out))
+    assert result.code == 0, result.stderr
+    assert any("7" * 64 in file.read_text(encoding="utf-8") for file in out.rglob("*") if file.is_file())

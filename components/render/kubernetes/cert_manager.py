@@ -8,7 +8,7 @@ from typing import Any
 from slm_deploy.render.kubernetes.common import Manifest
 from slm_deploy.render.kubernetes.pod_security import pod_security_labels
 from slm_deploy.spec.deployment import DeploymentSpec
-from slm_deploy.spec.images import pins_table
+from slm_deploy.spec.images import pinned_row
 
 CERT_MANAGER_NAMESPACE = "cert-manager"
 LETSENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
@@ -23,7 +23,7 @@ CHART_IMAGES = {"": "cert-manager-controller", "webhook": "cert-manager-webhook"
 
 def _image(spec: DeploymentSpec, key: str) -> dict[str, str]:
     """The chart's image setting: the pinned repository (mirrored), its tag, and the digest, which wins."""
-    ref = pins_table()[key].image.mirrored(spec.security.registry_mirror)
+    ref = pinned_row(key, spec.security.base_images, spec.security.registry_mirror)
     return {"repository": ref.name, "tag": ref.tag, "digest": ref.digest}
 
 

@@ -21,7 +21,7 @@ from slm_deploy.render.kubernetes.common import Manifest
 from slm_deploy.render.kubernetes.gpu_scheduling import GPU_NODE_LABELS, GPU_TOLERATIONS
 from slm_deploy.render.kubernetes.pod_security import pod_security_labels
 from slm_deploy.spec.deployment import DeploymentSpec
-from slm_deploy.spec.images import ImageRef, parse_image, pins_table
+from slm_deploy.spec.images import ImageRef, pinned_row
 
 NAMESPACE = "nvidia-device-plugin"
 NAME = "nvidia-device-plugin"
@@ -35,10 +35,7 @@ LABELS = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/component": "gpu-de
 
 def plugin_image(spec: DeploymentSpec) -> ImageRef:
     """The pinned plugin image, after the spec's base-image override and registry mirror."""
-    override = spec.security.base_images.get(PIN_KEY)
-    if override:
-        return parse_image(override)
-    return pins_table()[PIN_KEY].image.mirrored(spec.security.registry_mirror)
+    return pinned_row(PIN_KEY, spec.security.base_images, spec.security.registry_mirror)
 
 
 def max_gpu_nodes(spec: DeploymentSpec) -> int:
