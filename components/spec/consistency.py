@@ -17,6 +17,7 @@ from slm_deploy.spec.idle_fields import idle_field_problems
 from slm_deploy.spec.images import pins_table
 from slm_deploy.spec.modelfile_parameters import parameter_problems
 from slm_deploy.spec.present import present
+from slm_deploy.spec.runtime_options import KEEP_ALIVE_LIMITS, keep_alive_fits
 from slm_deploy.spec.monitoring_checks import monitoring_problems
 from slm_deploy.spec.secret_checks import secret_problems
 from slm_deploy.spec.secret_uses import in_monitoring_namespace, secret_uses
@@ -143,6 +144,11 @@ def _runtime_problems(spec: DeploymentSpec) -> list[Problem]:
         problems += extra_args_problems(runtime.kind, runtime.extra_args)
     if runtime.kind == "ollama" and runtime.modelfile is not None:
         problems += parameter_problems(runtime.modelfile.parameters)
+    if runtime.kind == "ollama" and not keep_alive_fits(runtime.keep_alive):
+        problems.append(Problem("runtime.keep_alive", "is longer than Ollama can hold (Go's time.Duration, int64 "
+                                "nanoseconds, about 292 years); Ollama would quietly use 5 minutes or a wrapped value",
+                                allowed=f"-1 (forever), or at most {KEEP_ALIVE_LIMITS['h']}h, "
+                                        f"{KEEP_ALIVE_LIMITS['m']}m or {KEEP_ALIVE_LIMITS['s']} seconds"))
     if runtime.kind == "onnxruntime" and (runtime.execution_provider == "cuda") != (gpu is not None):
         problems.append(Problem("runtime.execution_provider",
                                 "the cuda provider needs resources.gpu, and a GPU needs the cuda provider",

@@ -1,7 +1,9 @@
-"""Pass-through flags that each pass their own check but together stop the runtime at start, refused at validate.
+"""Pass-through flags and Modelfile parameters that each pass their own check but, together or against the sizing,
+stop the runtime at start or are silently lowered by it: refused at validate.
 
-Each rule cites the check at the pinned version that would stop the server, so a refusal here is never stricter
-than the runtime. They run after sizing, since two of them compare a flag with the sized context or concurrency.
+Each rule cites the code at the pinned version that would stop the server or change the value, so a refusal here
+is never stricter than the runtime. They run after sizing, since most compare a value with the sized context or
+concurrency.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from slm_deploy.spec.sizing import Sizing
 
 QUANTISED_CACHE_TYPES = ("q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "iq4_nl")
 """llama.cpp KV-cache types ggml_is_quantized() is true for (f16 and bf16 are not)."""
+LLAMACPP_DEFAULT_BATCH = 2048
+"""common_params.n_batch in common/common.h: the logical batch when --batch-size is not given."""
 
 
 def last_flag(args: list[str], *flags: str) -> tuple[int, str, str] | None:
@@ -54,6 +58,36 @@ def _vllm_problems(args: list[str], sizing: Sizing) -> list[Problem]:
     return problems
 
 
+def _llamacpp_batch_problems(args: list[str], sizing: Sizing) -> list[Problem]:
+    """src/llama-context.cpp, llama_context's constructor: n_batch = min(n_ctx, --batch-size) for causal models and
+    n_ubatch = min(n_batch, --ubatch-size); a larger value is lowered without a word, so it is refused."""
+    context = sizing.context_length * sizing.concurrency  # --ctx-size: every slot's context
+    problems, batch = [], last_flag(args, "--batch-size")
+    logical = min(int(batch[2]) if batch and batch[2].isdigit() else LLAMACPP_DEFAULT_BATCH, context)
+    if batch and batch[2].isdigit() and int(batch[2]) > context:
+        problems.append(Problem(f"runtime.extra_args[{batch[0]}]", "is larger than the context llama.cpp is given "
+                                "(--ctx-size, the sized context times the slots); llama.cpp silently lowers it to that",
+                                allowed=f"1 to {context}"))
+    micro = last_flag(args, "--ubatch-size")
+    if micro and micro[2].isdigit() and int(micro[2]) > logical:
+        problems.append(Problem(f"runtime.extra_args[{micro[0]}]", "is larger than the logical batch (--batch-size, "
+                                f"{LLAMACPP_DEFAULT_BATCH} unless given, at most the context); llama.cpp silently "
+                                "lowers it to that", allowed=f"1 to {logical}"))
+    return problems
+
+
+def _ollama_problems(spec: DeploymentSpec, sizing: Sizing) -> list[Problem]:
+    """llm/server.go at the pinned tag: opts.NumBatch = min(opts.NumBatch, opts.NumCtx), and num_ctx is the sized
+    context; a batch below 1 leaves the runner no batch to fill."""
+    modelfile = spec.runtime.modelfile
+    value = modelfile.parameters.get("num_batch") if modelfile is not None else None
+    if not isinstance(value, int) or isinstance(value, bool) or 1 <= value <= sizing.context_length:
+        return []
+    return [Problem("runtime.modelfile.parameters.num_batch", "is outside 1 to the context Ollama is given (num_ctx, "
+                    "from model.context_length); Ollama lowers a larger batch to it without a word",
+                    allowed=f"an integer from 1 to {sizing.context_length}")]
+
+
 def _llamacpp_problems(spec: DeploymentSpec, args: list[str]) -> list[Problem]:
     cache_v = last_flag(args, "--cache-type-v")
     # src/llama-context.cpp, llama_init_from_model: "V cache quantization requires flash_attn" when flash attention
@@ -67,10 +101,12 @@ def _llamacpp_problems(spec: DeploymentSpec, args: list[str]) -> list[Problem]:
 
 
 def combination_problems(spec: DeploymentSpec, sizing: Sizing) -> list[Problem]:
-    """Problems of pass-through flags taken together with each other and with the sizing."""
+    """Problems of pass-through flags and Modelfile parameters taken together and against the sizing."""
     args = list(getattr(spec.runtime, "extra_args", []))
     if spec.runtime.kind == "vllm":
         return _vllm_problems(args, sizing)
     if spec.runtime.kind == "llamacpp":
-        return _llamacpp_problems(spec, args)
+        return _llamacpp_problems(spec, args) + _llamacpp_batch_problems(args, sizing)
+    if spec.runtime.kind == "ollama":
+        return _ollama_problems(spec, sizing)
     return []

@@ -61,11 +61,25 @@ class ModelfileOptions(SpecModel):
     """Ollama PARAMETER lines (temperature, top_p, stop, ...); num_ctx comes from model.context_length."""
 
 
+KEEP_ALIVE_LIMITS = {"": 9_223_372_036, "s": 9_223_372_036, "m": 153_722_867, "h": 2_562_047}
+"""The largest keep_alive per unit that fits Go's time.Duration (int64 nanoseconds). Ollama (envconfig.KeepAlive)
+reads OLLAMA_KEEP_ALIVE with time.ParseDuration, whose overflow error falls back to 5 minutes, or as whole
+seconds with ParseInt, whose product with time.Second wraps around: either way a larger value is not kept."""
+
+
+def keep_alive_fits(text: str) -> bool:
+    """Whether Ollama keeps this keep_alive as written (-1 is forever)."""
+    number, unit = (text[:-1], text[-1]) if text[-1:] in ("s", "m", "h") else (text, "")
+    digits, limit = number.lstrip("0") or "0", KEEP_ALIVE_LIMITS[unit]
+    return text == "-1" or (len(digits) <= len(str(limit)) and int(digits) <= limit)
+
+
 class OllamaOptions(_RuntimeCommon):
     """The Ollama server, with optional Open WebUI and a Modelfile variant."""
 
     kind: Literal["ollama"]
     keep_alive: Annotated[str, StringConstraints(pattern=r"^(-1|[0-9]+[smh]?)$")] = "24h"
+    """How long Ollama keeps the model loaded: -1 (forever), or seconds, minutes or hours up to 2562047h."""
     max_loaded_models: int = Field(default=1, ge=1, le=16)
     flash_attention: bool = True
     kv_cache_type: Literal["f16", "q8_0", "q4_0"] = "f16"

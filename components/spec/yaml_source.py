@@ -44,8 +44,8 @@ _SPECIAL_FLOATS = {".inf": float("inf"), "+.inf": float("inf"), "-.inf": float("
 
 
 class _CoreResolver(BaseResolver):
-    """YAML 1.2 core schema: only true/false are booleans and only decimal digits are integers, as in
-    JSON Schema and editors (YAML 1.1 would read `no` as false and `010` as 8)."""
+    """YAML 1.2 core schema: only true/false (also spelt True/TRUE, False/FALSE) are booleans and only decimal
+    digits are integers, as in JSON Schema and editors (YAML 1.1 would read `no` as false and `010` as 8)."""
 
 
 _CoreResolver.add_implicit_resolver(

@@ -82,3 +82,56 @@ def test_a_name_the_runtime_does_not_register_is_refused_with_the_registered_nam
     result = run_in_process("validate", str(tmp_path / "spec.yaml"))
     allowed = next(line for line in result.stderr.splitlines() if line.startswith("  allowed: "))
     assert allowed == "  allowed: one of " + ", ".join(sorted(load_record(kind).flag_values[flag]))
+
+
+def _sized(kind: str, **options: Any) -> dict[str, Any]:
+    """A spec whose runtime gets a context of 4096 per sequence and two sequences (llama.cpp: --ctx-size 8192)."""
+    spec = _runtime(kind, **options)
+    spec["model"]["context_length"], spec["serving"] = 4096, {"concurrency": 2}
+    return spec
+
+
+BEYOND_THE_RUNTIME = {  # a value the pinned runtime would quietly lower, drop or wrap around
+    "llama.cpp batch beyond --ctx-size": (_sized("llamacpp", extra_args=["--batch-size", "8193"]),
+                                          "runtime.extra_args[0]", "1 to 8192"),
+    "llama.cpp micro-batch beyond the default batch": (_sized("llamacpp", extra_args=["--ubatch-size", "2049"]),
+                                                       "runtime.extra_args[0]", "1 to 2048"),
+    "llama.cpp micro-batch beyond the given batch": (
+        _sized("llamacpp", extra_args=["--batch-size", "1024", "--ubatch-size", "1025"]), "runtime.extra_args[2]",
+        "1 to 1024"),
+    "ollama num_batch beyond num_ctx": (_sized("ollama", modelfile={"parameters": {"num_batch": 4097}}),
+                                        "runtime.modelfile.parameters.<key 1>", "an integer from 1 to 4096"),
+    "ollama num_batch of 0": (_sized("ollama", modelfile={"parameters": {"num_batch": 0}}),
+                              "runtime.modelfile.parameters.<key 1>", "an integer from 1 to 4096"),
+    "ollama keep_alive beyond int64 hours": (_runtime("ollama", keep_alive="2562048h"), "runtime.keep_alive",
+                                             "at most 2562047h"),
+    "ollama keep_alive beyond int64 seconds": (_runtime("ollama", keep_alive="9223372037"), "runtime.keep_alive",
+                                               "9223372036 seconds"),
+    "ollama keep_alive of 5000 digits": (_runtime("ollama", keep_alive="7" * 5000 + "m"), "runtime.keep_alive",
+                                         "153722867m"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BEYOND_THE_RUNTIME))
+def test_a_value_the_runtime_would_lower_or_wrap_is_refused(case: str, tmp_path: Path) -> None:
+    spec, field, allowed = BEYOND_THE_RUNTIME[case]
+    _refused(tmp_path, spec, field, "  allowed: ", echoed=("8193", "2049", "1025", "4097", "2562048", "9223372037"))
+    assert allowed in run_in_process("validate", str(tmp_path / "spec.yaml")).stderr
+
+
+WITHIN_THE_RUNTIME = {
+    "llama.cpp batch equal to --ctx-size": _sized("llamacpp", extra_args=["--batch-size", "8192",
+                                                                          "--ubatch-size", "8192"]),
+    "ollama num_batch equal to num_ctx": _sized("ollama", modelfile={"parameters": {"num_batch": 4096}}),
+    "ollama keep_alive at the int64 limit": _runtime("ollama", keep_alive="2562047h"),
+    "ollama keep_alive forever": _runtime("ollama", keep_alive="-1"),
+    "ollama keep_alive with leading zeros": _runtime("ollama", keep_alive="0009223372036s"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(WITHIN_THE_RUNTIME))
+def test_a_value_the_runtime_keeps_renders(case: str, tmp_path: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(WITHIN_THE_RUNTIME[case]), encoding="utf-8")
+    result = run_in_process("render", str(path), "--out", str(tmp_path / "bundle"))
+    assert result.code == 0, result.stderr

@@ -70,6 +70,18 @@ def test_only_true_and_false_are_booleans(tmp_path: Path, value: str, kind: str)
     assert f"serving.auth.enabled: must be true or false (got {kind})" in stderr
 
 
+def test_the_core_schema_spellings_of_true_and_false_render_as_those_booleans(tmp_path: Path) -> None:
+    """README: `true`/`True`/`TRUE` and `false`/`False`/`FALSE` are the booleans, as YAML 1.2's core schema has them."""
+    bundles = {}
+    for word in ("true", "True", "TRUE", "false", "False", "FALSE"):
+        out = tmp_path / word
+        spec = _spec(tmp_path, MINIMAL + f"targets: {{compose: {{}}}}\nmonitoring: {{enabled: {word}}}\n")
+        assert run_in_process("render", str(spec), "--out", str(out)).code == 0
+        bundles[word] = {p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    assert bundles["true"] == bundles["True"] == bundles["TRUE"]
+    assert bundles["false"] == bundles["False"] == bundles["FALSE"] != bundles["true"]
+
+
 def test_a_leading_zero_is_decimal_as_in_yaml_1_2(tmp_path: Path) -> None:
     result = run_in_process("validate", str(_spec(tmp_path, MINIMAL + "serving: {concurrency: 010}\n")), "--json")
     assert result.code == 0, result.stderr
