@@ -77,13 +77,18 @@ def _llamacpp_batch_problems(args: list[str], sizing: Sizing) -> list[Problem]:
 
 
 def _ollama_problems(spec: DeploymentSpec, sizing: Sizing) -> list[Problem]:
-    """llm/server.go at the pinned tag: opts.NumBatch = min(opts.NumBatch, opts.NumCtx), and num_ctx is the sized
-    context; a batch below 1 leaves the runner no batch to fill."""
-    modelfile = spec.runtime.modelfile
-    value = modelfile.parameters.get("num_batch") if modelfile is not None else None
+    """llm/server.go at the pinned tag: a quantised OLLAMA_KV_CACHE_TYPE without flash attention is dropped for f16
+    with a warning; opts.NumBatch = min(opts.NumBatch, opts.NumCtx), and num_ctx is the sized context; a batch
+    below 1 leaves the runner no batch to fill."""
+    runtime, problems = spec.runtime, []
+    if runtime.kv_cache_type != "f16" and not runtime.flash_attention:
+        problems.append(Problem("runtime.kv_cache_type", "is quantised while runtime.flash_attention is false; "
+                                "Ollama then drops it and keeps an f16 cache",
+                                allowed="f16 with flash attention off, or runtime.flash_attention: true"))
+    value = runtime.modelfile.parameters.get("num_batch") if runtime.modelfile is not None else None
     if not isinstance(value, int) or isinstance(value, bool) or 1 <= value <= sizing.context_length:
-        return []
-    return [Problem("runtime.modelfile.parameters.num_batch", "is outside 1 to the context Ollama is given (num_ctx, "
+        return problems
+    return problems + [Problem("runtime.modelfile.parameters.num_batch", "is outside 1 to the context Ollama is given (num_ctx, "
                     "from model.context_length); Ollama lowers a larger batch to it without a word",
                     allowed=f"an integer from 1 to {sizing.context_length}")]
 

@@ -103,6 +103,9 @@ BEYOND_THE_RUNTIME = {  # a value the pinned runtime would quietly lower, drop o
                                         "runtime.modelfile.parameters.<key 1>", "an integer from 1 to 4096"),
     "ollama num_batch of 0": (_sized("ollama", modelfile={"parameters": {"num_batch": 0}}),
                               "runtime.modelfile.parameters.<key 1>", "an integer from 1 to 4096"),
+    "ollama quantised KV cache without flash attention": (
+        _runtime("ollama", kv_cache_type="q8_0", flash_attention=False), "runtime.kv_cache_type",
+        "runtime.flash_attention: true"),
     "ollama keep_alive beyond int64 hours": (_runtime("ollama", keep_alive="2562048h"), "runtime.keep_alive",
                                              "at most 2562047h"),
     "ollama keep_alive beyond int64 seconds": (_runtime("ollama", keep_alive="9223372037"), "runtime.keep_alive",
@@ -123,6 +126,7 @@ WITHIN_THE_RUNTIME = {
     "llama.cpp batch equal to --ctx-size": _sized("llamacpp", extra_args=["--batch-size", "8192",
                                                                           "--ubatch-size", "8192"]),
     "ollama num_batch equal to num_ctx": _sized("ollama", modelfile={"parameters": {"num_batch": 4096}}),
+    "ollama quantised KV cache with flash attention": _runtime("ollama", kv_cache_type="q8_0"),
     "ollama keep_alive at the int64 limit": _runtime("ollama", keep_alive="2562047h"),
     "ollama keep_alive forever": _runtime("ollama", keep_alive="-1"),
     "ollama keep_alive with leading zeros": _runtime("ollama", keep_alive="0009223372036s"),

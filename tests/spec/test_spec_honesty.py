@@ -106,7 +106,7 @@ def test_runtime_env_keeps_variables_the_runtime_reads(kind: str, tmp_path: Path
         f"{ACCEPTED[kind]}: '2'" in (out / "compose" / "compose.yaml").read_text(encoding="utf-8")
 
 
-ENV_VALUES = {  # how vllm/envs.py at the pinned version parses each: int(), float(), env_with_choices, == / in
+ENV_VALUES = {  # how vllm/envs.py at the pinned version parses each: int(), env_with_choices, == / in
     "int() of a word": ("VLLM_ENGINE_READY_TIMEOUT_S", "true", "an integer"),
     "bool(int()) of a word": ("VLLM_USE_FASTOKENS", "yes", "an integer"),
     "a choice outside the list": ("VLLM_WORKER_MULTIPROC_METHOD", "forkserver", "one of spawn, fork"),
