@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 from slm_deploy.errors import Problem
-from slm_deploy.spec.host_paths import has_parent_step, sensitive
+from slm_deploy.spec.host_paths import DATA_ROOTS_TEXT, has_parent_step, mountable
 from slm_deploy.spec.launch_env import SECRET_REASON, allowed_text
 from slm_deploy.spec.launch_env import refusal as env_refusal
 from slm_deploy.servers.gateway.render import GATEWAY_METRICS_PORT
@@ -101,7 +101,7 @@ def _served_repository(spec: DeploymentSpec) -> str | None:
 
 
 def _model_path_problems(spec: DeploymentSpec) -> list[Problem]:
-    """An ONNX folder stays inside the repository, or is a local folder that is not a system path (slm-compose-012)."""
+    """An ONNX folder stays inside the repository, or is a local folder inside a data root (slm-compose-012)."""
     source = spec.model.source
     if source is None or source.kind != "onnx":
         return []
@@ -110,12 +110,11 @@ def _model_path_problems(spec: DeploymentSpec) -> list[Problem]:
             return [Problem("model.source.path", "must name a folder inside the repository",
                             allowed="a relative path without '..' steps, such as cpu_and_mobile/cpu-int4-rtn-block-32")]
         return []
-    if has_parent_step(source.path) or sensitive(source.path) or not source.path.startswith("/"):
+    if not mountable(source.path):
         return [Problem("model.source.path", "is a local folder the container must not mount",
-                        allowed="an absolute path to the model folder without '..' steps, outside system "
-                                "directories (/, /etc, /usr, /var/run, /home itself...), the folders that hold them (/var) "
-                                "and engine sockets, "
-                                "such as /srv/models/phi4-onnx")]
+                        allowed=f"an absolute path strictly inside a data root ({DATA_ROOTS_TEXT}) without '..', "
+                                "hidden (.ssh, .config...) or socket steps, such as /srv/models/phi4-onnx",
+                        hint="move or bind-mount the model folder under /srv/models")]
     return []
 
 

@@ -78,8 +78,10 @@ def _models_for(runtime: str) -> list[str]:
                   if _catalogue_source(entry, runtime) and not (runtime == "vllm" and entry.gated))
 
 
-LOCAL_ONNX_PATHS = ["/srv/models/phi4", "/opt/models/phi4/cpu", "/", "/etc", "/var/run/docker.sock", "../../..",
-                    "/srv/../etc", "models/phi4", "/home", "/root/models", "//etc", "/var/lib"]
+LOCAL_ONNX_PATHS = ["/srv/models/phi4", "/opt/models/phi4/cpu", "/data/phi4", "/mnt/disk/phi4", "/", "/etc",
+                    "/var/run/docker.sock", "../../..", "/srv/../etc", "models/phi4", "/home", "/root/models", "//etc",
+                    "/var/lib", "/home/alice/models", "/home/alice/.ssh", "/var/lib/containerd", "/var/log",
+                    "/srv/models/.docker", "/srv", "/opt/cni/bin"]
 """Local ONNX model folders: ones a container may mount, and ones slm-compose-012 keeps from containers."""
 
 
