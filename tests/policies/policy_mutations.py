@@ -236,6 +236,15 @@ MUTATIONS: list[Mutation] = [
     Mutation("slm-k8s-023", "K12", "release-cert-manager", "chart of unknown images",
              set_(("chart",), "kube-prometheus-stack")),
     Mutation("slm-k8s-022", "K14", "service-vllm", "default namespace", set_(("metadata", "namespace"), "default")),
+    Mutation("slm-k8s-022", "K14", D, "cert-manager's namespace", set_(("metadata", "namespace"), "cert-manager")),
+    Mutation("slm-k8s-022", "K14", "networkpolicy-default-deny", "deny-all in the ingress controller's namespace",
+             set_(("metadata", "namespace"), "ingress-nginx")),
+    Mutation("slm-k8s-022", "K14", "resourcequota", "quota in KEDA's namespace", set_(("metadata", "namespace"), "keda")),
+    Mutation("slm-k8s-022", "K14", D, "the device plugin's namespace without being the device plugin",
+             set_(("metadata", "namespace"), "nvidia-device-plugin")),
+    Mutation("slm-k8s-022", "K14", "networkpolicy-default-deny", "admits the monitoring stack from its own namespace",
+             set_(("spec", "ingress"), [{"from": [{"namespaceSelector": {"matchLabels": {
+                 "kubernetes.io/metadata.name": "llm"}}}]}])),
     # AKS
     Mutation("slm-aks-001", "A1", "managedcluster", "rbac off", set_(("enableRBAC",), False)),
     Mutation("slm-aks-001", "A1", "managedcluster", "local accounts", drop(("disableLocalAccounts",))),
