@@ -121,7 +121,8 @@ class Exposure(SpecModel):
     ingress_class: DnsName = "nginx"
     """IngressClass name, a DNS subdomain (on AKS: webapprouting.kubernetes.azure.com, the managed NGINX)."""
     bind_address: SpecificAddress = "127.0.0.1"
-    """Host address Compose publishes the gateway on; 127.0.0.1 (or ::1) unless you expose the service."""
+    """Host address Compose publishes the gateway on; 127.0.0.1 (or ::1) unless you expose the service. One
+    interface's unicast address: never 0.0.0.0 or ::, link-local (fe80::/10 needs a zone) or multicast."""
     port: int = Field(default=8080, ge=1024, le=65535)
     """The port clients use: the gateway's, which checks API keys before anything reaches the runtime."""
 

@@ -36,7 +36,7 @@ LOCATED = re.compile(r"^error: .+?\.yaml:\d+(:\d+)?: \S+", re.MULTILINE)
 SCHEMA = deployment_schema()
 
 _images = st.sampled_from(sorted(p.image.reference for p in pins_table().values()))
-_addresses = st.sampled_from(["127.0.0.1", "::1", "10.1.2.3", "fd00::10"])
+_addresses = st.sampled_from(["127.0.0.1", "::1", "10.1.2.3", "fd00::10", "fe80::1", "239.1.2.3"])
 PLAUSIBLE = {
     "model": st.fixed_dictionaries({}, optional={"context_length": st.sampled_from([2048, 4096, 8192])}),
     "runtime.image": _images,
