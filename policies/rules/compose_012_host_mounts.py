@@ -30,12 +30,14 @@ def _source(volume) -> str | None:
 def _bound_device(volume) -> str | None:
     """The host folder a top-level volume binds through the local driver's options (o: bind, device: ...)."""
     options = mapping(get(volume, "driver_opts"))
-    binds = "bind" in str(options.get("o", "")).split(",") or str(options.get("type", "")) == "none"
+    flags = str(options.get("o", "")).split(",")
+    binds = "bind" in flags or "rbind" in flags or str(options.get("type", "")) == "none"
     return str(options.get("device")) if binds and options.get("device") is not None else None
 
 
 def check(project, ctx):
-    """Yield violations for use_api_socket and for host folders outside the bundle and the data roots."""
+    """Yield violations for use_api_socket and for host paths outside the bundle and the data roots, whether
+    bind-mounted, bound through a named volume's options or mounted as a secret's or config's file."""
     for path, service in services(project):
         if service.get("use_api_socket") is True:
             yield f"{path}.use_api_socket gives the container the Docker API"
@@ -48,6 +50,12 @@ def check(project, ctx):
         device = _bound_device(volumes.get(name))
         if device is not None and not bind_source_allowed(device, COMPOSE_FOLDER):
             yield f"volumes.{name} binds a host path outside the bundle and the data roots"
+    for section in ("secrets", "configs"):
+        entries = mapping(get(project, section))
+        for name in sorted(str(key) for key in entries.keys()):
+            source = get(entries.get(name), "file")
+            if source is not None and not bind_source_allowed(str(source), COMPOSE_FOLDER):
+                yield f"{section}.{name}.file mounts a host file outside the bundle and the data roots"
 
 
 RULE = Rule(
