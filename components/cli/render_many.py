@@ -6,8 +6,9 @@ from pathlib import Path
 
 from slm_deploy.errors import Problem, SpecError
 from slm_deploy.render.bundle import Bundle, render_bundle
-from slm_deploy.spec.consistency import kubernetes_target, namespace_of, own_add_on_namespaces
+from slm_deploy.spec.consistency import kubernetes_target
 from slm_deploy.spec.loader import Deployment, load_deployment
+from slm_deploy.spec.shared_cluster import namespace_clash
 
 
 def render_specs(paths: list[Path]) -> list[tuple[Deployment, Bundle]]:
@@ -27,26 +28,16 @@ def render_specs(paths: list[Path]) -> list[tuple[Deployment, Bundle]]:
 
 
 def _shares_a_cluster(deployment: Deployment) -> bool:
-    """Whether the deployment goes to a cluster other specs may share (an AKS target creates its own)."""
+    """Whether the deployment goes to a cluster other specs of the run may share (an AKS target creates its own)."""
     return kubernetes_target(deployment.spec) is not None and deployment.spec.targets.aks is None
 
 
 def _namespace_clashes(deployment: Deployment, others: list[Deployment]) -> list[Problem]:
-    """Specs rendered together for one cluster: a deployment's namespace is not where another's add-ons run (its
-    bundled monitoring stack, the Prometheus or ingress controller it relies on)."""
+    """Specs rendered together without a cluster of their own are taken to share one."""
     if not _shares_a_cluster(deployment):
         return []
-    namespace = namespace_of(deployment.spec)
-    owners = [own_add_on_namespaces(o.spec).get(namespace) for o in others if _shares_a_cluster(o)]
-    owner = next((owner for owner in owners if owner), None)
-    if owner is None:
-        return []
-    field = "targets.kubernetes.namespace" if kubernetes_target(deployment.spec).namespace else "name"
-    problem = Problem(field, f"puts the deployment in the namespace where another spec of this run places "
-                             f"{owner}; this deployment's deny-all NetworkPolicy and quota would cut it off",
-                      allowed="a namespace no spec of the run uses for an add-on",
-                      hint="set targets.kubernetes.namespace to a namespace of the deployment's own")
-    return deployment.error([problem]).problems
+    problem = namespace_clash(deployment.spec, [o.spec for o in others if _shares_a_cluster(o)])
+    return deployment.error([problem]).problems if problem else []
 
 
 def bundle_dir(name: str, out: Path | None, *, several: bool) -> Path:
