@@ -11,12 +11,14 @@ from slm_deploy.component_inputs import ResolvedSpec, checked_args, kubernetes_p
 from slm_deploy.errors import SlmDeployError
 from slm_deploy.image_builds import ImageBuilds, ImageBuildsArgs
 from slm_deploy.kubernetes_workloads import KubernetesWorkloads, KubernetesWorkloadsArgs
+from slm_deploy.program_state import program_table
 from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.render.images import build_owners
 from slm_deploy.spec.consistency import kubernetes_target
 from slm_deploy.spec.loader import Deployment
 from slm_deploy.spec.monitoring_checks import monitoring_mode
 from slm_deploy.spec.secret_uses import backend_of
+from slm_deploy.spec.shared_cluster import namespace_clash
 from slm_deploy.stack_settings import AksEncryptionArgs, settings_from_args
 
 if TYPE_CHECKING:  # the AKS components need pulumi-azure-native, the optional `aks` extra: imported when used
@@ -35,6 +37,24 @@ def _require_azure_native() -> None:
         import pulumi_azure_native  # noqa: F401
     except ImportError as exc:
         raise pulumi.RunError("targets.aks needs pulumi-azure-native: pip install 'slm-deploy[aks]'") from exc
+
+
+CLUSTER_TENANTS = "cluster-tenants"
+"""The program's table of (Kubernetes provider, deployment) for every SlmDeployment with a cluster target."""
+
+
+def _settle_on_cluster(deployment: Deployment, provider: object) -> None:
+    """Deployments of one program on one cluster (the same provider object, or both the ambient kubeconfig) keep
+    out of the namespaces where the others place their add-ons, whichever is declared first."""
+    tenants = program_table(CLUSTER_TENANTS)
+    neighbours = [other for key, other in tenants if key is provider]
+    clashes = [(deployment, namespace_clash(deployment.spec, [n.spec for n in neighbours]))]
+    clashes += [(other, namespace_clash(other.spec, [deployment.spec])) for other in neighbours]
+    for tenant, problem in clashes:
+        if problem is not None:
+            raise pulumi.RunError(f"slm-deploy:deployment {tenant.spec.name} cannot share its cluster:\n"
+                                  f"{tenant.error([problem])}")
+    tenants.append((provider, deployment))
 
 
 class SlmDeploymentArgs(TypedDict, total=False):
@@ -130,6 +150,8 @@ class SlmDeployment(pulumi.ComponentResource):
             provider = self._aks(name, deployment, values, workload_args, child)
         if provider is not None:  # a kubernetes-package provider resource; one from another language is no k8s.Provider
             workload_args["kubernetes_provider"] = cast(k8s.Provider, provider)
+        if kubernetes_target(spec):
+            _settle_on_cluster(deployment, provider)
         workload_opts = child
         if kubernetes_target(spec) and spec.monitoring.enabled and monitoring_mode(spec) == "bundled":
             from slm_deploy.kube_prometheus_stack import KubePrometheusStack, KubePrometheusStackArgs

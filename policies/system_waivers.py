@@ -15,8 +15,8 @@ from typing import Any
 
 from slm_deploy.policies.access import get, items, labels_of, pod_spec
 from slm_deploy.policies.waivers import Waiver
+from slm_deploy.spec.cluster_namespaces import DEVICE_PLUGIN_NAMESPACE
 
-DEVICE_PLUGIN_NAMESPACE = "nvidia-device-plugin"
 DEVICE_PLUGIN_NAME = "nvidia-device-plugin"
 DEVICE_PLUGIN_REPOSITORY = "nvidia/k8s-device-plugin"
 KUBELET_PLUGIN_DIR = "/var/lib/kubelet/device-plugins"

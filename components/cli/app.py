@@ -23,10 +23,8 @@ from slm_deploy.cli.render_many import bundle_dir, render_specs
 from slm_deploy.cli.stack_schema import stack_schema_text
 from slm_deploy.cli.summary import plan_summary, render_summary, render_summary_text, summary_table
 from slm_deploy.errors import SlmDeployError, SpecError
-from slm_deploy.render.bundle import render_bundle
 from slm_deploy.render.writer import write_bundles
 from slm_deploy.smoke.command import smoke
-from slm_deploy.spec.loader import load_deployment
 from slm_deploy.spec.schema import deployment_schema_text
 
 EXIT_BAD_INPUT = 2
@@ -104,9 +102,7 @@ def validate(
     quiet: QuietOpt = False,
 ) -> None:
     """Show the resolved plan: model tier, memory estimate and the flags chosen for the runtime."""
-    deployments = [load_deployment(path) for path in specs]
-    for deployment in deployments:  # in memory: what render refuses (SLOs, waivers), validate refuses too
-        render_bundle(deployment)
+    deployments = [deployment for deployment, _ in render_specs(specs)]  # what render refuses, validate refuses
     summaries = [plan_summary(d) for d in deployments]
     if as_json:
         sys.stdout.write(json.dumps(summaries[0] if len(summaries) == 1 else summaries, indent=2) + "\n")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from slm_deploy.errors import SpecError
+from slm_deploy.errors import Problem, SpecError
 from slm_deploy.render.bundle import Bundle, render_bundle
+from slm_deploy.spec.consistency import kubernetes_target
 from slm_deploy.spec.loader import Deployment, load_deployment
+from slm_deploy.spec.shared_cluster import namespace_clash
 
 
 def render_specs(paths: list[Path]) -> list[tuple[Deployment, Bundle]]:
@@ -18,9 +20,24 @@ def render_specs(paths: list[Path]) -> list[tuple[Deployment, Bundle]]:
             rendered.append((deployment, render_bundle(deployment)))
         except SpecError as exc:
             problems.extend(exc.problems)
+    for deployment, _ in rendered if not problems else []:
+        problems.extend(_namespace_clashes(deployment, [d for d, _ in rendered if d is not deployment]))
     if problems:
         raise SpecError(problems)
     return rendered
+
+
+def _shares_a_cluster(deployment: Deployment) -> bool:
+    """Whether the deployment goes to a cluster other specs of the run may share (an AKS target creates its own)."""
+    return kubernetes_target(deployment.spec) is not None and deployment.spec.targets.aks is None
+
+
+def _namespace_clashes(deployment: Deployment, others: list[Deployment]) -> list[Problem]:
+    """Specs rendered together without a cluster of their own are taken to share one."""
+    if not _shares_a_cluster(deployment):
+        return []
+    problem = namespace_clash(deployment.spec, [o.spec for o in others if _shares_a_cluster(o)])
+    return deployment.error([problem]).problems if problem else []
 
 
 def bundle_dir(name: str, out: Path | None, *, several: bool) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 from slm_deploy.errors import Problem
-from slm_deploy.spec.host_paths import has_parent_step, sensitive
+from slm_deploy.spec.host_paths import DATA_ROOTS_TEXT, has_parent_step, mountable
 from slm_deploy.spec.launch_env import SECRET_REASON, allowed_text
 from slm_deploy.spec.launch_env import refusal as env_refusal
 from slm_deploy.servers.gateway.render import GATEWAY_METRICS_PORT
@@ -18,15 +18,13 @@ from slm_deploy.spec.images import pins_table
 from slm_deploy.spec.modelfile_parameters import parameter_problems
 from slm_deploy.spec.present import present
 from slm_deploy.spec.runtime_options import KEEP_ALIVE_LIMITS, keep_alive_fits
-from slm_deploy.spec.monitoring_checks import monitoring_problems
+from slm_deploy.spec.monitoring_checks import monitoring_mode, monitoring_problems
 from slm_deploy.spec.secret_checks import secret_problems
 from slm_deploy.spec.secret_uses import in_monitoring_namespace, secret_uses
-from slm_deploy.spec.sections import (
-    APP_ROUTING_CLASS, APP_ROUTING_NAMESPACE, DEFAULT_INGRESS_NAMESPACE, KubernetesTarget,
-)
+from slm_deploy.spec.cluster_namespaces import APP_ROUTING_NAMESPACE, DEFAULT_INGRESS_NAMESPACE, taken_by
+from slm_deploy.spec.sections import APP_ROUTING_CLASS, KubernetesTarget
 from slm_deploy.spec.secrets import SecretRef
 
-RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 CONTAINER_TARGETS = ("docker", "compose", "kubernetes", "aks")
 DEFAULT_SECRET_NAMES = {
     "serving.auth.api_keys_secret": "api-keys",
@@ -59,6 +57,43 @@ def namespace_of(spec: DeploymentSpec) -> str:
     """The namespace every Kubernetes object of the deployment lives in."""
     target = kubernetes_target(spec)
     return (target.namespace if target and target.namespace else spec.name)
+
+
+def own_add_on_namespaces(spec: DeploymentSpec) -> dict[str, str]:
+    """Namespace -> what runs there, for the namespaces the spec itself names for add-ons its bundle installs
+    (the monitoring stack) or relies on (the Prometheus that scrapes, the ingress controller)."""
+    target, mode = kubernetes_target(spec), monitoring_mode(spec)
+    found = {}
+    if target is not None and spec.exposure.mode == "ingress":
+        found[ingress_namespace(spec)] = "the ingress controller"
+    if target is not None and spec.monitoring.enabled and mode in ("bundled", "existing"):
+        found[target.monitoring_namespace] = ("the bundled monitoring stack" if mode == "bundled"
+                                              else "the Prometheus that scrapes the deployment")
+    return found
+
+
+def _namespace_problems(spec: DeploymentSpec) -> list[Problem]:
+    """The deployment's namespace is its own (its deny-all policy and quota would cut off and starve anything else
+    there); a bundled monitoring stack gets a namespace no one else runs in."""
+    target = kubernetes_target(spec)
+    if target is None:
+        return []
+    problems = []
+    owner = taken_by(namespace_of(spec)) or own_add_on_namespaces(spec).get(namespace_of(spec))
+    if owner:
+        field, what = ("targets.kubernetes.namespace", "is") if target.namespace else (
+            "name", "is also the namespace (targets.kubernetes.namespace is unset), and that is")
+        problems.append(Problem(field, f"{what} a namespace {owner} uses; the deployment's deny-all NetworkPolicy and "
+                                "quota would cut off and starve its pods",
+                                allowed="a dedicated namespace no cluster add-on runs in",
+                                hint="set targets.kubernetes.namespace to a namespace of the deployment's own"))
+    monitoring = target.monitoring_namespace
+    if spec.monitoring.enabled and monitoring_mode(spec) == "bundled" and taken_by(monitoring):
+        problems.append(Problem("targets.kubernetes.monitoring_namespace",
+                                f"is a namespace {taken_by(monitoring)} uses, which the bundled monitoring stack "
+                                "would relabel and share", allowed="a namespace of the monitoring stack's own",
+                                hint="leave it unset for the default, monitoring"))
+    return problems
 
 
 def secret_namespace(spec: DeploymentSpec, name: str) -> str:
@@ -106,7 +141,7 @@ def _served_repository(spec: DeploymentSpec) -> str | None:
 
 
 def _model_path_problems(spec: DeploymentSpec) -> list[Problem]:
-    """An ONNX folder stays inside the repository, or is a local folder that is not a system path (slm-compose-012)."""
+    """An ONNX folder stays inside the repository, or is a local folder inside a data root (slm-compose-012)."""
     source = spec.model.source
     if source is None or source.kind != "onnx":
         return []
@@ -115,12 +150,11 @@ def _model_path_problems(spec: DeploymentSpec) -> list[Problem]:
             return [Problem("model.source.path", "must name a folder inside the repository",
                             allowed="a relative path without '..' steps, such as cpu_and_mobile/cpu-int4-rtn-block-32")]
         return []
-    if has_parent_step(source.path) or sensitive(source.path) or not source.path.startswith("/"):
+    if not mountable(source.path):
         return [Problem("model.source.path", "is a local folder the container must not mount",
-                        allowed="an absolute path to the model folder without '..' steps, outside system "
-                                "directories (/, /etc, /usr, /var/run, /home itself...), the folders that hold them (/var) "
-                                "and engine sockets, "
-                                "such as /srv/models/phi4-onnx")]
+                        allowed=f"an absolute path strictly inside a data root ({DATA_ROOTS_TEXT}) without '..', "
+                                "hidden (.ssh, .config...) or socket steps, such as /srv/models/phi4-onnx",
+                        hint="move or bind-mount the model folder under /srv/models")]
     return []
 
 
@@ -219,10 +253,6 @@ def _target_problems(spec: DeploymentSpec) -> list[Problem]:
                                 allowed="one or more of docker, compose, kubernetes, aks, host (a bare key such as "
                                         "`compose:` turns a target on with its defaults)",
                                 hint="leave targets out for the default docker and compose"))
-    target = kubernetes_target(spec)
-    if target and namespace_of(spec) in RESERVED_NAMESPACES:
-        problems.append(Problem("targets.kubernetes.namespace", "is a namespace the cluster itself uses",
-                                allowed="a dedicated namespace", hint="leave it unset to use the deployment name"))
     aks = spec.targets.aks
     if aks is not None and not aks.private_cluster and not aks.authorized_ip_ranges:
         problems.append(Problem("targets.aks.authorized_ip_ranges", "a public API server needs authorised ranges "
@@ -251,6 +281,6 @@ def _waiver_problems(spec: DeploymentSpec) -> list[Problem]:
 def consistency_problems(spec: DeploymentSpec) -> list[Problem]:
     """Every cross-field problem, in a stable order."""
     return (secret_problems(spec) + _env_problems(spec) + _model_path_problems(spec) + _runtime_problems(spec)
-            + _exposure_problems(spec) + _scaling_problems(spec) + _target_problems(spec)
+            + _exposure_problems(spec) + _scaling_problems(spec) + _target_problems(spec) + _namespace_problems(spec)
             + _waiver_problems(spec) + monitoring_problems(spec) + idle_field_problems(spec))
 

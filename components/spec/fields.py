@@ -50,8 +50,14 @@ def _ip_address(value: str) -> str:
 
 
 def _specific_address(value: str) -> str:
-    if ipaddress.ip_address(value).is_unspecified:
+    """An address Docker can publish on: one interface's unicast address, with no zone to name."""
+    address = ipaddress.ip_address(value)
+    if address.is_unspecified:
         raise ValueError("must be one specific address; 0.0.0.0 and :: publish on every interface")
+    if address.is_link_local or address.is_multicast:
+        raise ValueError("must be a unicast address of one interface; allowed: 127.0.0.1, ::1 or a LAN or public "
+                         "address, never link-local (169.254.0.0/16, fe80::/10: it needs a zone Docker cannot "
+                         "take) or multicast (224.0.0.0/4, ff00::/8)")
     return value
 
 

@@ -1,15 +1,16 @@
-"""Host paths a container must never see: one predicate for the spec's local model folders and for the
-Compose rule that judges a rendered project's bind mounts."""
+"""Host folders a container may see: one pure predicate for the spec's local model folders and for the Compose
+rule that judges a rendered project's bind mounts (no pydantic, so the policy pack imports it on its own)."""
 
 from __future__ import annotations
 
 import posixpath
 
-SENSITIVE = ("/", "/etc", "/proc", "/sys", "/dev", "/boot", "/root", "/usr", "/lib", "/bin", "/sbin",
-             "/var/run", "/run", "/var/lib/docker", "/var/lib/kubelet", "/home")
-"""System directories: refused as themselves, with every folder that holds one, and with their children
-(but for / and /home, whose children may be project files)."""
-SOCKETS = ("docker.sock", "containerd.sock")
+DATA_ROOTS = ("/srv", "/data", "/mnt", "/opt/models")
+"""Where a host keeps data it serves: /srv (the FHS home of served data), /data and /mnt (attached disks) and
+/opt/models. An absolute host folder is mountable only strictly inside one of them: an allow-list, since the
+folders that hold credentials and system state (home directories, /etc, /var/lib/<engine>, /var/log...) are
+too many to list."""
+DATA_ROOTS_TEXT = ", ".join(f"{root}/..." for root in DATA_ROOTS)
 
 
 def has_parent_step(path: str) -> bool:
@@ -17,18 +18,28 @@ def has_parent_step(path: str) -> bool:
     return ".." in path.split("/")
 
 
-def sensitive(path: str) -> bool:
-    """Whether a host path is a container engine's socket, a system directory, inside one, or holds one."""
-    path = "/" + posixpath.normpath(path).lstrip("/") if path.startswith("/") else path.rstrip("/")
-    if any(socket in path for socket in SOCKETS):
-        return True
-    inside = any(path.startswith(p + "/") for p in SENSITIVE if p not in ("/", "/home"))
-    holds = path.startswith("/") and any(p.startswith(path.rstrip("/") + "/") for p in SENSITIVE)
-    return path in SENSITIVE or inside or holds
+def _hidden_or_socket(path: str) -> bool:
+    """Whether a step is hidden (.ssh, .docker, .kube, .aws, .config: where tools keep credentials) or a socket."""
+    steps = [step for step in path.split("/") if step not in ("", ".", "..")]
+    return any(step.startswith(".") or step.endswith(".sock") for step in steps)
 
 
-def escapes(source: str, base: str) -> bool:
-    """Whether a relative host path, resolved from the folder `base` inside the bundle, leaves the bundle."""
-    if source.startswith("/"):
+def mountable(path: str) -> bool:
+    """Whether an absolute host folder lies strictly inside a data root, with no `..`, hidden or socket step."""
+    if not path.startswith("/") or has_parent_step(path) or _hidden_or_socket(path):
         return False
-    return posixpath.normpath(posixpath.join(base, source)).split("/")[0] == ".."
+    normal = "/" + posixpath.normpath(path).lstrip("/")
+    return any(normal.startswith(root + "/") for root in DATA_ROOTS)
+
+
+def inside_bundle(source: str, base: str) -> bool:
+    """Whether a relative host path, resolved from the folder `base` inside the bundle, stays in the bundle and
+    has no hidden or socket step."""
+    if source.startswith(("/", "~", "$")) or _hidden_or_socket(source):
+        return False
+    return posixpath.normpath(posixpath.join(base, source)).split("/")[0] != ".."
+
+
+def bind_source_allowed(source: str, base: str) -> bool:
+    """Whether a bind mount's host side may reach a container: a bundle file, or a folder inside a data root."""
+    return mountable(source) if source.startswith("/") else inside_bundle(source, base)

@@ -68,7 +68,8 @@ class OnnxSource(SpecModel):
     repo: HfRepo | None = None
     revision: GitRevision | None = None
     path: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/-]+$")]
-    """Sub-folder in the repository, or a local directory when no repo is given."""
+    """Sub-folder in the repository, or a local directory when no repo is given: an absolute path strictly inside a
+    data root (/srv, /data, /mnt or /opt/models), without `..` or hidden steps such as .ssh (Compose only)."""
 
 
 class FoundrySource(SpecModel):

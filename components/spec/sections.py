@@ -122,7 +122,8 @@ class Exposure(SpecModel):
     ingress_class: DnsName = "nginx"
     """IngressClass name, a DNS subdomain (on AKS: webapprouting.kubernetes.azure.com, the managed NGINX)."""
     bind_address: SpecificAddress = "127.0.0.1"
-    """Host address Compose publishes the gateway on; 127.0.0.1 (or ::1) unless you expose the service."""
+    """Host address Compose publishes the gateway on; 127.0.0.1 (or ::1) unless you expose the service. One
+    interface's unicast address: never 0.0.0.0 or ::, link-local (fe80::/10 needs a zone) or multicast."""
     port: int = Field(default=8080, ge=1024, le=65535)
     """The port clients use: the gateway's, which checks API keys before anything reaches the runtime."""
 
@@ -148,7 +149,9 @@ class KubernetesTarget(SpecModel):
     """Kubernetes workloads in a dedicated namespace."""
 
     namespace: DnsLabel | None = None
-    """Defaults to the deployment name; never default or kube-system."""
+    """Defaults to the deployment name; never default or kube-*, nor a namespace where a cluster add-on runs
+    (cert-manager, ingress-nginx, app-routing-system, nvidia-device-plugin, keda, gatekeeper-system,
+    external-secrets), nor the monitoring or ingress namespace below while the deployment uses it."""
     shared_namespace: bool = False
     """The namespace belongs to its owner (a SharedNamespace component or the cluster's admins), who creates it with
     Pod Security labels and one ResourceQuota and LimitRange sized for every deployment placed in it; the deployment
@@ -157,7 +160,8 @@ class KubernetesTarget(SpecModel):
     cache_size: ByteQuantity | None = None
     """Model-cache volume size; defaults to twice the weights, at least 5Gi."""
     monitoring_namespace: DnsLabel = "monitoring"
-    """Where the Prometheus that scrapes the deployment runs (bundled and existing monitoring)."""
+    """Where the Prometheus that scrapes the deployment runs (bundled and existing monitoring); a bundled stack's
+    namespace is never default, kube-* or a cluster add-on's."""
     ingress_namespace: DnsLabel | None = None
     """Where the ingress controller runs, admitted to the gateway with exposure.mode ingress; defaults to
     app-routing-system for AKS's application routing class (webapprouting.kubernetes.azure.com), else ingress-nginx."""
@@ -165,10 +169,6 @@ class KubernetesTarget(SpecModel):
 
 APP_ROUTING_CLASS = "webapprouting.kubernetes.azure.com"
 """The IngressClass the AKS application routing add-on creates for its managed NGINX."""
-APP_ROUTING_NAMESPACE = "app-routing-system"
-"""Where the add-on runs that NGINX."""
-DEFAULT_INGRESS_NAMESPACE = "ingress-nginx"
-"""Where the ingress-nginx project's manifests and chart install the controller."""
 
 
 class AksTarget(SpecModel):

@@ -109,3 +109,32 @@ def test_quiet_fleet_render_prints_nothing(tmp_path: Path) -> None:
     specs = [_spec(tmp_path, "alpha"), _spec(tmp_path, "beta")]
     result = run_in_process("render", *map(str, specs), "--out", str(tmp_path / "fleet"), "--quiet")
     assert result.code == 0 and result.stdout == ""
+
+
+K8S_SPEC = ("name: {name}\nmodel: {{id: qwen3-1.7b}}\nruntime: {{kind: llamacpp}}\nmonitoring: {{enabled: {monitoring}}}\n"
+            "targets:\n  docker: {{registry: registry.example}}\n  kubernetes: {{namespace: {namespace}}}\n")
+
+
+def _k8s_spec(tmp_path: Path, name: str, namespace: str, *, monitoring: bool) -> Path:
+    text = K8S_SPEC.format(name=name, namespace=namespace, monitoring=str(monitoring).lower())
+    return _spec(tmp_path, name, text)
+
+
+def test_a_namespace_where_another_spec_bundles_monitoring_is_refused(tmp_path: Path) -> None:
+    """Rendered together for one cluster: beta's deny-all policy and quota would cut off alpha's Prometheus."""
+    alpha = _k8s_spec(tmp_path, "alpha", "alpha", monitoring=True)
+    beta = _k8s_spec(tmp_path, "beta", "monitoring", monitoring=False)
+    for command in ("render", "validate"):
+        result = run_in_process(command, str(alpha), str(beta), *(["--out", str(tmp_path / "fleet")]
+                                                                  if command == "render" else []))
+        assert result.code == 2, result.stdout
+        assert "Traceback" not in result.stderr
+        assert f"{beta}:7: targets.kubernetes.namespace:" in result.stderr, result.stderr
+        assert "the bundled monitoring stack" in result.stderr and str(alpha) not in result.stderr
+    assert not (tmp_path / "fleet").exists()
+
+
+def test_the_same_namespaces_render_when_no_spec_bundles_monitoring_there(tmp_path: Path) -> None:
+    alpha = _k8s_spec(tmp_path, "alpha", "alpha", monitoring=False)
+    beta = _k8s_spec(tmp_path, "beta", "monitoring", monitoring=False)
+    assert run_in_process("validate", str(alpha), str(beta)).code == 0

@@ -19,6 +19,9 @@ from tests.support.llamacpp_build import LlamaCppBuild, llamacpp_build
 from tests.support.llamacpp_image import StandInImage, stand_in_image
 from tests.support.tiny_gguf import build_tiny_gguf
 
+DATA_ROOT = Path("/srv/slm-deploy-tests")
+"""Where test runs put the local model folders their Compose projects mount (one folder per run)."""
+
 
 @pytest.fixture(scope="session")
 def tiny_model() -> Path:
@@ -40,14 +43,24 @@ def monitoring_images(local_registry: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def onnx_stack(base_image: BaseImage, host_ca_bundle: Path, tiny_model: Path, monitoring_images: dict[str, str],
+def served_model(tiny_model: Path) -> Iterator[Path]:
+    """A copy of the tiny model inside a data root (/srv), the only host folders slm-compose-012 lets a container
+    mount; removed after the session."""
+    folder = DATA_ROOT / f"run-{uuid.uuid4().hex[:12]}"
+    shutil.copytree(tiny_model, folder / "model")
+    try:
+        yield folder / "model"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def onnx_stack(base_image: BaseImage, host_ca_bundle: Path, served_model: Path, monitoring_images: dict[str, str],
                tmp_path_factory: pytest.TempPathFactory) -> RenderedStack:
     """The ONNX stack with the gateway and its monitoring, images built from the rendered bundle (BuildKit, CA
     as a secret)."""
     folder = tmp_path_factory.mktemp("onnx-stack")
-    model = folder / "model"  # a copy outside the home directory, which slm-compose-012 keeps from containers
-    shutil.copytree(tiny_model, model)
-    spec = write_spec(folder, base_image.reference, model, monitoring_images)
+    spec = write_spec(folder, base_image.reference, served_model, monitoring_images)
     with exclusive("onnx-stack-build"):
         return render_and_build(spec, folder / "bundle", host_ca_bundle, monitoring=True)
 

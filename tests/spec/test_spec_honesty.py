@@ -187,8 +187,15 @@ ONNX_LOCAL = {**BASE, "runtime": {"kind": "onnxruntime"},
 
 
 @pytest.mark.parametrize("path", ["/", "/etc", "/var/run/docker.sock", "../../../..", "/srv/../etc",
-                                  "models/phi4", "/home", "/root/models", "//etc", "//", "/var", "/var/lib/"])
+                                  "models/phi4", "/home", "/root/models", "//etc", "//", "/var", "/var/lib/",
+                                  "/home/alice", "/home/alice/models", "/home/alice/.ssh", "/home/alice/.docker",
+                                  "/var/lib/containerd", "/var/lib/etcd", "/var/lib/rancher/k3s", "/var/log",
+                                  "/var/spool/cron", "/lib64", "/tmp/models", "/opt/containerd", "/opt/cni/bin",
+                                  "/srv", "/data/", "/mnt", "/opt/models", "/srv/models/.ssh", "/data/.aws/models",
+                                  "/mnt/disk/.kube", "/srv/.config/models", "/srv/run/docker.sock",
+                                  "/srv/models/../../home/alice"])
 def test_local_onnx_folder_that_check_would_flag_is_refused(path: str, tmp_path: Path) -> None:
+    """Host folders are allowed from a list (inside /srv, /data, /mnt, /opt/models); hidden steps never."""
     spec = {**ONNX_LOCAL, "model": {**ONNX_LOCAL["model"], "source": {"kind": "onnx", "path": path}}}
     _refused(tmp_path, spec, "model.source.path", "must not mount", echoed=(path,) if ".." in path else ())
 
@@ -200,9 +207,13 @@ def test_onnx_repository_folder_stays_inside_the_repository(path: str, tmp_path:
     _refused(tmp_path, spec, "model.source.path", "inside the repository")
 
 
-def test_local_onnx_folder_renders_and_checks_clean(tmp_path: Path) -> None:
+@pytest.mark.parametrize("folder", ["/srv/models/phi4", "/data/phi4", "/mnt/disk/models/phi4",
+                                    "/opt/models/phi4/cpu", "//srv/models/phi4/"])
+def test_local_onnx_folder_renders_and_checks_clean(folder: str, tmp_path: Path) -> None:
     path = tmp_path / "spec.yaml"
-    path.write_text(yaml.safe_dump({**ONNX_LOCAL, "targets": {"compose": {}}}), encoding="utf-8")
+    source = {"kind": "onnx", "path": folder}
+    path.write_text(yaml.safe_dump({**ONNX_LOCAL, "model": {**ONNX_LOCAL["model"], "source": source},
+                                    "targets": {"compose": {}}}), encoding="utf-8")
     out = tmp_path / "bundle"
     assert run_in_process("render", str(path), "--out", str(out)).code == 0
     result = run_in_process("check", str(out))

@@ -36,7 +36,7 @@ LOCATED = re.compile(r"^error: .+?\.yaml:\d+(:\d+)?: \S+", re.MULTILINE)
 SCHEMA = deployment_schema()
 
 _images = st.sampled_from(sorted(p.image.reference for p in pins_table().values()))
-_addresses = st.sampled_from(["127.0.0.1", "::1", "10.1.2.3", "fd00::10"])
+_addresses = st.sampled_from(["127.0.0.1", "::1", "10.1.2.3", "fd00::10", "fe80::1", "239.1.2.3"])
 PLAUSIBLE = {
     "model": st.fixed_dictionaries({}, optional={"context_length": st.sampled_from([2048, 4096, 8192])}),
     "runtime.image": _images,
@@ -78,8 +78,10 @@ def _models_for(runtime: str) -> list[str]:
                   if _catalogue_source(entry, runtime) and not (runtime == "vllm" and entry.gated))
 
 
-LOCAL_ONNX_PATHS = ["/srv/models/phi4", "/opt/models/phi4/cpu", "/", "/etc", "/var/run/docker.sock", "../../..",
-                    "/srv/../etc", "models/phi4", "/home", "/root/models", "//etc", "/var/lib"]
+LOCAL_ONNX_PATHS = ["/srv/models/phi4", "/opt/models/phi4/cpu", "/data/phi4", "/mnt/disk/phi4", "/", "/etc",
+                    "/var/run/docker.sock", "../../..", "/srv/../etc", "models/phi4", "/home", "/root/models", "//etc",
+                    "/var/lib", "/home/alice/models", "/home/alice/.ssh", "/var/lib/containerd", "/var/log",
+                    "/srv/models/.docker", "/srv", "/opt/cni/bin"]
 """Local ONNX model folders: ones a container may mount, and ones slm-compose-012 keeps from containers."""
 
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from slm_deploy.render.kubernetes.common import Manifest
 from slm_deploy.render.kubernetes.pod_security import pod_security_labels
+from slm_deploy.spec.cluster_namespaces import CERT_MANAGER_NAMESPACE
 from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.images import pinned_row
 
-CERT_MANAGER_NAMESPACE = "cert-manager"
 LETSENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
 CERT_MANAGER_CHART = "cert-manager"
 CERT_MANAGER_VERSION = "v1.19.1"

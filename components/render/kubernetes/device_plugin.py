@@ -20,10 +20,10 @@ from typing import Any
 from slm_deploy.render.kubernetes.common import Manifest
 from slm_deploy.render.kubernetes.gpu_scheduling import GPU_NODE_LABELS, GPU_TOLERATIONS
 from slm_deploy.render.kubernetes.pod_security import pod_security_labels
+from slm_deploy.spec.cluster_namespaces import DEVICE_PLUGIN_NAMESPACE
 from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.images import ImageRef, pinned_row
 
-NAMESPACE = "nvidia-device-plugin"
 NAME = "nvidia-device-plugin"
 PIN_KEY = "nvidia-device-plugin"
 KUBELET_PLUGIN_DIR = "/var/lib/kubelet/device-plugins"
@@ -45,7 +45,7 @@ def max_gpu_nodes(spec: DeploymentSpec) -> int:
 
 
 def _meta(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
-    return {"name": name, "namespace": NAMESPACE, "labels": dict(labels or LABELS)}
+    return {"name": name, "namespace": DEVICE_PLUGIN_NAMESPACE, "labels": dict(labels or LABELS)}
 
 
 def namespace(spec: DeploymentSpec) -> Manifest:
@@ -53,7 +53,7 @@ def namespace(spec: DeploymentSpec) -> Manifest:
     labels = {**LABELS, **pod_security_labels(spec, enforce="privileged", warn="privileged")}
     return {
         "apiVersion": "v1", "kind": "Namespace",
-        "metadata": {"name": NAMESPACE, "labels": labels,
+        "metadata": {"name": DEVICE_PLUGIN_NAMESPACE, "labels": labels,
                      "annotations": {"slm-deploy.io/pod-security-exemption": EXEMPTION}},
     }
 

@@ -1,0 +1,26 @@
+"""Deployments that share a cluster: one's namespace is never where another's add-ons run (its bundled monitoring
+stack, the Prometheus or ingress controller it relies on), or its deny-all policy and quota cut them off."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from slm_deploy.errors import Problem
+from slm_deploy.spec.consistency import kubernetes_target, namespace_of, own_add_on_namespaces
+from slm_deploy.spec.deployment import DeploymentSpec
+
+
+def namespace_clash(spec: DeploymentSpec, neighbours: Iterable[DeploymentSpec]) -> Problem | None:
+    """The problem with `spec`'s namespace when a neighbour on the same cluster places an add-on there."""
+    target = kubernetes_target(spec)
+    if target is None:
+        return None
+    owners = (own_add_on_namespaces(other).get(namespace_of(spec)) for other in neighbours)
+    owner = next((owner for owner in owners if owner), None)
+    if owner is None:
+        return None
+    return Problem("targets.kubernetes.namespace" if target.namespace else "name",
+                   f"puts the deployment in the namespace where another deployment on the same cluster places {owner}; "
+                   "this deployment's deny-all NetworkPolicy and quota would cut it off",
+                   allowed="a namespace no deployment on the cluster uses for an add-on",
+                   hint="set targets.kubernetes.namespace to a namespace of the deployment's own")
