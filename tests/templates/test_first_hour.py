@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from slm_deploy.errors import SpecError
+from slm_deploy.secret_values import read_secret_values
+from slm_deploy.spec.loader import load_deployment
 from tests.policies.test_pack_standalone import read_port
 from tests.templates.bake import bake
 
@@ -20,6 +23,8 @@ pytestmark = pytest.mark.xdist_group("template-bake")
 
 FIRST_HOUR = {
     "kubernetes": {"runtime": "llamacpp", "target": "kubernetes"},
+    "compose": {"runtime": "ollama", "target": "compose"},
+    "host": {"runtime": "foundry-local", "target": "host", "model": "phi-4-mini-instruct", "monitoring": "off"},
 }
 
 
@@ -74,3 +79,43 @@ def test_ci_policy_pack_runs_in_a_virtualenv_holding_its_requirements(projects: 
     finally:
         process.kill()
         process.communicate(timeout=30)
+
+
+def test_readme_says_how_to_set_every_secret_the_program_reads(projects: dict[str, Path]) -> None:
+    """The README's commands set exactly the config keys `pulumi up` stops on, for every stack."""
+    project = projects["kubernetes"]
+    readme = (project / "README.md").read_text()
+    for env in ("dev", "prod"):
+        with pytest.raises(SpecError) as refused:
+            read_secret_values(lambda key: None, load_deployment(project / f"Pulumi.{env}.yaml"))
+        keys = {problem.path for problem in refused.value.problems}
+        assert keys == {"slm-deploy:secret-api-keys"}
+        for key in keys:
+            assert f"pulumi config set --secret {key} -s {env} < ./api-keys.{env}" in readme
+    assert "`key_id:key`" in readme.split("## Stack secrets")[1]
+    assert "## Stack secrets" not in (projects["compose"] / "README.md").read_text(), "Compose keeps them in files"
+
+
+def test_ci_preview_stops_naming_an_unset_stack_secret(projects: dict[str, Path], tmp_path: Path) -> None:
+    project = projects["kubernetes"]
+    if not (project / ".venv").exists():
+        program_virtualenv(project)
+    (step,) = [step for step in preview_steps(project) if "Stack secrets" in step.get("name", "")]
+    steps = preview_steps(project)
+    assert steps.index(step) < next(i for i, s in enumerate(steps) if s.get("uses", "").startswith("pulumi/actions"))
+    env = {"STACK_FILE": step["env"]["STACK_FILE"].replace("${{ matrix.stack }}", "dev")}
+    unset = run_step({**step, "env": {}}, project, tmp_path, **env)
+    assert unset.returncode == 1
+    assert ("::error file=Pulumi.dev.yaml::slm-deploy:secret-api-keys is not set in stack dev: run "
+            "`pulumi config set --secret slm-deploy:secret-api-keys -s dev") in unset.stdout
+    stack = project / "Pulumi.dev.yaml"
+    document = yaml.safe_load(stack.read_text())
+    document["config"]["slm-deploy:secret-api-keys"] = {"secure": "v1:AAAA"}  # what pulumi config set --secret writes
+    stack.write_text(yaml.safe_dump(document))
+    assert run_step({**step, "env": {}}, project, tmp_path, **env).returncode == 0
+
+
+def test_host_readme_mentions_no_gateway(projects: dict[str, Path]) -> None:
+    readme = (projects["host"] / "README.md").read_text()
+    assert "gateway" not in readme and "api-keys" not in readme
+    assert "without API keys" in readme
