@@ -14,7 +14,6 @@ from typing import Annotated
 import typer
 from pydantic import TypeAdapter, ValidationError
 
-from slm_deploy import __version__
 from slm_deploy.errors import Problem, SlmDeployError, SpecError
 from slm_deploy.spec.fields import PATTERN_DESCRIPTIONS, REGISTRY_ALLOWED, SERVICE_NAME_PATTERN, RegistryHost
 
@@ -106,9 +105,8 @@ def new(
         raise SpecError(Problem("--output-dir", "cannot be made a folder (a file is in the way, or no permission)",
                                 allowed="a folder, or a path where one can be created")) from None
     with tempfile.TemporaryDirectory(dir=output_dir, prefix=".slm-deploy-new.") as staging:
-        template_context = {**answers, "__slm_deploy_version": __version__}  # pins the release that made it
         try:
-            project = Path(cookiecutter(str(_template_dir()), no_input=no_input, extra_context=template_context,
+            project = Path(cookiecutter(str(_template_dir()), no_input=no_input, extra_context=answers,
                                         output_dir=staging, default_config=True))
         except FailedHookException:
             raise TemplateRefused("the template refused these answers (reasons above); nothing was written") from None

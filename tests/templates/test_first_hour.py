@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+
+import slm_deploy
 
 from slm_deploy.errors import SpecError
 from slm_deploy.secret_values import read_secret_values
@@ -119,3 +122,20 @@ def test_host_readme_mentions_no_gateway(projects: dict[str, Path]) -> None:
     readme = (projects["host"] / "README.md").read_text()
     assert "gateway" not in readme and "api-keys" not in readme
     assert "without API keys" in readme
+
+
+@pytest.mark.parametrize(("version", "requirement"), [
+    ("0.3.1", "slm-deploy>=0.3.1,<0.4"),
+    ("1.4.0rc1", "slm-deploy>=1.4.0rc1,<2"),
+])
+def test_dependency_range_follows_the_generating_release(version: str, requirement: str, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(slm_deploy, "__version__", version)
+    project = bake(tmp_path, "versioned", {"runtime": "ollama", "target": "compose", "environments": "dev"})
+    lines = [line for line in (project / "requirements.txt").read_text().splitlines()
+             if line and not line.startswith("#")]
+    assert lines[0] == requirement
+    assert Requirement(lines[0]).specifier.contains(version, prereleases=True)
+    readme = (project / "README.md").read_text()
+    assert f"`{requirement}`" in readme and f"slm-deploy {version}" in readme
+    assert "slm-deploy @ git+https://" in readme and "slm-deploy @ file://" in readme
