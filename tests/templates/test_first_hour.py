@@ -20,7 +20,7 @@ from slm_deploy.errors import SpecError
 from slm_deploy.secret_values import read_secret_values
 from slm_deploy.spec.loader import load_deployment
 from tests.policies.test_pack_standalone import read_port
-from tests.templates.bake import bake
+from tests.templates.bake import TENANT, bake
 
 pytestmark = pytest.mark.xdist_group("template-bake")
 
@@ -139,3 +139,12 @@ def test_dependency_range_follows_the_generating_release(version: str, requireme
     readme = (project / "README.md").read_text()
     assert f"`{requirement}`" in readme and f"slm-deploy {version}" in readme
     assert "slm-deploy @ git+https://" in readme and "slm-deploy @ file://" in readme
+
+
+def test_key_vault_trusts_the_answered_tenant(tmp_path: Path) -> None:
+    project = bake(tmp_path, "vaulted", {"runtime": "ollama", "target": "aks", "secret_store": "azure-key-vault",
+                                         "environments": "dev", "azure_tenant_id": TENANT})
+    spec = yaml.safe_load((project / "Pulumi.dev.yaml").read_text())["config"]["slm-deploy:deployment"]
+    (store,) = spec["secret_stores"]["azure_key_vaults"].values()
+    assert store["tenant_id"] == TENANT
+    assert "00000000-0000" not in (project / "Pulumi.dev.yaml").read_text()
