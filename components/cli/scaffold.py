@@ -7,6 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from slm_deploy.errors import SpecError
 from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.spec.loader import load_deployment_text
@@ -49,3 +51,30 @@ def stack_problems(stacks: dict[str, str]) -> list[str]:
             for problem in exc.problems:
                 found.setdefault(problem.path, ([], replace(problem, location="").render()))[0].append(name)
     return [f"{', '.join(names)}: {message}" for names, message in found.values()]
+
+
+def regeneration_problems(folder: Path, stacks: dict[str, str]) -> list[str]:
+    """Why generating these stacks over an existing project (`cookiecutter -f`) would lose something: a stack of an
+    environment no longer named would be left behind, still tracked by Pulumi, and settings the template does not
+    write (`pulumi config set` values, encrypted secrets) would be overwritten. Refused rather than deleted: those
+    files may hold the only copy of a stack's secrets."""
+    found = []
+    for existing in sorted(folder.glob("Pulumi.*.yaml")):
+        if existing.name not in stacks:
+            env = existing.stem.removeprefix("Pulumi.")
+            found.append(f"{existing.name}: this project has a stack for an environment the answers no longer "
+                         f"name; add it to environments, or retire it first (`pulumi stack rm {env}`, then delete "
+                         "the file)")
+            continue
+        kept = _config_keys(existing.read_text(encoding="utf-8")) - _config_keys(stacks[existing.name])
+        if kept:
+            found.append(f"{existing.name}: holds settings the template does not write ({', '.join(sorted(kept))}), "
+                         "which regenerating would overwrite; generate into another folder and merge by hand")
+    return found
+
+
+def _config_keys(text: str) -> set[str]:
+    """The config keys of a Pulumi stack file (none when it is not one)."""
+    document = yaml.safe_load(text)
+    config = document.get("config") if isinstance(document, dict) else None
+    return set(config) if isinstance(config, dict) else set()
