@@ -148,3 +148,11 @@ def test_key_vault_trusts_the_answered_tenant(tmp_path: Path) -> None:
     (store,) = spec["secret_stores"]["azure_key_vaults"].values()
     assert store["tenant_id"] == TENANT
     assert "00000000-0000" not in (project / "Pulumi.dev.yaml").read_text()
+
+
+def test_sarif_upload_skips_pull_requests_from_forks(projects: dict[str, Path]) -> None:
+    """A fork's pull request runs with a read-only token, which code scanning refuses."""
+    workflow = yaml.safe_load((projects["compose"] / ".github/workflows/deployment.yml").read_text())
+    (upload,) = [s for s in workflow["jobs"]["check"]["steps"] if "upload-sarif" in s.get("uses", "")]
+    assert ("github.event_name != 'pull_request' || github.event.pull_request.head.repo.full_name == "
+            "github.repository") in upload["if"]

@@ -51,7 +51,8 @@ REFUSED = [
      "registry: a host install builds no image"),
     ({"host_os": "linux"}, "host_os: only target=host reads it"),
     ({"ingress_host": "api.example.org"}, "ingress_host: only exposure=ingress reads it"),
-    ({"target": "kubernetes", "exposure": "ingress", "ingress_host": "10.0.0.1"}, "exposure.host"),
+    ({"target": "kubernetes", "exposure": "ingress", "ingress_host": "10.0.0.1"},
+     "ingress_host answer, stack field exposure.host"),
 ]
 
 
@@ -78,7 +79,9 @@ def test_pre_generation_hook_refuses_what_slm_deploy_rejects(tmp_path: Path,
         bake(tmp_path, "svc", {"runtime": "onnxruntime", "model": "qwen3-1.7b", "environments": "production"})
     err = capfd.readouterr().err
     assert err.count("error: ") == 1
-    assert "error: Pulumi.production.yaml: model.id: the catalogue has no pinned onnxruntime source" in err
+    assert ("error: Pulumi.production.yaml: model answer, stack field model.id: the catalogue has no pinned "
+            "onnxruntime source") in err
+    assert "hint: change the model answer; or, after generating, edit the stack: give model.source" in err
     assert list(tmp_path.iterdir()) == [], "the stacks were validated before cookiecutter wrote anything"
 
 
@@ -115,7 +118,8 @@ def test_free_text_answers_cannot_inject_yaml(tmp_path: Path, capfd: pytest.Capt
     with pytest.raises(FailedHookException):
         bake(tmp_path, "svc", {"registry": "registry.example.com\n      kubernetes: {}"})
     err = capfd.readouterr().err
-    assert "targets.docker.registry: is not in the allowed form" in err and "kubernetes: {}" not in err
+    assert "registry answer, stack field targets.docker.registry: is not in the allowed form" in err
+    assert "kubernetes: {}" not in err
     assert list(tmp_path.iterdir()) == []
 
 
