@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from slm_deploy.errors import SpecError
@@ -10,14 +11,15 @@ from slm_deploy.spec.loader import Deployment, load_deployment
 
 
 def render_specs(paths: list[Path]) -> list[tuple[Deployment, Bundle]]:
-    """Each spec's deployment and bundle; the problems of every bad spec are reported together, each with its file."""
+    """Each spec's deployment and bundle (validate renders in memory too); the problems of every bad spec are
+    reported together, each with its file."""
     rendered, problems = [], []
     for path in paths:
         try:
             deployment = load_deployment(path)
             rendered.append((deployment, render_bundle(deployment)))
-        except SpecError as exc:
-            problems.extend(exc.problems)
+        except SpecError as exc:  # every problem names its file, also one no line of it holds
+            problems.extend(replace(p, location=p.location or str(path)) for p in exc.problems)
     if problems:
         raise SpecError(problems)
     return rendered
