@@ -17,6 +17,8 @@ from packaging.requirements import Requirement
 import slm_deploy
 
 from slm_deploy.errors import SpecError
+from slm_deploy.render.bundle import render_bundle
+from slm_deploy.render.writer import write_bundles
 from slm_deploy.secret_values import read_secret_values
 from slm_deploy.spec.loader import load_deployment
 from tests.policies.test_pack_standalone import read_port
@@ -156,3 +158,27 @@ def test_sarif_upload_skips_pull_requests_from_forks(projects: dict[str, Path]) 
     (upload,) = [s for s in workflow["jobs"]["check"]["steps"] if "upload-sarif" in s.get("uses", "")]
     assert ("github.event_name != 'pull_request' || github.event.pull_request.head.repo.full_name == "
             "github.repository") in upload["if"]
+
+
+def published_host_ports(bundle: Path) -> set[str]:
+    """host-address:port[/protocol] of every port the rendered Compose project publishes."""
+    compose = yaml.safe_load((bundle / "compose/compose.yaml").read_text())
+    found = set()
+    for service in compose["services"].values():
+        for port in service.get("ports", []):
+            address, host_port, container = port.rsplit(":", 2)
+            found.add(f"{address}:{host_port}{'/udp' if container.endswith('/udp') else ''}")
+    return found
+
+
+def test_compose_environments_publish_distinct_host_ports(projects: dict[str, Path], tmp_path: Path) -> None:
+    """dev and prod on one Docker host: no port either publishes is the other's."""
+    project = projects["compose"]
+    ports = {}
+    for env in ("dev", "prod"):
+        bundle = render_bundle(load_deployment(project / f"Pulumi.{env}.yaml"))
+        write_bundles([(bundle, tmp_path / env)])
+        ports[env] = published_host_ports(tmp_path / env)
+    assert "127.0.0.1:8080" in ports["dev"] and len(ports["dev"]) >= 2, ports
+    assert ports["dev"].isdisjoint(ports["prod"]), ports
+    assert "http://127.0.0.1:8180/v1" in (project / "README.md").read_text(), "prod's clients use prod's port"
