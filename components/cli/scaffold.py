@@ -96,7 +96,12 @@ def regeneration_problems(folder: Path, stacks: dict[str, str]) -> list[str]:
                          f"name; add it to environments, or retire it first (`pulumi stack rm {env}`, then delete "
                          "the file)")
             continue
-        kept = _config_keys(existing.read_text(encoding="utf-8")) - _config_keys(stacks[existing.name])
+        try:
+            kept = _config_keys(existing.read_text(encoding="utf-8")) - _config_keys(stacks[existing.name])
+        except (yaml.YAMLError, UnicodeDecodeError):
+            found.append(f"{existing.name}: is not a YAML stack file this template wrote, and regenerating would "
+                         "overwrite it; move it aside first")
+            continue
         if kept:
             found.append(f"{existing.name}: holds settings the template does not write ({', '.join(sorted(kept))}), "
                          "which regenerating would overwrite; generate into another folder and merge by hand")

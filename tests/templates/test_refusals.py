@@ -167,3 +167,8 @@ def test_regenerating_over_a_project_refuses_to_leave_a_stale_stack_or_drop_its_
     assert ("error: Pulumi.dev.yaml: holds settings the template does not write (slm-deploy:secret-api-keys)"
             in capfd.readouterr().err)
     assert _snapshot(tmp_path) == before
+    stack.write_text("config: [\n")
+    with pytest.raises(FailedHookException):
+        _regenerate(tmp_path, environments="dev,staging,prod")
+    err = capfd.readouterr().err
+    assert "error: Pulumi.dev.yaml: is not a YAML stack file this template wrote" in err and "Traceback" not in err
