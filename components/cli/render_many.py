@@ -19,7 +19,8 @@ def render_specs(paths: list[Path]) -> list[tuple[Deployment, Bundle]]:
             deployment = load_deployment(path)
             rendered.append((deployment, render_bundle(deployment)))
         except SpecError as exc:  # every problem names its file, also one no line of it holds
-            problems.extend(replace(p, location=p.location or str(path)) for p in exc.problems)
+            problems.extend(p if p.location or p.path.startswith(str(path)) else replace(p, location=str(path))
+                            for p in exc.problems)
     if problems:
         raise SpecError(problems)
     return rendered

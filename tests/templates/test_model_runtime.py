@@ -20,8 +20,8 @@ CHOICES = json.loads((_template_dir() / "cookiecutter.json").read_text())
 PAIRS = [(runtime, model) for runtime in CHOICES["runtime"] for model in CHOICES["model"]]
 SMALLEST = {"vllm": {"gpu_type": "nvidia-t4"}, "foundry-local": {"target": "host"}}
 """What each runtime needs besides the defaults: the smallest GPU the sizing knows, Foundry Local's host."""
-REFUSAL = re.compile(r"^error: (Pulumi\.[a-z]+\.yaml(, )?)+: (model\.id: the catalogue has no pinned (?P<runtime>\S+) "
-                     r"source|resources\.gpu: the model .* short by)")
+REFUSAL = re.compile(r"^error: (Pulumi\.[a-z]+\.yaml(, )?)+: (model answer, stack field model\.id: the catalogue has no "
+                     r"pinned (?P<runtime>\S+) source|gpu_type answer, stack field resources\.gpu: the model .* short by)")
 
 
 @pytest.mark.parametrize(("runtime", "model"), PAIRS, ids=[f"{r}-{m}" for r, m in PAIRS])
