@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from slm_deploy.errors import SpecError
+from slm_deploy.errors import Problem, SpecError
 from slm_deploy.render.bundle import Bundle, render_bundle
 from slm_deploy.spec.loader import Deployment, load_deployment
 
@@ -13,7 +13,8 @@ from slm_deploy.spec.loader import Deployment, load_deployment
 def render_specs(paths: list[Path]) -> list[tuple[Deployment, Bundle]]:
     """Each spec's deployment and bundle (validate renders in memory too); the problems of every bad spec are
     reported together, each with its file."""
-    rendered, problems = [], []
+    rendered: list[tuple[Deployment, Bundle]] = []
+    problems: list[Problem] = []
     for path in paths:
         try:
             deployment = load_deployment(path)
