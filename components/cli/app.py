@@ -22,7 +22,7 @@ from slm_deploy.cli.reference import update_readme
 from slm_deploy.cli.render_many import bundle_dir, render_specs
 from slm_deploy.cli.stack_schema import stack_schema_text
 from slm_deploy.cli.summary import plan_summary, render_summary, render_summary_text, summary_table
-from slm_deploy.errors import SlmDeployError, SpecError
+from slm_deploy.errors import SlmDeployError
 from slm_deploy.render.writer import write_bundles
 from slm_deploy.smoke.command import smoke
 from slm_deploy.spec.schema import deployment_schema_text
@@ -102,8 +102,8 @@ def validate(
     quiet: QuietOpt = False,
 ) -> None:
     """Show the resolved plan: model tier, memory estimate and the flags chosen for the runtime."""
-    deployments = [deployment for deployment, _ in render_specs(specs)]  # what render refuses, validate refuses
-    summaries = [plan_summary(d) for d in deployments]
+    # rendered in memory: what render refuses (SLOs, waivers), validate refuses too, for every file at once
+    summaries = [plan_summary(deployment) for deployment, _ in render_specs(specs)]
     if as_json:
         sys.stdout.write(json.dumps(summaries[0] if len(summaries) == 1 else summaries, indent=2) + "\n")
     elif not quiet:
@@ -139,7 +139,7 @@ app.command("bench-report")(bench_report)
 
 def error_document(exc: SlmDeployError) -> dict:
     """What --json prints when the command fails: the exit code and each problem's fields, as stderr says them."""
-    problems = [asdict(problem) for problem in exc.problems] if isinstance(exc, SpecError) else []
+    problems = [asdict(problem) for problem in getattr(exc, "problems", [])]  # SpecError's, the template's reasons
     return {"error": {"exit_code": exc.exit_code, "message": str(exc), "problems": problems}}
 
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shutil
+import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -14,7 +18,6 @@ from typing import Annotated
 import typer
 from pydantic import TypeAdapter, ValidationError
 
-from slm_deploy import __version__
 from slm_deploy.errors import Problem, SlmDeployError, SpecError
 from slm_deploy.spec.fields import PATTERN_DESCRIPTIONS, REGISTRY_ALLOWED, SERVICE_NAME_PATTERN, RegistryHost
 
@@ -22,7 +25,41 @@ TEMPLATE = "project"
 
 
 class TemplateRefused(SlmDeployError):
-    """The template's hooks refused the answers; they printed each reason before this."""
+    """The template's hooks refused the answers; they printed each reason before this (kept as problems for --json)."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        self.problems = [Problem("answers", reason) for reason in reasons]
+        super().__init__("the template refused these answers (reasons above); nothing was written")
+
+
+class PromptsEnded(SlmDeployError):
+    """Standard input ended while cookiecutter was asking for an answer (no terminal, e.g. `< /dev/null`)."""
+
+
+HOOK_ERROR = "error: "
+"""How the template's hooks start each reason they print."""
+
+
+@contextmanager
+def _hook_output() -> Iterator[list[str]]:
+    """File descriptor 2 into a temporary file while cookiecutter runs (its hooks are child processes writing
+    there), then copied to the real stderr and its lines into the list yielded: the reasons are shown unchanged
+    and read back for --json."""
+    lines: list[str] = []
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as sink:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield lines
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read()
+            sys.stderr.write(text)
+            lines.extend(text.splitlines())
 
 
 def _template_dir() -> Path:
@@ -93,6 +130,8 @@ def new(
     output_dir: Annotated[Path, typer.Option("--output-dir", "-o", file_okay=False,
                                              help="Where the project folder is created.")] = Path("."),
     no_input: Annotated[bool, typer.Option("--no-input", help="Use defaults and key=value answers only.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the created project and its stacks as JSON; "
+                                                         "errors as a JSON document.")] = False,
 ) -> None:
     """Scaffold a project (a stack per environment, tests, CI, editor schema, README) and validate it before writing."""
     from cookiecutter.exceptions import FailedHookException  # loaded here so the other commands start without it
@@ -106,15 +145,28 @@ def new(
         raise SpecError(Problem("--output-dir", "cannot be made a folder (a file is in the way, or no permission)",
                                 allowed="a folder, or a path where one can be created")) from None
     with tempfile.TemporaryDirectory(dir=output_dir, prefix=".slm-deploy-new.") as staging:
-        template_context = {**answers, "__slm_deploy_version": __version__}  # pins the release that made it
-        try:
-            project = Path(cookiecutter(str(_template_dir()), no_input=no_input, extra_context=template_context,
-                                        output_dir=staging, default_config=True))
-        except FailedHookException:
-            raise TemplateRefused("the template refused these answers (reasons above); nothing was written") from None
+        with _hook_output() as hook_output:
+            try:
+                project = Path(cookiecutter(str(_template_dir()), no_input=no_input, extra_context=answers,
+                                            output_dir=staging, default_config=True))
+            except FailedHookException:
+                refused = True
+            except EOFError:
+                raise PromptsEnded("standard input ended before every prompt was answered (no terminal?): answer "
+                                   "in a terminal, or pass --no-input with key=value answers (defaults fill the "
+                                   "rest); nothing was written") from None
+            else:
+                refused = False
+        if refused:
+            raise TemplateRefused([line.removeprefix(HOOK_ERROR) for line in hook_output
+                                   if line.startswith(HOOK_ERROR)])
         target = output_dir / project.name
         if target.exists():
             raise SpecError(Problem("deployment_name", f"{target} already exists",
                                     hint="choose another deployment_name or --output-dir"))
         shutil.move(str(project), target)
-    typer.echo(f"created {target}")
+    if as_json:
+        stacks = sorted(stack.name for stack in target.glob("Pulumi.*.yaml"))
+        sys.stdout.write(json.dumps({"created": str(target), "stacks": stacks}, indent=2) + "\n")
+    else:
+        typer.echo(f"created {target}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from slm_deploy.errors import Problem, SpecError
@@ -12,14 +13,17 @@ from slm_deploy.spec.shared_cluster import namespace_clash
 
 
 def render_specs(paths: list[Path]) -> list[tuple[Deployment, Bundle]]:
-    """Each spec's deployment and bundle; the problems of every bad spec are reported together, each with its file."""
-    rendered, problems = [], []
+    """Each spec's deployment and bundle (validate renders in memory too); the problems of every bad spec are
+    reported together, each with its file."""
+    rendered: list[tuple[Deployment, Bundle]] = []
+    problems: list[Problem] = []
     for path in paths:
         try:
             deployment = load_deployment(path)
             rendered.append((deployment, render_bundle(deployment)))
-        except SpecError as exc:
-            problems.extend(exc.problems)
+        except SpecError as exc:  # every problem names its file, also one no line of it holds
+            problems.extend(p if p.location or p.path.startswith(str(path)) else replace(p, location=str(path))
+                            for p in exc.problems)
     for deployment, _ in rendered if not problems else []:
         problems.extend(_namespace_clashes(deployment, [d for d, _ in rendered if d is not deployment]))
     if problems:

@@ -3,11 +3,14 @@ template and validated with the loader and planner `slm-deploy validate` and `re
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from slm_deploy.errors import SpecError
+import yaml
+
+from slm_deploy.errors import Problem, SpecError
 from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.spec.loader import load_deployment_text
 
@@ -38,6 +41,34 @@ def rendered_stacks(answers: dict[str, Any]) -> dict[str, str]:
     return split_stacks(environment.from_string(source.read_text(encoding="utf-8")).render(cookiecutter=answers))
 
 
+STACK_FIELD_ANSWERS = [
+    (re.compile(r"^(name|targets\.kubernetes\.namespace|targets\.compose\.project_name)$"), "deployment_name"),
+    (re.compile(r"^model\.id$"), "model"),
+    (re.compile(r"^runtime\.kind$"), "runtime"),
+    (re.compile(r"^resources\.gpu(\.|$)"), "gpu_type"),
+    (re.compile(r"^exposure\.host$"), "ingress_host"),
+    (re.compile(r"^exposure\.bind_address$"), "bind_address"),
+    (re.compile(r"^targets\.docker\.registry$"), "registry"),
+    (re.compile(r"^targets\.host\.os$"), "host_os"),
+    (re.compile(r"^secret_stores\.azure_key_vaults\.[^.]+\.tenant_id$"), "azure_tenant_id"),
+    (re.compile(r"^secret_stores\.azure_key_vaults\.[^.]+\.secrets_expire_on$"), "secrets_expire_on"),
+    (re.compile(r"^monitoring(\.|$)"), "monitoring"),
+    (re.compile(r"^exposure(\.|$)"), "exposure"),
+]
+"""Which answer writes a stack field, so a refusal points at what the user typed (first match wins)."""
+
+
+def as_answer_problem(problem: Problem) -> Problem:
+    """The problem without its file location, pointing at the answer that wrote the field (its hint, which names
+    stack fields, kept as what a stack edit could do after generation)."""
+    answer = next((answer for pattern, answer in STACK_FIELD_ANSWERS if pattern.match(problem.path)), None)
+    if answer is None:
+        return replace(problem, location="")
+    hint = f"change the {answer} answer" + (f"; or, after generating, edit the stack: {problem.hint}"
+                                              if problem.hint else "")
+    return replace(problem, location="", path=f"{answer} answer, stack field {problem.path}", hint=hint)
+
+
 def stack_problems(stacks: dict[str, str]) -> list[str]:
     """One message per field slm-deploy refuses, naming every stack it refuses it in (the figures, where they
     differ between stacks, are the first one's)."""
@@ -47,5 +78,38 @@ def stack_problems(stacks: dict[str, str]) -> list[str]:
             deployable_plan(load_deployment_text(text, name))
         except SpecError as exc:
             for problem in exc.problems:
-                found.setdefault(problem.path, ([], replace(problem, location="").render()))[0].append(name)
+                shown = as_answer_problem(problem)
+                found.setdefault(problem.path, ([], shown.render()))[0].append(name)
     return [f"{', '.join(names)}: {message}" for names, message in found.values()]
+
+
+def regeneration_problems(folder: Path, stacks: dict[str, str]) -> list[str]:
+    """Why generating these stacks over an existing project (`cookiecutter -f`) would lose something: a stack of an
+    environment no longer named would be left behind, still tracked by Pulumi, and settings the template does not
+    write (`pulumi config set` values, encrypted secrets) would be overwritten. Refused rather than deleted: those
+    files may hold the only copy of a stack's secrets."""
+    found = []
+    for existing in sorted(folder.glob("Pulumi.*.yaml")):
+        if existing.name not in stacks:
+            env = existing.stem.removeprefix("Pulumi.")
+            found.append(f"{existing.name}: this project has a stack for an environment the answers no longer "
+                         f"name; add it to environments, or retire it first (`pulumi stack rm {env}`, then delete "
+                         "the file)")
+            continue
+        try:
+            kept = _config_keys(existing.read_text(encoding="utf-8")) - _config_keys(stacks[existing.name])
+        except (yaml.YAMLError, UnicodeDecodeError):
+            found.append(f"{existing.name}: is not a YAML stack file this template wrote, and regenerating would "
+                         "overwrite it; move it aside first")
+            continue
+        if kept:
+            found.append(f"{existing.name}: holds settings the template does not write ({', '.join(sorted(kept))}), "
+                         "which regenerating would overwrite; generate into another folder and merge by hand")
+    return found
+
+
+def _config_keys(text: str) -> set[str]:
+    """The config keys of a Pulumi stack file (none when it is not one)."""
+    document = yaml.safe_load(text)
+    config = document.get("config") if isinstance(document, dict) else None
+    return set(config) if isinstance(config, dict) else set()

@@ -1,5 +1,6 @@
 """Facts the project template asks slm-deploy for while cookiecutter renders it (cookiecutter.json's
-_extensions): which models need a Hugging Face token, and each environment's Key Vault name."""
+_extensions): which models need a Hugging Face token, each environment's Key Vault name, and the release range
+the project depends on."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import re
 
 from jinja2 import Environment
 from jinja2.ext import Extension
+
+import slm_deploy
 
 from slm_deploy.spec.catalogue import catalogue
 from slm_deploy.spec.resolve import hub_token_required
@@ -31,9 +34,24 @@ def key_vault_name(deployment: str, environment: str) -> str:
     return "-".join(part for part in ("kv", words[:room].strip("-"), digest) if part)
 
 
+def generating_version() -> str:
+    """The slm-deploy release rendering the template (read when called, so the project follows the installed one)."""
+    return slm_deploy.__version__
+
+
+def release_range(version: str) -> str:
+    """The versions compatible with the generating release: the same minor series before 1.0 (where a minor
+    release may break), the same major series after."""
+    major, minor = (int(part) for part in re.match(r"(\d+)\.(\d+)", version).groups())  # type: ignore[union-attr]
+    upper = f"0.{minor + 1}" if major == 0 else f"{major + 1}"
+    return f">={version},<{upper}"
+
+
 class TemplateFacts(Extension):
-    """Adds needs_hub_token() and key_vault_name() to the template's globals."""
+    """Adds needs_hub_token(), key_vault_name(), generating_version() and release_range() to the template's
+    globals."""
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
-        environment.globals.update(needs_hub_token=needs_hub_token, key_vault_name=key_vault_name)
+        environment.globals.update(needs_hub_token=needs_hub_token, key_vault_name=key_vault_name,
+                                   generating_version=generating_version, release_range=release_range)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from slm_deploy.render.bundle import render_bundle
 from slm_deploy.spec.loader import load_deployment
-from tests.conftest import run_cli
+from tests.conftest import CLI, run_cli
 
 CHOICES = [
     ("ollama", "qwen3-1.7b", "compose"),
@@ -107,3 +109,24 @@ def test_answers_holding_template_syntax_are_refused_before_cookiecutter_runs_th
     assert "CANARY" not in result.stderr + result.stdout and "cycler" not in result.stderr
     assert not marker.exists()
     assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_prompts_without_a_terminal_exit_2_saying_what_to_do(tmp_path: Path) -> None:
+    proc = subprocess.run([*CLI, "new", "-o", str(tmp_path)], stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "error: standard input ended before every prompt was answered" in proc.stderr
+    assert "--no-input" in proc.stderr and "Traceback" not in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_json_reports_the_project_or_the_hook_reasons(tmp_path: Path) -> None:
+    made = run_cli("new", "--no-input", "--json", "-o", str(tmp_path), "deployment_name=svc")
+    assert made.code == 0, made.stderr
+    assert json.loads(made.stdout) == {"created": str(tmp_path / "svc"),
+                                       "stacks": ["Pulumi.dev.yaml", "Pulumi.prod.yaml"]}
+    refused = run_cli("new", "--no-input", "--json", "-o", str(tmp_path / "x"), "runtime=vllm", "target=compose")
+    assert refused.code == 2
+    (problem,) = json.loads(refused.stdout)["error"]["problems"]
+    assert problem["path"] == "answers" and problem["message"].startswith("runtime=vllm needs a GPU")
+    assert "error: runtime=vllm needs a GPU" in refused.stderr, "stderr still shows the reason"

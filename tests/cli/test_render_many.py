@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from slm_deploy.errors import Problem, SpecError
 from tests.support.cli import run_in_process
 
 SPEC = "name: {name}\nmodel: {{id: qwen3-1.7b}}\nruntime: {{kind: llamacpp}}\n"
@@ -138,3 +139,25 @@ def test_the_same_namespaces_render_when_no_spec_bundles_monitoring_there(tmp_pa
     alpha = _k8s_spec(tmp_path, "alpha", "alpha", monitoring=False)
     beta = _k8s_spec(tmp_path, "beta", "monitoring", monitoring=False)
     assert run_in_process("validate", str(alpha), str(beta)).code == 0
+
+
+def test_validate_names_the_file_of_every_problem_of_every_spec(tmp_path: Path, monkeypatch) -> None:
+    """Both bad files are reported in one run, and a problem the renderer raises without a line (no field of the
+    file holds it) still names its file."""
+    import slm_deploy.cli.render_many as render_many
+
+    unfit = _spec(tmp_path, "unfit", SPEC.format(name="unfit") + "resources: {memory: 1Gi}\n")
+    good = _spec(tmp_path, "good")
+    result = run_in_process("validate", str(good), str(unfit), str(_spec(tmp_path, "bare", "name: bare\n")))
+    assert result.code == 2
+    assert f"{unfit}:4: resources.memory" in result.stderr and f"{tmp_path / 'bare.yaml'}:1: model" in result.stderr
+    real = render_many.render_bundle
+
+    def refuse_beta(deployment):
+        if deployment.spec.name == "beta":
+            raise SpecError(Problem("targets", "cannot be rendered here"))
+        return real(deployment)
+
+    monkeypatch.setattr(render_many, "render_bundle", refuse_beta)
+    result = run_in_process("validate", str(good), str(_spec(tmp_path, "beta")))
+    assert result.code == 2 and f"error: {tmp_path / 'beta.yaml'}: targets: cannot be rendered here" in result.stderr

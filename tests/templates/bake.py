@@ -8,13 +8,17 @@ from cookiecutter.main import cookiecutter
 
 from slm_deploy.cli.new import _template_dir
 
+TENANT = "4f1c2a9e-7b3d-4e6a-9c58-2d0b7e1f3a64"
+"""An Entra ID tenant id in the form Azure issues (random, not anyone's)."""
+
 # Every runtime and every target at least once, each with the options that belong to it.
 BAKES: dict[str, dict[str, str]] = {
     "ollama-compose": {"runtime": "ollama", "target": "compose", "environments": "dev"},
     "llamacpp-kubernetes": {"runtime": "llamacpp", "target": "kubernetes", "exposure": "internal",
                             "monitoring": "existing", "secret_store": "external-secrets"},
     "vllm-aks": {"runtime": "vllm", "target": "aks", "gpu_type": "nvidia-l4", "exposure": "ingress",
-                 "monitoring": "managed", "secret_store": "azure-key-vault", "model": "phi-4-mini-instruct"},
+                 "monitoring": "managed", "secret_store": "azure-key-vault", "model": "phi-4-mini-instruct",
+                 "azure_tenant_id": TENANT},
     "onnxruntime-kubernetes": {"runtime": "onnxruntime", "target": "kubernetes", "monitoring": "bundled",
                                "secret_store": "kubernetes", "model": "phi-4-mini-instruct",
                                "environments": "staging"},

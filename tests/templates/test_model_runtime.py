@@ -14,14 +14,14 @@ from typer.testing import CliRunner
 
 from slm_deploy.cli.app import app
 from slm_deploy.cli.new import _template_dir
-from tests.templates.bake import bake
+from tests.templates.bake import TENANT, bake
 
 CHOICES = json.loads((_template_dir() / "cookiecutter.json").read_text())
 PAIRS = [(runtime, model) for runtime in CHOICES["runtime"] for model in CHOICES["model"]]
 SMALLEST = {"vllm": {"gpu_type": "nvidia-t4"}, "foundry-local": {"target": "host"}}
 """What each runtime needs besides the defaults: the smallest GPU the sizing knows, Foundry Local's host."""
-REFUSAL = re.compile(r"^error: (Pulumi\.[a-z]+\.yaml(, )?)+: (model\.id: the catalogue has no pinned (?P<runtime>\S+) "
-                     r"source|resources\.gpu: the model .* short by)")
+REFUSAL = re.compile(r"^error: (Pulumi\.[a-z]+\.yaml(, )?)+: (model answer, stack field model\.id: the catalogue has no "
+                     r"pinned (?P<runtime>\S+) source|gpu_type answer, stack field resources\.gpu: the model .* short by)")
 
 
 @pytest.mark.parametrize(("runtime", "model"), PAIRS, ids=[f"{r}-{m}" for r, m in PAIRS])
@@ -57,7 +57,8 @@ def test_the_default_model_works_on_every_runtime(runtime: str, tmp_path: Path) 
 @pytest.mark.parametrize("model", ["gemma-3-1b-it", "llama-3.2-1b-instruct"])
 def test_a_gated_model_on_vllm_names_a_token_secret_in_the_stack_store(model: str, tmp_path: Path) -> None:
     project = bake(tmp_path, "gated", {"runtime": "vllm", "gpu_type": "nvidia-l4", "model": model,
-                                       "target": "aks", "secret_store": "azure-key-vault", "environments": "dev"})
+                                       "target": "aks", "secret_store": "azure-key-vault", "environments": "dev",
+                                       "azure_tenant_id": TENANT})
     spec = yaml.safe_load((project / "Pulumi.dev.yaml").read_text())["config"]["slm-deploy:deployment"]
     assert spec["model"]["hub_token_secret"] == "hf-token"
     assert spec["secrets"]["hf-token"]["backend"] == "azure-key-vault"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from cookiecutter.exceptions import FailedHookException
+from cookiecutter.main import cookiecutter
 
 from slm_deploy.cli.new import _template_dir
 from tests.conftest import run_cli
@@ -25,6 +26,12 @@ REFUSED = [
     ({"target": "compose", "secret_store": "kubernetes"}, "secret_store=kubernetes mounts secrets into pods"),
     ({"target": "kubernetes", "secret_store": "azure-key-vault"}, "secret_store=azure-key-vault is wired"),
     ({"target": "aks", "secret_store": "file"}, "secret_store=file is for Compose"),
+    ({"target": "aks", "secret_store": "azure-key-vault"}, "azure_tenant_id: secret_store=azure-key-vault needs"),
+    ({"target": "aks", "secret_store": "azure-key-vault", "azure_tenant_id": "00000000-0000-0000-0000-000000000000"},
+     "azure_tenant_id: a tenant id is a GUID"),
+    ({"target": "aks", "secret_store": "azure-key-vault", "azure_tenant_id": "my-tenant"},
+     "azure_tenant_id: a tenant id is a GUID"),
+    ({"target": "aks", "azure_tenant_id": "4f1c2a9e-7b3d-4e6a-9c58-2d0b7e1f3a64"}, "azure_tenant_id names the tenant"),
     ({"environments": "dev,Prod"}, "environments: each must be lower-case"),
     ({"environments": "dev,dev"}, "environments: each name once"),
     ({"environments": " , "}, "environments: name at least one"),
@@ -44,7 +51,8 @@ REFUSED = [
      "registry: a host install builds no image"),
     ({"host_os": "linux"}, "host_os: only target=host reads it"),
     ({"ingress_host": "api.example.org"}, "ingress_host: only exposure=ingress reads it"),
-    ({"target": "kubernetes", "exposure": "ingress", "ingress_host": "10.0.0.1"}, "exposure.host"),
+    ({"target": "kubernetes", "exposure": "ingress", "ingress_host": "10.0.0.1"},
+     "ingress_host answer, stack field exposure.host"),
 ]
 
 
@@ -71,7 +79,9 @@ def test_pre_generation_hook_refuses_what_slm_deploy_rejects(tmp_path: Path,
         bake(tmp_path, "svc", {"runtime": "onnxruntime", "model": "qwen3-1.7b", "environments": "production"})
     err = capfd.readouterr().err
     assert err.count("error: ") == 1
-    assert "error: Pulumi.production.yaml: model.id: the catalogue has no pinned onnxruntime source" in err
+    assert ("error: Pulumi.production.yaml: model answer, stack field model.id: the catalogue has no pinned "
+            "onnxruntime source") in err
+    assert "hint: change the model answer; or, after generating, edit the stack: give model.source" in err
     assert list(tmp_path.iterdir()) == [], "the stacks were validated before cookiecutter wrote anything"
 
 
@@ -108,7 +118,8 @@ def test_free_text_answers_cannot_inject_yaml(tmp_path: Path, capfd: pytest.Capt
     with pytest.raises(FailedHookException):
         bake(tmp_path, "svc", {"registry": "registry.example.com\n      kubernetes: {}"})
     err = capfd.readouterr().err
-    assert "targets.docker.registry: is not in the allowed form" in err and "kubernetes: {}" not in err
+    assert "registry answer, stack field targets.docker.registry: is not in the allowed form" in err
+    assert "kubernetes: {}" not in err
     assert list(tmp_path.iterdir()) == []
 
 
@@ -129,3 +140,35 @@ def test_new_into_a_path_under_a_file_is_a_clear_error(tmp_path: Path) -> None:
     result = run_cli("new", "--no-input", "-o", str(tmp_path / "file" / "x"))
     assert result.code == 2 and "error: --output-dir: cannot be made a folder" in result.stderr
     assert "Traceback" not in result.stderr and (tmp_path / "file").read_text() == "keep"
+
+
+def _regenerate(folder: Path, **answers: str) -> None:
+    cookiecutter(str(_template_dir()), no_input=True, output_dir=str(folder), default_config=True,
+                 overwrite_if_exists=True, extra_context={"project_name": "svc", "target": "kubernetes", **answers})
+
+
+def test_regenerating_over_a_project_refuses_to_leave_a_stale_stack_or_drop_its_settings(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """`cookiecutter -f`: a stack of an environment no longer named, or stack settings the template does not write
+    (`pulumi config set --secret`), refuse the regeneration and leave every file as it was; a plain re-run works."""
+    project = bake(tmp_path, "svc", {"target": "kubernetes", "environments": "dev,staging,prod"})
+    _regenerate(tmp_path, environments="dev,staging,prod")
+    before = _snapshot(tmp_path)
+    with pytest.raises(FailedHookException):
+        _regenerate(tmp_path, environments="dev,prod")
+    assert "error: Pulumi.staging.yaml: this project has a stack for an environment the answers no longer name" \
+        in capfd.readouterr().err
+    assert _snapshot(tmp_path) == before
+    stack = project / "Pulumi.dev.yaml"
+    stack.write_text(stack.read_text() + "  slm-deploy:secret-api-keys:\n    secure: v1:AAAA\n")
+    before = _snapshot(tmp_path)
+    with pytest.raises(FailedHookException):
+        _regenerate(tmp_path, environments="dev,staging,prod")
+    assert ("error: Pulumi.dev.yaml: holds settings the template does not write (slm-deploy:secret-api-keys)"
+            in capfd.readouterr().err)
+    assert _snapshot(tmp_path) == before
+    stack.write_text("config: [\n")
+    with pytest.raises(FailedHookException):
+        _regenerate(tmp_path, environments="dev,staging,prod")
+    err = capfd.readouterr().err
+    assert "error: Pulumi.dev.yaml: is not a YAML stack file this template wrote" in err and "Traceback" not in err

@@ -53,10 +53,11 @@ def test_compose_project_without_aks_installs_no_extra(tmp_path: Path) -> None:
 def test_compose_internal_publishes_on_the_answered_address(tmp_path: Path) -> None:
     made = plain_cookiecutter(tmp_path, "project_name=lan", "exposure=internal", "bind_address=10.20.0.5")
     assert made.returncode == 0, made.stderr
-    for stack in sorted((tmp_path / "lan").glob("Pulumi.*.yaml")):
-        compose = yaml.safe_load((rendered(stack, tmp_path / stack.stem) / "compose/compose.yaml").read_text())
+    for stack, port in [("Pulumi.dev.yaml", 8080), ("Pulumi.prod.yaml", 8180)]:  # one host: distinct ports
+        compose = yaml.safe_load((rendered(tmp_path / "lan" / stack, tmp_path / stack) / "compose/compose.yaml")
+                                 .read_text())
         published = [str(port) for service in compose["services"].values() for port in service.get("ports", [])]
-        assert [port for port in published if not port.startswith("127.0.0.1:")] == ["10.20.0.5:8080:8080"], \
+        assert [p for p in published if not p.startswith("127.0.0.1:")] == [f"10.20.0.5:{port}:{port}"], \
             "the gateway alone leaves loopback"
 
 

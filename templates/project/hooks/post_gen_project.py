@@ -9,6 +9,7 @@ from pathlib import Path
 def main() -> int:
     try:
         from slm_deploy.cli.project_clients import clients_section
+        from slm_deploy.cli.project_secrets import secrets_section
         from slm_deploy.cli.scaffold import STACKS_TEMPLATE, split_stacks, stack_problems
         from slm_deploy.cli.stack_schema import stack_schema_text
     except ImportError:
@@ -27,8 +28,9 @@ def main() -> int:
         Path(name).write_text(text, encoding="utf-8")
     Path("slm-deploy.schema.json").write_text(stack_schema_text(), encoding="utf-8")
     readme = Path("README.md")
-    readme.write_text(readme.read_text(encoding="utf-8") + "\n" + clients_section([Path(name) for name in stacks]),
-                      encoding="utf-8")
+    written = [Path(name) for name in stacks]
+    sections = [secrets_section(written), clients_section(written)]
+    readme.write_text(readme.read_text(encoding="utf-8") + "".join("\n" + s for s in sections if s), encoding="utf-8")
     return 0
 
 

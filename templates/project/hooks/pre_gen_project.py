@@ -15,6 +15,7 @@ ANSWERS = {
     "secret_store": "{{ cookiecutter.secret_store }}",
     "bind_address": "set" if {{ cookiecutter.bind_address | tojson }} else "",
     "secrets_expire_on": {{ cookiecutter.secrets_expire_on | tojson }},
+    "azure_tenant_id": {{ cookiecutter.azure_tenant_id | tojson }},
 }
 ENVIRONMENTS = {{ cookiecutter.environments | tojson }}
 CONTEXT = json.loads({{ cookiecutter | tojson | tojson }})
@@ -29,6 +30,8 @@ ONLY_READ_WHEN = {
     "host_os": (lambda a: a["target"] != "host", "only target=host reads it: leave the default"),
 }
 """Answers one target or exposure reads; set to anything but the default elsewhere, they would be ignored."""
+TENANT_ID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+NIL_TENANT = "00000000-0000-0000-0000-000000000000"
 STACK_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 DEPLOYMENT_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
 
@@ -68,6 +71,16 @@ RULES = [
     (lambda a: a["secrets_expire_on"] and a["secret_store"] != "azure-key-vault",
      "secrets_expire_on dates the secrets Pulumi writes to Key Vault: leave it empty unless "
      "secret_store=azure-key-vault"),
+    (lambda a: a["secret_store"] == "azure-key-vault" and not a["azure_tenant_id"],
+     "azure_tenant_id: secret_store=azure-key-vault needs the Entra ID tenant the vault trusts: set "
+     "azure_tenant_id=<the tenant id `az account show --query tenantId -o tsv` prints>"),
+    (lambda a: a["azure_tenant_id"] and a["secret_store"] != "azure-key-vault",
+     "azure_tenant_id names the tenant of the Key Vault Pulumi creates: leave it empty unless "
+     "secret_store=azure-key-vault"),
+    (lambda a: a["azure_tenant_id"] and (not TENANT_ID.match(a["azure_tenant_id"])
+                                         or a["azure_tenant_id"] == NIL_TENANT),
+     "azure_tenant_id: a tenant id is a GUID (8-4-4-4-12 hex digits) and not the all-zero placeholder; "
+     "`az account show --query tenantId -o tsv` prints yours"),
     (lambda a: a["secret_store"] == "file" and a["target"] in CLUSTER,
      "secret_store=file is for Compose: on a cluster choose kubernetes, azure-key-vault or external-secrets"),
 ]
@@ -110,13 +123,15 @@ def default(answer: str) -> str:
 
 
 def stack_problems() -> list[str]:
-    """Why slm-deploy would refuse a stack these answers make, rendered in memory from the template."""
+    """Why slm-deploy would refuse a stack these answers make, rendered in memory from the template, and what
+    generating them over an existing project (cookiecutter -f) would lose."""
     try:
-        from slm_deploy.cli.scaffold import rendered_stacks, stack_problems as refused_stacks
+        from slm_deploy.cli.scaffold import regeneration_problems, rendered_stacks, stack_problems as refused_stacks
     except ImportError:
         return ["slm-deploy is not importable by the Python that runs cookiecutter; install it there "
                 "(pip install slm-deploy) or use `slm-deploy new`"]
-    return refused_stacks(rendered_stacks(CONTEXT))
+    stacks = rendered_stacks(CONTEXT)
+    return refused_stacks(stacks) + regeneration_problems(Path("."), stacks)  # run in the project folder
 
 
 if __name__ == "__main__":
