@@ -18,7 +18,7 @@ from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.render.images import build_owners, built_image
 from slm_deploy.render.kubernetes import Manifest, render_kubernetes
 from slm_deploy.render.kubernetes.autoscaling import MANAGED_QUERY_ENDPOINT
-from slm_deploy.secret_values import kubernetes_secrets, read_secret_values, with_client_id
+from slm_deploy.secret_values import kubernetes_secrets, read_secret_values, with_key_vault
 from slm_deploy.spec.consistency import kubernetes_target, namespace_of
 from slm_deploy.spec.images import PINNED_BY_DIGEST
 
@@ -123,6 +123,8 @@ class KubernetesWorkloadsArgs(TypedDict, total=False):
     """Value of each secret Pulumi writes, by config key (secret-<name>); kept secret."""
     key_vault_client_id: pulumi.Input[str]
     """Client id of the workload identity that reads Key Vault secrets (KeyVaultSecrets' client_id)."""
+    key_vault_names: pulumi.Input[dict[str, str]]
+    """Spec vault name -> Azure name (KeyVaultSecrets' vault_names); required for vaults Pulumi creates."""
     prometheus_query_endpoint: pulumi.Input[str]
     """Azure Monitor workspace query endpoint KEDA's ScaledObjects read (managed monitoring)."""
     keda_client_id: pulumi.Input[str]
@@ -160,7 +162,8 @@ class KubernetesWorkloads(pulumi.ComponentResource):
         if values.get("namespace") is not None and not owned_by_program(values["namespace"]):
             pulumi.log.warn(UNCHECKED_NAMESPACE, resource=self)
         if values.get("key_vault_client_id") is not None:
-            manifests = with_client_id(manifests, deployment.spec.name, values["key_vault_client_id"])
+            manifests = with_key_vault(manifests, deployment, values["key_vault_client_id"],
+                                       values.get("key_vault_names"))
         if any(m["kind"] == "TriggerAuthentication" for m in manifests):
             manifests = _bound_to_managed_prometheus(manifests, values)
         namespace = namespace_of(deployment.spec)

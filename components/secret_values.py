@@ -58,14 +58,25 @@ def kubernetes_secrets(deployment: Deployment, values: Mapping[str, pulumi.Input
             for name in sorted(spec.secrets) if backend_of(spec, name) == "kubernetes"]
 
 
-def with_client_id(manifests: list[Manifest], account: str, client_id: pulumi.Input[str]) -> list[Manifest]:
-    """The manifests with the identity's client id in every SecretProviderClass and on the workloads' account."""
-    patched = []
+def with_key_vault(manifests: list[Manifest], deployment: Deployment, client_id: pulumi.Input[str],
+                   vault_names: pulumi.Input[Mapping[str, str]] | None) -> list[Manifest]:
+    """The manifests with the identity's client id in every SecretProviderClass and on the workloads' account,
+    and each SecretProviderClass naming its vault as Azure knows it (a created vault's name is scoped)."""
+    spec, patched = deployment.spec, []
+    stores = spec.secret_stores.azure_key_vaults
     for manifest in manifests:
         if manifest["kind"] == "SecretProviderClass":
             manifest = copy.deepcopy(manifest)
-            manifest["spec"]["parameters"]["clientID"] = client_id
-        elif manifest["kind"] == "ServiceAccount" and manifest["metadata"]["name"] == account:
+            parameters = manifest["spec"]["parameters"]
+            parameters["clientID"] = client_id
+            vault = parameters["keyvaultName"]
+            if vault_names is None and stores[vault].create:
+                raise TypeError("KubernetesWorkloads needs args['key_vault_names'] (KeyVaultSecrets' vault_names) "
+                                "to mount from the Key Vaults Pulumi creates")
+            if vault_names is not None:
+                parameters["keyvaultName"] = pulumi.Output.from_input(vault_names).apply(
+                    lambda names, vault=vault: names[vault])
+        elif manifest["kind"] == "ServiceAccount" and manifest["metadata"]["name"] == spec.name:
             manifest = copy.deepcopy(manifest)
             manifest["metadata"].setdefault("annotations", {})[CLIENT_ID_ANNOTATION] = client_id
         patched.append(manifest)

@@ -162,6 +162,7 @@ class SlmDeployment(pulumi.ComponentResource):
             vault_args["oidc_issuer_url"] = cluster.oidc_issuer_url
             self.key_vaults = KeyVaultSecrets(f"{name}-key-vault", vault_args, opts=opts)
             workload_args["key_vault_client_id"] = self.key_vaults.client_id
+            workload_args["key_vault_names"] = self.key_vaults.vault_names
         if cluster.prometheus is not None:
             from slm_deploy.aks_monitoring import AksManagedMonitoring
 
