@@ -97,7 +97,7 @@ def _create(prefix: str, manifest: Manifest, opts: pulumi.ResourceOptions,
     key, name = (manifest["apiVersion"], manifest["kind"]), f"{prefix}-{logical_name(manifest)}"
     if key in CUSTOM_KINDS:
         crds = installers_for(provider, manifest["apiVersion"])
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=crds)) if crds else opts
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=crds))
         return k8s.apiextensions.CustomResource(name, api_version=manifest["apiVersion"], kind=manifest["kind"],
                                                 opts=opts, **resource_args(manifest))
     if key in SECRET_FIELDS:

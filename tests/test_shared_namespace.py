@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import pulumi
 import pytest
 import yaml
 
+from slm_deploy.kube_prometheus_stack import KubePrometheusStack
 from slm_deploy.kubernetes_workloads import KubernetesWorkloads
 from slm_deploy.policies import check_bundle
 from slm_deploy.policies.bundle import MANIFEST, recorded_config
@@ -30,6 +31,8 @@ from tests.test_readme_program import readme_program
 UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9}
 RELEASE = "kubernetes:helm.sh/v3:Release"
 CUSTOM = ("kubernetes:monitoring.coreos.com/v1:PodMonitor", "kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+PINNED_IMAGES = {"phi4-onnx": "r.example/s@sha256:" + "1" * 64, "phi4-onnx-gateway": "r.example/g@sha256:" + "2" * 64}
+"""ImageBuilds' output for the ONNX example, as a program that built the images elsewhere passes it."""
 
 
 def amount(key: str, value: Any) -> float:
@@ -91,6 +94,12 @@ def run_readme_program(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple
     (tmp_path / "phi4.yaml").write_text(yaml.safe_dump(kubernetes_onnx_spec()), encoding="utf-8")
     (tmp_path / "phi4-canary.yaml").write_text(yaml.safe_dump({**kubernetes_onnx_spec(), "name": "phi4-canary"}),
                                                encoding="utf-8")
+    source = readme_program()
+    return run_recording(lambda: exec(compile(source, "README.md", "exec"), {"__name__": "__main__"}))
+
+
+def run_recording(program: Callable[[], Any]) -> tuple[ComponentMocks, dict[str, list]]:
+    """`program` under mocks, with the dependencies each resource was registered with."""
     mocks, registrations = ComponentMocks(), Registrations()
     asyncio.set_event_loop(asyncio.new_event_loop())
     pulumi.runtime.set_mocks(mocks, project="models", stack="prod", preview=False)
@@ -106,8 +115,7 @@ def run_readme_program(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple
     monitor.RegisterResource = recording
     pulumi.runtime.set_all_config({"models:registry": "registry.example.com/team", "models:kubeconfig": "{}",
                                    "models:phi4-api-keys": "a", "models:canary-api-keys": "b"})
-    source = readme_program()
-    pulumi.runtime.test(lambda: exec(compile(source, "README.md", "exec"), {"__name__": "__main__"}))()
+    pulumi.runtime.test(program)()
     assert registrations.duplicates() == []
     return mocks, dependencies
 
@@ -172,6 +180,21 @@ def test_every_monitor_and_rule_waits_for_the_release_installing_its_crds(tmp_pa
         assert release_urn in dependencies[resource.name], f"{resource.name} does not wait for {release.name}"
 
 
+def test_monitors_wait_for_the_release_even_when_the_workloads_come_first_in_the_program() -> None:
+    spec = kubernetes_onnx_spec()
+
+    def program() -> None:
+        KubernetesWorkloads("w", {"spec": spec, "images": PINNED_IMAGES, "secret_values": {"secret-api-keys": "k"}})
+        KubePrometheusStack("monitoring", {"spec": spec, "secret_values": {"secret-api-keys": "k"}})
+
+    mocks, dependencies = run_recording(program)
+    (release,) = mocks.of_type(RELEASE)
+    customs = [r for typ in CUSTOM for r in mocks.of_type(typ)]
+    assert customs
+    for resource in customs:
+        assert any(urn.endswith(f"::{release.name}") for urn in dependencies[resource.name]), resource.name
+
+
 def test_a_second_bundled_monitoring_release_on_one_cluster_is_refused(tmp_path: Path) -> None:
     def program() -> None:
         common = {"build_dir": str(tmp_path), "secret_values": {"secret-api-keys": "k"}}
@@ -187,9 +210,8 @@ def test_a_second_bundled_monitoring_release_on_one_cluster_is_refused(tmp_path:
 
 def test_workloads_placed_in_a_namespace_they_do_not_own_render_no_quota_or_limit_range(tmp_path: Path) -> None:
     def program() -> None:
-        KubernetesWorkloads("w", {"spec": kubernetes_onnx_spec(), "namespace": "team", "images": {
-            "phi4-onnx": "r.example/s@sha256:" + "1" * 64, "phi4-onnx-gateway": "r.example/g@sha256:" + "2" * 64},
-            "secret_values": {"secret-api-keys": "k"}})
+        KubernetesWorkloads("w", {"spec": kubernetes_onnx_spec(), "namespace": "team", "images": PINNED_IMAGES,
+                                  "secret_values": {"secret-api-keys": "k"}})
 
     asyncio.set_event_loop(asyncio.new_event_loop())
     mocks = ComponentMocks()
