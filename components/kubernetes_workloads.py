@@ -13,7 +13,7 @@ from slm_deploy.component_inputs import ResolvedSpec, checked_args, kubernetes_p
 from slm_deploy.crd_installers import installers_for
 from slm_deploy.errors import SlmDeployError
 from slm_deploy.image_pinning import pin_built_images
-from slm_deploy.program_state import OWNED_NAMESPACES, program_table
+from slm_deploy.namespace_claims import Claim, owned_by_program, register_claim
 from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.render.images import build_owners, built_image
 from slm_deploy.render.kubernetes import Manifest, render_kubernetes
@@ -59,11 +59,6 @@ UNCHECKED_NAMESPACE = (
 """Why a namespace the program does not own is worth a look (its labels cannot be read at program time)."""
 SECRET_FIELDS = {("v1", "Secret"): ["data", "stringData"]}
 """Outputs the provider returns that carry secret values, kept secret in state and previews."""
-
-
-def owned_by_program(namespace: object) -> bool:
-    """Whether `namespace` is the output of a SharedNamespace of this program (labelled and bounded by it)."""
-    return any(namespace is owned for owned in program_table(OWNED_NAMESPACES))
 
 
 def _snake(name: str) -> str:
@@ -159,6 +154,7 @@ class KubernetesWorkloads(pulumi.ComponentResource):
         except SlmDeployError as exc:
             raise pulumi.RunError(f"slm-deploy:deployment cannot be deployed:\n{exc}") from None
         manifests = render_kubernetes(deployment, plan)
+        register_claim(namespace_claim(f"KubernetesWorkloads {name!r}", deployment, values.get("namespace"), provider))
         if values.get("namespace") is not None and not owned_by_program(values["namespace"]):
             pulumi.log.warn(UNCHECKED_NAMESPACE, resource=self)
         if values.get("key_vault_client_id") is not None:
@@ -177,6 +173,17 @@ class KubernetesWorkloads(pulumi.ComponentResource):
         self.endpoint_url = pulumi.Output.from_input(resolved.bind(endpoint_url(deployment, gateway, namespace)))
         self.register_outputs({"namespace": self.namespace, "gatewayService": self.gateway_service,
                                "endpointUrl": self.endpoint_url})
+
+
+def namespace_claim(component: str, deployment, given: pulumi.Input[str] | None,
+                    provider: pulumi.ProviderResource | None) -> Claim:
+    """Where the deployment's objects land: a given namespace (a name or an Output), else the spec's own, which it
+    creates."""
+    if given is None:
+        return Claim(component, namespace_of(deployment.spec), None, provider, deployment.spec.name, creates=True)
+    if isinstance(given, str):
+        return Claim(component, given, None, provider, deployment.spec.name, creates=False)
+    return Claim(component, None, given, provider, deployment.spec.name, creates=False)
 
 
 def _bound_to_managed_prometheus(manifests: list[Manifest], values: dict[str, Any]) -> list[Manifest]:

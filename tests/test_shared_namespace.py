@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+import pulumi_kubernetes as k8s
 import pytest
 import yaml
 
@@ -20,7 +21,7 @@ from slm_deploy.policies import check_bundle
 from slm_deploy.policies.bundle import MANIFEST, recorded_config
 from slm_deploy.render.bundle import render_bundle
 from slm_deploy.render.writer import write_bundle
-from slm_deploy.shared_namespace import shared_namespace_manifests
+from slm_deploy.shared_namespace import SharedNamespace, shared_namespace_manifests
 from slm_deploy.spec.loader import parse_deployment
 from slm_deploy.stack import SlmDeployment
 from tests.support import judges
@@ -284,3 +285,54 @@ def test_a_namespace_the_program_does_not_own_is_worth_a_warning_and_a_shared_on
     with caplog.at_level(logging.WARNING):
         test_workloads_placed_in_a_namespace_they_do_not_own_render_no_quota_or_limit_range(tmp_path)
     assert [r for r in caplog.records if "is not a SharedNamespace" in r.getMessage()]
+
+
+def canary_spec() -> dict[str, Any]:
+    return {**kubernetes_onnx_spec(), "name": "phi4-canary", "monitoring": {"mode": "existing"}}
+
+
+def workloads(name: str, spec: dict[str, Any], **args: Any) -> KubernetesWorkloads:
+    images = {f"{spec['name']}{key[len('phi4-onnx'):]}": ref for key, ref in PINNED_IMAGES.items()}
+    return KubernetesWorkloads(name, {"spec": spec, "images": images, "secret_values": {"secret-api-keys": "k"},
+                                      **args})
+
+
+def shared(specs: list[dict[str, Any]], **args: Any) -> SharedNamespace:
+    return SharedNamespace("models", {"namespace": "models", "specs": specs, **args})
+
+
+def placed_in_models(spec: dict[str, Any]) -> dict[str, Any]:
+    spec["targets"]["kubernetes"]["namespace"] = "models"
+    return spec
+
+
+@pytest.mark.parametrize("program, message", [
+    # a deployment given the shared namespace's output, which the SharedNamespace does not list
+    (lambda: workloads("canary", canary_spec(), namespace=shared([kubernetes_onnx_spec()]).namespace),
+     r"KubernetesWorkloads 'canary' is placed in the namespace of SharedNamespace 'models', whose args\['specs'\] "
+     r"do not list its deployment"),
+    # the same, with the deployment first and the namespace named as a plain string
+    (lambda: (workloads("canary", canary_spec(), namespace="models"), shared([kubernetes_onnx_spec()])),
+     r"KubernetesWorkloads 'canary' is placed in the namespace of SharedNamespace 'models'"),
+    # a listed deployment whose spec names the namespace and is not given it: it would create it again
+    (lambda: (shared([placed_in_models(canary_spec())]), workloads("canary", placed_in_models(canary_spec()))),
+     r"KubernetesWorkloads 'canary' would create the namespace of SharedNamespace 'models' a second time"),
+    (lambda: (workloads("canary", placed_in_models(canary_spec())), shared([placed_in_models(canary_spec())])),
+     r"would create the namespace of SharedNamespace 'models' a second time"),
+])
+def test_a_deployment_in_a_shared_namespace_that_does_not_list_it_is_refused(program, message: str) -> None:
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    pulumi.runtime.set_mocks(ComponentMocks(), project="p", stack="s", preview=False)
+    with pytest.raises(Exception, match=message):
+        pulumi.runtime.test(program)()
+
+
+def test_a_namespace_of_the_same_name_on_another_cluster_is_another_namespace() -> None:
+    def program() -> None:
+        shared([kubernetes_onnx_spec()])
+        workloads("canary", placed_in_models(canary_spec()),
+                  kubernetes_provider=k8s.Provider("west", kubeconfig="west-kubeconfig"))
+
+    mocks, _ = run_recording(program)
+    namespaces = [r.inputs["metadata"]["name"] for r in mocks.of_type("kubernetes:core/v1:Namespace")]
+    assert namespaces == ["models", "models"]
