@@ -13,6 +13,7 @@ from slm_deploy.component_inputs import ResolvedSpec, checked_args, kubernetes_p
 from slm_deploy.crd_installers import installers_for
 from slm_deploy.errors import SlmDeployError
 from slm_deploy.image_pinning import pin_built_images
+from slm_deploy.image_reference import PINNED_BY_DIGEST
 from slm_deploy.namespace_claims import Claim, owned_by_program, register_claim
 from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.render.images import build_owners, built_image
@@ -20,7 +21,6 @@ from slm_deploy.render.kubernetes import Manifest, render_kubernetes
 from slm_deploy.render.kubernetes.autoscaling import MANAGED_QUERY_ENDPOINT
 from slm_deploy.secret_values import kubernetes_secrets, read_secret_values, with_key_vault
 from slm_deploy.spec.consistency import kubernetes_target, namespace_of
-from slm_deploy.spec.images import PINNED_BY_DIGEST
 
 RESOURCE_TYPES: dict[tuple[str, str], Callable[..., pulumi.CustomResource]] = {
     ("v1", "Namespace"): k8s.core.v1.Namespace,
@@ -220,7 +220,7 @@ def _ref(refs: Mapping[str, str], service: str) -> str:
         raise TypeError(f"args['images'] has no image for service {service}; pass ImageBuilds' `images` output")
     ref = refs[service]
     tag = ref.partition("@")[0].rsplit("/", 1)[-1].partition(":")[2] if isinstance(ref, str) else ""
-    if not isinstance(ref, str) or not PINNED_BY_DIGEST.search(ref) or tag == "latest":
+    if not isinstance(ref, str) or not PINNED_BY_DIGEST.match(ref) or tag == "latest":
         raise TypeError(f"args['images'] for service {service} is not pinned by digest (allowed: "
                         "name[:tag]@sha256:<64 hex digits>, never the latest tag); pass ImageBuilds' `images` output")
     return ref

@@ -195,6 +195,7 @@ def test_output_valued_inputs_meet_the_rules_plain_ones_do_once_they_resolve(tmp
     "evil.example/gw:latest@sha256:" + "a" * 64,
     "registry.example.com/slm/phi4-onnx-gateway:src-0123",
     "registry.example.com/slm/phi4-onnx-gateway@sha256:short",
+    "@sha256:" + "a" * 64,  # a digest with no name: nothing can pull it
 ])
 def test_workloads_refuse_built_images_not_pinned_by_digest(ref: str) -> None:
     def program() -> None:
