@@ -9,6 +9,7 @@ import pulumi_kubernetes as k8s
 import yaml
 from typing_extensions import Required
 
+from slm_deploy.child_names import claim_child_names
 from slm_deploy.aks_ingress import ingress_profile
 from slm_deploy.aks_monitoring import managed_prometheus
 from slm_deploy.aks_registry import grant_acr_pull, kubelet_object_id, registry_resource_id, spec_registry
@@ -253,6 +254,7 @@ class AksCluster(pulumi.ComponentResource):
         self.monitor_workspace_id = workspace.id if workspace else pulumi.Output.from_input("")
         self.prometheus_query_endpoint = (workspace.metrics.apply(lambda m: m.prometheus_query_endpoint if m else "")
                                           if workspace else pulumi.Output.from_input(""))
+        claim_child_names(self)
         self.register_outputs({"clusterName": self.cluster.name, "resourceGroupName": self.resource_group.name,
                                "kubeconfig": self.kubeconfig, "kubernetesProvider": self.provider,
                                "kubeletObjectId": self.kubelet_object_id, "oidcIssuerUrl": self.oidc_issuer_url,

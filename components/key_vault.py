@@ -10,6 +10,7 @@ import pulumi
 import pulumi_azure_native as azure_native
 from typing_extensions import Required
 
+from slm_deploy.child_names import claim_child_names
 from slm_deploy.aks_registry import role_definition_id
 from slm_deploy.azure_invokes import invoke_options
 from slm_deploy.azure_names import KEY_VAULT_LIMIT, scope_suffix, scoped_name
@@ -163,6 +164,7 @@ class KeyVaultSecrets(pulumi.ComponentResource):
                 self._grant(name, deployment, secret, vault_name, vault_id, group, store, values, child)
         self.client_id = self.identity.client_id
         self.vault_names = pulumi.Output.from_input(dict(self.azure_names))
+        claim_child_names(self)
         self.register_outputs({"clientId": self.client_id, "vaultNames": self.vault_names})
 
     def _grant(self, name: str, deployment: Deployment, secret: str, vault_name: str, vault_id: pulumi.Input[str],

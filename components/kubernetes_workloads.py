@@ -9,6 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from typing_extensions import Required
 
+from slm_deploy.child_names import claim_child_names
 from slm_deploy.component_inputs import ResolvedSpec, checked_args, kubernetes_provider
 from slm_deploy.crd_installers import installers_for
 from slm_deploy.errors import SlmDeployError
@@ -171,6 +172,7 @@ class KubernetesWorkloads(pulumi.ComponentResource):
         self.namespace = pulumi.Output.from_input(resolved.bind(namespace))
         self.gateway_service = pulumi.Output.from_input(gateway["metadata"]["name"])
         self.endpoint_url = pulumi.Output.from_input(resolved.bind(endpoint_url(deployment, gateway, namespace)))
+        claim_child_names(self)
         self.register_outputs({"namespace": self.namespace, "gatewayService": self.gateway_service,
                                "endpointUrl": self.endpoint_url})
 

@@ -28,12 +28,12 @@ def secrets_pulumi_writes(deployment: Deployment) -> list[str]:
     return names
 
 
-def read_secret_values(lookup: Callable[[str], pulumi.Input[str] | None],
-                       deployment: Deployment) -> dict[str, pulumi.Output[str]]:
-    """Each value Pulumi writes, as a secret Output; a missing one names the secret, who reads it and the
-    command that sets it. `lookup` maps a config key (secret-<name>) to its value."""
+def read_secret_values(lookup: Callable[[str], pulumi.Input[str] | None], deployment: Deployment,
+                       needed: Callable[[str], bool] = lambda name: True) -> dict[str, pulumi.Output[str]]:
+    """Each value Pulumi writes (of the secrets `needed` keeps), as a secret Output; a missing one names the
+    secret, who reads it and the command that sets it. `lookup` maps a config key (secret-<name>) to its value."""
     values, problems = {}, []
-    for name in secrets_pulumi_writes(deployment):
+    for name in filter(needed, secrets_pulumi_writes(deployment)):
         value = lookup(f"{CONFIG_PREFIX}{name}")
         if value is None:
             readers = ", ".join(f"{CONSUMER_NAMES[u.consumer]} ({u.path})"
@@ -49,13 +49,14 @@ def read_secret_values(lookup: Callable[[str], pulumi.Input[str] | None],
 
 
 def kubernetes_secrets(deployment: Deployment, values: Mapping[str, pulumi.Input[str]]) -> list[Manifest]:
-    """One Secret per kubernetes-backend secret, its one key named like the secret, its value a secret Output, in
+    """One Secret per kubernetes-backend secret `values` holds (read_secret_values' result, which refuses a missing
+    one), its one key named like the secret, its value a secret Output, in
     the namespace of the pods that mount it (Grafana's and Alertmanager's in the monitoring namespace)."""
     spec = deployment.spec
     return [{"apiVersion": "v1", "kind": "Secret",
              "metadata": {**meta(deployment, name), "namespace": secret_namespace(spec, name)}, "type": "Opaque",
              "stringData": {name: pulumi.Output.secret(values[name])}}
-            for name in sorted(spec.secrets) if backend_of(spec, name) == "kubernetes"]
+            for name in sorted(spec.secrets) if backend_of(spec, name) == "kubernetes" and name in values]
 
 
 def with_key_vault(manifests: list[Manifest], deployment: Deployment, client_id: pulumi.Input[str],

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from typing_extensions import Required
 
+from slm_deploy.child_names import claim_child_names
 from slm_deploy.component_inputs import ResolvedSpec, checked_args, kubernetes_provider
 from slm_deploy.errors import SlmDeployError
 from slm_deploy.kubernetes_workloads import create_objects
@@ -76,4 +77,5 @@ class SharedNamespace(pulumi.ComponentResource):
         self.namespace = pulumi.Output.all(*names).apply(lambda created: created[0])
         specs = frozenset(ResolvedSpec(spec).deployment.spec.name for spec in values["specs"])
         register_owner(Owner(f"SharedNamespace {name!r}", values["namespace"], self.namespace, provider, specs))
+        claim_child_names(self)
         self.register_outputs({"namespace": self.namespace})

@@ -7,6 +7,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from typing_extensions import Required
 
+from slm_deploy.child_names import claim_child_names
 from slm_deploy.component_inputs import ResolvedSpec, checked_args, kubernetes_provider
 from slm_deploy.errors import SlmDeployError
 from slm_deploy.image_builds import ImageBuilds, ImageBuildsArgs
@@ -196,4 +197,5 @@ class SlmDeployment(pulumi.ComponentResource):
             "specSha256": self.spec_sha256, "tier": self.tier}
         if self.cluster is not None:
             self.outputs |= {"clusterName": self.cluster_name, "resourceGroup": self.resource_group}
+        claim_child_names(self)
         self.register_outputs(self.outputs)

@@ -247,3 +247,45 @@ def test_the_pods_mount_from_the_vault_azure_created_under_its_scoped_name(tmp_p
     mounted = {r.name.split("-")[0]: r.inputs["spec"]["parameters"]["keyvaultName"]
                for r in mocks.of_type("kubernetes:secrets-store.csi.x-k8s.io/v1:SecretProviderClass")}
     assert created == written == mounted and set(created) == {"east", "west"}
+
+
+def test_monitoring_alone_asks_only_for_the_secrets_its_own_pods_mount() -> None:
+    from slm_deploy.kube_prometheus_stack import KubePrometheusStack
+
+    mocks, _ = run(lambda: KubePrometheusStack("monitoring", {"spec": kubernetes_onnx_spec()}))
+    assert len(mocks.of_type("kubernetes:helm.sh/v3:Release")) == 1
+    assert mocks.of_type("kubernetes:core/v1:Secret") == []  # the gateway's api-keys are the workloads' to write
+
+
+def test_monitoring_alone_still_refuses_a_missing_secret_grafana_mounts() -> None:
+    from slm_deploy.kube_prometheus_stack import KubePrometheusStack
+    from tests.secret_stores.cases import CASES
+
+    spec = CASES["kubernetes-monitoring"]
+    only_grafana = {"secret-oncall-token": "t"}  # neither the api keys nor the Hugging Face token: not its pods'
+    with pytest.raises(Exception, match=r"secret-grafana-admin-password") as raised:
+        run(lambda: KubePrometheusStack("monitoring", {"spec": spec, "secret_values": only_grafana}))
+    assert "api-keys" not in str(raised.value) and "hf-token" not in str(raised.value)
+    mocks, _ = run(lambda: KubePrometheusStack("monitoring", {"spec": spec, "secret_values": {
+        **only_grafana, "secret-grafana-admin-password": "p"}}))
+    secrets = {r.inputs["metadata"]["name"] for r in mocks.of_type("kubernetes:core/v1:Secret")}
+    assert len(secrets) == 2 and all("api-keys" not in name for name in secrets)
+
+
+@pytest.mark.parametrize("second", [KubernetesWorkloads, SlmDeployment])
+def test_a_component_named_like_another_ones_child_is_refused_naming_both(tmp_path: Path, second: type) -> None:
+    def program() -> None:
+        images = {"phi4-second": "r.example/s@sha256:" + "1" * 64, "phi4-second-gateway": "r.example/g@sha256:" + "2" * 64}
+        common = {"secret_values": {"secret-api-keys": "k"}}
+        SlmDeployment("phi4", {"spec": kubernetes_onnx_spec(), "build_dir": str(tmp_path / "a"), **common})
+        if second is KubernetesWorkloads:  # SlmDeployment "phi4" has a KubernetesWorkloads child "phi4-k8s"
+            KubernetesWorkloads("phi4-k8s", {"spec": second_spec(), "images": images, **common})
+        else:
+            SlmDeployment("phi4-k8s", {"spec": second_spec(), "build_dir": str(tmp_path / "b"), **common})
+
+    if second is SlmDeployment:  # its children are phi4-k8s-k8s, phi4-k8s-images, ...: nothing collides
+        assert run(program)[1].duplicates() == []
+        return
+    with pytest.raises(Exception, match=r"two components named KubernetesWorkloads 'phi4-k8s' derive the same name "
+                                        r"for a kubernetes:core/v1:\w+ child.*rename one of the two"):
+        run(program)
