@@ -4,6 +4,7 @@ into stores Pulumi owns (Kubernetes Secrets, Key Vaults it creates)."""
 from __future__ import annotations
 
 import copy
+from functools import partial
 from collections.abc import Callable, Mapping
 
 import pulumi
@@ -59,6 +60,10 @@ def kubernetes_secrets(deployment: Deployment, values: Mapping[str, pulumi.Input
             for name in sorted(spec.secrets) if backend_of(spec, name) == "kubernetes" and name in values]
 
 
+def _azure_name(vault: str, names: Mapping[str, str]) -> str:
+    return names[vault]
+
+
 def with_key_vault(manifests: list[Manifest], deployment: Deployment, client_id: pulumi.Input[str],
                    vault_names: pulumi.Input[Mapping[str, str]] | None) -> list[Manifest]:
     """The manifests with the identity's client id in every SecretProviderClass and on the workloads' account,
@@ -75,8 +80,7 @@ def with_key_vault(manifests: list[Manifest], deployment: Deployment, client_id:
                 raise TypeError("KubernetesWorkloads needs args['key_vault_names'] (KeyVaultSecrets' vault_names) "
                                 "to mount from the Key Vaults Pulumi creates")
             if vault_names is not None:
-                parameters["keyvaultName"] = pulumi.Output.from_input(vault_names).apply(
-                    lambda names, vault=vault: names[vault])
+                parameters["keyvaultName"] = pulumi.Output.from_input(vault_names).apply(partial(_azure_name, vault))
         elif manifest["kind"] == "ServiceAccount" and manifest["metadata"]["name"] == spec.name:
             manifest = copy.deepcopy(manifest)
             manifest["metadata"].setdefault("annotations", {})[CLIENT_ID_ANNOTATION] = client_id
