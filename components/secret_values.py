@@ -61,6 +61,10 @@ def kubernetes_secrets(deployment: Deployment, values: Mapping[str, pulumi.Input
 
 
 def _azure_name(vault: str, names: Mapping[str, str]) -> str:
+    """The Azure name of a vault the spec declares, from KeyVaultSecrets' vault_names."""
+    if vault not in names:
+        raise ValueError(f"args['key_vault_names'] has no entry for the spec's vault {vault}; pass KeyVaultSecrets' "
+                         "vault_names")
     return names[vault]
 
 

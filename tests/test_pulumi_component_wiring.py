@@ -264,3 +264,9 @@ def test_a_provider_passed_through_the_component_provider_host_reaches_every_chi
     mocks, _ = run(program)
     objects = kubernetes_objects(mocks)
     assert objects and {provider_name(r) for r in objects} == {"their-cluster"}
+
+
+def test_workloads_refuse_vault_names_that_leave_out_a_vault_of_the_spec(tmp_path: Path) -> None:
+    with pytest.raises(Exception, match=r"args\['key_vault_names'\] has no entry for the spec's vault kv-slm-phi4"):
+        run(lambda: composed_on_aks(tmp_path, aks_spec(), key_vault_client_id="kv-client-id", key_vault_names={},
+                                    prometheus_query_endpoint="https://amw.example/", keda_client_id="keda"))
