@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STACKS := $(sort $(wildcard stacks/Pulumi.*.yaml))
 
-.PHONY: render lint test
+.PHONY: render lint test policy-pack
 
 # The machine's cache root, as slm_deploy.pins.interfaces.artifacts.cache_root() finds it; mypy keeps its cache there,
 # so a fresh clone re-checks only what changed (mypy matches cached modules by content hash, wherever the clone is).
@@ -32,6 +32,16 @@ lint: $(BIN)/slm-deploy
 	$(BIN)/ruff check components policies templates tests stacks
 	mkdir -p $(CACHE_ROOT)/locks
 	flock $(CACHE_ROOT)/locks/mypy.lock env MYPY_CACHE_DIR=$(CACHE_ROOT)/mypy $(BIN)/mypy
+
+# The policy pack as one folder that installs anywhere: the pack's files and the slm-deploy wheel its requirements
+# name by relative path (pip resolves it in the folder Pulumi installs the pack from). `pulumi policy publish
+# $(PACK_DIR)` publishes it; `pulumi preview --policy-pack $(PACK_DIR)` runs it on any program.
+PACK_DIR ?= dist/policy-pack
+policy-pack: | $(BIN)/slm-deploy
+	rm -rf $(PACK_DIR)
+	mkdir -p $(PACK_DIR)
+	cp policies/PulumiPolicy.yaml policies/__main__.py policies/requirements.txt policies/README.md $(PACK_DIR)/
+	$(BIN)/python -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation -w $(PACK_DIR) .
 
 test: lint
 	$(BIN)/python -m pytest -n 2 --dist loadgroup

@@ -6,6 +6,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from typing_extensions import Required
 
+from slm_deploy.child_names import claim_child_names
 from slm_deploy.aks_ingress import CertManager, ingress_class_warning
 from slm_deploy.component_inputs import ResolvedSpec, checked_args, kubernetes_provider
 from slm_deploy.kubernetes_workloads import create_objects
@@ -50,4 +51,5 @@ class AksAddOns(pulumi.ComponentResource):
             namespace, issuer = issuer_objects
             self.cert_manager = CertManager(f"{name}-cert-manager", spec, provider, namespace, issuer,
                                             opts=pulumi.ResourceOptions(parent=self))
+        claim_child_names(self)
         self.register_outputs({})

@@ -9,10 +9,12 @@ import pulumi_kubernetes as k8s
 import yaml
 from typing_extensions import Required
 
+from slm_deploy.child_names import claim_child_names
 from slm_deploy.aks_ingress import ingress_profile
 from slm_deploy.aks_monitoring import managed_prometheus
 from slm_deploy.aks_registry import grant_acr_pull, kubelet_object_id, registry_resource_id, spec_registry
 from slm_deploy.azure_invokes import invoke_options
+from slm_deploy.azure_names import CLUSTER_NAME_LIMIT, RESOURCE_GROUP_LIMIT, scope_suffix, scoped_name
 from slm_deploy.component_inputs import ResolvedSpec, checked_args
 from slm_deploy.errors import Problem, SlmDeployError, SpecError
 from slm_deploy.render.kubernetes.gpu_scheduling import GPU_NODE_LABELS, GPU_TAINT
@@ -129,14 +131,15 @@ def addon_profiles(workspace_id: pulumi.Input[str]) -> dict[str, Any]:
 
 
 def cluster_args(spec: DeploymentSpec, settings: StackSettings, resource_group: pulumi.Input[str],
-                 workspace_id: pulumi.Input[str]) -> dict[str, Any]:
+                 workspace_id: pulumi.Input[str], suffix: str) -> dict[str, Any]:
     """Every ManagedCluster argument; the A-controls of the hardening reference, field by field."""
     aks, encryption = aks_target(spec), settings.aks_encryption
     aad: dict[str, Any] = {"managed": True, "enable_azure_rbac": True}
     if settings.admin_group_object_ids:
         aad["admin_group_object_ids"] = list(settings.admin_group_object_ids)
     args: dict[str, Any] = {
-        "resource_group_name": resource_group, "resource_name_": f"aks-{spec.name}", "location": aks.location,
+        "resource_group_name": resource_group, "location": aks.location,
+        "resource_name_": scoped_name(f"aks-{spec.name}", suffix, CLUSTER_NAME_LIMIT),
         "dns_prefix": spec.name, "kubernetes_version": aks.kubernetes_version,
         "sku": {"name": "Base", "tier": "Standard"},
         "identity": ({"type": "UserAssigned", "user_assigned_identities": [encryption.identity_id]}
@@ -251,6 +254,7 @@ class AksCluster(pulumi.ComponentResource):
         self.monitor_workspace_id = workspace.id if workspace else pulumi.Output.from_input("")
         self.prometheus_query_endpoint = (workspace.metrics.apply(lambda m: m.prometheus_query_endpoint if m else "")
                                           if workspace else pulumi.Output.from_input(""))
+        claim_child_names(self)
         self.register_outputs({"clusterName": self.cluster.name, "resourceGroupName": self.resource_group.name,
                                "kubeconfig": self.kubeconfig, "kubernetesProvider": self.provider,
                                "kubeletObjectId": self.kubelet_object_id, "oidcIssuerUrl": self.oidc_issuer_url,
@@ -259,16 +263,17 @@ class AksCluster(pulumi.ComponentResource):
 
     def _build(self, name: str, spec: DeploymentSpec, settings: StackSettings,
                registry_id_given: pulumi.Input[str] | None, later_registry: pulumi.Output[str] | None) -> None:
-        aks = aks_target(spec)
+        aks, suffix = aks_target(spec), scope_suffix(name)
         child = pulumi.ResourceOptions(parent=self)
-        self.resource_group = azure_native.resources.ResourceGroup(f"{name}-rg", location=aks.location, opts=child,
-                                                                   resource_group_name=aks.resource_group or None)
+        self.resource_group = azure_native.resources.ResourceGroup(
+            f"{name}-rg", location=aks.location, opts=child,
+            resource_group_name=scoped_name(aks.resource_group or f"rg-{spec.name}", suffix, RESOURCE_GROUP_LIMIT))
         self.workspace = azure_native.operationalinsights.Workspace(
             f"{name}-logs", resource_group_name=self.resource_group.name, location=aks.location,
             sku={"name": "PerGB2018"}, retention_in_days=30, opts=child)
         self.cluster = azure_native.containerservice.ManagedCluster(
             f"{name}-cluster", opts=child,
-            **cluster_args(spec, settings, self.resource_group.name, self.workspace.id))
+            **cluster_args(spec, settings, self.resource_group.name, self.workspace.id, suffix))
         # The provider types the issuer URL optional because the profile can be off; cluster_args turns it on, so
         # Azure reports one. Until it has (a preview, mocks) the Output holds no value, as Pulumi's unknowns do.
         self.oidc_issuer_url = cast(pulumi.Output[str], self.cluster.oidc_issuer_profile.apply(

@@ -15,6 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from slm_deploy.child_names import claim_child_names
 from slm_deploy.crd_installers import register_installer
 from slm_deploy.render.kubernetes.cert_manager import (
     CERT_MANAGER_VERSION, cert_manager_release,
@@ -65,4 +66,5 @@ class CertManager(pulumi.ComponentResource):
             f"{name}-issuer", api_version=issuer["apiVersion"], kind=issuer["kind"], metadata=issuer["metadata"],
             spec=issuer["spec"],
             opts=pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=[self.release])))
+        claim_child_names(self)
         self.register_outputs({"issuer": spec.exposure.tls.issuer, "chartVersion": CERT_MANAGER_VERSION})

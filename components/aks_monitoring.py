@@ -13,6 +13,7 @@ import pulumi
 import pulumi_azure_native as azure_native
 from typing_extensions import Required
 
+from slm_deploy.child_names import claim_child_names
 from slm_deploy.aks_registry import role_definition_id
 from slm_deploy.azure_invokes import invoke_options
 from slm_deploy.component_inputs import ResolvedSpec, checked_args
@@ -208,6 +209,7 @@ class AksManagedMonitoring(pulumi.ComponentResource):
                                         self.grafana.identity.apply(lambda i: i.principal_id if i else ""),
                                         workspace_id, child)
             self.dashboard_url = self.grafana.properties.apply(lambda p: (p.endpoint or "") if p else "")
+        claim_child_names(self)
         self.register_outputs({"kedaClientId": self.keda_client_id, "dashboardUrl": self.dashboard_url})
 
 

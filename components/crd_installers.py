@@ -2,8 +2,11 @@
 
 A custom resource created before its CRD fails with "no matches for kind". A Helm release that installs CRDs
 (kube-prometheus-stack, cert-manager) registers here under its cluster's provider; every custom resource of that
-group created later on the same provider, by any component, depends on it. CRDs installed outside the program
-(an existing Prometheus operator, KEDA) are the cluster's business and are not waited for.
+group on the same provider, by any component, depends on it, whichever was constructed first: the dependency is
+an Output the program reads once its body has run (Pulumi resolves Outputs only after the synchronous program
+body returns), so the registry holds every installer by then. Installers constructed inside another Output's
+`apply` come too late for that and are not seen. CRDs installed outside the program (an existing Prometheus
+operator, KEDA) are the cluster's business and are not waited for.
 """
 
 from __future__ import annotations
@@ -49,7 +52,9 @@ def register_installer(provider: Any, groups: tuple[str, ...], resource: pulumi.
         installers.append(_Installer(provider, group, resource, owner))
 
 
-def installers_for(provider: Any, api_version: str) -> list[pulumi.Resource]:
-    """What must exist before a custom resource of `api_version` is created on `provider`'s cluster."""
-    group = api_version.split("/", 1)[0]
-    return [i.resource for i in _current() if i.provider is provider and i.group == group]
+def installers_for(provider: Any, api_version: str) -> pulumi.Output[list[pulumi.Resource]]:
+    """What must exist before a custom resource of `api_version` is created on `provider`'s cluster, read when
+    the program body has run (an `apply` runs no earlier), so later installers count too."""
+    installers = _current()
+    return pulumi.Output.from_input(api_version.split("/", 1)[0]).apply(
+        lambda group: [i.resource for i in installers if i.provider is provider and i.group == group])

@@ -7,6 +7,7 @@ import pulumi
 import pulumi_docker_build as docker_build
 from typing_extensions import Required
 
+from slm_deploy.child_names import claim_child_names
 from slm_deploy.component_inputs import ResolvedSpec, checked_args
 from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.render.images import build_context, build_owners, built_image
@@ -104,6 +105,7 @@ class ImageBuilds(pulumi.ComponentResource):
         self.built = built
         refs = {service: image.ref for service, image in built.items()}
         self.images = pulumi.Output.all(**refs) if refs else pulumi.Output.from_input({})
+        claim_child_names(self)
         self.register_outputs({"images": self.images})
 
 

@@ -10,8 +10,10 @@ import pulumi
 import pulumi_azure_native as azure_native
 from typing_extensions import Required
 
+from slm_deploy.child_names import claim_child_names
 from slm_deploy.aks_registry import role_definition_id
 from slm_deploy.azure_invokes import invoke_options
+from slm_deploy.azure_names import KEY_VAULT_LIMIT, scope_suffix, scoped_name
 from slm_deploy.component_inputs import ResolvedSpec, checked_args
 from slm_deploy.errors import SlmDeployError
 from slm_deploy.secret_values import read_secret_values
@@ -109,6 +111,9 @@ class KeyVaultSecrets(pulumi.ComponentResource):
 
     client_id: pulumi.Output[str]
     """The workload identity's client id (KubernetesWorkloads' key_vault_client_id)."""
+    vault_names: pulumi.Output[dict[str, str]]
+    """Spec vault name -> its Azure name (KubernetesWorkloads' key_vault_names): a vault Pulumi creates gets a
+    suffix per stack and component, since Key Vault names are global; an existing vault keeps its name."""
 
     def __init__(self, name: str, args: KeyVaultSecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("slm-deploy:index:KeyVaultSecrets", name, None, opts)
@@ -132,22 +137,25 @@ class KeyVaultSecrets(pulumi.ComponentResource):
             issuer=given["oidc_issuer_url"], subject=resolved.bind(service_account_subject(deployment)),
             audiences=[TOKEN_AUDIENCE], opts=child)
         self.vaults: dict[str, azure_native.keyvault.Vault | None] = {}
+        self.azure_names: dict[str, str] = {}
         self.secrets: list[azure_native.keyvault.Secret] = []
         self.grants: list[azure_native.authorization.RoleAssignment] = []
         self.diagnostics: list[azure_native.monitor.DiagnosticSetting] = []
         for vault_name, names in vault_secrets(deployment).items():
             store = spec.secret_stores.azure_key_vaults[vault_name]
             group = store.resource_group or resource_group
+            azure_name = self.azure_names[vault_name] = (
+                scoped_name(vault_name, scope_suffix(name), KEY_VAULT_LIMIT) if store.create else vault_name)
             if store.create:
                 workspace_id = given.get("workspace_id")
                 if workspace_id is None:
                     raise TypeError("KeyVaultSecrets needs args['workspace_id'] to audit the vaults it creates")
                 vault = azure_native.keyvault.Vault(
-                    f"{name}-{vault_name}", vault_name=vault_name, resource_group_name=group, location=location,
+                    f"{name}-{vault_name}", vault_name=azure_name, resource_group_name=group, location=location,
                     properties=vault_properties(store), opts=child)
                 vault_id, self.vaults[vault_name] = vault.id, vault
                 self.diagnostics.append(
-                    vault_diagnostics(f"{name}-{vault_name}-diagnostics", vault_name, vault.id, workspace_id, child))
+                    vault_diagnostics(f"{name}-{vault_name}-diagnostics", azure_name, vault.id, workspace_id, child))
             else:
                 vault_id = existing.get(vault_name) or azure_native.keyvault.get_vault_output(
                     resource_group_name=group, vault_name=vault_name, opts=invoke_options(self)).id
@@ -155,7 +163,9 @@ class KeyVaultSecrets(pulumi.ComponentResource):
             for secret in names:
                 self._grant(name, deployment, secret, vault_name, vault_id, group, store, values, child)
         self.client_id = self.identity.client_id
-        self.register_outputs({"clientId": self.client_id, "vaults": sorted(self.vaults)})
+        self.vault_names = pulumi.Output.from_input(dict(self.azure_names))
+        claim_child_names(self)
+        self.register_outputs({"clientId": self.client_id, "vaultNames": self.vault_names})
 
     def _grant(self, name: str, deployment: Deployment, secret: str, vault_name: str, vault_id: pulumi.Input[str],
                group: pulumi.Input[str], store: AzureKeyVault, values: Mapping[str, pulumi.Input[str]],
@@ -166,7 +176,8 @@ class KeyVaultSecrets(pulumi.ComponentResource):
         created = self.vaults[vault_name]
         if created is not None:
             written = azure_native.keyvault.Secret(
-                f"{name}-{vault_name}-{secret}", vault_name=vault_name, resource_group_name=group, secret_name=key,
+                f"{name}-{vault_name}-{secret}", vault_name=self.azure_names[vault_name], resource_group_name=group,
+                secret_name=key,
                 properties=secret_properties(deployment, secret, values[secret], store),
                 opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
                     depends_on=[created], additional_secret_outputs=["properties"])))

@@ -7,6 +7,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from typing_extensions import Required
 
+from slm_deploy.child_names import claim_child_names
 from slm_deploy.component_inputs import ResolvedSpec, checked_args, kubernetes_provider
 from slm_deploy.crd_installers import MONITORING_GROUP, register_installer
 from slm_deploy.errors import SlmDeployError
@@ -16,7 +17,8 @@ from slm_deploy.render.kubernetes.namespace import namespace
 from slm_deploy.render.monitoring.context import monitored
 from slm_deploy.render.monitoring.kube_prometheus_stack import CHART, CHART_REPOSITORY, CHART_VERSION, RELEASE, values
 from slm_deploy.secret_values import kubernetes_secrets, read_secret_values
-from slm_deploy.spec.consistency import cluster_target, kubernetes_target
+from slm_deploy.spec.consistency import cluster_target, in_monitoring_namespace, kubernetes_target
+from slm_deploy.spec.secret_uses import backend_of
 from slm_deploy.spec.loader import Deployment
 
 GRAFANA_PORT = 80
@@ -28,6 +30,12 @@ def monitoring_namespace(deployment: Deployment) -> k8s.meta.v1.ObjectMetaArgsDi
     values keep every one of its pods within that profile."""
     return {"name": cluster_target(deployment.spec).monitoring_namespace,
             "labels": namespace(deployment)["metadata"]["labels"]}
+
+
+def monitoring_secret(deployment: Deployment, secret: str) -> bool:
+    """Whether Grafana or Alertmanager mounts `secret` from a Kubernetes Secret: the only values this component
+    writes (the gateway's keys are KubernetesWorkloads' business)."""
+    return backend_of(deployment.spec, secret) == "kubernetes" and in_monitoring_namespace(deployment.spec, secret)
 
 
 class KubePrometheusStackArgs(TypedDict, total=False):
@@ -57,15 +65,16 @@ class KubePrometheusStack(pulumi.ComponentResource):
         deployment = ResolvedSpec(values_in["spec"]).deployment
         if kubernetes_target(deployment.spec) is None:
             raise TypeError("KubePrometheusStack needs a spec with targets.kubernetes or targets.aks")
+        namespace_name = cluster_target(deployment.spec).monitoring_namespace
         try:
             plan = deployable_plan(deployment)
-            given = read_secret_values((values_in.get("secret_values") or {}).get, deployment)
+            given = read_secret_values((values_in.get("secret_values") or {}).get, deployment,
+                                       lambda secret: monitoring_secret(deployment, secret))
         except SlmDeployError as exc:
             raise pulumi.RunError(f"slm-deploy:deployment cannot be deployed:\n{exc}") from None
         provider = kubernetes_provider("KubePrometheusStack", values_in)
         base = pulumi.ResourceOptions(parent=self, provider=provider)
         metadata = monitoring_namespace(deployment)
-        namespace_name = cluster_target(deployment.spec).monitoring_namespace
         self.namespace_resource = k8s.core.v1.Namespace(f"{name}-namespace", metadata=metadata, opts=base)
         mounted = [s for s in kubernetes_secrets(deployment, given) if s["metadata"]["namespace"] == namespace_name]
         ready: list[pulumi.Resource] = [self.namespace_resource]
@@ -81,5 +90,6 @@ class KubePrometheusStack(pulumi.ComponentResource):
         self.namespace = pulumi.Output.from_input(namespace_name)
         grafana = f"http://{RELEASE}-grafana.{namespace_name}.svc.cluster.local:{GRAFANA_PORT}"
         self.dashboard_url = pulumi.Output.from_input(grafana if deployment.spec.monitoring.grafana.enabled else "")
+        claim_child_names(self)
         self.register_outputs({"namespace": self.namespace, "dashboardUrl": self.dashboard_url,
                                "chartVersion": CHART_VERSION})

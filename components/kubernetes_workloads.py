@@ -9,18 +9,19 @@ import pulumi
 import pulumi_kubernetes as k8s
 from typing_extensions import Required
 
+from slm_deploy.child_names import claim_child_names
 from slm_deploy.component_inputs import ResolvedSpec, checked_args, kubernetes_provider
 from slm_deploy.crd_installers import installers_for
 from slm_deploy.errors import SlmDeployError
 from slm_deploy.image_pinning import pin_built_images
-from slm_deploy.program_state import OWNED_NAMESPACES, program_table
+from slm_deploy.image_reference import PINNED_BY_DIGEST
+from slm_deploy.namespace_claims import Claim, owned_by_program, register_claim
 from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.render.images import build_owners, built_image
 from slm_deploy.render.kubernetes import Manifest, render_kubernetes
 from slm_deploy.render.kubernetes.autoscaling import MANAGED_QUERY_ENDPOINT
-from slm_deploy.secret_values import kubernetes_secrets, read_secret_values, with_client_id
+from slm_deploy.secret_values import kubernetes_secrets, read_secret_values, with_key_vault
 from slm_deploy.spec.consistency import kubernetes_target, namespace_of
-from slm_deploy.spec.images import PINNED_BY_DIGEST
 
 RESOURCE_TYPES: dict[tuple[str, str], Callable[..., pulumi.CustomResource]] = {
     ("v1", "Namespace"): k8s.core.v1.Namespace,
@@ -61,11 +62,6 @@ SECRET_FIELDS = {("v1", "Secret"): ["data", "stringData"]}
 """Outputs the provider returns that carry secret values, kept secret in state and previews."""
 
 
-def owned_by_program(namespace: object) -> bool:
-    """Whether `namespace` is the output of a SharedNamespace of this program (labelled and bounded by it)."""
-    return any(namespace is owned for owned in program_table(OWNED_NAMESPACES))
-
-
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
@@ -97,7 +93,7 @@ def _create(prefix: str, manifest: Manifest, opts: pulumi.ResourceOptions,
     key, name = (manifest["apiVersion"], manifest["kind"]), f"{prefix}-{logical_name(manifest)}"
     if key in CUSTOM_KINDS:
         crds = installers_for(provider, manifest["apiVersion"])
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=crds)) if crds else opts
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=crds))
         return k8s.apiextensions.CustomResource(name, api_version=manifest["apiVersion"], kind=manifest["kind"],
                                                 opts=opts, **resource_args(manifest))
     if key in SECRET_FIELDS:
@@ -123,6 +119,8 @@ class KubernetesWorkloadsArgs(TypedDict, total=False):
     """Value of each secret Pulumi writes, by config key (secret-<name>); kept secret."""
     key_vault_client_id: pulumi.Input[str]
     """Client id of the workload identity that reads Key Vault secrets (KeyVaultSecrets' client_id)."""
+    key_vault_names: pulumi.Input[dict[str, str]]
+    """Spec vault name -> Azure name (KeyVaultSecrets' vault_names); required for vaults Pulumi creates."""
     prometheus_query_endpoint: pulumi.Input[str]
     """Azure Monitor workspace query endpoint KEDA's ScaledObjects read (managed monitoring)."""
     keda_client_id: pulumi.Input[str]
@@ -157,10 +155,12 @@ class KubernetesWorkloads(pulumi.ComponentResource):
         except SlmDeployError as exc:
             raise pulumi.RunError(f"slm-deploy:deployment cannot be deployed:\n{exc}") from None
         manifests = render_kubernetes(deployment, plan)
+        register_claim(namespace_claim(f"KubernetesWorkloads {name!r}", deployment, values.get("namespace"), provider))
         if values.get("namespace") is not None and not owned_by_program(values["namespace"]):
             pulumi.log.warn(UNCHECKED_NAMESPACE, resource=self)
         if values.get("key_vault_client_id") is not None:
-            manifests = with_client_id(manifests, deployment.spec.name, values["key_vault_client_id"])
+            manifests = with_key_vault(manifests, deployment, values["key_vault_client_id"],
+                                       values.get("key_vault_names"))
         if any(m["kind"] == "TriggerAuthentication" for m in manifests):
             manifests = _bound_to_managed_prometheus(manifests, values)
         namespace = namespace_of(deployment.spec)
@@ -172,8 +172,20 @@ class KubernetesWorkloads(pulumi.ComponentResource):
         self.namespace = pulumi.Output.from_input(resolved.bind(namespace))
         self.gateway_service = pulumi.Output.from_input(gateway["metadata"]["name"])
         self.endpoint_url = pulumi.Output.from_input(resolved.bind(endpoint_url(deployment, gateway, namespace)))
+        claim_child_names(self)
         self.register_outputs({"namespace": self.namespace, "gatewayService": self.gateway_service,
                                "endpointUrl": self.endpoint_url})
+
+
+def namespace_claim(component: str, deployment, given: pulumi.Input[str] | None,
+                    provider: pulumi.ProviderResource | None) -> Claim:
+    """Where the deployment's objects land: a given namespace (a name or an Output), else the spec's own, which it
+    creates."""
+    if given is None:
+        return Claim(component, namespace_of(deployment.spec), None, provider, deployment.spec.name, creates=True)
+    if isinstance(given, str):
+        return Claim(component, given, None, provider, deployment.spec.name, creates=False)
+    return Claim(component, None, given, provider, deployment.spec.name, creates=False)
 
 
 def _bound_to_managed_prometheus(manifests: list[Manifest], values: dict[str, Any]) -> list[Manifest]:
@@ -210,7 +222,7 @@ def _ref(refs: Mapping[str, str], service: str) -> str:
         raise TypeError(f"args['images'] has no image for service {service}; pass ImageBuilds' `images` output")
     ref = refs[service]
     tag = ref.partition("@")[0].rsplit("/", 1)[-1].partition(":")[2] if isinstance(ref, str) else ""
-    if not isinstance(ref, str) or not PINNED_BY_DIGEST.search(ref) or tag == "latest":
+    if not isinstance(ref, str) or not PINNED_BY_DIGEST.match(ref) or tag == "latest":
         raise TypeError(f"args['images'] for service {service} is not pinned by digest (allowed: "
                         "name[:tag]@sha256:<64 hex digits>, never the latest tag); pass ImageBuilds' `images` output")
     return ref

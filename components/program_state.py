@@ -15,8 +15,6 @@ class _Program:
 
 
 _program = _Program()
-OWNED_NAMESPACES = "shared-namespaces"
-"""The table of every SharedNamespace's `namespace` output."""
 
 
 def program_table(name: str) -> list[Any]:

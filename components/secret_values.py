@@ -4,6 +4,7 @@ into stores Pulumi owns (Kubernetes Secrets, Key Vaults it creates)."""
 from __future__ import annotations
 
 import copy
+from functools import partial
 from collections.abc import Callable, Mapping
 
 import pulumi
@@ -28,12 +29,12 @@ def secrets_pulumi_writes(deployment: Deployment) -> list[str]:
     return names
 
 
-def read_secret_values(lookup: Callable[[str], pulumi.Input[str] | None],
-                       deployment: Deployment) -> dict[str, pulumi.Output[str]]:
-    """Each value Pulumi writes, as a secret Output; a missing one names the secret, who reads it and the
-    command that sets it. `lookup` maps a config key (secret-<name>) to its value."""
+def read_secret_values(lookup: Callable[[str], pulumi.Input[str] | None], deployment: Deployment,
+                       needed: Callable[[str], bool] = lambda name: True) -> dict[str, pulumi.Output[str]]:
+    """Each value Pulumi writes (of the secrets `needed` keeps), as a secret Output; a missing one names the
+    secret, who reads it and the command that sets it. `lookup` maps a config key (secret-<name>) to its value."""
     values, problems = {}, []
-    for name in secrets_pulumi_writes(deployment):
+    for name in filter(needed, secrets_pulumi_writes(deployment)):
         value = lookup(f"{CONFIG_PREFIX}{name}")
         if value is None:
             readers = ", ".join(f"{CONSUMER_NAMES[u.consumer]} ({u.path})"
@@ -49,23 +50,42 @@ def read_secret_values(lookup: Callable[[str], pulumi.Input[str] | None],
 
 
 def kubernetes_secrets(deployment: Deployment, values: Mapping[str, pulumi.Input[str]]) -> list[Manifest]:
-    """One Secret per kubernetes-backend secret, its one key named like the secret, its value a secret Output, in
+    """One Secret per kubernetes-backend secret `values` holds (read_secret_values' result, which refuses a missing
+    one), its one key named like the secret, its value a secret Output, in
     the namespace of the pods that mount it (Grafana's and Alertmanager's in the monitoring namespace)."""
     spec = deployment.spec
     return [{"apiVersion": "v1", "kind": "Secret",
              "metadata": {**meta(deployment, name), "namespace": secret_namespace(spec, name)}, "type": "Opaque",
              "stringData": {name: pulumi.Output.secret(values[name])}}
-            for name in sorted(spec.secrets) if backend_of(spec, name) == "kubernetes"]
+            for name in sorted(spec.secrets) if backend_of(spec, name) == "kubernetes" and name in values]
 
 
-def with_client_id(manifests: list[Manifest], account: str, client_id: pulumi.Input[str]) -> list[Manifest]:
-    """The manifests with the identity's client id in every SecretProviderClass and on the workloads' account."""
-    patched = []
+def _azure_name(vault: str, names: Mapping[str, str]) -> str:
+    """The Azure name of a vault the spec declares, from KeyVaultSecrets' vault_names."""
+    if vault not in names:
+        raise ValueError(f"args['key_vault_names'] has no entry for the spec's vault {vault}; pass KeyVaultSecrets' "
+                         "vault_names")
+    return names[vault]
+
+
+def with_key_vault(manifests: list[Manifest], deployment: Deployment, client_id: pulumi.Input[str],
+                   vault_names: pulumi.Input[Mapping[str, str]] | None) -> list[Manifest]:
+    """The manifests with the identity's client id in every SecretProviderClass and on the workloads' account,
+    and each SecretProviderClass naming its vault as Azure knows it (a created vault's name is scoped)."""
+    spec, patched = deployment.spec, []
+    stores = spec.secret_stores.azure_key_vaults
     for manifest in manifests:
         if manifest["kind"] == "SecretProviderClass":
             manifest = copy.deepcopy(manifest)
-            manifest["spec"]["parameters"]["clientID"] = client_id
-        elif manifest["kind"] == "ServiceAccount" and manifest["metadata"]["name"] == account:
+            parameters = manifest["spec"]["parameters"]
+            parameters["clientID"] = client_id
+            vault = parameters["keyvaultName"]
+            if vault_names is None and stores[vault].create:
+                raise TypeError("KubernetesWorkloads needs args['key_vault_names'] (KeyVaultSecrets' vault_names) "
+                                "to mount from the Key Vaults Pulumi creates")
+            if vault_names is not None:
+                parameters["keyvaultName"] = pulumi.Output.from_input(vault_names).apply(partial(_azure_name, vault))
+        elif manifest["kind"] == "ServiceAccount" and manifest["metadata"]["name"] == spec.name:
             manifest = copy.deepcopy(manifest)
             manifest["metadata"].setdefault("annotations", {})[CLIENT_ID_ANNOTATION] = client_id
         patched.append(manifest)

@@ -11,10 +11,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 from typing_extensions import Required
 
-from slm_deploy.component_inputs import ResolvedSpec, checked_args
+from slm_deploy.child_names import claim_child_names
+from slm_deploy.component_inputs import ResolvedSpec, checked_args, kubernetes_provider
 from slm_deploy.errors import SlmDeployError
 from slm_deploy.kubernetes_workloads import create_objects
-from slm_deploy.program_state import OWNED_NAMESPACES, program_table
+from slm_deploy.namespace_claims import Owner, register_owner
 from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.render.kubernetes import Manifest, render_kubernetes
 from slm_deploy.render.kubernetes.namespace import shared_namespace_objects
@@ -70,8 +71,11 @@ class SharedNamespace(pulumi.ComponentResource):
         if not isinstance(values.get("namespace"), str):
             raise TypeError("SharedNamespace needs args['namespace']: the namespace's name as a plain string")
         manifests = shared_namespace_manifests(values["namespace"], values["specs"])
-        resources = create_objects(self, name, manifests, values.get("kubernetes_provider"))
+        provider = kubernetes_provider("SharedNamespace", values)
+        resources = create_objects(self, name, manifests, provider)
         names = [r.metadata.name for r in resources]  # type: ignore[attr-defined]
         self.namespace = pulumi.Output.all(*names).apply(lambda created: created[0])
-        program_table(OWNED_NAMESPACES).append(self.namespace)
+        specs = frozenset(ResolvedSpec(spec).deployment.spec.name for spec in values["specs"])
+        register_owner(Owner(f"SharedNamespace {name!r}", values["namespace"], self.namespace, provider, specs))
+        claim_child_names(self)
         self.register_outputs({"namespace": self.namespace})

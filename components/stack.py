@@ -7,6 +7,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from typing_extensions import Required
 
+from slm_deploy.child_names import claim_child_names
 from slm_deploy.component_inputs import ResolvedSpec, checked_args, kubernetes_provider
 from slm_deploy.errors import SlmDeployError
 from slm_deploy.image_builds import ImageBuilds, ImageBuildsArgs
@@ -184,6 +185,7 @@ class SlmDeployment(pulumi.ComponentResource):
             vault_args["oidc_issuer_url"] = cluster.oidc_issuer_url
             self.key_vaults = KeyVaultSecrets(f"{name}-key-vault", vault_args, opts=opts)
             workload_args["key_vault_client_id"] = self.key_vaults.client_id
+            workload_args["key_vault_names"] = self.key_vaults.vault_names
         if cluster.prometheus is not None:
             from slm_deploy.aks_monitoring import AksManagedMonitoring
 
@@ -217,4 +219,5 @@ class SlmDeployment(pulumi.ComponentResource):
             "specSha256": self.spec_sha256, "tier": self.tier}
         if self.cluster is not None:
             self.outputs |= {"clusterName": self.cluster_name, "resourceGroup": self.resource_group}
+        claim_child_names(self)
         self.register_outputs(self.outputs)

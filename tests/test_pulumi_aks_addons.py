@@ -26,7 +26,7 @@ from slm_deploy.render.kubernetes.cert_manager import LETSENCRYPT_PRODUCTION  # 
 from slm_deploy.stack_settings import StackSettings  # noqa: E402
 from tests.policies.policy_harness import run_resource_policy  # noqa: E402
 from tests.support.crd_schema import CLUSTER_ISSUER_CRD, object_errors  # noqa: E402
-from tests.test_pulumi_components import (REGISTRY_SUBSCRIPTION, ComponentMocks, plain, read_config,  # noqa: E402
+from tests.test_pulumi_components import (REGISTRY_SUBSCRIPTION, ComponentMocks, created_group, plain, read_config,  # noqa: E402
                                           run_component, stack_spec)
 
 CLUSTER = "azure-native:containerservice:ManagedCluster"
@@ -162,9 +162,9 @@ def test_a_cluster_without_gpus_runs_no_device_plugin(tmp_path: Path) -> None:
 def test_the_kubelet_identity_may_pull_from_the_stacks_registry_and_nothing_else(tmp_path: Path) -> None:
     mocks = run(tmp_path)
     (lookup,) = [c for c in mocks.calls if c.token == "azure-native:containerregistry:getRegistry"]
-    assert lookup.args == {"registryName": "slmphi4", "resourceGroupName": "rg-slm-phi4"}
+    assert lookup.args == {"registryName": "slmphi4", "resourceGroupName": created_group(mocks)}
     assignment = only(mocks, ROLE_ASSIGNMENT, "-acr-pull")
-    registry_id = (f"{REGISTRY_SUBSCRIPTION}/resourceGroups/rg-slm-phi4/providers/"
+    registry_id = (f"{REGISTRY_SUBSCRIPTION}/resourceGroups/{created_group(mocks)}/providers/"
                    "Microsoft.ContainerRegistry/registries/slmphi4")
     assert assignment["scope"] == registry_id
     assert assignment["roleDefinitionId"] == (f"{REGISTRY_SUBSCRIPTION}/providers/Microsoft.Authorization/"
@@ -200,9 +200,9 @@ def test_a_registry_known_only_as_an_output_gets_acr_pull_once_its_login_server_
     # The spec names slmphi4.azurecr.io; the program's own registry (an ACR's loginServer Output) replaces it.
     mocks = run_cluster("acrteam01.azurecr.io")
     (lookup,) = [c for c in mocks.calls if c.token == "azure-native:containerregistry:getRegistry"]
-    assert lookup.args == {"registryName": "acrteam01", "resourceGroupName": "rg-slm-phi4"}
+    assert lookup.args == {"registryName": "acrteam01", "resourceGroupName": created_group(mocks)}
     assignment = only(mocks, ROLE_ASSIGNMENT, "-acr-pull")
-    assert assignment["scope"].endswith("/resourceGroups/rg-slm-phi4/providers/Microsoft.ContainerRegistry/"
+    assert assignment["scope"].endswith(f"/resourceGroups/{created_group(mocks)}/providers/Microsoft.ContainerRegistry/"
                                         "registries/acrteam01")
     assert assignment["roleDefinitionId"].endswith(f"/roleDefinitions/{ACR_PULL_ROLE}")
     assert assignment["principalId"] == "phi4-cluster-kubelet-object-id"
@@ -240,7 +240,7 @@ def test_metrics_flow_from_the_cluster_to_an_azure_monitor_workspace(tmp_path: P
     rule = only(mocks, f"{MONITOR}DataCollectionRule")
     association = only(mocks, f"{MONITOR}DataCollectionRuleAssociation")
     assert workspace["location"] == endpoint["location"] == rule["location"] == "westeurope"
-    assert workspace["resourceGroupName"] == "rg-slm-phi4"
+    assert workspace["resourceGroupName"] == created_group(mocks)
     assert endpoint["kind"] == rule["kind"] == "Linux"
     assert rule["dataCollectionEndpointId"] == "phi4-mini-aks-prometheus-dce-id"
     assert rule["dataSources"]["prometheusForwarder"][0]["streams"] == ["Microsoft-PrometheusMetrics"]

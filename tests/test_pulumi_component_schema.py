@@ -25,7 +25,7 @@ EXPECTED = {
     "AksManagedMonitoring": ({"spec", "resourceGroupName", "clusterName", "monitorWorkspaceId", "oidcIssuerUrl"},
                              {"kedaClientId", "dashboardUrl"}),
     "KubePrometheusStack": ({"spec"}, {"namespace", "dashboardUrl"}),
-    "KeyVaultSecrets": ({"spec", "resourceGroupName", "oidcIssuerUrl"}, {"clientId"}),
+    "KeyVaultSecrets": ({"spec", "resourceGroupName", "oidcIssuerUrl"}, {"clientId", "vaultNames"}),
     "SharedNamespace": ({"namespace", "specs"}, {"namespace"}),
 }
 """Component -> (required inputs, outputs)."""

@@ -18,7 +18,8 @@ from slm_deploy.aks_cluster import AksCluster  # noqa: E402
 from slm_deploy.image_builds import ImageBuilds  # noqa: E402
 from slm_deploy.kubernetes_workloads import KubernetesWorkloads  # noqa: E402
 from slm_deploy.stack import SlmDeployment  # noqa: E402
-from tests.test_pulumi_components import REGISTRY_SUBSCRIPTION, kubernetes_onnx_spec, plain, stack_spec  # noqa: E402
+from tests.test_pulumi_components import (REGISTRY_SUBSCRIPTION, created_group, kubernetes_onnx_spec, plain,  # noqa: E402
+                                          stack_spec)
 from tests.test_pulumi_composition import run  # noqa: E402
 
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
@@ -36,6 +37,10 @@ def secret_values(spec: dict[str, Any]) -> dict[str, str]:
 def later(value: str) -> pulumi.Output[str]:
     """A value known only once another resource exists (an ACR's login server, a Namespace's name)."""
     return pulumi.Output.from_input(value).apply(lambda known: known)
+
+
+VAULT_NAMES = {"kv-slm-phi4": "kv-slm-phi4-0a1b2c"}
+"""KeyVaultSecrets' vault_names for the example's one created vault."""
 
 
 def provider_name(resource: Any) -> str:
@@ -58,7 +63,7 @@ def composed_on_aks(tmp_path: Path, spec: dict[str, Any], **workload_args: Any) 
 
 def test_the_cluster_provider_of_aks_cluster_reaches_every_kubernetes_child(tmp_path: Path) -> None:
     spec = aks_spec()
-    mocks, _ = run(lambda: composed_on_aks(tmp_path, spec, key_vault_client_id="kv-client-id",
+    mocks, _ = run(lambda: composed_on_aks(tmp_path, spec, key_vault_client_id="kv-client-id", key_vault_names=VAULT_NAMES,
                                           prometheus_query_endpoint="https://amw.example/",
                                           keda_client_id="keda-client-id"))
     objects = kubernetes_objects(mocks)
@@ -105,9 +110,9 @@ def test_a_registry_known_only_as_an_output_gets_acr_pull_for_the_nodes(tmp_path
                                                   "build_dir": str(tmp_path), "secret_values": secret_values(spec)}))
     lookups = [(c.args["registryName"], c.args["resourceGroupName"]) for c in mocks.calls
                if c.token.endswith("getRegistry")]
-    assert lookups == [("newacr", "rg-slm-phi4")]
+    assert lookups == [("newacr", created_group(mocks))]
     (grant,) = acr_pull_grants(mocks)
-    assert grant["scope"] == acr_id("rg-slm-phi4", "newacr")
+    assert grant["scope"] == acr_id(created_group(mocks), "newacr")
     assert grant["principalId"] == "phi4-aks-cluster-kubelet-object-id"
     assert grant["roleDefinitionId"].startswith(f"{REGISTRY_SUBSCRIPTION}/providers/Microsoft.Authorization/")
 
@@ -190,6 +195,7 @@ def test_output_valued_inputs_meet_the_rules_plain_ones_do_once_they_resolve(tmp
     "evil.example/gw:latest@sha256:" + "a" * 64,
     "registry.example.com/slm/phi4-onnx-gateway:src-0123",
     "registry.example.com/slm/phi4-onnx-gateway@sha256:short",
+    "@sha256:" + "a" * 64,  # a digest with no name: nothing can pull it
 ])
 def test_workloads_refuse_built_images_not_pinned_by_digest(ref: str) -> None:
     def program() -> None:
@@ -205,7 +211,14 @@ def test_workloads_refuse_built_images_not_pinned_by_digest(ref: str) -> None:
 
 def test_autoscaling_on_managed_prometheus_without_its_endpoint_and_identity_is_refused(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match=r"needs args\['prometheus_query_endpoint'\].*args\['keda_client_id'\]"):
-        run(lambda: composed_on_aks(tmp_path, aks_spec(), key_vault_client_id="kv-client-id"))
+        run(lambda: composed_on_aks(tmp_path, aks_spec(), key_vault_client_id="kv-client-id",
+                                    key_vault_names=VAULT_NAMES))
+
+
+def test_workloads_refuse_to_mount_a_created_vault_under_its_unscoped_name(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match=r"needs args\['key_vault_names'\] \(KeyVaultSecrets' vault_names\)"):
+        run(lambda: composed_on_aks(tmp_path, aks_spec(), key_vault_client_id="kv-client-id",
+                                    prometheus_query_endpoint="https://amw.example/", keda_client_id="keda"))
 
 
 def test_managed_monitoring_composed_by_hand_binds_keda_to_the_workspace(tmp_path: Path) -> None:
@@ -221,7 +234,7 @@ def test_managed_monitoring_composed_by_hand_binds_keda_to_the_workspace(tmp_pat
         images = ImageBuilds("images", {"spec": spec, "build_dir": str(tmp_path)})
         KubernetesWorkloads("workloads", {
             "spec": spec, "images": images.images, "secret_values": secret_values(spec),
-            "kubernetes_provider": cluster.kubernetes_provider, "key_vault_client_id": "kv-client-id",
+            "kubernetes_provider": cluster.kubernetes_provider, "key_vault_client_id": "kv-client-id", "key_vault_names": VAULT_NAMES,
             "prometheus_query_endpoint": cluster.prometheus_query_endpoint,
             "keda_client_id": monitoring.keda_client_id})
 
@@ -251,3 +264,9 @@ def test_a_provider_passed_through_the_component_provider_host_reaches_every_chi
     mocks, _ = run(program)
     objects = kubernetes_objects(mocks)
     assert objects and {provider_name(r) for r in objects} == {"their-cluster"}
+
+
+def test_workloads_refuse_vault_names_that_leave_out_a_vault_of_the_spec(tmp_path: Path) -> None:
+    with pytest.raises(Exception, match=r"args\['key_vault_names'\] has no entry for the spec's vault kv-slm-phi4"):
+        run(lambda: composed_on_aks(tmp_path, aks_spec(), key_vault_client_id="kv-client-id", key_vault_names={},
+                                    prometheus_query_endpoint="https://amw.example/", keda_client_id="keda"))

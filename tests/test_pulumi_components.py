@@ -7,6 +7,7 @@ import base64
 import copy
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,17 @@ class ComponentMocks(pulumi.runtime.Mocks):
     def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
         """Registered resources of one type token, in registration order."""
         return [r for r in self.resources if r.typ == typ]
+
+
+def scoped(base: str) -> str:
+    """The pattern of a physical Azure name scoped to its stack and component: the base, then six hex digits."""
+    return re.escape(base) + "-[0-9a-f]{6}"
+
+
+def created_group(mocks: ComponentMocks) -> str:
+    """The name of the one resource group the program creates."""
+    (group,) = [r.inputs["resourceGroupName"] for r in mocks.of_type("azure-native:resources:ResourceGroup")]
+    return group
 
 
 def plain(value: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,8 @@ from slm_deploy.runtimes import plan_deployment  # noqa: E402
 from slm_deploy.spec.loader import parse_deployment  # noqa: E402
 from slm_deploy.stack_settings import AksEncryption, StackSettings  # noqa: E402
 from tests.policies.policy_harness import run_resource_policy  # noqa: E402
-from tests.test_pulumi_components import (AKS_KUBECONFIG, IMAGE, ComponentMocks, containers, mocked_ref, plain,  # noqa: E402
-                                          run_component, stack_spec)
+from tests.test_pulumi_components import (AKS_KUBECONFIG, IMAGE, ComponentMocks, containers, created_group,  # noqa: E402
+                                          mocked_ref, plain, run_component, scoped, stack_spec)
 
 CLUSTER = "azure-native:containerservice:ManagedCluster"
 POOL = "azure-native:containerservice:AgentPool"
@@ -104,11 +105,12 @@ def test_the_cluster_meets_each_control_of_the_hardening_reference(aks) -> None:
     assert cluster["location"] == "westeurope" and cluster["kubernetesVersion"] == "1.33"
 
 
-def test_the_resource_group_is_the_one_the_spec_names(aks) -> None:
+def test_the_resource_group_is_named_as_the_spec_says_scoped_to_the_stack(aks) -> None:
     _, mocks, _ = aks
     group = the(mocks, "azure-native:resources:ResourceGroup")
-    assert group == {"resourceGroupName": "rg-slm-phi4", "location": "westeurope"}
-    assert the(mocks, CLUSTER)["resourceGroupName"] == "rg-slm-phi4"
+    assert group["location"] == "westeurope" and re.fullmatch(scoped("rg-slm-phi4"), group["resourceGroupName"])
+    assert the(mocks, CLUSTER)["resourceGroupName"] == group["resourceGroupName"]
+    assert re.fullmatch(scoped("aks-phi4-mini"), the(mocks, CLUSTER)["resourceName"])
 
 
 def test_the_gpu_pool_is_tainted_and_labelled_for_exactly_the_rendered_gpu_pods(aks) -> None:
@@ -119,7 +121,8 @@ def test_the_gpu_pool_is_tainted_and_labelled_for_exactly_the_rendered_gpu_pods(
     assert pool["enableNodePublicIP"] is False and pool["enableEncryptionAtHost"] is True
     assert pool["gpuProfile"] == {"driver": "Install"}
     assert (pool["minCount"], pool["count"], pool["maxCount"]) == (2, 2, 4)  # autoscaling 2..4 in the example
-    assert pool["resourceName"] == "aks-phi4-mini" and pool["resourceGroupName"] == "rg-slm-phi4"
+    assert pool["resourceName"] == the(mocks, CLUSTER)["resourceName"]
+    assert pool["resourceGroupName"] == created_group(mocks)
     runtime = next(r for r in mocks.of_type("kubernetes:apps/v1:Deployment") if r.name == "phi4-mini-k8s-deployment-phi4-mini")
     pod = plain(runtime.inputs)["spec"]["template"]["spec"]
     assert pod["nodeSelector"].items() <= pool["nodeLabels"].items() and pool["nodeLabels"] == GPU_LABELS
@@ -140,7 +143,7 @@ def test_workloads_land_on_the_new_cluster_through_its_provider(aks) -> None:
     user = yaml.safe_load(provider["kubeconfig"])["users"][0]["user"]["exec"]
     assert user["command"] == "kubelogin" and user["args"][user["args"].index("--login") + 1] == "azurecli"
     call = next(c for c in mocks.calls if c.token.endswith("listManagedClusterUserCredentials"))
-    assert call.args["resourceName"] == "aks-phi4-mini" and call.args["format"] == "exec"
+    assert call.args["resourceName"] == the(mocks, CLUSTER)["resourceName"] and call.args["format"] == "exec"
     kubernetes = [r for r in mocks.resources if r.custom and r.typ.startswith("kubernetes:")]
     assert kubernetes and all(r.provider.split("::")[-2] == "phi4-mini-aks-k8s" for r in kubernetes)
     component, workloads, *children = seen["urns"]
@@ -158,8 +161,8 @@ def test_the_gateway_is_pulled_by_digest_and_the_stack_exports_what_an_operator_
     assert [c["image"] for c in containers(plain(gateway.inputs))] == [mocked_ref(owners["phi4-mini-gateway"])]
     assert seen["outputs"]["namespace"] == "phi4-mini"
     assert seen["outputs"]["gatewayService"] == "phi4-mini-gateway"
-    assert seen["outputs"]["clusterName"] == "aks-phi4-mini"
-    assert seen["outputs"]["resourceGroup"] == "rg-slm-phi4"
+    assert seen["outputs"]["clusterName"] == the(mocks, CLUSTER)["resourceName"]
+    assert seen["outputs"]["resourceGroup"] == created_group(mocks)
 
 
 def policy_violations(mocks: ComponentMocks) -> dict[tuple[str, str], list[str]]:

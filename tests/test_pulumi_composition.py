@@ -4,6 +4,7 @@ inputs, every child parented by its component, and built images pulled by digest
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -44,11 +45,11 @@ class Registrations:
         return sorted({urn for urn in self.urns if self.urns.count(urn) > 1})
 
 
-def run(program: Callable[[], Any]) -> tuple[ComponentMocks, Registrations]:
+def run(program: Callable[[], Any], stack: str = "test") -> tuple[ComponentMocks, Registrations]:
     """Run `program` under fresh mocks, recording every registration."""
     mocks, registrations = ComponentMocks(), Registrations()
     asyncio.set_event_loop(asyncio.new_event_loop())
-    pulumi.runtime.set_mocks(mocks, project="composed", stack="test", preview=False)
+    pulumi.runtime.set_mocks(mocks, project="composed", stack=stack, preview=False)
     registrations.watch()
     pulumi.runtime.test(program)()
     return mocks, registrations
@@ -196,3 +197,95 @@ def test_a_registry_given_as_an_arg_is_the_one_the_new_cluster_may_pull_from(tmp
     tags = [tag for image in mocks.of_type(IMAGE) for tag in image.inputs["tags"]]
     assert tags and all(tag.startswith("otherreg.azurecr.io/slm/") for tag in tags)
     assert registrations.duplicates() == []
+
+
+AZURE_NAMES = {"azure-native:resources:ResourceGroup": ("resourceGroupName", r"^[-\w._()]{1,89}[-\w_()]$"),
+               "azure-native:containerservice:ManagedCluster": ("resourceName", r"^[A-Za-z0-9][-\w]{0,61}[A-Za-z0-9]$"),
+               "azure-native:keyvault:Vault": ("vaultName", r"^[A-Za-z](-?[A-Za-z0-9]){2,23}$")}
+"""Azure's naming rules for the resources whose names a spec decides (Key Vault's are global)."""
+
+
+def azure_names(mocks: ComponentMocks) -> dict[str, list[str]]:
+    return {typ: [r.inputs[key] for r in mocks.of_type(typ)] for typ, (key, _) in AZURE_NAMES.items()}
+
+
+def aks_twice(tmp_path: Path, names: tuple[str, ...], stack: str) -> ComponentMocks:
+    """The AKS example deployed once per component name, in one program of the given stack."""
+    from tests.test_pulumi_components import stack_spec
+
+    spec = stack_spec("phi4-vllm-aks")
+
+    def program() -> None:
+        for name in names:
+            SlmDeployment(name, {"spec": spec, "build_dir": str(tmp_path / name),
+                                 "secret_values": {f"secret-{s}": "v" for s in spec.get("secrets", {})}})
+
+    mocks, registrations = run(program, stack=stack)
+    assert registrations.duplicates() == []
+    return mocks
+
+
+def test_one_aks_spec_deployed_twice_asks_azure_for_different_names_that_azure_accepts(tmp_path: Path) -> None:
+    pytest.importorskip("pulumi_azure_native")
+    in_one_program = azure_names(aks_twice(tmp_path, ("east", "west"), "prod"))
+    dev, prod = (azure_names(aks_twice(tmp_path, ("phi4-mini",), stack)) for stack in ("dev", "prod"))
+    again = azure_names(aks_twice(tmp_path, ("phi4-mini",), "prod"))
+    assert again == prod  # deterministic: the same stack and component keep their names
+    for typ, (_, rule) in AZURE_NAMES.items():
+        every = in_one_program[typ] + dev[typ] + prod[typ]
+        assert len(every) == 4 and len(set(every)) == 4, (typ, every)
+        assert all(re.match(rule, name) and "--" not in name for name in every), every
+    assert all(name.startswith("rg-slm-phi4-") for name in prod["azure-native:resources:ResourceGroup"])
+    assert all(name.startswith("kv-slm-phi4-") for name in prod["azure-native:keyvault:Vault"])
+
+
+def test_the_pods_mount_from_the_vault_azure_created_under_its_scoped_name(tmp_path: Path) -> None:
+    pytest.importorskip("pulumi_azure_native")
+    mocks = aks_twice(tmp_path, ("east", "west"), "prod")
+    created = {r.name.split("-")[0]: r.inputs["vaultName"] for r in mocks.of_type("azure-native:keyvault:Vault")}
+    written = {r.name.split("-")[0]: r.inputs["vaultName"] for r in mocks.of_type("azure-native:keyvault:Secret")}
+    mounted = {r.name.split("-")[0]: r.inputs["spec"]["parameters"]["keyvaultName"]
+               for r in mocks.of_type("kubernetes:secrets-store.csi.x-k8s.io/v1:SecretProviderClass")}
+    assert created == written == mounted and set(created) == {"east", "west"}
+
+
+def test_monitoring_alone_asks_only_for_the_secrets_its_own_pods_mount() -> None:
+    from slm_deploy.kube_prometheus_stack import KubePrometheusStack
+
+    mocks, _ = run(lambda: KubePrometheusStack("monitoring", {"spec": kubernetes_onnx_spec()}))
+    assert len(mocks.of_type("kubernetes:helm.sh/v3:Release")) == 1
+    assert mocks.of_type("kubernetes:core/v1:Secret") == []  # the gateway's api-keys are the workloads' to write
+
+
+def test_monitoring_alone_still_refuses_a_missing_secret_grafana_mounts() -> None:
+    from slm_deploy.kube_prometheus_stack import KubePrometheusStack
+    from tests.secret_stores.cases import CASES
+
+    spec = CASES["kubernetes-monitoring"]
+    only_grafana = {"secret-oncall-token": "t"}  # neither the api keys nor the Hugging Face token: not its pods'
+    with pytest.raises(Exception, match=r"secret-grafana-admin-password") as raised:
+        run(lambda: KubePrometheusStack("monitoring", {"spec": spec, "secret_values": only_grafana}))
+    assert "api-keys" not in str(raised.value) and "hf-token" not in str(raised.value)
+    mocks, _ = run(lambda: KubePrometheusStack("monitoring", {"spec": spec, "secret_values": {
+        **only_grafana, "secret-grafana-admin-password": "p"}}))
+    secrets = {r.inputs["metadata"]["name"] for r in mocks.of_type("kubernetes:core/v1:Secret")}
+    assert len(secrets) == 2 and all("api-keys" not in name for name in secrets)
+
+
+@pytest.mark.parametrize("second", [KubernetesWorkloads, SlmDeployment])
+def test_a_component_named_like_another_ones_child_is_refused_naming_both(tmp_path: Path, second: type) -> None:
+    def program() -> None:
+        images = {"phi4-second": "r.example/s@sha256:" + "1" * 64, "phi4-second-gateway": "r.example/g@sha256:" + "2" * 64}
+        common = {"secret_values": {"secret-api-keys": "k"}}
+        SlmDeployment("phi4", {"spec": kubernetes_onnx_spec(), "build_dir": str(tmp_path / "a"), **common})
+        if second is KubernetesWorkloads:  # SlmDeployment "phi4" has a KubernetesWorkloads child "phi4-k8s"
+            KubernetesWorkloads("phi4-k8s", {"spec": second_spec(), "images": images, **common})
+        else:
+            SlmDeployment("phi4-k8s", {"spec": second_spec(), "build_dir": str(tmp_path / "b"), **common})
+
+    if second is SlmDeployment:  # its children are phi4-k8s-k8s, phi4-k8s-images, ...: nothing collides
+        assert run(program)[1].duplicates() == []
+        return
+    with pytest.raises(Exception, match=r"two components named KubernetesWorkloads 'phi4-k8s' derive the same name "
+                                        r"for a kubernetes:core/v1:\w+ child.*rename one of the two"):
+        run(program)

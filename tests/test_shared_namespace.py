@@ -6,20 +6,22 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import pulumi
+import pulumi_kubernetes as k8s
 import pytest
 import yaml
 
+from slm_deploy.kube_prometheus_stack import KubePrometheusStack
 from slm_deploy.kubernetes_workloads import KubernetesWorkloads
 from slm_deploy.policies import check_bundle
 from slm_deploy.policies.bundle import MANIFEST, recorded_config
 from slm_deploy.render.bundle import render_bundle
 from slm_deploy.render.writer import write_bundle
-from slm_deploy.shared_namespace import shared_namespace_manifests
+from slm_deploy.shared_namespace import SharedNamespace, shared_namespace_manifests
 from slm_deploy.spec.loader import parse_deployment
 from slm_deploy.stack import SlmDeployment
 from tests.support import judges
@@ -30,6 +32,8 @@ from tests.test_readme_program import readme_program
 UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9}
 RELEASE = "kubernetes:helm.sh/v3:Release"
 CUSTOM = ("kubernetes:monitoring.coreos.com/v1:PodMonitor", "kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+PINNED_IMAGES = {"phi4-onnx": "r.example/s@sha256:" + "1" * 64, "phi4-onnx-gateway": "r.example/g@sha256:" + "2" * 64}
+"""ImageBuilds' output for the ONNX example, as a program that built the images elsewhere passes it."""
 
 
 def amount(key: str, value: Any) -> float:
@@ -91,6 +95,12 @@ def run_readme_program(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple
     (tmp_path / "phi4.yaml").write_text(yaml.safe_dump(kubernetes_onnx_spec()), encoding="utf-8")
     (tmp_path / "phi4-canary.yaml").write_text(yaml.safe_dump({**kubernetes_onnx_spec(), "name": "phi4-canary"}),
                                                encoding="utf-8")
+    source = readme_program()
+    return run_recording(lambda: exec(compile(source, "README.md", "exec"), {"__name__": "__main__"}))
+
+
+def run_recording(program: Callable[[], Any]) -> tuple[ComponentMocks, dict[str, list]]:
+    """`program` under mocks, with the dependencies each resource was registered with."""
     mocks, registrations = ComponentMocks(), Registrations()
     asyncio.set_event_loop(asyncio.new_event_loop())
     pulumi.runtime.set_mocks(mocks, project="models", stack="prod", preview=False)
@@ -106,8 +116,7 @@ def run_readme_program(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple
     monitor.RegisterResource = recording
     pulumi.runtime.set_all_config({"models:registry": "registry.example.com/team", "models:kubeconfig": "{}",
                                    "models:phi4-api-keys": "a", "models:canary-api-keys": "b"})
-    source = readme_program()
-    pulumi.runtime.test(lambda: exec(compile(source, "README.md", "exec"), {"__name__": "__main__"}))()
+    pulumi.runtime.test(program)()
     assert registrations.duplicates() == []
     return mocks, dependencies
 
@@ -172,6 +181,21 @@ def test_every_monitor_and_rule_waits_for_the_release_installing_its_crds(tmp_pa
         assert release_urn in dependencies[resource.name], f"{resource.name} does not wait for {release.name}"
 
 
+def test_monitors_wait_for_the_release_even_when_the_workloads_come_first_in_the_program() -> None:
+    spec = kubernetes_onnx_spec()
+
+    def program() -> None:
+        KubernetesWorkloads("w", {"spec": spec, "images": PINNED_IMAGES, "secret_values": {"secret-api-keys": "k"}})
+        KubePrometheusStack("monitoring", {"spec": spec, "secret_values": {"secret-api-keys": "k"}})
+
+    mocks, dependencies = run_recording(program)
+    (release,) = mocks.of_type(RELEASE)
+    customs = [r for typ in CUSTOM for r in mocks.of_type(typ)]
+    assert customs
+    for resource in customs:
+        assert any(urn.endswith(f"::{release.name}") for urn in dependencies[resource.name]), resource.name
+
+
 def test_a_second_bundled_monitoring_release_on_one_cluster_is_refused(tmp_path: Path) -> None:
     def program() -> None:
         common = {"build_dir": str(tmp_path), "secret_values": {"secret-api-keys": "k"}}
@@ -187,9 +211,8 @@ def test_a_second_bundled_monitoring_release_on_one_cluster_is_refused(tmp_path:
 
 def test_workloads_placed_in_a_namespace_they_do_not_own_render_no_quota_or_limit_range(tmp_path: Path) -> None:
     def program() -> None:
-        KubernetesWorkloads("w", {"spec": kubernetes_onnx_spec(), "namespace": "team", "images": {
-            "phi4-onnx": "r.example/s@sha256:" + "1" * 64, "phi4-onnx-gateway": "r.example/g@sha256:" + "2" * 64},
-            "secret_values": {"secret-api-keys": "k"}})
+        KubernetesWorkloads("w", {"spec": kubernetes_onnx_spec(), "namespace": "team", "images": PINNED_IMAGES,
+                                  "secret_values": {"secret-api-keys": "k"}})
 
     asyncio.set_event_loop(asyncio.new_event_loop())
     mocks = ComponentMocks()
@@ -262,3 +285,54 @@ def test_a_namespace_the_program_does_not_own_is_worth_a_warning_and_a_shared_on
     with caplog.at_level(logging.WARNING):
         test_workloads_placed_in_a_namespace_they_do_not_own_render_no_quota_or_limit_range(tmp_path)
     assert [r for r in caplog.records if "is not a SharedNamespace" in r.getMessage()]
+
+
+def canary_spec() -> dict[str, Any]:
+    return {**kubernetes_onnx_spec(), "name": "phi4-canary", "monitoring": {"mode": "existing"}}
+
+
+def workloads(name: str, spec: dict[str, Any], **args: Any) -> KubernetesWorkloads:
+    images = {f"{spec['name']}{key[len('phi4-onnx'):]}": ref for key, ref in PINNED_IMAGES.items()}
+    return KubernetesWorkloads(name, {"spec": spec, "images": images, "secret_values": {"secret-api-keys": "k"},
+                                      **args})
+
+
+def shared(specs: list[dict[str, Any]], **args: Any) -> SharedNamespace:
+    return SharedNamespace("models", {"namespace": "models", "specs": specs, **args})
+
+
+def placed_in_models(spec: dict[str, Any]) -> dict[str, Any]:
+    spec["targets"]["kubernetes"]["namespace"] = "models"
+    return spec
+
+
+@pytest.mark.parametrize("program, message", [
+    # a deployment given the shared namespace's output, which the SharedNamespace does not list
+    (lambda: workloads("canary", canary_spec(), namespace=shared([kubernetes_onnx_spec()]).namespace),
+     r"KubernetesWorkloads 'canary' is placed in the namespace of SharedNamespace 'models', whose args\['specs'\] "
+     r"do not list its deployment"),
+    # the same, with the deployment first and the namespace named as a plain string
+    (lambda: (workloads("canary", canary_spec(), namespace="models"), shared([kubernetes_onnx_spec()])),
+     r"KubernetesWorkloads 'canary' is placed in the namespace of SharedNamespace 'models'"),
+    # a listed deployment whose spec names the namespace and is not given it: it would create it again
+    (lambda: (shared([placed_in_models(canary_spec())]), workloads("canary", placed_in_models(canary_spec()))),
+     r"KubernetesWorkloads 'canary' would create the namespace of SharedNamespace 'models' a second time"),
+    (lambda: (workloads("canary", placed_in_models(canary_spec())), shared([placed_in_models(canary_spec())])),
+     r"would create the namespace of SharedNamespace 'models' a second time"),
+])
+def test_a_deployment_in_a_shared_namespace_that_does_not_list_it_is_refused(program, message: str) -> None:
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    pulumi.runtime.set_mocks(ComponentMocks(), project="p", stack="s", preview=False)
+    with pytest.raises(Exception, match=message):
+        pulumi.runtime.test(program)()
+
+
+def test_a_namespace_of_the_same_name_on_another_cluster_is_another_namespace() -> None:
+    def program() -> None:
+        shared([kubernetes_onnx_spec()])
+        workloads("canary", placed_in_models(canary_spec()),
+                  kubernetes_provider=k8s.Provider("west", kubeconfig="west-kubeconfig"))
+
+    mocks, _ = run_recording(program)
+    namespaces = [r.inputs["metadata"]["name"] for r in mocks.of_type("kubernetes:core/v1:Namespace")]
+    assert namespaces == ["models", "models"]

@@ -9,11 +9,11 @@ from pathlib import Path
 import yaml
 
 from slm_deploy.errors import SlmDeployError
+from slm_deploy.image_reference import DIGEST, SHA256_DIGEST
 from slm_deploy.spec.yaml_source import load_shipped
 
-DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _KEY_LINE = re.compile(r"^  (?P<key>[A-Za-z0-9._-]+):\s*(#.*)?$")
-_DIGEST_LINE = re.compile(r"^(?P<indent>    )digest:(?P<space>\s*)(?P<digest>sha256:[0-9a-f]{64})(?P<rest>\s*(#.*)?)$")
+_DIGEST_LINE = re.compile(rf"^(?P<indent>    )digest:(?P<space>\s*)(?P<digest>{DIGEST})(?P<rest>\s*(#.*)?)$")
 
 
 class PinsFileError(SlmDeployError):
@@ -50,7 +50,7 @@ def read_pins(path: Path) -> list[PinRow]:
         for field in ("image", "tag", "digest"):
             if not isinstance(row.get(field), str) or not row[field]:
                 raise PinsFileError(f"{path}: pins.{key}.{field} must be a non-empty string")
-        if not DIGEST.match(row["digest"]):
+        if not SHA256_DIGEST.match(row["digest"]):
             raise PinsFileError(f"{path}: pins.{key}.digest must be sha256:<64 lowercase hex>")
         rows.append(PinRow(str(key), row["image"], row["tag"], row["digest"], tuple(row.get("sources") or ())))
     return rows

@@ -12,16 +12,12 @@ from typing import Annotated
 
 from pydantic import AfterValidator, StringConstraints
 
+from slm_deploy.image_reference import DIGEST, NAME, TAG
 from slm_deploy.pins.table import read_pins
 
-_NAME = r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
-_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
-_DIGEST = r"sha256:[0-9a-f]{64}"
-IMAGE_PATTERN = f"^{_NAME}:{_TAG}@{_DIGEST}$"
+IMAGE_PATTERN = f"^{NAME}:{TAG}@{DIGEST}$"
 """name:tag@sha256:digest, as the published schema states it (no named groups, so editors can use it)."""
-PINNED_BY_DIGEST = re.compile(f"@{_DIGEST}$")
-"""A reference that names one immutable image, whatever its tag (the policy pack's serving-004 test)."""
-_REFERENCE = re.compile(f"^(?P<name>{_NAME}):(?P<tag>{_TAG})@(?P<digest>{_DIGEST})$")
+_REFERENCE = re.compile(f"^(?P<name>{NAME}):(?P<tag>{TAG})@(?P<digest>{DIGEST})$")
 _DEFAULT_REGISTRY = "docker.io"
 
 

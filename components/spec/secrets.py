@@ -102,7 +102,8 @@ class AzureKeyVault(SpecModel):
     """An Azure Key Vault the secrets are mounted from through the Secrets Store CSI driver."""
 
     create: bool = True
-    """Pulumi creates the vault (hardened) and its secrets; false references an existing vault."""
+    """Pulumi creates the vault (hardened) and its secrets, named like this entry with a 6-hex suffix per stack and
+    component (Key Vault names are global); false references an existing vault by this exact name."""
     tenant_id: Guid
     """Entra ID tenant of the vault (the SecretProviderClass names it)."""
     resource_group: ResourceGroup | None = None

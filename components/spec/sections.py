@@ -176,6 +176,8 @@ class AksTarget(SpecModel):
 
     location: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+$")] = "westeurope"
     resource_group: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._()-]{1,90}$")] | None = None
+    """Name of the resource group Pulumi creates (default rg-<name>), with a 6-hex suffix per stack and component
+    (as the cluster's aks-<name>), so one spec deploys into several clusters side by side."""
     kubernetes_version: Annotated[str, StringConstraints(pattern=r"^1\.[0-9]{2}(\.[0-9]+)?$")] = "1.33"
     system_vm_size: Annotated[str, StringConstraints(pattern=r"^Standard_[A-Za-z0-9_]+$")] = "Standard_D4ds_v5"
     gpu_vm_size: Annotated[str, StringConstraints(pattern=r"^Standard_[A-Za-z0-9_]+$")] | None = None

@@ -5,14 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import re
-
+from slm_deploy.image_reference import PINNED_BY_DIGEST
 from slm_deploy.policies.access import get
 from slm_deploy.policies.docker_helpers import stages
 from slm_deploy.policies.model import CIS_DOCKER, HADOLINT, TRIVY, Context, Option, Rule, Severity, Violation, bench
-
-DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
-
 
 def split_reference(ref: str) -> tuple[str, str | None, str | None]:
     """Split an image reference into (registry, tag, digest); registry defaults to docker.io."""
@@ -39,7 +35,7 @@ def check(dockerfile: Any, ctx: Context) -> Iterator[Violation]:
             registry, tag, digest = split_reference(image)
             if tag is None or tag == "latest":
                 yield Violation("FROM must name an explicit tag other than latest", line)
-            if digest is None or not DIGEST.search(image):
+            if digest is None or not PINNED_BY_DIGEST.match(image):
                 yield Violation("FROM must pin the image by @sha256 digest", line)
             if trusted and registry not in trusted:
                 yield Violation("FROM pulls from a registry that is not in trustedRegistries", line)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
+from slm_deploy.image_reference import SHA256_DIGEST
 from slm_deploy.policies.access import get
 from slm_deploy.policies.model import TRIVY, Rule, Severity, bench
 
-DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 CHART_IMAGES: dict[str, tuple[str, ...]] = {
     "cert-manager": ("image", "webhook.image", "cainjector.image", "acmesolver.image"),
 }
@@ -28,10 +26,10 @@ def check(manifest, ctx):
         yield "chart is not one whose image values the pack knows: its images cannot be shown to run by digest"
         return
     for path in CHART_IMAGES[chart]:
-        if not DIGEST.match(str(_digest(values, path) or "")):
+        if not SHA256_DIGEST.match(str(_digest(values, path) or "")):
             yield f"values.{path}.digest must be sha256:<64 hex> (a tag can be moved)"
     for job in CHART_JOBS.get(chart, ()):
-        if get(values, job, "enabled") is not False and not DIGEST.match(str(_digest(values, f"{job}.image") or "")):
+        if get(values, job, "enabled") is not False and not SHA256_DIGEST.match(str(_digest(values, f"{job}.image") or "")):
             yield f"values.{job} runs its image by tag: set values.{job}.enabled false or values.{job}.image.digest"
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from slm_deploy.policies.access import WORKLOAD_KINDS, containers
 from slm_deploy.policies.model import TRIVY, Option, Rule, Severity, bench
 from slm_deploy.policies.rules._compose import services
-from slm_deploy.policies.rules.docker_002_pinned_base_images import DIGEST, split_reference
+from slm_deploy.image_reference import PINNED_BY_DIGEST
+from slm_deploy.policies.rules.docker_002_pinned_base_images import split_reference
 from slm_deploy.policies.built_images import compose_context
 
 
@@ -29,7 +30,7 @@ def _recorded(image: str, built) -> dict | None:
 def _built_image_problems(image: str, path: str, entry, verified: tuple[str, ...]):
     """A built image: its content tag before the push, exactly the recorded digest after it."""
     digest = entry.get("digest")
-    if digest is None and DIGEST.search(image):
+    if digest is None and PINNED_BY_DIGEST.match(image):
         yield f"{path}.image names a digest, but manifest.json records this built image as not pushed"
     elif digest is None and not _built_here(image, verified):
         yield f"{path}.image must be the content tag its build context hashes to (or run `slm-deploy build --push`)"
@@ -47,7 +48,7 @@ def _problems(image, path: str, verified: tuple[str, ...], built=()):
     entry = _recorded(image, built)
     if entry is not None:
         yield from _built_image_problems(image, path, entry, verified)
-    elif not DIGEST.search(image) and not _built_here(image, verified):
+    elif not PINNED_BY_DIGEST.match(image) and not _built_here(image, verified):
         yield f"{path}.image must be pinned by @sha256 digest (or be built by this bundle under its content tag)"
 
 

@@ -376,6 +376,7 @@ MUTATIONS: list[Mutation] = [
     Mutation("slm-serving-004", "S-image-digest", D, "tag only", set_(C + ("image",), "docker.io/vllm/vllm-openai:v0.11.0")),
     Mutation("slm-serving-004", "K12", DL, "latest init", set_(P + ("initContainers", 0, "image"), "ghcr.io/example/fetcher:latest")),
     Mutation("slm-serving-004", "S-image-digest", CO, "compose tag", set_(SG + ("image",), "ghcr.io/example/gateway:1.0.0")),
+    Mutation("slm-serving-004", "S-image-digest", D, "digest with no name", set_(C + ("image",), "@sha256:" + "1" * 64)),
     Mutation("slm-serving-005", "S-startup-budget", D, "short budget", set_(C + ("startupProbe", "failureThreshold"), 30)),
     Mutation("slm-serving-005", "K17", D, "no startup probe", drop(C + ("startupProbe",))),
     Mutation("slm-serving-005", "S-startup-budget", D, "no weights annotation", drop(("metadata", "annotations"))),

@@ -27,7 +27,7 @@ from slm_deploy.policies import all_rules
 from slm_deploy.policies.crossguard import PACK_NAME
 from tests.conftest import ROOT
 from tests.support.cache import cache_root, exclusive
-from tests.support.wheel import build_wheel
+from tests.support.wheel import wheel_build_lock
 
 PACK = ROOT / "policies"
 INSTALL_TIMEOUT = 900
@@ -35,15 +35,17 @@ START_TIMEOUT = 120
 COMPLETE = ".slm-deploy-complete"
 
 
-def pack_requirements() -> list[Requirement]:
+def pack_requirement_lines() -> list[str]:
     lines = (PACK / "requirements.txt").read_text().splitlines()
-    return [Requirement(line) for line in lines if line.strip() and not line.startswith(("#", "-"))]
+    return [line for line in lines if line.strip() and not line.startswith("#")]
 
 
-def test_requirements_name_the_released_package_at_a_range_holding_this_version() -> None:
-    requirements = {r.name: r for r in pack_requirements()}
-    assert "-e" not in (PACK / "requirements.txt").read_text()
-    assert __version__ in requirements["slm-deploy"].specifier
+def test_requirements_name_the_wheel_shipped_in_the_pack_at_the_packs_version() -> None:
+    lines = pack_requirement_lines()
+    assert not [line for line in lines if line.startswith("-")]  # no editable checkout, no extra index
+    assert f"./slm_deploy-{__version__}-py3-none-any.whl" in lines  # never a name a package index resolves
+    requirements = {r.name: r for r in (Requirement(line) for line in lines if not line.startswith("./"))}
+    assert "slm-deploy" not in requirements
     assert yaml.safe_load((PACK / "PulumiPolicy.yaml").read_text())["version"] == __version__
     assert requirements["pulumi-policy"].specifier
 
@@ -62,28 +64,38 @@ def pip(python: Path, *args: str, cwd: Path) -> None:
     assert result.returncode == 0, f"pip {args[0]}: {result.stdout[-2000:]}{result.stderr[-3000:]}"
 
 
+def make_policy_pack(pack: Path) -> Path:
+    """`make policy-pack` into `pack`, as a maintainer builds the folder they publish; returns the wheel in it."""
+    with exclusive(wheel_build_lock()):  # setuptools stages in the source tree: one build at a time
+        done = subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), "policy-pack", f"PACK_DIR={pack}",
+                               f"BIN={Path(sys.executable).parent}"], capture_output=True, text=True,
+                              timeout=INSTALL_TIMEOUT)
+    assert done.returncode == 0, f"make policy-pack: {done.stdout[-2000:]}{done.stderr[-3000:]}"
+    (wheel,) = pack.glob("slm_deploy-*.whl")
+    return wheel
+
+
 @pytest.fixture(scope="module")
 def installed_pack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
-    """(virtualenv python, pack folder): the pack copied out of the repository, its requirements installed into a
-    virtualenv outside it with the freshly built wheel standing in for the released package (everything else
-    from the package index). The virtualenv is made fresh once per dependency set and cached; later runs replace
-    only slm-deploy with the new wheel and `pip check` that every requirement still holds."""
-    folder = tmp_path_factory.mktemp("standalone-pack")
-    wheels = folder / "wheels"
-    wheel = build_wheel(wheels)
-    pack = folder / "pack"
-    shutil.copytree(PACK, pack, ignore=shutil.ignore_patterns("__pycache__"))
+    """(virtualenv python, pack folder): the pack folder `make policy-pack` builds outside the repository, its
+    requirements (the wheel beside them, everything else from the package index) installed from inside it into a
+    virtualenv outside the repository. The virtualenv is made fresh once per dependency set and cached; later runs
+    replace only slm-deploy with the new wheel and `pip check` that every requirement still holds."""
+    pack = tmp_path_factory.mktemp("standalone-pack") / "pack"
+    wheel = make_policy_pack(pack)
+    assert sorted(p.name for p in pack.iterdir()) == sorted(
+        ["PulumiPolicy.yaml", "README.md", "__main__.py", "requirements.txt", wheel.name])
     home = cache_root() / f"pack-venv-{dependency_key()}"
     python = home / "bin" / "python"
     with exclusive(home.name):  # held while the tests use it: another run must not swap the wheel meanwhile
         if not (home / COMPLETE).is_file():
             shutil.rmtree(home, ignore_errors=True)
             venv.create(home, with_pip=True)
-            pip(python, "install", str(wheel), "-r", str(pack / "requirements.txt"), cwd=folder)
+            pip(python, "install", "-r", "requirements.txt", cwd=pack)  # as pip runs in the pack folder
             (home / COMPLETE).touch()
         else:
-            pip(python, "install", "--no-deps", "--force-reinstall", str(wheel), cwd=folder)
-        pip(python, "check", cwd=folder)
+            pip(python, "install", "--no-deps", "--force-reinstall", wheel.name, cwd=pack)
+        pip(python, "check", cwd=pack)
         yield python, pack
 
 

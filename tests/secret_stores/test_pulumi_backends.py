@@ -3,6 +3,7 @@ referenced with their identity, External Secrets objects; values stay secret Out
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,8 @@ from slm_deploy.stack_settings import StackSettings
 from tests.secret_stores.cases import CASES, case
 from tests.test_pulumi_components_aks import ENCRYPTION
 from tests.test_policy_pulumi_mocks import Registration, describe, resource_violations, stack_violations
-from tests.test_pulumi_components import (OIDC_ISSUER, ComponentMocks, canary_value, is_secret, plain, run_component,
-                                          stack_spec, vault_id)
+from tests.test_pulumi_components import (OIDC_ISSUER, ComponentMocks, canary_value, created_group, is_secret, plain,
+                                          run_component, scoped, stack_spec, vault_id)
 
 K8S_SECRET = "kubernetes:core/v1:Secret"
 VAULT = "azure-native:keyvault:Vault"
@@ -81,7 +82,7 @@ def test_a_created_key_vault_meets_every_control_and_holds_expiring_typed_secret
     mocks = deployed["key-vault-created"]
     (vault,) = [plain(r.inputs) for r in mocks.of_type(VAULT)]
     props = vault["properties"]
-    assert vault["vaultName"] == "kv-slm-phi4" and vault["resourceGroupName"] == "rg-slm-phi4"
+    assert re.fullmatch(scoped("kv-slm-phi4"), vault["vaultName"]) and vault["resourceGroupName"] == created_group(mocks)
     assert props["enableRbacAuthorization"] is True and "accessPolicies" not in props
     assert props["enablePurgeProtection"] is True and props["enableSoftDelete"] is True
     assert props["softDeleteRetentionInDays"] == 90
@@ -89,7 +90,7 @@ def test_a_created_key_vault_meets_every_control_and_holds_expiring_typed_secret
     assert props["networkAcls"] == {"defaultAction": "Deny", "bypass": "None", "ipRules": [{"value": "203.0.113.0/24"}]}
     assert props["tenantId"] == CASES["key-vault-created"]["secret_stores"]["azure_key_vaults"]["kv-slm-phi4"]["tenant_id"]
     (diagnostics,) = [plain(r.inputs) for r in mocks.of_type("azure-native:monitor:DiagnosticSetting")]
-    assert diagnostics["resourceUri"] == vault_id("rg-slm-phi4", "kv-slm-phi4")
+    assert diagnostics["resourceUri"] == vault_id(created_group(mocks), vault["vaultName"])
     assert diagnostics["workspaceId"] == "phi4-mini-aks-logs-id"
     assert diagnostics["logs"] == [{"categoryGroup": "allLogs", "enabled": True}]
     written = {r.inputs["secretName"]: r.inputs for r in mocks.of_type(KV_SECRET)}
@@ -122,17 +123,20 @@ def test_the_workload_identity_is_federated_with_one_service_account_and_reads_o
     assert credential["issuer"] == OIDC_ISSUER
     assert credential["subject"] == f"system:serviceaccount:{spec.targets.kubernetes.namespace}:{spec.name}"
     assert credential["audiences"] == [TOKEN_AUDIENCE]
-    group = spec.secret_stores.azure_key_vaults["kv-slm-phi4"].resource_group or "rg-slm-phi4"
+    group = spec.secret_stores.azure_key_vaults["kv-slm-phi4"].resource_group or created_group(mocks)
+    # a created vault's Azure name is scoped to the stack and component; an existing one keeps its name
+    azure_name = next((r.inputs["vaultName"] for r in mocks.of_type(VAULT)), "kv-slm-phi4")
     # the vault's per-secret readers; the workspace readers of KEDA and Grafana are monitoring's
     grants = [plain(r.inputs) for r in mocks.of_type(ROLE) if "-kv-slm-phi4-" in r.name and r.name.endswith("-reader")]
     keys = sorted(spec.secrets[n].key or n for n in spec.secrets)
-    assert sorted(g["scope"] for g in grants) == [f"{vault_id(group, 'kv-slm-phi4')}/secrets/{k}" for k in keys]
+    assert sorted(g["scope"] for g in grants) == [f"{vault_id(group, azure_name)}/secrets/{k}" for k in keys]
     for grant in grants:
         assert grant["roleDefinitionId"].endswith(f"/roleDefinitions/{SECRETS_USER_ROLE}")
         assert grant["principalId"] == f"{identity.name}-principal-id" and grant["principalType"] == "ServicePrincipal"
     classes = [plain(r.inputs) for r in mocks.of_type("kubernetes:secrets-store.csi.x-k8s.io/v1:SecretProviderClass")]
     assert len(classes) == 2  # the gateway's and model preparation's
     assert {c["spec"]["parameters"]["clientID"] for c in classes} == {f"{identity.name}-client-id"}
+    assert {c["spec"]["parameters"]["keyvaultName"] for c in classes} == {azure_name}
     (account,) = [plain(r.inputs) for r in mocks.of_type("kubernetes:core/v1:ServiceAccount")
                   if r.inputs["metadata"]["name"] == spec.name]
     assert account["metadata"]["annotations"] == {CLIENT_ID_ANNOTATION: f"{identity.name}-client-id"}
