@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from slm_deploy.errors import Problem
 from slm_deploy.spec.deployment import DeploymentSpec
+from slm_deploy.spec.runtime_options import LlamaCppOptions, OllamaOptions
 from slm_deploy.spec.sizing import Sizing
 
 QUANTISED_CACHE_TYPES = ("q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "iq4_nl")
@@ -76,11 +77,11 @@ def _llamacpp_batch_problems(args: list[str], sizing: Sizing) -> list[Problem]:
     return problems
 
 
-def _ollama_problems(spec: DeploymentSpec, sizing: Sizing) -> list[Problem]:
+def _ollama_problems(runtime: OllamaOptions, sizing: Sizing) -> list[Problem]:
     """llm/server.go at the pinned tag: a quantised OLLAMA_KV_CACHE_TYPE without flash attention is dropped for f16
     with a warning; opts.NumBatch = min(opts.NumBatch, opts.NumCtx), and num_ctx is the sized context; a batch
     below 1 leaves the runner no batch to fill."""
-    runtime, problems = spec.runtime, []
+    problems = []
     if runtime.kv_cache_type != "f16" and not runtime.flash_attention:
         problems.append(Problem("runtime.kv_cache_type", "is quantised while runtime.flash_attention is false; "
                                 "Ollama then drops it and keeps an f16 cache",
@@ -93,12 +94,12 @@ def _ollama_problems(spec: DeploymentSpec, sizing: Sizing) -> list[Problem]:
                     allowed=f"an integer from 1 to {sizing.context_length}")]
 
 
-def _llamacpp_problems(spec: DeploymentSpec, args: list[str]) -> list[Problem]:
+def _llamacpp_problems(runtime: LlamaCppOptions, args: list[str]) -> list[Problem]:
     cache_v = last_flag(args, "--cache-type-v")
     # src/llama-context.cpp, llama_init_from_model: "V cache quantization requires flash_attn" when flash attention
     # is disabled (no context, the model never loads); with auto, the context constructor throws instead if flash
     # attention turns out unavailable, which only the hardware decides.
-    if cache_v is None or cache_v[2] not in QUANTISED_CACHE_TYPES or spec.runtime.flash_attn != "off":
+    if cache_v is None or cache_v[2] not in QUANTISED_CACHE_TYPES or runtime.flash_attn != "off":
         return []
     return [Problem(f"runtime.extra_args[{cache_v[0]}]", "quantises the V cache while runtime.flash_attn is off; "
                     "llama.cpp refuses to create the context",
@@ -107,11 +108,12 @@ def _llamacpp_problems(spec: DeploymentSpec, args: list[str]) -> list[Problem]:
 
 def combination_problems(spec: DeploymentSpec, sizing: Sizing) -> list[Problem]:
     """Problems of pass-through flags and Modelfile parameters taken together and against the sizing."""
-    args = list(getattr(spec.runtime, "extra_args", []))
-    if spec.runtime.kind == "vllm":
+    runtime = spec.runtime
+    args = list(getattr(runtime, "extra_args", []))
+    if runtime.kind == "vllm":
         return _vllm_problems(args, sizing)
-    if spec.runtime.kind == "llamacpp":
-        return _llamacpp_problems(spec, args) + _llamacpp_batch_problems(args, sizing)
-    if spec.runtime.kind == "ollama":
-        return _ollama_problems(spec, sizing)
+    if isinstance(runtime, LlamaCppOptions):
+        return _llamacpp_problems(runtime, args) + _llamacpp_batch_problems(args, sizing)
+    if isinstance(runtime, OllamaOptions):
+        return _ollama_problems(runtime, sizing)
     return []

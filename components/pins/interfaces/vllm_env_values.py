@@ -33,6 +33,7 @@ def env_values(module: ast.Module) -> dict[str, str]:
 
 
 def _table(node: ast.AST) -> ast.Dict | None:
+    value: ast.expr | None
     if isinstance(node, ast.Assign):
         targets, value = node.targets, node.value
     elif isinstance(node, ast.AnnAssign):
@@ -58,20 +59,21 @@ def _kind(reader: ast.AST) -> str | None:
     if isinstance(body, ast.Compare):
         return _switch(body)
     for node in ast.walk(body):  # outermost first: bool(int(...)) is int, `x if (x := float(...)) > 0` is float
-        if isinstance(node, ast.Call) and getattr(node.func, "id", "") in NUMBER_PARSERS and node.args \
-                and _reads_environment(node.args[0]):
-            return NUMBER_PARSERS[node.func.id]
+        parser = getattr(node.func, "id", "") if isinstance(node, ast.Call) else ""
+        if isinstance(node, ast.Call) and parser in NUMBER_PARSERS and node.args and _reads_environment(node.args[0]):
+            return NUMBER_PARSERS[parser]
     return None
 
 
 def _choices(call: ast.Call) -> str | None:
     """env_with_choices(name, default, [words], case_sensitive=...): a literal list only (a callable is lazy)."""
     words = call.args[2] if len(call.args) > 2 else next((k.value for k in call.keywords if k.arg == "choices"), None)
-    if not isinstance(words, (ast.List, ast.Tuple)) or not all(string_literal(w) is not None for w in words.elts):
+    literals = _literals(words)
+    if literals is None:
         return None
     sensitive = next((k.value for k in call.keywords if k.arg == "case_sensitive"), None)
     nocase = isinstance(sensitive, ast.Constant) and sensitive.value is False
-    return ("choice-nocase:" if nocase else "choice:") + ",".join(string_literal(w) for w in words.elts)
+    return ("choice-nocase:" if nocase else "choice:") + ",".join(literals)
 
 
 def _switch(compare: ast.Compare) -> str | None:
@@ -79,12 +81,20 @@ def _switch(compare: ast.Compare) -> str | None:
     if len(compare.ops) != 1 or not _reads_environment(compare.left):
         return None
     operator, right = compare.ops[0], compare.comparators[0]
-    if isinstance(operator, ast.Eq) and string_literal(right) is not None:
-        on = [string_literal(right)]
-    elif isinstance(operator, ast.In) and isinstance(right, (ast.Tuple, ast.List, ast.Set)) \
-            and all(string_literal(e) is not None for e in right.elts):
-        on = [string_literal(e) for e in right.elts]
+    single = string_literal(right)
+    if isinstance(operator, ast.Eq) and single is not None:
+        on = [single]
+    elif isinstance(operator, ast.In) and (literals := _literals(right)) is not None:
+        on = literals
     else:
         return None
     lowered = any(isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "lower" for n in ast.walk(compare.left))
     return ("switch-nocase:" if lowered else "switch:") + ",".join(on)
+
+
+def _literals(node: ast.AST | None) -> list[str] | None:
+    """The strings of a literal list, tuple or set of strings, or None."""
+    if not isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        return None
+    words = [string_literal(e) for e in node.elts]
+    return [w for w in words if w is not None] if None not in words else None
