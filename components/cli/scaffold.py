@@ -109,7 +109,10 @@ def regeneration_problems(folder: Path, stacks: dict[str, str]) -> list[str]:
 
 
 def _config_keys(text: str) -> set[str]:
-    """The config keys of a Pulumi stack file (none when it is not one)."""
+    """The settings of a Pulumi stack file: its config keys, and its other top-level keys (the secrets provider and
+    its encryption salt or key, which decrypt the stack's secrets)."""
     document = yaml.safe_load(text)
-    config = document.get("config") if isinstance(document, dict) else None
-    return set(config) if isinstance(config, dict) else set()
+    if not isinstance(document, dict):
+        return set()
+    config = document.get("config")
+    return (set(config) if isinstance(config, dict) else set()) | {str(key) for key in document if key != "config"}

@@ -36,8 +36,13 @@ ADD_ON_NAMESPACES: dict[str, str] = {
 """Namespace -> the add-on that runs there."""
 
 
+def is_system(namespace: object) -> bool:
+    """Kubernetes' own namespaces and the `kube-` prefix it reserves for them (no user namespace takes it)."""
+    return namespace in SYSTEM_NAMESPACES or (isinstance(namespace, str) and namespace.startswith("kube-"))
+
+
 def taken_by(namespace: str) -> str | None:
     """What already runs in `namespace`: the cluster itself, an add-on, or nothing (None)."""
-    if namespace in SYSTEM_NAMESPACES:
+    if is_system(namespace):
         return "the cluster itself"
     return ADD_ON_NAMESPACES.get(namespace)

@@ -153,7 +153,8 @@ def _model_path_problems(spec: DeploymentSpec) -> list[Problem]:
     if not mountable(source.path):
         return [Problem("model.source.path", "is a local folder the container must not mount",
                         allowed=f"an absolute path strictly inside a data root ({DATA_ROOTS_TEXT}) without '..', "
-                                "hidden (.ssh, .config...) or socket steps, such as /srv/models/phi4-onnx",
+                                "hidden (.ssh, .config...) or socket steps, names of at most 255 bytes, such as "
+                                "/srv/models/phi4-onnx",
                         hint="move or bind-mount the model folder under /srv/models")]
     return []
 

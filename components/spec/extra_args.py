@@ -59,6 +59,12 @@ class RecordedChoice:
 SWITCH = FlagValue("no value", None)
 COUNT = FlagValue("a whole number from 1 to 1000000", lambda text: text.isdigit() and 0 < int(text) <= 1_000_000)
 FRACTION = FlagValue("a number from 0 to 2", lambda text: _number_in(text, 0.0, 2.0))
+PROBABILITY = FlagValue("a number from 0 to 1", lambda text: _number_in(text, 0.0, 1.0))
+SEED = FlagValue("a whole number from 0 to 4294967295", lambda text: text.isdigit() and int(text) < 2**32)
+"""vLLM seeds torch and NumPy, whose seeds are unsigned 32-bit."""
+SEED_LLAMACPP = FlagValue("-1 (a random seed) or a whole number from 0 to 4294967295",
+                          lambda text: text == "-1" or (text.isdigit() and int(text) < 2**32))
+"""common/arg.cpp reads --seed into a uint32; -1 becomes LLAMA_DEFAULT_SEED, a random seed."""
 KV_CACHE_LLAMACPP = choice("f16", "bf16", "q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "iq4_nl")
 """KV-cache types no larger than the f16 the sizing assumes."""
 
@@ -70,7 +76,7 @@ EXTRA_ARGS: dict[str, dict[str, FlagValue | RecordedChoice]] = {
         "--enforce-eager": SWITCH,
         "--block-size": choice("8", "16", "32", "64", "128"),
         "--kv-cache-dtype": choice("auto", "fp8", "fp8_e4m3", "fp8_e5m2"),
-        "--seed": COUNT,
+        "--seed": SEED,
         "--max-logprobs": COUNT,
         "--enable-auto-tool-choice": SWITCH,
         "--tool-call-parser": RecordedChoice("vllm", "--tool-call-parser"),
@@ -87,11 +93,11 @@ EXTRA_ARGS: dict[str, dict[str, FlagValue | RecordedChoice]] = {
         "--no-cont-batching": SWITCH,
         "--no-mmap": SWITCH,
         "--timeout": COUNT,
-        "--seed": COUNT,
+        "--seed": SEED_LLAMACPP,
         "--temp": FRACTION,
         "--top-k": COUNT,
-        "--top-p": FRACTION,
-        "--min-p": FRACTION,
+        "--top-p": PROBABILITY,
+        "--min-p": PROBABILITY,
         "--repeat-penalty": FRACTION,
         "--chat-template": RecordedChoice("llamacpp", "--chat-template"),
         "--reasoning-format": choice("none", "deepseek", "deepseek-legacy", "auto"),

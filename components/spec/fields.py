@@ -10,7 +10,7 @@ from typing import Annotated
 from pydantic import AfterValidator, StringConstraints
 
 from slm_deploy.spec.images import IMAGE_PATTERN
-from slm_deploy.spec.quantity import QUANTITY_PATTERN, parse_bytes
+from slm_deploy.spec.quantity import MAX_BYTES, QUANTITY_PATTERN, parse_bytes
 
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 SERVICE_NAME_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
@@ -37,7 +37,8 @@ def _no_markup(value: str) -> str:
 
 
 def _byte_quantity(value: str) -> str:
-    parse_bytes(value)
+    if parse_bytes(value) > MAX_BYTES:
+        raise ValueError("is larger than any node or volume holds; allowed: at most 1024Ti")
     return value
 
 
@@ -54,10 +55,10 @@ def _specific_address(value: str) -> str:
     address = ipaddress.ip_address(value)
     if address.is_unspecified:
         raise ValueError("must be one specific address; 0.0.0.0 and :: publish on every interface")
-    if address.is_link_local or address.is_multicast:
+    if address.is_link_local or address.is_multicast or (address.version == 4 and address.is_reserved):
         raise ValueError("must be a unicast address of one interface; allowed: 127.0.0.1, ::1 or a LAN or public "
                          "address, never link-local (169.254.0.0/16, fe80::/10: it needs a zone Docker cannot "
-                         "take) or multicast (224.0.0.0/4, ff00::/8)")
+                         "take), multicast (224.0.0.0/4, ff00::/8) or reserved and broadcast (240.0.0.0/4)")
     return value
 
 

@@ -26,10 +26,16 @@ def _hidden_or_socket(path: str) -> bool:
 
 def mountable(path: str) -> bool:
     """Whether an absolute host folder lies strictly inside a data root, with no `..`, hidden or socket step."""
-    if not path.startswith("/") or has_parent_step(path) or _hidden_or_socket(path):
+    if not path.startswith("/") or has_parent_step(path) or _hidden_or_socket(path) or not _fits_linux(path):
         return False
     normal = "/" + posixpath.normpath(path).lstrip("/")
     return any(normal.startswith(root + "/") for root in DATA_ROOTS)
+
+
+def _fits_linux(path: str) -> bool:
+    """Linux's limits: 255 bytes per name (NAME_MAX), 4096 per path (PATH_MAX)."""
+    encoded = path.encode("utf-8", "surrogatepass")
+    return len(encoded) < 4096 and all(len(step) <= 255 for step in encoded.split(b"/"))
 
 
 def inside_bundle(source: str, base: str) -> bool:

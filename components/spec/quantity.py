@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from decimal import Decimal
 
 _UNITS = {
     "": 1,
@@ -14,6 +15,8 @@ QUANTITY_PATTERN = r"^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|k|K|M|G|T)?$"
 _QUANTITY = re.compile(QUANTITY_PATTERN)
 GIB = 2**30
 MIB = 2**20
+MAX_BYTES = 2**50
+"""1024Ti: more than any node's memory or any model volume; larger values overflow the targets' integers."""
 
 
 def parse_bytes(text: str) -> int:
@@ -22,7 +25,7 @@ def parse_bytes(text: str) -> int:
     if not match:
         raise ValueError("expected a byte quantity such as 512Mi, 16Gi or 2G")
     number, unit = match.groups()
-    return int(float(number) * _UNITS[unit or ""])
+    return int(Decimal(number) * _UNITS[unit or ""])  # exact: no float rounding of large values
 
 
 def format_gib(n_bytes: int) -> str:

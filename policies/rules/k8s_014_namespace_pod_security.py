@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slm_deploy.policies.access import get, labels_of
 from slm_deploy.policies.model import CIS_K8S, NSA, TRIVY, Rule, Severity, bench
-from slm_deploy.spec.cluster_namespaces import SYSTEM_NAMESPACES
+from slm_deploy.spec.cluster_namespaces import is_system
 
 PREFIX = "pod-security.kubernetes.io/"
 
@@ -12,7 +12,7 @@ PREFIX = "pod-security.kubernetes.io/"
 def check(manifest, ctx):
     """Yield violations for reserved namespaces and missing or weak Pod Security labels."""
     name = get(manifest, "metadata", "name")
-    if name in SYSTEM_NAMESPACES:
+    if is_system(name):
         yield "metadata.name is a reserved namespace; deploy into a dedicated one"
     labels = labels_of(manifest)
     for mode in ("enforce", "warn", "audit"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slm_deploy.policies.access import WORKLOAD_KINDS, get, items, labels_of
 from slm_deploy.policies.model import CIS_K8S, TRIVY, Rule, Severity, bench
-from slm_deploy.spec.cluster_namespaces import ADD_ON_NAMESPACES, SYSTEM_NAMESPACES
+from slm_deploy.spec.cluster_namespaces import ADD_ON_NAMESPACES, is_system
 
 NAMESPACED = WORKLOAD_KINDS | {"Service", "ServiceAccount", "ConfigMap", "Secret", "NetworkPolicy", "Role",
                                "RoleBinding", "Ingress", "PersistentVolumeClaim", "ResourceQuota", "LimitRange"}
@@ -29,7 +29,7 @@ def check(manifest, ctx):
         return
     if namespace in (None, ""):
         yield "metadata.namespace must be set explicitly to the deployment's namespace"
-    elif namespace in SYSTEM_NAMESPACES:
+    elif is_system(namespace):
         yield "metadata.namespace is a reserved namespace (default or kube-*)"
     elif namespace in ADD_ON_NAMESPACES and labels_of(manifest).get(APP_NAME) != namespace:
         yield f"metadata.namespace is where {ADD_ON_NAMESPACES[namespace]} runs, not a namespace of the deployment's own"

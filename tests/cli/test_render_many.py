@@ -84,9 +84,12 @@ def test_two_specs_with_one_deployment_name_are_refused(tmp_path: Path) -> None:
     first = _spec(tmp_path, "alpha")
     second = tmp_path / "copy.yaml"
     second.write_text(first.read_text())
-    result = run_in_process("render", str(first), str(second), "--out", str(tmp_path / "fleet"))
-    assert result.code == 2
-    assert "same bundle directory" in result.stderr
+    for args in ((str(first), str(second)), (str(first), str(first))):
+        for command in (("render", *args, "--out", str(tmp_path / "fleet")), ("validate", *args)):
+            result = run_in_process(*command)
+            assert result.code == 2, result.stdout
+            assert f"{args[1]}:1: name: is the name of another spec given in this run" in result.stderr, result.stderr
+            assert "same bundle directory" in result.stderr
     assert not (tmp_path / "fleet").exists()
 
 

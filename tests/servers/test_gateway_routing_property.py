@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +32,7 @@ from starlette.routing import Route as StarletteRoute
 from slm_deploy.servers.gateway.paths import InvalidTarget, canonical_target
 from slm_deploy.servers.gateway.routes import TABLES, RouteTable
 from tests.servers import go_router
-from tests.servers.gateway_fixtures import KEYS, GatewayProcess, free_port
+from tests.servers.gateway_fixtures import KEYS, GatewayProcess
 from tests.servers.raw_http import exchange, request_bytes
 from tests.servers.runtime_routes import OLLAMA_REGISTRY_PATHS, UNIVERSES, Universe
 
@@ -49,6 +50,8 @@ class RouterServers:
     aiohttp_ports: dict[str, int] = field(default_factory=dict)
     starlette_ports: dict[str, int] = field(default_factory=dict)
     received: dict[str, list[str]] = field(default_factory=dict)
+    sockets: dict[str, socket.socket] = field(default_factory=dict)
+    """The Starlette servers' listening sockets, bound to port 0 before uvicorn starts (no race for a port)."""
 
     def start(self) -> None:
         ready = threading.Event()
@@ -91,9 +94,9 @@ class RouterServers:
         for name, universe in UNIVERSES.items():
             runner = web.AppRunner(self._aiohttp_app(name, universe), access_log=None)
             loop.run_until_complete(runner.setup())
-            port = free_port()
-            loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
-            self.aiohttp_ports[name] = port
+            sock = _listening_socket()
+            loop.run_until_complete(web.SockSite(runner, sock).start())
+            self.aiohttp_ports[name] = sock.getsockname()[1]
         ready.set()
         loop.run_forever()
 
@@ -108,15 +111,23 @@ class RouterServers:
             return reached
 
         app = Starlette(routes=[StarletteRoute(p, endpoint(p), methods=m) for p, m in methods.items()])
-        port = self.starlette_ports[name] = free_port()
+        sock = self.sockets[name] = _listening_socket()
+        self.starlette_ports[name] = sock.getsockname()[1]
         http = "h11" if name == "onnxruntime" else "httptools"  # as the ONNX server image and vLLM run uvicorn
-        return uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, http=http, lifespan="off",
-                                             log_level="critical", access_log=False))
+        return uvicorn.Server(uvicorn.Config(app, http=http, lifespan="off", log_level="critical", access_log=False))
 
     async def _serve_uvicorn(self) -> None:
         for server in self._uvicorn:
             server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-        await asyncio.gather(*(server.serve() for server in self._uvicorn))
+        await asyncio.gather(*(server.serve(sockets=[self.sockets[name]])
+                               for name, server in zip(UNIVERSES, self._uvicorn)))
+
+
+def _listening_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock
 
 
 def _probe(port: int, method: str, target: str) -> str | None:
@@ -139,11 +150,11 @@ def routers() -> Iterator[RouterServers]:
 
 @pytest.fixture(scope="module")
 def gateways(routers: RouterServers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, GatewayProcess]]:
+    folders = {name: tmp_path_factory.mktemp(f"gateway-{name}") for name in UNIVERSES}  # mktemp is not thread-safe
+
     def start(name: str) -> GatewayProcess:
-        return GatewayProcess(
-            tmp_path_factory.mktemp(f"gateway-{name}"), f"http://127.0.0.1:{routers.aiohttp_ports[name]}",
-            settings={"route_table": name, "exempt_paths": ()},
-        )
+        return GatewayProcess(folders[name], f"http://127.0.0.1:{routers.aiohttp_ports[name]}",
+                              settings={"route_table": name, "exempt_paths": ()})
 
     with ThreadPoolExecutor(len(UNIVERSES)) as pool:
         futures = {name: pool.submit(start, name) for name in UNIVERSES}

@@ -59,6 +59,8 @@ CASES = {
     "IPv4 link-local": (_with("exposure.bind_address", "169.254.10.1"), "exposure.bind_address", "link-local"),
     "IPv4 multicast": (_with("exposure.bind_address", "239.1.2.3"), "exposure.bind_address", "multicast"),
     "IPv6 multicast": (_with("exposure.bind_address", "ff02::1"), "exposure.bind_address", "multicast"),
+    "IPv4 broadcast": (_with("exposure.bind_address", "255.255.255.255"), "exposure.bind_address", "broadcast"),
+    "memory beyond any node": (_with("resources.memory", "999999999999999Ti"), "resources.memory", "at most 1024Ti"),
     "CIDR prefix too long": (_with("targets", {"aks": {"authorized_ip_ranges": ["10.0.0.0/33"]}}),
                              "targets.aks.authorized_ip_ranges[0]", "CIDR"),
     "CIDR with host bits": (_with("targets", {"aks": {"authorized_ip_ranges": ["10.0.0.1/8"]}}),

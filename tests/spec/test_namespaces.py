@@ -45,13 +45,17 @@ def test_the_table_names_every_add_on_a_bundle_installs_or_relies_on() -> None:
     assert set(ADD_ONS) == set(ADD_ON_NAMESPACES)
 
 
-@pytest.mark.parametrize("namespace", ADD_ONS + sorted(SYSTEM_NAMESPACES))
+@pytest.mark.parametrize("namespace", ADD_ONS + sorted(SYSTEM_NAMESPACES) + ["kube-team", "kube-xcanaryx-ghp-9f8e7d6c5b4a"])
 def test_a_cluster_or_add_on_namespace_is_refused(namespace: str, tmp_path: Path) -> None:
     _refused(tmp_path, _spec({"namespace": namespace}), "targets.kubernetes.namespace", "deny-all NetworkPolicy")
 
 
 def test_a_name_that_becomes_an_add_on_namespace_is_refused_at_the_name(tmp_path: Path) -> None:
     _refused(tmp_path, _spec(name="cert-manager"), "name", "targets.kubernetes.namespace is unset")
+
+
+def test_a_name_in_the_prefix_kubernetes_reserves_is_refused_at_the_name(tmp_path: Path) -> None:
+    _refused(tmp_path, _spec(name="kube-bot"), "name", "targets.kubernetes.namespace is unset")
 
 
 def test_an_aks_target_alone_is_judged_the_same(tmp_path: Path) -> None:

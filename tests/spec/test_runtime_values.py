@@ -112,6 +112,12 @@ BEYOND_THE_RUNTIME = {  # a value the pinned runtime would quietly lower, drop o
                                                "9223372036 seconds"),
     "ollama keep_alive of 5000 digits": (_runtime("ollama", keep_alive="7" * 5000 + "m"), "runtime.keep_alive",
                                          "153722867m"),
+    "llama.cpp seed beyond uint32": (_runtime("llamacpp", extra_args=["--seed", "4294967296"]),
+                                     "runtime.extra_args[0]", "0 to 4294967295"),
+    "llama.cpp top-p above 1": (_runtime("llamacpp", extra_args=["--top-p", "2"]), "runtime.extra_args[0]",
+                                "a number from 0 to 1"),
+    "vLLM negative seed": (_runtime("vllm", extra_args=["--seed", "-1"]), "runtime.extra_args[0]",
+                           "0 to 4294967295"),
 }
 
 
@@ -130,6 +136,10 @@ WITHIN_THE_RUNTIME = {
     "ollama keep_alive at the int64 limit": _runtime("ollama", keep_alive="2562047h"),
     "ollama keep_alive forever": _runtime("ollama", keep_alive="-1"),
     "ollama keep_alive with leading zeros": _runtime("ollama", keep_alive="0009223372036s"),
+    "llama.cpp random seed": _runtime("llamacpp", extra_args=["--seed", "-1"]),
+    "llama.cpp seed 0 and the largest uint32": _runtime("llamacpp", extra_args=["--seed", "0", "--seed",
+                                                                                  "4294967295", "--top-p", "1"]),
+    "vLLM seed 0": _runtime("vllm", extra_args=["--seed", "0"]),
 }
 
 

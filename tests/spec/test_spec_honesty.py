@@ -193,7 +193,7 @@ ONNX_LOCAL = {**BASE, "runtime": {"kind": "onnxruntime"},
                                   "/var/spool/cron", "/lib64", "/tmp/models", "/opt/containerd", "/opt/cni/bin",
                                   "/srv", "/data/", "/mnt", "/opt/models", "/srv/models/.ssh", "/data/.aws/models",
                                   "/mnt/disk/.kube", "/srv/.config/models", "/srv/run/docker.sock",
-                                  "/srv/models/../../home/alice"])
+                                  "/srv/models/../../home/alice", "/srv/" + "m" * 256])
 def test_local_onnx_folder_that_check_would_flag_is_refused(path: str, tmp_path: Path) -> None:
     """Host folders are allowed from a list (inside /srv, /data, /mnt, /opt/models); hidden steps never."""
     spec = {**ONNX_LOCAL, "model": {**ONNX_LOCAL["model"], "source": {"kind": "onnx", "path": path}}}

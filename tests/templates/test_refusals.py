@@ -160,13 +160,18 @@ def test_regenerating_over_a_project_refuses_to_leave_a_stale_stack_or_drop_its_
         in capfd.readouterr().err
     assert _snapshot(tmp_path) == before
     stack = project / "Pulumi.dev.yaml"
-    stack.write_text(stack.read_text() + "  slm-deploy:secret-api-keys:\n    secure: v1:AAAA\n")
-    before = _snapshot(tmp_path)
-    with pytest.raises(FailedHookException):
-        _regenerate(tmp_path, environments="dev,staging,prod")
-    assert ("error: Pulumi.dev.yaml: holds settings the template does not write (slm-deploy:secret-api-keys)"
-            in capfd.readouterr().err)
-    assert _snapshot(tmp_path) == before
+    written = stack.read_text()
+    for added, named in (("  slm-deploy:secret-api-keys:\n    secure: v1:AAAA\n", "slm-deploy:secret-api-keys"),
+                         ("encryptionsalt: v1:AAAA\n", "encryptionsalt"),
+                         ("secretsprovider: azurekeyvault://kv/keys/k\nencryptedkey: AAAA\n",
+                          "encryptedkey, secretsprovider")):
+        stack.write_text(written + added)
+        before = _snapshot(tmp_path)
+        with pytest.raises(FailedHookException):
+            _regenerate(tmp_path, environments="dev,staging,prod")
+        assert (f"error: Pulumi.dev.yaml: holds settings the template does not write ({named})"
+                in capfd.readouterr().err)
+        assert _snapshot(tmp_path) == before
     stack.write_text("config: [\n")
     with pytest.raises(FailedHookException):
         _regenerate(tmp_path, environments="dev,staging,prod")
