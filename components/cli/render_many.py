@@ -26,7 +26,6 @@ def render_specs(paths: list[Path]) -> list[tuple[Deployment, Bundle]]:
                             for p in exc.problems)
     for deployment, _ in rendered if not problems else []:
         problems.extend(_namespace_clashes(deployment, [d for d, _ in rendered if d is not deployment]))
-    problems.extend(_name_clashes([deployment for deployment, _ in rendered]) if not problems else [])
     if problems:
         raise SpecError(problems)
     return rendered
@@ -43,19 +42,6 @@ def _namespace_clashes(deployment: Deployment, others: list[Deployment]) -> list
         return []
     problem = namespace_clash(deployment.spec, [o.spec for o in others if _shares_a_cluster(o)])
     return deployment.error([problem]).problems if problem else []
-
-
-def _name_clashes(deployments: list[Deployment]) -> list[Problem]:
-    """Two specs of one run with one name would write one bundle directory (build/<name> or --out/<name>)."""
-    seen: set[str] = set()
-    problems = []
-    for deployment in deployments:
-        if deployment.spec.name in seen:
-            problems += deployment.error([Problem("name", "is the name of another spec given in this run; each "
-                                                  "would write the same bundle directory",
-                                                  allowed="a name no other spec of the run has")]).problems
-        seen.add(deployment.spec.name)
-    return problems
 
 
 def bundle_dir(name: str, out: Path | None, *, several: bool) -> Path:

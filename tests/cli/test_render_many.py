@@ -85,11 +85,11 @@ def test_two_specs_with_one_deployment_name_are_refused(tmp_path: Path) -> None:
     second = tmp_path / "copy.yaml"
     second.write_text(first.read_text())
     for args in ((str(first), str(second)), (str(first), str(first))):
-        for command in (("render", *args, "--out", str(tmp_path / "fleet")), ("validate", *args)):
-            result = run_in_process(*command)
-            assert result.code == 2, result.stdout
-            assert f"{args[1]}:1: name: is the name of another spec given in this run" in result.stderr, result.stderr
-            assert "same bundle directory" in result.stderr
+        result = run_in_process("render", *args, "--out", str(tmp_path / "fleet"))
+        assert result.code == 2, result.stdout
+        assert "same bundle directory" in result.stderr
+        # validate judges specs, not output folders: the stacks of one project share their deployment name
+        assert run_in_process("validate", *args).code == 0
     assert not (tmp_path / "fleet").exists()
 
 
