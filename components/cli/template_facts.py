@@ -1,10 +1,11 @@
 """Facts the project template asks slm-deploy for while cookiecutter renders it (cookiecutter.json's
-_extensions): which models need a Hugging Face token, each environment's Key Vault name, and the release range
-the project depends on."""
+_extensions): which models need a Hugging Face token, each environment's Key Vault name, the release range
+the project depends on, and where the template is."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 
 from jinja2 import Environment
@@ -47,11 +48,19 @@ def release_range(version: str) -> str:
     return f">={version},<{upper}"
 
 
+def template_folder() -> str:
+    """The template's folder as an absolute path, for the hooks: cookiecutter renders a hook with that folder as
+    the working directory, while its `_repo_dir` is the path as typed (`cookiecutter templates/project`), relative
+    to a directory the hook, run from the project folder, no longer knows."""
+    return os.getcwd()
+
+
 class TemplateFacts(Extension):
-    """Adds needs_hub_token(), key_vault_name(), generating_version() and release_range() to the template's
-    globals."""
+    """Adds needs_hub_token(), key_vault_name(), generating_version(), release_range() and template_folder() to the
+    template's globals."""
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         environment.globals.update(needs_hub_token=needs_hub_token, key_vault_name=key_vault_name,
-                                   generating_version=generating_version, release_range=release_range)
+                                   generating_version=generating_version, release_range=release_range,
+                                   template_folder=template_folder)

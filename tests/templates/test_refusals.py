@@ -99,10 +99,25 @@ def test_plain_cookiecutter_overwriting_a_project_leaves_it_untouched_when_a_sta
     before = _snapshot(tmp_path)
     refused = subprocess.run([cookiecutter, "--no-input", "-f", "-o", tmp_path, _template_dir(), *answers,
                               "model=qwen3-1.7b"], capture_output=True, text=True, timeout=300)
-    assert refused.returncode != 0
+    assert refused.returncode == 2
     assert refused.stderr.count("error: ") == 1 and "model.id: the catalogue has no pinned" in refused.stderr
-    assert "Traceback" not in refused.stderr
+    assert "Traceback" not in refused.stderr + refused.stdout
     assert _snapshot(tmp_path) == before, "no file of the existing project was rewritten"
+
+
+def test_plain_cookiecutter_ends_a_refusal_with_exit_2_the_reasons_and_no_traceback(tmp_path: Path) -> None:
+    """As typed from a checkout (a relative template path): the hook's reasons on stderr, nothing from cookiecutter's
+    report of a failed hook, and no project folder."""
+    template = _template_dir()
+    out = tmp_path / "out"
+    refused = subprocess.run([Path(sys.executable).parent / "cookiecutter", "--no-input", "-o", out, template.name,
+                              "runtime=vllm", "target=compose"], cwd=template.parent, capture_output=True, text=True,
+                             timeout=300)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert refused.stderr == ("error: runtime=vllm needs a GPU: choose a gpu_type, or runtime=ollama, llamacpp or "
+                              "onnxruntime for CPU\n")
+    assert refused.stdout == "", "cookiecutter's traceback and 'Hook script failed' are not printed"
+    assert not out.exists() or list(out.iterdir()) == [], "nothing is written"
 
 
 def test_new_refuses_with_exit_2_and_writes_nothing(tmp_path: Path) -> None:

@@ -18,8 +18,8 @@ ANSWERS = {
     "azure_tenant_id": {{ cookiecutter.azure_tenant_id | tojson }},
 }
 ENVIRONMENTS = {{ cookiecutter.environments | tojson }}
-CONTEXT = json.loads({{ cookiecutter | tojson | tojson }})
-"""Every answer and cookiecutter's own keys (_repo_dir: where the template is), as the templates see them."""
+CONTEXT = {**json.loads({{ cookiecutter | tojson | tojson }}), "_repo_dir": {{ template_folder() | tojson }}}
+"""Every answer and cookiecutter's own keys (_repo_dir: where the template is, absolute), as the templates see them."""
 CLUSTER = ("kubernetes", "aks")
 PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$")
 NAME_LIMIT = 40
