@@ -94,7 +94,8 @@ def _answer_problems(defaults: dict, context: dict[str, str]) -> list[Problem]:
                     if key == "deployment_name" and "deployment_name" not in context else "")
             problems.append(Problem(key, "is not in the allowed form", allowed=allowed, hint=hint))
     try:
-        TypeAdapter(RegistryHost).validate_python(answers["registry"], strict=True)
+        if answers["registry"]:  # empty: Compose builds into the local engine; the hook refuses it on a cluster
+            TypeAdapter(RegistryHost).validate_python(answers["registry"], strict=True)
     except ValidationError:
         problems.append(Problem("registry", "is not a registry host", allowed=REGISTRY_ALLOWED))
     return problems

@@ -11,6 +11,7 @@ import pytest
 from slm_deploy.render.bundle import render_bundle
 from slm_deploy.spec.loader import load_deployment
 from tests.conftest import CLI, run_cli
+from tests.templates.bake import REGISTRY
 
 CHOICES = [
     ("ollama", "qwen3-1.7b", "compose"),
@@ -25,6 +26,7 @@ CHOICES = [
 @pytest.mark.parametrize(("runtime", "model", "target"), CHOICES)
 def test_scaffolded_project_validates_and_renders(runtime: str, model: str, target: str, tmp_path: Path) -> None:
     gpu = ["gpu_type=nvidia-l4"] if runtime == "vllm" else []
+    gpu += [f"registry={REGISTRY}"] if target == "kubernetes" else []
     result = run_cli("new", "--no-input", "-o", str(tmp_path), f"runtime={runtime}", f"model={model}",
                      f"target={target}", "deployment_name=svc", *gpu)
     assert result.code == 0, result.stderr

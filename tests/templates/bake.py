@@ -10,22 +10,26 @@ from slm_deploy.cli.new import _template_dir
 
 TENANT = "4f1c2a9e-7b3d-4e6a-9c58-2d0b7e1f3a64"
 """An Entra ID tenant id in the form Azure issues (random, not anyone's)."""
+REGISTRY = "crassistants.azurecr.io"
+"""A registry answer in the form a team's own takes (an Azure Container Registry login server); nothing is pushed."""
+INGRESS_DOMAIN = "llm.assistants-platform.dev"
+"""An ingress_host answer: a domain a team would own (each environment is served at <environment>.<domain>)."""
 
 # Every runtime and every target at least once, each with the options that belong to it.
 BAKES: dict[str, dict[str, str]] = {
     "ollama-compose": {"runtime": "ollama", "target": "compose", "environments": "dev"},
     "llamacpp-kubernetes": {"runtime": "llamacpp", "target": "kubernetes", "exposure": "internal",
-                            "monitoring": "existing", "secret_store": "external-secrets"},
+                            "monitoring": "existing", "secret_store": "external-secrets", "registry": REGISTRY},
     "vllm-aks": {"runtime": "vllm", "target": "aks", "gpu_type": "nvidia-l4", "exposure": "ingress",
                  "monitoring": "managed", "secret_store": "azure-key-vault", "model": "phi-4-mini-instruct",
-                 "azure_tenant_id": TENANT},
+                 "azure_tenant_id": TENANT, "registry": REGISTRY, "ingress_host": INGRESS_DOMAIN},
     "onnxruntime-kubernetes": {"runtime": "onnxruntime", "target": "kubernetes", "monitoring": "bundled",
                                "secret_store": "kubernetes", "model": "phi-4-mini-instruct",
-                               "environments": "staging"},
+                               "environments": "staging", "registry": f"{REGISTRY}/onnx"},
     "foundry-local-host": {"runtime": "foundry-local", "target": "host", "model": "phi-4-mini-instruct",
                            "host_os": "linux", "monitoring": "off", "environments": "edge"},
     "vllm-compose": {"runtime": "vllm", "target": "compose", "gpu_type": "nvidia-a10", "monitoring": "off",
-                     "secret_store": "file", "environments": "qa, prod"},
+                     "secret_store": "file", "environments": "qa, prod", "registry": REGISTRY},
 }
 
 

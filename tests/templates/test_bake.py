@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from slm_deploy.cli.app import app
 from tests.support.tools import find_executable
-from tests.templates.bake import BAKES, bake
+from tests.templates.bake import BAKES, INGRESS_DOMAIN, bake
 
 PROJECT_FILES = {
     ".gitignore", ".pre-commit-config.yaml", "Pulumi.yaml", "README.md", "__main__.py", "requirements.txt",
@@ -195,7 +195,7 @@ def test_foundry_local_clients_ask_the_host_for_the_model_id(projects: dict[str,
 
 @pytest.mark.parametrize(("name", "model", "url"), [
     ("ollama-compose", "qwen3:1.7b", "http://127.0.0.1:8080/v1"),
-    ("vllm-aks", "phi-4-mini-instruct", "https://dev.llm.example.com/v1"),
+    ("vllm-aks", "phi-4-mini-instruct", f"https://dev.{INGRESS_DOMAIN}/v1"),
 ])
 def test_readme_has_client_snippets_for_the_endpoint(projects: dict[str, Path], name: str, model: str,
                                                      url: str) -> None:

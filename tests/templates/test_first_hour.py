@@ -22,12 +22,12 @@ from slm_deploy.render.writer import write_bundles
 from slm_deploy.secret_values import read_secret_values
 from slm_deploy.spec.loader import load_deployment
 from tests.policies.test_pack_standalone import read_port
-from tests.templates.bake import TENANT, bake
+from tests.templates.bake import REGISTRY, TENANT, bake
 
 pytestmark = pytest.mark.xdist_group("template-bake")
 
 FIRST_HOUR = {
-    "kubernetes": {"runtime": "llamacpp", "target": "kubernetes"},
+    "kubernetes": {"runtime": "llamacpp", "target": "kubernetes", "registry": REGISTRY},
     "compose": {"runtime": "ollama", "target": "compose"},
     "host": {"runtime": "foundry-local", "target": "host", "model": "phi-4-mini-instruct", "monitoring": "off"},
 }
@@ -145,7 +145,7 @@ def test_dependency_range_follows_the_generating_release(version: str, requireme
 
 def test_key_vault_trusts_the_answered_tenant(tmp_path: Path) -> None:
     project = bake(tmp_path, "vaulted", {"runtime": "ollama", "target": "aks", "secret_store": "azure-key-vault",
-                                         "environments": "dev", "azure_tenant_id": TENANT})
+                                         "environments": "dev", "azure_tenant_id": TENANT, "registry": REGISTRY})
     spec = yaml.safe_load((project / "Pulumi.dev.yaml").read_text())["config"]["slm-deploy:deployment"]
     (store,) = spec["secret_stores"]["azure_key_vaults"].values()
     assert store["tenant_id"] == TENANT

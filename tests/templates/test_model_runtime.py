@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from slm_deploy.cli.app import app
 from slm_deploy.cli.new import _template_dir
-from tests.templates.bake import TENANT, bake
+from tests.templates.bake import REGISTRY, TENANT, bake
 
 CHOICES = json.loads((_template_dir() / "cookiecutter.json").read_text())
 PAIRS = [(runtime, model) for runtime in CHOICES["runtime"] for model in CHOICES["model"]]
@@ -58,7 +58,7 @@ def test_the_default_model_works_on_every_runtime(runtime: str, tmp_path: Path) 
 def test_a_gated_model_on_vllm_names_a_token_secret_in_the_stack_store(model: str, tmp_path: Path) -> None:
     project = bake(tmp_path, "gated", {"runtime": "vllm", "gpu_type": "nvidia-l4", "model": model,
                                        "target": "aks", "secret_store": "azure-key-vault", "environments": "dev",
-                                       "azure_tenant_id": TENANT})
+                                       "azure_tenant_id": TENANT, "registry": REGISTRY})
     spec = yaml.safe_load((project / "Pulumi.dev.yaml").read_text())["config"]["slm-deploy:deployment"]
     assert spec["model"]["hub_token_secret"] == "hf-token"
     assert spec["secrets"]["hf-token"]["backend"] == "azure-key-vault"

@@ -13,7 +13,7 @@ from cookiecutter.main import cookiecutter
 
 from slm_deploy.cli.new import _template_dir
 from tests.conftest import run_cli
-from tests.templates.bake import bake
+from tests.templates.bake import REGISTRY, bake
 
 REFUSED = [
     ({"runtime": "foundry-local", "target": "compose"}, "runtime=foundry-local installs on a host"),
@@ -51,12 +51,20 @@ REFUSED = [
      "registry: a host install builds no image"),
     ({"host_os": "linux"}, "host_os: only target=host reads it"),
     ({"ingress_host": "api.example.org"}, "ingress_host: only exposure=ingress reads it"),
-    ({"target": "kubernetes", "exposure": "ingress", "ingress_host": "10.0.0.1"},
+    ({"target": "kubernetes", "exposure": "ingress", "ingress_host": "10.0.0.1", "registry": REGISTRY},
      "ingress_host answer, stack field exposure.host"),
+    ({"target": "kubernetes"}, "registry: target=kubernetes pulls the images slm-deploy builds from a registry"),
+    ({"target": "aks"}, "registry: target=aks pulls the images slm-deploy builds from a registry"),
+    ({"target": "kubernetes", "registry": REGISTRY, "exposure": "ingress"},
+     "ingress_host: exposure=ingress serves each environment at <environment>.<ingress_host>"),
+    ({"registry": "registry.example.com"}, "registry: example.com, example.net, example.org, .example and .invalid"),
+    ({"target": "kubernetes", "registry": "cr.team.example:5000/llm"}, "registry: example.com, example.net"),
+    ({"target": "kubernetes", "registry": REGISTRY, "exposure": "ingress", "ingress_host": "LLM.Example.ORG"},
+     "ingress_host: example.com, example.net, example.org, .example and .invalid"),
 ]
 
 
-@pytest.mark.parametrize(("answers", "message"), REFUSED, ids=[m for _, m in REFUSED])
+@pytest.mark.parametrize(("answers", "message"), REFUSED, ids=[f"{m} ({', '.join(a)})" for a, m in REFUSED])
 def test_pre_generation_hook_refuses(answers: dict[str, str], message: str, tmp_path: Path,
                                      capfd: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(FailedHookException):
@@ -92,7 +100,7 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 def test_plain_cookiecutter_overwriting_a_project_leaves_it_untouched_when_a_stack_is_refused(tmp_path: Path) -> None:
     """`cookiecutter -f` keeps the folder when a hook fails: the refusal must come before the first file."""
     cookiecutter = Path(sys.executable).parent / "cookiecutter"
-    answers = ["project_name=svc", "target=kubernetes", "runtime=onnxruntime"]
+    answers = ["project_name=svc", "target=kubernetes", "runtime=onnxruntime", f"registry={REGISTRY}"]
     made = subprocess.run([cookiecutter, "--no-input", "-o", tmp_path, _template_dir(), *answers,
                            "model=phi-4-mini-instruct"], capture_output=True, text=True, timeout=300)
     assert made.returncode == 0, made.stderr
@@ -131,7 +139,7 @@ def test_new_refuses_with_exit_2_and_writes_nothing(tmp_path: Path) -> None:
 def test_free_text_answers_cannot_inject_yaml(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     """A registry answer carrying a newline and a key stays one (invalid) string; it never adds a target."""
     with pytest.raises(FailedHookException):
-        bake(tmp_path, "svc", {"registry": "registry.example.com\n      kubernetes: {}"})
+        bake(tmp_path, "svc", {"registry": f"{REGISTRY}\n      kubernetes: {{}}"})
     err = capfd.readouterr().err
     assert "registry answer, stack field targets.docker.registry: is not in the allowed form" in err
     assert "kubernetes: {}" not in err
@@ -139,7 +147,7 @@ def test_free_text_answers_cannot_inject_yaml(tmp_path: Path, capfd: pytest.Capt
 
 
 def test_longest_name_that_fits_renders(tmp_path: Path) -> None:
-    project = bake(tmp_path, "svc", {"target": "kubernetes", "deployment_name": "a" * 35})
+    project = bake(tmp_path, "svc", {"target": "kubernetes", "deployment_name": "a" * 35, "registry": REGISTRY})
     for stack in sorted(project.glob("Pulumi.*.yaml")):
         result = run_cli("render", str(stack), "--out", str(tmp_path / stack.stem), "--quiet")
         assert result.code == 0, result.stderr
@@ -159,14 +167,15 @@ def test_new_into_a_path_under_a_file_is_a_clear_error(tmp_path: Path) -> None:
 
 def _regenerate(folder: Path, **answers: str) -> None:
     cookiecutter(str(_template_dir()), no_input=True, output_dir=str(folder), default_config=True,
-                 overwrite_if_exists=True, extra_context={"project_name": "svc", "target": "kubernetes", **answers})
+                 overwrite_if_exists=True, extra_context={"project_name": "svc", "target": "kubernetes", "registry": REGISTRY,
+                                                        **answers})
 
 
 def test_regenerating_over_a_project_refuses_to_leave_a_stale_stack_or_drop_its_settings(
         tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     """`cookiecutter -f`: a stack of an environment no longer named, or stack settings the template does not write
     (`pulumi config set --secret`), refuse the regeneration and leave every file as it was; a plain re-run works."""
-    project = bake(tmp_path, "svc", {"target": "kubernetes", "environments": "dev,staging,prod"})
+    project = bake(tmp_path, "svc", {"target": "kubernetes", "environments": "dev,staging,prod", "registry": REGISTRY})
     _regenerate(tmp_path, environments="dev,staging,prod")
     before = _snapshot(tmp_path)
     with pytest.raises(FailedHookException):

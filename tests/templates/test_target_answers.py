@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from slm_deploy.cli.app import app
 from slm_deploy.cli.new import _template_dir
 from tests.conftest import run_cli
+from tests.templates.bake import REGISTRY
 
 COOKIECUTTER = Path(sys.executable).parent / "cookiecutter"
 
@@ -31,7 +32,8 @@ def rendered(stack: Path, out: Path) -> Path:
 
 
 def test_aks_project_installs_the_aks_extra(tmp_path: Path) -> None:
-    result = run_cli("new", "--no-input", "-o", str(tmp_path), "project_name=cloud", "target=aks", "environments=dev")
+    result = run_cli("new", "--no-input", "-o", str(tmp_path), "project_name=cloud", "target=aks", "environments=dev",
+                     f"registry={REGISTRY}")
     assert result.code == 0, result.stderr
     lines = [line for line in (tmp_path / "cloud/requirements.txt").read_text().splitlines()
              if line and not line.startswith("#")]
@@ -87,3 +89,28 @@ def test_compose_bundled_monitoring_runs_prometheus(tmp_path: Path) -> None:
     quiet = yaml.safe_load((rendered(tmp_path / "off/quiet/Pulumi.dev.yaml", tmp_path / "b2")
                             / "compose/compose.yaml").read_text())
     assert not any(name.endswith("-prometheus") for name in quiet["services"]), "the answer changes the project"
+
+
+def test_default_answers_write_no_placeholder_host(tmp_path: Path) -> None:
+    """A Compose project from the defaults builds its images into this host's engine and pushes nowhere; no file
+    names a documentation domain (example.com) a deployment could be sent to."""
+    result = run_cli("new", "--no-input", "-o", str(tmp_path), "project_name=box")
+    assert result.code == 0, result.stderr
+    for stack in ("Pulumi.dev.yaml", "Pulumi.prod.yaml"):
+        spec = yaml.safe_load((tmp_path / "box" / stack).read_text())["config"]["slm-deploy:deployment"]
+        assert spec["targets"]["docker"] == {}, "no registry: nothing is pushed"
+        readme = (rendered(tmp_path / "box" / stack, tmp_path / stack) / "README.md").read_text()
+        assert "docker push" not in readme and "--push" not in readme, "the bundle's instructions push nowhere"
+    texts = [p.read_text() for p in (tmp_path / "box").rglob("*") if p.is_file()]
+    assert not [t for t in texts if "example.com" in t or "example.org" in t]
+
+
+def test_cluster_answers_name_the_registry_and_hosts_given(tmp_path: Path) -> None:
+    result = run_cli("new", "--no-input", "-o", str(tmp_path), "project_name=api", "target=kubernetes",
+                     "exposure=ingress", f"registry={REGISTRY}", "ingress_host=llm.assistants-platform.dev")
+    assert result.code == 0, result.stderr
+    for env in ("dev", "prod"):
+        spec = yaml.safe_load((tmp_path / "api" / f"Pulumi.{env}.yaml").read_text())["config"]["slm-deploy:deployment"]
+        assert spec["targets"]["docker"] == {"registry": REGISTRY}
+        assert spec["exposure"]["host"] == f"{env}.llm.assistants-platform.dev"
+

@@ -16,6 +16,8 @@ ANSWERS = {
     "bind_address": "set" if {{ cookiecutter.bind_address | tojson }} else "",
     "secrets_expire_on": {{ cookiecutter.secrets_expire_on | tojson }},
     "azure_tenant_id": {{ cookiecutter.azure_tenant_id | tojson }},
+    "registry": {{ cookiecutter.registry | tojson }},
+    "ingress_host": {{ cookiecutter.ingress_host | tojson }},
 }
 ENVIRONMENTS = {{ cookiecutter.environments | tojson }}
 CONTEXT = {**json.loads({{ cookiecutter | tojson | tojson }}), "_repo_dir": {{ template_folder() | tojson }}}
@@ -25,13 +27,16 @@ PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$")
 NAME_LIMIT = 40
 """The longest namespace and Compose project name slm-deploy accepts (a DNS label it can suffix)."""
 ONLY_READ_WHEN = {
-    "ingress_host": (lambda a: a["exposure"] != "ingress", "only exposure=ingress reads it: leave the default"),
-    "registry": (lambda a: a["target"] == "host", "a host install builds no image: leave the default"),
+    "ingress_host": (lambda a: a["exposure"] != "ingress", "only exposure=ingress reads it: leave it empty"),
+    "registry": (lambda a: a["target"] == "host", "a host install builds no image: leave it empty"),
     "host_os": (lambda a: a["target"] != "host", "only target=host reads it: leave the default"),
 }
 """Answers one target or exposure reads; set to anything but the default elsewhere, they would be ignored."""
 TENANT_ID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 NIL_TENANT = "00000000-0000-0000-0000-000000000000"
+DOCUMENTATION_DOMAIN = re.compile(r"^([^/:]*\.)?(example\.(com|net|org)|[^./:]+\.(example|invalid))(:|/|$)",
+                                  re.IGNORECASE)
+"""Names reserved for documentation and examples (RFC 2606): nobody can push to or serve from them."""
 STACK_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 DEPLOYMENT_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
 
@@ -81,6 +86,18 @@ RULES = [
                                          or a["azure_tenant_id"] == NIL_TENANT),
      "azure_tenant_id: a tenant id is a GUID (8-4-4-4-12 hex digits) and not the all-zero placeholder; "
      "`az account show --query tenantId -o tsv` prints yours"),
+    (lambda a: a["target"] in CLUSTER and not a["registry"],
+     "registry: target={target} pulls the images slm-deploy builds from a registry: set registry=<the registry "
+     "host (and path) the cluster pulls from, e.g. myteam.azurecr.io>"),
+    (lambda a: a["exposure"] == "ingress" and a["target"] in CLUSTER and not a["ingress_host"],
+     "ingress_host: exposure=ingress serves each environment at <environment>.<ingress_host> over TLS: set "
+     "ingress_host=<a domain whose DNS you control>"),
+    (lambda a: DOCUMENTATION_DOMAIN.match(a["registry"]),
+     "registry: example.com, example.net, example.org, .example and .invalid are reserved for documentation and "
+     "nobody can push there: set the registry you use, or leave it empty on Compose to build on this host"),
+    (lambda a: DOCUMENTATION_DOMAIN.match(a["ingress_host"]),
+     "ingress_host: example.com, example.net, example.org, .example and .invalid are reserved for documentation "
+     "and no certificate can be issued for them: set a domain whose DNS you control"),
     (lambda a: a["secret_store"] == "file" and a["target"] in CLUSTER,
      "secret_store=file is for Compose: on a cluster choose kubernetes, azure-key-vault or external-secrets"),
 ]
