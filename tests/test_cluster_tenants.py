@@ -23,21 +23,24 @@ def _spec(name: str, namespace: str, *, monitoring: bool) -> dict[str, Any]:
     return spec
 
 
-def _run_together(specs: list[dict[str, Any]], tmp_path: Path) -> ComponentMocks:
-    """Declare one SlmDeployment per spec, in order, in one program on the ambient cluster."""
+def _run_together(specs: list[dict[str, Any]], tmp_path: Path, names: list[str] | None = None,
+                  secrets: tuple[str, ...] = ("api-keys",)) -> ComponentMocks:
+    """Declare one SlmDeployment per spec, in order, in one program on the ambient cluster (named after the
+    deployments unless `names` are given, as stacks of one project share their deployment name)."""
     mocks = ComponentMocks()
     asyncio.set_event_loop(asyncio.new_event_loop())
     pulumi.runtime.set_mocks(mocks, project="slm-deploy", stack="test", preview=False)
-    pulumi.runtime.set_all_config({"slm-deploy:secret-api-keys": canary_value("api-keys")})
+    pulumi.runtime.set_all_config({f"slm-deploy:secret-{secret}": canary_value(secret) for secret in secrets})
 
     @pulumi.runtime.test
     def program():
         from slm_deploy.program import stack_args
         from slm_deploy.stack import SlmDeployment
-        for spec in specs:
+        for index, spec in enumerate(specs):
             deployment = parse_deployment(spec)
-            settings = StackSettings(work_dir=tmp_path / deployment.spec.name)
-            SlmDeployment(deployment.spec.name, stack_args(deployment, settings, pulumi.Config("slm-deploy")))
+            name = names[index] if names else deployment.spec.name
+            settings = StackSettings(work_dir=tmp_path / name)
+            SlmDeployment(name, stack_args(deployment, settings, pulumi.Config("slm-deploy")))
 
     program()
     return mocks

@@ -144,6 +144,22 @@ def test_the_same_namespaces_render_when_no_spec_bundles_monitoring_there(tmp_pa
     assert run_in_process("validate", str(alpha), str(beta)).code == 0
 
 
+def test_two_specs_bundling_monitoring_on_one_cluster_are_refused(tmp_path: Path) -> None:
+    """A cluster holds one kube-prometheus-stack release: each spec that bundles a second one is told to rely on it."""
+    alpha = _k8s_spec(tmp_path, "alpha", "alpha", monitoring=True)
+    beta = _k8s_spec(tmp_path, "beta", "beta", monitoring=True)
+    for command in ("render", "validate"):
+        result = run_in_process(command, str(alpha), str(beta), *(["--out", str(tmp_path / "fleet")]
+                                                                  if command == "render" else []))
+        assert result.code == 2, result.stdout
+        for spec in (alpha, beta):
+            assert f"{spec}:4: monitoring.mode: bundles the monitoring stack" in result.stderr, result.stderr
+        assert "set monitoring.mode: existing on the others" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "fleet").exists()
+    beta.write_text(beta.read_text().replace("monitoring: {enabled: true}", "monitoring: {mode: existing}"))
+    assert run_in_process("validate", str(alpha), str(beta)).code == 0
+
+
 def test_validate_names_the_file_of_every_problem_of_every_spec(tmp_path: Path, monkeypatch) -> None:
     """Both bad files are reported in one run, and a problem the renderer raises without a line (no field of the
     file holds it) still names its file."""

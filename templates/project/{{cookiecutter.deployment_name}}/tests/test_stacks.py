@@ -16,6 +16,13 @@ def test_every_environment_has_a_stack() -> None:
     assert sorted(stack.name for stack in STACKS) == sorted(f"Pulumi.{env}.yaml" for env in ENVIRONMENTS)
 
 
+def test_stacks_can_share_one_cluster() -> None:
+    """Validated together, the stacks are taken to share a cluster (an AKS stack creates its own): at most one
+    bundles the monitoring stack, and none is in a namespace where another places an add-on."""
+    validated = CliRunner().invoke(app, ["validate", "--quiet", *map(str, STACKS)])
+    assert validated.exit_code == 0, validated.output
+
+
 @pytest.mark.parametrize("stack", STACKS, ids=lambda path: path.stem.removeprefix("Pulumi."))
 def test_stack_renders_a_bundle_that_passes_the_policy_pack(stack: Path, tmp_path: Path) -> None:
     runner = CliRunner()
