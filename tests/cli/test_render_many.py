@@ -124,18 +124,26 @@ def _k8s_spec(tmp_path: Path, name: str, namespace: str, *, monitoring: bool) ->
     return _spec(tmp_path, name, text)
 
 
+def _refused_together(tmp_path: Path, *specs: Path) -> list[str]:
+    """What `render` and `validate` print refusing the specs together: exit 2, no traceback, nothing written."""
+    errors = []
+    for command in ("render", "validate"):
+        result = run_in_process(command, *map(str, specs), *(["--out", str(tmp_path / "fleet")]
+                                                             if command == "render" else []))
+        assert result.code == 2, result.stdout
+        assert "Traceback" not in result.stderr
+        errors.append(result.stderr)
+    assert not (tmp_path / "fleet").exists()
+    return errors
+
+
 def test_a_namespace_where_another_spec_bundles_monitoring_is_refused(tmp_path: Path) -> None:
     """Rendered together for one cluster: beta's deny-all policy and quota would cut off alpha's Prometheus."""
     alpha = _k8s_spec(tmp_path, "alpha", "alpha", monitoring=True)
     beta = _k8s_spec(tmp_path, "beta", "monitoring", monitoring=False)
-    for command in ("render", "validate"):
-        result = run_in_process(command, str(alpha), str(beta), *(["--out", str(tmp_path / "fleet")]
-                                                                  if command == "render" else []))
-        assert result.code == 2, result.stdout
-        assert "Traceback" not in result.stderr
-        assert f"{beta}:7: targets.kubernetes.namespace:" in result.stderr, result.stderr
-        assert "the bundled monitoring stack" in result.stderr and str(alpha) not in result.stderr
-    assert not (tmp_path / "fleet").exists()
+    for stderr in _refused_together(tmp_path, alpha, beta):
+        assert f"{beta}:7: targets.kubernetes.namespace:" in stderr, stderr
+        assert "the bundled monitoring stack" in stderr and str(alpha) not in stderr
 
 
 def test_the_same_namespaces_render_when_no_spec_bundles_monitoring_there(tmp_path: Path) -> None:
@@ -148,14 +156,10 @@ def test_two_specs_bundling_monitoring_on_one_cluster_are_refused(tmp_path: Path
     """A cluster holds one kube-prometheus-stack release: each spec that bundles a second one is told to rely on it."""
     alpha = _k8s_spec(tmp_path, "alpha", "alpha", monitoring=True)
     beta = _k8s_spec(tmp_path, "beta", "beta", monitoring=True)
-    for command in ("render", "validate"):
-        result = run_in_process(command, str(alpha), str(beta), *(["--out", str(tmp_path / "fleet")]
-                                                                  if command == "render" else []))
-        assert result.code == 2, result.stdout
+    for stderr in _refused_together(tmp_path, alpha, beta):
         for spec in (alpha, beta):
-            assert f"{spec}:4: monitoring.mode: bundles the monitoring stack" in result.stderr, result.stderr
-        assert "set monitoring.mode: existing on the others" in result.stderr and "Traceback" not in result.stderr
-    assert not (tmp_path / "fleet").exists()
+            assert f"{spec}:4: monitoring.mode: bundles the monitoring stack" in stderr, stderr
+        assert "set monitoring.mode: existing on the others" in stderr
     beta.write_text(beta.read_text().replace("monitoring: {enabled: true}", "monitoring: {mode: existing}"))
     assert run_in_process("validate", str(alpha), str(beta)).code == 0
 
