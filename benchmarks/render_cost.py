@@ -53,6 +53,8 @@ for name, text in manifests.items():
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
 """
+LIBRARIES_PROGRAM = "import jinja2, pydantic, typer, yaml; from pydantic import BaseModel"
+"""What any render pays before its own code runs: importing the libraries it is built on."""
 CHILD_ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
 
 
@@ -109,6 +111,11 @@ def bench_stacks(repeat: int, helm: list[str] | None) -> list[tuple[str, Cost, C
     return rows
 
 
+def bench_libraries(repeat: int) -> Cost:
+    """(wall, cpu) of a fresh interpreter that only imports the libraries a render is built on."""
+    return _median_cost([_cost([sys.executable, "-c", LIBRARIES_PROGRAM]) for _ in range(repeat)])
+
+
 def _fleet_specs(size: int) -> list[dict]:
     """A fleet mixing the container runtimes, each a distinct deployment."""
     kinds = [
@@ -161,6 +168,9 @@ def main() -> None:
             helm_wall, helm_cpu = helm_cost
             line += f"{helm_wall:>10.3f}{helm_cpu:>10.3f}{wall / helm_wall:>8.2f}{cpu / helm_cpu:>11.2f}"
         print(line)
+    libraries_wall, libraries_cpu = bench_libraries(args.repeat)
+    print(f"{'libraries only':<24}{libraries_wall:>10.3f}{'':>18}{libraries_cpu:>10.3f}"
+          "   (importing Jinja2, pydantic, typer and PyYAML, nothing else)")
     print()
     (one_wall, one_cpu), (fleet_wall, fleet_cpu) = bench_fleet(args.fleet, max(1, args.repeat // 2))
     n = args.fleet
