@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import compileall
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -24,6 +26,17 @@ def stack_id(path: Path) -> str:
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", default=False,
                      help="Rewrite tests/golden from the current renderers (review the diff before committing).")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile the package's bytecode once, before the suite starts the CLI as a subprocess thousands of times:
+    with PYTHONDONTWRITEBYTECODE set (as on CI machines), each of those would compile every module it imports."""
+    if not hasattr(session.config, "workerinput"):  # the xdist controller, or a run without xdist
+        import slm_deploy
+
+        # not templates/: what is there is copied into scaffolded projects as it is
+        package = Path(slm_deploy.__file__).parent
+        compileall.compile_dir(package, quiet=2, rx=re.compile(re.escape(str(package / "templates"))))
 
 
 def _needs_llamacpp(item: pytest.Item) -> bool:

@@ -96,13 +96,14 @@ def build(
                                                         "(default: the host's bundle, when present).")] = None,
 ) -> None:
     """Build every image BUNDLE defines with BuildKit, under the names its workloads pull."""
-    from slm_deploy.cli.app import out
+    from slm_deploy.cli.console import stdout_console
     from slm_deploy.cli.docker_client import build_image, push_image
     from slm_deploy.policies.bundle import read_manifest
     from slm_deploy.render.bundle import Bundle
     from slm_deploy.render.pinning import pin_bundle
     from slm_deploy.render.writer import write_bundle
 
+    out = stdout_console()
     images = _images_to_build(bundle, push)
     certificates = _certificates(ca_bundle)
     files = _owned_files(bundle, dict(read_manifest(bundle) or {})) if push else {}

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
-
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.spec.loader import Deployment
 from slm_deploy.spec.quantity import human_gib
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def plan_summary(deployment: Deployment) -> dict[str, Any]:
@@ -45,6 +46,8 @@ def plan_summary(deployment: Deployment) -> dict[str, Any]:
 
 def summary_table(summaries: list[dict[str, Any]]) -> Table:
     """One row per deployment with the numbers a reviewer checks first."""
+    from rich.table import Table
+
     table = Table(title="slm-deploy plan", show_lines=False)
     for column in ("deployment", "runtime", "model", "tier", "context x seq", "weights", "KV cache",
                    "memory limit", "GPU need", "startup", "targets"):

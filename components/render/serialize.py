@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
 import yaml
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+_TAG = "tag:yaml.org,2002:"
+_RESOLVER = yaml.resolver.Resolver()
+
+
+@lru_cache(maxsize=1 << 16)
+def _scalar_tag(value: str, implicit: tuple[bool, bool]) -> str:
+    """The tag YAML reads a plain scalar as: a bundle repeats most of its keys and values many times over."""
+    return _RESOLVER.resolve(ScalarNode, value, implicit)
 
 
 class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
@@ -14,6 +25,32 @@ class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[mi
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
+
+    def represent_data(self, data: Any) -> yaml.Node:
+        """Plain dicts, lists and scalars straight to the nodes PyYAML's safe representer makes of them (a
+        bundle's YAML is almost all such data, and the generic path looks each one up by type); the rest as
+        PyYAML does."""
+        kind = type(data)
+        if kind is str:
+            return ScalarNode(f"{_TAG}str", data, style="|" if "\n" in data else None)
+        if kind is dict:
+            return MappingNode(f"{_TAG}map", [(self.represent_data(key), self.represent_data(value))
+                                              for key, value in data.items()], flow_style=False)
+        if kind is list:
+            return SequenceNode(f"{_TAG}seq", [self.represent_data(item) for item in data], flow_style=False)
+        if kind is bool:
+            return ScalarNode(f"{_TAG}bool", "true" if data else "false")
+        if kind is int:
+            return ScalarNode(f"{_TAG}int", str(data))
+        if data is None:
+            return ScalarNode(f"{_TAG}null", "null")
+        return super().represent_data(data)
+
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> str:
+        """Scalars' tags from a cache, collections' as PyYAML resolves them."""
+        if kind is ScalarNode:
+            return _scalar_tag(value, implicit)
+        return super().resolve(kind, value, implicit)
 
 
 def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.Node:

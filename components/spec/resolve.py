@@ -37,7 +37,7 @@ QUANTISATIONS_FOR_RUNTIME = {
 CATALOGUE_QUANTISATION = {"ollama": Q.Q4_K_M, "llamacpp": Q.Q4_K_M, "onnxruntime": Q.INT4, "foundry-local": Q.INT4}
 """The weight format of the catalogue's non-Hugging-Face sources (its Ollama tags, GGUF files, ONNX builds)."""
 DEFAULT_CONTEXT = 8192
-FALLBACK_ARCHITECTURE = Architecture(layers=36, kv_heads=8, head_dim=128)
+FALLBACK_ARCHITECTURE = Architecture.model_construct(layers=36, kv_heads=8, head_dim=128)
 """Used when an explicit source gives no architecture: as large as any catalogue model up to 8B."""
 
 

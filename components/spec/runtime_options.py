@@ -83,7 +83,7 @@ class OllamaOptions(_RuntimeCommon):
     max_loaded_models: int = Field(default=1, ge=1, le=16)
     flash_attention: bool = True
     kv_cache_type: Literal["f16", "q8_0", "q4_0"] = "f16"
-    open_webui: OpenWebUIOptions = Field(default_factory=OpenWebUIOptions)
+    open_webui: OpenWebUIOptions = Field(default_factory=OpenWebUIOptions.model_construct)
     modelfile: ModelfileOptions | None = None
 
 

@@ -87,8 +87,8 @@ class Serving(SpecModel):
     replicas: int = Field(default=1, ge=1, le=100)
     concurrency: int | None = Field(default=None, ge=1, le=1024)
     """Concurrent sequences; defaults to as many full-context sequences as the GPU holds (up to 16), 4 on CPU."""
-    auth: Auth = Field(default_factory=Auth)
-    autoscaling: Autoscaling = Field(default_factory=Autoscaling)
+    auth: Auth = Field(default_factory=Auth.model_construct)
+    autoscaling: Autoscaling = Field(default_factory=Autoscaling.model_construct)
     startup_budget_seconds: int | None = Field(default=None, ge=60, le=86_400)
     """Override the startup-probe budget (default 15 min + 18 s per GiB of weights)."""
 
@@ -118,7 +118,7 @@ class Exposure(SpecModel):
     mode: Literal["none", "internal", "ingress"] = "none"
     host: Annotated[DnsName, AfterValidator(_not_an_address)] | None = None
     """Ingress host name; required when mode is ingress (an Ingress rule's host cannot be an IP address)."""
-    tls: Tls = Field(default_factory=Tls)
+    tls: Tls = Field(default_factory=Tls.model_construct)
     ingress_class: DnsName = "nginx"
     """IngressClass name, a DNS subdomain (on AKS: webapprouting.kubernetes.azure.com, the managed NGINX)."""
     bind_address: SpecificAddress = "127.0.0.1"
@@ -278,7 +278,7 @@ class Monitoring(SpecModel):
     """Kubernetes: `bundled` installs kube-prometheus-stack, `existing` relies on a Prometheus operator already
     there, `managed` uses Azure Managed Prometheus (AKS only). Defaults to managed on AKS, else bundled."""
     scrape_interval_seconds: int = Field(default=15, ge=5, le=300)
-    slo: Slo = Field(default_factory=Slo)
+    slo: Slo = Field(default_factory=Slo.model_construct)
     selector_labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
     """Labels put on PodMonitors and PrometheusRules so the operator's selectors pick them up
     (e.g. `release: kube-prometheus-stack` for an existing install)."""
@@ -291,10 +291,10 @@ class Monitoring(SpecModel):
     monitoring namespace (bundled, existing) or the Azure Monitor workspace's query endpoint (managed)."""
     receiver: AlertReceiver | None = None
     """Where alerts go; without one Alertmanager keeps them (visible in its UI) and sends nothing."""
-    grafana: Grafana = Field(default_factory=Grafana)
+    grafana: Grafana = Field(default_factory=Grafana.model_construct)
     logs: bool = True
     """Compose: ship every container's logs to Loki (Grafana Alloy receiving the daemon's GELF stream)."""
-    ports: MonitoringPorts = Field(default_factory=MonitoringPorts)
+    ports: MonitoringPorts = Field(default_factory=MonitoringPorts.model_construct)
 
 
 class Security(SpecModel):

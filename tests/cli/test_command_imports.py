@@ -1,0 +1,56 @@
+"""Each command loads only what it uses: a `render` run does not import the scaffolding, image-building, smoke
+and benchmark commands, nor the libraries only they (or the Pulumi components) need, so a render starts fast."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+PROGRAM = """
+import json, sys
+from slm_deploy.cli.app import main
+sys.argv = ["slm-deploy", *sys.argv[1:]]
+try:
+    main()
+except SystemExit as exit_:
+    code = exit_.code
+else:
+    code = 0
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+# libraries of other commands and of the Pulumi components; rich prints tables and errors, not a quiet render
+NOT_FOR_RENDER = ("rich", "cookiecutter", "pulumi", "pulumi_kubernetes", "docker", "httpx", "aiohttp",
+                  "prometheus_client", "slm_deploy.cli.new", "slm_deploy.cli.build", "slm_deploy.cli.check",
+                  "slm_deploy.cli.pins", "slm_deploy.smoke.command", "slm_deploy.bench.command")
+
+
+def _modules_after(*args: str) -> tuple[int, set[str]]:
+    proc = subprocess.run([sys.executable, "-c", PROGRAM, *args], capture_output=True, text=True, check=True,
+                          timeout=120)
+    report = json.loads(proc.stdout.splitlines()[-1])
+    return report["code"], set(report["modules"])
+
+
+def _loaded(modules: set[str], name: str) -> bool:
+    return name in modules or any(m.startswith(f"{name}.") for m in modules)
+
+
+def test_a_quiet_render_imports_nothing_of_the_other_commands(tmp_path: Path) -> None:
+    code, modules = _modules_after("render", str(ROOT / "stacks/Pulumi.phi4-vllm-aks.yaml"), "--out",
+                                   str(tmp_path / "bundle"), "-q")
+    assert code == 0
+    assert (tmp_path / "bundle/manifest.json").is_file()
+    assert [name for name in NOT_FOR_RENDER if _loaded(modules, name)] == []
+
+
+def test_help_still_lists_every_command() -> None:
+    proc = subprocess.run([sys.executable, "-m", "slm_deploy.cli", "--help"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0
+    for command in ("render", "validate", "schema", "new", "build", "check", "pins", "smoke", "bench",
+                    "bench-report"):
+        assert f" {command} " in proc.stdout
