@@ -12,6 +12,7 @@ from slm_deploy.component_inputs import ResolvedSpec, checked_args, kubernetes_p
 from slm_deploy.crd_installers import MONITORING_GROUP, register_installer
 from slm_deploy.errors import SlmDeployError
 from slm_deploy.kubernetes_workloads import create_objects
+from slm_deploy.namespace_claims import Claim, register_claim
 from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.render.kubernetes.namespace import namespace
 from slm_deploy.render.monitoring.context import monitored
@@ -87,6 +88,8 @@ class KubePrometheusStack(pulumi.ComponentResource):
         register_installer(provider, (MONITORING_GROUP,), self.release, f"KubePrometheusStack {name!r}",
                            "one cluster holds one bundled monitoring release: set monitoring.mode: existing on every "
                            "other deployment on it (or deploy them with KubernetesWorkloads)")
+        register_claim(Claim(f"KubePrometheusStack {name!r}", namespace_name, None, provider, deployment.spec.name,
+                             creates=True))
         self.namespace = pulumi.Output.from_input(namespace_name)
         grafana = f"http://{RELEASE}-grafana.{namespace_name}.svc.cluster.local:{GRAFANA_PORT}"
         self.dashboard_url = pulumi.Output.from_input(grafana if deployment.spec.monitoring.grafana.enabled else "")

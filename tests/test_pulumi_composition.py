@@ -59,6 +59,7 @@ def second_spec() -> dict[str, Any]:
     """Another deployment of the same model under another name, monitored by the first one's Prometheus."""
     spec = kubernetes_onnx_spec()
     spec["name"] = "phi4-second"
+    spec["targets"]["kubernetes"]["namespace"] = "phi4-second"
     spec["monitoring"] = {"mode": "existing"}
     return spec
 

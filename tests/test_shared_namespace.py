@@ -336,3 +336,41 @@ def test_a_namespace_of_the_same_name_on_another_cluster_is_another_namespace() 
     mocks, _ = run_recording(program)
     namespaces = [r.inputs["metadata"]["name"] for r in mocks.of_type("kubernetes:core/v1:Namespace")]
     assert namespaces == ["models", "models"]
+
+
+def monitored_in(namespace: str) -> dict[str, Any]:
+    """A bundled-monitoring deployment whose monitoring stack lives in `namespace`."""
+    spec = {**kubernetes_onnx_spec(), "name": "phi4-watched"}
+    spec["targets"]["kubernetes"] = {"namespace": "phi4-watched", "monitoring_namespace": namespace}
+    return spec
+
+
+@pytest.mark.parametrize("program, first, second", [
+    # two deployments whose specs name one namespace, neither given a SharedNamespace
+    (lambda: (workloads("a", placed_in_models(canary_spec())),
+              workloads("b", placed_in_models({**canary_spec(), "name": "phi4-other"}))),
+     "KubernetesWorkloads 'a'", "KubernetesWorkloads 'b'"),
+    # a deployment placed in the namespace another deployment's bundled monitoring stack creates
+    (lambda: (KubePrometheusStack("monitoring", {"spec": monitored_in("models"),
+                                                 "secret_values": {"secret-api-keys": "k"}}),
+              workloads("w", placed_in_models(canary_spec()))),
+     "KubePrometheusStack 'monitoring'", "KubernetesWorkloads 'w'"),
+])
+def test_two_components_that_would_both_create_one_namespace_are_refused(program, first: str, second: str) -> None:
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    pulumi.runtime.set_mocks(ComponentMocks(), project="p", stack="s", preview=False)
+    with pytest.raises(Exception, match=rf"{re.escape(second)} and {re.escape(first)} would both create the same "
+                                        r"namespace on one cluster") as raised:
+        pulumi.runtime.test(program)()
+    assert "models" not in str(raised.value)  # names the components, never the spec's values
+
+
+def test_one_namespace_name_created_on_two_clusters_is_two_namespaces() -> None:
+    def program() -> None:
+        workloads("a", placed_in_models(canary_spec()))
+        workloads("b", placed_in_models({**canary_spec(), "name": "phi4-other"}),
+                  kubernetes_provider=k8s.Provider("west", kubeconfig="west-kubeconfig"))
+
+    mocks, _ = run_recording(program)
+    namespaces = [r.inputs["metadata"]["name"] for r in mocks.of_type("kubernetes:core/v1:Namespace")]
+    assert namespaces == ["models", "models"]
