@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from slm_deploy.errors import Problem, SpecError
@@ -21,9 +20,8 @@ def render_specs(paths: list[Path]) -> list[tuple[Deployment, Bundle]]:
         try:
             deployment = load_deployment(path)
             rendered.append((deployment, render_bundle(deployment)))
-        except SpecError as exc:  # every problem names its file, also one no line of it holds
-            problems.extend(p if p.location or p.path.startswith(str(path)) else replace(p, location=str(path))
-                            for p in exc.problems)
+        except SpecError as exc:  # the loader and render_bundle name the file of every problem they raise
+            problems.extend(exc.problems)
     for deployment, _ in rendered if not problems else []:
         problems.extend(_namespace_clashes(deployment, [d for d, _ in rendered if d is not deployment]))
     if problems:
