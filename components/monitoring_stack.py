@@ -72,8 +72,8 @@ class MonitoringStack(pulumi.ComponentResource):
                              creates=True))
         mounted = [s for s in kubernetes_secrets(deployment, given) if s["metadata"]["namespace"] == namespace]
         secrets_first = manifests[:1] + mounted
-        created = create_objects(self, name, secrets_first, provider)
-        self.resources = created + create_objects(self, name, manifests[1:], provider, after=created)
+        created: list[pulumi.Resource] = [*create_objects(self, name, secrets_first, provider)]
+        self.resources = [*created, *create_objects(self, name, manifests[1:], provider, after=created)]
         self.namespace = pulumi.Output.from_input(namespace)
         grafana = f"http://{part_name(deployment, 'grafana')}.{namespace}.svc.cluster.local:{PORTS['grafana']}"
         self.dashboard_url = pulumi.Output.from_input(grafana if deployment.spec.monitoring.grafana.enabled else "")

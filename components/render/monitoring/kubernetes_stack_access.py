@@ -87,7 +87,7 @@ def network_objects(deployment: Deployment, m: Monitored, parts: list[str]) -> l
            "spec": {**everyone, "policyTypes": ["Egress"], "egress": [{
                "to": [{**_namespace("kube-system"), "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
                "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}]}}
-    metrics = sorted({s.metrics_port or s.port for s in m.scraped if (s.metrics_port or s.port)})
+    metrics = sorted({port for s in m.scraped if (port := s.metrics_port or s.port)})
     prometheus_in = [{"from": [_pods(deployment, "grafana")], "ports": _tcp(PORTS["prometheus"])}] \
         if "grafana" in parts else []
     if deployment.spec.serving.autoscaling.enabled:
