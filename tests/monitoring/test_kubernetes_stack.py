@@ -246,3 +246,17 @@ def test_existing_mode_renders_no_stack_and_keeps_its_monitors() -> None:
     assert not [n for n in files if n.startswith("kubernetes/monitoring/")]
     kinds = {yaml.safe_load(t)["kind"] for n, t in files.items() if n.startswith("kubernetes/") and "/" not in n[11:]}
     assert {"PodMonitor", "PrometheusRule"} <= kinds
+
+
+def test_kustomize_builds_the_stack_and_keeps_the_readers_in_the_monitoring_namespace(tmp_path: Path) -> None:
+    name, files = BUNDLES[0]
+    for path, text in files.items():
+        if path.startswith("kubernetes/"):
+            (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / path).write_text(text, encoding="utf-8")
+    built = judges.kustomize_build(tmp_path / "kubernetes" / "monitoring")
+    assert sorted((o["kind"], o["metadata"]["name"]) for o in built) == sorted(
+        (o["kind"], o["metadata"]["name"]) for o in stack(files))
+    (binding,) = [o for o in judges.kustomize_build(tmp_path / "kubernetes") if o["kind"] == "RoleBinding"]
+    monitoring_namespace = of_kind(files, "Namespace")[0]["metadata"]["name"]
+    assert {s["namespace"] for s in binding["subjects"]} == {monitoring_namespace}  # not rewritten to the workloads'
