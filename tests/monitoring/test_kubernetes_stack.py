@@ -260,3 +260,28 @@ def test_kustomize_builds_the_stack_and_keeps_the_readers_in_the_monitoring_name
     (binding,) = [o for o in judges.kustomize_build(tmp_path / "kubernetes") if o["kind"] == "RoleBinding"]
     monitoring_namespace = of_kind(files, "Namespace")[0]["metadata"]["name"]
     assert {s["namespace"] for s in binding["subjects"]} == {monitoring_namespace}  # not rewritten to the workloads'
+
+
+@pytest.mark.parametrize("version", ["1.30", "1.34"])
+def test_the_stack_with_grafana_and_a_receiver_validates_strictly_and_passes_the_pack(tmp_path: Path,
+                                                                                     version: str) -> None:
+    from slm_deploy.policies import check_bundle
+    from slm_deploy.render.writer import write_bundle
+    from tests.secret_stores.cases import CASES
+
+    bundle = tmp_path / "bundle"
+    rendered = render_bundle(parse_deployment(CASES["kubernetes-monitoring"]))
+    write_bundle(rendered, bundle)
+    files = rendered.files
+    assert of_kind(files, "StatefulSet", "grafana") and of_kind(files, "NetworkPolicy", "alertmanager-egress")
+    findings = judges.kubernetes_validate([bundle / "kubernetes" / "monitoring"], version)
+    assert findings == [], judges.describe(findings)
+    report = check_bundle(bundle)
+    assert list(report.findings) == [] and all(f"kubernetes/monitoring/{n}" in report.checked
+                                         for n in (p.name for p in (bundle / "kubernetes" / "monitoring").glob("*"))
+                                         if n != "kustomization.yaml")
+    grafana = mounted(files, "grafana", tmp_path / "grafana")
+    sources = yaml.safe_load((grafana / "provisioning" / "datasources" / "slm-deploy.yaml").read_text())
+    (service,) = of_kind(files, "Service", "prometheus")
+    assert sources["datasources"][0]["url"] == (f"http://{service['metadata']['name']}."
+                                                f"{service['metadata']['namespace']}.svc:9090")
