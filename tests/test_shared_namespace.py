@@ -185,8 +185,9 @@ def test_a_second_bundled_monitoring_stack_in_the_same_namespace_is_refused(tmp_
 
     asyncio.set_event_loop(asyncio.new_event_loop())
     pulumi.runtime.set_mocks(ComponentMocks(), project="p", stack="s", preview=False)
-    with pytest.raises(Exception, match=r"MonitoringStack 'second-monitoring' and MonitoringStack 'first-monitoring' "
-                                        r"would both create the same namespace .*monitoring_namespace"):
+    with pytest.raises(Exception, match=r"phi4-second cannot share its cluster:\n.*targets\.kubernetes\."
+                                        r"monitoring_namespace: holds the bundled monitoring stack of another "
+                                        r"deployment"):
         pulumi.runtime.test(program)()
 
 
@@ -322,6 +323,11 @@ def monitored_in(namespace: str) -> dict[str, Any]:
                                                  "secret_values": {"secret-api-keys": "k"}}),
               workloads("w", placed_in_models(canary_spec()))),
      "MonitoringStack 'monitoring'", "KubernetesWorkloads 'w'"),
+    # two bundled stacks, each component alone, in one monitoring namespace
+    (lambda: (MonitoringStack("a", {"spec": monitored_in("models"), "secret_values": {"secret-api-keys": "k"}}),
+              MonitoringStack("b", {"spec": {**monitored_in("models"), "name": "phi4-b"},
+                                    "secret_values": {"secret-api-keys": "k"}})),
+     "MonitoringStack 'a'", "MonitoringStack 'b'"),
 ])
 def test_two_components_that_would_both_create_one_namespace_are_refused(program, first: str, second: str) -> None:
     asyncio.set_event_loop(asyncio.new_event_loop())

@@ -1,5 +1,6 @@
 """Deployments that share a cluster: one's namespace is never where another's add-ons run (its bundled monitoring
-stack, the Prometheus or ingress controller it relies on), or its deny-all policy and quota cut them off."""
+stack, the Prometheus or ingress controller it relies on), or its deny-all policy and quota cut them off; and two
+bundled monitoring stacks never share a namespace, whose quota each would size for its own pods alone."""
 
 from __future__ import annotations
 
@@ -8,6 +9,15 @@ from collections.abc import Iterable
 from slm_deploy.errors import Problem
 from slm_deploy.spec.consistency import kubernetes_target, namespace_of, own_add_on_namespaces
 from slm_deploy.spec.deployment import DeploymentSpec
+from slm_deploy.spec.monitoring_checks import monitoring_mode
+
+
+def bundled_monitoring_namespace(spec: DeploymentSpec) -> str | None:
+    """Where the spec runs a bundled monitoring stack of its own on a cluster, if it does."""
+    target = kubernetes_target(spec)
+    if target is None or not spec.monitoring.enabled or monitoring_mode(spec) != "bundled":
+        return None
+    return target.monitoring_namespace
 
 
 def namespace_clash(spec: DeploymentSpec, neighbours: Iterable[DeploymentSpec]) -> Problem | None:
@@ -15,8 +25,16 @@ def namespace_clash(spec: DeploymentSpec, neighbours: Iterable[DeploymentSpec]) 
     target = kubernetes_target(spec)
     if target is None:
         return None
+    neighbours = list(neighbours)
     owners = (own_add_on_namespaces(other).get(namespace_of(spec)) for other in neighbours)
     owner = next((owner for owner in owners if owner), None)
+    stack = bundled_monitoring_namespace(spec)
+    if stack is not None and any(bundled_monitoring_namespace(other) == stack for other in neighbours):
+        return Problem("targets.kubernetes.monitoring_namespace",
+                       "holds the bundled monitoring stack of another deployment on the same cluster; each stack's "
+                       "quota, LimitRange and policies are sized for its own pods",
+                       allowed="a monitoring namespace of the deployment's own, or monitoring.mode existing",
+                       hint="set targets.kubernetes.monitoring_namespace, e.g. to <name>-monitoring")
     if owner is None:
         return None
     return Problem("targets.kubernetes.namespace" if target.namespace else "name",

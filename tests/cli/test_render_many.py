@@ -180,3 +180,14 @@ def test_every_kind_of_unreadable_spec_names_its_file_in_a_fleet(tmp_path: Path)
     assert len(problem_lines) == len(broken)
     for name, path in broken.items():
         assert any(line.startswith(str(path)) for line in problem_lines), (name, result.stderr)
+
+
+def test_two_bundled_monitoring_stacks_in_one_namespace_are_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    """Each bundled stack's quota and policies are sized for its own pods: two in one namespace would starve."""
+    alpha = _k8s_spec(tmp_path, "alpha", "alpha", monitoring=True)
+    beta = _k8s_spec(tmp_path, "beta", "beta", monitoring=True)
+    result = run_in_process("render", str(alpha), str(beta), "--out", str(tmp_path / "fleet"))
+    assert result.code == 2 and "Traceback" not in result.stderr
+    assert "targets.kubernetes.monitoring_namespace: holds the bundled monitoring stack" in result.stderr
+    assert str(alpha) in result.stderr and str(beta) in result.stderr
+    assert not (tmp_path / "fleet").exists()
