@@ -1,12 +1,12 @@
 """Which resource of the running program installs the CRDs of an API group on a cluster.
 
 A custom resource created before its CRD fails with "no matches for kind". A Helm release that installs CRDs
-(kube-prometheus-stack, cert-manager) registers here under its cluster's provider; every custom resource of that
+(cert-manager) registers here under its cluster's provider; every custom resource of that
 group on the same provider, by any component, depends on it, whichever was constructed first: the dependency is
 an Output the program reads once its body has run (Pulumi resolves Outputs only after the synchronous program
 body returns), so the registry holds every installer by then. Installers constructed inside another Output's
 `apply` come too late for that and are not seen. CRDs installed outside the program (an existing Prometheus
-operator, KEDA) are the cluster's business and are not waited for.
+operator for monitoring.mode existing, KEDA) are the cluster's business and are not waited for.
 """
 
 from __future__ import annotations
@@ -17,10 +17,6 @@ from typing import Any
 import pulumi
 
 from slm_deploy.program_state import program_table
-
-MONITORING_GROUP = "monitoring.coreos.com"
-"""The Prometheus operator's API group (PodMonitor, ServiceMonitor, PrometheusRule)."""
-
 
 class DuplicateInstallerError(pulumi.RunError):
     """Two components of one program install the same CRDs on one cluster."""

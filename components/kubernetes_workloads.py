@@ -40,6 +40,8 @@ RESOURCE_TYPES: dict[tuple[str, str], Callable[..., pulumi.CustomResource]] = {
     ("autoscaling/v2", "HorizontalPodAutoscaler"): k8s.autoscaling.v2.HorizontalPodAutoscaler,
     ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
     ("networking.k8s.io/v1", "Ingress"): k8s.networking.v1.Ingress,
+    ("rbac.authorization.k8s.io/v1", "Role"): k8s.rbac.v1.Role,
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): k8s.rbac.v1.RoleBinding,
 }
 """Typed classes, so mocks and CrossGuard see every object with literal security fields."""
 CUSTOM_KINDS: frozenset[tuple[str, str]] = frozenset({

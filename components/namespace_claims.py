@@ -2,7 +2,8 @@
 
 A SharedNamespace sizes its one ResourceQuota and LimitRange for the specs it lists. A deployment that lands in
 its namespace without being listed would be refused pods by that quota, or would create the namespace (and a
-quota) a second time; both are stopped at construction, with the two components named.
+quota) a second time; two components that would both create one namespace on one cluster would register it twice
+and bound it twice. All are stopped at construction, with the two components named.
 """
 
 from __future__ import annotations
@@ -67,6 +68,16 @@ def _raise_first(pairs: list[tuple[Owner, Claim]]) -> None:
             raise NamespaceClaimError(problem)
 
 
+def _both_create(first: Claim, second: Claim) -> str | None:
+    """Two components that would each create (and bound) one namespace of one cluster."""
+    if not (first.creates and second.creates and first.provider is second.provider and first.name == second.name):
+        return None
+    return (f"{second.component} and {first.component} would both create the same namespace on one cluster, each "
+            "with a quota of its own: give each deployment its own namespace (targets.kubernetes.namespace, or "
+            "targets.kubernetes.monitoring_namespace for a bundled monitoring stack), or place the deployments in one "
+            "SharedNamespace and pass its `namespace` output as args['namespace']")
+
+
 def register_owner(owner: Owner) -> None:
     """Record a SharedNamespace; refuse it if a deployment already placed in its namespace is not listed."""
     _raise_first([(owner, claim) for claim in program_table(CLAIMS)])
@@ -74,8 +85,13 @@ def register_owner(owner: Owner) -> None:
 
 
 def register_claim(claim: Claim) -> None:
-    """Record a deployment's namespace; refuse it if a SharedNamespace owns that namespace and does not list it."""
+    """Record a namespace a component places objects in; refuse it if a SharedNamespace owns that namespace and
+    does not list it, or if another component already creates it."""
     _raise_first([(owner, claim) for owner in program_table(OWNERS)])
+    for other in program_table(CLAIMS):
+        problem = _both_create(other, claim)
+        if problem:
+            raise NamespaceClaimError(problem)
     program_table(CLAIMS).append(claim)
 
 

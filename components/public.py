@@ -22,13 +22,13 @@ def public_components() -> list[type[pulumi.ComponentResource]]:
     from slm_deploy.aks_monitoring import AksManagedMonitoring
     from slm_deploy.image_builds import ImageBuilds
     from slm_deploy.key_vault import KeyVaultSecrets
-    from slm_deploy.kube_prometheus_stack import KubePrometheusStack
+    from slm_deploy.monitoring_stack import MonitoringStack
     from slm_deploy.kubernetes_workloads import KubernetesWorkloads
     from slm_deploy.shared_namespace import SharedNamespace
     from slm_deploy.stack import SlmDeployment
 
     return [SlmDeployment, ImageBuilds, KubernetesWorkloads, AksCluster, AksAddOns, AksManagedMonitoring,
-            KubePrometheusStack, KeyVaultSecrets, SharedNamespace]
+            MonitoringStack, KeyVaultSecrets, SharedNamespace]
 
 
 def with_secrets_marked(schema: dict[str, Any]) -> dict[str, Any]:

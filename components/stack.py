@@ -15,6 +15,7 @@ from slm_deploy.kubernetes_workloads import KubernetesWorkloads, KubernetesWorkl
 from slm_deploy.program_state import program_table
 from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.render.images import build_owners
+from slm_deploy.render.monitoring.bundle import is_monitored
 from slm_deploy.spec.consistency import kubernetes_target
 from slm_deploy.spec.loader import Deployment
 from slm_deploy.spec.monitoring_checks import monitoring_mode
@@ -27,7 +28,7 @@ if TYPE_CHECKING:  # the AKS components need pulumi-azure-native, the optional `
     from slm_deploy.aks_cluster import AksCluster
     from slm_deploy.aks_monitoring import AksManagedMonitoring
     from slm_deploy.key_vault import KeyVaultSecrets
-    from slm_deploy.kube_prometheus_stack import KubePrometheusStack
+    from slm_deploy.monitoring_stack import MonitoringStack
 
 ChildArgs = TypeVar("ChildArgs")
 
@@ -141,7 +142,7 @@ class SlmDeployment(pulumi.ComponentResource):
         self.cluster: "AksCluster | None" = None
         self.add_ons: "AksAddOns | None" = None
         self.key_vaults: "KeyVaultSecrets | None" = None
-        self.monitoring: "KubePrometheusStack | AksManagedMonitoring | None" = None
+        self.monitoring: "MonitoringStack | AksManagedMonitoring | None" = None
         self.workloads: KubernetesWorkloads | None = None
         provider = kubernetes_provider("SlmDeployment", values)
         workload_args = _pick(values, KubernetesWorkloadsArgs)
@@ -153,16 +154,13 @@ class SlmDeployment(pulumi.ComponentResource):
             workload_args["kubernetes_provider"] = cast(k8s.Provider, provider)
         if kubernetes_target(spec):
             _settle_on_cluster(deployment, provider)
-        workload_opts = child
-        if kubernetes_target(spec) and spec.monitoring.enabled and monitoring_mode(spec) == "bundled":
-            from slm_deploy.kube_prometheus_stack import KubePrometheusStack, KubePrometheusStackArgs
+        if kubernetes_target(spec) and monitoring_mode(spec) == "bundled" and is_monitored(deployment, plan):
+            from slm_deploy.monitoring_stack import MonitoringStack, MonitoringStackArgs
 
-            bundled = KubePrometheusStack(f"{name}-monitoring", _pick({**values, "kubernetes_provider": provider},
-                                                                      KubePrometheusStackArgs), opts=child)
-            self.monitoring = bundled
-            workload_opts = pulumi.ResourceOptions(parent=self, depends_on=[bundled.release])
+            self.monitoring = MonitoringStack(f"{name}-monitoring", _pick({**values, "kubernetes_provider": provider},
+                                                                          MonitoringStackArgs), opts=child)
         if kubernetes_target(spec) and plan.services:
-            self.workloads = KubernetesWorkloads(f"{name}-k8s", workload_args, opts=workload_opts)
+            self.workloads = KubernetesWorkloads(f"{name}-k8s", workload_args, opts=child)
         self._declare_outputs(deployment)
 
     def _aks(self, name: str, deployment: Deployment, values: dict[str, Any], workload_args: KubernetesWorkloadsArgs,

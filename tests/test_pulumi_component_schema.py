@@ -24,7 +24,7 @@ EXPECTED = {
     "AksAddOns": ({"spec", "kubernetesProvider"}, set()),
     "AksManagedMonitoring": ({"spec", "resourceGroupName", "clusterName", "monitorWorkspaceId", "oidcIssuerUrl"},
                              {"kedaClientId", "dashboardUrl"}),
-    "KubePrometheusStack": ({"spec"}, {"namespace", "dashboardUrl"}),
+    "MonitoringStack": ({"spec"}, {"namespace", "dashboardUrl", "prometheusUrl"}),
     "KeyVaultSecrets": ({"spec", "resourceGroupName", "oidcIssuerUrl"}, {"clientId", "vaultNames"}),
     "SharedNamespace": ({"namespace", "specs"}, {"namespace"}),
 }
@@ -96,7 +96,7 @@ def test_credentials_are_secret_in_the_schema_and_nothing_else_is(schema) -> Non
         ("SlmDeployment", "inputProperties", "registryPassword"), ("SlmDeployment", "inputProperties", "secretValues"),
         ("SlmDeployment", "properties", "kubeconfig"), ("ImageBuilds", "inputProperties", "registryPassword"),
         ("KubernetesWorkloads", "inputProperties", "secretValues"), ("AksCluster", "properties", "kubeconfig"),
-        ("KubePrometheusStack", "inputProperties", "secretValues"), ("KeyVaultSecrets", "inputProperties", "secretValues"),
+        ("MonitoringStack", "inputProperties", "secretValues"), ("KeyVaultSecrets", "inputProperties", "secretValues"),
     }
 
 

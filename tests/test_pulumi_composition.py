@@ -59,6 +59,7 @@ def second_spec() -> dict[str, Any]:
     """Another deployment of the same model under another name, monitored by the first one's Prometheus."""
     spec = kubernetes_onnx_spec()
     spec["name"] = "phi4-second"
+    spec["targets"]["kubernetes"]["namespace"] = "phi4-second"
     spec["monitoring"] = {"mode": "existing"}
     return spec
 
@@ -105,9 +106,10 @@ def test_two_deployments_share_one_namespace_and_one_spec_runs_on_two_clusters(t
     west_objects = [r for r in mocks.resources if r.provider and r.provider.split("::")[-2] == "west"]
     in_west = {r.inputs["metadata"].get("namespace") for r in west_objects
                if r.typ.split(":")[1] not in ("core/v1", "helm.sh/v3") or r.typ.endswith((":Service", ":ConfigMap"))}
-    assert west_objects and in_west == {"phi4-onnx"}
-    releases = [r for r in mocks.of_type("kubernetes:helm.sh/v3:Release") if r.provider.split("::")[-2] == "east"]
-    assert len(releases) == 1  # one monitoring stack per cluster
+    assert west_objects and in_west == {"phi4-onnx", "monitoring"}  # the spec's namespaces, not the shared one
+    east_prometheus = [r for r in mocks.of_type("kubernetes:apps/v1:StatefulSet") if r.provider.split("::")[-2] == "east"
+                       and r.inputs["metadata"]["name"].endswith("-prometheus")]
+    assert len(east_prometheus) == 1  # the first deployment's bundled stack; the second's mode is existing
     assert_pinned(mocks)
 
 
@@ -250,23 +252,23 @@ def test_the_pods_mount_from_the_vault_azure_created_under_its_scoped_name(tmp_p
 
 
 def test_monitoring_alone_asks_only_for_the_secrets_its_own_pods_mount() -> None:
-    from slm_deploy.kube_prometheus_stack import KubePrometheusStack
+    from slm_deploy.monitoring_stack import MonitoringStack
 
-    mocks, _ = run(lambda: KubePrometheusStack("monitoring", {"spec": kubernetes_onnx_spec()}))
-    assert len(mocks.of_type("kubernetes:helm.sh/v3:Release")) == 1
+    mocks, _ = run(lambda: MonitoringStack("monitoring", {"spec": kubernetes_onnx_spec()}))
+    assert len(mocks.of_type("kubernetes:apps/v1:StatefulSet")) == 2  # Prometheus and Alertmanager
     assert mocks.of_type("kubernetes:core/v1:Secret") == []  # the gateway's api-keys are the workloads' to write
 
 
 def test_monitoring_alone_still_refuses_a_missing_secret_grafana_mounts() -> None:
-    from slm_deploy.kube_prometheus_stack import KubePrometheusStack
+    from slm_deploy.monitoring_stack import MonitoringStack
     from tests.secret_stores.cases import CASES
 
     spec = CASES["kubernetes-monitoring"]
     only_grafana = {"secret-oncall-token": "t"}  # neither the api keys nor the Hugging Face token: not its pods'
     with pytest.raises(Exception, match=r"secret-grafana-admin-password") as raised:
-        run(lambda: KubePrometheusStack("monitoring", {"spec": spec, "secret_values": only_grafana}))
+        run(lambda: MonitoringStack("monitoring", {"spec": spec, "secret_values": only_grafana}))
     assert "api-keys" not in str(raised.value) and "hf-token" not in str(raised.value)
-    mocks, _ = run(lambda: KubePrometheusStack("monitoring", {"spec": spec, "secret_values": {
+    mocks, _ = run(lambda: MonitoringStack("monitoring", {"spec": spec, "secret_values": {
         **only_grafana, "secret-grafana-admin-password": "p"}}))
     secrets = {r.inputs["metadata"]["name"] for r in mocks.of_type("kubernetes:core/v1:Secret")}
     assert len(secrets) == 2 and all("api-keys" not in name for name in secrets)

@@ -15,7 +15,7 @@ import pulumi_kubernetes as k8s
 import pytest
 import yaml
 
-from slm_deploy.kube_prometheus_stack import KubePrometheusStack
+from slm_deploy.monitoring_stack import MonitoringStack
 from slm_deploy.kubernetes_workloads import KubernetesWorkloads
 from slm_deploy.policies import check_bundle
 from slm_deploy.policies.bundle import MANIFEST, recorded_config
@@ -30,7 +30,6 @@ from tests.test_pulumi_composition import Registrations
 from tests.test_readme_program import readme_program
 
 UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9}
-RELEASE = "kubernetes:helm.sh/v3:Release"
 CUSTOM = ("kubernetes:monitoring.coreos.com/v1:PodMonitor", "kubernetes:monitoring.coreos.com/v1:PrometheusRule")
 PINNED_IMAGES = {"phi4-onnx": "r.example/s@sha256:" + "1" * 64, "phi4-onnx-gateway": "r.example/g@sha256:" + "2" * 64}
 """ImageBuilds' output for the ONNX example, as a program that built the images elsewhere passes it."""
@@ -168,35 +167,17 @@ def shared_single(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return shared_namespace_manifests("models", [spec])
 
 
-def test_every_monitor_and_rule_waits_for_the_release_installing_its_crds(tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    mocks, dependencies = run_readme_program(tmp_path, monkeypatch)
-    (release,) = mocks.of_type(RELEASE)
-    release_urn = next(urn for urn in (u for deps in dependencies.values() for u in deps)
-                       if urn.endswith(f"::{release.name}"))
-    customs = [r for typ in CUSTOM for r in mocks.of_type(typ)]
-    assert any(r.name.startswith("phi4-canary-") for r in customs) and any(
-        r.name.startswith("phi4-k8s-") for r in customs), [r.name for r in customs]
-    for resource in customs:
-        assert release_urn in dependencies[resource.name], f"{resource.name} does not wait for {release.name}"
+def test_the_readme_program_runs_one_bundled_monitoring_stack_without_a_release_or_crds(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first deployment brings its own monitoring stack, in its monitoring namespace, from rendered manifests."""
+    mocks, _ = run_readme_program(tmp_path, monkeypatch)
+    assert mocks.of_type("kubernetes:helm.sh/v3:Release") == []
+    prometheus = [r for r in mocks.of_type("kubernetes:apps/v1:StatefulSet") if r.name.endswith("-prometheus")]
+    assert [plain(r.inputs)["metadata"]["namespace"] for r in prometheus] == ["monitoring"]
+    assert not [r for typ in CUSTOM for r in mocks.of_type(typ) if r.name.startswith("phi4-k8s-")]
 
 
-def test_monitors_wait_for_the_release_even_when_the_workloads_come_first_in_the_program() -> None:
-    spec = kubernetes_onnx_spec()
-
-    def program() -> None:
-        KubernetesWorkloads("w", {"spec": spec, "images": PINNED_IMAGES, "secret_values": {"secret-api-keys": "k"}})
-        KubePrometheusStack("monitoring", {"spec": spec, "secret_values": {"secret-api-keys": "k"}})
-
-    mocks, dependencies = run_recording(program)
-    (release,) = mocks.of_type(RELEASE)
-    customs = [r for typ in CUSTOM for r in mocks.of_type(typ)]
-    assert customs
-    for resource in customs:
-        assert any(urn.endswith(f"::{release.name}") for urn in dependencies[resource.name]), resource.name
-
-
-def test_a_second_bundled_monitoring_release_on_one_cluster_is_refused(tmp_path: Path) -> None:
+def test_a_second_bundled_monitoring_stack_in_the_same_namespace_is_refused(tmp_path: Path) -> None:
     def program() -> None:
         common = {"build_dir": str(tmp_path), "secret_values": {"secret-api-keys": "k"}}
         SlmDeployment("first", {"spec": kubernetes_onnx_spec(), **common})
@@ -204,8 +185,9 @@ def test_a_second_bundled_monitoring_release_on_one_cluster_is_refused(tmp_path:
 
     asyncio.set_event_loop(asyncio.new_event_loop())
     pulumi.runtime.set_mocks(ComponentMocks(), project="p", stack="s", preview=False)
-    with pytest.raises(Exception, match=r"'second-monitoring' and KubePrometheusStack 'first-monitoring' .*"
-                                        r"monitoring\.mode: existing"):
+    with pytest.raises(Exception, match=r"phi4-second cannot share its cluster:\n.*targets\.kubernetes\."
+                                        r"monitoring_namespace: holds the bundled monitoring stack of another "
+                                        r"deployment"):
         pulumi.runtime.test(program)()
 
 
@@ -258,20 +240,6 @@ def test_check_refuses_a_quota_of_the_bundles_own_in_a_shared_namespace(tmp_path
          "spec": {"hard": {"pods": "1"}}}), encoding="utf-8")
     messages = [f.message for f in check_bundle(bundle, config=config).findings if f.rule == "slm-k8s-021"]
     assert messages == ["namespace models is shared but this deployment adds a ResourceQuota to it"]
-
-
-def test_the_pack_reports_the_monitoring_chart_whose_images_still_run_by_tag(tmp_path: Path,
-                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from pulumi_policy import ResourceValidationPolicy
-
-    from slm_deploy.policies.crossguard import build_policies
-    from tests.policies.policy_harness import run_resource_policy
-
-    mocks, _ = run_readme_program(tmp_path, monkeypatch)
-    (release,) = mocks.of_type(RELEASE)
-    (rule,) = [p for p in build_policies() if isinstance(p, ResourceValidationPolicy) and p.name == "slm-k8s-023"]
-    assert plain(release.inputs)["chart"] == "kube-prometheus-stack"
-    assert run_resource_policy(rule, RELEASE, plain(release.inputs), name=release.name)
 
 
 def test_a_namespace_the_program_does_not_own_is_worth_a_warning_and_a_shared_one_is_not(
@@ -331,6 +299,49 @@ def test_a_namespace_of_the_same_name_on_another_cluster_is_another_namespace() 
     def program() -> None:
         shared([kubernetes_onnx_spec()])
         workloads("canary", placed_in_models(canary_spec()),
+                  kubernetes_provider=k8s.Provider("west", kubeconfig="west-kubeconfig"))
+
+    mocks, _ = run_recording(program)
+    namespaces = [r.inputs["metadata"]["name"] for r in mocks.of_type("kubernetes:core/v1:Namespace")]
+    assert namespaces == ["models", "models"]
+
+
+def monitored_in(namespace: str) -> dict[str, Any]:
+    """A bundled-monitoring deployment whose monitoring stack lives in `namespace`."""
+    spec = {**kubernetes_onnx_spec(), "name": "phi4-watched"}
+    spec["targets"]["kubernetes"] = {"namespace": "phi4-watched", "monitoring_namespace": namespace}
+    return spec
+
+
+@pytest.mark.parametrize("program, first, second", [
+    # two deployments whose specs name one namespace, neither given a SharedNamespace
+    (lambda: (workloads("a", placed_in_models(canary_spec())),
+              workloads("b", placed_in_models({**canary_spec(), "name": "phi4-other"}))),
+     "KubernetesWorkloads 'a'", "KubernetesWorkloads 'b'"),
+    # a deployment placed in the namespace another deployment's bundled monitoring stack creates
+    (lambda: (MonitoringStack("monitoring", {"spec": monitored_in("models"),
+                                                 "secret_values": {"secret-api-keys": "k"}}),
+              workloads("w", placed_in_models(canary_spec()))),
+     "MonitoringStack 'monitoring'", "KubernetesWorkloads 'w'"),
+    # two bundled stacks, each component alone, in one monitoring namespace
+    (lambda: (MonitoringStack("a", {"spec": monitored_in("models"), "secret_values": {"secret-api-keys": "k"}}),
+              MonitoringStack("b", {"spec": {**monitored_in("models"), "name": "phi4-b"},
+                                    "secret_values": {"secret-api-keys": "k"}})),
+     "MonitoringStack 'a'", "MonitoringStack 'b'"),
+])
+def test_two_components_that_would_both_create_one_namespace_are_refused(program, first: str, second: str) -> None:
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    pulumi.runtime.set_mocks(ComponentMocks(), project="p", stack="s", preview=False)
+    with pytest.raises(Exception, match=rf"{re.escape(second)} and {re.escape(first)} would both create the same "
+                                        r"namespace on one cluster") as raised:
+        pulumi.runtime.test(program)()
+    assert "models" not in str(raised.value)  # names the components, never the spec's values
+
+
+def test_one_namespace_name_created_on_two_clusters_is_two_namespaces() -> None:
+    def program() -> None:
+        workloads("a", placed_in_models(canary_spec()))
+        workloads("b", placed_in_models({**canary_spec(), "name": "phi4-other"}),
                   kubernetes_provider=k8s.Provider("west", kubeconfig="west-kubeconfig"))
 
     mocks, _ = run_recording(program)

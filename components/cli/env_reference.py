@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from slm_deploy.spec.launch_env import CLASSES, OWNED, allowed_names
+from slm_deploy.spec.env_classes import CLASSES, OWNED
+from slm_deploy.spec.launch_env import allowed_names
 from slm_deploy.spec.runtime_records import record_of
 
 RUNTIME_KINDS = ("vllm", "ollama", "llamacpp", "onnxruntime", "foundry-local")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from slm_deploy.errors import Problem, SpecError
 from slm_deploy.render.bundle import Bundle, render_bundle
 from slm_deploy.spec.consistency import kubernetes_target
 from slm_deploy.spec.loader import Deployment, load_deployment
-from slm_deploy.spec.shared_cluster import monitoring_clash, namespace_clash
+from slm_deploy.spec.shared_cluster import namespace_clash
 
 
 def render_specs(paths: list[Path]) -> list[tuple[Deployment, Bundle]]:
@@ -21,11 +20,10 @@ def render_specs(paths: list[Path]) -> list[tuple[Deployment, Bundle]]:
         try:
             deployment = load_deployment(path)
             rendered.append((deployment, render_bundle(deployment)))
-        except SpecError as exc:  # every problem names its file, also one no line of it holds
-            problems.extend(p if p.location or p.path.startswith(str(path)) else replace(p, location=str(path))
-                            for p in exc.problems)
+        except SpecError as exc:  # the loader and render_bundle name the file of every problem they raise
+            problems.extend(exc.problems)
     for deployment, _ in rendered if not problems else []:
-        problems.extend(_cluster_clashes(deployment, [d for d, _ in rendered if d is not deployment]))
+        problems.extend(_namespace_clashes(deployment, [d for d, _ in rendered if d is not deployment]))
     if problems:
         raise SpecError(problems)
     return rendered
@@ -36,13 +34,12 @@ def _shares_a_cluster(deployment: Deployment) -> bool:
     return kubernetes_target(deployment.spec) is not None and deployment.spec.targets.aks is None
 
 
-def _cluster_clashes(deployment: Deployment, others: list[Deployment]) -> list[Problem]:
+def _namespace_clashes(deployment: Deployment, others: list[Deployment]) -> list[Problem]:
     """Specs rendered together without a cluster of their own are taken to share one."""
     if not _shares_a_cluster(deployment):
         return []
-    neighbours = [o.spec for o in others if _shares_a_cluster(o)]
-    found = [clash(deployment.spec, neighbours) for clash in (namespace_clash, monitoring_clash)]
-    return deployment.error([problem for problem in found if problem]).problems if any(found) else []
+    problem = namespace_clash(deployment.spec, [o.spec for o in others if _shares_a_cluster(o)])
+    return deployment.error([problem]).problems if problem else []
 
 
 def bundle_dir(name: str, out: Path | None, *, several: bool) -> Path:

@@ -16,6 +16,7 @@ from slm_deploy.render.kubernetes import file_name, kustomization, render_kubern
 from slm_deploy.render.kubernetes.cert_manager import cert_manager_release
 from slm_deploy.render.kubernetes.cluster_add_ons import cert_manager_objects, render_cluster_add_ons
 from slm_deploy.render.monitoring.bundle import monitoring_files, readme_facts
+from slm_deploy.render.monitoring.kubernetes_stack import render_monitoring_stack
 from slm_deploy.render.serialize import to_json, to_yaml
 from slm_deploy.render.smoke import smoke_kubernetes, with_smoke
 from slm_deploy.render.templating import render_template
@@ -74,6 +75,12 @@ def _kubernetes_files(deployment: Deployment, plan: RuntimePlan, tested: Runtime
             "resources": [file_name(obj) for obj in add_ons]})
     if cert_manager_objects(deployment.spec):  # the chart release itself: installed with Helm, judged by `check`
         files[CERT_MANAGER_RELEASE_FILE] = to_yaml(cert_manager_release(deployment.spec))
+    stack = render_monitoring_stack(deployment, plan)
+    if stack:  # in the monitoring namespace, reading the deployment's: every object names its namespace
+        files.update({f"kubernetes/monitoring/{file_name(obj)}": to_yaml(obj) for obj in stack})
+        files["kubernetes/monitoring/kustomization.yaml"] = to_yaml({
+            "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+            "resources": [file_name(obj) for obj in stack]})
     smoke = smoke_kubernetes(deployment, tested)
     if smoke:
         files.update(_kustomize("kubernetes/smoke", smoke, deployment))

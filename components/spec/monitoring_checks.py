@@ -51,7 +51,7 @@ def _mode_problems(spec: DeploymentSpec) -> list[Problem]:
     if monitoring.grafana.azure_managed and monitoring_mode(spec) != "managed":
         problems.append(Problem("monitoring.grafana.azure_managed", "Azure Managed Grafana reads managed Prometheus",
                                 allowed="true only with monitoring.mode managed (AKS)",
-                                hint="drop it to run Grafana with the bundled kube-prometheus-stack"))
+                                hint="drop it to run Grafana in the bundled monitoring stack"))
     receiver = monitoring.receiver
     if receiver is not None and monitoring_mode(spec) == "managed" and spec.targets.aks is not None \
             and (receiver.kind != "webhook" or receiver.token_secret):
@@ -92,6 +92,9 @@ def _idle_fields(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
     for field in ("mode", "selector_labels", "scraper_labels"):
         if written(monitoring, field) and not kubernetes:
             found.append((f"monitoring.{field}", "without a Kubernetes target", "a kubernetes or aks target"))
+    if written(monitoring, "selector_labels") and kubernetes and monitoring_mode(spec) == "bundled":
+        found.append(("monitoring.selector_labels", "in bundled mode (its own Prometheus reads no PodMonitors or "
+                      "PrometheusRules)", "existing or managed mode"))
     if written(monitoring, "scraper_labels") and monitoring_mode(spec) == "managed":
         found.append(("monitoring.scraper_labels", "in managed mode (Azure's agent scrapes)", "bundled or existing mode"))
     for field in ("logs", "ports"):
@@ -107,7 +110,7 @@ def _idle_fields(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
 
 
 def _cluster_only_idle_fields(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
-    """Without Compose, Alertmanager and Grafana settings reach only a kube-prometheus-stack slm-deploy installs."""
+    """Without Compose, Alertmanager and Grafana settings reach only the bundled monitoring stack slm-deploy runs."""
     monitoring, mode = spec.monitoring, monitoring_mode(spec)
     if mode == "existing":
         return [(f"monitoring.{field}", "in existing mode: the cluster's own Alertmanager and Grafana keep their "

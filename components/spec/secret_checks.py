@@ -88,7 +88,7 @@ def _backend_problems(spec: DeploymentSpec, name: str) -> list[Problem]:
                                 allowed="file (Compose reads compose/secrets/<name>)",
                                 hint="or choose monitoring.mode bundled to run them in the cluster"))
     if backend not in ("file", "kubernetes") and on_kubernetes and in_monitoring_namespace(spec, name):
-        problems.append(Problem(f"{path}.backend", "kube-prometheus-stack's Grafana and Alertmanager read a "
+        problems.append(Problem(f"{path}.backend", "the bundled stack's Grafana and Alertmanager read a "
                                 "Kubernetes Secret in the monitoring namespace", allowed="kubernetes",
                                 hint="Pulumi creates that Secret from `pulumi config set --secret`"))
     if backend == "azure-key-vault":

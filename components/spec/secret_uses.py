@@ -29,7 +29,7 @@ CONSUMER_NAMES = {"gateway": "the gateway", "model-prep": "model preparation", "
 CONFIG_PREFIX = "secret-"
 """Pulumi reads a value it writes from slm-deploy:secret-<name>, always set with --secret."""
 MONITORING_CONSUMERS = frozenset({"grafana", "alertmanager"})
-"""On Kubernetes these run only in the bundled mode, in the monitoring namespace (kube-prometheus-stack)."""
+"""On Kubernetes these run only in the bundled mode, in the monitoring namespace (slm-deploy's own stack)."""
 
 
 def secret_uses(spec: DeploymentSpec) -> list[SecretUse]:
@@ -52,7 +52,7 @@ def secret_uses(spec: DeploymentSpec) -> list[SecretUse]:
 
 
 def runs_alerting(spec: DeploymentSpec) -> bool:
-    """Whether slm-deploy runs Alertmanager (and Grafana, when asked): on Compose, or kube-prometheus-stack."""
+    """Whether slm-deploy runs Alertmanager (and Grafana, when asked): on Compose, or the bundled Kubernetes stack."""
     return spec.monitoring.enabled and (spec.targets.compose is not None
                                         or (has_kubernetes(spec) and monitoring_mode(spec) == "bundled"))
 

@@ -275,8 +275,9 @@ class Monitoring(SpecModel):
 
     enabled: bool = True
     mode: Literal["bundled", "existing", "managed"] | None = None
-    """Kubernetes: `bundled` installs kube-prometheus-stack, `existing` relies on a Prometheus operator already
-    there, `managed` uses Azure Managed Prometheus (AKS only). Defaults to managed on AKS, else bundled."""
+    """Kubernetes: `bundled` runs slm-deploy's own Prometheus, Alertmanager, Grafana and kube-state-metrics
+    (kubernetes/monitoring/), `existing` relies on a Prometheus operator already there, `managed` uses Azure
+    Managed Prometheus (AKS only). Defaults to managed on AKS, else bundled."""
     scrape_interval_seconds: int = Field(default=15, ge=5, le=300)
     slo: Slo = Field(default_factory=Slo.model_construct)
     selector_labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
@@ -287,8 +288,9 @@ class Monitoring(SpecModel):
     """Pod labels of the Prometheus that scrapes, in `targets.kubernetes.monitoring_namespace`; the
     NetworkPolicies admit exactly those pods to the metrics ports."""
     prometheus_url: InClusterUrl | None = None
-    """The Prometheus KEDA queries; defaults to the operator's `prometheus-operated` Service in the
-    monitoring namespace (bundled, existing) or the Azure Monitor workspace's query endpoint (managed)."""
+    """The Prometheus KEDA queries; defaults to the bundled stack's `<name>-prometheus` Service, the operator's
+    `prometheus-operated` Service (existing), both in the monitoring namespace, or the Azure Monitor workspace's
+    query endpoint (managed)."""
     receiver: AlertReceiver | None = None
     """Where alerts go; without one Alertmanager keeps them (visible in its UI) and sends nothing."""
     grafana: Grafana = Field(default_factory=Grafana.model_construct)

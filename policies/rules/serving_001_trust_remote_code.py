@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from slm_deploy.policies.access import flag_present, flag_value
-from slm_deploy.spec.launch_env import TRUST_REMOTE_CODE_ENV
+from slm_deploy.spec.env_classes import TRUST_REMOTE_CODE_ENV
 from slm_deploy.policies.model import Option, Rule, Severity
 from slm_deploy.policies.rules._serving import SERVING_KINDS, launches
 

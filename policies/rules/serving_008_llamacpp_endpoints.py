@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from slm_deploy.policies.access import flag_present
-from slm_deploy.spec.launch_env import METRICS_ENV, NO_SLOTS_ENV, SLOTS_ENV
+from slm_deploy.spec.env_classes import METRICS_ENV, NO_SLOTS_ENV, SLOTS_ENV
 from slm_deploy.policies.model import Rule, Severity
 from slm_deploy.policies.rules._serving import SERVING_KINDS, launches, starts_server
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slm_deploy.policies.model import Rule, Severity
 from slm_deploy.policies.rules._serving import SERVER_WORDS, SERVING_KINDS, launches, starts_server
-from slm_deploy.spec.launch_env import DEBUG_OUTPUT, GPU_SELECTION
+from slm_deploy.spec.env_classes import DEBUG_OUTPUT, GPU_SELECTION
 
 JUDGED = {"debug output": DEBUG_OUTPUT, "GPU selection": GPU_SELECTION}
 """The classes of the launch-environment table slm-deploy never sets itself, so any match is a finding."""

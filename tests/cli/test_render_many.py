@@ -152,35 +152,52 @@ def test_the_same_namespaces_render_when_no_spec_bundles_monitoring_there(tmp_pa
     assert run_in_process("validate", str(alpha), str(beta)).code == 0
 
 
-def test_two_specs_bundling_monitoring_on_one_cluster_are_refused(tmp_path: Path) -> None:
-    """A cluster holds one kube-prometheus-stack release: each spec that bundles a second one is told to rely on it."""
-    alpha = _k8s_spec(tmp_path, "alpha", "alpha", monitoring=True)
-    beta = _k8s_spec(tmp_path, "beta", "beta", monitoring=True)
-    for stderr in _refused_together(tmp_path, alpha, beta):
-        for spec in (alpha, beta):
-            assert f"{spec}:4: monitoring.mode: bundles the monitoring stack" in stderr, stderr
-        assert "set monitoring.mode: existing on the others" in stderr
-    beta.write_text(beta.read_text().replace("monitoring: {enabled: true}", "monitoring: {mode: existing}"))
-    assert run_in_process("validate", str(alpha), str(beta)).code == 0
-
-
 def test_validate_names_the_file_of_every_problem_of_every_spec(tmp_path: Path, monkeypatch) -> None:
     """Both bad files are reported in one run, and a problem the renderer raises without a line (no field of the
     file holds it) still names its file."""
-    import slm_deploy.cli.render_many as render_many
+    import slm_deploy.render.bundle as bundle
 
     unfit = _spec(tmp_path, "unfit", SPEC.format(name="unfit") + "resources: {memory: 1Gi}\n")
     good = _spec(tmp_path, "good")
     result = run_in_process("validate", str(good), str(unfit), str(_spec(tmp_path, "bare", "name: bare\n")))
     assert result.code == 2
     assert f"{unfit}:4: resources.memory" in result.stderr and f"{tmp_path / 'bare.yaml'}:1: model" in result.stderr
-    real = render_many.render_bundle
+    real = bundle._rendered
 
     def refuse_beta(deployment):
         if deployment.spec.name == "beta":
             raise SpecError(Problem("targets", "cannot be rendered here"))
         return real(deployment)
 
-    monkeypatch.setattr(render_many, "render_bundle", refuse_beta)
+    monkeypatch.setattr(bundle, "_rendered", refuse_beta)
     result = run_in_process("validate", str(good), str(_spec(tmp_path, "beta")))
-    assert result.code == 2 and f"error: {tmp_path / 'beta.yaml'}: targets: cannot be rendered here" in result.stderr
+    assert result.code == 2 and f"error: {tmp_path / 'beta.yaml'}:1: targets: cannot be rendered here" in result.stderr
+
+
+def test_every_kind_of_unreadable_spec_names_its_file_in_a_fleet(tmp_path: Path) -> None:
+    """Files that cannot be read, parsed or copied are reported with their file, whichever spec of the run they are."""
+    broken = {
+        "missing": tmp_path / "missing.yaml",
+        "malformed": _spec(tmp_path, "malformed", "name: [unclosed\n"),
+        "duplicate": _spec(tmp_path, "duplicate", SPEC.format(name="duplicate") + "name: again\n"),
+        "list": _spec(tmp_path, "list", "- name: a\n"),
+    }
+    result = run_in_process("validate", str(_spec(tmp_path, "good")), *map(str, broken.values()))
+    assert result.code == 2
+    problem_lines = [line.removeprefix("error: ") for line in result.stderr.splitlines() if not line.startswith(" ")]
+    assert len(problem_lines) == len(broken)
+    for name, path in broken.items():
+        assert any(line.startswith(str(path)) for line in problem_lines), (name, result.stderr)
+
+
+def test_two_bundled_monitoring_stacks_in_one_namespace_are_refused(tmp_path: Path) -> None:
+    """Each bundled stack's quota and policies are sized for its own pods: two in one namespace would starve, and
+    each spec is told to give its stack a namespace of its own, which then renders."""
+    alpha = _k8s_spec(tmp_path, "alpha", "alpha", monitoring=True)
+    beta = _k8s_spec(tmp_path, "beta", "beta", monitoring=True)
+    for stderr in _refused_together(tmp_path, alpha, beta):
+        assert "targets.kubernetes.monitoring_namespace: holds the bundled monitoring stack" in stderr, stderr
+        assert str(alpha) in stderr and str(beta) in stderr
+    beta.write_text(beta.read_text().replace("{namespace: beta}",
+                                               "{namespace: beta, monitoring_namespace: beta-monitoring}"))
+    assert run_in_process("validate", str(alpha), str(beta)).code == 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.monitoring.bundles import every_bundle, write
 from tests.support import judges
@@ -27,11 +26,6 @@ def test_promtool_and_amtool_accept_the_configuration(name: str, files: dict[str
     if "compose/compose.yaml" in files:
         assert judges.promtool_check_config(root / "prometheus" / "prometheus.yml") == []
         assert judges.amtool_check_config(root / "alertmanager" / "alertmanager.yml") == []
-    values = root / "kube-prometheus-stack" / "values.yaml"
-    if values.is_file():  # the bundled mode's Alertmanager configuration, as the chart hands it over
-        config = tmp_path / "alertmanager-from-values.yml"
-        config.write_text(yaml.safe_dump(yaml.safe_load(values.read_text())["alertmanager"]["config"]))
-        assert judges.amtool_check_config(config) == []
 
 
 @pytest.mark.parametrize(("name", "files"), BUNDLES, ids=IDS)

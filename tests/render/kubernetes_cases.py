@@ -14,6 +14,8 @@ from slm_deploy.spec.loader import Deployment, load_deployment
 from tests.conftest import STACKS
 
 SPECS_DIR = Path(__file__).parent / "kubernetes_specs"
+OWN_NAMESPACE_FOLDERS = ("kubernetes/cluster", "kubernetes/monitoring")
+"""Folders whose objects live in namespaces of their own, judged apart from the workloads."""
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job", "DaemonSet")
 CRD_KINDS = ("keda.sh/v1alpha1/ScaledObject", "keda.sh/v1alpha1/TriggerAuthentication",
              "monitoring.coreos.com/v1/PodMonitor", "monitoring.coreos.com/v1/PrometheusRule",
@@ -49,10 +51,12 @@ def kubernetes_files(path: Path) -> dict[str, str]:
 def objects(path: Path, folder: str | None = None) -> list[dict[str, Any]]:
     """Every rendered object (not the kustomizations), parsed afresh so tests may not share mutations; with
     `folder`, only those of kubernetes/<folder>/ (the workloads are the top folder, ""). Without it, the cluster
-    add-ons (kubernetes/cluster/) are left out: the device plugin runs as root by design, judged by its waivers."""
+    add-ons (kubernetes/cluster/) are left out, since the device plugin runs as root by design, judged by its waivers,
+    and so is the bundled monitoring stack (kubernetes/monitoring/), in a namespace of its own with accounts that
+    read the API (tests/monitoring/test_kubernetes_stack.py judges it)."""
     return [yaml.safe_load(text) for name, text in sorted(kubernetes_files(path).items())
             if not name.endswith("kustomization.yaml")
-            and (name.rsplit("/", 1)[0] != "kubernetes/cluster" if folder is None
+            and (name.rsplit("/", 1)[0] not in OWN_NAMESPACE_FOLDERS if folder is None
                  else name.rsplit("/", 1)[0] == f"kubernetes{'/' + folder if folder else ''}")]
 
 

@@ -60,7 +60,7 @@ def test_kubernetes_backend_secrets_are_created_from_secret_config_values(deploy
     assert sorted(webui) == ["secret-api-keys", "secret-webui-api-key", "secret-webui-secret-key"]
 
 
-def test_grafana_and_alertmanager_secrets_are_created_in_the_monitoring_namespace_before_the_chart(deployed) -> None:
+def test_grafana_and_alertmanager_secrets_are_created_in_the_monitoring_namespace_their_pods_mount(deployed) -> None:
     mocks = deployed["kubernetes-monitoring"]
     secrets = {logical(r.name): r for r in mocks.of_type(K8S_SECRET)}
     assert sorted(secrets) == ["secret-api-keys", "secret-grafana-admin-password", "secret-hf-token",
@@ -72,10 +72,13 @@ def test_grafana_and_alertmanager_secrets_are_created_in_the_monitoring_namespac
     assert secrets["secret-api-keys"].inputs["metadata"]["namespace"] == "phi4-onnx"
     (namespace,) = [r for r in mocks.of_type("kubernetes:core/v1:Namespace") if r.inputs["metadata"]["name"] == "monitoring"]
     assert namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
-    (release,) = mocks.of_type("kubernetes:helm.sh/v3:Release")
-    values = plain(release.inputs["values"])
-    assert values["alertmanager"]["alertmanagerSpec"]["secrets"] == ["oncall-token"]
-    assert values["grafana"]["env"]["GF_SECURITY_ADMIN_PASSWORD__FILE"] == "/run/secrets/grafana-admin-password"
+    mounted = {}
+    for workload in mocks.of_type("kubernetes:apps/v1:StatefulSet"):
+        pod = plain(workload.inputs)["spec"]["template"]["spec"]
+        sources = [s for v in pod["volumes"] if v["name"] == "secrets" for s in v["projected"]["sources"]]
+        mounted[workload.inputs["metadata"]["name"].rsplit("-", 1)[-1]] = [s["secret"]["name"] for s in sources]
+        assert workload.inputs["metadata"]["namespace"] == "monitoring"
+    assert mounted["alertmanager"] == ["oncall-token"] and mounted["grafana"] == ["grafana-admin-password"]
 
 
 def test_a_created_key_vault_meets_every_control_and_holds_expiring_typed_secrets(deployed) -> None:
@@ -183,9 +186,7 @@ def test_every_registration_passes_the_policy_pack(deployed, name) -> None:
     registrations = [Registration(r.typ, r.name, plain(dict(r.inputs))) for r in deployed[name].resources if r.custom]
     found = resource_violations(registrations)
     found.update(stack_violations(registrations))
-    # The one known gap: kube-prometheus-stack's own images still run by the chart's tags (README, Pulumi).
-    monitoring = {key for key in found if key[0] == "slm-k8s-023" and key[1].endswith("-monitoring-release")}
-    assert {key: found[key] for key in found if key not in monitoring} == {}, describe(found)
+    assert found == {}, describe(found)
 
 
 def test_a_program_can_hand_the_values_over_as_outputs_instead_of_config(tmp_path: Path) -> None:

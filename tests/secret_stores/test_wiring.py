@@ -17,7 +17,7 @@ from slm_deploy.spec.secret_uses import MONITORING_CONSUMERS, backend_of, remote
 from tests.secret_stores.cases import CASES, case
 
 ROLE_OF_CONSUMER = {"gateway": "gateway", "model-prep": "model-prep", "ui": "ui"}
-"""Consumers that run as pods of the deployment; Grafana and Alertmanager run in kube-prometheus-stack's."""
+"""Consumers that run as pods of the deployment; Grafana and Alertmanager run in the bundled monitoring stack's."""
 PATH_ENV = {"model-hub-token": "HF_TOKEN_PATH"}
 """Purposes whose consumer learns the file's path from an environment variable."""
 
@@ -114,22 +114,20 @@ MONITORING_WIRING = [(name, use) for name in CASES for use in secret_uses(case(n
 def test_grafana_and_alertmanager_read_their_secret_as_a_file_from_the_monitoring_namespace(name, use) -> None:
     deployment = case(name)
     files = render_bundle(deployment).files
-    values = yaml.safe_load(files["monitoring/kube-prometheus-stack/values.yaml"])
-    if use.consumer == "grafana":
-        grafana = values["grafana"]
-        assert grafana["env"] == {"GF_SECURITY_ADMIN_USER": "admin",
-                                  "GF_SECURITY_ADMIN_PASSWORD__FILE": f"/run/secrets/{use.secret}"}
-        (mount,) = grafana["extraSecretMounts"]
-        assert mount["mountPath"] == "/run/secrets" and mount["readOnly"] is True
-        assert mount["projected"] == {"defaultMode": 0o440, "sources": [
-            {"secret": {"name": use.secret, "items": [{"key": use.secret, "path": use.secret}]}}]}
-        assert "admin" not in grafana, "the chart's own admin Secret (two keys) is not used"
-    else:
-        alertmanager = values["alertmanager"]
-        assert use.secret in alertmanager["alertmanagerSpec"]["secrets"]
-        path = f"/etc/alertmanager/secrets/{use.secret}/{use.secret}"
-        (receiver,) = [r for r in alertmanager["config"]["receivers"] if r["name"] != "null"]
-        assert path in yaml.safe_dump(receiver)
+    (workload,) = [yaml.safe_load(text) for path, text in files.items()
+                   if path.startswith("kubernetes/monitoring/statefulset-") and path.endswith(f"-{use.consumer}.yaml")]
+    pod = workload["spec"]["template"]["spec"]
+    assert workload["metadata"]["namespace"] == "monitoring"
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "secrets"]
+    assert {"secret": {"name": use.secret, "items": [{"key": use.secret, "path": use.secret}]}} in \
+        volume["projected"]["sources"] and volume["projected"]["defaultMode"] == 0o440
+    (mount,) = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "secrets"]
+    assert mount == {"name": "secrets", "mountPath": "/run/secrets", "readOnly": True}
+    (config,) = [yaml.safe_load(text)["data"] for path, text in files.items()
+                 if path == f"kubernetes/monitoring/configmap-{workload['metadata']['name']}.yaml"]
+    read = config["grafana.ini"] if use.consumer == "grafana" else config["alertmanager.yml"]
+    assert f"/run/secrets/{use.secret}" in read  # grafana.ini's $__file{}, or the receiver's *_file
+    assert "env" not in pod["containers"][0] or all("valueFrom" not in e for e in pod["containers"][0]["env"])
     assert backend_of(deployment.spec, use.secret) == "kubernetes"
     assert f"kubectl create secret generic {use.secret} -n monitoring" in files["README.md"]
     objects = render_kubernetes(deployment, plan_deployment(deployment))

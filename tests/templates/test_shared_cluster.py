@@ -1,6 +1,5 @@
-"""The stacks of a scaffolded Kubernetes project share its cluster: one of them bundles the monitoring stack (a
-cluster holds one kube-prometheus-stack release), the others rely on its Prometheus, and all of them validate,
-render and deploy together."""
+"""The stacks of a scaffolded Kubernetes project share its cluster: each bundles its monitoring stack in a namespace
+of its own, and all of them validate, render and deploy together."""
 
 from __future__ import annotations
 
@@ -29,10 +28,11 @@ def specs(project: Path) -> dict[str, dict]:
             for env in ENVIRONMENTS}
 
 
-def test_the_last_environment_bundles_monitoring_and_the_others_rely_on_it(project: Path) -> None:
-    monitoring = {env: spec["monitoring"] for env, spec in specs(project).items()}
-    assert monitoring == {"dev": {"enabled": True, "mode": "existing"}, "staging": {"enabled": True, "mode": "existing"},
-                          "prod": {"enabled": True}}, "prod bundles (the default mode off AKS), once"
+def test_each_environment_bundles_its_own_monitoring_stack_in_its_own_namespace(project: Path) -> None:
+    found = {env: (spec["monitoring"], spec["targets"]["kubernetes"]) for env, spec in specs(project).items()}
+    assert found == {env: ({"enabled": True}, {"namespace": f"shared-{env}",
+                                               "monitoring_namespace": f"shared-{env}-monitoring"})
+                     for env in ENVIRONMENTS}
 
 
 def test_every_stack_validates_together(project: Path) -> None:
@@ -43,11 +43,10 @@ def test_every_stack_validates_together(project: Path) -> None:
 
 
 def test_every_stack_deploys_to_one_cluster_under_the_pulumi_mocks(project: Path, tmp_path: Path) -> None:
-    """All environments' deployments in one program on one cluster: one monitoring release, which the others'
-    PodMonitors and rules wait for, and each environment's own namespace."""
+    """All environments' deployments in one program on one cluster: each environment's namespace and its
+    monitoring stack's, and no Helm release."""
     mocks = _run_together(list(specs(project).values()), tmp_path, names=[f"shared-{env}" for env in ENVIRONMENTS],
                           secrets=("api-keys", "grafana-admin-password"))
-    releases = [r for r in mocks.resources if r.typ == "kubernetes:helm.sh/v3:Release"]
-    assert [r.inputs["name"] for r in releases] == ["kube-prometheus-stack"]
+    assert not [r for r in mocks.resources if r.typ == "kubernetes:helm.sh/v3:Release"]
     namespaces = {r.inputs["metadata"]["name"] for r in mocks.resources if r.typ == "kubernetes:core/v1:Namespace"}
-    assert namespaces == {"shared-dev", "shared-staging", "shared-prod", "monitoring"}
+    assert namespaces == {name for env in ENVIRONMENTS for name in (f"shared-{env}", f"shared-{env}-monitoring")}

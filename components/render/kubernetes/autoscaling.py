@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from slm_deploy.render.kubernetes.common import Manifest, bounded_name, meta
+from slm_deploy.render.monitoring.stack_names import prometheus_service_address
 from slm_deploy.render.monitoring.vocabulary import GATEWAY_UPSTREAM_WAITING
 from slm_deploy.runtimes.plan import ServicePlan
 from slm_deploy.spec.consistency import cluster_target
@@ -28,12 +29,15 @@ workspace: `pulumi up` writes the real one; set monitoring.prometheus_url to ren
 
 
 def prometheus_address(deployment: Deployment) -> str:
-    """The Prometheus KEDA asks: the spec's, else the operator's `prometheus-operated` Service, else Azure's."""
+    """The Prometheus KEDA asks: the spec's, else the bundled stack's Service, Azure's, or the operator's
+    `prometheus-operated` Service of an existing install."""
     monitoring = deployment.spec.monitoring
     if monitoring.prometheus_url:
         return monitoring.prometheus_url
     if monitoring_mode(deployment.spec) == "managed":
         return MANAGED_QUERY_ENDPOINT
+    if monitoring_mode(deployment.spec) == "bundled":
+        return prometheus_service_address(deployment)
     namespace = cluster_target(deployment.spec).monitoring_namespace
     return f"http://prometheus-operated.{namespace}.svc:{PROMETHEUS_PORT}"
 

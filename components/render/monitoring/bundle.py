@@ -1,5 +1,5 @@
 """The monitoring/ folder of a bundle: rules and their promtool tests, Prometheus, Alertmanager, Grafana
-and log pipeline configuration for Compose, and the kube-prometheus-stack values for the bundled mode."""
+and log pipeline configuration for Compose (the bundled Kubernetes stack's objects are in kubernetes/monitoring/)."""
 
 from __future__ import annotations
 
@@ -79,9 +79,6 @@ def monitoring_files(deployment: Deployment, plan: RuntimePlan) -> dict[str, str
         from slm_deploy.render.monitoring.azure import prometheus_rule_groups  # noqa: PLC0415
         groups = prometheus_rule_groups(m, deployment.spec.monitoring.scrape_interval_seconds)
         files[f"{ROOT}/azure/prometheus-rule-groups.json"] = to_json(groups)
-    if kubernetes_target(deployment.spec) and monitoring_mode(deployment.spec) == "bundled":
-        from slm_deploy.render.monitoring.kube_prometheus_stack import values  # noqa: PLC0415
-        files[f"{ROOT}/kube-prometheus-stack/values.yaml"] = to_yaml(values(deployment, m))
     everything = {a.name: a for p in platforms(deployment) for a in alerts(m, p)}
     files[f"{ROOT}/RUNBOOKS.md"] = render_template("monitoring/RUNBOOKS.md.j2", deployment=m.name,
                                                     alerts=sorted(everything.values(), key=lambda a: a.name),
@@ -94,7 +91,6 @@ def readme_facts(deployment: Deployment, plan: RuntimePlan, files: dict[str, str
     if not any(path.startswith(f"{ROOT}/") for path in files):
         return None
     from slm_deploy.render.kubernetes.autoscaling import prometheus_address  # noqa: PLC0415
-    from slm_deploy.render.monitoring import kube_prometheus_stack as chart  # noqa: PLC0415
 
     spec = deployment.spec
     receiver = spec.monitoring.receiver
@@ -109,5 +105,4 @@ def readme_facts(deployment: Deployment, plan: RuntimePlan, files: dict[str, str
         "namespace": target.monitoring_namespace if target else None,
         "selector": ", ".join(f"`{k}: {v}`" for k, v in spec.monitoring.selector_labels.items()),
         "keda_address": prometheus_address(deployment) if target else None,
-        "release": chart.RELEASE, "chart_version": chart.CHART_VERSION, "chart_repository": chart.CHART_REPOSITORY,
     }

@@ -1,5 +1,6 @@
-"""Kubernetes monitoring objects: PodMonitors for every scraped pod, the PrometheusRule, dashboards as
-ConfigMaps for the Grafana sidecar; on AKS the managed agent's PodMonitors instead."""
+"""Kubernetes monitoring objects for a Prometheus the deployment does not bring: PodMonitors for every scraped pod,
+the PrometheusRule and dashboards as ConfigMaps for the Grafana sidecar (an existing kube-prometheus-stack); on AKS
+the managed agent's PodMonitors instead. The bundled mode's own stack is kubernetes_stack.py."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ OPERATOR_API = "monitoring.coreos.com/v1"
 AZURE_MONITOR_API = "azmonitoring.coreos.com/v1"
 """The managed Prometheus agent (ama-metrics) reads PodMonitors of this group, not the operator's."""
 DASHBOARD_LABEL = {"grafana_dashboard": "1"}
-"""The label the Grafana dashboards sidecar (kube-prometheus-stack, grafana chart) watches."""
+"""The label the Grafana dashboards sidecar (kube-prometheus-stack's grafana chart) watches."""
 
 
 def _labels(deployment: Deployment) -> dict[str, str]:
@@ -52,7 +53,13 @@ def dashboards_config_map(deployment: Deployment, m: Monitored) -> Manifest:
 
 
 def monitoring_objects(deployment: Deployment, m: Monitored) -> list[Manifest]:
-    """What the cluster's Prometheus needs: PodMonitors always; rules and dashboards unless Azure holds them."""
+    """What the cluster's Prometheus needs in the deployment's namespace: PodMonitors always, rules and dashboards
+    unless Azure holds them; in bundled mode, whose own Prometheus discovers the pods and loads the rules from its
+    files, only the Role that lets it and kube-state-metrics read the pods and Jobs."""
+    if monitoring_mode(deployment.spec) == "bundled":
+        from slm_deploy.render.monitoring.kubernetes_stack_access import access_objects  # noqa: PLC0415
+
+        return access_objects(deployment)
     objects = [pod_monitor(deployment, m, s) for s in m.scraped]
     if monitoring_mode(deployment.spec) != "managed":
         objects += [prometheus_rule(deployment, m), dashboards_config_map(deployment, m)]

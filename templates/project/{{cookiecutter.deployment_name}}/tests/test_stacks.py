@@ -17,8 +17,8 @@ def test_every_environment_has_a_stack() -> None:
 
 
 def test_stacks_can_share_one_cluster() -> None:
-    """Validated together, the stacks are taken to share a cluster (an AKS stack creates its own): at most one
-    bundles the monitoring stack, and none is in a namespace where another places an add-on."""
+    """Validated together, the stacks are taken to share a cluster (an AKS stack creates its own): no two bundled
+    monitoring stacks share a namespace, and no deployment is in a namespace where another places an add-on."""
     validated = CliRunner().invoke(app, ["validate", "--quiet", *map(str, STACKS)])
     assert validated.exit_code == 0, validated.output
 

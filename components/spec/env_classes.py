@@ -1,0 +1,83 @@
+"""The launch-environment table: variable names slm-deploy gives meaning to, and the classes of names it refuses.
+
+Standard library only, so the policy pack's serving rules judge a rendered launch by the same table the spec's
+validation of `runtime.env` applies, without loading the spec's models (slm_deploy.spec.launch_env says why
+each class is refused).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+TRUST_REMOTE_CODE_ENV = "VLLM_TRUST_REMOTE_CODE"
+"""vLLM's environment spelling of --trust-remote-code."""
+SLOTS_ENV = "LLAMA_ARG_ENDPOINT_SLOTS"
+NO_SLOTS_ENV = "LLAMA_ARG_NO_ENDPOINT_SLOTS"
+METRICS_ENV = "LLAMA_ARG_ENDPOINT_METRICS"
+"""llama.cpp's environment spellings of --slots, --no-slots and --metrics."""
+
+FLAG_PREFIXES = {"llamacpp": "LLAMA_ARG_"}
+"""Runtimes that read their command-line flags from variables with this prefix."""
+
+
+@dataclass(frozen=True)
+class EnvClass:
+    """A class of refused names: what matches it and why it is refused."""
+
+    pattern: re.Pattern[str]
+    reason: str
+
+
+LOADER = EnvClass(
+    re.compile(r"^(LD_|DYLD_|PYTHON|PERL|RUBY|NODE_|GCONV_|MALLOC_|GLIBC_|BASH_ENV$|ENV$|IFS$|SHELL$|PATH$|"
+               r"USER$|LOGNAME$|OPENSSL_|SSL_CERT_|REQUESTS_CA_BUNDLE$|CURL_CA_BUNDLE$|CONDA_|PROGRAMFILES$|"
+               r"SYSTEMROOT$)|(_EDITOR$|_LIBRARY$|_LIBRARIES$)"),
+    "changes what the process loads, trusts or runs as (loader, interpreter, library, editor, user or CA "
+    "variables)")
+NETWORK = EnvClass(
+    re.compile(r"(PROXY$|_ENDPOINT|_URL$|_HOST$|_HOSTNAME$|_HOST_IP$|_IP$|_ADDRESS$|_ORIGINS$|_PORT$|_REMOTES$|"
+               r"_REPOSITORY$|_REPO_LIST$|^HF_HUB_OFFLINE$|^TRANSFORMERS_OFFLINE$|_PLUGINS$|MODELSCOPE|^RAY_|_RAY_|"
+               r"_IPS$|_NIC_|^S3_|^AWS_|^VLLM_MEDIA_URL_|^GGML_RDMA_|^GGML_REMOTING_|MOONCAKE|NIXL|LMCACHE|_SEGMENT$)"),
+    "changes where the server listens or connects (hosts, ports, proxies, hub endpoints, remotes, plugins, "
+    "other nodes, KV-cache transfer stores and their segments)")
+FILES = EnvClass(
+    re.compile(r"(^HOME$|^XDG_|^TMPDIR$|^TEMP$|^TMP$|APPDATA$|_HOME$|_CACHE|_DIR$|_ROOT$|_PATH$|_FILE$|"
+               r"_MODELS$|_NOPRUNE$|_FOLDER$|_DIRECTORY$)"),
+    "points the server at files; slm-deploy sets the writable cache paths itself (the root file system is "
+    "read-only)")
+UNSAFE = EnvClass(
+    re.compile(r"(TRUST_REMOTE_CODE|^VLLM_ALLOW_|INSECURE|_DEV_MODE$|DEBUG_LOG|LOG_REQUESTS|LOG_API_SERVER|"
+               r"^VLLM_SERVER_DEV|NO_USAGE_STATS|DO_NOT_TRACK|TELEMETRY|USAGE_STATS|^VLLM_USAGE_|^SLM_|"
+               r"_SKIP_\w*(VALIDATION|CHECKS?)$|KEEP_ALIVE_ON_)"),
+    "weakens the deployment or is set by slm-deploy (remote code, runtime updates, request logging, "
+    "telemetry, skipped validation or checks, a server kept up after its engine died, this project's own "
+    "server settings)")
+GPU_SELECTION = EnvClass(
+    re.compile(r"(_VISIBLE_DEVICES$|^NVIDIA_|DEVICE_ORDINAL$|^CUDA_DEVICE_ORDER$|^HSA_OVERRIDE_|"
+               r"^ONEAPI_DEVICE_SELECTOR$|^GGML_[A-Z]+_DEVICES?$|_BACKEND_DEVICE$|_PLATFORMS?$|^(LOCAL_)?RANK$|"
+               r"_RANK(_LOCAL)?$|_DP_SIZE$|WORLD_SIZE$)"),
+    "selects or overrides the GPUs the server sees; the device plugin (Kubernetes) or the device reservation "
+    "(Compose) hands the container the GPUs resources.gpu asks for")
+DEBUG_OUTPUT = EnvClass(
+    re.compile(r"(DEBUG|TRACE|VERBOSE|LOGGER|PROFIL|_DUMP|_OUTPUT_TENSOR$|LOG_LEVEL$|LOGGING_LEVEL$)"),
+    "raises debug, trace or log-level output, which can write prompts and generated text to the logs "
+    "(vLLM logs the input prompt at debug level, Ollama logs model output at trace level)")
+LOGGING = EnvClass(
+    re.compile(r"(LOGGING|_LOG_|_LOG$|_PRINT_)"),
+    "changes how or where the server logs (logging configuration, streams, prefixes, intervals); the log "
+    "pipeline and the alerts read the runtime's own format on its standard streams")
+INTERNAL = EnvClass(
+    re.compile(r"(^CMAKE_|^NVCC_|^MAX_JOBS$|^TORCH_CUDA_ARCH_LIST$|^VLLM_(BUILD_|DOCKER_BUILD|IMAGE_TAG$|"
+               r"MAIN_CUDA_VERSION$|PRECOMPILED|USE_PRECOMPILED|SKIP_PRECOMPILED|TARGET_DEVICE$|DIST_IDENT$)|"
+               r"_TEST_|_CI_ENV$|^LLAMA_APP_CMD$|^LLAMA_SERVER_|_CHILD_MODE$)"),
+    "is internal to the runtime: read while building it from source or by its tests, or set by the runtime "
+    "for its own child processes")
+OWNED = {
+    "ollama": EnvClass(re.compile(r"^OLLAMA_(KEEP_ALIVE|NUM_PARALLEL|MAX_LOADED_MODELS|MAX_QUEUE|CONTEXT_LENGTH|"
+                                  r"FLASH_ATTENTION|KV_CACHE_TYPE|AUTH)$"),
+                       "is set from the spec (runtime.keep_alive, runtime.max_loaded_models, runtime.flash_attention, "
+                       "runtime.kv_cache_type, model.context_length, serving.concurrency)"),
+}
+"""Per runtime: variables slm-deploy derives from typed fields."""
+CLASSES = (LOADER, NETWORK, FILES, UNSAFE, GPU_SELECTION, DEBUG_OUTPUT, LOGGING, INTERNAL)
