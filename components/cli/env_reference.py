@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slm_deploy.spec.launch_env import CLASSES, OWNED, allowed_names
+from slm_deploy.spec.launch_env import CLASSES, GPU_ONLY_BACKENDS, OWNED, allowed_names
 from slm_deploy.spec.runtime_records import record_of
 
 RUNTIME_KINDS = ("vllm", "ollama", "llamacpp", "onnxruntime", "foundry-local")
@@ -25,7 +25,8 @@ def env_reference_markdown() -> str:
         "- the environment spelling of a command-line flag (llama.cpp's `LLAMA_ARG_*`)",
     ]
     lines += [f"- a variable that {env_class.reason}" for env_class in CLASSES]
-    lines += [f"- {kind}: a variable that {env_class.reason}" for kind, env_class in OWNED.items()]
+    lines += [f"- {kind}: a variable that {env_class.reason}"
+              for table in (OWNED, GPU_ONLY_BACKENDS) for kind, env_class in table.items()]
     for kind in RUNTIME_KINDS:
         record = record_of(kind)
         names = allowed_names(kind)
