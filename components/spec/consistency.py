@@ -128,7 +128,7 @@ def _env_problems(spec: DeploymentSpec) -> list[Problem]:
             problems.append(Problem(f"runtime.env.{name}", reason, allowed=allowed_text(kind), hint=hint))
         elif (allowed := value_refusal(kind, name, value)) is not None:
             problems.append(Problem(f"runtime.env.{name}", f"has a value {kind} cannot parse for this variable "
-                                    "(it would stop at start or read it as off)", allowed=allowed))
+                                    "(it would stop at start or quietly read another value)", allowed=allowed))
     return problems
 
 
