@@ -121,3 +121,10 @@ def _text_problems(path: str, value: object) -> list[Problem]:
             problems.append(Problem(where, f"contains {reason}",
                                     allowed="printable text, spaces, tabs and line breaks"))
     return problems
+
+
+def system_prompt_problems(prompt: str | None) -> list[Problem]:
+    """A SYSTEM prompt is written in triple quotes; characters the Modelfile parser drops would change it."""
+    reason = unrepresentable(prompt) if prompt else None
+    return [Problem("runtime.modelfile.system_prompt", f"contains {reason}",
+                    allowed="printable text, spaces and tabs")] if reason else []

@@ -17,7 +17,7 @@ from slm_deploy.spec.loader import parse_deployment
 from slm_deploy.spec.modelfile_quoting import quoted_value
 from tests.spec.test_spec_honesty import _modelfile, _refused
 from tests.support.cli import run_in_process
-from tests.support.modelfile_reader import ModelfileError, parameters
+from tests.support.modelfile_reader import ModelfileError, parameters, read_commands
 
 ORDINARY_STOPS = ["<|im_end|>", "\n\n", "### User: ", 'say "stop"', "<|eot_id|>", " ", '"', '"quoted"',
                   "User:\n", "\tindented", '""', 'a"\nb']
@@ -94,3 +94,17 @@ def test_the_example_stacks_modelfile_reads_back_its_stop_strings() -> None:
     read = parameters(modelfile)
     assert read["stop"] == ["<|eot_id|>", "\n\nUser:"]
     assert read["num_ctx"] == ["8192"] and read["temperature"] == ["0.3"]
+
+
+def test_a_system_prompt_with_a_character_the_parser_drops_is_refused(tmp_path: Path) -> None:
+    spec = _ollama_spec("END")
+    spec["runtime"]["modelfile"]["system_prompt"] = "Canary\u00a0token"  # a no-break space: not printable in Go
+    _refused(tmp_path, spec, "runtime.modelfile.system_prompt", "characters Ollama's Modelfile parser drops",
+             echoed=("Canary",))
+
+
+def test_a_system_prompt_reads_back_unchanged() -> None:
+    spec = _ollama_spec(["<|im_end|>"])
+    spec["runtime"]["modelfile"]["system_prompt"] = ' Answer in "one" line.\t'
+    commands = dict(read_commands(modelfile_text(parse_deployment(spec)) or ""))
+    assert commands["system"] == ' Answer in "one" line.\t'
