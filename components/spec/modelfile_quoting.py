@@ -16,7 +16,8 @@ KEPT_BLANKS = " \t"
 PRINTABLE_CATEGORIES = frozenset("LMNPS")
 """Go's unicode.IsPrint: letters, marks, numbers, punctuation and symbols, plus the ASCII space."""
 UNREPRESENTABLE = ("characters Ollama's Modelfile parser drops: control, format and separator characters other than "
-                   "space, tab and line breaks (for example NUL, escape, zero-width spaces, bidirectional overrides, "
+                   "space, tab and line breaks (for example NUL, escape, zero-width spaces and joiners, bidirectional "
+                   "overrides, "
                    "U+00A0, U+2028)")
 UNQUOTABLE = ("three double quotes at the end of a line followed by another line: Ollama's Modelfile parser would "
               "end the value there, in any quoting")

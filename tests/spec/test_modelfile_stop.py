@@ -96,9 +96,10 @@ def test_the_example_stacks_modelfile_reads_back_its_stop_strings() -> None:
     assert read["num_ctx"] == ["8192"] and read["temperature"] == ["0.3"]
 
 
-def test_a_system_prompt_with_a_character_the_parser_drops_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("character", ["\u00a0", "\u200c", "\u3000"])  # no-break space, joiner, ideographic space
+def test_a_system_prompt_with_a_character_the_parser_drops_is_refused(character: str, tmp_path: Path) -> None:
     spec = _ollama_spec("END")
-    spec["runtime"]["modelfile"]["system_prompt"] = "Canary\u00a0token"  # a no-break space: not printable in Go
+    spec["runtime"]["modelfile"]["system_prompt"] = f"Canary{character}token"  # not printable for Go
     _refused(tmp_path, spec, "runtime.modelfile.system_prompt", "characters Ollama's Modelfile parser drops",
              echoed=("Canary",))
 
