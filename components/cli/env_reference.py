@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slm_deploy.spec.env_classes import CLASSES, OWNED
+from slm_deploy.spec.env_classes import CLASSES, GPU_ONLY_BACKENDS, OWNED
 from slm_deploy.spec.launch_env import allowed_names
 from slm_deploy.spec.runtime_records import record_of
 
@@ -26,7 +26,8 @@ def env_reference_markdown() -> str:
         "- the environment spelling of a command-line flag (llama.cpp's `LLAMA_ARG_*`)",
     ]
     lines += [f"- a variable that {env_class.reason}" for env_class in CLASSES]
-    lines += [f"- {kind}: a variable that {env_class.reason}" for kind, env_class in OWNED.items()]
+    lines += [f"- {kind}: a variable that {env_class.reason}"
+              for table in (OWNED, GPU_ONLY_BACKENDS) for kind, env_class in table.items()]
     for kind in RUNTIME_KINDS:
         record = record_of(kind)
         names = allowed_names(kind)

@@ -26,7 +26,7 @@ def plan_summary(deployment: Deployment) -> dict[str, Any]:
         "model": model.id,
         "quantisation": model.quantisation.value,
         "tier": sizing.tier,
-        "parameters_billion": model.parameters_billion,
+        "parameters_billion": model.parameters_billion or None,  # unknown for a Foundry Local host source
         "context_length": sizing.context_length,
         "concurrency": sizing.concurrency,
         "weights_bytes": sizing.weights_bytes,

@@ -27,6 +27,7 @@ from slm_deploy.runtimes.capabilities import capabilities
 from slm_deploy.runtimes.plan import RuntimePlan
 from slm_deploy.render.secrets_readme import secret_notes
 from slm_deploy.spec.consistency import kubernetes_target, namespace_of
+from slm_deploy.spec.idle_fields import host_only
 from slm_deploy.spec.loader import Deployment
 from slm_deploy.spec.sizing import GPU_MEMORY
 
@@ -101,6 +102,7 @@ def _readme(deployment: Deployment, plan: RuntimePlan, files: dict[str, str]) ->
         spec=spec,
         model=deployment.model,
         sizing=deployment.sizing,
+        host_only=host_only(spec),
         builds=builds,
         push=bool(docker and docker.registry),
         compose_project=compose_project,

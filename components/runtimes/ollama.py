@@ -14,6 +14,7 @@ from slm_deploy.runtimes.plan import (
 from slm_deploy.runtimes.gateway import gateway_name
 from slm_deploy.spec.loader import Deployment
 from slm_deploy.spec.model_section import OllamaSource
+from slm_deploy.spec.modelfile_quoting import quoted_value
 from slm_deploy.spec.runtime_options import OllamaOptions
 
 DEFAULT_PORT = 11434
@@ -34,11 +35,23 @@ def modelfile_text(deployment: Deployment) -> str | None:
     if options is None:
         return None
     lines = [f"FROM {source_of(deployment, OllamaSource).tag}", f"PARAMETER num_ctx {deployment.sizing.context_length}"]
-    lines += [f"PARAMETER {name} {str(value).lower() if isinstance(value, bool) else value}"
-              for name, value in sorted(options.parameters.items())]
+    lines += [f"PARAMETER {name} {text}" for name, value in sorted(options.parameters.items())
+              for text in _parameter_texts(value)]
     if options.system_prompt:
         lines.append(f'SYSTEM """{options.system_prompt}"""')
     return "\n".join(lines) + "\n"
+
+
+def _parameter_texts(value: bool | int | float | str | list[str]) -> list[str]:
+    """One written value per PARAMETER line: Ollama appends repeated lines of a list parameter such as stop."""
+    if isinstance(value, bool):
+        return [str(value).lower()]
+    if isinstance(value, (int, float)):
+        return [str(value)]
+    texts = [quoted_value(item) for item in ([value] if isinstance(value, str) else value)]
+    if None in texts:
+        raise ValueError("a Modelfile text the spec check refuses reached the renderer")
+    return [text for text in texts if text is not None]
 
 
 PREP_LISTEN = "127.0.0.1:11434"

@@ -15,7 +15,7 @@ from slm_deploy.spec.env_values import value_refusal
 from slm_deploy.spec.extra_args import extra_args_problems
 from slm_deploy.spec.idle_fields import idle_field_problems
 from slm_deploy.spec.images import pins_table
-from slm_deploy.spec.modelfile_parameters import parameter_problems
+from slm_deploy.spec.modelfile_parameters import parameter_problems, system_prompt_problems
 from slm_deploy.spec.present import present
 from slm_deploy.spec.runtime_options import KEEP_ALIVE_LIMITS, keep_alive_fits
 from slm_deploy.spec.monitoring_checks import monitoring_mode, monitoring_problems
@@ -128,7 +128,7 @@ def _env_problems(spec: DeploymentSpec) -> list[Problem]:
             problems.append(Problem(f"runtime.env.{name}", reason, allowed=allowed_text(kind), hint=hint))
         elif (allowed := value_refusal(kind, name, value)) is not None:
             problems.append(Problem(f"runtime.env.{name}", f"has a value {kind} cannot parse for this variable "
-                                    "(it would stop at start or read it as off)", allowed=allowed))
+                                    "(it would stop at start or quietly read another value)", allowed=allowed))
     return problems
 
 
@@ -179,6 +179,7 @@ def _runtime_problems(spec: DeploymentSpec) -> list[Problem]:
         problems += extra_args_problems(runtime.kind, runtime.extra_args)
     if runtime.kind == "ollama" and runtime.modelfile is not None:
         problems += parameter_problems(runtime.modelfile.parameters)
+        problems += system_prompt_problems(runtime.modelfile.system_prompt)
     if runtime.kind == "ollama" and not keep_alive_fits(runtime.keep_alive):
         problems.append(Problem("runtime.keep_alive", "is longer than Ollama can hold (Go's time.Duration, int64 "
                                 "nanoseconds, about 292 years); Ollama would quietly use 5 minutes or a wrapped value",

@@ -49,16 +49,28 @@ FILES = EnvClass(
 UNSAFE = EnvClass(
     re.compile(r"(TRUST_REMOTE_CODE|^VLLM_ALLOW_|INSECURE|_DEV_MODE$|DEBUG_LOG|LOG_REQUESTS|LOG_API_SERVER|"
                r"^VLLM_SERVER_DEV|NO_USAGE_STATS|DO_NOT_TRACK|TELEMETRY|USAGE_STATS|^VLLM_USAGE_|^SLM_|"
-               r"_SKIP_\w*(VALIDATION|CHECKS?)$|KEEP_ALIVE_ON_)"),
+               r"_SKIP_\w*(VALIDATION|CHECKS?)$|KEEP_ALIVE_ON_|_RESPONSES_API_STORE$)"),
     "weakens the deployment or is set by slm-deploy (remote code, runtime updates, request logging, "
-    "telemetry, skipped validation or checks, a server kept up after its engine died, this project's own "
-    "server settings)")
+    "telemetry, skipped validation or checks, a server kept up after its engine died, a store that keeps "
+    "every response in memory without bound, this project's own server settings)")
 GPU_SELECTION = EnvClass(
     re.compile(r"(_VISIBLE_DEVICES$|^NVIDIA_|DEVICE_ORDINAL$|^CUDA_DEVICE_ORDER$|^HSA_OVERRIDE_|"
                r"^ONEAPI_DEVICE_SELECTOR$|^GGML_[A-Z]+_DEVICES?$|_BACKEND_DEVICE$|_PLATFORMS?$|^(LOCAL_)?RANK$|"
                r"_RANK(_LOCAL)?$|_DP_SIZE$|WORLD_SIZE$)"),
     "selects or overrides the GPUs the server sees; the device plugin (Kubernetes) or the device reservation "
     "(Compose) hands the container the GPUs resources.gpu asks for")
+OTHER_HARDWARE = EnvClass(
+    re.compile(r"(^HIP_|_HIP|^ROCR_|ROCM|^HSA_|AITER|^CCL_|_AMD_|_AMD$|^AMD_|XPU|SYCL|ONEAPI|^ZE_|NEURON|^TPU_|"
+               r"_TPU_|^XLA_|_XLA_|PJRT|^HPU_|_HPU_|HABANA|GAUDI|METAL|_VK_|VULKAN|_CANN_|ASCEND|MUSA|OPENCL|KOMPUTE|"
+               r"_MPS_)"),
+    "tunes a backend for hardware no target runs on (AMD ROCm/HIP/AITER, Intel XPU/SYCL/oneCCL, AWS Neuron, "
+    "Google TPU/XLA, Intel Gaudi, Apple Metal, Vulkan, OpenCL, Huawei CANN); the images run on NVIDIA GPUs (CUDA) "
+    "or CPUs")
+GPU_ONLY_BACKENDS = {
+    "vllm": EnvClass(re.compile(r"^VLLM_CPU_|ZENTORCH"), "tunes vLLM's CPU backend (and its zentorch plugin); the "
+                                                          "vLLM image runs on NVIDIA GPUs (resources.gpu), never on CPUs"),
+}
+"""Per runtime: backends it has but the image slm-deploy runs never uses."""
 DEBUG_OUTPUT = EnvClass(
     re.compile(r"(DEBUG|TRACE|VERBOSE|LOGGER|PROFIL|_DUMP|_OUTPUT_TENSOR$|LOG_LEVEL$|LOGGING_LEVEL$)"),
     "raises debug, trace or log-level output, which can write prompts and generated text to the logs "
@@ -80,4 +92,4 @@ OWNED = {
                        "runtime.kv_cache_type, model.context_length, serving.concurrency)"),
 }
 """Per runtime: variables slm-deploy derives from typed fields."""
-CLASSES = (LOADER, NETWORK, FILES, UNSAFE, GPU_SELECTION, DEBUG_OUTPUT, LOGGING, INTERNAL)
+CLASSES = (LOADER, NETWORK, FILES, UNSAFE, GPU_SELECTION, OTHER_HARDWARE, DEBUG_OUTPUT, LOGGING, INTERNAL)

@@ -4,10 +4,22 @@ read as off, is refused at validate. Free-text variables have no record entry an
 
 from __future__ import annotations
 
+from slm_deploy.spec.go_values import GO_BOOL_WORDS, duration_or_seconds_fits, envconfig_text, parses_uint64
 from slm_deploy.spec.runtime_records import record_of
 
 OFF_WORDS = ("0", "false")
 """The off spellings next to a switch's on values; any other word is read as off without a word of warning."""
+
+
+GO_KINDS = {
+    "gobool": (lambda text: text in GO_BOOL_WORDS,
+               "true or false (also 1, 0, t, f, TRUE, FALSE, True, False); Ollama reads any other text as true"),
+    "uint64": (parses_uint64, "a whole number from 0 to 18446744073709551615, digits only (no unit or sign); "
+                              "Ollama reads any other text as its default"),
+    "duration": (duration_or_seconds_fits, "a Go duration such as 90s, 10m or 1h30m, or whole seconds, at most "
+                                           "about 292 years; Ollama reads any other text as its default"),
+}
+"""Ollama's envconfig readers (the record's kinds for its variables): the check, and what is allowed."""
 
 
 def _parses(parse: type, text: str) -> bool:
@@ -30,6 +42,8 @@ def value_refusal(runtime: str, name: str, value: str) -> str | None:
         folded = value.lower() if kind == "choice-nocase" else value
         known = [word.lower() for word in listed] if kind == "choice-nocase" else listed
         return None if folded in known else "one of " + ", ".join(listed)
+    if kind in GO_KINDS:
+        return None if GO_KINDS[kind][0](envconfig_text(value)) else GO_KINDS[kind][1]
     if kind in ("switch", "switch-nocase"):
         folded = value.strip().lower() if kind == "switch-nocase" else value
         accepted = listed + [word for word in OFF_WORDS if word == "0" or "true" in listed]

@@ -8,6 +8,7 @@ import ipaddress
 
 from slm_deploy.errors import Problem
 from slm_deploy.spec.deployment import DeploymentSpec
+from slm_deploy.spec.model_section import OnnxSource
 from slm_deploy.spec.runtime_options import WEIGHT_DTYPES
 from slm_deploy.spec.present import host_target
 
@@ -56,6 +57,14 @@ def _host_idle(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
     if host.allowed_clients:
         found.append(("targets.host.allowed_clients", "for Foundry Local on a host: it serves loopback only, "
                       "since no API-key gateway runs in front of it there", "an empty list"))
+    if written(spec, "security", "registry_mirror"):
+        found.append(("security.registry_mirror", "for Foundry Local on a host (the install pulls no container "
+                      "image)", "leave it unset; set runtime.image to run Foundry Local in a container"))
+    if spec.model.source is not None:
+        found += [(f"model.{field}", "for Foundry Local on a host (it loads the variant of model.source.alias it "
+                   "picks for the device, with that model's own context; no limit or sizing applies on a host)",
+                   "leave it unset; Foundry Local knows its catalogue's models")
+                  for field in CATALOGUE_FACTS if written(spec, "model", field)]
     return found
 
 
@@ -121,11 +130,24 @@ def _runtime_idle(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
     return found
 
 
+def _local_folder_idle(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
+    """A local ONNX folder is mounted as it is: nothing is downloaded, so no commit or token applies."""
+    source = spec.model.source
+    if not isinstance(source, OnnxSource) or source.repo is not None:
+        return []
+    why = "with a local model folder (it is mounted as it is; nothing is downloaded from a repository)"
+    found = [("model.source.revision", why, "set it only with model.source.repo")] if written(source, "revision") \
+        else []
+    if written(spec, "model", "hub_token_secret"):
+        found.append(("model.hub_token_secret", why, "set it only with model.source.repo"))
+    return found
+
+
 def _model_idle(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
     """Beside a catalogue id the weights are the entry's pinned ones, so their facts are the entry's too: a
     different layer count or native context would size memory, or allow a context, for weights never loaded."""
     if spec.model.id is None:
-        return []
+        return _local_folder_idle(spec)
     return [(f"model.{field}", "beside model.id (sizing uses the catalogue entry's facts about its pinned weights)",
              "leave it unset with model.id, or give model.source with these facts for other weights")
             for field in CATALOGUE_FACTS if written(spec, "model", field)]

@@ -6,7 +6,8 @@ the runtime's own artifact, lists it) and it is in no refused class: another spe
 (llama.cpp reads every flag from LLAMA_ARG_*, which would bypass the extra_args allow-list), something that
 changes what the process loads or where it connects (loader, interpreter, proxies, hub endpoints), a path (the
 root file system is read-only; slm-deploy sets the writable paths), a switch that weakens the server, GPU
-selection (the device plugin or the Compose device reservation decides which GPUs a container sees), debug or
+selection (the device plugin or the Compose device reservation decides which GPUs a container sees), tuning
+for hardware no target runs on (ROCm, XPU, Neuron, TPU and other backends; vLLM's CPU backend), debug or
 log-level output (at debug level vLLM logs input prompts and Ollama's trace level logs generated text), logging
 configuration (streams, prefixes, intervals, vLLM's own logging set-up), the
 runtime's own build, test and child-process variables, or a variable slm-deploy sets from a typed field of
@@ -15,7 +16,7 @@ the spec.
 
 from __future__ import annotations
 
-from slm_deploy.spec.env_classes import CLASSES, FLAG_PREFIXES, OWNED
+from slm_deploy.spec.env_classes import CLASSES, FLAG_PREFIXES, GPU_ONLY_BACKENDS, OWNED
 from slm_deploy.spec.fields import SECRET_NAME_PARTS
 from slm_deploy.spec.runtime_records import record_of
 
@@ -31,8 +32,8 @@ def class_refusal(runtime: str, name: str) -> str | None:
     prefix = FLAG_PREFIXES.get(runtime)
     if prefix and name.startswith(prefix):
         return "is the environment spelling of a command-line flag; pass flags through runtime.extra_args"
-    owned = OWNED.get(runtime)
-    for env_class in ((owned,) if owned else ()) + CLASSES:
+    own_classes = tuple(table[runtime] for table in (OWNED, GPU_ONLY_BACKENDS) if runtime in table)
+    for env_class in own_classes + CLASSES:
         if env_class.pattern.search(name):
             return env_class.reason
     return None

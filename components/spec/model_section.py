@@ -92,7 +92,8 @@ class ModelSpec(SpecModel):
     """A catalogue id such as phi-4-mini-instruct or qwen3-1.7b."""
     source: ModelSource | None = None
     parameters_billion: float | None = Field(default=None, gt=0.01, le=30)
-    """Needed with `source`, refused beside `id` (the entry has it): parameter count in billions (sizing and tier)."""
+    """Needed with `source` (except Foundry Local on a host, which sizes nothing), refused beside `id` (the entry
+    has it): parameter count in billions (sizing and tier)."""
     architecture: Architecture | None = None
     """With `source`, for an exact KV-cache estimate (a conservative default otherwise); refused beside `id`."""
     native_context: int | None = Field(default=None, ge=256, le=1_048_576)
@@ -102,4 +103,4 @@ class ModelSpec(SpecModel):
     context_length: int | None = Field(default=None, ge=256, le=1_048_576)
     """Context window to serve per request; defaults to min(native context, 8192)."""
     hub_token_secret: SecretName | None = None
-    """Secret (declared under `secrets`) holding a Hugging Face token, for gated models."""
+    """Secret (declared under `secrets`) holding a Hugging Face token, for gated models downloaded from a repository."""

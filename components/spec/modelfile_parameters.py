@@ -11,12 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from slm_deploy.errors import Problem
+from slm_deploy.spec.modelfile_quoting import unrepresentable
 
 INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
 FLOAT32_MAX = 3.4028234663852886e38
 
 
-KIND_TEXT = {"int": "an integer", "float32": "a number", "*bool": "true or false", "[]string": "text"}
+KIND_TEXT = {"int": "an integer", "float32": "a number", "*bool": "true or false",
+             "[]string": "text or a list of texts"}
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,9 @@ class ValueRange:
         if self.go_type == "*bool":
             return isinstance(value, bool)
         if self.go_type == "[]string":
-            return isinstance(value, str)
+            return isinstance(value, str) or isinstance(value, list) and all(isinstance(item, str) for item in value)
+        if isinstance(value, (str, list)):
+            return False
         return not isinstance(value, bool) and isinstance(value, int if self.go_type == "int" else (int, float))
 
     def in_range(self, value: object) -> bool:
@@ -72,6 +76,8 @@ OLLAMA_PARAMETERS = {
     "use_mmap": ValueRange("*bool"), "num_thread": INT,
 }
 """Name -> the values Ollama takes for it (the record's Go type, and the sampler's range where it clamps)."""
+MAX_TEXTS, MAX_TEXT_LENGTH = 32, 256
+"""Most texts a list parameter takes, and longest text: far beyond any chat template's stop markers."""
 SPEC_OWNED = {"num_ctx": "model.context_length"}
 """Parameters slm-deploy writes itself from a spec field; Ollama keeps the first PARAMETER line of a name."""
 
@@ -93,4 +99,32 @@ def parameter_problems(parameters: Mapping[str, object]) -> list[Problem]:
         elif not kind.in_range(value):
             problems.append(Problem(path, "is outside the range Ollama parses or keeps for this parameter",
                                     allowed=kind.allowed))
+        else:
+            problems += _text_problems(path, value)
     return problems
+
+
+def _text_problems(path: str, value: object) -> list[Problem]:
+    """Texts the Modelfile parser would change or cut short, each named by its position in a list."""
+    if isinstance(value, str):
+        items = [(path, value)]
+    else:
+        items = [(f"{path}[{index}]", item) for index, item in enumerate(value)] if isinstance(value, list) else []
+    if isinstance(value, list) and not 1 <= len(value) <= MAX_TEXTS:
+        return [Problem(path, "must list at least one text, and at most a few dozen", allowed=f"1 to {MAX_TEXTS} texts")]
+    problems = []
+    for where, item in items:
+        if not 1 <= len(item) <= MAX_TEXT_LENGTH:
+            problems.append(Problem(where, "must not be empty (an empty stop string matches every text) or longer "
+                                    "than any stop marker", allowed=f"1 to {MAX_TEXT_LENGTH} characters"))
+        elif reason := unrepresentable(item):
+            problems.append(Problem(where, f"contains {reason}",
+                                    allowed="printable text, spaces, tabs and line breaks"))
+    return problems
+
+
+def system_prompt_problems(prompt: str | None) -> list[Problem]:
+    """A SYSTEM prompt is written in triple quotes; characters the Modelfile parser drops would change it."""
+    reason = unrepresentable(prompt) if prompt else None
+    return [Problem("runtime.modelfile.system_prompt", f"contains {reason}",
+                    allowed="printable text, spaces and tabs")] if reason else []

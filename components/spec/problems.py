@@ -55,11 +55,13 @@ def _walk(loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], type[BaseModel] | None
     user_loc: list[Any] = []
     plain_union = None
     for step in loc:
+        if plain_union is not None:  # inside one member of a plain union (a list's item): the field is what is wrong
+            break
         members = _unwrap(current)
         models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
         containers = [m for m in members if typing.get_origin(m) in (dict, list)]
         if isinstance(step, str) and len([m for m in members if m is not type(None)]) > 1 \
-                and not models and not containers:
+                and not models and not any(typing.get_origin(m) is dict for m in containers):
             plain_union, current = current, None
             continue
         if len(models) > 1:
@@ -86,6 +88,8 @@ def _kinds(union: Any) -> str:
     for member in _unwrap(union):
         if typing.get_origin(member) is typing.Literal:
             words.append(" or ".join(repr(v) for v in typing.get_args(member)))
+        elif typing.get_origin(member) is list:
+            words.append("a list of " + _kinds(typing.get_args(member)[0]).replace("text", "texts"))
         elif member is not type(None):
             words.append(_KIND_WORDS.get(member, "text"))
     return ", ".join(dict.fromkeys(words))

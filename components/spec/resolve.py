@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from slm_deploy.errors import Problem, SpecError
 from slm_deploy.spec.catalogue import CatalogueEntry, catalogue
 from slm_deploy.spec.deployment import DeploymentSpec
+from slm_deploy.spec.idle_fields import host_only
 from slm_deploy.spec.model_section import (
     Architecture,
     FoundrySource,
@@ -149,7 +150,7 @@ def resolve_model(spec: DeploymentSpec) -> ResolvedModel:
         if isinstance(source, OnnxSource) and source.repo and not source.revision:
             problems.append(Problem("model.source.revision", "a repository source needs a pinned revision",
                                     allowed="a 40-character commit sha"))
-        if model.parameters_billion is None:
+        if model.parameters_billion is None and not host_only(spec):
             problems.append(Problem("model.parameters_billion", "required with model.source (sizing needs it)",
                                     allowed="a number of billions, e.g. 3.8"))
         problems += _check_quantisation(runtime, quant, from_catalogue=False)

@@ -12,8 +12,9 @@ from slm_deploy.spec.images import PinnedImage
 
 ParameterName = Annotated[str, StringConstraints(max_length=64)]
 """Checked against Ollama's own table of names, so a wrong one is told the names Ollama knows."""
-ParameterValue = bool | int | float | Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]+$", max_length=256)]
-"""A Modelfile PARAMETER value; which kind each name takes is checked against Ollama's own table."""
+ParameterValue = bool | int | float | str | list[str]
+"""A Modelfile PARAMETER value (a list writes one line per item); which kind each name takes, and which texts the
+Modelfile parser reads back unchanged, is checked against Ollama's own table and grammar."""
 
 
 class _RuntimeCommon(SpecModel):

@@ -20,6 +20,9 @@ REFUSED = {"line separator": "\u2028", "paragraph separator": "\u2029", "next li
 KEPT = " Réponds\tbrièvement 👋 — 答えは短く; مرحبا\u200cبك: # not a comment --- 'quoted' \"too\" - [x] {y}  "
 """Text every reader must carry through unchanged: tabs, accents, emoji, CJK and right-to-left scripts, a joiner,
 YAML indicators, quotes, and leading and trailing spaces."""
+PROMPT_KEPT = KEPT.replace("\u200c", "")
+"""The same without the joiner, which Ollama's Modelfile parser drops (Go's unicode.IsPrint excludes format
+characters), so a system prompt holding one is refused (tests/spec/test_modelfile_stop.py)."""
 WAIVER = {"rule": "slm-compose-013", "resource": "compose/compose.yaml"}
 
 
@@ -46,10 +49,10 @@ def test_a_line_break_or_hidden_character_in_free_text_is_refused(field: str, ch
 
 
 def test_free_text_renders_into_files_that_parse_back_to_it_exactly() -> None:
-    files = render_bundle(parse_deployment(_spec(KEPT, KEPT))).files
+    files = render_bundle(parse_deployment(_spec(PROMPT_KEPT, KEPT))).files
     documents = {name: list(yaml.safe_load_all(text)) for name, text in files.items()
                  if name.endswith((".yaml", ".yml"))}
-    line = f'SYSTEM """{KEPT}"""'
+    line = f'SYSTEM """{PROMPT_KEPT}"""'
     config_maps = [doc for docs in documents.values() for doc in docs
                    if isinstance(doc, dict) and doc.get("kind") == "ConfigMap" and "Modelfile" in doc.get("data", {})]
     assert config_maps and all(line in cm["data"]["Modelfile"].splitlines() for cm in config_maps)

@@ -23,6 +23,9 @@ FOUNDRY_HOST: dict[str, Any] = {"name": "demo", "model": {"id": "phi-4-mini-inst
 FOUNDRY_CONTAINER: dict[str, Any] = {
     **COMPOSE, "model": {"id": "phi-4-mini-instruct"},
     "runtime": {"kind": "foundry-local", "image": f"registry.example/foundry-local:1.0@{DIGEST}"}}
+FOUNDRY_HOST_SOURCE: dict[str, Any] = {**FOUNDRY_HOST, "model": {"source": {"kind": "foundry", "alias": "phi-4-mini"}}}
+ONNX_LOCAL: dict[str, Any] = {**COMPOSE, "runtime": {"kind": "onnxruntime"},
+                              "model": {"source": {"kind": "onnx", "path": "/srv/models/phi4"}, "parameters_billion": 3.8}}
 AKS: dict[str, Any] = {"name": "demo", "model": {"id": "phi-4-mini-instruct"}, "runtime": {"kind": "vllm"},
                        "resources": {"gpu": {"type": "nvidia-a100-80gb"}},
                        "targets": {"docker": {"registry": "registry.example:5000"}, "aks": {}}}
@@ -89,6 +92,19 @@ IDLE = {
                                                      "runtime.port"),
     "weight format on a foundry local host": (FOUNDRY_HOST, {"model": {"quantisation": "int4"}}, "model.quantisation",
                                               "Foundry Local chooses the variant"),
+    "revision with a local onnx folder": (ONNX_LOCAL, {"model": {"source": {"revision": "0" * 40}}},
+                                          "model.source.revision", "with model.source.repo"),
+    "hub token with a local onnx folder": (ONNX_LOCAL, {"model": {"hub_token_secret": "hf-token"},
+                                                        "secrets": {"hf-token": {}}},
+                                           "model.hub_token_secret", "with model.source.repo"),
+    "registry mirror on a foundry local host": (FOUNDRY_HOST, {"security": {"registry_mirror": "mirror.example"}},
+                                                "security.registry_mirror", "set runtime.image"),
+    "native context on a foundry local host": (FOUNDRY_HOST_SOURCE, {"model": {"native_context": 4096}},
+                                               "model.native_context", "Foundry Local"),
+    "architecture on a foundry local host": (FOUNDRY_HOST_SOURCE, {"model": {"architecture": {
+        "layers": 32, "kv_heads": 8, "head_dim": 128}}}, "model.architecture", "Foundry Local"),
+    "parameter count on a foundry local host": (FOUNDRY_HOST_SOURCE, {"model": {"parameters_billion": 3.8}},
+                                                "model.parameters_billion", "Foundry Local"),
     "authorised ranges on a private cluster": (AKS, {"targets": {"aks": {"authorized_ip_ranges": ["203.0.113.0/24"]}}},
                                                "targets.aks.authorized_ip_ranges",
                                                "private_cluster: false with these ranges"),
@@ -122,6 +138,17 @@ USED = {
                    "revision": "0" * 40}}}, {"model": {"parameters_billion": 1.7, "native_context": 32768,
                                                        "architecture": {"layers": 28, "kv_heads": 8, "head_dim": 128}}}),
     "runtime port on a foundry local host": (FOUNDRY_HOST, {"runtime": {"port": 5300}}),
+    "a local onnx folder without revision or token": (ONNX_LOCAL, {}),
+    "revision and token with an onnx repository": (ONNX_LOCAL, {
+        "model": {"source": {"repo": "microsoft/Phi-4-mini-instruct-onnx", "revision": "0" * 40,
+                             "path": "cpu_and_mobile/cpu-int4-rtn-block-32-acc-level-4"}, "hub_token_secret": "hf-token"},
+        "secrets": {"hf-token": {}}}),
+    "registry mirror on foundry local in a container": (FOUNDRY_CONTAINER,
+                                                        {"security": {"registry_mirror": "mirror.example"}}),
+    "a foundry local host with a source and no facts": (FOUNDRY_HOST_SOURCE, {}),
+    "facts with foundry local in a container": ({**FOUNDRY_CONTAINER, "model": {
+        "source": {"kind": "foundry", "alias": "phi-4-mini"}}}, {"model": {"parameters_billion": 3.8,
+                                                                            "native_context": 16384}}),
 }
 
 

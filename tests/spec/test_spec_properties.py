@@ -56,13 +56,15 @@ PLAUSIBLE = {
         "OMP_NUM_THREADS", "OLLAMA_DEBUG", "VLLM_LOGGING_LEVEL", "LLAMA_ARG_ENDPOINT_SLOTS", "LLAMA_ARG_CTX_SIZE",
         "VLLM_TRUST_REMOTE_CODE", "VLLM_ALLOW_RUNTIME_LORA_UPDATING", "HF_ENDPOINT", "LD_PRELOAD", "HTTPS_PROXY",
         "OLLAMA_HOST", "OLLAMA_CONTEXT_LENGTH", "SLM_PORT", "PYTHONPATH", "HOME", "OLLAMA_LOAD_TIMEOUT",
-        "OMP_WAIT_POLICY", "OLLAMA_REMOTES", "NVIDIA_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES", "LLAMA_LOG_VERBOSITY"]),
-        st.sampled_from(["1", "true", "info"]), max_size=2),
+        "OMP_WAIT_POLICY", "OLLAMA_REMOTES", "NVIDIA_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES", "LLAMA_LOG_VERBOSITY",
+        "OLLAMA_NOHISTORY", "OLLAMA_GPU_OVERHEAD", "VLLM_ENABLE_RESPONSES_API_STORE", "VLLM_ROCM_USE_AITER"]),
+        st.sampled_from(["1", "true", "info", "no", "1GiB", "5m", "9223372037"]), max_size=2),
     "runtime.modelfile.parameters": st.dictionaries(
         st.sampled_from(["temperature", "top_k", "top_p", "seed", "stop", "use_mmap", "num_ctx", "num_thread",
                          "zqxparam"]),
         st.one_of(st.booleans(), st.integers(-5, 100), st.floats(-1, 2, allow_nan=False),
-                  st.sampled_from([2 ** 63 - 1, 2 ** 63, 1e39, "END", "hot"])),
+                  st.sampled_from([2 ** 63 - 1, 2 ** 63, 1e39, "END", "hot", "<|im_end|>", "\n\n", ' x" ', "\x00x",
+                                   'a"""\nb', "", [], ["<|eot_id|>", "\n\nUser:"], [""], [1]])),
         max_size=3),
     "waivers": st.lists(st.fixed_dictionaries({
         "rule": st.sampled_from(sorted(rule.id for rule in all_rules())),

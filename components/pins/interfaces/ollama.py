@@ -29,6 +29,13 @@ DOCKER_ENV = re.compile(r"^ENV\s+([A-Z_][A-Z0-9_]*)=", re.MULTILINE)
 DOCKER_USER = re.compile(r"^USER\s+(\S+)", re.MULTILINE)
 DOCKER_ENTRYPOINT = re.compile(r'^ENTRYPOINT\s+\[(.*)\]\s*$', re.MULTILINE)
 SOURCES = ("https://github.com/ollama/ollama/tree/{tag}",)
+GO_BOOL = re.compile(r'=\s*(?:Bool|BoolWithDefault)\(\s*"([A-Z][A-Z0-9_]+)"\s*\)')
+GO_UINT = re.compile(r'=\s*Uint(?:64)?\(\s*"([A-Z][A-Z0-9_]+)"\s*,')
+GO_DURATION = re.compile(r'Var\("([A-Z][A-Z0-9_]+)"\); s != "" \{\s*if d, err := time\.ParseDuration\(s\); err == nil'
+                         r'(?:(?!\nfunc ).)*?strconv\.ParseInt\(s, 10, 64\)', re.DOTALL)
+"""envconfig's typed readers: Bool (strconv.ParseBool, any other text reads as true), Uint and Uint64
+(strconv.ParseUint, any other text reads as the default) and the duration readers (time.ParseDuration, else whole
+seconds with strconv.ParseInt, else the default)."""
 
 
 def derive(version: str, mirrors: Path) -> dict:
@@ -62,7 +69,16 @@ def derive(version: str, mirrors: Path) -> dict:
         "image": {"user": user, "writable_paths": [f"{home}/.ollama"] if '".ollama"' in config else [],
                   "entrypoint": [p.strip().strip('"') for p in entrypoint[-1].split(",")] if entrypoint else []},
         "parameters": parameters(types),
+        "env_values": env_values(config),
     }
+
+
+def env_values(config: str) -> dict[str, str]:
+    """Variable -> how envconfig parses it: gobool, uint64 or duration (the kinds value checks know)."""
+    found = {name: "gobool" for name in GO_BOOL.findall(config)}
+    found |= {name: "uint64" for name in GO_UINT.findall(config)}
+    found |= {name: "duration" for name in GO_DURATION.findall(config)}
+    return dict(sorted(found.items()))
 
 
 def parameters(api_types: str) -> dict[str, str]:
