@@ -398,7 +398,8 @@ def test_keda_asks_the_prometheus_that_exists() -> None:
     raw = yaml.safe_load((SPECS_DIR / "llamacpp-gpu-ingress.yaml").read_text())
     raw.setdefault("targets", {}).setdefault("kubernetes", {})["monitoring_namespace"] = "observability"
     bundled = parse_deployment(raw)
-    assert prometheus_address(bundled) == "http://prometheus-operated.observability.svc:9090"
+    name = bundled.spec.name
+    assert prometheus_address(bundled) == f"http://{name}-prometheus.observability.svc:9090", "the bundled stack's"
 
 
 def _spec_with(**serving) -> dict:
