@@ -4,7 +4,13 @@ read as off, is refused at validate. Free-text variables have no record entry an
 
 from __future__ import annotations
 
-from slm_deploy.spec.go_values import GO_BOOL_WORDS, duration_or_seconds_fits, envconfig_text, parses_uint64
+from slm_deploy.spec.go_values import (
+    GO_BOOL_WORDS,
+    duration_or_seconds_fits,
+    envconfig_text,
+    parses_uint64,
+    positive_duration,
+)
 from slm_deploy.spec.runtime_records import record_of
 
 OFF_WORDS = ("0", "false")
@@ -30,6 +36,11 @@ def _parses(parse: type, text: str) -> bool:
     return True
 
 
+NEVER_EXPIRES = {"OLLAMA_LOAD_TIMEOUT": "a positive Go duration such as 5m, or whole seconds above 0; Ollama reads 0 "
+                                          "or a negative value as no timeout, so a stalled load would never give up"}
+"""Durations Ollama reads as "never" when not positive (envconfig's LoadTimeout)."""
+
+
 def value_refusal(runtime: str, name: str, value: str) -> str | None:
     """What `runtime` accepts for `name` when `value` is not it, or None when the value parses (or is free text)."""
     kind, _, words = record_of(runtime).env_values.get(name, "").partition(":")
@@ -43,7 +54,10 @@ def value_refusal(runtime: str, name: str, value: str) -> str | None:
         known = [word.lower() for word in listed] if kind == "choice-nocase" else listed
         return None if folded in known else "one of " + ", ".join(listed)
     if kind in GO_KINDS:
-        return None if GO_KINDS[kind][0](envconfig_text(value)) else GO_KINDS[kind][1]
+        text = envconfig_text(value)
+        if not GO_KINDS[kind][0](text):
+            return GO_KINDS[kind][1]
+        return NEVER_EXPIRES[name] if name in NEVER_EXPIRES and not positive_duration(text) else None
     if kind in ("switch", "switch-nocase"):
         folded = value.strip().lower() if kind == "switch-nocase" else value
         accepted = listed + [word for word in OFF_WORDS if word == "0" or "true" in listed]

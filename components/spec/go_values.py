@@ -99,3 +99,11 @@ def duration_or_seconds_fits(text: str) -> bool:
     if duration_nanoseconds(text) is not None:
         return True
     return parses_int64(text) and abs(int(text)) <= WHOLE_SECONDS_LIMIT
+
+
+def positive_duration(text: str) -> bool:
+    """Whether Ollama's duration reader gets a duration above zero from `text` (a Go duration or whole seconds)."""
+    nanoseconds = duration_nanoseconds(text)
+    if nanoseconds is None:
+        return parses_int64(text) and 0 < int(text) <= WHOLE_SECONDS_LIMIT
+    return nanoseconds > 0

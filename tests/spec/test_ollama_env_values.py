@@ -25,6 +25,9 @@ REFUSED = {
     "seconds that wrap when multiplied": ("OLLAMA_LOAD_TIMEOUT", "9223372037", "292 years"),
     "a duration with a space": ("OLLAMA_LOAD_TIMEOUT", "5 m", "a Go duration"),
     "a unit Go does not know": ("OLLAMA_LOAD_TIMEOUT", "5min", "a Go duration"),
+    "a zero timeout, read as none": ("OLLAMA_LOAD_TIMEOUT", "0", "no timeout"),
+    "a negative duration, read as none": ("OLLAMA_LOAD_TIMEOUT", "-5m", "no timeout"),
+    "zero seconds as a duration": ("OLLAMA_LOAD_TIMEOUT", "0s", "no timeout"),
 }
 
 

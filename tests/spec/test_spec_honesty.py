@@ -94,6 +94,9 @@ ENV_CASES = {
     "llama.cpp's Vulkan backend": ("llamacpp", "GGML_VK_DISABLE_F16", "hardware no target runs on"),
     "llama.cpp's OpenCL backend": ("llamacpp", "GGML_OPENCL_FA_TUNE", "hardware no target runs on"),
     "llama.cpp's SYCL backend": ("llamacpp", "GGML_SYCL_NO_PINNED", "hardware no target runs on"),
+    "llama.cpp's Hexagon DSP backend": ("llamacpp", "GGML_HEXAGON_NDEV", "hardware no target runs on"),
+    "llama.cpp's SpacemiT RISC-V backend": ("llamacpp", "SPACEMIT_CORE_ARCH", "hardware no target runs on"),
+    "llama.cpp's ZenDNN backend": ("llamacpp", "GGML_ZENDNN_ADAPTIVE_FALLBACK", "hardware no target runs on"),
 }
 ACCEPTED = {"vllm": "OMP_NUM_THREADS", "ollama": "OLLAMA_LOAD_TIMEOUT", "llamacpp": "OMP_WAIT_POLICY"}
 """One variable each runtime reads and no rule refuses."""
