@@ -2,7 +2,7 @@
 Runner fields (api/types.go at the pinned tag, recorded in the ollama interface record), which FormatParams
 parses with ParseInt(64 bits), ParseFloat(32 bits) or ParseBool, narrowed where the sampler would silently
 change the value (sample/samplers.go clamps a negative temperature to 0 and top_p, min_p into 0..1;
-sample/transforms.go treats a top_k of 0 or below as off)."""
+sample/transforms.go treats a top_k of 0 or below as off; ml/backend/ggml passes num_thread to ggml as a C int)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from slm_deploy.spec.modelfile_quoting import unrepresentable
 
 INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
 FLOAT32_MAX = 3.4028234663852886e38
+C_INT_MAX = 2 ** 31 - 1
 
 
 KIND_TEXT = {"int": "an integer", "float32": "a number", "*bool": "true or false",
@@ -73,7 +74,7 @@ OLLAMA_PARAMETERS = {
     "min_p": PROBABILITY, "typical_p": FLOAT32, "repeat_last_n": INT, "temperature": ValueRange("float32", 0.0),
     "repeat_penalty": FLOAT32, "presence_penalty": FLOAT32, "frequency_penalty": FLOAT32,
     "stop": ValueRange("[]string"), "num_ctx": INT, "num_batch": INT, "num_gpu": INT, "main_gpu": INT,
-    "use_mmap": ValueRange("*bool"), "num_thread": INT,
+    "use_mmap": ValueRange("*bool"), "num_thread": ValueRange("int", 0, C_INT_MAX),
 }
 """Name -> the values Ollama takes for it (the record's Go type, and the sampler's range where it clamps)."""
 MAX_TEXTS, MAX_TEXT_LENGTH = 32, 256

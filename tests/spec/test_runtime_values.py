@@ -25,6 +25,7 @@ CANARY_NUMBERS = ("92233720368547758080", "7351", "0.73519", "3.9e+39", "1.73519
     ("temperature", -0.73519, "a number from 0 to 3.402823e+38"),
     ("temperature", 3.9e39, "a number from 0 to 3.402823e+38"),
     ("top_p", 1.73519, "a number from 0 to 1"),
+    ("num_thread", 7351000000000, "an integer from 0 to 2147483647"),
 ])
 def test_modelfile_values_outside_ollamas_range_are_refused(name: str, value: Any, allowed: str,
                                                              tmp_path: Path) -> None:
