@@ -177,6 +177,27 @@ def test_the_readme_program_runs_one_bundled_monitoring_stack_without_a_release_
     assert not [r for typ in CUSTOM for r in mocks.of_type(typ) if r.name.startswith("phi4-k8s-")]
 
 
+def test_the_readme_programs_bundled_monitoring_watches_the_shared_namespace_its_pods_run_in(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The spec names its own namespace, the program places the pods in `models`: Prometheus discovers, reaches and
+    kube-state-metrics watches `models`, never the spec's namespace."""
+    mocks, _ = run_readme_program(tmp_path, monkeypatch)
+    stack = in_namespace(mocks, "monitoring")
+    (config,) = [o for o in stack if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "phi4-onnx-prometheus"]
+    jobs = yaml.safe_load(config["data"]["prometheus.yml"])["scrape_configs"]
+    discovered = [sd["namespaces"]["names"] for job in jobs for sd in job.get("kubernetes_sd_configs", [])]
+    assert discovered and all(names == ["models"] for names in discovered)
+    (egress,) = [o for o in stack if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "phi4-onnx-prometheus-egress"]
+    reached = [peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+               for rule in egress["spec"]["egress"] for peer in rule["to"] if "namespaceSelector" in peer]
+    assert reached == ["models"]
+    (state,) = [o for o in stack if o["kind"] == "Deployment" and o["metadata"]["name"] == "phi4-onnx-kube-state-metrics"]
+    assert "--namespaces=models" in state["spec"]["template"]["spec"]["containers"][0]["args"]
+    readers = [o for o in in_namespace(mocks, "models") if o["kind"] == "RoleBinding"
+               and o["metadata"]["name"] == "phi4-onnx-monitoring-reader"]
+    assert len(readers) == 1
+
+
 def test_a_second_bundled_monitoring_stack_in_the_same_namespace_is_refused(tmp_path: Path) -> None:
     def program() -> None:
         common = {"build_dir": str(tmp_path), "secret_values": {"secret-api-keys": "k"}}
