@@ -207,8 +207,25 @@ def test_a_second_bundled_monitoring_stack_in_the_same_namespace_is_refused(tmp_
     asyncio.set_event_loop(asyncio.new_event_loop())
     pulumi.runtime.set_mocks(ComponentMocks(), project="p", stack="s", preview=False)
     with pytest.raises(Exception, match=r"phi4-second cannot share its cluster:\n.*targets\.kubernetes\."
-                                        r"monitoring_namespace: holds the bundled monitoring stack of another "
-                                        r"deployment"):
+                                        r"monitoring_namespace: is where another deployment on the same "
+                                        r"cluster places the bundled monitoring stack"):
+        pulumi.runtime.test(program)()
+
+
+def test_a_bundled_stack_where_another_deployments_prometheus_operator_runs_is_refused(tmp_path: Path) -> None:
+    def program() -> None:
+        common = {"build_dir": str(tmp_path), "secret_values": {"secret-api-keys": "k"}}
+        existing = {**kubernetes_onnx_spec(), "monitoring": {"enabled": True, "mode": "existing"}}
+        SlmDeployment("first", {"spec": existing, **common})
+        SlmDeployment("second", {"spec": {**kubernetes_onnx_spec(), "name": "phi4-second",
+                                          "targets": {**kubernetes_onnx_spec()["targets"],
+                                                      "kubernetes": {"namespace": "phi4-second"}}}, **common})
+
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    pulumi.runtime.set_mocks(ComponentMocks(), project="p", stack="s", preview=False)
+    with pytest.raises(Exception, match=r"phi4-second cannot share its cluster:\n.*targets\.kubernetes\."
+                                        r"monitoring_namespace: is where another deployment on the same "
+                                        r"cluster places the Prometheus that scrapes the deployment"):
         pulumi.runtime.test(program)()
 
 
