@@ -285,3 +285,29 @@ def test_the_stack_with_grafana_and_a_receiver_validates_strictly_and_passes_the
     (service,) = of_kind(files, "Service", "prometheus")
     assert sources["datasources"][0]["url"] == (f"http://{service['metadata']['name']}."
                                                 f"{service['metadata']['namespace']}.svc:9090")
+
+
+def test_the_longest_deployment_name_leaves_every_statefulset_room_for_its_revision_hash(tmp_path: Path) -> None:
+    """Pods of a StatefulSet carry controller-revision-hash=<name>-<10-character hash>, a label of 63 at most: every
+    part's name stays within 52, and each part still finds its ServiceAccount, Service and ConfigMap by name."""
+    from slm_deploy.policies import check_bundle
+    from slm_deploy.render.writer import write_bundle
+    from tests.secret_stores.cases import CASES
+
+    longest = "a" * 39 + "b"
+    rendered = render_bundle(parse_deployment({**CASES["kubernetes-monitoring"], "name": longest}))
+    files = rendered.files
+    sets = of_kind(files, "StatefulSet")
+    assert {s["metadata"]["name"].rsplit("-", 1)[-1] for s in sets} == {"prometheus", "alertmanager", "grafana"}
+    for workload in sets:
+        name = workload["metadata"]["name"]
+        assert len(name) <= 52 and len(f"{name}-{'f' * 10}") <= 63, name
+        assert workload["spec"]["serviceName"] in {o["metadata"]["name"] for o in of_kind(files, "Service")}
+        pod = workload["spec"]["template"]["spec"]
+        assert pod["serviceAccountName"] in {o["metadata"]["name"] for o in of_kind(files, "ServiceAccount")}
+        maps = {o["metadata"]["name"] for o in of_kind(files, "ConfigMap")}
+        assert all(v["configMap"]["name"] in maps for v in pod["volumes"] if "configMap" in v)
+    names = [(o["kind"], o["metadata"]["name"]) for o in stack(files)]
+    assert len(names) == len(set(names))
+    write_bundle(rendered, tmp_path / "bundle")
+    assert list(check_bundle(tmp_path / "bundle").findings) == []
