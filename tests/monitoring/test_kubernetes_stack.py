@@ -311,3 +311,23 @@ def test_the_longest_deployment_name_leaves_every_statefulset_room_for_its_revis
     assert len(names) == len(set(names))
     write_bundle(rendered, tmp_path / "bundle")
     assert list(check_bundle(tmp_path / "bundle").findings) == []
+
+
+def test_the_readme_tells_the_steps_and_paths_the_stack_really_uses() -> None:
+    """The namespace exists once the stack is applied, so the Secrets come after; Grafana's Service is the one the
+    port-forward names, and every secret is read where the ConfigMaps point (/run/secrets/<name>, `$__file{}`)."""
+    from tests.secret_stores.cases import CASES
+
+    files = render_bundle(parse_deployment({**CASES["kubernetes-monitoring"], "name": "a" * 39 + "b"})).files
+    readme = " ".join(files["README.md"].split())
+    (namespace,) = of_kind(files, "Namespace")
+    assert readme.index("kubectl apply -k kubernetes/monitoring") < readme.index(
+        f"Then create the Secrets grafana-admin-password, oncall-token in `{namespace['metadata']['name']}`")
+    (grafana,) = of_kind(files, "Service", "grafana")
+    assert f"svc/{grafana['metadata']['name']} 3000" in readme
+    (ini,) = [o["data"]["grafana.ini"] for o in of_kind(files, "ConfigMap") if "grafana.ini" in o.get("data", {})]
+    assert "$__file{/run/secrets/grafana-admin-password}" in ini and "`$__file{}` in its grafana.ini" in readme
+    (alertmanager,) = [o["data"]["alertmanager.yml"] for o in of_kind(files, "ConfigMap")
+                       if "alertmanager.yml" in o.get("data", {})]
+    assert "/run/secrets/oncall-token" in alertmanager and "credentials from /run/secrets/<name>" in readme
+    assert "GF_SECURITY_ADMIN_PASSWORD__FILE" not in readme
