@@ -385,3 +385,20 @@ def test_one_namespace_name_created_on_two_clusters_is_two_namespaces() -> None:
     mocks, _ = run_recording(program)
     namespaces = [r.inputs["metadata"]["name"] for r in mocks.of_type("kubernetes:core/v1:Namespace")]
     assert namespaces == ["models", "models"]
+
+
+def test_workloads_ask_only_for_the_secrets_their_own_pods_mount() -> None:
+    """Grafana's password and Alertmanager's token are MonitoringStack's to write: the workloads run without them and
+    write exactly the gateway's keys and the hub token, in their own namespace."""
+    from tests.secret_stores.cases import CASES
+
+    def program() -> None:
+        workloads("w", CASES["kubernetes-monitoring"], secret_values={"secret-api-keys": "k", "secret-hf-token": "t"})
+
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    mocks = ComponentMocks()
+    pulumi.runtime.set_mocks(mocks, project="p", stack="s", preview=False)
+    pulumi.runtime.test(program)()
+    secrets = sorted((plain(r.inputs)["metadata"]["namespace"], plain(r.inputs)["metadata"]["name"])
+                     for r in mocks.of_type("kubernetes:core/v1:Secret"))
+    assert secrets == [("phi4-onnx", "api-keys"), ("phi4-onnx", "hf-token")]
