@@ -22,6 +22,7 @@ from slm_deploy.render.kubernetes import Manifest, render_kubernetes
 from slm_deploy.render.kubernetes.autoscaling import MANAGED_QUERY_ENDPOINT
 from slm_deploy.secret_values import kubernetes_secrets, read_secret_values, with_key_vault
 from slm_deploy.spec.consistency import kubernetes_target, namespace_of
+from slm_deploy.spec.secret_uses import backend_of, in_monitoring_namespace
 
 RESOURCE_TYPES: dict[tuple[str, str], Callable[..., pulumi.CustomResource]] = {
     ("v1", "Namespace"): k8s.core.v1.Namespace,
@@ -153,7 +154,8 @@ class KubernetesWorkloads(pulumi.ComponentResource):
             if kubernetes_target(deployment.spec) is None or not plan.services:
                 raise TypeError("KubernetesWorkloads needs a spec with targets.kubernetes or targets.aks "
                                 "and at least one service")
-            given = read_secret_values((values.get("secret_values") or {}).get, deployment)
+            given = read_secret_values((values.get("secret_values") or {}).get, deployment,
+                                       lambda secret: workload_secret(deployment, secret))
         except SlmDeployError as exc:
             raise pulumi.RunError(f"slm-deploy:deployment cannot be deployed:\n{exc}") from None
         manifests = render_kubernetes(deployment, plan)
@@ -166,7 +168,7 @@ class KubernetesWorkloads(pulumi.ComponentResource):
         if any(m["kind"] == "TriggerAuthentication" for m in manifests):
             manifests = _bound_to_managed_prometheus(manifests, values)
         namespace = namespace_of(deployment.spec)
-        own_secrets = [m for m in kubernetes_secrets(deployment, given) if m["metadata"]["namespace"] == namespace]
+        own_secrets = kubernetes_secrets(deployment, given)
         refs = built_refs(deployment, plan, values.get("images"))
         manifests = resolved.bind(pin_built_images(own_secrets + manifests, refs))
         self.resources = create_objects(self, name, manifests, provider)
@@ -177,6 +179,12 @@ class KubernetesWorkloads(pulumi.ComponentResource):
         claim_child_names(self)
         self.register_outputs({"namespace": self.namespace, "gatewayService": self.gateway_service,
                                "endpointUrl": self.endpoint_url})
+
+
+def workload_secret(deployment, secret: str) -> bool:
+    """Whether the deployment's own pods mount `secret` from a Kubernetes Secret this component writes (Grafana's and
+    Alertmanager's are MonitoringStack's, a created Key Vault's are KeyVaultSecrets')."""
+    return backend_of(deployment.spec, secret) == "kubernetes" and not in_monitoring_namespace(deployment.spec, secret)
 
 
 def namespace_claim(component: str, deployment, given: pulumi.Input[str] | None,

@@ -33,6 +33,9 @@ class MonitoringStackArgs(TypedDict, total=False):
 
     spec: Required[dict[str, Any]]
     """The deployment mapping (the value of slm-deploy:deployment); Python programs may pass a Deployment."""
+    namespace: pulumi.Input[str]
+    """The namespace the deployment's pods really run in, when the caller places them (KubernetesWorkloads' own
+    `namespace` arg, a name or an Output): the namespace Prometheus scrapes and kube-state-metrics watches."""
     kubernetes_provider: k8s.Provider
     secret_values: dict[str, pulumi.Input[str]]
     """Values of the secrets Grafana and Alertmanager mount, by config key (secret-<name>); kept secret."""
@@ -54,7 +57,8 @@ class MonitoringStack(pulumi.ComponentResource):
     def __init__(self, name: str, args: MonitoringStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("slm-deploy:index:MonitoringStack", name, None, opts)
         values = checked_args("MonitoringStack", args, MONITORING_STACK_ARGS)
-        deployment = ResolvedSpec(values["spec"]).deployment
+        resolved = ResolvedSpec(values["spec"], namespace=values.get("namespace"))
+        deployment = resolved.deployment
         if kubernetes_target(deployment.spec) is None:
             raise TypeError("MonitoringStack needs a spec with targets.kubernetes or targets.aks")
         try:
@@ -71,6 +75,7 @@ class MonitoringStack(pulumi.ComponentResource):
         register_claim(Claim(f"MonitoringStack {name!r}", namespace, None, provider, deployment.spec.name,
                              creates=True))
         mounted = [s for s in kubernetes_secrets(deployment, given) if s["metadata"]["namespace"] == namespace]
+        manifests = resolved.bind(manifests)
         secrets_first = manifests[:1] + mounted
         created: list[pulumi.Resource] = [*create_objects(self, name, secrets_first, provider)]
         self.resources = [*created, *create_objects(self, name, manifests[1:], provider, after=created)]

@@ -177,6 +177,27 @@ def test_the_readme_program_runs_one_bundled_monitoring_stack_without_a_release_
     assert not [r for typ in CUSTOM for r in mocks.of_type(typ) if r.name.startswith("phi4-k8s-")]
 
 
+def test_the_readme_programs_bundled_monitoring_watches_the_shared_namespace_its_pods_run_in(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The spec names its own namespace, the program places the pods in `models`: Prometheus discovers, reaches and
+    kube-state-metrics watches `models`, never the spec's namespace."""
+    mocks, _ = run_readme_program(tmp_path, monkeypatch)
+    stack = in_namespace(mocks, "monitoring")
+    (config,) = [o for o in stack if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "phi4-onnx-prometheus"]
+    jobs = yaml.safe_load(config["data"]["prometheus.yml"])["scrape_configs"]
+    discovered = [sd["namespaces"]["names"] for job in jobs for sd in job.get("kubernetes_sd_configs", [])]
+    assert discovered and all(names == ["models"] for names in discovered)
+    (egress,) = [o for o in stack if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "phi4-onnx-prometheus-egress"]
+    reached = [peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+               for rule in egress["spec"]["egress"] for peer in rule["to"] if "namespaceSelector" in peer]
+    assert reached == ["models"]
+    (state,) = [o for o in stack if o["kind"] == "Deployment" and o["metadata"]["name"] == "phi4-onnx-kube-state-metrics"]
+    assert "--namespaces=models" in state["spec"]["template"]["spec"]["containers"][0]["args"]
+    readers = [o for o in in_namespace(mocks, "models") if o["kind"] == "RoleBinding"
+               and o["metadata"]["name"] == "phi4-onnx-monitoring-reader"]
+    assert len(readers) == 1
+
+
 def test_a_second_bundled_monitoring_stack_in_the_same_namespace_is_refused(tmp_path: Path) -> None:
     def program() -> None:
         common = {"build_dir": str(tmp_path), "secret_values": {"secret-api-keys": "k"}}
@@ -186,8 +207,25 @@ def test_a_second_bundled_monitoring_stack_in_the_same_namespace_is_refused(tmp_
     asyncio.set_event_loop(asyncio.new_event_loop())
     pulumi.runtime.set_mocks(ComponentMocks(), project="p", stack="s", preview=False)
     with pytest.raises(Exception, match=r"phi4-second cannot share its cluster:\n.*targets\.kubernetes\."
-                                        r"monitoring_namespace: holds the bundled monitoring stack of another "
-                                        r"deployment"):
+                                        r"monitoring_namespace: is where another deployment on the same "
+                                        r"cluster places the bundled monitoring stack"):
+        pulumi.runtime.test(program)()
+
+
+def test_a_bundled_stack_where_another_deployments_prometheus_operator_runs_is_refused(tmp_path: Path) -> None:
+    def program() -> None:
+        common = {"build_dir": str(tmp_path), "secret_values": {"secret-api-keys": "k"}}
+        existing = {**kubernetes_onnx_spec(), "monitoring": {"enabled": True, "mode": "existing"}}
+        SlmDeployment("first", {"spec": existing, **common})
+        SlmDeployment("second", {"spec": {**kubernetes_onnx_spec(), "name": "phi4-second",
+                                          "targets": {**kubernetes_onnx_spec()["targets"],
+                                                      "kubernetes": {"namespace": "phi4-second"}}}, **common})
+
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    pulumi.runtime.set_mocks(ComponentMocks(), project="p", stack="s", preview=False)
+    with pytest.raises(Exception, match=r"phi4-second cannot share its cluster:\n.*targets\.kubernetes\."
+                                        r"monitoring_namespace: is where another deployment on the same "
+                                        r"cluster places the Prometheus that scrapes the deployment"):
         pulumi.runtime.test(program)()
 
 
@@ -347,3 +385,20 @@ def test_one_namespace_name_created_on_two_clusters_is_two_namespaces() -> None:
     mocks, _ = run_recording(program)
     namespaces = [r.inputs["metadata"]["name"] for r in mocks.of_type("kubernetes:core/v1:Namespace")]
     assert namespaces == ["models", "models"]
+
+
+def test_workloads_ask_only_for_the_secrets_their_own_pods_mount() -> None:
+    """Grafana's password and Alertmanager's token are MonitoringStack's to write: the workloads run without them and
+    write exactly the gateway's keys and the hub token, in their own namespace."""
+    from tests.secret_stores.cases import CASES
+
+    def program() -> None:
+        workloads("w", CASES["kubernetes-monitoring"], secret_values={"secret-api-keys": "k", "secret-hf-token": "t"})
+
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    mocks = ComponentMocks()
+    pulumi.runtime.set_mocks(mocks, project="p", stack="s", preview=False)
+    pulumi.runtime.test(program)()
+    secrets = sorted((plain(r.inputs)["metadata"]["namespace"], plain(r.inputs)["metadata"]["name"])
+                     for r in mocks.of_type("kubernetes:core/v1:Secret"))
+    assert secrets == [("phi4-onnx", "api-keys"), ("phi4-onnx", "hf-token")]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+from urllib.parse import urlsplit
+
 from slm_deploy.errors import Problem
 from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.idle_fields import idle_problems, written
@@ -12,6 +15,17 @@ def monitoring_mode(spec: DeploymentSpec) -> str:
     if spec.monitoring.mode:
         return spec.monitoring.mode
     return "managed" if spec.targets.aks is not None else "bundled"
+
+
+def _private_channel(url: str) -> bool:
+    """Whether a bearer token sent to `url` stays off the network in clear: https, or http to a loopback host."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" or parts.hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(parts.hostname or "").is_loopback
+    except ValueError:
+        return False
 
 
 def _receiver_problems(spec: DeploymentSpec) -> list[Problem]:
@@ -25,6 +39,10 @@ def _receiver_problems(spec: DeploymentSpec) -> list[Problem]:
             problems.append(Problem("monitoring.receiver.url", "a webhook receiver needs the endpoint URL",
                                     allowed="an http(s) URL without credentials, query or fragment",
                                     hint="put a bearer token in a secret and name it in token_secret"))
+        if receiver.url and receiver.token_secret and not _private_channel(receiver.url):
+            problems.append(Problem("monitoring.receiver.url", "would send token_secret's bearer token in cleartext "
+                                    "over http", allowed="an https URL (or http to a loopback host) with token_secret",
+                                    hint="use the endpoint's https URL"))
         if receiver.url_secret or receiver.channel:
             problems.append(Problem("monitoring.receiver", "url_secret and channel belong to the slack kind",
                                     allowed="url and token_secret for kind webhook",

@@ -67,7 +67,7 @@ PURPOSES: dict[Purpose, PurposeFormat] = {
         "text/plain; open-webui-secret-key",
         "read when Open WebUI starts: restart it; signed-in users sign in again"),
     Purpose.GRAFANA_ADMIN: PurposeFormat(
-        "the Grafana admin password alone (read through GF_SECURITY_ADMIN_PASSWORD__FILE)",
+        "the Grafana admin password alone (grafana.ini reads the file through `$__file{}`)",
         "text/plain; grafana-admin",
         "Grafana applies it when it creates its database; afterwards rotate with `grafana cli admin "
         "reset-admin-password` and update the secret to match"),

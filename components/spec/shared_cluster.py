@@ -1,6 +1,7 @@
 """Deployments that share a cluster: one's namespace is never where another's add-ons run (its bundled monitoring
-stack, the Prometheus or ingress controller it relies on), or its deny-all policy and quota cut them off; and two
-bundled monitoring stacks never share a namespace, whose quota each would size for its own pods alone."""
+stack, the Prometheus or ingress controller it relies on), or its deny-all policy and quota cut them off; and a
+bundled monitoring stack never shares its namespace with another's add-ons (another bundled stack, or the Prometheus
+operator a deployment in existing mode relies on), which its quota and deny-all policy would starve and cut off."""
 
 from __future__ import annotations
 
@@ -29,10 +30,12 @@ def namespace_clash(spec: DeploymentSpec, neighbours: Iterable[DeploymentSpec]) 
     owners = (own_add_on_namespaces(other).get(namespace_of(spec)) for other in neighbours)
     owner = next((owner for owner in owners if owner), None)
     stack = bundled_monitoring_namespace(spec)
-    if stack is not None and any(bundled_monitoring_namespace(other) == stack for other in neighbours):
+    held = (own_add_on_namespaces(other).get(stack) for other in neighbours) if stack is not None else ()
+    resident = next((what for what in held if what), None)
+    if resident is not None:
         return Problem("targets.kubernetes.monitoring_namespace",
-                       "holds the bundled monitoring stack of another deployment on the same cluster; each stack's "
-                       "quota, LimitRange and policies are sized for its own pods",
+                       f"is where another deployment on the same cluster places {resident}; this stack's deny-all policy, "
+                       "quota and LimitRange are sized for its own pods and would cut it off",
                        allowed="a monitoring namespace of the deployment's own, or monitoring.mode existing",
                        hint="set targets.kubernetes.monitoring_namespace, e.g. to <name>-monitoring")
     if owner is None:

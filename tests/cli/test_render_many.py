@@ -196,8 +196,25 @@ def test_two_bundled_monitoring_stacks_in_one_namespace_are_refused(tmp_path: Pa
     alpha = _k8s_spec(tmp_path, "alpha", "alpha", monitoring=True)
     beta = _k8s_spec(tmp_path, "beta", "beta", monitoring=True)
     for stderr in _refused_together(tmp_path, alpha, beta):
-        assert "targets.kubernetes.monitoring_namespace: holds the bundled monitoring stack" in stderr, stderr
+        assert ("targets.kubernetes.monitoring_namespace: is where another deployment on the same cluster places the "
+                "bundled monitoring stack") in stderr, stderr
         assert str(alpha) in stderr and str(beta) in stderr
     beta.write_text(beta.read_text().replace("{namespace: beta}",
                                                "{namespace: beta, monitoring_namespace: beta-monitoring}"))
+    assert run_in_process("validate", str(alpha), str(beta)).code == 0
+
+
+def test_a_bundled_stack_in_the_namespace_of_another_deployments_prometheus_operator_is_refused(tmp_path: Path) -> None:
+    """Beta's Prometheus operator runs in `monitoring` (existing mode): alpha's bundled stack there would put it
+    behind a deny-all policy and a quota sized for alpha's pods alone; alpha is told, and renders once moved."""
+    alpha = _k8s_spec(tmp_path, "alpha", "alpha", monitoring=True)
+    beta = _spec(tmp_path, "beta", K8S_SPEC.format(name="beta", namespace="beta", monitoring="true").replace(
+        "{enabled: true}", "{enabled: true, mode: existing}"))
+    assert run_in_process("validate", str(beta)).code == 0
+    for stderr in _refused_together(tmp_path, alpha, beta):
+        assert (f"{alpha}:7: targets.kubernetes.monitoring_namespace: is where another deployment on the same cluster "
+                "places the Prometheus that scrapes the deployment") in stderr, stderr
+        assert str(beta) not in stderr
+    alpha.write_text(alpha.read_text().replace("{namespace: alpha}",
+                                               "{namespace: alpha, monitoring_namespace: alpha-monitoring}"))
     assert run_in_process("validate", str(alpha), str(beta)).code == 0

@@ -285,3 +285,49 @@ def test_the_stack_with_grafana_and_a_receiver_validates_strictly_and_passes_the
     (service,) = of_kind(files, "Service", "prometheus")
     assert sources["datasources"][0]["url"] == (f"http://{service['metadata']['name']}."
                                                 f"{service['metadata']['namespace']}.svc:9090")
+
+
+def test_the_longest_deployment_name_leaves_every_statefulset_room_for_its_revision_hash(tmp_path: Path) -> None:
+    """Pods of a StatefulSet carry controller-revision-hash=<name>-<10-character hash>, a label of 63 at most: every
+    part's name stays within 52, and each part still finds its ServiceAccount, Service and ConfigMap by name."""
+    from slm_deploy.policies import check_bundle
+    from slm_deploy.render.writer import write_bundle
+    from tests.secret_stores.cases import CASES
+
+    longest = "a" * 39 + "b"
+    rendered = render_bundle(parse_deployment({**CASES["kubernetes-monitoring"], "name": longest}))
+    files = rendered.files
+    sets = of_kind(files, "StatefulSet")
+    assert {s["metadata"]["name"].rsplit("-", 1)[-1] for s in sets} == {"prometheus", "alertmanager", "grafana"}
+    for workload in sets:
+        name = workload["metadata"]["name"]
+        assert len(name) <= 52 and len(f"{name}-{'f' * 10}") <= 63, name
+        assert workload["spec"]["serviceName"] in {o["metadata"]["name"] for o in of_kind(files, "Service")}
+        pod = workload["spec"]["template"]["spec"]
+        assert pod["serviceAccountName"] in {o["metadata"]["name"] for o in of_kind(files, "ServiceAccount")}
+        maps = {o["metadata"]["name"] for o in of_kind(files, "ConfigMap")}
+        assert all(v["configMap"]["name"] in maps for v in pod["volumes"] if "configMap" in v)
+    names = [(o["kind"], o["metadata"]["name"]) for o in stack(files)]
+    assert len(names) == len(set(names))
+    write_bundle(rendered, tmp_path / "bundle")
+    assert list(check_bundle(tmp_path / "bundle").findings) == []
+
+
+def test_the_readme_tells_the_steps_and_paths_the_stack_really_uses() -> None:
+    """The namespace exists once the stack is applied, so the Secrets come after; Grafana's Service is the one the
+    port-forward names, and every secret is read where the ConfigMaps point (/run/secrets/<name>, `$__file{}`)."""
+    from tests.secret_stores.cases import CASES
+
+    files = render_bundle(parse_deployment({**CASES["kubernetes-monitoring"], "name": "a" * 39 + "b"})).files
+    readme = " ".join(files["README.md"].split())
+    (namespace,) = of_kind(files, "Namespace")
+    assert readme.index("kubectl apply -k kubernetes/monitoring") < readme.index(
+        f"Then create the Secrets grafana-admin-password, oncall-token in `{namespace['metadata']['name']}`")
+    (grafana,) = of_kind(files, "Service", "grafana")
+    assert f"svc/{grafana['metadata']['name']} 3000" in readme
+    (ini,) = [o["data"]["grafana.ini"] for o in of_kind(files, "ConfigMap") if "grafana.ini" in o.get("data", {})]
+    assert "$__file{/run/secrets/grafana-admin-password}" in ini and "`$__file{}` in its grafana.ini" in readme
+    (alertmanager,) = [o["data"]["alertmanager.yml"] for o in of_kind(files, "ConfigMap")
+                       if "alertmanager.yml" in o.get("data", {})]
+    assert "/run/secrets/oncall-token" in alertmanager and "credentials from /run/secrets/<name>" in readme
+    assert "GF_SECURITY_ADMIN_PASSWORD__FILE" not in readme

@@ -37,6 +37,13 @@ def _with(path: str, value: Any) -> dict[str, Any]:
     return spec
 
 
+def _webhook(url: str) -> dict[str, Any]:
+    """A webhook receiver at `url` with a bearer token."""
+    spec = _with("monitoring.receiver", {"kind": "webhook", "url": url, "token_secret": "am-token"})
+    spec["secrets"] = {**spec["secrets"], "am-token": {}}
+    return spec
+
+
 CASES = {
     "unknown top-level key": (_with("servng", {}), ": unknown key", "did you mean 'serving'"),
     "unknown nested key with suggestion": (_with("serving.replcas", 2), "serving.<key 1>: unknown key", "did you mean 'replicas'"),
@@ -164,7 +171,15 @@ CASES = {
          "model": {"id": "llama-3.2-3b-instruct"}},
         "model.hub_token_secret", "gated"),
     "unknown catalogue model": ({**BASE, "model": {"id": "qwen3-1.7"}}, "model.id", "did you mean 'qwen3-1.7b'"),
+    "bearer token over http": (_webhook("http://hooks.example.com/alert"), "monitoring.receiver.url",
+                               "bearer token in cleartext"),
 }
+
+
+@pytest.mark.parametrize("url", ["https://hooks.example.com/alert", "http://127.0.0.1:9999/hook",
+                                 "http://localhost/hook"])
+def test_a_bearer_token_goes_over_https_or_stays_on_loopback(url: str, tmp_path: Path) -> None:
+    assert run_in_process("validate", str(_write(tmp_path, _webhook(url)))).code == 0
 
 
 def _write(tmp_path: Path, spec: Any) -> Path:

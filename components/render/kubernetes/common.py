@@ -15,6 +15,8 @@ COMPONENT = "slm-deploy.io/component"
 WEIGHTS_ANNOTATION = "slm-deploy.io/weights-bytes"
 CONFIG_MOUNT = "/etc/slm"
 MAX_NAME = 63
+MAX_STATEFULSET_NAME = 52
+"""A StatefulSet's pods carry controller-revision-hash=<name>-<10-character hash>, a label value of 63 at most."""
 
 
 def meta(deployment: Deployment, name: str, labels: dict[str, str] | None = None,
@@ -40,7 +42,11 @@ def short_hash(*parts: object) -> str:
     return digest.hexdigest()[:8]
 
 
-def bounded_name(base: str, suffix: str) -> str:
-    """<base>-<suffix>, trimming the base so the name stays a valid 63-character label."""
-    room = MAX_NAME - len(suffix) - 1
-    return f"{base[:room].rstrip('-')}-{suffix}"
+def bounded_name(base: str, suffix: str, limit: int = MAX_NAME) -> str:
+    """<base>-<suffix> within `limit` characters; a trimmed base carries a hash of the whole, so two long names that
+    share a prefix never become one."""
+    name = f"{base}-{suffix}"
+    if len(name) <= limit:
+        return name
+    room = limit - len(suffix) - len(short_hash(base)) - 2
+    return f"{base[:room].rstrip('-')}-{short_hash(base)}-{suffix}"

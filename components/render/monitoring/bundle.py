@@ -91,6 +91,7 @@ def readme_facts(deployment: Deployment, plan: RuntimePlan, files: dict[str, str
     if not any(path.startswith(f"{ROOT}/") for path in files):
         return None
     from slm_deploy.render.kubernetes.autoscaling import prometheus_address  # noqa: PLC0415
+    from slm_deploy.render.monitoring.stack_names import part_name  # noqa: PLC0415
 
     spec = deployment.spec
     receiver = spec.monitoring.receiver
@@ -105,4 +106,5 @@ def readme_facts(deployment: Deployment, plan: RuntimePlan, files: dict[str, str
         "namespace": target.monitoring_namespace if target else None,
         "selector": ", ".join(f"`{k}: {v}`" for k, v in spec.monitoring.selector_labels.items()),
         "keda_address": prometheus_address(deployment) if target else None,
+        "grafana_service": part_name(deployment, "grafana") if target else None,
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slm_deploy.render.kubernetes.common import MANAGED_BY, bounded_name
+from slm_deploy.render.kubernetes.common import MANAGED_BY, MAX_STATEFULSET_NAME, bounded_name
 from slm_deploy.render.monitoring.kubernetes_config import KUBE_STATE_METRICS_PORT
 from slm_deploy.runtimes.monitoring import ALERTMANAGER_PORT, GRAFANA_PORT, PROMETHEUS_PORT
 from slm_deploy.spec.consistency import cluster_target
@@ -16,8 +16,9 @@ PORTS = {"prometheus": PROMETHEUS_PORT, "alertmanager": ALERTMANAGER_PORT, "graf
 
 
 def part_name(deployment: Deployment, part: str) -> str:
-    """<deployment>-<part>: the name of a part's objects (and its Service's host name in the namespace)."""
-    return bounded_name(deployment.spec.name, part)
+    """<deployment>-<part>: the name of a part's objects (and its Service's host name in the namespace), short enough
+    for the StatefulSets Prometheus, Alertmanager and Grafana run as."""
+    return bounded_name(deployment.spec.name, part, MAX_STATEFULSET_NAME)
 
 
 def monitoring_namespace(deployment: Deployment) -> str:
