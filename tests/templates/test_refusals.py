@@ -77,7 +77,7 @@ REFUSED = [
     ({"target": "kubernetes", "registry": REGISTRY, "secret_store": "external-secrets",
       "vault_server": "https://192.0.2.10:8200"}, "vault_server: example.com, example.net"),
     ({"target": "kubernetes", "registry": REGISTRY, "secret_store": "external-secrets",
-      "vault_server": "http://vault.assistants-platform.dev:8200"}, "vault_server: an https URL"),
+      "vault_server": "http://vault.assistants-platform.dev:8200"}, "vault_server answer, stack field secret_stores"),
     ({"target": "kubernetes", "registry": REGISTRY, "secret_store": "kubernetes", "vault_server": VAULT_SERVER},
      "vault_server: only secret_store=external-secrets reads it"),
     ({"vault_server": VAULT_SERVER}, "vault_server: only secret_store=external-secrets reads it"),

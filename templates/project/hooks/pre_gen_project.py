@@ -44,8 +44,6 @@ DOCUMENTATION_NETWORKS = [ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198
 """IPv4 ranges reserved for documentation (RFC 5737): no registry or Vault answers there."""
 RESERVED = ("example.com, example.net, example.org, example, invalid and names under them, and the documentation "
             "networks 192.0.2.0/24, 198.51.100.0/24 and 203.0.113.0/24, are reserved for documentation")
-VAULT_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$")
-"""The form of a Vault server the spec accepts (an https URL)."""
 
 
 def documentation_host(answer: str) -> bool:
@@ -120,9 +118,6 @@ RULES = [
     (lambda a: a["secret_store"] == "external-secrets" and not a["vault_server"],
      "vault_server: secret_store=external-secrets reads the secrets from your team's HashiCorp Vault: set "
      "vault_server=<its https URL, e.g. https://vault.<your domain>:8200>"),
-    (lambda a: a["vault_server"] and not VAULT_URL.match(a["vault_server"]),
-     "vault_server: an https URL: https://, a host, an optional port and an optional path "
-     "(e.g. https://vault.<your domain>:8200)"),
     (lambda a: documentation_host(a["vault_server"]),
      f"vault_server: {RESERVED} and no Vault answers there: set the https URL of your team's Vault"),
     (lambda a: a["secret_store"] == "file" and a["target"] in CLUSTER,
