@@ -52,6 +52,7 @@ STACK_FIELD_ANSWERS = [
     (re.compile(r"^targets\.host\.os$"), "host_os"),
     (re.compile(r"^secret_stores\.azure_key_vaults\.[^.]+\.tenant_id$"), "azure_tenant_id"),
     (re.compile(r"^secret_stores\.azure_key_vaults\.[^.]+\.secrets_expire_on$"), "secrets_expire_on"),
+    (re.compile(r"^secret_stores\.external_secrets\.[^.]+\.provider\.server$"), "vault_server"),
     (re.compile(r"^monitoring(\.|$)"), "monitoring"),
     (re.compile(r"^exposure(\.|$)"), "exposure"),
 ]

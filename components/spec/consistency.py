@@ -229,7 +229,7 @@ def _exposure_problems(spec: DeploymentSpec) -> list[Problem]:
                                 "the API-key gateway", allowed="127.0.0.1 or ::1 while serving.auth is off"))
     if spec.exposure.mode == "ingress" and spec.exposure.host is None:
         problems.append(Problem("exposure.host", "required when exposure.mode is ingress",
-                                allowed="a DNS name such as llm.example.com"))
+                                allowed="a DNS name whose DNS you control, such as llm.<your domain>"))
     if spec.exposure.mode != "none" and not spec.serving.auth.enabled:
         problems.append(Problem("serving.auth.enabled", "an exposed endpoint must require API keys",
                                 allowed="true when exposure.mode is internal or ingress"))

@@ -100,7 +100,7 @@ ByteQuantity = Annotated[str, StringConstraints(pattern=QUANTITY_PATTERN), After
 REGISTRY_PATTERN = (r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?"
                     r"(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
 REGISTRY_ALLOWED = ("a registry host (DNS labels or an IPv4 address), an optional port from 1 to 65535 and optional "
-                    "lower-case path segments, such as registry.example.com:5000/team")
+                    "lower-case path segments, such as myteam.azurecr.io or registry.<your domain>:5000/team")
 
 
 def _registry_port(value: str) -> str:

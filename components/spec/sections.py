@@ -101,7 +101,7 @@ def _not_an_address(value: str) -> str:
     except ValueError:
         if not value.rsplit(".", 1)[-1].isdigit():
             return value
-    raise ValueError("is an IP address or ends in a numeric label; allowed: a DNS name such as llm.example.com")
+    raise ValueError("is an IP address or ends in a numeric label; allowed: a DNS name whose DNS you control, such as llm.<your domain>")
 
 
 class Tls(SpecModel):

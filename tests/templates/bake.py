@@ -12,6 +12,8 @@ TENANT = "4f1c2a9e-7b3d-4e6a-9c58-2d0b7e1f3a64"
 """An Entra ID tenant id in the form Azure issues (random, not anyone's)."""
 REGISTRY = "crassistants.azurecr.io"
 """A registry answer in the form a team's own takes (an Azure Container Registry login server); nothing is pushed."""
+VAULT_SERVER = "https://vault.assistants-platform.dev:8200"
+"""A vault_server answer: the https URL of a HashiCorp Vault a team would run."""
 INGRESS_DOMAIN = "llm.assistants-platform.dev"
 """An ingress_host answer: a domain a team would own (each environment is served at <environment>.<domain>)."""
 
@@ -19,7 +21,8 @@ INGRESS_DOMAIN = "llm.assistants-platform.dev"
 BAKES: dict[str, dict[str, str]] = {
     "ollama-compose": {"runtime": "ollama", "target": "compose", "environments": "dev"},
     "llamacpp-kubernetes": {"runtime": "llamacpp", "target": "kubernetes", "exposure": "internal",
-                            "monitoring": "existing", "secret_store": "external-secrets", "registry": REGISTRY},
+                            "monitoring": "existing", "secret_store": "external-secrets", "registry": REGISTRY,
+                            "vault_server": VAULT_SERVER},
     "vllm-aks": {"runtime": "vllm", "target": "aks", "gpu_type": "nvidia-l4", "exposure": "ingress",
                  "monitoring": "managed", "secret_store": "azure-key-vault", "model": "phi-4-mini-instruct",
                  "azure_tenant_id": TENANT, "registry": REGISTRY, "ingress_host": INGRESS_DOMAIN},

@@ -13,7 +13,7 @@ from cookiecutter.main import cookiecutter
 
 from slm_deploy.cli.new import _template_dir
 from tests.conftest import run_cli
-from tests.templates.bake import REGISTRY, bake
+from tests.templates.bake import REGISTRY, VAULT_SERVER, bake
 
 REFUSED = [
     ({"runtime": "foundry-local", "target": "compose"}, "runtime=foundry-local installs on a host"),
@@ -57,10 +57,30 @@ REFUSED = [
     ({"target": "aks"}, "registry: target=aks pulls the images slm-deploy builds from a registry"),
     ({"target": "kubernetes", "registry": REGISTRY, "exposure": "ingress"},
      "ingress_host: exposure=ingress serves each environment at <environment>.<ingress_host>"),
-    ({"registry": "registry.example.com"}, "registry: example.com, example.net, example.org, .example and .invalid"),
+    ({"registry": "registry.example.com"}, "registry: example.com, example.net, example.org, example, invalid"),
     ({"target": "kubernetes", "registry": "cr.team.example:5000/llm"}, "registry: example.com, example.net"),
+    ({"target": "kubernetes", "registry": "invalid/team"}, "registry: example.com, example.net"),
+    ({"target": "kubernetes", "registry": "198.51.100.7:5000"}, "registry: example.com, example.net"),
+    ({"target": "kubernetes", "registry": "203.0.113.20"}, "networks 192.0.2.0/24, 198.51.100.0/24 and 203.0.113.0/24"),
     ({"target": "kubernetes", "registry": REGISTRY, "exposure": "ingress", "ingress_host": "LLM.Example.ORG"},
-     "ingress_host: example.com, example.net, example.org, .example and .invalid"),
+     "ingress_host: example.com, example.net, example.org, example, invalid"),
+    ({"target": "kubernetes", "registry": REGISTRY, "exposure": "ingress", "ingress_host": "example"},
+     "ingress_host: example.com, example.net, example.org, example, invalid"),
+    ({"target": "kubernetes", "registry": REGISTRY, "exposure": "ingress", "ingress_host": "Invalid"},
+     "ingress_host: example.com, example.net, example.org, example, invalid"),
+    ({"target": "kubernetes", "registry": REGISTRY, "secret_store": "external-secrets"},
+     "vault_server: secret_store=external-secrets reads the secrets from your team's HashiCorp Vault"),
+    ({"target": "kubernetes", "registry": REGISTRY, "secret_store": "external-secrets",
+      "vault_server": "https://vault.example.com:8200"}, "vault_server: example.com, example.net"),
+    ({"target": "kubernetes", "registry": REGISTRY, "secret_store": "external-secrets",
+      "vault_server": "https://vault.corp.invalid"}, "vault_server: example.com, example.net"),
+    ({"target": "kubernetes", "registry": REGISTRY, "secret_store": "external-secrets",
+      "vault_server": "https://192.0.2.10:8200"}, "vault_server: example.com, example.net"),
+    ({"target": "kubernetes", "registry": REGISTRY, "secret_store": "external-secrets",
+      "vault_server": "http://vault.assistants-platform.dev:8200"}, "vault_server answer, stack field secret_stores"),
+    ({"target": "kubernetes", "registry": REGISTRY, "secret_store": "kubernetes", "vault_server": VAULT_SERVER},
+     "vault_server: only secret_store=external-secrets reads it"),
+    ({"vault_server": VAULT_SERVER}, "vault_server: only secret_store=external-secrets reads it"),
 ]
 
 

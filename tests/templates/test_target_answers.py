@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from slm_deploy.cli.app import app
 from slm_deploy.cli.new import _template_dir
 from tests.conftest import run_cli
-from tests.templates.bake import REGISTRY
+from tests.templates.bake import REGISTRY, VAULT_SERVER
 
 COOKIECUTTER = Path(sys.executable).parent / "cookiecutter"
 
@@ -114,3 +114,18 @@ def test_cluster_answers_name_the_registry_and_hosts_given(tmp_path: Path) -> No
         assert spec["targets"]["docker"] == {"registry": REGISTRY}
         assert spec["exposure"]["host"] == f"{env}.llm.assistants-platform.dev"
 
+
+
+def test_external_secrets_read_the_vault_answered(tmp_path: Path) -> None:
+    """The Vault server answered is the one every environment's SecretStore reads from: no placeholder lands."""
+    result = run_cli("new", "--no-input", "-o", str(tmp_path), "project_name=vaulted", "runtime=llamacpp",
+                     "target=kubernetes", f"registry={REGISTRY}", "secret_store=external-secrets",
+                     f"vault_server={VAULT_SERVER}")
+    assert result.code == 0, result.stderr
+    for env in ("dev", "prod"):
+        stack = tmp_path / "vaulted" / f"Pulumi.{env}.yaml"
+        spec = yaml.safe_load(stack.read_text())["config"]["slm-deploy:deployment"]
+        assert spec["secret_stores"]["external_secrets"]["vault"]["provider"]["server"] == VAULT_SERVER
+        bundle = rendered(stack, tmp_path / env)
+        manifests = "\n".join(p.read_text() for p in bundle.rglob("*.yaml"))
+        assert f"server: {VAULT_SERVER}" in manifests and "example.com" not in manifests

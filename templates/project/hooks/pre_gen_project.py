@@ -1,6 +1,7 @@
 """Refuse answers that cannot make a working deployment before cookiecutter writes a single file: first the
 rules between answers, then every stack the answers make, validated in memory by slm-deploy itself."""
 
+import ipaddress
 import json
 import re
 import sys
@@ -18,6 +19,7 @@ ANSWERS = {
     "azure_tenant_id": {{ cookiecutter.azure_tenant_id | tojson }},
     "registry": {{ cookiecutter.registry | tojson }},
     "ingress_host": {{ cookiecutter.ingress_host | tojson }},
+    "vault_server": {{ cookiecutter.vault_server | tojson }},
 }
 ENVIRONMENTS = {{ cookiecutter.environments | tojson }}
 CONTEXT = {**json.loads({{ cookiecutter | tojson | tojson }}), "_repo_dir": {{ template_folder() | tojson }}}
@@ -30,13 +32,29 @@ ONLY_READ_WHEN = {
     "ingress_host": (lambda a: a["exposure"] != "ingress", "only exposure=ingress reads it: leave it empty"),
     "registry": (lambda a: a["target"] == "host", "a host install builds no image: leave it empty"),
     "host_os": (lambda a: a["target"] != "host", "only target=host reads it: leave the default"),
+    "vault_server": (lambda a: a["secret_store"] != "external-secrets",
+                     "only secret_store=external-secrets reads it: leave it empty"),
 }
 """Answers one target or exposure reads; set to anything but the default elsewhere, they would be ignored."""
 TENANT_ID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 NIL_TENANT = "00000000-0000-0000-0000-000000000000"
-DOCUMENTATION_DOMAIN = re.compile(r"^([^/:]*\.)?(example\.(com|net|org)|[^./:]+\.(example|invalid))(:|/|$)",
-                                  re.IGNORECASE)
-"""Names reserved for documentation and examples (RFC 2606): nobody can push to or serve from them."""
+DOCUMENTATION_NAME = re.compile(r"^(.*\.)?(example\.(com|net|org)|example|invalid)\.?$", re.IGNORECASE)
+"""Names reserved for documentation and examples (RFC 2606, RFC 6761): nobody can push to or serve from them."""
+DOCUMENTATION_NETWORKS = [ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")]
+"""IPv4 ranges reserved for documentation (RFC 5737): no registry or Vault answers there."""
+RESERVED = ("example.com, example.net, example.org, example, invalid and names under them, and the documentation "
+            "networks 192.0.2.0/24, 198.51.100.0/24 and 203.0.113.0/24, are reserved for documentation")
+
+
+def documentation_host(answer: str) -> bool:
+    """Whether a registry, domain or URL answer names a host reserved for documentation."""
+    host = re.split(r"[:/]", re.sub(r"^https://", "", answer, flags=re.IGNORECASE), maxsplit=1)[0]
+    try:
+        return any(ipaddress.ip_address(host) in network for network in DOCUMENTATION_NETWORKS)
+    except ValueError:
+        return bool(DOCUMENTATION_NAME.match(host))
+
+
 STACK_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 DEPLOYMENT_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
 
@@ -92,12 +110,16 @@ RULES = [
     (lambda a: a["exposure"] == "ingress" and a["target"] in CLUSTER and not a["ingress_host"],
      "ingress_host: exposure=ingress serves each environment at <environment>.<ingress_host> over TLS: set "
      "ingress_host=<a domain whose DNS you control>"),
-    (lambda a: DOCUMENTATION_DOMAIN.match(a["registry"]),
-     "registry: example.com, example.net, example.org, .example and .invalid are reserved for documentation and "
-     "nobody can push there: set the registry you use, or leave it empty on Compose to build on this host"),
-    (lambda a: DOCUMENTATION_DOMAIN.match(a["ingress_host"]),
-     "ingress_host: example.com, example.net, example.org, .example and .invalid are reserved for documentation "
-     "and no certificate can be issued for them: set a domain whose DNS you control"),
+    (lambda a: documentation_host(a["registry"]),
+     f"registry: {RESERVED} and nobody can push there: set the registry you use (e.g. myteam.azurecr.io), or "
+     "leave it empty on Compose to build on this host"),
+    (lambda a: documentation_host(a["ingress_host"]),
+     f"ingress_host: {RESERVED} and no certificate can be issued for them: set a domain whose DNS you control"),
+    (lambda a: a["secret_store"] == "external-secrets" and not a["vault_server"],
+     "vault_server: secret_store=external-secrets reads the secrets from your team's HashiCorp Vault: set "
+     "vault_server=<its https URL, e.g. https://vault.<your domain>:8200>"),
+    (lambda a: documentation_host(a["vault_server"]),
+     f"vault_server: {RESERVED} and no Vault answers there: set the https URL of your team's Vault"),
     (lambda a: a["secret_store"] == "file" and a["target"] in CLUSTER,
      "secret_store=file is for Compose: on a cluster choose kubernetes, azure-key-vault or external-secrets"),
 ]
