@@ -166,11 +166,18 @@ def test_free_text_answers_cannot_inject_yaml(tmp_path: Path, capfd: pytest.Capt
     assert list(tmp_path.iterdir()) == []
 
 
-def test_longest_name_that_fits_renders(tmp_path: Path) -> None:
-    project = bake(tmp_path, "svc", {"target": "kubernetes", "deployment_name": "a" * 35, "registry": REGISTRY})
+@pytest.mark.parametrize(("monitoring", "longest"), [("off", 35), ("default", 24)])
+def test_longest_name_that_fits_renders(monitoring: str, longest: int, tmp_path: Path) -> None:
+    """With prod the longest environment: <name>-prod names the namespace, and <name>-prod-monitoring the bundled
+    stack's; one character more is refused by the hook."""
+    answers = {"target": "kubernetes", "registry": REGISTRY, "monitoring": monitoring}
+    project = bake(tmp_path, "svc", {**answers, "deployment_name": "a" * longest})
     for stack in sorted(project.glob("Pulumi.*.yaml")):
         result = run_cli("render", str(stack), "--out", str(tmp_path / stack.stem), "--quiet")
         assert result.code == 0, result.stderr
+    refused = run_cli("new", "--no-input", "-o", str(tmp_path / "longer"), "project_name=svc",
+                      *(f"{key}={value}" for key, value in answers.items()), f"deployment_name={'a' * (longest + 1)}")
+    assert refused.code == 2 and f"deployment_name: at most {longest} characters" in refused.stderr, refused.stderr
 
 
 def test_host_projects_default_to_one_environment(tmp_path: Path) -> None:

@@ -27,6 +27,8 @@ CONTEXT = {**json.loads({{ cookiecutter | tojson | tojson }}), "_repo_dir": {{ t
 CLUSTER = ("kubernetes", "aks")
 PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$")
 NAME_LIMIT = 40
+MONITORING_SUFFIX = "-monitoring"
+"""What names each environment's bundled monitoring namespace on a shared cluster, after <deployment>-<env>."""
 """The longest namespace and Compose project name slm-deploy accepts (a DNS label it can suffix)."""
 ONLY_READ_WHEN = {
     "ingress_host": (lambda a: a["exposure"] != "ingress", "only exposure=ingress reads it: leave it empty"),
@@ -142,10 +144,13 @@ def problems() -> list[str]:
         found.append("environments: each must be lower-case letters, digits and '-', starting with a letter")
     if len(set(names)) != len(names):
         found.append("environments: each name once")
-    room = NAME_LIMIT - 1 - max((len(name) for name in names), default=0)
+    own_stack = ANSWERS["target"] == "kubernetes" and ANSWERS["monitoring"] in ("default", "bundled")
+    suffix = MONITORING_SUFFIX if own_stack else ""
+    room = NAME_LIMIT - 1 - max((len(name) for name in names), default=0) - len(suffix)
     if ANSWERS["target"] != "host" and len({{ cookiecutter.deployment_name | tojson }}) > room:
         found.append(f"deployment_name: at most {max(room, 0)} characters with these environments "
-                     f"(<deployment_name>-<environment> names each namespace and Compose project, at most "
+                     f"(<deployment_name>-<environment>{suffix} names each "
+                     f"{'monitoring namespace' if own_stack else 'namespace and Compose project'}, at most "
                      f"{NAME_LIMIT}): shorten deployment_name or the longest environment name")
     if ANSWERS["target"] == "host" and len(names) > 1:
         found.append("environments: target=host writes the same stack for every environment (Foundry Local on "
