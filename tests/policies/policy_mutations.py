@@ -101,6 +101,7 @@ L = "dockerfile-llamacpp"
 D = "deployment-vllm"
 DP = "deployment-vllm-patch"
 DL = "deployment-llamacpp"
+KU = "kustomization"
 CO = "compose"
 HL = "host-edge-linux-sh"
 HW = "host-edge-windows-ps1"
@@ -234,6 +235,39 @@ MUTATIONS: list[Mutation] = [
              set_(("values", "webhook", "image", "digest"), "latest")),
     Mutation("slm-k8s-023", "K12", "release-cert-manager", "api check job by tag",
              set_(("values", "startupapicheck", "enabled"), True)),
+    Mutation("slm-k8s-024", "K24", KU, "image swapped to another repository by tag",
+             append(("images",), {"name": "ghcr.io/ggml-org/llama.cpp", "newName": "docker.io/evil/llama", "newTag": "latest"}),
+             expect="newName"),
+    Mutation("slm-k8s-024", "K24", KU, "image retagged", append(("images",), {"name": "grafana/grafana", "newTag": "11.0.0"}),
+             expect="does not pin a sha256 digest"),
+    Mutation("slm-k8s-024", "K24", KU, "image moved to another repository by digest",
+             set_(("images", 0, "newName"), "docker.io/attacker/vllm"), expect="another repository"),
+    Mutation("slm-k8s-024", "K24", KU, "patch adds hostNetwork",
+             set_(("patches",), [{"target": {"kind": "Deployment"},
+                                  "patch": "- op: add\n  path: /spec/template/spec/hostNetwork\n  value: true"}]),
+             expect="patches"),
+    Mutation("slm-k8s-024", "K24", KU, "strategic merge patch", set_(("patchesStrategicMerge",), ["host.yaml"]),
+             expect="patchesStrategicMerge"),
+    Mutation("slm-k8s-024", "K24", KU, "json6902 patch", set_(("patchesJson6902",), [{"path": "p.yaml"}]),
+             expect="patchesJson6902"),
+    Mutation("slm-k8s-024", "K24", KU, "component", set_(("components",), ["../evil"]), expect="components"),
+    Mutation("slm-k8s-024", "K24", KU, "helm chart", set_(("helmCharts",), [{"name": "x", "repo": "https://x"}]),
+             expect="helmCharts"),
+    Mutation("slm-k8s-024", "K24", KU, "secret generator", set_(("secretGenerator",), [{"name": "s", "literals": ["a=b"]}]),
+             expect="secretGenerator"),
+    Mutation("slm-k8s-024", "K24", KU, "inline generator content",
+             append(("configMapGenerator",), {"name": "x", "literals": ["grafana.ini=[security]"]}),
+             expect="configMapGenerator[1]"),
+    Mutation("slm-k8s-024", "K24", KU, "replacement into a pod spec",
+             append(("replacements", 0, "targets"), {"select": {"kind": "Deployment"},
+                                                    "fieldPaths": ["spec.template.spec.hostNetwork"]}),
+             expect="replacements[0]"),
+    Mutation("slm-k8s-024", "K24", KU, "remote base", append(("resources",), "https://github.com/evil/base"),
+             expect="not a YAML file next to"),
+    Mutation("slm-k8s-024", "K24", KU, "folder above", append(("resources",), "../other/deployment.yaml"),
+             expect="not a YAML file next to"),
+    Mutation("slm-k8s-024", "K24", KU, "labels added", set_(("labels",), [{"pairs": {"app": "gateway"}}]),
+             expect="labels"),
     Mutation("slm-k8s-023", "K12", "release-cert-manager", "chart of unknown images",
              set_(("chart",), "kube-prometheus-stack")),
     Mutation("slm-k8s-022", "K14", "service-vllm", "default namespace", set_(("metadata", "namespace"), "default")),
