@@ -102,6 +102,7 @@ D = "deployment-vllm"
 DP = "deployment-vllm-patch"
 DL = "deployment-llamacpp"
 KU = "kustomization"
+NPR = "networkpolicy-runtime-ingress"
 CO = "compose"
 HL = "host-edge-linux-sh"
 HW = "host-edge-windows-ps1"
@@ -209,6 +210,19 @@ MUTATIONS: list[Mutation] = [
     Mutation("slm-k8s-014", "K14", "namespace", "kube- prefix", set_(("metadata", "name"), "kube-team")),
     Mutation("slm-k8s-015", "K15", "networkpolicy-default-deny", "allows ingress", set_(("spec", "ingress"), [{}])),
     Mutation("slm-k8s-015", "K15", "networkpolicy-default-deny", "ingress only", set_(("spec", "policyTypes"), ["Ingress"])),
+    Mutation("slm-k8s-015", "K15", NPR, "runtime admits every namespace",
+             append(("spec", "ingress"), {"from": [{"namespaceSelector": {}}]}), expect="ingress[1] admits pods of every"),
+    Mutation("slm-k8s-015", "K15", NPR, "runtime admits everything", set_(("spec", "ingress"), [{}]),
+             expect="ingress[0] admits pods of every"),
+    Mutation("slm-k8s-015", "K15", NPR, "runtime admits labelled pods of every namespace",
+             set_(("spec", "ingress", 0, "from", 1, "namespaceSelector"), {}), expect="ingress[0] admits pods of every"),
+    Mutation("slm-k8s-015", "K15", NPR, "egress to every namespace",
+             append(("spec", "egress"), {"to": [{"namespaceSelector": {}}]}), expect="egress[1] reaches pods of every"),
+    Mutation("slm-k8s-015", "K15", NPR, "egress to everything", set_(("spec", "egress"), [{}]),
+             expect="egress[0] reaches pods of every"),
+    Mutation("slm-k8s-015", "K15", "networkpolicy-gateway-ingress", "open egress from the gateway",
+             both(set_(("spec", "policyTypes"), ["Ingress", "Egress"]), set_(("spec", "egress"), [{"ports": [{"port": 443}]}])),
+             expect="egress[0] reaches pods of every"),
     Mutation("slm-k8s-016", "K16", D, "secretKeyRef", append(C + ("env",), {"name": "TOKEN_FROM_SECRET", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "t"}}})),
     Mutation("slm-k8s-016", "K16", D, "envFrom secret", set_(C + ("envFrom",), [{"secretRef": {"name": "hf"}}])),
     Mutation("slm-k8s-016", "K16", "configmap-gateway", "password key", set_(("data", "db_password"), "s3cr3t-sentinel-never-printed")),
@@ -222,6 +236,10 @@ MUTATIONS: list[Mutation] = [
     Mutation("slm-k8s-019", "K19", "clusterrole", "escalate", append(("rules",), {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles"], "verbs": ["escalate"]})),
     Mutation("slm-k8s-019", "K19", "role", "manage RBAC", append(("rules",), {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["rolebindings"], "verbs": ["create"]})),
     Mutation("slm-k8s-019", "K19", "clusterrole", "node proxy", append(("rules",), {"apiGroups": [""], "resources": ["nodes/proxy"], "verbs": ["get"]})),
+    Mutation("slm-k8s-019", "K19", "role", "namespace secrets", append(("rules",), {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}),
+             expect="reads every Secret of the namespace"),
+    Mutation("slm-k8s-019", "K19", "role", "secrets listed by name", append(("rules",), {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["hf"], "verbs": ["list"]}),
+             expect="reads every Secret of the namespace"),
     Mutation("slm-k8s-019", "K19", "rolebinding", "cluster-admin", set_(("roleRef", "name"), "cluster-admin")),
     Mutation("slm-k8s-019", "K19", "rolebinding", "authenticated", append(("subjects",), {"kind": "Group", "name": "system:authenticated"})),
     Mutation("slm-k8s-020", "K20", "service-vllm", "load balancer", set_(("spec", "type"), "LoadBalancer")),
