@@ -70,6 +70,14 @@ def sub(old, new):
     return apply
 
 
+def edit_text(path, old, new):
+    """Replace text inside a string field (a config file carried in a ConfigMap); the old text must be there."""
+    def apply(obj):
+        parent = _parent(obj, path)
+        parent[path[-1]] = sub(old, new)(parent[path[-1]])
+    return apply
+
+
 def script_adds(line):
     """Append a line to a host install script."""
     def apply(obj):
@@ -103,13 +111,15 @@ DP = "deployment-vllm-patch"
 DL = "deployment-llamacpp"
 KU = "kustomization"
 NPR = "networkpolicy-runtime-ingress"
+CM = "configmap-monitoring"
+SENTINEL_VALUE = "s3cr3t-sentinel-never-printed"
 CO = "compose"
 HL = "host-edge-linux-sh"
 HW = "host-edge-windows-ps1"
 SV = ("services", "vllm")
 SG = ("services", "gateway")
 SL = ("services", "llamacpp")
-HOSTILE_ENV = {"name": "HF_TOKEN", "value": "s3cr3t-sentinel-never-printed"}
+HOSTILE_ENV = {"name": "HF_TOKEN", "value": SENTINEL_VALUE}
 
 MUTATIONS: list[Mutation] = [
     # Dockerfile
@@ -223,6 +233,32 @@ MUTATIONS: list[Mutation] = [
     Mutation("slm-k8s-015", "K15", "networkpolicy-gateway-ingress", "open egress from the gateway",
              both(set_(("spec", "policyTypes"), ["Ingress", "Egress"]), set_(("spec", "egress"), [{"ports": [{"port": 443}]}])),
              expect="egress[0] reaches pods of every"),
+    Mutation("slm-k8s-016", "K16", CM, "grafana admin password inline",
+             edit_text(("data", "grafana.ini"), "$__file{/run/secrets/grafana-admin-password}", SENTINEL_VALUE),
+             expect="[security] admin_password holds a literal credential"),
+    Mutation("slm-k8s-016", "K16", CM, "grafana secret key inline",
+             edit_text(("data", "grafana.ini"), "disable_gravatar = true", f"secret_key = {SENTINEL_VALUE}"),
+             expect="[security] secret_key"),
+    Mutation("slm-k8s-016", "K16", CM, "alertmanager bearer credentials inline",
+             edit_text(("data", "alertmanager.yml"), "credentials_file: /run/secrets/am-token", f"credentials: {SENTINEL_VALUE}"),
+             expect="authorization.credentials holds a literal credential"),
+    Mutation("slm-k8s-016", "K16", CM, "alertmanager basic auth password inline",
+             edit_text(("data", "alertmanager.yml"), "      authorization:\n        type: Bearer\n        credentials_file: /run/secrets/am-token",
+                       f"      basic_auth:\n        username: am\n        password: {SENTINEL_VALUE}"),
+             expect="basic_auth.password"),
+    Mutation("slm-k8s-016", "K16", CM, "slack api_url inline",
+             edit_text(("data", "alertmanager.yml"), "api_url_file: /run/secrets/slack-url",
+                       "api_url: https://hooks.slack.com/services/T000/B000/" + SENTINEL_VALUE),
+             expect="slack_configs[0].api_url holds a literal credential"),
+    Mutation("slm-k8s-016", "K16", CM, "slack hook as webhook url",
+             edit_text(("data", "alertmanager.yml"), "url: https://hooks.example.com/alert",
+                       "url: https://hooks.slack.com/services/T000/B000/" + SENTINEL_VALUE),
+             expect="webhook_configs[0].url is a URL that carries a credential"),
+    Mutation("slm-k8s-016", "K16", CM, "prometheus bearer token inline",
+             edit_text(("data", "prometheus.yml"), "credentials_file: /run/secrets/metrics-token", f"credentials: {SENTINEL_VALUE}"),
+             expect="scrape_configs[0].authorization.credentials"),
+    Mutation("slm-k8s-016", "K16", CM, "alertmanager.yml unreadable",
+             edit_text(("data", "alertmanager.yml"), "route:", "route: [\n"), expect="not YAML the pack can read"),
     Mutation("slm-k8s-016", "K16", D, "secretKeyRef", append(C + ("env",), {"name": "TOKEN_FROM_SECRET", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "t"}}})),
     Mutation("slm-k8s-016", "K16", D, "envFrom secret", set_(C + ("envFrom",), [{"secretRef": {"name": "hf"}}])),
     Mutation("slm-k8s-016", "K16", "configmap-gateway", "password key", set_(("data", "db_password"), "s3cr3t-sentinel-never-printed")),
