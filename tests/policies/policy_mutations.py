@@ -211,6 +211,10 @@ MUTATIONS: list[Mutation] = [
     Mutation("slm-k8s-012", "K12", D, "untrusted registry",
              set_(C + ("image",), "quay.io/vllm/vllm-openai:v0.11.0@sha256:" + "1" * 64),
              config={"trustedRegistries": ["docker.io"]}, expect="not in trustedRegistries"),
+    Mutation("slm-k8s-013", "K13", D, "token valid for ten years",
+             append(P + ("volumes",), {"name": "api-token", "projected": {"sources": [
+                 {"serviceAccountToken": {"path": "token", "expirationSeconds": 315360000}}]}}),
+             expect="API token valid for more than 3600 seconds"),
     Mutation("slm-k8s-013", "K13", D, "default sa", drop(P + ("serviceAccountName",))),
     Mutation("slm-k8s-013", "K13", D, "automount", set_(P + ("automountServiceAccountToken",), True)),
     Mutation("slm-k8s-013", "K13", DP, "default sa patch", set_(P + ("serviceAccountName",), "default")),
