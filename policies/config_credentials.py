@@ -23,12 +23,20 @@ SECRET_URL = re.compile(r"hooks\.slack\.com|discord(?:app)?\.com/api/webhooks|we
 """URLs whose text is the credential: chat webhooks, or user:password@ in the authority."""
 
 
-def _ini(text: str) -> Iterator[str]:
-    """Credential keys of an INI file with a literal value (not empty, not $__file{...})."""
+def parse_ini(text: str) -> configparser.RawConfigParser | None:
+    """An INI file (grafana.ini) as read without interpolation; None when it is not INI."""
     parser = configparser.RawConfigParser(strict=False, interpolation=None)
     try:
         parser.read_string(text)
     except configparser.Error:
+        return None
+    return parser
+
+
+def _ini(text: str) -> Iterator[str]:
+    """Credential keys of an INI file with a literal value (not empty, not $__file{...})."""
+    parser = parse_ini(text)
+    if parser is None:
         yield "is not INI the pack can read, so its credentials cannot be judged"
         return
     for section in parser.sections():

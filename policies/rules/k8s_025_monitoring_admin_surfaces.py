@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import configparser
-
 from slm_deploy.policies.access import WORKLOAD_KINDS, command_line, containers, flag_present, mapping
+from slm_deploy.policies.config_credentials import parse_ini
 from slm_deploy.policies.model import Rule, Severity
 
 PROMETHEUS_ADMIN_FLAGS = ("--web.enable-admin-api", "--web.enable-lifecycle", "--web.enable-remote-write-receiver")
@@ -16,10 +15,8 @@ def _grafana(manifest):
     text = mapping(manifest.get("data")).get("grafana.ini")
     if not isinstance(text, str):
         return
-    parser = configparser.RawConfigParser(strict=False, interpolation=None)
-    try:
-        parser.read_string(text)
-    except configparser.Error:
+    parser = parse_ini(text)
+    if parser is None:
         return  # slm-k8s-016 reports a grafana.ini it cannot read
     if parser.has_section("auth.anonymous") and parser.get("auth.anonymous", "enabled", fallback="false").strip().lower() == "true":
         yield "data[grafana.ini]: [auth.anonymous] enabled lets anyone who reaches Grafana in without a login"
