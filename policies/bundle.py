@@ -18,6 +18,8 @@ HOSTS = "hosts"
 HOST_INSTALL = "HostInstall"
 HOST_SCRIPTS = {"install.sh": "posix", "install.ps1": "windows"}
 """Host install scripts (Foundry Local), judged as text: what they open to the network."""
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+"""Names kustomize reads as a kustomization, whatever `kind` the file declares."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ def _kind_of_path(path: PurePosixPath) -> str | None:
         return "Dockerfile"
     if path.parent.parent.name == HOSTS and path.name in HOST_SCRIPTS:
         return HOST_INSTALL
+    if path.name in KUSTOMIZATION_FILES:
+        return "Kustomization"
     return "yaml" if path.suffix in (".yaml", ".yml") else None
 
 
@@ -75,6 +79,10 @@ def load_text(text: str, location: str, path: PurePosixPath | None = None) -> It
         return
     if kind is None:
         return
+    if kind == "Kustomization":
+        for document in _yaml_documents(text, location):
+            yield Subject("Kustomization", document, location, location)
+        return
     for document in _yaml_documents(text, location):
         if not isinstance(document, Mapping):
             continue
@@ -84,7 +92,9 @@ def load_text(text: str, location: str, path: PurePosixPath | None = None) -> It
             for item in document.get("items") or []:
                 if isinstance(item, Mapping) and item.get("kind"):
                     yield Subject(str(item["kind"]), item, _k8s_name(item), location)
-        elif document.get("kind") and document.get("kind") != "Kustomization":
+        elif document.get("kind") == "Kustomization":
+            yield Subject("Kustomization", document, location, location)
+        elif document.get("kind"):
             yield Subject(str(document["kind"]), document, _k8s_name(document), location)
 
 
@@ -97,7 +107,7 @@ def is_checked(relative: str) -> bool:
     if parts[:1] == ("compose",):
         return len(parts) == 2 and path.suffix in (".yaml", ".yml") and path.name.startswith(("compose", "docker-compose"))
     if parts[:1] == ("kubernetes",):
-        return path.suffix in (".yaml", ".yml")
+        return path.suffix in (".yaml", ".yml") or path.name in KUSTOMIZATION_FILES
     if parts[:1] == ("helm",):
         return len(parts) == 2 and path.suffix in (".yaml", ".yml")
     return parts[:1] == (HOSTS,) and len(parts) == 3 and path.name in HOST_SCRIPTS

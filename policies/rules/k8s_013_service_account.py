@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from slm_deploy.policies.access import WORKLOAD_KINDS, dotted, pod_spec, pod_spec_path
+from slm_deploy.policies.access import WORKLOAD_KINDS, as_number, dotted, get, items, pod_spec, pod_spec_path
 from slm_deploy.policies.model import CIS_K8S, NSA, TRIVY, Rule, Severity, bench
 
 
+MAX_TOKEN_SECONDS = 3600
+"""The longest a projected API token may live: the kubelet renews it well before then."""
+
+
+def _long_tokens(spec, base):
+    """Projected service account tokens that stay valid for more than an hour once stolen."""
+    for index, volume in enumerate(items(spec.get("volumes"))):
+        for source in items(get(volume, "projected", "sources")):
+            seconds = as_number(get(source, "serviceAccountToken", "expirationSeconds"))
+            if seconds is not None and seconds > MAX_TOKEN_SECONDS:
+                yield f"{base}.volumes[{index}] projects an API token valid for more than {MAX_TOKEN_SECONDS} seconds"
+
+
 def check(manifest, ctx):
-    """Yield violations for the default service account or an automounted token."""
+    """Yield violations for the default service account, an automounted token or a long-lived projected one."""
     spec = pod_spec(manifest, ctx.kind)
     if spec is None:
         return
@@ -18,6 +31,7 @@ def check(manifest, ctx):
     automount = spec.get("automountServiceAccountToken")
     if automount is not False and not (ctx.patch and automount is None):
         yield f"{base}.automountServiceAccountToken must be false"
+    yield from _long_tokens(spec, base)
 
 
 RULE = Rule(

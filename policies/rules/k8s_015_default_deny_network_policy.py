@@ -1,6 +1,8 @@
-"""K15: every namespace with workloads has a default-deny NetworkPolicy for ingress and egress."""
+"""K15: every namespace with workloads has a default-deny NetworkPolicy, and no allow rule reopens it to every pod."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from slm_deploy.policies.access import WORKLOAD_KINDS, get, items, mapping
 from slm_deploy.policies.model import CIS_K8S, NSA, TRIVY, Rule, Severity, bench
@@ -15,8 +17,39 @@ def _is_default_deny(policy) -> bool:
     return {"Ingress", "Egress"} <= types and not items(get(spec, "ingress")) and not items(get(spec, "egress"))
 
 
+OPEN_INGRESS_COMPONENTS = frozenset({"gateway"})
+"""Pods any namespace may reach: the authenticating gateway, which `internal` exposure opens to the cluster."""
+
+
+def _selects_anything(selector) -> bool:
+    """Whether a label selector is present and empty (it matches every namespace or pod)."""
+    return isinstance(selector, Mapping) and not selector.get("matchLabels") and not items(selector.get("matchExpressions"))
+
+
+def _open_peers(rule, key: str) -> bool:
+    """Whether an allow rule admits pods of every namespace: no peers, or a peer in any namespace (pod labels
+    there are set by whoever runs the pod, so a podSelector beside it narrows nothing)."""
+    peers = items(get(rule, key))
+    return not peers or any(_selects_anything(get(peer, "namespaceSelector")) for peer in peers)
+
+
+def _reopened(policy):
+    """Violations for allow rules of one NetworkPolicy that let every namespace in or every destination out."""
+    name = get(policy, "metadata", "name")
+    component = mapping(get(policy, "spec", "podSelector", "matchLabels")).get("app.kubernetes.io/component")
+    for index, rule in enumerate(items(get(policy, "spec", "ingress"))):
+        if _open_peers(rule, "from") and component not in OPEN_INGRESS_COMPONENTS:
+            yield f"NetworkPolicy {name}: ingress[{index}] admits pods of every namespace, not only the gateway's"
+    for index, rule in enumerate(items(get(policy, "spec", "egress"))):
+        if _open_peers(rule, "to"):
+            yield f"NetworkPolicy {name}: egress[{index}] reaches pods of every namespace"
+
+
 def check(resources, ctx):
-    """Yield a violation per namespace whose workloads no default-deny policy covers."""
+    """Yield a violation per namespace whose workloads no default-deny policy covers, and per reopening rule."""
+    for policy in resources:
+        if get(policy, "kind") == "NetworkPolicy":
+            yield from _reopened(policy)
     covered = {get(r, "metadata", "namespace") for r in resources
                if get(r, "kind") == "NetworkPolicy" and _is_default_deny(r)}
     needing = sorted({str(get(r, "metadata", "namespace")) for r in resources if get(r, "kind") in WORKLOAD_KINDS})

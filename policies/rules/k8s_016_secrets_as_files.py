@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from slm_deploy.policies.access import WORKLOAD_KINDS, containers, get, is_secret_name, items, mapping
+from slm_deploy.policies.config_credentials import literal_credentials
 from slm_deploy.policies.model import CIS_K8S, TRIVY, Rule, Severity, bench
 
 
@@ -26,6 +27,10 @@ def check(manifest, ctx):
             for index, key in enumerate(sorted(str(k) for k in mapping(manifest.get(section)).keys())):
                 if is_secret_name(key.replace(".", "_").replace("-", "_")):
                     yield f"{section} has a credential-named key (entry {index}); keep credentials in a Secret"
+        for key, text in sorted(mapping(manifest.get("data")).items(), key=lambda item: str(item[0])):
+            if isinstance(text, str):
+                for reason in literal_credentials(str(key), text):
+                    yield f"data[{key}]: {reason}"
         return
     yield from _workload(manifest, ctx)
 

@@ -10,6 +10,8 @@ from slm_deploy.policies.model import CIS_K8S, TRIVY, Rule, Severity, bench
 DANGEROUS_RESOURCES = frozenset({"pods/exec", "pods/attach", "nodes/proxy", "serviceaccounts/token"})
 DANGEROUS_VERBS = frozenset({"bind", "escalate", "impersonate"})
 READ_VERBS = frozenset({"get", "list", "watch", "*"})
+UNNAMED_READ_VERBS = frozenset({"list", "watch", "*"})
+"""Verbs resourceNames cannot narrow: they return every object of the resource."""
 WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection", "*"})
 RBAC_RESOURCES = frozenset({"roles", "rolebindings", "clusterroles", "clusterrolebindings"})
 POWERFUL_ROLES = frozenset({"cluster-admin", "admin", "edit"})
@@ -37,6 +39,8 @@ def _rules(manifest, ctx):
             yield f"{where} can create or change RBAC roles and bindings"
         if ctx.kind == "ClusterRole" and "secrets" in resources and verbs & READ_VERBS:
             yield f"{where} reads Secrets cluster-wide"
+        elif "secrets" in resources and (verbs & UNNAMED_READ_VERBS or verbs & READ_VERBS and not items(rule.get("resourceNames"))):
+            yield f"{where} reads every Secret of the namespace; grant get on the Secrets named in resourceNames"
         if ("pods" in resources or "deployments" in resources) and verbs & {"create", "*"} \
                 and ctx.kind == "ClusterRole":
             yield f"{where} can create workloads cluster-wide"

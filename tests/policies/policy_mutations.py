@@ -70,6 +70,14 @@ def sub(old, new):
     return apply
 
 
+def edit_text(path, old, new):
+    """Replace text inside a string field (a config file carried in a ConfigMap); the old text must be there."""
+    def apply(obj):
+        parent = _parent(obj, path)
+        parent[path[-1]] = sub(old, new)(parent[path[-1]])
+    return apply
+
+
 def script_adds(line):
     """Append a line to a host install script."""
     def apply(obj):
@@ -101,13 +109,17 @@ L = "dockerfile-llamacpp"
 D = "deployment-vllm"
 DP = "deployment-vllm-patch"
 DL = "deployment-llamacpp"
+KU = "kustomization"
+NPR = "networkpolicy-runtime-ingress"
+CM = "configmap-monitoring"
+SENTINEL_VALUE = "s3cr3t-sentinel-never-printed"
 CO = "compose"
 HL = "host-edge-linux-sh"
 HW = "host-edge-windows-ps1"
 SV = ("services", "vllm")
 SG = ("services", "gateway")
 SL = ("services", "llamacpp")
-HOSTILE_ENV = {"name": "HF_TOKEN", "value": "s3cr3t-sentinel-never-printed"}
+HOSTILE_ENV = {"name": "HF_TOKEN", "value": SENTINEL_VALUE}
 
 MUTATIONS: list[Mutation] = [
     # Dockerfile
@@ -199,6 +211,10 @@ MUTATIONS: list[Mutation] = [
     Mutation("slm-k8s-012", "K12", D, "untrusted registry",
              set_(C + ("image",), "quay.io/vllm/vllm-openai:v0.11.0@sha256:" + "1" * 64),
              config={"trustedRegistries": ["docker.io"]}, expect="not in trustedRegistries"),
+    Mutation("slm-k8s-013", "K13", D, "token valid for ten years",
+             append(P + ("volumes",), {"name": "api-token", "projected": {"sources": [
+                 {"serviceAccountToken": {"path": "token", "expirationSeconds": 315360000}}]}}),
+             expect="API token valid for more than 3600 seconds"),
     Mutation("slm-k8s-013", "K13", D, "default sa", drop(P + ("serviceAccountName",))),
     Mutation("slm-k8s-013", "K13", D, "automount", set_(P + ("automountServiceAccountToken",), True)),
     Mutation("slm-k8s-013", "K13", DP, "default sa patch", set_(P + ("serviceAccountName",), "default")),
@@ -208,6 +224,52 @@ MUTATIONS: list[Mutation] = [
     Mutation("slm-k8s-014", "K14", "namespace", "kube- prefix", set_(("metadata", "name"), "kube-team")),
     Mutation("slm-k8s-015", "K15", "networkpolicy-default-deny", "allows ingress", set_(("spec", "ingress"), [{}])),
     Mutation("slm-k8s-015", "K15", "networkpolicy-default-deny", "ingress only", set_(("spec", "policyTypes"), ["Ingress"])),
+    Mutation("slm-k8s-015", "K15", NPR, "runtime admits every namespace",
+             append(("spec", "ingress"), {"from": [{"namespaceSelector": {}}]}), expect="ingress[1] admits pods of every"),
+    Mutation("slm-k8s-015", "K15", NPR, "runtime admits everything", set_(("spec", "ingress"), [{}]),
+             expect="ingress[0] admits pods of every"),
+    Mutation("slm-k8s-015", "K15", NPR, "runtime admits labelled pods of every namespace",
+             set_(("spec", "ingress", 0, "from", 1, "namespaceSelector"), {}), expect="ingress[0] admits pods of every"),
+    Mutation("slm-k8s-015", "K15", NPR, "egress to every namespace",
+             append(("spec", "egress"), {"to": [{"namespaceSelector": {}}]}), expect="egress[1] reaches pods of every"),
+    Mutation("slm-k8s-015", "K15", NPR, "egress to everything", set_(("spec", "egress"), [{}]),
+             expect="egress[0] reaches pods of every"),
+    Mutation("slm-k8s-015", "K15", "networkpolicy-gateway-ingress", "open egress from the gateway",
+             both(set_(("spec", "policyTypes"), ["Ingress", "Egress"]), set_(("spec", "egress"), [{"ports": [{"port": 443}]}])),
+             expect="egress[0] reaches pods of every"),
+    Mutation("slm-k8s-016", "K16", CM, "grafana admin password inline",
+             edit_text(("data", "grafana.ini"), "$__file{/run/secrets/grafana-admin-password}", SENTINEL_VALUE),
+             expect="[security] admin_password holds a literal credential"),
+    Mutation("slm-k8s-016", "K16", CM, "grafana secret key inline",
+             edit_text(("data", "grafana.ini"), "disable_gravatar = true", f"secret_key = {SENTINEL_VALUE}"),
+             expect="[security] secret_key"),
+    Mutation("slm-k8s-016", "K16", CM, "alertmanager bearer credentials inline",
+             edit_text(("data", "alertmanager.yml"), "credentials_file: /run/secrets/am-token", f"credentials: {SENTINEL_VALUE}"),
+             expect="authorization.credentials holds a literal credential"),
+    Mutation("slm-k8s-016", "K16", CM, "alertmanager basic auth password inline",
+             edit_text(("data", "alertmanager.yml"), "      authorization:\n        type: Bearer\n        credentials_file: /run/secrets/am-token",
+                       f"      basic_auth:\n        username: am\n        password: {SENTINEL_VALUE}"),
+             expect="basic_auth.password"),
+    Mutation("slm-k8s-016", "K16", CM, "slack api_url inline",
+             edit_text(("data", "alertmanager.yml"), "api_url_file: /run/secrets/slack-url",
+                       "api_url: https://hooks.slack.com/services/T000/B000/" + SENTINEL_VALUE),
+             expect="slack_configs[0].api_url holds a literal credential"),
+    Mutation("slm-k8s-016", "K16", CM, "slack hook as webhook url",
+             edit_text(("data", "alertmanager.yml"), "url: https://hooks.example.com/alert",
+                       "url: https://hooks.slack.com/services/T000/B000/" + SENTINEL_VALUE),
+             expect="webhook_configs[0].url is a URL that carries a credential"),
+    Mutation("slm-k8s-016", "K16", CM, "prometheus bearer token inline",
+             edit_text(("data", "prometheus.yml"), "credentials_file: /run/secrets/metrics-token", f"credentials: {SENTINEL_VALUE}"),
+             expect="scrape_configs[0].authorization.credentials"),
+    Mutation("slm-k8s-016", "K16", CM, "alertmanager.yml unreadable",
+             edit_text(("data", "alertmanager.yml"), "route:", "route: [\n"), expect="not YAML the pack can read"),
+    Mutation("slm-k8s-025", "K25", CM, "grafana anonymous access",
+             edit_text(("data", "grafana.ini"), "[auth.anonymous]\nenabled = false", "[auth.anonymous]\nenabled = true\norg_role = Admin"),
+             expect="[auth.anonymous] enabled"),
+    Mutation("slm-k8s-025", "K25", D, "prometheus admin api", append(C + ("args",), "--web.enable-admin-api"),
+             expect="--web.enable-admin-api"),
+    Mutation("slm-k8s-025", "K25", D, "prometheus lifecycle", append(C + ("args",), "--web.enable-lifecycle=true"),
+             expect="--web.enable-lifecycle"),
     Mutation("slm-k8s-016", "K16", D, "secretKeyRef", append(C + ("env",), {"name": "TOKEN_FROM_SECRET", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "t"}}})),
     Mutation("slm-k8s-016", "K16", D, "envFrom secret", set_(C + ("envFrom",), [{"secretRef": {"name": "hf"}}])),
     Mutation("slm-k8s-016", "K16", "configmap-gateway", "password key", set_(("data", "db_password"), "s3cr3t-sentinel-never-printed")),
@@ -221,6 +283,10 @@ MUTATIONS: list[Mutation] = [
     Mutation("slm-k8s-019", "K19", "clusterrole", "escalate", append(("rules",), {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles"], "verbs": ["escalate"]})),
     Mutation("slm-k8s-019", "K19", "role", "manage RBAC", append(("rules",), {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["rolebindings"], "verbs": ["create"]})),
     Mutation("slm-k8s-019", "K19", "clusterrole", "node proxy", append(("rules",), {"apiGroups": [""], "resources": ["nodes/proxy"], "verbs": ["get"]})),
+    Mutation("slm-k8s-019", "K19", "role", "namespace secrets", append(("rules",), {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}),
+             expect="reads every Secret of the namespace"),
+    Mutation("slm-k8s-019", "K19", "role", "secrets listed by name", append(("rules",), {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["hf"], "verbs": ["list"]}),
+             expect="reads every Secret of the namespace"),
     Mutation("slm-k8s-019", "K19", "rolebinding", "cluster-admin", set_(("roleRef", "name"), "cluster-admin")),
     Mutation("slm-k8s-019", "K19", "rolebinding", "authenticated", append(("subjects",), {"kind": "Group", "name": "system:authenticated"})),
     Mutation("slm-k8s-020", "K20", "service-vllm", "load balancer", set_(("spec", "type"), "LoadBalancer")),
@@ -234,6 +300,39 @@ MUTATIONS: list[Mutation] = [
              set_(("values", "webhook", "image", "digest"), "latest")),
     Mutation("slm-k8s-023", "K12", "release-cert-manager", "api check job by tag",
              set_(("values", "startupapicheck", "enabled"), True)),
+    Mutation("slm-k8s-024", "K24", KU, "image swapped to another repository by tag",
+             append(("images",), {"name": "ghcr.io/ggml-org/llama.cpp", "newName": "docker.io/evil/llama", "newTag": "latest"}),
+             expect="newName"),
+    Mutation("slm-k8s-024", "K24", KU, "image retagged", append(("images",), {"name": "grafana/grafana", "newTag": "11.0.0"}),
+             expect="does not pin a sha256 digest"),
+    Mutation("slm-k8s-024", "K24", KU, "image moved to another repository by digest",
+             set_(("images", 0, "newName"), "docker.io/attacker/vllm"), expect="another repository"),
+    Mutation("slm-k8s-024", "K24", KU, "patch adds hostNetwork",
+             set_(("patches",), [{"target": {"kind": "Deployment"},
+                                  "patch": "- op: add\n  path: /spec/template/spec/hostNetwork\n  value: true"}]),
+             expect="patches"),
+    Mutation("slm-k8s-024", "K24", KU, "strategic merge patch", set_(("patchesStrategicMerge",), ["host.yaml"]),
+             expect="patchesStrategicMerge"),
+    Mutation("slm-k8s-024", "K24", KU, "json6902 patch", set_(("patchesJson6902",), [{"path": "p.yaml"}]),
+             expect="patchesJson6902"),
+    Mutation("slm-k8s-024", "K24", KU, "component", set_(("components",), ["../evil"]), expect="components"),
+    Mutation("slm-k8s-024", "K24", KU, "helm chart", set_(("helmCharts",), [{"name": "x", "repo": "https://x"}]),
+             expect="helmCharts"),
+    Mutation("slm-k8s-024", "K24", KU, "secret generator", set_(("secretGenerator",), [{"name": "s", "literals": ["a=b"]}]),
+             expect="secretGenerator"),
+    Mutation("slm-k8s-024", "K24", KU, "inline generator content",
+             append(("configMapGenerator",), {"name": "x", "literals": ["grafana.ini=[security]"]}),
+             expect="configMapGenerator[1]"),
+    Mutation("slm-k8s-024", "K24", KU, "replacement into a pod spec",
+             append(("replacements", 0, "targets"), {"select": {"kind": "Deployment"},
+                                                    "fieldPaths": ["spec.template.spec.hostNetwork"]}),
+             expect="replacements[0]"),
+    Mutation("slm-k8s-024", "K24", KU, "remote base", append(("resources",), "https://github.com/evil/base"),
+             expect="not a YAML file next to"),
+    Mutation("slm-k8s-024", "K24", KU, "folder above", append(("resources",), "../other/deployment.yaml"),
+             expect="not a YAML file next to"),
+    Mutation("slm-k8s-024", "K24", KU, "labels added", set_(("labels",), [{"pairs": {"app": "gateway"}}]),
+             expect="labels"),
     Mutation("slm-k8s-023", "K12", "release-cert-manager", "chart of unknown images",
              set_(("chart",), "kube-prometheus-stack")),
     Mutation("slm-k8s-022", "K14", "service-vllm", "default namespace", set_(("metadata", "namespace"), "default")),
