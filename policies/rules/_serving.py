@@ -30,13 +30,20 @@ class Launch:
     labels: Mapping[str, Any] = field(default_factory=dict)
     source: Mapping[str, Any] = field(default_factory=dict)
 
+    def program_words(self) -> list[str]:
+        """The words before the first long option: the program and how it is started, never an option's value
+        (a namespace or path that merely contains a runtime's name, as in --namespaces=vllm-chat)."""
+        words = [str(word) for word in self.words]
+        first_option = next((i for i, word in enumerate(words) if word.strip('[],"\'').startswith("--")), len(words))
+        return words[:first_option]
+
     @property
     def runtime(self) -> str | None:
         """vllm, llamacpp or ollama when the launch runs one of them."""
         declared = self.labels.get(RUNTIME)
         if declared:
             return str(declared)
-        joined = " ".join(self.words).lower()
+        joined = " ".join(self.program_words()).lower()
         image = self.image.lower()
         if "llama-server" in joined or "llama.cpp" in image or "llama-server" in image:
             return "llamacpp"

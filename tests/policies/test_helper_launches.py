@@ -35,3 +35,14 @@ def test_a_download_in_the_vllm_image_needs_no_shared_memory_but_the_server_does
     assert _messages("slm-serving-009", _deployment([], download)) == []
     server = {"name": "server", "image": VLLM, "command": ["vllm", "serve"], "args": ["repo"]}
     assert any("/dev/shm" in m for m in _messages("slm-serving-009", _deployment([], server)))
+
+
+def test_an_option_value_naming_a_runtime_does_not_make_a_program_that_runtime() -> None:
+    """kube-state-metrics watching a namespace called vllm-chat is no vLLM server; vLLM started through Python's
+    module runner still is."""
+    watcher = {"name": "kube-state-metrics", "image": "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2@sha256:"
+               + "c" * 64, "args": ["--namespaces=vllm-chat", "--resources=pods"]}
+    assert _messages("slm-serving-009", _deployment([], watcher)) == []
+    wrapped = {"name": "server", "image": "python:3.12@sha256:" + "d" * 64,
+               "command": ["python3", "-m", "vllm.entrypoints.openai.api_server"], "args": ["--model", "repo"]}
+    assert any("/dev/shm" in m for m in _messages("slm-serving-009", _deployment([], wrapped)))

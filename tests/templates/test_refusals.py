@@ -39,6 +39,7 @@ REFUSED = [
     ({"project_name": "Team\nconfig: {}", "deployment_name": "team"}, "project_name: letters, digits, spaces"),
     ({"project_name": "Team $(id)", "deployment_name": "team"}, "project_name: letters, digits, spaces"),
     ({"target": "kubernetes", "deployment_name": "a" * 25}, "deployment_name: at most 24 characters"),
+    ({"target": "kubernetes", "environments": "dev,dev-monitoring"}, "environments: an environment may not be named"),
     ({"target": "kubernetes", "monitoring": "off", "deployment_name": "a" * 36},
      "deployment_name: at most 35 characters"),
     ({"target": "compose", "deployment_name": "a" * 30, "environments": "dev,production"},

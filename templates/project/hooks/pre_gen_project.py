@@ -146,6 +146,9 @@ def problems() -> list[str]:
         found.append("environments: each name once")
     own_stack = ANSWERS["target"] == "kubernetes" and ANSWERS["monitoring"] in ("default", "bundled")
     suffix = MONITORING_SUFFIX if own_stack else ""
+    if own_stack and any(f"{name}{suffix}" in names for name in names):
+        found.append(f"environments: an environment may not be named <another environment>{suffix}: its "
+                     f"namespace would be the other's monitoring namespace")
     room = NAME_LIMIT - 1 - max((len(name) for name in names), default=0) - len(suffix)
     if ANSWERS["target"] != "host" and len({{ cookiecutter.deployment_name | tojson }}) > room:
         found.append(f"deployment_name: at most {max(room, 0)} characters with these environments "
