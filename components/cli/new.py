@@ -24,12 +24,31 @@ from slm_deploy.spec.fields import PATTERN_DESCRIPTIONS, REGISTRY_ALLOWED, SERVI
 TEMPLATE = "project"
 
 
+@contextmanager
+def _output_folder(folder: Path) -> Iterator[None]:
+    """Make `folder` and its missing parents, and take back the ones made when the command fails: a refusal
+    leaves nothing behind."""
+    made = [path for path in (folder, *folder.parents) if not path.exists()]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        raise SpecError(Problem("--output-dir", "cannot be made a folder (a file is in the way, or no permission)",
+                                allowed="a folder, or a path where one can be created")) from None
+    try:
+        yield
+    except BaseException:
+        for path in made:  # deepest first; the staging folder inside is already gone
+            if path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+        raise
+
+
 class TemplateRefused(SlmDeployError):
     """The template's hooks refused the answers; they printed each reason before this (kept as problems for --json)."""
 
     def __init__(self, reasons: list[str]) -> None:
         self.problems = [Problem("answers", reason) for reason in reasons]
-        super().__init__("the template refused these answers (reasons above); nothing was written")
+        super().__init__("the template refused these answers, for the reasons given; nothing was written")
 
 
 class PromptsEnded(SlmDeployError):
@@ -140,12 +159,7 @@ def new(
 
     answers = parse_context(context or [])
     logging.getLogger("cookiecutter").setLevel(logging.CRITICAL)  # the hooks print the reasons; no tracebacks
-    try:
-        output_dir.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        raise SpecError(Problem("--output-dir", "cannot be made a folder (a file is in the way, or no permission)",
-                                allowed="a folder, or a path where one can be created")) from None
-    with tempfile.TemporaryDirectory(dir=output_dir, prefix=".slm-deploy-new.") as staging:
+    with _output_folder(output_dir), tempfile.TemporaryDirectory(dir=output_dir, prefix=".slm-deploy-new.") as staging:
         with _hook_output() as hook_output:
             try:
                 project = Path(cookiecutter(str(_template_dir()), no_input=no_input, extra_context=answers,

@@ -132,3 +132,10 @@ def test_json_reports_the_project_or_the_hook_reasons(tmp_path: Path) -> None:
     (problem,) = json.loads(refused.stdout)["error"]["problems"]
     assert problem["path"] == "answers" and problem["message"].startswith("runtime=vllm needs a GPU")
     assert "error: runtime=vllm needs a GPU" in refused.stderr, "stderr still shows the reason"
+
+
+def test_a_refusal_takes_back_the_output_folders_it_made(tmp_path: Path) -> None:
+    """The hook refuses a cluster target without a registry: the -o folders made for the project go too."""
+    result = run_cli("new", "--no-input", "-o", str(tmp_path / "made" / "for-it"), "target=kubernetes")
+    assert result.code == 2 and "registry" in result.stderr, result.stderr
+    assert list(tmp_path.iterdir()) == []
