@@ -56,11 +56,12 @@ def run(program: Callable[[], Any], stack: str = "test") -> tuple[ComponentMocks
 
 
 def second_spec() -> dict[str, Any]:
-    """Another deployment of the same model under another name, monitored by the first one's Prometheus."""
+    """Another deployment of the same model under another name, without monitoring (a Prometheus operator of its
+    own in `existing` mode would sit in the namespace where the first bundles its stack, which is refused)."""
     spec = kubernetes_onnx_spec()
     spec["name"] = "phi4-second"
     spec["targets"]["kubernetes"]["namespace"] = "phi4-second"
-    spec["monitoring"] = {"mode": "existing"}
+    spec["monitoring"] = {"enabled": False}
     return spec
 
 
@@ -109,7 +110,7 @@ def test_two_deployments_share_one_namespace_and_one_spec_runs_on_two_clusters(t
     assert west_objects and in_west == {"phi4-onnx", "monitoring"}  # the spec's namespaces, not the shared one
     east_prometheus = [r for r in mocks.of_type("kubernetes:apps/v1:StatefulSet") if r.provider.split("::")[-2] == "east"
                        and r.inputs["metadata"]["name"].endswith("-prometheus")]
-    assert len(east_prometheus) == 1  # the first deployment's bundled stack; the second's mode is existing
+    assert len(east_prometheus) == 1  # the first deployment's bundled stack; the second has none
     assert_pinned(mocks)
 
 
