@@ -198,18 +198,23 @@ def test_the_readme_programs_bundled_monitoring_watches_the_shared_namespace_its
     assert len(readers) == 1
 
 
+def _refused_for_its_monitoring_namespace(program: Callable[[], None], resident: str) -> None:
+    """The program stops: phi4-second's bundled stack would sit where another deployment places `resident`."""
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    pulumi.runtime.set_mocks(ComponentMocks(), project="p", stack="s", preview=False)
+    with pytest.raises(Exception, match=r"phi4-second cannot share its cluster:\n.*targets\.kubernetes\."
+                                        r"monitoring_namespace: is where another deployment on the same "
+                                        rf"cluster places {re.escape(resident)}"):
+        pulumi.runtime.test(program)()
+
+
 def test_a_second_bundled_monitoring_stack_in_the_same_namespace_is_refused(tmp_path: Path) -> None:
     def program() -> None:
         common = {"build_dir": str(tmp_path), "secret_values": {"secret-api-keys": "k"}}
         SlmDeployment("first", {"spec": kubernetes_onnx_spec(), **common})
         SlmDeployment("second", {"spec": {**kubernetes_onnx_spec(), "name": "phi4-second"}, **common})
 
-    asyncio.set_event_loop(asyncio.new_event_loop())
-    pulumi.runtime.set_mocks(ComponentMocks(), project="p", stack="s", preview=False)
-    with pytest.raises(Exception, match=r"phi4-second cannot share its cluster:\n.*targets\.kubernetes\."
-                                        r"monitoring_namespace: is where another deployment on the same "
-                                        r"cluster places the bundled monitoring stack"):
-        pulumi.runtime.test(program)()
+    _refused_for_its_monitoring_namespace(program, "the bundled monitoring stack")
 
 
 def test_a_bundled_stack_where_another_deployments_prometheus_operator_runs_is_refused(tmp_path: Path) -> None:
@@ -221,12 +226,7 @@ def test_a_bundled_stack_where_another_deployments_prometheus_operator_runs_is_r
                                           "targets": {**kubernetes_onnx_spec()["targets"],
                                                       "kubernetes": {"namespace": "phi4-second"}}}, **common})
 
-    asyncio.set_event_loop(asyncio.new_event_loop())
-    pulumi.runtime.set_mocks(ComponentMocks(), project="p", stack="s", preview=False)
-    with pytest.raises(Exception, match=r"phi4-second cannot share its cluster:\n.*targets\.kubernetes\."
-                                        r"monitoring_namespace: is where another deployment on the same "
-                                        r"cluster places the Prometheus that scrapes the deployment"):
-        pulumi.runtime.test(program)()
+    _refused_for_its_monitoring_namespace(program, "the Prometheus that scrapes the deployment")
 
 
 def test_workloads_placed_in_a_namespace_they_do_not_own_render_no_quota_or_limit_range(tmp_path: Path) -> None:
