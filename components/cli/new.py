@@ -18,6 +18,7 @@ from typing import Annotated
 import typer
 from pydantic import TypeAdapter, ValidationError
 
+from slm_deploy.cli.template_syntax import template_syntax_problems
 from slm_deploy.errors import Problem, SlmDeployError, SpecError
 from slm_deploy.spec.fields import PATTERN_DESCRIPTIONS, REGISTRY_ALLOWED, SERVICE_NAME_PATTERN, RegistryHost
 
@@ -91,8 +92,6 @@ FREE_TEXT = {
     "deployment_name": (SERVICE_NAME_PATTERN, PATTERN_DESCRIPTIONS[SERVICE_NAME_PATTERN] + ", at most 40 characters"),
 }
 """Variables typed by hand that land in file names or YAML: checked before the template writes anything."""
-TEMPLATE_SYNTAX = re.compile(r"\{[{%#]")
-"""Jinja's openers: cookiecutter renders every key=value answer as a template before any hook runs."""
 
 
 def _default_deployment_name(project_name: str) -> str:
@@ -134,9 +133,7 @@ def parse_context(pairs: list[str]) -> dict[str, str]:
         if isinstance(choices, list) and value not in choices:
             raise SpecError(Problem(key, "is not offered", allowed=", ".join(choices)))
         context[key] = value
-    problems = [Problem(key, "holds template syntax, which cookiecutter would run as code",
-                        allowed="plain text without {{, {% or {#") for key, value in context.items()
-                if TEMPLATE_SYNTAX.search(value)]
+    problems = template_syntax_problems(context)
     if problems:  # checked first: the other checks must not see such a value either
         raise SpecError(problems)
     problems = _answer_problems(defaults, context)

@@ -1,7 +1,8 @@
-"""Plain `cookiecutter` ends a refusal of the project template as `slm-deploy new` does: the hook's reasons, exit
-code 2, no traceback. Cookiecutter reports a failed hook by logging the exception with its traceback and exits 1;
-this extension (cookiecutter.json's _extensions) runs in cookiecutter's own process and ends it instead, after
-cookiecutter has removed the project folder it made for the refused answers."""
+"""Plain `cookiecutter` refuses the project template's answers as `slm-deploy new` does: the reasons, exit code 2,
+no traceback. These extensions (cookiecutter.json's _extensions) run in cookiecutter's own process: one refuses
+key=value answers holding template syntax before cookiecutter renders them; the other ends a hook's refusal, which
+cookiecutter would report by logging the exception with its traceback and exiting 1, once cookiecutter has removed
+the project folder it made for the refused answers."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ import click
 from cookiecutter.exceptions import FailedHookException
 from jinja2 import Environment
 from jinja2.ext import Extension
+
+from slm_deploy.cli.template_syntax import template_syntax_problems
+from slm_deploy.errors import SpecError
 
 REFUSED = 2
 """The exit status the template's hooks give a refusal; a hook that crashes keeps cookiecutter's full report."""
@@ -46,3 +50,18 @@ class EndRefusals(Extension):
         hooks = logging.getLogger("cookiecutter.hooks")
         if not any(isinstance(existing, _EndRefusal) for existing in hooks.filters):
             hooks.addFilter(_EndRefusal())
+
+
+class RefuseTemplateSyntax(Extension):
+    """Refuses command-line answers holding template syntax when cookiecutter loads the template's extensions, which
+    it does to render the answers and before it writes anything."""
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        if not _on_cookiecutter_command_line():
+            return  # `slm-deploy new` refused such answers before calling cookiecutter
+        answers = click.get_current_context().params.get("extra_context") or {}
+        problems = template_syntax_problems(answers)
+        if problems:
+            print(f"error: {SpecError(problems)}", file=sys.stderr)
+            raise SystemExit(REFUSED)

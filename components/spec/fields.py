@@ -9,6 +9,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, StringConstraints
 
+from slm_deploy.spec.hosts import HOST_ALLOWED, HOST_PORT, checked_host_port
 from slm_deploy.spec.images import IMAGE_PATTERN
 from slm_deploy.spec.quantity import MAX_BYTES, QUANTITY_PATTERN, parse_bytes
 
@@ -97,22 +98,32 @@ SafeText = Annotated[str, StringConstraints(max_length=4096), AfterValidator(_no
 ByteQuantity = Annotated[str, StringConstraints(pattern=QUANTITY_PATTERN), AfterValidator(_byte_quantity)]
 """A byte quantity such as 16Gi; parsed once here, formatted per target later."""
 
-REGISTRY_PATTERN = (r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?"
-                    r"(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
-REGISTRY_ALLOWED = ("a registry host (DNS labels or an IPv4 address), an optional port from 1 to 65535 and optional "
-                    "lower-case path segments, such as myteam.azurecr.io or registry.<your domain>:5000/team")
+REGISTRY_PATTERN = rf"^{HOST_PORT}(/[a-z0-9]+([._-][a-z0-9]+)*)*$"
+REGISTRY_ALLOWED = (f"{HOST_ALLOWED}; then optional lower-case path segments, such as myteam.azurecr.io or "
+                    "registry.<your domain>:5000/team")
 
 
-def _registry_port(value: str) -> str:
-    """A port outside 1-65535 can never be connected to."""
-    host = value.split("/", 1)[0]
-    if ":" in host and not 1 <= int(host.rsplit(":", 1)[1]) <= 65535:
-        raise ValueError(f"has a port outside 1-65535; allowed: {REGISTRY_ALLOWED}")
+def _registry_host(value: str) -> str:
+    """The registry's host and port by the rule every host a client connects to follows."""
+    checked_host_port(value.split("/", 1)[0], allowed=REGISTRY_ALLOWED)
     return value
 
 
-RegistryHost = Annotated[str, StringConstraints(pattern=REGISTRY_PATTERN, max_length=253), AfterValidator(_registry_port)]
+RegistryHost = Annotated[str, StringConstraints(pattern=REGISTRY_PATTERN, max_length=253), AfterValidator(_registry_host)]
 """A registry host, with an optional port and path, that a container engine can push to and pull from."""
+
+HTTPS_URL_PATTERN = rf"^https://{HOST_PORT}(/[A-Za-z0-9._~/-]*)?$"
+HTTPS_URL_ALLOWED = f"https://, then {HOST_ALLOWED}; then an optional path, such as https://vault.<your domain>:8200"
+
+
+def _https_url_host(value: str) -> str:
+    """The URL's host and port by the rule every host a client connects to follows."""
+    checked_host_port(value.removeprefix("https://").split("/", 1)[0], allowed=HTTPS_URL_ALLOWED)
+    return value
+
+
+HttpsUrl = Annotated[str, StringConstraints(pattern=HTTPS_URL_PATTERN, max_length=2048), AfterValidator(_https_url_host)]
+"""The https URL of a server slm-deploy's workloads connect to (a HashiCorp Vault)."""
 
 CIDR_PATTERN = r"^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$|^[0-9a-fA-F:]+/[0-9]{1,3}$"
 IP_PATTERN = r"^([0-9]{1,3}\.){3}[0-9]{1,3}$|^[0-9a-fA-F:]+$"
@@ -162,6 +173,7 @@ PATTERN_DESCRIPTIONS = {
     IP_PATTERN: "an IPv4 or IPv6 address such as 127.0.0.1 or ::1 (no zone suffix)",
     CIDR_PATTERN: "an IPv4 or IPv6 network such as 10.0.0.0/8 or fd00::/8",
     REGISTRY_PATTERN: REGISTRY_ALLOWED,
+    HTTPS_URL_PATTERN: HTTPS_URL_ALLOWED,
     LABEL_KEY_PATTERN: "a Kubernetes label key: an optional DNS prefix and /, then letters, digits, - _ and ., "
                        "starting and ending with a letter or digit (such as app.kubernetes.io/name)",
     LABEL_VALUE_PATTERN: "a Kubernetes label value: letters, digits, - _ and ., starting and ending with a letter or "

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from slm_deploy.spec.base import SpecModel
-from slm_deploy.spec.fields import Cidr, DnsLabel
+from slm_deploy.spec.fields import Cidr, DnsLabel, HttpsUrl
 
 VaultName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z](-?[A-Za-z0-9]){2,23}$", max_length=24)]
 """An Azure Key Vault name: 3-24 letters, digits and single hyphens, starting with a letter, ending with a letter or
@@ -19,8 +19,6 @@ RemoteKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._+=@-]+(/[A-Z
 """A key in a remote store; `/` separates path segments where the backend has paths (Vault, AWS)."""
 Guid = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")]
 ResourceGroup = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._()-]{1,90}$")]
-HttpsUrl = Annotated[str, StringConstraints(pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$",
-                                            max_length=2048)]
 PathSegments = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$", max_length=256)]
 
 Backend = Literal["file", "kubernetes", "azure-key-vault", "external-secrets"]

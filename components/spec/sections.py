@@ -13,6 +13,7 @@ from slm_deploy.spec.fields import (
     ByteQuantity, Cidr, DnsLabel, DnsName, IpAddress, LabelKey, LabelValue, PinsRow, RegistryHost, SafeText,
     SecretName, SpecificAddress,
 )
+from slm_deploy.spec.hosts import ends_in_a_number
 from slm_deploy.spec.images import PinnedImage
 
 
@@ -95,11 +96,12 @@ class Serving(SpecModel):
 
 def _not_an_address(value: str) -> str:
     """Kubernetes refuses an IP address as an Ingress rule's host, and a certificate is issued for names; a name
-    whose last label is all digits (dev.10.0.0.1) is no public name (RFC 3696, section 2) and reads as one."""
+    whose last label is a number (dev.10.0.0.1, 0xc0000205) is no public name (RFC 3696, section 2) and reads as
+    an address."""
     try:
         ipaddress.ip_address(value)
     except ValueError:
-        if not value.rsplit(".", 1)[-1].isdigit():
+        if not ends_in_a_number(value):
             return value
     raise ValueError("is an IP address or ends in a numeric label; allowed: a DNS name whose DNS you control, such as llm.<your domain>")
 

@@ -3,6 +3,7 @@ written; a spec slm-deploy rejects is refused by the same hook, validated in mem
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -84,6 +85,26 @@ REFUSED = [
     ({"target": "kubernetes", "registry": REGISTRY, "secret_store": "kubernetes", "vault_server": VAULT_SERVER},
      "vault_server: only secret_store=external-secrets reads it"),
     ({"vault_server": VAULT_SERVER}, "vault_server: only secret_store=external-secrets reads it"),
+    ({"target": "kubernetes", "registry": "myteam"},
+     "registry answer, stack field targets.docker.registry: is not in the allowed form"),
+    ({"registry": "myteam/llm"}, "registry answer, stack field targets.docker.registry: is not in the allowed form"),
+    ({"target": "kubernetes", "registry": "192.0.2"},
+     "registry answer, stack field targets.docker.registry: spells a host as a number other than four decimal"),
+    ({"target": "kubernetes", "registry": "0xc0000205:5000/llm"},
+     "registry answer, stack field targets.docker.registry: spells a host as a number other than four decimal"),
+    ({"target": "kubernetes", "registry": "0300.0.2.1"},
+     "registry answer, stack field targets.docker.registry: spells a host as a number other than four decimal"),
+    ({"target": "kubernetes", "registry": REGISTRY, "secret_store": "external-secrets", "vault_server": "https://vault"},
+     "vault_server answer, stack field secret_stores.external_secrets.vault.provider.server: is not in the allowed"),
+    ({"target": "kubernetes", "registry": REGISTRY, "secret_store": "external-secrets",
+      "vault_server": "https://3221225989:8200"},
+     "vault_server answer, stack field secret_stores.external_secrets.vault.provider.server: spells a host as a"),
+    ({"target": "kubernetes", "registry": REGISTRY, "secret_store": "external-secrets",
+      "vault_server": "https://192.0.2:8200"},
+     "vault_server answer, stack field secret_stores.external_secrets.vault.provider.server: spells a host as a"),
+    ({"target": "kubernetes", "registry": REGISTRY, "secret_store": "external-secrets",
+      "vault_server": "https://vault.assistants-platform.dev:99999"},
+     "vault_server answer, stack field secret_stores.external_secrets.vault.provider.server: has a port outside"),
 ]
 
 
@@ -149,6 +170,36 @@ def test_plain_cookiecutter_ends_a_refusal_with_exit_2_the_reasons_and_no_traceb
                               "onnxruntime for CPU\n")
     assert refused.stdout == "", "cookiecutter's traceback and 'Hook script failed' are not printed"
     assert not out.exists() or list(out.iterdir()) == [], "nothing is written"
+
+
+TEMPLATE_SYNTAX_ANSWERS = [
+    ("registry", "{{ 7 * 7 }}.azurecr.io"),
+    ("registry", "{{ CANARY"),
+    ("environments", "{{ cycler.__init__.__globals__.os.popen('touch MARKER').read() }}dev"),
+    ("project_name", "x{# CANARY"),
+    ("secrets_expire_on", "{% if true %}2030-01-01{% endif %}"),
+]
+"""Answers cookiecutter would render: evaluated, run as code, or ending in a traceback that quotes them."""
+
+
+@pytest.mark.parametrize(("answer", "value"), TEMPLATE_SYNTAX_ANSWERS, ids=[v for _, v in TEMPLATE_SYNTAX_ANSWERS])
+def test_plain_cookiecutter_refuses_answers_holding_template_syntax_as_new_does(answer: str, value: str,
+                                                                                 tmp_path: Path) -> None:
+    """Refused before cookiecutter renders an answer: exit 2, the answer's name and the rule `slm-deploy new`
+    gives, never the value, no traceback, and nothing written, not even cookiecutter's replay file."""
+    marker, out, home = tmp_path / "ran", tmp_path / "out", tmp_path / "home"
+    answers = [f"{answer}={value.replace('MARKER', str(marker))}", "target=kubernetes", f"registry={REGISTRY}"]
+    refused = subprocess.run([Path(sys.executable).parent / "cookiecutter", "--no-input", "-o", out, _template_dir(),
+                              *answers[1:], answers[0]], capture_output=True, text=True, timeout=300,
+                             env={**os.environ, "HOME": str(home)})
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert refused.stderr == (f"error: {answer}: holds template syntax, which cookiecutter would run as code\n"
+                              "  allowed: plain text without {{, {% or {#\n")
+    assert refused.stdout == ""
+    assert not marker.exists(), "the answer did not run"
+    assert not out.exists() and not home.exists(), "no project folder, no replay file"
+    by_new = run_cli("new", "--no-input", "-o", str(out), *answers[1:], answers[0])
+    assert (by_new.code, by_new.stderr) == (2, refused.stderr), "one rule for both"
 
 
 def test_new_refuses_with_exit_2_and_writes_nothing(tmp_path: Path) -> None:

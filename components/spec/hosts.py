@@ -1,0 +1,44 @@
+"""One rule for the hosts a spec names for a client to connect to (a registry, a Vault server): a host Docker and
+getaddrinfo read as the user meant, or a clear refusal."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+LABEL = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?"
+PORT = r"[0-9]{1,5}"
+HOST_PORT = rf"(({LABEL}(\.{LABEL})+|localhost)(:{PORT})?|{LABEL}:{PORT})"
+"""A dotted name, `localhost`, or a single label with a port: Docker reads any other first path segment of an image
+reference (`myteam/app`) as a Docker Hub namespace, so a single-label registry would push to Docker Hub."""
+HOST_ALLOWED = ("a host: a dotted name of lower-case DNS labels, an IPv4 address written as four decimal numbers "
+                "(such as 10.0.0.5), or localhost, with an optional port from 1 to 65535; a name of one label (a "
+                "Kubernetes Service, say) needs its port")
+NUMERIC_LABEL = re.compile(r"^([0-9]+|0x[0-9a-f]*)$", re.IGNORECASE)
+"""A label that makes an address of the whole host: the resolver (inet_aton, as getaddrinfo calls it) reads 192.0.2,
+3221225989, 0xc0000205 and 0300.0.2.1 as IPv4 addresses, and the URL standard reads a host ending in one as one."""
+
+
+def ends_in_a_number(host: str) -> bool:
+    """Whether the host's last label is a number, in decimal, octal or hex: such a host is read as an address."""
+    return bool(NUMERIC_LABEL.match(host.rsplit(".", 1)[-1]))
+
+
+def checked_host_port(authority: str, allowed: str = HOST_ALLOWED) -> str:
+    """The authority (host, optional port) when its port can be connected to and a number-like host is an IPv4
+    address in its one canonical spelling; a ValueError saying what is allowed otherwise."""
+    host, _, port = authority.partition(":")
+    if port and not 1 <= int(port) <= 65535:
+        raise ValueError(f"has a port outside 1-65535; allowed: {allowed}")
+    if ends_in_a_number(host) and not _dotted_quad(host):
+        raise ValueError("spells a host as a number other than four decimal numbers (the resolver reads forms such "
+                         f"as 3221225989, 0xc0000205, 0300.0.2.1 or 192.0.2 as addresses); allowed: {allowed}")
+    return authority
+
+
+def _dotted_quad(host: str) -> bool:
+    """Whether the host is an IPv4 address in canonical form (four decimal numbers without leading zeros)."""
+    try:
+        return str(ipaddress.IPv4Address(host)) == host
+    except ValueError:
+        return False

@@ -1,0 +1,99 @@
+"""Every host a spec names for a client to connect to, a registry or a Vault server, follows one rule: a host Docker
+and the resolver read as written (a dotted name, localhost, an IPv4 address as four decimal numbers, or one label
+with its port), with a port that can be connected to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from slm_deploy.errors import SpecError
+from slm_deploy.spec.loader import parse_deployment
+from tests.secret_stores.cases import spec_of
+
+HOSTS = ["registry.team.dev", "localhost", "localhost:5000", "registry:5000", "10.0.0.5", "10.0.0.5:5000",
+         "cr-1.team.dev:443"]
+"""Hosts both fields take."""
+NUMERIC_SPELLINGS = ["3221225989:5000", "0xc0000205:443", "0x:5000", "0300.0.2.1", "192.0.2", "192.0.0x2.1",
+                     "10.0.0.05", "1.2.3.4.5", "registry.10", "registry.0x10", "192.0.2:5000"]
+"""Numbers the resolver (inet_aton) reads as addresses, or names that end in one, other than a dotted quad (without
+a port, a single label is refused as one, as test_a_single_label_without_a_port_is_refused shows)."""
+
+
+def _with_registry(registry: str) -> dict[str, Any]:
+    spec = spec_of("external-hashicorp-vault")
+    spec["targets"]["docker"]["registry"] = registry
+    return spec
+
+
+def _with_vault_server(server: str) -> dict[str, Any]:
+    spec = spec_of("external-hashicorp-vault")
+    spec["secret_stores"]["external_secrets"]["vault"]["provider"]["server"] = server
+    return spec
+
+
+REGISTRY = "targets.docker.registry"
+VAULT_SERVER = "secret_stores.external_secrets.vault.provider.server"
+FIELDS = {REGISTRY: (_with_registry, "{host}", "{host}/team"),
+          VAULT_SERVER: (_with_vault_server, "https://{host}", "https://{host}/vault")}
+"""Each field: how a spec names it, and its value for a host, bare and with a path."""
+
+
+def _problem(spec: dict[str, Any]) -> str:
+    with pytest.raises(SpecError) as raised:
+        parse_deployment(spec)
+    (problem,) = raised.value.problems
+    return problem.render()
+
+
+@pytest.mark.parametrize("field", sorted(FIELDS))
+@pytest.mark.parametrize("host", HOSTS)
+def test_a_host_either_field_takes(field: str, host: str) -> None:
+    spec_with, bare, with_path = FIELDS[field]
+    for value in (bare.format(host=host), with_path.format(host=host)):
+        parse_deployment(spec_with(value))
+
+
+@pytest.mark.parametrize("field", sorted(FIELDS))
+@pytest.mark.parametrize("host", ["myteam", "vault", "registry-1", "3221225989", "0xc0000205"])
+def test_a_single_label_without_a_port_is_refused(field: str, host: str) -> None:
+    """Docker reads `myteam/app` as the Docker Hub namespace myteam: a registry must be a host."""
+    spec_with, bare, with_path = FIELDS[field]
+    for value in (bare.format(host=host), with_path.format(host=host)):
+        message = _problem(spec_with(value))
+        assert message.startswith(f"{field}: is not in the allowed form")
+        assert "a name of one label (a Kubernetes Service, say) needs its port" in message
+
+
+@pytest.mark.parametrize("field", sorted(FIELDS))
+@pytest.mark.parametrize("host", NUMERIC_SPELLINGS)
+def test_a_numeric_spelling_other_than_a_dotted_quad_is_refused(field: str, host: str) -> None:
+    """192.0.2 and 3221225989 are 192.0.0.2 and 192.0.2.5 to getaddrinfo: never what the reader of the spec sees."""
+    spec_with, bare, _ = FIELDS[field]
+    message = _problem(spec_with(bare.format(host=host)))
+    assert message.startswith(f"{field}: spells a host as a number other than four decimal numbers"), message
+    assert host not in message.replace("3221225989, 0xc0000205, 0300.0.2.1 or 192.0.2", "")
+
+
+@pytest.mark.parametrize("field", sorted(FIELDS))
+@pytest.mark.parametrize("port", ["0", "65536", "99999"])
+def test_a_port_outside_1_to_65535_is_refused(field: str, port: str) -> None:
+    spec_with, bare, _ = FIELDS[field]
+    message = _problem(spec_with(bare.format(host=f"registry.team.dev:{port}")))
+    assert message.startswith(f"{field}: has a port outside 1-65535")
+
+
+@pytest.mark.parametrize("field", sorted(FIELDS))
+@pytest.mark.parametrize("host", ["Registry.Team.dev", "registry..team.dev", "-registry.team.dev",
+                                  "registry.team.dev.", "[::1]:5000", "registry.team.dev:"])
+def test_a_malformed_host_is_refused_by_both_fields(field: str, host: str) -> None:
+    spec_with, bare, _ = FIELDS[field]
+    assert _problem(spec_with(bare.format(host=host))).startswith(f"{field}: is not in the allowed form")
+
+
+@pytest.mark.parametrize("host", ["0xc0000205", "llm.0x10", "llm.10"])
+def test_an_ingress_host_that_ends_in_a_number_is_refused(host: str) -> None:
+    spec = spec_of("external-hashicorp-vault")
+    spec["exposure"] = {"mode": "ingress", "host": host}
+    assert _problem(spec).startswith("exposure.host: is an IP address or ends in a numeric label")
