@@ -71,6 +71,18 @@ GPU_ONLY_BACKENDS = {
                                                           "vLLM image runs on NVIDIA GPUs (resources.gpu), never on CPUs"),
 }
 """Per runtime: backends it has but the image slm-deploy runs never uses."""
+OWN_PREFIXES = {"vllm": "VLLM_"}
+"""Per runtime: the prefix of the variables it parses itself. vLLM reads others (OMP_NUM_THREADS,
+PYTORCH_CUDA_ALLOC_CONF, NCCL_*) only to hand them to a library; unless its record types the value, a value is
+refused as one nothing here checks."""
+UNCHECKED_READER = ("is read by {runtime} only to hand to a library (PyTorch, NCCL, OpenMP, cuBLAS and others) that "
+                    "parses it at start, and slm-deploy has no record of how; a value it cannot parse would stop the "
+                    "server or be read as something else")
+GPU_ONLY = EnvClass(
+    re.compile(r"(GPU|VRAM|CUDA|CUBLAS|CUDNN|NCCL|NVML|_SCHED_SPREAD$|_OFFLOAD_)"),
+    "tunes GPUs (memory set aside per GPU, spreading a model over GPUs, offloading to a GPU, CUDA, cuBLAS or "
+    "NCCL), but resources.gpu is not set: without a GPU the runtime never uses it")
+"""Names only a deployment with resources.gpu may set (Ollama's OLLAMA_SCHED_SPREAD spreads layers over GPUs)."""
 DEBUG_OUTPUT = EnvClass(
     re.compile(r"(DEBUG|TRACE|VERBOSE|LOGGER|PROFIL|_DUMP|_OUTPUT_TENSOR$|LOG_LEVEL$|LOGGING_LEVEL$)"),
     "raises debug, trace or log-level output, which can write prompts and generated text to the logs "

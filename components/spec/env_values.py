@@ -36,9 +36,10 @@ def _parses(parse: type, text: str) -> bool:
     return True
 
 
-NEVER_EXPIRES = {"OLLAMA_LOAD_TIMEOUT": "a positive Go duration such as 5m, or whole seconds above 0; Ollama reads 0 "
-                                          "or a negative value as no timeout, so a stalled load would never give up"}
-"""Durations Ollama reads as "never" when not positive (envconfig's LoadTimeout)."""
+NEVER_AT_ZERO = "duration-never-at-zero"
+NEVER_AT_ZERO_ALLOWED = ("a positive Go duration such as 5m, or whole seconds above 0; Ollama reads 0 or a negative "
+                         "value as no limit at all, so what it bounds (a stalled model load) would never give up")
+"""A duration reader that turns 0 or less into the largest duration (the record's kind for LoadTimeout)."""
 
 
 def value_refusal(runtime: str, name: str, value: str) -> str | None:
@@ -53,11 +54,11 @@ def value_refusal(runtime: str, name: str, value: str) -> str | None:
         folded = value.lower() if kind == "choice-nocase" else value
         known = [word.lower() for word in listed] if kind == "choice-nocase" else listed
         return None if folded in known else "one of " + ", ".join(listed)
-    if kind in GO_KINDS:
-        text = envconfig_text(value)
-        if not GO_KINDS[kind][0](text):
-            return GO_KINDS[kind][1]
-        return NEVER_EXPIRES[name] if name in NEVER_EXPIRES and not positive_duration(text) else None
+    if kind in GO_KINDS or kind == NEVER_AT_ZERO:
+        check, allowed = GO_KINDS["duration" if kind == NEVER_AT_ZERO else kind]
+        if not check(envconfig_text(value)):
+            return allowed
+        return NEVER_AT_ZERO_ALLOWED if kind == NEVER_AT_ZERO and not positive_duration(envconfig_text(value)) else None
     if kind in ("switch", "switch-nocase"):
         folded = value.strip().lower() if kind == "switch-nocase" else value
         accepted = listed + [word for word in OFF_WORDS if word == "0" or "true" in listed]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from slm_deploy.errors import Problem
 from slm_deploy.spec.deployment import DeploymentSpec
+from slm_deploy.spec.resolve import ResolvedModel
 from slm_deploy.spec.runtime_options import LlamaCppOptions, OllamaOptions
 from slm_deploy.spec.sizing import Sizing
 
@@ -77,6 +78,29 @@ def _llamacpp_batch_problems(args: list[str], sizing: Sizing) -> list[Problem]:
     return problems
 
 
+def _integer(parameters: dict[str, object], name: str) -> int | None:
+    value = parameters.get(name)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _ollama_layer_problems(parameters: dict[str, object], model: ResolvedModel, gpu: bool) -> list[Problem]:
+    """llm/server.go at the pinned tag: num_gpu places layers on GPUs only (without one Ollama never reads it);
+    any negative value is automatic, and assignLayers lowers a larger count to the model's blocks plus the output
+    layer (BlockCount() + 1) without a word."""
+    problems, num_gpu = [], _integer(parameters, "num_gpu")
+    path = "runtime.modelfile.parameters."
+    if num_gpu is not None and not gpu:
+        problems.append(Problem(path + "num_gpu", "offloads layers to a GPU, but resources.gpu is not set: Ollama "
+                                "runs on the CPU and never reads it", allowed="no num_gpu without resources.gpu",
+                                hint="remove it, or set resources.gpu"))
+    elif num_gpu is not None and not -1 <= num_gpu <= model.architecture.layers + 1:
+        problems.append(Problem(path + "num_gpu", "is beyond what the model has: Ollama lowers it to the model's "
+                                "layers (and any negative value means automatic)",
+                                allowed=f"-1 (automatic) or 0 to {model.architecture.layers + 1} (the model's "
+                                        f"{model.architecture.layers} layers and its output layer)"))
+    return problems
+
+
 def _ollama_problems(runtime: OllamaOptions, sizing: Sizing) -> list[Problem]:
     """llm/server.go at the pinned tag: a quantised OLLAMA_KV_CACHE_TYPE without flash attention is dropped for f16
     with a warning; opts.NumBatch = min(opts.NumBatch, opts.NumCtx), and num_ctx is the sized context; a batch
@@ -106,8 +130,8 @@ def _llamacpp_problems(runtime: LlamaCppOptions, args: list[str]) -> list[Proble
                     allowed="--cache-type-v f16 or bf16 with flash attention off, or runtime.flash_attn: on or auto")]
 
 
-def combination_problems(spec: DeploymentSpec, sizing: Sizing) -> list[Problem]:
-    """Problems of pass-through flags and Modelfile parameters taken together and against the sizing."""
+def combination_problems(spec: DeploymentSpec, model: ResolvedModel, sizing: Sizing) -> list[Problem]:
+    """Problems of pass-through flags and Modelfile parameters taken together and against the model and sizing."""
     runtime = spec.runtime
     args = list(getattr(runtime, "extra_args", []))
     if runtime.kind == "vllm":
@@ -115,5 +139,7 @@ def combination_problems(spec: DeploymentSpec, sizing: Sizing) -> list[Problem]:
     if isinstance(runtime, LlamaCppOptions):
         return _llamacpp_problems(runtime, args) + _llamacpp_batch_problems(args, sizing)
     if isinstance(runtime, OllamaOptions):
-        return _ollama_problems(runtime, sizing)
+        parameters = dict(runtime.modelfile.parameters) if runtime.modelfile is not None else {}
+        return (_ollama_problems(runtime, sizing)
+                + _ollama_layer_problems(parameters, model, spec.resources.gpu is not None))
     return []

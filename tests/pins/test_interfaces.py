@@ -234,8 +234,12 @@ def test_ollama_record_reads_envconfig_router_and_final_image_stage_at_the_tag(t
         'var (\n\tNoHistory = Bool("OLLAMA_NOHISTORY")\n\tMaxQueue = Uint("OLLAMA_MAX_QUEUE", 512)\n)\n'
         'func LoadTimeout() (loadTimeout time.Duration) {\n\tif s := Var("OLLAMA_LOAD_TIMEOUT"); s != "" {\n'
         '\t\tif d, err := time.ParseDuration(s); err == nil {\n\t\t\tloadTimeout = d\n'
-        '\t\t} else if n, err := strconv.ParseInt(s, 10, 64); err == nil {\n\t\t}\n\t}\n}\n')
-    (repo / "server/routes.go").write_text('r.GET("/", h)\nr.GET("/api/tags", h)\nr.HEAD("/api/blobs/:digest", h)\n')
+        '\t\t} else if n, err := strconv.ParseInt(s, 10, 64); err == nil {\n\t\t}\n\t}\n'
+        '\tif loadTimeout <= 0 {\n\t\treturn time.Duration(math.MaxInt64)\n\t}\n}\n')
+    (repo / "server/routes.go").write_text('r.GET("/", h)\nr.GET("/api/tags", h)\nr.HEAD("/api/blobs/:digest", h)\n'
+                                         'n := envconfig.MaxQueue()\n')
+    (repo / "cmd").mkdir()  # the interactive client alone reads the history switch; the server reads the queue
+    (repo / "cmd/interactive.go").write_text("if envconfig.NoHistory() {}\nq := envconfig.MaxQueue()\n")
     (repo / "Dockerfile").write_text("FROM golang AS build\nENV CGO_ENABLED=1\nFROM ubuntu\nENV OLLAMA_HOST=0.0.0.0\n"
                                       'ENTRYPOINT ["/bin/ollama"]\n')
     (repo / "api").mkdir()
@@ -247,8 +251,9 @@ def test_ollama_record_reads_envconfig_router_and_final_image_stage_at_the_tag(t
     document = ollama.derive("9.9.9", tmp_path)
     assert document["env"] == ["OLLAMA_HOST", "OLLAMA_KEEP_ALIVE", "OLLAMA_LOAD_TIMEOUT", "OLLAMA_MAX_QUEUE",
                                "OLLAMA_NOHISTORY"]  # not the build stage's CGO_ENABLED
-    assert document["env_values"] == {"OLLAMA_LOAD_TIMEOUT": "duration", "OLLAMA_MAX_QUEUE": "uint64",
+    assert document["env_values"] == {"OLLAMA_LOAD_TIMEOUT": "duration-never-at-zero", "OLLAMA_MAX_QUEUE": "uint64",
                                       "OLLAMA_NOHISTORY": "gobool"}
+    assert document["client_env"] == ["OLLAMA_NOHISTORY"]
     assert document["endpoints"] == ["/", "/api/blobs/{digest}", "/api/tags"]
     assert document["image"] == {"user": "root", "writable_paths": ["/root/.ollama"], "entrypoint": ["/bin/ollama"]}
     assert document["parameters"] == {"num_ctx": "int", "use_mmap": "*bool", "seed": "int", "temperature": "float32",
