@@ -129,8 +129,9 @@ def _env_problems(spec: DeploymentSpec) -> list[Problem]:
                     else "use the typed runtime options or runtime.extra_args")
             problems.append(Problem(f"runtime.env.{name}", reason, allowed=allowed_text(kind, gpu=gpu), hint=hint))
         elif (allowed := value_refusal(kind, name, value)) is not None:
-            problems.append(Problem(f"runtime.env.{name}", f"has a value {kind} cannot parse for this variable "
-                                    "(it would stop at start or quietly read another value)", allowed=allowed))
+            problems.append(Problem(f"runtime.env.{name}", f"has a value {kind} cannot parse, or would misread, for "
+                                    "this variable (it would stop at start, quietly read another value or use it as "
+                                    "no one meant)", allowed=allowed))
     return problems
 
 

@@ -36,6 +36,15 @@ def _parses(parse: type, text: str) -> bool:
     return True
 
 
+INT64_MAX = 2 ** 63 - 1
+"""The largest count kept: timeouts and sizes reach time and C APIs that overflow beyond a 64-bit integer."""
+
+
+def _int_within(text: str, low: int, high: int) -> bool:
+    """Python's int(text) succeeds (spaces, a sign and _ separators allowed) and lands in low..high."""
+    return _parses(int, text) and low <= int(text) <= high
+
+
 NEVER_AT_ZERO = "duration-never-at-zero"
 NEVER_AT_ZERO_ALLOWED = ("a positive Go duration such as 5m, or whole seconds above 0; Ollama reads 0 or a negative "
                          "value as no limit at all, so what it bounds (a stalled model load) would never give up")
@@ -48,6 +57,12 @@ def value_refusal(runtime: str, name: str, value: str) -> str | None:
     listed = [word for word in words.split(",") if word]
     if kind == "int":
         return None if _parses(int, value) else "an integer, such as 0 or 1 for a switch"
+    if kind == "int-switch":
+        return None if _int_within(value, 0, 1) else "0 (off) or 1 (on); vLLM reads it as bool(int(value))"
+    if kind == "count":
+        return None if _int_within(value, 0, INT64_MAX) else (
+            f"a whole number from 0 to {INT64_MAX} (a timeout, size, count or port; its default is not negative "
+            "and vLLM uses a negative one as given)")
     if kind == "float":
         return None if _parses(float, value) else "a number, such as 10 or 0.5"
     if kind in ("choice", "choice-nocase"):

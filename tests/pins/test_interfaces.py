@@ -142,6 +142,7 @@ def test_vllm_flags_follow_argparse_and_boolean_optional_action() -> None:
 VLLM_ENVS = """
 environment_variables: dict[str, Callable[[], Any]] = {
     "A_INT": lambda: int(os.getenv("A_INT", "60")),
+    "A_SIGNED": lambda: int(os.getenv("A_SIGNED", "-1")),
     "A_FLAG": lambda: bool(int(os.getenv("A_FLAG", "0"))),
     "A_MAYBE": lambda: maybe_convert_int(os.environ.get("A_MAYBE", None)),
     "A_SET": lambda: int(os.getenv("A_SET", "0")) if "A_SET" in os.environ else None,
@@ -160,7 +161,8 @@ environment_variables: dict[str, Callable[[], Any]] = {
 
 def test_vllm_env_values_follow_how_envs_py_parses_each_variable() -> None:
     assert env_values(ast.parse(VLLM_ENVS)) == {
-        "A_INT": "int", "A_FLAG": "int", "A_MAYBE": "int", "A_SET": "int", "A_FLOAT": "float",
+        "A_INT": "count", "A_SIGNED": "int", "A_FLAG": "int-switch", "A_MAYBE": "int", "A_SET": "count",
+        "A_FLOAT": "float",
         "A_CHOICE": "choice:spawn,fork", "A_NOCASE": "choice-nocase:highest,high", "A_EQ": "switch:1",
         "A_IN": "switch-nocase:true,1"}
 

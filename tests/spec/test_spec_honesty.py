@@ -131,8 +131,12 @@ def test_runtime_env_keeps_variables_the_runtime_reads(kind: str, tmp_path: Path
 
 
 ENV_VALUES = {  # how vllm/envs.py at the pinned version parses each: int(), env_with_choices, == / in
-    "int() of a word": ("VLLM_ENGINE_READY_TIMEOUT_S", "true", "an integer"),
-    "bool(int()) of a word": ("VLLM_USE_FASTOKENS", "yes", "an integer"),
+    "int() of a word": ("VLLM_ENGINE_READY_TIMEOUT_S", "true", "a whole number from 0"),
+    "bool(int()) of a word": ("VLLM_USE_FASTOKENS", "yes", "0 (off) or 1 (on)"),
+    "bool(int()) of another number": ("VLLM_USE_FASTOKENS", "7351", "0 (off) or 1 (on)"),
+    "a negative timeout": ("VLLM_ENGINE_READY_TIMEOUT_S", "-7351", "a whole number from 0 to 9223372036854775807"),
+    "a timeout beyond 64 bits": ("VLLM_ENGINE_READY_TIMEOUT_S", "92233720368547758080", "a whole number from 0"),
+    "a negative size": ("VLLM_MAX_AUDIO_CLIP_FILESIZE_MB", "-7351000", "a whole number from 0"),
     "a choice outside the list": ("VLLM_WORKER_MULTIPROC_METHOD", "forkserver", "one of spawn, fork"),
     "a case-sensitive choice in another case": ("VLLM_WORKER_MULTIPROC_METHOD", "SPAWN", "one of spawn, fork"),
     "a switch that reads only 1 as on": ("VLLM_USE_BREAKABLE_CUDAGRAPH", "true", "one of 1, 0"),
@@ -148,7 +152,7 @@ def test_runtime_env_refuses_a_value_vllm_crashes_on_or_reads_as_off(case: str, 
 
 
 def test_runtime_env_keeps_values_vllm_parses(tmp_path: Path) -> None:
-    env = {"VLLM_ENGINE_READY_TIMEOUT_S": "900", "VLLM_USE_FASTOKENS": "1",
+    env = {"VLLM_ENGINE_READY_TIMEOUT_S": "900", "VLLM_USE_FASTOKENS": "1", "VLLM_MAX_AUDIO_CLIP_FILESIZE_MB": "0",
            "VLLM_FLOAT32_MATMUL_PRECISION": "HIGH", "VLLM_DISABLE_PYNCCL": " True", "VLLM_PP_LAYER_PARTITION": "4,4"}
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(_runtime("vllm", env=env)), encoding="utf-8")
