@@ -8,6 +8,8 @@ concurrency.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from slm_deploy.errors import Problem
 from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.resolve import ResolvedModel
@@ -78,12 +80,12 @@ def _llamacpp_batch_problems(args: list[str], sizing: Sizing) -> list[Problem]:
     return problems
 
 
-def _integer(parameters: dict[str, object], name: str) -> int | None:
+def _integer(parameters: Mapping[str, object], name: str) -> int | None:
     value = parameters.get(name)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _ollama_layer_problems(parameters: dict[str, object], model: ResolvedModel, gpu: bool) -> list[Problem]:
+def _ollama_layer_problems(parameters: Mapping[str, object], model: ResolvedModel, gpu: bool) -> list[Problem]:
     """llm/server.go at the pinned tag: num_gpu places layers on GPUs only (without one Ollama never reads it);
     any negative value is automatic, and assignLayers lowers a larger count to the model's blocks plus the output
     layer (BlockCount() + 1) without a word."""
@@ -139,7 +141,7 @@ def combination_problems(spec: DeploymentSpec, model: ResolvedModel, sizing: Siz
     if isinstance(runtime, LlamaCppOptions):
         return _llamacpp_problems(runtime, args) + _llamacpp_batch_problems(args, sizing)
     if isinstance(runtime, OllamaOptions):
-        parameters = dict(runtime.modelfile.parameters) if runtime.modelfile is not None else {}
+        parameters = runtime.modelfile.parameters if runtime.modelfile is not None else {}
         return (_ollama_problems(runtime, sizing)
                 + _ollama_layer_problems(parameters, model, spec.resources.gpu is not None))
     return []

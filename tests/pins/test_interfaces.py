@@ -246,6 +246,7 @@ def test_ollama_record_reads_envconfig_router_and_final_image_stage_at_the_tag(t
                                       'ENTRYPOINT ["/bin/ollama"]\n')
     (repo / "api").mkdir()
     (repo / "api/types.go").write_text(OLLAMA_TYPES)
+    (repo / "go.mod").write_text("module github.com/ollama/ollama\n\ngo 1.26.0\n\nrequire (\n)\n")
     _git(repo.parent.parent, "init", "-q", str(repo))
     _git(repo, "add", "-A")
     _git(repo, "-c", "user.email=t@e", "-c", "user.name=t", "commit", "-qm", "x")
@@ -255,7 +256,7 @@ def test_ollama_record_reads_envconfig_router_and_final_image_stage_at_the_tag(t
                                "OLLAMA_NOHISTORY"]  # not the build stage's CGO_ENABLED
     assert document["env_values"] == {"OLLAMA_LOAD_TIMEOUT": "duration-never-at-zero", "OLLAMA_MAX_QUEUE": "uint64",
                                       "OLLAMA_NOHISTORY": "gobool"}
-    assert document["client_env"] == ["OLLAMA_NOHISTORY"]
+    assert document["client_env"] == ["OLLAMA_NOHISTORY"] and document["go_version"] == "1.26.0"
     assert document["endpoints"] == ["/", "/api/blobs/{digest}", "/api/tags"]
     assert document["image"] == {"user": "root", "writable_paths": ["/root/.ollama"], "entrypoint": ["/bin/ollama"]}
     assert document["parameters"] == {"num_ctx": "int", "use_mmap": "*bool", "seed": "int", "temperature": "float32",

@@ -64,6 +64,8 @@ class InterfaceRecord:
     commands: frozenset[str] = frozenset()
     client_env: frozenset[str] = frozenset()
     """Variables only the runtime's interactive client or desktop app reads: the server never does."""
+    go_version: str = ""
+    """The Go release a Go runtime builds with (go.mod): its standard library's Unicode tables are the ones it has."""
     flag_values: Mapping[str, frozenset[str]] = field(default_factory=dict)
     parameters: Mapping[str, str] = field(default_factory=dict)
     env_values: Mapping[str, str] = field(default_factory=dict)
@@ -115,6 +117,7 @@ def load(runtime: str, folder: Path | None = None) -> InterfaceRecord:
         flag_values={key: frozenset(_strings(flag_values, key, path)) for key in flag_values},
         parameters={key: str(kind) for key, kind in _mapping(document, PARAMETERS, path).items()},
         env_values={key: str(kind) for key, kind in _mapping(document, ENV_VALUES, path).items()},
+        go_version=str(document.get("go_version") or ""),
     )
 
 

@@ -18,6 +18,8 @@ ENVCONFIG = "envconfig/config.go"
 ROUTES = "server/routes.go"
 DOCKERFILE = "Dockerfile"
 API_TYPES = "api/types.go"
+GO_MOD = "go.mod"
+GO_DIRECTIVE = re.compile(r"^go\s+([0-9][0-9.]*)\s*$", re.MULTILINE)
 PARAMETER_STRUCTS = ("Options", "Runner")
 """The structs whose json-tagged fields FormatParams accepts as Modelfile PARAMETER names (Options embeds Runner)."""
 STRUCT = re.compile(r"^type (\w+) struct \{\n(.*?)^\}", re.MULTILINE | re.DOTALL)
@@ -68,7 +70,7 @@ def derive(version: str, mirrors: Path) -> dict:
     return {
         "runtime": "ollama", "version": version.removeprefix("v"), "pin": ["ollama"],
         "artifact": f"ollama/ollama source at tag {tag} (commit {commit}): {ENVCONFIG}, {ROUTES}, {API_TYPES}, "
-                    f"{DOCKERFILE}",
+                    f"{DOCKERFILE}, {GO_MOD}",
         "derived_by": __name__,
         "sources": [s.format(tag=tag) for s in SOURCES],
         "flags": [],
@@ -80,6 +82,7 @@ def derive(version: str, mirrors: Path) -> dict:
         "parameters": parameters(types),
         "env_values": env_values(config),
         "client_env": client_env(tree, config),
+        "go_version": go_directive(tree.read(GO_MOD)),
     }
 
 
@@ -131,6 +134,14 @@ def parameters(api_types: str) -> dict[str, str]:
     if "num_ctx" not in found or "temperature" not in found:
         raise RecordError(f"{API_TYPES}: the Options and Runner structs were not where expected")
     return found
+
+
+def go_directive(go_mod: str) -> str:
+    """The Go release go.mod asks for: its standard library's tables (strconv.IsPrint) are the ones Ollama has."""
+    found = GO_DIRECTIVE.search(go_mod)
+    if found is None:
+        raise RecordError(f"{GO_MOD}: no go directive")
+    return found.group(1)
 
 
 def final_stage(dockerfile: str) -> str:
