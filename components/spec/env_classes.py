@@ -62,10 +62,10 @@ GPU_SELECTION = EnvClass(
 OTHER_HARDWARE = EnvClass(
     re.compile(r"(^HIP_|_HIP|^ROCR_|ROCM|^HSA_|AITER|^CCL_|_AMD_|_AMD$|^AMD_|XPU|SYCL|ONEAPI|^ZE_|NEURON|^TPU_|"
                r"_TPU_|^XLA_|_XLA_|PJRT|^HPU_|_HPU_|HABANA|GAUDI|METAL|_VK_|VULKAN|_CANN_|ASCEND|MUSA|OPENCL|KOMPUTE|"
-               r"_MPS_|HEXAGON|SPACEMIT|ZENDNN)"),
+               r"_MPS_|HEXAGON|SPACEMIT|ZENDNN|^GGML_ET_)"),
     "tunes a backend for hardware no target runs on (AMD ROCm/HIP/AITER, Intel XPU/SYCL/oneCCL, AWS Neuron, "
     "Google TPU/XLA, Intel Gaudi, Apple Metal, Vulkan, OpenCL, Huawei CANN, Qualcomm Hexagon, SpacemiT RISC-V, AMD "
-    "ZenDNN); the images run on NVIDIA GPUs (CUDA) or CPUs with the runtimes' default backends")
+    "ZenDNN, Esperanto ET-SoC); the images run on NVIDIA GPUs (CUDA) or CPUs with the runtimes' default backends")
 GPU_ONLY_BACKENDS = {
     "vllm": EnvClass(re.compile(r"^VLLM_CPU_|ZENTORCH"), "tunes vLLM's CPU backend (and its zentorch plugin); the "
                                                           "vLLM image runs on NVIDIA GPUs (resources.gpu), never on CPUs"),

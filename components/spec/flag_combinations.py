@@ -85,21 +85,26 @@ def _integer(parameters: Mapping[str, object], name: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _ollama_layer_problems(parameters: Mapping[str, object], model: ResolvedModel, gpu: bool) -> list[Problem]:
-    """llm/server.go at the pinned tag: num_gpu places layers on GPUs only (without one Ollama never reads it);
-    any negative value is automatic, and assignLayers lowers a larger count to the model's blocks plus the output
-    layer (BlockCount() + 1) without a word."""
-    problems, num_gpu = [], _integer(parameters, "num_gpu")
-    path = "runtime.modelfile.parameters."
-    if num_gpu is not None and not gpu:
-        problems.append(Problem(path + "num_gpu", "offloads layers to a GPU, but resources.gpu is not set: Ollama "
-                                "runs on the CPU and never reads it", allowed="no num_gpu without resources.gpu",
-                                hint="remove it, or set resources.gpu"))
-    elif num_gpu is not None and not -1 <= num_gpu <= model.architecture.layers + 1:
+def _ollama_gpu_problems(parameters: Mapping[str, object], model: ResolvedModel, gpus: int) -> list[Problem]:
+    """llm/server.go at the pinned tag: num_gpu places layers on GPUs and main_gpu picks the GPU (used when above 0)
+    for the llama runner, so without a GPU Ollama never reads either; any negative num_gpu is automatic, assignLayers
+    lowers a larger count to the model's blocks plus the output layer (BlockCount() + 1) without a word, and the
+    container sees exactly the GPUs resources.gpu.count asks for."""
+    problems, path = [], "runtime.modelfile.parameters."
+    num_gpu, main_gpu = _integer(parameters, "num_gpu"), _integer(parameters, "main_gpu")
+    for name in ("num_gpu", "main_gpu"):
+        if _integer(parameters, name) is not None and not gpus:
+            problems.append(Problem(path + name, "places work on a GPU, but resources.gpu is not set: Ollama runs on "
+                                    "the CPU and never reads it", allowed=f"no {name} without resources.gpu",
+                                    hint="remove it, or set resources.gpu"))
+    if num_gpu is not None and gpus and not -1 <= num_gpu <= model.architecture.layers + 1:
         problems.append(Problem(path + "num_gpu", "is beyond what the model has: Ollama lowers it to the model's "
                                 "layers (and any negative value means automatic)",
                                 allowed=f"-1 (automatic) or 0 to {model.architecture.layers + 1} (the model's "
                                         f"{model.architecture.layers} layers and its output layer)"))
+    if main_gpu is not None and gpus and not 0 <= main_gpu < gpus:
+        problems.append(Problem(path + "main_gpu", "is not one of the GPUs the container is given (numbered from 0, "
+                                "resources.gpu.count of them)", allowed=f"0 to {gpus - 1}"))
     return problems
 
 
@@ -143,5 +148,5 @@ def combination_problems(spec: DeploymentSpec, model: ResolvedModel, sizing: Siz
     if isinstance(runtime, OllamaOptions):
         parameters = runtime.modelfile.parameters if runtime.modelfile is not None else {}
         return (_ollama_problems(runtime, sizing)
-                + _ollama_layer_problems(parameters, model, spec.resources.gpu is not None))
+                + _ollama_gpu_problems(parameters, model, spec.resources.gpu.count if spec.resources.gpu else 0))
     return []

@@ -110,6 +110,12 @@ BEYOND_THE_RUNTIME = {  # a value the pinned runtime would quietly lower, drop o
     "ollama num_gpu beyond the model's layers": (
         {**_runtime("ollama", modelfile={"parameters": {"num_gpu": 30}}), "resources": {"gpu": {"type": "nvidia-l4"}}},
         "runtime.modelfile.parameters.num_gpu", "-1 (automatic) or 0 to 29 (the model's 28 layers"),
+    "ollama main_gpu without a GPU": (_runtime("ollama", modelfile={"parameters": {"main_gpu": 0}}),
+                                      "runtime.modelfile.parameters.main_gpu", "no main_gpu without resources.gpu"),
+    "ollama main_gpu beyond the GPUs given": (
+        {**_runtime("ollama", modelfile={"parameters": {"main_gpu": 2}}),
+         "resources": {"gpu": {"type": "nvidia-l4", "count": 2}}},
+        "runtime.modelfile.parameters.main_gpu", "0 to 1"),
     "ollama num_gpu below automatic": (
         {**_runtime("ollama", modelfile={"parameters": {"num_gpu": -2}}), "resources": {"gpu": {"type": "nvidia-l4"}}},
         "runtime.modelfile.parameters.num_gpu", "-1 (automatic) or 0 to 29"),
@@ -142,6 +148,9 @@ WITHIN_THE_RUNTIME = {
     "llama.cpp batch equal to --ctx-size": _sized("llamacpp", extra_args=["--batch-size", "8192",
                                                                           "--ubatch-size", "8192"]),
     "ollama num_batch equal to num_ctx": _sized("ollama", modelfile={"parameters": {"num_batch": 4096}}),
+    "ollama main_gpu of the second GPU given": {
+        **_runtime("ollama", modelfile={"parameters": {"main_gpu": 1}}),
+        "resources": {"gpu": {"type": "nvidia-l4", "count": 2}}},
     "ollama top_k at the largest vocabulary": _runtime("ollama", modelfile={"parameters": {"top_k": 262208}}),
     "ollama num_gpu of every layer and the output layer on a GPU": {
         **_runtime("ollama", modelfile={"parameters": {"num_gpu": 29}}), "resources": {"gpu": {"type": "nvidia-l4"}}},

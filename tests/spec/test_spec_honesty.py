@@ -105,6 +105,7 @@ ENV_CASES = {
     "llama.cpp's Hexagon DSP backend": ("llamacpp", "GGML_HEXAGON_NDEV", "hardware no target runs on"),
     "llama.cpp's SpacemiT RISC-V backend": ("llamacpp", "SPACEMIT_CORE_ARCH", "hardware no target runs on"),
     "llama.cpp's ZenDNN backend": ("llamacpp", "GGML_ZENDNN_ADAPTIVE_FALLBACK", "hardware no target runs on"),
+    "llama.cpp's Esperanto ET-SoC backend": ("llamacpp", "GGML_ET_UBERKERNEL", "hardware no target runs on"),
 }
 ACCEPTED = {"vllm": "VLLM_MAX_N_SEQUENCES", "ollama": "OLLAMA_LOAD_TIMEOUT", "llamacpp": "OMP_WAIT_POLICY"}
 """One variable each runtime reads and no rule refuses."""
