@@ -83,6 +83,11 @@ GPU_ONLY = EnvClass(
     "tunes GPUs (memory set aside per GPU, spreading a model over GPUs, offloading to a GPU, CUDA, cuBLAS or "
     "NCCL), but resources.gpu is not set: without a GPU the runtime never uses it")
 """Names only a deployment with resources.gpu may set (Ollama's OLLAMA_SCHED_SPREAD spreads layers over GPUs)."""
+MODEL_TRANSFER = EnvClass(
+    re.compile(r"(TRANSFER|DOWNLOAD|_PULL|_PUSH)"),
+    "tunes model downloads or uploads (pulls, pushes, transfer streams), but the serving container never transfers a "
+    "model: the one-shot preparation step fetches it and the server has no route out")
+"""Names that act only while a model is fetched, which the server of every runtime leaves to the preparation step."""
 DEBUG_OUTPUT = EnvClass(
     re.compile(r"(DEBUG|TRACE|VERBOSE|LOGGER|PROFIL|_DUMP|_OUTPUT_TENSOR$|LOG_LEVEL$|LOGGING_LEVEL$)"),
     "raises debug, trace or log-level output, which can write prompts and generated text to the logs "

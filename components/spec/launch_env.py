@@ -12,13 +12,14 @@ log-level output (at debug level vLLM logs input prompts and Ollama's trace leve
 configuration (streams, prefixes, intervals, vLLM's own logging set-up), the
 runtime's own build, test and child-process variables, or a variable slm-deploy sets from a typed field of
 the spec. A variable that would do nothing on the deployment is refused as well: one only the runtime's
-interactive client reads (the record lists them), or a GPU setting on a deployment without resources.gpu.
+interactive client reads (the record lists them), a model-transfer setting (servers never fetch models; a
+preparation step does), or a GPU setting on a deployment without resources.gpu.
 """
 
 from __future__ import annotations
 
-from slm_deploy.spec.env_classes import (CLASSES, FLAG_PREFIXES, GPU_ONLY, GPU_ONLY_BACKENDS, OWN_PREFIXES, OWNED,
-                                         UNCHECKED_READER)
+from slm_deploy.spec.env_classes import (CLASSES, FLAG_PREFIXES, GPU_ONLY, GPU_ONLY_BACKENDS, MODEL_TRANSFER,
+                                         OWN_PREFIXES, OWNED, UNCHECKED_READER)
 from slm_deploy.spec.fields import SECRET_NAME_PARTS
 from slm_deploy.spec.runtime_records import record_of
 
@@ -57,6 +58,8 @@ def no_effect(runtime: str, name: str, *, gpu: bool) -> str | None:
     if name in record_of(runtime).client_env:
         return (f"is read only by {runtime}'s interactive client or desktop app, never by the server, so on the "
                 "deployment it would do nothing")
+    if MODEL_TRANSFER.pattern.search(name):
+        return MODEL_TRANSFER.reason
     return GPU_ONLY.reason if not gpu and GPU_ONLY.pattern.search(name) else None
 
 

@@ -21,7 +21,7 @@ REFUSED = {
     "an empty Bool": ("OLLAMA_NEW_ENGINE", " ", "true or false"),
     "bytes with a unit": ("OLLAMA_GPU_OVERHEAD", "1GiB", "digits only"),
     "bytes beyond uint64": ("OLLAMA_GPU_OVERHEAD", "18446744073709551616", "digits only"),
-    "a negative count": ("OLLAMA_MAX_TRANSFER_STREAMS", "-1", "digits only"),
+    "a negative count": ("OLLAMA_GPU_OVERHEAD", "-1", "digits only"),
     "a duration beyond int64 nanoseconds": ("OLLAMA_LOAD_TIMEOUT", "2562048h", "292 years"),
     "seconds that wrap when multiplied": ("OLLAMA_LOAD_TIMEOUT", "9223372037", "292 years"),
     "a duration with a space": ("OLLAMA_LOAD_TIMEOUT", "5 m", "a Go duration"),
@@ -49,7 +49,7 @@ def _on_a_gpu(spec: dict[str, Any]) -> dict[str, Any]:
 def test_values_ollama_reads_as_written_render(timeout: str, tmp_path: Path) -> None:
     """Both micro signs are units of Go's time.ParseDuration (U+00B5 and U+03BC), so 5µs is a real timeout."""
     env = {"OLLAMA_SCHED_SPREAD": "0", "OLLAMA_NEW_ENGINE": "1", "OLLAMA_GPU_OVERHEAD": "536870912",
-           "OLLAMA_MAX_TRANSFER_STREAMS": "8", "OLLAMA_LOAD_TIMEOUT": timeout, "OLLAMA_NO_CLOUD": " true "}
+           "OLLAMA_LOAD_TIMEOUT": timeout, "OLLAMA_NO_CLOUD": " true "}
     path, out = tmp_path / "spec.yaml", tmp_path / "bundle"
     path.write_text(yaml.safe_dump(_on_a_gpu(_runtime("ollama", env=env)), allow_unicode=True), encoding="utf-8")
     result = run_in_process("render", str(path), "--out", str(out))

@@ -79,6 +79,7 @@ ENV_CASES = {
     "GPU memory overhead without a GPU": ("ollama", "OLLAMA_GPU_OVERHEAD", "resources.gpu is not set"),
     "spreading over GPUs without a GPU": ("ollama", "OLLAMA_SCHED_SPREAD", "resources.gpu is not set"),
     "a GPU offload threshold without a GPU": ("llamacpp", "GGML_OP_OFFLOAD_MIN_BATCH", "resources.gpu is not set"),
+    "pull streams on a server that never pulls": ("ollama", "OLLAMA_MAX_TRANSFER_STREAMS", "never transfers a model"),
     "the runtime's own child-process switch": ("llamacpp", "LLAMA_SERVER_CHILD_MODE", "internal to the runtime"),
     "a build-time variable": ("vllm", "VLLM_USE_PRECOMPILED", "internal to the runtime"),
     "a library to load": ("vllm", "CUDNN_LIBRARY", "loads"),
@@ -184,10 +185,8 @@ def test_every_accepted_name_is_read_by_the_runtime_and_refused_by_no_class() ->
         assert set(allowed_names(kind)) <= record.env
         assert all(refusal(kind, name) is None for name in allowed_names(kind))
     assert set(allowed_names("ollama")) == {
-        "OLLAMA_GPU_OVERHEAD", "OLLAMA_LOAD_TIMEOUT", "OLLAMA_MAX_TRANSFER_STREAMS", "OLLAMA_NEW_ENGINE",
-        "OLLAMA_NO_CLOUD", "OLLAMA_SCHED_SPREAD"}
-    assert set(allowed_names("ollama", gpu=False)) == {
-        "OLLAMA_LOAD_TIMEOUT", "OLLAMA_MAX_TRANSFER_STREAMS", "OLLAMA_NEW_ENGINE", "OLLAMA_NO_CLOUD"}
+        "OLLAMA_GPU_OVERHEAD", "OLLAMA_LOAD_TIMEOUT", "OLLAMA_NEW_ENGINE", "OLLAMA_NO_CLOUD", "OLLAMA_SCHED_SPREAD"}
+    assert set(allowed_names("ollama", gpu=False)) == {"OLLAMA_LOAD_TIMEOUT", "OLLAMA_NEW_ENGINE", "OLLAMA_NO_CLOUD"}
 
 
 def test_gpu_settings_are_kept_where_the_deployment_has_a_gpu(tmp_path: Path) -> None:
