@@ -6,7 +6,7 @@ import ipaddress
 
 from slm_deploy.errors import Problem
 from slm_deploy.spec.host_paths import DATA_ROOTS_TEXT, has_parent_step, mountable
-from slm_deploy.spec.launch_env import SECRET_REASON, allowed_text
+from slm_deploy.spec.launch_env import SECRET_REASON, allowed_text, no_effect
 from slm_deploy.spec.launch_env import refusal as env_refusal
 from slm_deploy.servers.gateway.render import GATEWAY_METRICS_PORT
 from slm_deploy.spec.catalogue import catalogue
@@ -118,17 +118,20 @@ def with_default_secrets(spec: DeploymentSpec) -> DeploymentSpec:
 
 def _env_problems(spec: DeploymentSpec) -> list[Problem]:
     """Extra environment may tune the runtime with what it reads, never re-route, re-flag or weaken it (one table
-    with the rules); the error lists the names the runtime accepts, never the name given, which may be a token."""
-    kind, problems = spec.runtime.kind, []
+    with the rules); the error names a variable only when a runtime's record lists it (slm_deploy.spec.redact),
+    never one the user invented, which may be a token, and lists the names the runtime accepts."""
+    kind, gpu, problems = spec.runtime.kind, spec.resources.gpu is not None, []
     for name, value in spec.runtime.env.items():
-        reason = env_refusal(kind, name)
+        reason = env_refusal(kind, name, gpu=gpu)
         if reason:
             hint = ("declare it under `secrets` and mount it as a file" if reason == SECRET_REASON
+                    else "remove it" if reason == no_effect(kind, name, gpu=gpu)
                     else "use the typed runtime options or runtime.extra_args")
-            problems.append(Problem(f"runtime.env.{name}", reason, allowed=allowed_text(kind), hint=hint))
+            problems.append(Problem(f"runtime.env.{name}", reason, allowed=allowed_text(kind, gpu=gpu), hint=hint))
         elif (allowed := value_refusal(kind, name, value)) is not None:
-            problems.append(Problem(f"runtime.env.{name}", f"has a value {kind} cannot parse for this variable "
-                                    "(it would stop at start or quietly read another value)", allowed=allowed))
+            problems.append(Problem(f"runtime.env.{name}", f"has a value {kind} cannot parse, or would misread, for "
+                                    "this variable (it would stop at start, quietly read another value or use it as "
+                                    "no one meant)", allowed=allowed))
     return problems
 
 

@@ -62,15 +62,32 @@ GPU_SELECTION = EnvClass(
 OTHER_HARDWARE = EnvClass(
     re.compile(r"(^HIP_|_HIP|^ROCR_|ROCM|^HSA_|AITER|^CCL_|_AMD_|_AMD$|^AMD_|XPU|SYCL|ONEAPI|^ZE_|NEURON|^TPU_|"
                r"_TPU_|^XLA_|_XLA_|PJRT|^HPU_|_HPU_|HABANA|GAUDI|METAL|_VK_|VULKAN|_CANN_|ASCEND|MUSA|OPENCL|KOMPUTE|"
-               r"_MPS_|HEXAGON|SPACEMIT|ZENDNN)"),
+               r"_MPS_|HEXAGON|SPACEMIT|ZENDNN|^GGML_ET_)"),
     "tunes a backend for hardware no target runs on (AMD ROCm/HIP/AITER, Intel XPU/SYCL/oneCCL, AWS Neuron, "
     "Google TPU/XLA, Intel Gaudi, Apple Metal, Vulkan, OpenCL, Huawei CANN, Qualcomm Hexagon, SpacemiT RISC-V, AMD "
-    "ZenDNN); the images run on NVIDIA GPUs (CUDA) or CPUs with the runtimes' default backends")
+    "ZenDNN, Esperanto ET-SoC); the images run on NVIDIA GPUs (CUDA) or CPUs with the runtimes' default backends")
 GPU_ONLY_BACKENDS = {
     "vllm": EnvClass(re.compile(r"^VLLM_CPU_|ZENTORCH"), "tunes vLLM's CPU backend (and its zentorch plugin); the "
                                                           "vLLM image runs on NVIDIA GPUs (resources.gpu), never on CPUs"),
 }
 """Per runtime: backends it has but the image slm-deploy runs never uses."""
+OWN_PREFIXES = {"vllm": "VLLM_"}
+"""Per runtime: the prefix of the variables it parses itself. vLLM reads others (OMP_NUM_THREADS,
+PYTORCH_CUDA_ALLOC_CONF, NCCL_*) only to hand them to a library; unless its record types the value, a value is
+refused as one nothing here checks."""
+UNCHECKED_READER = ("is read by {runtime} only to hand to a library (PyTorch, NCCL, OpenMP, cuBLAS and others) that "
+                    "parses it at start, and slm-deploy has no record of how; a value it cannot parse would stop the "
+                    "server or be read as something else")
+GPU_ONLY = EnvClass(
+    re.compile(r"(GPU|VRAM|CUDA|CUBLAS|CUDNN|NCCL|NVML|_SCHED_SPREAD$|_OFFLOAD_)"),
+    "tunes GPUs (memory set aside per GPU, spreading a model over GPUs, offloading to a GPU, CUDA, cuBLAS or "
+    "NCCL), but resources.gpu is not set: without a GPU the runtime never uses it")
+"""Names only a deployment with resources.gpu may set (Ollama's OLLAMA_SCHED_SPREAD spreads layers over GPUs)."""
+MODEL_TRANSFER = EnvClass(
+    re.compile(r"(TRANSFER|DOWNLOAD|_PULL|_PUSH)"),
+    "tunes model downloads or uploads (pulls, pushes, transfer streams), but the serving container never transfers a "
+    "model: the one-shot preparation step fetches it and the server has no route out")
+"""Names that act only while a model is fetched, which the server of every runtime leaves to the preparation step."""
 DEBUG_OUTPUT = EnvClass(
     re.compile(r"(DEBUG|TRACE|VERBOSE|LOGGER|PROFIL|_DUMP|_OUTPUT_TENSOR$|LOG_LEVEL$|LOGGING_LEVEL$)"),
     "raises debug, trace or log-level output, which can write prompts and generated text to the logs "

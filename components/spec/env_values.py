@@ -36,9 +36,19 @@ def _parses(parse: type, text: str) -> bool:
     return True
 
 
-NEVER_EXPIRES = {"OLLAMA_LOAD_TIMEOUT": "a positive Go duration such as 5m, or whole seconds above 0; Ollama reads 0 "
-                                          "or a negative value as no timeout, so a stalled load would never give up"}
-"""Durations Ollama reads as "never" when not positive (envconfig's LoadTimeout)."""
+INT64_MAX = 2 ** 63 - 1
+"""The largest count kept: timeouts and sizes reach time and C APIs that overflow beyond a 64-bit integer."""
+
+
+def _int_within(text: str, low: int, high: int) -> bool:
+    """Python's int(text) succeeds (spaces, a sign and _ separators allowed) and lands in low..high."""
+    return _parses(int, text) and low <= int(text) <= high
+
+
+NEVER_AT_ZERO = "duration-never-at-zero"
+NEVER_AT_ZERO_ALLOWED = ("a positive Go duration such as 5m, or whole seconds above 0; Ollama reads 0 or a negative "
+                         "value as no limit at all, so what it bounds (a stalled model load) would never give up")
+"""A duration reader that turns 0 or less into the largest duration (the record's kind for LoadTimeout)."""
 
 
 def value_refusal(runtime: str, name: str, value: str) -> str | None:
@@ -47,17 +57,23 @@ def value_refusal(runtime: str, name: str, value: str) -> str | None:
     listed = [word for word in words.split(",") if word]
     if kind == "int":
         return None if _parses(int, value) else "an integer, such as 0 or 1 for a switch"
+    if kind == "int-switch":
+        return None if _int_within(value, 0, 1) else "0 (off) or 1 (on); vLLM reads it as bool(int(value))"
+    if kind == "count":
+        return None if _int_within(value, 0, INT64_MAX) else (
+            f"a whole number from 0 to {INT64_MAX} (a timeout, size, count or port; its default is not negative "
+            "and vLLM uses a negative one as given)")
     if kind == "float":
         return None if _parses(float, value) else "a number, such as 10 or 0.5"
     if kind in ("choice", "choice-nocase"):
         folded = value.lower() if kind == "choice-nocase" else value
         known = [word.lower() for word in listed] if kind == "choice-nocase" else listed
         return None if folded in known else "one of " + ", ".join(listed)
-    if kind in GO_KINDS:
-        text = envconfig_text(value)
-        if not GO_KINDS[kind][0](text):
-            return GO_KINDS[kind][1]
-        return NEVER_EXPIRES[name] if name in NEVER_EXPIRES and not positive_duration(text) else None
+    if kind in GO_KINDS or kind == NEVER_AT_ZERO:
+        check, allowed = GO_KINDS["duration" if kind == NEVER_AT_ZERO else kind]
+        if not check(envconfig_text(value)):
+            return allowed
+        return NEVER_AT_ZERO_ALLOWED if kind == NEVER_AT_ZERO and not positive_duration(envconfig_text(value)) else None
     if kind in ("switch", "switch-nocase"):
         folded = value.strip().lower() if kind == "switch-nocase" else value
         accepted = listed + [word for word in OFF_WORDS if word == "0" or "true" in listed]

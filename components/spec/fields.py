@@ -89,8 +89,8 @@ ArgToken = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:/,=+@%-]+$",
 EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$", max_length=128)]
 """An environment variable name in the portable upper-case form."""
 
-EnvValue = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:/,=+@%* -]*$", max_length=1024)]
-"""An environment value without quotes, newlines or expansion syntax."""
+EnvValue = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:/,=+@%* \u00b5\u03bc-]*$", max_length=1024)]
+"""An environment value without quotes, newlines or expansion syntax (µs and μs are Go's microsecond units)."""
 
 SafeText = Annotated[str, StringConstraints(max_length=4096), AfterValidator(_no_markup)]
 """Free text (a system prompt) that can be quoted safely into any output format."""
@@ -161,7 +161,7 @@ PATTERN_DESCRIPTIONS = {
                       "characters",
     r"^[A-Za-z0-9._:/,=+@%-]+$": "letters, digits and . _ : / , = + @ % - (no spaces, quotes, $, backticks or braces)",
     r"^[A-Z_][A-Z0-9_]*$": "upper-case letters, digits and _, not starting with a digit",
-    r"^[A-Za-z0-9._:/,=+@%* -]*$": "letters, digits, spaces and . _ : / , = + @ % * - (no quotes, $, backticks or braces)",
+    r"^[A-Za-z0-9._:/,=+@%* \u00b5\u03bc-]*$": "letters, digits, spaces and . _ : / , = + @ % * - and the micro signs µ and μ of Go durations (no quotes, $, backticks or braces)",
     r"^[0-9a-f]{40}$": "a 40-character lowercase commit sha (branch names move)",
     r"^[A-Za-z0-9._+=@-]+(/[A-Za-z0-9._+=@-]+)*$":
         "letters, digits and . _ + = @ -, in path segments separated by single / (e.g. llm/phi4/api-keys)",

@@ -8,8 +8,11 @@ concurrency.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from slm_deploy.errors import Problem
 from slm_deploy.spec.deployment import DeploymentSpec
+from slm_deploy.spec.resolve import ResolvedModel
 from slm_deploy.spec.runtime_options import LlamaCppOptions, OllamaOptions
 from slm_deploy.spec.sizing import Sizing
 
@@ -77,6 +80,34 @@ def _llamacpp_batch_problems(args: list[str], sizing: Sizing) -> list[Problem]:
     return problems
 
 
+def _integer(parameters: Mapping[str, object], name: str) -> int | None:
+    value = parameters.get(name)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _ollama_gpu_problems(parameters: Mapping[str, object], model: ResolvedModel, gpus: int) -> list[Problem]:
+    """llm/server.go at the pinned tag: num_gpu places layers on GPUs and main_gpu picks the GPU (used when above 0)
+    for the llama runner, so without a GPU Ollama never reads either; any negative num_gpu is automatic, assignLayers
+    lowers a larger count to the model's blocks plus the output layer (BlockCount() + 1) without a word, and the
+    container sees exactly the GPUs resources.gpu.count asks for."""
+    problems, path = [], "runtime.modelfile.parameters."
+    num_gpu, main_gpu = _integer(parameters, "num_gpu"), _integer(parameters, "main_gpu")
+    for name in ("num_gpu", "main_gpu"):
+        if _integer(parameters, name) is not None and not gpus:
+            problems.append(Problem(path + name, "places work on a GPU, but resources.gpu is not set: Ollama runs on "
+                                    "the CPU and never reads it", allowed=f"no {name} without resources.gpu",
+                                    hint="remove it, or set resources.gpu"))
+    if num_gpu is not None and gpus and not -1 <= num_gpu <= model.architecture.layers + 1:
+        problems.append(Problem(path + "num_gpu", "is beyond what the model has: Ollama lowers it to the model's "
+                                "layers (and any negative value means automatic)",
+                                allowed=f"-1 (automatic) or 0 to {model.architecture.layers + 1} (the model's "
+                                        f"{model.architecture.layers} layers and its output layer)"))
+    if main_gpu is not None and gpus and not 0 <= main_gpu < gpus:
+        problems.append(Problem(path + "main_gpu", "is not one of the GPUs the container is given (numbered from 0, "
+                                "resources.gpu.count of them)", allowed=f"0 to {gpus - 1}"))
+    return problems
+
+
 def _ollama_problems(runtime: OllamaOptions, sizing: Sizing) -> list[Problem]:
     """llm/server.go at the pinned tag: a quantised OLLAMA_KV_CACHE_TYPE without flash attention is dropped for f16
     with a warning; opts.NumBatch = min(opts.NumBatch, opts.NumCtx), and num_ctx is the sized context; a batch
@@ -106,8 +137,8 @@ def _llamacpp_problems(runtime: LlamaCppOptions, args: list[str]) -> list[Proble
                     allowed="--cache-type-v f16 or bf16 with flash attention off, or runtime.flash_attn: on or auto")]
 
 
-def combination_problems(spec: DeploymentSpec, sizing: Sizing) -> list[Problem]:
-    """Problems of pass-through flags and Modelfile parameters taken together and against the sizing."""
+def combination_problems(spec: DeploymentSpec, model: ResolvedModel, sizing: Sizing) -> list[Problem]:
+    """Problems of pass-through flags and Modelfile parameters taken together and against the model and sizing."""
     runtime = spec.runtime
     args = list(getattr(runtime, "extra_args", []))
     if runtime.kind == "vllm":
@@ -115,5 +146,7 @@ def combination_problems(spec: DeploymentSpec, sizing: Sizing) -> list[Problem]:
     if isinstance(runtime, LlamaCppOptions):
         return _llamacpp_problems(runtime, args) + _llamacpp_batch_problems(args, sizing)
     if isinstance(runtime, OllamaOptions):
-        return _ollama_problems(runtime, sizing)
+        parameters = runtime.modelfile.parameters if runtime.modelfile is not None else {}
+        return (_ollama_problems(runtime, sizing)
+                + _ollama_gpu_problems(parameters, model, spec.resources.gpu.count if spec.resources.gpu else 0))
     return []

@@ -11,12 +11,15 @@ for hardware no target runs on (ROCm, XPU, Neuron, TPU and other backends; vLLM'
 log-level output (at debug level vLLM logs input prompts and Ollama's trace level logs generated text), logging
 configuration (streams, prefixes, intervals, vLLM's own logging set-up), the
 runtime's own build, test and child-process variables, or a variable slm-deploy sets from a typed field of
-the spec.
+the spec. A variable that would do nothing on the deployment is refused as well: one only the runtime's
+interactive client reads (the record lists them), a model-transfer setting (servers never fetch models; a
+preparation step does), or a GPU setting on a deployment without resources.gpu.
 """
 
 from __future__ import annotations
 
-from slm_deploy.spec.env_classes import CLASSES, FLAG_PREFIXES, GPU_ONLY_BACKENDS, OWNED
+from slm_deploy.spec.env_classes import (CLASSES, FLAG_PREFIXES, GPU_ONLY, GPU_ONLY_BACKENDS, MODEL_TRANSFER,
+                                         OWN_PREFIXES, OWNED, UNCHECKED_READER)
 from slm_deploy.spec.fields import SECRET_NAME_PARTS
 from slm_deploy.spec.runtime_records import record_of
 
@@ -39,23 +42,35 @@ def class_refusal(runtime: str, name: str) -> str | None:
     return None
 
 
-def refusal(runtime: str, name: str) -> str | None:
-    """Why `runtime` must not be given the variable `name`, or None when it may."""
-    reason = class_refusal(runtime, name)
-    if reason is None and name not in record_of(runtime).env:
-        record = record_of(runtime)
+def refusal(runtime: str, name: str, *, gpu: bool = True) -> str | None:
+    """Why `runtime` must not be given the variable `name` (on a deployment with or without a GPU), or None."""
+    reason, record = class_refusal(runtime, name), record_of(runtime)
+    if reason is None and name not in record.env:
         return f"is not a variable {runtime} reads at its pinned version ({record.runtime} {record.version})"
-    return reason
+    prefix = OWN_PREFIXES.get(runtime)
+    if reason is None and prefix and not name.startswith(prefix) and name not in record.env_values:
+        return UNCHECKED_READER.format(runtime=runtime)
+    return reason or no_effect(runtime, name, gpu=gpu)
 
 
-def allowed_names(runtime: str) -> tuple[str, ...]:
-    """Every variable `runtime.env` may give `runtime`, sorted: read by it, and in no refused class."""
-    return tuple(sorted(name for name in record_of(runtime).env if class_refusal(runtime, name) is None))
+def no_effect(runtime: str, name: str, *, gpu: bool) -> str | None:
+    """Why a variable the runtime reads would do nothing on this deployment, or None when it would act."""
+    if name in record_of(runtime).client_env:
+        return (f"is read only by {runtime}'s interactive client or desktop app, never by the server, so on the "
+                "deployment it would do nothing")
+    if MODEL_TRANSFER.pattern.search(name):
+        return MODEL_TRANSFER.reason
+    return GPU_ONLY.reason if not gpu and GPU_ONLY.pattern.search(name) else None
 
 
-def allowed_text(runtime: str) -> str:
+def allowed_names(runtime: str, *, gpu: bool = True) -> tuple[str, ...]:
+    """Every variable `runtime.env` may give `runtime`, sorted: read by its server, and in no refused class."""
+    return tuple(sorted(name for name in record_of(runtime).env if refusal(runtime, name, gpu=gpu) is None))
+
+
+def allowed_text(runtime: str, *, gpu: bool = True) -> str:
     """What an error says runtime.env accepts for `runtime`: the names, or a sample and where the rest are."""
-    names = allowed_names(runtime)
+    names = allowed_names(runtime, gpu=gpu)
     if not names:
         return f"no variables: {runtime} reads none that runtime.env may set; use the typed runtime options"
     if len(names) <= LISTED_IN_FULL:

@@ -92,7 +92,7 @@ def _parse(data: Any) -> Deployment:
         raise SpecError(problems)
     model = resolve_model(spec)
     sizing = size(spec, model)
-    problems = combination_problems(spec, sizing)
+    problems = combination_problems(spec, model, sizing)
     if problems:
         raise SpecError(problems)
     canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))

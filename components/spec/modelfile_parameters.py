@@ -2,7 +2,9 @@
 Runner fields (api/types.go at the pinned tag, recorded in the ollama interface record), which FormatParams
 parses with ParseInt(64 bits), ParseFloat(32 bits) or ParseBool, narrowed where the sampler would silently
 change the value (sample/samplers.go clamps a negative temperature to 0 and top_p, min_p into 0..1;
-sample/transforms.go treats a top_k of 0 or below as off; ml/backend/ggml passes num_thread to ggml as a C int)."""
+sample/transforms.go treats a top_k of 0 or below as off, and one at or above the vocabulary keeps every token just
+as 0 does; ml/backend/ggml passes num_thread to ggml as a C int). num_gpu is bounded by the model's layers where the
+deployment is known (slm_deploy.spec.flag_combinations)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,9 @@ from slm_deploy.spec.modelfile_quoting import unrepresentable
 INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
 FLOAT32_MAX = 3.4028234663852886e38
 C_INT_MAX = 2 ** 31 - 1
+LARGEST_VOCABULARY = 262_208
+"""Gemma 3's vocabulary (config.json vocab_size), the largest of the catalogue's families: a larger top_k keeps
+every token of any model, the same as 0 (off)."""
 
 
 KIND_TEXT = {"int": "an integer", "float32": "a number", "*bool": "true or false",
@@ -70,7 +75,7 @@ def _shown(bound: float) -> str:
 INT, FLOAT32 = ValueRange("int"), ValueRange("float32")
 PROBABILITY = ValueRange("float32", 0.0, 1.0)
 OLLAMA_PARAMETERS = {
-    "num_keep": INT, "seed": INT, "num_predict": INT, "top_k": ValueRange("int", 0), "top_p": PROBABILITY,
+    "num_keep": INT, "seed": INT, "num_predict": INT, "top_k": ValueRange("int", 0, LARGEST_VOCABULARY), "top_p": PROBABILITY,
     "min_p": PROBABILITY, "typical_p": FLOAT32, "repeat_last_n": INT, "temperature": ValueRange("float32", 0.0),
     "repeat_penalty": FLOAT32, "presence_penalty": FLOAT32, "frequency_penalty": FLOAT32,
     "stop": ValueRange("[]string"), "num_ctx": INT, "num_batch": INT, "num_gpu": INT, "main_gpu": INT,

@@ -3,18 +3,17 @@
 Derived from parser/parser.go (ParseFile, unquote) at the pinned Ollama tag: a value runs to the end of its line
 unless it opens a quote; at each line break the text so far, trimmed of white space, is tried as a whole value
 (plain, "..." or \"\"\"...\"\"\", with no escapes), and the first line break at which it is one ends the value.
-Spaces and tabs inside a value are kept; every other character that Go's unicode.IsPrint rejects (control, format
-and separator characters other than the ASCII space) is silently dropped.
+Spaces and tabs inside a value are kept; every other character that Go's strconv.IsPrint rejects (control, format,
+private-use, unassigned and separator characters other than the ASCII space) is silently dropped, judged by Go's
+own Unicode tables at the Go release Ollama builds with (slm_deploy.spec.go_printable).
 """
 
 from __future__ import annotations
 
-import unicodedata
+from slm_deploy.spec.go_printable import go_is_print
 
 LINE_BREAKS = "\n\r"
 KEPT_BLANKS = " \t"
-PRINTABLE_CATEGORIES = frozenset("LMNPS")
-"""Go's unicode.IsPrint: letters, marks, numbers, punctuation and symbols, plus the ASCII space."""
 UNREPRESENTABLE = ("characters Ollama's Modelfile parser drops: control, format and separator characters other than "
                    "space, tab and line breaks (for example NUL, escape, zero-width spaces and joiners, bidirectional "
                    "overrides, "
@@ -24,8 +23,7 @@ UNQUOTABLE = ("three double quotes at the end of a line followed by another line
 
 
 def _kept(character: str) -> bool:
-    return character in LINE_BREAKS or character in KEPT_BLANKS or (
-        unicodedata.category(character)[0] in PRINTABLE_CATEGORIES)
+    return character in LINE_BREAKS or character in KEPT_BLANKS or go_is_print(character)
 
 
 def _line_ends_before(text: str) -> list[str]:

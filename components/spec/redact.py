@@ -1,5 +1,6 @@
 """Print field paths without the keys a user chose: a secret's name or an unknown key may be a pasted
-token, so such a key is shown by its position in its mapping."""
+token, so such a key is shown by its position in its mapping. A key the runtime itself defines (a variable
+a runtime's interface record lists under runtime.env, a Modelfile parameter Ollama knows) is shown by name."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from slm_deploy.errors import Problem
 from slm_deploy.spec.base import SpecModel
 from slm_deploy.spec.deployment import DeploymentSpec  # noqa: F401 - defines every model of the spec
 from slm_deploy.spec.images import pins_table
+from slm_deploy.spec.modelfile_parameters import OLLAMA_PARAMETERS
+from slm_deploy.spec.runtime_records import RECORD_OF, record_of
 
 STACK_WORDS = frozenset({"config", "slm-deploy:deployment", "value"})
 """The keys of a Pulumi stack file on the way to the deployment."""
@@ -28,9 +31,18 @@ def field_names() -> frozenset[str]:
     return frozenset(names)
 
 
-def shown_key(key: Any, position: int) -> str:
-    """The key itself if the schema defines it, else its 1-based position: `<key 3>`."""
-    return key if isinstance(key, str) and key in field_names() else f"<key {position}>"
+@cache
+def runtime_names() -> dict[str, frozenset[str]]:
+    """Mapping path -> the keys the runtimes define there: names from their records, public and echoing nothing."""
+    variables = frozenset().union(*(record_of(kind).env for kind in RECORD_OF))
+    return {"runtime.env": variables, "runtime.modelfile.parameters": frozenset(OLLAMA_PARAMETERS)}
+
+
+def shown_key(key: Any, position: int, parent: str = "") -> str:
+    """The key itself if the schema or, under `parent`, the runtime defines it, else its 1-based position."""
+    known = field_names() | runtime_names().get(parent.removeprefix("config.slm-deploy:deployment.value.")
+                                                  .removeprefix("config.slm-deploy:deployment."), frozenset())
+    return key if isinstance(key, str) and key in known else f"<key {position}>"
 
 
 def _steps(path: str, data: Any) -> str:
@@ -46,7 +58,7 @@ def _steps(path: str, data: Any) -> str:
             matches = [k for k in keys if isinstance(k, str) and rest.startswith(k)
                        and rest[len(k):len(k) + 1] in ("", ".", "[")]
             key = max(matches, key=len) if matches else rest.split(".")[0].split("[")[0]
-            out += ("." if out else "") + shown_key(key, keys.index(key) + 1 if key in keys else 0)
+            out += ("." if out else "") + shown_key(key, keys.index(key) + 1 if key in keys else 0, out)
             rest = rest[len(key):]
             node = node.get(key) if isinstance(node, dict) else None
         rest = rest.removeprefix(".")

@@ -142,6 +142,7 @@ def test_vllm_flags_follow_argparse_and_boolean_optional_action() -> None:
 VLLM_ENVS = """
 environment_variables: dict[str, Callable[[], Any]] = {
     "A_INT": lambda: int(os.getenv("A_INT", "60")),
+    "A_SIGNED": lambda: int(os.getenv("A_SIGNED", "-1")),
     "A_FLAG": lambda: bool(int(os.getenv("A_FLAG", "0"))),
     "A_MAYBE": lambda: maybe_convert_int(os.environ.get("A_MAYBE", None)),
     "A_SET": lambda: int(os.getenv("A_SET", "0")) if "A_SET" in os.environ else None,
@@ -160,7 +161,8 @@ environment_variables: dict[str, Callable[[], Any]] = {
 
 def test_vllm_env_values_follow_how_envs_py_parses_each_variable() -> None:
     assert env_values(ast.parse(VLLM_ENVS)) == {
-        "A_INT": "int", "A_FLAG": "int", "A_MAYBE": "int", "A_SET": "int", "A_FLOAT": "float",
+        "A_INT": "count", "A_SIGNED": "int", "A_FLAG": "int-switch", "A_MAYBE": "int", "A_SET": "count",
+        "A_FLOAT": "float",
         "A_CHOICE": "choice:spawn,fork", "A_NOCASE": "choice-nocase:highest,high", "A_EQ": "switch:1",
         "A_IN": "switch-nocase:true,1"}
 
@@ -234,12 +236,17 @@ def test_ollama_record_reads_envconfig_router_and_final_image_stage_at_the_tag(t
         'var (\n\tNoHistory = Bool("OLLAMA_NOHISTORY")\n\tMaxQueue = Uint("OLLAMA_MAX_QUEUE", 512)\n)\n'
         'func LoadTimeout() (loadTimeout time.Duration) {\n\tif s := Var("OLLAMA_LOAD_TIMEOUT"); s != "" {\n'
         '\t\tif d, err := time.ParseDuration(s); err == nil {\n\t\t\tloadTimeout = d\n'
-        '\t\t} else if n, err := strconv.ParseInt(s, 10, 64); err == nil {\n\t\t}\n\t}\n}\n')
-    (repo / "server/routes.go").write_text('r.GET("/", h)\nr.GET("/api/tags", h)\nr.HEAD("/api/blobs/:digest", h)\n')
+        '\t\t} else if n, err := strconv.ParseInt(s, 10, 64); err == nil {\n\t\t}\n\t}\n'
+        '\tif loadTimeout <= 0 {\n\t\treturn time.Duration(math.MaxInt64)\n\t}\n}\n')
+    (repo / "server/routes.go").write_text('r.GET("/", h)\nr.GET("/api/tags", h)\nr.HEAD("/api/blobs/:digest", h)\n'
+                                         'n := envconfig.MaxQueue()\n')
+    (repo / "cmd").mkdir()  # the interactive client alone reads the history switch; the server reads the queue
+    (repo / "cmd/interactive.go").write_text("if envconfig.NoHistory() {}\nq := envconfig.MaxQueue()\n")
     (repo / "Dockerfile").write_text("FROM golang AS build\nENV CGO_ENABLED=1\nFROM ubuntu\nENV OLLAMA_HOST=0.0.0.0\n"
                                       'ENTRYPOINT ["/bin/ollama"]\n')
     (repo / "api").mkdir()
     (repo / "api/types.go").write_text(OLLAMA_TYPES)
+    (repo / "go.mod").write_text("module github.com/ollama/ollama\n\ngo 1.26.0\n\nrequire (\n)\n")
     _git(repo.parent.parent, "init", "-q", str(repo))
     _git(repo, "add", "-A")
     _git(repo, "-c", "user.email=t@e", "-c", "user.name=t", "commit", "-qm", "x")
@@ -247,8 +254,9 @@ def test_ollama_record_reads_envconfig_router_and_final_image_stage_at_the_tag(t
     document = ollama.derive("9.9.9", tmp_path)
     assert document["env"] == ["OLLAMA_HOST", "OLLAMA_KEEP_ALIVE", "OLLAMA_LOAD_TIMEOUT", "OLLAMA_MAX_QUEUE",
                                "OLLAMA_NOHISTORY"]  # not the build stage's CGO_ENABLED
-    assert document["env_values"] == {"OLLAMA_LOAD_TIMEOUT": "duration", "OLLAMA_MAX_QUEUE": "uint64",
+    assert document["env_values"] == {"OLLAMA_LOAD_TIMEOUT": "duration-never-at-zero", "OLLAMA_MAX_QUEUE": "uint64",
                                       "OLLAMA_NOHISTORY": "gobool"}
+    assert document["client_env"] == ["OLLAMA_NOHISTORY"] and document["go_version"] == "1.26.0"
     assert document["endpoints"] == ["/", "/api/blobs/{digest}", "/api/tags"]
     assert document["image"] == {"user": "root", "writable_paths": ["/root/.ollama"], "entrypoint": ["/bin/ollama"]}
     assert document["parameters"] == {"num_ctx": "int", "use_mmap": "*bool", "seed": "int", "temperature": "float32",

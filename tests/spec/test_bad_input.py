@@ -121,10 +121,10 @@ CASES = {
     "template in arg": (_with("runtime.extra_args", ["--x={{ evil }}"]), "runtime.extra_args[0]", "no spaces, quotes"),
     "command substitution in arg": (_with("runtime.extra_args", ["$(reboot)"]), "runtime.extra_args[0]",
                                     "no spaces, quotes"),
-    "quote in env value": (_with("runtime.env", {"LOG_FORMAT": 'a"b'}), "runtime.env.<key 1>", "no quotes"),
-    "newline in env value": (_with("runtime.env", {"LOG_FORMAT": "a\nb"}), "runtime.env.<key 1>", "no quotes"),
+    "quote in env value": (_with("runtime.env", {"LOG_FORMAT": 'a"b'}), "runtime.env.LOG_FORMAT", "no quotes"),
+    "newline in env value": (_with("runtime.env", {"LOG_FORMAT": "a\nb"}), "runtime.env.LOG_FORMAT", "no quotes"),
     "lower-case env name": (_with("runtime.env", {"log format": "x"}), "runtime.env", "upper-case"),
-    "secret-looking env name": (_with("runtime.env", {"HF_TOKEN": "x"}), "runtime.env.<key 1>", "secret"),
+    "secret-looking env name": (_with("runtime.env", {"HF_TOKEN": "x"}), "runtime.env.HF_TOKEN", "secret"),
     "template in system prompt": (
         _with("runtime", {"kind": "ollama", "modelfile": {"system_prompt": "hi {{ x }}"}}),
         "runtime.modelfile.system_prompt", "template or shell"),

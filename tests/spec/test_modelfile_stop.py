@@ -68,13 +68,13 @@ def test_ordinary_stop_strings_validate_and_reach_the_modelfile(stop: Any, tmp_p
 
 
 @pytest.mark.parametrize(("stop", "field", "words"), [
-    (["<|im_end|>", "Canary\x00token"], "<key 1>[1]", "characters Ollama's Modelfile parser drops"),
-    ("Canary\u202etoken", "<key 1>", "characters Ollama's Modelfile parser drops"),
-    (["Canary\u200btoken"], "<key 1>[0]", "characters Ollama's Modelfile parser drops"),
-    (['Canary"""\ntoken'], "<key 1>[0]", "three double quotes"),
+    (["<|im_end|>", "Canary\x00token"], "stop[1]", "characters Ollama's Modelfile parser drops"),
+    ("Canary\u202etoken", "stop", "characters Ollama's Modelfile parser drops"),
+    (["Canary\u200btoken"], "stop[0]", "characters Ollama's Modelfile parser drops"),
+    (['Canary"""\ntoken'], "stop[0]", "three double quotes"),
 ])
-def test_stop_strings_the_parser_would_change_are_refused_by_position(stop: Any, field: str, words: str,
-                                                                     tmp_path: Path) -> None:
+def test_stop_strings_the_parser_would_change_are_refused_by_name_and_position(stop: Any, field: str, words: str,
+                                                                              tmp_path: Path) -> None:
     _refused(tmp_path, _ollama_spec(stop), field, words, echoed=("Canary", "token"))
 
 

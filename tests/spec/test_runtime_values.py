@@ -21,7 +21,8 @@ CANARY_NUMBERS = ("92233720368547758080", "7351", "0.73519", "3.9e+39", "1.73519
 
 @pytest.mark.parametrize(("name", "value", "allowed"), [
     ("seed", 92233720368547758080, "an integer from -9223372036854775808 to 9223372036854775807"),
-    ("top_k", -7351, "an integer from 0 to 9223372036854775807"),
+    ("top_k", -7351, "an integer from 0 to 262208"),
+    ("top_k", 7351000, "an integer from 0 to 262208"),
     ("temperature", -0.73519, "a number from 0 to 3.402823e+38"),
     ("temperature", 3.9e39, "a number from 0 to 3.402823e+38"),
     ("top_p", 1.73519, "a number from 0 to 1"),
@@ -29,7 +30,7 @@ CANARY_NUMBERS = ("92233720368547758080", "7351", "0.73519", "3.9e+39", "1.73519
 ])
 def test_modelfile_values_outside_ollamas_range_are_refused(name: str, value: Any, allowed: str,
                                                              tmp_path: Path) -> None:
-    _refused(tmp_path, _modelfile({name: value}), "runtime.modelfile.parameters.<key 1>", "outside the range",
+    _refused(tmp_path, _modelfile({name: value}), f"runtime.modelfile.parameters.{name}", "outside the range",
              echoed=CANARY_NUMBERS)
     result = run_in_process("validate", str(tmp_path / "spec.yaml"))
     assert f"  allowed: {allowed}\n" in result.stderr
@@ -101,9 +102,23 @@ BEYOND_THE_RUNTIME = {  # a value the pinned runtime would quietly lower, drop o
         _sized("llamacpp", extra_args=["--batch-size", "1024", "--ubatch-size", "1025"]), "runtime.extra_args[2]",
         "1 to 1024"),
     "ollama num_batch beyond num_ctx": (_sized("ollama", modelfile={"parameters": {"num_batch": 4097}}),
-                                        "runtime.modelfile.parameters.<key 1>", "an integer from 1 to 4096"),
+                                        "runtime.modelfile.parameters.num_batch", "an integer from 1 to 4096"),
     "ollama num_batch of 0": (_sized("ollama", modelfile={"parameters": {"num_batch": 0}}),
-                              "runtime.modelfile.parameters.<key 1>", "an integer from 1 to 4096"),
+                              "runtime.modelfile.parameters.num_batch", "an integer from 1 to 4096"),
+    "ollama num_gpu without a GPU": (_runtime("ollama", modelfile={"parameters": {"num_gpu": 7351}}),
+                                     "runtime.modelfile.parameters.num_gpu", "no num_gpu without resources.gpu"),
+    "ollama num_gpu beyond the model's layers": (
+        {**_runtime("ollama", modelfile={"parameters": {"num_gpu": 30}}), "resources": {"gpu": {"type": "nvidia-l4"}}},
+        "runtime.modelfile.parameters.num_gpu", "-1 (automatic) or 0 to 29 (the model's 28 layers"),
+    "ollama main_gpu without a GPU": (_runtime("ollama", modelfile={"parameters": {"main_gpu": 0}}),
+                                      "runtime.modelfile.parameters.main_gpu", "no main_gpu without resources.gpu"),
+    "ollama main_gpu beyond the GPUs given": (
+        {**_runtime("ollama", modelfile={"parameters": {"main_gpu": 2}}),
+         "resources": {"gpu": {"type": "nvidia-l4", "count": 2}}},
+        "runtime.modelfile.parameters.main_gpu", "0 to 1"),
+    "ollama num_gpu below automatic": (
+        {**_runtime("ollama", modelfile={"parameters": {"num_gpu": -2}}), "resources": {"gpu": {"type": "nvidia-l4"}}},
+        "runtime.modelfile.parameters.num_gpu", "-1 (automatic) or 0 to 29"),
     "ollama quantised KV cache without flash attention": (
         _runtime("ollama", kv_cache_type="q8_0", flash_attention=False), "runtime.kv_cache_type",
         "runtime.flash_attention: true"),
@@ -133,6 +148,12 @@ WITHIN_THE_RUNTIME = {
     "llama.cpp batch equal to --ctx-size": _sized("llamacpp", extra_args=["--batch-size", "8192",
                                                                           "--ubatch-size", "8192"]),
     "ollama num_batch equal to num_ctx": _sized("ollama", modelfile={"parameters": {"num_batch": 4096}}),
+    "ollama main_gpu of the second GPU given": {
+        **_runtime("ollama", modelfile={"parameters": {"main_gpu": 1}}),
+        "resources": {"gpu": {"type": "nvidia-l4", "count": 2}}},
+    "ollama top_k at the largest vocabulary": _runtime("ollama", modelfile={"parameters": {"top_k": 262208}}),
+    "ollama num_gpu of every layer and the output layer on a GPU": {
+        **_runtime("ollama", modelfile={"parameters": {"num_gpu": 29}}), "resources": {"gpu": {"type": "nvidia-l4"}}},
     "ollama quantised KV cache with flash attention": _runtime("ollama", kv_cache_type="q8_0"),
     "ollama keep_alive at the int64 limit": _runtime("ollama", keep_alive="2562047h"),
     "ollama keep_alive forever": _runtime("ollama", keep_alive="-1"),

@@ -12,6 +12,7 @@ import yaml
 from slm_deploy.pins.interfaces import load as load_record
 from slm_deploy.cli.env_reference import env_reference_markdown
 from slm_deploy.spec.launch_env import allowed_names, refusal
+from slm_deploy.spec.modelfile_parameters import OLLAMA_PARAMETERS
 from slm_deploy.spec.runtime_records import RECORD_OF
 from slm_deploy.runtimes import plan_deployment
 from slm_deploy.spec.loader import load_deployment
@@ -71,6 +72,14 @@ ENV_CASES = {
     "a variable llama.cpp does not read": ("llamacpp", "GGML_NUM_THREADS", "not a variable llamacpp reads"),
     "a made-up name": ("vllm", "VLLM_NOT_A_KNOB", "not a variable vllm reads"),
     "a generic variable the runtime does not read": ("ollama", "OMP_NUM_THREADS", "not a variable ollama reads"),
+    "a library's thread count vLLM only hands on": ("vllm", "OMP_NUM_THREADS", "only to hand to a library"),
+    "a PyTorch allocator setting vLLM only hands on": ("vllm", "PYTORCH_CUDA_ALLOC_CONF", "only to hand to a library"),
+    "an NCCL setting vLLM only hands on": ("vllm", "NCCL_ALGO", "only to hand to a library"),
+    "readline history, read only by the interactive client": ("ollama", "OLLAMA_NOHISTORY", "interactive client"),
+    "GPU memory overhead without a GPU": ("ollama", "OLLAMA_GPU_OVERHEAD", "resources.gpu is not set"),
+    "spreading over GPUs without a GPU": ("ollama", "OLLAMA_SCHED_SPREAD", "resources.gpu is not set"),
+    "a GPU offload threshold without a GPU": ("llamacpp", "GGML_OP_OFFLOAD_MIN_BATCH", "resources.gpu is not set"),
+    "pull streams on a server that never pulls": ("ollama", "OLLAMA_MAX_TRANSFER_STREAMS", "never transfers a model"),
     "the runtime's own child-process switch": ("llamacpp", "LLAMA_SERVER_CHILD_MODE", "internal to the runtime"),
     "a build-time variable": ("vllm", "VLLM_USE_PRECOMPILED", "internal to the runtime"),
     "a library to load": ("vllm", "CUDNN_LIBRARY", "loads"),
@@ -97,8 +106,9 @@ ENV_CASES = {
     "llama.cpp's Hexagon DSP backend": ("llamacpp", "GGML_HEXAGON_NDEV", "hardware no target runs on"),
     "llama.cpp's SpacemiT RISC-V backend": ("llamacpp", "SPACEMIT_CORE_ARCH", "hardware no target runs on"),
     "llama.cpp's ZenDNN backend": ("llamacpp", "GGML_ZENDNN_ADAPTIVE_FALLBACK", "hardware no target runs on"),
+    "llama.cpp's Esperanto ET-SoC backend": ("llamacpp", "GGML_ET_UBERKERNEL", "hardware no target runs on"),
 }
-ACCEPTED = {"vllm": "OMP_NUM_THREADS", "ollama": "OLLAMA_LOAD_TIMEOUT", "llamacpp": "OMP_WAIT_POLICY"}
+ACCEPTED = {"vllm": "VLLM_MAX_N_SEQUENCES", "ollama": "OLLAMA_LOAD_TIMEOUT", "llamacpp": "OMP_WAIT_POLICY"}
 """One variable each runtime reads and no rule refuses."""
 
 
@@ -106,8 +116,9 @@ ACCEPTED = {"vllm": "OMP_NUM_THREADS", "ollama": "OLLAMA_LOAD_TIMEOUT", "llamacp
 def test_runtime_env_refuses_what_would_reroute_reflag_or_weaken(case: str, tmp_path: Path) -> None:
     kind, name, words = ENV_CASES[case]
     env = {ACCEPTED.get(kind, "OMP_NUM_THREADS"): "2", name: "1"}
-    position = sorted(env).index(name) + 1  # the spec is written with sorted keys
-    _refused(tmp_path, _runtime(kind, env=env), f"runtime.env.<key {position}>", words, echoed=(name,))
+    shown = name if any(name in load_record(r).env for r in RECORD_OF.values()) else \
+        f"<key {sorted(env).index(name) + 1}>"
+    _refused(tmp_path, _runtime(kind, env=env), f"runtime.env.{shown}", words)  # a name the record lists is shown
 
 
 @pytest.mark.parametrize("kind", sorted(ACCEPTED))
@@ -122,8 +133,12 @@ def test_runtime_env_keeps_variables_the_runtime_reads(kind: str, tmp_path: Path
 
 
 ENV_VALUES = {  # how vllm/envs.py at the pinned version parses each: int(), env_with_choices, == / in
-    "int() of a word": ("VLLM_ENGINE_READY_TIMEOUT_S", "true", "an integer"),
-    "bool(int()) of a word": ("VLLM_USE_FASTOKENS", "yes", "an integer"),
+    "int() of a word": ("VLLM_ENGINE_READY_TIMEOUT_S", "true", "a whole number from 0"),
+    "bool(int()) of a word": ("VLLM_USE_FASTOKENS", "yes", "0 (off) or 1 (on)"),
+    "bool(int()) of another number": ("VLLM_USE_FASTOKENS", "7351", "0 (off) or 1 (on)"),
+    "a negative timeout": ("VLLM_ENGINE_READY_TIMEOUT_S", "-7351", "a whole number from 0 to 9223372036854775807"),
+    "a timeout beyond 64 bits": ("VLLM_ENGINE_READY_TIMEOUT_S", "92233720368547758080", "a whole number from 0"),
+    "a negative size": ("VLLM_MAX_AUDIO_CLIP_FILESIZE_MB", "-7351000", "a whole number from 0"),
     "a choice outside the list": ("VLLM_WORKER_MULTIPROC_METHOD", "forkserver", "one of spawn, fork"),
     "a case-sensitive choice in another case": ("VLLM_WORKER_MULTIPROC_METHOD", "SPAWN", "one of spawn, fork"),
     "a switch that reads only 1 as on": ("VLLM_USE_BREAKABLE_CUDAGRAPH", "true", "one of 1, 0"),
@@ -134,13 +149,12 @@ ENV_VALUES = {  # how vllm/envs.py at the pinned version parses each: int(), env
 @pytest.mark.parametrize("case", sorted(ENV_VALUES))
 def test_runtime_env_refuses_a_value_vllm_crashes_on_or_reads_as_off(case: str, tmp_path: Path) -> None:
     name, value, allowed = ENV_VALUES[case]
-    _refused(tmp_path, _runtime("vllm", env={name: value}), "runtime.env.<key 1>", "cannot parse",
-             echoed=(name, value))
+    _refused(tmp_path, _runtime("vllm", env={name: value}), f"runtime.env.{name}", "cannot parse", echoed=(value,))
     assert f"  allowed: {allowed}" in run_in_process("validate", str(tmp_path / "spec.yaml")).stderr
 
 
 def test_runtime_env_keeps_values_vllm_parses(tmp_path: Path) -> None:
-    env = {"VLLM_ENGINE_READY_TIMEOUT_S": "900", "VLLM_USE_FASTOKENS": "1",
+    env = {"VLLM_ENGINE_READY_TIMEOUT_S": "900", "VLLM_USE_FASTOKENS": "1", "VLLM_MAX_AUDIO_CLIP_FILESIZE_MB": "0",
            "VLLM_FLOAT32_MATMUL_PRECISION": "HIGH", "VLLM_DISABLE_PYNCCL": " True", "VLLM_PP_LAYER_PARTITION": "4,4"}
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(_runtime("vllm", env=env)), encoding="utf-8")
@@ -156,7 +170,7 @@ def test_an_unknown_name_is_refused_with_the_names_that_are_allowed(kind: str, t
     assert result.code == 2 and "Traceback" not in result.stderr
     assert "runtime.env.<key 1>" in result.stderr and "ZZ_CANARY_7F3A" not in result.stderr
     allowed = next(line for line in result.stderr.splitlines() if line.startswith("  allowed: "))
-    names = allowed_names(kind)
+    names = allowed_names(kind, gpu=kind == "vllm")  # only the vLLM spec has resources.gpu
     if not names:
         assert "no variables" in allowed
     elif len(names) <= 40:
@@ -171,8 +185,18 @@ def test_every_accepted_name_is_read_by_the_runtime_and_refused_by_no_class() ->
         assert set(allowed_names(kind)) <= record.env
         assert all(refusal(kind, name) is None for name in allowed_names(kind))
     assert set(allowed_names("ollama")) == {
-        "OLLAMA_GPU_OVERHEAD", "OLLAMA_LOAD_TIMEOUT", "OLLAMA_MAX_TRANSFER_STREAMS", "OLLAMA_NEW_ENGINE",
-        "OLLAMA_NOHISTORY", "OLLAMA_NO_CLOUD", "OLLAMA_SCHED_SPREAD"}
+        "OLLAMA_GPU_OVERHEAD", "OLLAMA_LOAD_TIMEOUT", "OLLAMA_NEW_ENGINE", "OLLAMA_NO_CLOUD", "OLLAMA_SCHED_SPREAD"}
+    assert set(allowed_names("ollama", gpu=False)) == {"OLLAMA_LOAD_TIMEOUT", "OLLAMA_NEW_ENGINE", "OLLAMA_NO_CLOUD"}
+
+
+def test_gpu_settings_are_kept_where_the_deployment_has_a_gpu(tmp_path: Path) -> None:
+    spec = _runtime("ollama", env={"OLLAMA_GPU_OVERHEAD": "536870912", "OLLAMA_SCHED_SPREAD": "1"},
+                    modelfile={"parameters": {"num_gpu": 29}})
+    spec["resources"] = {"gpu": {"type": "nvidia-l4"}}
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    result = run_in_process("render", str(path), "--out", str(tmp_path / "bundle"))
+    assert result.code == 0, result.stderr
 
 
 def test_the_runtime_env_page_is_current() -> None:
@@ -278,9 +302,10 @@ def _modelfile(parameters: dict[str, Any]) -> dict[str, Any]:
 ])
 def test_modelfile_parameters_follow_ollamas_table(parameters: dict[str, Any], words: str, allowed: str,
                                                    tmp_path: Path) -> None:
-    position = len(parameters)  # the refused parameter sorts last in each case (the spec is written sorted)
-    assert sorted(parameters)[-1] == list(parameters)[-1]
-    _refused(tmp_path, _modelfile(parameters), f"runtime.modelfile.parameters.<key {position}>", words,
+    name = list(parameters)[-1]  # the refused parameter sorts last in each case (the spec is written sorted)
+    assert sorted(parameters)[-1] == name
+    shown = name if name in OLLAMA_PARAMETERS else f"<key {len(parameters)}>"  # a name Ollama knows is shown
+    _refused(tmp_path, _modelfile(parameters), f"runtime.modelfile.parameters.{shown}", words,
              echoed=("tokencanary", "hot", "Canary", "String should", "pattern"))
 
 
@@ -355,7 +380,7 @@ def test_union_of_plain_types_gives_one_message_without_member_names(tmp_path: P
     path.write_text(yaml.safe_dump(spec), encoding="utf-8")
     result = run_in_process("validate", str(path))
     assert result.code == 2
-    assert result.stderr.count("runtime.modelfile.parameters.<key 1>") == 1, result.stderr
+    assert result.stderr.count("runtime.modelfile.parameters.temperature") == 1, result.stderr
     for member in (".float", ".int", ".bool", "constrained-str", ".str", "list["):
         assert member not in result.stderr
     assert "allowed: true or false, an integer, a number, text, a list of texts" in result.stderr

@@ -10,7 +10,7 @@ registries this project installs from.
 
 from __future__ import annotations
 
-import unicodedata
+import unicodedata2
 
 COMMANDS = {"from", "license", "template", "system", "adapter", "draft", "renderer", "parser", "parameter", "message",
             "requires"}
@@ -34,8 +34,9 @@ def _is_alpha(ch: str) -> bool:
 
 
 def _is_print(ch: str) -> bool:
-    """Go's strconv.IsPrint: categories L, M, N, P, S and the ASCII space."""
-    return ch == " " or unicodedata.category(ch)[0] in "LMNPS"
+    """Go's strconv.IsPrint: categories L, M, N, P, S and the ASCII space, by the Unicode data of Go's tables
+    (unicodedata2 at that version; tests/spec/test_go_printable.py ties it to the Go release Ollama builds with)."""
+    return ch == " " or unicodedata2.category(ch)[0] in "LMNPS"
 
 
 def _unquote(text: str) -> tuple[str, bool]:

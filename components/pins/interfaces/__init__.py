@@ -20,8 +20,9 @@ from slm_deploy.spec.yaml_source import load_shipped
 RUNTIMES = ("vllm", "ollama", "llamacpp", "open-webui", "foundry-local", "ortgenai", "gateway")
 """Runtime ids that have a record (one file each); the shared format names these seven."""
 LIST_FIELDS = ("flags", "env", "metrics", "endpoints")
-OPTIONAL_LIST_FIELDS = ("persistent_env", "data_paths", "commands")
-"""Fields only some runtimes have: config read once then kept in a database, data paths, CLI commands."""
+OPTIONAL_LIST_FIELDS = ("persistent_env", "data_paths", "commands", "client_env")
+"""Fields only some runtimes have: config read once then kept in a database, data paths, CLI commands, variables
+only the client reads."""
 FLAG_VALUES = "flag_values"
 """Flag -> the names it accepts, where the runtime registers them (vLLM's parsers, llama.cpp's templates)."""
 PARAMETERS = "parameters"
@@ -61,6 +62,10 @@ class InterfaceRecord:
     persistent_env: frozenset[str] = frozenset()
     data_paths: frozenset[str] = frozenset()
     commands: frozenset[str] = frozenset()
+    client_env: frozenset[str] = frozenset()
+    """Variables only the runtime's interactive client or desktop app reads: the server never does."""
+    go_version: str = ""
+    """The Go release a Go runtime builds with (go.mod): its standard library's Unicode tables are the ones it has."""
     flag_values: Mapping[str, frozenset[str]] = field(default_factory=dict)
     parameters: Mapping[str, str] = field(default_factory=dict)
     env_values: Mapping[str, str] = field(default_factory=dict)
@@ -112,6 +117,7 @@ def load(runtime: str, folder: Path | None = None) -> InterfaceRecord:
         flag_values={key: frozenset(_strings(flag_values, key, path)) for key in flag_values},
         parameters={key: str(kind) for key, kind in _mapping(document, PARAMETERS, path).items()},
         env_values={key: str(kind) for key, kind in _mapping(document, ENV_VALUES, path).items()},
+        go_version=str(document.get("go_version") or ""),
     )
 
 

@@ -167,9 +167,14 @@ class GitTree:
     def files(self, folder: str) -> list[str]:
         return self._git("ls-tree", "-r", "--name-only", self.ref, "--", folder).split()
 
-    def _git(self, *args: str) -> str:
+    def grep(self, pattern: str, files: str) -> list[str]:
+        """The paths of files matching `files` whose text matches the extended regular expression `pattern`."""
+        output = self._git("grep", "-l", "-E", pattern, self.ref, "--", files, allowed=(1,))
+        return [line.removeprefix(f"{self.ref}:") for line in output.split()]
+
+    def _git(self, *args: str, allowed: tuple[int, ...] = ()) -> str:
         result = subprocess.run(["git", "--git-dir", str(self.git_dir), *args], capture_output=True, text=True)
-        if result.returncode != 0:
+        if result.returncode != 0 and result.returncode not in allowed:
             raise RecordError(f"{self.git_dir}: git {args[0]} {self.ref} failed ({result.stderr.strip()[:200]})")
         return result.stdout
 

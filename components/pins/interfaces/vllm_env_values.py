@@ -4,6 +4,8 @@ vllm/envs.py maps each name to a reader. `int(os.getenv(...))` (also inside bool
 crashes on a value that is not a Python integer; float() likewise; env_with_choices() raises on a word outside
 its list; a comparison such as `os.getenv(...) == "1"` or `.lower() in ("true", "1")` silently reads any other
 value as off. Readers of free text (paths, names, lists) are not recorded: any text is a value to them.
+An integer read as a switch (`bool(int(...))`, maybe_convert_bool) is recorded as int-switch, and one whose default
+is not negative (a timeout, size, count or interval) as count: a negative value would be read, and misused, as given.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from slm_deploy.pins.interfaces.pysource import string_literal
 
 TABLE = "environment_variables"
 CHOICE_HELPER = "env_with_choices"
-NUMBER_PARSERS = {"int": "int", "float": "float", "maybe_convert_int": "int", "maybe_convert_bool": "int"}
+NUMBER_PARSERS = {"int": "int", "float": "float", "maybe_convert_int": "int", "maybe_convert_bool": "int-switch"}
 """Calls that parse the variable's text as a number; maybe_convert_bool is bool(int(value)) in envs.py."""
 
 
@@ -58,11 +60,24 @@ def _kind(reader: ast.AST) -> str | None:
     body = reader.body
     if isinstance(body, ast.Compare):
         return _switch(body)
+    switch = isinstance(body, ast.Call) and getattr(body.func, "id", "") == "bool"
     for node in ast.walk(body):  # outermost first: bool(int(...)) is int, `x if (x := float(...)) > 0` is float
         parser = getattr(node.func, "id", "") if isinstance(node, ast.Call) else ""
         if isinstance(node, ast.Call) and parser in NUMBER_PARSERS and node.args and _reads_environment(node.args[0]):
-            return NUMBER_PARSERS[parser]
+            kind = NUMBER_PARSERS[parser]
+            if kind == "int" and switch:
+                return "int-switch"
+            return "count" if kind == "int" and _default_not_negative(node.args[0]) else kind
     return None
+
+
+def _default_not_negative(read: ast.AST) -> bool:
+    """Whether os.getenv(name, default) / os.environ.get(name, default) has a default of 0 or more."""
+    if not (isinstance(read, ast.Call) and len(read.args) == 2 and isinstance(read.args[1], ast.Constant)):
+        return False
+    default = read.args[1].value
+    text = str(default) if isinstance(default, (int, str)) and not isinstance(default, bool) else ""
+    return text.isascii() and text.isdigit()
 
 
 def _choices(call: ast.Call) -> str | None:
