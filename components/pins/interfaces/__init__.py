@@ -20,8 +20,9 @@ from slm_deploy.spec.yaml_source import load_shipped
 RUNTIMES = ("vllm", "ollama", "llamacpp", "open-webui", "foundry-local", "ortgenai", "gateway")
 """Runtime ids that have a record (one file each); the shared format names these seven."""
 LIST_FIELDS = ("flags", "env", "metrics", "endpoints")
-OPTIONAL_LIST_FIELDS = ("persistent_env", "data_paths", "commands")
-"""Fields only some runtimes have: config read once then kept in a database, data paths, CLI commands."""
+OPTIONAL_LIST_FIELDS = ("persistent_env", "data_paths", "commands", "model_types")
+"""Fields only some runtimes have: config read once then kept in a database, data paths, CLI commands, the
+model types (config.json `model_type`) a converter can build."""
 FLAG_VALUES = "flag_values"
 """Flag -> the names it accepts, where the runtime registers them (vLLM's parsers, llama.cpp's templates)."""
 PARAMETERS = "parameters"
@@ -61,6 +62,7 @@ class InterfaceRecord:
     persistent_env: frozenset[str] = frozenset()
     data_paths: frozenset[str] = frozenset()
     commands: frozenset[str] = frozenset()
+    model_types: frozenset[str] = frozenset()
     flag_values: Mapping[str, frozenset[str]] = field(default_factory=dict)
     parameters: Mapping[str, str] = field(default_factory=dict)
     env_values: Mapping[str, str] = field(default_factory=dict)
