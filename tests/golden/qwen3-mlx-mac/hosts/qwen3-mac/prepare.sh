@@ -14,7 +14,7 @@ WORK=$(mktemp -d "$ROOT/models/.prepare.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 umask 077
 
-"$VENV/hf" download "$REPO" --revision "$REVISION" --local-dir "$WORK/source" --quiet >/dev/null
+"$VENV/hf" download "$REPO" --revision "$REVISION" --local-dir "$WORK/source" >/dev/null
 
 MODEL_TYPE=$("$VENV/python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["model_type"])' \
     "$WORK/source/config.json")
