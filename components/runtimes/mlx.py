@@ -18,7 +18,7 @@ from slm_deploy.spec.runtime_options import MlxOptions
 MLX_LM_VERSION = "0.32.2"
 HUB_VERSION = "2.4.0"
 REQUIREMENTS = (f"mlx-lm=={MLX_LM_VERSION}", "mlx==0.32.2", "mlx-metal==0.32.2", f"huggingface_hub=={HUB_VERSION}")
-"""mlx-lm and the mlx build it requires (mlx>=0.32.2, Metal wheels for macOS 15+ on arm64), the hub client that
+"""mlx-lm and the mlx build it requires (mlx>=0.32.2, Metal wheels for macOS 14 and later on arm64), the hub client that
 downloads the source at its pinned revision; the gateway's own pins follow."""
 ROOT = "/opt/slm-deploy"
 KEY_FILE = "secrets/api-keys"

@@ -17,8 +17,8 @@ if [ "$(uname -s)" != Darwin ] || [ "$(uname -m)" != arm64 ]; then
     echo "MLX runs on Apple silicon Macs only" >&2
     exit 1
 fi
-if [ "$(sw_vers -productVersion | cut -d. -f1)" -lt 15 ]; then
-    echo "the pinned mlx wheels need macOS 15 or later" >&2
+if [ "$(sw_vers -productVersion | cut -d. -f1)" -lt 14 ]; then
+    echo "the pinned mlx wheels need macOS 14 or later" >&2
     exit 1
 fi
 PYTHON=${PYTHON:-python3}
