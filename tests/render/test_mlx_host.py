@@ -260,3 +260,20 @@ def test_prepare_refuses_an_architecture_mlx_lm_cannot_build(tmp_path: Path) -> 
     result = run(["/bin/sh", str(_script("prepare.sh", root))])
     assert result.returncode == 1 and "model_type no_such_arch" in result.stderr
     assert not (venv / "mlx_lm.convert.log").exists() and list((root / "models").iterdir()) == []
+
+
+def test_an_explicit_source_is_converted_at_its_revision_and_checked_on_the_host() -> None:
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    spec = _spec(model={"source": {"kind": "huggingface", "repo": "acme/tuned-qwen3", "revision": revision},
+                        "parameters_billion": 0.6})
+    files = _host_files(spec)
+    assert f"REPO=acme/tuned-qwen3\nREVISION={revision}\n" in files["prepare.sh"]
+    assert "MODEL=tuned-qwen3\n" in files["prepare.sh"] and "qwen3 " in files["prepare.sh"]
+    assert "--model \"$MODEL\"" in files["serve.sh"] and "MODEL=tuned-qwen3\n" in files["serve.sh"]
+
+
+def test_a_source_of_another_kind_is_refused_naming_the_field() -> None:
+    with pytest.raises(SpecError) as refused:
+        parse_deployment(_spec(model={"source": {"kind": "gguf", "repo": "a/b", "file": "m.gguf", "sha256": "0" * 64},
+                                      "parameters_billion": 1}))
+    assert [p.path for p in refused.value.problems] == ["model.source.kind"]
