@@ -20,7 +20,7 @@ from slm_deploy.runtimes.mlx import MLX_LM_VERSION, install_root
 from slm_deploy.spec import mlx_models
 from slm_deploy.spec.catalogue import catalogue
 from slm_deploy.spec.loader import parse_deployment
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 from tests.support.tools import find_executable, run
 
 SUPPORTED = sorted(e.id for e in catalogue().values() if mlx_models.mlx_supports(e.model_type))
@@ -277,3 +277,12 @@ def test_a_source_of_another_kind_is_refused_naming_the_field() -> None:
         parse_deployment(_spec(model={"source": {"kind": "gguf", "repo": "a/b", "file": "m.gguf", "sha256": "0" * 64},
                                       "parameters_billion": 1}))
     assert [p.path for p in refused.value.problems] == ["model.source.kind"]
+
+
+def test_check_fails_a_bundle_whose_server_listens_beyond_loopback(tmp_path: Path) -> None:
+    out = tmp_path / "bundle"
+    assert run_cli("render", str(ROOT / "stacks" / "Pulumi.qwen3-mlx-mac.yaml"), "--out", str(out)).code == 0
+    serve = out / "hosts" / "qwen3-mac" / "serve.sh"
+    serve.write_text(serve.read_text().replace("--host 127.0.0.1", "--host 0.0.0.0"))
+    result = run_cli("check", str(out), "--format", "json")
+    assert result.code == 1 and "slm-serving-011" in result.stdout and "0.0.0.0" in result.stdout
