@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from slm_deploy.render.templating import render_template
-from slm_deploy.render.mlx_host import render_mlx_host
+from slm_deploy.render.mlx_host import LABEL_PREFIX, render_mlx_host
 from slm_deploy.runtimes.plan import HostInstall, MlxHost
 from slm_deploy.spec.loader import Deployment
 
@@ -50,6 +50,7 @@ def render_host(host: HostInstall | MlxHost, deployment: Deployment) -> dict[str
     root = f"hosts/{host.service}"
     context = {
         "host": host, "model": deployment.model, "unit": unit_name(host),
+        "launchd_label": f"{LABEL_PREFIX}.{host.service}",
         "release_url": f"{RELEASE_DOWNLOADS}/{host.release}", "asset": ASSETS[host.os], "cli": foundry_cli(host.os),
     }
     return {

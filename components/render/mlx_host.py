@@ -12,6 +12,7 @@ from slm_deploy.spec.loader import Deployment
 from slm_deploy.spec.mlx_models import mlx_model_types
 
 LABEL_PREFIX = "io.slm-deploy"
+"""Every launchd job slm-deploy installs is named under this reverse-DNS prefix (Foundry Local's daemon too)."""
 SERVER_FLAGS = ("--model", "--host", "--port")
 """Every mlx_lm.server option serve.sh passes (checked against the pinned version's record)."""
 CONVERT_FLAGS = ("--hf-path", "--mlx-path")
