@@ -29,8 +29,9 @@ FOUNDRY_IDLE = (
 """Fields Foundry Local has its own way of setting, on a host or in a container."""
 MLX_IDLE_FIELDS = (
     ("serving", "concurrency"), ("serving", "replicas"), ("serving", "autoscaling"),
-    ("serving", "startup_budget_seconds"), ("runtime", "env"), ("model", "context_length"), ("exposure", "mode"),
-    ("exposure", "bind_address"), ("exposure", "host"), ("exposure", "tls"), ("exposure", "ingress_class"),
+    ("serving", "startup_budget_seconds"), ("runtime", "env"), ("runtime", "image"), ("model", "context_length"),
+    ("exposure", "mode"), ("exposure", "bind_address"), ("exposure", "host"), ("exposure", "tls"),
+    ("exposure", "ingress_class"),
     ("resources",), ("security", "uid"), ("security", "gid"), ("security", "registry_mirror"), ("monitoring",),
 )
 """What the MLX host install cannot honour: one mlx_lm.server (no context limit flag, its own batching) run by

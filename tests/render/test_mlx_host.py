@@ -100,6 +100,7 @@ def test_the_spec_sets_the_conversion(quantisation: str, runtime: dict, expected
     ({"serving": {"auth": {"enabled": False}}}, "serving.auth.enabled"),
     ({"model": {"id": "qwen3-0.6b", "context_length": 4096}}, "model.context_length"),
     ({"resources": {"cpu": 2}}, "resources"),
+    ({"runtime": {"kind": "mlx", "image": "docker.io/library/python:3.12@sha256:" + "a" * 64}}, "runtime.image"),
 ])
 def test_fields_the_host_install_cannot_honour_are_refused(extra: dict, field: str) -> None:
     with pytest.raises(SpecError) as refused:
