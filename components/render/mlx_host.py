@@ -5,7 +5,7 @@ from __future__ import annotations
 import plistlib
 
 from slm_deploy.render.templating import render_template
-from slm_deploy.runtimes.mlx import KEY_FILE, install_root
+from slm_deploy.runtimes.mlx import SECRETS_DIR, install_root
 from slm_deploy.runtimes.plan import MlxHost
 from slm_deploy.servers.gateway.render import GATEWAY_CONFIG_FILE, gateway_sources
 from slm_deploy.spec.loader import Deployment
@@ -62,7 +62,7 @@ def render_mlx_host(host: MlxHost, deployment: Deployment) -> dict[str, str]:
     """Every file of hosts/<service>/ for one MLX install."""
     base = f"hosts/{host.service}"
     context = {
-        "host": host, "model": deployment.model, "root": install_root(host.service), "key_file": KEY_FILE,
+        "host": host, "model": deployment.model, "root": install_root(host.service), "secrets": SECRETS_DIR,
         "labels": {part: agent_label(host, part) for part in ("server", "gateway")},
         "model_types": " ".join(sorted(mlx_model_types())),
     }

@@ -21,7 +21,8 @@ REQUIREMENTS = (f"mlx-lm=={MLX_LM_VERSION}", "mlx==0.32.2", "mlx-metal==0.32.2",
 """mlx-lm and the mlx build it requires (mlx>=0.32.2, Metal wheels for macOS 14 and later on arm64), the hub client that
 downloads the source at its pinned revision; the gateway's own pins follow."""
 ROOT = "/opt/slm-deploy"
-KEY_FILE = "secrets/api-keys"
+SECRETS_DIR = "secrets"
+"""Under the install root: one file per secret the spec names, as the other targets mount them."""
 WEIGHT_DTYPES = {Quantisation.BF16: "bfloat16", Quantisation.F16: "float16"}
 
 
@@ -45,7 +46,7 @@ def _gateway_config(deployment: Deployment, server_port: int, bind_address: str)
     auth, limit = spec.serving.auth, body_limit("mlx")
     files = render_gateway_config(
         upstream=f"http://127.0.0.1:{server_port}", route_table="mlx", listen_host=bind_address,
-        listen_port=spec.exposure.port, key_file=f"{root}/{KEY_FILE}", rate_per_second=auth.rate_per_second,
+        listen_port=spec.exposure.port, key_file=f"{root}/{SECRETS_DIR}/{auth.api_keys_secret}", rate_per_second=auth.rate_per_second,
         burst=auth.burst, max_concurrency=auth.max_concurrency_per_key, metrics_host="127.0.0.1",
         metrics_port=GATEWAY_METRICS_PORT, max_request_body_bytes=limit,
         max_in_flight_body_bytes=in_flight_body_budget(limit),
@@ -65,7 +66,7 @@ def plan(deployment: Deployment) -> RuntimePlan:
         model_type=entry.model_type if entry else None, served_name=model.served_name,
         convert_args=convert_args(deployment), server_port=server_port, gateway_port=spec.exposure.port,
         bind_address=bind_address, gateway_config=_gateway_config(deployment, server_port, bind_address),
-        hub_token=spec.model.hub_token_secret is not None, version=MLX_LM_VERSION,
+        keys_secret=spec.serving.auth.api_keys_secret, hub_token_secret=spec.model.hub_token_secret, version=MLX_LM_VERSION,
         requirements=REQUIREMENTS + GATEWAY_REQUIREMENTS,
     )
     return RuntimePlan(services=(), hosts=(host,))

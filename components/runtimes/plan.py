@@ -156,7 +156,9 @@ class MlxHost:
     gateway_port: int
     bind_address: str
     gateway_config: str
-    hub_token: bool
+    keys_secret: str
+    """The secret holding the gateway's API keys: its file under the install's secrets folder."""
+    hub_token_secret: str | None
     version: str
     requirements: tuple[str, ...]
 

@@ -121,11 +121,12 @@ def test_every_flag_the_scripts_pass_exists_at_the_pinned_version() -> None:
 
 
 def test_the_gateway_fronts_the_loopback_server_with_api_keys() -> None:
-    files = _host_files(_spec(targets={"host": {"os": "macos", "bind_address": "192.168.1.20"}}))
+    files = _host_files(_spec(targets={"host": {"os": "macos", "bind_address": "192.168.1.20"}},
+                              serving={"auth": {"api_keys_secret": "team-keys"}}, secrets={"team-keys": {}}))
     config = tomllib.loads(files["gateway/gateway.toml"])
     assert config["upstream"]["url"] == "http://127.0.0.1:8081"
     assert config["listen"]["host"] == "192.168.1.20" and config["routes"]["table"] == "mlx"
-    assert config["auth"]["key_file"] == f"{install_root('mac')}/secrets/api-keys"
+    assert config["auth"]["key_file"] == f"{install_root('mac')}/secrets/team-keys"
     assert "--host 127.0.0.1" in files["serve.sh"]
 
 
@@ -215,7 +216,7 @@ def _prepare_root(tmp_path: Path, model_type: str) -> tuple[Path, Path]:
     venv.mkdir(parents=True)
     (root / "models").mkdir()
     (root / "secrets").mkdir()
-    (root / "secrets" / "hub-token").write_text("hf_not_a_real_token\n")
+    (root / "secrets" / "hf-token").write_text("hf_not_a_real_token\n")
     (venv / "python").symlink_to(shutil.which("python3") or "/usr/bin/python3")
     _stand_in(venv / "hf", 'echo "$*|${HF_TOKEN_PATH:-}" >"$0.log"\n'
               'while [ "$1" != --local-dir ]; do shift; done\nmkdir -p "$2"\n'
@@ -242,7 +243,7 @@ def test_prepare_records_what_serve_checks(tmp_path: Path) -> None:
     entry = catalogue()["llama-3.2-1b-instruct"]
     hf_argv, token_path = (venv / "hf.log").read_text().strip().split("|")
     assert f"download {entry.hf_repo} --revision {entry.hf_revision}" in hf_argv and "hf_not" not in hf_argv
-    assert token_path == f"{root}/secrets/hub-token"
+    assert token_path == f"{root}/secrets/hf-token"
     assert (venv / "mlx_lm.convert.log").read_text().startswith(f"--hf-path {root}/models/.prepare.")
     model = root / "models" / "llama-3.2-1b-instruct"
     assert (model / ".slm-source-revision").read_text().strip() == entry.hf_revision

@@ -43,7 +43,8 @@ done
 done)
 
 if [ ! -s "$ROOT/secrets/api-keys" ]; then
-    echo "put the gateway's API keys in $ROOT/secrets/api-keys (owned by $SUDO_USER, mode 0600), then run this again" >&2
+    echo "put the gateway's API keys in $ROOT/secrets/api-keys (owned by $SUDO_USER," \
+        "mode 0600), then run this again" >&2
     exit 1
 fi
 
