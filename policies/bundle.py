@@ -16,8 +16,9 @@ from slm_deploy.policies.dockerfile import parse_dockerfile
 MANIFEST = "manifest.json"
 HOSTS = "hosts"
 HOST_INSTALL = "HostInstall"
-HOST_SCRIPTS = {"install.sh": "posix", "install.ps1": "windows"}
-"""Host install scripts (Foundry Local), judged as text: what they open to the network."""
+HOST_SCRIPTS = {"install.sh": "posix", "install.ps1": "windows", "serve.sh": "posix"}
+"""Host install scripts (Foundry Local, MLX) and the script that starts MLX's unauthenticated server, judged as
+text: what they open to the network."""
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 """Names kustomize reads as a kustomization, whatever `kind` the file declares."""
 

@@ -11,6 +11,7 @@ from slm_deploy.errors import SpecError
 from slm_deploy.render.clients import client_endpoint
 from slm_deploy.render.compose import project_name, render_compose
 from slm_deploy.render.hosts import render_host
+from slm_deploy.runtimes.mlx import install_root
 from slm_deploy.render.images import build_context, build_owners, built_image, compose_image_names, registry_tags
 from slm_deploy.render.kubernetes import file_name, kustomization, render_kubernetes
 from slm_deploy.render.kubernetes.cert_manager import cert_manager_release
@@ -103,6 +104,7 @@ def _readme(deployment: Deployment, plan: RuntimePlan, files: dict[str, str]) ->
         model=deployment.model,
         sizing=deployment.sizing,
         host_only=host_only(spec),
+        host_root=install_root(spec.name) if spec.runtime.kind == "mlx" else None,
         builds=builds,
         push=bool(docker and docker.registry),
         compose_project=compose_project,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from slm_deploy.render.templating import render_template
-from slm_deploy.runtimes.plan import HostInstall
+from slm_deploy.render.mlx_host import LABEL_PREFIX, render_mlx_host
+from slm_deploy.runtimes.plan import HostInstall, MlxHost
 from slm_deploy.spec.loader import Deployment
 
 SCRIPT = {"windows": "install.ps1", "linux": "install.sh", "macos": "install.sh"}
@@ -42,11 +43,14 @@ def unit_name(host: HostInstall) -> str:
     return f"{UNIT_PREFIX}{host.service}"
 
 
-def render_host(host: HostInstall, deployment: Deployment) -> dict[str, str]:
+def render_host(host: HostInstall | MlxHost, deployment: Deployment) -> dict[str, str]:
     """The install script and its README for one host."""
+    if isinstance(host, MlxHost):
+        return render_mlx_host(host, deployment)
     root = f"hosts/{host.service}"
     context = {
         "host": host, "model": deployment.model, "unit": unit_name(host),
+        "launchd_label": f"{LABEL_PREFIX}.{host.service}",
         "release_url": f"{RELEASE_DOWNLOADS}/{host.release}", "asset": ASSETS[host.os], "cli": foundry_cli(host.os),
     }
     return {

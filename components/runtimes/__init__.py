@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from slm_deploy.runtimes import foundry_local, llamacpp, ollama, onnxruntime, vllm
+from slm_deploy.runtimes import foundry_local, llamacpp, mlx, ollama, onnxruntime, vllm
 from slm_deploy.runtimes.gateway import with_gateway
 from slm_deploy.runtimes.monitoring import with_monitoring
 from slm_deploy.runtimes.plan import RuntimePlan
@@ -16,6 +16,7 @@ ADAPTERS: dict[str, Callable[[Deployment], RuntimePlan]] = {
     "onnxruntime": onnxruntime.plan,
     "llamacpp": llamacpp.plan,
     "foundry-local": foundry_local.plan,
+    "mlx": mlx.plan,
 }
 
 

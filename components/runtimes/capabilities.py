@@ -39,6 +39,9 @@ _DECLARED: dict[str, RuntimeCapabilities] = {
     "foundry-local": RuntimeCapabilities(
         tool_calls=False, tool_calls_note="Foundry Local's tool calling depends on the model and is not checked",
         native_api=None, memory_metric=None),
+    "mlx": RuntimeCapabilities(
+        tool_calls=False, tool_calls_note="mlx_lm.server's tool calling depends on the model's parser and is not checked",
+        native_api=None, memory_metric=None),
 }
 
 

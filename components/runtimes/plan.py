@@ -134,8 +134,35 @@ class RuntimePlan:
     """All services of a deployment plus any host-level installs, in a stable order."""
 
     services: tuple[ServicePlan, ...]
-    hosts: tuple[HostInstall, ...] = ()
+    hosts: tuple[HostInstall | MlxHost, ...] = ()
 
     def by_role(self, role: Role) -> tuple[ServicePlan, ...]:
         """The services that play one role, e.g. the runtime itself."""
         return tuple(s for s in self.services if s.role == role)
+
+
+@dataclass(frozen=True)
+class MlxHost:
+    """An MLX install on an Apple silicon Mac: converted weights, mlx_lm.server on loopback, the gateway in front."""
+
+    service: str
+    repo: str
+    revision: str
+    model_type: str | None
+    """config.json model_type when the catalogue records it; an explicit source is checked on the host."""
+    served_name: str
+    convert_args: tuple[str, ...]
+    server_port: int
+    gateway_port: int
+    bind_address: str
+    gateway_config: str
+    keys_secret: str
+    """The secret holding the gateway's API keys: its file under the install's secrets folder."""
+    hub_token_secret: str | None
+    version: str
+    requirements: tuple[str, ...]
+
+    @property
+    def client_url(self) -> str:
+        """The OpenAI-compatible base URL clients use: the gateway."""
+        return f"http://{self.bind_address}:{self.gateway_port}/v1"

@@ -28,6 +28,8 @@ class CatalogueEntry:
     gguf: dict[str, str] | None
     onnx: dict[str, str] | None
     foundry_alias: str | None
+    model_type: str
+    """config.json `model_type`: the architecture converters such as mlx_lm.convert build the model from."""
 
 
 def _entry(model_id: str, row: dict[str, Any]) -> CatalogueEntry:
@@ -45,6 +47,7 @@ def _entry(model_id: str, row: dict[str, Any]) -> CatalogueEntry:
         gguf=row.get("gguf"),
         onnx=row.get("onnx"),
         foundry_alias=row.get("foundry_alias"),
+        model_type=hf["model_type"],
     )
 
 

@@ -15,6 +15,7 @@ from slm_deploy.spec.env_values import value_refusal
 from slm_deploy.spec.extra_args import extra_args_problems
 from slm_deploy.spec.idle_fields import idle_field_problems
 from slm_deploy.spec.images import pins_table
+from slm_deploy.spec.mlx_models import mlx_target_problems
 from slm_deploy.spec.modelfile_parameters import parameter_problems, system_prompt_problems
 from slm_deploy.spec.present import present
 from slm_deploy.spec.runtime_options import KEEP_ALIVE_LIMITS, keep_alive_fits
@@ -203,9 +204,11 @@ def _runtime_problems(spec: DeploymentSpec) -> list[Problem]:
         if targets.host is None and runtime.image is None:
             problems.append(Problem("targets.host", "Foundry Local installs on a host; add targets.host",
                                     allowed="targets.host: {os: windows|linux|macos}"))
+    elif runtime.kind == "mlx":
+        problems += mlx_target_problems(spec)
     elif targets.host is not None:
-        problems.append(Problem("targets.host", f"{runtime.kind} runs in containers; the host target is for Foundry Local",
-                                allowed="docker, compose, kubernetes, aks"))
+        problems.append(Problem("targets.host", f"{runtime.kind} runs in containers; the host target is for Foundry "
+                                "Local and MLX", allowed="docker, compose, kubernetes, aks"))
     return problems
 
 

@@ -27,6 +27,16 @@ FOUNDRY_IDLE = (
      "leave it unset; Foundry Local chooses the variant"),
 )
 """Fields Foundry Local has its own way of setting, on a host or in a container."""
+MLX_IDLE_FIELDS = (
+    ("serving", "concurrency"), ("serving", "replicas"), ("serving", "autoscaling"),
+    ("serving", "startup_budget_seconds"), ("runtime", "env"), ("runtime", "image"), ("model", "context_length"),
+    ("exposure", "mode"), ("exposure", "bind_address"), ("exposure", "host"), ("exposure", "tls"),
+    ("exposure", "ingress_class"),
+    ("resources",), ("security", "uid"), ("security", "gid"), ("security", "registry_mirror"), ("monitoring",),
+)
+"""What the MLX host install cannot honour: one mlx_lm.server (no context limit flag, its own batching) run by
+the installing account under launchd, the gateway on targets.host.bind_address, no containers and no metrics
+scraping."""
 CATALOGUE_FACTS = ("parameters_billion", "architecture", "native_context")
 """Facts about the weights that a catalogue entry records for its pinned sources; sizing reads the entry's."""
 
@@ -101,7 +111,7 @@ def _container_idle(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
     return found
 
 
-HUB_TOKEN_READERS = ("vllm", "llamacpp", "onnxruntime")
+HUB_TOKEN_READERS = ("vllm", "llamacpp", "onnxruntime", "mlx")
 """Runtimes whose model download sends a Hugging Face token. Ollama signs registry requests (its own and hf.co's)
 with its own key pair, registered with the account instead; Foundry Local downloads from its own catalogue."""
 
@@ -178,7 +188,28 @@ def idle_problems(spec: DeploymentSpec, found: list[tuple[str, str, str]]) -> li
             for path, why, allowed in found]
 
 
+def _mlx_idle(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
+    """Fields the MLX host install has no place for."""
+    why = "for MLX on a host (launchd runs one mlx_lm.server and the gateway as the installing account)"
+    found = [(".".join(path), why, "leave it unset") for path in MLX_IDLE_FIELDS if written(spec, *path)]
+    if not spec.serving.auth.enabled:
+        found.append(("serving.auth.enabled", "as false for MLX on a host: the gateway in front of mlx_lm.server "
+                      "always checks API keys", "true"))
+    quantisation = spec.model.quantisation
+    if written(spec, "runtime", "group_size") and quantisation is not None and quantisation.value != "int4":
+        found.append(("runtime.group_size", "unless model.quantisation is int4 (only quantised weights have groups)",
+                      "model.quantisation: int4"))
+    return found
+
+
+def _target_idle(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
+    """The idle fields of the targets the runtime installs on."""
+    if spec.runtime.kind == "mlx":
+        return _mlx_idle(spec)
+    return _host_idle(spec) if host_only(spec) else _container_idle(spec)
+
+
 def idle_field_problems(spec: DeploymentSpec) -> list[Problem]:
     """One problem per written field that nothing reads for this runtime and these targets."""
-    return idle_problems(spec, (_host_idle(spec) if host_only(spec) else _container_idle(spec)) + _aks_idle(spec)
+    return idle_problems(spec, _target_idle(spec) + _aks_idle(spec)
                          + _runtime_idle(spec) + _model_idle(spec))

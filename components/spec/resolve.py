@@ -9,6 +9,7 @@ from slm_deploy.errors import Problem, SpecError
 from slm_deploy.spec.catalogue import CatalogueEntry, catalogue
 from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.idle_fields import host_only
+from slm_deploy.spec.mlx_models import mlx_supports, mlx_unsupported
 from slm_deploy.spec.model_section import (
     Architecture,
     FoundrySource,
@@ -27,6 +28,7 @@ SOURCE_KIND_FOR_RUNTIME = {
     "llamacpp": "gguf",
     "onnxruntime": "onnx",
     "foundry-local": "foundry",
+    "mlx": "huggingface",
 }
 QUANTISATIONS_FOR_RUNTIME = {
     "vllm": (Q.BF16, Q.F16, Q.AWQ, Q.GPTQ),
@@ -34,6 +36,7 @@ QUANTISATIONS_FOR_RUNTIME = {
     "llamacpp": (Q.Q4_K_M, Q.Q8_0, Q.F16, Q.BF16),
     "onnxruntime": (Q.INT4, Q.F16),
     "foundry-local": (Q.INT4,),
+    "mlx": (Q.INT4, Q.BF16, Q.F16),
 }
 CATALOGUE_QUANTISATION = {"ollama": Q.Q4_K_M, "llamacpp": Q.Q4_K_M, "onnxruntime": Q.INT4, "foundry-local": Q.INT4}
 """The weight format of the catalogue's non-Hugging-Face sources (its Ollama tags, GGUF files, ONNX builds)."""
@@ -64,7 +67,7 @@ class ResolvedModel:
 
 
 def _catalogue_source(entry: CatalogueEntry, runtime: str) -> ModelSource | None:
-    if runtime == "vllm":
+    if runtime == "vllm" or (runtime == "mlx" and mlx_supports(entry.model_type)):
         return HuggingFaceSource(kind="huggingface", repo=entry.hf_repo, revision=entry.hf_revision)
     if runtime == "ollama" and entry.ollama_tag:
         return OllamaSource(kind="ollama", tag=entry.ollama_tag)
@@ -106,9 +109,9 @@ def _check_quantisation(runtime: str, quant: Quantisation, from_catalogue: bool)
 
 
 def hub_token_required(entry: CatalogueEntry, runtime: str) -> bool:
-    """vLLM downloads the model's own Hugging Face repository, which a gated model opens only to a token; the
-    catalogue's GGUF, ONNX and Ollama sources are public copies."""
-    return entry.gated and runtime == "vllm"
+    """vLLM and the MLX conversion download the model's own Hugging Face repository, which a gated model opens
+    only to a token; the catalogue's GGUF, ONNX and Ollama sources are public copies."""
+    return entry.gated and runtime in ("vllm", "mlx")
 
 
 def resolve_model(spec: DeploymentSpec) -> ResolvedModel:
@@ -124,6 +127,8 @@ def resolve_model(spec: DeploymentSpec) -> ResolvedModel:
         if entry is None:
             raise SpecError(_unknown_model(model.id))
         pinned = _catalogue_source(entry, runtime)
+        if pinned is None and runtime == "mlx":
+            raise SpecError(mlx_unsupported(entry))
         if pinned is None:
             offered = sorted(e.id for e in catalogue().values() if _catalogue_source(e, runtime) is not None)
             raise SpecError(Problem("model.id", f"the catalogue has no pinned {runtime} source for this model",

@@ -115,7 +115,15 @@ class FoundryLocalOptions(_RuntimeCommon):
     """Fixed service port (Foundry picks a dynamic one otherwise)."""
 
 
+class MlxOptions(_RuntimeCommon):
+    """mlx-lm's server on an Apple silicon Mac, behind the API-key gateway; weights converted on the host."""
+
+    kind: Literal["mlx"]
+    group_size: Literal[32, 64, 128] = 64
+    """Weights per quantisation group when model.quantisation is int4 (mlx_lm.convert --q-group-size)."""
+
+
 RuntimeOptions = Annotated[
-    Union[VllmOptions, OllamaOptions, OnnxRuntimeOptions, LlamaCppOptions, FoundryLocalOptions],
+    Union[VllmOptions, OllamaOptions, OnnxRuntimeOptions, LlamaCppOptions, FoundryLocalOptions, MlxOptions],
     Field(discriminator="kind"),
 ]

@@ -7,7 +7,8 @@ from functools import cache
 from slm_deploy.pins.interfaces import InterfaceRecord, load
 
 RECORD_OF = {"vllm": "vllm", "ollama": "ollama", "llamacpp": "llamacpp", "onnxruntime": "ortgenai",
-             "open-webui": "open-webui", "gateway": "gateway", "foundry-local": "foundry-local"}
+             "open-webui": "open-webui", "gateway": "gateway", "foundry-local": "foundry-local",
+             "mlx": "mlx-lm-server", "mlx-convert": "mlx-lm-convert"}
 """Runtime kind (or plan runtime name) -> record id; the ONNX service runs this project's ortgenai server."""
 
 

@@ -83,8 +83,8 @@ class Serving(SpecModel):
     """How the model is served: port, replicas, concurrency and auth."""
 
     port: int | None = Field(default=None, ge=1024, le=65535)
-    """Runtime port; defaults per runtime (vLLM 8000, Ollama 11434, ONNX 8001, llama.cpp 8080); Foundry Local uses
-    runtime.port instead."""
+    """Runtime port; defaults per runtime (vLLM 8000, Ollama 11434, ONNX 8001, llama.cpp 8080, MLX 8081); Foundry Local
+    uses runtime.port instead."""
     replicas: int = Field(default=1, ge=1, le=100)
     concurrency: int | None = Field(default=None, ge=1, le=1024)
     """Concurrent sequences; defaults to as many full-context sequences as the GPU holds (up to 16), 4 on CPU."""
@@ -191,13 +191,14 @@ class AksTarget(SpecModel):
 
 
 class HostTarget(SpecModel):
-    """A host-level install for runtimes without a container (Foundry Local)."""
+    """A host-level install for runtimes without a container (Foundry Local, MLX on macOS)."""
 
     os: Literal["windows", "linux", "macos"] = "windows"
     bind_address: IpAddress = "127.0.0.1"
-    """Only 127.0.0.1: no API-key gateway runs on a host, so Foundry Local is never exposed beyond loopback."""
+    """Where MLX's API-key gateway listens; for Foundry Local only 127.0.0.1, since no gateway runs in front of it."""
     allowed_clients: list[Cidr] = Field(default_factory=list)
-    """Only empty, for the same reason; serve other machines from a container target with runtime.image."""
+    """Only empty: neither host install filters clients by address (serve other machines through MLX's gateway,
+    or from a container target)."""
 
 
 class Targets(SpecModel):

@@ -28,7 +28,8 @@ GPU_MEMORY = {
     GpuType.T4: 16 * GIB, GpuType.L4: 24 * GIB, GpuType.A10: 24 * GIB,
     GpuType.A100_40: 40 * GIB, GpuType.A100_80: 80 * GIB, GpuType.H100: 80 * GIB,
 }
-HOST_OVERHEAD = {"vllm": 4 * GIB, "ollama": 1 * GIB, "llamacpp": GIB // 2, "onnxruntime": 1 * GIB, "foundry-local": 2 * GIB}
+HOST_OVERHEAD = {"vllm": 4 * GIB, "ollama": 1 * GIB, "llamacpp": GIB // 2, "onnxruntime": 1 * GIB, "foundry-local": 2 * GIB,
+                 "mlx": 1 * GIB}
 """Resident memory of the server process besides weights and KV cache (CPU serving)."""
 VLLM_API_SERVER_BYTES = 3 * GIB // 2
 """vLLM's API server process: Python, torch, the tokenizer and FastAPI, without a CUDA context."""

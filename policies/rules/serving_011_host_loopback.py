@@ -1,4 +1,5 @@
-"""Serving: a host install keeps the runtime on loopback, since no API-key gateway runs in front of it there."""
+"""Serving: a host install keeps the runtime on loopback: Foundry Local has no gateway there, and MLX's gateway is
+the only authenticated way in to mlx_lm.server."""
 
 from __future__ import annotations
 
@@ -37,11 +38,11 @@ RULE = Rule(
     severity=Severity.CRITICAL,
     controls=("S-gateway-auth",),
     kinds=frozenset({"HostInstall"}),
-    rationale="Foundry Local checks no API keys and slm-deploy runs no gateway on a host, so anything that "
-              "forwards or admits other machines to its port serves the model to the network without "
-              "authentication.",
-    remediation="Keep the host service on 127.0.0.1; serve other machines from a container target "
-                "(runtime.image) behind the API-key gateway.",
+    rationale="Foundry Local and mlx_lm.server check no API keys (on a host only MLX has the gateway in front), "
+              "so anything that forwards or admits other machines to the runtime's port serves the model to the "
+              "network without authentication.",
+    remediation="Keep the host runtime on 127.0.0.1; serve other machines through the API-key gateway (MLX's "
+                "targets.host.bind_address, or a container target with runtime.image for Foundry Local).",
     benchmarks=(),
     check=check,
     tags=("serving", "exposure", "authentication"),

@@ -13,10 +13,12 @@ from slm_deploy.spec.loader import load_deployment
 from tests.conftest import ROOT, STACKS, stack_id
 
 GOLDEN = ROOT / "tests" / "golden"
-VENDORED = re.compile(r"^docker/[^/]+/(?:(?P<module>slm_deploy/servers/gateway|slm_deploy/smoke|ortgenai_server)"
+VENDORED = re.compile(r"^(?:docker/[^/]+|hosts/[^/]+/gateway)/"
+                      r"(?:(?P<module>slm_deploy/servers/gateway|slm_deploy/smoke|ortgenai_server)"
                       r"/(?P<file>[^/]+\.py)"
                       r"|slm_deploy/(?P<shared>errors\.py))$")
-"""Server sources copied into build contexts: checked against the package, not kept twice in golden files."""
+"""Server sources copied into build contexts and host installs: checked against the package, not kept twice in
+golden files."""
 PACKAGE_OF = {"slm_deploy/servers/gateway": "slm_deploy.servers.gateway", "slm_deploy/smoke": "slm_deploy.smoke",
               "ortgenai_server": "slm_deploy.servers.ortgenai"}
 

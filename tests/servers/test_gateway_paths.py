@@ -82,7 +82,7 @@ def test_canonical_form_is_a_fixed_point_that_no_router_decodes_further(raw: str
 
 
 def test_tables_cover_each_runtime_and_match_exactly() -> None:
-    assert set(TABLES) == {"vllm", "ollama", "llamacpp", "onnxruntime", "foundry-local"}
+    assert set(TABLES) == {"vllm", "ollama", "llamacpp", "onnxruntime", "foundry-local", "mlx"}
     assert OLLAMA.match("/v1/models/qwen3:1.7b").pattern == "/v1/models/{model}"  # type: ignore[union-attr]
     assert OLLAMA.match("/v1/models/a/b") is None and OLLAMA.match("/v1/models/") is None
     assert ONNXRUNTIME.match("/v1/models/org/name").pattern == "/v1/models/{model:path}"  # type: ignore[union-attr]
@@ -98,6 +98,11 @@ def _vllm_record_endpoints() -> set[str]:
     """The endpoints vLLM's interface record lists, derived from the pinned wheel's routers."""
     record = yaml.safe_load((ROOT / "components/runtimes/interfaces/vllm.yaml").read_text(encoding="utf-8"))
     return set(record["endpoints"])
+
+
+def test_the_mlx_table_serves_exactly_the_routes_of_the_pinned_mlx_lm_server() -> None:
+    record = yaml.safe_load((ROOT / "components/runtimes/interfaces/mlx-lm-server.yaml").read_text(encoding="utf-8"))
+    assert {route.pattern for route in TABLES["mlx"].routes} == set(record["endpoints"])
 
 
 def test_every_vllm_route_the_gateway_serves_exists_in_the_pinned_vllm() -> None:

@@ -14,8 +14,9 @@ from functools import lru_cache
 from slm_deploy.pins.interfaces import InterfaceRecord, RecordError, load
 from slm_deploy.render.monitoring.vocabulary import RUNTIME_METRICS
 from slm_deploy.render.hosts import FOUNDRY_CLI
+from slm_deploy.render.mlx_host import CONVERT_FLAGS, SERVER_FLAGS
 from slm_deploy.runtimes import plan_deployment
-from slm_deploy.runtimes.plan import HttpCheck, ServicePlan
+from slm_deploy.runtimes.plan import HostInstall, HttpCheck, MlxHost, ServicePlan
 from slm_deploy.spec.loader import Deployment
 from slm_deploy.spec.runtime_records import RECORD_OF
 
@@ -114,21 +115,42 @@ def _check_service(service: ServicePlan, findings: Findings) -> None:
         findings.violations.append(f"{where} reads no environment variable {name} (service {service.name})")
 
 
+def _check_foundry_cli(findings: Findings) -> None:
+    """Every `foundry` command and option the host scripts call exists in the pinned CLI reference."""
+    rec = findings.need("foundry-local")
+    if rec is None:
+        return
+    for words in FOUNDRY_CLI.values():
+        command = " ".join(["foundry", *(w for w in words if not w.startswith(("-", "{")) and not w.isdigit())])
+        if command != "foundry" and command not in rec.commands:
+            findings.violations.append(f"foundry-local {rec.version} has no command `{command}`")
+        for flag in (w for w in words if w.startswith("-")):
+            if flag not in rec.flags:
+                findings.violations.append(f"foundry-local {rec.version} has no flag {flag} (`{' '.join(words)}`)")
+
+
+def _check_mlx_host(host: MlxHost, findings: Findings) -> None:
+    """Every mlx_lm.server and mlx_lm.convert option the MLX scripts pass exists at the pinned mlx-lm."""
+    uses = {"mlx-lm-server": SERVER_FLAGS,
+            "mlx-lm-convert": (*CONVERT_FLAGS, *(a for a in host.convert_args if a.startswith("-")))}
+    for record, flags in uses.items():
+        rec = findings.need(record)
+        for flag in flags:
+            if rec is not None and flag not in rec.flags:
+                findings.violations.append(f"{record} {rec.version} has no flag {flag} (host {host.service})")
+
+
 def check_plan(deployment: Deployment) -> Findings:
     """Flags, variables and paths of every service, and the CLI calls of every host install."""
     findings = Findings()
     plan = plan_deployment(deployment)
     for service in plan.services:
         _check_service(service, findings)
-    rec = findings.need("foundry-local") if plan.hosts else None
-    if rec is not None:
-        for words in FOUNDRY_CLI.values():
-            command = " ".join(["foundry", *(w for w in words if not w.startswith(("-", "{")) and not w.isdigit())])
-            if command != "foundry" and command not in rec.commands:
-                findings.violations.append(f"foundry-local {rec.version} has no command `{command}`")
-            for flag in (w for w in words if w.startswith("-")):
-                if flag not in rec.flags:
-                    findings.violations.append(f"foundry-local {rec.version} has no flag {flag} (`{' '.join(words)}`)")
+    if any(isinstance(host, HostInstall) for host in plan.hosts):
+        _check_foundry_cli(findings)
+    for host in plan.hosts:
+        if isinstance(host, MlxHost):
+            _check_mlx_host(host, findings)
     return findings
 
 

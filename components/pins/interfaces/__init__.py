@@ -20,9 +20,9 @@ from slm_deploy.spec.yaml_source import load_shipped
 RUNTIMES = ("vllm", "ollama", "llamacpp", "open-webui", "foundry-local", "ortgenai", "gateway")
 """Runtime ids that have a record (one file each); the shared format names these seven."""
 LIST_FIELDS = ("flags", "env", "metrics", "endpoints")
-OPTIONAL_LIST_FIELDS = ("persistent_env", "data_paths", "commands", "client_env")
+OPTIONAL_LIST_FIELDS = ("persistent_env", "data_paths", "commands", "client_env", "model_types")
 """Fields only some runtimes have: config read once then kept in a database, data paths, CLI commands, variables
-only the client reads."""
+only the client reads, the model types (config.json `model_type`) a converter can build."""
 FLAG_VALUES = "flag_values"
 """Flag -> the names it accepts, where the runtime registers them (vLLM's parsers, llama.cpp's templates)."""
 PARAMETERS = "parameters"
@@ -66,6 +66,7 @@ class InterfaceRecord:
     """Variables only the runtime's interactive client or desktop app reads: the server never does."""
     go_version: str = ""
     """The Go release a Go runtime builds with (go.mod): its standard library's Unicode tables are the ones it has."""
+    model_types: frozenset[str] = frozenset()
     flag_values: Mapping[str, frozenset[str]] = field(default_factory=dict)
     parameters: Mapping[str, str] = field(default_factory=dict)
     env_values: Mapping[str, str] = field(default_factory=dict)

@@ -53,8 +53,11 @@ def _needs(value: T | None, what: str) -> T:
 
 def _derivers(rows: dict[str, PinRow], inputs: Inputs) -> dict[str, Callable[[], dict]]:
     """One zero-argument deriver per record, each bound to the pinned version it describes."""
-    from slm_deploy.pins.interfaces import foundry_local, libraries, llamacpp, ollama, open_webui, own_servers, vllm
+    from slm_deploy.pins.interfaces import (
+        foundry_local, libraries, llamacpp, mlx_lm, ollama, open_webui, own_servers, vllm,
+    )
     from slm_deploy.runtimes.foundry_local import FOUNDRY_RELEASE
+    from slm_deploy.runtimes.mlx import MLX_LM_VERSION
     from slm_deploy.runtimes.onnxruntime import MODEL_PREP_REQUIREMENTS
 
     def ollama_record() -> dict:
@@ -77,6 +80,8 @@ def _derivers(rows: dict[str, PinRow], inputs: Inputs) -> dict[str, Callable[[],
         "huggingface-hub": lambda: libraries.derive("huggingface-hub", hub),
         "numba": lambda: libraries.derive("numba", libraries.vllm_numba_version(_tag(rows, "vllm"))),
         "llamacpp": lambda: llamacpp.derive(_tag(rows, "llamacpp"), inputs.llama_server),
+        "mlx-lm-server": lambda: mlx_lm.derive("mlx-lm-server", MLX_LM_VERSION),
+        "mlx-lm-convert": lambda: mlx_lm.derive("mlx-lm-convert", MLX_LM_VERSION),
     }
     return found
 

@@ -50,6 +50,7 @@ def render_gateway_config(
     burst: int,
     max_concurrency: int,
     *,
+    listen_host: str = "0.0.0.0",
     max_queue: int = 0,
     queue_timeout_seconds: float = 30.0,
     exempt_paths: tuple[str, ...] = (),
@@ -69,6 +70,7 @@ def render_gateway_config(
     config = GatewayConfig(
         upstream_url=upstream,
         route_table=route_table,
+        listen_host=listen_host,
         listen_port=listen_port,
         key_file=key_file,
         rate_per_second=rate_per_second,

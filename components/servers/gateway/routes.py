@@ -183,4 +183,7 @@ FOUNDRY_LOCAL = _table(
     management=("/openai/download", "/openai/load/{model}", "/openai/unload/{model}"),
 )
 
-TABLES: dict[str, RouteTable] = {t.name: t for t in (OLLAMA, VLLM, LLAMACPP, ONNXRUNTIME, FOUNDRY_LOCAL)}
+# mlx-lm 0.32.2's server.py: do_GET's /health and /v1/models, do_POST's two completion factories.
+MLX = _table("mlx", get=("/health", "/v1/models"), post=("/v1/chat/completions", "/v1/completions"))
+
+TABLES: dict[str, RouteTable] = {t.name: t for t in (OLLAMA, VLLM, LLAMACPP, ONNXRUNTIME, FOUNDRY_LOCAL, MLX)}

@@ -1,0 +1,76 @@
+"""The MLX host bundle: install, preparation and serving scripts, the gateway, and two launchd agents."""
+
+from __future__ import annotations
+
+import plistlib
+
+from slm_deploy.render.templating import render_template
+from slm_deploy.runtimes.mlx import SECRETS_DIR, install_root
+from slm_deploy.runtimes.plan import MlxHost
+from slm_deploy.servers.gateway.render import GATEWAY_CONFIG_FILE, gateway_sources
+from slm_deploy.spec.loader import Deployment
+from slm_deploy.spec.mlx_models import mlx_model_types
+
+LABEL_PREFIX = "io.slm-deploy"
+"""Every launchd job slm-deploy installs is named under this reverse-DNS prefix (Foundry Local's daemon too)."""
+SERVER_FLAGS = ("--model", "--host", "--port")
+"""Every mlx_lm.server option serve.sh passes (checked against the pinned version's record)."""
+CONVERT_FLAGS = ("--hf-path", "--mlx-path")
+"""The mlx_lm.convert options prepare.sh always passes; the weight options come from the plan."""
+SCRIPTS = ("install.sh", "prepare.sh", "serve.sh")
+
+
+def agent_label(host: MlxHost, part: str) -> str:
+    """The launchd label of one agent (server or gateway)."""
+    return f"{LABEL_PREFIX}.{host.service}.{part}"
+
+
+def _agent(host: MlxHost, part: str, arguments: list[str], env: dict[str, str]) -> str:
+    """A launchd agent: started at login, restarted when it exits with an error, its output kept under logs/."""
+    root = install_root(host.service)
+    document = {
+        "Label": agent_label(host, part),
+        "ProgramArguments": arguments,
+        "EnvironmentVariables": env,
+        "WorkingDirectory": f"{root}/models",
+        "RunAtLoad": True,
+        "KeepAlive": {"SuccessfulExit": False},
+        "ThrottleInterval": 30,
+        "ProcessType": "Interactive" if part == "server" else "Standard",
+        "Umask": 0o077,
+        "StandardOutPath": f"{root}/logs/{part}.log",
+        "StandardErrorPath": f"{root}/logs/{part}.log",
+    }
+    return plistlib.dumps(document, sort_keys=True).decode("utf-8")
+
+
+def agents(host: MlxHost) -> dict[str, str]:
+    """The server agent (serve.sh checks the prepared model, then runs mlx_lm.server) and the gateway agent."""
+    root = install_root(host.service)
+    offline = {"HF_HUB_OFFLINE": "1", "PATH": f"{root}/venv/bin:/usr/bin:/bin"}
+    return {
+        f"{agent_label(host, 'server')}.plist": _agent(host, "server", ["/bin/sh", f"{root}/bin/serve.sh"], offline),
+        f"{agent_label(host, 'gateway')}.plist": _agent(
+            host, "gateway",
+            [f"{root}/venv/bin/python", "-m", "slm_deploy.servers.gateway", "--config",
+             f"{root}/gateway/{GATEWAY_CONFIG_FILE}"],
+            {"PYTHONPATH": f"{root}/gateway", "PYTHONDONTWRITEBYTECODE": "1"}),
+    }
+
+
+def render_mlx_host(host: MlxHost, deployment: Deployment) -> dict[str, str]:
+    """Every file of hosts/<service>/ for one MLX install."""
+    base = f"hosts/{host.service}"
+    context = {
+        "host": host, "model": deployment.model, "root": install_root(host.service), "secrets": SECRETS_DIR,
+        "labels": {part: agent_label(host, part) for part in ("server", "gateway")},
+        "model_types": " ".join(sorted(mlx_model_types())),
+    }
+    files = {f"{base}/{name}": render_template(f"hosts/mlx-{name}.j2", **context) for name in SCRIPTS}
+    files[f"{base}/README.md"] = render_template("hosts/mlx-README.md.j2", **context)
+    files[f"{base}/requirements.txt"] = "\n".join(host.requirements) + "\n"
+    files.update({f"{base}/launchd/{name}": text for name, text in agents(host).items()})
+    files[f"{base}/gateway/{GATEWAY_CONFIG_FILE}"] = host.gateway_config
+    files.update({f"{base}/gateway/{name}": text for name, text in gateway_sources().items()
+                  if name != "requirements.txt"})
+    return files
