@@ -21,6 +21,7 @@ BYTES_PER_WEIGHT = {
     Quantisation.AWQ: 4.5 / 8,
     Quantisation.GPTQ: 4.5 / 8,
     Quantisation.INT4: 4.5 / 8,
+    Quantisation.F32: 4.0,
 }
 """Average bytes per parameter, including quantisation scales."""
 KV_BYTES_PER_ELEMENT = {"f16": 2.0, "q8_0": 1.0625, "q4_0": 0.5625}
