@@ -25,9 +25,6 @@ from slm_deploy.spec.preparation import onnx_execution_provider
 
 PROVENANCE = "PROVENANCE"
 CHECKSUMS = "SHA256SUMS"
-SCRATCH = f"{MODEL_ROOT}/.prepare"
-"""On the model volume: large enough for the checkpoint, and the final move is a rename on one file system."""
-CHECKPOINT = f"{SCRATCH}/checkpoint"
 LLAMACPP_ROOT = "/opt/llama.cpp"
 REQUIREMENTS_FILE = "requirements.txt"
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
@@ -67,6 +64,16 @@ class PreparedModel:
     """The file the server loads (the GGUF) or that marks a complete folder (genai_config.json)."""
     provenance: tuple[str, ...]
 
+    @property
+    def scratch(self) -> str:
+        """Beside the model on its volume: large enough for the checkpoint, and the final move is a rename."""
+        return f"{self.directory.rsplit('/', 1)[0]}/.prepare"
+
+    @property
+    def checkpoint(self) -> str:
+        """Where the Hugging Face snapshot is downloaded."""
+        return f"{self.scratch}/checkpoint"
+
 
 def llamacpp_build_number() -> int:
     """The llama.cpp build of the pinned serving image, which the converter and llama-quantize come from."""
@@ -104,20 +111,34 @@ def check_script(model: PreparedModel) -> str:
     ])
 
 
-def _convert_gguf(prepare: GgufPreparation, output: str) -> list[str]:
+def _convert_gguf(prepare: GgufPreparation, model: PreparedModel, output: str) -> list[str]:
     """The source's converter writes f16 or bf16; llama-quantize makes the smaller types from f16."""
     if prepare.quantization in ("f16", "bf16"):
-        return [f"python3 {LLAMACPP_ROOT}/convert_hf_to_gguf.py {CHECKPOINT} --outfile {shlex.quote(output)} "
+        return [f"python3 {LLAMACPP_ROOT}/convert_hf_to_gguf.py {model.checkpoint} --outfile {shlex.quote(output)} "
                 f"--outtype {prepare.quantization}"]
-    f16 = f"{SCRATCH}/model-f16.gguf"
-    return [f"python3 {LLAMACPP_ROOT}/convert_hf_to_gguf.py {CHECKPOINT} --outfile {f16} --outtype f16",
+    f16 = f"{model.scratch}/model-f16.gguf"
+    return [f"python3 {LLAMACPP_ROOT}/convert_hf_to_gguf.py {model.checkpoint} --outfile {f16} --outtype f16",
             f"{LLAMACPP_ROOT}/llama-quantize {f16} {shlex.quote(output)} {prepare.quantization.upper()}"]
 
 
-def _convert_onnx(prepare: OnnxPreparation, provider: str, output: str) -> list[str]:
+def _convert_onnx(prepare: OnnxPreparation, provider: str, model: PreparedModel, output: str) -> list[str]:
     """The model builder with the spec's precision and provider, caching into the scratch folder."""
-    return [f"python3 -m onnxruntime_genai.models.builder -i {CHECKPOINT} -o {shlex.quote(output)} "
-            f"-p {prepare.precision} -e {provider} -c {SCRATCH}/builder-cache"]
+    return [f"python3 -m onnxruntime_genai.models.builder -i {model.checkpoint} -o {shlex.quote(output)} "
+            f"-p {prepare.precision} -e {provider} -c {model.scratch}/builder-cache"]
+
+
+def record_script(model: PreparedModel, staging: str) -> str:
+    """Move the converted files in, then write their checksums and, last, the provenance."""
+    where, scratch = shlex.quote(model.directory), shlex.quote(model.scratch)
+    return "\n".join([
+        f"mkdir -p {shlex.quote(model.directory.rsplit('/', 1)[0])}",
+        f"mv {shlex.quote(staging)} {where}",
+        f"cd {where}",
+        f"find . -type f -print | LC_ALL=C sort | xargs sha256sum > {scratch}/{CHECKSUMS}",
+        f"mv {scratch}/{CHECKSUMS} {CHECKSUMS}",
+        f"printf '%s\\n' {' '.join(shlex.quote(line) for line in model.provenance)} > {scratch}/{PROVENANCE}",
+        f"mv {scratch}/{PROVENANCE} {PROVENANCE}",
+    ])
 
 
 def prepare_script(deployment: Deployment, model: PreparedModel, token_file: str | None) -> str:
@@ -125,10 +146,11 @@ def prepare_script(deployment: Deployment, model: PreparedModel, token_file: str
     provenance last, so an interrupted step leaves no record and the next run prepares again."""
     source, prepare = deployment.model.source, deployment.model.prepare
     assert isinstance(source, HuggingFaceSource) and prepare is not None
-    where, staging = shlex.quote(model.directory), f"{SCRATCH}/output"
+    where, scratch = shlex.quote(model.directory), shlex.quote(model.scratch)
+    staging = f"{model.scratch}/output"
     output = f"{staging}/{model.entry_file}" if isinstance(prepare, GgufPreparation) else staging
-    convert = (_convert_gguf(prepare, output) if isinstance(prepare, GgufPreparation)
-               else _convert_onnx(prepare, onnx_execution_provider(prepare, deployment.spec), output))
+    convert = (_convert_gguf(prepare, model, output) if isinstance(prepare, GgufPreparation)
+               else _convert_onnx(prepare, onnx_execution_provider(prepare, deployment.spec), model, output))
     token = [f"export HF_TOKEN_PATH={shlex.quote(token_file)}"] if token_file else []
     return "\n".join([
         "set -eu",
@@ -136,19 +158,13 @@ def prepare_script(deployment: Deployment, model: PreparedModel, token_file: str
         check_script(model),
         "exit 0",
         "fi",
-        f"rm -rf {SCRATCH} {where}",
-        f"mkdir -p {staging}",
+        f"rm -rf {scratch} {where}",
+        f"mkdir -p {shlex.quote(staging)}",
         *token,
-        f"{SNAPSHOT} {shlex.quote(source.repo)} {source.revision} {CHECKPOINT}",
+        f"{SNAPSHOT} {shlex.quote(source.repo)} {source.revision} {shlex.quote(model.checkpoint)}",
         *convert,
-        f"mkdir -p {shlex.quote(model.directory.rsplit('/', 1)[0])}",
-        f"mv {staging} {where}",
-        f"cd {where}",
-        f"find . -type f -print | LC_ALL=C sort | xargs sha256sum > {SCRATCH}/{CHECKSUMS}",
-        f"mv {SCRATCH}/{CHECKSUMS} {CHECKSUMS}",
-        f"printf '%s\\n' {' '.join(shlex.quote(line) for line in model.provenance)} > {SCRATCH}/{PROVENANCE}",
-        f"mv {SCRATCH}/{PROVENANCE} {PROVENANCE}",
-        f"rm -rf {SCRATCH}",
+        record_script(model, staging),
+        f"rm -rf {scratch}",
     ])
 
 
