@@ -192,8 +192,8 @@ def preparation_service(deployment: Deployment, model: PreparedModel) -> Service
     """The one-shot step; it reaches only the hub, reads the token as a file and writes the model volume."""
     secrets, _ = hub_token(deployment, env=None)
     script = prepare_script(deployment, model, secrets[0].path if secrets else None)
-    env = {**cache_env(), **python_venv_env(), "HF_HOME": f"{CACHE_ROOT}/huggingface", "HF_HUB_DISABLE_TELEMETRY": "1",
-           "NO_LOCAL_GGUF": "", "PYTHONPATH": f"{LLAMACPP_ROOT}/gguf-py"}
+    # llama.cpp's converter imports the gguf-py package beside it by itself (unless NO_LOCAL_GGUF is set)
+    env = {**cache_env(), **python_venv_env(), "HF_HOME": f"{CACHE_ROOT}/huggingface", "HF_HUB_DISABLE_TELEMETRY": "1"}
     return ServicePlan(
         name=f"{deployment.spec.name}-model-prep", role="model-prep", runtime=deployment.spec.runtime.kind,
         image=None, build=prep_build(deployment), command=("/bin/sh", "-c"), args=(script,),
