@@ -70,6 +70,12 @@ class Sizing:
     cache_volume_bytes: int
 
 
+def preparation_scratch_bytes(model: ResolvedModel) -> int:
+    """What model preparation holds beside the result on the model volume: the 16-bit checkpoint and a 16-bit
+    intermediate (the f16 GGUF llama-quantize reads, or the model builder's cache)."""
+    return math.ceil(2 * model.parameters_billion * 1e9 * BYTES_PER_WEIGHT[Quantisation.F16]) if model.prepare else 0
+
+
 def tier_of(parameters_billion: float) -> str:
     """Name the size class (micro 0.1-1.4B, small 1.5-13.9B, medium 14-30B)."""
     for name, low, high in TIERS:
@@ -158,12 +164,14 @@ def size(spec: DeploymentSpec, model: ResolvedModel) -> Sizing:
             ))
     else:
         limit = default_limit
+    held = weights + preparation_scratch_bytes(model)
     cache = (parse_bytes(spec.targets.kubernetes.cache_size)
              if spec.targets.kubernetes and spec.targets.kubernetes.cache_size
-             else max(5 * GIB, math.ceil(2 * weights / GIB) * GIB))
-    if cache < weights:
-        problems.append(Problem("targets.kubernetes.cache_size", f"cannot hold the {human_gib(weights)} of weights",
-                                allowed=f"at least {math.ceil(weights / GIB)}Gi (the default is twice the weights)",
+             else max(5 * GIB, math.ceil(2 * held / GIB) * GIB))
+    if cache < held:
+        what = "weights and the checkpoint they are prepared from" if model.prepare else "weights"
+        problems.append(Problem("targets.kubernetes.cache_size", f"cannot hold the {human_gib(held)} of {what}",
+                                allowed=f"at least {math.ceil(held / GIB)}Gi (the default is twice that)",
                                 hint="raise it, or leave it unset"))
     need = startup_budget(weights)
     if spec.serving.startup_budget_seconds is not None and spec.serving.startup_budget_seconds < need:

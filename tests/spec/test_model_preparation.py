@@ -91,3 +91,19 @@ def test_only_a_hugging_face_checkpoint_is_prepared() -> None:
 def test_values_outside_the_lists_are_refused(prepare: dict[str, Any]) -> None:
     paths = [path for path, _ in problems_of(spec({"kind": "llamacpp"}, prepare))]
     assert paths and all(path.startswith("model.prepare") for path in paths)
+
+
+def test_the_model_cache_holds_the_checkpoint_and_the_intermediate_while_preparing() -> None:
+    published = {"kind": "gguf", "repo": "acme/tiny-chat-GGUF", "file": "tiny.gguf", "revision": REVISION}
+    plain = spec({"kind": "llamacpp"}, {"format": "gguf", "quantization": "q8_0"})
+    plain["model"]["source"], plain["model"]["quantisation"] = published, "q8_0"
+    del plain["model"]["prepare"]
+    prepared = spec({"kind": "llamacpp"}, {"format": "gguf", "quantization": "q8_0"})
+    for data in (plain, prepared):
+        data["model"]["parameters_billion"] = 7.0
+        data["targets"] = {"kubernetes": {"namespace": "demo"}}
+        data["secrets"] = {"api-keys": {"backend": "kubernetes"}}
+    assert parse_deployment(plain).sizing.cache_volume_bytes == 14 * 2**30  # twice 7.4 GB of q8_0 weights
+    assert parse_deployment(prepared).sizing.cache_volume_bytes == 67 * 2**30  # twice (7.4 GB of q8_0 + 2 x 14 GB at f16)
+    prepared["targets"]["kubernetes"]["cache_size"] = "20Gi"
+    assert [path for path, _ in problems_of(prepared)] == ["targets.kubernetes.cache_size"]
