@@ -1,8 +1,8 @@
 """The step that turns a pinned Hugging Face checkpoint into the served format, and the check run before serving.
 
-The step downloads the checkpoint into the writable cache volume, converts it (llama.cpp's converter and
-llama-quantize, or the ONNX Runtime GenAI model builder), and writes the result into the model volume with two
-records beside it: PROVENANCE (source, revision, options) and SHA256SUMS (every output file). A model volume
+The step downloads the checkpoint into a scratch folder on the model volume, converts it (llama.cpp's converter
+and llama-quantize, or the ONNX Runtime GenAI model builder), moves the result into place and records beside it
+SHA256SUMS (every output file) and, last, PROVENANCE (source, revision, options, converter version). A model volume
 that already holds a prepared model is never overwritten: it is checked, and a mismatch is refused. The check is
 plain POSIX shell (sh, cmp, grep, sha256sum), so the serving images run it too. No script holds a `$`, which
 Compose and Kubernetes would expand.
