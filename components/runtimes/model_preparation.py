@@ -13,7 +13,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from slm_deploy.pins.interfaces.llamacpp_build import CMAKE_OPTIONS, build_number, known_source
+from slm_deploy.pins.interfaces.llamacpp_source import CMAKE_OPTIONS, build_number, known_source
 from slm_deploy.runtimes.common import (
     WRITABLE_PATHS, cache_env, hub_token, pinned, python_venv_env, service_labels,
 )
