@@ -6,6 +6,7 @@ import json
 
 from slm_deploy import __version__
 from slm_deploy.render.templating import render_template
+from slm_deploy.runtimes import model_preparation as prep
 from slm_deploy.runtimes.ollama import WEBUI_DATA_DIR
 from slm_deploy.runtimes.onnxruntime import MODEL_PREP_REQUIREMENTS_FILE, SERVER_MODULE, SERVER_ROOT
 from slm_deploy.runtimes.plan import CACHE_ROOT, ServicePlan
@@ -22,6 +23,8 @@ DESCRIPTIONS = {
     "alertmanager": "Alertmanager",
     "smoke": "slm-deploy smoke checks",
 }
+PREP_DESCRIPTIONS = {"model-prep-gguf": "slm-deploy model preparation (GGUF)",
+                     "model-prep-onnx": "slm-deploy model preparation (ONNX Runtime GenAI)"}
 UPSTREAM_BINARIES = {
     "prometheus": ("/bin/prometheus", "/bin/promtool"),
     "alertmanager": ("/bin/alertmanager", "/bin/amtool"),
@@ -40,6 +43,7 @@ def render_dockerfile(service: ServicePlan, deployment: Deployment) -> str:
     build = service.own_build
     security = deployment.spec.security
     writable = sorted(set(service.writable_paths) - {"/tmp"})
+    llamacpp_url, llamacpp_sha256 = prep.llamacpp_source()
     return render_template(
         f"docker/{build.template}.Dockerfile.j2",
         stage="runtime",
@@ -47,7 +51,7 @@ def render_dockerfile(service: ServicePlan, deployment: Deployment) -> str:
         base=build.base.reference,
         base_name=f"{build.base.name}:{build.base.tag}",
         base_digest=build.base.digest,
-        description=DESCRIPTIONS.get(service.runtime, service.runtime),
+        description=PREP_DESCRIPTIONS.get(build.template) or DESCRIPTIONS.get(service.runtime, service.runtime),
         version=__version__,
         uid=security.uid,
         gid=security.gid,
@@ -68,4 +72,12 @@ def render_dockerfile(service: ServicePlan, deployment: Deployment) -> str:
         webui_data_dir=WEBUI_DATA_DIR,
         sources=[source.reference for source in build.sources],
         binaries=UPSTREAM_BINARIES.get(service.runtime, ()),
+        prep_requirements_file=prep.REQUIREMENTS_FILE,
+        torch_index=prep.TORCH_CPU_INDEX,
+        torch_requirement=prep.TORCH_REQUIREMENT,
+        llamacpp_build=prep.llamacpp_build_number(),
+        llamacpp_url=llamacpp_url,
+        llamacpp_sha256=llamacpp_sha256,
+        llamacpp_cmake=prep.LLAMACPP_CMAKE,
+        llamacpp_root=prep.LLAMACPP_ROOT,
     )

@@ -9,6 +9,7 @@ from slm_deploy.runtimes.common import (
     options_of, source_of,
     WRITABLE_PATHS, cache_env, hub_token, merge_env, model_prep_service, runtime_image, service_labels,
 )
+from slm_deploy.runtimes.model_preparation import PreparedModel, check_script, prepared_model, preparation_service
 from slm_deploy.runtimes.plan import CACHE_ROOT, MODEL_ROOT, GpuNeed, HttpCheck, ImageBuild, RuntimePlan, ServicePlan
 from slm_deploy.spec.images import ImageRef
 from slm_deploy.spec.loader import Deployment
@@ -58,12 +59,19 @@ def _gpu_layers(deployment: Deployment) -> int:
     return ALL_LAYERS if options.n_gpu_layers == "all" else options.n_gpu_layers
 
 
-def _args(deployment: Deployment, port: int) -> tuple[str, ...]:
+def _model_file(deployment: Deployment, prepared: PreparedModel | None) -> str:
+    """The GGUF the server opens: the prepared one, or the pinned published file."""
+    if prepared:
+        return f"{prepared.directory}/{prepared.entry_file}"
+    return f"{GGUF_DIR}/{source_of(deployment, GgufSource).file}"
+
+
+def _args(deployment: Deployment, port: int, model_file: str) -> tuple[str, ...]:
     spec, sizing, options = deployment.spec, deployment.sizing, options_of(deployment, LlamaCppOptions)
     args = [
         "--host", "0.0.0.0",
         "--port", str(port),
-        "--model", f"{GGUF_DIR}/{source_of(deployment, GgufSource).file}",
+        "--model", model_file,
         "--alias", deployment.model.served_name,
         "--ctx-size", str(sizing.context_length * sizing.concurrency),
         "--parallel", str(sizing.concurrency),
@@ -99,18 +107,22 @@ def plan(deployment: Deployment) -> RuntimePlan:
     image = runtime_image(deployment, "llamacpp-cuda" if gpu else "llamacpp")
     build = ImageBuild(template="llamacpp", base=image,
                        healthcheck=("curl", "-fsS", f"http://127.0.0.1:{port}/health"))
-    prep = _prep(deployment, image, build)
+    prepared = prepared_model(deployment, GGUF_DIR) if deployment.model.prepare else None
+    prep = (preparation_service(deployment, prepared) if prepared
+            else _prep(deployment, image, build))
     # Downloads llama-server makes itself (-hf) go to the writable cache volume: the model volume is read-only
     # to the server on Kubernetes, where the model-prep Job alone writes it.
     env = {**cache_env(), "LLAMA_CACHE": f"{CACHE_ROOT}/llama.cpp"}
     server = ServicePlan(
         name=spec.name, role="runtime", runtime="llamacpp", image=image, build=build,
-        command=("/app/llama-server",), args=_args(deployment, port), env=merge_env(env, deployment),
+        command=("/app/llama-server",), args=_args(deployment, port, _model_file(deployment, prepared)),
+        env=merge_env(env, deployment),
         port=port, health=HttpCheck("/health", port), readiness=HttpCheck("/health", port),
         metrics_path="/metrics", writable_paths=WRITABLE_PATHS + (MODEL_ROOT,),
         gpu=GpuNeed(gpu.count, gpu.type.value) if gpu else None, cpu=spec.resources.cpu,
         memory_bytes=sizing.host_memory_bytes, shm_bytes=sizing.shm_bytes,
         startup_budget_seconds=sizing.startup_budget_seconds, model_dir=MODEL_ROOT,
-        depends_on=(prep.name,), labels=service_labels(deployment, "runtime"),
+        depends_on=(prep.name,), model_check=check_script(prepared) if prepared else None,
+        labels=service_labels(deployment, "runtime"),
     )
     return RuntimePlan(services=(server, prep))

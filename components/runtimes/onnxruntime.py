@@ -9,6 +9,7 @@ from slm_deploy.runtimes.common import (
     options_of, source_of,
     WRITABLE_PATHS, cache_env, hub_token, merge_env, model_prep_service, pinned, python_venv_env, service_labels,
 )
+from slm_deploy.runtimes.model_preparation import check_script, prepared_model, preparation_service
 from slm_deploy.runtimes.plan import CACHE_ROOT, MODEL_ROOT, GpuNeed, HttpCheck, ImageBuild, RuntimePlan, ServicePlan
 from slm_deploy.spec.images import parse_image
 from slm_deploy.spec.loader import Deployment
@@ -65,6 +66,8 @@ def model_prep_requirements_text() -> str:
 
 def model_dir(deployment: Deployment) -> str:
     """Where the model folder is inside the container."""
+    if deployment.model.prepare:
+        return ONNX_DIR
     source = source_of(deployment, OnnxSource)
     return f"{ONNX_DIR}/{source.path}" if source.repo else ONNX_DIR
 
@@ -72,7 +75,9 @@ def model_dir(deployment: Deployment) -> str:
 def plan(deployment: Deployment) -> RuntimePlan:
     """Plan the server image build, the server and (for repository sources) the download step."""
     spec, sizing, model = deployment.spec, deployment.sizing, deployment.model
-    options, source = options_of(deployment, OnnxRuntimeOptions), source_of(deployment, OnnxSource)
+    options = options_of(deployment, OnnxRuntimeOptions)
+    prepared = prepared_model(deployment, ONNX_DIR) if model.prepare else None
+    source = None if prepared else source_of(deployment, OnnxSource)
     port = spec.serving.port or DEFAULT_PORT
     base = pinned(deployment, "python")
     sources = server_sources()
@@ -83,7 +88,7 @@ def plan(deployment: Deployment) -> RuntimePlan:
         healthcheck=("python3", "-m", f"{SERVER_MODULE}.healthcheck"),
     )
     image = parse_image(options.image) if options.image else None
-    if not source.repo and (spec.targets.kubernetes or spec.targets.aks):
+    if source and not source.repo and (spec.targets.kubernetes or spec.targets.aks):
         raise SpecError(Problem("model.source.repo", "a local model folder exists only on the Compose host",
                                 allowed="a repository with a pinned revision for Kubernetes targets"))
     gpu = spec.resources.gpu
@@ -103,7 +108,10 @@ def plan(deployment: Deployment) -> RuntimePlan:
     }
     services = []
     depends: tuple[str, ...] = ()
-    if source.repo:
+    if prepared:
+        services.append(preparation_service(deployment, prepared))
+        depends = (services[0].name,)
+    elif source and source.repo:
         secrets, token_env = hub_token(deployment)
         prep = model_prep_service(
             deployment, image=image, build=build, command=SNAPSHOT_DOWNLOAD,
@@ -122,7 +130,8 @@ def plan(deployment: Deployment) -> RuntimePlan:
         gpu=GpuNeed(gpu.count, gpu.type.value) if gpu else None, cpu=spec.resources.cpu,
         memory_bytes=sizing.host_memory_bytes, shm_bytes=sizing.shm_bytes,
         startup_budget_seconds=sizing.startup_budget_seconds, model_dir=MODEL_ROOT, depends_on=depends,
-        model_host_path=None if source.repo else source.path,
+        model_host_path=source.path if source and not source.repo else None,
+        model_check=check_script(prepared) if prepared else None,
         labels=service_labels(deployment, "runtime"),
     )
     return RuntimePlan(services=(server, *services))

@@ -24,6 +24,7 @@ class Quantisation(str, Enum):
     AWQ = "awq"
     GPTQ = "gptq"
     INT4 = "int4"
+    F32 = "f32"
 
 
 class Architecture(SpecModel):
@@ -85,6 +86,27 @@ ModelSource = Annotated[
 ]
 
 
+class GgufPreparation(SpecModel):
+    """Convert the Hugging Face checkpoint with llama.cpp's converter and quantise it with llama-quantize (llama.cpp)."""
+
+    format: Literal["gguf"]
+    quantization: Literal["q4_k_m", "q8_0", "f16", "bf16"] = "q4_k_m"
+    """The GGUF weight type: f16 and bf16 are the converter's own output, q8_0 and q4_k_m are quantised from f16."""
+
+
+class OnnxPreparation(SpecModel):
+    """Build an ONNX Runtime GenAI model folder with onnxruntime_genai.models.builder (ONNX Runtime)."""
+
+    format: Literal["onnx"]
+    precision: Literal["int4", "fp16", "fp32"] = "int4"
+    """The builder's precision; fp16 needs the cuda execution provider, as the builder states at the pinned version."""
+    execution_provider: Literal["cpu", "cuda"] | None = None
+    """The provider the model is built for; defaults to runtime.execution_provider and must equal it."""
+
+
+Preparation = Annotated[Union[GgufPreparation, OnnxPreparation], Field(discriminator="format")]
+
+
 class ModelSpec(SpecModel):
     """Either `id` (a catalogue entry) or `source` with the facts sizing needs."""
 
@@ -99,8 +121,11 @@ class ModelSpec(SpecModel):
     native_context: int | None = Field(default=None, ge=256, le=1_048_576)
     """With `source`: the longest context the model supports; refused beside `id`, whose entry records it."""
     quantisation: Quantisation | None = None
-    """Weight format; defaults per runtime (vLLM bf16, Ollama/llama.cpp q4_k_m, ONNX int4)."""
+    """Weight format; defaults per runtime (vLLM bf16, Ollama/llama.cpp q4_k_m, ONNX int4; f32 is an fp32 ONNX model)."""
     context_length: int | None = Field(default=None, ge=256, le=1_048_576)
     """Context window to serve per request; defaults to min(native context, 8192)."""
+    prepare: Preparation | None = None
+    """Convert a Hugging Face checkpoint (`source: {kind: huggingface}` or a catalogue `id`) before serving: gguf for
+    llama.cpp, onnx for ONNX Runtime; the prepared weight format sets the sizing, so `quantisation` is refused."""
     hub_token_secret: SecretName | None = None
     """Secret (declared under `secrets`) holding a Hugging Face token, for gated models downloaded from a repository."""

@@ -18,8 +18,10 @@ from slm_deploy.spec.model_section import (
     ModelSource,
     OllamaSource,
     OnnxSource,
+    Preparation,
     Quantisation,
 )
+from slm_deploy.spec.preparation import preparation_problems, prepared_quantisation
 
 Q = Quantisation
 SOURCE_KIND_FOR_RUNTIME = {
@@ -34,7 +36,7 @@ QUANTISATIONS_FOR_RUNTIME = {
     "vllm": (Q.BF16, Q.F16, Q.AWQ, Q.GPTQ),
     "ollama": (Q.Q4_K_M, Q.Q8_0, Q.F16),
     "llamacpp": (Q.Q4_K_M, Q.Q8_0, Q.F16, Q.BF16),
-    "onnxruntime": (Q.INT4, Q.F16),
+    "onnxruntime": (Q.INT4, Q.F16, Q.F32),
     "foundry-local": (Q.INT4,),
     "mlx": (Q.INT4, Q.BF16, Q.F16),
 }
@@ -59,6 +61,8 @@ class ResolvedModel:
     source: ModelSource
     gated: bool
     from_catalogue: bool
+    prepare: Preparation | None = None
+    """How the Hugging Face `source` is converted before serving (then `quantisation` is the prepared format)."""
 
     @property
     def served_name(self) -> str:
@@ -120,13 +124,14 @@ def resolve_model(spec: DeploymentSpec) -> ResolvedModel:
     if (model.id is None) == (model.source is None):
         raise SpecError(Problem("model", "give exactly one of id or source",
                                 allowed="id: <catalogue id> | source: {kind: ...}"))
-    quant = model.quantisation or QUANTISATIONS_FOR_RUNTIME[runtime][0]
+    prepare = model.prepare
+    quant = prepared_quantisation(prepare) if prepare else model.quantisation or QUANTISATIONS_FOR_RUNTIME[runtime][0]
     source: ModelSource
     if model.id is not None:
         entry = catalogue().get(model.id)
         if entry is None:
             raise SpecError(_unknown_model(model.id))
-        pinned = _catalogue_source(entry, runtime)
+        pinned = _catalogue_source(entry, "vllm" if prepare else runtime)
         if pinned is None and runtime == "mlx":
             raise SpecError(mlx_unsupported(entry))
         if pinned is None:
@@ -135,8 +140,9 @@ def resolve_model(spec: DeploymentSpec) -> ResolvedModel:
                                     allowed=f"catalogue ids that have a {runtime} source: " + ", ".join(offered),
                                     hint="give model.source with a pinned source for this runtime"))
         source = pinned
-        problems = _check_quantisation(runtime, quant, from_catalogue=True)
-        if hub_token_required(entry, runtime) and not model.hub_token_secret:
+        problems = (preparation_problems(spec, source) if prepare
+                    else _check_quantisation(runtime, quant, from_catalogue=True))
+        if hub_token_required(entry, "vllm" if prepare else runtime) and not model.hub_token_secret:
             problems.append(Problem("model.hub_token_secret", f"{entry.display_name} is gated on Hugging Face",
                                     allowed="the name of a secret holding a token whose account accepted the licence",
                                     hint="add model.hub_token_secret: hf-token and secrets: {hf-token: {...}}"))
@@ -146,7 +152,9 @@ def resolve_model(spec: DeploymentSpec) -> ResolvedModel:
         source = model.source
         problems = []
         expected = SOURCE_KIND_FOR_RUNTIME[runtime]
-        if source.kind != expected:
+        if prepare:
+            problems += preparation_problems(spec, source)
+        elif source.kind != expected:
             problems.append(Problem("model.source.kind", f"{runtime} cannot load a {source.kind} source",
                                     allowed=expected))
         if isinstance(source, GgufSource) and not (source.revision or source.sha256):
@@ -158,7 +166,8 @@ def resolve_model(spec: DeploymentSpec) -> ResolvedModel:
         if model.parameters_billion is None and not host_only(spec):
             problems.append(Problem("model.parameters_billion", "required with model.source (sizing needs it)",
                                     allowed="a number of billions, e.g. 3.8"))
-        problems += _check_quantisation(runtime, quant, from_catalogue=False)
+        if not prepare:
+            problems += _check_quantisation(runtime, quant, from_catalogue=False)
         params = model.parameters_billion or 0.0
         native = model.native_context or (model.context_length or DEFAULT_CONTEXT)
         arch = model.architecture or FALLBACK_ARCHITECTURE
@@ -171,7 +180,7 @@ def resolve_model(spec: DeploymentSpec) -> ResolvedModel:
     if problems:
         raise SpecError(problems)
     return ResolvedModel(model_id, display, params, native, arch, quant, context, source, gated,
-                         from_catalogue=model.id is not None)
+                         from_catalogue=model.id is not None, prepare=prepare)
 
 
 def _source_id(source: ModelSource) -> str:

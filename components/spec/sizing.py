@@ -21,6 +21,7 @@ BYTES_PER_WEIGHT = {
     Quantisation.AWQ: 4.5 / 8,
     Quantisation.GPTQ: 4.5 / 8,
     Quantisation.INT4: 4.5 / 8,
+    Quantisation.F32: 4.0,
 }
 """Average bytes per parameter, including quantisation scales."""
 KV_BYTES_PER_ELEMENT = {"f16": 2.0, "q8_0": 1.0625, "q4_0": 0.5625}
@@ -68,6 +69,12 @@ class Sizing:
     shm_bytes: int
     startup_budget_seconds: int
     cache_volume_bytes: int
+
+
+def preparation_scratch_bytes(model: ResolvedModel) -> int:
+    """What model preparation holds beside the result on the model volume: the 16-bit checkpoint and a 16-bit
+    intermediate (the f16 GGUF llama-quantize reads, or the model builder's cache)."""
+    return math.ceil(2 * model.parameters_billion * 1e9 * BYTES_PER_WEIGHT[Quantisation.F16]) if model.prepare else 0
 
 
 def tier_of(parameters_billion: float) -> str:
@@ -158,12 +165,14 @@ def size(spec: DeploymentSpec, model: ResolvedModel) -> Sizing:
             ))
     else:
         limit = default_limit
+    held = weights + preparation_scratch_bytes(model)
     cache = (parse_bytes(spec.targets.kubernetes.cache_size)
              if spec.targets.kubernetes and spec.targets.kubernetes.cache_size
-             else max(5 * GIB, math.ceil(2 * weights / GIB) * GIB))
-    if cache < weights:
-        problems.append(Problem("targets.kubernetes.cache_size", f"cannot hold the {human_gib(weights)} of weights",
-                                allowed=f"at least {math.ceil(weights / GIB)}Gi (the default is twice the weights)",
+             else max(5 * GIB, math.ceil(2 * held / GIB) * GIB))
+    if cache < held:
+        what = "weights and the checkpoint they are prepared from" if model.prepare else "weights"
+        problems.append(Problem("targets.kubernetes.cache_size", f"cannot hold the {human_gib(held)} of {what}",
+                                allowed=f"at least {math.ceil(held / GIB)}Gi (the default is twice that)",
                                 hint="raise it, or leave it unset"))
     need = startup_budget(weights)
     if spec.serving.startup_budget_seconds is not None and spec.serving.startup_budget_seconds < need:

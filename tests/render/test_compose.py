@@ -31,7 +31,8 @@ def by_component(document: dict, component: str) -> dict[str, dict]:
 
 
 def test_every_compose_example_is_covered() -> None:
-    assert {stack_id(s) for s in COMPOSE_STACKS} == {"ollama-webui-compose", "phi4-onnx-edge", "qwen3-llamacpp-edge"}
+    assert {stack_id(s) for s in COMPOSE_STACKS} == {"ollama-webui-compose", "phi4-onnx-edge", "qwen3-gguf-prepared",
+                                                     "qwen3-llamacpp-edge"}
 
 
 def test_compose_spec_schema_accepts_it(bundle: Path) -> None:

@@ -71,7 +71,7 @@ def test_a_llama_server_flag_removed_before_the_pinned_build_fails(monkeypatch: 
     from slm_deploy.runtimes import llamacpp
 
     rendered = llamacpp._args
-    monkeypatch.setattr(llamacpp, "_args", lambda deployment, port: (*rendered(deployment, port), "--memory-f32"))
+    monkeypatch.setattr(llamacpp, "_args", lambda deployment, port, model: (*rendered(deployment, port, model), "--memory-f32"))
     findings = check_plan(load_deployment(ROOT / "stacks/Pulumi.qwen3-llamacpp-edge.yaml"))
     assert findings.violations == ["llamacpp b10133 has no flag --memory-f32 (service qwen3-edge)"]
 

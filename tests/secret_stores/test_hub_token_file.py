@@ -85,15 +85,17 @@ def test_a_wrong_token_fails_the_step_and_leaves_no_header(hub: str, tmp_path: P
 
 def test_every_runtime_mounts_the_same_raw_token_file() -> None:
     for stack, runtime in (("qwen3-llamacpp-edge", "llamacpp"), ("phi4-onnx-edge", "onnxruntime"),
-                           ("phi4-vllm-aks", "vllm")):
+                           ("phi4-vllm-aks", "vllm"), ("qwen3-gguf-prepared", "prepared")):
         spec = stack_spec(stack)
         spec["model"]["hub_token_secret"] = "hf-token"
         spec["secrets"]["hf-token"] = ({"backend": "azure-key-vault", "vault": spec["secrets"]["api-keys"]["vault"]}
-                                       if runtime == "vllm" else {})
+                                       if runtime == "vllm" else dict(spec["secrets"]["api-keys"]))
         (prep,) = plan_deployment(parse_deployment(spec)).by_role("model-prep")
         (token,) = prep.secret_files
         assert token.path == "/run/secrets/hf-token"
         if runtime == "llamacpp":
             assert "< /run/secrets/hf-token;" in prep.args[0]
+        elif runtime == "prepared":
+            assert "\nexport HF_TOKEN_PATH=/run/secrets/hf-token\n" in prep.args[0]
         else:
             assert dict(prep.env)["HF_TOKEN_PATH"] == "/run/secrets/hf-token"

@@ -23,6 +23,8 @@ from slm_deploy.spec.runtime_records import RECORD_OF
 LIBRARIES = {"vllm": ("huggingface-hub", "numba"), "onnxruntime": ("huggingface-hub",),
              "open-webui": ("huggingface-hub",)}
 """Libraries inside each image whose variables the adapters set (each has its own record)."""
+PREPARATION_TEMPLATES, PREPARATION_RECORD = "model-prep-", "huggingface-hub"
+"""The model-preparation image runs the converters, not the server: its variables are huggingface_hub's."""
 PROCESS_CONVENTIONS = {
     "HOME": "POSIX home directory", "USER": "POSIX login name", "LOGNAME": "POSIX login name",
     "TMPDIR": "POSIX temporary directory", "PATH": "POSIX command search path",
@@ -91,6 +93,9 @@ def _check_service(service: ServicePlan, findings: Findings) -> None:
     if service.role == "monitoring":
         return  # Prometheus, Alertmanager and Grafana: promtool, amtool and the live tests judge their files
     runtime = RECORD_OF[service.runtime] if service.role != "gateway" else "gateway"
+    libraries = LIBRARIES.get(service.runtime, ())
+    if service.build is not None and service.build.template.startswith(PREPARATION_TEMPLATES):
+        runtime, libraries = PREPARATION_RECORD, ()
     rec = findings.need(runtime)
     if rec is None:
         return
@@ -106,7 +111,7 @@ def _check_service(service: ServicePlan, findings: Findings) -> None:
         if service.metrics_path and service.metrics_path not in rec.endpoints:
             findings.violations.append(f"{where} serves no {service.metrics_path} (metrics of {service.name})")
     library_env = set()
-    for library in LIBRARIES.get(service.runtime, ()):
+    for library in libraries:
         library_record = findings.need(library)
         library_env |= library_record.env if library_record else set()
     for name, _ in service.env:

@@ -49,7 +49,7 @@ def build_tiny_gguf(cache_root: Path, build: LlamaCppBuild) -> Path:
     with tempfile.TemporaryDirectory(prefix="tiny-gguf-", dir=target.parent.parent) as scratch:
         hf_dir, work = Path(scratch) / "hf", Path(scratch)
         hf_dir.mkdir()
-        _write_sentencepiece_llama(hf_dir)
+        write_sentencepiece_llama(hf_dir)
         f16 = work / "tiny-f16.gguf"
         _convert(build, hf_dir, f16)
         quantised = work / FILE_NAME
@@ -60,7 +60,7 @@ def build_tiny_gguf(cache_root: Path, build: LlamaCppBuild) -> Path:
     return target
 
 
-def _write_sentencepiece_llama(hf_dir: Path) -> None:
+def write_sentencepiece_llama(hf_dir: Path) -> None:
     """tokenizer.model (SentencePiece BPE, chat markers as single pieces), config and weights."""
     import sentencepiece
 

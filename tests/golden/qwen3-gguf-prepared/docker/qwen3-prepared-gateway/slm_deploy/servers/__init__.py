@@ -1,0 +1,1 @@
+"""Servers slm-deploy ships."""

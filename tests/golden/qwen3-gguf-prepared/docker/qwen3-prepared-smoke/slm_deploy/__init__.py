@@ -1,0 +1,1 @@
+"""slm-deploy (smoke image subset)."""

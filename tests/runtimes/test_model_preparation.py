@@ -1,0 +1,113 @@
+"""The prepared model's records and the check before serving, run by a real shell on real files: a model prepared
+as the spec asks passes; another revision or other options, an edited file, or a missing file are refused with a
+message that names no value; and the rendered Compose step and Kubernetes pods carry that check."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from slm_deploy.render.bundle import render_bundle
+from slm_deploy.runtimes.model_preparation import (
+    CHECKSUMS, PROVENANCE, PreparedModel, check_script, prepared_model, record_script,
+)
+from slm_deploy.spec.loader import parse_deployment
+
+REVISION = "0123456789abcdef0123456789abcdef01234567"
+OTHER_REVISION = "89abcdef0123456789abcdef0123456789abcdef"
+SPEC: dict[str, Any] = {
+    "name": "tiny",
+    "model": {"source": {"kind": "huggingface", "repo": "acme/tiny-chat", "revision": REVISION},
+              "parameters_billion": 1.0, "native_context": 4096, "prepare": {"format": "gguf"}},
+    "runtime": {"kind": "llamacpp"},
+    "secrets": {"api-keys": {}},
+    "targets": {"compose": {}, "kubernetes": {"namespace": "tiny"}, "docker": {"registry": "registry.example.com"}},
+}
+
+
+def prepared(directory: Path, **model: Any) -> PreparedModel:
+    data = copy.deepcopy(SPEC)
+    data["model"].update(model)
+    return prepared_model(parse_deployment(data), str(directory))
+
+
+def sh(script: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["/bin/sh", "-eu", "-c", script], capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> PreparedModel:
+    """A model directory recorded by the rendered record step, from a converted file in the scratch folder."""
+    model = prepared(tmp_path / "models" / "gguf")
+    staging = Path(model.scratch) / "output"
+    staging.mkdir(parents=True)
+    (staging / model.entry_file).write_bytes(b"GGUF" + bytes(range(256)) * 16)
+    result = sh(record_script(model, str(staging)))
+    assert result.returncode == 0, result.stderr
+    return model
+
+
+def test_the_record_holds_the_provenance_and_every_file_checksum(cache: PreparedModel) -> None:
+    directory = Path(cache.directory)
+    digest = hashlib.sha256((directory / cache.entry_file).read_bytes()).hexdigest()
+    assert (directory / CHECKSUMS).read_text() == f"{digest}  ./{cache.entry_file}\n"
+    assert (directory / PROVENANCE).read_text().splitlines() == [
+        "source=huggingface:acme/tiny-chat", f"revision={REVISION}", "format=gguf", "quantization=q4_k_m",
+        "llama.cpp=b10133"]
+
+
+def test_a_model_prepared_as_asked_passes(cache: PreparedModel) -> None:
+    result = sh(check_script(cache))
+    assert result.returncode == 0 and result.stderr == ""
+
+
+@pytest.mark.parametrize("model", [{"source": {"kind": "huggingface", "repo": "acme/tiny-chat", "revision": OTHER_REVISION}},
+                                   {"source": {"kind": "huggingface", "repo": "acme/other-chat", "revision": REVISION}},
+                                   {"prepare": {"format": "gguf", "quantization": "q8_0"}}])
+def test_a_model_prepared_from_another_revision_or_with_other_options_is_refused(
+        cache: PreparedModel, model: dict[str, Any]) -> None:
+    wanted = prepared(Path(cache.directory), **model)
+    wanted = PreparedModel(cache.directory, cache.entry_file, wanted.provenance)  # same file name, other record
+    result = sh(check_script(wanted))
+    assert result.returncode == 3
+    assert "another source, revision or options" in result.stderr
+    assert "acme" not in result.stderr and REVISION not in result.stderr and OTHER_REVISION not in result.stderr
+
+
+def test_an_edited_model_file_is_refused(cache: PreparedModel) -> None:
+    path = Path(cache.directory) / cache.entry_file
+    data = bytearray(path.read_bytes())
+    data[100] ^= 0xFF
+    path.write_bytes(bytes(data))
+    result = sh(check_script(cache))
+    assert result.returncode == 3 and "does not match the sha256" in result.stderr
+    assert cache.entry_file not in result.stderr
+
+
+def test_a_model_whose_served_file_is_gone_is_refused(cache: PreparedModel) -> None:
+    directory = Path(cache.directory)
+    (directory / cache.entry_file).unlink()
+    (directory / CHECKSUMS).write_text("")
+    result = sh(check_script(cache))
+    assert result.returncode == 3 and "does not match the sha256" in result.stderr
+
+
+def test_compose_prepares_before_serving_and_kubernetes_pods_check_before_serving() -> None:
+    deployment = parse_deployment(copy.deepcopy(SPEC))
+    files = render_bundle(deployment).files
+    check = check_script(prepared_model(deployment, "/models/gguf"))
+    compose = yaml.safe_load(files["compose/compose.yaml"])
+    prep, server = compose["services"]["tiny-model-prep"], compose["services"]["tiny"]
+    assert check in prep["command"][-1]
+    assert server["depends_on"]["tiny-model-prep"] == {"condition": "service_completed_successfully"}
+    assert "/models/gguf/tiny-chat-q4_k_m.gguf" in server["command"]
+    served = yaml.safe_load(files["kubernetes/deployment-tiny.yaml"])["spec"]["template"]["spec"]
+    wait = next(c for c in served["initContainers"] if c["name"] == "wait-for-model")
+    assert wait["command"][-1].endswith(check)
+    assert all(m.get("readOnly") for m in wait["volumeMounts"] if m["name"] == "models")
