@@ -13,6 +13,7 @@ REFUSAL_HINTS = {
     "vllm": "vLLM serves the Hugging Face checkpoint itself: remove model.prepare",
     "ollama": "Ollama imports no prepared file here: prepare gguf and serve it with runtime.kind llamacpp",
     "foundry-local": "Foundry Local serves its own catalogue builds: remove model.prepare",
+    "mlx": "the MLX host converts with mlx_lm.convert itself: remove model.prepare, set model.quantisation",
 }
 ONNX_BUILDS = {"cpu": ("int4", "fp32"), "cuda": ("int4", "fp16", "fp32")}
 """Precisions onnxruntime_genai.models.builder 0.18 builds per provider the server loads (its list of valid pairs:

@@ -80,6 +80,13 @@ def test_combinations_that_cannot_work_are_refused_by_field(data: dict[str, Any]
     assert allowed in problems[0][1]
 
 
+def test_an_mlx_host_converts_for_itself() -> None:
+    data = {**spec({"kind": "mlx"}, {"format": "gguf"}), "targets": {"host": {"os": "macos"}}}
+    problems = problems_of(data)
+    assert [path for path, _ in problems] == ["model.prepare"]
+    assert "runtime.kind llamacpp" in problems[0][1]
+
+
 def test_only_a_hugging_face_checkpoint_is_prepared() -> None:
     data = spec({"kind": "llamacpp"}, {"format": "gguf"})
     data["model"]["source"] = {"kind": "gguf", "repo": "acme/tiny-chat-GGUF", "file": "tiny.gguf", "revision": REVISION}
