@@ -7,23 +7,13 @@ import re
 import sys
 from pathlib import Path
 
-ANSWERS = {
-    "runtime": "{{ cookiecutter.runtime }}",
-    "target": "{{ cookiecutter.target }}",
-    "gpu_type": "{{ cookiecutter.gpu_type }}",
-    "exposure": "{{ cookiecutter.exposure }}",
-    "monitoring": "{{ cookiecutter.monitoring }}",
-    "secret_store": "{{ cookiecutter.secret_store }}",
-    "bind_address": "set" if {{ cookiecutter.bind_address | tojson }} else "",
-    "secrets_expire_on": {{ cookiecutter.secrets_expire_on | tojson }},
-    "azure_tenant_id": {{ cookiecutter.azure_tenant_id | tojson }},
-    "registry": {{ cookiecutter.registry | tojson }},
-    "ingress_host": {{ cookiecutter.ingress_host | tojson }},
-    "vault_server": {{ cookiecutter.vault_server | tojson }},
-}
-ENVIRONMENTS = {{ cookiecutter.environments | tojson }}
 CONTEXT = {**json.loads({{ cookiecutter | tojson | tojson }}), "_repo_dir": {{ template_folder() | tojson }}}
-"""Every answer and cookiecutter's own keys (_repo_dir: where the template is, absolute), as the templates see them."""
+"""Every answer and cookiecutter's own keys (_repo_dir: where the template is, absolute), as the templates see them,
+decoded from JSON so no answer can become code in this hook."""
+ANSWERS = {name: CONTEXT[name] for name in (
+    "runtime", "target", "gpu_type", "exposure", "monitoring", "secret_store", "secrets_expire_on", "azure_tenant_id",
+    "registry", "ingress_host", "vault_server")} | {"bind_address": "set" if CONTEXT["bind_address"] else ""}
+ENVIRONMENTS = CONTEXT["environments"]
 CLUSTER = ("kubernetes", "aks")
 PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$")
 NAME_LIMIT = 40
@@ -130,11 +120,11 @@ RULES = [
 def problems() -> list[str]:
     """Every rule the answers break, plus environment names Pulumi would refuse."""
     found = [message.format(**ANSWERS) for broken, message in RULES if broken(ANSWERS)]
-    if not DEPLOYMENT_NAME.match({{ cookiecutter.deployment_name | tojson }}):
+    if not DEPLOYMENT_NAME.match(CONTEXT["deployment_name"]):
         found.append("deployment_name: must be lower-case letters, digits and '-', starting with a letter "
                      "(it names services, objects and the namespace); deployment_name defaults to project_name "
                      "in lower case: set deployment_name=... explicitly")
-    if not PROJECT_NAME.match({{ cookiecutter.project_name | tojson }}):
+    if not PROJECT_NAME.match(CONTEXT["project_name"]):
         found.append("project_name: letters, digits, spaces and . _ -, starting with a letter or digit, at most 63 "
                      "(it becomes the README title and the Pulumi project's description)")
     names = [name.strip() for name in ENVIRONMENTS.split(",") if name.strip()]
@@ -150,7 +140,7 @@ def problems() -> list[str]:
         found.append(f"environments: an environment may not be named <another environment>{suffix}: its "
                      f"namespace would be the other's monitoring namespace")
     room = NAME_LIMIT - 1 - max((len(name) for name in names), default=0) - len(suffix)
-    if ANSWERS["target"] != "host" and len({{ cookiecutter.deployment_name | tojson }}) > room:
+    if ANSWERS["target"] != "host" and len(CONTEXT["deployment_name"]) > room:
         found.append(f"deployment_name: at most {max(room, 0)} characters with these environments "
                      f"(<deployment_name>-<environment>{suffix} names each "
                      f"{'monitoring namespace' if own_stack else 'namespace and Compose project'}, at most "
@@ -163,10 +153,21 @@ def problems() -> list[str]:
     return found
 
 
+def offered() -> dict[str, object]:
+    """What cookiecutter.json offers for each answer: a default, or a choice's options."""
+    return json.loads((Path(CONTEXT["_repo_dir"]) / "cookiecutter.json").read_text(encoding="utf-8"))
+
+
 def default(answer: str) -> str:
     """The answer cookiecutter.json offers first (a choice's first option)."""
-    offered = json.loads((Path(CONTEXT["_repo_dir"]) / "cookiecutter.json").read_text(encoding="utf-8"))[answer]
-    return offered[0] if isinstance(offered, list) else offered
+    first = offered()[answer]
+    return first[0] if isinstance(first, list) else first
+
+
+def unoffered_choices() -> list[str]:
+    """Choices answered (e.g. from a replay file, which cookiecutter does not check) with an option not offered."""
+    return [f"{answer}: choose one of {', '.join(options)}" for answer, options in offered().items()
+            if isinstance(options, list) and not answer.startswith("_") and CONTEXT[answer] not in options]
 
 
 def stack_problems() -> list[str]:
@@ -182,7 +183,7 @@ def stack_problems() -> list[str]:
 
 
 if __name__ == "__main__":
-    refused = problems() or stack_problems()
+    refused = unoffered_choices() or problems() or stack_problems()
     for message in refused:
         print(f"error: {message}", file=sys.stderr)
     sys.exit(2 if refused else 0)
