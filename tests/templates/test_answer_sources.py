@@ -9,7 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from slm_deploy.cli.new import _template_dir
+from tests.conftest import run_cli
 
 COOKIECUTTER = Path(sys.executable).parent / "cookiecutter"
 
@@ -45,3 +48,40 @@ def test_a_replayed_answer_cannot_break_out_of_the_pre_generation_hook(tmp_path:
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert refused.stderr == "error: runtime: choose one of ollama, llamacpp, vllm, onnxruntime, foundry-local\n"
     assert list((tmp_path / "out").iterdir()) == [], "nothing is written"
+
+
+@pytest.mark.parametrize("how", ["--config-file", "COOKIECUTTER_CONFIG"])
+def test_a_config_file_answer_holding_template_syntax_is_refused_before_it_runs(how: str, tmp_path: Path) -> None:
+    """cookiecutter renders a config file's default_context as it renders key=value answers: refused alike, by name,
+    with exit 2, nothing run and nothing written."""
+    marker = tmp_path / "ran"
+    config = tmp_path / "config.yaml"
+    config.write_text("default_context:\n"
+                      f"  registry: '{{{{ cycler.__init__.__globals__.os.system(\"touch {marker}\") }}}}reg.corp.io'\n"
+                      "  target: kubernetes\n"
+                      "  another_templates_answer: '{{ left for the template that defines it }}'\n",
+                      encoding="utf-8")
+    arguments = ["--config-file", config] if how == "--config-file" else []
+    refused = subprocess.run([COOKIECUTTER, "--no-input", "-o", tmp_path / "out", *arguments, _template_dir()],
+                             capture_output=True, text=True, timeout=300,
+                             env={**os.environ, "HOME": str(tmp_path / "home"), "COOKIECUTTER_CONFIG": str(config)})
+    assert not marker.exists(), "the answer did not run"
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert refused.stderr == ("error: registry: holds template syntax, which cookiecutter would run as code\n"
+                              "  allowed: plain text without {{, {% or {#\n")
+    assert refused.stdout == ""
+    assert not (tmp_path / "out").exists() and not (tmp_path / "home").exists(), "nothing is written"
+
+
+@pytest.mark.parametrize("key", ["CANARY-7171", "runtme"])
+def test_a_key_the_template_does_not_define_is_refused_by_position(key: str, tmp_path: Path) -> None:
+    """A misspelt key would be ignored and its answer lost; the key is input, so it is named by position, as
+    `slm-deploy new` names it."""
+    refused = _cookiecutter(tmp_path, "--no-input", _template_dir(), "target=compose", f"{key}={{{{ 1 }}}}")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert refused.stderr.startswith("error: <argument 2>: is not a template variable (expected key=value)\n"
+                                     "  allowed: azure_tenant_id, bind_address, deployment_name, environments")
+    assert key not in refused.stderr + refused.stdout
+    assert not (tmp_path / "out").exists()
+    by_new = run_cli("new", "--no-input", "-o", str(tmp_path / "out"), "target=compose", f"{key}={{{{ 1 }}}}")
+    assert (by_new.code, by_new.stderr) == (2, refused.stderr), "one rule for both"
