@@ -19,6 +19,14 @@ NUMERIC_LABEL = re.compile(r"^([0-9]+|0x[0-9a-f]*)$", re.IGNORECASE)
 3221225989, 0xc0000205 and 0300.0.2.1 as IPv4 addresses, and the URL standard reads a host ending in one as one."""
 
 
+LABEL_LIMIT = 63
+NAME_LIMIT = 253
+"""The longest DNS label and name (RFC 1035), as exposure.host is bounded."""
+NO_SERVER = [ipaddress.IPv4Network(n) for n in ("0.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "240.0.0.0/4")]
+"""Addresses no server answers at: this network (0.0.0.0), link-local (169.254.169.254 is the cloud metadata
+service), multicast, and reserved with the broadcast address 255.255.255.255."""
+
+
 def ends_in_a_number(host: str) -> bool:
     """Whether the host's last label is a number, in decimal, octal or hex: such a host is read as an address."""
     return bool(NUMERIC_LABEL.match(host.rsplit(".", 1)[-1]))
@@ -33,6 +41,13 @@ def checked_host_port(authority: str, allowed: str = HOST_ALLOWED) -> str:
     if ends_in_a_number(host) and not _dotted_quad(host):
         raise ValueError("spells a host as a number other than four decimal numbers (the resolver reads forms such "
                          f"as 3221225989, 0xc0000205, 0300.0.2.1 or 192.0.2 as addresses); allowed: {allowed}")
+    if len(host) > NAME_LIMIT or any(len(label) > LABEL_LIMIT for label in host.split(".")):
+        raise ValueError(f"has a host longer than {NAME_LIMIT} characters or a label longer than {LABEL_LIMIT}; "
+                         f"allowed: {allowed}")
+    if _dotted_quad(host) and any(ipaddress.IPv4Address(host) in network for network in NO_SERVER):
+        raise ValueError("is an address no server answers at (0.0.0.0/8, link-local 169.254.0.0/16 with the cloud "
+                         "metadata address, multicast 224.0.0.0/4, reserved 240.0.0.0/4 with 255.255.255.255); "
+                         f"allowed: {allowed}")
     return authority
 
 

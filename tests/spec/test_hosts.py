@@ -97,3 +97,26 @@ def test_an_ingress_host_that_ends_in_a_number_is_refused(host: str) -> None:
     spec = spec_of("external-hashicorp-vault")
     spec["exposure"] = {"mode": "ingress", "host": host}
     assert _problem(spec).startswith("exposure.host: is an IP address or ends in a numeric label")
+
+
+@pytest.mark.parametrize("field", sorted(FIELDS))
+@pytest.mark.parametrize("host", [f"{'a' * 64}.team.dev", f"registry.{'a' * 64}", f"{'a' * 64}:5000",
+                                  ".".join(["a" * 63] * 4) + ".dev"])
+def test_a_label_over_63_or_a_host_over_253_characters_is_refused(field: str, host: str) -> None:
+    """DNS bounds a label at 63 characters and a name at 253 (RFC 1035), as exposure.host is bounded."""
+    spec_with, bare, _ = FIELDS[field]
+    message = _problem(spec_with(bare.format(host=host)))
+    too_long = "is out of range (got a string)\n  allowed: at most 253 characters"  # the registry's whole value
+    assert message.startswith((f"{field}: has a host longer than 253 characters or a label longer than 63",
+                               f"{field}: {too_long}")), message
+
+
+@pytest.mark.parametrize("field", sorted(FIELDS))
+@pytest.mark.parametrize("host", ["0.0.0.0", "0.0.0.0:5000", "255.255.255.255", "224.0.0.1", "239.255.255.250:443",
+                                  "169.254.169.254", "169.254.0.1:8200", "240.0.0.1"])
+def test_an_address_no_server_answers_at_is_refused(field: str, host: str) -> None:
+    """Unspecified, broadcast, multicast, link-local (the cloud metadata service) and reserved addresses."""
+    spec_with, bare, with_path = FIELDS[field]
+    for value in (bare.format(host=host), with_path.format(host=host)):
+        message = _problem(spec_with(value))
+        assert message.startswith(f"{field}: is an address no server answers at"), message
