@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 from slm_deploy.errors import Problem
+from slm_deploy.spec.hosts import private_name
 from slm_deploy.spec.host_paths import DATA_ROOTS_TEXT, has_parent_step, mountable
 from slm_deploy.spec.launch_env import SECRET_REASON, allowed_text, no_effect
 from slm_deploy.spec.launch_env import refusal as env_refusal
@@ -34,6 +35,10 @@ DEFAULT_SECRET_NAMES = {
     "monitoring.grafana.admin_password_secret": "grafana-admin-password",
 }
 """Secrets a spec may leave undeclared while it uses them under these default names."""
+
+PUBLIC_ACME_ISSUER = "letsencrypt"
+"""The default ClusterIssuer, which slm-deploy renders as ACME against Let's Encrypt (on AKS under any name): it
+validates public names only."""
 
 
 def kubernetes_target(spec: DeploymentSpec) -> KubernetesTarget | None:
@@ -236,6 +241,16 @@ def _exposure_problems(spec: DeploymentSpec) -> list[Problem]:
     if spec.exposure.mode == "ingress" and spec.exposure.host is None:
         problems.append(Problem("exposure.host", "required when exposure.mode is ingress",
                                 allowed="a DNS name whose DNS you control, such as llm.<your domain>"))
+    if spec.exposure.mode == "ingress" and spec.exposure.host is not None \
+            and (spec.exposure.tls.issuer == PUBLIC_ACME_ISSUER or spec.targets.aks is not None) \
+            and private_name(spec.exposure.host):
+        problems.append(Problem("exposure.host", "is a name no public certificate is issued for, and the issuer is "
+                                f"ACME against Let's Encrypt (exposure.tls.issuer {PUBLIC_ACME_ISSUER}, or any "
+                                "issuer on AKS, where slm-deploy creates it)",
+                                allowed="a public DNS name of two or more labels whose DNS you control, not "
+                                        "localhost or under .localhost, .local, .test, .internal or .home.arpa",
+                                hint="for a private name on Kubernetes, set exposure.tls.issuer to a ClusterIssuer "
+                                     "of your own certificate authority"))
     if spec.exposure.mode != "none" and not spec.serving.auth.enabled:
         problems.append(Problem("serving.auth.enabled", "an exposed endpoint must require API keys",
                                 allowed="true when exposure.mode is internal or ingress"))

@@ -27,6 +27,16 @@ NO_SERVER = [ipaddress.IPv4Network(n) for n in ("0.0.0.0/8", "169.254.0.0/16", "
 service), multicast, and reserved with the broadcast address 255.255.255.255."""
 
 
+PRIVATE_SUFFIXES = ("localhost", "local", "test", "internal", "home.arpa")
+"""Names reserved for local or private use (RFC 6761, RFC 6762, RFC 8375, ICANN's .internal); svc.cluster.local
+is under local. A public certificate authority issues no certificate for them, nor for a single label."""
+
+
+def private_name(host: str) -> bool:
+    """Whether a public certificate authority can never issue a certificate for the name."""
+    return "." not in host or any(host == suffix or host.endswith(f".{suffix}") for suffix in PRIVATE_SUFFIXES)
+
+
 def ends_in_a_number(host: str) -> bool:
     """Whether the host's last label is a number, in decimal, octal or hex: such a host is read as an address."""
     return bool(NUMERIC_LABEL.match(host.rsplit(".", 1)[-1]))

@@ -120,3 +120,32 @@ def test_an_address_no_server_answers_at_is_refused(field: str, host: str) -> No
     for value in (bare.format(host=host), with_path.format(host=host)):
         message = _problem(spec_with(value))
         assert message.startswith(f"{field}: is an address no server answers at"), message
+
+
+PRIVATE_NAMES = ["llm", "localhost", "llm.localhost", "llm.local", "api.team.svc.cluster.local", "llm.test",
+                 "llm.corp.internal", "llm.home.arpa"]
+"""Names a public certificate authority issues no certificate for."""
+
+
+@pytest.mark.parametrize("host", PRIVATE_NAMES)
+def test_an_ingress_host_no_public_certificate_is_issued_for_is_refused_with_lets_encrypt(host: str) -> None:
+    spec = spec_of("external-hashicorp-vault")
+    spec["exposure"] = {"mode": "ingress", "host": host}
+    message = _problem(spec)
+    assert message.startswith("exposure.host: is a name no public certificate is issued for"), message
+    assert "hint: for a private name on Kubernetes, set exposure.tls.issuer" in message
+
+
+@pytest.mark.parametrize("host", PRIVATE_NAMES)
+def test_a_private_ingress_host_is_taken_with_the_teams_own_issuer(host: str) -> None:
+    """A ClusterIssuer of the team's own certificate authority can issue for internal names."""
+    spec = spec_of("external-hashicorp-vault")
+    spec["exposure"] = {"mode": "ingress", "host": host, "tls": {"issuer": "corp-ca"}}
+    assert parse_deployment(spec).spec.exposure.host == host
+
+
+def test_on_aks_a_private_ingress_host_is_refused_whatever_the_issuer_is_named() -> None:
+    """On AKS slm-deploy creates the issuer itself, as ACME against Let's Encrypt, under the name the spec gives."""
+    spec = spec_of("key-vault-created")
+    spec["exposure"] = {"mode": "ingress", "host": "llm.corp.internal", "tls": {"issuer": "corp-ca"}}
+    assert _problem(spec).startswith("exposure.host: is a name no public certificate is issued for")

@@ -107,6 +107,9 @@ RULES = [
      "leave it empty on Compose to build on this host"),
     (lambda a: documentation_host(a["ingress_host"]),
      f"ingress_host: {RESERVED} and no certificate can be issued for them: set a domain whose DNS you control"),
+    (lambda a: a["ingress_host"] and "." not in a["ingress_host"],
+     "ingress_host: a single label is no public domain, and Let's Encrypt issues no certificate under it: set a "
+     "domain whose DNS you control, such as llm.<your domain>"),
     (lambda a: a["secret_store"] == "external-secrets" and not a["vault_server"],
      "vault_server: secret_store=external-secrets reads the secrets from your team's HashiCorp Vault: set "
      "vault_server=<its https URL, e.g. https://vault.<your domain>:8200>"),
