@@ -6,10 +6,8 @@ cookiecutter has removed the project folder it made for the refused answers."""
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-from pathlib import Path
 
 import click
 from cookiecutter import main as cookiecutter_main
@@ -56,13 +54,13 @@ class EndRefusals(Extension):
 
 
 def _answers_cookiecutter_read() -> tuple[list[str], dict[str, object], dict[str, object]]:
-    """The template's variables, its config file's default_context and the key=value answers, as the running
-    cookiecutter() call holds them once it has read them and before it renders any."""
+    """The template's variables (the keys of its cookiecutter.json), its config file's default_context and the
+    key=value answers, as the running cookiecutter() call holds them once it has read them and before it renders
+    any."""
     frame = sys._getframe()
     while frame.f_code is not cookiecutter_main.cookiecutter.__code__:
         frame = frame.f_back  # type: ignore[assignment]  # on cookiecutter's command line, the call is below
-    template = Path(frame.f_locals["repo_dir"]) / "cookiecutter.json"
-    variables = [key for key in json.loads(template.read_text(encoding="utf-8")) if not key.startswith("_")]
+    variables = [key for key in frame.f_locals["context"]["cookiecutter"] if not key.startswith("_")]
     return variables, frame.f_locals["config_dict"]["default_context"], frame.f_locals["extra_context"] or {}
 
 
