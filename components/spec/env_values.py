@@ -9,7 +9,7 @@ from slm_deploy.spec.go_values import (
     duration_or_seconds_fits,
     envconfig_text,
     parses_uint64,
-    positive_duration,
+    duration_at_least_a_second,
 )
 from slm_deploy.spec.runtime_records import record_of
 
@@ -46,8 +46,9 @@ def _int_within(text: str, low: int, high: int) -> bool:
 
 
 NEVER_AT_ZERO = "duration-never-at-zero"
-NEVER_AT_ZERO_ALLOWED = ("a positive Go duration such as 5m, or whole seconds above 0; Ollama reads 0 or a negative "
-                         "value as no limit at all, so what it bounds (a stalled model load) would never give up")
+NEVER_AT_ZERO_ALLOWED = ("a Go duration of at least 1s such as 5m, or whole seconds from 1; Ollama reads 0 or a "
+                         "negative value as no limit at all, so a stalled model load would never give up, and gives "
+                         "up on every load that takes longer than a shorter one (no model loads in under a second)")
 """A duration reader that turns 0 or less into the largest duration (the record's kind for LoadTimeout)."""
 
 
@@ -73,7 +74,7 @@ def value_refusal(runtime: str, name: str, value: str) -> str | None:
         check, allowed = GO_KINDS["duration" if kind == NEVER_AT_ZERO else kind]
         if not check(envconfig_text(value)):
             return allowed
-        return NEVER_AT_ZERO_ALLOWED if kind == NEVER_AT_ZERO and not positive_duration(envconfig_text(value)) else None
+        return NEVER_AT_ZERO_ALLOWED if kind == NEVER_AT_ZERO and not duration_at_least_a_second(envconfig_text(value)) else None
     if kind in ("switch", "switch-nocase"):
         folded = value.strip().lower() if kind == "switch-nocase" else value
         accepted = listed + [word for word in OFF_WORDS if word == "0" or "true" in listed]
