@@ -40,6 +40,12 @@ INT64_MAX = 2 ** 63 - 1
 """The largest count kept: timeouts and sizes reach time and C APIs that overflow beyond a 64-bit integer."""
 
 
+BOUNDED_COUNTS = {"VLLM_ENGINE_READY_TIMEOUT_S": (1, INT64_MAX // 1000, (
+    "a whole number of seconds from 1 to {high}; vLLM waits for its engine to start for the value times 1000 "
+    "milliseconds (vllm/v1/engine/core_client.py), so 0 fails at once and a larger value overflows"))}
+"""Counts a reader outside envs.py narrows further: name -> (lowest, highest, what is allowed)."""
+
+
 def _int_within(text: str, low: int, high: int) -> bool:
     """Python's int(text) succeeds (spaces, a sign and _ separators allowed) and lands in low..high."""
     return _parses(int, text) and low <= int(text) <= high
@@ -60,6 +66,9 @@ def value_refusal(runtime: str, name: str, value: str) -> str | None:
         return None if _parses(int, value) else "an integer, such as 0 or 1 for a switch"
     if kind == "int-switch":
         return None if _int_within(value, 0, 1) else "0 (off) or 1 (on); vLLM reads it as bool(int(value))"
+    if kind == "count" and name in BOUNDED_COUNTS:
+        low, high, allowed = BOUNDED_COUNTS[name]
+        return None if _int_within(value, low, high) else allowed.format(high=high)
     if kind == "count":
         return None if _int_within(value, 0, INT64_MAX) else (
             f"a whole number from 0 to {INT64_MAX} (a timeout, size, count or port; its default is not negative "
@@ -70,6 +79,12 @@ def value_refusal(runtime: str, name: str, value: str) -> str | None:
         folded = value.lower() if kind == "choice-nocase" else value
         known = [word.lower() for word in listed] if kind == "choice-nocase" else listed
         return None if folded in known else "one of " + ", ".join(listed)
+    if kind in ("choice-list", "choice-list-nocase"):
+        folded = value.lower() if kind == "choice-list-nocase" else value
+        known = [word.lower() for word in listed] if kind == "choice-list-nocase" else listed
+        given = [word.strip() for word in folded.split(",") if word.strip()]
+        return None if all(word in known for word in given) else "words from " + ", ".join(listed) + \
+            ", separated by commas"
     if kind in GO_KINDS or kind == NEVER_AT_ZERO:
         check, allowed = GO_KINDS["duration" if kind == NEVER_AT_ZERO else kind]
         if not check(envconfig_text(value)):
