@@ -70,6 +70,8 @@ def _kind(reader: ast.AST) -> str | None:
     switch = isinstance(body, ast.Call) and getattr(body.func, "id", "") == "bool"
     for node in ast.walk(body):  # outermost first: bool(int(...)) is int, `x if (x := float(...)) > 0` is float
         parser = getattr(node.func, "id", "") if isinstance(node, ast.Call) else ""
+        if parser == "bool" and isinstance(node, ast.Call) and node.args and _reads_int(node.args[0]):
+            return "int-switch"  # bool(int(...)) inside a conditional reads any other number as on
         if isinstance(node, ast.Call) and parser in NUMBER_PARSERS and node.args and _reads_environment(node.args[0]):
             kind = NUMBER_PARSERS[parser]
             if kind == "int" and switch:
@@ -78,13 +80,31 @@ def _kind(reader: ast.AST) -> str | None:
     return None
 
 
+def _reads_int(node: ast.AST) -> bool:
+    """Whether the expression is int(...) of the variable's text."""
+    return (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "int" and bool(node.args)
+            and _reads_environment(node.args[0]))
+
+
 def _default_not_negative(read: ast.AST) -> bool:
     """Whether os.getenv(name, default) / os.environ.get(name, default) has a default of 0 or more."""
-    if not (isinstance(read, ast.Call) and len(read.args) == 2 and isinstance(read.args[1], ast.Constant)):
-        return False
-    default = read.args[1].value
-    text = str(default) if isinstance(default, (int, str)) and not isinstance(default, bool) else ""
-    return text.isascii() and text.isdigit()
+    return isinstance(read, ast.Call) and len(read.args) == 2 and _not_negative(read.args[1])
+
+
+def _not_negative(node: ast.AST) -> bool:
+    """Whether a default expression is 0 or more whatever it depends on: digits, str() of one, a sum or product
+    of such, both branches of a conditional, or max() with such an argument."""
+    if isinstance(node, ast.Constant):
+        text = str(node.value) if isinstance(node.value, (int, str)) and not isinstance(node.value, bool) else ""
+        return text.isascii() and text.isdigit()
+    if isinstance(node, ast.Call) and node.args and getattr(node.func, "id", "") in ("str", "max"):
+        check = all if getattr(node.func, "id", "") == "str" else any
+        return check(_not_negative(argument) for argument in node.args)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mult)):
+        return _not_negative(node.left) and _not_negative(node.right)
+    if isinstance(node, ast.IfExp):
+        return _not_negative(node.body) and _not_negative(node.orelse)
+    return False
 
 
 def _choices(call: ast.Call, kind: str) -> str | None:
