@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 from slm_deploy import __version__
 from slm_deploy.render.templating import render_template
@@ -30,11 +29,21 @@ UPSTREAM_BINARIES = {
     "alertmanager": ("/bin/alertmanager", "/bin/amtool"),
 }
 """Files the monitoring images copy from their pinned upstream image."""
+
+
+def _docker_quoted(value: str) -> str:
+    """A double-quoted word Docker's lexer reads back as `value`: it unescapes only backslash, quote and dollar."""
+    if "\n" in value or "\r" in value:
+        raise ValueError("an ENV value cannot span lines in a Dockerfile")
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    return f'"{escaped}"'
+
+
 def _env_instruction(env: list[tuple[str, str]]) -> str:
-    """One ENV instruction, a variable per line, values JSON-quoted."""
+    """One ENV instruction, a variable per line, values quoted as Docker reads them (non-ASCII kept as is)."""
     if not env:
         return ""
-    body = " \\\n    ".join(f"{key}={json.dumps(value)}" for key, value in env)
+    body = " \\\n    ".join(f"{key}={_docker_quoted(value)}" for key, value in env)
     return f"ENV {body}\n"
 
 

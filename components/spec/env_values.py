@@ -9,7 +9,7 @@ from slm_deploy.spec.go_values import (
     duration_or_seconds_fits,
     envconfig_text,
     parses_uint64,
-    positive_duration,
+    duration_at_least_a_second,
 )
 from slm_deploy.spec.runtime_records import record_of
 
@@ -40,14 +40,21 @@ INT64_MAX = 2 ** 63 - 1
 """The largest count kept: timeouts and sizes reach time and C APIs that overflow beyond a 64-bit integer."""
 
 
+BOUNDED_COUNTS = {"VLLM_ENGINE_READY_TIMEOUT_S": (1, INT64_MAX // 1000, (
+    "a whole number of seconds from 1 to {high}; vLLM waits for its engine to start for the value times 1000 "
+    "milliseconds (vllm/v1/engine/core_client.py), so 0 fails at once and a larger value overflows"))}
+"""Counts a reader outside envs.py narrows further: name -> (lowest, highest, what is allowed)."""
+
+
 def _int_within(text: str, low: int, high: int) -> bool:
     """Python's int(text) succeeds (spaces, a sign and _ separators allowed) and lands in low..high."""
     return _parses(int, text) and low <= int(text) <= high
 
 
 NEVER_AT_ZERO = "duration-never-at-zero"
-NEVER_AT_ZERO_ALLOWED = ("a positive Go duration such as 5m, or whole seconds above 0; Ollama reads 0 or a negative "
-                         "value as no limit at all, so what it bounds (a stalled model load) would never give up")
+NEVER_AT_ZERO_ALLOWED = ("a Go duration of at least 1s such as 5m, or whole seconds from 1; Ollama reads 0 or a "
+                         "negative value as no limit at all, so a stalled model load would never give up, and gives "
+                         "up on every load that takes longer than a shorter one (no model loads in under a second)")
 """A duration reader that turns 0 or less into the largest duration (the record's kind for LoadTimeout)."""
 
 
@@ -59,6 +66,9 @@ def value_refusal(runtime: str, name: str, value: str) -> str | None:
         return None if _parses(int, value) else "an integer, such as 0 or 1 for a switch"
     if kind == "int-switch":
         return None if _int_within(value, 0, 1) else "0 (off) or 1 (on); vLLM reads it as bool(int(value))"
+    if kind == "count" and name in BOUNDED_COUNTS:
+        low, high, allowed = BOUNDED_COUNTS[name]
+        return None if _int_within(value, low, high) else allowed.format(high=high)
     if kind == "count":
         return None if _int_within(value, 0, INT64_MAX) else (
             f"a whole number from 0 to {INT64_MAX} (a timeout, size, count or port; its default is not negative "
@@ -69,11 +79,17 @@ def value_refusal(runtime: str, name: str, value: str) -> str | None:
         folded = value.lower() if kind == "choice-nocase" else value
         known = [word.lower() for word in listed] if kind == "choice-nocase" else listed
         return None if folded in known else "one of " + ", ".join(listed)
+    if kind in ("choice-list", "choice-list-nocase"):
+        folded = value.lower() if kind == "choice-list-nocase" else value
+        known = [word.lower() for word in listed] if kind == "choice-list-nocase" else listed
+        given = [word.strip() for word in folded.split(",") if word.strip()]
+        return None if all(word in known for word in given) else "words from " + ", ".join(listed) + \
+            ", separated by commas"
     if kind in GO_KINDS or kind == NEVER_AT_ZERO:
         check, allowed = GO_KINDS["duration" if kind == NEVER_AT_ZERO else kind]
         if not check(envconfig_text(value)):
             return allowed
-        return NEVER_AT_ZERO_ALLOWED if kind == NEVER_AT_ZERO and not positive_duration(envconfig_text(value)) else None
+        return NEVER_AT_ZERO_ALLOWED if kind == NEVER_AT_ZERO and not duration_at_least_a_second(envconfig_text(value)) else None
     if kind in ("switch", "switch-nocase"):
         folded = value.strip().lower() if kind == "switch-nocase" else value
         accepted = listed + [word for word in OFF_WORDS if word == "0" or "true" in listed]

@@ -101,9 +101,12 @@ def duration_or_seconds_fits(text: str) -> bool:
     return parses_int64(text) and abs(int(text)) <= WHOLE_SECONDS_LIMIT
 
 
-def positive_duration(text: str) -> bool:
-    """Whether Ollama's duration reader gets a duration above zero from `text` (a Go duration or whole seconds)."""
+SECOND_NS = 10 ** 9
+
+
+def duration_at_least_a_second(text: str) -> bool:
+    """Whether Ollama's duration reader gets one second or more from `text` (a Go duration or whole seconds)."""
     nanoseconds = duration_nanoseconds(text)
     if nanoseconds is None:
-        return parses_int64(text) and 0 < int(text) <= WHOLE_SECONDS_LIMIT
-    return nanoseconds > 0
+        return parses_int64(text) and 1 <= int(text) <= WHOLE_SECONDS_LIMIT
+    return nanoseconds >= SECOND_NS

@@ -18,8 +18,8 @@ preparation step does), or a GPU setting on a deployment without resources.gpu.
 
 from __future__ import annotations
 
-from slm_deploy.spec.env_classes import (CLASSES, FLAG_PREFIXES, GPU_ONLY, GPU_ONLY_BACKENDS, MODEL_TRANSFER,
-                                         OWN_PREFIXES, OWNED, UNCHECKED_READER)
+from slm_deploy.spec.env_classes import (CLASSES, FLAG_PREFIXES, GPU_ONLY, GPU_ONLY_BACKENDS, JSON_OR_FILE,
+                                         MODEL_TRANSFER, OWN_PREFIXES, OWNED, UNCHECKED_READER)
 from slm_deploy.spec.fields import SECRET_NAME_PARTS
 from slm_deploy.spec.runtime_records import record_of
 
@@ -45,6 +45,8 @@ def class_refusal(runtime: str, name: str) -> str | None:
 def refusal(runtime: str, name: str, *, gpu: bool = True) -> str | None:
     """Why `runtime` must not be given the variable `name` (on a deployment with or without a GPU), or None."""
     reason, record = class_refusal(runtime, name), record_of(runtime)
+    if reason is None and record.env_values.get(name) == "json-or-file":
+        return JSON_OR_FILE
     if reason is None and name not in record.env:
         return f"is not a variable {runtime} reads at its pinned version ({record.runtime} {record.version})"
     prefix = OWN_PREFIXES.get(runtime)

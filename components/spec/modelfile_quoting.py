@@ -10,7 +10,9 @@ own Unicode tables at the Go release Ollama builds with (slm_deploy.spec.go_prin
 
 from __future__ import annotations
 
-from slm_deploy.spec.go_printable import go_is_print
+import unicodedata
+
+from slm_deploy.spec.go_printable import go_is_print, table_unicode_version
 
 LINE_BREAKS = "\n\r"
 KEPT_BLANKS = " \t"
@@ -20,6 +22,13 @@ UNREPRESENTABLE = ("characters Ollama's Modelfile parser drops: control, format 
                    "U+00A0, U+2028)")
 UNQUOTABLE = ("three double quotes at the end of a line followed by another line: Ollama's Modelfile parser would "
               "end the value there, in any quoting")
+
+
+def _unknown_to_go() -> str:
+    """Why a character unassigned in Go's Unicode (Python's is older, so unassigned there too) is refused."""
+    version = ".".join(table_unicode_version().split(".")[:2])
+    return (f"characters Ollama's Go (Unicode {version}) does not know, such as ones added in a later Unicode "
+            "version: its Modelfile parser drops them")
 
 
 def _kept(character: str) -> bool:
@@ -59,6 +68,9 @@ def quoted_value(text: str) -> str | None:
 
 def unrepresentable(text: str) -> str | None:
     """What keeps a non-empty text from being written as a Modelfile value, or None when it can be."""
-    if not all(_kept(ch) for ch in text):
+    dropped = [ch for ch in text if not _kept(ch)]
+    if any(unicodedata.category(ch) == "Cn" for ch in dropped):
+        return _unknown_to_go()
+    if dropped:
         return UNREPRESENTABLE
     return None if quoted_value(text) is not None else UNQUOTABLE

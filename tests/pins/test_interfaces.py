@@ -155,6 +155,14 @@ environment_variables: dict[str, Callable[[], Any]] = {
     "A_TEXT": lambda: os.getenv("A_TEXT", "ext://sys.stdout"),
     "A_NOT_ZERO": lambda: os.getenv("A_NOT_ZERO", "0") != "0",
     "A_LIST": lambda: os.environ["A_LIST"].split(","),
+    "A_WORDS": env_set_with_choices("A_WORDS", default=[], choices=["container", "web"]),
+    "A_NOCASE_WORDS": env_list_with_choices("A_NOCASE_WORDS", [], ["x", "y"], case_sensitive=False),
+    "A_JSON": lambda: maybe_convert_json_str_or_file(os.environ.get("A_JSON", None)),
+    "A_BRANCHES": lambda: int(os.getenv("A_BRANCHES", "64" if hasattr(torch.version, "hip") else "32")),
+    "A_PRODUCT": lambda: int(os.getenv("A_PRODUCT", str(394 * 1024 * 1024))),
+    "A_AT_LEAST": lambda: int(os.getenv("A_AT_LEAST", str(max(1, min(os.cpu_count() or 1, 2))))),
+    "A_NEGATIVE_BRANCH": lambda: int(os.getenv("A_NEGATIVE_BRANCH", "8" if x else "-1")),
+    "A_GUARDED_FLAG": lambda: bool(int(os.environ["A_GUARDED_FLAG"])) if "A_GUARDED_FLAG" in os.environ else True,
 }
 """
 
@@ -164,7 +172,9 @@ def test_vllm_env_values_follow_how_envs_py_parses_each_variable() -> None:
         "A_INT": "count", "A_SIGNED": "int", "A_FLAG": "int-switch", "A_MAYBE": "int", "A_SET": "count",
         "A_FLOAT": "float",
         "A_CHOICE": "choice:spawn,fork", "A_NOCASE": "choice-nocase:highest,high", "A_EQ": "switch:1",
-        "A_IN": "switch-nocase:true,1"}
+        "A_IN": "switch-nocase:true,1", "A_WORDS": "choice-list:container,web",
+        "A_NOCASE_WORDS": "choice-list-nocase:x,y", "A_JSON": "json-or-file", "A_BRANCHES": "count",
+        "A_PRODUCT": "count", "A_AT_LEAST": "count", "A_NEGATIVE_BRANCH": "int", "A_GUARDED_FLAG": "int-switch"}
 
 
 def test_open_webui_persistent_env_follows_names_into_the_config_table() -> None:

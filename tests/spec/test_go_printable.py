@@ -48,4 +48,10 @@ def test_a_stop_string_with_characters_newer_than_pythons_unicode_renders(stop: 
 
 def test_a_character_newer_than_gos_unicode_is_refused(tmp_path: Path) -> None:
     _refused(tmp_path, _ollama_spec([f"Canary{UNICODE_16_FACE}"]), "runtime.modelfile.parameters.stop[0]",
-             "characters Ollama's Modelfile parser drops", echoed=("Canary",))
+             "characters Ollama's Go (Unicode 15.0) does not know", echoed=("Canary",))
+    assert "control, format and separator" not in run_in_process("validate", str(tmp_path / "spec.yaml")).stderr
+
+
+def test_a_control_character_is_still_refused_as_one(tmp_path: Path) -> None:
+    _refused(tmp_path, _ollama_spec(["Canary\u200b"]), "runtime.modelfile.parameters.stop[0]",
+             "control, format and separator characters", echoed=("Canary",))

@@ -30,6 +30,9 @@ REFUSED = {
     "a negative duration, read as none": ("OLLAMA_LOAD_TIMEOUT", "-5m", "no limit"),
     "zero seconds as a duration": ("OLLAMA_LOAD_TIMEOUT", "0s", "no limit"),
     "zero microseconds, Go's spelling": ("OLLAMA_LOAD_TIMEOUT", "0\u00b5s", "no limit"),
+    "a nanosecond, which no model load meets": ("OLLAMA_LOAD_TIMEOUT", "1ns", "at least 1s"),
+    "a microsecond, which no model load meets": ("OLLAMA_LOAD_TIMEOUT", "1\u00b5s", "no model loads in under"),
+    "just under a second": ("OLLAMA_LOAD_TIMEOUT", "999ms", "at least 1s"),
 }
 
 
@@ -45,9 +48,9 @@ def _on_a_gpu(spec: dict[str, Any]) -> dict[str, Any]:
     return {**spec, "resources": {"gpu": {"type": "nvidia-l4"}}}
 
 
-@pytest.mark.parametrize("timeout", ["1h30m", "5\u00b5s", "5\u03bcs", "300"])
+@pytest.mark.parametrize("timeout", ["1h30m", "5000000\u00b5s", "5000000\u03bcs", "300", "1s", "1"])
 def test_values_ollama_reads_as_written_render(timeout: str, tmp_path: Path) -> None:
-    """Both micro signs are units of Go's time.ParseDuration (U+00B5 and U+03BC), so 5µs is a real timeout."""
+    """Both micro signs are units of Go's time.ParseDuration (U+00B5 and U+03BC), so 5000000µs is a real timeout."""
     env = {"OLLAMA_SCHED_SPREAD": "0", "OLLAMA_NEW_ENGINE": "1", "OLLAMA_GPU_OVERHEAD": "536870912",
            "OLLAMA_LOAD_TIMEOUT": timeout, "OLLAMA_NO_CLOUD": " true "}
     path, out = tmp_path / "spec.yaml", tmp_path / "bundle"

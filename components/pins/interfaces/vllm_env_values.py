@@ -16,12 +16,16 @@ from slm_deploy.pins.interfaces.pysource import string_literal
 
 TABLE = "environment_variables"
 CHOICE_HELPER = "env_with_choices"
+LIST_CHOICE_HELPERS = ("env_list_with_choices", "env_set_with_choices")
+"""Comma-separated words, each checked against the list (a word outside it raises at start)."""
+JSON_READER = "maybe_convert_json_str_or_file"
+"""Opens the value as a file when one exists at that path, else parses it as JSON (either raises on bad text)."""
 NUMBER_PARSERS = {"int": "int", "float": "float", "maybe_convert_int": "int", "maybe_convert_bool": "int-switch"}
 """Calls that parse the variable's text as a number; maybe_convert_bool is bool(int(value)) in envs.py."""
 
 
 def env_values(module: ast.Module) -> dict[str, str]:
-    """Name -> "int", "float", "choice:a,b", "choice-nocase:a,b" or "switch[-nocase]:on,values" for envs.py."""
+    """Name -> "int", "float", "choice[-list][-nocase]:a,b", "json-or-file" or "switch[-nocase]:on,values"."""
     found: dict[str, str] = {}
     for node in ast.walk(module):
         table = _table(node)
@@ -53,16 +57,21 @@ def _reads_environment(node: ast.AST) -> bool:
 
 
 def _kind(reader: ast.AST) -> str | None:
-    if isinstance(reader, ast.Call) and getattr(reader.func, "id", "") == CHOICE_HELPER:
-        return _choices(reader)
+    helper = getattr(reader.func, "id", "") if isinstance(reader, ast.Call) else ""
+    if isinstance(reader, ast.Call) and helper in (CHOICE_HELPER, *LIST_CHOICE_HELPERS):
+        return _choices(reader, "choice-list" if helper in LIST_CHOICE_HELPERS else "choice")
     if not isinstance(reader, ast.Lambda):
         return None
     body = reader.body
+    if isinstance(body, ast.Call) and getattr(body.func, "id", "") == JSON_READER:
+        return "json-or-file"
     if isinstance(body, ast.Compare):
         return _switch(body)
     switch = isinstance(body, ast.Call) and getattr(body.func, "id", "") == "bool"
     for node in ast.walk(body):  # outermost first: bool(int(...)) is int, `x if (x := float(...)) > 0` is float
         parser = getattr(node.func, "id", "") if isinstance(node, ast.Call) else ""
+        if parser == "bool" and isinstance(node, ast.Call) and node.args and _reads_int(node.args[0]):
+            return "int-switch"  # bool(int(...)) inside a conditional reads any other number as on
         if isinstance(node, ast.Call) and parser in NUMBER_PARSERS and node.args and _reads_environment(node.args[0]):
             kind = NUMBER_PARSERS[parser]
             if kind == "int" and switch:
@@ -71,24 +80,42 @@ def _kind(reader: ast.AST) -> str | None:
     return None
 
 
+def _reads_int(node: ast.AST) -> bool:
+    """Whether the expression is int(...) of the variable's text."""
+    return (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "int" and bool(node.args)
+            and _reads_environment(node.args[0]))
+
+
 def _default_not_negative(read: ast.AST) -> bool:
     """Whether os.getenv(name, default) / os.environ.get(name, default) has a default of 0 or more."""
-    if not (isinstance(read, ast.Call) and len(read.args) == 2 and isinstance(read.args[1], ast.Constant)):
-        return False
-    default = read.args[1].value
-    text = str(default) if isinstance(default, (int, str)) and not isinstance(default, bool) else ""
-    return text.isascii() and text.isdigit()
+    return isinstance(read, ast.Call) and len(read.args) == 2 and _not_negative(read.args[1])
 
 
-def _choices(call: ast.Call) -> str | None:
-    """env_with_choices(name, default, [words], case_sensitive=...): a literal list only (a callable is lazy)."""
+def _not_negative(node: ast.AST) -> bool:
+    """Whether a default expression is 0 or more whatever it depends on: digits, str() of one, a sum or product
+    of such, both branches of a conditional, or max() with such an argument."""
+    if isinstance(node, ast.Constant):
+        text = str(node.value) if isinstance(node.value, (int, str)) and not isinstance(node.value, bool) else ""
+        return text.isascii() and text.isdigit()
+    if isinstance(node, ast.Call) and node.args and getattr(node.func, "id", "") in ("str", "max"):
+        check = all if getattr(node.func, "id", "") == "str" else any
+        return check(_not_negative(argument) for argument in node.args)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mult)):
+        return _not_negative(node.left) and _not_negative(node.right)
+    if isinstance(node, ast.IfExp):
+        return _not_negative(node.body) and _not_negative(node.orelse)
+    return False
+
+
+def _choices(call: ast.Call, kind: str) -> str | None:
+    """env_[list_]with_choices(name, default, [words], case_sensitive=...): a literal list only (a callable is lazy)."""
     words = call.args[2] if len(call.args) > 2 else next((k.value for k in call.keywords if k.arg == "choices"), None)
     literals = _literals(words)
     if literals is None:
         return None
     sensitive = next((k.value for k in call.keywords if k.arg == "case_sensitive"), None)
     nocase = isinstance(sensitive, ast.Constant) and sensitive.value is False
-    return ("choice-nocase:" if nocase else "choice:") + ",".join(literals)
+    return (f"{kind}-nocase:" if nocase else f"{kind}:") + ",".join(literals)
 
 
 def _switch(compare: ast.Compare) -> str | None:
