@@ -13,11 +13,16 @@ from slm_deploy.spec.mlx_models import mlx_model_types
 
 LABEL_PREFIX = "io.slm-deploy"
 """Every launchd job slm-deploy installs is named under this reverse-DNS prefix (Foundry Local's daemon too)."""
-SERVER_FLAGS = ("--model", "--host", "--port")
+SERVER_FLAGS = ("--model", "--host", "--port", "--allowed-origins")
 """Every mlx_lm.server option serve.sh passes (checked against the pinned version's record)."""
 CONVERT_FLAGS = ("--hf-path", "--mlx-path")
 """The mlx_lm.convert options prepare.sh always passes; the weight options come from the plan."""
 SCRIPTS = ("install.sh", "prepare.sh", "serve.sh")
+
+
+def conversion(host: MlxHost) -> str:
+    """What prepare.sh records and serve.sh requires: the mlx-lm version and weight options of the conversion."""
+    return f"mlx-lm {host.version} {' '.join(host.convert_args)}"
 
 
 def agent_label(host: MlxHost, part: str) -> str:
@@ -65,6 +70,7 @@ def render_mlx_host(host: MlxHost, deployment: Deployment) -> dict[str, str]:
         "host": host, "model": deployment.model, "root": install_root(host.service), "secrets": SECRETS_DIR,
         "labels": {part: agent_label(host, part) for part in ("server", "gateway")},
         "model_types": " ".join(sorted(mlx_model_types())),
+        "conversion": conversion(host),
     }
     files = {f"{base}/{name}": render_template(f"hosts/mlx-{name}.j2", **context) for name in SCRIPTS}
     files[f"{base}/README.md"] = render_template("hosts/mlx-README.md.j2", **context)

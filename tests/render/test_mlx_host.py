@@ -156,42 +156,75 @@ def test_launchd_agents_parse_in_two_parsers(part: str, tmp_path: Path) -> None:
     assert plistlib.loads(binary.read_bytes()) == agent
 
 
-def _installed(tmp_path: Path) -> tuple[Path, Path]:
-    """serve.sh moved under a temporary root, with a stand-in mlx_lm.server that prints its arguments."""
+INT4_G64 = "mlx-lm 0.32.2 -q --q-bits 4 --q-group-size 64"
+"""The conversion record of the default qwen3-0.6b spec (int4, group size 64)."""
+
+
+def _installed(tmp_path: Path, conversion: str = INT4_G64, spec: dict | None = None) -> tuple[Path, Path]:
+    """serve.sh moved under a temporary root beside a model prepared with `conversion` whose digests match, with a
+    stand-in mlx_lm.server that prints each argument in brackets."""
     root = tmp_path / "root"
     (root / "venv" / "bin").mkdir(parents=True)
     server = root / "venv" / "bin" / "mlx_lm.server"
-    server.write_text("#!/bin/sh\necho serving \"$@\"\n")
+    server.write_text("#!/bin/sh\nprintf serving; printf ' [%s]' \"$@\"\n")
     server.chmod(0o755)
     model = root / "models" / "qwen3-0.6b"
     model.mkdir(parents=True)
     (model / "model.safetensors").write_bytes(b"weights")
     revision = catalogue()["qwen3-0.6b"].hf_revision
     (model / ".slm-source-revision").write_text(revision + "\n")
-    digests = subprocess.run(["shasum", "-a", "256", "./.slm-source-revision", "./model.safetensors"], cwd=model,
-                             capture_output=True, text=True, check=True).stdout
+    (model / ".slm-conversion").write_text(conversion + "\n")
+    digests = subprocess.run(["shasum", "-a", "256", "./.slm-conversion", "./.slm-source-revision",
+                              "./model.safetensors"], cwd=model, capture_output=True, text=True, check=True).stdout
     (model / ".slm-sha256").write_text(digests)
     script = tmp_path / "serve.sh"
-    script.write_text(_host_files(_spec())["serve.sh"].replace(install_root("mac"), str(root)))
+    script.write_text(_host_files(spec or _spec())["serve.sh"].replace(install_root("mac"), str(root)))
     return script, model
 
 
-def test_serve_starts_a_model_that_matches_its_record(tmp_path: Path) -> None:
+def test_serve_starts_a_model_that_matches_its_record_and_allows_no_browser_origin(tmp_path: Path) -> None:
     script, _ = _installed(tmp_path)
     result = run(["/bin/sh", str(script)])
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "serving --model qwen3-0.6b --host 127.0.0.1 --port 8081"
+    assert result.stdout.strip() == (
+        "serving [--model] [qwen3-0.6b] [--host] [127.0.0.1] [--port] [8081] [--allowed-origins] []")
 
 
 @pytest.mark.parametrize(("corrupt", "message"), [
     ("model.safetensors", "does not match its recorded sha256"),
     (".slm-source-revision", "another revision"),
+    (".slm-conversion", "other options"),
 ])
 def test_serve_refuses_a_corrupted_or_mismatched_model(corrupt: str, message: str, tmp_path: Path) -> None:
     script, model = _installed(tmp_path)
     (model / corrupt).write_text("0" * 40 + "\n")
     result = run(["/bin/sh", str(script)])
     assert result.returncode == 1 and message in result.stderr and "serving" not in result.stdout
+
+
+@pytest.mark.parametrize(("quantisation", "runtime"), [("bf16", {}), ("int4", {"group_size": 32})])
+def test_serve_refuses_a_model_converted_for_another_spec(quantisation: str, runtime: dict, tmp_path: Path) -> None:
+    spec = _spec(runtime={"kind": "mlx", **runtime})
+    spec["model"]["quantisation"] = quantisation
+    script, _ = _installed(tmp_path, INT4_G64, spec)  # digests and revision all match; the options do not
+    result = run(["/bin/sh", str(script)])
+    assert result.returncode == 1 and "other options" in result.stderr and "serving" not in result.stdout
+
+
+@pytest.mark.parametrize("extra", ["model-extra.safetensors", "sub/adapter.safetensors", ".hidden"])
+def test_serve_refuses_a_file_the_record_does_not_list(extra: str, tmp_path: Path) -> None:
+    script, model = _installed(tmp_path)
+    (model / extra).parent.mkdir(exist_ok=True)
+    (model / extra).write_bytes(b"other weights")
+    result = run(["/bin/sh", str(script)])
+    assert result.returncode == 1 and "does not list" in result.stderr and "serving" not in result.stdout
+
+
+def test_serve_refuses_a_model_missing_a_recorded_file(tmp_path: Path) -> None:
+    script, model = _installed(tmp_path)
+    (model / "model.safetensors").unlink()
+    result = run(["/bin/sh", str(script)])
+    assert result.returncode == 1 and "lacks some" in result.stderr and "serving" not in result.stdout
 
 
 def test_check_passes_on_the_bundle(tmp_path: Path) -> None:
@@ -247,8 +280,9 @@ def test_prepare_records_what_serve_checks(tmp_path: Path) -> None:
     assert (venv / "mlx_lm.convert.log").read_text().startswith(f"--hf-path {root}/models/.prepare.")
     model = root / "models" / "llama-3.2-1b-instruct"
     assert (model / ".slm-source-revision").read_text().strip() == entry.hf_revision
+    assert (model / ".slm-conversion").read_text() == "mlx-lm 0.32.2 -q --q-bits 4 --q-group-size 64\n"
     recorded = (model / ".slm-sha256").read_text()
-    assert "./model.safetensors" in recorded and "./sub/config.json" in recorded
+    assert "./model.safetensors" in recorded and "./sub/config.json" in recorded and "./.slm-conversion" in recorded
     assert sorted(p.name for p in (root / "models").iterdir()) == ["llama-3.2-1b-instruct"]
     served = run(["/bin/sh", str(_script("serve.sh", root))])
     assert served.returncode == 0 and "--model llama-3.2-1b-instruct" in served.stdout, served.stderr

@@ -76,6 +76,13 @@ FOUNDRY_LOCAL: Universe = (
     (GET, "/openai/loadedmodels"),
 )
 
+# ml-explore/mlx-lm 0.32.2, mlx_lm/server.py do_GET (/v1/models is a prefix there) and do_POST.
+MLX: Universe = (
+    (GET, "/health"), (GET, "/v1/models"), (GET, "/v1/models/{model:path}"), (POST, "/v1/completions"),
+    (POST, "/v1/chat/completions"), (POST, "/chat/completions"),
+)
+
 UNIVERSES: dict[str, Universe] = {
     "ollama": OLLAMA, "vllm": VLLM, "llamacpp": LLAMACPP, "onnxruntime": ONNXRUNTIME, "foundry-local": FOUNDRY_LOCAL,
+    "mlx": MLX,
 }

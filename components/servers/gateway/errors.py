@@ -26,6 +26,10 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "expectation_failed": (417, INVALID, "Only 'Expect: 100-continue' is supported."),
     "invalid_request_target": (400, INVALID, "The request path is not valid."),
     "malformed_request": (400, INVALID, "The request is not valid HTTP."),
+    "invalid_json_object": (400, INVALID, "The request body must be a JSON object."),
+    "request_field_refused": (
+        400, INVALID, "This deployment serves one model: 'adapters' and 'draft_model' are not accepted.",
+    ),
     "request_header_fields_too_large": (431, INVALID, "The request head is too large."),
     "rate_limit_exceeded": (429, "rate_limit_error", "Rate limit exceeded for this API key."),
     "concurrency_limit_exceeded": (

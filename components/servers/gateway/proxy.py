@@ -22,6 +22,7 @@ from slm_deploy.servers.gateway.keys import KeyStore
 from slm_deploy.servers.gateway.limits import BucketTable, ByteBudget, ConcurrencyGate, KeyLimits
 from slm_deploy.servers.gateway.metrics import NO_KEY, GatewayMetrics
 from slm_deploy.servers.gateway.paths import InvalidTarget, Target, canonical_target
+from slm_deploy.servers.gateway.request_fields import FieldRefusal, restrict_request_fields
 from slm_deploy.servers.gateway.routes import OPENAI_GENERATION_ROUTES, TABLES, UNMATCHED_LABEL
 from slm_deploy.servers.gateway.server import MAX_HEAD_BYTES
 from slm_deploy.servers.gateway.usage import JsonBodyTap, LineStreamTap, TokenUsage, request_usage_injection
@@ -254,6 +255,11 @@ class Gateway:
         request, route = exchange.request, exchange.route
         method = request.method
         body = await self._read_body(request)
+        if method == "POST" and (self.table.removed_fields or self.table.refused_fields):
+            try:
+                body = restrict_request_fields(body, self.table.removed_fields, self.table.refused_fields)
+            except FieldRefusal as refusal:
+                raise Refusal(refusal.code) from None
         drop_usage_event = False
         if self.config.inject_stream_usage and method == "POST" and route in OPENAI_GENERATION_ROUTES:
             rewritten = request_usage_injection(body)

@@ -49,10 +49,17 @@ def _matches(pattern: tuple[str, ...], path: tuple[str, ...]) -> bool:
 class RouteTable:
     """The routes one runtime serves to inference keys, and its management routes (refused with 403)."""
 
-    def __init__(self, name: str, routes: tuple[Route, ...], management: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, name: str, routes: tuple[Route, ...], management: tuple[str, ...] = (),
+        removed_fields: frozenset[str] = frozenset(), refused_fields: frozenset[str] = frozenset(),
+    ) -> None:
         self.name = name
         self.routes = routes
         self.management = management
+        # Members of POST bodies that would make the runtime load another model: `removed_fields`
+        # are dropped so it serves its default, a body naming `refused_fields` is refused.
+        self.removed_fields = removed_fields
+        self.refused_fields = refused_fields
         self._exact = {r.pattern: r for r in routes if "{" not in r.pattern}
         self._templated = tuple(r for r in routes if "{" in r.pattern)
         self._management_exact = frozenset(m for m in management if "{" not in m)
@@ -183,7 +190,15 @@ FOUNDRY_LOCAL = _table(
     management=("/openai/download", "/openai/load/{model}", "/openai/unload/{model}"),
 )
 
-# mlx-lm 0.32.2's server.py: do_GET's /health and /v1/models, do_POST's two completion factories.
-MLX = _table("mlx", get=("/health", "/v1/models"), post=("/v1/chat/completions", "/v1/completions"))
+# mlx-lm 0.32.2's server.py: do_GET's /health and do_POST's two completion factories. Its /v1/models
+# lists the account's Hugging Face cache and the served folder's absolute path, so it is refused; and
+# do_POST loads any local folder a body names in `model`, `adapters` or `draft_model`.
+MLX = RouteTable(
+    "mlx",
+    (Route("/health", GET), Route("/v1/chat/completions", POST), Route("/v1/completions", POST)),
+    management=("/v1/models", "/v1/models/{model:path}"),
+    removed_fields=frozenset({"model"}),
+    refused_fields=frozenset({"adapters", "draft_model"}),
+)
 
 TABLES: dict[str, RouteTable] = {t.name: t for t in (OLLAMA, VLLM, LLAMACPP, ONNXRUNTIME, FOUNDRY_LOCAL, MLX)}

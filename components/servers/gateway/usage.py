@@ -94,7 +94,7 @@ class LineStreamTap:
     def _read_usage(self, line: bytes) -> Any:
         """Parse one line (SSE `data:` or bare JSON); record any usage; return the object, or None."""
         payload = line[5:].strip() if line.startswith(b"data:") else line
-        obj = _parse_json(payload)
+        obj = parse_json(payload)
         found = usage_from_object(obj)
         if found is not None:
             self.usage = found
@@ -156,14 +156,14 @@ class JsonBodyTap:
         body = b"".join(self._parts)
         if not _USAGE_MARKER.search(body):
             return None
-        return usage_from_object(_parse_json(body))
+        return usage_from_object(parse_json(body))
 
 
 def request_usage_injection(body: bytes) -> bytes | None:
     """For a streamed OpenAI request that did not ask for usage, the same request asking for it."""
     if len(body) > MAX_INJECTION_BODY_BYTES or b'"stream"' not in body:
         return None
-    obj = _parse_json(body)
+    obj = parse_json(body)
     if not isinstance(obj, dict) or obj.get("stream") is not True:
         return None
     options = obj.get("stream_options")
@@ -172,6 +172,11 @@ def request_usage_injection(body: bytes) -> bytes | None:
     if options and options.get("include_usage") is True:
         return None
     obj["stream_options"] = {**(options or {}), "include_usage": True}
+    return encode_json(obj)
+
+
+def encode_json(obj: Any) -> bytes:
+    """A rewritten request body, compact, in UTF-8 where it can be."""
     try:
         return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
@@ -179,7 +184,7 @@ def request_usage_injection(body: bytes) -> bytes | None:
         return json.dumps(obj, separators=(",", ":")).encode("ascii")
 
 
-def _parse_json(data: bytes) -> Any:
+def parse_json(data: bytes) -> Any:
     """The JSON value, or None for anything that is not JSON the gateway can hold (also nesting too deep)."""
     try:
         return json.loads(data)
