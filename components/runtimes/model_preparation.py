@@ -1,7 +1,9 @@
 """The step that turns a pinned Hugging Face checkpoint into the served format, and the check run before serving.
 
-The step downloads the checkpoint into a scratch folder on the model volume, converts it (llama.cpp's converter
-and llama-quantize, or the ONNX Runtime GenAI model builder), moves the result into place and records beside it
+The step downloads the checkpoint's configs, tokenizer and safetensors weights (never its code) into a scratch
+folder on the model volume, refuses one whose config names code of its own (auto_map: the converters would run it),
+converts it offline and without the hub token (llama.cpp's converter and llama-quantize, or the ONNX Runtime GenAI
+model builder), moves the result into place and records beside it
 SHA256SUMS (every output file) and, last, PROVENANCE (source, revision, options, converter version). A model volume
 that already holds a prepared model is never overwritten: it is checked, and a mismatch is refused. The check is
 plain POSIX shell (sh, cmp, grep, sha256sum), so the serving images run it too. No script holds a `$`, which
