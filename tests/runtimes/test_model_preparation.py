@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -133,3 +134,17 @@ def test_a_ready_model_volume_without_the_prepared_model_says_it_is_missing(cach
     result = sh(check_script(cache))
     assert result.returncode == 3 and "prepared model is missing" in result.stderr
     assert "another source" not in result.stderr
+
+
+def test_the_readme_selector_for_preparing_again_selects_the_rendered_job_alone() -> None:
+    """The README's `kubectl delete job -l ...` must match the one Job the bundle renders."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    selector = re.search(r"kubectl delete job -n <namespace> -l (\S+?)`", readme)
+    assert selector, "the README says how to delete the preparation Job"
+    wanted = dict(pair.split("=", 1) for pair in selector.group(1).replace("<name>", "tiny").split(","))
+    files = render_bundle(parse_deployment(copy.deepcopy(SPEC))).files
+    documents = [doc for name, text in files.items() if name.startswith("kubernetes/") and name.endswith(".yaml")
+                 for doc in yaml.safe_load_all(text) if isinstance(doc, dict)]
+    selected = [doc["kind"] for doc in documents
+                if wanted.items() <= (doc.get("metadata", {}).get("labels") or {}).items() and doc["kind"] == "Job"]
+    assert selected == ["Job"]
