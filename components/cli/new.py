@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 from pydantic import TypeAdapter, ValidationError
 
-from slm_deploy.cli.template_syntax import template_syntax_problems, unknown_variable
+from slm_deploy.cli.template_syntax import template_syntax_problems
 from slm_deploy.errors import Problem, SlmDeployError, SpecError
 from slm_deploy.spec.fields import PATTERN_DESCRIPTIONS, REGISTRY_ALLOWED, SERVICE_NAME_PATTERN, RegistryHost
 
@@ -127,7 +127,8 @@ def parse_context(pairs: list[str]) -> dict[str, str]:
     for index, pair in enumerate(pairs):
         key, sep, value = pair.partition("=")
         if not sep or key not in public:
-            raise SpecError(unknown_variable(index + 1, public))
+            raise SpecError(Problem(f"<argument {index + 1}>", "is not a template variable (expected key=value)",
+                                    allowed=", ".join(public)))
         choices = defaults[key]
         if isinstance(choices, list) and value not in choices:
             raise SpecError(Problem(key, "is not offered", allowed=", ".join(choices)))

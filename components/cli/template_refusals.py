@@ -1,23 +1,20 @@
 """Plain `cookiecutter` refuses the project template's answers as `slm-deploy new` does: the reasons, exit code 2,
 no traceback. These extensions (cookiecutter.json's _extensions) run in cookiecutter's own process: one refuses
-answers the template does not define or holding template syntax before cookiecutter renders them; the other ends a
-hook's refusal, which cookiecutter would report by logging the exception with its traceback and exiting 1, once
-cookiecutter has removed the project folder it made for the refused answers."""
+key=value answers holding template syntax before cookiecutter renders them; the other ends a hook's refusal, which
+cookiecutter would report by logging the exception with its traceback and exiting 1, once cookiecutter has removed
+the project folder it made for the refused answers."""
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-from pathlib import Path
 
 import click
-from cookiecutter import main as cookiecutter_main
 from cookiecutter.exceptions import FailedHookException
 from jinja2 import Environment
 from jinja2.ext import Extension
 
-from slm_deploy.cli.template_syntax import template_syntax_problems, unknown_variable
+from slm_deploy.cli.template_syntax import template_syntax_problems
 from slm_deploy.errors import SpecError
 
 REFUSED = 2
@@ -55,31 +52,16 @@ class EndRefusals(Extension):
             hooks.addFilter(_EndRefusal())
 
 
-def _answers_cookiecutter_read() -> tuple[list[str], dict[str, object], dict[str, object]]:
-    """The template's variables, its config file's default_context and the key=value answers, as the running
-    cookiecutter() call holds them once it has read them and before it renders any."""
-    frame = sys._getframe()
-    while frame.f_code is not cookiecutter_main.cookiecutter.__code__:
-        frame = frame.f_back  # type: ignore[assignment]  # on cookiecutter's command line, the call is below
-    template = Path(frame.f_locals["repo_dir"]) / "cookiecutter.json"
-    variables = [key for key in json.loads(template.read_text(encoding="utf-8")) if not key.startswith("_")]
-    return variables, frame.f_locals["config_dict"]["default_context"], frame.f_locals["extra_context"] or {}
-
-
 class RefuseTemplateSyntax(Extension):
-    """Refuses answers the template does not define, and answers holding template syntax from any source cookiecutter
-    renders (key=value, a config file's default_context), when cookiecutter loads the template's extensions, which
+    """Refuses command-line answers holding template syntax when cookiecutter loads the template's extensions, which
     it does to render the answers and before it writes anything."""
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         if not _on_cookiecutter_command_line():
-            return  # `slm-deploy new` refused such answers before calling cookiecutter, and reads no config file
-        variables, configured, typed = _answers_cookiecutter_read()
-        unknown = [unknown_variable(position, variables)
-                   for position, key in enumerate(typed, start=1) if key not in variables]
-        answers = {**{key: configured[key] for key in variables if key in configured}, **typed}
-        problems = unknown or template_syntax_problems({key: answers[key] for key in variables if key in answers})
+            return  # `slm-deploy new` refused such answers before calling cookiecutter
+        answers = click.get_current_context().params.get("extra_context") or {}
+        problems = template_syntax_problems(answers)
         if problems:
             print(f"error: {SpecError(problems)}", file=sys.stderr)
             raise SystemExit(REFUSED)

@@ -1,12 +1,11 @@
-"""The rules for template answers shared by `slm-deploy new` and plain `cookiecutter`: only the template's own
-variables, and no Jinja syntax, since cookiecutter renders every answer it reads (key=value, or a config file's
-default_context) as a template before any hook runs, so such an answer would run as code, and a broken one would end
-in a traceback that prints it."""
+"""The one rule for template answers holding Jinja syntax, shared by `slm-deploy new` and plain `cookiecutter`:
+cookiecutter renders every key=value answer as a template before any hook runs, so such an answer would run as code,
+and a broken one would end in a traceback that prints it."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from slm_deploy.errors import Problem
 
@@ -19,9 +18,3 @@ def template_syntax_problems(answers: Mapping[str, object]) -> list[Problem]:
     return [Problem(key, "holds template syntax, which cookiecutter would run as code",
                     allowed="plain text without {{, {% or {#")
             for key, value in answers.items() if isinstance(value, str) and TEMPLATE_SYNTAX.search(value)]
-
-
-def unknown_variable(position: int, variables: Iterable[str]) -> Problem:
-    """A key=value argument naming no variable of the template, named by its position (the key is input too)."""
-    return Problem(f"<argument {position}>", "is not a template variable (expected key=value)",
-                   allowed=", ".join(sorted(variables)))
