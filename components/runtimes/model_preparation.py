@@ -1,7 +1,9 @@
 """The step that turns a pinned Hugging Face checkpoint into the served format, and the check run before serving.
 
-The step downloads the checkpoint into a scratch folder on the model volume, converts it (llama.cpp's converter
-and llama-quantize, or the ONNX Runtime GenAI model builder), moves the result into place and records beside it
+The step downloads the checkpoint's configs, tokenizer and safetensors weights (never its code) into a scratch
+folder on the model volume, refuses one whose config names code of its own (auto_map: the converters would run it),
+converts it offline and without the hub token (llama.cpp's converter and llama-quantize, or the ONNX Runtime GenAI
+model builder), moves the result into place and records beside it
 SHA256SUMS (every output file) and, last, PROVENANCE (source, revision, options, converter version). A model volume
 that already holds a prepared model is never overwritten: it is checked, and a mismatch is refused. The check is
 plain POSIX shell (sh, cmp, grep, sha256sum), so the serving images run it too. No script holds a `$`, which
@@ -10,6 +12,7 @@ Compose and Kubernetes would expand.
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass
 
@@ -49,9 +52,21 @@ FORMAT_REQUIREMENTS = {
 TOOLS_IMPORT = ("python3", "-c", "import huggingface_hub, torch, transformers")
 """The image's healthcheck: the converters' libraries import (Compose and Kubernetes run the step, never probe it)."""
 SNAPSHOT = ("python3 -c 'import sys;from huggingface_hub import snapshot_download;"
-            "snapshot_download(sys.argv[1],revision=sys.argv[2],local_dir=sys.argv[3])'")
+            "snapshot_download(sys.argv[1],revision=sys.argv[2],local_dir=sys.argv[3],allow_patterns=sys.argv[4:])'")
+CHECKPOINT_FILES = ("*.json", "*.jinja", "*.model", "*.safetensors", "*.tiktoken", "*.txt")
+"""What the converters read (configs, tokenizers, weights); never a repository's code or pickled weights."""
+NAMES_NO_CODE = ("python3 -c 'import json,pathlib,sys;sys.exit(any(isinstance(d,dict) and \"auto_map\" in d "
+                 "for d in (json.loads(p.read_text()) for p in pathlib.Path(sys.argv[1]).glob(\"*.json\"))))'")
+"""Fails when a checkpoint's config names its own code (auto_map), which the converters would import and run."""
+OFFLINE = "HF_HUB_OFFLINE=1"
+"""The converters run after the download, without the token and without the network to the hub."""
+REMOTE_CODE = ("the checkpoint names code of its own (auto_map in config.json or tokenizer_config.json), which "
+               "model preparation never runs; use a checkpoint whose architecture transformers supports")
+MISSING = "the prepared model is missing from the model volume; prepare it again"
 NOT_PREPARED_AS_ASKED = ("the prepared model in the cache was made from another source, revision or options; "
                          "empty the model volume to prepare it again")
+CHECKSUM_LINE = "[0-9a-f]{64}  \\./.+"
+"""Every line of the record names one file; a comment or other line is a tampered record."""
 CORRUPTED = "a prepared model file does not match the sha256 recorded when it was prepared; empty the model volume"
 
 
@@ -97,16 +112,22 @@ def prepared_model(deployment: Deployment, directory: str) -> PreparedModel:
     return PreparedModel(directory, entry, tuple(records))
 
 
+def _literal(text: str) -> str:
+    """The text as an extended regular expression matching only itself."""
+    return re.sub(r"([][\\.()*+?{}|^$])", r"\\\1", text)
+
+
 def check_script(model: PreparedModel) -> str:
     """Refuse a prepared model whose provenance differs from the spec's or whose files changed since."""
     where = shlex.quote(model.directory)
     expected = " ".join(shlex.quote(line) for line in model.provenance)
-    listed = shlex.quote(f"  ./{model.entry_file}")
+    listed = shlex.quote(f"[0-9a-f]{{64}}  \\./{_literal(model.entry_file)}")
     return "\n".join([
+        f"if [ ! -f {where}/{PROVENANCE} ]; then echo {shlex.quote(MISSING)} >&2; exit 3; fi",
         f"cd {where}",
         f"if ! printf '%s\\n' {expected} | cmp -s - {PROVENANCE}; then echo {shlex.quote(NOT_PREPARED_AS_ASKED)} >&2; "
         "exit 3; fi",
-        f"if ! grep -qF -e {listed} {CHECKSUMS} || ! sha256sum --check --strict --quiet {CHECKSUMS} >/dev/null 2>&1; "
+        f"if ! grep -qxE -e {listed} {CHECKSUMS} || grep -qvxE -e {shlex.quote(CHECKSUM_LINE)} {CHECKSUMS} || ! sha256sum --check --strict --quiet {CHECKSUMS} >/dev/null 2>&1; "
         f"then echo {shlex.quote(CORRUPTED)} >&2; exit 3; fi",
     ])
 
@@ -114,16 +135,16 @@ def check_script(model: PreparedModel) -> str:
 def _convert_gguf(prepare: GgufPreparation, model: PreparedModel, output: str) -> list[str]:
     """The source's converter writes f16 or bf16; llama-quantize makes the smaller types from f16."""
     if prepare.quantization in ("f16", "bf16"):
-        return [f"python3 {LLAMACPP_ROOT}/convert_hf_to_gguf.py {model.checkpoint} --outfile {shlex.quote(output)} "
-                f"--outtype {prepare.quantization}"]
+        return [f"{OFFLINE} python3 {LLAMACPP_ROOT}/convert_hf_to_gguf.py {model.checkpoint} "
+                f"--outfile {shlex.quote(output)} --outtype {prepare.quantization}"]
     f16 = f"{model.scratch}/model-f16.gguf"
-    return [f"python3 {LLAMACPP_ROOT}/convert_hf_to_gguf.py {model.checkpoint} --outfile {f16} --outtype f16",
+    return [f"{OFFLINE} python3 {LLAMACPP_ROOT}/convert_hf_to_gguf.py {model.checkpoint} --outfile {f16} --outtype f16",
             f"{LLAMACPP_ROOT}/llama-quantize {f16} {shlex.quote(output)} {prepare.quantization.upper()}"]
 
 
 def _convert_onnx(prepare: OnnxPreparation, provider: str, model: PreparedModel, output: str) -> list[str]:
     """The model builder with the spec's precision and provider, caching into the scratch folder."""
-    return [f"python3 -m onnxruntime_genai.models.builder -i {model.checkpoint} -o {shlex.quote(output)} "
+    return [f"{OFFLINE} python3 -m onnxruntime_genai.models.builder -i {model.checkpoint} -o {shlex.quote(output)} "
             f"-p {prepare.precision} -e {provider} -c {model.scratch}/builder-cache"]
 
 
@@ -151,7 +172,8 @@ def prepare_script(deployment: Deployment, model: PreparedModel, token_file: str
     output = f"{staging}/{model.entry_file}" if isinstance(prepare, GgufPreparation) else staging
     convert = (_convert_gguf(prepare, model, output) if isinstance(prepare, GgufPreparation)
                else _convert_onnx(prepare, onnx_execution_provider(prepare, deployment.spec), model, output))
-    token = [f"export HF_TOKEN_PATH={shlex.quote(token_file)}"] if token_file else []
+    token = f"HF_TOKEN_PATH={shlex.quote(token_file)} " if token_file else ""
+    patterns = " ".join(shlex.quote(pattern) for pattern in CHECKPOINT_FILES)
     return "\n".join([
         "set -eu",
         f"if [ -f {where}/{PROVENANCE} ]; then",
@@ -160,8 +182,8 @@ def prepare_script(deployment: Deployment, model: PreparedModel, token_file: str
         "fi",
         f"rm -rf {scratch} {where}",
         f"mkdir -p {shlex.quote(staging)}",
-        *token,
-        f"{SNAPSHOT} {shlex.quote(source.repo)} {source.revision} {shlex.quote(model.checkpoint)}",
+        f"{token}{SNAPSHOT} {shlex.quote(source.repo)} {source.revision} {shlex.quote(model.checkpoint)} {patterns}",
+        f"if ! {NAMES_NO_CODE} {shlex.quote(model.checkpoint)}; then echo {shlex.quote(REMOTE_CODE)} >&2; exit 4; fi",
         *convert,
         record_script(model, staging),
         f"rm -rf {scratch}",

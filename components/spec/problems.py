@@ -50,7 +50,7 @@ def _unwrap(annotation: Any) -> list[Any]:
 def _walk(loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], type[BaseModel] | None, Any]:
     """Follow an error location through the spec's types: the path as the user wrote it, the model that holds
     the last step, and the union of plain types the location passed through, if any (union tags such as
-    runtime.<kind> or .float/.int are pydantic's, not the user's)."""
+    runtime.<kind>, model.prepare.<format> or .float/.int are pydantic's, not the user's)."""
     current: Any = DeploymentSpec
     user_loc: list[Any] = []
     plain_union = None
@@ -65,8 +65,9 @@ def _walk(loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], type[BaseModel] | None
             plain_union, current = current, None
             continue
         if len(models) > 1:
-            tagged = [m for m in models if "kind" in m.model_fields
-                      and step in typing.get_args(m.model_fields["kind"].annotation)]
+            tagged = [m for m in models if any(step in typing.get_args(field.annotation)
+                                               for field in m.model_fields.values()
+                                               if typing.get_origin(field.annotation) is typing.Literal)]
             if tagged:
                 current = tagged[0]
                 continue
@@ -149,8 +150,9 @@ def _problem(error: ErrorDetails) -> Problem:
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         tags = [t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",") if t.strip(" '")]
         close = difflib.get_close_matches(str(ctx.get("tag", "")), tags, n=1) if kind == "union_tag_invalid" else []
-        message = "is not a known kind" if kind == "union_tag_invalid" else "required key is missing"
-        return Problem(join_path(path, "kind"), message, allowed=", ".join(tags),
+        discriminator = str(ctx.get("discriminator", "kind")).strip("'")
+        message = f"is not a known {discriminator}" if kind == "union_tag_invalid" else "required key is missing"
+        return Problem(join_path(path, discriminator), message, allowed=", ".join(tags),
                        hint=f"did you mean {close[0]!r}?" if close else "")
     if kind == "string_pattern_mismatch":
         pattern = ctx.get("pattern", "")

@@ -177,3 +177,61 @@ def test_a_second_run_checks_the_record_and_a_tampered_file_is_refused(fmt: str,
     refused = run(moved, endpoint, home)
     assert refused.returncode == 3 and "does not match the sha256" in refused.stderr
     assert model.read_bytes() == bytes(data)  # refused, not silently prepared again
+
+
+STAND_IN_CONVERTER = """import json, os, sys
+from pathlib import Path
+here = Path(__file__).parent
+(here / "converter-env.json").write_text(json.dumps(dict(os.environ)))
+Path(sys.argv[sys.argv.index("--outfile") + 1]).write_bytes(b"GGUF stand-in")
+"""
+"""Records the environment it ran in and writes the output, as llama.cpp's converter would (at f16)."""
+
+
+def stand_in_preparation(tmp_path: Path, checkpoint: Path) -> tuple[subprocess.CompletedProcess[str], Path, Path]:
+    """The rendered GGUF step with a hub token, the converter a stand-in, on a checkpoint served by a local hub."""
+    data = spec("gguf")
+    data["model"].update(prepare={"format": "gguf", "quantization": "f16"}, hub_token_secret="hf-token")
+    data["secrets"]["hf-token"] = {"backend": "file"}
+    compose = yaml.safe_load(render_bundle(parse_deployment(data)).files["compose/compose.yaml"])
+    tools, models, secrets = tmp_path / "llama.cpp", tmp_path / "models", tmp_path / "secrets"
+    for folder in (tools, models, secrets):
+        folder.mkdir()
+    (tools / "convert_hf_to_gguf.py").write_text(STAND_IN_CONVERTER)
+    (secrets / "hf-token").write_text("hf_stand_in_token\n")
+    script = (compose["services"]["tiny-model-prep"]["command"][-1].replace("/opt/llama.cpp", str(tools))
+              .replace("/models", str(models)).replace("/run/secrets", str(secrets)))
+    with fake_hub(checkpoint, REPO, REVISION) as endpoint:
+        return run(script, endpoint, tmp_path / "hf-home"), models, tools
+
+
+def checkpoint_naming_code(folder: Path, marker: Path, *, auto_map: bool) -> Path:
+    """A checkpoint holding a tokenizer module that leaves a marker when imported, named by auto_map or not."""
+    folder.mkdir()
+    write_hf_model(folder)
+    (folder / "tokenization_acme.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    if auto_map:
+        config = json.loads((folder / "tokenizer_config.json").read_text())
+        config["auto_map"] = {"AutoTokenizer": ["tokenization_acme.AcmeTokenizer", None]}
+        (folder / "tokenizer_config.json").write_text(json.dumps(config))
+    return folder
+
+
+def test_a_checkpoint_naming_its_own_code_is_refused_before_conversion(tmp_path: Path) -> None:
+    marker = tmp_path / "code-ran"
+    result, models, tools = stand_in_preparation(
+        tmp_path, checkpoint_naming_code(tmp_path / "hf", marker, auto_map=True))
+    assert result.returncode == 4 and "auto_map" in result.stderr, result.stderr[-2000:]
+    assert REPO not in result.stderr and "AcmeTokenizer" not in result.stderr
+    assert not (tools / "converter-env.json").exists() and not marker.exists()
+    assert not list(models.rglob("*.py")) and not (models / "gguf").exists()
+
+
+def test_the_checkpoint_is_downloaded_without_code_and_converted_offline_without_the_token(tmp_path: Path) -> None:
+    marker = tmp_path / "code-ran"
+    result, models, tools = stand_in_preparation(
+        tmp_path, checkpoint_naming_code(tmp_path / "hf", marker, auto_map=False))
+    assert result.returncode == 0, result.stderr[-2000:]
+    env = json.loads((tools / "converter-env.json").read_text())
+    assert env.get("HF_HUB_OFFLINE") == "1" and "HF_TOKEN_PATH" not in env and "HF_TOKEN" not in env
+    assert (models / "gguf" / "tiny-chat-f16.gguf").read_bytes() == b"GGUF stand-in" and not marker.exists()

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -111,3 +113,38 @@ def test_compose_prepares_before_serving_and_kubernetes_pods_check_before_servin
     wait = next(c for c in served["initContainers"] if c["name"] == "wait-for-model")
     assert wait["command"][-1].endswith(check)
     assert all(m.get("readOnly") for m in wait["volumeMounts"] if m["name"] == "models")
+
+
+@pytest.mark.parametrize("decoy", ["{digest}  ./{name}.part", "#  ./{name}"])
+def test_a_record_that_names_the_served_file_only_in_part_is_refused(cache: PreparedModel, decoy: str) -> None:
+    """The served file edited, its line replaced by one that merely contains its name: still refused."""
+    directory = Path(cache.directory)
+    path = directory / cache.entry_file
+    path.write_bytes(path.read_bytes() + b"tampered")
+    (directory / f"{cache.entry_file}.part").write_bytes(b"part")
+    digest = hashlib.sha256(b"part").hexdigest()
+    (directory / CHECKSUMS).write_text(decoy.format(digest=digest, name=cache.entry_file)
+                                       + f"\n{digest}  ./{cache.entry_file}.part\n")
+    result = sh(check_script(cache))
+    assert result.returncode == 3 and "does not match the sha256" in result.stderr
+
+
+def test_a_ready_model_volume_without_the_prepared_model_says_it_is_missing(cache: PreparedModel) -> None:
+    shutil.rmtree(cache.directory)
+    result = sh(check_script(cache))
+    assert result.returncode == 3 and "prepared model is missing" in result.stderr
+    assert "another source" not in result.stderr
+
+
+def test_the_readme_selector_for_preparing_again_selects_the_rendered_job_alone() -> None:
+    """The README's `kubectl delete job -l ...` must match the one Job the bundle renders."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    selector = re.search(r"kubectl delete job -n <namespace> -l (\S+?)`", readme)
+    assert selector, "the README says how to delete the preparation Job"
+    wanted = dict(pair.split("=", 1) for pair in selector.group(1).replace("<name>", "tiny").split(","))
+    files = render_bundle(parse_deployment(copy.deepcopy(SPEC))).files
+    documents = [doc for name, text in files.items() if name.startswith("kubernetes/") and name.endswith(".yaml")
+                 for doc in yaml.safe_load_all(text) if isinstance(doc, dict)]
+    selected = [doc["kind"] for doc in documents
+                if wanted.items() <= (doc.get("metadata", {}).get("labels") or {}).items() and doc["kind"] == "Job"]
+    assert selected == ["Job"]

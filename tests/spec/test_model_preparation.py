@@ -93,11 +93,17 @@ def test_only_a_hugging_face_checkpoint_is_prepared() -> None:
     assert ("model.source.kind", "huggingface (repo and revision)") in problems_of(data)
 
 
-@pytest.mark.parametrize("prepare", [{"format": "gguf", "quantization": "q2_k"}, {"format": "onnx", "precision": "int2"},
-                                     {"format": "mlc"}])
-def test_values_outside_the_lists_are_refused(prepare: dict[str, Any]) -> None:
-    paths = [path for path, _ in problems_of(spec({"kind": "llamacpp"}, prepare))]
-    assert paths and all(path.startswith("model.prepare") for path in paths)
+@pytest.mark.parametrize(("prepare", "field", "allowed"), [
+    ({"format": "gguf", "quantization": "q5_k_m"}, "model.prepare.quantization", "'q4_k_m'"),
+    ({"format": "onnx", "precision": "int2"}, "model.prepare.precision", "'int4'"),
+    ({"format": "ggml"}, "model.prepare.format", "gguf, onnx"),
+    ({"quantization": "q4_k_m"}, "model.prepare.format", ""),
+])
+def test_values_outside_the_lists_are_refused_by_the_field_the_user_wrote(prepare: dict[str, Any], field: str,
+                                                                         allowed: str) -> None:
+    problems = problems_of(spec({"kind": "llamacpp"}, prepare))
+    assert [path for path, _ in problems] == [field]
+    assert allowed in problems[0][1]
 
 
 def test_the_model_cache_holds_the_checkpoint_and_the_intermediate_while_preparing() -> None:
