@@ -94,8 +94,10 @@ def test_the_pack_sees_what_the_program_registers(registered: list[Registration]
             assert classify(reg.typ) is not None, reg.typ
 
 
-def _first_deployment(registrations: list[Registration]) -> Registration:
-    return next(r for r in registrations if r.typ == "kubernetes:apps/v1:Deployment")
+def _runtime_deployment(registrations: list[Registration]) -> Registration:
+    """The serving runtime's Deployment, by its component label: registration order varies with the monitoring stack."""
+    return next(r for r in registrations if r.typ == "kubernetes:apps/v1:Deployment"
+                and r.inputs["metadata"]["labels"].get("app.kubernetes.io/component") == "runtime")
 
 
 def test_a_weakened_registration_is_reported(tmp_path: Path) -> None:
@@ -103,7 +105,7 @@ def test_a_weakened_registration_is_reported(tmp_path: Path) -> None:
     stack = next(s for s in STACKS if stack_id(s) == "phi4-vllm-aks")
     registrations = [Registration(r.typ, r.name, plain(dict(r.inputs)))
                      for r in run_program(stack, tmp_path).resources if r.custom]
-    deployment = _first_deployment(registrations)
+    deployment = _runtime_deployment(registrations)
     weakened = copy.deepcopy(deployment.inputs)
     weakened["spec"]["template"]["spec"]["containers"][0]["securityContext"]["privileged"] = True
     image = next(r for r in registrations if r.typ == "docker-build:index:Image")
@@ -120,7 +122,7 @@ def test_a_second_public_entry_point_fails_a_stack_policy(tmp_path: Path) -> Non
     stack = next(s for s in STACKS if stack_id(s) == "phi4-vllm-aks")
     registrations = [Registration(r.typ, r.name, plain(dict(r.inputs)))
                      for r in run_program(stack, tmp_path).resources if r.custom]
-    runtime = _first_deployment(registrations)
+    runtime = _runtime_deployment(registrations)
     namespace = runtime.inputs["metadata"]["namespace"]
     ingress = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
                "metadata": {"name": "direct", "namespace": namespace},
