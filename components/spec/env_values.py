@@ -58,6 +58,17 @@ NEVER_AT_ZERO_ALLOWED = ("a Go duration of at least 1s such as 5m, or whole seco
 """A duration reader that turns 0 or less into the largest duration (the record's kind for LoadTimeout)."""
 
 
+def _choice_refusal(kind: str, value: str, listed: list[str]) -> str | None:
+    """One listed word (choice) or comma-separated listed words (choice-list), compared without case for -nocase."""
+    nocase = kind.endswith("-nocase")
+    folded = value.lower() if nocase else value
+    known = [word.lower() for word in listed] if nocase else listed
+    if kind.startswith("choice-list"):
+        given = [word.strip() for word in folded.split(",") if word.strip()]
+        return None if all(word in known for word in given) else f"words from {', '.join(listed)}, separated by commas"
+    return None if folded in known else "one of " + ", ".join(listed)
+
+
 def value_refusal(runtime: str, name: str, value: str) -> str | None:
     """What `runtime` accepts for `name` when `value` is not it, or None when the value parses (or is free text)."""
     kind, _, words = record_of(runtime).env_values.get(name, "").partition(":")
@@ -75,21 +86,14 @@ def value_refusal(runtime: str, name: str, value: str) -> str | None:
             "and vLLM uses a negative one as given)")
     if kind == "float":
         return None if _parses(float, value) else "a number, such as 10 or 0.5"
-    if kind in ("choice", "choice-nocase"):
-        folded = value.lower() if kind == "choice-nocase" else value
-        known = [word.lower() for word in listed] if kind == "choice-nocase" else listed
-        return None if folded in known else "one of " + ", ".join(listed)
-    if kind in ("choice-list", "choice-list-nocase"):
-        folded = value.lower() if kind == "choice-list-nocase" else value
-        known = [word.lower() for word in listed] if kind == "choice-list-nocase" else listed
-        given = [word.strip() for word in folded.split(",") if word.strip()]
-        return None if all(word in known for word in given) else "words from " + ", ".join(listed) + \
-            ", separated by commas"
+    if kind.removesuffix("-nocase") in ("choice", "choice-list"):
+        return _choice_refusal(kind, value, listed)
     if kind in GO_KINDS or kind == NEVER_AT_ZERO:
+        text = envconfig_text(value)
         check, allowed = GO_KINDS["duration" if kind == NEVER_AT_ZERO else kind]
-        if not check(envconfig_text(value)):
+        if not check(text):
             return allowed
-        return NEVER_AT_ZERO_ALLOWED if kind == NEVER_AT_ZERO and not duration_at_least_a_second(envconfig_text(value)) else None
+        return NEVER_AT_ZERO_ALLOWED if kind == NEVER_AT_ZERO and not duration_at_least_a_second(text) else None
     if kind in ("switch", "switch-nocase"):
         folded = value.strip().lower() if kind == "switch-nocase" else value
         accepted = listed + [word for word in OFF_WORDS if word == "0" or "true" in listed]
