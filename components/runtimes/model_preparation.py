@@ -65,7 +65,9 @@ REMOTE_CODE = ("the checkpoint names code of its own (auto_map in config.json or
 MISSING = "the prepared model is missing from the model volume; prepare it again"
 NOT_PREPARED_AS_ASKED = ("the prepared model in the cache was made from another source, revision or options; "
                          "empty the model volume to prepare it again")
-CHECKSUM_LINE = "[0-9a-f]{64}  \\./.+"
+CHECKSUM_ENTRY = "[0-9a-f]{64}  \\./"
+"""The start of a sha256sum line for a file under the model folder (an extended regular expression)."""
+CHECKSUM_LINE = f"{CHECKSUM_ENTRY}.+"
 """Every line of the record names one file; a comment or other line is a tampered record."""
 CORRUPTED = "a prepared model file does not match the sha256 recorded when it was prepared; empty the model volume"
 
@@ -121,7 +123,7 @@ def check_script(model: PreparedModel) -> str:
     """Refuse a prepared model whose provenance differs from the spec's or whose files changed since."""
     where = shlex.quote(model.directory)
     expected = " ".join(shlex.quote(line) for line in model.provenance)
-    listed = shlex.quote(f"[0-9a-f]{{64}}  \\./{_literal(model.entry_file)}")
+    listed = shlex.quote(f"{CHECKSUM_ENTRY}{_literal(model.entry_file)}")
     return "\n".join([
         f"if [ ! -f {where}/{PROVENANCE} ]; then echo {shlex.quote(MISSING)} >&2; exit 3; fi",
         f"cd {where}",
