@@ -96,6 +96,8 @@ def test_every_runtime_mounts_the_same_raw_token_file() -> None:
         if runtime == "llamacpp":
             assert "< /run/secrets/hf-token;" in prep.args[0]
         elif runtime == "prepared":
-            assert "\nexport HF_TOKEN_PATH=/run/secrets/hf-token\n" in prep.args[0]
+            (download,) = [line for line in prep.args[0].splitlines() if "HF_TOKEN_PATH" in line]
+            assert download.startswith("HF_TOKEN_PATH=/run/secrets/hf-token ")
+            assert "HF_TOKEN_PATH" not in dict(prep.env)
         else:
             assert dict(prep.env)["HF_TOKEN_PATH"] == "/run/secrets/hf-token"
