@@ -33,6 +33,8 @@ def env_reference_markdown() -> str:
               "value the record does not type)" for kind, prefix in OWN_PREFIXES.items()]
     lines += ["- a variable only the runtime's interactive client or desktop app reads (the record's `client_env`): "
               "on the deployment it would do nothing",
+              "- a variable the runtime keeps only to warn that it was renamed or retired (the record's kind "
+              "`ignored`: its reader returns nothing whatever the value)",
               f"- a variable that {MODEL_TRANSFER.reason}",
               f"- without resources.gpu, a variable that {GPU_ONLY.reason.split(', but ')[0]}: the runtime never "
               "uses it on a CPU (the lists below are for a deployment with a GPU)"]

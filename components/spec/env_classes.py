@@ -49,6 +49,8 @@ FILES = EnvClass(
 JSON_OR_FILE = ("is read as the path of a JSON file to open, or else as JSON text; a path is refused (the root file "
                 "system is read-only) and a bad document stops the server at start")
 """Why a variable the record types json-or-file (vLLM's maybe_convert_json_str_or_file) is refused."""
+IGNORED = "ignored"
+"""The record's kind for a variable whose reader returns nothing whatever its value (a renamed one kept to warn)."""
 UNSAFE = EnvClass(
     re.compile(r"(TRUST_REMOTE_CODE|^VLLM_ALLOW_|INSECURE|_DEV_MODE$|DEBUG_LOG|LOG_REQUESTS|LOG_API_SERVER|"
                r"^VLLM_SERVER_DEV|NO_USAGE_STATS|DO_NOT_TRACK|TELEMETRY|USAGE_STATS|^VLLM_USAGE_|^SLM_|"

@@ -18,7 +18,7 @@ preparation step does), or a GPU setting on a deployment without resources.gpu.
 
 from __future__ import annotations
 
-from slm_deploy.spec.env_classes import (CLASSES, FLAG_PREFIXES, GPU_ONLY, GPU_ONLY_BACKENDS, JSON_OR_FILE,
+from slm_deploy.spec.env_classes import (CLASSES, FLAG_PREFIXES, GPU_ONLY, GPU_ONLY_BACKENDS, IGNORED, JSON_OR_FILE,
                                          MODEL_TRANSFER, OWN_PREFIXES, OWNED, UNCHECKED_READER)
 from slm_deploy.spec.fields import SECRET_NAME_PARTS
 from slm_deploy.spec.runtime_records import record_of
@@ -57,9 +57,13 @@ def refusal(runtime: str, name: str, *, gpu: bool = True) -> str | None:
 
 def no_effect(runtime: str, name: str, *, gpu: bool) -> str | None:
     """Why a variable the runtime reads would do nothing on this deployment, or None when it would act."""
-    if name in record_of(runtime).client_env:
+    record = record_of(runtime)
+    if name in record.client_env:
         return (f"is read only by {runtime}'s interactive client or desktop app, never by the server, so on the "
                 "deployment it would do nothing")
+    if record.env_values.get(name) == IGNORED:
+        return (f"is kept by {runtime} at its pinned version ({record.version}) only to warn that it was renamed or "
+                "retired: its reader returns nothing whatever the value, so it would do nothing")
     if MODEL_TRANSFER.pattern.search(name):
         return MODEL_TRANSFER.reason
     return GPU_ONLY.reason if not gpu and GPU_ONLY.pattern.search(name) else None

@@ -140,6 +140,18 @@ def test_vllm_flags_follow_argparse_and_boolean_optional_action() -> None:
 
 
 VLLM_ENVS = """
+def use_aot():
+    default = "1" if newer() and not disabled() else "0"
+    return os.environ.get("A_HELPER", default) == "1"
+def retired():
+    if "A_RETIRED" in os.environ:
+        logger.warning("A_RETIRED is deprecated")
+    return None
+def port():
+    if "A_PORT" not in os.environ:
+        return None
+    port = os.getenv("A_PORT", "0")
+    return int(port)
 environment_variables: dict[str, Callable[[], Any]] = {
     "A_INT": lambda: int(os.getenv("A_INT", "60")),
     "A_SIGNED": lambda: int(os.getenv("A_SIGNED", "-1")),
@@ -163,6 +175,10 @@ environment_variables: dict[str, Callable[[], Any]] = {
     "A_AT_LEAST": lambda: int(os.getenv("A_AT_LEAST", str(max(1, min(os.cpu_count() or 1, 2))))),
     "A_NEGATIVE_BRANCH": lambda: int(os.getenv("A_NEGATIVE_BRANCH", "8" if x else "-1")),
     "A_GUARDED_FLAG": lambda: bool(int(os.environ["A_GUARDED_FLAG"])) if "A_GUARDED_FLAG" in os.environ else True,
+    "A_HELPER": use_aot,
+    "A_RETIRED": lambda: retired(),
+    "A_PORT": port,
+    "A_TRISTATE": lambda: {"1": True, "0": False}.get(os.getenv("A_TRISTATE", "").strip()),
 }
 """
 
@@ -174,7 +190,8 @@ def test_vllm_env_values_follow_how_envs_py_parses_each_variable() -> None:
         "A_CHOICE": "choice:spawn,fork", "A_NOCASE": "choice-nocase:highest,high", "A_EQ": "switch:1",
         "A_IN": "switch-nocase:true,1", "A_WORDS": "choice-list:container,web",
         "A_NOCASE_WORDS": "choice-list-nocase:x,y", "A_JSON": "json-or-file", "A_BRANCHES": "count",
-        "A_PRODUCT": "count", "A_AT_LEAST": "count", "A_NEGATIVE_BRANCH": "int", "A_GUARDED_FLAG": "int-switch"}
+        "A_PRODUCT": "count", "A_AT_LEAST": "count", "A_NEGATIVE_BRANCH": "int", "A_GUARDED_FLAG": "int-switch",
+        "A_HELPER": "switch:1", "A_RETIRED": "ignored", "A_TRISTATE": "choice:1,0"}  # A_PORT: no reader of its text
 
 
 def test_open_webui_persistent_env_follows_names_into_the_config_table() -> None:

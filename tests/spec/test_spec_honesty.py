@@ -80,6 +80,7 @@ ENV_CASES = {
     "GPU memory overhead without a GPU": ("ollama", "OLLAMA_GPU_OVERHEAD", "resources.gpu is not set"),
     "spreading over GPUs without a GPU": ("ollama", "OLLAMA_SCHED_SPREAD", "resources.gpu is not set"),
     "a GPU offload threshold without a GPU": ("llamacpp", "GGML_OP_OFFLOAD_MIN_BATCH", "resources.gpu is not set"),
+    "a renamed variable vLLM keeps only to warn": ("vllm", "VLLM_TRITON_ATTN_USE_TD", "renamed or retired"),
     "pull streams on a server that never pulls": ("ollama", "OLLAMA_MAX_TRANSFER_STREAMS", "never transfers a model"),
     "the runtime's own child-process switch": ("llamacpp", "LLAMA_SERVER_CHILD_MODE", "internal to the runtime"),
     "a build-time variable": ("vllm", "VLLM_USE_PRECOMPILED", "internal to the runtime"),
@@ -155,6 +156,10 @@ ENV_VALUES = {  # how vllm/envs.py at the pinned version parses each: int(), env
     "a case-sensitive choice in another case": ("VLLM_WORKER_MULTIPROC_METHOD", "SPAWN", "one of spawn, fork"),
     "a switch that reads only 1 as on": ("VLLM_USE_BREAKABLE_CUDAGRAPH", "true", "one of 1, 0"),
     "a switch that reads true or 1 as on": ("VLLM_DISABLE_PYNCCL", "yes", "one of true, 1, 0, false"),
+    "a switch read by a helper function": ("VLLM_USE_AOT_COMPILE", "true", "one of 1, 0"),
+    "a switch read by a helper that calls another": ("VLLM_USE_MEGA_AOT_ARTIFACT", "yes", "one of 1, 0"),
+    "a tri-state read through a dict, which reads other words as unset": ("VLLM_TRITON_USE_TD", "true",
+                                                                          "one of 1, 0"),
 }
 
 
@@ -169,7 +174,8 @@ def test_runtime_env_refuses_a_value_vllm_crashes_on_or_reads_as_off(case: str, 
 def test_runtime_env_keeps_values_vllm_parses(tmp_path: Path) -> None:
     env = {"VLLM_ENGINE_READY_TIMEOUT_S": "1", "VLLM_USE_FASTOKENS": "1", "VLLM_MAX_AUDIO_CLIP_FILESIZE_MB": "0",
            "VLLM_FLOAT32_MATMUL_PRECISION": "HIGH", "VLLM_DISABLE_PYNCCL": " True", "VLLM_PP_LAYER_PARTITION": "4,4",
-           "VLLM_GPT_OSS_SYSTEM_TOOL_MCP_LABELS": "container, web_search_preview"}
+           "VLLM_GPT_OSS_SYSTEM_TOOL_MCP_LABELS": "container, web_search_preview", "VLLM_USE_AOT_COMPILE": "0",
+           "VLLM_USE_MEGA_AOT_ARTIFACT": "1", "VLLM_TRITON_USE_TD": "0"}
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(_runtime("vllm", env=env)), encoding="utf-8")
     result = run_in_process("render", str(path), "--out", str(tmp_path / "bundle"))
