@@ -36,8 +36,8 @@ def env_reference_markdown() -> str:
               "- a variable the runtime keeps only to warn that it was renamed or retired (the record's kind "
               "`ignored`: its reader returns nothing whatever the value)",
               f"- a variable that {MODEL_TRANSFER.reason}",
-              f"- without resources.gpu, a variable that {GPU_ONLY.reason.split(', but ')[0]}: the runtime never "
-              "uses it on a CPU (the lists below are for a deployment with a GPU)"]
+              f"- without resources.gpu, or with an Ollama Modelfile's `num_gpu: 0` (no layer offloaded), a variable "
+              f"that {GPU_ONLY.reason}: the runtime never uses it (the lists below are for a deployment with a GPU)"]
     for kind in RUNTIME_KINDS:
         record = record_of(kind)
         names = allowed_names(kind)

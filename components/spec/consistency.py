@@ -7,6 +7,7 @@ import ipaddress
 from slm_deploy.errors import Problem
 from slm_deploy.spec.hosts import private_name
 from slm_deploy.spec.host_paths import DATA_ROOTS_TEXT, has_parent_step, mountable
+from slm_deploy.spec.env_classes import NO_GPU
 from slm_deploy.spec.launch_env import SECRET_REASON, allowed_text, no_effect
 from slm_deploy.spec.launch_env import refusal as env_refusal
 from slm_deploy.servers.gateway.render import GATEWAY_METRICS_PORT
@@ -122,18 +123,30 @@ def with_default_secrets(spec: DeploymentSpec) -> DeploymentSpec:
     return spec.model_copy(update={"secrets": {**spec.secrets, **missing}}) if missing else spec
 
 
+def _why_no_gpu(spec: DeploymentSpec) -> str | None:
+    """Why the model server uses no GPU, or None when it does. llama.cpp with --n-gpu-layers 0 still does: the
+    CUDA build offloads large batches of host-tensor operations to the GPU (op offload is on by default)."""
+    if spec.resources.gpu is None:
+        return NO_GPU
+    modelfile = getattr(spec.runtime, "modelfile", None)
+    if spec.runtime.kind == "ollama" and modelfile is not None and modelfile.parameters.get("num_gpu") == 0:
+        return "runtime.modelfile.parameters.num_gpu is 0, so Ollama offloads no layer and loads the model on CPUs"
+    return None
+
+
 def _env_problems(spec: DeploymentSpec) -> list[Problem]:
     """Extra environment may tune the runtime with what it reads, never re-route, re-flag or weaken it (one table
     with the rules); the error names a variable only when a runtime's record lists it (slm_deploy.spec.redact),
     never one the user invented, which may be a token, and lists the names the runtime accepts."""
-    kind, gpu, problems = spec.runtime.kind, spec.resources.gpu is not None, []
+    kind, no_gpu, problems = spec.runtime.kind, _why_no_gpu(spec), []
     for name, value in spec.runtime.env.items():
-        reason = env_refusal(kind, name, gpu=gpu)
+        reason = env_refusal(kind, name, no_gpu=no_gpu)
         if reason:
             hint = ("declare it under `secrets` and mount it as a file" if reason == SECRET_REASON
-                    else "remove it" if reason == no_effect(kind, name, gpu=gpu)
+                    else "remove it" if reason == no_effect(kind, name, no_gpu=no_gpu)
                     else "use the typed runtime options or runtime.extra_args")
-            problems.append(Problem(f"runtime.env.{name}", reason, allowed=allowed_text(kind, gpu=gpu), hint=hint))
+            problems.append(Problem(f"runtime.env.{name}", reason, allowed=allowed_text(kind, no_gpu=no_gpu),
+                                    hint=hint))
         elif (allowed := value_refusal(kind, name, value)) is not None:
             problems.append(Problem(f"runtime.env.{name}", f"has a value {kind} cannot parse, or would misread, for "
                                     "this variable (it would stop at start, quietly read another value or use it as "

@@ -86,8 +86,10 @@ UNCHECKED_READER = ("is read by {runtime} only to hand to a library (PyTorch, NC
 GPU_ONLY = EnvClass(
     re.compile(r"(GPU|VRAM|CUDA|CUBLAS|CUDNN|NCCL|NVML|_SCHED_SPREAD$|_OFFLOAD_)"),
     "tunes GPUs (memory set aside per GPU, spreading a model over GPUs, offloading to a GPU, CUDA, cuBLAS or "
-    "NCCL), but resources.gpu is not set: without a GPU the runtime never uses it")
-"""Names only a deployment with resources.gpu may set (Ollama's OLLAMA_SCHED_SPREAD spreads layers over GPUs)."""
+    "NCCL)")
+"""Names only a deployment whose server uses a GPU may set (Ollama's OLLAMA_SCHED_SPREAD spreads layers over GPUs)."""
+NO_GPU = "resources.gpu is not set"
+"""Why a deployment without resources.gpu uses no GPU."""
 MODEL_TRANSFER = EnvClass(
     re.compile(r"(TRANSFER|DOWNLOAD|_PULL|_PUSH)"),
     "tunes model downloads or uploads (pulls, pushes, transfer streams), but the serving container never transfers a "

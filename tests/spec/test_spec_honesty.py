@@ -190,7 +190,7 @@ def test_an_unknown_name_is_refused_with_the_names_that_are_allowed(kind: str, t
     assert result.code == 2 and "Traceback" not in result.stderr
     assert "runtime.env.<key 1>" in result.stderr and "ZZ_CANARY_7F3A" not in result.stderr
     allowed = next(line for line in result.stderr.splitlines() if line.startswith("  allowed: "))
-    names = allowed_names(kind, gpu=kind == "vllm")  # only the vLLM spec has resources.gpu
+    names = allowed_names(kind, no_gpu=None if kind == "vllm" else "no GPU")  # only the vLLM spec has resources.gpu
     if not names:
         assert "no variables" in allowed
     elif len(names) <= 40:
@@ -206,12 +206,29 @@ def test_every_accepted_name_is_read_by_the_runtime_and_refused_by_no_class() ->
         assert all(refusal(kind, name) is None for name in allowed_names(kind))
     assert set(allowed_names("ollama")) == {
         "OLLAMA_GPU_OVERHEAD", "OLLAMA_LOAD_TIMEOUT", "OLLAMA_NEW_ENGINE", "OLLAMA_NO_CLOUD", "OLLAMA_SCHED_SPREAD"}
-    assert set(allowed_names("ollama", gpu=False)) == {"OLLAMA_LOAD_TIMEOUT", "OLLAMA_NEW_ENGINE", "OLLAMA_NO_CLOUD"}
+    assert set(allowed_names("ollama", no_gpu="no GPU")) == {"OLLAMA_LOAD_TIMEOUT", "OLLAMA_NEW_ENGINE", "OLLAMA_NO_CLOUD"}
 
 
 def test_gpu_settings_are_kept_where_the_deployment_has_a_gpu(tmp_path: Path) -> None:
     spec = _runtime("ollama", env={"OLLAMA_GPU_OVERHEAD": "536870912", "OLLAMA_SCHED_SPREAD": "1"},
                     modelfile={"parameters": {"num_gpu": 29}})
+    spec["resources"] = {"gpu": {"type": "nvidia-l4"}}
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    result = run_in_process("render", str(path), "--out", str(tmp_path / "bundle"))
+    assert result.code == 0, result.stderr
+
+
+@pytest.mark.parametrize("name", ["OLLAMA_GPU_OVERHEAD", "OLLAMA_SCHED_SPREAD"])
+def test_gpu_settings_are_refused_where_the_modelfile_offloads_no_layer(name: str, tmp_path: Path) -> None:
+    spec = _runtime("ollama", env={name: "1"}, modelfile={"parameters": {"num_gpu": 0}})
+    spec["resources"] = {"gpu": {"type": "nvidia-l4"}}
+    _refused(tmp_path, spec, f"runtime.env.{name}", "num_gpu is 0, so Ollama offloads no layer")
+
+
+def test_llamacpp_keeps_the_op_offload_batch_without_offloaded_layers(tmp_path: Path) -> None:
+    """--n-gpu-layers 0 on the CUDA image still sends large batches of host-tensor operations to the GPU."""
+    spec = _runtime("llamacpp", n_gpu_layers=0, env={"GGML_OP_OFFLOAD_MIN_BATCH": "64"})
     spec["resources"] = {"gpu": {"type": "nvidia-l4"}}
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(spec), encoding="utf-8")
