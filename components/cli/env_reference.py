@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slm_deploy.spec.env_classes import (CLASSES, GPU_ONLY, GPU_ONLY_BACKENDS, MODEL_TRANSFER, OWN_PREFIXES, OWNED,
+from slm_deploy.spec.env_classes import (CLASSES, GPU_ONLY, UNUSED_PARTS, MODEL_TRANSFER, OWN_PREFIXES, OWNED,
                                          UNCHECKED_READER)
 from slm_deploy.spec.launch_env import allowed_names
 from slm_deploy.spec.runtime_records import record_of
@@ -28,7 +28,7 @@ def env_reference_markdown() -> str:
     ]
     lines += [f"- a variable that {env_class.reason}" for env_class in CLASSES]
     lines += [f"- {kind}: a variable that {env_class.reason}"
-              for table in (OWNED, GPU_ONLY_BACKENDS) for kind, env_class in table.items()]
+              for table in (OWNED, UNUSED_PARTS) for kind, env_class in table.items()]
     lines += [f"- {kind}: a variable that {UNCHECKED_READER.format(runtime=kind)} (any name outside {prefix}* whose "
               "value the record does not type)" for kind, prefix in OWN_PREFIXES.items()]
     lines += ["- a variable only the runtime's interactive client or desktop app reads (the record's `client_env`): "

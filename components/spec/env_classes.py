@@ -67,15 +67,21 @@ GPU_SELECTION = EnvClass(
 OTHER_HARDWARE = EnvClass(
     re.compile(r"(^HIP_|_HIP|^ROCR_|ROCM|^HSA_|AITER|^CCL_|_AMD_|_AMD$|^AMD_|XPU|SYCL|ONEAPI|^ZE_|NEURON|^TPU_|"
                r"_TPU_|^XLA_|_XLA_|PJRT|^HPU_|_HPU_|HABANA|GAUDI|METAL|_VK_|VULKAN|_CANN_|ASCEND|MUSA|OPENCL|KOMPUTE|"
-               r"_MPS_|HEXAGON|SPACEMIT|ZENDNN|^GGML_ET_)"),
+               r"_MPS_|HEXAGON|SPACEMIT|ZENDNN|^GGML_ET_|KLEIDIAI|^GGML_TOTAL_THREADS$)"),
     "tunes a backend for hardware no target runs on (AMD ROCm/HIP/AITER, Intel XPU/SYCL/oneCCL, AWS Neuron, "
     "Google TPU/XLA, Intel Gaudi, Apple Metal, Vulkan, OpenCL, Huawei CANN, Qualcomm Hexagon, SpacemiT RISC-V, AMD "
-    "ZenDNN, Esperanto ET-SoC); the images run on NVIDIA GPUs (CUDA) or CPUs with the runtimes' default backends")
-GPU_ONLY_BACKENDS = {
+    "ZenDNN, Esperanto ET-SoC, Arm KleidiAI kernels, which llama.cpp's images never compile in); the images run on "
+    "NVIDIA GPUs (CUDA) or x86-64 CPUs with the runtimes' default backends")
+"""llama.cpp reads GGML_TOTAL_THREADS only in its KleidiAI kernels (ggml-cpu/kleidiai), built only with the
+GGML_CPU_KLEIDIAI cmake option, which is off by default and which upstream's .devops Dockerfiles never set."""
+UNUSED_PARTS = {
     "vllm": EnvClass(re.compile(r"^VLLM_CPU_|ZENTORCH"), "tunes vLLM's CPU backend (and its zentorch plugin); the "
                                                           "vLLM image runs on NVIDIA GPUs (resources.gpu), never on CPUs"),
+    "llamacpp": EnvClass(re.compile(r"^KMP_"), "is read only by LLVM's and Intel's OpenMP runtimes; llama.cpp's "
+                                               "images are built with gcc and link GNU libgomp, which never reads it"),
 }
-"""Per runtime: backends it has but the image slm-deploy runs never uses."""
+"""Per runtime: parts it has (a backend, another OpenMP runtime's settings) that the image slm-deploy runs never
+uses."""
 OWN_PREFIXES = {"vllm": "VLLM_"}
 """Per runtime: the prefix of the variables it parses itself. vLLM reads others (OMP_NUM_THREADS,
 PYTORCH_CUDA_ALLOC_CONF, NCCL_*) only to hand them to a library; unless its record types the value, a value is

@@ -58,6 +58,19 @@ NEVER_AT_ZERO_ALLOWED = ("a Go duration of at least 1s such as 5m, or whole seco
 """A duration reader that turns 0 or less into the largest duration (the record's kind for LoadTimeout)."""
 
 
+LIBGOMP_WORDS = {"llamacpp": {"OMP_WAIT_POLICY": ("active", "passive")}}
+"""Per runtime whose image links GNU libgomp: variables libgomp reads as one word, compared without case and
+around white space; any other text is reported as invalid and the default is used."""
+
+
+def _libgomp_refusal(runtime: str, name: str, value: str) -> str | None:
+    words = LIBGOMP_WORDS.get(runtime, {}).get(name)
+    if words is None or value.strip(" \t\n\v\f\r").lower() in words:
+        return None
+    return (f"one of {', '.join(words)} (any case); GNU libgomp, the OpenMP runtime llama.cpp's image links, reports "
+            "any other value as invalid and uses its default")
+
+
 def _choice_refusal(kind: str, value: str, listed: list[str]) -> str | None:
     """One listed word (choice) or comma-separated listed words (choice-list), compared without case for -nocase."""
     nocase = kind.endswith("-nocase")
@@ -71,6 +84,8 @@ def _choice_refusal(kind: str, value: str, listed: list[str]) -> str | None:
 
 def value_refusal(runtime: str, name: str, value: str) -> str | None:
     """What `runtime` accepts for `name` when `value` is not it, or None when the value parses (or is free text)."""
+    if (library := _libgomp_refusal(runtime, name, value)) is not None:
+        return library
     kind, _, words = record_of(runtime).env_values.get(name, "").partition(":")
     listed = [word for word in words.split(",") if word]
     if kind == "int":

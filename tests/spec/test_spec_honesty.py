@@ -109,15 +109,19 @@ ENV_CASES = {
     "llama.cpp's SpacemiT RISC-V backend": ("llamacpp", "SPACEMIT_CORE_ARCH", "hardware no target runs on"),
     "llama.cpp's ZenDNN backend": ("llamacpp", "GGML_ZENDNN_ADAPTIVE_FALLBACK", "hardware no target runs on"),
     "llama.cpp's Esperanto ET-SoC backend": ("llamacpp", "GGML_ET_UBERKERNEL", "hardware no target runs on"),
+    "llama.cpp's Arm KleidiAI kernels": ("llamacpp", "GGML_KLEIDIAI_SME", "Arm KleidiAI"),
+    "the KleidiAI kernels' thread hint": ("llamacpp", "GGML_TOTAL_THREADS", "Arm KleidiAI"),
+    "an LLVM OpenMP setting GNU libgomp never reads": ("llamacpp", "KMP_BLOCKTIME", "link GNU libgomp"),
 }
-ACCEPTED = {"vllm": "VLLM_MAX_N_SEQUENCES", "ollama": "OLLAMA_LOAD_TIMEOUT", "llamacpp": "OMP_WAIT_POLICY"}
-"""One variable each runtime reads and no rule refuses."""
+ACCEPTED = {"vllm": ("VLLM_MAX_N_SEQUENCES", "2"), "ollama": ("OLLAMA_LOAD_TIMEOUT", "2"),
+            "llamacpp": ("OMP_WAIT_POLICY", "passive")}
+"""One variable each runtime reads and no rule refuses, with a value it parses."""
 
 
 @pytest.mark.parametrize("case", sorted(ENV_CASES))
 def test_runtime_env_refuses_what_would_reroute_reflag_or_weaken(case: str, tmp_path: Path) -> None:
     kind, name, words = ENV_CASES[case]
-    env = {ACCEPTED.get(kind, "OMP_NUM_THREADS"): "2", name: "1"}
+    env = dict([ACCEPTED.get(kind, ("OMP_NUM_THREADS", "2")), (name, "1")])
     shown = name if any(name in load_record(r).env for r in RECORD_OF.values()) else \
         f"<key {sorted(env).index(name) + 1}>"
     _refused(tmp_path, _runtime(kind, env=env), f"runtime.env.{shown}", words)  # a name the record lists is shown
@@ -126,12 +130,13 @@ def test_runtime_env_refuses_what_would_reroute_reflag_or_weaken(case: str, tmp_
 @pytest.mark.parametrize("kind", sorted(ACCEPTED))
 def test_runtime_env_keeps_variables_the_runtime_reads(kind: str, tmp_path: Path) -> None:
     path, out = tmp_path / "spec.yaml", tmp_path / "bundle"
-    path.write_text(yaml.safe_dump(_runtime(kind, env={ACCEPTED[kind]: "2"})), encoding="utf-8")
+    name, value = ACCEPTED[kind]
+    path.write_text(yaml.safe_dump(_runtime(kind, env={name: value})), encoding="utf-8")
     assert run_in_process("validate", str(path)).code == 0
     result = run_in_process("render", str(path), "--out", str(out))
     assert result.code == 0, result.stderr
-    assert f"{ACCEPTED[kind]}=2" in (out / "compose" / "compose.yaml").read_text(encoding="utf-8") or \
-        f"{ACCEPTED[kind]}: '2'" in (out / "compose" / "compose.yaml").read_text(encoding="utf-8")
+    compose = (out / "compose" / "compose.yaml").read_text(encoding="utf-8")
+    assert f"{name}={value}" in compose or f"{name}: '{value}'" in compose or f"{name}: {value}" in compose
 
 
 ENV_VALUES = {  # how vllm/envs.py at the pinned version parses each: int(), env_with_choices, == / in

@@ -58,8 +58,10 @@ PLAUSIBLE = {
         "OLLAMA_HOST", "OLLAMA_CONTEXT_LENGTH", "SLM_PORT", "PYTHONPATH", "HOME", "OLLAMA_LOAD_TIMEOUT",
         "OMP_WAIT_POLICY", "OLLAMA_REMOTES", "NVIDIA_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES", "LLAMA_LOG_VERBOSITY",
         "OLLAMA_NOHISTORY", "OLLAMA_GPU_OVERHEAD", "VLLM_ENABLE_RESPONSES_API_STORE", "VLLM_ROCM_USE_AITER",
-        "OLLAMA_SCHED_SPREAD", "VLLM_ENGINE_READY_TIMEOUT_S", "VLLM_USE_FASTOKENS", "PYTORCH_CUDA_ALLOC_CONF"]),
-        st.sampled_from(["1", "true", "info", "no", "1GiB", "5m", "9223372037", "-5", "2", "5\u00b5s", "0\u03bcs"]),
+        "OLLAMA_SCHED_SPREAD", "VLLM_ENGINE_READY_TIMEOUT_S", "VLLM_USE_FASTOKENS", "PYTORCH_CUDA_ALLOC_CONF",
+        "VLLM_USE_AOT_COMPILE", "VLLM_TRITON_USE_TD", "VLLM_TRITON_ATTN_USE_TD", "GGML_KLEIDIAI_SME", "KMP_BLOCKTIME"]),
+        st.sampled_from(["1", "true", "info", "no", "1GiB", "5m", "9223372037", "-5", "2", "5\u00b5s", "0\u03bcs",
+                         "passive"]),
         max_size=2),
     "runtime.modelfile.parameters": st.dictionaries(
         st.sampled_from(["temperature", "top_k", "top_p", "seed", "stop", "use_mmap", "num_ctx", "num_thread",
