@@ -21,6 +21,7 @@ from slm_deploy.spec.mlx_models import mlx_target_problems
 from slm_deploy.spec.modelfile_parameters import parameter_problems, system_prompt_problems
 from slm_deploy.spec.present import present
 from slm_deploy.spec.runtime_options import KEEP_ALIVE_LIMITS, keep_alive_fits
+from slm_deploy.spec.ollama_engine import engine_parameter_problems
 from slm_deploy.spec.monitoring_checks import monitoring_mode, monitoring_problems
 from slm_deploy.spec.secret_checks import secret_problems
 from slm_deploy.spec.secret_uses import in_monitoring_namespace, secret_uses
@@ -200,7 +201,9 @@ def _runtime_problems(spec: DeploymentSpec) -> list[Problem]:
     if runtime.kind in ("vllm", "llamacpp"):
         problems += extra_args_problems(runtime.kind, runtime.extra_args)
     if runtime.kind == "ollama" and runtime.modelfile is not None:
-        problems += parameter_problems(runtime.modelfile.parameters)
+        refused = parameter_problems(runtime.modelfile.parameters)
+        problems += refused + [problem for problem in engine_parameter_problems(spec)
+                               if problem.path not in {other.path for other in refused}]
         problems += system_prompt_problems(runtime.modelfile.system_prompt)
     if runtime.kind == "ollama" and not keep_alive_fits(runtime.keep_alive):
         problems.append(Problem("runtime.keep_alive", "is longer than Ollama can hold (Go's time.Duration, int64 "

@@ -274,6 +274,7 @@ def test_ollama_record_reads_envconfig_router_and_final_image_stage_at_the_tag(t
     (repo / "api").mkdir()
     (repo / "api/types.go").write_text(OLLAMA_TYPES)
     (repo / "go.mod").write_text("module github.com/ollama/ollama\n\ngo 1.26.0\n\nrequire (\n)\n")
+    _ollama_engine_sources(repo)
     _git(repo.parent.parent, "init", "-q", str(repo))
     _git(repo, "add", "-A")
     _git(repo, "-c", "user.email=t@e", "-c", "user.name=t", "commit", "-qm", "x")
@@ -288,8 +289,28 @@ def test_ollama_record_reads_envconfig_router_and_final_image_stage_at_the_tag(t
     assert document["image"] == {"user": "root", "writable_paths": ["/root/.ollama"], "entrypoint": ["/bin/ollama"]}
     assert document["parameters"] == {"num_ctx": "int", "use_mmap": "*bool", "seed": "int", "temperature": "float32",
                                       "stop": "[]string"}
+    assert document["engine_required"] == ["gemma3", "qwen3"] and document["engine_models"] == ["llama", "qwen3"]
+    assert document["engine_ignored_parameters"] == ["seed", "use_mmap"]  # read only by the llama.cpp runner
     with pytest.raises(RecordError, match="git rev-parse v1.0.0 failed"):
         ollama.derive("1.0.0", tmp_path)
+
+
+def _ollama_engine_sources(repo: Path) -> None:
+    """The layout the engine facts are read from: the required list, the engine's runner, the two servers' load
+    paths (only the llama.cpp runner's server reads UseMMap), registered models, and the llama.cpp runner."""
+    files = {
+        "fs/ggml/ggml.go": 'func (kv KV) OllamaEngineRequired() bool {\n\treturn slices.Contains([]string{\n'
+                           '\t\t"gemma3",\n\t\t"qwen3",\n\t}, kv.Architecture())\n}\n',
+        "runner/ollamarunner/runner.go": "sampler := sample.NewSampler(req.Options.Temperature)\nstop := req.Options.Stop\n",
+        "llm/server.go": "func NewLlamaServer() {\n\tn := opts.NumCtx\n}\n\n"
+                         "func (s *llamaServer) Load() error {\n\tif s.options.UseMMap == nil {}\n}\n",
+        "model/models/llama/model.go": 'func init() {\n\tmodel.Register("llama", New)\n}\n',
+        "model/models/qwen3/model.go": 'func init() {\n\tmodel.Register("qwen3", New)\n}\n',
+        "runner/llamarunner/runner.go": "seed := req.Options.Seed\nmmap := req.UseMMap\n",
+    }
+    for path, text in files.items():
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_text(text)
 
 
 # --- refresh ---------------------------------------------------------------------------------------------------

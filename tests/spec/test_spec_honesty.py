@@ -351,12 +351,46 @@ def test_modelfile_parameters_follow_ollamas_table(parameters: dict[str, Any], w
              echoed=("tokencanary", "hot", "Canary", "String should", "pattern"))
 
 
+ENGINE_IGNORED = {  # parameters only Ollama's llama.cpp runner reads, on models its own engine runs (v0.24.0)
+    "repeat penalty on Qwen3": ("qwen3-1.7b", {}, "repeat_penalty", 1.1),
+    "typical_p on Gemma 3": ("gemma-3-1b-it", {}, "typical_p", 0.9),
+    "presence penalty on Qwen3 by its library tag": ("qwen3:4b", {}, "presence_penalty", 0.5),
+    "frequency penalty on Gemma 3": ("gemma-3-4b-it", {}, "frequency_penalty", 0.5),
+    "repeat window on Qwen3": ("qwen3-0.6b", {}, "repeat_last_n", 64),
+    "memory mapping on Qwen3": ("qwen3-8b", {}, "use_mmap", False),
+    "repeat penalty on Llama 3.2 with the new engine switched on": ("llama-3.2-1b-instruct",
+                                                                    {"OLLAMA_NEW_ENGINE": "true"}, "repeat_penalty", 1.1),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ENGINE_IGNORED))
+def test_modelfile_parameters_the_ollama_engine_ignores_are_refused(case: str, tmp_path: Path) -> None:
+    model, env, name, value = ENGINE_IGNORED[case]
+    spec = _runtime("ollama", env=env, modelfile={"parameters": {name: value, "temperature": 0.5}})
+    spec["model"] = ({"source": {"kind": "ollama", "tag": model}, "parameters_billion": 4.0} if ":" in model
+                     else {"id": model})
+    _refused(tmp_path, spec, f"runtime.modelfile.parameters.{name}", "models on its own engine")
+
+
+@pytest.mark.parametrize("model", ["llama-3.2-1b-instruct", "phi-4-mini-instruct", "deepseek-r1-distill-qwen-1.5b"])
+def test_penalties_are_kept_for_models_the_llamacpp_runner_serves(model: str, tmp_path: Path) -> None:
+    """Llama, Phi 3 and Qwen 2 run on the llama.cpp runner, which reads every penalty (Phi 3 even with the new
+    engine switched on, which does not implement it)."""
+    parameters = {"repeat_penalty": 1.1, "typical_p": 0.9, "presence_penalty": 0.5, "repeat_last_n": 64}
+    env = {"OLLAMA_NEW_ENGINE": "true"} if model.startswith("phi") else {}
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump({**_runtime("ollama", env=env, modelfile={"parameters": parameters}),
+                                    "model": {"id": model}}), encoding="utf-8")
+    result = run_in_process("render", str(path), "--out", str(tmp_path / "bundle"))
+    assert result.code == 0, result.stderr
+
+
 def test_modelfile_parameters_reach_the_modelfile(tmp_path: Path) -> None:
     from slm_deploy.runtimes.ollama import modelfile_text
     from slm_deploy.spec.loader import parse_deployment
 
     spec = _modelfile({"temperature": 0.5, "use_mmap": False, "stop": "END", "num_thread": 4})
-    spec["model"] = {"source": {"kind": "ollama", "tag": "qwen3:1.7b"}, "parameters_billion": 1.7}
+    spec["model"] = {"source": {"kind": "ollama", "tag": "llama3.2:1b"}, "parameters_billion": 1.2}
     text = modelfile_text(parse_deployment(spec))
     assert text.splitlines()[1:] == ["PARAMETER num_ctx 8192", "PARAMETER num_thread 4", "PARAMETER stop END",
                                      "PARAMETER temperature 0.5", "PARAMETER use_mmap false"]
