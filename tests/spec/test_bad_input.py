@@ -75,12 +75,20 @@ CASES = {
     "UI on the gateway's port": (
         {**_with("runtime", {"kind": "ollama", "open_webui": {"enabled": True, "port": 8080}}),
          "model": {"id": "qwen3-1.7b"}},
-        "exposure.port", "is also the port of runtime.open_webui.port"),
+        "exposure.port", "is also the host port of runtime.open_webui.port"),
     "UI on the runtime's port without keys": (
         {**_with("runtime", {"kind": "ollama", "open_webui": {"enabled": True, "port": 11434}}),
          "model": {"id": "qwen3-1.7b"}, "serving": {"auth": {"enabled": False}}, "secrets": {}},
-        "runtime.open_webui.port", "is also the port of serving.port"),
+        "runtime.open_webui.port", "is also the host port of serving.port"),
     "gateway on its metrics port": (_with("exposure.port", 9464), "exposure.port", "own metrics port"),
+    "UI and Grafana on their default port 3000": (
+        {**_with("runtime", {"kind": "ollama", "open_webui": {"enabled": True}}), "model": {"id": "qwen3-1.7b"},
+         "monitoring": {"grafana": {"enabled": True}}},
+        "monitoring.ports.grafana", "is also the host port of runtime.open_webui.port"),
+    "gateway on Prometheus' host port": (_with("exposure.port", 9090), "monitoring.ports.prometheus",
+                                         "is also the host port of exposure.port"),
+    "Prometheus on the gateway's host port": (_with("monitoring.ports.prometheus", 8080), "monitoring.ports.prometheus",
+                                              "is also the host port of exposure.port"),
     "ingress without Kubernetes": (_with("exposure", {"mode": "ingress", "host": "llm.example.com"}),
                                    "exposure.mode", "needs a Kubernetes target"),
     "Open WebUI on a LAN address": (
