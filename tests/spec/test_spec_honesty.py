@@ -397,10 +397,10 @@ def test_modelfile_parameters_reach_the_modelfile(tmp_path: Path) -> None:
     from slm_deploy.runtimes.ollama import modelfile_text
     from slm_deploy.spec.loader import parse_deployment
 
-    spec = _modelfile({"temperature": 0.5, "use_mmap": False, "stop": "END", "num_thread": 4})
+    spec = _modelfile({"temperature": 0.5, "use_mmap": False, "stop": "END", "num_thread": 2})
     spec["model"] = {"source": {"kind": "ollama", "tag": "llama3.2:1b"}, "parameters_billion": 1.2}
     text = modelfile_text(parse_deployment(spec))
-    assert text.splitlines()[1:] == ["PARAMETER num_ctx 8192", "PARAMETER num_thread 4", "PARAMETER stop END",
+    assert text.splitlines()[1:] == ["PARAMETER num_ctx 8192", "PARAMETER num_thread 2", "PARAMETER stop END",
                                      "PARAMETER temperature 0.5", "PARAMETER use_mmap false"]
 
 
