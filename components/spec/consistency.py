@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 from slm_deploy.errors import Problem
-from slm_deploy.spec.hosts import private_name
+from slm_deploy.spec.hosts import PRIVATE_SUFFIXES, private_name
 from slm_deploy.spec.host_paths import DATA_ROOTS_TEXT, has_parent_step, mountable
 from slm_deploy.spec.env_classes import NO_GPU
 from slm_deploy.spec.launch_env import SECRET_REASON, allowed_text, no_effect
@@ -264,7 +264,7 @@ def _exposure_problems(spec: DeploymentSpec) -> list[Problem]:
                                 f"ACME against Let's Encrypt (exposure.tls.issuer {PUBLIC_ACME_ISSUER}, or any "
                                 "issuer on AKS, where slm-deploy creates it)",
                                 allowed="a public DNS name of two or more labels whose DNS you control, not "
-                                        "localhost or under .localhost, .local, .test, .internal or .home.arpa",
+                                        "localhost or under " + ", ".join(f".{name}" for name in PRIVATE_SUFFIXES),
                                 hint="for a private name on Kubernetes, set exposure.tls.issuer to a ClusterIssuer "
                                      "of your own certificate authority"))
     if spec.exposure.mode != "none" and not spec.serving.auth.enabled:

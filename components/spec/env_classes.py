@@ -112,9 +112,9 @@ LOGGING = EnvClass(
 INTERNAL = EnvClass(
     re.compile(r"(^CMAKE_|^NVCC_|^MAX_JOBS$|^TORCH_CUDA_ARCH_LIST$|^VLLM_(BUILD_|DOCKER_BUILD|IMAGE_TAG$|"
                r"MAIN_CUDA_VERSION$|PRECOMPILED|USE_PRECOMPILED|SKIP_PRECOMPILED|TARGET_DEVICE$|DIST_IDENT$)|"
-               r"_TEST_|_CI_ENV$|^LLAMA_APP_CMD$|^LLAMA_SERVER_|_CHILD_MODE$)"),
-    "is internal to the runtime: read while building it from source or by its tests, or set by the runtime "
-    "for its own child processes")
+               r"_TEST_|_CI_ENV$|^LLAMA_APP_CMD$|^LLAMA_SERVER_|_CHILD_MODE$|_ROUTING_SIMULATION_)"),
+    "is internal to the runtime: read while building it from source or by its tests (vLLM's MoE routing "
+    "simulator replaces the model's router), or set by the runtime for its own child processes")
 OWNED = {
     "ollama": EnvClass(re.compile(r"^OLLAMA_(KEEP_ALIVE|NUM_PARALLEL|MAX_LOADED_MODELS|MAX_QUEUE|CONTEXT_LENGTH|"
                                   r"FLASH_ATTENTION|KV_CACHE_TYPE|AUTH)$"),

@@ -84,6 +84,7 @@ ENV_CASES = {
     "pull streams on a server that never pulls": ("ollama", "OLLAMA_MAX_TRANSFER_STREAMS", "never transfers a model"),
     "the runtime's own child-process switch": ("llamacpp", "LLAMA_SERVER_CHILD_MODE", "internal to the runtime"),
     "a build-time variable": ("vllm", "VLLM_USE_PRECOMPILED", "internal to the runtime"),
+    "the MoE routing simulator of vLLM's tests": ("vllm", "VLLM_MOE_ROUTING_SIMULATION_STRATEGY", "internal to the runtime"),
     "a library to load": ("vllm", "CUDNN_LIBRARY", "loads"),
     "a folder of tuned configs": ("vllm", "VLLM_TUNED_CONFIG_FOLDER", "files"),
     "a KV-transfer store segment": ("vllm", "MOONCAKE_PREFERRED_SEGMENT", "connects"),
