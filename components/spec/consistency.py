@@ -14,7 +14,7 @@ from slm_deploy.servers.gateway.render import GATEWAY_METRICS_PORT
 from slm_deploy.spec.catalogue import catalogue
 from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.env_values import value_refusal
-from slm_deploy.spec.extra_args import extra_args_problems
+from slm_deploy.spec.extra_args import EXTRA_ARGS, extra_args_problems
 from slm_deploy.spec.idle_fields import idle_field_problems
 from slm_deploy.spec.images import pins_table
 from slm_deploy.spec.mlx_models import mlx_target_problems
@@ -145,7 +145,7 @@ def _env_problems(spec: DeploymentSpec) -> list[Problem]:
         if reason:
             hint = ("declare it under `secrets` and mount it as a file" if reason == SECRET_REASON
                     else "remove it" if reason == no_effect(kind, name, no_gpu=no_gpu)
-                    else "use the typed runtime options or runtime.extra_args")
+                    else "use the typed runtime options" + (" or runtime.extra_args" if kind in EXTRA_ARGS else ""))
             problems.append(Problem(f"runtime.env.{name}", reason, allowed=allowed_text(kind, no_gpu=no_gpu),
                                     hint=hint))
         elif (allowed := value_refusal(kind, name, value)) is not None:

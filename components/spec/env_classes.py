@@ -123,3 +123,6 @@ OWNED = {
 }
 """Per runtime: variables slm-deploy derives from typed fields."""
 CLASSES = (LOADER, NETWORK, FILES, UNSAFE, GPU_SELECTION, OTHER_HARDWARE, DEBUG_OUTPUT, LOGGING, INTERNAL)
+ON_APPLE_SILICON = ("mlx",)
+"""Runtimes that run on hardware OTHER_HARDWARE names (MLX on Apple silicon's Metal): that class's reason is false
+for them, and the record says what they read."""

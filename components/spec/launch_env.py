@@ -19,8 +19,9 @@ Modelfile's num_gpu 0, which offloads no layer).
 
 from __future__ import annotations
 
-from slm_deploy.spec.env_classes import (CLASSES, FLAG_PREFIXES, GPU_ONLY, UNUSED_PARTS, IGNORED, JSON_OR_FILE,
-                                         MODEL_TRANSFER, OWN_PREFIXES, OWNED, UNCHECKED_READER)
+from slm_deploy.spec.env_classes import (CLASSES, FLAG_PREFIXES, GPU_ONLY, IGNORED, JSON_OR_FILE,
+                                         MODEL_TRANSFER, ON_APPLE_SILICON, OTHER_HARDWARE, OWN_PREFIXES, OWNED,
+                                         UNCHECKED_READER, UNUSED_PARTS)
 from slm_deploy.spec.fields import SECRET_NAME_PARTS
 from slm_deploy.spec.runtime_records import record_of
 
@@ -38,7 +39,7 @@ def class_refusal(runtime: str, name: str) -> str | None:
         return "is the environment spelling of a command-line flag; pass flags through runtime.extra_args"
     own_classes = tuple(table[runtime] for table in (OWNED, UNUSED_PARTS) if runtime in table)
     for env_class in own_classes + CLASSES:
-        if env_class.pattern.search(name):
+        if env_class.pattern.search(name) and not (env_class is OTHER_HARDWARE and runtime in ON_APPLE_SILICON):
             return env_class.reason
     return None
 

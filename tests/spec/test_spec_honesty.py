@@ -250,6 +250,18 @@ def test_llamacpp_keeps_the_op_offload_batch_without_offloaded_layers(tmp_path: 
     assert result.code == 0, result.stderr
 
 
+def test_an_mlx_variable_is_refused_for_what_mlx_reads_not_as_foreign_hardware(tmp_path: Path) -> None:
+    """MLX runs on Apple silicon's Metal: a Metal variable is not hardware no target runs on, and MLX takes no
+    extra_args to point at instead."""
+    spec = {**BASE, "model": {"id": "qwen3-1.7b"}, "runtime": {"kind": "mlx", "env": {"MLX_METAL_FAST_SYNCH": "1"}},
+            "targets": {"host": {"os": "macos"}}}
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    result = run_in_process("validate", str(path))
+    assert result.code == 2 and "is not a variable mlx reads" in result.stderr, result.stderr
+    assert "hardware no target runs on" not in result.stderr and "extra_args" not in result.stderr
+
+
 def test_the_runtime_env_page_is_current() -> None:
     page = Path("docs/runtime-env.md").read_text(encoding="utf-8")
     assert page == env_reference_markdown(), "run python -m slm_deploy.cli.env_reference > docs/runtime-env.md"
