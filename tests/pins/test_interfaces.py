@@ -14,6 +14,7 @@ from slm_deploy.pins.interfaces import foundry_local, ollama, open_webui, own_se
 from slm_deploy.pins.interfaces.pysource import env_names, exposed_series, metrics, routes, trees
 from slm_deploy.pins.interfaces.refresh import Inputs, refresh
 from slm_deploy.pins.interfaces.vllm_env_values import env_values
+from slm_deploy.pins.interfaces.vllm_registries import registry_choices
 from slm_deploy.pins.table import PinRow
 
 
@@ -192,6 +193,21 @@ def test_vllm_env_values_follow_how_envs_py_parses_each_variable() -> None:
         "A_NOCASE_WORDS": "choice-list-nocase:x,y", "A_JSON": "json-or-file", "A_BRANCHES": "count",
         "A_PRODUCT": "count", "A_AT_LEAST": "count", "A_NEGATIVE_BRANCH": "int", "A_GUARDED_FLAG": "int-switch",
         "A_HELPER": "switch:1", "A_RETIRED": "ignored", "A_TRISTATE": "choice:1,0"}  # A_PORT: no reader of its text
+
+
+def test_vllm_plug_in_variables_take_the_names_their_registries_hold() -> None:
+    modules = {
+        "vllm/multimodal/video.py": ast.parse(
+            'NVDEC: Literal["nvdec"] = "nvdec"\n@VIDEO_LOADER_REGISTRY.register("opencv")\nclass A: pass\n'
+            '@VIDEO_LOADER_REGISTRY.register(NVDEC, requires_gpu=True)\nclass B: pass\n'
+            '"""@VIDEO_LOADER_REGISTRY.register("in_a_docstring")"""\n'),
+        "vllm/models/x.py": ast.parse('@VIDEO_LOADER_REGISTRY.register(\n    "x_vl", video_processor="P")\nclass C: pass\n'),
+        "vllm/multimodal/media/connector.py": ast.parse('@MEDIA_CONNECTOR_REGISTRY.register("http")\nclass D: pass\n'),
+    }
+    assert registry_choices(modules) == {"VLLM_MEDIA_CONNECTOR": "choice:http",
+                                         "VLLM_VIDEO_LOADER_BACKEND": "choice:nvdec,opencv,x_vl"}
+    with pytest.raises(RecordError, match="MEDIA_CONNECTOR_REGISTRY"):
+        registry_choices({"vllm/envs.py": ast.parse("x = 1\n")})
 
 
 def test_open_webui_persistent_env_follows_names_into_the_config_table() -> None:

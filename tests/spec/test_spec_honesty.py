@@ -163,6 +163,8 @@ ENV_VALUES = {  # how vllm/envs.py at the pinned version parses each: int(), env
     "a switch that reads only 1 as on": ("VLLM_USE_BREAKABLE_CUDAGRAPH", "true", "one of 1, 0"),
     "a switch that reads true or 1 as on": ("VLLM_DISABLE_PYNCCL", "yes", "one of true, 1, 0, false"),
     "a switch read by a helper function": ("VLLM_USE_AOT_COMPILE", "true", "one of 1, 0"),
+    "a video loader no module registers": ("VLLM_VIDEO_LOADER_BACKEND", "decord", "one of glm46v"),
+    "a media connector no module registers": ("VLLM_MEDIA_CONNECTOR", "s3x", "one of http"),
     "no media-loading workers, which stops the server": ("VLLM_MEDIA_LOADING_THREAD_COUNT", "0",
                                                         "a whole number from 1 to"),
     "an output chunk of 0, which fails every request": ("VLLM_V1_OUTPUT_PROC_CHUNK_SIZE", "0",
