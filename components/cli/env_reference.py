@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slm_deploy.spec.env_classes import (CLASSES, GPU_ONLY, GPU_ONLY_BACKENDS, MODEL_TRANSFER, OWN_PREFIXES, OWNED,
+from slm_deploy.spec.env_classes import (CLASSES, GPU_ONLY, UNUSED_PARTS, MODEL_TRANSFER, OWN_PREFIXES, OWNED,
                                          UNCHECKED_READER)
 from slm_deploy.spec.launch_env import allowed_names
 from slm_deploy.spec.runtime_records import record_of
@@ -28,14 +28,16 @@ def env_reference_markdown() -> str:
     ]
     lines += [f"- a variable that {env_class.reason}" for env_class in CLASSES]
     lines += [f"- {kind}: a variable that {env_class.reason}"
-              for table in (OWNED, GPU_ONLY_BACKENDS) for kind, env_class in table.items()]
+              for table in (OWNED, UNUSED_PARTS) for kind, env_class in table.items()]
     lines += [f"- {kind}: a variable that {UNCHECKED_READER.format(runtime=kind)} (any name outside {prefix}* whose "
               "value the record does not type)" for kind, prefix in OWN_PREFIXES.items()]
     lines += ["- a variable only the runtime's interactive client or desktop app reads (the record's `client_env`): "
               "on the deployment it would do nothing",
+              "- a variable the runtime keeps only to warn that it was renamed or retired (the record's kind "
+              "`ignored`: its reader returns nothing whatever the value)",
               f"- a variable that {MODEL_TRANSFER.reason}",
-              f"- without resources.gpu, a variable that {GPU_ONLY.reason.split(', but ')[0]}: the runtime never "
-              "uses it on a CPU (the lists below are for a deployment with a GPU)"]
+              f"- without resources.gpu, or with an Ollama Modelfile's `num_gpu: 0` (no layer offloaded), a variable "
+              f"that {GPU_ONLY.reason}: the runtime never uses it (the lists below are for a deployment with a GPU)"]
     for kind in RUNTIME_KINDS:
         record = record_of(kind)
         names = allowed_names(kind)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from slm_deploy.errors import Problem, SpecError
 from slm_deploy.render.compose import is_published
 from slm_deploy.render.images import owner_of
+from slm_deploy.render.monitoring.compose import published as monitoring_published
 from slm_deploy.runtimes import plan_deployment
 from slm_deploy.runtimes.plan import RuntimePlan
 from slm_deploy.spec.consistency import kubernetes_target, namespace_of
@@ -36,19 +37,34 @@ def cluster_can_pull_built_images(deployment: Deployment, plan: RuntimePlan) -> 
 
 PORT_FIELDS = {"gateway": "exposure.port", "ui": "runtime.open_webui.port", "runtime": "serving.port"}
 """The spec field that sets each published service's port."""
+MONITORING_PORT_FIELDS = {"prometheus": "monitoring.ports.prometheus", "alertmanager": "monitoring.ports.alertmanager",
+                          "grafana": "monitoring.ports.grafana", "alloy": "monitoring.ports.logs"}
+"""The spec field that sets the host port Compose publishes each monitoring service on."""
+
+
+def _host_ports(deployment: Deployment, plan: RuntimePlan) -> list[tuple[tuple[int, str], str]]:
+    """(host port, protocol) and the field that sets it, for every service Compose publishes on the host."""
+    found = [((service.port, "tcp"), PORT_FIELDS.get(service.role, "serving.port"))
+             for service in plan.services if is_published(service, plan) and service.port is not None]
+    if deployment.spec.targets.compose is None:
+        return found
+    for service in plan.by_role("monitoring"):
+        for entry in monitoring_published(deployment, service):
+            mapping, _, protocol = entry.partition("/")
+            found.append(((int(mapping.split(":")[-2]), protocol or "tcp"), MONITORING_PORT_FIELDS[service.runtime]))
+    return found
 
 
 def published_ports_differ(deployment: Deployment, plan: RuntimePlan) -> list[Problem]:
-    """Two services published on one host port cannot both bind it."""
+    """Two services published on one host port and protocol cannot both bind it (the UI, the gateway and the
+    monitoring services all publish on the host)."""
     problems: list[Problem] = []
-    published: dict[int | None, str] = {}
-    for service in plan.services:
-        field = PORT_FIELDS.get(service.role, "serving.port")
-        if is_published(service, plan):
-            if service.port in published:
-                problems.append(Problem(field, f"is also the port of {published[service.port]}",
-                                        allowed="a port no other published service uses"))
-            published.setdefault(service.port, field)
+    published: dict[tuple[int, str], str] = {}
+    for port, field in _host_ports(deployment, plan):
+        if port in published:
+            problems.append(Problem(field, f"is also the host port of {published[port]}; Compose could not publish "
+                                    "both", allowed="a port no other published service uses"))
+        published.setdefault(port, field)
     return problems
 
 

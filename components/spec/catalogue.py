@@ -25,6 +25,8 @@ class CatalogueEntry:
     hf_revision: str
     gated: bool
     ollama_tag: str | None
+    ollama_architecture: str | None
+    """The Ollama library model's GGUF architecture: whether Ollama runs it on its own engine."""
     gguf: dict[str, str] | None
     onnx: dict[str, str] | None
     foundry_alias: str | None
@@ -44,6 +46,7 @@ def _entry(model_id: str, row: dict[str, Any]) -> CatalogueEntry:
         hf_revision=hf["revision"],
         gated=bool(hf.get("gated", False)),
         ollama_tag=(row.get("ollama") or {}).get("tag"),
+        ollama_architecture=(row.get("ollama") or {}).get("architecture"),
         gguf=row.get("gguf"),
         onnx=row.get("onnx"),
         foundry_alias=row.get("foundry_alias"),

@@ -5,21 +5,23 @@ from __future__ import annotations
 import ipaddress
 
 from slm_deploy.errors import Problem
-from slm_deploy.spec.hosts import private_name
+from slm_deploy.spec.hosts import PRIVATE_SUFFIXES, private_name
 from slm_deploy.spec.host_paths import DATA_ROOTS_TEXT, has_parent_step, mountable
+from slm_deploy.spec.env_classes import NO_GPU
 from slm_deploy.spec.launch_env import SECRET_REASON, allowed_text, no_effect
 from slm_deploy.spec.launch_env import refusal as env_refusal
 from slm_deploy.servers.gateway.render import GATEWAY_METRICS_PORT
 from slm_deploy.spec.catalogue import catalogue
 from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.env_values import value_refusal
-from slm_deploy.spec.extra_args import extra_args_problems
+from slm_deploy.spec.extra_args import EXTRA_ARGS, extra_args_problems
 from slm_deploy.spec.idle_fields import idle_field_problems
 from slm_deploy.spec.images import pins_table
 from slm_deploy.spec.mlx_models import mlx_target_problems
 from slm_deploy.spec.modelfile_parameters import parameter_problems, system_prompt_problems
 from slm_deploy.spec.present import present
 from slm_deploy.spec.runtime_options import KEEP_ALIVE_LIMITS, keep_alive_fits
+from slm_deploy.spec.ollama_engine import engine_parameter_problems
 from slm_deploy.spec.monitoring_checks import monitoring_mode, monitoring_problems
 from slm_deploy.spec.secret_checks import secret_problems
 from slm_deploy.spec.secret_uses import in_monitoring_namespace, secret_uses
@@ -122,18 +124,30 @@ def with_default_secrets(spec: DeploymentSpec) -> DeploymentSpec:
     return spec.model_copy(update={"secrets": {**spec.secrets, **missing}}) if missing else spec
 
 
+def _why_no_gpu(spec: DeploymentSpec) -> str | None:
+    """Why the model server uses no GPU, or None when it does. llama.cpp with --n-gpu-layers 0 still does: the
+    CUDA build offloads large batches of host-tensor operations to the GPU (op offload is on by default)."""
+    if spec.resources.gpu is None:
+        return NO_GPU
+    modelfile = getattr(spec.runtime, "modelfile", None)
+    if spec.runtime.kind == "ollama" and modelfile is not None and modelfile.parameters.get("num_gpu") == 0:
+        return "runtime.modelfile.parameters.num_gpu is 0, so Ollama offloads no layer and loads the model on CPUs"
+    return None
+
+
 def _env_problems(spec: DeploymentSpec) -> list[Problem]:
     """Extra environment may tune the runtime with what it reads, never re-route, re-flag or weaken it (one table
     with the rules); the error names a variable only when a runtime's record lists it (slm_deploy.spec.redact),
     never one the user invented, which may be a token, and lists the names the runtime accepts."""
-    kind, gpu, problems = spec.runtime.kind, spec.resources.gpu is not None, []
+    kind, no_gpu, problems = spec.runtime.kind, _why_no_gpu(spec), []
     for name, value in spec.runtime.env.items():
-        reason = env_refusal(kind, name, gpu=gpu)
+        reason = env_refusal(kind, name, no_gpu=no_gpu)
         if reason:
             hint = ("declare it under `secrets` and mount it as a file" if reason == SECRET_REASON
-                    else "remove it" if reason == no_effect(kind, name, gpu=gpu)
-                    else "use the typed runtime options or runtime.extra_args")
-            problems.append(Problem(f"runtime.env.{name}", reason, allowed=allowed_text(kind, gpu=gpu), hint=hint))
+                    else "remove it" if reason == no_effect(kind, name, no_gpu=no_gpu)
+                    else "use the typed runtime options" + (" or runtime.extra_args" if kind in EXTRA_ARGS else ""))
+            problems.append(Problem(f"runtime.env.{name}", reason, allowed=allowed_text(kind, no_gpu=no_gpu),
+                                    hint=hint))
         elif (allowed := value_refusal(kind, name, value)) is not None:
             problems.append(Problem(f"runtime.env.{name}", f"has a value {kind} cannot parse, or would misread, for "
                                     "this variable (it would stop at start, quietly read another value or use it as "
@@ -187,7 +201,9 @@ def _runtime_problems(spec: DeploymentSpec) -> list[Problem]:
     if runtime.kind in ("vllm", "llamacpp"):
         problems += extra_args_problems(runtime.kind, runtime.extra_args)
     if runtime.kind == "ollama" and runtime.modelfile is not None:
-        problems += parameter_problems(runtime.modelfile.parameters)
+        refused = parameter_problems(runtime.modelfile.parameters)
+        problems += refused + [problem for problem in engine_parameter_problems(spec)
+                               if problem.path not in {other.path for other in refused}]
         problems += system_prompt_problems(runtime.modelfile.system_prompt)
     if runtime.kind == "ollama" and not keep_alive_fits(runtime.keep_alive):
         problems.append(Problem("runtime.keep_alive", "is longer than Ollama can hold (Go's time.Duration, int64 "
@@ -248,7 +264,7 @@ def _exposure_problems(spec: DeploymentSpec) -> list[Problem]:
                                 f"ACME against Let's Encrypt (exposure.tls.issuer {PUBLIC_ACME_ISSUER}, or any "
                                 "issuer on AKS, where slm-deploy creates it)",
                                 allowed="a public DNS name of two or more labels whose DNS you control, not "
-                                        "localhost or under .localhost, .local, .test, .internal or .home.arpa",
+                                        "localhost or under " + ", ".join(f".{name}" for name in PRIVATE_SUFFIXES),
                                 hint="for a private name on Kubernetes, set exposure.tls.issuer to a ClusterIssuer "
                                      "of your own certificate authority"))
     if spec.exposure.mode != "none" and not spec.serving.auth.enabled:

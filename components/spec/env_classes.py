@@ -49,6 +49,8 @@ FILES = EnvClass(
 JSON_OR_FILE = ("is read as the path of a JSON file to open, or else as JSON text; a path is refused (the root file "
                 "system is read-only) and a bad document stops the server at start")
 """Why a variable the record types json-or-file (vLLM's maybe_convert_json_str_or_file) is refused."""
+IGNORED = "ignored"
+"""The record's kind for a variable whose reader returns nothing whatever its value (a renamed one kept to warn)."""
 UNSAFE = EnvClass(
     re.compile(r"(TRUST_REMOTE_CODE|^VLLM_ALLOW_|INSECURE|_DEV_MODE$|DEBUG_LOG|LOG_REQUESTS|LOG_API_SERVER|"
                r"^VLLM_SERVER_DEV|NO_USAGE_STATS|DO_NOT_TRACK|TELEMETRY|USAGE_STATS|^VLLM_USAGE_|^SLM_|"
@@ -65,15 +67,21 @@ GPU_SELECTION = EnvClass(
 OTHER_HARDWARE = EnvClass(
     re.compile(r"(^HIP_|_HIP|^ROCR_|ROCM|^HSA_|AITER|^CCL_|_AMD_|_AMD$|^AMD_|XPU|SYCL|ONEAPI|^ZE_|NEURON|^TPU_|"
                r"_TPU_|^XLA_|_XLA_|PJRT|^HPU_|_HPU_|HABANA|GAUDI|METAL|_VK_|VULKAN|_CANN_|ASCEND|MUSA|OPENCL|KOMPUTE|"
-               r"_MPS_|HEXAGON|SPACEMIT|ZENDNN|^GGML_ET_)"),
+               r"_MPS_|HEXAGON|SPACEMIT|ZENDNN|^GGML_ET_|KLEIDIAI|^GGML_TOTAL_THREADS$)"),
     "tunes a backend for hardware no target runs on (AMD ROCm/HIP/AITER, Intel XPU/SYCL/oneCCL, AWS Neuron, "
     "Google TPU/XLA, Intel Gaudi, Apple Metal, Vulkan, OpenCL, Huawei CANN, Qualcomm Hexagon, SpacemiT RISC-V, AMD "
-    "ZenDNN, Esperanto ET-SoC); the images run on NVIDIA GPUs (CUDA) or CPUs with the runtimes' default backends")
-GPU_ONLY_BACKENDS = {
+    "ZenDNN, Esperanto ET-SoC, Arm KleidiAI kernels, which llama.cpp's images never compile in); the images run on "
+    "NVIDIA GPUs (CUDA) or x86-64 CPUs with the runtimes' default backends")
+"""llama.cpp reads GGML_TOTAL_THREADS only in its KleidiAI kernels (ggml-cpu/kleidiai), built only with the
+GGML_CPU_KLEIDIAI cmake option, which is off by default and which upstream's .devops Dockerfiles never set."""
+UNUSED_PARTS = {
     "vllm": EnvClass(re.compile(r"^VLLM_CPU_|ZENTORCH"), "tunes vLLM's CPU backend (and its zentorch plugin); the "
                                                           "vLLM image runs on NVIDIA GPUs (resources.gpu), never on CPUs"),
+    "llamacpp": EnvClass(re.compile(r"^KMP_"), "is read only by LLVM's and Intel's OpenMP runtimes; llama.cpp's "
+                                               "images are built with gcc and link GNU libgomp, which never reads it"),
 }
-"""Per runtime: backends it has but the image slm-deploy runs never uses."""
+"""Per runtime: parts it has (a backend, another OpenMP runtime's settings) that the image slm-deploy runs never
+uses."""
 OWN_PREFIXES = {"vllm": "VLLM_"}
 """Per runtime: the prefix of the variables it parses itself. vLLM reads others (OMP_NUM_THREADS,
 PYTORCH_CUDA_ALLOC_CONF, NCCL_*) only to hand them to a library; unless its record types the value, a value is
@@ -84,8 +92,10 @@ UNCHECKED_READER = ("is read by {runtime} only to hand to a library (PyTorch, NC
 GPU_ONLY = EnvClass(
     re.compile(r"(GPU|VRAM|CUDA|CUBLAS|CUDNN|NCCL|NVML|_SCHED_SPREAD$|_OFFLOAD_)"),
     "tunes GPUs (memory set aside per GPU, spreading a model over GPUs, offloading to a GPU, CUDA, cuBLAS or "
-    "NCCL), but resources.gpu is not set: without a GPU the runtime never uses it")
-"""Names only a deployment with resources.gpu may set (Ollama's OLLAMA_SCHED_SPREAD spreads layers over GPUs)."""
+    "NCCL)")
+"""Names only a deployment whose server uses a GPU may set (Ollama's OLLAMA_SCHED_SPREAD spreads layers over GPUs)."""
+NO_GPU = "resources.gpu is not set"
+"""Why a deployment without resources.gpu uses no GPU."""
 MODEL_TRANSFER = EnvClass(
     re.compile(r"(TRANSFER|DOWNLOAD|_PULL|_PUSH)"),
     "tunes model downloads or uploads (pulls, pushes, transfer streams), but the serving container never transfers a "
@@ -102,9 +112,9 @@ LOGGING = EnvClass(
 INTERNAL = EnvClass(
     re.compile(r"(^CMAKE_|^NVCC_|^MAX_JOBS$|^TORCH_CUDA_ARCH_LIST$|^VLLM_(BUILD_|DOCKER_BUILD|IMAGE_TAG$|"
                r"MAIN_CUDA_VERSION$|PRECOMPILED|USE_PRECOMPILED|SKIP_PRECOMPILED|TARGET_DEVICE$|DIST_IDENT$)|"
-               r"_TEST_|_CI_ENV$|^LLAMA_APP_CMD$|^LLAMA_SERVER_|_CHILD_MODE$)"),
-    "is internal to the runtime: read while building it from source or by its tests, or set by the runtime "
-    "for its own child processes")
+               r"_TEST_|_CI_ENV$|^LLAMA_APP_CMD$|^LLAMA_SERVER_|_CHILD_MODE$|_ROUTING_SIMULATION_)"),
+    "is internal to the runtime: read while building it from source or by its tests (vLLM's MoE routing "
+    "simulator replaces the model's router), or set by the runtime for its own child processes")
 OWNED = {
     "ollama": EnvClass(re.compile(r"^OLLAMA_(KEEP_ALIVE|NUM_PARALLEL|MAX_LOADED_MODELS|MAX_QUEUE|CONTEXT_LENGTH|"
                                   r"FLASH_ATTENTION|KV_CACHE_TYPE|AUTH)$"),
@@ -113,3 +123,6 @@ OWNED = {
 }
 """Per runtime: variables slm-deploy derives from typed fields."""
 CLASSES = (LOADER, NETWORK, FILES, UNSAFE, GPU_SELECTION, OTHER_HARDWARE, DEBUG_OUTPUT, LOGGING, INTERNAL)
+ON_APPLE_SILICON = ("mlx",)
+"""Runtimes that run on hardware OTHER_HARDWARE names (MLX on Apple silicon's Metal): that class's reason is false
+for them, and the record says what they read."""

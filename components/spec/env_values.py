@@ -40,9 +40,26 @@ INT64_MAX = 2 ** 63 - 1
 """The largest count kept: timeouts and sizes reach time and C APIs that overflow beyond a 64-bit integer."""
 
 
-BOUNDED_COUNTS = {"VLLM_ENGINE_READY_TIMEOUT_S": (1, INT64_MAX // 1000, (
-    "a whole number of seconds from 1 to {high}; vLLM waits for its engine to start for the value times 1000 "
-    "milliseconds (vllm/v1/engine/core_client.py), so 0 fails at once and a larger value overflows"))}
+AT_LEAST_ONE = "a whole number from 1 to {high}; "
+BOUNDED_COUNTS = {
+    "VLLM_ENGINE_READY_TIMEOUT_S": (1, INT64_MAX // 1000, (
+        "a whole number of seconds from 1 to {high}; vLLM waits for its engine to start for the value times 1000 "
+        "milliseconds (vllm/v1/engine/core_client.py), so 0 fails at once and a larger value overflows")),
+    "VLLM_MEDIA_LOADING_THREAD_COUNT": (1, INT64_MAX, AT_LEAST_ONE + (
+        "vLLM sizes its media-loading thread pool with it when the API server starts "
+        "(vllm/multimodal/media/connector.py), and a pool of 0 workers stops the server")),
+    "VLLM_V1_OUTPUT_PROC_CHUNK_SIZE": (1, INT64_MAX, AT_LEAST_ONE + (
+        "vLLM steps through each batch of engine outputs in chunks of this size (vllm/v1/engine/async_llm.py), "
+        "and a step of 0 fails the output handler, so every request fails")),
+    "VLLM_MAX_N_SEQUENCES": (1, INT64_MAX, AT_LEAST_ONE + (
+        "vLLM refuses a request for more sequences than this (vllm/sampling_params.py), so 0 refuses every request")),
+    "VLLM_MAX_COMPLETION_PROMPTS": (1, INT64_MAX, AT_LEAST_ONE + (
+        "/v1/completions refuses a list of more prompts than this (vllm/entrypoints/openai/completion/protocol.py), "
+        "so 0 refuses every prompt list")),
+    "VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS": (1, INT64_MAX, AT_LEAST_ONE + (
+        "with several GPUs vLLM gives each model step this many seconds (vllm/v1/executor/multiproc_executor.py), "
+        "so 0 times out every step")),
+}
 """Counts a reader outside envs.py narrows further: name -> (lowest, highest, what is allowed)."""
 
 
@@ -58,6 +75,19 @@ NEVER_AT_ZERO_ALLOWED = ("a Go duration of at least 1s such as 5m, or whole seco
 """A duration reader that turns 0 or less into the largest duration (the record's kind for LoadTimeout)."""
 
 
+LIBGOMP_WORDS = {"llamacpp": {"OMP_WAIT_POLICY": ("active", "passive")}}
+"""Per runtime whose image links GNU libgomp: variables libgomp reads as one word, compared without case and
+around white space; any other text is reported as invalid and the default is used."""
+
+
+def _libgomp_refusal(runtime: str, name: str, value: str) -> str | None:
+    words = LIBGOMP_WORDS.get(runtime, {}).get(name)
+    if words is None or value.strip(" \t\n\v\f\r").lower() in words:
+        return None
+    return (f"one of {', '.join(words)} (any case); GNU libgomp, the OpenMP runtime llama.cpp's image links, reports "
+            "any other value as invalid and uses its default")
+
+
 def _choice_refusal(kind: str, value: str, listed: list[str]) -> str | None:
     """One listed word (choice) or comma-separated listed words (choice-list), compared without case for -nocase."""
     nocase = kind.endswith("-nocase")
@@ -71,6 +101,8 @@ def _choice_refusal(kind: str, value: str, listed: list[str]) -> str | None:
 
 def value_refusal(runtime: str, name: str, value: str) -> str | None:
     """What `runtime` accepts for `name` when `value` is not it, or None when the value parses (or is free text)."""
+    if (library := _libgomp_refusal(runtime, name, value)) is not None:
+        return library
     kind, _, words = record_of(runtime).env_values.get(name, "").partition(":")
     listed = [word for word in words.split(",") if word]
     if kind == "int":

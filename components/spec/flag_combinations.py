@@ -8,6 +8,7 @@ concurrency.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from slm_deploy.errors import Problem
@@ -137,6 +138,24 @@ def _llamacpp_problems(runtime: LlamaCppOptions, args: list[str]) -> list[Proble
                     allowed="--cache-type-v f16 or bf16 with flash attention off, or runtime.flash_attn: on or auto")]
 
 
+def _thread_problems(spec: DeploymentSpec, args: list[str], parameters: Mapping[str, object]) -> list[Problem]:
+    """Threads beyond the CPUs the container may use (resources.cpu) only take turns, and each is a process the
+    container's pids limit counts (512 on Compose): llama.cpp starts one worker per --threads-batch thread for every
+    batch (ggml-cpu), Ollama as many as num_thread asks."""
+    cpus = max(1, math.ceil(spec.resources.cpu))
+    allowed = f"at most {cpus}, the CPUs resources.cpu gives the container (raise resources.cpu for more)"
+    found = []
+    batch = last_flag(args, "--threads-batch")
+    if batch is not None and batch[2].isdigit() and int(batch[2]) > cpus:
+        found.append(Problem(f"runtime.extra_args[{batch[0]}]", "asks for more threads than resources.cpu gives the "
+                             "container", allowed=allowed))
+    threads = _integer(parameters, "num_thread")
+    if threads is not None and threads > cpus:
+        found.append(Problem("runtime.modelfile.parameters.num_thread", "asks for more threads than resources.cpu "
+                             "gives the container", allowed=f"0 (Ollama's default) or {allowed}"))
+    return found
+
+
 def combination_problems(spec: DeploymentSpec, model: ResolvedModel, sizing: Sizing) -> list[Problem]:
     """Problems of pass-through flags and Modelfile parameters taken together and against the model and sizing."""
     runtime = spec.runtime
@@ -144,9 +163,11 @@ def combination_problems(spec: DeploymentSpec, model: ResolvedModel, sizing: Siz
     if runtime.kind == "vllm":
         return _vllm_problems(args, sizing)
     if isinstance(runtime, LlamaCppOptions):
-        return _llamacpp_problems(runtime, args) + _llamacpp_batch_problems(args, sizing)
+        return (_llamacpp_problems(runtime, args) + _llamacpp_batch_problems(args, sizing)
+                + _thread_problems(spec, args, {}))
     if isinstance(runtime, OllamaOptions):
         parameters = runtime.modelfile.parameters if runtime.modelfile is not None else {}
         return (_ollama_problems(runtime, sizing)
-                + _ollama_gpu_problems(parameters, model, spec.resources.gpu.count if spec.resources.gpu else 0))
+                + _ollama_gpu_problems(parameters, model, spec.resources.gpu.count if spec.resources.gpu else 0)
+                + _thread_problems(spec, [], parameters))
     return []

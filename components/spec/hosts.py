@@ -27,9 +27,12 @@ NO_SERVER = [ipaddress.IPv4Network(n) for n in ("0.0.0.0/8", "169.254.0.0/16", "
 service), multicast, and reserved with the broadcast address 255.255.255.255."""
 
 
-PRIVATE_SUFFIXES = ("localhost", "local", "test", "internal", "home.arpa")
-"""Names reserved for local or private use (RFC 6761, RFC 6762, RFC 8375, ICANN's .internal); svc.cluster.local
-is under local. A public certificate authority issues no certificate for them, nor for a single label."""
+PRIVATE_SUFFIXES = ("localhost", "local", "test", "internal", "home.arpa", "example", "invalid", "onion", "alt",
+                    "corp", "home", "mail", "lan")
+"""Names reserved for local, private, documentation or special use (RFC 6761: localhost, test, example, invalid;
+RFC 6762: local; RFC 8375: home.arpa; RFC 7686: onion; RFC 9476: alt; ICANN's .internal), top-level names ICANN
+will never delegate (corp, home, mail), and the undelegated lan of home routers; svc.cluster.local is under local.
+Let's Encrypt issues no certificate for them, nor for a single label."""
 
 
 def private_name(host: str) -> bool:

@@ -53,6 +53,12 @@ def extract_deployment(document: Any) -> tuple[Any, str]:
             value = config[STACK_KEY]
             if isinstance(value, dict) and set(value) == {"value"}:
                 return value["value"], f"config.{STACK_KEY}.value"
+            if isinstance(value, dict) and set(value) == {"secure"}:
+                raise SpecError(Problem(f"config.{STACK_KEY}", "is an encrypted (secure) Pulumi value, which "
+                                        "slm-deploy cannot read",
+                                        allowed="the deployment as plain YAML under this key",
+                                        hint="keep secret values out of the spec: declare them under `secrets`, "
+                                             "which names where each is kept"))
             return value, f"config.{STACK_KEY}"
         if STACK_KEY in document:
             return document[STACK_KEY], STACK_KEY
@@ -138,11 +144,17 @@ def load_deployment_text(text: str, source: str) -> Deployment:
         document = plain(raw, source)
     except SpecError as exc:
         raise SpecError(redacted(exc.problems, raw)) from None
-    data, prefix = extract_deployment(document.data)
+    def line_of(path: str) -> str:
+        line = document.line_of(path)
+        return f"{source}:{line}" if line else source
+
+    try:
+        data, prefix = extract_deployment(document.data)
+    except SpecError as exc:
+        raise exc.located(line_of) from None
 
     def location(field: str) -> str:
-        line = document.line_of(join_path(prefix, field) if prefix and field else (prefix or field))
-        return f"{source}:{line}" if line else source
+        return line_of(join_path(prefix, field) if prefix and field else (prefix or field))
 
     try:
         return replace(_parse(data), locate=location, source=data)

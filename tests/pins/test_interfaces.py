@@ -14,6 +14,7 @@ from slm_deploy.pins.interfaces import foundry_local, ollama, open_webui, own_se
 from slm_deploy.pins.interfaces.pysource import env_names, exposed_series, metrics, routes, trees
 from slm_deploy.pins.interfaces.refresh import Inputs, refresh
 from slm_deploy.pins.interfaces.vllm_env_values import env_values
+from slm_deploy.pins.interfaces.vllm_registries import registry_choices
 from slm_deploy.pins.table import PinRow
 
 
@@ -140,6 +141,18 @@ def test_vllm_flags_follow_argparse_and_boolean_optional_action() -> None:
 
 
 VLLM_ENVS = """
+def use_aot():
+    default = "1" if newer() and not disabled() else "0"
+    return os.environ.get("A_HELPER", default) == "1"
+def retired():
+    if "A_RETIRED" in os.environ:
+        logger.warning("A_RETIRED is deprecated")
+    return None
+def port():
+    if "A_PORT" not in os.environ:
+        return None
+    port = os.getenv("A_PORT", "0")
+    return int(port)
 environment_variables: dict[str, Callable[[], Any]] = {
     "A_INT": lambda: int(os.getenv("A_INT", "60")),
     "A_SIGNED": lambda: int(os.getenv("A_SIGNED", "-1")),
@@ -163,6 +176,10 @@ environment_variables: dict[str, Callable[[], Any]] = {
     "A_AT_LEAST": lambda: int(os.getenv("A_AT_LEAST", str(max(1, min(os.cpu_count() or 1, 2))))),
     "A_NEGATIVE_BRANCH": lambda: int(os.getenv("A_NEGATIVE_BRANCH", "8" if x else "-1")),
     "A_GUARDED_FLAG": lambda: bool(int(os.environ["A_GUARDED_FLAG"])) if "A_GUARDED_FLAG" in os.environ else True,
+    "A_HELPER": use_aot,
+    "A_RETIRED": lambda: retired(),
+    "A_PORT": port,
+    "A_TRISTATE": lambda: {"1": True, "0": False}.get(os.getenv("A_TRISTATE", "").strip()),
 }
 """
 
@@ -174,7 +191,23 @@ def test_vllm_env_values_follow_how_envs_py_parses_each_variable() -> None:
         "A_CHOICE": "choice:spawn,fork", "A_NOCASE": "choice-nocase:highest,high", "A_EQ": "switch:1",
         "A_IN": "switch-nocase:true,1", "A_WORDS": "choice-list:container,web",
         "A_NOCASE_WORDS": "choice-list-nocase:x,y", "A_JSON": "json-or-file", "A_BRANCHES": "count",
-        "A_PRODUCT": "count", "A_AT_LEAST": "count", "A_NEGATIVE_BRANCH": "int", "A_GUARDED_FLAG": "int-switch"}
+        "A_PRODUCT": "count", "A_AT_LEAST": "count", "A_NEGATIVE_BRANCH": "int", "A_GUARDED_FLAG": "int-switch",
+        "A_HELPER": "switch:1", "A_RETIRED": "ignored", "A_TRISTATE": "choice:1,0"}  # A_PORT: no reader of its text
+
+
+def test_vllm_plug_in_variables_take_the_names_their_registries_hold() -> None:
+    modules = {
+        "vllm/multimodal/video.py": ast.parse(
+            'NVDEC: Literal["nvdec"] = "nvdec"\n@VIDEO_LOADER_REGISTRY.register("opencv")\nclass A: pass\n'
+            '@VIDEO_LOADER_REGISTRY.register(NVDEC, requires_gpu=True)\nclass B: pass\n'
+            '"""@VIDEO_LOADER_REGISTRY.register("in_a_docstring")"""\n'),
+        "vllm/models/x.py": ast.parse('@VIDEO_LOADER_REGISTRY.register(\n    "x_vl", video_processor="P")\nclass C: pass\n'),
+        "vllm/multimodal/media/connector.py": ast.parse('@MEDIA_CONNECTOR_REGISTRY.register("http")\nclass D: pass\n'),
+    }
+    assert registry_choices(modules) == {"VLLM_MEDIA_CONNECTOR": "choice:http",
+                                         "VLLM_VIDEO_LOADER_BACKEND": "choice:nvdec,opencv,x_vl"}
+    with pytest.raises(RecordError, match="MEDIA_CONNECTOR_REGISTRY"):
+        registry_choices({"vllm/envs.py": ast.parse("x = 1\n")})
 
 
 def test_open_webui_persistent_env_follows_names_into_the_config_table() -> None:
@@ -257,6 +290,7 @@ def test_ollama_record_reads_envconfig_router_and_final_image_stage_at_the_tag(t
     (repo / "api").mkdir()
     (repo / "api/types.go").write_text(OLLAMA_TYPES)
     (repo / "go.mod").write_text("module github.com/ollama/ollama\n\ngo 1.26.0\n\nrequire (\n)\n")
+    _ollama_engine_sources(repo)
     _git(repo.parent.parent, "init", "-q", str(repo))
     _git(repo, "add", "-A")
     _git(repo, "-c", "user.email=t@e", "-c", "user.name=t", "commit", "-qm", "x")
@@ -271,8 +305,28 @@ def test_ollama_record_reads_envconfig_router_and_final_image_stage_at_the_tag(t
     assert document["image"] == {"user": "root", "writable_paths": ["/root/.ollama"], "entrypoint": ["/bin/ollama"]}
     assert document["parameters"] == {"num_ctx": "int", "use_mmap": "*bool", "seed": "int", "temperature": "float32",
                                       "stop": "[]string"}
+    assert document["engine_required"] == ["gemma3", "qwen3"] and document["engine_models"] == ["llama", "qwen3"]
+    assert document["engine_ignored_parameters"] == ["seed", "use_mmap"]  # read only by the llama.cpp runner
     with pytest.raises(RecordError, match="git rev-parse v1.0.0 failed"):
         ollama.derive("1.0.0", tmp_path)
+
+
+def _ollama_engine_sources(repo: Path) -> None:
+    """The layout the engine facts are read from: the required list, the engine's runner, the two servers' load
+    paths (only the llama.cpp runner's server reads UseMMap), registered models, and the llama.cpp runner."""
+    files = {
+        "fs/ggml/ggml.go": 'func (kv KV) OllamaEngineRequired() bool {\n\treturn slices.Contains([]string{\n'
+                           '\t\t"gemma3",\n\t\t"qwen3",\n\t}, kv.Architecture())\n}\n',
+        "runner/ollamarunner/runner.go": "sampler := sample.NewSampler(req.Options.Temperature)\nstop := req.Options.Stop\n",
+        "llm/server.go": "func NewLlamaServer() {\n\tn := opts.NumCtx\n}\n\n"
+                         "func (s *llamaServer) Load() error {\n\tif s.options.UseMMap == nil {}\n}\n",
+        "model/models/llama/model.go": 'func init() {\n\tmodel.Register("llama", New)\n}\n',
+        "model/models/qwen3/model.go": 'func init() {\n\tmodel.Register("qwen3", New)\n}\n',
+        "runner/llamarunner/runner.go": "seed := req.Options.Seed\nmmap := req.UseMMap\n",
+    }
+    for path, text in files.items():
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_text(text)
 
 
 # --- refresh ---------------------------------------------------------------------------------------------------

@@ -67,6 +67,8 @@ CASES = {
     "IPv4 multicast": (_with("exposure.bind_address", "239.1.2.3"), "exposure.bind_address", "multicast"),
     "IPv6 multicast": (_with("exposure.bind_address", "ff02::1"), "exposure.bind_address", "multicast"),
     "IPv4 broadcast": (_with("exposure.bind_address", "255.255.255.255"), "exposure.bind_address", "broadcast"),
+    "IPv4-mapped loopback in hex": (_with("exposure.bind_address", "::ffff:7f00:1"), "exposure.bind_address",
+                                    "IPv4 address written as IPv6"),
     "memory beyond any node": (_with("resources.memory", "999999999999999Ti"), "resources.memory", "at most 1024Ti"),
     "CIDR prefix too long": (_with("targets", {"aks": {"authorized_ip_ranges": ["10.0.0.0/33"]}}),
                              "targets.aks.authorized_ip_ranges[0]", "CIDR"),
@@ -75,12 +77,20 @@ CASES = {
     "UI on the gateway's port": (
         {**_with("runtime", {"kind": "ollama", "open_webui": {"enabled": True, "port": 8080}}),
          "model": {"id": "qwen3-1.7b"}},
-        "exposure.port", "is also the port of runtime.open_webui.port"),
+        "exposure.port", "is also the host port of runtime.open_webui.port"),
     "UI on the runtime's port without keys": (
         {**_with("runtime", {"kind": "ollama", "open_webui": {"enabled": True, "port": 11434}}),
          "model": {"id": "qwen3-1.7b"}, "serving": {"auth": {"enabled": False}}, "secrets": {}},
-        "runtime.open_webui.port", "is also the port of serving.port"),
+        "runtime.open_webui.port", "is also the host port of serving.port"),
     "gateway on its metrics port": (_with("exposure.port", 9464), "exposure.port", "own metrics port"),
+    "UI and Grafana on their default port 3000": (
+        {**_with("runtime", {"kind": "ollama", "open_webui": {"enabled": True}}), "model": {"id": "qwen3-1.7b"},
+         "monitoring": {"grafana": {"enabled": True}}},
+        "monitoring.ports.grafana", "is also the host port of runtime.open_webui.port"),
+    "gateway on Prometheus' host port": (_with("exposure.port", 9090), "monitoring.ports.prometheus",
+                                         "is also the host port of exposure.port"),
+    "Prometheus on the gateway's host port": (_with("monitoring.ports.prometheus", 8080), "monitoring.ports.prometheus",
+                                              "is also the host port of exposure.port"),
     "ingress without Kubernetes": (_with("exposure", {"mode": "ingress", "host": "llm.example.com"}),
                                    "exposure.mode", "needs a Kubernetes target"),
     "Open WebUI on a LAN address": (

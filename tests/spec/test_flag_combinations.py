@@ -36,7 +36,16 @@ REFUSED = {
     "quantised V cache, the last of two, with flash attention off": (
         _runtime("llamacpp", flash_attn="off", extra_args=["--cache-type-v", "f16", "--cache-type-v", "q4_0"]), 2,
         "flash_attn is off"),
+    "batch threads beyond the container's CPUs": (
+        {**_runtime("llamacpp", extra_args=["--threads-batch", "100000"]), "resources": {"cpu": 4}}, 0,
+        "more threads than resources.cpu"),
 }
+
+
+def test_ollama_threads_beyond_the_containers_cpus_are_refused(tmp_path: Path) -> None:
+    spec = {**_runtime("ollama", modelfile={"parameters": {"num_thread": 2147483647}}), "resources": {"cpu": 4}}
+    _refused(tmp_path, spec, "runtime.modelfile.parameters.num_thread", "more threads than resources.cpu",
+             echoed=("2147483647",))
 
 
 @pytest.mark.parametrize("case", sorted(REFUSED))
@@ -54,6 +63,10 @@ ACCEPTED = {
                                                           extra_args=["--cache-type-v", "q8_0"]),
     "bf16 V cache with flash attention off": _runtime("llamacpp", flash_attn="off",
                                                       extra_args=["--cache-type-v", "bf16"]),
+    "batch threads up to the container's CPUs": {**_runtime("llamacpp", extra_args=["--threads-batch", "4"]),
+                                                 "resources": {"cpu": 3.5}},
+    "Ollama threads up to the container's CPUs": {**_runtime("ollama", modelfile={"parameters": {"num_thread": 2}}),
+                                                  "resources": {"cpu": 2}},
 }
 
 

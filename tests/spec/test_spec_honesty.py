@@ -80,9 +80,11 @@ ENV_CASES = {
     "GPU memory overhead without a GPU": ("ollama", "OLLAMA_GPU_OVERHEAD", "resources.gpu is not set"),
     "spreading over GPUs without a GPU": ("ollama", "OLLAMA_SCHED_SPREAD", "resources.gpu is not set"),
     "a GPU offload threshold without a GPU": ("llamacpp", "GGML_OP_OFFLOAD_MIN_BATCH", "resources.gpu is not set"),
+    "a renamed variable vLLM keeps only to warn": ("vllm", "VLLM_TRITON_ATTN_USE_TD", "renamed or retired"),
     "pull streams on a server that never pulls": ("ollama", "OLLAMA_MAX_TRANSFER_STREAMS", "never transfers a model"),
     "the runtime's own child-process switch": ("llamacpp", "LLAMA_SERVER_CHILD_MODE", "internal to the runtime"),
     "a build-time variable": ("vllm", "VLLM_USE_PRECOMPILED", "internal to the runtime"),
+    "the MoE routing simulator of vLLM's tests": ("vllm", "VLLM_MOE_ROUTING_SIMULATION_STRATEGY", "internal to the runtime"),
     "a library to load": ("vllm", "CUDNN_LIBRARY", "loads"),
     "a folder of tuned configs": ("vllm", "VLLM_TUNED_CONFIG_FOLDER", "files"),
     "a KV-transfer store segment": ("vllm", "MOONCAKE_PREFERRED_SEGMENT", "connects"),
@@ -108,15 +110,19 @@ ENV_CASES = {
     "llama.cpp's SpacemiT RISC-V backend": ("llamacpp", "SPACEMIT_CORE_ARCH", "hardware no target runs on"),
     "llama.cpp's ZenDNN backend": ("llamacpp", "GGML_ZENDNN_ADAPTIVE_FALLBACK", "hardware no target runs on"),
     "llama.cpp's Esperanto ET-SoC backend": ("llamacpp", "GGML_ET_UBERKERNEL", "hardware no target runs on"),
+    "llama.cpp's Arm KleidiAI kernels": ("llamacpp", "GGML_KLEIDIAI_SME", "Arm KleidiAI"),
+    "the KleidiAI kernels' thread hint": ("llamacpp", "GGML_TOTAL_THREADS", "Arm KleidiAI"),
+    "an LLVM OpenMP setting GNU libgomp never reads": ("llamacpp", "KMP_BLOCKTIME", "link GNU libgomp"),
 }
-ACCEPTED = {"vllm": "VLLM_MAX_N_SEQUENCES", "ollama": "OLLAMA_LOAD_TIMEOUT", "llamacpp": "OMP_WAIT_POLICY"}
-"""One variable each runtime reads and no rule refuses."""
+ACCEPTED = {"vllm": ("VLLM_MAX_N_SEQUENCES", "2"), "ollama": ("OLLAMA_LOAD_TIMEOUT", "2"),
+            "llamacpp": ("OMP_WAIT_POLICY", "passive")}
+"""One variable each runtime reads and no rule refuses, with a value it parses."""
 
 
 @pytest.mark.parametrize("case", sorted(ENV_CASES))
 def test_runtime_env_refuses_what_would_reroute_reflag_or_weaken(case: str, tmp_path: Path) -> None:
     kind, name, words = ENV_CASES[case]
-    env = {ACCEPTED.get(kind, "OMP_NUM_THREADS"): "2", name: "1"}
+    env = dict([ACCEPTED.get(kind, ("OMP_NUM_THREADS", "2")), (name, "1")])
     shown = name if any(name in load_record(r).env for r in RECORD_OF.values()) else \
         f"<key {sorted(env).index(name) + 1}>"
     _refused(tmp_path, _runtime(kind, env=env), f"runtime.env.{shown}", words)  # a name the record lists is shown
@@ -125,21 +131,22 @@ def test_runtime_env_refuses_what_would_reroute_reflag_or_weaken(case: str, tmp_
 @pytest.mark.parametrize("kind", sorted(ACCEPTED))
 def test_runtime_env_keeps_variables_the_runtime_reads(kind: str, tmp_path: Path) -> None:
     path, out = tmp_path / "spec.yaml", tmp_path / "bundle"
-    path.write_text(yaml.safe_dump(_runtime(kind, env={ACCEPTED[kind]: "2"})), encoding="utf-8")
+    name, value = ACCEPTED[kind]
+    path.write_text(yaml.safe_dump(_runtime(kind, env={name: value})), encoding="utf-8")
     assert run_in_process("validate", str(path)).code == 0
     result = run_in_process("render", str(path), "--out", str(out))
     assert result.code == 0, result.stderr
-    assert f"{ACCEPTED[kind]}=2" in (out / "compose" / "compose.yaml").read_text(encoding="utf-8") or \
-        f"{ACCEPTED[kind]}: '2'" in (out / "compose" / "compose.yaml").read_text(encoding="utf-8")
+    compose = (out / "compose" / "compose.yaml").read_text(encoding="utf-8")
+    assert f"{name}={value}" in compose or f"{name}: '{value}'" in compose or f"{name}: {value}" in compose
 
 
 ENV_VALUES = {  # how vllm/envs.py at the pinned version parses each: int(), env_with_choices, == / in
-    "int() of a word": ("VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS", "true", "a whole number from 0"),
+    "int() of a word": ("VLLM_HTTP_TIMEOUT_KEEP_ALIVE", "true", "a whole number from 0"),
     "bool(int()) of a word": ("VLLM_USE_FASTOKENS", "yes", "0 (off) or 1 (on)"),
     "bool(int()) of another number": ("VLLM_USE_FASTOKENS", "7351", "0 (off) or 1 (on)"),
-    "a negative timeout": ("VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS", "-7351",
+    "a negative timeout": ("VLLM_HTTP_TIMEOUT_KEEP_ALIVE", "-7351",
                            "a whole number from 0 to 9223372036854775807"),
-    "a timeout beyond 64 bits": ("VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS", "92233720368547758080", "a whole number from 0"),
+    "a timeout beyond 64 bits": ("VLLM_HTTP_TIMEOUT_KEEP_ALIVE", "92233720368547758080", "a whole number from 0"),
     "an engine start timeout of 0, which fails at once": ("VLLM_ENGINE_READY_TIMEOUT_S", "0",
                                                            "a whole number of seconds from 1 to"),
     "an engine start timeout that overflows in milliseconds": ("VLLM_ENGINE_READY_TIMEOUT_S", str(2 ** 63 - 1),
@@ -155,6 +162,20 @@ ENV_VALUES = {  # how vllm/envs.py at the pinned version parses each: int(), env
     "a case-sensitive choice in another case": ("VLLM_WORKER_MULTIPROC_METHOD", "SPAWN", "one of spawn, fork"),
     "a switch that reads only 1 as on": ("VLLM_USE_BREAKABLE_CUDAGRAPH", "true", "one of 1, 0"),
     "a switch that reads true or 1 as on": ("VLLM_DISABLE_PYNCCL", "yes", "one of true, 1, 0, false"),
+    "a switch read by a helper function": ("VLLM_USE_AOT_COMPILE", "true", "one of 1, 0"),
+    "a video loader no module registers": ("VLLM_VIDEO_LOADER_BACKEND", "decord", "one of glm46v"),
+    "a media connector no module registers": ("VLLM_MEDIA_CONNECTOR", "s3x", "one of http"),
+    "no media-loading workers, which stops the server": ("VLLM_MEDIA_LOADING_THREAD_COUNT", "0",
+                                                        "a whole number from 1 to"),
+    "an output chunk of 0, which fails every request": ("VLLM_V1_OUTPUT_PROC_CHUNK_SIZE", "0",
+                                                       "a whole number from 1 to"),
+    "at most 0 sequences, which refuses every request": ("VLLM_MAX_N_SEQUENCES", "0", "a whole number from 1 to"),
+    "at most 0 prompts, which refuses every prompt list": ("VLLM_MAX_COMPLETION_PROMPTS", "0",
+                                                          "a whole number from 1 to"),
+    "a model step timeout of 0": ("VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS", "0", "a whole number from 1 to"),
+    "a switch read by a helper that calls another": ("VLLM_USE_MEGA_AOT_ARTIFACT", "yes", "one of 1, 0"),
+    "a tri-state read through a dict, which reads other words as unset": ("VLLM_TRITON_USE_TD", "true",
+                                                                          "one of 1, 0"),
 }
 
 
@@ -169,7 +190,8 @@ def test_runtime_env_refuses_a_value_vllm_crashes_on_or_reads_as_off(case: str, 
 def test_runtime_env_keeps_values_vllm_parses(tmp_path: Path) -> None:
     env = {"VLLM_ENGINE_READY_TIMEOUT_S": "1", "VLLM_USE_FASTOKENS": "1", "VLLM_MAX_AUDIO_CLIP_FILESIZE_MB": "0",
            "VLLM_FLOAT32_MATMUL_PRECISION": "HIGH", "VLLM_DISABLE_PYNCCL": " True", "VLLM_PP_LAYER_PARTITION": "4,4",
-           "VLLM_GPT_OSS_SYSTEM_TOOL_MCP_LABELS": "container, web_search_preview"}
+           "VLLM_GPT_OSS_SYSTEM_TOOL_MCP_LABELS": "container, web_search_preview", "VLLM_USE_AOT_COMPILE": "0",
+           "VLLM_USE_MEGA_AOT_ARTIFACT": "1", "VLLM_TRITON_USE_TD": "0"}
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(_runtime("vllm", env=env)), encoding="utf-8")
     result = run_in_process("render", str(path), "--out", str(tmp_path / "bundle"))
@@ -184,7 +206,7 @@ def test_an_unknown_name_is_refused_with_the_names_that_are_allowed(kind: str, t
     assert result.code == 2 and "Traceback" not in result.stderr
     assert "runtime.env.<key 1>" in result.stderr and "ZZ_CANARY_7F3A" not in result.stderr
     allowed = next(line for line in result.stderr.splitlines() if line.startswith("  allowed: "))
-    names = allowed_names(kind, gpu=kind == "vllm")  # only the vLLM spec has resources.gpu
+    names = allowed_names(kind, no_gpu=None if kind == "vllm" else "no GPU")  # only the vLLM spec has resources.gpu
     if not names:
         assert "no variables" in allowed
     elif len(names) <= 40:
@@ -200,7 +222,7 @@ def test_every_accepted_name_is_read_by_the_runtime_and_refused_by_no_class() ->
         assert all(refusal(kind, name) is None for name in allowed_names(kind))
     assert set(allowed_names("ollama")) == {
         "OLLAMA_GPU_OVERHEAD", "OLLAMA_LOAD_TIMEOUT", "OLLAMA_NEW_ENGINE", "OLLAMA_NO_CLOUD", "OLLAMA_SCHED_SPREAD"}
-    assert set(allowed_names("ollama", gpu=False)) == {"OLLAMA_LOAD_TIMEOUT", "OLLAMA_NEW_ENGINE", "OLLAMA_NO_CLOUD"}
+    assert set(allowed_names("ollama", no_gpu="no GPU")) == {"OLLAMA_LOAD_TIMEOUT", "OLLAMA_NEW_ENGINE", "OLLAMA_NO_CLOUD"}
 
 
 def test_gpu_settings_are_kept_where_the_deployment_has_a_gpu(tmp_path: Path) -> None:
@@ -211,6 +233,35 @@ def test_gpu_settings_are_kept_where_the_deployment_has_a_gpu(tmp_path: Path) ->
     path.write_text(yaml.safe_dump(spec), encoding="utf-8")
     result = run_in_process("render", str(path), "--out", str(tmp_path / "bundle"))
     assert result.code == 0, result.stderr
+
+
+@pytest.mark.parametrize("name", ["OLLAMA_GPU_OVERHEAD", "OLLAMA_SCHED_SPREAD"])
+def test_gpu_settings_are_refused_where_the_modelfile_offloads_no_layer(name: str, tmp_path: Path) -> None:
+    spec = _runtime("ollama", env={name: "1"}, modelfile={"parameters": {"num_gpu": 0}})
+    spec["resources"] = {"gpu": {"type": "nvidia-l4"}}
+    _refused(tmp_path, spec, f"runtime.env.{name}", "num_gpu is 0, so Ollama offloads no layer")
+
+
+def test_llamacpp_keeps_the_op_offload_batch_without_offloaded_layers(tmp_path: Path) -> None:
+    """--n-gpu-layers 0 on the CUDA image still sends large batches of host-tensor operations to the GPU."""
+    spec = _runtime("llamacpp", n_gpu_layers=0, env={"GGML_OP_OFFLOAD_MIN_BATCH": "64"})
+    spec["resources"] = {"gpu": {"type": "nvidia-l4"}}
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    result = run_in_process("render", str(path), "--out", str(tmp_path / "bundle"))
+    assert result.code == 0, result.stderr
+
+
+def test_an_mlx_variable_is_refused_for_what_mlx_reads_not_as_foreign_hardware(tmp_path: Path) -> None:
+    """MLX runs on Apple silicon's Metal: a Metal variable is not hardware no target runs on, and MLX takes no
+    extra_args to point at instead."""
+    spec = {**BASE, "model": {"id": "qwen3-1.7b"}, "runtime": {"kind": "mlx", "env": {"MLX_METAL_FAST_SYNCH": "1"}},
+            "targets": {"host": {"os": "macos"}}}
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    result = run_in_process("validate", str(path))
+    assert result.code == 2 and "is not a variable mlx reads" in result.stderr, result.stderr
+    assert "hardware no target runs on" not in result.stderr and "extra_args" not in result.stderr
 
 
 def test_the_runtime_env_page_is_current() -> None:
@@ -323,14 +374,48 @@ def test_modelfile_parameters_follow_ollamas_table(parameters: dict[str, Any], w
              echoed=("tokencanary", "hot", "Canary", "String should", "pattern"))
 
 
+ENGINE_IGNORED = {  # parameters only Ollama's llama.cpp runner reads, on models its own engine runs (v0.24.0)
+    "repeat penalty on Qwen3": ("qwen3-1.7b", {}, "repeat_penalty", 1.1),
+    "typical_p on Gemma 3": ("gemma-3-1b-it", {}, "typical_p", 0.9),
+    "presence penalty on Qwen3 by its library tag": ("qwen3:4b", {}, "presence_penalty", 0.5),
+    "frequency penalty on Gemma 3": ("gemma-3-4b-it", {}, "frequency_penalty", 0.5),
+    "repeat window on Qwen3": ("qwen3-0.6b", {}, "repeat_last_n", 64),
+    "memory mapping on Qwen3": ("qwen3-8b", {}, "use_mmap", False),
+    "repeat penalty on Llama 3.2 with the new engine switched on": ("llama-3.2-1b-instruct",
+                                                                    {"OLLAMA_NEW_ENGINE": "true"}, "repeat_penalty", 1.1),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ENGINE_IGNORED))
+def test_modelfile_parameters_the_ollama_engine_ignores_are_refused(case: str, tmp_path: Path) -> None:
+    model, env, name, value = ENGINE_IGNORED[case]
+    spec = _runtime("ollama", env=env, modelfile={"parameters": {name: value, "temperature": 0.5}})
+    spec["model"] = ({"source": {"kind": "ollama", "tag": model}, "parameters_billion": 4.0} if ":" in model
+                     else {"id": model})
+    _refused(tmp_path, spec, f"runtime.modelfile.parameters.{name}", "models on its own engine")
+
+
+@pytest.mark.parametrize("model", ["llama-3.2-1b-instruct", "phi-4-mini-instruct", "deepseek-r1-distill-qwen-1.5b"])
+def test_penalties_are_kept_for_models_the_llamacpp_runner_serves(model: str, tmp_path: Path) -> None:
+    """Llama, Phi 3 and Qwen 2 run on the llama.cpp runner, which reads every penalty (Phi 3 even with the new
+    engine switched on, which does not implement it)."""
+    parameters = {"repeat_penalty": 1.1, "typical_p": 0.9, "presence_penalty": 0.5, "repeat_last_n": 64}
+    env = {"OLLAMA_NEW_ENGINE": "true"} if model.startswith("phi") else {}
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump({**_runtime("ollama", env=env, modelfile={"parameters": parameters}),
+                                    "model": {"id": model}}), encoding="utf-8")
+    result = run_in_process("render", str(path), "--out", str(tmp_path / "bundle"))
+    assert result.code == 0, result.stderr
+
+
 def test_modelfile_parameters_reach_the_modelfile(tmp_path: Path) -> None:
     from slm_deploy.runtimes.ollama import modelfile_text
     from slm_deploy.spec.loader import parse_deployment
 
-    spec = _modelfile({"temperature": 0.5, "use_mmap": False, "stop": "END", "num_thread": 4})
-    spec["model"] = {"source": {"kind": "ollama", "tag": "qwen3:1.7b"}, "parameters_billion": 1.7}
+    spec = _modelfile({"temperature": 0.5, "use_mmap": False, "stop": "END", "num_thread": 2})
+    spec["model"] = {"source": {"kind": "ollama", "tag": "llama3.2:1b"}, "parameters_billion": 1.2}
     text = modelfile_text(parse_deployment(spec))
-    assert text.splitlines()[1:] == ["PARAMETER num_ctx 8192", "PARAMETER num_thread 4", "PARAMETER stop END",
+    assert text.splitlines()[1:] == ["PARAMETER num_ctx 8192", "PARAMETER num_thread 2", "PARAMETER stop END",
                                      "PARAMETER temperature 0.5", "PARAMETER use_mmap false"]
 
 

@@ -269,3 +269,10 @@ def test_no_key_name_or_number_the_user_chose_is_printed(tmp_path: Path, extra: 
     stderr = _refused(_spec(tmp_path, text + extra))
     assert CANARY not in stderr.lower() and "4099" not in stderr and "8111" not in stderr
     assert re.search(r"spec\.yaml:\d+: ", stderr)
+
+
+def test_an_encrypted_deployment_in_a_stack_file_is_named_as_one(tmp_path: Path) -> None:
+    """`pulumi config set --secret` leaves only ciphertext; slm-deploy says so instead of listing missing fields."""
+    stderr = _refused(_spec(tmp_path, f"config:\n  slm-deploy:deployment:\n    secure: AAABA{CANARY}\n"))
+    assert "spec.yaml:2: config.slm-deploy:deployment: is an encrypted (secure) Pulumi value" in stderr
+    assert CANARY not in stderr and "required key" not in stderr

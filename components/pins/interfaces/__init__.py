@@ -20,9 +20,12 @@ from slm_deploy.spec.yaml_source import load_shipped
 RUNTIMES = ("vllm", "ollama", "llamacpp", "open-webui", "foundry-local", "ortgenai", "gateway")
 """Runtime ids that have a record (one file each); the shared format names these seven."""
 LIST_FIELDS = ("flags", "env", "metrics", "endpoints")
-OPTIONAL_LIST_FIELDS = ("persistent_env", "data_paths", "commands", "client_env", "model_types")
+OPTIONAL_LIST_FIELDS = ("persistent_env", "data_paths", "commands", "client_env", "model_types", "engine_required",
+                        "engine_models", "engine_ignored_parameters")
 """Fields only some runtimes have: config read once then kept in a database, data paths, CLI commands, variables
-only the client reads, the model types (config.json `model_type`) a converter can build."""
+only the client reads, the model types (config.json `model_type`) a converter can build, and for Ollama the model
+architectures that always run on its own engine, those the engine implements (run there with OLLAMA_NEW_ENGINE),
+and the Modelfile parameters that engine never reads."""
 FLAG_VALUES = "flag_values"
 """Flag -> the names it accepts, where the runtime registers them (vLLM's parsers, llama.cpp's templates)."""
 PARAMETERS = "parameters"
@@ -67,6 +70,9 @@ class InterfaceRecord:
     go_version: str = ""
     """The Go release a Go runtime builds with (go.mod): its standard library's Unicode tables are the ones it has."""
     model_types: frozenset[str] = frozenset()
+    engine_required: frozenset[str] = frozenset()
+    engine_models: frozenset[str] = frozenset()
+    engine_ignored_parameters: frozenset[str] = frozenset()
     flag_values: Mapping[str, frozenset[str]] = field(default_factory=dict)
     parameters: Mapping[str, str] = field(default_factory=dict)
     env_values: Mapping[str, str] = field(default_factory=dict)

@@ -1,5 +1,6 @@
 """Ollama's record, read from its Go source at the pinned tag: env knobs from envconfig, routes from the router,
-Modelfile parameters and their Go types from api/types.go.
+Modelfile parameters and their Go types from api/types.go, and which models run on Ollama's own engine and which
+parameters it ignores (ollama_engine).
 
 Ollama has no Prometheus endpoint, so the record lists no metrics. The source comes from a git mirror of
 ollama/ollama (any clone that has the tag), read with `git show` at the tag.
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from slm_deploy.pins.interfaces import RecordError
 from slm_deploy.pins.interfaces.artifacts import GitTree, mirror
+from slm_deploy.pins.interfaces.ollama_engine import ENGINE_SOURCES, engine_facts
 
 OWNER, NAME = "ollama", "ollama"
 ENVCONFIG = "envconfig/config.go"
@@ -70,7 +72,7 @@ def derive(version: str, mirrors: Path) -> dict:
     return {
         "runtime": "ollama", "version": version.removeprefix("v"), "pin": ["ollama"],
         "artifact": f"ollama/ollama source at tag {tag} (commit {commit}): {ENVCONFIG}, {ROUTES}, {API_TYPES}, "
-                    f"{DOCKERFILE}, {GO_MOD}",
+                    f"{DOCKERFILE}, {GO_MOD}, {ENGINE_SOURCES}",
         "derived_by": __name__,
         "sources": [s.format(tag=tag) for s in SOURCES],
         "flags": [],
@@ -83,6 +85,7 @@ def derive(version: str, mirrors: Path) -> dict:
         "env_values": env_values(config),
         "client_env": client_env(tree, config),
         "go_version": go_directive(tree.read(GO_MOD)),
+        **engine_facts(tree),
     }
 
 

@@ -16,6 +16,7 @@ from slm_deploy.pins.interfaces.artifacts import pypi_wheel, python_sources
 from slm_deploy.pins.interfaces.pysource import env_names, exposed_series, metrics, routes, string_literal, trees
 from slm_deploy.pins.interfaces.vllm_env_values import env_values
 from slm_deploy.pins.interfaces.vllm_parsers import parser_names
+from slm_deploy.pins.interfaces.vllm_registries import registry_choices
 
 PACKAGE = "vllm"
 CLI_ARGS = "vllm/entrypoints/openai/cli_args.py"
@@ -50,7 +51,7 @@ def derive(version: str) -> dict:
         "metrics": sorted(set().union(*(exposed_series(n, k) for n, k in families.items()))),
         "endpoints": sorted(routes(m for name, m in parsed.items() if name.startswith("vllm/entrypoints/"))),
         "flag_values": parser_names(parsed),
-        "env_values": env_values(parsed[ENVS]) if ENVS in parsed else {},
+        "env_values": (env_values(parsed[ENVS]) if ENVS in parsed else {}) | registry_choices(parsed),
     }
 
 

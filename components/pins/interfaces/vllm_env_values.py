@@ -3,7 +3,10 @@
 vllm/envs.py maps each name to a reader. `int(os.getenv(...))` (also inside bool(), a conditional or a walrus)
 crashes on a value that is not a Python integer; float() likewise; env_with_choices() raises on a word outside
 its list; a comparison such as `os.getenv(...) == "1"` or `.lower() in ("true", "1")` silently reads any other
-value as off. Readers of free text (paths, names, lists) are not recorded: any text is a value to them.
+value as off; a dict literal's `.get(read)` reads any word but its keys as unset. A reader that is a function
+of the module (named in the table, or called by a lambda without arguments) is judged by what it returns; one that
+returns None on every path never uses the value and is recorded as ignored (a renamed variable kept only to warn).
+Readers of free text (paths, names, lists) are not recorded: any text is a value to them.
 An integer read as a switch (`bool(int(...))`, maybe_convert_bool) is recorded as int-switch, and one whose default
 is not negative (a timeout, size, count or interval) as count: a negative value would be read, and misused, as given.
 """
@@ -22,17 +25,21 @@ JSON_READER = "maybe_convert_json_str_or_file"
 """Opens the value as a file when one exists at that path, else parses it as JSON (either raises on bad text)."""
 NUMBER_PARSERS = {"int": "int", "float": "float", "maybe_convert_int": "int", "maybe_convert_bool": "int-switch"}
 """Calls that parse the variable's text as a number; maybe_convert_bool is bool(int(value)) in envs.py."""
+IGNORED = "ignored"
+"""The kind of a variable whose reader returns None whatever its value: setting it does nothing."""
 
 
 def env_values(module: ast.Module) -> dict[str, str]:
-    """Name -> "int", "float", "choice[-list][-nocase]:a,b", "json-or-file" or "switch[-nocase]:on,values"."""
+    """Name -> "int", "float", "choice[-list][-nocase]:a,b", "json-or-file", "switch[-nocase]:on,values" or
+    "ignored"."""
+    functions = {node.name: node for node in module.body if isinstance(node, ast.FunctionDef)}
     found: dict[str, str] = {}
     for node in ast.walk(module):
         table = _table(node)
         if table is None:
             continue
         for key, reader in zip(table.keys, table.values):
-            name, kind = string_literal(key), _kind(reader)
+            name, kind = string_literal(key), _kind(reader, functions)
             if name and kind:
                 found[name] = kind
     return found
@@ -56,17 +63,42 @@ def _reads_environment(node: ast.AST) -> bool:
                or (isinstance(n, ast.Attribute) and n.attr == "environ") for n in ast.walk(node))
 
 
-def _kind(reader: ast.AST) -> str | None:
+def _kind(reader: ast.AST, functions: dict[str, ast.FunctionDef]) -> str | None:
     helper = getattr(reader.func, "id", "") if isinstance(reader, ast.Call) else ""
     if isinstance(reader, ast.Call) and helper in (CHOICE_HELPER, *LIST_CHOICE_HELPERS):
         return _choices(reader, "choice-list" if helper in LIST_CHOICE_HELPERS else "choice")
-    if not isinstance(reader, ast.Lambda):
-        return None
-    body = reader.body
+    function = _module_function(reader, functions)
+    if function is not None:
+        return _function_kind(function)
+    return _expression_kind(reader.body) if isinstance(reader, ast.Lambda) else None
+
+
+def _module_function(reader: ast.AST, functions: dict[str, ast.FunctionDef]) -> ast.FunctionDef | None:
+    """The module's function a table entry reads through: `use_aot_compile` or `lambda: _deprecated_x()`."""
+    if isinstance(reader, ast.Lambda) and isinstance(reader.body, ast.Call) and not reader.body.args:
+        reader = reader.body.func
+    return functions.get(reader.id) if isinstance(reader, ast.Name) else None
+
+
+def _function_kind(function: ast.FunctionDef) -> str | None:
+    """Ignored when every return gives None; else the kind of the one return that reads the environment."""
+    returned = [node.value for node in ast.walk(function) if isinstance(node, ast.Return)]
+    if all(value is None or (isinstance(value, ast.Constant) and value.value is None) for value in returned):
+        return IGNORED
+    kinds = {_expression_kind(value) for value in returned if value is not None and _reads_environment(value)}
+    return kinds.pop() if len(kinds) == 1 else None
+
+
+def _expression_kind(body: ast.expr) -> str | None:
+    """The kind of a reader expression (a lambda's body or a function's return value)."""
     if isinstance(body, ast.Call) and getattr(body.func, "id", "") == JSON_READER:
         return "json-or-file"
     if isinstance(body, ast.Compare):
         return _switch(body)
+    looked_up = _looked_up_dict(body)
+    if looked_up is not None:
+        keys = _literals(ast.List(elts=[key for key in looked_up.keys if key is not None]))
+        return "choice:" + ",".join(keys) if keys else None
     switch = isinstance(body, ast.Call) and getattr(body.func, "id", "") == "bool"
     for node in ast.walk(body):  # outermost first: bool(int(...)) is int, `x if (x := float(...)) > 0` is float
         parser = getattr(node.func, "id", "") if isinstance(node, ast.Call) else ""
@@ -77,6 +109,14 @@ def _kind(reader: ast.AST) -> str | None:
             if kind == "int" and switch:
                 return "int-switch"
             return "count" if kind == "int" and _default_not_negative(node.args[0]) else kind
+    return None
+
+
+def _looked_up_dict(node: ast.AST) -> ast.Dict | None:
+    """The dict of `{"1": True, "0": False}.get(os.getenv(...).strip())`: any word but its keys reads as unset."""
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+            and isinstance(node.func.value, ast.Dict) and node.args and _reads_environment(node.args[0])):
+        return node.func.value
     return None
 
 
