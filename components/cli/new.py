@@ -18,11 +18,10 @@ from typing import Annotated
 import typer
 from pydantic import TypeAdapter, ValidationError
 
-from slm_deploy.cli.template_syntax import template_syntax_problems, unknown_variable
+from slm_deploy.cli.template_syntax import TEMPLATE, template_syntax_problems, unknown_variable
 from slm_deploy.errors import Problem, SlmDeployError, SpecError
 from slm_deploy.spec.fields import PATTERN_DESCRIPTIONS, REGISTRY_ALLOWED, SERVICE_NAME_PATTERN, RegistryHost
 
-TEMPLATE = "project"
 
 
 @contextmanager
@@ -119,19 +118,45 @@ def _answer_problems(defaults: dict, context: dict[str, str]) -> list[Problem]:
     return problems
 
 
-def parse_context(pairs: list[str]) -> dict[str, str]:
-    """key=value arguments, checked against the template's variables, choices and forms before anything is written."""
+REPLAY_ALLOWED = "a replay file cookiecutter wrote for this template, such as ~/.cookiecutter_replay/project.json"
+
+
+def replayed_answers(path: Path) -> dict[str, str]:
+    """The public answers of a cookiecutter replay file. Its private keys are ignored, never passed on: cookiecutter
+    would import a replayed `_extensions` and write replayed derived (`__`) answers unchecked, and the template
+    derives its own from the public answers."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        raise SpecError(Problem("--replay-file", "cannot be read as JSON", allowed=REPLAY_ALLOWED)) from None
+    answers = document.get("cookiecutter") if isinstance(document, dict) else None
+    if not isinstance(answers, dict):
+        raise SpecError(Problem("--replay-file", "holds no `cookiecutter` object of answers", allowed=REPLAY_ALLOWED))
+    public = {key: value for key, value in answers.items() if not key.startswith("_")}
+    if any(not isinstance(value, str) for value in public.values()):
+        raise SpecError(Problem("--replay-file", "holds an answer that is not text", allowed=REPLAY_ALLOWED))
+    return public
+
+
+def parse_context(pairs: list[str], replayed: dict[str, str] | None = None) -> dict[str, str]:
+    """Replayed answers, then key=value arguments over them, checked against the template's variables, choices and
+    forms before anything is written."""
     defaults = json.loads((_template_dir() / "cookiecutter.json").read_text(encoding="utf-8"))
     public = sorted(k for k in defaults if not k.startswith("_"))
-    context: dict[str, str] = {}
+    unknown = [position for position, key in enumerate(replayed or {}, start=1) if key not in public]
+    if unknown:
+        raise SpecError(Problem("--replay-file", f"answer {unknown[0]} is not a template variable",
+                                allowed=", ".join(public)))
+    context = dict(replayed or {})
     for index, pair in enumerate(pairs):
         key, sep, value = pair.partition("=")
         if not sep or key not in public:
             raise SpecError(unknown_variable(index + 1, public))
+        context[key] = value
+    for key, value in context.items():
         choices = defaults[key]
         if isinstance(choices, list) and value not in choices:
             raise SpecError(Problem(key, "is not offered", allowed=", ".join(choices)))
-        context[key] = value
     problems = template_syntax_problems(context)
     if problems:  # checked first: the other checks must not see such a value either
         raise SpecError(problems)
@@ -146,6 +171,10 @@ def new(
     output_dir: Annotated[Path, typer.Option("--output-dir", "-o", file_okay=False,
                                              help="Where the project folder is created.")] = Path("."),
     no_input: Annotated[bool, typer.Option("--no-input", help="Use defaults and key=value answers only.")] = False,
+    replay_file: Annotated[Path | None, typer.Option(
+        "--replay-file", dir_okay=False,
+        help="Take the answers of a cookiecutter replay file (its template variables only; key=value answers "
+             "override them); nothing is asked.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the created project and its stacks as JSON; "
                                                          "errors as a JSON document.")] = False,
 ) -> None:
@@ -153,12 +182,13 @@ def new(
     from cookiecutter.exceptions import FailedHookException  # loaded here so the other commands start without it
     from cookiecutter.main import cookiecutter
 
-    answers = parse_context(context or [])
+    answers = parse_context(context or [], replayed_answers(replay_file) if replay_file else None)
     logging.getLogger("cookiecutter").setLevel(logging.CRITICAL)  # the hooks print the reasons; no tracebacks
     with _output_folder(output_dir), tempfile.TemporaryDirectory(dir=output_dir, prefix=".slm-deploy-new.") as staging:
         with _hook_output() as hook_output:
             try:
-                project = Path(cookiecutter(str(_template_dir()), no_input=no_input, extra_context=answers,
+                project = Path(cookiecutter(str(_template_dir()), no_input=no_input or replay_file is not None,
+                                            extra_context=answers,
                                             output_dir=staging, default_config=True))
             except FailedHookException:
                 refused = True

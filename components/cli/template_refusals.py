@@ -6,16 +6,18 @@ cookiecutter has removed the project folder it made for the refused answers."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+from importlib import resources
 
 import click
-from cookiecutter import main as cookiecutter_main
+from cookiecutter.config import get_user_config
 from cookiecutter.exceptions import FailedHookException
 from jinja2 import Environment
 from jinja2.ext import Extension
 
-from slm_deploy.cli.template_syntax import template_syntax_problems, unknown_variable
+from slm_deploy.cli.template_syntax import TEMPLATE, template_syntax_problems, unknown_variable
 from slm_deploy.errors import SpecError
 
 REFUSED = 2
@@ -53,15 +55,19 @@ class EndRefusals(Extension):
             hooks.addFilter(_EndRefusal())
 
 
-def _answers_cookiecutter_read() -> tuple[list[str], dict[str, object], dict[str, object]]:
-    """The template's variables (the keys of its cookiecutter.json), its config file's default_context and the
-    key=value answers, as the running cookiecutter() call holds them once it has read them and before it renders
-    any."""
-    frame = sys._getframe()
-    while frame.f_code is not cookiecutter_main.cookiecutter.__code__:
-        frame = frame.f_back  # type: ignore[assignment]  # on cookiecutter's command line, the call is below
-    variables = [key for key in frame.f_locals["context"]["cookiecutter"] if not key.startswith("_")]
-    return variables, frame.f_locals["config_dict"]["default_context"], frame.f_locals["extra_context"] or {}
+def _template_variables() -> list[str]:
+    """The variables of the project template these extensions belong to (its cookiecutter.json's public keys)."""
+    text = resources.files("slm_deploy.templates").joinpath(TEMPLATE, "cookiecutter.json").read_text(encoding="utf-8")
+    return [key for key in json.loads(text) if not key.startswith("_")]
+
+
+def _answers_on_the_command_line() -> tuple[dict[str, object], dict[str, object]]:
+    """The config file's default_context and the key=value answers of the running cookiecutter command, found as
+    that command finds them: from its documented options (--config-file, --default-config, EXTRA_CONTEXT, with
+    COOKIECUTTER_CONFIG) through cookiecutter's public get_user_config. A renamed option fails loudly here."""
+    options = click.get_current_context().params
+    config = get_user_config(config_file=options["config_file"], default_config=options["default_config"])
+    return config["default_context"], options["extra_context"] or {}
 
 
 class RefuseTemplateSyntax(Extension):
@@ -73,7 +79,8 @@ class RefuseTemplateSyntax(Extension):
         super().__init__(environment)
         if not _on_cookiecutter_command_line():
             return  # `slm-deploy new` refused such answers before calling cookiecutter, and reads no config file
-        variables, configured, typed = _answers_cookiecutter_read()
+        variables = _template_variables()
+        configured, typed = _answers_on_the_command_line()
         unknown = [unknown_variable(position, variables)
                    for position, key in enumerate(typed, start=1) if key not in variables]
         answers = {**{key: configured[key] for key in variables if key in configured}, **typed}

@@ -173,20 +173,32 @@ def unoffered_choices() -> list[str]:
             if isinstance(options, list) and not answer.startswith("_") and CONTEXT[answer] not in options]
 
 
+NOT_IMPORTABLE = ("slm-deploy is not importable by the Python that runs cookiecutter; install it there "
+                  "(pip install slm-deploy) or use `slm-deploy new`")
+
+
+def private_problems() -> list[str]:
+    """Private answers (a replay file's `_extensions`, say) the template does not own or did not derive."""
+    try:
+        from slm_deploy.cli.scaffold import private_answer_problems
+    except ImportError:
+        return [NOT_IMPORTABLE]
+    return private_answer_problems(CONTEXT)
+
+
 def stack_problems() -> list[str]:
     """Why slm-deploy would refuse a stack these answers make, rendered in memory from the template, and what
     generating them over an existing project (cookiecutter -f) would lose."""
     try:
         from slm_deploy.cli.scaffold import regeneration_problems, rendered_stacks, stack_problems as refused_stacks
     except ImportError:
-        return ["slm-deploy is not importable by the Python that runs cookiecutter; install it there "
-                "(pip install slm-deploy) or use `slm-deploy new`"]
+        return [NOT_IMPORTABLE]
     stacks = rendered_stacks(CONTEXT)
     return refused_stacks(stacks) + regeneration_problems(Path("."), stacks)  # run in the project folder
 
 
 if __name__ == "__main__":
-    refused = unoffered_choices() or problems() or stack_problems()
+    refused = private_problems() or unoffered_choices() or problems() or stack_problems()
     for message in refused:
         print(f"error: {message}", file=sys.stderr)
     sys.exit(2 if refused else 0)
