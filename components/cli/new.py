@@ -166,6 +166,20 @@ def parse_context(pairs: list[str], replayed: dict[str, str] | None = None) -> d
     return context
 
 
+REPLAY_STAGING = ".replay"
+"""Where cookiecutter writes the replay file while the project is staged: a refused project's answers are not kept."""
+
+
+def _keep_replay(staged: Path) -> None:
+    """The replay file of a project written, where cookiecutter keeps them (`--replay-file` reads it back)."""
+    from cookiecutter.config import DEFAULT_CONFIG
+
+    kept = Path(DEFAULT_CONFIG["replay_dir"]).expanduser()
+    kept.mkdir(parents=True, exist_ok=True)
+    for replay in staged.glob("*.json"):
+        shutil.move(str(replay), kept / replay.name)
+
+
 def new(
     context: Annotated[list[str] | None, typer.Argument(help="Template answers as key=value.")] = None,
     output_dir: Annotated[Path, typer.Option("--output-dir", "-o", file_okay=False,
@@ -188,8 +202,8 @@ def new(
         with _hook_output() as hook_output:
             try:
                 project = Path(cookiecutter(str(_template_dir()), no_input=no_input or replay_file is not None,
-                                            extra_context=answers,
-                                            output_dir=staging, default_config=True))
+                                            extra_context=answers, output_dir=staging,
+                                            default_config={"replay_dir": str(Path(staging) / REPLAY_STAGING)}))
             except FailedHookException:
                 refused = True
             except EOFError:
@@ -202,10 +216,11 @@ def new(
             raise TemplateRefused([line.removeprefix(HOOK_ERROR) for line in hook_output
                                    if line.startswith(HOOK_ERROR)])
         target = output_dir / project.name
-        if target.exists():
+        if os.path.lexists(target):  # a dangling link too: moving onto it would fail
             raise SpecError(Problem("deployment_name", f"{target} already exists",
                                     hint="choose another deployment_name or --output-dir"))
         shutil.move(str(project), target)
+        _keep_replay(Path(staging) / REPLAY_STAGING)
     if as_json:
         stacks = sorted(stack.name for stack in target.glob("Pulumi.*.yaml"))
         sys.stdout.write(json.dumps({"created": str(target), "stacks": stacks}, indent=2) + "\n")

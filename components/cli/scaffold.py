@@ -40,10 +40,6 @@ def rendered_stacks(answers: dict[str, Any]) -> dict[str, str]:
     return split_stacks(environment.from_string(source.read_text(encoding="utf-8")).render(cookiecutter=answers))
 
 
-COOKIECUTTER_KEYS = ("_template", "_output_dir", "_repo_dir", "_checkout")
-"""The private keys cookiecutter itself sets in every context, after it has read a replay file."""
-
-
 def _template_context(answers: dict[str, Any]) -> dict[str, Any]:
     """The template's cookiecutter.json, read from the template folder the answers were rendered from."""
     return json.loads((Path(answers["_repo_dir"]) / "cookiecutter.json").read_text(encoding="utf-8"))
@@ -70,15 +66,11 @@ def derived_answers(answers: dict[str, Any]) -> dict[str, Any]:
 
 
 def private_answer_problems(answers: dict[str, Any]) -> list[str]:
-    """Private answers this template does not own or did not derive: a replay file (`cookiecutter --replay-file`)
-    sets every key, and cookiecutter uses private ones unchecked (it imports `_extensions`, obeys
-    `_copy_without_render`, writes `__slm_deploy_requirement` into requirements.txt). Unknown keys are input, so
-    they are counted, never named."""
+    """Private answers other than the template's own or the ones it derives: a replay file (`cookiecutter
+    --replay-file`) sets every key, and cookiecutter uses private ones unchecked (it imports `_extensions`, writes
+    `__slm_deploy_requirement` into requirements.txt)."""
     offered = _template_context(answers)
-    unowned = [key for key in answers if key.startswith("_") and key not in offered and key not in COOKIECUTTER_KEYS]
-    found = [f"the answers hold {len(unowned)} private key(s) the template does not define (a replay file can add "
-             "keys cookiecutter obeys): generate from the template's own answers, e.g. `slm-deploy new "
-             "--replay-file`, which reads only the public ones"] if unowned else []
+    found = []
     if answers.get("_extensions") != offered["_extensions"]:
         found.append("_extensions: differs from the template's own (cookiecutter imports the modules it names): "
                      "remove _extensions from the replay file")

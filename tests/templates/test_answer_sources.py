@@ -19,9 +19,10 @@ COOKIECUTTER = Path(sys.executable).parent / "cookiecutter"
 
 
 def _cookiecutter(tmp_path: Path, *arguments: str | Path) -> subprocess.CompletedProcess[str]:
-    """Plain cookiecutter, run with its own HOME (where it reads and writes replay files)."""
+    """Plain cookiecutter, run with its own HOME (where it reads and writes replay files) and temporary folder."""
+    (tmp_path / "tmp").mkdir(exist_ok=True)
     return subprocess.run([COOKIECUTTER, "-o", tmp_path / "out", *arguments], capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "HOME": str(tmp_path / "home")})
+                          timeout=300, env={**os.environ, "HOME": str(tmp_path / "home"), "TMPDIR": str(tmp_path / "tmp")})
 
 
 def _replay_file(tmp_path: Path, **answers: object) -> Path:
@@ -97,23 +98,29 @@ TAMPERED = [
      "error: _extensions: differs from the template's own (cookiecutter imports the modules it names): remove "
      "_extensions from the replay file\n"),
     ({"_copy_without_render": ["*"]},
-     "error: the answers hold 1 private key(s) the template does not define (a replay file can add keys cookiecutter "
-     "obeys): generate from the template's own answers, e.g. `slm-deploy new --replay-file`, which reads only the "
-     "public ones\n"),
+     "error: the answers hold 1 key(s) the template does not define (a replay file can add keys cookiecutter obeys): "
+     "generate from the template's own answers, e.g. `slm-deploy new --replay-file`, which reads only its template "
+     "variables\n"),
+    ({"deployment_name": 1234}, "error: deployment_name: every answer is text; this one is not\n"),
+    ({"project_name": "Canary\n"},
+     "error: project_name: letters, digits, spaces and . _ -, starting with a letter or digit, at most 63 (it becomes "
+     "the README title and the Pulumi project's description)\n"),
 ]
 
 
-@pytest.mark.parametrize(("tampered", "message"), TAMPERED, ids=[next(iter(t)) for t, _ in TAMPERED])
-def test_plain_cookiecutter_refuses_replayed_private_keys_the_template_does_not_own(
+@pytest.mark.parametrize(("tampered", "message"), TAMPERED, ids=[repr(next(iter(t.items()))) for t, _ in TAMPERED])
+def test_plain_cookiecutter_refuses_replayed_keys_the_template_does_not_own_or_cannot_read(
         tampered: dict[str, object], message: str, tmp_path: Path) -> None:
-    """cookiecutter takes a replay file's private keys as they are: a derived answer lands in requirements.txt, an
-    extension is imported, _copy_without_render writes the template's sources. The hook refuses them, exit 2,
-    nothing written."""
+    """cookiecutter takes a replay file's keys as they are: a derived answer lands in requirements.txt, an
+    extension is imported, _copy_without_render writes the template's sources, a number or a trailing newline
+    reaches the rules. The hook refuses them, exit 2, nothing written, not even its rendered copy (which holds
+    every answer) in the temporary folder."""
     replay = _replay_file(tmp_path, **tampered)
     refused = _cookiecutter(tmp_path, "--replay-file", replay, _template_dir())
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert refused.stderr == message
     assert list((tmp_path / "out").iterdir()) == [], "nothing is written"
+    assert list((tmp_path / "tmp").iterdir()) == [], "no rendered hook is left behind"
 
 
 def _planted_module(tmp_path: Path) -> tuple[dict[str, str], Path]:
