@@ -11,6 +11,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -46,17 +47,31 @@ def _output_folder(folder: Path) -> Iterator[None]:
 class TemplateRefused(SlmDeployError):
     """The template's hooks refused the answers; they printed each reason before this (kept as problems for --json)."""
 
-    def __init__(self, reasons: list[str]) -> None:
-        self.problems = [Problem("answers", reason) for reason in reasons]
+    def __init__(self, hook_output: list[str]) -> None:
+        self.problems = _hook_problems(hook_output)
         super().__init__("the template refused these answers, for the reasons given; nothing was written")
-
-
-class PromptsEnded(SlmDeployError):
-    """Standard input ended while cookiecutter was asking for an answer (no terminal, e.g. `< /dev/null`)."""
 
 
 HOOK_ERROR = "error: "
 """How the template's hooks start each reason they print."""
+HOOK_DETAILS = {"  allowed: ": "allowed", "  hint: ": "hint"}
+"""The lines a reason may continue with, as Problem.render writes them, and the Problem field each fills."""
+
+
+def _hook_problems(hook_output: list[str]) -> list[Problem]:
+    """The hooks' reasons as problems, each with the allowed and hint lines printed under it."""
+    problems: list[Problem] = []
+    for line in hook_output:
+        if line.startswith(HOOK_ERROR):
+            problems.append(Problem("answers", line.removeprefix(HOOK_ERROR)))
+        detail = next((prefix for prefix in HOOK_DETAILS if line.startswith(prefix)), None)
+        if detail and problems:
+            problems[-1] = replace(problems[-1], **{HOOK_DETAILS[detail]: line.removeprefix(detail)})
+    return problems
+
+
+class PromptsEnded(SlmDeployError):
+    """Standard input ended while cookiecutter was asking for an answer (no terminal, e.g. `< /dev/null`)."""
 
 
 @contextmanager
@@ -213,8 +228,7 @@ def new(
             else:
                 refused = False
         if refused:
-            raise TemplateRefused([line.removeprefix(HOOK_ERROR) for line in hook_output
-                                   if line.startswith(HOOK_ERROR)])
+            raise TemplateRefused(hook_output)
         target = output_dir / project.name
         if os.path.lexists(target):  # a dangling link too: moving onto it would fail
             raise SpecError(Problem("deployment_name", f"{target} already exists",

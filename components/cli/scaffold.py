@@ -80,7 +80,8 @@ def private_answer_problems(answers: dict[str, Any]) -> list[str]:
 
 
 STACK_FIELD_ANSWERS = [
-    (re.compile(r"^(name|targets\.kubernetes\.namespace|targets\.compose\.project_name)$"), "deployment_name"),
+    (re.compile(r"^(name|targets\.kubernetes\.(monitoring_)?namespace|targets\.compose\.project_name)$"),
+     "deployment_name"),
     (re.compile(r"^model\.id$"), "model"),
     (re.compile(r"^runtime\.kind$"), "runtime"),
     (re.compile(r"^resources\.gpu(\.|$)"), "gpu_type"),

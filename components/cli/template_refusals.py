@@ -18,7 +18,7 @@ from jinja2 import Environment
 from jinja2.ext import Extension
 
 from slm_deploy.cli.template_syntax import TEMPLATE, template_syntax_problems, unknown_variable
-from slm_deploy.errors import SpecError
+from slm_deploy.errors import Problem, SpecError
 
 REFUSED = 2
 """The exit status the template's hooks give a refusal; a hook that crashes keeps cookiecutter's full report."""
@@ -55,10 +55,11 @@ class EndRefusals(Extension):
             hooks.addFilter(_EndRefusal())
 
 
-def _template_variables() -> list[str]:
-    """The variables of the project template these extensions belong to (its cookiecutter.json's public keys)."""
+def _template_variables() -> dict[str, object]:
+    """The variables of the project template these extensions belong to (its cookiecutter.json's public keys), each
+    with its default or its choice's options."""
     text = resources.files("slm_deploy.templates").joinpath(TEMPLATE, "cookiecutter.json").read_text(encoding="utf-8")
-    return [key for key in json.loads(text) if not key.startswith("_")]
+    return {key: value for key, value in json.loads(text).items() if not key.startswith("_")}
 
 
 def _answers_on_the_command_line() -> tuple[dict[str, object], dict[str, object]]:
@@ -71,8 +72,9 @@ def _answers_on_the_command_line() -> tuple[dict[str, object], dict[str, object]
 
 
 class RefuseTemplateSyntax(Extension):
-    """Refuses answers the template does not define, and answers holding template syntax from any source cookiecutter
-    renders (key=value, a config file's default_context), when cookiecutter loads the template's extensions, which
+    """Refuses answers the template does not define, answers holding template syntax from any source cookiecutter
+    renders (key=value, a config file's default_context), and choices it does not offer (cookiecutter would warn and
+    use the default), when cookiecutter loads the template's extensions, which
     it does to render the answers and before it writes anything."""
 
     def __init__(self, environment: Environment) -> None:
@@ -84,7 +86,9 @@ class RefuseTemplateSyntax(Extension):
         unknown = [unknown_variable(position, variables)
                    for position, key in enumerate(typed, start=1) if key not in variables]
         answers = {**{key: configured[key] for key in variables if key in configured}, **typed}
-        problems = unknown or template_syntax_problems({key: answers[key] for key in variables if key in answers})
+        unoffered = [Problem(key, "is not offered", allowed=", ".join(options)) for key, options in variables.items()
+                     if isinstance(options, list) and key in answers and answers[key] not in options]
+        problems = unknown or template_syntax_problems(answers) or unoffered
         if problems:
             print(f"error: {SpecError(problems)}", file=sys.stderr)
             raise SystemExit(REFUSED)

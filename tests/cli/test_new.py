@@ -133,6 +133,10 @@ def test_json_reports_the_project_or_the_hook_reasons(tmp_path: Path) -> None:
     (problem,) = json.loads(refused.stdout)["error"]["problems"]
     assert problem["path"] == "answers" and problem["message"].startswith("runtime=vllm needs a GPU")
     assert "error: runtime=vllm needs a GPU" in refused.stderr, "stderr still shows the reason"
+    detailed = run_cli("new", "--no-input", "--json", "-o", str(tmp_path / "y"), "runtime=onnxruntime",
+                       "model=qwen3-8b")
+    (problem,) = json.loads(detailed.stdout)["error"]["problems"]
+    assert "phi-4-mini-instruct" in problem["allowed"] and problem["hint"].startswith("change the model answer")
 
 
 def test_a_refusal_takes_back_the_output_folders_it_made(tmp_path: Path) -> None:

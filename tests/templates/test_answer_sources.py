@@ -178,3 +178,15 @@ def test_the_options_the_template_reads_answers_from_are_cookiecutters_own() -> 
     from cookiecutter.cli import main
 
     assert {"extra_context", "config_file", "default_config"} <= {option.name for option in main.params}
+
+
+def test_a_config_file_choice_the_template_does_not_offer_is_refused(tmp_path: Path) -> None:
+    """cookiecutter warns of such a default and generates with the template's first option instead: an answer
+    accepted and ignored. The template refuses it, exit 2, nothing written."""
+    config = tmp_path / "config.yaml"
+    config.write_text("default_context:\n  runtime: not-a-runtime\n", encoding="utf-8")
+    refused = _cookiecutter(tmp_path, "--no-input", "--config-file", config, _template_dir())
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert refused.stderr.endswith("error: runtime: is not offered\n"
+                                   "  allowed: ollama, llamacpp, vllm, onnxruntime, foundry-local\n")
+    assert not (tmp_path / "out").exists()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -92,7 +93,8 @@ def test_workflow_checks_every_environment_and_previews_only_with_credentials(pr
     assert all(command in runs for command in ("slm-deploy validate", "slm-deploy render",
                                                "slm-deploy check", "--format sarif", "pytest tests"))
     assert any(step.get("uses", "").startswith("github/codeql-action/upload-sarif") for step in steps)
-    assert workflow["jobs"]["check"]["permissions"]["security-events"] == "write"
+    assert workflow["jobs"]["check"]["permissions"] == {"actions": "read", "contents": "read",
+                                                        "security-events": "write"}, "upload-sarif's permissions"
     preview = workflow["jobs"]["preview"]
     assert preview["env"]["PULUMI_ACCESS_TOKEN"] == "${{ secrets.PULUMI_ACCESS_TOKEN }}"
     (pulumi,) = [step for step in preview["steps"] if step.get("uses", "").startswith("pulumi/actions@")]
@@ -154,18 +156,23 @@ def test_editor_schema_accepts_the_stacks_and_flags_mistakes(projects: dict[str,
         assert any(e.path[-1] == "replicas" for e in validator.iter_errors(document))
 
 
-def test_pre_commit_hook_validates_every_stack(projects: dict[str, Path]) -> None:
-    """Run the local hook as pre-commit would: its entry, with the project's files its `files` pattern selects."""
-    project = projects["vllm-compose"]
+def test_pre_commit_hook_validates_every_stack(projects: dict[str, Path], tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run the local hook as pre-commit would when one stack is staged (its entry, plus that file unless the hook
+    takes no file names): the stacks are validated together, so a broken stack not staged still stops the commit."""
+    project = shutil.copytree(projects["vllm-compose"], tmp_path / "project")
     config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
     (hook,) = [h for repo in config["repos"] if repo["repo"] == "local" for h in repo["hooks"]]
-    files = sorted(str(p.relative_to(project)) for p in project.rglob("*")
-                   if p.is_file() and re.search(hook["files"], str(p.relative_to(project))))
-    assert files == ["Pulumi.prod.yaml", "Pulumi.qa.yaml"]
+    assert re.search(hook["files"], "Pulumi.prod.yaml") and not re.search(hook["files"], "README.md")
     program, *args = shlex.split(hook["entry"])
     assert program == "slm-deploy"
-    result = CliRunner().invoke(app, [*args, *(str(project / f) for f in files)])
+    staged = ["Pulumi.prod.yaml"] if hook.get("pass_filenames", True) else []
+    monkeypatch.chdir(project)
+    result = CliRunner().invoke(app, [*args, *staged])
     assert (result.exit_code, result.output) == (0, "")
+    other = project / "Pulumi.qa.yaml"
+    other.write_text(other.read_text().replace("kind: vllm", "kind: not-a-runtime"))
+    assert CliRunner().invoke(app, [*args, *staged]).exit_code == 2, "the stack not staged is validated too"
 
 
 def test_dependency_is_the_release_range_with_a_documented_override(projects: dict[str, Path]) -> None:
