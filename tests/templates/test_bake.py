@@ -209,3 +209,16 @@ def test_readme_has_client_snippets_for_the_endpoint(projects: dict[str, Path], 
     readme = (projects[name] / "README.md").read_text()
     assert "curl -sS -H \"Authorization: Bearer $SLM_API_KEY\"" in readme
     assert f'OpenAI(base_url="{url}"' in readme and f'"model": "{model}"' in readme
+
+
+def test_readme_starts_each_target_the_way_it_runs(projects: dict[str, Path], tmp_path: Path) -> None:
+    """Only a cluster is created by `pulumi up`; a Compose project is started from its bundle (whose README holds
+    the command named), a host project by its install script."""
+    compose, host = (projects[name] / "README.md" for name in ("ollama-compose", "foundry-local-host"))
+    assert "pulumi up -s" not in compose.read_text() + host.read_text()
+    assert "`docker compose up -d` in the bundle" in compose.read_text() and "install script" in host.read_text()
+    assert "pulumi up -s dev" in (projects["llamacpp-kubernetes"] / "README.md").read_text()
+    result = CliRunner().invoke(app, ["render", str(projects["ollama-compose"] / "Pulumi.dev.yaml"), "--out",
+                                      str(tmp_path / "bundle"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "\ndocker compose up -d\n" in (tmp_path / "bundle" / "README.md").read_text()
