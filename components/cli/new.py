@@ -201,7 +201,7 @@ def new(
                                              help="Where the project folder is created.")] = Path("."),
     no_input: Annotated[bool, typer.Option("--no-input", help="Use defaults and key=value answers only.")] = False,
     replay_file: Annotated[Path | None, typer.Option(
-        "--replay-file", dir_okay=False,
+        "--replay-file",
         help="Take the answers of a cookiecutter replay file (its template variables only; key=value answers "
              "override them); nothing is asked.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the created project and its stacks as JSON; "
