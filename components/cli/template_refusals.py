@@ -55,11 +55,11 @@ class EndRefusals(Extension):
             hooks.addFilter(_EndRefusal())
 
 
-def _template_variables() -> dict[str, object]:
-    """The variables of the project template these extensions belong to (its cookiecutter.json's public keys), each
-    with its default or its choice's options."""
+def _template_context() -> dict[str, object]:
+    """The cookiecutter.json of the project template these extensions belong to: each key with its default or its
+    choice's options."""
     text = resources.files("slm_deploy.templates").joinpath(TEMPLATE, "cookiecutter.json").read_text(encoding="utf-8")
-    return {key: value for key, value in json.loads(text).items() if not key.startswith("_")}
+    return dict(json.loads(text))
 
 
 def _answers_on_the_command_line() -> tuple[dict[str, object], dict[str, object]]:
@@ -81,10 +81,15 @@ class RefuseTemplateSyntax(Extension):
         super().__init__(environment)
         if not _on_cookiecutter_command_line():
             return  # `slm-deploy new` refused such answers before calling cookiecutter, and reads no config file
-        variables = _template_variables()
+        template = _template_context()
+        variables = {key: value for key, value in template.items() if not key.startswith("_")}
         configured, typed = _answers_on_the_command_line()
         unknown = [unknown_variable(position, variables)
                    for position, key in enumerate(typed, start=1) if key not in variables]
+        unknown += [Problem(f"default_context.{key}", "is a private key of the template, which derives it; cookiecutter "
+                            "would render a config file's value for it as code", allowed="only the template's "
+                            "variables: " + ", ".join(variables))
+                    for key in template if key.startswith("_") and key in configured]
         answers = {**{key: configured[key] for key in variables if key in configured}, **typed}
         unoffered = [Problem(key, "is not offered", allowed=", ".join(options)) for key, options in variables.items()
                      if isinstance(options, list) and key in answers and answers[key] not in options]

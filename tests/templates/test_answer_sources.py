@@ -190,3 +190,19 @@ def test_a_config_file_choice_the_template_does_not_offer_is_refused(tmp_path: P
     assert refused.stderr.endswith("error: runtime: is not offered\n"
                                    "  allowed: ollama, llamacpp, vllm, onnxruntime, foundry-local\n")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_config_file_cannot_set_a_private_key_of_the_template(tmp_path: Path) -> None:
+    """cookiecutter renders a config file's value for a derived key as it renders the template's own expression:
+    refused by name before it runs, exit 2, nothing written."""
+    marker = tmp_path / "ran"
+    config = tmp_path / "config.yaml"
+    config.write_text("default_context:\n  __slm_deploy_requirement: "
+                      f"'{{{{ cycler.__init__.__globals__.os.system(\"touch {marker}\") }}}}slm-deploy'\n",
+                      encoding="utf-8")
+    refused = _cookiecutter(tmp_path, "--no-input", "--config-file", config, _template_dir())
+    assert not marker.exists(), "the value did not run"
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert refused.stderr.startswith("error: default_context.__slm_deploy_requirement: is a private key of the "
+                                     "template, which derives it")
+    assert not (tmp_path / "out").exists()
