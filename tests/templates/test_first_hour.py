@@ -139,6 +139,10 @@ def test_host_readme_mentions_no_gateway(projects: dict[str, Path]) -> None:
 def test_dependency_range_follows_the_generating_release(version: str, requirement: str, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(slm_deploy, "__version__", version)
+    release = tmp_path / "release"  # the hooks run in their own Python: it starts at the same release
+    release.mkdir()
+    (release / "sitecustomize.py").write_text(f"import slm_deploy\nslm_deploy.__version__ = {version!r}\n")
+    monkeypatch.setenv("PYTHONPATH", str(release))
     project = bake(tmp_path, "versioned", {"runtime": "ollama", "target": "compose", "environments": "dev"})
     lines = [line for line in (project / "requirements.txt").read_text().splitlines()
              if line and not line.startswith("#")]
