@@ -11,6 +11,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -18,11 +19,10 @@ from typing import Annotated
 import typer
 from pydantic import TypeAdapter, ValidationError
 
-from slm_deploy.cli.template_syntax import template_syntax_problems, unknown_variable
+from slm_deploy.cli.template_syntax import TEMPLATE, template_syntax_problems, unknown_variable
 from slm_deploy.errors import Problem, SlmDeployError, SpecError
 from slm_deploy.spec.fields import PATTERN_DESCRIPTIONS, REGISTRY_ALLOWED, SERVICE_NAME_PATTERN, RegistryHost
 
-TEMPLATE = "project"
 
 
 @contextmanager
@@ -47,17 +47,31 @@ def _output_folder(folder: Path) -> Iterator[None]:
 class TemplateRefused(SlmDeployError):
     """The template's hooks refused the answers; they printed each reason before this (kept as problems for --json)."""
 
-    def __init__(self, reasons: list[str]) -> None:
-        self.problems = [Problem("answers", reason) for reason in reasons]
+    def __init__(self, hook_output: list[str]) -> None:
+        self.problems = _hook_problems(hook_output)
         super().__init__("the template refused these answers, for the reasons given; nothing was written")
-
-
-class PromptsEnded(SlmDeployError):
-    """Standard input ended while cookiecutter was asking for an answer (no terminal, e.g. `< /dev/null`)."""
 
 
 HOOK_ERROR = "error: "
 """How the template's hooks start each reason they print."""
+HOOK_DETAILS = {"  allowed: ": "allowed", "  hint: ": "hint"}
+"""The lines a reason may continue with, as Problem.render writes them, and the Problem field each fills."""
+
+
+def _hook_problems(hook_output: list[str]) -> list[Problem]:
+    """The hooks' reasons as problems, each with the allowed and hint lines printed under it."""
+    problems: list[Problem] = []
+    for line in hook_output:
+        if line.startswith(HOOK_ERROR):
+            problems.append(Problem("answers", line.removeprefix(HOOK_ERROR)))
+        detail = next((prefix for prefix in HOOK_DETAILS if line.startswith(prefix)), None)
+        if detail and problems:
+            problems[-1] = replace(problems[-1], **{HOOK_DETAILS[detail]: line.removeprefix(detail)})
+    return problems
+
+
+class PromptsEnded(SlmDeployError):
+    """Standard input ended while cookiecutter was asking for an answer (no terminal, e.g. `< /dev/null`)."""
 
 
 @contextmanager
@@ -119,19 +133,45 @@ def _answer_problems(defaults: dict, context: dict[str, str]) -> list[Problem]:
     return problems
 
 
-def parse_context(pairs: list[str]) -> dict[str, str]:
-    """key=value arguments, checked against the template's variables, choices and forms before anything is written."""
+REPLAY_ALLOWED = "a replay file cookiecutter wrote for this template, such as ~/.cookiecutter_replay/project.json"
+
+
+def replayed_answers(path: Path) -> dict[str, str]:
+    """The public answers of a cookiecutter replay file. Its private keys are ignored, never passed on: cookiecutter
+    would import a replayed `_extensions` and write replayed derived (`__`) answers unchecked, and the template
+    derives its own from the public answers."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        raise SpecError(Problem("--replay-file", "cannot be read as JSON", allowed=REPLAY_ALLOWED)) from None
+    answers = document.get("cookiecutter") if isinstance(document, dict) else None
+    if not isinstance(answers, dict):
+        raise SpecError(Problem("--replay-file", "holds no `cookiecutter` object of answers", allowed=REPLAY_ALLOWED))
+    public = {key: value for key, value in answers.items() if not key.startswith("_")}
+    if any(not isinstance(value, str) for value in public.values()):
+        raise SpecError(Problem("--replay-file", "holds an answer that is not text", allowed=REPLAY_ALLOWED))
+    return public
+
+
+def parse_context(pairs: list[str], replayed: dict[str, str] | None = None) -> dict[str, str]:
+    """Replayed answers, then key=value arguments over them, checked against the template's variables, choices and
+    forms before anything is written."""
     defaults = json.loads((_template_dir() / "cookiecutter.json").read_text(encoding="utf-8"))
     public = sorted(k for k in defaults if not k.startswith("_"))
-    context: dict[str, str] = {}
+    unknown = [position for position, key in enumerate(replayed or {}, start=1) if key not in public]
+    if unknown:
+        raise SpecError(Problem("--replay-file", f"answer {unknown[0]} is not a template variable",
+                                allowed=", ".join(public)))
+    context = dict(replayed or {})
     for index, pair in enumerate(pairs):
         key, sep, value = pair.partition("=")
         if not sep or key not in public:
             raise SpecError(unknown_variable(index + 1, public))
+        context[key] = value
+    for key, value in context.items():
         choices = defaults[key]
         if isinstance(choices, list) and value not in choices:
             raise SpecError(Problem(key, "is not offered", allowed=", ".join(choices)))
-        context[key] = value
     problems = template_syntax_problems(context)
     if problems:  # checked first: the other checks must not see such a value either
         raise SpecError(problems)
@@ -141,11 +181,29 @@ def parse_context(pairs: list[str]) -> dict[str, str]:
     return context
 
 
+REPLAY_STAGING = ".replay"
+"""Where cookiecutter writes the replay file while the project is staged: a refused project's answers are not kept."""
+
+
+def _keep_replay(staged: Path) -> None:
+    """The replay file of a project written, where cookiecutter keeps them (`--replay-file` reads it back)."""
+    from cookiecutter.config import DEFAULT_CONFIG
+
+    kept = Path(DEFAULT_CONFIG["replay_dir"]).expanduser()
+    kept.mkdir(parents=True, exist_ok=True)
+    for replay in staged.glob("*.json"):
+        shutil.move(str(replay), kept / replay.name)
+
+
 def new(
     context: Annotated[list[str] | None, typer.Argument(help="Template answers as key=value.")] = None,
     output_dir: Annotated[Path, typer.Option("--output-dir", "-o", file_okay=False,
                                              help="Where the project folder is created.")] = Path("."),
     no_input: Annotated[bool, typer.Option("--no-input", help="Use defaults and key=value answers only.")] = False,
+    replay_file: Annotated[Path | None, typer.Option(
+        "--replay-file",
+        help="Take the answers of a cookiecutter replay file (its template variables only; key=value answers "
+             "override them); nothing is asked.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the created project and its stacks as JSON; "
                                                          "errors as a JSON document.")] = False,
 ) -> None:
@@ -153,13 +211,14 @@ def new(
     from cookiecutter.exceptions import FailedHookException  # loaded here so the other commands start without it
     from cookiecutter.main import cookiecutter
 
-    answers = parse_context(context or [])
+    answers = parse_context(context or [], replayed_answers(replay_file) if replay_file else None)
     logging.getLogger("cookiecutter").setLevel(logging.CRITICAL)  # the hooks print the reasons; no tracebacks
     with _output_folder(output_dir), tempfile.TemporaryDirectory(dir=output_dir, prefix=".slm-deploy-new.") as staging:
         with _hook_output() as hook_output:
             try:
-                project = Path(cookiecutter(str(_template_dir()), no_input=no_input, extra_context=answers,
-                                            output_dir=staging, default_config=True))
+                project = Path(cookiecutter(str(_template_dir()), no_input=no_input or replay_file is not None,
+                                            extra_context=answers, output_dir=staging,
+                                            default_config={"replay_dir": str(Path(staging) / REPLAY_STAGING)}))
             except FailedHookException:
                 refused = True
             except EOFError:
@@ -169,13 +228,13 @@ def new(
             else:
                 refused = False
         if refused:
-            raise TemplateRefused([line.removeprefix(HOOK_ERROR) for line in hook_output
-                                   if line.startswith(HOOK_ERROR)])
+            raise TemplateRefused(hook_output)
         target = output_dir / project.name
-        if target.exists():
+        if os.path.lexists(target):  # a dangling link too: moving onto it would fail
             raise SpecError(Problem("deployment_name", f"{target} already exists",
                                     hint="choose another deployment_name or --output-dir"))
         shutil.move(str(project), target)
+        _keep_replay(Path(staging) / REPLAY_STAGING)
     if as_json:
         stacks = sorted(stack.name for stack in target.glob("Pulumi.*.yaml"))
         sys.stdout.write(json.dumps({"created": str(target), "stacks": stacks}, indent=2) + "\n")

@@ -39,26 +39,32 @@ def secrets_section(stacks: list[Path]) -> str:
         "them (encrypted in its `Pulumi.<stack>.yaml`). Make one file per secret and stack (distinct values per "
         "stack) with `umask 077`, store it, then delete it:",
         "", *made, "", "```sh", *commands, "rm -f " + " ".join(files), "```", "",
-        "The CI preview checks the same keys and fails naming the missing one before Pulumi runs.", ""])
+        "The CI preview checks the same keys and fails naming one that is missing or stored in plain text (set "
+        "without --secret) before Pulumi runs.", ""])
 
 
-def missing_secret_keys(stack: Path) -> list[str]:
-    """The keys the stack's program reads that its config does not hold yet."""
+def unsafe_secret_keys(stack: Path) -> dict[str, str]:
+    """The keys the stack's program reads that its config does not hold yet, or holds in plain text (set without
+    --secret, so the value is in the repository for anyone who reads it), with what is wrong with each."""
     document = yaml.safe_load(stack.read_text(encoding="utf-8")) or {}
     config = document.get("config") or {}
-    return [key for key in stack_secret_keys(stack) if key not in config]
+    return {key: "is not set" if key not in config else "is stored in plain text (rotate the value: it is in the "
+                 "repository's history)"
+            for key in stack_secret_keys(stack)
+            if key not in config or not (isinstance(config[key], dict) and "secure" in config[key])}
 
 
 def main(argv: list[str]) -> int:
-    """For CI: one GitHub error annotation per missing key of each stack file given, exit 1 when any is missing."""
-    missing = 0
+    """For CI: one GitHub error annotation per missing or plain-text key of each stack file given, exit 1 when any
+    is."""
+    unsafe = 0
     for stack in map(Path, argv):
         env = stack.stem.removeprefix("Pulumi.")
-        for key in missing_secret_keys(stack):
-            missing += 1
-            print(f"::error file={stack}::{key} is not set in stack {env}: run "
+        for key, problem in unsafe_secret_keys(stack).items():
+            unsafe += 1
+            print(f"::error file={stack}::{key} {problem} in stack {env}: run "
                   f"`pulumi config set --secret {key} -s {env} < ./<file>` and commit {stack} (README: Stack secrets)")
-    return 1 if missing else 0
+    return 1 if unsafe else 0
 
 
 if __name__ == "__main__":

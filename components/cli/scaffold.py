@@ -3,6 +3,7 @@ template and validated with the loader and planner `slm-deploy validate` and `re
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -34,15 +35,53 @@ def split_stacks(text: str) -> dict[str, str]:
 
 def rendered_stacks(answers: dict[str, Any]) -> dict[str, str]:
     """The stack files cookiecutter writes for these answers, rendered from the template as cookiecutter does."""
-    from cookiecutter.environment import StrictEnvironment  # the hooks' Python has cookiecutter; the CLI loads it late
-
     source = Path(answers["_repo_dir"]) / PROJECT_FOLDER / STACKS_TEMPLATE
-    environment = StrictEnvironment(context={"cookiecutter": answers}, keep_trailing_newline=True)
+    environment = _template_environment(answers, keep_trailing_newline=True)
     return split_stacks(environment.from_string(source.read_text(encoding="utf-8")).render(cookiecutter=answers))
 
 
+def _template_context(answers: dict[str, Any]) -> dict[str, Any]:
+    """The template's cookiecutter.json, read from the template folder the answers were rendered from."""
+    return json.loads((Path(answers["_repo_dir"]) / "cookiecutter.json").read_text(encoding="utf-8"))
+
+
+def _template_environment(answers: dict[str, Any], **options: Any) -> Any:
+    """Cookiecutter's environment with the template's own extensions, never the ones an answer names."""
+    from cookiecutter.environment import StrictEnvironment  # the hooks' Python has cookiecutter; the CLI loads it late
+
+    extensions = _template_context(answers)["_extensions"]
+    return StrictEnvironment(context={"cookiecutter": {"_extensions": extensions}}, **options)
+
+
+def derived_answers(answers: dict[str, Any]) -> dict[str, Any]:
+    """The template's derived (`__`) text answers, rendered from the public answers in cookiecutter.json's order as
+    cookiecutter renders them."""
+    offered = _template_context(answers)
+    environment = _template_environment(answers)
+    derived = {key: value for key, value in answers.items() if not key.startswith("_")}
+    for key, raw in offered.items():
+        if key.startswith("__") and isinstance(raw, str):
+            derived[key] = environment.from_string(raw).render(cookiecutter=derived)
+    return {key: value for key, value in derived.items() if key.startswith("__")}
+
+
+def private_answer_problems(answers: dict[str, Any]) -> list[str]:
+    """Private answers other than the template's own or the ones it derives: a replay file (`cookiecutter
+    --replay-file`) sets every key, and cookiecutter uses private ones unchecked (it imports `_extensions`, writes
+    `__slm_deploy_requirement` into requirements.txt)."""
+    offered = _template_context(answers)
+    found = []
+    if answers.get("_extensions") != offered["_extensions"]:
+        found.append("_extensions: differs from the template's own (cookiecutter imports the modules it names): "
+                     "remove _extensions from the replay file")
+    found += [f"{key}: differs from what the template derives from the other answers: remove {key} from the "
+              "replay file" for key, value in derived_answers(answers).items() if answers.get(key) != value]
+    return found
+
+
 STACK_FIELD_ANSWERS = [
-    (re.compile(r"^(name|targets\.kubernetes\.namespace|targets\.compose\.project_name)$"), "deployment_name"),
+    (re.compile(r"^(name|targets\.kubernetes\.(monitoring_)?namespace|targets\.compose\.project_name)$"),
+     "deployment_name"),
     (re.compile(r"^model\.id$"), "model"),
     (re.compile(r"^runtime\.kind$"), "runtime"),
     (re.compile(r"^resources\.gpu(\.|$)"), "gpu_type"),

@@ -6,17 +6,19 @@ cookiecutter has removed the project folder it made for the refused answers."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+from importlib import resources
 
 import click
-from cookiecutter import main as cookiecutter_main
+from cookiecutter.config import get_user_config
 from cookiecutter.exceptions import FailedHookException
 from jinja2 import Environment
 from jinja2.ext import Extension
 
-from slm_deploy.cli.template_syntax import template_syntax_problems, unknown_variable
-from slm_deploy.errors import SpecError
+from slm_deploy.cli.template_syntax import TEMPLATE, template_syntax_problems, unknown_variable
+from slm_deploy.errors import Problem, SpecError
 
 REFUSED = 2
 """The exit status the template's hooks give a refusal; a hook that crashes keeps cookiecutter's full report."""
@@ -53,31 +55,45 @@ class EndRefusals(Extension):
             hooks.addFilter(_EndRefusal())
 
 
-def _answers_cookiecutter_read() -> tuple[list[str], dict[str, object], dict[str, object]]:
-    """The template's variables (the keys of its cookiecutter.json), its config file's default_context and the
-    key=value answers, as the running cookiecutter() call holds them once it has read them and before it renders
-    any."""
-    frame = sys._getframe()
-    while frame.f_code is not cookiecutter_main.cookiecutter.__code__:
-        frame = frame.f_back  # type: ignore[assignment]  # on cookiecutter's command line, the call is below
-    variables = [key for key in frame.f_locals["context"]["cookiecutter"] if not key.startswith("_")]
-    return variables, frame.f_locals["config_dict"]["default_context"], frame.f_locals["extra_context"] or {}
+def _template_context() -> dict[str, object]:
+    """The cookiecutter.json of the project template these extensions belong to: each key with its default or its
+    choice's options."""
+    text = resources.files("slm_deploy.templates").joinpath(TEMPLATE, "cookiecutter.json").read_text(encoding="utf-8")
+    return dict(json.loads(text))
+
+
+def _answers_on_the_command_line() -> tuple[dict[str, object], dict[str, object]]:
+    """The config file's default_context and the key=value answers of the running cookiecutter command, found as
+    that command finds them: from its documented options (--config-file, --default-config, EXTRA_CONTEXT, with
+    COOKIECUTTER_CONFIG) through cookiecutter's public get_user_config. A renamed option fails loudly here."""
+    options = click.get_current_context().params
+    config = get_user_config(config_file=options["config_file"], default_config=options["default_config"])
+    return config["default_context"], options["extra_context"] or {}
 
 
 class RefuseTemplateSyntax(Extension):
-    """Refuses answers the template does not define, and answers holding template syntax from any source cookiecutter
-    renders (key=value, a config file's default_context), when cookiecutter loads the template's extensions, which
+    """Refuses answers the template does not define, answers holding template syntax from any source cookiecutter
+    renders (key=value, a config file's default_context), and choices it does not offer (cookiecutter would warn and
+    use the default), when cookiecutter loads the template's extensions, which
     it does to render the answers and before it writes anything."""
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         if not _on_cookiecutter_command_line():
             return  # `slm-deploy new` refused such answers before calling cookiecutter, and reads no config file
-        variables, configured, typed = _answers_cookiecutter_read()
+        template = _template_context()
+        variables = {key: value for key, value in template.items() if not key.startswith("_")}
+        configured, typed = _answers_on_the_command_line()
         unknown = [unknown_variable(position, variables)
                    for position, key in enumerate(typed, start=1) if key not in variables]
+        unknown += [Problem(f"default_context.{key}", "is a private key of the template, which derives it; cookiecutter "
+                            "would render a config file's value for it as code", allowed="only the template's "
+                            "variables: " + ", ".join(variables))
+                    for key in template if key.startswith("_") and key in configured]
         answers = {**{key: configured[key] for key in variables if key in configured}, **typed}
-        problems = unknown or template_syntax_problems({key: answers[key] for key in variables if key in answers})
+        unoffered = [Problem(key, "is not offered", allowed=", ".join(options)) for key, options in variables.items()
+                     if isinstance(options, list) and key in answers and answers[key] not in options]
+        problems = unknown or template_syntax_problems(answers) or unoffered
         if problems:
             print(f"error: {SpecError(problems)}", file=sys.stderr)
             raise SystemExit(REFUSED)

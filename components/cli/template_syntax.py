@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 
 from slm_deploy.errors import Problem
 
+TEMPLATE = "project"
+"""The project template's folder in the slm_deploy.templates package."""
 TEMPLATE_SYNTAX = re.compile(r"\{[{%#]")
 """Jinja's openers (the template sets no other delimiters)."""
 

@@ -44,11 +44,17 @@ def _byte_quantity(value: str) -> str:
 
 
 def _ip_address(value: str) -> str:
-    """The address in canonical form (0:0::1 becomes ::1), so every reader sees one spelling."""
+    """The address in canonical form (0:0::1 becomes ::1), so every reader sees one spelling; an IPv4-mapped IPv6
+    address is refused, since Docker and Go read ::ffff:a.b.c.d as a.b.c.d (::ffff:0:0 as 0.0.0.0, every
+    interface) while Python's checks see an IPv6 address that is neither unspecified nor loopback."""
     try:
-        return str(ipaddress.ip_address(value))
+        address = ipaddress.ip_address(value)
     except ValueError:
         raise ValueError("is not an IPv4 or IPv6 address") from None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        raise ValueError("is an IPv4-mapped IPv6 address (::ffff:a.b.c.d), which Docker reads as the IPv4 address "
+                         "(::ffff:0:0 as 0.0.0.0, every interface); allowed: the IPv4 address itself")
+    return str(address)
 
 
 def _specific_address(value: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -132,6 +133,10 @@ def test_json_reports_the_project_or_the_hook_reasons(tmp_path: Path) -> None:
     (problem,) = json.loads(refused.stdout)["error"]["problems"]
     assert problem["path"] == "answers" and problem["message"].startswith("runtime=vllm needs a GPU")
     assert "error: runtime=vllm needs a GPU" in refused.stderr, "stderr still shows the reason"
+    detailed = run_cli("new", "--no-input", "--json", "-o", str(tmp_path / "y"), "runtime=onnxruntime",
+                       "model=qwen3-8b")
+    (problem,) = json.loads(detailed.stdout)["error"]["problems"]
+    assert "phi-4-mini-instruct" in problem["allowed"] and problem["hint"].startswith("change the model answer")
 
 
 def test_a_refusal_takes_back_the_output_folders_it_made(tmp_path: Path) -> None:
@@ -139,3 +144,32 @@ def test_a_refusal_takes_back_the_output_folders_it_made(tmp_path: Path) -> None
     result = run_cli("new", "--no-input", "-o", str(tmp_path / "made" / "for-it"), "target=kubernetes")
     assert result.code == 2 and "registry" in result.stderr, result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def _new_at_home(tmp_path: Path, *answers: str) -> subprocess.CompletedProcess[str]:
+    """`slm-deploy new --no-input` with its own HOME (where cookiecutter keeps replay files) and temporary folder."""
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    return subprocess.run([*CLI, "new", "--no-input", "-o", str(tmp_path / "out"), *answers], capture_output=True,
+                          text=True, timeout=300,
+                          env={**os.environ, "HOME": str(tmp_path / "home"), "TMPDIR": str(tmp_path / "tmp")})
+
+
+def test_a_refused_project_leaves_its_answers_nowhere(tmp_path: Path) -> None:
+    """Neither cookiecutter's replay file nor the rendered hook (each holds every answer) outlives a refusal; a
+    project written keeps its replay file where `--replay-file` can read it back."""
+    refused = _new_at_home(tmp_path, "runtime=vllm", "target=compose", "registry=canary-4411.azurecr.io")
+    assert refused.returncode == 2, refused.stderr
+    assert not (tmp_path / "home").exists() and list((tmp_path / "tmp").iterdir()) == []
+    made = _new_at_home(tmp_path, "runtime=llamacpp", "target=compose")
+    assert made.returncode == 0, made.stderr
+    replay = json.loads((tmp_path / "home" / ".cookiecutter_replay" / "project.json").read_text(encoding="utf-8"))
+    assert replay["cookiecutter"]["runtime"] == "llamacpp"
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_dangling_link_where_the_project_goes_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "team-assistant").symlink_to(tmp_path / "nowhere")
+    refused = run_cli("new", "--no-input", "-o", str(tmp_path / "out"))
+    assert refused.code == 2 and "Traceback" not in refused.stderr
+    assert refused.stderr.startswith(f"error: deployment_name: {tmp_path / 'out' / 'team-assistant'} already exists")

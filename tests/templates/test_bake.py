@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -92,7 +93,8 @@ def test_workflow_checks_every_environment_and_previews_only_with_credentials(pr
     assert all(command in runs for command in ("slm-deploy validate", "slm-deploy render",
                                                "slm-deploy check", "--format sarif", "pytest tests"))
     assert any(step.get("uses", "").startswith("github/codeql-action/upload-sarif") for step in steps)
-    assert workflow["jobs"]["check"]["permissions"]["security-events"] == "write"
+    assert workflow["jobs"]["check"]["permissions"] == {"actions": "read", "contents": "read",
+                                                        "security-events": "write"}, "upload-sarif's permissions"
     preview = workflow["jobs"]["preview"]
     assert preview["env"]["PULUMI_ACCESS_TOKEN"] == "${{ secrets.PULUMI_ACCESS_TOKEN }}"
     (pulumi,) = [step for step in preview["steps"] if step.get("uses", "").startswith("pulumi/actions@")]
@@ -154,18 +156,24 @@ def test_editor_schema_accepts_the_stacks_and_flags_mistakes(projects: dict[str,
         assert any(e.path[-1] == "replicas" for e in validator.iter_errors(document))
 
 
-def test_pre_commit_hook_validates_every_stack(projects: dict[str, Path]) -> None:
-    """Run the local hook as pre-commit would: its entry, with the project's files its `files` pattern selects."""
-    project = projects["vllm-compose"]
+def test_pre_commit_hook_validates_every_stack(projects: dict[str, Path], tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run the local hook as pre-commit would when one stack is staged (its entry, plus that file unless the hook
+    takes no file names): the stacks are validated together, so a broken stack not staged still stops the commit."""
+    project = shutil.copytree(projects["vllm-compose"], tmp_path / "project")
     config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
     (hook,) = [h for repo in config["repos"] if repo["repo"] == "local" for h in repo["hooks"]]
-    files = sorted(str(p.relative_to(project)) for p in project.rglob("*")
-                   if p.is_file() and re.search(hook["files"], str(p.relative_to(project))))
-    assert files == ["Pulumi.prod.yaml", "Pulumi.qa.yaml"]
+    assert re.search(hook["files"], "Pulumi.prod.yaml") and not re.search(hook["files"], "README.md")
     program, *args = shlex.split(hook["entry"])
     assert program == "slm-deploy"
-    result = CliRunner().invoke(app, [*args, *(str(project / f) for f in files)])
+    staged = ["Pulumi.prod.yaml"] if hook.get("pass_filenames", True) else []
+    monkeypatch.chdir(project)
+    result = CliRunner().invoke(app, [*args, *staged])
     assert (result.exit_code, result.output) == (0, "")
+    other = project / "Pulumi.qa.yaml"
+    other.write_text(other.read_text().replace("kind: vllm", "kind: not-a-runtime"))
+    refused = CliRunner().invoke(app, [*args, *staged])
+    assert refused.exit_code != 0 and "Pulumi.qa.yaml" in str(refused.exception), "the stack not staged is validated"
 
 
 def test_dependency_is_the_release_range_with_a_documented_override(projects: dict[str, Path]) -> None:
@@ -202,3 +210,16 @@ def test_readme_has_client_snippets_for_the_endpoint(projects: dict[str, Path], 
     readme = (projects[name] / "README.md").read_text()
     assert "curl -sS -H \"Authorization: Bearer $SLM_API_KEY\"" in readme
     assert f'OpenAI(base_url="{url}"' in readme and f'"model": "{model}"' in readme
+
+
+def test_readme_starts_each_target_the_way_it_runs(projects: dict[str, Path], tmp_path: Path) -> None:
+    """Only a cluster is created by `pulumi up`; a Compose project is started from its bundle (whose README holds
+    the command named), a host project by its install script."""
+    compose, host = (projects[name] / "README.md" for name in ("ollama-compose", "foundry-local-host"))
+    assert "pulumi up -s" not in compose.read_text() + host.read_text()
+    assert "`docker compose up -d` in the bundle" in compose.read_text() and "install script" in host.read_text()
+    assert "pulumi up -s dev" in (projects["llamacpp-kubernetes"] / "README.md").read_text()
+    result = CliRunner().invoke(app, ["render", str(projects["ollama-compose"] / "Pulumi.dev.yaml"), "--out",
+                                      str(tmp_path / "bundle"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "\ndocker compose up -d\n" in (tmp_path / "bundle" / "README.md").read_text()

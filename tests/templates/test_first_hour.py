@@ -115,6 +115,12 @@ def test_ci_preview_stops_naming_an_unset_stack_secret(projects: dict[str, Path]
             "`pulumi config set --secret slm-deploy:secret-api-keys -s dev") in unset.stdout
     stack = project / "Pulumi.dev.yaml"
     document = yaml.safe_load(stack.read_text())
+    document["config"]["slm-deploy:secret-api-keys"] = "k1:plain-canary"  # what pulumi config set without --secret writes
+    stack.write_text(yaml.safe_dump(document))
+    plain = run_step({**step, "env": {}}, project, tmp_path, **env)
+    assert plain.returncode == 1 and "plain-canary" not in plain.stdout + plain.stderr
+    assert ("::error file=Pulumi.dev.yaml::slm-deploy:secret-api-keys is stored in plain text (rotate the value: it "
+            "is in the repository's history) in stack dev") in plain.stdout
     document["config"]["slm-deploy:secret-api-keys"] = {"secure": "v1:AAAA"}  # what pulumi config set --secret writes
     stack.write_text(yaml.safe_dump(document))
     assert run_step({**step, "env": {}}, project, tmp_path, **env).returncode == 0
@@ -133,6 +139,10 @@ def test_host_readme_mentions_no_gateway(projects: dict[str, Path]) -> None:
 def test_dependency_range_follows_the_generating_release(version: str, requirement: str, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(slm_deploy, "__version__", version)
+    release = tmp_path / "release"  # the hooks run in their own Python: it starts at the same release
+    release.mkdir()
+    (release / "sitecustomize.py").write_text(f"import slm_deploy\nslm_deploy.__version__ = {version!r}\n")
+    monkeypatch.setenv("PYTHONPATH", str(release))
     project = bake(tmp_path, "versioned", {"runtime": "ollama", "target": "compose", "environments": "dev"})
     lines = [line for line in (project / "requirements.txt").read_text().splitlines()
              if line and not line.startswith("#")]

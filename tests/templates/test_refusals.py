@@ -25,6 +25,8 @@ REFUSED = [
     ({"target": "kubernetes", "monitoring": "managed"}, "monitoring=managed is Azure Managed Prometheus"),
     ({"target": "compose", "monitoring": "existing"}, "monitoring=existing means a Prometheus operator"),
     ({"target": "compose", "secret_store": "kubernetes"}, "secret_store=kubernetes mounts secrets into pods"),
+    ({"target": "kubernetes", "registry": REGISTRY, "deployment_name": "kube", "environments": "system"},
+     "deployment_name answer, stack field targets.kubernetes.monitoring_namespace: is a namespace the cluster"),
     ({"target": "kubernetes", "secret_store": "azure-key-vault"}, "secret_store=azure-key-vault is wired"),
     ({"target": "aks", "secret_store": "file"}, "secret_store=file is for Compose"),
     ({"target": "aks", "secret_store": "azure-key-vault"}, "azure_tenant_id: secret_store=azure-key-vault needs"),

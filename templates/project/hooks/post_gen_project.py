@@ -35,4 +35,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if Path(__file__).name != "post_gen_project.py":
+        Path(__file__).unlink()  # cookiecutter's rendered copy of this hook is not kept in the temporary folder
     sys.exit(main())

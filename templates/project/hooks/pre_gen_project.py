@@ -15,7 +15,7 @@ ANSWERS = {name: CONTEXT[name] for name in (
     "registry", "ingress_host", "vault_server")} | {"bind_address": "set" if CONTEXT["bind_address"] else ""}
 ENVIRONMENTS = CONTEXT["environments"]
 CLUSTER = ("kubernetes", "aks")
-PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$")
+PROJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}")
 NAME_LIMIT = 40
 MONITORING_SUFFIX = "-monitoring"
 """What names each environment's bundled monitoring namespace on a shared cluster, after <deployment>-<env>."""
@@ -28,7 +28,7 @@ ONLY_READ_WHEN = {
                      "only secret_store=external-secrets reads it: leave it empty"),
 }
 """Answers one target or exposure reads; set to anything but the default elsewhere, they would be ignored."""
-TENANT_ID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+TENANT_ID = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 NIL_TENANT = "00000000-0000-0000-0000-000000000000"
 DOCUMENTATION_NAME = re.compile(r"^(.*\.)?(example\.(com|net|org)|example|invalid)\.?$", re.IGNORECASE)
 """Names reserved for documentation and examples (RFC 2606, RFC 6761): nobody can push to or serve from them."""
@@ -47,8 +47,8 @@ def documentation_host(answer: str) -> bool:
         return bool(DOCUMENTATION_NAME.match(host))
 
 
-STACK_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
-DEPLOYMENT_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
+STACK_NAME = re.compile(r"[a-z][a-z0-9-]{0,30}")
+DEPLOYMENT_NAME = re.compile(r"[a-z]([-a-z0-9]{0,38}[a-z0-9])?")
 
 
 # (broken when, the message that says which answers clash and what works instead)
@@ -92,7 +92,7 @@ RULES = [
     (lambda a: a["azure_tenant_id"] and a["secret_store"] != "azure-key-vault",
      "azure_tenant_id names the tenant of the Key Vault Pulumi creates: leave it empty unless "
      "secret_store=azure-key-vault"),
-    (lambda a: a["azure_tenant_id"] and (not TENANT_ID.match(a["azure_tenant_id"])
+    (lambda a: a["azure_tenant_id"] and (not TENANT_ID.fullmatch(a["azure_tenant_id"])
                                          or a["azure_tenant_id"] == NIL_TENANT),
      "azure_tenant_id: a tenant id is a GUID (8-4-4-4-12 hex digits) and not the all-zero placeholder; "
      "`az account show --query tenantId -o tsv` prints yours"),
@@ -123,17 +123,17 @@ RULES = [
 def problems() -> list[str]:
     """Every rule the answers break, plus environment names Pulumi would refuse."""
     found = [message.format(**ANSWERS) for broken, message in RULES if broken(ANSWERS)]
-    if not DEPLOYMENT_NAME.match(CONTEXT["deployment_name"]):
+    if not DEPLOYMENT_NAME.fullmatch(CONTEXT["deployment_name"]):
         found.append("deployment_name: must be lower-case letters, digits and '-', starting with a letter "
                      "(it names services, objects and the namespace); deployment_name defaults to project_name "
                      "in lower case: set deployment_name=... explicitly")
-    if not PROJECT_NAME.match(CONTEXT["project_name"]):
+    if not PROJECT_NAME.fullmatch(CONTEXT["project_name"]):
         found.append("project_name: letters, digits, spaces and . _ -, starting with a letter or digit, at most 63 "
                      "(it becomes the README title and the Pulumi project's description)")
     names = [name.strip() for name in ENVIRONMENTS.split(",") if name.strip()]
     if not names:
         found.append("environments: name at least one, e.g. dev,prod")
-    if any(not STACK_NAME.match(name) for name in names):
+    if any(not STACK_NAME.fullmatch(name) for name in names):
         found.append("environments: each must be lower-case letters, digits and '-', starting with a letter")
     if len(set(names)) != len(names):
         found.append("environments: each name once")
@@ -167,10 +167,39 @@ def default(answer: str) -> str:
     return first[0] if isinstance(first, list) else first
 
 
+COOKIECUTTER_KEYS = ("_template", "_output_dir", "_repo_dir", "_checkout")
+"""The private keys cookiecutter itself sets in every context, after it has read a replay file."""
+
+
+def answer_problems() -> list[str]:
+    """Keys the template does not define (a replay file can add keys cookiecutter obeys, such as
+    `_copy_without_render`), counted since a key is input too, and answers that are not text (from a replay or
+    config file), which no rule below could read."""
+    unknown = [key for key in CONTEXT if key not in offered() and key not in COOKIECUTTER_KEYS]
+    found = [f"the answers hold {len(unknown)} key(s) the template does not define (a replay file can add keys "
+             "cookiecutter obeys): generate from the template's own answers, e.g. `slm-deploy new --replay-file`, "
+             "which reads only its template variables"] if unknown else []
+    return found + [f"{answer}: every answer is text; this one is not" for answer in offered()
+                    if not answer.startswith("_") and not isinstance(CONTEXT.get(answer), str)]
+
+
 def unoffered_choices() -> list[str]:
     """Choices answered (e.g. from a replay file, which cookiecutter does not check) with an option not offered."""
     return [f"{answer}: choose one of {', '.join(options)}" for answer, options in offered().items()
             if isinstance(options, list) and not answer.startswith("_") and CONTEXT[answer] not in options]
+
+
+NOT_IMPORTABLE = ("slm-deploy is not importable by the Python that runs cookiecutter; install it there "
+                  "(pip install slm-deploy) or use `slm-deploy new`")
+
+
+def private_problems() -> list[str]:
+    """Private answers (a replay file's `_extensions`, say) the template does not own or did not derive."""
+    try:
+        from slm_deploy.cli.scaffold import private_answer_problems
+    except ImportError:
+        return [NOT_IMPORTABLE]
+    return private_answer_problems(CONTEXT)
 
 
 def stack_problems() -> list[str]:
@@ -179,14 +208,15 @@ def stack_problems() -> list[str]:
     try:
         from slm_deploy.cli.scaffold import regeneration_problems, rendered_stacks, stack_problems as refused_stacks
     except ImportError:
-        return ["slm-deploy is not importable by the Python that runs cookiecutter; install it there "
-                "(pip install slm-deploy) or use `slm-deploy new`"]
+        return [NOT_IMPORTABLE]
     stacks = rendered_stacks(CONTEXT)
     return refused_stacks(stacks) + regeneration_problems(Path("."), stacks)  # run in the project folder
 
 
 if __name__ == "__main__":
-    refused = unoffered_choices() or problems() or stack_problems()
+    if Path(__file__).name != "pre_gen_project.py":
+        Path(__file__).unlink()  # cookiecutter's rendered copy of this hook, which holds every answer, is not kept
+    refused = answer_problems() or private_problems() or unoffered_choices() or problems() or stack_problems()
     for message in refused:
         print(f"error: {message}", file=sys.stderr)
     sys.exit(2 if refused else 0)
