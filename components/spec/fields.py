@@ -60,9 +60,6 @@ def _ip_address(value: str) -> str:
 def _specific_address(value: str) -> str:
     """An address Docker can publish on: one interface's unicast address, with no zone to name."""
     address = ipaddress.ip_address(value)
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        raise ValueError("is an IPv4 address written as IPv6 (::ffff:...); allowed: the IPv4 address itself, such as "
-                         "127.0.0.1, which every check and Docker read as that one address")
     if address.is_unspecified:
         raise ValueError("must be one specific address; 0.0.0.0 and :: publish on every interface")
     if address.is_link_local or address.is_multicast or (address.version == 4 and address.is_reserved):
