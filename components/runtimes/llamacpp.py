@@ -110,7 +110,7 @@ def plan(deployment: Deployment) -> RuntimePlan:
     prepared = prepared_model(deployment, GGUF_DIR) if deployment.model.prepare else None
     steps = (preparation_services(deployment, prepared) if prepared
              else (_prep(deployment, image, build),))
-    prep = steps[-1]
+    prep = steps[0]
     # Downloads llama-server makes itself (-hf) go to the writable cache volume: the model volume is read-only
     # to the server on Kubernetes, where the model-prep Job alone writes it.
     env = {**cache_env(), "LLAMA_CACHE": f"{CACHE_ROOT}/llama.cpp"}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 from slm_deploy.pins.interfaces.llamacpp_source import CMAKE_OPTIONS, build_number, known_source
@@ -36,24 +37,13 @@ SHA256SUM = "sha256sum"
 LLAMACPP_ROOT = "/opt/llama.cpp"
 REQUIREMENTS_FILE = "requirements.txt"
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
-TORCH_REQUIREMENT = "torch==2.13.0"
-"""Installed first, alone, from the CPU index (or a local wheel folder): PyPI's default build is the CUDA one."""
-COMMON_REQUIREMENTS = (
-    "huggingface_hub==2.4.0",
-    "numpy==2.4.6",
-    "safetensors==0.8.0",
-    "sentencepiece==0.2.3",
-    "tokenizers==0.23.3",
-    TORCH_REQUIREMENT,
-    "transformers==5.24.0",
-)
-"""The checkpoint readers both converters import."""
+TORCH_REQUIREMENTS = {"gguf": "torch==2.11.0", "onnx": "torch==2.13.0"}
+"""Installed first, alone, from the CPU index (or a local wheel folder): PyPI's default build is the CUDA one. The
+GGUF image has the version llama.cpp's converter requires; the ONNX builder names none."""
+LOCKS = "locks"
+"""Beside this module: model-prep-<format>.txt, every other package of the image at one version and wheel hash."""
 LLAMACPP_CMAKE = tuple(option for option in CMAKE_OPTIONS if "-O0" not in option)
 """The test build's options without its -O0, which only shortens CI's compile."""
-FORMAT_REQUIREMENTS = {
-    "gguf": ("protobuf==5.29.6",),
-    "onnx": ("onnx==1.22.0", "onnx-ir==1.1.0", "onnxruntime==1.32.0", "onnxruntime-genai==0.18.0"),
-}
 TOOLS_IMPORT = ("python3", "-c", "import huggingface_hub, torch, transformers")
 """The image's healthcheck: the converters' libraries import (Compose and Kubernetes run the step, never probe it)."""
 SNAPSHOT = ("python3 -c 'import sys;from huggingface_hub import snapshot_download;"
@@ -139,7 +129,7 @@ def prepared_model(deployment: Deployment, directory: str) -> PreparedModel:
         records += [f"precision={prepare.precision}",
                     f"execution_provider={onnx_execution_provider(prepare, deployment.spec)}",
                     f"context_length={deployment.model.context_length}",
-                    "onnxruntime-genai=" + FORMAT_REQUIREMENTS["onnx"][-1].split("==")[1]]
+                    "onnxruntime-genai=" + locked_versions("onnx")["onnxruntime-genai"]]
         entry = "genai_config.json"
     return PreparedModel(directory, entry, tuple(records))
 
@@ -257,19 +247,30 @@ def prepare_script(deployment: Deployment, model: PreparedModel) -> str:
     ])
 
 
+def lock_text(fmt: str) -> str:
+    """The hash-locked requirement file of one format's preparation image (installed with --require-hashes)."""
+    return (resources.files(__package__) / LOCKS / f"model-prep-{fmt}.txt").read_text(encoding="utf-8")
+
+
+def locked_versions(fmt: str) -> dict[str, str]:
+    """Every locked package of one format's image (torch included) and its one version."""
+    pins = [line.split()[0] for line in lock_text(fmt).splitlines() if line and not line.startswith("#")]
+    pins.append(TORCH_REQUIREMENTS[fmt])
+    return dict(sorted(pin.split("==", 1) for pin in pins))
+
+
 def requirements(prepare: GgufPreparation | OnnxPreparation) -> tuple[str, ...]:
     """The pinned Python packages of the preparation image for one format."""
-    return tuple(sorted(COMMON_REQUIREMENTS + FORMAT_REQUIREMENTS[prepare.format], key=str.lower))
+    return tuple(f"{name}=={version}" for name, version in locked_versions(prepare.format).items())
 
 
 def prep_build(deployment: Deployment) -> ImageBuild:
     """The preparation image: the pinned Python base with the converter's packages (and llama.cpp's tools)."""
     prepare = deployment.model.prepare
     assert prepare is not None
-    packages = requirements(prepare)
-    text = "# Model preparation; torch is the CPU build (TORCH_INDEX).\n" + "\n".join(packages) + "\n"
     return ImageBuild(template=f"model-prep-{prepare.format}", base=pinned(deployment, "python"),
-                      context_files=((REQUIREMENTS_FILE, text),), packages=packages, healthcheck=TOOLS_IMPORT)
+                      context_files=((REQUIREMENTS_FILE, lock_text(prepare.format)),),
+                      packages=requirements(prepare), healthcheck=TOOLS_IMPORT)
 
 
 def preparation_memory(deployment: Deployment) -> int:
@@ -295,15 +296,16 @@ def _step(deployment: Deployment, name: str, script: str, env: dict[str, str], *
 
 
 def preparation_services(deployment: Deployment, model: PreparedModel) -> tuple[ServicePlan, ServicePlan]:
-    """The download step (hub token as a file, a route to the hub) and the conversion step that follows it on the
-    same volume with neither: checkpoint data is untrusted, and the converters parse it."""
+    """The conversion step (first: its service owns the image build both share) and the download step it follows on
+    the same volume. Only the download has the hub token (as a file) and a route to the hub: checkpoint data is
+    untrusted, and the converters parse it."""
     secrets, token_env = hub_token(deployment)
     download = _step(deployment, "model-download", download_script(deployment, model), token_env,
                      secret_files=secrets, cpu=1.0, memory_bytes=DOWNLOAD_MEMORY)
     convert = _step(deployment, "model-prep", prepare_script(deployment, model), OFFLINE,
                     cpu=max(1.0, deployment.spec.resources.cpu), memory_bytes=preparation_memory(deployment),
                     depends_on=(download.name,), offline=True)
-    return download, convert
+    return convert, download
 
 
 def llamacpp_source() -> tuple[str, str]:

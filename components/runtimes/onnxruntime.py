@@ -110,7 +110,7 @@ def plan(deployment: Deployment) -> RuntimePlan:
     depends: tuple[str, ...] = ()
     if prepared:
         services += preparation_services(deployment, prepared)
-        depends = (services[-1].name,)
+        depends = (services[0].name,)
     elif source and source.repo:
         secrets, token_env = hub_token(deployment)
         prep = model_prep_service(

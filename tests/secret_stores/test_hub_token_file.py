@@ -90,7 +90,9 @@ def test_every_runtime_mounts_the_same_raw_token_file() -> None:
         spec["model"]["hub_token_secret"] = "hf-token"
         spec["secrets"]["hf-token"] = ({"backend": "azure-key-vault", "vault": spec["secrets"]["api-keys"]["vault"]}
                                        if runtime == "vllm" else dict(spec["secrets"]["api-keys"]))
-        prep, *after = plan_deployment(parse_deployment(spec)).by_role("model-prep")
+        steps = plan_deployment(parse_deployment(spec)).by_role("model-prep")
+        (prep,) = [step for step in steps if step.secret_files]
+        after = [step for step in steps if step is not prep]
         (token,) = prep.secret_files
         assert token.path == "/run/secrets/hf-token"
         if runtime == "llamacpp":
