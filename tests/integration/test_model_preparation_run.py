@@ -49,19 +49,51 @@ def spec(fmt: str) -> dict:
                       "parameters_billion": 0.02, "native_context": 2048, "context_length": 512, "prepare": prepare}}
 
 
-def rendered_script(fmt: str, build: LlamaCppBuild, models: Path) -> str:
-    """The preparation command of the rendered Compose project, with the image's paths mapped onto this host."""
+STEPS = ("tiny-model-download", "tiny-model-prep")
+"""The rendered preparation: the download with the token, then the conversion without it."""
+Steps = list[tuple[str, dict[str, str]]]
+
+
+def rendered_steps(compose: dict) -> Steps:
+    """Each step's command and its hub client variables from the rendered Compose project."""
+    found = []
+    for name in STEPS:
+        service = compose["services"][name]
+        env = {key: value for key, value in service.get("environment", {}).items()
+               if key.startswith("HF_") and key != "HF_HOME"}
+        found.append((service["command"][-1], env))
+    return found
+
+
+def moved(steps: Steps, old: str, new: str) -> Steps:
+    """The steps with one path replaced in their scripts and variables."""
+    return [(script.replace(old, new), {key: value.replace(old, new) for key, value in env.items()})
+            for script, env in steps]
+
+
+def rendered_script(fmt: str, build: LlamaCppBuild, models: Path) -> Steps:
+    """The preparation steps of the rendered Compose project, with the image's paths mapped onto this host."""
     compose = yaml.safe_load(render_bundle(parse_deployment(spec(fmt))).files["compose/compose.yaml"])
-    script = compose["services"]["tiny-model-prep"]["command"][-1]
-    return (script.replace("/opt/llama.cpp/llama-quantize", str(build.quantize))
-            .replace("/opt/llama.cpp", str(build.source)).replace("/models", str(models)))
+    steps = rendered_steps(compose)
+    for old, new in (("/opt/llama.cpp/llama-quantize", str(build.quantize)), ("/opt/llama.cpp", str(build.source)),
+                     ("/models", str(models))):
+        steps = moved(steps, old, new)
+    return steps
 
 
-def run(script: str, endpoint: str, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HF_ENDPOINT": endpoint, "HF_HOME": str(home), "HF_HUB_DISABLE_TELEMETRY": "1",
-           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    env.pop("NO_LOCAL_GGUF", None)
-    return subprocess.run(["/bin/sh", "-c", script], capture_output=True, text=True, env=env, timeout=900)
+def run(steps: Steps, endpoint: str, home: Path) -> subprocess.CompletedProcess[str]:
+    """Each step in turn, as Compose starts the next when one completed; the first failure ends the run."""
+    base = {**os.environ, "HF_ENDPOINT": endpoint, "HF_HOME": str(home), "HF_HUB_DISABLE_TELEMETRY": "1",
+            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    base.pop("NO_LOCAL_GGUF", None)
+    for key in ("HF_TOKEN_PATH", "HF_TOKEN", "HF_HUB_OFFLINE"):
+        base.pop(key, None)
+    for script, env in steps:
+        result = subprocess.run(["/bin/sh", "-c", script], capture_output=True, text=True, env={**base, **env},
+                                timeout=900)
+        if result.returncode != 0:
+            break
+    return result
 
 
 @contextmanager
@@ -165,16 +197,16 @@ def test_a_second_run_checks_the_record_and_a_tampered_file_is_refused(fmt: str,
     assert first.returncode == 0
     copy = tmp_path / "models"
     shutil.copytree(models, copy)
-    moved = script.replace(str(models), str(copy))
+    relocated = moved(script, str(models), str(copy))
     model = max((p for p in (copy / fmt).iterdir() if p.name not in ("PROVENANCE", "SHA256SUMS")),
                 key=lambda p: p.stat().st_size)
     before = model.stat().st_mtime_ns
-    again = run(moved, endpoint, home)
+    again = run(relocated, endpoint, home)
     assert again.returncode == 0 and model.stat().st_mtime_ns == before, again.stderr[-2000:]
     data = bytearray(model.read_bytes())
     data[len(data) // 2] ^= 0xFF
     model.write_bytes(bytes(data))
-    refused = run(moved, endpoint, home)
+    refused = run(relocated, endpoint, home)
     assert refused.returncode == 3 and "does not match the sha256" in refused.stderr
     assert model.read_bytes() == bytes(data)  # refused, not silently prepared again
 
@@ -199,10 +231,11 @@ def stand_in_preparation(tmp_path: Path, checkpoint: Path) -> tuple[subprocess.C
         folder.mkdir()
     (tools / "convert_hf_to_gguf.py").write_text(STAND_IN_CONVERTER)
     (secrets / "hf-token").write_text("hf_stand_in_token\n")
-    script = (compose["services"]["tiny-model-prep"]["command"][-1].replace("/opt/llama.cpp", str(tools))
-              .replace("/models", str(models)).replace("/run/secrets", str(secrets)))
+    steps = rendered_steps(compose)
+    for old, new in (("/opt/llama.cpp", str(tools)), ("/models", str(models)), ("/run/secrets", str(secrets))):
+        steps = moved(steps, old, new)
     with fake_hub(checkpoint, REPO, REVISION) as endpoint:
-        return run(script, endpoint, tmp_path / "hf-home"), models, tools
+        return run(steps, endpoint, tmp_path / "hf-home"), models, tools
 
 
 def checkpoint_naming_code(folder: Path, marker: Path, *, auto_map: bool) -> Path:
