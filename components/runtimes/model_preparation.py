@@ -239,7 +239,7 @@ def prepare_script(deployment: Deployment, model: PreparedModel) -> str:
         "fi",
         f"if [ ! -d {checkpoint} ]; then echo {shlex.quote(NOT_DOWNLOADED)} >&2; exit {MODEL_REFUSED}; fi",
         f"{CHECKPOINT_CHECK} {checkpoint}",
-        f"rm -rf {shlex.quote(staging)}",
+        f"rm -rf {shlex.quote(model.directory)} {shlex.quote(staging)}",  # what an interrupted run left unrecorded
         f"mkdir -p {shlex.quote(staging)}",
         *convert,
         record_script(model, staging),

@@ -231,3 +231,27 @@ def test_a_prepared_onnx_model_serves_the_context_the_spec_gives(tmp_path: Path)
     assert config["model"]["context_length"] == config["search"]["max_length"] == 2048
     assert "context_length=2048" in model.provenance
     assert sh(check_script(model)).returncode == 0
+
+
+def test_a_conversion_interrupted_before_its_record_is_redone_in_place(tmp_path: Path) -> None:
+    """A restarted conversion step finds the moved folder without PROVENANCE: it converts again into the same place."""
+    model = prepared(tmp_path / "models" / "gguf")
+    checkpoint = Path(model.checkpoint)
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "config.json").write_text("{}")
+    (checkpoint / "model.safetensors").write_bytes(b"w")
+    Path(model.directory).mkdir(parents=True)
+    (Path(model.directory) / "half-written.gguf").write_bytes(b"partial")
+    converter = tmp_path / "convert"
+    converter.write_text('#!/bin/sh\nwhile [ "$1" != --outfile ]; do shift; done\nprintf GGUF > "$2"\n')
+    converter.chmod(0o755)
+    quantize = tmp_path / "quantize"
+    quantize.write_text('#!/bin/sh\ncp "$1" "$2"\n')
+    quantize.chmod(0o755)
+    script = (prepare_script(parse_deployment(copy.deepcopy(SPEC)), model)
+              .replace("python3 /opt/llama.cpp/convert_hf_to_gguf.py", str(converter))
+              .replace("/opt/llama.cpp/llama-quantize", str(quantize)))
+    result = sh(script)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in Path(model.directory).iterdir()) == sorted([CHECKSUMS, PROVENANCE, model.entry_file])
+    assert sh(check_script(model)).returncode == 0
