@@ -37,9 +37,11 @@ SHA256SUM = "sha256sum"
 LLAMACPP_ROOT = "/opt/llama.cpp"
 REQUIREMENTS_FILE = "requirements.txt"
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
-TORCH_REQUIREMENTS = {"gguf": "torch==2.11.0", "onnx": "torch==2.13.0"}
-"""Installed first, alone, from the CPU index (or a local wheel folder): PyPI's default build is the CUDA one. The
-GGUF image has the version llama.cpp's converter requires; the ONNX builder names none."""
+TORCH_REQUIREMENTS = {"gguf": "torch==2.13.0", "onnx": "torch==2.13.0"}
+"""Installed first, alone, from the CPU index (or a local wheel folder): PyPI's default build is the CUDA one. Both
+images share this one layer. llama.cpp's converter pins torch==2.11.0, a bump "for compatibility" over the 2.6 its
+own comment says Embedding Gemma needs; 2.13.0 meets that need, and it is the converter's one requirement the GGUF
+image does not follow (its lock header says so; the lock test allows that deviation alone)."""
 LOCKS = "locks"
 """Beside this module: model-prep-<format>.txt, every other package of the image at one version and wheel hash."""
 LLAMACPP_CMAKE = tuple(option for option in CMAKE_OPTIONS if "-O0" not in option)
