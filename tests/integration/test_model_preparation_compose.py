@@ -30,6 +30,15 @@ import yaml
 
 import tests.support.fake_hub
 from tests.integration.compose_projects import Project, containers_by_service, running_project
+from tests.integration.model_preparation import (
+    PREPARATIONS,
+    REPO,
+    REVISION,
+    build_options,
+    is_preparation_service,
+    project_name,
+    write_spec,
+)
 from tests.integration.stacks import RenderedStack, free_loopback_port, http, render_and_build
 from tests.support.base_image import BaseImage
 from tests.support.docker_engine import docker
@@ -40,27 +49,12 @@ from tests.support.tiny_gguf import write_sentencepiece_llama
 from tests.support.tiny_model import write_hf_model
 from tests.support.torch_wheel import served_torch_wheel
 
-REPO, REVISION = "acme/tiny-chat", "5d1f0c6b2a8e4f7091c3b2d4e6f8a0b1c2d3e4f5"
-FORMATS = {"gguf": ({"format": "gguf", "quantization": "q4_k_m"}, "llamacpp", write_sentencepiece_llama),
-           "onnx": ({"format": "onnx", "precision": "int4"}, "onnxruntime", write_hf_model)}
-"""Per format: the spec's preparation, the runtime that serves it, and the tiny checkpoint its converter accepts."""
+CHECKPOINTS = {"gguf": write_sentencepiece_llama, "onnx": write_hf_model}
+"""Per format: the tiny checkpoint its converter accepts."""
 SERVED_FILE = {"gguf": "./tiny-chat-q4_k_m.gguf", "onnx": "./genai_config.json"}
 """The file each runtime is started on, which the preparation's record lists."""
 HUB, HUB_PORT = "hub", 8000
-PORTS = {fmt: free_loopback_port() for fmt in FORMATS}
-
-
-def write_spec(folder: Path, fmt: str, bases: dict[str, str]) -> Path:
-    """A Compose spec preparing the tiny checkpoint from the hub and serving it behind the gateway."""
-    prepare, runtime, _ = FORMATS[fmt]
-    spec = {"name": f"prep-{fmt}", "runtime": {"kind": runtime},
-            "model": {"source": {"kind": "huggingface", "repo": REPO, "revision": REVISION},
-                      "parameters_billion": 0.02, "native_context": 2048, "context_length": 512, "prepare": prepare},
-            "resources": {"cpu": 1}, "exposure": {"port": PORTS[fmt]}, "targets": {"compose": {}},
-            "secrets": {"api-keys": {"backend": "file"}}, "security": {"base_images": bases}}
-    path = folder / "spec.yaml"
-    path.write_text(yaml.safe_dump(spec, sort_keys=True))
-    return path
+PORTS = {fmt: free_loopback_port() for fmt in PREPARATIONS}
 
 
 def replace_llamacpp_stage(build: LlamaCppBuild):
@@ -73,15 +67,15 @@ def replace_llamacpp_stage(build: LlamaCppBuild):
     return edit
 
 
-def preparation_services(stack: RenderedStack, name: str) -> list[str]:
+def preparation_services(stack: RenderedStack, fmt: str) -> list[str]:
     """The rendered project's preparation services (one, or a download step and a conversion step)."""
     document = yaml.safe_load((stack.bundle / "compose" / "compose.yaml").read_text())
-    found = sorted(service for service in document["services"] if service.startswith(f"{name}-model-"))
+    found = sorted(service for service in document["services"] if is_preparation_service(service, fmt))
     assert found, "the rendered project has no model preparation service"
     return found
 
 
-def compose_override(stack: RenderedStack, name: str, checkpoint: Path, base: BaseImage) -> dict:
+def compose_override(stack: RenderedStack, fmt: str, checkpoint: Path, base: BaseImage) -> dict:
     """The test-only Compose override: the fake hub on the preparation's egress network, the preparation services
     pointed at it (once it answers), and the serving services' rendered healthchecks probed every 2 s, not 30 s."""
     probe = f"import urllib.request;urllib.request.urlopen('http://127.0.0.1:{HUB_PORT}/api/models/{REPO}/revision/{REVISION}')"
@@ -92,14 +86,14 @@ def compose_override(stack: RenderedStack, name: str, checkpoint: Path, base: Ba
            "healthcheck": {"test": ["CMD", "python3", "-c", probe], "interval": "2s", "retries": 30}}
     steps = {service: {"environment": {"HF_ENDPOINT": f"http://{HUB}:{HUB_PORT}"},
                        "depends_on": {HUB: {"condition": "service_healthy"}}}
-             for service in preparation_services(stack, name)}
-    serving = {service: {"healthcheck": {"interval": "2s"}} for service in long_running(name)}
+             for service in preparation_services(stack, fmt)}
+    serving = {service: {"healthcheck": {"interval": "2s"}} for service in long_running(fmt)}
     return {"services": {HUB: hub, **steps, **serving}}
 
 
-def long_running(name: str) -> set[str]:
+def long_running(fmt: str) -> set[str]:
     """The services that stay up: the runtime and the gateway."""
-    return {name, f"{name}-gateway"}
+    return {project_name(fmt), f"{project_name(fmt)}-gateway"}
 
 
 @pytest.fixture(scope="module")
@@ -109,16 +103,16 @@ def prep_stacks(llamacpp: LlamaCppBuild, llamacpp_image: StandInImage, base_imag
     once and shared, and builds that need the fixed port wait for each other across the machine."""
     stacks = {}
     with served_torch_wheel() as wheels:
-        for fmt in FORMATS:
+        for fmt in PREPARATIONS:
             folder = tmp_path_factory.mktemp(f"prep-{fmt}")
             bases = {"python": base_image.reference, **({"llamacpp": llamacpp_image.reference} if fmt == "gguf" else {})}
-            stacks[fmt] = render_and_build(write_spec(folder, fmt, bases), folder / "bundle", host_ca_bundle,
-                                           build_args={"TORCH_FIND_LINKS": wheels}, extra_args=("--network", "host"),
-                                           stand_ins=replace_llamacpp_stage(llamacpp))
+            stacks[fmt] = render_and_build(write_spec(folder, fmt, bases, PORTS[fmt]), folder / "bundle",
+                                           host_ca_bundle, stand_ins=replace_llamacpp_stage(llamacpp),
+                                           **build_options(wheels))
     return stacks
 
 
-@pytest.fixture(scope="module", params=sorted(FORMATS))
+@pytest.fixture(scope="module", params=sorted(PREPARATIONS))
 def served(request: pytest.FixtureRequest, prep_stacks: dict[str, RenderedStack], base_image: BaseImage,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, RenderedStack, Project]]:
     """The format's project up: the hub, the preparation run to completion, the runtime and gateway healthy."""
@@ -126,20 +120,19 @@ def served(request: pytest.FixtureRequest, prep_stacks: dict[str, RenderedStack]
     stack = prep_stacks[fmt]
     checkpoint = tmp_path_factory.mktemp(f"checkpoint-{fmt}") / "hf"
     checkpoint.mkdir()
-    FORMATS[fmt][2](checkpoint)
-    name = f"prep-{fmt}"
-    with running_project(stack, tmp_path_factory.mktemp(f"prep-{fmt}-up") / "bundle", long_running(name),
-                         override=compose_override(stack, name, checkpoint, base_image)) as project:
+    CHECKPOINTS[fmt](checkpoint)
+    with running_project(stack, tmp_path_factory.mktemp(f"prep-{fmt}-up") / "bundle", long_running(fmt),
+                         override=compose_override(stack, fmt, checkpoint, base_image)) as project:
         yield fmt, stack, project
 
 
 def test_the_preparation_ran_in_its_container_and_recorded_the_model(served: tuple) -> None:
     fmt, stack, project = served
     every = containers_by_service(project, every=True)
-    for service in preparation_services(stack, f"prep-{fmt}"):
+    for service in preparation_services(stack, fmt):
         state = every[service]["State"]
         assert (state["Status"], state["ExitCode"]) == ("exited", 0), docker("logs", "--tail", "40", every[service]["Id"])
-    runtime = every[f"prep-{fmt}"]["Id"]
+    runtime = every[project_name(fmt)]["Id"]
     listed = [line.split("  ", 1)[1] for line in docker("exec", runtime, "cat", f"/models/{fmt}/SHA256SUMS").splitlines()]
     assert f"revision={REVISION}" in docker("exec", runtime, "cat", f"/models/{fmt}/PROVENANCE").splitlines()
     assert SERVED_FILE[fmt] in listed
