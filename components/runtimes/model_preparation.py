@@ -79,6 +79,8 @@ CHECKPOINT_CHECK = "python3 -c " + shlex.quote("\n".join([
 whose config names its own code (the converters would import and run it), or that has no safetensors weights."""
 OFFLINE = {"HF_HUB_OFFLINE": "1"}
 """The conversion step runs without the token and without a network, and the hub client is told so."""
+ONLINE = {"HF_HUB_OFFLINE": "0"}
+"""The download step shares the conversion step's image, whose environment holds OFFLINE: it must say otherwise."""
 NOT_DOWNLOADED = "the checkpoint was not downloaded into the model volume; run the download step first"
 MISSING = "the prepared model is missing from the model volume"
 NOT_PREPARED_AS_ASKED = "the prepared model in the cache was made from another source, revision or options"
@@ -302,7 +304,7 @@ def preparation_services(deployment: Deployment, model: PreparedModel) -> tuple[
     the same volume. Only the download has the hub token (as a file) and a route to the hub: checkpoint data is
     untrusted, and the converters parse it."""
     secrets, token_env = hub_token(deployment)
-    download = _step(deployment, "model-download", download_script(deployment, model), token_env,
+    download = _step(deployment, "model-download", download_script(deployment, model), {**token_env, **ONLINE},
                      secret_files=secrets, cpu=1.0, memory_bytes=DOWNLOAD_MEMORY)
     convert = _step(deployment, "model-prep", prepare_script(deployment, model), OFFLINE,
                     cpu=max(1.0, deployment.spec.resources.cpu), memory_bytes=preparation_memory(deployment),
