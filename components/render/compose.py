@@ -93,7 +93,8 @@ def _networks(service: ServicePlan, plan: RuntimePlan) -> list[str]:
     """Only the gateway joins both sides; the runtime sits alone with it on the internal backend network.
 
     The UI reaches the gateway on the edge network, so nothing but the gateway can open the runtime's
-    port; model preparation downloads on the egress network and talks to no other service.
+    port; model preparation downloads on the egress network and talks to no other service, and its conversion step
+    has no network at all.
     """
     gated = bool(plan.by_role("gateway"))
     if service.role == "model-prep":
@@ -140,7 +141,10 @@ def render_compose(deployment: Deployment, plan: RuntimePlan) -> dict[str, Any]:
         volumes = _volumes(service)
         if volumes:
             body["volumes"] = volumes
-        body["networks"] = _networks(service, plan)
+        if service.offline:
+            body["network_mode"] = "none"
+        else:
+            body["networks"] = _networks(service, plan)
         if service.secret_files:
             body["secrets"] = [{"source": f.secret, "target": f.secret} for f in service.secret_files]
             secrets.update(f.secret for f in service.secret_files)

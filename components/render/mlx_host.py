@@ -6,6 +6,7 @@ import plistlib
 
 from slm_deploy.render.templating import render_template
 from slm_deploy.runtimes.mlx import SECRETS_DIR, install_root
+from slm_deploy.runtimes.model_preparation import PreparedModel, check_script, record_script
 from slm_deploy.runtimes.plan import MlxHost
 from slm_deploy.servers.gateway.render import GATEWAY_CONFIG_FILE, gateway_sources
 from slm_deploy.spec.loader import Deployment
@@ -20,9 +21,18 @@ CONVERT_FLAGS = ("--hf-path", "--mlx-path")
 SCRIPTS = ("install.sh", "prepare.sh", "serve.sh")
 
 
-def conversion(host: MlxHost) -> str:
-    """What prepare.sh records and serve.sh requires: the mlx-lm version and weight options of the conversion."""
-    return f"mlx-lm {host.version} {' '.join(host.convert_args)}"
+SHASUM = "shasum -a 256"
+"""macOS has no sha256sum; shasum writes and checks the same lines."""
+MODEL_CONFIG = "config.json"
+"""mlx_lm.convert writes it last into a complete model folder."""
+
+
+def prepared(host: MlxHost) -> PreparedModel:
+    """The converted model and the provenance prepare.sh records and serve.sh requires, in the containers' format."""
+    return PreparedModel(
+        f"{install_root(host.service)}/models/{host.served_name}", MODEL_CONFIG,
+        (f"source=huggingface:{host.repo}", f"revision={host.revision}", "format=mlx",
+         f"options={' '.join(host.convert_args)}", f"mlx-lm={host.version}"))
 
 
 def agent_label(host: MlxHost, part: str) -> str:
@@ -70,7 +80,9 @@ def render_mlx_host(host: MlxHost, deployment: Deployment) -> dict[str, str]:
         "host": host, "model": deployment.model, "root": install_root(host.service), "secrets": SECRETS_DIR,
         "labels": {part: agent_label(host, part) for part in ("server", "gateway")},
         "model_types": " ".join(sorted(mlx_model_types())),
-        "conversion": conversion(host),
+        "scratch": prepared(host).scratch,
+        "record": record_script(prepared(host), f"{prepared(host).scratch}/model", sha256=SHASUM),
+        "check": check_script(prepared(host), sha256=SHASUM, remedy=f"run {install_root(host.service)}/bin/prepare.sh"),
     }
     files = {f"{base}/{name}": render_template(f"hosts/mlx-{name}.j2", **context) for name in SCRIPTS}
     files[f"{base}/README.md"] = render_template("hosts/mlx-README.md.j2", **context)

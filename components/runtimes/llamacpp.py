@@ -9,7 +9,7 @@ from slm_deploy.runtimes.common import (
     options_of, source_of,
     WRITABLE_PATHS, cache_env, hub_token, merge_env, model_prep_service, runtime_image, service_labels,
 )
-from slm_deploy.runtimes.model_preparation import PreparedModel, check_script, prepared_model, preparation_service
+from slm_deploy.runtimes.model_preparation import PreparedModel, check_script, prepared_model, preparation_services
 from slm_deploy.runtimes.plan import CACHE_ROOT, MODEL_ROOT, GpuNeed, HttpCheck, ImageBuild, RuntimePlan, ServicePlan
 from slm_deploy.spec.images import ImageRef
 from slm_deploy.spec.loader import Deployment
@@ -108,8 +108,9 @@ def plan(deployment: Deployment) -> RuntimePlan:
     build = ImageBuild(template="llamacpp", base=image,
                        healthcheck=("curl", "-fsS", f"http://127.0.0.1:{port}/health"))
     prepared = prepared_model(deployment, GGUF_DIR) if deployment.model.prepare else None
-    prep = (preparation_service(deployment, prepared) if prepared
-            else _prep(deployment, image, build))
+    steps = (preparation_services(deployment, prepared) if prepared
+             else (_prep(deployment, image, build),))
+    prep = steps[0]
     # Downloads llama-server makes itself (-hf) go to the writable cache volume: the model volume is read-only
     # to the server on Kubernetes, where the model-prep Job alone writes it.
     env = {**cache_env(), "LLAMA_CACHE": f"{CACHE_ROOT}/llama.cpp"}
@@ -125,4 +126,4 @@ def plan(deployment: Deployment) -> RuntimePlan:
         depends_on=(prep.name,), model_check=check_script(prepared) if prepared else None,
         labels=service_labels(deployment, "runtime"),
     )
-    return RuntimePlan(services=(server, prep))
+    return RuntimePlan(services=(server, *steps))

@@ -9,7 +9,7 @@ from slm_deploy.runtimes.common import (
     options_of, source_of,
     WRITABLE_PATHS, cache_env, hub_token, merge_env, model_prep_service, pinned, python_venv_env, service_labels,
 )
-from slm_deploy.runtimes.model_preparation import check_script, prepared_model, preparation_service
+from slm_deploy.runtimes.model_preparation import check_script, prepared_model, preparation_services
 from slm_deploy.runtimes.plan import CACHE_ROOT, MODEL_ROOT, GpuNeed, HttpCheck, ImageBuild, RuntimePlan, ServicePlan
 from slm_deploy.spec.images import parse_image
 from slm_deploy.spec.loader import Deployment
@@ -106,10 +106,10 @@ def plan(deployment: Deployment) -> RuntimePlan:
         "SLM_MAX_QUEUE": str(4 * sizing.concurrency),
         "SLM_EXECUTION_PROVIDER": options.execution_provider,
     }
-    services = []
+    services: list[ServicePlan] = []
     depends: tuple[str, ...] = ()
     if prepared:
-        services.append(preparation_service(deployment, prepared))
+        services += preparation_services(deployment, prepared)
         depends = (services[0].name,)
     elif source and source.repo:
         secrets, token_env = hub_token(deployment)

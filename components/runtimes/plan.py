@@ -101,6 +101,8 @@ class ServicePlan:
     upstream_port: int | None = None
     """The port of the service a proxy (Open WebUI) forwards work to; its drain waits on those connections."""
     one_shot: bool = False
+    offline: bool = False
+    """A step with no network at all (model conversion reads only the model volume)."""
     model_check: str | None = None
     """A shell check of the prepared model the serving pods run before serving (a refusal exits non-zero)."""
     labels: tuple[tuple[str, str], ...] = field(default=())

@@ -8,7 +8,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,23 +129,33 @@ def write_llamacpp_spec(folder: Path, *, llamacpp_image: str, python_image: str,
     return path
 
 
-def render_and_build(spec_path: Path, out: Path, ca_bundle: Path, *, push: bool = False,
-                     monitoring: bool = False) -> RenderedStack:
-    """Render the bundle and build each image from its rendered Dockerfile (skipped when the content tag exists);
-    `push` sends them to the spec's registry, where Kubernetes pulls them from; the monitoring profile's images
-    only with `monitoring` (they need the Debian stand-ins of Prometheus and Alertmanager)."""
+def rendered_builds(spec_path: Path, out: Path, *, monitoring: bool = False,
+                    stand_ins: Callable[[Path], None] | None = None) -> dict[str, tuple[Path, str]]:
+    """Render the bundle and list its image builds, service name to build context and content tag; the monitoring
+    profile's images only with `monitoring`; `stand_ins` edits the written bundle first, for what cannot be built here."""
     deployment = load_deployment(spec_path)
     write_bundle(render_bundle(deployment), out)
+    if stand_ins is not None:
+        stand_ins(out)
+    return {owner.name: (out / "docker" / owner.name, built_image(deployment, owner))
+            for owner in build_owners(with_smoke(deployment, plan_deployment(deployment)))  # the smoke image too
+            if monitoring or owner.role != "monitoring"}
+
+
+def render_and_build(spec_path: Path, out: Path, ca_bundle: Path, *, push: bool = False,
+                     monitoring: bool = False, build_args: Mapping[str, str] | None = None,
+                     extra_args: Sequence[str] = (), stand_ins: Callable[[Path], None] | None = None) -> RenderedStack:
+    """Render the bundle and build each image from its rendered Dockerfile (skipped when the content tag exists);
+    `push` sends them to the spec's registry, where Kubernetes pulls them from; the monitoring profile's images
+    only with `monitoring` (they need the Debian stand-ins of Prometheus and Alertmanager). `build_args` and
+    `extra_args` go to every build; `stand_ins` edits the written bundle first, for what cannot be built here."""
     images = {}
-    for owner in build_owners(with_smoke(deployment, plan_deployment(deployment))):  # the smoke image too
-        if owner.role == "monitoring" and not monitoring:
-            continue
-        tag = built_image(deployment, owner)
+    for name, (context, tag) in rendered_builds(spec_path, out, monitoring=monitoring, stand_ins=stand_ins).items():
         if not image_exists(tag):
-            docker_build(out / "docker" / owner.name, tag, secrets={"ca_bundle": ca_bundle})
+            docker_build(context, tag, secrets={"ca_bundle": ca_bundle}, build_args=build_args, extra_args=extra_args)
         if push:
             docker("push", "--quiet", tag)
-        images[owner.name] = tag
+        images[name] = tag
     return RenderedStack(out, images)
 
 

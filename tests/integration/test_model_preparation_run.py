@@ -1,11 +1,9 @@
-"""The rendered preparation runs for real, for both formats: its script, taken from the rendered Compose project,
-downloads the tiny checkpoint from a local hub at the pinned revision, converts it (GGUF: the converter and
-llama-quantize of the pinned llama.cpp build; ONNX: the model builder at int4 for the CPU provider) and records it;
-llama-server of the same build, or ONNX Runtime GenAI, then generates from the prepared model. A second run only
-checks the record; a tampered file stops it before anything is served.
-
-The script runs on this host with the image's paths (/models, /opt/llama.cpp) mapped to a scratch folder and the
-cached build; the preparation image itself (torch and the llama.cpp compile) is not built here.
+"""The rendered preparation's script, taken from the rendered Compose project, guards the model cache: for both
+formats, a second run over a prepared model only checks its record, and a tampered file stops it before anything is
+served; a checkpoint naming code of its own is refused before conversion, and conversion runs offline without the
+hub token. That the step prepares a model that is then served is proved in its container, through the gateway
+(test_model_preparation_compose.py); these cases run the script on this host, faster, with the image's paths
+(/models, /opt/llama.cpp) mapped to a scratch folder and the cached llama.cpp build.
 """
 
 from __future__ import annotations
@@ -13,11 +11,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,9 +30,6 @@ from tests.support.tiny_model import write_hf_model
 REPO, REVISION = "acme/tiny-chat", "5d1f0c6b2a8e4f7091c3b2d4e6f8a0b1c2d3e4f5"
 PREPARE = {"gguf": ({"format": "gguf", "quantization": "q4_k_m"}, "llamacpp"),
            "onnx": ({"format": "onnx", "precision": "int4"}, "onnxruntime")}
-GGUF = "tiny-chat-q4_k_m.gguf"
-OUTPUT = {"gguf": ["PROVENANCE", "SHA256SUMS", GGUF], "onnx": ["PROVENANCE", "SHA256SUMS", "genai_config.json"]}
-"""Files the prepared folder holds (the ONNX folder holds more: the model, its data and the tokenizer)."""
 WRITERS = {"gguf": write_sentencepiece_llama, "onnx": write_hf_model}
 """The tiny checkpoint each converter accepts (llama.cpp's converter wants a SentencePiece tokenizer.model)."""
 
@@ -49,19 +41,51 @@ def spec(fmt: str) -> dict:
                       "parameters_billion": 0.02, "native_context": 2048, "context_length": 512, "prepare": prepare}}
 
 
-def rendered_script(fmt: str, build: LlamaCppBuild, models: Path) -> str:
-    """The preparation command of the rendered Compose project, with the image's paths mapped onto this host."""
+STEPS = ("tiny-model-download", "tiny-model-prep")
+"""The rendered preparation: the download with the token, then the conversion without it."""
+Steps = list[tuple[str, dict[str, str]]]
+
+
+def rendered_steps(compose: dict) -> Steps:
+    """Each step's command and its hub client variables from the rendered Compose project."""
+    found = []
+    for name in STEPS:
+        service = compose["services"][name]
+        env = {key: value for key, value in service.get("environment", {}).items()
+               if key.startswith("HF_") and key != "HF_HOME"}
+        found.append((service["command"][-1], env))
+    return found
+
+
+def moved(steps: Steps, old: str, new: str) -> Steps:
+    """The steps with one path replaced in their scripts and variables."""
+    return [(script.replace(old, new), {key: value.replace(old, new) for key, value in env.items()})
+            for script, env in steps]
+
+
+def rendered_script(fmt: str, build: LlamaCppBuild, models: Path) -> Steps:
+    """The preparation steps of the rendered Compose project, with the image's paths mapped onto this host."""
     compose = yaml.safe_load(render_bundle(parse_deployment(spec(fmt))).files["compose/compose.yaml"])
-    script = compose["services"]["tiny-model-prep"]["command"][-1]
-    return (script.replace("/opt/llama.cpp/llama-quantize", str(build.quantize))
-            .replace("/opt/llama.cpp", str(build.source)).replace("/models", str(models)))
+    steps = rendered_steps(compose)
+    for old, new in (("/opt/llama.cpp/llama-quantize", str(build.quantize)), ("/opt/llama.cpp", str(build.source)),
+                     ("/models", str(models))):
+        steps = moved(steps, old, new)
+    return steps
 
 
-def run(script: str, endpoint: str, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HF_ENDPOINT": endpoint, "HF_HOME": str(home), "HF_HUB_DISABLE_TELEMETRY": "1",
-           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    env.pop("NO_LOCAL_GGUF", None)
-    return subprocess.run(["/bin/sh", "-c", script], capture_output=True, text=True, env=env, timeout=900)
+def run(steps: Steps, endpoint: str, home: Path) -> subprocess.CompletedProcess[str]:
+    """Each step in turn, as Compose starts the next when one completed; the first failure ends the run."""
+    base = {**os.environ, "HF_ENDPOINT": endpoint, "HF_HOME": str(home), "HF_HUB_DISABLE_TELEMETRY": "1",
+            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    base.pop("NO_LOCAL_GGUF", None)
+    for key in ("HF_TOKEN_PATH", "HF_TOKEN", "HF_HUB_OFFLINE"):
+        base.pop(key, None)
+    for script, env in steps:
+        result = subprocess.run(["/bin/sh", "-c", script], capture_output=True, text=True, env={**base, **env},
+                                timeout=900)
+        if result.returncode != 0:
+            break
+    return result
 
 
 @contextmanager
@@ -99,82 +123,22 @@ def prepared(fmt: str, request: pytest.FixtureRequest) -> tuple:
     return request.getfixturevalue(f"prepared_{fmt}")
 
 
-def test_the_step_prepares_and_records_the_model(fmt: str, prepared: tuple) -> None:
-    models, _, _, _, first = prepared
-    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-4000:]
-    folder = models / fmt
-    names = sorted(p.name for p in folder.iterdir())
-    assert set(OUTPUT[fmt]) <= set(names) and (fmt == "onnx" or names == OUTPUT[fmt])
-    listed = sorted(line.split("  ./", 1)[1] for line in (folder / "SHA256SUMS").read_text().splitlines())
-    assert listed == sorted(set(names) - {"PROVENANCE", "SHA256SUMS"})
-    assert f"revision={REVISION}" in (folder / "PROVENANCE").read_text().splitlines()
-    assert not (models / ".prepare").exists()
-
-
-def test_onnx_runtime_genai_generates_from_the_prepared_folder(prepared_onnx: tuple) -> None:
-    import onnxruntime_genai as og
-
-    model = og.Model(str(prepared_onnx[0] / "onnx"))
-    tokenizer = og.Tokenizer(model)
-    params = og.GeneratorParams(model)
-    params.set_search_options(max_length=24)
-    generator = og.Generator(model, params)
-    prompt = tokenizer.encode("Hello")
-    generator.append_tokens(prompt)
-    while not generator.is_done():
-        generator.generate_next_token()
-    assert len(generator.get_sequence(0)) > len(prompt)
-
-
-def test_llama_server_of_the_same_build_answers_chat_from_the_prepared_file(prepared_gguf: tuple,
-                                                                          llamacpp: LlamaCppBuild) -> None:
-    models = prepared_gguf[0]
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen([str(llamacpp.server), "--model", str(models / "gguf" / GGUF), "--host", "127.0.0.1",
-                               "--port", str(port), "--ctx-size", "512", "--jinja", "--no-webui"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(600):
-            try:
-                with urllib.request.urlopen(f"{base}/health", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if server.poll() is not None:
-                    pytest.fail("llama-server exited before it was healthy")
-                time.sleep(0.5)
-        request = urllib.request.Request(f"{base}/v1/chat/completions", method="POST",
-                                         headers={"Content-Type": "application/json"},
-                                         data=json.dumps({"messages": [{"role": "user", "content": "Hello"}],
-                                                          "max_tokens": 8, "temperature": 0}).encode())
-        with urllib.request.urlopen(request, timeout=120) as response:
-            answer = json.loads(response.read())
-        assert answer["choices"][0]["message"]["role"] == "assistant"
-        assert 0 < answer["usage"]["completion_tokens"] <= 8
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
-
-
 def test_a_second_run_checks_the_record_and_a_tampered_file_is_refused(fmt: str, prepared: tuple,
                                                                        tmp_path: Path) -> None:
     models, script, endpoint, home, first = prepared
     assert first.returncode == 0
     copy = tmp_path / "models"
     shutil.copytree(models, copy)
-    moved = script.replace(str(models), str(copy))
+    relocated = moved(script, str(models), str(copy))
     model = max((p for p in (copy / fmt).iterdir() if p.name not in ("PROVENANCE", "SHA256SUMS")),
                 key=lambda p: p.stat().st_size)
     before = model.stat().st_mtime_ns
-    again = run(moved, endpoint, home)
+    again = run(relocated, endpoint, home)
     assert again.returncode == 0 and model.stat().st_mtime_ns == before, again.stderr[-2000:]
     data = bytearray(model.read_bytes())
     data[len(data) // 2] ^= 0xFF
     model.write_bytes(bytes(data))
-    refused = run(moved, endpoint, home)
+    refused = run(relocated, endpoint, home)
     assert refused.returncode == 3 and "does not match the sha256" in refused.stderr
     assert model.read_bytes() == bytes(data)  # refused, not silently prepared again
 
@@ -199,10 +163,11 @@ def stand_in_preparation(tmp_path: Path, checkpoint: Path) -> tuple[subprocess.C
         folder.mkdir()
     (tools / "convert_hf_to_gguf.py").write_text(STAND_IN_CONVERTER)
     (secrets / "hf-token").write_text("hf_stand_in_token\n")
-    script = (compose["services"]["tiny-model-prep"]["command"][-1].replace("/opt/llama.cpp", str(tools))
-              .replace("/models", str(models)).replace("/run/secrets", str(secrets)))
+    steps = rendered_steps(compose)
+    for old, new in (("/opt/llama.cpp", str(tools)), ("/models", str(models)), ("/run/secrets", str(secrets))):
+        steps = moved(steps, old, new)
     with fake_hub(checkpoint, REPO, REVISION) as endpoint:
-        return run(script, endpoint, tmp_path / "hf-home"), models, tools
+        return run(steps, endpoint, tmp_path / "hf-home"), models, tools
 
 
 def checkpoint_naming_code(folder: Path, marker: Path, *, auto_map: bool) -> Path:

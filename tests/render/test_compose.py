@@ -76,12 +76,12 @@ def test_only_the_gateway_shares_a_network_with_the_runtime(bundle: Path) -> Non
     assert runtime["networks"] in (["backend"], ["backend", "metrics"])
     assert document["networks"]["backend"] == {"internal": True}
     neighbours = {name for name, s in document["services"].items()
-                  if name != runtime_name and "backend" in s["networks"]}
+                  if name != runtime_name and "backend" in s.get("networks", [])}
     assert neighbours == set(by_component(document, "gateway"))
     if "metrics" in runtime["networks"]:  # Prometheus reaches the metrics port, on a network of its own
         assert document["networks"]["metrics"] == {"internal": True}
         scrapers = {s["labels"]["slm-deploy.io/runtime"] for name, s in document["services"].items()
-                    if name != runtime_name and "metrics" in s["networks"]}
+                    if name != runtime_name and "metrics" in s.get("networks", [])}
         assert scrapers == {"gateway", "prometheus"}
 
 

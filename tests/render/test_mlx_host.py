@@ -156,8 +156,8 @@ def test_launchd_agents_parse_in_two_parsers(part: str, tmp_path: Path) -> None:
     assert plistlib.loads(binary.read_bytes()) == agent
 
 
-INT4_G64 = "mlx-lm 0.32.2 -q --q-bits 4 --q-group-size 64"
-"""The conversion record of the default qwen3-0.6b spec (int4, group size 64)."""
+INT4_G64 = "-q --q-bits 4 --q-group-size 64"
+"""The conversion options of the default qwen3-0.6b spec (int4, group size 64)."""
 
 
 def _installed(tmp_path: Path, conversion: str = INT4_G64, spec: dict | None = None) -> tuple[Path, Path]:
@@ -171,12 +171,13 @@ def _installed(tmp_path: Path, conversion: str = INT4_G64, spec: dict | None = N
     model = root / "models" / "qwen3-0.6b"
     model.mkdir(parents=True)
     (model / "model.safetensors").write_bytes(b"weights")
-    revision = catalogue()["qwen3-0.6b"].hf_revision
-    (model / ".slm-source-revision").write_text(revision + "\n")
-    (model / ".slm-conversion").write_text(conversion + "\n")
-    digests = subprocess.run(["shasum", "-a", "256", "./.slm-conversion", "./.slm-source-revision",
-                              "./model.safetensors"], cwd=model, capture_output=True, text=True, check=True).stdout
-    (model / ".slm-sha256").write_text(digests)
+    (model / "config.json").write_text("{}\n")
+    entry = catalogue()["qwen3-0.6b"]
+    (model / "PROVENANCE").write_text(f"source=huggingface:{entry.hf_repo}\nrevision={entry.hf_revision}\nformat=mlx\n"
+                                      f"options={conversion}\nmlx-lm={MLX_LM_VERSION}\n")
+    digests = subprocess.run(["shasum", "-a", "256", "./config.json", "./model.safetensors"], cwd=model,
+                             capture_output=True, text=True, check=True).stdout
+    (model / "SHA256SUMS").write_text(digests)
     script = tmp_path / "serve.sh"
     script.write_text(_host_files(spec or _spec())["serve.sh"].replace(install_root("mac"), str(root)))
     return script, model
@@ -191,15 +192,15 @@ def test_serve_starts_a_model_that_matches_its_record_and_allows_no_browser_orig
 
 
 @pytest.mark.parametrize(("corrupt", "message"), [
-    ("model.safetensors", "does not match its recorded sha256"),
-    (".slm-source-revision", "another revision"),
-    (".slm-conversion", "other options"),
+    ("model.safetensors", "does not match the sha256"),
+    ("PROVENANCE", "another source, revision or options"),
 ])
 def test_serve_refuses_a_corrupted_or_mismatched_model(corrupt: str, message: str, tmp_path: Path) -> None:
     script, model = _installed(tmp_path)
     (model / corrupt).write_text("0" * 40 + "\n")
     result = run(["/bin/sh", str(script)])
-    assert result.returncode == 1 and message in result.stderr and "serving" not in result.stdout
+    assert result.returncode == 3 and message in result.stderr and "serving" not in result.stdout
+    assert "bin/prepare.sh" in result.stderr
 
 
 @pytest.mark.parametrize(("quantisation", "runtime"), [("bf16", {}), ("int4", {"group_size": 32})])
@@ -208,7 +209,8 @@ def test_serve_refuses_a_model_converted_for_another_spec(quantisation: str, run
     spec["model"]["quantisation"] = quantisation
     script, _ = _installed(tmp_path, INT4_G64, spec)  # digests and revision all match; the options do not
     result = run(["/bin/sh", str(script)])
-    assert result.returncode == 1 and "other options" in result.stderr and "serving" not in result.stdout
+    assert result.returncode == 3 and "another source, revision or options" in result.stderr
+    assert "serving" not in result.stdout
 
 
 @pytest.mark.parametrize("extra", ["model-extra.safetensors", "sub/adapter.safetensors", ".hidden"])
@@ -217,14 +219,14 @@ def test_serve_refuses_a_file_the_record_does_not_list(extra: str, tmp_path: Pat
     (model / extra).parent.mkdir(exist_ok=True)
     (model / extra).write_bytes(b"other weights")
     result = run(["/bin/sh", str(script)])
-    assert result.returncode == 1 and "does not list" in result.stderr and "serving" not in result.stdout
+    assert result.returncode == 3 and "does not list" in result.stderr and "serving" not in result.stdout
 
 
 def test_serve_refuses_a_model_missing_a_recorded_file(tmp_path: Path) -> None:
     script, model = _installed(tmp_path)
     (model / "model.safetensors").unlink()
     result = run(["/bin/sh", str(script)])
-    assert result.returncode == 1 and "lacks some" in result.stderr and "serving" not in result.stdout
+    assert result.returncode == 3 and "does not match the sha256" in result.stderr and "serving" not in result.stdout
 
 
 def test_check_passes_on_the_bundle(tmp_path: Path) -> None:
@@ -256,7 +258,7 @@ def _prepare_root(tmp_path: Path, model_type: str) -> tuple[Path, Path]:
               f'printf \'{{"model_type": "{model_type}"}}\' >"$2/config.json"\n')
     _stand_in(venv / "mlx_lm.convert", 'echo "$*" >"$0.log"\n'
               'while [ "$1" != --mlx-path ]; do shift; done\nmkdir -p "$2/sub"\n'
-              'echo weights >"$2/model.safetensors"\necho {} >"$2/sub/config.json"\n')
+              'echo weights >"$2/model.safetensors"\necho {} >"$2/sub/config.json"\necho {} >"$2/config.json"\n')
     return root, venv
 
 
@@ -277,18 +279,19 @@ def test_prepare_records_what_serve_checks(tmp_path: Path) -> None:
     hf_argv, token_path = (venv / "hf.log").read_text().strip().split("|")
     assert f"download {entry.hf_repo} --revision {entry.hf_revision}" in hf_argv and "hf_not" not in hf_argv
     assert token_path == f"{root}/secrets/hf-token"
-    assert (venv / "mlx_lm.convert.log").read_text().startswith(f"--hf-path {root}/models/.prepare.")
+    assert (venv / "mlx_lm.convert.log").read_text().startswith(f"--hf-path {root}/models/.prepare/source ")
     model = root / "models" / "llama-3.2-1b-instruct"
-    assert (model / ".slm-source-revision").read_text().strip() == entry.hf_revision
-    assert (model / ".slm-conversion").read_text() == "mlx-lm 0.32.2 -q --q-bits 4 --q-group-size 64\n"
-    recorded = (model / ".slm-sha256").read_text()
-    assert "./model.safetensors" in recorded and "./sub/config.json" in recorded and "./.slm-conversion" in recorded
+    assert (model / "PROVENANCE").read_text().splitlines() == [
+        f"source=huggingface:{entry.hf_repo}", f"revision={entry.hf_revision}", "format=mlx",
+        "options=-q --q-bits 4 --q-group-size 64", "mlx-lm=0.32.2"]
+    recorded = (model / "SHA256SUMS").read_text()
+    assert "./model.safetensors" in recorded and "./sub/config.json" in recorded and "PROVENANCE" not in recorded
     assert sorted(p.name for p in (root / "models").iterdir()) == ["llama-3.2-1b-instruct"]
     served = run(["/bin/sh", str(_script("serve.sh", root))])
     assert served.returncode == 0 and "--model llama-3.2-1b-instruct" in served.stdout, served.stderr
     (model / "sub" / "config.json").write_text("{\"changed\": true}\n")
     refused = run(["/bin/sh", str(_script("serve.sh", root))])
-    assert refused.returncode == 1 and "recorded sha256" in refused.stderr
+    assert refused.returncode == 3 and "does not match the sha256" in refused.stderr
 
 
 def test_prepare_refuses_an_architecture_mlx_lm_cannot_build(tmp_path: Path) -> None:

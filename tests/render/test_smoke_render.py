@@ -49,7 +49,7 @@ def test_the_compose_profile_runs_the_checks_from_the_client_side(stack: Path) -
     assert smoke["profiles"] == ["smoke"] and smoke["networks"] == ["smoke"] and "ports" not in smoke
     document = yaml.safe_load(files["compose/compose.yaml"])
     assert document["networks"]["smoke"] == {"internal": True}
-    assert [s for s, body in services.items() if "smoke" in body["networks"]] == [client, name]
+    assert [s for s, body in services.items() if "smoke" in body.get("networks", [])] == [client, name]
     assert smoke["depends_on"] == {client: {"condition": "service_healthy"}}
     assert smoke["build"] == {"context": f"../docker/{name}"}
     assert smoke["entrypoint"] == ["python", "-m", "slm_deploy.smoke"]

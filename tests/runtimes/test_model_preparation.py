@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import re
 import shutil
 import subprocess
@@ -17,7 +18,7 @@ import yaml
 
 from slm_deploy.render.bundle import render_bundle
 from slm_deploy.runtimes.model_preparation import (
-    CHECKSUMS, PROVENANCE, PreparedModel, check_script, prepared_model, record_script,
+    CHECKSUMS, PROVENANCE, PreparedModel, check_script, prepare_script, prepared_model, record_script,
 )
 from slm_deploy.spec.loader import parse_deployment
 
@@ -115,6 +116,63 @@ def test_compose_prepares_before_serving_and_kubernetes_pods_check_before_servin
     assert all(m.get("readOnly") for m in wait["volumeMounts"] if m["name"] == "models")
 
 
+def test_only_the_download_holds_the_hub_token_and_the_conversion_has_no_network() -> None:
+    """Checkpoint data is untrusted and the converters parse it: they run after the download, in a step that mounts
+    no token and has no network on Compose, and in an init container without the token on Kubernetes."""
+    data = copy.deepcopy(SPEC)
+    data["model"]["hub_token_secret"] = "hf-token"
+    data["secrets"]["hf-token"] = {}
+    files = render_bundle(parse_deployment(data)).files
+    services = yaml.safe_load(files["compose/compose.yaml"])["services"]
+    download, convert = services["tiny-model-download"], services["tiny-model-prep"]
+    assert download["secrets"] == [{"source": "hf-token", "target": "hf-token"}] and download["networks"] == ["egress"]
+    assert "secrets" not in convert and "networks" not in convert and convert["network_mode"] == "none"
+    assert convert["depends_on"] == {"tiny-model-download": {"condition": "service_completed_successfully"}}
+    assert download["volumes"] == convert["volumes"] == ["models:/models"]
+    assert "convert_hf_to_gguf" in convert["command"][-1] and "convert_hf_to_gguf" not in download["command"][-1]
+    assert "snapshot_download" in download["command"][-1] and "snapshot_download" not in convert["command"][-1]
+    (job,) = [yaml.safe_load(text) for name, text in files.items() if name.startswith("kubernetes/job-tiny-model-prep")]
+    pod = job["spec"]["template"]["spec"]
+    first, second = pod["initContainers"]
+    assert (first["name"], second["name"]) == ("download", "convert")
+    assert any(m["name"] == "secrets" for m in first["volumeMounts"])
+    assert not any(m["name"] == "secrets" for m in second["volumeMounts"])
+    assert {"name": "HF_HUB_OFFLINE", "value": "1"} in second["env"]
+    assert "HF_TOKEN_PATH" not in {e["name"] for e in second["env"]}
+
+
+def test_a_file_the_record_does_not_list_is_refused(cache: PreparedModel) -> None:
+    """ONNX Runtime GenAI and llama.cpp may load any file they find beside the model: the folder holds only the record's."""
+    (Path(cache.directory) / "extra.safetensors").write_bytes(b"weights")
+    result = sh(check_script(cache))
+    assert result.returncode == 3 and "does not list" in result.stderr
+
+
+@pytest.mark.parametrize(("files", "message"), [
+    ({"config.json": "{not json", "model.safetensors": "w"}, "does not parse"),
+    ({"config.json": b"\xff\xfe{}", "model.safetensors": "w"}, "does not parse"),
+    ({"config.json": '{"auto_map": {}}', "model.safetensors": "w"}, "code of its own"),
+    ({"config.json": "{}", "pytorch_model.bin": "w"}, "no safetensors weights"),
+])
+def test_a_checkpoint_the_converters_cannot_take_is_refused_before_converting(
+        tmp_path: Path, files: dict[str, str | bytes], message: str) -> None:
+    model = prepared(tmp_path / "models" / "gguf")
+    checkpoint = Path(model.checkpoint)
+    checkpoint.mkdir(parents=True)
+    for name, content in files.items():
+        (checkpoint / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+    script = prepare_script(parse_deployment(copy.deepcopy(SPEC)), model)
+    result = sh(script.replace("python3 /opt/llama.cpp/convert_hf_to_gguf.py", "touch " + str(tmp_path / "converted")))
+    assert result.returncode == 4 and message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "converted").exists()
+
+
+def test_the_conversion_step_without_a_download_says_so(tmp_path: Path) -> None:
+    model = prepared(tmp_path / "models" / "gguf")
+    result = sh(prepare_script(parse_deployment(copy.deepcopy(SPEC)), model))
+    assert result.returncode == 3 and "not downloaded" in result.stderr
+
+
 @pytest.mark.parametrize("decoy", ["{digest}  ./{name}.part", "#  ./{name}"])
 def test_a_record_that_names_the_served_file_only_in_part_is_refused(cache: PreparedModel, decoy: str) -> None:
     """The served file edited, its line replaced by one that merely contains its name: still refused."""
@@ -148,3 +206,52 @@ def test_the_readme_selector_for_preparing_again_selects_the_rendered_job_alone(
     selected = [doc["kind"] for doc in documents
                 if wanted.items() <= (doc.get("metadata", {}).get("labels") or {}).items() and doc["kind"] == "Job"]
     assert selected == ["Job"]
+
+
+def test_a_prepared_onnx_model_serves_the_context_the_spec_gives(tmp_path: Path) -> None:
+    """The builder sizes the context from the checkpoint (131072 here); the served genai_config says the spec's 2048,
+    and the record made after the cap still passes the check."""
+    data = copy.deepcopy(SPEC)
+    data["runtime"] = {"kind": "onnxruntime"}
+    data["model"].update(prepare={"format": "onnx"}, native_context=131072, context_length=2048)
+    deployment = parse_deployment(data)
+    model = prepared_model(deployment, str(tmp_path / "models" / "onnx"))
+    checkpoint = Path(model.checkpoint)
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "config.json").write_text("{}")
+    (checkpoint / "model.safetensors").write_bytes(b"w")
+    builder = tmp_path / "builder"
+    builder.write_text('#!/bin/sh\nprintf \'{"model": {"context_length": 131072}, "search": {"max_length": 131072}}\' '
+                       '> "$4/genai_config.json"\n')
+    builder.chmod(0o755)
+    script = prepare_script(deployment, model).replace("python3 -m onnxruntime_genai.models.builder", str(builder))
+    result = sh(script)
+    assert result.returncode == 0, result.stderr
+    config = json.loads((Path(model.directory) / "genai_config.json").read_text())
+    assert config["model"]["context_length"] == config["search"]["max_length"] == 2048
+    assert "context_length=2048" in model.provenance
+    assert sh(check_script(model)).returncode == 0
+
+
+def test_a_conversion_interrupted_before_its_record_is_redone_in_place(tmp_path: Path) -> None:
+    """A restarted conversion step finds the moved folder without PROVENANCE: it converts again into the same place."""
+    model = prepared(tmp_path / "models" / "gguf")
+    checkpoint = Path(model.checkpoint)
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "config.json").write_text("{}")
+    (checkpoint / "model.safetensors").write_bytes(b"w")
+    Path(model.directory).mkdir(parents=True)
+    (Path(model.directory) / "half-written.gguf").write_bytes(b"partial")
+    converter = tmp_path / "convert"
+    converter.write_text('#!/bin/sh\nwhile [ "$1" != --outfile ]; do shift; done\nprintf GGUF > "$2"\n')
+    converter.chmod(0o755)
+    quantize = tmp_path / "quantize"
+    quantize.write_text('#!/bin/sh\ncp "$1" "$2"\n')
+    quantize.chmod(0o755)
+    script = (prepare_script(parse_deployment(copy.deepcopy(SPEC)), model)
+              .replace("python3 /opt/llama.cpp/convert_hf_to_gguf.py", str(converter))
+              .replace("/opt/llama.cpp/llama-quantize", str(quantize)))
+    result = sh(script)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in Path(model.directory).iterdir()) == sorted([CHECKSUMS, PROVENANCE, model.entry_file])
+    assert sh(check_script(model)).returncode == 0

@@ -90,14 +90,17 @@ def test_every_runtime_mounts_the_same_raw_token_file() -> None:
         spec["model"]["hub_token_secret"] = "hf-token"
         spec["secrets"]["hf-token"] = ({"backend": "azure-key-vault", "vault": spec["secrets"]["api-keys"]["vault"]}
                                        if runtime == "vllm" else dict(spec["secrets"]["api-keys"]))
-        (prep,) = plan_deployment(parse_deployment(spec)).by_role("model-prep")
+        steps = plan_deployment(parse_deployment(spec)).by_role("model-prep")
+        (prep,) = [step for step in steps if step.secret_files]
+        after = [step for step in steps if step is not prep]
         (token,) = prep.secret_files
         assert token.path == "/run/secrets/hf-token"
         if runtime == "llamacpp":
             assert "< /run/secrets/hf-token;" in prep.args[0]
         elif runtime == "prepared":
-            (download,) = [line for line in prep.args[0].splitlines() if "HF_TOKEN_PATH" in line]
-            assert download.startswith("HF_TOKEN_PATH=/run/secrets/hf-token ")
-            assert "HF_TOKEN_PATH" not in dict(prep.env)
+            (convert,) = after  # the conversion step parses untrusted checkpoint data: no token, no network
+            assert not convert.secret_files and convert.offline and convert.depends_on == (prep.name,)
+            assert "HF_TOKEN_PATH" not in dict(convert.env) and "hf-token" not in convert.args[0]
+            assert dict(prep.env)["HF_TOKEN_PATH"] == "/run/secrets/hf-token"
         else:
             assert dict(prep.env)["HF_TOKEN_PATH"] == "/run/secrets/hf-token"

@@ -23,6 +23,7 @@ from slm_deploy.servers.gateway import (
 )
 from slm_deploy.servers.gateway.keys import KeyFileError, KeyStore, parse_key_file, read_key_file
 from slm_deploy.servers.gateway.limits import BucketTable, ByteBudget, ConcurrencyGate, TokenBucket
+from slm_deploy.servers.gateway.request_fields import restrict_request_fields
 from slm_deploy.servers.gateway.usage import MAX_INJECTION_BODY_BYTES, LineStreamTap, TokenUsage, request_usage_injection, usage_from_object
 
 SECRET = "sk-unit-secret-value-1234567890abcdef"
@@ -474,3 +475,17 @@ def test_the_gateway_raises_its_open_file_limit_or_refuses_a_cap_it_cannot_hold(
     assert limits["soft"] == 2 * 1024 + 64  # both sockets of every proxied request fit
     with pytest.raises(GatewayConfigError, match="max_connections"):
         reserve_file_descriptors(4096)
+
+
+def test_a_restricted_streamed_request_is_parsed_once_for_both_rewrites(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The MLX table drops `model` and the stream asks for usage: one parse of the client's body serves both."""
+    parsed: list[object] = []
+    loads = json.loads
+    monkeypatch.setattr(json, "loads", lambda data, *a, **k: parsed.append(data) or loads(data, *a, **k))
+    body = b'{"model":"/elsewhere","messages":[{"role":"user","content":"hi"}],"stream":true}'
+    rewritten, asked = restrict_request_fields(body, frozenset({"model"}), frozenset({"adapters"}), inject_usage=True)
+    assert len(parsed) == 1 and asked
+    assert loads(rewritten) == {"messages": [{"role": "user", "content": "hi"}], "stream": True,
+                                "stream_options": {"include_usage": True}}
+    assert restrict_request_fields(b'{"messages":[]}', frozenset({"model"}), frozenset(), inject_usage=True) == (
+        b'{"messages":[]}', False)

@@ -1,6 +1,7 @@
 """A local Hugging Face hub serving one folder as a repository at one commit, for `HF_ENDPOINT`.
 
-It answers what huggingface_hub's snapshot_download asks: the repository's info and file tree at the commit, and
+Run as a script, it serves the same from inside a container (the tests' Compose hub). It answers what
+huggingface_hub's snapshot_download asks: the repository's info and file tree at the commit, and
 each file under /<repo>/resolve/<commit>/<path> with the commit and ETag headers the client checks. Any other
 repository or revision is a 404, as on the real hub.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,11 +62,15 @@ def _handler(repo: str, revision: str, files: dict[str, bytes]) -> type[http.ser
     return Hub
 
 
+def _server(folder: Path, repo: str, revision: str, address: tuple[str, int]) -> http.server.ThreadingHTTPServer:
+    files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return http.server.ThreadingHTTPServer(address, _handler(repo, revision, files))
+
+
 @contextmanager
 def fake_hub(folder: Path, repo: str, revision: str) -> Iterator[str]:
     """Serve `folder` as `repo` at `revision` on a loopback port; yields the endpoint URL."""
-    files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(repo, revision, files))
+    server = _server(folder, repo, revision, ("127.0.0.1", 0))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -72,3 +78,13 @@ def fake_hub(folder: Path, repo: str, revision: str) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def main(argv: list[str]) -> None:
+    """`python3 fake_hub.py FOLDER REPO REVISION PORT`: serve on every address of a container, until stopped."""
+    folder, repo, revision, port = argv
+    _server(Path(folder), repo, revision, ("0.0.0.0", int(port))).serve_forever()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -37,11 +37,13 @@ def render_kubernetes(deployment: Deployment, plan: RuntimePlan) -> list[Manifes
     runtimes, gateways, uis = plan.by_role("runtime"), plan.by_role("gateway"), plan.by_role("ui")
     runtime = runtimes[0]
     gateway = gateways[0] if gateways else None
-    preps = [s for s in plan.by_role("model-prep") if s.model_dir]
+    steps = [s for s in plan.by_role("model-prep") if s.model_dir]
+    preps = [s for s in steps if not any(s.name in other.depends_on for other in steps)]
     prep = preps[0] if preps else None
     claims = [model_claim(deployment)] if any(s.model_dir for s in plan.services) else []
     configs = [config_map(deployment, s) for s in plan.services if config_files(s)]
-    jobs = [prep_job(deployment, plan, p, account, 2 * runtime.startup_budget_seconds) for p in preps]
+    jobs = [prep_job(deployment, plan, p, account, 2 * runtime.startup_budget_seconds,
+                     [s for s in steps if s.name in p.depends_on]) for p in preps]
 
     low, high = runtime_replicas(deployment)
     workloads = [(runtime_deployment(deployment, plan, runtime, account, prep), high + 1, runtime)]

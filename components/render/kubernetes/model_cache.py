@@ -72,8 +72,10 @@ def config_map(deployment: Deployment, service: ServicePlan) -> Manifest:
 
 
 def prep_job(deployment: Deployment, plan: RuntimePlan, prep: ServicePlan, service_account: str,
-             budget_seconds: int) -> Manifest:
-    """Download into the cache (init container, with the hub token as a file), then write the ready marker."""
+             budget_seconds: int, earlier: list[ServicePlan]) -> Manifest:
+    """Fill the cache in init containers, then write the ready marker. A prepared model is downloaded first (the
+    only container with the hub token as a file), then converted by a container that mounts no token; containers
+    of one pod share its network, so the conversion runs with the hub client told to stay offline."""
     labels = dict(prep.labels)
     marker = ready_marker(prep)
     mark = {
@@ -85,13 +87,15 @@ def prep_job(deployment: Deployment, plan: RuntimePlan, prep: ServicePlan, servi
         "securityContext": container_security(deployment),
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, {"name": "models", "mountPath": prep.model_dir}],
     }
-    fetch = container(deployment, plan, prep, name="fetch")
+    steps = [container(deployment, plan, step, name="download") for step in earlier]
+    steps.append(container(deployment, plan, prep, name="convert" if earlier else "fetch"))
+    token_holder = next((step for step in [*earlier, prep] if step.secret_files), prep)
     pod = pod_spec(
         deployment, service_account,
         restartPolicy="OnFailure",
-        initContainers=[fetch],
+        initContainers=steps,
         containers=[mark],
-        volumes=volumes(deployment, prep, claim=claim_name(deployment),
+        volumes=volumes(deployment, token_holder, claim=claim_name(deployment),
                         config_map=config_map_name(prep) if config_files(prep) else None),
     )
     return {

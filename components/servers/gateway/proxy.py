@@ -255,13 +255,15 @@ class Gateway:
         request, route = exchange.request, exchange.route
         method = request.method
         body = await self._read_body(request)
+        drop_usage_event = False
+        inject = self.config.inject_stream_usage and method == "POST" and route in OPENAI_GENERATION_ROUTES
         if method == "POST" and (self.table.removed_fields or self.table.refused_fields):
             try:
-                body = restrict_request_fields(body, self.table.removed_fields, self.table.refused_fields)
+                body, drop_usage_event = restrict_request_fields(
+                    body, self.table.removed_fields, self.table.refused_fields, inject_usage=inject)
             except FieldRefusal as refusal:
                 raise Refusal(refusal.code) from None
-        drop_usage_event = False
-        if self.config.inject_stream_usage and method == "POST" and route in OPENAI_GENERATION_ROUTES:
+        elif inject:
             rewritten = request_usage_injection(body)
             if rewritten is not None:
                 body, drop_usage_event = rewritten, True

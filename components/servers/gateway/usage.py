@@ -159,11 +159,8 @@ class JsonBodyTap:
         return usage_from_object(parse_json(body))
 
 
-def request_usage_injection(body: bytes) -> bytes | None:
-    """For a streamed OpenAI request that did not ask for usage, the same request asking for it."""
-    if len(body) > MAX_INJECTION_BODY_BYTES or b'"stream"' not in body:
-        return None
-    obj = parse_json(body)
+def with_stream_usage(obj: Any) -> dict[str, Any] | None:
+    """For a streamed OpenAI request object that did not ask for usage, the same request asking for it."""
     if not isinstance(obj, dict) or obj.get("stream") is not True:
         return None
     options = obj.get("stream_options")
@@ -171,8 +168,15 @@ def request_usage_injection(body: bytes) -> bytes | None:
         return None
     if options and options.get("include_usage") is True:
         return None
-    obj["stream_options"] = {**(options or {}), "include_usage": True}
-    return encode_json(obj)
+    return {**obj, "stream_options": {**(options or {}), "include_usage": True}}
+
+
+def request_usage_injection(body: bytes) -> bytes | None:
+    """For a streamed OpenAI request body that did not ask for usage, the same request asking for it."""
+    if len(body) > MAX_INJECTION_BODY_BYTES or b'"stream"' not in body:
+        return None
+    asked = with_stream_usage(parse_json(body))
+    return None if asked is None else encode_json(asked)
 
 
 def encode_json(obj: Any) -> bytes:

@@ -1,37 +1,17 @@
 #!/bin/sh
-# The server agent: refuse a prepared model whose revision, conversion or files do not match the record, then
-# serve it.
+# The server agent: refuse a prepared model whose source, revision or conversion options differ from the record, whose
+# files changed since, or whose folder holds a file the record does not list (mlx-lm loads every *.safetensors in
+# it); then serve it. The same check as the container targets', with shasum.
 set -eu
 
 ROOT=/opt/slm-deploy/qwen3-mac
-REVISION=70d244cc86ccca08cf5af4e1e306ecf908b1ad5e
-CONVERSION='mlx-lm 0.32.2 -q --q-bits 4 --q-group-size 64'
 MODEL=qwen3-1.7b
-TARGET="$ROOT/models/$MODEL"
 
-if [ ! -f "$TARGET/.slm-source-revision" ] || [ ! -f "$TARGET/.slm-conversion" ] || [ ! -f "$TARGET/.slm-sha256" ]; then
-    echo "$TARGET is not a prepared model: run $ROOT/bin/prepare.sh" >&2
-    exit 1
-fi
-if [ "$(cat "$TARGET/.slm-source-revision")" != "$REVISION" ]; then
-    echo "$TARGET was prepared from another revision than $REVISION: run $ROOT/bin/prepare.sh" >&2
-    exit 1
-fi
-if [ "$(cat "$TARGET/.slm-conversion")" != "$CONVERSION" ]; then
-    echo "$TARGET was converted with other options than $CONVERSION: run $ROOT/bin/prepare.sh" >&2
-    exit 1
-fi
-# mlx-lm loads every *.safetensors in the folder, so a file the record does not list is refused too.
-RECORDED=$(cut -c 67- "$TARGET/.slm-sha256")
-PRESENT=$(cd "$TARGET" && find . ! -type d ! -path ./.slm-sha256 | LC_ALL=C sort)
-if [ "$PRESENT" != "$RECORDED" ]; then
-    echo "$TARGET holds files its record does not list, or lacks some it does: run $ROOT/bin/prepare.sh" >&2
-    exit 1
-fi
-if ! (cd "$TARGET" && shasum -a 256 --check --quiet .slm-sha256); then
-    echo "$TARGET does not match its recorded sha256 digests: run $ROOT/bin/prepare.sh" >&2
-    exit 1
-fi
+if [ ! -f /opt/slm-deploy/qwen3-mac/models/qwen3-1.7b/PROVENANCE ]; then echo 'the prepared model is missing from the model volume; run /opt/slm-deploy/qwen3-mac/bin/prepare.sh' >&2; exit 3; fi
+cd /opt/slm-deploy/qwen3-mac/models/qwen3-1.7b
+if ! printf '%s\n' source=huggingface:Qwen/Qwen3-1.7B revision=70d244cc86ccca08cf5af4e1e306ecf908b1ad5e format=mlx 'options=-q --q-bits 4 --q-group-size 64' mlx-lm=0.32.2 | cmp -s - PROVENANCE; then echo 'the prepared model in the cache was made from another source, revision or options; run /opt/slm-deploy/qwen3-mac/bin/prepare.sh' >&2; exit 3; fi
+if ! grep -qxE -e '[0-9a-f]{64}  \./config\.json' SHA256SUMS || grep -qvxE -e '[0-9a-f]{64}  \./.+' SHA256SUMS || ! shasum -a 256 --check --strict --quiet SHA256SUMS >/dev/null 2>&1; then echo 'a prepared model file does not match the sha256 recorded when it was prepared; run /opt/slm-deploy/qwen3-mac/bin/prepare.sh' >&2; exit 3; fi
+if { find . ! -type d ! -path ./SHA256SUMS ! -path ./PROVENANCE; sed -E 's|^[0-9a-f]{64}  \./|./|' SHA256SUMS; } | LC_ALL=C sort | uniq -u | grep -q .; then echo 'the prepared model folder holds a file its record does not list; run /opt/slm-deploy/qwen3-mac/bin/prepare.sh' >&2; exit 3; fi
 
 # The working directory is models/, so the model's name is also the path clients put in `model`.
 cd "$ROOT/models"
