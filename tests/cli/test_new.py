@@ -44,7 +44,7 @@ def test_scaffolded_project_validates_and_renders(runtime: str, model: str, targ
 
 
 def test_unknown_variable_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
-    result = run_cli("new", "--no-input", SOURCE_ANSWER, "-o", str(tmp_path), "gpus=2")
+    result = run_cli("new", "--no-input", "-o", str(tmp_path), "gpus=2", SOURCE_ANSWER)
     assert result.code == 2 and "<argument 1>" in result.stderr and "allowed:" in result.stderr
     assert list(tmp_path.iterdir()) == []
 
@@ -80,7 +80,7 @@ def test_existing_project_is_not_overwritten(tmp_path: Path) -> None:
 ])
 def test_bad_answers_are_refused_before_anything_is_written(answer: str, field: str, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = run_cli("new", "--no-input", SOURCE_ANSWER, "-o", str(out), answer)
+    result = run_cli("new", "--no-input", "-o", str(out), answer, SOURCE_ANSWER)
     assert result.code == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert f"{field}: " in result.stderr and "allowed:" in result.stderr
@@ -91,7 +91,7 @@ def test_bad_answers_are_refused_before_anything_is_written(answer: str, field: 
 
 
 def test_unknown_variable_is_named_by_position(tmp_path: Path) -> None:
-    result = run_cli("new", "--no-input", SOURCE_ANSWER, "-o", str(tmp_path), "TOKEN-CANARY=1")
+    result = run_cli("new", "--no-input", "-o", str(tmp_path), "TOKEN-CANARY=1", SOURCE_ANSWER)
     assert result.code == 2 and "<argument 1>" in result.stderr and "CANARY" not in result.stderr
 
 

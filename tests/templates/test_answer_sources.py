@@ -80,13 +80,15 @@ def test_a_config_file_answer_holding_template_syntax_is_refused_before_it_runs(
 def test_a_key_the_template_does_not_define_is_refused_by_position(key: str, tmp_path: Path) -> None:
     """A misspelt key would be ignored and its answer lost; the key is input, so it is named by position, as
     `slm-deploy new` names it."""
-    refused = _cookiecutter(tmp_path, "--no-input", _template_dir(), SOURCE_ANSWER, "target=compose", f"{key}={{{{ 1 }}}}")
+    refused = _cookiecutter(tmp_path, "--no-input", _template_dir(), "target=compose", f"{key}={{{{ 1 }}}}",
+                            SOURCE_ANSWER)
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert refused.stderr.startswith("error: <argument 2>: is not a template variable (expected key=value)\n"
                                      "  allowed: azure_tenant_id, bind_address, deployment_name, environments")
     assert key not in refused.stderr + refused.stdout
     assert not (tmp_path / "out").exists()
-    by_new = run_cli("new", "--no-input", SOURCE_ANSWER, "-o", str(tmp_path / "out"), "target=compose", f"{key}={{{{ 1 }}}}")
+    by_new = run_cli("new", "--no-input", "-o", str(tmp_path / "out"), "target=compose", f"{key}={{{{ 1 }}}}",
+                     SOURCE_ANSWER)
     assert (by_new.code, by_new.stderr) == (2, refused.stderr), "one rule for both"
 
 

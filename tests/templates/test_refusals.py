@@ -14,7 +14,7 @@ from cookiecutter.main import cookiecutter
 
 from slm_deploy.cli.new import _template_dir
 from tests.conftest import run_cli
-from tests.templates.bake import REGISTRY, SOURCE_ANSWER, VAULT_SERVER, bake
+from tests.templates.bake import REGISTRY, SOURCE, SOURCE_ANSWER, VAULT_SERVER, bake
 
 REFUSED = [
     ({"runtime": "foundry-local", "target": "compose"}, "runtime=foundry-local installs on a host"),
@@ -153,11 +153,11 @@ def test_plain_cookiecutter_overwriting_a_project_leaves_it_untouched_when_a_sta
     """`cookiecutter -f` keeps the folder when a hook fails: the refusal must come before the first file."""
     cookiecutter = Path(sys.executable).parent / "cookiecutter"
     answers = ["project_name=svc", "target=kubernetes", "runtime=onnxruntime", f"registry={REGISTRY}"]
-    made = subprocess.run([cookiecutter, "--no-input", "-o", tmp_path, _template_dir(), *answers,
+    made = subprocess.run([cookiecutter, "--no-input", "-o", tmp_path, _template_dir(), SOURCE_ANSWER, *answers,
                            "model=phi-4-mini-instruct"], capture_output=True, text=True, timeout=300)
     assert made.returncode == 0, made.stderr
     before = _snapshot(tmp_path)
-    refused = subprocess.run([cookiecutter, "--no-input", "-f", "-o", tmp_path, _template_dir(), *answers,
+    refused = subprocess.run([cookiecutter, "--no-input", "-f", "-o", tmp_path, _template_dir(), SOURCE_ANSWER, *answers,
                               "model=qwen3-1.7b"], capture_output=True, text=True, timeout=300)
     assert refused.returncode == 2
     assert refused.stderr.count("error: ") == 1 and "model.id: the catalogue has no pinned" in refused.stderr
@@ -171,7 +171,7 @@ def test_plain_cookiecutter_ends_a_refusal_with_exit_2_the_reasons_and_no_traceb
     template = _template_dir()
     out = tmp_path / "out"
     refused = subprocess.run([Path(sys.executable).parent / "cookiecutter", "--no-input", "-o", out, template.name,
-                              "runtime=vllm", "target=compose"], cwd=template.parent, capture_output=True, text=True,
+                              "runtime=vllm", "target=compose", SOURCE_ANSWER], cwd=template.parent, capture_output=True, text=True,
                              timeout=300)
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert refused.stderr == ("error: runtime=vllm needs a GPU: choose a gpu_type, or runtime=ollama, llamacpp or "
@@ -257,7 +257,7 @@ def test_new_into_a_path_under_a_file_is_a_clear_error(tmp_path: Path) -> None:
 def _regenerate(folder: Path, **answers: str) -> None:
     cookiecutter(str(_template_dir()), no_input=True, output_dir=str(folder), default_config=True,
                  overwrite_if_exists=True, extra_context={"project_name": "svc", "target": "kubernetes", "registry": REGISTRY,
-                                                        **answers})
+                                                        "slm_deploy_source": SOURCE, **answers})
 
 
 def test_regenerating_over_a_project_refuses_to_leave_a_stale_stack_or_drop_its_settings(

@@ -217,7 +217,8 @@ def stack_problems() -> list[str]:
 if __name__ == "__main__":
     if Path(__file__).name != "pre_gen_project.py":
         Path(__file__).unlink()  # cookiecutter's rendered copy of this hook, which holds every answer, is not kept
-    refused = answer_problems() or private_problems() or unoffered_choices() or problems() + source_problems() or stack_problems()
+    refused = (answer_problems() or private_problems() or unoffered_choices() or problems() + source_problems()
+               or stack_problems())
     for message in refused:
         print(f"error: {message}", file=sys.stderr)
     sys.exit(2 if refused else 0)
