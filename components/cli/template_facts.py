@@ -1,6 +1,6 @@
 """Facts the project template asks slm-deploy for while cookiecutter renders it (cookiecutter.json's
-_extensions): which models need a Hugging Face token, each environment's Key Vault name, the release range
-the project depends on, and where the template is."""
+_extensions): which models need a Hugging Face token, each environment's Key Vault name, where the project
+installs slm-deploy from, and where the template is."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from jinja2.ext import Extension
 
 import slm_deploy
 
+from slm_deploy.cli.install_source import project_source
 from slm_deploy.spec.catalogue import catalogue
 from slm_deploy.spec.resolve import hub_token_required
 
@@ -40,14 +41,6 @@ def generating_version() -> str:
     return slm_deploy.__version__
 
 
-def release_range(version: str) -> str:
-    """The versions compatible with the generating release: the same minor series before 1.0 (where a minor
-    release may break), the same major series after."""
-    major, minor = (int(part) for part in re.match(r"(\d+)\.(\d+)", version).groups())  # type: ignore[union-attr]
-    upper = f"0.{minor + 1}" if major == 0 else f"{major + 1}"
-    return f">={version},<{upper}"
-
-
 def template_folder() -> str:
     """The template's folder as an absolute path, for the hooks: cookiecutter renders a hook with that folder as
     the working directory, while its `_repo_dir` is the path as typed (`cookiecutter templates/project`), relative
@@ -56,11 +49,11 @@ def template_folder() -> str:
 
 
 class TemplateFacts(Extension):
-    """Adds needs_hub_token(), key_vault_name(), generating_version(), release_range() and template_folder() to the
+    """Adds needs_hub_token(), key_vault_name(), generating_version(), project_source() and template_folder() to the
     template's globals."""
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         environment.globals.update(needs_hub_token=needs_hub_token, key_vault_name=key_vault_name,
-                                   generating_version=generating_version, release_range=release_range,
+                                   generating_version=generating_version, project_source=project_source,
                                    template_folder=template_folder)

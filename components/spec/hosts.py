@@ -35,6 +35,20 @@ will never delegate (corp, home, mail), and the undelegated lan of home routers;
 Let's Encrypt issues no certificate for them, nor for a single label."""
 
 
+DOCUMENTATION_NAME = re.compile(r"^(.*\.)?(example\.(com|net|org)|example|invalid)\.?$", re.IGNORECASE)
+"""Names reserved for documentation and examples (RFC 2606, RFC 6761): nobody pushes to or serves from them."""
+DOCUMENTATION_NETWORKS = [ipaddress.IPv4Network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")]
+"""IPv4 ranges reserved for documentation (RFC 5737): no server answers there."""
+
+
+def documentation_host(host: str) -> bool:
+    """Whether the host (without a port) is a name or an IPv4 address reserved for documentation."""
+    try:
+        return any(ipaddress.ip_address(host) in network for network in DOCUMENTATION_NETWORKS)
+    except ValueError:
+        return bool(DOCUMENTATION_NAME.match(host))
+
+
 def private_name(host: str) -> bool:
     """Whether a public certificate authority can never issue a certificate for the name."""
     return "." not in host or any(host == suffix or host.endswith(f".{suffix}") for suffix in PRIVATE_SUFFIXES)

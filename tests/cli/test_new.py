@@ -12,7 +12,7 @@ import pytest
 from slm_deploy.render.bundle import render_bundle
 from slm_deploy.spec.loader import load_deployment
 from tests.conftest import CLI, run_cli
-from tests.templates.bake import REGISTRY
+from tests.templates.bake import REGISTRY, SOURCE_ANSWER
 
 CHOICES = [
     ("ollama", "qwen3-1.7b", "compose"),
@@ -28,7 +28,7 @@ CHOICES = [
 def test_scaffolded_project_validates_and_renders(runtime: str, model: str, target: str, tmp_path: Path) -> None:
     gpu = ["gpu_type=nvidia-l4"] if runtime == "vllm" else []
     gpu += [f"registry={REGISTRY}"] if target == "kubernetes" else []
-    result = run_cli("new", "--no-input", "-o", str(tmp_path), f"runtime={runtime}", f"model={model}",
+    result = run_cli("new", "--no-input", SOURCE_ANSWER, "-o", str(tmp_path), f"runtime={runtime}", f"model={model}",
                      f"target={target}", "deployment_name=svc", *gpu)
     assert result.code == 0, result.stderr
     project = tmp_path / "svc"
@@ -44,19 +44,19 @@ def test_scaffolded_project_validates_and_renders(runtime: str, model: str, targ
 
 
 def test_unknown_variable_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
-    result = run_cli("new", "--no-input", "-o", str(tmp_path), "gpus=2")
+    result = run_cli("new", "--no-input", "-o", str(tmp_path), "gpus=2", SOURCE_ANSWER)
     assert result.code == 2 and "<argument 1>" in result.stderr and "allowed:" in result.stderr
     assert list(tmp_path.iterdir()) == []
 
 
 def test_choice_outside_the_template_is_refused(tmp_path: Path) -> None:
-    result = run_cli("new", "--no-input", "-o", str(tmp_path), "runtime=tgi")
+    result = run_cli("new", "--no-input", SOURCE_ANSWER, "-o", str(tmp_path), "runtime=tgi")
     assert result.code == 2 and "runtime" in result.stderr and "ollama" in result.stderr
     assert list(tmp_path.iterdir()) == []
 
 
 def test_invalid_derived_name_says_how_to_fix_it(tmp_path: Path) -> None:
-    result = run_cli("new", "--no-input", "-o", str(tmp_path), "project_name=Team #1!")
+    result = run_cli("new", "--no-input", SOURCE_ANSWER, "-o", str(tmp_path), "project_name=Team #1!")
     assert result.code == 2 and "set deployment_name=" in result.stderr
     assert list(tmp_path.iterdir()) == []
 
@@ -64,7 +64,7 @@ def test_invalid_derived_name_says_how_to_fix_it(tmp_path: Path) -> None:
 def test_existing_project_is_not_overwritten(tmp_path: Path) -> None:
     (tmp_path / "svc").mkdir()
     (tmp_path / "svc" / "mine.txt").write_text("keep")
-    result = run_cli("new", "--no-input", "-o", str(tmp_path), "deployment_name=svc")
+    result = run_cli("new", "--no-input", SOURCE_ANSWER, "-o", str(tmp_path), "deployment_name=svc")
     assert result.code == 2 and "already exists" in result.stderr
     assert (tmp_path / "svc" / "mine.txt").read_text() == "keep"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["svc"]
@@ -80,7 +80,7 @@ def test_existing_project_is_not_overwritten(tmp_path: Path) -> None:
 ])
 def test_bad_answers_are_refused_before_anything_is_written(answer: str, field: str, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = run_cli("new", "--no-input", "-o", str(out), answer)
+    result = run_cli("new", "--no-input", "-o", str(out), answer, SOURCE_ANSWER)
     assert result.code == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert f"{field}: " in result.stderr and "allowed:" in result.stderr
@@ -91,7 +91,7 @@ def test_bad_answers_are_refused_before_anything_is_written(answer: str, field: 
 
 
 def test_unknown_variable_is_named_by_position(tmp_path: Path) -> None:
-    result = run_cli("new", "--no-input", "-o", str(tmp_path), "TOKEN-CANARY=1")
+    result = run_cli("new", "--no-input", "-o", str(tmp_path), "TOKEN-CANARY=1", SOURCE_ANSWER)
     assert result.code == 2 and "<argument 1>" in result.stderr and "CANARY" not in result.stderr
 
 
@@ -105,7 +105,7 @@ def test_unknown_variable_is_named_by_position(tmp_path: Path) -> None:
 def test_answers_holding_template_syntax_are_refused_before_cookiecutter_runs_them(answer: str, tmp_path: Path) -> None:
     marker = tmp_path / "ran"
     out = tmp_path / "out"
-    result = run_cli("new", "--no-input", "-o", str(out), answer.replace("MARKER", str(marker)),
+    result = run_cli("new", "--no-input", SOURCE_ANSWER, "-o", str(out), answer.replace("MARKER", str(marker)),
                      "target=kubernetes", "exposure=ingress")
     assert result.code == 2, result.stderr
     assert "Traceback" not in result.stderr and "template syntax" in result.stderr
@@ -124,16 +124,16 @@ def test_prompts_without_a_terminal_exit_2_saying_what_to_do(tmp_path: Path) -> 
 
 
 def test_json_reports_the_project_or_the_hook_reasons(tmp_path: Path) -> None:
-    made = run_cli("new", "--no-input", "--json", "-o", str(tmp_path), "deployment_name=svc")
+    made = run_cli("new", "--no-input", SOURCE_ANSWER, "--json", "-o", str(tmp_path), "deployment_name=svc")
     assert made.code == 0, made.stderr
     assert json.loads(made.stdout) == {"created": str(tmp_path / "svc"),
                                        "stacks": ["Pulumi.dev.yaml", "Pulumi.prod.yaml"]}
-    refused = run_cli("new", "--no-input", "--json", "-o", str(tmp_path / "x"), "runtime=vllm", "target=compose")
+    refused = run_cli("new", "--no-input", SOURCE_ANSWER, "--json", "-o", str(tmp_path / "x"), "runtime=vllm", "target=compose")
     assert refused.code == 2
     (problem,) = json.loads(refused.stdout)["error"]["problems"]
     assert problem["path"] == "answers" and problem["message"].startswith("runtime=vllm needs a GPU")
     assert "error: runtime=vllm needs a GPU" in refused.stderr, "stderr still shows the reason"
-    detailed = run_cli("new", "--no-input", "--json", "-o", str(tmp_path / "y"), "runtime=onnxruntime",
+    detailed = run_cli("new", "--no-input", SOURCE_ANSWER, "--json", "-o", str(tmp_path / "y"), "runtime=onnxruntime",
                        "model=qwen3-8b")
     (problem,) = json.loads(detailed.stdout)["error"]["problems"]
     assert "phi-4-mini-instruct" in problem["allowed"] and problem["hint"].startswith("change the model answer")
@@ -141,7 +141,7 @@ def test_json_reports_the_project_or_the_hook_reasons(tmp_path: Path) -> None:
 
 def test_a_refusal_takes_back_the_output_folders_it_made(tmp_path: Path) -> None:
     """The hook refuses a cluster target without a registry: the -o folders made for the project go too."""
-    result = run_cli("new", "--no-input", "-o", str(tmp_path / "made" / "for-it"), "target=kubernetes")
+    result = run_cli("new", "--no-input", SOURCE_ANSWER, "-o", str(tmp_path / "made" / "for-it"), "target=kubernetes")
     assert result.code == 2 and "registry" in result.stderr, result.stderr
     assert list(tmp_path.iterdir()) == []
 
@@ -149,7 +149,7 @@ def test_a_refusal_takes_back_the_output_folders_it_made(tmp_path: Path) -> None
 def _new_at_home(tmp_path: Path, *answers: str) -> subprocess.CompletedProcess[str]:
     """`slm-deploy new --no-input` with its own HOME (where cookiecutter keeps replay files) and temporary folder."""
     (tmp_path / "tmp").mkdir(exist_ok=True)
-    return subprocess.run([*CLI, "new", "--no-input", "-o", str(tmp_path / "out"), *answers], capture_output=True,
+    return subprocess.run([*CLI, "new", "--no-input", SOURCE_ANSWER, "-o", str(tmp_path / "out"), *answers], capture_output=True,
                           text=True, timeout=300,
                           env={**os.environ, "HOME": str(tmp_path / "home"), "TMPDIR": str(tmp_path / "tmp")})
 
@@ -170,6 +170,6 @@ def test_a_refused_project_leaves_its_answers_nowhere(tmp_path: Path) -> None:
 def test_a_dangling_link_where_the_project_goes_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "team-assistant").symlink_to(tmp_path / "nowhere")
-    refused = run_cli("new", "--no-input", "-o", str(tmp_path / "out"))
+    refused = run_cli("new", "--no-input", SOURCE_ANSWER, "-o", str(tmp_path / "out"))
     assert refused.code == 2 and "Traceback" not in refused.stderr
     assert refused.stderr.startswith(f"error: deployment_name: {tmp_path / 'out' / 'team-assistant'} already exists")

@@ -16,6 +16,9 @@ VAULT_SERVER = "https://vault.assistants-platform.dev:8200"
 """A vault_server answer: the https URL of a HashiCorp Vault a team would run."""
 INGRESS_DOMAIN = "llm.assistants-platform.dev"
 """An ingress_host answer: a domain a team would own (each environment is served at <environment>.<domain>)."""
+SOURCE = "git+https://github.com/assistants-platform/slm-deploy@0123456789abcdef0123456789abcdef01234567"
+"""A slm_deploy_source answer: a Git commit a team's CI would install slm-deploy from; the template only writes it."""
+SOURCE_ANSWER = f"slm_deploy_source={SOURCE}"
 
 # Every runtime and every target at least once, each with the options that belong to it.
 BAKES: dict[str, dict[str, str]] = {
@@ -39,4 +42,5 @@ BAKES: dict[str, dict[str, str]] = {
 def bake(output_dir: Path, name: str, answers: dict[str, str]) -> Path:
     """The generated project's directory; raises cookiecutter's FailedHookException when a hook refuses."""
     return Path(cookiecutter(str(_template_dir()), no_input=True, output_dir=str(output_dir), default_config=True,
-                             extra_context={"project_name": name, **answers}))
+                             extra_context={"project_name": name, "slm_deploy_source": SOURCE,
+                                            **answers}))

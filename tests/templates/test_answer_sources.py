@@ -14,6 +14,7 @@ import pytest
 
 from slm_deploy.cli.new import _template_dir
 from tests.conftest import CLI, run_cli
+from tests.templates.bake import SOURCE_ANSWER
 
 COOKIECUTTER = Path(sys.executable).parent / "cookiecutter"
 
@@ -27,7 +28,7 @@ def _cookiecutter(tmp_path: Path, *arguments: str | Path) -> subprocess.Complete
 
 def _replay_file(tmp_path: Path, **answers: object) -> Path:
     """The replay file cookiecutter writes for the default answers, with these answers swapped in."""
-    baked = _cookiecutter(tmp_path, "--no-input", _template_dir())
+    baked = _cookiecutter(tmp_path, "--no-input", _template_dir(), SOURCE_ANSWER)
     assert baked.returncode == 0, baked.stdout + baked.stderr
     written = tmp_path / "home" / ".cookiecutter_replay" / "project.json"
     replay = json.loads(written.read_text(encoding="utf-8"))
@@ -79,13 +80,15 @@ def test_a_config_file_answer_holding_template_syntax_is_refused_before_it_runs(
 def test_a_key_the_template_does_not_define_is_refused_by_position(key: str, tmp_path: Path) -> None:
     """A misspelt key would be ignored and its answer lost; the key is input, so it is named by position, as
     `slm-deploy new` names it."""
-    refused = _cookiecutter(tmp_path, "--no-input", _template_dir(), "target=compose", f"{key}={{{{ 1 }}}}")
+    refused = _cookiecutter(tmp_path, "--no-input", _template_dir(), "target=compose", f"{key}={{{{ 1 }}}}",
+                            SOURCE_ANSWER)
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert refused.stderr.startswith("error: <argument 2>: is not a template variable (expected key=value)\n"
                                      "  allowed: azure_tenant_id, bind_address, deployment_name, environments")
     assert key not in refused.stderr + refused.stdout
     assert not (tmp_path / "out").exists()
-    by_new = run_cli("new", "--no-input", "-o", str(tmp_path / "out"), "target=compose", f"{key}={{{{ 1 }}}}")
+    by_new = run_cli("new", "--no-input", "-o", str(tmp_path / "out"), "target=compose", f"{key}={{{{ 1 }}}}",
+                     SOURCE_ANSWER)
     assert (by_new.code, by_new.stderr) == (2, refused.stderr), "one rule for both"
 
 

@@ -14,11 +14,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+from packaging.requirements import Requirement
 from typer.testing import CliRunner
 
 from slm_deploy.cli.app import app
 from tests.support.tools import find_executable
-from tests.templates.bake import BAKES, INGRESS_DOMAIN, bake
+from tests.templates.bake import BAKES, INGRESS_DOMAIN, SOURCE, bake
 
 PROJECT_FILES = {
     ".gitignore", ".pre-commit-config.yaml", "Pulumi.yaml", "README.md", "__main__.py", "requirements.txt",
@@ -176,13 +177,15 @@ def test_pre_commit_hook_validates_every_stack(projects: dict[str, Path], tmp_pa
     assert refused.exit_code != 0 and "Pulumi.qa.yaml" in str(refused.exception), "the stack not staged is validated"
 
 
-def test_dependency_is_the_release_range_with_a_documented_override(projects: dict[str, Path]) -> None:
+def test_dependency_is_the_answered_source_with_a_documented_override(projects: dict[str, Path]) -> None:
     project = projects["ollama-compose"]
     requirements = [line for line in (project / "requirements.txt").read_text().splitlines()
                     if line and not line.startswith("#")]
-    assert requirements[0] == "slm-deploy>=0.1.0,<0.2"
+    assert (Requirement(requirements[0]).name, Requirement(requirements[0]).url) == ("slm-deploy", SOURCE)
     readme = (project / "README.md").read_text()
-    assert "slm-deploy @ git+https://" in readme and "slm-deploy @ file://" in readme
+    assert f"`{SOURCE}`" in readme and "slm-deploy @ git+https://<git host>/" in readme
+    assert "slm_deploy_source=" in readme
+    assert SOURCE in (project / ".github/workflows/deployment.yml").read_text()
 
 
 def test_readme_snippets_are_valid_shell_and_python(projects: dict[str, Path]) -> None:

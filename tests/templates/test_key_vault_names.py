@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from slm_deploy.cli.app import app
 from slm_deploy.cli.template_facts import key_vault_name
 from tests.conftest import run_cli
-from tests.templates.bake import REGISTRY, TENANT
+from tests.templates.bake import REGISTRY, SOURCE_ANSWER, TENANT
 
 DEPLOYMENT_NAMES = st.from_regex(r"\A[a-z]([-a-z0-9]{0,38}[a-z0-9])?\Z")
 ENVIRONMENT_NAMES = st.from_regex(r"\A[a-z][a-z0-9-]{0,30}\Z")
@@ -36,7 +36,7 @@ def test_derived_names_are_valid_and_distinct(deployment: str, environments: lis
 
 def test_hostile_names_make_valid_distinct_vaults_that_render(tmp_path) -> None:
     """`--` in the project name, environments equal in their first six characters, one ending in `-` there."""
-    result = run_cli("new", "--no-input", "-o", str(tmp_path), "project_name=x", "deployment_name=team--llm---x",
+    result = run_cli("new", "--no-input", SOURCE_ANSWER, "-o", str(tmp_path), "project_name=x", "deployment_name=team--llm---x",
                      "target=aks", "secret_store=azure-key-vault", "environments=stage-a,stage-b,staging",
                      f"azure_tenant_id={TENANT}", f"registry={REGISTRY}")
     assert result.code == 0, result.stderr
@@ -64,7 +64,7 @@ def test_spec_refuses_a_vault_name_azure_refuses(tmp_path) -> None:
 
 
 def expiry(tmp_path, *answers: str) -> str:
-    result = run_cli("new", "--no-input", "-o", str(tmp_path), "project_name=kv", "target=aks",
+    result = run_cli("new", "--no-input", SOURCE_ANSWER, "-o", str(tmp_path), "project_name=kv", "target=aks",
                      "secret_store=azure-key-vault", "environments=dev", f"azure_tenant_id={TENANT}",
                      f"registry={REGISTRY}", *answers)
     assert result.code == 0, result.stderr
@@ -85,11 +85,11 @@ def test_expiry_answer_is_written(tmp_path) -> None:
 
 
 def test_expiry_in_the_past_or_without_key_vault_is_refused(tmp_path) -> None:
-    past = run_cli("new", "--no-input", "-o", str(tmp_path), "target=aks", "secret_store=azure-key-vault",
+    past = run_cli("new", "--no-input", SOURCE_ANSWER, "-o", str(tmp_path), "target=aks", "secret_store=azure-key-vault",
                    "secrets_expire_on=2001-01-01", f"azure_tenant_id={TENANT}", f"registry={REGISTRY}")
     assert past.code == 2 and past.stderr.count("error: ") == 2  # the reason, then that nothing was written
     assert "secrets_expire_on: an expired secret cannot be read" in past.stderr
-    unused = run_cli("new", "--no-input", "-o", str(tmp_path), "secrets_expire_on=2099-06-30")
+    unused = run_cli("new", "--no-input", SOURCE_ANSWER, "-o", str(tmp_path), "secrets_expire_on=2099-06-30")
     assert unused.code == 2 and "error: secrets_expire_on dates the secrets" in unused.stderr
     assert re.search(r"2001|2099", past.stderr + unused.stderr) is None, "the answer is never printed back"
     assert list(tmp_path.iterdir()) == []

@@ -14,7 +14,7 @@ from cookiecutter.main import cookiecutter
 
 from slm_deploy.cli.new import _template_dir
 from tests.conftest import run_cli
-from tests.templates.bake import REGISTRY, VAULT_SERVER, bake
+from tests.templates.bake import REGISTRY, SOURCE, SOURCE_ANSWER, VAULT_SERVER, bake
 
 REFUSED = [
     ({"runtime": "foundry-local", "target": "compose"}, "runtime=foundry-local installs on a host"),
@@ -153,11 +153,11 @@ def test_plain_cookiecutter_overwriting_a_project_leaves_it_untouched_when_a_sta
     """`cookiecutter -f` keeps the folder when a hook fails: the refusal must come before the first file."""
     cookiecutter = Path(sys.executable).parent / "cookiecutter"
     answers = ["project_name=svc", "target=kubernetes", "runtime=onnxruntime", f"registry={REGISTRY}"]
-    made = subprocess.run([cookiecutter, "--no-input", "-o", tmp_path, _template_dir(), *answers,
+    made = subprocess.run([cookiecutter, "--no-input", "-o", tmp_path, _template_dir(), SOURCE_ANSWER, *answers,
                            "model=phi-4-mini-instruct"], capture_output=True, text=True, timeout=300)
     assert made.returncode == 0, made.stderr
     before = _snapshot(tmp_path)
-    refused = subprocess.run([cookiecutter, "--no-input", "-f", "-o", tmp_path, _template_dir(), *answers,
+    refused = subprocess.run([cookiecutter, "--no-input", "-f", "-o", tmp_path, _template_dir(), SOURCE_ANSWER, *answers,
                               "model=qwen3-1.7b"], capture_output=True, text=True, timeout=300)
     assert refused.returncode == 2
     assert refused.stderr.count("error: ") == 1 and "model.id: the catalogue has no pinned" in refused.stderr
@@ -171,7 +171,7 @@ def test_plain_cookiecutter_ends_a_refusal_with_exit_2_the_reasons_and_no_traceb
     template = _template_dir()
     out = tmp_path / "out"
     refused = subprocess.run([Path(sys.executable).parent / "cookiecutter", "--no-input", "-o", out, template.name,
-                              "runtime=vllm", "target=compose"], cwd=template.parent, capture_output=True, text=True,
+                              "runtime=vllm", "target=compose", SOURCE_ANSWER], cwd=template.parent, capture_output=True, text=True,
                              timeout=300)
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert refused.stderr == ("error: runtime=vllm needs a GPU: choose a gpu_type, or runtime=ollama, llamacpp or "
@@ -206,12 +206,12 @@ def test_plain_cookiecutter_refuses_answers_holding_template_syntax_as_new_does(
     assert refused.stdout == ""
     assert not marker.exists(), "the answer did not run"
     assert not out.exists() and not home.exists(), "no project folder, no replay file"
-    by_new = run_cli("new", "--no-input", "-o", str(out), *answers[1:], answers[0])
+    by_new = run_cli("new", "--no-input", SOURCE_ANSWER, "-o", str(out), *answers[1:], answers[0])
     assert (by_new.code, by_new.stderr) == (2, refused.stderr), "one rule for both"
 
 
 def test_new_refuses_with_exit_2_and_writes_nothing(tmp_path: Path) -> None:
-    result = run_cli("new", "--no-input", "-o", str(tmp_path), "runtime=vllm", "target=compose")
+    result = run_cli("new", "--no-input", SOURCE_ANSWER, "-o", str(tmp_path), "runtime=vllm", "target=compose")
     assert result.code == 2
     assert "error: runtime=vllm needs a GPU: choose a gpu_type" in result.stderr
     assert "the template refused these answers" in result.stderr and "Traceback" not in result.stderr
@@ -237,7 +237,7 @@ def test_longest_name_that_fits_renders(monitoring: str, longest: int, tmp_path:
     for stack in sorted(project.glob("Pulumi.*.yaml")):
         result = run_cli("render", str(stack), "--out", str(tmp_path / stack.stem), "--quiet")
         assert result.code == 0, result.stderr
-    refused = run_cli("new", "--no-input", "-o", str(tmp_path / "longer"), "project_name=svc",
+    refused = run_cli("new", "--no-input", SOURCE_ANSWER, "-o", str(tmp_path / "longer"), "project_name=svc",
                       *(f"{key}={value}" for key, value in answers.items()), f"deployment_name={'a' * (longest + 1)}")
     assert refused.code == 2 and f"deployment_name: at most {longest} characters" in refused.stderr, refused.stderr
 
@@ -249,7 +249,7 @@ def test_host_projects_default_to_one_environment(tmp_path: Path) -> None:
 
 def test_new_into_a_path_under_a_file_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("keep")
-    result = run_cli("new", "--no-input", "-o", str(tmp_path / "file" / "x"))
+    result = run_cli("new", "--no-input", SOURCE_ANSWER, "-o", str(tmp_path / "file" / "x"))
     assert result.code == 2 and "error: --output-dir: cannot be made a folder" in result.stderr
     assert "Traceback" not in result.stderr and (tmp_path / "file").read_text() == "keep"
 
@@ -257,7 +257,7 @@ def test_new_into_a_path_under_a_file_is_a_clear_error(tmp_path: Path) -> None:
 def _regenerate(folder: Path, **answers: str) -> None:
     cookiecutter(str(_template_dir()), no_input=True, output_dir=str(folder), default_config=True,
                  overwrite_if_exists=True, extra_context={"project_name": "svc", "target": "kubernetes", "registry": REGISTRY,
-                                                        **answers})
+                                                        "slm_deploy_source": SOURCE, **answers})
 
 
 def test_regenerating_over_a_project_refuses_to_leave_a_stale_stack_or_drop_its_settings(

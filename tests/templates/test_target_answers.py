@@ -15,13 +15,13 @@ from typer.testing import CliRunner
 from slm_deploy.cli.app import app
 from slm_deploy.cli.new import _template_dir
 from tests.conftest import run_cli
-from tests.templates.bake import REGISTRY, VAULT_SERVER
+from tests.templates.bake import REGISTRY, SOURCE, SOURCE_ANSWER, VAULT_SERVER
 
 COOKIECUTTER = Path(sys.executable).parent / "cookiecutter"
 
 
 def plain_cookiecutter(output: Path, *answers: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([COOKIECUTTER, "--no-input", "-o", output, _template_dir(), *answers],
+    return subprocess.run([COOKIECUTTER, "--no-input", "-o", output, _template_dir(), SOURCE_ANSWER, *answers],
                           capture_output=True, text=True, timeout=300)
 
 
@@ -32,7 +32,7 @@ def rendered(stack: Path, out: Path) -> Path:
 
 
 def test_aks_project_installs_the_aks_extra(tmp_path: Path) -> None:
-    result = run_cli("new", "--no-input", "-o", str(tmp_path), "project_name=cloud", "target=aks", "environments=dev",
+    result = run_cli("new", "--no-input", SOURCE_ANSWER, "-o", str(tmp_path), "project_name=cloud", "target=aks", "environments=dev",
                      f"registry={REGISTRY}")
     assert result.code == 0, result.stderr
     lines = [line for line in (tmp_path / "cloud/requirements.txt").read_text().splitlines()
@@ -43,13 +43,15 @@ def test_aks_project_installs_the_aks_extra(tmp_path: Path) -> None:
                  if Requirement(r).marker is not None and Requirement(r).marker.evaluate({"extra": "aks"})
                  and not Requirement(r).marker.evaluate({"extra": ""})]
     assert "pulumi-azure-native" in {r.name for r in aks_extra}, "the extra brings the provider the program imports"
+    assert requirement.url == SOURCE
     assert "slm-deploy[aks] @ git+https://" in (tmp_path / "cloud/README.md").read_text()
 
 
 def test_compose_project_without_aks_installs_no_extra(tmp_path: Path) -> None:
-    result = run_cli("new", "--no-input", "-o", str(tmp_path), "project_name=box", "environments=dev")
+    result = run_cli("new", "--no-input", SOURCE_ANSWER, "-o", str(tmp_path), "project_name=box", "environments=dev")
     assert result.code == 0, result.stderr
-    assert "slm-deploy>=0.1.0,<0.2" in (tmp_path / "box/requirements.txt").read_text().splitlines()
+    lines = (tmp_path / "box/requirements.txt").read_text().splitlines()
+    assert f"slm-deploy @ {SOURCE}" in lines
 
 
 def test_compose_internal_publishes_on_the_answered_address(tmp_path: Path) -> None:
@@ -64,7 +66,7 @@ def test_compose_internal_publishes_on_the_answered_address(tmp_path: Path) -> N
 
 
 def test_compose_internal_without_an_address_is_refused_up_front(tmp_path: Path) -> None:
-    result = run_cli("new", "--no-input", "-o", str(tmp_path), "project_name=lan", "exposure=internal")
+    result = run_cli("new", "--no-input", SOURCE_ANSWER, "-o", str(tmp_path), "project_name=lan", "exposure=internal")
     assert result.code == 2
     assert result.stderr.count("error: exposure=internal on Compose") == 1 and "set bind_address" in result.stderr
     assert list(tmp_path.iterdir()) == []
@@ -77,13 +79,13 @@ def test_an_address_without_internal_compose_is_refused(tmp_path: Path) -> None:
 
 
 def test_compose_bundled_monitoring_runs_prometheus(tmp_path: Path) -> None:
-    result = run_cli("new", "--no-input", "-o", str(tmp_path), "project_name=watched", "monitoring=bundled",
+    result = run_cli("new", "--no-input", SOURCE_ANSWER, "-o", str(tmp_path), "project_name=watched", "monitoring=bundled",
                      "environments=dev")
     assert result.code == 0, result.stderr
     bundle = rendered(tmp_path / "watched/Pulumi.dev.yaml", tmp_path / "bundle")
     compose = yaml.safe_load((bundle / "compose/compose.yaml").read_text())
     assert "watched-prometheus" in compose["services"]
-    off = run_cli("new", "--no-input", "-o", str(tmp_path / "off"), "project_name=quiet", "monitoring=off",
+    off = run_cli("new", "--no-input", SOURCE_ANSWER, "-o", str(tmp_path / "off"), "project_name=quiet", "monitoring=off",
                   "environments=dev")
     assert off.code == 0, off.stderr
     quiet = yaml.safe_load((rendered(tmp_path / "off/quiet/Pulumi.dev.yaml", tmp_path / "b2")
@@ -94,7 +96,7 @@ def test_compose_bundled_monitoring_runs_prometheus(tmp_path: Path) -> None:
 def test_default_answers_write_no_placeholder_host(tmp_path: Path) -> None:
     """A Compose project from the defaults builds its images into this host's engine and pushes nowhere; no file
     names a documentation domain (example.com) a deployment could be sent to."""
-    result = run_cli("new", "--no-input", "-o", str(tmp_path), "project_name=box")
+    result = run_cli("new", "--no-input", SOURCE_ANSWER, "-o", str(tmp_path), "project_name=box")
     assert result.code == 0, result.stderr
     for stack in ("Pulumi.dev.yaml", "Pulumi.prod.yaml"):
         spec = yaml.safe_load((tmp_path / "box" / stack).read_text())["config"]["slm-deploy:deployment"]
@@ -106,7 +108,7 @@ def test_default_answers_write_no_placeholder_host(tmp_path: Path) -> None:
 
 
 def test_cluster_answers_name_the_registry_and_hosts_given(tmp_path: Path) -> None:
-    result = run_cli("new", "--no-input", "-o", str(tmp_path), "project_name=api", "target=kubernetes",
+    result = run_cli("new", "--no-input", SOURCE_ANSWER, "-o", str(tmp_path), "project_name=api", "target=kubernetes",
                      "exposure=ingress", f"registry={REGISTRY}", "ingress_host=llm.assistants-platform.dev")
     assert result.code == 0, result.stderr
     for env in ("dev", "prod"):
@@ -118,7 +120,7 @@ def test_cluster_answers_name_the_registry_and_hosts_given(tmp_path: Path) -> No
 
 def test_external_secrets_read_the_vault_answered(tmp_path: Path) -> None:
     """The Vault server answered is the one every environment's SecretStore reads from: no placeholder lands."""
-    result = run_cli("new", "--no-input", "-o", str(tmp_path), "project_name=vaulted", "runtime=llamacpp",
+    result = run_cli("new", "--no-input", SOURCE_ANSWER, "-o", str(tmp_path), "project_name=vaulted", "runtime=llamacpp",
                      "target=kubernetes", f"registry={REGISTRY}", "secret_store=external-secrets",
                      f"vault_server={VAULT_SERVER}")
     assert result.code == 0, result.stderr

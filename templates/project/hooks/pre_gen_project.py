@@ -1,7 +1,6 @@
 """Refuse answers that cannot make a working deployment before cookiecutter writes a single file: first the
 rules between answers, then every stack the answers make, validated in memory by slm-deploy itself."""
 
-import ipaddress
 import json
 import re
 import sys
@@ -30,21 +29,15 @@ ONLY_READ_WHEN = {
 """Answers one target or exposure reads; set to anything but the default elsewhere, they would be ignored."""
 TENANT_ID = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 NIL_TENANT = "00000000-0000-0000-0000-000000000000"
-DOCUMENTATION_NAME = re.compile(r"^(.*\.)?(example\.(com|net|org)|example|invalid)\.?$", re.IGNORECASE)
-"""Names reserved for documentation and examples (RFC 2606, RFC 6761): nobody can push to or serve from them."""
-DOCUMENTATION_NETWORKS = [ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")]
-"""IPv4 ranges reserved for documentation (RFC 5737): no registry or Vault answers there."""
 RESERVED = ("example.com, example.net, example.org, example, invalid and names under them, and the documentation "
             "networks 192.0.2.0/24, 198.51.100.0/24 and 203.0.113.0/24, are reserved for documentation")
 
 
 def documentation_host(answer: str) -> bool:
     """Whether a registry, domain or URL answer names a host reserved for documentation."""
-    host = re.split(r"[:/]", re.sub(r"^https://", "", answer, flags=re.IGNORECASE), maxsplit=1)[0]
-    try:
-        return any(ipaddress.ip_address(host) in network for network in DOCUMENTATION_NETWORKS)
-    except ValueError:
-        return bool(DOCUMENTATION_NAME.match(host))
+    from slm_deploy.spec.hosts import documentation_host as reserved  # importable: private_problems() ran first
+
+    return reserved(re.split(r"[:/]", re.sub(r"^https://", "", answer, flags=re.IGNORECASE), maxsplit=1)[0])
 
 
 STACK_NAME = re.compile(r"[a-z][a-z0-9-]{0,30}")
@@ -202,6 +195,14 @@ def private_problems() -> list[str]:
     return private_answer_problems(CONTEXT)
 
 
+def source_problems() -> list[str]:
+    """Why requirements.txt could not name where slm-deploy comes from (never a bare name on an index)."""
+    from slm_deploy.cli.install_source import project_source_problem  # importable: private_problems() ran first
+
+    problem = project_source_problem(CONTEXT["slm_deploy_source"])
+    return [problem] if problem else []
+
+
 def stack_problems() -> list[str]:
     """Why slm-deploy would refuse a stack these answers make, rendered in memory from the template, and what
     generating them over an existing project (cookiecutter -f) would lose."""
@@ -216,7 +217,8 @@ def stack_problems() -> list[str]:
 if __name__ == "__main__":
     if Path(__file__).name != "pre_gen_project.py":
         Path(__file__).unlink()  # cookiecutter's rendered copy of this hook, which holds every answer, is not kept
-    refused = answer_problems() or private_problems() or unoffered_choices() or problems() or stack_problems()
+    refused = (answer_problems() or private_problems() or unoffered_choices() or problems() + source_problems()
+               or stack_problems())
     for message in refused:
         print(f"error: {message}", file=sys.stderr)
     sys.exit(2 if refused else 0)
