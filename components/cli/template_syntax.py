@@ -20,7 +20,19 @@ def template_syntax_problems(answers: Mapping[str, object]) -> list[Problem]:
     """One problem per answer holding template syntax, naming the answer and never showing its value."""
     return [Problem(key, "holds template syntax, which cookiecutter would run as code",
                     allowed="plain text without {{, {% or {#")
-            for key, value in answers.items() if isinstance(value, str) and TEMPLATE_SYNTAX.search(value)]
+            for key, value in answers.items() if _holds_template_syntax(value)]
+
+
+def _holds_template_syntax(value: object) -> bool:
+    """Whether text, or any key or item inside a list or mapping, holds template syntax: cookiecutter renders the
+    text inside a config file's lists and mappings too."""
+    if isinstance(value, str):
+        return TEMPLATE_SYNTAX.search(value) is not None
+    if isinstance(value, Mapping):
+        return any(_holds_template_syntax(key) or _holds_template_syntax(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(_holds_template_syntax(item) for item in value)
+    return False
 
 
 def unknown_variable(position: int, variables: Iterable[str]) -> Problem:

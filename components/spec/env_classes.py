@@ -61,9 +61,11 @@ UNSAFE = EnvClass(
 GPU_SELECTION = EnvClass(
     re.compile(r"(_VISIBLE_DEVICES$|^NVIDIA_|DEVICE_ORDINAL$|^CUDA_DEVICE_ORDER$|^HSA_OVERRIDE_|"
                r"^ONEAPI_DEVICE_SELECTOR$|^GGML_[A-Z]+_DEVICES?$|_BACKEND_DEVICE$|_PLATFORMS?$|^(LOCAL_)?RANK$|"
-               r"_RANK(_LOCAL)?$|_DP_SIZE$|WORLD_SIZE$)"),
-    "selects or overrides the GPUs the server sees; the device plugin (Kubernetes) or the device reservation "
-    "(Compose) hands the container the GPUs resources.gpu asks for")
+               r"_RANK(_LOCAL)?$|_DP_SIZE$|WORLD_SIZE$|_PP_LAYER_PARTITION$)"),
+    "selects or overrides the GPUs the server sees or how the model is split over them; the device plugin "
+    "(Kubernetes) or the device reservation (Compose) hands the container the GPUs resources.gpu asks for, and "
+    "slm-deploy sets the parallelism from that count (no pipeline stages, whose layer partition vLLM checks at "
+    "every start)")
 OTHER_HARDWARE = EnvClass(
     re.compile(r"(^HIP_|_HIP|^ROCR_|ROCM|^HSA_|AITER|^CCL_|_AMD_|_AMD$|^AMD_|XPU|SYCL|ONEAPI|^ZE_|NEURON|^TPU_|"
                r"_TPU_|^XLA_|_XLA_|PJRT|^HPU_|_HPU_|HABANA|GAUDI|METAL|_VK_|VULKAN|_CANN_|ASCEND|MUSA|OPENCL|KOMPUTE|"

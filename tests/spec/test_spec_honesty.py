@@ -85,6 +85,7 @@ ENV_CASES = {
     "the runtime's own child-process switch": ("llamacpp", "LLAMA_SERVER_CHILD_MODE", "internal to the runtime"),
     "a build-time variable": ("vllm", "VLLM_USE_PRECOMPILED", "internal to the runtime"),
     "the MoE routing simulator of vLLM's tests": ("vllm", "VLLM_MOE_ROUTING_SIMULATION_STRATEGY", "internal to the runtime"),
+    "a pipeline layer partition, with no pipeline stages": ("vllm", "VLLM_PP_LAYER_PARTITION", "how the model is split"),
     "a library to load": ("vllm", "CUDNN_LIBRARY", "loads"),
     "a folder of tuned configs": ("vllm", "VLLM_TUNED_CONFIG_FOLDER", "files"),
     "a KV-transfer store segment": ("vllm", "MOONCAKE_PREFERRED_SEGMENT", "connects"),
@@ -189,7 +190,7 @@ def test_runtime_env_refuses_a_value_vllm_crashes_on_or_reads_as_off(case: str, 
 
 def test_runtime_env_keeps_values_vllm_parses(tmp_path: Path) -> None:
     env = {"VLLM_ENGINE_READY_TIMEOUT_S": "1", "VLLM_USE_FASTOKENS": "1", "VLLM_MAX_AUDIO_CLIP_FILESIZE_MB": "0",
-           "VLLM_FLOAT32_MATMUL_PRECISION": "HIGH", "VLLM_DISABLE_PYNCCL": " True", "VLLM_PP_LAYER_PARTITION": "4,4",
+           "VLLM_FLOAT32_MATMUL_PRECISION": "HIGH", "VLLM_DISABLE_PYNCCL": " True",
            "VLLM_GPT_OSS_SYSTEM_TOOL_MCP_LABELS": "container, web_search_preview", "VLLM_USE_AOT_COMPILE": "0",
            "VLLM_USE_MEGA_AOT_ARTIFACT": "1", "VLLM_TRITON_USE_TD": "0"}
     path = tmp_path / "spec.yaml"

@@ -76,6 +76,23 @@ def test_a_config_file_answer_holding_template_syntax_is_refused_before_it_runs(
     assert not (tmp_path / "out").exists() and not (tmp_path / "home").exists(), "nothing is written"
 
 
+@pytest.mark.parametrize("shape", ["['{code}Team']", "['Team', '{code}']", "{{name: '{code}'}}", "{{'{code}': x}}"])
+def test_template_syntax_inside_a_config_file_list_or_mapping_is_refused_before_it_runs(shape: str,
+                                                                                       tmp_path: Path) -> None:
+    """cookiecutter renders the text inside a default_context list or mapping too, before any hook runs."""
+    marker = tmp_path / "ran"
+    code = f'{{{{ cycler.__init__.__globals__.os.system("touch {marker}") }}}}'
+    config = tmp_path / "config.yaml"
+    config.write_text(f"default_context:\n  project_name: {shape.format(code=code)}\n", encoding="utf-8")
+    refused = subprocess.run([COOKIECUTTER, "--no-input", "-o", tmp_path / "out", "--config-file", config,
+                              _template_dir()], capture_output=True, text=True, timeout=300,
+                             env={**os.environ, "HOME": str(tmp_path / "home")})
+    assert not marker.exists(), "the answer did not run"
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert refused.stderr.startswith("error: project_name: holds template syntax"), refused.stderr
+    assert not (tmp_path / "out").exists(), "nothing is written"
+
+
 @pytest.mark.parametrize("key", ["CANARY-7171", "runtme"])
 def test_a_key_the_template_does_not_define_is_refused_by_position(key: str, tmp_path: Path) -> None:
     """A misspelt key would be ignored and its answer lost; the key is input, so it is named by position, as
