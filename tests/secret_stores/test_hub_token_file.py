@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import http.server
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 from slm_deploy.runtimes import plan_deployment
 from slm_deploy.runtimes.llamacpp import fetch_script
 from slm_deploy.spec.loader import parse_deployment
+from tests.support.serving import serving
 from tests.support.tools import find_executable
 from tests.test_pulumi_components import stack_spec
 
@@ -44,15 +44,9 @@ class HubHandler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def hub() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HubHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     HubHandler.seen = []
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/Qwen/resolve/abc/model.gguf"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), HubHandler)) as url:
+        yield f"{url}/Qwen/resolve/abc/model.gguf"
 
 
 def run_script(script: str) -> subprocess.CompletedProcess:

@@ -15,12 +15,12 @@ import http.server
 import importlib.metadata
 import os
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from .cache import cache_root, exclusive
+from .serving import serving
 from .tools import run, tail
 
 DEFAULT_PORT = 18765
@@ -59,11 +59,5 @@ def served_torch_wheel() -> Iterator[str]:
     (the port is fixed)."""
     handler = functools.partial(_QuietFiles, directory=str(torch_wheel_folder()))
     with exclusive("torch-wheel-page"):
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", wheel_port()), handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{wheel_port()}/"
-        finally:
-            server.shutdown()
-            server.server_close()
+        with serving(http.server.ThreadingHTTPServer(("127.0.0.1", wheel_port()), handler)) as url:
+            yield f"{url}/"
