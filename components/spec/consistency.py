@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 from slm_deploy.errors import Problem
-from slm_deploy.spec.hosts import PRIVATE_SUFFIXES, private_name
+from slm_deploy.spec.hosts import PRIVATE_SUFFIXES, documentation_host, private_name
 from slm_deploy.spec.host_paths import DATA_ROOTS_TEXT, has_parent_step, mountable
 from slm_deploy.spec.env_classes import NO_GPU
 from slm_deploy.spec.launch_env import SECRET_REASON, allowed_text, no_effect
@@ -259,12 +259,13 @@ def _exposure_problems(spec: DeploymentSpec) -> list[Problem]:
                                 allowed="a DNS name whose DNS you control, such as llm.<your domain>"))
     if spec.exposure.mode == "ingress" and spec.exposure.host is not None \
             and (spec.exposure.tls.issuer == PUBLIC_ACME_ISSUER or spec.targets.aks is not None) \
-            and private_name(spec.exposure.host):
+            and (private_name(spec.exposure.host) or documentation_host(spec.exposure.host)):
         problems.append(Problem("exposure.host", "is a name no public certificate is issued for, and the issuer is "
                                 f"ACME against Let's Encrypt (exposure.tls.issuer {PUBLIC_ACME_ISSUER}, or any "
                                 "issuer on AKS, where slm-deploy creates it)",
                                 allowed="a public DNS name of two or more labels whose DNS you control, not "
-                                        "localhost or under " + ", ".join(f".{name}" for name in PRIVATE_SUFFIXES),
+                                        "localhost or under " + ", ".join(f".{name}" for name in PRIVATE_SUFFIXES)
+                                        + ", example.com, example.net or example.org",
                                 hint="for a private name on Kubernetes, set exposure.tls.issuer to a ClusterIssuer "
                                      "of your own certificate authority"))
     if spec.exposure.mode != "none" and not spec.serving.auth.enabled:

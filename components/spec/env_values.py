@@ -63,6 +63,17 @@ BOUNDED_COUNTS = {
 """Counts a reader outside envs.py narrows further: name -> (lowest, highest, what is allowed)."""
 
 
+C_INT_MAX = 2 ** 31 - 1
+"""The largest value C's atoi returns defined; beyond it the result is undefined."""
+ATOI_KINDS = {
+    "atoi-switch": (1, "0 (off) or 1 (on); llama.cpp reads it with C's atoi, which reads any text that does not start "
+                       "with a number as 0, so the switch would stay off"),
+    "atoi-count": (C_INT_MAX, f"a whole number from 0 to {C_INT_MAX}, digits only; llama.cpp reads it with C's atoi, "
+                              "which reads text that does not start with a number as 0 and cuts off what follows one"),
+}
+"""Kinds of the variables llama.cpp reads with atoi: name -> (highest value, what is allowed)."""
+
+
 def _int_within(text: str, low: int, high: int) -> bool:
     """Python's int(text) succeeds (spaces, a sign and _ separators allowed) and lands in low..high."""
     return _parses(int, text) and low <= int(text) <= high
@@ -116,6 +127,9 @@ def value_refusal(runtime: str, name: str, value: str) -> str | None:
         return None if _int_within(value, 0, INT64_MAX) else (
             f"a whole number from 0 to {INT64_MAX} (a timeout, size, count or port; its default is not negative "
             "and vLLM uses a negative one as given)")
+    if kind in ATOI_KINDS:
+        high, allowed = ATOI_KINDS[kind]
+        return None if value.isascii() and value.isdigit() and int(value) <= high else allowed
     if kind == "float":
         return None if _parses(float, value) else "a number, such as 10 or 0.5"
     if kind.removesuffix("-nocase") in ("choice", "choice-list"):

@@ -88,7 +88,7 @@ def test_on_compose_a_gpu_type_names_the_gpu_the_host_needs() -> None:
 
 
 def _namespaces_admitted_to_the_gateway(exposure: dict[str, Any], **kubernetes: Any) -> list[str]:
-    spec = {**_llamacpp_on_kubernetes({"type": "nvidia-l4"}), "exposure": {"mode": "ingress", "host": "llm.example.com",
+    spec = {**_llamacpp_on_kubernetes({"type": "nvidia-l4"}), "exposure": {"mode": "ingress", "host": "llm.contoso.com",
                                                                            **exposure}}
     spec["targets"]["kubernetes"] = kubernetes
     policy = yaml.safe_load(render_bundle(parse_deployment(spec)).files[

@@ -124,8 +124,9 @@ def test_an_address_no_server_answers_at_is_refused(field: str, host: str) -> No
 
 PRIVATE_NAMES = ["llm", "localhost", "llm.localhost", "llm.local", "api.team.svc.cluster.local", "llm.test",
                  "llm.corp.internal", "llm.home.arpa", "a.invalid", "a.example", "a.onion", "a.lan", "a.corp",
-                 "a.alt"]
-"""Names a public certificate authority issues no certificate for."""
+                 "a.alt", "example.com", "a.example.com", "x.y.example.org", "a.example.net"]
+"""Names a public certificate authority issues no certificate for (the example domains are reserved for
+documentation)."""
 
 
 @pytest.mark.parametrize("host", PRIVATE_NAMES)

@@ -49,7 +49,7 @@ IDLE = {
                                     "serving.autoscaling.max_replicas", "serving.autoscaling.enabled: true"),
     "port with auth off": (COMPOSE, {"serving": {"auth": {"enabled": False}}, "exposure": {"port": 9000}},
                            "exposure.port", "serving.auth.enabled: true"),
-    "ingress host without ingress": (KUBERNETES, {"exposure": {"mode": "internal", "host": "llm.example.com"}},
+    "ingress host without ingress": (KUBERNETES, {"exposure": {"mode": "internal", "host": "llm.contoso.com"}},
                                      "exposure.host", "exposure.mode: ingress"),
     "tls without ingress": (COMPOSE, {"exposure": {"tls": {"issuer": "internal-ca"}}}, "exposure.tls",
                             "exposure.mode: ingress"),
@@ -114,7 +114,7 @@ USED = {
     "replicas on kubernetes": (KUBERNETES, {"serving": {"replicas": 2}}),
     "autoscaling on kubernetes": (KUBERNETES, {"serving": {"autoscaling": {"enabled": True, "max_replicas": 5}}}),
     "port with auth on": (COMPOSE, {"exposure": {"port": 9000}}),
-    "ingress fields with ingress": (KUBERNETES, {"exposure": {"mode": "ingress", "host": "llm.example.com",
+    "ingress fields with ingress": (KUBERNETES, {"exposure": {"mode": "ingress", "host": "llm.contoso.com",
                                                              "tls": {"issuer": "internal-ca"}}}),
     "internal on a LAN address": (COMPOSE, {"exposure": {"mode": "internal", "bind_address": "10.0.0.5"}}),
     "internal on kubernetes": (KUBERNETES, {"exposure": {"mode": "internal"}}),
@@ -123,7 +123,7 @@ USED = {
     "open webui port while it is on": (COMPOSE, {"runtime": {"kind": "ollama", "open_webui": {"enabled": True,
                                                                                          "port": 3100}}}),
     "open webui turned off explicitly": (COMPOSE, {"runtime": {"kind": "ollama", "open_webui": {"enabled": False}}}),
-    "ingress namespace with ingress": (KUBERNETES, {"exposure": {"mode": "ingress", "host": "llm.example.com"},
+    "ingress namespace with ingress": (KUBERNETES, {"exposure": {"mode": "ingress", "host": "llm.contoso.com"},
                                                     "targets": {"kubernetes": {"ingress_namespace": "traefik"}}}),
     "monitoring namespace in existing mode": (KUBERNETES, {"monitoring": {"mode": "existing"},
                                                            "targets": {"kubernetes": {"monitoring_namespace": "obs"}}}),
@@ -234,7 +234,7 @@ def test_a_base_image_row_the_deployment_uses_reaches_the_bundle(base: dict[str,
                                                                  tmp_path: Path) -> None:
     extra = {"security": {"base_images": {row: BASE_IMAGE}}}
     if row.startswith("cert-manager"):  # cert-manager runs where an AKS cluster serves an Ingress
-        extra["exposure"] = {"mode": "ingress", "host": "llm.example.com"}
+        extra["exposure"] = {"mode": "ingress", "host": "llm.contoso.com"}
     path, out = _write(tmp_path, _merge(base, extra)), tmp_path / "bundle"
     result = run_in_process("render", str(path), "--out", str(out))
     assert result.code == 0, result.stderr

@@ -14,7 +14,7 @@ from tests.support.cli import CliResult, run_in_process
 
 KUBERNETES: dict[str, Any] = {"name": "demo", "model": {"id": "qwen3-1.7b"}, "runtime": {"kind": "llamacpp"},
                               "targets": {"kubernetes": {}, "docker": {"registry": "registry.example"}}}
-INGRESS = {"mode": "ingress", "host": "llm.example.com"}
+INGRESS = {"mode": "ingress", "host": "llm.contoso.com"}
 ADD_ONS = ["cert-manager", "ingress-nginx", "nvidia-device-plugin", "app-routing-system", "keda",
            "gatekeeper-system", "external-secrets"]
 """Written out, so a name dropped from the table fails here."""

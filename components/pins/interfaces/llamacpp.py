@@ -39,6 +39,14 @@ TEMPLATE_ENTRY = re.compile(r'\{\s*"([^"]+)"\s*,\s*LLM_CHAT_TEMPLATE_[A-Z0-9_]+\
 COMPILED_FOLDERS = ("common", "src", "tools/server", "tools/mtmd", "ggml/src")
 """Where the sources linked into llama-server live (every ggml backend, since the GPU images share the record)."""
 SOURCE_SUFFIXES = (".c", ".cc", ".cpp", ".h", ".hpp")
+ATOI_ENV_VALUES = {
+    "GGML_CPU_DISABLE_FUSION": "atoi-switch",  # ggml/src/ggml-cpu/ggml-cpu.c:3888, atoi(env) == 1
+    "LLAMA_ATTN_ROT_DISABLE": "atoi-switch",  # src/llama-kv-cache.cpp:314, atoi(env) as a bool
+    "LLAMA_GRAPH_REUSE_DISABLE": "atoi-switch",  # src/llama-context.cpp:276, atoi(env) != 0
+    "GGML_OP_OFFLOAD_MIN_BATCH": "atoi-count",  # ggml-cuda.cu:5357 (also the vulkan, sycl and metal backends)
+}
+"""Variables b10133 reads with C's atoi (text that does not start with a number is 0), listed from the source
+lines named; kept by hand, since a getenv scan cannot tell how the value is parsed."""
 
 
 def help_flags(text: str) -> set[str]:
@@ -134,6 +142,7 @@ def derive(tag: str, binary: Path | None = None) -> dict:
         "endpoints": sorted(routes((server / "server.cpp").read_text())),
         "image": server_stage((source / ".devops" / "cpu.Dockerfile").read_text()),
         "flag_values": {"--chat-template": sorted(chat_templates((source / "src" / "llama-chat.cpp").read_text()))},
+        "env_values": dict(sorted(ATOI_ENV_VALUES.items())),
     }
 
 
