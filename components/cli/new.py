@@ -21,7 +21,10 @@ from pydantic import TypeAdapter, ValidationError
 
 from slm_deploy.cli.template_syntax import TEMPLATE, template_syntax_problems, unknown_variable
 from slm_deploy.errors import Problem, SlmDeployError, SpecError
-from slm_deploy.spec.fields import PATTERN_DESCRIPTIONS, REGISTRY_ALLOWED, SERVICE_NAME_PATTERN, RegistryHost
+from slm_deploy.spec.fields import (
+    OWN_NAMESPACE_ALLOWED, PATTERN_DESCRIPTIONS, REGISTRY_ALLOWED, SERVICE_NAME_PATTERN, RegistryHost,
+    shared_registry_problem,
+)
 
 
 
@@ -128,6 +131,9 @@ def _answer_problems(defaults: dict, context: dict[str, str]) -> list[Problem]:
     try:
         if answers["registry"]:  # empty: Compose builds into the local engine; the hook refuses it on a cluster
             TypeAdapter(RegistryHost).validate_python(answers["registry"], strict=True)
+            shared = shared_registry_problem(answers["registry"])
+            if shared:
+                problems.append(Problem("registry", shared, allowed=OWN_NAMESPACE_ALLOWED))
     except ValidationError:
         problems.append(Problem("registry", "is not a registry host", allowed=REGISTRY_ALLOWED))
     return problems

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from functools import cache
 from importlib import resources
 
 import click
@@ -63,10 +64,18 @@ def _template_context() -> dict[str, object]:
 
 
 def _answers_on_the_command_line() -> tuple[dict[str, object], dict[str, object]]:
-    """The config file's default_context and the key=value answers of the running cookiecutter command, found as
-    that command finds them: from its documented options (--config-file, --default-config, EXTRA_CONTEXT, with
-    COOKIECUTTER_CONFIG) through cookiecutter's public get_user_config. A renamed option fails loudly here."""
-    options = click.get_current_context().params
+    """The answers of the running cookiecutter command (see _answers_of)."""
+    return _answers_of(click.get_current_context())
+
+
+@cache
+def _answers_of(command: click.Context) -> tuple[dict[str, object], dict[str, object]]:
+    """The config file's default_context and the key=value answers of this cookiecutter command, found as that
+    command finds them: from its documented options (--config-file, --default-config, EXTRA_CONTEXT, with
+    COOKIECUTTER_CONFIG) through cookiecutter's public get_user_config. A renamed option fails loudly here.
+    Read once, where cookiecutter read them: it loads the extensions again to run each hook, from the template's
+    folder, where a relative config file path names nothing."""
+    options = command.params
     config = get_user_config(config_file=options["config_file"], default_config=options["default_config"])
     return config["default_context"], options["extra_context"] or {}
 

@@ -118,6 +118,42 @@ def _registry_host(value: str) -> str:
 RegistryHost = Annotated[str, StringConstraints(pattern=REGISTRY_PATTERN, max_length=253), AfterValidator(_registry_host)]
 """A registry host, with an optional port and path, that a container engine can push to and pull from."""
 
+SHARED_REGISTRIES = frozenset({
+    "docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com", "ghcr.io",
+    "docker.pkg.github.com", "quay.io", "gcr.io", "us.gcr.io", "eu.gcr.io", "asia.gcr.io", "public.ecr.aws",
+    "registry.gitlab.com", "nvcr.io", "mcr.microsoft.com"})
+"""Public registries many owners share: a path's first segment there is a namespace owned by whoever claimed it."""
+DOCKER_HUB = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"})
+OWN_NAMESPACE_ALLOWED = ("on a shared public registry (docker.io, ghcr.io, quay.io, gcr.io, public.ecr.aws, ...), "
+                         "its host followed by your own namespace, such as ghcr.io/<your org>; otherwise "
+                         f"{REGISTRY_ALLOWED}")
+
+
+def shared_registry_problem(registry: str) -> str | None:
+    """Why images pushed under this registry would land in a namespace someone else owns, or None."""
+    host, _, path = registry.partition("/")
+    if host.split(":", 1)[0] not in SHARED_REGISTRIES:
+        return None
+    if not path:
+        return ("is the host of a shared public registry without a namespace of your own: the images would be "
+                "named after a namespace someone else owns there")
+    if host.split(":", 1)[0] in DOCKER_HUB and path.split("/", 1)[0] == "library":
+        return "names Docker Hub's namespace of official images, which nobody outside Docker can push to"
+    return None
+
+
+def _own_namespace(value: str) -> str:
+    """A push registry on a shared public host must carry the team's namespace, or pulls come from a stranger's."""
+    problem = shared_registry_problem(value)
+    if problem:
+        raise ValueError(f"{problem}; allowed: {OWN_NAMESPACE_ALLOWED}")
+    return value
+
+
+PushRegistry = Annotated[RegistryHost, AfterValidator(_own_namespace)]
+"""The registry slm-deploy pushes its builds to and clusters pull them from: a private host, or a shared public
+registry's host with the team's own namespace."""
+
 HTTPS_URL_PATTERN = rf"^https://{HOST_PORT}(/[A-Za-z0-9._~/-]*)?$"
 HTTPS_URL_ALLOWED = f"https://, then {HOST_ALLOWED}; then an optional path, such as https://vault.<your domain>:8200"
 

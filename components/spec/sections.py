@@ -10,7 +10,7 @@ from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from slm_deploy.spec.base import SpecModel
 from slm_deploy.spec.fields import (
-    ByteQuantity, Cidr, DnsLabel, DnsName, IpAddress, LabelKey, LabelValue, PinsRow, RegistryHost, SafeText,
+    ByteQuantity, Cidr, DnsLabel, DnsName, IpAddress, LabelKey, LabelValue, PinsRow, PushRegistry, RegistryHost, SafeText,
     SecretName, SpecificAddress,
 )
 from slm_deploy.spec.hosts import ends_in_a_number
@@ -134,7 +134,7 @@ class DockerTarget(SpecModel):
     """The images slm-deploy builds: their build contexts, and where they are pushed. `pulumi up` builds them only
     with this target (into the local engine without a registry); Compose writes the contexts on its own."""
 
-    registry: RegistryHost | None = None
+    registry: PushRegistry | None = None
     repository: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+([._/-][a-z0-9]+)*$")] | None = None
     tags: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]] = Field(
         default_factory=list

@@ -77,6 +77,8 @@ def test_existing_project_is_not_overwritten(tmp_path: Path) -> None:
     ("project_name=Team\nconfig: evil", "project_name"),
     ("registry=-", "registry"),
     ("registry=r.example.com:99999", "registry"),
+    ("registry=quay.io:443", "registry"),
+    ("registry=docker.io/library", "registry"),
 ])
 def test_bad_answers_are_refused_before_anything_is_written(answer: str, field: str, tmp_path: Path) -> None:
     out = tmp_path / "out"

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from slm_deploy.errors import SpecError
+from slm_deploy.render.images import build_owners, built_image
+from slm_deploy.runtimes import plan_deployment
 from slm_deploy.spec.loader import parse_deployment
 from tests.secret_stores.cases import spec_of
 
@@ -151,3 +153,22 @@ def test_on_aks_a_private_ingress_host_is_refused_whatever_the_issuer_is_named()
     spec = spec_of("key-vault-created")
     spec["exposure"] = {"mode": "ingress", "host": "llm.corp.internal", "tls": {"issuer": "corp-ca"}}
     assert _problem(spec).startswith("exposure.host: is a name no public certificate is issued for")
+
+
+@pytest.mark.parametrize("registry", ["ghcr.io", "docker.io", "quay.io", "index.docker.io", "quay.io:443",
+                                      "public.ecr.aws", "docker.io/library"])
+def test_a_shared_public_registry_needs_the_teams_namespace(registry: str) -> None:
+    """`ghcr.io` alone names the images ghcr.io/slm-deploy/...: a namespace someone else owns, pulled on every start."""
+    message = _problem(_with_registry(registry))
+    assert message.startswith(f"{REGISTRY}: "), message
+    assert "such as ghcr.io/<your org>" in message
+    allowed = message.split("allowed: ", 1)[1]
+    assert registry not in message.replace(allowed, ""), "the value is never echoed"
+
+
+@pytest.mark.parametrize("registry", ["ghcr.io/myorg", "docker.io/myorg", "quay.io/myorg/models",
+                                      "myteam.azurecr.io", "localhost:5000", "registry.team.dev:5000"])
+def test_a_namespaced_or_private_registry_names_the_built_images_as_given(registry: str) -> None:
+    deployment = parse_deployment(_with_registry(registry))
+    owners = build_owners(plan_deployment(deployment))
+    assert owners and all(built_image(deployment, o).startswith(f"{registry}/slm/{o.name}:") for o in owners)

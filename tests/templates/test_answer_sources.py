@@ -200,6 +200,25 @@ def test_the_options_the_template_reads_answers_from_are_cookiecutters_own() -> 
     assert {"extra_context", "config_file", "default_config"} <= {option.name for option in main.params}
 
 
+@pytest.mark.parametrize("how", ["--config-file", "COOKIECUTTER_CONFIG"])
+def test_a_config_file_named_by_a_relative_path_is_read_where_cookiecutter_read_it(how: str, tmp_path: Path) -> None:
+    """cookiecutter runs each hook from the template's folder: the answers it read from ../config.yaml are still
+    the answers checked there, and the project is generated, with nothing left behind in the temporary folder."""
+    (tmp_path / "work").mkdir()
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "config.yaml").write_text(f"default_context:\n  project_name: Relative Config\n  runtime: llamacpp\n"
+                                          f"  slm_deploy_source: '{SOURCE_ANSWER.split('=', 1)[1]}'\n",
+                                          encoding="utf-8")
+    arguments = ["--config-file", "../config.yaml"] if how == "--config-file" else []
+    generated = subprocess.run([COOKIECUTTER, "--no-input", *arguments, _template_dir()], cwd=tmp_path / "work",
+                               capture_output=True, text=True, timeout=300,
+                               env={**os.environ, "HOME": str(tmp_path / "home"), "TMPDIR": str(tmp_path / "tmp"),
+                                    "COOKIECUTTER_CONFIG": "../config.yaml"})
+    assert generated.returncode == 0, generated.stdout + generated.stderr
+    assert "on llamacpp" in (tmp_path / "work" / "relative-config" / "Pulumi.dev.yaml").read_text()
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
 def test_a_config_file_choice_the_template_does_not_offer_is_refused(tmp_path: Path) -> None:
     """cookiecutter warns of such a default and generates with the template's first option instead: an answer
     accepted and ignored. The template refuses it, exit 2, nothing written."""
