@@ -237,7 +237,7 @@ def new(
             raise TemplateRefused(hook_output)
         target = output_dir / project.name
         if os.path.lexists(target):  # a dangling link too: moving onto it would fail
-            raise SpecError(Problem("deployment_name", f"{target} already exists",
+            raise SpecError(Problem("deployment_name", "names a folder that already exists in --output-dir",
                                     hint="choose another deployment_name or --output-dir"))
         shutil.move(str(project), target)
         _keep_replay(Path(staging) / REPLAY_STAGING)
