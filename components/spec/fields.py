@@ -118,12 +118,11 @@ def _registry_host(value: str) -> str:
 RegistryHost = Annotated[str, StringConstraints(pattern=REGISTRY_PATTERN, max_length=253), AfterValidator(_registry_host)]
 """A registry host, with an optional port and path, that a container engine can push to and pull from."""
 
-SHARED_REGISTRIES = frozenset({
-    "docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com", "ghcr.io",
-    "docker.pkg.github.com", "quay.io", "gcr.io", "us.gcr.io", "eu.gcr.io", "asia.gcr.io", "public.ecr.aws",
-    "registry.gitlab.com", "nvcr.io", "mcr.microsoft.com"})
-"""Public registries many owners share: a path's first segment there is a namespace owned by whoever claimed it."""
 DOCKER_HUB = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"})
+SHARED_REGISTRIES = DOCKER_HUB | {
+    "ghcr.io", "docker.pkg.github.com", "quay.io", "gcr.io", "us.gcr.io", "eu.gcr.io", "asia.gcr.io", "public.ecr.aws",
+    "registry.gitlab.com", "nvcr.io", "mcr.microsoft.com"}
+"""Public registries many owners share: a path's first segment there is a namespace owned by whoever claimed it."""
 OWN_NAMESPACE_ALLOWED = ("on a shared public registry (docker.io, ghcr.io, quay.io, gcr.io, public.ecr.aws, ...), "
                          "its host followed by your own namespace, such as ghcr.io/<your org>; otherwise "
                          f"{REGISTRY_ALLOWED}")
@@ -131,13 +130,14 @@ OWN_NAMESPACE_ALLOWED = ("on a shared public registry (docker.io, ghcr.io, quay.
 
 def shared_registry_problem(registry: str) -> str | None:
     """Why images pushed under this registry would land in a namespace someone else owns, or None."""
-    host, _, path = registry.partition("/")
-    if host.split(":", 1)[0] not in SHARED_REGISTRIES:
+    host_port, _, path = registry.partition("/")
+    host = host_port.split(":", 1)[0]
+    if host not in SHARED_REGISTRIES:
         return None
     if not path:
         return ("is the host of a shared public registry without a namespace of your own: the images would be "
                 "named after a namespace someone else owns there")
-    if host.split(":", 1)[0] in DOCKER_HUB and path.split("/", 1)[0] == "library":
+    if host in DOCKER_HUB and path.split("/", 1)[0] == "library":
         return "names Docker Hub's namespace of official images, which nobody outside Docker can push to"
     return None
 
