@@ -1,12 +1,15 @@
-"""Measure what the serving gateway adds: direct-to-runtime versus through-the-gateway, streaming.
+"""Measure what a proxy in front of a streaming runtime adds: the gateway, nginx and LiteLLM's proxy against direct.
 
-Runs a paced fake OpenAI runtime (SSE, one chunk per token), the real gateway process and, when
-Debian's nginx is installed, nginx as a plain reverse proxy for comparison; all on loopback, with
-bounded request counts. Prints added p50/p99 latency (ms) and the throughput ratio per setup, and
-the CPU time the gateway process spends per request against the runtime's own (the CPU ratio
-holds steady on a machine shared with other work, where latencies do not).
+Runs a fake OpenAI runtime (SSE, one chunk per token, paced or not), the real gateway process and, when
+installed, nginx as a plain reverse proxy; with --litellm also LiteLLM's proxy, installed into a virtualenv
+of its own and configured as its users run it (one OpenAI upstream, a static master key, no database,
+logging off). All on loopback, with bounded request counts, every setup interleaved in each round. Prints,
+per pacing and concurrency, the added time to first byte (p50) and total (p50/p99), throughput against
+direct and the CPU time each proxy spends per request (with the runtime's own, which steadies the figure on
+a machine shared with other work).
 
-    python benchmarks/gateway_overhead.py [--tokens 16] [--token-interval-ms 10] [--no-nginx]
+    python benchmarks/gateway_overhead.py [--pacing-ms 10 0] [--streams 1 64] [--rounds 3] [--no-nginx] \\
+        [--litellm [--litellm-venv DIR]] [--baseline-python PYTHON]
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
@@ -32,6 +35,11 @@ from aiohttp import web
 from slm_deploy.servers.gateway.config import GatewayConfig, config_to_toml
 
 KEY = "sk-benchmark-key-000000000000000"
+ROOT = Path(__file__).resolve().parent.parent
+CHAT_PATH = "/v1/chat/completions"
+# Released before the compromised 1.107.0; its proxy extra resolves from PyPI as published.
+LITELLM_REQUIREMENT = "litellm[proxy]==1.106.12"
+DEFAULT_LITELLM_VENV = Path.home() / ".cache" / "slm-deploy" / "bench-litellm-1.106.12"
 
 
 def free_port() -> int:
@@ -43,34 +51,53 @@ def free_port() -> int:
 # -- the fake runtime (runs in its own process) ---------------------------------------------------
 
 
-def run_runtime(port: int, tokens: int, interval: float) -> None:
-    """A paced SSE chat endpoint that also reports usage, like vLLM with include_usage."""
+def run_runtime(port: int, tokens: int) -> None:
+    """A chat endpoint that streams like vLLM with include_usage; `PUT /pace` sets the milliseconds between chunks."""
+    pacing = {"seconds": 0.0}
 
     async def chat(request: web.Request) -> web.StreamResponse:
         body = await request.json()
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
+        interval = pacing["seconds"]
         for _ in range(tokens):
             if interval:
                 await asyncio.sleep(interval)
-            await response.write(b'data: {"id":"b","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":" tok"}}]}\n\n')
+            await response.write(b'data: {"id":"b","object":"chat.completion.chunk","created":1,"model":"bench",'
+                                 b'"choices":[{"index":0,"delta":{"content":" tok"}}]}\n\n')
         if (body.get("stream_options") or {}).get("include_usage"):
-            usage = {"choices": [], "usage": {"prompt_tokens": 8, "completion_tokens": tokens}}
+            usage = {"id": "b", "object": "chat.completion.chunk", "created": 1, "model": "bench", "choices": [],
+                     "usage": {"prompt_tokens": 8, "completion_tokens": tokens, "total_tokens": 8 + tokens}}
             await response.write(f"data: {json.dumps(usage)}\n\n".encode())
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
 
+    async def pace(request: web.Request) -> web.Response:
+        pacing["seconds"] = float(await request.text()) / 1000
+        return web.Response()
+
     app = web.Application()
-    app.router.add_post("/v1/chat/completions", chat)
+    app.router.add_post(CHAT_PATH, chat)
+    app.router.add_put("/pace", pace)
     web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
 
 
 # -- processes ----------------------------------------------------------------------------------
 
 
-def wait_port(port: int, process: subprocess.Popen[bytes], what: str) -> None:
-    deadline = time.monotonic() + 20
+@dataclass
+class Setup:
+    """One way to reach the runtime: its URL, whether it wants the key, and the process that serves it."""
+
+    name: str
+    url: str
+    auth: bool
+    process: subprocess.Popen[bytes] | None = None
+
+
+def wait_port(port: int, process: subprocess.Popen[bytes], what: str, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"{what} exited with {process.returncode}")
@@ -82,9 +109,9 @@ def wait_port(port: int, process: subprocess.Popen[bytes], what: str) -> None:
     raise SystemExit(f"{what} did not start")
 
 
-def start_gateway(workdir: Path, upstream: str, event_loop: str) -> tuple[subprocess.Popen[bytes], int]:
+def start_gateway(workdir: Path, upstream: str, name: str, python: str, event_loop: str) -> Setup:
     port = free_port()
-    workdir = workdir / f"gateway-{event_loop}"
+    workdir = workdir / name.replace(" ", "-").strip("()")
     workdir.mkdir()
     (workdir / "keys").write_text(f"bench:{KEY}\n")
     config = GatewayConfig(
@@ -93,11 +120,11 @@ def start_gateway(workdir: Path, upstream: str, event_loop: str) -> tuple[subpro
     )
     (workdir / "gateway.toml").write_text(config_to_toml(config))
     process = subprocess.Popen(
-        [sys.executable, "-m", "slm_deploy.servers.gateway", "--config", str(workdir / "gateway.toml")],
+        [python, "-m", "slm_deploy.servers.gateway", "--config", str(workdir / "gateway.toml")],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "SLM_GATEWAY_EVENT_LOOP": event_loop},
     )
-    wait_port(port, process, "gateway")
-    return process, port
+    wait_port(port, process, name)
+    return Setup(name, f"http://127.0.0.1:{port}{CHAT_PATH}", True, process)
 
 
 NGINX_CONF = """worker_processes 1;
@@ -123,7 +150,7 @@ http {{
 """
 
 
-def start_nginx(workdir: Path, upstream_port: int) -> tuple[subprocess.Popen[bytes], int] | None:
+def start_nginx(workdir: Path, upstream_port: int) -> Setup | None:
     binary = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
     if binary is None:
         return None
@@ -135,33 +162,83 @@ def start_nginx(workdir: Path, upstream_port: int) -> tuple[subprocess.Popen[byt
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     wait_port(port, process, "nginx")
-    return process, port
+    return Setup("nginx (plain proxy)", f"http://127.0.0.1:{port}{CHAT_PATH}", False, process)
+
+
+LITELLM_CONF = """model_list:
+  - model_name: bench
+    litellm_params:
+      model: openai/bench
+      api_base: http://127.0.0.1:{upstream}/v1
+      api_key: runtime-has-no-key
+litellm_settings:
+  set_verbose: false
+  json_logs: false
+  turn_off_message_logging: true
+general_settings:
+  master_key: {key}
+  disable_spend_logs: true
+"""
+
+
+def litellm_executable(venv: Path) -> Path:
+    """LiteLLM's proxy CLI in its own virtualenv, created and installed from PyPI on first use."""
+    executable = venv / "bin" / "litellm"
+    if not executable.exists():
+        print(f"installing {LITELLM_REQUIREMENT} into {venv} ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", LITELLM_REQUIREMENT], check=True)
+    return executable
+
+
+def start_litellm(workdir: Path, upstream_port: int, venv: Path) -> Setup:
+    port = free_port()
+    conf = workdir / "litellm.yaml"
+    conf.write_text(LITELLM_CONF.format(upstream=upstream_port, key=KEY))
+    env = {name: value for name, value in os.environ.items() if name not in ("DATABASE_URL", "PYTHONPATH")}
+    env.update(LITELLM_LOG="ERROR", LITELLM_LOCAL_MODEL_COST_MAP="True", LITELLM_TELEMETRY="False")
+    process = subprocess.Popen(
+        [str(litellm_executable(venv)), "--config", str(conf), "--host", "127.0.0.1", "--port", str(port),
+         "--num_workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=workdir,
+    )
+    wait_port(port, process, "LiteLLM proxy", seconds=180)
+    return Setup("LiteLLM proxy", f"http://127.0.0.1:{port}{CHAT_PATH}", True, process)
 
 
 # -- load -----------------------------------------------------------------------------------------
 
 
 def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User plus system CPU time a process and its live descendants have used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
+                    for child in (task / "children").read_text().split()]
+    except FileNotFoundError:
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(child) for child in children)
 
 
 @dataclass
 class Result:
-    latencies: list[float]
-    ttfts: list[float]
-    chunks: int
-    wall: float
+    latencies: list[float] = field(default_factory=list)
+    ttfbs: list[float] = field(default_factory=list)
+    chunks: int = 0
+    wall: float = 0.0
     proxy_cpu: float = 0.0
     runtime_cpu: float = 0.0
 
-    def p(self, q: float) -> float:
-        return statistics.quantiles(self.latencies, n=100, method="inclusive")[int(q) - 1] * 1000
+    def p(self, q: int) -> float:
+        return statistics.quantiles(self.latencies, n=100, method="inclusive")[q - 1] * 1000
 
-    def merge(self, other: "Result") -> None:
+    def ttfb_p50(self) -> float:
+        return statistics.median(self.ttfbs) * 1000
+
+    def merge(self, other: Result) -> None:
         self.latencies += other.latencies
-        self.ttfts += other.ttfts
+        self.ttfbs += other.ttfbs
         self.chunks += other.chunks
         self.wall += other.wall
         self.proxy_cpu += other.proxy_cpu
@@ -172,105 +249,128 @@ class Result:
         return self.chunks / self.wall
 
 
-async def load(
-    url: str, streams: int, requests_per_stream: int, auth: bool, runtime_pid: int, proxy_pid: int | None
-) -> Result:
+async def load(setup: Setup, streams: int, requests_per_stream: int, runtime_pid: int) -> Result:
     body = {"model": "bench", "messages": [{"role": "user", "content": "hi"}], "stream": True}
-    headers = {"Authorization": f"Bearer {KEY}"} if auth else {}
-    latencies: list[float] = []
-    ttfts: list[float] = []
-    chunks = 0
+    headers = {"Authorization": f"Bearer {KEY}"} if setup.auth else {}
+    proxy_pid = setup.process.pid if setup.process else None
+    result = Result()
 
-    async def worker(session: aiohttp.ClientSession, count: int = requests_per_stream) -> None:
-        nonlocal chunks
+    async def worker(session: aiohttp.ClientSession, count: int) -> None:
         for _ in range(count):
             started = time.perf_counter()
             first = None
-            async with session.post(url, json=body, headers=headers) as response:
+            async with session.post(setup.url, json=body, headers=headers) as response:
                 if response.status != 200:
-                    raise SystemExit(f"{url} answered {response.status}")
+                    raise SystemExit(f"{setup.name} answered {response.status}")
                 async for line in response.content:
                     if first is None:
                         first = time.perf_counter() - started
                     if line.startswith(b"data: {"):
-                        chunks += 1
-            latencies.append(time.perf_counter() - started)
-            ttfts.append(first or 0.0)
+                        result.chunks += 1
+            result.latencies.append(time.perf_counter() - started)
+            result.ttfbs.append(first or 0.0)
 
     connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=600)) as session:
         await asyncio.gather(*(worker(session, 1) for _ in range(streams)))  # open and warm the connections
-        latencies.clear(), ttfts.clear()
-        chunks = 0
+        result = Result()
         runtime_cpu, proxy_cpu = cpu_seconds(runtime_pid), cpu_seconds(proxy_pid) if proxy_pid else 0.0
         started = time.perf_counter()
-        await asyncio.gather(*(worker(session) for _ in range(streams)))
-        wall = time.perf_counter() - started
-        runtime_cpu = cpu_seconds(runtime_pid) - runtime_cpu
-        proxy_cpu = cpu_seconds(proxy_pid) - proxy_cpu if proxy_pid else 0.0
-    return Result(latencies, ttfts, chunks, wall, proxy_cpu, runtime_cpu)
+        await asyncio.gather(*(worker(session, requests_per_stream) for _ in range(streams)))
+        result.wall = time.perf_counter() - started
+        result.runtime_cpu = cpu_seconds(runtime_pid) - runtime_cpu
+        result.proxy_cpu = cpu_seconds(proxy_pid) - proxy_cpu if proxy_pid else 0.0
+    return result
+
+
+def set_pacing(runtime_port: int, milliseconds: float) -> None:
+    async def put() -> None:
+        async with aiohttp.ClientSession() as session:
+            async with session.put(f"http://127.0.0.1:{runtime_port}/pace", data=str(milliseconds)) as response:
+                response.raise_for_status()
+
+    asyncio.run(put())
+
+
+def report(pacing: float, streams: int, results: dict[str, Result], rows: list[str]) -> None:
+    """Print one block of figures and add its rows to the closing Markdown table."""
+    base = results["direct"]
+    print(f"\n{pacing:g} ms pacing, {streams} concurrent stream(s), {len(base.latencies)} requests per setup:")
+    print(f"  {'direct':<24} TTFB p50 {base.ttfb_p50():8.2f} ms  total p50 {base.p(50):8.2f} ms  "
+          f"p99 {base.p(99):8.2f} ms  {base.throughput:8.0f} chunks/s")
+    for name, res in results.items():
+        if name == "direct":
+            continue
+        ttfb = res.ttfb_p50() - base.ttfb_p50()
+        p50, p99 = res.p(50) - base.p(50), res.p(99) - base.p(99)
+        share = res.throughput / base.throughput
+        per_request = 1000 / len(res.latencies)
+        cpu, runtime_cpu = res.proxy_cpu * per_request, res.runtime_cpu * per_request
+        print(f"  {name:<24} added TTFB p50 {ttfb:+7.2f} ms, total p50 {p50:+7.2f} / p99 {p99:+7.2f} ms, "
+              f"throughput {share:6.1%} of direct, CPU per request {cpu:.2f} ms (runtime {runtime_cpu:.2f} ms)")
+        rows.append(f"| {name} | {streams} | {pacing:g} ms | {ttfb:+.2f} ms | {p50:+.2f} / {p99:+.2f} ms | "
+                    f"{share:.1%} | {cpu:.2f} ms | {cpu / max(runtime_cpu, 1e-9):.2f} |")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tokens", type=int, default=16, help="chunks per streamed response")
-    parser.add_argument("--token-interval-ms", type=float, default=10.0, help="runtime pacing between chunks (0: none)")
+    parser.add_argument("--pacing-ms", type=float, nargs="+", default=[10.0, 0.0],
+                        help="runtime pacing between chunks, one block of figures each (0: none)")
+    parser.add_argument("--streams", type=int, nargs="+", default=[1, 64], help="concurrent streams, one block each")
     parser.add_argument("--requests-single", type=int, default=40, help="sequential requests at 1 stream, per round")
-    parser.add_argument("--requests-per-stream", type=int, default=3, help="requests per stream at 64 streams, per round")
+    parser.add_argument("--requests-per-stream", type=int, default=3, help="requests per stream when concurrent, per round")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per setup")
     parser.add_argument("--no-nginx", action="store_true", help="skip the nginx comparison")
+    parser.add_argument("--asyncio-loop", action="store_true", help="also run the gateway on asyncio's own loop")
+    parser.add_argument("--litellm", action="store_true", help=f"also measure LiteLLM's proxy ({LITELLM_REQUIREMENT})")
+    parser.add_argument("--litellm-venv", type=Path, default=DEFAULT_LITELLM_VENV,
+                        help="virtualenv for LiteLLM, created and installed from PyPI if missing")
+    parser.add_argument("--baseline-python", help="also run the gateway of the checkout this interpreter imports")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
     runtime_port = free_port()
     runtime = subprocess.Popen(
-        [sys.executable, "-c", f"from benchmarks.gateway_overhead import run_runtime; run_runtime({runtime_port}, {args.tokens}, {args.token_interval_ms / 1000})"],
-        cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        [sys.executable, "-c", f"from benchmarks.gateway_overhead import run_runtime; run_runtime({runtime_port}, {args.tokens})"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
-    processes: list[subprocess.Popen[bytes]] = [runtime]
+    upstream = f"http://127.0.0.1:{runtime_port}"
+    setups: list[Setup] = [Setup("direct", f"{upstream}{CHAT_PATH}", False)]
     try:
         wait_port(runtime_port, runtime, "fake runtime")
-        direct = f"http://127.0.0.1:{runtime_port}/v1/chat/completions"
-        targets: dict[str, tuple[str, bool]] = {}
-        pids: dict[str, int] = {}
-        for loop_name in ("auto", "asyncio"):
-            gateway, gateway_port = start_gateway(workdir, f"http://127.0.0.1:{runtime_port}", loop_name)
-            processes.append(gateway)
-            label = "gateway (uvloop)" if loop_name == "auto" else "gateway (asyncio loop)"
-            targets[label] = (f"http://127.0.0.1:{gateway_port}/v1/chat/completions", True)
-            pids[label] = gateway.pid
+        setups.append(start_gateway(workdir, upstream, "gateway", sys.executable, "auto"))
+        if args.baseline_python:
+            setups.append(start_gateway(workdir, upstream, "gateway (baseline)", args.baseline_python, "auto"))
+        if args.asyncio_loop:
+            setups.append(start_gateway(workdir, upstream, "gateway (asyncio loop)", sys.executable, "asyncio"))
         if not args.no_nginx:
             nginx = start_nginx(workdir, runtime_port)
             if nginx is None:
                 print("nginx not installed: skipping the nginx comparison (apt-get install nginx-light)")
             else:
-                processes.append(nginx[0])
-                targets["nginx (plain proxy)"] = (f"http://127.0.0.1:{nginx[1]}/v1/chat/completions", False)
-        print(f"runtime: {args.tokens} SSE chunks per response, {args.token_interval_ms} ms apart; "
-              f"{os.cpu_count()} CPUs shared by client, proxies and runtime; {args.rounds} interleaved rounds")
-        all_targets = {"direct": (direct, False), **targets}
-        for streams, per_stream in ((1, args.requests_single), (64, args.requests_per_stream)):
-            results = {name: Result([], [], 0, 0.0) for name in all_targets}
-            for _ in range(args.rounds):  # interleave, so background load hits every setup alike
-                for name, (url, auth) in all_targets.items():
-                    results[name].merge(asyncio.run(load(url, streams, per_stream, auth, runtime.pid, pids.get(name))))
-            base = results["direct"]
-            print(f"\n{streams} concurrent stream(s), {len(base.latencies)} requests per setup:")
-            print(f"  {'direct':<25} p50 {base.p(50):8.2f} ms  p99 {base.p(99):8.2f} ms  {base.throughput:9.0f} chunks/s")
-            for name in targets:
-                res = results[name]
-                ttft_added = (statistics.median(res.ttfts) - statistics.median(base.ttfts)) * 1000
-                print(f"  {name:<25} p50 {res.p(50):8.2f} ms  p99 {res.p(99):8.2f} ms  {res.throughput:9.0f} chunks/s"
-                      f"  | added p50 {res.p(50) - base.p(50):+6.2f} ms, p99 {res.p(99) - base.p(99):+6.2f} ms,"
-                      f" TTFT p50 {ttft_added:+6.2f} ms, throughput {res.throughput / base.throughput:6.1%} of direct")
-                if name in pids:
-                    per_request = 1000 / len(res.latencies)
-                    print(f"  {'':<25} CPU per request: gateway {res.proxy_cpu * per_request:.2f} ms,"
-                          f" runtime {res.runtime_cpu * per_request:.2f} ms"
-                          f" (gateway / runtime {res.proxy_cpu / max(res.runtime_cpu, 1e-9):.2f})")
+                setups.append(nginx)
+        if args.litellm:
+            setups.append(start_litellm(workdir, runtime_port, args.litellm_venv))
+        print(f"runtime: {args.tokens} SSE chunks per response; {os.cpu_count()} CPUs shared by client, proxies and "
+              f"runtime; {args.rounds} interleaved rounds")
+        rows: list[str] = []
+        for pacing in args.pacing_ms:
+            set_pacing(runtime_port, pacing)
+            for streams in args.streams:
+                per_stream = args.requests_single if streams == 1 else args.requests_per_stream
+                results = {setup.name: Result() for setup in setups}
+                for _ in range(args.rounds):  # interleave, so background load hits every setup alike
+                    for setup in setups:
+                        results[setup.name].merge(asyncio.run(load(setup, streams, per_stream, runtime.pid)))
+                report(pacing, streams, results, rows)
+        print("\n| setup | streams | pacing | added TTFB p50 | added total p50 / p99 | throughput vs direct "
+              "| proxy CPU per request | proxy CPU / runtime CPU |")
+        print("|---|---|---|---|---|---|---|---|")
+        print("\n".join(rows))
     finally:
-        for process in reversed(processes):
+        processes = [setup.process for setup in setups if setup.process is not None] + [runtime]
+        for process in processes:
             process.send_signal(signal.SIGTERM)
         for process in processes:
             try:

@@ -329,6 +329,19 @@ def test_usage_injection_only_for_streams_that_did_not_ask() -> None:
 
 
 
+def test_usage_injection_adds_one_member_and_keeps_every_byte_the_client_sent() -> None:
+    body = b'{ "model" : "m",\n  "stream": true, "messages": [{"content": "caf\\u00e9 \xc3\xa9"}] }\r\n'
+    rewritten = request_usage_injection(body)
+    assert rewritten == body[: body.rindex(b"}")] + b',"stream_options":{"include_usage":true}' + b"}\r\n"
+    assert json.loads(rewritten)["stream_options"] == {"include_usage": True}
+
+
+def test_usage_injection_re_encodes_a_body_that_does_not_start_with_its_object() -> None:
+    body = b'\xef\xbb\xbf{"stream": true, "messages": []}'  # a byte-order mark, which json.loads accepts
+    rewritten = request_usage_injection(body)
+    assert rewritten == b'{"stream":true,"messages":[],"stream_options":{"include_usage":true}}'
+
+
 def test_usage_injection_keeps_non_ascii_text_as_compact_as_the_client_sent_it() -> None:
     body = json.dumps({"stream": True, "messages": [{"role": "user", "content": "\U0001F600\u4e2d" * 1000}]},
                       ensure_ascii=False).encode()

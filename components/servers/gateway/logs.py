@@ -7,9 +7,12 @@ import logging
 import sys
 import time
 
+# The LogRecord attribute holding an access-log entry's fields, serialised once, by the formatter.
+ACCESS_FIELDS = "access_fields"
+
 
 class JsonFormatter(logging.Formatter):
-    """Access-log entries are merged in as fields; other messages go under `msg`."""
+    """Access-log entries' fields are merged in; other messages go under `msg`."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
@@ -17,11 +20,11 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
         }
-        message = record.getMessage()
-        if record.name == "slm_gateway.access" and message.startswith("{"):
-            entry.update(json.loads(message))
+        fields = getattr(record, ACCESS_FIELDS, None)
+        if isinstance(fields, dict):
+            entry.update(fields)
         else:
-            entry["msg"] = message
+            entry["msg"] = record.getMessage()
         if record.exc_info and record.exc_info[0] is not None:
             entry["error"] = record.exc_info[0].__name__
         return json.dumps(entry, separators=(",", ":"))
@@ -29,6 +32,9 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(level: str) -> None:
     """Send every gateway log record to stdout as JSON; aiohttp's own access log stays off."""
+    # What the formatter never writes is not collected either: the caller's frame, thread and process.
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 NO_KEY = "none"
+
+
+@dataclass(frozen=True)
+class ExchangeSeries:
+    """The labelled series one route and key id update, looked up once instead of on every request."""
+
+    ttft: Histogram
+    duration: Histogram
+    input_tokens: Counter
+    output_tokens: Counter
 
 
 class GatewayMetrics:
@@ -72,3 +84,14 @@ class GatewayMetrics:
         )
         self.key_reloads.labels("loaded")
         self.key_reloads.labels("error")
+        self._series: dict[tuple[str, str], ExchangeSeries] = {}
+
+    def series(self, route: str, key_id: str) -> ExchangeSeries:
+        """The series for this route and key id (both bounded: the route table's patterns, the key file's ids)."""
+        found = self._series.get((route, key_id))
+        if found is None:
+            found = self._series[route, key_id] = ExchangeSeries(
+                self.ttft.labels(route, key_id), self.duration.labels(route, key_id),
+                self.input_tokens.labels(route, key_id), self.output_tokens.labels(route, key_id),
+            )
+        return found

@@ -20,6 +20,7 @@ from slm_deploy.servers.gateway.config import GatewayConfig
 from slm_deploy.servers.gateway.headers import client_response_headers, header_tokens, upstream_request_headers
 from slm_deploy.servers.gateway.keys import KeyStore
 from slm_deploy.servers.gateway.limits import BucketTable, ByteBudget, ConcurrencyGate, KeyLimits
+from slm_deploy.servers.gateway.logs import ACCESS_FIELDS
 from slm_deploy.servers.gateway.metrics import NO_KEY, GatewayMetrics
 from slm_deploy.servers.gateway.paths import InvalidTarget, Target, canonical_target
 from slm_deploy.servers.gateway.request_fields import FieldRefusal, restrict_request_fields
@@ -307,6 +308,7 @@ class Gateway:
         if streaming:
             response.headers["X-Accel-Buffering"] = "no"
         status = upstream.status
+        series = self.metrics.series(route, key_id)
         ttft: float | None = None
         complete = False
         try:
@@ -314,7 +316,7 @@ class Gateway:
             async for chunk in upstream.content.iter_any():
                 if ttft is None and streaming:
                     ttft = time.perf_counter() - started
-                    self.metrics.ttft.labels(route, key_id).observe(ttft)
+                    series.ttft.observe(ttft)
                 out = tap.feed(chunk) if tap is not None else chunk
                 if out:
                     await response.write(out)
@@ -339,9 +341,9 @@ class Gateway:
                 upstream.close()
         usage = tap.usage if tap is not None else None
         if usage is not None:
-            self.metrics.input_tokens.labels(route, key_id).inc(usage.input_tokens)
-            self.metrics.output_tokens.labels(route, key_id).inc(usage.output_tokens)
-        self.metrics.duration.labels(route, key_id).observe(time.perf_counter() - started)
+            series.input_tokens.inc(usage.input_tokens)
+            series.output_tokens.inc(usage.output_tokens)
+        series.duration.observe(time.perf_counter() - started)
         self._record(exchange, status, ttft=ttft, usage=usage)
         return response
 
@@ -396,7 +398,7 @@ class Gateway:
             self.metrics.requests.labels(UNMATCHED_LABEL, str(status), NO_KEY).inc()
 
     def _finish(self, exchange: Exchange, response: web.Response) -> web.Response:
-        self.metrics.duration.labels(exchange.route, exchange.key_id).observe(time.perf_counter() - exchange.started)
+        self.metrics.series(exchange.route, exchange.key_id).duration.observe(time.perf_counter() - exchange.started)
         self._record(exchange, response.status)
         return response
 
@@ -406,7 +408,7 @@ class Gateway:
     ) -> None:
         """Count the request and write one access-log line (ids and routes only, never keys)."""
         self.metrics.requests.labels(exchange.route, str(status), exchange.key_id).inc()
-        if not self.config.access_log:
+        if not self.config.access_log or not access_log.isEnabledFor(logging.INFO):
             return
         entry: dict[str, object] = {
             "method": exchange.request.method, "route": exchange.route, "status": status, "key_id": exchange.key_id,
@@ -419,4 +421,4 @@ class Gateway:
         if usage is not None:
             entry["input_tokens"] = usage.input_tokens
             entry["output_tokens"] = usage.output_tokens
-        access_log.info(json.dumps(entry, separators=(",", ":")))
+        access_log.info("request", extra={ACCESS_FIELDS: entry})

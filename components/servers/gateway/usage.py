@@ -16,6 +16,9 @@ MAX_LINE_BYTES = 1 << 20
 MAX_JSON_BODY_BYTES = 8 << 20
 # Parsing JSON can take twenty times its size in objects; larger streamed requests go upstream as sent.
 MAX_INJECTION_BODY_BYTES = 2 << 20
+JSON_WHITESPACE = b" \t\r\n"
+# Added to a streamed request that has no stream_options; the object is never empty, it holds `stream`.
+STREAM_USAGE_MEMBER = b',"stream_options":{"include_usage":true}'
 
 
 @dataclass(frozen=True)
@@ -101,28 +104,47 @@ class LineStreamTap:
         return obj
 
     def _scan(self, complete: bytes) -> bytes:
-        """Look at each whole line; drop the injected usage event and its blank separator."""
-        kept: list[bytes] = []
-        changed = False
-        for line in complete.split(b"\n")[:-1]:
-            stripped = line.strip()
-            if self._skip_blank:
-                self._skip_blank = False
-                if not stripped:
-                    changed = True
-                    continue
-            if _USAGE_MARKER.search(stripped):
-                obj = self._read_usage(stripped)
-                if self._drop and stripped.startswith(b"data:") and isinstance(obj, dict) and "usage" in obj:
-                    if _is_usage_only_event(obj):
-                        self._skip_blank = True
-                        changed = True
-                        continue
-                    if obj["usage"] is None:
-                        line = _NULL_USAGE.sub(b"", line, count=1)
-                        changed = True
-            kept.append(line + b"\n")
-        return b"".join(kept) if changed else complete
+        """Parse only the lines that carry a marker; drop the injected usage event and its blank separator."""
+        parts: list[bytes] = []
+        copied = searched = 0  # bytes already copied to `parts`; bytes whose markers were handled
+        if self._skip_blank:
+            self._skip_blank = False
+            first_end = complete.index(b"\n") + 1
+            if not complete[:first_end].strip():
+                copied = searched = first_end
+        for marker in _USAGE_MARKER.finditer(complete, searched):
+            if marker.start() < searched:
+                continue  # a second marker on a line already handled
+            start = complete.rfind(b"\n", 0, marker.start()) + 1
+            end = searched = complete.index(b"\n", marker.end()) + 1
+            replacement = self._rewrite(complete[start:end])
+            if replacement is None:
+                continue
+            parts.append(complete[copied:start])
+            parts.append(replacement)
+            copied = end
+            if not replacement:  # the dropped event's blank separator goes too, even in the next chunk
+                following = complete.find(b"\n", end)
+                if following < 0:
+                    self._skip_blank = True
+                elif not complete[end:following].strip():
+                    copied = searched = following + 1
+        if not parts and not copied:
+            return complete
+        parts.append(complete[copied:])
+        return b"".join(parts)
+
+    def _rewrite(self, line: bytes) -> bytes | None:
+        """Record a marked line's usage; return what replaces it (b"" drops it), or None to keep it as it is."""
+        stripped = line.strip()
+        obj = self._read_usage(stripped)
+        if not (self._drop and stripped.startswith(b"data:") and isinstance(obj, dict) and "usage" in obj):
+            return None
+        if _is_usage_only_event(obj):
+            return b""
+        if obj["usage"] is None:
+            return _NULL_USAGE.sub(b"", line, count=1)
+        return None
 
 
 class JsonBodyTap:
@@ -172,11 +194,21 @@ def with_stream_usage(obj: Any) -> dict[str, Any] | None:
 
 
 def request_usage_injection(body: bytes) -> bytes | None:
-    """For a streamed OpenAI request body that did not ask for usage, the same request asking for it."""
+    """For a streamed OpenAI request body that did not ask for usage, the same request asking for it.
+
+    A body without `stream_options` keeps the client's bytes: the member is spliced in before the closing brace.
+    """
     if len(body) > MAX_INJECTION_BODY_BYTES or b'"stream"' not in body:
         return None
-    asked = with_stream_usage(parse_json(body))
-    return None if asked is None else encode_json(asked)
+    obj = parse_json(body)
+    asked = with_stream_usage(obj)
+    if asked is None:
+        return None
+    trimmed = body.strip(JSON_WHITESPACE)
+    if "stream_options" not in obj and trimmed.startswith(b"{") and trimmed.endswith(b"}"):  # UTF-8, not UTF-16/32
+        end = body.rindex(b"}")
+        return body[:end] + STREAM_USAGE_MEMBER + body[end:]
+    return encode_json(asked)
 
 
 def encode_json(obj: Any) -> bytes:
