@@ -37,7 +37,7 @@ from slm_deploy.servers.gateway.config import GatewayConfig, config_to_toml
 KEY = "sk-benchmark-key-000000000000000"
 ROOT = Path(__file__).resolve().parent.parent
 CHAT_PATH = "/v1/chat/completions"
-# Released before the compromised 1.107.0; its proxy extra resolves from PyPI as published.
+# Before 1.107, reported compromised and gone from PyPI; later proxy extras pin builds PyPI does not have.
 LITELLM_REQUIREMENT = "litellm[proxy]==1.106.12"
 DEFAULT_LITELLM_VENV = Path.home() / ".cache" / "slm-deploy" / "bench-litellm-1.106.12"
 
@@ -308,8 +308,9 @@ def report(pacing: float, streams: int, results: dict[str, Result], rows: list[s
         cpu, runtime_cpu = res.proxy_cpu * per_request, res.runtime_cpu * per_request
         print(f"  {name:<24} added TTFB p50 {ttfb:+7.2f} ms, total p50 {p50:+7.2f} / p99 {p99:+7.2f} ms, "
               f"throughput {share:6.1%} of direct, CPU per request {cpu:.2f} ms (runtime {runtime_cpu:.2f} ms)")
+        against_runtime = f"{cpu / runtime_cpu:.2f}" if runtime_cpu else "n/a"  # below the clock tick
         rows.append(f"| {name} | {streams} | {pacing:g} ms | {ttfb:+.2f} ms | {p50:+.2f} / {p99:+.2f} ms | "
-                    f"{share:.1%} | {cpu:.2f} ms | {cpu / max(runtime_cpu, 1e-9):.2f} |")
+                    f"{share:.1%} | {cpu:.2f} ms | {against_runtime} |")
 
 
 def main() -> int:
