@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from slm_deploy.servers.gateway import (
 )
 from slm_deploy.servers.gateway.keys import KeyFileError, KeyStore, parse_key_file, read_key_file
 from slm_deploy.servers.gateway.limits import BucketTable, ByteBudget, ConcurrencyGate, TokenBucket
+from slm_deploy.servers.gateway.logs import ACCESS_FIELDS, JsonFormatter
 from slm_deploy.servers.gateway.request_fields import restrict_request_fields
 from slm_deploy.servers.gateway.usage import MAX_INJECTION_BODY_BYTES, LineStreamTap, TokenUsage, request_usage_injection, usage_from_object
 
@@ -352,6 +354,17 @@ def test_usage_injection_keeps_non_ascii_text_as_compact_as_the_client_sent_it()
 def test_usage_injection_leaves_bodies_too_large_to_parse_cheaply_as_sent() -> None:
     body = b'{"stream":true,"x":[' + b"{}," * (MAX_INJECTION_BODY_BYTES // 3) + b'{}]}'
     assert request_usage_injection(body) is None
+
+
+def test_an_access_log_line_is_one_json_object_with_its_fields_at_the_top() -> None:
+    fields = {"method": "POST", "route": "/v1/chat/completions", "status": 200, "key_id": "alice", "ttft_ms": 1.5}
+    record = logging.LogRecord("slm_gateway.access", logging.INFO, "", 0, "request", None, None)
+    setattr(record, ACCESS_FIELDS, fields)
+    line = json.loads(JsonFormatter().format(record))
+    assert {k: line[k] for k in fields} == fields and "msg" not in line
+    assert (line["level"], line["logger"]) == ("info", "slm_gateway.access")
+    plain = logging.LogRecord("slm_gateway", logging.WARNING, "", 0, "upstream request failed: %s", ("X",), None)
+    assert json.loads(JsonFormatter().format(plain))["msg"] == "upstream request failed: X"
 
 
 def test_body_budget_reserves_only_what_fits_and_gets_it_back() -> None:
