@@ -111,7 +111,7 @@ def wait_port(port: int, process: subprocess.Popen[bytes], what: str, seconds: f
 
 def start_gateway(workdir: Path, upstream: str, name: str, python: str, event_loop: str) -> Setup:
     port = free_port()
-    workdir = workdir / name.replace(" ", "-").strip("()")
+    workdir = workdir / "".join(c if c.isalnum() else "-" for c in name)
     workdir.mkdir()
     (workdir / "keys").write_text(f"bench:{KEY}\n")
     config = GatewayConfig(
