@@ -30,11 +30,12 @@ SUITE = {
     # uses the shared project in one test only: the whole module goes with it
     "integration/test_compose_up.py": TESTS.format(fixtures="")
     + "\n\ndef test_with_the_project(compose_project):\n    pass\n",
-    "integration/test_llama.py": TESTS.format(fixtures="llamacpp, "),
+    # one test needs no build: the module still runs last, on one worker
+    "integration/test_llama.py": TESTS.format(fixtures="llamacpp, ") + "\n\ndef test_without_the_build():\n    pass\n",
     "test_marked.py": MODULE_GROUP.format(fixtures=""),
     "test_free.py": TESTS.format(fixtures=""),
 }
-TEST_COUNT = 4 * len(SUITE) + 1
+TEST_COUNT = 4 * len(SUITE) + 2
 RAN = re.compile(r"^\[(gw\d)\] .*?PASSED (\S+?)::\S+?(?:@(\S+))?[ \t]*$", re.M)
 
 
@@ -75,4 +76,4 @@ def test_each_group_runs_on_one_worker(tmp_path: Path) -> None:
 def test_the_llamacpp_tests_come_last(tmp_path: Path) -> None:
     collected = [line for line in run_suite(tmp_path, "-q", "--collect-only").splitlines() if "::" in line]
     assert len(collected) == TEST_COUNT
-    assert [line.split("::")[0] for line in collected[-4:]] == ["integration/test_llama.py"] * 4, collected
+    assert [line.split("::")[0] for line in collected[-5:]] == ["integration/test_llama.py"] * 5, collected

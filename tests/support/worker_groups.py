@@ -37,10 +37,16 @@ def worker_group(item: pytest.Item, shared_project_modules: set[Path]) -> str | 
 
 @pytest.hookimpl(tryfirst=True)  # xdist reads the groups in its own hook: they must be marked before it runs
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Put the llama.cpp tests last and mark each integration test with its worker group."""
-    items.sort(key=needs_llamacpp)
+    """Mark each integration test with its worker group, and put the llama.cpp tests and their groups last.
+
+    xdist hands out a group where its first test stands, so a group goes last as a whole when any test in it
+    needs the build.
+    """
     shared_project_modules = {item.path for item in items if _uses_shared_project(item)}
-    for item in items:
-        group = worker_group(item, shared_project_modules)
+    groups = [worker_group(item, shared_project_modules) for item in items]
+    late_groups = {group for item, group in zip(items, groups) if group is not None and needs_llamacpp(item)}
+    late = {id(item) for item, group in zip(items, groups) if needs_llamacpp(item) or group in late_groups}
+    for item, group in zip(items, groups):
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=lambda item: id(item) in late)
