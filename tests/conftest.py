@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.support.fixtures", "tests.support.strict_ci"]
+pytest_plugins = ["tests.support.fixtures", "tests.support.strict_ci", "tests.support.worker_groups"]
 
 ROOT = Path(__file__).resolve().parents[1]
 STACKS = sorted((ROOT / "stacks").glob("Pulumi.*.yaml"))
@@ -37,20 +37,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         # not templates/: what is there is copied into scaffolded projects as it is
         package = Path(slm_deploy.__file__).parent
         compileall.compile_dir(package, quiet=2, rx=re.compile(re.escape(str(package / "templates"))))
-
-
-def _needs_llamacpp(item: pytest.Item) -> bool:
-    return any("llamacpp" in name for name in getattr(item, "fixturenames", ()))
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that need the llama.cpp build run last, so a build started early (CI starts it in the background)
-    overlaps everything else instead of holding up the tests queued behind it; under xdist they share one worker,
-    so its stack and pods are built once."""
-    items.sort(key=_needs_llamacpp)
-    for item in items:
-        if _needs_llamacpp(item):
-            item.add_marker(pytest.mark.xdist_group("llamacpp"))
 
 
 @pytest.fixture

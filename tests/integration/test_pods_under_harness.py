@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from slm_deploy.render.kubernetes.probes import ENDPOINT_SETTLE_SECONDS
 from tests.integration.clients import idle_keep_alive, terminate_while_serving, url
 from tests.integration.stacks import LLAMA_NAME, RenderedStack, http
 from tests.support.base_image import BaseImage
@@ -23,7 +25,10 @@ IDLE_DRAIN_SECONDS = 15
 """Settle time (5 s) plus one scrape, with room for a loaded machine; far from the 240 s budget."""
 KEY_ID = "harness"
 LONG_REQUEST_TOKENS = 4000
-"""Nearly the whole context of the only slot (context_length 4096, concurrency 1)."""
+"""Nearly the whole context of the only slot (context_length 4096, concurrency 1): the most one request can take."""
+SHORTEST_REQUEST_TOKENS = 500
+SETTLE_TIMES_OF_WORK = 2
+"""An in-flight request lasts at least this many settle times, so only the drain's polling can end it in time."""
 
 
 @dataclass
@@ -79,25 +84,48 @@ def test_idle_keep_alive_connections_do_not_hold_the_drains(llama_cluster: Llama
             connection.close()
 
 
-def long_chat() -> dict:
-    """A completion that keeps the only slot busy for a while: it ignores end-of-sequence (llama.cpp's
-    `ignore_eos`) and asks for nearly the whole context."""
+def long_chat(tokens: int) -> dict:
+    """A completion of exactly `tokens` tokens that keeps the only slot busy: it ignores end-of-sequence
+    (llama.cpp's `ignore_eos`)."""
     return {"model": "any", "messages": [{"role": "user", "content": "Tell a long story."}],
-            "max_tokens": LONG_REQUEST_TOKENS, "ignore_eos": True, "temperature": 0}
+            "max_tokens": tokens, "ignore_eos": True, "temperature": 0}
+
+
+def reply_seconds(llama_cluster: LlamaCluster, tokens: int) -> float:
+    """How long the runtime takes to answer a request for `tokens` tokens."""
+    started = time.monotonic()
+    status, body = http("POST", url(llama_cluster.runtime, "/v1/chat/completions"), long_chat(tokens),
+                        headers={"Authorization": f"Bearer {llama_cluster.api_key}"})
+    assert status == 200, body[:300]
+    return time.monotonic() - started
+
+
+def tokens_for_the_drain(llama_cluster: LlamaCluster) -> int:
+    """The fewest tokens, doubling from SHORTEST_REQUEST_TOKENS up to LONG_REQUEST_TOKENS, whose reply takes
+    SETTLE_TIMES_OF_WORK settle times on this machine; each token costs more as the reply grows, so the count is
+    found by trying rather than from one rate. terminate_while_serving still fails if the work ends too early."""
+    tokens = SHORTEST_REQUEST_TOKENS
+    while tokens < LONG_REQUEST_TOKENS and reply_seconds(llama_cluster, tokens) < (
+            SETTLE_TIMES_OF_WORK * ENDPOINT_SETTLE_SECONDS):
+        tokens = min(LONG_REQUEST_TOKENS, 2 * tokens)
+    return tokens
 
 
 def test_the_runtime_drain_waits_for_a_request_in_flight(llama_cluster: LlamaCluster) -> None:
     runtime = llama_cluster.runtime
+    tokens = tokens_for_the_drain(llama_cluster)
     _, (reply,) = terminate_while_serving(
-        runtime, url(runtime, "/v1/chat/completions"), llama_cluster.api_key, [long_chat()],
+        runtime, url(runtime, "/v1/chat/completions"), llama_cluster.api_key, [long_chat(tokens)],
         url(runtime, "/metrics"), ("llamacpp:requests_processing",))
     assert reply.status == 200, reply.body[:300]
-    assert json.loads(reply.body)["usage"]["completion_tokens"] == LONG_REQUEST_TOKENS, reply.body[:300]
+    assert json.loads(reply.body)["usage"]["completion_tokens"] == tokens, reply.body[:300]
 
 
 def test_the_gateway_drain_waits_for_a_request_in_flight(llama_cluster: LlamaCluster) -> None:
     gateway = llama_cluster.gateway
+    tokens = tokens_for_the_drain(llama_cluster)
     _, (reply,) = terminate_while_serving(
-        gateway, url(gateway, "/v1/chat/completions"), llama_cluster.api_key, [long_chat()],
+        gateway, url(gateway, "/v1/chat/completions"), llama_cluster.api_key, [long_chat(tokens)],
         url(gateway, "/metrics", "metrics"), ("slm_gateway_in_flight_requests",))
     assert reply.status == 200, reply.body[:300]
+    assert json.loads(reply.body)["usage"]["completion_tokens"] == tokens, reply.body[:300]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,7 @@ class Exchange:
         self.paused = asyncio.Event()
         self.resume = asyncio.Event()
         self.hung_up = asyncio.Event()
+        self.disconnect_delivered = threading.Event()
         self._body_sent = False
 
     async def receive(self) -> dict:
@@ -50,6 +52,7 @@ class Exchange:
             self._body_sent = True
             return {"type": "http.request", "body": self.request_body, "more_body": False}
         await self.hung_up.wait()
+        self.disconnect_delivered.set()
         return {"type": "http.disconnect"}
 
     async def send(self, message: dict) -> None:
@@ -197,6 +200,43 @@ def test_client_hanging_up_mid_stream_frees_its_slot_and_stops_generating(tiny_o
             assert metric(text, "ortgenai_generations_running") == 0
             assert 1 <= metric(text, "ortgenai_generation_tokens_total") < max_tokens
             assert metric(text, "ortgenai_errors_total", kind="client_disconnected") == 1
+
+            after = await Exchange(app, "POST", "/v1/chat/completions", chat(4, False)).run()
+            assert after.status == 200, "the slot must be free again (the queue allows no waiting)"
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["non-streamed", "streamed"])
+def test_client_leaving_during_the_prefill_is_counted_once_and_frees_its_slot(tiny_onnx_model: Path, monkeypatch,
+                                                                              stream):
+    app = create_app(Settings(model_dir=tiny_onnx_model, served_model_name=SERVED_NAME,
+                              max_concurrency=1, max_queue=0))
+
+    async def scenario() -> None:
+        async with app.router.lifespan_context(app):
+            await serving(app)
+            loop = asyncio.get_running_loop()
+            leaver = Exchange(app, "POST", "/v1/chat/completions", chat(400, stream))
+            engine = app.state.server.engine
+            prefill = engine.start
+
+            def prefill_then_hang_up(*args):
+                """The client hangs up while the prompt is prefilled; the server has heard it before the prefill ends."""
+                session = prefill(*args)
+                loop.call_soon_threadsafe(leaver.hung_up.set)
+                assert leaver.disconnect_delivered.wait(WAIT_SECONDS), "the hang-up never reached the server"
+                return session
+
+            monkeypatch.setattr(engine, "start", prefill_then_hang_up)
+            await asyncio.wait_for(leaver.run(), WAIT_SECONDS)
+            monkeypatch.undo()
+            assert leaver.status == 499
+            text = await metrics_of(app)
+            assert metric(text, "ortgenai_errors_total", kind="client_disconnected") == 1
+            assert metric(text, "ortgenai_generations_running") == 0
+            assert metric(text, "ortgenai_generation_tokens_total") == 0
+            assert metric(text, "ortgenai_prompt_tokens_total") >= 1
 
             after = await Exchange(app, "POST", "/v1/chat/completions", chat(4, False)).run()
             assert after.status == 200, "the slot must be free again (the queue allows no waiting)"

@@ -144,6 +144,8 @@ class ChatServer:
             if isinstance(error, ClientLeft):
                 return self._client_left()
             raise
+        if watch.client_left:
+            return await self._abandon_before_reply(run, watch)
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())
         if body.streamed():
@@ -186,10 +188,22 @@ class ChatServer:
         self.metrics.errors.labels(kind="client_disconnected").inc()
         return Response(status_code=CLIENT_CLOSED_REQUEST)
 
+    @staticmethod
+    async def _abandon_before_reply(run: GenerationRun, watch: DisconnectWatch) -> Response:
+        """The client left during the prefill: closing the abandoned run frees its slot and counts the departure."""
+        run.abandon()
+        run.close()
+        await watch.stop()
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
+
     async def _start_generation(
         self, body: ChatCompletionRequest, received_at: float, watch: DisconnectWatch,
     ) -> GenerationRun:
-        """Take a slot, then prefill the prompt on a worker thread; the slot is freed on any failure or hang-up."""
+        """Take a slot, then prefill the prompt on a worker thread; the slot is freed on any failure.
+
+        A client leaving while it waits for the slot raises ClientLeft; one leaving during the prefill still gets
+        its run, which the caller abandons, so the departure is counted once either way.
+        """
         assert self.slots is not None, "the application's lifespan has not started"
         sampling = Sampling(
             max_new_tokens=body.requested_max_tokens() or self.settings.default_max_tokens,
@@ -209,12 +223,7 @@ class ChatServer:
         except BaseException:
             slot.release()
             raise
-        run = GenerationRun(session, slot, self.slots, self.metrics, body.stop_sequences(), received_at)
-        if watch.client_left:
-            run.abandon()
-            run.close()
-            raise ClientLeft()
-        return run
+        return GenerationRun(session, slot, self.slots, self.metrics, body.stop_sequences(), received_at)
 
     async def _stream_events(
         self, run: GenerationRun, body: ChatCompletionRequest, completion_id: str, created: int,
