@@ -68,15 +68,15 @@ CHECKPOINT_CHECK = "python3 -c " + shlex.quote("\n".join([
     f"    sys.exit({CHECKPOINT_REFUSED})",
     "try:",
     "    documents=[json.loads(p.read_bytes().decode('utf-8')) for p in sorted(folder.glob('*.json'))]",
-    "except ValueError:",
+    "except (ValueError,RecursionError):",
     f"    refuse({NOT_JSON!r})",
     "if any(isinstance(d,dict) and 'auto_map' in d for d in documents):",
     f"    refuse({REMOTE_CODE!r})",
     "if not any(folder.glob('*.safetensors')):",
     f"    refuse({NO_SAFETENSORS!r})",
 ]))
-"""Refuses, before any converter runs, a checkpoint whose JSON does not parse (UnicodeDecodeError is a ValueError),
-whose config names its own code (the converters would import and run it), or that has no safetensors weights."""
+"""Refuses, before any converter runs, a checkpoint whose JSON does not parse (UnicodeDecodeError is a ValueError;
+nesting deeper than Python's recursion limit is a RecursionError), whose config names its own code (the converters would import and run it), or that has no safetensors weights."""
 OFFLINE = {"HF_HUB_OFFLINE": "1"}
 """The conversion step runs without the token and without a network, and the hub client is told so."""
 ONLINE = {"HF_HUB_OFFLINE": "0"}
@@ -90,6 +90,8 @@ CHECKSUM_LINE = f"{CHECKSUM_ENTRY}.+"
 """Every line of the record names one file; a comment or other line is a tampered record."""
 CORRUPTED = "a prepared model file does not match the sha256 recorded when it was prepared"
 UNLISTED = "the prepared model folder holds a file its record does not list"
+NOT_REGULAR = ("the prepared model folder holds a link, device or other non-regular file, or a name with a newline or "
+               "other control character")
 CONTAINER_REMEDY = "empty the model volume to prepare it again"
 MODEL_REFUSED = 3
 """The check's exit code for a prepared model that must not be served."""
@@ -148,9 +150,16 @@ def _refuse(reason: str, remedy: str) -> str:
     return f"echo {shlex.quote(f'{reason}; {remedy}')} >&2; exit {MODEL_REFUSED}"
 
 
+NOT_REGULAR_FILES = "\\( ! -type d ! -type f \\) -o -name '*[[:cntrl:]]*'"
+"""find's test for what no prepared model holds: links (which the checksum command would follow out of the folder),
+devices, fifos and sockets, and names with a control character (a newline splits a name into two lines of the
+listing, which would hide a file from the unlisted-file check)."""
+
+
 def check_script(model: PreparedModel, *, sha256: str = SHA256SUM, remedy: str = CONTAINER_REMEDY) -> str:
-    """Refuse a prepared model whose provenance differs from the spec's, whose files changed since, or whose folder
-    holds a file the record does not list (a runtime may load every weight file it finds)."""
+    """Refuse a prepared model whose folder holds anything but plain files with plain names, whose provenance differs
+    from the spec's, whose files changed since, or whose folder holds a file the record does not list (a runtime may
+    load every weight file it finds)."""
     where = shlex.quote(model.directory)
     expected = " ".join(shlex.quote(line) for line in model.provenance)
     listed = shlex.quote(f"{CHECKSUM_ENTRY}{_literal(model.entry_file)}")
@@ -158,6 +167,7 @@ def check_script(model: PreparedModel, *, sha256: str = SHA256SUM, remedy: str =
     return "\n".join([
         f"if [ ! -f {where}/{PROVENANCE} ]; then {_refuse(MISSING, remedy)}; fi",
         f"cd {where}",
+        f"if LC_ALL=C find . {NOT_REGULAR_FILES} | grep -q .; then {_refuse(NOT_REGULAR, remedy)}; fi",
         f"if ! printf '%s\\n' {expected} | cmp -s - {PROVENANCE}; then {_refuse(NOT_PREPARED_AS_ASKED, remedy)}; fi",
         f"if ! grep -qxE -e {listed} {CHECKSUMS} || grep -qvxE -e {shlex.quote(CHECKSUM_LINE)} {CHECKSUMS} "
         f"|| ! {sha256} --check --strict --quiet {CHECKSUMS} >/dev/null 2>&1; then {_refuse(CORRUPTED, remedy)}; fi",
