@@ -37,11 +37,14 @@ SHA256SUM = "sha256sum"
 LLAMACPP_ROOT = "/opt/llama.cpp"
 REQUIREMENTS_FILE = "requirements.txt"
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
-TORCH_REQUIREMENTS = {"gguf": "torch==2.13.0", "onnx": "torch==2.13.0"}
-"""Installed first, alone, from the CPU index (or a local wheel folder): PyPI's default build is the CUDA one. Both
+TORCH_LOCK = "torch-cpu.txt"
+"""Beside this module, under LOCKS: CPU torch at one version with the sha256 of each wheel the images may take,
+installed first, alone, from the CPU index (or a local wheel folder): PyPI's default build is the CUDA one. Both
 images share this one layer. llama.cpp's converter pins torch==2.11.0, a bump "for compatibility" over the 2.6 its
 own comment says Embedding Gemma needs; 2.13.0 meets that need, and it is the converter's one requirement the GGUF
 image does not follow (its lock header says so; the lock test allows that deviation alone)."""
+TORCH_REQUIREMENTS_FILE = "torch-requirements.txt"
+"""The torch lock's name in the image's build context."""
 LOCKS = "locks"
 """Beside this module: model-prep-<format>.txt, every other package of the image at one version and wheel hash."""
 LLAMACPP_CMAKE = tuple(option for option in CMAKE_OPTIONS if "-O0" not in option)
@@ -261,16 +264,27 @@ def prepare_script(deployment: Deployment, model: PreparedModel) -> str:
     ])
 
 
+def _lock(name: str) -> str:
+    return (resources.files(__package__) / LOCKS / name).read_text(encoding="utf-8")
+
+
 def lock_text(fmt: str) -> str:
     """The hash-locked requirement file of one format's preparation image (installed with --require-hashes)."""
-    return (resources.files(__package__) / LOCKS / f"model-prep-{fmt}.txt").read_text(encoding="utf-8")
+    return _lock(f"model-prep-{fmt}.txt")
+
+
+def torch_lock_text() -> str:
+    """The hash-locked CPU torch requirement every preparation image installs first (with --require-hashes)."""
+    return _lock(TORCH_LOCK)
+
+
+def _pins(text: str) -> list[str]:
+    return [line.split()[0] for line in text.splitlines() if line and not line.startswith("#")]
 
 
 def locked_versions(fmt: str) -> dict[str, str]:
     """Every locked package of one format's image (torch included) and its one version."""
-    pins = [line.split()[0] for line in lock_text(fmt).splitlines() if line and not line.startswith("#")]
-    pins.append(TORCH_REQUIREMENTS[fmt])
-    return dict(sorted(pin.split("==", 1) for pin in pins))
+    return dict(sorted(pin.split("==", 1) for pin in _pins(lock_text(fmt)) + _pins(torch_lock_text())))
 
 
 def requirements(prepare: GgufPreparation | OnnxPreparation) -> tuple[str, ...]:
@@ -283,7 +297,8 @@ def prep_build(deployment: Deployment) -> ImageBuild:
     prepare = deployment.model.prepare
     assert prepare is not None
     return ImageBuild(template=f"model-prep-{prepare.format}", base=pinned(deployment, "python"),
-                      context_files=((REQUIREMENTS_FILE, lock_text(prepare.format)),),
+                      context_files=((TORCH_REQUIREMENTS_FILE, torch_lock_text()),
+                                     (REQUIREMENTS_FILE, lock_text(prepare.format))),
                       packages=requirements(prepare), healthcheck=TOOLS_IMPORT)
 
 
