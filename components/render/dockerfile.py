@@ -53,7 +53,6 @@ def render_dockerfile(service: ServicePlan, deployment: Deployment) -> str:
     security = deployment.spec.security
     writable = sorted(set(service.writable_paths) - {"/tmp"})
     llamacpp_url, llamacpp_sha256 = prep.llamacpp_source()
-    prepare = deployment.model.prepare
     return render_template(
         f"docker/{build.template}.Dockerfile.j2",
         stage="runtime",
