@@ -53,7 +53,6 @@ def render_dockerfile(service: ServicePlan, deployment: Deployment) -> str:
     security = deployment.spec.security
     writable = sorted(set(service.writable_paths) - {"/tmp"})
     llamacpp_url, llamacpp_sha256 = prep.llamacpp_source()
-    prepare = deployment.model.prepare
     return render_template(
         f"docker/{build.template}.Dockerfile.j2",
         stage="runtime",
@@ -84,7 +83,7 @@ def render_dockerfile(service: ServicePlan, deployment: Deployment) -> str:
         binaries=UPSTREAM_BINARIES.get(service.runtime, ()),
         prep_requirements_file=prep.REQUIREMENTS_FILE,
         torch_index=prep.TORCH_CPU_INDEX,
-        torch_requirement=prep.TORCH_REQUIREMENTS[prepare.format] if prepare else "",
+        torch_requirements_file=prep.TORCH_REQUIREMENTS_FILE,
         llamacpp_build=prep.llamacpp_build_number(),
         llamacpp_url=llamacpp_url,
         llamacpp_sha256=llamacpp_sha256,

@@ -37,11 +37,14 @@ SHA256SUM = "sha256sum"
 LLAMACPP_ROOT = "/opt/llama.cpp"
 REQUIREMENTS_FILE = "requirements.txt"
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
-TORCH_REQUIREMENTS = {"gguf": "torch==2.13.0", "onnx": "torch==2.13.0"}
-"""Installed first, alone, from the CPU index (or a local wheel folder): PyPI's default build is the CUDA one. Both
+TORCH_LOCK = "torch-cpu.txt"
+"""Beside this module, under LOCKS: CPU torch at one version with the sha256 of each wheel the images may take,
+installed first, alone, from the CPU index (or a local wheel folder): PyPI's default build is the CUDA one. Both
 images share this one layer. llama.cpp's converter pins torch==2.11.0, a bump "for compatibility" over the 2.6 its
 own comment says Embedding Gemma needs; 2.13.0 meets that need, and it is the converter's one requirement the GGUF
 image does not follow (its lock header says so; the lock test allows that deviation alone)."""
+TORCH_REQUIREMENTS_FILE = "torch-requirements.txt"
+"""The torch lock's name in the image's build context."""
 LOCKS = "locks"
 """Beside this module: model-prep-<format>.txt, every other package of the image at one version and wheel hash."""
 LLAMACPP_CMAKE = tuple(option for option in CMAKE_OPTIONS if "-O0" not in option)
@@ -68,15 +71,15 @@ CHECKPOINT_CHECK = "python3 -c " + shlex.quote("\n".join([
     f"    sys.exit({CHECKPOINT_REFUSED})",
     "try:",
     "    documents=[json.loads(p.read_bytes().decode('utf-8')) for p in sorted(folder.glob('*.json'))]",
-    "except ValueError:",
+    "except (ValueError,RecursionError):",
     f"    refuse({NOT_JSON!r})",
     "if any(isinstance(d,dict) and 'auto_map' in d for d in documents):",
     f"    refuse({REMOTE_CODE!r})",
     "if not any(folder.glob('*.safetensors')):",
     f"    refuse({NO_SAFETENSORS!r})",
 ]))
-"""Refuses, before any converter runs, a checkpoint whose JSON does not parse (UnicodeDecodeError is a ValueError),
-whose config names its own code (the converters would import and run it), or that has no safetensors weights."""
+"""Refuses, before any converter runs, a checkpoint whose JSON does not parse (UnicodeDecodeError is a ValueError;
+nesting deeper than Python's recursion limit is a RecursionError), whose config names its own code (the converters would import and run it), or that has no safetensors weights."""
 OFFLINE = {"HF_HUB_OFFLINE": "1"}
 """The conversion step runs without the token and without a network, and the hub client is told so."""
 ONLINE = {"HF_HUB_OFFLINE": "0"}
@@ -90,6 +93,8 @@ CHECKSUM_LINE = f"{CHECKSUM_ENTRY}.+"
 """Every line of the record names one file; a comment or other line is a tampered record."""
 CORRUPTED = "a prepared model file does not match the sha256 recorded when it was prepared"
 UNLISTED = "the prepared model folder holds a file its record does not list"
+NOT_REGULAR = ("the prepared model folder holds a link, device or other non-regular file, or a name with a newline or "
+               "other control character")
 CONTAINER_REMEDY = "empty the model volume to prepare it again"
 MODEL_REFUSED = 3
 """The check's exit code for a prepared model that must not be served."""
@@ -148,9 +153,16 @@ def _refuse(reason: str, remedy: str) -> str:
     return f"echo {shlex.quote(f'{reason}; {remedy}')} >&2; exit {MODEL_REFUSED}"
 
 
+NOT_REGULAR_FILES = "\\( ! -type d ! -type f \\) -o -name '*[[:cntrl:]]*'"
+"""find's test for what no prepared model holds: links (which the checksum command would follow out of the folder),
+devices, fifos and sockets, and names with a control character (a newline splits a name into two lines of the
+listing, which would hide a file from the unlisted-file check)."""
+
+
 def check_script(model: PreparedModel, *, sha256: str = SHA256SUM, remedy: str = CONTAINER_REMEDY) -> str:
-    """Refuse a prepared model whose provenance differs from the spec's, whose files changed since, or whose folder
-    holds a file the record does not list (a runtime may load every weight file it finds)."""
+    """Refuse a prepared model whose folder holds anything but plain files with plain names, whose provenance differs
+    from the spec's, whose files changed since, or whose folder holds a file the record does not list (a runtime may
+    load every weight file it finds)."""
     where = shlex.quote(model.directory)
     expected = " ".join(shlex.quote(line) for line in model.provenance)
     listed = shlex.quote(f"{CHECKSUM_ENTRY}{_literal(model.entry_file)}")
@@ -158,6 +170,7 @@ def check_script(model: PreparedModel, *, sha256: str = SHA256SUM, remedy: str =
     return "\n".join([
         f"if [ ! -f {where}/{PROVENANCE} ]; then {_refuse(MISSING, remedy)}; fi",
         f"cd {where}",
+        f"if LC_ALL=C find . {NOT_REGULAR_FILES} | grep -q .; then {_refuse(NOT_REGULAR, remedy)}; fi",
         f"if ! printf '%s\\n' {expected} | cmp -s - {PROVENANCE}; then {_refuse(NOT_PREPARED_AS_ASKED, remedy)}; fi",
         f"if ! grep -qxE -e {listed} {CHECKSUMS} || grep -qvxE -e {shlex.quote(CHECKSUM_LINE)} {CHECKSUMS} "
         f"|| ! {sha256} --check --strict --quiet {CHECKSUMS} >/dev/null 2>&1; then {_refuse(CORRUPTED, remedy)}; fi",
@@ -251,16 +264,27 @@ def prepare_script(deployment: Deployment, model: PreparedModel) -> str:
     ])
 
 
+def _lock(name: str) -> str:
+    return (resources.files(__package__) / LOCKS / name).read_text(encoding="utf-8")
+
+
 def lock_text(fmt: str) -> str:
     """The hash-locked requirement file of one format's preparation image (installed with --require-hashes)."""
-    return (resources.files(__package__) / LOCKS / f"model-prep-{fmt}.txt").read_text(encoding="utf-8")
+    return _lock(f"model-prep-{fmt}.txt")
+
+
+def torch_lock_text() -> str:
+    """The hash-locked CPU torch requirement every preparation image installs first (with --require-hashes)."""
+    return _lock(TORCH_LOCK)
+
+
+def _pins(text: str) -> list[str]:
+    return [line.split()[0] for line in text.splitlines() if line and not line.startswith("#")]
 
 
 def locked_versions(fmt: str) -> dict[str, str]:
     """Every locked package of one format's image (torch included) and its one version."""
-    pins = [line.split()[0] for line in lock_text(fmt).splitlines() if line and not line.startswith("#")]
-    pins.append(TORCH_REQUIREMENTS[fmt])
-    return dict(sorted(pin.split("==", 1) for pin in pins))
+    return dict(sorted(pin.split("==", 1) for pin in _pins(lock_text(fmt)) + _pins(torch_lock_text())))
 
 
 def requirements(prepare: GgufPreparation | OnnxPreparation) -> tuple[str, ...]:
@@ -273,7 +297,8 @@ def prep_build(deployment: Deployment) -> ImageBuild:
     prepare = deployment.model.prepare
     assert prepare is not None
     return ImageBuild(template=f"model-prep-{prepare.format}", base=pinned(deployment, "python"),
-                      context_files=((REQUIREMENTS_FILE, lock_text(prepare.format)),),
+                      context_files=((TORCH_REQUIREMENTS_FILE, torch_lock_text()),
+                                     (REQUIREMENTS_FILE, lock_text(prepare.format))),
                       packages=requirements(prepare), healthcheck=TOOLS_IMPORT)
 
 

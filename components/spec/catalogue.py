@@ -32,6 +32,8 @@ class CatalogueEntry:
     foundry_alias: str | None
     model_type: str
     """config.json `model_type`: the architecture converters such as mlx_lm.convert build the model from."""
+    custom_code: bool
+    """Whether the checkpoint names code of its own (auto_map), which model preparation refuses to run."""
 
 
 def _entry(model_id: str, row: dict[str, Any]) -> CatalogueEntry:
@@ -51,6 +53,7 @@ def _entry(model_id: str, row: dict[str, Any]) -> CatalogueEntry:
         onnx=row.get("onnx"),
         foundry_alias=row.get("foundry_alias"),
         model_type=hf["model_type"],
+        custom_code=bool(hf["custom_code"]),
     )
 
 

@@ -191,6 +191,26 @@ LabelKey = Annotated[str, StringConstraints(pattern=LABEL_KEY_PATTERN, max_lengt
 LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE_PATTERN, max_length=63)]
 """A Kubernetes label key (an optional DNS prefix and /, then a name) and value."""
 
+_HF_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?"
+HF_REPO_PATTERN = rf"^{_HF_NAME}/{_HF_NAME}$"
+"""namespace/name as the hub client's validate_repo_id takes them: each part 1-96 characters, starting with a letter or
+digit and ending with a letter, digit or _ (its word boundaries), the rest letters, digits and . _ -."""
+
+
+def _hub_repo_id(value: str) -> str:
+    """Refuse the ids the hub client refuses beyond their form, so the download step never fails on them."""
+    if "--" in value or ".." in value:
+        raise ValueError("must not contain -- or .. (the Hugging Face hub client refuses them); allowed: "
+                         "namespace/name with single - and . between letters and digits")
+    if value.endswith(".git"):
+        raise ValueError("must not end in .git (the Hugging Face hub client refuses it); allowed: the repository's "
+                         "name without .git")
+    return value
+
+
+HfRepo = Annotated[str, StringConstraints(pattern=HF_REPO_PATTERN), AfterValidator(_hub_repo_id)]
+"""A Hugging Face repository id that huggingface_hub's validate_repo_id accepts."""
+
 PINS_ROW_PATTERN = r"^[a-z0-9-]+$"
 PinsRow = Annotated[str, StringConstraints(pattern=PINS_ROW_PATTERN)]
 """The name of a row of the pins table (vllm, ollama, python, ...)."""
@@ -221,6 +241,8 @@ PATTERN_DESCRIPTIONS = {
     LABEL_VALUE_PATTERN: "a Kubernetes label value: letters, digits, - _ and ., starting and ending with a letter or "
                          "digit, or empty",
     PINS_ROW_PATTERN: "a row name of the pins table: lowercase letters, digits and -",
+    HF_REPO_PATTERN: "a Hugging Face repository id: namespace/name, each 1-96 letters, digits and . _ -, starting "
+                     "with a letter or digit and ending with a letter, digit or _",
 }
 """Human wording for the patterns above, used in error messages."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from slm_deploy.errors import Problem
+from slm_deploy.spec.catalogue import CatalogueEntry, catalogue
 from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.model_section import GgufPreparation, ModelSource, OnnxPreparation, Quantisation
 from slm_deploy.spec.runtime_options import OnnxRuntimeOptions
@@ -73,3 +74,15 @@ def preparation_problems(spec: DeploymentSpec, source: ModelSource) -> list[Prob
                                     f"the model builder makes no {prepare.precision} model for the {provider} provider",
                                     allowed=", ".join(ONNX_BUILDS[provider])))
     return problems
+
+
+def custom_code_problems(entry: CatalogueEntry) -> list[Problem]:
+    """A catalogue checkpoint that names code of its own can never be prepared: the conversion step refuses it."""
+    if not entry.custom_code:
+        return []
+    preparable = sorted(e.id for e in catalogue().values() if not e.custom_code)
+    return [Problem("model.prepare", "this model's checkpoint names code of its own (auto_map in config.json), which "
+                                     "model preparation never runs",
+                    allowed="model.prepare for catalogue ids whose checkpoints transformers loads without their own "
+                            "code: " + ", ".join(preparable),
+                    hint="remove model.prepare and serve a published GGUF or ONNX build of it")]

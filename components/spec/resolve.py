@@ -21,7 +21,7 @@ from slm_deploy.spec.model_section import (
     Preparation,
     Quantisation,
 )
-from slm_deploy.spec.preparation import preparation_problems, prepared_quantisation
+from slm_deploy.spec.preparation import custom_code_problems, preparation_problems, prepared_quantisation
 
 Q = Quantisation
 SOURCE_KIND_FOR_RUNTIME = {
@@ -140,7 +140,7 @@ def resolve_model(spec: DeploymentSpec) -> ResolvedModel:
                                     allowed=f"catalogue ids that have a {runtime} source: " + ", ".join(offered),
                                     hint="give model.source with a pinned source for this runtime"))
         source = pinned
-        problems = (preparation_problems(spec, source) if prepare
+        problems = (preparation_problems(spec, source) + custom_code_problems(entry) if prepare
                     else _check_quantisation(runtime, quant, from_catalogue=True))
         if hub_token_required(entry, "vllm" if prepare else runtime) and not model.hub_token_secret:
             problems.append(Problem("model.hub_token_secret", f"{entry.display_name} is gated on Hugging Face",

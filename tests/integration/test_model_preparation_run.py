@@ -8,6 +8,7 @@ hub token. That the step prepares a model that is then served is proved in its c
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -152,8 +153,8 @@ Path(sys.argv[sys.argv.index("--outfile") + 1]).write_bytes(b"GGUF stand-in")
 """Records the environment it ran in and writes the output, as llama.cpp's converter would (at f16)."""
 
 
-def stand_in_preparation(tmp_path: Path, checkpoint: Path) -> tuple[subprocess.CompletedProcess[str], Path, Path]:
-    """The rendered GGUF step with a hub token, the converter a stand-in, on a checkpoint served by a local hub."""
+def stand_in_steps(tmp_path: Path) -> tuple[Steps, Path, Path]:
+    """The rendered GGUF steps with a hub token and a stand-in converter, mapped onto scratch folders."""
     data = spec("gguf")
     data["model"].update(prepare={"format": "gguf", "quantization": "f16"}, hub_token_secret="hf-token")
     data["secrets"]["hf-token"] = {"backend": "file"}
@@ -166,6 +167,12 @@ def stand_in_preparation(tmp_path: Path, checkpoint: Path) -> tuple[subprocess.C
     steps = rendered_steps(compose)
     for old, new in (("/opt/llama.cpp", str(tools)), ("/models", str(models)), ("/run/secrets", str(secrets))):
         steps = moved(steps, old, new)
+    return steps, models, tools
+
+
+def stand_in_preparation(tmp_path: Path, checkpoint: Path) -> tuple[subprocess.CompletedProcess[str], Path, Path]:
+    """The rendered GGUF steps with a hub token, the converter a stand-in, on a checkpoint served by a local hub."""
+    steps, models, tools = stand_in_steps(tmp_path)
     with fake_hub(checkpoint, REPO, REVISION) as endpoint:
         return run(steps, endpoint, tmp_path / "hf-home"), models, tools
 
@@ -200,3 +207,60 @@ def test_the_checkpoint_is_downloaded_without_code_and_converted_offline_without
     env = json.loads((tools / "converter-env.json").read_text())
     assert env.get("HF_HUB_OFFLINE") == "1" and "HF_TOKEN_PATH" not in env and "HF_TOKEN" not in env
     assert (models / "gguf" / "tiny-chat-f16.gguf").read_bytes() == b"GGUF stand-in" and not marker.exists()
+
+
+def test_a_config_nested_too_deeply_to_parse_is_refused_without_a_traceback(tmp_path: Path) -> None:
+    checkpoint = tmp_path / "hf"
+    checkpoint.mkdir()
+    write_hf_model(checkpoint)
+    (checkpoint / "config.json").write_text("[" * 100_000)
+    result, models, tools = stand_in_preparation(tmp_path, checkpoint)
+    assert result.returncode == 4 and "does not parse" in result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and "RecursionError" not in result.stderr
+    assert not (tools / "converter-env.json").exists() and not (models / "gguf").exists()
+
+
+def _newline_named_copy(folder: Path, entry: Path) -> None:
+    """A folder whose name holds a newline, so `find` lists its copy of the model as the listed name plus `.`."""
+    hidden = folder / f"{entry.name}\n."
+    hidden.mkdir()
+    (hidden / entry.name).write_bytes(b"EVIL")
+
+
+def _listed_link(folder: Path, entry: Path) -> None:
+    """A link out of the folder, listed in the record with the checksum of what it points at."""
+    target = Path("/etc/hostname")
+    (folder / "outside").symlink_to(target)
+    digest = hashlib.sha256(target.read_bytes()).hexdigest()
+    with (folder / "SHA256SUMS").open("a") as record:
+        record.write(f"{digest}  ./outside\n")
+
+
+def _control_character_name(folder: Path, entry: Path) -> None:
+    (folder / "model\tcopy.gguf").write_bytes(entry.read_bytes())
+
+
+def _linked_record(folder: Path, entry: Path) -> None:
+    """The provenance replaced by a link to an identical file elsewhere."""
+    outside = folder.parent / "provenance-copy"
+    outside.write_bytes((folder / "PROVENANCE").read_bytes())
+    (folder / "PROVENANCE").unlink()
+    (folder / "PROVENANCE").symlink_to(outside)
+
+
+@pytest.mark.parametrize("tamper", [_newline_named_copy, _listed_link, _control_character_name, _linked_record])
+def test_the_check_refuses_links_and_names_that_hide_from_the_record(tamper, tmp_path: Path) -> None:
+    steps, models, tools = stand_in_steps(tmp_path)
+    checkpoint = tmp_path / "hf"
+    checkpoint.mkdir()
+    write_hf_model(checkpoint)
+    with fake_hub(checkpoint, REPO, REVISION) as endpoint:
+        first = run(steps, endpoint, tmp_path / "hf-home")
+    assert first.returncode == 0, first.stderr[-2000:]
+    folder = models / "gguf"
+    again = run(steps, endpoint, tmp_path / "hf-home")
+    assert again.returncode == 0, again.stderr[-2000:]
+    tamper(folder, folder / "tiny-chat-f16.gguf")
+    refused = run(steps, endpoint, tmp_path / "hf-home")
+    assert refused.returncode == 3, refused.stderr[-2000:]
+    assert "non-regular file, or a name with a newline or other control character" in refused.stderr

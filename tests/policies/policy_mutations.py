@@ -120,6 +120,9 @@ SV = ("services", "vllm")
 SG = ("services", "gateway")
 SL = ("services", "llamacpp")
 HOSTILE_ENV = {"name": "HF_TOKEN", "value": SENTINEL_VALUE}
+JP = "job-model-prep"
+CONVERT = P + ("initContainers", 1)
+SCONV = ("services", "tiny-model-prep")
 
 MUTATIONS: list[Mutation] = [
     # Dockerfile
@@ -498,6 +501,28 @@ MUTATIONS: list[Mutation] = [
              append(C + ("env",), {"name": "LLAMA_TRACE", "value": "1"}), expect="debug output"),
     Mutation("slm-serving-012", "S-launch-env", CO, "compose GPU selection",
              set_(SV + ("environment", "NVIDIA_VISIBLE_DEVICES"), "all"), expect="GPU selection"),
+    Mutation("slm-serving-013", "S-offline-conversion", CO, "conversion given the token secret",
+             append(SCONV + ("secrets",), "hf_token"), expect="given secrets"),
+    Mutation("slm-serving-013", "S-offline-conversion", CO, "conversion told where the token is",
+             set_(SCONV + ("environment", "HF_TOKEN_PATH"), "/run/secrets/hf_token"), expect="hub token"),
+    Mutation("slm-serving-013", "S-offline-conversion", CO, "conversion on a network",
+             both(drop(SCONV + ("network_mode",)), set_(SCONV + ("networks",), ["egress"])), expect="has a network"),
+    Mutation("slm-serving-013", "S-offline-conversion", CO, "conversion on the host network",
+             set_(SCONV + ("network_mode",), "host"), expect="has a network"),
+    Mutation("slm-serving-013", "S-offline-conversion", CO, "conversion found by name alone",
+             both(drop(SCONV + ("depends_on",)), drop(SCONV + ("network_mode",))), expect="has a network"),
+    Mutation("slm-serving-013", "S-offline-conversion", JP, "convert mounts the secrets",
+             append(CONVERT + ("volumeMounts",), {"name": "secrets", "mountPath": "/var/run/hub", "readOnly": True}),
+             expect="mounts secrets"),
+    Mutation("slm-serving-013", "S-offline-conversion", JP, "convert told where the token is",
+             append(CONVERT + ("env",), {"name": "HF_TOKEN_PATH", "value": "/run/secrets/hf-token"}),
+             expect="hub token"),
+    Mutation("slm-serving-013", "S-offline-conversion", JP, "convert reads the token secret",
+             append(CONVERT + ("env",), {"name": "HUB", "valueFrom": {"secretKeyRef": {"name": "hf-token",
+                                                                                     "key": "hf-token"}}}),
+             expect="reads a Secret"),
+    Mutation("slm-serving-013", "S-offline-conversion", JP, "convert online",
+             set_(CONVERT + ("env",), [{"name": "HF_HUB_OFFLINE", "value": "0"}]), expect="HF_HUB_OFFLINE=1"),
     Mutation("slm-serving-009", "S-shared-memory", D, "no dshm", set_(C + ("volumeMounts",), [{"name": "tmp", "mountPath": "/tmp"}])),
     Mutation("slm-serving-009", "S-shared-memory", D, "host ipc", set_(P + ("hostIPC",), True)),
     Mutation("slm-serving-009", "S-shared-memory", CO, "compose no shm", drop(SV + ("shm_size",))),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import os
 import shutil
 import signal
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from slm_deploy.render.kubernetes.model_cache import WAIT_POLL_SECONDS
 from slm_deploy.render.kubernetes.autoscaling import MANAGED_QUERY_ENDPOINT, prometheus_address
 from slm_deploy.render.kubernetes.probes import (
     CONNECTIONS_DRAIN, PROBE_PERIOD, RUNNER_BUSY_TICKS, drain_command, grace_period_seconds,
@@ -147,6 +149,14 @@ def test_weights_are_fetched_once_by_a_job_and_served_offline(case: Path) -> Non
     mounts = {m["name"]: m for m in runtime["containers"][0]["volumeMounts"]}
     if deployment.spec.runtime.kind != "ollama":
         assert mounts["models"]["readOnly"] is True
+
+
+def test_serving_pods_wait_for_the_model_while_the_job_may_still_succeed(case: Path) -> None:
+    runtime = workload(case, "runtime")["spec"]["template"]["spec"]
+    (job,) = prep_jobs(case)
+    (wait,) = [c for c in runtime["initContainers"] if c["name"] == "wait-for-model"]
+    (gives_up,) = re.findall(r'-ge (\d+) \]; then echo .model cache not ready', wait["command"][-1])
+    assert int(gives_up) >= job["spec"]["activeDeadlineSeconds"] + WAIT_POLL_SECONDS
 
 
 def test_ollama_prepares_its_model_from_configmap_files() -> None:

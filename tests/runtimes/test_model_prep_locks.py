@@ -4,6 +4,7 @@ package carries the hash of a wheel PyPI publishes for it for each CPython the i
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tarfile
 import tomllib
@@ -18,7 +19,8 @@ from packaging.version import Version
 
 from slm_deploy.pins.interfaces.artifacts import PYPI_SIMPLE, SIMPLE_JSON, pypi_sdist, pypi_wheel, wheel_metadata
 from slm_deploy.pins.interfaces.llamacpp_source import known_source
-from slm_deploy.runtimes.model_preparation import llamacpp_build_number, lock_text, locked_versions
+from slm_deploy.runtimes.model_preparation import llamacpp_build_number, lock_text, locked_versions, torch_lock_text
+from tests.support.torch_wheel import torch_wheel_folder
 
 PYTHONS = ("3.11", "3.12")
 """The CPythons the images are built on: the pinned python 3.12 base, and Debian bookworm's 3.11."""
@@ -197,3 +199,14 @@ def test_every_locked_package_has_one_version_and_wheel_hashes(fmt: str) -> None
 def test_both_images_share_one_torch() -> None:
     """One CPU torch layer serves both preparation images."""
     assert locked_versions("gguf")["torch"] == locked_versions("onnx")["torch"]
+
+
+def test_torch_is_locked_to_the_hash_of_the_cpu_wheel_it_installs() -> None:
+    """The torch lock holds one version with a hash per wheel, and one of them is the wheel the container test
+    builds with (this environment's CPU torch for CPython 3.11 on x86-64)."""
+    (line,) = [line for line in torch_lock_text().splitlines() if line and not line.startswith("#")]
+    assert re.fullmatch(r"torch==[0-9.]+( --hash=sha256:[0-9a-f]{64}){3}", line)
+    hashes = set(re.findall(r"--hash=sha256:([0-9a-f]{64})", line))
+    (wheel,) = torch_wheel_folder().glob("torch-*.whl")
+    assert Version(wheel.name.split("-")[1]).public == line.split()[0].split("==")[1]
+    assert hashlib.sha256(wheel.read_bytes()).hexdigest() in hashes

@@ -4,13 +4,17 @@ by the field that makes it impossible, and sizing counting the prepared weights.
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from slm_deploy.errors import SpecError
+from slm_deploy.spec.catalogue import catalogue
 from slm_deploy.spec.loader import parse_deployment
 from slm_deploy.spec.model_section import Quantisation
+from tests.support.cli import run_in_process
 
 REVISION = "0123456789abcdef0123456789abcdef01234567"
 HF_SOURCE = {"kind": "huggingface", "repo": "acme/tiny-chat", "revision": REVISION}
@@ -120,3 +124,39 @@ def test_the_model_cache_holds_the_checkpoint_and_the_intermediate_while_prepari
     assert parse_deployment(prepared).sizing.cache_volume_bytes == 67 * 2**30  # twice (7.4 GB of q8_0 + 2 x 14 GB at f16)
     prepared["targets"]["kubernetes"]["cache_size"] = "20Gi"
     assert [path for path, _ in problems_of(prepared)] == ["targets.kubernetes.cache_size"]
+
+
+CUSTOM_CODE = sorted(e.id for e in catalogue().values() if e.custom_code)
+
+
+def test_the_catalogue_records_phi_4_mini_as_naming_its_own_code() -> None:
+    assert CUSTOM_CODE == ["phi-4-mini-instruct"]
+
+
+@pytest.mark.parametrize("model_id", CUSTOM_CODE)
+@pytest.mark.parametrize(("runtime", "prepare"), [
+    ({"kind": "llamacpp"}, {"format": "gguf", "quantization": "q4_k_m"}),
+    ({"kind": "onnxruntime"}, {"format": "onnx", "precision": "int4"}),
+])
+def test_a_catalogue_checkpoint_naming_its_own_code_is_refused_at_validation(
+        model_id: str, runtime: dict[str, Any], prepare: dict[str, Any], tmp_path: Path) -> None:
+    data = spec(runtime, prepare)
+    data["model"] = {"id": model_id, "prepare": prepare}
+    problems = problems_of(data)
+    assert [path for path, _ in problems] == ["model.prepare"]
+    assert "qwen3-1.7b" in problems[0][1] and model_id not in problems[0][1]
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    result = run_in_process("validate", str(path))
+    assert result.code == 2 and "Traceback" not in result.stderr
+    assert "model.prepare" in result.stderr and "auto_map" in result.stderr
+
+
+def test_a_catalogue_checkpoint_without_its_own_code_is_prepared() -> None:
+    for model_id in sorted(set(catalogue()) - set(CUSTOM_CODE)):
+        data = spec({"kind": "onnxruntime"}, {"format": "onnx"})
+        data["model"] = {"id": model_id, "prepare": {"format": "onnx"}}
+        if catalogue()[model_id].gated:
+            data["model"]["hub_token_secret"] = "hf-token"
+            data["secrets"]["hf-token"] = {}
+        assert parse_deployment(data).model.prepare is not None

@@ -42,8 +42,8 @@ def render_kubernetes(deployment: Deployment, plan: RuntimePlan) -> list[Manifes
     prep = preps[0] if preps else None
     claims = [model_claim(deployment)] if any(s.model_dir for s in plan.services) else []
     configs = [config_map(deployment, s) for s in plan.services if config_files(s)]
-    jobs = [prep_job(deployment, plan, p, account, 2 * runtime.startup_budget_seconds,
-                     [s for s in steps if s.name in p.depends_on]) for p in preps]
+    jobs = [prep_job(deployment, plan, p, account, runtime, [s for s in steps if s.name in p.depends_on])
+            for p in preps]
 
     low, high = runtime_replicas(deployment)
     workloads = [(runtime_deployment(deployment, plan, runtime, account, prep), high + 1, runtime)]

@@ -25,7 +25,19 @@ from slm_deploy.spec.quantity import format_gib
 READY_DIR = ".slm-ready"
 JOB_RETRIES = 4
 WAIT_POLL_SECONDS = 10
+WAIT_MARGIN_SECONDS = 120
+"""Beyond the Job's deadline: its pod is scheduled and its image pulled, and the marker is written after it."""
 SMALL = {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}}
+
+
+def job_deadline_seconds(runtime: ServicePlan) -> int:
+    """The preparation Job's activeDeadlineSeconds: twice the runtime's startup budget (download, then convert)."""
+    return 2 * runtime.startup_budget_seconds
+
+
+def model_wait_seconds(runtime: ServicePlan) -> int:
+    """How long a serving pod waits for the cache: while the Job may still succeed, and a poll and a margin more."""
+    return job_deadline_seconds(runtime) + WAIT_POLL_SECONDS + WAIT_MARGIN_SECONDS
 
 
 def claim_name(deployment: Deployment) -> str:
@@ -72,7 +84,7 @@ def config_map(deployment: Deployment, service: ServicePlan) -> Manifest:
 
 
 def prep_job(deployment: Deployment, plan: RuntimePlan, prep: ServicePlan, service_account: str,
-             budget_seconds: int, earlier: list[ServicePlan]) -> Manifest:
+             runtime: ServicePlan, earlier: list[ServicePlan]) -> Manifest:
     """Fill the cache in init containers, then write the ready marker. A prepared model is downloaded first (the
     only container with the hub token as a file), then converted by a container that mounts no token; containers
     of one pod share its network, so the conversion runs with the hub client told to stay offline."""
@@ -103,19 +115,19 @@ def prep_job(deployment: Deployment, plan: RuntimePlan, prep: ServicePlan, servi
         "metadata": meta(deployment, job_name(prep), labels),
         "spec": {
             "backoffLimit": JOB_RETRIES,
-            "activeDeadlineSeconds": budget_seconds,
+            "activeDeadlineSeconds": job_deadline_seconds(runtime),
             "template": {"metadata": {"labels": labels}, "spec": pod},
         },
     }
 
 
-def wait_for_model(deployment: Deployment, plan: RuntimePlan, runtime: ServicePlan, prep: ServicePlan,
-                   budget_seconds: int) -> dict[str, Any]:
-    """An init container in each serving pod that waits for the Job's marker (no probe runs while it waits), then
-    checks a prepared model's provenance and checksums, so a mismatched or corrupted cache is never served."""
+def wait_for_model(deployment: Deployment, plan: RuntimePlan, runtime: ServicePlan, prep: ServicePlan) -> dict[str, Any]:
+    """An init container in each serving pod that waits for the Job's marker (no probe runs while it waits) as long
+    as the Job may still succeed, then checks a prepared model's provenance and checksums, so a mismatched or
+    corrupted cache is never served."""
     marker = shlex.quote(ready_marker(prep))
     script = (f"waited=0; until [ -f {marker} ]; do "
-              f"if [ \"$waited\" -ge {budget_seconds} ]; then echo 'model cache not ready' >&2; exit 1; fi; "
+              f"if [ \"$waited\" -ge {model_wait_seconds(runtime)} ]; then echo 'model cache not ready' >&2; exit 1; fi; "
               f"sleep {WAIT_POLL_SECONDS}; waited=$((waited + {WAIT_POLL_SECONDS})); done")
     if runtime.model_check:
         script = f"{script}\n{runtime.model_check}"

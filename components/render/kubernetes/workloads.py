@@ -79,7 +79,7 @@ def runtime_deployment(deployment: Deployment, plan: RuntimePlan, runtime: Servi
                            models_read_only=runtime.runtime not in MODELS_WRITABLE_AT_RUNTIME)
     fields: dict[str, Any] = {}
     if prep is not None:
-        fields["initContainers"] = [wait_for_model(deployment, plan, runtime, prep, runtime.startup_budget_seconds)]
+        fields["initContainers"] = [wait_for_model(deployment, plan, runtime, prep)]
     fields["containers"] = [server]
     fields["volumes"] = volumes(deployment, runtime, claim=claim_name(deployment) if runtime.model_dir else None,
                                 config_map=config_map_name(runtime) if config_files(runtime) else None)
