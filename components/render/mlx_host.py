@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import plistlib
+import shlex
 
 from slm_deploy.render.templating import render_template
 from slm_deploy.runtimes.mlx import SECRETS_DIR, install_root
-from slm_deploy.runtimes.model_preparation import PreparedModel, check_script, record_script
+from slm_deploy.runtimes.model_preparation import (
+    CHECKPOINT_FILES, CHECKPOINT_REFUSED, PreparedModel, check_script, record_script,
+)
 from slm_deploy.runtimes.plan import MlxHost
 from slm_deploy.servers.gateway.render import GATEWAY_CONFIG_FILE, gateway_sources
 from slm_deploy.spec.loader import Deployment
@@ -21,6 +24,16 @@ CONVERT_FLAGS = ("--hf-path", "--mlx-path")
 SCRIPTS = ("install.sh", "prepare.sh", "serve.sh")
 
 
+MODEL_TYPE_CHECK = "\n".join([
+    "import json,sys",
+    "try:",
+    '    config=json.loads(open(sys.argv[1],"rb").read().decode("utf-8"))',
+    "except (OSError,ValueError,RecursionError):",
+    "    config=None",
+    'kind=config.get("model_type") if isinstance(config,dict) else None',
+    "sys.exit(0 if isinstance(kind,str) and kind in sys.argv[2].split() else 1)",
+])
+"""Exit 0 only when config.json parses and its model_type is exactly one of the names given."""
 SHASUM = "shasum -a 256"
 """macOS has no sha256sum; shasum writes and checks the same lines."""
 MODEL_CONFIG = "config.json"
@@ -80,6 +93,11 @@ def render_mlx_host(host: MlxHost, deployment: Deployment) -> dict[str, str]:
         "host": host, "model": deployment.model, "root": install_root(host.service), "secrets": SECRETS_DIR,
         "labels": {part: agent_label(host, part) for part in ("server", "gateway")},
         "model_types": " ".join(sorted(mlx_model_types())),
+        "includes": " ".join(f"--include {shlex.quote(pattern)}" for pattern in CHECKPOINT_FILES),
+        "model_type_check": MODEL_TYPE_CHECK,
+        "unsupported": (f"the downloaded config.json does not parse or names no architecture (model_type) that "
+                        f"mlx-lm {host.version} has a model class for"),
+        "refused": CHECKPOINT_REFUSED,
         "scratch": prepared(host).scratch,
         "record": record_script(prepared(host), f"{prepared(host).scratch}/model", sha256=SHASUM),
         "check": check_script(prepared(host), sha256=SHASUM, remedy=f"run {install_root(host.service)}/bin/prepare.sh"),

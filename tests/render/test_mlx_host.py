@@ -3,10 +3,12 @@ parse in two parsers, every mlx_lm flag exists at the pinned version, and serve.
 
 from __future__ import annotations
 
+import json
 import plistlib
 import shutil
 import subprocess
 import tomllib
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from slm_deploy.pins.interfaces import load
 from slm_deploy.render.bundle import render_bundle
 from slm_deploy.render.mlx_host import CONVERT_FLAGS, SERVER_FLAGS
 from slm_deploy.runtimes.mlx import MLX_LM_VERSION, install_root
+from slm_deploy.runtimes.model_preparation import CHECKPOINT_FILES
 from slm_deploy.spec import mlx_models
 from slm_deploy.spec.catalogue import catalogue
 from slm_deploy.spec.loader import parse_deployment
@@ -243,9 +246,9 @@ def _stand_in(path: Path, text: str) -> None:
     path.chmod(0o755)
 
 
-def _prepare_root(tmp_path: Path, model_type: str) -> tuple[Path, Path]:
-    """A root with stand-ins for `hf download` (writes config.json, logs its argv and token path) and
-    mlx_lm.convert (writes two weight files), and the real interpreter for the model_type check."""
+def _prepare_root(tmp_path: Path, model_type: str, config: str | None = None) -> tuple[Path, Path]:
+    """A root with stand-ins for `hf download` (writes config.json, or the given text as it, logs its argv and token
+    path) and mlx_lm.convert (writes two weight files), and the real interpreter for the model_type check."""
     root = tmp_path / "root"
     venv = root / "venv" / "bin"
     venv.mkdir(parents=True)
@@ -255,7 +258,8 @@ def _prepare_root(tmp_path: Path, model_type: str) -> tuple[Path, Path]:
     (venv / "python").symlink_to(shutil.which("python3") or "/usr/bin/python3")
     _stand_in(venv / "hf", 'echo "$*|${HF_TOKEN_PATH:-}" >"$0.log"\n'
               'while [ "$1" != --local-dir ]; do shift; done\nmkdir -p "$2"\n'
-              f'printf \'{{"model_type": "{model_type}"}}\' >"$2/config.json"\n')
+              f'cp {tmp_path}/config.json "$2/config.json"\n')
+    (tmp_path / "config.json").write_text(config if config is not None else json.dumps({"model_type": model_type}))
     _stand_in(venv / "mlx_lm.convert", 'echo "$*" >"$0.log"\n'
               'while [ "$1" != --mlx-path ]; do shift; done\nmkdir -p "$2/sub"\n'
               'echo weights >"$2/model.safetensors"\necho {} >"$2/sub/config.json"\necho {} >"$2/config.json"\n')
@@ -294,11 +298,33 @@ def test_prepare_records_what_serve_checks(tmp_path: Path) -> None:
     assert refused.returncode == 3 and "does not match the sha256" in refused.stderr
 
 
-def test_prepare_refuses_an_architecture_mlx_lm_cannot_build(tmp_path: Path) -> None:
-    root, venv = _prepare_root(tmp_path, "no_such_arch")
+@pytest.mark.parametrize("config", [
+    '{"model_type": "no_such_arch"}',
+    '{"model_type": "qwen3 qwen3_5"}',  # two names of the list, which a substring match would take
+    '{"model_type": "qwen3\\nCANARY"}',
+    '{"model_type": "\\u001b]0;CANARY\\u0007"}',
+    '{"model_type": ["qwen3"]}',
+    '{"architectures": ["Qwen3ForCausalLM"]}',
+    '[1]',
+    '[' * 100_000,
+    '{"model_type": "qwen3"',
+])
+def test_prepare_refuses_an_architecture_mlx_lm_cannot_build(config: str, tmp_path: Path) -> None:
+    root, venv = _prepare_root(tmp_path, "", config)
     result = run(["/bin/sh", str(_script("prepare.sh", root))])
-    assert result.returncode == 1 and "model_type no_such_arch" in result.stderr
+    assert result.returncode == 4 and "names no architecture (model_type)" in result.stderr, result.stderr
+    assert "CANARY" not in result.stderr and "no_such_arch" not in result.stderr and "Traceback" not in result.stderr
     assert not (venv / "mlx_lm.convert.log").exists() and list((root / "models").iterdir()) == []
+
+
+def test_prepare_downloads_the_checkpoint_without_code_or_pickled_weights(tmp_path: Path) -> None:
+    root, venv = _prepare_root(tmp_path, "llama")
+    assert run(["/bin/sh", str(_script("prepare.sh", root))]).returncode == 0
+    hf_argv = (venv / "hf.log").read_text().split("|")[0].split()
+    patterns = {hf_argv[i + 1] for i, word in enumerate(hf_argv) if word == "--include"}
+    assert patterns == set(CHECKPOINT_FILES)
+    assert all(not fnmatch(name, pattern) for name in ("modeling_llama.py", "original/consolidated.00.pth",
+                                                       "pytorch_model.bin") for pattern in patterns)
 
 
 def test_an_explicit_source_is_converted_at_its_revision_and_checked_on_the_host() -> None:

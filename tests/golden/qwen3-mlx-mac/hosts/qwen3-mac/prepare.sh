@@ -17,14 +17,23 @@ mkdir -p "$WORK"
 trap 'rm -rf "$WORK"' EXIT
 umask 077
 
-"$VENV/hf" download "$REPO" --revision "$REVISION" --local-dir "$WORK/source" >/dev/null
+# Configs, tokenizer and safetensors weights only: never the repository's code or pickled weights.
+HF_HUB_DISABLE_TELEMETRY=1
+HF_HUB_DISABLE_UPDATE_CHECK=1
+export HF_HUB_DISABLE_TELEMETRY HF_HUB_DISABLE_UPDATE_CHECK
+"$VENV/hf" download "$REPO" --revision "$REVISION" --local-dir "$WORK/source" --include '*.json' --include '*.jinja' --include '*.model' --include '*.safetensors' --include '*.tiktoken' --include '*.txt' >/dev/null
 
-MODEL_TYPE=$("$VENV/python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["model_type"])' \
-    "$WORK/source/config.json")
-case " $SUPPORTED " in
-    *" $MODEL_TYPE "*) ;;
-    *) echo "model_type $MODEL_TYPE of $REPO has no model class in mlx-lm 0.32.2" >&2; exit 1 ;;
-esac
+# The architecture must be one mlx-lm builds, compared as a whole name; the checkpoint's text is never printed.
+"$VENV/python" -c 'import json,sys
+try:
+    config=json.loads(open(sys.argv[1],"rb").read().decode("utf-8"))
+except (OSError,ValueError,RecursionError):
+    config=None
+kind=config.get("model_type") if isinstance(config,dict) else None
+sys.exit(0 if isinstance(kind,str) and kind in sys.argv[2].split() else 1)' "$WORK/source/config.json" "$SUPPORTED" || {
+    echo 'the downloaded config.json does not parse or names no architecture (model_type) that mlx-lm 0.32.2 has a model class for' >&2
+    exit 4
+}
 
 "$VENV/mlx_lm.convert" --hf-path "$WORK/source" --mlx-path "$WORK/model" -q --q-bits 4 --q-group-size 64
 rm -rf "$TARGET"
