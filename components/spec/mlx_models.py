@@ -49,7 +49,10 @@ def mlx_target_problems(spec: DeploymentSpec) -> list[Problem]:
     server_port = spec.serving.port or MLX_SERVER_PORT
     taken = {spec.exposure.port: "exposure.port (the gateway's port)",
              GATEWAY_METRICS_PORT: f"the gateway's metrics port ({GATEWAY_METRICS_PORT})"}
-    if server_port in taken:
+    if server_port in taken and spec.serving.port is None:  # the default collides with the port the spec chose
+        problems.append(Problem("exposure.port", f"is mlx_lm.server's default port ({MLX_SERVER_PORT}) on the same Mac",
+                                allowed="another port from 1024 to 65535, or serving.port set to another one"))
+    elif server_port in taken:
         problems.append(Problem("serving.port", f"is {taken[server_port]}, and mlx_lm.server runs on the same Mac",
                                 allowed="another port from 1024 to 65535"))
     return problems

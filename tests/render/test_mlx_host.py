@@ -74,15 +74,17 @@ def test_an_unsupported_architecture_is_refused_naming_the_field(monkeypatch: py
     ({"host": {"os": "macos"}, "compose": {}}, "targets.compose"),
     ({"compose": {}}, "targets.host"),
     ({"host": {"os": "macos"}, "serving": {"port": 8080}}, "serving.port"),
+    ({"host": {"os": "macos"}, "exposure": {"port": 8081}}, "exposure.port"),
     ({"host": {"os": "macos", "allowed_clients": ["10.0.0.0/8"]}}, "targets.host.allowed_clients"),
 ])
 def test_mlx_installs_on_a_mac_only(targets: dict, field: str, tmp_path: Path) -> None:
     spec_file = tmp_path / "spec.yaml"
     spec = _spec(targets=targets)
-    spec.update({key: targets.pop(key) for key in list(targets) if key == "serving"})
+    spec.update({key: targets.pop(key) for key in list(targets) if key in ("serving", "exposure")})
     spec_file.write_text(yaml.safe_dump(spec))
     result = run_cli("validate", str(spec_file))
-    assert result.code == 2 and field in result.stderr and "Traceback" not in result.stderr
+    assert result.code == 2 and "Traceback" not in result.stderr
+    assert f": {field}: " in result.stderr, result.stderr  # the field the spec wrote, not one left to its default
 
 
 @pytest.mark.parametrize(("quantisation", "runtime", "expected"), [
