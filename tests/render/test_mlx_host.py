@@ -18,7 +18,7 @@ from slm_deploy.errors import SpecError
 from slm_deploy.pins.interfaces import load
 from slm_deploy.render.bundle import render_bundle
 from slm_deploy.render.mlx_host import CONVERT_FLAGS, SERVER_FLAGS
-from slm_deploy.runtimes.mlx import MLX_LM_VERSION, install_root
+from slm_deploy.runtimes.mlx import MLX_LM_VERSION, PYTHONS, host_lock, install_root
 from slm_deploy.runtimes.model_preparation import CHECKPOINT_FILES
 from slm_deploy.spec import mlx_models
 from slm_deploy.spec.catalogue import catalogue
@@ -353,3 +353,21 @@ def test_check_fails_a_bundle_whose_server_listens_beyond_loopback(tmp_path: Pat
     serve.write_text(serve.read_text().replace("--host 127.0.0.1", "--host 0.0.0.0"))
     result = run_cli("check", str(out), "--format", "json")
     assert result.code == 1 and "slm-serving-011" in result.stdout and "0.0.0.0" in result.stdout
+
+
+def test_install_sh_installs_exactly_the_hash_locked_set(tmp_path: Path) -> None:
+    files = _host_files(_spec())
+    assert files["requirements.txt"] == host_lock()
+    install = files["install.sh"].replace("\\\n", "")
+    pip_line = next(line for line in install.splitlines() if "-m pip install" in line)
+    assert {"--require-hashes", "--no-deps", "--only-binary=:all:", '"$HERE/requirements.txt"'} <= set(pip_line.split())
+    assert install.index("-m pip install") < install.index("-m pip check") < install.index("prepare.sh\"")
+    python = tmp_path / "python"  # install.sh's interpreter check, run against the versions the lock has wheels for
+    check = next(line for line in install.splitlines() if '"$PYTHON" -c' in line)
+    command = check.removeprefix("if ! ").removesuffix("; then").replace('"$PYTHON"', str(python))
+    for version, accepted in (("3.10", False), (PYTHONS[0], True), (PYTHONS[-1], True), ("3.15", False)):
+        major, minor = version.split(".")
+        python.write_text(f"#!/bin/sh\nexec python3 -c 'import sys; sys.version_info = ({major}, {minor}, 0)\n"
+                          "exec(sys.argv[2], {\"sys\": sys})' \"$@\"\n")
+        python.chmod(0o755)
+        assert (run(["/bin/sh", "-c", command]).returncode == 0) == accepted, version
