@@ -8,7 +8,7 @@ import shlex
 from slm_deploy.render.templating import render_template
 from slm_deploy.runtimes.mlx import PYTHONS, SECRETS_DIR, install_root
 from slm_deploy.runtimes.model_preparation import (
-    CHECKPOINT_FILES, CHECKPOINT_REFUSED, PreparedModel, check_script, record_script,
+    CHECKPOINT_CHECK_CODE, CHECKPOINT_FILES, CHECKPOINT_REFUSED, PreparedModel, check_script, record_script,
 )
 from slm_deploy.runtimes.plan import MlxHost
 from slm_deploy.servers.gateway.render import GATEWAY_CONFIG_FILE, gateway_sources
@@ -96,6 +96,7 @@ def render_mlx_host(host: MlxHost, deployment: Deployment) -> dict[str, str]:
         "model_types": " ".join(sorted(mlx_model_types())),
         "includes": " ".join(f"--include {shlex.quote(pattern)}" for pattern in CHECKPOINT_FILES),
         "model_type_check": MODEL_TYPE_CHECK,
+        "checkpoint_check": CHECKPOINT_CHECK_CODE,
         "unsupported": (f"the downloaded config.json does not parse or names no architecture (model_type) that "
                         f"mlx-lm {host.version} has a model class for"),
         "refused": CHECKPOINT_REFUSED,
