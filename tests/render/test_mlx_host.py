@@ -453,3 +453,15 @@ def test_check_fails_a_bundle_whose_safeguards_were_removed(name: str, old: str,
     edited.write_text(edited.read_text().replace(old, new, 1))
     result = run_cli("check", str(out), "--format", "json")
     assert result.code == 1 and "slm-serving-013" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("backend", ["kubernetes", "external-secrets"])
+def test_a_hub_token_in_a_cluster_store_is_refused_in_the_mac_install_s_words(backend: str, tmp_path: Path) -> None:
+    spec = _spec("llama-3.2-1b-instruct", secrets={"hf-token": {"backend": backend}})
+    spec["model"]["hub_token_secret"] = "hf-token"
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump(spec))
+    result = run_cli("validate", str(spec_file))
+    assert result.code == 2 and "Traceback" not in result.stderr
+    assert ".backend: " in result.stderr and "installs on a host" in result.stderr, result.stderr
+    assert "Compose" not in result.stderr and "targets.kubernetes" not in result.stderr
