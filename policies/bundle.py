@@ -16,9 +16,10 @@ from slm_deploy.policies.dockerfile import parse_dockerfile
 MANIFEST = "manifest.json"
 HOSTS = "hosts"
 HOST_INSTALL = "HostInstall"
-HOST_SCRIPTS = {"install.sh": "posix", "install.ps1": "windows", "serve.sh": "posix"}
-"""Host install scripts (Foundry Local, MLX) and the script that starts MLX's unauthenticated server, judged as
-text: what they open to the network."""
+HOST_SCRIPTS = {"install.sh": "posix", "install.ps1": "windows", "serve.sh": "posix", "prepare.sh": "posix",
+                "requirements.txt": "pip"}
+"""Host install scripts (Foundry Local, MLX), MLX's preparation and serving scripts and the lock its install takes,
+judged as text: what they open to the network, and the safeguards they must keep."""
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 """Names kustomize reads as a kustomization, whatever `kind` the file declares."""
 
@@ -76,7 +77,7 @@ def load_text(text: str, location: str, path: PurePosixPath | None = None) -> It
         yield Subject("Dockerfile", parse_dockerfile(text), location, location)
         return
     if kind == HOST_INSTALL:
-        yield Subject(HOST_INSTALL, {"os": HOST_SCRIPTS[path.name], "script": text}, location, location)
+        yield Subject(HOST_INSTALL, {"os": HOST_SCRIPTS[path.name], "file": path.name, "script": text}, location, location)
         return
     if kind is None:
         return

@@ -6,9 +6,9 @@ import plistlib
 import shlex
 
 from slm_deploy.render.templating import render_template
-from slm_deploy.runtimes.mlx import SECRETS_DIR, install_root
+from slm_deploy.runtimes.mlx import PYTHONS, SECRETS_DIR, install_root
 from slm_deploy.runtimes.model_preparation import (
-    CHECKPOINT_FILES, CHECKPOINT_REFUSED, PreparedModel, check_script, record_script,
+    CHECKPOINT_CHECK_CODE, CHECKPOINT_FILES, CHECKPOINT_REFUSED, PreparedModel, check_script, record_script,
 )
 from slm_deploy.runtimes.plan import MlxHost
 from slm_deploy.servers.gateway.render import GATEWAY_CONFIG_FILE, gateway_sources
@@ -91,10 +91,12 @@ def render_mlx_host(host: MlxHost, deployment: Deployment) -> dict[str, str]:
     base = f"hosts/{host.service}"
     context = {
         "host": host, "model": deployment.model, "root": install_root(host.service), "secrets": SECRETS_DIR,
+        "pythons": PYTHONS,
         "labels": {part: agent_label(host, part) for part in ("server", "gateway")},
         "model_types": " ".join(sorted(mlx_model_types())),
         "includes": " ".join(f"--include {shlex.quote(pattern)}" for pattern in CHECKPOINT_FILES),
         "model_type_check": MODEL_TYPE_CHECK,
+        "checkpoint_check": CHECKPOINT_CHECK_CODE,
         "unsupported": (f"the downloaded config.json does not parse or names no architecture (model_type) that "
                         f"mlx-lm {host.version} has a model class for"),
         "refused": CHECKPOINT_REFUSED,
@@ -104,7 +106,7 @@ def render_mlx_host(host: MlxHost, deployment: Deployment) -> dict[str, str]:
     }
     files = {f"{base}/{name}": render_template(f"hosts/mlx-{name}.j2", **context) for name in SCRIPTS}
     files[f"{base}/README.md"] = render_template("hosts/mlx-README.md.j2", **context)
-    files[f"{base}/requirements.txt"] = "\n".join(host.requirements) + "\n"
+    files[f"{base}/requirements.txt"] = host.requirements
     files.update({f"{base}/launchd/{name}": text for name, text in agents(host).items()})
     files[f"{base}/gateway/{GATEWAY_CONFIG_FILE}"] = host.gateway_config
     files.update({f"{base}/gateway/{name}": text for name, text in gateway_sources().items()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from importlib import resources
+
 from slm_deploy.runtimes.common import options_of, source_of
 from slm_deploy.runtimes.gateway import body_limit
 from slm_deploy.runtimes.plan import MlxHost, RuntimePlan
 from slm_deploy.servers.gateway.render import (
-    GATEWAY_CONFIG_FILE, GATEWAY_METRICS_PORT, GATEWAY_REQUIREMENTS, in_flight_body_budget, render_gateway_config,
+    GATEWAY_CONFIG_FILE, GATEWAY_METRICS_PORT, in_flight_body_budget, render_gateway_config,
 )
 from slm_deploy.spec.catalogue import catalogue
 from slm_deploy.spec.loader import Deployment
@@ -19,7 +21,11 @@ MLX_LM_VERSION = "0.32.2"
 HUB_VERSION = "2.4.0"
 REQUIREMENTS = (f"mlx-lm=={MLX_LM_VERSION}", "mlx==0.32.2", "mlx-metal==0.32.2", f"huggingface_hub=={HUB_VERSION}")
 """mlx-lm and the mlx build it requires (mlx>=0.32.2, Metal wheels for macOS 14 and later on arm64), the hub client that
-downloads the source at its pinned revision; the gateway's own pins follow."""
+downloads the source at its pinned revision; with the gateway's own pins, what the host lock is resolved from."""
+HOST_LOCK = "locks/mlx-host.txt"
+"""Beside this module: every package of the host's virtual environment at one version, with its wheels' sha256."""
+PYTHONS = ("3.11", "3.12", "3.13", "3.14")
+"""The CPythons the host lock has wheels for; install.sh refuses any other."""
 ROOT = "/opt/slm-deploy"
 SECRETS_DIR = "secrets"
 """Under the install root: one file per secret the spec names, as the other targets mount them."""
@@ -29,6 +35,11 @@ WEIGHT_DTYPES = {Quantisation.BF16: "bfloat16", Quantisation.F16: "float16"}
 def install_root(service: str) -> str:
     """Where the install lives: fixed, so the launchd plists can name absolute paths."""
     return f"{ROOT}/{service}"
+
+
+def host_lock() -> str:
+    """The hash-locked requirements file install.sh installs with --require-hashes --no-deps."""
+    return (resources.files(__package__) / HOST_LOCK).read_text(encoding="utf-8")
 
 
 def convert_args(deployment: Deployment) -> tuple[str, ...]:
@@ -67,6 +78,6 @@ def plan(deployment: Deployment) -> RuntimePlan:
         convert_args=convert_args(deployment), server_port=server_port, gateway_port=spec.exposure.port,
         bind_address=bind_address, gateway_config=_gateway_config(deployment, server_port, bind_address),
         keys_secret=spec.serving.auth.api_keys_secret, hub_token_secret=spec.model.hub_token_secret, version=MLX_LM_VERSION,
-        requirements=REQUIREMENTS + GATEWAY_REQUIREMENTS,
+        requirements=host_lock(),
     )
     return RuntimePlan(services=(), hosts=(host,))

@@ -63,7 +63,7 @@ NO_SAFETENSORS = ("the checkpoint has no safetensors weights; model preparation 
                   "(pytorch_model.bin): use a revision that publishes model.safetensors")
 CHECKPOINT_REFUSED = 4
 """The conversion step's exit code for a checkpoint it will not convert."""
-CHECKPOINT_CHECK = "python3 -c " + shlex.quote("\n".join([
+CHECKPOINT_CHECK_CODE = "\n".join([
     "import json,pathlib,sys",
     "folder=pathlib.Path(sys.argv[1])",
     "def refuse(reason):",
@@ -77,9 +77,11 @@ CHECKPOINT_CHECK = "python3 -c " + shlex.quote("\n".join([
     f"    refuse({REMOTE_CODE!r})",
     "if not any(folder.glob('*.safetensors')):",
     f"    refuse({NO_SAFETENSORS!r})",
-]))
+])
+CHECKPOINT_CHECK = "python3 -c " + shlex.quote(CHECKPOINT_CHECK_CODE)
 """Refuses, before any converter runs, a checkpoint whose JSON does not parse (UnicodeDecodeError is a ValueError;
-nesting deeper than Python's recursion limit is a RecursionError), whose config names its own code (the converters would import and run it), or that has no safetensors weights."""
+nesting deeper than Python's recursion limit is a RecursionError), whose config names its own code (the converters
+would import and run it), or that has no safetensors weights."""
 OFFLINE = {"HF_HUB_OFFLINE": "1"}
 """The conversion step runs without the token and without a network, and the hub client is told so."""
 ONLINE = {"HF_HUB_OFFLINE": "0"}

@@ -164,7 +164,8 @@ class MlxHost:
     """The secret holding the gateway's API keys: its file under the install's secrets folder."""
     hub_token_secret: str | None
     version: str
-    requirements: tuple[str, ...]
+    requirements: str
+    """The hash-locked requirements file of the host's virtual environment (install.sh installs exactly it)."""
 
     @property
     def client_url(self) -> str:

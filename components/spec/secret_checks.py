@@ -67,6 +67,13 @@ def _reference_problems(spec: DeploymentSpec, uses: list[SecretUse]) -> list[Pro
     return problems
 
 
+def _host_only(spec: DeploymentSpec) -> bool:
+    """Whether a host install (MLX on a Mac) is the only target: its secrets are files under the install folder."""
+    targets = spec.targets
+    return targets.host is not None and all(getattr(targets, name) is None
+                                            for name in type(targets).model_fields if name != "host")
+
+
 def _backend_problems(spec: DeploymentSpec, name: str) -> list[Problem]:
     ref, backend, path = spec.secrets[name], backend_of(spec, name), f"secrets.{name}"
     problems = [Problem(f"{path}.{field}", f"is not used by the {backend} backend",
@@ -78,7 +85,11 @@ def _backend_problems(spec: DeploymentSpec, name: str) -> list[Problem]:
         problems.append(Problem(f"{path}.backend", "a file secret has no source on Kubernetes",
                                 allowed="kubernetes, azure-key-vault, external-secrets",
                                 hint="Compose reads compose/secrets/<name> whatever the backend"))
-    if backend != "file" and not has_kubernetes(spec):
+    if backend != "file" and not has_kubernetes(spec) and _host_only(spec):
+        problems.append(Problem(f"{path}.backend", f"the {backend} backend serves Kubernetes, and this deployment "
+                                "installs on a host", allowed="file (the host install reads secrets/<name> in its "
+                                "install folder, as its README says)"))
+    elif backend != "file" and not has_kubernetes(spec):
         problems.append(Problem(f"{path}.backend", f"the {backend} backend serves Kubernetes, and no Kubernetes "
                                 "target is on", allowed="file (Compose reads compose/secrets/<name>)",
                                 hint="or add targets.kubernetes / targets.aks"))

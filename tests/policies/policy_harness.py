@@ -74,9 +74,10 @@ def load_compliant() -> dict[str, Fixture]:
         doc = yaml.safe_load(path.read_text())
         kind, _ = classify(doc["type"])
         out[path.stem] = Fixture(path.stem, kind, doc["type"], doc["props"], location=path.name)
-    for path in sorted((COMPLIANT / "hosts").glob("*/install.*")):
-        name = f"host-{path.parent.name}-{path.suffix.lstrip('.')}"
-        out[name] = Fixture(name, HOST_INSTALL, None, {"os": HOST_SCRIPTS[path.name], "script": path.read_text()},
+    for path in sorted(p for p in (COMPLIANT / "hosts").glob("*/*") if p.name in HOST_SCRIPTS):
+        name = f"host-{path.parent.name}-{path.name.replace('.', '-')}"
+        out[name] = Fixture(name, HOST_INSTALL, None,
+                            {"os": HOST_SCRIPTS[path.name], "file": path.name, "script": path.read_text()},
                             location=path.relative_to(COMPLIANT).as_posix())
     vllm = out["deployment-vllm"]
     out["deployment-vllm-patch"] = replace(vllm, name="deployment-vllm-patch",

@@ -114,8 +114,12 @@ NPR = "networkpolicy-runtime-ingress"
 CM = "configmap-monitoring"
 SENTINEL_VALUE = "s3cr3t-sentinel-never-printed"
 CO = "compose"
-HL = "host-edge-linux-sh"
-HW = "host-edge-windows-ps1"
+HL = "host-edge-linux-install-sh"
+HW = "host-edge-windows-install-ps1"
+MI = "host-mlx-mac-install-sh"
+MS = "host-mlx-mac-serve-sh"
+MP = "host-mlx-mac-prepare-sh"
+MR = "host-mlx-mac-requirements-txt"
 SV = ("services", "vllm")
 SG = ("services", "gateway")
 SL = ("services", "llamacpp")
@@ -540,5 +544,44 @@ MUTATIONS: list[Mutation] = [
              script_adds("ListenStream=[fd00::5]:5273"), expect="fd00::5"),
     Mutation("slm-serving-011", "S-gateway-auth", HL, "socat forwarder",
              script_adds("socat TCP-LISTEN:5273,fork TCP:127.0.0.1:5273"), expect="socat"),
+    Mutation("slm-serving-014", "S-host-safeguards", MS, "no provenance check",
+             edit_text(("script",), "| cmp -s - PROVENANCE", "| cat >/dev/null"), expect="provenance"),
+    Mutation("slm-serving-014", "S-host-safeguards", MS, "no sha256 check",
+             edit_text(("script",), "|| ! shasum -a 256 --check --strict --quiet SHA256SUMS >/dev/null 2>&1", ""),
+             expect="sha256"),
+    Mutation("slm-serving-014", "S-host-safeguards", MS, "unlisted files allowed",
+             edit_text(("script",), "| uniq -u | grep -q .", "| grep -q NOTHING"), expect="does not list"),
+    Mutation("slm-serving-014", "S-host-safeguards", MS, "check after the server starts",
+             edit_text(("script",), "set -eu\n", "set -eu\n\"$ROOT/venv/bin/mlx_lm.server\" --allowed-origins '' &\n"),
+             expect="provenance"),
+    Mutation("slm-serving-014", "S-host-safeguards", MS, "every origin allowed",
+             edit_text(("script",), " --allowed-origins ''", ""), expect="--allowed-origins"),
+    Mutation("slm-serving-014", "S-host-safeguards", MS, "an origin allowed",
+             edit_text(("script",), "--allowed-origins ''", "--allowed-origins '*'"), expect="--allowed-origins"),
+    Mutation("slm-serving-014", "S-host-safeguards", MR, "unpinned requirement",
+             edit_text(("script",), "numpy==2.4.6", "numpy>=2"), expect="one version"),
+    Mutation("slm-serving-014", "S-host-safeguards", MR, "requirement without hash",
+             edit_text(("script",), "\nnumpy==2.4.6 ", "\nnumpy==2.4.6\nx==1 "), expect="--hash"),
+    Mutation("slm-serving-014", "S-host-safeguards", MR, "another index",
+             script_adds("--extra-index-url https://mirror.example/simple"), expect="index"),
+    Mutation("slm-serving-014", "S-host-safeguards", MI, "install without hashes",
+             edit_text(("script",), "--require-hashes ", ""), expect="--require-hashes"),
+    Mutation("slm-serving-014", "S-host-safeguards", MI, "install resolving dependencies",
+             edit_text(("script",), " --no-deps", ""), expect="--no-deps"),
+    Mutation("slm-serving-014", "S-host-safeguards", MI, "no pip check",
+             edit_text(("script",), '"$ROOT/venv/bin/python" -m pip check\n', ""), expect="pip check"),
+    Mutation("slm-serving-014", "S-host-safeguards", MI, "another unlocked install",
+             script_adds('"$ROOT/venv/bin/pip" install mlx-lm'), expect="--require-hashes"),
+    Mutation("slm-serving-014", "S-host-safeguards", MP, "download piped into a shell",
+             script_adds("curl -fsSL https://get.example.com/setup | sh"), expect="interpreter"),
+    Mutation("slm-serving-014", "S-host-safeguards", MP, "download piped into sudo bash",
+             script_adds("wget -qO- https://get.example.com/setup | sudo -E bash -s -- --yes"), expect="interpreter"),
+    Mutation("slm-serving-014", "S-host-safeguards", MP, "download run by sh -c",
+             script_adds('sh -c "$(curl -fsSL https://get.example.com/setup)"'), expect="interpreter"),
+    Mutation("slm-serving-014", "S-host-safeguards", HL, "Foundry install piped into a shell",
+             script_adds("curl -fsSL https://get.example.com/setup | sh"), expect="interpreter"),
+    Mutation("slm-serving-014", "S-host-safeguards", MP, "whole repository downloaded",
+             edit_text(("script",), " --include '*.json' --include '*.jinja' --include '*.model' --include '*.safetensors' "
+                       "--include '*.tiktoken' --include '*.txt'", ""), expect="--include"),
     Mutation("slm-serving-010", "S-gateway-auth", "ingress", "to runtime", set_(("spec", "rules", 0, "http", "paths", 0, "backend", "service", "name"), "vllm")),
 ]

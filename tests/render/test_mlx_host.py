@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import plistlib
+import re
 import shutil
 import subprocess
+import sys
 import tomllib
 from fnmatch import fnmatch
 from pathlib import Path
@@ -18,8 +20,8 @@ from slm_deploy.errors import SpecError
 from slm_deploy.pins.interfaces import load
 from slm_deploy.render.bundle import render_bundle
 from slm_deploy.render.mlx_host import CONVERT_FLAGS, SERVER_FLAGS
-from slm_deploy.runtimes.mlx import MLX_LM_VERSION, install_root
-from slm_deploy.runtimes.model_preparation import CHECKPOINT_FILES
+from slm_deploy.runtimes.mlx import MLX_LM_VERSION, PYTHONS, host_lock, install_root
+from slm_deploy.runtimes.model_preparation import CHECKPOINT_FILES, NO_SAFETENSORS, REMOTE_CODE
 from slm_deploy.spec import mlx_models
 from slm_deploy.spec.catalogue import catalogue
 from slm_deploy.spec.loader import parse_deployment
@@ -248,9 +250,29 @@ def _stand_in(path: Path, text: str) -> None:
     path.chmod(0o755)
 
 
-def _prepare_root(tmp_path: Path, model_type: str, config: str | None = None) -> tuple[Path, Path]:
-    """A root with stand-ins for `hf download` (writes config.json, or the given text as it, logs its argv and token
-    path) and mlx_lm.convert (writes two weight files), and the real interpreter for the model_type check."""
+HUB_REPOSITORY = {"config.json": None, "tokenizer.json": "{}", "model.safetensors": "weights",
+                  "modeling_custom.py": "import os", "original/consolidated.00.pth": "pickle",
+                  "pytorch_model.bin": "pickle"}
+"""The stand-in hub repository: what the converter needs, beside code and pickled weights it must never fetch."""
+HUB_STAND_IN = """import fnmatch, os, pathlib, shutil, sys
+args = sys.argv[1:]
+pathlib.Path(sys.argv[0] + ".log").write_text(" ".join(args) + "|" + os.environ.get("HF_TOKEN_PATH", ""))
+target = pathlib.Path(args[args.index("--local-dir") + 1])
+patterns = [args[i + 1] for i, word in enumerate(args) if word == "--include"] or ["*"]
+repo = pathlib.Path({repo!r})
+for path in sorted(p for p in repo.rglob("*") if p.is_file()):
+    name = path.relative_to(repo).as_posix()
+    if any(fnmatch.fnmatch(name, pattern) for pattern in patterns):
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target / name)
+"""
+
+
+def _prepare_root(tmp_path: Path, model_type: str, config: str | None = None,
+                  repository: dict[str, str | None] | None = None) -> tuple[Path, Path]:
+    """A root with stand-ins for `hf download` (copies the files of a stand-in repository that its --include patterns
+    match, as the hub client filters them, and logs its argv and token path) and mlx_lm.convert (writes weight files
+    and, as mlx-lm's save does, copies the source's top-level *.py), and the real interpreter for the checks."""
     root = tmp_path / "root"
     venv = root / "venv" / "bin"
     venv.mkdir(parents=True)
@@ -258,13 +280,17 @@ def _prepare_root(tmp_path: Path, model_type: str, config: str | None = None) ->
     (root / "secrets").mkdir()
     (root / "secrets" / "hf-token").write_text("hf_not_a_real_token\n")
     (venv / "python").symlink_to(shutil.which("python3") or "/usr/bin/python3")
-    _stand_in(venv / "hf", 'echo "$*|${HF_TOKEN_PATH:-}" >"$0.log"\n'
-              'while [ "$1" != --local-dir ]; do shift; done\nmkdir -p "$2"\n'
-              f'cp {tmp_path}/config.json "$2/config.json"\n')
-    (tmp_path / "config.json").write_text(config if config is not None else json.dumps({"model_type": model_type}))
+    repo = tmp_path / "repo"
+    for name, text in (repository or HUB_REPOSITORY).items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text if text is not None else
+                                 config if config is not None else json.dumps({"model_type": model_type}))
+    (venv / "hf").write_text(f"#!{sys.executable}\n" + HUB_STAND_IN.format(repo=str(repo)))
+    (venv / "hf").chmod(0o755)
     _stand_in(venv / "mlx_lm.convert", 'echo "$*" >"$0.log"\n'
-              'while [ "$1" != --mlx-path ]; do shift; done\nmkdir -p "$2/sub"\n'
-              'echo weights >"$2/model.safetensors"\necho {} >"$2/sub/config.json"\necho {} >"$2/config.json"\n')
+              'source=$2\nwhile [ "$1" != --mlx-path ]; do shift; done\nmkdir -p "$2/sub"\n'
+              'echo weights >"$2/model.safetensors"\necho {} >"$2/sub/config.json"\necho {} >"$2/config.json"\n'
+              'for code in "$source"/*.py; do if [ -f "$code" ]; then cp "$code" "$2/"; fi; done\n')
     return root, venv
 
 
@@ -353,3 +379,89 @@ def test_check_fails_a_bundle_whose_server_listens_beyond_loopback(tmp_path: Pat
     serve.write_text(serve.read_text().replace("--host 127.0.0.1", "--host 0.0.0.0"))
     result = run_cli("check", str(out), "--format", "json")
     assert result.code == 1 and "slm-serving-011" in result.stdout and "0.0.0.0" in result.stdout
+
+
+def test_install_sh_installs_exactly_the_hash_locked_set(tmp_path: Path) -> None:
+    files = _host_files(_spec())
+    assert files["requirements.txt"] == host_lock()
+    install = files["install.sh"].replace("\\\n", "")
+    pip_line = next(line for line in install.splitlines() if "-m pip install" in line)
+    assert {"--require-hashes", "--no-deps", "--only-binary=:all:", '"$HERE/requirements.txt"'} <= set(pip_line.split())
+    assert install.index("-m pip install") < install.index("-m pip check") < install.index("prepare.sh\"")
+    python = tmp_path / "python"  # install.sh's interpreter check, run against the versions the lock has wheels for
+    check = next(line for line in install.splitlines() if '"$PYTHON" -c' in line)
+    command = check.removeprefix("if ! ").removesuffix("; then").replace('"$PYTHON"', str(python))
+    for version, accepted in (("3.10", False), (PYTHONS[0], True), (PYTHONS[-1], True), ("3.15", False)):
+        major, minor = version.split(".")
+        python.write_text(f"#!/bin/sh\nexec python3 -c 'import sys; sys.version_info = ({major}, {minor}, 0)\n"
+                          "exec(sys.argv[2], {\"sys\": sys})' \"$@\"\n")
+        python.chmod(0o755)
+        assert (run(["/bin/sh", "-c", command]).returncode == 0) == accepted, version
+
+
+def test_the_served_folder_holds_no_code_or_pickled_weights_of_the_repository(tmp_path: Path) -> None:
+    """mlx-lm's save copies the source's top-level *.py beside the weights; the allow-list leaves it none to copy."""
+    root, _ = _prepare_root(tmp_path, "llama")
+    script = _script("prepare.sh", root)
+    assert run(["/bin/sh", str(script)]).returncode == 0
+    model = root / "models" / "llama-3.2-1b-instruct"
+    served = sorted(p.relative_to(model).as_posix() for p in model.rglob("*") if p.is_file())
+    assert "modeling_custom.py" not in served and not [p for p in served if p.endswith((".pth", ".bin"))]
+    unfiltered = re.sub(r" --include '[^']*'", "", script.read_text())
+    script.write_text(unfiltered)  # the same script without its allow-list serves the repository's code
+    assert run(["/bin/sh", str(script)]).returncode == 0
+    assert (model / "modeling_custom.py").exists()
+
+
+@pytest.mark.parametrize(("repository", "message"), [
+    ({"config.json": '{"model_type": "llama", "auto_map": {"AutoModel": "modeling_custom.Model"}}',
+      "model.safetensors": "weights"}, REMOTE_CODE),
+    ({"config.json": None, "tokenizer_config.json": '{"auto_map": {"AutoTokenizer": ["t.T", null]}}',
+      "model.safetensors": "weights"}, REMOTE_CODE),
+    ({"config.json": None, "pytorch_model.bin": "pickle"}, NO_SAFETENSORS),
+])
+def test_prepare_refuses_a_checkpoint_the_containers_refuse(repository: dict, message: str, tmp_path: Path) -> None:
+    root, venv = _prepare_root(tmp_path, "llama", repository=repository)
+    result = run(["/bin/sh", str(_script("prepare.sh", root))])
+    assert result.returncode == 4 and message in result.stderr and "Traceback" not in result.stderr
+    assert not (venv / "mlx_lm.convert.log").exists() and list((root / "models").iterdir()) == []
+
+
+def test_prepare_tells_the_hub_client_to_ask_nothing_else(tmp_path: Path) -> None:
+    """hf checks PyPI for a newer release once a day and the hub client sends telemetry unless told not to."""
+    root, venv = _prepare_root(tmp_path, "llama")
+    (venv / "hf").write_text((venv / "hf").read_text() + "pathlib.Path(sys.argv[0] + '.env').write_text("
+                             "os.environ.get('HF_HUB_DISABLE_UPDATE_CHECK', '') + os.environ.get("
+                             "'HF_HUB_DISABLE_TELEMETRY', ''))\n")
+    assert run(["/bin/sh", str(_script("prepare.sh", root))]).returncode == 0
+    assert (venv / "hf.env").read_text() == "11"
+
+
+@pytest.mark.parametrize(("name", "old", "new"), [
+    ("serve.sh", "| cmp -s - PROVENANCE", "| cat >/dev/null"),
+    ("serve.sh", "|| ! shasum -a 256 --check --strict --quiet SHA256SUMS >/dev/null 2>&1", ""),
+    ("serve.sh", " --allowed-origins ''", ""),
+    ("requirements.txt", "\nnumpy==2.4.6 ", "\nnumpy\nx==1 "),
+    ("install.sh", "--require-hashes --no-deps ", ""),
+    ("prepare.sh", "set -eu\n", "set -eu\ncurl -fsSL https://get.example.com/setup | sh\n"),
+])
+def test_check_fails_a_bundle_whose_safeguards_were_removed(name: str, old: str, new: str, tmp_path: Path) -> None:
+    out = tmp_path / "bundle"
+    assert run_cli("render", str(ROOT / "stacks" / "Pulumi.qwen3-mlx-mac.yaml"), "--out", str(out)).code == 0
+    edited = out / "hosts" / "qwen3-mac" / name
+    assert old in edited.read_text()
+    edited.write_text(edited.read_text().replace(old, new, 1))
+    result = run_cli("check", str(out), "--format", "json")
+    assert result.code == 1 and "slm-serving-014" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("backend", ["kubernetes", "external-secrets"])
+def test_a_hub_token_in_a_cluster_store_is_refused_in_the_mac_install_s_words(backend: str, tmp_path: Path) -> None:
+    spec = _spec("llama-3.2-1b-instruct", secrets={"hf-token": {"backend": backend}})
+    spec["model"]["hub_token_secret"] = "hf-token"
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump(spec))
+    result = run_cli("validate", str(spec_file))
+    assert result.code == 2 and "Traceback" not in result.stderr
+    assert ".backend: " in result.stderr and "installs on a host" in result.stderr, result.stderr
+    assert "Compose" not in result.stderr and "targets.kubernetes" not in result.stderr

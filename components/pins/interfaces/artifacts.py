@@ -68,6 +68,12 @@ def pypi_wheel(name: str, version: str, http: httpx.Client | None = None) -> Art
     return _pypi_file(name, version, _preferred, "wheel for linux x86_64", http)
 
 
+def pypi_file_with_hash(name: str, version: str, sha256: str, http: httpx.Client | None = None) -> Artifact:
+    """The one file of name==version whose sha256 PyPI publishes as this (a lock's wheel for another platform)."""
+    return _pypi_file(name, version, lambda files: next((f for f in files if f["hashes"]["sha256"] == sha256), None),
+                      f"file with sha256 {sha256}", http)
+
+
 def pypi_sdist(name: str, version: str, http: httpx.Client | None = None) -> Artifact:
     """The source distribution PyPI serves for name==version, downloaded once and verified."""
     def sdist(files: list[dict]) -> dict | None:

@@ -22,8 +22,8 @@ if [ "$(sw_vers -productVersion | cut -d. -f1)" -lt 14 ]; then
     exit 1
 fi
 PYTHON=${PYTHON:-python3}
-if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
-    echo "mlx-lm 0.32.2 needs Python 3.11 or later: set PYTHON to one" >&2
+if ! "$PYTHON" -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] not in sys.argv[1:])' 3.11 3.12 3.13 3.14; then
+    echo "the locked wheels are for Python 3.11, 3.12, 3.13, 3.14: set PYTHON to one of them" >&2
     exit 1
 fi
 OWNER_UID=$(id -u "$SUDO_USER")
@@ -33,7 +33,10 @@ OWNER_HOME=$(dscl . -read "/Users/$SUDO_USER" NFSHomeDirectory | awk '{print $2}
 install -d -o root -g wheel -m 0755 "$ROOT" "$ROOT/bin" "$ROOT/gateway"
 install -d -o "$SUDO_USER" -m 0700 "$ROOT/models" "$ROOT/logs" "$ROOT/secrets"
 "$PYTHON" -m venv --clear "$ROOT/venv"
-"$ROOT/venv/bin/python" -m pip install --disable-pip-version-check --no-input --requirement "$HERE/requirements.txt"
+# Exactly the locked set: every package at its version, every wheel's sha256 checked, nothing resolved beyond it.
+"$ROOT/venv/bin/python" -m pip install --disable-pip-version-check --no-input --require-hashes --no-deps \
+    --only-binary=:all: --requirement "$HERE/requirements.txt"
+"$ROOT/venv/bin/python" -m pip check
 for script in prepare.sh serve.sh; do
     install -o root -g wheel -m 0755 "$HERE/$script" "$ROOT/bin/$script"
 done
