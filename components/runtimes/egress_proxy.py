@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from slm_deploy.runtimes.common import WRITABLE_PATHS, pinned, service_labels
+from slm_deploy.runtimes.common import WRITABLE_PATHS, cache_env, pinned, service_labels
 from slm_deploy.runtimes.egress_allowlist import allowed_hosts
 from slm_deploy.runtimes.plan import ExecCheck, ImageBuild, RuntimePlan, ServicePlan
 from slm_deploy.spec.loader import Deployment
@@ -77,7 +77,8 @@ def proxy_service(deployment: Deployment) -> ServicePlan:
                        healthcheck=LISTENING_CHECK)
     return ServicePlan(
         name=proxy_name(deployment), role="egress-proxy", runtime="squid", image=None, build=build,
-        command=("/usr/sbin/squid",), args=("-N", "-f", CONFIG_PATH), env=(), port=PROXY_PORT,
+        command=("/usr/sbin/squid",), args=("-N", "-f", CONFIG_PATH), env=tuple(sorted(cache_env().items())),
+        port=PROXY_PORT,
         health=ExecCheck(LISTENING_CHECK), readiness=None, metrics_path=None, writable_paths=WRITABLE_PATHS,
         cpu=0.25, memory_bytes=256 * 2**20, startup_budget_seconds=60,
         labels=service_labels(deployment, "egress-proxy", "squid"),
