@@ -201,7 +201,8 @@ def test_workloads_refuse_built_images_not_pinned_by_digest(ref: str) -> None:
     def program() -> None:
         pinned = "registry.example.com/slm/phi4-onnx:src-1@sha256:" + "b" * 64
         KubernetesWorkloads("workloads", {"spec": kubernetes_onnx_spec(), "secret_values": {"secret-api-keys": "k"},
-                                          "images": {"phi4-onnx": pinned, "phi4-onnx-gateway": ref}})
+                                          "images": {"phi4-onnx": pinned, "phi4-onnx-gateway": ref,
+                                                     "phi4-onnx-egress-proxy": pinned}})
 
     with pytest.raises(Exception, match=r"args\['images'\] for service phi4-onnx-gateway is not pinned by digest") \
             as raised:

@@ -278,7 +278,8 @@ def test_monitoring_alone_still_refuses_a_missing_secret_grafana_mounts() -> Non
 @pytest.mark.parametrize("second", [KubernetesWorkloads, SlmDeployment])
 def test_a_component_named_like_another_ones_child_is_refused_naming_both(tmp_path: Path, second: type) -> None:
     def program() -> None:
-        images = {"phi4-second": "r.example/s@sha256:" + "1" * 64, "phi4-second-gateway": "r.example/g@sha256:" + "2" * 64}
+        images = {"phi4-second": "r.example/s@sha256:" + "1" * 64, "phi4-second-gateway": "r.example/g@sha256:" + "2" * 64,
+                  "phi4-second-egress-proxy": "r.example/e@sha256:" + "3" * 64}
         common = {"secret_values": {"secret-api-keys": "k"}}
         SlmDeployment("phi4", {"spec": kubernetes_onnx_spec(), "build_dir": str(tmp_path / "a"), **common})
         if second is KubernetesWorkloads:  # SlmDeployment "phi4" has a KubernetesWorkloads child "phi4-k8s"

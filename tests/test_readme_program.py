@@ -46,6 +46,7 @@ def test_the_readme_program_deploys_two_specs_into_one_namespace(tmp_path: Path,
                 for r in mocks.of_type("kubernetes:core/v1:Service")}
     assert gateways["phi4-onnx-gateway"] == "models" and gateways["phi4-canary-gateway"] == "models"
     tags = [tag for image in mocks.of_type("docker-build:index:Image") for tag in image.inputs["tags"]]
-    assert len(tags) == 4 and all(tag.startswith("registry.example.com/team/slm/") for tag in tags)
+    assert len(tags) == 6 and all(tag.startswith("registry.example.com/team/slm/") for tag in tags)  # runtime,
+    # gateway and model-download egress proxy of each
     assert (tmp_path / "build" / "phi4" / "docker").is_dir() and (tmp_path / "build" / "phi4-canary").is_dir()
     assert_pinned(mocks)

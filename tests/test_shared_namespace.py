@@ -31,7 +31,8 @@ from tests.test_readme_program import readme_program
 
 UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9}
 CUSTOM = ("kubernetes:monitoring.coreos.com/v1:PodMonitor", "kubernetes:monitoring.coreos.com/v1:PrometheusRule")
-PINNED_IMAGES = {"phi4-onnx": "r.example/s@sha256:" + "1" * 64, "phi4-onnx-gateway": "r.example/g@sha256:" + "2" * 64}
+PINNED_IMAGES = {"phi4-onnx": "r.example/s@sha256:" + "1" * 64, "phi4-onnx-gateway": "r.example/g@sha256:" + "2" * 64,
+                 "phi4-onnx-egress-proxy": "r.example/e@sha256:" + "3" * 64}
 """ImageBuilds' output for the ONNX example, as a program that built the images elsewhere passes it."""
 
 

@@ -25,6 +25,7 @@ from slm_deploy.render.unused_images import unused_image_problems
 from slm_deploy.render.waiver_targets import stale_waiver_problems
 from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.runtimes.capabilities import capabilities
+from slm_deploy.runtimes.egress_allowlist import allowed_hosts
 from slm_deploy.runtimes.plan import RuntimePlan
 from slm_deploy.render.secrets_readme import secret_notes
 from slm_deploy.spec.consistency import kubernetes_target, namespace_of
@@ -109,6 +110,8 @@ def _readme(deployment: Deployment, plan: RuntimePlan, files: dict[str, str]) ->
         push=bool(docker and docker.registry),
         compose_project=compose_project,
         prep=[s for s in plan.services if s.role == "model-prep"],
+        egress_proxy=next(iter(plan.by_role("egress-proxy")), None),
+        egress_hosts=allowed_hosts(deployment) if plan.by_role("egress-proxy") else (),
         ui=plan.by_role("ui"),
         gateway=plan.by_role("gateway"),
         hub_token=spec.model.hub_token_secret,

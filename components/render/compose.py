@@ -13,6 +13,8 @@ from slm_deploy.spec.loader import Deployment
 BACKEND = "backend"
 EDGE = "edge"
 EGRESS = "egress"
+DOWNLOAD = "model-download"
+"""Internal: the download steps and the egress proxy, which alone also joins EGRESS."""
 PIDS_LIMIT = 512
 MIB = 2**20
 CURL_CHECK = ("curl", "-fsS")
@@ -93,12 +95,14 @@ def _networks(service: ServicePlan, plan: RuntimePlan) -> list[str]:
     """Only the gateway joins both sides; the runtime sits alone with it on the internal backend network.
 
     The UI reaches the gateway on the edge network, so nothing but the gateway can open the runtime's
-    port; model preparation downloads on the egress network and talks to no other service, and its conversion step
-    has no network at all.
+    port; model downloads sit on an internal network with the egress proxy alone, the proxy is the only service with
+    a route out, and the conversion step has no network at all.
     """
     gated = bool(plan.by_role("gateway"))
     if service.role == "model-prep":
-        return [EGRESS]
+        return [DOWNLOAD]
+    if service.role == "egress-proxy":
+        return [DOWNLOAD, EGRESS]
     if service.role == "smoke":
         return [SMOKE_NETWORK]  # internal: reaches the service clients use, nothing behind it, no route out
     if service.role == "ui" and gated:
@@ -161,7 +165,7 @@ def render_compose(deployment: Deployment, plan: RuntimePlan) -> dict[str, Any]:
                 dep: {"condition": "service_completed_successfully" if _one_shot(plan, dep) else "service_healthy"}
                 for dep in service.depends_on
             }
-        if service.role == "model-prep" and service.runtime == "ollama":
+        if service.role in ("model-prep", "egress-proxy") and deployment.spec.runtime.kind == "ollama":
             body["profiles"] = ["prep"]
         if service.role == "smoke":
             body["profiles"] = [SMOKE_PROFILE]  # run on demand after `up`, never by `up` itself
@@ -170,7 +174,9 @@ def render_compose(deployment: Deployment, plan: RuntimePlan) -> dict[str, Any]:
             body["logging"] = log_driver
         body["labels"] = dict(service.labels)
         services[service.name] = body
-    networks: dict[str, Any] = {BACKEND: {"internal": True}, EDGE: {}, EGRESS: {}, **monitoring.networks(plan)}
+    networks: dict[str, Any] = {BACKEND: {"internal": True}, EDGE: {}, **monitoring.networks(plan)}
+    if plan.by_role("egress-proxy"):
+        networks |= {DOWNLOAD: {"internal": True}, EGRESS: {}}
     if plan.by_role("smoke"):
         networks[SMOKE_NETWORK] = {"internal": True}
     document: dict[str, Any] = {"services": services, "networks": networks}

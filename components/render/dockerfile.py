@@ -6,6 +6,9 @@ from __future__ import annotations
 from slm_deploy import __version__
 from slm_deploy.render.templating import render_template
 from slm_deploy.runtimes import model_preparation as prep
+from slm_deploy.runtimes.egress_proxy import CONFIG_FILE as PROXY_CONFIG_FILE
+from slm_deploy.runtimes.egress_proxy import CONFIG_PATH as PROXY_CONFIG_PATH
+from slm_deploy.runtimes.egress_proxy import SQUID_PACKAGE
 from slm_deploy.runtimes.ollama import WEBUI_DATA_DIR
 from slm_deploy.runtimes.onnxruntime import MODEL_PREP_REQUIREMENTS_FILE, SERVER_MODULE, SERVER_ROOT
 from slm_deploy.runtimes.plan import CACHE_ROOT, ServicePlan
@@ -21,6 +24,7 @@ DESCRIPTIONS = {
     "prometheus": "Prometheus",
     "alertmanager": "Alertmanager",
     "smoke": "slm-deploy smoke checks",
+    "squid": "slm-deploy model download egress proxy (Squid)",
 }
 PREP_DESCRIPTIONS = {"model-prep-gguf": "slm-deploy model preparation (GGUF)",
                      "model-prep-onnx": "slm-deploy model preparation (ONNX Runtime GenAI)"}
@@ -89,4 +93,7 @@ def render_dockerfile(service: ServicePlan, deployment: Deployment) -> str:
         llamacpp_sha256=llamacpp_sha256,
         llamacpp_cmake=prep.LLAMACPP_CMAKE,
         llamacpp_root=prep.LLAMACPP_ROOT,
+        squid_package=SQUID_PACKAGE,
+        proxy_config_file=PROXY_CONFIG_FILE,
+        proxy_config_path=PROXY_CONFIG_PATH,
     )

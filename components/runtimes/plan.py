@@ -7,7 +7,7 @@ from typing import Literal
 
 from slm_deploy.spec.images import ImageRef
 
-Role = Literal["runtime", "ui", "model-prep", "gateway", "monitoring", "smoke"]
+Role = Literal["runtime", "ui", "model-prep", "gateway", "monitoring", "smoke", "egress-proxy"]
 
 CACHE_ROOT = "/var/cache/slm"
 MODEL_ROOT = "/models"

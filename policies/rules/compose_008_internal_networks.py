@@ -6,7 +6,9 @@ from collections.abc import Mapping
 
 from slm_deploy.policies.access import get, items, mapping
 from slm_deploy.policies.model import CIS_DOCKER, Rule, Severity, bench
-from slm_deploy.policies.rules._compose import KINDS, is_model_prep, services
+from slm_deploy.policies.rules._compose import KINDS, component_of, services
+
+EGRESS_PROXY = "egress-proxy"
 
 
 def _attached(service) -> list[str]:
@@ -19,10 +21,10 @@ def _attached(service) -> list[str]:
 
 
 def check(project, ctx):
-    """Yield violations for backend services attached to non-internal networks (model-prep jobs need egress)."""
+    """Yield violations for backend services attached to non-internal networks (the egress proxy needs a route out)."""
     declared = mapping(get(project, "networks"))
     for path, service in services(project):
-        if items(service.get("ports")) or service.get("network_mode") == "none" or is_model_prep(service):
+        if items(service.get("ports")) or service.get("network_mode") == "none" or component_of(service) == EGRESS_PROXY:
             continue
         for name in _attached(service):
             if mapping(declared.get(name)).get("internal") is not True:
@@ -37,12 +39,12 @@ RULE = Rule(
     controls=("C-networks",),
     kinds=KINDS,
     rationale="An internal network has no route out, so a compromised backend (the model server, "
-              "Prometheus) cannot exfiltrate data or reach the internet. The one-shot model-prep job "
-              "(`slm-deploy.io/component: model-prep`) is exempt: it must reach the model hub, and it has "
-              "exited before the runtime starts.",
+              "Prometheus) cannot exfiltrate data or reach the internet. The model downloads' egress proxy "
+              "(`slm-deploy.io/component: egress-proxy`) is exempt: it must reach the model hub, and it lets "
+              "through only the model source's host names (slm-compose-015 keeps the downloads behind it).",
     remediation="Declare a backend network with `internal: true`, attach backend services only to it and let "
-                "the gateway join both frontend and backend; give model-prep its own egress network that no "
-                "long-running backend service joins.",
+                "the gateway join both frontend and backend; put model downloads on an internal network with the "
+                "egress proxy, which alone joins an egress network.",
     benchmarks=(bench(CIS_DOCKER, "5.30"),),
     check=check,
     tags=("compose", "network"),

@@ -100,7 +100,7 @@ def write_onnx_kubernetes_spec(folder: Path, *, python_image: str, registry: str
         "serving": {"concurrency": 32},
         "targets": {"docker": {"registry": registry}, "kubernetes": {}},
         "secrets": {"api-keys": {}},
-        "security": {"base_images": {"python": python_image}},
+        "security": {"base_images": {"python": python_image, "debian": python_image}},  # debian: the egress proxy
     }
     path = folder / "spec.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=True))
@@ -122,7 +122,8 @@ def write_llamacpp_spec(folder: Path, *, llamacpp_image: str, python_image: str,
         "exposure": {"port": LLAMA_GATEWAY_PORT},
         "targets": {"docker": {"registry": registry}, "compose": {}, "kubernetes": {}},
         "secrets": {"api-keys": {"backend": "kubernetes"}},  # Compose reads it from compose/secrets/ too
-        "security": {"base_images": {"llamacpp": llamacpp_image, "python": python_image}},
+        "security": {"base_images": {"llamacpp": llamacpp_image, "python": python_image,
+                                     "debian": python_image}},  # the suite's bookworm base: the egress proxy's too
     }
     path = folder / "spec.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=True))

@@ -15,7 +15,10 @@ What is stood in, and why:
   same pinned source (tests/support/llamacpp_tools.py says why); every other stage is built as rendered;
 - the hub is tests/support/fake_hub.py in a container of the project, added with a test-only Compose override
   (test.override.yaml) that also points HF_ENDPOINT of the preparation services at it, and probes the serving
-  services' own healthchecks every 2 s instead of every 30 s (which would cost a minute per project in CI).
+  services' (and the egress proxy's) own healthchecks every 2 s instead of every 30 s (which would cost a minute
+  per project in CI). The fake hub speaks plain HTTP on the download network itself, so the download reaches it
+  without the rendered egress proxy (which only tunnels TLS to the real hub's names); test_egress_proxy.py proves
+  the proxy, which still builds from its rendered Dockerfile and must be healthy before the download starts.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ CHECKPOINTS = {"gguf": write_sentencepiece_llama, "onnx": write_hf_model}
 SERVED_FILE = {"gguf": "./tiny-chat-q4_k_m.gguf", "onnx": "./genai_config.json"}
 """The file each runtime is started on, which the preparation's record lists."""
 HUB, HUB_PORT = "hub", 8000
+DOWNLOAD_NETWORK = "model-download"
 PORTS = {fmt: free_loopback_port() for fmt in PREPARATIONS}
 
 
@@ -76,10 +80,10 @@ def preparation_services(stack: RenderedStack, fmt: str) -> list[str]:
 
 
 def compose_override(stack: RenderedStack, fmt: str, checkpoint: Path, base: BaseImage) -> dict:
-    """The test-only Compose override: the fake hub on the preparation's egress network, the preparation services
+    """The test-only Compose override: the fake hub on the preparation's download network, the preparation services
     pointed at it (once it answers), and the serving services' rendered healthchecks probed every 2 s, not 30 s."""
     probe = f"import urllib.request;urllib.request.urlopen('http://127.0.0.1:{HUB_PORT}/api/models/{REPO}/revision/{REVISION}')"
-    hub = {"image": base.local_tag, "read_only": True, "networks": ["egress"],
+    hub = {"image": base.local_tag, "read_only": True, "networks": [DOWNLOAD_NETWORK],
            "command": ["python3", "/hub/fake_hub.py", "/checkpoint", REPO, REVISION, str(HUB_PORT)],
            "volumes": [f"{Path(tests.support.fake_hub.__file__).resolve()}:/hub/fake_hub.py:ro",
                        f"{checkpoint}:/checkpoint:ro"],
@@ -87,7 +91,8 @@ def compose_override(stack: RenderedStack, fmt: str, checkpoint: Path, base: Bas
     steps = {service: {"environment": {"HF_ENDPOINT": f"http://{HUB}:{HUB_PORT}"},
                        "depends_on": {HUB: {"condition": "service_healthy"}}}
              for service in preparation_services(stack, fmt)}
-    serving = {service: {"healthcheck": {"interval": "2s"}} for service in long_running(fmt)}
+    serving = {service: {"healthcheck": {"interval": "2s"}}
+               for service in {*long_running(fmt), f"{project_name(fmt)}-egress-proxy"}}
     return {"services": {HUB: hub, **steps, **serving}}
 
 
@@ -105,7 +110,8 @@ def prep_stacks(llamacpp: LlamaCppBuild, llamacpp_image: StandInImage, base_imag
     with served_torch_wheel() as wheels:
         for fmt in PREPARATIONS:
             folder = tmp_path_factory.mktemp(f"prep-{fmt}")
-            bases = {"python": base_image.reference, **({"llamacpp": llamacpp_image.reference} if fmt == "gguf" else {})}
+            bases = {"python": base_image.reference, "debian": base_image.reference,  # debian: the egress proxy
+                     **({"llamacpp": llamacpp_image.reference} if fmt == "gguf" else {})}
             stacks[fmt] = render_and_build(write_spec(folder, fmt, bases, PORTS[fmt]), folder / "bundle",
                                            host_ca_bundle, stand_ins=replace_llamacpp_stage(llamacpp),
                                            **build_options(wheels))

@@ -111,6 +111,7 @@ DP = "deployment-vllm-patch"
 DL = "deployment-llamacpp"
 KU = "kustomization"
 NPR = "networkpolicy-runtime-ingress"
+NPD = "networkpolicy-model-prep-egress"
 CM = "configmap-monitoring"
 SENTINEL_VALUE = "s3cr3t-sentinel-never-printed"
 CO = "compose"
@@ -122,6 +123,7 @@ MP = "host-mlx-mac-prepare-sh"
 MR = "host-mlx-mac-requirements-txt"
 SV = ("services", "vllm")
 SG = ("services", "gateway")
+SD = ("services", "llamacpp-model-prep")
 SL = ("services", "llamacpp")
 HOSTILE_ENV = {"name": "HF_TOKEN", "value": SENTINEL_VALUE}
 JP = "job-model-prep"
@@ -244,6 +246,15 @@ MUTATIONS: list[Mutation] = [
     Mutation("slm-k8s-015", "K15", "networkpolicy-gateway-ingress", "open egress from the gateway",
              both(set_(("spec", "policyTypes"), ["Ingress", "Egress"]), set_(("spec", "egress"), [{"ports": [{"port": 443}]}])),
              expect="egress[0] reaches pods of every"),
+    Mutation("slm-k8s-026", "K26", NPD, "download egress to every public address",
+             set_(("spec", "egress", 0, "to"), [{"ipBlock": {"cidr": "0.0.0.0/0"}}]), expect="address range directly"),
+    Mutation("slm-k8s-026", "K26", NPD, "download egress beside the proxy",
+             append(("spec", "egress"), {"to": [{"ipBlock": {"cidr": "::/0"}}], "ports": [{"port": 443}]}),
+             expect="egress[1] lets model-download pods reach an address range"),
+    Mutation("slm-k8s-026", "K26", NPD, "download egress without peers", set_(("spec", "egress"), [{"ports": [{"port": 443}]}]),
+             expect="reach every address"),
+    Mutation("slm-k8s-026", "K26", "networkpolicy-default-deny", "address range opened for every pod",
+             set_(("spec", "egress"), [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}]), expect="address range directly"),
     Mutation("slm-k8s-016", "K16", CM, "grafana admin password inline",
              edit_text(("data", "grafana.ini"), "$__file{/run/secrets/grafana-admin-password}", SENTINEL_VALUE),
              expect="[security] admin_password holds a literal credential"),
@@ -418,8 +429,17 @@ MUTATIONS: list[Mutation] = [
     Mutation("slm-compose-008", "C-networks", CO, "backend not internal", drop(("networks", "backend", "internal"))),
     Mutation("slm-compose-008", "C-networks", CO, "runtime joins the model-prep egress network",
              append(SL + ("networks",), "egress")),
-    Mutation("slm-compose-008", "C-networks", CO, "model-prep label on another service does not exempt it",
-             set_(("services", "llamacpp-model-prep", "labels", "slm-deploy.io/component"), "runtime")),
+    Mutation("slm-compose-008", "C-networks", CO, "egress-proxy label on another service does not exempt it",
+             set_(("services", "llamacpp-egress-proxy", "labels", "slm-deploy.io/component"), "runtime")),
+    Mutation("slm-compose-015", "C-download-egress", CO, "download joins the egress network",
+             append(SD + ("networks",), "egress"), expect="on network egress"),
+    Mutation("slm-compose-015", "C-download-egress", CO, "download network loses internal",
+             drop(("networks", "model-download", "internal")), expect="on network model-download"),
+    Mutation("slm-compose-015", "C-download-egress", CO, "download on the default network",
+             drop(SD + ("networks",)), expect="on network default"),
+    Mutation("slm-compose-015", "C-download-egress", CO, "download shares the proxy's network namespace",
+             both(drop(SD + ("networks",)), set_(SD + ("network_mode",), "service:llamacpp-egress-proxy")),
+             expect="shares another network namespace"),
     Mutation("slm-compose-009", "C-limits", CO, "no pids", drop(SG + ("pids_limit",))),
     Mutation("slm-compose-009", "C-limits", CO, "no memory", drop(SL + ("mem_limit",))),
     Mutation("slm-compose-009", "C-limits", CO, "no cpus", drop(SV + ("deploy", "resources", "limits", "cpus"))),

@@ -139,7 +139,7 @@ def test_ollama_preparation_runs_once_under_a_profile_beside_a_read_only_server(
     document = project(bundle)
     (prep_name, prep), = by_component(document, "model-prep").items()
     (runtime_name, runtime), = by_component(document, "runtime").items()
-    assert prep["profiles"] == ["prep"] and prep["networks"] == ["egress"]
+    assert prep["profiles"] == ["prep"] and prep["networks"] == ["model-download"]
     assert runtime["read_only"] is True and "egress" not in runtime["networks"]
     assert "models:/models" in prep["volumes"] and "models:/models" in runtime["volumes"]
     script = (bundle / "docker" / runtime_name / "prepare-model.sh").read_text()

@@ -464,6 +464,8 @@ def test_only_an_ingress_exposure_renders_an_ingress_and_it_routes_to_the_gatewa
 
 INTERNET = Endpoint("internet", ip="203.0.113.10")
 DNS = Endpoint("kube-dns", "kube-system", {"k8s-app": "kube-dns"})
+CLOUD_METADATA = Endpoint("cloud-metadata", ip="169.254.169.254")
+PRIVATE_HOST = Endpoint("private-host", ip="10.1.2.3")
 
 
 def _pods(case: Path) -> dict[str, Endpoint]:
@@ -540,13 +542,23 @@ def test_who_may_reach_what(case: Path) -> None:
         if ui:
             assert can_reach(policies, ui, gateway, port)
 
-    # the internet: only the pre-download Job, only HTTPS
-    assert can_reach(policies, prep, INTERNET, 443)
-    assert not can_reach(policies, prep, INTERNET, 80)
+    # the internet: only the egress proxy, only HTTPS, only public addresses; the pre-download Job reaches only
+    # the proxy, and nothing else reaches the proxy
+    proxy = pods["egress-proxy"]
+    assert can_reach(policies, proxy, INTERNET, 443)
+    assert not can_reach(policies, proxy, INTERNET, 80)
+    for private in (CLOUD_METADATA, PRIVATE_HOST):
+        assert not can_reach(policies, proxy, private, 443), private.name
+    assert can_reach(policies, prep, proxy, 3128)
+    assert not can_reach(policies, prep, INTERNET, 443), "the download's only way out is the proxy"
     for name, pod in pods.items():
-        if name != "model-prep":
+        if name != "egress-proxy":
             assert not can_reach(policies, pod, INTERNET, 443), name
+        if name != "model-prep":
+            assert not can_reach(policies, pod, proxy, 3128), name
+    assert not can_reach(policies, other_namespace, proxy, 3128)
     assert not can_reach(policies, prep, runtime, runtime_port)
+    assert not can_reach(policies, proxy, runtime, runtime_port)
 
 
 def test_the_evaluator_itself_admits_and_refuses_as_kubernetes_does() -> None:

@@ -125,7 +125,7 @@ def test_only_the_download_holds_the_hub_token_and_the_conversion_has_no_network
     files = render_bundle(parse_deployment(data)).files
     services = yaml.safe_load(files["compose/compose.yaml"])["services"]
     download, convert = services["tiny-model-download"], services["tiny-model-prep"]
-    assert download["secrets"] == [{"source": "hf-token", "target": "hf-token"}] and download["networks"] == ["egress"]
+    assert download["secrets"] == [{"source": "hf-token", "target": "hf-token"}] and download["networks"] == ["model-download"]
     assert "secrets" not in convert and "networks" not in convert and convert["network_mode"] == "none"
     assert convert["depends_on"] == {"tiny-model-download": {"condition": "service_completed_successfully"}}
     assert download["volumes"] == convert["volumes"] == ["models:/models"]

@@ -14,8 +14,8 @@ from slm_deploy.render.kubernetes.probes import startup_failure_threshold
 from slm_deploy.render.kubernetes.secret_sources import secret_source_objects, workload_identity_kustomization
 from slm_deploy.render.kubernetes.security import container_security, pod_security
 from slm_deploy.render.kubernetes.workloads import (
-    disruption_budget, gateway_deployment, gateway_replicas, runtime_deployment, runtime_replicas, service, ui_claim,
-    ui_deployment,
+    disruption_budget, egress_proxy_deployment, gateway_deployment, gateway_replicas, runtime_deployment,
+    runtime_replicas, service, ui_claim, ui_deployment,
 )
 from slm_deploy.runtimes.plan import RuntimePlan
 from slm_deploy.render.monitoring.context import monitored
@@ -53,6 +53,8 @@ def render_kubernetes(deployment: Deployment, plan: RuntimePlan) -> list[Manifes
     for ui in uis:
         claims.append(ui_claim(deployment, ui))
         workloads.append((ui_deployment(deployment, plan, ui, account), 1, ui))
+    for proxy in plan.by_role("egress-proxy"):
+        workloads.append((egress_proxy_deployment(deployment, plan, proxy, account), 1, proxy))
     services = [service(deployment, s) for _, _, s in workloads if s.port]
     budgets = [disruption_budget(deployment, runtime)] if high > 1 else []
     if gateway and gateway_replicas(deployment) > 1:

@@ -3,7 +3,8 @@
 Allowed: DNS for every pod; gateway -> runtime (or UI -> runtime without a gateway); UI -> gateway;
 the ingress controller's namespace -> gateway (exposure ingress) or any namespace -> gateway (exposure
 internal); the Prometheus that scrapes (the spec's pods in the monitoring namespace, or AKS's managed
-agent) -> each metrics port; the pre-download Job -> the model hub on 443.
+agent) -> each metrics port; the pre-download Job -> the egress proxy's port, and the egress proxy -> 443
+anywhere (it lets through only the model source's host names, which a NetworkPolicy cannot name).
 Nothing else, and no serving pod can open a connection to the internet.
 """
 
@@ -19,7 +20,9 @@ from slm_deploy.spec.loader import Deployment
 
 NAMESPACE_NAME = "kubernetes.io/metadata.name"
 HUB_PORT = 443
-ANYWHERE = ("0.0.0.0/0", "::/0")
+PUBLIC = (("0.0.0.0/0", ("10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16")),
+          ("::/0", ("fc00::/7", "fe80::/10")))
+"""Every address but private, shared, link-local (cloud metadata) ones: the proxy reaches the public hub only."""
 
 
 def _policy(deployment: Deployment, name: str, pods: dict[str, str], types: list[str], **rules: Any) -> Manifest:
@@ -107,10 +110,18 @@ def egress_policy(deployment: Deployment, plan: RuntimePlan, source: ServicePlan
     return _policy(deployment, bounded_name(source.name, "egress"), selector(source), ["Egress"], egress=rules)
 
 
-def hub_egress(deployment: Deployment, prep: ServicePlan) -> Manifest:
-    """Only the pre-download Job's pods reach the model hub (HTTPS), and only while they run."""
-    return _policy(deployment, bounded_name(prep.name, "egress"), selector(prep), ["Egress"], egress=[{
-        "to": [{"ipBlock": {"cidr": cidr}} for cidr in ANYWHERE], "ports": _tcp(HUB_PORT)}])
+def proxy_policies(deployment: Deployment, proxy: ServicePlan, preps: list[ServicePlan]) -> list[Manifest]:
+    """The pre-download Jobs' pods reach only the egress proxy; the proxy admits only them and reaches only HTTPS."""
+    port = _listening_port(proxy)
+    found = [_policy(deployment, bounded_name(prep.name, "egress"), selector(prep), ["Egress"],
+                     egress=[{"to": [_pods(proxy)], "ports": _tcp(port)}]) for prep in preps]
+    if preps:
+        found.append(_policy(deployment, bounded_name(proxy.name, "ingress"), selector(proxy), ["Ingress"],
+                             ingress=[{"from": [_pods(prep) for prep in preps], "ports": _tcp(port)}]))
+    found.append(_policy(deployment, bounded_name(proxy.name, "egress"), selector(proxy), ["Egress"], egress=[{
+        "to": [{"ipBlock": {"cidr": cidr, "except": list(private)}} for cidr, private in PUBLIC],
+        "ports": _tcp(HUB_PORT)}]))
+    return found
 
 
 def connection_policies(deployment: Deployment, source: ServicePlan, target: ServicePlan) -> list[Manifest]:
@@ -129,5 +140,6 @@ def network_policies(deployment: Deployment, plan: RuntimePlan, long_running: li
     found = [default_deny(deployment), allow_dns(deployment)]
     for service in long_running:
         found += [p for p in (ingress_policy(deployment, plan, service), egress_policy(deployment, plan, service)) if p]
-    found += [hub_egress(deployment, prep) for prep in preps]
+    for proxy in plan.by_role("egress-proxy"):
+        found += proxy_policies(deployment, proxy, preps)
     return found

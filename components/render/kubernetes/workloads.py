@@ -1,4 +1,5 @@
-"""Long-running workloads: the runtime, the gateway and the UI, each a Deployment with its Service and PDB."""
+"""Long-running workloads: the runtime, the gateway, the UI and the egress proxy, each a Deployment with its Service
+(and a PDB where it runs more than one pod)."""
 
 from __future__ import annotations
 
@@ -116,6 +117,18 @@ def ui_deployment(deployment: Deployment, plan: RuntimePlan, ui: ServicePlan, se
         terminationGracePeriodSeconds=grace_period_seconds(),
     )
     return _deployment(deployment, ui, pod, replicas=1, strategy={"type": "Recreate"})
+
+
+def egress_proxy_deployment(deployment: Deployment, plan: RuntimePlan, proxy: ServicePlan,
+                            service_account: str) -> Manifest:
+    """The model downloads' egress proxy: one replica, replaced rather than surged (a download retries)."""
+    pod = pod_spec(
+        deployment, service_account,
+        containers=[_long_running(deployment, plan, proxy)],
+        volumes=volumes(deployment, proxy, claim=None, config_map=None),
+        terminationGracePeriodSeconds=grace_period_seconds(),
+    )
+    return _deployment(deployment, proxy, pod, replicas=1, strategy={"type": "Recreate"})
 
 
 def ui_claim(deployment: Deployment, ui: ServicePlan) -> Manifest:
