@@ -524,4 +524,9 @@ MUTATIONS: list[Mutation] = [
     Mutation("slm-serving-011", "S-gateway-auth", HL, "socat forwarder",
              script_adds("socat TCP-LISTEN:5273,fork TCP:127.0.0.1:5273"), expect="socat"),
     Mutation("slm-serving-010", "S-gateway-auth", "ingress", "to runtime", set_(("spec", "rules", 0, "http", "paths", 0, "backend", "service", "name"), "vllm")),
+    Mutation("slm-serving-014", "S-prepared-model", DL, "no wait-for-model", drop(P + ("initContainers", 1)),
+             expect="PROVENANCE"),
+    Mutation("slm-serving-014", "S-prepared-model", DL, "provenance only",
+             set_(P + ("initContainers", 1, "args"), ["cmp -s /models/want /models/gguf/PROVENANCE; cat SHA256SUMS"]),
+             expect="sha256"),
 ]
