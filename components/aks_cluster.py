@@ -18,38 +18,25 @@ from slm_deploy.azure_names import CLUSTER_NAME_LIMIT, RESOURCE_GROUP_LIMIT, sco
 from slm_deploy.component_inputs import ResolvedSpec, checked_args
 from slm_deploy.errors import Problem, SlmDeployError, SpecError
 from slm_deploy.render.kubernetes.gpu_scheduling import GPU_NODE_LABELS, GPU_TAINT
+from slm_deploy.spec.aks_pools import GPU_VM_SIZES, gpu_pool_size
 from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.monitoring_checks import monitoring_mode
 from slm_deploy.spec.present import aks_target
-from slm_deploy.spec.sections import GpuType
 from slm_deploy.stack_settings import AksEncryption, AksEncryptionArgs, StackSettings, settings_from_args
 
 CRITICAL_ADDONS_TAINT = "CriticalAddonsOnly=true:NoSchedule"
 
-GPU_VM_SIZES: dict[GpuType, tuple[tuple[int, str], ...]] = {
-    GpuType.T4: ((1, "Standard_NC4as_T4_v3"), (4, "Standard_NC64as_T4_v3")),
-    GpuType.A10: ((1, "Standard_NV36ads_A10_v5"), (2, "Standard_NV72ads_A10_v5")),
-    # Azure's only 40 GB A100 size has eight GPUs; the 80 GB NC A100 v4 sizes hold whatever fits in 40 GB.
-    GpuType.A100_40: ((1, "Standard_NC24ads_A100_v4"), (2, "Standard_NC48ads_A100_v4"),
-                      (4, "Standard_NC96ads_A100_v4")),
-    GpuType.A100_80: ((1, "Standard_NC24ads_A100_v4"), (2, "Standard_NC48ads_A100_v4"),
-                      (4, "Standard_NC96ads_A100_v4")),
-    GpuType.H100: ((1, "Standard_NC40ads_H100_v5"), (2, "Standard_NC80adis_H100_v5")),
-}
-"""(GPUs per VM, VM size) per GPU type, smallest first; one replica per node."""
 
 
 def gpu_vm_size(spec: DeploymentSpec) -> str:
     """The GPU pool's VM size: the spec's, or the smallest size with enough GPUs of the spec's type."""
-    aks, gpu = spec.targets.aks, spec.resources.gpu
-    if aks is not None and aks.gpu_vm_size:
-        return aks.gpu_vm_size
+    gpu = spec.resources.gpu
     if gpu is None:
         raise TypeError("only a spec that asks for GPUs has a GPU pool")
+    size = gpu_pool_size(aks_target(spec), spec)
+    if size is not None:
+        return size
     sizes = GPU_VM_SIZES.get(gpu.type, ())
-    for gpus, size in sizes:
-        if gpus >= gpu.count:
-            return size
     offered = ", ".join(f"{size} ({gpus} GPU)" for gpus, size in sizes) or "no AKS VM size known here"
     raise SpecError(Problem("targets.aks.gpu_vm_size", f"no default VM size for {gpu.count} x {gpu.type.value}",
                             allowed=offered, hint="name an Azure GPU VM size your subscription has quota for"))

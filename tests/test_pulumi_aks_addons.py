@@ -148,7 +148,8 @@ def test_a_registry_mirror_rehomes_the_plugin_image_keeping_its_digest(tmp_path:
 def test_a_cluster_without_gpus_runs_no_device_plugin(tmp_path: Path) -> None:
     spec = stack_spec("phi4-vllm-aks")
     cpu = stack_spec("qwen3-llamacpp-edge")
-    spec.update(model=cpu["model"], runtime=cpu["runtime"], resources=cpu["resources"])
+    # 2 CPU: the edge stack's 4 would not fit the 4-vCPU apps nodes, which validation refuses
+    spec.update(model=cpu["model"], runtime=cpu["runtime"], resources={**cpu["resources"], "cpu": 2})
     spec["serving"] = {"concurrency": 2}
     spec["targets"]["aks"].pop("gpu_vm_size")
     mocks = run(tmp_path, spec)

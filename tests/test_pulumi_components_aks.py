@@ -224,14 +224,14 @@ def small_context_spec() -> dict[str, Any]:
 ])
 def test_the_gpu_vm_size_defaults_from_the_gpu_type_and_count(gpu: str, count: int, size: str) -> None:
     spec = small_context_spec()
-    spec["resources"]["gpu"] = {"type": gpu, "count": count}
+    spec["resources"].update(gpu={"type": gpu, "count": count}, cpu=2)  # the 4-vCPU NC4as_T4_v3 holds 2 CPU
     del spec["targets"]["aks"]["gpu_vm_size"]
     assert gpu_vm_size(parse_deployment(spec).spec) == size
 
 
 def test_an_l4_has_no_azure_default_and_the_error_names_the_field(tmp_path: Path) -> None:
     spec = small_context_spec()
-    spec["resources"]["gpu"] = {"type": "nvidia-l4", "count": 1}
+    spec["resources"].update(gpu={"type": "nvidia-l4", "count": 1}, cpu=2)  # the 8-vCPU NC8as_T4_v3 holds 2 CPU
     del spec["targets"]["aks"]["gpu_vm_size"]
     with pytest.raises(pulumi.RunError, match="targets.aks.gpu_vm_size"):
         run_aks(tmp_path, spec=spec)

@@ -34,6 +34,7 @@ def plan_summary(deployment: Deployment) -> dict[str, Any]:
         "memory_limit_bytes": sizing.host_memory_bytes,
         "gpu_memory_needed_bytes": sizing.gpu_memory_needed_bytes,
         "gpu_memory_utilisation": sizing.gpu_memory_utilisation,
+        "preparation_memory_bytes": sizing.preparation_memory_bytes,
         "startup_budget_seconds": sizing.startup_budget_seconds,
         "targets": [name for name in ("docker", "compose", "kubernetes", "aks", "host")
                     if getattr(spec.targets, name) is not None],
@@ -50,7 +51,7 @@ def summary_table(summaries: list[dict[str, Any]]) -> Table:
 
     table = Table(title="slm-deploy plan", show_lines=False)
     for column in ("deployment", "runtime", "model", "tier", "context x seq", "weights", "KV cache",
-                   "memory limit", "GPU need", "startup", "targets"):
+                   "memory limit", "GPU need", "prep memory", "startup", "targets"):
         table.add_column(column)
     for s in summaries:
         table.add_row(
@@ -58,6 +59,7 @@ def summary_table(summaries: list[dict[str, Any]]) -> Table:
             f"{s['context_length']} x {s['concurrency']}", human_gib(s["weights_bytes"]),
             human_gib(s["kv_cache_bytes"]), human_gib(s["memory_limit_bytes"]),
             human_gib(s["gpu_memory_needed_bytes"]) if s["gpu_memory_needed_bytes"] else "-",
+            human_gib(s["preparation_memory_bytes"]) if s["preparation_memory_bytes"] else "-",
             f"{s['startup_budget_seconds']}s", ",".join(s["targets"]),
         )
     return table

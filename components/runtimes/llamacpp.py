@@ -9,7 +9,10 @@ from slm_deploy.runtimes.common import (
     options_of, source_of,
     WRITABLE_PATHS, cache_env, hub_token, merge_env, model_prep_service, runtime_image, service_labels,
 )
-from slm_deploy.runtimes.model_preparation import PreparedModel, check_script, prepared_model, preparation_services
+from slm_deploy.runtimes.model_preparation import (
+    PreparedModel, check_script, llamacpp_build_number, prepared_model, preparation_services,
+)
+from slm_deploy.runtimes.prepared_builds import check_llamacpp_build
 from slm_deploy.runtimes.plan import CACHE_ROOT, MODEL_ROOT, GpuNeed, HttpCheck, ImageBuild, RuntimePlan, ServicePlan
 from slm_deploy.spec.images import ImageRef
 from slm_deploy.spec.loader import Deployment
@@ -108,6 +111,8 @@ def plan(deployment: Deployment) -> RuntimePlan:
     build = ImageBuild(template="llamacpp", base=image,
                        healthcheck=("curl", "-fsS", f"http://127.0.0.1:{port}/health"))
     prepared = prepared_model(deployment, GGUF_DIR) if deployment.model.prepare else None
+    if prepared:
+        check_llamacpp_build(deployment, image, llamacpp_build_number())
     steps = (preparation_services(deployment, prepared) if prepared
              else (_prep(deployment, image, build),))
     prep = steps[0]

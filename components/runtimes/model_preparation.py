@@ -304,11 +304,6 @@ def prep_build(deployment: Deployment) -> ImageBuild:
                       packages=requirements(prepare), healthcheck=TOOLS_IMPORT)
 
 
-def preparation_memory(deployment: Deployment) -> int:
-    """The converters hold the 16-bit weights and write the output beside them: twice the f16 size, plus 1 GiB."""
-    return int(deployment.model.parameters_billion * 1e9 * 2 * 2) + 2**30
-
-
 DOWNLOAD_MEMORY = 2**30
 """The hub client streams files to disk; it never holds the weights."""
 
@@ -334,7 +329,7 @@ def preparation_services(deployment: Deployment, model: PreparedModel) -> tuple[
     download = _step(deployment, "model-download", download_script(deployment, model), {**token_env, **ONLINE},
                      secret_files=secrets, cpu=1.0, memory_bytes=DOWNLOAD_MEMORY)
     convert = _step(deployment, "model-prep", prepare_script(deployment, model), OFFLINE,
-                    cpu=max(1.0, deployment.spec.resources.cpu), memory_bytes=preparation_memory(deployment),
+                    cpu=max(1.0, deployment.spec.resources.cpu), memory_bytes=deployment.sizing.preparation_memory_bytes,
                     depends_on=(download.name,), offline=True)
     return convert, download
 

@@ -9,7 +9,8 @@ from slm_deploy.runtimes.common import (
     options_of, source_of,
     WRITABLE_PATHS, cache_env, hub_token, merge_env, model_prep_service, pinned, python_venv_env, service_labels,
 )
-from slm_deploy.runtimes.model_preparation import check_script, prepared_model, preparation_services
+from slm_deploy.runtimes.model_preparation import check_script, locked_versions, prepared_model, preparation_services
+from slm_deploy.runtimes.prepared_builds import check_genai_version
 from slm_deploy.runtimes.plan import CACHE_ROOT, MODEL_ROOT, GpuNeed, HttpCheck, ImageBuild, RuntimePlan, ServicePlan
 from slm_deploy.spec.images import parse_image
 from slm_deploy.spec.loader import Deployment
@@ -88,6 +89,8 @@ def plan(deployment: Deployment) -> RuntimePlan:
         healthcheck=("python3", "-m", f"{SERVER_MODULE}.healthcheck"),
     )
     image = parse_image(options.image) if options.image else None
+    if image and prepared:
+        check_genai_version(deployment, image, locked_versions("onnx")["onnxruntime-genai"])
     if source and not source.repo and (spec.targets.kubernetes or spec.targets.aks):
         raise SpecError(Problem("model.source.repo", "a local model folder exists only on the Compose host",
                                 allowed="a repository with a pinned revision for Kubernetes targets"))

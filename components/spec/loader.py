@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from slm_deploy.errors import Problem, SpecError, value_kind
+from slm_deploy.spec.aks_pools import aks_pool_problems
 from slm_deploy.spec.consistency import consistency_problems, with_default_secrets
 from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.flag_combinations import combination_problems
@@ -98,7 +99,7 @@ def _parse(data: Any) -> Deployment:
         raise SpecError(problems)
     model = resolve_model(spec)
     sizing = size(spec, model)
-    problems = combination_problems(spec, model, sizing)
+    problems = combination_problems(spec, model, sizing) + aks_pool_problems(spec, sizing)
     if problems:
         raise SpecError(problems)
     canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))

@@ -69,6 +69,13 @@ class Sizing:
     shm_bytes: int
     startup_budget_seconds: int
     cache_volume_bytes: int
+    preparation_memory_bytes: int
+    """Memory limit (and request) of model preparation's conversion; 0 without model.prepare."""
+
+
+def preparation_memory_bytes(model: ResolvedModel) -> int:
+    """The converters hold the 16-bit weights and write the output beside them: twice the f16 size, plus 1 GiB."""
+    return int(model.parameters_billion * 1e9 * 2 * 2) + GIB if model.prepare else 0
 
 
 def preparation_scratch_bytes(model: ResolvedModel) -> int:
@@ -196,4 +203,5 @@ def size(spec: DeploymentSpec, model: ResolvedModel) -> Sizing:
         shm_bytes=shm,
         startup_budget_seconds=budget,
         cache_volume_bytes=cache,
+        preparation_memory_bytes=preparation_memory_bytes(model),
     )

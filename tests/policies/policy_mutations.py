@@ -106,6 +106,7 @@ def chain_text(*fns):
 
 V = "dockerfile-vllm"
 L = "dockerfile-llamacpp"
+MPG = "dockerfile-model-prep-gguf"
 D = "deployment-vllm"
 DP = "deployment-vllm-patch"
 DL = "deployment-llamacpp"
@@ -180,6 +181,13 @@ MUTATIONS: list[Mutation] = [
     Mutation("slm-docker-010", "D10", V, "pipe without pipefail", chain_text(sub('SHELL ["/bin/bash", "-o", "pipefail", "-c"]\nLABEL', "LABEL"), sub("WORKDIR /app", "RUN echo hi | tee /tmp/x\nWORKDIR /app"))),
     Mutation("slm-docker-010", "D10", L, "no entrypoint", chain_text(sub('ENTRYPOINT ["/app/llama-server"]\n', ""), sub('CMD ["-m"', 'LABEL a=b\n# ["-m"'))),
     Mutation("slm-docker-011", "D11", V, "setuid kept", sub(" \\\n && find / -xdev -perm /6000 -type f -exec chmod a-s {} + || true", "")),
+    Mutation("slm-docker-012", "D12", MPG, "llama.cpp source unchecked",
+             sub(' \\\n && echo "a119af7afa23558673395fdf50ec81b57abe1d5afacdb9e58f18fb5200fe7d75  /tmp/llama.cpp.tar.gz" | sha256sum -c -', ""),
+             expect="fixed sha256"),
+    Mutation("slm-docker-012", "D12", MPG, "lock without hashes", sub("--require-hashes --no-deps", "--no-deps"),
+             expect="--require-hashes"),
+    Mutation("slm-docker-012", "D12", MPG, "torch unpinned", sub('--index-url "$TORCH_INDEX" torch==2.13.0', '--index-url "$TORCH_INDEX" torch'),
+             expect="torch without an exact version"),
     # Kubernetes workloads
     Mutation("slm-k8s-001", "K1", D, "hostNetwork", set_(P + ("hostNetwork",), True)),
     Mutation("slm-k8s-001", "K1", D, "hostPID", set_(P + ("hostPID",), True)),
@@ -604,4 +612,9 @@ MUTATIONS: list[Mutation] = [
              edit_text(("script",), " --include '*.json' --include '*.jinja' --include '*.model' --include '*.safetensors' "
                        "--include '*.tiktoken' --include '*.txt'", ""), expect="--include"),
     Mutation("slm-serving-010", "S-gateway-auth", "ingress", "to runtime", set_(("spec", "rules", 0, "http", "paths", 0, "backend", "service", "name"), "vllm")),
+    Mutation("slm-serving-015", "S-prepared-model", DL, "no wait-for-model", drop(P + ("initContainers", 1)),
+             expect="PROVENANCE"),
+    Mutation("slm-serving-015", "S-prepared-model", DL, "provenance only",
+             set_(P + ("initContainers", 1, "args"), ["cmp -s /models/want /models/gguf/PROVENANCE; cat SHA256SUMS"]),
+             expect="sha256"),
 ]

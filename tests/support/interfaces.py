@@ -33,6 +33,10 @@ PROCESS_CONVENTIONS = {
     "PYTHONDONTWRITEBYTECODE": "the Python interpreter", "PYTHONUNBUFFERED": "the Python interpreter",
 }
 """Variables read by the C library, the shell or the interpreter rather than by the program itself."""
+PROXY_CONVENTIONS = frozenset({"HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"})
+"""The egress proxy's variables, read by the HTTP stack under the program (Go's net/http ProxyFromEnvironment,
+Python's urllib, requests and httpx, libcurl), not by the program's own settings; the egress container test runs
+a download through them."""
 OUTSIDE_RECORD = {
     ("open-webui", "PORT"): "read by the image's start.sh, which the PyPI package does not contain",
     ("open-webui", "ANONYMIZED_TELEMETRY"): "chromadb's telemetry switch inside the image",
@@ -92,6 +96,8 @@ def _program_arguments(command: tuple[str, ...]) -> list[str]:
 def _check_service(service: ServicePlan, findings: Findings) -> None:
     if service.role == "monitoring":
         return  # Prometheus, Alertmanager and Grafana: promtool, amtool and the live tests judge their files
+    if service.role == "egress-proxy":
+        return  # Squid runs its rendered command and configuration in tests/integration/test_egress_proxy.py
     runtime = RECORD_OF[service.runtime] if service.role != "gateway" else "gateway"
     libraries = LIBRARIES.get(service.runtime, ())
     if service.build is not None and service.build.template.startswith(PREPARATION_TEMPLATES):
@@ -115,7 +121,8 @@ def _check_service(service: ServicePlan, findings: Findings) -> None:
         library_record = findings.need(library)
         library_env |= library_record.env if library_record else set()
     for name, _ in service.env:
-        if name in rec.env or name in library_env or name in PROCESS_CONVENTIONS or (runtime, name) in OUTSIDE_RECORD:
+        read_elsewhere = name in PROCESS_CONVENTIONS or name in PROXY_CONVENTIONS or (runtime, name) in OUTSIDE_RECORD
+        if name in rec.env or name in library_env or read_elsewhere:
             continue
         findings.violations.append(f"{where} reads no environment variable {name} (service {service.name})")
 
