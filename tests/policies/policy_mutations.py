@@ -112,6 +112,7 @@ DL = "deployment-llamacpp"
 KU = "kustomization"
 NPR = "networkpolicy-runtime-ingress"
 NPD = "networkpolicy-model-prep-egress"
+NPX = "networkpolicy-egress-proxy-egress"
 CM = "configmap-monitoring"
 SENTINEL_VALUE = "s3cr3t-sentinel-never-printed"
 CO = "compose"
@@ -125,6 +126,7 @@ SV = ("services", "vllm")
 SG = ("services", "gateway")
 SD = ("services", "llamacpp-model-prep")
 SL = ("services", "llamacpp")
+SX = ("services", "llamacpp-egress-proxy")
 HOSTILE_ENV = {"name": "HF_TOKEN", "value": SENTINEL_VALUE}
 JP = "job-model-prep"
 CONVERT = P + ("initContainers", 1)
@@ -253,6 +255,39 @@ MUTATIONS: list[Mutation] = [
              expect="egress[1] lets model-download pods reach an address range"),
     Mutation("slm-k8s-026", "K26", NPD, "download egress without peers", set_(("spec", "egress"), [{"ports": [{"port": 443}]}]),
              expect="reach every address"),
+    Mutation("slm-k8s-027", "K27", NPX, "proxy policy loses the component from its selector",
+             drop(("spec", "podSelector", "matchLabels", "app.kubernetes.io/component")),
+             expect="egress[0] lets pods other than the egress proxy reach public addresses"),
+    Mutation("slm-k8s-027", "K27", NPX, "proxy policy copied for the runtime pods",
+             set_(("spec", "podSelector", "matchLabels", "app.kubernetes.io/component"), "runtime"),
+             expect="pods other than the egress proxy"),
+    Mutation("slm-k8s-027", "K27", NPX, "proxy policy selects every pod",
+             set_(("spec", "podSelector"), {}), expect="pods other than the egress proxy"),
+    Mutation("slm-k8s-027", "K27", "networkpolicy-gateway-ingress", "gateway reaches one public range",
+             both(set_(("spec", "policyTypes"), ["Ingress", "Egress"]),
+                  set_(("spec", "egress"), [{"to": [{"ipBlock": {"cidr": "20.0.0.0/8"}}], "ports": [{"port": 443}]}])),
+             expect="pods other than the egress proxy"),
+    Mutation("slm-k8s-027", "K27", "networkpolicy-gateway-ingress", "gateway reaches an unparsable range",
+             both(set_(("spec", "policyTypes"), ["Ingress", "Egress"]),
+                  set_(("spec", "egress"), [{"to": [{"ipBlock": {"cidr": "0/0"}}], "ports": [{"port": 443}]}])),
+             expect="pods other than the egress proxy"),
+    Mutation("slm-k8s-027", "K27", NPX, "proxy egress on every port", drop(("spec", "egress", 0, "ports")),
+             expect="ports other than TCP 443 only"),
+    Mutation("slm-k8s-027", "K27", NPX, "proxy egress on port 80 too",
+             append(("spec", "egress", 0, "ports"), {"protocol": "TCP", "port": 80}), expect="ports other than TCP 443"),
+    Mutation("slm-k8s-027", "K27", NPX, "proxy egress over UDP",
+             set_(("spec", "egress", 0, "ports"), [{"protocol": "UDP", "port": 443}]), expect="ports other than TCP 443"),
+    Mutation("slm-k8s-027", "K27", NPX, "proxy egress on a port range",
+             set_(("spec", "egress", 0, "ports"), [{"protocol": "TCP", "port": 443, "endPort": 8443}]),
+             expect="ports other than TCP 443"),
+    Mutation("slm-k8s-027", "K27", NPX, "proxy reaches the cloud metadata range",
+             set_(("spec", "egress", 0, "to", 0, "ipBlock", "except"), ["10.0.0.0/8", "100.64.0.0/10", "172.16.0.0/12",
+                                                                         "192.168.0.0/16"]),
+             expect="reach 169.254.0.0/16"),
+    Mutation("slm-k8s-027", "K27", NPX, "proxy reaches IPv6 private addresses",
+             drop(("spec", "egress", 0, "to", 1, "ipBlock", "except")), expect="reach fc00::/7"),
+    Mutation("slm-k8s-027", "K27", NPX, "proxy reaches the cluster's private range directly",
+             append(("spec", "egress", 0, "to"), {"ipBlock": {"cidr": "10.1.0.0/16"}}), expect="reach 10.0.0.0/8"),
     Mutation("slm-k8s-026", "K26", "networkpolicy-default-deny", "address range opened for every pod",
              set_(("spec", "egress"), [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}]), expect="address range directly"),
     Mutation("slm-k8s-016", "K16", CM, "grafana admin password inline",
@@ -431,6 +466,29 @@ MUTATIONS: list[Mutation] = [
              append(SL + ("networks",), "egress")),
     Mutation("slm-compose-008", "C-networks", CO, "egress-proxy label on another service does not exempt it",
              set_(("services", "llamacpp-egress-proxy", "labels", "slm-deploy.io/component"), "runtime")),
+    Mutation("slm-compose-008", "C-networks", CO, "runtime relabelled egress-proxy joins the egress network",
+             both(append(SL + ("networks",), "egress"), set_(SL + ("labels", "slm-deploy.io/component"), "egress-proxy")),
+             expect="services.llamacpp publishes no ports"),
+    Mutation("slm-compose-016", "C-component-labels", CO, "runtime relabelled model-prep",
+             set_(SL + ("labels", "slm-deploy.io/component"), "model-prep"),
+             expect="services.llamacpp is labelled model-prep but is neither awaited to complete"),
+    Mutation("slm-compose-016", "C-component-labels", CO, "server the gateway waits for relabelled model-prep",
+             both(set_(SG + ("depends_on",), {"vllm": {"condition": "service_healthy"}}),
+                  set_(SV + ("labels", "slm-deploy.io/component"), "model-prep")),
+             expect="services.vllm is labelled model-prep but is awaited as a healthy server"),
+    Mutation("slm-compose-016", "C-component-labels", CO, "gateway relabelled model-prep keeps its ports",
+             set_(SG + ("labels", "slm-deploy.io/component"), "model-prep"), expect="publishes ports"),
+    Mutation("slm-compose-016", "C-component-labels", CO, "runtime relabelled egress-proxy",
+             set_(SL + ("labels", "slm-deploy.io/component"), "egress-proxy"),
+             expect="services.llamacpp is labelled egress-proxy but does not run /usr/sbin/squid"),
+    Mutation("slm-compose-016", "C-component-labels", CO, "proxy reads another configuration",
+             set_(SX + ("command",), ["-N", "-f", "/models/squid.conf"]), expect="does not read /etc/squid/squid.conf"),
+    Mutation("slm-compose-016", "C-component-labels", CO, "proxy given the model volume",
+             set_(SX + ("volumes",), ["models:/models"]), expect="has volumes"),
+    Mutation("slm-compose-016", "C-component-labels", CO, "proxy given a secret",
+             set_(SX + ("secrets",), ["hf_token"]), expect="has secrets"),
+    Mutation("slm-compose-016", "C-component-labels", CO, "proxy publishes its port",
+             set_(SX + ("ports",), ["127.0.0.1:3128:3128"]), expect="has ports"),
     Mutation("slm-compose-015", "C-download-egress", CO, "download joins the egress network",
              append(SD + ("networks",), "egress"), expect="on network egress"),
     Mutation("slm-compose-015", "C-download-egress", CO, "download network loses internal",
