@@ -11,9 +11,11 @@ from slm_deploy.policies.model import NSA, Rule, Severity, bench
 COMPONENT = "app.kubernetes.io/component"
 EGRESS_PROXY = "egress-proxy"
 HTTPS = 443
+API_SERVER_PORTS = frozenset({443, 6443})
 API_SERVER_READERS = frozenset({"prometheus", "kube-state-metrics"})
 """Monitoring pods that list pods through the Kubernetes API, whose address a manifest cannot know."""
-API_SERVER_PORTS = frozenset({443, 6443})
+NOTIFIER = "alertmanager"
+"""Sends alerts to the receiver the spec names (Slack or a webhook), on that receiver's one port."""
 NOT_PUBLIC = tuple(ipaddress.ip_network(n) for n in (
     "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
     "192.168.0.0/16", "::1/128", "fc00::/7", "fe80::/10"))
@@ -72,11 +74,16 @@ def _proxy_rule(where: str, rule) -> Iterator[str]:
                 yield f"{where} lets the egress proxy reach {private} (private or metadata addresses); except it"
 
 
-def _api_server_rule(component, rule) -> bool:
-    """Whether a rule is a monitoring pod's route to the Kubernetes API: TCP 443 or 6443 and nothing else."""
+def _monitoring_route(component, rule) -> bool:
+    """Whether a rule is a monitoring pod's route to a host no manifest can address: the Kubernetes API (TCP 443
+    or 6443 only) for the pods that read it, or Alertmanager's alert receiver (one TCP port)."""
     ports = _ports(rule)
-    return component in API_SERVER_READERS and bool(ports) and all(
-        proto == "TCP" and port in API_SERVER_PORTS and end is None for proto, port, end in ports)
+    tcp = [port for proto, port, end in ports if proto == "TCP" and isinstance(port, int) and end is None]
+    if not ports or len(tcp) != len(ports):
+        return False
+    if component in API_SERVER_READERS:
+        return set(tcp) <= API_SERVER_PORTS
+    return component == NOTIFIER and len(tcp) == 1
 
 
 def check(policy, ctx):
@@ -91,7 +98,7 @@ def check(policy, ctx):
             continue
         if component == EGRESS_PROXY:
             yield from _proxy_rule(where, rule)
-        elif any(_is_public(_network(b.get("cidr"))) for b in blocks) and not _api_server_rule(component, rule):
+        elif any(_is_public(_network(b.get("cidr"))) for b in blocks) and not _monitoring_route(component, rule):
             yield f"{where} lets pods other than the egress proxy reach public addresses"
 
 
@@ -107,8 +114,9 @@ RULE = Rule(
               "reaches the internet through nothing, or through the proxy. A selector that loses the component "
               "label selects every pod of the instance, and a rule without ports opens every port and protocol. "
               "The proxy's range excepts the private, shared and link-local ranges, so it cannot be steered to "
-              "the cluster's services or the cloud metadata endpoint. Prometheus and kube-state-metrics may reach "
-              "any address on the API server's ports (443, 6443), whose address no manifest can know.",
+              "the cluster's services or the cloud metadata endpoint. Two monitoring routes lead to hosts no "
+              "manifest can address: Prometheus and kube-state-metrics reach the API server on 443 or 6443, and "
+              "Alertmanager reaches the spec's alert receiver on its one port.",
     remediation="Give the ipBlock egress to the egress proxy's pods alone (podSelector with "
                 "`app.kubernetes.io/component: egress-proxy`), on TCP 443 only, with `except` covering 10.0.0.0/8, "
                 "100.64.0.0/10, 169.254.0.0/16, 172.16.0.0/12, 192.168.0.0/16, fc00::/7 and fe80::/10; route "

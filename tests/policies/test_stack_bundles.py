@@ -129,3 +129,23 @@ def test_internet_egress_beyond_the_rendered_proxy_policy_is_reported(edit, expe
     edit(bundle, name)
     found = [f.message for f in check_bundle(bundle).findings if f.rule == "slm-k8s-027"]
     assert len(found) == 1 and expect in found[0], found
+
+
+def test_monitoring_routes_to_the_api_server_and_the_alert_receiver_pass(tmp_path: Path) -> None:
+    """The cluster monitoring stack with an alert webhook on its own port: Prometheus and kube-state-metrics reach
+    the API server and Alertmanager the receiver through public ranges, which slm-k8s-027 leaves alone."""
+    stack = next(s for s in STACKS if stack_id(s) == "qwen3-gguf-prepared")
+    data = yaml.safe_load(stack.read_text())
+    spec_data = data["config"]["slm-deploy:deployment"]
+    spec_data["monitoring"] = {"receiver": {"kind": "webhook", "url": "https://oncall.example.com:8443/hooks/slm"}}
+    spec = tmp_path / "Pulumi.receiver.yaml"
+    spec.write_text(yaml.safe_dump(data))
+    bundle = tmp_path / "bundle"
+    deployment = load_deployment(spec)
+    write_bundle(render_bundle(deployment), bundle)
+    opened = [p for p in (bundle / "kubernetes").rglob("networkpolicy-*.yaml") if "ipBlock" in p.read_text()]
+    prefix = f"networkpolicy-{deployment.spec.name}-"
+    assert {p.stem.removeprefix(prefix) for p in opened} == {
+        "egress-proxy-egress", "prometheus-egress", "alertmanager-egress", "kube-state-metrics-egress"}
+    assert "port: 8443" in next(p for p in opened if p.stem.endswith("alertmanager-egress")).read_text()
+    assert [f for f in check_bundle(bundle).findings if f.rule == "slm-k8s-027"] == []
