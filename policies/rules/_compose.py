@@ -9,6 +9,11 @@ from slm_deploy.policies.access import get, items, mapping
 KINDS = frozenset({"ComposeProject"})
 COMPONENT = "slm-deploy.io/component"
 MODEL_PREP = "model-prep"
+EGRESS_PROXY = "egress-proxy"
+PREP_PROFILE = "prep"
+"""The profile that keeps an on-demand preparation step (Ollama's pull) out of `docker compose up`."""
+SQUID_ENTRYPOINT = ["/usr/sbin/squid"]
+SQUID_CONFIG = "/etc/squid/squid.conf"
 
 
 def services(project) -> Iterator[tuple[str, Mapping]]:
@@ -45,3 +50,47 @@ def component_of(service) -> str | None:
 def is_model_prep(service) -> bool:
     """A one-shot job that downloads and verifies weights before the runtime starts."""
     return component_of(service) == MODEL_PREP
+
+
+def awaited(project, condition: str) -> set[str]:
+    """Paths of the services another service's depends_on waits for under `condition`."""
+    found = set()
+    for _, service in services(project):
+        for name, wait in mapping(service.get("depends_on")).items():
+            if get(wait, "condition") == condition:
+                found.add(f"services.{name}")
+    return found
+
+
+def not_a_step(project, path: str, service) -> list[str]:
+    """Why a service is not a one-shot preparation step: a step publishes nothing, no service waits for it to be
+    healthy, and it runs to completion before what waits for it (or only on demand, in the prep profile)."""
+    reasons = []
+    if items(service.get("ports")):
+        reasons.append("publishes ports")
+    if path in awaited(project, "service_healthy"):
+        reasons.append("is awaited as a healthy server (service_healthy)")
+    on_demand = PREP_PROFILE in [str(p) for p in items(service.get("profiles"))]
+    if path not in awaited(project, "service_completed_successfully") and not on_demand:
+        reasons.append("is neither awaited to complete (service_completed_successfully) nor kept to the prep profile")
+    return reasons
+
+
+def not_the_proxy(service) -> list[str]:
+    """Why a service is not the rendered egress proxy: Squid with its baked configuration, publishing nothing and
+    holding no model volume or secret."""
+    reasons = []
+    if [str(e) for e in items(service.get("entrypoint"))] != SQUID_ENTRYPOINT:
+        reasons.append(f"does not run {SQUID_ENTRYPOINT[0]}")
+    command = [str(c) for c in items(service.get("command"))]
+    if command[-2:] != ["-f", SQUID_CONFIG]:
+        reasons.append(f"does not read {SQUID_CONFIG}")
+    for key in ("ports", "volumes", "secrets"):
+        if items(service.get(key)):
+            reasons.append(f"has {key}")
+    return reasons
+
+
+def is_egress_proxy(service) -> bool:
+    """Labelled the egress proxy and, by what it runs and holds, the rendered Squid."""
+    return component_of(service) == EGRESS_PROXY and not not_the_proxy(service)

@@ -4,27 +4,17 @@ from __future__ import annotations
 
 import re
 
-from slm_deploy.policies.access import get, items, mapping
+from slm_deploy.policies.access import get, items
 from slm_deploy.policies.model import CIS_DOCKER, Option, Rule, Severity, bench
-from slm_deploy.policies.rules._compose import KINDS, services
+from slm_deploy.policies.rules._compose import KINDS, awaited, services
 
 ON_FAILURE = re.compile(r"^on-failure:([0-9]+)$")
-
-
-def run_to_completion(project) -> set[str]:
-    """Services another service waits for to exit 0 (`service_completed_successfully`): steps, not servers."""
-    found = set()
-    for _, service in services(project):
-        for name, condition in mapping(service.get("depends_on")).items():
-            if get(condition, "condition") == "service_completed_successfully":
-                found.add(f"services.{name}")
-    return found
 
 
 def check(project, ctx):
     """Yield violations for missing or disabled health checks on servers and unbounded restarts."""
     maximum = ctx.get_int("maxRestarts")
-    steps = run_to_completion(project)
+    steps = awaited(project, "service_completed_successfully")
     for path, service in services(project):
         health = service.get("healthcheck")
         test = [str(t) for t in items(get(health, "test"))]

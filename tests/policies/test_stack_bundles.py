@@ -69,3 +69,83 @@ def test_a_rendered_conversion_step_given_the_token_or_a_network_is_reported(tmp
     assert any("given secrets" in m for _, m in found) and any("has a network" in m for _, m in found)
     assert any("mounts secrets" in m for _, m in found) and any("hub token" in m for _, m in found)
     assert any("HF_HUB_OFFLINE=1" in m for _, m in found)
+
+
+def _rendered_prepared_bundle(tmp_path: Path) -> tuple[str, Path]:
+    """The bundle of the stack that downloads through the egress proxy on Compose and Kubernetes."""
+    stack = next(s for s in STACKS if stack_id(s) == "qwen3-gguf-prepared")
+    deployment = load_deployment(stack)
+    bundle = tmp_path / "bundle"
+    write_bundle(render_bundle(deployment), bundle)
+    return deployment.spec.name, bundle
+
+
+@pytest.mark.parametrize("component", ["model-prep", "egress-proxy"])
+def test_the_model_server_relabelled_onto_the_egress_network_is_reported(component: str, tmp_path: Path) -> None:
+    """The rendered llama-server given the proxy's network and the label of a component the network rules treat
+    apart: the label exempts nothing, and the mismatch is named."""
+    name, bundle = _rendered_prepared_bundle(tmp_path)
+    compose_file = bundle / "compose" / "compose.yaml"
+    compose = yaml.safe_load(compose_file.read_text())
+    server = compose["services"][name]
+    server["networks"].append("egress")
+    server["labels"] |= {"slm-deploy.io/component": component, "app.kubernetes.io/component": component}
+    compose_file.write_text(yaml.safe_dump(compose))
+    found = {f.rule: f.message for f in check_bundle(bundle).findings}
+    assert f"services.{name} publishes no ports" in found["slm-compose-008"]
+    assert f"services.{name} is labelled {component} but" in found["slm-compose-016"]
+
+
+def _edit_proxy_policy(bundle: Path, name: str, edit) -> None:
+    path = bundle / "kubernetes" / f"networkpolicy-{name}-egress-proxy-egress.yaml"
+    policy = yaml.safe_load(path.read_text())
+    edit(policy)
+    path.write_text(yaml.safe_dump(policy))
+
+
+def _runtime_copy(bundle: Path, name: str) -> None:
+    """A copy of the proxy's internet egress selecting the model server's pods, listed in the kustomization."""
+    policy = yaml.safe_load((bundle / "kubernetes" / f"networkpolicy-{name}-egress-proxy-egress.yaml").read_text())
+    policy["metadata"]["name"] = f"{name}-runtime-internet"
+    policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] = "runtime"
+    copy = f"networkpolicy-{name}-runtime-internet.yaml"
+    (bundle / "kubernetes" / copy).write_text(yaml.safe_dump(policy))
+    kustomization = bundle / "kubernetes" / "kustomization.yaml"
+    listing = yaml.safe_load(kustomization.read_text())
+    listing["resources"].append(copy)
+    kustomization.write_text(yaml.safe_dump(listing))
+
+
+@pytest.mark.parametrize(("edit", "expect"), [
+    (lambda b, n: _edit_proxy_policy(b, n, lambda p: p["spec"]["podSelector"]["matchLabels"].pop(
+        "app.kubernetes.io/component")), "pods other than the egress proxy"),
+    (lambda b, n: _edit_proxy_policy(b, n, lambda p: p["spec"]["egress"][0].pop("ports")), "other than TCP 443"),
+    (lambda b, n: _edit_proxy_policy(b, n, lambda p: p["spec"]["egress"][0]["to"][0]["ipBlock"]["except"].remove(
+        "169.254.0.0/16")), "reach 169.254.0.0/16"),
+    (_runtime_copy, "pods other than the egress proxy"),
+], ids=["selector without the component", "no ports", "metadata range reachable", "copy for the runtime"])
+def test_internet_egress_beyond_the_rendered_proxy_policy_is_reported(edit, expect: str, tmp_path: Path) -> None:
+    name, bundle = _rendered_prepared_bundle(tmp_path)
+    edit(bundle, name)
+    found = [f.message for f in check_bundle(bundle).findings if f.rule == "slm-k8s-027"]
+    assert len(found) == 1 and expect in found[0], found
+
+
+def test_monitoring_routes_to_the_api_server_and_the_alert_receiver_pass(tmp_path: Path) -> None:
+    """The cluster monitoring stack with an alert webhook on its own port: Prometheus and kube-state-metrics reach
+    the API server and Alertmanager the receiver through public ranges, which slm-k8s-027 leaves alone."""
+    stack = next(s for s in STACKS if stack_id(s) == "qwen3-gguf-prepared")
+    data = yaml.safe_load(stack.read_text())
+    spec_data = data["config"]["slm-deploy:deployment"]
+    spec_data["monitoring"] = {"receiver": {"kind": "webhook", "url": "https://oncall.example.com:8443/hooks/slm"}}
+    spec = tmp_path / "Pulumi.receiver.yaml"
+    spec.write_text(yaml.safe_dump(data))
+    bundle = tmp_path / "bundle"
+    deployment = load_deployment(spec)
+    write_bundle(render_bundle(deployment), bundle)
+    opened = [p for p in (bundle / "kubernetes").rglob("networkpolicy-*.yaml") if "ipBlock" in p.read_text()]
+    prefix = f"networkpolicy-{deployment.spec.name}-"
+    assert {p.stem.removeprefix(prefix) for p in opened} == {
+        "egress-proxy-egress", "prometheus-egress", "alertmanager-egress", "kube-state-metrics-egress"}
+    assert "port: 8443" in next(p for p in opened if p.stem.endswith("alertmanager-egress")).read_text()
+    assert [f for f in check_bundle(bundle).findings if f.rule == "slm-k8s-027"] == []
