@@ -16,9 +16,8 @@ from slm_deploy.aks_registry import grant_acr_pull, kubelet_object_id, registry_
 from slm_deploy.azure_invokes import invoke_options
 from slm_deploy.azure_names import CLUSTER_NAME_LIMIT, RESOURCE_GROUP_LIMIT, scope_suffix, scoped_name
 from slm_deploy.component_inputs import ResolvedSpec, checked_args
-from slm_deploy.errors import Problem, SlmDeployError, SpecError
 from slm_deploy.render.kubernetes.gpu_scheduling import GPU_NODE_LABELS, GPU_TAINT
-from slm_deploy.spec.aks_pools import GPU_VM_SIZES, gpu_pool_size
+from slm_deploy.spec.aks_pools import gpu_pool_size
 from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.monitoring_checks import monitoring_mode
 from slm_deploy.spec.present import aks_target
@@ -30,16 +29,10 @@ CRITICAL_ADDONS_TAINT = "CriticalAddonsOnly=true:NoSchedule"
 
 def gpu_vm_size(spec: DeploymentSpec) -> str:
     """The GPU pool's VM size: the spec's, or the smallest size with enough GPUs of the spec's type."""
-    gpu = spec.resources.gpu
-    if gpu is None:
-        raise TypeError("only a spec that asks for GPUs has a GPU pool")
     size = gpu_pool_size(aks_target(spec), spec)
-    if size is not None:
-        return size
-    sizes = GPU_VM_SIZES.get(gpu.type, ())
-    offered = ", ".join(f"{size} ({gpus} GPU)" for gpus, size in sizes) or "no AKS VM size known here"
-    raise SpecError(Problem("targets.aks.gpu_vm_size", f"no default VM size for {gpu.count} x {gpu.type.value}",
-                            allowed=offered, hint="name an Azure GPU VM size your subscription has quota for"))
+    if size is None:  # validation refuses a GPU spec with no size (slm_deploy.spec.aks_pools)
+        raise TypeError("only a validated spec that asks for GPUs has a GPU pool")
+    return size
 
 
 def api_server_access(spec: DeploymentSpec, encryption: AksEncryption | None) -> dict[str, Any]:
@@ -158,13 +151,6 @@ def uses_managed_prometheus(spec: DeploymentSpec) -> bool:
     return spec.monitoring.enabled and monitoring_mode(spec) == "managed"
 
 
-def check_aks_target(spec: DeploymentSpec, settings: StackSettings) -> None:
-    """Refuse an AKS target that cannot be built (no API-server access rule, no GPU size) before any resource."""
-    api_server_access(spec, settings.aks_encryption)
-    if spec.resources.gpu is not None:
-        gpu_vm_size(spec)
-
-
 def kubeconfig_for_login(kubeconfig: str, login_mode: str) -> str:
     """The AKS exec kubeconfig with kubelogin's --login set to a non-interactive mode (as `convert-kubeconfig`)."""
     config = yaml.safe_load(kubeconfig)
@@ -229,10 +215,6 @@ class AksCluster(pulumi.ComponentResource):
         settings = settings_from_args(values)
         if spec.targets.aks is None:
             raise TypeError("AksCluster needs a spec with targets.aks")
-        try:
-            check_aks_target(spec, settings)
-        except SlmDeployError as exc:
-            raise pulumi.RunError(f"slm-deploy:deployment cannot be deployed:\n{exc}") from None
         self._build(name, spec, settings, values.get("registry_resource_id"), resolved.given("registry"))
         self.cluster_name = self.cluster.name
         self.resource_group_name = self.resource_group.name

@@ -229,14 +229,15 @@ def test_the_gpu_vm_size_defaults_from_the_gpu_type_and_count(gpu: str, count: i
     assert gpu_vm_size(parse_deployment(spec).spec) == size
 
 
-def test_an_l4_has_no_azure_default_and_the_error_names_the_field(tmp_path: Path) -> None:
+def test_an_l4_has_no_azure_default_and_a_named_size_is_used() -> None:
     spec = small_context_spec()
-    spec["resources"].update(gpu={"type": "nvidia-l4", "count": 1}, cpu=2)  # the 8-vCPU NC8as_T4_v3 holds 2 CPU
+    spec["resources"].update(gpu={"type": "nvidia-l4", "count": 1}, cpu=2)
     del spec["targets"]["aks"]["gpu_vm_size"]
-    with pytest.raises(pulumi.RunError, match="targets.aks.gpu_vm_size"):
-        run_aks(tmp_path, spec=spec)
-    spec["targets"]["aks"]["gpu_vm_size"] = "Standard_NC8as_T4_v3"
-    assert gpu_vm_size(parse_deployment(spec).spec) == "Standard_NC8as_T4_v3"
+    with pytest.raises(SpecError, match="targets.aks.gpu_vm_size: is unset"):
+        parse_deployment(spec)
+    spec["resources"]["gpu"] = {"type": "nvidia-h100", "count": 4}
+    spec["targets"]["aks"]["gpu_vm_size"] = "Standard_ND96isr_H100_v5"  # a size outside the table is the user's
+    assert gpu_vm_size(parse_deployment(spec).spec) == "Standard_ND96isr_H100_v5"
 
 
 def test_kubelogin_is_switched_to_a_non_interactive_login_and_nothing_else_changes() -> None:

@@ -10,16 +10,18 @@ from dataclasses import dataclass
 from slm_deploy.errors import Problem
 from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.quantity import GIB, MIB, human_gib
-from slm_deploy.spec.sections import AksTarget, GpuType
+from slm_deploy.spec.sections import AksTarget, Gpu, GpuType
 from slm_deploy.spec.sizing import Sizing
 
 
 @dataclass(frozen=True)
 class VmSize:
-    """What one Azure VM size offers: vCPUs and memory."""
+    """What one Azure VM size offers: vCPUs, memory, and its whole GPUs and their type (none on CPU sizes)."""
 
     vcpus: int
     memory_gib: int
+    gpus: int = 0
+    gpu: GpuType | None = None
 
 
 GENERAL_PURPOSE = {f"Standard_D{n}{kind}_v5": VmSize(n, 4 * n)
@@ -30,26 +32,34 @@ MEMORY_OPTIMISED = {f"Standard_E{n}{kind}_v5": VmSize(n, memory)
                                       (64, 512), (96, 672)) for kind in ("s", "ds", "as", "ads")}
 """Ev5 sizes: 8 GiB per vCPU up to 64 vCPUs, 672 GiB at 96."""
 GPU_SIZES = {
-    "Standard_NC4as_T4_v3": VmSize(4, 28), "Standard_NC8as_T4_v3": VmSize(8, 56),
-    "Standard_NC16as_T4_v3": VmSize(16, 110), "Standard_NC64as_T4_v3": VmSize(64, 440),
-    "Standard_NV36ads_A10_v5": VmSize(36, 440), "Standard_NV72ads_A10_v5": VmSize(72, 880),
-    "Standard_NC24ads_A100_v4": VmSize(24, 220), "Standard_NC48ads_A100_v4": VmSize(48, 440),
-    "Standard_NC96ads_A100_v4": VmSize(96, 880),
-    "Standard_NC40ads_H100_v5": VmSize(40, 320), "Standard_NC80adis_H100_v5": VmSize(80, 640),
+    "Standard_NC4as_T4_v3": VmSize(4, 28, 1, GpuType.T4), "Standard_NC8as_T4_v3": VmSize(8, 56, 1, GpuType.T4),
+    "Standard_NC16as_T4_v3": VmSize(16, 110, 1, GpuType.T4), "Standard_NC64as_T4_v3": VmSize(64, 440, 4, GpuType.T4),
+    "Standard_NV36ads_A10_v5": VmSize(36, 440, 1, GpuType.A10),
+    "Standard_NV72ads_A10_v5": VmSize(72, 880, 2, GpuType.A10),
+    "Standard_NC24ads_A100_v4": VmSize(24, 220, 1, GpuType.A100_80),
+    "Standard_NC48ads_A100_v4": VmSize(48, 440, 2, GpuType.A100_80),
+    "Standard_NC96ads_A100_v4": VmSize(96, 880, 4, GpuType.A100_80),
+    "Standard_NC40ads_H100_v5": VmSize(40, 320, 1, GpuType.H100),
+    "Standard_NC80adis_H100_v5": VmSize(80, 640, 2, GpuType.H100),
 }
+"""Azure's single-tenant NC/NV GPU sizes with whole GPUs, from the GPU-accelerated size pages of the Azure docs
+(learn.microsoft.com/azure/virtual-machines/sizes/gpu-accelerated/: ncast4v3-series, nvadsa10v5-series,
+nca100v4-series with 80 GB A100s, ncadsh100v5-series). The fractional-GPU NVadsA10 v5 sizes are left out."""
 VM_SIZES = {**GENERAL_PURPOSE, **MEMORY_OPTIMISED, **GPU_SIZES}
 """The sizes whose fit is checked; a size outside this table is taken as the user's to judge."""
-GPU_VM_SIZES: dict[GpuType, tuple[tuple[int, str], ...]] = {
-    GpuType.T4: ((1, "Standard_NC4as_T4_v3"), (4, "Standard_NC64as_T4_v3")),
-    GpuType.A10: ((1, "Standard_NV36ads_A10_v5"), (2, "Standard_NV72ads_A10_v5")),
-    # Azure's only 40 GB A100 size has eight GPUs; the 80 GB NC A100 v4 sizes hold whatever fits in 40 GB.
-    GpuType.A100_40: ((1, "Standard_NC24ads_A100_v4"), (2, "Standard_NC48ads_A100_v4"),
-                      (4, "Standard_NC96ads_A100_v4")),
-    GpuType.A100_80: ((1, "Standard_NC24ads_A100_v4"), (2, "Standard_NC48ads_A100_v4"),
-                      (4, "Standard_NC96ads_A100_v4")),
-    GpuType.H100: ((1, "Standard_NC40ads_H100_v5"), (2, "Standard_NC80adis_H100_v5")),
-}
-"""(GPUs per VM, VM size) per GPU type, smallest first; one replica per node."""
+
+
+def serves(size: VmSize, gpu_type: GpuType) -> bool:
+    """Whether a size's GPUs are of the spec's type. Azure's only 40 GB A100 size has eight GPUs; the 80 GB A100s of
+    the NC A100 v4 sizes hold whatever fits in 40 GB."""
+    return size.gpu is gpu_type or (gpu_type is GpuType.A100_40 and size.gpu is GpuType.A100_80)
+
+
+def gpu_sizes_for(gpu: Gpu) -> dict[str, VmSize]:
+    """The table's sizes with at least the spec's number of GPUs of its type on one node (one replica per node)."""
+    return {name: size for name, size in GPU_SIZES.items() if serves(size, gpu.type) and size.gpus >= gpu.count}
+
+
 MAX_PODS = 250
 """Azure CNI Overlay's default pods per node, which the cluster's pools keep."""
 EVICTION_RESERVE = 100 * MIB
@@ -72,7 +82,8 @@ def gpu_pool_size(aks: AksTarget, spec: DeploymentSpec) -> str | None:
     gpu = spec.resources.gpu
     if aks.gpu_vm_size or gpu is None:
         return aks.gpu_vm_size
-    return next((size for gpus, size in GPU_VM_SIZES.get(gpu.type, ()) if gpus >= gpu.count), None)
+    sizes = sorted((size.gpus, size.vcpus, name) for name, size in gpu_sizes_for(gpu).items())
+    return sizes[0][2] if sizes else None
 
 
 def fitting_sizes(table: dict[str, VmSize], millicores: int, memory: int) -> str:
@@ -119,10 +130,44 @@ def aks_pool_problems(spec: DeploymentSpec, sizing: Sizing) -> list[Problem]:
                                     serving_cpu, sizing.host_memory_bytes, apps, cpu_tables,
                                     "choose a larger apps pool size, or lower resources.cpu and resources.memory"))
         return problems
-    name = gpu_pool_size(aks, spec)
-    gpu_pool = VM_SIZES.get(name) if name else None
-    if gpu_pool and not _fits(gpu_pool, serving_cpu, sizing.host_memory_bytes):
-        problems.append(_misfit("targets.aks.gpu_vm_size", "the server (resources.cpu, resources.memory)",
-                                serving_cpu, sizing.host_memory_bytes, gpu_pool, GPU_SIZES,
-                                "choose a larger GPU size, or lower resources.cpu and resources.memory"))
-    return problems
+    return problems + _gpu_pool_problems(gpu_pool_size(aks, spec), spec.resources.gpu, serving_cpu,
+                                         sizing.host_memory_bytes)
+
+
+def largest_gpu_counts() -> str:
+    """Per GPU type, the most GPUs one size of the table has: what a spec can ask for without naming a size."""
+    most: dict[GpuType, int] = {}
+    for gpu_type in GpuType:
+        counts = [size.gpus for size in GPU_SIZES.values() if serves(size, gpu_type)]
+        if counts:
+            most[gpu_type] = max(counts)
+    return ", ".join(f"{gpu_type.value} (up to {count})" for gpu_type, count in most.items())
+
+
+def _gpu_pool_problems(name: str | None, gpu: Gpu, millicores: int, memory: int) -> list[Problem]:
+    """A GPU server needs a pool size whose one node has its GPUs, of its type, and its CPU and memory."""
+    hint = "choose such a size, or lower resources.gpu.count, or choose another resources.gpu.type"
+    if name is None:
+        return [Problem("targets.aks.gpu_vm_size", "is unset, and no Azure GPU size this check knows has "
+                        "resources.gpu.count GPUs of resources.gpu.type on one node, so the GPU pool has no size",
+                        allowed="an Azure GPU size with that many GPUs of that type in targets.aks.gpu_vm_size, or a "
+                                f"resources.gpu type and count a known size has: {largest_gpu_counts()}",
+                        hint="name a GPU VM size your subscription has quota for")]
+    candidates = gpu_sizes_for(gpu)
+    allowed = f"a GPU size with enough GPUs of resources.gpu.type, e.g. {fitting_sizes(candidates, millicores, memory)}"
+    size = VM_SIZES.get(name)
+    if size is None:
+        return []
+    if size.gpus == 0:
+        why = "names a VM size with no GPU"
+    elif not serves(size, gpu.type):
+        why = "names a VM size whose GPUs are not of resources.gpu.type"
+    elif size.gpus < gpu.count:
+        why = "names a VM size with fewer GPUs on one node than resources.gpu.count"
+    elif not _fits(size, millicores, memory):
+        return [_misfit("targets.aks.gpu_vm_size", "the server (resources.cpu, resources.memory)", millicores, memory,
+                        size, candidates, "choose a larger GPU size, or lower resources.cpu and resources.memory")]
+    else:
+        return []
+    return [Problem("targets.aks.gpu_vm_size", f"{why}: the GPU server would never schedule", allowed=allowed,
+                    hint=hint)]

@@ -164,13 +164,20 @@ def _model_idle(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
 
 
 def _aks_idle(spec: DeploymentSpec) -> list[tuple[str, str, str]]:
-    """AKS applies authorised IP ranges to the public API server endpoint only; a private cluster has none."""
+    """AKS applies authorised IP ranges to the public API server endpoint only; a private cluster has none. The GPU
+    pool exists only for a server that asks for GPUs."""
     aks = spec.targets.aks
-    if aks is None or not aks.private_cluster or not aks.authorized_ip_ranges:
+    if aks is None:
         return []
-    return [("targets.aks.authorized_ip_ranges", "on a private cluster (AKS applies authorised ranges only to a "
-             "public API server; a private cluster's API server is reachable from its virtual network alone)",
-             "an empty list with private_cluster: true, or private_cluster: false with these ranges")]
+    found = []
+    if aks.private_cluster and aks.authorized_ip_ranges:
+        found.append(("targets.aks.authorized_ip_ranges", "on a private cluster (AKS applies authorised ranges only "
+                      "to a public API server; a private cluster's API server is reachable from its virtual network "
+                      "alone)", "an empty list with private_cluster: true, or private_cluster: false with these ranges"))
+    if spec.resources.gpu is None and written(aks, "gpu_vm_size"):
+        found.append(("targets.aks.gpu_vm_size", "without resources.gpu (the cluster gets a GPU pool only for a server "
+                      "that asks for GPUs)", "leave it unset, or set resources.gpu"))
+    return found
 
 
 def _value_at(spec: DeploymentSpec, path: str) -> object:

@@ -183,7 +183,8 @@ class AksTarget(SpecModel):
     kubernetes_version: Annotated[str, StringConstraints(pattern=r"^1\.[0-9]{2}(\.[0-9]+)?$")] = "1.33"
     system_vm_size: Annotated[str, StringConstraints(pattern=r"^Standard_[A-Za-z0-9_]+$")] = "Standard_D4ds_v5"
     gpu_vm_size: Annotated[str, StringConstraints(pattern=r"^Standard_[A-Za-z0-9_]+$")] | None = None
-    """Defaults from the GPU type (e.g. nvidia-a100-80gb -> Standard_NC24ads_A100_v4)."""
+    """Only with resources.gpu; defaults to the smallest size with resources.gpu.count GPUs of its type (e.g.
+    nvidia-a100-80gb -> Standard_NC24ads_A100_v4). A known size without them is refused."""
     private_cluster: bool = True
     """The API server is reachable from the cluster's virtual network only."""
     authorized_ip_ranges: list[Cidr] = Field(default_factory=list)

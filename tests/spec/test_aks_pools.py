@@ -12,9 +12,10 @@ import pytest
 import yaml
 
 from slm_deploy.errors import SpecError
-from slm_deploy.spec.aks_pools import VM_SIZES, allocatable
+from slm_deploy.spec.aks_pools import GPU_SIZES, VM_SIZES, allocatable
 from slm_deploy.spec.loader import parse_deployment
 from slm_deploy.spec.quantity import GIB
+from slm_deploy.spec.sections import GpuType
 from tests.support.cli import run_in_process
 
 
@@ -89,3 +90,78 @@ def test_the_plan_shows_the_conversion_memory_the_job_requests(tmp_path: Path) -
     assert convert["resources"]["requests"]["memory"] == f"{-(-memory // 2**20)}Mi"
     table = run_in_process("validate", str(spec))
     assert "prep memory" in table.stdout and f"{memory / GIB:.1f} GiB" in table.stdout
+
+
+def gpu_spec(gpu: dict[str, Any], **aks: str) -> dict[str, Any]:
+    """A llama.cpp GPU server of a small catalogue model on AKS, with the given GPU and pool sizes."""
+    data = aks_spec("qwen3-1.7b", "Standard_D4ds_v5", resources={"cpu": 2, "gpu": gpu})
+    data["model"].pop("prepare")
+    data["targets"]["aks"].update(aks)
+    return data
+
+
+def refused_in_cli(tmp_path: Path, data: dict[str, Any], field: str, value: str) -> str:
+    """Validation exits 2 naming the field and what is allowed, without the value the spec wrote, and renders
+    nothing."""
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(data), encoding="utf-8")
+    result = run_in_process("validate", str(spec))
+    assert result.code == 2, result.stderr
+    assert field in result.stderr and "allowed" in result.stderr and "Traceback" not in result.stderr
+    assert value not in result.stderr + result.stdout
+    assert run_in_process("render", str(spec), "--out", str(tmp_path / "out")).code == 2
+    assert not (tmp_path / "out").exists()
+    return result.stderr
+
+
+@pytest.mark.parametrize(("gpu", "vm_size", "reason"), [
+    ({"count": 2, "type": "nvidia-t4"}, "Standard_NC4as_T4_v3", "fewer GPUs on one node than resources.gpu.count"),
+    ({"count": 1, "type": "nvidia-a100-80gb"}, "Standard_NC4as_T4_v3", "GPUs are not of resources.gpu.type"),
+    ({"count": 1, "type": "nvidia-h100"}, "Standard_NC24ads_A100_v4", "GPUs are not of resources.gpu.type"),
+    ({"count": 1, "type": "nvidia-t4"}, "Standard_D4ds_v5", "a VM size with no GPU"),
+])
+def test_a_gpu_size_without_the_servers_gpus_is_refused(tmp_path: Path, gpu: dict[str, Any], vm_size: str,
+                                                        reason: str) -> None:
+    data = gpu_spec(gpu, gpu_vm_size=vm_size)
+    assert refused_paths(data) == ["targets.aks.gpu_vm_size"]
+    stderr = refused_in_cli(tmp_path, data, "targets.aks.gpu_vm_size", vm_size)
+    assert reason in stderr
+
+
+@pytest.mark.parametrize(("gpu", "vm_size"), [
+    ({"count": 4, "type": "nvidia-t4"}, "Standard_NC64as_T4_v3"), ({"count": 2, "type": "nvidia-a10"},
+                                                                  "Standard_NV72ads_A10_v5"),
+    ({"count": 1, "type": "nvidia-a100-40gb"}, "Standard_NC24ads_A100_v4"),
+    ({"count": 4, "type": "nvidia-h100"}, "Standard_ND96isr_H100_v5"),  # outside the table: the user's to judge
+])
+def test_a_gpu_size_with_the_servers_gpus_validates(gpu: dict[str, Any], vm_size: str) -> None:
+    parse_deployment(gpu_spec(gpu, gpu_vm_size=vm_size))
+
+
+@pytest.mark.parametrize("gpu", [{"count": 1, "type": "nvidia-l4"}, {"count": 4, "type": "nvidia-a10"},
+                                 {"count": 3, "type": "nvidia-h100"}])
+def test_a_gpu_server_no_known_size_holds_needs_a_named_size(tmp_path: Path, gpu: dict[str, Any]) -> None:
+    data = gpu_spec(gpu)
+    assert refused_paths(data) == ["targets.aks.gpu_vm_size"]
+    stderr = refused_in_cli(tmp_path, data, "targets.aks.gpu_vm_size", "nvidia-l4")  # the one type with no size
+    assert "nvidia-a10 (up to 2)" in " ".join(stderr.split())
+
+
+def test_the_misfit_hint_names_only_sizes_of_the_servers_gpu_type() -> None:
+    with pytest.raises(SpecError) as refused:
+        parse_deployment(gpu_spec({"count": 1, "type": "nvidia-t4"}) | {"resources": {
+            "cpu": 8, "gpu": {"count": 1, "type": "nvidia-t4"}}})
+    problem, = refused.value.problems
+    suggested = problem.allowed.removeprefix("a size that holds it, e.g. ").split(", ")
+    assert suggested == ["Standard_NC16as_T4_v3", "Standard_NC64as_T4_v3"]
+    assert all(GPU_SIZES[name].gpu is GpuType.T4 for name in suggested)
+
+
+def test_a_gpu_size_without_a_gpu_server_is_refused(tmp_path: Path) -> None:
+    data = aks_spec("qwen3-1.7b", "Standard_D4ds_v5", targets={"aks": {"gpu_vm_size": "Standard_NC4as_T4_v3"}})
+    data["model"].pop("prepare")
+    assert refused_paths(data) == ["targets.aks.gpu_vm_size"]
+    assert "without resources.gpu" in refused_in_cli(tmp_path, data, "targets.aks.gpu_vm_size",
+                                                     "Standard_NC4as_T4_v3")
+    data["targets"]["aks"].pop("gpu_vm_size")
+    parse_deployment(data)
