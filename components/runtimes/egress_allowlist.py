@@ -18,13 +18,15 @@ Only names, never address ranges or whole shared suffixes, and only those the pi
   `dd20bb891979d25aebc8bec07b2b3bbc.r2.cloudflarestorage.com` (a maintainer's answer in ollama/ollama
   issue 4307; the same host in every failed-pull report, e.g. issues 3594, 8711, 10151), so that one name is
   allowed, never `*.r2.cloudflarestorage.com`, which any Cloudflare customer can serve from.
-  A tag that names another registry (`hf.co/<repo>:<tag>`) is pulled from that registry instead.
+  A tag that names the Hub's registry (`hf.co/<user>/<repo>:<tag>`, the only other one the spec allows) is
+  pulled from the Hub and its storage hosts instead.
 """
 
 from __future__ import annotations
 
 from slm_deploy.spec.loader import Deployment
 from slm_deploy.spec.model_section import OllamaSource
+from slm_deploy.spec.ollama_names import registry_of
 
 HUGGING_FACE_HUB = ("huggingface.co",)
 HUGGING_FACE_STORAGE = (
@@ -38,24 +40,14 @@ HUGGING_FACE_STORAGE = (
 )
 OLLAMA_REGISTRY = "registry.ollama.ai"
 OLLAMA_BLOB_STORE = "dd20bb891979d25aebc8bec07b2b3bbc.r2.cloudflarestorage.com"
-HUGGING_FACE_REGISTRIES = frozenset({"hf.co", "huggingface.co"})
-"""Registry names Ollama accepts for GGUF repositories on the Hub; their blobs come from the Hub's storage."""
-
-
-def _ollama_registry(tag: str) -> str | None:
-    """The registry a tag names in its first path step (a step with a dot), or None for the Ollama library."""
-    first, _, rest = tag.partition("/")
-    return first if rest and "." in first else None
 
 
 def allowed_hosts(deployment: Deployment) -> tuple[str, ...]:
     """Every name the download steps of this deployment may reach, sorted."""
     source = deployment.model.source
     if isinstance(source, OllamaSource):
-        registry = _ollama_registry(source.tag)
+        registry = registry_of(source.tag)
         if registry is None:
             return tuple(sorted((OLLAMA_REGISTRY, OLLAMA_BLOB_STORE)))
-        if registry in HUGGING_FACE_REGISTRIES:
-            return tuple(sorted({registry, *HUGGING_FACE_HUB, *HUGGING_FACE_STORAGE}))
-        return (registry,)
+        return tuple(sorted({registry, *HUGGING_FACE_HUB, *HUGGING_FACE_STORAGE}))
     return tuple(sorted((*HUGGING_FACE_HUB, *HUGGING_FACE_STORAGE)))

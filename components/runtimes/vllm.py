@@ -6,6 +6,7 @@ from slm_deploy.runtimes.common import (
     options_of, source_of,
     WRITABLE_PATHS, cache_env, hub_token, merge_env, model_prep_service, runtime_image, service_labels,
 )
+from slm_deploy.runtimes.model_preparation import CHECKPOINT_FILES
 from slm_deploy.runtimes.plan import (
     CACHE_ROOT, MODEL_ROOT, RUN_AS_NAME, GpuNeed, HttpCheck, ImageBuild, RuntimePlan, ServicePlan,
 )
@@ -21,8 +22,11 @@ DEFAULT_PORT = 8000
 HF_HOME = f"{MODEL_ROOT}/huggingface"
 SNAPSHOT_DOWNLOAD = (
     "python3", "-c",
-    "import sys;from huggingface_hub import snapshot_download;snapshot_download(sys.argv[1],revision=sys.argv[2])",
+    "import sys;from huggingface_hub import snapshot_download;"
+    "snapshot_download(sys.argv[1],revision=sys.argv[2],allow_patterns=sys.argv[3:])",
 )
+REMOTE_CODE_FILES = ("*.py",)
+"""The repository's own modules, fetched only when runtime.trust_remote_code runs them (an allow-listed repository)."""
 RUN_AS_ENV = {"USER": RUN_AS_NAME, "LOGNAME": RUN_AS_NAME}
 """On Kubernetes the upstream image runs as UID 10001, which has no passwd entry there: getpass.getuser()
 (torch's compile caches, vLLM's own paths) reads LOGNAME or USER first and raises without them."""
@@ -83,13 +87,19 @@ def _env(deployment: Deployment) -> dict[str, str]:
     return env
 
 
+def _served_files(deployment: Deployment) -> tuple[str, ...]:
+    """What vLLM reads from the repository: with safetensors present its loader never opens .bin or .pt pickles."""
+    remote_code = options_of(deployment, VllmOptions).trust_remote_code
+    return CHECKPOINT_FILES + (REMOTE_CODE_FILES if remote_code else ())
+
+
 def _prep(deployment: Deployment, image: ImageRef, build: ImageBuild) -> ServicePlan:
     """Fetch the pinned revision into the model volume once, so the server never downloads."""
     source = source_of(deployment, HuggingFaceSource)
     secrets, token_env = hub_token(deployment)
     return model_prep_service(
         deployment, image=image, build=build, command=SNAPSHOT_DOWNLOAD,
-        args=(source.repo, source.revision),
+        args=(source.repo, source.revision, *_served_files(deployment)),
         env={**cache_env(), "HF_HOME": HF_HOME, "HF_HUB_DISABLE_TELEMETRY": "1", **token_env},
         secrets=secrets, cpu=1.0, memory_bytes=2 * 2**30,
     )

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, StringConstraints
 
 from slm_deploy.spec.hosts import HOST_ALLOWED, HOST_PORT, checked_host_port
 from slm_deploy.spec.images import IMAGE_PATTERN
+from slm_deploy.spec.ollama_names import OLLAMA_NAME_CHARACTERS
 from slm_deploy.spec.quantity import MAX_BYTES, QUANTITY_PATTERN, parse_bytes
 
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -216,6 +217,7 @@ PinsRow = Annotated[str, StringConstraints(pattern=PINS_ROW_PATTERN)]
 """The name of a row of the pins table (vllm, ollama, python, ...)."""
 
 PATTERN_DESCRIPTIONS = {
+    OLLAMA_NAME_CHARACTERS: "an Ollama model name: letters, digits and _ . : / -, starting with a letter, digit or _",
     DNS_LABEL_PATTERN: "lowercase letters, digits and '-', starting and ending with a letter or digit (DNS-1123)",
     SERVICE_NAME_PATTERN: "lowercase letters, digits and '-', starting with a letter and ending with a letter or "
                           "digit (DNS-1035, as Kubernetes Service names need)",

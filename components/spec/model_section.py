@@ -9,6 +9,7 @@ from pydantic import Field, StringConstraints
 
 from slm_deploy.spec.base import SpecModel
 from slm_deploy.spec.fields import HfRepo, SecretName
+from slm_deploy.spec.ollama_names import OllamaName
 
 GitRevision = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{40}$")]
 
@@ -44,10 +45,10 @@ class HuggingFaceSource(SpecModel):
 
 
 class OllamaSource(SpecModel):
-    """A model from the Ollama library, by tag (Ollama)."""
+    """A model from the Ollama library or an hf.co GGUF repository, by tag (Ollama)."""
 
     kind: Literal["ollama"]
-    tag: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._/-]*:[A-Za-z0-9._-]+$")]
+    tag: OllamaName
 
 
 class GgufSource(SpecModel):

@@ -4,7 +4,7 @@ Allowed: DNS for every pod; gateway -> runtime (or UI -> runtime without a gatew
 the ingress controller's namespace -> gateway (exposure ingress) or any namespace -> gateway (exposure
 internal); the Prometheus that scrapes (the spec's pods in the monitoring namespace, or AKS's managed
 agent) -> each metrics port; the pre-download Job -> the egress proxy's port, and the egress proxy -> 443
-anywhere (it lets through only the model source's host names, which a NetworkPolicy cannot name).
+on public addresses (it lets through only the model source's host names, which a NetworkPolicy cannot name).
 Nothing else, and no serving pod can open a connection to the internet.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from slm_deploy.render.kubernetes.common import Manifest, bounded_name, meta, selector
+from slm_deploy.render.kubernetes.public_addresses import PUBLIC_INTERNET_BLOCKS
 from slm_deploy.render.monitoring.kubernetes import scraper_peer
 from slm_deploy.runtimes.plan import RuntimePlan, ServicePlan
 from slm_deploy.spec.consistency import cluster_target, ingress_namespace
@@ -20,9 +21,6 @@ from slm_deploy.spec.loader import Deployment
 
 NAMESPACE_NAME = "kubernetes.io/metadata.name"
 HUB_PORT = 443
-PUBLIC = (("0.0.0.0/0", ("10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16")),
-          ("::/0", ("fc00::/7", "fe80::/10")))
-"""Every address but private, shared, link-local (cloud metadata) ones: the proxy reaches the public hub only."""
 
 
 def _policy(deployment: Deployment, name: str, pods: dict[str, str], types: list[str], **rules: Any) -> Manifest:
@@ -119,7 +117,7 @@ def proxy_policies(deployment: Deployment, proxy: ServicePlan, preps: list[Servi
         found.append(_policy(deployment, bounded_name(proxy.name, "ingress"), selector(proxy), ["Ingress"],
                              ingress=[{"from": [_pods(prep) for prep in preps], "ports": _tcp(port)}]))
     found.append(_policy(deployment, bounded_name(proxy.name, "egress"), selector(proxy), ["Egress"], egress=[{
-        "to": [{"ipBlock": {"cidr": cidr, "except": list(private)}} for cidr, private in PUBLIC],
+        "to": [{"ipBlock": {"cidr": cidr, "except": list(private)}} for cidr, private in PUBLIC_INTERNET_BLOCKS],
         "ports": _tcp(HUB_PORT)}]))
     return found
 
