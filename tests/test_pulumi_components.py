@@ -300,7 +300,7 @@ def test_an_undeployable_spec_fails_the_program_with_the_field_path(tmp_path: Pa
     spec = kubernetes_onnx_spec()
     spec["targets"]["docker"] = {}  # a cluster cannot pull a build with no registry to push it to
     if target == "aks":
-        spec["targets"]["aks"] = {"private_cluster": True}
+        spec["targets"]["aks"] = {"private_cluster": True, "system_vm_size": "Standard_D8ds_v5"}
     deployment = parse_deployment(spec)
     if target == "aks":
         pytest.importorskip("pulumi_azure_native", reason="the aks extra (pulumi-azure-native) is not installed")
