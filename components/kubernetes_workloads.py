@@ -15,6 +15,7 @@ from slm_deploy.crd_installers import installers_for
 from slm_deploy.errors import SlmDeployError
 from slm_deploy.image_pinning import pin_built_images
 from slm_deploy.image_reference import PINNED_BY_DIGEST
+from slm_deploy.model_wait_timeouts import await_timeouts
 from slm_deploy.namespace_claims import Claim, owned_by_program, register_claim
 from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.render.images import build_owners, built_image
@@ -88,7 +89,16 @@ def create_objects(parent: pulumi.Resource, prefix: str, manifests: list[Manifes
     namespaces = [m for m in manifests if m["kind"] == "Namespace"]
     created = [_create(prefix, m, base) for m in namespaces]
     after_namespace = pulumi.ResourceOptions.merge(base, pulumi.ResourceOptions(depends_on=created))
-    return created + [_create(prefix, m, after_namespace, provider) for m in manifests if m["kind"] != "Namespace"]
+    return created + [_create(prefix, m, _awaited(after_namespace, m, manifests), provider)
+                      for m in manifests if m["kind"] != "Namespace"]
+
+
+def _awaited(opts: pulumi.ResourceOptions, manifest: Manifest, manifests: list[Manifest]) -> pulumi.ResourceOptions:
+    """Longer awaits for a preparation Job and the workloads waiting for it than the provider's 10-minute default."""
+    timeouts = await_timeouts(manifest, manifests)
+    if timeouts is None:
+        return opts
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(custom_timeouts=timeouts))
 
 
 def _create(prefix: str, manifest: Manifest, opts: pulumi.ResourceOptions,

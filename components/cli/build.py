@@ -86,6 +86,14 @@ def _certificates(ca_bundle: Path | None) -> Path | None:
     return ca_bundle
 
 
+def _dockerfile(bundle: Path, context: str) -> str:
+    """The Dockerfile of one build context, whose ARG lines say which build arguments it takes."""
+    try:
+        return (bundle / context / "Dockerfile").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise BundleError(f"{bundle}: {context}/Dockerfile cannot be read\n  hint: re-render the bundle") from None
+
+
 def build(
     bundle: Annotated[Path, typer.Argument(help="A bundle directory written by `slm-deploy render`.")],
     push: Annotated[bool, typer.Option("--push", help="Push to the spec's registry and pin the bundle's "
@@ -94,8 +102,14 @@ def build(
     ca_bundle: Annotated[Path | None, typer.Option("--ca-bundle", dir_okay=False,
                                                    help="CA certificates for the build's package downloads "
                                                         "(default: the host's bundle, when present).")] = None,
+    build_arg: Annotated[list[str] | None, typer.Option("--build-arg", metavar="NAME=VALUE",
+                                                        help="A build argument the images' Dockerfiles declare with "
+                                                             "ARG (TORCH_FIND_LINKS, PACKAGE_INDEX, "
+                                                             "LLAMACPP_SDIST_URL for air-gapped builds); "
+                                                             "repeatable.")] = None,
 ) -> None:
     """Build every image BUNDLE defines with BuildKit, under the names its workloads pull."""
+    from slm_deploy.build_arguments import build_args_for, declared_build_args, parse_build_args
     from slm_deploy.cli.console import stdout_console
     from slm_deploy.cli.docker_client import build_image, push_image
     from slm_deploy.policies.bundle import read_manifest
@@ -106,11 +120,14 @@ def build(
     out = stdout_console()
     images = _images_to_build(bundle, push)
     certificates = _certificates(ca_bundle)
+    dockerfiles = {image.context: _dockerfile(bundle, image.context) for image in images}
+    build_args = parse_build_args(build_arg or [], frozenset().union(*map(declared_build_args, dockerfiles.values())))
     files = _owned_files(bundle, dict(read_manifest(bundle) or {})) if push else {}
     digests = {}
     for image in images:  # nothing is written until every image is pushed
         tags = [image.name, *image.tags]
-        build_image(bundle / image.context, [*tags, *_compose_tags(bundle, image.context)], certificates)
+        build_image(bundle / image.context, [*tags, *_compose_tags(bundle, image.context)], certificates,
+                    build_args_for(dockerfiles[image.context], build_args))
         if push:
             digests[image.owner] = push_image(tags)
         out.print(f"built {image.name}" + (f"@{digests[image.owner]}" if push else ""), markup=False,

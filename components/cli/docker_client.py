@@ -46,11 +46,14 @@ def _run(argv: list[str], what: str) -> str:
     return result.stdout
 
 
-def build_image(context: Path, tags: list[str], ca_bundle: Path | None) -> None:
+def build_image(context: Path, tags: list[str], ca_bundle: Path | None,
+                build_args: dict[str, str] | None = None) -> None:
     """Build one context with BuildKit under every tag; the CA bundle reaches RUN steps as a build secret only."""
     argv = [docker_client(), "build", "--progress=plain"]
     for tag in tags:
         argv += ["--tag", tag]
+    for name, value in (build_args or {}).items():
+        argv += ["--build-arg", f"{name}={value}"]
     if ca_bundle is not None:
         argv += ["--secret", f"id={CA_BUNDLE_SECRET},src={ca_bundle}"]
     _run([*argv, str(context)], f"building {context.name}")

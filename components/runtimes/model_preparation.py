@@ -55,7 +55,8 @@ SNAPSHOT = ("python3 -c 'import sys;from huggingface_hub import snapshot_downloa
             "snapshot_download(sys.argv[1],revision=sys.argv[2],local_dir=sys.argv[3],allow_patterns=sys.argv[4:])'")
 CHECKPOINT_FILES = ("*.json", "*.jinja", "*.model", "*.safetensors", "*.tiktoken", "*.txt")
 """What the converters read (configs, tokenizers, weights); never a repository's code or pickled weights."""
-NOT_JSON = ("a JSON file of the checkpoint (its config or tokenizer files) does not parse as UTF-8 JSON; "
+NOT_JSON = ("a JSON file of the checkpoint (its config or tokenizer files) cannot be read or does not parse as UTF-8 "
+            "JSON; "
             "model preparation needs the checkpoint's own valid files")
 REMOTE_CODE = ("the checkpoint names code of its own (auto_map in config.json or tokenizer_config.json), which "
                "model preparation never runs; use a checkpoint whose architecture transformers supports")
@@ -69,17 +70,20 @@ CHECKPOINT_CHECK_CODE = "\n".join([
     "def refuse(reason):",
     "    print(reason,file=sys.stderr)",
     f"    sys.exit({CHECKPOINT_REFUSED})",
+    "def files(pattern):",
+    "    return [p for p in sorted(folder.glob(pattern)) if p.is_file() and not p.is_symlink()]",
     "try:",
-    "    documents=[json.loads(p.read_bytes().decode('utf-8')) for p in sorted(folder.glob('*.json'))]",
-    "except (ValueError,RecursionError):",
+    "    documents=[json.loads(p.read_bytes().decode('utf-8')) for p in files('*.json')]",
+    "except (ValueError,RecursionError,OSError):",
     f"    refuse({NOT_JSON!r})",
     "if any(isinstance(d,dict) and 'auto_map' in d for d in documents):",
     f"    refuse({REMOTE_CODE!r})",
-    "if not any(folder.glob('*.safetensors')):",
+    "if not files('*.safetensors'):",
     f"    refuse({NO_SAFETENSORS!r})",
 ])
 CHECKPOINT_CHECK = "python3 -c " + shlex.quote(CHECKPOINT_CHECK_CODE)
-"""Refuses, before any converter runs, a checkpoint whose JSON does not parse (UnicodeDecodeError is a ValueError;
+"""Refuses, before any converter runs, a checkpoint whose JSON (regular files only, never a folder or link named *.json)
+cannot be read or does not parse (UnicodeDecodeError is a ValueError;
 nesting deeper than Python's recursion limit is a RecursionError), whose config names its own code (the converters
 would import and run it), or that has no safetensors weights."""
 OFFLINE = {"HF_HUB_OFFLINE": "1"}

@@ -15,6 +15,7 @@ from slm_deploy.runtimes.plan import CACHE_ROOT, MODEL_ROOT, GpuNeed, HttpCheck,
 from slm_deploy.spec.images import parse_image
 from slm_deploy.spec.loader import Deployment
 from slm_deploy.spec.model_section import OnnxSource
+from slm_deploy.spec.preparation import served_execution_provider
 from slm_deploy.spec.runtime_options import OnnxRuntimeOptions
 from slm_deploy.spec.present import present
 
@@ -90,7 +91,8 @@ def plan(deployment: Deployment) -> RuntimePlan:
     )
     image = parse_image(options.image) if options.image else None
     if image and prepared:
-        check_genai_version(deployment, image, locked_versions("onnx")["onnxruntime-genai"])
+        check_genai_version(deployment, image, locked_versions("onnx")["onnxruntime-genai"],
+                            served_execution_provider(spec))
     if source and not source.repo and (spec.targets.kubernetes or spec.targets.aks):
         raise SpecError(Problem("model.source.repo", "a local model folder exists only on the Compose host",
                                 allowed="a repository with a pinned revision for Kubernetes targets"))

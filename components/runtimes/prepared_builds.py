@@ -9,10 +9,8 @@ from slm_deploy.errors import Problem, SpecError
 from slm_deploy.spec.images import ImageRef
 from slm_deploy.spec.loader import Deployment
 
-LLAMACPP_BUILD = re.compile(r"(?:^|-)b(\d+)(?:-|$)")
-"""The build in a llama.cpp image tag: server-b<N>, server-cuda-b<N>, b<N>."""
-VERSION = re.compile(r"(?<![0-9.])(\d+\.\d+\.\d+)(?![0-9.])")
-"""A three-part version in an image tag (0.18.0, 0.18.0-cuda)."""
+LLAMACPP_SERVER = {False: "server", True: "server-cuda"}
+"""The llama.cpp image whose tag carries llama-server, by whether the spec has a GPU (server-b<N>, server-cuda-b<N>)."""
 KEEP_PINNED = "remove runtime.image to serve with the pinned image, or mirror the image of that build"
 
 
@@ -22,21 +20,24 @@ def _override_hint(deployment: Deployment) -> str:
 
 
 def check_llamacpp_build(deployment: Deployment, image: ImageRef, converter_build: int) -> None:
-    """Refuse a llama-server image older than the llama.cpp build that converts and quantises the GGUF."""
-    match = LLAMACPP_BUILD.search(image.tag)
+    """Refuse a tag other than the llama-server image for the spec's hardware, or one older than the llama.cpp build
+    that converts and quantises the GGUF."""
+    flavour = LLAMACPP_SERVER[deployment.spec.resources.gpu is not None]
+    match = re.fullmatch(rf"{re.escape(flavour)}-b([1-9][0-9]*)", image.tag)
     if match is None or int(match[1]) < converter_build:
         raise SpecError(Problem(
-            "runtime.image", "with model.prepare (gguf), its tag must name a llama.cpp build at least as new as the "
-            f"one that converts the model (b{converter_build})",
-            allowed=f"a tag naming build b{converter_build} or newer, as server-b<N> or server-cuda-b<N>",
+            "runtime.image", "with model.prepare (gguf), its tag must be the llama-server image for the spec's "
+            f"hardware of a llama.cpp build at least as new as the one that converts the model (b{converter_build})",
+            allowed=f"{flavour}-b<N> with build b{converter_build} or newer",
             hint=_override_hint(deployment)))
 
 
-def check_genai_version(deployment: Deployment, image: ImageRef, builder_version: str) -> None:
-    """Refuse a server image whose tag does not name the onnxruntime-genai version the model builder runs."""
-    if builder_version not in VERSION.findall(image.tag):
+def check_genai_version(deployment: Deployment, image: ImageRef, builder_version: str, provider: str) -> None:
+    """Refuse a server image whose tag is not exactly the onnxruntime-genai version the model builder runs and the
+    execution provider the model is built for."""
+    if image.tag != f"{builder_version}-{provider}":
         raise SpecError(Problem(
             "runtime.image", "with model.prepare (onnx), its tag must name the ONNX Runtime GenAI version whose "
-            f"model builder prepares the model ({builder_version})",
-            allowed=f"a tag naming onnxruntime-genai {builder_version}, e.g. <name>:{builder_version}-cpu",
+            f"model builder prepares the model ({builder_version}) and the execution provider ({provider})",
+            allowed=f"<name>:{builder_version}-{provider}",
             hint=_override_hint(deployment)))

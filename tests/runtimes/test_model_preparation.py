@@ -18,7 +18,7 @@ import yaml
 
 from slm_deploy.render.bundle import render_bundle
 from slm_deploy.runtimes.model_preparation import (
-    CHECKSUMS, PROVENANCE, PreparedModel, check_script, prepare_script, prepared_model, record_script,
+    CHECKPOINT_CHECK_CODE, CHECKSUMS, PROVENANCE, PreparedModel, check_script, prepare_script, prepared_model, record_script,
 )
 from slm_deploy.spec.loader import parse_deployment
 
@@ -165,6 +165,25 @@ def test_a_checkpoint_the_converters_cannot_take_is_refused_before_converting(
     result = sh(script.replace("python3 /opt/llama.cpp/convert_hf_to_gguf.py", "touch " + str(tmp_path / "converted")))
     assert result.returncode == 4 and message in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "converted").exists()
+
+
+@pytest.mark.parametrize(("folder", "code", "message"), [
+    ("extra.json", 0, ""),
+    ("model.safetensors", 4, "no safetensors weights"),
+])
+def test_folders_named_like_checkpoint_files_count_for_nothing(tmp_path: Path, folder: str, code: int,
+                                                              message: str) -> None:
+    """The download's patterns match folders too: only regular files count, a folder is never read as JSON."""
+    checkpoint = tmp_path / "checkpoint"
+    (checkpoint / folder).mkdir(parents=True)
+    (checkpoint / folder / "a.json").write_text("{not json")
+    (checkpoint / "config.json").write_text("{}")
+    if folder != "model.safetensors":
+        (checkpoint / "model.safetensors").write_text("w")
+    result = subprocess.run(["python3", "-c", CHECKPOINT_CHECK_CODE, str(checkpoint)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == code and message in result.stderr and "Traceback" not in result.stderr
+    assert str(tmp_path) not in result.stderr
 
 
 def test_the_conversion_step_without_a_download_says_so(tmp_path: Path) -> None:

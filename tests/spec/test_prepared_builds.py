@@ -25,8 +25,14 @@ def write(tmp_path: Path, base: dict, runtime: dict) -> Path:
     return path
 
 
-@pytest.mark.parametrize("tag", ["server-b4000", "server-cuda-b4000", "mirror-copy"])
-def test_a_llama_server_older_than_the_converter_is_refused(tmp_path: Path, tag: str) -> None:
+BUILD = llamacpp_build_number()
+GENAI = locked_versions("onnx")["onnxruntime-genai"]
+
+
+@pytest.mark.parametrize("tag", ["server-b4000", "server-cuda-b4000", "mirror-copy", f"light-b{BUILD}",
+                                 f"full-b{BUILD}", f"server-vulkan-b{BUILD}", f"server-cuda-b{BUILD}",
+                                 f"server-b{BUILD}-patched", f"server-b0{BUILD}"])
+def test_a_tag_other_than_a_llama_server_of_the_converter_build_or_newer_is_refused(tmp_path: Path, tag: str) -> None:
     image = f"registry.example.com/llama.cpp:{tag}@{DIGEST}"
     spec = write(tmp_path, GGUF, {"kind": "llamacpp", "image": image})
     for command in (("validate", str(spec)), ("render", str(spec), "--out", str(tmp_path / "out"))):
@@ -50,12 +56,22 @@ def test_the_pinned_gpu_server_is_no_older_than_the_converter(tmp_path: Path) ->
     assert result.code == 0, result.stderr
 
 
-def test_an_onnx_server_of_another_genai_version_is_refused(tmp_path: Path) -> None:
-    spec = write(tmp_path, ONNX, {"kind": "onnxruntime", "image": f"registry.example.com/ortgenai:0.9.0@{DIGEST}"})
+def test_a_cuda_llama_server_of_the_converter_build_serves_a_gpu_spec(tmp_path: Path) -> None:
+    spec = write(tmp_path, {**GGUF, "resources": {"gpu": {"count": 1, "type": "nvidia-l4"}}},
+                 {"kind": "llamacpp", "image": f"registry.example.com/llama.cpp:server-cuda-b{BUILD}@{DIGEST}"})
+    result = run_in_process("validate", str(spec))
+    assert result.code == 0, result.stderr
+
+
+@pytest.mark.parametrize("tag", ["0.9.0", f"{GENAI}-cuda", f"0.9.0-for-{GENAI}", f"{GENAI}rc1", f"{GENAI}rc1-cpu",
+                                 f"{GENAI}-cpu-debug", GENAI])
+def test_an_onnx_server_of_another_genai_version_or_provider_is_refused(tmp_path: Path, tag: str) -> None:
+    spec = write(tmp_path, ONNX, {"kind": "onnxruntime", "image": f"registry.example.com/ortgenai:{tag}@{DIGEST}"})
     result = run_in_process("validate", str(spec))
     assert result.code == 2, result.stdout + result.stderr
-    assert "runtime.image:" in result.stderr and locked_versions("onnx")["onnxruntime-genai"] in result.stderr
-    assert "0.9.0" not in result.stdout + result.stderr
+    assert "runtime.image:" in result.stderr and f"{GENAI}-cpu" in result.stderr
+    told = (result.stdout + result.stderr).replace(f"{GENAI}-cpu", "").replace(f"({GENAI})", "")
+    assert tag not in told
 
 
 def test_an_onnx_server_of_the_builder_version_serves(tmp_path: Path) -> None:

@@ -27,6 +27,10 @@ JOB_RETRIES = 4
 WAIT_POLL_SECONDS = 10
 WAIT_MARGIN_SECONDS = 120
 """Beyond the Job's deadline: its pod is scheduled and its image pulled, and the marker is written after it."""
+MARK_CONTAINER = "mark-ready"
+"""The preparation Job's container that writes the ready marker once the cache is filled."""
+WAIT_CONTAINER = "wait-for-model"
+"""The serving pods' init container that waits for that marker."""
 SMALL = {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}}
 
 
@@ -35,9 +39,14 @@ def job_deadline_seconds(runtime: ServicePlan) -> int:
     return 2 * runtime.startup_budget_seconds
 
 
+def wait_beyond_deadline(deadline_seconds: int) -> int:
+    """How long the cache may take to be ready: while a Job of this deadline may still succeed, a poll and a margin."""
+    return deadline_seconds + WAIT_POLL_SECONDS + WAIT_MARGIN_SECONDS
+
+
 def model_wait_seconds(runtime: ServicePlan) -> int:
-    """How long a serving pod waits for the cache: while the Job may still succeed, and a poll and a margin more."""
-    return job_deadline_seconds(runtime) + WAIT_POLL_SECONDS + WAIT_MARGIN_SECONDS
+    """How long a serving pod waits for the cache the runtime's preparation Job fills."""
+    return wait_beyond_deadline(job_deadline_seconds(runtime))
 
 
 def claim_name(deployment: Deployment) -> str:
@@ -91,7 +100,7 @@ def prep_job(deployment: Deployment, plan: RuntimePlan, prep: ServicePlan, servi
     labels = dict(prep.labels)
     marker = ready_marker(prep)
     mark = {
-        "name": "mark-ready",
+        "name": MARK_CONTAINER,
         "image": cluster_image(deployment, plan, prep),
         "imagePullPolicy": "Always",
         "command": ["/bin/sh", "-c", f"mkdir -p {shlex.quote(marker.rsplit('/', 1)[0])} && : > {shlex.quote(marker)}"],
@@ -132,7 +141,7 @@ def wait_for_model(deployment: Deployment, plan: RuntimePlan, runtime: ServicePl
     if runtime.model_check:
         script = f"{script}\n{runtime.model_check}"
     return {
-        "name": "wait-for-model",
+        "name": WAIT_CONTAINER,
         "image": cluster_image(deployment, plan, runtime),
         "imagePullPolicy": "Always",
         "command": ["/bin/sh", "-c", script],

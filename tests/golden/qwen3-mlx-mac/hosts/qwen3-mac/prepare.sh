@@ -41,13 +41,15 @@ folder=pathlib.Path(sys.argv[1])
 def refuse(reason):
     print(reason,file=sys.stderr)
     sys.exit(4)
+def files(pattern):
+    return [p for p in sorted(folder.glob(pattern)) if p.is_file() and not p.is_symlink()]
 try:
-    documents=[json.loads(p.read_bytes().decode('"'"'utf-8'"'"')) for p in sorted(folder.glob('"'"'*.json'"'"'))]
-except (ValueError,RecursionError):
-    refuse("a JSON file of the checkpoint (its config or tokenizer files) does not parse as UTF-8 JSON; model preparation needs the checkpoint'"'"'s own valid files")
+    documents=[json.loads(p.read_bytes().decode('"'"'utf-8'"'"')) for p in files('"'"'*.json'"'"')]
+except (ValueError,RecursionError,OSError):
+    refuse("a JSON file of the checkpoint (its config or tokenizer files) cannot be read or does not parse as UTF-8 JSON; model preparation needs the checkpoint'"'"'s own valid files")
 if any(isinstance(d,dict) and '"'"'auto_map'"'"' in d for d in documents):
     refuse('"'"'the checkpoint names code of its own (auto_map in config.json or tokenizer_config.json), which model preparation never runs; use a checkpoint whose architecture transformers supports'"'"')
-if not any(folder.glob('"'"'*.safetensors'"'"')):
+if not files('"'"'*.safetensors'"'"'):
     refuse('"'"'the checkpoint has no safetensors weights; model preparation never loads pickled weights (pytorch_model.bin): use a revision that publishes model.safetensors'"'"')' "$WORK/source"
 
 "$VENV/mlx_lm.convert" --hf-path "$WORK/source" --mlx-path "$WORK/model" -q --q-bits 4 --q-group-size 64
