@@ -105,7 +105,7 @@ def load_text(text: str, location: str, path: PurePosixPath | None = None) -> It
 
 
 def is_checked(relative: str) -> bool:
-    """Whether rules read this bundle file: Dockerfiles, the Compose file, Kubernetes YAML and host scripts."""
+    """Whether rules read this bundle file: Dockerfiles, the Compose file, Kubernetes YAML, host scripts and agents."""
     path = PurePosixPath(relative)
     parts = path.parts
     if parts[:1] == ("docker",):
@@ -116,6 +116,8 @@ def is_checked(relative: str) -> bool:
         return path.suffix in (".yaml", ".yml") or path.name in KUSTOMIZATION_FILES
     if parts[:1] == ("helm",):
         return len(parts) == 2 and path.suffix in (".yaml", ".yml")
+    if parts[:1] == (HOSTS,) and len(parts) == 4:
+        return parts[2] == LAUNCHD_AGENTS and path.suffix == ".plist"
     return parts[:1] == (HOSTS,) and len(parts) == 3 and path.name in HOST_SCRIPTS
 
 

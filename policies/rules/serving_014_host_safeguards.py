@@ -92,21 +92,21 @@ def _downloads(code: list[str]):
 AGENT_PARTS = ("server", "gateway")
 
 
-def _agent(text: str, name: str):
+def _agent(text: str):
     """Yield a violation when a launchd agent of an MLX install runs anything but its rendered program."""
     try:
         document = plistlib.loads(text.encode("utf-8"))
     except (plistlib.InvalidFileException, ValueError):
-        yield f"{name} is not a property list launchd can read"
+        yield "the launchd agent is not a property list launchd can read"
         return
     label = str(document.get("Label", "")) if isinstance(document, dict) else ""
     service, _, part = label.removeprefix(f"{LABEL_PREFIX}.").rpartition(".")
     if not label.startswith(f"{LABEL_PREFIX}.") or not service or part not in AGENT_PARTS:
-        yield f"{name} names no slm-deploy server or gateway agent ({LABEL_PREFIX}.<service>.server|gateway)"
+        yield f"the launchd agent names no slm-deploy server or gateway ({LABEL_PREFIX}.<service>.server|gateway)"
         return
     if document.get("Program") is not None or document.get("ProgramArguments") != agent_arguments(service, part):
         what = "serve.sh, which checks the prepared model first" if part == "server" else "the gateway module"
-        yield f"{name}: the {part} agent runs another program than {what} (ProgramArguments)"
+        yield f"the launchd {part} agent runs another program than {what} (ProgramArguments)"
 
 
 def check(manifest, ctx):
@@ -116,7 +116,7 @@ def check(manifest, ctx):
         yield from _requirements(script)
         return
     if str(name).endswith(".plist"):
-        yield from _agent(script, str(name))
+        yield from _agent(script)
         return
     lines = _logical_lines(script)
     code = [line for line in lines if not line.lstrip().startswith("#")]
