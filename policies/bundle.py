@@ -20,6 +20,8 @@ HOST_SCRIPTS = {"install.sh": "posix", "install.ps1": "windows", "serve.sh": "po
                 "requirements.txt": "pip"}
 """Host install scripts (Foundry Local, MLX), MLX's preparation and serving scripts and the lock its install takes,
 judged as text: what they open to the network, and the safeguards they must keep."""
+LAUNCHD_AGENTS = "launchd"
+"""The folder of an MLX host bundle holding its launchd agents (*.plist), judged for the program they start."""
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 """Names kustomize reads as a kustomization, whatever `kind` the file declares."""
 
@@ -64,6 +66,8 @@ def _kind_of_path(path: PurePosixPath) -> str | None:
         return "Dockerfile"
     if path.parent.parent.name == HOSTS and path.name in HOST_SCRIPTS:
         return HOST_INSTALL
+    if path.parent.name == LAUNCHD_AGENTS and path.parent.parent.parent.name == HOSTS and path.suffix == ".plist":
+        return HOST_INSTALL
     if path.name in KUSTOMIZATION_FILES:
         return "Kustomization"
     return "yaml" if path.suffix in (".yaml", ".yml") else None
@@ -77,7 +81,7 @@ def load_text(text: str, location: str, path: PurePosixPath | None = None) -> It
         yield Subject("Dockerfile", parse_dockerfile(text), location, location)
         return
     if kind == HOST_INSTALL:
-        yield Subject(HOST_INSTALL, {"os": HOST_SCRIPTS[path.name], "file": path.name, "script": text}, location, location)
+        yield Subject(HOST_INSTALL, {"os": HOST_SCRIPTS.get(path.name, LAUNCHD_AGENTS), "file": path.name, "script": text}, location, location)
         return
     if kind is None:
         return
@@ -101,7 +105,7 @@ def load_text(text: str, location: str, path: PurePosixPath | None = None) -> It
 
 
 def is_checked(relative: str) -> bool:
-    """Whether rules read this bundle file: Dockerfiles, the Compose file, Kubernetes YAML and host scripts."""
+    """Whether rules read this bundle file: Dockerfiles, the Compose file, Kubernetes YAML, host scripts and agents."""
     path = PurePosixPath(relative)
     parts = path.parts
     if parts[:1] == ("docker",):
@@ -112,6 +116,8 @@ def is_checked(relative: str) -> bool:
         return path.suffix in (".yaml", ".yml") or path.name in KUSTOMIZATION_FILES
     if parts[:1] == ("helm",):
         return len(parts) == 2 and path.suffix in (".yaml", ".yml")
+    if parts[:1] == (HOSTS,) and len(parts) == 4:
+        return parts[2] == LAUNCHD_AGENTS and path.suffix == ".plist"
     return parts[:1] == (HOSTS,) and len(parts) == 3 and path.name in HOST_SCRIPTS
 
 

@@ -72,16 +72,24 @@ def _agent(host: MlxHost, part: str, arguments: list[str], env: dict[str, str]) 
     return plistlib.dumps(document, sort_keys=True).decode("utf-8")
 
 
+def agent_arguments(service: str, part: str) -> list[str]:
+    """What one agent runs: the server agent only serve.sh (which checks the model first), the gateway its module."""
+    root = install_root(service)
+    if part == "server":
+        return ["/bin/sh", f"{root}/bin/serve.sh"]
+    return [f"{root}/venv/bin/python", "-m", "slm_deploy.servers.gateway", "--config",
+            f"{root}/gateway/{GATEWAY_CONFIG_FILE}"]
+
+
 def agents(host: MlxHost) -> dict[str, str]:
     """The server agent (serve.sh checks the prepared model, then runs mlx_lm.server) and the gateway agent."""
     root = install_root(host.service)
     offline = {"HF_HUB_OFFLINE": "1", "PATH": f"{root}/venv/bin:/usr/bin:/bin"}
     return {
-        f"{agent_label(host, 'server')}.plist": _agent(host, "server", ["/bin/sh", f"{root}/bin/serve.sh"], offline),
+        f"{agent_label(host, 'server')}.plist": _agent(
+            host, "server", agent_arguments(host.service, "server"), offline),
         f"{agent_label(host, 'gateway')}.plist": _agent(
-            host, "gateway",
-            [f"{root}/venv/bin/python", "-m", "slm_deploy.servers.gateway", "--config",
-             f"{root}/gateway/{GATEWAY_CONFIG_FILE}"],
+            host, "gateway", agent_arguments(host.service, "gateway"),
             {"PYTHONPATH": f"{root}/gateway", "PYTHONDONTWRITEBYTECODE": "1"}),
     }
 

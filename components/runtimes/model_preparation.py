@@ -165,6 +165,22 @@ devices, fifos and sockets, and names with a control character (a newline splits
 listing, which would hide a file from the unlisted-file check)."""
 
 
+PROVENANCE_COMPARED = f"| cmp -s - {PROVENANCE}"
+CHECKSUM_LINES_FORMAT = f"grep -qvxE -e {shlex.quote(CHECKSUM_LINE)} {CHECKSUMS}"
+CHECKSUMS_VERIFIED = f"--check --strict --quiet {CHECKSUMS}"
+UNLISTED_FOUND = "| LC_ALL=C sort | uniq -u | grep -q ."
+NOT_REGULAR_FOUND = f"LC_ALL=C find . {NOT_REGULAR_FILES} | grep -q ."
+RECORD_CHECKS = {
+    "compares its PROVENANCE": PROVENANCE_COMPARED,
+    "refuses a malformed SHA256SUMS line": CHECKSUM_LINES_FORMAT,
+    "runs sha256 --check --strict on SHA256SUMS": CHECKSUMS_VERIFIED,
+    "refuses a file SHA256SUMS does not list": UNLISTED_FOUND,
+    "refuses links, devices and names with control characters": NOT_REGULAR_FOUND,
+}
+"""Each check of the prepared model, as the text check_script runs it, so the policy that looks for them reads the
+same words."""
+
+
 def check_script(model: PreparedModel, *, sha256: str = SHA256SUM, remedy: str = CONTAINER_REMEDY) -> str:
     """Refuse a prepared model whose folder holds anything but plain files with plain names, whose provenance differs
     from the spec's, whose files changed since, or whose folder holds a file the record does not list (a runtime may
@@ -176,12 +192,12 @@ def check_script(model: PreparedModel, *, sha256: str = SHA256SUM, remedy: str =
     return "\n".join([
         f"if [ ! -f {where}/{PROVENANCE} ]; then {_refuse(MISSING, remedy)}; fi",
         f"cd {where}",
-        f"if LC_ALL=C find . {NOT_REGULAR_FILES} | grep -q .; then {_refuse(NOT_REGULAR, remedy)}; fi",
-        f"if ! printf '%s\\n' {expected} | cmp -s - {PROVENANCE}; then {_refuse(NOT_PREPARED_AS_ASKED, remedy)}; fi",
-        f"if ! grep -qxE -e {listed} {CHECKSUMS} || grep -qvxE -e {shlex.quote(CHECKSUM_LINE)} {CHECKSUMS} "
-        f"|| ! {sha256} --check --strict --quiet {CHECKSUMS} >/dev/null 2>&1; then {_refuse(CORRUPTED, remedy)}; fi",
+        f"if {NOT_REGULAR_FOUND}; then {_refuse(NOT_REGULAR, remedy)}; fi",
+        f"if ! printf '%s\\n' {expected} {PROVENANCE_COMPARED}; then {_refuse(NOT_PREPARED_AS_ASKED, remedy)}; fi",
+        f"if ! grep -qxE -e {listed} {CHECKSUMS} || {CHECKSUM_LINES_FORMAT} "
+        f"|| ! {sha256} {CHECKSUMS_VERIFIED} >/dev/null 2>&1; then {_refuse(CORRUPTED, remedy)}; fi",
         f"if {{ find . ! -type d ! -path ./{CHECKSUMS} ! -path ./{PROVENANCE}; sed -E {names} {CHECKSUMS}; }} "
-        f"| LC_ALL=C sort | uniq -u | grep -q .; then {_refuse(UNLISTED, remedy)}; fi",
+        f"{UNLISTED_FOUND}; then {_refuse(UNLISTED, remedy)}; fi",
     ])
 
 

@@ -14,8 +14,6 @@ from slm_deploy.policies.rules._serving import COMPONENT, labels_list_to_map
 
 HUB_TOKEN_ENV = frozenset({"HF_TOKEN", "HF_TOKEN_PATH", "HUGGING_FACE_HUB_TOKEN"})
 """The variables huggingface_hub reads the token (or the file holding it) from."""
-CONVERT_CONTAINER = "convert"
-"""The init container of a preparation Job that converts what the `download` container before it fetched."""
 OFFLINE = "HF_HUB_OFFLINE"
 SECRET_MOUNT_ROOT = "/run/secrets"
 
@@ -38,10 +36,28 @@ def _conversion_services(project: Any) -> Iterator[tuple[str, Mapping[str, Any]]
             yield path, service
 
 
+def _bind_mounts(service: Mapping[str, Any]) -> list[int]:
+    """Indexes of the service's volumes that mount a host path (short form `./x:/y` or long form type: bind)."""
+    found = []
+    for index, volume in enumerate(items(service.get("volumes"))):
+        if isinstance(volume, Mapping):
+            source, bind = str(volume.get("source", "")), volume.get("type") == "bind"
+        else:
+            source, bind = str(volume).split(":", 1)[0], False
+        if bind or source.startswith((".", "/", "~", "$")):
+            found.append(index)
+    return found
+
+
 def _compose(project: Any) -> Iterator[str]:
     for path, service in _conversion_services(project):
         if items(service.get("secrets")):
             yield f"{path} converts the checkpoint but is given secrets; only the download step holds the hub token"
+        if items(service.get("env_file")):
+            yield f"{path}.env_file hands the conversion step variables from a file, where the hub token may be"
+        for index in _bind_mounts(service):
+            yield (f"{path}.volumes[{index}] mounts a host path into the conversion step, which may carry the hub "
+                   "token; it reads only the model volume")
         for name in _token_env(labels_list_to_map(service.get("environment"))):
             yield f"{path}.environment.{name} hands the conversion step the hub token"
         if service.get("network_mode") != "none" or service.get("networks"):
@@ -66,8 +82,12 @@ def _kubernetes(manifest: Any, kind: str) -> Iterator[str]:
         return
     spec = pod_spec(manifest, kind)
     secret_volumes = _secret_volumes(spec) if spec is not None else set()
-    for path, container in containers(manifest, kind):
-        if ".initContainers[" not in path or container.get("name") != CONVERT_CONTAINER:
+    steps = list(containers(manifest, kind))
+    initial = [path for path, _ in steps if ".initContainers[" in path]
+    if not initial:
+        return
+    for path, container in steps:
+        if path == initial[0]:
             continue
         for index, mount in enumerate(items(container.get("volumeMounts"))):
             if isinstance(mount, Mapping) and (str(mount.get("name")) in secret_volumes
@@ -85,7 +105,7 @@ def _kubernetes(manifest: Any, kind: str) -> Iterator[str]:
                 yield f"{path}.envFrom[{index}] imports a Secret into the conversion step"
         for name in _token_env(env):
             yield f"{path} env {name} hands the conversion step the hub token"
-        if str(env.get(OFFLINE)) != "1":
+        if ".initContainers[" in path and str(env.get(OFFLINE)) != "1":
             yield (f"{path} must set {OFFLINE}=1: the pod's network is shared with the download, so the conversion "
                    "step is told to stay offline")
 
@@ -109,8 +129,9 @@ RULE = Rule(
               "neither a credential to steal nor a route to send it out. Only the download step needs the token "
               "and the hub.",
     remediation="Keep the hub token (the secret file and HF_TOKEN_PATH) on the download step alone; give the "
-                "Compose conversion service network_mode: none and no networks, and the Kubernetes `convert` init "
-                "container no secret mounts or variables and HF_HUB_OFFLINE=1.",
+                "Compose conversion service network_mode: none and no networks, no env_file and no host path; on Kubernetes every "
+                "container of the preparation Job after the download (its first init container) has no secret mounts "
+                "or variables, and the init containers among them HF_HUB_OFFLINE=1.",
     benchmarks=(),
     check=check,
     tags=("serving", "supply-chain", "secrets"),

@@ -4,9 +4,13 @@ starts, and no browser origin allowed to read the server's answers."""
 
 from __future__ import annotations
 
+import plistlib
 import re
+import shlex
 
 from slm_deploy.policies.model import Rule, Severity
+from slm_deploy.render.mlx_host import LABEL_PREFIX, agent_arguments
+from slm_deploy.runtimes.model_preparation import CHECKPOINT_FILES
 
 PIPED_DOWNLOAD = re.compile(
     r"\b(curl|wget)\b[^\n]*\|\s*(sudo\s+(-\S+\s+)*)?(env\s+)?\S*\b(sh|bash|zsh|dash|ksh|python3?|perl)\b"
@@ -23,6 +27,7 @@ MODEL_RECORD_CHECKS = {
     "that it holds no file the record does not list": re.compile(r"\buniq -u\b[^\n]*\bexit\b"),
 }
 """What serve.sh checks of the prepared model before mlx_lm.server starts, each ending the script when it fails."""
+HUB_DOWNLOAD = re.compile(r"\bhf\"?\s+download\b")
 NO_ORIGIN = re.compile(r"--allowed-origins[ =](''|\"\")(\s|$)")
 
 
@@ -62,11 +67,56 @@ def _mlx_server(lines: list[str]):
         yield "serve.sh starts mlx_lm.server without --allowed-origins '': any web page may read its answers"
 
 
+def _included(line: str) -> list[str] | None:
+    """The --include patterns of one download line, or None when the line does not split as shell words."""
+    try:
+        words = shlex.split(line, comments=True)
+    except ValueError:
+        return None
+    patterns = [value for option, value in zip(words, words[1:]) if option == "--include"]
+    return patterns + [word.removeprefix("--include=") for word in words if word.startswith("--include=")]
+
+
+def _downloads(code: list[str]):
+    """Yield a violation per hub download whose --include patterns are not exactly the checkpoint allow-list."""
+    for line in (line for line in code if HUB_DOWNLOAD.search(line)):
+        patterns = _included(line)
+        if not patterns:
+            yield ("prepare.sh downloads the whole repository (no --include allow-list): its code and pickled "
+                   "weights come too, and mlx-lm copies its top-level *.py beside the served weights")
+        elif sorted(set(patterns)) != sorted(CHECKPOINT_FILES):
+            yield ("prepare.sh downloads with --include patterns other than the checkpoint allow-list ("
+                   f"{' '.join(CHECKPOINT_FILES)}): code or pickled weights may come too")
+
+
+AGENT_PARTS = ("server", "gateway")
+
+
+def _agent(text: str):
+    """Yield a violation when a launchd agent of an MLX install runs anything but its rendered program."""
+    try:
+        document = plistlib.loads(text.encode("utf-8"))
+    except (plistlib.InvalidFileException, ValueError):
+        yield "the launchd agent is not a property list launchd can read"
+        return
+    label = str(document.get("Label", "")) if isinstance(document, dict) else ""
+    service, _, part = label.removeprefix(f"{LABEL_PREFIX}.").rpartition(".")
+    if not label.startswith(f"{LABEL_PREFIX}.") or not service or part not in AGENT_PARTS:
+        yield f"the launchd agent names no slm-deploy server or gateway ({LABEL_PREFIX}.<service>.server|gateway)"
+        return
+    if document.get("Program") is not None or document.get("ProgramArguments") != agent_arguments(service, part):
+        what = "serve.sh, which checks the prepared model first" if part == "server" else "the gateway module"
+        yield f"the launchd {part} agent runs another program than {what} (ProgramArguments)"
+
+
 def check(manifest, ctx):
     """Yield one violation per safeguard the host script or lock lost."""
     script, name = str(manifest.get("script", "")), manifest.get("file")
     if name == "requirements.txt":
         yield from _requirements(script)
+        return
+    if str(name).endswith(".plist"):
+        yield from _agent(script)
         return
     lines = _logical_lines(script)
     code = [line for line in lines if not line.lstrip().startswith("#")]
@@ -75,11 +125,8 @@ def check(manifest, ctx):
     yield from _pip_installs(code)
     if name == "serve.sh" and any("mlx_lm.server" in line for line in code):
         yield from _mlx_server(lines)
-    if name == "prepare.sh" and any(re.search(r"\bhf\"?\s+download\b", line) for line in code):
-        downloads = [line for line in code if re.search(r"\bhf\"?\s+download\b", line)]
-        if any("--include" not in line.split() for line in downloads):
-            yield ("prepare.sh downloads the whole repository (no --include allow-list): its code and pickled "
-                   "weights come too, and mlx-lm copies its top-level *.py beside the served weights")
+    if name == "prepare.sh":
+        yield from _downloads(code)
 
 
 RULE = Rule(
@@ -93,7 +140,8 @@ RULE = Rule(
               "against its record before serving, and the MLX server otherwise lets any web page read its answers.",
     remediation="Render the host bundle again: requirements.txt is the hash lock installed with --require-hashes "
                 "--no-deps and checked with pip check; prepare.sh downloads with --include; serve.sh checks "
-                "PROVENANCE and SHA256SUMS, then starts mlx_lm.server with --allowed-origins ''.",
+                "PROVENANCE and SHA256SUMS, then starts mlx_lm.server with --allowed-origins ''; the launchd agents run "
+                "serve.sh and the gateway, nothing else.",
     benchmarks=(),
     check=check,
     tags=("serving", "supply-chain", "integrity"),

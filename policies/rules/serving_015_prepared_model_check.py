@@ -8,12 +8,13 @@ from collections.abc import Mapping
 from slm_deploy.policies.access import containers, get, items, labels_of, pod_meta_path
 from slm_deploy.policies.model import Rule, Severity
 from slm_deploy.policies.rules._serving import COMPONENT, RUNTIME
+from slm_deploy.runtimes.model_preparation import RECORD_CHECKS
 
 INSTANCE = "app.kubernetes.io/instance"
 SERVING_WORKLOADS = ("Deployment", "StatefulSet")
 RECORDS = ("PROVENANCE", "SHA256SUMS")
 """What model preparation writes beside the model, and the check before serving reads."""
-CHECKSUM_CHECK = re.compile(r"\b(?:sha256sum|shasum -a 256)\b[^|;&\n]*\s(?:--check|-c)\b")
+REFUSAL = re.compile(r"\bexit\b")
 
 
 def _script(container: Mapping) -> str:
@@ -26,9 +27,10 @@ def records_preparation(script: str) -> bool:
     return all(record in script for record in RECORDS)
 
 
-def checks_prepared_model(script: str) -> bool:
-    """Whether a script compares the recorded provenance and verifies every recorded sha256."""
-    return records_preparation(script) and CHECKSUM_CHECK.search(script) is not None
+def missing_checks(script: str) -> list[str]:
+    """The checks of the prepared model a script does not run on a line that stops it when the check fails."""
+    refusing = [line for line in script.splitlines() if REFUSAL.search(line) and not line.lstrip().startswith("#")]
+    return [what for what, text in RECORD_CHECKS.items() if not any(text in line for line in refusing)]
 
 
 def _owner(manifest) -> tuple[str, str]:
@@ -53,11 +55,13 @@ def check(resources, ctx):
             continue
         if "runtime" not in (labels_of(resource).get(COMPONENT), _pod_labels(resource, kind).get(COMPONENT)):
             continue
-        if not any(".initContainers[" in path and checks_prepared_model(_script(c))
-                   for path, c in containers(resource, kind)):
+        checks = [missing_checks(_script(c)) for path, c in containers(resource, kind)
+                  if ".initContainers[" in path and records_preparation(_script(c))]
+        missing = min(checks, key=len) if checks else list(RECORD_CHECKS)
+        if missing:
             yield (f"{kind} {get(resource, 'metadata', 'namespace')}/{get(resource, 'metadata', 'name')} serves a "
-                   "prepared model without an init container that compares its PROVENANCE and checks every "
-                   "sha256 of SHA256SUMS before the server starts")
+                   "prepared model without an init container that checks its PROVENANCE and SHA256SUMS before the "
+                   f"server starts: none {'; none '.join(missing)}")
 
 
 RULE = Rule(
@@ -70,8 +74,9 @@ RULE = Rule(
     rationale="The model volume outlives the preparation Job: a model made from another revision or with other "
               "options, or a file changed since, is otherwise served as if it were the one the spec names. The "
               "wait-for-model init container is the only check between the volume and the server.",
-    remediation="Keep the rendered wait-for-model init container of the runtime workload (it compares PROVENANCE "
-                "and runs sha256sum --check on SHA256SUMS); re-render instead of removing it.",
+    remediation="Keep the rendered wait-for-model init container of the runtime workload (it compares PROVENANCE, "
+                "refuses malformed SHA256SUMS lines, unlisted files, links and control characters in names, and runs "
+                "sha256sum --check --strict); re-render instead of removing it.",
     benchmarks=(),
     check=check,
     tags=("serving", "supply-chain", "model-preparation"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import plistlib
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import yaml
 from slm_deploy.policies import check_bundle
 from slm_deploy.render.bundle import render_bundle
 from slm_deploy.render.writer import write_bundle
+from slm_deploy.runtimes.model_preparation import RECORD_CHECKS
 from slm_deploy.spec.loader import load_deployment
 from tests.conftest import STACKS, stack_id
 
@@ -149,3 +151,76 @@ def test_monitoring_routes_to_the_api_server_and_the_alert_receiver_pass(tmp_pat
         "egress-proxy-egress", "prometheus-egress", "alertmanager-egress", "kube-state-metrics-egress"}
     assert "port: 8443" in next(p for p in opened if p.stem.endswith("alertmanager-egress")).read_text()
     assert [f for f in check_bundle(bundle).findings if f.rule == "slm-k8s-027"] == []
+
+
+def _wait_for_model(bundle: Path, name: str) -> tuple[Path, dict, dict]:
+    """The rendered model server's Deployment and its init container that checks the prepared model."""
+    path = bundle / "kubernetes" / f"deployment-{name}.yaml"
+    deployment = yaml.safe_load(path.read_text())
+    (wait,) = [c for c in deployment["spec"]["template"]["spec"]["initContainers"] if "SHA256SUMS" in c["command"][-1]]
+    return path, deployment, wait
+
+
+@pytest.mark.parametrize("what", sorted(RECORD_CHECKS))
+def test_a_wait_for_model_that_lost_one_check_is_reported(what: str, tmp_path: Path) -> None:
+    """Each check of the rendered wait-for-model replaced by `true` on its own: the server would start on a model that
+    check refuses, so slm-serving-015 names the check that is gone."""
+    name, bundle = _rendered_prepared_bundle(tmp_path)
+    path, deployment, wait = _wait_for_model(bundle, name)
+    script = wait["command"][-1]
+    assert script.count(RECORD_CHECKS[what]) == 1
+    wait["command"][-1] = script.replace(RECORD_CHECKS[what], "true")
+    path.write_text(yaml.safe_dump(deployment))
+    found = [f.message for f in check_bundle(bundle).findings if f.rule == "slm-serving-015"]
+    assert len(found) == 1 and found[0].endswith(f"none {what}"), found
+
+
+@pytest.mark.parametrize("edit", [
+    lambda server, step: server["depends_on"][step].update(condition="service_started"),
+    lambda server, step: server["depends_on"].pop(step),
+], ids=["started, not completed", "no dependency"])
+def test_a_compose_server_not_waiting_for_its_model_check_is_reported(edit, tmp_path: Path) -> None:
+    name, bundle = _rendered_prepared_bundle(tmp_path)
+    compose_file = bundle / "compose" / "compose.yaml"
+    compose = yaml.safe_load(compose_file.read_text())
+    edit(compose["services"][name], f"{name}-model-prep")
+    compose_file.write_text(yaml.safe_dump(compose))
+    found = [f.message for f in check_bundle(bundle).findings if f.rule == "slm-serving-016"]
+    assert found == [f"services.{name} serves the model {name}-model-prep prepares without depends_on.{name}-model-prep"
+                     ".condition: service_completed_successfully: it may start on a model the check refused or has "
+                     "not checked yet"]
+
+
+def test_a_renamed_kubernetes_conversion_step_is_still_held_offline(tmp_path: Path) -> None:
+    name, bundle = _rendered_prepared_bundle(tmp_path)
+    (job_file,) = (bundle / "kubernetes").glob(f"job-{name}-model-prep-*.yaml")
+    job = yaml.safe_load(job_file.read_text())
+    convert = job["spec"]["template"]["spec"]["initContainers"][1]
+    convert["name"] = "quantize"
+    next(e for e in convert["env"] if e["name"] == "HF_HUB_OFFLINE")["value"] = "0"
+    job_file.write_text(yaml.safe_dump(job))
+    found = [f.message for f in check_bundle(bundle).findings if f.rule == "slm-serving-013"]
+    assert len(found) == 1 and "must set HF_HUB_OFFLINE=1" in found[0], found
+
+
+@pytest.mark.parametrize(("part", "arguments"), [
+    ("server", ["/opt/slm-deploy/qwen3-mac/venv/bin/mlx_lm.server", "--model", "/opt/slm-deploy/qwen3-mac/models/m",
+                "--host", "0.0.0.0", "--port", "8081"]),
+    ("server", ["/bin/sh", "/tmp/serve.sh"]),
+    ("gateway", ["/bin/sh", "/opt/slm-deploy/qwen3-mac/bin/serve.sh"]),
+], ids=["server without serve.sh", "another serve.sh", "gateway agent runs the server"])
+def test_an_mlx_agent_running_another_program_is_reported(part: str, arguments: list[str], tmp_path: Path) -> None:
+    """The launchd agents start what the install runs at login: an agent that skips serve.sh serves an unchecked model
+    on every interface with no origin restriction."""
+    stack = next(s for s in STACKS if stack_id(s) == "qwen3-mlx-mac")
+    bundle = tmp_path / "bundle"
+    write_bundle(render_bundle(load_deployment(stack)), bundle)
+    assert [f for f in check_bundle(bundle).findings if f.rule == "slm-serving-014"] == []
+    (agent,) = (bundle / "hosts").glob(f"*/launchd/*.{part}.plist")
+    document = plistlib.loads(agent.read_bytes())
+    document["ProgramArguments"] = arguments
+    agent.write_bytes(plistlib.dumps(document, sort_keys=True))
+    found = [(f.location, f.message) for f in check_bundle(bundle).findings if f.rule == "slm-serving-014"]
+    assert found == [(agent.relative_to(bundle).as_posix(), f"the launchd {part} agent runs another program than "
+                      + ("serve.sh, which checks the prepared model first" if part == "server" else "the gateway module")
+                      + " (ProgramArguments)")]
