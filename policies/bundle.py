@@ -20,6 +20,10 @@ HOST_SCRIPTS = {"install.sh": "posix", "install.ps1": "windows", "serve.sh": "po
                 "requirements.txt": "pip"}
 """Host install scripts (Foundry Local, MLX), MLX's preparation and serving scripts and the lock its install takes,
 judged as text: what they open to the network, and the safeguards they must keep."""
+SQUID_CONFIG = "SquidConfig"
+SQUID_FILE = "squid.conf"
+PROXY_FOLDER_SUFFIX = "-egress-proxy"
+"""The egress proxy's allowlist, docker/<name>-egress-proxy/squid.conf, baked into its image and judged as text."""
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 """Names kustomize reads as a kustomization, whatever `kind` the file declares."""
 
@@ -64,6 +68,8 @@ def _kind_of_path(path: PurePosixPath) -> str | None:
         return "Dockerfile"
     if path.parent.parent.name == HOSTS and path.name in HOST_SCRIPTS:
         return HOST_INSTALL
+    if path.name == SQUID_FILE and path.parent.name.endswith(PROXY_FOLDER_SUFFIX):
+        return SQUID_CONFIG
     if path.name in KUSTOMIZATION_FILES:
         return "Kustomization"
     return "yaml" if path.suffix in (".yaml", ".yml") else None
@@ -78,6 +84,9 @@ def load_text(text: str, location: str, path: PurePosixPath | None = None) -> It
         return
     if kind == HOST_INSTALL:
         yield Subject(HOST_INSTALL, {"os": HOST_SCRIPTS[path.name], "file": path.name, "script": text}, location, location)
+        return
+    if kind == SQUID_CONFIG:
+        yield Subject(SQUID_CONFIG, {"file": path.name, "config": text}, location, location)
         return
     if kind is None:
         return
@@ -101,11 +110,12 @@ def load_text(text: str, location: str, path: PurePosixPath | None = None) -> It
 
 
 def is_checked(relative: str) -> bool:
-    """Whether rules read this bundle file: Dockerfiles, the Compose file, Kubernetes YAML and host scripts."""
+    """Whether rules read this bundle file: Dockerfiles, the egress proxy's Squid configuration, the Compose file,
+    Kubernetes YAML and host scripts."""
     path = PurePosixPath(relative)
     parts = path.parts
     if parts[:1] == ("docker",):
-        return len(parts) == 3 and path.name.startswith("Dockerfile")
+        return len(parts) == 3 and (path.name.startswith("Dockerfile") or _kind_of_path(path) == SQUID_CONFIG)
     if parts[:1] == ("compose",):
         return len(parts) == 2 and path.suffix in (".yaml", ".yml") and path.name.startswith(("compose", "docker-compose"))
     if parts[:1] == ("kubernetes",):

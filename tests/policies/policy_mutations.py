@@ -123,6 +123,8 @@ MI = "host-mlx-mac-install-sh"
 MS = "host-mlx-mac-serve-sh"
 MP = "host-mlx-mac-prepare-sh"
 MR = "host-mlx-mac-requirements-txt"
+SQ = "squid-llamacpp-egress-proxy"
+SQC = ("config",)
 SV = ("services", "vllm")
 SG = ("services", "gateway")
 SD = ("services", "llamacpp-model-prep")
@@ -480,6 +482,36 @@ MUTATIONS: list[Mutation] = [
     Mutation("slm-compose-007", "C-ports", CO, "all interfaces", set_(SG + ("ports",), ["8443:8443"])),
     Mutation("slm-compose-007", "C-ports", CO, "privileged host port", set_(SG + ("ports",), ["127.0.0.1:443:8443"])),
     Mutation("slm-compose-007", "C-ports", CO, "long syntax no host_ip", set_(SG + ("ports",), [{"target": 8443, "published": 8443}])),
+    Mutation("slm-docker-013", "D-egress-allowlist", SQ, "open proxy",
+             edit_text(SQC, "http_access allow download_hosts", "http_access allow all"), expect="exactly one"),
+    Mutation("slm-docker-013", "D-egress-allowlist", SQ, "second allow",
+             edit_text(SQC, "http_access deny all", "http_access allow CONNECT\nhttp_access deny all"),
+             expect="exactly one"),
+    Mutation("slm-docker-013", "D-egress-allowlist", SQ, "no final deny",
+             edit_text(SQC, "http_access deny all\n", ""), expect="deny all"),
+    Mutation("slm-docker-013", "D-egress-allowlist", SQ, "plain HTTP let through",
+             edit_text(SQC, "http_access deny !CONNECT\n", ""), expect="but CONNECT"),
+    Mutation("slm-docker-013", "D-egress-allowlist", SQ, "any port let through",
+             edit_text(SQC, "http_access deny !tls_port\n", ""), expect="but 443"),
+    Mutation("slm-docker-013", "D-egress-allowlist", SQ, "port ACL widened",
+             edit_text(SQC, "acl tls_port port 443", "acl tls_port port 443 22"), expect="but 443"),
+    Mutation("slm-docker-013", "D-egress-allowlist", SQ, "every subdomain of a hub name",
+             edit_text(SQC, "    huggingface.co", "    .huggingface.co"), expect="exact host name"),
+    Mutation("slm-docker-013", "D-egress-allowlist", SQ, "a whole top-level domain",
+             edit_text(SQC, "acl tls_port", "acl download_hosts dstdomain com\nacl tls_port"),
+             expect="exact host name"),
+    Mutation("slm-docker-013", "D-egress-allowlist", SQ, "a wildcard entry",
+             edit_text(SQC, "    huggingface.co", "    *.co"), expect="exact host name"),
+    Mutation("slm-docker-013", "D-egress-allowlist", SQ, "an address ACL on the allowed name",
+             edit_text(SQC, "acl tls_port", "acl download_hosts dst 0.0.0.0/0\nacl tls_port"),
+             expect="not addresses"),
+    Mutation("slm-docker-013", "D-egress-allowlist", SQ, "an address ACL allowed",
+             edit_text(SQC, "http_access allow download_hosts",
+                       "acl anywhere dst 0.0.0.0/0\nhttp_access allow anywhere"), expect="not addresses"),
+    Mutation("slm-docker-013", "D-egress-allowlist", SQ, "TLS interception",
+             edit_text(SQC, "cache deny all", "ssl_bump peek all\ncache deny all"), expect="ssl_bump"),
+    Mutation("slm-docker-013", "D-egress-allowlist", SQ, "a second listener",
+             edit_text(SQC, "http_port 3128", "http_port 3128\nhttp_port 8080"), expect="one http_port"),
     Mutation("slm-compose-008", "C-networks", CO, "default network", drop(SV + ("networks",))),
     Mutation("slm-compose-008", "C-networks", CO, "backend not internal", drop(("networks", "backend", "internal"))),
     Mutation("slm-compose-008", "C-networks", CO, "runtime joins the model-prep egress network",
