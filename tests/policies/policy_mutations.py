@@ -114,6 +114,7 @@ KU = "kustomization"
 NPR = "networkpolicy-runtime-ingress"
 NPD = "networkpolicy-model-prep-egress"
 NPX = "networkpolicy-egress-proxy-egress"
+NPI = "networkpolicy-egress-proxy-ingress"
 CM = "configmap-monitoring"
 SENTINEL_VALUE = "s3cr3t-sentinel-never-printed"
 CO = "compose"
@@ -310,6 +311,25 @@ MUTATIONS: list[Mutation] = [
              drop(("spec", "egress", 0, "to", 1, "ipBlock", "except")), expect="reach fc00::/7"),
     Mutation("slm-k8s-027", "K27", NPX, "proxy reaches the cluster's private range directly",
              append(("spec", "egress", 0, "to"), {"ipBlock": {"cidr": "10.1.0.0/16"}}), expect="reach 10.0.0.0/8"),
+    Mutation("slm-k8s-028", "K28", NPI, "every pod may use the proxy",
+             set_(("spec", "ingress", 0, "from"), [{"podSelector": {}}]), expect="other than the model downloads"),
+    Mutation("slm-k8s-028", "K28", NPI, "proxy ingress loses the download component",
+             drop(("spec", "ingress", 0, "from", 0, "podSelector", "matchLabels", "app.kubernetes.io/component")),
+             expect="other than the model downloads"),
+    Mutation("slm-k8s-028", "K28", NPI, "proxy ingress from every source",
+             drop(("spec", "ingress", 0, "from")), expect="other than the model downloads"),
+    Mutation("slm-k8s-028", "K28", NPI, "proxy ingress also from an address range",
+             append(("spec", "ingress", 0, "from"), {"ipBlock": {"cidr": "10.0.0.0/8"}}),
+             expect="other than the model downloads"),
+    Mutation("slm-k8s-028", "K28", NPI, "proxy ingress on every port",
+             drop(("spec", "ingress", 0, "ports")), expect="every port"),
+    Mutation("slm-k8s-028", "K28", DL, "proxy pods with their own name server",
+             both(set_(P[:-1] + ("metadata", "labels", "app.kubernetes.io/component"), "egress-proxy"),
+                  set_(P + ("dnsPolicy",), "None"), set_(P + ("dnsConfig",), {"nameservers": ["203.0.113.53"]})),
+             expect="its own DNS servers"),
+    Mutation("slm-k8s-028", "K28", DL, "proxy pods with a search domain",
+             both(set_(P[:-1] + ("metadata", "labels", "app.kubernetes.io/component"), "egress-proxy"),
+                  set_(P + ("dnsConfig",), {"searches": ["evil.example"]})), expect="dnsConfig.searches"),
     Mutation("slm-k8s-026", "K26", "networkpolicy-default-deny", "address range opened for every pod",
              set_(("spec", "egress"), [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}]), expect="address range directly"),
     Mutation("slm-k8s-016", "K16", CM, "grafana admin password inline",
