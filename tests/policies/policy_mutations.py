@@ -115,6 +115,7 @@ NPR = "networkpolicy-runtime-ingress"
 NPD = "networkpolicy-model-prep-egress"
 NPX = "networkpolicy-egress-proxy-egress"
 NPI = "networkpolicy-egress-proxy-ingress"
+WIDE_OPEN = set_(("spec", "egress", 0, "to"), [{"ipBlock": {"cidr": "0.0.0.0/0"}}])
 CM = "configmap-monitoring"
 SENTINEL_VALUE = "s3cr3t-sentinel-never-printed"
 CO = "compose"
@@ -330,6 +331,16 @@ MUTATIONS: list[Mutation] = [
     Mutation("slm-k8s-028", "K28", DL, "proxy pods with a search domain",
              both(set_(P[:-1] + ("metadata", "labels", "app.kubernetes.io/component"), "egress-proxy"),
                   set_(P + ("dnsConfig",), {"searches": ["evil.example"]})), expect="dnsConfig.searches"),
+    Mutation("slm-k8s-026", "K26", NPD, "download pods selected by the job-name label Kubernetes adds",
+             both(set_(("spec", "podSelector"), {"matchLabels": {"batch.kubernetes.io/job-name": "tiny-model-prep"}}), WIDE_OPEN),
+             expect="reach an address range"),
+    Mutation("slm-k8s-026", "K26", NPD, "download pods selected by their name label through an expression",
+             both(set_(("spec", "podSelector"), {"matchExpressions": [
+                 {"key": "app.kubernetes.io/name", "operator": "In", "values": ["tiny-model-prep"]}]}), WIDE_OPEN),
+             expect="reach an address range"),
+    Mutation("slm-k8s-026", "K26", NPD, "download pods selected by the Job's uid label",
+             both(set_(("spec", "podSelector"), {"matchLabels": {"controller-uid": "0f0e0d0c"}}), WIDE_OPEN),
+             expect="reach an address range"),
     Mutation("slm-k8s-026", "K26", "networkpolicy-default-deny", "address range opened for every pod",
              set_(("spec", "egress"), [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}]), expect="address range directly"),
     Mutation("slm-k8s-016", "K16", CM, "grafana admin password inline",
