@@ -75,7 +75,9 @@ RULE = Rule(
     kinds=KINDS,
     rationale="The download step holds the hub token and runs a client that follows redirects; on a network with "
               "a route out it can reach any host. On an internal network shared with the allowlisting egress "
-              "proxy (`slm-deploy.io/component: egress-proxy`) it reaches only the model source's host names.",
+              "proxy (`slm-deploy.io/component: egress-proxy`) it reaches only the model source's host names. The hub accepts uploads with any account's token, so "
+              "no other service may share the download network or the proxy's way out, and the proxy has one "
+              "network besides the download networks.",
     remediation="Attach model-prep services only to an internal network (`internal: true`) that the egress proxy "
                 "also joins, point HTTPS_PROXY at the proxy, and let the proxy alone join the egress network; "
                 "give steps that need no network `network_mode: none`.",
