@@ -22,6 +22,10 @@ HOST_SCRIPTS = {"install.sh": "posix", "install.ps1": "windows", "serve.sh": "po
 judged as text: what they open to the network, and the safeguards they must keep."""
 LAUNCHD_AGENTS = "launchd"
 """The folder of an MLX host bundle holding its launchd agents (*.plist), judged for the program they start."""
+SQUID_CONFIG = "SquidConfig"
+SQUID_FILE = "squid.conf"
+PROXY_FOLDER_SUFFIX = "-egress-proxy"
+"""The egress proxy's allowlist, docker/<name>-egress-proxy/squid.conf, baked into its image and judged as text."""
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 """Names kustomize reads as a kustomization, whatever `kind` the file declares."""
 
@@ -68,6 +72,8 @@ def _kind_of_path(path: PurePosixPath) -> str | None:
         return HOST_INSTALL
     if path.parent.name == LAUNCHD_AGENTS and path.parent.parent.parent.name == HOSTS and path.suffix == ".plist":
         return HOST_INSTALL
+    if path.name == SQUID_FILE and path.parent.name.endswith(PROXY_FOLDER_SUFFIX):
+        return SQUID_CONFIG
     if path.name in KUSTOMIZATION_FILES:
         return "Kustomization"
     return "yaml" if path.suffix in (".yaml", ".yml") else None
@@ -82,6 +88,9 @@ def load_text(text: str, location: str, path: PurePosixPath | None = None) -> It
         return
     if kind == HOST_INSTALL:
         yield Subject(HOST_INSTALL, {"os": HOST_SCRIPTS.get(path.name, LAUNCHD_AGENTS), "file": path.name, "script": text}, location, location)
+        return
+    if kind == SQUID_CONFIG:
+        yield Subject(SQUID_CONFIG, {"file": path.name, "config": text}, location, location)
         return
     if kind is None:
         return
@@ -105,11 +114,12 @@ def load_text(text: str, location: str, path: PurePosixPath | None = None) -> It
 
 
 def is_checked(relative: str) -> bool:
-    """Whether rules read this bundle file: Dockerfiles, the Compose file, Kubernetes YAML, host scripts and agents."""
+    """Whether rules read this bundle file: Dockerfiles, the egress proxy's Squid configuration, the Compose file,
+    Kubernetes YAML, host scripts and agents."""
     path = PurePosixPath(relative)
     parts = path.parts
     if parts[:1] == ("docker",):
-        return len(parts) == 3 and path.name.startswith("Dockerfile")
+        return len(parts) == 3 and (path.name.startswith("Dockerfile") or _kind_of_path(path) == SQUID_CONFIG)
     if parts[:1] == ("compose",):
         return len(parts) == 2 and path.suffix in (".yaml", ".yml") and path.name.startswith(("compose", "docker-compose"))
     if parts[:1] == ("kubernetes",):

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from slm_deploy.policies.builds import build_state_problems, built_image_options, verified_builds
-from slm_deploy.policies.bundle import HOST_INSTALL, Subject, load_bundle, load_file, read_manifest
+from slm_deploy.policies.bundle import HOST_INSTALL, SQUID_CONFIG, Subject, load_bundle, load_file, read_manifest
 from slm_deploy.policies.model import Rule, Severity
 from slm_deploy.policies.registry import all_rules
 from slm_deploy.policies.built_images import built_images
@@ -94,7 +94,7 @@ def check_subjects(subjects: Sequence[Subject], waivers: Iterable[Mapping[str, A
                     raw.extend(hits)
                 else:  # the pack's own waiver, exactly as CrossGuard applies it
                     waived.extend(WaivedFinding(finding, exempt) for finding in hits)
-    k8s = [s for s in subjects if s.kind not in ("Dockerfile", "ComposeProject", HOST_INSTALL)]
+    k8s = [s for s in subjects if s.kind not in ("Dockerfile", "ComposeProject", HOST_INSTALL, SQUID_CONFIG)]
     if k8s:
         manifests = [s.manifest for s in k8s]
         for rule in active:

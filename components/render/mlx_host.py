@@ -13,10 +13,9 @@ from slm_deploy.runtimes.model_preparation import (
 from slm_deploy.runtimes.plan import MlxHost
 from slm_deploy.servers.gateway.render import GATEWAY_CONFIG_FILE, gateway_sources
 from slm_deploy.spec.loader import Deployment
+from slm_deploy.spec.mlx_layout import LABEL_PREFIX, agent_arguments
 from slm_deploy.spec.mlx_models import mlx_model_types
 
-LABEL_PREFIX = "io.slm-deploy"
-"""Every launchd job slm-deploy installs is named under this reverse-DNS prefix (Foundry Local's daemon too)."""
 SERVER_FLAGS = ("--model", "--host", "--port", "--allowed-origins")
 """Every mlx_lm.server option serve.sh passes (checked against the pinned version's record)."""
 CONVERT_FLAGS = ("--hf-path", "--mlx-path")
@@ -70,15 +69,6 @@ def _agent(host: MlxHost, part: str, arguments: list[str], env: dict[str, str]) 
         "StandardErrorPath": f"{root}/logs/{part}.log",
     }
     return plistlib.dumps(document, sort_keys=True).decode("utf-8")
-
-
-def agent_arguments(service: str, part: str) -> list[str]:
-    """What one agent runs: the server agent only serve.sh (which checks the model first), the gateway its module."""
-    root = install_root(service)
-    if part == "server":
-        return ["/bin/sh", f"{root}/bin/serve.sh"]
-    return [f"{root}/venv/bin/python", "-m", "slm_deploy.servers.gateway", "--config",
-            f"{root}/gateway/{GATEWAY_CONFIG_FILE}"]
 
 
 def agents(host: MlxHost) -> dict[str, str]:

@@ -12,6 +12,7 @@ from slm_deploy.servers.gateway.render import (
 )
 from slm_deploy.spec.catalogue import catalogue
 from slm_deploy.spec.loader import Deployment
+from slm_deploy.spec.mlx_layout import install_root
 from slm_deploy.spec.mlx_models import MLX_SERVER_PORT
 from slm_deploy.spec.model_section import HuggingFaceSource, Quantisation
 from slm_deploy.spec.present import host_target
@@ -26,15 +27,9 @@ HOST_LOCK = "locks/mlx-host.txt"
 """Beside this module: every package of the host's virtual environment at one version, with its wheels' sha256."""
 PYTHONS = ("3.11", "3.12", "3.13", "3.14")
 """The CPythons the host lock has wheels for; install.sh refuses any other."""
-ROOT = "/opt/slm-deploy"
 SECRETS_DIR = "secrets"
 """Under the install root: one file per secret the spec names, as the other targets mount them."""
 WEIGHT_DTYPES = {Quantisation.BF16: "bfloat16", Quantisation.F16: "float16"}
-
-
-def install_root(service: str) -> str:
-    """Where the install lives: fixed, so the launchd plists can name absolute paths."""
-    return f"{ROOT}/{service}"
 
 
 def host_lock() -> str:

@@ -27,11 +27,13 @@ from slm_deploy.runtimes.common import (
 from slm_deploy.runtimes.plan import CACHE_ROOT, MODEL_ROOT, ImageBuild, ServicePlan
 from slm_deploy.spec.images import pins_table
 from slm_deploy.spec.loader import Deployment
+from slm_deploy.spec.model_records import (
+    CHECKPOINT_FILES, CHECKSUM_ENTRY, CHECKSUM_LINES_FORMAT, CHECKSUMS, CHECKSUMS_VERIFIED, NOT_REGULAR_FOUND,
+    PROVENANCE, PROVENANCE_COMPARED, UNLISTED_FOUND,
+)
 from slm_deploy.spec.model_section import GgufPreparation, HuggingFaceSource, OnnxPreparation
 from slm_deploy.spec.preparation import onnx_execution_provider
 
-PROVENANCE = "PROVENANCE"
-CHECKSUMS = "SHA256SUMS"
 SHA256SUM = "sha256sum"
 """The sha256 command of the Linux images (GNU coreutils); macOS has `shasum -a 256`, which writes the same lines."""
 LLAMACPP_ROOT = "/opt/llama.cpp"
@@ -53,8 +55,6 @@ TOOLS_IMPORT = ("python3", "-c", "import huggingface_hub, torch, transformers")
 """The image's healthcheck: the converters' libraries import (Compose and Kubernetes run the step, never probe it)."""
 SNAPSHOT = ("python3 -c 'import sys;from huggingface_hub import snapshot_download;"
             "snapshot_download(sys.argv[1],revision=sys.argv[2],local_dir=sys.argv[3],allow_patterns=sys.argv[4:])'")
-CHECKPOINT_FILES = ("*.json", "*.jinja", "*.model", "*.safetensors", "*.tiktoken", "*.txt")
-"""What the converters read (configs, tokenizers, weights); never a repository's code or pickled weights."""
 NOT_JSON = ("a JSON file of the checkpoint (its config or tokenizer files) cannot be read or does not parse as UTF-8 "
             "JSON; "
             "model preparation needs the checkpoint's own valid files")
@@ -93,10 +93,6 @@ ONLINE = {"HF_HUB_OFFLINE": "0"}
 NOT_DOWNLOADED = "the checkpoint was not downloaded into the model volume; run the download step first"
 MISSING = "the prepared model is missing from the model volume"
 NOT_PREPARED_AS_ASKED = "the prepared model in the cache was made from another source, revision or options"
-CHECKSUM_ENTRY = "[0-9a-f]{64}  \\./"
-"""The start of a sha256 line for a file under the model folder (an extended regular expression)."""
-CHECKSUM_LINE = f"{CHECKSUM_ENTRY}.+"
-"""Every line of the record names one file; a comment or other line is a tampered record."""
 CORRUPTED = "a prepared model file does not match the sha256 recorded when it was prepared"
 UNLISTED = "the prepared model folder holds a file its record does not list"
 NOT_REGULAR = ("the prepared model folder holds a link, device or other non-regular file, or a name with a newline or "
@@ -159,26 +155,8 @@ def _refuse(reason: str, remedy: str) -> str:
     return f"echo {shlex.quote(f'{reason}; {remedy}')} >&2; exit {MODEL_REFUSED}"
 
 
-NOT_REGULAR_FILES = "\\( ! -type d ! -type f \\) -o -name '*[[:cntrl:]]*'"
-"""find's test for what no prepared model holds: links (which the checksum command would follow out of the folder),
-devices, fifos and sockets, and names with a control character (a newline splits a name into two lines of the
-listing, which would hide a file from the unlisted-file check)."""
 
 
-PROVENANCE_COMPARED = f"| cmp -s - {PROVENANCE}"
-CHECKSUM_LINES_FORMAT = f"grep -qvxE -e {shlex.quote(CHECKSUM_LINE)} {CHECKSUMS}"
-CHECKSUMS_VERIFIED = f"--check --strict --quiet {CHECKSUMS}"
-UNLISTED_FOUND = "| LC_ALL=C sort | uniq -u | grep -q ."
-NOT_REGULAR_FOUND = f"LC_ALL=C find . {NOT_REGULAR_FILES} | grep -q ."
-RECORD_CHECKS = {
-    "compares its PROVENANCE": PROVENANCE_COMPARED,
-    "refuses a malformed SHA256SUMS line": CHECKSUM_LINES_FORMAT,
-    "runs sha256 --check --strict on SHA256SUMS": CHECKSUMS_VERIFIED,
-    "refuses a file SHA256SUMS does not list": UNLISTED_FOUND,
-    "refuses links, devices and names with control characters": NOT_REGULAR_FOUND,
-}
-"""Each check of the prepared model, as the text check_script runs it, so the policy that looks for them reads the
-same words."""
 
 
 def check_script(model: PreparedModel, *, sha256: str = SHA256SUM, remedy: str = CONTAINER_REMEDY) -> str:

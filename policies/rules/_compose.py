@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from pathlib import PurePosixPath
 
 from slm_deploy.policies.access import get, items, mapping
 
@@ -14,6 +15,10 @@ PREP_PROFILE = "prep"
 """The profile that keeps an on-demand preparation step (Ollama's pull) out of `docker compose up`."""
 SQUID_ENTRYPOINT = ["/usr/sbin/squid"]
 SQUID_CONFIG = "/etc/squid/squid.conf"
+PROXY_BUILD_SUFFIX = "-egress-proxy"
+"""The bundle's docker/<name>-egress-proxy folder, which holds the Squid image and its allowlist."""
+NAME_RESOLUTION = ("extra_hosts", "dns", "dns_search", "dns_opt")
+"""Keys that change where the proxy's allowed names lead (Squid resolves through /etc/hosts and resolv.conf)."""
 
 
 def services(project) -> Iterator[tuple[str, Mapping]]:
@@ -88,7 +93,20 @@ def not_the_proxy(service) -> list[str]:
     for key in ("ports", "volumes", "secrets"):
         if items(service.get(key)):
             reasons.append(f"has {key}")
+    reasons.extend(f"sets {key}" for key in NAME_RESOLUTION if service.get(key) not in (None, [], {}, ""))
+    if not _builds_the_bundle_proxy(service):
+        reasons.append(f"is not built from the bundle's docker/<name>{PROXY_BUILD_SUFFIX} folder")
     return reasons
+
+
+def _builds_the_bundle_proxy(service) -> bool:
+    """Whether the service is built (not pulled) from the bundle's docker/<name>-egress-proxy folder."""
+    build = service.get("build")
+    context = get(build, "context") if isinstance(build, Mapping) else build
+    if service.get("image") is not None or not isinstance(context, str):
+        return False
+    folder = PurePosixPath(context)
+    return folder.parent.name == "docker" and folder.name.endswith(PROXY_BUILD_SUFFIX)
 
 
 def is_egress_proxy(service) -> bool:

@@ -35,7 +35,10 @@ RULE = Rule(
               "costs one line to change, so the model server relabelled as either would inherit that treatment. "
               "A download step publishes nothing, nothing waits for it to be healthy, and the runtime waits for "
               "it to complete (Ollama's pull runs on demand, in the prep profile); the proxy runs "
-              "`/usr/sbin/squid -N -f /etc/squid/squid.conf`, publishes nothing and holds no volume or secret.",
+              "`/usr/sbin/squid -N -f /etc/squid/squid.conf`, publishes nothing and holds no volume or secret. "
+              "Squid connects to whatever the allowed names resolve to, so the proxy keeps the engine's name "
+              "resolution (no extra_hosts, dns, dns_search or dns_opt), and it is built from the bundle's "
+              "docker/<name>-egress-proxy folder, whose squid.conf slm-docker-013 judges, not pulled as an image.",
     remediation="Keep the labels slm-deploy renders: `slm-deploy.io/component: model-prep` only on the download "
                 "and conversion steps, `egress-proxy` only on the Squid service; render the bundle again rather "
                 "than relabelling a service.",

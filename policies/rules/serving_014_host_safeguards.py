@@ -9,8 +9,8 @@ import re
 import shlex
 
 from slm_deploy.policies.model import Rule, Severity
-from slm_deploy.render.mlx_host import LABEL_PREFIX, agent_arguments
-from slm_deploy.runtimes.model_preparation import CHECKPOINT_FILES
+from slm_deploy.spec.mlx_layout import LABEL_PREFIX, agent_arguments
+from slm_deploy.spec.model_records import CHECKPOINT_FILES
 
 PIPED_DOWNLOAD = re.compile(
     r"\b(curl|wget)\b[^\n]*\|\s*(sudo\s+(-\S+\s+)*)?(env\s+)?\S*\b(sh|bash|zsh|dash|ksh|python3?|perl)\b"

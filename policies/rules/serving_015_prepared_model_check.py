@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from slm_deploy.policies.access import containers, get, items, labels_of, pod_meta_path
 from slm_deploy.policies.model import Rule, Severity
 from slm_deploy.policies.rules._serving import COMPONENT, RUNTIME
-from slm_deploy.runtimes.model_preparation import RECORD_CHECKS
+from slm_deploy.spec.model_records import RECORD_CHECKS
 
 INSTANCE = "app.kubernetes.io/instance"
 SERVING_WORKLOADS = ("Deployment", "StatefulSet")

@@ -15,7 +15,7 @@ from pulumi_policy import (PolicyCustomTimeouts, PolicyResource, PolicyResourceO
 from pulumi_policy.policy import _NotApplicableError as NotApplicable
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from slm_deploy.policies.bundle import HOST_INSTALL, HOST_SCRIPTS
+from slm_deploy.policies.bundle import HOST_INSTALL, HOST_SCRIPTS, SQUID_CONFIG, SQUID_FILE
 from slm_deploy.policies.crossguard import classify
 from slm_deploy.policies.dockerfile import parse_dockerfile
 
@@ -74,6 +74,10 @@ def load_compliant() -> dict[str, Fixture]:
         doc = yaml.safe_load(path.read_text())
         kind, _ = classify(doc["type"])
         out[path.stem] = Fixture(path.stem, kind, doc["type"], doc["props"], location=path.name)
+    for path in sorted(COMPLIANT.glob(f"docker/*/{SQUID_FILE}")):
+        name = f"squid-{path.parent.name}"
+        out[name] = Fixture(name, SQUID_CONFIG, None, {"file": path.name, "config": path.read_text()},
+                            location=path.relative_to(COMPLIANT).as_posix())
     for path in sorted(p for p in (COMPLIANT / "hosts").glob("*/*") if p.name in HOST_SCRIPTS):
         name = f"host-{path.parent.name}-{path.name.replace('.', '-')}"
         out[name] = Fixture(name, HOST_INSTALL, None,
@@ -157,6 +161,8 @@ def write_bundle(root: Path, fixtures: dict[str, Fixture]) -> Path:
             target.write_text(fixture.text)
         elif fixture.kind == HOST_INSTALL:
             target.write_text(fixture.manifest["script"])
+        elif fixture.kind == SQUID_CONFIG:
+            target.write_text(fixture.manifest["config"])
         else:
             target.write_text(yaml.safe_dump(fixture.manifest, sort_keys=False))
     return root

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 PURE_SPEC_MODULES = {"slm_deploy.spec", "slm_deploy.spec.cluster_namespaces", "slm_deploy.spec.env_classes",
-                     "slm_deploy.spec.host_paths"}
+                     "slm_deploy.spec.host_paths", "slm_deploy.spec.mlx_layout", "slm_deploy.spec.model_records"}
 """The spec package's modules the rules share: name tables and patterns, standard library only."""
 LOAD_THE_PACK = """
 import json, sys

@@ -11,7 +11,7 @@ import yaml
 from slm_deploy.policies import check_bundle
 from slm_deploy.render.bundle import render_bundle
 from slm_deploy.render.writer import write_bundle
-from slm_deploy.runtimes.model_preparation import RECORD_CHECKS
+from slm_deploy.spec.model_records import RECORD_CHECKS
 from slm_deploy.spec.loader import load_deployment
 from tests.conftest import STACKS, stack_id
 
@@ -224,3 +224,67 @@ def test_an_mlx_agent_running_another_program_is_reported(part: str, arguments: 
     assert found == [(agent.relative_to(bundle).as_posix(), f"the launchd {part} agent runs another program than "
                       + ("serve.sh, which checks the prepared model first" if part == "server" else "the gateway module")
                       + " (ProgramArguments)")]
+def _edit_yaml(path: Path, edit) -> None:
+    data = yaml.safe_load(path.read_text())
+    edit(data)
+    path.write_text(yaml.safe_dump(data))
+
+
+@pytest.mark.parametrize(("old", "new", "expect"), [
+    ("http_access allow download_hosts", "http_access allow all", "exactly one dstdomain"),
+    ("    huggingface.co", "    .com", "not one exact host name"),
+    ("http_access deny all\n", "", "deny all"),
+], ids=["open proxy", "every .com host", "no final deny"])
+def test_a_loosened_proxy_allowlist_in_the_bundle_is_reported(old: str, new: str, expect: str,
+                                                               tmp_path: Path) -> None:
+    """The rendered squid.conf, edited by hand in the bundle: the check reads the file the proxy image bakes in."""
+    name, bundle = _rendered_prepared_bundle(tmp_path)
+    squid = bundle / "docker" / f"{name}-egress-proxy" / "squid.conf"
+    assert old in squid.read_text()
+    squid.write_text(squid.read_text().replace(old, new, 1))
+    found = [(f.location, f.message) for f in check_bundle(bundle).findings if f.rule == "slm-docker-013"]
+    assert [loc for loc, _ in found] == [f"docker/{name}-egress-proxy/squid.conf"]
+    assert expect in found[0][1]
+
+
+@pytest.mark.parametrize(("edit", "rule", "expect"), [
+    (lambda s, n: s[f"{n}-egress-proxy"].__setitem__("extra_hosts", ["huggingface.co:203.0.113.5"]),
+     "slm-compose-016", "sets extra_hosts"),
+    (lambda s, n: s[f"{n}-egress-proxy"].__setitem__("dns", ["203.0.113.53"]), "slm-compose-016", "sets dns"),
+    (lambda s, n: (s[f"{n}-egress-proxy"].pop("build"),
+                   s[f"{n}-egress-proxy"].__setitem__("image", "docker.io/ubuntu/squid@sha256:" + "1" * 64)),
+     "slm-compose-016", "not built from the bundle"),
+    (lambda s, n: s[n]["networks"].append("model-download"), "slm-compose-015", "joins the download network"),
+    (lambda s, n: s[f"{n}-egress-proxy"]["networks"].append("backend"), "slm-compose-015",
+     "networks besides the download networks"),
+], ids=["proxy extra_hosts", "proxy dns", "proxy pulled", "runtime on the download network", "proxy on the backend"])
+def test_a_redirected_or_shared_compose_proxy_is_reported(edit, rule: str, expect: str, tmp_path: Path) -> None:
+    name, bundle = _rendered_prepared_bundle(tmp_path)
+    _edit_yaml(bundle / "compose" / "compose.yaml", lambda c: edit(c["services"], name))
+    found = [f.message for f in check_bundle(bundle).findings if f.rule == rule]
+    assert any(expect in m for m in found), found
+
+
+def _job_name(bundle: Path, name: str) -> str:
+    (job,) = (bundle / "kubernetes").glob(f"job-{name}-model-prep-*.yaml")
+    return yaml.safe_load(job.read_text())["metadata"]["name"]
+
+
+@pytest.mark.parametrize(("file", "edit", "rule", "expect"), [
+    ("networkpolicy-{n}-egress-proxy-ingress.yaml",
+     lambda p, b, n: p["spec"]["ingress"][0].__setitem__("from", [{"podSelector": {}}]), "slm-k8s-028",
+     "other than the model downloads"),
+    ("deployment-{n}-egress-proxy.yaml",
+     lambda d, b, n: d["spec"]["template"]["spec"].update(
+         dnsPolicy="None", dnsConfig={"nameservers": ["203.0.113.53"]}), "slm-k8s-028", "its own DNS servers"),
+    ("networkpolicy-{n}-model-prep-egress.yaml",
+     lambda p, b, n: p["spec"].update(
+         podSelector={"matchLabels": {"batch.kubernetes.io/job-name": _job_name(b, n)}},
+         egress=[{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}]), "slm-k8s-026", "reach an address range"),
+], ids=["proxy ingress from every pod", "proxy with its own name server", "download selected by job-name"])
+def test_kubernetes_proxy_reach_beyond_the_downloads_is_reported(file: str, edit, rule: str, expect: str,
+                                                                 tmp_path: Path) -> None:
+    name, bundle = _rendered_prepared_bundle(tmp_path)
+    _edit_yaml(bundle / "kubernetes" / file.format(n=name), lambda obj: edit(obj, bundle, name))
+    found = [f.message for f in check_bundle(bundle).findings if f.rule == rule]
+    assert any(expect in m for m in found), found
