@@ -100,10 +100,13 @@ def not_the_proxy(service) -> list[str]:
 
 
 def _builds_the_bundle_proxy(service) -> bool:
-    """Whether the service is built (not pulled) from the bundle's docker/<name>-egress-proxy folder."""
-    build = service.get("build")
+    """Whether the service is built from the bundle's docker/<name>-egress-proxy folder, or (a bundle pinned by
+    `slm-deploy build --push`) runs that build by digest."""
+    build, image = service.get("build"), service.get("image")
+    if build is None and isinstance(image, str) and "@sha256:" in image:
+        return image.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0].endswith(PROXY_BUILD_SUFFIX)
     context = get(build, "context") if isinstance(build, Mapping) else build
-    if service.get("image") is not None or not isinstance(context, str):
+    if image is not None or not isinstance(context, str):
         return False
     folder = PurePosixPath(context)
     return folder.parent.name == "docker" and folder.name.endswith(PROXY_BUILD_SUFFIX)

@@ -55,7 +55,13 @@ def _ip_blocks(rule) -> Iterator[Mapping]:
 
 def _ports(rule) -> list[tuple[str, object, object]]:
     """(protocol, port, endPort) of each port entry; TCP when the protocol is left out, as Kubernetes reads it."""
-    return [(str(get(p, "protocol") or "TCP"), get(p, "port"), get(p, "endPort")) for p in items(get(rule, "ports"))]
+    return [(str(get(p, "protocol") or "TCP"), _whole(get(p, "port")), get(p, "endPort"))
+            for p in items(get(rule, "ports"))]
+
+
+def _whole(port):
+    """A port number as an int: Pulumi hands numbers to policies as floats (443.0)."""
+    return int(port) if isinstance(port, float) and port.is_integer() else port
 
 
 def _proxy_rule(where: str, rule) -> Iterator[str]:

@@ -22,7 +22,7 @@ SECRET_LOOKING = "ghp_notatokenbutlookslikeone0123456789"
 
 
 def spec_file(folder: Path, registry: str | None = REGISTRY, python_image: str | None = None) -> Path:
-    """An ONNX deployment for Compose and Kubernetes: three images built (server, gateway, smoke)."""
+    """An ONNX deployment for Compose and Kubernetes: four images built (server, gateway, smoke, egress proxy)."""
     spec = {
         "name": "tiny-pin",
         "model": {"source": {"kind": "onnx", "repo": "slm-test/tiny-onnx", "revision": "0" * 40, "path": "cpu"},
@@ -31,7 +31,8 @@ def spec_file(folder: Path, registry: str | None = REGISTRY, python_image: str |
         "resources": {"cpu": 1},
         "targets": {"compose": {}, **({"docker": {"registry": registry}, "kubernetes": {}} if registry else {})},
         "secrets": {"api-keys": {}},
-        **({"security": {"base_images": {"python": python_image}}} if python_image else {}),
+        # the egress proxy builds on the pinned Debian: the suite's bookworm base stands in for both
+        **({"security": {"base_images": {"python": python_image, "debian": python_image}}} if python_image else {}),
     }
     path = folder / "spec.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=True))

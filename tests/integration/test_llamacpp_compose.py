@@ -24,6 +24,7 @@ from tests.support.docker_engine import docker
 from tests.support.kubelet import load_objects
 
 RUNTIME, GATEWAY, PREP = LLAMA_NAME, f"{LLAMA_NAME}-gateway", f"{LLAMA_NAME}-model-prep"
+PROXY = f"{LLAMA_NAME}-egress-proxy"
 BASE = f"http://127.0.0.1:{LLAMA_GATEWAY_PORT}"
 METRIC_NAME = re.compile(r"([a-zA-Z_][a-zA-Z0-9_:]*)\{")
 DRAIN_METRIC = re.compile(r"(?:llamacpp:|slm_gateway_)[a-z_]+")
@@ -72,7 +73,7 @@ def families(text: str) -> set[str]:
 def test_model_preparation_verified_the_file_and_the_services_are_healthy(project: Project) -> None:
     every = containers_by_service(project, every=True)
     assert every[PREP]["State"]["Status"] == "exited" and every[PREP]["State"]["ExitCode"] == 0
-    assert health_of(project) == {RUNTIME: "healthy", GATEWAY: "healthy", PREP: "exited"}
+    assert health_of(project) == {RUNTIME: "healthy", GATEWAY: "healthy", PREP: "exited", PROXY: "healthy"}
 
 
 def test_the_runtime_is_the_pinned_build(project: Project, llamacpp) -> None:

@@ -462,7 +462,7 @@ def test_only_an_ingress_exposure_renders_an_ingress_and_it_routes_to_the_gatewa
 
 # --- network policy matrix ---------------------------------------------------------------------------------------
 
-INTERNET = Endpoint("internet", ip="203.0.113.10")
+INTERNET = Endpoint("internet", ip="1.1.1.1")  # global: documentation ranges are excepted from the egress
 DNS = Endpoint("kube-dns", "kube-system", {"k8s-app": "kube-dns"})
 CLOUD_METADATA = Endpoint("cloud-metadata", ip="169.254.169.254")
 PRIVATE_HOST = Endpoint("private-host", ip="10.1.2.3")

@@ -11,15 +11,14 @@ import httpx
 import pytest
 from packaging.requirements import Requirement
 from packaging.tags import Tag, compatible_tags, cpython_tags
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
-from packaging.version import Version
+from packaging.utils import canonicalize_name
 
 from slm_deploy.pins.interfaces.artifacts import (
-    PYPI_SIMPLE, SIMPLE_JSON, pypi_file_with_hash, pypi_wheel, wheel_metadata,
+    pypi_file_with_hash, pypi_wheel, wheel_metadata,
 )
 from slm_deploy.runtimes.mlx import MLX_LM_VERSION, PYTHONS, REQUIREMENTS, host_lock
 from slm_deploy.servers.gateway.render import GATEWAY_REQUIREMENTS
-from tests.runtimes.test_model_prep_locks import unmet
+from tests.runtimes.test_model_prep_locks import published_wheels, unmet
 
 MACOS_MAJOR = 14
 """install.sh refuses macOS before 14, the oldest the pinned mlx wheels support."""
@@ -62,16 +61,7 @@ class Release:
 
 def release(client: httpx.Client, name: str, version: str, hashes: list[str]) -> Release:
     """PyPI's files of name==version (PEP 691 JSON) and the requirements the first locked wheel declares."""
-    response = client.get(PYPI_SIMPLE.format(name=name), headers={"Accept": SIMPLE_JSON})
-    response.raise_for_status()
-    wheels = {}
-    for entry in response.json()["files"]:
-        try:
-            _, found, _, tags = parse_wheel_filename(entry["filename"])
-        except InvalidWheelFilename:  # sdists, and wheels of old releases named before the standard
-            continue
-        if found == Version(version) and not entry.get("yanked"):
-            wheels[entry["hashes"]["sha256"]] = tags
+    wheels = published_wheels(client, name, version)
     requires: tuple[str, ...] = ()
     if hashes and hashes[0] in wheels:
         metadata = wheel_metadata(pypi_file_with_hash(name, version, hashes[0], client).path)

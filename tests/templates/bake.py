@@ -26,7 +26,7 @@ BAKES: dict[str, dict[str, str]] = {
     "llamacpp-kubernetes": {"runtime": "llamacpp", "target": "kubernetes", "exposure": "internal",
                             "monitoring": "existing", "secret_store": "external-secrets", "registry": REGISTRY,
                             "vault_server": VAULT_SERVER},
-    "vllm-aks": {"runtime": "vllm", "target": "aks", "gpu_type": "nvidia-l4", "exposure": "ingress",
+    "vllm-aks": {"runtime": "vllm", "target": "aks", "gpu_type": "nvidia-a10", "exposure": "ingress",
                  "monitoring": "managed", "secret_store": "azure-key-vault", "model": "phi-4-mini-instruct",
                  "azure_tenant_id": TENANT, "registry": REGISTRY, "ingress_host": INGRESS_DOMAIN},
     "onnx-kubernetes": {"runtime": "onnxruntime", "target": "kubernetes", "monitoring": "bundled",

@@ -56,7 +56,7 @@ def test_the_default_model_works_on_every_runtime(runtime: str, tmp_path: Path) 
 
 @pytest.mark.parametrize("model", ["gemma-3-1b-it", "llama-3.2-1b-instruct"])
 def test_a_gated_model_on_vllm_names_a_token_secret_in_the_stack_store(model: str, tmp_path: Path) -> None:
-    project = bake(tmp_path, "gated", {"runtime": "vllm", "gpu_type": "nvidia-l4", "model": model,
+    project = bake(tmp_path, "gated", {"runtime": "vllm", "gpu_type": "nvidia-a10", "model": model,
                                        "target": "aks", "secret_store": "azure-key-vault", "environments": "dev",
                                        "azure_tenant_id": TENANT, "registry": REGISTRY})
     spec = yaml.safe_load((project / "Pulumi.dev.yaml").read_text())["config"]["slm-deploy:deployment"]
@@ -66,6 +66,6 @@ def test_a_gated_model_on_vllm_names_a_token_secret_in_the_stack_store(model: st
 
 
 def test_a_public_model_names_no_token(tmp_path: Path) -> None:
-    project = bake(tmp_path, "public", {"runtime": "vllm", "gpu_type": "nvidia-l4", "environments": "dev"})
+    project = bake(tmp_path, "public", {"runtime": "vllm", "gpu_type": "nvidia-a10", "environments": "dev"})
     spec = yaml.safe_load((project / "Pulumi.dev.yaml").read_text())["config"]["slm-deploy:deployment"]
     assert "hub_token_secret" not in spec["model"] and set(spec["secrets"]) == {"api-keys"}
