@@ -93,16 +93,22 @@ def runtime_deployment(deployment: Deployment, plan: RuntimePlan, runtime: Servi
                        replicas=replicas, strategy=SURGE, annotations=annotations)
 
 
+def _stateless_pod(deployment: Deployment, plan: RuntimePlan, service: ServicePlan, service_account: str,
+                   **fields: Any) -> Manifest:
+    """One long-running container with no model claim, config map or data of its own (the gateway, the proxy)."""
+    return pod_spec(
+        deployment, service_account,
+        containers=[_long_running(deployment, plan, service)],
+        volumes=volumes(deployment, service, claim=None, config_map=None),
+        terminationGracePeriodSeconds=grace_period_seconds(),
+        **fields,
+    )
+
+
 def gateway_deployment(deployment: Deployment, plan: RuntimePlan, gateway: ServicePlan,
                        service_account: str) -> Manifest:
     """The API-key gateway: the only thing clients reach; drains its own in-flight requests on shutdown."""
-    pod = pod_spec(
-        deployment, service_account,
-        containers=[_long_running(deployment, plan, gateway)],
-        volumes=volumes(deployment, gateway, claim=None, config_map=None),
-        terminationGracePeriodSeconds=grace_period_seconds(),
-        topologySpreadConstraints=_spread(gateway),
-    )
+    pod = _stateless_pod(deployment, plan, gateway, service_account, topologySpreadConstraints=_spread(gateway))
     return _deployment(deployment, gateway, pod, replicas=gateway_replicas(deployment), strategy=SURGE)
 
 
@@ -122,12 +128,7 @@ def ui_deployment(deployment: Deployment, plan: RuntimePlan, ui: ServicePlan, se
 def egress_proxy_deployment(deployment: Deployment, plan: RuntimePlan, proxy: ServicePlan,
                             service_account: str) -> Manifest:
     """The model downloads' egress proxy: one replica, replaced rather than surged (a download retries)."""
-    pod = pod_spec(
-        deployment, service_account,
-        containers=[_long_running(deployment, plan, proxy)],
-        volumes=volumes(deployment, proxy, claim=None, config_map=None),
-        terminationGracePeriodSeconds=grace_period_seconds(),
-    )
+    pod = _stateless_pod(deployment, plan, proxy, service_account)
     return _deployment(deployment, proxy, pod, replicas=1, strategy={"type": "Recreate"})
 
 
