@@ -2,9 +2,10 @@
 must match what the fake was told to do.
 
 Stated tolerance: a measured time may never be shorter than the injected delay (that would be measuring
-something else) and may exceed it by at most 60 ms for TTFT and 10 ms for an inter-token gap (event loops,
-sockets and a shared 2-core machine); rates derived from them may be up to 20% low and never above the
-injected rate by more than 2%.
+something else). TTFT may exceed it by at most half the rest of the stream (a first token measured at the
+first chunk, not at a later one or from an earlier start, whatever else the machine runs); an inter-token
+gap by at most 10 ms (event loops, sockets and a shared 2-core machine); rates derived from them may be up
+to 20% low and never above the injected rate by more than 2%.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from tests.support.fake_upstream import RESIDENT_MEMORY_BYTES, FakeBehaviour, fa
 KEY = "k" * 32
 TTFT, GAP, TOKENS = 0.25, 0.04, 16
 INJECTED_RATE = 1 / GAP  # tokens per second per stream after the first token
-TTFT_SLACK, GAP_SLACK = 0.06, 0.01
+TTFT_SLACK, GAP_SLACK = GAP * (TOKENS - 1) / 2, 0.01
 
 
 def bench(server_url: str, mode: str, level: float, *, duration: float = 3.0, warmup: float = 0.5,
@@ -46,7 +47,7 @@ def closed_run() -> dict:
 
 def test_time_to_first_token_matches_the_injected_delay(closed_run: dict) -> None:
     ttft = closed_run["summary"]["ttft_s"]
-    assert TTFT <= ttft["p50"] <= TTFT + TTFT_SLACK and ttft["p99"] <= TTFT + 2 * TTFT_SLACK, ttft
+    assert TTFT <= ttft["p50"] <= ttft["p99"] <= TTFT + TTFT_SLACK, ttft
 
 
 def test_inter_token_latency_matches_the_injected_gap(closed_run: dict) -> None:
