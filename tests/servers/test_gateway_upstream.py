@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 
 from slm_deploy.servers.gateway.upstream import (
     HIGH_WATER_BYTES, UpstreamConnectError, UpstreamError, UpstreamPool, UpstreamResponse,
 )
-from tests.servers.gateway_fixtures import free_port
+from tests.servers.gateway_fixtures import GatewayProcess, bearer, eventually, free_port
 
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[None]]
 CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -238,3 +241,52 @@ def test_a_runtime_that_goes_quiet_times_out_and_a_closed_port_is_a_connect_erro
             await UpstreamPool(f"http://127.0.0.1:{free_port()}").request("GET", "/", [], None, 5, 5)
 
     run(test)
+
+
+BROKEN_STREAMS = {
+    "/v1/chat/completions": CHUNKED_HEAD + b"e\r\ndata: {\"a\":1}\n\r\n20\r\ndata: cut",  # closes mid-chunk
+    "/v1/completions": CHUNKED_HEAD + b"e\r\ndata: {\"a\":1}\n\r\nzz\r\n",  # a chunk size that is not hex
+}
+
+
+@pytest.fixture
+def broken_runtime() -> Iterator[int]:
+    """A runtime in a thread that starts a stream, then breaks it as BROKEN_STREAMS says for the path."""
+    ready, port = threading.Event(), free_port()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+        await reader.readexactly(length)
+        writer.write(BROKEN_STREAMS[head.split(b" ")[1].decode()])
+        await writer.drain()
+        writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(serve, "127.0.0.1", port)
+        ready.set()
+        async with server:
+            await server.serve_forever()
+
+    threading.Thread(target=asyncio.run, args=(main(),), daemon=True).start()
+    assert ready.wait(10)
+    yield port
+
+
+@pytest.mark.parametrize("path", sorted(BROKEN_STREAMS))
+def test_a_runtime_that_breaks_its_stream_gives_the_client_a_truncated_response(
+    tmp_path: Path, broken_runtime: int, path: str
+) -> None:
+    gateway = GatewayProcess(tmp_path, f"http://127.0.0.1:{broken_runtime}", settings={"route_table": "vllm", "exempt_paths": ("/health",)})
+    try:
+        body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+        received = b""
+        with pytest.raises(httpx.RemoteProtocolError):  # never a clean end the client would take as the whole answer
+            with httpx.stream("POST", f"{gateway.url}{path}", json=body, headers=bearer("alice"), timeout=20) as response:
+                assert response.status_code == 200
+                for part in response.iter_bytes():
+                    received += part
+        assert received in (b"", b'data: {"a":1}\n')
+        assert eventually(lambda: gateway.sample("slm_gateway_upstream_errors_total", reason="stream_broken") == 1)
+    finally:
+        gateway.stop()

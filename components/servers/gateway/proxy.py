@@ -217,15 +217,21 @@ class Gateway:
 
     async def _read_body(self, request: web.BaseRequest) -> bytes:
         """The whole request body, within the size limit and the body deadline."""
+        limit = self.config.max_request_body_bytes
+        content = request.content
         if request.headers.get("Expect") is not None:
             await request.writer.write(CONTINUE)
             request.writer.output_size = 0
-        limit = self.config.max_request_body_bytes
+        elif content.is_eof() and content.exception() is None:  # it arrived with the head: nothing to wait for
+            body = content.read_nowait()
+            if len(body) > limit:
+                raise Refusal("request_too_large", close=True)
+            return body
         chunks: list[bytes] = []
         size = 0
         try:
             async with asyncio.timeout(self.config.body_timeout_seconds):
-                async for chunk in request.content.iter_any():
+                async for chunk in content.iter_any():
                     size += len(chunk)
                     if size > limit:
                         raise Refusal("request_too_large", close=True)

@@ -146,7 +146,9 @@ class _Connection(asyncio.Protocol):
         if self.buffered > HIGH_WATER_BYTES and not self.paused and self.transport is not None:
             self.paused = True
             self.transport.pause_reading()
-        self._wake()
+        waiter = self.waiter  # _wake, inlined: this runs once per HTTP chunk
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def on_message_complete(self) -> None:
         if self.informational:
