@@ -324,6 +324,8 @@ def test_the_connection_cap_evicts_idle_connections_first_then_answers_503(tmp_p
         for sock in sockets:
             sock.close()
         sockets.clear()
+        # The gateway must have seen those closes, or the busy connections below would make room by evicting each other.
+        assert eventually(lambda: gateway.sample("slm_gateway_open_connections") == 0)
         arrived = runtime.arm("cap")
         for _ in range(8):  # busy: every connection has a request the runtime holds
             sock = connect(gateway.port, timeout=30)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from multidict import CIMultiDictProxy
+from multidict import MultiMapping
 
 HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer",
@@ -23,18 +23,18 @@ RESPONSE_ALLOW = frozenset(
 )
 
 
-def header_tokens(headers: CIMultiDictProxy[str], name: str) -> list[str]:
+def header_tokens(headers: MultiMapping[str], name: str) -> list[str]:
     """Every comma-separated token of every field with this name, lower-cased: a repeated field is one list."""
     return [token.strip().lower() for value in headers.getall(name, ()) for token in value.split(",")]
 
 
-def connection_named(headers: CIMultiDictProxy[str]) -> frozenset[str]:
+def connection_named(headers: MultiMapping[str]) -> frozenset[str]:
     """Header names a `Connection:` header lists: hop-by-hop for this message only (RFC 9110 7.6.1)."""
     return frozenset(header_tokens(headers, "Connection"))
 
 
 def upstream_request_headers(
-    headers: CIMultiDictProxy[str], peer: str, scheme: str, upstream_auth: str
+    headers: MultiMapping[str], peer: str, scheme: str, upstream_auth: str
 ) -> list[tuple[str, str]]:
     """The client's end-to-end headers, plus forwarding headers the gateway itself vouches for."""
     named = connection_named(headers)
@@ -49,7 +49,7 @@ def upstream_request_headers(
     return forwarded
 
 
-def client_response_headers(headers: CIMultiDictProxy[str], streaming: bool) -> Iterable[tuple[str, str]]:
+def client_response_headers(headers: MultiMapping[str], streaming: bool) -> Iterable[tuple[str, str]]:
     """The runtime's response headers that pass the allow-list (no length when the body is re-chunked)."""
     named = connection_named(headers)
     for name, value in headers.items():

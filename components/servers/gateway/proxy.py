@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
-from yarl import URL
 
 from slm_deploy.servers.gateway import errors
 from slm_deploy.servers.gateway.config import GatewayConfig
@@ -26,6 +25,9 @@ from slm_deploy.servers.gateway.paths import InvalidTarget, Target, canonical_ta
 from slm_deploy.servers.gateway.request_fields import FieldRefusal, restrict_request_fields
 from slm_deploy.servers.gateway.routes import OPENAI_GENERATION_ROUTES, TABLES, UNMATCHED_LABEL
 from slm_deploy.servers.gateway.server import MAX_HEAD_BYTES
+from slm_deploy.servers.gateway.upstream import (
+    UpstreamConnectError, UpstreamError, UpstreamPool, UpstreamResponse,
+)
 from slm_deploy.servers.gateway.usage import JsonBodyTap, LineStreamTap, TokenUsage, request_usage_injection
 
 access_log = logging.getLogger("slm_gateway.access")
@@ -94,25 +96,17 @@ class Gateway:
         self.peers = BucketTable(config.unauthenticated_rate_per_second, config.unauthenticated_burst)
         self.body_budget = ByteBudget(config.max_in_flight_body_bytes)
         metrics.body_bytes_reserved.set_function(lambda: self.body_budget.reserved)
-        self._upstream = config.upstream_url.rstrip("/")
+        self._upstream = UpstreamPool(config.upstream_url)
         self._upstream_auth = f"Bearer {upstream_key}" if upstream_key else ""
         self._exempt = frozenset(config.exempt_paths)
         self._health = json.dumps({"status": "ok"}).encode()
-        self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        """Open the pooled upstream session (inside the running loop)."""
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=10),
-            timeout=self._upstream_timeout(self.config.upstream_connect_timeout_seconds),
-            auto_decompress=False,
-            skip_auto_headers=("User-Agent",),
-        )
+        """Nothing to open ahead: upstream connections are made on demand and pooled."""
 
     async def stop(self) -> None:
-        """Close upstream connections."""
-        if self._session is not None:
-            await self._session.close()
+        """Close pooled upstream connections."""
+        self._upstream.close()
 
     # -- request path -------------------------------------------------------------------------
 
@@ -223,15 +217,21 @@ class Gateway:
 
     async def _read_body(self, request: web.BaseRequest) -> bytes:
         """The whole request body, within the size limit and the body deadline."""
+        limit = self.config.max_request_body_bytes
+        content = request.content
         if request.headers.get("Expect") is not None:
             await request.writer.write(CONTINUE)
             request.writer.output_size = 0
-        limit = self.config.max_request_body_bytes
+        elif content.is_eof() and content.exception() is None:  # it arrived with the head: nothing to wait for
+            body = content.read_nowait()
+            if len(body) > limit:
+                raise Refusal("request_too_large", close=True)
+            return body
         chunks: list[bytes] = []
         size = 0
         try:
             async with asyncio.timeout(self.config.body_timeout_seconds):
-                async for chunk in request.content.iter_any():
+                async for chunk in content.iter_any():
                     size += len(chunk)
                     if size > limit:
                         raise Refusal("request_too_large", close=True)
@@ -244,7 +244,6 @@ class Gateway:
 
     async def _forward(self, exchange: Exchange, target: Target) -> web.StreamResponse:
         """Send the request upstream and relay the answer chunk by chunk as it arrives."""
-        assert self._session is not None, "Gateway.start() must run before requests"
         in_flight = self.metrics.in_flight.labels(exchange.key_id)
         in_flight.inc()
         try:
@@ -268,16 +267,15 @@ class Gateway:
             rewritten = request_usage_injection(body)
             if rewritten is not None:
                 body, drop_usage_event = rewritten, True
-        url = URL(self._upstream + target.forwarded, encoded=True)
         headers = upstream_request_headers(request.headers, request.remote or "", request.scheme, self._upstream_auth)
         try:
             upstream = await self._open_upstream(
-                exchange, method, url, body if body or method not in SAFE_METHODS else None, headers,
+                exchange, method, target.forwarded, body if body or method not in SAFE_METHODS else None, headers,
             )
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.metrics.upstream_errors.labels("timeout").inc()
             return self._finish(exchange, errors.error_response("upstream_timeout"))
-        except aiohttp.ClientError as exc:
+        except UpstreamError as exc:
             self.metrics.upstream_errors.labels("connect").inc()
             access_log.warning("upstream request failed: %s", type(exc).__name__)
             return self._finish(exchange, errors.error_response("upstream_unavailable"))
@@ -290,7 +288,7 @@ class Gateway:
         return await self._stream(exchange, upstream, drop_usage_event)
 
     async def _stream(
-        self, exchange: Exchange, upstream: aiohttp.ClientResponse, drop_usage_event: bool
+        self, exchange: Exchange, upstream: UpstreamResponse, drop_usage_event: bool
     ) -> web.StreamResponse:
         request, route, key_id, started = exchange.request, exchange.route, exchange.key_id, exchange.started
         content_type = upstream.headers.get("Content-Type", "").lower()
@@ -313,7 +311,7 @@ class Gateway:
         complete = False
         try:
             await response.prepare(request)
-            async for chunk in upstream.content.iter_any():
+            while chunk := await upstream.read():
                 if ttft is None and streaming:
                     ttft = time.perf_counter() - started
                     series.ttft.observe(ttft)
@@ -328,8 +326,8 @@ class Gateway:
             complete = True
         except (ConnectionResetError, aiohttp.ClientConnectionResetError):
             status = CLIENT_CLOSED
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            reason = "timeout" if isinstance(exc, asyncio.TimeoutError) else "stream_broken"
+        except (UpstreamError, TimeoutError) as exc:
+            reason = "timeout" if isinstance(exc, TimeoutError) else "stream_broken"
             self.metrics.upstream_errors.labels(reason).inc()
             access_log.warning("upstream stream ended early: %s", type(exc).__name__)
             if request.transport is not None:
@@ -348,8 +346,8 @@ class Gateway:
         return response
 
     async def _open_upstream(
-        self, exchange: Exchange, method: str, url: URL, body: bytes | None, headers: list[tuple[str, str]]
-    ) -> aiohttp.ClientResponse:
+        self, exchange: Exchange, method: str, target: str, body: bytes | None, headers: list[tuple[str, str]]
+    ) -> UpstreamResponse:
         """Send the request; while no runtime accepts connections, hold a keyed one for up to upstream_wait_seconds.
 
         A held request is exported as slm_gateway_upstream_waiting_requests, which wakes a runtime scaled to
@@ -357,11 +355,12 @@ class Gateway:
         safe), no attempt's connect deadline outlives the wait, and a client that leaves cancels the wait.
         Requests without a key (exempt health paths) never wait: they must not wake a runtime.
         """
-        session = self._session
-        assert session is not None
-        budget = self.config.upstream_wait_seconds if exchange.key_id != NO_KEY else 0.0
+        config = self.config
+        read_timeout = config.upstream_read_timeout_seconds or None
+        budget = config.upstream_wait_seconds if exchange.key_id != NO_KEY else 0.0
         if not budget:
-            return await session.request(method, url, data=body, headers=headers, allow_redirects=False)
+            return await self._upstream.request(
+                method, target, headers, body, config.upstream_connect_timeout_seconds, read_timeout)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + budget
         delay, held = WAIT_FIRST_RETRY_SECONDS, False
@@ -369,11 +368,8 @@ class Gateway:
             while True:
                 connect = min(self.config.upstream_connect_timeout_seconds, max(deadline - loop.time(), 0.001))
                 try:
-                    return await session.request(
-                        method, url, data=body, headers=headers, allow_redirects=False,
-                        timeout=self._upstream_timeout(connect),
-                    )
-                except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
+                    return await self._upstream.request(method, target, headers, body, connect, read_timeout)
+                except UpstreamConnectError:
                     if loop.time() + delay > deadline:
                         raise
                     if not held:
@@ -384,12 +380,6 @@ class Gateway:
         finally:
             if held:
                 self.metrics.upstream_waiting.dec()
-
-    def _upstream_timeout(self, connect: float) -> aiohttp.ClientTimeout:
-        """Upstream timeouts: no total (streams run long), a connect deadline, the read timeout between chunks."""
-        return aiohttp.ClientTimeout(
-            total=None, connect=connect, sock_read=self.config.upstream_read_timeout_seconds or None,
-        )
 
     def on_connection_refused(self, reason: str, status: int) -> None:
         """Count what the server refused below the request handler (malformed requests, timeouts, the cap)."""

@@ -12,13 +12,15 @@ GATEWAY_HEALTH_PATH = "/healthz"
 GATEWAY_METRICS_PORT = 9464
 GATEWAY_METRICS_PATH = "/metrics"
 
-# Exact pins for the gateway image: aiohttp, prometheus_client, uvloop and aiohttp's dependencies.
+# Exact pins for the gateway image: aiohttp, httptools (llhttp, for the runtime's responses), prometheus_client,
+# uvloop and aiohttp's dependencies.
 GATEWAY_REQUIREMENTS = (
     "aiohappyeyeballs==2.7.1",
     "aiohttp==3.14.5",
     "aiosignal==1.4.0",
     "attrs==26.1.0",
     "frozenlist==1.8.0",
+    "httptools==0.9.0",
     "idna==3.20",
     "multidict==7.2.1",
     "prometheus_client==0.26.0",
