@@ -6,6 +6,7 @@ image-building, benchmarking and smoke-test code (nor for rich), so it starts ab
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from dataclasses import asdict
@@ -82,6 +83,18 @@ def _app_for(args: Sequence[str]) -> typer.Typer:
     return build_app(args[0]) if args and args[0] in COMMANDS else build_app()
 
 
+def _started_app(args: Sequence[str]) -> typer.Typer:
+    """The app for the arguments, its modules imported with the cyclic garbage collector paused: importing them
+    creates long-lived objects (modules, classes, validators) and frees almost none, so collecting while they load
+    only costs time. Frozen afterwards, they are not scanned again by the command's own collections."""
+    gc.disable()
+    try:
+        return _app_for(args)
+    finally:
+        gc.freeze()
+        gc.enable()
+
+
 def __getattr__(name: str) -> typer.Typer:
     """`app`, the whole CLI, for typer's test runner and for projects that test their stacks through it."""
     if name == "app":
@@ -98,7 +111,7 @@ def error_document(exc: SlmDeployError) -> dict:
 def main() -> None:
     """Console-script entry point: turn every user error into one message and exit code 2."""
     try:
-        code = _app_for(sys.argv[1:])(standalone_mode=False)
+        code = _started_app(sys.argv[1:])(standalone_mode=False)
     except SlmDeployError as exc:
         from slm_deploy.cli.console import print_error
 
