@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import pulumi
 
-from slm_deploy.render.kubernetes import Manifest
+from slm_deploy.render.kubernetes.common import Manifest
 from slm_deploy.render.pinning import replace_values
 
 

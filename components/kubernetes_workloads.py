@@ -19,7 +19,7 @@ from slm_deploy.model_wait_timeouts import await_timeouts
 from slm_deploy.namespace_claims import Claim, owned_by_program, register_claim
 from slm_deploy.render.deployable import deployable_plan
 from slm_deploy.render.images import build_owners, built_image
-from slm_deploy.render.kubernetes import Manifest, render_kubernetes
+from slm_deploy.render.kubernetes.objects import Manifest, render_kubernetes
 from slm_deploy.render.kubernetes.autoscaling import MANAGED_QUERY_ENDPOINT
 from slm_deploy.secret_values import kubernetes_secrets, read_secret_values, with_key_vault
 from slm_deploy.spec.consistency import kubernetes_target, namespace_of

@@ -2,7 +2,7 @@
 
 import pulumi
 
-from slm_deploy.render.kubernetes import Manifest
+from slm_deploy.render.kubernetes.common import Manifest
 from slm_deploy.render.kubernetes.model_cache import MARK_CONTAINER, WAIT_CONTAINER, wait_beyond_deadline
 
 READINESS_SECONDS = 600

@@ -10,8 +10,7 @@ from collections.abc import Callable, Mapping
 import pulumi
 
 from slm_deploy.errors import Problem, SpecError
-from slm_deploy.render.kubernetes import Manifest
-from slm_deploy.render.kubernetes.common import meta
+from slm_deploy.render.kubernetes.common import Manifest, meta
 from slm_deploy.render.kubernetes.secret_sources import CLIENT_ID_ANNOTATION
 from slm_deploy.spec.consistency import secret_namespace
 from slm_deploy.spec.loader import Deployment

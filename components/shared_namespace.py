@@ -17,7 +17,7 @@ from slm_deploy.errors import SlmDeployError
 from slm_deploy.kubernetes_workloads import create_objects
 from slm_deploy.namespace_claims import Owner, register_owner
 from slm_deploy.render.deployable import deployable_plan
-from slm_deploy.render.kubernetes import Manifest, render_kubernetes
+from slm_deploy.render.kubernetes.objects import Manifest, render_kubernetes
 from slm_deploy.render.kubernetes.namespace import shared_namespace_objects
 from slm_deploy.render.kubernetes.pod_security import pod_security_labels
 

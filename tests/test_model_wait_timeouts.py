@@ -12,7 +12,7 @@ import pytest
 from slm_deploy import kubernetes_workloads
 from slm_deploy.model_wait_timeouts import READINESS_SECONDS
 from slm_deploy.render.deployable import deployable_plan
-from slm_deploy.render.kubernetes import render_kubernetes
+from slm_deploy.render.kubernetes.objects import render_kubernetes
 from slm_deploy.spec.loader import parse_deployment
 from tests.runtimes.test_model_preparation import SPEC
 

@@ -6,8 +6,10 @@ image-building, benchmarking and smoke-test code (nor for rich), so it starts ab
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
+from contextlib import contextmanager
 from dataclasses import asdict
 from functools import cache
 from importlib import import_module
@@ -19,7 +21,7 @@ from slm_deploy import __version__
 from slm_deploy.errors import SlmDeployError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
 EXIT_BAD_INPUT = 2
 # click's UsageError, whether typer bundles click (>= 0.2x) or depends on it
@@ -71,10 +73,24 @@ def build_app(*names: str) -> typer.Typer:
         pretty_exceptions_enable=False,
     )
     app.callback()(main_options)
-    for name in names or tuple(COMMANDS):
-        module, function = COMMANDS[name].split(":")
-        app.command(name)(getattr(import_module(module), function))
+    with _collector_paused():
+        for name in names or tuple(COMMANDS):
+            module, function = COMMANDS[name].split(":")
+            app.command(name)(getattr(import_module(module), function))
     return app
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Import a command's modules with the cyclic garbage collector paused: importing creates long-lived objects
+    (modules, classes, validators) and frees almost none, so collecting while they load only costs time (about
+    30 ms of a render). Frozen afterwards, they are not scanned again by the command's own collections."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.enable()
 
 
 def _app_for(args: Sequence[str]) -> typer.Typer:

@@ -13,13 +13,9 @@ from slm_deploy.render.compose import project_name, render_compose
 from slm_deploy.render.hosts import render_host
 from slm_deploy.runtimes.mlx import install_root
 from slm_deploy.render.images import build_context, build_owners, built_image, compose_image_names, registry_tags
-from slm_deploy.render.kubernetes import file_name, kustomization, render_kubernetes
-from slm_deploy.render.kubernetes.cert_manager import cert_manager_release
-from slm_deploy.render.kubernetes.cluster_add_ons import cert_manager_objects, render_cluster_add_ons
 from slm_deploy.render.monitoring.bundle import monitoring_files, readme_facts
-from slm_deploy.render.monitoring.kubernetes_stack import render_monitoring_stack
 from slm_deploy.render.serialize import to_json, to_yaml
-from slm_deploy.render.smoke import smoke_kubernetes, with_smoke
+from slm_deploy.render.smoke import with_smoke
 from slm_deploy.render.templating import render_template
 from slm_deploy.render.unused_images import unused_image_problems
 from slm_deploy.render.waiver_targets import stale_waiver_problems
@@ -61,6 +57,8 @@ def _compose_files(deployment: Deployment, plan: RuntimePlan) -> dict[str, str]:
 
 
 def _kustomize(folder: str, objects: list, deployment: Deployment) -> dict[str, str]:
+    from slm_deploy.render.kubernetes.objects import file_name, kustomization  # noqa: PLC0415
+
     files = {f"{folder}/{file_name(obj)}": to_yaml(obj) for obj in objects}
     files[f"{folder}/kustomization.yaml"] = to_yaml(kustomization([file_name(obj) for obj in objects], deployment,
                                                                   objects))
@@ -69,6 +67,13 @@ def _kustomize(folder: str, objects: list, deployment: Deployment) -> dict[str, 
 
 def _kubernetes_files(deployment: Deployment, plan: RuntimePlan, tested: RuntimePlan) -> dict[str, str]:
     """The workloads, plus the smoke Job in its own kustomization (applied after the workloads are up)."""
+    # only specs with a cluster target load the Kubernetes renderers
+    from slm_deploy.render.kubernetes.cert_manager import cert_manager_release  # noqa: PLC0415
+    from slm_deploy.render.kubernetes.cluster_add_ons import cert_manager_objects, render_cluster_add_ons  # noqa: PLC0415
+    from slm_deploy.render.kubernetes.objects import file_name, render_kubernetes  # noqa: PLC0415
+    from slm_deploy.render.monitoring.kubernetes_stack import render_monitoring_stack  # noqa: PLC0415
+    from slm_deploy.render.smoke import smoke_kubernetes  # noqa: PLC0415
+
     files = _kustomize("kubernetes", render_kubernetes(deployment, plan), deployment)
     add_ons = render_cluster_add_ons(deployment.spec)
     if add_ons:  # objects in namespaces of their own (and cluster-scoped): no namespace transformer

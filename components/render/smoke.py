@@ -9,11 +9,8 @@ own kustomization and the two NetworkPolicies that let it (and nothing else new)
 from __future__ import annotations
 
 from importlib import resources
+from typing import TYPE_CHECKING
 
-from slm_deploy.render.kubernetes.common import Manifest, meta
-from slm_deploy.render.kubernetes.network import connection_policies
-from slm_deploy.render.kubernetes.pods import container, pod_spec, volumes
-from slm_deploy.render.kubernetes.secret_sources import key_vault_of, secret_provider_class
 from slm_deploy.runtimes.common import WRITABLE_PATHS, cache_env, pinned, python_venv_env, secret_file, service_labels
 from slm_deploy.runtimes.plan import HttpCheck, ImageBuild, RuntimePlan, ServicePlan
 from slm_deploy.runtimes.vllm import PYTHON_HEALTHCHECK
@@ -21,6 +18,9 @@ from slm_deploy.servers.gateway.render import GATEWAY_METRICS_PATH
 from slm_deploy.smoke.from_spec import expectations_for
 from slm_deploy.spec.consistency import kubernetes_target
 from slm_deploy.spec.loader import Deployment
+
+if TYPE_CHECKING:
+    from slm_deploy.render.kubernetes.common import Manifest
 
 SMOKE_ROOT = "/opt/slm-smoke"
 EXPECTATIONS_FILE = "expectations.json"
@@ -128,6 +128,9 @@ def with_smoke(deployment: Deployment, plan: RuntimePlan) -> RuntimePlan:
 
 def smoke_job(deployment: Deployment, plan: RuntimePlan, smoke: ServicePlan, client: ServicePlan) -> Manifest:
     """Run the checks once against the in-cluster Service; never retried, so a failure stays visible."""
+    from slm_deploy.render.kubernetes.common import meta  # noqa: PLC0415
+    from slm_deploy.render.kubernetes.pods import container, pod_spec, volumes  # noqa: PLC0415
+
     labels = dict(smoke.labels)
     body = container(deployment, plan, smoke, name="smoke")
     body["args"] = list(_args(deployment, client, f"http://{client.name}:{client.port}", None))
@@ -145,6 +148,10 @@ def smoke_job(deployment: Deployment, plan: RuntimePlan, smoke: ServicePlan, cli
 def smoke_kubernetes(deployment: Deployment, plan: RuntimePlan) -> list[Manifest]:
     """The Job, its own Key Vault SecretProviderClass where the key comes from one, and the NetworkPolicies that
     admit it to the client endpoint (kubernetes/smoke/)."""
+    # the Kubernetes renderers load only for specs with a cluster target (the Compose service needs none of them)
+    from slm_deploy.render.kubernetes.network import connection_policies  # noqa: PLC0415
+    from slm_deploy.render.kubernetes.secret_sources import key_vault_of, secret_provider_class  # noqa: PLC0415
+
     smokes, client = plan.by_role("smoke"), client_service(plan)
     docker = deployment.spec.targets.docker
     if not smokes or client is None or docker is None or docker.registry is None:

@@ -3,17 +3,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from slm_deploy.errors import Problem
-from slm_deploy.policies.bundle import HOST_INSTALL, Subject, is_checked, load_text
-from slm_deploy.policies.model import Rule
-from slm_deploy.policies.registry import all_rules
-from slm_deploy.policies.rules.serving_004_image_digest import RULE as IMAGE_DIGEST_RULE
-from slm_deploy.policies.waivers import Waiver
-from slm_deploy.spec.deployment import DeploymentSpec
+
+if TYPE_CHECKING:
+    from slm_deploy.policies.bundle import Subject
+    from slm_deploy.policies.model import Rule
+    from slm_deploy.policies.waivers import Waiver
+    from slm_deploy.spec.deployment import DeploymentSpec
 
 BUNDLE = "bundle"
 """The resource name of findings about the bundle as a whole (cross-object rules, the images' build state)."""
-NOT_KUBERNETES = ("Dockerfile", "ComposeProject", HOST_INSTALL)
 
 
 def _judges(rule: Rule, subject: Subject, waiver: Waiver) -> bool:
@@ -23,7 +24,10 @@ def _judges(rule: Rule, subject: Subject, waiver: Waiver) -> bool:
 
 def _names_the_bundle(rule: Rule, subjects: list[Subject]) -> bool:
     """Bundle-wide rules judge the Kubernetes objects together; the image digest rule also judges the build state."""
-    kubernetes = any(s.kind not in NOT_KUBERNETES for s in subjects)
+    from slm_deploy.policies.bundle import HOST_INSTALL  # noqa: PLC0415
+    from slm_deploy.policies.rules.serving_004_image_digest import RULE as IMAGE_DIGEST_RULE  # noqa: PLC0415
+
+    kubernetes = any(s.kind not in ("Dockerfile", "ComposeProject", HOST_INSTALL) for s in subjects)
     return (rule.scope == BUNDLE and kubernetes) or rule.id == IMAGE_DIGEST_RULE.id
 
 
@@ -31,6 +35,11 @@ def stale_waiver_problems(spec: DeploymentSpec, files: dict[str, str]) -> list[P
     """One problem per waiver naming no resource of `files` that its rule judges (the resource is never echoed)."""
     if not spec.waivers:
         return []
+    # the policy pack loads only for specs that waive a rule
+    from slm_deploy.policies.bundle import is_checked, load_text  # noqa: PLC0415
+    from slm_deploy.policies.registry import all_rules  # noqa: PLC0415
+    from slm_deploy.policies.waivers import Waiver  # noqa: PLC0415
+
     rules = {rule.id: rule for rule in all_rules()}
     subjects = [s for path, text in files.items() if is_checked(path) for s in load_text(text, path)]
     problems = []

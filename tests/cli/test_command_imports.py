@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
 
 PROGRAM = """
@@ -45,6 +47,34 @@ def test_a_quiet_render_imports_nothing_of_the_other_commands(tmp_path: Path) ->
     assert code == 0
     assert (tmp_path / "bundle/manifest.json").is_file()
     assert [name for name in NOT_FOR_RENDER if _loaded(modules, name)] == []
+
+
+KUBERNETES_RENDERERS = ("slm_deploy.render.kubernetes.workloads", "slm_deploy.render.kubernetes.model_cache",
+                        "slm_deploy.render.kubernetes.pods", "slm_deploy.render.kubernetes.network")
+POLICY_PACK = ("slm_deploy.policies.registry", "slm_deploy.policies.rules")
+
+
+@pytest.mark.parametrize(("stack", "not_loaded"), [
+    # Compose and Docker only, no waivers: no Kubernetes renderer, no policy rule, no other runtime's adapter
+    ("qwen3-llamacpp-edge", (*KUBERNETES_RENDERERS, *POLICY_PACK, "slm_deploy.runtimes.foundry_local")),
+    # a host install: nothing of Kubernetes at all, and not the llama.cpp adapter
+    ("foundry-windows", ("slm_deploy.render.kubernetes", *POLICY_PACK, "slm_deploy.runtimes.llamacpp")),
+])
+def test_a_render_loads_only_the_targets_and_runtime_its_spec_names(tmp_path: Path, stack: str,
+                                                                    not_loaded: tuple[str, ...]) -> None:
+    code, modules = _modules_after("render", str(ROOT / f"stacks/Pulumi.{stack}.yaml"), "--out",
+                                   str(tmp_path / "bundle"), "-q")
+    assert code == 0
+    assert (tmp_path / "bundle/manifest.json").is_file()
+    assert [name for name in not_loaded if _loaded(modules, name)] == []
+
+
+def test_a_cluster_spec_still_loads_the_kubernetes_renderers(tmp_path: Path) -> None:
+    code, modules = _modules_after("render", str(ROOT / "stacks/Pulumi.phi4-vllm-aks.yaml"), "--out",
+                                   str(tmp_path / "bundle"), "-q")
+    assert code == 0
+    assert (tmp_path / "bundle/kubernetes/kustomization.yaml").is_file()
+    assert [name for name in KUBERNETES_RENDERERS if not _loaded(modules, name)] == []
 
 
 def test_help_still_lists_every_command() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from slm_deploy.render.deployable import deployable_plan
-from slm_deploy.render.kubernetes import render_kubernetes
+from slm_deploy.render.kubernetes.objects import render_kubernetes
 from slm_deploy.render.kubernetes.cluster_add_ons import render_cluster_add_ons
 from slm_deploy.render.kubernetes.pod_security import DEFAULT_VERSION
 from slm_deploy.spec.loader import parse_deployment

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from slm_deploy.render.kubernetes import render_kubernetes
+from slm_deploy.render.kubernetes.objects import render_kubernetes
 from slm_deploy.runtimes import plan_deployment
 from tests.secret_stores.cases import CASES, case
 from tests.support.crd_schema import CRDS, crd_validator, schema_errors

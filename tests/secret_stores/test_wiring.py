@@ -10,7 +10,7 @@ import yaml
 
 from slm_deploy.render.bundle import render_bundle
 from slm_deploy.render.compose import render_compose
-from slm_deploy.render.kubernetes import render_kubernetes
+from slm_deploy.render.kubernetes.objects import render_kubernetes
 from slm_deploy.render.kubernetes.secret_sources import CSI_DRIVER, provider_class_name
 from slm_deploy.runtimes import plan_deployment
 from slm_deploy.spec.secret_uses import MONITORING_CONSUMERS, backend_of, remote_key, secret_uses
