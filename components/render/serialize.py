@@ -61,10 +61,136 @@ def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 _Dumper.add_representer(str, _str_representer)
 
 
-def to_yaml(data: Any) -> str:
-    """YAML in insertion order (renderers build dicts in the order readers expect)."""
+def _libyaml(data: Any) -> str:
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
                      allow_unicode=True, width=4096)
+
+
+class _LeftToLibyaml(Exception):
+    """Data the direct writer does not write itself: the whole document goes through libyaml instead."""
+
+
+_LONGEST_LINE_SCALAR = 2048
+"""Longer one-line scalars could reach the emitter's width (4096 columns) and be folded, which depends on where
+they sit: those documents go through libyaml."""
+_DEEPEST_INDENT = 1024
+
+
+@lru_cache(maxsize=1 << 16)
+def _value_text(value: str) -> tuple[str, tuple[str, ...]] | None:
+    """How libyaml writes a string after `key: ` or `- `: the line's text, or a literal block's header and its lines
+    (without their indentation); None for what the direct writer leaves to libyaml. Learnt from libyaml itself,
+    once per distinct string."""
+    body = _libyaml({"k": value})[3:]
+    if not body.startswith("|"):
+        one_line = body[:-1]
+        return (one_line, ()) if "\n" not in one_line and len(one_line) <= _LONGEST_LINE_SCALAR else None
+    header, _, block = body.partition("\n")
+    lines = block[:-1].split("\n")
+    if "+" in header or any(line and not line.startswith("  ") for line in lines):  # kept breaks end the document with "..."
+        return None
+    return header, tuple(line[2:] for line in lines)
+
+
+@lru_cache(maxsize=1 << 16)
+def _key_text(key: str) -> str | None:
+    """How libyaml writes a string as a mapping key (None for a key it writes in the explicit `? ` form)."""
+    text = _libyaml({key: 0})
+    one_line = text[:-len(": 0\n")]
+    simple = not text.startswith("? ") and text.endswith(": 0\n") and "\n" not in one_line
+    return one_line if simple and len(one_line) <= _LONGEST_LINE_SCALAR else None
+
+
+def _scalar(value: Any, indent: int, out: list[str]) -> None:
+    """A scalar after `key:` or `-`, with its line break; a literal block's lines indented below it."""
+    kind = type(value)
+    if kind is str:
+        text = _value_text(value)
+        if text is None:
+            raise _LeftToLibyaml
+        head, lines = text
+        out.append(f" {head}\n")
+        if lines:
+            pad = " " * (indent + 2)
+            out.extend(f"{pad}{line}\n" if line else "\n" for line in lines)
+    elif kind is bool:
+        out.append(" true\n" if value else " false\n")
+    elif kind is int:
+        out.append(f" {value}\n")
+    elif value is None:
+        out.append(" null\n")
+    else:
+        raise _LeftToLibyaml
+
+
+def _mapping(data: dict, indent: int, inline: bool, out: list[str]) -> None:
+    """A block mapping at `indent`; `inline` when its first key follows a sequence's `- `."""
+    if indent > _DEEPEST_INDENT:
+        raise _LeftToLibyaml
+    pad = " " * indent
+    for key, value in data.items():
+        key_text = _key_text(key) if type(key) is str else None
+        if key_text is None:
+            raise _LeftToLibyaml
+        out.append(f"{key_text}:" if inline else f"{pad}{key_text}:")
+        inline = False
+        kind = type(value)
+        if kind is dict:
+            if value:
+                out.append("\n")
+                _mapping(value, indent + 2, False, out)
+            else:
+                out.append(" {}\n")
+        elif kind is list:
+            if value:
+                out.append("\n")
+                _sequence(value, indent, False, out)  # a mapping's sequences are not indented
+            else:
+                out.append(" []\n")
+        else:
+            _scalar(value, indent, out)
+
+
+def _sequence(data: list, indent: int, inline: bool, out: list[str]) -> None:
+    """A block sequence at `indent`; `inline` when its first item follows another sequence's `- `."""
+    if indent > _DEEPEST_INDENT:
+        raise _LeftToLibyaml
+    pad = " " * indent
+    for item in data:
+        out.append("-" if inline else f"{pad}-")
+        inline = False
+        kind = type(item)
+        if kind is dict:
+            if item:
+                out.append(" ")
+                _mapping(item, indent + 2, True, out)
+            else:
+                out.append(" {}\n")
+        elif kind is list:
+            if item:
+                out.append(" ")
+                _sequence(item, indent + 2, True, out)
+            else:
+                out.append(" []\n")
+        else:
+            _scalar(item, indent, out)
+
+
+def to_yaml(data: Any) -> str:
+    """YAML in insertion order (renderers build dicts in the order readers expect). Plain data (dicts, lists,
+    strings, integers, booleans, None) is written directly, each distinct string's form learnt once from libyaml:
+    the same bytes as libyaml's, without building a node per value; anything else goes through libyaml."""
+    out: list[str] = []
+    try:
+        if type(data) is dict and data:
+            _mapping(data, 0, False, out)
+        elif type(data) is list and data:
+            _sequence(data, 0, False, out)
+        else:
+            raise _LeftToLibyaml
+    except _LeftToLibyaml:
+        return _libyaml(data)
+    return "".join(out)
 
 
 def to_yaml_documents(documents: list[Any]) -> str:
