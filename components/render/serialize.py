@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -73,7 +74,19 @@ class _LeftToLibyaml(Exception):
 _LONGEST_LINE_SCALAR = 2048
 """Longer one-line scalars could reach the emitter's width (4096 columns) and be folded, which depends on where
 they sit: those documents go through libyaml."""
-_DEEPEST_INDENT = 1024
+_DEEPEST_INDENT = 512
+_OTHER_BREAKS = re.compile("[\r\x85\u2028\u2029]")
+"""Line breaks libyaml writes as breaks followed by the indentation of where the string sits."""
+_LONGEST_KEY = 1024
+
+
+_PLAIN_SHAPE = re.compile(r"[A-Za-z][A-Za-z0-9_./@:-]{0,98}[A-Za-z0-9_./@-]|[A-Za-z]", re.ASCII)
+"""Names, paths, image references and URLs without spaces: libyaml writes them as they are unless YAML would read
+them as something other than a string (true, off, null...). A simple key is at most 128 characters."""
+
+
+def _surely_plain(value: str) -> bool:
+    return _PLAIN_SHAPE.fullmatch(value) is not None and _scalar_tag(value, (True, False)) == f"{_TAG}str"
 
 
 @lru_cache(maxsize=1 << 16)
@@ -81,6 +94,10 @@ def _value_text(value: str) -> tuple[str, tuple[str, ...]] | None:
     """How libyaml writes a string after `key: ` or `- `: the line's text, or a literal block's header and its lines
     (without their indentation); None for what the direct writer leaves to libyaml. Learnt from libyaml itself,
     once per distinct string."""
+    if _surely_plain(value):
+        return value, ()
+    if _OTHER_BREAKS.search(value):
+        return None
     body = _libyaml({"k": value})[3:]
     if not body.startswith("|"):
         one_line = body[:-1]
@@ -95,10 +112,14 @@ def _value_text(value: str) -> tuple[str, tuple[str, ...]] | None:
 @lru_cache(maxsize=1 << 16)
 def _key_text(key: str) -> str | None:
     """How libyaml writes a string as a mapping key (None for a key it writes in the explicit `? ` form)."""
+    if _surely_plain(key):
+        return key
+    if _OTHER_BREAKS.search(key):
+        return None
     text = _libyaml({key: 0})
     one_line = text[:-len(": 0\n")]
     simple = not text.startswith("? ") and text.endswith(": 0\n") and "\n" not in one_line
-    return one_line if simple and len(one_line) <= _LONGEST_LINE_SCALAR else None
+    return one_line if simple and len(one_line) <= _LONGEST_KEY else None
 
 
 def _scalar(value: Any, indent: int, out: list[str]) -> None:
