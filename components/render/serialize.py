@@ -122,6 +122,12 @@ def _key_text(key: str) -> str | None:
     return one_line if simple and len(one_line) <= _LONGEST_KEY else None
 
 
+@lru_cache(maxsize=1 << 12)
+def _float_text(spelling: str) -> str:
+    """How libyaml writes a float, by its repr (0.0 and -0.0 are equal keys, but written apart)."""
+    return _libyaml({"k": float(spelling)})[3:-1]
+
+
 def _scalar(value: Any, indent: int, out: list[str]) -> None:
     """A scalar after `key:` or `-`, with its line break; a literal block's lines indented below it."""
     kind = type(value)
@@ -140,6 +146,8 @@ def _scalar(value: Any, indent: int, out: list[str]) -> None:
         out.append(f" {value}\n")
     elif value is None:
         out.append(" null\n")
+    elif kind is float:
+        out.append(f" {_float_text(repr(value))}\n")
     else:
         raise _LeftToLibyaml
 
@@ -199,7 +207,7 @@ def _sequence(data: list, indent: int, inline: bool, out: list[str]) -> None:
 
 def to_yaml(data: Any) -> str:
     """YAML in insertion order (renderers build dicts in the order readers expect). Plain data (dicts, lists,
-    strings, integers, booleans, None) is written directly, each distinct string's form learnt once from libyaml:
+    strings, integers, floats, booleans, None) is written directly, each distinct string's form learnt once from libyaml:
     the same bytes as libyaml's, without building a node per value; anything else goes through libyaml."""
     out: list[str] = []
     try:

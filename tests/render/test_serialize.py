@@ -47,7 +47,7 @@ _SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_na
 _KEYS = st.one_of(_TRICKY, _SHAPED, st.text(max_size=8))
 _DATA = st.recursive(_SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=4),
                                                         st.dictionaries(_KEYS, inner, max_size=4)), max_leaves=30)
-_PLAIN_DATA = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), _TRICKY, _SHAPED),
+_PLAIN_DATA = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), _TRICKY, _SHAPED),
                            lambda inner: st.one_of(st.lists(inner, max_size=4),
                                                    st.dictionaries(_KEYS, inner, max_size=4)), max_leaves=40)
 
@@ -91,6 +91,8 @@ _TRICKY_DOCUMENTS = {
                    "indented": "  a\n    b\n", "blank lines": "a\n\n\nb\n", "kept breaks": "a\n\n",
                    "trailing spaces": "a  \nb", "tab": "a\tb\n\tc", "only a break": "\n",
                    "in a list": [{"run": "a\nb\n", "items": ["x\ny", ["p\nq"]]}]},
+    "floats": {"f": [0.0, -0.0, 1.5, -2.25, 1e20, 1e-05, 123456789.125, float("inf"), float("-inf"), float("nan"),
+                     5e-324, 1.7976931348623157e308]},
     "nesting": {"a": [[[{"b": [{}, [], {"c": None}]}]], {"d": {"e": {"f": [True, 0, -3, 10**30]}}}]},
 }
 
@@ -115,7 +117,7 @@ def test_plain_documents_are_written_directly() -> None:
     {"k" * 200: 1},                                # a key too long to be simple: written as `? key`
     {"kept": "a\n\n"},                            # kept final breaks end the document with `...`
     {"deep": _deep(300)} if (_deep := lambda n: {"x": _deep(n - 1)} if n else 1) else {},
-    {"float": 1.5}, {1: "integer key"}, {"tuple": (1, 2)},
+    {1: "integer key"}, {"tuple": (1, 2)}, {"set": {1}},
 ])
 def test_what_the_direct_writer_leaves_to_libyaml_still_matches(data: Any) -> None:
     assert _direct(data) is None
