@@ -80,13 +80,16 @@ _OTHER_BREAKS = re.compile("[\r\x85\u2028\u2029]")
 _LONGEST_KEY = 1024
 
 
-_PLAIN_SHAPE = re.compile(r"[A-Za-z][A-Za-z0-9_./@:-]{0,98}[A-Za-z0-9_./@-]|[A-Za-z]", re.ASCII)
-"""Names, paths, image references and URLs without spaces: libyaml writes them as they are unless YAML would read
-them as something other than a string (true, off, null...). A simple key is at most 128 characters."""
+_PLAIN_SHAPE = re.compile(r"(?!\.\.\.)[A-Za-z0-9_./()$=+~^;<\\](?:[ -~]*[!-~])?", re.ASCII)
+"""One line of printable ASCII that starts with no indicator and ends with no space, as names, paths, image
+references, URLs, commands and PromQL expressions do: libyaml writes it as it is unless it holds `: ` or ` #`, ends
+with `:`, or YAML would read it as something other than a string (true, off, null, 1.0, a date...)."""
+_LONGEST_SIMPLE_KEY = 128
 
 
 def _surely_plain(value: str) -> bool:
-    return _PLAIN_SHAPE.fullmatch(value) is not None and _scalar_tag(value, (True, False)) == f"{_TAG}str"
+    return (_PLAIN_SHAPE.fullmatch(value) is not None and ": " not in value and " #" not in value
+            and not value.endswith(":") and _scalar_tag(value, (True, False)) == f"{_TAG}str")
 
 
 @lru_cache(maxsize=1 << 16)
@@ -94,7 +97,7 @@ def _value_text(value: str) -> tuple[str, tuple[str, ...]] | None:
     """How libyaml writes a string after `key: ` or `- `: the line's text, or a literal block's header and its lines
     (without their indentation); None for what the direct writer leaves to libyaml. Learnt from libyaml itself,
     once per distinct string."""
-    if _surely_plain(value):
+    if len(value) <= _LONGEST_LINE_SCALAR and _surely_plain(value):
         return value, ()
     if _OTHER_BREAKS.search(value):
         return None
@@ -112,7 +115,7 @@ def _value_text(value: str) -> tuple[str, tuple[str, ...]] | None:
 @lru_cache(maxsize=1 << 16)
 def _key_text(key: str) -> str | None:
     """How libyaml writes a string as a mapping key (None for a key it writes in the explicit `? ` form)."""
-    if _surely_plain(key):
+    if len(key) <= _LONGEST_SIMPLE_KEY and _surely_plain(key):
         return key
     if _OTHER_BREAKS.search(key):
         return None

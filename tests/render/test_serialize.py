@@ -39,9 +39,12 @@ _TRICKY = st.sampled_from(["", "yes", "no", "on", "off", "y", "N", "null", "~", 
                            "a\nb\n", "\n", "'q'", '"q"', "*alias", "&anchor", "!tag", "%", "@", "`", "{}", "[]",
                            "2026-12-02", "<<", "=", "é", "\t", "a:", "a:b", "a: ", "http://x:80/p", "x@sha256:0f",
                            "/data/models", "a #b", "a#b", "Off", "NULL", "Null", "ON", "-", "--", "---", "...",
-                           "a\n\n", "a \nb", "\n a", " \n", "a\r\nb", "\u2028", "\x85", "\x07", "\ufeff"])
+                           "a\n\n", "a \nb", "\n a", " \n", "a\r\nb", "\u2028", "\x85", "\x07", "\ufeff",
+                           'sum by (a) (rate(x{d="s",r=~"/v1/.*"}[5m])) > 0.5', "a - b", "a -b", "x #y", "x#y",
+                           "(a: b)", "a:", "...x", ".x", "..x", "=x", "<<x", "~x", "^x", "$x", "\\x", "1:2:3", "0b1",
+                           "1_0", "+.5", "Y", "yes please", "1 2", "k: v", "a\tb"])
 # the characters that decide between plain, quoted and literal forms, in any order
-_SHAPED = st.text(alphabet="aZ09_./@:- #'\"\n\t,[]{}!&*|>%?é", max_size=24)
+_SHAPED = st.text(alphabet="aZ09_./@:- #'\"\n\t,[]{}!&*|>%?é()=~<$^;\\+`", max_size=24)
 _SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), _TRICKY, _SHAPED,
                      st.text(max_size=20))
 _KEYS = st.one_of(_TRICKY, _SHAPED, st.text(max_size=8))
