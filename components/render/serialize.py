@@ -131,7 +131,7 @@ def _float_text(spelling: str) -> str:
     return _libyaml({"k": float(spelling)})[3:-1]
 
 
-def _scalar(value: Any, indent: int, out: list[str]) -> None:
+def _scalar(value: Any, indent: int) -> str:
     """A scalar after `key:` or `-`, with its line break; a literal block's lines indented below it."""
     kind = type(value)
     if kind is str:
@@ -139,20 +139,19 @@ def _scalar(value: Any, indent: int, out: list[str]) -> None:
         if text is None:
             raise _LeftToLibyaml
         head, lines = text
-        out.append(f" {head}\n")
-        if lines:
-            pad = " " * (indent + 2)
-            out.extend(f"{pad}{line}\n" if line else "\n" for line in lines)
-    elif kind is bool:
-        out.append(" true\n" if value else " false\n")
-    elif kind is int:
-        out.append(f" {value}\n")
-    elif value is None:
-        out.append(" null\n")
-    elif kind is float:
-        out.append(f" {_float_text(repr(value))}\n")
-    else:
-        raise _LeftToLibyaml
+        if not lines:
+            return f" {head}\n"
+        pad = " " * (indent + 2)
+        return "".join([f" {head}\n", *(f"{pad}{line}\n" if line else "\n" for line in lines)])
+    if kind is bool:
+        return " true\n" if value else " false\n"
+    if kind is int:
+        return f" {value}\n"
+    if value is None:
+        return " null\n"
+    if kind is float:
+        return f" {_float_text(repr(value))}\n"
+    raise _LeftToLibyaml
 
 
 def _mapping(data: dict, indent: int, inline: bool, out: list[str]) -> None:
@@ -164,23 +163,23 @@ def _mapping(data: dict, indent: int, inline: bool, out: list[str]) -> None:
         key_text = _key_text(key) if type(key) is str else None
         if key_text is None:
             raise _LeftToLibyaml
-        out.append(f"{key_text}:" if inline else f"{pad}{key_text}:")
+        prefix = f"{key_text}:" if inline else f"{pad}{key_text}:"
         inline = False
         kind = type(value)
         if kind is dict:
             if value:
-                out.append("\n")
+                out.append(f"{prefix}\n")
                 _mapping(value, indent + 2, False, out)
             else:
-                out.append(" {}\n")
+                out.append(f"{prefix} {{}}\n")
         elif kind is list:
             if value:
-                out.append("\n")
+                out.append(f"{prefix}\n")
                 _sequence(value, indent, False, out)  # a mapping's sequences are not indented
             else:
-                out.append(" []\n")
+                out.append(f"{prefix} []\n")
         else:
-            _scalar(value, indent, out)
+            out.append(prefix + _scalar(value, indent))
 
 
 def _sequence(data: list, indent: int, inline: bool, out: list[str]) -> None:
@@ -189,23 +188,23 @@ def _sequence(data: list, indent: int, inline: bool, out: list[str]) -> None:
         raise _LeftToLibyaml
     pad = " " * indent
     for item in data:
-        out.append("-" if inline else f"{pad}-")
+        prefix = "-" if inline else f"{pad}-"
         inline = False
         kind = type(item)
         if kind is dict:
             if item:
-                out.append(" ")
+                out.append(f"{prefix} ")
                 _mapping(item, indent + 2, True, out)
             else:
-                out.append(" {}\n")
+                out.append(f"{prefix} {{}}\n")
         elif kind is list:
             if item:
-                out.append(" ")
+                out.append(f"{prefix} ")
                 _sequence(item, indent + 2, True, out)
             else:
-                out.append(" []\n")
+                out.append(f"{prefix} []\n")
         else:
-            _scalar(item, indent, out)
+            out.append(prefix + _scalar(item, indent))
 
 
 def to_yaml(data: Any) -> str:
