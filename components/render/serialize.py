@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from functools import lru_cache
 from typing import Any
 
@@ -229,6 +230,58 @@ def to_yaml_documents(documents: list[Any]) -> str:
     return "---\n".join(to_yaml(doc) for doc in documents)
 
 
+class _LeftToJsonModule(Exception):
+    """Data the direct JSON writer does not write itself: the json module writes the whole document instead."""
+
+
+_JSON_CONSTANTS = {None: "null", True: "true", False: "false"}
+_JSON_FLOATS = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _json_value(value: Any, depth: int, out: list[str]) -> None:
+    """One value as json.dumps(indent=2, sort_keys=True, ensure_ascii=False) writes it at `depth`, without its
+    generator per container and per item (a dashboard holds thousands of values)."""
+    kind = type(value)
+    if kind is str:
+        out.append(encode_basestring(value))
+    elif kind is dict or kind is list:
+        if not value:
+            out.append("{}" if kind is dict else "[]")
+            return
+        inner = "\n" + "  " * (depth + 1)
+        separator = ("{" if kind is dict else "[") + inner
+        if kind is dict:
+            for key in sorted(value):
+                if type(key) is not str:
+                    raise _LeftToJsonModule
+                out.append(f"{separator}{encode_basestring(key)}: ")
+                separator = "," + inner
+                _json_value(value[key], depth + 1, out)
+        else:
+            for item in value:
+                out.append(separator)
+                separator = "," + inner
+                _json_value(item, depth + 1, out)
+        out.append("\n" + "  " * depth + ("}" if kind is dict else "]"))
+    elif value is None or kind is bool:
+        out.append(_JSON_CONSTANTS[value])
+    elif kind is int:
+        out.append(int.__repr__(value))
+    elif kind is float:
+        spelling = float.__repr__(value)
+        out.append(_JSON_FLOATS.get(spelling, spelling))
+    else:
+        raise _LeftToJsonModule
+
+
 def to_json(data: Any) -> str:
-    """Indented JSON with sorted keys and a final newline."""
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """Indented JSON with sorted keys and a final newline: json.dumps(indent=2, sort_keys=True, ensure_ascii=False)
+    byte for byte, written directly for plain data (dicts with string keys, lists, strings, numbers, booleans,
+    None) and by the json module for anything else."""
+    out: list[str] = []
+    try:
+        _json_value(data, 0, out)
+    except _LeftToJsonModule:
+        return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    out.append("\n")
+    return "".join(out)

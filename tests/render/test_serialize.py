@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import json
+
 import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slm_deploy.render import serialize
-from slm_deploy.render.serialize import to_yaml
+from slm_deploy.render.serialize import to_json, to_yaml
 
 
 class _Reference(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
@@ -125,3 +127,31 @@ def test_plain_documents_are_written_directly() -> None:
 def test_what_the_direct_writer_leaves_to_libyaml_still_matches(data: Any) -> None:
     assert _direct(data) is None
     assert to_yaml(data) == _reference_yaml(data)
+
+
+_JSON_DATA = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), _TRICKY, st.text(max_size=12)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.tuples(inner, inner),
+                            st.dictionaries(st.one_of(_TRICKY, st.text(max_size=8)), inner, max_size=4)),
+    max_leaves=40)
+
+
+def _reference_json(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON_DATA)
+def test_bundle_json_is_the_json_modules_bytes(data: Any) -> None:
+    assert to_json(data) == _reference_json(data)
+
+
+@pytest.mark.parametrize("data", [
+    {"dashboard": {"panels": [{"id": 1, "targets": [{"expr": 'sum(rate(x{d="a"}[5m]))'}], "gridPos": {}}],
+                   "tags": [], "refresh": None, "editable": False, "version": 1.5}},
+    ["é", "\u2028", "\x00\x1f", '"quoted"\\', float("nan"), float("-inf"), -0.0, 10**40],
+    {"int keys": {1: "a", 2: "b"}, "none key": {None: 1}},  # keys the json module turns into strings
+    {"tuple": (1, (2, [])), "empty": [{}, []]},
+])
+def test_tricky_json_matches_the_json_module(data: Any) -> None:
+    assert to_json(data) == _reference_json(data)
