@@ -155,12 +155,34 @@ def _scalar(value: Any, indent: int) -> str:
     raise _LeftToLibyaml
 
 
+_ONE_LINE_KINDS = (str, int, bool, type(None))
+
+
+@lru_cache(maxsize=1 << 16, typed=True)  # typed: `on: 1` and `on: true` are equal keys otherwise
+def _one_line_entry(key: Any, value: Any) -> str | None:
+    """`key: value` and its line break, for a string key and a one-line value a bundle repeats across its files;
+    None for anything else."""
+    key_text = _key_text(key) if type(key) is str else None
+    if key_text is None:
+        return None
+    if type(value) is str:
+        text = _value_text(value)
+        return f"{key_text}: {text[0]}\n" if text is not None and not text[1] else None
+    return f"{key_text}:{_scalar(value, 0)}"
+
+
 def _mapping(data: dict, indent: int, inline: bool, out: list[str]) -> None:
     """A block mapping at `indent`; `inline` when its first key follows a sequence's `- `."""
     if indent > _DEEPEST_INDENT:
         raise _LeftToLibyaml
     pad = " " * indent
     for key, value in data.items():
+        if type(value) in _ONE_LINE_KINDS:
+            entry = _one_line_entry(key, value)
+            if entry is not None:
+                out.append(entry if inline else pad + entry)
+                inline = False
+                continue
         key_text = _key_text(key) if type(key) is str else None
         if key_text is None:
             raise _LeftToLibyaml
