@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 from functools import lru_cache
 from typing import Any
 
