@@ -73,13 +73,12 @@ class _LeftToLibyaml(Exception):
 
 
 _LONGEST_LINE_SCALAR = 2048
-"""Longer one-line scalars could reach the emitter's width (4096 columns) and be folded, which depends on where
-they sit: those documents go through libyaml."""
+_LONGEST_KEY = 1024
 _DEEPEST_INDENT = 512
+"""Past these a line could reach the emitter's width (4096 columns) and libyaml would fold it, depending on where
+it sits: such documents go through libyaml (512 + 1024 + 2048 stays well inside the width)."""
 _OTHER_BREAKS = re.compile("[\r\x85\u2028\u2029]")
 """Line breaks libyaml writes as breaks followed by the indentation of where the string sits."""
-_LONGEST_KEY = 1024
-
 
 _PLAIN_SHAPE = re.compile(r"(?!\.\.\.)[A-Za-z0-9_./()$=+~^;<\\](?:[ -~]*[!-~])?", re.ASCII)
 """One line of printable ASCII that starts with no indicator and ends with no space, as names, paths, image
