@@ -117,11 +117,15 @@ def test_plain_documents_are_written_directly() -> None:
     assert _direct(data) == _reference_yaml(data)
 
 
+def _nested(depth: int) -> Any:
+    return {"x": _nested(depth - 1)} if depth else 1
+
+
 @pytest.mark.parametrize("data", [
     {"long": "word " * 1000},                      # one line longer than the emitter's width: folded
     {"k" * 200: 1},                                # a key too long to be simple: written as `? key`
     {"kept": "a\n\n"},                            # kept final breaks end the document with `...`
-    {"deep": _deep(300)} if (_deep := lambda n: {"x": _deep(n - 1)} if n else 1) else {},
+    {"deep": _nested(300)},                        # indented past the writer's limit
     {1: "integer key"}, {"tuple": (1, 2)}, {"set": {1}},
 ])
 def test_what_the_direct_writer_leaves_to_libyaml_still_matches(data: Any) -> None:
