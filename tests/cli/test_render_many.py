@@ -256,3 +256,21 @@ def test_specs_rendered_one_after_another_in_one_process_match_their_renders_alo
     for key in ("alpha", "beta", "elsewhere", "alpha"):
         files = render_bundle(load_deployment(specs[key])).files
         assert {name: text.encode() for name, text in files.items()} == alone[key], key
+
+
+def test_an_slo_the_spec_sets_is_judged_even_after_a_spec_that_leaves_it_to_its_default(tmp_path: Path) -> None:
+    """Setting a field to its default still asks for it to be measured: a spec that leaves the SLO out renders,
+    the same spec naming it on a runtime that cannot measure it is refused, in whichever order one process sees
+    them."""
+    from slm_deploy.render.bundle import render_bundle
+    from slm_deploy.spec.loader import load_deployment
+
+    plain = _spec(tmp_path, "plain", SPEC.format(name="gamma") + "serving: {auth: {enabled: false}}\n")
+    named = _spec(tmp_path, "named", plain.read_text() + "monitoring: {slo: {ttft_p95_seconds: 2.0}}\n")
+    render_bundle(load_deployment(plain))
+    try:
+        render_bundle(load_deployment(named))
+    except SpecError as exc:
+        assert [p.path for p in exc.problems] == ["monitoring.slo.ttft_p95_seconds"]
+    else:
+        raise AssertionError("an SLO no metric measures was accepted")
