@@ -75,15 +75,13 @@ def _followed(out: Path) -> Path:
 def _fill(root: Path, bundle: Bundle) -> None:
     """Write every file into the fresh staging directory, making each folder once (a bundle has a hundred files in
     a dozen folders)."""
-    made: set[str] = set()
+    made: set[Path] = set()
     for relative, text in bundle.files.items():
-        path = os.path.join(root, relative)
-        folder = os.path.dirname(path)
-        if folder not in made:
-            os.makedirs(folder, exist_ok=True)
-            made.add(folder)
-        with open(path, "w", encoding="utf-8") as stream:
-            stream.write(text)
+        path = root / relative
+        if path.parent not in made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            made.add(path.parent)
+        path.write_text(text, encoding="utf-8")
         os.chmod(path, 0o755 if relative.endswith(".sh") else 0o644)
 
 
