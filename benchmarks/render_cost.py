@@ -127,7 +127,8 @@ def _fleet_specs(size: int) -> list[dict]:
     for i in range(size):
         model, runtime, resources = kinds[i % len(kinds)]
         specs.append({"name": f"svc-{i:03d}", "model": model, "runtime": runtime, "resources": resources,
-                      "targets": {"docker": {"registry": "registry.example.com"}, "compose": {}, "kubernetes": {}},
+                      "targets": {"docker": {"registry": "registry.example.com"}, "compose": {},
+                                  "kubernetes": {"monitoring_namespace": f"svc-{i:03d}-monitoring"}},
                       "secrets": {"api-keys": {"backend": "kubernetes"}}})
     return specs
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from slm_deploy.errors import Problem, SpecError
 from slm_deploy.render.bundle import Bundle, render_bundle
-from slm_deploy.spec.consistency import kubernetes_target
+from slm_deploy.spec.consistency import kubernetes_target, own_add_on_namespaces
 from slm_deploy.spec.loader import Deployment, load_deployment
-from slm_deploy.spec.shared_cluster import namespace_clash
+from slm_deploy.spec.shared_cluster import add_on_clash
 
 
 def render_specs(paths: list[Path]) -> list[tuple[Deployment, Bundle]]:
@@ -22,8 +22,8 @@ def render_specs(paths: list[Path]) -> list[tuple[Deployment, Bundle]]:
             rendered.append((deployment, render_bundle(deployment)))
         except SpecError as exc:  # the loader and render_bundle name the file of every problem they raise
             problems.extend(exc.problems)
-    for deployment, _ in rendered if not problems else []:
-        problems.extend(_namespace_clashes(deployment, [d for d, _ in rendered if d is not deployment]))
+    if not problems:
+        problems.extend(_namespace_clashes([deployment for deployment, _ in rendered]))
     if problems:
         raise SpecError(problems)
     return rendered
@@ -34,12 +34,16 @@ def _shares_a_cluster(deployment: Deployment) -> bool:
     return kubernetes_target(deployment.spec) is not None and deployment.spec.targets.aks is None
 
 
-def _namespace_clashes(deployment: Deployment, others: list[Deployment]) -> list[Problem]:
-    """Specs rendered together without a cluster of their own are taken to share one."""
-    if not _shares_a_cluster(deployment):
-        return []
-    problem = namespace_clash(deployment.spec, [o.spec for o in others if _shares_a_cluster(o)])
-    return deployment.error([problem]).problems if problem else []
+def _namespace_clashes(deployments: list[Deployment]) -> list[Problem]:
+    """Specs rendered together without a cluster of their own are taken to share one; each spec's add-on
+    namespaces are worked out once, so a fleet's check grows with its size, not its square."""
+    sharing = [d for d in deployments if _shares_a_cluster(d)]
+    add_ons = [own_add_on_namespaces(d.spec) for d in sharing]
+    problems: list[Problem] = []
+    for index, deployment in enumerate(sharing):
+        problem = add_on_clash(deployment.spec, add_ons[:index] + add_ons[index + 1:])
+        problems += deployment.error([problem]).problems if problem else []
+    return problems
 
 
 def bundle_dir(name: str, out: Path | None, *, several: bool) -> Path:

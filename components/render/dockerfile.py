@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 
 from slm_deploy import __version__
 from slm_deploy.render.templating import render_template
@@ -53,8 +54,14 @@ def _env_instruction(env: list[tuple[str, str]]) -> str:
 
 def render_dockerfile(service: ServicePlan, deployment: Deployment) -> str:
     """The hardened Dockerfile of one service; the service must have a build."""
-    build = service.own_build
     security = deployment.spec.security
+    return _dockerfile(service, security.uid, security.gid)
+
+
+@lru_cache(maxsize=16)
+def _dockerfile(service: ServicePlan, uid: int, gid: int) -> str:
+    """Keyed on all it reads: a render names each image (and its tags) from its build context several times over."""
+    build = service.own_build
     writable = sorted(set(service.writable_paths) - {"/tmp"})
     llamacpp_url, llamacpp_sha256 = prep.llamacpp_source()
     return render_template(
@@ -66,8 +73,8 @@ def render_dockerfile(service: ServicePlan, deployment: Deployment) -> str:
         base_digest=build.base.digest,
         description=PREP_DESCRIPTIONS.get(build.template) or DESCRIPTIONS.get(service.runtime, service.runtime),
         version=__version__,
-        uid=security.uid,
-        gid=security.gid,
+        uid=uid,
+        gid=gid,
         cache_root=CACHE_ROOT,
         writable_paths=writable,
         owned_paths=writable,

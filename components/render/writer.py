@@ -73,9 +73,14 @@ def _followed(out: Path) -> Path:
 
 
 def _fill(root: Path, bundle: Bundle) -> None:
+    """Write every file into the fresh staging directory, making each folder once (a bundle has a hundred files in
+    a dozen folders)."""
+    made: set[Path] = set()
     for relative, text in bundle.files.items():
         path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent not in made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            made.add(path.parent)
         path.write_text(text, encoding="utf-8")
         os.chmod(path, 0o755 if relative.endswith(".sh") else 0o644)
 

@@ -23,14 +23,19 @@ def bundled_monitoring_namespace(spec: DeploymentSpec) -> str | None:
 
 def namespace_clash(spec: DeploymentSpec, neighbours: Iterable[DeploymentSpec]) -> Problem | None:
     """The problem with `spec`'s namespace when a neighbour on the same cluster places an add-on there."""
+    return add_on_clash(spec, [own_add_on_namespaces(other) for other in neighbours])
+
+
+def add_on_clash(spec: DeploymentSpec, neighbours_add_ons: list[dict[str, str]]) -> Problem | None:
+    """namespace_clash, given each neighbour's own_add_on_namespaces: a fleet works them out once per spec, not
+    once per pair of specs."""
     target = kubernetes_target(spec)
     if target is None:
         return None
-    neighbours = list(neighbours)
-    owners = (own_add_on_namespaces(other).get(namespace_of(spec)) for other in neighbours)
+    owners = (add_ons.get(namespace_of(spec)) for add_ons in neighbours_add_ons)
     owner = next((owner for owner in owners if owner), None)
     stack = bundled_monitoring_namespace(spec)
-    held = (own_add_on_namespaces(other).get(stack) for other in neighbours) if stack is not None else ()
+    held = (add_ons.get(stack) for add_ons in neighbours_add_ons) if stack is not None else ()
     resident = next((what for what in held if what), None)
     if resident is not None:
         return Problem("targets.kubernetes.monitoring_namespace",

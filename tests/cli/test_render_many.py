@@ -4,6 +4,8 @@ unless every spec renders and every target directory may be written."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from slm_deploy.errors import Problem, SpecError
@@ -218,3 +220,57 @@ def test_a_bundled_stack_in_the_namespace_of_another_deployments_prometheus_oper
     alpha.write_text(alpha.read_text().replace("{namespace: alpha}",
                                                "{namespace: alpha, monitoring_namespace: alpha-monitoring}"))
     assert run_in_process("validate", str(alpha), str(beta)).code == 0
+
+
+ALPHA = ("name: alpha\nmodel: {id: qwen3-1.7b}\nruntime: {kind: llamacpp}\n"
+         "targets:\n  docker: {registry: registry.example.com}\n  compose: {}\n"
+         "  kubernetes: {monitoring_namespace: alpha-monitoring}\n"
+         "secrets:\n  api-keys: {backend: kubernetes}\n")
+BETA = ("name: beta\nmodel: {id: phi-4-mini-instruct}\nruntime: {kind: vllm}\n"
+        "resources: {gpu: {count: 1, type: nvidia-a100-80gb}}\n"
+        "targets:\n  docker: {registry: registry.example.com}\n  compose: {}\n"
+        "secrets:\n  api-keys: {backend: file}\n")
+ALPHA_ELSEWHERE = ("name: alpha\nmodel: {id: qwen3-1.7b}\nruntime: {kind: llamacpp}\n"
+                   "serving: {auth: {api_keys_secret: team-keys}}\n"
+                   "targets:\n  docker: {registry: registry.example.com, repository: team}\n"
+                   "  kubernetes: {monitoring_namespace: alpha-monitoring}\n"
+                   "secrets:\n  team-keys: {backend: kubernetes}\n")
+
+
+def test_specs_rendered_one_after_another_in_one_process_match_their_renders_alone(tmp_path: Path) -> None:
+    """What a render keeps for the next spec (templates, Dockerfiles, rule files, dashboards, YAML forms of
+    strings) never leaks into it: A, then B (another runtime, targets and secret backend), then A's name with other
+    targets and secrets, then A again, each the bytes of its own render in a fresh process."""
+    from slm_deploy.render.bundle import render_bundle
+    from slm_deploy.spec.loader import load_deployment
+
+    specs = {"alpha": _spec(tmp_path, "alpha", ALPHA), "beta": _spec(tmp_path, "beta", BETA),
+             "elsewhere": _spec(tmp_path, "elsewhere", ALPHA_ELSEWHERE)}
+    alone = {}
+    for key, path in specs.items():
+        result = subprocess.run([sys.executable, "-m", "slm_deploy.cli", "render", str(path), "--out",
+                                 str(tmp_path / f"alone-{key}"), "--quiet"], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        alone[key] = _tree(tmp_path / f"alone-{key}")
+    assert len({json.dumps({k: v.hex() for k, v in tree.items()}) for tree in alone.values()}) == 3
+    for key in ("alpha", "beta", "elsewhere", "alpha"):
+        files = render_bundle(load_deployment(specs[key])).files
+        assert {name: text.encode() for name, text in files.items()} == alone[key], key
+
+
+def test_an_slo_the_spec_sets_is_judged_even_after_a_spec_that_leaves_it_to_its_default(tmp_path: Path) -> None:
+    """Setting a field to its default still asks for it to be measured: a spec that leaves the SLO out renders,
+    the same spec naming it on a runtime that cannot measure it is refused, in whichever order one process sees
+    them."""
+    from slm_deploy.render.bundle import render_bundle
+    from slm_deploy.spec.loader import load_deployment
+
+    plain = _spec(tmp_path, "plain", SPEC.format(name="gamma") + "serving: {auth: {enabled: false}}\n")
+    named = _spec(tmp_path, "named", plain.read_text() + "monitoring: {slo: {ttft_p95_seconds: 2.0}}\n")
+    render_bundle(load_deployment(plain))
+    try:
+        render_bundle(load_deployment(named))
+    except SpecError as exc:
+        assert [p.path for p in exc.problems] == ["monitoring.slo.ttft_p95_seconds"]
+    else:
+        raise AssertionError("an SLO no metric measures was accepted")

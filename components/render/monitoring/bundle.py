@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from slm_deploy.render.monitoring.alertmanager import alertmanager_config
 from slm_deploy.render.monitoring.context import Monitored, monitored
-from slm_deploy.render.monitoring.dashboards import dashboards
 from slm_deploy.render.monitoring.grafana import dashboard_provider, datasources, grafana_ini
 from slm_deploy.render.monitoring.logs import alloy_config, loki_config
 from slm_deploy.render.monitoring.prometheus import TESTS_DIR, prometheus_config, rule_file_name
 from slm_deploy.render.monitoring.rule_tests import rule_tests
-from slm_deploy.render.monitoring.rules import alerts, not_raised, rule_groups
+from slm_deploy.render.monitoring.rules import alerts, not_raised
+from slm_deploy.render.monitoring.texts import dashboard_files, rule_file
 from slm_deploy.render.serialize import to_json, to_yaml
 from slm_deploy.render.templating import render_template
 from slm_deploy.runtimes.monitoring import monitoring_name
@@ -40,7 +40,7 @@ def rules_and_tests(m: Monitored, platform: str) -> dict[str, str]:
     suffix = "" if platform == "compose" else f"-{platform}"
     rules = rule_file_name(m).replace(".rules.yml", f"{suffix}.rules.yml")
     return {
-        f"{ROOT}/prometheus/{rules}": to_yaml({"groups": rule_groups(m, platform)}),
+        f"{ROOT}/prometheus/{rules}": rule_file(m, platform),
         f"{ROOT}/prometheus/{TESTS_DIR}/{m.name}{suffix}.test.yml": to_yaml(rule_tests(m, platform, f"../{rules}")),
     }
 
@@ -72,7 +72,7 @@ def monitoring_files(deployment: Deployment, plan: RuntimePlan) -> dict[str, str
     files: dict[str, str] = {}
     for platform in platforms(deployment):
         files.update(rules_and_tests(m, platform))
-    files.update({f"{ROOT}/grafana/dashboards/{name}": to_json(board) for name, board in dashboards(m).items()})
+    files.update({f"{ROOT}/grafana/dashboards/{name}": text for name, text in dashboard_files(m)})
     if deployment.spec.targets.compose is not None:
         files.update(_compose_files(deployment, m))
     if kubernetes_target(deployment.spec) and monitoring_mode(deployment.spec) == "managed":

@@ -8,9 +8,8 @@ from typing import Any
 
 from slm_deploy.render.kubernetes.common import MANAGED_BY, Manifest, bounded_name, meta, selector
 from slm_deploy.render.monitoring.context import Monitored
-from slm_deploy.render.monitoring.dashboards import dashboards
 from slm_deploy.render.monitoring.rules import rule_groups
-from slm_deploy.render.serialize import to_json
+from slm_deploy.render.monitoring.texts import dashboard_files
 from slm_deploy.runtimes.plan import ServicePlan
 from slm_deploy.spec.loader import Deployment
 from slm_deploy.spec.monitoring_checks import monitoring_mode
@@ -49,7 +48,7 @@ def dashboards_config_map(deployment: Deployment, m: Monitored) -> Manifest:
     """Every dashboard in one ConfigMap carrying the sidecar's label."""
     return {"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": meta(deployment, bounded_name(m.name, "dashboards"), {**MANAGED_BY, **DASHBOARD_LABEL}),
-            "data": {name: to_json(board) for name, board in dashboards(m).items()}}
+            "data": dict(dashboard_files(m))}
 
 
 def monitoring_objects(deployment: Deployment, m: Monitored) -> list[Manifest]:

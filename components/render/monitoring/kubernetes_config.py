@@ -10,7 +10,7 @@ from slm_deploy.render.kubernetes.common import selector
 from slm_deploy.render.monitoring.alertmanager import alertmanager_config
 from slm_deploy.render.monitoring.context import Monitored
 from slm_deploy.render.monitoring.prometheus import ALERTMANAGER_PORT, RULES_DIR
-from slm_deploy.render.monitoring.rules import rule_groups
+from slm_deploy.render.monitoring.texts import rule_file
 from slm_deploy.render.serialize import to_yaml
 from slm_deploy.runtimes.plan import SECRETS_ROOT, ServicePlan
 from slm_deploy.spec.loader import Deployment
@@ -65,7 +65,7 @@ def prometheus_kubernetes_config(m: Monitored, namespace: str, alertmanager: str
 def prometheus_files(m: Monitored, namespace: str, alertmanager: str, kube_state_metrics: str) -> dict[str, str]:
     """The Prometheus ConfigMap's data: prometheus.yml and the deployment's Kubernetes rule file."""
     return {"prometheus.yml": to_yaml(prometheus_kubernetes_config(m, namespace, alertmanager, kube_state_metrics)),
-            kubernetes_rule_file(m): to_yaml({"groups": rule_groups(m, "kubernetes")})}
+            kubernetes_rule_file(m): rule_file(m, "kubernetes")}
 
 
 def alertmanager_files(deployment: Deployment, m: Monitored) -> dict[str, str]:

@@ -17,16 +17,16 @@ from slm_deploy.render.kubernetes.secret_sources import projected_secrets
 from slm_deploy.render.kubernetes.security import container_security, pod_security
 from slm_deploy.render.monitoring.bundle import is_monitored
 from slm_deploy.render.monitoring.context import Monitored, monitored
-from slm_deploy.render.monitoring.dashboards import dashboards
 from slm_deploy.render.monitoring.grafana import DASHBOARDS_PATH, dashboard_provider, datasources, grafana_ini
 from slm_deploy.render.monitoring.kubernetes_config import (
     KUBE_STATE_METRICS_PORT, alertmanager_files, prometheus_files,
 )
 from slm_deploy.render.monitoring.kubernetes_stack_access import network_objects
+from slm_deploy.render.monitoring.texts import dashboard_files
 from slm_deploy.render.monitoring.stack_names import (
     PORTS, monitoring_meta, monitoring_namespace, part_labels, part_name, part_selector,
 )
-from slm_deploy.render.serialize import to_json, to_yaml
+from slm_deploy.render.serialize import to_yaml
 from slm_deploy.runtimes.common import pinned
 from slm_deploy.runtimes.monitoring import ALERTMANAGER_PORT, GRAFANA_PORT, PROMETHEUS_PORT, PROMETHEUS_RETENTION
 from slm_deploy.runtimes.plan import SECRETS_ROOT, RuntimePlan
@@ -171,7 +171,7 @@ def _grafana(deployment: Deployment, m: Monitored) -> list[Manifest]:
                _config_volume("dashboards", boards),
                {"name": "secrets", "projected": projected_secrets([password])}]
     return [_config_map(deployment, name, files),
-            _config_map(deployment, boards, {key: to_json(board) for key, board in dashboards(m).items()}),
+            _config_map(deployment, boards, dict(dashboard_files(m))),
             _workload(deployment, "grafana", container, volumes, "/var/lib/grafana")]
 
 

@@ -7,6 +7,7 @@ Prometheus rule files, PrometheusRule objects and Azure Prometheus rule groups a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from slm_deploy.errors import Problem, SpecError
@@ -93,8 +94,14 @@ def _model_loaded(m: Monitored) -> dict[str, Any]:
     return {"record": "slm:model_loaded", "expr": prefer(exprs + [up])}
 
 
+@lru_cache(maxsize=8)
+def _signal_records(m: Monitored) -> frozenset[str]:
+    """The series the signal rules record, which each ratio rule looks up: made once per deployment."""
+    return frozenset(r["record"] for r in normalising(m, with_ratios=False))
+
+
 def _ratio(m: Monitored, record: str, errors: str, total: str) -> list[dict[str, Any]]:
-    names = {r["record"] for r in normalising(m, with_ratios=False)}
+    names = _signal_records(m)
     if errors not in names or total not in names:
         return []
     return [{"record": record, "expr": ratio_or_zero(errors, total)}]
@@ -371,7 +378,13 @@ def _kubernetes_alerts(m: Monitored, ns: str) -> list[Alert]:
 
 def alerts(m: Monitored, platform: str) -> list[Alert]:
     """Every alert of the deployment on one platform (Kubernetes adds pod, Job, GPU and certificate alerts)."""
-    return _alerts(m, platform)
+    return list(_platform_alerts(m, platform))
+
+
+@lru_cache(maxsize=8)
+def _platform_alerts(m: Monitored, platform: str) -> tuple[Alert, ...]:
+    """The rule file, its promtool tests and the runbooks all read the alerts: made once per deployment."""
+    return tuple(_alerts(m, platform))
 
 
 def not_raised(m: Monitored) -> dict[str, str]:
