@@ -19,7 +19,7 @@ from slm_deploy.servers.gateway.config import GatewayConfig
 from slm_deploy.servers.gateway.headers import client_response_headers, header_tokens, upstream_request_headers
 from slm_deploy.servers.gateway.keys import KeyStore
 from slm_deploy.servers.gateway.limits import BucketTable, ByteBudget, ConcurrencyGate, KeyLimits
-from slm_deploy.servers.gateway.logs import ACCESS_FIELDS
+from slm_deploy.servers.gateway.logs import ACCESS_LOG, ACCESS_LOGGER
 from slm_deploy.servers.gateway.metrics import NO_KEY, GatewayMetrics
 from slm_deploy.servers.gateway.relay import ClientStream, RelayedResponse
 from slm_deploy.servers.gateway.paths import InvalidTarget, Target, canonical_target
@@ -31,7 +31,7 @@ from slm_deploy.servers.gateway.upstream import (
 )
 from slm_deploy.servers.gateway.usage import JsonBodyTap, LineStreamTap, TokenUsage, request_usage_injection
 
-access_log = logging.getLogger("slm_gateway.access")
+access_log = logging.getLogger(ACCESS_LOGGER)
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 CLIENT_CLOSED = 499
@@ -247,7 +247,7 @@ class Gateway:
 
     async def _forward(self, exchange: Exchange, target: Target) -> web.StreamResponse:
         """Send the request upstream and relay the answer chunk by chunk as it arrives."""
-        in_flight = self.metrics.in_flight.labels(exchange.key_id)
+        in_flight = self.metrics.in_flight_for(exchange.key_id)
         in_flight.inc()
         try:
             return await self._relay(exchange, target)
@@ -395,8 +395,8 @@ class Gateway:
         usage: TokenUsage | None = None,
     ) -> None:
         """Count the request and write one access-log line (ids and routes only, never keys)."""
-        self.metrics.requests.labels(exchange.route, str(status), exchange.key_id).inc()
-        if not self.config.access_log or not access_log.isEnabledFor(logging.INFO):
+        self.metrics.answered(exchange.route, status, exchange.key_id).inc()
+        if not self.config.access_log:
             return
         entry: dict[str, object] = {
             "method": exchange.request.method, "route": exchange.route, "status": status, "key_id": exchange.key_id,
@@ -409,4 +409,4 @@ class Gateway:
         if usage is not None:
             entry["input_tokens"] = usage.input_tokens
             entry["output_tokens"] = usage.output_tokens
-        access_log.info("request", extra={ACCESS_FIELDS: entry})
+        ACCESS_LOG.write(entry)
