@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import io
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +26,7 @@ from slm_deploy.servers.gateway import (
 )
 from slm_deploy.servers.gateway.keys import KeyFileError, KeyStore, parse_key_file, read_key_file
 from slm_deploy.servers.gateway.limits import BucketTable, ByteBudget, ConcurrencyGate, TokenBucket
-from slm_deploy.servers.gateway.logs import ACCESS_FIELDS, JsonFormatter
+from slm_deploy.servers.gateway.logs import AccessLog, JsonFormatter
 from slm_deploy.servers.gateway.request_fields import restrict_request_fields
 from slm_deploy.servers.gateway.usage import MAX_INJECTION_BODY_BYTES, LineStreamTap, TokenUsage, request_usage_injection, usage_from_object
 
@@ -358,11 +360,20 @@ def test_usage_injection_leaves_bodies_too_large_to_parse_cheaply_as_sent() -> N
 
 def test_an_access_log_line_is_one_json_object_with_its_fields_at_the_top() -> None:
     fields = {"method": "POST", "route": "/v1/chat/completions", "status": 200, "key_id": "alice", "ttft_ms": 1.5}
-    record = logging.LogRecord("slm_gateway.access", logging.INFO, "", 0, "request", None, None)
-    setattr(record, ACCESS_FIELDS, fields)
-    line = json.loads(JsonFormatter().format(record))
-    assert {k: line[k] for k in fields} == fields and "msg" not in line
-    assert (line["level"], line["logger"]) == ("info", "slm_gateway.access")
+    stream = io.StringIO()
+    access = AccessLog()
+    access.stream = stream
+
+    async def two_requests() -> None:
+        access.write(fields)
+        access.write({**fields, "status": 429})
+        await asyncio.sleep(0)
+
+    asyncio.run(two_requests())
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [{k: line[k] for k in fields} for line in lines] == [fields, {**fields, "status": 429}]
+    assert all((line["level"], line["logger"]) == ("info", "slm_gateway.access") for line in lines)
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line["ts"]) for line in lines)
     plain = logging.LogRecord("slm_gateway", logging.WARNING, "", 0, "upstream request failed: %s", ("X",), None)
     assert json.loads(JsonFormatter().format(plain))["msg"] == "upstream request failed: X"
 

@@ -2,32 +2,69 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
 import time
+from typing import TextIO
 
-# The LogRecord attribute holding an access-log entry's fields, serialised once, by the formatter.
-ACCESS_FIELDS = "access_fields"
+ACCESS_LOGGER = "slm_gateway.access"
+_second = -1
+_second_text = ""
+
+
+def timestamp(created: float) -> str:
+    """UTC to the millisecond, the date and time part formatted once a second."""
+    global _second, _second_text
+    whole = int(created)
+    if whole != _second:
+        _second, _second_text = whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+    return f"{_second_text}.{int((created - whole) * 1000):03d}Z"
 
 
 class JsonFormatter(logging.Formatter):
-    """Access-log entries' fields are merged in; other messages go under `msg`."""
+    """The time, level and logger of every record, its message under `msg`."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
+            "ts": timestamp(record.created), "level": record.levelname.lower(), "logger": record.name,
+            "msg": record.getMessage(),
         }
-        fields = getattr(record, ACCESS_FIELDS, None)
-        if isinstance(fields, dict):
-            entry.update(fields)
-        else:
-            entry["msg"] = record.getMessage()
         if record.exc_info and record.exc_info[0] is not None:
             entry["error"] = record.exc_info[0].__name__
         return json.dumps(entry, separators=(",", ":"))
+
+
+class AccessLog:
+    """Access-log lines in the formatter's shape, written to the log stream without a LogRecord or a handler.
+
+    Lines written while the event loop runs one pass are flushed together at the end of that pass.
+    """
+
+    def __init__(self) -> None:
+        self.stream: TextIO | None = None  # None: INFO is not logged, or logging was never configured
+        self._flush_pending = False
+
+    def write(self, fields: dict[str, object]) -> None:
+        """Write one request's line."""
+        stream = self.stream
+        if stream is None:
+            return
+        entry: dict[str, object] = {"ts": timestamp(time.time()), "level": "info", "logger": ACCESS_LOGGER}
+        entry.update(fields)
+        stream.write(json.dumps(entry, separators=(",", ":")) + "\n")
+        if not self._flush_pending:
+            self._flush_pending = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        if self.stream is not None:
+            self.stream.flush()
+
+
+ACCESS_LOG = AccessLog()
 
 
 def configure_logging(level: str) -> None:
@@ -41,3 +78,4 @@ def configure_logging(level: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("aiohttp.access").disabled = True
+    ACCESS_LOG.stream = sys.stdout if logging.getLogger(ACCESS_LOGGER).isEnabledFor(logging.INFO) else None

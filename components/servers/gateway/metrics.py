@@ -85,6 +85,8 @@ class GatewayMetrics:
         self.key_reloads.labels("loaded")
         self.key_reloads.labels("error")
         self._series: dict[tuple[str, str], ExchangeSeries] = {}
+        self._answered: dict[tuple[str, int, str], Counter] = {}
+        self._in_flight: dict[str, Gauge] = {}
 
     def series(self, route: str, key_id: str) -> ExchangeSeries:
         """The series for this route and key id (both bounded: the route table's patterns, the key file's ids)."""
@@ -94,4 +96,18 @@ class GatewayMetrics:
                 self.ttft.labels(route, key_id), self.duration.labels(route, key_id),
                 self.input_tokens.labels(route, key_id), self.output_tokens.labels(route, key_id),
             )
+        return found
+
+    def answered(self, route: str, status: int, key_id: str) -> Counter:
+        """The requests counter of one route, status and key id, looked up once."""
+        found = self._answered.get((route, status, key_id))
+        if found is None:
+            found = self._answered[route, status, key_id] = self.requests.labels(route, str(status), key_id)
+        return found
+
+    def in_flight_for(self, key_id: str) -> Gauge:
+        """The in-flight gauge of one key id, looked up once."""
+        found = self._in_flight.get(key_id)
+        if found is None:
+            found = self._in_flight[key_id] = self.in_flight.labels(key_id)
         return found

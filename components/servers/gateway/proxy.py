@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import aiohttp
+
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
@@ -19,8 +19,9 @@ from slm_deploy.servers.gateway.config import GatewayConfig
 from slm_deploy.servers.gateway.headers import client_response_headers, header_tokens, upstream_request_headers
 from slm_deploy.servers.gateway.keys import KeyStore
 from slm_deploy.servers.gateway.limits import BucketTable, ByteBudget, ConcurrencyGate, KeyLimits
-from slm_deploy.servers.gateway.logs import ACCESS_FIELDS
+from slm_deploy.servers.gateway.logs import ACCESS_LOG, ACCESS_LOGGER
 from slm_deploy.servers.gateway.metrics import NO_KEY, GatewayMetrics
+from slm_deploy.servers.gateway.relay import ClientStream, RelayedResponse
 from slm_deploy.servers.gateway.paths import InvalidTarget, Target, canonical_target
 from slm_deploy.servers.gateway.request_fields import FieldRefusal, restrict_request_fields
 from slm_deploy.servers.gateway.routes import OPENAI_GENERATION_ROUTES, TABLES, UNMATCHED_LABEL
@@ -30,13 +31,15 @@ from slm_deploy.servers.gateway.upstream import (
 )
 from slm_deploy.servers.gateway.usage import JsonBodyTap, LineStreamTap, TokenUsage, request_usage_injection
 
-access_log = logging.getLogger("slm_gateway.access")
+access_log = logging.getLogger(ACCESS_LOGGER)
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 CLIENT_CLOSED = 499
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 # A protocol switch and a proxy-auth challenge describe the hop to the runtime, not the client's request.
 NOT_RELAYED = frozenset({101, 407})
+# Streamed answers tell buffering proxies in front of the gateway to pass each chunk on.
+STREAM_HEADERS = (("X-Accel-Buffering", "no"),)
 # While a runtime wakes, connection attempts back off from the first delay to the longest.
 WAIT_FIRST_RETRY_SECONDS = 0.25
 WAIT_MAX_RETRY_SECONDS = 2.0
@@ -244,7 +247,7 @@ class Gateway:
 
     async def _forward(self, exchange: Exchange, target: Target) -> web.StreamResponse:
         """Send the request upstream and relay the answer chunk by chunk as it arrives."""
-        in_flight = self.metrics.in_flight.labels(exchange.key_id)
+        in_flight = self.metrics.in_flight_for(exchange.key_id)
         in_flight.inc()
         try:
             return await self._relay(exchange, target)
@@ -287,9 +290,7 @@ class Gateway:
             return self._finish(exchange, errors.error_response("upstream_error", status=status, headers=retry))
         return await self._stream(exchange, upstream, drop_usage_event)
 
-    async def _stream(
-        self, exchange: Exchange, upstream: UpstreamResponse, drop_usage_event: bool
-    ) -> web.StreamResponse:
+    async def _stream(self, exchange: Exchange, upstream: UpstreamResponse, drop_usage_event: bool) -> RelayedResponse:
         request, route, key_id, started = exchange.request, exchange.route, exchange.key_id, exchange.started
         content_type = upstream.headers.get("Content-Type", "").lower()
         streaming = "text/event-stream" in content_type or "ndjson" in content_type
@@ -300,31 +301,28 @@ class Gateway:
             tap = JsonBodyTap()
         else:
             tap = None
-        response = web.StreamResponse(status=upstream.status, headers=errors.SERVER_HEADER)
-        for name, value in client_response_headers(upstream.headers, streaming):
-            response.headers.add(name, value)
-        if streaming:
-            response.headers["X-Accel-Buffering"] = "no"
+        headers = client_response_headers(upstream.headers, streaming)
+        client = ClientStream(request, upstream.status, [*headers, *STREAM_HEADERS] if streaming else headers)
         status = upstream.status
         series = self.metrics.series(route, key_id)
         ttft: float | None = None
         complete = False
         try:
-            await response.prepare(request)
+            client.start()
             while chunk := await upstream.read():
                 if ttft is None and streaming:
                     ttft = time.perf_counter() - started
                     series.ttft.observe(ttft)
                 out = tap.feed(chunk) if tap is not None else chunk
                 if out:
-                    await response.write(out)
+                    await client.write(out)
             if tap is not None:
                 out = tap.finish()
                 if out:
-                    await response.write(out)
-            await response.write_eof()
+                    await client.write(out)
+            client.end()
             complete = True
-        except (ConnectionResetError, aiohttp.ClientConnectionResetError):
+        except ConnectionResetError:
             status = CLIENT_CLOSED
         except (UpstreamError, TimeoutError) as exc:
             reason = "timeout" if isinstance(exc, TimeoutError) else "stream_broken"
@@ -343,7 +341,7 @@ class Gateway:
             series.output_tokens.inc(usage.output_tokens)
         series.duration.observe(time.perf_counter() - started)
         self._record(exchange, status, ttft=ttft, usage=usage)
-        return response
+        return client.response
 
     async def _open_upstream(
         self, exchange: Exchange, method: str, target: str, body: bytes | None, headers: list[tuple[str, str]]
@@ -397,8 +395,8 @@ class Gateway:
         usage: TokenUsage | None = None,
     ) -> None:
         """Count the request and write one access-log line (ids and routes only, never keys)."""
-        self.metrics.requests.labels(exchange.route, str(status), exchange.key_id).inc()
-        if not self.config.access_log or not access_log.isEnabledFor(logging.INFO):
+        self.metrics.answered(exchange.route, status, exchange.key_id).inc()
+        if not self.config.access_log:
             return
         entry: dict[str, object] = {
             "method": exchange.request.method, "route": exchange.route, "status": status, "key_id": exchange.key_id,
@@ -411,4 +409,4 @@ class Gateway:
         if usage is not None:
             entry["input_tokens"] = usage.input_tokens
             entry["output_tokens"] = usage.output_tokens
-        access_log.info("request", extra={ACCESS_FIELDS: entry})
+        ACCESS_LOG.write(entry)

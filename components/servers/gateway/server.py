@@ -77,6 +77,7 @@ class GatewayConnection(RequestHandler):
     _refused = False
     _body: StreamReader | None = None  # the body of the last request head parsed
     _wire: asyncio.Transport | None = None  # kept after force_close, which forgets the transport while it flushes
+    _drained: asyncio.Future[None] | None = None
 
     @property
     def awaiting_head(self) -> bool:
@@ -146,6 +147,7 @@ class GatewayConnection(RequestHandler):
                 timer.cancel()
         self._head_timer = self._send_timer = None
         self._wire = None
+        self._wake_writer()
         super().connection_lost(exc)
 
     def pause_writing(self) -> None:
@@ -163,6 +165,18 @@ class GatewayConnection(RequestHandler):
         if self._send_timer is not None:
             self._send_timer.cancel()
             self._send_timer = None
+        self._wake_writer()
+
+    async def writable(self) -> None:
+        """Wait while the client's transport is above its high-water mark (until it reads, or the connection ends)."""
+        while self.writing_paused and self.transport is not None:
+            self._drained = self._loop.create_future()
+            await self._drained
+
+    def _wake_writer(self) -> None:
+        waiter, self._drained = self._drained, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def _send_deadline_passed(self) -> None:
         """A write stayed blocked for the whole send timeout: drop the connection and what it has not read."""
