@@ -309,6 +309,7 @@ def _content_length(head: bytes) -> int:
     pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 46\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\ninjected", id="head-with-a-body"),
     pytest.param(b"HTTP/1.1 204 No Content\r\nContent-Length: 8\r\n\r\ninjected", id="204-with-a-body"),
     pytest.param(b"HTTP/1.1 304 Not Modified\r\nContent-Length: 8\r\n\r\ninjected", id="304-with-a-body"),
+    pytest.param(b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: h2c\r\n\r\ninjected", id="101-then-bytes"),
 ])
 def test_bytes_after_an_answer_that_has_no_body_are_never_read_and_the_socket_is_dropped(answer: bytes) -> None:
     async def script(_r: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
