@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from slm_deploy.servers.gateway import errors
 from slm_deploy.servers.gateway.config import GatewayConfig, GatewayConfigError
-from slm_deploy.servers.gateway.keys import KeySet, KeyStore
+from slm_deploy.servers.gateway.keys import MAX_KEY_FILE_BYTES, KeySet, KeyStore, parse_upstream_key
 from slm_deploy.servers.gateway.metrics import GatewayMetrics
 from slm_deploy.servers.gateway.paths import InvalidTarget, canonical_target
 from slm_deploy.servers.gateway.proxy import SAFE_METHODS, Gateway
@@ -27,11 +27,11 @@ SPARE_FILE_DESCRIPTORS = 64
 
 
 def read_upstream_key(path: str) -> str:
-    """The key the gateway presents to a runtime that checks its own (one line, trimmed)."""
+    """The key the gateway presents to a runtime that checks its own (one line of visible ASCII)."""
     if not path:
         return ""
-    with open(path, encoding="utf-8") as handle:
-        return handle.read().strip()
+    with open(path, "rb") as handle:
+        return parse_upstream_key(handle.read(MAX_KEY_FILE_BYTES + 1))
 
 
 def build_gateway(config: GatewayConfig) -> Gateway:

@@ -103,6 +103,31 @@ def parse_key_file(text: str) -> KeySet:
     return KeySet(tuple(entries))
 
 
+# A token as it may stand in an Authorization header: visible ASCII, no spaces (':' is allowed here).
+UPSTREAM_KEY_PATTERN = re.compile(r"[\x21-\x7e]+")
+
+
+def parse_upstream_key(data: bytes) -> str:
+    """The one key the gateway presents to the runtime, refused unless it can stand in a header line as it is."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise KeyFileError("upstream key file: not UTF-8 text") from None
+    key = ""
+    for number, raw in enumerate(text.split("\n"), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        if key:
+            raise KeyFileError(f"upstream key file line {number}: the file holds one key on one line")
+        if not UPSTREAM_KEY_PATTERN.fullmatch(line):
+            raise KeyFileError(f"upstream key file line {number}: the key must be visible ASCII without spaces")
+        key = line
+    if not key:
+        raise KeyFileError("upstream key file: no key")
+    return key
+
+
 Signature = bytes
 """The SHA-256 of the file's content: any edit changes it, whatever happens to its size or mtime."""
 MISSING: Signature = b""

@@ -279,9 +279,9 @@ class Gateway:
             self.metrics.upstream_errors.labels("timeout").inc()
             return self._finish(exchange, errors.error_response("upstream_timeout"))
         except UpstreamError as exc:
-            self.metrics.upstream_errors.labels("connect").inc()
+            self.metrics.upstream_errors.labels(exc.reason).inc()
             access_log.warning("upstream request failed: %s", type(exc).__name__)
-            return self._finish(exchange, errors.error_response("upstream_unavailable"))
+            return self._finish(exchange, errors.error_response(exc.code))
         if upstream.status >= 500 or 300 <= upstream.status < 400 or upstream.status in NOT_RELAYED:
             # Internal error bodies and redirects to internal hosts stay inside; the status (5xx) does not.
             upstream.close()

@@ -2,8 +2,9 @@
 
 The request head is written as bytes, the response is parsed by llhttp (httptools) and its body handed over as
 the bytes that arrived, coalesced between reads. A connection goes back to the pool only after a complete,
-keep-alive response; one that was cancelled, timed out, failed or answered a HEAD is closed, so a pooled
-connection is never reused mid-response.
+keep-alive response to a request that was written whole; one that was cancelled, timed out, failed, answered
+before its body was sent, or gave an answer that has no body (HEAD, 101, 204, 304) is closed, so a pooled
+connection is never reused mid-exchange and bytes a runtime sends where no body belongs never reach a client.
 """
 
 from __future__ import annotations
@@ -16,14 +17,39 @@ from urllib.parse import urlsplit
 import httptools
 from multidict import CIMultiDict
 
+from slm_deploy.servers.gateway.server import MAX_HEAD_BYTES
+
 # Body bytes held for a reader that has not taken them yet before the runtime's socket stops being read.
 HIGH_WATER_BYTES = 256 * 1024
 # A pooled connection unused this long is closed (aiohttp's client keeps them 15 s too).
 IDLE_SECONDS = 15.0
+# Header lines one response head may hold (aiohttp's client allowed 32768; real runtimes send under 20).
+MAX_HEAD_FIELDS = 128
+# Request body bytes handed to the socket per write while the runtime keeps reading (the transport's high water).
+WRITE_PIECE_BYTES = 64 * 1024
+# Final statuses whose answer has no body: whatever follows the head is not a body a client may see.
+BODILESS_STATUSES = frozenset({101, 204, 304})
 
 
 class UpstreamError(Exception):
-    """The runtime broke the exchange: closed early, or sent framing llhttp rejects."""
+    """The runtime broke the exchange before its answer's head: it closed the connection early."""
+
+    reason = "connect"  # the slm_gateway_upstream_errors_total reason
+    code = "upstream_unavailable"  # the error the client gets
+
+
+class UpstreamProtocolError(UpstreamError):
+    """The runtime's answer is not HTTP the gateway may relay: bad framing, an oversized head, an invalid status."""
+
+    reason = "protocol"
+    code = "upstream_error"
+
+
+class UnsafeRequestHead(UpstreamError):
+    """A value bound for the request head holds CR, LF or NUL; nothing was sent."""
+
+    reason = "unsafe_request_head"
+    code = "upstream_error"
 
 
 class UpstreamConnectError(UpstreamError):
@@ -57,6 +83,10 @@ class Origin:
                    f"Host: {host_header}\r\n".encode("ascii"))
 
 
+class _BodilessAnswer(Exception):
+    """Raised from llhttp's head callback to stop parsing where an answer without a body ends."""
+
+
 class _Connection(asyncio.Protocol):
     """One socket to the runtime and the response being parsed on it."""
 
@@ -68,6 +98,11 @@ class _Connection(asyncio.Protocol):
 
     def _reset(self) -> None:
         self.parser: httptools.HttpResponseParser | None = None
+        self.head_only = False
+        self.head_bytes = 0
+        self.unsent: memoryview | None = None
+        self.write_paused = False
+        self.head_received = 0
         self.status = 0
         self.header_list: list[tuple[bytes, bytes]] = []
         self.head: asyncio.Future[None] | None = None
@@ -93,14 +128,20 @@ class _Connection(asyncio.Protocol):
             return
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            pass  # a protocol switch: its head is the response, which the gateway refuses, dropping the socket
-        except httptools.HttpParserError:
-            if self.complete:  # bytes after the response: it stands, the socket is not trusted again
+        except httptools.HttpParserError as exc:
+            if self.complete:  # bytes after the response, or a bodiless answer: it stands, the socket is dropped
                 self.keep_alive = False
             else:
-                self._fail(UpstreamError("the runtime sent a response llhttp rejects"))
+                cause = exc.__context__
+                self._fail(cause if isinstance(cause, UpstreamError)
+                           else UpstreamProtocolError("the runtime sent a response llhttp rejects"))
             self.abort()
+            return
+        if not self.headers_done:  # llhttp holds a head's lines however long they grow: the gateway stops them
+            self.head_received += len(data)
+            if self.head_received > MAX_HEAD_BYTES:
+                self._fail(UpstreamProtocolError("the runtime's response head is too large"))
+                self.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -113,10 +154,13 @@ class _Connection(asyncio.Protocol):
                 self._fail(UpstreamError("the runtime closed the connection mid-response"))
 
     def pause_writing(self) -> None:
-        """The runtime is not reading the request body fast enough; the transport buffers it."""
+        """The runtime is not reading the request body fast enough: hand the socket no more of it for now."""
+        self.write_paused = True
 
     def resume_writing(self) -> None:
-        """See pause_writing."""
+        """The runtime drained the socket's buffer: write on."""
+        self.write_paused = False
+        self._send_body()
 
     # -- httptools callbacks --------------------------------------------------------------
 
@@ -126,19 +170,29 @@ class _Connection(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if not self.headers_done:  # trailers are parsed and dropped
+            self.head_bytes += len(name) + len(value) + 4
+            if len(self.header_list) >= MAX_HEAD_FIELDS or self.head_bytes > MAX_HEAD_BYTES:
+                raise UpstreamProtocolError("the runtime's response head is too large")
             self.header_list.append((name, value))
 
     def on_headers_complete(self) -> None:
         assert self.parser is not None
         status = self.parser.get_status_code()
+        if not 100 <= status <= 599:
+            raise UpstreamProtocolError("the runtime answered with a status outside 100-599")
         if 100 <= status < 200 and status != 101:
             self.informational = True  # interim responses are not relayed; llhttp parses the final one next
             return
         self.status, self.headers_done = status, True
         framing = {name.lower() for name, _ in self.header_list}
         self.until_eof = b"content-length" not in framing and b"transfer-encoding" not in framing
+        bodiless = self.head_only or status in BODILESS_STATUSES
+        if bodiless:  # llhttp would read on (a HEAD answer's body, a switched protocol): the exchange ends here
+            self.complete, self.keep_alive = True, False
         if self.head is not None and not self.head.done():
             self.head.set_result(None)
+        if bodiless:
+            raise _BodilessAnswer
 
     def on_body(self, body: bytes) -> None:
         self.chunks.append(body)
@@ -153,7 +207,7 @@ class _Connection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         if self.informational:
             self.informational = False
-            self.header_list = []
+            self.header_list, self.head_bytes = [], 0
             return
         assert self.parser is not None
         self.keep_alive = not self.until_eof and self.parser.should_keep_alive()
@@ -173,33 +227,50 @@ class _Connection(asyncio.Protocol):
         self._wake()
 
     def abort(self) -> None:
-        """Drop the socket now, whatever it holds."""
+        """Drop the socket now, whatever it holds or has still to send."""
+        self.unsent = None
         if self.transport is not None:
             self.transport.abort()
 
-    def begin(self, request: bytes) -> asyncio.Future[None]:
+    def begin(self, head: bytes, body: bytes, head_only: bool) -> asyncio.Future[None]:
         """Send one request; the future completes when the final response head has arrived."""
         assert self.transport is not None
         if self.idle_timer is not None:
             self.idle_timer.cancel()
             self.idle_timer = None
         self._reset()
+        self.head_only = head_only
         self.parser = httptools.HttpResponseParser(self)
         self.head = self.loop.create_future()
-        self.transport.write(request)
+        self.transport.write(head + body[:WRITE_PIECE_BYTES])
+        if len(body) > WRITE_PIECE_BYTES:
+            self.unsent = memoryview(body)[WRITE_PIECE_BYTES:]
+            self._send_body()
         return self.head
+
+    def _send_body(self) -> None:
+        """Hand the socket the body a piece at a time while the runtime reads it; a complete answer ends the upload.
+
+        What is still unsent then stays unsent, and the socket is not reused: the runtime expects the rest.
+        """
+        while self.unsent and not self.write_paused and not self.complete and self.transport is not None:
+            piece, self.unsent = self.unsent[:WRITE_PIECE_BYTES], self.unsent[WRITE_PIECE_BYTES:]
+            self.transport.write(piece)
+        if not self.unsent:
+            self.unsent = None
 
     @property
     def reusable(self) -> bool:
-        """A complete keep-alive exchange on an open socket with nothing unread."""
+        """A complete keep-alive exchange on an open socket, the request written whole and nothing unread."""
         return (self.complete and self.keep_alive and self.error is None and not self.chunks
-                and self.transport is not None and not self.transport.is_closing())
+                and not self.unsent and self.transport is not None and not self.transport.is_closing()
+                and not self.transport.get_write_buffer_size())
 
 
 class UpstreamResponse:
     """The runtime's answer: status, headers, and its body as it arrives."""
 
-    def __init__(self, pool: UpstreamPool, connection: _Connection, read_timeout: float | None, head_only: bool):
+    def __init__(self, pool: UpstreamPool, connection: _Connection, read_timeout: float | None):
         self._pool = pool
         self._connection = connection
         self._read_timeout = read_timeout
@@ -208,8 +279,6 @@ class UpstreamResponse:
             (name.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape"))
             for name, value in connection.header_list
         )
-        if head_only:  # llhttp cannot know a HEAD answer has no body: read nothing more, never reuse the socket
-            connection.parser, connection.complete, connection.keep_alive = None, True, False
         self._done = False
 
     async def read(self) -> bytes:
@@ -266,23 +335,29 @@ class UpstreamPool:
         self._idle: list[_Connection] = []
 
     def request_head(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes | None) -> bytes:
-        """The request line and headers as bytes (header values come from aiohttp's parser: no CR or LF)."""
+        """The request line and headers as bytes, refused if a value could end a line or split the head.
+
+        aiohttp's parser already refuses CR, LF and NUL in what clients send; this holds for every other source.
+        """
         lines = [f"{method} {self.origin.base_path}{target} HTTP/1.1\r\n".encode("ascii"), self.origin.host_line]
         lines += [f"{name}: {value}\r\n".encode("utf-8", "surrogateescape") for name, value in headers]
         if body is not None:
             lines.append(b"Content-Length: %d\r\n" % len(body))
         lines.append(b"\r\n")
-        return b"".join(lines)
+        head = b"".join(lines)
+        if head.count(b"\r") != len(lines) or head.count(b"\n") != len(lines) or b"\0" in head:
+            raise UnsafeRequestHead("a request head value holds CR, LF or NUL")
+        return head
 
     async def request(
         self, method: str, target: str, headers: list[tuple[str, str]], body: bytes | None,
         connect_timeout: float, read_timeout: float | None,
     ) -> UpstreamResponse:
         """Send a request and wait for the final response head; a cancelled or failed wait drops the connection."""
-        payload = self.request_head(method, target, headers, body) + (body or b"")
+        request_head = self.request_head(method, target, headers, body)
         connection = await self._acquire(connect_timeout)
         loop = connection.loop
-        head = connection.begin(payload)
+        head = connection.begin(request_head, body or b"", head_only=method == "HEAD")
         timer = loop.call_later(read_timeout, _expire, head) if read_timeout else None
         try:
             await head
@@ -292,7 +367,7 @@ class UpstreamPool:
         finally:
             if timer is not None:
                 timer.cancel()
-        return UpstreamResponse(self, connection, read_timeout, head_only=method == "HEAD")
+        return UpstreamResponse(self, connection, read_timeout)
 
     async def _acquire(self, connect_timeout: float) -> _Connection:
         while self._idle:
