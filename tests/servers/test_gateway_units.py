@@ -434,6 +434,11 @@ def test_config_refuses_a_body_budget_smaller_than_one_largest_body() -> None:
                       max_request_body_bytes=4096, max_in_flight_body_bytes=4095)
 
 
+def test_config_refuses_a_negative_usage_copy_budget() -> None:
+    with pytest.raises(GatewayConfigError, match="max_usage_copy_bytes"):
+        GatewayConfig(upstream_url="http://r:1", key_file="/k", route_table="vllm", max_usage_copy_bytes=-1)
+
+
 # -- config and rendering ----------------------------------------------------------------------
 
 
@@ -568,3 +573,11 @@ def test_a_restricted_streamed_request_is_parsed_once_for_both_rewrites(monkeypa
                                 "stream_options": {"include_usage": True}}
     assert restrict_request_fields(b'{"messages":[]}', frozenset({"model"}), frozenset(), inject_usage=True) == (
         b'{"messages":[]}', False)
+
+
+@pytest.mark.parametrize("stream", ['"no"', "2", '["x"]'])
+def test_a_stream_value_mlx_reads_as_true_asks_for_usage(stream: str) -> None:
+    """mlx-lm tests `if body.get("stream")`, so any true-ish value streams there."""
+    body = b'{"messages":[],"stream":%s,"stream_options":{"include_usage":0}}' % stream.encode()
+    rewritten, asked = restrict_request_fields(body, frozenset({"model"}), frozenset(), inject_usage=True)
+    assert asked and json.loads(rewritten)["stream_options"] == {"include_usage": True}

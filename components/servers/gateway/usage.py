@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from slm_deploy.servers.gateway.limits import ByteBudget
 
@@ -221,8 +221,6 @@ class JsonBodyTap:
         return self._usage
 
 
-# Any spelling of `stream` a runtime might read as the member: the fast path parses nothing only without one.
-_STREAM_ANY_CASE = re.compile(rb"stream", re.IGNORECASE)
 # Strings pydantic (vLLM's request models) reads as true in a boolean field.
 _TRUE_STRINGS = frozenset({"1", "on", "t", "true", "y", "yes"})
 
@@ -248,14 +246,18 @@ def _is_true(value: Any) -> bool:
     return isinstance(value, str) and value.lower() in _TRUE_STRINGS
 
 
-def with_stream_usage(obj: Any) -> dict[str, Any] | None:
-    """For a streamed OpenAI request object that did not ask for usage, the same request asking for it."""
-    if not isinstance(obj, dict) or not _is_true(obj.get("stream")):
+def with_stream_usage(obj: Any, is_true: Callable[[Any], bool] = _is_true) -> dict[str, Any] | None:
+    """For a streamed OpenAI request object that did not ask for usage, the same request asking for it.
+
+    `is_true` is how the runtime reads a boolean member: pydantic's lax rule, or Python's truth for a runtime that
+    only tests `if body.get("stream")`.
+    """
+    if not isinstance(obj, dict) or not is_true(obj.get("stream")):
         return None
     options = obj.get("stream_options")
     if options is not None and not isinstance(options, dict):
         return None
-    if options and _is_true(options.get("include_usage")):
+    if options and is_true(options.get("include_usage")):
         return None
     return {**obj, "stream_options": {**(options or {}), "include_usage": True}}
 
@@ -310,7 +312,7 @@ def request_usage_injection(body: bytes, fold_keys: bool = False) -> bytes | Non
     """
     if len(body) > MAX_INJECTION_BODY_BYTES:
         return None
-    if body.isascii() and b"\\" not in body and b"\0" not in body and not _STREAM_ANY_CASE.search(body):
+    if body.isascii() and b"\\" not in body and b"\0" not in body and b"stream" not in body.lower():
         return None  # UTF-8 text (no NUL of UTF-16/32) that spells no member `stream` in any way
     try:
         obj = json.loads(body.decode("utf-8"), object_pairs_hook=_Members) if fold_keys else json.loads(body)
