@@ -23,6 +23,11 @@ from slm_deploy.servers.gateway.config import GatewayConfig, config_to_toml
 USAGE_OPENAI = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
 OLLAMA_PROMPT_EVAL_COUNT = 13
 OLLAMA_EVAL_COUNT = 21
+# Anthropic Messages and OpenAI Responses report input_tokens/output_tokens (Messages: output in message_delta).
+MESSAGES_INPUT_TOKENS = 17
+MESSAGES_OUTPUT_TOKENS = 9
+RESPONSES_USAGE = {"input_tokens": 19, "output_tokens": 6, "total_tokens": 25,
+                   "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}}
 STREAM_WORDS = ("Small", " models", " serve", " well", ".")
 
 KEYS = {
@@ -128,6 +133,9 @@ class FakeRuntime:
         app.router.add_post("/api/chat", self._ollama)
         app.router.add_post("/api/generate", self._ollama)
         app.router.add_post("/api/pull", self._health)
+        app.router.add_post("/v1/responses", self._responses)
+        app.router.add_post("/v1/messages", self._messages)
+        app.router.add_post("/api/embeddings", self._large_json)
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/embeddings", self._leaky_headers)
         app.router.add_post("/api/embed", self._internal_error)
@@ -228,6 +236,72 @@ class FakeRuntime:
             if index == 0:
                 await self._hold(body)
         await response.write((json.dumps(final) + "\n").encode())
+        await response.write_eof()
+        return response
+
+    async def _sse(self, request: web.Request, events: list[dict[str, Any]]) -> web.StreamResponse:
+        """Stream events the way the OpenAI Responses and Anthropic Messages APIs do: `event:` and `data:` lines."""
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        for event in events:
+            await response.write(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
+        await response.write_eof()
+        return response
+
+    async def _responses(self, request: web.Request) -> web.StreamResponse:
+        """An OpenAI Responses answer; streamed, the usage is only in `response.completed`."""
+        body = await self._record(request)
+        done = {"id": "resp_1", "object": "response", "status": "completed", "model": "tiny",
+                "output": [{"type": "message", "role": "assistant",
+                            "content": [{"type": "output_text", "text": "".join(STREAM_WORDS)}]}],
+                "usage": RESPONSES_USAGE}
+        if not body.get("stream"):
+            return web.json_response(done)
+        events: list[dict[str, Any]] = [
+            {"type": "response.created", "sequence_number": 0,
+             "response": {**done, "status": "in_progress", "output": [], "usage": None}},
+        ]
+        events += [{"type": "response.output_text.delta", "sequence_number": index + 1, "item_id": "msg_1",
+                    "output_index": 0, "content_index": 0, "delta": word} for index, word in enumerate(STREAM_WORDS)]
+        events.append({"type": "response.completed", "sequence_number": len(events), "response": done})
+        return await self._sse(request, events)
+
+    async def _messages(self, request: web.Request) -> web.StreamResponse:
+        """An Anthropic Messages answer; streamed, input tokens come in `message_start`, output in `message_delta`."""
+        body = await self._record(request)
+        message = {"id": "msg_1", "type": "message", "role": "assistant", "model": "tiny",
+                   "stop_reason": None, "stop_sequence": None}
+        if not body.get("stream"):
+            return web.json_response({
+                **message, "content": [{"type": "text", "text": "".join(STREAM_WORDS)}], "stop_reason": "end_turn",
+                "usage": {"input_tokens": MESSAGES_INPUT_TOKENS, "output_tokens": MESSAGES_OUTPUT_TOKENS},
+            })
+        events: list[dict[str, Any]] = [
+            {"type": "message_start",
+             "message": {**message, "content": [], "usage": {"input_tokens": MESSAGES_INPUT_TOKENS, "output_tokens": 1}}},
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        ]
+        events += [{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": word}}
+                   for word in STREAM_WORDS]
+        events += [
+            {"type": "content_block_stop", "index": 0},
+            {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+             "usage": {"output_tokens": MESSAGES_OUTPUT_TOKENS}},
+            {"type": "message_stop"},
+        ]
+        return await self._sse(request, events)
+
+    async def _large_json(self, request: web.Request) -> web.StreamResponse:
+        """A JSON answer of `size` bytes, held before its last member (the token count) until released."""
+        body = await self._record(request)
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        await response.write(b'{"embedding":[')
+        filler = b"0.125," * (body["size"] // 6)
+        for start in range(0, len(filler), 1 << 16):
+            await response.write(filler[start:start + (1 << 16)])
+        await self._hold(body)
+        await response.write(b'0],"prompt_eval_count":%d}' % OLLAMA_PROMPT_EVAL_COUNT)
         await response.write_eof()
         return response
 

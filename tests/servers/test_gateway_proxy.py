@@ -13,8 +13,11 @@ import pytest
 
 from tests.servers.gateway_fixtures import (
     KEYS,
+    MESSAGES_INPUT_TOKENS,
+    MESSAGES_OUTPUT_TOKENS,
     OLLAMA_EVAL_COUNT,
     OLLAMA_PROMPT_EVAL_COUNT,
+    RESPONSES_USAGE,
     STREAM_WORDS,
     USAGE_OPENAI,
     FakeRuntime,
@@ -22,6 +25,7 @@ from tests.servers.gateway_fixtures import (
     bearer,
     eventually,
 )
+from tests.servers.raw_http import Reader, connect, request_bytes
 
 CHAT = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -207,6 +211,111 @@ def test_ollama_eval_counts_are_counted_stream_or_not(gateway: GatewayProcess, c
     assert _tokens(gateway, "/api/generate", "bob") == (
         before[0] + 2 * OLLAMA_PROMPT_EVAL_COUNT, before[1] + 2 * OLLAMA_EVAL_COUNT
     )
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["streamed", "whole"])
+def test_responses_and_messages_usage_is_counted(gateway: GatewayProcess, client: httpx.Client, stream: bool) -> None:
+    expected = {
+        "/v1/responses": (RESPONSES_USAGE["input_tokens"], RESPONSES_USAGE["output_tokens"]),
+        "/v1/messages": (MESSAGES_INPUT_TOKENS, MESSAGES_OUTPUT_TOKENS),
+    }
+    for route, (prompt, generated) in expected.items():
+        before = _tokens(gateway, route, "alice")
+        answer = client.post(route, json={**CHAT, "stream": stream, "max_tokens": 8}, headers=bearer("alice"))
+        assert answer.status_code == 200 and answer.text.count('"usage": {') == (2 if route == "/v1/messages" and stream else 1)
+        assert _tokens(gateway, route, "alice") == (before[0] + prompt, before[1] + generated), route
+
+
+@pytest.mark.parametrize("body", [
+    b'{"model":"tiny","messages":[],"Stream":true}',
+    b'{"model":"tiny","messages":[],"strea\\u006d":true}',
+    b'{"model":"tiny","messages":[],"stream":false,"STREAM":true,"stream_options":{"include_usage":false}}',
+], ids=["capital", "escaped", "respelled-last"])
+def test_a_stream_spelled_any_way_ollama_reads_asks_for_usage(
+    client: httpx.Client, runtime: FakeRuntime, body: bytes
+) -> None:
+    sent = client.post("/v1/chat/completions", content=body, headers={**bearer("bob"), "Content-Type": "application/json"})
+    assert sent.status_code == 200
+    forwarded = runtime.seen[-1].body
+    options = [v for k, v in forwarded.items() if k.lower() == "stream_options"]
+    assert [v for k, v in forwarded.items() if k.lower() == "stream"][-1] is True
+    assert options[-1]["include_usage"] is True
+
+
+@pytest.mark.parametrize("body", [
+    '{"model":"tiny","messages":[],"stream":true}'.encode("utf-16"),
+    b'\xef\xbb\xbf{"model":"tiny","messages":[],"stream":true}',
+    b'{"model":"tiny","messages":[],"stream":true',
+], ids=["utf-16", "byte-order-mark", "truncated"])
+def test_a_generation_body_ollama_cannot_read_as_utf8_json_is_refused(
+    client: httpx.Client, runtime: FakeRuntime, body: bytes
+) -> None:
+    seen = len(runtime.seen)
+    refused = client.post("/v1/chat/completions", content=body, headers=bearer("bob"))
+    assert refused.status_code == 400 and _error(refused)["code"] == "invalid_json_object"
+    assert len(runtime.seen) == seen
+
+
+def test_time_to_first_token_is_not_the_clients_upload_time(gateway: GatewayProcess, runtime: FakeRuntime) -> None:
+    """A client that stops halfway through its body: TTFT counts from the whole request, not from its head."""
+    labels = {"route": "/v1/completions", "key_id": "carol"}
+    sum_before = gateway.sample("slm_gateway_time_to_first_token_seconds_sum", **labels)
+    body = json.dumps({"model": "tiny", "prompt": "hi", "stream": True}).encode()
+    head = request_bytes("POST", "/v1/completions", {**bearer("carol"), "Content-Type": "application/json"}, body)
+    with connect(gateway.port) as sock:
+        sock.sendall(head[:-5])
+        time.sleep(0.5)  # the gateway is reading the body meanwhile
+        sent = time.perf_counter()
+        sock.sendall(head[-5:])
+        reader = Reader(sock)
+        while b"\r\n\r\n" not in reader.buffer or not reader.buffer.split(b"\r\n\r\n", 1)[1]:
+            assert reader._fill()
+        client_wait = time.perf_counter() - sent
+    ttft = eventually(lambda: gateway.sample("slm_gateway_time_to_first_token_seconds_sum", **labels) - sum_before)
+    assert 0 < ttft <= client_wait
+
+
+def test_usage_copies_of_concurrent_large_answers_stay_within_their_budget(
+    runtime: FakeRuntime, tmp_path: Path
+) -> None:
+    budget, size, answers = 1 << 20, 600 * 1024, 4
+    settings = {"max_usage_copy_bytes": budget}
+    gateway = GatewayProcess(tmp_path, runtime.url, settings=settings)
+    try:
+        before = gateway.sample("slm_gateway_input_tokens_total", route="/api/embeddings", key_id="alice")
+        runtime.arm("copies")
+        relayed = [threading.Event() for _ in range(answers)]
+        results: list[int] = []
+
+        def call(index: int) -> None:
+            received = b""
+            with httpx.Client(base_url=gateway.url, timeout=30) as http, http.stream(
+                "POST", "/api/embeddings", json={"size": size, "hold": "copies"}, headers=bearer("alice"),
+            ) as answer:
+                for chunk in answer.iter_raw():
+                    received += chunk
+                    if len(received) >= size:
+                        relayed[index].set()  # all but the last member went through the gateway
+            results.append(len(json.loads(received)["embedding"]))
+
+        callers = [threading.Thread(target=call, args=(index,)) for index in range(answers)]
+        for caller in callers:
+            caller.start()
+        assert all(done.wait(30) for done in relayed)
+        reserved = gateway.sample("slm_gateway_usage_copy_bytes_reserved")
+        runtime.release("copies")
+        for caller in callers:
+            caller.join(30)
+        assert 0 < reserved <= budget
+        assert len(results) == answers and len(set(results)) == 1  # every answer reached its client whole
+        # Two whole copies do not fit the budget, so at least three answers went on without one.
+        missed = gateway.sample("slm_gateway_usage_unread_total", reason="copy_budget", key_id="alice")
+        assert missed >= answers - 1
+        counted = gateway.sample("slm_gateway_input_tokens_total", route="/api/embeddings", key_id="alice") - before
+        assert counted == (answers - missed) * OLLAMA_PROMPT_EVAL_COUNT
+        assert gateway.sample("slm_gateway_usage_copy_bytes_reserved") == 0
+    finally:
+        gateway.stop()
 
 
 def test_time_to_first_token_is_measured(gateway: GatewayProcess, client: httpx.Client, runtime: FakeRuntime) -> None:

@@ -28,7 +28,9 @@ from slm_deploy.servers.gateway.keys import KeyFileError, KeyStore, parse_key_fi
 from slm_deploy.servers.gateway.limits import BucketTable, ByteBudget, ConcurrencyGate, TokenBucket
 from slm_deploy.servers.gateway.logs import AccessLog, JsonFormatter
 from slm_deploy.servers.gateway.request_fields import restrict_request_fields
-from slm_deploy.servers.gateway.usage import MAX_INJECTION_BODY_BYTES, LineStreamTap, TokenUsage, request_usage_injection, usage_from_object
+from slm_deploy.servers.gateway.usage import (
+    MAX_INJECTION_BODY_BYTES, LineStreamTap, TokenUsage, UnreadableRequest, request_usage_injection, usage_from_object,
+)
 
 SECRET = "sk-unit-secret-value-1234567890abcdef"
 OTHER = "sk-other-0123456789abcdef0123456789"
@@ -304,19 +306,22 @@ def test_tap_keeps_the_last_cumulative_usage_and_ollama_counts() -> None:
     assert ollama.finish().endswith(b'"eval_count":8}') and ollama.usage == TokenUsage(3, 8)
 
 
-@pytest.mark.parametrize(
-    "body",
-    [b'{"stream":true,"messages":[{"role":"user","content":"\\ud800"}]}',
-     b'{"stream":true,"x":' + b"[" * 100_000 + b"]" * 100_000 + b"}"],
-    ids=["lone-surrogate", "deep-nesting"],
-)
-def test_usage_injection_survives_any_json_a_client_sends(body: bytes) -> None:
+def test_usage_injection_survives_a_lone_surrogate() -> None:
+    body = b'{"stream":true,"messages":[{"role":"user","content":"\\ud800"}]}'
     rewritten = request_usage_injection(body)
-    if rewritten is not None:
-        assert json.loads(rewritten)["stream_options"] == {"include_usage": True}
-        assert json.loads(rewritten)["messages"] == json.loads(body)["messages"]
+    assert rewritten is not None and json.loads(rewritten)["stream_options"] == {"include_usage": True}
+    assert json.loads(rewritten)["messages"] == json.loads(body)["messages"]
     tap = LineStreamTap()
     assert tap.feed(b"data: " + body.replace(b'"stream"', b'"usage"') + b"\n") and tap.usage is None
+
+
+def test_a_streamed_looking_body_the_gateway_cannot_read_is_refused_not_forwarded_uncounted() -> None:
+    deep = b'{"stream":true,"x":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    for body in (deep, b'{"stream":true', b'["stream"]', b'{"stream":true,"m":"\xff"}'):
+        with pytest.raises(UnreadableRequest):
+            request_usage_injection(body)
+    tap = LineStreamTap()
+    assert tap.feed(b"data: " + deep.replace(b'"stream"', b'"usage"') + b"\n") and tap.usage is None
 
 
 def test_usage_ignores_malformed_counts() -> None:
@@ -344,6 +349,54 @@ def test_usage_injection_re_encodes_a_body_that_does_not_start_with_its_object()
     body = b'\xef\xbb\xbf{"stream": true, "messages": []}'  # a byte-order mark, which json.loads accepts
     rewritten = request_usage_injection(body)
     assert rewritten == b'{"stream":true,"messages":[],"stream_options":{"include_usage":true}}'
+
+
+def _asks_usage(rewritten: bytes | None, fold_keys: bool = False) -> bool:
+    """Whether the rewritten body asks for usage as the runtime reads it (Go: last member in any case wins)."""
+    assert rewritten is not None
+    pairs: list[tuple[str, object]] = json.loads(rewritten, object_pairs_hook=lambda p: p)
+    options = [v for k, v in pairs if (k.lower() if fold_keys else k) == "stream_options"][-1]
+    assert isinstance(options, list)
+    return [v for k, v in options if (k.lower() if fold_keys else k) == "include_usage"][-1] is True
+
+
+@pytest.mark.parametrize("body", [
+    b'{"model":"m","messages":[{"role":"user","content":"hi"}],"strea\\u006d":true}',
+    b'{"model":"m","messages":[],"stream":true,"stream":true}',
+    b'{"model":"m","messages":[],"stream":true,"stream_options":{"include_usage":false}}',
+    b'{"model":"m","messages":[],"stream":true,"stream_options":{"include_usag\\u0065":false}}',
+    b'\xef\xbb\xbf{"model":"m","messages":[],"stream":true}',
+    '{"model":"m","messages":[],"stream":true}'.encode("utf-16"),
+    '{"model":"m","messages":[],"stream":true}'.encode("utf-32-le"),
+    b'{"model":"m","messages":[],"stream":"true"}',
+    b'{"model":"m","messages":[],"stream":1}',
+], ids=["escaped-key", "duplicate", "usage-false", "escaped-option", "bom", "utf-16", "utf-32", "string", "one"])
+def test_every_body_python_reads_as_streamed_asks_for_usage(body: bytes) -> None:
+    assert _asks_usage(request_usage_injection(body))
+
+
+@pytest.mark.parametrize("body", [
+    b'{"model":"m","messages":[],"Stream":true}',
+    b'{"model":"m","messages":[],"STREAM":true,"stream_options":{"continuous":1}}',
+    '{"model":"m","messages":[],"\u017ftream":true}'.encode(),  # LATIN SMALL LETTER LONG S folds to "S" in Go
+    b'{"model":"m","messages":[],"stream":false,"Stream":true}',
+    b'{"model":"m","messages":[],"Stream":true,"stream_options":{"include_usage":true},"Stream_Options":null}',
+    b'{"model":"m","messages":[],"stream":true,"stream_options":{"include_usage":true,"Include_Usage":false}}',
+    b'{"model":"m","messages":[],"strea\\u004d":true}',
+], ids=["capital", "upper-with-options", "long-s", "later-wins", "options-respelled", "include-respelled", "escape"])
+def test_every_body_go_reads_as_streamed_asks_for_usage(body: bytes) -> None:
+    assert _asks_usage(request_usage_injection(body, fold_keys=True), fold_keys=True)
+
+
+def test_go_spellings_leave_a_body_go_reads_as_not_streamed_alone() -> None:
+    assert request_usage_injection(b'{"Stream":true,"stream":false}', fold_keys=True) is None
+    assert request_usage_injection(b'{"Stream":true,"Stream_options":{"INCLUDE_USAGE":true}}', fold_keys=True) is None
+    assert request_usage_injection(b'{"Stream":true}') is None  # pydantic and Python runtimes match names exactly
+
+
+def test_go_rewrite_keeps_the_clients_other_options() -> None:
+    rewritten = request_usage_injection(b'{"Stream":true,"Stream_Options":{"x":1,"include_usage":false}}', True)
+    assert rewritten == b'{"stream":true,"stream_options":{"x":1,"include_usage":true}}'
 
 
 def test_usage_injection_keeps_non_ascii_text_as_compact_as_the_client_sent_it() -> None:
@@ -390,6 +443,11 @@ def test_config_refuses_a_body_budget_smaller_than_one_largest_body() -> None:
     with pytest.raises(GatewayConfigError, match="max_in_flight_body_bytes"):
         GatewayConfig(upstream_url="http://r:1", key_file="/k", route_table="vllm",
                       max_request_body_bytes=4096, max_in_flight_body_bytes=4095)
+
+
+def test_config_refuses_a_negative_usage_copy_budget() -> None:
+    with pytest.raises(GatewayConfigError, match="max_usage_copy_bytes"):
+        GatewayConfig(upstream_url="http://r:1", key_file="/k", route_table="vllm", max_usage_copy_bytes=-1)
 
 
 # -- config and rendering ----------------------------------------------------------------------
@@ -526,3 +584,11 @@ def test_a_restricted_streamed_request_is_parsed_once_for_both_rewrites(monkeypa
                                 "stream_options": {"include_usage": True}}
     assert restrict_request_fields(b'{"messages":[]}', frozenset({"model"}), frozenset(), inject_usage=True) == (
         b'{"messages":[]}', False)
+
+
+@pytest.mark.parametrize("stream", ['"no"', "2", '["x"]'])
+def test_a_stream_value_mlx_reads_as_true_asks_for_usage(stream: str) -> None:
+    """mlx-lm tests `if body.get("stream")`, so any true-ish value streams there."""
+    body = b'{"messages":[],"stream":%s,"stream_options":{"include_usage":0}}' % stream.encode()
+    rewritten, asked = restrict_request_fields(body, frozenset({"model"}), frozenset(), inject_usage=True)
+    assert asked and json.loads(rewritten)["stream_options"] == {"include_usage": True}

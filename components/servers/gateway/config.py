@@ -66,6 +66,8 @@ class GatewayConfig:
     queue_timeout_seconds: float = 30.0
     max_request_body_bytes: int = 32 * 1024 * 1024
     max_in_flight_body_bytes: int = 64 * 1024 * 1024
+    max_usage_copy_bytes: int = 32 * 1024 * 1024
+    """Copies of non-streamed answers kept to read their usage, all requests together."""
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9464
     metrics_path: str = "/metrics"
@@ -120,6 +122,7 @@ SECTIONS: dict[str, tuple[tuple[str, str], ...]] = {
         ("queue_timeout_seconds", "queue_timeout_seconds"),
         ("max_request_body_bytes", "max_request_body_bytes"),
         ("max_in_flight_body_bytes", "max_in_flight_body_bytes"),
+        ("max_usage_copy_bytes", "max_usage_copy_bytes"),
     ),
     "metrics": (
         ("host", "metrics_host"),
@@ -213,6 +216,8 @@ def validate(config: GatewayConfig) -> None:
         raise _fail(
             "max_in_flight_body_bytes", "must be at least max_request_body_bytes, or no largest body could ever pass",
         )
+    if config.max_usage_copy_bytes < 0:
+        raise _fail("max_usage_copy_bytes", "must be >= 0 (0 reads no usage from non-streamed answers)")
 
 
 def config_from_mapping(data: dict[str, Any]) -> GatewayConfig:

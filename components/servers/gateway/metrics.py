@@ -43,7 +43,7 @@ class GatewayMetrics:
         )
         self.ttft = Histogram(
             "slm_gateway_time_to_first_token_seconds",
-            "Time from request received to the first streamed body chunk from the runtime.",
+            "Time from the whole request received and sent to the runtime to its first streamed body chunk.",
             ("route", "key_id"), buckets=TTFT_BUCKETS, registry=r,
         )
         self.input_tokens = Counter(
@@ -77,6 +77,17 @@ class GatewayMetrics:
         self.body_bytes_reserved = Gauge(
             "slm_gateway_request_body_bytes_reserved",
             "Request-body bytes reserved against max_in_flight_body_bytes by requests in progress.", registry=r,
+        )
+        self.usage_copy_bytes_reserved = Gauge(
+            "slm_gateway_usage_copy_bytes_reserved",
+            "Bytes of non-streamed answers copied to read their usage, against limits.max_usage_copy_bytes.",
+            registry=r,
+        )
+        self.usage_unread = Counter(
+            "slm_gateway_usage_unread",
+            "Answers relayed without reading their token counts, by reason (too_large: over 8 MiB; copy_budget: "
+            "max_usage_copy_bytes was in use) and key id.",
+            ("reason", "key_id"), registry=r,
         )
         self.keys_loaded = Gauge("slm_gateway_keys_loaded", "API keys currently accepted.", registry=r)
         self.key_reloads = Counter(

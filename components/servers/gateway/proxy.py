@@ -29,7 +29,9 @@ from slm_deploy.servers.gateway.server import MAX_HEAD_BYTES
 from slm_deploy.servers.gateway.upstream import (
     UpstreamConnectError, UpstreamError, UpstreamPool, UpstreamResponse,
 )
-from slm_deploy.servers.gateway.usage import JsonBodyTap, LineStreamTap, TokenUsage, request_usage_injection
+from slm_deploy.servers.gateway.usage import (
+    JsonBodyTap, LineStreamTap, TokenUsage, UnreadableRequest, request_usage_injection,
+)
 
 access_log = logging.getLogger(ACCESS_LOGGER)
 
@@ -53,6 +55,8 @@ class Exchange:
     started: float
     route: str = UNMATCHED_LABEL
     key_id: str = NO_KEY
+    # When the whole request had been received and went to the runtime: time to first token counts from here.
+    sent: float = 0.0
 
 
 class Refusal(Exception):
@@ -99,6 +103,8 @@ class Gateway:
         self.peers = BucketTable(config.unauthenticated_rate_per_second, config.unauthenticated_burst)
         self.body_budget = ByteBudget(config.max_in_flight_body_bytes)
         metrics.body_bytes_reserved.set_function(lambda: self.body_budget.reserved)
+        self.usage_copy_budget = ByteBudget(config.max_usage_copy_bytes)
+        metrics.usage_copy_bytes_reserved.set_function(lambda: self.usage_copy_budget.reserved)
         self._upstream = UpstreamPool(config.upstream_url)
         self._upstream_auth = f"Bearer {upstream_key}" if upstream_key else ""
         self._exempt = frozenset(config.exempt_paths)
@@ -267,10 +273,14 @@ class Gateway:
             except FieldRefusal as refusal:
                 raise Refusal(refusal.code) from None
         elif inject:
-            rewritten = request_usage_injection(body)
+            try:
+                rewritten = request_usage_injection(body, self.table.go_decoder)
+            except UnreadableRequest:
+                raise Refusal("invalid_json_object") from None
             if rewritten is not None:
                 body, drop_usage_event = rewritten, True
         headers = upstream_request_headers(request.headers, request.remote or "", request.scheme, self._upstream_auth)
+        exchange.sent = time.perf_counter()
         try:
             upstream = await self._open_upstream(
                 exchange, method, target.forwarded, body if body or method not in SAFE_METHODS else None, headers,
@@ -298,7 +308,7 @@ class Gateway:
         if streaming:
             tap = LineStreamTap(drop_usage_event)
         elif "json" in content_type:
-            tap = JsonBodyTap()
+            tap = JsonBodyTap(self.usage_copy_budget)
         else:
             tap = None
         headers = client_response_headers(upstream.headers, streaming)
@@ -311,7 +321,7 @@ class Gateway:
             client.start()
             while chunk := await upstream.read():
                 if ttft is None and streaming:
-                    ttft = time.perf_counter() - started
+                    ttft = time.perf_counter() - exchange.sent
                     series.ttft.observe(ttft)
                 out = tap.feed(chunk) if tap is not None else chunk
                 if out:
@@ -335,6 +345,8 @@ class Gateway:
                 upstream.release()
             else:
                 upstream.close()
+            if isinstance(tap, JsonBodyTap):
+                self._settle_usage_copy(tap, key_id)
         usage = tap.usage if tap is not None else None
         if usage is not None:
             series.input_tokens.inc(usage.input_tokens)
@@ -342,6 +354,12 @@ class Gateway:
         series.duration.observe(time.perf_counter() - started)
         self._record(exchange, status, ttft=ttft, usage=usage)
         return client.response
+
+    def _settle_usage_copy(self, tap: JsonBodyTap, key_id: str) -> None:
+        """Free an answer's usage copy, and count the answer whose tokens stay unknown because it was not kept."""
+        tap.release()
+        if tap.unread_reason:
+            self.metrics.usage_unread.labels(tap.unread_reason, key_id).inc()
 
     async def _open_upstream(
         self, exchange: Exchange, method: str, target: str, body: bytes | None, headers: list[tuple[str, str]]

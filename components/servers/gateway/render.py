@@ -103,9 +103,11 @@ def in_flight_body_budget(max_request_body_bytes: int) -> int:
     return max(BUDGET_FLOOR_BYTES, BUDGET_LARGEST_BODIES * max_request_body_bytes)
 
 
-def gateway_memory_bytes(max_in_flight_body_bytes: int) -> int:
-    """The container memory limit that holds a full body budget on top of the baseline."""
-    return BASELINE_MEMORY_BYTES + COPIES_PER_BODY_BYTE * max_in_flight_body_bytes
+def gateway_memory_bytes(
+    max_in_flight_body_bytes: int, max_usage_copy_bytes: int = GatewayConfig.max_usage_copy_bytes,
+) -> int:
+    """The container memory limit that holds a full body budget and a full usage-copy budget on top of the baseline."""
+    return BASELINE_MEMORY_BYTES + COPIES_PER_BODY_BYTE * max_in_flight_body_bytes + max_usage_copy_bytes
 
 
 def gateway_command(config_dir: str = GATEWAY_CONFIG_DIR) -> list[str]:

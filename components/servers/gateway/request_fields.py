@@ -26,7 +26,7 @@ def restrict_request_fields(body: bytes, removed: frozenset[str], refused: froze
     if refused.intersection(obj):
         raise FieldRefusal("request_field_refused")
     kept = {name: value for name, value in obj.items() if name not in removed}
-    asked = with_stream_usage(kept) if inject_usage else None
+    asked = with_stream_usage(kept, bool) if inject_usage else None  # mlx-lm streams on any true-ish `stream`
     if asked is not None:
         return encode_json(asked), True
     return (body if len(kept) == len(obj) else encode_json(kept)), False

@@ -52,6 +52,7 @@ class RouteTable:
     def __init__(
         self, name: str, routes: tuple[Route, ...], management: tuple[str, ...] = (),
         removed_fields: frozenset[str] = frozenset(), refused_fields: frozenset[str] = frozenset(),
+        go_decoder: bool = False,
     ) -> None:
         self.name = name
         self.routes = routes
@@ -60,6 +61,8 @@ class RouteTable:
         # are dropped so it serves its default, a body naming `refused_fields` is refused.
         self.removed_fields = removed_fields
         self.refused_fields = refused_fields
+        # The runtime decodes bodies with Go's encoding/json, which matches member names in any case.
+        self.go_decoder = go_decoder
         self._exact = {r.pattern: r for r in routes if "{" not in r.pattern}
         self._templated = tuple(r for r in routes if "{" in r.pattern)
         self._management_exact = frozenset(m for m in management if "{" not in m)
@@ -81,9 +84,11 @@ class RouteTable:
         return any(_matches(pattern, segments) for pattern in self._management_templated)
 
 
-def _table(name: str, get: tuple[str, ...], post: tuple[str, ...], management: tuple[str, ...] = ()) -> RouteTable:
+def _table(
+    name: str, get: tuple[str, ...], post: tuple[str, ...], management: tuple[str, ...] = (), go_decoder: bool = False,
+) -> RouteTable:
     routes = tuple(Route(p, GET) for p in get) + tuple(Route(p, POST) for p in post)
-    return RouteTable(name, routes, management)
+    return RouteTable(name, routes, management, go_decoder=go_decoder)
 
 
 # Ollama 0.24.0, server/routes.go GenerateRoutes (and server/internal/registry for pull/delete).
@@ -100,6 +105,7 @@ OLLAMA = _table(
         "/api/me", "/api/signout", "/api/user/keys/{encodedKey}", "/api/experimental/web_search",
         "/api/experimental/web_fetch",
     ),
+    go_decoder=True,
 )
 
 # vLLM 0.26.0 (entrypoints/*/api_router.py in the wheel): every endpoint of its interface record

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
+
+from slm_deploy.servers.gateway.limits import ByteBudget
 
 # Lines are parsed only when they carry one of these markers, so ordinary token chunks cost
 # one substring search.
@@ -53,6 +55,27 @@ def usage_from_object(obj: Any) -> TokenUsage | None:
     return None
 
 
+def usage_from_event(obj: Any, previous: TokenUsage | None) -> TokenUsage | None:
+    """Token counts from one streamed event, including the Responses and Anthropic Messages event shapes.
+
+    A Responses stream reports usage in `response.completed` (`response.usage`); an Anthropic Messages stream
+    reports input tokens in `message_start` (`message.usage`) and the running output count in `message_delta`.
+    """
+    if not isinstance(obj, dict):
+        return None
+    nested = obj.get("response", obj.get("message"))
+    if isinstance(nested, dict) and isinstance(nested.get("usage"), dict):
+        return usage_from_object(nested)
+    usage = obj.get("usage")
+    if obj.get("type") == "message_delta" and isinstance(usage, dict):
+        output = _count(usage.get("output_tokens"))
+        prompt = _count(usage.get("input_tokens", previous.input_tokens if previous else 0))
+        if output is not None and prompt is not None:
+            return TokenUsage(prompt, output)
+        return None
+    return usage_from_object(obj)
+
+
 def _is_usage_only_event(obj: Any) -> bool:
     """The extra final SSE chunk a runtime sends for `include_usage`: usage and no choices."""
     return isinstance(obj, dict) and obj.get("choices") == [] and isinstance(obj.get("usage"), dict)
@@ -98,7 +121,7 @@ class LineStreamTap:
         """Parse one line (SSE `data:` or bare JSON); record any usage; return the object, or None."""
         payload = line[5:].strip() if line.startswith(b"data:") else line
         obj = parse_json(payload)
-        found = usage_from_object(obj)
+        found = usage_from_event(obj, self.usage)
         if found is not None:
             self.usage = found
         return obj
@@ -148,67 +171,164 @@ class LineStreamTap:
 
 
 class JsonBodyTap:
-    """Keeps a bounded copy of a non-streamed JSON body to read its usage at the end."""
+    """Keeps a bounded copy of a non-streamed JSON body to read its usage at the end.
 
-    def __init__(self) -> None:
+    Every copied byte is reserved in a gateway-wide budget first; past it, or past the per-body bound,
+    the copy is dropped and `unread_reason` says why the tokens of this answer are unknown.
+    """
+
+    def __init__(self, budget: ByteBudget) -> None:
+        self._budget = budget
         self._parts: list[bytes] = []
         self._size = 0
-        self._overflow = False
+        self._usage: TokenUsage | None = None
+        self.unread_reason = ""
 
     def feed(self, chunk: bytes) -> bytes:
-        """Copy the chunk (up to the size bound) and pass it on unchanged."""
-        if not self._overflow:
-            self._size += len(chunk)
-            if self._size > MAX_JSON_BODY_BYTES:
-                self._overflow = True
-                self._parts.clear()
+        """Copy the chunk (within both bounds) and pass it on unchanged."""
+        if not self.unread_reason:
+            if self._size + len(chunk) > MAX_JSON_BODY_BYTES:
+                self._give_up("too_large")
+            elif not self._budget.try_reserve(len(chunk)):
+                self._give_up("copy_budget")
             else:
                 self._parts.append(chunk)
+                self._size += len(chunk)
         return chunk
 
     def finish(self) -> bytes:
-        """Nothing is held back."""
+        """The body is complete: read its usage and free the copy; nothing is held back."""
+        if self._parts:
+            body = b"".join(self._parts)
+            if _USAGE_MARKER.search(body):
+                self._usage = usage_from_object(parse_json(body))
+        self.release()
         return b""
+
+    def release(self) -> None:
+        """Drop the copy and return its bytes to the budget (safe to call more than once)."""
+        self._budget.release(self._size)
+        self._size = 0
+        self._parts.clear()
+
+    def _give_up(self, reason: str) -> None:
+        self.unread_reason = reason
+        self.release()
 
     @property
     def usage(self) -> TokenUsage | None:
-        """Token counts from the whole body, if it was small enough to read."""
-        if self._overflow or not self._parts:
-            return None
-        body = b"".join(self._parts)
-        if not _USAGE_MARKER.search(body):
-            return None
-        return usage_from_object(parse_json(body))
+        """Token counts from the whole body, once it was read by `finish`."""
+        return self._usage
 
 
-def with_stream_usage(obj: Any) -> dict[str, Any] | None:
-    """For a streamed OpenAI request object that did not ask for usage, the same request asking for it."""
-    if not isinstance(obj, dict) or obj.get("stream") is not True:
+# Strings pydantic (vLLM's request models) reads as true in a boolean field.
+_TRUE_STRINGS = frozenset({"1", "on", "t", "true", "y", "yes"})
+
+
+class UnreadableRequest(Exception):
+    """A generation request body the gateway cannot read as the runtime would, so cannot tell whether it streams."""
+
+
+class _Members(dict[str, Any]):
+    """A JSON object that also keeps its members in order with duplicates, as Go's decoder sees them."""
+
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        super().__init__(pairs)
+        self.pairs = pairs
+
+
+def _is_true(value: Any) -> bool:
+    """Whether a runtime reads the value as true: JSON true, or what pydantic's lax boolean accepts as true."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return value == 1
+    return isinstance(value, str) and value.lower() in _TRUE_STRINGS
+
+
+def with_stream_usage(obj: Any, is_true: Callable[[Any], bool] = _is_true) -> dict[str, Any] | None:
+    """For a streamed OpenAI request object that did not ask for usage, the same request asking for it.
+
+    `is_true` is how the runtime reads a boolean member: pydantic's lax rule, or Python's truth for a runtime that
+    only tests `if body.get("stream")`.
+    """
+    if not isinstance(obj, dict) or not is_true(obj.get("stream")):
         return None
     options = obj.get("stream_options")
     if options is not None and not isinstance(options, dict):
         return None
-    if options and options.get("include_usage") is True:
+    if options and is_true(options.get("include_usage")):
         return None
     return {**obj, "stream_options": {**(options or {}), "include_usage": True}}
 
 
-def request_usage_injection(body: bytes) -> bytes | None:
+def _go_fold(name: str) -> str:
+    """A member name as Go's encoding/json compares names case-insensitively (simple folding, rune by rune)."""
+    folded = []
+    for char in name:
+        lower = char.lower() if len(char.lower()) == 1 else char
+        folded.append(lower.upper() if len(lower.upper()) == 1 else lower)
+    return "".join(folded)
+
+
+def _go_member(obj: _Members, name: str) -> tuple[Any, bool]:
+    """The value Go decodes into the field `name` (the last member whose name folds to it), and whether any member
+    spells the name otherwise."""
+    wanted = _go_fold(name)
+    value, other_spelling = None, False
+    for key, member in obj.pairs:
+        if _go_fold(key) == wanted:
+            value = member
+            other_spelling = other_spelling or key != name
+    return value, other_spelling
+
+
+def _with_go_stream_usage(obj: _Members) -> dict[str, Any] | None:
+    """`with_stream_usage` for a runtime that decodes with Go, whose field names match members in any case."""
+    stream, odd_stream = _go_member(obj, "stream")
+    options, odd_options = _go_member(obj, "stream_options")
+    odd_include = isinstance(options, _Members) and _go_member(options, "include_usage")[1]
+    if not (odd_stream or odd_options or odd_include):
+        return with_stream_usage(obj)
+    if stream is not True:
+        return None
+    if isinstance(options, _Members) and _go_member(options, "include_usage")[0] is True:
+        return None
+    own = {k: v for k, v in obj.items() if _go_fold(k) not in (_go_fold("stream"), _go_fold("stream_options"))}
+    kept_options = {k: v for k, v in options.items() if _go_fold(k) != _go_fold("include_usage")} \
+        if isinstance(options, dict) else {}
+    return {**own, "stream": True, "stream_options": {**kept_options, "include_usage": True}}
+
+
+def request_usage_injection(body: bytes, fold_keys: bool = False) -> bytes | None:
     """For a streamed OpenAI request body that did not ask for usage, the same request asking for it.
 
-    A body without `stream_options` keeps the client's bytes: the member is spliced in before the closing brace.
+    Whether it streams is decided on the body as the runtime reads it: JSON escapes decoded, and with `fold_keys`
+    member names compared the way Go's decoder does. Only a plain ASCII body without a backslash, a NUL and
+    `stream` in any case skips the parse. A body is read as Python's json reads bytes (UTF-8, UTF-16 or UTF-32,
+    as vLLM reads it), or for Go as UTF-8 only; one that is not a JSON object then raises `UnreadableRequest`.
+    A UTF-8 body without `stream_options` keeps the client's bytes: the member is spliced in before the closing
+    brace.
     """
-    if len(body) > MAX_INJECTION_BODY_BYTES or b'"stream"' not in body:
+    if len(body) > MAX_INJECTION_BODY_BYTES:
         return None
-    obj = parse_json(body)
-    asked = with_stream_usage(obj)
+    if body.isascii() and b"\\" not in body and b"\0" not in body and b"stream" not in body.lower():
+        return None  # UTF-8 text (no NUL of UTF-16/32) that spells no member `stream` in any way
+    try:
+        obj = json.loads(body.decode("utf-8"), object_pairs_hook=_Members) if fold_keys else json.loads(body)
+    except (ValueError, RecursionError):
+        raise UnreadableRequest from None
+    if not isinstance(obj, dict):
+        raise UnreadableRequest
+    asked = _with_go_stream_usage(obj) if isinstance(obj, _Members) else with_stream_usage(obj)
     if asked is None:
         return None
-    trimmed = body.strip(JSON_WHITESPACE)
-    if "stream_options" not in obj and trimmed.startswith(b"{") and trimmed.endswith(b"}"):  # UTF-8, not UTF-16/32
-        end = body.rindex(b"}")
-        return body[:end] + STREAM_USAGE_MEMBER + body[end:]
-    return encode_json(asked)
+    if fold_keys and any(_go_fold(key) == _go_fold("stream_options") for key in obj) or "stream_options" in obj:
+        return encode_json(asked)  # the client's own options are kept beside include_usage
+    if b"\0" in body or not body.lstrip(JSON_WHITESPACE).startswith(b"{"):  # a byte-order mark, UTF-16 or UTF-32
+        return encode_json(asked)
+    end = body.rindex(b"}")  # the spliced member comes last, so it wins over any earlier spelling
+    return body[:end] + STREAM_USAGE_MEMBER + body[end:]
 
 
 def encode_json(obj: Any) -> bytes:
