@@ -274,3 +274,33 @@ def test_an_slo_the_spec_sets_is_judged_even_after_a_spec_that_leaves_it_to_its_
         assert [p.path for p in exc.problems] == ["monitoring.slo.ttft_p95_seconds"]
     else:
         raise AssertionError("an SLO no metric measures was accepted")
+
+
+def test_two_deployments_that_would_each_create_one_namespace_are_refused(tmp_path: Path) -> None:
+    """Each bundle would create the Namespace with a quota sized for itself alone, and a quota counts every pod of
+    its namespace: both specs are told, each naming the other's file; shared_namespace on both leaves the namespace
+    to its owner, and then neither bundle creates it."""
+    alpha = _k8s_spec(tmp_path, "alpha", "team", monitoring=False)
+    beta = _k8s_spec(tmp_path, "beta", "team", monitoring=False)
+    for stderr in _refused_together(tmp_path, alpha, beta):
+        assert f"{alpha}:7: targets.kubernetes.namespace: is also the namespace of the deployment at {beta}:7" in stderr
+        assert f"{beta}:7: targets.kubernetes.namespace: is also the namespace of the deployment at {alpha}:7" in stderr
+        assert "team" not in stderr.replace(str(tmp_path), "")
+    beta.write_text(beta.read_text().replace("{namespace: team}", "{namespace: team, shared_namespace: true}"))
+    stderr = _refused_together(tmp_path, alpha, beta)[1]
+    assert str(alpha) in stderr and f"{beta}:7: targets" not in stderr, "only the spec that creates it is refused"
+    alpha.write_text(alpha.read_text().replace("{namespace: team}", "{namespace: team, shared_namespace: true}"))
+    assert run_in_process("render", str(alpha), str(beta), "--out", str(tmp_path / "fleet")).code == 0
+    for name in ("alpha", "beta"):
+        rendered = "".join(p.read_text() for p in (tmp_path / "fleet" / name).rglob("*.yaml"))
+        assert "kind: Namespace" not in rendered and "kind: ResourceQuota" not in rendered
+        assert "namespace: team" in rendered
+
+
+def test_a_deployment_named_like_another_ones_namespace_is_refused(tmp_path: Path) -> None:
+    """The namespace defaults to the name: the spec that leaves it unset is pointed at its name."""
+    alpha = _spec(tmp_path, "alpha", K8S_SPEC.format(name="alpha", namespace="beta", monitoring="false"))
+    beta = _spec(tmp_path, "beta", K8S_SPEC.format(name="beta", namespace="beta", monitoring="false")
+                 .replace("{namespace: beta}", "{}"))
+    stderr = _refused_together(tmp_path, alpha, beta)[0]
+    assert f"{beta}:1: name: is also the namespace of the deployment at {alpha}:7" in stderr, stderr
