@@ -278,8 +278,8 @@ def _undo(placement: _Placement) -> None:
         (out / relative).parent.mkdir(parents=True, exist_ok=True)
         os.replace(staging / relative, out / relative)
         placement.moved.remove(relative)
-    if staging is not None:
-        shutil.rmtree(staging)
+    if staging is not None:  # only the run's own copy is left in it; a refusal to remove it changes nothing of the user's
+        shutil.rmtree(staging, ignore_errors=True)
         placement.staging = None
     for directory in reversed(placement.created):
         if directory.is_dir() and not any(directory.iterdir()):
