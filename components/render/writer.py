@@ -173,9 +173,11 @@ def _guarded(out: Path, step: Callable[[], Any], placement: _Placement | None = 
         where = placement.shown(exc.filename) if placement else Path(exc.filename) if exc.filename else out
         if exc.errno == errno.ENOTDIR or (exc.errno == errno.EEXIST and where.is_file()):
             reason = "a file is in the way of a directory"
-        error = BundleError if exc.errno in USER_ERRNOS else WriteError
-        raise error(f"{out}: cannot write the bundle ({reason}: {where})\n"
-                    "  hint: choose an --out in a directory you can write to; nothing was changed") from None
+        refused = exc.errno in USER_ERRNOS
+        hint = ("choose an --out in a directory you can write to" if refused
+                else "free space on that file system (or fix the device) and render again")
+        raise (BundleError if refused else WriteError)(f"{out}: cannot write the bundle ({reason}: {where})\n"
+                                                       f"  hint: {hint}; nothing was changed") from None
 
 
 def _target_state(bundle: Bundle, out: Path) -> tuple[Path, set[str], list[str]]:
