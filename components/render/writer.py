@@ -130,14 +130,11 @@ def write_bundles(targets: list[tuple[Bundle, Path]]) -> None:
     """Write one bundle or several, all or nothing: every target is checked, then every bundle is staged, then each
     is swapped in; a failure puts back whatever the run had already replaced."""
     outs = [out.absolute() for _, out in targets]
-    for out in outs:
-        if outs.count(out) > 1:
-            raise BundleError(f"{out}: two specs would write the same bundle directory\n"
-                              "  hint: give each deployment its own name; nothing was written")
     placements = []
     for (bundle, _), out in zip(targets, outs):
         target, owned, foreign = _guarded(out, partial(_target_state, bundle, out))
         placements.append(_Placement(bundle, target, owned, foreign))
+    _refuse_one_directory_twice(outs, [Path(os.path.realpath(placement.out)) for placement in placements])
     try:
         for placement in placements:
             _guarded(placement.out, partial(_stage, placement), placement)
@@ -153,6 +150,17 @@ def write_bundles(targets: list[tuple[Bundle, Path]]) -> None:
     for placement in placements:
         if placement.retired is not None:
             _remove_retired(placement.retired)
+
+
+def _refuse_one_directory_twice(outs: list[Path], directories: list[Path]) -> None:
+    """Two targets that are one directory, by name or through symbolic links, would leave only the last bundle."""
+    first: dict[Path, Path] = {}
+    for out, directory in zip(outs, directories):
+        if directory in first:
+            both = str(out) if first[directory] == out else f"{first[directory]} and {out} (one directory)"
+            raise BundleError(f"{both}: two specs would write the same bundle directory\n"
+                              "  hint: give each deployment its own name and directory; nothing was written")
+        first[directory] = out
 
 
 def _remove_retired(retired: Path) -> None:

@@ -406,3 +406,16 @@ def test_a_bundle_that_cannot_be_put_back_is_named(tmp_path: Path, monkeypatch) 
     assert "nothing was changed" not in result.stderr
     assert sorted(p.name for p in fleet.iterdir() if not p.name.startswith(".")) == ["alpha"]
     assert json.loads((fleet / "alpha" / "manifest.json").read_text())["deployment"] == "alpha"
+
+
+def test_two_targets_that_are_links_to_one_directory_are_refused(tmp_path: Path) -> None:
+    """alpha and beta are symbolic links to one folder: only the last bundle would be left, so neither is written."""
+    specs = [_spec(tmp_path, "alpha"), _spec(tmp_path, "beta")]
+    fleet = tmp_path / "fleet"
+    (fleet / "real").mkdir(parents=True)
+    for name in ("alpha", "beta"):
+        (fleet / name).symlink_to("real")
+    result = run_in_process("render", *map(str, specs), "--out", str(fleet))
+    assert result.code == 2 and "Traceback" not in result.stderr
+    assert f"{fleet / 'alpha'} and {fleet / 'beta'} (one directory): two specs would write the same" in result.stderr
+    assert list((fleet / "real").iterdir()) == []
