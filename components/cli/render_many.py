@@ -8,6 +8,7 @@ from slm_deploy.errors import Problem, SpecError
 from slm_deploy.render.bundle import Bundle, render_bundle
 from slm_deploy.spec.consistency import kubernetes_target, own_add_on_namespaces
 from slm_deploy.spec.loader import Deployment, load_deployment
+from slm_deploy.spec.namespace_owners import namespace_owner_clashes
 from slm_deploy.spec.shared_cluster import add_on_clash
 
 
@@ -43,7 +44,14 @@ def _namespace_clashes(deployments: list[Deployment]) -> list[Problem]:
     for index, deployment in enumerate(sharing):
         problem = add_on_clash(deployment.spec, add_ons[:index] + add_ons[index + 1:])
         problems += deployment.error([problem]).problems if problem else []
+    for index, problem in namespace_owner_clashes([d.spec for d in sharing], lambda other, field: _where(sharing[other], field)):
+        problems += sharing[index].error([problem]).problems
     return problems
+
+
+def _where(deployment: Deployment, field: str) -> str:
+    """file:line of a field of another spec of the run, to name that deployment without echoing its values."""
+    return deployment.locate(field) if deployment.locate else "another spec of the run"
 
 
 def bundle_dir(name: str, out: Path | None, *, several: bool) -> Path:

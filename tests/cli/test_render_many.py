@@ -274,3 +274,148 @@ def test_an_slo_the_spec_sets_is_judged_even_after_a_spec_that_leaves_it_to_its_
         assert [p.path for p in exc.problems] == ["monitoring.slo.ttft_p95_seconds"]
     else:
         raise AssertionError("an SLO no metric measures was accepted")
+
+
+def test_two_deployments_that_would_each_create_one_namespace_are_refused(tmp_path: Path) -> None:
+    """Each bundle would create the Namespace with a quota sized for itself alone, and a quota counts every pod of
+    its namespace: both specs are told, each naming the other's file; shared_namespace on both leaves the namespace
+    to its owner, and then neither bundle creates it."""
+    alpha = _k8s_spec(tmp_path, "alpha", "team", monitoring=False)
+    beta = _k8s_spec(tmp_path, "beta", "team", monitoring=False)
+    for stderr in _refused_together(tmp_path, alpha, beta):
+        assert f"{alpha}:7: targets.kubernetes.namespace: is also the namespace of the deployment at {beta}:7" in stderr
+        assert f"{beta}:7: targets.kubernetes.namespace: is also the namespace of the deployment at {alpha}:7" in stderr
+        assert "team" not in stderr.replace(str(tmp_path), "")
+    beta.write_text(beta.read_text().replace("{namespace: team}", "{namespace: team, shared_namespace: true}"))
+    stderr = _refused_together(tmp_path, alpha, beta)[1]
+    assert str(alpha) in stderr and f"{beta}:7: targets" not in stderr, "only the spec that creates it is refused"
+    alpha.write_text(alpha.read_text().replace("{namespace: team}", "{namespace: team, shared_namespace: true}"))
+    assert run_in_process("render", str(alpha), str(beta), "--out", str(tmp_path / "fleet")).code == 0
+    for name in ("alpha", "beta"):
+        rendered = "".join(p.read_text() for p in (tmp_path / "fleet" / name).rglob("*.yaml"))
+        assert "kind: Namespace" not in rendered and "kind: ResourceQuota" not in rendered
+        assert "namespace: team" in rendered
+
+
+def test_a_deployment_named_like_another_ones_namespace_is_refused(tmp_path: Path) -> None:
+    """The namespace defaults to the name: the spec that leaves it unset is pointed at its name."""
+    alpha = _spec(tmp_path, "alpha", K8S_SPEC.format(name="alpha", namespace="beta", monitoring="false"))
+    beta = _spec(tmp_path, "beta", K8S_SPEC.format(name="beta", namespace="beta", monitoring="false")
+                 .replace("{namespace: beta}", "{}"))
+    stderr = _refused_together(tmp_path, alpha, beta)[0]
+    assert f"{beta}:1: name: is also the namespace of the deployment at {alpha}:7" in stderr, stderr
+
+
+def _fleet_with_a_previous_bundle(tmp_path: Path) -> tuple[list[Path], Path, dict[str, bytes]]:
+    """Three specs; alpha rendered before, with a file of the user's in it; beta and gamma not yet."""
+    specs = [_spec(tmp_path, name) for name in ("alpha", "beta", "gamma")]
+    fleet = tmp_path / "fleet"
+    assert run_in_process("render", str(specs[0]), "--out", str(fleet / "alpha")).code == 0
+    (fleet / "alpha" / "notes.txt").write_text("mine\n")
+    specs[0].write_text(SPEC.format(name="alpha") + "serving: {concurrency: 2}\n")
+    return specs, fleet, _tree(fleet / "alpha")
+
+
+def test_a_directory_in_the_way_inside_a_bundle_refuses_the_fleet_before_anything_is_written(tmp_path: Path) -> None:
+    """A directory of the user's where gamma's previous bundle had a file: refused up front, named inside the
+    bundle (never a staging path), and no bundle of the run is written."""
+    specs, fleet, before = _fleet_with_a_previous_bundle(tmp_path)
+    assert run_in_process("render", str(specs[2]), "--out", str(fleet / "gamma")).code == 0
+    compose = fleet / "gamma" / "compose" / "compose.yaml"
+    compose.unlink()
+    compose.mkdir()
+    (compose / "x").write_text("mine\n")
+    gamma = _tree(fleet / "gamma")
+    result = run_in_process("render", *map(str, specs), "--out", str(fleet))
+    assert result.code == 2 and "Traceback" not in result.stderr
+    assert "compose/compose.yaml (a directory where the bundle writes a file)" in result.stderr, result.stderr
+    assert "a file is in the way" not in result.stderr and "/.gamma." not in result.stderr
+    assert sorted(p.name for p in fleet.iterdir()) == ["alpha", "gamma"]
+    assert _tree(fleet / "alpha") == before and _tree(fleet / "gamma") == gamma
+
+
+def test_a_full_disk_while_staging_a_later_bundle_changes_nothing(tmp_path: Path, monkeypatch) -> None:
+    """Every bundle is staged before any is swapped in: the disk filling up on gamma's leaves alpha's previous
+    bundle and the user's file as they were, and no beta, nor any staging directory."""
+    import errno
+
+    specs, fleet, before = _fleet_with_a_previous_bundle(tmp_path)
+    real = Path.write_text
+
+    def fills_on_gamma(self, *args, **kwargs):
+        if "gamma" in self.parent.name or "gamma" in self.parent.parent.name:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", fills_on_gamma)
+    result = run_in_process("render", *map(str, specs), "--out", str(fleet))
+    monkeypatch.undo()
+    assert result.code == 1 and "No space left on device" in result.stderr and "nothing was changed" in result.stderr
+    assert "/.gamma." not in result.stderr, "the error names the bundle's path, not a staging directory that is gone"
+    assert sorted(p.name for p in fleet.iterdir()) == ["alpha"]
+    assert _tree(fleet / "alpha") == before
+
+
+def test_a_failure_swapping_in_a_later_bundle_puts_back_the_earlier_ones(tmp_path: Path, monkeypatch) -> None:
+    """Alpha and beta are already in place when gamma's rename fails: alpha's previous bundle comes back with the
+    user's file, beta goes, and the fleet directory holds nothing the run made."""
+    import errno
+
+    import slm_deploy.render.writer as writer
+
+    specs, fleet, before = _fleet_with_a_previous_bundle(tmp_path)
+    real = writer._swap
+
+    def full_on_gamma(staging: Path, out: Path):
+        if out.name == "gamma":
+            raise OSError(errno.ENOSPC, "No space left on device", str(staging / "compose"))
+        return real(staging, out)
+
+    monkeypatch.setattr(writer, "_swap", full_on_gamma)
+    result = run_in_process("render", *map(str, specs), "--out", str(fleet))
+    assert result.code == 1 and "nothing was changed" in result.stderr, result.stderr
+    assert f"{fleet / 'gamma' / 'compose'})" in result.stderr and "/.gamma." not in result.stderr
+    assert sorted(p.name for p in fleet.iterdir()) == ["alpha"]
+    assert _tree(fleet / "alpha") == before
+
+
+def test_a_bundle_that_cannot_be_put_back_is_named(tmp_path: Path, monkeypatch) -> None:
+    """When putting alpha back fails too, the error says alpha was written (its name only), not that nothing was."""
+    import errno
+
+    import slm_deploy.render.writer as writer
+
+    specs, fleet, _ = _fleet_with_a_previous_bundle(tmp_path)
+    real_swap, real_undo = writer._swap, writer._undo
+
+    def full_on_gamma(staging: Path, out: Path):
+        if out.name == "gamma":
+            raise OSError(errno.ENOSPC, "No space left on device", str(out))
+        return real_swap(staging, out)
+
+    def stuck_on_alpha(placement) -> None:
+        if placement.out.name == "alpha":
+            raise OSError(errno.EIO, "Input/output error")
+        real_undo(placement)
+
+    monkeypatch.setattr(writer, "_swap", full_on_gamma)
+    monkeypatch.setattr(writer, "_undo", stuck_on_alpha)
+    result = run_in_process("render", *map(str, specs), "--out", str(fleet))
+    assert result.code == 1 and "Traceback" not in result.stderr
+    assert "written, and could not be put back as they were: alpha\n" in result.stderr, result.stderr
+    assert "nothing was changed" not in result.stderr
+    assert sorted(p.name for p in fleet.iterdir() if not p.name.startswith(".")) == ["alpha"]
+    assert json.loads((fleet / "alpha" / "manifest.json").read_text())["deployment"] == "alpha"
+
+
+def test_two_targets_that_are_links_to_one_directory_are_refused(tmp_path: Path) -> None:
+    """alpha and beta are symbolic links to one folder: only the last bundle would be left, so neither is written."""
+    specs = [_spec(tmp_path, "alpha"), _spec(tmp_path, "beta")]
+    fleet = tmp_path / "fleet"
+    (fleet / "real").mkdir(parents=True)
+    for name in ("alpha", "beta"):
+        (fleet / name).symlink_to("real")
+    result = run_in_process("render", *map(str, specs), "--out", str(fleet))
+    assert result.code == 2 and "Traceback" not in result.stderr
+    assert f"{fleet / 'alpha'} and {fleet / 'beta'} (one directory): two specs would write the same" in result.stderr
+    assert list((fleet / "real").iterdir()) == []
