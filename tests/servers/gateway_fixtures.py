@@ -331,6 +331,8 @@ class GatewayProcess:
     upstream: str
     settings: dict[str, Any] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=lambda: dict(KEYS))
+    # A file descriptor for the gateway's stdout (its log lines); stderr still goes to the log file.
+    stdout: int | None = None
 
     def __post_init__(self) -> None:
         self.port = free_port()
@@ -349,7 +351,8 @@ class GatewayProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SLM_GATEWAY")}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "slm_deploy.servers.gateway", "--config", str(self.config_file)],
-            stdout=self._log, stderr=subprocess.STDOUT, env=env,
+            stdout=self._log if self.stdout is None else self.stdout,
+            stderr=subprocess.STDOUT if self.stdout is None else self._log, env=env,
         )
         self._wait_ready()
 

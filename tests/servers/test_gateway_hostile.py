@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import threading
 import time
@@ -607,3 +608,23 @@ def test_a_key_file_written_key_first_never_leaks_the_key(gateway: GatewayProces
         gateway.write_keys(KEYS)
     for text in (gateway.logs(), gateway.metrics_text()):
         assert KEYS["alice"] not in text and KEYS["bob"] not in text
+
+
+def test_a_log_stream_that_fails_loses_lines_but_never_a_request(tmp_path: Path, runtime: FakeRuntime) -> None:
+    """A log collector that went away (a broken stdout pipe): every keep-alive request is still answered."""
+    read_end, write_end = os.pipe()
+    process = GatewayProcess(tmp_path, runtime.url, settings={**TIMEOUTS, "unauthenticated_rate_per_second": 1000.0,
+                                                              "unauthenticated_burst": 1000}, stdout=write_end)
+    os.close(write_end)
+    os.close(read_end)  # the reader goes: every later write to stdout fails with a broken pipe
+    try:
+        for _ in range(3):
+            with connect(process.port) as sock:
+                sock.sendall(request_bytes("GET", "/v1/models", auth("alice")) * 2)
+                reader = Reader(sock)
+                assert [reader.response().status for _ in range(2)] == [200, 200]
+        assert process.sample("slm_gateway_log_write_errors_total") >= 1
+        assert process.process.poll() is None
+        assert "Traceback" not in process.logs() and "Logging error" not in process.logs()
+    finally:
+        process.stop()

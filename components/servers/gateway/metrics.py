@@ -89,6 +89,11 @@ class GatewayMetrics:
             "max_usage_copy_bytes was in use) and key id.",
             ("reason", "key_id"), registry=r,
         )
+        self.log_write_errors = Counter(
+            "slm_gateway_log_write_errors",
+            "Log lines lost because stdout refused them (a log collector gone, a full pipe); requests go on.",
+            registry=r,
+        )
         self.keys_loaded = Gauge("slm_gateway_keys_loaded", "API keys currently accepted.", registry=r)
         self.key_reloads = Counter(
             "slm_gateway_key_file_reloads", "Key file loads, by result (loaded or error).", ("result",), registry=r,
