@@ -628,3 +628,33 @@ def test_a_log_stream_that_fails_loses_lines_but_never_a_request(tmp_path: Path,
         assert "Traceback" not in process.logs() and "Logging error" not in process.logs()
     finally:
         process.stop()
+
+
+STALLED_STREAMS = 16
+# What one stalled stream may hold in the gateway: the client's transport at its 64 KiB high-water mark plus one
+# relayed read, and the runtime's body up to its 64 KiB high-water mark plus one 16 KiB socket read.
+STALLED_STREAM_BOUND = 256 * 1024
+
+
+def test_clients_that_stop_reading_a_stream_each_hold_a_bounded_answer(tmp_path: Path, runtime: FakeRuntime) -> None:
+    """Many streams whose clients never read: the relay stops reading the runtime instead of buffering for them."""
+    process = _gateway(tmp_path, runtime, max_concurrency=0, send_timeout_seconds=600.0)
+    sockets = []
+    try:
+        for _ in range(STALLED_STREAMS):
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(("127.0.0.1", process.port))
+            sock.sendall(request_bytes("POST", "/api/generate", auth("alice"),
+                                       b'{"model":"tiny","prompt":"x","flood":true}'))
+            sockets.append(sock)
+        assert eventually(lambda: process.sample("slm_gateway_in_flight_requests", key_id="alice") == STALLED_STREAMS)
+        # Every stream fills its client's transport (past 64 KiB) and then the runtime's side (past 64 KiB).
+        assert eventually(lambda: process.sample("slm_gateway_relay_buffered_bytes") >= STALLED_STREAMS * 128 * 1024,
+                          timeout=60)
+        for _ in range(10):
+            assert process.sample("slm_gateway_relay_buffered_bytes") <= STALLED_STREAMS * STALLED_STREAM_BOUND
+    finally:
+        for sock in sockets:
+            sock.close()
+        process.stop()

@@ -83,6 +83,11 @@ class GatewayMetrics:
             "Bytes of non-streamed answers copied to read their usage, against limits.max_usage_copy_bytes.",
             registry=r,
         )
+        self.stream_buffered_bytes = Gauge(
+            "slm_gateway_relay_buffered_bytes",
+            "Bytes of answers being relayed that the gateway holds now: the runtime's body not relayed yet and what "
+            "clients have not read from their connections.", registry=r,
+        )
         self.usage_unread = Counter(
             "slm_gateway_usage_unread",
             "Answers relayed without reading their token counts, by reason (too_large: over 8 MiB; copy_budget: "

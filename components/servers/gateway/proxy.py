@@ -106,9 +106,15 @@ class Gateway:
         self.usage_copy_budget = ByteBudget(config.max_usage_copy_bytes)
         metrics.usage_copy_bytes_reserved.set_function(lambda: self.usage_copy_budget.reserved)
         self._upstream = UpstreamPool(config.upstream_url)
+        self._relays: set[tuple[ClientStream, UpstreamResponse]] = set()
+        metrics.stream_buffered_bytes.set_function(self._relay_buffered_bytes)
         self._upstream_auth = f"Bearer {upstream_key}" if upstream_key else ""
         self._exempt = frozenset(config.exempt_paths)
         self._health = json.dumps({"status": "ok"}).encode()
+
+    def _relay_buffered_bytes(self) -> int:
+        """What the answers being relayed hold in the gateway now (computed when metrics are scraped)."""
+        return sum(client.buffered + upstream.buffered for client, upstream in self._relays)
 
     async def start(self) -> None:
         """Nothing to open ahead: upstream connections are made on demand and pooled."""
@@ -317,6 +323,8 @@ class Gateway:
         series = self.metrics.series(route, key_id)
         ttft: float | None = None
         complete = False
+        relay = (client, upstream)
+        self._relays.add(relay)
         try:
             client.start()
             while chunk := await upstream.read():
@@ -341,6 +349,7 @@ class Gateway:
             if request.transport is not None:
                 request.transport.abort()  # the client must see a truncated response, not a clean end
         finally:
+            self._relays.discard(relay)
             if complete:
                 upstream.release()
             else:
