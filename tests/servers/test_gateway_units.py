@@ -29,7 +29,8 @@ from slm_deploy.servers.gateway.limits import BucketTable, ByteBudget, Concurren
 from slm_deploy.servers.gateway.logs import AccessLog, JsonFormatter
 from slm_deploy.servers.gateway.request_fields import restrict_request_fields
 from slm_deploy.servers.gateway.usage import (
-    MAX_INJECTION_BODY_BYTES, LineStreamTap, TokenUsage, UnreadableRequest, request_usage_injection, usage_from_object,
+    MAX_INJECTION_BODY_BYTES, LineStreamTap, TokenUsage, UnreadableRequest, _go_fold, request_usage_injection,
+    usage_from_object,
 )
 
 SECRET = "sk-unit-secret-value-1234567890abcdef"
@@ -383,15 +384,40 @@ def test_every_body_python_reads_as_streamed_asks_for_usage(body: bytes) -> None
     b'{"model":"m","messages":[],"Stream":true,"stream_options":{"include_usage":true},"Stream_Options":null}',
     b'{"model":"m","messages":[],"stream":true,"stream_options":{"include_usage":true,"Include_Usage":false}}',
     b'{"model":"m","messages":[],"strea\\u004d":true}',
-], ids=["capital", "upper-with-options", "long-s", "later-wins", "options-respelled", "include-respelled", "escape"])
+    b'{"model":"m","messages":[],"stream":true,"stream":null}',  # null into a Go bool leaves it as it was
+    b'{"model":"m","messages":[],"Stream":true,"stream":null}',
+    b'{"model":"m","messages":[],"stream":true,"stream_options":{"include_usage":true,"include_usage":null},'
+    b'"stream_options":null}',
+    # U+0131 DOTLESS I folds to itself in Go: these members are unknown to Ollama, which then sends no usage.
+    '{"model":"m","messages":[],"stream":true,"stream_opt\u0131ons":{"include_usage":true}}'.encode(),
+    '{"model":"m","messages":[],"stream":true,"stream_options":{"\u0131nclude_usage":true}}'.encode(),
+], ids=["capital", "upper-with-options", "long-s", "later-wins", "options-respelled", "include-respelled", "escape",
+        "true-then-null", "capital-then-null", "options-then-null", "dotless-i-options", "dotless-i-include"])
 def test_every_body_go_reads_as_streamed_asks_for_usage(body: bytes) -> None:
     assert _asks_usage(request_usage_injection(body, fold_keys=True), fold_keys=True)
 
 
 def test_go_spellings_leave_a_body_go_reads_as_not_streamed_alone() -> None:
+    # LONG S folds to "S": Ollama reads include_uſage as include_usage, so the client already asked for usage.
+    asked = '{"stream":true,"stream_options":{"include_u\u017fage":true}}'.encode()
+    assert request_usage_injection(asked, fold_keys=True) is None
+    # A later object decodes into the StreamOptions already there: include_usage stays true.
+    assert request_usage_injection(b'{"stream":true,"stream_options":{"include_usage":true},"stream_options":{}}',
+                                   fold_keys=True) is None
+    assert request_usage_injection(b'{"stream":null}', fold_keys=True) is None
+    assert request_usage_injection(b'{"stream":"true"}', fold_keys=True) is None  # Go refuses a string into a bool
     assert request_usage_injection(b'{"Stream":true,"stream":false}', fold_keys=True) is None
     assert request_usage_injection(b'{"Stream":true,"Stream_options":{"INCLUDE_USAGE":true}}', fold_keys=True) is None
     assert request_usage_injection(b'{"Stream":true}') is None  # pydantic and Python runtimes match names exactly
+
+
+def test_member_names_fold_as_go_folds_them() -> None:
+    """Go folds each rune to the smallest of its unicode.SimpleFold orbit: KELVIN SIGN and LONG S reach K and S;
+    U+0130 and U+0131 are orbits of their own, so neither matches an ASCII i."""
+    assert _go_fold("\u212a") == _go_fold("k") == _go_fold("K") == "K"
+    assert _go_fold("\u017ftream") == _go_fold("stream") == "STREAM"
+    assert _go_fold("\u0131nclude_usage") != _go_fold("include_usage")
+    assert _go_fold("\u0130nclude_usage") != _go_fold("include_usage")
 
 
 def test_go_rewrite_keeps_the_clients_other_options() -> None:
