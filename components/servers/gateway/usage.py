@@ -259,7 +259,11 @@ def with_stream_usage(obj: Any, is_true: Callable[[Any], bool] = _is_true) -> di
         return None
     if options and is_true(options.get("include_usage")):
         return None
-    return {**obj, "stream_options": {**(options or {}), "include_usage": True}}
+    asked = {**(options or {}), "include_usage": True}
+    if options and is_true(options.get("continuous_usage_stats")):
+        # vLLM adds usage to every chunk only when include_usage is on too: without it the client gets none.
+        asked["continuous_usage_stats"] = False
+    return {**obj, "stream_options": asked}
 
 
 # The only runes outside ASCII whose fold in Go's encoding/json is an ASCII letter: KELVIN SIGN and LONG S share
