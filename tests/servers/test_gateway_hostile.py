@@ -147,8 +147,10 @@ def test_client_leaving_before_the_first_byte_cancels_the_runtime_request_and_fr
 
 
 def test_client_leaving_mid_stream_closes_the_runtime_stream(gateway: GatewayProcess, runtime: FakeRuntime) -> None:
+    """The stream's tokens stay unknown (its usage event never came): counted as unread, not silently lost."""
     arrived = runtime.arm("mid-stream")
     cancelled, disconnects = runtime.cancelled, runtime.disconnects
+    unread = gateway.sample("slm_gateway_usage_unread_total", reason="client_closed", key_id="alice")
     sock = connect(gateway.port)
     sock.sendall(chat("alice", {**CHAT, "stream": True, "hold": "mid-stream"}))
     reader = Reader(sock)
@@ -157,6 +159,7 @@ def test_client_leaving_mid_stream_closes_the_runtime_stream(gateway: GatewayPro
     assert arrived.wait(10)
     sock.close()
     assert eventually(lambda: runtime.cancelled + runtime.disconnects > cancelled + disconnects and _idle(gateway, "alice"))
+    assert gateway.sample("slm_gateway_usage_unread_total", reason="client_closed", key_id="alice") == unread + 1
     runtime.release("mid-stream")
     assert exchange(gateway.port, chat("alice")).status == 200
 

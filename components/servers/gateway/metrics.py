@@ -91,7 +91,7 @@ class GatewayMetrics:
         self.usage_unread = Counter(
             "slm_gateway_usage_unread",
             "Answers relayed without reading their token counts, by reason (too_large: over 8 MiB; copy_budget: "
-            "max_usage_copy_bytes was in use) and key id.",
+            "max_usage_copy_bytes was in use; client_closed: the client left before the counts arrived) and key id.",
             ("reason", "key_id"), registry=r,
         )
         self.log_write_errors = Counter(

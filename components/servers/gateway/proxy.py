@@ -342,6 +342,9 @@ class Gateway:
             complete = True
         except ConnectionResetError:
             status = CLIENT_CLOSED
+        except asyncio.CancelledError:  # the client's connection was lost while the relay waited
+            status = CLIENT_CLOSED
+            raise
         except (UpstreamError, TimeoutError) as exc:
             reason = "timeout" if isinstance(exc, TimeoutError) else "stream_broken"
             self.metrics.upstream_errors.labels(reason).inc()
@@ -356,6 +359,8 @@ class Gateway:
                 upstream.close()
             if isinstance(tap, JsonBodyTap):
                 self._settle_usage_copy(tap, key_id)
+            if status == CLIENT_CLOSED:
+                self._count_unread_when_cut(exchange, tap)
         usage = tap.usage if tap is not None else None
         if usage is not None:
             series.input_tokens.inc(usage.input_tokens)
@@ -363,6 +368,14 @@ class Gateway:
         series.duration.observe(time.perf_counter() - started)
         self._record(exchange, status, ttft=ttft, usage=usage)
         return client.response
+
+    def _count_unread_when_cut(self, exchange: Exchange, tap: LineStreamTap | JsonBodyTap | None) -> None:
+        """A client that left before the answer's token counts arrived: the tokens the runtime spent stay unknown."""
+        if exchange.request.method != "POST" or tap is None or tap.usage is not None:
+            return
+        if isinstance(tap, JsonBodyTap) and tap.unread_reason:
+            return  # already counted under the reason its copy was dropped
+        self.metrics.usage_unread.labels("client_closed", exchange.key_id).inc()
 
     def _settle_usage_copy(self, tap: JsonBodyTap, key_id: str) -> None:
         """Free an answer's usage copy, and count the answer whose tokens stay unknown because it was not kept."""
