@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from slm_deploy.servers.gateway.limits import BucketTable, ByteBudget, Concurren
 from slm_deploy.servers.gateway.logs import AccessLog, JsonFormatter
 from slm_deploy.servers.gateway.request_fields import restrict_request_fields
 from slm_deploy.servers.gateway.usage import (
-    MAX_INJECTION_BODY_BYTES, LineStreamTap, TokenUsage, UnreadableRequest, _go_fold, request_usage_injection,
+    MAX_INJECTION_BODY_BYTES, MAX_USAGE_PARSE_BYTES, JsonBodyTap, LineStreamTap, TokenUsage, UnreadableRequest, _go_fold, request_usage_injection,
     usage_from_object,
 )
 
@@ -323,6 +324,49 @@ def test_a_streamed_looking_body_the_gateway_cannot_read_is_refused_not_forwarde
             request_usage_injection(body)
     tap = LineStreamTap()
     assert tap.feed(b"data: " + deep.replace(b'"stream"', b'"usage"') + b"\n") and tap.usage is None
+
+
+def _tap_usage(body: bytes) -> tuple[TokenUsage | None, str]:
+    tap = JsonBodyTap(ByteBudget(64 << 20))
+    for start in range(0, len(body), 1 << 16):
+        tap.feed(body[start:start + (1 << 16)])
+    tap.finish()
+    return tap.usage, tap.unread_reason
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    (b'{"object":"list","data":[' + b'{"embedding":[0.125,0.5]},' * 200_000 + b'{}],"model":"m",'
+     b'"usage":{"prompt_tokens":7,"total_tokens":7}}', TokenUsage(7, 0)),
+    (b'{"model":"m","embeddings":[' + b'[0.125,0.5],' * 400_000 + b'[]],"total_duration":5,'
+     b'"prompt_eval_count":9}', TokenUsage(9, 0)),
+    (b'{"choices":[{"message":{"usage":{"prompt_tokens":99,"completion_tokens":99}}}],'
+     b'"usage":{"prompt_tokens":3,"completion_tokens":4},"kv_transfer_params":null}', TokenUsage(3, 4)),
+    (b'{"done":true,"prompt_eval_count":3,"eval_count":8,"eval_duration":1}', TokenUsage(3, 8)),
+], ids=["large-embeddings", "large-ollama-embed", "nested-usage-first", "ollama"])
+def test_a_json_answer_s_counts_are_read_from_its_last_members(body: bytes, expected: TokenUsage) -> None:
+    assert _tap_usage(body) == (expected, "")
+
+
+def test_counts_before_a_large_member_are_unread_rather_than_parsed_with_it() -> None:
+    body = b'{"usage":{"prompt_tokens":1,"completion_tokens":1},"x":[' + b"[]," * 2_000_000 + b'[]]}'
+    assert _tap_usage(body) == (None, "too_large")
+
+
+def test_reading_a_json_answer_s_counts_stays_within_a_bounded_parse() -> None:
+    """The worst answer for the parse (tiny objects, ~25x their size in Python) is parsed only in its last 2 MiB."""
+    head = b'{"x":[' + b"[]," * 2_000_000 + b'[]],'
+    body = head + b'"usage":{"prompt_tokens":1,"completion_tokens":2},"y":[' + b"[]," * 650_000 + b'[]]}'
+    tap = JsonBodyTap(ByteBudget(64 << 20))
+    for start in range(0, len(body), 1 << 16):
+        tap.feed(body[start:start + (1 << 16)])
+    tracemalloc.start()
+    try:
+        tap.finish()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert tap.usage == TokenUsage(1, 2)
+    assert peak < 30 * MAX_USAGE_PARSE_BYTES  # the whole 8 MiB answer parsed took ~200 MiB
 
 
 def test_usage_ignores_malformed_counts() -> None:

@@ -18,6 +18,12 @@ MAX_LINE_BYTES = 1 << 20
 MAX_JSON_BODY_BYTES = 8 << 20
 # Parsing JSON can take twenty times its size in objects; larger streamed requests go upstream as sent.
 MAX_INJECTION_BODY_BYTES = 2 << 20
+# The same bound for the end of a non-streamed answer parsed for its token counts (one parse runs at a time).
+MAX_USAGE_PARSE_BYTES = 2 << 20
+# A token-count member name followed by its colon: outside strings (a quote inside a JSON string is escaped).
+_COUNT_MEMBER = re.compile(rb'"(?:usage|eval_count|prompt_eval_count)"\s*:')
+# Members tried as the first top-level count member; one nested deeper fails its parse, and the next is tried.
+MAX_COUNT_MEMBER_ATTEMPTS = 8
 JSON_WHITESPACE = b" \t\r\n"
 # Added to a streamed request that has no stream_options; the object is never empty, it holds `stream`.
 STREAM_USAGE_MEMBER = b',"stream_options":{"include_usage":true}'
@@ -197,13 +203,24 @@ class JsonBodyTap:
         return chunk
 
     def finish(self) -> bytes:
-        """The body is complete: read its usage and free the copy; nothing is held back."""
+        """The body is complete: read its usage from its end and free the copy; nothing is held back."""
         if self._parts:
-            body = b"".join(self._parts)
-            if _USAGE_MARKER.search(body):
-                self._usage = usage_from_object(parse_json(body))
+            end = self._end()
+            self._usage = usage_from_answer_end(end)
+            if self._usage is None and self._size > len(end) and any(map(_USAGE_MARKER.search, self._parts)):
+                self.unread_reason = "too_large"  # the counts are further from the end than the gateway parses
         self.release()
         return b""
+
+    def _end(self) -> bytes:
+        """The last MAX_USAGE_PARSE_BYTES of the body, joined from the fewest parts."""
+        taken, size = [], 0
+        for part in reversed(self._parts):
+            taken.append(part)
+            size += len(part)
+            if size >= MAX_USAGE_PARSE_BYTES:
+                break
+        return b"".join(reversed(taken))[-MAX_USAGE_PARSE_BYTES:]
 
     def release(self) -> None:
         """Drop the copy and return its bytes to the budget (safe to call more than once)."""
@@ -219,6 +236,23 @@ class JsonBodyTap:
     def usage(self) -> TokenUsage | None:
         """Token counts from the whole body, once it was read by `finish`."""
         return self._usage
+
+
+def usage_from_answer_end(end: bytes) -> TokenUsage | None:
+    """Token counts from the end of a JSON object: the members from its first top-level count member on.
+
+    Runtimes put `usage` (or Ollama's counts) among the last members, after the choices, embeddings or output, so
+    `{` and the rest from that member parse as an object of the last members, whatever came before them; a member
+    nested deeper leaves unbalanced brackets and fails. Parsing only this end keeps the parse's objects small
+    however large the answer.
+    """
+    for attempt, member in enumerate(_COUNT_MEMBER.finditer(end)):
+        if attempt == MAX_COUNT_MEMBER_ATTEMPTS:
+            break
+        found = usage_from_object(parse_json(b"{" + end[member.start():]))
+        if found is not None:
+            return found
+    return None
 
 
 # Strings pydantic (vLLM's request models) reads as true in a boolean field.
