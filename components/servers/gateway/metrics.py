@@ -10,6 +10,18 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 NO_KEY = "none"
+# Statuses counted under their own `status` label: every status the gateway answers with itself, 499 for a client
+# that left, and what runtimes commonly send. Any other status a runtime sends is counted under its class ("2xx",
+# "4xx", "5xx"), so the runtime cannot add series.
+OWN_STATUS_LABELS = frozenset({
+    200, 201, 202, 204, 206, 400, 401, 403, 404, 405, 408, 409, 413, 415, 417, 422, 429, 431, 499,
+    500, 501, 502, 503, 504,
+})
+
+
+def status_label(status: int) -> str:
+    """The `status` label of a response: the code itself when it is in the fixed set, else its class."""
+    return str(status) if status in OWN_STATUS_LABELS else f"{status // 100}xx"
 
 
 @dataclass(frozen=True)
@@ -106,7 +118,7 @@ class GatewayMetrics:
         self.key_reloads.labels("loaded")
         self.key_reloads.labels("error")
         self._series: dict[tuple[str, str], ExchangeSeries] = {}
-        self._answered: dict[tuple[str, int, str], Counter] = {}
+        self._answered: dict[tuple[str, str, str], Counter] = {}
         self._in_flight: dict[str, Gauge] = {}
 
     def series(self, route: str, key_id: str) -> ExchangeSeries:
@@ -121,9 +133,10 @@ class GatewayMetrics:
 
     def answered(self, route: str, status: int, key_id: str) -> Counter:
         """The requests counter of one route, status and key id, looked up once."""
-        found = self._answered.get((route, status, key_id))
+        label = status_label(status)
+        found = self._answered.get((route, label, key_id))
         if found is None:
-            found = self._answered[route, status, key_id] = self.requests.labels(route, str(status), key_id)
+            found = self._answered[route, label, key_id] = self.requests.labels(route, label, key_id)
         return found
 
     def in_flight_for(self, key_id: str) -> Gauge:

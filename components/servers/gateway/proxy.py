@@ -423,7 +423,7 @@ class Gateway:
         """Count what the server refused below the request handler (malformed requests, timeouts, the cap)."""
         self.metrics.rejections.labels(reason, NO_KEY).inc()
         if status:
-            self.metrics.requests.labels(UNMATCHED_LABEL, str(status), NO_KEY).inc()
+            self.metrics.answered(UNMATCHED_LABEL, status, NO_KEY).inc()
 
     def _finish(self, exchange: Exchange, response: web.Response) -> web.Response:
         self.metrics.series(exchange.route, exchange.key_id).duration.observe(time.perf_counter() - exchange.started)
