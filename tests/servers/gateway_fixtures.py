@@ -200,11 +200,17 @@ class FakeRuntime:
         try:
             if body.get("hold_before_first"):
                 await self._hold(body)
-            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            options = body.get("stream_options") or {}
+            include_usage = bool(options.get("include_usage"))
+            # vLLM 0.26.0 (should_include_usage): per-chunk usage only when include_usage is on as well.
+            continuous = include_usage and bool(options.get("continuous_usage_stats"))
             for index, word in enumerate(STREAM_WORDS):
                 chunk = {"id": "c1", "object": "chat.completion.chunk", "model": "tiny",
                          "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]}
-                if include_usage:
+                if continuous:
+                    chunk["usage"] = {"prompt_tokens": USAGE_OPENAI["prompt_tokens"], "completion_tokens": index,
+                                      "total_tokens": USAGE_OPENAI["prompt_tokens"] + index}
+                elif include_usage:
                     chunk["usage"] = None  # as vLLM marks every chunk once usage is asked for
                 await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
                 if index == 0 and not body.get("hold_before_first"):
@@ -331,6 +337,8 @@ class GatewayProcess:
     upstream: str
     settings: dict[str, Any] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=lambda: dict(KEYS))
+    # A file descriptor for the gateway's stdout (its log lines); stderr still goes to the log file.
+    stdout: int | None = None
 
     def __post_init__(self) -> None:
         self.port = free_port()
@@ -349,7 +357,8 @@ class GatewayProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SLM_GATEWAY")}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "slm_deploy.servers.gateway", "--config", str(self.config_file)],
-            stdout=self._log, stderr=subprocess.STDOUT, env=env,
+            stdout=self._log if self.stdout is None else self.stdout,
+            stderr=subprocess.STDOUT if self.stdout is None else self._log, env=env,
         )
         self._wait_ready()
 

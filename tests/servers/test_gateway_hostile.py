@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import threading
 import time
@@ -146,8 +147,10 @@ def test_client_leaving_before_the_first_byte_cancels_the_runtime_request_and_fr
 
 
 def test_client_leaving_mid_stream_closes_the_runtime_stream(gateway: GatewayProcess, runtime: FakeRuntime) -> None:
+    """The stream's tokens stay unknown (its usage event never came): counted as unread, not silently lost."""
     arrived = runtime.arm("mid-stream")
     cancelled, disconnects = runtime.cancelled, runtime.disconnects
+    unread = gateway.sample("slm_gateway_usage_unread_total", reason="client_closed", key_id="alice")
     sock = connect(gateway.port)
     sock.sendall(chat("alice", {**CHAT, "stream": True, "hold": "mid-stream"}))
     reader = Reader(sock)
@@ -156,6 +159,7 @@ def test_client_leaving_mid_stream_closes_the_runtime_stream(gateway: GatewayPro
     assert arrived.wait(10)
     sock.close()
     assert eventually(lambda: runtime.cancelled + runtime.disconnects > cancelled + disconnects and _idle(gateway, "alice"))
+    assert gateway.sample("slm_gateway_usage_unread_total", reason="client_closed", key_id="alice") == unread + 1
     runtime.release("mid-stream")
     assert exchange(gateway.port, chat("alice")).status == 200
 
@@ -607,3 +611,53 @@ def test_a_key_file_written_key_first_never_leaks_the_key(gateway: GatewayProces
         gateway.write_keys(KEYS)
     for text in (gateway.logs(), gateway.metrics_text()):
         assert KEYS["alice"] not in text and KEYS["bob"] not in text
+
+
+def test_a_log_stream_that_fails_loses_lines_but_never_a_request(tmp_path: Path, runtime: FakeRuntime) -> None:
+    """A log collector that went away (a broken stdout pipe): every keep-alive request is still answered."""
+    read_end, write_end = os.pipe()
+    process = GatewayProcess(tmp_path, runtime.url, settings={**TIMEOUTS, "unauthenticated_rate_per_second": 1000.0,
+                                                              "unauthenticated_burst": 1000}, stdout=write_end)
+    os.close(write_end)
+    os.close(read_end)  # the reader goes: every later write to stdout fails with a broken pipe
+    try:
+        for _ in range(3):
+            with connect(process.port) as sock:
+                sock.sendall(request_bytes("GET", "/v1/models", auth("alice")) * 2)
+                reader = Reader(sock)
+                assert [reader.response().status for _ in range(2)] == [200, 200]
+        assert process.sample("slm_gateway_log_write_errors_total") >= 1
+        assert process.process.poll() is None
+        assert "Traceback" not in process.logs() and "Logging error" not in process.logs()
+    finally:
+        process.stop()
+
+
+STALLED_STREAMS = 16
+# What one stalled stream may hold in the gateway: the client's transport at its 64 KiB high-water mark plus one
+# relayed read, and the runtime's body up to its 64 KiB high-water mark plus one 16 KiB socket read.
+STALLED_STREAM_BOUND = 256 * 1024
+
+
+def test_clients_that_stop_reading_a_stream_each_hold_a_bounded_answer(tmp_path: Path, runtime: FakeRuntime) -> None:
+    """Many streams whose clients never read: the relay stops reading the runtime instead of buffering for them."""
+    process = _gateway(tmp_path, runtime, max_concurrency=0, send_timeout_seconds=600.0)
+    sockets = []
+    try:
+        for _ in range(STALLED_STREAMS):
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(("127.0.0.1", process.port))
+            sock.sendall(request_bytes("POST", "/api/generate", auth("alice"),
+                                       b'{"model":"tiny","prompt":"x","flood":true}'))
+            sockets.append(sock)
+        assert eventually(lambda: process.sample("slm_gateway_in_flight_requests", key_id="alice") == STALLED_STREAMS)
+        # Every stream fills its client's transport (past 64 KiB) and then the runtime's side (past 64 KiB).
+        assert eventually(lambda: process.sample("slm_gateway_relay_buffered_bytes") >= STALLED_STREAMS * 128 * 1024,
+                          timeout=60)
+        for _ in range(10):
+            assert process.sample("slm_gateway_relay_buffered_bytes") <= STALLED_STREAMS * STALLED_STREAM_BOUND
+    finally:
+        for sock in sockets:
+            sock.close()
+        process.stop()

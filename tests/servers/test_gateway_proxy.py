@@ -187,13 +187,28 @@ def test_openai_usage_is_counted_stream_or_not(gateway: GatewayProcess, client: 
     assert after == (before[0] + 2 * USAGE_OPENAI["prompt_tokens"], before[1] + 2 * USAGE_OPENAI["completion_tokens"])
 
 
+@pytest.fixture(scope="module")
+def vllm_gateway(runtime: FakeRuntime, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    process = GatewayProcess(tmp_path_factory.mktemp("vllm"), runtime.url, settings={"route_table": "vllm", "exempt_paths": ("/health",)})
+    yield process
+    process.stop()
+
+
+@pytest.mark.parametrize(("table", "options"), [
+    ("ollama", None), ("ollama", {}), ("vllm", None), ("vllm", {}),
+    ("vllm", {"include_usage": False, "continuous_usage_stats": True}),
+], ids=["ollama", "ollama-empty-options", "vllm", "vllm-empty-options", "vllm-continuous-without-usage"])
 def test_stream_without_usage_request_is_counted_and_left_as_the_client_asked(
-    gateway: GatewayProcess, client: httpx.Client, runtime: FakeRuntime
+    request: pytest.FixtureRequest, runtime: FakeRuntime, options: dict[str, bool] | None, table: str
 ) -> None:
+    """vLLM 0.26.0 sends usage only for include_usage (default false); continuous_usage_stats needs it as well."""
+    gateway: GatewayProcess = request.getfixturevalue("gateway" if table == "ollama" else "vllm_gateway")
+    client = httpx.Client(base_url=gateway.url, timeout=20)
     route = "/v1/chat/completions"
     before = _tokens(gateway, route, "carol")
-    response = client.post(route, json={**CHAT, "stream": True}, headers=bearer("carol"))
-    assert runtime.seen[-1].body["stream_options"] == {"include_usage": True}
+    asked = {**CHAT, "stream": True} if options is None else {**CHAT, "stream": True, "stream_options": options}
+    response = client.post(route, json=asked, headers=bearer("carol"))
+    assert runtime.seen[-1].body["stream_options"]["include_usage"] is True
     events = [e for e in response.text.split("\n\n") if e]
     assert b'"usage"' not in response.content
     assert events[-1] == "data: [DONE]" and len(events) == len(STREAM_WORDS) + 1

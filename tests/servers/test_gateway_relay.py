@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from slm_deploy.servers.gateway.metrics import OWN_STATUS_LABELS
 from tests.servers.gateway_fixtures import GatewayProcess, KEYS, eventually, free_port
 from tests.servers.raw_http import Reader, connect, request_bytes
 
@@ -84,6 +85,10 @@ async def _json_with_length(writer: asyncio.StreamWriter, _body: dict) -> None:
                  % (len(payload), payload))
 
 
+async def _status_asked_for(writer: asyncio.StreamWriter, body: dict) -> None:
+    writer.write(b"HTTP/1.1 %d Any\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}" % body["status"])
+
+
 @pytest.fixture
 def scripted(tmp_path: Path) -> Iterator[tuple[ScriptedRuntime, GatewayProcess]]:
     runtime = ScriptedRuntime({})
@@ -98,6 +103,7 @@ def scripted(tmp_path: Path) -> Iterator[tuple[ScriptedRuntime, GatewayProcess]]
         runtime.finished.set()
 
     runtime.answers.update({
+        "/v1/embeddings": _status_asked_for,
         "/v1/chat/completions": _stream_with_usage_split_across_chunks(runtime),
         "/v1/completions": flood,
         "/v1/models": _json_with_length,
@@ -211,3 +217,19 @@ def test_a_stalled_client_holds_the_runtime_back_and_then_gets_every_byte(script
     streamed = b"".join(chunks)
     assert head.startswith(b"HTTP/1.1 200 ") and after == b""
     assert len(streamed) == runtime.sent and streamed == STALL_LINE * (runtime.sent // len(STALL_LINE))
+
+
+def test_a_runtime_cycling_statuses_cannot_add_request_series(scripted: tuple[ScriptedRuntime, GatewayProcess]) -> None:
+    """Every status reaches the client, but the `status` label takes a fixed set of codes or a status class."""
+    _, gateway = scripted
+    statuses = [s for s in (*range(200, 300), *range(400, 500)) if s not in (204, 205, 407)]
+    with connect(gateway.port) as sock:
+        reader = Reader(sock)
+        for status in statuses:
+            sock.sendall(request_bytes("POST", "/v1/embeddings", _auth(), json.dumps({"status": status}).encode()))
+            assert reader.response().status == status
+    labels = {line.split('status="')[1].split('"')[0] for line in gateway.metrics_text().splitlines()
+              if line.startswith('slm_gateway_requests_total{') and 'route="/v1/embeddings"' in line}
+    assert {"200", "404", "422", "2xx", "4xx"} <= labels
+    assert len(labels) <= len(OWN_STATUS_LABELS) + len(("2xx", "4xx", "5xx"))
+    assert gateway.total("slm_gateway_requests_total", route="/v1/embeddings") == len(statuses)

@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,8 @@ from slm_deploy.servers.gateway.limits import BucketTable, ByteBudget, Concurren
 from slm_deploy.servers.gateway.logs import AccessLog, JsonFormatter
 from slm_deploy.servers.gateway.request_fields import restrict_request_fields
 from slm_deploy.servers.gateway.usage import (
-    MAX_INJECTION_BODY_BYTES, LineStreamTap, TokenUsage, UnreadableRequest, request_usage_injection, usage_from_object,
+    MAX_INJECTION_BODY_BYTES, MAX_USAGE_PARSE_BYTES, JsonBodyTap, LineStreamTap, TokenUsage, UnreadableRequest, _go_fold, request_usage_injection,
+    usage_from_object,
 )
 
 SECRET = "sk-unit-secret-value-1234567890abcdef"
@@ -324,6 +326,49 @@ def test_a_streamed_looking_body_the_gateway_cannot_read_is_refused_not_forwarde
     assert tap.feed(b"data: " + deep.replace(b'"stream"', b'"usage"') + b"\n") and tap.usage is None
 
 
+def _tap_usage(body: bytes) -> tuple[TokenUsage | None, str]:
+    tap = JsonBodyTap(ByteBudget(64 << 20))
+    for start in range(0, len(body), 1 << 16):
+        tap.feed(body[start:start + (1 << 16)])
+    tap.finish()
+    return tap.usage, tap.unread_reason
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    (b'{"object":"list","data":[' + b'{"embedding":[0.125,0.5]},' * 200_000 + b'{}],"model":"m",'
+     b'"usage":{"prompt_tokens":7,"total_tokens":7}}', TokenUsage(7, 0)),
+    (b'{"model":"m","embeddings":[' + b'[0.125,0.5],' * 400_000 + b'[]],"total_duration":5,'
+     b'"prompt_eval_count":9}', TokenUsage(9, 0)),
+    (b'{"choices":[{"message":{"usage":{"prompt_tokens":99,"completion_tokens":99}}}],'
+     b'"usage":{"prompt_tokens":3,"completion_tokens":4},"kv_transfer_params":null}', TokenUsage(3, 4)),
+    (b'{"done":true,"prompt_eval_count":3,"eval_count":8,"eval_duration":1}', TokenUsage(3, 8)),
+], ids=["large-embeddings", "large-ollama-embed", "nested-usage-first", "ollama"])
+def test_a_json_answer_s_counts_are_read_from_its_last_members(body: bytes, expected: TokenUsage) -> None:
+    assert _tap_usage(body) == (expected, "")
+
+
+def test_counts_before_a_large_member_are_unread_rather_than_parsed_with_it() -> None:
+    body = b'{"usage":{"prompt_tokens":1,"completion_tokens":1},"x":[' + b"[]," * 2_000_000 + b'[]]}'
+    assert _tap_usage(body) == (None, "too_large")
+
+
+def test_reading_a_json_answer_s_counts_stays_within_a_bounded_parse() -> None:
+    """The worst answer for the parse (tiny objects, ~25x their size in Python) is parsed only in its last 2 MiB."""
+    head = b'{"x":[' + b"[]," * 2_000_000 + b'[]],'
+    body = head + b'"usage":{"prompt_tokens":1,"completion_tokens":2},"y":[' + b"[]," * 650_000 + b'[]]}'
+    tap = JsonBodyTap(ByteBudget(64 << 20))
+    for start in range(0, len(body), 1 << 16):
+        tap.feed(body[start:start + (1 << 16)])
+    tracemalloc.start()
+    try:
+        tap.finish()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert tap.usage == TokenUsage(1, 2)
+    assert peak < 30 * MAX_USAGE_PARSE_BYTES  # the whole 8 MiB answer parsed took ~200 MiB
+
+
 def test_usage_ignores_malformed_counts() -> None:
     assert usage_from_object({"usage": {"prompt_tokens": "9", "completion_tokens": 1}}) is None
     assert usage_from_object({"eval_count": -1}) is None
@@ -383,15 +428,40 @@ def test_every_body_python_reads_as_streamed_asks_for_usage(body: bytes) -> None
     b'{"model":"m","messages":[],"Stream":true,"stream_options":{"include_usage":true},"Stream_Options":null}',
     b'{"model":"m","messages":[],"stream":true,"stream_options":{"include_usage":true,"Include_Usage":false}}',
     b'{"model":"m","messages":[],"strea\\u004d":true}',
-], ids=["capital", "upper-with-options", "long-s", "later-wins", "options-respelled", "include-respelled", "escape"])
+    b'{"model":"m","messages":[],"stream":true,"stream":null}',  # null into a Go bool leaves it as it was
+    b'{"model":"m","messages":[],"Stream":true,"stream":null}',
+    b'{"model":"m","messages":[],"stream":true,"stream_options":{"include_usage":true,"include_usage":null},'
+    b'"stream_options":null}',
+    # U+0131 DOTLESS I folds to itself in Go: these members are unknown to Ollama, which then sends no usage.
+    '{"model":"m","messages":[],"stream":true,"stream_opt\u0131ons":{"include_usage":true}}'.encode(),
+    '{"model":"m","messages":[],"stream":true,"stream_options":{"\u0131nclude_usage":true}}'.encode(),
+], ids=["capital", "upper-with-options", "long-s", "later-wins", "options-respelled", "include-respelled", "escape",
+        "true-then-null", "capital-then-null", "options-then-null", "dotless-i-options", "dotless-i-include"])
 def test_every_body_go_reads_as_streamed_asks_for_usage(body: bytes) -> None:
     assert _asks_usage(request_usage_injection(body, fold_keys=True), fold_keys=True)
 
 
 def test_go_spellings_leave_a_body_go_reads_as_not_streamed_alone() -> None:
+    # LONG S folds to "S": Ollama reads include_uſage as include_usage, so the client already asked for usage.
+    asked = '{"stream":true,"stream_options":{"include_u\u017fage":true}}'.encode()
+    assert request_usage_injection(asked, fold_keys=True) is None
+    # A later object decodes into the StreamOptions already there: include_usage stays true.
+    assert request_usage_injection(b'{"stream":true,"stream_options":{"include_usage":true},"stream_options":{}}',
+                                   fold_keys=True) is None
+    assert request_usage_injection(b'{"stream":null}', fold_keys=True) is None
+    assert request_usage_injection(b'{"stream":"true"}', fold_keys=True) is None  # Go refuses a string into a bool
     assert request_usage_injection(b'{"Stream":true,"stream":false}', fold_keys=True) is None
     assert request_usage_injection(b'{"Stream":true,"Stream_options":{"INCLUDE_USAGE":true}}', fold_keys=True) is None
     assert request_usage_injection(b'{"Stream":true}') is None  # pydantic and Python runtimes match names exactly
+
+
+def test_member_names_fold_as_go_folds_them() -> None:
+    """Go folds each rune to the smallest of its unicode.SimpleFold orbit: KELVIN SIGN and LONG S reach K and S;
+    U+0130 and U+0131 are orbits of their own, so neither matches an ASCII i."""
+    assert _go_fold("\u212a") == _go_fold("k") == _go_fold("K") == "K"
+    assert _go_fold("\u017ftream") == _go_fold("stream") == "STREAM"
+    assert _go_fold("\u0131nclude_usage") != _go_fold("include_usage")
+    assert _go_fold("\u0130nclude_usage") != _go_fold("include_usage")
 
 
 def test_go_rewrite_keeps_the_clients_other_options() -> None:

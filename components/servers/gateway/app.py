@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slm_deploy.servers.gateway import errors
 from slm_deploy.servers.gateway.config import GatewayConfig, GatewayConfigError
 from slm_deploy.servers.gateway.keys import MAX_KEY_FILE_BYTES, KeySet, KeyStore, parse_upstream_key
+from slm_deploy.servers.gateway.logs import LOG_WRITE_ERRORS
 from slm_deploy.servers.gateway.metrics import GatewayMetrics
 from slm_deploy.servers.gateway.paths import InvalidTarget, canonical_target
 from slm_deploy.servers.gateway.proxy import SAFE_METHODS, Gateway
@@ -37,6 +38,7 @@ def read_upstream_key(path: str) -> str:
 def build_gateway(config: GatewayConfig) -> Gateway:
     """Load keys (failing fast on a bad key file) and assemble the request handler."""
     metrics = GatewayMetrics()
+    LOG_WRITE_ERRORS.on_error = metrics.log_write_errors.inc
 
     def on_reload(result: str, keys: KeySet | None) -> None:
         metrics.key_reloads.labels(result).inc()

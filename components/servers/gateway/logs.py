@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 import time
-from typing import TextIO
+from typing import Callable, TextIO
 
 ACCESS_LOGGER = "slm_gateway.access"
 _second = -1
@@ -21,6 +21,21 @@ def timestamp(created: float) -> str:
     if whole != _second:
         _second, _second_text = whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
     return f"{_second_text}.{int((created - whole) * 1000):03d}Z"
+
+
+class LogWriteErrors:
+    """Log lines the stream refused (a collector gone, a full pipe): counted, never raised into a request."""
+
+    def __init__(self) -> None:
+        self.on_error: Callable[[], None] | None = None  # the metric's increment, once the gateway is built
+
+    def failed(self) -> None:
+        """One write or flush to the log stream failed; the line is lost."""
+        if self.on_error is not None:
+            self.on_error()
+
+
+LOG_WRITE_ERRORS = LogWriteErrors()
 
 
 class JsonFormatter(logging.Formatter):
@@ -53,7 +68,11 @@ class AccessLog:
             return
         entry: dict[str, object] = {"ts": timestamp(time.time()), "level": "info", "logger": ACCESS_LOGGER}
         entry.update(fields)
-        stream.write(json.dumps(entry, separators=(",", ":")) + "\n")
+        try:
+            stream.write(json.dumps(entry, separators=(",", ":")) + "\n")
+        except (OSError, ValueError):  # a broken or full pipe, or a stream closed under the gateway
+            LOG_WRITE_ERRORS.failed()
+            return
         if not self._flush_pending:
             self._flush_pending = True
             asyncio.get_running_loop().call_soon(self._flush)
@@ -61,10 +80,20 @@ class AccessLog:
     def _flush(self) -> None:
         self._flush_pending = False
         if self.stream is not None:
-            self.stream.flush()
+            try:
+                self.stream.flush()
+            except (OSError, ValueError):
+                LOG_WRITE_ERRORS.failed()
 
 
 ACCESS_LOG = AccessLog()
+
+
+class CountingStreamHandler(logging.StreamHandler[TextIO]):
+    """A stream handler whose failed writes are counted instead of printing a traceback to stderr."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        LOG_WRITE_ERRORS.failed()
 
 
 def configure_logging(level: str) -> None:
@@ -72,7 +101,7 @@ def configure_logging(level: str) -> None:
     # What the formatter never writes is not collected either: the caller's frame, thread and process.
     logging._srcfile = None
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-    handler = logging.StreamHandler(sys.stdout)
+    handler = CountingStreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

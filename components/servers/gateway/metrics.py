@@ -10,6 +10,18 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 NO_KEY = "none"
+# Statuses counted under their own `status` label: every status the gateway answers with itself, 499 for a client
+# that left, and what runtimes commonly send. Any other status a runtime sends is counted under its class ("2xx",
+# "4xx", "5xx"), so the runtime cannot add series.
+OWN_STATUS_LABELS = frozenset({
+    200, 201, 202, 204, 206, 400, 401, 403, 404, 405, 408, 409, 413, 415, 417, 422, 429, 431, 499,
+    500, 501, 502, 503, 504,
+})
+
+
+def status_label(status: int) -> str:
+    """The `status` label of a response: the code itself when it is in the fixed set, else its class."""
+    return str(status) if status in OWN_STATUS_LABELS else f"{status // 100}xx"
 
 
 @dataclass(frozen=True)
@@ -83,11 +95,21 @@ class GatewayMetrics:
             "Bytes of non-streamed answers copied to read their usage, against limits.max_usage_copy_bytes.",
             registry=r,
         )
+        self.stream_buffered_bytes = Gauge(
+            "slm_gateway_relay_buffered_bytes",
+            "Bytes of answers being relayed that the gateway holds now: the runtime's body not relayed yet and what "
+            "clients have not read from their connections.", registry=r,
+        )
         self.usage_unread = Counter(
             "slm_gateway_usage_unread",
             "Answers relayed without reading their token counts, by reason (too_large: over 8 MiB; copy_budget: "
-            "max_usage_copy_bytes was in use) and key id.",
+            "max_usage_copy_bytes was in use; client_closed: the client left before the counts arrived) and key id.",
             ("reason", "key_id"), registry=r,
+        )
+        self.log_write_errors = Counter(
+            "slm_gateway_log_write_errors",
+            "Log lines lost because stdout refused them (a log collector gone, a full pipe); requests go on.",
+            registry=r,
         )
         self.keys_loaded = Gauge("slm_gateway_keys_loaded", "API keys currently accepted.", registry=r)
         self.key_reloads = Counter(
@@ -96,7 +118,7 @@ class GatewayMetrics:
         self.key_reloads.labels("loaded")
         self.key_reloads.labels("error")
         self._series: dict[tuple[str, str], ExchangeSeries] = {}
-        self._answered: dict[tuple[str, int, str], Counter] = {}
+        self._answered: dict[tuple[str, str, str], Counter] = {}
         self._in_flight: dict[str, Gauge] = {}
 
     def series(self, route: str, key_id: str) -> ExchangeSeries:
@@ -111,9 +133,10 @@ class GatewayMetrics:
 
     def answered(self, route: str, status: int, key_id: str) -> Counter:
         """The requests counter of one route, status and key id, looked up once."""
-        found = self._answered.get((route, status, key_id))
+        label = status_label(status)
+        found = self._answered.get((route, label, key_id))
         if found is None:
-            found = self._answered[route, status, key_id] = self.requests.labels(route, str(status), key_id)
+            found = self._answered[route, label, key_id] = self.requests.labels(route, label, key_id)
         return found
 
     def in_flight_for(self, key_id: str) -> Gauge:

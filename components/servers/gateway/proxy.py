@@ -106,9 +106,15 @@ class Gateway:
         self.usage_copy_budget = ByteBudget(config.max_usage_copy_bytes)
         metrics.usage_copy_bytes_reserved.set_function(lambda: self.usage_copy_budget.reserved)
         self._upstream = UpstreamPool(config.upstream_url)
+        self._relays: set[tuple[ClientStream, UpstreamResponse]] = set()
+        metrics.stream_buffered_bytes.set_function(self._relay_buffered_bytes)
         self._upstream_auth = f"Bearer {upstream_key}" if upstream_key else ""
         self._exempt = frozenset(config.exempt_paths)
         self._health = json.dumps({"status": "ok"}).encode()
+
+    def _relay_buffered_bytes(self) -> int:
+        """What the answers being relayed hold in the gateway now (computed when metrics are scraped)."""
+        return sum(client.buffered + upstream.buffered for client, upstream in self._relays)
 
     async def start(self) -> None:
         """Nothing to open ahead: upstream connections are made on demand and pooled."""
@@ -317,6 +323,8 @@ class Gateway:
         series = self.metrics.series(route, key_id)
         ttft: float | None = None
         complete = False
+        relay = (client, upstream)
+        self._relays.add(relay)
         try:
             client.start()
             while chunk := await upstream.read():
@@ -334,6 +342,9 @@ class Gateway:
             complete = True
         except ConnectionResetError:
             status = CLIENT_CLOSED
+        except asyncio.CancelledError:  # the client's connection was lost while the relay waited
+            status = CLIENT_CLOSED
+            raise
         except (UpstreamError, TimeoutError) as exc:
             reason = "timeout" if isinstance(exc, TimeoutError) else "stream_broken"
             self.metrics.upstream_errors.labels(reason).inc()
@@ -341,12 +352,15 @@ class Gateway:
             if request.transport is not None:
                 request.transport.abort()  # the client must see a truncated response, not a clean end
         finally:
+            self._relays.discard(relay)
             if complete:
                 upstream.release()
             else:
                 upstream.close()
             if isinstance(tap, JsonBodyTap):
                 self._settle_usage_copy(tap, key_id)
+            if status == CLIENT_CLOSED:
+                self._count_unread_when_cut(exchange, tap)
         usage = tap.usage if tap is not None else None
         if usage is not None:
             series.input_tokens.inc(usage.input_tokens)
@@ -354,6 +368,14 @@ class Gateway:
         series.duration.observe(time.perf_counter() - started)
         self._record(exchange, status, ttft=ttft, usage=usage)
         return client.response
+
+    def _count_unread_when_cut(self, exchange: Exchange, tap: LineStreamTap | JsonBodyTap | None) -> None:
+        """A client that left before the answer's token counts arrived: the tokens the runtime spent stay unknown."""
+        if exchange.request.method != "POST" or tap is None or tap.usage is not None:
+            return
+        if isinstance(tap, JsonBodyTap) and tap.unread_reason:
+            return  # already counted under the reason its copy was dropped
+        self.metrics.usage_unread.labels("client_closed", exchange.key_id).inc()
 
     def _settle_usage_copy(self, tap: JsonBodyTap, key_id: str) -> None:
         """Free an answer's usage copy, and count the answer whose tokens stay unknown because it was not kept."""
@@ -401,7 +423,7 @@ class Gateway:
         """Count what the server refused below the request handler (malformed requests, timeouts, the cap)."""
         self.metrics.rejections.labels(reason, NO_KEY).inc()
         if status:
-            self.metrics.requests.labels(UNMATCHED_LABEL, str(status), NO_KEY).inc()
+            self.metrics.answered(UNMATCHED_LABEL, status, NO_KEY).inc()
 
     def _finish(self, exchange: Exchange, response: web.Response) -> web.Response:
         self.metrics.series(exchange.route, exchange.key_id).duration.observe(time.perf_counter() - exchange.started)

@@ -99,6 +99,12 @@ class ClientStream:
             raise ConnectionResetError("the client's connection is closed")
         return transport
 
+    @property
+    def buffered(self) -> int:
+        """Bytes written to the client's transport that its socket has not taken yet."""
+        transport = self._request.transport
+        return transport.get_write_buffer_size() if transport is not None else 0
+
     def start(self) -> None:
         """Send the head (a later failure then drops the connection instead of answering again)."""
         self._transport().write(self._head)

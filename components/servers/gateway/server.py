@@ -24,6 +24,10 @@ log = logging.getLogger("slm_gateway.server")
 # A request head (request line and headers) larger than this is refused: aiohttp's own limits
 # (8190 bytes a line, 128 headers) would let one connection hold about a megabyte.
 MAX_HEAD_BYTES = 64 * 1024
+# A client's unread answer held in its transport before the relay stops reading the runtime for it, and the level
+# it must drain to before the relay goes on (set explicitly: event loops pick their own defaults).
+CLIENT_HIGH_WATER_BYTES = 64 * 1024
+CLIENT_LOW_WATER_BYTES = 16 * 1024
 
 Observer = Callable[[str, int], None]
 """Told (reason, status) for every connection or request refused below the request handler; status 0 if none was sent."""
@@ -116,6 +120,8 @@ class GatewayConnection(RequestHandler):
             transport.write(errors.raw_error("too_many_connections", "Retry-After: 1\r\n"))  # type: ignore[attr-defined]
             transport.close()
             return
+        transport.set_write_buffer_limits(  # type: ignore[attr-defined]
+            high=CLIENT_HIGH_WATER_BYTES, low=CLIENT_LOW_WATER_BYTES)
         super().connection_made(transport)
         self._wire = transport  # type: ignore[assignment]
         self._arm_head_deadline()

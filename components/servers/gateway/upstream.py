@@ -1,7 +1,8 @@
 """A lean HTTP/1.1 client for the one runtime the gateway relays to: pooled keep-alive connections, llhttp parsing.
 
 The request head is written as bytes, the response is parsed by llhttp (httptools) and its body handed over as
-the bytes that arrived, coalesced between reads. A connection goes back to the pool only after a complete,
+the bytes that arrived, coalesced between reads. The socket is read into one small buffer per connection, and
+reading stops while the body not yet taken passes a high-water mark, so a stalled reader holds a bounded body. A connection goes back to the pool only after a complete,
 keep-alive response to a request that was written whole; one that was cancelled, timed out, failed, answered
 before its body was sent, or gave an answer that has no body (HEAD, 101, 204, 304) is closed, so a pooled
 connection is never reused mid-exchange and bytes a runtime sends where no body belongs never reach a client.
@@ -20,7 +21,10 @@ from multidict import CIMultiDict
 from slm_deploy.servers.gateway.server import MAX_HEAD_BYTES
 
 # Body bytes held for a reader that has not taken them yet before the runtime's socket stops being read.
-HIGH_WATER_BYTES = 256 * 1024
+HIGH_WATER_BYTES = 64 * 1024
+# Bytes read from the runtime's socket at a time (the event loop's own reads are 256 KiB): at most this much
+# arrives past the high-water mark before reading stops.
+READ_BYTES = 16 * 1024
 # A pooled connection unused this long is closed (aiohttp's client keeps them 15 s too).
 IDLE_SECONDS = 15.0
 # Header lines one response head may hold (aiohttp's client allowed 32768; real runtimes send under 20).
@@ -87,11 +91,12 @@ class _BodilessAnswer(Exception):
     """Raised from llhttp's head callback to stop parsing where an answer without a body ends."""
 
 
-class _Connection(asyncio.Protocol):
+class _Connection(asyncio.BufferedProtocol):
     """One socket to the runtime and the response being parsed on it."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
+        self._read_view = memoryview(bytearray(READ_BYTES))
         self.transport: asyncio.Transport | None = None
         self.idle_timer: asyncio.TimerHandle | None = None
         self._reset()
@@ -122,7 +127,14 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._read_view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(self._read_view[:nbytes])
+
+    def data_received(self, data: bytes | memoryview) -> None:
+        """Parse what the runtime sent (llhttp copies the body bytes it hands over)."""
         if self.parser is None:  # bytes nobody asked for: this connection can carry nothing more
             self.abort()
             return
@@ -197,7 +209,7 @@ class _Connection(asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         self.chunks.append(body)
         self.buffered += len(body)
-        if self.buffered > HIGH_WATER_BYTES and not self.paused and self.transport is not None:
+        if self.buffered >= HIGH_WATER_BYTES and not self.paused and self.transport is not None:
             self.paused = True
             self.transport.pause_reading()
         waiter = self.waiter  # _wake, inlined: this runs once per HTTP chunk
@@ -280,6 +292,11 @@ class UpstreamResponse:
             for name, value in connection.header_list
         )
         self._done = False
+
+    @property
+    def buffered(self) -> int:
+        """Body bytes received from the runtime and not read yet."""
+        return self._connection.buffered
 
     async def read(self) -> bytes:
         """Every body byte that has arrived since the last read, waiting for some; b"" once the body is complete.

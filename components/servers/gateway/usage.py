@@ -18,6 +18,12 @@ MAX_LINE_BYTES = 1 << 20
 MAX_JSON_BODY_BYTES = 8 << 20
 # Parsing JSON can take twenty times its size in objects; larger streamed requests go upstream as sent.
 MAX_INJECTION_BODY_BYTES = 2 << 20
+# The same bound for the end of a non-streamed answer parsed for its token counts (one parse runs at a time).
+MAX_USAGE_PARSE_BYTES = 2 << 20
+# A token-count member name followed by its colon: outside strings (a quote inside a JSON string is escaped).
+_COUNT_MEMBER = re.compile(rb'"(?:usage|eval_count|prompt_eval_count)"\s*:')
+# Members tried as the first top-level count member; one nested deeper fails its parse, and the next is tried.
+MAX_COUNT_MEMBER_ATTEMPTS = 8
 JSON_WHITESPACE = b" \t\r\n"
 # Added to a streamed request that has no stream_options; the object is never empty, it holds `stream`.
 STREAM_USAGE_MEMBER = b',"stream_options":{"include_usage":true}'
@@ -197,13 +203,24 @@ class JsonBodyTap:
         return chunk
 
     def finish(self) -> bytes:
-        """The body is complete: read its usage and free the copy; nothing is held back."""
+        """The body is complete: read its usage from its end and free the copy; nothing is held back."""
         if self._parts:
-            body = b"".join(self._parts)
-            if _USAGE_MARKER.search(body):
-                self._usage = usage_from_object(parse_json(body))
+            end = self._end()
+            self._usage = usage_from_answer_end(end)
+            if self._usage is None and self._size > len(end) and any(map(_USAGE_MARKER.search, self._parts)):
+                self.unread_reason = "too_large"  # the counts are further from the end than the gateway parses
         self.release()
         return b""
+
+    def _end(self) -> bytes:
+        """The last MAX_USAGE_PARSE_BYTES of the body, joined from the fewest parts."""
+        taken, size = [], 0
+        for part in reversed(self._parts):
+            taken.append(part)
+            size += len(part)
+            if size >= MAX_USAGE_PARSE_BYTES:
+                break
+        return b"".join(reversed(taken))[-MAX_USAGE_PARSE_BYTES:]
 
     def release(self) -> None:
         """Drop the copy and return its bytes to the budget (safe to call more than once)."""
@@ -219,6 +236,23 @@ class JsonBodyTap:
     def usage(self) -> TokenUsage | None:
         """Token counts from the whole body, once it was read by `finish`."""
         return self._usage
+
+
+def usage_from_answer_end(end: bytes) -> TokenUsage | None:
+    """Token counts from the end of a JSON object: the members from its first top-level count member on.
+
+    Runtimes put `usage` (or Ollama's counts) among the last members, after the choices, embeddings or output, so
+    `{` and the rest from that member parse as an object of the last members, whatever came before them; a member
+    nested deeper leaves unbalanced brackets and fails. Parsing only this end keeps the parse's objects small
+    however large the answer.
+    """
+    for attempt, member in enumerate(_COUNT_MEMBER.finditer(end)):
+        if attempt == MAX_COUNT_MEMBER_ATTEMPTS:
+            break
+        found = usage_from_object(parse_json(b"{" + end[member.start():]))
+        if found is not None:
+            return found
+    return None
 
 
 # Strings pydantic (vLLM's request models) reads as true in a boolean field.
@@ -259,45 +293,73 @@ def with_stream_usage(obj: Any, is_true: Callable[[Any], bool] = _is_true) -> di
         return None
     if options and is_true(options.get("include_usage")):
         return None
-    return {**obj, "stream_options": {**(options or {}), "include_usage": True}}
+    asked = {**(options or {}), "include_usage": True}
+    if options and is_true(options.get("continuous_usage_stats")):
+        # vLLM adds usage to every chunk only when include_usage is on too: without it the client gets none.
+        asked["continuous_usage_stats"] = False
+    return {**obj, "stream_options": asked}
+
+
+# The only runes outside ASCII whose fold in Go's encoding/json is an ASCII letter: KELVIN SIGN and LONG S share
+# their orbits under unicode.SimpleFold with k/K and s/S. Every other rune (U+0131 dotless i, U+0130 among them,
+# whose orbits hold only themselves) folds to a rune outside ASCII, so it never matches an ASCII field name.
+_GO_ASCII_FOLDS = {"\u212a": "K", "\u017f": "S"}
 
 
 def _go_fold(name: str) -> str:
-    """A member name as Go's encoding/json compares names case-insensitively (simple folding, rune by rune)."""
-    folded = []
-    for char in name:
-        lower = char.lower() if len(char.lower()) == 1 else char
-        folded.append(lower.upper() if len(lower.upper()) == 1 else lower)
-    return "".join(folded)
+    """A member name as Go's encoding/json folds it (each rune to the smallest of its SimpleFold orbit), exact when
+    compared with an ASCII field name: ASCII letters upper-cased, KELVIN SIGN and LONG S to K and S, others kept."""
+    return "".join(_GO_ASCII_FOLDS.get(char, char.upper() if "a" <= char <= "z" else char) for char in name)
 
 
-def _go_member(obj: _Members, name: str) -> tuple[Any, bool]:
-    """The value Go decodes into the field `name` (the last member whose name folds to it), and whether any member
-    spells the name otherwise."""
+class _GoDecodeError(Exception):
+    """Go's decoder refuses the value for the field (a string into a bool, say): the runtime answers 400 itself."""
+
+
+def _go_bool(obj: _Members, name: str, value: bool = False) -> bool:
+    """The bool field `name` after Go decodes every member that folds to it in order: null leaves it unchanged."""
     wanted = _go_fold(name)
-    value, other_spelling = None, False
     for key, member in obj.pairs:
-        if _go_fold(key) == wanted:
+        if _go_fold(key) == wanted and member is not None:
+            if not isinstance(member, bool):
+                raise _GoDecodeError
             value = member
-            other_spelling = other_spelling or key != name
-    return value, other_spelling
+    return value
+
+
+def _go_stream_options(obj: _Members) -> tuple[bool, bool, dict[str, Any]]:
+    """Go's `StreamOptions *struct{IncludeUsage bool}` after every member: whether it is set, its include_usage, and
+    the other members of the objects decoded into it (null resets the pointer; an object decodes into the struct
+    already there)."""
+    wanted = _go_fold("stream_options")
+    present, include = False, False
+    others: dict[str, Any] = {}
+    for key, member in obj.pairs:
+        if _go_fold(key) != wanted:
+            continue
+        if member is None:
+            present, include, others = False, False, {}
+        elif isinstance(member, _Members):
+            present = True
+            include = _go_bool(member, "include_usage", include)
+            others.update((k, v) for k, v in member.pairs if _go_fold(k) != _go_fold("include_usage"))
+        else:
+            raise _GoDecodeError
+    return present, include, others
 
 
 def _with_go_stream_usage(obj: _Members) -> dict[str, Any] | None:
-    """`with_stream_usage` for a runtime that decodes with Go, whose field names match members in any case."""
-    stream, odd_stream = _go_member(obj, "stream")
-    options, odd_options = _go_member(obj, "stream_options")
-    odd_include = isinstance(options, _Members) and _go_member(options, "include_usage")[1]
-    if not (odd_stream or odd_options or odd_include):
-        return with_stream_usage(obj)
-    if stream is not True:
+    """`with_stream_usage` for a runtime that decodes with Go: names matched as Go folds them, null into a bool
+    ignored, the last value of every other member kept."""
+    try:
+        streams = _go_bool(obj, "stream")
+        present, include, others = _go_stream_options(obj)
+    except _GoDecodeError:
         return None
-    if isinstance(options, _Members) and _go_member(options, "include_usage")[0] is True:
+    if not streams or (present and include):
         return None
     own = {k: v for k, v in obj.items() if _go_fold(k) not in (_go_fold("stream"), _go_fold("stream_options"))}
-    kept_options = {k: v for k, v in options.items() if _go_fold(k) != _go_fold("include_usage")} \
-        if isinstance(options, dict) else {}
-    return {**own, "stream": True, "stream_options": {**kept_options, "include_usage": True}}
+    return {**own, "stream": True, "stream_options": {**others, "include_usage": True}}
 
 
 def request_usage_injection(body: bytes, fold_keys: bool = False) -> bytes | None:
