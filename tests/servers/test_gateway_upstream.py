@@ -28,7 +28,8 @@ CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-
 
 
 class ScriptedRuntime:
-    """A loopback server that answers each request head with bytes a test writes; counts connections."""
+    """A loopback server that answers each request head with bytes a test writes; counts connections. `pool` is
+    the gateway's upstream pool to it, closed when the runtime is."""
 
     def __init__(self, script: Script) -> None:
         self.script = script
@@ -38,9 +39,11 @@ class ScriptedRuntime:
     async def __aenter__(self) -> ScriptedRuntime:
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         self.port = self.server.sockets[0].getsockname()[1]
+        self.pool = UpstreamPool(f"http://127.0.0.1:{self.port}")
         return self
 
     async def __aexit__(self, *_: object) -> None:
+        self.pool.close()
         self.server.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -77,7 +80,7 @@ def test_a_chunked_body_arrives_whole_without_its_trailers_and_the_connection_is
 
     async def test() -> None:
         async with ScriptedRuntime(script) as runtime:
-            pool = UpstreamPool(f"http://127.0.0.1:{runtime.port}")
+            pool = runtime.pool
             for n in (1, 2):
                 response = await _get(pool)
                 assert (response.status, response.headers["Content-Type"]) == (200, "text/event-stream")
@@ -85,7 +88,6 @@ def test_a_chunked_body_arrives_whole_without_its_trailers_and_the_connection_is
                 response.release()
             assert runtime.connections == 1
             assert runtime.requests[0].startswith(b"GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1:")
-            pool.close()
 
     run(test)
 
@@ -106,7 +108,7 @@ def test_a_broken_chunked_body_is_an_error_and_the_connection_is_not_pooled(brok
 
     async def test() -> None:
         async with ScriptedRuntime(script) as runtime:
-            pool = UpstreamPool(f"http://127.0.0.1:{runtime.port}")
+            pool = runtime.pool
             response = await _get(pool)
             with pytest.raises(UpstreamError):
                 await _body(response)
@@ -115,7 +117,6 @@ def test_a_broken_chunked_body_is_an_error_and_the_connection_is_not_pooled(brok
             assert await _body(again) == b"ok"
             again.release()
             assert runtime.connections == 2
-            pool.close()
 
     run(test)
 
@@ -128,12 +129,11 @@ def test_a_huge_chunk_is_relayed_whole_through_the_read_pause() -> None:
 
     async def test() -> None:
         async with ScriptedRuntime(script) as runtime:
-            pool = UpstreamPool(f"http://127.0.0.1:{runtime.port}")
+            pool = runtime.pool
             response = await _get(pool)
             await asyncio.sleep(0.2)  # let the runtime's bytes pile up past the high-water mark
             assert await _body(response) == payload
             response.release()
-            pool.close()
 
     run(test)
 
@@ -150,7 +150,7 @@ def test_a_cancelled_request_never_leaves_its_response_to_the_next_one() -> None
 
     async def test() -> None:
         async with ScriptedRuntime(script) as runtime:
-            pool = UpstreamPool(f"http://127.0.0.1:{runtime.port}")
+            pool = runtime.pool
             first = await _get(pool)
             assert await first.read() == b"first-1"
             reader = asyncio.ensure_future(first.read())
@@ -164,7 +164,6 @@ def test_a_cancelled_request_never_leaves_its_response_to_the_next_one() -> None
             assert await _body(second) == b"first-2"
             second.release()
             assert runtime.connections == 2
-            pool.close()
 
     run(test)
 
@@ -176,7 +175,7 @@ def test_a_response_that_arrives_after_release_is_not_read_by_a_pooled_connectio
 
     async def test() -> None:
         async with ScriptedRuntime(script) as runtime:
-            pool = UpstreamPool(f"http://127.0.0.1:{runtime.port}")
+            pool = runtime.pool
             response = await _get(pool)
             assert await _body(response) == b"ok"
             response.release()
@@ -184,7 +183,6 @@ def test_a_response_that_arrives_after_release_is_not_read_by_a_pooled_connectio
             assert await _body(again) == b"ok"
             again.release()
             assert runtime.connections == 2
-            pool.close()
 
     run(test)
 
@@ -198,7 +196,7 @@ def test_interim_responses_are_skipped_and_head_answers_have_no_body() -> None:
 
     async def test() -> None:
         async with ScriptedRuntime(script) as runtime:
-            pool = UpstreamPool(f"http://127.0.0.1:{runtime.port}")
+            pool = runtime.pool
             response = await _get(pool)
             assert (response.status, "Link" in response.headers) == (200, False)
             assert await _body(response) == b"hello"
@@ -210,7 +208,6 @@ def test_interim_responses_are_skipped_and_head_answers_have_no_body() -> None:
             again = await _get(pool)
             again.close()
             assert runtime.connections == 2  # the socket that answered HEAD was not reused
-            pool.close()
 
     run(test)
 
@@ -223,11 +220,10 @@ def test_a_body_delimited_by_the_close_of_the_connection_ends_there() -> None:
 
     async def test() -> None:
         async with ScriptedRuntime(script) as runtime:
-            pool = UpstreamPool(f"http://127.0.0.1:{runtime.port}")
+            pool = runtime.pool
             response = await _get(pool)
             assert await _body(response) == b"until the end"
             response.release()
-            pool.close()
 
     run(test)
 
@@ -239,12 +235,11 @@ def test_a_runtime_that_goes_quiet_times_out_and_a_closed_port_is_a_connect_erro
 
     async def test() -> None:
         async with ScriptedRuntime(script) as runtime:
-            pool = UpstreamPool(f"http://127.0.0.1:{runtime.port}")
+            pool = runtime.pool
             response = await pool.request("GET", "/", [], None, connect_timeout=5, read_timeout=0.05)
             with pytest.raises(TimeoutError):
                 await response.read()
             response.close()
-            pool.close()
         with pytest.raises(UpstreamConnectError):
             await UpstreamPool(f"http://127.0.0.1:{free_port()}").request("GET", "/", [], None, 5, 5)
 
@@ -317,7 +312,7 @@ def test_bytes_after_an_answer_that_has_no_body_are_never_read_and_the_socket_is
 
     async def test() -> None:
         async with ScriptedRuntime(script) as runtime:
-            pool = UpstreamPool(f"http://127.0.0.1:{runtime.port}")
+            pool = runtime.pool
             response = await _get(pool, method="HEAD" if answer.startswith(b"HTTP/1.1 200") else "GET")
             assert await _body(response) == b""
             response.release()
@@ -325,7 +320,6 @@ def test_bytes_after_an_answer_that_has_no_body_are_never_read_and_the_socket_is
             assert await _body(again) == b"own"
             again.release()
             assert runtime.connections == 2
-            pool.close()
 
     run(test)
 
@@ -342,7 +336,7 @@ def test_an_answer_before_the_body_is_sent_ends_the_upload_and_the_socket_is_not
 
     async def test() -> None:
         async with ScriptedRuntime(script) as runtime:
-            pool = UpstreamPool(f"http://127.0.0.1:{runtime.port}")
+            pool = runtime.pool
             first = await pool.request("POST", "/api/chat", [], body, connect_timeout=5, read_timeout=5)
             assert await _body(first) == b"ok"
             first.release()
@@ -350,7 +344,6 @@ def test_an_answer_before_the_body_is_sent_ends_the_upload_and_the_socket_is_not
             assert await _body(second) == b"next"
             second.release()
             assert runtime.connections == 2
-            pool.close()
 
     run(test)
 
@@ -366,14 +359,13 @@ def test_a_large_body_the_runtime_reads_is_sent_whole_and_the_socket_is_reused()
     async def test() -> None:
         nonlocal runtime
         async with ScriptedRuntime(script) as runtime:
-            pool = UpstreamPool(f"http://127.0.0.1:{runtime.port}")
+            pool = runtime.pool
             for _ in range(2):
                 response = await pool.request("POST", "/api/chat", [], body, connect_timeout=5, read_timeout=5)
                 assert await _body(response) == b"ok"
                 response.release()
             assert received == [body, body]
             assert runtime.connections == 1
-            pool.close()
 
     runtime: ScriptedRuntime
     run(test)
@@ -402,10 +394,9 @@ def test_a_response_head_the_gateway_may_not_relay_is_a_protocol_error(answer: b
 
     async def test() -> None:
         async with ScriptedRuntime(script) as runtime:
-            pool = UpstreamPool(f"http://127.0.0.1:{runtime.port}")
+            pool = runtime.pool
             with pytest.raises(UpstreamProtocolError):
                 await pool.request("GET", "/", [], None, connect_timeout=5, read_timeout=60)
-            pool.close()
 
     run(test)
 
@@ -417,11 +408,10 @@ def test_a_value_that_could_split_the_request_head_is_refused_before_anything_is
 
     async def test() -> None:
         async with ScriptedRuntime(script) as runtime:
-            pool = UpstreamPool(f"http://127.0.0.1:{runtime.port}")
+            pool = runtime.pool
             with pytest.raises(UnsafeRequestHead):
                 await pool.request("GET", "/", [("Authorization", f"Bearer {value}")], None, 5, 5)
             assert runtime.connections == 0
-            pool.close()
 
     run(test)
 
