@@ -11,11 +11,11 @@ from __future__ import annotations
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from slm_deploy.runtimes.common import WRITABLE_PATHS, cache_env, pinned, python_venv_env, secret_file, service_labels
+from slm_deploy.runtimes.common import (
+    PYTHON_HEALTHCHECK, WRITABLE_PATHS, cache_env, pinned, python_venv_env, secret_file, service_labels,
+)
 from slm_deploy.runtimes.plan import HttpCheck, ImageBuild, RuntimePlan, ServicePlan
-from slm_deploy.runtimes.vllm import PYTHON_HEALTHCHECK
 from slm_deploy.servers.gateway.render import GATEWAY_METRICS_PATH
-from slm_deploy.smoke.from_spec import expectations_for
 from slm_deploy.spec.consistency import kubernetes_target
 from slm_deploy.spec.loader import Deployment
 
@@ -97,6 +97,9 @@ def _compose_metrics_url(client: ServicePlan) -> str | None:
 
 def smoke_service(deployment: Deployment, client: ServicePlan) -> ServicePlan:
     """The one-shot smoke service, as Compose runs it (the Kubernetes Job replaces only its arguments)."""
+    # only specs with a smoke test load what it expects
+    from slm_deploy.smoke.from_spec import expectations_for  # noqa: PLC0415
+
     endpoint = f"http://{client.name}:{client.port}"
     health = client.health.path if isinstance(client.health, HttpCheck) else "/"
     context = {**smoke_sources(), EXPECTATIONS_FILE: expectations_for(deployment).to_json()}

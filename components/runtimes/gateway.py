@@ -18,18 +18,20 @@ from slm_deploy.servers.gateway.render import (
     in_flight_body_budget,
     render_gateway_config,
 )
-from slm_deploy.servers.ortgenai.config import DEFAULT_MAX_BODY_BYTES as ORTGENAI_MAX_BODY_BYTES
 from slm_deploy.spec.loader import Deployment
 
 AUTH_LABEL = ("slm-deploy.io/auth", "api-key")
 GATEWAY_ROOT = "/opt/slm-gateway"
-# Runtimes that refuse bodies above their own limit: the gateway refuses them first, holding less.
-RUNTIME_BODY_LIMITS = {"onnxruntime": ORTGENAI_MAX_BODY_BYTES}
 
 
 def body_limit(runtime: str) -> int:
-    """The largest request body worth accepting for a runtime."""
-    return RUNTIME_BODY_LIMITS.get(runtime, GatewayConfig.max_request_body_bytes)
+    """The largest request body worth accepting for a runtime: a runtime that refuses bodies above a limit of its
+    own has the gateway refuse them first, holding less."""
+    if runtime == "onnxruntime":  # this project's ONNX server; its module is loaded only for ONNX specs
+        from slm_deploy.servers.ortgenai.config import DEFAULT_MAX_BODY_BYTES  # noqa: PLC0415
+
+        return DEFAULT_MAX_BODY_BYTES
+    return GatewayConfig.max_request_body_bytes
 
 
 def gateway_name(deployment: Deployment) -> str:
