@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 import yaml
-from yaml.cyaml import CEmitter
+from yaml._yaml import CEmitter  # libyaml's emitter, as yaml.CSafeDumper uses it
 from yaml.events import (DocumentEndEvent, DocumentStartEvent, Event, MappingEndEvent, MappingStartEvent,
                          ScalarEvent, SequenceEndEvent, SequenceStartEvent)
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -17,8 +17,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 _TAG = "tag:yaml.org,2002:"
 _STR = f"{_TAG}str"
 _RESOLVER = yaml.resolver.Resolver()
-_MAPPING_END = MappingEndEvent()
-_SEQUENCE_END = SequenceEndEvent()
+_MAPPING_START, _MAPPING_END = MappingStartEvent(None, f"{_TAG}map", True, flow_style=False), MappingEndEvent()
+_SEQUENCE_START, _SEQUENCE_END = SequenceStartEvent(None, f"{_TAG}seq", True, flow_style=False), SequenceEndEvent()
+"""The emitter only reads an event, so every block collection shares one pair."""
 _SHORT = 256
 """Scalars up to this length are kept as ready events: a bundle repeats most of its keys and values many times."""
 _Emit = Callable[[Event], None]
@@ -38,6 +39,11 @@ def _scalar(tag: str, value: str, style: str | None = None) -> ScalarEvent:
 @lru_cache(maxsize=1 << 16)
 def _short_string(value: str) -> ScalarEvent:
     return _scalar(_STR, value, "|" if "\n" in value else None)
+
+
+@lru_cache(maxsize=1 << 12, typed=True)
+def _integer(value: int) -> ScalarEvent:
+    return _scalar(f"{_TAG}int", str(value))
 
 
 _TRUE, _FALSE, _NULL = _scalar(f"{_TAG}bool", "true"), _scalar(f"{_TAG}bool", "false"), _scalar(f"{_TAG}null", "null")
@@ -60,18 +66,18 @@ def _emit_data(emit: _Emit, data: Any) -> None:
     if kind is str:
         emit(_short_string(data) if len(data) <= _SHORT else _scalar(_STR, data, "|" if "\n" in data else None))
     elif kind is dict:
-        emit(MappingStartEvent(None, f"{_TAG}map", True, flow_style=False))
+        emit(_MAPPING_START)
         for key, value in data.items():
             _emit_data(emit, key)
             _emit_data(emit, value)
         emit(_MAPPING_END)
     elif kind is list:
-        emit(SequenceStartEvent(None, f"{_TAG}seq", True, flow_style=False))
+        emit(_SEQUENCE_START)
         for item in data:
             _emit_data(emit, item)
         emit(_SEQUENCE_END)
     elif kind is int:
-        emit(_scalar(f"{_TAG}int", str(data)))
+        emit(_integer(data))
     elif kind is bool:
         emit(_TRUE if data else _FALSE)
     elif data is None:
