@@ -344,15 +344,17 @@ def test_a_full_disk_while_staging_a_later_bundle_changes_nothing(tmp_path: Path
     bundle and the user's file as they were, and no beta, nor any staging directory."""
     import errno
 
+    from slm_deploy.render import writer
+
     specs, fleet, before = _fleet_with_a_previous_bundle(tmp_path)
-    real = Path.write_text
+    real = writer._write_new
 
-    def fills_on_gamma(self, *args, **kwargs):
-        if "gamma" in self.parent.name or "gamma" in self.parent.parent.name:
-            raise OSError(errno.ENOSPC, "No space left on device", str(self))
-        return real(self, *args, **kwargs)
+    def fills_on_gamma(path: str, data: bytes, mode: int) -> None:
+        if "gamma" in Path(path).parent.name or "gamma" in Path(path).parent.parent.name:
+            raise OSError(errno.ENOSPC, "No space left on device", path)
+        real(path, data, mode)
 
-    monkeypatch.setattr(Path, "write_text", fills_on_gamma)
+    monkeypatch.setattr(writer, "_write_new", fills_on_gamma)
     result = run_in_process("render", *map(str, specs), "--out", str(fleet))
     monkeypatch.undo()
     assert result.code == 1 and "No space left on device" in result.stderr and "nothing was changed" in result.stderr
