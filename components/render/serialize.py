@@ -25,9 +25,14 @@ _SHORT = 256
 _Emit = Callable[[Event], None]
 
 
-@lru_cache(maxsize=1 << 16)
 def _plain_tag(value: str) -> str:
-    """The tag YAML reads `value` as when it is written plain (a string that reads as another type is quoted)."""
+    """The tag YAML reads `value` as when it is written plain (a string that reads as another type is quoted);
+    remembered for short values only, so a long fleet does not keep every rule file it embedded."""
+    return _short_plain_tag(value) if len(value) <= _SHORT else _RESOLVER.resolve(ScalarNode, value, (True, False))
+
+
+@lru_cache(maxsize=1 << 16)
+def _short_plain_tag(value: str) -> str:
     return _RESOLVER.resolve(ScalarNode, value, (True, False))
 
 
