@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from slm_deploy.runtimes.common import (
     WRITABLE_PATHS, cache_env, pinned, python_venv_env, secret_file, service_labels,
 )
@@ -72,12 +74,18 @@ def _wake_wait(deployment: Deployment, runtime: ServicePlan) -> int:
     return runtime.startup_budget_seconds if scaling.enabled and scaling.scale_to_zero else 0
 
 
+@lru_cache(maxsize=1)
+def _image_sources() -> tuple[tuple[str, str], ...]:
+    """The installed gateway package's files, read once: every gateway image of a fleet carries the same ones."""
+    return tuple(gateway_sources().items())
+
+
 def gateway_service(deployment: Deployment, runtime: ServicePlan) -> ServicePlan:
     """Plan the gateway for one runtime service; its image is built from the pinned Python base."""
     spec = deployment.spec
     port = spec.exposure.port
     keys = secret_file(spec.serving.auth.api_keys_secret)
-    context = {**gateway_sources(), GATEWAY_CONFIG_FILE: _config(deployment, runtime, keys.path)}
+    context = {**dict(_image_sources()), GATEWAY_CONFIG_FILE: _config(deployment, runtime, keys.path)}
     env = {**cache_env(), **python_venv_env(), "PYTHONPATH": GATEWAY_ROOT}
     return ServicePlan(
         name=gateway_name(deployment), role="gateway", runtime="gateway", image=None,
