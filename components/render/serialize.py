@@ -36,6 +36,11 @@ def _short_plain_tag(value: str) -> str:
     return _RESOLVER.resolve(ScalarNode, value, (True, False))
 
 
+def _string_style(value: str) -> str | None:
+    """Multi-line strings as literal blocks, the rest plain or quoted as YAML needs."""
+    return "|" if "\n" in value else None
+
+
 def _scalar(tag: str, value: str, style: str | None = None) -> ScalarEvent:
     """The event PyYAML's serializer makes of a scalar node: plain where YAML reads it back with its own tag."""
     return ScalarEvent(None, tag, (_plain_tag(value) == tag, tag == _STR), value, style=style)
@@ -43,7 +48,7 @@ def _scalar(tag: str, value: str, style: str | None = None) -> ScalarEvent:
 
 @lru_cache(maxsize=1 << 16)
 def _short_string(value: str) -> ScalarEvent:
-    return _scalar(_STR, value, "|" if "\n" in value else None)
+    return _scalar(_STR, value, _string_style(value))
 
 
 @lru_cache(maxsize=1 << 12, typed=True)
@@ -61,7 +66,7 @@ class _Representer(yaml.representer.SafeRepresenter):
         return True
 
 
-_Representer.add_representer(str, lambda r, value: r.represent_scalar(_STR, value, style="|" if "\n" in value else None))
+_Representer.add_representer(str, lambda r, value: r.represent_scalar(_STR, value, style=_string_style(value)))
 
 
 def _emit_data(emit: _Emit, data: Any) -> None:
@@ -69,7 +74,7 @@ def _emit_data(emit: _Emit, data: Any) -> None:
     them (a bundle's YAML is almost all such data); anything else through PyYAML's representer."""
     kind = type(data)
     if kind is str:
-        emit(_short_string(data) if len(data) <= _SHORT else _scalar(_STR, data, "|" if "\n" in data else None))
+        emit(_short_string(data) if len(data) <= _SHORT else _scalar(_STR, data, _string_style(data)))
     elif kind is dict:
         emit(_MAPPING_START)
         for key, value in data.items():

@@ -13,6 +13,7 @@ from slm_deploy.servers.gateway.limits import ByteBudget
 # `MARKER_TEXTS`, which every marker contains, so ordinary token chunks cost two substring searches in C.
 _USAGE_MARKER = re.compile(rb'"(?:usage|eval_count|prompt_eval_count)"')
 MARKER_TEXTS = (b'"usage"', b'eval_count"')
+
 # A marker whose member holds a value other than null: only such a line can carry token counts. The lines of a
 # stream whose usage event stays (the client asked for it) are parsed only when they have one, so the
 # `"usage": null` a runtime adds to every chunk then costs no parse.
@@ -92,6 +93,11 @@ def _is_usage_only_event(obj: Any) -> bool:
     return isinstance(obj, dict) and obj.get("choices") == [] and isinstance(obj.get("usage"), dict)
 
 
+def _names_a_marker(data: bytes) -> bool:
+    """Whether `data` may hold a marker: two substring searches in C, no regular expression."""
+    return MARKER_TEXTS[0] in data or MARKER_TEXTS[1] in data
+
+
 class LineStreamTap:
     """Watches SSE or newline-delimited JSON for usage; holds back at most one unfinished line.
 
@@ -112,7 +118,7 @@ class LineStreamTap:
         """Take bytes from the runtime; return the bytes to send to the client now."""
         if self._tail or self._skip_blank or not chunk.endswith(b"\n"):
             return self._feed_lines(chunk)
-        if MARKER_TEXTS[0] in chunk or MARKER_TEXTS[1] in chunk:
+        if _names_a_marker(chunk):
             return self._scan(chunk)
         return chunk  # whole lines without a marker: passed on as they are, nothing copied
 
@@ -127,7 +133,7 @@ class LineStreamTap:
             self._tail = data
             return b""
         complete, self._tail = data[: end + 1], data[end + 1 :]
-        if not self._skip_blank and MARKER_TEXTS[0] not in complete and MARKER_TEXTS[1] not in complete:
+        if not self._skip_blank and not _names_a_marker(complete):
             return complete
         return self._scan(complete)
 
