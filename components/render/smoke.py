@@ -98,14 +98,15 @@ def _compose_metrics_url(client: ServicePlan) -> str | None:
     return f"http://{client.name}:{client.metrics_port}{GATEWAY_METRICS_PATH}"
 
 
-def smoke_service(deployment: Deployment, client: ServicePlan) -> ServicePlan:
-    """The one-shot smoke service, as Compose runs it (the Kubernetes Job replaces only its arguments)."""
+def smoke_service(deployment: Deployment, plan: RuntimePlan, client: ServicePlan) -> ServicePlan:
+    """The one-shot smoke service, as Compose runs it (the Kubernetes Job replaces only its arguments); `plan` is
+    the deployment's plan, which the expectations read."""
     # only specs with a smoke test load what it expects
     from slm_deploy.smoke.from_spec import expectations_for  # noqa: PLC0415
 
     endpoint = f"http://{client.name}:{client.port}"
     health = client.health.path if isinstance(client.health, HttpCheck) else "/"
-    context = {**dict(smoke_sources()), EXPECTATIONS_FILE: expectations_for(deployment).to_json()}
+    context = {**dict(smoke_sources()), EXPECTATIONS_FILE: expectations_for(deployment, plan).to_json()}
     secrets = ((secret_file(deployment.spec.serving.auth.api_keys_secret),)
                if deployment.spec.serving.auth.enabled and client.role == "gateway" else ())
     env = {**cache_env(), **python_venv_env(), "PYTHONPATH": SMOKE_ROOT}
@@ -124,12 +125,13 @@ def smoke_service(deployment: Deployment, client: ServicePlan) -> ServicePlan:
 
 
 def with_smoke(deployment: Deployment, plan: RuntimePlan) -> RuntimePlan:
-    """The plan plus the smoke service, when the bundle has a Compose or Kubernetes target to run it against."""
+    """The plan plus the smoke service, when the bundle has a Compose or Kubernetes target to run it against;
+    `plan` is the deployment's plan as `plan_deployment` makes it."""
     spec = deployment.spec
     client = client_service(plan)
     if client is None or not (spec.targets.compose or kubernetes_target(spec)):
         return plan
-    return RuntimePlan(services=(*plan.services, smoke_service(deployment, client)), hosts=plan.hosts)
+    return RuntimePlan(services=(*plan.services, smoke_service(deployment, plan, client)), hosts=plan.hosts)
 
 
 def smoke_job(deployment: Deployment, plan: RuntimePlan, smoke: ServicePlan, client: ServicePlan) -> Manifest:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slm_deploy.runtimes import plan_deployment
 from slm_deploy.runtimes.capabilities import capabilities, client_model_name
-from slm_deploy.runtimes.plan import HttpCheck
+from slm_deploy.runtimes.plan import HttpCheck, RuntimePlan
 from slm_deploy.servers.gateway.render import GATEWAY_HEALTH_PATH
 from slm_deploy.smoke.expectations import SmokeExpectations
 from slm_deploy.spec.loader import Deployment
@@ -14,9 +14,10 @@ def _path(check: object) -> str | None:
     return check.path if isinstance(check, HttpCheck) else None
 
 
-def expectations_for(deployment: Deployment) -> SmokeExpectations:
-    """What the deployment's client endpoint (the gateway, or the runtime without one) must answer."""
-    plan = plan_deployment(deployment)
+def expectations_for(deployment: Deployment, plan: RuntimePlan | None = None) -> SmokeExpectations:
+    """What the deployment's client endpoint (the gateway, or the runtime without one) must answer; `plan` is the
+    deployment's plan when the caller has already made it (a render has), so it is not made twice."""
+    plan = plan if plan is not None else plan_deployment(deployment)
     runtimes, gated = plan.by_role("runtime"), bool(plan.by_role("gateway"))
     runtime = runtimes[0] if runtimes else None
     features = capabilities(deployment)

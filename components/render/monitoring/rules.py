@@ -108,12 +108,18 @@ def _ratio(m: Monitored, record: str, errors: str, total: str) -> list[dict[str,
 
 
 def normalising(m: Monitored, with_ratios: bool = True) -> list[dict[str, Any]]:
+    return list(_normalising(m, with_ratios))
+
+
+@lru_cache(maxsize=8)
+def _normalising(m: Monitored, with_ratios: bool) -> tuple[dict[str, Any], ...]:
+    """Both rule files, the SLO check, the alerts and the dashboards read these rules: made once per deployment."""
     rules = [r for signal in SIGNALS for r in _signal_rules(m, signal)] + [_model_loaded(m)]
     if with_ratios:
         requests = recorded(SIGNAL_BY_NAME["requests"])
         rules += _ratio(m, ERROR_RATIO, recorded(SIGNAL_BY_NAME["request_errors"]), requests)
         rules += _ratio(m, THROTTLE_RATIO_SERIES, recorded(SIGNAL_BY_NAME["requests_throttled"]), requests)
-    return rules
+    return tuple(rules)
 
 
 def _origins(m: Monitored, signal: str) -> list[tuple[RawMetric, ...]]:
@@ -149,6 +155,13 @@ def _quantile_slo(m: Monitored, signal: str, threshold: float, window: str) -> s
 
 def slo_objectives(m: Monitored) -> dict[str, float]:
     """SLO name -> objective, for the SLOs this deployment's metrics can measure."""
+    return dict(_slo_objectives(m))
+
+
+@lru_cache(maxsize=8)
+def _slo_objectives(m: Monitored) -> dict[str, float]:
+    """Read by the SLO check, the SLO rules and the burn-rate alerts of each platform: worked out once per
+    deployment (callers get a copy)."""
     found = {}
     if _availability(m, "5m"):
         found["availability"] = m.slo.availability
@@ -160,13 +173,19 @@ def slo_objectives(m: Monitored) -> dict[str, float]:
 
 
 def _slo_rules(m: Monitored) -> list[dict[str, Any]]:
+    return list(_slo_rule_tuple(m))
+
+
+@lru_cache(maxsize=8)
+def _slo_rule_tuple(m: Monitored) -> tuple[dict[str, Any], ...]:
+    """Both rule files and the dashboards read the SLO rules: made once per deployment."""
     builders = {
         "availability": lambda w: _availability(m, w),
         "ttft": lambda w: _quantile_slo(m, "time_to_first_token_seconds", m.slo.ttft_p95_seconds, w),
         "latency": lambda w: _quantile_slo(m, "request_duration_seconds", m.slo.latency_p95_seconds, w),
     }
-    return [{"record": f"{SLO_SERIES}{window}", "expr": builders[slo](window), "labels": {"slo": slo}}
-            for slo in slo_objectives(m) for window in WINDOWS]
+    return tuple({"record": f"{SLO_SERIES}{window}", "expr": builders[slo](window), "labels": {"slo": slo}}
+                 for slo in _slo_objectives(m) for window in WINDOWS)
 
 
 # -- alerts -------------------------------------------------------------------------------------------
