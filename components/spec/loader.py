@@ -12,7 +12,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from slm_deploy.errors import Problem, SpecError, value_kind
-from slm_deploy.spec.aks_pools import aks_pool_problems
 from slm_deploy.spec.consistency import consistency_problems, with_default_secrets
 from slm_deploy.spec.deployment import DeploymentSpec
 from slm_deploy.spec.flag_combinations import combination_problems
@@ -99,11 +98,21 @@ def _parse(data: Any) -> Deployment:
         raise SpecError(problems)
     model = resolve_model(spec)
     sizing = size(spec, model)
-    problems = combination_problems(spec, model, sizing) + aks_pool_problems(spec, sizing)
+    problems = combination_problems(spec, model, sizing) + _aks_pool_problems(spec, sizing)
     if problems:
         raise SpecError(problems)
     canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return Deployment(spec, model, sizing, hashlib.sha256(canonical.encode()).hexdigest())
+
+
+def _aks_pool_problems(spec: DeploymentSpec, sizing: Sizing) -> list[Problem]:
+    """Whether the pods fit the node pools of the AKS cluster the spec creates; the Azure VM size tables are
+    loaded only for a spec with an AKS target."""
+    if spec.targets.aks is None:
+        return []
+    from slm_deploy.spec.aks_pools import aks_pool_problems  # noqa: PLC0415
+
+    return aks_pool_problems(spec, sizing)
 
 
 def _lone_surrogate(node: Any, path: str) -> str | None:

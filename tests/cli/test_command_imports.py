@@ -56,17 +56,20 @@ OTHER_RUNTIMES = ("slm_deploy.runtimes.vllm", "slm_deploy.render.mlx_host", "slm
 """The vLLM adapter, the MLX host renderer and the ONNX server's settings: only specs of those runtimes load them."""
 MONITORING_FILES = ("slm_deploy.render.monitoring.files", "slm_deploy.render.monitoring.rules",
                     "slm_deploy.render.monitoring.grafana")
+CLUSTER_ONLY = ("slm_deploy.render.kubernetes", "slm_deploy.render.monitoring.stack_names",
+                "slm_deploy.spec.aks_pools")
+"""Every Kubernetes renderer (the monitoring README's cluster addresses included) and the AKS node-pool tables:
+only specs with a cluster or AKS target load them."""
 
 
 @pytest.mark.parametrize(("stack", "not_loaded"), [
     # Compose and Docker only, no waivers: no Kubernetes renderer, no policy rule, no other runtime's adapter
-    ("qwen3-llamacpp-edge", (*KUBERNETES_RENDERERS, *POLICY_PACK, *OTHER_RUNTIMES,
-                             "slm_deploy.runtimes.foundry_local")),
+    ("qwen3-llamacpp-edge", (*CLUSTER_ONLY, *POLICY_PACK, *OTHER_RUNTIMES, "slm_deploy.runtimes.foundry_local")),
     # a host install: nothing of Kubernetes, monitoring or the smoke test, and not the llama.cpp adapter
     ("foundry-windows", ("slm_deploy.render.kubernetes", *POLICY_PACK, *OTHER_RUNTIMES, *MONITORING_FILES,
                          "slm_deploy.smoke.from_spec", "slm_deploy.runtimes.llamacpp")),
     # monitored on Compose without Grafana: the rules are rendered, Grafana's configuration is not
-    ("ollama-webui-compose", ("slm_deploy.render.monitoring.grafana", *OTHER_RUNTIMES)),
+    ("ollama-webui-compose", ("slm_deploy.render.monitoring.grafana", *CLUSTER_ONLY, *OTHER_RUNTIMES)),
 ])
 def test_a_render_loads_only_the_targets_and_runtime_its_spec_names(tmp_path: Path, stack: str,
                                                                     not_loaded: tuple[str, ...]) -> None:
@@ -83,7 +86,7 @@ def test_a_cluster_spec_still_loads_the_kubernetes_renderers(tmp_path: Path) -> 
     assert code == 0
     assert (tmp_path / "bundle/kubernetes/kustomization.yaml").is_file()
     assert (tmp_path / "bundle/monitoring/RUNBOOKS.md").is_file()
-    assert [name for name in (*KUBERNETES_RENDERERS, *MONITORING_FILES, "slm_deploy.runtimes.vllm")
+    assert [name for name in (*KUBERNETES_RENDERERS, *CLUSTER_ONLY, *MONITORING_FILES, "slm_deploy.runtimes.vllm")
             if not _loaded(modules, name)] == []
 
 

@@ -38,12 +38,10 @@ def readme_facts(deployment: Deployment, plan: RuntimePlan, files: dict[str, str
     """What the bundle README says about monitoring, or None when the bundle has none."""
     if not any(path.startswith(f"{ROOT}/") for path in files):
         return None
-    from slm_deploy.render.kubernetes.autoscaling import prometheus_address  # noqa: PLC0415
-    from slm_deploy.render.monitoring.stack_names import part_name  # noqa: PLC0415
-
     spec = deployment.spec
     receiver = spec.monitoring.receiver
     target = kubernetes_target(spec)
+    keda_address, grafana_service = _cluster_addresses(deployment) if target else (None, None)
     return {
         "rule_files": sorted(p.removeprefix(f"{ROOT}/prometheus/") for p in files if p.endswith(".rules.yml")),
         "receiver": receiver,
@@ -53,6 +51,15 @@ def readme_facts(deployment: Deployment, plan: RuntimePlan, files: dict[str, str
         "mode": monitoring_mode(spec),
         "namespace": target.monitoring_namespace if target else None,
         "selector": ", ".join(f"`{k}: {v}`" for k, v in spec.monitoring.selector_labels.items()),
-        "keda_address": prometheus_address(deployment) if target else None,
-        "grafana_service": part_name(deployment, "grafana") if target else None,
+        "keda_address": keda_address,
+        "grafana_service": grafana_service,
     }
+
+
+def _cluster_addresses(deployment: Deployment) -> tuple[str, str]:
+    """The Prometheus KEDA asks and the bundled Grafana's Service on a cluster; the Kubernetes renderers they come
+    from are loaded only for a spec with a cluster target."""
+    from slm_deploy.render.kubernetes.autoscaling import prometheus_address  # noqa: PLC0415
+    from slm_deploy.render.monitoring.stack_names import part_name  # noqa: PLC0415
+
+    return prometheus_address(deployment), part_name(deployment, "grafana")
