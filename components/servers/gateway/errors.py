@@ -6,10 +6,8 @@ import json
 import math
 from http import HTTPStatus
 
-from aiohttp import web
+from slm_deploy.servers.gateway.answers import SERVER_LINE, Reply
 
-# Sent instead of aiohttp's default, which names Python's and aiohttp's versions.
-SERVER_HEADER = {"Server": "slm-gateway"}
 INVALID = "invalid_request_error"
 SERVER = "server_error"
 
@@ -60,13 +58,12 @@ def error_body(code: str) -> bytes:
     return json.dumps({"error": {"message": message, "type": error_type, "param": None, "code": code}}).encode()
 
 
-def error_response(code: str, status: int | None = None, headers: dict[str, str] | None = None) -> web.Response:
-    """The error as a response; `status` overrides the code's own (an upstream 5xx keeps its status)."""
-    response = web.Response(
-        status=status or ERRORS[code][0], body=error_body(code), content_type="application/json",
-        headers={**SERVER_HEADER, **UNAUTHORIZED_HEADERS.get(code, {}), **(headers or {})},
-    )
-    return response
+def error_response(
+    code: str, status: int | None = None, headers: dict[str, str] | None = None, close: bool = False
+) -> Reply:
+    """The error as a reply; `status` overrides the code's own (an upstream 5xx keeps its status)."""
+    extra = {**UNAUTHORIZED_HEADERS[code], **(headers or {})} if code in UNAUTHORIZED_HEADERS else headers
+    return Reply(status or ERRORS[code][0], error_body(code), headers=extra, close=close)
 
 
 def retry_after(seconds: float) -> dict[str, str]:
@@ -79,6 +76,6 @@ def raw_error(code: str, extra_headers: str = "") -> bytes:
     status = ERRORS[code][0]
     body = error_body(code)
     return (
-        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nContent-Type: application/json\r\n"
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n{SERVER_LINE}Content-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n{extra_headers}\r\n"
     ).encode() + body

@@ -10,22 +10,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-
-from aiohttp import web
-from aiohttp.web_protocol import RequestPayloadError
-
 from slm_deploy.servers.gateway import errors
+from slm_deploy.servers.gateway.answers import Answer, Relayed, Reply
 from slm_deploy.servers.gateway.config import GatewayConfig
 from slm_deploy.servers.gateway.headers import client_response_headers, header_tokens, upstream_request_headers
 from slm_deploy.servers.gateway.keys import KeyStore
 from slm_deploy.servers.gateway.limits import BucketTable, ByteBudget, ConcurrencyGate, KeyLimits
 from slm_deploy.servers.gateway.logs import ACCESS_LOG, ACCESS_LOGGER
 from slm_deploy.servers.gateway.metrics import NO_KEY, GatewayMetrics
-from slm_deploy.servers.gateway.relay import ClientStream, RelayedResponse
+from slm_deploy.servers.gateway.relay import ClientStream
 from slm_deploy.servers.gateway.paths import InvalidTarget, Target, canonical_target
+from slm_deploy.servers.gateway.request import GatewayRequest, MalformedBody
 from slm_deploy.servers.gateway.request_fields import FieldRefusal, restrict_request_fields
 from slm_deploy.servers.gateway.routes import OPENAI_GENERATION_ROUTES, TABLES, UNMATCHED_LABEL
-from slm_deploy.servers.gateway.server import MAX_HEAD_BYTES
 from slm_deploy.servers.gateway.upstream import (
     UpstreamConnectError, UpstreamError, UpstreamPool, UpstreamResponse,
 )
@@ -37,7 +34,6 @@ access_log = logging.getLogger(ACCESS_LOGGER)
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 CLIENT_CLOSED = 499
-CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 # A protocol switch and a proxy-auth challenge describe the hop to the runtime, not the client's request.
 NOT_RELAYED = frozenset({101, 407})
 # Streamed answers tell buffering proxies in front of the gateway to pass each chunk on.
@@ -51,7 +47,7 @@ WAIT_MAX_RETRY_SECONDS = 2.0
 class Exchange:
     """What is known about one request so far, for its metrics and its access-log line."""
 
-    request: web.BaseRequest
+    request: GatewayRequest
     started: float
     route: str = UNMATCHED_LABEL
     key_id: str = NO_KEY
@@ -70,7 +66,7 @@ class Refusal(Exception):
         self.close = close
 
 
-def _body_precheck(request: web.BaseRequest, limit: int) -> None:
+def _body_precheck(request: GatewayRequest, limit: int) -> None:
     """Refuse, before reading or inviting a body, what the gateway will not accept anyway."""
     expectations = header_tokens(request.headers, "Expect")
     if expectations and (expectations != ["100-continue"] or request.version < (1, 1)):
@@ -81,7 +77,7 @@ def _body_precheck(request: web.BaseRequest, limit: int) -> None:
         raise Refusal("request_too_large", close=True)
 
 
-def _body_reservation_size(request: web.BaseRequest, limit: int) -> int:
+def _body_reservation_size(request: GatewayRequest, limit: int) -> int:
     """The bytes a request's body may occupy: its declared length, or the whole limit when chunked."""
     if not request.body_exists:
         return 0
@@ -125,7 +121,7 @@ class Gateway:
 
     # -- request path -------------------------------------------------------------------------
 
-    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+    async def handle(self, request: GatewayRequest) -> Answer:
         """Entry point for every request on the public port; a client that leaves cancels it at any stage."""
         exchange = Exchange(request, time.perf_counter())
         try:
@@ -136,17 +132,15 @@ class Gateway:
             self._record(exchange, CLIENT_CLOSED)
             raise
 
-    async def _handle(self, exchange: Exchange) -> web.StreamResponse:
+    async def _handle(self, exchange: Exchange) -> Answer:
         request = exchange.request
-        if len(request.raw_path) + sum(len(k) + len(v) + 4 for k, v in request.raw_headers) > MAX_HEAD_BYTES:
-            raise Refusal("request_header_fields_too_large", close=True)
         try:
             target = canonical_target(request.raw_path)
         except InvalidTarget:
             raise Refusal("invalid_request_target") from None
         method = request.method
         if target.path == self.config.health_path and method in SAFE_METHODS:
-            return web.Response(body=self._health, content_type="application/json", headers=errors.SERVER_HEADER)
+            return Reply(200, self._health)
         route = self.table.match(target.path)
         if route is not None:
             exchange.route = route.pattern
@@ -177,7 +171,7 @@ class Gateway:
             gate.leave()
 
     @contextmanager
-    def _body_reservation(self, request: web.BaseRequest) -> Iterator[None]:
+    def _body_reservation(self, request: GatewayRequest) -> Iterator[None]:
         """Hold the request's share of the in-flight body budget, or refuse before reading a byte of it."""
         size = _body_reservation_size(request, self.config.max_request_body_bytes)
         if not self.body_budget.try_reserve(size):
@@ -200,7 +194,7 @@ class Gateway:
         if not admitted:
             raise Refusal("concurrency_limit_exceeded", "queue_timeout", {"Retry-After": "1"})
 
-    def _authenticate(self, request: web.BaseRequest, exchange: Exchange) -> str | None:
+    def _authenticate(self, request: GatewayRequest, exchange: Exchange) -> str | None:
         """Set the key id for the bearer key, or return the 401 code."""
         header = request.headers.get("Authorization", "")
         if not header:
@@ -215,29 +209,26 @@ class Gateway:
         exchange.key_id = key_id
         return None
 
-    def _charge_unauthenticated(self, request: web.BaseRequest, close: bool = False) -> None:
+    def _charge_unauthenticated(self, request: GatewayRequest, close: bool = False) -> None:
         """Requests without a valid key share a rate per client address."""
         retry = self.peers.retry_after(request.remote or "")
         if retry:
             raise Refusal("unauthenticated_rate_limit_exceeded", "unauthenticated_rate_limited",
                           errors.retry_after(retry), close=close)
 
-    def _refuse(self, exchange: Exchange, refusal: Refusal) -> web.Response:
-        response = errors.error_response(refusal.code, headers=refusal.headers)
-        if refusal.close:
-            response.force_close()
+    def _refuse(self, exchange: Exchange, refusal: Refusal) -> Reply:
+        response = errors.error_response(refusal.code, headers=refusal.headers, close=refusal.close)
         self.metrics.rejections.labels(refusal.reason, exchange.key_id).inc()
         self._record(exchange, response.status, reason=refusal.reason)
         return response
 
-    async def _read_body(self, request: web.BaseRequest) -> bytes:
+    async def _read_body(self, request: GatewayRequest) -> bytes:
         """The whole request body, within the size limit and the body deadline."""
         limit = self.config.max_request_body_bytes
-        content = request.content
+        content = request.body
         if request.headers.get("Expect") is not None:
-            await request.writer.write(CONTINUE)
-            request.writer.output_size = 0
-        elif content.is_eof() and content.exception() is None:  # it arrived with the head: nothing to wait for
+            request.send_continue()
+        elif content.complete:  # it arrived with the head: nothing to wait for
             body = content.read_nowait()
             if len(body) > limit:
                 raise Refusal("request_too_large", close=True)
@@ -246,18 +237,18 @@ class Gateway:
         size = 0
         try:
             async with asyncio.timeout(self.config.body_timeout_seconds):
-                async for chunk in content.iter_any():
+                while chunk := await content.read_chunk():
                     size += len(chunk)
                     if size > limit:
                         raise Refusal("request_too_large", close=True)
                     chunks.append(chunk)
         except TimeoutError:
             raise Refusal("request_timeout", close=True) from None
-        except RequestPayloadError:
+        except MalformedBody:
             raise Refusal("malformed_request", close=True) from None
         return b"".join(chunks)
 
-    async def _forward(self, exchange: Exchange, target: Target) -> web.StreamResponse:
+    async def _forward(self, exchange: Exchange, target: Target) -> Answer:
         """Send the request upstream and relay the answer chunk by chunk as it arrives."""
         in_flight = self.metrics.in_flight_for(exchange.key_id)
         in_flight.inc()
@@ -266,7 +257,7 @@ class Gateway:
         finally:
             in_flight.dec()
 
-    async def _relay(self, exchange: Exchange, target: Target) -> web.StreamResponse:
+    async def _relay(self, exchange: Exchange, target: Target) -> Answer:
         request, route = exchange.request, exchange.route
         method = request.method
         body = await self._read_body(request)
@@ -306,7 +297,7 @@ class Gateway:
             return self._finish(exchange, errors.error_response("upstream_error", status=status, headers=retry))
         return await self._stream(exchange, upstream, drop_usage_event)
 
-    async def _stream(self, exchange: Exchange, upstream: UpstreamResponse, drop_usage_event: bool) -> RelayedResponse:
+    async def _stream(self, exchange: Exchange, upstream: UpstreamResponse, drop_usage_event: bool) -> Relayed:
         request, route, key_id, started = exchange.request, exchange.route, exchange.key_id, exchange.started
         content_type = upstream.headers.get("Content-Type", "").lower()
         streaming = "text/event-stream" in content_type or "ndjson" in content_type
@@ -425,7 +416,7 @@ class Gateway:
         if status:
             self.metrics.answered(UNMATCHED_LABEL, status, NO_KEY).inc()
 
-    def _finish(self, exchange: Exchange, response: web.Response) -> web.Response:
+    def _finish(self, exchange: Exchange, response: Reply) -> Reply:
         self.metrics.series(exchange.route, exchange.key_id).duration.observe(time.perf_counter() - exchange.started)
         self._record(exchange, response.status)
         return response
