@@ -355,7 +355,9 @@ class GatewayConnection(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        keep_alive = (request.body.complete and not self.server.stopping and not self._parser_done
+        # After a parse failure only the refusal queued for it still needs the connection.
+        parser_usable = not self._parser_done or bool(self._queue)
+        keep_alive = (request.body.complete and not self.server.stopping and parser_usable
                       and (answer.keep_alive if isinstance(answer, Relayed) else request.keep_alive and not answer.close))
         if isinstance(answer, Reply):
             transport.write(answer.encode(request.version, request.method == "HEAD", keep_alive))
