@@ -143,6 +143,7 @@ class GatewayConnection(asyncio.Protocol):
         self._idle_timer: asyncio.TimerHandle | None = None
         self._send_timer: asyncio.TimerHandle | None = None
         self._drained: asyncio.Future[None] | None = None
+        self._next_after_drain = False  # an answer filled the client's buffer: the next request waits for it
         self._admitted = False
 
     # -- state -----------------------------------------------------------------------------------
@@ -322,7 +323,7 @@ class GatewayConnection(asyncio.Protocol):
     # -- handling ----------------------------------------------------------------------------------
 
     def _enqueue(self, item: GatewayRequest | str) -> None:
-        if self.task is None and not self._queue:
+        if self.task is None and not self._queue and not self._next_after_drain:
             self._start(item)
         else:
             self._queue.append(item)
@@ -363,7 +364,13 @@ class GatewayConnection(asyncio.Protocol):
             transport.write(answer.encode(request.version, request.method == "HEAD", keep_alive))
         if not keep_alive:
             self.close()
-            return
+        elif self.writing_paused:  # the client is not reading: take its next request once it does
+            self._next_after_drain = True
+        else:
+            self._next()
+
+    def _next(self) -> None:
+        """Handle the next pipelined request, or wait for one under the idle (or head) deadline."""
         if self._queue:
             self._start(self._queue.popleft())
             if not self._queue:
@@ -401,6 +408,9 @@ class GatewayConnection(asyncio.Protocol):
             self._send_timer.cancel()
             self._send_timer = None
         self._wake_writer()
+        if self._next_after_drain:
+            self._next_after_drain = False
+            self._next()
 
     def _arm_send_deadline(self) -> None:
         if self._send_timer is None:
