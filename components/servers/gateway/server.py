@@ -40,6 +40,7 @@ SINGLETON_FIELDS = frozenset({
 })
 # A client's unread answer held in its transport before the relay stops reading the runtime for it, and the level
 # it must drain to before the relay goes on (set explicitly: event loops pick their own defaults).
+VERSIONS = {"1.1": Version(1, 1), "1.0": Version(1, 0)}
 CLIENT_HIGH_WATER_BYTES = 64 * 1024
 CLIENT_LOW_WATER_BYTES = 16 * 1024
 
@@ -54,6 +55,12 @@ class _Refused(Exception):
     def __init__(self, code: str) -> None:
         super().__init__(code)
         self.code = code
+
+
+def _repeats_a_singleton(pairs: list[tuple[str, str]]) -> bool:
+    """Whether a field that may appear once appears twice."""
+    names = [name.lower() for name, _ in pairs if name.lower() in SINGLETON_FIELDS]
+    return len(names) != len(set(names))
 
 
 def _target_form_allowed(method: str, target: str) -> bool:
@@ -135,7 +142,6 @@ class GatewayConnection(asyncio.Protocol):
         self._in_head = False  # a request head has started and not ended
         self._url = b""
         self._fields: list[tuple[bytes, bytes]] = []
-        self._head_size = 0
         self._head_bytes = 0  # bytes received since the head began (what httptools may be holding)
         self._parser_done = False  # the parser failed or the protocol changed: nothing more is read
         self._holds: set[str] = set()
@@ -242,42 +248,29 @@ class GatewayConnection(asyncio.Protocol):
         self._in_head = True
         self._url = b""
         self._fields = []
-        self._head_size = 0
 
     def on_url(self, url: bytes) -> None:
         self._url += url
-        if len(self._url) > MAX_LINE_BYTES:
-            raise _Refused("malformed_request")
-        self._grow_head(len(url))
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        value = value.rstrip(b" \t")
-        if len(name) + len(value) > MAX_LINE_BYTES or b"\x00" in value or len(self._fields) >= MAX_HEADER_FIELDS:
-            raise _Refused("malformed_request")
-        self._fields.append((name, value))
-        self._grow_head(len(name) + len(value) + 4)
-
-    def _grow_head(self, size: int) -> None:
-        self._head_size += size
-        if self._head_size > MAX_HEAD_BYTES:
-            raise _Refused("request_header_fields_too_large")
+        self._fields.append((name, value))  # checked once the head is whole: the raw byte count bounds it until then
 
     def on_headers_complete(self) -> None:
-        parser = self._parser
-        headers: CIMultiDict[str] = CIMultiDict()
-        seen: set[str] = set()
-        for raw_name, raw_value in self._fields:
-            name = raw_name.decode("utf-8", "surrogateescape")
-            lowered = name.lower()
-            if lowered in SINGLETON_FIELDS:
-                if lowered in seen:
-                    raise _Refused("malformed_request")
-                seen.add(lowered)
-            headers.add(name, raw_value.decode("utf-8", "surrogateescape"))
-        version = Version(*map(int, parser.get_http_version().split(".")))
+        parser, fields, url = self._parser, self._fields, self._url
+        if len(url) + sum(len(name) + len(value) + 4 for name, value in fields) > MAX_HEAD_BYTES:
+            raise _Refused("request_header_fields_too_large")
+        if len(url) > MAX_LINE_BYTES or len(fields) > MAX_HEADER_FIELDS or any(
+                len(name) + len(value) > MAX_LINE_BYTES or b"\x00" in value for name, value in fields):
+            raise _Refused("malformed_request")
+        pairs = [(name.decode("utf-8", "surrogateescape"), value.rstrip(b" \t").decode("utf-8", "surrogateescape"))
+                 for name, value in fields]
+        headers = CIMultiDict(pairs)
+        if _repeats_a_singleton(pairs):
+            raise _Refused("malformed_request")
+        version = VERSIONS.get(parser.get_http_version()) or Version(*map(int, parser.get_http_version().split(".")))
         method = parser.get_method().decode("ascii")
-        target = self._url.decode("utf-8", "surrogateescape")
-        if (version >= (1, 1) and "host" not in seen) or "Sec-WebSocket-Key1" in headers \
+        target = url.decode("utf-8", "surrogateescape")
+        if (version >= (1, 1) and "Host" not in headers) or "Sec-WebSocket-Key1" in headers \
                 or not _target_form_allowed(method, target):
             raise _Refused("malformed_request")
         length = headers.get("Content-Length")
