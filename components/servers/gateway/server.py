@@ -142,6 +142,7 @@ class GatewayConnection(asyncio.Protocol):
         self._in_head = False  # a request head has started and not ended
         self._url = b""
         self._fields: list[tuple[bytes, bytes]] = []
+        self._head_size = 0  # the head's fields so far, as aiohttp counted them (name, value and 4 bytes each)
         self._head_bytes = 0  # bytes received since the head began (what httptools may be holding)
         self._parser_done = False  # the parser failed or the protocol changed: nothing more is read
         self._holds: set[str] = set()
@@ -248,19 +249,23 @@ class GatewayConnection(asyncio.Protocol):
         self._in_head = True
         self._url = b""
         self._fields = []
+        self._head_size = 0
 
     def on_url(self, url: bytes) -> None:
         self._url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._fields.append((name, value))  # checked once the head is whole: the raw byte count bounds it until then
+        size = len(name) + len(value)
+        if size > MAX_LINE_BYTES or b"\x00" in value:
+            raise _Refused("malformed_request")
+        self._fields.append((name, value))
+        self._head_size += size + 4
 
     def on_headers_complete(self) -> None:
         parser, fields, url = self._parser, self._fields, self._url
-        if len(url) + sum(len(name) + len(value) + 4 for name, value in fields) > MAX_HEAD_BYTES:
+        if len(url) + self._head_size > MAX_HEAD_BYTES:
             raise _Refused("request_header_fields_too_large")
-        if len(url) > MAX_LINE_BYTES or len(fields) > MAX_HEADER_FIELDS or any(
-                len(name) + len(value) > MAX_LINE_BYTES or b"\x00" in value for name, value in fields):
+        if len(url) > MAX_LINE_BYTES or len(fields) > MAX_HEADER_FIELDS:
             raise _Refused("malformed_request")
         pairs = [(name.decode("utf-8", "surrogateescape"), value.rstrip(b" \t").decode("utf-8", "surrogateescape"))
                  for name, value in fields]
