@@ -141,6 +141,26 @@ def test_a_client_leaving_mid_chunked_body_frees_its_slot(gateway: GatewayProces
     assert exchange(gateway.port, request_bytes("GET", "/v1/models", auth("bob"))).status == 200
 
 
+def test_a_request_asking_for_a_protocol_switch_is_answered_with_its_body_then_closed(
+    gateway: GatewayProcess, runtime: FakeRuntime
+) -> None:
+    """As curl --http2 asks on a plain connection: the gateway never switches, and still reads the sized body."""
+    body = json.dumps({**CHAT, "stream": False}).encode()
+    head = request_bytes("POST", "/v1/chat/completions", {
+        **auth(), "Connection": "Upgrade, HTTP2-Settings", "Upgrade": "h2c", "HTTP2-Settings": "AAMAAABkAAQAAP__",
+        "Content-Length": str(len(body))})
+    seen = len(runtime.seen)
+    with connect(gateway.port) as sock:
+        sock.sendall(head + body[:9])
+        time.sleep(0.2)
+        sock.sendall(body[9:] + request_bytes("GET", "/healthz"))
+        reader = Reader(sock)
+        assert reader.response().status == 200
+        assert reader.closed_by_peer(within=5) and reader.buffer == b""
+    assert _seen_bodies(runtime, seen) == [json.loads(body)]
+    assert "Upgrade" not in runtime.seen[seen].headers
+
+
 # -- HTTP/1.0 and request heads ----------------------------------------------------------------------
 
 

@@ -142,6 +142,7 @@ class GatewayConnection(asyncio.Protocol):
         self._in_head = False  # a request head has started and not ended
         self._url = b""
         self._fields: list[tuple[bytes, bytes]] = []
+        self._upgrade_body = 0  # body bytes still to come of a request that asked for a protocol switch
         self._head_size = 0  # the head's fields so far, as aiohttp counted them (name, value and 4 bytes each)
         self._head_bytes = 0  # bytes received since the head began (what httptools may be holding)
         self._parser_done = False  # the parser failed or the protocol changed: nothing more is read
@@ -219,12 +220,15 @@ class GatewayConnection(asyncio.Protocol):
     def release_reading(self, reason: str) -> None:
         if reason in self._holds:
             self._holds.discard(reason)
-            if not self._holds and self.transport is not None and not self._parser_done:
+            if not self._holds and self.transport is not None and (not self._parser_done or self._upgrade_body):
                 self.transport.resume_reading()
 
     # -- parsing -----------------------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
+        if self._upgrade_body:
+            self._feed_upgrade_body(data)
+            return
         if self._parser_done or self.transport is None or self.transport.is_closing():
             return
         if self._receiving is None:
@@ -236,8 +240,12 @@ class GatewayConnection(asyncio.Protocol):
             self._head_bytes += len(data)
         try:
             self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._stop_parsing()  # what follows is another protocol, which the gateway does not speak
+        except httptools.HttpParserUpgrade as switch:
+            self._parser_done = True  # what follows the request would be another protocol: nothing more is parsed
+            if self._upgrade_body:
+                self._feed_upgrade_body(data[switch.args[0]:])
+            else:
+                self._stop_parsing()
         except httptools.HttpParserError as exc:
             cause = exc.__context__
             self._parse_failed(cause.code if isinstance(cause, _Refused) else "malformed_request", cause or exc)
@@ -280,7 +288,11 @@ class GatewayConnection(asyncio.Protocol):
             raise _Refused("malformed_request")
         length = headers.get("Content-Length")
         chunked = "chunked" in headers.get("Transfer-Encoding", "").lower()
-        keep_alive = parser.should_keep_alive() and not parser.should_upgrade()
+        upgrade = parser.should_upgrade()  # never granted: the request is answered, then the connection closes
+        if upgrade and chunked:
+            raise _Refused("malformed_request")  # llhttp stops at an upgrade's head; only a sized body is read past it
+        self._upgrade_body = int(length) if upgrade and length else 0
+        keep_alive = parser.should_keep_alive() and not upgrade
         request = GatewayRequest(method, target, version, headers, keep_alive, int(length) if length else None,
                                  chunked, self)
         self._in_head = False
@@ -296,11 +308,24 @@ class GatewayConnection(asyncio.Protocol):
             self._receiving.body.feed(body)
 
     def on_message_complete(self) -> None:
-        if self._receiving is not None:
+        if self._receiving is not None and not self._upgrade_body:
             self._receiving.body.finish()
             self._receiving = None
         if self._queue:  # this request waits behind another: parse no further ahead than the bytes received
             self.hold_reading("pipelined")
+
+    def _feed_upgrade_body(self, data: bytes) -> None:
+        """The sized body of a request that asked for a protocol switch, which llhttp leaves unparsed."""
+        part = data[:self._upgrade_body]
+        self._upgrade_body -= len(part)
+        if self._receiving is not None:
+            if part:
+                self._receiving.body.feed(part)
+            if not self._upgrade_body:
+                self._receiving.body.finish()
+                self._receiving = None
+        if not self._upgrade_body:
+            self._stop_parsing()
 
     def _stop_parsing(self) -> None:
         self._parser_done = True
