@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 
 from slm_deploy.servers.gateway.answers import SERVER_LINE, Reply
@@ -50,6 +51,8 @@ UNAUTHORIZED_HEADERS = {
     "missing_api_key": {"WWW-Authenticate": 'Bearer realm="slm-gateway"'},
     "invalid_api_key": {"WWW-Authenticate": 'Bearer realm="slm-gateway", error="invalid_token"'},
 }
+# An HTTP-date is 29 characters; a runtime's Retry-After longer than this is not one the gateway passes on.
+MAX_RETRY_AFTER_CHARACTERS = 64
 
 
 def error_body(code: str) -> bytes:
@@ -69,6 +72,19 @@ def error_response(
 def retry_after(seconds: float) -> dict[str, str]:
     """The Retry-After header for a wait: whole seconds, at least 1."""
     return {"Retry-After": str(max(1, math.ceil(seconds)))}
+
+
+def relayed_retry_after(value: str | None) -> dict[str, str] | None:
+    """A runtime's Retry-After for the gateway's own answer, only as delta-seconds or an HTTP-date (else dropped)."""
+    if value is None or len(value) > MAX_RETRY_AFTER_CHARACTERS or not value.isascii() or not value.isprintable():
+        return None
+    if value.isdigit():
+        return {"Retry-After": value}
+    try:
+        parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return {"Retry-After": value}
 
 
 def raw_error(code: str, extra_headers: str = "") -> bytes:

@@ -292,7 +292,7 @@ class Gateway:
         if upstream.status >= 500 or 300 <= upstream.status < 400 or upstream.status in NOT_RELAYED:
             # Internal error bodies and redirects to internal hosts stay inside; the status (5xx) does not.
             upstream.close()
-            retry = {"Retry-After": upstream.headers["Retry-After"]} if "Retry-After" in upstream.headers else None
+            retry = errors.relayed_retry_after(upstream.headers.get("Retry-After"))
             status = upstream.status if upstream.status >= 500 else 502
             return self._finish(exchange, errors.error_response("upstream_error", status=status, headers=retry))
         return await self._stream(exchange, upstream, drop_usage_event)

@@ -32,7 +32,7 @@ class RequestBody:
     """A request body as it arrives: the parser feeds it, the handler reads it; past the high-water mark the
     connection stops reading the client until the handler catches up."""
 
-    __slots__ = ("_chunks", "_size", "_done", "_error", "_waiter", "_control")
+    __slots__ = ("_chunks", "_size", "_done", "_error", "_waiter", "_control", "_discarding")
 
     def __init__(self, control: ReadControl) -> None:
         self._chunks: list[bytes] = []
@@ -41,6 +41,7 @@ class RequestBody:
         self._error: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._control = control
+        self._discarding = False  # the request was answered: what still arrives of its body is dropped
 
     @property
     def complete(self) -> bool:
@@ -49,6 +50,8 @@ class RequestBody:
 
     def feed(self, data: bytes) -> None:
         """Bytes of the body, unframed (called by the parser)."""
+        if self._discarding:
+            return
         self._chunks.append(data)
         self._size += len(data)
         if self._size > BODY_HIGH_WATER_BYTES:
@@ -74,6 +77,12 @@ class RequestBody:
         self._size = 0
         self._control.release_reading("body")
         return data
+
+    def discard(self) -> None:
+        """Drop what the handler left unread and what still arrives, so a refused body no longer stops reading."""
+        self._discarding = True
+        if self._chunks:
+            self.read_nowait()
 
     async def read_chunk(self) -> bytes:
         """What arrived since the last read, waiting for some; b"" at the body's end."""

@@ -1,8 +1,9 @@
 """The gateway's HTTP/1.x server: llhttp (through httptools) parsing requests, hardened for the open internet.
 
 Each connection is one asyncio protocol: requests are parsed as bytes arrive and handled one at a time, in order
-(a pipelined request waits, and the connection stops reading while one does). Hardening: a deadline for each request
-head and limits on its size (64 KiB in all, 8190 bytes a line or field, 128 fields), an idle keep-alive timeout, a
+(what follows a complete request waits unparsed until it is answered, and the connection stops reading meanwhile).
+Hardening: a deadline for each request head and limits on its size (64 KiB in all, 8190 bytes a line or field, 128
+fields; the same 64 KiB for a chunked body's framing and trailers, counted as they arrive), an idle keep-alive timeout, a
 deadline for every write (a client that stops reading is cut off), a cap on open connections (the oldest idle or
 write-blocked connection makes room first), cancellation of the handler when the client goes away, and OpenAI-shaped
 answers, logged below ERROR and counted, for requests the parser rejects (nothing of the request is repeated). The
@@ -29,7 +30,11 @@ from slm_deploy.servers.gateway.request import GatewayRequest, MalformedBody
 log = logging.getLogger("slm_gateway.server")
 
 # A request head (request line and headers) larger than this is refused with 431: one connection holds no more.
+# The same bound holds for a chunked body's framing and trailers (bytes that are not body), refused with 400.
 MAX_HEAD_BYTES = 64 * 1024
+# Received bytes are parsed in slices this large: once a request is complete, at most one slice of what follows it
+# is parsed before its answer is written; the rest waits unparsed (and the connection stops reading).
+PARSE_SLICE_BYTES = 16 * 1024
 # What aiohttp's server allowed, kept: a request target, or one header field (name and value), at most this long.
 MAX_LINE_BYTES = 8190
 MAX_HEADER_FIELDS = 128
@@ -144,12 +149,15 @@ class GatewayConnection(asyncio.Protocol):
         self._fields: list[tuple[bytes, bytes]] = []
         self._upgrade_body = 0  # body bytes still to come of a request that asked for a protocol switch
         self._head_size = 0  # the head's fields so far, as aiohttp counted them (name, value and 4 bytes each)
-        self._head_bytes = 0  # bytes received since the head began (what httptools may be holding)
+        self._unframed = 0  # bytes parsed since the last head or body bytes (what httptools may be holding)
+        self._parse_held = False  # a complete request is not answered yet: what follows it waits unparsed
+        self._unparsed = b""
         self._parser_done = False  # the parser failed or the protocol changed: nothing more is read
         self._holds: set[str] = set()
         self._head_timer: asyncio.TimerHandle | None = None
         self._idle_timer: asyncio.TimerHandle | None = None
         self._send_timer: asyncio.TimerHandle | None = None
+        self._linger_timer: asyncio.TimerHandle | None = None
         self._drained: asyncio.Future[None] | None = None
         self._next_after_drain = False  # an answer filled the client's buffer: the next request waits for it
         self._admitted = False
@@ -184,10 +192,10 @@ class GatewayConnection(asyncio.Protocol):
         self._head_timer = self.loop.call_later(self.server.header_timeout, self._head_deadline_passed)
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        for timer in (self._head_timer, self._idle_timer, self._send_timer):
+        for timer in (self._head_timer, self._idle_timer, self._send_timer, self._linger_timer):
             if timer is not None:
                 timer.cancel()
-        self._head_timer = self._idle_timer = self._send_timer = None
+        self._head_timer = self._idle_timer = self._send_timer = self._linger_timer = None
         self.transport = None
         if self._admitted:
             self.server.connections.pop(self, None)
@@ -229,15 +237,27 @@ class GatewayConnection(asyncio.Protocol):
         if self._upgrade_body:
             self._feed_upgrade_body(data)
             return
-        if self._parser_done or self.transport is None or self.transport.is_closing():
-            return
+        self._parse(data)
+
+    def _parse(self, data: bytes) -> None:
+        """Parse slice by slice, stopping once a request is complete and keeping the rest for after its answer."""
+        for start in range(0, len(data), PARSE_SLICE_BYTES):
+            if self._parser_done or self.transport is None or self.transport.is_closing():
+                return
+            if self._parse_held:
+                self._unparsed += data[start:]
+                self.hold_reading("pipelined")
+                return
+            self._parse_slice(data[start:start + PARSE_SLICE_BYTES])
+
+    def _parse_slice(self, data: bytes) -> None:
         if self._receiving is None:
             if self._idle_timer is not None:
                 self._idle_timer.cancel()
                 self._idle_timer = None
             if self._head_timer is None:
                 self._head_timer = self.loop.call_later(self.server.header_timeout, self._head_deadline_passed)
-            self._head_bytes += len(data)
+        self._unframed += len(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as switch:
@@ -250,7 +270,7 @@ class GatewayConnection(asyncio.Protocol):
             cause = exc.__context__
             self._parse_failed(cause.code if isinstance(cause, _Refused) else "malformed_request", cause or exc)
         else:
-            if self._in_head and self._head_bytes > MAX_HEAD_BYTES:
+            if self._unframed > MAX_HEAD_BYTES:  # an endless head, field, chunk line or trailer: llhttp keeps it all
                 self._parse_failed("request_header_fields_too_large", None)
 
     def on_message_begin(self) -> None:
@@ -260,6 +280,8 @@ class GatewayConnection(asyncio.Protocol):
         self._head_size = 0
 
     def on_url(self, url: bytes) -> None:
+        if len(self._url) + len(url) > MAX_LINE_BYTES:
+            raise _Refused("malformed_request")
         self._url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -273,7 +295,7 @@ class GatewayConnection(asyncio.Protocol):
         parser, fields, url = self._parser, self._fields, self._url
         if len(url) + self._head_size > MAX_HEAD_BYTES:
             raise _Refused("request_header_fields_too_large")
-        if len(url) > MAX_LINE_BYTES or len(fields) > MAX_HEADER_FIELDS:
+        if len(fields) > MAX_HEADER_FIELDS:
             raise _Refused("malformed_request")
         pairs = [(name.decode("utf-8", "surrogateescape"), value.rstrip(b" \t").decode("utf-8", "surrogateescape"))
                  for name, value in fields]
@@ -296,7 +318,7 @@ class GatewayConnection(asyncio.Protocol):
         request = GatewayRequest(method, target, version, headers, keep_alive, int(length) if length else None,
                                  chunked, self)
         self._in_head = False
-        self._head_bytes = 0
+        self._unframed = 0
         self._receiving = request
         if self._head_timer is not None:
             self._head_timer.cancel()
@@ -304,6 +326,7 @@ class GatewayConnection(asyncio.Protocol):
         self._enqueue(request)
 
     def on_body(self, body: bytes) -> None:
+        self._unframed = 0
         if self._receiving is not None:
             self._receiving.body.feed(body)
 
@@ -311,8 +334,11 @@ class GatewayConnection(asyncio.Protocol):
         if self._receiving is not None and not self._upgrade_body:
             self._receiving.body.finish()
             self._receiving = None
-        if self._queue:  # this request waits behind another: parse no further ahead than the bytes received
-            self.hold_reading("pipelined")
+            if self._linger_timer is not None:  # the body of an answered request ended: on to the next one
+                self._linger_timer.cancel()
+                self._linger_timer = None
+                self.loop.call_soon(self._go_on)
+        self._parse_held = True
 
     def _feed_upgrade_body(self, data: bytes) -> None:
         """The sized body of a request that asked for a protocol switch, which llhttp leaves unparsed."""
@@ -372,7 +398,12 @@ class GatewayConnection(asyncio.Protocol):
                 return
             answer = errors.error_response("internal_error", close=True)
         self.task = None
-        self._answered(request, answer)
+        try:
+            self._answered(request, answer)
+        except Exception as exc:  # an answer that cannot be written: drop the connection, name only the error's type
+            log.error("answer could not be written: %s", type(exc).__name__)
+            self.server.observer("internal_error", 0)
+            self.evict()
 
     def _answered(self, request: GatewayRequest, answer: Answer) -> None:
         """Write a reply (a relayed answer is on the wire already); then the next request, or wait for one."""
@@ -381,13 +412,25 @@ class GatewayConnection(asyncio.Protocol):
             return
         # After a parse failure only the refusal queued for it still needs the connection.
         parser_usable = not self._parser_done or bool(self._queue)
-        keep_alive = (request.body.complete and not self.server.stopping and parser_usable
+        # A body still arriving after its answer is read and dropped, for up to the header deadline.
+        lingering = self._receiving is request and not request.body.complete
+        keep_alive = ((request.body.complete or lingering) and not self.server.stopping and parser_usable
                       and (answer.keep_alive if isinstance(answer, Relayed) else request.keep_alive and not answer.close))
+        request.body.discard()  # a body the handler left unread no longer stops the connection reading
         if isinstance(answer, Reply):
             transport.write(answer.encode(request.version, request.method == "HEAD", keep_alive))
         if not keep_alive:
             self.close()
-        elif self.writing_paused:  # the client is not reading: take its next request once it does
+        elif lingering:
+            self._linger_timer = self.loop.call_later(self.server.header_timeout, self.close)
+        else:
+            self._go_on()
+
+    def _go_on(self) -> None:
+        """After an answer: the next request, once the client reads what it was sent."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        if self.writing_paused:  # the client is not reading: take its next request once it does
             self._next_after_drain = True
         else:
             self._next()
@@ -395,16 +438,27 @@ class GatewayConnection(asyncio.Protocol):
     def _next(self) -> None:
         """Handle the next pipelined request, or wait for one under the idle (or head) deadline."""
         if self._queue:
-            self._start(self._queue.popleft())
-            if not self._queue:
-                self.release_reading("pipelined")
+            item = self._queue.popleft()
+            self._start(item)
+            if item is self._receiving:  # its body is still arriving, behind what was kept back
+                self._resume_parsing()
             return
-        self.release_reading("pipelined")
+        self._resume_parsing()
+        if self.task is not None or self._queue or self._parse_held:  # the next request came from what was kept
+            return
         if self._in_head:
             if self._head_timer is None:
                 self._head_timer = self.loop.call_later(self.server.header_timeout, self._head_deadline_passed)
         elif self._receiving is None:
             self._idle_timer = self.loop.call_later(self.server.idle_timeout, self._idle_timeout_passed)
+
+    def _resume_parsing(self) -> None:
+        """Parse what was kept back, up to the next complete request; read on if it did not hold one."""
+        self._parse_held = False
+        unparsed, self._unparsed = self._unparsed, b""
+        self._parse(unparsed)
+        if not self._parse_held:
+            self.release_reading("pipelined")
 
     # -- deadlines and writing -----------------------------------------------------------------------
 

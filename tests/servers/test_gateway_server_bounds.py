@@ -1,0 +1,144 @@
+"""The gateway's own HTTP server at its bounds, over raw sockets: what one connection can make it hold or parse.
+
+A client that pipelines without reading, a trailer field that never ends, a refused body bigger than the read
+high-water mark, requests queued behind a running one, and a runtime whose error carries a Retry-After the gateway
+cannot pass on: each must leave the gateway answering, bounded and quiet about the bytes it was sent.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.servers.gateway_fixtures import KEYS, FakeRuntime, GatewayProcess, free_port
+from tests.servers.raw_http import Reader, connect, request_bytes
+
+CHAT = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "stream": False}
+TIMEOUTS = {"header_timeout_seconds": 5.0, "idle_timeout_seconds": 5.0, "body_timeout_seconds": 5.0,
+            "send_timeout_seconds": 5.0, "unauthenticated_rate_per_second": 1000.0, "unauthenticated_burst": 1000}
+
+
+def auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {KEYS['alice']}", "Content-Type": "application/json"}
+
+
+def error_code(response) -> str:  # noqa: ANN001 - RawResponse
+    return str(json.loads(response.body)["error"]["code"])
+
+
+@pytest.fixture(scope="module")
+def gateway(runtime: FakeRuntime, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
+    process = GatewayProcess(tmp_path_factory.mktemp("bounds"), runtime.url, settings=TIMEOUTS)
+    yield process
+    process.stop()
+
+
+def held_chat(name: str) -> bytes:
+    return request_bytes("POST", "/v1/chat/completions", auth(), json.dumps({**CHAT, "hold": name}).encode())
+
+
+def test_an_unterminated_trailer_field_is_refused_once_it_passes_the_head_limit(gateway: GatewayProcess) -> None:
+    head = request_bytes("POST", "/v1/chat/completions", {**auth(), "Transfer-Encoding": "chunked"})
+    body = json.dumps(CHAT).encode()
+    with connect(gateway.port) as sock:
+        sock.sendall(head + b"%x\r\n%s\r\n0\r\nX-Trailer: " % (len(body), body) + b"a" * (96 * 1024))
+        reader = Reader(sock)
+        response = reader.response()
+        assert reader.closed_by_peer(within=5)
+    assert (response.status, error_code(response)) == (400, "malformed_request")
+
+
+def test_requests_behind_a_running_one_wait_unparsed_until_it_is_answered(
+    gateway: GatewayProcess, runtime: FakeRuntime
+) -> None:
+    arrived = runtime.arm("parse-ahead")
+    big_fields = {f"X-Pad-{n}": "p" * 8000 for n in range(3)}  # one valid head longer than a parse slice
+    pipelined = (held_chat("parse-ahead") + request_bytes("GET", "/healthz", big_fields)
+                 + b"GET /healthz HTTP/1.1\r\nHost: gateway\r\nBad Name: x\r\n\r\n")
+    with connect(gateway.port) as sock:
+        sock.sendall(pipelined)
+        assert arrived.wait(10)
+        parsed_ahead = "malformed request refused" in gateway.logs()
+        runtime.release("parse-ahead")
+        reader = Reader(sock)
+        statuses = [reader.response().status for _ in range(3)]
+    assert not parsed_ahead
+    assert statuses == [200, 200, 400]
+
+
+def test_a_refused_body_above_the_read_high_water_mark_leaves_the_connection_reading(
+    gateway: GatewayProcess, runtime: FakeRuntime
+) -> None:
+    arrived = runtime.arm("refused-body")
+    big = json.dumps({**CHAT, "pad": "x" * 140_000}).encode()
+    with connect(gateway.port) as sock:
+        sock.sendall(held_chat("refused-body") + request_bytes("POST", "/v1/no-such-route", auth(), big))
+        assert arrived.wait(10)
+        runtime.release("refused-body")
+        reader = Reader(sock)
+        first, refused = reader.response(), reader.response()
+        sock.sendall(request_bytes("GET", "/healthz"))
+        third = reader.response()
+    assert (first.status, refused.status, error_code(refused)) == (200, 404, "route_not_found")
+    assert refused.header("Connection") is None
+    assert third.status == 200
+
+
+class RawRuntime:
+    """A runtime answering every request `503` with the Retry-After bytes it was given, then closing."""
+
+    def __init__(self, retry_after: bytes) -> None:
+        self.retry_after = retry_after
+        self.listener = socket.create_server(("127.0.0.1", free_port()))
+        self.url = "http://127.0.0.1:%d" % self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(client,), daemon=True).start()
+
+    def _answer(self, client: socket.socket) -> None:
+        with client:
+            received = b""
+            while b"\r\n\r\n" not in received:
+                data = client.recv(65536)
+                if not data:
+                    return
+                received += data
+            client.sendall(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: " + self.retry_after
+                           + b"\r\nContent-Length: 0\r\n\r\n")
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.mark.parametrize("retry_after, passed_on", [
+    ("中".encode(), None), (b"\xff", None), (b"120", "120"),
+    (b"Wed, 21 Oct 2026 07:28:00 GMT", "Wed, 21 Oct 2026 07:28:00 GMT"),
+])
+def test_a_runtime_retry_after_is_passed_on_only_in_a_form_http_allows(
+    tmp_path: Path, retry_after: bytes, passed_on: str | None
+) -> None:
+    runtime = RawRuntime(retry_after)
+    gateway = GatewayProcess(tmp_path, runtime.url, settings=TIMEOUTS)
+    try:
+        with connect(gateway.port) as sock:
+            sock.sendall(request_bytes("GET", "/v1/models", auth()) * 2)
+            reader = Reader(sock)
+            answers = [reader.response(), reader.response()]
+        logs = gateway.logs()
+    finally:
+        gateway.stop()
+        runtime.close()
+    assert [(a.status, error_code(a), a.header("Retry-After")) for a in answers] == [
+        (503, "upstream_error", passed_on)] * 2
+    assert "Task exception" not in logs and "Retry-After" not in logs
