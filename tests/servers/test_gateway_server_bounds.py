@@ -8,6 +8,7 @@ cannot pass on: each must leave the gateway answering, bounded and quiet about t
 from __future__ import annotations
 
 import json
+import select
 import socket
 import threading
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers.gateway_fixtures import KEYS, FakeRuntime, GatewayProcess, free_port
-from tests.servers.raw_http import Reader, connect, request_bytes
+from tests.servers.raw_http import Reader, connect, exchange, request_bytes
 
 CHAT = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "stream": False}
 TIMEOUTS = {"header_timeout_seconds": 5.0, "idle_timeout_seconds": 5.0, "body_timeout_seconds": 5.0,
@@ -40,6 +41,40 @@ def gateway(runtime: FakeRuntime, tmp_path_factory: pytest.TempPathFactory) -> I
 
 def held_chat(name: str) -> bytes:
     return request_bytes("POST", "/v1/chat/completions", auth(), json.dumps({**CHAT, "hold": name}).encode())
+
+
+# More than any loopback socket buffers hold: a gateway that stops reading a client stops it well before this.
+PIPELINED_LIMIT_BYTES = 32 * 1024 * 1024
+
+
+def bytes_accepted_from_a_client_that_never_reads(port: int, request: bytes) -> int:
+    """Pipeline `request` without reading any answer until the gateway stops taking bytes (or the limit)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", port))
+        sock.setblocking(False)
+        burst, pending, accepted = request * 4096, b"", 0
+        while accepted < PIPELINED_LIMIT_BYTES:
+            _, writable, _ = select.select([], [sock], [], 3.0)
+            if not writable:
+                break
+            pending = pending or burst
+            sent = sock.send(pending)
+            pending, accepted = pending[sent:], accepted + sent
+        return accepted
+
+
+def test_a_client_that_pipelines_and_never_reads_its_answers_is_not_read_either(
+    tmp_path: Path, runtime: FakeRuntime
+) -> None:
+    gateway = GatewayProcess(tmp_path, runtime.url, settings={**TIMEOUTS, "send_timeout_seconds": 120.0})
+    try:
+        accepted = bytes_accepted_from_a_client_that_never_reads(gateway.port, request_bytes("GET", "/healthz"))
+        answer = exchange(gateway.port, request_bytes("GET", "/healthz"))  # everyone else is still served
+    finally:
+        gateway.stop()
+    assert accepted < PIPELINED_LIMIT_BYTES
+    assert answer.status == 200
 
 
 def test_an_unterminated_trailer_field_is_refused_once_it_passes_the_head_limit(gateway: GatewayProcess) -> None:
