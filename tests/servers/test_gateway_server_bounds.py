@@ -124,11 +124,15 @@ def test_a_refused_body_above_the_read_high_water_mark_leaves_the_connection_rea
     assert third.status == 200
 
 
-class RawRuntime:
-    """A runtime answering every request `503` with the Retry-After bytes it was given, then closing."""
+# What a runtime sends of an endless answer before giving up on a gateway that never hangs up.
+RUNTIME_ENDLESS_LIMIT_BYTES = 64 * 1024 * 1024
 
-    def __init__(self, retry_after: bytes) -> None:
-        self.retry_after = retry_after
+
+class RawRuntime:
+    """A runtime answering every request with the bytes it was given, then `endless` until the gateway hangs up."""
+
+    def __init__(self, answer: bytes, endless: bytes = b"") -> None:
+        self.answer, self.endless = answer, endless
         self.listener = socket.create_server(("127.0.0.1", free_port()))
         self.url = "http://127.0.0.1:%d" % self.listener.getsockname()[1]
         threading.Thread(target=self._serve, daemon=True).start()
@@ -149,8 +153,12 @@ class RawRuntime:
                 if not data:
                     return
                 received += data
-            client.sendall(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: " + self.retry_after
-                           + b"\r\nContent-Length: 0\r\n\r\n")
+            try:
+                client.sendall(self.answer)
+                for _ in range(RUNTIME_ENDLESS_LIMIT_BYTES // max(1, len(self.endless))):
+                    client.sendall(self.endless)
+            except OSError:
+                return  # the gateway hung up, as it should on an endless answer
 
     def close(self) -> None:
         self.listener.close()
@@ -163,7 +171,8 @@ class RawRuntime:
 def test_a_runtime_retry_after_is_passed_on_only_in_a_form_http_allows(
     tmp_path: Path, retry_after: bytes, passed_on: str | None
 ) -> None:
-    runtime = RawRuntime(retry_after)
+    runtime = RawRuntime(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: " + retry_after
+                         + b"\r\nContent-Length: 0\r\n\r\n")
     gateway = GatewayProcess(tmp_path, runtime.url, settings=TIMEOUTS)
     try:
         with connect(gateway.port) as sock:
@@ -177,3 +186,21 @@ def test_a_runtime_retry_after_is_passed_on_only_in_a_form_http_allows(
     assert [(a.status, error_code(a), a.header("Retry-After")) for a in answers] == [
         (503, "upstream_error", passed_on)] * 2
     assert "Task exception" not in logs and "Retry-After" not in logs
+
+
+def test_a_runtime_trailer_field_that_never_ends_fails_the_answer_at_the_head_limit(tmp_path: Path) -> None:
+    runtime = RawRuntime(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         b"2\r\n{}\r\n0\r\nX-Trailer: ", endless=b"a" * 65536)
+    gateway = GatewayProcess(tmp_path, runtime.url, settings={**TIMEOUTS, "upstream_read_timeout_seconds": 60.0})
+    try:
+        with connect(gateway.port, timeout=30) as sock:
+            sock.sendall(request_bytes("GET", "/v1/models", auth()))
+            reader = Reader(sock)
+            head = reader.response(head_only=True)
+            assert reader.closed_by_peer(within=20)  # the answer is cut short: the client cannot take it as whole
+        errors = gateway.sample("slm_gateway_upstream_errors_total", reason="stream_broken")
+    finally:
+        gateway.stop()
+        runtime.close()
+    assert head.status == 200
+    assert errors == 1

@@ -107,7 +107,7 @@ class _Connection(asyncio.BufferedProtocol):
         self.head_bytes = 0
         self.unsent: memoryview | None = None
         self.write_paused = False
-        self.head_received = 0
+        self.unframed = 0  # bytes received since the head began or body bytes last arrived (what llhttp may hold)
         self.status = 0
         self.header_list: list[tuple[bytes, bytes]] = []
         self.head: asyncio.Future[None] | None = None
@@ -138,6 +138,7 @@ class _Connection(asyncio.BufferedProtocol):
         if self.parser is None:  # bytes nobody asked for: this connection can carry nothing more
             self.abort()
             return
+        self.unframed += len(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -149,11 +150,10 @@ class _Connection(asyncio.BufferedProtocol):
                            else UpstreamProtocolError("the runtime sent a response llhttp rejects"))
             self.abort()
             return
-        if not self.headers_done:  # llhttp holds a head's lines however long they grow: the gateway stops them
-            self.head_received += len(data)
-            if self.head_received > MAX_HEAD_BYTES:
-                self._fail(UpstreamProtocolError("the runtime's response head is too large"))
-                self.abort()
+        # llhttp holds a head's or a trailer's lines however long they grow: the gateway stops them
+        if self.unframed > MAX_HEAD_BYTES and not self.complete:
+            self._fail(UpstreamProtocolError("the runtime's response head or trailers are too large"))
+            self.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -195,7 +195,7 @@ class _Connection(asyncio.BufferedProtocol):
         if 100 <= status < 200 and status != 101:
             self.informational = True  # interim responses are not relayed; llhttp parses the final one next
             return
-        self.status, self.headers_done = status, True
+        self.status, self.headers_done, self.unframed = status, True, 0
         framing = {name.lower() for name, _ in self.header_list}
         self.until_eof = b"content-length" not in framing and b"transfer-encoding" not in framing
         bodiless = self.head_only or status in BODILESS_STATUSES
@@ -207,6 +207,7 @@ class _Connection(asyncio.BufferedProtocol):
             raise _BodilessAnswer
 
     def on_body(self, body: bytes) -> None:
+        self.unframed = 0
         self.chunks.append(body)
         self.buffered += len(body)
         if self.buffered >= HIGH_WATER_BYTES and not self.paused and self.transport is not None:
