@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers.gateway_fixtures import KEYS, FakeRuntime, GatewayProcess, free_port
+from tests.servers.gateway_fixtures import KEYS, FakeRuntime, GatewayProcess, eventually, free_port
 from tests.servers.raw_http import Reader, connect, exchange, request_bytes
 
 CHAT = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "stream": False}
@@ -24,8 +24,8 @@ TIMEOUTS = {"header_timeout_seconds": 5.0, "idle_timeout_seconds": 5.0, "body_ti
             "send_timeout_seconds": 5.0, "unauthenticated_rate_per_second": 1000.0, "unauthenticated_burst": 1000}
 
 
-def auth() -> dict[str, str]:
-    return {"Authorization": f"Bearer {KEYS['alice']}", "Content-Type": "application/json"}
+def auth(key_id: str = "alice") -> dict[str, str]:
+    return {"Authorization": f"Bearer {KEYS[key_id]}", "Content-Type": "application/json"}
 
 
 def error_code(response) -> str:  # noqa: ANN001 - RawResponse
@@ -126,6 +126,30 @@ def test_a_refused_body_above_the_read_high_water_mark_leaves_the_connection_rea
 
 # What a runtime sends of an endless answer before giving up on a gateway that never hangs up.
 RUNTIME_ENDLESS_LIMIT_BYTES = 64 * 1024 * 1024
+
+
+def test_streams_with_small_chunked_bodies_hold_only_their_bodies_of_the_body_budget(
+    gateway: GatewayProcess, runtime: FakeRuntime
+) -> None:
+    runtime.arm("small-chunked")
+    body = json.dumps({**CHAT, "stream": True, "hold": "small-chunked"}).encode()
+    chunked = request_bytes("POST", "/v1/chat/completions", {**auth(), "Transfer-Encoding": "chunked"},
+                            b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+    seen = len(runtime.raw_paths)
+    streams = [connect(gateway.port) for _ in range(2)]  # the default budget holds two whole-limit bodies
+    try:
+        for sock in streams:
+            sock.sendall(chunked)
+        assert eventually(lambda: len(runtime.raw_paths) == seen + 2)
+        other = request_bytes("POST", "/v1/chat/completions", auth("bob"), json.dumps(CHAT).encode())
+        with connect(gateway.port) as sock:
+            sock.sendall(other)
+            answer = Reader(sock).response()
+    finally:
+        runtime.release("small-chunked")
+        for sock in streams:
+            sock.close()
+    assert answer.status == 200, answer.raw
 
 
 class RawRuntime:

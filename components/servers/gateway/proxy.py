@@ -53,6 +53,8 @@ class Exchange:
     key_id: str = NO_KEY
     # When the whole request had been received and went to the runtime: time to first token counts from here.
     sent: float = 0.0
+    # The bytes of the in-flight body budget this request holds: its most before the body is read, then its size.
+    reserved: int = 0
 
 
 class Refusal(Exception):
@@ -165,21 +167,29 @@ class Gateway:
             retry = self.limits.retry_after(exchange.key_id)
             if retry:
                 raise Refusal("rate_limit_exceeded", "rate_limited", errors.retry_after(retry))
-            with self._body_reservation(request):
+            with self._body_reservation(exchange):
                 return await self._forward(exchange, target)
         finally:
             gate.leave()
 
     @contextmanager
-    def _body_reservation(self, request: GatewayRequest) -> Iterator[None]:
+    def _body_reservation(self, exchange: Exchange) -> Iterator[None]:
         """Hold the request's share of the in-flight body budget, or refuse before reading a byte of it."""
-        size = _body_reservation_size(request, self.config.max_request_body_bytes)
+        size = _body_reservation_size(exchange.request, self.config.max_request_body_bytes)
         if not self.body_budget.try_reserve(size):
             raise Refusal("body_budget_exceeded", "body_budget", {"Retry-After": "1"}, close=True)
+        exchange.reserved = size
         try:
             yield
         finally:
-            self.body_budget.release(size)
+            self.body_budget.release(exchange.reserved)
+            exchange.reserved = 0
+
+    def _hold_only_the_body_read(self, exchange: Exchange, size: int) -> None:
+        """Once the body is read, keep only its own size reserved (a chunked body reserved the whole limit)."""
+        if size < exchange.reserved:
+            self.body_budget.release(exchange.reserved - size)
+            exchange.reserved = size
 
     async def _queue(self, exchange: Exchange, gate: ConcurrencyGate) -> None:
         """Wait for a concurrency slot, or refuse without spending a rate token."""
@@ -261,6 +271,7 @@ class Gateway:
         request, route = exchange.request, exchange.route
         method = request.method
         body = await self._read_body(request)
+        self._hold_only_the_body_read(exchange, len(body))
         drop_usage_event = False
         inject = self.config.inject_stream_usage and method == "POST" and route in OPENAI_GENERATION_ROUTES
         if method == "POST" and (self.table.removed_fields or self.table.refused_fields):
