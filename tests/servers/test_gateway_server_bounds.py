@@ -124,6 +124,46 @@ def test_a_refused_body_above_the_read_high_water_mark_leaves_the_connection_rea
     assert third.status == 200
 
 
+def test_a_refused_body_arriving_with_pipelined_requests_leaves_them_answered_one_at_a_time_in_order(
+    gateway: GatewayProcess, runtime: FakeRuntime
+) -> None:
+    arrived = runtime.arm("late-body")
+    refused_head = request_bytes("POST", "/v1/no-such-route", {**auth(), "Content-Length": "10"})
+    with connect(gateway.port) as sock:
+        sock.sendall(refused_head)  # answered before its body arrives
+        reader = Reader(sock)
+        refused = reader.response()
+        sock.sendall(b"0123456789" + held_chat("late-body") + request_bytes("GET", "/healthz"))
+        assert arrived.wait(10)
+        runtime.release("late-body")
+        chat, health = reader.response(), reader.response()
+    assert refused.status == 404
+    assert (chat.status, "choices" in json.loads(chat.body)) == (200, True)
+    assert (health.status, json.loads(health.body)) == (200, {"status": "ok"})
+
+
+def test_trailer_fields_count_against_the_field_limit(gateway: GatewayProcess) -> None:
+    head = request_bytes("POST", "/v1/chat/completions", {**auth(), "Transfer-Encoding": "chunked"})
+    body = json.dumps(CHAT).encode()
+    with connect(gateway.port) as sock:
+        sock.sendall(head + b"%x\r\n%s\r\n0\r\n" % (len(body), body) + b"a: b\r\n" * 200 + b"\r\n")
+        reader = Reader(sock)
+        response = reader.response()
+        assert reader.closed_by_peer(within=5)
+    assert (response.status, error_code(response)) == (400, "malformed_request")
+
+
+def test_a_protocol_switch_request_with_a_body_longer_than_a_parse_slice_is_answered(
+    gateway: GatewayProcess,
+) -> None:
+    body = json.dumps({**CHAT, "pad": "x" * 40_000}).encode()
+    switch = {**auth(), "Connection": "Upgrade", "Upgrade": "websocket"}
+    with connect(gateway.port) as sock:
+        sock.sendall(request_bytes("POST", "/v1/chat/completions", switch, body))
+        response = Reader(sock).response()
+    assert response.status == 200
+
+
 # What a runtime sends of an endless answer before giving up on a gateway that never hangs up.
 RUNTIME_ENDLESS_LIMIT_BYTES = 64 * 1024 * 1024
 

@@ -3,11 +3,11 @@
 Each connection is one asyncio protocol: requests are parsed as bytes arrive and handled one at a time, in order
 (what follows a complete request waits unparsed until it is answered, and the connection stops reading meanwhile).
 Hardening: a deadline for each request head and limits on its size (64 KiB in all, 8190 bytes a line or field, 128
-fields; the same 64 KiB for a chunked body's framing and trailers, counted as they arrive), an idle keep-alive timeout, a
-deadline for every write (a client that stops reading is cut off), a cap on open connections (the oldest idle or
-write-blocked connection makes room first), cancellation of the handler when the client goes away, and OpenAI-shaped
-answers, logged below ERROR and counted, for requests the parser rejects (nothing of the request is repeated). The
-parser runs without any of llhttp's leniencies, and the checks aiohttp's server added on top of llhttp are kept:
+fields, trailer fields included; the same 64 KiB for a chunked body's framing and trailers, counted as they arrive), an
+idle keep-alive timeout, a deadline for every write (a client that stops reading is cut off), a cap on open
+connections (the oldest idle or write-blocked connection makes room first), cancellation of the handler when the
+client goes away, and OpenAI-shaped answers, logged below ERROR and counted, for requests the parser rejects (nothing
+of the request is repeated). The parser runs without any of llhttp's leniencies, and the checks aiohttp's server added on top of llhttp are kept:
 field and line limits, a Host header in HTTP/1.1, no NUL in a field value, no repeated singleton field, no
 Sec-WebSocket-Key1, trailing blanks stripped from values, and a request target in a form HTTP allows.
 """
@@ -140,6 +140,9 @@ class GatewayConnection(asyncio.Protocol):
         self.peer = ""
         self.scheme = server.scheme
         self.task: asyncio.Task[None] | None = None  # the handler of the request being answered
+        # The one request taken for handling and not finished (handled, answered and its body read): only `_next`
+        # takes the next one, so handlers never overlap and answers go out in order.
+        self._current: GatewayRequest | None = None
         self.writing_paused = False
         self._parser = httptools.HttpRequestParser(self)
         self._queue: deque[GatewayRequest | str] = deque()  # parsed requests (or refusal codes) waiting their turn
@@ -147,6 +150,7 @@ class GatewayConnection(asyncio.Protocol):
         self._in_head = False  # a request head has started and not ended
         self._url = b""
         self._fields: list[tuple[bytes, bytes]] = []
+        self._field_count = 0  # header and trailer fields of the request being parsed
         self._upgrade_body = 0  # body bytes still to come of a request that asked for a protocol switch
         self._head_size = 0  # the head's fields so far, as aiohttp counted them (name, value and 4 bytes each)
         self._unframed = 0  # bytes parsed since the last head or body bytes (what httptools may be holding)
@@ -167,7 +171,7 @@ class GatewayConnection(asyncio.Protocol):
     @property
     def idle(self) -> bool:
         """No request is being answered, queued or sending its body: the connection only holds a file descriptor."""
-        return (self.task is None and not self._queue and self._receiving is None and self.transport is not None
+        return (self._current is None and not self._queue and self._receiving is None and self.transport is not None
                 and not self.transport.is_closing())
 
     @property
@@ -242,6 +246,9 @@ class GatewayConnection(asyncio.Protocol):
     def _parse(self, data: bytes) -> None:
         """Parse slice by slice, stopping once a request is complete and keeping the rest for after its answer."""
         for start in range(0, len(data), PARSE_SLICE_BYTES):
+            if self._upgrade_body:  # the rest of a protocol-switch request's body, which llhttp does not parse
+                self._feed_upgrade_body(data[start:])
+                return
             if self._parser_done or self.transport is None or self.transport.is_closing():
                 return
             if self._parse_held:
@@ -277,6 +284,7 @@ class GatewayConnection(asyncio.Protocol):
         self._in_head = True
         self._url = b""
         self._fields = []
+        self._field_count = 0
         self._head_size = 0
 
     def on_url(self, url: bytes) -> None:
@@ -286,17 +294,17 @@ class GatewayConnection(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         size = len(name) + len(value)
-        if size > MAX_LINE_BYTES or b"\x00" in value:
+        self._field_count += 1
+        if size > MAX_LINE_BYTES or b"\x00" in value or self._field_count > MAX_HEADER_FIELDS:
             raise _Refused("malformed_request")
-        self._fields.append((name, value))
-        self._head_size += size + 4
+        if self._in_head:  # trailer fields are counted and dropped: nothing reads them
+            self._fields.append((name, value))
+            self._head_size += size + 4
 
     def on_headers_complete(self) -> None:
         parser, fields, url = self._parser, self._fields, self._url
         if len(url) + self._head_size > MAX_HEAD_BYTES:
             raise _Refused("request_header_fields_too_large")
-        if len(fields) > MAX_HEADER_FIELDS:
-            raise _Refused("malformed_request")
         pairs = [(name.decode("utf-8", "surrogateescape"), value.rstrip(b" \t").decode("utf-8", "surrogateescape"))
                  for name, value in fields]
         headers = CIMultiDict(pairs)
@@ -372,7 +380,7 @@ class GatewayConnection(asyncio.Protocol):
     # -- handling ----------------------------------------------------------------------------------
 
     def _enqueue(self, item: GatewayRequest | str) -> None:
-        if self.task is None and not self._queue and not self._next_after_drain:
+        if self._current is None and not self._queue and not self._next_after_drain:
             self._start(item)
         else:
             self._queue.append(item)
@@ -384,6 +392,7 @@ class GatewayConnection(asyncio.Protocol):
                 self.transport.write(errors.raw_error(item))
             self.close()
             return
+        self._current = item
         self.task = self.loop.create_task(self._serve(item))
 
     async def _serve(self, request: GatewayRequest) -> None:
@@ -437,6 +446,7 @@ class GatewayConnection(asyncio.Protocol):
 
     def _next(self) -> None:
         """Handle the next pipelined request, or wait for one under the idle (or head) deadline."""
+        self._current = None
         if self._queue:
             item = self._queue.popleft()
             self._start(item)
