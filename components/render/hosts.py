@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from slm_deploy.render.templating import render_template
-from slm_deploy.render.mlx_host import LABEL_PREFIX, render_mlx_host
 from slm_deploy.runtimes.plan import HostInstall, MlxHost
 from slm_deploy.spec.loader import Deployment
+from slm_deploy.spec.mlx_layout import LABEL_PREFIX
 
 SCRIPT = {"windows": "install.ps1", "linux": "install.sh", "macos": "install.sh"}
 TEMPLATE = {"windows": "hosts/foundry-local.ps1.j2", "linux": "hosts/foundry-local-linux.sh.j2",
@@ -46,6 +46,9 @@ def unit_name(host: HostInstall) -> str:
 def render_host(host: HostInstall | MlxHost, deployment: Deployment) -> dict[str, str]:
     """The install script and its README for one host."""
     if isinstance(host, MlxHost):
+        # only MLX specs load the MLX host renderer
+        from slm_deploy.render.mlx_host import render_mlx_host  # noqa: PLC0415
+
         return render_mlx_host(host, deployment)
     root = f"hosts/{host.service}"
     context = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from slm_deploy.errors import Problem, SpecError
 from slm_deploy.policies.builds import source_tag
 from slm_deploy.render.dockerfile import render_dockerfile
@@ -22,8 +24,20 @@ def build_owners(plan: RuntimePlan) -> list[ServicePlan]:
 
 def build_context(deployment: Deployment, owner: ServicePlan) -> dict[str, str]:
     """Every file of the build context, keyed by path inside docker/<service>/."""
-    files = {"Dockerfile": render_dockerfile(owner, deployment), **dict(owner.own_build.context_files)}
-    return {**files, ".dockerignore": dockerignore(files)}
+    return dict(_context(owner, render_dockerfile(owner, deployment)))
+
+
+@lru_cache(maxsize=16)
+def _context(owner: ServicePlan, dockerfile: str) -> tuple[tuple[str, str], ...]:
+    """Keyed on all the context is made of: a render names each image (and its tags) several times over."""
+    files = {"Dockerfile": dockerfile, **dict(owner.own_build.context_files)}
+    return tuple({**files, ".dockerignore": dockerignore(files)}.items())
+
+
+@lru_cache(maxsize=16)
+def _context_tag(owner: ServicePlan, dockerfile: str) -> str:
+    """The content tag of that context, hashed once, not each time the image is named."""
+    return source_tag(dict(_context(owner, dockerfile)))
 
 
 def dockerignore(files: dict[str, str]) -> str:
@@ -37,7 +51,8 @@ def built_image(deployment: Deployment, owner: ServicePlan) -> str:
     docker = deployment.spec.targets.docker
     registry = f"{docker.registry}/" if docker and docker.registry else ""
     repository = docker.repository if docker and docker.repository else DEFAULT_REPOSITORY
-    return f"{registry}{repository}/{owner.name}:{source_tag(build_context(deployment, owner))}"
+    tag = _context_tag(owner, render_dockerfile(owner, deployment))
+    return f"{registry}{repository}/{owner.name}:{tag}"
 
 
 def owner_of(plan: RuntimePlan, service: ServicePlan) -> ServicePlan:

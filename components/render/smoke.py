@@ -8,14 +8,15 @@ own kustomization and the two NetworkPolicies that let it (and nothing else new)
 
 from __future__ import annotations
 
+from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from slm_deploy.runtimes.common import WRITABLE_PATHS, cache_env, pinned, python_venv_env, secret_file, service_labels
+from slm_deploy.runtimes.common import (
+    PYTHON_HEALTHCHECK, WRITABLE_PATHS, cache_env, pinned, python_venv_env, secret_file, service_labels,
+)
 from slm_deploy.runtimes.plan import HttpCheck, ImageBuild, RuntimePlan, ServicePlan
-from slm_deploy.runtimes.vllm import PYTHON_HEALTHCHECK
 from slm_deploy.servers.gateway.render import GATEWAY_METRICS_PATH
-from slm_deploy.smoke.from_spec import expectations_for
 from slm_deploy.spec.consistency import kubernetes_target
 from slm_deploy.spec.loader import Deployment
 
@@ -66,8 +67,10 @@ def client_service(plan: RuntimePlan) -> ServicePlan | None:
     return None
 
 
-def smoke_sources() -> dict[str, str]:
-    """The smoke package and the error base class it needs, nothing else of slm-deploy."""
+@lru_cache(maxsize=1)
+def smoke_sources() -> tuple[tuple[str, str], ...]:
+    """The smoke package and the error base class it needs, nothing else of slm-deploy; read once, as every smoke
+    image of a fleet carries the same files."""
     package = resources.files("slm_deploy.smoke")
     files = {
         "requirements.txt": "\n".join(SMOKE_REQUIREMENTS) + "\n",
@@ -76,7 +79,7 @@ def smoke_sources() -> dict[str, str]:
     }
     for module in SMOKE_MODULES:
         files[f"slm_deploy/smoke/{module}.py"] = package.joinpath(f"{module}.py").read_text(encoding="utf-8")
-    return files
+    return tuple(files.items())
 
 
 def _args(deployment: Deployment, client: ServicePlan, endpoint: str, metrics_url: str | None) -> tuple[str, ...]:
@@ -97,9 +100,12 @@ def _compose_metrics_url(client: ServicePlan) -> str | None:
 
 def smoke_service(deployment: Deployment, client: ServicePlan) -> ServicePlan:
     """The one-shot smoke service, as Compose runs it (the Kubernetes Job replaces only its arguments)."""
+    # only specs with a smoke test load what it expects
+    from slm_deploy.smoke.from_spec import expectations_for  # noqa: PLC0415
+
     endpoint = f"http://{client.name}:{client.port}"
     health = client.health.path if isinstance(client.health, HttpCheck) else "/"
-    context = {**smoke_sources(), EXPECTATIONS_FILE: expectations_for(deployment).to_json()}
+    context = {**dict(smoke_sources()), EXPECTATIONS_FILE: expectations_for(deployment).to_json()}
     secrets = ((secret_file(deployment.spec.serving.auth.api_keys_secret),)
                if deployment.spec.serving.auth.enabled and client.role == "gateway" else ())
     env = {**cache_env(), **python_venv_env(), "PYTHONPATH": SMOKE_ROOT}

@@ -78,14 +78,27 @@ def _followed(out: Path) -> Path:
 def _fill(root: Path, bundle: Bundle) -> None:
     """Write every file into the fresh staging directory, making each folder once (a bundle has a hundred files in
     a dozen folders)."""
-    made: set[Path] = set()
+    made: set[str] = set()
     for relative, text in bundle.files.items():
-        path = root / relative
-        if path.parent not in made:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            made.add(path.parent)
-        path.write_text(text, encoding="utf-8")
-        os.chmod(path, 0o755 if relative.endswith(".sh") else 0o644)
+        path = os.path.join(root, relative)
+        folder = os.path.dirname(path)
+        if folder not in made:
+            os.makedirs(folder, exist_ok=True)
+            made.add(folder)
+        _write_new(path, text.encode("utf-8"), 0o755 if relative.endswith(".sh") else 0o644)
+
+
+def _write_new(path: str, data: bytes, mode: int) -> None:
+    """Create a file the staging directory cannot hold yet (never following a link) with exactly `mode`, in as few
+    system calls as it takes: open, write, fchmod (the umask may have narrowed the mode), close."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(descriptor, view):]
+        os.fchmod(descriptor, mode)
+    finally:
+        os.close(descriptor)
 
 
 USER_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST, errno.EISDIR,

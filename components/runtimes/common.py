@@ -16,6 +16,11 @@ Source = TypeVar("Source", bound=SpecModel)
 
 WRITABLE_PATHS = ("/tmp", CACHE_ROOT)
 VENV_PATH = "/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+PYTHON_HEALTHCHECK = (
+    "python3", "-c",
+    "import sys,urllib.request;urllib.request.urlopen(sys.argv[1],timeout=5)",
+)
+"""A healthcheck for images with Python and no curl: the URL is its last argument."""
 
 
 def options_of(deployment: Deployment, kind: type[Options]) -> Options:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from slm_deploy.runtimes.common import (
     WRITABLE_PATHS, cache_env, pinned, python_venv_env, secret_file, service_labels,
 )
@@ -18,18 +20,20 @@ from slm_deploy.servers.gateway.render import (
     in_flight_body_budget,
     render_gateway_config,
 )
-from slm_deploy.servers.ortgenai.config import DEFAULT_MAX_BODY_BYTES as ORTGENAI_MAX_BODY_BYTES
 from slm_deploy.spec.loader import Deployment
 
 AUTH_LABEL = ("slm-deploy.io/auth", "api-key")
 GATEWAY_ROOT = "/opt/slm-gateway"
-# Runtimes that refuse bodies above their own limit: the gateway refuses them first, holding less.
-RUNTIME_BODY_LIMITS = {"onnxruntime": ORTGENAI_MAX_BODY_BYTES}
 
 
 def body_limit(runtime: str) -> int:
-    """The largest request body worth accepting for a runtime."""
-    return RUNTIME_BODY_LIMITS.get(runtime, GatewayConfig.max_request_body_bytes)
+    """The largest request body worth accepting for a runtime: a runtime that refuses bodies above a limit of its
+    own has the gateway refuse them first, holding less."""
+    if runtime == "onnxruntime":  # this project's ONNX server; its module is loaded only for ONNX specs
+        from slm_deploy.servers.ortgenai.config import DEFAULT_MAX_BODY_BYTES  # noqa: PLC0415
+
+        return DEFAULT_MAX_BODY_BYTES
+    return GatewayConfig.max_request_body_bytes
 
 
 def gateway_name(deployment: Deployment) -> str:
@@ -70,12 +74,18 @@ def _wake_wait(deployment: Deployment, runtime: ServicePlan) -> int:
     return runtime.startup_budget_seconds if scaling.enabled and scaling.scale_to_zero else 0
 
 
+@lru_cache(maxsize=1)
+def _image_sources() -> tuple[tuple[str, str], ...]:
+    """The installed gateway package's files, read once: every gateway image of a fleet carries the same ones."""
+    return tuple(gateway_sources().items())
+
+
 def gateway_service(deployment: Deployment, runtime: ServicePlan) -> ServicePlan:
     """Plan the gateway for one runtime service; its image is built from the pinned Python base."""
     spec = deployment.spec
     port = spec.exposure.port
     keys = secret_file(spec.serving.auth.api_keys_secret)
-    context = {**gateway_sources(), GATEWAY_CONFIG_FILE: _config(deployment, runtime, keys.path)}
+    context = {**dict(_image_sources()), GATEWAY_CONFIG_FILE: _config(deployment, runtime, keys.path)}
     env = {**cache_env(), **python_venv_env(), "PYTHONPATH": GATEWAY_ROOT}
     return ServicePlan(
         name=gateway_name(deployment), role="gateway", runtime="gateway", image=None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slm_deploy.runtimes.common import (
     options_of, source_of,
-    WRITABLE_PATHS, cache_env, hub_token, merge_env, model_prep_service, runtime_image, service_labels,
+    PYTHON_HEALTHCHECK, WRITABLE_PATHS, cache_env, hub_token, merge_env, model_prep_service, runtime_image, service_labels,
 )
 from slm_deploy.runtimes.model_preparation import CHECKPOINT_FILES
 from slm_deploy.runtimes.plan import (
@@ -30,10 +30,6 @@ REMOTE_CODE_FILES = ("*.py",)
 RUN_AS_ENV = {"USER": RUN_AS_NAME, "LOGNAME": RUN_AS_NAME}
 """On Kubernetes the upstream image runs as UID 10001, which has no passwd entry there: getpass.getuser()
 (torch's compile caches, vLLM's own paths) reads LOGNAME or USER first and raises without them."""
-PYTHON_HEALTHCHECK = (
-    "python3", "-c",
-    "import sys,urllib.request;urllib.request.urlopen(sys.argv[1],timeout=5)",
-)
 
 
 def _dtype(deployment: Deployment) -> str:

@@ -52,13 +52,21 @@ def test_a_quiet_render_imports_nothing_of_the_other_commands(tmp_path: Path) ->
 KUBERNETES_RENDERERS = ("slm_deploy.render.kubernetes.workloads", "slm_deploy.render.kubernetes.model_cache",
                         "slm_deploy.render.kubernetes.pods", "slm_deploy.render.kubernetes.network")
 POLICY_PACK = ("slm_deploy.policies.registry", "slm_deploy.policies.rules")
+OTHER_RUNTIMES = ("slm_deploy.runtimes.vllm", "slm_deploy.render.mlx_host", "slm_deploy.servers.ortgenai")
+"""The vLLM adapter, the MLX host renderer and the ONNX server's settings: only specs of those runtimes load them."""
+MONITORING_FILES = ("slm_deploy.render.monitoring.files", "slm_deploy.render.monitoring.rules",
+                    "slm_deploy.render.monitoring.grafana")
 
 
 @pytest.mark.parametrize(("stack", "not_loaded"), [
     # Compose and Docker only, no waivers: no Kubernetes renderer, no policy rule, no other runtime's adapter
-    ("qwen3-llamacpp-edge", (*KUBERNETES_RENDERERS, *POLICY_PACK, "slm_deploy.runtimes.foundry_local")),
-    # a host install: nothing of Kubernetes at all, and not the llama.cpp adapter
-    ("foundry-windows", ("slm_deploy.render.kubernetes", *POLICY_PACK, "slm_deploy.runtimes.llamacpp")),
+    ("qwen3-llamacpp-edge", (*KUBERNETES_RENDERERS, *POLICY_PACK, *OTHER_RUNTIMES,
+                             "slm_deploy.runtimes.foundry_local")),
+    # a host install: nothing of Kubernetes, monitoring or the smoke test, and not the llama.cpp adapter
+    ("foundry-windows", ("slm_deploy.render.kubernetes", *POLICY_PACK, *OTHER_RUNTIMES, *MONITORING_FILES,
+                         "slm_deploy.smoke.from_spec", "slm_deploy.runtimes.llamacpp")),
+    # monitored on Compose without Grafana: the rules are rendered, Grafana's configuration is not
+    ("ollama-webui-compose", ("slm_deploy.render.monitoring.grafana", *OTHER_RUNTIMES)),
 ])
 def test_a_render_loads_only_the_targets_and_runtime_its_spec_names(tmp_path: Path, stack: str,
                                                                     not_loaded: tuple[str, ...]) -> None:
@@ -74,7 +82,9 @@ def test_a_cluster_spec_still_loads_the_kubernetes_renderers(tmp_path: Path) -> 
                                    str(tmp_path / "bundle"), "-q")
     assert code == 0
     assert (tmp_path / "bundle/kubernetes/kustomization.yaml").is_file()
-    assert [name for name in KUBERNETES_RENDERERS if not _loaded(modules, name)] == []
+    assert (tmp_path / "bundle/monitoring/RUNBOOKS.md").is_file()
+    assert [name for name in (*KUBERNETES_RENDERERS, *MONITORING_FILES, "slm_deploy.runtimes.vllm")
+            if not _loaded(modules, name)] == []
 
 
 def test_help_still_lists_every_command() -> None:

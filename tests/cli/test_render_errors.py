@@ -83,10 +83,10 @@ def test_a_full_disk_keeps_the_previous_bundle(spec: Path, tmp_path: Path, monke
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     spec.write_text(MINIMAL + "serving: {concurrency: 2}\n")
 
-    def disk_full(self, *args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+    def disk_full(path: str, data: bytes, mode: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", path)
 
-    monkeypatch.setattr(Path, "write_text", disk_full)
+    monkeypatch.setattr("slm_deploy.render.writer._write_new", disk_full)
     _clean_error(run_in_process("render", str(spec), "--out", str(out)), 1)
     monkeypatch.undo()
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before

@@ -235,25 +235,30 @@ ALPHA_ELSEWHERE = ("name: alpha\nmodel: {id: qwen3-1.7b}\nruntime: {kind: llamac
                    "targets:\n  docker: {registry: registry.example.com, repository: team}\n"
                    "  kubernetes: {monitoring_namespace: alpha-monitoring}\n"
                    "secrets:\n  team-keys: {backend: kubernetes}\n")
+UNGUARDED = ("name: alpha\nmodel: {id: qwen3-1.7b}\nruntime: {kind: llamacpp}\nserving: {auth: {enabled: false}}\n"
+             "targets:\n  docker: {registry: registry.example.com}\n  compose: {}\n")
+"""A's runtime without the gateway: its dashboards show other panels."""
 
 
 def test_specs_rendered_one_after_another_in_one_process_match_their_renders_alone(tmp_path: Path) -> None:
     """What a render keeps for the next spec (templates, Dockerfiles, rule files, dashboards, YAML forms of
     strings) never leaks into it: A, then B (another runtime, targets and secret backend), then A's name with other
-    targets and secrets, then A again, each the bytes of its own render in a fresh process."""
+    targets and secrets, then A's runtime without a gateway (other dashboard panels), then A again, each the bytes
+    of its own render in a fresh process."""
     from slm_deploy.render.bundle import render_bundle
     from slm_deploy.spec.loader import load_deployment
 
     specs = {"alpha": _spec(tmp_path, "alpha", ALPHA), "beta": _spec(tmp_path, "beta", BETA),
-             "elsewhere": _spec(tmp_path, "elsewhere", ALPHA_ELSEWHERE)}
+             "elsewhere": _spec(tmp_path, "elsewhere", ALPHA_ELSEWHERE),
+             "unguarded": _spec(tmp_path, "unguarded", UNGUARDED)}
     alone = {}
     for key, path in specs.items():
         result = subprocess.run([sys.executable, "-m", "slm_deploy.cli", "render", str(path), "--out",
                                  str(tmp_path / f"alone-{key}"), "--quiet"], capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
         alone[key] = _tree(tmp_path / f"alone-{key}")
-    assert len({json.dumps({k: v.hex() for k, v in tree.items()}) for tree in alone.values()}) == 3
-    for key in ("alpha", "beta", "elsewhere", "alpha"):
+    assert len({json.dumps({k: v.hex() for k, v in tree.items()}) for tree in alone.values()}) == len(specs)
+    for key in ("alpha", "beta", "elsewhere", "unguarded", "alpha"):
         files = render_bundle(load_deployment(specs[key])).files
         assert {name: text.encode() for name, text in files.items()} == alone[key], key
 
@@ -339,15 +344,17 @@ def test_a_full_disk_while_staging_a_later_bundle_changes_nothing(tmp_path: Path
     bundle and the user's file as they were, and no beta, nor any staging directory."""
     import errno
 
+    from slm_deploy.render import writer
+
     specs, fleet, before = _fleet_with_a_previous_bundle(tmp_path)
-    real = Path.write_text
+    real = writer._write_new
 
-    def fills_on_gamma(self, *args, **kwargs):
-        if "gamma" in self.parent.name or "gamma" in self.parent.parent.name:
-            raise OSError(errno.ENOSPC, "No space left on device", str(self))
-        return real(self, *args, **kwargs)
+    def fills_on_gamma(path: str, data: bytes, mode: int) -> None:
+        if "gamma" in Path(path).parent.name or "gamma" in Path(path).parent.parent.name:
+            raise OSError(errno.ENOSPC, "No space left on device", path)
+        real(path, data, mode)
 
-    monkeypatch.setattr(Path, "write_text", fills_on_gamma)
+    monkeypatch.setattr(writer, "_write_new", fills_on_gamma)
     result = run_in_process("render", *map(str, specs), "--out", str(fleet))
     monkeypatch.undo()
     assert result.code == 1 and "No space left on device" in result.stderr and "nothing was changed" in result.stderr

@@ -51,3 +51,10 @@ def test_bundle_yaml_matches_pyyamls_safe_representer(data: Any) -> None:
 def test_values_outside_plain_data_take_pyyamls_own_path() -> None:
     assert to_yaml({"pair": (1, "two"), "nan": float("nan")}) == _reference_yaml({"pair": (1, "two"),
                                                                                  "nan": float("nan")})
+
+
+def test_long_and_repeated_strings_are_written_as_pyyaml_writes_them() -> None:
+    """Short strings are kept as ready events between documents, long ones are not: both read the same."""
+    data = {"short": ["yes", "plain", "a: b"], "long": ["x" * 300, "yes " * 80, ("line\n" * 80)], "again": "yes"}
+    for _ in range(2):
+        assert to_yaml(data) == _reference_yaml(data)

@@ -114,3 +114,20 @@ def test_a_symlink_to_no_directory_is_refused(target: str, tmp_path: Path) -> No
         write_bundle(_bundle({"a.txt": "1"}), link)
     assert link.is_symlink() and not (tmp_path / "missing").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted({"link", "file"} & {"link", target})
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_files_get_the_bundles_modes_whatever_the_umask(tmp_path: Path, umask: int) -> None:
+    """Scripts are executable by everyone who may read the bundle, the rest readable: a user's umask narrows
+    neither, and the text is written whole (multi-byte characters included)."""
+    import os
+
+    previous = os.umask(umask)
+    try:
+        write_bundle(_bundle({"scripts/run.sh": "#!/bin/sh\n", "README.md": "é" * 70_000}), tmp_path / "out")
+    finally:
+        os.umask(previous)
+    out = tmp_path / "out"
+    assert (out / "scripts" / "run.sh").stat().st_mode & 0o777 == 0o755
+    assert (out / "README.md").stat().st_mode & 0o777 == 0o644
+    assert (out / "README.md").read_text(encoding="utf-8") == "é" * 70_000

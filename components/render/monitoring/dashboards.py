@@ -95,38 +95,49 @@ def _shown(m: Monitored) -> list[Panel]:
     return shown
 
 
-def _dashboard(uid: str, title: str, tags: list[str], variable_query: str, panels: list[Panel]) -> dict[str, Any]:
-    from grafana_foundation_sdk.builders import dashboard as dash, prometheus, stat, text, timeseries
-    from grafana_foundation_sdk.cog.encoder import JSONEncoder
-    from grafana_foundation_sdk.models.dashboard import DataSourceRef, VariableRefresh
+@dataclass(frozen=True)
+class Board:
+    """One dashboard, by everything its JSON is made of: deployments with equal boards share one serialisation."""
 
-    source = DataSourceRef(type_val="prometheus", uid=f"${{{DATASOURCE_VARIABLE}}}")
-    board = (dash.Dashboard(title).uid(uid).tags(tags).refresh("1m").time("now-6h", "now").readonly()
-             .with_variable(dash.DatasourceVariable(DATASOURCE_VARIABLE).label("Prometheus").type("prometheus"))
-             .with_variable(dash.QueryVariable("deployment").label("Deployment").datasource(source)
-                            .query(variable_query).multi(True).include_all(True)
-                            .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)))
-    for panel in panels:
-        if panel.note:
-            board = board.with_panel(text.Panel().title(panel.title).content(panel.note).height(4).span(12))
-            continue
-        builder = (stat.Panel() if panel.stat else timeseries.Panel()).title(panel.title).unit(panel.unit)
-        builder = builder.datasource(source).height(8).span(6 if panel.stat else 12)
-        for index, (expr, legend) in enumerate(panel.queries):
-            builder = builder.with_target(prometheus.Dataquery().expr(expr).legend_format(legend)
-                                          .ref_id(chr(ord("A") + index)))
-        board = board.with_panel(builder)
-    return json.loads(json.dumps(board.build(), cls=JSONEncoder, sort_keys=True))
+    uid: str
+    title: str
+    tags: tuple[str, ...]
+    variable_query: str
+    panels: tuple[Panel, ...]
+
+    def build(self) -> dict[str, Any]:
+        """The dashboard's JSON model, built with the Grafana SDK."""
+        from grafana_foundation_sdk.builders import dashboard as dash, prometheus, stat, text, timeseries
+        from grafana_foundation_sdk.cog.encoder import JSONEncoder
+        from grafana_foundation_sdk.models.dashboard import DataSourceRef, VariableRefresh
+
+        source = DataSourceRef(type_val="prometheus", uid=f"${{{DATASOURCE_VARIABLE}}}")
+        board = (dash.Dashboard(self.title).uid(self.uid).tags(list(self.tags)).refresh("1m").time("now-6h", "now")
+                 .readonly()
+                 .with_variable(dash.DatasourceVariable(DATASOURCE_VARIABLE).label("Prometheus").type("prometheus"))
+                 .with_variable(dash.QueryVariable("deployment").label("Deployment").datasource(source)
+                                .query(self.variable_query).multi(True).include_all(True)
+                                .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)))
+        for panel in self.panels:
+            if panel.note:
+                board = board.with_panel(text.Panel().title(panel.title).content(panel.note).height(4).span(12))
+                continue
+            builder = (stat.Panel() if panel.stat else timeseries.Panel()).title(panel.title).unit(panel.unit)
+            builder = builder.datasource(source).height(8).span(6 if panel.stat else 12)
+            for index, (expr, legend) in enumerate(panel.queries):
+                builder = builder.with_target(prometheus.Dataquery().expr(expr).legend_format(legend)
+                                              .ref_id(chr(ord("A") + index)))
+            board = board.with_panel(builder)
+        return json.loads(json.dumps(board.build(), cls=JSONEncoder, sort_keys=True))
 
 
-def dashboards(m: Monitored) -> dict[str, dict[str, Any]]:
-    """File name -> dashboard JSON: the overview and the deployment's runtime dashboard."""
+def dashboards(m: Monitored) -> dict[str, Board]:
+    """File name -> dashboard: the overview and the deployment's runtime dashboard."""
     usable = _shown(m)
-    overview = _dashboard("slm-overview", "SLM deployments: overview", ["slm-deploy"],
-                          "label_values(slm:model_loaded, deployment)",
-                          [p for p in usable if p.title in OVERVIEW])
-    runtime = _dashboard(f"slm-runtime-{m.runtime}", f"SLM runtime: {m.runtime}", ["slm-deploy", m.runtime],
-                         f'label_values(slm:model_loaded{{runtime="{m.runtime}"}}, deployment)', usable)
+    overview = Board("slm-overview", "SLM deployments: overview", ("slm-deploy",),
+                     "label_values(slm:model_loaded, deployment)", tuple(p for p in usable if p.title in OVERVIEW))
+    runtime = Board(f"slm-runtime-{m.runtime}", f"SLM runtime: {m.runtime}", ("slm-deploy", m.runtime),
+                    f'label_values(slm:model_loaded{{runtime="{m.runtime}"}}, deployment)', tuple(usable))
     return {"slm-overview.json": overview, f"slm-runtime-{m.runtime}.json": runtime}
 
 

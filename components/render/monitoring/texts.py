@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from slm_deploy.render.monitoring.context import Monitored
-from slm_deploy.render.monitoring.dashboards import dashboards
+from slm_deploy.render.monitoring.dashboards import Board, dashboards
 from slm_deploy.render.monitoring.rules import check_slo, rule_groups
 from slm_deploy.render.serialize import to_json, to_yaml
 
@@ -29,4 +29,11 @@ def _rule_file(m: Monitored, platform: str) -> str:
 @lru_cache(maxsize=_RECENT)
 def dashboard_files(m: Monitored) -> tuple[tuple[str, str], ...]:
     """(file name, Grafana dashboard JSON) of each dashboard."""
-    return tuple((name, to_json(board)) for name, board in dashboards(m).items())
+    return tuple((name, _board_json(board)) for name, board in dashboards(m).items())
+
+
+@lru_cache(maxsize=32)
+def _board_json(board: Board) -> str:
+    """A dashboard depends on the runtime and which series it records, not on the deployment: a fleet's runtimes
+    share a handful of them."""
+    return to_json(board.build())

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import sys
 import time
+from json.encoder import encode_basestring_ascii
 from typing import Callable, TextIO
 
 ACCESS_LOGGER = "slm_gateway.access"
@@ -51,6 +53,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, separators=(",", ":"))
 
 
+# The members every access-log line starts with after its time, and the C string quoting json.dumps uses.
+_ACCESS_LINE_START = f'"level":"info","logger":{json.dumps(ACCESS_LOGGER)}'
+_quote = encode_basestring_ascii
+
+
+def _json_value(value: object) -> str:
+    """A log field as json.dumps writes it, without building an encoder: strings and numbers formatted directly."""
+    if isinstance(value, str):
+        return _quote(value)
+    if type(value) is int or type(value) is float and math.isfinite(value):
+        return repr(value)
+    return json.dumps(value)
+
+
 class AccessLog:
     """Access-log lines in the formatter's shape, written to the log stream without a LogRecord or a handler.
 
@@ -66,10 +82,9 @@ class AccessLog:
         stream = self.stream
         if stream is None:
             return
-        entry: dict[str, object] = {"ts": timestamp(time.time()), "level": "info", "logger": ACCESS_LOGGER}
-        entry.update(fields)
+        members = "".join(f",{_quote(name)}:{_json_value(value)}" for name, value in fields.items())
         try:
-            stream.write(json.dumps(entry, separators=(",", ":")) + "\n")
+            stream.write(f'{{"ts":"{timestamp(time.time())}",{_ACCESS_LINE_START}{members}}}\n')
         except (OSError, ValueError):  # a broken or full pipe, or a stream closed under the gateway
             LOG_WRITE_ERRORS.failed()
             return

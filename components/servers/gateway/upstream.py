@@ -2,10 +2,11 @@
 
 The request head is written as bytes, the response is parsed by llhttp (httptools) and its body handed over as
 the bytes that arrived, coalesced between reads. The socket is read into one small buffer per connection, and
-reading stops while the body not yet taken passes a high-water mark, so a stalled reader holds a bounded body. A connection goes back to the pool only after a complete,
-keep-alive response to a request that was written whole; one that was cancelled, timed out, failed, answered
-before its body was sent, or gave an answer that has no body (HEAD, 101, 204, 304) is closed, so a pooled
-connection is never reused mid-exchange and bytes a runtime sends where no body belongs never reach a client.
+reading stops while the body not yet taken passes a high-water mark, so a stalled reader holds a bounded body.
+A connection goes back to the pool only after a complete, keep-alive response to a request that was written
+whole; one that was cancelled, timed out, failed, answered before its body was sent, or gave an answer that has
+no body (HEAD, 101, 204, 304) is closed, so a pooled connection is never reused mid-exchange and bytes a runtime
+sends where no body belongs never reach a client.
 """
 
 from __future__ import annotations

@@ -9,9 +9,15 @@ from typing import Any, Callable
 
 from slm_deploy.servers.gateway.limits import ByteBudget
 
-# Lines are parsed only when they carry one of these markers, so ordinary token chunks cost
-# one substring search.
+# Lines are parsed only when they carry one of these markers. A chunk is first searched for the literal
+# `MARKER_TEXTS`, which every marker contains, so ordinary token chunks cost two substring searches in C.
 _USAGE_MARKER = re.compile(rb'"(?:usage|eval_count|prompt_eval_count)"')
+MARKER_TEXTS = (b'"usage"', b'eval_count"')
+
+# A marker whose member holds a value other than null: only such a line can carry token counts. The lines of a
+# stream whose usage event stays (the client asked for it) are parsed only when they have one, so the
+# `"usage": null` a runtime adds to every chunk then costs no parse.
+_COUNT_VALUE = re.compile(rb'"(?:usage|eval_count|prompt_eval_count)"\s*:\s*+(?!null)')
 # A chunk's `"usage": null` member, which a runtime adds to every chunk once usage is asked for.
 _NULL_USAGE = re.compile(rb',\s*"usage"\s*:\s*null(?=\s*[,}])|"usage"\s*:\s*null\s*,')
 MAX_LINE_BYTES = 1 << 20
@@ -87,6 +93,11 @@ def _is_usage_only_event(obj: Any) -> bool:
     return isinstance(obj, dict) and obj.get("choices") == [] and isinstance(obj.get("usage"), dict)
 
 
+def _names_a_marker(data: bytes) -> bool:
+    """Whether `data` may hold a marker: two substring searches in C, no regular expression."""
+    return MARKER_TEXTS[0] in data or MARKER_TEXTS[1] in data
+
+
 class LineStreamTap:
     """Watches SSE or newline-delimited JSON for usage; holds back at most one unfinished line.
 
@@ -98,11 +109,21 @@ class LineStreamTap:
     def __init__(self, drop_usage_event: bool = False) -> None:
         self.usage: TokenUsage | None = None
         self._drop = drop_usage_event
+        # Dropping rewrites every line with a usage member; otherwise only lines with counts are read.
+        self._markers = _USAGE_MARKER if drop_usage_event else _COUNT_VALUE
         self._tail = b""
         self._skip_blank = False
 
     def feed(self, chunk: bytes) -> bytes:
         """Take bytes from the runtime; return the bytes to send to the client now."""
+        if self._tail or self._skip_blank or not chunk.endswith(b"\n"):
+            return self._feed_lines(chunk)
+        if _names_a_marker(chunk):
+            return self._scan(chunk)
+        return chunk  # whole lines without a marker: passed on as they are, nothing copied
+
+    def _feed_lines(self, chunk: bytes) -> bytes:
+        """`feed` for a chunk that completes a held line, ends inside one, or follows a dropped event."""
         data = self._tail + chunk if self._tail else chunk
         end = data.rfind(b"\n")
         if end < 0:
@@ -112,14 +133,14 @@ class LineStreamTap:
             self._tail = data
             return b""
         complete, self._tail = data[: end + 1], data[end + 1 :]
-        if not self._skip_blank and not _USAGE_MARKER.search(complete):
+        if not self._skip_blank and not _names_a_marker(complete):
             return complete
         return self._scan(complete)
 
     def finish(self) -> bytes:
         """The stream ended: release any unfinished last line (and read it for usage)."""
         tail, self._tail = self._tail, b""
-        if tail and _USAGE_MARKER.search(tail):
+        if tail and self._markers.search(tail):
             self._read_usage(tail.strip())
         return tail
 
@@ -141,7 +162,7 @@ class LineStreamTap:
             first_end = complete.index(b"\n") + 1
             if not complete[:first_end].strip():
                 copied = searched = first_end
-        for marker in _USAGE_MARKER.finditer(complete, searched):
+        for marker in self._markers.finditer(complete, searched):
             if marker.start() < searched:
                 continue  # a second marker on a line already handled
             start = complete.rfind(b"\n", 0, marker.start()) + 1
@@ -374,7 +395,9 @@ def request_usage_injection(body: bytes, fold_keys: bool = False) -> bytes | Non
     """
     if len(body) > MAX_INJECTION_BODY_BYTES:
         return None
-    if body.isascii() and b"\\" not in body and b"\0" not in body and b"stream" not in body.lower():
+    # Searched from the end, where clients put `stream` after the messages; lower() copies only a body without it.
+    if body.rfind(b"stream") < 0 and body.isascii() and b"\\" not in body and b"\0" not in body \
+            and b"stream" not in body.lower():
         return None  # UTF-8 text (no NUL of UTF-16/32) that spells no member `stream` in any way
     try:
         obj = json.loads(body.decode("utf-8"), object_pairs_hook=_Members) if fold_keys else json.loads(body)
@@ -390,7 +413,8 @@ def request_usage_injection(body: bytes, fold_keys: bool = False) -> bytes | Non
     if b"\0" in body or not body.lstrip(JSON_WHITESPACE).startswith(b"{"):  # a byte-order mark, UTF-16 or UTF-32
         return encode_json(asked)
     end = body.rindex(b"}")  # the spliced member comes last, so it wins over any earlier spelling
-    return body[:end] + STREAM_USAGE_MEMBER + body[end:]
+    view = memoryview(body)
+    return b"".join((view[:end], STREAM_USAGE_MEMBER, view[end:]))  # one copy of the client's bytes
 
 
 def encode_json(obj: Any) -> bytes:
