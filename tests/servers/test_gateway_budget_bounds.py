@@ -59,6 +59,37 @@ def test_streams_with_small_chunked_bodies_hold_only_their_bodies_of_the_body_bu
     assert answer.status == 200, answer.raw
 
 
+def test_a_chunked_upload_that_stalls_holds_only_what_it_sent_of_the_body_budget(tmp_path: Path,
+                                                                                  runtime: FakeRuntime) -> None:
+    limit = 4096
+    gateway = GatewayProcess(tmp_path, runtime.url, settings={
+        **TIMEOUTS, "body_timeout_seconds": 60.0, "max_request_body_bytes": limit, "max_in_flight_body_bytes": 2 * limit})
+    reserved = "slm_gateway_request_body_bytes_reserved"
+    head = request_bytes("POST", "/v1/chat/completions", {**auth(), "Transfer-Encoding": "chunked"}, b"")
+    uploads = [connect(gateway.port, timeout=30) for _ in range(3)]
+    try:
+        for sock in uploads:
+            sock.sendall(head + b"1\r\n{\r\n")  # one byte of the body, then nothing
+        assert eventually(lambda: gateway.sample(reserved) == 3), gateway.sample(reserved)
+        other = request_bytes("POST", "/v1/chat/completions", auth("bob"), json.dumps(CHAT).encode())
+        with connect(gateway.port) as sock:
+            sock.sendall(other)
+            answer = Reader(sock).response()
+        assert answer.status == 200, answer.raw
+        # Bodies that grow past what is left of the budget are refused as they arrive.
+        rest = limit - 1
+        uploads[0].sendall(b"%x\r\n%s\r\n" % (rest, b" " * rest))
+        assert eventually(lambda: gateway.sample(reserved) == limit + 2), gateway.sample(reserved)
+        uploads[1].sendall(b"%x\r\n%s\r\n" % (rest, b" " * rest))
+        refused = Reader(uploads[1]).response()
+        assert (refused.status, json.loads(refused.body)["error"]["code"]) == (503, "body_budget_exceeded")
+        assert eventually(lambda: gateway.sample(reserved) == limit + 1), gateway.sample(reserved)
+    finally:
+        for sock in uploads:
+            sock.close()
+        gateway.stop()
+
+
 class RawRuntime:
     """A runtime answering every request with the bytes it was given, then `endless` until the gateway hangs up."""
 

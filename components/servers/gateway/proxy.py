@@ -53,7 +53,8 @@ class Exchange:
     key_id: str = NO_KEY
     # When the whole request had been received and went to the runtime: time to first token counts from here.
     sent: float = 0.0
-    # The bytes of the in-flight body budget this request holds: its most before the body is read, then its size.
+    # The bytes of the in-flight body budget this request holds: its declared length, or a chunked body's bytes
+    # as they arrive.
     reserved: int = 0
 
 
@@ -77,13 +78,6 @@ def _body_precheck(request: GatewayRequest, limit: int) -> None:
         raise Refusal("unsupported_content_encoding", close=True)
     if (request.content_length or 0) > limit:
         raise Refusal("request_too_large", close=True)
-
-
-def _body_reservation_size(request: GatewayRequest, limit: int) -> int:
-    """The bytes a request's body may occupy: its declared length, or the whole limit when chunked."""
-    if not request.body_exists:
-        return 0
-    return request.content_length if request.content_length is not None else limit
 
 
 class Gateway:
@@ -174,22 +168,22 @@ class Gateway:
 
     @contextmanager
     def _body_reservation(self, exchange: Exchange) -> Iterator[None]:
-        """Hold the request's share of the in-flight body budget, or refuse before reading a byte of it."""
-        size = _body_reservation_size(exchange.request, self.config.max_request_body_bytes)
-        if not self.body_budget.try_reserve(size):
-            raise Refusal("body_budget_exceeded", "body_budget", {"Retry-After": "1"}, close=True)
-        exchange.reserved = size
+        """Hold the request's share of the in-flight body budget while it is answered, released at its end."""
         try:
+            self._reserve_body(exchange, exchange.request.content_length or 0)  # chunked: reserved as it arrives
             yield
         finally:
             self.body_budget.release(exchange.reserved)
             exchange.reserved = 0
 
-    def _hold_only_the_body_read(self, exchange: Exchange, size: int) -> None:
-        """Once the body is read, keep only its own size reserved (a chunked body reserved the whole limit)."""
-        if size < exchange.reserved:
-            self.body_budget.release(exchange.reserved - size)
-            exchange.reserved = size
+    def _reserve_body(self, exchange: Exchange, size: int) -> None:
+        """Grow the request's reservation to `size` body bytes, or refuse: a stalled upload holds only what it sent."""
+        more = size - exchange.reserved
+        if more <= 0:
+            return
+        if not self.body_budget.try_reserve(more):
+            raise Refusal("body_budget_exceeded", "body_budget", {"Retry-After": "1"}, close=True)
+        exchange.reserved = size
 
     async def _queue(self, exchange: Exchange, gate: ConcurrencyGate) -> None:
         """Wait for a concurrency slot, or refuse without spending a rate token."""
@@ -232,8 +226,9 @@ class Gateway:
         self._record(exchange, response.status, reason=refusal.reason)
         return response
 
-    async def _read_body(self, request: GatewayRequest) -> bytes:
-        """The whole request body, within the size limit and the body deadline."""
+    async def _read_body(self, exchange: Exchange) -> bytes:
+        """The whole request body, within the size limit, the body budget and the body deadline."""
+        request = exchange.request
         limit = self.config.max_request_body_bytes
         content = request.body
         if request.headers.get("Expect") is not None:
@@ -242,6 +237,7 @@ class Gateway:
             body = content.read_nowait()
             if len(body) > limit:
                 raise Refusal("request_too_large", close=True)
+            self._reserve_body(exchange, len(body))
             return body
         chunks: list[bytes] = []
         size = 0
@@ -251,6 +247,7 @@ class Gateway:
                     size += len(chunk)
                     if size > limit:
                         raise Refusal("request_too_large", close=True)
+                    self._reserve_body(exchange, size)
                     chunks.append(chunk)
         except TimeoutError:
             raise Refusal("request_timeout", close=True) from None
@@ -270,8 +267,7 @@ class Gateway:
     async def _relay(self, exchange: Exchange, target: Target) -> Answer:
         request, route = exchange.request, exchange.route
         method = request.method
-        body = await self._read_body(request)
-        self._hold_only_the_body_read(exchange, len(body))
+        body = await self._read_body(exchange)
         drop_usage_event = False
         inject = self.config.inject_stream_usage and method == "POST" and route in OPENAI_GENERATION_ROUTES
         if method == "POST" and (self.table.removed_fields or self.table.refused_fields):
