@@ -304,9 +304,11 @@ def test_connections_blocked_writing_to_clients_that_never_read_make_room_under_
     try:
         sockets += [_pipeline_without_reading(gateway.port) for _ in range(4)]
         assert eventually(lambda: _answers_stalled(gateway), timeout=60)
-        for _ in range(4):
-            assert exchange(gateway.port, request_bytes("GET", "/v1/models", auth("bob"))).status == 200
-        assert gateway.total("slm_gateway_rejections_total", reason="connection_limit") == 0
+        models = request_bytes("GET", "/v1/models", auth("bob"))
+        # Once their clients have read nothing for the stall time (10 s here), each stalled one makes room.
+        assert eventually(lambda: exchange(gateway.port, models).status == 200, timeout=30, interval=0.5)
+        for _ in range(3):
+            assert exchange(gateway.port, models).status == 200
     finally:
         for sock in sockets:
             sock.close()
@@ -344,6 +346,42 @@ def test_the_connection_cap_evicts_idle_connections_first_then_answers_503(tmp_p
     finally:
         for sock in sockets:
             sock.close()
+        gateway.stop()
+
+
+def test_a_client_reading_a_stream_steadily_is_never_evicted_by_newcomers_at_the_cap(
+    tmp_path: Path, runtime: FakeRuntime
+) -> None:
+    gateway = _gateway(tmp_path, runtime, max_connections=8, header_timeout_seconds=30.0, send_timeout_seconds=60.0,
+                       unauthenticated_rate_per_second=1000.0, unauthenticated_burst=1000)
+    stream = connect(gateway.port, timeout=30)
+    stream.sendall(chat("alice", {"model": "tiny", "stream": True, "flood": True}, target="/api/chat"))
+    read, ended = [0], threading.Event()
+
+    def read_steadily() -> None:  # a client on a slow link: it keeps reading, below what the runtime sends
+        with contextlib.suppress(OSError):
+            while not ended.is_set() and (data := stream.recv(16384)):
+                read[0] += len(data)
+                time.sleep(0.01)
+        ended.set()
+
+    reader = threading.Thread(target=read_steadily, daemon=True)
+    reader.start()
+    newcomers: list[socket.socket] = []
+    try:
+        assert eventually(lambda: read[0] > 1_000_000, timeout=30)
+        for _ in range(60):  # connections without a key, each pushing the gateway to the cap
+            newcomers.append(connect(gateway.port))
+            time.sleep(0.05)
+        evicted = gateway.total("slm_gateway_rejections_total", reason="idle_connection_evicted")
+        assert evicted >= 50
+        assert not ended.is_set(), read[0]  # still open: the stream was never the one that made room
+    finally:
+        ended.set()
+        stream.close()
+        for sock in newcomers:
+            sock.close()
+        reader.join(10)
         gateway.stop()
 
 

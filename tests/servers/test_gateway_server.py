@@ -256,13 +256,17 @@ def tls_exchange(port: int, ca: Path, data: bytes) -> object:
             return Reader(sock).response()  # type: ignore[arg-type]
 
 
-def test_tls_terminated_by_the_gateway_serves_and_forwards(tmp_path: Path, runtime: FakeRuntime) -> None:
+def tls_settings(tmp_path: Path) -> dict[str, object]:
+    """A self-signed certificate for the gateway, written to `tmp_path`, and the settings that serve it."""
     openssl = find_executable("openssl", "apt-get install openssl")
     subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=gateway",
                     "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
                    check=True, capture_output=True, timeout=60)
-    gateway = TlsGateway(tmp_path, runtime.url, settings={
-        **TIMEOUTS, "tls_cert_file": str(tmp_path / "cert.pem"), "tls_key_file": str(tmp_path / "key.pem")})
+    return {**TIMEOUTS, "tls_cert_file": str(tmp_path / "cert.pem"), "tls_key_file": str(tmp_path / "key.pem")}
+
+
+def test_tls_terminated_by_the_gateway_serves_and_forwards(tmp_path: Path, runtime: FakeRuntime) -> None:
+    gateway = TlsGateway(tmp_path, runtime.url, settings=tls_settings(tmp_path))
     try:
         seen = len(runtime.seen)
         body = json.dumps({**CHAT, "stream": False}).encode()
@@ -274,6 +278,27 @@ def test_tls_terminated_by_the_gateway_serves_and_forwards(tmp_path: Path, runti
             sock.sendall(request_bytes("GET", "/healthz"))
             assert b"HTTP/1.1 200" not in sock.recv(4096)
     finally:
+        gateway.stop()
+
+
+def test_tls_handshakes_count_against_the_connection_cap_and_end_at_the_head_deadline(
+    tmp_path: Path, runtime: FakeRuntime
+) -> None:
+    gateway = TlsGateway(tmp_path, runtime.url, settings={**tls_settings(tmp_path), "max_connections": 8})
+    silent: list[socket.socket] = []
+    try:
+        assert eventually(lambda: gateway.sample("slm_gateway_open_connections") == 0)
+        silent += [connect(gateway.port, timeout=30) for _ in range(20)]  # TCP only: no ClientHello, ever
+        assert eventually(lambda: gateway.sample("slm_gateway_open_connections") == 8)
+        assert gateway.total("slm_gateway_rejections_total", reason="idle_connection_evicted") >= 12
+        # A client that completes its handshake still gets in: a silent handshake makes room for it.
+        answer = tls_exchange(gateway.port, tmp_path / "cert.pem", request_bytes("GET", "/healthz"))
+        assert answer.status == 200  # type: ignore[attr-defined]
+        assert all(Reader(sock).closed_by_peer(within=10) for sock in silent)  # header_timeout_seconds is 2
+        assert eventually(lambda: gateway.sample("slm_gateway_open_connections") == 0)
+    finally:
+        for sock in silent:
+            sock.close()
         gateway.stop()
 
 

@@ -70,7 +70,7 @@ def public_server(gateway: Gateway) -> GatewayServer:
     server = GatewayServer(
         gateway.handle, max_connections=cfg.max_connections, header_timeout=cfg.header_timeout_seconds,
         idle_timeout=cfg.idle_timeout_seconds, send_timeout=cfg.send_timeout_seconds,
-        observer=gateway.on_connection_refused, scheme="https" if cfg.tls_cert_file else "http",
+        observer=gateway.on_connection_refused, tls=tls_context(cfg),
     )
     gateway.metrics.open_connections.set_function(lambda: len(server.connections))
     return server
@@ -122,7 +122,7 @@ async def serve(config: GatewayConfig, stop: asyncio.Event | None = None) -> Non
     listeners: list[asyncio.Server] = []
     try:
         listeners.append(await loop.create_server(
-            servers[0][0], config.listen_host, config.listen_port, ssl=tls_context(config), backlog=128))
+            servers[0][0], config.listen_host, config.listen_port, backlog=128))
         listeners.append(await loop.create_server(
             servers[1][0], config.metrics_host, config.metrics_port, backlog=128))
         log.info(

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
+from asyncio import sslproto
 from collections import deque
 from typing import Awaitable, Callable, cast
 from urllib.parse import urlsplit
@@ -48,6 +50,9 @@ SINGLETON_FIELDS = frozenset({
 VERSIONS = {"1.1": Version(1, 1), "1.0": Version(1, 0)}
 CLIENT_HIGH_WATER_BYTES = 64 * 1024
 CLIENT_LOW_WATER_BYTES = 16 * 1024
+# A connection whose client has read nothing of its answer for this long (or half the send timeout, if shorter) may
+# make room for a new one at the cap; one that keeps reading, however slowly, is never evicted.
+STALLED_READER_SECONDS = 10.0
 
 Observer = Callable[[str, int], None]
 """Told (reason, status) for every connection or request refused below the request handler; status 0 if none was sent."""
@@ -82,20 +87,35 @@ def _target_form_allowed(method: str, target: str) -> bool:
         return False
 
 
+def _tls_protocol_type(loop: asyncio.AbstractEventLoop) -> Callable[..., asyncio.BaseProtocol]:
+    """The running loop's own TLS layer: uvloop's drives uvloop's transports, asyncio's every other loop's."""
+    try:
+        import uvloop
+    except ImportError:
+        return sslproto.SSLProtocol
+    if isinstance(loop, uvloop.Loop):
+        return cast(Callable[..., asyncio.BaseProtocol], uvloop.loop.SSLProtocol)  # type: ignore[attr-defined]
+    return sslproto.SSLProtocol
+
+
 class GatewayServer:
     """One listener's connections: the protocol factory, the connection cap and graceful shutdown."""
 
     def __init__(
         self, handler: Handler, *, max_connections: int, header_timeout: float, idle_timeout: float,
-        send_timeout: float, observer: Observer, scheme: str = "http",
+        send_timeout: float, observer: Observer, tls: ssl.SSLContext | None = None,
     ) -> None:
         self.handler = handler
+        self.loop = asyncio.get_running_loop()
         self.max_connections = max_connections
         self.header_timeout = header_timeout
         self.idle_timeout = idle_timeout
         self.send_timeout = send_timeout
         self.observer = observer
-        self.scheme = scheme
+        self.tls = tls  # accepted as plain TCP, counted and timed from accept, then the handshake
+        self.tls_protocol = _tls_protocol_type(self.loop)
+        self.scheme = "https" if tls is not None else "http"
+        self.stall_seconds = min(STALLED_READER_SECONDS, send_timeout / 2)
         self.connections: dict[GatewayConnection, None] = {}  # ordered: the oldest first
         self.stopping = False
 
@@ -103,10 +123,11 @@ class GatewayServer:
         return GatewayConnection(self)
 
     def admit(self) -> bool:
-        """Make room for one more connection: below the cap, or by closing the oldest idle or write-blocked one."""
+        """Make room for one more connection: below the cap, or by closing the oldest idle or stalled one."""
         if len(self.connections) < self.max_connections:
             return True
-        victim = next((c for c in self.connections if c.evictable), None)
+        now = self.loop.time()
+        victim = next((c for c in self.connections if c.evictable(now)), None)
         if victim is None:
             self.observer("connection_limit", 503)
             return False
@@ -118,7 +139,7 @@ class GatewayServer:
         """Close idle connections now, let requests in flight finish for up to `timeout`, then drop the rest."""
         self.stopping = True
         for connection in list(self.connections):
-            if connection.idle:
+            if connection.idle or connection.handshaking:
                 connection.close()
         busy = [c.task for c in self.connections if c.task is not None]
         if busy:
@@ -137,6 +158,7 @@ class GatewayConnection(asyncio.Protocol):
         self.server = server
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
+        self._raw: asyncio.Transport | None = None  # the TCP connection while its TLS handshake runs
         self.peer = ""
         self.scheme = server.scheme
         self.task: asyncio.Task[None] | None = None  # the handler of the request being answered
@@ -165,6 +187,9 @@ class GatewayConnection(asyncio.Protocol):
         self._drained: asyncio.Future[None] | None = None
         self._next_after_drain = False  # an answer filled the client's buffer: the next request waits for it
         self._admitted = False
+        # While writes are blocked: the unread bytes when the client last read some, and when that was.
+        self._unread_at_progress = 0
+        self._progress_at = 0.0
 
     # -- state -----------------------------------------------------------------------------------
 
@@ -175,25 +200,72 @@ class GatewayConnection(asyncio.Protocol):
                 and not self.transport.is_closing())
 
     @property
-    def evictable(self) -> bool:
-        """Idle, or blocked writing to a client that does not read: either only holds a file descriptor."""
-        return self.idle or self._send_timer is not None
+    def handshaking(self) -> bool:
+        """Accepted, its TLS handshake not finished: it holds no request yet."""
+        return self._raw is not None
+
+    def evictable(self, now: float) -> bool:
+        """Idle, handshaking, or writing to a client that has read nothing for the stall time: none of them loses
+        anything it uses."""
+        return self.idle or self.handshaking or self._stalled(now)
+
+    def _stalled(self, now: float) -> bool:
+        """Whether the client's unread answer has not shrunk for the stall time (checked only at the cap)."""
+        if self._send_timer is None or self.transport is None:
+            return False
+        unread = self.transport.get_write_buffer_size()
+        if unread < self._unread_at_progress:  # the client read some since the last look: that is progress
+            self._unread_at_progress, self._progress_at = unread, now
+        return now - self._progress_at >= self.server.stall_seconds
 
     # -- connection --------------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport = cast(asyncio.Transport, transport)  # uvloop's transports are not asyncio.Transport subclasses
+        if self._raw is not None:  # the TLS layer, its handshake done: requests arrive through it from now on
+            self._raw = None
+            self._serve_on(transport)
+            return
         if not self.server.admit():
-            transport.write(errors.raw_error("too_many_connections", "Retry-After: 1\r\n"))
+            if self.server.tls is None:  # a TLS client could not read a plain answer: it only sees the close
+                transport.write(errors.raw_error("too_many_connections", "Retry-After: 1\r\n"))
             transport.close()
             return
         self._admitted = True
         self.server.connections[self] = None
-        self.transport = transport
         peer = transport.get_extra_info("peername")
         self.peer = peer[0] if isinstance(peer, tuple) else ""
-        transport.set_write_buffer_limits(high=CLIENT_HIGH_WATER_BYTES, low=CLIENT_LOW_WATER_BYTES)
         self._head_timer = self.loop.call_later(self.server.header_timeout, self._head_deadline_passed)
+        if self.server.tls is None:
+            self._serve_on(transport)
+        else:
+            self._start_handshake(transport, self.server.tls)
+
+    def _serve_on(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+        transport.set_write_buffer_limits(high=CLIENT_HIGH_WATER_BYTES, low=CLIENT_LOW_WATER_BYTES)
+
+    def _start_handshake(self, raw: asyncio.Transport, context: ssl.SSLContext) -> None:
+        """Put the loop's own TLS layer between the socket and this protocol before a byte is read (as a listener
+        with TLS does, but after the connection was counted); it calls connection_made again once secured."""
+        self._raw = raw
+        done = self.loop.create_future()
+        done.add_done_callback(self._handshake_ended)
+        tls = self.server.tls_protocol(self.loop, self, context, done, server_side=True,
+                                       ssl_handshake_timeout=self.server.header_timeout)
+        raw.set_protocol(tls)
+        tls.connection_made(raw)
+
+    def _handshake_ended(self, done: asyncio.Future[None]) -> None:
+        """A handshake that failed, timed out or lost its client closes the connection (the TLS layer only tells
+        the protocol of connections it secured)."""
+        failure = None if done.cancelled() else done.exception()
+        if self._raw is None:  # secured
+            return
+        log.info("TLS handshake failed: %s", type(failure).__name__ if failure is not None else "connection closed")
+        raw, self._raw = self._raw, None
+        raw.abort()
+        self.connection_lost(None)
 
     def connection_lost(self, exc: BaseException | None) -> None:
         for timer in (self._head_timer, self._idle_timer, self._send_timer, self._linger_timer):
@@ -212,6 +284,9 @@ class GatewayConnection(asyncio.Protocol):
 
     def close(self) -> None:
         """Close once the client has read what it was sent, within the send timeout."""
+        if self._raw is not None:
+            self._raw.abort()
+            return
         if self.transport is None or self.transport.is_closing():
             return
         if self.transport.get_write_buffer_size():
@@ -219,8 +294,11 @@ class GatewayConnection(asyncio.Protocol):
         self.transport.close()
 
     def evict(self) -> None:
-        """Close now, without waiting to flush what the client has not read."""
-        if self.transport is not None:
+        """Close now, without waiting to flush what the client has not read; it no longer counts as open."""
+        self.server.connections.pop(self, None)
+        if self._raw is not None:
+            self._raw.abort()
+        elif self.transport is not None:
             self.transport.abort()
 
     def hold_reading(self, reason: str) -> None:
@@ -475,7 +553,7 @@ class GatewayConnection(asyncio.Protocol):
     def _head_deadline_passed(self) -> None:
         """A request head did not arrive in time: close without an answer, as Go's and nginx's servers do."""
         self._head_timer = None
-        if self.idle:
+        if self.idle or self.handshaking:
             self.server.observer("header_timeout", 0)
             self.close()
 
@@ -501,6 +579,9 @@ class GatewayConnection(asyncio.Protocol):
 
     def _arm_send_deadline(self) -> None:
         if self._send_timer is None:
+            if self.transport is not None:
+                self._unread_at_progress = self.transport.get_write_buffer_size()
+            self._progress_at = self.loop.time()
             self._send_timer = self.loop.call_later(self.server.send_timeout, self._send_deadline_passed)
 
     def _send_deadline_passed(self) -> None:
