@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import select
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.servers.gateway_fixtures import KEYS, FakeRuntime, GatewayProcess, eventually, free_port
+from tests.servers.gateway_fixtures import KEYS, FakeRuntime, GatewayProcess, RawRuntime
 from tests.servers.raw_http import Reader, connect, exchange, request_bytes
 
 CHAT = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "stream": False}
@@ -164,70 +163,6 @@ def test_a_protocol_switch_request_with_a_body_longer_than_a_parse_slice_is_answ
     assert response.status == 200
 
 
-# What a runtime sends of an endless answer before giving up on a gateway that never hangs up.
-RUNTIME_ENDLESS_LIMIT_BYTES = 64 * 1024 * 1024
-
-
-def test_streams_with_small_chunked_bodies_hold_only_their_bodies_of_the_body_budget(
-    gateway: GatewayProcess, runtime: FakeRuntime
-) -> None:
-    runtime.arm("small-chunked")
-    body = json.dumps({**CHAT, "stream": True, "hold": "small-chunked"}).encode()
-    chunked = request_bytes("POST", "/v1/chat/completions", {**auth(), "Transfer-Encoding": "chunked"},
-                            b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
-    seen = len(runtime.raw_paths)
-    streams = [connect(gateway.port) for _ in range(2)]  # the default budget holds two whole-limit bodies
-    try:
-        for sock in streams:
-            sock.sendall(chunked)
-        assert eventually(lambda: len(runtime.raw_paths) == seen + 2)
-        other = request_bytes("POST", "/v1/chat/completions", auth("bob"), json.dumps(CHAT).encode())
-        with connect(gateway.port) as sock:
-            sock.sendall(other)
-            answer = Reader(sock).response()
-    finally:
-        runtime.release("small-chunked")
-        for sock in streams:
-            sock.close()
-    assert answer.status == 200, answer.raw
-
-
-class RawRuntime:
-    """A runtime answering every request with the bytes it was given, then `endless` until the gateway hangs up."""
-
-    def __init__(self, answer: bytes, endless: bytes = b"") -> None:
-        self.answer, self.endless = answer, endless
-        self.listener = socket.create_server(("127.0.0.1", free_port()))
-        self.url = "http://127.0.0.1:%d" % self.listener.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._answer, args=(client,), daemon=True).start()
-
-    def _answer(self, client: socket.socket) -> None:
-        with client:
-            received = b""
-            while b"\r\n\r\n" not in received:
-                data = client.recv(65536)
-                if not data:
-                    return
-                received += data
-            try:
-                client.sendall(self.answer)
-                for _ in range(RUNTIME_ENDLESS_LIMIT_BYTES // max(1, len(self.endless))):
-                    client.sendall(self.endless)
-            except OSError:
-                return  # the gateway hung up, as it should on an endless answer
-
-    def close(self) -> None:
-        self.listener.close()
-
-
 @pytest.mark.parametrize("retry_after, passed_on", [
     ("中".encode(), None), (b"\xff", None), (b"120", "120"),
     (b"Wed, 21 Oct 2026 07:28:00 GMT", "Wed, 21 Oct 2026 07:28:00 GMT"),
@@ -250,21 +185,3 @@ def test_a_runtime_retry_after_is_passed_on_only_in_a_form_http_allows(
     assert [(a.status, error_code(a), a.header("Retry-After")) for a in answers] == [
         (503, "upstream_error", passed_on)] * 2
     assert "Task exception" not in logs and "Retry-After" not in logs
-
-
-def test_a_runtime_trailer_field_that_never_ends_fails_the_answer_at_the_head_limit(tmp_path: Path) -> None:
-    runtime = RawRuntime(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-                         b"2\r\n{}\r\n0\r\nX-Trailer: ", endless=b"a" * 65536)
-    gateway = GatewayProcess(tmp_path, runtime.url, settings={**TIMEOUTS, "upstream_read_timeout_seconds": 60.0})
-    try:
-        with connect(gateway.port, timeout=30) as sock:
-            sock.sendall(request_bytes("GET", "/v1/models", auth()))
-            reader = Reader(sock)
-            head = reader.response(head_only=True)
-            assert reader.closed_by_peer(within=20)  # the answer is cut short: the client cannot take it as whole
-        errors = gateway.sample("slm_gateway_upstream_errors_total", reason="stream_broken")
-    finally:
-        gateway.stop()
-        runtime.close()
-    assert head.status == 200
-    assert errors == 1
