@@ -3,13 +3,14 @@
 Each connection is one asyncio protocol: requests are parsed as bytes arrive and handled one at a time, in order
 (what follows a complete request waits unparsed until it is answered, and the connection stops reading meanwhile).
 Hardening: a deadline for each request head and limits on its size (64 KiB in all, 8190 bytes a line or field, 128
-fields, trailer fields included; the same 64 KiB for a chunked body's framing and trailers, counted as they arrive), an
-idle keep-alive timeout, a deadline for every write (a client that stops reading is cut off), a cap on open
-connections (the oldest idle or write-blocked connection makes room first), cancellation of the handler when the
-client goes away, and OpenAI-shaped answers, logged below ERROR and counted, for requests the parser rejects (nothing
-of the request is repeated). The parser runs without any of llhttp's leniencies, and the checks aiohttp's server added on top of llhttp are kept:
-field and line limits, a Host header in HTTP/1.1, no NUL in a field value, no repeated singleton field, no
-Sec-WebSocket-Key1, trailing blanks stripped from values, and a request target in a form HTTP allows.
+fields, trailer fields included; the same 64 KiB for a chunked body's framing and trailers, counted as they arrive),
+an idle keep-alive timeout, a deadline for every write (a client that stops reading is cut off), a cap on open
+connections, counted from accept (TLS handshakes included; the oldest idle, handshaking or stalled connection makes
+room first), cancellation of the handler when the client goes away, and OpenAI-shaped answers, logged below ERROR
+and counted, for requests the parser rejects (nothing of the request is repeated). The parser runs without any of
+llhttp's leniencies, and the checks aiohttp's server added on top of llhttp are kept: field and line limits, a Host
+header in HTTP/1.1, no NUL in a field value, no repeated singleton field, no Sec-WebSocket-Key1, trailing blanks
+stripped from values, and a request target in a form HTTP allows.
 """
 
 from __future__ import annotations
