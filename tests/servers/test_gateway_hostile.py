@@ -385,6 +385,29 @@ def test_a_client_reading_a_stream_steadily_is_never_evicted_by_newcomers_at_the
         gateway.stop()
 
 
+def test_connections_waiting_only_for_the_body_of_an_answered_request_make_room_under_the_cap(
+    tmp_path: Path, runtime: FakeRuntime
+) -> None:
+    gateway = _gateway(tmp_path, runtime, max_connections=4, header_timeout_seconds=30.0, idle_timeout_seconds=30.0,
+                       unauthenticated_rate_per_second=1000.0, unauthenticated_burst=1000)
+    announced = b"GET %s HTTP/1.1\r\nHost: g\r\nContent-Length: 10\r\n\r\n"  # and the body never comes
+    lingering: list[socket.socket] = []
+    try:
+        for port, path, count in ((gateway.port, b"/healthz", 4), (gateway.metrics_port, b"/nope", 16)):
+            for _ in range(count):  # without a key: the health path is answered before its body, as is a 404
+                sock = connect(port, timeout=30)
+                sock.sendall(announced % path)
+                assert Reader(sock).response().status in (200, 404)
+                lingering.append(sock)
+        assert exchange(gateway.port, request_bytes("GET", "/v1/models", auth("bob"))).status == 200
+        assert "slm_gateway_open_connections" in gateway.metrics_text()  # the metrics port is not blinded either
+        assert gateway.total("slm_gateway_rejections_total", reason="connection_limit") == 0
+    finally:
+        for sock in lingering:
+            sock.close()
+        gateway.stop()
+
+
 # -- malformed requests ------------------------------------------------------------------------
 
 KEY = KEYS["alice"]

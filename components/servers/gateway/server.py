@@ -5,7 +5,7 @@ Each connection is one asyncio protocol: requests are parsed as bytes arrive and
 Hardening: a deadline for each request head and limits on its size (64 KiB in all, 8190 bytes a line or field, 128
 fields, trailer fields included; the same 64 KiB for a chunked body's framing and trailers, counted as they arrive),
 an idle keep-alive timeout, a deadline for every write (a client that stops reading is cut off), a cap on open
-connections, counted from accept (TLS handshakes included; the oldest idle, handshaking or stalled connection makes
+connections, counted from accept (TLS handshakes included; the oldest idle, handshaking, lingering or stalled one makes
 room first), cancellation of the handler when the client goes away, and OpenAI-shaped answers, logged below ERROR
 and counted, for requests the parser rejects (nothing of the request is repeated). The parser runs without any of
 llhttp's leniencies, and the checks aiohttp's server added on top of llhttp are kept: field and line limits, a Host
@@ -205,10 +205,15 @@ class GatewayConnection(asyncio.Protocol):
         """Accepted, its TLS handshake not finished: it holds no request yet."""
         return self._raw is not None
 
+    @property
+    def lingering(self) -> bool:
+        """Its request was answered and only the rest of that body, to be dropped, is awaited: it holds nothing."""
+        return self._linger_timer is not None and self.task is None and not self._queue
+
     def evictable(self, now: float) -> bool:
-        """Idle, handshaking, or writing to a client that has read nothing for the stall time: none of them loses
-        anything it uses."""
-        return self.idle or self.handshaking or self._stalled(now)
+        """Idle, handshaking, lingering, or writing to a client that has read nothing for the stall time: none of
+        them loses anything it uses."""
+        return self.idle or self.handshaking or self.lingering or self._stalled(now)
 
     def _stalled(self, now: float) -> bool:
         """Whether the client's unread answer has not shrunk for the stall time (checked only at the cap)."""
