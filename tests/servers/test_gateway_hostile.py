@@ -424,6 +424,8 @@ MALFORMED = {
     "smuggling: length and chunked": f"POST /v1/chat/completions HTTP/1.1\r\nHost: g\r\nAuthorization: Bearer {KEY}\r\n"
                                      f"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
                                      f"POST /api/pull HTTP/1.1\r\nHost: g\r\nAuthorization: Bearer {KEY}\r\n\r\n",
+    "a transfer coding under chunked": f"POST /v1/chat/completions HTTP/1.1\r\nHost: g\r\nAuthorization: Bearer {KEY}\r\n"
+                                       f"Transfer-Encoding: gzip, chunked\r\n\r\n2\r\n{{}}\r\n0\r\n\r\n",
     "two content lengths": f"POST /v1/chat/completions HTTP/1.1\r\nHost: g\r\nContent-Length: 2\r\nContent-Length: 3\r\n"
                            f"X-Key: {KEY}\r\n\r\n{{}}",
 }

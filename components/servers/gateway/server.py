@@ -401,7 +401,10 @@ class GatewayConnection(asyncio.Protocol):
                 or not _target_form_allowed(method, target):
             raise _Refused("malformed_request")
         length = headers.get("Content-Length")
-        chunked = "chunked" in headers.get("Transfer-Encoding", "").lower()
+        coding = headers.get("Transfer-Encoding")
+        chunked = coding is not None
+        if coding is not None and [token.strip() for token in coding.lower().split(",")] != ["chunked"]:
+            raise _Refused("malformed_request")  # a coding under chunked (gzip) would reach the runtime undecoded
         upgrade = parser.should_upgrade()  # never granted: the request is answered, then the connection closes
         if upgrade and chunked:
             raise _Refused("malformed_request")  # llhttp stops at an upgrade's head; only a sized body is read past it
