@@ -343,6 +343,8 @@ class GatewayProcess:
     def __post_init__(self) -> None:
         self.port = free_port()
         self.metrics_port = free_port()
+        while self.metrics_port == self.port:  # the kernel may hand out the same free port twice
+            self.metrics_port = free_port()
         self.key_file = self.workdir / "keys"
         self.write_keys(self.keys)
         settings = {"route_table": "ollama", "exempt_paths": ("/",), "key_reload_interval_seconds": 0.0, **self.settings}
