@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import select
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.servers.gateway_fixtures import KEYS, FakeRuntime, GatewayProcess, RawRuntime
+from tests.servers.gateway_fixtures import KEYS, FakeRuntime, GatewayProcess, RawRuntime, eventually
 from tests.servers.raw_http import Reader, connect, exchange, request_bytes
 
 CHAT = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "stream": False}
@@ -74,6 +75,43 @@ def test_a_client_that_pipelines_and_never_reads_its_answers_is_not_read_either(
         gateway.stop()
     assert accepted < PIPELINED_LIMIT_BYTES
     assert answer.status == 200
+
+
+def rss_kib(pid: int) -> int:
+    return int(next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                    if line.startswith("VmRSS:")).split()[1])
+
+
+def test_tiny_pipelined_requests_behind_an_unread_answer_hold_little_per_connection(gateway: GatewayProcess) -> None:
+    tiny = b"GET /healthz HTTP/1.1\r\nHost:a\r\n\r\n" * 2000  # 70 KB of the smallest requests, no key
+    before = rss_kib(gateway.process.pid)
+    clients: list[socket.socket] = []
+    try:
+        for _ in range(200):  # clients that never read: the first answers fill their buffers and the rest wait
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+            sock.connect(("127.0.0.1", gateway.port))
+            sock.setblocking(False)
+            try:
+                sock.send(tiny)
+            except BlockingIOError:
+                pass
+            clients.append(sock)
+        assert eventually(lambda: gateway.sample("slm_gateway_open_connections") >= 200)
+        assert eventually(lambda: _answers_settled(gateway), timeout=30)
+        grown = rss_kib(gateway.process.pid) - before
+    finally:
+        for sock in clients:
+            sock.close()
+    # What a request that completes lets the parser read ahead of its answer: a head's slice, not 16 KiB.
+    assert grown < 30 * 1024, grown
+
+
+def _answers_settled(gateway: GatewayProcess) -> bool:
+    """No request answered for half a second: every connection waits on its client."""
+    count = gateway.total("slm_gateway_requests_total")
+    time.sleep(0.5)
+    return gateway.total("slm_gateway_requests_total") == count
 
 
 def test_an_unterminated_trailer_field_is_refused_once_it_passes_the_head_limit(gateway: GatewayProcess) -> None:

@@ -35,9 +35,12 @@ log = logging.getLogger("slm_gateway.server")
 # A request head (request line and headers) larger than this is refused with 431: one connection holds no more.
 # The same bound holds for a chunked body's framing and trailers (bytes that are not body), refused with 400.
 MAX_HEAD_BYTES = 64 * 1024
-# Received bytes are parsed in slices this large: once a request is complete, at most one slice of what follows it
-# is parsed before its answer is written; the rest waits unparsed (and the connection stops reading).
+# Received bytes are parsed in slices: once a request is complete, at most the rest of its slice is parsed before its
+# answer is written; what follows waits unparsed (and the connection stops reading). Heads are parsed in small slices
+# and a sized body up to its end, so the slice a request ends in holds little after it; a chunked body, whose end
+# llhttp finds only by parsing, in large ones.
 PARSE_SLICE_BYTES = 16 * 1024
+HEAD_SLICE_BYTES = 1024
 # What aiohttp's server allowed, kept: a request target, or one header field (name and value), at most this long.
 MAX_LINE_BYTES = 8190
 MAX_HEADER_FIELDS = 128
@@ -175,6 +178,7 @@ class GatewayConnection(asyncio.Protocol):
         self._fields: list[tuple[bytes, bytes]] = []
         self._field_count = 0  # header and trailer fields of the request being parsed
         self._upgrade_body = 0  # body bytes still to come of a request that asked for a protocol switch
+        self._body_left: int | None = None  # what is left of the sized body being parsed (None: chunked)
         self._head_size = 0  # the head's fields so far, as aiohttp counted them (name, value and 4 bytes each)
         self._unframed = 0  # bytes parsed since the last head or body bytes (what httptools may be holding)
         self._parse_held = False  # a complete request is not answered yet: what follows it waits unparsed
@@ -329,7 +333,8 @@ class GatewayConnection(asyncio.Protocol):
 
     def _parse(self, data: bytes) -> None:
         """Parse slice by slice, stopping once a request is complete and keeping the rest for after its answer."""
-        for start in range(0, len(data), PARSE_SLICE_BYTES):
+        start = 0
+        while start < len(data):
             if self._upgrade_body:  # the rest of a protocol-switch request's body, which llhttp does not parse
                 self._feed_upgrade_body(data[start:])
                 return
@@ -339,7 +344,17 @@ class GatewayConnection(asyncio.Protocol):
                 self._unparsed += data[start:]
                 self.hold_reading("pipelined")
                 return
-            self._parse_slice(data[start:start + PARSE_SLICE_BYTES])
+            end = start + self._slice_size()
+            self._parse_slice(data[start:end])
+            start = end
+
+    def _slice_size(self) -> int:
+        """A head's slice, the rest of a sized body (up to a large slice), or a large slice of a chunked body."""
+        if self._receiving is None or self._in_head:
+            return HEAD_SLICE_BYTES
+        if self._body_left is None:
+            return PARSE_SLICE_BYTES
+        return max(1, min(self._body_left, PARSE_SLICE_BYTES))
 
     def _parse_slice(self, data: bytes) -> None:
         if self._receiving is None:
@@ -414,6 +429,7 @@ class GatewayConnection(asyncio.Protocol):
                                  chunked, self)
         self._in_head = False
         self._unframed = 0
+        self._body_left = None if chunked else int(length or 0)
         self._receiving = request
         if self._head_timer is not None:
             self._head_timer.cancel()
@@ -422,6 +438,8 @@ class GatewayConnection(asyncio.Protocol):
 
     def on_body(self, body: bytes) -> None:
         self._unframed = 0
+        if self._body_left is not None:
+            self._body_left -= len(body)
         if self._receiving is not None:
             self._receiving.body.feed(body)
 
