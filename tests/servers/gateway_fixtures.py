@@ -343,6 +343,8 @@ class GatewayProcess:
     def __post_init__(self) -> None:
         self.port = free_port()
         self.metrics_port = free_port()
+        while self.metrics_port == self.port:  # the kernel may hand out the same free port twice
+            self.metrics_port = free_port()
         self.key_file = self.workdir / "keys"
         self.write_keys(self.keys)
         settings = {"route_table": "ollama", "exempt_paths": ("/",), "key_reload_interval_seconds": 0.0, **self.settings}
@@ -430,3 +432,43 @@ def eventually(check: Any, timeout: float = 10.0, interval: float = 0.05) -> Any
 def bearer(key_id: str) -> dict[str, str]:
     """Authorization header for one of the test keys."""
     return {"Authorization": f"Bearer {KEYS[key_id]}"}
+
+
+# What a runtime sends of an endless answer before giving up on a gateway that never hangs up.
+RUNTIME_ENDLESS_LIMIT_BYTES = 64 * 1024 * 1024
+
+
+class RawRuntime:
+    """A runtime answering every request with the bytes it was given, then `endless` until the gateway hangs up."""
+
+    def __init__(self, answer: bytes, endless: bytes = b"") -> None:
+        self.answer, self.endless = answer, endless
+        self.listener = socket.create_server(("127.0.0.1", free_port()))
+        self.url = "http://127.0.0.1:%d" % self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(client,), daemon=True).start()
+
+    def _answer(self, client: socket.socket) -> None:
+        with client:
+            received = b""
+            while b"\r\n\r\n" not in received:
+                data = client.recv(65536)
+                if not data:
+                    return
+                received += data
+            try:
+                client.sendall(self.answer)
+                for _ in range(RUNTIME_ENDLESS_LIMIT_BYTES // max(1, len(self.endless))):
+                    client.sendall(self.endless)
+            except OSError:
+                return  # the gateway hung up, as it should on an endless answer
+
+    def close(self) -> None:
+        self.listener.close()

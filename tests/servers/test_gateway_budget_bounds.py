@@ -5,14 +5,12 @@ body is read, and a runtime trailer that never ends.
 from __future__ import annotations
 
 import json
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.servers.gateway_fixtures import KEYS, FakeRuntime, GatewayProcess, eventually, free_port
+from tests.servers.gateway_fixtures import KEYS, FakeRuntime, GatewayProcess, RawRuntime, eventually
 from tests.servers.raw_http import Reader, connect, request_bytes
 
 CHAT = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "stream": False}
@@ -29,10 +27,6 @@ def gateway(runtime: FakeRuntime, tmp_path_factory: pytest.TempPathFactory) -> I
     process = GatewayProcess(tmp_path_factory.mktemp("bounds"), runtime.url, settings=TIMEOUTS)
     yield process
     process.stop()
-
-
-# What a runtime sends of an endless answer before giving up on a gateway that never hangs up.
-RUNTIME_ENDLESS_LIMIT_BYTES = 64 * 1024 * 1024
 
 
 def test_streams_with_small_chunked_bodies_hold_only_their_bodies_of_the_body_budget(
@@ -59,40 +53,35 @@ def test_streams_with_small_chunked_bodies_hold_only_their_bodies_of_the_body_bu
     assert answer.status == 200, answer.raw
 
 
-class RawRuntime:
-    """A runtime answering every request with the bytes it was given, then `endless` until the gateway hangs up."""
-
-    def __init__(self, answer: bytes, endless: bytes = b"") -> None:
-        self.answer, self.endless = answer, endless
-        self.listener = socket.create_server(("127.0.0.1", free_port()))
-        self.url = "http://127.0.0.1:%d" % self.listener.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._answer, args=(client,), daemon=True).start()
-
-    def _answer(self, client: socket.socket) -> None:
-        with client:
-            received = b""
-            while b"\r\n\r\n" not in received:
-                data = client.recv(65536)
-                if not data:
-                    return
-                received += data
-            try:
-                client.sendall(self.answer)
-                for _ in range(RUNTIME_ENDLESS_LIMIT_BYTES // max(1, len(self.endless))):
-                    client.sendall(self.endless)
-            except OSError:
-                return  # the gateway hung up, as it should on an endless answer
-
-    def close(self) -> None:
-        self.listener.close()
+def test_a_chunked_upload_that_stalls_holds_only_what_it_sent_of_the_body_budget(tmp_path: Path,
+                                                                                  runtime: FakeRuntime) -> None:
+    limit = 4096
+    gateway = GatewayProcess(tmp_path, runtime.url, settings={
+        **TIMEOUTS, "body_timeout_seconds": 60.0, "max_request_body_bytes": limit, "max_in_flight_body_bytes": 2 * limit})
+    reserved = "slm_gateway_request_body_bytes_reserved"
+    head = request_bytes("POST", "/v1/chat/completions", {**auth(), "Transfer-Encoding": "chunked"}, b"")
+    uploads = [connect(gateway.port, timeout=30) for _ in range(3)]
+    try:
+        for sock in uploads:
+            sock.sendall(head + b"1\r\n{\r\n")  # one byte of the body, then nothing
+        assert eventually(lambda: gateway.sample(reserved) == 3), gateway.sample(reserved)
+        other = request_bytes("POST", "/v1/chat/completions", auth("bob"), json.dumps(CHAT).encode())
+        with connect(gateway.port) as sock:
+            sock.sendall(other)
+            answer = Reader(sock).response()
+        assert answer.status == 200, answer.raw
+        # Bodies that grow past what is left of the budget are refused as they arrive.
+        rest = limit - 1
+        uploads[0].sendall(b"%x\r\n%s\r\n" % (rest, b" " * rest))
+        assert eventually(lambda: gateway.sample(reserved) == limit + 2), gateway.sample(reserved)
+        uploads[1].sendall(b"%x\r\n%s\r\n" % (rest, b" " * rest))
+        refused = Reader(uploads[1]).response()
+        assert (refused.status, json.loads(refused.body)["error"]["code"]) == (503, "body_budget_exceeded")
+        assert eventually(lambda: gateway.sample(reserved) == limit + 1), gateway.sample(reserved)
+    finally:
+        for sock in uploads:
+            sock.close()
+        gateway.stop()
 
 
 def test_a_runtime_trailer_field_that_never_ends_fails_the_answer_at_the_head_limit(tmp_path: Path) -> None:

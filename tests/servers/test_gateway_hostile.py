@@ -304,9 +304,11 @@ def test_connections_blocked_writing_to_clients_that_never_read_make_room_under_
     try:
         sockets += [_pipeline_without_reading(gateway.port) for _ in range(4)]
         assert eventually(lambda: _answers_stalled(gateway), timeout=60)
-        for _ in range(4):
-            assert exchange(gateway.port, request_bytes("GET", "/v1/models", auth("bob"))).status == 200
-        assert gateway.total("slm_gateway_rejections_total", reason="connection_limit") == 0
+        models = request_bytes("GET", "/v1/models", auth("bob"))
+        # Once their clients have read nothing for the stall time (10 s here), each stalled one makes room.
+        assert eventually(lambda: exchange(gateway.port, models).status == 200, timeout=30, interval=0.5)
+        for _ in range(3):
+            assert exchange(gateway.port, models).status == 200
     finally:
         for sock in sockets:
             sock.close()
@@ -347,6 +349,65 @@ def test_the_connection_cap_evicts_idle_connections_first_then_answers_503(tmp_p
         gateway.stop()
 
 
+def test_a_client_reading_a_stream_steadily_is_never_evicted_by_newcomers_at_the_cap(
+    tmp_path: Path, runtime: FakeRuntime
+) -> None:
+    gateway = _gateway(tmp_path, runtime, max_connections=8, header_timeout_seconds=30.0, send_timeout_seconds=60.0,
+                       unauthenticated_rate_per_second=1000.0, unauthenticated_burst=1000)
+    stream = connect(gateway.port, timeout=30)
+    stream.sendall(chat("alice", {"model": "tiny", "stream": True, "flood": True}, target="/api/chat"))
+    read, ended = [0], threading.Event()
+
+    def read_steadily() -> None:  # a client on a slow link: it keeps reading, below what the runtime sends
+        with contextlib.suppress(OSError):
+            while not ended.is_set() and (data := stream.recv(16384)):
+                read[0] += len(data)
+                time.sleep(0.01)
+        ended.set()
+
+    reader = threading.Thread(target=read_steadily, daemon=True)
+    reader.start()
+    newcomers: list[socket.socket] = []
+    try:
+        assert eventually(lambda: read[0] > 1_000_000, timeout=30)
+        for _ in range(60):  # connections without a key, each pushing the gateway to the cap
+            newcomers.append(connect(gateway.port))
+            time.sleep(0.05)
+        evicted = gateway.total("slm_gateway_rejections_total", reason="idle_connection_evicted")
+        assert evicted >= 50
+        assert not ended.is_set(), read[0]  # still open: the stream was never the one that made room
+    finally:
+        ended.set()
+        stream.close()
+        for sock in newcomers:
+            sock.close()
+        reader.join(10)
+        gateway.stop()
+
+
+def test_connections_waiting_only_for_the_body_of_an_answered_request_make_room_under_the_cap(
+    tmp_path: Path, runtime: FakeRuntime
+) -> None:
+    gateway = _gateway(tmp_path, runtime, max_connections=4, header_timeout_seconds=30.0, idle_timeout_seconds=30.0,
+                       unauthenticated_rate_per_second=1000.0, unauthenticated_burst=1000)
+    announced = b"GET %s HTTP/1.1\r\nHost: g\r\nContent-Length: 10\r\n\r\n"  # and the body never comes
+    lingering: list[socket.socket] = []
+    try:
+        for port, path, count in ((gateway.port, b"/healthz", 4), (gateway.metrics_port, b"/nope", 16)):
+            for _ in range(count):  # without a key: the health path is answered before its body, as is a 404
+                sock = connect(port, timeout=30)
+                sock.sendall(announced % path)
+                assert Reader(sock).response().status in (200, 404)
+                lingering.append(sock)
+        assert exchange(gateway.port, request_bytes("GET", "/v1/models", auth("bob"))).status == 200
+        assert "slm_gateway_open_connections" in gateway.metrics_text()  # the metrics port is not blinded either
+        assert gateway.total("slm_gateway_rejections_total", reason="connection_limit") == 0
+    finally:
+        for sock in lingering:
+            sock.close()
+        gateway.stop()
+
+
 # -- malformed requests ------------------------------------------------------------------------
 
 KEY = KEYS["alice"]
@@ -363,6 +424,8 @@ MALFORMED = {
     "smuggling: length and chunked": f"POST /v1/chat/completions HTTP/1.1\r\nHost: g\r\nAuthorization: Bearer {KEY}\r\n"
                                      f"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
                                      f"POST /api/pull HTTP/1.1\r\nHost: g\r\nAuthorization: Bearer {KEY}\r\n\r\n",
+    "a transfer coding under chunked": f"POST /v1/chat/completions HTTP/1.1\r\nHost: g\r\nAuthorization: Bearer {KEY}\r\n"
+                                       f"Transfer-Encoding: gzip, chunked\r\n\r\n2\r\n{{}}\r\n0\r\n\r\n",
     "two content lengths": f"POST /v1/chat/completions HTTP/1.1\r\nHost: g\r\nContent-Length: 2\r\nContent-Length: 3\r\n"
                            f"X-Key: {KEY}\r\n\r\n{{}}",
 }

@@ -604,7 +604,7 @@ def test_gateway_check_exits_2_on_a_bad_key_file_without_printing_the_key(tmp_pa
     assert SECRET not in result.stdout + result.stderr
 
 
-ALLOWED_IMPORTS = {"aiohttp", "httptools", "multidict", "prometheus_client", "uvloop", "yarl", "slm_deploy"}
+ALLOWED_IMPORTS = {"httptools", "multidict", "prometheus_client", "uvloop", "slm_deploy"}
 
 
 def test_image_context_is_self_contained_and_pinned() -> None:

@@ -1,6 +1,6 @@
 """An API-key, rate-limit and metrics gateway that sits in front of every serving runtime.
 
-The package imports only the standard library, aiohttp, httptools and prometheus_client (plus
+The package imports only the standard library, httptools, multidict, prometheus_client and uvloop (plus
 slm_deploy.errors), so the gateway image can carry it without the rest of slm-deploy.
 """
 

@@ -8,16 +8,17 @@ import resource
 import signal
 import ssl
 
-from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from slm_deploy.servers.gateway import errors
+from slm_deploy.servers.gateway.answers import Answer, Reply
 from slm_deploy.servers.gateway.config import GatewayConfig, GatewayConfigError
 from slm_deploy.servers.gateway.keys import MAX_KEY_FILE_BYTES, KeySet, KeyStore, parse_upstream_key
 from slm_deploy.servers.gateway.logs import LOG_WRITE_ERRORS
 from slm_deploy.servers.gateway.metrics import GatewayMetrics
 from slm_deploy.servers.gateway.paths import InvalidTarget, canonical_target
 from slm_deploy.servers.gateway.proxy import SAFE_METHODS, Gateway
+from slm_deploy.servers.gateway.request import GatewayRequest
 from slm_deploy.servers.gateway.server import GatewayServer
 
 log = logging.getLogger("slm_gateway")
@@ -69,7 +70,7 @@ def public_server(gateway: Gateway) -> GatewayServer:
     server = GatewayServer(
         gateway.handle, max_connections=cfg.max_connections, header_timeout=cfg.header_timeout_seconds,
         idle_timeout=cfg.idle_timeout_seconds, send_timeout=cfg.send_timeout_seconds,
-        observer=gateway.on_connection_refused,
+        observer=gateway.on_connection_refused, tls=tls_context(cfg),
     )
     gateway.metrics.open_connections.set_function(lambda: len(server.connections))
     return server
@@ -79,7 +80,7 @@ def metrics_server(gateway: Gateway) -> GatewayServer:
     """The server on the metrics port: Prometheus exposition at the metrics path, nothing else."""
     cfg = gateway.config
 
-    async def scrape(request: web.BaseRequest) -> web.StreamResponse:
+    async def scrape(request: GatewayRequest) -> Answer:
         try:
             path = canonical_target(request.raw_path).path
         except InvalidTarget:
@@ -89,9 +90,7 @@ def metrics_server(gateway: Gateway) -> GatewayServer:
         if request.method not in SAFE_METHODS:
             return errors.error_response("method_not_allowed", headers={"Allow": "GET, HEAD"})
         gateway.keys.keys  # noqa: B018 - pick up key file changes so keys_loaded is current
-        response = web.Response(body=generate_latest(gateway.metrics.registry), headers=errors.SERVER_HEADER)
-        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
-        return response
+        return Reply(200, generate_latest(gateway.metrics.registry), CONTENT_TYPE_LATEST)
 
     return GatewayServer(
         scrape, max_connections=METRICS_MAX_CONNECTIONS, header_timeout=cfg.header_timeout_seconds,
@@ -119,15 +118,13 @@ async def serve(config: GatewayConfig, stop: asyncio.Event | None = None) -> Non
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await gateway.start()
-    runners = [
-        web.ServerRunner(public_server(gateway), shutdown_timeout=config.shutdown_timeout_seconds),
-        web.ServerRunner(metrics_server(gateway), shutdown_timeout=1.0),
-    ]
+    servers = [(public_server(gateway), config.shutdown_timeout_seconds), (metrics_server(gateway), 1.0)]
+    listeners: list[asyncio.Server] = []
     try:
-        for runner in runners:
-            await runner.setup()
-        await web.TCPSite(runners[0], config.listen_host, config.listen_port, ssl_context=tls_context(config)).start()
-        await web.TCPSite(runners[1], config.metrics_host, config.metrics_port).start()
+        listeners.append(await loop.create_server(
+            servers[0][0], config.listen_host, config.listen_port, backlog=128))
+        listeners.append(await loop.create_server(
+            servers[1][0], config.metrics_host, config.metrics_port, backlog=128))
         log.info(
             "listening on %s:%d (metrics %s:%d%s), upstream %s, routes of %s, %d keys (ids: %s)",
             config.listen_host, config.listen_port, config.metrics_host, config.metrics_port,
@@ -137,6 +134,8 @@ async def serve(config: GatewayConfig, stop: asyncio.Event | None = None) -> Non
         await stop.wait()
         log.info("stopping: draining in-flight requests for up to %.0f s", config.shutdown_timeout_seconds)
     finally:
-        for runner in runners:
-            await runner.cleanup()
+        for listener in listeners:
+            listener.close()  # stop accepting; connections already open are drained below
+        for server, timeout in servers:
+            await server.shutdown(timeout)
         await gateway.stop()

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 
-from aiohttp import web
+from slm_deploy.servers.gateway.answers import SERVER_LINE, Reply
 
-# Sent instead of aiohttp's default, which names Python's and aiohttp's versions.
-SERVER_HEADER = {"Server": "slm-gateway"}
 INVALID = "invalid_request_error"
 SERVER = "server_error"
 
@@ -52,6 +51,8 @@ UNAUTHORIZED_HEADERS = {
     "missing_api_key": {"WWW-Authenticate": 'Bearer realm="slm-gateway"'},
     "invalid_api_key": {"WWW-Authenticate": 'Bearer realm="slm-gateway", error="invalid_token"'},
 }
+# An HTTP-date is 29 characters; a runtime's Retry-After longer than this is not one the gateway passes on.
+MAX_RETRY_AFTER_CHARACTERS = 64
 
 
 def error_body(code: str) -> bytes:
@@ -60,13 +61,12 @@ def error_body(code: str) -> bytes:
     return json.dumps({"error": {"message": message, "type": error_type, "param": None, "code": code}}).encode()
 
 
-def error_response(code: str, status: int | None = None, headers: dict[str, str] | None = None) -> web.Response:
-    """The error as a response; `status` overrides the code's own (an upstream 5xx keeps its status)."""
-    response = web.Response(
-        status=status or ERRORS[code][0], body=error_body(code), content_type="application/json",
-        headers={**SERVER_HEADER, **UNAUTHORIZED_HEADERS.get(code, {}), **(headers or {})},
-    )
-    return response
+def error_response(
+    code: str, status: int | None = None, headers: dict[str, str] | None = None, close: bool = False
+) -> Reply:
+    """The error as a reply; `status` overrides the code's own (an upstream 5xx keeps its status)."""
+    extra = {**UNAUTHORIZED_HEADERS[code], **(headers or {})} if code in UNAUTHORIZED_HEADERS else headers
+    return Reply(status or ERRORS[code][0], error_body(code), headers=extra, close=close)
 
 
 def retry_after(seconds: float) -> dict[str, str]:
@@ -74,11 +74,24 @@ def retry_after(seconds: float) -> dict[str, str]:
     return {"Retry-After": str(max(1, math.ceil(seconds)))}
 
 
+def relayed_retry_after(value: str | None) -> dict[str, str] | None:
+    """A runtime's Retry-After for the gateway's own answer, only as delta-seconds or an HTTP-date (else dropped)."""
+    if value is None or len(value) > MAX_RETRY_AFTER_CHARACTERS or not value.isascii() or not value.isprintable():
+        return None
+    if value.isdigit():
+        return {"Retry-After": value}
+    try:
+        parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return {"Retry-After": value}
+
+
 def raw_error(code: str, extra_headers: str = "") -> bytes:
     """A whole HTTP/1.1 response that closes the connection, for answers written straight to the socket."""
     status = ERRORS[code][0]
     body = error_body(code)
     return (
-        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nContent-Type: application/json\r\n"
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n{SERVER_LINE}Content-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n{extra_headers}\r\n"
     ).encode() + body

@@ -112,7 +112,7 @@ class CountingStreamHandler(logging.StreamHandler[TextIO]):
 
 
 def configure_logging(level: str) -> None:
-    """Send every gateway log record to stdout as JSON; aiohttp's own access log stays off."""
+    """Send every gateway log record to stdout as JSON."""
     # What the formatter never writes is not collected either: the caller's frame, thread and process.
     logging._srcfile = None
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
@@ -121,5 +121,4 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    logging.getLogger("aiohttp.access").disabled = True
     ACCESS_LOG.stream = sys.stdout if logging.getLogger(ACCESS_LOGGER).isEnabledFor(logging.INFO) else None

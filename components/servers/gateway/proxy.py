@@ -10,22 +10,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-
-from aiohttp import web
-from aiohttp.web_protocol import RequestPayloadError
-
 from slm_deploy.servers.gateway import errors
+from slm_deploy.servers.gateway.answers import Answer, Relayed, Reply
 from slm_deploy.servers.gateway.config import GatewayConfig
 from slm_deploy.servers.gateway.headers import client_response_headers, header_tokens, upstream_request_headers
 from slm_deploy.servers.gateway.keys import KeyStore
 from slm_deploy.servers.gateway.limits import BucketTable, ByteBudget, ConcurrencyGate, KeyLimits
 from slm_deploy.servers.gateway.logs import ACCESS_LOG, ACCESS_LOGGER
 from slm_deploy.servers.gateway.metrics import NO_KEY, GatewayMetrics
-from slm_deploy.servers.gateway.relay import ClientStream, RelayedResponse
+from slm_deploy.servers.gateway.relay import ClientStream
 from slm_deploy.servers.gateway.paths import InvalidTarget, Target, canonical_target
+from slm_deploy.servers.gateway.request import GatewayRequest, MalformedBody
 from slm_deploy.servers.gateway.request_fields import FieldRefusal, restrict_request_fields
 from slm_deploy.servers.gateway.routes import OPENAI_GENERATION_ROUTES, TABLES, UNMATCHED_LABEL
-from slm_deploy.servers.gateway.server import MAX_HEAD_BYTES
 from slm_deploy.servers.gateway.upstream import (
     UpstreamConnectError, UpstreamError, UpstreamPool, UpstreamResponse,
 )
@@ -37,7 +34,6 @@ access_log = logging.getLogger(ACCESS_LOGGER)
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 CLIENT_CLOSED = 499
-CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 # A protocol switch and a proxy-auth challenge describe the hop to the runtime, not the client's request.
 NOT_RELAYED = frozenset({101, 407})
 # Streamed answers tell buffering proxies in front of the gateway to pass each chunk on.
@@ -51,13 +47,14 @@ WAIT_MAX_RETRY_SECONDS = 2.0
 class Exchange:
     """What is known about one request so far, for its metrics and its access-log line."""
 
-    request: web.BaseRequest
+    request: GatewayRequest
     started: float
     route: str = UNMATCHED_LABEL
     key_id: str = NO_KEY
     # When the whole request had been received and went to the runtime: time to first token counts from here.
     sent: float = 0.0
-    # The bytes of the in-flight body budget this request holds: its most before the body is read, then its size.
+    # The bytes of the in-flight body budget this request holds: its declared length, or a chunked body's bytes
+    # as they arrive.
     reserved: int = 0
 
 
@@ -72,7 +69,7 @@ class Refusal(Exception):
         self.close = close
 
 
-def _body_precheck(request: web.BaseRequest, limit: int) -> None:
+def _body_precheck(request: GatewayRequest, limit: int) -> None:
     """Refuse, before reading or inviting a body, what the gateway will not accept anyway."""
     expectations = header_tokens(request.headers, "Expect")
     if expectations and (expectations != ["100-continue"] or request.version < (1, 1)):
@@ -81,13 +78,6 @@ def _body_precheck(request: web.BaseRequest, limit: int) -> None:
         raise Refusal("unsupported_content_encoding", close=True)
     if (request.content_length or 0) > limit:
         raise Refusal("request_too_large", close=True)
-
-
-def _body_reservation_size(request: web.BaseRequest, limit: int) -> int:
-    """The bytes a request's body may occupy: its declared length, or the whole limit when chunked."""
-    if not request.body_exists:
-        return 0
-    return request.content_length if request.content_length is not None else limit
 
 
 class Gateway:
@@ -127,7 +117,7 @@ class Gateway:
 
     # -- request path -------------------------------------------------------------------------
 
-    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+    async def handle(self, request: GatewayRequest) -> Answer:
         """Entry point for every request on the public port; a client that leaves cancels it at any stage."""
         exchange = Exchange(request, time.perf_counter())
         try:
@@ -138,17 +128,15 @@ class Gateway:
             self._record(exchange, CLIENT_CLOSED)
             raise
 
-    async def _handle(self, exchange: Exchange) -> web.StreamResponse:
+    async def _handle(self, exchange: Exchange) -> Answer:
         request = exchange.request
-        if len(request.raw_path) + sum(len(k) + len(v) + 4 for k, v in request.raw_headers) > MAX_HEAD_BYTES:
-            raise Refusal("request_header_fields_too_large", close=True)
         try:
             target = canonical_target(request.raw_path)
         except InvalidTarget:
             raise Refusal("invalid_request_target") from None
         method = request.method
         if target.path == self.config.health_path and method in SAFE_METHODS:
-            return web.Response(body=self._health, content_type="application/json", headers=errors.SERVER_HEADER)
+            return Reply(200, self._health)
         route = self.table.match(target.path)
         if route is not None:
             exchange.route = route.pattern
@@ -180,22 +168,22 @@ class Gateway:
 
     @contextmanager
     def _body_reservation(self, exchange: Exchange) -> Iterator[None]:
-        """Hold the request's share of the in-flight body budget, or refuse before reading a byte of it."""
-        size = _body_reservation_size(exchange.request, self.config.max_request_body_bytes)
-        if not self.body_budget.try_reserve(size):
-            raise Refusal("body_budget_exceeded", "body_budget", {"Retry-After": "1"}, close=True)
-        exchange.reserved = size
+        """Hold the request's share of the in-flight body budget while it is answered, released at its end."""
         try:
+            self._reserve_body(exchange, exchange.request.content_length or 0)  # chunked: reserved as it arrives
             yield
         finally:
             self.body_budget.release(exchange.reserved)
             exchange.reserved = 0
 
-    def _hold_only_the_body_read(self, exchange: Exchange, size: int) -> None:
-        """Once the body is read, keep only its own size reserved (a chunked body reserved the whole limit)."""
-        if size < exchange.reserved:
-            self.body_budget.release(exchange.reserved - size)
-            exchange.reserved = size
+    def _reserve_body(self, exchange: Exchange, size: int) -> None:
+        """Grow the request's reservation to `size` body bytes, or refuse: a stalled upload holds only what it sent."""
+        more = size - exchange.reserved
+        if more <= 0:
+            return
+        if not self.body_budget.try_reserve(more):
+            raise Refusal("body_budget_exceeded", "body_budget", {"Retry-After": "1"}, close=True)
+        exchange.reserved = size
 
     async def _queue(self, exchange: Exchange, gate: ConcurrencyGate) -> None:
         """Wait for a concurrency slot, or refuse without spending a rate token."""
@@ -210,7 +198,7 @@ class Gateway:
         if not admitted:
             raise Refusal("concurrency_limit_exceeded", "queue_timeout", {"Retry-After": "1"})
 
-    def _authenticate(self, request: web.BaseRequest, exchange: Exchange) -> str | None:
+    def _authenticate(self, request: GatewayRequest, exchange: Exchange) -> str | None:
         """Set the key id for the bearer key, or return the 401 code."""
         header = request.headers.get("Authorization", "")
         if not header:
@@ -225,49 +213,49 @@ class Gateway:
         exchange.key_id = key_id
         return None
 
-    def _charge_unauthenticated(self, request: web.BaseRequest, close: bool = False) -> None:
+    def _charge_unauthenticated(self, request: GatewayRequest, close: bool = False) -> None:
         """Requests without a valid key share a rate per client address."""
         retry = self.peers.retry_after(request.remote or "")
         if retry:
             raise Refusal("unauthenticated_rate_limit_exceeded", "unauthenticated_rate_limited",
                           errors.retry_after(retry), close=close)
 
-    def _refuse(self, exchange: Exchange, refusal: Refusal) -> web.Response:
-        response = errors.error_response(refusal.code, headers=refusal.headers)
-        if refusal.close:
-            response.force_close()
+    def _refuse(self, exchange: Exchange, refusal: Refusal) -> Reply:
+        response = errors.error_response(refusal.code, headers=refusal.headers, close=refusal.close)
         self.metrics.rejections.labels(refusal.reason, exchange.key_id).inc()
         self._record(exchange, response.status, reason=refusal.reason)
         return response
 
-    async def _read_body(self, request: web.BaseRequest) -> bytes:
-        """The whole request body, within the size limit and the body deadline."""
+    async def _read_body(self, exchange: Exchange) -> bytes:
+        """The whole request body, within the size limit, the body budget and the body deadline."""
+        request = exchange.request
         limit = self.config.max_request_body_bytes
-        content = request.content
+        content = request.body
         if request.headers.get("Expect") is not None:
-            await request.writer.write(CONTINUE)
-            request.writer.output_size = 0
-        elif content.is_eof() and content.exception() is None:  # it arrived with the head: nothing to wait for
+            request.send_continue()
+        elif content.complete:  # it arrived with the head: nothing to wait for
             body = content.read_nowait()
             if len(body) > limit:
                 raise Refusal("request_too_large", close=True)
+            self._reserve_body(exchange, len(body))
             return body
         chunks: list[bytes] = []
         size = 0
         try:
             async with asyncio.timeout(self.config.body_timeout_seconds):
-                async for chunk in content.iter_any():
+                while chunk := await content.read_chunk():
                     size += len(chunk)
                     if size > limit:
                         raise Refusal("request_too_large", close=True)
+                    self._reserve_body(exchange, size)
                     chunks.append(chunk)
         except TimeoutError:
             raise Refusal("request_timeout", close=True) from None
-        except RequestPayloadError:
+        except MalformedBody:
             raise Refusal("malformed_request", close=True) from None
         return b"".join(chunks)
 
-    async def _forward(self, exchange: Exchange, target: Target) -> web.StreamResponse:
+    async def _forward(self, exchange: Exchange, target: Target) -> Answer:
         """Send the request upstream and relay the answer chunk by chunk as it arrives."""
         in_flight = self.metrics.in_flight_for(exchange.key_id)
         in_flight.inc()
@@ -276,11 +264,10 @@ class Gateway:
         finally:
             in_flight.dec()
 
-    async def _relay(self, exchange: Exchange, target: Target) -> web.StreamResponse:
+    async def _relay(self, exchange: Exchange, target: Target) -> Answer:
         request, route = exchange.request, exchange.route
         method = request.method
-        body = await self._read_body(request)
-        self._hold_only_the_body_read(exchange, len(body))
+        body = await self._read_body(exchange)
         drop_usage_event = False
         inject = self.config.inject_stream_usage and method == "POST" and route in OPENAI_GENERATION_ROUTES
         if method == "POST" and (self.table.removed_fields or self.table.refused_fields):
@@ -312,12 +299,12 @@ class Gateway:
         if upstream.status >= 500 or 300 <= upstream.status < 400 or upstream.status in NOT_RELAYED:
             # Internal error bodies and redirects to internal hosts stay inside; the status (5xx) does not.
             upstream.close()
-            retry = {"Retry-After": upstream.headers["Retry-After"]} if "Retry-After" in upstream.headers else None
+            retry = errors.relayed_retry_after(upstream.headers.get("Retry-After"))
             status = upstream.status if upstream.status >= 500 else 502
             return self._finish(exchange, errors.error_response("upstream_error", status=status, headers=retry))
         return await self._stream(exchange, upstream, drop_usage_event)
 
-    async def _stream(self, exchange: Exchange, upstream: UpstreamResponse, drop_usage_event: bool) -> RelayedResponse:
+    async def _stream(self, exchange: Exchange, upstream: UpstreamResponse, drop_usage_event: bool) -> Relayed:
         request, route, key_id, started = exchange.request, exchange.route, exchange.key_id, exchange.started
         content_type = upstream.headers.get("Content-Type", "").lower()
         streaming = "text/event-stream" in content_type or "ndjson" in content_type
@@ -436,7 +423,7 @@ class Gateway:
         if status:
             self.metrics.answered(UNMATCHED_LABEL, status, NO_KEY).inc()
 
-    def _finish(self, exchange: Exchange, response: web.Response) -> web.Response:
+    def _finish(self, exchange: Exchange, response: Reply) -> Reply:
         self.metrics.series(exchange.route, exchange.key_id).duration.observe(time.perf_counter() - exchange.started)
         self._record(exchange, response.status)
         return response

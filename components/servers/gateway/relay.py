@@ -1,72 +1,30 @@
 """The runtime's answer written straight to the client's transport: the head once, then one write per upstream read.
 
-aiohttp's `StreamResponse` builds a header multidict, frames every write through its payload writer and awaits a
-drain per write; the relay needs none of that. The head is formatted once from the filtered headers, each upstream
-read becomes one transport write (one chunk for an HTTP/1.1 client when the length is unknown, the bytes as they
-are otherwise), and a client whose transport is above its high-water mark pauses the relay until it reads: the
+The head is formatted once from the filtered headers, each upstream read becomes one transport write (one chunk
+for an HTTP/1.1 client when the length is unknown, the bytes as they are otherwise), and a client whose transport is above its high-water mark pauses the relay until it reads: the
 stalled-reader deadline of the connection (`GatewayConnection`) still cuts it off.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from email.utils import formatdate
-from http import HTTPStatus
 from typing import Iterable
 
-from aiohttp import web
-from aiohttp.abc import AbstractStreamWriter
-
-from slm_deploy.servers.gateway.errors import SERVER_HEADER
-from slm_deploy.servers.gateway.server import GatewayConnection
+from slm_deploy.servers.gateway.answers import SERVER_LINE, Relayed, date_header, status_line
+from slm_deploy.servers.gateway.request import GatewayRequest
 
 LAST_CHUNK = b"0\r\n\r\n"
 # Answers that never carry a body (RFC 9110 6.4.1), whatever their headers say.
 EMPTY_STATUSES = frozenset({204, 304})
-REASONS = {status.value: status.phrase for status in HTTPStatus}
-_SERVER_LINE = "".join(f"{name}: {value}\r\n" for name, value in SERVER_HEADER.items())
-_date_second = -1
-_date_line = ""
-
-
-def _date_header() -> str:
-    """The Date header line, formatted once a second."""
-    global _date_second, _date_line
-    now = int(time.time())
-    if now != _date_second:
-        _date_second, _date_line = now, f"Date: {formatdate(now, usegmt=True)}\r\n"
-    return _date_line
-
-
-class RelayedResponse(web.StreamResponse):
-    """A response the relay already wrote; aiohttp only reads whether the connection stays open."""
-
-    def __init__(self, status: int, keep_alive: bool) -> None:
-        super().__init__(status=status)
-        self._relayed_keep_alive = keep_alive
-
-    @property
-    def keep_alive(self) -> bool:
-        """Whether the client's connection can carry its next request."""
-        return self._relayed_keep_alive
-
-    async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
-        """The head is on the wire already."""
-        return None
-
-    async def write_eof(self, data: bytes = b"") -> None:
-        """The body's end is on the wire already."""
 
 
 class ClientStream:
     """One relayed response on the client's connection: its head, its body as it arrives, its end."""
 
-    def __init__(self, request: web.BaseRequest, status: int, headers: Iterable[tuple[str, str]]) -> None:
+    def __init__(self, request: GatewayRequest, status: int, headers: Iterable[tuple[str, str]]) -> None:
         self._request = request
         empty = request.method == "HEAD" or status in EMPTY_STATUSES
-        lines = [f"HTTP/{request.version.major}.{request.version.minor} {status} {REASONS.get(status, '')}\r\n",
-                 _SERVER_LINE, _date_header()]
+        lines = [status_line(request.version, status), SERVER_LINE, date_header()]
         length = content_type = False
         for name, value in headers:
             lowered = name.lower()
@@ -90,7 +48,7 @@ class ClientStream:
             lines.append("Connection: close\r\n")
         lines.append("\r\n")
         self._head = "".join(lines).encode("utf-8", "surrogateescape")
-        self.response = RelayedResponse(status, keep_alive)
+        self.response = Relayed(status, keep_alive)
         self._empty = empty
 
     def _transport(self) -> asyncio.Transport:
@@ -108,7 +66,7 @@ class ClientStream:
     def start(self) -> None:
         """Send the head (a later failure then drops the connection instead of answering again)."""
         self._transport().write(self._head)
-        self._request.writer.output_size += len(self._head)
+        self._request.answer_started = True
 
     async def write(self, data: bytes) -> None:
         """One upstream read, as one write; wait while the client has not read what it was sent."""
@@ -119,10 +77,9 @@ class ClientStream:
             transport.write(b"%x\r\n%b\r\n" % (len(data), data))
         else:
             transport.write(data)
-        protocol = self._request.protocol
-        if protocol.writing_paused:
-            assert isinstance(protocol, GatewayConnection)
-            await protocol.writable()
+        connection = self._request.connection
+        if connection.writing_paused:
+            await connection.writable()
 
     def end(self) -> None:
         """Close the body with the last chunk; otherwise its length, or the connection's close, ends it."""

@@ -12,22 +12,13 @@ GATEWAY_HEALTH_PATH = "/healthz"
 GATEWAY_METRICS_PORT = 9464
 GATEWAY_METRICS_PATH = "/metrics"
 
-# Exact pins for the gateway image: aiohttp, httptools (llhttp, for the runtime's responses), prometheus_client,
-# uvloop and aiohttp's dependencies.
+# Exact pins for the gateway image: httptools (llhttp, for requests and the runtime's responses), multidict,
+# prometheus_client and uvloop (none of them needs another package).
 GATEWAY_REQUIREMENTS = (
-    "aiohappyeyeballs==2.7.1",
-    "aiohttp==3.14.5",
-    "aiosignal==1.4.0",
-    "attrs==26.1.0",
-    "frozenlist==1.8.0",
     "httptools==0.9.0",
-    "idna==3.20",
     "multidict==7.2.1",
     "prometheus_client==0.26.0",
-    "propcache==0.5.4",
-    "typing_extensions==4.16.0",
     "uvloop==0.23.0",
-    "yarl==1.25.1",
 )
 
 # Memory the gateway needs besides request bodies: the interpreter, connection buffers and one

@@ -356,7 +356,8 @@ class UpstreamPool:
     def request_head(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes | None) -> bytes:
         """The request line and headers as bytes, refused if a value could end a line or split the head.
 
-        aiohttp's parser already refuses CR, LF and NUL in what clients send; this holds for every other source.
+        The gateway's request parser (llhttp) already refuses CR, LF and NUL in what clients send; this holds for
+        every other source.
         """
         lines = [f"{method} {self.origin.base_path}{target} HTTP/1.1\r\n".encode("ascii"), self.origin.host_line]
         lines += [f"{name}: {value}\r\n".encode("utf-8", "surrogateescape") for name, value in headers]
