@@ -1,15 +1,16 @@
 """Measure what a proxy in front of a streaming runtime adds: the gateway, nginx and LiteLLM's proxy against direct.
 
 Runs a fake OpenAI runtime (SSE, one chunk per token, paced or not), the real gateway process and, when
-installed, nginx as a plain reverse proxy; with --litellm also LiteLLM's proxy, installed into a virtualenv
-of its own and configured as its users run it (one OpenAI upstream, a static master key, no database,
-logging off). All on loopback, with bounded request counts, every setup interleaved in each round. Prints,
+installed, nginx as a plain reverse proxy; with --nginx-lua also nginx running the gateway's per-request
+work in Lua (benchmarks/dataplane/), an estimate of what a compiled data plane would cost; with --litellm
+also LiteLLM's proxy, installed into a virtualenv of its own and configured as its users run it (one OpenAI
+upstream, a static master key, no database, logging off). All on loopback, with bounded request counts, every setup interleaved in each round. Prints,
 per pacing and concurrency, the added time to first byte (p50) and total (p50/p99), throughput against
 direct and the CPU time each proxy spends per request (with the runtime's own, which steadies the figure on
 a machine shared with other work).
 
     python benchmarks/gateway_overhead.py [--pacing-ms 10 0] [--streams 1 64] [--rounds 3] [--no-nginx] \\
-        [--litellm [--litellm-venv DIR]] [--baseline-python PYTHON]
+        [--nginx-lua] [--litellm [--litellm-venv DIR]] [--baseline-python PYTHON]
 """
 
 from __future__ import annotations
@@ -26,17 +27,23 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
 
 from slm_deploy.servers.gateway.config import GatewayConfig, config_to_toml
 
 KEY = "sk-benchmark-key-000000000000000"
 ROOT = Path(__file__).resolve().parent.parent
 CHAT_PATH = "/v1/chat/completions"
+PROMPT_TOKENS = 8  # what the fake runtime reports as every request's input
+DATAPLANE = Path(__file__).resolve().parent / "dataplane"
+NGINX_MODULES = Path("/usr/lib/nginx/modules")
 # Before 1.107, reported compromised and gone from PyPI; later proxy extras pin builds PyPI does not have.
 LITELLM_REQUIREMENT = "litellm[proxy]==1.106.12"
 DEFAULT_LITELLM_VENV = Path.home() / ".cache" / "slm-deploy" / "bench-litellm-1.106.12"
@@ -67,7 +74,8 @@ def run_runtime(port: int, tokens: int) -> None:
                                  b'"choices":[{"index":0,"delta":{"content":" tok"}}]}\n\n')
         if (body.get("stream_options") or {}).get("include_usage"):
             usage = {"id": "b", "object": "chat.completion.chunk", "created": 1, "model": "bench", "choices": [],
-                     "usage": {"prompt_tokens": 8, "completion_tokens": tokens, "total_tokens": 8 + tokens}}
+                     "usage": {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": tokens,
+                               "total_tokens": PROMPT_TOKENS + tokens}}
             await response.write(f"data: {json.dumps(usage)}\n\n".encode())
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
@@ -94,6 +102,8 @@ class Setup:
     url: str
     auth: bool
     process: subprocess.Popen[bytes] | None = None
+    # Called after the rounds with everything this setup was sent, to show the work was really done.
+    check: Callable[[Result], None] | None = None
 
 
 def wait_port(port: int, process: subprocess.Popen[bytes], what: str, seconds: float = 20) -> None:
@@ -150,19 +160,83 @@ http {{
 """
 
 
+def nginx_binary() -> str | None:
+    return shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+
+
+def run_nginx(binary: str, workdir: Path, conf: str, port: int, name: str) -> subprocess.Popen[bytes]:
+    """nginx in the foreground with its config, pid, logs and temp files in workdir."""
+    (workdir / "nginx.conf").write_text(conf)
+    process = subprocess.Popen(
+        [binary, "-c", str(workdir / "nginx.conf"), "-p", str(workdir), "-e", str(workdir / "error.log"),
+         "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    wait_port(port, process, name)
+    return process
+
+
 def start_nginx(workdir: Path, upstream_port: int) -> Setup | None:
-    binary = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    binary = nginx_binary()
     if binary is None:
         return None
     port = free_port()
-    conf = workdir / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(dir=workdir, upstream=upstream_port, port=port))
-    process = subprocess.Popen(
-        [binary, "-c", str(conf), "-p", str(workdir), "-e", str(workdir / "error.log"), "-g", "daemon off;"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    wait_port(port, process, "nginx")
+    process = run_nginx(binary, workdir, NGINX_CONF.format(dir=workdir, upstream=upstream_port, port=port), port,
+                        "nginx")
     return Setup("nginx (plain proxy)", f"http://127.0.0.1:{port}{CHAT_PATH}", False, process)
+
+
+def start_nginx_lua(workdir: Path, upstream_port: int) -> Setup:
+    """nginx with the Lua tap: the gateway's per-request work (key, route, limits, usage, metrics, log) in nginx."""
+    binary = nginx_binary()
+    if binary is None or not (NGINX_MODULES / "ngx_http_lua_module.so").exists():
+        raise SystemExit("--nginx-lua needs nginx with its Lua module: apt-get install nginx-light "
+                         "libnginx-mod-http-lua lua-cjson lua-nginx-string")
+    workdir = workdir / "nginx-lua"
+    workdir.mkdir()
+    (workdir / "keys").write_text(f"bench:{KEY}\n")
+    port, metrics_port = free_port(), free_port()
+    conf = (DATAPLANE / "nginx.conf.tmpl").read_text().format(
+        dir=workdir, lua_dir=DATAPLANE, key_file=workdir / "keys", upstream=upstream_port, port=port,
+        metrics_port=metrics_port,
+    )
+    process = run_nginx(binary, workdir, conf, port, "nginx with the Lua tap")
+
+    def check(sent: Result) -> None:
+        check_tap(f"http://127.0.0.1:{metrics_port}/metrics", workdir / "access.log", sent)
+
+    return Setup("nginx + Lua tap (data-plane estimate)", f"http://127.0.0.1:{port}{CHAT_PATH}", True, process, check)
+
+
+def check_tap(metrics_url: str, access_log: Path, sent: Result) -> None:
+    """Fail unless the tap counted every request, token and log line the client sent and received."""
+    with urllib.request.urlopen(metrics_url, timeout=10) as response:
+        samples = [sample for family in text_string_to_metric_families(response.read().decode())
+                   for sample in family.samples]
+
+    def total(name: str, **labels: str) -> float:
+        return sum(s.value for s in samples if s.name == name and labels.items() <= s.labels.items())
+
+    requests = len(sent.latencies) + sent.warm_up_requests
+    found = {
+        "requests answered 200": total("slm_gateway_requests_total", status="200"),
+        "requests": total("slm_gateway_requests_total"),
+        "time-to-first-token observations": total("slm_gateway_time_to_first_token_seconds_count"),
+        "input tokens": total("slm_gateway_input_tokens_total"),
+        "output tokens": total("slm_gateway_output_tokens_total"),
+        "requests in flight": total("slm_gateway_in_flight_requests"),
+        "access-log lines": len(access_log.read_text().splitlines()),
+    }
+    wanted = {
+        "requests answered 200": requests, "requests": requests, "time-to-first-token observations": requests,
+        "input tokens": PROMPT_TOKENS * requests, "output tokens": sent.chunks + sent.warm_up_chunks,
+        "requests in flight": 0, "access-log lines": requests,
+    }
+    wrong = [f"{what}: {found[what]:g}, client counted {wanted[what]}" for what in wanted if found[what] != wanted[what]]
+    if wrong:
+        raise SystemExit("the Lua tap did not do the work it was measured on: " + "; ".join(wrong))
+    print(f"nginx + Lua tap checked: {requests} requests, {wanted['input tokens']} input and "
+          f"{wanted['output tokens']} output tokens, {requests} log lines, as the client counted")
 
 
 LITELLM_CONF = """model_list:
@@ -229,6 +303,9 @@ class Result:
     wall: float = 0.0
     proxy_cpu: float = 0.0
     runtime_cpu: float = 0.0
+    # Warm-up requests are not measured but reach the proxy all the same.
+    warm_up_requests: int = 0
+    warm_up_chunks: int = 0
 
     def p(self, q: int) -> float:
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[q - 1] * 1000
@@ -243,6 +320,8 @@ class Result:
         self.wall += other.wall
         self.proxy_cpu += other.proxy_cpu
         self.runtime_cpu += other.runtime_cpu
+        self.warm_up_requests += other.warm_up_requests
+        self.warm_up_chunks += other.warm_up_chunks
 
     @property
     def throughput(self) -> float:
@@ -253,9 +332,9 @@ async def load(setup: Setup, streams: int, requests_per_stream: int, runtime_pid
     body = {"model": "bench", "messages": [{"role": "user", "content": "hi"}], "stream": True}
     headers = {"Authorization": f"Bearer {KEY}"} if setup.auth else {}
     proxy_pid = setup.process.pid if setup.process else None
-    result = Result()
+    warm_up, result = Result(), Result()
 
-    async def worker(session: aiohttp.ClientSession, count: int) -> None:
+    async def worker(session: aiohttp.ClientSession, count: int, result: Result) -> None:
         for _ in range(count):
             started = time.perf_counter()
             first = None
@@ -272,14 +351,14 @@ async def load(setup: Setup, streams: int, requests_per_stream: int, runtime_pid
 
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=600)) as session:
-        await asyncio.gather(*(worker(session, 1) for _ in range(streams)))  # open and warm the connections
-        result = Result()
+        await asyncio.gather(*(worker(session, 1, warm_up) for _ in range(streams)))  # open and warm the connections
         runtime_cpu, proxy_cpu = cpu_seconds(runtime_pid), cpu_seconds(proxy_pid) if proxy_pid else 0.0
         started = time.perf_counter()
-        await asyncio.gather(*(worker(session, requests_per_stream) for _ in range(streams)))
+        await asyncio.gather(*(worker(session, requests_per_stream, result) for _ in range(streams)))
         result.wall = time.perf_counter() - started
         result.runtime_cpu = cpu_seconds(runtime_pid) - runtime_cpu
         result.proxy_cpu = cpu_seconds(proxy_pid) - proxy_cpu if proxy_pid else 0.0
+    result.warm_up_requests, result.warm_up_chunks = len(warm_up.latencies), warm_up.chunks
     return result
 
 
@@ -294,9 +373,10 @@ def set_pacing(runtime_port: int, milliseconds: float) -> None:
 
 def report(pacing: float, streams: int, results: dict[str, Result], rows: list[str]) -> None:
     """Print one block of figures and add its rows to the closing Markdown table."""
-    base = results["direct"]
+    base, nginx = results["direct"], results.get("nginx (plain proxy)")
+    width = max(map(len, results))
     print(f"\n{pacing:g} ms pacing, {streams} concurrent stream(s), {len(base.latencies)} requests per setup:")
-    print(f"  {'direct':<24} TTFB p50 {base.ttfb_p50():8.2f} ms  total p50 {base.p(50):8.2f} ms  "
+    print(f"  {'direct':<{width}} TTFB p50 {base.ttfb_p50():8.2f} ms  total p50 {base.p(50):8.2f} ms  "
           f"p99 {base.p(99):8.2f} ms  {base.throughput:8.0f} chunks/s")
     for name, res in results.items():
         if name == "direct":
@@ -306,11 +386,13 @@ def report(pacing: float, streams: int, results: dict[str, Result], rows: list[s
         share = res.throughput / base.throughput
         per_request = 1000 / len(res.latencies)
         cpu, runtime_cpu = res.proxy_cpu * per_request, res.runtime_cpu * per_request
-        print(f"  {name:<24} added TTFB p50 {ttfb:+7.2f} ms, total p50 {p50:+7.2f} / p99 {p99:+7.2f} ms, "
-              f"throughput {share:6.1%} of direct, CPU per request {cpu:.2f} ms (runtime {runtime_cpu:.2f} ms)")
+        against_nginx = f"{res.proxy_cpu / nginx.proxy_cpu:.2f}" if nginx and nginx.proxy_cpu else "n/a"
+        print(f"  {name:<{width}} added TTFB p50 {ttfb:+7.2f} ms, total p50 {p50:+7.2f} / p99 {p99:+7.2f} ms, "
+              f"throughput {share:6.1%} of direct, CPU per request {cpu:.2f} ms (runtime {runtime_cpu:.2f} ms, "
+              f"x nginx {against_nginx})")
         against_runtime = f"{cpu / runtime_cpu:.2f}" if runtime_cpu else "n/a"  # below the clock tick
         rows.append(f"| {name} | {streams} | {pacing:g} ms | {ttfb:+.2f} ms | {p50:+.2f} / {p99:+.2f} ms | "
-                    f"{share:.1%} | {cpu:.2f} ms | {against_runtime} |")
+                    f"{share:.1%} | {cpu:.2f} ms | {against_runtime} | {against_nginx} |")
 
 
 def main() -> int:
@@ -323,6 +405,8 @@ def main() -> int:
     parser.add_argument("--requests-per-stream", type=int, default=3, help="requests per stream when concurrent, per round")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per setup")
     parser.add_argument("--no-nginx", action="store_true", help="skip the nginx comparison")
+    parser.add_argument("--nginx-lua", action="store_true",
+                        help="also run nginx with the gateway's per-request work in Lua (a data-plane estimate)")
     parser.add_argument("--asyncio-loop", action="store_true", help="also run the gateway on asyncio's own loop")
     parser.add_argument("--litellm", action="store_true", help=f"also measure LiteLLM's proxy ({LITELLM_REQUIREMENT})")
     parser.add_argument("--litellm-venv", type=Path, default=DEFAULT_LITELLM_VENV,
@@ -351,11 +435,14 @@ def main() -> int:
                 print("nginx not installed: skipping the nginx comparison (apt-get install nginx-light)")
             else:
                 setups.append(nginx)
+        if args.nginx_lua:
+            setups.append(start_nginx_lua(workdir, runtime_port))
         if args.litellm:
             setups.append(start_litellm(workdir, runtime_port, args.litellm_venv))
         print(f"runtime: {args.tokens} SSE chunks per response; {os.cpu_count()} CPUs shared by client, proxies and "
               f"runtime; {args.rounds} interleaved rounds")
         rows: list[str] = []
+        sent = {setup.name: Result() for setup in setups}
         for pacing in args.pacing_ms:
             set_pacing(runtime_port, pacing)
             for streams in args.streams:
@@ -365,9 +452,14 @@ def main() -> int:
                     for setup in setups:
                         results[setup.name].merge(asyncio.run(load(setup, streams, per_stream, runtime.pid)))
                 report(pacing, streams, results, rows)
+                for name, result in results.items():
+                    sent[name].merge(result)
+        for setup in setups:
+            if setup.check is not None:
+                setup.check(sent[setup.name])
         print("\n| setup | streams | pacing | added TTFB p50 | added total p50 / p99 | throughput vs direct "
-              "| proxy CPU per request | proxy CPU / runtime CPU |")
-        print("|---|---|---|---|---|---|---|---|")
+              "| proxy CPU per request | proxy CPU / runtime CPU | proxy CPU / nginx CPU |")
+        print("|---|---|---|---|---|---|---|---|---|")
         print("\n".join(rows))
     finally:
         processes = [setup.process for setup in setups if setup.process is not None] + [runtime]
