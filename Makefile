@@ -29,7 +29,7 @@ render: $(BIN)/slm-deploy
 
 # ruff, then mypy (pydantic plugin, configured in pyproject.toml), one run at a time per machine on the shared cache.
 lint: $(BIN)/slm-deploy
-	$(BIN)/ruff check components policies templates tests stacks
+	$(BIN)/ruff check components policies templates tests stacks benchmarks
 	mkdir -p $(CACHE_ROOT)/locks
 	flock $(CACHE_ROOT)/locks/mypy.lock env MYPY_CACHE_DIR=$(CACHE_ROOT)/mypy $(BIN)/mypy
 

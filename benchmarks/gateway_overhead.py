@@ -4,10 +4,10 @@ Runs a fake OpenAI runtime (SSE, one chunk per token, paced or not), the real ga
 installed, nginx as a plain reverse proxy; with --nginx-lua also nginx running the gateway's per-request
 work in Lua (benchmarks/dataplane/), an estimate of what a compiled data plane would cost; with --litellm
 also LiteLLM's proxy, installed into a virtualenv of its own and configured as its users run it (one OpenAI
-upstream, a static master key, no database, logging off). All on loopback, with bounded request counts, every setup interleaved in each round. Prints,
-per pacing and concurrency, the added time to first byte (p50) and total (p50/p99), throughput against
-direct and the CPU time each proxy spends per request (with the runtime's own, which steadies the figure on
-a machine shared with other work).
+upstream, a static master key, no database, logging off). All on loopback, with bounded request counts,
+every setup interleaved in each round. Prints, per pacing and concurrency, the added time to first byte
+(p50) and total (p50/p99), throughput against direct and the CPU time each proxy spends per request (with
+the runtime's own, which steadies the figure on a machine shared with other work, and against nginx's).
 
     python benchmarks/gateway_overhead.py [--pacing-ms 10 0] [--streams 1 64] [--rounds 3] [--no-nginx] \\
         [--nginx-lua] [--litellm [--litellm-venv DIR]] [--baseline-python PYTHON]
