@@ -27,18 +27,22 @@ local DURATION_BUCKETS = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 
 local TTFT_BUCKETS = { 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 10, 30, 60 }
 local INJECTED = ',"stream_options":{"include_usage":true}}'
 
-local function error_body(status, message, code)
-  return { status, '{"error":{"message":"' .. message .. '","type":"invalid_request_error","param":null,"code":"'
+-- The gateway's refusals (errors.py) by rejection reason: OpenAI-shaped, nothing from the request.
+local function error_body(status, kind, code, message)
+  return { status, '{"error":{"message":"' .. message .. '","type":"' .. kind .. '","param":null,"code":"'
     .. code .. '"}}' }
 end
+local INVALID = "invalid_request_error"
 local REFUSALS = {
-  invalid_request_target = error_body(400, "Invalid request target.", "invalid_request_target"),
-  missing_key = error_body(401, "Missing API key.", "missing_api_key"),
-  invalid_key = error_body(401, "Invalid API key.", "invalid_api_key"),
-  route_not_found = error_body(404, "Route not found.", "route_not_found"),
-  method_not_allowed = error_body(405, "Method not allowed.", "method_not_allowed"),
-  concurrency_limited = error_body(429, "Too many concurrent requests.", "concurrency_limit_exceeded"),
-  invalid_json_object = error_body(400, "Body is not a JSON object.", "invalid_json_object"),
+  invalid_request_target = error_body(400, INVALID, "invalid_request_target", "The request path is not valid."),
+  missing_key = error_body(401, INVALID, "missing_api_key",
+    "Missing API key. Send it as 'Authorization: Bearer <key>'."),
+  invalid_key = error_body(401, INVALID, "invalid_api_key", "Invalid API key."),
+  route_not_found = error_body(404, INVALID, "route_not_found", "This route is not served."),
+  method_not_allowed = error_body(405, INVALID, "method_not_allowed", "This method is not allowed on this route."),
+  concurrency_limited = error_body(429, "rate_limit_error", "concurrency_limit_exceeded",
+    "Too many concurrent requests for this API key. Retry when one finishes."),
+  invalid_json_object = error_body(400, INVALID, "invalid_json_object", "The request body must be a JSON object."),
 }
 
 local key_ids, key_digests = {}, {}
