@@ -302,6 +302,29 @@ def test_tls_handshakes_count_against_the_connection_cap_and_end_at_the_head_dea
         gateway.stop()
 
 
+def test_tls_connections_the_gateway_closed_make_room_while_their_close_notify_is_awaited(
+    tmp_path: Path, runtime: FakeRuntime
+) -> None:
+    gateway = TlsGateway(tmp_path, runtime.url, settings={**tls_settings(tmp_path), "max_connections": 2})
+    context = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+    context.check_hostname = False
+    quiet: list[ssl.SSLSocket] = []
+    try:
+        assert eventually(lambda: gateway.sample("slm_gateway_open_connections") == 0)
+        for _ in range(2):  # a finished handshake, then nothing sent and nothing read: no close_notify either
+            quiet.append(context.wrap_socket(socket.create_connection(("127.0.0.1", gateway.port), timeout=30)))
+        # The head deadline (2 s) closes both; each waits for a close_notify that never comes, still counted.
+        assert eventually(lambda: gateway.total("slm_gateway_rejections_total", reason="header_timeout") == 2)
+        assert gateway.sample("slm_gateway_open_connections") == 2
+        answer = tls_exchange(gateway.port, tmp_path / "cert.pem", request_bytes("GET", "/healthz"))
+        assert answer.status == 200  # type: ignore[attr-defined]
+        assert gateway.total("slm_gateway_rejections_total", reason="idle_connection_evicted") >= 1
+    finally:
+        for sock in quiet:
+            sock.close()
+        gateway.stop()
+
+
 def test_shutdown_lets_a_request_in_flight_finish_then_exits(tmp_path: Path, runtime: FakeRuntime) -> None:
     gateway = GatewayProcess(tmp_path, runtime.url, settings={**TIMEOUTS, "shutdown_timeout_seconds": 20.0})
     try:

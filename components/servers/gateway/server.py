@@ -5,12 +5,12 @@ Each connection is one asyncio protocol: requests are parsed as bytes arrive and
 Hardening: a deadline for each request head and limits on its size (64 KiB in all, 8190 bytes a line or field, 128
 fields, trailer fields included; the same 64 KiB for a chunked body's framing and trailers, counted as they arrive),
 an idle keep-alive timeout, a deadline for every write (a client that stops reading is cut off), a cap on open
-connections, counted from accept (TLS handshakes included; the oldest idle, handshaking, lingering or stalled one makes
-room first), cancellation of the handler when the client goes away, and OpenAI-shaped answers, logged below ERROR
-and counted, for requests the parser rejects (nothing of the request is repeated). The parser runs without any of
-llhttp's leniencies, and the checks aiohttp's server added on top of llhttp are kept: field and line limits, a Host
-header in HTTP/1.1, no NUL in a field value, no repeated singleton field, no Sec-WebSocket-Key1, trailing blanks
-stripped from values, and a request target in a form HTTP allows.
+connections, counted from accept (TLS handshakes included; the oldest idle, handshaking, lingering, closed-and-sent
+or stalled one makes room first), cancellation of the handler when the client goes away, and OpenAI-shaped answers,
+logged below ERROR and counted, for requests the parser rejects (nothing of the request is repeated). The parser
+runs without any of llhttp's leniencies, and the checks aiohttp's server added on top of llhttp are kept: field and
+line limits, a Host header in HTTP/1.1, no NUL in a field value, no repeated singleton field, no Sec-WebSocket-Key1,
+trailing blanks stripped from values, and a request target in a form HTTP allows.
 """
 
 from __future__ import annotations
@@ -163,6 +163,8 @@ class GatewayConnection(asyncio.Protocol):
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self._raw: asyncio.Transport | None = None  # the TCP connection while its TLS handshake runs
+        self._tcp: asyncio.Transport | None = None  # the TCP connection under TLS, whose unsent bytes count as unread
+        self._closing = False  # the gateway closed the connection; with TLS the peer's close_notify is awaited
         self.peer = ""
         self.scheme = server.scheme
         self.task: asyncio.Task[None] | None = None  # the handler of the request being answered
@@ -214,10 +216,18 @@ class GatewayConnection(asyncio.Protocol):
         """Its request was answered and only the rest of that body, to be dropped, is awaited: it holds nothing."""
         return self._linger_timer is not None and self.task is None and not self._queue
 
+    @property
+    def closed_and_sent(self) -> bool:
+        """Closed by the gateway with everything it sent handed to the kernel: only the peer's TLS close_notify,
+        which nothing needs, is awaited (up to the TLS layer's shutdown timeout)."""
+        if not self._closing or self.transport is None:
+            return False
+        return not self.transport.get_write_buffer_size() and not (self._tcp and self._tcp.get_write_buffer_size())
+
     def evictable(self, now: float) -> bool:
-        """Idle, handshaking, lingering, or writing to a client that has read nothing for the stall time: none of
-        them loses anything it uses."""
-        return self.idle or self.handshaking or self.lingering or self._stalled(now)
+        """Idle, handshaking, lingering, closed with nothing left to send, or writing to a client that has read
+        nothing for the stall time: none of them loses anything it uses."""
+        return self.idle or self.handshaking or self.lingering or self.closed_and_sent or self._stalled(now)
 
     def _stalled(self, now: float) -> bool:
         """Whether the client's unread answer has not shrunk for the stall time (checked only at the cap)."""
@@ -258,7 +268,7 @@ class GatewayConnection(asyncio.Protocol):
     def _start_handshake(self, raw: asyncio.Transport, context: ssl.SSLContext) -> None:
         """Put the loop's own TLS layer between the socket and this protocol before a byte is read (as a listener
         with TLS does, but after the connection was counted); it calls connection_made again once secured."""
-        self._raw = raw
+        self._raw = self._tcp = raw
         done = self.loop.create_future()
         done.add_done_callback(self._handshake_ended)
         tls = self.server.tls_protocol(self.loop, self, context, done, server_side=True,
@@ -282,7 +292,7 @@ class GatewayConnection(asyncio.Protocol):
             if timer is not None:
                 timer.cancel()
         self._head_timer = self._idle_timer = self._send_timer = self._linger_timer = None
-        self.transport = None
+        self.transport = self._tcp = None
         if self._admitted:
             self.server.connections.pop(self, None)
         self._queue.clear()
@@ -301,6 +311,7 @@ class GatewayConnection(asyncio.Protocol):
             return
         if self.transport.get_write_buffer_size():
             self._arm_send_deadline()
+        self._closing = True
         self.transport.close()
 
     def evict(self) -> None:
