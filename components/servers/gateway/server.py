@@ -54,6 +54,9 @@ SINGLETON_FIELDS = frozenset({
 VERSIONS = {"1.1": Version(1, 1), "1.0": Version(1, 0)}
 CLIENT_HIGH_WATER_BYTES = 64 * 1024
 CLIENT_LOW_WATER_BYTES = 16 * 1024
+# Received TLS records the TLS layer holds undecrypted before it stops reading the socket (its own default, 256 KiB,
+# let a connection that stopped parsing still take in about 1 MB of pipelined bytes).
+TLS_READ_HIGH_WATER_BYTES = 16 * 1024
 # A connection whose client has read nothing of its answer for this long (or half the send timeout, if shorter) may
 # make room for a new one at the cap; one that keeps reading, however slowly, is never evicted.
 STALLED_READER_SECONDS = 10.0
@@ -244,6 +247,7 @@ class GatewayConnection(asyncio.Protocol):
         transport = cast(asyncio.Transport, transport)  # uvloop's transports are not asyncio.Transport subclasses
         if self._raw is not None:  # the TLS layer, its handshake done: requests arrive through it from now on
             self._raw = None
+            transport.set_read_buffer_limits(high=TLS_READ_HIGH_WATER_BYTES)  # type: ignore[attr-defined]
             self._serve_on(transport)
             return
         if not self.server.admit():
@@ -324,15 +328,24 @@ class GatewayConnection(asyncio.Protocol):
 
     def hold_reading(self, reason: str) -> None:
         """Stop reading the client (a body not read yet, or a pipelined request waiting)."""
-        if not self._holds and self.transport is not None:
-            self.transport.pause_reading()
+        if not self._holds:
+            self._pause_transport()
         self._holds.add(reason)
+
+    def _pause_transport(self) -> None:
+        """Stop reading, down to the socket: the TLS layer would go on reading it into its own buffer."""
+        if self.transport is not None:
+            self.transport.pause_reading()
+            if self._tcp is not None:
+                self._tcp.pause_reading()
 
     def release_reading(self, reason: str) -> None:
         if reason in self._holds:
             self._holds.discard(reason)
             if not self._holds and self.transport is not None and (not self._parser_done or self._upgrade_body):
                 self.transport.resume_reading()
+                if self._tcp is not None:
+                    self._tcp.resume_reading()
 
     # -- parsing -----------------------------------------------------------------------------------
 
@@ -479,8 +492,7 @@ class GatewayConnection(asyncio.Protocol):
 
     def _stop_parsing(self) -> None:
         self._parser_done = True
-        if self.transport is not None:
-            self.transport.pause_reading()
+        self._pause_transport()
 
     def _parse_failed(self, code: str, cause: BaseException | None) -> None:
         """The parser stopped: a request whose body broke gets the error from its handler; a broken head is
