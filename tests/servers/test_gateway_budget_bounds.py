@@ -53,17 +53,24 @@ def test_streams_with_small_chunked_bodies_hold_only_their_bodies_of_the_body_bu
     assert answer.status == 200, answer.raw
 
 
-def test_a_chunked_upload_that_stalls_holds_only_what_it_sent_of_the_body_budget(tmp_path: Path,
-                                                                                  runtime: FakeRuntime) -> None:
+@pytest.mark.parametrize("framing", ["chunked", "sized"])
+def test_an_upload_that_stalls_holds_only_what_it_sent_of_the_body_budget(tmp_path: Path, runtime: FakeRuntime,
+                                                                          framing: str) -> None:
     limit = 4096
     gateway = GatewayProcess(tmp_path, runtime.url, settings={
-        **TIMEOUTS, "body_timeout_seconds": 60.0, "max_request_body_bytes": limit, "max_in_flight_body_bytes": 2 * limit})
+        **TIMEOUTS, "body_timeout_seconds": 60.0, "max_request_body_bytes": limit, "max_in_flight_body_bytes": 2 * limit - 2})
     reserved = "slm_gateway_request_body_bytes_reserved"
-    head = request_bytes("POST", "/v1/chat/completions", {**auth(), "Transfer-Encoding": "chunked"}, b"")
+    chunked = framing == "chunked"
+    framed = {"Transfer-Encoding": "chunked"} if chunked else {"Content-Length": str(limit)}
+    head = request_bytes("POST", "/v1/chat/completions", {**auth(), **framed}, b"")
+
+    def part(data: bytes) -> bytes:
+        return b"%x\r\n%s\r\n" % (len(data), data) if chunked else data
+
     uploads = [connect(gateway.port, timeout=30) for _ in range(3)]
     try:
         for sock in uploads:
-            sock.sendall(head + b"1\r\n{\r\n")  # one byte of the body, then nothing
+            sock.sendall(head + part(b"{"))  # one byte of the body, then nothing
         assert eventually(lambda: gateway.sample(reserved) == 3), gateway.sample(reserved)
         other = request_bytes("POST", "/v1/chat/completions", auth("bob"), json.dumps(CHAT).encode())
         with connect(gateway.port) as sock:
@@ -71,13 +78,12 @@ def test_a_chunked_upload_that_stalls_holds_only_what_it_sent_of_the_body_budget
             answer = Reader(sock).response()
         assert answer.status == 200, answer.raw
         # Bodies that grow past what is left of the budget are refused as they arrive.
-        rest = limit - 1
-        uploads[0].sendall(b"%x\r\n%s\r\n" % (rest, b" " * rest))
-        assert eventually(lambda: gateway.sample(reserved) == limit + 2), gateway.sample(reserved)
-        uploads[1].sendall(b"%x\r\n%s\r\n" % (rest, b" " * rest))
+        uploads[0].sendall(part(b" " * (limit - 2)))  # one byte short of its end
+        assert eventually(lambda: gateway.sample(reserved) == limit + 1), gateway.sample(reserved)
+        uploads[1].sendall(part(b" " * (limit - 1)))
         refused = Reader(uploads[1]).response()
         assert (refused.status, json.loads(refused.body)["error"]["code"]) == (503, "body_budget_exceeded")
-        assert eventually(lambda: gateway.sample(reserved) == limit + 1), gateway.sample(reserved)
+        assert eventually(lambda: gateway.sample(reserved) == limit), gateway.sample(reserved)
     finally:
         for sock in uploads:
             sock.close()

@@ -98,17 +98,17 @@ def test_queue_holds_one_waiter_and_refuses_the_next(tmp_path: Path, runtime: Fa
 
 
 def _start_upload(gateway: GatewayProcess, length: int) -> socket.socket:
-    """A keyed POST that declares `length` body bytes and sends only the first one."""
+    """A keyed POST that declares `length` body bytes and sends all but the last one."""
     sock = socket.create_connection(("127.0.0.1", gateway.port), timeout=10)
     head = (
         f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEYS['alice']}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n{{"
+        f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n{{" + " " * (length - 2)
     )
     sock.sendall(head.encode())
     return sock
 
 
-def test_body_budget_refuses_bodies_that_would_overflow_it_before_reading_them(
+def test_body_budget_refuses_bodies_that_would_overflow_it_before_forwarding_them(
     tmp_path: Path, runtime: FakeRuntime
 ) -> None:
     limit = 4096
@@ -117,7 +117,7 @@ def test_body_budget_refuses_bodies_that_would_overflow_it_before_reading_them(
     uploads: list[socket.socket] = []
     try:
         uploads = [_start_upload(gateway, limit) for _ in range(2)]
-        assert eventually(lambda: gateway.sample(reserved) == 2 * limit), gateway.sample(reserved)
+        assert eventually(lambda: gateway.sample(reserved) == 2 * (limit - 1)), gateway.sample(reserved)
         with httpx.Client(base_url=gateway.url, timeout=20) as client:
             seen_before = len(runtime.seen)
             refused = client.post("/v1/chat/completions", json=CHAT, headers=bearer("bob"))
@@ -128,7 +128,7 @@ def test_body_budget_refuses_bodies_that_would_overflow_it_before_reading_them(
             assert refused.headers["retry-after"] == "1"
             assert no_body.status_code == 200  # requests without a body need no budget
             uploads.pop().close()
-            assert eventually(lambda: gateway.sample(reserved) == limit)
+            assert eventually(lambda: gateway.sample(reserved) == limit - 1)
             admitted = client.post("/v1/chat/completions", json=CHAT, headers=bearer("bob"))
         assert admitted.status_code == 200
         assert gateway.sample("slm_gateway_rejections_total", reason="body_budget", key_id="bob") == 1

@@ -20,6 +20,7 @@ import pytest
 
 from tests.servers.gateway_fixtures import KEYS, FakeRuntime, GatewayProcess, eventually
 from tests.servers.raw_http import Reader, connect, exchange, request_bytes
+from tests.servers.test_gateway_server_bounds import rss_kib
 from tests.support.tools import find_executable
 
 CHAT = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}]}
@@ -300,6 +301,76 @@ def test_tls_handshakes_count_against_the_connection_cap_and_end_at_the_head_dea
         for sock in silent:
             sock.close()
         gateway.stop()
+
+
+def test_tls_connections_the_gateway_closed_make_room_while_their_close_notify_is_awaited(
+    tmp_path: Path, runtime: FakeRuntime
+) -> None:
+    gateway = TlsGateway(tmp_path, runtime.url, settings={**tls_settings(tmp_path), "max_connections": 2})
+    context = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+    context.check_hostname = False
+    quiet: list[ssl.SSLSocket] = []
+    try:
+        assert eventually(lambda: gateway.sample("slm_gateway_open_connections") == 0)
+        for _ in range(2):  # a finished handshake, then nothing sent and nothing read: no close_notify either
+            quiet.append(context.wrap_socket(socket.create_connection(("127.0.0.1", gateway.port), timeout=30)))
+        # The head deadline (2 s) closes both; each waits for a close_notify that never comes, still counted.
+        assert eventually(lambda: gateway.total("slm_gateway_rejections_total", reason="header_timeout") == 2)
+        assert gateway.sample("slm_gateway_open_connections") == 2
+        answer = tls_exchange(gateway.port, tmp_path / "cert.pem", request_bytes("GET", "/healthz"))
+        assert answer.status == 200  # type: ignore[attr-defined]
+        assert gateway.total("slm_gateway_rejections_total", reason="idle_connection_evicted") >= 1
+    finally:
+        for sock in quiet:
+            sock.close()
+        gateway.stop()
+
+
+def pipeline_over_tls_without_reading(port: int, context: ssl.SSLContext, data: bytes, count: int) -> list[ssl.SSLSocket]:
+    """`count` TLS clients that each send `data` as far as the gateway takes it and never read an answer."""
+    clients, sent = [], [0] * count
+    for _ in range(count):
+        raw = socket.socket()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        raw.connect(("127.0.0.1", port))
+        sock = context.wrap_socket(raw)
+        sock.setblocking(False)
+        clients.append(sock)
+    quiet_rounds = 0
+    while quiet_rounds < 20:  # until the gateway has taken nothing from anyone for a while
+        progress = False
+        for index, sock in enumerate(clients):
+            if sent[index] < len(data):
+                try:
+                    sent[index] += sock.send(data[sent[index]:sent[index] + 16384])
+                    progress = True
+                except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
+                    pass
+        quiet_rounds = 0 if progress else quiet_rounds + 1
+        if not progress:
+            time.sleep(0.05)
+    return clients
+
+
+def test_tls_clients_that_pipeline_and_never_read_hold_little_per_connection(
+    tmp_path: Path, runtime: FakeRuntime
+) -> None:
+    gateway = TlsGateway(tmp_path, runtime.url, settings={**tls_settings(tmp_path), "send_timeout_seconds": 120.0})
+    context = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+    context.check_hostname = False
+    tiny = b"GET /healthz HTTP/1.1\r\nHost:a\r\n\r\n" * 120_000  # 4 MB of the smallest requests, no key
+    before = rss_kib(gateway.process.pid)
+    clients: list[ssl.SSLSocket] = []
+    try:
+        clients = pipeline_over_tls_without_reading(gateway.port, context, tiny, 100)
+        grown = rss_kib(gateway.process.pid) - before
+    finally:
+        for sock in clients:
+            sock.close()
+        gateway.stop()
+    # Once parsing stops the socket is not read either: the TLS layer's own read buffer (256 KiB) and what it
+    # decrypted ahead held about 1.1 MB a connection (113 MB here); now about 0.4 MB.
+    assert grown < 75 * 1024, grown
 
 
 def test_shutdown_lets_a_request_in_flight_finish_then_exits(tmp_path: Path, runtime: FakeRuntime) -> None:

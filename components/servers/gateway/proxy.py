@@ -53,8 +53,7 @@ class Exchange:
     key_id: str = NO_KEY
     # When the whole request had been received and went to the runtime: time to first token counts from here.
     sent: float = 0.0
-    # The bytes of the in-flight body budget this request holds: its declared length, or a chunked body's bytes
-    # as they arrive.
+    # The bytes of the in-flight body budget this request holds: its body's bytes as they arrive (sized or chunked).
     reserved: int = 0
 
 
@@ -168,9 +167,8 @@ class Gateway:
 
     @contextmanager
     def _body_reservation(self, exchange: Exchange) -> Iterator[None]:
-        """Hold the request's share of the in-flight body budget while it is answered, released at its end."""
+        """Release the request's share of the in-flight body budget (reserved as its body arrives) at its end."""
         try:
-            self._reserve_body(exchange, exchange.request.content_length or 0)  # chunked: reserved as it arrives
             yield
         finally:
             self.body_budget.release(exchange.reserved)

@@ -5,12 +5,12 @@ Each connection is one asyncio protocol: requests are parsed as bytes arrive and
 Hardening: a deadline for each request head and limits on its size (64 KiB in all, 8190 bytes a line or field, 128
 fields, trailer fields included; the same 64 KiB for a chunked body's framing and trailers, counted as they arrive),
 an idle keep-alive timeout, a deadline for every write (a client that stops reading is cut off), a cap on open
-connections, counted from accept (TLS handshakes included; the oldest idle, handshaking, lingering or stalled one makes
-room first), cancellation of the handler when the client goes away, and OpenAI-shaped answers, logged below ERROR
-and counted, for requests the parser rejects (nothing of the request is repeated). The parser runs without any of
-llhttp's leniencies, and the checks aiohttp's server added on top of llhttp are kept: field and line limits, a Host
-header in HTTP/1.1, no NUL in a field value, no repeated singleton field, no Sec-WebSocket-Key1, trailing blanks
-stripped from values, and a request target in a form HTTP allows.
+connections, counted from accept (TLS handshakes included; the oldest idle, handshaking, lingering, closed-and-sent
+or stalled one makes room first), cancellation of the handler when the client goes away, and OpenAI-shaped answers,
+logged below ERROR and counted, for requests the parser rejects (nothing of the request is repeated). The parser
+runs without any of llhttp's leniencies, and the checks aiohttp's server added on top of llhttp are kept: field and
+line limits, a Host header in HTTP/1.1, no NUL in a field value, no repeated singleton field, no Sec-WebSocket-Key1,
+trailing blanks stripped from values, and a request target in a form HTTP allows.
 """
 
 from __future__ import annotations
@@ -54,6 +54,9 @@ SINGLETON_FIELDS = frozenset({
 VERSIONS = {"1.1": Version(1, 1), "1.0": Version(1, 0)}
 CLIENT_HIGH_WATER_BYTES = 64 * 1024
 CLIENT_LOW_WATER_BYTES = 16 * 1024
+# Received TLS records the TLS layer holds undecrypted before it stops reading the socket (its own default, 256 KiB,
+# let a connection that stopped parsing still take in about 1 MB of pipelined bytes).
+TLS_READ_HIGH_WATER_BYTES = 16 * 1024
 # A connection whose client has read nothing of its answer for this long (or half the send timeout, if shorter) may
 # make room for a new one at the cap; one that keeps reading, however slowly, is never evicted.
 STALLED_READER_SECONDS = 10.0
@@ -163,6 +166,8 @@ class GatewayConnection(asyncio.Protocol):
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self._raw: asyncio.Transport | None = None  # the TCP connection while its TLS handshake runs
+        self._tcp: asyncio.Transport | None = None  # the TCP connection under TLS, whose unsent bytes count as unread
+        self._closing = False  # the gateway closed the connection; with TLS the peer's close_notify is awaited
         self.peer = ""
         self.scheme = server.scheme
         self.task: asyncio.Task[None] | None = None  # the handler of the request being answered
@@ -214,10 +219,18 @@ class GatewayConnection(asyncio.Protocol):
         """Its request was answered and only the rest of that body, to be dropped, is awaited: it holds nothing."""
         return self._linger_timer is not None and self.task is None and not self._queue
 
+    @property
+    def closed_and_sent(self) -> bool:
+        """Closed by the gateway with everything it sent handed to the kernel: only the peer's TLS close_notify,
+        which nothing needs, is awaited (up to the TLS layer's shutdown timeout)."""
+        if not self._closing or self.transport is None:
+            return False
+        return not self.transport.get_write_buffer_size() and not (self._tcp and self._tcp.get_write_buffer_size())
+
     def evictable(self, now: float) -> bool:
-        """Idle, handshaking, lingering, or writing to a client that has read nothing for the stall time: none of
-        them loses anything it uses."""
-        return self.idle or self.handshaking or self.lingering or self._stalled(now)
+        """Idle, handshaking, lingering, closed with nothing left to send, or writing to a client that has read
+        nothing for the stall time: none of them loses anything it uses."""
+        return self.idle or self.handshaking or self.lingering or self.closed_and_sent or self._stalled(now)
 
     def _stalled(self, now: float) -> bool:
         """Whether the client's unread answer has not shrunk for the stall time (checked only at the cap)."""
@@ -234,6 +247,7 @@ class GatewayConnection(asyncio.Protocol):
         transport = cast(asyncio.Transport, transport)  # uvloop's transports are not asyncio.Transport subclasses
         if self._raw is not None:  # the TLS layer, its handshake done: requests arrive through it from now on
             self._raw = None
+            transport.set_read_buffer_limits(high=TLS_READ_HIGH_WATER_BYTES)  # type: ignore[attr-defined]
             self._serve_on(transport)
             return
         if not self.server.admit():
@@ -258,7 +272,7 @@ class GatewayConnection(asyncio.Protocol):
     def _start_handshake(self, raw: asyncio.Transport, context: ssl.SSLContext) -> None:
         """Put the loop's own TLS layer between the socket and this protocol before a byte is read (as a listener
         with TLS does, but after the connection was counted); it calls connection_made again once secured."""
-        self._raw = raw
+        self._raw = self._tcp = raw
         done = self.loop.create_future()
         done.add_done_callback(self._handshake_ended)
         tls = self.server.tls_protocol(self.loop, self, context, done, server_side=True,
@@ -282,7 +296,7 @@ class GatewayConnection(asyncio.Protocol):
             if timer is not None:
                 timer.cancel()
         self._head_timer = self._idle_timer = self._send_timer = self._linger_timer = None
-        self.transport = None
+        self.transport = self._tcp = None
         if self._admitted:
             self.server.connections.pop(self, None)
         self._queue.clear()
@@ -301,6 +315,7 @@ class GatewayConnection(asyncio.Protocol):
             return
         if self.transport.get_write_buffer_size():
             self._arm_send_deadline()
+        self._closing = True
         self.transport.close()
 
     def evict(self) -> None:
@@ -313,15 +328,24 @@ class GatewayConnection(asyncio.Protocol):
 
     def hold_reading(self, reason: str) -> None:
         """Stop reading the client (a body not read yet, or a pipelined request waiting)."""
-        if not self._holds and self.transport is not None:
-            self.transport.pause_reading()
+        if not self._holds:
+            self._pause_transport()
         self._holds.add(reason)
+
+    def _pause_transport(self) -> None:
+        """Stop reading, down to the socket: the TLS layer would go on reading it into its own buffer."""
+        if self.transport is not None:
+            self.transport.pause_reading()
+            if self._tcp is not None:
+                self._tcp.pause_reading()
 
     def release_reading(self, reason: str) -> None:
         if reason in self._holds:
             self._holds.discard(reason)
             if not self._holds and self.transport is not None and (not self._parser_done or self._upgrade_body):
                 self.transport.resume_reading()
+                if self._tcp is not None:
+                    self._tcp.resume_reading()
 
     # -- parsing -----------------------------------------------------------------------------------
 
@@ -468,8 +492,7 @@ class GatewayConnection(asyncio.Protocol):
 
     def _stop_parsing(self) -> None:
         self._parser_done = True
-        if self.transport is not None:
-            self.transport.pause_reading()
+        self._pause_transport()
 
     def _parse_failed(self, code: str, cause: BaseException | None) -> None:
         """The parser stopped: a request whose body broke gets the error from its handler; a broken head is
