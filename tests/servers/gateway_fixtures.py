@@ -37,6 +37,19 @@ KEYS = {
 }
 
 
+def auth(key_id: str = "alice") -> dict[str, str]:
+    """Headers of a JSON request made with that test key."""
+    return {"Authorization": f"Bearer {KEYS[key_id]}", "Content-Type": "application/json"}
+
+
+def error_code(response) -> str:  # noqa: ANN001 - raw_http.RawResponse
+    """The code of the gateway's JSON error answer, after checking the answer has the OpenAI error shape."""
+    assert response.header("Content-Type") == "application/json", response.raw
+    error = json.loads(response.body)["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    return str(error["code"])
+
+
 def free_port() -> int:
     """A loopback port nobody listens on right now."""
     with socket.socket() as sock:
@@ -370,11 +383,15 @@ class GatewayProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gateway exited with {self.process.returncode}: {self.logs()}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                if self._answers_health():
                     return
-            except httpx.TransportError:
+            except (httpx.TransportError, OSError):  # not listening yet
                 time.sleep(0.05)
         raise RuntimeError("gateway did not become ready: " + self.logs())
+
+    def _answers_health(self) -> bool:
+        """Whether the public port answers the health path; subclasses probe the way their clients connect."""
+        return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
 
     @property
     def url(self) -> str:

@@ -10,16 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers.gateway_fixtures import KEYS, FakeRuntime, GatewayProcess, RawRuntime, eventually
+from tests.servers.gateway_fixtures import FakeRuntime, GatewayProcess, RawRuntime, auth, eventually
 from tests.servers.raw_http import Reader, connect, request_bytes
 
 CHAT = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "stream": False}
 TIMEOUTS = {"header_timeout_seconds": 5.0, "idle_timeout_seconds": 5.0, "body_timeout_seconds": 5.0,
             "send_timeout_seconds": 5.0, "unauthenticated_rate_per_second": 1000.0, "unauthenticated_burst": 1000}
 
-
-def auth(key_id: str = "alice") -> dict[str, str]:
-    return {"Authorization": f"Bearer {KEYS[key_id]}", "Content-Type": "application/json"}
 
 
 @pytest.fixture(scope="module")

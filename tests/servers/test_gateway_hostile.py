@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers.gateway_fixtures import KEYS, FakeRuntime, GatewayProcess, eventually, key_file_text
+from tests.servers.gateway_fixtures import KEYS, FakeRuntime, GatewayProcess, auth, error_code, eventually, key_file_text
 from tests.servers.raw_http import Reader, connect, exchange, request_bytes
 
 CHAT = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}]}
@@ -26,19 +26,10 @@ TIMEOUTS = {"header_timeout_seconds": 1.0, "idle_timeout_seconds": 2.0, "body_ti
             "send_timeout_seconds": 1.0}
 
 
-def auth(key_id: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {KEYS[key_id]}", "Content-Type": "application/json"}
-
 
 def chat(key_id: str, body: dict[str, object] | None = None, target: str = "/v1/chat/completions") -> bytes:
     return request_bytes("POST", target, auth(key_id), json.dumps(body or CHAT).encode())
 
-
-def error_code(response) -> str:  # noqa: ANN001 - RawResponse
-    assert response.header("Content-Type") == "application/json", response.raw
-    error = json.loads(response.body)["error"]
-    assert set(error) == {"message", "type", "param", "code"}
-    return error["code"]
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers.gateway_fixtures import KEYS, FakeRuntime, GatewayProcess, eventually
+from tests.servers.gateway_fixtures import KEYS, FakeRuntime, GatewayProcess, auth, error_code, eventually
 from tests.servers.raw_http import Reader, connect, exchange, request_bytes
 from tests.servers.test_gateway_server_bounds import rss_kib
 from tests.support.tools import find_executable
@@ -28,13 +28,6 @@ TIMEOUTS = {"header_timeout_seconds": 2.0, "idle_timeout_seconds": 3.0, "body_ti
             "send_timeout_seconds": 2.0, "unauthenticated_rate_per_second": 1000.0, "unauthenticated_burst": 1000}
 
 
-def auth(key_id: str = "alice") -> dict[str, str]:
-    return {"Authorization": f"Bearer {KEYS[key_id]}", "Content-Type": "application/json"}
-
-
-def error_code(response) -> str:  # noqa: ANN001 - RawResponse
-    assert response.header("Content-Type") == "application/json", response.raw
-    return str(json.loads(response.body)["error"]["code"])
 
 
 @pytest.fixture(scope="module")
@@ -235,17 +228,8 @@ def test_a_partial_head_pipelined_behind_a_stream_gets_the_header_deadline(
 class TlsGateway(GatewayProcess):
     """The gateway terminating TLS itself; ready once a TLS client gets its health answer."""
 
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gateway exited with {self.process.returncode}: {self.logs()}")
-            try:
-                if tls_exchange(self.port, self.workdir / "cert.pem", request_bytes("GET", "/healthz")).status == 200:
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("gateway did not become ready: " + self.logs())
+    def _answers_health(self) -> bool:
+        return tls_exchange(self.port, self.workdir / "cert.pem", request_bytes("GET", "/healthz")).status == 200
 
 
 def tls_exchange(port: int, ca: Path, data: bytes) -> object:
