@@ -12,16 +12,12 @@ import pytest
 
 from tests.servers.gateway_fixtures import FakeRuntime, GatewayProcess, RawRuntime, auth, eventually
 from tests.servers.raw_http import Reader, connect, request_bytes
-
-CHAT = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "stream": False}
-TIMEOUTS = {"header_timeout_seconds": 5.0, "idle_timeout_seconds": 5.0, "body_timeout_seconds": 5.0,
-            "send_timeout_seconds": 5.0, "unauthenticated_rate_per_second": 1000.0, "unauthenticated_burst": 1000}
-
+from tests.servers.test_gateway_server_bounds import CHAT, TIMEOUTS
 
 
 @pytest.fixture(scope="module")
 def gateway(runtime: FakeRuntime, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    process = GatewayProcess(tmp_path_factory.mktemp("bounds"), runtime.url, settings=TIMEOUTS)
+    process = GatewayProcess(tmp_path_factory.mktemp("budget"), runtime.url, settings=TIMEOUTS)
     yield process
     process.stop()
 

@@ -26,10 +26,8 @@ TIMEOUTS = {"header_timeout_seconds": 1.0, "idle_timeout_seconds": 2.0, "body_ti
             "send_timeout_seconds": 1.0}
 
 
-
 def chat(key_id: str, body: dict[str, object] | None = None, target: str = "/v1/chat/completions") -> bytes:
     return request_bytes("POST", target, auth(key_id), json.dumps(body or CHAT).encode())
-
 
 
 @pytest.fixture(scope="module")
@@ -555,7 +553,6 @@ def test_compressed_and_oversized_bodies_are_refused_before_they_are_read(gatewa
     huge = exchange(gateway.port, request_bytes("POST", "/v1/chat/completions",
                                                 {**auth("bob"), "Content-Length": str(64 << 20)}))
     assert (huge.status, error_code(huge)) == (413, "request_too_large")
-
 
 
 @pytest.mark.parametrize(

@@ -28,8 +28,6 @@ TIMEOUTS = {"header_timeout_seconds": 2.0, "idle_timeout_seconds": 3.0, "body_ti
             "send_timeout_seconds": 2.0, "unauthenticated_rate_per_second": 1000.0, "unauthenticated_burst": 1000}
 
 
-
-
 @pytest.fixture(scope="module")
 def gateway(runtime: FakeRuntime, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     process = GatewayProcess(tmp_path_factory.mktemp("server"), runtime.url, settings=TIMEOUTS)

@@ -24,8 +24,6 @@ TIMEOUTS = {"header_timeout_seconds": 5.0, "idle_timeout_seconds": 5.0, "body_ti
             "send_timeout_seconds": 5.0, "unauthenticated_rate_per_second": 1000.0, "unauthenticated_burst": 1000}
 
 
-
-
 @pytest.fixture(scope="module")
 def gateway(runtime: FakeRuntime, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     process = GatewayProcess(tmp_path_factory.mktemp("bounds"), runtime.url, settings=TIMEOUTS)
