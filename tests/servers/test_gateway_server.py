@@ -230,9 +230,15 @@ class TlsGateway(GatewayProcess):
         return tls_exchange(self.port, self.workdir / "cert.pem", request_bytes("GET", "/healthz")).status == 200
 
 
-def tls_exchange(port: int, ca: Path, data: bytes) -> object:
+def client_context(ca: Path) -> ssl.SSLContext:
+    """A TLS client context trusting the test certificate, whose name is not the loopback address dialled."""
     context = ssl.create_default_context(cafile=str(ca))
     context.check_hostname = False
+    return context
+
+
+def tls_exchange(port: int, ca: Path, data: bytes) -> object:
+    context = client_context(ca)
     with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
         with context.wrap_socket(raw) as sock:
             sock.sendall(data)
@@ -289,8 +295,7 @@ def test_tls_connections_the_gateway_closed_make_room_while_their_close_notify_i
     tmp_path: Path, runtime: FakeRuntime
 ) -> None:
     gateway = TlsGateway(tmp_path, runtime.url, settings={**tls_settings(tmp_path), "max_connections": 2})
-    context = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
-    context.check_hostname = False
+    context = client_context(tmp_path / "cert.pem")
     quiet: list[ssl.SSLSocket] = []
     try:
         assert eventually(lambda: gateway.sample("slm_gateway_open_connections") == 0)
@@ -338,8 +343,7 @@ def test_tls_clients_that_pipeline_and_never_read_hold_little_per_connection(
     tmp_path: Path, runtime: FakeRuntime
 ) -> None:
     gateway = TlsGateway(tmp_path, runtime.url, settings={**tls_settings(tmp_path), "send_timeout_seconds": 120.0})
-    context = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
-    context.check_hostname = False
+    context = client_context(tmp_path / "cert.pem")
     tiny = b"GET /healthz HTTP/1.1\r\nHost:a\r\n\r\n" * 120_000  # 4 MB of the smallest requests, no key
     before = rss_kib(gateway.process.pid)
     clients: list[ssl.SSLSocket] = []
